@@ -1,0 +1,76 @@
+"""A small name -> factory table, one per kind of plug-in (spaces, strategies, ...).
+
+The CLI, the docs and the tests read these tables, so that what a user can name on
+the command line and what is tested are the same list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from quarch._errors import ConfigError
+
+__all__ = ["Entry", "Registry"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """One registered plug-in: its name, factory and a one-line description."""
+
+    name: str
+    factory: T
+    description: str
+
+
+class Registry(Generic[T]):
+    """Named factories of one kind.
+
+    Args:
+        kind (str): what the entries are ("space", "strategy", ...), used in messages.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry[T]] = {}
+
+    def register(self, name: str, description: str) -> Callable[[T], T]:
+        """Decorator that registers ``factory`` under ``name``."""
+
+        def deco(factory: T) -> T:
+            self.add(name, factory, description)
+            return factory
+
+        return deco
+
+    def add(self, name: str, factory: T, description: str) -> None:
+        """Register ``factory`` under ``name``; a name can be registered once."""
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = Entry(name, factory, description)
+
+    def get(self, name: str) -> T:
+        """The factory named ``name``; an unknown name lists the known ones."""
+        try:
+            return self._entries[name].factory
+        except KeyError:
+            raise ConfigError(
+                f"unknown {self.kind} {name!r}; choose from: {', '.join(self.names())}"
+            ) from None
+
+    def names(self) -> list[str]:
+        """Registered names in registration order."""
+        return list(self._entries)
+
+    def entries(self) -> list[Entry[T]]:
+        """Registered entries in registration order."""
+        return list(self._entries.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)

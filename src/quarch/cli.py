@@ -1,0 +1,299 @@
+"""The ``quarch`` command line: a thin layer over the Python API.
+
+Each subcommand turns its flags into one call of the public API (``run_search``,
+``resume_search``, ``list_datasets``, the registries). Errors a user can fix print one
+line ``error: ...`` on stderr and exit with code 2; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+try:  # typer >= 0.22 vendors click; older versions use click itself
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older typer
+    from click.exceptions import UsageError
+
+    NoArgsIsHelpError = ()  # type: ignore[assignment,misc]
+from rich.console import Console
+from rich.table import Table
+
+from quarch._errors import ConfigError, QuarchError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="quarch",
+    help="Quantum and quantum-inspired neural architecture search.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+_state: dict[str, bool] = {"debug": False}
+_out = Console()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    """Quantum and quantum-inspired neural architecture search."""
+    _state["debug"] = debug
+
+
+def _split(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _kv(items: list[str] | None, flag: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"{flag} takes KEY=VALUE; got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = _parse_value(v.strip())
+    return out
+
+
+@app.command()
+def search(
+    space: Annotated[str | None, typer.Option(help="Search space (see `quarch spaces`).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Data set (see `quarch datasets`).")] = None,
+    strategy: Annotated[
+        str | None, typer.Option(help="Search strategy (see `quarch strategies`).")
+    ] = None,
+    trials: Annotated[int | None, typer.Option(help="Complete trials to reach.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Run seed.")] = None,
+    out: Annotated[str | None, typer.Option(help="Run folder to create.")] = None,
+    objectives: Annotated[
+        str | None, typer.Option(help="Comma-separated metrics, e.g. val_error,params.")
+    ] = None,
+    weights: Annotated[
+        str | None, typer.Option(help="Comma-separated weights: one weighted cost.")
+    ] = None,
+    budget: Annotated[
+        list[str] | None, typer.Option(help="Hard limit METRIC<=NUMBER; repeatable.")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="Folder with data set files.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs per trial.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Training batch size.")] = None,
+    max_train: Annotated[int | None, typer.Option(help="Subsample the training split.")] = None,
+    device: Annotated[str | None, typer.Option(help="Torch device: cpu, cuda, cuda:1.")] = None,
+    strategy_option: Annotated[
+        list[str] | None, typer.Option(help="Strategy option KEY=VALUE; repeatable.")
+    ] = None,
+    space_option: Annotated[
+        list[str] | None, typer.Option(help="Space option KEY=VALUE; repeatable.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML/JSON config file; flags override it.")
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue the run in this folder to its budget.")
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object at the end.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Search a space for the best architectures; write a run folder."""
+    from quarch.config import SearchConfig
+    from quarch.study import resume_search, run_search
+
+    given = {
+        "space": space,
+        "dataset": dataset,
+        "strategy": strategy,
+        "trials": trials,
+        "seed": seed,
+        "out": out,
+        "objectives": _split(objectives),
+        "weights": None
+        if weights is None
+        else [_float(w, "--weights") for w in _split(weights) or []],
+        "budgets": budget or None,
+        "timeout": timeout,
+        "data_dir": data_dir,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "max_train": max_train,
+        "device": device,
+        "strategy_options": _kv(strategy_option, "--strategy-option") or None,
+        "space_options": _kv(space_option, "--space-option") or None,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    progress = not (quiet or json_out)
+    if resume is not None:
+        extra = set(given) - {"trials", "timeout"}
+        if extra:
+            raise ConfigError(
+                f"--resume continues a run with its saved config; only --trials and --timeout "
+                f"may change; got {sorted(extra)}"
+            )
+        if given.get("trials", 1) < 1:
+            raise ConfigError(f"trials must be a positive integer; got {given['trials']}")
+        result = resume_search(
+            resume, trials=given.get("trials"), timeout=given.get("timeout"), progress=progress
+        )
+    else:
+        base = SearchConfig.from_file(config).to_dict() if config is not None else {}
+        base.update(given)
+        result = run_search(SearchConfig.from_dict(base), progress=progress)
+    if json_out:
+        sys.stdout.write(json.dumps(result.to_json()) + "\n")
+        return
+    _print_result(result)
+
+
+def _float(text: str, flag: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{flag} takes numbers; got {text!r}") from None
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _print_result(result: Any) -> None:
+    names = list(result.objective.metrics)
+    table = Table(title=f"Pareto set ({len(result.pareto)} of {len(result.complete)} complete)")
+    table.add_column("trial", justify="right")
+    for n in names:
+        table.add_column(n, justify="right")
+    table.add_column("architecture")
+    for t in result.pareto:
+        arch = ", ".join(f"{k}={v}" for k, v in t.params.items())
+        table.add_row(str(t.number), *[_fmt(t.metrics[n]) for n in names], arch)
+    _out.print(table)
+    _out.print(
+        f"run: {result.run_dir}  trials: {len(result.trials)}  complete: {len(result.complete)}"
+        f"  failed: {len(result.failed)}"
+    )
+
+
+@app.command()
+def datasets(
+    data_dir: Annotated[str | None, typer.Option(help="Folder with data set files.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the data sets and whether each is available."""
+    from quarch.data import list_datasets
+
+    infos = list_datasets(data_dir)
+    rows = [
+        {
+            "name": i.name,
+            "samples": i.n_samples,
+            "classes": i.n_classes,
+            "input_shape": list(i.input_shape),
+            "source": i.source,
+            "available": i.available,
+            "location": str(i.location) if i.location else None,
+        }
+        for i in infos
+    ]
+    if json_out:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    table = Table(title="data sets")
+    for col in ("name", "samples", "classes", "input shape", "available", "location"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["name"],
+            str(r["samples"]),
+            str(r["classes"]),
+            "x".join(map(str, r["input_shape"])),
+            "yes" if r["available"] else "no",
+            r["location"] or r["source"],
+        )
+    _out.print(table)
+
+
+@app.command()
+def strategies(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the search strategies."""
+    from quarch.search import STRATEGIES
+
+    _registry_table(STRATEGIES, "strategies", json_out)
+
+
+@app.command()
+def spaces(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the search spaces."""
+    from quarch.space import SPACES
+
+    _registry_table(SPACES, "spaces", json_out)
+
+
+def _registry_table(registry: Any, title: str, json_out: bool) -> None:
+    rows = [{"name": e.name, "description": e.description} for e in registry.entries()]
+    if json_out:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    table = Table(title=title)
+    table.add_column("name")
+    table.add_column("description")
+    for r in rows:
+        table.add_row(r["name"], r["description"])
+    _out.print(table)
+
+
+def _error(message: str, code: int) -> int:
+    first = " ".join(str(message).split()) or "unknown error"
+    sys.stderr.write(f"error: {first}\n")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``quarch`` command; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="quarch", standalone_mode=False)
+    except typer.Exit as e:
+        return int(e.exit_code)
+    except NoArgsIsHelpError:
+        return 2
+    except UsageError as e:
+        if debug:
+            raise
+        return _error(e.format_message(), 2)
+    except typer.Abort:
+        return _error("aborted", 130)
+    except KeyboardInterrupt:
+        return _error("interrupted; continue with `quarch search --resume RUN`", 130)
+    except QuarchError as e:
+        if debug:
+            raise
+        return _error(str(e), 2)
+    except Exception as e:
+        if debug:
+            raise
+        return _error(f"internal error ({type(e).__name__}): {e} (rerun with --debug)", 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

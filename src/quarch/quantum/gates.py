@@ -1,0 +1,234 @@
+"""The gate table: one entry per gate, with its matrix in quarch's wire convention.
+
+Every simulator path (state vector, density matrix) and every exporter reads this one
+table, so a gate's meaning is written down exactly once. Matrices use the convention
+of PennyLane: the first wire of a gate is the most significant bit of the local index,
+and angles follow PennyLane's and Qiskit's definitions (``RZ(t) = diag(e^{-it/2},
+e^{it/2})``, ``PhaseShift(p) = diag(1, e^{ip})``, ``Rot(a, b, c) = RZ(c) RY(b) RZ(a)``,
+``U3`` as in OpenQASM, ``RZZ(t) = exp(-i t/2 Z⊗Z)``), so no global phase is lost
+against either reference.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+__all__ = ["GATES", "GateSpec", "gate_matrix"]
+
+_SQ2 = 1.0 / math.sqrt(2.0)
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """What the rest of quarch needs to know about one gate.
+
+    Attributes:
+        name (str): quarch's name, the name of the :class:`~quarch.quantum.Circuit`
+            method.
+        n_wires (int): number of wires the gate acts on.
+        n_params (int): number of angles.
+        constant (np.ndarray | None): the matrix of a gate without angles.
+        builder (Callable | None): builds the matrices of a parametrised gate from
+            its angles, each a real tensor of any shape ``S``; returns ``S + (d, d)``.
+        permutation (bool): True when the gate only permutes basis states (CNOT,
+            SWAP, X, Toffoli), which lets the simulator skip multiplications.
+    """
+
+    name: str
+    n_wires: int
+    n_params: int
+    constant: np.ndarray | None = None
+    builder: Callable[..., torch.Tensor] | None = None
+    permutation: bool = False
+
+
+def _stack(rows: list[list[torch.Tensor | complex]], like: torch.Tensor) -> torch.Tensor:
+    """Assemble a ``(..., d, d)`` matrix from entries that are tensors or numbers."""
+    shape = like.shape
+    flat: list[torch.Tensor] = []
+    for row in rows:
+        for entry in row:
+            if isinstance(entry, torch.Tensor):
+                flat.append(entry.expand(shape))
+            else:
+                flat.append(torch.full(shape, entry, dtype=like.dtype, device=like.device))
+    d = len(rows)
+    return torch.stack(flat, dim=-1).reshape(*shape, d, d)
+
+
+def _cplx(t: torch.Tensor) -> torch.dtype:
+    return torch.complex128 if t.dtype == torch.float64 else torch.complex64
+
+
+def _cs(theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    ct = _cplx(theta)
+    return torch.cos(theta / 2).to(ct), torch.sin(theta / 2).to(ct)
+
+
+def _phase(angle: torch.Tensor) -> torch.Tensor:
+    return torch.polar(torch.ones_like(angle), angle)
+
+
+def _rx(t: torch.Tensor) -> torch.Tensor:
+    c, s = _cs(t)
+    return _stack([[c, -1j * s], [-1j * s, c]], c)
+
+
+def _ry(t: torch.Tensor) -> torch.Tensor:
+    c, s = _cs(t)
+    return _stack([[c, -s], [s, c]], c)
+
+
+def _rz(t: torch.Tensor) -> torch.Tensor:
+    e = _phase(-t / 2)
+    return _stack([[e, 0], [0, e.conj()]], e)
+
+
+def _phase_shift(t: torch.Tensor) -> torch.Tensor:
+    e = _phase(t)
+    return _stack([[1, 0], [0, e]], e)
+
+
+def _u3(theta: torch.Tensor, phi: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+    c, s = _cs(theta)
+    ep, el, epl = _phase(phi), _phase(lam), _phase(phi + lam)
+    return _stack([[c, -el * s], [ep * s, epl * c]], c)
+
+
+def _rot(phi: torch.Tensor, theta: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
+    c, s = _cs(theta)
+    a, b = _phase(-(phi + omega) / 2), _phase((phi - omega) / 2)
+    return _stack([[a * c, -b * s], [b.conj() * s, a.conj() * c]], c)
+
+
+def _controlled(single: Callable[[torch.Tensor], torch.Tensor]) -> Callable[..., torch.Tensor]:
+    def build(t: torch.Tensor) -> torch.Tensor:
+        m = single(t)
+        out = torch.zeros(*m.shape[:-2], 4, 4, dtype=m.dtype, device=m.device)
+        out[..., 0, 0] = 1
+        out[..., 1, 1] = 1
+        out[..., 2:, 2:] = m
+        return out
+
+    return build
+
+
+def _rxx(t: torch.Tensor) -> torch.Tensor:
+    c, s = _cs(t)
+    m = -1j * s
+    return _stack([[c, 0, 0, m], [0, c, m, 0], [0, m, c, 0], [m, 0, 0, c]], c)
+
+
+def _ryy(t: torch.Tensor) -> torch.Tensor:
+    c, s = _cs(t)
+    p, m = 1j * s, -1j * s
+    return _stack([[c, 0, 0, p], [0, c, m, 0], [0, m, c, 0], [p, 0, 0, c]], c)
+
+
+def _rzz(t: torch.Tensor) -> torch.Tensor:
+    e = _phase(-t / 2)
+    f = e.conj()
+    return _stack([[e, 0, 0, 0], [0, f, 0, 0], [0, 0, f, 0], [0, 0, 0, e]], e)
+
+
+def _perm_matrix(images: list[int]) -> np.ndarray:
+    d = len(images)
+    m = np.zeros((d, d), dtype=np.complex128)
+    for i, j in enumerate(images):
+        m[j, i] = 1
+    return m
+
+
+def _ctrl(u: np.ndarray) -> np.ndarray:
+    d = u.shape[0]
+    out = np.eye(2 * d, dtype=np.complex128)
+    out[d:, d:] = u
+    return out
+
+
+_I = np.eye(2, dtype=np.complex128)
+_X = np.array([[0, 1], [1, 0]], dtype=np.complex128)
+_Y = np.array([[0, -1j], [1j, 0]], dtype=np.complex128)
+_Z = np.diag([1, -1]).astype(np.complex128)
+_H = np.array([[1, 1], [1, -1]], dtype=np.complex128) * _SQ2
+_S = np.diag([1, 1j]).astype(np.complex128)
+_T = np.diag([1, np.exp(1j * np.pi / 4)]).astype(np.complex128)
+_SX = 0.5 * np.array([[1 + 1j, 1 - 1j], [1 - 1j, 1 + 1j]], dtype=np.complex128)
+
+_SPECS = [
+    GateSpec("h", 1, 0, _H),
+    GateSpec("x", 1, 0, _X, permutation=True),
+    GateSpec("y", 1, 0, _Y),
+    GateSpec("z", 1, 0, _Z),
+    GateSpec("s", 1, 0, _S),
+    GateSpec("sdg", 1, 0, _S.conj().T),
+    GateSpec("t", 1, 0, _T),
+    GateSpec("tdg", 1, 0, _T.conj().T),
+    GateSpec("sx", 1, 0, _SX),
+    GateSpec("sxdg", 1, 0, _SX.conj().T),
+    GateSpec("rx", 1, 1, builder=_rx),
+    GateSpec("ry", 1, 1, builder=_ry),
+    GateSpec("rz", 1, 1, builder=_rz),
+    GateSpec("phase", 1, 1, builder=_phase_shift),
+    GateSpec("rot", 1, 3, builder=_rot),
+    GateSpec("u3", 1, 3, builder=_u3),
+    GateSpec("cnot", 2, 0, _perm_matrix([0, 1, 3, 2]), permutation=True),
+    GateSpec("cz", 2, 0, np.diag([1, 1, 1, -1]).astype(np.complex128)),
+    GateSpec("cy", 2, 0, _ctrl(_Y)),
+    GateSpec("ch", 2, 0, _ctrl(_H)),
+    GateSpec("swap", 2, 0, _perm_matrix([0, 2, 1, 3]), permutation=True),
+    GateSpec("crx", 2, 1, builder=_controlled(_rx)),
+    GateSpec("cry", 2, 1, builder=_controlled(_ry)),
+    GateSpec("crz", 2, 1, builder=_controlled(_rz)),
+    GateSpec("cphase", 2, 1, builder=_controlled(_phase_shift)),
+    GateSpec("rxx", 2, 1, builder=_rxx),
+    GateSpec("ryy", 2, 1, builder=_ryy),
+    GateSpec("rzz", 2, 1, builder=_rzz),
+    GateSpec("ccx", 3, 0, _perm_matrix([0, 1, 2, 3, 4, 5, 7, 6]), permutation=True),
+    GateSpec("cswap", 3, 0, _perm_matrix([0, 1, 2, 3, 4, 6, 5, 7]), permutation=True),
+]
+
+GATES: dict[str, GateSpec] = {spec.name: spec for spec in _SPECS}
+"""Every gate quarch knows, by name."""
+
+
+@lru_cache(maxsize=256)
+def _constant_tensor(name: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    mat = GATES[name].constant
+    assert mat is not None
+    return torch.as_tensor(mat, dtype=dtype, device=device)
+
+
+def gate_matrix(
+    name: str,
+    params: torch.Tensor | None = None,
+    *,
+    dtype: torch.dtype = torch.complex128,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Matrix (or stack of matrices) of one gate.
+
+    Args:
+        name (str): a key of :data:`GATES`.
+        params (torch.Tensor | None): angles, shape ``S + (n_params,)``; ``None`` for a
+            gate without angles.
+        dtype (torch.dtype): complex dtype of the result.
+        device (torch.device | str | None): device of the result.
+
+    Returns:
+        torch.Tensor: shape ``S + (2**k, 2**k)`` for a gate on ``k`` wires.
+    """
+    spec = GATES[name]
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    if spec.builder is None:
+        return _constant_tensor(name, dtype, dev)
+    assert params is not None
+    real = torch.float64 if dtype == torch.complex128 else torch.float32
+    params = params.to(dtype=real, device=params.device if device is None else dev)
+    return spec.builder(*params.unbind(-1)).to(dtype)

@@ -1,0 +1,635 @@
+"""Batched, differentiable state-vector simulator on torch tensors.
+
+A search trains thousands of small circuits, so the simulator compiles each circuit
+once into an :class:`ExecutionPlan` and reuses it for every batch:
+
+* ops at the start of each wire (embedding, first rotation layer) become a product
+  state, built with ``n - 1`` outer products instead of ``n`` passes over the state;
+* the remaining ops are grouped (commuting past each other where their wires are
+  disjoint) into blocks of at most ``max_block_qubits`` wires; each block is one
+  ``2^k x 2^k`` unitary, built from small gate matrices, and applied as one batched
+  matmul. A block whose angles are all shared weights is one matrix for the whole
+  batch; a block that reads inputs becomes ``[batch, 2^k, 2^k]``;
+* the wire order of the state tensor is tracked at compile time, so a block whose
+  wires are already last needs no copy, and ``<Z>`` is read in whatever order the
+  state ends in.
+
+Gradients with respect to weights and inputs come from torch autograd; the batch axis
+is always first: states are ``[batch, 2**n]`` with wire 0 the most significant bit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from quarch._errors import QuarchError
+from quarch.quantum.circuit import Circuit, Param
+from quarch.quantum.gates import GATES
+from quarch.quantum.measurements import (
+    ObservableLike,
+    expval_in_layout,
+    parse_observables,
+)
+
+__all__ = ["ExecutionPlan", "QuantumLayer", "SimulationError", "compile_circuit"]
+
+
+class SimulationError(QuarchError, ValueError):
+    """Inputs, weights or a state given to the simulator do not fit the circuit."""
+
+
+_COMPLEX = (torch.complex64, torch.complex128)
+
+
+def _real(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.complex128 else torch.float32
+
+
+@dataclass
+class _GateRef:
+    """Where one op's matrix comes from at run time."""
+
+    wires: tuple[int, ...]
+    name: str
+    group: int = -1  # index of its parametrised group, -1 for a constant gate
+    slot: int = 0  # position inside the group
+    batched: bool = False  # depends on inputs (per-sample)
+
+
+@dataclass
+class _Group:
+    """All ops of one parametrised gate type whose matrices are built in one call."""
+
+    name: str
+    batched: bool
+    index: list[list[int]] = field(default_factory=list)  # source slot per angle
+    scale: list[list[float]] = field(default_factory=list)
+
+
+@dataclass
+class _Block:
+    gates: list[_GateRef]
+    order: tuple[int, ...]  # block wires, in the order of the state axes they occupy
+    perm: tuple[int, ...] | None  # axis permutation of [B, 2, ..., 2] before applying
+    mode: str  # "end" (block axes last) or "front" (block axes first)
+    batched: bool
+
+
+@dataclass
+class _Program:
+    prefix: list[list[_GateRef]] | None  # per-wire product-state ops (None: no prefix)
+    amplitude: tuple[int, float, bool] | None
+    blocks: list[_Block]
+    layout: tuple[int, ...]
+
+
+def _validate_dtype(dtype: torch.dtype) -> torch.dtype:
+    if dtype not in _COMPLEX:
+        raise ValueError(f"dtype must be torch.complex64 or torch.complex128; got {dtype}")
+    return dtype
+
+
+def _partition(ops: list[_GateRef], k: int) -> list[list[_GateRef]]:
+    """Greedy blocks of at most ``k`` wires; an op may join a block early only when it
+    commutes with every op left behind (disjoint wires)."""
+    blocks: list[list[_GateRef]] = []
+    remaining = ops
+    while remaining:
+        block: list[_GateRef] = []
+        wires: set[int] = set()
+        blocked: set[int] = set()
+        deferred: list[_GateRef] = []
+        for g in remaining:
+            ws = set(g.wires)
+            if not (ws & blocked) and len(wires | ws) <= k:
+                block.append(g)
+                wires |= ws
+            else:
+                deferred.append(g)
+                blocked |= ws
+        blocks.append(block)
+        remaining = deferred
+    return blocks
+
+
+class ExecutionPlan:
+    """A circuit compiled for repeated batched execution.
+
+    Build it with :func:`compile_circuit`. The plan holds no tensors of its own beyond
+    small per-device caches, so one plan serves CPU and CUDA inputs alike.
+
+    Args:
+        circuit (Circuit): the circuit (copied; later edits do not affect the plan).
+        dtype (torch.dtype): ``torch.complex64`` (default, faster) or ``complex128``.
+        max_block_qubits (int | None): widest fused block; default 4 (2^4 x 2^4
+            matrices balance fewer passes over the state against matrix cost).
+    """
+
+    def __init__(
+        self,
+        circuit: Circuit,
+        *,
+        dtype: torch.dtype = torch.complex64,
+        max_block_qubits: int | None = None,
+    ) -> None:
+        if not isinstance(circuit, Circuit):
+            raise TypeError(f"circuit must be a quarch Circuit; got {type(circuit).__name__}")
+        self.dtype = _validate_dtype(dtype)
+        k = 4 if max_block_qubits is None else max_block_qubits
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 8:
+            raise ValueError(f"max_block_qubits must be an integer in [1, 8]; got {k!r}")
+        if circuit.has_channels:
+            raise SimulationError(
+                "this circuit contains noise channels; simulate it with "
+                "quarch.quantum.noise.density_matrix instead of the state-vector path"
+            )
+        self.circuit = circuit.copy()
+        self.n_qubits = circuit.n_qubits
+        self.n_weights = circuit.n_weights
+        self.n_inputs = circuit.n_inputs
+        self.max_block_qubits = max(min(k, self.n_qubits), max(
+            (len(op.wires) for op in circuit.ops if op.name != "amplitude_embedding"), default=1
+        ))
+        self._compile_sources()
+        self._programs: dict[bool, _Program] = {}
+        self._cache: dict[tuple[object, ...], torch.Tensor] = {}
+
+    # ------------------------------------------------------------------ compile
+    def _compile_sources(self) -> None:
+        """Assign each angle a slot in the run-time source vector
+        ``[consts | weights | inputs | input products]`` and group ops by gate type."""
+        consts: list[float] = []
+        products: list[tuple[int, ...]] = []
+        nw, ni = self.n_weights, self.n_inputs
+        groups: dict[tuple[str, bool], _Group] = {}
+        self._refs: list[_GateRef] = []
+        self._amplitude: tuple[int, float, bool] | None = None
+        for op in self.circuit.ops:
+            if op.name == "amplitude_embedding":
+                self._amplitude = (op.meta[0], op.meta[1], op.meta[2])
+                continue
+            spec = GATES[op.name]
+            if spec.n_params == 0:
+                self._refs.append(_GateRef(op.wires, op.name))
+                continue
+            batched = any(isinstance(p, Param) and p.kind == "input" for p in op.params)
+            grp = groups.setdefault((op.name, batched), _Group(op.name, batched))
+            idx, scl = [], []
+            for p in op.params:
+                if not isinstance(p, Param):
+                    consts.append(p)
+                    idx.append(len(consts) - 1)
+                    scl.append(1.0)
+                elif p.kind == "weight":
+                    idx.append(("w", p.index[0]))  # type: ignore[arg-type]
+                    scl.append(p.scale)
+                elif len(p.index) == 1:
+                    idx.append(("x", p.index[0]))  # type: ignore[arg-type]
+                    scl.append(p.scale)
+                else:
+                    products.append(p.index)
+                    idx.append(("p", len(products) - 1))  # type: ignore[arg-type]
+                    scl.append(p.scale)
+            grp.index.append(idx)
+            grp.scale.append(scl)
+            self._refs.append(
+                _GateRef(op.wires, op.name, -1, len(grp.index) - 1, batched)
+            )
+            self._refs[-1].group = list(groups).index((op.name, batched))
+        nc = len(consts)
+        offset = {"w": nc, "x": nc + nw, "p": nc + nw + ni}
+        for grp in groups.values():
+            grp.index = [
+                [i if isinstance(i, int) else offset[i[0]] + i[1] for i in row]  # type: ignore[index]
+                for row in grp.index
+            ]
+        self._consts = consts
+        self._products = products
+        self._groups = list(groups.values())
+
+    def _program(self, with_prefix: bool) -> _Program:
+        if with_prefix in self._programs:
+            return self._programs[with_prefix]
+        n = self.n_qubits
+        refs = list(self._refs)
+        prefix: list[list[_GateRef]] | None = None
+        if with_prefix and self._amplitude is None:
+            prefix = [[] for _ in range(n)]
+            touched: set[int] = set()
+            rest: list[_GateRef] = []
+            for g in refs:
+                if len(g.wires) == 1 and g.wires[0] not in touched:
+                    prefix[g.wires[0]].append(g)
+                else:
+                    touched.update(g.wires)
+                    rest.append(g)
+            refs = rest
+        layout = tuple(range(n))
+        blocks: list[_Block] = []
+        for gates in _partition(refs, self.max_block_qubits):
+            wires = {w for g in gates for w in g.wires}
+            batched = any(g.batched for g in gates)
+            axes = sorted(layout.index(w) for w in wires)
+            m = len(axes)
+            perm = None
+            if axes == list(range(n - m, n)):
+                mode = "end"
+            elif axes == list(range(m)):
+                mode = "front"
+            else:
+                mode = "end"
+                others = [a for a in range(n) if a not in axes]
+                perm = (0, *[1 + a for a in others], *[1 + a for a in axes])
+                layout = tuple(layout[a] for a in others + axes)
+            order = tuple(w for w in layout if w in wires)
+            blocks.append(_Block(gates, order, perm, mode, batched))
+        prog = _Program(prefix, self._amplitude, blocks, layout)
+        self._programs[with_prefix] = prog
+        return prog
+
+    # ------------------------------------------------------------------ run time
+    def _const(self, key: tuple[object, ...], make: object) -> torch.Tensor:
+        t = self._cache.get(key)
+        if t is None:
+            t = make() if callable(make) else torch.as_tensor(make)
+            self._cache[key] = t
+        return t
+
+    def _check(
+        self,
+        inputs: torch.Tensor | None,
+        weights: torch.Tensor | Sequence[float] | None,
+        initial_state: torch.Tensor | None,
+    ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None, int, torch.device]:
+        real = _real(self.dtype)
+        device: torch.device | None = None
+        for t in (inputs, weights, initial_state):
+            if isinstance(t, torch.Tensor):
+                device = t.device
+                break
+        device = device or torch.device("cpu")
+        batch: int | None = None
+        if self.n_inputs:
+            if inputs is None:
+                raise SimulationError(
+                    f"this circuit reads {self.n_inputs} input feature(s); pass inputs of "
+                    f"shape [batch, {self.n_inputs}]"
+                )
+            inputs = torch.as_tensor(inputs, device=device)
+            if inputs.dim() == 1:
+                inputs = inputs[None]
+            if inputs.dim() != 2 or inputs.shape[1] != self.n_inputs:
+                raise SimulationError(
+                    f"inputs must have shape [batch, {self.n_inputs}]; got {tuple(inputs.shape)}"
+                )
+            inputs = inputs.to(real)
+            batch = inputs.shape[0]
+        elif inputs is not None and torch.as_tensor(inputs).numel() > 0:
+            raise SimulationError(
+                f"this circuit reads no input features; got inputs of shape "
+                f"{tuple(torch.as_tensor(inputs).shape)}"
+            )
+        if weights is None:
+            if self.n_weights:
+                raise SimulationError(
+                    f"this circuit has {self.n_weights} trainable weight(s); pass weights "
+                    f"of shape [{self.n_weights}] or [batch, {self.n_weights}]"
+                )
+            w = torch.zeros(0, dtype=real, device=device)
+        else:
+            w = torch.as_tensor(weights, device=device).to(real)
+            if w.dim() not in (1, 2) or w.shape[-1] != self.n_weights:
+                raise SimulationError(
+                    f"weights must have shape [{self.n_weights}] or [batch, {self.n_weights}]; "
+                    f"got {tuple(w.shape)}"
+                )
+            if w.dim() == 2:
+                if batch is not None and w.shape[0] != batch:
+                    raise SimulationError(
+                        f"per-sample weights have batch size {w.shape[0]} but inputs have "
+                        f"batch size {batch}; they must agree"
+                    )
+                batch = w.shape[0]
+        dim = 2**self.n_qubits
+        if initial_state is not None:
+            if self._amplitude is not None:
+                raise SimulationError(
+                    "initial_state cannot be combined with an amplitude embedding"
+                )
+            s = torch.as_tensor(initial_state, device=device)
+            if s.dim() == 1:
+                s = s[None]
+            if s.dim() != 2 or s.shape[1] != dim:
+                raise SimulationError(
+                    f"initial_state must have shape [{dim}] or [batch, {dim}]; "
+                    f"got {tuple(initial_state.shape)}"
+                )
+            if batch is not None and s.shape[0] not in (1, batch):
+                raise SimulationError(
+                    f"initial_state has batch size {s.shape[0]} but inputs/weights have batch "
+                    f"size {batch}; they must agree"
+                )
+            batch = max(batch or 1, s.shape[0])
+            initial_state = s.to(self.dtype)
+        return inputs, w, initial_state, batch or 1, device
+
+    def _matrices(
+        self, inputs: torch.Tensor | None, w: torch.Tensor, batch: int, device: torch.device
+    ) -> list[torch.Tensor]:
+        real = _real(self.dtype)
+        consts = self._const(
+            ("consts", device, real),
+            lambda: torch.tensor(self._consts, dtype=real, device=device),
+        )
+        shared_src = torch.cat([consts, w]) if w.dim() == 1 else None
+        batched_src = None
+        if inputs is not None or w.dim() == 2:
+            parts = [consts.expand(batch, -1), w.expand(batch, -1) if w.dim() == 1 else w]
+            if inputs is not None:
+                parts.append(inputs)
+                if self._products:
+                    parts.append(
+                        torch.stack([inputs[:, list(p)].prod(-1) for p in self._products], -1)
+                    )
+            batched_src = torch.cat(parts, dim=-1)
+        mats: list[torch.Tensor] = []
+        for gi, grp in enumerate(self._groups):
+            idx = self._const(
+                ("idx", gi, device), lambda g=grp: torch.tensor(g.index, device=device)
+            )
+            scl = self._const(
+                ("scl", gi, device, real),
+                lambda g=grp: torch.tensor(g.scale, dtype=real, device=device),
+            )
+            src = batched_src if (grp.batched or shared_src is None) else shared_src
+            assert src is not None
+            angles = src[..., idx] * scl
+            spec = GATES[grp.name]
+            assert spec.builder is not None
+            mats.append(spec.builder(*angles.unbind(-1)).to(self.dtype))
+        return mats
+
+    def _matrix(self, g: _GateRef, mats: list[torch.Tensor], device: torch.device) -> torch.Tensor:
+        if g.group < 0:
+            return self._const(
+                ("gate", g.name, device, self.dtype),
+                lambda: torch.as_tensor(GATES[g.name].constant, dtype=self.dtype, device=device),
+            )
+        return mats[g.group][..., g.slot, :, :]
+
+    def _block_unitary(
+        self, block: _Block, mats: list[torch.Tensor], device: torch.device
+    ) -> torch.Tensor:
+        k = len(block.order)
+        dim = 2**k
+        u: torch.Tensor | None = None
+        for g in block.gates:
+            m = self._matrix(g, mats, device)
+            local = [block.order.index(w) for w in g.wires]
+            if u is None and len(g.wires) == k and local == list(range(k)):
+                u = m
+                continue
+            if u is None:
+                u = self._const(
+                    ("eye", dim, device, self.dtype),
+                    lambda d=dim: torch.eye(d, dtype=self.dtype, device=device),
+                )
+            u = _apply_local(u, m, local, k)
+        assert u is not None
+        return u
+
+    def _run(
+        self,
+        inputs: torch.Tensor | None,
+        weights: torch.Tensor | Sequence[float] | None,
+        initial_state: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, tuple[int, ...]]:
+        inputs, w, init, batch, device = self._check(inputs, weights, initial_state)
+        n = self.n_qubits
+        dim = 2**n
+        prog = self._program(init is None)
+        mats = self._matrices(inputs, w, batch, device)
+        if init is not None:
+            psi = init.expand(batch, -1)
+        elif prog.amplitude is not None:
+            assert inputs is not None
+            nf, pad, normalize = prog.amplitude
+            x = inputs[:, :nf]
+            if nf < dim:
+                x = torch.cat([x, x.new_full((batch, dim - nf), pad)], dim=-1)
+            if normalize:
+                norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+                if bool((norm == 0).any()):
+                    raise SimulationError("amplitude_embedding: an input vector has norm 0")
+                x = x / norm
+            psi = x.to(self.dtype)
+        else:
+            assert prog.prefix is not None
+            psi = self._product_state(prog.prefix, mats, device)
+            if psi.dim() == 1:
+                psi = psi.expand(batch, -1)
+        for block in prog.blocks:
+            u = self._block_unitary(block, mats, device)
+            if block.perm is not None:
+                psi = psi.reshape([psi.shape[0]] + [2] * n).permute(block.perm)
+            k = len(block.order)
+            rows = psi.shape[0]
+            if u.dim() == 3 and rows != u.shape[0]:
+                psi = psi.expand(u.shape[0], *psi.shape[1:])
+                rows = u.shape[0]
+            if block.mode == "end":
+                x = psi.reshape(rows, -1, 2**k)
+                psi = (x @ u.transpose(-1, -2)).reshape(rows, dim)
+            else:
+                x = psi.reshape(rows, 2**k, -1)
+                psi = (u @ x).reshape(rows, dim)
+        if psi.shape[0] != batch:
+            psi = psi.expand(batch, -1)
+        return psi, prog.layout
+
+    def _product_state(
+        self, prefix: list[list[_GateRef]], mats: list[torch.Tensor], device: torch.device
+    ) -> torch.Tensor:
+        zero = self._const(
+            ("zero", device, self.dtype),
+            lambda: torch.tensor([1, 0], dtype=self.dtype, device=device),
+        )
+        psi: torch.Tensor | None = None
+        for ops in prefix:
+            v = zero
+            if ops:
+                m = self._matrix(ops[0], mats, device)
+                v = m[..., :, 0]
+                for g in ops[1:]:
+                    v = (self._matrix(g, mats, device) @ v[..., None])[..., 0]
+            if psi is None:
+                psi = v
+            else:
+                psi = (psi[..., :, None] * v[..., None, :]).reshape(
+                    *torch.broadcast_shapes(psi.shape[:-1], v.shape[:-1]), -1
+                )
+        assert psi is not None
+        return psi
+
+    def _canonical(self, psi: torch.Tensor, layout: tuple[int, ...]) -> torch.Tensor:
+        n = self.n_qubits
+        if layout == tuple(range(n)):
+            return psi
+        perm = (0, *[1 + layout.index(w) for w in range(n)])
+        return psi.reshape([psi.shape[0]] + [2] * n).permute(perm).reshape(psi.shape[0], -1)
+
+    # ------------------------------------------------------------------ public
+    def state(
+        self,
+        inputs: torch.Tensor | None = None,
+        weights: torch.Tensor | Sequence[float] | None = None,
+        *,
+        initial_state: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Final states ``[batch, 2**n]`` (wire 0 = most significant bit).
+
+        Args:
+            inputs: features ``[batch, n_inputs]`` (one row per sample).
+            weights: trainable weights ``[n_weights]`` shared by the batch, or
+                ``[batch, n_weights]`` for one weight vector per sample.
+            initial_state: start state ``[2**n]`` or ``[batch, 2**n]`` instead of
+                ``|0...0>`` (lets QAOA alternate this plan with :func:`apply_diagonal`).
+
+        Raises:
+            SimulationError: shapes do not fit the circuit or each other.
+        """
+        psi, layout = self._run(inputs, weights, initial_state)
+        return self._canonical(psi, layout)
+
+    def expval(
+        self,
+        observables: ObservableLike | Sequence[ObservableLike] | None = None,
+        inputs: torch.Tensor | None = None,
+        weights: torch.Tensor | Sequence[float] | None = None,
+        *,
+        initial_state: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Expectations of Pauli words ``[batch, n_obs]``; ``None`` means <Z> per qubit."""
+        words = parse_observables(observables, self.n_qubits)
+        psi, layout = self._run(inputs, weights, initial_state)
+        return expval_in_layout(psi, words, layout)
+
+    def probs(
+        self,
+        inputs: torch.Tensor | None = None,
+        weights: torch.Tensor | Sequence[float] | None = None,
+        *,
+        initial_state: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Basis-state probabilities ``[batch, 2**n]``."""
+        psi = self.state(inputs, weights, initial_state=initial_state)
+        return psi.real.square() + psi.imag.square()
+
+    @property
+    def n_blocks(self) -> int:
+        """Number of fused blocks (matmuls over the state) per execution."""
+        return len(self._program(True).blocks)
+
+
+def _apply_local(u: torch.Tensor, m: torch.Tensor, local: list[int], k: int) -> torch.Tensor:
+    """``m`` (on block-local qubits ``local``) times ``u`` (``[(B,) 2^k, 2^k]``)."""
+    nb = u.dim() - 2
+    dim = 2**k
+    r = len(local)
+    lead = list(u.shape[:nb])
+    t = u.reshape(*lead, *([2] * k), dim)
+    src = [nb + a for a in local]
+    dst = list(range(nb, nb + r))
+    t = t.movedim(src, dst)
+    moved_shape = t.shape
+    t = m @ t.reshape(*lead, 2**r, -1)
+    out_lead = list(t.shape[:-2])
+    t = t.reshape(*out_lead, *moved_shape[nb:]).movedim(
+        [len(out_lead) + i for i in range(r)], [len(out_lead) + a for a in local]
+    )
+    return t.reshape(*out_lead, dim, dim)
+
+
+def compile_circuit(
+    circuit: Circuit,
+    *,
+    dtype: torch.dtype = torch.complex64,
+    max_block_qubits: int | None = None,
+) -> ExecutionPlan:
+    """Compile ``circuit`` once into a plan for fast repeated batched execution.
+
+    Example:
+        >>> from quarch.quantum import Circuit, Input
+        >>> c = Circuit(2).ry(0, Input(0)).cnot(0, 1)
+        >>> plan = compile_circuit(c)
+        >>> plan.expval(["Z0", "Z0 Z1"], inputs=torch.zeros(3, 1)).shape
+        torch.Size([3, 2])
+    """
+    return ExecutionPlan(circuit, dtype=dtype, max_block_qubits=max_block_qubits)
+
+
+class QuantumLayer(torch.nn.Module):
+    """A circuit with its trainable weights as a ``torch.nn.Module``.
+
+    ``forward(inputs [batch, n_inputs]) -> [batch, n_observables]`` (real), so a
+    classical front-end can feed it and Adam can train it. Weights start uniform in
+    ``[0, 2*pi)`` from ``generator`` (or torch's global generator), so
+    ``torch.manual_seed`` makes a model reproducible.
+
+    Args:
+        circuit (Circuit): circuit whose input features are the layer's inputs.
+        observables: Pauli words to measure (``None``: <Z> on each qubit).
+        dtype (torch.dtype): ``torch.complex64`` (default) or ``torch.complex128``;
+            weights and outputs use the matching real dtype.
+        device (torch.device | str | None): where the weights live.
+        generator (torch.Generator | None): random source of the initial weights.
+        max_block_qubits (int | None): see :class:`ExecutionPlan`.
+
+    Example:
+        >>> from quarch.quantum import Circuit, AngleEmbedding, BasicEntanglerLayers
+        >>> c = Circuit(3).add(AngleEmbedding(3)).add(BasicEntanglerLayers(2, 3))
+        >>> layer = QuantumLayer(c)
+        >>> layer(torch.rand(5, 3)).shape
+        torch.Size([5, 3])
+    """
+
+    def __init__(
+        self,
+        circuit: Circuit,
+        observables: ObservableLike | Sequence[ObservableLike] | None = None,
+        *,
+        dtype: torch.dtype = torch.complex64,
+        device: torch.device | str | None = None,
+        generator: torch.Generator | None = None,
+        max_block_qubits: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.plan = compile_circuit(circuit, dtype=dtype, max_block_qubits=max_block_qubits)
+        self.observables = parse_observables(observables, circuit.n_qubits)
+        real = _real(dtype)
+        init = torch.rand(self.plan.n_weights, generator=generator, dtype=real) * (2 * math.pi)
+        self.weights = torch.nn.Parameter(init.to(device) if device is not None else init)
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of observables (width of the output)."""
+        return len(self.observables)
+
+    def forward(self, inputs: torch.Tensor | None = None) -> torch.Tensor:
+        """Expectations ``[batch, n_outputs]`` for inputs ``[batch, n_inputs]``."""
+        if inputs is not None and inputs.device != self.weights.device:
+            raise SimulationError(
+                f"inputs are on {inputs.device} but the layer's weights are on "
+                f"{self.weights.device}; move one of them"
+            )
+        return self.plan.expval(self.observables, inputs, self.weights)
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_qubits={self.plan.n_qubits}, n_weights={self.plan.n_weights}, "
+            f"n_inputs={self.plan.n_inputs}, n_outputs={self.n_outputs}"
+        )

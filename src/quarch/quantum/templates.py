@@ -1,0 +1,388 @@
+"""Templates: embeddings and entangling layers with PennyLane's names and meanings.
+
+Each template is plain data (no tensors, no device) with ``build(circuit)``, which
+appends its gates, allocating fresh trainable weights from the circuit; use it as
+``circuit.add(Template(...))``. ``shape()`` says how many weights it allocates and
+``resources()`` counts its gates, so a cost model can price a block without building it.
+
+Weight order matches PennyLane's weight tensors flattened in C order, so weights
+trained here can be reshaped to ``Template.shape()`` and passed to PennyLane.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from quarch.quantum.circuit import Circuit, CircuitError, Input, Param
+
+__all__ = [
+    "ENTANGLEMENT_PATTERNS",
+    "AmplitudeEmbedding",
+    "AngleEmbedding",
+    "BasicEntanglerLayers",
+    "DataReuploading",
+    "EntanglingLayer",
+    "IQPEmbedding",
+    "RotationLayer",
+    "StronglyEntanglingLayers",
+    "entangler_pairs",
+]
+
+ENTANGLEMENT_PATTERNS = ("none", "linear", "ring", "full", "odd", "even", "range-r")
+"""Patterns understood by :func:`entangler_pairs` (``range-r`` as ``"range-2"`` etc.)."""
+
+_ROTATIONS = ("X", "Y", "Z")
+_ENTANGLERS = ("cnot", "cz", "crz", "crx", "cry", "rzz", "rxx", "ryy")
+
+
+def entangler_pairs(n_wires: int, pattern: str) -> list[tuple[int, int]]:
+    """Wire pairs of an entanglement pattern on wires ``0..n_wires-1``.
+
+    ``linear``: (i, i+1); ``ring``: linear plus (n-1, 0) when n > 2; ``full``: every
+    i < j; ``even``: (0,1), (2,3), ...; ``odd``: (1,2), (3,4), ...; ``range-r``:
+    (i, (i+r) mod n) for every i; ``none``: no pairs.
+
+    Raises:
+        CircuitError: unknown pattern or a range that does not fit.
+    """
+    n = n_wires
+    p = pattern.lower()
+    if p == "none" or n < 2:
+        if p not in ("none", "linear", "ring", "full", "odd", "even") and not p.startswith(
+            "range-"
+        ):
+            raise CircuitError(_bad_pattern(pattern))
+        return []
+    if p == "linear":
+        return [(i, i + 1) for i in range(n - 1)]
+    if p == "ring":
+        return [(i, i + 1) for i in range(n - 1)] + ([(n - 1, 0)] if n > 2 else [])
+    if p == "full":
+        return list(combinations(range(n), 2))
+    if p == "even":
+        return [(i, i + 1) for i in range(0, n - 1, 2)]
+    if p == "odd":
+        return [(i, i + 1) for i in range(1, n - 1, 2)]
+    if p.startswith("range-"):
+        try:
+            r = int(p[6:])
+        except ValueError:
+            raise CircuitError(_bad_pattern(pattern)) from None
+        if not 1 <= r < n:
+            raise CircuitError(f"pattern {pattern!r} needs a range in [1, {n - 1}]; got {r}")
+        pairs = [(i, (i + r) % n) for i in range(n)]
+        return list(dict.fromkeys(pairs))
+    raise CircuitError(_bad_pattern(pattern))
+
+
+def _bad_pattern(pattern: str) -> str:
+    return f"unknown entanglement pattern {pattern!r}; allowed: {', '.join(ENTANGLEMENT_PATTERNS)}"
+
+
+def _wires(wires: int | Sequence[int]) -> tuple[int, ...]:
+    return tuple(range(wires)) if isinstance(wires, int) else tuple(int(w) for w in wires)
+
+
+def _check_fits(circuit: Circuit, wires: tuple[int, ...], name: str) -> None:
+    if wires and max(wires) >= circuit.n_qubits:
+        raise CircuitError(
+            f"{name} uses wire {max(wires)}; the circuit has wires 0..{circuit.n_qubits - 1}"
+        )
+
+
+def _rotation(circuit: Circuit, axis: str, wire: int, angle: float | Param) -> None:
+    getattr(circuit, "r" + axis.lower())(wire, angle)
+
+
+@dataclass(frozen=True)
+class AngleEmbedding:
+    """One rotation per feature: feature ``feature_offset + i`` on wire ``wires[i]``.
+
+    Args:
+        wires (int | Sequence[int]): wires (an int ``n`` means ``0..n-1``).
+        rotation (str): ``"X"`` (default, as PennyLane), ``"Y"`` or ``"Z"``.
+        feature_offset (int): index of the first input feature read.
+        scale (float): factor on every angle.
+    """
+
+    wires: int | Sequence[int]
+    rotation: str = "X"
+    feature_offset: int = 0
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.rotation not in _ROTATIONS:
+            raise CircuitError(f"rotation must be one of X, Y, Z; got {self.rotation!r}")
+
+    def shape(self) -> tuple[int, ...]:
+        """No trainable weights."""
+        return (0,)
+
+    def resources(self) -> Counter[str]:
+        """Gate counts by type."""
+        return Counter({"r" + self.rotation.lower(): len(_wires(self.wires))})
+
+    def build(self, circuit: Circuit) -> None:
+        ws = _wires(self.wires)
+        _check_fits(circuit, ws, "AngleEmbedding")
+        for i, w in enumerate(ws):
+            _rotation(circuit, self.rotation, w, Input(self.feature_offset + i, scale=self.scale))
+
+
+@dataclass(frozen=True)
+class AmplitudeEmbedding:
+    """Features as the amplitudes of all wires (padded with ``pad_with``, normalised).
+
+    Must come first in a circuit, as in PennyLane.
+    """
+
+    n_features: int
+    pad_with: float | None = 0.0
+    normalize: bool = True
+
+    def shape(self) -> tuple[int, ...]:
+        """No trainable weights."""
+        return (0,)
+
+    def resources(self) -> Counter[str]:
+        """Counted as one state preparation."""
+        return Counter({"amplitude_embedding": 1})
+
+    def build(self, circuit: Circuit) -> None:
+        circuit.amplitude_embedding(
+            self.n_features, pad_with=self.pad_with, normalize=self.normalize
+        )
+
+
+@dataclass(frozen=True)
+class IQPEmbedding:
+    """PennyLane's IQPEmbedding: per repeat H and RZ(x_i) on each wire, then
+    RZZ(x_i * x_j) on each pair (default: all pairs i < j in order)."""
+
+    wires: int | Sequence[int]
+    n_repeats: int = 1
+    pattern: Sequence[tuple[int, int]] | None = None
+    feature_offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n_repeats < 1:
+            raise ValueError(f"n_repeats must be an integer >= 1; got {self.n_repeats}")
+
+    def _pairs(self) -> list[tuple[int, int]]:
+        ws = _wires(self.wires)
+        return [tuple(p) for p in self.pattern] if self.pattern else list(combinations(ws, 2))  # type: ignore[misc]
+
+    def shape(self) -> tuple[int, ...]:
+        """No trainable weights."""
+        return (0,)
+
+    def resources(self) -> Counter[str]:
+        """Gate counts by type."""
+        n, r = len(_wires(self.wires)), self.n_repeats
+        return Counter({"h": n * r, "rz": n * r, "rzz": len(self._pairs()) * r})
+
+    def build(self, circuit: Circuit) -> None:
+        ws = _wires(self.wires)
+        _check_fits(circuit, ws, "IQPEmbedding")
+        pos = {w: i for i, w in enumerate(ws)}
+        for _ in range(self.n_repeats):
+            for i, w in enumerate(ws):
+                circuit.h(w)
+                circuit.rz(w, Input(self.feature_offset + i))
+            for a, b in self._pairs():
+                if a not in pos or b not in pos:
+                    raise CircuitError(f"IQPEmbedding pattern pair {(a, b)} is not in wires {ws}")
+                off = self.feature_offset
+                circuit.rzz(a, b, Input(off + pos[a], off + pos[b]))
+
+
+@dataclass(frozen=True)
+class BasicEntanglerLayers:
+    """PennyLane's BasicEntanglerLayers: per layer one rotation per wire (weights
+    ``(n_layers, n_wires)``), then a CNOT ring (one CNOT for two wires)."""
+
+    n_layers: int
+    wires: int | Sequence[int]
+    rotation: str = "X"
+
+    def __post_init__(self) -> None:
+        if self.n_layers < 1:
+            raise ValueError(f"n_layers must be an integer >= 1; got {self.n_layers}")
+        if self.rotation not in _ROTATIONS:
+            raise CircuitError(f"rotation must be one of X, Y, Z; got {self.rotation!r}")
+
+    def shape(self) -> tuple[int, ...]:
+        """Weight tensor shape ``(n_layers, n_wires)``."""
+        return (self.n_layers, len(_wires(self.wires)))
+
+    def resources(self) -> Counter[str]:
+        """Gate counts by type."""
+        n = len(_wires(self.wires))
+        ring = len(entangler_pairs(n, "ring"))
+        return Counter({"r" + self.rotation.lower(): n * self.n_layers, "cnot": ring * self.n_layers})
+
+    def build(self, circuit: Circuit) -> None:
+        ws = _wires(self.wires)
+        _check_fits(circuit, ws, "BasicEntanglerLayers")
+        for _ in range(self.n_layers):
+            for w in ws:
+                _rotation(circuit, self.rotation, w, circuit.new_weight())
+            for a, b in entangler_pairs(len(ws), "ring"):
+                circuit.cnot(ws[a], ws[b])
+
+
+@dataclass(frozen=True)
+class StronglyEntanglingLayers:
+    """PennyLane's StronglyEntanglingLayers: per layer ``Rot`` on each wire (weights
+    ``(n_layers, n_wires, 3)``), then CNOT(i, i + r mod n) for every i, with range
+    ``r = ranges[l]`` (default ``l mod (n-1) + 1``)."""
+
+    n_layers: int
+    wires: int | Sequence[int]
+    ranges: Sequence[int] | None = None
+    imprimitive: str = "cnot"
+
+    def __post_init__(self) -> None:
+        if self.n_layers < 1:
+            raise ValueError(f"n_layers must be an integer >= 1; got {self.n_layers}")
+        if self.imprimitive not in ("cnot", "cz"):
+            raise CircuitError(f"imprimitive must be 'cnot' or 'cz'; got {self.imprimitive!r}")
+        if self.ranges is not None and len(self.ranges) != self.n_layers:
+            raise ValueError(
+                f"ranges must have one entry per layer ({self.n_layers}); got {len(self.ranges)}"
+            )
+
+    def _ranges(self, n: int) -> list[int]:
+        if self.ranges is not None:
+            return list(self.ranges)
+        return [(i % (n - 1)) + 1 if n > 1 else 0 for i in range(self.n_layers)]
+
+    def shape(self) -> tuple[int, ...]:
+        """Weight tensor shape ``(n_layers, n_wires, 3)``."""
+        return (self.n_layers, len(_wires(self.wires)), 3)
+
+    def resources(self) -> Counter[str]:
+        """Gate counts by type."""
+        n = len(_wires(self.wires))
+        return Counter(
+            {"rot": n * self.n_layers, self.imprimitive: (n if n > 1 else 0) * self.n_layers}
+        )
+
+    def build(self, circuit: Circuit) -> None:
+        ws = _wires(self.wires)
+        n = len(ws)
+        _check_fits(circuit, ws, "StronglyEntanglingLayers")
+        for r in self._ranges(n):
+            for w in ws:
+                circuit.rot(w, *circuit.new_weights(3))
+            if n > 1:
+                for i in range(n):
+                    circuit.append(self.imprimitive, [ws[i], ws[(i + r) % n]])
+
+
+@dataclass(frozen=True)
+class RotationLayer:
+    """Trainable rotations on each wire, e.g. ``("Y", "Z")`` = RY then RZ per wire."""
+
+    wires: int | Sequence[int]
+    rotations: tuple[str, ...] = ("Y",)
+
+    def __post_init__(self) -> None:
+        bad = [r for r in self.rotations if r not in _ROTATIONS]
+        if bad or not self.rotations:
+            raise CircuitError(f"rotations must be a non-empty tuple of X/Y/Z; got {self.rotations}")
+
+    def shape(self) -> tuple[int, ...]:
+        """Weights ``(n_wires, len(rotations))``."""
+        return (len(_wires(self.wires)), len(self.rotations))
+
+    def resources(self) -> Counter[str]:
+        """Gate counts by type."""
+        n = len(_wires(self.wires))
+        return Counter({"r" + r.lower(): n for r in self.rotations})
+
+    def build(self, circuit: Circuit) -> None:
+        ws = _wires(self.wires)
+        _check_fits(circuit, ws, "RotationLayer")
+        for w in ws:
+            for r in self.rotations:
+                _rotation(circuit, r, w, circuit.new_weight())
+
+
+@dataclass(frozen=True)
+class EntanglingLayer:
+    """Two-qubit gates on the pairs of a pattern (``cnot``, ``cz`` or a trainable
+    ``crz``/``crx``/``cry``/``rzz``/``rxx``/``ryy``)."""
+
+    wires: int | Sequence[int]
+    pattern: str = "ring"
+    gate: str = "cnot"
+
+    def __post_init__(self) -> None:
+        if self.gate not in _ENTANGLERS:
+            raise CircuitError(f"gate must be one of {', '.join(_ENTANGLERS)}; got {self.gate!r}")
+        entangler_pairs(max(len(_wires(self.wires)), 2), self.pattern)
+
+    def shape(self) -> tuple[int, ...]:
+        """One weight per pair for a parametrised gate, else none."""
+        pairs = len(entangler_pairs(len(_wires(self.wires)), self.pattern))
+        return (pairs,) if self.gate not in ("cnot", "cz") else (0,)
+
+    def resources(self) -> Counter[str]:
+        """Gate counts by type."""
+        return Counter({self.gate: len(entangler_pairs(len(_wires(self.wires)), self.pattern))})
+
+    def build(self, circuit: Circuit) -> None:
+        ws = _wires(self.wires)
+        _check_fits(circuit, ws, "EntanglingLayer")
+        for a, b in entangler_pairs(len(ws), self.pattern):
+            if self.gate in ("cnot", "cz"):
+                circuit.append(self.gate, [ws[a], ws[b]])
+            else:
+                circuit.append(self.gate, [ws[a], ws[b]], [circuit.new_weight()])
+
+
+@dataclass(frozen=True)
+class DataReuploading:
+    """Data re-uploading: ``n_repeats`` times (embedding, then trainable layers).
+
+    Each repeat re-reads the same input features and allocates fresh weights, which
+    lets a few qubits express higher-frequency functions of the inputs.
+    """
+
+    embedding: object
+    layers: Sequence[object] = field(default_factory=tuple)
+    n_repeats: int = 2
+
+    def __post_init__(self) -> None:
+        if self.n_repeats < 1:
+            raise ValueError(f"n_repeats must be an integer >= 1; got {self.n_repeats}")
+        if isinstance(self.embedding, AmplitudeEmbedding):
+            raise CircuitError("DataReuploading cannot repeat an AmplitudeEmbedding")
+
+    def shape(self) -> tuple[int, ...]:
+        """Total number of weights allocated."""
+        total = 0
+        for layer in self.layers:
+            size = 1
+            for s in layer.shape():  # type: ignore[attr-defined]
+                size *= s
+            total += size
+        return (total * self.n_repeats,)
+
+    def resources(self) -> Counter[str]:
+        """Gate counts by type."""
+        out: Counter[str] = Counter()
+        for _ in range(self.n_repeats):
+            for block in (self.embedding, *self.layers):
+                out.update(block.resources())  # type: ignore[attr-defined]
+        return out
+
+    def build(self, circuit: Circuit) -> None:
+        for _ in range(self.n_repeats):
+            circuit.add(self.embedding)  # type: ignore[arg-type]
+            for layer in self.layers:
+                circuit.add(layer)  # type: ignore[arg-type]

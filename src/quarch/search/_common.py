@@ -1,0 +1,320 @@
+"""What every population strategy shares: the study's history and how to rank it.
+
+The strategies keep no state on the sampler object. At every trial they rebuild what
+they need from the study: the completed trials, their architectures as option
+indices, and their order from best to worst. The order is the same for every strategy:
+
+* trials that violate a constraint come after the feasible ones, ordered by the total
+  violation (the sum of positive constraint values);
+* one objective (a single metric or a weighted cost): by the value, in the study's
+  direction;
+* several objectives: by Pareto rank (non-dominated sorting), then by crowding distance
+  (larger first), as in NSGA-II;
+* ties: the earlier trial first, so the order is a pure function of the trials.
+
+Random draws depend only on ``(seed, trial number, tag)``, so a resumed study, several
+workers and a re-run all see the same trial -> proposal map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.samplers import BaseSampler
+from optuna.search_space import intersection_search_space
+from optuna.study import StudyDirection
+from optuna.trial import TrialState
+
+if TYPE_CHECKING:
+    from optuna import Study
+    from optuna.trial import FrozenTrial
+
+__all__ = [
+    "History",
+    "PopulationSampler",
+    "check_float",
+    "check_int",
+    "order_trials",
+    "violation",
+]
+
+Proposal = list[int]
+
+
+def check_int(name: str, value: int, low: int, high: int | None = None) -> int:
+    """Validate an integer constructor argument; the error names range and value."""
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):
+        rng = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be an integer {rng}; got {value!r}")
+    return value
+
+
+def check_float(
+    name: str, value: float, low: float, high: float, *, low_open: bool = False
+) -> float:
+    """Validate a real constructor argument in ``[low, high]`` (or ``(low, high]``)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    f = float(value) if ok else float("nan")
+    if not ok or not (low < f if low_open else low <= f) or not f <= high:
+        br = "(" if low_open else "["
+        raise ValueError(f"{name} must be in {br}{low}, {high}]; got {value!r}")
+    return f
+
+
+def violation(trial: FrozenTrial) -> float:
+    """Total constraint violation: the sum of positive constraint values (0 if feasible)."""
+    return float(sum(max(0.0, float(g)) for g in trial.constraints.values()))
+
+
+def _crowding(losses: np.ndarray) -> np.ndarray:
+    n, m = losses.shape
+    dist = np.zeros(n)
+    if n <= 2:
+        return np.full(n, np.inf)
+    for k in range(m):
+        order = np.argsort(losses[:, k], kind="stable")
+        span = losses[order[-1], k] - losses[order[0], k]
+        dist[order[0]] = dist[order[-1]] = np.inf
+        if span > 0:
+            dist[order[1:-1]] += (losses[order[2:], k] - losses[order[:-2], k]) / span
+    return dist
+
+
+def order_trials(
+    trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]
+) -> np.ndarray:
+    """Positions ``0..n-1`` of ``trials`` from best to worst (see the module docstring).
+
+    Returns:
+        ``rank`` of shape ``(n,)``: ``rank[i]`` is trial ``i``'s place, 0 being the best.
+    """
+    n = len(trials)
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    sign = np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in directions])
+    losses = np.array([t.values for t in trials], dtype=float) * sign
+    viol = np.array([violation(t) for t in trials])
+    numbers = np.array([t.number for t in trials])
+    feasible = viol <= 0
+    if losses.shape[1] == 1:
+        primary = losses[:, 0]
+        secondary = np.zeros(n)
+    else:
+        from optuna.study._multi_objective import _fast_non_domination_rank
+
+        primary = np.zeros(n)
+        secondary = np.zeros(n)
+        if feasible.any():
+            idx = np.flatnonzero(feasible)
+            fronts = _fast_non_domination_rank(losses[idx])
+            primary[idx] = fronts
+            for f in np.unique(fronts):
+                members = idx[fronts == f]
+                secondary[members] = -_crowding(losses[members])
+    # np.lexsort sorts by the last key first.
+    order = np.lexsort((numbers, secondary, np.where(feasible, primary, 0.0), viol, ~feasible))
+    rank = np.empty(n, dtype=int)
+    rank[order] = np.arange(n)
+    return rank
+
+
+@dataclass
+class History:
+    """The study as a population strategy sees it when proposing ``trial``.
+
+    Attributes:
+        names (list[str]): parameter names, in the search space's order.
+        sizes (list[int]): number of options of each parameter.
+        trials (list[FrozenTrial]): completed trials that set every parameter, by number.
+        X (np.ndarray): their option indices, shape ``(len(trials), len(names))``.
+        rank (np.ndarray): their places from best (0) to worst, shape ``(len(trials),)``.
+        seen (set[tuple[int, ...]]): index vectors of every other trial of the study
+            (running and failed ones too), to avoid proposing a repeat.
+        directions (list[StudyDirection]): the study's directions.
+    """
+
+    names: list[str]
+    sizes: list[int]
+    trials: list[FrozenTrial]
+    X: np.ndarray
+    rank: np.ndarray
+    seen: set[tuple[int, ...]]
+    directions: list[StudyDirection]
+
+    def best(self, subset: Sequence[int] | None = None) -> int | None:
+        """Index (into ``trials``) of the best trial, among ``subset`` if given.
+
+        For several objectives a subset is ranked on its own (its Pareto fronts).
+        """
+        if not self.trials:
+            return None
+        if subset is None:
+            return int(np.argmin(self.rank))
+        sub = list(subset)
+        if not sub:
+            return None
+        r = order_trials([self.trials[i] for i in sub], self.directions)
+        return sub[int(np.argmin(r))]
+
+    def sorted(self, subset: Sequence[int]) -> list[int]:
+        """``subset`` (indices into ``trials``) from best to worst, ranked on its own."""
+        sub = list(subset)
+        r = order_trials([self.trials[i] for i in sub], self.directions)
+        return [sub[i] for i in np.argsort(r, kind="stable")]
+
+
+def _indices(
+    trial: FrozenTrial, names: Sequence[str], dists: Sequence[CategoricalDistribution]
+) -> tuple[int, ...] | None:
+    out = []
+    for n, d in zip(names, dists, strict=True):
+        if n not in trial.params:
+            return None
+        try:
+            out.append(int(d.to_internal_repr(trial.params[n])))
+        except ValueError:
+            return None
+    return tuple(out)
+
+
+class PopulationSampler(BaseSampler):
+    """Base of quarch's population strategies: whole-architecture proposals.
+
+    Subclasses implement :meth:`_propose`, which returns the option index of every
+    parameter for ``trial``; this class turns the study into a :class:`History`,
+    proposes through ``sample_relative`` and falls back to a uniform draw (seeded by
+    the trial number) for parameters outside the search space.
+
+    Args:
+        seed (int | None): run seed; ``None`` draws fresh entropy each time.
+        search_space (dict[str, CategoricalDistribution] | None): the space, e.g.
+            ``Space.distributions()``; ``None`` infers the intersection of the completed
+            trials' categorical parameters, as NSGA-II does.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        search_space: dict[str, CategoricalDistribution] | None = None,
+    ) -> None:
+        if seed is not None:
+            check_int("seed", seed, 0)
+        if search_space is not None:
+            bad = [
+                k for k, v in search_space.items() if not isinstance(v, CategoricalDistribution)
+            ]
+            if bad:
+                raise ValueError(
+                    f"search_space must map names to CategoricalDistribution; {bad} are not"
+                )
+            search_space = dict(search_space)
+        self._seed = seed
+        self._search_space = search_space
+
+    # -- random draws ----------------------------------------------------------------
+    def _rng(self, number: int, *tag: int) -> np.random.Generator:
+        if self._seed is None:
+            return np.random.default_rng()
+        return np.random.default_rng([self._seed, number, *tag])
+
+    # -- study -> history ---------------------------------------------------------------
+    def _history(
+        self, study: Study, trial: FrozenTrial, space: dict[str, BaseDistribution]
+    ) -> History:
+        names = list(space)
+        dists = [space[n] for n in names]
+        assert all(isinstance(d, CategoricalDistribution) for d in dists)
+        cdists: list[CategoricalDistribution] = dists  # type: ignore[assignment]
+        trials, rows, seen = [], [], set()
+        for t in study.get_trials(deepcopy=False):
+            if t.number == trial.number:
+                continue
+            idx = _indices(t, names, cdists)
+            if idx is None:
+                continue
+            seen.add(idx)
+            if t.state == TrialState.COMPLETE and t.values is not None:
+                trials.append(t)
+                rows.append(idx)
+        X = np.array(rows, dtype=int).reshape(len(rows), len(names))
+        return History(
+            names=names,
+            sizes=[len(d.choices) for d in cdists],
+            trials=trials,
+            X=X,
+            rank=order_trials(trials, study.directions),
+            seen=seen,
+            directions=list(study.directions),
+        )
+
+    def _unique(
+        self, draw: Callable[[int], Proposal], seen: set[tuple[int, ...]], tries: int = 25
+    ) -> Proposal:
+        """Call ``draw(attempt)`` until it gives an unseen architecture (or give up)."""
+        prop = draw(0)
+        for k in range(1, tries):
+            if tuple(prop) not in seen:
+                return prop
+            prop = draw(k)
+        return prop
+
+    def _uniform(self, hist: History, rng: np.random.Generator) -> Proposal:
+        return [int(rng.integers(k)) for k in hist.sizes]
+
+    def _mutate(self, x: Sequence[int], hist: History, rng: np.random.Generator) -> Proposal:
+        """Change one parameter (that has more than one option) to another option."""
+        out = [int(v) for v in x]
+        free = [j for j, k in enumerate(hist.sizes) if k > 1]
+        if not free:
+            return out
+        j = free[int(rng.integers(len(free)))]
+        new = int(rng.integers(hist.sizes[j] - 1))
+        out[j] = new + (new >= out[j])
+        return out
+
+    # -- BaseSampler -----------------------------------------------------------------
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        if self._search_space is not None:
+            return dict(self._search_space)
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        inferred = intersection_search_space(done)
+        return {k: v for k, v in inferred.items() if isinstance(v, CategoricalDistribution)}
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        hist = self._history(study, trial, search_space)
+        prop = self._propose(study, trial, hist)
+        return {
+            n: search_space[n].choices[i]  # type: ignore[attr-defined]
+            for n, i in zip(hist.names, prop, strict=True)
+        }
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        rng = self._rng(trial.number, 7, *param_name.encode())
+        if isinstance(param_distribution, CategoricalDistribution):
+            choices = param_distribution.choices
+            return choices[int(rng.integers(len(choices)))]
+        low = param_distribution.low  # type: ignore[attr-defined]
+        high = param_distribution.high  # type: ignore[attr-defined]
+        return param_distribution.to_external_repr(float(rng.uniform(low, high)))
+
+    def _propose(self, study: Study, trial: FrozenTrial, hist: History) -> Proposal:
+        """Option indices of every parameter of ``hist.names`` for ``trial``."""
+        raise NotImplementedError

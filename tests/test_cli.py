@@ -1,0 +1,105 @@
+"""Tests of the command line: JSON output, listings and one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from quarch.cli import main
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+class TestErrors:
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["search", "--space", "nope"], "error: unknown space 'nope'; choose from: mlp"),
+            (["search", "--dataset", "cifar"], "error: unknown data set 'cifar'"),
+            (["search", "--strategy", "magic"], "error: unknown strategy 'magic'"),
+            (["search", "--objectives", "val_error,speed"], "error: unknown metric 'speed'"),
+            (["search", "--trials", "0"], "error: trials must be a positive integer; got 0"),
+            (["search", "--budget", "params<<3"], "error: malformed budget 'params<<3'"),
+            (["search", "--weights", "1,x"], "error: --weights takes numbers; got 'x'"),
+            (["search", "--trials", "abc"], "error: Invalid value for '--trials'"),
+            (["search", "--no-such-flag"], "error: No such option: --no-such-flag"),
+            (["search", "--resume", "nowhere"], "error: 'nowhere' is not a quarch run folder"),
+        ],
+    )
+    def test_one_line_and_exit_2(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], message: str
+    ) -> None:
+        code, out, err = _run(capsys, *args, *([] if "--resume" in args else ["--out", str(tmp_path / "r")]))
+        assert code == 2
+        assert err.startswith(message), err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert out == ""
+
+    def test_missing_idx_files(self, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("QUARCH_OFFLINE", "1")
+        code, _, err = _run(
+            capsys, "search", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r")
+        )
+        assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+        assert "mnist" in err.lower()
+
+    def test_corrupt_idx_file(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+        d = tmp_path / "mnist"
+        d.mkdir()
+        for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                     "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):  # fmt: skip
+            (d / name).write_bytes(b"\x00\x00\x08\x03not an idx file")
+        code, _, err = _run(
+            capsys, "search", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r")
+        )
+        assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+    def test_subprocess_exit_code_and_no_traceback(self, tmp_path: Path) -> None:
+        p = subprocess.run(
+            [sys.executable, "-m", "quarch.cli", "search", "--space", "nope", "--out", str(tmp_path)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert p.returncode == 2
+        assert p.stderr.strip().splitlines() == ["error: unknown space 'nope'; choose from: mlp, nb201, cnn, hqnn"]
+
+
+def test_search_json_and_determinism(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    outs = []
+    for name in ("a", "b"):
+        code, out, _ = _run(
+            capsys, "search", "--space", "mlp", "--dataset", "iris", "--strategy", "random",
+            "--trials", "4", "--epochs", "5", "--seed", "0", "--json", "--out", str(tmp_path / name),
+        )  # fmt: skip
+        assert code == 0
+        outs.append(json.loads(out))
+    a, b = outs
+    assert set(a) >= {"run", "trials", "complete", "failed", "pareto", "best"}
+    assert a["complete"] == 4 and a["failed"] == 0
+    assert [p["params"] for p in a["pareto"]] == [p["params"] for p in b["pareto"]]
+    assert [p["metrics"] for p in a["pareto"]] == [p["metrics"] for p in b["pareto"]]
+    for p in a["pareto"]:
+        assert {"val_error", "params"} <= set(p["metrics"])
+
+
+def test_listings(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "strategies", "--json")
+    assert code == 0 and "random" in [r["name"] for r in json.loads(out)]
+    code, out, _ = _run(capsys, "spaces", "--json")
+    assert code == 0 and "mlp" in [r["name"] for r in json.loads(out)]
+    code, out, _ = _run(capsys, "datasets", "--json")
+    names = [r["name"] for r in json.loads(out)]
+    assert code == 0 and {"iris", "digits", "wine", "breast-cancer", "mnist", "fashion-mnist"} <= set(names)
+
+
+@pytest.mark.parametrize("cmd", ["search", "datasets", "strategies", "spaces"])
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str], cmd: str) -> None:
+    code, out, _ = _run(capsys, cmd, "--help")
+    assert code == 0 and "Usage" in out
