@@ -55,9 +55,9 @@ class SearchProgress:
             )
         return self
 
-    def update(self, done: int, record: TrialRecord) -> None:
-        """Record a finished trial."""
-        if record.values is not None and record.feasible:
+    def update(self, done: int, record: TrialRecord | None) -> None:
+        """Show ``done`` complete trials, and ``record`` if a trial just finished here."""
+        if record is not None and record.values is not None and record.feasible:
             if self.best is None:
                 self.best = list(record.values)
             elif len(record.values) == 1:

@@ -11,7 +11,7 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from quarch._errors import ConfigError
 
@@ -41,6 +41,15 @@ class SearchConfig:
         space_options: keyword options of the space builder.
         strategy_options: keyword options of the strategy.
         evaluator_options: keyword options of the evaluator.
+        workers: worker processes on this machine sharing the study (each gets
+            ``cores // workers`` torch threads).
+        storage: where the study lives: ``None`` (SQLite in the run folder; a journal
+            file there when ``workers > 1``), ``"journal"``, or any SQLAlchemy URL Optuna
+            accepts (``postgresql://...``) for workers on several machines.
+        study_name: the study's name inside ``storage``.
+        trial_timeout: seconds after which a trial is failed with a timeout reason.
+        ray: dispatch evaluations as Ray tasks (``ray`` extra).
+        ray_address: address of a running Ray cluster (implies ``ray``).
     """
 
     space: str = "mlp"
@@ -61,6 +70,18 @@ class SearchConfig:
     space_options: dict[str, Any] = field(default_factory=dict)
     strategy_options: dict[str, Any] = field(default_factory=dict)
     evaluator_options: dict[str, Any] = field(default_factory=dict)
+    workers: int = 1
+    storage: str | None = None
+    study_name: str = "quarch"
+    trial_timeout: float | None = None
+    ray: bool = False
+    ray_address: str | None = None
+
+    #: Fields a resumed run may change; any other difference is refused.
+    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = frozenset(
+        {"trials", "timeout", "out", "workers", "device", "trial_timeout", "ray", "ray_address",
+         "data_dir"}
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if not isinstance(self.trials, int) or self.trials < 1:
@@ -73,6 +94,14 @@ class SearchConfig:
             raise ConfigError(f"max_train must be >= 2; got {self.max_train!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer; got {self.seed!r}")
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise ConfigError(f"workers must be a positive integer; got {self.workers!r}")
+        if self.trial_timeout is not None and self.trial_timeout <= 0:
+            raise ConfigError(f"trial_timeout must be > 0 seconds; got {self.trial_timeout!r}")
+        if self.ray_address:
+            self.ray = True
+        if self.ray and self.workers > 1:
+            raise ConfigError("use either --workers (local processes) or --ray, not both")
         if isinstance(self.objectives, str):
             self.objectives = [m.strip() for m in self.objectives.split(",") if m.strip()]
 
@@ -109,6 +138,11 @@ class SearchConfig:
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
             raise ConfigError(f"cannot parse config file {str(p)!r}: {e}") from None
         return cls.from_dict(data)
+
+    def incompatible_with(self, other: SearchConfig) -> list[str]:
+        """Fields that differ from ``other`` and may not change on resume."""
+        a, b = self.to_dict(), other.to_dict()
+        return sorted(k for k in a if k not in self.RESUMABLE_CHANGES and a[k] != b[k])
 
     def save(self, path: str | Path) -> None:
         """Write as JSON."""

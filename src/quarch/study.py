@@ -4,8 +4,9 @@ A run is a folder::
 
     RUN/
       config.json   the SearchConfig it was started with
-      run.json      quarch version, seed, data fingerprint, objective, creation time
-      study.db      the Optuna study (SQLite)
+      run.json      quarch version, seed, data fingerprint, storage, objective, time
+      study.db      the Optuna study (SQLite; journal.log for several local workers,
+                    or a database named by ``--storage``)
 
 Every trial is asked from the Optuna study, evaluated with a seed derived from the
 run seed and the trial number, and told back at once, so the study on disk is the
@@ -20,7 +21,6 @@ import datetime as _dt
 import json
 import logging
 import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +32,10 @@ from optuna.trial import TrialState
 
 from quarch import __version__
 from quarch._errors import RunError
+from quarch._storage import load_study, make_storage, storage_spec, study_exists
+from quarch._worker import FAIL_REASON, METRICS, SEED, fail_dead_trials, trial_seed, work
 from quarch.config import SearchConfig
-from quarch.evaluate import Evaluator, check_metrics, make_evaluator
+from quarch.evaluate import Evaluator, make_evaluator
 from quarch.objectives import Objective, pareto_mask
 from quarch.search import make_sampler
 from quarch.space import Space, get_space
@@ -41,6 +43,7 @@ from quarch.space import Space, get_space
 __all__ = [
     "SearchResult",
     "TrialRecord",
+    "join_study",
     "load_result",
     "open_study",
     "resume_search",
@@ -49,16 +52,9 @@ __all__ = [
 ]
 
 STUDY_NAME = "quarch"
-_FAIL_REASON = "fail_reason"
-_METRICS = "metrics"
-_SEED = "seed"
-#: Stop a run whose trials keep failing instead of spinning through the budget.
-MAX_CONSECUTIVE_FAILURES = 25
-
-
-def trial_seed(run_seed: int, number: int) -> int:
-    """Seed of trial ``number`` in a run seeded ``run_seed`` (stable across versions)."""
-    return int(np.random.SeedSequence([run_seed, number]).generate_state(1)[0])
+_CONFIG_ATTR = "quarch:config"
+_FINGERPRINT_ATTR = "quarch:fingerprint"
+_VERSION_ATTR = "quarch:version"
 
 
 @dataclass
@@ -81,11 +77,11 @@ class TrialRecord:
             number=t.number,
             state=t.state.name,
             params=dict(t.params),
-            metrics=dict(t.user_attrs.get(_METRICS, {})),
+            metrics=dict(t.user_attrs.get(METRICS, {})),
             values=list(t.values) if t.values is not None else None,
             feasible=all(g <= 0 for g in t.constraints.values()),
-            seed=t.user_attrs.get(_SEED),
-            fail_reason=t.user_attrs.get(_FAIL_REASON),
+            seed=t.user_attrs.get(SEED),
+            fail_reason=t.user_attrs.get(FAIL_REASON),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -165,18 +161,6 @@ class SearchResult:
 
 
 # -- run folder ------------------------------------------------------------------------
-def _storage_url(run_dir: Path) -> str:
-    return f"sqlite:///{(run_dir / 'study.db').resolve()}"
-
-
-def open_study(run_dir: str | Path) -> optuna.Study:
-    """Load the Optuna study of a run folder (read it, plot it, or add trials)."""
-    d = Path(run_dir)
-    if not (d / "study.db").is_file():
-        raise RunError(f"{str(d)!r} is not a quarch run folder (no study.db)")
-    return optuna.load_study(study_name=STUDY_NAME, storage=_storage_url(d))
-
-
 def _read_run(run_dir: Path) -> tuple[SearchConfig, dict[str, Any]]:
     cfg_path, meta_path = run_dir / "config.json", run_dir / "run.json"
     if not cfg_path.is_file() or not meta_path.is_file():
@@ -189,6 +173,13 @@ def _read_run(run_dir: Path) -> tuple[SearchConfig, dict[str, Any]]:
     except json.JSONDecodeError as e:
         raise RunError(f"run folder {str(run_dir)!r} has a corrupt JSON file: {e}") from None
     return cfg, meta
+
+
+def open_study(run_dir: str | Path) -> optuna.Study:
+    """Load the Optuna study of a run folder (to read it, plot it, or add trials)."""
+    d = Path(run_dir)
+    cfg, meta = _read_run(d)
+    return load_study(meta.get("storage", "sqlite"), d, cfg.study_name)
 
 
 def _objective(config: SearchConfig) -> Objective:
@@ -204,44 +195,77 @@ def load_result(run_dir: str | Path) -> SearchResult:
     return SearchResult(d, cfg, _objective(cfg), trials, study)
 
 
-def _fail_stale_trials(study: optuna.Study) -> int:
-    """Mark trials left RUNNING by a killed process as failed; return how many."""
-    n = 0
-    storage = study._storage
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        storage.set_trial_user_attr(
-            t._trial_id, _FAIL_REASON, "interrupted: the process stopped during this trial"
-        )
-        storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-        n += 1
-    return n
-
-
 # -- the loop --------------------------------------------------------------------------
-ProgressHook = Callable[[int, int, "TrialRecord"], None]
+ProgressHook = Callable[[int, int, TrialRecord], None]
 
 
-def _evaluate_trial(
-    trial: optuna.Trial, space: Space, evaluator: Evaluator, objective: Objective, run_seed: int
-) -> tuple[list[float] | None, str | None]:
-    """Suggest, evaluate and record one trial; return (values, failure reason)."""
-    seed = trial_seed(run_seed, trial.number)
-    trial.set_user_attr(_SEED, seed)
-    try:
-        arch = space.suggest(trial)
-        metrics = check_metrics(evaluator.evaluate(arch, seed=seed))
-        values = objective.values(metrics)
-        constraints = objective.constraints(metrics)
-        if not all(math.isfinite(v) for v in values):
-            raise ValueError(f"objective values are not finite: {values}")
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except Exception as e:  # a trial's failure must never end the run
-        return None, f"{type(e).__name__}: {e}"
-    trial.set_user_attr(_METRICS, metrics)
-    for key, g in constraints.items():
-        trial.set_constraint(key, g)
-    return values, None
+def _n_complete(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+
+def _prepare(
+    config: SearchConfig, resume: bool, space: Space | None, evaluator: Evaluator | None
+) -> tuple[Space, Evaluator, Objective, optuna.samplers.BaseSampler, optuna.Study]:
+    """Check the config, open or create the run folder and study."""
+    objective = _objective(config)
+    run_dir = config.run_dir
+    space = space if space is not None else get_space(config.space, **config.space_options)
+    sampler = make_sampler(
+        config.strategy, seed=config.seed, space=space, objective=objective,
+        **config.strategy_options,
+    )  # fmt: skip
+    spec = storage_spec(config.storage, config.workers, run_dir)
+    if resume:
+        if not (run_dir / "run.json").exists():
+            raise RunError(f"cannot resume {str(run_dir)!r}: it is not a quarch run folder")
+        old_cfg, old = _read_run(run_dir)
+        spec = old.get("storage", spec)
+        bad = config.incompatible_with(old_cfg)
+        if bad:
+            raise RunError(
+                f"cannot resume {str(run_dir)!r} with a different {', '.join(bad)}; "
+                "start a new run (--out) instead"
+            )
+    elif study_exists(spec, run_dir) or (run_dir / "run.json").exists():
+        raise RunError(
+            f"run folder {str(run_dir)!r} already holds a study; resume it with "
+            f"`quarch search --resume {run_dir}` or choose another --out"
+        )
+    evaluator = evaluator if evaluator is not None else make_evaluator(space, config)
+    meta = {
+        "quarch_version": __version__,
+        "seed": config.seed,
+        "fingerprint": evaluator.fingerprint,
+        "storage": spec,
+        "study_name": config.study_name,
+        "space": space.name,
+        "space_size": space.size,
+        "objective": objective.to_dict(),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    if resume:
+        if old.get("fingerprint") != evaluator.fingerprint:
+            raise RunError(
+                f"cannot resume {str(run_dir)!r}: its data fingerprint "
+                f"{str(old.get('fingerprint'))[:12]} differs from this data set's "
+                f"{evaluator.fingerprint[:12]} (was the data set or split changed?)"
+            )
+        meta["created"] = old.get("created", meta["created"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir / "config.json")
+    (run_dir / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
+    optuna.logging.set_verbosity(logging.WARNING)
+    study = optuna.create_study(
+        storage=make_storage(spec, run_dir),
+        study_name=config.study_name,
+        directions=objective.directions,
+        sampler=sampler,
+        load_if_exists=True,
+    )
+    study.set_user_attr(_CONFIG_ATTR, config.to_dict())
+    study.set_user_attr(_FINGERPRINT_ATTR, evaluator.fingerprint)
+    study.set_user_attr(_VERSION_ATTR, __version__)
+    return space, evaluator, objective, sampler, study
 
 
 def run_search(
@@ -255,14 +279,19 @@ def run_search(
 ) -> SearchResult:
     """Run (or continue) a search until ``config.trials`` trials are complete.
 
+    With ``config.workers > 1`` the trials run in that many worker processes on one
+    study; with ``config.ray`` they run as Ray tasks. A custom ``space`` or
+    ``evaluator`` must then be picklable.
+
     Args:
         config: the run's configuration; ``config.run_dir`` is the run folder.
-        resume: continue the run in ``config.run_dir`` (its saved data fingerprint must
-            match); without it, an existing run folder is an error.
+        resume: continue the run in ``config.run_dir``. Its data fingerprint and every
+            field but budgets, devices and parallelism must match what was saved.
         progress: show a progress bar on stderr.
         space: use this space instead of the registered ``config.space`` (Python API).
         evaluator: use this evaluator instead of the space's default.
-        on_trial: called as ``on_trial(n_complete, n_target, record)`` after each trial.
+        on_trial: called as ``on_trial(n_complete, n_target, record)`` after each trial
+            finished in this process.
 
     Returns:
         The run's :class:`SearchResult`.
@@ -272,101 +301,45 @@ def run_search(
         DataError: the data set cannot be loaded.
         RunError: the run folder exists (without ``resume``) or does not match.
     """
-    objective = _objective(config)
-    run_dir = config.run_dir
-    space = space if space is not None else get_space(config.space, **config.space_options)
-    sampler = make_sampler(
-        config.strategy,
-        seed=config.seed,
-        space=space,
-        objective=objective,
-        **config.strategy_options,
-    )
-    exists = (run_dir / "study.db").exists()
-    if exists and not resume:
-        raise RunError(
-            f"run folder {str(run_dir)!r} already holds a study; resume it with "
-            f"`quarch search --resume {run_dir}` or choose another --out"
-        )
-    if resume and not exists:
-        raise RunError(f"cannot resume {str(run_dir)!r}: it holds no study.db")
-    evaluator = evaluator if evaluator is not None else make_evaluator(space, config)
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "quarch_version": __version__,
-        "seed": config.seed,
-        "fingerprint": evaluator.fingerprint,
-        "space": space.name,
-        "space_size": space.size,
-        "objective": objective.to_dict(),
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-    }
-    if resume:
-        _, old = _read_run(run_dir)
-        if old.get("fingerprint") != evaluator.fingerprint:
-            raise RunError(
-                f"cannot resume {str(run_dir)!r}: its data fingerprint "
-                f"{str(old.get('fingerprint'))[:12]} differs from this data set's "
-                f"{evaluator.fingerprint[:12]} (was the data set or split changed?)"
-            )
-        meta["created"] = old.get("created", meta["created"])
-    config.save(run_dir / "config.json")
-    (run_dir / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
-
-    optuna.logging.set_verbosity(logging.WARNING)
-    study = optuna.create_study(
-        storage=_storage_url(run_dir),
-        study_name=STUDY_NAME,
-        directions=objective.directions,
-        sampler=sampler,
-        load_if_exists=True,
-    )
-    if resume:
-        _fail_stale_trials(study)
-
-    def n_complete() -> int:
-        return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-
-    done = n_complete()
-    t_start = time.monotonic()
-    failures = 0
+    custom_evaluator = evaluator is not None
+    space, evaluator, objective, _, study = _prepare(config, resume, space, evaluator)
+    fail_dead_trials(study)
     from quarch._progress import SearchProgress
 
     with SearchProgress(
-        config.trials,
-        done,
-        enabled=progress,
-        names=objective.names,
+        config.trials, _n_complete(study), enabled=progress, names=objective.names,
         directions=objective.directions,
-    ) as bar:
-        while done < config.trials:
-            if config.timeout is not None and time.monotonic() - t_start >= config.timeout:
-                break
-            trial = study.ask()
-            try:
-                values, reason = _evaluate_trial(trial, space, evaluator, objective, config.seed)
-            except KeyboardInterrupt:
-                trial.set_user_attr(_FAIL_REASON, "interrupted by the user")
-                study.tell(trial, state=TrialState.FAIL)
-                raise
-            if reason is not None:
-                trial.set_user_attr(_FAIL_REASON, reason)
-                study.tell(trial, state=TrialState.FAIL)
-                failures += 1
-                if failures >= MAX_CONSECUTIVE_FAILURES:
-                    raise RunError(f"{failures} trials in a row failed; the last with: {reason}")
-            else:
-                study.tell(trial, values)
-                failures = 0
-                done += 1
-            record = TrialRecord.from_frozen(study._storage.get_trial(trial._trial_id))
+    ) as bar:  # fmt: skip
+
+        def _on(frozen: optuna.trial.FrozenTrial) -> None:
+            record = TrialRecord.from_frozen(frozen)
+            done = _n_complete(study)
             bar.update(done, record)
             if on_trial is not None:
                 on_trial(done, config.trials, record)
 
+        if config.ray:
+            from quarch._ray import drive
+
+            drive(study, space=space, evaluator=evaluator, objective=objective,
+                  config=config, on_trial=_on)  # fmt: skip
+        elif config.workers > 1:
+            from quarch._parallel import run_workers
+
+            run_workers(
+                study, space=space, evaluator=evaluator, objective=objective, config=config,
+                poll=lambda: bar.update(_n_complete(study), None),
+                custom_evaluator=custom_evaluator,
+            )  # fmt: skip
+        else:
+            work(
+                study, space=space, evaluator=evaluator, objective=objective,
+                trials=config.trials, run_seed=config.seed, timeout=config.timeout,
+                trial_timeout=config.trial_timeout, on_trial=_on,
+            )  # fmt: skip
+
     trials = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
-    return SearchResult(run_dir, config, objective, trials, study)
+    return SearchResult(config.run_dir, config, objective, trials, study)
 
 
 def resume_search(
@@ -385,6 +358,51 @@ def resume_search(
     data["timeout"] = timeout
     if trials is not None:
         data["trials"] = trials
-    for k, v in (overrides or {}).items():
-        data[k] = v
+    data.update(overrides or {})
     return run_search(SearchConfig.from_dict(data), resume=True, progress=progress)
+
+
+def join_study(
+    storage: str,
+    study_name: str = STUDY_NAME,
+    *,
+    data_dir: str | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> SearchResult:
+    """Join a running study as one more worker (``quarch worker``).
+
+    The study carries its own config (set by the run that created it), so a worker on
+    another machine needs only the storage URL, the study name and, where its files
+    live elsewhere, its own ``data_dir``.
+    """
+    spec = storage_spec(storage, 1, Path("."))
+    study = load_study(spec, Path("."), study_name)
+    raw = study.user_attrs.get(_CONFIG_ATTR)
+    if raw is None:
+        raise RunError(f"study {study_name!r} was not created by quarch (it holds no config)")
+    data = dict(raw)
+    if data_dir is not None:
+        data["data_dir"] = data_dir
+    if device is not None:
+        data["device"] = device
+    data["workers"], data["ray"], data["ray_address"] = 1, False, None
+    config = SearchConfig.from_dict(data)
+    objective = _objective(config)
+    space = get_space(config.space, **config.space_options)
+    evaluator = make_evaluator(space, config)
+    if evaluator.fingerprint != study.user_attrs.get(_FINGERPRINT_ATTR):
+        raise RunError(
+            "this worker's data differ from the study's (fingerprint mismatch); "
+            "point --data-dir at the same data set files"
+        )
+    study.sampler = make_sampler(
+        config.strategy, seed=config.seed, space=space, objective=objective,
+        **config.strategy_options,
+    )  # fmt: skip
+    work(
+        study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
+        run_seed=config.seed, trial_timeout=config.trial_timeout,
+    )  # fmt: skip
+    trials = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
+    return SearchResult(config.run_dir, config, objective, trials, study)

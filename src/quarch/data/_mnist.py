@@ -255,6 +255,8 @@ def load_idx_set(
     """
     found = find_files(name, data_dir)
     missing = [stem for stem, p in found.files.items() if p is None]
+    # QUARCH_OFFLINE=1 turns downloads off everywhere (air-gapped machines, CI).
+    download = download and os.environ.get("QUARCH_OFFLINE", "") in ("", "0")
     if missing and not download:
         raise DataError(
             f"{name}: missing {', '.join(f'{s}.gz' for s in missing)} in "

@@ -24,6 +24,7 @@ from quarch.quantum.gates import GATES
 
 if TYPE_CHECKING:
     import torch
+
     from quarch.quantum.metrics import Resources
 
 __all__ = ["CHANNELS", "Angle", "Circuit", "CircuitError", "Input", "Op", "Param", "Weight"]
@@ -473,6 +474,7 @@ class Circuit:
         Computed in complex128 unless ``dtype`` says otherwise.
         """
         import torch
+
         from quarch.quantum.simulator import compile_circuit
 
         if self.n_inputs:

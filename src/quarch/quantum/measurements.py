@@ -190,7 +190,7 @@ def expval(
 
 def probabilities(state: torch.Tensor) -> torch.Tensor:
     """Probabilities of basis states, same shape as ``state`` (real)."""
-    psi, _ = _batched(state, "state")
+    _batched(state, "state")
     return state.real.square() + state.imag.square()
 
 
@@ -211,7 +211,7 @@ def apply_diagonal(
     Returns:
         torch.Tensor: the new state, same shape; differentiable in ``gamma`` and ``C``.
     """
-    psi, _ = _batched(state, "state")
+    _batched(state, "state")
     diagonal = torch.as_tensor(diagonal, device=state.device)
     if diagonal.shape != (state.shape[-1],):
         raise MeasurementError(

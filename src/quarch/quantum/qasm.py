@@ -4,10 +4,10 @@ The reader knows the qelib1 gates and expands ``gate`` definitions; ``measure``,
 ``barrier`` and ``creg`` are ignored (quarch circuits end in expectation values),
 ``reset``, ``if`` and ``opaque`` gates are refused with a clear error. A ``gate``
 definition of a gate quarch knows natively is ignored (the native matrix keeps the
-global phase that QASM 2 definitions drop). Several
-``qreg``s are laid out one after another. The writer emits qelib1 gates only, plus a
-``gate`` definition for each gate qelib1 lacks (``sx``, ``swap``, ``rxx``, ``ryy``, ``rot``, ...), with angles written
-to full double precision.
+global phase that QASM 2 definitions drop). Several ``qreg``s are laid out one after
+another. The writer emits the original qelib1 gates only, plus a ``gate`` definition
+for each gate it lacks (``sx``, ``swap``, ``rxx``, ``ryy``, ``rot``, ...), with angles
+written to full double precision.
 """
 
 from __future__ import annotations
@@ -43,12 +43,47 @@ _NATIVE: dict[str, tuple[str | None, Callable[[list[float]], list[float]]]] = {
     "cp": ("cphase", lambda p: p),
     **{
         g: (g, lambda p: p)
-        for g in (
-            "x y z h s sdg t tdg sx sxdg rx ry rz cz cy ch swap crx cry crz rxx ryy rzz ccx cswap"
-        ).split()
+        for g in [
+            "x",
+            "y",
+            "z",
+            "h",
+            "s",
+            "sdg",
+            "t",
+            "tdg",
+            "sx",
+            "sxdg",
+            "rx",
+            "ry",
+            "rz",
+            "cz",
+            "cy",
+            "ch",
+            "swap",
+            "crx",
+            "cry",
+            "crz",
+            "rxx",
+            "ryy",
+            "rzz",
+            "ccx",
+            "cswap",
+        ]
     },
 }
-_NATIVE_ARITY = {"u3": 3, "u": 3, "U": 3, "u2": 2, "u1": 1, "p": 1, "id": 0, "u0": 1, "cu1": 1, "cp": 1}
+_NATIVE_ARITY = {
+    "u3": 3,
+    "u": 3,
+    "U": 3,
+    "u2": 2,
+    "u1": 1,
+    "p": 1,
+    "id": 0,
+    "u0": 1,
+    "cu1": 1,
+    "cp": 1,
+}
 
 _FUNCS: dict[str, Callable[[float], float]] = {
     "sin": math.sin,
@@ -162,9 +197,7 @@ def from_qasm(text: str) -> Circuit:
                 raise CircuitError(f"QASM line {line}: bad gate definition {head!r}")
             params = [p.strip() for p in (hm.group(2) or "").split(",") if p.strip()]
             args = [a.strip() for a in hm.group(3).split(",") if a.strip()]
-            body = [
-                (s.strip(), line) for s in src[lb + 1 : rb].split(";") if s.strip()
-            ]
+            body = [(s.strip(), line) for s in src[lb + 1 : rb].split(";") if s.strip()]
             defs[hm.group(1)] = _GateDef(params, args, body)
             pos = rb + 1
             continue
@@ -175,7 +208,9 @@ def from_qasm(text: str) -> Circuit:
         pos = end + 1
         if stmt.startswith(("OPENQASM", "include", "barrier", "creg", "measure")):
             if stmt.startswith("OPENQASM") and not stmt.split()[1].startswith("2"):
-                raise CircuitError(f"QASM line {line}: only OpenQASM 2.0 is supported; got {stmt!r}")
+                raise CircuitError(
+                    f"QASM line {line}: only OpenQASM 2.0 is supported; got {stmt!r}"
+                )
             continue
         if stmt.startswith("qreg"):
             rm = re.match(r"qreg\s+([A-Za-z_]\w*)\s*\[\s*(\d+)\s*\]$", stmt)
@@ -191,7 +226,9 @@ def from_qasm(text: str) -> Circuit:
         raise CircuitError("QASM program declares no qreg")
     circuit = Circuit(n_total)
 
-    def apply(stmt: str, line: int, env: dict[str, float], wires_env: dict[str, int] | None, depth: int) -> None:
+    def apply(
+        stmt: str, line: int, env: dict[str, float], wires_env: dict[str, int] | None, depth: int
+    ) -> None:
         sm = _STMT.match(stmt)
         if sm is None:
             raise CircuitError(f"QASM line {line}: cannot read statement {stmt!r}")

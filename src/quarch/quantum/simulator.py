@@ -151,9 +151,12 @@ class ExecutionPlan:
         self.n_qubits = circuit.n_qubits
         self.n_weights = circuit.n_weights
         self.n_inputs = circuit.n_inputs
-        self.max_block_qubits = max(min(k, self.n_qubits), max(
-            (len(op.wires) for op in circuit.ops if op.name != "amplitude_embedding"), default=1
-        ))
+        self.max_block_qubits = max(
+            min(k, self.n_qubits),
+            max(
+                (len(op.wires) for op in circuit.ops if op.name != "amplitude_embedding"), default=1
+            ),
+        )
         self._compile_sources()
         self._programs: dict[bool, _Program] = {}
         self._cache: dict[tuple[object, ...], torch.Tensor] = {}
@@ -196,9 +199,7 @@ class ExecutionPlan:
                     scl.append(p.scale)
             grp.index.append(idx)
             grp.scale.append(scl)
-            self._refs.append(
-                _GateRef(op.wires, op.name, -1, len(grp.index) - 1, batched)
-            )
+            self._refs.append(_GateRef(op.wires, op.name, -1, len(grp.index) - 1, batched))
             self._refs[-1].group = list(groups).index((op.name, batched))
         nc = len(consts)
         offset = {"w": nc, "x": nc + nw, "p": nc + nw + ni}

@@ -222,7 +222,9 @@ class BasicEntanglerLayers:
         """Gate counts by type."""
         n = len(_wires(self.wires))
         ring = len(entangler_pairs(n, "ring"))
-        return Counter({"r" + self.rotation.lower(): n * self.n_layers, "cnot": ring * self.n_layers})
+        return Counter(
+            {"r" + self.rotation.lower(): n * self.n_layers, "cnot": ring * self.n_layers}
+        )
 
     def build(self, circuit: Circuit) -> None:
         ws = _wires(self.wires)
@@ -293,7 +295,9 @@ class RotationLayer:
     def __post_init__(self) -> None:
         bad = [r for r in self.rotations if r not in _ROTATIONS]
         if bad or not self.rotations:
-            raise CircuitError(f"rotations must be a non-empty tuple of X/Y/Z; got {self.rotations}")
+            raise CircuitError(
+                f"rotations must be a non-empty tuple of X/Y/Z; got {self.rotations}"
+            )
 
     def shape(self) -> tuple[int, ...]:
         """Weights ``(n_wires, len(rotations))``."""

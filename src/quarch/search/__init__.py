@@ -14,13 +14,27 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from quarch._registry import Registry
+from quarch.search._evolution import RegEvoSampler
+from quarch.search._local import LocalSearchSampler
+from quarch.search._qiea import QIEASampler
+from quarch.search._qpso import QPSOSampler
 from quarch.search._random import RandomSampler
+from quarch.search._reinforce import ReinforceSampler
 
 if TYPE_CHECKING:
     from quarch.objectives import Objective
     from quarch.space import Space
 
-__all__ = ["STRATEGIES", "RandomSampler", "make_sampler"]
+__all__ = [
+    "STRATEGIES",
+    "LocalSearchSampler",
+    "QIEASampler",
+    "QPSOSampler",
+    "RandomSampler",
+    "RegEvoSampler",
+    "ReinforceSampler",
+    "make_sampler",
+]
 
 SamplerFactory = Callable[..., optuna.samplers.BaseSampler]
 STRATEGIES: Registry[SamplerFactory] = Registry("strategy")
@@ -44,6 +58,41 @@ def _nsga2(
     return optuna.samplers.NSGAIISampler(seed=seed, **opts)
 
 
+def _qiea(*, seed: int, space: Space, objective: Objective, **options: Any) -> QIEASampler:
+    return QIEASampler(seed=seed, search_space=space.distributions(), **options)
+
+
+def _qpso(*, seed: int, space: Space, objective: Objective, **options: Any) -> QPSOSampler:
+    return QPSOSampler(seed=seed, search_space=space.distributions(), **options)
+
+
+def _evolution(
+    *, seed: int, space: Space, objective: Objective, **options: Any
+) -> RegEvoSampler:
+    return RegEvoSampler(seed=seed, search_space=space.distributions(), **options)
+
+
+def _reinforce(
+    *, seed: int, space: Space, objective: Objective, **options: Any
+) -> ReinforceSampler:
+    return ReinforceSampler(seed=seed, search_space=space.distributions(), **options)
+
+
+def _local(
+    *, seed: int, space: Space, objective: Objective, **options: Any
+) -> LocalSearchSampler:
+    return LocalSearchSampler(seed=seed, search_space=space.distributions(), **options)
+
+
+STRATEGIES.add(
+    "qiea", _qiea, "quantum-inspired evolution (Q-NAS): probability vectors observed, elitism"
+)
+STRATEGIES.add(
+    "qpso", _qpso, "quantum-behaved particle swarm on the relaxed one-hot code (Sun et al.)"
+)
+STRATEGIES.add("evolution", _evolution, "regularised (ageing) evolution, Real et al. (baseline)")
+STRATEGIES.add("reinforce", _reinforce, "REINFORCE policy-gradient controller (baseline)")
+STRATEGIES.add("local", _local, "first-improvement local search with restarts (baseline)")
 STRATEGIES.add("random", _random, "uniform random search (classical baseline)")
 STRATEGIES.add("tpe", _tpe, "Optuna's multivariate TPE (classical baseline)")
 STRATEGIES.add("nsga2", _nsga2, "Optuna's NSGA-II, multi-objective with constraints (baseline)")

@@ -1,0 +1,281 @@
+"""The worker loop: ask a trial, evaluate it, tell the study; survive what goes wrong.
+
+Any number of workers (processes on one machine, or on several sharing a database)
+run this same loop on one study. Everything they share is in the study, so:
+
+* the budget is counted in the study: a worker asks only while complete + running
+  trials fall short of it, and a trial asked in a race past it is failed unevaluated
+  as surplus, so a run ends with exactly its budget of complete trials;
+* each running trial records its owner (host and PID); a worker that finds a trial
+  whose owner process on this host is gone fails it, so a worker killed with SIGKILL
+  costs that one trial and the others complete the budget (on a database, Optuna's
+  heartbeat does the same across machines);
+* a trial that raises, returns non-finite metrics, or exceeds ``trial_timeout`` is
+  failed with its reason; the run goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import BaseStorage
+from optuna.trial import TrialState
+
+from quarch._errors import RunError
+from quarch.evaluate import check_metrics
+
+if TYPE_CHECKING:
+    from quarch.evaluate import Evaluator
+    from quarch.objectives import Objective
+    from quarch.space import Space
+
+__all__ = [
+    "FAIL_REASON",
+    "METRICS",
+    "OWNER",
+    "SEED",
+    "TrialTimeout",
+    "claim",
+    "evaluate_trial",
+    "fail_dead_trials",
+    "finish",
+    "record_metrics",
+    "time_limit",
+    "trial_seed",
+    "work",
+]
+
+FAIL_REASON = "fail_reason"
+METRICS = "metrics"
+SEED = "seed"
+OWNER = "quarch:owner"
+#: Stop a worker whose trials keep failing instead of spinning through the budget.
+MAX_CONSECUTIVE_FAILURES = 25
+_POLL_SECONDS = 0.5
+
+
+def trial_seed(run_seed: int, number: int) -> int:
+    """Seed of trial ``number`` in a run seeded ``run_seed`` (stable across versions)."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([run_seed, number]).generate_state(1)[0])
+
+
+class TrialTimeout(Exception):
+    """A trial ran past ``trial_timeout``."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`TrialTimeout` in this thread after ``seconds`` (POSIX main thread).
+
+    Uses ``SIGALRM``, which interrupts Python code and sleeping system calls; a C
+    extension that never returns to the interpreter is not interrupted (the worker's
+    liveness check still covers a process that has to be killed). Off the main thread
+    or without ``seconds`` it does nothing.
+    """
+    usable = (
+        seconds is not None
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise TrialTimeout(f"the trial ran longer than its time limit of {seconds:g} s")
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child its parent has not reaped yet is a zombie: dead for us
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _fail(storage: BaseStorage, trial_id: int, reason: str) -> bool:
+    try:
+        storage.set_trial_user_attr(trial_id, FAIL_REASON, reason)
+        return storage.set_trial_state_values(trial_id, TrialState.FAIL)
+    except UpdateFinishedTrialError:  # another worker got there first
+        return False
+
+
+def fail_dead_trials(study: optuna.Study) -> int:
+    """Fail running trials whose worker is gone; return how many.
+
+    A trial owned by a process on this host that no longer runs is failed at once; on
+    a storage with a heartbeat, trials whose heartbeat stopped are failed too.
+    """
+    storage = study._storage
+    host = socket.gethostname()
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = t.system_attrs.get(OWNER)
+        if not owner or owner.rsplit(":", 1)[0] != host:
+            continue
+        pid = int(owner.rsplit(":", 1)[1])
+        if pid != os.getpid() and not _pid_alive(pid):
+            n += _fail(
+                storage, t._trial_id, f"interrupted: worker process {pid} died during this trial"
+            )
+    from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
+
+    if isinstance(storage, BaseHeartbeat) and is_heartbeat_enabled(storage):
+        for tid in storage._get_stale_trial_ids(study._study_id):
+            n += _fail(storage, tid, "interrupted: its worker stopped sending heartbeats")
+    return n
+
+
+def record_metrics(
+    trial: optuna.Trial, raw: Any, objective: Objective
+) -> tuple[list[float] | None, str | None]:
+    """Check an evaluator's output and store it on ``trial``; return (values, reason)."""
+    try:
+        metrics = check_metrics(raw)
+        values = objective.values(metrics)
+        constraints = objective.constraints(metrics)
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"objective values are not finite: {values}")
+    except Exception as e:
+        return None, f"{type(e).__name__}: {e}"
+    trial.set_user_attr(METRICS, metrics)
+    for key, g in constraints.items():
+        trial.set_constraint(key, g)
+    return values, None
+
+
+def evaluate_trial(
+    trial: optuna.Trial,
+    space: Space,
+    evaluator: Evaluator,
+    objective: Objective,
+    run_seed: int,
+    trial_timeout: float | None = None,
+) -> tuple[list[float] | None, str | None]:
+    """Suggest, evaluate and record one trial; return (values, failure reason)."""
+    seed = trial_seed(run_seed, trial.number)
+    trial.set_user_attr(SEED, seed)
+    try:
+        arch = space.suggest(trial)
+        with time_limit(trial_timeout):
+            raw = evaluator.evaluate(arch, seed=seed)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:  # a trial's failure must never end the run
+        return None, f"{type(e).__name__}: {e}"
+    return record_metrics(trial, raw, objective)
+
+
+def finish(
+    study: optuna.Study, trial: optuna.Trial, values: list[float] | None, reason: str | None
+) -> None:
+    """Tell the study a trial's outcome (failed with ``reason`` when it has one)."""
+    if reason is not None:
+        trial.set_user_attr(FAIL_REASON, reason)
+        study.tell(trial, state=TrialState.FAIL)
+    else:
+        study.tell(trial, values)
+
+
+def claim(study: optuna.Study) -> optuna.Trial:
+    """Ask a new trial and record this process as its owner."""
+    trial = study.ask()
+    study._storage.set_trial_system_attr(trial._trial_id, OWNER, _owner())
+    return trial
+
+
+def _counts(study: optuna.Study) -> tuple[int, list[int]]:
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
+    complete = sum(t.state == TrialState.COMPLETE for t in trials)
+    running = sorted(t.number for t in trials if t.state == TrialState.RUNNING)
+    return complete, running
+
+
+def _heartbeat(study: optuna.Study, trial: optuna.Trial) -> contextlib.AbstractContextManager[Any]:
+    from optuna.storages._heartbeat import get_heartbeat_thread
+
+    return get_heartbeat_thread(trial._trial_id, study._storage)
+
+
+OnTrial = Callable[[optuna.trial.FrozenTrial], None]
+
+
+def work(
+    study: optuna.Study,
+    *,
+    space: Space,
+    evaluator: Evaluator,
+    objective: Objective,
+    trials: int,
+    run_seed: int,
+    timeout: float | None = None,
+    trial_timeout: float | None = None,
+    on_trial: OnTrial | None = None,
+) -> None:
+    """Run trials on ``study`` until it holds ``trials`` complete ones (or ``timeout``)."""
+    t_start = time.monotonic()
+    failures = 0
+    while True:
+        if timeout is not None and time.monotonic() - t_start >= timeout:
+            return
+        fail_dead_trials(study)
+        complete, running = _counts(study)
+        if complete >= trials:
+            return
+        if complete + len(running) >= trials:
+            time.sleep(_POLL_SECONDS)  # others' trials may still fail and need redoing
+            continue
+        trial = claim(study)
+        complete, running = _counts(study)
+        ahead = sum(n < trial.number for n in running)
+        if complete + ahead >= trials:
+            finish(study, trial, None, "surplus: other workers reached the budget first")
+            continue
+        try:
+            with _heartbeat(study, trial):
+                values, reason = evaluate_trial(
+                    trial, space, evaluator, objective, run_seed, trial_timeout
+                )
+        except KeyboardInterrupt:
+            finish(study, trial, None, "interrupted by the user")
+            raise
+        finish(study, trial, values, reason)
+        if reason is not None:
+            failures += 1
+            if failures >= MAX_CONSECUTIVE_FAILURES:
+                raise RunError(f"{failures} trials in a row failed; the last with: {reason}")
+        else:
+            failures = 0
+        if on_trial is not None:
+            on_trial(study._storage.get_trial(trial._trial_id))

@@ -1,0 +1,212 @@
+"""The contract every search strategy meets, as reusable pytest checks.
+
+A strategy is an ``optuna.samplers.BaseSampler`` built by ``quarch.search.make_sampler``.
+The checks run it on a small seeded QUBO over a mixed categorical space (choices of
+3, 4 and 2 options) and assert that
+
+* every trial's parameters form a valid architecture of the space;
+* the same seed gives the same sequence of parameters in this process, after a pickle
+  round trip, and in a fresh Python process;
+* a study stopped half-way and continued with a new sampler instance (SQLite and
+  JournalStorage file storage) reaches its trial count with valid parameters, and for
+  quarch's own stateless strategies proposes exactly what an uninterrupted run does
+  (Optuna's own samplers keep an RNG stream on the instance and are exempt from that);
+* studies with two objectives, constraints, a weighted cost and ``n_jobs=2`` work.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quarch.objectives import Objective
+from quarch.space import Choice, Space
+
+__all__ = [
+    "StrategyTestCase",
+    "contract_objective",
+    "contract_space",
+    "param_sequence",
+    "run_contract_study",
+]
+
+_N_TRIALS = 24
+
+
+def contract_space() -> Space:
+    """Three choices of 3, 4 and 2 options (24 architectures), mixed value types."""
+    return Space(
+        [
+            Choice("op", ["conv", "pool", "skip"]),
+            Choice("width", [8, 16, 32, 64]),
+            Choice("act", [True, False]),
+        ],
+        name="contract",
+    )
+
+
+def contract_objective(arch: dict[str, Any]) -> tuple[float, float]:
+    """Two seeded QUBO-like values of ``arch`` (both minimised)."""
+    space = contract_space()
+    bits = space.to_bits(arch).astype(float)
+    Q = np.triu(np.random.default_rng(7).standard_normal((bits.size, bits.size)))
+    energy = float(bits @ Q @ bits)
+    size = float(space.to_indices(arch)[1] + space.to_indices(arch)[0])
+    return energy, size
+
+
+def run_contract_study(
+    sampler: Any,
+    n_trials: int = _N_TRIALS,
+    *,
+    storage: Any = None,
+    study_name: str = "contract",
+    multi: bool = False,
+    constrained: bool = False,
+    n_jobs: int = 1,
+) -> Any:
+    """Run (or continue) a study on the contract space until it has ``n_trials`` trials."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = contract_space()
+    study = optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        sampler=sampler,
+        directions=["minimize", "minimize"] if multi else ["minimize"],
+        load_if_exists=True,
+    )
+
+    def objective(trial: optuna.Trial) -> float | tuple[float, float]:
+        arch = space.suggest(trial)
+        energy, size = contract_objective(arch)
+        if constrained:
+            trial.set_constraint("size<=3", size - 3.0)
+        return (energy, size) if multi else energy
+
+    left = n_trials - len(study.trials)
+    if left > 0:
+        study.optimize(objective, n_trials=left, n_jobs=n_jobs)
+    return study
+
+
+def param_sequence(study: Any) -> list[dict[str, Any]]:
+    """The parameters of the study's trials, in trial order."""
+    return [dict(t.params) for t in sorted(study.trials, key=lambda t: t.number)]
+
+
+def _make(name: str, seed: int = 0, weighted: bool = False) -> Any:
+    from quarch.search import make_sampler
+
+    obj = (
+        Objective(["val_error", "params"], weights=[1.0, 0.01])
+        if weighted
+        else Objective(["val_error"])
+    )
+    return make_sampler(name, seed=seed, space=contract_space(), objective=obj)
+
+
+def _sequence_json(name: str, seed: int) -> str:
+    """Entry point of the subprocess check: the parameter sequence as JSON."""
+    return json.dumps(param_sequence(run_contract_study(_make(name, seed))))
+
+
+def _is_stateless(sampler: Any) -> bool:
+    return not type(sampler).__module__.startswith("optuna.")
+
+
+class StrategyTestCase:
+    """Contract tests for one registered strategy.
+
+    Subclass it in a test module and provide a ``strategy`` fixture returning the name
+    (parametrize it over ``STRATEGIES.names()`` to check every strategy)::
+
+        @pytest.fixture(params=STRATEGIES.names())
+        def strategy(request):
+            return request.param
+
+        class TestStrategies(StrategyTestCase):
+            pass
+    """
+
+    def _assert_valid(self, study: Any, n: int) -> None:
+        from optuna.trial import TrialState
+
+        space = contract_space()
+        complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+        assert len(complete) == n, f"expected {n} complete trials; got {len(complete)}"
+        for t in study.trials:
+            space.validate(t.params)
+
+    def test_valid_architectures(self, strategy: str) -> None:
+        self._assert_valid(run_contract_study(_make(strategy)), _N_TRIALS)
+
+    def test_deterministic_in_process(self, strategy: str) -> None:
+        a = param_sequence(run_contract_study(_make(strategy, seed=3)))
+        b = param_sequence(run_contract_study(_make(strategy, seed=3)))
+        assert a == b
+
+    def test_seed_matters(self, strategy: str) -> None:
+        a = param_sequence(run_contract_study(_make(strategy, seed=1)))
+        b = param_sequence(run_contract_study(_make(strategy, seed=2)))
+        assert a != b
+
+    def test_deterministic_in_subprocess(self, strategy: str) -> None:
+        here = param_sequence(run_contract_study(_make(strategy, seed=5)))
+        code = (
+            "from quarch.testing.strategies import _sequence_json; "
+            f"print(_sequence_json({strategy!r}, 5))"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        )
+        there = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert there == json.loads(json.dumps(here))
+
+    def test_pickles(self, strategy: str) -> None:
+        sampler = _make(strategy, seed=4)
+        clone = pickle.loads(pickle.dumps(sampler))
+        assert param_sequence(run_contract_study(clone)) == param_sequence(
+            run_contract_study(sampler)
+        )
+
+    def _check_resume(self, strategy: str, storage_factory: Callable[[], Any]) -> None:
+        straight = param_sequence(run_contract_study(_make(strategy, seed=6)))
+        half = _N_TRIALS // 2
+        run_contract_study(_make(strategy, seed=6), half, storage=storage_factory())
+        fresh = _make(strategy, seed=6)
+        study = run_contract_study(fresh, _N_TRIALS, storage=storage_factory())
+        self._assert_valid(study, _N_TRIALS)
+        if _is_stateless(fresh):
+            assert param_sequence(study) == straight
+
+    def test_resume_sqlite(self, strategy: str, tmp_path: Path) -> None:
+        url = f"sqlite:///{tmp_path / 'study.db'}"
+        self._check_resume(strategy, lambda: url)
+
+    def test_resume_journal(self, strategy: str, tmp_path: Path) -> None:
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        path = str(tmp_path / "journal.log")
+        self._check_resume(strategy, lambda: JournalStorage(JournalFileBackend(path)))
+
+    def test_multi_objective_with_constraints(self, strategy: str) -> None:
+        study = run_contract_study(_make(strategy), multi=True, constrained=True)
+        self._assert_valid(study, _N_TRIALS)
+
+    def test_weighted_cost(self, strategy: str) -> None:
+        study = run_contract_study(_make(strategy, weighted=True), constrained=True)
+        self._assert_valid(study, _N_TRIALS)
+
+    def test_parallel_jobs(self, strategy: str) -> None:
+        study = run_contract_study(_make(strategy), n_jobs=2)
+        self._assert_valid(study, _N_TRIALS)

@@ -1,0 +1,246 @@
+"""The simulator against PennyLane ``default.qubit`` and Qiskit ``Statevector``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from quarch.quantum import (
+    AngleEmbedding,
+    BasicEntanglerLayers,
+    Circuit,
+    CircuitError,
+    Input,
+    QuantumLayer,
+    SimulationError,
+    compile_circuit,
+)
+
+from ._random import all_gates_circuit, random_circuit
+
+qml = pytest.importorskip("pennylane")
+
+N_RANDOM = 200
+
+
+def _pl_state(c: Circuit, w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    f = c.to_pennylane()
+
+    @qml.qnode(qml.device("default.qubit", wires=c.n_qubits))
+    def run(w: np.ndarray, x: np.ndarray) -> object:
+        f(w, x)
+        return qml.state()
+
+    out = np.asarray(run(w, x))
+    return out if out.ndim == 2 else np.broadcast_to(out, (x.shape[0], out.shape[-1]))
+
+
+def _case(seed: int) -> tuple[Circuit, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    c = random_circuit(int(rng.integers(1, 9)), rng)
+    w = rng.uniform(-3, 3, c.n_weights)
+    x = rng.uniform(-3, 3, (2, max(c.n_inputs, 1)))
+    return c, w, x
+
+
+class TestInputs:
+    def test_wire_out_of_range(self) -> None:
+        with pytest.raises(
+            CircuitError, match=r"rx: wire 3 is out of range; this circuit has wires 0\.\.2"
+        ):
+            Circuit(3).rx(3, 0.1)
+
+    def test_same_wire_twice(self) -> None:
+        with pytest.raises(CircuitError, match=r"cnot: the same wire appears twice in \(1, 1\)"):
+            Circuit(3).cnot(1, 1)
+
+    def test_unknown_gate(self) -> None:
+        with pytest.raises(CircuitError, match="unknown gate 'foo'"):
+            Circuit(2).append("foo", [0])
+
+    def test_wrong_batch_size(self) -> None:
+        c = Circuit(2).rx(0, Input(0)).ry(1, c_w := Circuit(2).new_weight())
+        del c_w
+        plan = compile_circuit(c)
+        with pytest.raises(
+            SimulationError,
+            match="per-sample weights have batch size 3 but inputs have batch size 4",
+        ):
+            plan.state(torch.zeros(4, 1), torch.zeros(3, 1))
+
+    def test_wrong_feature_count(self) -> None:
+        plan = compile_circuit(Circuit(2).rx(0, Input(1)))
+        with pytest.raises(
+            SimulationError, match=r"inputs must have shape \[batch, 2\]; got \(4, 3\)"
+        ):
+            plan.state(torch.zeros(4, 3))
+
+    def test_missing_weights(self) -> None:
+        c = Circuit(1)
+        c.rx(0, c.new_weight())
+        with pytest.raises(SimulationError, match="this circuit has 1 trainable weight"):
+            compile_circuit(c).state()
+
+    def test_bad_dtype(self) -> None:
+        with pytest.raises(ValueError, match=r"dtype must be torch\.complex64 or"):
+            compile_circuit(Circuit(1), dtype=torch.float32)
+
+    def test_channels_refused(self) -> None:
+        with pytest.raises(SimulationError, match="contains noise channels"):
+            compile_circuit(Circuit(1).depolarizing(0, 0.1))
+
+    def test_bad_angle(self) -> None:
+        with pytest.raises(CircuitError, match="rx angle must be a number, Weight"):
+            Circuit(1).rx(0, "a")  # type: ignore[arg-type]
+
+
+class TestCorrectness:
+    def test_random_circuits_match_pennylane_complex128(self) -> None:
+        for seed in range(N_RANDOM):
+            c, w, x = _case(seed)
+            ref = _pl_state(c, w, x)
+            psi = compile_circuit(c, dtype=torch.complex128).state(
+                torch.tensor(x) if c.n_inputs else None, torch.tensor(w)
+            )
+            np.testing.assert_allclose(
+                np.broadcast_to(psi.numpy(), ref.shape), ref, atol=1e-10, err_msg=f"seed {seed}"
+            )
+
+    def test_random_circuits_match_pennylane_complex64(self) -> None:
+        for seed in range(0, N_RANDOM, 4):
+            c, w, x = _case(seed)
+            ref = _pl_state(c, w, x)
+            plan = compile_circuit(c, dtype=torch.complex64)
+            xt = torch.tensor(x) if c.n_inputs else None
+            psi = plan.state(xt, torch.tensor(w))
+            assert psi.dtype == torch.complex64
+            np.testing.assert_allclose(
+                np.broadcast_to(psi.numpy(), ref.shape), ref, atol=1e-5, err_msg=f"seed {seed}"
+            )
+
+    @pytest.mark.parametrize("seed", range(0, 40, 2))
+    def test_expectations_match_pennylane(self, seed: int) -> None:
+        c, w, x = _case(seed)
+        n = c.n_qubits
+        words = ["Z0", f"X{n - 1}", "Y0"] + (["Z0 X1", "Y0 Y1 Z" + str(n - 1)] if n > 2 else [])
+        f = c.to_pennylane()
+        ops = {"X": qml.PauliX, "Y": qml.PauliY, "Z": qml.PauliZ}
+
+        def obs(word: str) -> object:
+            terms = [ops[t[0]](int(t[1:])) for t in word.split()]
+            return qml.prod(*terms) if len(terms) > 1 else terms[0]
+
+        @qml.qnode(qml.device("default.qubit", wires=n))
+        def run(w: np.ndarray, x: np.ndarray) -> object:
+            f(w, x)
+            return [qml.expval(obs(word)) for word in words]
+
+        ref = np.stack([np.broadcast_to(np.asarray(r), (x.shape[0],)) for r in run(w, x)], -1)
+        xt = torch.tensor(x) if c.n_inputs else None
+        got = compile_circuit(c, dtype=torch.complex128).expval(words, xt, torch.tensor(w))
+        np.testing.assert_allclose(np.broadcast_to(got.numpy(), ref.shape), ref, atol=1e-10)
+
+    @pytest.mark.parametrize("seed", range(1, 60, 3))
+    def test_gradients_match_pennylane(self, seed: int) -> None:
+        c, w, x = _case(seed)
+        if not c.n_inputs and not c.n_weights:
+            pytest.skip("nothing to differentiate")
+        n = c.n_qubits
+        wt = torch.tensor(w, requires_grad=True)
+        xt = torch.tensor(x, requires_grad=True)
+        out = compile_circuit(c, dtype=torch.complex128).expval(
+            None, xt if c.n_inputs else None, wt
+        )
+        (out * torch.arange(1, n + 1)).sum().backward()
+        f = c.to_pennylane()
+
+        @qml.qnode(qml.device("default.qubit", wires=n), interface="torch", diff_method="backprop")
+        def run(w: torch.Tensor, x: torch.Tensor) -> object:
+            f(w, x)
+            return [qml.expval(qml.PauliZ(i)) for i in range(n)]
+
+        wr = torch.tensor(w, requires_grad=True)
+        xr = torch.tensor(x, requires_grad=True)
+        ref = torch.stack([torch.as_tensor(r).expand(x.shape[0]) for r in run(wr, xr)], -1)
+        (ref * torch.arange(1, n + 1)).sum().backward()
+        np.testing.assert_allclose(
+            np.broadcast_to(out.detach().numpy(), ref.shape), ref.detach().numpy(), atol=1e-6
+        )
+        if c.n_weights:
+            np.testing.assert_allclose(wt.grad.numpy(), wr.grad.numpy(), atol=1e-4)
+        if c.n_inputs:
+            np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), atol=1e-4)
+
+    def test_every_gate_against_qiskit(self) -> None:
+        pytest.importorskip("qiskit")
+        from qiskit.quantum_info import Statevector
+
+        c = all_gates_circuit(3)
+        rng = np.random.default_rng(7)
+        w = rng.uniform(-3, 3, c.n_weights)
+        x = rng.uniform(-3, 3, c.n_inputs)
+        bound = c.bind(w, x)
+        ref = Statevector(bound.to_qiskit()).reverse_qargs().data
+        np.testing.assert_allclose(bound.statevector().numpy(), ref, atol=1e-10)
+
+    def test_block_widths_agree(self) -> None:
+        c, w, x = _case(11)
+        xt = torch.tensor(x) if c.n_inputs else None
+        states = [
+            compile_circuit(c, dtype=torch.complex128, max_block_qubits=k).state(
+                xt, torch.tensor(w)
+            )
+            for k in (1, 2, 3, 4, 6)
+        ]
+        for s in states[1:]:
+            torch.testing.assert_close(s, states[0])
+
+    def test_initial_state_is_used(self) -> None:
+        c = Circuit(2).x(0)
+        psi0 = torch.tensor([0, 1, 0, 0], dtype=torch.complex128)
+        out = compile_circuit(c, dtype=torch.complex128).state(initial_state=psi0)
+        torch.testing.assert_close(out[0], torch.tensor([0, 0, 0, 1], dtype=torch.complex128))
+
+
+class TestBatching:
+    def test_batch_rows_equal_single_runs(self) -> None:
+        c, w, x = _case(3)
+        c.rx(0, Input(0))
+        x = np.random.default_rng(1).uniform(-2, 2, (5, c.n_inputs))
+        plan = compile_circuit(c, dtype=torch.complex128)
+        batched = plan.state(torch.tensor(x), torch.tensor(w))
+        for i in range(5):
+            single = plan.state(torch.tensor(x[i : i + 1]), torch.tensor(w))
+            torch.testing.assert_close(batched[i], single[0])
+
+    def test_per_sample_weights(self) -> None:
+        c = Circuit(2).add(BasicEntanglerLayers(2, 2))
+        w = torch.rand(3, c.n_weights, dtype=torch.float64)
+        plan = compile_circuit(c, dtype=torch.complex128)
+        batched = plan.state(weights=w)
+        for i in range(3):
+            torch.testing.assert_close(batched[i], plan.state(weights=w[i])[0])
+
+    def test_quantum_layer_trains(self) -> None:
+        torch.manual_seed(0)
+        c = Circuit(3).add(AngleEmbedding(3, rotation="Y")).add(BasicEntanglerLayers(2, 3))
+        layer = QuantumLayer(c, observables=["Z0"])
+        x = torch.rand(16, 3)
+        target = torch.full((16, 1), -0.5)
+        opt = torch.optim.Adam(layer.parameters(), lr=0.1)
+        first = None
+        for _ in range(30):
+            loss = ((layer(x) - target) ** 2).mean()
+            first = first if first is not None else loss.item()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        assert loss.item() < 0.5 * first
+
+    def test_layer_seeded_by_generator(self) -> None:
+        c = Circuit(2).add(BasicEntanglerLayers(1, 2))
+        a = QuantumLayer(c, generator=torch.Generator().manual_seed(3))
+        b = QuantumLayer(c, generator=torch.Generator().manual_seed(3))
+        torch.testing.assert_close(a.weights, b.weights)
+        assert a().shape == (1, 2)

@@ -1,0 +1,65 @@
+"""Every registered strategy meets the shared contract and solves a small QUBO."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+import quarch.search as search
+from quarch.benchmark import synthetic_qubo
+from quarch.objectives import Objective
+from quarch.search import STRATEGIES, make_sampler
+from quarch.testing import StrategyTestCase
+
+
+@pytest.fixture(params=STRATEGIES.names())
+def strategy(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+class TestStrategies(StrategyTestCase):
+    """The contract of :mod:`quarch.testing.strategies`, over every registered name."""
+
+
+class TestRegistry:
+    def test_all_names_exist(self) -> None:
+        for name in search.__all__:
+            assert hasattr(search, name)
+
+    def test_every_sampler_class_exported(self) -> None:
+        from optuna.samplers import BaseSampler
+
+        space, _, _ = synthetic_qubo(0, n_choices=2, n_options=2)
+        for name in STRATEGIES.names():
+            s = make_sampler(name, seed=0, space=space, objective=Objective(["val_error"]))
+            assert isinstance(s, BaseSampler)
+            if type(s).__module__.startswith("quarch."):
+                assert type(s).__name__ in search.__all__
+
+    def test_descriptions(self) -> None:
+        for e in STRATEGIES.entries():
+            assert e.description and "\n" not in e.description
+
+    def test_unknown_strategy(self) -> None:
+        space, _, _ = synthetic_qubo(0, n_choices=2, n_options=2)
+        with pytest.raises(Exception, match="unknown strategy 'nope'; choose from: .*qiea"):
+            make_sampler("nope", seed=0, space=space, objective=Objective(["val_error"]))
+
+
+#: Seeds of the QUBO check; "most" means at least 3 of them.
+QUBO_SEEDS = range(5)
+QUBO_BUDGET = 100
+
+
+def _solves(name: str, seed: int) -> bool:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space, ev, optimum = synthetic_qubo(seed, n_choices=4, n_options=3)  # 81 architectures
+    sampler = make_sampler(name, seed=seed, space=space, objective=Objective(["val_error"]))
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: ev.evaluate(space.suggest(t))["val_error"], n_trials=QUBO_BUDGET)
+    return study.best_value <= optimum + 1e-9
+
+
+def test_finds_brute_force_optimum_in_most_seeds(strategy: str) -> None:
+    hits = sum(_solves(strategy, s) for s in QUBO_SEEDS)
+    assert hits >= 3, f"{strategy} found the optimum in {hits}/{len(QUBO_SEEDS)} seeds"
