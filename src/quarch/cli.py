@@ -35,6 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 _state: dict[str, bool] = {"debug": False}
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object at the end.")]
 _out = Console()
 
 
@@ -100,15 +101,31 @@ def search(
     space_option: Annotated[
         list[str] | None, typer.Option(help="Space option KEY=VALUE; repeatable.")
     ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes on this machine sharing the study.")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Study storage: sqlite, journal, or a database URL (postgresql://...)."),
+    ] = None,
+    study_name: Annotated[str | None, typer.Option(help="Study name in the storage.")] = None,
+    trial_timeout: Annotated[
+        float | None, typer.Option(help="Fail a trial that runs longer than this (seconds).")
+    ] = None,
+    ray: Annotated[bool, typer.Option("--ray", help="Run evaluations as local Ray tasks.")] = False,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Run evaluations on this Ray cluster.")
+    ] = None,
+    device_profile: Annotated[
+        str | None, typer.Option(help="Device profile for cost models (see `quarch devices`).")
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="TOML/JSON config file; flags override it.")
     ] = None,
     resume: Annotated[
         Path | None, typer.Option(help="Continue the run in this folder to its budget.")
     ] = None,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object at the end.")
-    ] = False,
+    json_out: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Search a space for the best architectures; write a run folder."""
@@ -135,8 +152,16 @@ def search(
         "device": device,
         "strategy_options": _kv(strategy_option, "--strategy-option") or None,
         "space_options": _kv(space_option, "--space-option") or None,
+        "workers": workers,
+        "storage": storage,
+        "study_name": study_name,
+        "trial_timeout": trial_timeout,
+        "ray": True if ray else None,
+        "ray_address": ray_address,
     }
     given = {k: v for k, v in given.items() if v is not None}
+    if device_profile is not None:
+        given["evaluator_options"] = {"device_profile": device_profile}
     progress = not (quiet or json_out)
     if resume is not None:
         extra = set(given) - {"trials", "timeout"}
@@ -152,6 +177,11 @@ def search(
         )
     else:
         base = SearchConfig.from_file(config).to_dict() if config is not None else {}
+        if "evaluator_options" in given:
+            given["evaluator_options"] = {
+                **base.get("evaluator_options", {}),
+                **given["evaluator_options"],
+            }
         base.update(given)
         result = run_search(SearchConfig.from_dict(base), progress=progress)
     if json_out:
@@ -186,6 +216,31 @@ def _print_result(result: Any) -> None:
         f"run: {result.run_dir}  trials: {len(result.trials)}  complete: {len(result.complete)}"
         f"  failed: {len(result.failed)}"
     )
+
+
+@app.command()
+def worker(
+    storage: Annotated[
+        str | None, typer.Option(help="Database URL of the study (postgresql://...).")
+    ] = None,
+    study: Annotated[str, typer.Option(help="Study name in the storage.")] = "quarch",
+    run: Annotated[
+        Path | None, typer.Option(help="Join the study of this local run folder instead.")
+    ] = None,
+    data_dir: Annotated[str | None, typer.Option(help="This machine's data folder.")] = None,
+    device: Annotated[str | None, typer.Option(help="Torch device for this worker.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Join a running search as one more worker, until its budget is complete."""
+    from quarch.study import join_study
+
+    if (storage is None) == (run is None):
+        raise ConfigError("give exactly one of --storage URL or --run RUN")
+    result = join_study(storage, study, run_dir=run, data_dir=data_dir, device=device)
+    if json_out:
+        sys.stdout.write(json.dumps(result.to_json()) + "\n")
+        return
+    _print_result(result)
 
 
 @app.command()

@@ -31,7 +31,7 @@ import optuna
 from optuna.trial import TrialState
 
 from quarch import __version__
-from quarch._errors import RunError
+from quarch._errors import ConfigError, RunError
 from quarch._storage import load_study, make_storage, storage_spec, study_exists
 from quarch._worker import FAIL_REASON, METRICS, SEED, fail_dead_trials, trial_seed, work
 from quarch.config import SearchConfig
@@ -363,9 +363,10 @@ def resume_search(
 
 
 def join_study(
-    storage: str,
+    storage: str | None = None,
     study_name: str = STUDY_NAME,
     *,
+    run_dir: str | Path | None = None,
     data_dir: str | None = None,
     device: str | None = None,
     progress: bool = True,
@@ -374,10 +375,15 @@ def join_study(
 
     The study carries its own config (set by the run that created it), so a worker on
     another machine needs only the storage URL, the study name and, where its files
-    live elsewhere, its own ``data_dir``.
+    live elsewhere, its own ``data_dir``. On the run's own machine ``run_dir`` names
+    the run folder instead (its SQLite or journal file).
     """
-    spec = storage_spec(storage, 1, Path("."))
-    study = load_study(spec, Path("."), study_name)
+    if run_dir is not None:
+        study = open_study(run_dir)
+    elif storage is not None:
+        study = load_study(storage_spec(storage, 1, Path(".")), Path("."), study_name)
+    else:
+        raise ConfigError("join_study needs a storage URL or a run folder")
     raw = study.user_attrs.get(_CONFIG_ATTR)
     if raw is None:
         raise RunError(f"study {study_name!r} was not created by quarch (it holds no config)")

@@ -111,8 +111,10 @@ def cnn_plan(arch: Mapping[str, Any], input_shape: tuple[int, ...], n_classes: i
     """The block plan of ``arch`` for inputs of ``input_shape`` ``(C, H, W)``.
 
     The stem has stride 2 when the image side is at least 16 pixels (28x28 -> 14x14) and
-    stride 1 below that (8x8 digits), so small images keep enough resolution for the
-    stages; every stage after the first starts with a stride-2 block.
+    stride 1 below that (8x8 digits); the first stage halves the resolution again when
+    the stem leaves at least 14x14 (28x28 -> 7x7, as MCUNet's early downsampling keeps
+    activation memory small), and every later stage starts with a stride-2 block. So
+    three stages take 28x28 to 2x2 and 8x8 to 2x2.
 
     Raises:
         SpaceError: ``input_shape`` is not ``(C, H, W)`` or ``arch`` is not a cnn one.
@@ -126,6 +128,7 @@ def cnn_plan(arch: Mapping[str, Any], input_shape: tuple[int, ...], n_classes: i
     stem_c = make_divisible(_STEM_CHANNELS * wm)
     stem_stride = 2 if min(h, w) >= 16 else 1
     sh, sw = _conv_out(h, 3, stem_stride), _conv_out(w, 3, stem_stride)
+    stage0_down = min(sh, sw) >= 14
     blocks: list[BlockSpec] = []
     cin, ch, cw = stem_c, sh, sw
     for s in range(_n_stages(arch)):
@@ -133,7 +136,7 @@ def cnn_plan(arch: Mapping[str, Any], input_shape: tuple[int, ...], n_classes: i
         for b in range(int(arch[f"depth_{s}"])):
             kn, en, sen = stage_block_names(s, b)
             k, e, se = int(arch[kn]), int(arch[en]), bool(arch[sen])
-            stride = 2 if (s > 0 and b == 0) else 1
+            stride = 2 if b == 0 and (s > 0 or stage0_down) else 1
             hidden = cin * e
             oh, ow = _conv_out(ch, k, stride), _conv_out(cw, k, stride)
             blocks.append(

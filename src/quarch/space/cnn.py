@@ -48,7 +48,7 @@ def cnn_space(
 
     Args:
         n_stages (int): stages of inverted-residual blocks, 1 to 5; each after the first
-            halves the resolution (three stages take 28x28 to 4x4 after the stem).
+            halves the resolution (three stages take 28x28 and 8x8 images to 2x2).
         max_blocks (int): most blocks per stage, 1 to 4; ``depth_s`` ranges over 1..max.
         kernels (Sequence[int]): odd depthwise kernel sizes.
         expansions (Sequence[int]): expansion ratios of the inverted residual.
