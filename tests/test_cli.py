@@ -37,16 +37,27 @@ class TestErrors:
     def test_one_line_and_exit_2(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], message: str
     ) -> None:
-        code, out, err = _run(capsys, *args, *([] if "--resume" in args else ["--out", str(tmp_path / "r")]))
+        code, out, err = _run(
+            capsys, *args, *([] if "--resume" in args else ["--out", str(tmp_path / "r")])
+        )
         assert code == 2
         assert err.startswith(message), err
         assert err.count("\n") == 1 and "Traceback" not in err
         assert out == ""
 
-    def test_missing_idx_files(self, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_missing_idx_files(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setenv("QUARCH_OFFLINE", "1")
         code, _, err = _run(
-            capsys, "search", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r")
+            capsys,
+            "search",
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "r"),
         )
         assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
         assert "mnist" in err.lower()
@@ -58,7 +69,14 @@ class TestErrors:
                      "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):  # fmt: skip
             (d / name).write_bytes(b"\x00\x00\x08\x03not an idx file")
         code, _, err = _run(
-            capsys, "search", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r")
+            capsys,
+            "search",
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "r"),
         )
         assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
 
@@ -68,7 +86,9 @@ class TestErrors:
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert p.returncode == 2
-        assert p.stderr.strip().splitlines() == ["error: unknown space 'nope'; choose from: mlp, nb201, cnn, hqnn"]
+        assert p.stderr.strip().splitlines() == [
+            "error: unknown space 'nope'; choose from: mlp, nb201, cnn, hqnn"
+        ]
 
 
 def test_search_json_and_determinism(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -96,7 +116,14 @@ def test_listings(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "mlp" in [r["name"] for r in json.loads(out)]
     code, out, _ = _run(capsys, "datasets", "--json")
     names = [r["name"] for r in json.loads(out)]
-    assert code == 0 and {"iris", "digits", "wine", "breast-cancer", "mnist", "fashion-mnist"} <= set(names)
+    assert code == 0 and {
+        "iris",
+        "digits",
+        "wine",
+        "breast-cancer",
+        "mnist",
+        "fashion-mnist",
+    } <= set(names)
 
 
 @pytest.mark.parametrize("cmd", ["search", "datasets", "strategies", "spaces"])

@@ -41,7 +41,12 @@ class ArithmeticEvaluator:
 
 
 def _cfg(tmp_path: Path, name: str = "run", **kw: Any) -> SearchConfig:
-    base: dict[str, Any] = {"space": "mlp", "dataset": "iris", "trials": 8, "out": str(tmp_path / name)}
+    base: dict[str, Any] = {
+        "space": "mlp",
+        "dataset": "iris",
+        "trials": 8,
+        "out": str(tmp_path / name),
+    }
     base.update(kw)
     return SearchConfig(**base)
 

@@ -104,9 +104,7 @@ def synthetic_qubo(
         raise ValueError(
             f"n_options**n_choices must be <= 1000000 for brute force; got {n_options**n_choices}"
         )
-    space = Space(
-        [Choice(f"x{i}", list(range(n_options))) for i in range(n_choices)], name="qubo"
-    )
+    space = Space([Choice(f"x{i}", list(range(n_options))) for i in range(n_choices)], name="qubo")
     n = n_choices * n_options
     Q = np.triu(np.random.default_rng([seed, 4201]).standard_normal((n, n)))
     ev = QUBOEvaluator(space, Q)
@@ -155,7 +153,7 @@ def _nb201_task(name: str, data_dir: str | None, budgets: Sequence[str]) -> Task
     objective = _objective(budgets, evaluator.evaluate(space.sample(0)))
     feasible = np.ones(len(table), dtype=bool)
     for b in objective.budgets:
-        col = table.latency[b.metric] if b.metric in table.latency else None
+        col = table.latency.get(b.metric)
         if col is None:  # val_error / val_accuracy
             acc = table.val_12ep
             col = 1.0 - acc / 100.0 if b.metric == "val_error" else acc
@@ -412,11 +410,19 @@ class BenchmarkResult:
                 f"energy: {self.energy_method}"
             ),
         )
-        for col in ("strategy", "mean", "std", "regret", f"queries to {tgt}", "seconds", "energy J"):
+        for col in (
+            "strategy",
+            "mean",
+            "std",
+            "regret",
+            f"queries to {tgt}",
+            "seconds",
+            "energy J",
+        ):
             t.add_column(col, justify="left" if col == "strategy" else "right")
         for s in self.strategies:
             m = self.summary(s)
-            fmt = (lambda v: "-" if v is None else f"{v:.3f}")  # noqa: E731
+            fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
             q = m["queries_to_target"]
             qs = "-" if q is None else f"{q:.1f} ({m['reached']}/{m['runs']})"
             feas = "" if m["feasible"] == m["runs"] else f" [{m['feasible']} feasible]"

@@ -219,6 +219,134 @@ def _print_result(result: Any) -> None:
 
 
 @app.command()
+def benchmark(
+    task: Annotated[str, typer.Option(help="nb201-cifar10, nb201-cifar100 or synthetic-qubo.")],
+    strategies: Annotated[str, typer.Option(help="Comma-separated strategy names.")] = "random",
+    seeds: Annotated[int, typer.Option(help="Seeds per strategy.")] = 10,
+    trials: Annotated[int, typer.Option(help="Queries per search.")] = 100,
+    data_dir: Annotated[str | None, typer.Option(help="Folder with the nb201/ tables.")] = None,
+    budget: Annotated[
+        list[str] | None, typer.Option(help="Hard limit METRIC<=NUMBER; repeatable.")
+    ] = None,
+    out: Annotated[str | None, typer.Option(help="Folder for the CSV and plot.")] = None,
+    workers: Annotated[int, typer.Option(help="Processes running searches in parallel.")] = 1,
+    json_out: JsonFlag = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Compare strategies on a benchmark task over many seeds; print a table."""
+    from quarch.benchmark import run_benchmark
+
+    if seeds < 1 or trials < 1:
+        raise ConfigError(f"seeds and trials must be >= 1; got seeds={seeds}, trials={trials}")
+    result = run_benchmark(
+        task=task,
+        strategies=_split(strategies) or [],
+        seeds=seeds,
+        trials=trials,
+        data_dir=data_dir,
+        budgets=budget or (),
+        out=out,
+        progress=not (quiet or json_out),
+        workers=workers,
+    )
+    if json_out:
+        sys.stdout.write(json.dumps(result.to_json()) + "\n")
+        return
+    _out.print(result.table())
+
+
+@app.command()
+def report(
+    run: Annotated[Path, typer.Argument(help="The run folder.")],
+    out: Annotated[Path | None, typer.Option(help="Folder to write (default RUN/report).")] = None,
+) -> None:
+    """Write an HTML report (plots embedded) and PNG plots of a run."""
+    from quarch.report import write_report
+    from quarch.study import open_study
+
+    open_study(run)  # a clear error for a folder that is not a run
+    rep = write_report(run, out_dir=out)
+    _out.print(f"report: {rep.html}  ({len(rep.pngs)} plots as PNG beside it)")
+
+
+@app.command()
+def train(
+    run: Annotated[Path, typer.Argument(help="The run folder.")],
+    trial: Annotated[int, typer.Option(help="Trial number to train.")],
+    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    seeds: Annotated[int, typer.Option(help="Seeds to train with.")] = 3,
+    json_out: JsonFlag = False,
+) -> None:
+    """Train a trial's architecture to completion with several seeds (+ classical ablation)."""
+    from quarch.finalize import train_trial
+
+    res = train_trial(run, trial, epochs=epochs, seeds=seeds)
+    summary = res.to_json()
+    if json_out:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    table = Table(title=f"trial {trial}: {res.epochs} epochs, {len(res.seeds)} seeds")
+    for col in ("model", "params", "val accuracy %", "test accuracy %"):
+        table.add_column(col)
+
+    def ms(d: dict[str, Any]) -> str:
+        return f"{d['mean']:.2f} ± {d['std']:.2f}"
+
+    table.add_row(
+        "searched", f"{res.params:g}", ms(summary["val_accuracy"]), ms(summary["test_accuracy"])
+    )
+    if "classical_ablation" in summary:
+        a = summary["classical_ablation"]
+        table.add_row(
+            "classical ablation", f"{a['params']:g}", ms(a["val_accuracy"]), ms(a["test_accuracy"])
+        )
+    _out.print(table)
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(help="The run folder.")],
+    trial: Annotated[int, typer.Option(help="Trial number to export.")],
+    format: Annotated[
+        str, typer.Option("--format", help="torch, onnx, onnx-int8, qasm, qiskit or pennylane.")
+    ],
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    epochs: Annotated[int | None, typer.Option(help="Train this many epochs first.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Export a trial's trained architecture for the next tool."""
+    from quarch.finalize import export_trial
+
+    res = export_trial(run, trial, format, out, epochs=epochs)
+    if json_out:
+        sys.stdout.write(
+            json.dumps({"path": str(res.path), "format": res.format, **res.checks}) + "\n"
+        )
+        return
+    _out.print(f"wrote {res.path} ({res.format})")
+    for k, v in res.checks.items():
+        _out.print(f"  {k}: {v}")
+
+
+@app.command()
+def devices(json_out: JsonFlag = False) -> None:
+    """List device profiles with their default budgets."""
+    from quarch.cost.edge import list_devices
+
+    rows = list_devices()
+    if json_out:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    table = Table(title="device profiles (`--json` for every constant and its source)")
+    for col in ("name", "description", "latency", "default budgets"):
+        table.add_column(col)
+    for r in rows:
+        budgets = ", ".join(f"{k}<={v:g}" for k, v in r.get("budgets", {}).items())
+        table.add_row(r["name"], r.get("description", ""), str(r.get("latency", "")), budgets)
+    _out.print(table)
+
+
+@app.command()
 def worker(
     storage: Annotated[
         str | None, typer.Option(help="Database URL of the study (postgresql://...).")

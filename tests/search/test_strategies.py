@@ -42,7 +42,7 @@ class TestRegistry:
 
     def test_unknown_strategy(self) -> None:
         space, _, _ = synthetic_qubo(0, n_choices=2, n_options=2)
-        with pytest.raises(Exception, match="unknown strategy 'nope'; choose from: .*qiea"):
+        with pytest.raises(Exception, match=r"unknown strategy 'nope'; choose from: .*qiea"):
             make_sampler("nope", seed=0, space=space, objective=Objective(["val_error"]))
 
 

@@ -41,7 +41,9 @@ class TestInputs:
 
     def test_validate_names_key_value_and_allowed(self) -> None:
         s = Space([Choice("kernel", [3, 5, 7])])
-        with pytest.raises(SpaceError, match=r"kernel=4 is not an allowed value; allowed: \[3, 5, 7\]"):
+        with pytest.raises(
+            SpaceError, match=r"kernel=4 is not an allowed value; allowed: \[3, 5, 7\]"
+        ):
             s.validate({"kernel": 4})
 
     def test_validate_missing_and_unknown_keys(self) -> None:

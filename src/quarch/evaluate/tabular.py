@@ -217,8 +217,6 @@ def make_nb201_evaluator(space: Space, config: SearchConfig) -> NB201Evaluator:
         DataError: the table files are missing.
     """
     if space.names != nb201_space().names:
-        raise ConfigError(
-            f"the nb201 evaluator needs the nb201 space; got space {space.name!r}"
-        )
+        raise ConfigError(f"the nb201 evaluator needs the nb201 space; got space {space.name!r}")
     table = load_nb201(config.dataset or "cifar10", config.data_dir)
     return NB201Evaluator(table, **config.evaluator_options)

@@ -140,8 +140,14 @@ class TrainingEvaluator:
             np.random.seed(seed % 2**32)
             return self.build_model(arch, tuple(self.data.input_shape), self.data.n_classes)
 
-    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
-        """Train ``arch`` from scratch with ``seed`` and return its metrics."""
+    def fit(
+        self, arch: Mapping[str, Any], *, seed: int, epochs: int | None = None
+    ) -> tuple[nn.Module, Metrics]:
+        """Train ``arch`` from scratch with ``seed``; return the trained model and metrics.
+
+        ``quarch train`` and ``quarch export`` call this to get the weights a trial's
+        metrics came from (same seed, same data, same epochs unless ``epochs`` is given).
+        """
         t0 = time.perf_counter()
         model = self.build(arch, seed=seed)
         params = count_params(model)
@@ -151,7 +157,7 @@ class TrainingEvaluator:
             res = train_classifier(
                 model,
                 self.data,
-                epochs=self.epochs,
+                epochs=self.epochs if epochs is None else epochs,
                 lr=float(arch.get("lr", self.lr)),
                 batch_size=self.batch_size,
                 seed=seed,
@@ -167,4 +173,8 @@ class TrainingEvaluator:
         if self.extra_metrics is not None:
             metrics.update({k: float(v) for k, v in self.extra_metrics(arch, model).items()})
         self.last_seconds = time.perf_counter() - t0  # wall time is not a metric: not reproducible
-        return metrics
+        return model, metrics
+
+    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
+        """Train ``arch`` from scratch with ``seed`` and return its metrics."""
+        return self.fit(arch, seed=seed)[1]

@@ -276,7 +276,7 @@ class FakeQuant(nn.Module):
                 else:
                     self.lo.lerp_(lo, self.momentum)
                     self.hi.lerp_(hi, self.momentum)
-                self.seen += 1
+                self.seen.add_(1)
         lo, hi = float(self.lo), float(self.hi)
         if hi - lo <= 1e-8:
             return x

@@ -66,9 +66,7 @@ def _qpso(*, seed: int, space: Space, objective: Objective, **options: Any) -> Q
     return QPSOSampler(seed=seed, search_space=space.distributions(), **options)
 
 
-def _evolution(
-    *, seed: int, space: Space, objective: Objective, **options: Any
-) -> RegEvoSampler:
+def _evolution(*, seed: int, space: Space, objective: Objective, **options: Any) -> RegEvoSampler:
     return RegEvoSampler(seed=seed, search_space=space.distributions(), **options)
 
 
@@ -78,9 +76,7 @@ def _reinforce(
     return ReinforceSampler(seed=seed, search_space=space.distributions(), **options)
 
 
-def _local(
-    *, seed: int, space: Space, objective: Objective, **options: Any
-) -> LocalSearchSampler:
+def _local(*, seed: int, space: Space, objective: Objective, **options: Any) -> LocalSearchSampler:
     return LocalSearchSampler(seed=seed, search_space=space.distributions(), **options)
 
 

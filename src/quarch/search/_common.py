@@ -18,6 +18,7 @@ workers and a re-run all see the same trial -> proposal map.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -85,9 +86,7 @@ def _crowding(losses: np.ndarray) -> np.ndarray:
     return dist
 
 
-def order_trials(
-    trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]
-) -> np.ndarray:
+def order_trials(trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]) -> np.ndarray:
     """Positions ``0..n-1`` of ``trials`` from best to worst (see the module docstring).
 
     Returns:
@@ -206,9 +205,7 @@ class PopulationSampler(BaseSampler):
         if seed is not None:
             check_int("seed", seed, 0)
         if search_space is not None:
-            bad = [
-                k for k, v in search_space.items() if not isinstance(v, CategoricalDistribution)
-            ]
+            bad = [k for k, v in search_space.items() if not isinstance(v, CategoricalDistribution)]
             if bad:
                 raise ValueError(
                     f"search_space must map names to CategoricalDistribution; {bad} are not"
@@ -265,7 +262,20 @@ class PopulationSampler(BaseSampler):
         return prop
 
     def _uniform(self, hist: History, rng: np.random.Generator) -> Proposal:
-        return [int(rng.integers(k)) for k in hist.sizes]
+        """A uniform architecture, unseen if possible.
+
+        After 25 rejected draws, a space of at most 200 000 architectures is enumerated
+        and one of its unseen architectures drawn, so a nearly exhausted small space
+        still yields new ones.
+        """
+        prop = self._unique(lambda _: [int(rng.integers(k)) for k in hist.sizes], hist.seen)
+        size = int(np.prod(hist.sizes))
+        if tuple(prop) in hist.seen and len(hist.seen) < size <= 200_000:
+            unseen = [
+                x for x in itertools.product(*(range(k) for k in hist.sizes)) if x not in hist.seen
+            ]
+            prop = list(unseen[int(rng.integers(len(unseen)))])
+        return prop
 
     def _mutate(self, x: Sequence[int], hist: History, rng: np.random.Generator) -> Proposal:
         """Change one parameter (that has more than one option) to another option."""

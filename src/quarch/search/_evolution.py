@@ -57,7 +57,7 @@ class RegEvoSampler(PopulationSampler):
     def _propose(self, study: Study, trial: FrozenTrial, hist: History) -> Proposal:
         rng = self._rng(trial.number)
         if len(hist.trials) < self._population_size:
-            return self._unique(lambda _: self._uniform(hist, rng), hist.seen)
+            return self._uniform(hist, rng)
         population = list(range(len(hist.trials)))[-self._population_size :]
         picks = rng.choice(len(population), size=self._tournament_size, replace=False)
         parent = hist.best([population[int(i)] for i in sorted(picks)])

@@ -71,6 +71,6 @@ class LocalSearchSampler(PopulationSampler):
             else:
                 walk += 1
         if prop is None:
-            prop = self._unique(lambda _: self._uniform(hist, rng), hist.seen)
+            prop = self._uniform(hist, rng)
         study._storage.set_trial_system_attr(trial._trial_id, _WALK, walk)
         return prop

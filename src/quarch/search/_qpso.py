@@ -12,7 +12,9 @@ local attractor:
 
 where ``pbest`` is the particle's best position, ``gbest`` the swarm's, ``mbest`` the
 mean of the particles' best positions and ``beta`` the contraction-expansion
-coefficient (< 1.78 for convergence). Positions are clipped to ``[0, 1]``.
+coefficient (< 1.78 for convergence). Positions are clipped to ``[0, 1]``. The defaults
+(10 particles, ``beta=0.5``) were chosen on NAS-Bench-201's 12-epoch CIFAR-10
+validation accuracy (what a search sees), never on its 200-epoch test accuracy.
 
 Trial ``n`` moves particle ``n mod swarm_size`` in iteration ``n // swarm_size``; its
 position is stored in the trial's system attrs (``"QPSOSampler:x"``), so the next move
@@ -57,7 +59,7 @@ class QPSOSampler(PopulationSampler):
         self,
         *,
         swarm_size: int = 10,
-        beta: float = 0.75,
+        beta: float = 0.5,
         seed: int | None = None,
         search_space: dict[str, CategoricalDistribution] | None = None,
     ) -> None:

@@ -59,29 +59,26 @@ class ReinforceSampler(PopulationSampler):
 
     def policy(self, hist: History) -> list[np.ndarray]:
         """Choice probabilities after replaying every completed trial in ``hist``."""
-        logits = [np.zeros(k) for k in hist.sizes]
+        d, K = len(hist.sizes), max(hist.sizes)
+        mask = np.arange(K)[None, :] < np.asarray(hist.sizes)[:, None]  # (d, K)
+        logits = np.zeros((d, K))
+
+        def softmax(lg: np.ndarray) -> np.ndarray:
+            e = np.where(mask, np.exp(lg - lg.max(axis=1, keepdims=True)), 0.0)
+            return e / e.sum(axis=1, keepdims=True)
+
         n = len(hist.trials)
-        if n == 0:
-            return [np.full(k, 1.0 / k) for k in hist.sizes]
+        rows = np.arange(d)
         reward = 1.0 - 2.0 * hist.rank / max(n - 1, 1)
-        baseline = None
+        baseline = float(reward[0]) if n else 0.0
         for t in range(n):
             r = float(reward[t])
-            if baseline is None:
-                baseline = r
-            adv = r - baseline
-            for j, lg in enumerate(logits):
-                p = np.exp(lg - lg.max())
-                p /= p.sum()
-                grad = -p
-                grad[int(hist.X[t, j])] += 1.0
-                lg += self._lr * adv * grad
+            grad = -softmax(logits)
+            grad[rows, hist.X[t]] += 1.0
+            logits += self._lr * (r - baseline) * grad
             baseline = self._decay * baseline + (1.0 - self._decay) * r
-        out = []
-        for lg in logits:
-            p = np.exp(lg - lg.max())
-            out.append(p / p.sum())
-        return out
+        probs = softmax(logits)
+        return [probs[j, :k] for j, k in enumerate(hist.sizes)]
 
     def _propose(self, study: Study, trial: FrozenTrial, hist: History) -> Proposal:
         rng = self._rng(trial.number)

@@ -42,9 +42,7 @@ def nb201_space() -> Space:
         >>> s.size, s.names[:2]
         (15625, ['edge_1_0', 'edge_2_0'])
     """
-    return Space(
-        [Choice(_edge_name(t, f), list(NB201_OPS)) for t, f in NB201_EDGES], name="nb201"
-    )
+    return Space([Choice(_edge_name(t, f), list(NB201_OPS)) for t, f in NB201_EDGES], name="nb201")
 
 
 def nb201_arch_str(arch: Mapping[str, Any]) -> str:

@@ -16,11 +16,14 @@ The checks run it on a small seeded QUBO over a mixed categorical space (choices
 
 from __future__ import annotations
 
+import atexit
 import json
 import pickle
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +122,26 @@ def _sequence_json(name: str, seed: int) -> str:
     return json.dumps(param_sequence(run_contract_study(_make(name, seed))))
 
 
+_RDB: list[Any] = []
+
+
+def _shared_rdb(which: int) -> Any:
+    """One of two connections to one SQLite file, made once per process.
+
+    Creating an ``RDBStorage`` costs seconds (schema set-up), so every resume check
+    shares the file (each with its own study name); writing through one connection and
+    resuming through the other reads the study back from disk.
+    """
+    if not _RDB:
+        from optuna.storages import RDBStorage
+
+        folder = tempfile.mkdtemp(prefix="quarch-contract-")
+        atexit.register(shutil.rmtree, folder, True)
+        url = f"sqlite:///{Path(folder) / 'studies.db'}"
+        _RDB.extend([RDBStorage(url), RDBStorage(url)])
+    return _RDB[which]
+
+
 def _is_stateless(sampler: Any) -> bool:
     return not type(sampler).__module__.startswith("optuna.")
 
@@ -178,26 +201,30 @@ class StrategyTestCase:
             run_contract_study(sampler)
         )
 
-    def _check_resume(self, strategy: str, storage_factory: Callable[[], Any]) -> None:
+    def _check_resume(self, strategy: str, first: Any, second: Any) -> None:
         straight = param_sequence(run_contract_study(_make(strategy, seed=6)))
         half = _N_TRIALS // 2
-        run_contract_study(_make(strategy, seed=6), half, storage=storage_factory())
+        name = f"resume-{strategy}-{uuid.uuid4().hex}"
+        run_contract_study(_make(strategy, seed=6), half, storage=first, study_name=name)
         fresh = _make(strategy, seed=6)
-        study = run_contract_study(fresh, _N_TRIALS, storage=storage_factory())
+        study = run_contract_study(fresh, _N_TRIALS, storage=second, study_name=name)
         self._assert_valid(study, _N_TRIALS)
         if _is_stateless(fresh):
             assert param_sequence(study) == straight
 
-    def test_resume_sqlite(self, strategy: str, tmp_path: Path) -> None:
-        url = f"sqlite:///{tmp_path / 'study.db'}"
-        self._check_resume(strategy, lambda: url)
+    def test_resume_sqlite(self, strategy: str) -> None:
+        self._check_resume(strategy, _shared_rdb(0), _shared_rdb(1))
 
     def test_resume_journal(self, strategy: str, tmp_path: Path) -> None:
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
 
         path = str(tmp_path / "journal.log")
-        self._check_resume(strategy, lambda: JournalStorage(JournalFileBackend(path)))
+        self._check_resume(
+            strategy,
+            JournalStorage(JournalFileBackend(path)),
+            JournalStorage(JournalFileBackend(path)),
+        )
 
     def test_multi_objective_with_constraints(self, strategy: str) -> None:
         study = run_contract_study(_make(strategy), multi=True, constrained=True)

@@ -1,0 +1,275 @@
+"""Circuit cutting: how many subcircuits a circuit needs on small devices, and at what cost.
+
+A circuit wider than a device's ``qubit_budget`` can still run if it is cut into
+subcircuits that each fit; every cut multiplies the number of shots needed for the
+same accuracy by its *sampling overhead* ``gamma**2`` (9 for a CNOT/CZ gate cut, 16 for
+a wire cut with local operations; Mitarai & Fujii 2021, Brenner et al. 2023).
+
+Two ways to count them:
+
+* :func:`find_cuts_qiskit` asks ``qiskit-addon-cutting``'s ``find_cuts`` (gate and wire
+  cuts, best-first search), then partitions the cut circuit with its
+  ``partition_problem``: the reference, a fraction of a second to seconds per circuit.
+* :func:`estimate_cuts` is quarch's built-in estimator (pure Python, well under a
+  millisecond for the circuits of the ``hqnn`` space): gate cuts only, on a partition of
+  the qubits into ``ceil(n / budget)`` (or one more) groups chosen by local search to
+  cut as few two-qubit gates as possible. ``benchmarks/cutting_agreement.py`` reports
+  how often the two agree.
+
+Both see the same circuit: :func:`cnot_skeleton` rewrites every two-qubit gate as the
+CNOTs of its standard decomposition (CZ: 1, CRZ / RZZ: 2, SWAP: 3) and an amplitude
+embedding of real amplitudes as the 2**n - 2 CNOTs of Mottonen et al.'s state
+preparation (quant-ph/0407010), so a gate cut always costs ``gamma = 3``.
+A circuit that fits the budget needs 1 subcircuit and has overhead 1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+from quarch.quantum.circuit import Circuit
+
+__all__ = [
+    "CNOT_GAMMA",
+    "WIRE_GAMMA",
+    "CutEstimate",
+    "cnot_skeleton",
+    "estimate_cuts",
+    "find_cuts_qiskit",
+    "skeleton_to_qiskit",
+]
+
+CNOT_GAMMA = 3.0
+"""Gamma of cutting one CNOT (or CZ) gate with local operations."""
+WIRE_GAMMA = 4.0
+"""Gamma of one wire cut with local operations (no classical communication)."""
+
+_CNOTS = {"cnot": 1, "cz": 1, "cy": 1, "ch": 1, "crx": 2, "cry": 2, "crz": 2, "cphase": 2,
+          "rxx": 2, "ryy": 2, "rzz": 2, "swap": 3}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CutEstimate:
+    """How a circuit is cut to fit ``qubit_budget``.
+
+    Attributes:
+        subcircuits (int): number of subcircuits (1 when the circuit fits).
+        overhead (float): sampling overhead, the product of every cut's ``gamma**2``.
+        gate_cuts (int): two-qubit gates cut.
+        wire_cuts (int): wires cut.
+        partition (tuple[tuple[int, ...], ...]): qubits of each subcircuit (built-in
+            estimator; empty for qiskit's answer, whose wire cuts split qubits).
+        method (str): ``"builtin"`` or ``"qiskit"``.
+    """
+
+    subcircuits: int
+    overhead: float
+    gate_cuts: int = 0
+    wire_cuts: int = 0
+    partition: tuple[tuple[int, ...], ...] = field(default=())
+    method: str = "builtin"
+
+
+def _gray_pairs(k: int) -> list[tuple[int, int]]:
+    """CNOTs (control, target=k) of a uniformly controlled RY with controls 0..k-1."""
+    out = []
+    for i in range(2**k):
+        step = i + 1
+        bit = (step & -step).bit_length() - 1 if step < 2**k else k - 1
+        out.append((k - 1 - bit, k))
+    return out
+
+
+def cnot_skeleton(circuit: Circuit) -> list[tuple[str, tuple[int, ...]]]:
+    """The circuit as a time-ordered list of ``("cx", (c, t))`` and ``("1q", (w,))``.
+
+    Two-qubit gates become their standard number of CNOTs; an amplitude embedding
+    becomes Mottonen's real-amplitude state preparation (uniformly controlled RY
+    rotations, 2**n - 2 CNOTs). Gates on 3+ wires are not supported (none in ``hqnn``).
+
+    Raises:
+        ValueError: a gate acts on more than two wires.
+    """
+    out: list[tuple[str, tuple[int, ...]]] = []
+    for op in circuit.ops:
+        if op.is_channel:
+            continue
+        if op.name == "amplitude_embedding":
+            out.append(("1q", (0,)))
+            for k in range(1, circuit.n_qubits):
+                for c, t in _gray_pairs(k):
+                    out.append(("1q", (t,)))
+                    out.append(("cx", (c, t)))
+            continue
+        if len(op.wires) == 1:
+            out.append(("1q", op.wires))
+        elif len(op.wires) == 2:
+            a, b = op.wires
+            for i in range(_CNOTS.get(op.name, 1)):
+                out.append(("cx", (a, b)))
+                if i + 1 < _CNOTS.get(op.name, 1):
+                    out.append(("1q", (b,)))
+        else:
+            raise ValueError(
+                f"cutting supports gates on at most 2 wires; {op.name} acts on {len(op.wires)}"
+            )
+    return out
+
+
+def _check_budget(qubit_budget: int) -> None:
+    if isinstance(qubit_budget, bool) or not isinstance(qubit_budget, int) or qubit_budget < 1:
+        raise ValueError(f"qubit_budget must be an integer >= 1; got {qubit_budget!r}")
+
+
+def _cost(label: np.ndarray, pairs: np.ndarray) -> int:
+    return int(np.count_nonzero(label[pairs[:, 0]] != label[pairs[:, 1]])) if len(pairs) else 0
+
+
+def _local_search(label: np.ndarray, pairs: np.ndarray, k: int, budget: int) -> np.ndarray:
+    """Move or swap single qubits between groups while that cuts fewer gates."""
+    best = _cost(label, pairs)
+    n = len(label)
+    improved = True
+    while improved:
+        improved = False
+        sizes = np.bincount(label, minlength=k)
+        for q in range(n):
+            for g in range(k):
+                if g == label[q] or sizes[g] >= budget:
+                    continue
+                trial = label.copy()
+                trial[q] = g
+                c = _cost(trial, pairs)
+                if c < best:
+                    label, best, improved = trial, c, True
+                    sizes = np.bincount(label, minlength=k)
+        for q in range(n):
+            for r in range(q + 1, n):
+                if label[q] == label[r]:
+                    continue
+                trial = label.copy()
+                trial[q], trial[r] = label[r], label[q]
+                c = _cost(trial, pairs)
+                if c < best:
+                    label, best, improved = trial, c, True
+    return label
+
+
+def estimate_cuts(circuit: Circuit, qubit_budget: int) -> CutEstimate:
+    """Built-in estimate of the subcircuits and overhead of gate-cutting ``circuit``.
+
+    Tries ``ceil(n / budget)`` and one more groups; for each, starts from contiguous
+    blocks (every rotation of the wire order) and improves by moving and swapping
+    qubits; keeps the partition with the fewest cut CNOTs (ties: fewer groups). Groups
+    that end up empty are dropped. The overhead is ``9 ** cut_cnots``.
+
+    Args:
+        circuit (Circuit): the circuit (see :func:`cnot_skeleton` for what counts).
+        qubit_budget (int): most qubits per subcircuit, >= 1.
+
+    Returns:
+        CutEstimate: with ``method="builtin"``.
+
+    Raises:
+        ValueError: ``qubit_budget`` < 1, or a gate on 3+ wires.
+
+    Example:
+        >>> c = Circuit(4).cnot(0, 1).cnot(1, 2).cnot(2, 3)
+        >>> e = estimate_cuts(c, 2)
+        >>> e.subcircuits, e.overhead
+        (2, 9.0)
+    """
+    _check_budget(qubit_budget)
+    n = circuit.n_qubits
+    if n <= qubit_budget:
+        return CutEstimate(1, 1.0, partition=(tuple(range(n)),))
+    pairs = np.array(
+        [w for kind, w in cnot_skeleton(circuit) if kind == "cx"], dtype=np.int64
+    ).reshape(-1, 2)
+    best: tuple[int, int, np.ndarray] | None = None
+    k0 = math.ceil(n / qubit_budget)
+    for k in (k0, k0 + 1):
+        if k > n:
+            continue
+        bounds = np.linspace(0, n, k + 1).round().astype(int)
+        base = np.zeros(n, dtype=np.int64)
+        for g, (lo, hi) in enumerate(pairwise(bounds)):
+            base[lo:hi] = g
+        for shift in range(n):
+            label = _local_search(np.roll(base, shift), pairs, k, qubit_budget)
+            groups = len(np.unique(label))
+            cost = _cost(label, pairs)
+            if best is None or (cost, groups) < (best[0], best[1]):
+                best = (cost, groups, label)
+    assert best is not None
+    cost, groups, label = best
+    part = tuple(tuple(int(q) for q in np.flatnonzero(label == g)) for g in np.unique(label))
+    return CutEstimate(groups, float(CNOT_GAMMA**2) ** cost, gate_cuts=cost, partition=part)
+
+
+def skeleton_to_qiskit(circuit: Circuit, seed: int = 0) -> Any:
+    """A ``qiskit.QuantumCircuit`` of :func:`cnot_skeleton` (RY with seeded random angles)."""
+    from qiskit import QuantumCircuit
+
+    gen = np.random.default_rng(seed)
+    qc = QuantumCircuit(circuit.n_qubits)
+    for kind, w in cnot_skeleton(circuit):
+        if kind == "cx":
+            qc.cx(*w)
+        else:
+            qc.ry(float(gen.uniform(0, 2 * math.pi)), w[0])
+    return qc
+
+
+def find_cuts_qiskit(
+    circuit: Circuit,
+    qubit_budget: int,
+    *,
+    seed: int = 0,
+    max_gamma: float = 1e6,
+    max_backjumps: int | None = 10_000,
+) -> CutEstimate:
+    """Subcircuits and overhead from ``qiskit-addon-cutting``'s ``find_cuts``.
+
+    Gate and wire cuts are allowed; the overhead is ``find_cuts``' own
+    ``sampling_overhead`` and the subcircuits are the partitions of
+    ``partition_problem`` on the cut circuit (wire cuts expanded by ``cut_wires``).
+
+    Raises:
+        ImportError: ``qiskit-addon-cutting`` is not installed
+            (``pip install qiskit-addon-cutting``).
+        ValueError: ``qubit_budget`` < 1.
+    """
+    _check_budget(qubit_budget)
+    if circuit.n_qubits <= qubit_budget:
+        return CutEstimate(1, 1.0, method="qiskit")
+    try:
+        from qiskit_addon_cutting import (
+            DeviceConstraints,
+            OptimizationParameters,
+            cut_wires,
+            find_cuts,
+            partition_problem,
+        )
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "find_cuts_qiskit needs qiskit-addon-cutting: pip install qiskit-addon-cutting"
+        ) from e
+    qc = skeleton_to_qiskit(circuit, seed)
+    opt = OptimizationParameters(seed=seed, max_gamma=max_gamma, max_backjumps=max_backjumps)
+    cut_qc, meta = find_cuts(qc, opt, DeviceConstraints(qubits_per_subcircuit=qubit_budget))
+    kinds = [k for k, _ in meta["cuts"]]
+    expanded = cut_wires(cut_qc)
+    part = partition_problem(circuit=expanded)
+    return CutEstimate(
+        subcircuits=len(part.subcircuits),
+        overhead=float(meta["sampling_overhead"]),
+        gate_cuts=kinds.count("Gate Cut"),
+        wire_cuts=kinds.count("Wire Cut"),
+        method="qiskit",
+    )

@@ -1,0 +1,438 @@
+"""Evaluators of the ``cnn`` space: short training or weight sharing, plus edge costs.
+
+Both evaluators return the same metrics, so a search can switch between them:
+
+* ``val_error``, ``test_error``, ``val_accuracy``: from short training from scratch
+  (:class:`EdgeEvaluator`) or from weights inherited from a trained
+  :class:`~quarch.models.supernet.SuperNet` with recalibrated batch-norm
+  (:class:`SuperNetEvaluator`);
+* ``params``, ``flops`` and ``macs`` (``flops / 2``, from torch's flop counter);
+* ``weights_kb``, ``activation_kb``, ``memory_kb``, ``energy_mj`` and
+  ``latency_model_ms`` from :func:`quarch.cost.edge.edge_costs` on the device profile;
+* ``latency_ms``: measured with ONNX Runtime (batch 1, one thread, median after
+  warm-up; int8 architectures are timed as their ONNX Runtime int8 model) when the
+  profile is ``local-cpu``, else the analytic model of the profile.
+
+Measured latency varies between runs with machine load; every other metric is a
+deterministic function of the architecture, data and seed. Pass
+``latency="model"`` for fully reproducible metrics.
+
+:func:`export_trial` rebuilds a finished trial's network for ``quarch export``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from quarch._errors import ConfigError, RunError
+from quarch.cost.classical import count_flops, count_params
+from quarch.cost.edge import edge_costs, get_device
+from quarch.evaluate._base import Metrics
+from quarch.evaluate.training import TrainingEvaluator, _error
+from quarch.models.cnn import EdgeCNN
+from quarch.models.onnx_export import (
+    measure_latency_ms,
+    onnx_accuracy,
+    quantize_int8,
+    to_onnx,
+)
+from quarch.models.supernet import SuperNet, recalibrate_bn
+
+if TYPE_CHECKING:
+    from quarch.config import SearchConfig
+    from quarch.data import Dataset
+    from quarch.space import Space
+
+__all__ = [
+    "DEFAULT_EPOCHS",
+    "DEFAULT_MAX_TRAIN",
+    "EdgeEvaluator",
+    "SuperNetEvaluator",
+    "export_trial",
+    "make_cnn_evaluator",
+]
+
+#: Defaults sized so 40 Fashion-MNIST trials take about 45 minutes on 2 CPU cores.
+DEFAULT_EPOCHS = 2
+DEFAULT_MAX_TRAIN = 10_000
+DEFAULT_BATCH_SIZE = 128
+DEFAULT_LR = 3e-3
+_LATENCY_MODES = ("auto", "measured", "model")
+_N_CALIBRATION = 256
+
+
+class _EdgeMetrics:
+    """The cost half shared by both evaluators."""
+
+    def __init__(
+        self,
+        data: Dataset,
+        device_profile: str,
+        latency: str,
+        latency_repeats: int,
+        threads: int,
+    ) -> None:
+        if latency not in _LATENCY_MODES:
+            raise ConfigError(f"latency must be one of {list(_LATENCY_MODES)}; got {latency!r}")
+        if latency_repeats < 1:
+            raise ValueError(f"latency_repeats must be >= 1; got {latency_repeats}")
+        self.data = data
+        self.profile = get_device(device_profile)
+        self.latency = latency
+        self.latency_repeats = latency_repeats
+        self.threads = threads
+
+    @property
+    def measures(self) -> bool:
+        """Whether ``latency_ms`` is measured (else modelled)."""
+        if self.latency == "auto":
+            return self.profile.measured
+        return self.latency == "measured"
+
+    def __call__(self, arch: Mapping[str, Any], model: nn.Module) -> dict[str, float]:
+        shape = tuple(self.data.input_shape)
+        out = edge_costs(arch, shape, self.data.n_classes, self.profile)
+        if self.measures:
+            onnx_model = to_onnx(model, shape)
+            if int(arch["bits"]) == 8:
+                onnx_model = quantize_int8(onnx_model, self.data.X_train[:_N_CALIBRATION])
+            out["latency_ms"] = measure_latency_ms(
+                onnx_model, shape, repeats=self.latency_repeats, threads=self.threads
+            )
+        else:
+            out["latency_ms"] = out["latency_model_ms"]
+        return out
+
+
+class EdgeEvaluator:
+    """Train each architecture briefly from scratch and measure its edge costs.
+
+    Args:
+        data (Dataset): images ``(n, C, H, W)``.
+        device_profile (str): a name in :data:`quarch.cost.edge.DEVICE_PROFILES`.
+        epochs (int): training epochs per trial.
+        batch_size (int): minibatch size.
+        lr (float): Adam learning rate.
+        latency (str): ``auto`` (measure on ``local-cpu``, model elsewhere),
+            ``measured`` or ``model``.
+        latency_repeats (int): timed ONNX Runtime runs per architecture.
+        threads (int): ONNX Runtime intra-op threads for timing.
+        weights_dir (str | Path | None): if set, each trained ``state_dict`` is saved as
+            ``seed_<seed>.pt`` there, so export needs no retraining.
+        device (str): torch device for training.
+
+    Example:
+        >>> from quarch.data import load_dataset
+        >>> from quarch.space.cnn import cnn_space
+        >>> ev = EdgeEvaluator(load_dataset("digits"), epochs=1, latency="model")
+        >>> m = ev.evaluate(cnn_space(n_stages=1, max_blocks=1).sample(0), seed=0)
+        >>> 0 <= m["val_error"] <= 1 and m["memory_kb"] > 0
+        True
+    """
+
+    def __init__(
+        self,
+        data: Dataset,
+        *,
+        device_profile: str = "local-cpu",
+        epochs: int = DEFAULT_EPOCHS,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        lr: float = DEFAULT_LR,
+        latency: str = "auto",
+        latency_repeats: int = 50,
+        threads: int = 1,
+        weights_dir: str | Path | None = None,
+        device: str = "cpu",
+    ) -> None:
+        self.costs = _EdgeMetrics(data, device_profile, latency, latency_repeats, threads)
+        self.trainer = TrainingEvaluator(
+            EdgeCNN,
+            data,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            device=device,
+            extra_metrics=self._extra,
+        )
+        self.data = data
+        self.fingerprint = data.fingerprint
+        self.weights_dir = None if weights_dir is None else Path(weights_dir)
+        self._seed = 0
+
+    def _extra(self, arch: Mapping[str, Any], model: nn.Module) -> dict[str, float]:
+        model.cpu()
+        if self.weights_dir is not None:
+            self.weights_dir.mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), self.weights_dir / f"seed_{self._seed}.pt")
+        return self.costs(arch, model)
+
+    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
+        """Train ``arch`` with ``seed`` and return accuracy and cost metrics."""
+        self._seed = seed
+        m = self.trainer.evaluate(arch, seed=seed)
+        m["macs"] = m["flops"] / 2.0
+        return m
+
+
+class SuperNetEvaluator:
+    """Score architectures with weights inherited from one trained :class:`SuperNet`.
+
+    The supernet trains once, on the first call (``supernet_epochs`` epochs of
+    single-path uniform sampling, seeded by ``seed``); each evaluation then extracts
+    the architecture, recalibrates its batch-norm on training images and scores it on
+    the validation and test splits. Orders of magnitude cheaper per trial than
+    training, at the price of a noisier ranking (see ``benchmarks/supernet_rank.py``).
+
+    Args:
+        space (Space): the ``cnn`` space the supernet covers.
+        data (Dataset): images ``(n, C, H, W)``.
+        supernet_epochs (int): supernet training epochs.
+        seed (int): supernet training seed.
+        recalibration_batches (int): batches of 256 training images for batch-norm.
+        Other arguments as for :class:`EdgeEvaluator`.
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        data: Dataset,
+        *,
+        device_profile: str = "local-cpu",
+        supernet_epochs: int = 10,
+        seed: int = 0,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        lr: float = DEFAULT_LR,
+        recalibration_batches: int = 8,
+        latency: str = "auto",
+        latency_repeats: int = 50,
+        threads: int = 1,
+        device: str = "cpu",
+    ) -> None:
+        if supernet_epochs < 1:
+            raise ValueError(f"supernet_epochs must be >= 1; got {supernet_epochs}")
+        self.costs = _EdgeMetrics(data, device_profile, latency, latency_repeats, threads)
+        self.space = space
+        self.data = data
+        self.fingerprint = data.fingerprint
+        self.supernet_epochs = supernet_epochs
+        self.seed = seed
+        self.batch_size = batch_size
+        self.lr = lr
+        self.recalibration_batches = recalibration_batches
+        self.device = device
+        self._net: SuperNet | None = None
+
+    @property
+    def supernet(self) -> SuperNet:
+        """The trained supernet (trained on first use)."""
+        if self._net is None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed)
+                net = SuperNet(self.space, tuple(self.data.input_shape), self.data.n_classes)
+                net.fit(
+                    self.data.X_train,
+                    self.data.y_train,
+                    epochs=self.supernet_epochs,
+                    seed=self.seed,
+                    batch_size=self.batch_size,
+                    lr=self.lr,
+                    device=self.device,
+                )
+            self._net = net.cpu()
+        return self._net
+
+    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
+        """Inherit ``arch``'s weights, recalibrate batch-norm and score it.
+
+        ``seed`` picks the recalibration images, so repeated calls agree.
+        """
+        model = self.supernet.extract(arch)
+        rng = np.random.default_rng(seed)
+        idx = rng.permutation(len(self.data.X_train))[: 256 * self.recalibration_batches]
+        recalibrate_bn(model, self.data.X_train[np.sort(idx)], max_batches=self.recalibration_batches)
+        out: Metrics = {}
+        for split in ("val", "test"):
+            X = torch.as_tensor(getattr(self.data, f"X_{split}"), dtype=torch.float32)
+            y = torch.as_tensor(getattr(self.data, f"y_{split}"), dtype=torch.long)
+            out[f"{split}_error"] = _error(model, X, y, 1024)
+        model.eval()
+        out["val_accuracy"] = 1.0 - out["val_error"]
+        out["params"] = float(count_params(model))
+        out["flops"] = float(count_flops(model, tuple(self.data.input_shape)))
+        out["macs"] = out["flops"] / 2.0
+        out.update(self.costs(arch, model))
+        return out
+
+
+def _load_data(config: SearchConfig) -> Dataset:
+    from quarch.data import load_dataset
+
+    if not config.dataset:
+        raise ConfigError("space 'cnn' needs --dataset (digits, mnist or fashion-mnist)")
+    data = load_dataset(
+        config.dataset,
+        data_dir=config.data_dir,
+        seed=config.seed,
+        max_train=config.max_train or DEFAULT_MAX_TRAIN,
+    )
+    if len(data.input_shape) != 3:
+        raise ConfigError(
+            f"space 'cnn' needs an image data set (C, H, W); {config.dataset!r} has "
+            f"input shape {tuple(data.input_shape)}"
+        )
+    return data
+
+
+_OPTIONS = (
+    "device_profile",
+    "latency",
+    "latency_repeats",
+    "threads",
+    "lr",
+    "supernet",
+    "supernet_epochs",
+    "recalibration_batches",
+    "save_weights",
+)
+
+
+def make_cnn_evaluator(space: Space, config: SearchConfig) -> EdgeEvaluator | SuperNetEvaluator:
+    """The ``cnn`` space's evaluator for ``config`` (the ``cnn`` entry of EVALUATORS).
+
+    ``config.evaluator_options`` may hold ``device_profile`` (default ``local-cpu``),
+    ``latency`` (auto, measured, model), ``latency_repeats``, ``threads``, ``lr``,
+    ``save_weights`` (default true: trained weights go to ``RUN/weights/``), and
+    ``supernet`` (true: weight-sharing evaluation) with ``supernet_epochs`` and
+    ``recalibration_batches``. Defaults: 10000 training images, 2 epochs, batch 128.
+    """
+    opts = dict(config.evaluator_options)
+    unknown = sorted(set(opts) - set(_OPTIONS))
+    if unknown:
+        raise ConfigError(
+            f"unknown evaluator option(s) {unknown} for space 'cnn'; known: {list(_OPTIONS)}"
+        )
+    data = _load_data(config)
+    common: dict[str, Any] = {
+        "device_profile": opts.get("device_profile", "local-cpu"),
+        "latency": opts.get("latency", "auto"),
+        "latency_repeats": int(opts.get("latency_repeats", 50)),
+        "threads": int(opts.get("threads", 1)),
+        "lr": float(opts.get("lr", DEFAULT_LR)),
+        "batch_size": config.batch_size or DEFAULT_BATCH_SIZE,
+        "device": config.device,
+    }
+    get_device(common["device_profile"])  # fail before any training on a bad name
+    if opts.get("supernet", False):
+        return SuperNetEvaluator(
+            space,
+            data,
+            supernet_epochs=int(opts.get("supernet_epochs", config.epochs or 10)),
+            seed=config.seed,
+            recalibration_batches=int(opts.get("recalibration_batches", 8)),
+            **common,
+        )
+    weights_dir = config.run_dir / "weights" if opts.get("save_weights", True) else None
+    return EdgeEvaluator(
+        data, epochs=config.epochs or DEFAULT_EPOCHS, weights_dir=weights_dir, **common
+    )
+
+
+# -- export ----------------------------------------------------------------------------
+def export_trial(
+    run_dir: str | Path,
+    trial: int,
+    out: str | Path,
+    *,
+    int8: bool = False,
+    repeats: int = 200,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Export trial ``trial`` of a ``cnn`` run to ONNX (float or int8) and measure it.
+
+    The network is rebuilt from the trial's parameters; its weights are loaded from
+    ``RUN/weights/seed_<seed>.pt`` when the search saved them, and otherwise retrained
+    deterministically with the trial's seed and the run's settings. Both the float and
+    the int8 model are scored on the test split with ONNX Runtime, so the figures are
+    those of the files, not of the torch model.
+
+    Returns:
+        dict: ``out``, ``format``, ``arch``, ``weights`` ("loaded" or "retrained"),
+        ``fp32_accuracy``, ``fp32_latency_ms`` and, with ``int8``, ``int8_accuracy``,
+        ``int8_latency_ms`` (test split, batch-1 median latency).
+
+    Raises:
+        RunError: the run is not a ``cnn`` run, or the trial is not complete.
+    """
+    from quarch.study import load_result
+
+    result = load_result(run_dir)
+    cfg = result.config
+    if cfg.space != "cnn":
+        raise RunError(f"export needs a run of space 'cnn'; {str(run_dir)!r} is {cfg.space!r}")
+    rec = next((t for t in result.trials if t.number == trial), None)
+    if rec is None or rec.state != "COMPLETE":
+        done = [t.number for t in result.complete]
+        raise RunError(
+            f"trial {trial} of {str(run_dir)!r} is not a complete trial; complete: {done}"
+        )
+    from quarch.space import get_space
+
+    space = get_space("cnn", **cfg.space_options)
+    arch = space.from_params(rec.params)
+    data = _load_data(cfg)
+    shape = tuple(data.input_shape)
+    seed = int(rec.seed or 0)
+    path = Path(run_dir) / "weights" / f"seed_{seed}.pt"
+    if path.is_file():
+        model = EdgeCNN(arch, shape, data.n_classes)
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        how = "loaded"
+    else:
+        cfg2 = dataclasses.replace(cfg, out=None, evaluator_options={})
+        ev = make_cnn_evaluator(space, cfg2)
+        assert isinstance(ev, EdgeEvaluator)
+        ev.weights_dir = None
+        ev.costs.latency = "model"
+        model = ev.trainer.build(arch, seed=seed)
+        from quarch.evaluate.training import train_classifier
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            train_classifier(
+                model,
+                data,
+                epochs=ev.trainer.epochs,
+                lr=ev.trainer.lr,
+                batch_size=ev.trainer.batch_size,
+                seed=seed,
+            )
+        how = "retrained"
+    model.cpu().eval()
+    fp32 = to_onnx(model, shape)
+    res: dict[str, Any] = {
+        "out": str(out),
+        "format": "onnx-int8" if int8 else "onnx",
+        "trial": trial,
+        "arch": arch,
+        "weights": how,
+        "fp32_accuracy": onnx_accuracy(fp32, data.X_test, data.y_test),
+        "fp32_latency_ms": measure_latency_ms(fp32, shape, repeats=repeats, threads=threads),
+    }
+    blob = fp32
+    if int8:
+        t0 = time.perf_counter()
+        blob = quantize_int8(fp32, data.X_train[:_N_CALIBRATION])
+        res["quantize_seconds"] = time.perf_counter() - t0
+        res["int8_accuracy"] = onnx_accuracy(blob, data.X_test, data.y_test)
+        res["int8_latency_ms"] = measure_latency_ms(blob, shape, repeats=repeats, threads=threads)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_bytes(blob)
+    return res

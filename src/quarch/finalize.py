@@ -1,0 +1,429 @@
+"""After a search: train a chosen trial to completion, and export it.
+
+Both rebuild the trial's architecture from the run folder and train it with the run's
+own evaluator (same data split, same seed), so the exported weights are those the
+trial's metrics came from (or, with more ``epochs``, a longer training of them).
+
+* :func:`train_trial` trains with several seeds and reports mean and spread of the
+  validation and test accuracy, with the classical ablation beside hybrid networks:
+  the same network with the quantum layer replaced by a classical layer of the same
+  number of trainable parameters, trained the same way.
+* :func:`export_trial` writes ``torch`` (state dict + architecture), ``onnx``
+  (checked against torch with ONNX Runtime), ``onnx-int8`` (static quantisation), and
+  for hybrid networks ``qasm`` (OpenQASM 2.0, weights bound, inputs bound to one
+  sample), ``qiskit`` (QPY, weights bound, inputs as parameters ``x[j]``) and
+  ``pennylane`` (a self-contained Python file defining the circuit).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quarch._errors import ConfigError, RunError
+from quarch._worker import trial_seed
+
+__all__ = ["EXPORT_FORMATS", "ExportResult", "TrainResult", "export_trial", "train_trial"]
+
+EXPORT_FORMATS = ("torch", "onnx", "onnx-int8", "qasm", "qiskit", "pennylane")
+
+
+def _trial(run_dir: str | Path, number: int) -> tuple[Any, Any]:
+    from quarch.study import load_result
+
+    result = load_result(run_dir)
+    match = [t for t in result.trials if t.number == number]
+    if not match:
+        raise RunError(
+            f"run {str(run_dir)!r} has no trial {number}; it has 0..{len(result.trials) - 1}"
+        )
+    t = match[0]
+    if t.state != "COMPLETE":
+        raise RunError(f"trial {number} is {t.state.lower()}, not complete; pick a complete trial")
+    return result, t
+
+
+def _evaluator(result: Any, epochs: int | None) -> tuple[Any, Any]:
+    from quarch.config import SearchConfig
+    from quarch.evaluate import make_evaluator
+    from quarch.space import get_space
+
+    data = result.config.to_dict()
+    if epochs is not None:
+        data["epochs"] = epochs
+    cfg = SearchConfig.from_dict(data)
+    space = get_space(cfg.space, **cfg.space_options)
+    ev = make_evaluator(space, cfg)
+    if not hasattr(ev, "fit"):
+        raise ConfigError(
+            f"space {cfg.space!r} is scored by a table look-up; it has no model to train or export"
+        )
+    return space, ev
+
+
+def _quantum_layers(model: Any) -> list[tuple[str, Any]]:
+    from quarch.quantum import QuantumLayer
+
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, QuantumLayer)]
+
+
+# -- training ----------------------------------------------------------------------------
+@dataclass
+class TrainResult:
+    """Accuracies (%) of a trained trial over seeds, and of its classical ablation."""
+
+    trial: int
+    epochs: int
+    seeds: list[int]
+    val_accuracy: list[float]
+    test_accuracy: list[float]
+    params: float
+    ablation_val_accuracy: list[float] = field(default_factory=list)
+    ablation_test_accuracy: list[float] = field(default_factory=list)
+    ablation_params: float | None = None
+
+    @staticmethod
+    def _ms(xs: list[float]) -> dict[str, float]:
+        if not xs:
+            return {}
+        return {"mean": statistics.fmean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else 0.0}
+
+    def to_json(self) -> dict[str, Any]:
+        """Summary with mean and standard deviation of each accuracy."""
+        out: dict[str, Any] = {
+            "trial": self.trial,
+            "epochs": self.epochs,
+            "seeds": self.seeds,
+            "params": self.params,
+            "val_accuracy": {"values": self.val_accuracy, **self._ms(self.val_accuracy)},
+            "test_accuracy": {"values": self.test_accuracy, **self._ms(self.test_accuracy)},
+        }
+        if self.ablation_test_accuracy:
+            out["classical_ablation"] = {
+                "params": self.ablation_params,
+                "val_accuracy": {
+                    "values": self.ablation_val_accuracy,
+                    **self._ms(self.ablation_val_accuracy),
+                },
+                "test_accuracy": {
+                    "values": self.ablation_test_accuracy,
+                    **self._ms(self.ablation_test_accuracy),
+                },
+            }
+        return out
+
+
+def _ablation_evaluator(ev: Any) -> Any | None:
+    """A TrainingEvaluator for the equal-parameter classical ablation, if one exists."""
+    try:
+        from quarch.models.hybrid import classical_ablation
+    except ImportError:
+        return None
+    from quarch.evaluate import TrainingEvaluator
+
+    return TrainingEvaluator(
+        classical_ablation,
+        ev.data,
+        epochs=ev.epochs,
+        batch_size=ev.batch_size,
+        lr=ev.lr,
+        device=ev.device,
+    )
+
+
+def train_trial(
+    run_dir: str | Path,
+    trial: int,
+    *,
+    epochs: int | None = None,
+    seeds: int = 3,
+    ablation: bool = True,
+) -> TrainResult:
+    """Train trial ``trial`` of a run with ``seeds`` seeds (the trial's own seed first).
+
+    Hybrid networks (models holding a ``QuantumLayer``) are trained beside their
+    classical ablation with the same seeds. The result is also saved as
+    ``RUN/train/trial_<N>.json``.
+    """
+    if seeds < 1:
+        raise ConfigError(f"seeds must be >= 1; got {seeds}")
+    result, t = _trial(run_dir, trial)
+    _, ev = _evaluator(result, epochs)
+    seed_list = [int(t.seed)] + [trial_seed(int(t.seed), k) for k in range(1, seeds)]
+    val, test, params = [], [], 0.0
+    hybrid = False
+    for s in seed_list:
+        model, m = ev.fit(t.params, seed=s)
+        val.append(100.0 * (1.0 - m["val_error"]))
+        test.append(100.0 * (1.0 - m["test_error"]))
+        params = m["params"]
+        hybrid = hybrid or bool(_quantum_layers(model))
+    out = TrainResult(trial, ev.epochs, seed_list, val, test, params)
+    abl = _ablation_evaluator(ev) if (ablation and hybrid) else None
+    if abl is not None:
+        for s in seed_list:
+            m = abl.evaluate(t.params, seed=s)
+            out.ablation_val_accuracy.append(100.0 * (1.0 - m["val_error"]))
+            out.ablation_test_accuracy.append(100.0 * (1.0 - m["test_error"]))
+            out.ablation_params = m["params"]
+    folder = Path(run_dir) / "train"
+    folder.mkdir(exist_ok=True)
+    (folder / f"trial_{trial}.json").write_text(json.dumps(out.to_json(), indent=2) + "\n")
+    return out
+
+
+# -- export ------------------------------------------------------------------------------
+@dataclass
+class ExportResult:
+    """What was written, and the checks made on it."""
+
+    path: Path
+    format: str
+    checks: dict[str, Any] = field(default_factory=dict)
+
+
+def _onnx(model: Any, ev: Any, path: Path) -> dict[str, Any]:
+    import torch
+
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ConfigError("ONNX export needs the onnx extra: pip install 'quarch[onnx]'") from None
+    if _quantum_layers(model):
+        raise ConfigError(
+            "ONNX has no complex tensors, so a hybrid network's quantum layer cannot be "
+            "exported to ONNX; use --format qasm, qiskit or pennylane for the circuit"
+        )
+    model = model.cpu().eval()
+    x = torch.as_tensor(ev.data.X_val[:64], dtype=torch.float32)
+    torch.onnx.export(
+        model,
+        (x[:1],),
+        str(path),
+        dynamo=False,
+        input_names=["input"],
+        output_names=["logits"],
+        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+    )
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": x.numpy()})[0]
+    with torch.no_grad():
+        want = model(x).numpy()
+    return {"max_abs_diff_vs_torch": float(np.max(np.abs(got - want))), "checked_samples": len(x)}
+
+
+def _onnx_int8(model: Any, ev: Any, path: Path) -> dict[str, Any]:
+    """Static int8 quantisation with calibration on training images; accuracy and latency
+    of the float and int8 models on the test split, measured the same way."""
+    try:
+        from quarch.models.onnx_export import (
+            measure_latency_ms,
+            onnx_accuracy,
+            quantize_int8,
+            to_onnx,
+        )
+    except ImportError:
+        raise ConfigError("int8 export needs the onnx extra: pip install 'quarch[onnx]'") from None
+    if _quantum_layers(model):
+        raise ConfigError("a hybrid network's quantum layer cannot be quantised to int8 ONNX")
+    shape = tuple(ev.data.input_shape)
+    f32 = to_onnx(model.cpu().eval(), shape)
+    calib = np.asarray(ev.data.X_train[:512], dtype=np.float32)
+    int8 = quantize_int8(f32, calib)
+    path.write_bytes(int8)
+    X, y = ev.data.X_test, ev.data.y_test
+    return {
+        "fp32_test_accuracy": 100.0 * onnx_accuracy(f32, X, y),
+        "int8_test_accuracy": 100.0 * onnx_accuracy(int8, X, y),
+        "fp32_latency_ms": measure_latency_ms(f32, shape),
+        "int8_latency_ms": measure_latency_ms(int8, shape),
+        "fp32_bytes": len(f32),
+        "int8_bytes": len(int8),
+    }
+
+
+def _pennylane_source(circuit: Any, weights: Any, n_wires: int) -> str:
+    from quarch.quantum import Param
+
+    names = {
+        "h": "Hadamard",
+        "x": "PauliX",
+        "y": "PauliY",
+        "z": "PauliZ",
+        "s": "S",
+        "t": "T",
+        "sx": "SX",
+        "rx": "RX",
+        "ry": "RY",
+        "rz": "RZ",
+        "phase": "PhaseShift",
+        "rot": "Rot",
+        "u3": "U3",
+        "cnot": "CNOT",
+        "cz": "CZ",
+        "cy": "CY",
+        "ch": "CH",
+        "swap": "SWAP",
+        "crx": "CRX",
+        "cry": "CRY",
+        "crz": "CRZ",
+        "cphase": "ControlledPhaseShift",
+        "rxx": "IsingXX",
+        "ryy": "IsingYY",
+        "rzz": "IsingZZ",
+        "ccx": "Toffoli",
+        "cswap": "CSWAP",
+    }
+    w = [float(v) for v in weights]
+    lines = [
+        '"""A circuit found by quarch, with its trained weights bound (PennyLane)."""',
+        "",
+        "import pennylane as qml",
+        "",
+        f"N_WIRES = {n_wires}",
+        "",
+        "def circuit(inputs):",
+        '    """Apply the circuit; ``inputs[..., j]`` is feature j (a leading batch axis is fine)."""',
+    ]
+    for op in circuit.ops:
+        if op.name == "amplitude_embedding":
+            nf, pad, normalize = op.meta
+            padw = repr(pad) if nf < 2 ** len(op.wires) else "None"
+            lines.append(
+                f"    qml.AmplitudeEmbedding(inputs[..., :{nf}], wires={list(op.wires)}, "
+                f"pad_with={padw}, normalize={normalize!r})"
+            )
+            continue
+        if op.name not in names:
+            raise ConfigError(f"gate {op.name!r} has no PennyLane export")
+        args = []
+        for p in op.params:
+            if isinstance(p, Param) and p.kind == "weight":
+                args.append(repr(p.scale * w[p.index[0]]))
+            elif isinstance(p, Param):
+                prod = " * ".join(f"inputs[..., {j}]" for j in p.index)
+                args.append(f"{p.scale!r} * {prod}" if p.scale != 1.0 else prod)
+            else:
+                args.append(repr(float(p)))
+        lines.append(f"    qml.{names[op.name]}({', '.join([*args, ''])}wires={list(op.wires)})")
+    lines += [
+        "",
+        "",
+        'dev = qml.device("default.qubit", wires=N_WIRES)',
+        "",
+        "",
+        "@qml.qnode(dev)",
+        "def expvals(inputs):",
+        '    """<Z> on each wire."""',
+        "    circuit(inputs)",
+        "    return [qml.expval(qml.PauliZ(w)) for w in range(N_WIRES)]",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def export_trial(
+    run_dir: str | Path,
+    trial: int,
+    fmt: str,
+    out: str | Path,
+    *,
+    epochs: int | None = None,
+    sample: int = 0,
+) -> ExportResult:
+    """Train trial ``trial`` (its own seed) and write it in format ``fmt`` to ``out``.
+
+    Args:
+        run_dir: the run folder.
+        trial: a complete trial's number.
+        fmt: one of :data:`EXPORT_FORMATS`.
+        out: the file to write.
+        epochs: train this many epochs instead of the search's.
+        sample: for ``qasm``, the test-split sample whose features are bound.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError(
+            f"unknown export format {fmt!r}; choose from: {', '.join(EXPORT_FORMATS)}"
+        )
+    import torch
+
+    result, t = _trial(run_dir, trial)
+    _, ev = _evaluator(result, epochs)
+    model, metrics = ev.fit(t.params, seed=int(t.seed))
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    checks: dict[str, Any] = {
+        "val_error": metrics["val_error"],
+        "test_error": metrics["test_error"],
+    }
+    if fmt == "torch":
+        torch.save(
+            {
+                "space": result.config.space,
+                "arch": t.params,
+                "state_dict": model.state_dict(),
+                "input_shape": list(ev.data.input_shape),
+                "n_classes": ev.data.n_classes,
+                "metrics": metrics,
+            },
+            path,
+        )
+    elif fmt == "onnx":
+        checks.update(_onnx(model, ev, path))
+    elif fmt == "onnx-int8":
+        checks.update(_onnx_int8(model, ev, path))
+    else:
+        layers = _quantum_layers(model)
+        if not layers:
+            raise ConfigError(f"--format {fmt} exports quantum circuits; trial {trial} has none")
+        _, layer = layers[0]
+        circuit, weights = layer.plan.circuit, layer.weights.detach().cpu()
+        if fmt == "qasm":
+            inputs = _layer_inputs(model, layer, ev, sample)
+            bound = (
+                circuit.bind(weights=weights, inputs=inputs)
+                if circuit.n_inputs
+                else circuit.bind(weights=weights)
+            )
+            path.write_text(
+                f"// quarch run {Path(run_dir).name}, trial {trial}: trained weights bound;\n"
+                f"// input features bound to test sample {sample} (OpenQASM 2.0 has no inputs;\n"
+                "// use --format qiskit for a circuit with input parameters)\n" + bound.to_qasm()
+            )
+            checks["n_qubits"] = circuit.n_qubits
+        elif fmt == "qiskit":
+            from qiskit import qpy
+
+            qc = circuit.to_qiskit(weights)
+            with open(path, "wb") as f:
+                qpy.dump(qc, f)
+            checks["parameters"] = [p.name for p in qc.parameters]
+        else:
+            path.write_text(_pennylane_source(circuit, weights, circuit.n_qubits))
+    return ExportResult(path, fmt, checks)
+
+
+def _layer_inputs(model: Any, layer: Any, ev: Any, sample: int) -> list[float]:
+    """The features the quantum layer sees for test sample ``sample``."""
+    import torch
+
+    if not 0 <= sample < len(ev.data.X_test):
+        raise ConfigError(f"sample must be in [0, {len(ev.data.X_test) - 1}]; got {sample}")
+    seen: list[torch.Tensor] = []
+    h = layer.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach()))
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.as_tensor(ev.data.X_test[sample : sample + 1], dtype=torch.float32))
+    finally:
+        h.remove()
+    vals = seen[0].reshape(-1).tolist()
+    if not all(math.isfinite(v) for v in vals):
+        raise RunError("the quantum layer's inputs are not finite for this sample")
+    return vals

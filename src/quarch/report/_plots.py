@@ -1,0 +1,231 @@
+"""The figures of a run report, drawn with matplotlib (Agg, no display needed)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from quarch.quantum import Circuit
+    from quarch.study import SearchResult, TrialRecord
+
+__all__ = ["best_so_far", "circuit_diagram", "parallel_coordinates", "pareto_fronts"]
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def pareto_fronts(result: SearchResult) -> list[tuple[str, Figure]]:
+    """One scatter per pair of objective metrics, Pareto points highlighted."""
+    plt = _plt()
+    names = list(result.objective.metrics)
+    done = [t for t in result.complete]
+    front = {t.number for t in result.pareto}
+    pairs = list(itertools.combinations(names, 2)) or [(names[0], names[0])]
+    figs = []
+    for x, y in pairs:
+        fig, ax = plt.subplots(figsize=(5.2, 4.0), dpi=110)
+        for feasible, marker in ((True, "o"), (False, "x")):
+            pts = [t for t in done if t.feasible == feasible and t.number not in front]
+            if pts:
+                ax.scatter(
+                    [t.metrics[x] for t in pts],
+                    [t.metrics[y] for t in pts],
+                    s=18,
+                    marker=marker,
+                    color="0.6" if feasible else "tab:red",
+                    alpha=0.7,
+                    label="trial" if feasible else "over budget",
+                )
+        fr = sorted((t for t in done if t.number in front), key=lambda t: t.metrics[x])
+        if fr:
+            ax.plot(
+                [t.metrics[x] for t in fr],
+                [t.metrics[y] for t in fr],
+                "-o",
+                color="tab:blue",
+                ms=5,
+                label="Pareto set",
+            )
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        if x == "params" or x == "flops":
+            ax.set_xscale("symlog")
+        ax.set_title(f"{y} vs {x}")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        figs.append((f"pareto_{x}_vs_{y}", fig))
+    return figs
+
+
+def best_so_far(result: SearchResult) -> Figure:
+    """Best feasible value of the first objective (or the weighted cost) by trial number."""
+    plt = _plt()
+    obj = result.objective
+    name = obj.names[0]
+    sign = 1.0 if obj.directions[0] == "minimize" else -1.0
+    xs, ys, best = [], [], None
+    for t in sorted(result.complete, key=lambda t: t.number):
+        if not t.feasible or t.values is None:
+            continue
+        v = t.values[0]
+        best = v if best is None else (min(best, v) if sign > 0 else max(best, v))
+        xs.append(t.number)
+        ys.append(best)
+    fig, ax = plt.subplots(figsize=(5.2, 3.6), dpi=110)
+    ax.step(xs, ys, where="post", color="tab:blue")
+    ax.scatter(
+        [t.number for t in result.complete if t.values is not None],
+        [t.values[0] for t in result.complete if t.values is not None],
+        s=10,
+        color="0.6",
+        alpha=0.6,
+    )
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"best {name} so far")
+    ax.set_title("best so far")
+    fig.tight_layout()
+    return fig
+
+
+def parallel_coordinates(result: SearchResult, choices: Sequence[Any]) -> Figure:
+    """One line per complete trial across the choices, coloured by the first metric."""
+    plt = _plt()
+    metric = result.objective.metrics[0]
+    trials = [t for t in result.complete if all(c.name in t.params for c in choices)]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.8 * len(choices)), 4.0), dpi=110)
+    if trials:
+        vals = np.array([t.metrics[metric] for t in trials], dtype=float)
+        lo, hi = float(vals.min()), float(vals.max())
+        cmap = plt.get_cmap("viridis_r")
+        for t, v in sorted(zip(trials, vals, strict=True), key=lambda p: -p[1]):
+            ys = []
+            for c in choices:
+                k = len(c.options)
+                ys.append(c.index(t.params[c.name]) / (k - 1) if k > 1 else 0.5)
+            ax.plot(range(len(choices)), ys, color=cmap((v - lo) / (hi - lo or 1)), alpha=0.6, lw=1)
+        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(lo, hi))
+        fig.colorbar(sm, ax=ax, label=metric)
+    ax.set_xticks(range(len(choices)))
+    ax.set_xticklabels([c.name for c in choices], rotation=45, ha="right", fontsize=8)
+    ax.set_yticks([0, 1])
+    ax.set_yticklabels(["first option", "last option"], fontsize=8)
+    ax.set_title("choices of every complete trial")
+    fig.tight_layout()
+    return fig
+
+
+_SHORT = {"cnot": "●", "cz": "●", "cy": "●", "crx": "●", "cry": "●", "crz": "●", "ch": "●"}
+
+
+def circuit_diagram(circuit: Circuit, title: str = "") -> Figure:
+    """Wires left to right, one column per moment, gates as labelled boxes."""
+    plt = _plt()
+    n = circuit.n_qubits
+    moments: list[list[Any]] = []
+    level = [0] * n
+    for op in circuit.ops:
+        ws = list(op.wires) or list(range(n))
+        span = range(min(ws), max(ws) + 1)
+        col = max(level[w] for w in span)
+        while len(moments) <= col:
+            moments.append([])
+        moments[col].append(op)
+        for w in span:
+            level[w] = col + 1
+    width = max(4.0, 0.55 * len(moments) + 1.0)
+    fig, ax = plt.subplots(figsize=(min(width, 40.0), 0.5 * n + 0.8), dpi=110)
+    for w in range(n):
+        ax.plot([-0.5, len(moments) - 0.5], [-w, -w], color="0.3", lw=0.8, zorder=0)
+        ax.text(-0.7, -w, f"q{w}", ha="right", va="center", fontsize=8)
+    for x, ops in enumerate(moments):
+        for op in ops:
+            ws = list(op.wires) or list(range(n))
+            label = op.name.upper() if op.name != "amplitude_embedding" else "AMP"
+            if len(ws) >= 2 and op.name in _SHORT:
+                ax.plot([x, x], [-min(ws), -max(ws)], color="0.2", lw=1, zorder=1)
+                ax.scatter([x], [-ws[0]], s=25, color="0.1", zorder=3)
+                tgt = ws[-1]
+                name = "X" if op.name == "cnot" else op.name[1:].upper()
+                ax.text(
+                    x,
+                    -tgt,
+                    name,
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    zorder=4,
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "#dbe9f6", "ec": "0.3"},
+                )
+            else:
+                lo, hi = min(ws), max(ws)
+                ax.add_patch(
+                    plt.Rectangle(
+                        (x - 0.35, -hi - 0.3), 0.7, hi - lo + 0.6, fc="#f6e3c5", ec="0.3", zorder=2
+                    )
+                )
+                ax.text(x, -(lo + hi) / 2, label, ha="center", va="center", fontsize=6, zorder=4)
+    ax.set_xlim(-1.2, len(moments) - 0.3)
+    ax.set_ylim(-n + 0.4, 0.6)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def describe_layers(model: Any, input_shape: Sequence[int]) -> list[dict[str, Any]]:
+    """Leaf layers of a torch model with output shapes and parameter counts."""
+    import torch
+
+    rows: list[dict[str, Any]] = []
+    hooks = []
+
+    def hook(name: str) -> Any:
+        def fn(mod: Any, inp: Any, out: Any) -> None:
+            shape = tuple(out.shape[1:]) if hasattr(out, "shape") else ()
+            rows.append(
+                {
+                    "layer": name,
+                    "type": type(mod).__name__,
+                    "output": "x".join(map(str, shape)),
+                    "params": sum(p.numel() for p in mod.parameters(recurse=False)),
+                }
+            )
+
+        return fn
+
+    for name, mod in model.named_modules():
+        if name and not list(mod.children()):
+            hooks.append(mod.register_forward_hook(hook(name)))
+    try:
+        model.eval()
+        with torch.no_grad():
+            dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+            model(torch.zeros((2, *input_shape), device=dev))
+    finally:
+        for h in hooks:
+            h.remove()
+    return rows
+
+
+def trials_table(trials: Sequence[TrialRecord], metrics: Sequence[str]) -> list[list[str]]:
+    """Rows (trial, metrics..., params) for the HTML table."""
+    rows = []
+    for t in trials:
+        cells = [str(t.number)]
+        cells += [f"{t.metrics.get(m, float('nan')):.4g}" for m in metrics]
+        cells.append(", ".join(f"{k}={v}" for k, v in t.params.items()))
+        rows.append(cells)
+    return rows

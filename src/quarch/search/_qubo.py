@@ -1,0 +1,190 @@
+"""QUBO surrogate search: fit a quadratic model of the cost on one-hot bits, add the
+one-hot penalty, and anneal the resulting QUBO to propose the next architectures
+(BOCS, Baptista and Poloczek 2018; FMQA, Kitai et al. 2020).
+
+Every proposal minimises its own Thompson sample of the Bayesian quadratic model (see
+:mod:`quarch.search._surrogate`), so a batch explores where the model is unsure. The
+QUBO is a ``dimod.BinaryQuadraticModel`` and the minimiser one of:
+
+* ``"sa"``: simulated annealing from ``dwave-samplers``;
+* ``"sqa"``: simulated quantum annealing, quarch's vectorised path-integral Monte Carlo
+  of the transverse-field Ising model (:mod:`quarch.search._sqa`);
+* ``"dimod"``: any ``dimod.Sampler`` the user passes, e.g. a D-Wave QPU through
+  ``dwave.system.EmbeddingComposite(DWaveSampler())`` and the user's Ocean
+  configuration; by default ``dwave-samplers``' tabu search.
+
+The reads of each solve are decoded lowest energy first; the first architecture not yet
+tried is proposed, and when every read was tried already the model's best untried
+neighbour of the reads is proposed instead.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from quarch.search._common import History, Proposal, check_int
+from quarch.search._surrogate import QuadraticModel, SurrogateSampler
+
+if TYPE_CHECKING:
+    import dimod
+    from optuna import Study
+    from optuna.distributions import CategoricalDistribution
+
+__all__ = ["QUBOSampler"]
+
+Solver = Literal["sa", "sqa", "dimod"]
+_SOLVERS = ("sa", "sqa", "dimod")
+
+
+def _decode(bits: np.ndarray, sizes: list[int]) -> Proposal:
+    """Option indices of one-hot ``bits`` (first set bit; option 0 when none is set)."""
+    out, start = [], 0
+    for k in sizes:
+        hits = np.flatnonzero(bits[start : start + k])
+        out.append(int(hits[0]) if hits.size else 0)
+        start += k
+    return out
+
+
+def pick_unseen(
+    model: QuadraticModel, candidates: list[Proposal], taken: set[tuple[int, ...]]
+) -> Proposal | None:
+    """The first candidate not in ``taken``; else the model's best untried neighbour of
+    the candidates (one choice changed); ``None`` when there is none."""
+    for c in candidates:
+        if tuple(c) not in taken:
+            return c
+    neigh = []
+    for c in candidates:
+        for j, k in enumerate(model.sizes):
+            for o in range(k):
+                if o != c[j]:
+                    nb = list(c)
+                    nb[j] = o
+                    if tuple(nb) not in taken:
+                        neigh.append(nb)
+    if not neigh:
+        return None
+    e = model.energy(np.array(neigh))
+    return neigh[int(np.argmin(e))]
+
+
+class QUBOSampler(SurrogateSampler):
+    """Quadratic surrogate of the cost, minimised as a QUBO by an annealer.
+
+    Args:
+        solver (str): ``"sa"``, ``"sqa"`` or ``"dimod"`` (see the module docstring).
+        sampler (dimod.Sampler | None): the ``dimod`` sampler of ``solver="dimod"``;
+            ``None`` uses ``dwave.samplers.TabuSampler``. It receives ``seed`` when its
+            ``parameters`` list one.
+        sample_kwargs (dict | None): extra arguments of ``sampler.sample`` (for a QPU,
+            e.g. ``{"num_reads": 100}``).
+        num_reads (int): anneals per proposal (``sa``/``sqa``), >= 1.
+        num_sweeps (int): sweeps per anneal, >= 1.
+        n_slices (int): Trotter slices of ``sqa``, even, >= 2.
+        batch_size (int): proposals per model fit, >= 1.
+        n_startup (int): uniform draws before the first fit, >= 1.
+        exploration (float): spread of the Thompson samples, in ``[0, 10]``.
+        seed (int | None): run seed.
+        search_space (dict[str, CategoricalDistribution] | None): the space.
+
+    Example:
+        >>> import optuna
+        >>> study = optuna.create_study(sampler=QUBOSampler(solver="sa", seed=0))
+        >>> study.optimize(lambda t: t.suggest_categorical("k", [1, 2, 3]), n_trials=5)
+    """
+
+    def __init__(
+        self,
+        *,
+        solver: Solver = "sa",
+        sampler: dimod.Sampler | None = None,
+        sample_kwargs: dict[str, Any] | None = None,
+        num_reads: int = 10,
+        num_sweeps: int = 200,
+        n_slices: int = 8,
+        batch_size: int = 1,
+        n_startup: int = 10,
+        exploration: float = 1.0,
+        seed: int | None = None,
+        search_space: dict[str, CategoricalDistribution] | None = None,
+    ) -> None:
+        super().__init__(
+            batch_size=batch_size,
+            n_startup=n_startup,
+            exploration=exploration,
+            seed=seed,
+            search_space=search_space,
+        )
+        if solver not in _SOLVERS:
+            raise ValueError(f"solver must be one of {list(_SOLVERS)}; got {solver!r}")
+        if sampler is not None and solver != "dimod":
+            raise ValueError(f"sampler is only used with solver='dimod'; got solver={solver!r}")
+        if sampler is not None and not callable(getattr(sampler, "sample", None)):
+            raise ValueError(
+                f"sampler must be a dimod.Sampler (with a .sample method); got {sampler!r}"
+            )
+        self._solver = solver
+        self._sampler = sampler
+        self._sample_kwargs = dict(sample_kwargs or {})
+        self._num_reads = check_int("num_reads", num_reads, 1)
+        self._num_sweeps = check_int("num_sweeps", num_sweeps, 1)
+        self._n_slices = check_int("n_slices", n_slices, 2)
+        if self._n_slices % 2:
+            raise ValueError(f"n_slices must be an even integer >= 2; got {n_slices}")
+
+    def _solve(self, models: list[QuadraticModel], rng: np.random.Generator) -> list[np.ndarray]:
+        """Reads of each model's QUBO as one-hot bit rows, lowest energy first."""
+        if self._solver == "sqa":
+            from quarch.search._sqa import sqa_minimize
+
+            Qs = np.stack([m.qubo()[0] for m in models])
+            bits, energy = sqa_minimize(
+                Qs,
+                n_reads=self._num_reads,
+                n_slices=self._n_slices,
+                n_sweeps=self._num_sweeps,
+                seed=rng,
+            )
+            return [b[np.argsort(e, kind="stable")] for b, e in zip(bits, energy, strict=True)]
+        sampler = self._sampler
+        kwargs = dict(self._sample_kwargs)
+        if self._solver == "sa":
+            from dwave.samplers import SimulatedAnnealingSampler
+
+            sampler = SimulatedAnnealingSampler()
+            kwargs = {"num_reads": self._num_reads, "num_sweeps": self._num_sweeps, **kwargs}
+        elif sampler is None:
+            from dwave.samplers import TabuSampler
+
+            sampler = TabuSampler()
+            kwargs = {"num_reads": self._num_reads, **kwargs}
+        out = []
+        for m in models:
+            bqm = m.to_bqm()
+            kw = dict(kwargs)
+            if "seed" in getattr(sampler, "parameters", {}):
+                kw.setdefault("seed", int(rng.integers(2**31 - 1)))
+            ss = sampler.sample(bqm, **kw)
+            rec = ss.record
+            order = np.argsort(rec.energy, kind="stable")
+            cols = [ss.variables.index(v) for v in range(m.n_bits)]
+            out.append(np.asarray(rec.sample)[order][:, cols])
+        return out
+
+    def _batch(
+        self, study: Study, hist: History, rng: np.random.Generator, size: int
+    ) -> tuple[list[Proposal], dict[str, Any]]:
+        post = self._fit(hist)
+        models = [self._draw(post, hist, rng) for _ in range(size)]
+        reads = self._solve(models, rng)
+        taken = set(hist.seen)
+        props = []
+        for m, r in zip(models, reads, strict=True):
+            p = pick_unseen(m, [_decode(b, hist.sizes) for b in r], taken)
+            if p is not None:
+                props.append(p)
+                taken.add(tuple(p))
+        return props, {}

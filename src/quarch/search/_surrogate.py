@@ -1,0 +1,496 @@
+"""What the surrogate-based quantum strategies share: a Bayesian quadratic model of the
+cost over one-hot bits, the QUBO it turns into, and batched proposals.
+
+**The model** (as in BOCS, Baptista and Poloczek, ICML 2018): the cost of an
+architecture is a second-order polynomial of its one-hot bits,
+
+    f(x) = sum_i a_i x_i + sum_{i<j, different choices} b_ij x_i x_j,
+
+with a Gaussian prior on the coefficients (variance ``tau_lin**2`` for ``a``, a smaller
+``tau_pair**2`` for ``b``, so that interactions are believed only when the data show
+them) and Gaussian noise. Products of two bits of the same choice are always 0 and are
+left out. The posterior is computed in the n-by-n form (n the number of trials) and
+Thompson samples are drawn with the exact algorithm of Bhattacharya, Chakraborty and
+Mallick (Biometrika 2016), so the cost grows with the number of trials, not with the
+number of coefficients (which is quadratic in the bits). The prior and noise scales are
+picked by marginal likelihood on a small grid at every fit.
+
+**The target** is the same for one value, a weighted cost and several objectives, with
+or without constraints: the normal score of each trial's rank (best first; see
+:func:`quarch.search._common.order_trials`), so the model sees comparable numbers in
+every study and is not dragged by outliers such as an untrainable cell.
+
+**The QUBO**: ``f`` plus the one-hot penalty ``P * sum_choices (sum_bits - 1)**2`` as a
+``dimod.BinaryQuadraticModel``; ``P`` exceeds every bit's largest possible gain, so a
+minimiser of the QUBO is a valid code. For circuits, :func:`code_costs` lists ``f``
+over every basis state of a register in either encoding (codes that name no option
+decode with the space's repair rule).
+
+**Batches**: fitting and solving (or simulating a circuit) every trial would be too
+slow for the circuits, so a strategy proposes ``batch_size`` architectures at once,
+from the trials numbered before the batch. Batch ``b`` covers trials
+``n_startup + b * batch_size ...``; its proposals are a pure function of the seed and
+those trials and are stored in the study's system attrs under
+``"<ClassName>:batch:<b>"``, so a resumed study and several workers agree on them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from scipy.special import ndtri
+
+from quarch._errors import ConfigError
+from quarch.search._common import (
+    History,
+    PopulationSampler,
+    Proposal,
+    check_float,
+    check_int,
+    order_trials,
+)
+
+if TYPE_CHECKING:
+    import dimod
+    from optuna import Study
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import FrozenTrial
+
+__all__ = [
+    "BatchSampler",
+    "CircuitSizeError",
+    "QuadraticModel",
+    "SurrogateSampler",
+    "code_costs",
+    "decode_codes",
+    "fit_quadratic",
+    "rank_targets",
+]
+
+CircuitEncoding = Literal["onehot", "binary"]
+_PRIOR_PAIR = (0.05, 0.15, 0.4)
+_NOISE = (0.02, 0.1, 0.3, 0.8)
+
+
+class CircuitSizeError(ConfigError):
+    """A strategy that simulates a state vector was given a register too large."""
+
+
+# -- the model -------------------------------------------------------------------------
+class QuadraticModel:
+    """Coefficients of a second-order model over one-hot bits.
+
+    Args:
+        sizes (Sequence[int]): number of options of each choice.
+        w (np.ndarray): coefficients, shape ``(n_features(sizes),)``: first the one-hot
+            bits in order, then for every pair of choices ``j < k`` the
+            ``sizes[j] * sizes[k]`` products (row-major over ``(option_j, option_k)``).
+    """
+
+    def __init__(self, sizes: Sequence[int], w: np.ndarray) -> None:
+        self.sizes = [int(k) for k in sizes]
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(int)
+        self.n_bits = int(sum(self.sizes))
+        self.pairs = list(itertools.combinations(range(len(self.sizes)), 2))
+        self.w = np.asarray(w, dtype=float)
+        if self.w.shape != (n_features(self.sizes),):
+            raise ValueError(
+                f"w must have shape ({n_features(self.sizes)},) for sizes {self.sizes}; "
+                f"got {self.w.shape}"
+            )
+
+    def linear(self) -> np.ndarray:
+        """Coefficient of every one-hot bit, shape ``(n_bits,)``."""
+        return self.w[: self.n_bits].copy()
+
+    def quadratic(self) -> np.ndarray:
+        """Upper-triangular pair coefficients over one-hot bits, ``(n_bits, n_bits)``."""
+        Q = np.zeros((self.n_bits, self.n_bits))
+        pos = self.n_bits
+        for j, k in self.pairs:
+            a, b = self.sizes[j], self.sizes[k]
+            block = self.w[pos : pos + a * b].reshape(a, b)
+            Q[self.offsets[j] : self.offsets[j] + a, self.offsets[k] : self.offsets[k] + b] = block
+            pos += a * b
+        return Q
+
+    def energy(self, X: np.ndarray) -> np.ndarray:
+        """Model value of architectures given as option indices ``(m, n_choices)``."""
+        X = np.asarray(X, dtype=np.int64)
+        out = np.zeros(X.shape[0])
+        for j, off in enumerate(self.offsets):
+            out += self.w[off + X[:, j]]
+        pos = self.n_bits
+        for j, k in self.pairs:
+            out += self.w[pos + X[:, j] * self.sizes[k] + X[:, k]]
+            pos += self.sizes[j] * self.sizes[k]
+        return out
+
+    def penalty(self) -> float:
+        """One-hot penalty weight larger than any bit's largest possible gain."""
+        lin = np.abs(self.linear())
+        Q = np.abs(self.quadratic())
+        gain = lin + Q.sum(0) + Q.sum(1)
+        return float(1.0 + gain.max()) if gain.size else 1.0
+
+    def qubo(self, penalty: float | None = None) -> tuple[np.ndarray, float]:
+        """Upper-triangular QUBO matrix (diagonal = linear terms) with the one-hot
+        penalty, and its constant offset, over the one-hot bits."""
+        P = self.penalty() if penalty is None else float(penalty)
+        Q = self.quadratic()
+        Q[np.diag_indices(self.n_bits)] += self.linear()
+        # P * (sum x - 1)^2 = P * (-sum x + 2 sum_{i<j} x_i x_j + 1) for binary x.
+        for off, k in zip(self.offsets, self.sizes, strict=True):
+            idx = np.arange(off, off + k)
+            Q[idx, idx] -= P
+            iu = np.triu_indices(k, 1)
+            Q[idx[iu[0]], idx[iu[1]]] += 2.0 * P
+        return Q, P * len(self.sizes)
+
+    def to_bqm(self, penalty: float | None = None) -> dimod.BinaryQuadraticModel:
+        """The penalised QUBO as a ``dimod.BinaryQuadraticModel`` on variables 0..n-1."""
+        import dimod
+
+        Q, offset = self.qubo(penalty)
+        rows, cols = np.nonzero(np.triu(Q, 1))
+        return dimod.BinaryQuadraticModel.from_numpy_vectors(
+            np.diag(Q).copy(), (rows, cols, Q[rows, cols]), offset, dimod.BINARY
+        )
+
+
+def n_features(sizes: Sequence[int]) -> int:
+    """Number of model coefficients for choices of ``sizes`` options."""
+    s = [int(k) for k in sizes]
+    return sum(s) + sum(a * b for a, b in itertools.combinations(s, 2))
+
+
+def features(X: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
+    """Design matrix ``(m, n_features)`` of option indices ``X`` ``(m, n_choices)``."""
+    X = np.asarray(X, dtype=np.int64).reshape(-1, len(sizes))
+    m = X.shape[0]
+    Phi = np.zeros((m, n_features(sizes)))
+    rows = np.arange(m)
+    off = 0
+    for j, k in enumerate(sizes):
+        Phi[rows, off + X[:, j]] = 1.0
+        off += k
+    for j, k in itertools.combinations(range(len(sizes)), 2):
+        Phi[rows, off + X[:, j] * sizes[k] + X[:, k]] = 1.0
+        off += sizes[j] * sizes[k]
+    return Phi
+
+
+class _Posterior:
+    """Gaussian posterior of the coefficients (prior variances ``d``, noise ``s2``)."""
+
+    def __init__(self, Phi: np.ndarray, y: np.ndarray, d: np.ndarray, s2: float) -> None:
+        self.Phi, self.y, self.d, self.s2 = Phi, y, d, s2
+        K = (Phi * d) @ Phi.T + s2 * np.eye(len(y))
+        self.chol = np.linalg.cholesky(K)
+        self.alpha = self._solve(y)
+        self.mean = d * (Phi.T @ self.alpha)
+
+    def _solve(self, r: np.ndarray) -> np.ndarray:
+        from scipy.linalg import cho_solve
+
+        return cho_solve((self.chol, True), r)
+
+    def log_evidence(self) -> float:
+        n = len(self.y)
+        return float(
+            -0.5 * self.y @ self.alpha
+            - np.log(np.diag(self.chol)).sum()
+            - 0.5 * n * math.log(2 * math.pi)
+        )
+
+    def draw(self, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
+        """One posterior sample (Bhattacharya et al. 2016), spread scaled by ``scale``."""
+        u = rng.standard_normal(self.d.size) * np.sqrt(self.d)
+        delta = rng.standard_normal(self.y.size) * math.sqrt(self.s2)
+        v = self.Phi @ u + delta
+        sample = u + self.d * (self.Phi.T @ self._solve(self.y - v))
+        return self.mean + scale * (sample - self.mean)
+
+
+def fit_quadratic(X: np.ndarray, y: np.ndarray, sizes: Sequence[int]) -> _Posterior:
+    """Fit the Bayesian quadratic model; prior and noise scales by marginal likelihood.
+
+    Args:
+        X: option indices ``(m, n_choices)``, ``m >= 1``.
+        y: targets ``(m,)`` (lower is better), about unit scale.
+        sizes: options per choice.
+    """
+    Phi = features(X, sizes)
+    n_lin = int(sum(sizes))
+    best: _Posterior | None = None
+    best_ev = -math.inf
+    for tau in _PRIOR_PAIR:
+        d = np.full(Phi.shape[1], tau**2)
+        d[:n_lin] = 1.0
+        for s2 in _NOISE:
+            post = _Posterior(Phi, y, d, s2)
+            ev = post.log_evidence()
+            if ev > best_ev:
+                best, best_ev = post, ev
+    assert best is not None
+    return best
+
+
+def rank_targets(trials: Sequence[FrozenTrial], directions: Sequence[Any]) -> np.ndarray:
+    """Normal scores of the trials' ranks (best lowest), shape ``(len(trials),)``."""
+    n = len(trials)
+    if n == 0:
+        return np.zeros(0)
+    rank = order_trials(trials, directions)
+    return ndtri((rank + 0.5) / n)
+
+
+# -- encodings of circuit registers ----------------------------------------------------
+def n_qubits(sizes: Sequence[int], encoding: str) -> int:
+    """Register width for choices of ``sizes`` options in ``encoding``."""
+    if encoding == "onehot":
+        return int(sum(sizes))
+    return int(sum(math.ceil(math.log2(k)) if k > 1 else 0 for k in sizes))
+
+
+def check_register(
+    sizes: Sequence[int], encoding: str, max_qubits: int, strategy: str
+) -> int:
+    """Width of the register, or a :class:`CircuitSizeError` that says what to use."""
+    n = n_qubits(sizes, encoding)
+    if n > max_qubits:
+        alt = n_qubits(sizes, "binary")
+        hint = (
+            f"use encoding='binary' ({alt} qubits)"
+            if encoding == "onehot" and alt <= max_qubits
+            else "raise max_qubits if you have the memory (2**n amplitudes)"
+        )
+        raise CircuitSizeError(
+            f"{strategy} simulates 2**n amplitudes: this space needs n={n} qubits in "
+            f"{encoding!r} encoding, more than max_qubits={max_qubits}; {hint}, or use "
+            "'qubo-sa' / 'qubo-sqa', which scale to any number of bits"
+        )
+    return n
+
+
+_DECODE_CACHE: dict[tuple[tuple[int, ...], str], np.ndarray] = {}
+
+
+def decode_codes(sizes: Sequence[int], encoding: str) -> np.ndarray:
+    """Option indices of every basis state of the register, ``(2**n, n_choices)``.
+
+    Wire 0 is the most significant bit of the basis index (quarch's convention), and
+    codes that name no option are repaired as :meth:`quarch.space.Space.from_bits` does.
+    """
+    key = (tuple(int(k) for k in sizes), encoding)
+    if key in _DECODE_CACHE:
+        return _DECODE_CACHE[key]
+    n = n_qubits(sizes, encoding)
+    z = np.arange(2**n, dtype=np.int64)
+    out = np.zeros((2**n, len(sizes)), dtype=np.int16)
+    start = 0
+    for j, k in enumerate(sizes):
+        nb = k if encoding == "onehot" else (math.ceil(math.log2(k)) if k > 1 else 0)
+        if nb == 0:
+            continue
+        code = (z >> (n - start - nb)) & ((1 << nb) - 1)
+        if encoding == "onehot":
+            # first set bit (most significant first) or option 0 when none is set
+            first = np.zeros(2**n, dtype=np.int16)
+            found = np.zeros(2**n, dtype=bool)
+            for b in range(k):
+                hit = ((code >> (nb - 1 - b)) & 1).astype(bool) & ~found
+                first[hit] = b
+                found |= hit
+            out[:, j] = first
+        else:
+            out[:, j] = code % k
+        start += nb
+    if len(_DECODE_CACHE) > 8:
+        _DECODE_CACHE.clear()
+    _DECODE_CACHE[key] = out
+    return out
+
+
+def code_costs(model: QuadraticModel, encoding: str) -> np.ndarray:
+    """Cost of every basis state of the register, ``(2**n,)``.
+
+    ``binary``: the model's value of the (repaired) decoded architecture. ``onehot``:
+    the penalised QUBO energy of the bits themselves, so invalid codes cost more.
+    """
+    if encoding == "binary":
+        return model.energy(decode_codes(model.sizes, "binary"))
+    Q, offset = model.qubo()
+    n = model.n_bits
+    z = np.arange(2**n, dtype=np.int64)
+    bits = [((z >> (n - 1 - w)) & 1).astype(float) for w in range(n)]
+    out = np.full(2**n, offset)
+    for i in range(n):
+        if Q[i, i]:
+            out += Q[i, i] * bits[i]
+        for j in range(i + 1, n):
+            if Q[i, j]:
+                out += Q[i, j] * (bits[i] * bits[j])
+    return out
+
+
+def arch_ids(X: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
+    """Mixed-radix id of each architecture (rows of option indices)."""
+    X = np.asarray(X, dtype=np.int64).reshape(-1, len(sizes))
+    out = np.zeros(X.shape[0], dtype=np.int64)
+    for j, k in enumerate(sizes):
+        out = out * int(k) + X[:, j]
+    return out
+
+
+# -- batched proposals -----------------------------------------------------------------
+class BatchSampler(PopulationSampler):
+    """Base of strategies that propose a batch of architectures at a time.
+
+    The first ``n_startup`` trials are uniform draws; then trial ``t`` belongs to batch
+    ``b = (t - n_startup) // batch_size``, computed once from the trials numbered before
+    the batch by :meth:`_batch` and stored in the study's system attrs.
+
+    Args:
+        batch_size (int): proposals per batch, >= 1.
+        n_startup (int): uniform draws before the first batch, >= 1.
+        seed (int | None): run seed.
+        search_space (dict[str, CategoricalDistribution] | None): the space.
+    """
+
+    def __init__(
+        self,
+        *,
+        batch_size: int,
+        n_startup: int,
+        seed: int | None = None,
+        search_space: dict[str, CategoricalDistribution] | None = None,
+    ) -> None:
+        super().__init__(seed=seed, search_space=search_space)
+        self._batch_size = check_int("batch_size", batch_size, 1)
+        self._n_startup = check_int("n_startup", n_startup, 1)
+
+    def _key(self, b: int) -> str:
+        return f"{type(self).__name__}:batch:{b}"
+
+    def _propose(self, study: Study, trial: FrozenTrial, hist: History) -> Proposal:
+        t = trial.number
+        rng = self._rng(t)
+        if t < self._n_startup:
+            return self._unique(lambda _: self._uniform(hist, rng), hist.seen)
+        b, pos = divmod(t - self._n_startup, self._batch_size)
+        start = self._n_startup + b * self._batch_size
+        key = self._key(b)
+        attrs = study._storage.get_study_system_attrs(study._study_id)
+        if key in attrs:
+            batch = attrs[key]
+        else:
+            sub = _before(hist, start)
+            if not sub.trials:
+                return self._unique(lambda _: self._uniform(hist, rng), hist.seen)
+            props, info = self._batch(study, sub, self._rng(start, 1), self._batch_size)
+            batch = {"proposals": _fill(props, sub, self._rng(start, 2), self._batch_size)}
+            batch.update(info)
+            study._storage.set_study_system_attr(study._study_id, key, batch)
+        prop = [int(v) for v in batch["proposals"][pos]]
+        for name, per_trial in batch.items():
+            if name != "proposals" and isinstance(per_trial, list):
+                study._storage.set_trial_system_attr(
+                    trial._trial_id, f"{type(self).__name__}:{name}", per_trial[pos]
+                )
+        if tuple(prop) in hist.seen:  # another worker took it meanwhile
+            base = prop
+            prop = self._unique(lambda _: self._mutate(base, hist, rng), hist.seen)
+        return prop
+
+    def _batch(
+        self, study: Study, hist: History, rng: np.random.Generator, size: int
+    ) -> tuple[list[Proposal], dict[str, Any]]:
+        """Up to ``size`` distinct unseen proposals, and per-proposal records (lists of
+        ``size`` JSON values) stored as trial system attrs ``"<ClassName>:<name>"``."""
+        raise NotImplementedError
+
+
+def _before(hist: History, start: int) -> History:
+    keep = [i for i, t in enumerate(hist.trials) if t.number < start]
+    trials = [hist.trials[i] for i in keep]
+    return History(
+        names=hist.names,
+        sizes=hist.sizes,
+        trials=trials,
+        X=hist.X[keep],
+        rank=order_trials(trials, hist.directions),
+        seen=hist.seen,
+        directions=hist.directions,
+    )
+
+
+def _fill(
+    props: list[Proposal], hist: History, rng: np.random.Generator, size: int
+) -> list[Proposal]:
+    """Make ``props`` exactly ``size`` distinct proposals, unseen where possible."""
+    out: list[Proposal] = []
+    taken = set(hist.seen)
+    for p in props:
+        if tuple(p) not in taken and len(out) < size:
+            out.append([int(v) for v in p])
+            taken.add(tuple(p))
+    total = math.prod(hist.sizes)
+    while len(out) < size:
+        base = out[-1] if out else (hist.X[0].tolist() if len(hist.X) else None)
+        cand = None
+        for _ in range(50):
+            if base is not None and rng.random() < 0.5:
+                c = list(base)
+                j = int(rng.integers(len(c)))
+                c[j] = int(rng.integers(hist.sizes[j]))
+            else:
+                c = [int(rng.integers(k)) for k in hist.sizes]
+            if tuple(c) not in taken:
+                cand = c
+                break
+        if cand is None:
+            cand = [int(rng.integers(k)) for k in hist.sizes]
+            if len(taken) < total:  # exhaustive fallback on small spaces
+                for idx in itertools.product(*(range(k) for k in hist.sizes)):
+                    if idx not in taken:
+                        cand = list(idx)
+                        break
+        out.append(cand)
+        taken.add(tuple(cand))
+    return out
+
+
+class SurrogateSampler(BatchSampler):
+    """A :class:`BatchSampler` that fits the quadratic model first.
+
+    Each proposal in a batch minimises (approximately, by the subclass's solver) its own
+    Thompson sample of the model, so a batch explores as well as exploits;
+    ``exploration`` scales the spread of those samples around the posterior mean (0 is
+    pure exploitation of the mean).
+    """
+
+    def __init__(
+        self,
+        *,
+        batch_size: int,
+        n_startup: int,
+        exploration: float = 1.0,
+        seed: int | None = None,
+        search_space: dict[str, CategoricalDistribution] | None = None,
+    ) -> None:
+        super().__init__(
+            batch_size=batch_size, n_startup=n_startup, seed=seed, search_space=search_space
+        )
+        self._exploration = check_float("exploration", exploration, 0.0, 10.0)
+
+    def _fit(self, hist: History) -> _Posterior:
+        y = rank_targets(hist.trials, hist.directions)
+        return fit_quadratic(hist.X, y, hist.sizes)
+
+    def _draw(self, post: _Posterior, hist: History, rng: np.random.Generator) -> QuadraticModel:
+        return QuadraticModel(hist.sizes, post.draw(rng, self._exploration))

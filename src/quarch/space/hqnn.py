@@ -1,0 +1,158 @@
+"""The ``hqnn`` space: hybrid quantum-classical networks (QNAS / FAQNAS style).
+
+An architecture is ``front-end -> variational circuit -> head``. The circuit is an
+embedding (angle-x/y/z, amplitude, IQP) on ``qubits`` wires, then ``layers`` variational
+layers, each a rotation set and an entangling pattern, then a measurement. The space is
+fixed-length: per-layer choices of layers beyond ``layers`` are present and ignored.
+
+Every architecture is buildable, so the space needs no constraint (a constraint would
+turn a share of an Optuna sampler's trials into failures):
+
+* ``range-r`` on ``n`` wires with ``r >= n`` uses ``r' = (r - 1) mod (n - 1) + 1``
+  (:func:`effective_pattern`), so ``range-5`` on 4 wires is ``range-2``;
+* amplitude embedding reads ``2**qubits`` features, which the front-end produces;
+* data re-uploading repeats angle and IQP embeddings before every layer; an amplitude
+  embedding can only come first, so re-uploading is ignored for it.
+
+Options are plain lists so a run can narrow them with ``--space-option KEY=VALUE``
+(for example ``--space-option max_qubits=4``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from quarch.space._space import Choice, Space
+
+__all__ = [
+    "EMBEDDINGS",
+    "ENTANGLEMENTS",
+    "ENTANGLING_GATES",
+    "FRONTENDS",
+    "HEADS",
+    "MEASUREMENTS",
+    "ROTATIONS",
+    "effective_pattern",
+    "hqnn_space",
+]
+
+EMBEDDINGS: tuple[str, ...] = ("angle-x", "angle-y", "angle-z", "amplitude", "iqp")
+ROTATIONS: tuple[str, ...] = ("ry", "rx-ry-rz", "rot")
+ENTANGLEMENTS: tuple[str, ...] = (
+    "none",
+    "linear",
+    "ring",
+    "full",
+    "odd",
+    "even",
+    "range-1",
+    "range-2",
+    "range-3",
+    "range-4",
+    "range-5",
+)
+ENTANGLING_GATES: tuple[str, ...] = ("cnot", "cz", "crz")
+MEASUREMENTS: tuple[str, ...] = ("z", "zz")
+FRONTENDS: tuple[str, ...] = ("linear", "mlp-256", "cnn", "pca")
+HEADS: tuple[str, ...] = ("linear", "mlp")
+LEARNING_RATES: tuple[float, ...] = (0.01, 0.03, 0.1)
+
+
+def _subset(name: str, given: Sequence[object], allowed: Sequence[object]) -> list[object]:
+    vals = list(given)
+    bad = [v for v in vals if v not in allowed]
+    if not vals or bad:
+        raise ValueError(f"{name} must be a non-empty subset of {list(allowed)}; got {vals}")
+    return vals
+
+
+def hqnn_space(
+    *,
+    min_qubits: int = 2,
+    max_qubits: int = 12,
+    min_layers: int = 1,
+    max_layers: int = 6,
+    embeddings: Sequence[str] = EMBEDDINGS,
+    rotations: Sequence[str] = ROTATIONS,
+    entanglements: Sequence[str] = ENTANGLEMENTS,
+    entangling_gates: Sequence[str] = ENTANGLING_GATES,
+    reupload: Sequence[bool] = (False, True),
+    measurements: Sequence[str] = MEASUREMENTS,
+    frontends: Sequence[str] = FRONTENDS,
+    heads: Sequence[str] = HEADS,
+    learning_rates: Sequence[float] = LEARNING_RATES,
+) -> Space:
+    """The hybrid quantum-classical space.
+
+    Choices, in order: ``embedding``, ``qubits``, ``layers``, ``rotation_<i>`` and
+    ``entanglement_<i>`` for ``i < max_layers``, ``entangler``, ``reupload``,
+    ``measurement``, ``frontend``, ``head``, ``lr``.
+
+    Args:
+        min_qubits (int): fewest qubits, >= 2 (ZZ on neighbours needs two).
+        max_qubits (int): most qubits, in ``[min_qubits, 16]``.
+        min_layers (int): fewest variational layers, >= 1.
+        max_layers (int): most variational layers, in ``[min_layers, 12]``.
+        embeddings, rotations, entanglements, entangling_gates, reupload,
+            measurements, frontends, heads: subsets of the module's option tuples.
+        learning_rates (Sequence[float]): learning rates to choose from (positive).
+
+    Raises:
+        ValueError: a range that is empty or out of bounds, or an unknown option.
+
+    Example:
+        >>> s = hqnn_space(max_qubits=4, max_layers=2)
+        >>> s.names[:5]
+        ['embedding', 'qubits', 'layers', 'rotation_0', 'entanglement_0']
+    """
+    if not isinstance(min_qubits, int) or not 2 <= min_qubits <= 16:
+        raise ValueError(f"min_qubits must be an integer in [2, 16]; got {min_qubits!r}")
+    if not isinstance(max_qubits, int) or not min_qubits <= max_qubits <= 16:
+        raise ValueError(
+            f"max_qubits must be an integer in [{min_qubits}, 16] (min_qubits..16); "
+            f"got {max_qubits!r}"
+        )
+    if not isinstance(min_layers, int) or not 1 <= min_layers <= 12:
+        raise ValueError(f"min_layers must be an integer in [1, 12]; got {min_layers!r}")
+    if not isinstance(max_layers, int) or not min_layers <= max_layers <= 12:
+        raise ValueError(
+            f"max_layers must be an integer in [{min_layers}, 12] (min_layers..12); "
+            f"got {max_layers!r}"
+        )
+    lrs = [float(v) for v in learning_rates]
+    if not lrs or any(v <= 0 for v in lrs):
+        raise ValueError(f"learning_rates must be a non-empty list of numbers > 0; got {lrs}")
+    rots = _subset("rotations", rotations, ROTATIONS)
+    ents = _subset("entanglements", entanglements, ENTANGLEMENTS)
+    choices = [
+        Choice("embedding", _subset("embeddings", embeddings, EMBEDDINGS)),
+        Choice("qubits", list(range(min_qubits, max_qubits + 1))),
+        Choice("layers", list(range(min_layers, max_layers + 1))),
+    ]
+    for i in range(max_layers):
+        choices += [Choice(f"rotation_{i}", rots), Choice(f"entanglement_{i}", ents)]
+    choices += [
+        Choice("entangler", _subset("entangling_gates", entangling_gates, ENTANGLING_GATES)),
+        Choice("reupload", [bool(v) for v in _subset("reupload", reupload, (False, True))]),
+        Choice("measurement", _subset("measurements", measurements, MEASUREMENTS)),
+        Choice("frontend", _subset("frontends", frontends, FRONTENDS)),
+        Choice("head", _subset("heads", heads, HEADS)),
+        Choice("lr", lrs),
+    ]
+    return Space(choices, name="hqnn")
+
+
+def effective_pattern(pattern: str, n_qubits: int) -> str:
+    """The entanglement pattern actually built on ``n_qubits`` wires.
+
+    ``range-r`` needs ``1 <= r < n``; a larger ``r`` wraps to ``(r - 1) mod (n - 1) + 1``
+    so that every architecture of the space is buildable. Other patterns are unchanged.
+
+    Example:
+        >>> effective_pattern("range-5", 4), effective_pattern("ring", 4)
+        ('range-2', 'ring')
+    """
+    if pattern.startswith("range-") and n_qubits >= 2:
+        r = int(pattern[6:])
+        return f"range-{(r - 1) % (n_qubits - 1) + 1}"
+    return pattern
