@@ -130,3 +130,33 @@ def test_listings(capsys: pytest.CaptureFixture[str]) -> None:
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str], cmd: str) -> None:
     code, out, _ = _run(capsys, cmd, "--help")
     assert code == 0 and "Usage" in out
+
+
+def test_config_file_with_flag_override(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    cfg = tmp_path / "search.toml"
+    cfg.write_text(
+        'space = "mlp"\ndataset = "wine"\nstrategy = "random"\ntrials = 5\nepochs = 2\n'
+        'objectives = ["val_error", "flops"]\nbudgets = ["params<=5000"]\n'
+        "[space_options]\nmax_layers = 2\n"
+    )
+    out = tmp_path / "run"
+    code, stdout, err = _run(
+        capsys, "search", "--config", str(cfg), "--trials", "3", "--out", str(out), "--json"
+    )
+    assert code == 0, err
+    assert json.loads(stdout)["complete"] == 3  # the flag overrode the file's 5
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["dataset"] == "wine" and saved["trials"] == 3
+    assert saved["objectives"] == ["val_error", "flops"] and saved["budgets"] == ["params<=5000"]
+    assert saved["space_options"] == {"max_layers": 2}
+
+
+def test_config_file_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('spcae = "mlp"\n')
+    code, _, err = _run(capsys, "search", "--config", str(bad), "--out", str(tmp_path / "r"))
+    assert code == 2 and err.startswith("error: unknown config key(s) ['spcae']")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("trials = = 3\n")
+    code, _, err = _run(capsys, "search", "--config", str(broken), "--out", str(tmp_path / "r"))
+    assert code == 2 and err.startswith("error: cannot parse config file")

@@ -127,6 +127,9 @@ def search(
     ] = None,
     json_out: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    report: Annotated[
+        bool, typer.Option("--report", help="Write the HTML report when the search ends.")
+    ] = False,
 ) -> None:
     """Search a space for the best architectures; write a run folder."""
     from quarch.config import SearchConfig
@@ -184,10 +187,17 @@ def search(
             }
         base.update(given)
         result = run_search(SearchConfig.from_dict(base), progress=progress)
+    summary = result.to_json()
+    if report:
+        from quarch.report import write_report
+
+        summary["report"] = str(write_report(result.run_dir).html)
     if json_out:
-        sys.stdout.write(json.dumps(result.to_json()) + "\n")
+        sys.stdout.write(json.dumps(summary) + "\n")
         return
     _print_result(result)
+    if report:
+        _out.print(f"report: {summary['report']}")
 
 
 def _float(text: str, flag: str) -> float:

@@ -67,6 +67,15 @@ class CutEstimate:
         method (str): ``"builtin"`` or ``"qiskit"``.
     """
 
+    @property
+    def log10_overhead(self) -> float:
+        """``log10(overhead)``: overheads of wide circuits overflow a float (inf here)."""
+        if math.isinf(self.overhead):
+            return self.gate_cuts * math.log10(CNOT_GAMMA**2) + self.wire_cuts * math.log10(
+                WIRE_GAMMA**2
+            )
+        return math.log10(self.overhead)
+
     subcircuits: int
     overhead: float
     gate_cuts: int = 0
@@ -209,7 +218,11 @@ def estimate_cuts(circuit: Circuit, qubit_budget: int) -> CutEstimate:
     assert best is not None
     cost, groups, label = best
     part = tuple(tuple(int(q) for q in np.flatnonzero(label == g)) for g in np.unique(label))
-    return CutEstimate(groups, float(CNOT_GAMMA**2) ** cost, gate_cuts=cost, partition=part)
+    try:
+        overhead = float(CNOT_GAMMA**2) ** cost
+    except OverflowError:
+        overhead = math.inf
+    return CutEstimate(groups, overhead, gate_cuts=cost, partition=part)
 
 
 def skeleton_to_qiskit(circuit: Circuit, seed: int = 0) -> Any:

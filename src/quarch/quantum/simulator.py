@@ -24,13 +24,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from quarch._errors import QuarchError
+from quarch.quantum._engine import Engine, Runtime
 from quarch.quantum.circuit import Circuit, Param
 from quarch.quantum.gates import GATES
 from quarch.quantum.measurements import (
     ObservableLike,
+    PauliWord,
     expval_in_layout,
     parse_observables,
 )
@@ -70,50 +73,10 @@ class _Group:
     scale: list[list[float]] = field(default_factory=list)
 
 
-@dataclass
-class _Block:
-    gates: list[_GateRef]
-    order: tuple[int, ...]  # block wires, in the order of the state axes they occupy
-    perm: tuple[int, ...] | None  # axis permutation of [B, 2, ..., 2] before applying
-    mode: str  # "end" (block axes last) or "front" (block axes first)
-    batched: bool
-
-
-@dataclass
-class _Program:
-    prefix: list[list[_GateRef]] | None  # per-wire product-state ops (None: no prefix)
-    amplitude: tuple[int, float, bool] | None
-    blocks: list[_Block]
-    layout: tuple[int, ...]
-
-
 def _validate_dtype(dtype: torch.dtype) -> torch.dtype:
     if dtype not in _COMPLEX:
         raise ValueError(f"dtype must be torch.complex64 or torch.complex128; got {dtype}")
     return dtype
-
-
-def _partition(ops: list[_GateRef], k: int) -> list[list[_GateRef]]:
-    """Greedy blocks of at most ``k`` wires; an op may join a block early only when it
-    commutes with every op left behind (disjoint wires)."""
-    blocks: list[list[_GateRef]] = []
-    remaining = ops
-    while remaining:
-        block: list[_GateRef] = []
-        wires: set[int] = set()
-        blocked: set[int] = set()
-        deferred: list[_GateRef] = []
-        for g in remaining:
-            ws = set(g.wires)
-            if not (ws & blocked) and len(wires | ws) <= k:
-                block.append(g)
-                wires |= ws
-            else:
-                deferred.append(g)
-                blocked |= ws
-        blocks.append(block)
-        remaining = deferred
-    return blocks
 
 
 class ExecutionPlan:
@@ -158,7 +121,7 @@ class ExecutionPlan:
             ),
         )
         self._compile_sources()
-        self._programs: dict[bool, _Program] = {}
+        self._runtimes: dict[tuple[bool, bool], Runtime] = {}
         self._cache: dict[tuple[object, ...], torch.Tensor] = {}
 
     # ------------------------------------------------------------------ compile
@@ -212,45 +175,18 @@ class ExecutionPlan:
         self._products = products
         self._groups = list(groups.values())
 
-    def _program(self, with_prefix: bool) -> _Program:
-        if with_prefix in self._programs:
-            return self._programs[with_prefix]
-        n = self.n_qubits
-        refs = list(self._refs)
-        prefix: list[list[_GateRef]] | None = None
-        if with_prefix and self._amplitude is None:
-            prefix = [[] for _ in range(n)]
-            touched: set[int] = set()
-            rest: list[_GateRef] = []
-            for g in refs:
-                if len(g.wires) == 1 and g.wires[0] not in touched:
-                    prefix[g.wires[0]].append(g)
-                else:
-                    touched.update(g.wires)
-                    rest.append(g)
-            refs = rest
-        layout = tuple(range(n))
-        blocks: list[_Block] = []
-        for gates in _partition(refs, self.max_block_qubits):
-            wires = {w for g in gates for w in g.wires}
-            batched = any(g.batched for g in gates)
-            axes = sorted(layout.index(w) for w in wires)
-            m = len(axes)
-            perm = None
-            if axes == list(range(n - m, n)):
-                mode = "end"
-            elif axes == list(range(m)):
-                mode = "front"
-            else:
-                mode = "end"
-                others = [a for a in range(n) if a not in axes]
-                perm = (0, *[1 + a for a in others], *[1 + a for a in axes])
-                layout = tuple(layout[a] for a in others + axes)
-            order = tuple(w for w in layout if w in wires)
-            blocks.append(_Block(gates, order, perm, mode, batched))
-        prog = _Program(prefix, self._amplitude, blocks, layout)
-        self._programs[with_prefix] = prog
-        return prog
+    def _runtime(self, with_prefix: bool, weights_batched: bool) -> Runtime:
+        key = (with_prefix, weights_batched)
+        rt = self._runtimes.get(key)
+        if rt is None:
+            eng = Engine(
+                self.circuit,
+                self.max_block_qubits,
+                with_prefix=with_prefix,
+                weights_batched=weights_batched,
+            )
+            rt = self._runtimes[key] = Runtime(eng, self.dtype)
+        return rt
 
     # ------------------------------------------------------------------ run time
     def _const(self, key: tuple[object, ...], make: object) -> torch.Tensor:
@@ -382,43 +318,23 @@ class ExecutionPlan:
             )
         return mats[g.group][..., g.slot, :, :]
 
-    def _block_unitary(
-        self, block: _Block, mats: list[torch.Tensor], device: torch.device
-    ) -> torch.Tensor:
-        k = len(block.order)
-        dim = 2**k
-        u: torch.Tensor | None = None
-        for g in block.gates:
-            m = self._matrix(g, mats, device)
-            local = [block.order.index(w) for w in g.wires]
-            if u is None and len(g.wires) == k and local == list(range(k)):
-                u = m
-                continue
-            if u is None:
-                u = self._const(
-                    ("eye", dim, device, self.dtype),
-                    lambda d=dim: torch.eye(d, dtype=self.dtype, device=device),
-                )
-            u = _apply_local(u, m, local, k)
-        assert u is not None
-        return u
-
-    def _run(
+    def _execute(
         self,
         inputs: torch.Tensor | None,
         weights: torch.Tensor | Sequence[float] | None,
         initial_state: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, tuple[int, ...]]:
+        words: tuple[PauliWord, ...] | None,
+    ) -> torch.Tensor:
+        """Expectations of ``words`` ``[batch, n_obs]``, or the state ``[batch, 2**n]``
+        in canonical order when ``words`` is None."""
         inputs, w, init, batch, device = self._check(inputs, weights, initial_state)
-        n = self.n_qubits
-        dim = 2**n
-        prog = self._program(init is None)
-        mats = self._matrices(inputs, w, batch, device)
-        if init is not None:
-            psi = init.expand(batch, -1)
-        elif prog.amplitude is not None:
+        rt = self._runtime(init is None, w.dim() == 2)
+        eng = rt.eng
+        psi0 = init
+        if init is None and eng.amplitude is not None:
             assert inputs is not None
-            nf, pad, normalize = prog.amplitude
+            nf, pad, normalize = eng.amplitude
+            dim = 2**self.n_qubits
             x = inputs[:, :nf]
             if nf < dim:
                 x = torch.cat([x, x.new_full((batch, dim - nf), pad)], dim=-1)
@@ -427,61 +343,19 @@ class ExecutionPlan:
                 if bool((norm == 0).any()):
                     raise SimulationError("amplitude_embedding: an input vector has norm 0")
                 x = x / norm
-            psi = x.to(self.dtype)
-        else:
-            assert prog.prefix is not None
-            psi = self._product_state(prog.prefix, mats, device)
-            if psi.dim() == 1:
-                psi = psi.expand(batch, -1)
-        for block in prog.blocks:
-            u = self._block_unitary(block, mats, device)
-            if block.perm is not None:
-                psi = psi.reshape([psi.shape[0]] + [2] * n).permute(block.perm)
-            k = len(block.order)
-            rows = psi.shape[0]
-            if u.dim() == 3 and rows != u.shape[0]:
-                psi = psi.expand(u.shape[0], *psi.shape[1:])
-                rows = u.shape[0]
-            if block.mode == "end":
-                x = psi.reshape(rows, -1, 2**k)
-                psi = (x @ u.transpose(-1, -2)).reshape(rows, dim)
-            else:
-                x = psi.reshape(rows, 2**k, -1)
-                psi = (u @ x).reshape(rows, dim)
-        if psi.shape[0] != batch:
-            psi = psi.expand(batch, -1)
-        return psi, prog.layout
-
-    def _product_state(
-        self, prefix: list[list[_GateRef]], mats: list[torch.Tensor], device: torch.device
-    ) -> torch.Tensor:
-        zero = self._const(
-            ("zero", device, self.dtype),
-            lambda: torch.tensor([1, 0], dtype=self.dtype, device=device),
-        )
-        psi: torch.Tensor | None = None
-        for ops in prefix:
-            v = zero
-            if ops:
-                m = self._matrix(ops[0], mats, device)
-                v = m[..., :, 0]
-                for g in ops[1:]:
-                    v = (self._matrix(g, mats, device) @ v[..., None])[..., 0]
-            if psi is None:
-                psi = v
-            else:
-                psi = (psi[..., :, None] * v[..., None, :]).reshape(
-                    *torch.broadcast_shapes(psi.shape[:-1], v.shape[:-1]), -1
-                )
-        assert psi is not None
-        return psi
-
-    def _canonical(self, psi: torch.Tensor, layout: tuple[int, ...]) -> torch.Tensor:
-        n = self.n_qubits
-        if layout == tuple(range(n)):
-            return psi
-        perm = (0, *[1 + layout.index(w) for w in range(n)])
-        return psi.reshape([psi.shape[0]] + [2] * n).permute(perm).reshape(psi.shape[0], -1)
+            psi0 = x.to(self.dtype)
+        signs = eng.signs(words) if words is not None else None
+        out = rt.execute(inputs, w, psi0, batch, device, signs)
+        if out.shape[0] != batch:
+            out = out.expand(batch, -1)
+        if signs is not None:
+            return out
+        if not eng.identity_layout:
+            inv = rt.const("canon", lambda: torch.as_tensor(np.argsort(eng.sigma)), device)
+            out = out[:, inv]
+        if words is None:
+            return out
+        return expval_in_layout(out, words, tuple(range(self.n_qubits)))
 
     # ------------------------------------------------------------------ public
     def state(
@@ -503,8 +377,7 @@ class ExecutionPlan:
         Raises:
             SimulationError: shapes do not fit the circuit or each other.
         """
-        psi, layout = self._run(inputs, weights, initial_state)
-        return self._canonical(psi, layout)
+        return self._execute(inputs, weights, initial_state, None)
 
     def expval(
         self,
@@ -516,8 +389,7 @@ class ExecutionPlan:
     ) -> torch.Tensor:
         """Expectations of Pauli words ``[batch, n_obs]``; ``None`` means <Z> per qubit."""
         words = parse_observables(observables, self.n_qubits)
-        psi, layout = self._run(inputs, weights, initial_state)
-        return expval_in_layout(psi, words, layout)
+        return self._execute(inputs, weights, initial_state, words)
 
     def probs(
         self,
@@ -533,26 +405,7 @@ class ExecutionPlan:
     @property
     def n_blocks(self) -> int:
         """Number of fused blocks (matmuls over the state) per execution."""
-        return len(self._program(True).blocks)
-
-
-def _apply_local(u: torch.Tensor, m: torch.Tensor, local: list[int], k: int) -> torch.Tensor:
-    """``m`` (on block-local qubits ``local``) times ``u`` (``[(B,) 2^k, 2^k]``)."""
-    nb = u.dim() - 2
-    dim = 2**k
-    r = len(local)
-    lead = list(u.shape[:nb])
-    t = u.reshape(*lead, *([2] * k), dim)
-    src = [nb + a for a in local]
-    dst = list(range(nb, nb + r))
-    t = t.movedim(src, dst)
-    moved_shape = t.shape
-    t = m @ t.reshape(*lead, 2**r, -1)
-    out_lead = list(t.shape[:-2])
-    t = t.reshape(*out_lead, *moved_shape[nb:]).movedim(
-        [len(out_lead) + i for i in range(r)], [len(out_lead) + a for a in local]
-    )
-    return t.reshape(*out_lead, dim, dim)
+        return self._runtime(True, False).eng.n_passes[0]
 
 
 def compile_circuit(

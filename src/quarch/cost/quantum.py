@@ -1,0 +1,227 @@
+"""Quantum costs: execution-time proxy on a device profile, simulation FLOPs, noise.
+
+Everything here reads only the circuit (its gates and wires), so it is deterministic
+and instant; the measured simulation time is reported separately by the evaluator
+(``sim_time_ms``) because wall time is never reproducible.
+
+**Device profiles** (:data:`QUANTUM_DEVICES`) hold median gate and readout durations and
+error rates. The IBM figures are the medians over all qubits / couplers of the
+calibration snapshots shipped with ``qiskit-ibm-runtime`` 0.51's fake backends:
+``ibm-eagle`` = FakeSherbrooke (Eagle r3: SX 56.9 ns, ECR 533 ns, readout 1220 ns;
+errors 2.36e-4, 7.79e-3, readout 1.98e-2), ``ibm-heron`` = FakeFez (Heron r2: SX 24 ns,
+CZ 84 ns, readout 1560 ns; errors 2.29e-4, 3.90e-3, readout 7.57e-3). The repetition
+delay is IBM's default ``rep_delay`` of 250 us.
+
+**runtime_proxy** (seconds per input sample) =
+``shots * (circuit_duration + readout + rep_delay)``, where ``circuit_duration`` is the
+ASAP critical path with each gate's duration from its native decomposition
+(:data:`NATIVE_COUNTS`: RZ is virtual and free, RX/RY/Rot are 2 SX pulses, a CNOT on a
+CZ device is a CZ with 2 SX, CRZ / RZZ are 2 two-qubit gates, an amplitude embedding of
+real amplitudes is Mottonen's state preparation with ``2**n - 1`` RY and ``2**n - 2``
+CNOTs, run serially). Z and ZZ observables commute, so one measurement setting serves
+them all.
+
+**quantum_flops** (per sample) of simulating the circuit gate by gate on a state of
+``2**n`` complex amplitudes: a gate on ``k`` wires multiplies ``2**(n-k)`` vectors of
+length ``2**k`` by a ``2**k x 2**k`` matrix, ``8 * 2**k`` real FLOPs per output
+amplitude (complex multiply 6 + add 2), so ``8 * 2**(n+k)``; an amplitude embedding
+costs ``3 * 2**n`` (norm and scaling); measurement costs ``3 * 2**n`` for
+probabilities plus ``2 * 2**n`` per observable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quarch._errors import ConfigError
+from quarch.quantum.circuit import Circuit
+from quarch.quantum.noise import NoiseModel
+
+__all__ = [
+    "NATIVE_COUNTS",
+    "QUANTUM_DEVICES",
+    "QuantumDevice",
+    "circuit_duration_ns",
+    "get_quantum_device",
+    "native_two_qubit_gates",
+    "noise_model",
+    "quantum_flops",
+    "runtime_proxy",
+]
+
+
+@dataclass(frozen=True)
+class QuantumDevice:
+    """A quantum device profile: durations (ns), error rates and shots.
+
+    Attributes:
+        name (str): profile name.
+        one_qubit_ns (float): duration of one native single-qubit pulse (SX / X).
+        two_qubit_ns (float): duration of the native two-qubit gate.
+        readout_ns (float): measurement duration.
+        rep_delay_ns (float): delay between shots (reset and repetition).
+        shots (int): shots per circuit execution.
+        error_1q (float): median single-qubit gate error.
+        error_2q (float): median two-qubit gate error.
+        readout_error (float): median readout error.
+        source (str): where the figures come from.
+    """
+
+    name: str
+    one_qubit_ns: float
+    two_qubit_ns: float
+    readout_ns: float
+    rep_delay_ns: float = 250_000.0
+    shots: int = 1024
+    error_1q: float = 0.0
+    error_2q: float = 0.0
+    readout_error: float = 0.0
+    source: str = ""
+
+
+QUANTUM_DEVICES: dict[str, QuantumDevice] = {
+    "ibm-eagle": QuantumDevice(
+        "ibm-eagle", 56.9, 533.0, 1220.0, error_1q=2.36e-4, error_2q=7.79e-3,
+        readout_error=1.98e-2,
+        source="qiskit-ibm-runtime 0.51 FakeSherbrooke (Eagle r3) medians",
+    ),
+    "ibm-heron": QuantumDevice(
+        "ibm-heron", 24.0, 84.0, 1560.0, error_1q=2.29e-4, error_2q=3.90e-3,
+        readout_error=7.57e-3,
+        source="qiskit-ibm-runtime 0.51 FakeFez (Heron r2) medians",
+    ),
+}  # fmt: skip
+"""Built-in quantum device profiles by name."""
+
+#: Native (single-qubit pulses, two-qubit gates) per quarch gate.
+NATIVE_COUNTS: dict[str, tuple[int, int]] = {
+    "rz": (0, 0), "phase": (0, 0), "z": (0, 0), "s": (0, 0), "sdg": (0, 0), "t": (0, 0),
+    "tdg": (0, 0), "x": (1, 0), "sx": (1, 0), "sxdg": (1, 0), "h": (1, 0), "y": (1, 0),
+    "rx": (2, 0), "ry": (2, 0), "rot": (2, 0), "u3": (2, 0),
+    "cnot": (2, 1), "cz": (0, 1), "cy": (2, 1), "ch": (4, 1), "swap": (4, 3),
+    "crx": (4, 2), "cry": (4, 2), "crz": (0, 2), "cphase": (0, 2),
+    "rxx": (4, 2), "ryy": (4, 2), "rzz": (0, 2),
+}  # fmt: skip
+
+
+def get_quantum_device(device: str | QuantumDevice) -> QuantumDevice:
+    """The profile named ``device`` (a profile passes through).
+
+    Raises:
+        ConfigError: an unknown name; the message lists the known ones.
+    """
+    if isinstance(device, QuantumDevice):
+        return device
+    try:
+        return QUANTUM_DEVICES[device]
+    except KeyError:
+        raise ConfigError(
+            f"unknown quantum device profile {device!r}; known: {', '.join(QUANTUM_DEVICES)}"
+        ) from None
+
+
+def _native(name: str, n_wires: int) -> tuple[int, int]:
+    if name in NATIVE_COUNTS:
+        return NATIVE_COUNTS[name]
+    return (2, 0) if n_wires == 1 else (4, 3 * (n_wires - 1))
+
+
+def native_two_qubit_gates(circuit: Circuit) -> int:
+    """Native two-qubit gates after decomposition (amplitude prep: ``2**n - 2``)."""
+    total = 0
+    for op in circuit.ops:
+        if op.is_channel:
+            continue
+        if op.name == "amplitude_embedding":
+            total += 2**circuit.n_qubits - 2
+        else:
+            total += _native(op.name, len(op.wires))[1]
+    return total
+
+
+def circuit_duration_ns(circuit: Circuit, device: str | QuantumDevice = "ibm-heron") -> float:
+    """Critical-path duration (ns) with gates scheduled as early as their wires allow."""
+    dev = get_quantum_device(device)
+    free = [0.0] * circuit.n_qubits
+    for op in circuit.ops:
+        if op.is_channel:
+            continue
+        if op.name == "amplitude_embedding":
+            n = circuit.n_qubits
+            dur = (2**n - 1) * 2 * dev.one_qubit_ns + (2**n - 2) * (
+                dev.two_qubit_ns + 2 * dev.one_qubit_ns
+            )
+        else:
+            n1, n2 = _native(op.name, len(op.wires))
+            dur = n1 * dev.one_qubit_ns + n2 * dev.two_qubit_ns
+        start = max(free[w] for w in op.wires)
+        for w in op.wires:
+            free[w] = start + dur
+    return max(free, default=0.0)
+
+
+def runtime_proxy(
+    circuit: Circuit,
+    device: str | QuantumDevice = "ibm-heron",
+    *,
+    shots: int | None = None,
+    settings: int = 1,
+) -> float:
+    """Estimated device time (seconds) to estimate the circuit's outputs for one sample.
+
+    ``shots * settings * (circuit_duration + readout + rep_delay)``; see the module
+    docstring. ``settings`` is the number of measurement bases (1 for Z/ZZ words).
+
+    Raises:
+        ValueError: ``shots`` or ``settings`` < 1.
+        ConfigError: an unknown device profile.
+
+    Example:
+        >>> c = Circuit(2).ry(0, 0.1).cnot(0, 1)
+        >>> round(runtime_proxy(c, "ibm-heron", shots=1) * 1e9, 1)  # ns
+        251740.0
+    """
+    dev = get_quantum_device(device)
+    n_shots = dev.shots if shots is None else shots
+    if isinstance(n_shots, bool) or not isinstance(n_shots, int) or n_shots < 1:
+        raise ValueError(f"shots must be an integer >= 1; got {n_shots!r}")
+    if isinstance(settings, bool) or not isinstance(settings, int) or settings < 1:
+        raise ValueError(f"settings must be an integer >= 1; got {settings!r}")
+    per_shot = circuit_duration_ns(circuit, dev) + dev.readout_ns + dev.rep_delay_ns
+    return n_shots * settings * per_shot * 1e-9
+
+
+def quantum_flops(circuit: Circuit, n_observables: int) -> float:
+    """FLOPs of simulating ``circuit`` for one sample and reading ``n_observables``.
+
+    ``sum_gates 8 * 2**(n + k_gate) + 3 * 2**n [amplitude] + (3 + 2 * n_obs) * 2**n``.
+
+    Example:
+        >>> quantum_flops(Circuit(2).h(0).cnot(0, 1), 1)  # 8*2^3 + 8*2^4 + 5*2^2
+        212.0
+    """
+    if n_observables < 0:
+        raise ValueError(f"n_observables must be >= 0; got {n_observables}")
+    n = circuit.n_qubits
+    total = 0
+    for op in circuit.ops:
+        if op.is_channel:
+            continue
+        if op.name == "amplitude_embedding":
+            total += 3 * 2**n
+        else:
+            total += 8 * 2 ** (n + len(op.wires))
+    return float(total + (3 + 2 * n_observables) * 2**n)
+
+
+def noise_model(device: str | QuantumDevice = "ibm-heron") -> NoiseModel:
+    """A :class:`~quarch.quantum.NoiseModel` from a profile's median error rates.
+
+    Depolarising noise after every gate (the single- or two-qubit rate on each of its
+    wires) and the profile's readout error.
+    """
+    dev = get_quantum_device(device)
+    return NoiseModel(
+        {"1q": ("depolarizing", dev.error_1q), "2q": ("depolarizing", dev.error_2q)},
+        readout_error=dev.readout_error,
+    )

@@ -1,0 +1,1101 @@
+"""The fast execution engine behind :class:`~quarch.quantum.ExecutionPlan` (private).
+
+Why it looks the way it does: at the sizes a NAS trains most (n <= 10, batch 256) the
+state sits in cache and the cost is the number of torch operations per
+forward+backward; at n >= 14 the cost is the number of passes over the state. So:
+
+* **Compile time does the bookkeeping.** Permutation gates (CNOT, SWAP, X, Toffoli,
+  CSWAP) that do not fit a block are not applied at all: the engine keeps a map
+  ``sigma`` (stored index -> true basis index) and folds it into the next block's
+  matrix, into one gather of the state when a block's wires are scattered by it, or
+  into the sign table of ``<Z>`` at the end. A CNOT ring costs at most one gather.
+* **Block matrices are built in a handful of batched ops.** Consecutive one-qubit
+  gates on a wire are multiplied into one 2x2 (RX/RY/RZ of all slots at once as
+  ``cos I + sin Q``); each block's one-qubit layer is a Kronecker product built as a
+  tree over all blocks of the plan together; constant gates (CNOT runs, H layers,
+  gates with constant angles) are multiplied at compile time.
+* **The state evolution is one autograd node with adjoint differentiation.** The
+  backward pass runs the blocks in reverse on ``[state; gradient]`` stacked (both
+  transform with the same ``U^dagger``), so memory stays at a few states whatever the
+  depth, and each block costs one matmul plus one reduction for its matrix gradient.
+  ``<Z>`` is fused into the same node. State-sized buffers are reused between calls
+  (fresh multi-MB buffers cost a page fault per 4 KiB).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from quarch.quantum.circuit import Circuit, Param
+from quarch.quantum.gates import GATES
+
+# RX, RY, RZ = cos(t/2) I + sin(t/2) Q with Q = -i X, -i Y, -i Z.
+_ROT_Q = {
+    "rx": np.array([[0, -1j], [-1j, 0]], dtype=np.complex128),
+    "ry": np.array([[0, -1], [1, 0]], dtype=np.complex128),
+    "rz": np.array([[-1j, 0], [0, 1j]], dtype=np.complex128),
+}
+
+
+@dataclass(eq=False)
+class _Gate:
+    """One op as the engine sees it."""
+
+    name: str
+    wires: tuple[int, ...]
+    params: tuple[float | Param, ...]
+    const: np.ndarray | None  # full matrix when it needs no run-time angle
+    perm: bool  # constant basis-state permutation
+    batched: bool  # its matrix differs per sample
+    row: int = -1  # one-qubit gates: row in the 1q table (shared or batched)
+    slot: tuple[int, int] = (-1, -1)  # multi-qubit parametrised: (group, slot)
+
+
+@dataclass
+class _Factor:
+    kind: str  # "C" constant, "K" one-qubit layer (Kronecker), "P" parametrised gate
+    const: np.ndarray | None = None
+    rows: list[list[_Gate]] | None = None  # "K": per block wire, gates in order
+    gate: _Gate | None = None  # "P"
+    local: tuple[int, ...] = ()  # "P": block-local positions of the gate's wires
+
+
+@dataclass
+class _BlockSpec:
+    wires: tuple[int, ...]  # matrix order: first = most significant local bit
+    factors: list[_Factor]
+    batched: bool
+    mode: str = "end"
+    group: int = -1
+    index: int = -1
+
+
+@dataclass
+class _Group:
+    """Blocks with the same width, batchedness and factor kinds: one matmul chain."""
+
+    dim: int
+    batched: bool
+    kinds: tuple[str, ...]
+    blocks: list[_BlockSpec] = field(default_factory=list)
+    kron_slices: dict[int, tuple[bool, int, int]] = field(default_factory=dict)
+
+
+@dataclass
+class _Chain:
+    key: str
+    rows: list[list[_Gate]]
+    batched: bool
+    fast: bool
+    refs: list[list[tuple[str, int, float]]] = field(default_factory=list)
+    q: np.ndarray | None = None
+
+
+@dataclass
+class _Step:
+    kind: str  # "gather", "end", "front"
+    index: np.ndarray | None = None  # gather: new[s] = old[index[s]]
+    group: int = -1
+    block: int = -1
+    dim: int = 0
+    batched: bool = False
+
+
+def _bits_apply(t: np.ndarray, n: int, wires: tuple[int, ...], images: np.ndarray) -> np.ndarray:
+    """Apply a basis permutation on ``wires`` (``images[local] = new local``) to indices."""
+    r = len(wires)
+    local = np.zeros_like(t)
+    for i, w in enumerate(wires):
+        local |= ((t >> (n - 1 - w)) & 1) << (r - 1 - i)
+    new = images[local]
+    out = t.copy()
+    for i, w in enumerate(wires):
+        bit = (new >> (r - 1 - i)) & 1
+        out = (out & ~(1 << (n - 1 - w))) | (bit << (n - 1 - w))
+    return out
+
+
+def _embed_np(m: np.ndarray, local: list[int], k: int) -> np.ndarray:
+    """A gate matrix on block-local positions ``local`` as a ``2^k`` matrix."""
+    ai, mask = _embed_index(tuple(local), k)
+    return m[ai[:, None], ai[None, :]] * mask
+
+
+def _embed_index(local: tuple[int, ...], k: int) -> tuple[np.ndarray, np.ndarray]:
+    d = 2**k
+    i = np.arange(d)
+    r = len(local)
+    ai = np.zeros(d, dtype=np.int64)
+    rest_mask = d - 1
+    for j, p in enumerate(local):
+        ai |= ((i >> (k - 1 - p)) & 1) << (r - 1 - j)
+        rest_mask &= ~(1 << (k - 1 - p))
+    rest = i & rest_mask
+    return ai, rest[:, None] == rest[None, :]
+
+
+def _kron_np(mats: list[np.ndarray]) -> np.ndarray:
+    out = np.ones((1, 1), dtype=np.complex128)
+    for m in mats:
+        out = np.kron(out, m)
+    return out
+
+
+def _kron_tree(m: torch.Tensor) -> torch.Tensor:
+    """Kronecker product over axis ``-3`` of ``[..., k, r, c]`` -> ``[..., r^k, c^k]``
+    in ``ceil(log2 k)`` broadcast multiplications (first factor most significant)."""
+    tails: list[torch.Tensor] = []
+    while m.shape[-3] > 1:
+        k = m.shape[-3]
+        if k % 2:
+            tails.append(m[..., -1, :, :])
+            m = m[..., :-1, :, :]
+        a = m[..., 0::2, :, None, :, None]
+        b = m[..., 1::2, None, :, None, :]
+        r, c = m.shape[-2], m.shape[-1]
+        m = (a * b).reshape(*m.shape[:-3], k // 2, r * r, c * c)
+    out = m[..., 0, :, :]
+    for t in reversed(tails):
+        r, c = out.shape[-2] * t.shape[-2], out.shape[-1] * t.shape[-1]
+        out = (out[..., :, None, :, None] * t[..., None, :, None, :]).reshape(
+            *torch.broadcast_shapes(out.shape[:-2], t.shape[:-2]), r, c
+        )
+    return out
+
+
+class Engine:
+    """Compiled schedule of one circuit for one weight kind (shared or per-sample).
+
+    Args:
+        circuit (Circuit): gates only (channels are refused earlier).
+        max_block: widest block.
+        with_prefix: build the leading one-qubit gates as a product state.
+        weights_batched: weights come as ``[batch, n_weights]``.
+    """
+
+    def __init__(
+        self, circuit: Circuit, max_block: int, *, with_prefix: bool, weights_batched: bool
+    ) -> None:
+        self.n = n = circuit.n_qubits
+        self.k = max_block
+        self.weights_batched = weights_batched
+        self.n_weights = circuit.n_weights
+        self.n_inputs = circuit.n_inputs
+        self._consts: list[float] = []
+        self._products: list[tuple[int, ...]] = []
+        self._bparts: set[str] = set()
+        gates = [self._gate(op) for op in circuit.ops if op.name != "amplitude_embedding"]
+        self.amplitude = next(
+            (op.meta for op in circuit.ops if op.name == "amplitude_embedding"), None
+        )
+        # ---- product-state prefix
+        self.prefix: list[list[_Gate]] | None = None
+        if with_prefix and self.amplitude is None:
+            self.prefix = [[] for _ in range(n)]
+            touched: set[int] = set()
+            rest: list[_Gate] = []
+            for g in gates:
+                if len(g.wires) == 1 and g.wires[0] not in touched:
+                    self.prefix[g.wires[0]].append(g)
+                else:
+                    touched.update(g.wires)
+                    rest.append(g)
+            gates = rest
+        # ---- schedule: blocks and deferred permutations
+        items = self._schedule(gates)
+        self.steps: list[_Step] = []
+        self.blocks: list[_BlockSpec] = []
+        sigma = np.arange(2**n, dtype=np.int64)  # stored index -> true basis index
+        for item in items:
+            if isinstance(item, _Gate):
+                images = np.argmax(np.abs(item.const), axis=0)  # type: ignore[arg-type]
+                sigma = _bits_apply(sigma, n, item.wires, images)
+                continue
+            sigma = self._place(item, sigma)
+        self.sigma = sigma
+        self.identity_layout = bool((sigma == np.arange(2**n)).all())
+        self._group_blocks()
+        self._make_chains()
+        self._assign_tables()
+
+    # ------------------------------------------------------------------ compile
+    def _col(self, p: Param, batched: bool) -> tuple[str, int]:
+        if p.kind == "weight":
+            if batched:
+                self._bparts.add("w")
+            return ("w", p.index[0])
+        if len(p.index) == 1:
+            self._bparts.add("x")
+            return ("x", p.index[0])
+        self._bparts.add("p")
+        self._products.append(p.index)
+        return ("p", len(self._products) - 1)
+
+    def _gate(self, op: Any) -> _Gate:
+        spec = GATES[op.name]
+        if spec.n_params == 0:
+            assert spec.constant is not None
+            return _Gate(op.name, op.wires, (), spec.constant, spec.permutation, False)
+        if not any(isinstance(p, Param) for p in op.params):
+            assert spec.builder is not None
+            t = torch.tensor([float(p) for p in op.params], dtype=torch.float64)
+            m = spec.builder(*t.unbind(-1)).to(torch.complex128).numpy()
+            return _Gate(op.name, op.wires, op.params, m, False, False)
+        batched = any(
+            isinstance(p, Param) and (p.kind == "input" or self.weights_batched) for p in op.params
+        )
+        return _Gate(op.name, op.wires, op.params, None, False, batched)
+
+    def _schedule(self, gates: list[_Gate]) -> list[_Gate | list[_Gate]]:
+        """Greedy blocks of at most ``k`` wires; runs of permutation gates wider than a
+        block are deferred into the index map instead of being multiplied."""
+        k = self.k
+        items: list[_Gate | list[_Gate]] = []
+        remaining = gates
+        while remaining:
+            front: list[_Gate] = []
+            rest: list[_Gate] = []
+            blocked: set[int] = set()
+            for g in remaining:
+                if g.perm and not (set(g.wires) & blocked):
+                    front.append(g)
+                else:
+                    rest.append(g)
+                    blocked |= set(g.wires)
+            if front and len({w for g in front for w in g.wires}) > k:
+                items.extend(front)
+                remaining = rest
+                continue
+            block: list[_Gate] = []
+            wires: set[int] = set()
+            blocked = set()
+            deferred: list[_Gate] = []
+            for g in remaining:
+                ws = set(g.wires)
+                if not (ws & blocked) and len(wires | ws) <= k:
+                    block.append(g)
+                    wires |= ws
+                else:
+                    deferred.append(g)
+                    blocked |= ws
+            if all(g.perm for g in block):
+                items.extend(block)
+            else:
+                items.append(block)
+            remaining = deferred
+        return items
+
+    def _place(self, gates: list[_Gate], sigma: np.ndarray) -> np.ndarray:
+        """Add one block's step (and a gather first when ``sigma`` scatters its wires)."""
+        n = self.n
+        wires = tuple(sorted({w for g in gates for w in g.wires}))
+        k = len(wires)
+        for mode in ("end", "front"):
+            fit = _local_map(sigma, n, wires, mode)
+            if fit is not None:
+                break
+        else:
+            others = [w for w in range(n) if w not in wires]
+            layout = others + list(wires)
+            new_sigma = np.zeros_like(sigma)
+            s = np.arange(2**n, dtype=np.int64)
+            for pos, w in enumerate(layout):
+                new_sigma |= ((s >> (n - 1 - pos)) & 1) << (n - 1 - w)
+            inv = np.empty_like(sigma)
+            inv[sigma] = np.arange(2**n)
+            self.steps.append(_Step("gather", index=inv[new_sigma]))
+            sigma = new_sigma
+            mode = "end"
+            fit = _local_map(sigma, n, wires, mode)
+            assert fit is not None
+        order, conj = fit
+        factors = _factors(gates, order)
+        if conj is not None:
+            # U_stored[a, a'] = U[f(a), f(a')]: a constant permutation on each side.
+            p = np.zeros((2**k, 2**k), dtype=np.complex128)
+            p[conj, np.arange(2**k)] = 1
+            factors = _merge([_Factor("C", const=p), *factors, _Factor("C", const=p.T.copy())])
+        spec = _BlockSpec(order, factors, any(g.batched for g in gates), mode)
+        self.blocks.append(spec)
+        self.steps.append(_Step(mode, dim=2**k, batched=spec.batched, block=len(self.blocks) - 1))
+        return sigma
+
+    def _assign_tables(self) -> None:
+        """Rows of the one-qubit tables and slots of multi-qubit parametrised groups."""
+        one_q = [g for ch in self.chains.values() if not ch.fast for row in ch.rows for g in row]
+        # constant rows: identity first, then each distinct constant matrix
+        const_rows: list[np.ndarray] = [np.eye(2, dtype=np.complex128)]
+        rot_s: list[_Gate] = []
+        rot_b: list[_Gate] = []
+        gen: dict[tuple[str, bool], list[_Gate]] = {}
+        for g in one_q:
+            if g.const is not None:
+                g.row = -2 - len(const_rows)  # resolved below
+                const_rows.append(g.const)
+            elif g.name in _ROT_Q:
+                (rot_b if g.batched else rot_s).append(g)
+            else:
+                gen.setdefault((g.name, g.batched), []).append(g)
+        self._rot = {False: rot_s, True: rot_b}
+        self._gen1 = gen
+        self.needs_table = any(not ch.fast for ch in self.chains.values())
+        self.needs_batched_table = any(g.batched for g in one_q)
+        # shared table: [rot shared | generic shared groups | constants]
+        row = 0
+        for g in rot_s:
+            g.row, row = row, row + 1
+        for (_, b), gs in gen.items():
+            if not b:
+                for g in gs:
+                    g.row, row = row, row + 1
+        self._const_offset = row
+        self._const_rows = np.stack(const_rows)
+        for g in one_q:
+            if g.const is not None:
+                g.row = row + (-2 - g.row)
+        self.n_shared_rows = row + len(const_rows)
+        self.identity_row = row
+        row = self.n_shared_rows
+        for g in rot_b:
+            g.row, row = row, row + 1
+        for (_, b), gs in gen.items():
+            if b:
+                for g in gs:
+                    g.row, row = row, row + 1
+        # multi-qubit parametrised gates
+        self._genk: dict[tuple[str, bool], list[_Gate]] = {}
+        for b in self.blocks:
+            for f in b.factors:
+                if f.kind == "P":
+                    assert f.gate is not None
+                    lst = self._genk.setdefault((f.gate.name, f.gate.batched), [])
+                    f.gate.slot = (list(self._genk).index((f.gate.name, f.gate.batched)), len(lst))
+                    lst.append(f.gate)
+        # resolve angle sources
+        self._angle_refs: dict[int, list[tuple[str, int, float]]] = {}
+        for g in [*one_q, *(g for lst in self._genk.values() for g in lst)]:
+            if g.const is None:
+                self._angle_refs[id(g)] = [self._ref(p, g.batched) for p in g.params]
+
+    def _ref(self, p: float | Param, batched: bool) -> tuple[str, int, float]:
+        if not isinstance(p, Param):
+            self._consts.append(float(p))
+            if batched:
+                self._bparts.add("c")
+            return ("c", len(self._consts) - 1, 1.0)
+        part, i = self._col(p, batched)
+        return (part, i, p.scale)
+
+    def _make_chains(self) -> None:
+        """Rows of consecutive one-qubit gates whose products the run time builds.
+
+        A chain made only of RX/RY/RZ is built straight from its angles as
+        ``cos(t/2) I + sin(t/2) Q`` laid out ``[depth, rows]`` (a missing gate is an
+        angle 0, the identity), so no table gather is needed."""
+        self.chains: dict[object, _Chain] = {}
+        todo: list[tuple[object, list[list[_Gate]]]] = []
+        if self.prefix is not None:
+            todo.append(("prefix", self.prefix))
+        todo.extend(self._kron.items())
+        for key, rows in todo:
+            gates = [g for row in rows for g in row]
+            batched = any(g.batched for g in gates)
+            fast = bool(gates) and all(
+                g.name in _ROT_Q and not any(isinstance(p, Param) for p in g.params[1:])
+                for g in gates
+            )
+            ch = _Chain(str(key), rows, batched, fast)
+            if fast:
+                depth = max(len(r) for r in rows)
+                zero = self._ref(0.0, batched)
+                q = np.zeros((depth, len(rows), 2, 2), dtype=np.complex128)
+                for p_ in range(depth):
+                    line = []
+                    for r, row in enumerate(rows):
+                        if p_ < len(row):
+                            part, i, scale = self._ref(row[p_].params[0], batched)
+                            line.append((part, i, 0.5 * scale))
+                            q[p_, r] = _ROT_Q[row[p_].name]
+                        else:
+                            line.append((zero[0], zero[1], 0.0))
+                    ch.refs.append(line)
+                ch.q = q
+            self.chains[key] = ch
+
+    def _group_blocks(self) -> None:
+        groups: dict[tuple[int, bool, tuple[str, ...]], _Group] = {}
+        for b in self.blocks:
+            kinds = tuple(f.kind for f in b.factors)
+            key = (2 ** len(b.wires), b.batched, kinds)
+            grp = groups.setdefault(key, _Group(key[0], key[1], kinds))
+            b.group, b.index = list(groups).index(key), len(grp.blocks)
+            grp.blocks.append(b)
+        self.groups = list(groups.values())
+        for st in self.steps:
+            if st.kind != "gather":
+                b = self.blocks[st.block]
+                st.group, st.block = b.group, b.index
+        # Kronecker layers, per (batched, k), contiguous per (group, position)
+        self._kron: dict[tuple[bool, int], list[list[_Gate]]] = {}
+        for grp in self.groups:
+            for pos, kind in enumerate(grp.kinds):
+                if kind != "K":
+                    continue
+                k = grp.dim.bit_length() - 1
+                layers = [b.factors[pos].rows or [] for b in grp.blocks]
+                lb = any(g.batched for rows in layers for row in rows for g in row)
+                lst = self._kron.setdefault((lb, k), [])
+                start = len(lst) // k
+                for rows in layers:
+                    lst.extend(rows)
+                grp.kron_slices[pos] = (lb, start, len(lst) // k)
+
+    # ------------------------------------------------------------------ info
+    @property
+    def n_passes(self) -> tuple[int, int]:
+        """(matmul passes, gather passes) over the state per forward."""
+        g = sum(1 for s in self.steps if s.kind == "gather")
+        return len(self.steps) - g, g
+
+    def signs(self, words: Any) -> np.ndarray | None:
+        """Sign table ``[2**n, n_obs]`` of diagonal Pauli words in stored order."""
+        from quarch.quantum.measurements import _word_tables
+
+        if not all(w.is_diagonal for w in words):
+            return None
+        ident = tuple(range(self.n))
+        return np.stack([_word_tables(w, ident)[0][self.sigma] for w in words], axis=1)
+
+
+def _local_map(
+    sigma: np.ndarray, n: int, wires: tuple[int, ...], mode: str
+) -> tuple[tuple[int, ...], np.ndarray | None] | None:
+    """If the block's wires live on the last (``end``) or first (``front``) ``k`` stored
+    bits, return the wire order of those bits and, when the map between stored and true
+    local indices is not a plain bit order, that map; else ``None``."""
+    k = len(wires)
+    s = np.arange(2**n, dtype=np.int64)
+    t_w = np.zeros_like(s)
+    mask_w = 0
+    for i, w in enumerate(wires):
+        t_w |= ((sigma >> (n - 1 - w)) & 1) << (k - 1 - i)
+        mask_w |= 1 << (n - 1 - w)
+    t_o = sigma & ~mask_w
+    if mode == "end":
+        a, h = s & (2**k - 1), s >> k
+    else:
+        a, h = s >> (n - k), s & (2 ** (n - k) - 1)
+    f = np.empty(2**k, dtype=np.int64)
+    f[a] = t_w
+    if not (f[a] == t_w).all():
+        return None
+    g = np.empty(2 ** (n - k), dtype=np.int64)
+    g[h] = t_o
+    if not (g[h] == t_o).all():
+        return None
+    # a plain bit order? then build the block's matrices in that wire order
+    order: list[int] = []
+    for j in range(k):
+        img = int(f[1 << (k - 1 - j)])
+        if img == 0 or img & (img - 1) or f[0] != 0:
+            break
+        order.append(wires[k - 1 - (img.bit_length() - 1)])
+    if len(order) == k:
+        pos = [wires.index(w) for w in order]
+        lin = np.zeros(2**k, dtype=np.int64)
+        idx = np.arange(2**k)
+        for j, p in enumerate(pos):
+            lin |= ((idx >> (k - 1 - j)) & 1) << (k - 1 - p)
+        if (lin == f).all():
+            return tuple(order), None
+    return wires, f
+
+
+def _factors(gates: list[_Gate], order: tuple[int, ...]) -> list[_Factor]:
+    """One block as a chain of factors (first applied first)."""
+    k = len(order)
+    pos = {w: i for i, w in enumerate(order)}
+    pending: dict[int, list[_Gate]] = {}
+    out: list[_Factor] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        rows = [pending.get(w, []) for w in order]
+        if all(g.const is not None for row in rows for g in row):
+            mats = []
+            for row in rows:
+                m = np.eye(2, dtype=np.complex128)
+                for g in row:
+                    m = g.const @ m  # type: ignore[operator]
+                mats.append(m)
+            out.append(_Factor("C", const=_kron_np(mats)))
+        else:
+            out.append(_Factor("K", rows=rows))
+        pending.clear()
+
+    for g in gates:
+        if len(g.wires) == 1:
+            pending.setdefault(g.wires[0], []).append(g)
+            continue
+        if any(w in pending for w in g.wires):
+            flush()
+        local = [pos[w] for w in g.wires]
+        if g.const is not None:
+            out.append(_Factor("C", const=_embed_np(g.const, local, k)))
+        else:
+            out.append(_Factor("P", gate=g, local=tuple(local)))
+    flush()
+    return _merge(out)
+
+
+def _merge(factors: list[_Factor]) -> list[_Factor]:
+    out: list[_Factor] = []
+    for f in factors:
+        if f.kind == "C" and out and out[-1].kind == "C":
+            out[-1] = _Factor("C", const=f.const @ out[-1].const)  # type: ignore[operator]
+        else:
+            out.append(f)
+    return out
+
+
+# ---------------------------------------------------------------------- run time
+class Runtime:
+    """Per-call matrix building for an :class:`Engine` (device caches live here)."""
+
+    def __init__(self, eng: Engine, dtype: torch.dtype) -> None:
+        self.eng = eng
+        self.dtype = dtype
+        self.real = torch.float64 if dtype == torch.complex128 else torch.float32
+        self._cache: dict[tuple[object, ...], torch.Tensor] = {}
+        self._ws: dict[tuple[object, ...], _Workspace] = {}
+        self._gidx: dict[tuple[object, ...], list[tuple[torch.Tensor, torch.Tensor] | None]] = {}
+
+    def const(self, key: str, make: Any, device: torch.device) -> torch.Tensor:
+        t = self._cache.get((key, device))
+        if t is None:
+            t = make()
+            if isinstance(t, np.ndarray):
+                t = torch.as_tensor(t)
+            t = t.to(device)
+            self._cache[(key, device)] = t
+        return t
+
+    def workspace(self, device: torch.device, rows: int, dim: int) -> _Workspace:
+        key = (device, threading.get_ident())
+        ws = self._ws.get(key)
+        if ws is None or ws.shape != (rows, dim):
+            ws = _Workspace(rows, dim, self.dtype, device)
+            self._ws[key] = ws
+        return ws
+
+    def gather_indices(self, dev: torch.device) -> list[tuple[torch.Tensor, torch.Tensor] | None]:
+        """Per step: (forward, inverse) gather indices ``[1, 2**n]`` on ``dev``."""
+        key = ("gidx", dev)
+        got = self._gidx.get(key)
+        if got is None:
+            got = []
+            for st in self.eng.steps:
+                if st.kind != "gather":
+                    got.append(None)
+                    continue
+                assert st.index is not None
+                inv = np.empty_like(st.index)
+                inv[st.index] = np.arange(st.index.shape[0])
+                got.append(
+                    (
+                        torch.as_tensor(st.index, device=dev)[None],
+                        torch.as_tensor(inv, device=dev)[None],
+                    )
+                )
+            self._gidx[key] = got
+        return got
+
+    def execute(
+        self,
+        x: torch.Tensor | None,
+        w: torch.Tensor,
+        psi0: torch.Tensor | None,
+        batch: int,
+        dev: torch.device,
+        signs: np.ndarray | None,
+    ) -> torch.Tensor:
+        """Expectations ``[rows, n_obs]`` (``signs`` given) or the state ``[rows, 2**n]``
+        in stored order; ``rows`` is 1 when nothing in the run is per-sample."""
+        return _runtime_execute(self, x, w, psi0, batch, dev, signs)
+
+    # ---- sources and tables
+    def _sources(
+        self, x: torch.Tensor | None, w: torch.Tensor, batch: int, dev: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, int]]:
+        e = self.eng
+        consts = self.const(
+            "consts", lambda: torch.tensor(e._consts, dtype=self.real), dev
+        )
+        shared = w if w.dim() == 1 else w.new_zeros(0)
+        if e._consts:
+            shared = torch.cat([shared, consts])
+        off = {"w": 0, "c": shared.shape[0] - len(e._consts)}
+        parts: list[torch.Tensor] = []
+        boff: dict[str, int] = {}
+        col = 0
+        for name in ("x", "w", "p", "c"):
+            if name not in e._bparts:
+                continue
+            if name == "x":
+                assert x is not None
+                t = x
+            elif name == "w":
+                t = w if w.dim() == 2 else w.expand(batch, -1)
+            elif name == "p":
+                assert x is not None
+                t = torch.stack([x[:, list(p)].prod(-1) for p in e._products], -1)
+            else:
+                t = consts.expand(batch, -1)
+            boff[name] = col
+            col += t.shape[-1]
+            parts.append(t)
+        batched = None if not parts else parts[0] if len(parts) == 1 else torch.cat(parts, -1)
+        self._off = off
+        return shared, batched, boff
+
+    def _angles(
+        self,
+        gates: list[_Gate],
+        src: torch.Tensor,
+        off: dict[str, int],
+        key: str,
+        factor: float = 1.0,
+    ) -> torch.Tensor:
+        """``[..., len(gates), n_params]`` angles of ``gates`` (times ``factor``)."""
+        e = self.eng
+        dev = src.device
+        refs = [e._angle_refs[id(g)] for g in gates]
+        idx = self.const(
+            key + ":i", lambda: torch.tensor([[off[p] + i for p, i, _ in r] for r in refs]), dev
+        )
+        scl = self.const(
+            key + ":s",
+            lambda: torch.tensor([[s * factor for _, _, s in r] for r in refs], dtype=self.real),
+            dev,
+        )
+        return src[..., idx] * scl
+
+    def context(
+        self, x: torch.Tensor | None, w: torch.Tensor, batch: int, dev: torch.device
+    ) -> _Ctx:
+        """Angle sources, and the one-qubit tables when some chain needs them."""
+        e = self.eng
+        shared, bsrc, boff = self._sources(x, w, batch, dev)
+        ctx = _Ctx(shared, bsrc, self._off, boff)
+        soff = self._off
+        if e.needs_table:
+            parts: list[torch.Tensor] = []
+            need_b = e.needs_batched_table
+            for batched in (False, True):
+                gates = e._rot[batched]
+                src, off = (bsrc, boff) if batched else (shared, soff)
+                if gates:
+                    assert src is not None
+                    a = self._angles(gates, src, off, f"rot{batched}", 0.5)[..., 0]
+                    q = self.const(
+                        f"rotq{batched}",
+                        lambda gs=gates: torch.as_tensor(
+                            np.stack([_ROT_Q[g.name] for g in gs])
+                        ).to(self.dtype),
+                        dev,
+                    )
+                    eye = self.const("eye2", lambda: torch.eye(2, dtype=self.dtype), dev)
+                    parts.append(
+                        torch.cos(a)[..., None, None] * eye + torch.sin(a)[..., None, None] * q
+                    )
+                for (name, b), gs in e._gen1.items():
+                    if b != batched:
+                        continue
+                    assert src is not None
+                    ang = self._angles(gs, src, off, f"gen1{name}{b}")
+                    builder = GATES[name].builder
+                    assert builder is not None
+                    parts.append(builder(*ang.unbind(-1)).to(self.dtype))
+                if not batched:
+                    parts.append(
+                        self.const(
+                            "const1", lambda: torch.as_tensor(e._const_rows).to(self.dtype), dev
+                        )
+                    )
+                    ctx.table_s = parts[0] if len(parts) == 1 else torch.cat(parts, 0)
+                    parts = [ctx.table_s.expand(batch, *ctx.table_s.shape)] if need_b else []
+            if need_b:
+                ctx.table_b = torch.cat(parts, 1)
+        for (name, b), gs in e._genk.items():
+            src, off = (bsrc, boff) if b else (shared, soff)
+            assert src is not None
+            ang = self._angles(gs, src, off, f"genk{name}{b}")
+            builder = GATES[name].builder
+            assert builder is not None
+            ctx.genk.append(builder(*ang.unbind(-1)).to(self.dtype))
+        return ctx
+
+    def chain(self, ch: _Chain, ctx: _Ctx) -> torch.Tensor:
+        """Per row of ``ch``, the product of its gates: ``[(B,) rows, 2, 2]``."""
+        if not ch.fast:
+            table = ctx.table_b if ch.batched else ctx.table_s
+            assert table is not None
+            return self.fused(ch.rows, table, ch.key)
+        src, off = (ctx.bsrc, ctx.boff) if ch.batched else (ctx.shared, ctx.soff)
+        assert src is not None
+        dev = src.device
+        idx = self.const(
+            ch.key + ":fi",
+            lambda: torch.tensor([[off[p] + i for p, i, _ in line] for line in ch.refs]),
+            dev,
+        )
+        scl = self.const(
+            ch.key + ":fs",
+            lambda: torch.tensor([[s for _, _, s in line] for line in ch.refs], dtype=self.real),
+            dev,
+        )
+        q = self.const(ch.key + ":fq", lambda: torch.as_tensor(ch.q).to(self.dtype), dev)
+        eye = self.const("eye2", lambda: torch.eye(2, dtype=self.dtype), dev)
+        a = src[..., idx] * scl
+        m = torch.cos(a)[..., None, None] * eye + torch.sin(a)[..., None, None] * q
+        out = m[..., 0, :, :, :]
+        for p in range(1, m.shape[-4]):
+            out = m[..., p, :, :, :] @ out
+        return out
+
+    def fused(
+        self, rows: list[list[_Gate]], table: torch.Tensor, key: str
+    ) -> torch.Tensor:
+        """Per row, the product of its gates' 2x2 matrices: ``[..., len(rows), 2, 2]``."""
+        e = self.eng
+        dev = table.device
+        depth = max(1, max(len(r) for r in rows))
+        idx = self.const(
+            key,
+            lambda: torch.tensor(
+                [[r[p].row if p < len(r) else e.identity_row for r in rows] for p in range(depth)]
+            ),
+            dev,
+        )
+        m = table[..., idx[0], :, :]
+        for p in range(1, depth):
+            m = table[..., idx[p], :, :] @ m
+        return m
+
+    def product_state(self, ctx: _Ctx) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prefix's product state as two halves ``[rows, 2^h]``, ``[rows, 2^(n-h)]``."""
+        e = self.eng
+        m = self.chain(e.chains["prefix"], ctx)
+        vec = m[..., :, 0:1]  # [.., n, 2, 1]: each wire's gates applied to |0>
+        h = (e.n + 1) // 2
+        a = _kron_tree(vec[..., :h, :, :])[..., 0]
+        b = (
+            _kron_tree(vec[..., h:, :, :])[..., 0]
+            if h < e.n
+            else vec.new_ones(*vec.shape[:-3], 1)
+        )
+        if a.dim() == 1:
+            a, b = a[None], b[None]
+        return a, b
+
+    def block_matrices(self, ctx: _Ctx, dev: torch.device) -> list[torch.Tensor]:
+        """One tensor per group: ``[G, d, d]`` (shared) or ``[B, G, d, d]`` (batched)."""
+        e = self.eng
+        krons: dict[object, torch.Tensor] = {}
+        for key, rows in e._kron.items():
+            k = key[1]
+            m = self.chain(e.chains[key], ctx)
+            m = m.reshape(*m.shape[:-3], len(rows) // k, k, 2, 2)
+            krons[key] = _kron_tree(m)
+        out: list[torch.Tensor] = []
+        for gi, grp in enumerate(e.groups):
+            k = grp.dim.bit_length() - 1
+            u: torch.Tensor | None = None
+            for pos, kind in enumerate(grp.kinds):
+                if kind == "C":
+                    f = self.const(
+                        f"C{gi}:{pos}",
+                        lambda g=grp, p=pos: torch.as_tensor(
+                            np.stack([b.factors[p].const for b in g.blocks])
+                        ).to(self.dtype),
+                        dev,
+                    )
+                elif kind == "K":
+                    lb, lo, hi = grp.kron_slices[pos]
+                    f = krons[(lb, k)][..., lo:hi, :, :]
+                else:
+                    fs = []
+                    for b in grp.blocks:
+                        fac = b.factors[pos]
+                        assert fac.gate is not None
+                        gm = ctx.genk[fac.gate.slot[0]][..., fac.gate.slot[1], :, :]
+                        ai_np, mask_np = _embed_index(fac.local, k)
+                        ai = self.const(
+                            f"ai{fac.local}{k}", lambda a=ai_np: torch.as_tensor(a), dev
+                        )
+                        mask = self.const(
+                            f"mask{fac.local}{k}",
+                            lambda m_=mask_np: torch.as_tensor(m_).to(self.dtype),
+                            dev,
+                        )
+                        fs.append(gm[..., ai[:, None], ai[None, :]] * mask)
+                    f = torch.stack(fs, -3)
+                u = f if u is None else f @ u
+            assert u is not None
+            out.append(u)
+        return out
+
+
+@dataclass
+class _Ctx:
+    """Per-call inputs of the matrix builders."""
+
+    shared: torch.Tensor
+    bsrc: torch.Tensor | None
+    soff: dict[str, int]
+    boff: dict[str, int]
+    table_s: torch.Tensor | None = None
+    table_b: torch.Tensor | None = None
+    genk: list[torch.Tensor] = field(default_factory=list)
+
+
+class _Workspace:
+    """Reusable state-sized buffers (two ``[2, rows, dim]`` ping-pong pairs)."""
+
+    def __init__(self, rows: int, dim: int, dtype: torch.dtype, device: torch.device) -> None:
+        self.shape = (rows, dim)
+        self.buf = [torch.empty(2, rows, dim, dtype=dtype, device=device) for _ in range(2)]
+        self.gen = 0
+
+
+def _apply(
+    step: _Step,
+    u: torch.Tensor | None,
+    src: torch.Tensor,
+    dst: torch.Tensor,
+    index: tuple[torch.Tensor, torch.Tensor] | None,
+) -> None:
+    """Forward of one step on ``src [rows, D]`` into ``dst`` (same shape)."""
+    rows, dim = src.shape
+    if step.kind == "gather":
+        assert index is not None
+        torch.gather(src, 1, index[0].expand(rows, dim), out=dst)
+        return
+    assert u is not None
+    d = step.dim
+    if step.kind == "end":
+        if u.dim() == 2:
+            torch.mm(src.view(-1, d), u.mT, out=dst.view(-1, d))
+        else:
+            torch.bmm(src.view(rows, -1, d), u.mT, out=dst.view(rows, -1, d))
+    elif u.dim() == 2:
+        torch.matmul(u, src.view(rows, d, -1), out=dst.view(rows, d, -1))
+    else:
+        torch.bmm(u, src.view(rows, d, -1), out=dst.view(rows, d, -1))
+
+
+class Evolve(torch.autograd.Function):
+    """psi0 (or the outer product of two halves) through all steps, then optionally
+    ``<Z-words>``; backward by adjoint (reverse) evolution of ``[psi; grad]``."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        run: Runtime,
+        dev_idx: list[tuple[torch.Tensor, torch.Tensor] | None],
+        signs: torch.Tensor | None,
+        rows: int,
+        a: torch.Tensor | None,
+        b: torch.Tensor | None,
+        psi0: torch.Tensor | None,
+        *mats: torch.Tensor,
+    ) -> torch.Tensor:
+        eng = run.eng
+        dim = 2**eng.n
+        device = (psi0 if psi0 is not None else a).device  # type: ignore[union-attr]
+        ws = run.workspace(device, rows, dim)
+        ws.gen += 1
+        final = _forward(run, ws, dev_idx, rows, a, b, psi0, mats)
+        ctx.run, ctx.dev_idx, ctx.rows, ctx.ws, ctx.gen = run, dev_idx, rows, ws, ws.gen
+        ctx.final = final
+        ctx.has_signs = signs is not None
+        ctx.a_rows = None if a is None else (a.shape[0], b.shape[0])  # type: ignore[union-attr]
+        ctx.psi0_rows = None if psi0 is None else psi0.shape[0]
+        ctx.save_for_backward(
+            *(t if t is not None else torch.empty(0) for t in (signs, a, b, psi0)), *mats
+        )
+        psi = ws.buf[final][0]
+        if signs is None:
+            return psi.clone()
+        probs = torch.view_as_real(psi).square().sum(-1)
+        return probs @ signs
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        run: Runtime = ctx.run
+        saved = ctx.saved_tensors
+        signs, a, b, psi0 = saved[:4]
+        mats = saved[4:]
+        a = a if ctx.a_rows is not None else None
+        b = b if ctx.a_rows is not None else None
+        psi0 = psi0 if ctx.psi0_rows is not None else None
+        ws: _Workspace = ctx.ws
+        final = ctx.final
+        if ws.gen != ctx.gen:
+            ws = run.workspace(ws.buf[0].device, ctx.rows, ws.shape[1])
+            ws.gen += 1
+            final = _forward(run, ws, ctx.dev_idx, ctx.rows, a, b, psi0, mats)
+        ws.gen += 1  # buffers are about to be overwritten
+        z = ws.buf[final]
+        other = ws.buf[1 - final]
+        if ctx.has_signs:
+            weight = grad @ (2 * signs.mT)  # [rows, D] real
+            torch.mul(z[0], weight, out=z[1])
+        else:
+            z[1].copy_(grad)
+        eng = run.eng
+        gmats: list[torch.Tensor | None] = [
+            torch.zeros_like(m) if m.requires_grad else None for m in mats
+        ]
+        rows = ctx.rows
+        for i in range(len(eng.steps) - 1, -1, -1):
+            step = eng.steps[i]
+            if step.kind == "gather":
+                inv = ctx.dev_idx[i][1]
+                torch.gather(
+                    z.view(2 * rows, -1),
+                    1,
+                    inv.expand(2 * rows, z.shape[-1]),
+                    out=other.view(2 * rows, -1),
+                )
+            else:
+                u = mats[step.group][..., step.block, :, :]
+                d = step.dim
+                g_u = _adjoint_block(step, u, z, other, rows, d, gmats[step.group] is not None)
+                if g_u is not None:
+                    gm = gmats[step.group]
+                    assert gm is not None
+                    gm[..., step.block, :, :] = g_u
+            z, other = other, z
+        g_psi0 = z[1]
+        out: list[torch.Tensor | None] = [None, None, None, None]
+        if a is not None and b is not None:
+            g3 = g_psi0.view(rows, a.shape[1], b.shape[1])
+            ga = gb = None
+            if ctx.needs_input_grad[4]:
+                ga = (g3 @ b.conj().expand(rows, -1)[..., None])[..., 0]
+                if a.shape[0] != rows:
+                    ga = ga.sum(0, keepdim=True)
+            if ctx.needs_input_grad[5]:
+                gb = (a.conj().expand(rows, -1)[:, None, :] @ g3)[:, 0, :]
+                if b.shape[0] != rows:
+                    gb = gb.sum(0, keepdim=True)
+            out += [ga, gb, None]
+        else:
+            gp = None
+            if psi0 is not None and ctx.needs_input_grad[6]:
+                gp = g_psi0.clone()
+                if psi0.shape[0] != rows:
+                    gp = gp.sum(0, keepdim=True)
+            out += [None, None, gp]
+        return (*out, *gmats)
+
+
+def _forward(
+    run: Runtime,
+    ws: _Workspace,
+    dev_idx: list[tuple[torch.Tensor, torch.Tensor] | None],
+    rows: int,
+    a: torch.Tensor | None,
+    b: torch.Tensor | None,
+    psi0: torch.Tensor | None,
+    mats: tuple[torch.Tensor, ...] | list[torch.Tensor],
+) -> int:
+    """Run all steps; the final state is ``ws.buf[return value][0]``."""
+    cur = 0
+    dst = ws.buf[0][0]
+    if psi0 is not None:
+        dst.copy_(psi0.expand(rows, -1))
+    else:
+        assert a is not None and b is not None
+        torch.mul(
+            a.expand(rows, -1)[:, :, None], b.expand(rows, -1)[:, None, :], out=dst.view(rows, a.shape[1], -1)
+        )
+    for i, step in enumerate(run.eng.steps):
+        u = mats[step.group][..., step.block, :, :] if step.kind != "gather" else None
+        _apply(step, u, ws.buf[cur][0], ws.buf[1 - cur][0], dev_idx[i])
+        cur = 1 - cur
+    return cur
+
+
+def _adjoint_block(
+    step: _Step,
+    u: torch.Tensor,
+    z: torch.Tensor,
+    out: torch.Tensor,
+    rows: int,
+    d: int,
+    need_grad: bool,
+) -> torch.Tensor | None:
+    """``out = [x; gx]`` from ``z = [y; gy]`` for one block; returns dL/dU if asked."""
+    if step.kind == "end":
+        if u.dim() == 2:
+            torch.mm(z.view(-1, d), u.conj(), out=out.view(-1, d))
+            if need_grad:
+                return (out[0].view(-1, d).mH @ z[1].view(-1, d)).mT
+            return None
+        uc = u.conj()
+        for h in range(2):
+            torch.bmm(z[h].view(rows, -1, d), uc, out=out[h].view(rows, -1, d))
+        if need_grad:
+            return torch.bmm(out[0].view(rows, -1, d).mH, z[1].view(rows, -1, d)).mT
+        return None
+    uh = u.mH
+    if u.dim() == 2:
+        torch.matmul(uh, z.view(2 * rows, d, -1), out=out.view(2 * rows, d, -1))
+        if need_grad:
+            return torch.matmul(z[1].view(rows, d, -1), out[0].view(rows, d, -1).mH).sum(0)
+        return None
+    for h in range(2):
+        torch.bmm(uh, z[h].view(rows, d, -1), out=out[h].view(rows, d, -1))
+    if need_grad:
+        return torch.bmm(z[1].view(rows, d, -1), out[0].view(rows, d, -1).mH)
+    return None
+
+
+def _runtime_execute(
+    run: Runtime,
+    x: torch.Tensor | None,
+    w: torch.Tensor,
+    psi0: torch.Tensor | None,
+    batch: int,
+    dev: torch.device,
+    signs: np.ndarray | None,
+) -> torch.Tensor:
+    """Build the matrices and run :class:`Evolve`; rows are 1 when nothing is per-sample."""
+    e = run.eng
+    ctx = run.context(x, w, batch, dev)
+    mats = run.block_matrices(ctx, dev)
+    a = b = None
+    if psi0 is None:
+        a, b = run.product_state(ctx)
+        rows0 = max(a.shape[0], b.shape[0])
+    else:
+        rows0 = psi0.shape[0]
+    rows = batch if rows0 == batch or any(g.batched for g in e.groups) else 1
+    idx = run.gather_indices(dev)
+    s = None
+    if signs is not None:
+        key = ("signs", signs.tobytes(), signs.shape)
+        s = run._cache.get((key, dev))
+        if s is None:
+            s = torch.as_tensor(signs, dtype=run.real, device=dev)
+            run._cache[(key, dev)] = s
+    return Evolve.apply(run, idx, s, rows, a, b, psi0, *mats)  # type: ignore[no-any-return]
