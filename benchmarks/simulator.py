@@ -6,9 +6,16 @@ over repeated batches after warm-up, ratios to quarch, and a memory-bandwidth fl
 computed from the bytes quarch's plan touches and a bandwidth measured here.
 
 Run: ``python benchmarks/simulator.py [--quick] [--threads N]``.
+
+``OMP_WAIT_POLICY=PASSIVE`` is set before torch loads (unless already set): on a shared
+machine, spinning OpenMP workers cost 3.5-4.6x (DESIGN.md).
 """
 
 from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import importlib.util
@@ -18,7 +25,13 @@ from collections.abc import Callable
 
 import torch
 
-from quarch.quantum import AngleEmbedding, Circuit, EntanglingLayer, QuantumLayer, RotationLayer
+from quarch.quantum import (
+    AngleEmbedding,
+    Circuit,
+    EntanglingLayer,
+    QuantumLayer,
+    RotationLayer,
+)
 
 BATCH = 256
 
@@ -55,14 +68,24 @@ def bandwidth_gbs() -> float:
     return 2 * a.numel() * 4 / best / 1e9
 
 
+def state_passes(layer: QuantumLayer) -> int:
+    """State-sized reads plus writes of one forward+backward of the plan, as executed.
+
+    Forward: write the product state (1); each block and each gather reads and writes
+    the state (2); <Z> reads it and writes the squares (2). Backward (adjoint, on the
+    stacked [state; gradient] pair): seed the gradient (3); each gather (4); each block
+    (4, plus 2 reads for its matrix gradient); the product-state gradient reads 1.
+    """
+    blocks, gathers = layer.plan._runtime(True, False).eng.n_passes
+    forward = 1 + 2 * (blocks + gathers) + 2
+    backward = 3 + 4 * gathers + 6 * blocks + 1
+    return forward + backward
+
+
 def floor_ms(layer: QuantumLayer, n: int, bw: float) -> float:
-    """Bytes the plan must move: forward reads+writes the state once per block plus a
-    copy per permuted block; backward about twice the forward."""
-    plan = layer.plan
-    prog = plan._program(True)
+    """Memory-bandwidth floor: bytes the plan moves / measured copy bandwidth."""
     state_bytes = BATCH * 2**n * 8
-    passes = 1 + sum(2 + (2 if b.perm is not None else 0) for b in prog.blocks) + 1
-    return 3 * passes * state_bytes / (bw * 1e9) * 1e3
+    return state_passes(layer) * state_bytes / (bw * 1e9) * 1e3
 
 
 def bench_quarch(n: int, layers: int, budget: float) -> tuple[float, QuantumLayer]:
@@ -134,19 +157,24 @@ def bench_tensorcircuit(n: int, layers: int, budget: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes only (CI smoke)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)"
+    )
     parser.add_argument("--budget", type=float, default=3.0, help="seconds per measurement")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, torch.get_num_threads() = {torch.get_num_threads()}")
     bw = bandwidth_gbs()
     print(f"measured copy bandwidth: {bw:.1f} GB/s; batch {BATCH}; complex64; medians in ms")
+    print(
+        f"load average (1, 5, 15 min): {os.getloadavg()}; OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}"
+    )
     have_pl = importlib.util.find_spec("pennylane") is not None
     have_tc = importlib.util.find_spec("tensorcircuit") is not None
     have_tq = importlib.util.find_spec("torchquantum") is not None
     sizes = [(4, 2), (8, 2)] if args.quick else [(n, k) for n in (4, 8, 12, 16) for k in (2, 6)]
     header = (
-        f"{'n':>3} {'L':>2} {'blocks':>6} {'quarch':>9} {'floor':>8} {'x floor':>7} "
+        f"{'n':>3} {'L':>2} {'passes':>6} {'quarch':>9} {'floor':>8} {'x floor':>7} "
         f"{'pennylane':>10} {'PL/q':>6} {'tc-ng':>9} {'tc/q':>6} {'torchq':>8}"
     )
     print(header)
@@ -180,12 +208,16 @@ def main() -> None:
                 notes.append(f"tensorcircuit-ng failed at n={n}: {err}")
         tq = "n/a" if not have_tq else "todo"
         print(
-            f"{n:>3} {layers:>2} {layer.plan.n_blocks:>6} {q_ms:>9.2f} {fl:>8.2f} "
+            f"{n:>3} {layers:>2} {state_passes(layer):>6} {q_ms:>9.2f} {fl:>8.2f} "
             f"{q_ms / fl:>7.1f} {pl:>10} {pl_ratio:>6} {tcv:>9} {tc_ratio:>6} {tq:>8}",
             flush=True,
         )
     if not have_tq:
-        notes.append("TorchQuantum not installed (its pip install replaces torch and qiskit)")
+        notes.append(
+            "TorchQuantum not installed: its pip install replaces torch 2.13.0 and pins "
+            "qiskit<1.0, so it cannot be measured here"
+        )
+    print(f"load average at the end: {os.getloadavg()}")
     for note in dict.fromkeys(notes):
         print("note:", note)
 

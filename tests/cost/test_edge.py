@@ -34,7 +34,9 @@ def _hooked_peak(model: EdgeCNN, shape: tuple) -> int:
     def hook(mod: torch.nn.Module, inp: tuple, out: torch.Tensor) -> None:
         sizes.append(inp[0].numel() + out.numel())
 
-    hs = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, QConv2d | QLinear)]
+    hs = [
+        m.register_forward_hook(hook) for m in model.modules() if isinstance(m, QConv2d | QLinear)
+    ]
     with torch.no_grad():
         model.eval()(torch.zeros(1, *shape))
     for h in hs:

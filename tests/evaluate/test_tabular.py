@@ -102,3 +102,26 @@ class TestInputs:
         shutil.copy(DATA / "nb201" / "nb201_cifar.csv", tmp_path / "nb201")
         t = load_nb201("cifar10", tmp_path)
         assert t.latency == {}
+
+
+@needs_data
+def test_search_loop_end_to_end(tmp_path: Path) -> None:
+    """The registered space, evaluator and a quarch strategy through ``run_search``."""
+    from quarch.study import run_search
+
+    cfg = SearchConfig(
+        space="nb201",
+        dataset="cifar100",
+        data_dir=str(DATA),
+        strategy="qiea",
+        trials=8,
+        objectives=["val_error", "raspi4"],
+        out=str(tmp_path / "run"),
+    )
+    res = run_search(cfg, progress=False)
+    assert len(res.complete) == 8
+    table = load_nb201("cifar100", DATA)
+    for t in res.complete:
+        i = table.row(t.params)
+        assert t.metrics["val_accuracy"] == pytest.approx(table.val_12ep[i])
+        assert t.metrics["raspi4"] == pytest.approx(table.latency["raspi4"][i])

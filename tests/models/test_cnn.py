@@ -39,7 +39,13 @@ class TestInputs:
 
 class TestPlan:
     def test_make_divisible_matches_mobilenet_rule(self) -> None:
-        assert [make_divisible(v) for v in (8, 12, 16 * 0.75, 40 * 0.5, 20.1)] == [8, 16, 16, 24, 24]
+        assert [make_divisible(v) for v in (8, 12, 16 * 0.75, 40 * 0.5, 20.1)] == [
+            8,
+            16,
+            16,
+            24,
+            24,
+        ]
 
     def test_resolutions(self) -> None:
         arch = SPACE.sample(0)

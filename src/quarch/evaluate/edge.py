@@ -22,9 +22,10 @@ deterministic function of the architecture, data and seed. Pass
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,7 @@ __all__ = [
     "SuperNetEvaluator",
     "export_trial",
     "make_cnn_evaluator",
+    "torch_thread_count",
 ]
 
 #: Defaults sized so 40 Fashion-MNIST trials take about 45 minutes on 2 CPU cores.
@@ -67,6 +69,24 @@ DEFAULT_BATCH_SIZE = 128
 DEFAULT_LR = 3e-3
 _LATENCY_MODES = ("auto", "measured", "model")
 _N_CALIBRATION = 256
+
+
+@contextlib.contextmanager
+def torch_thread_count(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the old count.
+
+    On a shared 2-core machine one thread per process trained these small networks
+    several times faster than two (the threads of concurrent processes spin against
+    each other), so the evaluators default to one.
+    """
+    if n < 1:
+        raise ValueError(f"torch_threads must be >= 1; got {n}")
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 class _EdgeMetrics:
@@ -125,6 +145,7 @@ class EdgeEvaluator:
             ``measured`` or ``model``.
         latency_repeats (int): timed ONNX Runtime runs per architecture.
         threads (int): ONNX Runtime intra-op threads for timing.
+        torch_threads (int): torch threads while training (restored afterwards).
         weights_dir (str | Path | None): if set, each trained ``state_dict`` is saved as
             ``seed_<seed>.pt`` there, so export needs no retraining.
         device (str): torch device for training.
@@ -149,9 +170,13 @@ class EdgeEvaluator:
         latency: str = "auto",
         latency_repeats: int = 50,
         threads: int = 1,
+        torch_threads: int = 1,
         weights_dir: str | Path | None = None,
         device: str = "cpu",
     ) -> None:
+        if torch_threads < 1:
+            raise ValueError(f"torch_threads must be >= 1; got {torch_threads}")
+        self.torch_threads = torch_threads
         self.costs = _EdgeMetrics(data, device_profile, latency, latency_repeats, threads)
         self.trainer = TrainingEvaluator(
             EdgeCNN,
@@ -177,7 +202,8 @@ class EdgeEvaluator:
     def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
         """Train ``arch`` with ``seed`` and return accuracy and cost metrics."""
         self._seed = seed
-        m = self.trainer.evaluate(arch, seed=seed)
+        with torch_thread_count(self.torch_threads):
+            m = self.trainer.evaluate(arch, seed=seed)
         m["macs"] = m["flops"] / 2.0
         return m
 
@@ -214,8 +240,12 @@ class SuperNetEvaluator:
         latency: str = "auto",
         latency_repeats: int = 50,
         threads: int = 1,
+        torch_threads: int = 1,
         device: str = "cpu",
     ) -> None:
+        if torch_threads < 1:
+            raise ValueError(f"torch_threads must be >= 1; got {torch_threads}")
+        self.torch_threads = torch_threads
         if supernet_epochs < 1:
             raise ValueError(f"supernet_epochs must be >= 1; got {supernet_epochs}")
         self.costs = _EdgeMetrics(data, device_profile, latency, latency_repeats, threads)
@@ -234,7 +264,7 @@ class SuperNetEvaluator:
     def supernet(self) -> SuperNet:
         """The trained supernet (trained on first use)."""
         if self._net is None:
-            with torch.random.fork_rng(devices=[]):
+            with torch.random.fork_rng(devices=[]), torch_thread_count(self.torch_threads):
                 torch.manual_seed(self.seed)
                 net = SuperNet(self.space, tuple(self.data.input_shape), self.data.n_classes)
                 net.fit(
@@ -254,10 +284,17 @@ class SuperNetEvaluator:
 
         ``seed`` picks the recalibration images, so repeated calls agree.
         """
-        model = self.supernet.extract(arch)
+        net = self.supernet
+        with torch_thread_count(self.torch_threads):
+            return self._score(net, arch, seed)
+
+    def _score(self, net: SuperNet, arch: Mapping[str, Any], seed: int) -> Metrics:
+        model = net.extract(arch)
         rng = np.random.default_rng(seed)
         idx = rng.permutation(len(self.data.X_train))[: 256 * self.recalibration_batches]
-        recalibrate_bn(model, self.data.X_train[np.sort(idx)], max_batches=self.recalibration_batches)
+        recalibrate_bn(
+            model, self.data.X_train[np.sort(idx)], max_batches=self.recalibration_batches
+        )
         out: Metrics = {}
         for split in ("val", "test"):
             X = torch.as_tensor(getattr(self.data, f"X_{split}"), dtype=torch.float32)
@@ -296,6 +333,7 @@ _OPTIONS = (
     "latency",
     "latency_repeats",
     "threads",
+    "torch_threads",
     "lr",
     "supernet",
     "supernet_epochs",
@@ -308,7 +346,8 @@ def make_cnn_evaluator(space: Space, config: SearchConfig) -> EdgeEvaluator | Su
     """The ``cnn`` space's evaluator for ``config`` (the ``cnn`` entry of EVALUATORS).
 
     ``config.evaluator_options`` may hold ``device_profile`` (default ``local-cpu``),
-    ``latency`` (auto, measured, model), ``latency_repeats``, ``threads``, ``lr``,
+    ``latency`` (auto, measured, model), ``latency_repeats``, ``threads`` (ONNX
+    Runtime), ``torch_threads`` (training, default 1), ``lr``,
     ``save_weights`` (default true: trained weights go to ``RUN/weights/``), and
     ``supernet`` (true: weight-sharing evaluation) with ``supernet_epochs`` and
     ``recalibration_batches``. Defaults: 10000 training images, 2 epochs, batch 128.
@@ -325,6 +364,7 @@ def make_cnn_evaluator(space: Space, config: SearchConfig) -> EdgeEvaluator | Su
         "latency": opts.get("latency", "auto"),
         "latency_repeats": int(opts.get("latency_repeats", 50)),
         "threads": int(opts.get("threads", 1)),
+        "torch_threads": int(opts.get("torch_threads", 1)),
         "lr": float(opts.get("lr", DEFAULT_LR)),
         "batch_size": config.batch_size or DEFAULT_BATCH_SIZE,
         "device": config.device,
@@ -396,24 +436,19 @@ def export_trial(
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         how = "loaded"
     else:
-        cfg2 = dataclasses.replace(cfg, out=None, evaluator_options={})
+        import tempfile
+
+        opts = {k: v for k, v in cfg.evaluator_options.items() if k != "supernet"}
+        opts["latency"] = "model"
+        cfg2 = dataclasses.replace(cfg, evaluator_options=opts)
         ev = make_cnn_evaluator(space, cfg2)
         assert isinstance(ev, EdgeEvaluator)
-        ev.weights_dir = None
-        ev.costs.latency = "model"
-        model = ev.trainer.build(arch, seed=seed)
-        from quarch.evaluate.training import train_classifier
-
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            train_classifier(
-                model,
-                data,
-                epochs=ev.trainer.epochs,
-                lr=ev.trainer.lr,
-                batch_size=ev.trainer.batch_size,
-                seed=seed,
-            )
+        with tempfile.TemporaryDirectory() as tmp:
+            ev.weights_dir = Path(tmp)
+            ev.evaluate(arch, seed=seed)  # the search's own procedure, threads included
+            model = EdgeCNN(arch, shape, data.n_classes)
+            state = torch.load(Path(tmp) / f"seed_{seed}.pt", weights_only=True)
+            model.load_state_dict(state)
         how = "retrained"
     model.cpu().eval()
     fp32 = to_onnx(model, shape)

@@ -27,9 +27,11 @@ from a trained SuperCircuit), ``cutter`` (``builtin``/``qiskit``), ``shots``,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,7 +39,7 @@ import torch
 from torch import nn
 
 from quarch._errors import ConfigError
-from quarch.cost.classical import count_flops
+from quarch.cost.classical import count_flops, count_params
 from quarch.cost.cutting import estimate_cuts, find_cuts_qiskit
 from quarch.cost.quantum import (
     get_quantum_device,
@@ -47,7 +49,6 @@ from quarch.cost.quantum import (
     runtime_proxy,
 )
 from quarch.evaluate._base import Metrics
-from quarch.evaluate.training import TrainingEvaluator
 from quarch.models.hybrid import HybridNet, PCABasis, build_circuit, fit_pca, observables_of
 
 if TYPE_CHECKING:
@@ -59,13 +60,14 @@ __all__ = [
     "DEFAULTS",
     "HQNNEvaluator",
     "prepare_data",
-    "quantum_cost_metrics",
     "make_hqnn_evaluator",
+    "quantum_cost_metrics",
+    "train_hybrid",
 ]
 
 #: Per data set defaults: (epochs, batch size, max training samples).
 DEFAULTS: dict[str, tuple[int, int, int | None]] = {
-    "iris": (40, 16, None),
+    "iris": (30, 16, None),
     "wine": (40, 16, None),
     "breast-cancer": (20, 32, None),
     "digits": (15, 32, None),
@@ -174,10 +176,10 @@ class HQNNEvaluator:
         self.noise_max_qubits = noise_max_qubits
         self.fingerprint = data.fingerprint
         self._pca: PCABasis | None = None
-        self.trainer = TrainingEvaluator(
-            self.build_model, data, epochs=epochs, batch_size=batch_size, device=device,
-            extra_metrics=self._extra,
-        )  # fmt: skip
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.device = device
+        self.last_seconds = 0.0
 
     # -- model -------------------------------------------------------------------------
     @property
@@ -217,7 +219,7 @@ class HQNNEvaluator:
         return out
 
     def _sim_time(self, model: HybridNet) -> float:
-        X = torch.as_tensor(self.data.X_val[: self.trainer.batch_size], dtype=torch.float32)
+        X = torch.as_tensor(self.data.X_val[: self.batch_size], dtype=torch.float32)
         with torch.no_grad():
             feats = model.features(X.to(model.quantum.weights.device))
             times = []
@@ -251,9 +253,124 @@ class HQNNEvaluator:
                 wrong += int((logits.argmax(1) != y[i : i + chunk]).sum())
         return wrong / max(len(X), 1)
 
+    def build(self, arch: Mapping[str, Any], *, seed: int) -> HybridNet:
+        """The untrained model of ``arch``, initialised from ``seed``."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.build_model(arch, tuple(self.data.input_shape), self.data.n_classes)
+
     def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
-        """Train ``arch`` with ``seed`` and return its metrics (see the module docstring)."""
-        return self.trainer.evaluate(arch, seed=seed)
+        """Train ``arch`` with ``seed`` and return its metrics (see the module docstring).
+
+        Circuits of up to 10 qubits run on one torch thread: their tensors are too small
+        to gain from more, and on a loaded machine extra threads only contend.
+        """
+        with _threads(1 if int(arch["qubits"]) <= 10 else torch.get_num_threads()):
+            return self._evaluate(arch, seed)
+
+    def _evaluate(self, arch: Mapping[str, Any], seed: int) -> Metrics:
+        t0 = time.perf_counter()
+        model = self.build(arch, seed=seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            res = train_hybrid(
+                model, self.data, epochs=self.epochs, lr=float(arch["lr"]),
+                batch_size=self.batch_size, seed=seed, device=self.device,
+            )  # fmt: skip
+        model.cpu()
+        metrics: Metrics = {
+            "val_error": res["val_error"],
+            "test_error": res["test_error"],
+            "val_accuracy": 1.0 - res["val_error"],
+            "params": float(count_params(model)),
+        }
+        metrics.update(self._extra(arch, model))
+        self.last_seconds = time.perf_counter() - t0
+        return metrics
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _errors(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 1024) -> float:
+    wrong = 0
+    with torch.no_grad():
+        for i in range(0, len(X), batch):
+            wrong += int((model(X[i : i + batch]).argmax(1) != y[i : i + batch]).sum())
+    return wrong / max(len(X), 1)
+
+
+def train_hybrid(
+    model: nn.Module,
+    data: Dataset,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    device: str | torch.device = "cpu",
+) -> dict[str, float]:
+    """Adam + cross-entropy with early stopping on the validation split.
+
+    After every epoch the validation error is measured; the weights of the first epoch
+    with the lowest validation error are kept (early stopping, as QNAS reports best
+    validation accuracy), and the test error is measured on those weights only.
+
+    Returns:
+        dict: ``val_error``, ``test_error``, ``train_loss`` and ``best_epoch``.
+
+    Raises:
+        ValueError: the loss became non-finite.
+    """
+    import copy
+
+    dev = torch.device(device)
+    model.to(dev)
+    f32 = torch.float32
+    Xtr = torch.as_tensor(data.X_train, dtype=f32, device=dev)
+    ytr = torch.as_tensor(data.y_train, dtype=torch.long, device=dev)
+    Xva = torch.as_tensor(data.X_val, dtype=f32, device=dev)
+    yva = torch.as_tensor(data.y_val, dtype=torch.long, device=dev)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    best = (math.inf, -1)
+    best_state = copy.deepcopy(model.state_dict())
+    loss_val = float("nan")
+    for epoch in range(epochs):
+        model.train()
+        perm = torch.randperm(len(Xtr), generator=gen).to(dev)
+        for i in range(0, len(Xtr), batch_size):
+            idx = perm[i : i + batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(Xtr[idx]), ytr[idx])
+            loss.backward()
+            opt.step()
+            loss_val = float(loss.detach())
+            if not math.isfinite(loss_val):
+                raise ValueError(f"training loss became non-finite ({loss_val})")
+        model.eval()
+        err = _errors(model, Xva, yva)
+        if err < best[0]:
+            best = (err, epoch)
+            best_state = copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    model.eval()
+    Xte = torch.as_tensor(data.X_test, dtype=f32, device=dev)
+    yte = torch.as_tensor(data.y_test, dtype=torch.long, device=dev)
+    return {
+        "val_error": float(best[0]),
+        "test_error": _errors(model, Xte, yte),
+        "train_loss": loss_val,
+        "best_epoch": float(best[1]),
+    }
 
 
 def _options(config: SearchConfig) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from quarch.models.cnn import EdgeCNN
 from quarch.models.mlp import MLP
+from quarch.models.supernet import SuperNet
 
-__all__ = ["MLP"]
+__all__ = ["MLP", "EdgeCNN", "SuperNet"]

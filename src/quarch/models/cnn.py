@@ -101,9 +101,7 @@ def _n_stages(arch: Mapping[str, Any]) -> int:
     while f"depth_{n}" in arch:
         n += 1
     if n == 0:
-        raise SpaceError(
-            f"not a cnn architecture: no depth_0 key; keys: {sorted(arch)[:8]}..."
-        )
+        raise SpaceError(f"not a cnn architecture: no depth_0 key; keys: {sorted(arch)[:8]}...")
     return n
 
 
@@ -204,7 +202,9 @@ def layer_table(plan: Plan) -> list[Layer]:
     rows: list[Layer] = []
     c, h, w = plan.in_channels, plan.h, plan.w
     sc, sh, sw = plan.stem_channels, plan.stem_h, plan.stem_w
-    rows.append(Layer("stem", "conv", sh * sw * sc * c * 9, sc * c * 9, sc, c * h * w, sc * sh * sw))
+    rows.append(
+        Layer("stem", "conv", sh * sw * sc * c * 9, sc * c * 9, sc, c * h * w, sc * sh * sw)
+    )
     for b in plan.blocks:
         name = f"s{b.stage}b{b.index}"
         held = b.cin * b.h_in * b.w_in if b.residual else 0
@@ -226,7 +226,9 @@ def layer_table(plan: Plan) -> list[Layer]:
             x_in = n_out
         n_dw = b.hidden * b.h_out * b.w_out
         k2 = b.kernel * b.kernel
-        rows.append(Layer(f"{name}.dw", "dwconv", n_dw * k2, b.hidden * k2, b.hidden, x_in, n_dw, held))
+        rows.append(
+            Layer(f"{name}.dw", "dwconv", n_dw * k2, b.hidden * k2, b.hidden, x_in, n_dw, held)
+        )
         if b.se:
             se_macs = 2 * b.hidden * b.squeeze
             rows.append(
@@ -234,7 +236,16 @@ def layer_table(plan: Plan) -> list[Layer]:
             )
         n_pr = b.cout * b.h_out * b.w_out
         rows.append(
-            Layer(f"{name}.project", "conv", n_pr * b.hidden, b.cout * b.hidden, b.cout, n_dw, n_pr, held)
+            Layer(
+                f"{name}.project",
+                "conv",
+                n_pr * b.hidden,
+                b.cout * b.hidden,
+                b.cout,
+                n_dw,
+                n_pr,
+                held,
+            )
         )
         if b.residual:
             rows.append(Layer(f"{name}.add", "add", 0, 0, 0, 2 * n_pr, n_pr))
@@ -242,7 +253,17 @@ def layer_table(plan: Plan) -> list[Layer]:
     lc = plan.last_channels
     lh, lw = (last.h_out, last.w_out) if last else (sh, sw)
     rows.append(Layer("pool", "pool", 0, 0, 0, lc * lh * lw, lc))
-    rows.append(Layer("head", "linear", lc * plan.n_classes, lc * plan.n_classes, plan.n_classes, lc, plan.n_classes))
+    rows.append(
+        Layer(
+            "head",
+            "linear",
+            lc * plan.n_classes,
+            lc * plan.n_classes,
+            plan.n_classes,
+            lc,
+            plan.n_classes,
+        )
+    )
     return rows
 
 
@@ -281,7 +302,7 @@ class FakeQuant(nn.Module):
         if hi - lo <= 1e-8:
             return x
         scale = (hi - lo) / 255.0
-        zero = int(round(-lo / scale))
+        zero = round(-lo / scale)
         return torch.fake_quantize_per_tensor_affine(x, scale, zero, 0, 255)
 
 

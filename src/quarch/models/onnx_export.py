@@ -76,9 +76,7 @@ def to_onnx(model: nn.Module, input_shape: tuple[int, ...]) -> bytes:
     return buf.getvalue()
 
 
-def ort_session(
-    onnx_model: bytes | str, *, threads: int = 1
-) -> onnxruntime.InferenceSession:
+def ort_session(onnx_model: bytes | str, *, threads: int = 1) -> onnxruntime.InferenceSession:
     """A CPU ONNX Runtime session with ``threads`` intra-op threads and one inter-op."""
     import onnxruntime as ort
 

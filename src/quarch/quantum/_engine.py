@@ -70,7 +70,6 @@ class _BlockSpec:
     wires: tuple[int, ...]  # matrix order: first = most significant local bit
     factors: list[_Factor]
     batched: bool
-    mode: str = "end"
     group: int = -1
     index: int = -1
 
@@ -98,8 +97,9 @@ class _Chain:
 
 @dataclass
 class _Step:
-    kind: str  # "gather", "end", "front"
+    kind: str  # "gather" or "block"
     index: np.ndarray | None = None  # gather: new[s] = old[index[s]]
+    lo: int = 0  # block: its wires are stored bits lo .. lo+k-1 (0 = least significant)
     group: int = -1
     block: int = -1
     dim: int = 0
@@ -168,6 +168,22 @@ def _kron_tree(m: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _kron_vec_bl(v: torch.Tensor) -> torch.Tensor:
+    """Kronecker product of ``[k, d, B]`` vectors (batch last) -> ``[d^k, B]``."""
+    tails: list[torch.Tensor] = []
+    while v.shape[0] > 1:
+        k = v.shape[0]
+        if k % 2:
+            tails.append(v[-1])
+            v = v[:-1]
+        d = v.shape[1]
+        v = (v[0::2, :, None, :] * v[1::2, None, :, :]).reshape(k // 2, d * d, v.shape[-1])
+    out = v[0]
+    for t in reversed(tails):
+        out = (out[:, None, :] * t[None, :, :]).reshape(-1, out.shape[-1])
+    return out
+
+
 class Engine:
     """Compiled schedule of one circuit for one weight kind (shared or per-sample).
 
@@ -211,12 +227,20 @@ class Engine:
         self.steps: list[_Step] = []
         self.blocks: list[_BlockSpec] = []
         sigma = np.arange(2**n, dtype=np.int64)  # stored index -> true basis index
-        for item in items:
+        for pos, item in enumerate(items):
             if isinstance(item, _Gate):
                 images = np.argmax(np.abs(item.const), axis=0)  # type: ignore[arg-type]
                 sigma = _bits_apply(sigma, n, item.wires, images)
                 continue
-            sigma = self._place(item, sigma)
+            upcoming: list[set[int]] = []  # later blocks no deferred gate moves
+            moved: set[int] = set()
+            for nxt in items[pos + 1 :]:
+                ws = set(nxt.wires) if isinstance(nxt, _Gate) else {w for g in nxt for w in g.wires}
+                if isinstance(nxt, _Gate):
+                    moved |= ws
+                elif not ws & moved:
+                    upcoming.append(ws)
+            sigma = self._place(item, sigma, upcoming)
         self.sigma = sigma
         self.identity_layout = bool((sigma == np.arange(2**n)).all())
         self._group_blocks()
@@ -290,28 +314,38 @@ class Engine:
             remaining = deferred
         return items
 
-    def _place(self, gates: list[_Gate], sigma: np.ndarray) -> np.ndarray:
-        """Add one block's step (and a gather first when ``sigma`` scatters its wires)."""
+    def _place(self, gates: list[_Gate], sigma: np.ndarray, upcoming: list[set[int]]) -> np.ndarray:
+        """Add one block's step, with a gather first when ``sigma`` scatters its wires.
+
+        A block applies in place when its wires are the last or first ``k`` stored
+        bits; a gather picks a layout where this block and the next disjoint one do.
+        """
         n = self.n
         wires = tuple(sorted({w for g in gates for w in g.wires}))
         k = len(wires)
-        for mode in ("end", "front"):
-            fit = _local_map(sigma, n, wires, mode)
+        fit = None
+        # in place when on the last bits (real GEMM) or the first bits (batched matmul);
+        # a block in the middle would be a batched matmul of tiny matrices (slower
+        # than one gather on CPU), so it gets a gather instead
+        for lo in dict.fromkeys((0, n - k)):
+            fit = _local_map(sigma, n, wires, lo)
             if fit is not None:
                 break
-        else:
-            others = [w for w in range(n) if w not in wires]
-            layout = others + list(wires)
+        if fit is None:
+            # this block last, the next disjoint block first: both then run in place
+            nxt = next((sorted(ws) for ws in upcoming if not ws & set(wires)), [])
+            layout = nxt + [w for w in range(n) if w not in wires and w not in nxt]
+            layout += list(wires)
             new_sigma = np.zeros_like(sigma)
-            s = np.arange(2**n, dtype=np.int64)
+            s_ = np.arange(2**n, dtype=np.int64)
             for pos, w in enumerate(layout):
-                new_sigma |= ((s >> (n - 1 - pos)) & 1) << (n - 1 - w)
+                new_sigma |= ((s_ >> (n - 1 - pos)) & 1) << (n - 1 - w)
             inv = np.empty_like(sigma)
             inv[sigma] = np.arange(2**n)
             self.steps.append(_Step("gather", index=inv[new_sigma]))
             sigma = new_sigma
-            mode = "end"
-            fit = _local_map(sigma, n, wires, mode)
+            lo = 0
+            fit = _local_map(sigma, n, wires, lo)
             assert fit is not None
         order, conj = fit
         factors = _factors(gates, order)
@@ -320,9 +354,11 @@ class Engine:
             p = np.zeros((2**k, 2**k), dtype=np.complex128)
             p[conj, np.arange(2**k)] = 1
             factors = _merge([_Factor("C", const=p), *factors, _Factor("C", const=p.T.copy())])
-        spec = _BlockSpec(order, factors, any(g.batched for g in gates), mode)
+        spec = _BlockSpec(order, factors, any(g.batched for g in gates))
         self.blocks.append(spec)
-        self.steps.append(_Step(mode, dim=2**k, batched=spec.batched, block=len(self.blocks) - 1))
+        self.steps.append(
+            _Step("block", dim=2**k, batched=spec.batched, block=len(self.blocks) - 1, lo=lo)
+        )
         return sigma
 
     def _assign_tables(self) -> None:
@@ -437,7 +473,7 @@ class Engine:
             grp.blocks.append(b)
         self.groups = list(groups.values())
         for st in self.steps:
-            if st.kind != "gather":
+            if st.kind == "block":
                 b = self.blocks[st.block]
                 st.group, st.block = b.group, b.index
         # Kronecker layers, per (batched, k), contiguous per (group, position)
@@ -473,11 +509,11 @@ class Engine:
 
 
 def _local_map(
-    sigma: np.ndarray, n: int, wires: tuple[int, ...], mode: str
+    sigma: np.ndarray, n: int, wires: tuple[int, ...], lo: int
 ) -> tuple[tuple[int, ...], np.ndarray | None] | None:
-    """If the block's wires live on the last (``end``) or first (``front``) ``k`` stored
-    bits, return the wire order of those bits and, when the map between stored and true
-    local indices is not a plain bit order, that map; else ``None``."""
+    """If the block's wires live on stored bits ``lo .. lo+k-1`` (and nothing else
+    does), return the wire order of those bits and, when the map between stored and
+    true local indices is not a plain bit order, that map; else ``None``."""
     k = len(wires)
     s = np.arange(2**n, dtype=np.int64)
     t_w = np.zeros_like(s)
@@ -486,10 +522,8 @@ def _local_map(
         t_w |= ((sigma >> (n - 1 - w)) & 1) << (k - 1 - i)
         mask_w |= 1 << (n - 1 - w)
     t_o = sigma & ~mask_w
-    if mode == "end":
-        a, h = s & (2**k - 1), s >> k
-    else:
-        a, h = s >> (n - k), s & (2 ** (n - k) - 1)
+    a = (s >> lo) & (2**k - 1)
+    h = ((s >> (lo + k)) << lo) | (s & (2**lo - 1))
     f = np.empty(2**k, dtype=np.int64)
     f[a] = t_w
     if not (f[a] == t_w).all():
@@ -634,9 +668,7 @@ class Runtime:
         self, x: torch.Tensor | None, w: torch.Tensor, batch: int, dev: torch.device
     ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, int]]:
         e = self.eng
-        consts = self.const(
-            "consts", lambda: torch.tensor(e._consts, dtype=self.real), dev
-        )
+        consts = self.const("consts", lambda: torch.tensor(e._consts, dtype=self.real), dev)
         shared = w if w.dim() == 1 else w.new_zeros(0)
         if e._consts:
             shared = torch.cat([shared, consts])
@@ -705,9 +737,9 @@ class Runtime:
                     a = self._angles(gates, src, off, f"rot{batched}", 0.5)[..., 0]
                     q = self.const(
                         f"rotq{batched}",
-                        lambda gs=gates: torch.as_tensor(
-                            np.stack([_ROT_Q[g.name] for g in gs])
-                        ).to(self.dtype),
+                        lambda gs=gates: torch.as_tensor(np.stack([_ROT_Q[g.name] for g in gs])).to(
+                            self.dtype
+                        ),
                         dev,
                     )
                     eye = self.const("eye2", lambda: torch.eye(2, dtype=self.dtype), dev)
@@ -741,12 +773,21 @@ class Runtime:
             ctx.genk.append(builder(*ang.unbind(-1)).to(self.dtype))
         return ctx
 
-    def chain(self, ch: _Chain, ctx: _Ctx) -> torch.Tensor:
-        """Per row of ``ch``, the product of its gates: ``[(B,) rows, 2, 2]``."""
+    def chain(self, ch: _Chain, ctx: _Ctx, vector: bool = False) -> torch.Tensor:
+        """Per row of ``ch``, the product of its gates: ``[(B,) rows, 2, 2]`` (only the
+        first column ``[(B,) rows, 2, 1]`` when ``vector``: the gates applied to |0>).
+
+        A per-sample chain is computed with the batch axis last, so every elementwise
+        op runs over long contiguous rows (broadcasting over 2x2 trailing axes is
+        ~10x slower on CPU), and moved to the front at the end."""
         if not ch.fast:
             table = ctx.table_b if ch.batched else ctx.table_s
             assert table is not None
-            return self.fused(ch.rows, table, ch.key)
+            m = self.fused(ch.rows, table, ch.key)
+            return m[..., :, 0:1] if vector else m
+        if ch.batched:
+            out = self._chain_batch_last(ch, ctx, vector)
+            return (out[:, :, None, :] if vector else out).movedim(-1, 0)
         src, off = (ctx.bsrc, ctx.boff) if ch.batched else (ctx.shared, ctx.soff)
         assert src is not None
         dev = src.device
@@ -766,12 +807,44 @@ class Runtime:
         m = torch.cos(a)[..., None, None] * eye + torch.sin(a)[..., None, None] * q
         out = m[..., 0, :, :, :]
         for p in range(1, m.shape[-4]):
-            out = m[..., p, :, :, :] @ out
+            # 2x2 products elementwise: batched matmul of tiny matrices is slow on CPU
+            out = (m[..., p, :, :, :, None] * out[..., None, :, :]).sum(-2)
+        return out[..., :, 0:1] if vector else out
+
+    def _chain_batch_last(self, ch: _Chain, ctx: _Ctx, vector: bool) -> torch.Tensor:
+        src, off = ctx.bsrc, ctx.boff
+        assert src is not None
+        dev = src.device
+        idx = self.const(
+            ch.key + ":fi",
+            lambda: torch.tensor([[off[p] + i for p, i, _ in line] for line in ch.refs]),
+            dev,
+        )
+        scl = self.const(
+            ch.key + ":fsb",
+            lambda: torch.tensor([[s for _, _, s in line] for line in ch.refs], dtype=self.real)[
+                ..., None
+            ],
+            dev,
+        )
+        q = self.const(
+            ch.key + ":fqb", lambda: torch.as_tensor(ch.q).to(self.dtype)[..., None], dev
+        )
+        eye = self.const("eye2b", lambda: torch.eye(2, dtype=self.dtype)[..., None], dev)
+        a = src.mT[idx] * scl  # [P, R, B]
+        cos, sin = torch.cos(a)[:, :, None, None, :], torch.sin(a)[:, :, None, None, :]
+        m = cos * eye + sin * q  # [P, R, 2, 2, B]
+        if vector:  # [R, 2, B]
+            out = m[0, :, :, 0, :]
+            for p in range(1, m.shape[0]):
+                out = (m[p] * out[:, None, :, :]).sum(2)
+        else:  # [R, 2, 2, B]
+            out = m[0]
+            for p in range(1, m.shape[0]):
+                out = (m[p][:, :, :, None, :] * out[:, None, :, :, :]).sum(2)
         return out
 
-    def fused(
-        self, rows: list[list[_Gate]], table: torch.Tensor, key: str
-    ) -> torch.Tensor:
+    def fused(self, rows: list[list[_Gate]], table: torch.Tensor, key: str) -> torch.Tensor:
         """Per row, the product of its gates' 2x2 matrices: ``[..., len(rows), 2, 2]``."""
         e = self.eng
         dev = table.device
@@ -791,15 +864,16 @@ class Runtime:
     def product_state(self, ctx: _Ctx) -> tuple[torch.Tensor, torch.Tensor]:
         """The prefix's product state as two halves ``[rows, 2^h]``, ``[rows, 2^(n-h)]``."""
         e = self.eng
-        m = self.chain(e.chains["prefix"], ctx)
-        vec = m[..., :, 0:1]  # [.., n, 2, 1]: each wire's gates applied to |0>
         h = (e.n + 1) // 2
+        ch = e.chains["prefix"]
+        if ch.fast and ch.batched:
+            v = self._chain_batch_last(ch, ctx, vector=True)  # [n, 2, B]
+            a = _kron_vec_bl(v[:h]).mT
+            b = _kron_vec_bl(v[h:]).mT if h < e.n else v.new_ones(v.shape[-1], 1)
+            return a, b
+        vec = self.chain(ch, ctx, vector=True)  # [.., n, 2, 1]
         a = _kron_tree(vec[..., :h, :, :])[..., 0]
-        b = (
-            _kron_tree(vec[..., h:, :, :])[..., 0]
-            if h < e.n
-            else vec.new_ones(*vec.shape[:-3], 1)
-        )
+        b = _kron_tree(vec[..., h:, :, :])[..., 0] if h < e.n else vec.new_ones(*vec.shape[:-3], 1)
         if a.dim() == 1:
             a, b = a[None], b[None]
         return a, b
@@ -874,6 +948,47 @@ class _Workspace:
         self.gen = 0
 
 
+def _realify(m: torch.Tensor) -> torch.Tensor:
+    """Real ``[..., 2d, 2d]`` matrix ``R`` with ``view_as_real(x) @ R == view_as_real(x @ m)``
+    for interleaved (re, im) storage: real GEMM runs at memory speed where complex
+    GEMM does not."""
+    mr = torch.view_as_real(m.resolve_conj())  # [..., d, d, 2]
+    mix = _MIX.get((mr.dtype, mr.device))
+    if mix is None:
+        mix = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [-1.0, 0.0]]], dtype=mr.dtype)
+        mix = _MIX[(mr.dtype, mr.device)] = mix.to(mr.device)
+    d = m.shape[-1]
+    r = (mr[..., None, None] * mix).sum(-3)  # [..., j, i, a, b]
+    return r.transpose(-3, -2).reshape(*m.shape[:-2], 2 * d, 2 * d)
+
+
+_MIX: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
+
+
+def _right_mul(src: torch.Tensor, m: torch.Tensor, dst: torch.Tensor, rows: int, d: int) -> None:
+    """``dst = src @ m`` over the last axis in blocks of ``d`` (``m`` shared or per row)."""
+    r = _realify(m)
+    xs = torch.view_as_real(src)
+    xd = torch.view_as_real(dst)
+    if m.dim() == 2:
+        torch.mm(xs.reshape(-1, 2 * d), r, out=xd.view(-1, 2 * d))
+    else:
+        torch.bmm(xs.reshape(rows, -1, 2 * d), r, out=xd.view(rows, -1, 2 * d))
+
+
+def _left_mul(
+    src: torch.Tensor, m: torch.Tensor, dst: torch.Tensor, rows: int, d: int, lo: int
+) -> None:
+    """``dst = m @ src`` on the ``d``-sized axis of ``src`` viewed ``[rows, L, d, 2^lo]``."""
+    right = 2**lo
+    if m.dim() == 2:
+        x = src.reshape(-1, d, right)
+        torch.bmm(m.resolve_conj().expand(x.shape[0], d, d), x, out=dst.view(-1, d, right))
+    else:
+        x = src.reshape(rows, -1, d, right)
+        dst.view(rows, -1, d, right).copy_(torch.matmul(m[:, None], x))
+
+
 def _apply(
     step: _Step,
     u: torch.Tensor | None,
@@ -888,16 +1003,10 @@ def _apply(
         torch.gather(src, 1, index[0].expand(rows, dim), out=dst)
         return
     assert u is not None
-    d = step.dim
-    if step.kind == "end":
-        if u.dim() == 2:
-            torch.mm(src.view(-1, d), u.mT, out=dst.view(-1, d))
-        else:
-            torch.bmm(src.view(rows, -1, d), u.mT, out=dst.view(rows, -1, d))
-    elif u.dim() == 2:
-        torch.matmul(u, src.view(rows, d, -1), out=dst.view(rows, d, -1))
+    if step.lo == 0:
+        _right_mul(src, u.mT, dst, rows, step.dim)
     else:
-        torch.bmm(u, src.view(rows, d, -1), out=dst.view(rows, d, -1))
+        _left_mul(src, u, dst, rows, step.dim, step.lo)
 
 
 class Evolve(torch.autograd.Function):
@@ -933,8 +1042,12 @@ class Evolve(torch.autograd.Function):
         psi = ws.buf[final][0]
         if signs is None:
             return psi.clone()
-        probs = torch.view_as_real(psi).square().sum(-1)
-        return probs @ signs
+        # |psi|^2 @ signs as one real matmul over interleaved (re, im) pairs; the
+        # squares go to the idle buffer (a fresh state-sized tensor costs page faults)
+        flat = torch.view_as_real(psi).view(rows, -1)
+        sq = torch.view_as_real(ws.buf[1 - final]).view(-1)[: flat.numel()].view_as(flat)
+        torch.mul(flat, flat, out=sq)
+        return sq @ signs.repeat_interleave(2, 0)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -956,8 +1069,10 @@ class Evolve(torch.autograd.Function):
         z = ws.buf[final]
         other = ws.buf[1 - final]
         if ctx.has_signs:
-            weight = grad @ (2 * signs.mT)  # [rows, D] real
-            torch.mul(z[0], weight, out=z[1])
+            weight = torch.view_as_real(other).view(-1)[: z.shape[1] * z.shape[2]]
+            weight = weight.view(z.shape[1], z.shape[2])  # [rows, D] real, idle buffer
+            torch.mm(grad, 2 * signs.mT, out=weight)
+            torch.mul(torch.view_as_real(z[0]), weight[..., None], out=torch.view_as_real(z[1]))
         else:
             z[1].copy_(grad)
         eng = run.eng
@@ -1026,7 +1141,9 @@ def _forward(
     else:
         assert a is not None and b is not None
         torch.mul(
-            a.expand(rows, -1)[:, :, None], b.expand(rows, -1)[:, None, :], out=dst.view(rows, a.shape[1], -1)
+            a.expand(rows, -1)[:, :, None],
+            b.expand(rows, -1)[:, None, :],
+            out=dst.view(rows, a.shape[1], -1),
         )
     for i, step in enumerate(run.eng.steps):
         u = mats[step.group][..., step.block, :, :] if step.kind != "gather" else None
@@ -1044,30 +1161,47 @@ def _adjoint_block(
     d: int,
     need_grad: bool,
 ) -> torch.Tensor | None:
-    """``out = [x; gx]`` from ``z = [y; gy]`` for one block; returns dL/dU if asked."""
-    if step.kind == "end":
+    """``out = [x; gx]`` from ``z = [y; gy]`` for one block; returns dL/dU if asked.
+
+    Forward was ``y = U x`` on the block axis, so ``x = U^H y`` and ``gx = U^H gy``
+    (one product for both halves) and ``dL/dU = sum gy x^H``.
+    """
+    if step.lo == 0:
         if u.dim() == 2:
-            torch.mm(z.view(-1, d), u.conj(), out=out.view(-1, d))
-            if need_grad:
-                return (out[0].view(-1, d).mH @ z[1].view(-1, d)).mT
-            return None
-        uc = u.conj()
-        for h in range(2):
-            torch.bmm(z[h].view(rows, -1, d), uc, out=out[h].view(rows, -1, d))
-        if need_grad:
-            return torch.bmm(out[0].view(rows, -1, d).mH, z[1].view(rows, -1, d)).mT
-        return None
+            _right_mul(z, u.conj(), out, 2 * rows, d)
+            if not need_grad:
+                return None
+            xr = torch.view_as_real(out[0]).reshape(-1, 2 * d)
+            gr = torch.view_as_real(z[1]).reshape(-1, 2 * d)
+            p = (gr.mT @ xr).view(d, 2, d, 2)  # p[i, a, j, b] = sum gy_a[i] x_b[j]
+        else:
+            for h in range(2):
+                _right_mul(z[h], u.conj(), out[h], rows, d)
+            if not need_grad:
+                return None
+            xr = torch.view_as_real(out[0]).reshape(rows, -1, 2 * d)
+            gr = torch.view_as_real(z[1]).reshape(rows, -1, 2 * d)
+            p = (gr.mT @ xr).view(rows, d, 2, d, 2)
+        # sum gy conj(x) = (gr xr + gi xi) + i (gi xr - gr xi)
+        re = p[..., 0, :, 0] + p[..., 1, :, 1]
+        im = p[..., 1, :, 0] - p[..., 0, :, 1]
+        return torch.complex(re, im)
+    right = 2**step.lo
     uh = u.mH
     if u.dim() == 2:
-        torch.matmul(uh, z.view(2 * rows, d, -1), out=out.view(2 * rows, d, -1))
-        if need_grad:
-            return torch.matmul(z[1].view(rows, d, -1), out[0].view(rows, d, -1).mH).sum(0)
-        return None
+        _left_mul(z, uh, out, 2 * rows, d, step.lo)
+        if not need_grad:
+            return None
+        gy = z[1].reshape(-1, d, right)
+        x = out[0].reshape(-1, d, right)
+        return torch.matmul(gy, x.mH).sum(0)
     for h in range(2):
-        torch.bmm(uh, z[h].view(rows, d, -1), out=out[h].view(rows, d, -1))
-    if need_grad:
-        return torch.bmm(z[1].view(rows, d, -1), out[0].view(rows, d, -1).mH)
-    return None
+        _left_mul(z[h], uh, out[h], rows, d, step.lo)
+    if not need_grad:
+        return None
+    gy = z[1].reshape(rows, -1, d, right)
+    x = out[0].reshape(rows, -1, d, right)
+    return torch.matmul(gy, x.mH).sum(1)
 
 
 def _runtime_execute(

@@ -1,21 +1,27 @@
 """Batched, differentiable state-vector simulator on torch tensors.
 
 A search trains thousands of small circuits, so the simulator compiles each circuit
-once into an :class:`ExecutionPlan` and reuses it for every batch:
+once into an :class:`ExecutionPlan` and reuses it for every batch. The engine behind
+it (``quarch.quantum._engine``) is built around two costs: at n <= 10 the number of
+torch operations per forward+backward, at n >= 14 the number of passes over the state.
 
 * ops at the start of each wire (embedding, first rotation layer) become a product
-  state, built with ``n - 1`` outer products instead of ``n`` passes over the state;
+  state, built as a Kronecker tree of per-wire vectors;
 * the remaining ops are grouped (commuting past each other where their wires are
   disjoint) into blocks of at most ``max_block_qubits`` wires; each block is one
-  ``2^k x 2^k`` unitary, built from small gate matrices, and applied as one batched
-  matmul. A block whose angles are all shared weights is one matrix for the whole
-  batch; a block that reads inputs becomes ``[batch, 2^k, 2^k]``;
-* the wire order of the state tensor is tracked at compile time, so a block whose
-  wires are already last needs no copy, and ``<Z>`` is read in whatever order the
-  state ends in.
+  ``2^k x 2^k`` unitary (consecutive one-qubit gates multiplied first, the one-qubit
+  layers of all blocks built together, constant gates folded at compile time),
+  applied as one matmul; shared-weight blocks are one matrix for the whole batch,
+  blocks that read inputs are ``[batch, 2^k, 2^k]``;
+* permutation gates (CNOT, SWAP, X, Toffoli) that do not fit a block cost nothing at
+  run time: the plan tracks which basis index each stored amplitude holds, and folds
+  that map into the next block, into one gather, or into the ``<Z>`` sign table;
+* the evolution is one autograd node differentiated by the adjoint method, so memory
+  stays at a few states whatever the depth.
 
-Gradients with respect to weights and inputs come from torch autograd; the batch axis
-is always first: states are ``[batch, 2**n]`` with wire 0 the most significant bit.
+The batch axis is always first: states are ``[batch, 2**n]`` with wire 0 the most
+significant bit. Gradients with respect to weights, inputs and ``initial_state`` are
+available; second derivatives are not.
 """
 
 from __future__ import annotations

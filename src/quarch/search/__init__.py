@@ -14,12 +14,18 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from quarch._registry import Registry
+from quarch.search import _born, _grover, _qaoa, _vqe
+from quarch.search._born import BornSampler
 from quarch.search._evolution import RegEvoSampler
+from quarch.search._grover import GroverSampler
 from quarch.search._local import LocalSearchSampler
+from quarch.search._qaoa import QAOASampler
 from quarch.search._qiea import QIEASampler
 from quarch.search._qpso import QPSOSampler
+from quarch.search._qubo import QUBOSampler, make_qubo_dimod, make_qubo_sa, make_qubo_sqa
 from quarch.search._random import RandomSampler
 from quarch.search._reinforce import ReinforceSampler
+from quarch.search._vqe import VQESampler
 
 if TYPE_CHECKING:
     from quarch.objectives import Objective
@@ -27,12 +33,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STRATEGIES",
+    "BornSampler",
+    "GroverSampler",
     "LocalSearchSampler",
+    "QAOASampler",
     "QIEASampler",
     "QPSOSampler",
+    "QUBOSampler",
     "RandomSampler",
     "RegEvoSampler",
     "ReinforceSampler",
+    "VQESampler",
     "make_sampler",
 ]
 
@@ -89,6 +100,17 @@ STRATEGIES.add(
 STRATEGIES.add("evolution", _evolution, "regularised (ageing) evolution, Real et al. (baseline)")
 STRATEGIES.add("reinforce", _reinforce, "REINFORCE policy-gradient controller (baseline)")
 STRATEGIES.add("local", _local, "first-improvement local search with restarts (baseline)")
+STRATEGIES.add("qubo-sa", make_qubo_sa, "quadratic surrogate (BOCS) as a QUBO, simulated annealing")
+STRATEGIES.add(
+    "qubo-sqa", make_qubo_sqa, "quadratic surrogate as a QUBO, simulated quantum annealing"
+)
+STRATEGIES.add(
+    "qubo-dimod", make_qubo_dimod, "quadratic surrogate as a QUBO, any dimod sampler/QPU"
+)
+STRATEGIES.add("qaoa", _qaoa.make, "QAOA on the surrogate QUBO, quarch's simulator (sub-QUBOs)")
+STRATEGIES.add("vqe", _vqe.make, "VQE minimising the surrogate's expected cost, then sampling")
+STRATEGIES.add("born", _born.make, "quantum circuit Born machine trained by REINFORCE")
+STRATEGIES.add("grover", _grover.make, "Grover adaptive search over the surrogate (oracle calls)")
 STRATEGIES.add("random", _random, "uniform random search (classical baseline)")
 STRATEGIES.add("tpe", _tpe, "Optuna's multivariate TPE (classical baseline)")
 STRATEGIES.add("nsga2", _nsga2, "Optuna's NSGA-II, multi-objective with constraints (baseline)")

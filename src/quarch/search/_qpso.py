@@ -119,17 +119,22 @@ class QPSOSampler(PopulationSampler):
         else:
             g = hist.best(list(pbest.values()))
             assert g is not None
-            P = {p: self._position(hist.trials[b], dim) for p, b in pbest.items()}
-            mbest = np.mean([v for v in P.values()], axis=0)
+            P: dict[int, np.ndarray] = {}
+            for p, b in pbest.items():
+                pos = self._position(hist.trials[b], dim)
+                assert pos is not None
+                P[p] = pos
+            mbest = np.mean(list(P.values()), axis=0)
             gbest = P[next(p for p, b in pbest.items() if b == g)]
-            own = P.get(particle, x_prev)
+            xp: np.ndarray = x_prev
+            own = P.get(particle, xp)
 
             def move() -> np.ndarray:
                 phi = rng.random(dim)
                 u = 1.0 - rng.random(dim)  # (0, 1]
                 attractor = phi * own + (1.0 - phi) * gbest
                 sign = np.where(rng.random(dim) < 0.5, -1.0, 1.0)
-                step = self._beta * np.abs(mbest - x_prev) * np.log(1.0 / u)
+                step = self._beta * np.abs(mbest - xp) * np.log(1.0 / u)
                 return np.clip(attractor + sign * step, 0.0, 1.0)
 
             x = move()

@@ -11,7 +11,9 @@ QUBO is a ``dimod.BinaryQuadraticModel`` and the minimiser one of:
   of the transverse-field Ising model (:mod:`quarch.search._sqa`);
 * ``"dimod"``: any ``dimod.Sampler`` the user passes, e.g. a D-Wave QPU through
   ``dwave.system.EmbeddingComposite(DWaveSampler())`` and the user's Ocean
-  configuration; by default ``dwave-samplers``' tabu search.
+  configuration; by default ``dwave-samplers``' ``PathIntegralAnnealingSampler``
+  (D-Wave's own path-integral quantum-annealing emulator, deterministic for a seed;
+  its tabu search stops on a wall-clock timeout, so it would not reproduce).
 
 The reads of each solve are decoded lowest energy first; the first architecture not yet
 tried is proposed, and when every read was tried already the model's best untried
@@ -32,7 +34,10 @@ if TYPE_CHECKING:
     from optuna import Study
     from optuna.distributions import CategoricalDistribution
 
-__all__ = ["QUBOSampler"]
+    from quarch.objectives import Objective
+    from quarch.space import Space
+
+__all__ = ["QUBOSampler", "make_qubo_dimod", "make_qubo_sa", "make_qubo_sqa"]
 
 Solver = Literal["sa", "sqa", "dimod"]
 _SOLVERS = ("sa", "sqa", "dimod")
@@ -46,6 +51,40 @@ def _decode(bits: np.ndarray, sizes: list[int]) -> Proposal:
         out.append(int(hits[0]) if hits.size else 0)
         start += k
     return out
+
+
+def bqm_from_matrix(Q: np.ndarray) -> dimod.BinaryQuadraticModel:
+    """``x^T Q x`` (``Q`` upper-triangular, diagonal = linear) as a binary BQM on 0..n-1."""
+    import dimod
+
+    Q = np.asarray(Q, dtype=float)
+    rows, cols = np.nonzero(np.triu(Q, 1))
+    return dimod.BinaryQuadraticModel.from_numpy_vectors(
+        np.diag(Q).copy(), (rows, cols, Q[rows, cols]), 0.0, dimod.BINARY
+    )
+
+
+def descend(model: QuadraticModel, x: Proposal) -> Proposal:
+    """Steepest descent of the model over valid architectures (one choice changed per
+    step) from ``x``: annealing reads of a penalised QUBO may stop one barrier (of
+    height ~ the penalty) short of a better valid code, which this move crosses."""
+    cur = [int(v) for v in x]
+    e_cur = float(model.energy(np.array([cur]))[0])
+    while True:
+        neigh = []
+        for j, k in enumerate(model.sizes):
+            for o in range(k):
+                if o != cur[j]:
+                    nb = list(cur)
+                    nb[j] = o
+                    neigh.append(nb)
+        if not neigh:
+            return cur
+        e = model.energy(np.array(neigh))
+        i = int(np.argmin(e))
+        if e[i] >= e_cur - 1e-12:
+            return cur
+        cur, e_cur = neigh[i], float(e[i])
 
 
 def pick_unseen(
@@ -77,7 +116,7 @@ class QUBOSampler(SurrogateSampler):
     Args:
         solver (str): ``"sa"``, ``"sqa"`` or ``"dimod"`` (see the module docstring).
         sampler (dimod.Sampler | None): the ``dimod`` sampler of ``solver="dimod"``;
-            ``None`` uses ``dwave.samplers.TabuSampler``. It receives ``seed`` when its
+            ``None`` uses ``dwave.samplers.PathIntegralAnnealingSampler``. It receives ``seed`` when its
             ``parameters`` list one.
         sample_kwargs (dict | None): extra arguments of ``sampler.sample`` (for a QPU,
             e.g. ``{"num_reads": 100}``).
@@ -103,7 +142,7 @@ class QUBOSampler(SurrogateSampler):
         sampler: dimod.Sampler | None = None,
         sample_kwargs: dict[str, Any] | None = None,
         num_reads: int = 10,
-        num_sweeps: int = 200,
+        num_sweeps: int = 1000,
         n_slices: int = 8,
         batch_size: int = 1,
         n_startup: int = 10,
@@ -135,14 +174,18 @@ class QUBOSampler(SurrogateSampler):
         if self._n_slices % 2:
             raise ValueError(f"n_slices must be an even integer >= 2; got {n_slices}")
 
-    def _solve(self, models: list[QuadraticModel], rng: np.random.Generator) -> list[np.ndarray]:
-        """Reads of each model's QUBO as one-hot bit rows, lowest energy first."""
+    def solve(self, Qs: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+        """Minimise QUBOs ``x^T Q x`` (upper-triangular ``Q``, diagonal = linear terms)
+        with this sampler's solver.
+
+        Returns:
+            For each QUBO, its reads as bit rows ``(reads, n)``, lowest energy first.
+        """
         if self._solver == "sqa":
             from quarch.search._sqa import sqa_minimize
 
-            Qs = np.stack([m.qubo()[0] for m in models])
             bits, energy = sqa_minimize(
-                Qs,
+                np.stack(Qs),
                 n_reads=self._num_reads,
                 n_slices=self._n_slices,
                 n_sweeps=self._num_sweeps,
@@ -157,34 +200,53 @@ class QUBOSampler(SurrogateSampler):
             sampler = SimulatedAnnealingSampler()
             kwargs = {"num_reads": self._num_reads, "num_sweeps": self._num_sweeps, **kwargs}
         elif sampler is None:
-            from dwave.samplers import TabuSampler
+            from dwave.samplers import PathIntegralAnnealingSampler
 
-            sampler = TabuSampler()
+            sampler = PathIntegralAnnealingSampler()
             kwargs = {"num_reads": self._num_reads, **kwargs}
         out = []
-        for m in models:
-            bqm = m.to_bqm()
+        for Q in Qs:
+            bqm = bqm_from_matrix(Q)
             kw = dict(kwargs)
             if "seed" in getattr(sampler, "parameters", {}):
                 kw.setdefault("seed", int(rng.integers(2**31 - 1)))
             ss = sampler.sample(bqm, **kw)
             rec = ss.record
             order = np.argsort(rec.energy, kind="stable")
-            cols = [ss.variables.index(v) for v in range(m.n_bits)]
+            cols = [ss.variables.index(v) for v in range(Q.shape[0])]
             out.append(np.asarray(rec.sample)[order][:, cols])
         return out
 
     def _batch(
-        self, study: Study, hist: History, rng: np.random.Generator, size: int
+        self, study: Study, hist: History, rng: np.random.Generator, size: int, start: int
     ) -> tuple[list[Proposal], dict[str, Any]]:
         post = self._fit(hist)
         models = [self._draw(post, hist, rng) for _ in range(size)]
-        reads = self._solve(models, rng)
+        reads = self.solve([m.qubo()[0] for m in models], rng)
         taken = set(hist.seen)
         props = []
         for m, r in zip(models, reads, strict=True):
-            p = pick_unseen(m, [_decode(b, hist.sizes) for b in r], taken)
+            cands = [descend(m, _decode(b, hist.sizes)) for b in r]
+            cands.sort(key=lambda c: float(m.energy(np.array([c]))[0]))
+            p = pick_unseen(m, cands, taken)
             if p is not None:
                 props.append(p)
                 taken.add(tuple(p))
         return props, {}
+
+
+def _factory(solver: Solver, defaults: dict[str, Any]) -> Any:
+    def make(*, seed: int, space: Space, objective: Objective, **options: Any) -> QUBOSampler:
+        opts = {**defaults, **options}
+        return QUBOSampler(solver=solver, seed=seed, search_space=space.distributions(), **opts)
+
+    make.__name__ = f"make_qubo_{solver}"
+    return make
+
+
+#: Registry factories ``(*, seed, space, objective, **options) -> QUBOSampler``.
+make_qubo_sa = _factory("sa", {"exploration": 0.5, "batch_size": 3})
+make_qubo_sqa = _factory(
+    "sqa", {"exploration": 0.5, "batch_size": 6, "num_reads": 4, "num_sweeps": 50}
+)
+make_qubo_dimod = _factory("dimod", {"exploration": 0.5, "batch_size": 3})

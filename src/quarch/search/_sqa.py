@@ -89,12 +89,11 @@ def sqa_minimize(
         raise ValueError(f"n_reads and n_sweeps must be >= 1; got {n_reads}, {n_sweeps}")
     if not (gamma[0] > gamma[1] > 0) or temperature <= 0:
         raise ValueError(
-            f"gamma must fall (start > end > 0) and temperature be > 0; got {gamma}, "
-            f"{temperature}"
+            f"gamma must fall (start > end > 0) and temperature be > 0; got {gamma}, {temperature}"
         )
     rng = np.random.default_rng(seed)
     m, n, P, R = Q.shape[0], Q.shape[-1], n_slices, n_reads
-    h, J, offset = qubo_to_ising(Q)
+    h, J, _ = qubo_to_ising(Q)
     scale = np.maximum(np.abs(h).max(-1), np.abs(J).max((-1, -2)))
     scale = np.where(scale > 0, scale, 1.0)
     h = h / scale[:, None]

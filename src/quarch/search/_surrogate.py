@@ -36,9 +36,12 @@ those trials and are stored in the study's system attrs under
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import itertools
 import math
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -270,9 +273,7 @@ def n_qubits(sizes: Sequence[int], encoding: str) -> int:
     return int(sum(math.ceil(math.log2(k)) if k > 1 else 0 for k in sizes))
 
 
-def check_register(
-    sizes: Sequence[int], encoding: str, max_qubits: int, strategy: str
-) -> int:
+def check_register(sizes: Sequence[int], encoding: str, max_qubits: int, strategy: str) -> int:
     """Width of the register, or a :class:`CircuitSizeError` that says what to use."""
     n = n_qubits(sizes, encoding)
     if n > max_qubits:
@@ -361,6 +362,30 @@ def arch_ids(X: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
 
 
 # -- batched proposals -----------------------------------------------------------------
+@contextlib.contextmanager
+def single_thread(uses_torch: bool = False) -> Iterator[None]:
+    """Run small dense algebra (BLAS, torch) on one thread, then restore the pools.
+
+    The matrices here are small (hundreds of rows, registers of <= 2**12 amplitudes):
+    a thread pool costs more than it saves, and on a busy machine its spinning threads
+    made fits and circuit runs 10-20x slower.
+    """
+    from threadpoolctl import threadpool_limits
+
+    if uses_torch:
+        importlib.import_module("torch")  # so that its pool is limited too
+    torch = sys.modules.get("torch")
+    old = torch.get_num_threads() if torch is not None else None
+    try:
+        if torch is not None:
+            torch.set_num_threads(1)
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+    finally:
+        if torch is not None and old is not None:
+            torch.set_num_threads(old)
+
+
 class BatchSampler(PopulationSampler):
     """Base of strategies that propose a batch of architectures at a time.
 
@@ -387,6 +412,8 @@ class BatchSampler(PopulationSampler):
         self._batch_size = check_int("batch_size", batch_size, 1)
         self._n_startup = check_int("n_startup", n_startup, 1)
 
+    _uses_torch = False
+
     def _key(self, b: int) -> str:
         return f"{type(self).__name__}:batch:{b}"
 
@@ -405,12 +432,8 @@ class BatchSampler(PopulationSampler):
             sub = _before(hist, start)
             if not sub.trials:
                 return self._unique(lambda _: self._uniform(hist, rng), hist.seen)
-            # Small dense algebra: one BLAS thread is faster, and far faster on a busy
-            # machine, than a thread pool that spins.
-            from threadpoolctl import threadpool_limits
-
-            with threadpool_limits(limits=1, user_api="blas"):
-                props, info = self._batch(study, sub, self._rng(start, 1), self._batch_size)
+            with single_thread(self._uses_torch):
+                props, info = self._batch(study, sub, self._rng(start, 1), self._batch_size, start)
             batch = {"proposals": _fill(props, sub, self._rng(start, 2), self._batch_size)}
             batch.update(info)
             study._storage.set_study_system_attr(study._study_id, key, batch)
@@ -426,7 +449,7 @@ class BatchSampler(PopulationSampler):
         return prop
 
     def _batch(
-        self, study: Study, hist: History, rng: np.random.Generator, size: int
+        self, study: Study, hist: History, rng: np.random.Generator, size: int, start: int
     ) -> tuple[list[Proposal], dict[str, Any]]:
         """Up to ``size`` distinct unseen proposals, and per-proposal records (lists of
         ``size`` JSON values) stored as trial system attrs ``"<ClassName>:<name>"``."""

@@ -32,6 +32,7 @@ __all__ = [
     "HEADS",
     "MEASUREMENTS",
     "ROTATIONS",
+    "SMALL_INPUT_MAX_QUBITS",
     "effective_pattern",
     "hqnn_space",
 ]
@@ -56,6 +57,9 @@ MEASUREMENTS: tuple[str, ...] = ("z", "zz")
 FRONTENDS: tuple[str, ...] = ("linear", "mlp-256", "cnn", "pca")
 HEADS: tuple[str, ...] = ("linear", "mlp")
 LEARNING_RATES: tuple[float, ...] = (0.01, 0.03, 0.1)
+#: Default widest circuit for data sets with few input features (else 12): more qubits
+#: than features adds simulation cost, not information, on these tiny tables.
+SMALL_INPUT_MAX_QUBITS: dict[str, int] = {"iris": 4, "wine": 6, "breast-cancer": 6}
 
 
 def _subset(name: str, given: Sequence[object], allowed: Sequence[object]) -> list[object]:
@@ -69,7 +73,7 @@ def _subset(name: str, given: Sequence[object], allowed: Sequence[object]) -> li
 def hqnn_space(
     *,
     min_qubits: int = 2,
-    max_qubits: int = 12,
+    max_qubits: int | None = None,
     min_layers: int = 1,
     max_layers: int = 6,
     embeddings: Sequence[str] = EMBEDDINGS,
@@ -81,6 +85,7 @@ def hqnn_space(
     frontends: Sequence[str] = FRONTENDS,
     heads: Sequence[str] = HEADS,
     learning_rates: Sequence[float] = LEARNING_RATES,
+    dataset: str | None = None,
 ) -> Space:
     """The hybrid quantum-classical space.
 
@@ -90,12 +95,15 @@ def hqnn_space(
 
     Args:
         min_qubits (int): fewest qubits, >= 2 (ZZ on neighbours needs two).
-        max_qubits (int): most qubits, in ``[min_qubits, 16]``.
+        max_qubits (int | None): most qubits, in ``[min_qubits, 16]``; ``None`` means
+            12, or :data:`SMALL_INPUT_MAX_QUBITS` of ``dataset`` for tiny tables.
         min_layers (int): fewest variational layers, >= 1.
         max_layers (int): most variational layers, in ``[min_layers, 12]``.
         embeddings, rotations, entanglements, entangling_gates, reupload,
             measurements, frontends, heads: subsets of the module's option tuples.
         learning_rates (Sequence[float]): learning rates to choose from (positive).
+        dataset (str | None): the data set searched; only picks the default
+            ``max_qubits``.
 
     Raises:
         ValueError: a range that is empty or out of bounds, or an unknown option.
@@ -105,6 +113,8 @@ def hqnn_space(
         >>> s.names[:5]
         ['embedding', 'qubits', 'layers', 'rotation_0', 'entanglement_0']
     """
+    if max_qubits is None:
+        max_qubits = max(min_qubits, SMALL_INPUT_MAX_QUBITS.get(str(dataset), 12))
     if not isinstance(min_qubits, int) or not 2 <= min_qubits <= 16:
         raise ValueError(f"min_qubits must be an integer in [2, 16]; got {min_qubits!r}")
     if not isinstance(max_qubits, int) or not min_qubits <= max_qubits <= 16:

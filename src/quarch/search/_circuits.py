@@ -1,0 +1,317 @@
+"""What the circuit strategies (QAOA, VQE, Grover adaptive search) share: registers,
+sub-QUBO decomposition, parameter-shift gradients and sampling.
+
+Each batch draws one Thompson sample of the quadratic surrogate
+(:mod:`quarch.search._surrogate`) and minimises it over a register of qubits that
+encodes architectures (``encoding="binary"``: ``ceil(log2 k)`` qubits per choice, codes
+that name no option repaired; ``"onehot"``: ``k`` qubits per choice with the one-hot
+penalty in the cost). A state vector holds ``2**n`` amplitudes, so a register wider
+than ``max_qubits`` is split into sub-QUBOs over a few whole choices at a time, as
+qbsolv does: each block's circuit minimises the cost with the other choices held at
+the incumbent (the model's best tried architecture), the incumbent moves to the best
+sampled block state, and this repeats over the blocks ``rounds`` times. Every sampled
+architecture joins a pool; the batch proposes the pool's best untried ones.
+
+Gradients of circuit parameters use the parameter-shift rule, evaluated as one batched
+execution of the plan (a row of weights per shifted parameter), as hardware would.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from quarch.search._common import History, Proposal, check_int
+from quarch.search._qubo import pick_unseen
+from quarch.search._surrogate import (
+    CircuitSizeError,
+    QuadraticModel,
+    SurrogateSampler,
+    decode_codes,
+    n_qubits,
+)
+
+if TYPE_CHECKING:
+    import torch
+    from optuna import Study
+    from optuna.distributions import CategoricalDistribution
+
+    from quarch.quantum import ExecutionPlan
+
+__all__ = ["CircuitSurrogateSampler", "hardware_efficient", "shift_gradient", "split_blocks"]
+
+_ENCODINGS = ("binary", "onehot")
+
+
+def split_blocks(
+    sizes: Sequence[int], encoding: str, max_qubits: int, *, decompose: bool, strategy: str
+) -> list[list[int]]:
+    """Choices grouped into contiguous blocks of at most ``max_qubits`` qubits, balanced.
+
+    Raises:
+        CircuitSizeError: the register is too wide and ``decompose`` is off, or one
+            choice alone needs more than ``max_qubits`` qubits.
+    """
+    widths = [n_qubits([k], encoding) for k in sizes]
+    n = sum(widths)
+    alt = n_qubits(sizes, "binary")
+    if n <= max_qubits:
+        return [list(range(len(sizes)))]
+    if not decompose or max(widths) > max_qubits:
+        why = (
+            f"one choice alone needs {max(widths)} qubits"
+            if decompose
+            else f"decompose=False and the register needs n={n} qubits"
+        )
+        hint = (
+            f"use encoding='binary' ({alt} qubits)"
+            if encoding == "onehot"
+            else "use decompose=True (sub-QUBOs over a few choices at a time)"
+        )
+        raise CircuitSizeError(
+            f"{strategy} simulates 2**n amplitudes and allows max_qubits={max_qubits}, but "
+            f"{why} in {encoding!r} encoding ({n} qubits in all); {hint}, raise max_qubits, "
+            "or use 'qubo-sa' / 'qubo-sqa', which scale to any number of bits"
+        )
+    n_blocks = math.ceil(n / max_qubits)
+    while True:
+        target = n / n_blocks
+        blocks: list[list[int]] = [[]]
+        width = 0
+        for j, w in enumerate(widths):
+            if blocks[-1] and (width + w > max_qubits or width >= target - 1e-9):
+                blocks.append([])
+                width = 0
+            blocks[-1].append(j)
+            width += w
+        if all(sum(widths[j] for j in b) <= max_qubits for b in blocks):
+            return blocks
+        n_blocks += 1  # pragma: no cover - balanced split overflowed; retry finer
+
+
+def hardware_efficient(n: int, layers: int) -> tuple[ExecutionPlan, np.ndarray]:
+    """RY layer, then ``layers`` x (CNOT ring, RY layer): real amplitudes, enough to
+    reach any basis state and to correlate bits. Returns the compiled plan and the
+    weights that make it the uniform superposition (first layer pi/2, the rest 0)."""
+    from quarch.quantum import Circuit, Weight, compile_circuit
+
+    c = Circuit(n)
+    k = 0
+    for q in range(n):
+        c.ry(q, Weight(k))
+        k += 1
+    for _ in range(layers):
+        if n > 1:
+            for q in range(n if n > 2 else 1):
+                c.cnot(q, (q + 1) % n)
+        for q in range(n):
+            c.ry(q, Weight(k))
+            k += 1
+    init = np.zeros(k)
+    init[:n] = math.pi / 2
+    return compile_circuit(c), init
+
+
+def shift_probs(plan: ExecutionPlan, theta: np.ndarray) -> np.ndarray:
+    """Probabilities at ``theta`` and at every +-pi/2 shift, ``(2 * P + 1, 2**n)``.
+
+    Row 0 is ``theta``; rows ``1 + 2i`` and ``2 + 2i`` shift parameter ``i`` up and down.
+    """
+    import torch
+
+    P = theta.size
+    W = np.repeat(theta[None], 2 * P + 1, axis=0)
+    idx = np.arange(P)
+    W[1 + 2 * idx, idx] += math.pi / 2
+    W[2 + 2 * idx, idx] -= math.pi / 2
+    with torch.no_grad():
+        probs = plan.probs(weights=torch.as_tensor(W, dtype=torch.float32))
+    return probs.double().numpy()
+
+
+def shift_gradient(probs: np.ndarray) -> np.ndarray:
+    """d p / d theta from :func:`shift_probs` rows, ``(P, 2**n)`` (RY gates: exact)."""
+    return 0.5 * (probs[1::2] - probs[2::2])
+
+
+def sample_codes(probs: np.ndarray, shots: int, seed: int) -> np.ndarray:
+    """``shots`` basis indices drawn from ``probs`` with quarch's sampler."""
+    import torch
+
+    from quarch.quantum import sample_bitstrings
+
+    bits = sample_bitstrings(torch.as_tensor(probs), shots, seed=seed, probs=True)
+    n = bits.shape[1]
+    weights = 1 << np.arange(n - 1, -1, -1)
+    return bits.numpy() @ weights
+
+
+def adam(
+    grad_fn: Any, x0: np.ndarray, steps: int, lr: float
+) -> tuple[np.ndarray, float, np.ndarray, float]:
+    """Adam on ``grad_fn(x) -> (value, grad)``; returns the best and the start points
+    with their values (the best is never worse than the start)."""
+    x = x0.astype(float).copy()
+    m = np.zeros_like(x)
+    v = np.zeros_like(x)
+    best_x, best_f = x.copy(), math.inf
+    f0 = math.nan
+    for t in range(1, steps + 2):
+        f, g = grad_fn(x)
+        if t == 1:
+            f0 = f
+        if f < best_f:
+            best_x, best_f = x.copy(), f
+        if t == steps + 1:
+            break
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        x = x - lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+    return best_x, best_f, x0, f0
+
+
+class CircuitSurrogateSampler(SurrogateSampler):
+    """Base of the circuit strategies; subclasses implement :meth:`_block_samples`.
+
+    Args:
+        encoding (str): ``"binary"`` or ``"onehot"`` register.
+        max_qubits (int): widest register simulated, in ``[1, 24]``.
+        decompose (bool): split wider registers into sub-QUBOs (else raise).
+        rounds (int): passes over the blocks, >= 1.
+        shots (int): measurements per block circuit, >= 1.
+        batch_size, n_startup, exploration, seed, search_space: see
+            :class:`quarch.search._surrogate.SurrogateSampler`.
+    """
+
+    _strategy = "circuit"
+    _uses_torch = True
+
+    def __init__(
+        self,
+        *,
+        encoding: str = "binary",
+        max_qubits: int = 12,
+        decompose: bool = True,
+        rounds: int = 1,
+        shots: int = 128,
+        batch_size: int = 10,
+        n_startup: int = 10,
+        exploration: float = 0.5,
+        seed: int | None = None,
+        search_space: dict[str, CategoricalDistribution] | None = None,
+    ) -> None:
+        super().__init__(
+            batch_size=batch_size,
+            n_startup=n_startup,
+            exploration=exploration,
+            seed=seed,
+            search_space=search_space,
+        )
+        if encoding not in _ENCODINGS:
+            raise ValueError(f"encoding must be one of {list(_ENCODINGS)}; got {encoding!r}")
+        self._encoding = encoding
+        self._max_qubits = check_int("max_qubits", max_qubits, 1, 24)
+        if not isinstance(decompose, bool):
+            raise ValueError(f"decompose must be a bool; got {decompose!r}")
+        self._decompose = decompose
+        self._rounds = check_int("rounds", rounds, 1)
+        self._shots = check_int("shots", shots, 1)
+        if search_space is not None:  # fail early on a register that cannot run
+            self._blocks([len(d.choices) for d in search_space.values()])
+
+    def _blocks(self, sizes: Sequence[int]) -> list[list[int]]:
+        return split_blocks(
+            sizes,
+            self._encoding,
+            self._max_qubits,
+            decompose=self._decompose,
+            strategy=self._strategy,
+        )
+
+    def block_costs(
+        self, model: QuadraticModel, incumbent: Sequence[int], block: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Cost of every basis state of ``block``'s register with the other choices at
+        ``incumbent``, and the architectures the states decode to ``(2**nb, n_choices)``."""
+        sub = [model.sizes[j] for j in block]
+        dec = decode_codes(sub, self._encoding).astype(np.int64)
+        X = np.repeat(np.asarray(incumbent, dtype=np.int64)[None], dec.shape[0], axis=0)
+        X[:, list(block)] = dec
+        C = model.energy(X)
+        if self._encoding == "onehot":
+            nb = sum(sub)
+            z = np.arange(2**nb, dtype=np.int64)
+            pen = np.zeros(2**nb)
+            start = 0
+            for k in sub:
+                cnt = np.zeros(2**nb)
+                for b in range(start, start + k):
+                    cnt += (z >> (nb - 1 - b)) & 1
+                pen += (cnt - 1) ** 2
+                start += k
+            C = C + model.penalty() * pen
+        return C, X
+
+    def _block_samples(
+        self, C: np.ndarray, c_incumbent: float, rng: np.random.Generator
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        """Measured basis indices of one block's circuit, and counters to report."""
+        raise NotImplementedError
+
+    def _batch(
+        self, study: Study, hist: History, rng: np.random.Generator, size: int, start: int
+    ) -> tuple[list[Proposal], dict[str, Any]]:
+        blocks = self._blocks(hist.sizes)
+        post = self._fit(hist)
+        model = self._draw(post, hist, rng)
+        inc = hist.X[int(np.argmin(model.energy(hist.X)))].astype(np.int64)
+        pool: dict[tuple[int, ...], float] = {}
+        counters: dict[str, float] = {}
+        for _ in range(self._rounds):
+            for block in blocks:
+                C, X = self.block_costs(model, inc, block)
+                c_inc = float(model.energy(inc[None])[0])
+                codes, info = self._block_samples(C, c_inc, rng)
+                for k, v in info.items():
+                    counters[k] = counters.get(k, 0.0) + v
+                if codes.size == 0:
+                    continue
+                E = model.energy(X[codes])
+                for x, e in zip(X[codes], E, strict=True):
+                    pool[tuple(int(v) for v in x)] = float(e)
+                best = int(np.argmin(E))
+                if E[best] < c_inc:
+                    inc = X[codes][best].copy()
+        ordered = [list(k) for k, _ in sorted(pool.items(), key=lambda kv: kv[1])]
+        taken = set(hist.seen)
+        props: list[Proposal] = []
+        for c in ordered:
+            if len(props) == size:
+                break
+            if tuple(c) not in taken:
+                props.append(c)
+                taken.add(tuple(c))
+        while len(props) < size:
+            p = pick_unseen(model, props or [list(map(int, inc))], taken)
+            if p is None:
+                break
+            props.append(p)
+            taken.add(tuple(p))
+        records = {k: [v] * size for k, v in counters.items()}
+        return props, records
+
+
+def standardize(C: np.ndarray) -> np.ndarray:
+    """``(C - mean) / std`` (std 1 when ``C`` is constant): angle scales stay O(1)."""
+    sd = float(C.std())
+    return (C - C.mean()) / (sd if sd > 0 else 1.0)
+
+
+def probs_tensor(C: np.ndarray) -> torch.Tensor:
+    """``C`` as a float32 torch tensor."""
+    import torch
+
+    return torch.as_tensor(C, dtype=torch.float32)

@@ -1,0 +1,70 @@
+"""Tests of ONNX export, int8 quantisation and ONNX Runtime timing."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from quarch.models.cnn import EdgeCNN
+from quarch.models.onnx_export import (
+    measure_latency_ms,
+    onnx_accuracy,
+    ort_session,
+    quantize_int8,
+    to_onnx,
+)
+from quarch.space.cnn import cnn_space
+
+SHAPE = (1, 8, 8)
+
+
+@pytest.fixture(scope="module")
+def model() -> EdgeCNN:
+    torch.manual_seed(0)
+    arch = dict(cnn_space(n_stages=2, max_blocks=2).sample(5), bits=32)
+    m = EdgeCNN(arch, SHAPE, 10)
+    m.train()
+    with torch.no_grad():  # populate batch-norm statistics
+        m(torch.rand(64, *SHAPE))
+    return m.eval()
+
+
+def test_onnx_runtime_matches_torch(model: EdgeCNN) -> None:
+    x = np.random.default_rng(1).random((5, *SHAPE), dtype=np.float32)
+    out = ort_session(to_onnx(model, SHAPE)).run(None, {"x": x})[0]
+    with torch.no_grad():
+        ref = model(torch.as_tensor(x)).numpy()
+    np.testing.assert_allclose(out, ref, atol=1e-4, rtol=1e-4)
+    assert not model.training
+
+
+def test_int8_model_is_quantised_and_agrees(model: EdgeCNN) -> None:
+    rng = np.random.default_rng(2)
+    calib = rng.random((128, *SHAPE), dtype=np.float32)
+    fp32 = to_onnx(model, SHAPE)
+    q = quantize_int8(fp32, calib)
+    ops = {n.op_type for n in onnx.load_from_string(q).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    x = rng.random((64, *SHAPE), dtype=np.float32)
+    f = ort_session(fp32).run(None, {"x": x})[0]
+    i8 = ort_session(q).run(None, {"x": x})[0]
+    # Top-1 under int8 equals the float model's on most inputs, and logits are close.
+    assert np.mean(f.argmax(1) == i8.argmax(1)) >= 0.8
+    assert np.abs(f - i8).max() < 0.25 * np.abs(f).max() + 1e-3
+    labels = f.argmax(1)
+    assert onnx_accuracy(fp32, x, labels) == 1.0
+
+
+def test_latency_is_positive_and_checked(model: EdgeCNN) -> None:
+    blob = to_onnx(model, SHAPE)
+    assert 0 < measure_latency_ms(blob, SHAPE, warmup=2, repeats=5) < 1000
+    with pytest.raises(ValueError, match="repeats must be >= 1; got 0"):
+        measure_latency_ms(blob, SHAPE, repeats=0)
+    with pytest.raises(ValueError, match="warmup must be >= 0; got -1"):
+        measure_latency_ms(blob, SHAPE, warmup=-1)
+    with pytest.raises(ValueError, match="threads must be >= 1; got 0"):
+        ort_session(blob, threads=0)
+    with pytest.raises(ValueError, match="calibration needs at least one image; got 0"):
+        quantize_int8(blob, np.zeros((0, *SHAPE), np.float32))
