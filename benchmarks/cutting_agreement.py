@@ -49,10 +49,13 @@ def main() -> None:
         t_q += time.perf_counter() - t
         rows.append((arch, budget, b, q))
         same = "=" if b.subcircuits == q.subcircuits else "!"
-        print(f"{len(rows):3d} {arch['embedding']:9s} n={n} L={arch['layers']} "
-              f"budget={budget} sub {b.subcircuits}{same}{q.subcircuits} "
-              f"log10(overhead) builtin={b.log10_overhead:7.2f} qiskit={q.log10_overhead:7.2f} "
-              f"(gate cuts {b.gate_cuts}/{q.gate_cuts}, wire cuts -/{q.wire_cuts})", flush=True)
+        print(
+            f"{len(rows):3d} {arch['embedding']:9s} n={n} L={arch['layers']} "
+            f"budget={budget} sub {b.subcircuits}{same}{q.subcircuits} "
+            f"log10(overhead) builtin={b.log10_overhead:7.2f} qiskit={q.log10_overhead:7.2f} "
+            f"(gate cuts {b.gate_cuts}/{q.gate_cuts}, wire cuts -/{q.wire_cuts})",
+            flush=True,
+        )
     n = len(rows)
     sub = sum(b.subcircuits == q.subcircuits for _, _, b, q in rows)
     tol = 1e-9
@@ -61,8 +64,9 @@ def main() -> None:
     higher = sum(b.log10_overhead > q.log10_overhead + tol for _, _, b, q in rows)
     diff = [b.log10_overhead - q.log10_overhead for _, _, b, q in rows]
     within = sum(abs(d) <= math.log10(9) + tol for d in diff)
-    print(f"\ncircuits: {n} (hqnn, qubits 3-{a.max_qubits}, layers 1-{a.max_layers}, "
-          f"budget 2..n-1)")
+    print(
+        f"\ncircuits: {n} (hqnn, qubits 3-{a.max_qubits}, layers 1-{a.max_layers}, budget 2..n-1)"
+    )
     print(f"subcircuit count agrees:        {sub}/{n} ({100 * sub / n:.0f}%)")
     print(f"overhead equal:                 {eq}/{n} ({100 * eq / n:.0f}%)")
     print(f"overhead within one gate cut:   {within}/{n} ({100 * within / n:.0f}%)")

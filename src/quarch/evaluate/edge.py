@@ -191,21 +191,58 @@ class EdgeEvaluator:
         self.fingerprint = data.fingerprint
         self.weights_dir = None if weights_dir is None else Path(weights_dir)
         self._seed = 0
+        self._save = False
+
+    # what ``quarch train`` / ``quarch export`` (quarch.finalize) read
+    @property
+    def epochs(self) -> int:
+        """Training epochs per trial."""
+        return self.trainer.epochs
+
+    @property
+    def batch_size(self) -> int:
+        """Training minibatch size."""
+        return self.trainer.batch_size
+
+    @property
+    def lr(self) -> float:
+        """Adam learning rate."""
+        return self.trainer.lr
+
+    @property
+    def device(self) -> str:
+        """Torch device for training."""
+        return self.trainer.device
 
     def _extra(self, arch: Mapping[str, Any], model: nn.Module) -> dict[str, float]:
         model.cpu()
-        if self.weights_dir is not None:
+        if self.weights_dir is not None and self._save:
             self.weights_dir.mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), self.weights_dir / f"seed_{self._seed}.pt")
         return self.costs(arch, model)
 
-    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
-        """Train ``arch`` with ``seed`` and return accuracy and cost metrics."""
+    def fit(
+        self, arch: Mapping[str, Any], *, seed: int, epochs: int | None = None
+    ) -> tuple[nn.Module, Metrics]:
+        """Train ``arch`` with ``seed``; return the trained model and its metrics.
+
+        The search's own procedure (thread count included), so the weights are those the
+        trial's metrics came from; used by ``quarch train`` and ``quarch export``. It
+        never writes ``weights_dir`` (only :meth:`evaluate` does).
+        """
         self._seed = seed
         with torch_thread_count(self.torch_threads):
-            m = self.trainer.evaluate(arch, seed=seed)
+            model, m = self.trainer.fit(arch, seed=seed, epochs=epochs)
         m["macs"] = m["flops"] / 2.0
-        return m
+        return model, m
+
+    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
+        """Train ``arch`` with ``seed`` and return accuracy and cost metrics."""
+        self._save = True
+        try:
+            return self.fit(arch, seed=seed)[1]
+        finally:
+            self._save = False
 
 
 class SuperNetEvaluator:

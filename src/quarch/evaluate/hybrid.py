@@ -4,7 +4,7 @@ plus the costs that matter on quantum hardware.
 Metrics (all per architecture):
 
 * ``val_error``, ``test_error``, ``val_accuracy`` after short training (Adam, the
-  architecture's ``lr``), through :class:`~quarch.evaluate.TrainingEvaluator`;
+  architecture's ``lr``) with early stopping on validation (:func:`train_hybrid`);
 * ``params`` (trainable, classical + circuit weights) and ``flops`` = classical FLOPs
   of the front-end and head (torch's counter) + the circuit's simulation FLOPs
   (:func:`~quarch.cost.quantum.quantum_flops`), per sample;
@@ -59,8 +59,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULTS",
     "HQNNEvaluator",
-    "prepare_data",
     "make_hqnn_evaluator",
+    "prepare_data",
     "quantum_cost_metrics",
     "train_hybrid",
 ]
@@ -316,12 +316,16 @@ def train_hybrid(
     batch_size: int,
     seed: int,
     device: str | torch.device = "cpu",
+    eval_every: int | None = None,
 ) -> dict[str, float]:
     """Adam + cross-entropy with early stopping on the validation split.
 
-    After every epoch the validation error is measured; the weights of the first epoch
-    with the lowest validation error are kept (early stopping, as QNAS reports best
-    validation accuracy), and the test error is measured on those weights only.
+    Every ``eval_every`` optimiser steps and at the end of every epoch the validation
+    error is measured; the first weights with the lowest validation error are kept
+    (early stopping, as QNAS reports best validation accuracy), and the test error is
+    measured on those weights only. ``None`` checks after every step when the
+    validation split has at most 256 samples (cheaper than a training step there),
+    else once per epoch. Training stops once the validation error reaches 0.
 
     Returns:
         dict: ``val_error``, ``test_error``, ``train_loss`` and ``best_epoch``.
@@ -344,6 +348,8 @@ def train_hybrid(
     best = (math.inf, -1)
     best_state = copy.deepcopy(model.state_dict())
     loss_val = float("nan")
+    every = eval_every or (1 if len(Xva) <= 256 else 10**12)
+    step = 0
     for epoch in range(epochs):
         model.train()
         perm = torch.randperm(len(Xtr), generator=gen).to(dev)
@@ -356,11 +362,19 @@ def train_hybrid(
             loss_val = float(loss.detach())
             if not math.isfinite(loss_val):
                 raise ValueError(f"training loss became non-finite ({loss_val})")
-        model.eval()
-        err = _errors(model, Xva, yva)
-        if err < best[0]:
-            best = (err, epoch)
-            best_state = copy.deepcopy(model.state_dict())
+            step += 1
+            last = i + batch_size >= len(Xtr)
+            if step % every == 0 or last:
+                model.eval()
+                err = _errors(model, Xva, yva)
+                model.train()
+                if err < best[0]:
+                    best = (err, epoch)
+                    best_state = copy.deepcopy(model.state_dict())
+            if best[0] == 0.0:  # nothing left to gain on validation
+                break
+        if best[0] == 0.0:
+            break
     model.load_state_dict(best_state)
     model.eval()
     Xte = torch.as_tensor(data.X_test, dtype=f32, device=dev)
@@ -421,4 +435,3 @@ def make_hqnn_evaluator(space: Space, config: SearchConfig) -> Any:
         data, space, epochs=config.epochs or epochs, batch_size=config.batch_size or batch,
         device=config.device, **common,
     )  # fmt: skip
-

@@ -38,8 +38,8 @@ from quarch.space.hqnn import effective_pattern
 __all__ = [
     "HEAD_HIDDEN",
     "HybridNet",
-    "ParamMatchedLayer",
     "PCABasis",
+    "ParamMatchedLayer",
     "build_circuit",
     "classical_ablation",
     "fit_pca",
@@ -180,10 +180,7 @@ class _PCAFrontEnd(nn.Module):
     def __init__(self, basis: PCABasis, k: int, pad: str) -> None:
         super().__init__()
         avail = basis.components.shape[0]
-        if pad == "cycle":
-            rows = [i % avail for i in range(k)]
-        else:
-            rows = list(range(min(k, avail)))
+        rows = [i % avail for i in range(k)] if pad == "cycle" else list(range(min(k, avail)))
         comps = basis.components[rows] / basis.scale[rows, None]
         self.register_buffer("mean", torch.as_tensor(basis.mean))
         self.register_buffer("proj", torch.as_tensor(comps.T.copy()))
@@ -200,10 +197,24 @@ def _random_basis(d: int, k: int) -> PCABasis:
     """Stand-in when no training data were given: a fixed orthonormal projection."""
     gen = np.random.default_rng(0)
     q, _ = np.linalg.qr(gen.normal(size=(d, min(k, d))))
-    return PCABasis(np.zeros(d, np.float32), q.T.astype(np.float32), np.ones(q.shape[1], np.float32))
+    return PCABasis(
+        np.zeros(d, np.float32), q.T.astype(np.float32), np.ones(q.shape[1], np.float32)
+    )
 
 
 def _frontend(
+    kind: str, input_shape: tuple[int, ...], k: int, pca: PCABasis | None, pad: str
+) -> nn.Module:
+    """The front-end; trained ones feeding angles end in a parameter-free BatchNorm,
+    which keeps their outputs near unit scale so ``pi * tanh`` does not saturate
+    (without it, MNIST front-ends grew to std ~15 and the circuit saw only +-pi)."""
+    net = _frontend_body(kind, input_shape, k, pca, pad)
+    if kind != "pca" and pad == "cycle":
+        return nn.Sequential(net, nn.BatchNorm1d(k, affine=False))
+    return net
+
+
+def _frontend_body(
     kind: str, input_shape: tuple[int, ...], k: int, pca: PCABasis | None, pad: str
 ) -> nn.Module:
     d = math.prod(input_shape)
@@ -235,7 +246,9 @@ def _head(kind: str, n_in: int, n_classes: int) -> nn.Module:
     if kind == "linear":
         return nn.Linear(n_in, n_classes)
     if kind == "mlp":
-        return nn.Sequential(nn.Linear(n_in, HEAD_HIDDEN), nn.ReLU(), nn.Linear(HEAD_HIDDEN, n_classes))
+        return nn.Sequential(
+            nn.Linear(n_in, HEAD_HIDDEN), nn.ReLU(), nn.Linear(HEAD_HIDDEN, n_classes)
+        )
     raise ValueError(f"head must be one of linear, mlp; got {kind!r}")
 
 

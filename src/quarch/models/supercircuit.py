@@ -154,12 +154,11 @@ class SuperCircuit(nn.Module):
 
         build_circuit(arch, record)
         emb = str(arch["embedding"])
-        k = n_embedding_features(arch)
         with torch.no_grad():
             src = self.weights[_key(emb)]
             net.quantum.weights.copy_(src[torch.as_tensor(order, dtype=torch.long)])
             sup_fe = self.frontends[_fe_key(str(arch["frontend"]), emb)]
-            _copy_prefix(sup_fe, net.frontend, k)
+            _copy_prefix(sup_fe, net.frontend)
             head = self.heads[f"{arch['head']}|{arch['measurement']}"]
             _copy_head(head, net.head, len(net.observables))
         return net
@@ -210,7 +209,7 @@ def _copy_head(src: nn.Module, dst: nn.Module, m: int) -> None:
             b.load_state_dict(a.state_dict())
 
 
-def _copy_prefix(src: nn.Module, dst: nn.Module, k: int) -> None:
+def _copy_prefix(src: nn.Module, dst: nn.Module) -> None:
     """Copy a front-end whose last layer is ``k`` rows of the super front-end's."""
     sd = src.state_dict()
     dd = dst.state_dict()
@@ -219,16 +218,14 @@ def _copy_prefix(src: nn.Module, dst: nn.Module, k: int) -> None:
         s = sd[name]
         if s.shape == t.shape:
             out[name] = s
-        elif s.dim() == 2 and s.shape[1] == t.shape[1]:  # last Linear: first k rows
-            out[name] = s[: t.shape[0]]
-        elif s.dim() == 1 and name.endswith("bias"):
+        elif (s.dim() == 2 and s.shape[1] == t.shape[1]) or s.dim() == 1:
+            # last Linear (first k rows), its bias and BatchNorm statistics (first k)
             out[name] = s[: t.shape[0]]
         elif s.dim() == 2 and s.shape[0] == t.shape[0]:  # PCA projection: first k columns
             out[name] = s[:, : t.shape[1]]
         else:  # pragma: no cover - front-ends are built to nest
             raise RuntimeError(f"cannot nest {name}: {tuple(s.shape)} -> {tuple(t.shape)}")
     dst.load_state_dict(out)
-    _ = k
 
 
 def train_supercircuit(

@@ -385,8 +385,8 @@ class Engine:
         row = 0
         for g in rot_s:
             g.row, row = row, row + 1
-        for (_, b), gs in gen.items():
-            if not b:
+        for (_, per_sample), gs in gen.items():
+            if not per_sample:
                 for g in gs:
                     g.row, row = row, row + 1
         self._const_offset = row
@@ -399,8 +399,8 @@ class Engine:
         row = self.n_shared_rows
         for g in rot_b:
             g.row, row = row, row + 1
-        for (_, b), gs in gen.items():
-            if b:
+        for (_, per_sample), gs in gen.items():
+            if per_sample:
                 for g in gs:
                     g.row, row = row, row + 1
         # multi-qubit parametrised gates
