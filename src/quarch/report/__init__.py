@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quarch._errors import QuarchError
 from quarch.report._plots import (
     best_so_far,
     circuit_diagram,
@@ -159,10 +160,18 @@ def write_report(
         sections.append(
             "<h2>Best so far</h2>" + img("best_so_far", best_so_far(result), "best so far")
         )
-        space = get_space(result.config.space, **result.config.space_options)
+        try:
+            choices = list(get_space(result.config.space, **result.config.space_options).choices)
+        except QuarchError:  # a custom space given to run_search: rebuild it from the trials
+            from quarch.space import Choice
+
+            names = list(result.complete[0].params)
+            choices = [
+                Choice(n, list(dict.fromkeys(t.params[n] for t in result.complete))) for n in names
+            ]
         sections.append(
             "<h2>Choices</h2>"
-            + img("parallel_coordinates", parallel_coordinates(result, space.choices), "choices")
+            + img("parallel_coordinates", parallel_coordinates(result, choices), "choices")
         )
     else:
         sections.append("<p class='note'>no complete trials yet</p>")
