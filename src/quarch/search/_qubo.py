@@ -235,8 +235,24 @@ class QUBOSampler(SurrogateSampler):
         return props, {}
 
 
+def _require_annealing() -> None:
+    """Fail at construction, not trial by trial, when the ``annealing`` extra is missing."""
+    import importlib.util
+
+    from quarch._errors import ConfigError
+
+    missing = [
+        m for m in ("dimod", "dwave.samplers") if importlib.util.find_spec(m.split(".")[0]) is None
+    ]
+    if missing:
+        raise ConfigError(
+            f"the QUBO strategies need {' and '.join(missing)}: pip install 'quarch[annealing]'"
+        )
+
+
 def _factory(solver: Solver, defaults: dict[str, Any]) -> Any:
     def make(*, seed: int, space: Space, objective: Objective, **options: Any) -> QUBOSampler:
+        _require_annealing()
         opts = {**defaults, **options}
         return QUBOSampler(solver=solver, seed=seed, search_space=space.distributions(), **opts)
 
