@@ -51,7 +51,7 @@ def test_export_torch_and_onnx_match(run: tuple[Path, object], tmp_path: Path) -
     on = export_trial(out, t.number, "onnx", tmp_path / "m.onnx")
     x = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
     sess = ort.InferenceSession(str(on.path), providers=["CPUExecutionProvider"])
-    got = sess.run(None, {"input": x})[0]
+    got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     with torch.no_grad():
         want = model.eval()(torch.from_numpy(x)).numpy()
     assert np.max(np.abs(got - want)) < 1e-4

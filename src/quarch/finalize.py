@@ -200,19 +200,15 @@ def _onnx(model: Any, ev: Any, path: Path) -> dict[str, Any]:
             "ONNX has no complex tensors, so a hybrid network's quantum layer cannot be "
             "exported to ONNX; use --format qasm, qiskit or pennylane for the circuit"
         )
+    from quarch.models.onnx_export import to_onnx
+
     model = model.cpu().eval()
     x = torch.as_tensor(ev.data.X_val[:64], dtype=torch.float32)
-    torch.onnx.export(
-        model,
-        (x[:1],),
-        str(path),
-        dynamo=False,
-        input_names=["input"],
-        output_names=["logits"],
-        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-    )
+    # quarch's exporter turns fake quantisation off, so an 8-bit-trained CNN exports as
+    # the float graph that onnx-int8 then quantises for real.
+    path.write_bytes(to_onnx(model, tuple(ev.data.input_shape)))
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = sess.run(None, {"input": x.numpy()})[0]
+    got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
     with torch.no_grad():
         want = model(x).numpy()
     return {"max_abs_diff_vs_torch": float(np.max(np.abs(got - want))), "checked_samples": len(x)}
