@@ -30,7 +30,7 @@ def _measure(out: Path, trials: int, epochs: int, **kw: object) -> tuple[float, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--trials", type=int, default=24)
-    ap.add_argument("--epochs", type=int, default=24)
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--no-ray", action="store_true")
     args = ap.parse_args()
     print(f"cores: {os.cpu_count()}  trials: {args.trials}  epochs: {args.epochs}")
