@@ -66,3 +66,72 @@ def test_export_errors(run: tuple[Path, object], tmp_path: Path) -> None:
         export_trial(out, 99, "torch", tmp_path / "x")
     with pytest.raises(ConfigError, match="exports quantum circuits; trial 0 has none"):
         export_trial(out, 0, "qasm", tmp_path / "x.qasm")
+
+
+@pytest.fixture(scope="module")
+def hqnn_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("hq") / "run"
+    cfg = SearchConfig(space="hqnn", dataset="iris", strategy="random", trials=2, epochs=3,
+                       out=str(out), space_options={"max_qubits": 3, "max_layers": 2})  # fmt: skip
+    return out, run_search(cfg, progress=False)
+
+
+def test_hqnn_train_has_classical_ablation(hqnn_run: tuple[Path, object]) -> None:
+    out, res = hqnn_run
+    t = res.complete[0]  # type: ignore[attr-defined]
+    tr = train_trial(out, t.number, seeds=2)
+    assert len(tr.ablation_test_accuracy) == 2
+    assert tr.ablation_params is not None
+    assert abs(tr.ablation_params - tr.params) <= 0.1 * tr.params + 4  # equal parameter budget
+
+
+def test_hqnn_exports_reimport_to_the_same_circuit(
+    hqnn_run: tuple[Path, object], tmp_path: Path
+) -> None:
+    from quarch.quantum import Circuit
+
+    out, res = hqnn_run
+    t = res.complete[0]  # type: ignore[attr-defined]
+    q = export_trial(out, t.number, "qasm", tmp_path / "c.qasm")
+    text = q.path.read_text()
+    back = Circuit.from_qasm(text)
+    assert back.n_qubits == q.checks["n_qubits"]
+    # independent truth: Qiskit reads the same file and gives the same state
+    qiskit = pytest.importorskip("qiskit")
+    from qiskit.quantum_info import Statevector
+
+    qc = qiskit.qasm2.loads(text, custom_instructions=qiskit.qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+    sv = Statevector(qc.reverse_bits()).data  # qiskit's qubit 0 is the least significant bit
+    ours = back.statevector().numpy()
+    assert np.allclose(np.abs(np.vdot(sv, ours)), 1.0, atol=1e-8)
+    qk = export_trial(out, t.number, "qiskit", tmp_path / "c.qpy")
+    from qiskit import qpy
+
+    with open(qk.path, "rb") as f:
+        (circ,) = qpy.load(f)
+    assert {p.name for p in circ.parameters} == set(qk.checks["parameters"])
+    assert all(name.startswith("x[") for name in qk.checks["parameters"])  # weights are bound
+    pl = export_trial(out, t.number, "pennylane", tmp_path / "c.py")
+    pytest.importorskip("pennylane")
+    ns: dict[str, object] = {}
+    exec(compile(pl.path.read_text(), str(pl.path), "exec"), ns)
+    assert callable(ns["expvals"])
+    with pytest.raises(ConfigError, match="ONNX has no complex tensors"):
+        export_trial(out, t.number, "onnx", tmp_path / "c.onnx")
+
+
+def test_cnn_onnx_and_int8_export(tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    out = tmp_path / "cnn"
+    cfg = SearchConfig(space="cnn", dataset="digits", strategy="random", trials=1, epochs=1,
+                       out=str(out), objectives=["val_error", "memory_kb"])  # fmt: skip
+    res = run_search(cfg, progress=False)
+    t = res.complete[0]
+    on = export_trial(out, t.number, "onnx", tmp_path / "m.onnx")
+    assert on.checks["max_abs_diff_vs_torch"] < 1e-4
+    sess = ort.InferenceSession(str(on.path), providers=["CPUExecutionProvider"])
+    assert sess.get_inputs()[0].shape[1:] == [1, 8, 8]
+    q8 = export_trial(out, t.number, "onnx-int8", tmp_path / "m8.onnx")
+    for k in ("fp32_test_accuracy", "int8_test_accuracy", "fp32_latency_ms", "int8_latency_ms"):
+        assert k in q8.checks
+    assert q8.checks["int8_bytes"] < q8.checks["fp32_bytes"]

@@ -119,6 +119,19 @@ def search(
     device_profile: Annotated[
         str | None, typer.Option(help="Device profile for cost models (see `quarch devices`).")
     ] = None,
+    qubit_budget: Annotated[
+        int | None, typer.Option(help="hqnn: largest device (qubits) for circuit cutting.")
+    ] = None,
+    noise: Annotated[
+        str | None,
+        typer.Option(
+            help="hqnn: score on the density-matrix path with this noise profile "
+            "(ibm-heron, ibm-eagle) or 'device' for the device profile's."
+        ),
+    ] = None,
+    supercircuit: Annotated[
+        bool, typer.Option("--supercircuit", help="hqnn/cnn: score with inherited weights.")
+    ] = False,
     config: Annotated[
         Path | None, typer.Option(help="TOML/JSON config file; flags override it.")
     ] = None,
@@ -163,8 +176,19 @@ def search(
         "ray_address": ray_address,
     }
     given = {k: v for k, v in given.items() if v is not None}
+    ev_opts: dict[str, Any] = {}
     if device_profile is not None:
-        given["evaluator_options"] = {"device_profile": device_profile}
+        ev_opts["device_profile"] = device_profile
+    if qubit_budget is not None:
+        if qubit_budget < 1:
+            raise ConfigError(f"--qubit-budget must be >= 1; got {qubit_budget}")
+        ev_opts["qubit_budget"] = qubit_budget
+    if noise is not None:
+        ev_opts["noise"] = True if noise == "device" else noise
+    if supercircuit:
+        ev_opts["supercircuit"] = True
+    if ev_opts:
+        given["evaluator_options"] = ev_opts
     progress = not (quiet or json_out)
     if resume is not None:
         extra = set(given) - {"trials", "timeout"}

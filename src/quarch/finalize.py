@@ -52,13 +52,13 @@ def _trial(run_dir: str | Path, number: int) -> tuple[Any, Any]:
 def _evaluator(result: Any, epochs: int | None) -> tuple[Any, Any]:
     from quarch.config import SearchConfig
     from quarch.evaluate import make_evaluator
-    from quarch.space import get_space
+    from quarch.study import space_for
 
     data = result.config.to_dict()
     if epochs is not None:
         data["epochs"] = epochs
     cfg = SearchConfig.from_dict(data)
-    space = get_space(cfg.space, **cfg.space_options)
+    space = space_for(cfg)
     ev = make_evaluator(space, cfg)
     if not hasattr(ev, "fit"):
         raise ConfigError(
@@ -119,24 +119,6 @@ class TrainResult:
         return out
 
 
-def _ablation_evaluator(ev: Any) -> Any | None:
-    """A TrainingEvaluator for the equal-parameter classical ablation, if one exists."""
-    try:
-        from quarch.models.hybrid import classical_ablation
-    except ImportError:
-        return None
-    from quarch.evaluate import TrainingEvaluator
-
-    return TrainingEvaluator(
-        classical_ablation,
-        ev.data,
-        epochs=ev.epochs,
-        batch_size=ev.batch_size,
-        lr=ev.lr,
-        device=ev.device,
-    )
-
-
 def train_trial(
     run_dir: str | Path,
     trial: int,
@@ -159,16 +141,15 @@ def train_trial(
     val, test, params = [], [], 0.0
     hybrid = False
     for s in seed_list:
-        model, m = ev.fit(t.params, seed=s)
+        model, m = ev.fit(t.params, seed=s, epochs=epochs)
         val.append(100.0 * (1.0 - m["val_error"]))
         test.append(100.0 * (1.0 - m["test_error"]))
         params = m["params"]
         hybrid = hybrid or bool(_quantum_layers(model))
-    out = TrainResult(trial, ev.epochs, seed_list, val, test, params)
-    abl = _ablation_evaluator(ev) if (ablation and hybrid) else None
-    if abl is not None:
+    out = TrainResult(trial, epochs or ev.epochs, seed_list, val, test, params)
+    if ablation and hybrid and hasattr(ev, "fit_ablation"):
         for s in seed_list:
-            m = abl.evaluate(t.params, seed=s)
+            _, m = ev.fit_ablation(t.params, seed=s, epochs=epochs)
             out.ablation_val_accuracy.append(100.0 * (1.0 - m["val_error"]))
             out.ablation_test_accuracy.append(100.0 * (1.0 - m["test_error"]))
             out.ablation_params = m["params"]
@@ -209,8 +190,14 @@ def _onnx(model: Any, ev: Any, path: Path) -> dict[str, Any]:
     path.write_bytes(to_onnx(model, tuple(ev.data.input_shape)))
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
-    with torch.no_grad():
-        want = model(x).numpy()
+    from quarch.models.cnn import set_fake_quant
+
+    set_fake_quant(model, False)  # the float graph is what was exported
+    try:
+        with torch.no_grad():
+            want = model(x).numpy()
+    finally:
+        set_fake_quant(model, True)
     return {"max_abs_diff_vs_torch": float(np.max(np.abs(got - want))), "checked_samples": len(x)}
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "open_study",
     "resume_search",
     "run_search",
+    "space_for",
     "trial_seed",
 ]
 
@@ -182,6 +183,18 @@ def open_study(run_dir: str | Path) -> optuna.Study:
     return load_study(meta.get("storage", "sqlite"), d, cfg.study_name)
 
 
+#: Spaces whose defaults depend on the data set (e.g. hqnn's qubit range for tiny tables).
+_DATASET_AWARE_SPACES = frozenset({"hqnn"})
+
+
+def space_for(config: SearchConfig) -> Space:
+    """The registered space a config names, built with its options (and data set)."""
+    opts = dict(config.space_options)
+    if config.space in _DATASET_AWARE_SPACES and config.dataset:
+        opts.setdefault("dataset", config.dataset)
+    return get_space(config.space, **opts)
+
+
 def _objective(config: SearchConfig) -> Objective:
     return Objective(config.objectives, weights=config.weights, budgets=config.budgets)
 
@@ -209,7 +222,7 @@ def _prepare(
     """Check the config, open or create the run folder and study."""
     objective = _objective(config)
     run_dir = config.run_dir
-    space = space if space is not None else get_space(config.space, **config.space_options)
+    space = space if space is not None else space_for(config)
     sampler = make_sampler(
         config.strategy, seed=config.seed, space=space, objective=objective,
         **config.strategy_options,
@@ -395,7 +408,7 @@ def join_study(
     data["workers"], data["ray"], data["ray_address"] = 1, False, None
     config = SearchConfig.from_dict(data)
     objective = _objective(config)
-    space = get_space(config.space, **config.space_options)
+    space = space_for(config)
     evaluator = make_evaluator(space, config)
     if evaluator.fingerprint != study.user_attrs.get(_FINGERPRINT_ATTR):
         raise RunError(

@@ -260,33 +260,66 @@ class HQNNEvaluator:
             return self.build_model(arch, tuple(self.data.input_shape), self.data.n_classes)
 
     def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
-        """Train ``arch`` with ``seed`` and return its metrics (see the module docstring).
+        """Train ``arch`` with ``seed`` and return its metrics (see the module docstring)."""
+        return self.fit(arch, seed=seed)[1]
+
+    def fit(
+        self, arch: Mapping[str, Any], *, seed: int, epochs: int | None = None
+    ) -> tuple[HybridNet, Metrics]:
+        """Train ``arch`` with ``seed``; return the trained model (kept weights) and metrics.
 
         Circuits of up to 10 qubits run on one torch thread: their tensors are too small
         to gain from more, and on a loaded machine extra threads only contend.
         """
         with _threads(1 if int(arch["qubits"]) <= 10 else torch.get_num_threads()):
-            return self._evaluate(arch, seed)
+            t0 = time.perf_counter()
+            model = self.build(arch, seed=seed)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                res = train_hybrid(
+                    model, self.data, epochs=self.epochs if epochs is None else epochs,
+                    lr=float(arch["lr"]), batch_size=self.batch_size, seed=seed,
+                    device=self.device,
+                )  # fmt: skip
+            model.cpu()
+            metrics: Metrics = {
+                "val_error": res["val_error"],
+                "test_error": res["test_error"],
+                "val_accuracy": 1.0 - res["val_error"],
+                "params": float(count_params(model)),
+            }
+            metrics.update(self._extra(arch, model))
+            self.last_seconds = time.perf_counter() - t0
+            return model, metrics
 
-    def _evaluate(self, arch: Mapping[str, Any], seed: int) -> Metrics:
-        t0 = time.perf_counter()
-        model = self.build(arch, seed=seed)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            res = train_hybrid(
-                model, self.data, epochs=self.epochs, lr=float(arch["lr"]),
-                batch_size=self.batch_size, seed=seed, device=self.device,
-            )  # fmt: skip
-        model.cpu()
-        metrics: Metrics = {
-            "val_error": res["val_error"],
-            "test_error": res["test_error"],
-            "val_accuracy": 1.0 - res["val_error"],
-            "params": float(count_params(model)),
-        }
-        metrics.update(self._extra(arch, model))
-        self.last_seconds = time.perf_counter() - t0
-        return metrics
+    def fit_ablation(
+        self, arch: Mapping[str, Any], *, seed: int, epochs: int | None = None
+    ) -> tuple[nn.Module, Metrics]:
+        """Train the classical ablation of ``arch`` exactly as :meth:`fit` trains the hybrid.
+
+        Same front-end (and PCA basis), same head, the circuit replaced by a classical
+        layer with the same number of trainable parameters; same data, seed, epochs.
+        """
+        from quarch.models.hybrid import classical_ablation
+
+        with _threads(1):
+            pca = self.pca if arch["frontend"] == "pca" else None
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                model = classical_ablation(
+                    arch, tuple(self.data.input_shape), self.data.n_classes, pca=pca
+                )
+                res = train_hybrid(
+                    model, self.data, epochs=self.epochs if epochs is None else epochs,
+                    lr=float(arch["lr"]), batch_size=self.batch_size, seed=seed,
+                    device=self.device,
+                )  # fmt: skip
+            model.cpu()
+            return model, {
+                "val_error": res["val_error"],
+                "test_error": res["test_error"],
+                "params": float(count_params(model)),
+            }
 
 
 @contextlib.contextmanager

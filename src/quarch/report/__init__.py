@@ -67,10 +67,10 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 def _winner_model(result: Any, arch: dict[str, Any], seed: int) -> tuple[Any, Any]:
     """Build (untrained) the model of ``arch`` through the run's own evaluator."""
     from quarch.evaluate import make_evaluator
-    from quarch.space import get_space
+    from quarch.study import space_for
 
     cfg = result.config
-    space = get_space(cfg.space, **cfg.space_options)
+    space = space_for(cfg)
     ev = make_evaluator(space, cfg)
     if not hasattr(ev, "build"):
         return None, None
@@ -136,8 +136,7 @@ def write_report(
         out_dir: where to write (default ``RUN/report``).
         winners: how many Pareto architectures to draw.
     """
-    from quarch.space import get_space
-    from quarch.study import load_result
+    from quarch.study import load_result, space_for
 
     result = load_result(run_dir)
     run = Path(run_dir)
@@ -161,7 +160,7 @@ def write_report(
             "<h2>Best so far</h2>" + img("best_so_far", best_so_far(result), "best so far")
         )
         try:
-            choices = list(get_space(result.config.space, **result.config.space_options).choices)
+            choices = list(space_for(result.config).choices)
         except QuarchError:  # a custom space given to run_search: rebuild it from the trials
             from quarch.space import Choice
 
