@@ -390,6 +390,8 @@ def make_cnn_evaluator(space: Space, config: SearchConfig) -> EdgeEvaluator | Su
     ``recalibration_batches``. Defaults: 10000 training images, 2 epochs, batch 128.
     """
     opts = dict(config.evaluator_options)
+    if "supercircuit" in opts:  # the CLI's --supercircuit means weight sharing in any space
+        opts["supernet"] = opts.pop("supercircuit")
     unknown = sorted(set(opts) - set(_OPTIONS))
     if unknown:
         raise ConfigError(
