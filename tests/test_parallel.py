@@ -152,7 +152,9 @@ def test_ray_gives_same_results_as_local(tmp_path: Path) -> None:
         evaluator=ArithmeticEvaluator(),
         progress=False,
     )
-    key = lambda r: sorted(
-        (t.number, tuple(t.params.items()), tuple(t.metrics.items())) for t in r.complete
-    )  # noqa: E731
+    def key(r: Any) -> list[Any]:
+        return sorted(
+            (t.number, tuple(t.params.items()), tuple(t.metrics.items())) for t in r.complete
+        )
+
     assert key(local) == key(remote)

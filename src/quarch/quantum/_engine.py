@@ -919,6 +919,11 @@ class Runtime:
                             dev,
                         )
                         fs.append(gm[..., ai[:, None], ai[None, :]] * mask)
+                    if grp.batched:
+                        # a batched group may hold shared ([d, d]) and per-sample
+                        # ([B, d, d]) gates at the same position: broadcast to the batch
+                        lead = max((t.shape[:-2] for t in fs), key=len)
+                        fs = [t if t.dim() > 2 else t.expand(*lead, *t.shape[-2:]) for t in fs]
                     f = torch.stack(fs, -3)
                 u = f if u is None else f @ u
             assert u is not None
