@@ -135,3 +135,8 @@ def test_cnn_onnx_and_int8_export(tmp_path: Path) -> None:
     for k in ("fp32_test_accuracy", "int8_test_accuracy", "fp32_latency_ms", "int8_latency_ms"):
         assert k in q8.checks
     assert q8.checks["int8_bytes"] < q8.checks["fp32_bytes"]
+    pt = export_trial(out, t.number, "torch", tmp_path / "m.pt")
+    assert torch.load(pt.path, weights_only=False)["space"] == "cnn"
+    tr = train_trial(out, t.number, seeds=2, epochs=1)
+    assert tr.val_accuracy[0] == pytest.approx(100 * (1 - t.metrics["val_error"]))
+    assert not tr.ablation_test_accuracy  # classical nets have no quantum layer to ablate
