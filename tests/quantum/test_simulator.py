@@ -398,3 +398,58 @@ class TestFusedEngine:
         got.sum().backward()
         ref.sum().backward()
         torch.testing.assert_close(psi0.grad, ref_in.grad)
+
+
+def _hqnn_iqp_crz(n: int, ent0: str, ent1: str) -> Circuit:
+    """The ``hqnn`` circuit with IQP embedding, 2 layers, re-uploading and CRZ: blocks
+    of one group mix per-sample (RZZ(x_i x_j)) and shared (CRZ(w)) gates at the same
+    factor position."""
+    from quarch.models.hybrid import build_circuit
+
+    arch = {"embedding": "iqp", "qubits": n, "layers": 2, "reupload": True}
+    arch.update(entangler="crz", rotation_0="rot", rotation_1="ry")
+    arch.update(entanglement_0=ent0, entanglement_1=ent1, measurement="z")
+    return build_circuit(arch)
+
+
+class TestMixedSharedBatchedFactors:
+    """Regression: stacking shared ``[d, d]`` with per-sample ``[B, d, d]`` factors of
+    one block group crashed ``block_matrices`` (torch.stack size mismatch)."""
+
+    @pytest.mark.parametrize(
+        ("n", "ent0", "ent1"),
+        [(5, "none", "full"), (6, "ring", "even"), (7, "full", "range-2"), (8, "linear", "odd")],
+    )
+    def test_iqp_crz_reupload_matches_pennylane(self, n: int, ent0: str, ent1: str) -> None:
+        c = _hqnn_iqp_crz(n, ent0, ent1)
+        rng = np.random.default_rng(n)
+        w = rng.uniform(-3, 3, c.n_weights)
+        x = rng.uniform(-2, 2, (5, c.n_inputs))
+        ref, gw, gx = _pl_z_and_grads(c, w, x)
+        wt = torch.tensor(w, requires_grad=True)
+        xt = torch.tensor(x, requires_grad=True)
+        plan = compile_circuit(c, dtype=torch.complex128)
+        out = plan.expval(None, xt, wt)
+        (out * torch.arange(1, n + 1)).sum().backward()
+        np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-7)
+        np.testing.assert_allclose(wt.grad.numpy(), gw, atol=1e-6)
+        np.testing.assert_allclose(xt.grad.numpy(), gx, atol=1e-6)
+        psi = plan.state(torch.tensor(x), torch.tensor(w))
+        np.testing.assert_allclose(psi.numpy(), _pl_state(c, w, x), atol=1e-10)
+
+    @pytest.mark.parametrize("batch", [1, 90])
+    def test_quantum_layer_batches(self, batch: int) -> None:
+        c = _hqnn_iqp_crz(8, "linear", "odd")
+        rng = np.random.default_rng(batch)
+        w = rng.uniform(-3, 3, c.n_weights)
+        x = rng.uniform(-2, 2, (batch, c.n_inputs))
+        ref, gw, gx = _pl_z_and_grads(c, w, x)
+        layer = QuantumLayer(c)
+        with torch.no_grad():
+            layer.weights.copy_(torch.tensor(w))
+        xt = torch.tensor(x, dtype=torch.float32, requires_grad=True)
+        out = layer(xt)
+        (out * torch.arange(1, 9)).sum().backward()
+        np.testing.assert_allclose(out.detach().numpy(), ref, atol=2e-5)
+        np.testing.assert_allclose(layer.weights.grad.numpy(), gw, rtol=1e-4, atol=2e-3)
+        np.testing.assert_allclose(xt.grad.numpy(), gx, atol=2e-4)
