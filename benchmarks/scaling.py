@@ -2,7 +2,7 @@
 
 Workload: ``mlp`` space on ``digits``, real short training (``--epochs``), random
 strategy, the same seed and budget in each mode. Prints a table and the 2-worker /
-1-worker ratio. Run: ``python benchmarks/scaling.py [--trials 24] [--epochs 20]``.
+1-worker ratio. Run: ``python benchmarks/scaling.py [--trials 24] [--epochs 100]``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _measure(out: Path, trials: int, epochs: int, **kw: object) -> tuple[float, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--trials", type=int, default=24)
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--no-ray", action="store_true")
     args = ap.parse_args()
     print(f"cores: {os.cpu_count()}  trials: {args.trials}  epochs: {args.epochs}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,11 +80,15 @@ def run_workers(
     poll: Callable[[], Any],
     custom_evaluator: bool = True,
 ) -> None:
-    """Run ``config.workers`` processes on ``study`` until the budget is complete.
+    """Run ``config.workers`` workers on ``study`` until the budget is complete.
 
-    If every worker dies before the budget is reached, this process finishes it.
+    This process is one of the workers (it has the evaluator built already); the other
+    ``workers - 1`` are spawned. It keeps working until the study holds the budget, so
+    it also finishes the work of spawned workers that die.
     """
     import json
+
+    import torch
 
     run_dir = config.run_dir
     spec = json.loads((run_dir / "run.json").read_text())["storage"]
@@ -107,7 +110,7 @@ def run_workers(
                 ),
                 name=f"quarch-worker-{i}",
             )
-            for i in range(config.workers)
+            for i in range(1, config.workers)
         ]
         for p in procs:
             p.start()
@@ -117,21 +120,20 @@ def run_workers(
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    t0 = time.monotonic()
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
-        while any(p.is_alive() for p in procs):
-            poll()
-            time.sleep(0.5)
+        work(
+            study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
+            run_seed=config.seed, timeout=config.timeout, trial_timeout=config.trial_timeout,
+            on_trial=lambda _: poll(),
+        )  # fmt: skip
     except KeyboardInterrupt:
         for p in procs:
             p.join(timeout=30)
         raise
+    finally:
+        torch.set_num_threads(old_threads)
     for p in procs:
         p.join()
-    remaining = None if config.timeout is None else config.timeout - (time.monotonic() - t0)
-    if remaining is None or remaining > 0:
-        work(
-            study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
-            run_seed=config.seed, timeout=remaining, trial_timeout=config.trial_timeout,
-        )  # fmt: skip
     poll()
