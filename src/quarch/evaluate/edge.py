@@ -37,7 +37,7 @@ from quarch._errors import ConfigError, RunError
 from quarch.cost.classical import count_flops, count_params
 from quarch.cost.edge import edge_costs, get_device
 from quarch.evaluate._base import Metrics
-from quarch.evaluate.training import TrainingEvaluator, _error
+from quarch.evaluate.training import TrainingEvaluator, classification_error
 from quarch.models.cnn import EdgeCNN
 from quarch.models.onnx_export import (
     measure_latency_ms,
@@ -336,7 +336,7 @@ class SuperNetEvaluator:
         for split in ("val", "test"):
             X = torch.as_tensor(getattr(self.data, f"X_{split}"), dtype=torch.float32)
             y = torch.as_tensor(getattr(self.data, f"y_{split}"), dtype=torch.long)
-            out[f"{split}_error"] = _error(model, X, y, 1024)
+            out[f"{split}_error"] = classification_error(model, X, y, 1024)
         model.eval()
         out["val_accuracy"] = 1.0 - out["val_error"]
         out["params"] = float(count_params(model))

@@ -49,6 +49,7 @@ from quarch.cost.quantum import (
     runtime_proxy,
 )
 from quarch.evaluate._base import Metrics
+from quarch.evaluate.training import classification_error
 from quarch.models.hybrid import HybridNet, PCABasis, build_circuit, fit_pca, observables_of
 
 if TYPE_CHECKING:
@@ -332,14 +333,6 @@ def _threads(n: int) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def _errors(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 1024) -> float:
-    wrong = 0
-    with torch.no_grad():
-        for i in range(0, len(X), batch):
-            wrong += int((model(X[i : i + batch]).argmax(1) != y[i : i + batch]).sum())
-    return wrong / max(len(X), 1)
-
-
 def train_hybrid(
     model: nn.Module,
     data: Dataset,
@@ -398,9 +391,7 @@ def train_hybrid(
             step += 1
             last = i + batch_size >= len(Xtr)
             if step % every == 0 or last:
-                model.eval()
-                err = _errors(model, Xva, yva)
-                model.train()
+                err = classification_error(model, Xva, yva)
                 if err < best[0]:
                     best = (err, epoch)
                     best_state = copy.deepcopy(model.state_dict())
@@ -414,7 +405,7 @@ def train_hybrid(
     yte = torch.as_tensor(data.y_test, dtype=torch.long, device=dev)
     return {
         "val_error": float(best[0]),
-        "test_error": _errors(model, Xte, yte),
+        "test_error": classification_error(model, Xte, yte),
         "train_loss": loss_val,
         "best_epoch": float(best[1]),
     }

@@ -22,19 +22,27 @@ from quarch.evaluate._base import Metrics
 if TYPE_CHECKING:
     from quarch.data import Dataset
 
-__all__ = ["TrainingEvaluator", "train_classifier"]
+__all__ = ["TrainingEvaluator", "classification_error", "train_classifier"]
 
 ModelBuilder = Callable[[Mapping[str, Any], tuple[int, ...], int], nn.Module]
 
 
-def _error(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
+def classification_error(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 1024
+) -> float:
+    """Fraction of ``X`` that ``model`` misclassifies, scored in eval mode.
+
+    The model's train/eval mode is restored afterwards, so training loops can call it
+    between steps.
+    """
+    was_training = model.training
     model.eval()
     wrong = 0
     with torch.no_grad():
         for i in range(0, len(X), batch_size):
             pred = model(X[i : i + batch_size]).argmax(dim=1)
             wrong += int((pred != y[i : i + batch_size]).sum())
-    model.train()
+    model.train(was_training)
     return wrong / max(len(X), 1)
 
 
@@ -82,7 +90,7 @@ def train_classifier(
     for split in ("val", "test"):
         X = torch.as_tensor(getattr(data, f"X_{split}"), dtype=torch.float32, device=dev)
         y = torch.as_tensor(getattr(data, f"y_{split}"), dtype=torch.long, device=dev)
-        out[f"{split}_error"] = _error(model, X, y, 1024)
+        out[f"{split}_error"] = classification_error(model, X, y)
     return out
 
 

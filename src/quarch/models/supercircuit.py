@@ -342,7 +342,7 @@ class SuperCircuitEvaluator:
     def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> dict[str, float]:
         """Metrics of ``arch`` with inherited (optionally fine-tuned) weights."""
         from quarch.cost.classical import count_params
-        from quarch.evaluate.hybrid import _errors
+        from quarch.evaluate.training import classification_error
 
         net = self.supercircuit.extract(arch)
         if self.finetune_steps:
@@ -352,10 +352,10 @@ class SuperCircuitEvaluator:
         f32 = torch.float32
         Xva = torch.as_tensor(self.data.X_val, dtype=f32)
         Xte = torch.as_tensor(self.data.X_test, dtype=f32)
-        val = _errors(net, Xva, torch.as_tensor(self.data.y_val))
+        val = classification_error(net, Xva, torch.as_tensor(self.data.y_val))
         metrics = {
             "val_error": val,
-            "test_error": _errors(net, Xte, torch.as_tensor(self.data.y_test)),
+            "test_error": classification_error(net, Xte, torch.as_tensor(self.data.y_test)),
             "val_accuracy": 1.0 - val,
             "params": float(count_params(net)),
         }
