@@ -235,6 +235,21 @@ class TestCorruptFiles:
 
 
 class TestDownload:
+    @pytest.fixture(autouse=True)
+    def _online(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """These tests fake the network; CI sets QUARCH_OFFLINE=1, which would skip it."""
+        monkeypatch.delenv("QUARCH_OFFLINE", raising=False)
+
+    def test_quarch_offline_fetches_nothing(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        urls: list[str] = []
+        monkeypatch.setattr(_mnist, "_open_url", lambda url, timeout: urls.append(url))
+        monkeypatch.setenv("QUARCH_OFFLINE", "1")
+        with pytest.raises(DataError, match=r"mnist: missing train-images-idx3-ubyte\.gz"):
+            load_dataset("mnist", data_dir=tmp_path)
+        assert urls == []
+
     def test_missing_without_download(self, tmp_path: Path) -> None:
         with pytest.raises(
             DataError,
