@@ -17,6 +17,7 @@ metrics are not finite, is recorded as failed with its reason and the search goe
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import logging
@@ -195,6 +196,19 @@ def space_for(config: SearchConfig) -> Space:
     return get_space(config.space, **opts)
 
 
+def _with_device_budgets(config: SearchConfig) -> SearchConfig:
+    """``config`` with the edge device profile's default budgets filled in (``cnn``).
+
+    Resolved before the config is saved, so the run folder shows the budgets in force.
+    """
+    profile = config.evaluator_options.get("device_profile")
+    if config.space != "cnn" or not profile:
+        return config
+    from quarch.evaluate.edge import with_profile_budgets
+
+    return dataclasses.replace(config, budgets=with_profile_budgets(config.budgets, profile))
+
+
 def _objective(config: SearchConfig) -> Objective:
     return Objective(config.objectives, weights=config.weights, budgets=config.budgets)
 
@@ -315,6 +329,7 @@ def run_search(
         RunError: the run folder exists (without ``resume``) or does not match.
     """
     custom_evaluator = evaluator is not None
+    config = _with_device_budgets(config)
     space, evaluator, objective, _, study = _prepare(config, resume, space, evaluator)
     fail_dead_trials(study)
     from quarch._progress import SearchProgress

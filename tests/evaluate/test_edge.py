@@ -101,6 +101,30 @@ class TestEvaluators:
         assert 0 <= a["val_error"] <= 1 and a["memory_kb"] > 0
 
 
+class TestProfileBudgets:
+    def test_profile_fills_in_what_the_user_left_out(self) -> None:
+        from quarch.cost.edge import get_device
+        from quarch.evaluate.edge import with_profile_budgets
+
+        m7 = get_device("cortex-m7").budgets
+        assert with_profile_budgets([], "cortex-m7") == [f"{m}<={v:g}" for m, v in m7.items()]
+        mine = with_profile_budgets(["memory_kb<=2048"], "cortex-m7")
+        assert mine[0] == "memory_kb<=2048"
+        assert [b for b in mine if b.startswith("memory_kb")] == ["memory_kb<=2048"]
+        assert len(mine) == len(m7)
+
+    def test_run_folder_shows_the_budgets_in_force(self, run: Path) -> None:
+        import json
+
+        from quarch.cost.edge import get_device
+
+        saved = json.loads((run / "config.json").read_text())["budgets"]
+        rest = [
+            f"{m}<={v:g}" for m, v in get_device("local-cpu").budgets.items() if m != "memory_kb"
+        ]
+        assert saved == ["memory_kb<=40", *rest]
+
+
 class TestSearchAndExport:
     def test_run_records_metrics_and_budget(self, run: Path) -> None:
         from quarch.study import load_result

@@ -62,6 +62,9 @@ def test_latency_is_positive_and_checked(model: EdgeCNN) -> None:
     assert 0 < measure_latency_ms(blob, SHAPE, warmup=2, repeats=5) < 1000
     with pytest.raises(ValueError, match="repeats must be >= 1; got 0"):
         measure_latency_ms(blob, SHAPE, repeats=0)
+    assert 0 < measure_latency_ms(blob, SHAPE, warmup=1, repeats=3, batch=8) < 1000
+    with pytest.raises(ValueError, match="batch must be >= 1; got 0"):
+        measure_latency_ms(blob, SHAPE, batch=0)
     with pytest.raises(ValueError, match="warmup must be >= 0; got -1"):
         measure_latency_ms(blob, SHAPE, warmup=-1)
     with pytest.raises(ValueError, match="threads must be >= 1; got 0"):

@@ -35,7 +35,7 @@ from torch import nn
 
 from quarch._errors import ConfigError, RunError
 from quarch.cost.classical import count_flops, count_params
-from quarch.cost.edge import edge_costs, get_device
+from quarch.cost.edge import default_budgets, edge_costs, get_device
 from quarch.evaluate._base import Metrics
 from quarch.evaluate.training import TrainingEvaluator, classification_error
 from quarch.models.cnn import EdgeCNN
@@ -46,6 +46,7 @@ from quarch.models.onnx_export import (
     to_onnx,
 )
 from quarch.models.supernet import SuperNet, recalibrate_bn
+from quarch.objectives import Budget
 
 if TYPE_CHECKING:
     from quarch.config import SearchConfig
@@ -379,6 +380,18 @@ _OPTIONS = (
 )
 
 
+def with_profile_budgets(budgets: list[str], device_profile: str) -> list[str]:
+    """``budgets`` plus the device profile's default budget for every metric they miss.
+
+    A user's own budget on a metric wins over the profile's (``memory_kb<=2048`` on
+    ``cortex-m7`` relaxes its 512 KB default); the profile fills in the rest, so
+    ``--device-profile cortex-m7`` alone already keeps the search to what fits.
+    """
+    given = {Budget.parse(b).metric for b in budgets}
+    extra = [b for b in default_budgets(device_profile) if Budget.parse(b).metric not in given]
+    return [*budgets, *extra]
+
+
 def make_cnn_evaluator(space: Space, config: SearchConfig) -> EdgeEvaluator | SuperNetEvaluator:
     """The ``cnn`` space's evaluator for ``config`` (the ``cnn`` entry of EVALUATORS).
 
@@ -443,7 +456,7 @@ def export_trial(
     those of the files, not of the torch model.
 
     Returns:
-        dict: ``out``, ``format``, ``arch``, ``weights`` ("loaded" or "retrained"),
+        dict: ``out``, ``format``, ``arch``, ``weights`` ("loaded" or "retrained"), ``input_shape``,
         ``fp32_accuracy``, ``fp32_latency_ms`` and, with ``int8``, ``int8_accuracy``,
         ``int8_latency_ms`` (test split, batch-1 median latency).
 
@@ -497,6 +510,7 @@ def export_trial(
         "trial": trial,
         "arch": arch,
         "weights": how,
+        "input_shape": list(shape),
         "fp32_accuracy": onnx_accuracy(fp32, data.X_test, data.y_test),
         "fp32_latency_ms": measure_latency_ms(fp32, shape, repeats=repeats, threads=threads),
     }

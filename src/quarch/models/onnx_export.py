@@ -98,8 +98,9 @@ def measure_latency_ms(
     warmup: int = 10,
     repeats: int = 50,
     threads: int = 1,
+    batch: int = 1,
 ) -> float:
-    """Median wall time in milliseconds of one batch-1 inference in ONNX Runtime.
+    """Median wall time in milliseconds of one inference of ``batch`` images (default 1).
 
     Args:
         onnx_model: ONNX bytes or a file path.
@@ -107,13 +108,16 @@ def measure_latency_ms(
         warmup: untimed runs first (allocations, caches).
         repeats: timed runs; the median is robust to a few preempted ones.
         threads: intra-op threads, fixed so that figures compare.
+        batch: images per run (1 is the edge case: latency; more measures throughput).
     """
     if warmup < 0:
         raise ValueError(f"warmup must be >= 0; got {warmup}")
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1; got {repeats}")
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1; got {batch}")
     sess = ort_session(onnx_model, threads=threads)
-    x = np.random.default_rng(0).random((1, *input_shape), dtype=np.float32)
+    x = np.random.default_rng(0).random((batch, *input_shape), dtype=np.float32)
     feed = {sess.get_inputs()[0].name: x}
     for _ in range(warmup):
         sess.run(None, feed)
