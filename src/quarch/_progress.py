@@ -8,7 +8,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 if TYPE_CHECKING:
     from quarch.study import TrialRecord
@@ -36,7 +43,7 @@ class SearchProgress:
         self.sign = -1.0 if list(directions) == ["maximize"] else 1.0
         self.best: list[float] | None = None
         self._progress: Progress | None = None
-        self._task: int | None = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> SearchProgress:
         if self.enabled:

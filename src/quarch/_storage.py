@@ -11,6 +11,7 @@ The choice is recorded in ``run.json`` so every later command opens the same stu
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import optuna
@@ -60,9 +61,11 @@ def make_storage(spec: str, run_dir: Path) -> BaseStorage | str:
     try:
         if spec.startswith("sqlite"):
             return RDBStorage(spec)
-        return RDBStorage(
-            spec, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=6 * HEARTBEAT_SECONDS
-        )
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(
+                spec, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=6 * HEARTBEAT_SECONDS
+            )
     except Exception as e:  # bad URL, missing driver, unreachable server
         raise RunError(f"cannot open storage {spec!r}: {type(e).__name__}: {e}") from None
 

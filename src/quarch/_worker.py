@@ -23,6 +23,7 @@ import signal
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,8 @@ from quarch._errors import RunError
 from quarch.evaluate import check_metrics
 
 if TYPE_CHECKING:
+    from optuna.storages._heartbeat import BaseHeartbeatThread
+
     from quarch.evaluate import Evaluator
     from quarch.objectives import Objective
     from quarch.space import Space
@@ -210,7 +213,11 @@ def finish(
 
 def claim(study: optuna.Study) -> optuna.Trial:
     """Ask a new trial and record this process as its owner."""
-    trial = study.ask()
+    with warnings.catch_warnings():
+        # quarch runs the heartbeat itself (see heartbeat()); Optuna's hint that it
+        # belongs to Study.optimize does not apply
+        warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
+        trial = study.ask()
     study._storage.set_trial_system_attr(trial._trial_id, OWNER, _owner())
     return trial
 
@@ -222,7 +229,7 @@ def _counts(study: optuna.Study) -> tuple[int, list[int]]:
     return complete, running
 
 
-def _heartbeat(study: optuna.Study, trial: optuna.Trial) -> contextlib.AbstractContextManager[Any]:
+def _heartbeat(study: optuna.Study, trial: optuna.Trial) -> BaseHeartbeatThread:
     from optuna.storages._heartbeat import get_heartbeat_thread
 
     return get_heartbeat_thread(trial._trial_id, study._storage)

@@ -10,16 +10,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-try:  # typer >= 0.22 vendors click; older versions use click itself
+if TYPE_CHECKING:  # checked against the click that the installed typer vendors
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
-except ImportError:  # pragma: no cover - older typer
-    from click.exceptions import UsageError
+else:
+    try:  # typer >= 0.22 vendors click; older versions use click itself
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    except ImportError:  # pragma: no cover - older typer
+        from click.exceptions import UsageError
 
-    NoArgsIsHelpError = ()  # type: ignore[assignment,misc]
+        NoArgsIsHelpError = ()
 from rich.console import Console
 from rich.table import Table
 
@@ -148,7 +151,7 @@ def search(
     from quarch.config import SearchConfig
     from quarch.study import resume_search, run_search
 
-    given = {
+    given: dict[str, Any] = {
         "space": space,
         "dataset": dataset,
         "strategy": strategy,
@@ -421,7 +424,7 @@ def datasets(
     from quarch.data import list_datasets
 
     infos = list_datasets(data_dir)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": i.name,
             "samples": i.n_samples,

@@ -15,6 +15,7 @@ from quarch.evaluate.training import TrainingEvaluator, train_classifier
 
 if TYPE_CHECKING:
     from quarch.config import SearchConfig
+    from quarch.data import Dataset
     from quarch.space import Space
 
 __all__ = [
@@ -31,7 +32,7 @@ EvaluatorFactory = Callable[["Space", "SearchConfig"], Evaluator]
 EVALUATORS: Registry[EvaluatorFactory] = Registry("evaluator")
 
 
-def _load(config: SearchConfig):
+def _load(config: SearchConfig) -> Dataset:
     from quarch._errors import ConfigError
     from quarch.data import load_dataset
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -277,6 +277,10 @@ class FakeQuant(nn.Module):
     what ONNX export sees.
     """
 
+    lo: torch.Tensor
+    hi: torch.Tensor
+    seen: torch.Tensor
+
     def __init__(self, enabled: bool = True, momentum: float = 0.1) -> None:
         super().__init__()
         self.enabled = enabled
@@ -290,13 +294,13 @@ class FakeQuant(nn.Module):
             return x
         if self.training:
             with torch.no_grad():
-                lo, hi = x.min().clamp(max=0.0), x.max().clamp(min=0.0)
+                batch_lo, batch_hi = x.min().clamp(max=0.0), x.max().clamp(min=0.0)
                 if int(self.seen) == 0:
-                    self.lo.copy_(lo)
-                    self.hi.copy_(hi)
+                    self.lo.copy_(batch_lo)
+                    self.hi.copy_(batch_hi)
                 else:
-                    self.lo.lerp_(lo, self.momentum)
-                    self.hi.lerp_(hi, self.momentum)
+                    self.lo.lerp_(batch_lo, self.momentum)
+                    self.hi.lerp_(batch_hi, self.momentum)
                 self.seen.add_(1)
         lo, hi = float(self.lo), float(self.hi)
         if hi - lo <= 1e-8:
@@ -437,7 +441,7 @@ class EdgeCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem_fq(self.stem(self.in_fq(x)))
         for stage in self.stages:
-            for block in stage:
+            for block in cast(nn.ModuleList, stage):
                 x = block(x)
         x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
         return self.head(x)

@@ -58,7 +58,9 @@ def to_onnx(model: nn.Module, input_shape: tuple[int, ...]) -> bytes:
             torch.onnx.export(
                 model,
                 (torch.zeros((1, *input_shape)),),
-                buf,
+                # torch annotates ``f`` as a path, but the legacy (dynamo=False)
+                # exporter also writes to a binary file object
+                buf,  # type: ignore[arg-type]
                 dynamo=False,
                 input_names=["x"],
                 output_names=["logits"],

@@ -23,7 +23,7 @@ import copy
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -205,7 +205,9 @@ def _copy_head(src: nn.Module, dst: nn.Module, m: int) -> None:
     d.weight.copy_(s.weight[:, :m])
     d.bias.copy_(s.bias)
     if isinstance(src, nn.Sequential):
-        for a, b in zip(list(src)[1:], list(dst)[1:], strict=True):
+        # heads of one kind share their structure, so ``dst`` is a Sequential too
+        dst_seq = cast(nn.Sequential, dst)
+        for a, b in zip(list(src)[1:], list(dst_seq)[1:], strict=True):
             b.load_state_dict(a.state_dict())
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeGuard
 
 from quarch._errors import QuarchError
 from quarch.quantum.gates import GATES
@@ -516,7 +516,7 @@ class Circuit:
         return to_pennylane(self)
 
 
-def _is(p: object, kind: str) -> bool:
+def _is(p: object, kind: str) -> TypeGuard[Param]:
     return isinstance(p, Param) and p.kind == kind
 
 
