@@ -42,8 +42,8 @@ TABLE = {
 #: name -> (search trials, search epochs, search max_train, final epochs, batch)
 PLAN = {
     "iris": (30, 30, None, 60, 16),
-    "mnist": (12, 1, 6000, 8, 128),
-    "fashion-mnist": (12, 1, 6000, 20, 128),
+    "mnist": (12, 3, 12000, 8, 128),
+    "fashion-mnist": (12, 3, 12000, 20, 128),
 }
 #: Image sets: the CNN front-end, and learning rates for it (the space's default list,
 #: 0.01-0.1, suits the small tabular networks, not a convolutional front-end).

@@ -160,3 +160,15 @@ def test_config_file_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     broken.write_text("trials = = 3\n")
     code, _, err = _run(capsys, "search", "--config", str(broken), "--out", str(tmp_path / "r"))
     assert code == 2 and err.startswith("error: cannot parse config file")
+
+
+def test_python_dash_m_quarch_is_the_command() -> None:
+    """`python -m quarch` runs the same entry point: listings and one-line errors alike."""
+    ok = subprocess.run([sys.executable, "-m", "quarch", "strategies", "--json"],
+                        capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert "qiea" in {s["name"] for s in json.loads(ok.stdout)}
+    bad = subprocess.run([sys.executable, "-m", "quarch", "search", "--space", "nope"],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert bad.returncode == 2
+    assert bad.stderr.strip().count("\n") == 0 and bad.stderr.startswith("error:")
