@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -282,6 +284,37 @@ def _pl_z_and_grads(
     return ref.detach().numpy(), wr.grad.numpy(), xr.grad.numpy()
 
 
+def _check_c128_plan(c: Circuit, w: np.ndarray, x: np.ndarray, **plan_kw: Any) -> None:
+    """complex128 plan vs PennyLane: <Z>, weight and input gradients, and the state."""
+    ref, gw, gx = _pl_z_and_grads(c, w, x)
+    wt = torch.tensor(w, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    plan = compile_circuit(c, dtype=torch.complex128, **plan_kw)
+    out = plan.expval(None, xt, wt)
+    (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
+    # PennyLane's torch backprop path carries ~1e-9 error on CRX circuits (its own
+    # qml.state() agrees with ours to 1e-16, checked below)
+    np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-7)
+    np.testing.assert_allclose(wt.grad.numpy(), gw, atol=1e-6)
+    np.testing.assert_allclose(xt.grad.numpy(), gx, atol=1e-6)
+    psi = plan.state(torch.tensor(x), torch.tensor(w))
+    np.testing.assert_allclose(psi.numpy(), _pl_state(c, w, x), atol=1e-10)
+
+
+def _check_c64_layer(c: Circuit, w: np.ndarray, x: np.ndarray, grad_rtol: float = 0.0) -> None:
+    """A complex64 QuantumLayer vs PennyLane: <Z> and the weight and input gradients."""
+    ref, gw, gx = _pl_z_and_grads(c, w, x)
+    layer = QuantumLayer(c)
+    with torch.no_grad():
+        layer.weights.copy_(torch.tensor(w))
+    xt = torch.tensor(x, dtype=torch.float32, requires_grad=True)
+    out = layer(xt)
+    (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
+    np.testing.assert_allclose(out.detach().numpy(), ref, atol=2e-5)
+    np.testing.assert_allclose(layer.weights.grad.numpy(), gw, rtol=grad_rtol, atol=2e-3)
+    np.testing.assert_allclose(xt.grad.numpy(), gx, atol=2e-4)
+
+
 class TestFusedEngine:
     """The compiled engine (deferred permutations, gathers, in-place blocks at the end,
     front or middle of the index, adjoint gradients) against PennyLane."""
@@ -297,35 +330,14 @@ class TestFusedEngine:
         rng = np.random.default_rng(n * 10 + layers)
         w = rng.uniform(-3, 3, c.n_weights)
         x = rng.uniform(-2, 2, (4, c.n_inputs))
-        ref, gw, gx = _pl_z_and_grads(c, w, x)
-        wt = torch.tensor(w, requires_grad=True)
-        xt = torch.tensor(x, requires_grad=True)
-        plan = compile_circuit(c, dtype=torch.complex128, max_block_qubits=k)
-        out = plan.expval(None, xt, wt)
-        (out * torch.arange(1, n + 1)).sum().backward()
-        # PennyLane's torch backprop path carries ~1e-9 error on CRX circuits (its own
-        # qml.state() agrees with ours to 1e-16, checked below)
-        np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-7)
-        np.testing.assert_allclose(wt.grad.numpy(), gw, atol=1e-6)
-        np.testing.assert_allclose(xt.grad.numpy(), gx, atol=1e-6)
-        psi = plan.state(torch.tensor(x), torch.tensor(w))
-        np.testing.assert_allclose(psi.numpy(), _pl_state(c, w, x), atol=1e-10)
+        _check_c128_plan(c, w, x, max_block_qubits=k)
 
     def test_complex64_gradients(self) -> None:
         c = _layered(8, 3)
         rng = np.random.default_rng(5)
         w = rng.uniform(-3, 3, c.n_weights)
         x = rng.uniform(-2, 2, (16, c.n_inputs))
-        ref, gw, gx = _pl_z_and_grads(c, w, x)
-        layer = QuantumLayer(c)
-        with torch.no_grad():
-            layer.weights.copy_(torch.tensor(w))
-        xt = torch.tensor(x, dtype=torch.float32, requires_grad=True)
-        out = layer(xt)
-        (out * torch.arange(1, 9)).sum().backward()
-        np.testing.assert_allclose(out.detach().numpy(), ref, atol=2e-5)
-        np.testing.assert_allclose(layer.weights.grad.numpy(), gw, atol=2e-3)
-        np.testing.assert_allclose(xt.grad.numpy(), gx, atol=2e-4)
+        _check_c64_layer(c, w, x)
 
     def test_permutation_inside_narrow_block(self) -> None:
         # with k=2 the two CNOTs are deferred; the next block sees CNOT(0,1) folded
@@ -425,17 +437,7 @@ class TestMixedSharedBatchedFactors:
         rng = np.random.default_rng(n)
         w = rng.uniform(-3, 3, c.n_weights)
         x = rng.uniform(-2, 2, (5, c.n_inputs))
-        ref, gw, gx = _pl_z_and_grads(c, w, x)
-        wt = torch.tensor(w, requires_grad=True)
-        xt = torch.tensor(x, requires_grad=True)
-        plan = compile_circuit(c, dtype=torch.complex128)
-        out = plan.expval(None, xt, wt)
-        (out * torch.arange(1, n + 1)).sum().backward()
-        np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-7)
-        np.testing.assert_allclose(wt.grad.numpy(), gw, atol=1e-6)
-        np.testing.assert_allclose(xt.grad.numpy(), gx, atol=1e-6)
-        psi = plan.state(torch.tensor(x), torch.tensor(w))
-        np.testing.assert_allclose(psi.numpy(), _pl_state(c, w, x), atol=1e-10)
+        _check_c128_plan(c, w, x)
 
     @pytest.mark.parametrize("batch", [1, 90])
     def test_quantum_layer_batches(self, batch: int) -> None:
@@ -443,13 +445,4 @@ class TestMixedSharedBatchedFactors:
         rng = np.random.default_rng(batch)
         w = rng.uniform(-3, 3, c.n_weights)
         x = rng.uniform(-2, 2, (batch, c.n_inputs))
-        ref, gw, gx = _pl_z_and_grads(c, w, x)
-        layer = QuantumLayer(c)
-        with torch.no_grad():
-            layer.weights.copy_(torch.tensor(w))
-        xt = torch.tensor(x, dtype=torch.float32, requires_grad=True)
-        out = layer(xt)
-        (out * torch.arange(1, 9)).sum().backward()
-        np.testing.assert_allclose(out.detach().numpy(), ref, atol=2e-5)
-        np.testing.assert_allclose(layer.weights.grad.numpy(), gw, rtol=1e-4, atol=2e-3)
-        np.testing.assert_allclose(xt.grad.numpy(), gx, atol=2e-4)
+        _check_c64_layer(c, w, x, grad_rtol=1e-4)

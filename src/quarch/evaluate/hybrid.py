@@ -277,11 +277,7 @@ class HQNNEvaluator:
             model = self.build(arch, seed=seed)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                res = train_hybrid(
-                    model, self.data, epochs=self.epochs if epochs is None else epochs,
-                    lr=float(arch["lr"]), batch_size=self.batch_size, seed=seed,
-                    device=self.device,
-                )  # fmt: skip
+                res = self._train(model, arch, seed=seed, epochs=epochs)
             model.cpu()
             metrics: Metrics = {
                 "val_error": res["val_error"],
@@ -292,6 +288,15 @@ class HQNNEvaluator:
             metrics.update(self._extra(arch, model))
             self.last_seconds = time.perf_counter() - t0
             return model, metrics
+
+    def _train(
+        self, model: nn.Module, arch: Mapping[str, Any], *, seed: int, epochs: int | None
+    ) -> dict[str, float]:
+        """:func:`train_hybrid` with this evaluator's data and settings (hybrid or ablation)."""
+        return train_hybrid(
+            model, self.data, epochs=self.epochs if epochs is None else epochs,
+            lr=float(arch["lr"]), batch_size=self.batch_size, seed=seed, device=self.device,
+        )  # fmt: skip
 
     def fit_ablation(
         self, arch: Mapping[str, Any], *, seed: int, epochs: int | None = None
@@ -310,11 +315,7 @@ class HQNNEvaluator:
                 model = classical_ablation(
                     arch, tuple(self.data.input_shape), self.data.n_classes, pca=pca
                 )
-                res = train_hybrid(
-                    model, self.data, epochs=self.epochs if epochs is None else epochs,
-                    lr=float(arch["lr"]), batch_size=self.batch_size, seed=seed,
-                    device=self.device,
-                )  # fmt: skip
+                res = self._train(model, arch, seed=seed, epochs=epochs)
             model.cpu()
             return model, {
                 "val_error": res["val_error"],
