@@ -41,7 +41,7 @@ TABLE = {
 }
 #: name -> (search trials, search epochs, search max_train, final epochs, batch)
 PLAN = {
-    "iris": (30, 30, None, 60, 16),
+    "iris": (30, 30, None, 150, 16),
     "mnist": (12, 3, 12000, 8, 128),
     "fashion-mnist": (12, 3, 12000, 20, 128),
 }
