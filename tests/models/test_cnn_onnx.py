@@ -9,10 +9,12 @@ import torch
 
 from quarch.models.cnn import EdgeCNN
 from quarch.models.onnx_export import (
+    fold_hard_sigmoid,
     measure_latency_ms,
     onnx_accuracy,
     ort_session,
     quantize_int8,
+    single_channel_convs,
     to_onnx,
 )
 from quarch.space.cnn import cnn_space
@@ -71,3 +73,55 @@ def test_latency_is_positive_and_checked(model: EdgeCNN) -> None:
         ort_session(blob, threads=0)
     with pytest.raises(ValueError, match="calibration needs at least one image; got 0"):
         quantize_int8(blob, np.zeros((0, *SHAPE), np.float32))
+
+
+@pytest.fixture(scope="module")
+def se_model() -> EdgeCNN:
+    """A network whose every block has a squeeze-excite gate (HardSigmoid in ONNX)."""
+    torch.manual_seed(1)
+    arch = dict(cnn_space(n_stages=2, max_blocks=2).sample(7), bits=32, activation="relu")
+    arch.update({k: True for k in arch if k.startswith("se_")})
+    m = EdgeCNN(arch, SHAPE, 10)
+    m.train()
+    with torch.no_grad():
+        m(torch.rand(64, *SHAPE))
+    return m.eval()
+
+
+def test_fold_hard_sigmoid_is_exact(se_model: EdgeCNN) -> None:
+    blob = to_onnx(se_model, SHAPE)
+    model = onnx.load_from_string(blob)
+    n_gates = sum(n.op_type == "HardSigmoid" for n in model.graph.node)
+    assert n_gates >= 2
+    assert fold_hard_sigmoid(model) == n_gates
+    ops = [n.op_type for n in model.graph.node]
+    assert "HardSigmoid" not in ops and ops.count("Clip") == n_gates
+    x = np.random.default_rng(3).random((16, *SHAPE), dtype=np.float32)
+    ref = ort_session(blob).run(None, {"x": x})[0]
+    out = ort_session(model.SerializeToString()).run(None, {"x": x})[0]
+    np.testing.assert_allclose(out, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_int8_keeps_single_channel_stem_float(se_model: EdgeCNN) -> None:
+    blob = to_onnx(se_model, SHAPE)
+    model = onnx.load_from_string(blob)
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    # Brute force over the graph: ungrouped convolutions reading one channel.
+    expected = {
+        n.name
+        for n in convs
+        if inits[n.input[1]].shape[1] == 1
+        and next((a.i for a in n.attribute if a.name == "group"), 1) == 1
+    }
+    assert len(expected) == 1  # the stem on a grey-scale input; depthwise ones excluded
+    names = single_channel_convs(model)
+    assert expected <= set(names) and len(names) == 2  # the stem and its activation
+    calib = np.random.default_rng(4).random((64, *SHAPE), dtype=np.float32)
+    q = onnx.load_from_string(quantize_int8(blob, calib))
+    weight_dq = {n.output[0] for n in q.graph.node if n.op_type == "DequantizeLinear"}
+    quantised = {n.name for n in q.graph.node if n.op_type == "Conv" and n.input[1] in weight_dq}
+    assert quantised and not (quantised & expected)
+    everything = onnx.load_from_string(quantize_int8(blob, calib, keep_float=[]))
+    dq_all = {n.output[0] for n in everything.graph.node if n.op_type == "DequantizeLinear"}
+    assert expected <= {n.name for n in everything.graph.node if n.input[1:2] and n.input[1] in dq_all}
