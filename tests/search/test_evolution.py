@@ -29,6 +29,10 @@ class TestInputs:
         with pytest.raises(ValueError, match=r"tournament_size must be an integer \[1, 5\]; got 6"):
             RegEvoSampler(population_size=5, tournament_size=6)
 
+    def test_default_tournament_fits_a_small_population(self) -> None:
+        assert RegEvoSampler(population_size=3)._tournament_size == 3
+        assert RegEvoSampler(population_size=20)._tournament_size == 5
+
 
 class TestCorrectness:
     def test_child_of_best_in_the_ageing_window(self, qubo_study: Any) -> None:

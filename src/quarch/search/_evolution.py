@@ -28,8 +28,9 @@ class RegEvoSampler(PopulationSampler):
 
     Args:
         population_size (int): trials in the population, >= 2.
-        tournament_size (int): population members drawn per tournament, in
-            ``[1, population_size]``.
+        tournament_size (int | None): population members drawn per tournament, in
+            ``[1, population_size]``; ``None`` is 5, or the whole population when it
+            is smaller.
         seed (int | None): run seed.
         search_space (dict[str, CategoricalDistribution] | None): the space; ``None``
             infers it from the completed trials.
@@ -44,12 +45,14 @@ class RegEvoSampler(PopulationSampler):
         self,
         *,
         population_size: int = 20,
-        tournament_size: int = 5,
+        tournament_size: int | None = None,
         seed: int | None = None,
         search_space: dict[str, CategoricalDistribution] | None = None,
     ) -> None:
         super().__init__(seed=seed, search_space=search_space)
         self._population_size = check_int("population_size", population_size, 2)
+        if tournament_size is None:
+            tournament_size = min(5, self._population_size)
         self._tournament_size = check_int(
             "tournament_size", tournament_size, 1, self._population_size
         )
