@@ -120,6 +120,15 @@ def test_hqnn_exports_reimport_to_the_same_circuit(
         export_trial(out, t.number, "onnx", tmp_path / "c.onnx")
 
 
+def _float_convs(path: Path) -> list[str]:
+    """Conv nodes of a QDQ model whose weight is not dequantised from int8."""
+    import onnx
+
+    g = onnx.load(str(path)).graph
+    dq = {n.output[0] for n in g.node if n.op_type == "DequantizeLinear"}
+    return [n.name for n in g.node if n.op_type == "Conv" and n.input[1] not in dq]
+
+
 def test_cnn_onnx_and_int8_export(tmp_path: Path) -> None:
     ort = pytest.importorskip("onnxruntime")
     out = tmp_path / "cnn"
@@ -135,6 +144,13 @@ def test_cnn_onnx_and_int8_export(tmp_path: Path) -> None:
     for k in ("fp32_test_accuracy", "int8_test_accuracy", "fp32_latency_ms", "int8_latency_ms"):
         assert k in q8.checks
     assert q8.checks["int8_bytes"] < q8.checks["fp32_bytes"]
+    # digits are grey-scale: the stem reads one channel and stays float unless asked
+    stem_float = _float_convs(q8.path)
+    assert len(stem_float) == 1
+    full = export_trial(out, t.number, "onnx-int8", tmp_path / "f8.onnx", full_int8=True)
+    assert _float_convs(full.path) == []
+    with pytest.raises(ConfigError, match="--full-int8 applies to --format onnx-int8"):
+        export_trial(out, t.number, "onnx", tmp_path / "x.onnx", full_int8=True)
     pt = export_trial(out, t.number, "torch", tmp_path / "m.pt")
     assert torch.load(pt.path, weights_only=False)["space"] == "cnn"
     tr = train_trial(out, t.number, seeds=2, epochs=1)

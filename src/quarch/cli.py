@@ -349,12 +349,20 @@ def export(
     ],
     out: Annotated[Path, typer.Option(help="File to write.")],
     epochs: Annotated[int | None, typer.Option(help="Train this many epochs first.")] = None,
+    full_int8: Annotated[
+        bool,
+        typer.Option(
+            "--full-int8",
+            help="onnx-int8: quantise every node, the one-channel stem kept in float by "
+            "default included (integer-only targets such as microcontrollers).",
+        ),
+    ] = False,
     json_out: JsonFlag = False,
 ) -> None:
     """Export a trial's trained architecture for the next tool."""
     from quarch.finalize import export_trial
 
-    res = export_trial(run, trial, format, out, epochs=epochs)
+    res = export_trial(run, trial, format, out, epochs=epochs, full_int8=full_int8)
     if json_out:
         sys.stdout.write(
             json.dumps({"path": str(res.path), "format": res.format, **res.checks}) + "\n"

@@ -201,9 +201,10 @@ def _onnx(model: Any, ev: Any, path: Path) -> dict[str, Any]:
     return {"max_abs_diff_vs_torch": float(np.max(np.abs(got - want))), "checked_samples": len(x)}
 
 
-def _onnx_int8(model: Any, ev: Any, path: Path) -> dict[str, Any]:
+def _onnx_int8(model: Any, ev: Any, path: Path, full: bool = False) -> dict[str, Any]:
     """Static int8 quantisation with calibration on training images; accuracy and latency
-    of the float and int8 models on the test split, measured the same way."""
+    of the float and int8 models on the test split, measured the same way. ``full``
+    quantises every node (see :func:`quarch.models.onnx_export.quantize_int8`)."""
     try:
         from quarch.models.onnx_export import (
             measure_latency_ms,
@@ -218,7 +219,7 @@ def _onnx_int8(model: Any, ev: Any, path: Path) -> dict[str, Any]:
     shape = tuple(ev.data.input_shape)
     f32 = to_onnx(model.cpu().eval(), shape)
     calib = np.asarray(ev.data.X_train[:512], dtype=np.float32)
-    int8 = quantize_int8(f32, calib)
+    int8 = quantize_int8(f32, calib, keep_float=[] if full else None)
     path.write_bytes(int8)
     X, y = ev.data.X_test, ev.data.y_test
     return {
@@ -319,6 +320,7 @@ def export_trial(
     *,
     epochs: int | None = None,
     sample: int = 0,
+    full_int8: bool = False,
 ) -> ExportResult:
     """Train trial ``trial`` (its own seed) and write it in format ``fmt`` to ``out``.
 
@@ -329,11 +331,15 @@ def export_trial(
         out: the file to write.
         epochs: train this many epochs instead of the search's.
         sample: for ``qasm``, the test-split sample whose features are bound.
+        full_int8: for ``onnx-int8``, quantise every node, the one-channel stem that
+            stays in float by default included (integer-only targets).
     """
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(
             f"unknown export format {fmt!r}; choose from: {', '.join(EXPORT_FORMATS)}"
         )
+    if full_int8 and fmt != "onnx-int8":
+        raise ConfigError(f"--full-int8 applies to --format onnx-int8, not {fmt!r}")
     import torch
 
     result, t = _trial(run_dir, trial)
@@ -360,7 +366,7 @@ def export_trial(
     elif fmt == "onnx":
         checks.update(_onnx(model, ev, path))
     elif fmt == "onnx-int8":
-        checks.update(_onnx_int8(model, ev, path))
+        checks.update(_onnx_int8(model, ev, path, full=full_int8))
     else:
         layers = _quantum_layers(model)
         if not layers:
