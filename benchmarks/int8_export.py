@@ -32,12 +32,13 @@ def interleaved_ms(
     """Median milliseconds per run of each model, timed in alternating rounds.
 
     Timing one file after the other let machine drift decide the ratio (the same two
-    files measured 1.08x one way and 0.91x the other); alternating rounds of ``runs``
-    each, and the median over rounds, expose both files to the same conditions.
+    files measured 1.08x one way and 0.91x the other); alternating rounds (about 320
+    images per file each), and the median over rounds, expose both files to the same
+    conditions.
     """
     sessions = [ort_session(str(p)) for p in paths]
     feed = np.random.default_rng(0).random((batch, *shape), dtype=np.float32)
-    runs = max(5, 1600 // batch // rounds * 4)
+    runs = max(5, 6400 // (batch * rounds))
     per_round: list[list[float]] = [[] for _ in paths]
     for _ in range(rounds):
         for sess, out in zip(sessions, per_round, strict=True):
@@ -87,7 +88,7 @@ def main() -> None:
         f"loss_points={loss:.2f} fp32_ms={r['fp32_latency_ms']:.4f} "
         f"int8_ms={r['int8_latency_ms']:.4f} speedup={speed:.2f}x"
     )
-    print("interleaved (20 alternating rounds, median):")
+    print("interleaved (alternating rounds, median):")
     for b, (f, i) in per_image.items():
         print(f"batch {b}: fp32 {f:.4f} ms/image, int8 {i:.4f} ms/image, speedup={f / i:.2f}x")
 
