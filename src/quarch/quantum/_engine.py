@@ -11,9 +11,12 @@ forward+backward; at n >= 14 the cost is the number of passes over the state. So
   into the sign table of ``<Z>`` at the end. A CNOT ring costs at most one gather.
 * **Block matrices are built in a handful of batched ops.** Consecutive one-qubit
   gates on a wire are multiplied into one 2x2 (RX/RY/RZ of all slots at once as
-  ``cos I + sin Q``); each block's one-qubit layer is a Kronecker product built as a
-  tree over all blocks of the plan together; constant gates (CNOT runs, H layers,
-  gates with constant angles) are multiplied at compile time.
+  ``cos I + sin Q``); each block's one-qubit layer is a Kronecker product built for
+  all blocks of the plan together; constant gates (CNOT runs, H layers, gates with
+  constant angles) are multiplied at compile time. Chains made only of RX/RY/RZ (the
+  common case, and the product-state prefix) are built and differentiated by hand
+  as one autograd node (:class:`~quarch.quantum._rotchain.RotKron`): recorded op by
+  op they cost about 100 autograd nodes per call at n=8.
 * **The state evolution is one autograd node with adjoint differentiation.** The
   backward pass runs the blocks in reverse on ``[state; gradient]`` stacked (both
   transform with the same ``U^dagger``), so memory stays at a few states whatever the
@@ -31,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from quarch.quantum._rotchain import RotKron, kron_index
 from quarch.quantum.circuit import Circuit, Param
 from quarch.quantum.gates import GATES
 
@@ -168,22 +172,6 @@ def _kron_tree(m: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _kron_vec_bl(v: torch.Tensor) -> torch.Tensor:
-    """Kronecker product of ``[k, d, B]`` vectors (batch last) -> ``[d^k, B]``."""
-    tails: list[torch.Tensor] = []
-    while v.shape[0] > 1:
-        k = v.shape[0]
-        if k % 2:
-            tails.append(v[-1])
-            v = v[:-1]
-        d = v.shape[1]
-        v = (v[0::2, :, None, :] * v[1::2, None, :, :]).reshape(k // 2, d * d, v.shape[-1])
-    out = v[0]
-    for t in reversed(tails):
-        out = (out[:, None, :] * t[None, :, :]).reshape(-1, out.shape[-1])
-    return out
-
-
 class Engine:
     """Compiled schedule of one circuit for one weight kind (shared or per-sample).
 
@@ -201,6 +189,7 @@ class Engine:
         self.k = max_block
         self.weights_batched = weights_batched
         self.n_weights = circuit.n_weights
+        self._signs: dict[tuple[Any, ...], np.ndarray | None] = {}
         self.n_inputs = circuit.n_inputs
         self._consts: list[float] = []
         self._products: list[tuple[int, ...]] = []
@@ -499,13 +488,19 @@ class Engine:
         return len(self.steps) - g, g
 
     def signs(self, words: Any) -> np.ndarray | None:
-        """Sign table ``[2**n, n_obs]`` of diagonal Pauli words in stored order."""
+        """Sign table ``[2**n, n_obs]`` of diagonal Pauli words in stored order (cached:
+        a layer asks for the same words on every call)."""
         from quarch.quantum.measurements import _word_tables
 
-        if not all(w.is_diagonal for w in words):
-            return None
-        ident = tuple(range(self.n))
-        return np.stack([_word_tables(w, ident)[0][self.sigma] for w in words], axis=1)
+        if words in self._signs:
+            return self._signs[words]
+        out = None
+        if all(w.is_diagonal for w in words):
+            ident = tuple(range(self.n))
+            out = np.stack([_word_tables(w, ident)[0][self.sigma] for w in words], axis=1)
+        if len(self._signs) < 64:
+            self._signs[words] = out
+        return out
 
 
 def _local_map(
@@ -607,6 +602,7 @@ class Runtime:
         self.dtype = dtype
         self.real = torch.float64 if dtype == torch.complex128 else torch.float32
         self._cache: dict[tuple[object, ...], torch.Tensor] = {}
+        self._signs: dict[tuple[int, torch.device], tuple[np.ndarray, torch.Tensor]] = {}
         self._ws: dict[tuple[object, ...], _Workspace] = {}
         self._gidx: dict[tuple[object, ...], list[tuple[torch.Tensor, torch.Tensor] | None]] = {}
 
@@ -774,20 +770,17 @@ class Runtime:
         return ctx
 
     def chain(self, ch: _Chain, ctx: _Ctx, vector: bool = False) -> torch.Tensor:
-        """Per row of ``ch``, the product of its gates: ``[(B,) rows, 2, 2]`` (only the
-        first column ``[(B,) rows, 2, 1]`` when ``vector``: the gates applied to |0>).
+        """Per row of a table-built chain ``ch``, the product of its gates:
+        ``[(B,) rows, 2, 2]`` (only the first column ``[(B,) rows, 2, 1]`` when
+        ``vector``: the gates applied to |0>). Fast chains go through :class:`RotKron`."""
+        assert not ch.fast
+        table = ctx.table_b if ch.batched else ctx.table_s
+        assert table is not None
+        m = self.fused(ch.rows, table, ch.key)
+        return m[..., :, 0:1] if vector else m
 
-        A per-sample chain is computed with the batch axis last, so every elementwise
-        op runs over long contiguous rows (broadcasting over 2x2 trailing axes is
-        ~10x slower on CPU), and moved to the front at the end."""
-        if not ch.fast:
-            table = ctx.table_b if ch.batched else ctx.table_s
-            assert table is not None
-            m = self.fused(ch.rows, table, ch.key)
-            return m[..., :, 0:1] if vector else m
-        if ch.batched:
-            out = self._chain_batch_last(ch, ctx, vector)
-            return (out[:, :, None, :] if vector else out).movedim(-1, 0)
+    def _half_angles(self, ch: _Chain, ctx: _Ctx) -> torch.Tensor:
+        """Half-angles ``[depth, rows, B]`` of a fast chain (``B`` is 1 when shared)."""
         src, off = (ctx.bsrc, ctx.boff) if ch.batched else (ctx.shared, ctx.soff)
         assert src is not None
         dev = src.device
@@ -797,52 +790,26 @@ class Runtime:
             dev,
         )
         scl = self.const(
-            ch.key + ":fs",
-            lambda: torch.tensor([[s for _, _, s in line] for line in ch.refs], dtype=self.real),
-            dev,
-        )
-        q = self.const(ch.key + ":fq", lambda: torch.as_tensor(ch.q).to(self.dtype), dev)
-        eye = self.const("eye2", lambda: torch.eye(2, dtype=self.dtype), dev)
-        a = src[..., idx] * scl
-        m = torch.cos(a)[..., None, None] * eye + torch.sin(a)[..., None, None] * q
-        out = m[..., 0, :, :, :]
-        for p in range(1, m.shape[-4]):
-            # 2x2 products elementwise: batched matmul of tiny matrices is slow on CPU
-            out = (m[..., p, :, :, :, None] * out[..., None, :, :]).sum(-2)
-        return out[..., :, 0:1] if vector else out
-
-    def _chain_batch_last(self, ch: _Chain, ctx: _Ctx, vector: bool) -> torch.Tensor:
-        src, off = ctx.bsrc, ctx.boff
-        assert src is not None
-        dev = src.device
-        idx = self.const(
-            ch.key + ":fi",
-            lambda: torch.tensor([[off[p] + i for p, i, _ in line] for line in ch.refs]),
-            dev,
-        )
-        scl = self.const(
-            ch.key + ":fsb",
+            ch.key + ":half",
             lambda: torch.tensor([[s for _, _, s in line] for line in ch.refs], dtype=self.real)[
                 ..., None
             ],
             dev,
         )
-        q = self.const(
-            ch.key + ":fqb", lambda: torch.as_tensor(ch.q).to(self.dtype)[..., None], dev
-        )
+        return (src.mT[idx] if ch.batched else src[idx][..., None]) * scl
+
+    def _rot_kron(
+        self, ch: _Chain, ctx: _Ctx, k: int, vector: bool, dev: torch.device
+    ) -> torch.Tensor:
+        """:class:`RotKron` of a fast chain: ``[S, B]`` (see :func:`kron_index`)."""
+        q = self.const(ch.key + ":q5", lambda: torch.as_tensor(ch.q).to(self.dtype)[..., None], dev)
         eye = self.const("eye2b", lambda: torch.eye(2, dtype=self.dtype)[..., None], dev)
-        a = src.mT[idx] * scl  # [P, R, B]
-        cos, sin = torch.cos(a)[:, :, None, None, :], torch.sin(a)[:, :, None, None, :]
-        m = cos * eye + sin * q  # [P, R, 2, 2, B]
-        if vector:  # [R, 2, B]
-            out = m[0, :, :, 0, :]
-            for p in range(1, m.shape[0]):
-                out = (m[p] * out[:, None, :, :]).sum(2)
-        else:  # [R, 2, 2, B]
-            out = m[0]
-            for p in range(1, m.shape[0]):
-                out = (m[p][:, :, :, None, :] * out[:, None, :, :, :]).sum(2)
-        return out
+        index = self.const(
+            f"{ch.key}:kron{k}{vector}",
+            lambda: torch.as_tensor(kron_index(len(ch.rows), k, vector)),
+            dev,
+        )
+        return RotKron.apply(self._half_angles(ch, ctx), q, eye, index, vector)  # type: ignore[no-any-return]
 
     def fused(self, rows: list[list[_Gate]], table: torch.Tensor, key: str) -> torch.Tensor:
         """Per row, the product of its gates' 2x2 matrices: ``[..., len(rows), 2, 2]``."""
@@ -866,11 +833,9 @@ class Runtime:
         e = self.eng
         h = (e.n + 1) // 2
         ch = e.chains["prefix"]
-        if ch.fast and ch.batched:
-            v = self._chain_batch_last(ch, ctx, vector=True)  # [n, 2, B]
-            a = _kron_vec_bl(v[:h]).mT
-            b = _kron_vec_bl(v[h:]).mT if h < e.n else v.new_ones(v.shape[-1], 1)
-            return a, b
+        if ch.fast:
+            v = self._rot_kron(ch, ctx, h, True, ctx.shared.device)
+            return v[: 2**h].mT, v[2**h :].mT
         vec = self.chain(ch, ctx, vector=True)  # [.., n, 2, 1]
         a = _kron_tree(vec[..., :h, :, :])[..., 0]
         b = _kron_tree(vec[..., h:, :, :])[..., 0] if h < e.n else vec.new_ones(*vec.shape[:-3], 1)
@@ -884,7 +849,13 @@ class Runtime:
         krons: dict[object, torch.Tensor] = {}
         for key, rows in e._kron.items():
             k = key[1]
-            m = self.chain(e.chains[key], ctx)
+            ch = e.chains[key]
+            if ch.fast:
+                kr = self._rot_kron(ch, ctx, k, False, dev)
+                kr = kr.view(len(rows) // k, 2**k, 2**k, kr.shape[-1])
+                krons[key] = kr.permute(3, 0, 1, 2) if ch.batched else kr[..., 0]
+                continue
+            m = self.chain(ch, ctx)
             m = m.reshape(*m.shape[:-3], len(rows) // k, k, 2, 2)
             krons[key] = _kron_tree(m)
         out: list[torch.Tensor] = []
@@ -970,12 +941,30 @@ def _realify(m: torch.Tensor) -> torch.Tensor:
 _MIX: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
 
 
-def _right_mul(src: torch.Tensor, m: torch.Tensor, dst: torch.Tensor, rows: int, d: int) -> None:
-    """``dst = src @ m`` over the last axis in blocks of ``d`` (``m`` shared or per row)."""
-    r = _realify(m)
+class _Realified:
+    """The realified block matrices of one call, built once per group on first use
+    (per block, the small ops of :func:`_realify` cost more than the block's GEMM at
+    n <= 8). Forward right-multiplies by ``U^T``, the adjoint pass by ``conj(U)``."""
+
+    def __init__(self, mats: tuple[torch.Tensor, ...] | list[torch.Tensor], adjoint: bool) -> None:
+        self.mats = mats
+        self.adjoint = adjoint
+        self.cache: dict[int, torch.Tensor] = {}
+
+    def get(self, group: int, block: int) -> torch.Tensor:
+        r = self.cache.get(group)
+        if r is None:
+            m = self.mats[group]
+            r = self.cache[group] = _realify(m.conj() if self.adjoint else m.mT)
+        return r[..., block, :, :]
+
+
+def _right_mul(src: torch.Tensor, r: torch.Tensor, dst: torch.Tensor, rows: int, d: int) -> None:
+    """``dst = src @ m`` over the last axis in blocks of ``d``, given ``r = _realify(m)``
+    (``[2d, 2d]`` shared or ``[rows, 2d, 2d]`` per row)."""
     xs = torch.view_as_real(src)
     xd = torch.view_as_real(dst)
-    if m.dim() == 2:
+    if r.dim() == 2:
         torch.mm(xs.reshape(-1, 2 * d), r, out=xd.view(-1, 2 * d))
     else:
         torch.bmm(xs.reshape(rows, -1, 2 * d), r, out=xd.view(rows, -1, 2 * d))
@@ -997,6 +986,7 @@ def _left_mul(
 def _apply(
     step: _Step,
     u: torch.Tensor | None,
+    real: _Realified,
     src: torch.Tensor,
     dst: torch.Tensor,
     index: tuple[torch.Tensor, torch.Tensor] | None,
@@ -1009,7 +999,7 @@ def _apply(
         return
     assert u is not None
     if step.lo == 0:
-        _right_mul(src, u.mT, dst, rows, step.dim)
+        _right_mul(src, real.get(step.group, step.block), dst, rows, step.dim)
     else:
         _left_mul(src, u, dst, rows, step.dim, step.lo)
 
@@ -1086,6 +1076,7 @@ class Evolve(torch.autograd.Function):
             torch.zeros_like(m) if m.requires_grad else None for m in mats
         ]
         rows = ctx.rows
+        real = _Realified(mats, adjoint=True)
         for i in range(len(eng.steps) - 1, -1, -1):
             step = eng.steps[i]
             if step.kind == "gather":
@@ -1099,7 +1090,9 @@ class Evolve(torch.autograd.Function):
             else:
                 u = mats[step.group][..., step.block, :, :]
                 d = step.dim
-                g_u = _adjoint_block(step, u, z, other, rows, d, gmats[step.group] is not None)
+                g_u = _adjoint_block(
+                    step, u, real, z, other, rows, d, gmats[step.group] is not None
+                )
                 if g_u is not None:
                     gm = gmats[step.group]
                     assert gm is not None
@@ -1152,9 +1145,10 @@ def _forward(
             b.expand(rows, -1)[:, None, :],
             out=dst.view(rows, a.shape[1], -1),
         )
+    real = _Realified(mats, adjoint=False)
     for i, step in enumerate(run.eng.steps):
         u = mats[step.group][..., step.block, :, :] if step.kind != "gather" else None
-        _apply(step, u, ws.buf[cur][0], ws.buf[1 - cur][0], dev_idx[i])
+        _apply(step, u, real, ws.buf[cur][0], ws.buf[1 - cur][0], dev_idx[i])
         cur = 1 - cur
     return cur
 
@@ -1162,6 +1156,7 @@ def _forward(
 def _adjoint_block(
     step: _Step,
     u: torch.Tensor,
+    real: _Realified,
     z: torch.Tensor,
     out: torch.Tensor,
     rows: int,
@@ -1175,7 +1170,7 @@ def _adjoint_block(
     """
     if step.lo == 0:
         if u.dim() == 2:
-            _right_mul(z, u.conj(), out, 2 * rows, d)
+            _right_mul(z, real.get(step.group, step.block), out, 2 * rows, d)
             if not need_grad:
                 return None
             xr = torch.view_as_real(out[0]).reshape(-1, 2 * d)
@@ -1183,7 +1178,7 @@ def _adjoint_block(
             p = (gr.mT @ xr).view(d, 2, d, 2)  # p[i, a, j, b] = sum gy_a[i] x_b[j]
         else:
             for h in range(2):
-                _right_mul(z[h], u.conj(), out[h], rows, d)
+                _right_mul(z[h], real.get(step.group, step.block), out[h], rows, d)
             if not need_grad:
                 return None
             xr = torch.view_as_real(out[0]).reshape(rows, -1, 2 * d)
@@ -1234,9 +1229,15 @@ def _runtime_execute(
     idx = run.gather_indices(dev)
     s = None
     if signs is not None:
-        key = ("signs", signs.tobytes(), signs.shape)
-        s = run._cache.get((key, dev))
-        if s is None:
-            s = torch.as_tensor(signs, dtype=run.real, device=dev)
-            run._cache[(key, dev)] = s
+        # the engine caches its tables, so the same array comes back on every call;
+        # the cache keeps the array itself, so its id cannot be reused while cached
+        hit = run._signs.get((id(signs), dev))
+        if hit is None or hit[0] is not signs:
+            if len(run._signs) >= 64:
+                run._signs.clear()
+            hit = run._signs[(id(signs), dev)] = (
+                signs,
+                torch.as_tensor(signs, dtype=run.real, device=dev),
+            )
+        s = hit[1]
     return Evolve.apply(run, idx, s, rows, a, b, psi0, *mats)  # type: ignore[no-any-return]

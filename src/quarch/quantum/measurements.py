@@ -99,7 +99,19 @@ def parse_observables(
         return tuple(PauliWord(((w, "Z"),)) for w in range(n_qubits))
     if isinstance(observables, str | PauliWord | Mapping):
         observables = [observables]
+    if isinstance(observables, tuple) and all(type(o) is PauliWord for o in observables):
+        # already parsed (a QuantumLayer passes its words on every call): hashable, so
+        # checked once per (words, n) instead of once per forward
+        return _checked_words(observables, n_qubits)
     out = tuple(_parse_one(o, n_qubits) for o in observables)
+    if not out:
+        raise MeasurementError("observables must name at least one Pauli word")
+    return out
+
+
+@lru_cache(maxsize=256)
+def _checked_words(words: tuple[PauliWord, ...], n_qubits: int) -> tuple[PauliWord, ...]:
+    out = tuple(_parse_one(o, n_qubits) for o in words)
     if not out:
         raise MeasurementError("observables must name at least one Pauli word")
     return out
