@@ -138,6 +138,15 @@ def test_cnn_onnx_and_int8_export(tmp_path: Path) -> None:
     t = res.complete[0]
     on = export_trial(out, t.number, "onnx", tmp_path / "m.onnx")
     assert on.checks["max_abs_diff_vs_torch"] < 1e-4
+    # the search saved the trial's weights: export loads them and scores them as the
+    # search did, instead of training again
+    assert on.checks["weights"] == "loaded"
+    assert on.checks["val_error"] == pytest.approx(t.metrics["val_error"], abs=1e-9)
+    assert on.checks["test_error"] == pytest.approx(t.metrics["test_error"], abs=1e-9)
+    assert (
+        export_trial(out, t.number, "onnx", tmp_path / "e.onnx", epochs=1).checks["weights"]
+        == "retrained"
+    )
     sess = ort.InferenceSession(str(on.path), providers=["CPUExecutionProvider"])
     assert sess.get_inputs()[0].shape[1:] == [1, 8, 8]
     q8 = export_trial(out, t.number, "onnx-int8", tmp_path / "m8.onnx")
@@ -156,3 +165,22 @@ def test_cnn_onnx_and_int8_export(tmp_path: Path) -> None:
     tr = train_trial(out, t.number, seeds=2, epochs=1)
     assert tr.val_accuracy[0] == pytest.approx(100 * (1 - t.metrics["val_error"]))
     assert not tr.ablation_test_accuracy  # classical nets have no quantum layer to ablate
+
+
+def test_weight_sharing_run_exports_and_trains_standalone(tmp_path: Path) -> None:
+    """A SuperNet-scored run has no model of its own per trial: export and train build
+    the trial's network and train it from scratch (they used to fail with 'scored by a
+    table look-up')."""
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "sn"
+    cfg = SearchConfig(space="cnn", dataset="digits", strategy="random", trials=2, epochs=1,
+                       out=str(out), objectives=["val_error", "memory_kb"],
+                       evaluator_options={"supercircuit": True})  # fmt: skip
+    res = run_search(cfg, progress=False)
+    t = res.complete[0]
+    assert not (out / "weights").exists()  # inherited weights: nothing saved per trial
+    on = export_trial(out, t.number, "onnx", tmp_path / "m.onnx")
+    assert on.checks["weights"] == "retrained"
+    assert on.checks["max_abs_diff_vs_torch"] < 1e-4
+    tr = train_trial(out, t.number, seeds=1, epochs=1)
+    assert 0 <= tr.val_accuracy[0] <= 100

@@ -49,7 +49,14 @@ def _trial(run_dir: str | Path, number: int) -> tuple[Any, Any]:
     return result, t
 
 
+# evaluator options that score with inherited weights (SuperCircuit / SuperNet)
+_WEIGHT_SHARING = ("supercircuit", "supernet")
+
+
 def _evaluator(result: Any, epochs: int | None) -> tuple[Any, Any]:
+    """The run's evaluator, trained standalone: a weight-sharing run scored inherited
+    weights, and has no model of the trial's own to train or export, so the trial is
+    trained from scratch with the run's data, seed and epochs."""
     from quarch.config import SearchConfig
     from quarch.evaluate import make_evaluator
     from quarch.study import space_for
@@ -57,6 +64,11 @@ def _evaluator(result: Any, epochs: int | None) -> tuple[Any, Any]:
     data = result.config.to_dict()
     if epochs is not None:
         data["epochs"] = epochs
+    opts = dict(data.get("evaluator_options") or {})
+    for key in _WEIGHT_SHARING:
+        if key in opts:
+            opts[key] = False
+    data["evaluator_options"] = opts
     cfg = SearchConfig.from_dict(data)
     space = space_for(cfg)
     ev = make_evaluator(space, cfg)
@@ -322,7 +334,11 @@ def export_trial(
     sample: int = 0,
     full_int8: bool = False,
 ) -> ExportResult:
-    """Train trial ``trial`` (its own seed) and write it in format ``fmt`` to ``out``.
+    """Write trial ``trial``'s trained network in format ``fmt`` to ``out``.
+
+    A ``cnn`` trial whose search saved its weights (``RUN/weights/``) is loaded;
+    anything else is trained with its own seed and the run's settings (standalone, when
+    the search scored inherited weights). ``checks["weights"]`` says which.
 
     Args:
         run_dir: the run folder.
@@ -344,10 +360,15 @@ def export_trial(
 
     result, t = _trial(run_dir, trial)
     _, ev = _evaluator(result, epochs)
-    model, metrics = ev.fit(t.params, seed=int(t.seed))
+    loaded = _saved_model(run_dir, result, t, ev) if epochs is None else None
+    if loaded is not None:
+        model, metrics = loaded
+    else:
+        model, metrics = ev.fit(t.params, seed=int(t.seed))
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     checks: dict[str, Any] = {
+        "weights": "loaded" if loaded is not None else "retrained",
         "val_error": metrics["val_error"],
         "test_error": metrics["test_error"],
     }
@@ -396,6 +417,35 @@ def export_trial(
         else:
             path.write_text(_pennylane_source(circuit, weights, circuit.n_qubits))
     return ExportResult(path, fmt, checks)
+
+
+def _saved_model(run_dir: str | Path, result: Any, t: Any, ev: Any) -> tuple[Any, Any] | None:
+    """The trial's network with the weights its search saved (``cnn`` runs write
+    ``RUN/weights/seed_<seed>.pt``), scored on the validation and test splits; ``None``
+    when the run saved none. Loading is faster than retraining and exports exactly the
+    network the trial's metrics came from."""
+    import torch
+
+    from quarch.evaluate.edge import saved_weights
+    from quarch.evaluate.training import classification_error
+
+    if result.config.space != "cnn":
+        return None
+    state = saved_weights(run_dir, int(t.seed))
+    if state is None:
+        return None
+    model = ev.trainer.build(t.params, seed=int(t.seed))
+    model.load_state_dict(state)
+    data = ev.data
+    errors = {
+        f"{split}_error": classification_error(
+            model,
+            torch.as_tensor(getattr(data, f"X_{split}"), dtype=torch.float32),
+            torch.as_tensor(getattr(data, f"y_{split}")),
+        )
+        for split in ("val", "test")
+    }
+    return model, errors
 
 
 def _layer_inputs(model: Any, layer: Any, ev: Any, sample: int) -> list[float]:

@@ -60,6 +60,7 @@ __all__ = [
     "SuperNetEvaluator",
     "export_trial",
     "make_cnn_evaluator",
+    "saved_weights",
     "torch_thread_count",
 ]
 
@@ -438,6 +439,16 @@ def make_cnn_evaluator(space: Space, config: SearchConfig) -> EdgeEvaluator | Su
 
 
 # -- export ----------------------------------------------------------------------------
+def saved_weights(run_dir: str | Path, seed: int) -> dict[str, torch.Tensor] | None:
+    """The ``state_dict`` a search saved for the trial with ``seed``
+    (``RUN/weights/seed_<seed>.pt``, on the CPU), or ``None`` when there is none."""
+    path = Path(run_dir) / "weights" / f"seed_{seed}.pt"
+    if not path.is_file():
+        return None
+    state: dict[str, torch.Tensor] = torch.load(path, map_location="cpu", weights_only=True)
+    return state
+
+
 def export_trial(
     run_dir: str | Path,
     trial: int,
@@ -482,10 +493,10 @@ def export_trial(
     data = _load_data(cfg)
     shape = tuple(data.input_shape)
     seed = int(rec.seed or 0)
-    path = Path(run_dir) / "weights" / f"seed_{seed}.pt"
-    if path.is_file():
+    state = saved_weights(run_dir, seed)
+    if state is not None:
         model = EdgeCNN(arch, shape, data.n_classes)
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        model.load_state_dict(state)
         how = "loaded"
     else:
         import tempfile
