@@ -43,7 +43,8 @@ class TestCorrectness:
     def test_the_judging_column_is_never_exposed(self) -> None:
         ev = NB201Evaluator(load_nb201("cifar10", DATA))
         m = ev.evaluate(nb201_space().sample(1), seed=0)
-        assert set(m) == {"val_error", "val_accuracy", *NB201_LATENCY_COLUMNS}
+        counted = {"params", "flops", "macs"}  # from the cell, not the table
+        assert set(m) == {"val_error", "val_accuracy", *counted, *NB201_LATENCY_COLUMNS}
         assert not any("test" in k for k in m)
 
     def test_table_holds_200_epoch_test(self) -> None:
@@ -56,7 +57,8 @@ class TestCorrectness:
 
     def test_nb201_folder_itself_and_latency_off(self) -> None:
         ev = NB201Evaluator(load_nb201("nb201-cifar100", DATA / "nb201"), latency=False)
-        assert set(ev.evaluate(nb201_space().sample(2))) == {"val_error", "val_accuracy"}
+        m = ev.evaluate(nb201_space().sample(2))
+        assert set(m) == {"val_error", "val_accuracy", "params", "flops", "macs"}
 
     def test_pure_and_fingerprinted(self) -> None:
         a, b = load_nb201("cifar10", DATA), load_nb201("cifar100", DATA)
@@ -125,3 +127,20 @@ def test_search_loop_end_to_end(tmp_path: Path) -> None:
         i = table.row(t.params)
         assert t.metrics["val_accuracy"] == pytest.approx(table.val_12ep[i])
         assert t.metrics["raspi4"] == pytest.approx(table.latency["raspi4"][i])
+
+
+@needs_data
+def test_default_objectives_work_on_nb201(tmp_path: Path) -> None:
+    """``quarch search --space nb201`` with the default objectives (val_error, params)
+    used to fail every trial: the table has no parameter column, so the evaluator
+    counts them (quarch.cost.nb201)."""
+    from quarch.cost.nb201 import nb201_params
+    from quarch.space.nb201 import nb201_space
+    from quarch.study import run_search
+
+    cfg = SearchConfig(space="nb201", dataset="cifar10", data_dir=str(DATA), strategy="random",
+                       trials=6, seed=0, out=str(tmp_path / "run"))  # fmt: skip
+    res = run_search(cfg, progress=False)
+    assert len(res.complete) == 6
+    for t in res.complete:
+        assert t.metrics["params"] == nb201_params(nb201_space().from_params(t.params))

@@ -4,7 +4,9 @@ The table ``nb201/nb201_cifar.csv`` holds, per cell, the 12-epoch validation and
 accuracy and the 200-epoch test accuracy on CIFAR-10 and CIFAR-100;
 ``nb201/nb201_latency.csv`` holds measured latencies on six devices. A search may only
 see the cheap signal: :class:`NB201Evaluator` returns the 12-epoch validation accuracy
-(as ``val_accuracy`` and ``val_error``) and the latency columns. The 200-epoch test
+(as ``val_accuracy`` and ``val_error``), the latency columns, and the network's
+``params``, ``flops`` and ``macs`` (counted in closed form by
+:mod:`quarch.cost.nb201`; the table has no such columns). The 200-epoch test
 accuracy, by which a search is judged, stays in :class:`NB201Table` for the benchmark
 harness and never reaches a sampler.
 """
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from quarch._errors import ConfigError, DataError
+from quarch.cost.nb201 import nb201_macs, nb201_params
 from quarch.evaluate._base import Metrics
 from quarch.space.nb201 import nb201_arch_str, nb201_space
 
@@ -174,7 +177,9 @@ def load_nb201(dataset: str = "cifar10", data_dir: str | Path | None = None) -> 
 
 
 class NB201Evaluator:
-    """Score a cell by table look-up: 12-epoch validation accuracy and device latencies.
+    """Score a cell by table look-up: 12-epoch validation accuracy and device latencies,
+    with its parameters and FLOPs counted (so the default objectives
+    ``val_error,params`` work in this space too).
 
     The table is already the average over the benchmark's training seeds, so the result
     does not depend on ``seed``; the 200-epoch test accuracy is deliberately not
@@ -187,7 +192,7 @@ class NB201Evaluator:
     Example:
         >>> ev = NB201Evaluator(load_nb201("cifar10", "../shared/data"))  # doctest: +SKIP
         >>> sorted(ev.evaluate(nb201_space().sample(0), seed=0))  # doctest: +SKIP
-        ['1080ti_1', 'eyeriss', 'fpga', 'gold_6226', 'pixel3', 'raspi4', 'val_accuracy', 'val_error']
+        ['1080ti_1', 'eyeriss', 'flops', 'fpga', 'gold_6226', 'macs', 'params', 'pixel3', 'raspi4', 'val_accuracy', 'val_error']
     """
 
     def __init__(self, table: NB201Table, *, latency: bool = True) -> None:
@@ -196,10 +201,20 @@ class NB201Evaluator:
         self.fingerprint = table.fingerprint
 
     def evaluate(self, arch: Mapping[str, Any], *, seed: int = 0) -> Metrics:
-        """Metrics of ``arch``: ``val_accuracy`` (%), ``val_error`` (fraction), latencies."""
+        """Metrics of ``arch``: ``val_accuracy`` (%), ``val_error`` (fraction),
+        ``params``, ``flops`` (2 x ``macs``, as torch's counter gives for other spaces)
+        and the latencies (ms)."""
         i = self.table.row(arch)
         acc = float(self.table.val_12ep[i])
-        out: Metrics = {"val_error": 1.0 - acc / 100.0, "val_accuracy": acc}
+        n_classes = 100 if self.table.dataset == "cifar100" else 10
+        macs = float(nb201_macs(arch, n_classes))
+        out: Metrics = {
+            "val_error": 1.0 - acc / 100.0,
+            "val_accuracy": acc,
+            "params": float(nb201_params(arch, n_classes)),
+            "flops": 2.0 * macs,
+            "macs": macs,
+        }
         if self.latency:
             for c, arr in self.table.latency.items():
                 out[c] = float(arr[i])
