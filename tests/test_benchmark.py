@@ -152,7 +152,7 @@ class TestNB201:
             )
 
     def test_unknown_budget_metric(self) -> None:
-        with pytest.raises(ConfigError, match="budget memory_kb<=10 names metric .memory_kb."):
+        with pytest.raises(ConfigError, match="budget memory_kb<=10 names metric 'memory_kb'"):
             build_task("nb201-cifar10", data_dir=str(DATA), budgets=["memory_kb<=10"])
 
 

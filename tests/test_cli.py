@@ -174,7 +174,9 @@ def test_python_dash_m_quarch_is_the_command() -> None:
     assert bad.stderr.strip().count("\n") == 0 and bad.stderr.startswith("error:")
 
 
-def test_full_int8_needs_the_int8_format(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_full_int8_needs_the_int8_format(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     args = ["export", str(tmp_path), "--trial", "0", "--format", "onnx", "--full-int8"]
     code, out, err = _run(capsys, *args, "--out", str(tmp_path / "m.onnx"))
     assert code == 2 and out == ""
