@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from quarch.cli import main
 
@@ -32,6 +33,7 @@ class TestErrors:
             (["search", "--trials", "abc"], "error: Invalid value for '--trials'"),
             (["search", "--no-such-flag"], "error: No such option: --no-such-flag"),
             (["search", "--resume", "nowhere"], "error: 'nowhere' is not a quarch run folder"),
+            (["search", "--device", "gpu0"], "error: --device 'gpu0' is not a torch device"),
         ],
     )
     def test_one_line_and_exit_2(
@@ -107,6 +109,17 @@ def test_search_json_and_determinism(capsys: pytest.CaptureFixture[str], tmp_pat
     assert [p["metrics"] for p in a["pareto"]] == [p["metrics"] for p in b["pareto"]]
     for p in a["pareto"]:
         assert {"val_error", "params"} <= set(p["metrics"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_fails_before_any_trial(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = _run(capsys, "search", "--space", "mlp", "--dataset", "iris",
+                        "--device", "cuda", "--out", str(tmp_path / "r"))  # fmt: skip
+    assert code == 2
+    assert err.startswith("error: --device cuda: this torch has no usable CUDA device")
+    assert not (tmp_path / "r").exists()  # no half-made run folder
 
 
 def test_listings(capsys: pytest.CaptureFixture[str]) -> None:

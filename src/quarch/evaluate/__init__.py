@@ -23,6 +23,7 @@ __all__ = [
     "Evaluator",
     "Metrics",
     "TrainingEvaluator",
+    "check_device",
     "check_metrics",
     "make_evaluator",
     "train_classifier",
@@ -93,6 +94,39 @@ EVALUATORS.add(
 )
 
 
+def check_device(device: str) -> None:
+    """Fail at once, in one line, on a torch device this machine cannot use.
+
+    Without this a ``--device cuda`` search on a CPU-only torch failed every trial
+    (``AssertionError: Torch not compiled with CUDA enabled``) until the run gave up.
+
+    Raises:
+        ConfigError: an unreadable device string, or a CUDA/MPS device that is absent.
+    """
+    import torch
+
+    from quarch._errors import ConfigError
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ConfigError(f"--device {device!r} is not a torch device ({e})") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"--device {device}: this torch has no usable CUDA device "
+                "(torch.cuda.is_available() is False); use --device cpu"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"--device {device}: there are {torch.cuda.device_count()} CUDA devices "
+                f"(cuda:0 .. cuda:{torch.cuda.device_count() - 1})"
+            )
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"--device {device}: MPS is not available here; use --device cpu")
+
+
 def make_evaluator(space: Space, config: SearchConfig) -> Evaluator:
-    """The default evaluator of ``config.space``."""
+    """The default evaluator of ``config.space`` (after :func:`check_device`)."""
+    check_device(config.device)
     return EVALUATORS.get(config.space)(space, config)
