@@ -27,6 +27,7 @@ forward+backward; at n >= 14 the cost is the number of passes over the state. So
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,6 +151,24 @@ def _kron_np(mats: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _split_rot(ops: Any) -> list[Any]:
+    """``Rot(phi, theta, omega)`` as ``RZ(phi)``, ``RY(theta)``, ``RZ(omega)`` (equal, as
+    in PennyLane), so rotation layers of Rot gates take the single-axis fast path
+    (:class:`RotKron`) instead of the table of general 2x2 matrices."""
+    out: list[Any] = []
+    for op in ops:
+        if op.name != "rot":
+            out.append(op)
+            continue
+        phi, theta, omega = op.params
+        out += [
+            dataclasses.replace(op, name="rz", params=(phi,)),
+            dataclasses.replace(op, name="ry", params=(theta,)),
+            dataclasses.replace(op, name="rz", params=(omega,)),
+        ]
+    return out
+
+
 def _kron_tree(m: torch.Tensor) -> torch.Tensor:
     """Kronecker product over axis ``-3`` of ``[..., k, r, c]`` -> ``[..., r^k, c^k]``
     in ``ceil(log2 k)`` broadcast multiplications (first factor most significant)."""
@@ -194,7 +213,9 @@ class Engine:
         self._consts: list[float] = []
         self._products: list[tuple[int, ...]] = []
         self._bparts: set[str] = set()
-        gates = [self._gate(op) for op in circuit.ops if op.name != "amplitude_embedding"]
+        gates = [
+            self._gate(op) for op in _split_rot(circuit.ops) if op.name != "amplitude_embedding"
+        ]
         self.amplitude = next(
             (op.meta for op in circuit.ops if op.name == "amplitude_embedding"), None
         )
