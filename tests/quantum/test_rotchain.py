@@ -1,4 +1,4 @@
-"""RotKron: rotation chains and their Kronecker products with a hand-written backward.
+"""RotKron / RotVec: rotation chains and their Kronecker products, hand-differentiated.
 
 Forward is checked against explicit matrices (numpy Kronecker products of the textbook
 RX/RY/RZ), backward against finite differences (``torch.autograd.gradcheck``).
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from quarch.quantum._rotchain import RotKron, kron_index
+from quarch.quantum._rotchain import RotKron, RotVec, kron_index, real_generators
 
 _Q = {  # R(theta) = cos(theta/2) I + sin(theta/2) Q
     "rx": np.array([[0, -1j], [-1j, 0]]),
@@ -40,6 +40,10 @@ def _inputs(
     return a, q.to(torch.complex128), eye
 
 
+def _real(q: torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(real_generators(q[..., 0].numpy()))
+
+
 def _names(depth: int, rows: int, seed: int, only: str | None = None) -> list[list[str]]:
     rng = np.random.default_rng(seed)
     return [[only or str(rng.choice(list(_Q))) for _ in range(rows)] for _ in range(depth)]
@@ -53,7 +57,7 @@ def test_matrices_equal_explicit_kronecker_products(
 ) -> None:
     names = _names(depth, rows, seed=depth + rows)
     a, q, eye = _inputs(names, batch, seed=1)
-    got = RotKron.apply(a, q, eye, torch.as_tensor(kron_index(rows, k, False)), False)
+    got = RotKron.apply(a, q, eye, torch.as_tensor(kron_index(rows, k, False)))
     got = got.view(rows // k, 2**k, 2**k, batch)
     for b in range(batch):
         for g in range(rows // k):
@@ -74,8 +78,8 @@ def test_matrices_equal_explicit_kronecker_products(
 )
 def test_vectors_are_the_product_state_halves(depth: int, rows: int, k: int, batch: int) -> None:
     names = _names(depth, rows, seed=7 * rows)
-    a, q, eye = _inputs(names, batch, seed=2)
-    got = RotKron.apply(a, q, eye, torch.as_tensor(kron_index(rows, k, True)), True)
+    a, q, _ = _inputs(names, batch, seed=2)
+    got = RotVec.apply(a, _real(q), torch.as_tensor(kron_index(rows, k, True)))
     for b in range(batch):
         cols = []
         for r in range(rows):
@@ -115,9 +119,12 @@ def test_gradients_match_finite_differences(
     a, q, eye = _inputs(names, batch, seed=3)
     a.requires_grad_(True)
     index = torch.as_tensor(kron_index(rows, k, vector))
-    assert torch.autograd.gradcheck(
-        lambda t: torch.view_as_real(RotKron.apply(t, q, eye, index, vector)), (a,)
-    )
+    if vector:
+        qr = _real(q)
+        f = lambda t: torch.view_as_real(RotVec.apply(t, qr, index))  # noqa: E731
+    else:
+        f = lambda t: torch.view_as_real(RotKron.apply(t, q, eye, index))  # noqa: E731
+    assert torch.autograd.gradcheck(f, (a,))
 
 
 def test_kron_index_points_the_short_half_at_the_constant_one() -> None:

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from quarch.quantum._rotchain import RotKron, kron_index
+from quarch.quantum._rotchain import RotKron, RotVec, kron_index, real_generators
 from quarch.quantum.circuit import Circuit, Param
 from quarch.quantum.gates import GATES
 
@@ -824,15 +824,24 @@ class Runtime:
     def _rot_kron(
         self, ch: _Chain, ctx: _Ctx, k: int, vector: bool, dev: torch.device
     ) -> torch.Tensor:
-        """:class:`RotKron` of a fast chain: ``[S, B]`` (see :func:`kron_index`)."""
-        q = self.const(ch.key + ":q5", lambda: torch.as_tensor(ch.q).to(self.dtype)[..., None], dev)
-        eye = self.const("eye2b", lambda: torch.eye(2, dtype=self.dtype)[..., None], dev)
+        """:class:`RotKron` (block matrices) or :class:`RotVec` (product state) of a fast
+        chain: ``[S, B]`` (see :func:`kron_index`)."""
         index = self.const(
             f"{ch.key}:kron{k}{vector}",
             lambda: torch.as_tensor(kron_index(len(ch.rows), k, vector)),
             dev,
         )
-        return RotKron.apply(self._half_angles(ch, ctx), q, eye, index, vector)  # type: ignore[no-any-return]
+        angles = self._half_angles(ch, ctx)
+        if vector:
+            qr = self.const(
+                ch.key + ":qr",
+                lambda: torch.as_tensor(real_generators(ch.q)).to(self.real),  # type: ignore[arg-type]
+                dev,
+            )
+            return RotVec.apply(angles, qr, index)  # type: ignore[no-any-return]
+        q = self.const(ch.key + ":q5", lambda: torch.as_tensor(ch.q).to(self.dtype)[..., None], dev)
+        eye = self.const("eye2b", lambda: torch.eye(2, dtype=self.dtype)[..., None], dev)
+        return RotKron.apply(angles, q, eye, index)  # type: ignore[no-any-return]
 
     def fused(self, rows: list[list[_Gate]], table: torch.Tensor, key: str) -> torch.Tensor:
         """Per row, the product of its gates' 2x2 matrices: ``[..., len(rows), 2, 2]``."""

@@ -1,27 +1,27 @@
-"""Rotation chains and their Kronecker products as one autograd node (private).
+"""Rotation chains and their Kronecker products as single autograd nodes (private).
 
 Why this exists: at the sizes a NAS trains most (n <= 10) the cost of one
 forward+backward of a layer is the number of torch operations, not the arithmetic.
 Built with recorded torch ops, the angle -> matrix path (``cos``/``sin``, 2x2 products,
 a Kronecker tree) cost about 100 autograd nodes per call at n=8, and its backward took
-six times its forward. :class:`RotKron` runs the same path unrecorded and
-differentiates it by hand in about 30 unrecorded ops.
+six times its forward. :class:`RotKron` (block matrices of shared angles) and
+:class:`RotVec` (the product state of per-sample angles) run the same path unrecorded
+and differentiate it by hand.
 
 How, in few ops:
 
 * Rows (one per wire) of ``R_p = cos(a_p) I + sin(a_p) Q_p`` (``Q`` one of ``-iX, -iY,
   -iZ``; a missing gate is the angle 0) are multiplied elementwise with the batch axis
-  last (2x2 batched matmuls are slow on CPU).
+  last (2x2 batched matmuls are slow on CPU); :class:`RotVec` does it in real
+  arithmetic on ``(re0, im0, re1, im1)``.
 * A Kronecker product is one gather and one product: entry ``(I, J)`` of
   ``M_0 (x) .. (x) M_{k-1}`` is ``prod_m M_m[i_m, j_m]``, so a compile-time index picks the
   ``k`` factors of every entry and ``prod`` multiplies them.
 * Backward of that product: each factor's gradient is ``gK`` times the product of the
   other factors (prefix and suffix products, so zeros in the matrices are fine), added
   back to the factor's entry with one ``index_add``.
-* Backward of the chain is exact by shifting: ``dR/da = -sin(a) I + cos(a) Q``, so
-  ``dM/da_p`` is the chain with ``R_p`` replaced by ``dR_p``; all depths are evaluated
-  in one batched pass and contracted with ``gM`` (torch's convention: a real ``a`` with
-  complex ``M(a)`` gets ``Re sum conj(gM) dM/da``).
+* Chains: ``dR/da = -sin(a) I + cos(a) Q``; torch's convention gives a real ``a`` with
+  complex ``M(a)`` the gradient ``Re sum conj(gM) dM/da``.
 """
 
 from __future__ import annotations
@@ -61,27 +61,12 @@ def kron_index(rows: int, k: int, vector: bool) -> np.ndarray:
     return idx.reshape(k, -1)
 
 
-def _chain(m: torch.Tensor, vector: bool) -> torch.Tensor:
-    """Row products over depth (axis -5) of ``[..., P, R, 2, 2, B]``: ``R_{P-1} .. R_0``,
-    or its first column ``[..., R, 2, B]`` when ``vector``."""
-    depth = m.shape[-5]
-    if vector:
-        out = m.select(-5, 0).select(-2, 0)  # R_0 |0>
-        for p in range(1, depth):
-            out = (m.select(-5, p) * out.unsqueeze(-3)).sum(-2)
-        return out
+def _chain(m: torch.Tensor) -> torch.Tensor:
+    """Row products over depth (axis -5) of ``[..., P, R, 2, 2, B]``: ``R_{P-1} .. R_0``."""
     out = m.select(-5, 0)
-    for p in range(1, depth):
+    for p in range(1, m.shape[-5]):
         out = (m.select(-5, p).unsqueeze(-2) * out.unsqueeze(-4)).sum(-3)
     return out
-
-
-def _chain_steps(m: torch.Tensor) -> list[torch.Tensor]:
-    """``v_p = R_p .. R_0 |0>`` for every depth ``p``: ``[R, 2, B]`` each."""
-    vs = [m[0].select(-2, 0)]
-    for p in range(1, m.shape[0]):
-        vs.append((m[p] * vs[-1].unsqueeze(-3)).sum(-2))
-    return vs
 
 
 def _prod_others(x: torch.Tensor) -> torch.Tensor:
@@ -102,29 +87,48 @@ def _prod_others(x: torch.Tensor) -> torch.Tensor:
     return torch.stack(out, 0)
 
 
+def _kron_backward(
+    grad: torch.Tensor, x: torch.Tensor, index: torch.Tensor, n: int
+) -> torch.Tensor:
+    """Gradient ``[n, B]`` of the flattened factors (constant 1 dropped) from ``grad``
+    of ``x.prod(0)``: each factor gets ``grad`` times the product of the others."""
+    gx = grad.unsqueeze(0) * _prod_others(x).conj()
+    g_flat = torch.zeros(n + 1, grad.shape[-1], dtype=grad.dtype, device=grad.device)
+    g_flat.index_add_(0, index.reshape(-1), gx.reshape(-1, grad.shape[-1]))
+    return g_flat[:-1]
+
+
+def real_generators(q: np.ndarray) -> np.ndarray:
+    """``Q [..., 2, 2]`` complex -> ``[..., 4, 4]`` real acting on ``(re0, im0, re1, im1)``."""
+    out = np.zeros((*q.shape[:-2], 4, 4))
+    for i in range(2):
+        for j in range(2):
+            x, y = q[..., i, j].real, q[..., i, j].imag
+            out[..., 2 * i, 2 * j], out[..., 2 * i, 2 * j + 1] = x, -y
+            out[..., 2 * i + 1, 2 * j], out[..., 2 * i + 1, 2 * j + 1] = y, x
+    return out
+
+
 class RotKron(torch.autograd.Function):
     """Half-angles ``a [P, R, B]`` (``B`` is 1 for shared angles) of rows of RX/RY/RZ
-    chains with generators ``q [P, R, 2, 2, 1]`` -> the Kronecker products picked by
-    ``index`` (:func:`kron_index`): ``[S, B]``."""
+    chains with generators ``q [P, R, 2, 2, 1]`` -> the Kronecker products of the row
+    matrices picked by ``index`` (:func:`kron_index` with ``vector=False``): ``[S, B]``.
+
+    The chain's backward is exact by shifting: ``dM/da_p`` is the chain with ``R_p``
+    replaced by ``dR_p``, all depths in one batched pass."""
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any,
-        a: torch.Tensor,
-        q: torch.Tensor,
-        eye: torch.Tensor,
-        index: torch.Tensor,
-        vector: bool,
+        ctx: Any, a: torch.Tensor, q: torch.Tensor, eye: torch.Tensor, index: torch.Tensor
     ) -> torch.Tensor:
         c = torch.cos(a)[:, :, None, None, :]
         s = torch.sin(a)[:, :, None, None, :]
         m = c * eye + s * q  # [P, R, 2, 2, B]
-        rows = _chain(m, vector)  # [R, 2(, 2), B]
+        rows = _chain(m)  # [R, 2, 2, B]
         b = a.shape[-1]
         flat = torch.cat([rows.reshape(-1, b), rows.new_ones(1, b)], 0)
         x = flat[index]  # [k, S, B]
         ctx.save_for_backward(c, s, m, q, eye, index, x)
-        ctx.vector = vector
         return x.prod(0)
 
     @staticmethod
@@ -132,25 +136,58 @@ class RotKron(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         c, s, m, q, eye, index, x = ctx.saved_tensors
         p_len, r, _, _, b = m.shape
-        # factors' gradients, summed into the flattened row products
-        gx = grad.unsqueeze(0) * _prod_others(x).conj()
-        g_flat = torch.zeros(r * (2 if ctx.vector else 4) + 1, b, dtype=m.dtype, device=m.device)
-        g_flat.index_add_(0, index.reshape(-1), gx.reshape(-1, b))
+        g_rows = _kron_backward(grad, x, index, 4 * r).view(r, 2, 2, b)
         dm = c * q - s * eye  # dR/da
-        if ctx.vector:
-            # reverse mode through v_p = R_p v_{p-1}: ga_p = Re(gv_p^H dR_p v_{p-1})
-            vs = _chain_steps(m)
-            gv = g_flat[:-1].view(r, 2, b)
-            ga = torch.empty(p_len, r, b, dtype=c.dtype, device=c.device)
-            for p in range(p_len - 1, -1, -1):
-                dv = dm[p].select(-2, 0) if p == 0 else (dm[p] * vs[p - 1].unsqueeze(-3)).sum(-2)
-                torch.sum((gv.conj() * dv).real, -2, out=ga[p])
-                if p:
-                    gv = (m[p].conj() * gv.unsqueeze(-2)).sum(-3)
-            return ga, None, None, None, None
-        # chains with R_p replaced by dR_p, all p at once: [P(shifted), P, R, 2, 2, B]
         pick = torch.eye(p_len, dtype=torch.bool, device=m.device)[:, :, None, None, None, None]
-        shifted = _chain(torch.where(pick, dm.unsqueeze(0), m.unsqueeze(0)), False)
-        g_rows = g_flat[:-1].view(r, 2, 2, b)
+        shifted = _chain(torch.where(pick, dm.unsqueeze(0), m.unsqueeze(0)))
         ga = (g_rows.conj().unsqueeze(0) * shifted).real.sum((-3, -2))
-        return ga, None, None, None, None
+        return ga, None, None, None
+
+
+class RotVec(torch.autograd.Function):
+    """Half-angles ``a [P, R, B]`` of rows of RX/RY/RZ chains applied to ``|0>``, with
+    real generators ``qr [P, R, 4, 4]`` (:func:`real_generators`) -> the two Kronecker
+    vectors picked by ``index`` (:func:`kron_index` with ``vector=True``): ``[S, B]``.
+
+    The vectors are computed in real arithmetic, ``v_p = cos(a) v + sin(a) Q v`` on
+    ``(re0, im0, re1, im1)``: per-sample angles (an embedding) make these tensors
+    batch-sized, and real kernels run several times faster than complex broadcasting
+    on CPU. Backward is reverse mode: ``ga_p = gv . dv_p/da``,
+    ``gv_{p-1} = cos(a) gv + sin(a) Q^T gv``."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, a: torch.Tensor, qr: torch.Tensor, index: torch.Tensor
+    ) -> torch.Tensor:
+        p_len, r, b = a.shape
+        c = torch.cos(a).unsqueeze(2)  # [P, R, 1, B]
+        s = torch.sin(a).unsqueeze(2)
+        v = torch.zeros(r, 4, b, dtype=a.dtype, device=a.device)
+        v[:, 0] = 1.0  # |0>
+        vs, pvs = [], []
+        for p in range(p_len):
+            pv = torch.matmul(qr[p], v)
+            vs.append(v)
+            pvs.append(pv)
+            v = c[p] * v + s[p] * pv
+        vc = torch.view_as_complex(v.view(r, 2, 2, b).transpose(2, 3).contiguous())
+        flat = torch.cat([vc.reshape(-1, b), vc.new_ones(1, b)], 0)
+        x = flat[index]  # [k, S, B]
+        ctx.save_for_backward(c, s, qr, index, x, *vs, *pvs)
+        return x.prod(0)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        c, s, qr, index, x, *rest = ctx.saved_tensors
+        p_len, r, _, b = c.shape
+        vs, pvs = rest[:p_len], rest[p_len:]
+        g = _kron_backward(grad, x, index, 2 * r).view(r, 2, b)
+        # d/d(re), d/d(im) of a real loss are Re g, Im g (torch's convention)
+        gv = torch.view_as_real(g).transpose(2, 3).reshape(r, 4, b)
+        ga = torch.empty(p_len, r, b, dtype=c.dtype, device=c.device)
+        for p in range(p_len - 1, -1, -1):
+            torch.sum(gv * (c[p] * pvs[p] - s[p] * vs[p]), 1, out=ga[p])
+            if p:
+                gv = c[p] * gv + s[p] * torch.matmul(qr[p].mT, gv)
+        return ga, None, None
