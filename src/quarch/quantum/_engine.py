@@ -14,9 +14,11 @@ forward+backward; at n >= 14 the cost is the number of passes over the state. So
   ``cos I + sin Q``); each block's one-qubit layer is a Kronecker product built for
   all blocks of the plan together; constant gates (CNOT runs, H layers, gates with
   constant angles) are multiplied at compile time. Chains made only of RX/RY/RZ (the
-  common case, and the product-state prefix) are built and differentiated by hand
-  as one autograd node (:class:`~quarch.quantum._rotchain.RotKron`): recorded op by
-  op they cost about 100 autograd nodes per call at n=8.
+  common case; ``Rot`` is split into RZ RY RZ to join it) are built and
+  differentiated by hand as one autograd node each
+  (:mod:`quarch.quantum._rotchain`: ``RotKron`` for block matrices, ``RotVec`` for the
+  product-state prefix): recorded op by op they cost about 100 autograd nodes per
+  call at n=8.
 * **The state evolution is one autograd node with adjoint differentiation.** The
   backward pass runs the blocks in reverse on ``[state; gradient]`` stacked (both
   transform with the same ``U^dagger``), so memory stays at a few states whatever the
@@ -795,7 +797,7 @@ class Runtime:
     def chain(self, ch: _Chain, ctx: _Ctx, vector: bool = False) -> torch.Tensor:
         """Per row of a table-built chain ``ch``, the product of its gates:
         ``[(B,) rows, 2, 2]`` (only the first column ``[(B,) rows, 2, 1]`` when
-        ``vector``: the gates applied to |0>). Fast chains go through :class:`RotKron`."""
+        ``vector``: the gates applied to |0>). Fast chains go through :meth:`_rot_kron`."""
         assert not ch.fast
         table = ctx.table_b if ch.batched else ctx.table_s
         assert table is not None

@@ -4,9 +4,9 @@ Why this exists: at the sizes a NAS trains most (n <= 10) the cost of one
 forward+backward of a layer is the number of torch operations, not the arithmetic.
 Built with recorded torch ops, the angle -> matrix path (``cos``/``sin``, 2x2 products,
 a Kronecker tree) cost about 100 autograd nodes per call at n=8, and its backward took
-six times its forward. :class:`RotKron` (block matrices of shared angles) and
-:class:`RotVec` (the product state of per-sample angles) run the same path unrecorded
-and differentiate it by hand.
+six times its forward. :class:`RotKron` (a plan's block matrices) and :class:`RotVec`
+(the product state its leading one-qubit gates make, usually from per-sample angles)
+run the same path unrecorded and differentiate it by hand.
 
 How, in few ops:
 
