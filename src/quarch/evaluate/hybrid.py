@@ -22,7 +22,9 @@ Evaluator options (``config.evaluator_options``): ``qubit_budget`` (int),
 ``device_profile`` (``ibm-heron``/``ibm-eagle``), ``noise`` (``True`` for the device
 profile's noise, or a profile name), ``supercircuit`` (bool: score with weights inherited
 from a trained SuperCircuit), ``cutter`` (``builtin``/``qiskit``), ``shots``,
-``finetune_steps``, ``supercircuit_steps``, ``noise_samples``, ``noise_max_qubits``.
+``finetune_steps`` (default 20 with ``supercircuit``, see
+:data:`quarch.models.supercircuit.DEFAULT_FINETUNE_STEPS`), ``supercircuit_steps``,
+``noise_samples``, ``noise_max_qubits``.
 """
 
 from __future__ import annotations
@@ -454,11 +456,11 @@ def make_hqnn_evaluator(space: Space, config: SearchConfig) -> Any:
         if k in opts
     }
     if opts.get("supercircuit"):
-        from quarch.models.supercircuit import SuperCircuitEvaluator
+        from quarch.models.supercircuit import DEFAULT_FINETUNE_STEPS, SuperCircuitEvaluator
 
         return SuperCircuitEvaluator(
             data, space, seed=config.seed, batch_size=config.batch_size or batch,
-            finetune_steps=int(opts.get("finetune_steps", 0)),
+            finetune_steps=int(opts.get("finetune_steps", DEFAULT_FINETUNE_STEPS)),
             steps=int(opts.get("supercircuit_steps", 0)) or None, device=config.device,
             **common,
         )  # fmt: skip
