@@ -85,6 +85,27 @@ def test_hqnn_train_has_classical_ablation(hqnn_run: tuple[Path, object]) -> Non
     assert abs(tr.ablation_params - tr.params) <= 0.1 * tr.params + 4  # equal parameter budget
 
 
+def test_hqnn_export_loads_the_searched_weights(
+    hqnn_run: tuple[Path, object], tmp_path: Path
+) -> None:
+    """The search saved every trial's weights; export loads them and scores them exactly
+    as the search did, and --epochs still retrains."""
+    import torch
+
+    out, res = hqnn_run
+    for t in res.complete:  # type: ignore[attr-defined]
+        pt = export_trial(out, t.number, "torch", tmp_path / f"m{t.number}.pt")
+        assert pt.checks["weights"] == "loaded"
+        assert pt.checks["val_error"] == pytest.approx(t.metrics["val_error"], abs=1e-9)
+        assert pt.checks["test_error"] == pytest.approx(t.metrics["test_error"], abs=1e-9)
+        saved = torch.load(out / "weights" / f"seed_{t.seed}.pt", weights_only=True)
+        exported = torch.load(pt.path, weights_only=False)["state_dict"]
+        assert all(torch.equal(saved[k], exported[k]) for k in saved)
+    t = res.complete[0]  # type: ignore[attr-defined]
+    again = export_trial(out, t.number, "torch", tmp_path / "e.pt", epochs=1)
+    assert again.checks["weights"] == "retrained"
+
+
 def test_hqnn_exports_reimport_to_the_same_circuit(
     hqnn_run: tuple[Path, object], tmp_path: Path
 ) -> None:

@@ -336,7 +336,7 @@ def export_trial(
 ) -> ExportResult:
     """Write trial ``trial``'s trained network in format ``fmt`` to ``out``.
 
-    A ``cnn`` trial whose search saved its weights (``RUN/weights/``) is loaded;
+    A ``cnn`` or ``hqnn`` trial whose search saved its weights (``RUN/weights/``) is loaded;
     anything else is trained with its own seed and the run's settings (standalone, when
     the search scored inherited weights). ``checks["weights"]`` says which.
 
@@ -420,21 +420,20 @@ def export_trial(
 
 
 def _saved_model(run_dir: str | Path, result: Any, t: Any, ev: Any) -> tuple[Any, Any] | None:
-    """The trial's network with the weights its search saved (``cnn`` runs write
-    ``RUN/weights/seed_<seed>.pt``), scored on the validation and test splits; ``None``
-    when the run saved none. Loading is faster than retraining and exports exactly the
-    network the trial's metrics came from."""
+    """The trial's network with the weights its search saved (``cnn`` and ``hqnn`` runs
+    write ``RUN/weights/seed_<seed>.pt``), scored on the validation and test splits;
+    ``None`` when the run saved none. Loading is faster than retraining and exports
+    exactly the network the trial's metrics came from."""
     import torch
 
     from quarch.evaluate.edge import saved_weights
     from quarch.evaluate.training import classification_error
 
-    if result.config.space != "cnn":
-        return None
+    build = getattr(ev, "build", None) or getattr(getattr(ev, "trainer", None), "build", None)
     state = saved_weights(run_dir, int(t.seed))
-    if state is None:
+    if state is None or build is None:
         return None
-    model = ev.trainer.build(t.params, seed=int(t.seed))
+    model = build(t.params, seed=int(t.seed))
     model.load_state_dict(state)
     data = ev.data
     errors = {

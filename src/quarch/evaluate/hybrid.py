@@ -22,6 +22,7 @@ Evaluator options (``config.evaluator_options``): ``qubit_budget`` (int),
 ``device_profile`` (``ibm-heron``/``ibm-eagle``), ``noise`` (``True`` for the device
 profile's noise, or a profile name), ``supercircuit`` (bool: score with weights inherited
 from a trained SuperCircuit), ``cutter`` (``builtin``/``qiskit``), ``shots``,
+``save_weights`` (default true: trained weights go to ``RUN/weights/``),
 ``finetune_steps`` (default 20 with ``supercircuit``, see
 :data:`quarch.models.supercircuit.DEFAULT_FINETUNE_STEPS`), ``supercircuit_steps``,
 ``noise_samples``, ``noise_max_qubits``.
@@ -34,6 +35,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -79,7 +81,8 @@ DEFAULTS: dict[str, tuple[int, int, int | None]] = {
 }
 _OPTIONS = frozenset(
     {"qubit_budget", "device_profile", "noise", "supercircuit", "cutter", "shots",
-     "finetune_steps", "supercircuit_steps", "noise_samples", "noise_max_qubits"}
+     "finetune_steps", "supercircuit_steps", "noise_samples", "noise_max_qubits",
+     "save_weights"}
 )  # fmt: skip
 PCA_MAX = 256
 """Most PCA components fitted; wider amplitude embeddings are padded with zeros."""
@@ -141,6 +144,8 @@ class HQNNEvaluator:
         device (str): torch device for training.
         noise_samples (int): validation samples scored on the noisy path.
         noise_max_qubits (int): widest circuit simulated with density matrices.
+        weights_dir (str | Path | None): if set, :meth:`evaluate` saves each trained
+            ``state_dict`` there as ``seed_<seed>.pt``, so export needs no retraining.
     """
 
     def __init__(
@@ -158,6 +163,7 @@ class HQNNEvaluator:
         device: str = "cpu",
         noise_samples: int = 200,
         noise_max_qubits: int = 8,
+        weights_dir: str | Path | None = None,
     ) -> None:
         if qubit_budget is not None and (
             isinstance(qubit_budget, bool) or not isinstance(qubit_budget, int) or qubit_budget < 1
@@ -182,6 +188,7 @@ class HQNNEvaluator:
         self.epochs = epochs
         self.batch_size = batch_size
         self.device = device
+        self.weights_dir = None if weights_dir is None else Path(weights_dir)
         self.last_seconds = 0.0
 
     # -- model -------------------------------------------------------------------------
@@ -263,8 +270,13 @@ class HQNNEvaluator:
             return self.build_model(arch, tuple(self.data.input_shape), self.data.n_classes)
 
     def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
-        """Train ``arch`` with ``seed`` and return its metrics (see the module docstring)."""
-        return self.fit(arch, seed=seed)[1]
+        """Train ``arch`` with ``seed`` and return its metrics (see the module docstring);
+        the trained weights go to ``weights_dir`` when it is set."""
+        model, metrics = self.fit(arch, seed=seed)
+        if self.weights_dir is not None:
+            self.weights_dir.mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), self.weights_dir / f"seed_{seed}.pt")
+        return metrics
 
     def fit(
         self, arch: Mapping[str, Any], *, seed: int, epochs: int | None = None
@@ -467,7 +479,8 @@ def make_hqnn_evaluator(space: Space, config: SearchConfig) -> Any:
     for k in ("noise_samples", "noise_max_qubits"):
         if k in opts:
             common[k] = int(opts[k])
+    weights_dir = config.run_dir / "weights" if opts.get("save_weights", True) else None
     return HQNNEvaluator(
         data, space, epochs=config.epochs or epochs, batch_size=config.batch_size or batch,
-        device=config.device, **common,
+        device=config.device, weights_dir=weights_dir, **common,
     )  # fmt: skip
