@@ -360,7 +360,7 @@ def export_trial(
 
     result, t = _trial(run_dir, trial)
     _, ev = _evaluator(result, epochs)
-    loaded = _saved_model(run_dir, result, t, ev) if epochs is None else None
+    loaded = _saved_model(run_dir, t, ev) if epochs is None else None
     if loaded is not None:
         model, metrics = loaded
     else:
@@ -419,7 +419,7 @@ def export_trial(
     return ExportResult(path, fmt, checks)
 
 
-def _saved_model(run_dir: str | Path, result: Any, t: Any, ev: Any) -> tuple[Any, Any] | None:
+def _saved_model(run_dir: str | Path, t: Any, ev: Any) -> tuple[Any, Any] | None:
     """The trial's network with the weights its search saved (``cnn`` and ``hqnn`` runs
     write ``RUN/weights/seed_<seed>.pt``), scored on the validation and test splits;
     ``None`` when the run saved none. Loading is faster than retraining and exports
@@ -429,11 +429,10 @@ def _saved_model(run_dir: str | Path, result: Any, t: Any, ev: Any) -> tuple[Any
     from quarch.evaluate.edge import saved_weights
     from quarch.evaluate.training import classification_error
 
-    build = getattr(ev, "build", None) or getattr(getattr(ev, "trainer", None), "build", None)
     state = saved_weights(run_dir, int(t.seed))
-    if state is None or build is None:
+    if state is None:
         return None
-    model = build(t.params, seed=int(t.seed))
+    model = ev.build(t.params, seed=int(t.seed))
     model.load_state_dict(state)
     data = ev.data
     errors = {

@@ -216,6 +216,10 @@ class EdgeEvaluator:
         """Torch device for training."""
         return self.trainer.device
 
+    def build(self, arch: Mapping[str, Any], *, seed: int) -> nn.Module:
+        """The untrained network of ``arch``, initialised from ``seed``."""
+        return self.trainer.build(arch, seed=seed)
+
     def _extra(self, arch: Mapping[str, Any], model: nn.Module) -> dict[str, float]:
         model.cpu()
         if self.weights_dir is not None and self._save:

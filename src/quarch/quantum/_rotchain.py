@@ -87,6 +87,12 @@ def _prod_others(x: torch.Tensor) -> torch.Tensor:
     return torch.stack(out, 0)
 
 
+def _factors(flat: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """The ``k`` factors ``[k, S, B]`` of every Kronecker entry, from the flattened row
+    entries ``[N, B]`` (the constant 1 appended for :func:`kron_index`'s padding)."""
+    return torch.cat([flat, flat.new_ones(1, flat.shape[-1])], 0)[index]
+
+
 def _kron_backward(
     grad: torch.Tensor, x: torch.Tensor, index: torch.Tensor, n: int
 ) -> torch.Tensor:
@@ -125,9 +131,7 @@ class RotKron(torch.autograd.Function):
         s = torch.sin(a)[:, :, None, None, :]
         m = c * eye + s * q  # [P, R, 2, 2, B]
         rows = _chain(m)  # [R, 2, 2, B]
-        b = a.shape[-1]
-        flat = torch.cat([rows.reshape(-1, b), rows.new_ones(1, b)], 0)
-        x = flat[index]  # [k, S, B]
+        x = _factors(rows.reshape(-1, a.shape[-1]), index)
         ctx.save_for_backward(c, s, m, q, eye, index, x)
         return x.prod(0)
 
@@ -171,8 +175,7 @@ class RotVec(torch.autograd.Function):
             pvs.append(pv)
             v = c[p] * v + s[p] * pv
         vc = torch.view_as_complex(v.view(r, 2, 2, b).transpose(2, 3).contiguous())
-        flat = torch.cat([vc.reshape(-1, b), vc.new_ones(1, b)], 0)
-        x = flat[index]  # [k, S, B]
+        x = _factors(vc.reshape(-1, b), index)
         ctx.save_for_backward(c, s, qr, index, x, *vs, *pvs)
         return x.prod(0)
 

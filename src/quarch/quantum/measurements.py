@@ -102,19 +102,18 @@ def parse_observables(
     if isinstance(observables, tuple) and all(type(o) is PauliWord for o in observables):
         # already parsed (a QuantumLayer passes its words on every call): hashable, so
         # checked once per (words, n) instead of once per forward
-        return _checked_words(observables, n_qubits)
+        return _parse_cached(observables, n_qubits)
+    return _parse_all(observables, n_qubits)
+
+
+def _parse_all(observables: Sequence[ObservableLike], n_qubits: int) -> tuple[PauliWord, ...]:
     out = tuple(_parse_one(o, n_qubits) for o in observables)
     if not out:
         raise MeasurementError("observables must name at least one Pauli word")
     return out
 
 
-@lru_cache(maxsize=256)
-def _checked_words(words: tuple[PauliWord, ...], n_qubits: int) -> tuple[PauliWord, ...]:
-    out = tuple(_parse_one(o, n_qubits) for o in words)
-    if not out:
-        raise MeasurementError("observables must name at least one Pauli word")
-    return out
+_parse_cached = lru_cache(maxsize=256)(_parse_all)
 
 
 def z_each(n_qubits: int) -> list[str]:
