@@ -19,6 +19,7 @@ from quarch.search._born import BornSampler
 from quarch.search._evolution import RegEvoSampler
 from quarch.search._grover import GroverSampler
 from quarch.search._local import LocalSearchSampler
+from quarch.search._nsga2 import NSGAIISampler
 from quarch.search._qaoa import QAOASampler
 from quarch.search._qiea import QIEASampler
 from quarch.search._qpso import QPSOSampler
@@ -36,6 +37,7 @@ __all__ = [
     "BornSampler",
     "GroverSampler",
     "LocalSearchSampler",
+    "NSGAIISampler",
     "QAOASampler",
     "QIEASampler",
     "QPSOSampler",
@@ -62,11 +64,9 @@ def _tpe(
     return optuna.samplers.TPESampler(seed=seed, **opts)
 
 
-def _nsga2(
-    *, seed: int, space: Space, objective: Objective, **options: Any
-) -> optuna.samplers.NSGAIISampler:
+def _nsga2(*, seed: int, space: Space, objective: Objective, **options: Any) -> NSGAIISampler:
     opts = {"population_size": 20, **options}
-    return optuna.samplers.NSGAIISampler(seed=seed, **opts)
+    return NSGAIISampler(seed=seed, **opts)
 
 
 def _qiea(*, seed: int, space: Space, objective: Objective, **options: Any) -> QIEASampler:
