@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from quarch.cost.cutting import estimate_cuts, find_cuts_qiskit
-from quarch.models.hybrid import build_circuit
-from quarch.space.hqnn import hqnn_space
+from quarch.spaces.hqnn.model import build_circuit
+from quarch.spaces.hqnn.space import hqnn_space
 
 
 def main() -> None:

@@ -28,9 +28,10 @@ import torch
 from quarch.config import SearchConfig
 from quarch.cost.classical import count_params
 from quarch.data import load_dataset
-from quarch.evaluate.hybrid import make_hqnn_evaluator, prepare_data, train_hybrid
-from quarch.models.hybrid import HybridNet, classical_ablation
-from quarch.space.hqnn import hqnn_space
+from quarch.evaluate import train_classifier
+from quarch.spaces.hqnn.evaluator import make_hqnn_evaluator, prepare_data
+from quarch.spaces.hqnn.model import HybridNet, classical_ablation
+from quarch.spaces.hqnn.space import hqnn_space
 from quarch.study import run_search
 
 #: name -> (max qubits, max layers, target accuracy %, split the target is on)
@@ -92,8 +93,9 @@ def _row(name: str, quick: bool, data_dir: str | None, seeds: int, out: Path) ->
                     model = classical_ablation(arch, tuple(data.input_shape), data.n_classes,
                                                pca=pca)  # fmt: skip
                 params[kind] = count_params(model)
-                r = train_hybrid(model, data, epochs=f_epochs, lr=float(arch["lr"]),
-                                 batch_size=batch, seed=seed, cosine=image)  # fmt: skip
+                r = train_classifier(model, data, epochs=f_epochs, lr=float(arch["lr"]),
+                                     batch_size=batch, seed=seed, cosine=image,
+                                     early_stopping=True)  # fmt: skip
             accs[kind].append(100 * (1 - r[f"{split}_error"]))
     return {
         "name": name, "arch": arch, "max_q": max_q, "max_l": max_l, "target": target,

@@ -6,7 +6,7 @@ of both files, their batch-1 median latency on this CPU (one thread), and their
 throughput on batches of ``--batch`` images (where int8 kernels have work to amortise).
 The int8 file is what ``quarch export --format onnx-int8`` writes: squeeze-excite gates
 folded into their convolutions and a one-channel stem kept in float (see
-``quarch.models.onnx_export.quantize_int8``).
+``quarch.cost.onnx.quantize_int8``).
 
     python benchmarks/int8_export.py RUN [--trial N] [--repeats 500] [--batch 64,256]
 """
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from quarch.evaluate.edge import export_trial
-from quarch.models.onnx_export import ort_session
-from quarch.study import load_result
+from quarch.cost.onnx import ort_session
+from quarch.finalize import export_trial
+from quarch.study import Run
 
 
 def interleaved_ms(
@@ -62,7 +62,8 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--batch", default="64,256", help="batches for the throughput figures")
     args = ap.parse_args()
-    res = load_result(args.run)
+    run = Run.open(args.run)
+    res = run.result()
     if args.trial is None:
         best = res.best
         if best is None:
@@ -71,20 +72,22 @@ def main() -> None:
     else:
         trial = args.trial
     out = Path(args.out or Path(args.run) / "export")
-    r = export_trial(args.run, trial, out / f"trial_{trial}_int8.onnx", int8=True,
-                     repeats=args.repeats)  # fmt: skip
+    int8 = export_trial(args.run, trial, "onnx-int8", out / f"trial_{trial}_int8.onnx",
+                        repeats=args.repeats)  # fmt: skip
     fp32_file = out / f"trial_{trial}.onnx"
-    export_trial(args.run, trial, fp32_file, repeats=10)
-    shape = tuple(r["input_shape"])
+    export_trial(args.run, trial, "onnx", fp32_file)
+    r = int8.checks
+    arch = run.trial(trial, result=res).params
+    shape = tuple(run.evaluator(standalone=True).data.input_shape)  # type: ignore[attr-defined]
     batches = [1, *(int(b) for b in args.batch.split(",") if b)]
-    files = [fp32_file, Path(r["out"])]
+    files = [fp32_file, int8.path]
     per_image = {b: [ms / b for ms in interleaved_ms(files, shape, b)] for b in batches}
-    loss = 100 * (r["fp32_accuracy"] - r["int8_accuracy"])
+    loss = r["fp32_test_accuracy"] - r["int8_test_accuracy"]
     speed = r["fp32_latency_ms"] / r["int8_latency_ms"]
-    print(json.dumps({k: v for k, v in r.items() if k != "arch"}, indent=1))
-    print(f"trial={trial} bits={r['arch']['bits']} weights={r['weights']}")
+    print(json.dumps(r, indent=1))
+    print(f"trial={trial} bits={arch['bits']} weights={r['weights']}")
     print(
-        f"fp32_acc={r['fp32_accuracy']:.4f} int8_acc={r['int8_accuracy']:.4f} "
+        f"fp32_acc={r['fp32_test_accuracy']:.2f}% int8_acc={r['int8_test_accuracy']:.2f}% "
         f"loss_points={loss:.2f} fp32_ms={r['fp32_latency_ms']:.4f} "
         f"int8_ms={r['int8_latency_ms']:.4f} speedup={speed:.2f}x"
     )

@@ -20,10 +20,11 @@ import numpy as np
 import torch
 from scipy import optimize, stats
 
-from quarch.cost.edge import get_device, model_latency_ms
-from quarch.models.cnn import EdgeCNN, cnn_plan, layer_table
-from quarch.models.onnx_export import measure_latency_ms, quantize_int8, to_onnx
-from quarch.space.cnn import cnn_space
+from quarch.cost.devices import get_device
+from quarch.cost.onnx import measure_latency_ms, quantize_int8, to_onnx
+from quarch.spaces.cnn.costs import model_latency_ms
+from quarch.spaces.cnn.model import EdgeCNN, cnn_plan, layer_table
+from quarch.spaces.cnn.space import cnn_space
 
 SHAPE = (1, 28, 28)
 

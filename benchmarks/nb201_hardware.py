@@ -18,7 +18,7 @@ import numpy as np
 from rich.console import Console
 
 from quarch.benchmark import run_benchmark
-from quarch.evaluate.tabular import load_nb201
+from quarch.spaces.nb201.evaluator import load_nb201
 
 STRATEGIES = ["qiea", "qpso", "evolution", "reinforce", "local", "random", "tpe", "nsga2"]
 

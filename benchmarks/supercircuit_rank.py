@@ -19,9 +19,8 @@ import torch
 from scipy.stats import kendalltau, spearmanr
 
 from quarch.data import load_dataset
-from quarch.evaluate.hybrid import HQNNEvaluator, prepare_data
-from quarch.models.supercircuit import SuperCircuitEvaluator
-from quarch.space.hqnn import hqnn_space
+from quarch.spaces.hqnn.evaluator import HQNNEvaluator, SuperCircuitEvaluator, prepare_data
+from quarch.spaces.hqnn.space import hqnn_space
 
 
 def main() -> None:

@@ -20,8 +20,8 @@ import torch
 from scipy import stats
 
 from quarch.data import load_dataset
-from quarch.evaluate.edge import EdgeEvaluator, SuperNetEvaluator
-from quarch.space.cnn import cnn_space
+from quarch.spaces.cnn.evaluator import EdgeEvaluator, SuperNetEvaluator
+from quarch.spaces.cnn.space import cnn_space
 
 
 def main() -> None:

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 import quarch.search
-from quarch.evaluate import EVALUATORS
 from quarch.search import STRATEGIES
-from quarch.space import SPACES
+from quarch.spaces import SPACES, get_spec
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -26,16 +25,18 @@ def test_strategies_registry_matches_readme() -> None:
     assert set(STRATEGIES.names()) == _table_names("Strategies")
 
 
-def test_spaces_registry_matches_readme_and_evaluators() -> None:
+def test_spaces_registry_matches_readme_and_specs() -> None:
     assert set(SPACES.names()) == _table_names("Spaces")
-    assert set(SPACES.names()) == set(EVALUATORS.names())
+    for name in SPACES.names():
+        assert get_spec(name).name == name
 
 
 @pytest.mark.parametrize(
     "module",
     ["quarch", "quarch.space", "quarch.search", "quarch.evaluate", "quarch.objectives",
-     "quarch.study", "quarch.quantum", "quarch.data", "quarch.cost", "quarch.models",
-     "quarch.report", "quarch.finalize", "quarch.config"],
+     "quarch.study", "quarch.quantum", "quarch.data", "quarch.cost", "quarch.spaces",
+     "quarch.spaces.mlp", "quarch.spaces.cnn", "quarch.spaces.hqnn", "quarch.spaces.nb201",
+     "quarch.report", "quarch.finalize", "quarch.config", "quarch.benchmark"],
 )  # fmt: skip
 def test_every_name_in_all_exists(module: str) -> None:
     mod = importlib.import_module(module)
@@ -47,7 +48,7 @@ def test_every_strategy_builds_a_sampler_class_exported_in_all() -> None:
     import optuna
 
     from quarch.objectives import Objective
-    from quarch.space import get_space
+    from quarch.spaces import get_space
 
     space = get_space("mlp")
     exported = {getattr(quarch.search, n) for n in quarch.search.__all__}

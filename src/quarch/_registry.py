@@ -52,6 +52,10 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._entries[name] = Entry(name, factory, description)
 
+    def remove(self, name: str) -> None:
+        """Forget ``name`` (so that it can be registered again)."""
+        del self._entries[name]
+
     def get(self, name: str) -> T:
         """The factory named ``name``; an unknown name lists the known ones."""
         try:

@@ -6,9 +6,9 @@ sees. Each (strategy, seed) run asks ``trials`` architectures from an in-memory 
 study; the architecture a run *picks* after ``q`` queries is its best feasible trial by
 the objective, and the judge scores that pick. Tasks:
 
-* ``nb201-cifar10``, ``nb201-cifar100``: the search sees the 12-epoch validation error
-  (and latencies, for budgets such as ``raspi4<=20``); the judge is the 200-epoch test
-  accuracy (%), higher is better, which stays in this module.
+* tasks that spaces declare (:meth:`quarch.spaces.SpaceSpec.benchmark_tasks`), such as
+  NAS-Bench-201's: the search sees the 12-epoch validation error (and latencies, for
+  budgets such as ``raspi4<=20``); the judge is the 200-epoch test accuracy (%);
 * ``synthetic-qubo``: a QUBO with Gaussian coefficients on the one-hot bits of 6
   choices of 4 options (4096 architectures), a new instance per seed; the search sees
   the energy as ``val_error`` and the judge is that energy, lower is better, with the
@@ -38,25 +38,29 @@ import numpy as np
 
 from quarch._errors import ConfigError
 from quarch.evaluate._base import Metrics
-from quarch.objectives import Objective
+from quarch.evaluate.task import Task, task_objective
 from quarch.space import Choice, Space
+
+#: The name this module used before tasks moved to :mod:`quarch.evaluate.task`.
+TaskInstance = Task
 
 if TYPE_CHECKING:
     from rich.table import Table
 
 __all__ = [
     "CPU_WATTS",
-    "TASKS",
     "BenchmarkResult",
     "QUBOEvaluator",
+    "Task",
     "TaskInstance",
     "build_task",
     "run_benchmark",
     "synthetic_qubo",
+    "task_names",
 ]
 
-#: Known tasks.
-TASKS: tuple[str, ...] = ("nb201-cifar10", "nb201-cifar100", "synthetic-qubo")
+#: The task every install has (the spaces add theirs, :func:`task_names`).
+SYNTHETIC_QUBO = "synthetic-qubo"
 #: Power assumed per busy core when no energy meter is readable (W).
 CPU_WATTS = 10.0
 
@@ -116,90 +120,17 @@ def synthetic_qubo(
     return space, ev, float(ev.energy(bits).min())
 
 
-@dataclass
-class TaskInstance:
-    """One task as the harness runs it.
-
-    Attributes:
-        name (str): task name.
-        space (Space): the search space.
-        evaluator (Any): what the search sees (an ``Evaluator``).
-        objective (Objective): ``val_error`` and the budgets.
-        judge (Callable[[dict], float]): the hidden score of an architecture.
-        maximize (bool): whether a larger judged score is better.
-        optimum (float): the best judged score over the feasible space.
-        target (float): the judged score counted as "reached".
-        score_name (str): what the judged score is.
-    """
-
-    name: str
-    space: Space
-    evaluator: Any
-    objective: Objective
-    judge: Callable[[Mapping[str, Any]], float]
-    maximize: bool
-    optimum: float
-    target: float
-    score_name: str
-
-
-def _nb201_task(name: str, data_dir: str | None, budgets: Sequence[str]) -> TaskInstance:
-    from quarch.evaluate.tabular import NB201Evaluator, load_nb201
-    from quarch.space.nb201 import nb201_space
-
-    table = load_nb201(name.removeprefix("nb201-"), data_dir)
-    space = nb201_space()
-    evaluator = NB201Evaluator(table)
-    objective = _objective(budgets, evaluator.evaluate(space.sample(0)))
-    feasible = np.ones(len(table), dtype=bool)
-    for b in objective.budgets:
-        col = table.latency.get(b.metric)
-        if col is None:  # val_error / val_accuracy
-            acc = table.val_12ep
-            col = 1.0 - acc / 100.0 if b.metric == "val_error" else acc
-        feasible &= np.array([b.violation(v) <= 0 for v in col])
-    if not feasible.any():
-        raise ConfigError(f"no nb201 cell meets the budgets {list(budgets)}; loosen them")
-    test = table.test_200ep
-
-    def judge(arch: Mapping[str, Any]) -> float:
-        return float(test[table.row(arch)])
-
-    return TaskInstance(
-        name=name,
-        space=space,
-        evaluator=evaluator,
-        objective=objective,
-        judge=judge,
-        maximize=True,
-        optimum=float(test[feasible].max()),
-        target=float(np.quantile(test[feasible], 0.99)),
-        score_name=f"{table.dataset} 200-epoch test accuracy (%)",
-    )
-
-
-def _objective(budgets: Sequence[str], sample: Mapping[str, float]) -> Objective:
-    objective = Objective(["val_error"], budgets=list(budgets))
-    for b in objective.budgets:
-        if b.metric not in sample:
-            raise ConfigError(
-                f"budget {b} names metric {b.metric!r}, which this task does not provide; "
-                f"it provides: {', '.join(sample)}"
-            )
-    return objective
-
-
-def _qubo_task(seed: int, budgets: Sequence[str]) -> TaskInstance:
+def _qubo_task(seed: int, budgets: Sequence[str]) -> Task:
     space, ev, opt = synthetic_qubo(seed)
-    objective = _objective(budgets, ev.evaluate(space.sample(0)))
+    objective = task_objective(budgets, ev.evaluate(space.sample(0)))
     if objective.budgets:
         raise ConfigError("synthetic-qubo takes no budgets (its only metric is val_error)")
 
     def judge(arch: Mapping[str, Any]) -> float:
         return ev.evaluate(arch)["val_error"]
 
-    return TaskInstance(
-        name="synthetic-qubo",
+    return Task(
+        name=SYNTHETIC_QUBO,
         space=space,
         evaluator=ev,
         objective=objective,
@@ -211,29 +142,41 @@ def _qubo_task(seed: int, budgets: Sequence[str]) -> TaskInstance:
     )
 
 
-_TASK_CACHE: dict[tuple[str, str | None, tuple[str, ...]], TaskInstance] = {}
+def _space_tasks() -> dict[str, Callable[..., Task]]:
+    """The benchmark tasks the registered spaces declare, by name."""
+    from quarch.spaces import SPACES, get_spec
+
+    out: dict[str, Callable[..., Task]] = {}
+    for name in SPACES.names():
+        out.update(get_spec(name).benchmark_tasks())
+    return out
+
+
+def task_names() -> list[str]:
+    """Every task ``quarch benchmark --task`` knows."""
+    return [*_space_tasks(), SYNTHETIC_QUBO]
 
 
 def build_task(
     task: str, *, seed: int = 0, data_dir: str | None = None, budgets: Sequence[str] = ()
-) -> TaskInstance:
-    """The :class:`TaskInstance` of ``task`` for run seed ``seed``.
+) -> Task:
+    """The :class:`Task` of ``task`` for run seed ``seed``.
 
-    nb201 tasks are the same for every seed (and cached); ``synthetic-qubo`` draws a new
-    QUBO per seed.
+    ``synthetic-qubo`` draws a new QUBO per seed; a space's task decides for itself
+    (NAS-Bench-201's are the same for every seed, and cached).
 
     Raises:
         ConfigError: an unknown task or a budget the task cannot evaluate.
-        DataError: the nb201 table files are missing.
+        DataError: a task's data files are missing.
     """
-    if task not in TASKS:
-        raise ConfigError(f"unknown benchmark task {task!r}; choose from: {', '.join(TASKS)}")
-    if task == "synthetic-qubo":
+    if task == SYNTHETIC_QUBO:
         return _qubo_task(seed, budgets)
-    key = (task, data_dir, tuple(budgets))
-    if key not in _TASK_CACHE:
-        _TASK_CACHE[key] = _nb201_task(task, data_dir, budgets)
-    return _TASK_CACHE[key]
+    tasks = _space_tasks()
+    if task not in tasks:
+        raise ConfigError(
+            f"unknown benchmark task {task!r}; choose from: {', '.join(task_names())}"
+        )
+    return tasks[task](seed=seed, data_dir=data_dir, budgets=budgets)
 
 
 # -- one run ---------------------------------------------------------------------------
@@ -300,7 +243,7 @@ def _run_one(
 
 def _arch_label(arch: Mapping[str, Any]) -> str:
     if all(str(k).startswith("edge_") for k in arch):
-        from quarch.space.nb201 import nb201_arch_str
+        from quarch.spaces.nb201.space import nb201_arch_str
 
         return nb201_arch_str(arch)
     return ",".join(f"{k}={v}" for k, v in arch.items())
@@ -489,7 +432,7 @@ def run_benchmark(
     """Run every strategy on seeds ``0..seeds-1`` of ``task`` for ``trials`` queries each.
 
     Args:
-        task: one of :data:`TASKS`.
+        task: one of :func:`task_names`.
         strategies: registered strategy names (``quarch.search.STRATEGIES``).
         seeds: runs per strategy, >= 1.
         trials: queries per run, >= 1.
@@ -510,8 +453,10 @@ def run_benchmark(
     """
     from quarch.search import STRATEGIES
 
-    if task not in TASKS:
-        raise ConfigError(f"unknown benchmark task {task!r}; choose from: {', '.join(TASKS)}")
+    if task not in task_names():
+        raise ConfigError(
+            f"unknown benchmark task {task!r}; choose from: {', '.join(task_names())}"
+        )
     names = list(strategies)
     if not names:
         raise ConfigError(f"no strategies given; choose from: {', '.join(STRATEGIES.names())}")

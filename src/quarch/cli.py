@@ -179,31 +179,24 @@ def search(
         "ray_address": ray_address,
     }
     given = {k: v for k, v in given.items() if v is not None}
-    ev_opts: dict[str, Any] = {}
-    if device_profile is not None:
-        ev_opts["device_profile"] = device_profile
-    if qubit_budget is not None:
-        if qubit_budget < 1:
-            raise ConfigError(f"--qubit-budget must be >= 1; got {qubit_budget}")
-        ev_opts["qubit_budget"] = qubit_budget
-    if noise is not None:
-        ev_opts["noise"] = True if noise == "device" else noise
-    if supercircuit:
-        ev_opts["supercircuit"] = True
+    flags = {"device_profile": device_profile, "qubit_budget": qubit_budget, "noise": noise,
+             "supercircuit": True if supercircuit else None}  # fmt: skip
+    ev_opts = {k: v for k, v in flags.items() if v is not None}
     if ev_opts:
         given["evaluator_options"] = ev_opts
     progress = not (quiet or json_out)
     if resume is not None:
-        extra = set(given) - {"trials", "timeout"}
+        extra = set(given) - SearchConfig.RESUMABLE_CHANGES
         if extra:
             raise ConfigError(
-                f"--resume continues a run with its saved config; only --trials and --timeout "
-                f"may change; got {sorted(extra)}"
+                "--resume continues a run with its saved config; only "
+                f"{', '.join('--' + k.replace('_', '-') for k in sorted(SearchConfig.RESUMABLE_CHANGES - {'out'}))} "
+                f"may change; got {', '.join('--' + k.replace('_', '-') for k in sorted(extra))}"
             )
-        if given.get("trials", 1) < 1:
-            raise ConfigError(f"trials must be a positive integer; got {given['trials']}")
+        trials_ = given.pop("trials", None)
+        timeout_ = given.pop("timeout", None)
         result = resume_search(
-            resume, trials=given.get("trials"), timeout=given.get("timeout"), progress=progress
+            resume, trials=trials_, timeout=timeout_, progress=progress, overrides=given
         )
     else:
         base = SearchConfig.from_file(config).to_dict() if config is not None else {}
@@ -299,9 +292,9 @@ def report(
 ) -> None:
     """Write an HTML report (plots embedded) and PNG plots of a run."""
     from quarch.report import write_report
-    from quarch.study import open_study
+    from quarch.study import Run
 
-    open_study(run)  # a clear error for a folder that is not a run
+    Run.open(run)  # a clear error for a folder that is not a run
     rep = write_report(run, out_dir=out)
     _out.print(f"report: {rep.html}  ({len(rep.pngs)} plots as PNG beside it)")
 
@@ -384,18 +377,20 @@ def export(
 @app.command()
 def devices(json_out: JsonFlag = False) -> None:
     """List device profiles with their default budgets."""
-    from quarch.cost.edge import list_devices
+    from quarch.cost.devices import list_devices
 
     rows = list_devices()
     if json_out:
         sys.stdout.write(json.dumps(rows) + "\n")
         return
     table = Table(title="device profiles (`--json` for every constant and its source)")
-    for col in ("name", "description", "latency", "default budgets"):
+    for col in ("name", "kind", "description", "latency", "default budgets"):
         table.add_column(col)
     for r in rows:
         budgets = ", ".join(f"{k}<={v:g}" for k, v in r.get("budgets", {}).items())
-        table.add_row(r["name"], r.get("description", ""), str(r.get("latency", "")), budgets)
+        table.add_row(
+            r["name"], r["kind"], r.get("description", ""), str(r.get("latency", "")), budgets
+        )
     _out.print(table)
 
 
@@ -478,7 +473,7 @@ def spaces(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the search spaces."""
-    from quarch.space import SPACES
+    from quarch.spaces import SPACES
 
     _registry_table(SPACES, "spaces", json_out)
 

@@ -27,56 +27,28 @@ from typing import Any
 import numpy as np
 
 from quarch._errors import ConfigError, RunError
-from quarch._worker import trial_seed
+from quarch.study import Run, TrialRecord, trial_seed
 
 __all__ = ["EXPORT_FORMATS", "ExportResult", "TrainResult", "export_trial", "train_trial"]
 
 EXPORT_FORMATS = ("torch", "onnx", "onnx-int8", "qasm", "qiskit", "pennylane")
 
 
-def _trial(run_dir: str | Path, number: int) -> tuple[Any, Any]:
-    from quarch.study import load_result
-
-    result = load_result(run_dir)
-    match = [t for t in result.trials if t.number == number]
-    if not match:
-        raise RunError(
-            f"run {str(run_dir)!r} has no trial {number}; it has 0..{len(result.trials) - 1}"
-        )
-    t = match[0]
-    if t.state != "COMPLETE":
-        raise RunError(f"trial {number} is {t.state.lower()}, not complete; pick a complete trial")
-    return result, t
+def _seed(t: TrialRecord) -> int:
+    """The seed a trial was evaluated with (recorded by every quarch run)."""
+    if t.seed is None:
+        raise RunError(f"trial {t.number} has no recorded seed; it was not run by quarch")
+    return int(t.seed)
 
 
-# evaluator options that score with inherited weights (SuperCircuit / SuperNet)
-_WEIGHT_SHARING = ("supercircuit", "supernet")
-
-
-def _evaluator(result: Any, epochs: int | None) -> tuple[Any, Any]:
-    """The run's evaluator, trained standalone: a weight-sharing run scored inherited
-    weights, and has no model of the trial's own to train or export, so the trial is
-    trained from scratch with the run's data, seed and epochs."""
-    from quarch.config import SearchConfig
-    from quarch.evaluate import make_evaluator
-    from quarch.study import space_for
-
-    data = result.config.to_dict()
-    if epochs is not None:
-        data["epochs"] = epochs
-    opts = dict(data.get("evaluator_options") or {})
-    for key in _WEIGHT_SHARING:
-        if key in opts:
-            opts[key] = False
-    data["evaluator_options"] = opts
-    cfg = SearchConfig.from_dict(data)
-    space = space_for(cfg)
-    ev = make_evaluator(space, cfg)
-    if not hasattr(ev, "fit"):
+def _open(run_dir: str | Path, trial: int) -> tuple[Run, TrialRecord]:
+    run = Run.open(run_dir)
+    if not run.spec.is_trainable():
         raise ConfigError(
-            f"space {cfg.space!r} is scored by a table look-up; it has no model to train or export"
+            f"space {run.config.space!r} is scored by a table look-up; "
+            "it has no model to train or export"
         )
-    return space, ev
+    return run, run.trial(trial)
 
 
 def _quantum_layers(model: Any) -> list[tuple[str, Any]]:
@@ -147,9 +119,10 @@ def train_trial(
     """
     if seeds < 1:
         raise ConfigError(f"seeds must be >= 1; got {seeds}")
-    result, t = _trial(run_dir, trial)
-    _, ev = _evaluator(result, epochs)
-    seed_list = [int(t.seed)] + [trial_seed(int(t.seed), k) for k in range(1, seeds)]
+    run, t = _open(run_dir, trial)
+    ev: Any = run.evaluator(standalone=True, epochs=epochs)
+    seed0 = _seed(t)
+    seed_list = [seed0] + [trial_seed(seed0, k) for k in range(1, seeds)]
     val, test, params = [], [], 0.0
     hybrid = False
     for s in seed_list:
@@ -165,7 +138,7 @@ def train_trial(
             out.ablation_val_accuracy.append(100.0 * (1.0 - m["val_error"]))
             out.ablation_test_accuracy.append(100.0 * (1.0 - m["test_error"]))
             out.ablation_params = m["params"]
-    folder = Path(run_dir) / "train"
+    folder = run.train_dir
     folder.mkdir(exist_ok=True)
     (folder / f"trial_{trial}.json").write_text(json.dumps(out.to_json(), indent=2) + "\n")
     return out
@@ -193,7 +166,7 @@ def _onnx(model: Any, ev: Any, path: Path) -> dict[str, Any]:
             "ONNX has no complex tensors, so a hybrid network's quantum layer cannot be "
             "exported to ONNX; use --format qasm, qiskit or pennylane for the circuit"
         )
-    from quarch.models.onnx_export import to_onnx
+    from quarch.cost.onnx import float_graph, to_onnx
 
     model = model.cpu().eval()
     x = torch.as_tensor(ev.data.X_val[:64], dtype=torch.float32)
@@ -202,23 +175,19 @@ def _onnx(model: Any, ev: Any, path: Path) -> dict[str, Any]:
     path.write_bytes(to_onnx(model, tuple(ev.data.input_shape)))
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
-    from quarch.models.cnn import set_fake_quant
-
-    set_fake_quant(model, False)  # the float graph is what was exported
-    try:
-        with torch.no_grad():
-            want = model(x).numpy()
-    finally:
-        set_fake_quant(model, True)
+    with float_graph(model), torch.no_grad():  # the float graph is what was exported
+        want = model(x).numpy()
     return {"max_abs_diff_vs_torch": float(np.max(np.abs(got - want))), "checked_samples": len(x)}
 
 
-def _onnx_int8(model: Any, ev: Any, path: Path, full: bool = False) -> dict[str, Any]:
+def _onnx_int8(
+    model: Any, ev: Any, path: Path, full: bool = False, repeats: int = 50
+) -> dict[str, Any]:
     """Static int8 quantisation with calibration on training images; accuracy and latency
     of the float and int8 models on the test split, measured the same way. ``full``
-    quantises every node (see :func:`quarch.models.onnx_export.quantize_int8`)."""
+    quantises every node (see :func:`quarch.cost.onnx.quantize_int8`)."""
     try:
-        from quarch.models.onnx_export import (
+        from quarch.cost.onnx import (
             measure_latency_ms,
             onnx_accuracy,
             quantize_int8,
@@ -237,8 +206,8 @@ def _onnx_int8(model: Any, ev: Any, path: Path, full: bool = False) -> dict[str,
     return {
         "fp32_test_accuracy": 100.0 * onnx_accuracy(f32, X, y),
         "int8_test_accuracy": 100.0 * onnx_accuracy(int8, X, y),
-        "fp32_latency_ms": measure_latency_ms(f32, shape),
-        "int8_latency_ms": measure_latency_ms(int8, shape),
+        "fp32_latency_ms": measure_latency_ms(f32, shape, repeats=repeats),
+        "int8_latency_ms": measure_latency_ms(int8, shape, repeats=repeats),
         "fp32_bytes": len(f32),
         "int8_bytes": len(int8),
     }
@@ -333,6 +302,7 @@ def export_trial(
     epochs: int | None = None,
     sample: int = 0,
     full_int8: bool = False,
+    repeats: int = 50,
 ) -> ExportResult:
     """Write trial ``trial``'s trained network in format ``fmt`` to ``out``.
 
@@ -349,6 +319,11 @@ def export_trial(
         sample: for ``qasm``, the test-split sample whose features are bound.
         full_int8: for ``onnx-int8``, quantise every node, the one-channel stem that
             stays in float by default included (integer-only targets).
+        repeats: for ``onnx-int8``, timed ONNX Runtime runs of each model (batch 1).
+
+    Raises:
+        ConfigError: a format the run's space does not export, or a missing extra.
+        RunError: no such trial, or it did not complete.
     """
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(
@@ -358,13 +333,17 @@ def export_trial(
         raise ConfigError(f"--full-int8 applies to --format onnx-int8, not {fmt!r}")
     import torch
 
-    result, t = _trial(run_dir, trial)
-    _, ev = _evaluator(result, epochs)
-    loaded = _saved_model(run_dir, t, ev) if epochs is None else None
+    run, t = _open(run_dir, trial)
+    if fmt not in run.spec.export_formats:
+        raise ConfigError(
+            f"space {run.config.space!r} exports {', '.join(run.spec.export_formats)}, not {fmt!r}"
+        )
+    ev: Any = run.evaluator(standalone=True, epochs=epochs)
+    loaded = _saved_model(run, t, ev) if epochs is None else None
     if loaded is not None:
         model, metrics = loaded
     else:
-        model, metrics = ev.fit(t.params, seed=int(t.seed))
+        model, metrics = ev.fit(t.params, seed=_seed(t))
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     checks: dict[str, Any] = {
@@ -375,7 +354,7 @@ def export_trial(
     if fmt == "torch":
         torch.save(
             {
-                "space": result.config.space,
+                "space": run.config.space,
                 "arch": t.params,
                 "state_dict": model.state_dict(),
                 "input_shape": list(ev.data.input_shape),
@@ -387,7 +366,7 @@ def export_trial(
     elif fmt == "onnx":
         checks.update(_onnx(model, ev, path))
     elif fmt == "onnx-int8":
-        checks.update(_onnx_int8(model, ev, path, full=full_int8))
+        checks.update(_onnx_int8(model, ev, path, full=full_int8, repeats=repeats))
     else:
         layers = _quantum_layers(model)
         if not layers:
@@ -419,20 +398,19 @@ def export_trial(
     return ExportResult(path, fmt, checks)
 
 
-def _saved_model(run_dir: str | Path, t: Any, ev: Any) -> tuple[Any, Any] | None:
+def _saved_model(run: Run, t: TrialRecord, ev: Any) -> tuple[Any, Any] | None:
     """The trial's network with the weights its search saved (``cnn`` and ``hqnn`` runs
     write ``RUN/weights/seed_<seed>.pt``), scored on the validation and test splits;
     ``None`` when the run saved none. Loading is faster than retraining and exports
     exactly the network the trial's metrics came from."""
     import torch
 
-    from quarch.evaluate.edge import saved_weights
-    from quarch.evaluate.training import classification_error
+    from quarch.evaluate import classification_error
 
-    state = saved_weights(run_dir, int(t.seed))
+    state = run.saved_weights(_seed(t))
     if state is None:
         return None
-    model = ev.build(t.params, seed=int(t.seed))
+    model = ev.build(t.params, seed=_seed(t))
     model.load_state_dict(state)
     data = ev.data
     errors = {

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from quarch.cost.cutting import cnot_skeleton, estimate_cuts, find_cuts_qiskit
-from quarch.models.hybrid import build_circuit
 from quarch.quantum import Circuit
-from quarch.space.hqnn import hqnn_space
+from quarch.spaces.hqnn.model import build_circuit
+from quarch.spaces.hqnn.space import hqnn_space
 
 
 def _brute_min_cut(circuit: Circuit, budget: int) -> int:

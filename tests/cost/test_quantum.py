@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from quarch import ConfigError
+from quarch.cost.devices import get_quantum_device
 from quarch.cost.quantum import (
     NATIVE_COUNTS,
-    QUANTUM_DEVICES,
     circuit_duration_ns,
-    get_quantum_device,
     native_two_qubit_gates,
     noise_model,
     quantum_flops,
@@ -35,7 +34,7 @@ class TestCorrectness:
         assert circuit_duration_ns(c, dev) == pytest.approx(2 * one + (2 * one + two))
 
     def test_runtime_proxy_by_hand(self) -> None:
-        dev = QUANTUM_DEVICES["ibm-eagle"]
+        dev = get_quantum_device("ibm-eagle")
         c = Circuit(2).h(0).cz(0, 1)
         per_shot = dev.one_qubit_ns + dev.two_qubit_ns + dev.readout_ns + dev.rep_delay_ns
         assert runtime_proxy(c, "ibm-eagle", shots=100) == pytest.approx(100 * per_shot * 1e-9)
@@ -56,7 +55,7 @@ class TestCorrectness:
         assert native_two_qubit_gates(Circuit(4).amplitude_embedding(16)) == 2**4 - 2
 
     def test_noise_model_from_profile(self) -> None:
-        dev = QUANTUM_DEVICES["ibm-heron"]
+        dev = get_quantum_device("ibm-heron")
         nm = noise_model("ibm-heron")
         assert nm.readout_error == dev.readout_error
         assert nm.gate_errors["2q"] == ("depolarizing", dev.error_2q)

@@ -416,7 +416,7 @@ def _hqnn_iqp_crz(n: int, ent0: str, ent1: str) -> Circuit:
     """The ``hqnn`` circuit with IQP embedding, 2 layers, re-uploading and CRZ: blocks
     of one group mix per-sample (RZZ(x_i x_j)) and shared (CRZ(w)) gates at the same
     factor position."""
-    from quarch.models.hybrid import build_circuit
+    from quarch.spaces.hqnn.model import build_circuit
 
     arch = {"embedding": "iqp", "qubits": n, "layers": 2, "reupload": True}
     arch.update(entangler="crz", rotation_0="rot", rotation_1="ry")

@@ -20,7 +20,7 @@ from quarch.search._surrogate import (
     single_thread,
 )
 from quarch.space import Choice, Space
-from quarch.space.nb201 import nb201_space
+from quarch.spaces.nb201.space import nb201_space
 
 
 @pytest.fixture(autouse=True)

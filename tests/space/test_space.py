@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quarch import SpaceError
-from quarch.space import SPACES, Choice, Space, get_space
+from quarch.space import Choice, Space
+from quarch.spaces import SPACES, get_space
 
 
 def _space(counts: list[int]) -> Space:

@@ -4,14 +4,6 @@ Everything here reads only the circuit (its gates and wires), so it is determini
 and instant; the measured simulation time is reported separately by the evaluator
 (``sim_time_ms``) because wall time is never reproducible.
 
-**Device profiles** (:data:`QUANTUM_DEVICES`) hold median gate and readout durations and
-error rates. The IBM figures are the medians over all qubits / couplers of the
-calibration snapshots shipped with ``qiskit-ibm-runtime`` 0.51's fake backends:
-``ibm-eagle`` = FakeSherbrooke (Eagle r3: SX 56.9 ns, ECR 533 ns, readout 1220 ns;
-errors 2.36e-4, 7.79e-3, readout 1.98e-2), ``ibm-heron`` = FakeFez (Heron r2: SX 24 ns,
-CZ 84 ns, readout 1560 ns; errors 2.29e-4, 3.90e-3, readout 7.57e-3). The repetition
-delay is IBM's default ``rep_delay`` of 250 us.
-
 **runtime_proxy** (seconds per input sample) =
 ``shots * (circuit_duration + readout + rep_delay)``, where ``circuit_duration`` is the
 ASAP critical path with each gate's duration from its native decomposition
@@ -31,67 +23,19 @@ probabilities plus ``2 * 2**n`` per observable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from quarch._errors import ConfigError
+from quarch.cost.devices import QuantumDevice, get_quantum_device
 from quarch.quantum.circuit import Circuit
 from quarch.quantum.noise import NoiseModel
 
 __all__ = [
     "NATIVE_COUNTS",
-    "QUANTUM_DEVICES",
-    "QuantumDevice",
     "circuit_duration_ns",
-    "get_quantum_device",
     "native_two_qubit_gates",
     "noise_model",
     "quantum_flops",
     "runtime_proxy",
 ]
 
-
-@dataclass(frozen=True)
-class QuantumDevice:
-    """A quantum device profile: durations (ns), error rates and shots.
-
-    Attributes:
-        name (str): profile name.
-        one_qubit_ns (float): duration of one native single-qubit pulse (SX / X).
-        two_qubit_ns (float): duration of the native two-qubit gate.
-        readout_ns (float): measurement duration.
-        rep_delay_ns (float): delay between shots (reset and repetition).
-        shots (int): shots per circuit execution.
-        error_1q (float): median single-qubit gate error.
-        error_2q (float): median two-qubit gate error.
-        readout_error (float): median readout error.
-        source (str): where the figures come from.
-    """
-
-    name: str
-    one_qubit_ns: float
-    two_qubit_ns: float
-    readout_ns: float
-    rep_delay_ns: float = 250_000.0
-    shots: int = 1024
-    error_1q: float = 0.0
-    error_2q: float = 0.0
-    readout_error: float = 0.0
-    source: str = ""
-
-
-QUANTUM_DEVICES: dict[str, QuantumDevice] = {
-    "ibm-eagle": QuantumDevice(
-        "ibm-eagle", 56.9, 533.0, 1220.0, error_1q=2.36e-4, error_2q=7.79e-3,
-        readout_error=1.98e-2,
-        source="qiskit-ibm-runtime 0.51 FakeSherbrooke (Eagle r3) medians",
-    ),
-    "ibm-heron": QuantumDevice(
-        "ibm-heron", 24.0, 84.0, 1560.0, error_1q=2.29e-4, error_2q=3.90e-3,
-        readout_error=7.57e-3,
-        source="qiskit-ibm-runtime 0.51 FakeFez (Heron r2) medians",
-    ),
-}  # fmt: skip
-"""Built-in quantum device profiles by name."""
 
 #: Native (single-qubit pulses, two-qubit gates) per quarch gate.
 NATIVE_COUNTS: dict[str, tuple[int, int]] = {
@@ -102,22 +46,6 @@ NATIVE_COUNTS: dict[str, tuple[int, int]] = {
     "crx": (4, 2), "cry": (4, 2), "crz": (0, 2), "cphase": (0, 2),
     "rxx": (4, 2), "ryy": (4, 2), "rzz": (0, 2),
 }  # fmt: skip
-
-
-def get_quantum_device(device: str | QuantumDevice) -> QuantumDevice:
-    """The profile named ``device`` (a profile passes through).
-
-    Raises:
-        ConfigError: an unknown name; the message lists the known ones.
-    """
-    if isinstance(device, QuantumDevice):
-        return device
-    try:
-        return QUANTUM_DEVICES[device]
-    except KeyError:
-        raise ConfigError(
-            f"unknown quantum device profile {device!r}; known: {', '.join(QUANTUM_DEVICES)}"
-        ) from None
 
 
 def _native(name: str, n_wires: int) -> tuple[int, int]:

@@ -33,6 +33,7 @@ from quarch.report._plots import (
     pareto_fronts,
     trials_table,
 )
+from quarch.study import Run
 
 __all__ = ["Report", "write_report"]
 
@@ -64,23 +65,18 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _winner_model(result: Any, arch: dict[str, Any], seed: int) -> tuple[Any, Any]:
+def _winner_model(run: Run, arch: dict[str, Any], seed: int) -> tuple[Any, Any]:
     """Build (untrained) the model of ``arch`` through the run's own evaluator."""
-    from quarch.evaluate import make_evaluator
-    from quarch.study import space_for
-
-    cfg = result.config
-    space = space_for(cfg)
-    ev = make_evaluator(space, cfg)
-    if not hasattr(ev, "build"):
+    if not run.spec.is_trainable():
         return None, None
+    ev: Any = run.evaluator(standalone=True)
     return ev.build(arch, seed=seed), getattr(ev, "data", None)
 
 
-def _draw_winner(result: Any, t: Any, out_dir: Path, pngs: list[Path]) -> str:
+def _draw_winner(run: Run, t: Any, out_dir: Path, pngs: list[Path]) -> str:
     """HTML for one winner: a circuit diagram and/or a layer table."""
     try:
-        model, data = _winner_model(result, t.params, t.seed or 0)
+        model, data = _winner_model(run, t.params, t.seed or 0)
     except Exception as e:  # a drawing must never stop the report
         return f"<p class='note'>no drawing: {html.escape(f'{type(e).__name__}: {e}')}</p>"
     if model is None:
@@ -136,13 +132,12 @@ def write_report(
         out_dir: where to write (default ``RUN/report``).
         winners: how many Pareto architectures to draw.
     """
-    from quarch.study import load_result, space_for
-
-    result = load_result(run_dir)
-    run = Path(run_dir)
-    out = Path(out_dir) if out_dir is not None else run / "report"
+    run_obj = Run.open(run_dir)
+    result = run_obj.result()
+    run = run_obj.dir
+    out = Path(out_dir) if out_dir is not None else run_obj.report_dir
     out.mkdir(parents=True, exist_ok=True)
-    meta = json.loads((run / "run.json").read_text())
+    meta = run_obj.meta
     pngs: list[Path] = []
     sections: list[str] = []
 
@@ -160,7 +155,7 @@ def write_report(
             "<h2>Best so far</h2>" + img("best_so_far", best_so_far(result), "best so far")
         )
         try:
-            choices = list(space_for(result.config).choices)
+            choices = list(run_obj.space.choices)
         except QuarchError:  # a custom space given to run_search: rebuild it from the trials
             from quarch.space import Choice
 
@@ -180,7 +175,7 @@ def write_report(
         + _table(["trial", *metrics, "architecture"], trials_table(result.pareto, metrics))
     )
     for t in result.pareto[:winners]:
-        sections.append(f"<h3>Trial {t.number}</h3>" + _draw_winner(result, t, out, pngs))
+        sections.append(f"<h3>Trial {t.number}</h3>" + _draw_winner(run_obj, t, out, pngs))
     failed = [[str(t.number), t.fail_reason or ""] for t in result.failed]
     if failed:
         sections.append("<h2>Failed trials</h2>" + _table(["trial", "reason"], failed))

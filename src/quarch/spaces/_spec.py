@@ -1,0 +1,153 @@
+"""`SpaceSpec`: what one search space offers the rest of quarch.
+
+The search loop, the CLI, ``quarch train``, ``quarch export``, the report and the
+benchmark never test a space's name; they ask its spec. A spec builds the space from a
+config, builds its evaluator, says which evaluator options, device profiles and export
+formats it accepts, and resolves defaults that depend on them (the ``cnn`` device
+profile's budgets). A user's own space is one subclass registered with
+:func:`quarch.spaces.register_space`, exactly as the built-in ones are.
+
+The hooks follow Optuna's ``BaseSampler`` habit: two are required
+(:meth:`SpaceSpec.space`, :meth:`SpaceSpec.make_evaluator`), every other one has a
+default that suits a space with no options, so a small space overrides two methods.
+
+Example:
+    >>> from quarch.space import Choice, Space
+    >>> class ToySpec(SpaceSpec):
+    ...     name = "toy-doc"
+    ...     description = "two choices"
+    ...     needs_dataset = False
+    ...     def space(self, **options):
+    ...         return Space([Choice("depth", [1, 2]), Choice("width", [8, 16])], name=self.name)
+    ...     def make_evaluator(self, space, config, *, weights_dir=None):
+    ...         raise NotImplementedError
+    >>> ToySpec().build_space(None).size
+    4
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from quarch._errors import ConfigError
+
+if TYPE_CHECKING:
+    from quarch.config import SearchConfig
+    from quarch.evaluate import Evaluator
+    from quarch.evaluate.task import Task
+    from quarch.space import Space
+
+__all__ = ["SpaceSpec"]
+
+
+class SpaceSpec:
+    """One registered search space: its builder, evaluator and what it accepts.
+
+    Attributes:
+        name (str): the name ``--space`` takes.
+        description (str): one line for ``quarch spaces`` (read by
+            :func:`~quarch.spaces.register_space`; the built-in spaces' lines are in
+            their registration).
+        needs_dataset (bool): whether a run must name a data set (``--dataset``).
+        dataset_aware (bool): whether the space's own options depend on the data set;
+            :meth:`build_space` then receives it as the ``dataset`` option.
+        evaluator_options (Mapping[str, str]): the keys ``[evaluator_options]`` may
+            hold, each with a one-line description. Anything else is refused before
+            the run starts, with this list.
+        weight_sharing (str | None): the evaluator option that scores with inherited
+            weights (``--supercircuit``), or ``None`` when the space has no weight
+            sharing.
+        device_kinds (tuple[str, ...]): kinds of device profile ``--device-profile``
+            may name for this space (``"edge"``, ``"quantum"``); empty: none.
+        export_formats (tuple[str, ...]): what ``quarch export`` can write for it.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    needs_dataset: ClassVar[bool] = True
+    dataset_aware: ClassVar[bool] = False
+    evaluator_options: ClassVar[Mapping[str, str]] = {}
+    weight_sharing: ClassVar[str | None] = None
+    device_kinds: ClassVar[tuple[str, ...]] = ()
+    export_formats: ClassVar[tuple[str, ...]] = ()
+
+    # -- required ----------------------------------------------------------------------
+    def space(self, **options: Any) -> Space:
+        """The space built with ``options`` (a run's ``space_options``).
+
+        Raises:
+            TypeError or ValueError: an option the space does not take, or a bad value.
+        """
+        raise NotImplementedError
+
+    def make_evaluator(
+        self, space: Space, config: SearchConfig, *, weights_dir: Path | None = None
+    ) -> Evaluator:
+        """The evaluator of a run with ``config`` (loads the data set it needs).
+
+        Args:
+            space: the space :meth:`build_space` made for ``config``.
+            config: the run's config, already through :meth:`resolve`.
+            weights_dir: where a trainable evaluator saves each trial's trained
+                weights (``RUN/weights``, owned by :class:`quarch.study.Run`), or
+                ``None`` to save nothing.
+        """
+        raise NotImplementedError
+
+    # -- optional ----------------------------------------------------------------------
+    def build_space(self, config: SearchConfig | None) -> Space:
+        """The space a run with ``config`` searches (``None``: the defaults).
+
+        Raises:
+            ConfigError: an option the space does not take, or a bad value.
+        """
+        opts = self.space_options(config)
+        try:
+            return self.space(**opts)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"space {self.name!r} rejected its options {opts}: {e}") from None
+
+    def space_options(self, config: SearchConfig | None) -> dict[str, Any]:
+        """The keyword options :meth:`build_space` applies: the config's, plus the
+        data set for a :attr:`dataset_aware` space."""
+        if config is None:
+            return {}
+        opts = dict(config.space_options)
+        if self.dataset_aware and config.dataset:
+            opts.setdefault("dataset", config.dataset)
+        return opts
+
+    def check(self, config: SearchConfig) -> None:
+        """Refuse, before anything is written, what this space cannot do with ``config``.
+
+        The default checks the data set is named when needed and every evaluator
+        option is one of :attr:`evaluator_options`; a space adds its own rules.
+
+        Raises:
+            ConfigError: one line naming what is accepted.
+        """
+        if self.needs_dataset and not config.dataset:
+            raise ConfigError(f"space {self.name!r} needs --dataset")
+        unknown = sorted(set(config.evaluator_options) - set(self.evaluator_options))
+        if unknown:
+            known = ", ".join(sorted(self.evaluator_options)) or "none"
+            raise ConfigError(
+                f"space {self.name!r} takes no evaluator option {', '.join(map(repr, unknown))}; "
+                f"it takes: {known}"
+            )
+
+    def resolve(self, config: SearchConfig) -> SearchConfig:
+        """``config`` with the defaults this space fills in (saved with the run, so the
+        run folder shows what was in force). The default changes nothing."""
+        return config
+
+    def benchmark_tasks(self) -> dict[str, Callable[..., Task]]:
+        """Benchmark tasks this space offers ``quarch benchmark --task``, by name; each
+        is called as ``factory(*, seed, data_dir, budgets)``. The default: none."""
+        return {}
+
+    def is_trainable(self) -> bool:
+        """Whether trials have a model to train, draw and export (not a table look-up)."""
+        return bool(self.export_formats)

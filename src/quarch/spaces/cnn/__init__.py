@@ -1,0 +1,79 @@
+"""The ``cnn`` room: edge CNNs of the MobileNetV2 / MCUNet family.
+
+``space.py`` (kernel, expansion, width, blocks per stage, squeeze-excite, skip,
+activation, bit-width), ``model.py`` (:class:`EdgeCNN` and its layer table),
+``supernet.py`` (weight sharing), ``costs.py`` (memory, energy and modelled latency on
+an edge device profile) and ``evaluator.py`` (short training or the SuperNet, plus the
+costs; measured latency through ONNX Runtime).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from quarch.spaces._spec import SpaceSpec
+from quarch.spaces.cnn.space import cnn_space
+
+if TYPE_CHECKING:
+    from quarch.config import SearchConfig
+    from quarch.evaluate import Evaluator
+    from quarch.space import Space
+
+__all__ = ["SPEC", "CNNSpec", "cnn_space"]
+
+
+class CNNSpec(SpaceSpec):
+    """Spec of the ``cnn`` space. Its device profile's default budgets are filled in for
+    every metric the run gives no budget of its own (:meth:`resolve`)."""
+
+    name = "cnn"
+    weight_sharing = "supernet"
+    device_kinds = ("edge",)
+    export_formats = ("torch", "onnx", "onnx-int8")
+
+    evaluator_options: ClassVar[dict[str, str]] = {
+        "device_profile": "edge device profile for latency, memory and energy (default local-cpu)",
+        "latency": "auto (measure on local-cpu, model elsewhere), measured or model",
+        "latency_repeats": "timed ONNX Runtime runs per architecture (default 50)",
+        "threads": "ONNX Runtime threads for timing (default 1)",
+        "torch_threads": "torch threads while training (default 1)",
+        "lr": "Adam learning rate (default 0.003)",
+        "supernet": "score with weights inherited from a trained SuperNet",
+        "supercircuit": "the same as supernet (what --supercircuit wrote before 0.2)",
+        "supernet_epochs": "SuperNet training epochs (default: --epochs, else 10)",
+        "recalibration_batches": "batches of 256 images to recalibrate batch-norm (default 8)",
+        "save_weights": "save each trial's trained weights in RUN/weights (default true)",
+    }
+
+    def space(self, **options: Any) -> Space:
+        return cnn_space(**options)
+
+    def check(self, config: SearchConfig) -> None:
+        super().check(config)
+        profile = config.evaluator_options.get("device_profile")
+        if profile is not None:
+            from quarch.cost.devices import check_device_profile
+
+            check_device_profile(str(profile), self.device_kinds)
+
+    def resolve(self, config: SearchConfig) -> SearchConfig:
+        profile = config.evaluator_options.get("device_profile")
+        if not profile:
+            return config
+        from quarch.spaces.cnn.evaluator import with_profile_budgets
+
+        return dataclasses.replace(
+            config, budgets=with_profile_budgets(list(config.budgets), str(profile))
+        )
+
+    def make_evaluator(
+        self, space: Space, config: SearchConfig, *, weights_dir: Path | None = None
+    ) -> Evaluator:
+        from quarch.spaces.cnn.evaluator import make_cnn_evaluator
+
+        return make_cnn_evaluator(space, config, weights_dir=weights_dir)
+
+
+SPEC = CNNSpec()

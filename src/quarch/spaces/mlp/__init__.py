@@ -1,0 +1,56 @@
+"""The ``mlp`` room: small fully connected classifiers (``space.py``, ``model.py``).
+
+Trained from scratch by :class:`quarch.evaluate.TrainingEvaluator`; tabular features
+are standardised on the training split first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from quarch.spaces._spec import SpaceSpec
+from quarch.spaces.mlp.space import mlp_space
+
+if TYPE_CHECKING:
+    from quarch.config import SearchConfig
+    from quarch.evaluate import Evaluator
+    from quarch.space import Space
+
+__all__ = ["SPEC", "MLPSpec", "mlp_space"]
+
+
+class MLPSpec(SpaceSpec):
+    """Spec of the ``mlp`` space: short training of the MLP from scratch."""
+
+    name = "mlp"
+    evaluator_options: ClassVar[dict[str, str]] = {
+        "lr": "learning rate of an architecture without an lr choice (default 0.01)",
+    }
+    export_formats = ("torch", "onnx", "onnx-int8")
+
+    def space(self, **options: Any) -> Space:
+        return mlp_space(**options)
+
+    def make_evaluator(
+        self, space: Space, config: SearchConfig, *, weights_dir: Path | None = None
+    ) -> Evaluator:
+        from quarch.data import load_dataset, standardise
+        from quarch.evaluate import TrainingEvaluator
+        from quarch.spaces.mlp.model import MLP
+
+        data = load_dataset(
+            config.dataset or "", data_dir=config.data_dir, seed=config.seed,
+            max_train=config.max_train,
+        )  # fmt: skip
+        if len(data.input_shape) == 1:  # tabular: standardise on the training split
+            Xtr, Xva, Xte = standardise(data.X_train, data.X_val, data.X_test)
+            data = dataclasses.replace(data, X_train=Xtr, X_val=Xva, X_test=Xte)
+        return TrainingEvaluator(
+            MLP, data, epochs=config.epochs or 60, batch_size=config.batch_size or 32,
+            device=config.device, **config.evaluator_options,
+        )  # fmt: skip
+
+
+SPEC = MLPSpec()

@@ -1,0 +1,61 @@
+"""The ``nb201`` room: NAS-Bench-201's 15625 cells, scored from its tables.
+
+``space.py`` (the cell's six edges), ``evaluator.py`` (the tables and the look-up),
+``costs.py`` (params and MACs in closed form). Nothing is trained here, so there is no
+model to export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from quarch.spaces._spec import SpaceSpec
+from quarch.spaces.nb201.space import nb201_arch_str, nb201_space
+
+if TYPE_CHECKING:
+    from quarch.config import SearchConfig
+    from quarch.evaluate import Evaluator
+    from quarch.evaluate.task import Task
+    from quarch.space import Space
+
+__all__ = ["SPEC", "NB201Spec", "nb201_arch_str", "nb201_space"]
+
+
+class NB201Spec(SpaceSpec):
+    """Spec of the ``nb201`` space: a look-up of the 12-epoch validation accuracy and
+    the six devices' latencies (``--dataset cifar10`` or ``cifar100`` names the table)."""
+
+    name = "nb201"
+    evaluator_options: ClassVar[dict[str, str]] = {
+        "latency": "also return the six latency columns (default true)",
+    }
+
+    def space(self, **options: Any) -> Space:
+        return nb201_space(**options)
+
+    def make_evaluator(
+        self, space: Space, config: SearchConfig, *, weights_dir: Path | None = None
+    ) -> Evaluator:
+        from quarch.spaces.nb201.evaluator import make_nb201_evaluator
+
+        return make_nb201_evaluator(space, config)
+
+    def benchmark_tasks(self) -> dict[str, Callable[..., Task]]:
+        from quarch.spaces.nb201.evaluator import NB201_DATASETS
+
+        def task(dataset: str) -> Callable[..., Task]:
+            def make(
+                *, seed: int = 0, data_dir: str | None = None, budgets: Sequence[str] = ()
+            ) -> Task:
+                from quarch.spaces.nb201.tasks import nb201_task
+
+                return nb201_task(dataset, data_dir=data_dir, budgets=budgets)
+
+            return make
+
+        return {f"nb201-{d}": task(d) for d in NB201_DATASETS}
+
+
+SPEC = NB201Spec()

@@ -1,0 +1,39 @@
+"""The search loop and everything that reads a finished run.
+
+* :func:`run_search`, :func:`resume_search`, :func:`join_study`: the loop (``_loop``),
+  its workers (``_worker``: one process; ``_parallel``: several on one machine;
+  ``_ray``: Ray tasks), the study's storage (``_storage``) and the progress bar
+  (``_progress``);
+* :class:`Run`: a run folder, the only reader of one (config, space spec, evaluator,
+  trials, saved weights); export, train, report and benchmark read runs through it;
+* :class:`SearchResult` and :class:`TrialRecord`: what a run produced.
+"""
+
+from __future__ import annotations
+
+from quarch.study._loop import (
+    STUDY_NAME,
+    join_study,
+    load_result,
+    open_study,
+    resume_search,
+    run_search,
+    space_for,
+)
+from quarch.study._result import SearchResult, TrialRecord
+from quarch.study._run import Run
+from quarch.study._worker import trial_seed
+
+__all__ = [
+    "STUDY_NAME",
+    "Run",
+    "SearchResult",
+    "TrialRecord",
+    "join_study",
+    "load_result",
+    "open_study",
+    "resume_search",
+    "run_search",
+    "space_for",
+    "trial_seed",
+]

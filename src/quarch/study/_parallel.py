@@ -1,0 +1,142 @@
+"""Several worker processes on one machine sharing one study.
+
+Workers are started with the ``spawn`` method (a fresh interpreter each), because
+forking a process whose torch/OpenMP thread pools are running can deadlock the child.
+Each worker gets ``cores // workers`` torch threads and a passive OpenMP wait policy,
+so N workers do not oversubscribe the machine (measured in DESIGN.md: 3.5-4.6x faster
+than the default under contention).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from quarch.study._worker import work
+
+if TYPE_CHECKING:
+    import optuna
+
+    from quarch.config import SearchConfig
+    from quarch.evaluate import Evaluator
+    from quarch.objectives import Objective
+    from quarch.space import Space
+
+__all__ = ["run_workers", "thread_env"]
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment that pins a worker's thread pools to ``threads``."""
+    t = str(threads)
+    return {
+        "OMP_NUM_THREADS": t,
+        "MKL_NUM_THREADS": t,
+        "OPENBLAS_NUM_THREADS": t,
+        "OMP_WAIT_POLICY": "PASSIVE",
+    }
+
+
+def _worker_main(
+    spec: str, run_dir: str, config: SearchConfig, space: Space, evaluator: Evaluator | None,
+    threads: int,
+) -> None:  # fmt: skip
+    import optuna
+    import torch
+
+    from quarch.search import make_sampler
+    from quarch.spaces import make_evaluator
+    from quarch.study._run import Run, objective_of
+    from quarch.study._storage import make_storage
+
+    torch.set_num_threads(threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    objective = objective_of(config)
+    sampler = make_sampler(
+        config.strategy, seed=config.seed, space=space, objective=objective,
+        **config.strategy_options,
+    )  # fmt: skip
+    study = optuna.load_study(
+        study_name=config.study_name, storage=make_storage(spec, Path(run_dir)), sampler=sampler
+    )
+    if evaluator is None:
+        run = Run(run_dir, config, {})
+        evaluator = make_evaluator(space, config, weights_dir=run.weights_dir)
+    ev = evaluator
+    with contextlib.suppress(KeyboardInterrupt):  # the trial is failed; the parent reports
+        work(
+            study, space=space, evaluator=ev, objective=objective, trials=config.trials,
+            run_seed=config.seed, timeout=config.timeout, trial_timeout=config.trial_timeout,
+        )  # fmt: skip
+
+
+def run_workers(
+    study: optuna.Study,
+    *,
+    space: Space,
+    evaluator: Evaluator,
+    objective: Objective,
+    config: SearchConfig,
+    poll: Callable[[], Any],
+    custom_evaluator: bool = True,
+) -> None:
+    """Run ``config.workers`` workers on ``study`` until the budget is complete.
+
+    This process is one of the workers (it has the evaluator built already); the other
+    ``workers - 1`` are spawned. It keeps working until the study holds the budget, so
+    it also finishes the work of spawned workers that die.
+    """
+    import torch
+
+    from quarch.study._run import Run
+
+    run_dir = config.run_dir
+    spec = Run.open(run_dir).storage
+    threads = max(1, (os.cpu_count() or 1) // config.workers)
+    ctx = multiprocessing.get_context("spawn")
+    saved = {k: os.environ.get(k) for k in thread_env(threads)}
+    os.environ.update(thread_env(threads))
+    try:
+        procs = [
+            ctx.Process(
+                target=_worker_main,
+                args=(
+                    spec,
+                    str(run_dir),
+                    config,
+                    space,
+                    evaluator if custom_evaluator else None,
+                    threads,
+                ),
+                name=f"quarch-worker-{i}",
+            )
+            for i in range(1, config.workers)
+        ]
+        for p in procs:
+            p.start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        work(
+            study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
+            run_seed=config.seed, timeout=config.timeout, trial_timeout=config.trial_timeout,
+            on_trial=lambda _: poll(),
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        for p in procs:
+            p.join(timeout=30)
+        raise
+    finally:
+        torch.set_num_threads(old_threads)
+    for p in procs:
+        p.join()
+    poll()

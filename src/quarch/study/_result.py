@@ -1,0 +1,125 @@
+"""What a run produced, as a user sees it: its trials, Pareto set and best trial.
+
+Apart from the loop that makes it, as pymoo keeps ``pymoo/core/result.py`` apart from
+``pymoo/optimize.py``: :class:`SearchResult` is what :func:`~quarch.study.run_search`
+returns and what :meth:`quarch.study.Run.result` reads back from a finished run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+
+from quarch.config import SearchConfig
+from quarch.objectives import Objective, pareto_mask
+from quarch.study._worker import FAIL_REASON, METRICS, SEED
+
+__all__ = ["SearchResult", "TrialRecord"]
+
+
+@dataclass
+class TrialRecord:
+    """One trial as a user sees it."""
+
+    number: int
+    state: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    values: list[float] | None
+    feasible: bool
+    seed: int | None
+    fail_reason: str | None = None
+
+    @classmethod
+    def from_frozen(cls, t: optuna.trial.FrozenTrial) -> TrialRecord:
+        """Build from an Optuna trial recorded by :func:`run_search`."""
+        return cls(
+            number=t.number,
+            state=t.state.name,
+            params=dict(t.params),
+            metrics=dict(t.user_attrs.get(METRICS, {})),
+            values=list(t.values) if t.values is not None else None,
+            feasible=all(g <= 0 for g in t.constraints.values()),
+            seed=t.user_attrs.get(SEED),
+            fail_reason=t.user_attrs.get(FAIL_REASON),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: number, params and metrics (plus the reason of a failure)."""
+        d: dict[str, Any] = {"number": self.number, "params": self.params, "metrics": self.metrics}
+        if self.fail_reason:
+            d["fail_reason"] = self.fail_reason
+        return d
+
+
+@dataclass
+class SearchResult:
+    """The outcome of a run: its trials, Pareto set and best trial."""
+
+    run_dir: Path
+    config: SearchConfig
+    objective: Objective
+    trials: list[TrialRecord]
+    study: optuna.Study | None = field(default=None, repr=False)
+
+    @property
+    def complete(self) -> list[TrialRecord]:
+        """Trials that finished with metrics."""
+        return [t for t in self.trials if t.state == "COMPLETE"]
+
+    @property
+    def failed(self) -> list[TrialRecord]:
+        """Trials that failed (with their ``fail_reason``)."""
+        return [t for t in self.trials if t.state == "FAIL"]
+
+    @property
+    def pareto(self) -> list[TrialRecord]:
+        """Feasible complete trials not dominated in the objective's metrics.
+
+        For a weighted cost this is the Pareto set of the weighted metrics themselves,
+        which shows the trade-off the weights chose from.
+        """
+        cands = [t for t in self.complete if t.feasible]
+        if not cands:
+            return []
+        names = list(self.objective.metrics)
+        dirs = [self.objective.direction_of(m) for m in names]
+        vals = np.array([[t.metrics[m] for m in names] for t in cands], dtype=float)
+        mask = pareto_mask(vals, dirs)
+        front = [t for t, keep in zip(cands, mask, strict=True) if keep]
+        return sorted(
+            front,
+            key=lambda t: [
+                t.metrics[m] * (1 if d == "minimize" else -1)
+                for m, d in zip(names, dirs, strict=True)
+            ],
+        )
+
+    @property
+    def best(self) -> TrialRecord | None:
+        """The best feasible trial: lowest weighted cost / best single value, or for
+        several objectives the Pareto trial best in the first one (ties: the next)."""
+        front = self.pareto
+        if not front:
+            return None
+        if self.objective.weights is not None:
+            return min(front, key=lambda t: t.values[0] if t.values else math.inf)
+        return front[0]
+
+    def to_json(self) -> dict[str, Any]:
+        """The object ``quarch search --json`` prints."""
+        best = self.best
+        return {
+            "run": str(self.run_dir),
+            "trials": len(self.trials),
+            "complete": len(self.complete),
+            "failed": len(self.failed),
+            "objectives": list(self.objective.names),
+            "pareto": [t.to_dict() for t in self.pareto],
+            "best": best.to_dict() if best is not None else None,
+        }

@@ -1,0 +1,213 @@
+"""`Run`: a run folder, and the only code that reads or lays one out.
+
+A run is a folder::
+
+    RUN/
+      config.json   the SearchConfig it was started with (defaults resolved)
+      run.json      quarch version, seed, data fingerprint, storage, objective, time
+      study.db      the Optuna study (SQLite; journal.log for several local workers,
+                    or a database named by ``--storage``)
+      weights/      seed_<seed>.pt: each trained trial's state_dict (trainable spaces)
+      report/       the HTML report (``quarch report``)
+      train/        trial_<N>.json: results of ``quarch train``
+
+Export, train, the report and the benchmark read runs through :class:`Run`; the loop
+writes them through it. So the layout above is defined here once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from quarch._errors import RunError
+from quarch.config import SearchConfig
+from quarch.objectives import Objective
+from quarch.study._result import SearchResult, TrialRecord
+from quarch.study._storage import load_study
+
+if TYPE_CHECKING:
+    import optuna
+    import torch
+
+    from quarch.evaluate import Evaluator
+    from quarch.space import Space
+    from quarch.spaces import SpaceSpec
+
+__all__ = ["Run"]
+
+CONFIG_FILE = "config.json"
+META_FILE = "run.json"
+WEIGHTS_DIR = "weights"
+TRAIN_DIR = "train"
+REPORT_DIR = "report"
+
+
+class Run:
+    """A run folder opened for reading (or being written by the loop).
+
+    Args:
+        path (str | Path): the folder.
+        config (SearchConfig): its config.
+        meta (dict): the contents of ``run.json``.
+
+    Use :meth:`open` for an existing folder.
+
+    Example:
+        >>> run = Run.open("runs/demo")                     # doctest: +SKIP
+        >>> run.result().best.params                         # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | Path, config: SearchConfig, meta: dict[str, Any]) -> None:
+        self.dir = Path(path)
+        self.config = config
+        self.meta = meta
+
+    # -- reading -----------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> Run:
+        """Read the run folder ``path``.
+
+        Raises:
+            RunError: it is not a run folder, or a file in it is damaged.
+        """
+        d = Path(path)
+        cfg_path, meta_path = d / CONFIG_FILE, d / META_FILE
+        if not cfg_path.is_file() or not meta_path.is_file():
+            raise RunError(
+                f"{str(d)!r} is not a quarch run folder (config.json or run.json missing)"
+            )
+        try:
+            raw = json.loads(cfg_path.read_text())
+            meta = json.loads(meta_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise RunError(f"run folder {str(d)!r} has a corrupt JSON file: {e}") from None
+        if not isinstance(raw, dict) or not isinstance(meta, dict):
+            raise RunError(f"run folder {str(d)!r} has a corrupt JSON file (not an object)")
+        return cls(d, SearchConfig.from_dict(raw), meta)
+
+    @staticmethod
+    def exists(path: str | Path) -> bool:
+        """Whether ``path`` holds a run's metadata (``run.json``)."""
+        return (Path(path) / META_FILE).exists()
+
+    @cached_property
+    def spec(self) -> SpaceSpec:
+        """The registered spec of the run's space."""
+        from quarch.spaces import get_spec
+
+        return get_spec(self.config.space)
+
+    @cached_property
+    def space(self) -> Space:
+        """The space the run searched (built from its config)."""
+        return self.spec.build_space(self.config)
+
+    @property
+    def objective(self) -> Objective:
+        """The run's objective: metrics, directions, weights and budgets."""
+        return objective_of(self.config)
+
+    @property
+    def fingerprint(self) -> str | None:
+        """The data fingerprint the run was made with."""
+        fp = self.meta.get("fingerprint")
+        return None if fp is None else str(fp)
+
+    @property
+    def storage(self) -> str:
+        """Where the study lives (``sqlite``, ``journal`` or a URL)."""
+        return str(self.meta.get("storage", "sqlite"))
+
+    def study(self) -> optuna.Study:
+        """The run's Optuna study (to read it, plot it, or add trials)."""
+        return load_study(self.storage, self.dir, self.config.study_name)
+
+    def result(self) -> SearchResult:
+        """The :class:`SearchResult` of the run as it stands now."""
+        study = self.study()
+        trials = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
+        return SearchResult(self.dir, self.config, self.objective, trials, study)
+
+    def trial(self, number: int, *, result: SearchResult | None = None) -> TrialRecord:
+        """The complete trial ``number``.
+
+        Raises:
+            RunError: no such trial, or it did not complete.
+        """
+        res = result if result is not None else self.result()
+        match = [t for t in res.trials if t.number == number]
+        if not match:
+            raise RunError(
+                f"run {str(self.dir)!r} has no trial {number}; it has 0..{len(res.trials) - 1}"
+            )
+        t = match[0]
+        if t.state != "COMPLETE":
+            raise RunError(
+                f"trial {number} is {t.state.lower()}, not complete; pick a complete trial"
+            )
+        return t
+
+    def evaluator(self, *, standalone: bool = False, epochs: int | None = None) -> Evaluator:
+        """The run's evaluator, as the search built it.
+
+        Args:
+            standalone: train each architecture from scratch even when the search
+                scored inherited weights (a weight-sharing run has no model of a trial's
+                own to train or export).
+            epochs: train this many epochs instead of the run's.
+        """
+        from quarch.spaces import make_evaluator
+
+        cfg = self.config
+        if epochs is not None:
+            cfg = dataclasses.replace(cfg, epochs=epochs)
+        share = self.spec.weight_sharing
+        if standalone:
+            opts = {k: v for k, v in cfg.evaluator_options.items() if k != share}
+            opts.pop("supercircuit", None)  # the name runs before 0.2 used in every space
+            cfg = dataclasses.replace(cfg, evaluator_options=opts)
+        return make_evaluator(self.space, cfg, weights_dir=None)
+
+    # -- weights -----------------------------------------------------------------------
+    @property
+    def weights_dir(self) -> Path:
+        """Where the search saves each trained trial's weights."""
+        return self.dir / WEIGHTS_DIR
+
+    def saved_weights(self, seed: int) -> dict[str, torch.Tensor] | None:
+        """The ``state_dict`` the search saved for the trial with ``seed`` (on the CPU),
+        or ``None`` when there is none."""
+        path = self.weights_dir / f"seed_{seed}.pt"
+        if not path.is_file():
+            return None
+        import torch
+
+        state: dict[str, torch.Tensor] = torch.load(path, map_location="cpu", weights_only=True)
+        return state
+
+    # -- other outputs -----------------------------------------------------------------
+    @property
+    def train_dir(self) -> Path:
+        """Where ``quarch train`` writes ``trial_<N>.json``."""
+        return self.dir / TRAIN_DIR
+
+    @property
+    def report_dir(self) -> Path:
+        """Where ``quarch report`` writes by default."""
+        return self.dir / REPORT_DIR
+
+    # -- writing (the loop) ------------------------------------------------------------
+    def write(self) -> None:
+        """Write ``config.json`` and ``run.json`` (the folder is created)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.config.save(self.dir / CONFIG_FILE)
+        (self.dir / META_FILE).write_text(json.dumps(self.meta, indent=2) + "\n")
+
+
+def objective_of(config: SearchConfig) -> Objective:
+    """The objective a config describes."""
+    return Objective(config.objectives, weights=config.weights, budgets=config.budgets)

@@ -1,0 +1,164 @@
+"""Scale and faults: several workers on one study, killed workers, hangs, NaN, Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from optuna.trial import TrialState
+
+from quarch import ConfigError, RunError
+from quarch.config import SearchConfig
+from quarch.study import join_study, open_study, run_search, trial_seed
+from quarch.testing.evaluators import ArithmeticEvaluator, FaultyEvaluator
+
+
+def _cfg(tmp_path: Path, **kw: Any) -> SearchConfig:
+    base: dict[str, Any] = {
+        "space": "mlp", "dataset": "iris", "strategy": "random", "out": str(tmp_path / "run"),
+        "objectives": ["val_error", "params"],
+    }  # fmt: skip
+    base.update(kw)
+    return SearchConfig(**base)
+
+
+def test_two_workers_exact_budget_and_reproducible_metrics(tmp_path: Path) -> None:
+    res = run_search(
+        _cfg(tmp_path, trials=40, workers=2), evaluator=ArithmeticEvaluator(0.3), progress=False
+    )
+    trials = open_study(tmp_path / "run").get_trials(deepcopy=False)
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 40
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers))
+    owners = {t.system_attrs["quarch:owner"] for t in trials}
+    assert len(owners) >= 2  # both workers did trials
+    ev = ArithmeticEvaluator()
+    for t in res.complete:
+        assert t.seed == trial_seed(0, t.number)
+        assert t.metrics == ev.evaluate(t.params, seed=t.seed)
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert meta["storage"] == "journal" and (tmp_path / "run" / "journal.log").exists()
+
+
+def test_faults_fail_trials_with_reasons_and_run_completes(tmp_path: Path) -> None:
+    res = run_search(
+        _cfg(tmp_path, trials=6, trial_timeout=1.0),
+        evaluator=FaultyEvaluator(),
+        progress=False,
+    )
+    assert len(res.complete) == 6
+    reasons = {t.params["n_layers"]: t.fail_reason for t in res.failed}
+    assert set(reasons) == {2, 3}  # mlp space has n_layers 1..3
+    assert "not finite" in reasons[2]
+    assert reasons[3] == "RuntimeError: evaluator exploded on purpose"
+
+
+def test_hanging_trial_times_out(tmp_path: Path) -> None:
+    from quarch.spaces import get_space
+
+    t0 = time.monotonic()
+    res = run_search(
+        _cfg(tmp_path, trials=3, trial_timeout=0.5),
+        space=get_space("mlp", max_layers=4),
+        evaluator=FaultyEvaluator(),
+        progress=False,
+    )
+    assert len(res.complete) == 3
+    hung = [t for t in res.failed if t.params["n_layers"] == 4]
+    assert hung and all("time limit of 0.5 s" in (t.fail_reason or "") for t in hung)
+    assert time.monotonic() - t0 < 60
+
+
+def _state_counts(run: Path) -> tuple[int, list[Any]]:
+    try:
+        trials = open_study(run).get_trials(deepcopy=False)
+    except Exception:
+        return 0, []
+    return sum(t.state == TrialState.COMPLETE for t in trials), trials
+
+
+def test_killed_worker_costs_one_trial_and_budget_completes(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    code = (
+        "from quarch.config import SearchConfig; from quarch.study import run_search;"
+        "from quarch.testing.evaluators import ArithmeticEvaluator;"
+        f"run_search(SearchConfig(space='mlp', dataset='iris', trials=24, workers=2, out={str(run)!r}),"
+        " evaluator=ArithmeticEvaluator(0.5), progress=False)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    victim = None
+    deadline = time.monotonic() + 120
+    while victim is None and time.monotonic() < deadline and parent.poll() is None:
+        done, trials = _state_counts(run)
+        # the parent process is a worker too: kill the spawned one
+        owner = {t.number: t.system_attrs.get("quarch:owner", f"?:{parent.pid}") for t in trials}
+        running = [
+            t for t in trials
+            if t.state == TrialState.RUNNING and int(owner[t.number].rsplit(":", 1)[1]) != parent.pid
+        ]  # fmt: skip
+        if done >= 2 and running:
+            victim = running[0]
+            os.kill(int(victim.system_attrs["quarch:owner"].rsplit(":", 1)[1]), signal.SIGKILL)
+        time.sleep(0.05)
+    assert victim is not None, parent.stderr.read().decode() if parent.stderr else ""
+    assert parent.wait(timeout=240) == 0
+    trials = open_study(run).get_trials(deepcopy=False)
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 24
+    killed = trials[victim.number]
+    assert killed.state == TrialState.FAIL
+    assert "died during this trial" in killed.user_attrs["fail_reason"]
+
+
+def test_resume_refuses_incompatible_config(tmp_path: Path) -> None:
+    run_search(_cfg(tmp_path, trials=2), evaluator=ArithmeticEvaluator(), progress=False)
+    with pytest.raises(RunError, match="with a different objectives"):
+        run_search(
+            _cfg(tmp_path, trials=3, objectives=["val_error"]),
+            evaluator=ArithmeticEvaluator(),
+            resume=True,
+            progress=False,
+        )
+
+
+def test_join_study_as_extra_worker(tmp_path: Path) -> None:
+    run_search(_cfg(tmp_path, trials=3, epochs=2), progress=False)
+    # raise the budget in the study's config, then a joining worker completes it
+    study = open_study(tmp_path / "run")
+    cfg = dict(study.user_attrs["quarch:config"], trials=5)
+    study.set_user_attr("quarch:config", cfg)
+    url = f"sqlite:///{(tmp_path / 'run' / 'study.db').resolve()}"
+    res = join_study(url, "quarch", progress=False)
+    assert len(res.complete) == 5
+
+
+def test_ray_and_workers_conflict() -> None:
+    with pytest.raises(ConfigError, match="either --workers"):
+        SearchConfig(workers=2, ray=True)
+
+
+def test_ray_gives_same_results_as_local(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    local = run_search(
+        _cfg(tmp_path, trials=6, out=str(tmp_path / "local")),
+        evaluator=ArithmeticEvaluator(),
+        progress=False,
+    )
+    remote = run_search(
+        _cfg(tmp_path, trials=6, out=str(tmp_path / "ray"), ray=True),
+        evaluator=ArithmeticEvaluator(),
+        progress=False,
+    )
+
+    def key(r: Any) -> list[Any]:
+        return sorted(
+            (t.number, tuple(t.params.items()), tuple(t.metrics.items())) for t in r.complete
+        )
+
+    assert key(local) == key(remote)
