@@ -2,8 +2,20 @@
 
 A search trains thousands of small circuits, so the simulator compiles each circuit
 once into an :class:`ExecutionPlan` and reuses it for every batch. The engine behind
-it (``quarch.quantum._engine``) is built around two costs: at n <= 10 the number of
-torch operations per forward+backward, at n >= 14 the number of passes over the state.
+it is built around two costs: at n <= 10 the number of torch operations per
+forward+backward, at n >= 14 the number of passes over the state. It runs in stages,
+one private module each:
+
+========================  ==========================================================
+``_compile``              circuit -> steps, blocks, chains, angle sources (once)
+``_layout``, ``_fuse``    block scheduling and deferred permutations; block fusion
+``_plan``                 the records the compiler writes and the run time reads
+``_matrices``             per call: angles -> block matrices, product state
+``_apply``                block matmuls and gathers on the state (forward)
+``_adjoint``              the evolution as one autograd node, adjoint backward
+``_measure``              ``<Z-words>`` as sign tables in the stored layout
+``_simulate``             one call: the stages above, in order
+========================  ==========================================================
 
 * ops at the start of each wire (embedding, first rotation layer) become a product
   state, built as a Kronecker tree of per-wire vectors;
@@ -34,7 +46,10 @@ import numpy as np
 import torch
 
 from quarch._errors import QuarchError
-from quarch.quantum._engine import Engine, Runtime
+from quarch.quantum._compile import Engine
+from quarch.quantum._matrices import Runtime
+from quarch.quantum._measure import sign_table
+from quarch.quantum._simulate import execute
 from quarch.quantum.circuit import Circuit, Param
 from quarch.quantum.gates import GATES
 from quarch.quantum.measurements import (
@@ -350,8 +365,8 @@ class ExecutionPlan:
                     raise SimulationError("amplitude_embedding: an input vector has norm 0")
                 x = x / norm
             psi0 = x.to(self.dtype)
-        signs = eng.signs(words) if words is not None else None
-        out = rt.execute(inputs, w, psi0, batch, device, signs)
+        signs = sign_table(eng, words) if words is not None else None
+        out = execute(rt, inputs, w, psi0, batch, device, signs)
         if out.shape[0] != batch:
             out = out.expand(batch, -1)
         if signs is not None:
