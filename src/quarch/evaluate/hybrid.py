@@ -55,6 +55,7 @@ from quarch.cost.quantum import (
 from quarch.evaluate._base import Metrics
 from quarch.evaluate.training import classification_error
 from quarch.models.hybrid import HybridNet, PCABasis, build_circuit, fit_pca, observables_of
+from quarch.quantum import resources
 
 if TYPE_CHECKING:
     from quarch.config import SearchConfig
@@ -108,7 +109,7 @@ def quantum_cost_metrics(
 ) -> dict[str, float]:
     """The deterministic quantum costs of ``arch`` (no training needed)."""
     circuit = build_circuit(arch)
-    res = circuit.resources()
+    res = resources(circuit)
     out = {
         "qubits": float(circuit.n_qubits),
         "depth": float(res.depth),

@@ -50,7 +50,7 @@ from quarch.quantum._compile import Engine
 from quarch.quantum._matrices import Runtime
 from quarch.quantum._measure import sign_table
 from quarch.quantum._simulate import execute
-from quarch.quantum.circuit import Circuit, Param
+from quarch.quantum.circuit import Circuit, CircuitError, Param
 from quarch.quantum.gates import GATES
 from quarch.quantum.measurements import (
     ObservableLike,
@@ -59,7 +59,7 @@ from quarch.quantum.measurements import (
     parse_observables,
 )
 
-__all__ = ["ExecutionPlan", "QuantumLayer", "SimulationError", "compile_circuit"]
+__all__ = ["ExecutionPlan", "QuantumLayer", "SimulationError", "compile_circuit", "statevector"]
 
 
 class SimulationError(QuarchError, ValueError):
@@ -445,6 +445,36 @@ def compile_circuit(
         torch.Size([3, 2])
     """
     return ExecutionPlan(circuit, dtype=dtype, max_block_qubits=max_block_qubits)
+
+
+def statevector(
+    circuit: Circuit,
+    weights: Sequence[float] | torch.Tensor | None = None,
+    *,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Final state of a circuit without inputs: ``2**n_qubits`` complex amplitudes.
+
+    Amplitude ``k`` belongs to the basis state whose bits, wire 0 first, spell ``k``.
+    Computed in complex128 unless ``dtype`` says otherwise (a reference state for
+    tests and exporters, where precision matters more than speed).
+
+    Raises:
+        CircuitError: the circuit reads input features (use
+            ``compile_circuit(circuit).state(inputs=...)``).
+
+    Example:
+        >>> from quarch.quantum import Circuit
+        >>> statevector(Circuit(1).h(0))
+        tensor([0.7071+0.j, 0.7071+0.j], dtype=torch.complex128)
+    """
+    if circuit.n_inputs:
+        raise CircuitError(
+            f"statevector: this circuit reads {circuit.n_inputs} input feature(s); "
+            "use compile_circuit(circuit).state(inputs=...)"
+        )
+    plan = compile_circuit(circuit, dtype=dtype or torch.complex128)
+    return plan.state(weights=weights)[0]
 
 
 class QuantumLayer(torch.nn.Module):
