@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -50,8 +49,7 @@ from quarch.quantum._compile import Engine
 from quarch.quantum._matrices import Runtime
 from quarch.quantum._measure import sign_table
 from quarch.quantum._simulate import execute
-from quarch.quantum.circuit import Circuit, CircuitError, Param
-from quarch.quantum.gates import GATES
+from quarch.quantum.circuit import Circuit, CircuitError
 from quarch.quantum.measurements import (
     ObservableLike,
     PauliWord,
@@ -71,27 +69,6 @@ _COMPLEX = (torch.complex64, torch.complex128)
 
 def _real(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.complex128 else torch.float32
-
-
-@dataclass
-class _GateRef:
-    """Where one op's matrix comes from at run time."""
-
-    wires: tuple[int, ...]
-    name: str
-    group: int = -1  # index of its parametrised group, -1 for a constant gate
-    slot: int = 0  # position inside the group
-    batched: bool = False  # depends on inputs (per-sample)
-
-
-@dataclass
-class _Group:
-    """All ops of one parametrised gate type whose matrices are built in one call."""
-
-    name: str
-    batched: bool
-    index: list[list[int]] = field(default_factory=list)  # source slot per angle
-    scale: list[list[float]] = field(default_factory=list)
 
 
 def _validate_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -141,61 +118,17 @@ class ExecutionPlan:
                 (len(op.wires) for op in circuit.ops if op.name != "amplitude_embedding"), default=1
             ),
         )
-        self._compile_sources()
+        self._amplitude: tuple[int, float, bool] | None = next(
+            (
+                (op.meta[0], op.meta[1], op.meta[2])
+                for op in circuit.ops
+                if op.name == "amplitude_embedding"
+            ),
+            None,
+        )
         self._runtimes: dict[tuple[bool, bool], Runtime] = {}
-        self._cache: dict[tuple[object, ...], torch.Tensor] = {}
 
     # ------------------------------------------------------------------ compile
-    def _compile_sources(self) -> None:
-        """Assign each angle a slot in the run-time source vector
-        ``[consts | weights | inputs | input products]`` and group ops by gate type."""
-        consts: list[float] = []
-        products: list[tuple[int, ...]] = []
-        nw, ni = self.n_weights, self.n_inputs
-        groups: dict[tuple[str, bool], _Group] = {}
-        self._refs: list[_GateRef] = []
-        self._amplitude: tuple[int, float, bool] | None = None
-        for op in self.circuit.ops:
-            if op.name == "amplitude_embedding":
-                self._amplitude = (op.meta[0], op.meta[1], op.meta[2])
-                continue
-            spec = GATES[op.name]
-            if spec.n_params == 0:
-                self._refs.append(_GateRef(op.wires, op.name))
-                continue
-            batched = any(isinstance(p, Param) and p.kind == "input" for p in op.params)
-            grp = groups.setdefault((op.name, batched), _Group(op.name, batched))
-            idx, scl = [], []
-            for p in op.params:
-                if not isinstance(p, Param):
-                    consts.append(p)
-                    idx.append(len(consts) - 1)
-                    scl.append(1.0)
-                elif p.kind == "weight":
-                    idx.append(("w", p.index[0]))  # type: ignore[arg-type]
-                    scl.append(p.scale)
-                elif len(p.index) == 1:
-                    idx.append(("x", p.index[0]))  # type: ignore[arg-type]
-                    scl.append(p.scale)
-                else:
-                    products.append(p.index)
-                    idx.append(("p", len(products) - 1))  # type: ignore[arg-type]
-                    scl.append(p.scale)
-            grp.index.append(idx)
-            grp.scale.append(scl)
-            self._refs.append(_GateRef(op.wires, op.name, -1, len(grp.index) - 1, batched))
-            self._refs[-1].group = list(groups).index((op.name, batched))
-        nc = len(consts)
-        offset = {"w": nc, "x": nc + nw, "p": nc + nw + ni}
-        for grp in groups.values():
-            grp.index = [
-                [i if isinstance(i, int) else offset[i[0]] + i[1] for i in row]  # type: ignore[index]
-                for row in grp.index
-            ]
-        self._consts = consts
-        self._products = products
-        self._groups = list(groups.values())
-
     def _runtime(self, with_prefix: bool, weights_batched: bool) -> Runtime:
         key = (with_prefix, weights_batched)
         rt = self._runtimes.get(key)
@@ -210,13 +143,6 @@ class ExecutionPlan:
         return rt
 
     # ------------------------------------------------------------------ run time
-    def _const(self, key: tuple[object, ...], make: object) -> torch.Tensor:
-        t = self._cache.get(key)
-        if t is None:
-            t = make() if callable(make) else torch.as_tensor(make)
-            self._cache[key] = t
-        return t
-
     def _check(
         self,
         inputs: torch.Tensor | None,
@@ -294,50 +220,6 @@ class ExecutionPlan:
             batch = max(batch or 1, s.shape[0])
             initial_state = s.to(self.dtype)
         return inputs, w, initial_state, batch or 1, device
-
-    def _matrices(
-        self, inputs: torch.Tensor | None, w: torch.Tensor, batch: int, device: torch.device
-    ) -> list[torch.Tensor]:
-        real = _real(self.dtype)
-        consts = self._const(
-            ("consts", device, real),
-            lambda: torch.tensor(self._consts, dtype=real, device=device),
-        )
-        shared_src = torch.cat([consts, w]) if w.dim() == 1 else None
-        batched_src = None
-        if inputs is not None or w.dim() == 2:
-            parts = [consts.expand(batch, -1), w.expand(batch, -1) if w.dim() == 1 else w]
-            if inputs is not None:
-                parts.append(inputs)
-                if self._products:
-                    parts.append(
-                        torch.stack([inputs[:, list(p)].prod(-1) for p in self._products], -1)
-                    )
-            batched_src = torch.cat(parts, dim=-1)
-        mats: list[torch.Tensor] = []
-        for gi, grp in enumerate(self._groups):
-            idx = self._const(
-                ("idx", gi, device), lambda g=grp: torch.tensor(g.index, device=device)
-            )
-            scl = self._const(
-                ("scl", gi, device, real),
-                lambda g=grp: torch.tensor(g.scale, dtype=real, device=device),
-            )
-            src = batched_src if (grp.batched or shared_src is None) else shared_src
-            assert src is not None
-            angles = src[..., idx] * scl
-            spec = GATES[grp.name]
-            assert spec.builder is not None
-            mats.append(spec.builder(*angles.unbind(-1)).to(self.dtype))
-        return mats
-
-    def _matrix(self, g: _GateRef, mats: list[torch.Tensor], device: torch.device) -> torch.Tensor:
-        if g.group < 0:
-            return self._const(
-                ("gate", g.name, device, self.dtype),
-                lambda: torch.as_tensor(GATES[g.name].constant, dtype=self.dtype, device=device),
-            )
-        return mats[g.group][..., g.slot, :, :]
 
     def _execute(
         self,
