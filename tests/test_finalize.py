@@ -110,13 +110,13 @@ def test_hqnn_export_loads_the_searched_weights(
 def test_hqnn_exports_reimport_to_the_same_circuit(
     hqnn_run: tuple[Path, object], tmp_path: Path
 ) -> None:
-    from quarch.quantum import Circuit
+    from quarch.quantum import from_qasm, statevector
 
     out, res = hqnn_run
     t = res.complete[0]  # type: ignore[attr-defined]
     q = export_trial(out, t.number, "qasm", tmp_path / "c.qasm")
     text = q.path.read_text()
-    back = Circuit.from_qasm(text)
+    back = from_qasm(text)
     assert back.n_qubits == q.checks["n_qubits"]
     # independent truth: Qiskit reads the same file and gives the same state
     qiskit = pytest.importorskip("qiskit")
@@ -124,7 +124,7 @@ def test_hqnn_exports_reimport_to_the_same_circuit(
 
     qc = qiskit.qasm2.loads(text, custom_instructions=qiskit.qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
     sv = Statevector(qc.reverse_bits()).data  # qiskit's qubit 0 is the least significant bit
-    ours = back.statevector().numpy()
+    ours = statevector(back).numpy()
     assert np.allclose(np.abs(np.vdot(sv, ours)), 1.0, atol=1e-8)
     qk = export_trial(out, t.number, "qiskit", tmp_path / "c.qpy")
     from qiskit import qpy

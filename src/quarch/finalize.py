@@ -213,86 +213,6 @@ def _onnx_int8(
     }
 
 
-def _pennylane_source(circuit: Any, weights: Any, n_wires: int) -> str:
-    from quarch.quantum import Param
-
-    names = {
-        "h": "Hadamard",
-        "x": "PauliX",
-        "y": "PauliY",
-        "z": "PauliZ",
-        "s": "S",
-        "t": "T",
-        "sx": "SX",
-        "rx": "RX",
-        "ry": "RY",
-        "rz": "RZ",
-        "phase": "PhaseShift",
-        "rot": "Rot",
-        "u3": "U3",
-        "cnot": "CNOT",
-        "cz": "CZ",
-        "cy": "CY",
-        "ch": "CH",
-        "swap": "SWAP",
-        "crx": "CRX",
-        "cry": "CRY",
-        "crz": "CRZ",
-        "cphase": "ControlledPhaseShift",
-        "rxx": "IsingXX",
-        "ryy": "IsingYY",
-        "rzz": "IsingZZ",
-        "ccx": "Toffoli",
-        "cswap": "CSWAP",
-    }
-    w = [float(v) for v in weights]
-    lines = [
-        '"""A circuit found by quarch, with its trained weights bound (PennyLane)."""',
-        "",
-        "import pennylane as qml",
-        "",
-        f"N_WIRES = {n_wires}",
-        "",
-        "def circuit(inputs):",
-        '    """Apply the circuit; ``inputs[..., j]`` is feature j (a leading batch axis is fine)."""',
-    ]
-    for op in circuit.ops:
-        if op.name == "amplitude_embedding":
-            nf, pad, normalize = op.meta
-            padw = repr(pad) if nf < 2 ** len(op.wires) else "None"
-            lines.append(
-                f"    qml.AmplitudeEmbedding(inputs[..., :{nf}], wires={list(op.wires)}, "
-                f"pad_with={padw}, normalize={normalize!r})"
-            )
-            continue
-        if op.name not in names:
-            raise ConfigError(f"gate {op.name!r} has no PennyLane export")
-        args = []
-        for p in op.params:
-            if isinstance(p, Param) and p.kind == "weight":
-                args.append(repr(p.scale * w[p.index[0]]))
-            elif isinstance(p, Param):
-                prod = " * ".join(f"inputs[..., {j}]" for j in p.index)
-                args.append(f"{p.scale!r} * {prod}" if p.scale != 1.0 else prod)
-            else:
-                args.append(repr(float(p)))
-        lines.append(f"    qml.{names[op.name]}({', '.join([*args, ''])}wires={list(op.wires)})")
-    lines += [
-        "",
-        "",
-        'dev = qml.device("default.qubit", wires=N_WIRES)',
-        "",
-        "",
-        "@qml.qnode(dev)",
-        "def expvals(inputs):",
-        '    """<Z> on each wire."""',
-        "    circuit(inputs)",
-        "    return [qml.expval(qml.PauliZ(w)) for w in range(N_WIRES)]",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def export_trial(
     run_dir: str | Path,
     trial: int,
@@ -371,6 +291,8 @@ def export_trial(
         layers = _quantum_layers(model)
         if not layers:
             raise ConfigError(f"--format {fmt} exports quantum circuits; trial {trial} has none")
+        from quarch.quantum import pennylane_source, to_qasm, to_qiskit
+
         _, layer = layers[0]
         circuit, weights = layer.plan.circuit, layer.weights.detach().cpu()
         if fmt == "qasm":
@@ -383,18 +305,18 @@ def export_trial(
             path.write_text(
                 f"// quarch run {Path(run_dir).name}, trial {trial}: trained weights bound;\n"
                 f"// input features bound to test sample {sample} (OpenQASM 2.0 has no inputs;\n"
-                "// use --format qiskit for a circuit with input parameters)\n" + bound.to_qasm()
+                "// use --format qiskit for a circuit with input parameters)\n" + to_qasm(bound)
             )
             checks["n_qubits"] = circuit.n_qubits
         elif fmt == "qiskit":
             from qiskit import qpy
 
-            qc = circuit.to_qiskit(weights)
+            qc = to_qiskit(circuit, weights)
             with open(path, "wb") as f:
                 qpy.dump(qc, f)
             checks["parameters"] = [p.name for p in qc.parameters]
         else:
-            path.write_text(_pennylane_source(circuit, weights, circuit.n_qubits))
+            path.write_text(pennylane_source(circuit, weights))
     return ExportResult(path, fmt, checks)
 
 

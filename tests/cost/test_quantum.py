@@ -14,7 +14,7 @@ from quarch.cost.quantum import (
     quantum_flops,
     runtime_proxy,
 )
-from quarch.quantum import Circuit
+from quarch.quantum import Circuit, to_qiskit
 
 
 class TestCorrectness:
@@ -46,7 +46,7 @@ class TestCorrectness:
         c = Circuit(2)
         params = [0.7] if gate in ("crz", "rzz", "cry") else []
         c.append(gate, [0, 1], params)
-        qc = c.to_qiskit()
+        qc = to_qiskit(c)
         out = qiskit.transpile(qc, basis_gates=["cz", "rz", "sx", "x"], optimization_level=0)
         assert out.count_ops().get("cz", 0) == NATIVE_COUNTS[gate][1]
         assert native_two_qubit_gates(c) == NATIVE_COUNTS[gate][1]

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import pytest
 
-from quarch.quantum import BasicEntanglerLayers, Circuit, CircuitError, transpiled_metrics
+from quarch.quantum import (
+    BasicEntanglerLayers,
+    Circuit,
+    CircuitError,
+    resources,
+    to_qiskit,
+    transpiled_metrics,
+)
 
 
 class TestCorrectness:
     def test_counts_and_depth(self) -> None:
         c = Circuit(3).h(0).cnot(0, 1).cnot(1, 2).rx(0, 0.1)
-        r = c.resources()
+        r = resources(c)
         assert r.gate_counts == {"h": 1, "cnot": 2, "rx": 1}
         assert (r.depth, r.two_qubit_gates, r.n_weights) == (3, 2, 0)
 
     def test_depth_matches_qiskit(self) -> None:
         pytest.importorskip("qiskit")
         c = Circuit(4).add(BasicEntanglerLayers(3, 4))
-        assert c.resources().depth == c.to_qiskit().depth()
-        assert c.resources().n_weights == 12
+        assert resources(c).depth == to_qiskit(c).depth()
+        assert resources(c).n_weights == 12
 
     def test_transpiled_heavy_hex(self) -> None:
         pytest.importorskip("qiskit")
@@ -28,7 +35,7 @@ class TestCorrectness:
                 c.cnot(a, b)
         m = transpiled_metrics(c, coupling_map="heavy-hex:3")
         assert m["two_qubit_gates"] >= 10  # routing can only add CNOTs
-        assert m["depth"] >= c.resources().depth
+        assert m["depth"] >= resources(c).depth
 
 
 class TestInputs:

@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from quarch.quantum import Circuit, Input, NoiseModel, density_matrix, noisy_expval, noisy_probs
+from quarch.quantum import (
+    Circuit,
+    Input,
+    NoiseModel,
+    density_matrix,
+    noisy_expval,
+    noisy_probs,
+    statevector,
+    to_pennylane,
+)
 from quarch.quantum.noise import NoiseError
 
 qml = pytest.importorskip("pennylane")
@@ -43,7 +52,7 @@ class TestCorrectness:
         c = _circuit()
         w = np.array([0.4, -1.1])
         x = np.array([[0.3], [1.7]])
-        f = c.to_pennylane()
+        f = to_pennylane(c)
 
         @qml.qnode(qml.device("default.mixed", wires=3))
         def run(w: np.ndarray, x: np.ndarray) -> object:
@@ -95,6 +104,6 @@ class TestCorrectness:
 
     def test_noiseless_equals_state_vector(self) -> None:
         c = Circuit(2).h(0).cnot(0, 1).ry(1, 0.3)
-        psi = c.statevector()
+        psi = statevector(c)
         rho = density_matrix(c)[0]
         torch.testing.assert_close(rho, torch.outer(psi, psi.conj()))

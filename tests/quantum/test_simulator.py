@@ -17,6 +17,9 @@ from quarch.quantum import (
     QuantumLayer,
     SimulationError,
     compile_circuit,
+    statevector,
+    to_pennylane,
+    to_qiskit,
 )
 
 from ._random import all_gates_circuit, random_circuit
@@ -27,7 +30,7 @@ N_RANDOM = 200
 
 
 def _pl_state(c: Circuit, w: np.ndarray, x: np.ndarray) -> np.ndarray:
-    f = c.to_pennylane()
+    f = to_pennylane(c)
 
     @qml.qnode(qml.device("default.qubit", wires=c.n_qubits))
     def run(w: np.ndarray, x: np.ndarray) -> object:
@@ -126,7 +129,7 @@ class TestCorrectness:
         c, w, x = _case(seed)
         n = c.n_qubits
         words = ["Z0", f"X{n - 1}", "Y0"] + (["Z0 X1", "Y0 Y1 Z" + str(n - 1)] if n > 2 else [])
-        f = c.to_pennylane()
+        f = to_pennylane(c)
         ops = {"X": qml.PauliX, "Y": qml.PauliY, "Z": qml.PauliZ}
 
         def obs(word: str) -> object:
@@ -155,7 +158,7 @@ class TestCorrectness:
             None, xt if c.n_inputs else None, wt
         )
         (out * torch.arange(1, n + 1)).sum().backward()
-        f = c.to_pennylane()
+        f = to_pennylane(c)
 
         @qml.qnode(qml.device("default.qubit", wires=n), interface="torch", diff_method="backprop")
         def run(w: torch.Tensor, x: torch.Tensor) -> object:
@@ -183,8 +186,8 @@ class TestCorrectness:
         w = rng.uniform(-3, 3, c.n_weights)
         x = rng.uniform(-3, 3, c.n_inputs)
         bound = c.bind(w, x)
-        ref = Statevector(bound.to_qiskit()).reverse_qargs().data
-        np.testing.assert_allclose(bound.statevector().numpy(), ref, atol=1e-10)
+        ref = Statevector(to_qiskit(bound)).reverse_qargs().data
+        np.testing.assert_allclose(statevector(bound).numpy(), ref, atol=1e-10)
 
     def test_block_widths_agree(self) -> None:
         c, w, x = _case(11)
@@ -270,7 +273,7 @@ def _pl_z_and_grads(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """PennyLane (backprop, float64): <Z_i>, and d/dw, d/dx of sum_i (i+1) <Z_i>."""
     n = c.n_qubits
-    f = c.to_pennylane()
+    f = to_pennylane(c)
 
     @qml.qnode(qml.device("default.qubit", wires=n), interface="torch", diff_method="backprop")
     def run(w: torch.Tensor, x: torch.Tensor) -> object:
@@ -396,7 +399,7 @@ class TestFusedEngine:
         c_w = Circuit(4, [op for op in c.ops if op.name != "ry" or op.params[0].kind != "input"])
         rng = np.random.default_rng(0)
         w = rng.uniform(-3, 3, c_w.n_weights)
-        u = torch.as_tensor(qml.matrix(c_w.to_pennylane(), wire_order=range(4))(w, None))
+        u = torch.as_tensor(qml.matrix(to_pennylane(c_w), wire_order=range(4))(w, None))
         psi0 = torch.randn(2, 16, dtype=torch.complex128)
         psi0 = (psi0 / psi0.norm(dim=-1, keepdim=True)).requires_grad_(True)
         ref_in = psi0.detach().clone().requires_grad_(True)

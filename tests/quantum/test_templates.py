@@ -18,6 +18,7 @@ from quarch.quantum import (
     StronglyEntanglingLayers,
     compile_circuit,
     entangler_pairs,
+    resources,
 )
 
 qml = pytest.importorskip("pennylane")
@@ -76,7 +77,7 @@ class TestCorrectness:
         block = DataReuploading(AngleEmbedding(2), [RotationLayer(2, ("Y", "Z"))], n_repeats=3)
         c = Circuit(2).add(block)
         assert c.n_weights == block.shape()[0] == 12
-        assert c.resources().gate_counts == dict(block.resources())
+        assert resources(c).gate_counts == dict(block.resources())
 
 
 class TestInputs:

@@ -30,9 +30,13 @@ QAOA / Grover on a diagonal cost ``C`` (length ``2**n``)::
     bits = sample_bitstrings(psi[0], shots=1000, seed=0)
 
 Noise (density matrices, up to ~10 qubits): ``density_matrix``, ``noisy_expval``,
-``noisy_probs`` and ``NoiseModel``. Metrics: ``circuit.resources()`` and, with the
-``qiskit`` extra, ``transpiled_metrics``. Export: ``circuit.to_qasm(weights)``,
-``Circuit.from_qasm(text)``, ``circuit.to_qiskit(weights)``, ``circuit.to_pennylane()``.
+``noisy_probs`` and ``NoiseModel``. Metrics: ``resources(circuit)`` and, with the
+``qiskit`` extra, ``transpiled_metrics``. Reference state of a circuit without inputs:
+``statevector(circuit, weights)``. Export: ``to_qasm(circuit, weights)``,
+``from_qasm(text)``, ``to_qiskit(circuit, weights)``, ``to_pennylane(circuit)`` and
+``pennylane_source(circuit, weights)`` (a standalone PennyLane file). These are
+functions of the module that owns them, not methods of ``Circuit``, so the IR
+(:mod:`quarch.quantum.circuit`) imports none of them.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from quarch.quantum.circuit import (
     Param,
     Weight,
 )
+from quarch.quantum.export import pennylane_source, to_pennylane, to_qiskit
 from quarch.quantum.gates import GATES, gate_matrix
 from quarch.quantum.measurements import (
     MeasurementError,
@@ -60,11 +65,13 @@ from quarch.quantum.measurements import (
 )
 from quarch.quantum.metrics import Resources, resources, transpiled_metrics
 from quarch.quantum.noise import NoiseModel, density_matrix, noisy_expval, noisy_probs
+from quarch.quantum.qasm import from_qasm, to_qasm
 from quarch.quantum.simulator import (
     ExecutionPlan,
     QuantumLayer,
     SimulationError,
     compile_circuit,
+    statevector,
 )
 from quarch.quantum.templates import (
     ENTANGLEMENT_PATTERNS,
@@ -110,12 +117,18 @@ __all__ = [
     "entangler_pairs",
     "estimate_expvals",
     "expval",
+    "from_qasm",
     "gate_matrix",
     "noisy_expval",
     "noisy_probs",
+    "pennylane_source",
     "probabilities",
     "resources",
     "sample_bitstrings",
+    "statevector",
+    "to_pennylane",
+    "to_qasm",
+    "to_qiskit",
     "transpiled_metrics",
     "z_each",
     "zz_neighbors",

@@ -2,8 +2,16 @@
 
 A :class:`Circuit` is plain data: it holds no tensors and no device, so a search can
 build thousands of them cheaply, pickle them, compare them and hand them to a cost
-model. Trainable weight *values* live in a :class:`~quarch.quantum.QuantumLayer` (or are
-passed to the simulator); the circuit only says which weight feeds which angle.
+model. Trainable weight *values* live in a :class:`~quarch.quantum.QuantumLayer` (or
+are passed to the simulator); the circuit only says which weight feeds which angle.
+
+What needs more than the IR lives in the module that owns it and takes the circuit as
+its first argument: ``to_qasm``/``from_qasm`` (:mod:`~quarch.quantum.qasm`),
+``to_qiskit``/``to_pennylane``/``pennylane_source`` (:mod:`~quarch.quantum.export`),
+``resources`` (:mod:`~quarch.quantum.metrics`) and ``statevector``
+(:mod:`~quarch.quantum.simulator`), all re-exported from :mod:`quarch.quantum`. This
+module imports none of them, so the IR sits at the bottom of the package's import
+graph and every other module can import it without a cycle.
 
 Wire convention: wire 0 is the most significant bit of a basis-state index, as in
 PennyLane. On 3 wires, the amplitude at index 1 (``0b001``) is ``|0,0,1>``: wires 0 and
@@ -24,8 +32,6 @@ from quarch.quantum.gates import GATES
 
 if TYPE_CHECKING:
     import torch
-
-    from quarch.quantum.metrics import Resources
 
 __all__ = ["CHANNELS", "Angle", "Circuit", "CircuitError", "Input", "Op", "Param", "Weight"]
 
@@ -147,8 +153,8 @@ class Circuit:
         >>> c = Circuit(2)
         >>> c.ry(0, Input(0)).ry(1, c.new_weight()).cnot(0, 1)
         Circuit(n_qubits=2, ops=3, n_weights=1, n_inputs=1)
-        >>> c.statevector(weights=[0.0]).shape if False else c.n_weights
-        1
+        >>> c.n_weights, c.n_inputs
+        (1, 1)
     """
 
     n_qubits: int
@@ -455,65 +461,6 @@ class Circuit:
         if w is None:
             out._n_alloc = self.n_weights
         return out
-
-    def resources(self) -> Resources:
-        """Gate counts by type, depth, two-qubit gates and parameter counts."""
-        from quarch.quantum.metrics import resources
-
-        return resources(self)
-
-    def statevector(
-        self,
-        weights: Sequence[float] | torch.Tensor | None = None,
-        *,
-        dtype: torch.dtype | None = None,
-    ) -> torch.Tensor:
-        """Final state of a circuit without inputs: ``2**n_qubits`` complex amplitudes.
-
-        Amplitude ``k`` belongs to the basis state whose bits, wire 0 first, spell ``k``.
-        Computed in complex128 unless ``dtype`` says otherwise.
-        """
-        import torch
-
-        from quarch.quantum.simulator import compile_circuit
-
-        if self.n_inputs:
-            raise CircuitError(
-                f"statevector: this circuit reads {self.n_inputs} input feature(s); "
-                "use compile_circuit(circuit).state(inputs=...)"
-            )
-        plan = compile_circuit(self, dtype=dtype or torch.complex128)
-        return plan.state(weights=weights)[0]
-
-    # ------------------------------------------------------------------ export
-    @classmethod
-    def from_qasm(cls, text: str) -> Circuit:
-        """Read an OpenQASM 2.0 program (qelib1 gates and ``gate`` definitions)."""
-        from quarch.quantum.qasm import from_qasm
-
-        return from_qasm(text)
-
-    def to_qasm(self, weights: Sequence[float] | torch.Tensor | None = None) -> str:
-        """Write OpenQASM 2.0; trainable angles need ``weights``."""
-        from quarch.quantum.qasm import to_qasm
-
-        return to_qasm(self, weights)
-
-    def to_qiskit(self, weights: Sequence[float] | torch.Tensor | None = None) -> Any:
-        """The same circuit as a ``qiskit.QuantumCircuit`` (wire i -> qubit i)."""
-        from quarch.quantum.export import to_qiskit
-
-        return to_qiskit(self, weights)
-
-    def to_pennylane(self) -> Any:
-        """A PennyLane quantum function ``qfunc(weights=None, inputs=None)``.
-
-        Call it inside a QNode on wires ``0..n_qubits-1``; ``inputs`` may carry a
-        leading batch axis (PennyLane parameter broadcasting).
-        """
-        from quarch.quantum.export import to_pennylane
-
-        return to_pennylane(self)
 
 
 def _is(p: object, kind: str) -> TypeGuard[Param]:

@@ -1,5 +1,10 @@
 """Export circuits to Qiskit and PennyLane (optional extras, imported lazily).
 
+Three exporters: :func:`to_qiskit` (a ``QuantumCircuit``), :func:`to_pennylane` (a live
+quantum function for a QNode) and :func:`pennylane_source` (a standalone Python file
+with trained weights bound, what ``quarch export --format pennylane`` writes). The two
+PennyLane exporters read one gate-name table.
+
 quarch's wire ``i`` becomes Qiskit qubit ``i`` and PennyLane wire ``i``. Qiskit orders
 basis states little-endian, so ``Statevector(qc).reverse_qargs()`` equals quarch's state.
 """
@@ -15,7 +20,7 @@ from quarch.quantum.circuit import Circuit, CircuitError, Param
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["to_pennylane", "to_qiskit"]
+__all__ = ["pennylane_source", "to_pennylane", "to_qiskit"]
 
 _QISKIT = {
     "h": "h", "x": "x", "y": "y", "z": "z", "s": "s", "sdg": "sdg", "t": "t", "tdg": "tdg",
@@ -66,22 +71,42 @@ def to_qiskit(circuit: Circuit, weights: Sequence[float] | torch.Tensor | None =
     return qc
 
 
+# quarch name -> (PennyLane operation, written as its adjoint). One table for the live
+# quantum function (to_pennylane) and the written source (pennylane_source), so the two
+# exporters cannot disagree on a gate.
+_PENNYLANE: dict[str, tuple[str, bool]] = {
+    "h": ("Hadamard", False), "x": ("PauliX", False), "y": ("PauliY", False),
+    "z": ("PauliZ", False), "s": ("S", False), "sdg": ("S", True), "t": ("T", False),
+    "tdg": ("T", True), "sx": ("SX", False), "sxdg": ("SX", True), "rx": ("RX", False),
+    "ry": ("RY", False), "rz": ("RZ", False), "phase": ("PhaseShift", False),
+    "rot": ("Rot", False), "u3": ("U3", False), "cnot": ("CNOT", False), "cz": ("CZ", False),
+    "cy": ("CY", False), "ch": ("CH", False), "swap": ("SWAP", False), "crx": ("CRX", False),
+    "cry": ("CRY", False), "crz": ("CRZ", False), "cphase": ("ControlledPhaseShift", False),
+    "rxx": ("IsingXX", False), "ryy": ("IsingYY", False), "rzz": ("IsingZZ", False),
+    "ccx": ("Toffoli", False), "cswap": ("CSWAP", False),
+    "depolarizing": ("DepolarizingChannel", False), "amplitude_damping": ("AmplitudeDamping", False),
+    "phase_damping": ("PhaseDamping", False), "bit_flip": ("BitFlip", False),
+}  # fmt: skip
+
+
+def _pennylane_name(name: str) -> tuple[str, bool]:
+    try:
+        return _PENNYLANE[name]
+    except KeyError:
+        raise CircuitError(f"{name} has no PennyLane operation") from None
+
+
 def _pl_ops() -> dict[str, Callable[..., Any]]:
     import pennylane as qml
 
-    return {
-        "h": qml.Hadamard, "x": qml.PauliX, "y": qml.PauliY, "z": qml.PauliZ, "s": qml.S,
-        "sdg": lambda wires: qml.adjoint(qml.S(wires=wires)), "t": qml.T,
-        "tdg": lambda wires: qml.adjoint(qml.T(wires=wires)), "sx": qml.SX,
-        "sxdg": lambda wires: qml.adjoint(qml.SX(wires=wires)), "rx": qml.RX, "ry": qml.RY,
-        "rz": qml.RZ, "phase": qml.PhaseShift, "rot": qml.Rot, "u3": qml.U3, "cnot": qml.CNOT,
-        "cz": qml.CZ, "cy": qml.CY, "ch": qml.CH, "swap": qml.SWAP, "crx": qml.CRX,
-        "cry": qml.CRY, "crz": qml.CRZ, "cphase": qml.ControlledPhaseShift,
-        "rxx": qml.IsingXX, "ryy": qml.IsingYY, "rzz": qml.IsingZZ, "ccx": qml.Toffoli,
-        "cswap": qml.CSWAP, "depolarizing": qml.DepolarizingChannel,
-        "amplitude_damping": qml.AmplitudeDamping, "phase_damping": qml.PhaseDamping,
-        "bit_flip": qml.BitFlip,
-    }  # fmt: skip
+    def adjoint(op: Callable[..., Any]) -> Callable[..., Any]:
+        return lambda *params, wires: qml.adjoint(op(*params, wires=wires))
+
+    table: dict[str, Callable[..., Any]] = {}
+    for name, (pl_name, is_adjoint) in _PENNYLANE.items():
+        op = getattr(qml, pl_name)
+        table[name] = adjoint(op) if is_adjoint else op
+    return table
 
 
 def to_pennylane(circuit: Circuit) -> Callable[..., None]:
@@ -127,3 +152,86 @@ def to_pennylane(circuit: Circuit) -> Callable[..., None]:
             table[op.name](*[angle(p) for p in op.params], wires=list(op.wires))
 
     return qfunc
+
+
+def pennylane_source(
+    circuit: Circuit, weights: Sequence[float] | torch.Tensor | None = None
+) -> str:
+    """A self-contained PennyLane Python file of ``circuit`` with ``weights`` bound.
+
+    What ``quarch export --format pennylane`` writes: someone without quarch can run a
+    trained circuit from it. The file defines ``circuit(inputs)`` (the gates, with
+    feature ``j`` read as ``inputs[..., j]`` so a leading batch axis is broadcast, a
+    product of features as a product, an amplitude embedding as
+    ``qml.AmplitudeEmbedding`` with its padding and normalisation) and the QNode
+    ``expvals(inputs)``, which returns ``<Z>`` on each wire. Trained weights are
+    written as numbers to full double precision. A circuit with noise channels runs
+    on ``default.mixed``, any other on ``default.qubit``.
+
+    Args:
+        circuit (Circuit): the circuit.
+        weights: one value per trainable weight; required when the circuit has any.
+
+    Raises:
+        CircuitError: weights missing or of the wrong count.
+
+    Example:
+        >>> from quarch.quantum import Circuit, Input
+        >>> src = pennylane_source(Circuit(2).ry(0, Input(0)).cnot(0, 1))
+        >>> "qml.RY(inputs[..., 0], wires=[0])" in src
+        True
+    """
+    if weights is None and circuit.n_weights:
+        raise CircuitError(
+            f"pennylane_source: this circuit has {circuit.n_weights} trainable weight(s); "
+            "pass weights"
+        )
+    bound = circuit.bind(weights) if weights is not None else circuit
+    n = circuit.n_qubits
+    lines = [
+        '"""A circuit found by quarch, with its trained weights bound (PennyLane)."""',
+        "",
+        "import pennylane as qml",
+        "",
+        f"N_WIRES = {n}",
+        "",
+        "def circuit(inputs):",
+        '    """Apply the circuit; ``inputs[..., j]`` is feature j (a leading batch axis is fine)."""',
+    ]
+    for op in bound.ops:
+        if op.name == "amplitude_embedding":
+            nf, pad, normalize = op.meta
+            padw = repr(pad) if nf < 2 ** len(op.wires) else "None"
+            lines.append(
+                f"    qml.AmplitudeEmbedding(inputs[..., :{nf}], wires={list(op.wires)}, "
+                f"pad_with={padw}, normalize={normalize!r})"
+            )
+            continue
+        pl_name, is_adjoint = _pennylane_name(op.name)
+        args = []
+        for p in op.params:
+            if isinstance(p, Param):  # weights are bound, so an input (product)
+                prod = " * ".join(f"inputs[..., {j}]" for j in p.index)
+                args.append(f"{p.scale!r} * {prod}" if p.scale != 1.0 else prod)
+            else:
+                args.append(repr(float(p)))
+        wires = f"wires={list(op.wires)}"
+        if is_adjoint:
+            lines.append(f"    qml.adjoint(qml.{pl_name})({', '.join([*args, wires])})")
+        else:
+            lines.append(f"    qml.{pl_name}({', '.join([*args, wires])})")
+    device = "default.mixed" if circuit.has_channels else "default.qubit"
+    lines += [
+        "",
+        "",
+        f'dev = qml.device("{device}", wires=N_WIRES)',
+        "",
+        "",
+        "@qml.qnode(dev)",
+        "def expvals(inputs):",
+        '    """<Z> on each wire."""',
+        "    circuit(inputs)",
+        "    return [qml.expval(qml.PauliZ(w)) for w in range(N_WIRES)]",
+        "",
+    ]
+    return "\n".join(lines)

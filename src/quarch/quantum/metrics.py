@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from quarch.quantum.circuit import Circuit, CircuitError
+from quarch.quantum.export import to_qiskit
 
 if TYPE_CHECKING:
     import torch
@@ -140,7 +141,7 @@ def transpiled_metrics(
         raise CircuitError(
             f"the coupling map has {cmap.size()} qubits; the circuit needs {circuit.n_qubits}"
         )
-    qc = circuit.to_qiskit(weights)
+    qc = to_qiskit(circuit, weights)
     out = transpile(
         qc,
         coupling_map=cmap,

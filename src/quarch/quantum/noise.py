@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from quarch._errors import QuarchError
+from quarch.quantum._gatewise import GateMatrices
 from quarch.quantum.circuit import CHANNELS, Circuit, Op
 from quarch.quantum.measurements import ObservableLike, parse_observables
 from quarch.quantum.simulator import compile_circuit
@@ -137,13 +138,14 @@ def density_matrix(
             f"the limit is {max_memory_gb} GiB (max_memory_gb). Use fewer qubits, a smaller "
             "batch, or the state-vector simulator without noise"
         )
-    # Unitary part: each gate's matrix from the compiled plan's machinery, op by op.
+    # Unitary part: each gate's matrix, op by op (the plan only checks the arguments).
     gates_only = Circuit(n, [op for op in circ.ops if not op.is_channel], circ.n_weights)
     plan = compile_circuit(gates_only, dtype=dtype, max_block_qubits=1)
     inputs_t, w, _, batch, device = plan._check(inputs, weights, None)
-    mats = plan._matrices(inputs_t, w, batch, device)
+    gates = GateMatrices(gates_only, dtype)
+    mats = gates.matrices(inputs_t, w, batch, device)
     dim = 2**n
-    if plan._amplitude is not None:
+    if gates.amplitude is not None:
         emb = Circuit(n, [circ.ops[0]])
         psi = compile_circuit(emb, dtype=dtype).state(inputs_t)
         rho = psi[:, :, None] * psi.conj()[:, None, :]
@@ -151,7 +153,7 @@ def density_matrix(
         rho = torch.zeros(batch, dim, dim, dtype=dtype, device=device)
         rho[:, 0, 0] = 1
     rho = rho.reshape([batch] + [2] * (2 * n))
-    refs = iter(plan._refs)
+    refs = iter(gates.refs)
     for op in circ.ops:
         if op.name == "amplitude_embedding":
             continue
@@ -161,7 +163,7 @@ def density_matrix(
             ks = kraus(op.name, float(op.params[0]), dtype).to(device)  # type: ignore[arg-type]
             rho = sum(_apply(_apply(rho, k, axes_r), k.conj(), axes_c) for k in ks)  # type: ignore[assignment]
             continue
-        m = plan._matrix(next(refs), mats, device)
+        m = gates.matrix(next(refs), mats, device)
         rho = _apply(_apply(rho, m, axes_r), m.conj(), axes_c)
     return rho.reshape(batch, dim, dim)
 

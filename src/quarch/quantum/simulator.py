@@ -2,8 +2,20 @@
 
 A search trains thousands of small circuits, so the simulator compiles each circuit
 once into an :class:`ExecutionPlan` and reuses it for every batch. The engine behind
-it (``quarch.quantum._engine``) is built around two costs: at n <= 10 the number of
-torch operations per forward+backward, at n >= 14 the number of passes over the state.
+it is built around two costs: at n <= 10 the number of torch operations per
+forward+backward, at n >= 14 the number of passes over the state. It runs in stages,
+one private module each:
+
+========================  ==========================================================
+``_compile``              circuit -> steps, blocks, chains, angle sources (once)
+``_layout``, ``_fuse``    block scheduling and deferred permutations; block fusion
+``_plan``                 the records the compiler writes and the run time reads
+``_matrices``             per call: angles -> block matrices, product state
+``_apply``                block matmuls and gathers on the state (forward)
+``_adjoint``              the evolution as one autograd node, adjoint backward
+``_measure``              ``<Z-words>`` as sign tables in the stored layout
+``_simulate``             one call: the stages above, in order
+========================  ==========================================================
 
 * ops at the start of each wire (embedding, first rotation layer) become a product
   state, built as a Kronecker tree of per-wire vectors;
@@ -28,15 +40,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from quarch._errors import QuarchError
-from quarch.quantum._engine import Engine, Runtime
-from quarch.quantum.circuit import Circuit, Param
-from quarch.quantum.gates import GATES
+from quarch.quantum._compile import Engine
+from quarch.quantum._matrices import Runtime
+from quarch.quantum._measure import sign_table
+from quarch.quantum._simulate import execute
+from quarch.quantum.circuit import Circuit, CircuitError
 from quarch.quantum.measurements import (
     ObservableLike,
     PauliWord,
@@ -44,7 +57,7 @@ from quarch.quantum.measurements import (
     parse_observables,
 )
 
-__all__ = ["ExecutionPlan", "QuantumLayer", "SimulationError", "compile_circuit"]
+__all__ = ["ExecutionPlan", "QuantumLayer", "SimulationError", "compile_circuit", "statevector"]
 
 
 class SimulationError(QuarchError, ValueError):
@@ -56,27 +69,6 @@ _COMPLEX = (torch.complex64, torch.complex128)
 
 def _real(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.complex128 else torch.float32
-
-
-@dataclass
-class _GateRef:
-    """Where one op's matrix comes from at run time."""
-
-    wires: tuple[int, ...]
-    name: str
-    group: int = -1  # index of its parametrised group, -1 for a constant gate
-    slot: int = 0  # position inside the group
-    batched: bool = False  # depends on inputs (per-sample)
-
-
-@dataclass
-class _Group:
-    """All ops of one parametrised gate type whose matrices are built in one call."""
-
-    name: str
-    batched: bool
-    index: list[list[int]] = field(default_factory=list)  # source slot per angle
-    scale: list[list[float]] = field(default_factory=list)
 
 
 def _validate_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -126,61 +118,17 @@ class ExecutionPlan:
                 (len(op.wires) for op in circuit.ops if op.name != "amplitude_embedding"), default=1
             ),
         )
-        self._compile_sources()
+        self._amplitude: tuple[int, float, bool] | None = next(
+            (
+                (op.meta[0], op.meta[1], op.meta[2])
+                for op in circuit.ops
+                if op.name == "amplitude_embedding"
+            ),
+            None,
+        )
         self._runtimes: dict[tuple[bool, bool], Runtime] = {}
-        self._cache: dict[tuple[object, ...], torch.Tensor] = {}
 
     # ------------------------------------------------------------------ compile
-    def _compile_sources(self) -> None:
-        """Assign each angle a slot in the run-time source vector
-        ``[consts | weights | inputs | input products]`` and group ops by gate type."""
-        consts: list[float] = []
-        products: list[tuple[int, ...]] = []
-        nw, ni = self.n_weights, self.n_inputs
-        groups: dict[tuple[str, bool], _Group] = {}
-        self._refs: list[_GateRef] = []
-        self._amplitude: tuple[int, float, bool] | None = None
-        for op in self.circuit.ops:
-            if op.name == "amplitude_embedding":
-                self._amplitude = (op.meta[0], op.meta[1], op.meta[2])
-                continue
-            spec = GATES[op.name]
-            if spec.n_params == 0:
-                self._refs.append(_GateRef(op.wires, op.name))
-                continue
-            batched = any(isinstance(p, Param) and p.kind == "input" for p in op.params)
-            grp = groups.setdefault((op.name, batched), _Group(op.name, batched))
-            idx, scl = [], []
-            for p in op.params:
-                if not isinstance(p, Param):
-                    consts.append(p)
-                    idx.append(len(consts) - 1)
-                    scl.append(1.0)
-                elif p.kind == "weight":
-                    idx.append(("w", p.index[0]))  # type: ignore[arg-type]
-                    scl.append(p.scale)
-                elif len(p.index) == 1:
-                    idx.append(("x", p.index[0]))  # type: ignore[arg-type]
-                    scl.append(p.scale)
-                else:
-                    products.append(p.index)
-                    idx.append(("p", len(products) - 1))  # type: ignore[arg-type]
-                    scl.append(p.scale)
-            grp.index.append(idx)
-            grp.scale.append(scl)
-            self._refs.append(_GateRef(op.wires, op.name, -1, len(grp.index) - 1, batched))
-            self._refs[-1].group = list(groups).index((op.name, batched))
-        nc = len(consts)
-        offset = {"w": nc, "x": nc + nw, "p": nc + nw + ni}
-        for grp in groups.values():
-            grp.index = [
-                [i if isinstance(i, int) else offset[i[0]] + i[1] for i in row]  # type: ignore[index]
-                for row in grp.index
-            ]
-        self._consts = consts
-        self._products = products
-        self._groups = list(groups.values())
-
     def _runtime(self, with_prefix: bool, weights_batched: bool) -> Runtime:
         key = (with_prefix, weights_batched)
         rt = self._runtimes.get(key)
@@ -195,13 +143,6 @@ class ExecutionPlan:
         return rt
 
     # ------------------------------------------------------------------ run time
-    def _const(self, key: tuple[object, ...], make: object) -> torch.Tensor:
-        t = self._cache.get(key)
-        if t is None:
-            t = make() if callable(make) else torch.as_tensor(make)
-            self._cache[key] = t
-        return t
-
     def _check(
         self,
         inputs: torch.Tensor | None,
@@ -280,50 +221,6 @@ class ExecutionPlan:
             initial_state = s.to(self.dtype)
         return inputs, w, initial_state, batch or 1, device
 
-    def _matrices(
-        self, inputs: torch.Tensor | None, w: torch.Tensor, batch: int, device: torch.device
-    ) -> list[torch.Tensor]:
-        real = _real(self.dtype)
-        consts = self._const(
-            ("consts", device, real),
-            lambda: torch.tensor(self._consts, dtype=real, device=device),
-        )
-        shared_src = torch.cat([consts, w]) if w.dim() == 1 else None
-        batched_src = None
-        if inputs is not None or w.dim() == 2:
-            parts = [consts.expand(batch, -1), w.expand(batch, -1) if w.dim() == 1 else w]
-            if inputs is not None:
-                parts.append(inputs)
-                if self._products:
-                    parts.append(
-                        torch.stack([inputs[:, list(p)].prod(-1) for p in self._products], -1)
-                    )
-            batched_src = torch.cat(parts, dim=-1)
-        mats: list[torch.Tensor] = []
-        for gi, grp in enumerate(self._groups):
-            idx = self._const(
-                ("idx", gi, device), lambda g=grp: torch.tensor(g.index, device=device)
-            )
-            scl = self._const(
-                ("scl", gi, device, real),
-                lambda g=grp: torch.tensor(g.scale, dtype=real, device=device),
-            )
-            src = batched_src if (grp.batched or shared_src is None) else shared_src
-            assert src is not None
-            angles = src[..., idx] * scl
-            spec = GATES[grp.name]
-            assert spec.builder is not None
-            mats.append(spec.builder(*angles.unbind(-1)).to(self.dtype))
-        return mats
-
-    def _matrix(self, g: _GateRef, mats: list[torch.Tensor], device: torch.device) -> torch.Tensor:
-        if g.group < 0:
-            return self._const(
-                ("gate", g.name, device, self.dtype),
-                lambda: torch.as_tensor(GATES[g.name].constant, dtype=self.dtype, device=device),
-            )
-        return mats[g.group][..., g.slot, :, :]
-
     def _execute(
         self,
         inputs: torch.Tensor | None,
@@ -350,8 +247,8 @@ class ExecutionPlan:
                     raise SimulationError("amplitude_embedding: an input vector has norm 0")
                 x = x / norm
             psi0 = x.to(self.dtype)
-        signs = eng.signs(words) if words is not None else None
-        out = rt.execute(inputs, w, psi0, batch, device, signs)
+        signs = sign_table(eng, words) if words is not None else None
+        out = execute(rt, inputs, w, psi0, batch, device, signs)
         if out.shape[0] != batch:
             out = out.expand(batch, -1)
         if signs is not None:
@@ -430,6 +327,36 @@ def compile_circuit(
         torch.Size([3, 2])
     """
     return ExecutionPlan(circuit, dtype=dtype, max_block_qubits=max_block_qubits)
+
+
+def statevector(
+    circuit: Circuit,
+    weights: Sequence[float] | torch.Tensor | None = None,
+    *,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Final state of a circuit without inputs: ``2**n_qubits`` complex amplitudes.
+
+    Amplitude ``k`` belongs to the basis state whose bits, wire 0 first, spell ``k``.
+    Computed in complex128 unless ``dtype`` says otherwise (a reference state for
+    tests and exporters, where precision matters more than speed).
+
+    Raises:
+        CircuitError: the circuit reads input features (use
+            ``compile_circuit(circuit).state(inputs=...)``).
+
+    Example:
+        >>> from quarch.quantum import Circuit
+        >>> statevector(Circuit(1).h(0))
+        tensor([0.7071+0.j, 0.7071+0.j], dtype=torch.complex128)
+    """
+    if circuit.n_inputs:
+        raise CircuitError(
+            f"statevector: this circuit reads {circuit.n_inputs} input feature(s); "
+            "use compile_circuit(circuit).state(inputs=...)"
+        )
+    plan = compile_circuit(circuit, dtype=dtype or torch.complex128)
+    return plan.state(weights=weights)[0]
 
 
 class QuantumLayer(torch.nn.Module):

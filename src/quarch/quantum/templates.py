@@ -106,12 +106,17 @@ class AngleEmbedding:
         rotation (str): ``"X"`` (default, as PennyLane), ``"Y"`` or ``"Z"``.
         feature_offset (int): index of the first input feature read.
         scale (float): factor on every angle.
+        hadamard (bool): a Hadamard on each wire just before its rotation. RZ on
+            ``|0>`` is only a global phase, so an RZ embedding on a fresh register
+            encodes nothing without it (the ``hqnn`` space's ``angle-z``). Not a
+            PennyLane option.
     """
 
     wires: int | Sequence[int]
     rotation: str = "X"
     feature_offset: int = 0
     scale: float = 1.0
+    hadamard: bool = False
 
     def __post_init__(self) -> None:
         if self.rotation not in _ROTATIONS:
@@ -123,12 +128,15 @@ class AngleEmbedding:
 
     def resources(self) -> Counter[str]:
         """Gate counts by type."""
-        return Counter({"r" + self.rotation.lower(): len(_wires(self.wires))})
+        n = len(_wires(self.wires))
+        return Counter({"r" + self.rotation.lower(): n, **({"h": n} if self.hadamard else {})})
 
     def build(self, circuit: Circuit) -> None:
         ws = _wires(self.wires)
         _check_fits(circuit, ws, "AngleEmbedding")
         for i, w in enumerate(ws):
+            if self.hadamard:
+                circuit.h(w)
             _rotation(circuit, self.rotation, w, Input(self.feature_offset + i, scale=self.scale))
 
 

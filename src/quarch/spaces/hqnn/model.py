@@ -31,7 +31,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from quarch.quantum import Circuit, Input, QuantumLayer, Weight, z_each, zz_neighbors
+from quarch.quantum import (
+    AmplitudeEmbedding,
+    AngleEmbedding,
+    Circuit,
+    IQPEmbedding,
+    QuantumLayer,
+    Weight,
+    z_each,
+    zz_neighbors,
+)
 from quarch.quantum.templates import entangler_pairs
 from quarch.spaces.hqnn.space import effective_pattern
 
@@ -69,20 +78,12 @@ def observables_of(arch: Mapping[str, Any]) -> list[str]:
 
 def _embed(c: Circuit, kind: str, n: int) -> None:
     if kind == "amplitude":
-        c.amplitude_embedding(2**n, pad_with=0.0, normalize=True)
+        c.add(AmplitudeEmbedding(2**n, pad_with=0.0, normalize=True))
     elif kind == "iqp":
-        for w in range(n):
-            c.h(w)
-            c.rz(w, Input(w))
-        for a in range(n):
-            for b in range(a + 1, n):
-                c.rzz(a, b, Input(a, b))
+        c.add(IQPEmbedding(n))
     else:
-        axis = kind[-1]
-        for w in range(n):
-            if axis == "z":  # RZ on |0> is only a phase: H first makes it an embedding
-                c.h(w)
-            getattr(c, "r" + axis)(w, Input(w))
+        # RZ on |0> is only a phase: H first makes angle-z an embedding
+        c.add(AngleEmbedding(n, rotation=kind[-1].upper(), hadamard=kind == "angle-z"))
 
 
 def build_circuit(arch: Mapping[str, Any], index: WeightIndex | None = None) -> Circuit:
