@@ -32,6 +32,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 QUARCH_OFFLINE=1
 pip install -q "torch==$torch_min" -e ".[test]" -c "$tmp/minimum.txt"
 ruff check src tests benchmarks
 ruff format --check src tests benchmarks
-if command -v lint-imports >/dev/null && [ -f .importlinter ]; then lint-imports; fi
+lint-imports
 mypy src
 pytest "${@:--n 2}"

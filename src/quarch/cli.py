@@ -250,7 +250,7 @@ def _print_result(result: Any) -> None:
 
 @app.command()
 def benchmark(
-    task: Annotated[str, typer.Option(help="nb201-cifar10, nb201-cifar100 or synthetic-qubo.")],
+    task: Annotated[str, typer.Option(help="Benchmark task (`quarch tasks` lists them).")],
     strategies: Annotated[str, typer.Option(help="Comma-separated strategy names.")] = "random",
     seeds: Annotated[int, typer.Option(help="Seeds per strategy.")] = 10,
     trials: Annotated[int, typer.Option(help="Queries per search.")] = 100,
@@ -466,6 +466,24 @@ def strategies(
     from quarch.search import STRATEGIES
 
     _registry_table(STRATEGIES, "strategies", json_out)
+
+
+@app.command()
+def tasks(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the benchmark tasks (`quarch benchmark --task NAME`)."""
+    from quarch.benchmark import task_names
+
+    rows = [{"name": n} for n in task_names()]
+    if json_out:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    table = Table(title="benchmark tasks")
+    table.add_column("name")
+    for r in rows:
+        table.add_row(r["name"])
+    _out.print(table)
 
 
 @app.command()

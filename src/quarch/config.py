@@ -23,7 +23,8 @@ class SearchConfig:
     """Configuration of one search run.
 
     Args:
-        space: registered space name (``quarch.space.SPACES``).
+        space: registered space name (``quarch.spaces.SPACES``; ``quarch spaces``).
+            Required: a search names what it searches.
         dataset: data set name (``quarch.data``); tabular spaces name their table here.
         strategy: registered strategy name (``quarch.search.STRATEGIES``).
         trials: number of complete trials the run aims for (resume continues to it).
@@ -52,7 +53,7 @@ class SearchConfig:
         ray_address: address of a running Ray cluster (implies ``ray``).
     """
 
-    space: str = "mlp"
+    space: str
     dataset: str | None = "iris"
     strategy: str = "random"
     trials: int = 20
@@ -124,6 +125,10 @@ class SearchConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"unknown config key(s) {unknown}; known: {sorted(names)}")
+        if "space" not in data:
+            raise ConfigError(
+                "a search needs a space: give --space NAME (`quarch spaces` lists them)"
+            )
         return cls(**data)
 
     @classmethod

@@ -140,7 +140,7 @@ def test_join_study_as_extra_worker(tmp_path: Path) -> None:
 
 def test_ray_and_workers_conflict() -> None:
     with pytest.raises(ConfigError, match="either --workers"):
-        SearchConfig(workers=2, ray=True)
+        SearchConfig(space="mlp", workers=2, ray=True)
 
 
 def test_ray_gives_same_results_as_local(tmp_path: Path) -> None:

@@ -11,8 +11,10 @@ from quarch.evaluate._base import Evaluator, Metrics, check_metrics
 from quarch.evaluate.training import (
     TrainingEvaluator,
     classification_error,
+    save_weights,
     torch_threads,
     train_classifier,
+    weights_file,
 )
 
 __all__ = [
@@ -22,8 +24,10 @@ __all__ = [
     "check_device",
     "check_metrics",
     "classification_error",
+    "save_weights",
     "torch_threads",
     "train_classifier",
+    "weights_file",
 ]
 
 

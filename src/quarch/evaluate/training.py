@@ -12,6 +12,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,8 +24,16 @@ from quarch.evaluate._base import Metrics
 
 if TYPE_CHECKING:
     from quarch.data import Dataset
+    from quarch.space import Space
 
-__all__ = ["TrainingEvaluator", "classification_error", "torch_threads", "train_classifier"]
+__all__ = [
+    "TrainingEvaluator",
+    "classification_error",
+    "save_weights",
+    "torch_threads",
+    "train_classifier",
+    "weights_file",
+]
 
 ModelBuilder = Callable[[Mapping[str, Any], tuple[int, ...], int], nn.Module]
 
@@ -161,6 +170,24 @@ def train_classifier(
     return out
 
 
+def weights_file(weights_dir: str | Path, seed: int) -> Path:
+    """Where the weights of the trial evaluated with ``seed`` are saved in ``weights_dir``
+    (the one place that names the file; :class:`quarch.study.Run` reads it back)."""
+    return Path(weights_dir) / f"seed_{seed}.pt"
+
+
+def save_weights(model: nn.Module, weights_dir: str | Path | None, seed: int) -> None:
+    """Save ``model``'s ``state_dict`` (on the CPU) for the trial with ``seed``, so that
+    ``quarch export`` loads it instead of retraining; nothing when ``weights_dir`` is
+    ``None``."""
+    if weights_dir is None:
+        return
+    path = weights_file(weights_dir, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save(state, path)
+
+
 class TrainingEvaluator:
     """Build a model from an architecture, train it briefly, and measure it.
 
@@ -173,6 +200,10 @@ class TrainingEvaluator:
         device (str): torch device.
         extra_metrics (Callable | None): ``(arch, model) -> dict`` of further metrics
             (quantum costs, latency, ...), computed after training.
+        space (Space | None): when given, each architecture is validated against it
+            first (a bad one raises :class:`~quarch.SpaceError` naming the key).
+        weights_dir (str | Path | None): if set, :meth:`evaluate` saves each trained
+            ``state_dict`` there (:func:`weights_file`), so export needs no retraining.
 
     Example:
         >>> from quarch.data import load_dataset
@@ -193,6 +224,8 @@ class TrainingEvaluator:
         lr: float = 0.01,
         device: str = "cpu",
         extra_metrics: Callable[[Mapping[str, Any], nn.Module], Mapping[str, float]] | None = None,
+        space: Space | None = None,
+        weights_dir: str | Path | None = None,
     ) -> None:
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1; got {epochs}")
@@ -205,6 +238,8 @@ class TrainingEvaluator:
         self.lr = lr
         self.device = device
         self.extra_metrics = extra_metrics
+        self.space = space
+        self.weights_dir = weights_dir
         self.fingerprint = data.fingerprint
         self.last_seconds = 0.0
 
@@ -224,6 +259,8 @@ class TrainingEvaluator:
         metrics came from (same seed, same data, same epochs unless ``epochs`` is given).
         """
         t0 = time.perf_counter()
+        if self.space is not None:
+            arch = self.space.validate(arch)
         model = self.build(arch, seed=seed)
         params = count_params(model)
         flops = count_flops(model, tuple(self.data.input_shape))
@@ -251,5 +288,8 @@ class TrainingEvaluator:
         return model, metrics
 
     def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
-        """Train ``arch`` from scratch with ``seed`` and return its metrics."""
-        return self.fit(arch, seed=seed)[1]
+        """Train ``arch`` from scratch with ``seed`` and return its metrics; the trained
+        weights go to ``weights_dir`` when it is set."""
+        model, metrics = self.fit(arch, seed=seed)
+        save_weights(model, self.weights_dir, seed)
+        return metrics

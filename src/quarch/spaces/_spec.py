@@ -62,6 +62,8 @@ class SpaceSpec:
         device_kinds (tuple[str, ...]): kinds of device profile ``--device-profile``
             may name for this space (``"edge"``, ``"quantum"``); empty: none.
         export_formats (tuple[str, ...]): what ``quarch export`` can write for it.
+        unreproducible (frozenset[str]): metrics that are measurements (wall times), so
+            a repeated evaluation need not reproduce them.
     """
 
     name: ClassVar[str] = ""
@@ -72,6 +74,7 @@ class SpaceSpec:
     weight_sharing: ClassVar[str | None] = None
     device_kinds: ClassVar[tuple[str, ...]] = ()
     export_formats: ClassVar[tuple[str, ...]] = ()
+    unreproducible: ClassVar[frozenset[str]] = frozenset()
 
     # -- required ----------------------------------------------------------------------
     def space(self, **options: Any) -> Space:
@@ -122,8 +125,10 @@ class SpaceSpec:
     def check(self, config: SearchConfig) -> None:
         """Refuse, before anything is written, what this space cannot do with ``config``.
 
-        The default checks the data set is named when needed and every evaluator
-        option is one of :attr:`evaluator_options`; a space adds its own rules.
+        The default checks the data set is named when needed, every evaluator option is
+        one of :attr:`evaluator_options`, and every objective and budget names a metric
+        of :meth:`metrics` (so a run never trains 25 models to find a metric missing);
+        a space adds its own rules.
 
         Raises:
             ConfigError: one line naming what is accepted.
@@ -137,11 +142,28 @@ class SpaceSpec:
                 f"space {self.name!r} takes no evaluator option {', '.join(map(repr, unknown))}; "
                 f"it takes: {known}"
             )
+        produced = self.metrics(config)
+        if produced is not None:
+            from quarch.objectives import Budget
+
+            needed = [*config.objectives, *(Budget.parse(b).metric for b in config.budgets)]
+            missing = [m for m in dict.fromkeys(needed) if m not in produced]
+            if missing:
+                raise ConfigError(
+                    f"space {self.name!r} does not produce metric(s) "
+                    f"{', '.join(map(repr, missing))} with this config; it produces: "
+                    f"{', '.join(sorted(produced))}"
+                )
 
     def resolve(self, config: SearchConfig) -> SearchConfig:
         """``config`` with the defaults this space fills in (saved with the run, so the
         run folder shows what was in force). The default changes nothing."""
         return config
+
+    def metrics(self, config: SearchConfig) -> frozenset[str] | None:
+        """The metrics the evaluator of a run with ``config`` returns, so objectives and
+        budgets are checked before any trial; ``None`` when the space cannot say."""
+        return None
 
     def benchmark_tasks(self) -> dict[str, Callable[..., Task]]:
         """Benchmark tasks this space offers ``quarch benchmark --task``, by name; each

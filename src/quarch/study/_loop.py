@@ -86,10 +86,11 @@ def _prepare(
     spec = _spec_for(config, space, evaluator)
     if spec is not None:
         config = spec.resolve(config)
+    objective = objective_of(config)  # unknown metrics and malformed budgets first
+    if spec is not None:
         spec.check(config)
         space = space if space is not None else spec.build_space(config)
     assert space is not None
-    objective = objective_of(config)
     run_dir = config.run_dir
     sampler = make_sampler(
         config.strategy, seed=config.seed, space=space, objective=objective,

@@ -181,10 +181,13 @@ class Run:
     def saved_weights(self, seed: int) -> dict[str, torch.Tensor] | None:
         """The ``state_dict`` the search saved for the trial with ``seed`` (on the CPU),
         or ``None`` when there is none."""
-        path = self.weights_dir / f"seed_{seed}.pt"
+        import torch
+
+        from quarch.evaluate import weights_file
+
+        path = weights_file(self.weights_dir, seed)
         if not path.is_file():
             return None
-        import torch
 
         state: dict[str, torch.Tensor] = torch.load(path, map_location="cpu", weights_only=True)
         return state

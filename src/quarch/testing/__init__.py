@@ -3,10 +3,13 @@
 :class:`StrategyTestCase` checks any registered search strategy; a test module
 subclasses it and provides a ``strategy`` fixture (a name in
 ``quarch.search.STRATEGIES``), so strategies added later are checked by the same code.
+:class:`EvaluatorTestCase` does the same for the evaluator of any registered space (an
+``evaluator_case`` fixture returning an :class:`EvaluatorCase`).
 """
 
 from __future__ import annotations
 
+from quarch.testing.evaluator_checks import EvaluatorCase, EvaluatorTestCase
 from quarch.testing.strategies import (
     StrategyTestCase,
     contract_objective,
@@ -16,6 +19,8 @@ from quarch.testing.strategies import (
 )
 
 __all__ = [
+    "EvaluatorCase",
+    "EvaluatorTestCase",
     "StrategyTestCase",
     "contract_objective",
     "contract_space",

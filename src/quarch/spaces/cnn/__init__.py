@@ -47,6 +47,15 @@ class CNNSpec(SpaceSpec):
         "save_weights": "save each trial's trained weights in RUN/weights (default true)",
     }
 
+    unreproducible = frozenset({"latency_ms"})  # measured when the profile is local-cpu
+
+    def metrics(self, config: SearchConfig) -> frozenset[str]:
+        return frozenset({
+            "val_error", "test_error", "val_accuracy", "params", "flops", "macs",
+            "weights_kb", "activation_kb", "memory_kb", "energy_mj", "latency_model_ms",
+            "latency_ms",
+        })  # fmt: skip
+
     def space(self, **options: Any) -> Space:
         return cnn_space(**options)
 

@@ -32,7 +32,13 @@ from quarch._errors import ConfigError
 from quarch.cost.classical import count_flops, count_params
 from quarch.cost.devices import default_budgets, get_device
 from quarch.cost.onnx import measure_latency_ms, quantize_int8, to_onnx
-from quarch.evaluate import Metrics, TrainingEvaluator, classification_error, torch_threads
+from quarch.evaluate import (
+    Metrics,
+    TrainingEvaluator,
+    classification_error,
+    save_weights,
+    torch_threads,
+)
 from quarch.objectives import Budget
 from quarch.spaces.cnn.costs import edge_costs
 from quarch.spaces.cnn.model import EdgeCNN
@@ -121,6 +127,7 @@ class EdgeEvaluator:
         weights_dir (str | Path | None): if set, each trained ``state_dict`` is saved as
             ``seed_<seed>.pt`` there, so export needs no retraining.
         device (str): torch device for training.
+        space (Space | None): validate each architecture against it first.
 
     Example:
         >>> from quarch.data import load_dataset
@@ -145,6 +152,7 @@ class EdgeEvaluator:
         torch_threads: int = 1,
         weights_dir: str | Path | None = None,
         device: str = "cpu",
+        space: Space | None = None,
     ) -> None:
         if torch_threads < 1:
             raise ValueError(f"torch_threads must be >= 1; got {torch_threads}")
@@ -158,12 +166,11 @@ class EdgeEvaluator:
             lr=lr,
             device=device,
             extra_metrics=self._extra,
+            space=space,
         )
         self.data = data
         self.fingerprint = data.fingerprint
         self.weights_dir = None if weights_dir is None else Path(weights_dir)
-        self._seed = 0
-        self._save = False
 
     # what ``quarch train`` / ``quarch export`` (quarch.finalize) read
     @property
@@ -191,11 +198,7 @@ class EdgeEvaluator:
         return self.trainer.build(arch, seed=seed)
 
     def _extra(self, arch: Mapping[str, Any], model: nn.Module) -> dict[str, float]:
-        model.cpu()
-        if self.weights_dir is not None and self._save:
-            self.weights_dir.mkdir(parents=True, exist_ok=True)
-            torch.save(model.state_dict(), self.weights_dir / f"seed_{self._seed}.pt")
-        return self.costs(arch, model)
+        return self.costs(arch, model.cpu())
 
     def fit(
         self, arch: Mapping[str, Any], *, seed: int, epochs: int | None = None
@@ -206,19 +209,17 @@ class EdgeEvaluator:
         trial's metrics came from; used by ``quarch train`` and ``quarch export``. It
         never writes ``weights_dir`` (only :meth:`evaluate` does).
         """
-        self._seed = seed
         with torch_threads(self.torch_threads):
             model, m = self.trainer.fit(arch, seed=seed, epochs=epochs)
         m["macs"] = m["flops"] / 2.0
         return model, m
 
     def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
-        """Train ``arch`` with ``seed`` and return accuracy and cost metrics."""
-        self._save = True
-        try:
-            return self.fit(arch, seed=seed)[1]
-        finally:
-            self._save = False
+        """Train ``arch`` with ``seed`` and return accuracy and cost metrics; the trained
+        weights go to ``weights_dir`` when it is set."""
+        model, metrics = self.fit(arch, seed=seed)
+        save_weights(model, self.weights_dir, seed)
+        return metrics
 
 
 class SuperNetEvaluator:
@@ -297,6 +298,7 @@ class SuperNetEvaluator:
 
         ``seed`` picks the recalibration images, so repeated calls agree.
         """
+        arch = self.space.validate(arch)
         net = self.supernet
         with torch_threads(self.torch_threads):
             return self._score(net, arch, seed)
@@ -392,5 +394,6 @@ def make_cnn_evaluator(
     if not opts.get("save_weights", True):
         weights_dir = None
     return EdgeEvaluator(
-        data, epochs=config.epochs or DEFAULT_EPOCHS, weights_dir=weights_dir, **common
-    )
+        data, epochs=config.epochs or DEFAULT_EPOCHS, weights_dir=weights_dir, space=space,
+        **common,
+    )  # fmt: skip

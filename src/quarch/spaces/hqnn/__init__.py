@@ -45,6 +45,17 @@ class HQNNSpec(SpaceSpec):
         "save_weights": "save each trial's trained weights in RUN/weights (default true)",
     }
 
+    unreproducible = frozenset({"sim_time_ms"})
+
+    def metrics(self, config: SearchConfig) -> frozenset[str]:
+        out = {
+            "val_error", "test_error", "val_accuracy", "params", "flops", "qubits", "depth",
+            "two_qubit_gates", "runtime_proxy", "subcircuits", "cut_overhead", "sim_time_ms",
+        }  # fmt: skip
+        if config.evaluator_options.get("noise"):
+            out.add("noisy_val_error")
+        return frozenset(out)
+
     def space(self, **options: Any) -> Space:
         return hqnn_space(**options)
 

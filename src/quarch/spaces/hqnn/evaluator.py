@@ -24,7 +24,13 @@ import torch
 from torch import nn
 
 from quarch.cost.classical import count_params
-from quarch.evaluate import Metrics, classification_error, torch_threads, train_classifier
+from quarch.evaluate import (
+    Metrics,
+    classification_error,
+    save_weights,
+    torch_threads,
+    train_classifier,
+)
 from quarch.spaces.hqnn.costs import HybridCosts
 from quarch.spaces.hqnn.model import HybridNet, PCABasis, classical_ablation, fit_pca
 from quarch.spaces.hqnn.supercircuit import SuperCircuit, train_supercircuit
@@ -136,9 +142,7 @@ class HQNNEvaluator:
         """Train ``arch`` with ``seed`` and return its metrics (see the module docstring);
         the trained weights go to ``weights_dir`` when it is set."""
         model, metrics = self.fit(arch, seed=seed)
-        if self.weights_dir is not None:
-            self.weights_dir.mkdir(parents=True, exist_ok=True)
-            torch.save(model.state_dict(), self.weights_dir / f"seed_{seed}.pt")
+        save_weights(model, self.weights_dir, seed)
         return metrics
 
     def fit(
@@ -149,6 +153,7 @@ class HQNNEvaluator:
         Circuits of up to 10 qubits run on one torch thread: their tensors are too small
         to gain from more, and on a loaded machine extra threads only contend.
         """
+        arch = self.space.validate(arch)
         with torch_threads(1 if int(arch["qubits"]) <= 10 else torch.get_num_threads()):
             t0 = time.perf_counter()
             model = self.build(arch, seed=seed)
@@ -281,6 +286,7 @@ class SuperCircuitEvaluator:
 
     def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
         """Metrics of ``arch`` with inherited (optionally fine-tuned) weights."""
+        arch = self.space.validate(arch)
         net = self.supercircuit.extract(arch)
         if self.finetune_steps:
             net = copy.deepcopy(net)

@@ -27,11 +27,15 @@ class MLPSpec(SpaceSpec):
     name = "mlp"
     evaluator_options: ClassVar[dict[str, str]] = {
         "lr": "learning rate of an architecture without an lr choice (default 0.01)",
+        "save_weights": "save each trial's trained weights in RUN/weights (default true)",
     }
     export_formats = ("torch", "onnx", "onnx-int8")
 
     def space(self, **options: Any) -> Space:
         return mlp_space(**options)
+
+    def metrics(self, config: SearchConfig) -> frozenset[str]:
+        return frozenset({"val_error", "test_error", "val_accuracy", "params", "flops"})
 
     def make_evaluator(
         self, space: Space, config: SearchConfig, *, weights_dir: Path | None = None
@@ -40,6 +44,9 @@ class MLPSpec(SpaceSpec):
         from quarch.evaluate import TrainingEvaluator
         from quarch.spaces.mlp.model import MLP
 
+        opts = dict(config.evaluator_options)
+        if not opts.pop("save_weights", True):
+            weights_dir = None
         data = load_dataset(
             config.dataset or "", data_dir=config.data_dir, seed=config.seed,
             max_train=config.max_train,
@@ -49,7 +56,7 @@ class MLPSpec(SpaceSpec):
             data = dataclasses.replace(data, X_train=Xtr, X_val=Xva, X_test=Xte)
         return TrainingEvaluator(
             MLP, data, epochs=config.epochs or 60, batch_size=config.batch_size or 32,
-            device=config.device, **config.evaluator_options,
+            device=config.device, space=space, weights_dir=weights_dir, **opts,
         )  # fmt: skip
 
 

@@ -35,6 +35,14 @@ class NB201Spec(SpaceSpec):
     def space(self, **options: Any) -> Space:
         return nb201_space(**options)
 
+    def metrics(self, config: SearchConfig) -> frozenset[str]:
+        from quarch.spaces.nb201.evaluator import NB201_LATENCY_COLUMNS
+
+        out = {"val_error", "val_accuracy", "params", "flops", "macs"}
+        if config.evaluator_options.get("latency", True):
+            out.update(NB201_LATENCY_COLUMNS)
+        return frozenset(out)
+
     def make_evaluator(
         self, space: Space, config: SearchConfig, *, weights_dir: Path | None = None
     ) -> Evaluator:

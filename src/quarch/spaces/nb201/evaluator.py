@@ -188,6 +188,7 @@ class NB201Evaluator:
     Args:
         table (NB201Table): the loaded table (:func:`load_nb201`).
         latency (bool): also return the latency columns (ms) when the table has them.
+        space (Space | None): validate each architecture against it first.
 
     Example:
         >>> ev = NB201Evaluator(load_nb201("cifar10", "../shared/data"))  # doctest: +SKIP
@@ -195,15 +196,20 @@ class NB201Evaluator:
         ['1080ti_1', 'eyeriss', 'flops', 'fpga', 'gold_6226', 'macs', 'params', 'pixel3', 'raspi4', 'val_accuracy', 'val_error']
     """
 
-    def __init__(self, table: NB201Table, *, latency: bool = True) -> None:
+    def __init__(
+        self, table: NB201Table, *, latency: bool = True, space: Space | None = None
+    ) -> None:
         self.table = table
         self.latency = latency
+        self.space = space
         self.fingerprint = table.fingerprint
 
     def evaluate(self, arch: Mapping[str, Any], *, seed: int = 0) -> Metrics:
         """Metrics of ``arch``: ``val_accuracy`` (%), ``val_error`` (fraction),
         ``params``, ``flops`` (2 x ``macs``, as torch's counter gives for other spaces)
         and the latencies (ms)."""
+        if self.space is not None:
+            arch = self.space.validate(arch)
         i = self.table.row(arch)
         acc = float(self.table.val_12ep[i])
         n_classes = 100 if self.table.dataset == "cifar100" else 10
@@ -234,4 +240,4 @@ def make_nb201_evaluator(space: Space, config: SearchConfig) -> NB201Evaluator:
     if space.names != nb201_space().names:
         raise ConfigError(f"the nb201 evaluator needs the nb201 space; got space {space.name!r}")
     table = load_nb201(config.dataset or "cifar10", config.data_dir)
-    return NB201Evaluator(table, **config.evaluator_options)
+    return NB201Evaluator(table, space=space, **config.evaluator_options)
