@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from quarch.search import QAOASampler
+from quarch.search import QAOASampler, QUBOProblem, Register
 from quarch.search._circuits import split_blocks, standardize
 from quarch.search._qaoa import optimize_qaoa, qaoa_probs
 from quarch.search._surrogate import (
@@ -126,15 +126,41 @@ class TestRegisters:
         sizes = [5, 3, 4, 2]
         rng = np.random.default_rng(0)
         m = QuadraticModel(sizes, rng.standard_normal(n_features(sizes)))
-        s = QAOASampler(max_qubits=5)
-        blocks = s._blocks(sizes)
+        reg = Register(max_qubits=5)
+        blocks = reg.blocks(sizes, "qaoa")
         assert len(blocks) == 2
         inc = np.array([1, 2, 3, 0])
         for block in blocks:
-            C, X = s.block_costs(m, inc, block)
+            C, X = reg.costs(QUBOProblem(m, inc), inc, block)
             np.testing.assert_allclose(C, m.energy(X))
             others = [j for j in range(4) if j not in block]
             assert (X[:, others] == inc[others]).all()
+
+    @pytest.mark.parametrize("rounds", [1, 2])
+    def test_sub_qubo_search_with_an_exact_circuit_solves_a_separable_model(
+        self, rounds: int
+    ) -> None:
+        """Block by block with the others at the incumbent is exact when no pair term
+        couples the blocks: the search must end at the brute-force optimum."""
+        sizes = [5, 3, 4, 2]
+        w = np.zeros(n_features(sizes))
+        w[: sum(sizes)] = np.random.default_rng(1).standard_normal(sum(sizes))
+        m = QuadraticModel(sizes, w)
+        reg = Register(max_qubits=3, rounds=rounds)
+        n_blocks = len(reg.blocks(sizes, "qaoa"))
+        assert n_blocks > 1
+
+        def exact(
+            C: np.ndarray, threshold: float, rng: np.random.Generator
+        ) -> tuple[np.ndarray, dict[str, float]]:
+            return np.array([int(np.argmin(C))]), {"circuits": 1}
+
+        start = np.zeros(4, dtype=np.int64)
+        X, counters = reg.search(QUBOProblem(m, start), exact, np.random.default_rng(0), "t")
+        archs = np.array(list(itertools.product(*(range(k) for k in sizes))))
+        assert X.shape == (rounds * n_blocks, 4)
+        assert X[-1].tolist() == archs[int(np.argmin(m.energy(archs)))].tolist()
+        assert counters == {"circuits": rounds * n_blocks}
 
     def test_constructor_errors(self) -> None:
         with pytest.raises(ValueError, match=r"encoding must be one of \['binary', 'onehot'\]"):

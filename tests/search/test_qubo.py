@@ -1,16 +1,29 @@
-"""The quadratic surrogate, its QUBO and the QUBO samplers, against brute force and a
-closed-form Bayesian posterior."""
+"""The quadratic surrogate, its QUBO, the annealing solvers and the solver protocol of
+the QUBO sampler, against brute force and a closed-form Bayesian posterior."""
 
 from __future__ import annotations
 
 import itertools
+import pickle
+from collections.abc import Sequence
+from typing import Literal
 
 import dimod
 import numpy as np
 import optuna
 import pytest
 
-from quarch.search import QUBOSampler
+from quarch.search import (
+    DimodSolver,
+    GroverSampler,
+    GroverSolver,
+    QAOASolver,
+    QUBOProblem,
+    QUBOSampler,
+    SASolver,
+    Solution,
+    SQASolver,
+)
 from quarch.search._qubo import _decode, descend
 from quarch.search._surrogate import (
     QuadraticModel,
@@ -105,10 +118,12 @@ class TestPosterior:
         assert r.sum() == pytest.approx(0.0)
 
 
-def _solver(solver: str) -> QUBOSampler:
-    return QUBOSampler(
-        solver=solver, num_reads=8, num_sweeps=1000 if solver == "sa" else 100, n_slices=16
-    )
+def _solver(solver: str) -> SASolver | SQASolver | DimodSolver:
+    if solver == "sa":
+        return SASolver(num_reads=8, num_sweeps=1000)
+    if solver == "sqa":
+        return SQASolver(num_reads=8, num_sweeps=100, n_slices=16)
+    return DimodSolver(num_reads=8)
 
 
 class TestSolvers:
@@ -119,7 +134,7 @@ class TestSolvers:
     ) -> None:
         Q = np.triu(np.random.default_rng(seed).standard_normal((14, 14)))
         X = np.array(list(itertools.product([0, 1], repeat=14)), dtype=float)
-        reads = _solver(solver).solve([Q], np.random.default_rng(seed))[0].astype(float)
+        reads = _solver(solver).minimize([Q], np.random.default_rng(seed))[0].astype(float)
         E = np.einsum("bi,ij,bj->b", reads, Q, reads)
         assert list(E) == sorted(E)
         assert E[0] == pytest.approx(np.einsum("bi,ij,bj->b", X, Q, X).min())
@@ -129,7 +144,7 @@ class TestSolvers:
     def test_surrogate_qubo_gives_the_best_architecture(self, solver: str, seed: int) -> None:
         m = _model(10 + seed)
         Q, _ = m.qubo()
-        reads = _solver(solver).solve([Q], np.random.default_rng(seed))[0]
+        reads = _solver(solver).minimize([Q], np.random.default_rng(seed))[0]
         best = min(
             (descend(m, _decode(b, SIZES)) for b in reads), key=lambda x: m.energy(np.array([x]))[0]
         )
@@ -149,9 +164,12 @@ class TestSolvers:
 class TestInputs:
     def test_solver(self) -> None:
         with pytest.raises(
-            ValueError, match=r"solver must be one of \['sa', 'sqa', 'dimod'\]; got 'qpu'"
+            ValueError,
+            match=r"solver must be one of \['sa', 'sqa', 'dimod'\] or a solver object; got 'qpu'",
         ):
-            QUBOSampler(solver="qpu")  # type: ignore[arg-type]
+            QUBOSampler(solver="qpu")
+        with pytest.raises(ValueError, match=r"or a solver object \(a callable .*\); got 3"):
+            QUBOSampler(solver=3)  # type: ignore[arg-type]
 
     def test_sampler_needs_dimod_solver(self) -> None:
         with pytest.raises(
@@ -172,3 +190,144 @@ class TestInputs:
             QUBOSampler(exploration=-1)
         with pytest.raises(ValueError, match=r"batch_size must be an integer >= 1; got 0"):
             QUBOSampler(batch_size=0)
+
+
+class _BruteForce:
+    """Every architecture of each problem, and a record of the problems seen."""
+
+    def __init__(self, counters: dict[str, float] | None = None) -> None:
+        self.seen: list[list[QUBOProblem]] = []
+        self.counters = counters
+
+    def __call__(
+        self, problems: Sequence[QUBOProblem], rng: np.random.Generator
+    ) -> list[np.ndarray] | Solution:
+        self.seen.append(list(problems))
+        cands = [_archs(p.sizes)[::-1] for p in problems]  # any order: the sampler ranks
+        return cands if self.counters is None else Solution(cands, dict(self.counters))
+
+
+def _run(sampler: QUBOSampler, n: int, sizes: list[int] = [3, 4, 2]) -> optuna.Study:  # noqa: B006
+    space = _space(sizes)
+    study = optuna.create_study(sampler=sampler)
+    rng = np.random.default_rng(0)
+    table = rng.standard_normal(sizes)
+    study.optimize(lambda t: float(table[tuple(space.to_indices(space.suggest(t)))]), n_trials=n)
+    return study
+
+
+def _batch_of(study: optuna.Study, start: int, size: int) -> tuple[list[list[int]], set]:
+    space = _space([3, 4, 2])
+    trials = sorted(study.trials, key=lambda t: t.number)
+    seen = {tuple(space.to_indices(t.params)) for t in trials[:start]}
+    return [space.to_indices(t.params) for t in trials[start : start + size]], seen
+
+
+class TestSolverProtocol:
+    def test_problem_qubo_is_the_penalised_model(self) -> None:
+        sizes = [3, 2, 2]
+        p = QUBOProblem(_model(4, sizes), np.zeros(3, dtype=np.int64))
+        space, archs = _space(sizes), _archs(sizes)
+        onehot = np.stack([space.to_bits(space.from_indices(x.tolist())) for x in archs])
+        E = np.einsum("bi,ij,bj->b", onehot.astype(float), p.Q, onehot.astype(float))
+        np.testing.assert_allclose(E + p.penalty * 3, p.energy(archs))  # valid codes
+        bits = np.array(list(itertools.product([0, 1], repeat=7)), dtype=float)
+        every = np.einsum("bi,ij,bj->b", bits, p.Q, bits)
+        assert every.min() == pytest.approx(E.min())  # the ground state is a valid code
+        best = int(np.argmin(E))
+        assert p.decode(onehot[[best]]).tolist() == [archs[best].tolist()]
+
+    def test_one_sample_per_proposal_each_proposes_its_best_unseen(self) -> None:
+        solver = _BruteForce()
+        study = _run(QUBOSampler(solver=solver, batch_size=3, n_startup=4, seed=0), 7)
+        (problems,) = solver.seen
+        assert len(problems) == 3  # one Thompson sample per proposal
+        props, taken = _batch_of(study, 4, 3)
+        for p, x in zip(problems, props, strict=True):
+            unseen = [a for a in _archs(p.sizes).tolist() if tuple(a) not in taken]
+            assert x == min(unseen, key=lambda a: p.energy(np.array([a]))[0])
+            taken.add(tuple(x))
+
+    def test_one_sample_per_batch_proposes_its_best_unseen(self) -> None:
+        solver = _BruteForce()
+        sampler = QUBOSampler(solver=solver, thompson="batch", batch_size=5, n_startup=4, seed=1)
+        study = _run(sampler, 9)
+        ((p,),) = solver.seen
+        props, taken = _batch_of(study, 4, 5)
+        unseen = [a for a in _archs(p.sizes).tolist() if tuple(a) not in taken]
+        assert props == sorted(unseen, key=lambda a: p.energy(np.array([a]))[0])[:5]
+
+    def test_incumbent_is_the_samples_best_tried_architecture(self) -> None:
+        solver = _BruteForce()
+        study = _run(QUBOSampler(solver=solver, batch_size=2, n_startup=5, seed=2), 6)
+        space = _space([3, 4, 2])
+        tried = np.array([space.to_indices(t.params) for t in study.trials[:5]])
+        for p in solver.seen[0]:
+            assert p.incumbent.tolist() == tried[int(np.argmin(p.energy(tried)))].tolist()
+
+    def test_counters_are_recorded_on_the_batch(self) -> None:
+        sampler = QUBOSampler(solver=_BruteForce({"qpu_us": 2.5}), batch_size=2, n_startup=3)
+        study = _run(sampler, 7)
+        calls = [t.system_attrs.get("QUBOSampler:qpu_us") for t in study.trials]
+        assert calls == [None] * 3 + [2.5] * 4  # the batch's report on each of its trials
+
+    def test_solver_output_is_checked(self) -> None:
+        def short(problems: Sequence[QUBOProblem], rng: np.random.Generator) -> list[np.ndarray]:
+            return []
+
+        def outside(problems: Sequence[QUBOProblem], rng: np.random.Generator) -> list[np.ndarray]:
+            return [np.array([[0, 9, 0]]) for _ in problems]
+
+        with pytest.raises(
+            ValueError, match=r"must return one candidate array per problem \(2\); got 0"
+        ):
+            _run(QUBOSampler(solver=short, batch_size=2, n_startup=2, seed=0), 3)
+        with pytest.raises(
+            ValueError, match=r"option indices outside the space of sizes \[3, 4, 2\]"
+        ):
+            _run(QUBOSampler(solver=outside, n_startup=2, seed=0), 3)
+
+    def test_solver_object_takes_its_own_options(self) -> None:
+        with pytest.raises(
+            ValueError,
+            match=r"num_reads, n_slices configure the built-in solvers \['sa', 'sqa', 'dimod'\]",
+        ):
+            QUBOSampler(solver=SASolver(), num_reads=3, n_slices=4)
+        with pytest.raises(
+            ValueError, match=r"thompson must be one of \['proposal', 'batch'\]; got 'x'"
+        ):
+            QUBOSampler(thompson="x")  # type: ignore[arg-type]
+
+    def test_named_solver_is_the_solver_object(self) -> None:
+        """``solver="sqa"`` with its options is ``SQASolver`` with the same options."""
+        a = _run(QUBOSampler(solver="sqa", num_reads=3, num_sweeps=20, n_startup=3, seed=3), 8)
+        b = _run(QUBOSampler(solver=SQASolver(num_reads=3, num_sweeps=20), n_startup=3, seed=3), 8)
+        assert [t.params for t in a.trials] == [t.params for t in b.trials]
+
+    def test_circuit_samplers_are_the_qubo_sampler_with_their_solver(self) -> None:
+        a = _run(GroverSampler(max_oracle_calls=8, batch_size=4, n_startup=3, seed=4), 9)
+        b = _run(
+            QUBOSampler(
+                solver=GroverSolver(max_oracle_calls=8),
+                thompson="batch",
+                exploration=0.5,
+                batch_size=4,
+                n_startup=3,
+                seed=4,
+            ),
+            9,
+        )
+        assert [t.params for t in a.trials] == [t.params for t in b.trials]
+        calls = b.trials[-1].system_attrs["QUBOSampler:oracle_calls"]
+        assert a.trials[-1].system_attrs["GroverSampler:oracle_calls"] == calls > 0
+
+    @pytest.mark.parametrize("thompson", ["proposal", "batch"])
+    def test_any_solver_in_either_mode(self, thompson: Literal["proposal", "batch"]) -> None:
+        for solver in (SASolver(num_reads=2, num_sweeps=50), QAOASolver(p=1, steps=2, shots=16)):
+            sampler = QUBOSampler(
+                solver=solver, thompson=thompson, batch_size=3, n_startup=3, seed=5
+            )
+            study = _run(sampler, 12)
+            assert len({tuple(t.params.values()) for t in study.trials}) == 12
+            clone = pickle.loads(pickle.dumps(sampler))
+            assert [t.params for t in _run(clone, 12).trials] == [t.params for t in study.trials]

@@ -36,6 +36,16 @@ class TestRegistry:
             if type(s).__module__.startswith("quarch."):
                 assert type(s).__name__ in search.__all__
 
+    def test_at_most_two_classes_between_base_sampler_and_a_strategy(self) -> None:
+        """Strategies plug behaviour in (solvers, helpers) rather than inherit it."""
+        from optuna.samplers import BaseSampler
+
+        space, _, _ = synthetic_qubo(0, n_choices=2, n_options=2)
+        for name in STRATEGIES.names():
+            s = make_sampler(name, seed=0, space=space, objective=Objective(["val_error"]))
+            mro = type(s).__mro__
+            assert mro.index(BaseSampler) <= 3, f"{name}: {[c.__name__ for c in mro]}"
+
     def test_descriptions(self) -> None:
         for e in STRATEGIES.entries():
             assert e.description and "\n" not in e.description

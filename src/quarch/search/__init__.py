@@ -4,6 +4,14 @@
 ``factory(*, seed, space, objective, **options) -> BaseSampler``; ``quarch
 strategies`` lists it and ``quarch search --strategy NAME`` reads it. Every sampler
 class is also exported here for use in a plain Optuna study.
+
+The QUBO family (``qubo-sa``, ``qubo-sqa``, ``qubo-dimod``, ``qaoa``, ``vqe``,
+``grover``) is one sampler, :class:`QUBOSampler`, with a pluggable solver
+(:class:`SASolver`, :class:`SQASolver`, :class:`DimodSolver`, :class:`QAOASolver`,
+:class:`VQESolver`, :class:`GroverSolver`, or your own: see
+:mod:`quarch.search._qubo` for the protocol); :class:`QAOASampler`,
+:class:`VQESampler` and :class:`GroverSampler` are :class:`QUBOSampler` with their
+solver set.
 """
 
 from __future__ import annotations
@@ -15,18 +23,28 @@ import optuna
 
 from quarch._registry import Registry
 from quarch.search import _born, _grover, _qaoa, _vqe
+from quarch.search._annealers import DimodSolver, SASolver, SQASolver
 from quarch.search._born import BornSampler
+from quarch.search._circuits import Register
 from quarch.search._evolution import RegEvoSampler
-from quarch.search._grover import GroverSampler
+from quarch.search._grover import GroverSampler, GroverSolver
 from quarch.search._local import LocalSearchSampler
 from quarch.search._nsga2 import NSGAIISampler
-from quarch.search._qaoa import QAOASampler
+from quarch.search._qaoa import QAOASampler, QAOASolver
 from quarch.search._qiea import QIEASampler
 from quarch.search._qpso import QPSOSampler
-from quarch.search._qubo import QUBOSampler, make_qubo_dimod, make_qubo_sa, make_qubo_sqa
+from quarch.search._qubo import (
+    QUBOProblem,
+    QUBOSampler,
+    Solution,
+    Solver,
+    make_qubo_dimod,
+    make_qubo_sa,
+    make_qubo_sqa,
+)
 from quarch.search._random import RandomSampler
 from quarch.search._reinforce import ReinforceSampler
-from quarch.search._vqe import VQESampler
+from quarch.search._vqe import VQESampler, VQESolver
 
 if TYPE_CHECKING:
     from quarch.objectives import Objective
@@ -35,17 +53,27 @@ if TYPE_CHECKING:
 __all__ = [
     "STRATEGIES",
     "BornSampler",
+    "DimodSolver",
     "GroverSampler",
+    "GroverSolver",
     "LocalSearchSampler",
     "NSGAIISampler",
     "QAOASampler",
+    "QAOASolver",
     "QIEASampler",
     "QPSOSampler",
+    "QUBOProblem",
     "QUBOSampler",
     "RandomSampler",
     "RegEvoSampler",
+    "Register",
     "ReinforceSampler",
+    "SASolver",
+    "SQASolver",
+    "Solution",
+    "Solver",
     "VQESampler",
+    "VQESolver",
     "make_sampler",
 ]
 

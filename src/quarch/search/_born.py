@@ -35,12 +35,13 @@ from quarch.search._circuits import (
     shift_probs,
     split_blocks,
 )
-from quarch.search._common import History, Proposal, check_float, check_int
-from quarch.search._surrogate import BatchSampler, arch_ids, decode_codes, rank_targets
+from quarch.search._common import History, PopulationSampler, Proposal, check_float, check_int
+from quarch.search._surrogate import arch_ids, decode_codes, propose_batched, rank_targets
 
 if TYPE_CHECKING:
     from optuna import Study
     from optuna.distributions import CategoricalDistribution
+    from optuna.trial import FrozenTrial
 
     from quarch.objectives import Objective
     from quarch.space import Space
@@ -63,7 +64,7 @@ def _probs(plan: Any, theta: np.ndarray) -> np.ndarray:
         return plan.probs(weights=w)[0].double().numpy()
 
 
-class BornSampler(BatchSampler):
+class BornSampler(PopulationSampler):
     """Quantum circuit Born machine trained by REINFORCE with a baseline.
 
     Args:
@@ -83,8 +84,6 @@ class BornSampler(BatchSampler):
         >>> study.optimize(lambda t: t.suggest_categorical("k", [1, 2, 3]), n_trials=5)
     """
 
-    _uses_torch = True
-
     def __init__(
         self,
         *,
@@ -98,9 +97,9 @@ class BornSampler(BatchSampler):
         seed: int | None = None,
         search_space: dict[str, CategoricalDistribution] | None = None,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size, n_startup=n_startup, seed=seed, search_space=search_space
-        )
+        super().__init__(seed=seed, search_space=search_space)
+        self._batch_size = check_int("batch_size", batch_size, 1)
+        self._n_startup = check_int("n_startup", n_startup, 1)
         if encoding not in ("binary", "onehot"):
             raise ValueError(f"encoding must be one of ['binary', 'onehot']; got {encoding!r}")
         self._encoding = encoding
@@ -122,6 +121,18 @@ class BornSampler(BatchSampler):
         n = dec.shape[0].bit_length() - 1
         plan, init = _ansatz(n, self._layers)
         return plan, init, (sub, dec, arch_ids(dec, sub))
+
+    def _propose(self, study: Study, trial: FrozenTrial, hist: History) -> Proposal:
+        return propose_batched(
+            self,
+            study,
+            trial,
+            hist,
+            batch_size=self._batch_size,
+            n_startup=self._n_startup,
+            make_batch=self._batch,
+            uses_torch=True,
+        )
 
     def _start(self, b: int) -> int:
         return self._n_startup + b * self._batch_size

@@ -1,16 +1,23 @@
-"""What the circuit strategies (QAOA, VQE, Grover adaptive search) share: registers,
-sub-QUBO decomposition, parameter-shift gradients and sampling.
+"""What the circuit solvers (QAOA, VQE, Grover adaptive search) share: registers,
+sub-QUBO decomposition, parameter-shift gradients and sampling. Helpers the solvers
+call, not a base class.
 
-Each batch draws one Thompson sample of the quadratic surrogate
-(:mod:`quarch.search._surrogate`) and minimises it over a register of qubits that
-encodes architectures (``encoding="binary"``: ``ceil(log2 k)`` qubits per choice, codes
-that name no option repaired; ``"onehot"``: ``k`` qubits per choice with the one-hot
-penalty in the cost). A state vector holds ``2**n`` amplitudes, so a register wider
-than ``max_qubits`` is split into sub-QUBOs over a few whole choices at a time, as
-qbsolv does: each block's circuit minimises the cost with the other choices held at
-the incumbent (the model's best tried architecture), the incumbent moves to the best
-sampled block state, and this repeats over the blocks ``rounds`` times. Every sampled
-architecture joins a pool; the batch proposes the pool's best untried ones.
+A circuit solver minimises a Thompson sample of the quadratic surrogate (a
+:class:`~quarch.search.QUBOProblem`) over a register of qubits that encodes
+architectures (``encoding="binary"``: ``ceil(log2 k)`` qubits per choice, codes that
+name no option repaired; ``"onehot"``: ``k`` qubits per choice with the one-hot penalty
+in the cost). A state vector holds ``2**n`` amplitudes, so a register wider than
+``max_qubits`` is split into sub-QUBOs over a few whole choices at a time, as qbsolv
+does (:meth:`Register.search`): each block's circuit minimises the cost with the other
+choices held at the incumbent (the model's best tried architecture), the incumbent
+moves to the best sampled block state, and this repeats over the blocks ``rounds``
+times. Every sampled architecture is a candidate; :class:`~quarch.search.QUBOSampler`
+proposes the best untried ones.
+
+A circuit is a function ``circuit(C, threshold, rng) -> (codes, counters)``: the cost
+``C`` of every basis state of one block's register, the incumbent's cost, and the
+generator for every random draw; it returns the measured basis indices and counters
+to report (e.g. oracle calls).
 
 Gradients of circuit parameters use the parameter-shift rule, evaluated as one batched
 execution of the plan (a row of weights per shifted parameter), as hardware would.
@@ -19,31 +26,38 @@ execution of the plan (a row of weights per shifted parameter), as hardware woul
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from quarch.search._common import History, Proposal, check_int
-from quarch.search._qubo import pick_unseen
-from quarch.search._surrogate import (
-    CircuitSizeError,
-    QuadraticModel,
-    SurrogateSampler,
-    decode_codes,
-    n_qubits,
-)
+from quarch.search._common import check_int
+from quarch.search._qubo import Solution
+from quarch.search._surrogate import CircuitSizeError, decode_codes, n_qubits, single_thread
 
 if TYPE_CHECKING:
-    import torch
-    from optuna import Study
     from optuna.distributions import CategoricalDistribution
 
     from quarch.quantum import ExecutionPlan
+    from quarch.search._qubo import QUBOProblem
 
-__all__ = ["CircuitSurrogateSampler", "hardware_efficient", "shift_gradient", "split_blocks"]
+__all__ = [
+    "Circuit",
+    "Register",
+    "adam",
+    "hardware_efficient",
+    "measure",
+    "sample_codes",
+    "shift_gradient",
+    "shift_probs",
+    "split_blocks",
+    "standardize",
+]
 
 _ENCODINGS = ("binary", "onehot")
+
+#: ``circuit(C, threshold, rng) -> (measured basis indices, counters)``.
+Circuit = Callable[[np.ndarray, float, np.random.Generator], tuple[np.ndarray, dict[str, float]]]
 
 
 def split_blocks(
@@ -173,21 +187,21 @@ def adam(
     return best_x, best_f, x0, f0
 
 
-class CircuitSurrogateSampler(SurrogateSampler):
-    """Base of the circuit strategies; subclasses implement :meth:`_block_samples`.
+def measure(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:
+    """``shots`` basis indices drawn from ``probs``, seeded from ``rng``."""
+    return sample_codes(probs, shots, int(rng.integers(2**31 - 1)))
+
+
+class Register:
+    """How a circuit solver lays architectures on qubits, and splits a wide register.
 
     Args:
-        encoding (str): ``"binary"`` or ``"onehot"`` register.
+        encoding (str): ``"binary"`` or ``"onehot"``.
         max_qubits (int): widest register simulated, in ``[1, 24]``.
-        decompose (bool): split wider registers into sub-QUBOs (else raise).
+        decompose (bool): split wider registers into sub-QUBOs (else raise
+            :class:`~quarch.search._surrogate.CircuitSizeError`).
         rounds (int): passes over the blocks, >= 1.
-        shots (int): measurements per block circuit, >= 1.
-        batch_size, n_startup, exploration, seed, search_space: see
-            :class:`quarch.search._surrogate.SurrogateSampler`.
     """
-
-    _strategy = "circuit"
-    _uses_torch = True
 
     def __init__(
         self,
@@ -196,52 +210,45 @@ class CircuitSurrogateSampler(SurrogateSampler):
         max_qubits: int = 12,
         decompose: bool = True,
         rounds: int = 1,
-        shots: int = 128,
-        batch_size: int = 10,
-        n_startup: int = 10,
-        exploration: float = 0.5,
-        seed: int | None = None,
-        search_space: dict[str, CategoricalDistribution] | None = None,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            n_startup=n_startup,
-            exploration=exploration,
-            seed=seed,
-            search_space=search_space,
-        )
         if encoding not in _ENCODINGS:
             raise ValueError(f"encoding must be one of {list(_ENCODINGS)}; got {encoding!r}")
-        self._encoding = encoding
-        self._max_qubits = check_int("max_qubits", max_qubits, 1, 24)
+        self.encoding = encoding
+        self.max_qubits = check_int("max_qubits", max_qubits, 1, 24)
         if not isinstance(decompose, bool):
             raise ValueError(f"decompose must be a bool; got {decompose!r}")
-        self._decompose = decompose
-        self._rounds = check_int("rounds", rounds, 1)
-        self._shots = check_int("shots", shots, 1)
-        if search_space is not None:  # fail early on a register that cannot run
-            self._blocks([len(d.choices) for d in search_space.values()])
+        self.decompose = decompose
+        self.rounds = check_int("rounds", rounds, 1)
 
-    def _blocks(self, sizes: Sequence[int]) -> list[list[int]]:
-        return split_blocks(
-            sizes,
-            self._encoding,
-            self._max_qubits,
-            decompose=self._decompose,
-            strategy=self._strategy,
+    def __repr__(self) -> str:
+        return (
+            f"Register(encoding={self.encoding!r}, max_qubits={self.max_qubits}, "
+            f"decompose={self.decompose}, rounds={self.rounds})"
         )
 
-    def block_costs(
-        self, model: QuadraticModel, incumbent: Sequence[int], block: Sequence[int]
+    def blocks(self, sizes: Sequence[int], strategy: str) -> list[list[int]]:
+        """Choices grouped into blocks that fit (see :func:`split_blocks`); ``strategy``
+        names the algorithm in the error."""
+        return split_blocks(
+            sizes, self.encoding, self.max_qubits, decompose=self.decompose, strategy=strategy
+        )
+
+    def check(self, search_space: dict[str, CategoricalDistribution] | None, strategy: str) -> None:
+        """Raise at construction, not at the first batch, for a space that cannot run."""
+        if search_space is not None:
+            self.blocks([len(d.choices) for d in search_space.values()], strategy)
+
+    def costs(
+        self, problem: QUBOProblem, incumbent: np.ndarray, block: Sequence[int]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Cost of every basis state of ``block``'s register with the other choices at
         ``incumbent``, and the architectures the states decode to ``(2**nb, n_choices)``."""
-        sub = [model.sizes[j] for j in block]
-        dec = decode_codes(sub, self._encoding).astype(np.int64)
+        sub = [problem.sizes[j] for j in block]
+        dec = decode_codes(sub, self.encoding).astype(np.int64)
         X = np.repeat(np.asarray(incumbent, dtype=np.int64)[None], dec.shape[0], axis=0)
         X[:, list(block)] = dec
-        C = model.energy(X)
-        if self._encoding == "onehot":
+        C = problem.energy(X)
+        if self.encoding == "onehot":
             nb = sum(sub)
             z = np.arange(2**nb, dtype=np.int64)
             pen = np.zeros(2**nb)
@@ -252,66 +259,59 @@ class CircuitSurrogateSampler(SurrogateSampler):
                     cnt += (z >> (nb - 1 - b)) & 1
                 pen += (cnt - 1) ** 2
                 start += k
-            C = C + model.penalty() * pen
+            C = C + problem.penalty * pen
         return C, X
 
-    def _block_samples(
-        self, C: np.ndarray, c_incumbent: float, rng: np.random.Generator
+    def search(
+        self, problem: QUBOProblem, circuit: Circuit, rng: np.random.Generator, strategy: str
     ) -> tuple[np.ndarray, dict[str, float]]:
-        """Measured basis indices of one block's circuit, and counters to report."""
-        raise NotImplementedError
+        """The qbsolv-style loop of the module docstring on one problem.
 
-    def _batch(
-        self, study: Study, hist: History, rng: np.random.Generator, size: int, start: int
-    ) -> tuple[list[Proposal], dict[str, Any]]:
-        blocks = self._blocks(hist.sizes)
-        post = self._fit(hist)
-        model = self._draw(post, hist, rng)
-        inc = hist.X[int(np.argmin(model.energy(hist.X)))].astype(np.int64)
-        pool: dict[tuple[int, ...], float] = {}
+        Returns:
+            Every sampled architecture ``(m, n_choices)``, in the order measured, and
+            the circuits' counters summed.
+        """
+        blocks = self.blocks(problem.sizes, strategy)
+        inc = np.asarray(problem.incumbent, dtype=np.int64)
+        found: list[np.ndarray] = []
         counters: dict[str, float] = {}
-        for _ in range(self._rounds):
+        for _ in range(self.rounds):
             for block in blocks:
-                C, X = self.block_costs(model, inc, block)
-                c_inc = float(model.energy(inc[None])[0])
-                codes, info = self._block_samples(C, c_inc, rng)
+                C, X = self.costs(problem, inc, block)
+                c_inc = float(problem.energy(inc[None])[0])
+                codes, info = circuit(C, c_inc, rng)
                 for k, v in info.items():
                     counters[k] = counters.get(k, 0.0) + v
                 if codes.size == 0:
                     continue
-                E = model.energy(X[codes])
-                for x, e in zip(X[codes], E, strict=True):
-                    pool[tuple(int(v) for v in x)] = float(e)
+                E = problem.energy(X[codes])
+                found.append(X[codes])
                 best = int(np.argmin(E))
                 if E[best] < c_inc:
                     inc = X[codes][best].copy()
-        ordered = [list(k) for k, _ in sorted(pool.items(), key=lambda kv: kv[1])]
-        taken = set(hist.seen)
-        props: list[Proposal] = []
-        for c in ordered:
-            if len(props) == size:
-                break
-            if tuple(c) not in taken:
-                props.append(c)
-                taken.add(tuple(c))
-        while len(props) < size:
-            p = pick_unseen(model, props or [list(map(int, inc))], taken)
-            if p is None:
-                break
-            props.append(p)
-            taken.add(tuple(p))
-        records = {k: [v] * size for k, v in counters.items()}
-        return props, records
+        n = len(problem.sizes)
+        return (np.concatenate(found) if found else np.zeros((0, n), dtype=np.int64)), counters
+
+    def solve(
+        self,
+        problems: Sequence[QUBOProblem],
+        circuit: Circuit,
+        rng: np.random.Generator,
+        strategy: str,
+    ) -> Solution:
+        """:meth:`search` on each problem in turn, torch and BLAS on one thread: the
+        body of a circuit solver's ``__call__``."""
+        out = Solution([])
+        with single_thread(True):
+            for p in problems:
+                X, info = self.search(p, circuit, rng, strategy)
+                out.candidates.append(X)
+                for k, v in info.items():
+                    out.counters[k] = out.counters.get(k, 0.0) + v
+        return out
 
 
 def standardize(C: np.ndarray) -> np.ndarray:
     """``(C - mean) / std`` (std 1 when ``C`` is constant): angle scales stay O(1)."""
     sd = float(C.std())
     return (C - C.mean()) / (sd if sd > 0 else 1.0)
-
-
-def probs_tensor(C: np.ndarray) -> torch.Tensor:
-    """``C`` as a float32 torch tensor."""
-    import torch
-
-    return torch.as_tensor(C, dtype=torch.float32)

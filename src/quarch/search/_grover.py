@@ -9,8 +9,8 @@ at the cost of the incumbent (the model's best tried architecture), each round a
 Hoyer and Tapp's schedule for an unknown number of marked states) and measures once:
 a state below ``y`` becomes the new threshold and ``m`` resets to 1, otherwise ``m``
 grows by ``lam`` up to ``sqrt(N)``. It stops when ``max_oracle_calls`` oracle calls
-are spent. Every measured state joins the proposal pool; the oracle calls of a batch
-are recorded on its trials as the system attr ``"GroverSampler:oracle_calls"``.
+are spent. Every measured state is a candidate; the oracle calls of a batch are
+recorded on its trials as the system attr ``"GroverSampler:oracle_calls"``.
 """
 
 from __future__ import annotations
@@ -20,16 +20,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from quarch.search._circuits import CircuitSurrogateSampler, sample_codes
+from quarch.search._circuits import Register, sample_codes
 from quarch.search._common import check_float, check_int
+from quarch.search._qubo import QUBOSampler, Solution, Thompson
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from optuna.distributions import CategoricalDistribution
 
     from quarch.objectives import Objective
+    from quarch.search._qubo import QUBOProblem
     from quarch.space import Space
 
-__all__ = ["GroverSampler", "amplified_probs", "grover_adaptive_search", "make"]
+__all__ = ["GroverSampler", "GroverSolver", "amplified_probs", "grover_adaptive_search", "make"]
 
 
 def amplified_probs(marked: np.ndarray, k: int) -> np.ndarray:
@@ -95,23 +99,58 @@ def grover_adaptive_search(
     return np.asarray(measured, dtype=np.int64), calls
 
 
-class GroverSampler(CircuitSurrogateSampler):
-    """Grover adaptive search on the surrogate; it reports its oracle calls.
+class GroverSolver:
+    """Grover adaptive search on each block of the register, starting at the
+    incumbent's cost; it reports its oracle calls as the counter ``"oracle_calls"``.
 
     Args:
         max_oracle_calls (int | None): oracle budget per block circuit, >= 1; ``None``
             means ``4 * sqrt(2**n)``.
         lam (float): growth of the rotation bound, in ``(1, 4]``.
-        encoding, max_qubits, decompose, rounds, batch_size, n_startup, exploration,
-            seed, search_space: see :class:`quarch.search.QAOASampler`.
+        register (Register | None): see :class:`~quarch.search.QAOASolver`.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_oracle_calls: int | None = None,
+        lam: float = 6 / 5,
+        register: Register | None = None,
+    ) -> None:
+        self.max_oracle_calls = (
+            None if max_oracle_calls is None else check_int("max_oracle_calls", max_oracle_calls, 1)
+        )
+        self.lam = check_float("lam", lam, 1.0, 4.0, low_open=True)
+        self.register = Register() if register is None else register
+
+    def __call__(self, problems: Sequence[QUBOProblem], rng: np.random.Generator) -> Solution:
+        return self.register.solve(problems, self._circuit, rng, "grover")
+
+    def _circuit(
+        self, C: np.ndarray, threshold: float, rng: np.random.Generator
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        budget = self.max_oracle_calls or max(1, int(4 * math.sqrt(C.shape[0])))
+        codes, calls = grover_adaptive_search(
+            C, threshold, max_oracle_calls=budget, lam=self.lam, seed=rng
+        )
+        return codes, {"oracle_calls": calls}
+
+
+class GroverSampler(QUBOSampler):
+    """:class:`~quarch.search.QUBOSampler` with a :class:`GroverSolver`, one Thompson
+    sample per batch (a thin subclass for the reasons given at
+    :class:`~quarch.search.QAOASampler`); it reports its oracle calls.
+
+    Args:
+        max_oracle_calls, lam: see :class:`GroverSolver`.
+        encoding, max_qubits, decompose, rounds, thompson, batch_size, n_startup,
+            exploration, seed, search_space: see :class:`~quarch.search.QAOASampler`.
 
     Example:
         >>> import optuna
         >>> study = optuna.create_study(sampler=GroverSampler(seed=0))
         >>> study.optimize(lambda t: t.suggest_categorical("k", [1, 2, 3]), n_trials=5)
     """
-
-    _strategy = "grover"
 
     def __init__(
         self,
@@ -122,37 +161,26 @@ class GroverSampler(CircuitSurrogateSampler):
         max_qubits: int = 12,
         decompose: bool = True,
         rounds: int = 1,
+        thompson: Thompson = "batch",
         batch_size: int = 10,
         n_startup: int = 10,
         exploration: float = 0.5,
         seed: int | None = None,
         search_space: dict[str, CategoricalDistribution] | None = None,
     ) -> None:
+        register = Register(
+            encoding=encoding, max_qubits=max_qubits, decompose=decompose, rounds=rounds
+        )
         super().__init__(
-            encoding=encoding,
-            max_qubits=max_qubits,
-            decompose=decompose,
-            rounds=rounds,
-            shots=1,
+            solver=GroverSolver(max_oracle_calls=max_oracle_calls, lam=lam, register=register),
+            thompson=thompson,
             batch_size=batch_size,
             n_startup=n_startup,
             exploration=exploration,
             seed=seed,
             search_space=search_space,
         )
-        self._max_calls = (
-            None if max_oracle_calls is None else check_int("max_oracle_calls", max_oracle_calls, 1)
-        )
-        self._lam = check_float("lam", lam, 1.0, 4.0, low_open=True)
-
-    def _block_samples(
-        self, C: np.ndarray, c_incumbent: float, rng: np.random.Generator
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        budget = self._max_calls or max(1, int(4 * math.sqrt(C.shape[0])))
-        codes, calls = grover_adaptive_search(
-            C, c_incumbent, max_oracle_calls=budget, lam=self._lam, seed=rng
-        )
-        return codes, {"oracle_calls": calls}
+        register.check(search_space, "grover")
 
 
 def make(*, seed: int, space: Space, objective: Objective, **options: Any) -> GroverSampler:

@@ -9,7 +9,8 @@ The angles minimise the expected cost ``<C>`` with Adam on central differences; 
 have the same scale on every instance, and the layer-``p`` optimum warm-starts from a
 linear-ramp schedule (annealing-like), which is where good QAOA angles concentrate.
 The optimised state is measured ``shots`` times; see :mod:`quarch.search._circuits`
-for the registers, the sub-QUBO decomposition and how samples become proposals.
+for the registers and the sub-QUBO decomposition, and :mod:`quarch.search._qubo` for
+how samples become proposals.
 """
 
 from __future__ import annotations
@@ -19,17 +20,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from quarch.search._circuits import CircuitSurrogateSampler, adam, sample_codes, standardize
+from quarch.search._circuits import Register, adam, measure, standardize
 from quarch.search._common import check_float, check_int
+from quarch.search._qubo import QUBOSampler, Solution, Thompson
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from optuna.distributions import CategoricalDistribution
 
     from quarch.objectives import Objective
     from quarch.quantum import ExecutionPlan
+    from quarch.search._qubo import QUBOProblem
     from quarch.space import Space
 
-__all__ = ["QAOASampler", "make", "optimize_qaoa", "qaoa_probs"]
+__all__ = ["QAOASampler", "QAOASolver", "make", "optimize_qaoa", "qaoa_probs"]
 
 
 @functools.lru_cache(maxsize=32)
@@ -119,32 +124,17 @@ def optimize_qaoa(
     return x[:p], x[p:], f
 
 
-class QAOASampler(CircuitSurrogateSampler):
-    """p-layer QAOA on the surrogate QUBO; measured states become proposals.
+class QAOASolver:
+    """p-layer QAOA on each block of the register; its measurements are the candidates.
 
     Args:
         p (int): QAOA layers, >= 1.
         steps (int): Adam steps on the angles, >= 0.
         lr (float): Adam step size, in ``(0, 1]``.
-        encoding (str): register encoding, ``"binary"`` (default) or ``"onehot"``.
-        max_qubits (int): widest register simulated; wider spaces are decomposed
-            (``decompose=True``) or rejected with a :class:`CircuitSizeError`.
-        decompose (bool): allow sub-QUBOs over a few choices at a time.
-        rounds (int): passes over the blocks.
-        shots (int): measurements per circuit.
-        batch_size (int): proposals per fit.
-        n_startup (int): uniform draws first.
-        exploration (float): spread of the Thompson sample.
-        seed (int | None): run seed.
-        search_space (dict[str, CategoricalDistribution] | None): the space.
-
-    Example:
-        >>> import optuna
-        >>> study = optuna.create_study(sampler=QAOASampler(seed=0))
-        >>> study.optimize(lambda t: t.suggest_categorical("k", [1, 2, 3]), n_trials=5)
+        shots (int): measurements per circuit, >= 1.
+        register (Register | None): encoding and decomposition; ``None`` is
+            ``Register()`` (binary code, at most 12 qubits, sub-QUBOs beyond).
     """
-
-    _strategy = "qaoa"
 
     def __init__(
         self,
@@ -152,39 +142,79 @@ class QAOASampler(CircuitSurrogateSampler):
         p: int = 2,
         steps: int = 20,
         lr: float = 0.05,
+        shots: int = 128,
+        register: Register | None = None,
+    ) -> None:
+        self.p = check_int("p", p, 1)
+        self.steps = check_int("steps", steps, 0)
+        self.lr = check_float("lr", lr, 0.0, 1.0, low_open=True)
+        self.shots = check_int("shots", shots, 1)
+        self.register = Register() if register is None else register
+
+    def __call__(self, problems: Sequence[QUBOProblem], rng: np.random.Generator) -> Solution:
+        return self.register.solve(problems, self._circuit, rng, "qaoa")
+
+    def _circuit(
+        self, C: np.ndarray, threshold: float, rng: np.random.Generator
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        gammas, betas, _ = optimize_qaoa(C, self.p, steps=self.steps, lr=self.lr)
+        return measure(qaoa_probs(standardize(C), gammas, betas), self.shots, rng), {}
+
+
+class QAOASampler(QUBOSampler):
+    """:class:`~quarch.search.QUBOSampler` with a :class:`QAOASolver`, one Thompson
+    sample per batch.
+
+    A thin subclass rather than a factory, so that ``isinstance`` checks, subclasses
+    and the storage keys ``"QAOASampler:batch:<b>"`` of earlier studies stay valid.
+
+    Args:
+        p, steps, lr, shots: see :class:`QAOASolver`.
+        encoding (str): register encoding, ``"binary"`` (default) or ``"onehot"``.
+        max_qubits (int): widest register simulated, in ``[1, 24]``; wider spaces are
+            decomposed (``decompose=True``) or rejected with a ``CircuitSizeError``.
+        decompose (bool): allow sub-QUBOs over a few choices at a time.
+        rounds (int): passes over the blocks, >= 1.
+        thompson, batch_size, n_startup, exploration, seed, search_space: see
+            :class:`~quarch.search.QUBOSampler`.
+
+    Example:
+        >>> import optuna
+        >>> study = optuna.create_study(sampler=QAOASampler(seed=0))
+        >>> study.optimize(lambda t: t.suggest_categorical("k", [1, 2, 3]), n_trials=5)
+    """
+
+    def __init__(
+        self,
+        *,
+        p: int = 2,
+        steps: int = 20,
+        lr: float = 0.05,
+        shots: int = 128,
         encoding: str = "binary",
         max_qubits: int = 12,
         decompose: bool = True,
         rounds: int = 1,
-        shots: int = 128,
+        thompson: Thompson = "batch",
         batch_size: int = 10,
         n_startup: int = 10,
         exploration: float = 0.5,
         seed: int | None = None,
         search_space: dict[str, CategoricalDistribution] | None = None,
     ) -> None:
+        register = Register(
+            encoding=encoding, max_qubits=max_qubits, decompose=decompose, rounds=rounds
+        )
         super().__init__(
-            encoding=encoding,
-            max_qubits=max_qubits,
-            decompose=decompose,
-            rounds=rounds,
-            shots=shots,
+            solver=QAOASolver(p=p, steps=steps, lr=lr, shots=shots, register=register),
+            thompson=thompson,
             batch_size=batch_size,
             n_startup=n_startup,
             exploration=exploration,
             seed=seed,
             search_space=search_space,
         )
-        self._p = check_int("p", p, 1)
-        self._steps = check_int("steps", steps, 0)
-        self._lr = check_float("lr", lr, 0.0, 1.0, low_open=True)
-
-    def _block_samples(
-        self, C: np.ndarray, c_incumbent: float, rng: np.random.Generator
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        gammas, betas, _ = optimize_qaoa(C, self._p, steps=self._steps, lr=self._lr)
-        probs = qaoa_probs(standardize(C), gammas, betas)
-        return sample_codes(probs, self._shots, int(rng.integers(2**31 - 1))), {}
+        register.check(search_space, "qaoa")
 
 
 def make(*, seed: int, space: Space, objective: Objective, **options: Any) -> QAOASampler:

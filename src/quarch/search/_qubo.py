@@ -1,48 +1,194 @@
-"""QUBO surrogate search: fit a quadratic model of the cost on one-hot bits, add the
-one-hot penalty, and anneal the resulting QUBO to propose the next architectures
-(BOCS, Baptista and Poloczek 2018; FMQA, Kitai et al. 2020).
+"""The QUBO strategy family: one surrogate loop, pluggable solvers.
 
-Every proposal minimises its own Thompson sample of the Bayesian quadratic model (see
-:mod:`quarch.search._surrogate`), so a batch explores where the model is unsure. The
-QUBO is a ``dimod.BinaryQuadraticModel`` and the minimiser one of:
+:class:`QUBOSampler` drives the loop for every member of the family (BOCS, Baptista
+and Poloczek 2018; FMQA, Kitai et al. 2020): fit the Bayesian quadratic model of the
+cost on one-hot bits (:mod:`quarch.search._surrogate`) to the trials, draw Thompson
+samples of it, hand them to a **solver** as :class:`QUBOProblem` objects, and propose
+the best untried architectures the solver returns. The algorithms differ only in the
+solver, a small object passed as ``solver=``, the way Optuna's NSGA-II takes its
+``crossover=``:
 
-* ``"sa"``: simulated annealing from ``dwave-samplers``;
-* ``"sqa"``: simulated quantum annealing, quarch's vectorised path-integral Monte Carlo
-  of the transverse-field Ising model (:mod:`quarch.search._sqa`);
-* ``"dimod"``: any ``dimod.Sampler`` the user passes, e.g. a D-Wave QPU through
+* :class:`~quarch.search.SASolver`: simulated annealing from ``dwave-samplers``
+  (``qubo-sa``);
+* :class:`~quarch.search.SQASolver`: simulated quantum annealing, quarch's vectorised
+  path-integral Monte Carlo of the transverse-field Ising model
+  (:mod:`quarch.search._sqa`, ``qubo-sqa``);
+* :class:`~quarch.search.DimodSolver`: any ``dimod.Sampler``, e.g. a D-Wave QPU through
   ``dwave.system.EmbeddingComposite(DWaveSampler())`` and the user's Ocean
   configuration; by default ``dwave-samplers``' ``PathIntegralAnnealingSampler``
   (D-Wave's own path-integral quantum-annealing emulator, deterministic for a seed;
-  its tabu search stops on a wall-clock timeout, so it would not reproduce).
+  its tabu search stops on a wall-clock timeout, so it would not reproduce)
+  (``qubo-dimod``);
+* :class:`~quarch.search.QAOASolver`, :class:`~quarch.search.VQESolver` and
+  :class:`~quarch.search.GroverSolver`: circuits simulated on a register of at most
+  ``max_qubits`` qubits, wider registers split into sub-QUBOs around the incumbent
+  (:mod:`quarch.search._circuits`) (``qaoa``, ``vqe``, ``grover``).
 
-The reads of each solve are decoded lowest energy first; the first architecture not yet
-tried is proposed, and when every read was tried already the model's best untried
-neighbour of the reads is proposed instead.
+**The solver protocol.** A solver is any callable
+
+    ``solver(problems: Sequence[QUBOProblem], rng: np.random.Generator)``
+    ``-> Sequence[np.ndarray] | Solution``
+
+that returns, for each problem, candidate architectures as rows of option indices
+``(m, n_choices)``, in any order, repeats allowed (``m`` may be 0). A problem gives the
+sampled cost both ways a solver may want it: :meth:`QUBOProblem.energy` of
+architectures and the penalised QUBO matrix :attr:`QUBOProblem.Q` over one-hot bits,
+whose reads :meth:`QUBOProblem.decode` turns into architectures. All random draws must
+come from ``rng``, so that a study is a pure function of its seed and its trials (a
+solver that cannot be seeded, such as a QPU, makes the strategy non-reproducible but
+still valid). A solver may return a :class:`Solution` to also report what the call spent (e.g.
+:class:`~quarch.search.GroverSolver`'s oracle calls), stored on each trial of the
+batch as the system attr ``"<SamplerClass>:<counter>"``. Solvers are
+pickled with the sampler, so keep them to plain configuration.
+
+Example, an exhaustive QUBO minimiser standing in for your own solver or QPU::
+
+    >>> import itertools
+    >>> import numpy as np
+    >>> import optuna
+    >>> from quarch.search import QUBOSampler
+    >>> class Exhaustive:
+    ...     # every bit vector of each QUBO; the four lowest become candidates
+    ...     def __call__(self, problems, rng):
+    ...         out = []
+    ...         for p in problems:
+    ...             bits = np.array(list(itertools.product([0, 1], repeat=len(p.Q))))
+    ...             energy = np.einsum("bi,ij,bj->b", bits, p.Q, bits)
+    ...             out.append(p.decode(bits[np.argsort(energy, kind="stable")[:4]]))
+    ...         return out
+    >>> def objective(trial):
+    ...     k = trial.suggest_categorical("k", [1, 2, 3, 4, 5])
+    ...     act = trial.suggest_categorical("act", ["relu", "tanh"])
+    ...     return (k - 4) ** 2 + (act == "tanh")
+    >>> study = optuna.create_study(sampler=QUBOSampler(solver=Exhaustive(), seed=0))
+    >>> study.optimize(objective, n_trials=14)
+    >>> study.best_params
+    {'k': 4, 'act': 'relu'}
+
+**Thompson samples and proposals.** ``thompson="proposal"`` (the annealers' default)
+draws one sample per proposal and solves them together: each proposal is the best
+untried candidate of its own sample, else the sample's best untried neighbour of the
+candidates (one choice changed), so a batch explores where the model is unsure.
+``thompson="batch"`` (the circuits' default: a circuit costs a simulation) draws one
+sample for the whole batch: the proposals are its best untried candidates, topped up
+with the best untried neighbours of the proposals so far or, when there are none, of
+the best architecture the sample knows (the incumbent, or the best candidate when that
+is better). Either way a batch short of proposals is completed at random
+(:func:`quarch.search._surrogate.propose_batched`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from quarch.search._common import History, Proposal, check_int
-from quarch.search._surrogate import QuadraticModel, SurrogateSampler
+from quarch.search._annealers import DimodSolver, SASolver, SQASolver, check_slices
+from quarch.search._common import History, PopulationSampler, Proposal, check_float, check_int
+from quarch.search._surrogate import (
+    QuadraticModel,
+    fit_quadratic,
+    propose_batched,
+    rank_targets,
+)
 
 if TYPE_CHECKING:
     import dimod
     from optuna import Study
     from optuna.distributions import CategoricalDistribution
+    from optuna.trial import FrozenTrial
 
     from quarch.objectives import Objective
     from quarch.space import Space
 
-__all__ = ["QUBOSampler", "make_qubo_dimod", "make_qubo_sa", "make_qubo_sqa"]
+__all__ = [
+    "QUBOProblem",
+    "QUBOSampler",
+    "Solution",
+    "Solver",
+    "make_qubo_dimod",
+    "make_qubo_sa",
+    "make_qubo_sqa",
+]
 
-Solver = Literal["sa", "sqa", "dimod"]
-_SOLVERS = ("sa", "sqa", "dimod")
+Thompson = Literal["proposal", "batch"]
+_ANNEALERS = ("sa", "sqa", "dimod")
+_THOMPSON = ("proposal", "batch")
 
 
+# -- what a solver sees and returns ----------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class QUBOProblem:
+    """One Thompson sample of the surrogate, as a solver sees it.
+
+    Solvers should read the cost through :meth:`energy`, :attr:`Q` and :attr:`penalty`
+    rather than through ``model``, so that terms added to the problem later (such as
+    budget penalties) reach every solver.
+
+    Attributes:
+        model (QuadraticModel): the sampled model.
+        incumbent (np.ndarray): the model's best tried architecture, option indices
+            ``(n_choices,)``: where a decomposition into sub-QUBOs starts.
+    """
+
+    model: QuadraticModel
+    incumbent: np.ndarray
+
+    @property
+    def sizes(self) -> list[int]:
+        """Number of options of each choice."""
+        return self.model.sizes
+
+    def energy(self, X: np.ndarray) -> np.ndarray:
+        """Cost of architectures given as option indices ``(m, n_choices)``."""
+        return self.model.energy(X)
+
+    @functools.cached_property
+    def penalty(self) -> float:
+        """Weight of the one-hot penalty in :attr:`Q`."""
+        return self.model.penalty()
+
+    @functools.cached_property
+    def Q(self) -> np.ndarray:
+        """Upper-triangular QUBO ``x^T Q x`` over the one-hot bits (diagonal = linear
+        terms), one-hot penalty included: its minimisers are valid codes. It equals
+        :meth:`energy` on valid codes up to the constant ``penalty * n_choices``."""
+        return self.model.qubo(self.penalty)[0]
+
+    def decode(self, bits: np.ndarray) -> np.ndarray:
+        """Architectures ``(m, n_choices)`` of one-hot reads ``(m, n_bits)``, each
+        polished by :func:`descend` (reads of the penalised QUBO may stop one barrier
+        short of a better valid code)."""
+        rows = [descend(self, _decode(b, self.sizes)) for b in np.asarray(bits)]
+        return np.asarray(rows, dtype=np.int64).reshape(len(rows), len(self.sizes))
+
+
+@dataclass
+class Solution:
+    """What a solver may return instead of the bare candidate arrays.
+
+    Attributes:
+        candidates (list[np.ndarray]): per problem, architectures ``(m, n_choices)``.
+        counters (dict[str, float]): what the call spent (e.g. oracle calls), stored
+            on each trial of the batch as the system attr ``"<SamplerClass>:<name>"``.
+    """
+
+    candidates: list[np.ndarray]
+    counters: dict[str, float] = field(default_factory=dict)
+
+
+class Solver(Protocol):
+    """What :class:`QUBOSampler` calls; see the module docstring."""
+
+    def __call__(
+        self, problems: Sequence[QUBOProblem], rng: np.random.Generator
+    ) -> Sequence[np.ndarray] | Solution: ...
+
+
+# -- decoding and local moves ------------------------------------------------------------
 def _decode(bits: np.ndarray, sizes: list[int]) -> Proposal:
     """Option indices of one-hot ``bits`` (first set bit; option 0 when none is set)."""
     out, start = [], 0
@@ -53,34 +199,29 @@ def _decode(bits: np.ndarray, sizes: list[int]) -> Proposal:
     return out
 
 
-def bqm_from_matrix(Q: np.ndarray) -> dimod.BinaryQuadraticModel:
-    """``x^T Q x`` (``Q`` upper-triangular, diagonal = linear) as a binary BQM on 0..n-1."""
-    import dimod
+def _neighbours(sizes: Sequence[int], x: Sequence[int]) -> list[Proposal]:
+    """Every architecture that differs from ``x`` in one choice, choice by choice."""
+    out = []
+    for j, k in enumerate(sizes):
+        for o in range(k):
+            if o != x[j]:
+                nb = [int(v) for v in x]
+                nb[j] = o
+                out.append(nb)
+    return out
 
-    Q = np.asarray(Q, dtype=float)
-    rows, cols = np.nonzero(np.triu(Q, 1))
-    return dimod.BinaryQuadraticModel.from_numpy_vectors(
-        np.diag(Q).copy(), (rows, cols, Q[rows, cols]), 0.0, dimod.BINARY
-    )
 
-
-def descend(model: QuadraticModel, x: Proposal) -> Proposal:
-    """Steepest descent of the model over valid architectures (one choice changed per
+def descend(problem: QUBOProblem | QuadraticModel, x: Proposal) -> Proposal:
+    """Steepest descent of the cost over valid architectures (one choice changed per
     step) from ``x``: annealing reads of a penalised QUBO may stop one barrier (of
     height ~ the penalty) short of a better valid code, which this move crosses."""
     cur = [int(v) for v in x]
-    e_cur = float(model.energy(np.array([cur]))[0])
+    e_cur = float(problem.energy(np.array([cur]))[0])
     while True:
-        neigh = []
-        for j, k in enumerate(model.sizes):
-            for o in range(k):
-                if o != cur[j]:
-                    nb = list(cur)
-                    nb[j] = o
-                    neigh.append(nb)
+        neigh = _neighbours(problem.sizes, cur)
         if not neigh:
             return cur
-        e = model.energy(np.array(neigh))
+        e = problem.energy(np.array(neigh))
         i = int(np.argmin(e))
         if e[i] >= e_cur - 1e-12:
             return cur
@@ -88,44 +229,49 @@ def descend(model: QuadraticModel, x: Proposal) -> Proposal:
 
 
 def pick_unseen(
-    model: QuadraticModel, candidates: list[Proposal], taken: set[tuple[int, ...]]
+    problem: QUBOProblem | QuadraticModel,
+    candidates: Sequence[Proposal],
+    taken: set[tuple[int, ...]],
 ) -> Proposal | None:
-    """The first candidate not in ``taken``; else the model's best untried neighbour of
-    the candidates (one choice changed); ``None`` when there is none."""
+    """The first candidate not in ``taken``; else the best untried neighbour of the
+    candidates (one choice changed); ``None`` when there is none."""
     for c in candidates:
         if tuple(c) not in taken:
-            return c
-    neigh = []
-    for c in candidates:
-        for j, k in enumerate(model.sizes):
-            for o in range(k):
-                if o != c[j]:
-                    nb = list(c)
-                    nb[j] = o
-                    if tuple(nb) not in taken:
-                        neigh.append(nb)
+            return list(c)
+    neigh = [
+        nb for c in candidates for nb in _neighbours(problem.sizes, c) if tuple(nb) not in taken
+    ]
     if not neigh:
         return None
-    e = model.energy(np.array(neigh))
+    e = problem.energy(np.array(neigh))
     return neigh[int(np.argmin(e))]
 
 
-class QUBOSampler(SurrogateSampler):
-    """Quadratic surrogate of the cost, minimised as a QUBO by an annealer.
+# -- the sampler -------------------------------------------------------------------------
+class QUBOSampler(PopulationSampler):
+    """Quadratic surrogate of the cost, minimised by a pluggable solver.
+
+    The loop is described in the module docstring; ``solver`` is one of the built-in
+    annealers by name, configured by ``num_reads``, ``num_sweeps``, ``n_slices``,
+    ``sampler`` and ``sample_kwargs``, or any solver object (see the protocol in the
+    module docstring), configured on the object.
 
     Args:
-        solver (str): ``"sa"``, ``"sqa"`` or ``"dimod"`` (see the module docstring).
-        sampler (dimod.Sampler | None): the ``dimod`` sampler of ``solver="dimod"``;
-            ``None`` uses ``dwave.samplers.PathIntegralAnnealingSampler``. It receives ``seed`` when its
-            ``parameters`` list one.
-        sample_kwargs (dict | None): extra arguments of ``sampler.sample`` (for a QPU,
-            e.g. ``{"num_reads": 100}``).
-        num_reads (int): anneals per proposal (``sa``/``sqa``), >= 1.
-        num_sweeps (int): sweeps per anneal, >= 1.
-        n_slices (int): Trotter slices of ``sqa``, even, >= 2.
+        solver (str | Solver): ``"sa"`` (:class:`~quarch.search.SASolver`), ``"sqa"``
+            (:class:`~quarch.search.SQASolver`), ``"dimod"``
+            (:class:`~quarch.search.DimodSolver`) or a solver object.
+        sampler (dimod.Sampler | None): the ``dimod`` sampler of ``solver="dimod"``.
+        sample_kwargs (dict | None): extra arguments of ``sampler.sample``
+            (``"sa"`` and ``"dimod"``).
+        num_reads (int | None): anneals per proposal, >= 1 (default 10).
+        num_sweeps (int | None): sweeps per anneal, >= 1 (default 1000).
+        n_slices (int | None): Trotter slices of ``"sqa"``, even, >= 2 (default 8).
+        thompson (str): ``"proposal"``: one Thompson sample per proposal; ``"batch"``:
+            one per batch (see the module docstring).
         batch_size (int): proposals per model fit, >= 1.
         n_startup (int): uniform draws before the first fit, >= 1.
-        exploration (float): spread of the Thompson samples, in ``[0, 10]``.
+        exploration (float): spread of the Thompson samples around the posterior mean,
+            in ``[0, 10]`` (0 exploits the mean).
         seed (int | None): run seed.
         search_space (dict[str, CategoricalDistribution] | None): the space.
 
@@ -138,101 +284,187 @@ class QUBOSampler(SurrogateSampler):
     def __init__(
         self,
         *,
-        solver: Solver = "sa",
+        solver: str | Solver = "sa",
         sampler: dimod.Sampler | None = None,
         sample_kwargs: dict[str, Any] | None = None,
-        num_reads: int = 10,
-        num_sweeps: int = 1000,
-        n_slices: int = 8,
+        num_reads: int | None = None,
+        num_sweeps: int | None = None,
+        n_slices: int | None = None,
+        thompson: Thompson = "proposal",
         batch_size: int = 1,
         n_startup: int = 10,
         exploration: float = 1.0,
         seed: int | None = None,
         search_space: dict[str, CategoricalDistribution] | None = None,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            n_startup=n_startup,
-            exploration=exploration,
-            seed=seed,
-            search_space=search_space,
+        super().__init__(seed=seed, search_space=search_space)
+        self._batch_size = check_int("batch_size", batch_size, 1)
+        self._n_startup = check_int("n_startup", n_startup, 1)
+        self._exploration = check_float("exploration", exploration, 0.0, 10.0)
+        if thompson not in _THOMPSON:
+            raise ValueError(f"thompson must be one of {list(_THOMPSON)}; got {thompson!r}")
+        self._thompson = thompson
+        self._solver = _annealer(solver, sampler, sample_kwargs, num_reads, num_sweeps, n_slices)
+
+    @property
+    def solver(self) -> Solver:
+        """The solver the sampler hands its QUBO problems to."""
+        return self._solver
+
+    def _propose(self, study: Study, trial: FrozenTrial, hist: History) -> Proposal:
+        return propose_batched(
+            self,
+            study,
+            trial,
+            hist,
+            batch_size=self._batch_size,
+            n_startup=self._n_startup,
+            make_batch=self._batch,
         )
-        if solver not in _SOLVERS:
-            raise ValueError(f"solver must be one of {list(_SOLVERS)}; got {solver!r}")
-        if sampler is not None and solver != "dimod":
-            raise ValueError(f"sampler is only used with solver='dimod'; got solver={solver!r}")
-        if sampler is not None and not callable(getattr(sampler, "sample", None)):
-            raise ValueError(
-                f"sampler must be a dimod.Sampler (with a .sample method); got {sampler!r}"
-            )
-        self._solver = solver
-        self._sampler = sampler
-        self._sample_kwargs = dict(sample_kwargs or {})
-        self._num_reads = check_int("num_reads", num_reads, 1)
-        self._num_sweeps = check_int("num_sweeps", num_sweeps, 1)
-        self._n_slices = check_int("n_slices", n_slices, 2)
-        if self._n_slices % 2:
-            raise ValueError(f"n_slices must be an even integer >= 2; got {n_slices}")
-
-    def solve(self, Qs: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
-        """Minimise QUBOs ``x^T Q x`` (upper-triangular ``Q``, diagonal = linear terms)
-        with this sampler's solver.
-
-        Returns:
-            For each QUBO, its reads as bit rows ``(reads, n)``, lowest energy first.
-        """
-        if self._solver == "sqa":
-            from quarch.search._sqa import sqa_minimize
-
-            bits, energy = sqa_minimize(
-                np.stack(Qs),
-                n_reads=self._num_reads,
-                n_slices=self._n_slices,
-                n_sweeps=self._num_sweeps,
-                seed=rng,
-            )
-            return [b[np.argsort(e, kind="stable")] for b, e in zip(bits, energy, strict=True)]
-        sampler = self._sampler
-        kwargs = dict(self._sample_kwargs)
-        if self._solver == "sa":
-            from dwave.samplers import SimulatedAnnealingSampler
-
-            sampler = SimulatedAnnealingSampler()
-            kwargs = {"num_reads": self._num_reads, "num_sweeps": self._num_sweeps, **kwargs}
-        elif sampler is None:
-            from dwave.samplers import PathIntegralAnnealingSampler
-
-            sampler = PathIntegralAnnealingSampler()
-            kwargs = {"num_reads": self._num_reads, **kwargs}
-        out = []
-        for Q in Qs:
-            bqm = bqm_from_matrix(Q)
-            kw = dict(kwargs)
-            if "seed" in getattr(sampler, "parameters", {}):
-                kw.setdefault("seed", int(rng.integers(2**31 - 1)))
-            ss = sampler.sample(bqm, **kw)
-            rec = ss.record
-            order = np.argsort(rec.energy, kind="stable")
-            cols = [ss.variables.index(v) for v in range(Q.shape[0])]
-            out.append(np.asarray(rec.sample)[order][:, cols])
-        return out
 
     def _batch(
         self, study: Study, hist: History, rng: np.random.Generator, size: int, start: int
     ) -> tuple[list[Proposal], dict[str, Any]]:
-        post = self._fit(hist)
-        models = [self._draw(post, hist, rng) for _ in range(size)]
-        reads = self.solve([m.qubo()[0] for m in models], rng)
+        problems = self._problems(hist, rng, size if self._thompson == "proposal" else 1)
+        out = self._solver(problems, rng)
+        sol = out if isinstance(out, Solution) else Solution(list(out))
+        if len(sol.candidates) != len(problems):
+            raise ValueError(
+                f"solver {self._solver!r} must return one candidate array per problem "
+                f"({len(problems)}); got {len(sol.candidates)}"
+            )
+        ranked = [_ranked(p, c) for p, c in zip(problems, sol.candidates, strict=True)]
         taken = set(hist.seen)
-        props = []
-        for m, r in zip(models, reads, strict=True):
-            cands = [descend(m, _decode(b, hist.sizes)) for b in r]
-            cands.sort(key=lambda c: float(m.energy(np.array([c]))[0]))
-            p = pick_unseen(m, cands, taken)
-            if p is not None:
-                props.append(p)
-                taken.add(tuple(p))
-        return props, {}
+        if self._thompson == "proposal":
+            props = _one_per_problem(problems, ranked, taken)
+        else:
+            props = _all_from_one(problems[0], *ranked[0], taken, size)
+        return props, {k: [v] * size for k, v in sol.counters.items()}
+
+    def _problems(self, hist: History, rng: np.random.Generator, n: int) -> list[QUBOProblem]:
+        """``n`` Thompson samples of the model fitted to ``hist``, as solver problems.
+
+        Every draw comes from ``rng`` before the solver's, so the samples do not depend
+        on the solver. The fit's target is the normal score of each trial's rank (any
+        objective, constraints ordering infeasible trials last).
+        """
+        post = fit_quadratic(hist.X, rank_targets(hist.trials, hist.directions), hist.sizes)
+        problems = []
+        for _ in range(n):
+            model = QuadraticModel(hist.sizes, post.draw(rng, self._exploration))
+            inc = hist.X[int(np.argmin(model.energy(hist.X)))].astype(np.int64)
+            problems.append(QUBOProblem(model, inc))
+        return problems
+
+
+def _one_per_problem(
+    problems: Sequence[QUBOProblem],
+    ranked: Sequence[tuple[list[Proposal], np.ndarray]],
+    taken: set[tuple[int, ...]],
+) -> list[Proposal]:
+    """``thompson="proposal"``: each sample's best untried candidate, else its best
+    untried neighbour of the candidates (``taken`` grows with the proposals)."""
+    props = []
+    for p, (cands, _) in zip(problems, ranked, strict=True):
+        x = pick_unseen(p, cands, taken)
+        if x is not None:
+            props.append(x)
+            taken.add(tuple(x))
+    return props
+
+
+def _all_from_one(
+    p: QUBOProblem,
+    cands: list[Proposal],
+    energy: np.ndarray,
+    taken: set[tuple[int, ...]],
+    size: int,
+) -> list[Proposal]:
+    """``thompson="batch"``: the sample's ``size`` best untried candidates, topped up
+    with untried neighbours of the proposals so far, or of the best known architecture
+    (for a circuit solver, where its sub-QUBO search ended)."""
+    props: list[Proposal] = []
+    for c in cands:
+        if len(props) == size:
+            break
+        if tuple(c) not in taken:
+            props.append(c)
+            taken.add(tuple(c))
+    # A circuit solver's sub-QUBO search moves its incumbent only to strictly cheaper
+    # states, so it ends at the first-found cheapest candidate when that beats the
+    # incumbent: exactly ``cands[0]`` (ranked stably in the order found).
+    best = [int(v) for v in p.incumbent]
+    if cands and energy[0] < float(p.energy(p.incumbent[None])[0]):
+        best = cands[0]
+    while len(props) < size:
+        x = pick_unseen(p, props or [best], taken)
+        if x is None:
+            break
+        props.append(x)
+        taken.add(tuple(x))
+    return props
+
+
+def _ranked(problem: QUBOProblem, candidates: np.ndarray) -> tuple[list[Proposal], np.ndarray]:
+    """Distinct candidates, lowest cost first (ties in the order found), and their costs."""
+    n = len(problem.sizes)
+    X = np.asarray(candidates, dtype=np.int64).reshape(-1, n)
+    if X.size and ((X < 0) | (np.asarray(problem.sizes) <= X)).any():
+        raise ValueError(
+            f"a solver returned option indices outside the space of sizes {problem.sizes}"
+        )
+    distinct = list(dict.fromkeys(tuple(int(v) for v in x) for x in X))
+    if not distinct:
+        return [], np.zeros(0)
+    energy = problem.energy(np.array(distinct))
+    order = np.argsort(energy, kind="stable")
+    return [list(distinct[i]) for i in order], energy[order]
+
+
+def _annealer(
+    solver: str | Solver,
+    sampler: Any,
+    sample_kwargs: dict[str, Any] | None,
+    num_reads: int | None,
+    num_sweeps: int | None,
+    n_slices: int | None,
+) -> Solver:
+    """The solver object of ``QUBOSampler(solver=...)``, its options validated."""
+    if not isinstance(solver, str):
+        if not callable(solver):
+            raise ValueError(
+                f"solver must be one of {list(_ANNEALERS)} or a solver object (a callable "
+                f"solver(problems, rng)); got {solver!r}"
+            )
+        options = {
+            "sampler": sampler,
+            "sample_kwargs": sample_kwargs,
+            "num_reads": num_reads,
+            "num_sweeps": num_sweeps,
+            "n_slices": n_slices,
+        }
+        given = [k for k, v in options.items() if v is not None]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} configure the built-in solvers {list(_ANNEALERS)}; got "
+                f"solver={solver!r}, which takes its options at construction"
+            )
+        return solver
+    if solver not in _ANNEALERS:
+        raise ValueError(
+            f"solver must be one of {list(_ANNEALERS)} or a solver object; got {solver!r}"
+        )
+    if sampler is not None and solver != "dimod":
+        raise ValueError(f"sampler is only used with solver='dimod'; got solver={solver!r}")
+    # Every count is checked whichever annealer uses it, as before solvers were objects.
+    reads = check_int("num_reads", 10 if num_reads is None else num_reads, 1)
+    sweeps = check_int("num_sweeps", 1000 if num_sweeps is None else num_sweeps, 1)
+    slices = check_slices(8 if n_slices is None else n_slices)
+    if solver == "sqa":
+        return SQASolver(num_reads=reads, num_sweeps=sweeps, n_slices=slices)
+    if solver == "sa":
+        return SASolver(num_reads=reads, num_sweeps=sweeps, sample_kwargs=sample_kwargs)
+    return DimodSolver(sampler, num_reads=reads, sample_kwargs=sample_kwargs)
 
 
 def _require_annealing() -> None:
@@ -250,7 +482,7 @@ def _require_annealing() -> None:
         )
 
 
-def _factory(solver: Solver, defaults: dict[str, Any]) -> Any:
+def _factory(solver: str, defaults: dict[str, Any]) -> Any:
     def make(*, seed: int, space: Space, objective: Objective, **options: Any) -> QUBOSampler:
         _require_annealing()
         opts = {**defaults, **options}

@@ -20,17 +20,18 @@ or without constraints: the normal score of each trial's rank (best first; see
 :func:`quarch.search._common.order_trials`), so the model sees comparable numbers in
 every study and is not dragged by outliers such as an untrainable cell.
 
-**The QUBO**: ``f`` plus the one-hot penalty ``P * sum_choices (sum_bits - 1)**2`` as a
+**The QUBO**: ``f`` plus the one-hot penalty ``P * sum_choices (sum_bits - 1)**2`` as an
+upper-triangular matrix (:meth:`QuadraticModel.qubo`) or a
 ``dimod.BinaryQuadraticModel``; ``P`` exceeds every bit's largest possible gain, so a
-minimiser of the QUBO is a valid code. For circuits, :func:`code_costs` lists ``f``
-over every basis state of a register in either encoding (codes that name no option
-decode with the space's repair rule).
+minimiser of the QUBO is a valid code. Circuit registers encode choices in one-hot or
+binary code; :func:`decode_codes` maps every basis state to an architecture (codes that
+name no option decode with the space's repair rule).
 
 **Batches**: fitting and solving (or simulating a circuit) every trial would be too
 slow for the circuits, so a strategy proposes ``batch_size`` architectures at once,
-from the trials numbered before the batch. Batch ``b`` covers trials
-``n_startup + b * batch_size ...``; its proposals are a pure function of the seed and
-those trials and are stored in the study's system attrs under
+from the trials numbered before the batch (:func:`propose_batched`). Batch ``b``
+covers trials ``n_startup + b * batch_size ...``; its proposals are a pure function of
+the seed and those trials and are stored in the study's system attrs under
 ``"<ClassName>:batch:<b>"``, so a resumed study and several workers agree on them.
 """
 
@@ -41,8 +42,8 @@ import importlib
 import itertools
 import math
 import sys
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.special import ndtri
@@ -52,29 +53,25 @@ from quarch.search._common import (
     History,
     PopulationSampler,
     Proposal,
-    check_float,
-    check_int,
     order_trials,
 )
 
 if TYPE_CHECKING:
     import dimod
     from optuna import Study
-    from optuna.distributions import CategoricalDistribution
     from optuna.trial import FrozenTrial
 
 __all__ = [
-    "BatchSampler",
     "CircuitSizeError",
     "QuadraticModel",
-    "SurrogateSampler",
-    "code_costs",
+    "arch_ids",
     "decode_codes",
     "fit_quadratic",
+    "propose_batched",
     "rank_targets",
+    "single_thread",
 ]
 
-CircuitEncoding = Literal["onehot", "binary"]
 _PRIOR_PAIR = (0.05, 0.15, 0.4)
 _NOISE = (0.02, 0.1, 0.3, 0.8)
 
@@ -273,24 +270,6 @@ def n_qubits(sizes: Sequence[int], encoding: str) -> int:
     return int(sum(math.ceil(math.log2(k)) if k > 1 else 0 for k in sizes))
 
 
-def check_register(sizes: Sequence[int], encoding: str, max_qubits: int, strategy: str) -> int:
-    """Width of the register, or a :class:`CircuitSizeError` that says what to use."""
-    n = n_qubits(sizes, encoding)
-    if n > max_qubits:
-        alt = n_qubits(sizes, "binary")
-        hint = (
-            f"use encoding='binary' ({alt} qubits)"
-            if encoding == "onehot" and alt <= max_qubits
-            else "raise max_qubits if you have the memory (2**n amplitudes)"
-        )
-        raise CircuitSizeError(
-            f"{strategy} simulates 2**n amplitudes: this space needs n={n} qubits in "
-            f"{encoding!r} encoding, more than max_qubits={max_qubits}; {hint}, or use "
-            "'qubo-sa' / 'qubo-sqa', which scale to any number of bits"
-        )
-    return n
-
-
 _DECODE_CACHE: dict[tuple[tuple[int, ...], str], np.ndarray] = {}
 
 
@@ -330,28 +309,6 @@ def decode_codes(sizes: Sequence[int], encoding: str) -> np.ndarray:
     return out
 
 
-def code_costs(model: QuadraticModel, encoding: str) -> np.ndarray:
-    """Cost of every basis state of the register, ``(2**n,)``.
-
-    ``binary``: the model's value of the (repaired) decoded architecture. ``onehot``:
-    the penalised QUBO energy of the bits themselves, so invalid codes cost more.
-    """
-    if encoding == "binary":
-        return model.energy(decode_codes(model.sizes, "binary"))
-    Q, offset = model.qubo()
-    n = model.n_bits
-    z = np.arange(2**n, dtype=np.int64)
-    bits = [((z >> (n - 1 - w)) & 1).astype(float) for w in range(n)]
-    out = np.full(2**n, offset)
-    for i in range(n):
-        if Q[i, i]:
-            out += Q[i, i] * bits[i]
-        for j in range(i + 1, n):
-            if Q[i, j]:
-                out += Q[i, j] * (bits[i] * bits[j])
-    return out
-
-
 def arch_ids(X: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
     """Mixed-radix id of each architecture (rows of option indices)."""
     X = np.asarray(X, dtype=np.int64).reshape(-1, len(sizes))
@@ -386,74 +343,63 @@ def single_thread(uses_torch: bool = False) -> Iterator[None]:
             torch.set_num_threads(old)
 
 
-class BatchSampler(PopulationSampler):
-    """Base of strategies that propose a batch of architectures at a time.
+BatchMaker = Callable[
+    ["Study", History, np.random.Generator, int, int], tuple[list[Proposal], dict[str, Any]]
+]
 
+
+def propose_batched(
+    sampler: PopulationSampler,
+    study: Study,
+    trial: FrozenTrial,
+    hist: History,
+    *,
+    batch_size: int,
+    n_startup: int,
+    make_batch: BatchMaker,
+    uses_torch: bool = False,
+) -> Proposal:
+    """The proposal of ``trial`` for a strategy that proposes a batch at a time.
+
+    A function the batch strategies call from their ``_propose``, not a base class, so
+    that they stay one level below :class:`~quarch.search._common.PopulationSampler`.
     The first ``n_startup`` trials are uniform draws; then trial ``t`` belongs to batch
-    ``b = (t - n_startup) // batch_size``, computed once from the trials numbered before
-    the batch by :meth:`_batch` and stored in the study's system attrs.
+    ``b = (t - n_startup) // batch_size``, made once by ``make_batch(study, hist, rng,
+    batch_size, start)`` from the trials numbered before ``start``, the batch's first
+    trial, and stored in the study's system attrs under ``"<ClassName>:batch:<b>"``.
 
-    Args:
-        batch_size (int): proposals per batch, >= 1.
-        n_startup (int): uniform draws before the first batch, >= 1.
-        seed (int | None): run seed.
-        search_space (dict[str, CategoricalDistribution] | None): the space.
+    ``make_batch`` returns up to ``batch_size`` distinct unseen proposals (topped up
+    here to exactly ``batch_size``) and per-proposal records: lists of ``batch_size``
+    JSON values, each stored on its trial as the system attr ``"<ClassName>:<name>"``.
     """
-
-    def __init__(
-        self,
-        *,
-        batch_size: int,
-        n_startup: int,
-        seed: int | None = None,
-        search_space: dict[str, CategoricalDistribution] | None = None,
-    ) -> None:
-        super().__init__(seed=seed, search_space=search_space)
-        self._batch_size = check_int("batch_size", batch_size, 1)
-        self._n_startup = check_int("n_startup", n_startup, 1)
-
-    _uses_torch = False
-
-    def _key(self, b: int) -> str:
-        return f"{type(self).__name__}:batch:{b}"
-
-    def _propose(self, study: Study, trial: FrozenTrial, hist: History) -> Proposal:
-        t = trial.number
-        rng = self._rng(t)
-        if t < self._n_startup:
-            return self._unique(lambda _: self._uniform(hist, rng), hist.seen)
-        b, pos = divmod(t - self._n_startup, self._batch_size)
-        start = self._n_startup + b * self._batch_size
-        key = self._key(b)
-        attrs = study._storage.get_study_system_attrs(study._study_id)
-        if key in attrs:
-            batch = attrs[key]
-        else:
-            sub = _before(hist, start)
-            if not sub.trials:
-                return self._unique(lambda _: self._uniform(hist, rng), hist.seen)
-            with single_thread(self._uses_torch):
-                props, info = self._batch(study, sub, self._rng(start, 1), self._batch_size, start)
-            batch = {"proposals": _fill(props, sub, self._rng(start, 2), self._batch_size)}
-            batch.update(info)
-            study._storage.set_study_system_attr(study._study_id, key, batch)
-        prop = [int(v) for v in batch["proposals"][pos]]
-        for name, per_trial in batch.items():
-            if name != "proposals" and isinstance(per_trial, list):
-                study._storage.set_trial_system_attr(
-                    trial._trial_id, f"{type(self).__name__}:{name}", per_trial[pos]
-                )
-        if tuple(prop) in hist.seen:  # another worker took it meanwhile
-            base = prop
-            prop = self._unique(lambda _: self._mutate(base, hist, rng), hist.seen)
-        return prop
-
-    def _batch(
-        self, study: Study, hist: History, rng: np.random.Generator, size: int, start: int
-    ) -> tuple[list[Proposal], dict[str, Any]]:
-        """Up to ``size`` distinct unseen proposals, and per-proposal records (lists of
-        ``size`` JSON values) stored as trial system attrs ``"<ClassName>:<name>"``."""
-        raise NotImplementedError
+    name = type(sampler).__name__
+    t = trial.number
+    rng = sampler._rng(t)
+    if t < n_startup:
+        return sampler._unique(lambda _: sampler._uniform(hist, rng), hist.seen)
+    b, pos = divmod(t - n_startup, batch_size)
+    start = n_startup + b * batch_size
+    key = f"{name}:batch:{b}"
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    if key in attrs:
+        batch = attrs[key]
+    else:
+        sub = _before(hist, start)
+        if not sub.trials:
+            return sampler._unique(lambda _: sampler._uniform(hist, rng), hist.seen)
+        with single_thread(uses_torch):
+            props, info = make_batch(study, sub, sampler._rng(start, 1), batch_size, start)
+        batch = {"proposals": _fill(props, sub, sampler._rng(start, 2), batch_size)}
+        batch.update(info)
+        study._storage.set_study_system_attr(study._study_id, key, batch)
+    prop = [int(v) for v in batch["proposals"][pos]]
+    for field, per_trial in batch.items():
+        if field != "proposals" and isinstance(per_trial, list):
+            study._storage.set_trial_system_attr(trial._trial_id, f"{name}:{field}", per_trial[pos])
+    if tuple(prop) in hist.seen:  # another worker took it meanwhile
+        base = prop
+        prop = sampler._unique(lambda _: sampler._mutate(base, hist, rng), hist.seen)
+    return prop
 
 
 def _before(hist: History, start: int) -> History:
@@ -504,34 +450,3 @@ def _fill(
         out.append(cand)
         taken.add(tuple(cand))
     return out
-
-
-class SurrogateSampler(BatchSampler):
-    """A :class:`BatchSampler` that fits the quadratic model first.
-
-    Each proposal in a batch minimises (approximately, by the subclass's solver) its own
-    Thompson sample of the model, so a batch explores as well as exploits;
-    ``exploration`` scales the spread of those samples around the posterior mean (0 is
-    pure exploitation of the mean).
-    """
-
-    def __init__(
-        self,
-        *,
-        batch_size: int,
-        n_startup: int,
-        exploration: float = 1.0,
-        seed: int | None = None,
-        search_space: dict[str, CategoricalDistribution] | None = None,
-    ) -> None:
-        super().__init__(
-            batch_size=batch_size, n_startup=n_startup, seed=seed, search_space=search_space
-        )
-        self._exploration = check_float("exploration", exploration, 0.0, 10.0)
-
-    def _fit(self, hist: History) -> _Posterior:
-        y = rank_targets(hist.trials, hist.directions)
-        return fit_quadratic(hist.X, y, hist.sizes)
-
-    def _draw(self, post: _Posterior, hist: History, rng: np.random.Generator) -> QuadraticModel:
-        return QuadraticModel(hist.sizes, post.draw(rng, self._exploration))

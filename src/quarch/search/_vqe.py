@@ -7,8 +7,8 @@
 It starts at the uniform superposition (first layer pi/2, the rest 0), so the search
 starts from the uniform state's expected cost and, keeping the best parameters seen,
 never ends above it. Gradients are exact parameter-shift gradients, all shifts in one
-batched execution. See :mod:`quarch.search._circuits` for registers, decomposition
-and proposals.
+batched execution. See :mod:`quarch.search._circuits` for registers and
+decomposition, and :mod:`quarch.search._qubo` for proposals.
 """
 
 from __future__ import annotations
@@ -19,23 +19,27 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from quarch.search._circuits import (
-    CircuitSurrogateSampler,
+    Register,
     adam,
     hardware_efficient,
-    sample_codes,
+    measure,
     shift_gradient,
     shift_probs,
     standardize,
 )
 from quarch.search._common import check_float, check_int
+from quarch.search._qubo import QUBOSampler, Solution, Thompson
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from optuna.distributions import CategoricalDistribution
 
     from quarch.objectives import Objective
+    from quarch.search._qubo import QUBOProblem
     from quarch.space import Space
 
-__all__ = ["VQESampler", "make", "minimize_vqe"]
+__all__ = ["VQESampler", "VQESolver", "make", "minimize_vqe"]
 
 
 @functools.lru_cache(maxsize=32)
@@ -73,23 +77,16 @@ def minimize_vqe(
     return probs, float(probs @ C), float(C.mean())
 
 
-class VQESampler(CircuitSurrogateSampler):
-    """Variational minimisation of the surrogate's expected cost, then sampling.
+class VQESolver:
+    """VQE on each block of the register: minimise ``<C>``, then measure.
 
     Args:
         layers (int): entangling layers of the ansatz, >= 0.
         steps (int): Adam steps, >= 0.
         lr (float): Adam step size, in ``(0, 1]``.
-        encoding, max_qubits, decompose, rounds, shots, batch_size, n_startup,
-            exploration, seed, search_space: see :class:`quarch.search.QAOASampler`.
-
-    Example:
-        >>> import optuna
-        >>> study = optuna.create_study(sampler=VQESampler(seed=0))
-        >>> study.optimize(lambda t: t.suggest_categorical("k", [1, 2, 3]), n_trials=5)
+        shots (int): measurements per circuit, >= 1.
+        register (Register | None): see :class:`~quarch.search.QAOASolver`.
     """
-
-    _strategy = "vqe"
 
     def __init__(
         self,
@@ -97,38 +94,72 @@ class VQESampler(CircuitSurrogateSampler):
         layers: int = 1,
         steps: int = 30,
         lr: float = 0.1,
+        shots: int = 128,
+        register: Register | None = None,
+    ) -> None:
+        self.layers = check_int("layers", layers, 0)
+        self.steps = check_int("steps", steps, 0)
+        self.lr = check_float("lr", lr, 0.0, 1.0, low_open=True)
+        self.shots = check_int("shots", shots, 1)
+        self.register = Register() if register is None else register
+
+    def __call__(self, problems: Sequence[QUBOProblem], rng: np.random.Generator) -> Solution:
+        return self.register.solve(problems, self._circuit, rng, "vqe")
+
+    def _circuit(
+        self, C: np.ndarray, threshold: float, rng: np.random.Generator
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        probs, _, _ = minimize_vqe(C, layers=self.layers, steps=self.steps, lr=self.lr)
+        return measure(probs, self.shots, rng), {}
+
+
+class VQESampler(QUBOSampler):
+    """:class:`~quarch.search.QUBOSampler` with a :class:`VQESolver`, one Thompson sample
+    per batch (a thin subclass for the reasons given at
+    :class:`~quarch.search.QAOASampler`).
+
+    Args:
+        layers, steps, lr, shots: see :class:`VQESolver`.
+        encoding, max_qubits, decompose, rounds, thompson, batch_size, n_startup,
+            exploration, seed, search_space: see :class:`~quarch.search.QAOASampler`.
+
+    Example:
+        >>> import optuna
+        >>> study = optuna.create_study(sampler=VQESampler(seed=0))
+        >>> study.optimize(lambda t: t.suggest_categorical("k", [1, 2, 3]), n_trials=5)
+    """
+
+    def __init__(
+        self,
+        *,
+        layers: int = 1,
+        steps: int = 30,
+        lr: float = 0.1,
+        shots: int = 128,
         encoding: str = "binary",
         max_qubits: int = 12,
         decompose: bool = True,
         rounds: int = 1,
-        shots: int = 128,
+        thompson: Thompson = "batch",
         batch_size: int = 10,
         n_startup: int = 10,
         exploration: float = 0.5,
         seed: int | None = None,
         search_space: dict[str, CategoricalDistribution] | None = None,
     ) -> None:
+        register = Register(
+            encoding=encoding, max_qubits=max_qubits, decompose=decompose, rounds=rounds
+        )
         super().__init__(
-            encoding=encoding,
-            max_qubits=max_qubits,
-            decompose=decompose,
-            rounds=rounds,
-            shots=shots,
+            solver=VQESolver(layers=layers, steps=steps, lr=lr, shots=shots, register=register),
+            thompson=thompson,
             batch_size=batch_size,
             n_startup=n_startup,
             exploration=exploration,
             seed=seed,
             search_space=search_space,
         )
-        self._layers = check_int("layers", layers, 0)
-        self._steps = check_int("steps", steps, 0)
-        self._lr = check_float("lr", lr, 0.0, 1.0, low_open=True)
-
-    def _block_samples(
-        self, C: np.ndarray, c_incumbent: float, rng: np.random.Generator
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        probs, _, _ = minimize_vqe(C, layers=self._layers, steps=self._steps, lr=self._lr)
-        return sample_codes(probs, self._shots, int(rng.integers(2**31 - 1))), {}
+        register.check(search_space, "vqe")
 
 
 def make(*, seed: int, space: Space, objective: Objective, **options: Any) -> VQESampler:
