@@ -24,16 +24,37 @@ class TestErrors:
         ("args", "message"),
         [
             (["search", "--space", "nope"], "error: unknown space 'nope'; choose from: mlp"),
-            (["search", "--dataset", "cifar"], "error: unknown data set 'cifar'"),
-            (["search", "--strategy", "magic"], "error: unknown strategy 'magic'"),
-            (["search", "--objectives", "val_error,speed"], "error: unknown metric 'speed'"),
-            (["search", "--trials", "0"], "error: trials must be a positive integer; got 0"),
-            (["search", "--budget", "params<<3"], "error: malformed budget 'params<<3'"),
-            (["search", "--weights", "1,x"], "error: --weights takes numbers; got 'x'"),
-            (["search", "--trials", "abc"], "error: Invalid value for '--trials'"),
+            (["search", "--space", "mlp", "--dataset", "cifar"], "error: unknown data set 'cifar'"),
+            (
+                ["search", "--space", "mlp", "--strategy", "magic"],
+                "error: unknown strategy 'magic'",
+            ),
+            (
+                ["search", "--space", "mlp", "--objectives", "val_error,speed"],
+                "error: unknown metric 'speed'",
+            ),
+            (
+                ["search", "--space", "mlp", "--trials", "0"],
+                "error: trials must be a positive integer; got 0",
+            ),
+            (
+                ["search", "--space", "mlp", "--budget", "params<<3"],
+                "error: malformed budget 'params<<3'",
+            ),
+            (
+                ["search", "--space", "mlp", "--weights", "1,x"],
+                "error: --weights takes numbers; got 'x'",
+            ),
+            (
+                ["search", "--space", "mlp", "--trials", "abc"],
+                "error: Invalid value for '--trials'",
+            ),
             (["search", "--no-such-flag"], "error: No such option: --no-such-flag"),
             (["search", "--resume", "nowhere"], "error: 'nowhere' is not a quarch run folder"),
-            (["search", "--device", "gpu0"], "error: --device 'gpu0' is not a torch device"),
+            (
+                ["search", "--space", "mlp", "--device", "gpu0"],
+                "error: --device 'gpu0' is not a torch device",
+            ),
         ],
     )
     def test_one_line_and_exit_2(
@@ -54,6 +75,8 @@ class TestErrors:
         code, _, err = _run(
             capsys,
             "search",
+            "--space",
+            "mlp",
             "--dataset",
             "mnist",
             "--data-dir",
@@ -73,6 +96,8 @@ class TestErrors:
         code, _, err = _run(
             capsys,
             "search",
+            "--space",
+            "mlp",
             "--dataset",
             "mnist",
             "--data-dir",

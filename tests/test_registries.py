@@ -10,7 +10,7 @@ import pytest
 
 import quarch.search
 from quarch.search import STRATEGIES
-from quarch.spaces import SPACES, get_spec
+from quarch.spaces import BUILTIN_SPACES, get_spec
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -26,8 +26,8 @@ def test_strategies_registry_matches_readme() -> None:
 
 
 def test_spaces_registry_matches_readme_and_specs() -> None:
-    assert set(SPACES.names()) == _table_names("Spaces")
-    for name in SPACES.names():
+    assert set(BUILTIN_SPACES) == _table_names("Spaces")
+    for name in BUILTIN_SPACES:
         assert get_spec(name).name == name
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from quarch.config import SearchConfig
-from quarch.spaces import SPACES
+from quarch.spaces import BUILTIN_SPACES
 from quarch.testing import EvaluatorCase, EvaluatorTestCase
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,17 +21,22 @@ CASES: dict[str, EvaluatorCase] = {
     "mlp": EvaluatorCase(SearchConfig(space="mlp", dataset="iris", epochs=2)),
     "cnn": EvaluatorCase(
         SearchConfig(
-            space="cnn", dataset="digits", epochs=1, max_train=300,
+            space="cnn",
+            dataset="digits",
+            epochs=1,
+            max_train=300,
             space_options={"n_stages": 1, "max_blocks": 1},
             evaluator_options={"latency": "model"},
         )
-    ),  # fmt: skip
+    ),
     "hqnn": EvaluatorCase(
         SearchConfig(
-            space="hqnn", dataset="iris", epochs=1,
+            space="hqnn",
+            dataset="iris",
+            epochs=1,
             space_options={"max_qubits": 3, "max_layers": 1},
         )
-    ),  # fmt: skip
+    ),
     "nb201": EvaluatorCase(
         SearchConfig(space="nb201", dataset="cifar10", data_dir=str(DATA)),
         skip=None if (DATA / "nb201").is_dir() else "shared nb201 table absent",
@@ -49,7 +54,7 @@ def _readme_space() -> EvaluatorCase:
 
 
 def test_every_builtin_space_has_a_case() -> None:
-    assert set(CASES) == {n for n in SPACES.names() if n != "toy"}
+    assert set(CASES) == set(BUILTIN_SPACES)
 
 
 @pytest.fixture(params=[*CASES, "readme-toy"])

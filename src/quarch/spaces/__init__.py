@@ -34,7 +34,15 @@ if TYPE_CHECKING:
     from quarch.evaluate import Evaluator
     from quarch.space import Space
 
-__all__ = ["SPACES", "SpaceSpec", "get_space", "get_spec", "make_evaluator", "register_space"]
+__all__ = [
+    "BUILTIN_SPACES",
+    "SPACES",
+    "SpaceSpec",
+    "get_space",
+    "get_spec",
+    "make_evaluator",
+    "register_space",
+]
 
 SPACES: Registry[Callable[[], SpaceSpec]] = Registry("space")
 
@@ -135,7 +143,7 @@ def register_space(spec: SpaceSpec, *, replace: bool = False) -> SpaceSpec:
     if not spec.name or not spec.description:
         raise ValueError("a SpaceSpec needs a name and a one-line description")
     if spec.name in SPACES:
-        if not replace or spec.name in _BUILTIN:
+        if not replace or spec.name in BUILTIN_SPACES:
             raise ValueError(f"space {spec.name!r} is already registered")
         SPACES.remove(spec.name)
     SPACES.add(spec.name, lambda: spec, spec.description)
@@ -143,4 +151,5 @@ def register_space(spec: SpaceSpec, *, replace: bool = False) -> SpaceSpec:
     return spec
 
 
-_BUILTIN = frozenset(SPACES.names())
+#: The spaces that come with quarch (a user may register more).
+BUILTIN_SPACES: tuple[str, ...] = tuple(SPACES.names())
