@@ -24,7 +24,7 @@ from quarch.search import (
     Solution,
     SQASolver,
 )
-from quarch.search._qubo import _decode, descend
+from quarch.search._problem import _decode, descend
 from quarch.search._surrogate import (
     QuadraticModel,
     _Posterior,

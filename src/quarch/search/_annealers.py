@@ -21,7 +21,7 @@ from quarch.search._common import check_int
 if TYPE_CHECKING:
     import dimod
 
-    from quarch.search._qubo import QUBOProblem
+    from quarch.search._problem import QUBOProblem
 
 __all__ = ["DimodSolver", "SASolver", "SQASolver", "bqm_from_matrix", "check_slices"]
 

@@ -32,14 +32,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from quarch.search._common import check_int
-from quarch.search._qubo import Solution
+from quarch.search._problem import Solution
 from quarch.search._surrogate import CircuitSizeError, decode_codes, n_qubits, single_thread
 
 if TYPE_CHECKING:
     from optuna.distributions import CategoricalDistribution
 
     from quarch.quantum import ExecutionPlan
-    from quarch.search._qubo import QUBOProblem
+    from quarch.search._problem import QUBOProblem
 
 __all__ = [
     "Circuit",

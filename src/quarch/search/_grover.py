@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from optuna.distributions import CategoricalDistribution
 
     from quarch.objectives import Objective
-    from quarch.search._qubo import QUBOProblem
+    from quarch.search._problem import QUBOProblem
     from quarch.space import Space
 
 __all__ = ["GroverSampler", "GroverSolver", "amplified_probs", "grover_adaptive_search", "make"]

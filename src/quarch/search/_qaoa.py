@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from quarch.objectives import Objective
     from quarch.quantum import ExecutionPlan
-    from quarch.search._qubo import QUBOProblem
+    from quarch.search._problem import QUBOProblem
     from quarch.space import Space
 
 __all__ = ["QAOASampler", "QAOASolver", "make", "optimize_qaoa", "qaoa_probs"]

@@ -18,7 +18,7 @@ from rich.progress import (
 )
 
 if TYPE_CHECKING:
-    from quarch.study import TrialRecord
+    from quarch.study._result import TrialRecord
 
 __all__ = ["SearchProgress"]
 
