@@ -242,9 +242,10 @@ def _print_result(result: Any) -> None:
         arch = ", ".join(f"{k}={v}" for k, v in t.params.items())
         table.add_row(str(t.number), *[_fmt(t.metrics[n]) for n in names], arch)
     _out.print(table)
+    skipped = f"  skipped (over budget before training): {len(result.skipped)}"
     _out.print(
         f"run: {result.run_dir}  trials: {len(result.trials)}  complete: {len(result.complete)}"
-        f"  failed: {len(result.failed)}"
+        f"  failed: {len(result.failed)}" + (skipped if result.skipped else "")
     )
 
 

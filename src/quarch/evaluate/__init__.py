@@ -7,7 +7,7 @@ share, so no two of them train, check metrics or guard threads their own way.
 
 from __future__ import annotations
 
-from quarch.evaluate._base import Evaluator, Metrics, check_metrics
+from quarch.evaluate._base import Evaluator, Metrics, cheap_metrics, check_metrics
 from quarch.evaluate.training import (
     TrainingEvaluator,
     classification_error,
@@ -21,6 +21,7 @@ __all__ = [
     "Evaluator",
     "Metrics",
     "TrainingEvaluator",
+    "cheap_metrics",
     "check_device",
     "check_metrics",
     "classification_error",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Evaluator", "Metrics", "check_metrics"]
+__all__ = ["Evaluator", "Metrics", "cheap_metrics", "check_metrics"]
 
 Metrics = dict[str, float]
 
@@ -29,6 +29,19 @@ class Evaluator(Protocol):
     def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
         """Metrics of ``arch`` when trained/scored with ``seed``."""
         ...
+
+
+def cheap_metrics(evaluator: Any, arch: Mapping[str, Any]) -> Metrics:
+    """The metrics ``evaluator`` computes without training ``arch`` (parameters, FLOPs,
+    memory, quantum costs, a latency model), or ``{}`` when it declares none.
+
+    An evaluator declares them with an optional method ``cheap_metrics(arch)``; each
+    value must equal what :meth:`Evaluator.evaluate` returns for that metric. The
+    search computes them first, so an architecture over a hard budget on one of them is
+    recorded as infeasible and never trained.
+    """
+    method = getattr(evaluator, "cheap_metrics", None)
+    return check_metrics(method(arch)) if callable(method) else {}
 
 
 def check_metrics(metrics: Mapping[str, Any]) -> Metrics:

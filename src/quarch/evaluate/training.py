@@ -250,6 +250,16 @@ class TrainingEvaluator:
             np.random.seed(seed % 2**32)
             return self.build_model(arch, tuple(self.data.input_shape), self.data.n_classes)
 
+    def cheap_metrics(self, arch: Mapping[str, Any]) -> Metrics:
+        """``params`` and ``flops`` of ``arch``'s network, counted without training."""
+        if self.space is not None:
+            arch = self.space.validate(arch)
+        model = self.build(arch, seed=0)
+        return {
+            "params": float(count_params(model)),
+            "flops": float(count_flops(model, tuple(self.data.input_shape))),
+        }
+
     def fit(
         self, arch: Mapping[str, Any], *, seed: int, epochs: int | None = None
     ) -> tuple[nn.Module, Metrics]:

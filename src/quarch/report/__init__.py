@@ -188,7 +188,8 @@ def write_report(
                 [
                     "trials",
                     f"{len(result.trials)} ({len(result.complete)} complete, "
-                    f"{len(result.failed)} failed)",
+                    f"{len(result.failed)} failed, {len(result.skipped)} over a budget "
+                    "before training, never trained)",
                 ],
                 ["data fingerprint", str(meta.get("fingerprint", ""))],
                 ["quarch version", str(meta.get("quarch_version", ""))],

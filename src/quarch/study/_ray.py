@@ -14,7 +14,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from quarch._errors import ConfigError
-from quarch.study._worker import SEED, claim, finish, record_metrics, time_limit, trial_seed
+from quarch.study._worker import (
+    SEED,
+    OverBudget,
+    check_before_training,
+    claim,
+    finish,
+    record_metrics,
+    skip,
+    time_limit,
+    trial_seed,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -81,6 +91,10 @@ def drive(
                 trial.set_user_attr(SEED, seed)
                 try:
                     arch = space.suggest(trial)
+                    check_before_training(trial, arch, evaluator, objective)
+                except OverBudget as e:
+                    skip(study, trial, str(e))
+                    continue
                 except Exception as e:
                     finish(study, trial, None, f"{type(e).__name__}: {e}")
                     continue

@@ -17,7 +17,7 @@ import optuna
 
 from quarch.config import SearchConfig
 from quarch.objectives import Objective, pareto_mask
-from quarch.study._worker import FAIL_REASON, METRICS, SEED
+from quarch.study._worker import FAIL_REASON, METRICS, SEED, SKIP_REASON
 
 __all__ = ["SearchResult", "TrialRecord"]
 
@@ -34,6 +34,7 @@ class TrialRecord:
     feasible: bool
     seed: int | None
     fail_reason: str | None = None
+    skip_reason: str | None = None
 
     @classmethod
     def from_frozen(cls, t: optuna.trial.FrozenTrial) -> TrialRecord:
@@ -47,6 +48,7 @@ class TrialRecord:
             feasible=all(g <= 0 for g in t.constraints.values()),
             seed=t.user_attrs.get(SEED),
             fail_reason=t.user_attrs.get(FAIL_REASON),
+            skip_reason=t.user_attrs.get(SKIP_REASON),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,6 +56,8 @@ class TrialRecord:
         d: dict[str, Any] = {"number": self.number, "params": self.params, "metrics": self.metrics}
         if self.fail_reason:
             d["fail_reason"] = self.fail_reason
+        if self.skip_reason:
+            d["skip_reason"] = self.skip_reason
         return d
 
 
@@ -71,6 +75,11 @@ class SearchResult:
     def complete(self) -> list[TrialRecord]:
         """Trials that finished with metrics."""
         return [t for t in self.trials if t.state == "COMPLETE"]
+
+    @property
+    def skipped(self) -> list[TrialRecord]:
+        """Trials never trained: over a budget on a metric known before training."""
+        return [t for t in self.trials if t.skip_reason is not None]
 
     @property
     def failed(self) -> list[TrialRecord]:
@@ -119,6 +128,7 @@ class SearchResult:
             "trials": len(self.trials),
             "complete": len(self.complete),
             "failed": len(self.failed),
+            "skipped_over_budget": len(self.skipped),
             "objectives": list(self.objective.names),
             "pareto": [t.to_dict() for t in self.pareto],
             "best": best.to_dict() if best is not None else None,

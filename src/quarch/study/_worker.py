@@ -24,7 +24,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -33,7 +33,7 @@ from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
 from quarch._errors import RunError
-from quarch.evaluate import check_metrics
+from quarch.evaluate import cheap_metrics, check_metrics
 
 if TYPE_CHECKING:
     from optuna.storages._heartbeat import BaseHeartbeatThread
@@ -47,23 +47,28 @@ __all__ = [
     "METRICS",
     "OWNER",
     "SEED",
+    "SKIP_REASON",
     "TrialTimeout",
     "claim",
     "evaluate_trial",
     "fail_dead_trials",
     "finish",
     "record_metrics",
+    "skip",
     "time_limit",
     "trial_seed",
     "work",
 ]
 
 FAIL_REASON = "fail_reason"
+SKIP_REASON = "skip_reason"
 METRICS = "metrics"
 SEED = "seed"
 OWNER = "quarch:owner"
 #: Stop a worker whose trials keep failing instead of spinning through the budget.
 MAX_CONSECUTIVE_FAILURES = 25
+#: Stop a worker whose strategy keeps proposing architectures over a budget.
+MAX_CONSECUTIVE_SKIPS = 500
 _POLL_SECONDS = 0.5
 
 
@@ -178,6 +183,36 @@ def record_metrics(
     return values, None
 
 
+class OverBudget(Exception):
+    """An architecture breaks a hard budget on a metric known before training."""
+
+
+def check_before_training(
+    trial: optuna.Trial, arch: Mapping[str, Any], evaluator: Evaluator, objective: Objective
+) -> None:
+    """Compute the evaluator's cheap metrics (those that need no training) when a budget
+    names one of them; an architecture over such a budget is recorded with those
+    metrics and its constraints, and never trained.
+
+    Raises:
+        OverBudget: with the broken budgets, after recording them on ``trial``.
+    """
+    if not objective.budgets:
+        return
+    known = cheap_metrics(evaluator, arch)
+    checked = [b for b in objective.budgets if b.metric in known]
+    broken = [b for b in checked if b.violation(known[b.metric]) > 0]
+    if not broken:
+        return
+    trial.set_user_attr(METRICS, known)
+    for b in checked:
+        trial.set_constraint(str(b), b.violation(known[b.metric]))
+    raise OverBudget(
+        "over budget before training: "
+        + ", ".join(f"{b.metric}={known[b.metric]:.6g} breaks {b}" for b in broken)
+    )
+
+
 def evaluate_trial(
     trial: optuna.Trial,
     space: Space,
@@ -186,14 +221,19 @@ def evaluate_trial(
     run_seed: int,
     trial_timeout: float | None = None,
 ) -> tuple[list[float] | None, str | None]:
-    """Suggest, evaluate and record one trial; return (values, failure reason)."""
+    """Suggest, evaluate and record one trial; return (values, failure reason).
+
+    Raises:
+        OverBudget: the architecture breaks a budget before training (recorded).
+    """
     seed = trial_seed(run_seed, trial.number)
     trial.set_user_attr(SEED, seed)
     try:
         arch = space.suggest(trial)
         with time_limit(trial_timeout):
+            check_before_training(trial, arch, evaluator, objective)
             raw = evaluator.evaluate(arch, seed=seed)
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, SystemExit, OverBudget):
         raise
     except Exception as e:  # a trial's failure must never end the run
         return None, f"{type(e).__name__}: {e}"
@@ -209,6 +249,14 @@ def finish(
         study.tell(trial, state=TrialState.FAIL)
     else:
         study.tell(trial, values)
+
+
+def skip(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    """Close a trial that was never trained because it breaks a budget known before
+    training: Optuna's PRUNED state, its cheap metrics and constraints recorded. It does
+    not count towards the budget of complete trials; strategies see it as tried."""
+    trial.set_user_attr(SKIP_REASON, reason)
+    study.tell(trial, state=TrialState.PRUNED)
 
 
 def claim(study: optuna.Study) -> optuna.Trial:
@@ -252,7 +300,7 @@ def work(
 ) -> None:
     """Run trials on ``study`` until it holds ``trials`` complete ones (or ``timeout``)."""
     t_start = time.monotonic()
-    failures = 0
+    failures = skips = 0
     while True:
         if timeout is not None and time.monotonic() - t_start >= timeout:
             return
@@ -277,6 +325,18 @@ def work(
         except KeyboardInterrupt:
             finish(study, trial, None, "interrupted by the user")
             raise
+        except OverBudget as e:
+            skip(study, trial, str(e))
+            skips += 1
+            if skips >= MAX_CONSECUTIVE_SKIPS:
+                raise RunError(
+                    f"{skips} architectures in a row were over budget before training "
+                    f"({e}); loosen the budgets or shrink the space"
+                ) from None
+            if on_trial is not None:
+                on_trial(study._storage.get_trial(trial._trial_id))
+            continue
+        skips = 0
         finish(study, trial, values, reason)
         if reason is not None:
             failures += 1

@@ -10,6 +10,9 @@ Every evaluator a space's spec builds must:
 * when it trains, save each trial's weights where the run tells it, and the network
   rebuilt by ``evaluator.build(arch, seed=...)`` with those weights scores the trial's
   own validation error (what ``quarch export`` relies on);
+* compute its ``cheap_metrics(arch)`` (the metrics that need no training, if it
+  declares any) exactly as ``evaluate`` reports them, so a budget checked before
+  training agrees with the trial's metrics;
 * refuse a bad architecture with one clear error naming the key
   (:class:`quarch.SpaceError`), never a ``KeyError`` from deep inside a model.
 
@@ -121,6 +124,21 @@ class EvaluatorTestCase:
         for m in unreproducible:
             a.pop(m, None), b.pop(m, None)
         assert a == b
+
+    def test_cheap_metrics_agree_with_evaluate(self, evaluator_case: EvaluatorCase) -> None:
+        self._skip(evaluator_case)
+        from quarch.evaluate import cheap_metrics
+
+        _, unreproducible = evaluator_case.declared()
+        ev = evaluator_case.evaluator()
+        for arch in evaluator_case.archs():
+            cheap = cheap_metrics(ev, arch)
+            full = ev.evaluate(arch, seed=2)
+            for name, value in cheap.items():
+                if name not in unreproducible:
+                    assert full[name] == value, (
+                        f"{name}: {value} before training, {full[name]} after"
+                    )
 
     def test_saved_weights_round_trip(self, evaluator_case: EvaluatorCase, tmp_path: Path) -> None:
         self._skip(evaluator_case)

@@ -175,3 +175,42 @@ class TestSearchAndExport:
         arch = SPACE.sample(0)
         m = EdgeCNN(arch, tuple(digits.input_shape), digits.n_classes)
         assert m(torch.zeros(1, *digits.input_shape)).shape == (1, digits.n_classes)
+
+
+def test_budget_is_checked_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An architecture over a memory budget is never trained, and the summary says how
+    many were skipped (the memory model needs no training)."""
+    from quarch.cli import main
+    from quarch.cost.devices import get_device
+    from quarch.spaces.cnn.costs import edge_costs
+
+    trained: list[dict[str, object]] = []
+    fit = EdgeEvaluator.fit
+
+    def counting_fit(self: EdgeEvaluator, arch: dict[str, object], **kw: object) -> object:
+        trained.append(dict(arch))
+        return fit(self, arch, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(EdgeEvaluator, "fit", counting_fit)
+    out = tmp_path / "run"
+    code = main(
+        ["search", "--space", "cnn", "--dataset", "digits", "--strategy", "random",
+         "--trials", "4", "--epochs", "1", "--max-train", "200", "--budget", "memory_kb<=12",
+         "--space-option", "n_stages=2", "--space-option", "max_blocks=1",
+         "--device-profile", "cortex-m7", "--out", str(out), "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    from quarch.study import load_result
+
+    res = load_result(out)
+    assert len(res.complete) == 4 and len(trained) == 4
+    profile = get_device("cortex-m7")
+    for arch in trained:  # independent truth: the memory model of each trained network
+        assert edge_costs(arch, (1, 8, 8), 10, profile)["memory_kb"] <= 12
+    assert res.skipped, "the random strategy drew no architecture over 12 KB in this run"
+    for t in res.skipped:
+        assert t.metrics["memory_kb"] > 12 and "over budget before training" in t.skip_reason
+    assert f"skipped (over budget before training): {len(res.skipped)}" in printed

@@ -95,9 +95,17 @@ class _EdgeMetrics:
             return self.profile.measured
         return self.latency == "measured"
 
+    def static(self, arch: Mapping[str, Any]) -> dict[str, float]:
+        """The costs read from the architecture alone (and ``latency_ms`` when it is
+        the analytic model's): what a budget can be checked on before training."""
+        out = edge_costs(arch, tuple(self.data.input_shape), self.data.n_classes, self.profile)
+        if not self.measures:
+            out["latency_ms"] = out["latency_model_ms"]
+        return out
+
     def __call__(self, arch: Mapping[str, Any], model: nn.Module) -> dict[str, float]:
         shape = tuple(self.data.input_shape)
-        out = edge_costs(arch, shape, self.data.n_classes, self.profile)
+        out = self.static(arch)
         if self.measures:
             onnx_model = to_onnx(model, shape)
             if int(arch["bits"]) == 8:
@@ -105,8 +113,6 @@ class _EdgeMetrics:
             out["latency_ms"] = measure_latency_ms(
                 onnx_model, shape, repeats=self.latency_repeats, threads=self.threads
             )
-        else:
-            out["latency_ms"] = out["latency_model_ms"]
         return out
 
 
@@ -199,6 +205,14 @@ class EdgeEvaluator:
 
     def _extra(self, arch: Mapping[str, Any], model: nn.Module) -> dict[str, float]:
         return self.costs(arch, model.cpu())
+
+    def cheap_metrics(self, arch: Mapping[str, Any]) -> Metrics:
+        """Every metric that needs no training: params, FLOPs, MACs, memory, energy and
+        the modelled latency (``latency_ms`` too unless it is measured)."""
+        out = self.trainer.cheap_metrics(arch)
+        out["macs"] = out["flops"] / 2.0
+        out.update(self.costs.static(arch))
+        return out
 
     def fit(
         self, arch: Mapping[str, Any], *, seed: int, epochs: int | None = None

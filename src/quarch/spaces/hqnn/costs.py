@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from quarch._errors import ConfigError
-from quarch.cost.classical import count_flops
+from quarch.cost.classical import count_flops, count_params
 from quarch.cost.cutting import estimate_cuts, find_cuts_qiskit
 from quarch.cost.devices import get_quantum_device
 from quarch.cost.quantum import native_two_qubit_gates, noise_model, quantum_flops, runtime_proxy
@@ -121,8 +121,9 @@ class HybridCosts:
         self.noise_samples = noise_samples
         self.noise_max_qubits = noise_max_qubits
 
-    def __call__(self, arch: Mapping[str, Any], model: HybridNet) -> dict[str, float]:
-        """Every cost metric of ``arch`` with its model ``model`` (see the module docstring)."""
+    def static(self, arch: Mapping[str, Any], model: HybridNet) -> dict[str, float]:
+        """The costs that need no training (``model`` may be untrained): the quantum
+        costs, ``flops`` and ``params``."""
         out = quantum_cost_metrics(
             arch, qubit_budget=self.qubit_budget, device_profile=self.device_profile,
             cutter=self.cutter, shots=self.shots,
@@ -131,6 +132,12 @@ class HybridCosts:
         classical = count_flops(model.frontend, shape)
         classical += count_flops(model.head, (len(model.observables),))
         out["flops"] = float(classical) + out.pop("quantum_flops")
+        out["params"] = float(count_params(model))
+        return out
+
+    def __call__(self, arch: Mapping[str, Any], model: HybridNet) -> dict[str, float]:
+        """Every cost metric of ``arch`` with its model ``model`` (see the module docstring)."""
+        out = self.static(arch, model)
         out["sim_time_ms"] = self._sim_time(model)
         if self.noise:
             out["noisy_val_error"] = self.noisy_error(model)

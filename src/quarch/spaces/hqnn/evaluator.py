@@ -138,6 +138,11 @@ class HQNNEvaluator:
             pca = self.pca if arch["frontend"] == "pca" else None
             return HybridNet(arch, tuple(self.data.input_shape), self.data.n_classes, pca=pca)
 
+    def cheap_metrics(self, arch: Mapping[str, Any]) -> Metrics:
+        """The metrics that need no training: quantum costs, ``flops``, ``params``."""
+        arch = self.space.validate(arch)
+        return self.costs.static(arch, self.build(arch, seed=0))
+
     def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
         """Train ``arch`` with ``seed`` and return its metrics (see the module docstring);
         the trained weights go to ``weights_dir`` when it is set."""
