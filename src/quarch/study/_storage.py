@@ -31,7 +31,7 @@ def storage_spec(storage: str | None, workers: int, run_dir: Path) -> str:
 
     ``"sqlite"`` and ``"journal"`` are files in the run folder; anything else is a URL.
     """
-    if storage in (None, "", "sqlite"):
+    if storage is None or storage in ("", "sqlite"):
         return "journal" if workers > 1 else "sqlite"
     if storage == "journal":
         return "journal"
