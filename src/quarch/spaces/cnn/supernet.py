@@ -151,7 +151,7 @@ def recalibrate_bn(
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     for bn in bns:
         bn.reset_running_stats()
-        bn.momentum = None
+        bn.momentum = None  # type: ignore[assignment]  # cumulative average; torch < 2.3 types it float
     dev = next(model.parameters()).device
     model.train()
     with torch.no_grad():
