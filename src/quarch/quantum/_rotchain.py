@@ -174,7 +174,9 @@ class RotVec(torch.autograd.Function):
             vs.append(v)
             pvs.append(pv)
             v = c[p] * v + s[p] * pv
-        vc = torch.view_as_complex(v.view(r, 2, 2, b).transpose(2, 3).contiguous())
+        t = v.view(r, 2, 2, b)  # (state bit, re/im, batch)
+        # torch.complex, not view_as_complex: the latter rejects a batch of 1 on torch < 2.6
+        vc = torch.complex(t[:, :, 0], t[:, :, 1])
         x = _factors(vc.reshape(-1, b), index)
         ctx.save_for_backward(c, s, qr, index, x, *vs, *pvs)
         return x.prod(0)
