@@ -51,7 +51,8 @@ QISKIT_HINT = "calibrated IBM targets need the qiskit extra: pip install 'quarch
 
 #: Snapshots left out: a synthetic test device, one IBM flags as not representative, and
 #: one-qubit devices (no two-qubit gate to route on). Snapshots whose basis is the
-#: retired ``u1/u2/u3`` set are left out too (see :func:`calibrated_targets`).
+#: retired ``u1/u2/u3`` set, or whose couplers all have error 1 (``kyoto``), are left
+#: out too (see :func:`calibrated_targets`).
 _EXCLUDED = frozenset({"fractional", "nighthawk", "armonk"})
 _TWO_QUBIT_GATES = ("cz", "ecr", "cx")
 #: The gates routed circuits are made of (fractional gates such as ``rzz`` are not used).
@@ -85,8 +86,8 @@ def _scan(root: str) -> tuple[CalibratedTarget, ...]:
         if folder.name in _EXCLUDED or not props.is_file() or not conf.is_file():
             continue
         basis = set(json.loads(conf.read_text()).get("basis_gates", ()))
-        if not {"rz", "sx"} <= basis:
-            continue
+        if not {"rz", "sx"} <= basis or not _summary(str(props))["working_couplers"]:
+            continue  # the retired u1/u2/u3 basis, or every coupler broken that day
         out.append(CalibratedTarget(f"ibm-{folder.name}", folder.name, str(props)))
     return tuple(out)
 
@@ -117,7 +118,8 @@ class CalibratedTarget:
         )
 
     def summary(self) -> dict[str, Any]:
-        """Qubits, median two-qubit error and median T1 (us) from the properties file."""
+        """Qubits, median two-qubit error (working couplers) and median T1 (us) from the
+        properties file."""
         return _summary(self.props_file)
 
     def load(self) -> Calibration:
@@ -167,10 +169,11 @@ def _summary(props_file: str) -> dict[str, Any]:
         for g in props["gates"]
         if g["gate"] in _TWO_QUBIT_GATES and len(g["qubits"]) == 2
         for p in g["parameters"]
-        if p["name"] == "gate_error"
+        if p["name"] == "gate_error" and float(p["value"]) < 1.0  # 1: broken that day
     ]
     return {
         "qubits": len(props["qubits"]),
+        "working_couplers": len(e2),
         "median_2q_error": med(e2),
         "median_t1_us": med(t1),
         "median_t2_us": med(t2),

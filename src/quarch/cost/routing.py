@@ -218,7 +218,8 @@ def mottonen_angles(features: torch.Tensor) -> torch.Tensor:
             zero = (left + right) <= 1e-30
             left = torch.where(zero, torch.ones_like(left), left)
             right = torch.where(zero, torch.zeros_like(right), right)
-            alpha = 2 * torch.atan2(right.sqrt(), left.sqrt())
+            # clamped: sqrt has an infinite slope at 0 (NaN gradients on empty branches)
+            alpha = 2 * torch.atan2(right.clamp_min(1e-30).sqrt(), left.clamp_min(1e-30).sqrt())
         else:
             left, right = parts[..., 0, 0], parts[..., 1, 0]
             zero = (left.abs() + right.abs()) <= 1e-30
