@@ -699,31 +699,10 @@ class _Rho:
         x = self._bring([*wires, *(self.n + w for w in wires)])
         self._set(x @ s.transpose(-1, -2))
 
-    def rows(self, m: torch.Tensor, wires: Sequence[int]) -> None:
-        """``rho <- m rho`` on ``wires`` (with :meth:`cols`, a unitary)."""
-        self._set(self._bring(list(wires)) @ m.transpose(-1, -2))
-
-    def cols(self, m: torch.Tensor, wires: Sequence[int]) -> None:
-        """``rho <- rho m^dagger`` on ``wires``."""
-        self._set(self._bring([self.n + w for w in wires]) @ m.conj().transpose(-1, -2))
-
-    def depolarize(self, lam: float, wires: Sequence[int]) -> None:
-        """``rho <- (1 - lam) rho + lam I/2**k (x) Tr_wires(rho)``."""
-        k = len(wires)
-        x = self._bring([*wires, *(self.n + w for w in wires)])
-        x = x.reshape(*x.shape[:-1], 2**k, 2**k)
-        tr = torch.diagonal(x, dim1=-2, dim2=-1).sum(-1)
-        eye = torch.eye(2**k, dtype=x.dtype, device=x.device)
-        self._set(((1 - lam) * x + (lam / 2**k) * tr[..., None, None] * eye).flatten(-2))
-
     def matrix(self) -> torch.Tensor:
         """``[batch, 2**n, 2**n]`` in the standard order."""
         x = self._bring(list(range(2 * self.n)))
         return x.reshape(x.shape[0], 2**self.n, 2**self.n)
-
-    def probs(self) -> torch.Tensor:
-        """Diagonal ``[batch, 2**n]`` (real)."""
-        return torch.diagonal(self.matrix(), dim1=-2, dim2=-1).real
 
 
 def _kraus_superop(ks: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -741,6 +720,36 @@ def _noise_superop(
     )
 
 
+def _embed_superop(s: torch.Tensor, sub: Sequence[int], wires: Sequence[int]) -> torch.Tensor:
+    """Superoperator ``s`` on ``sub`` as one on ``wires`` (identity on the others).
+
+    A superoperator on ``k`` wires acts on ``vec(rho)`` with index ``(rows, cols)``,
+    i.e. ``2k`` binary axes; ``s`` is multiplied into the axes of ``sub`` of the identity.
+    """
+    if tuple(sub) == tuple(wires):
+        return s
+    k = len(wires)
+    eye = torch.eye(4**k, dtype=s.dtype, device=s.device).expand(s.shape[0], -1, -1)
+    t = eye.reshape([s.shape[0]] + [2] * (2 * k) + [4**k])
+    pos = [list(wires).index(q) for q in sub]
+    axes = [1 + i for i in pos] + [1 + k + i for i in pos]
+    return _apply(t, s, axes).reshape(s.shape[0], 4**k, 4**k)
+
+
+def _unit_superop(
+    u: _Unit, x: torch.Tensor | None, w: torch.Tensor | None, dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor:  # fmt: skip
+    """The unit's gates and then its channels as one superoperator ``[B', 4**k, 4**k]``."""
+    m = _unit_matrix(u, x, w, dtype, device)
+    d = m.shape[-1]
+    s = torch.einsum("bij,bkl->bikjl", m, m.conj()).reshape(m.shape[0], d * d, d * d)
+    for ch in u.noise:
+        sub = ch.wires if isinstance(ch, PauliNoise) else (ch.wire,)
+        s = _embed_superop(_noise_superop(ch, dtype, device).unsqueeze(0), sub, u.wires) @ s
+    return s
+
+
 def noisy_density_matrix(
     nc: NoisyCircuit,
     *,
@@ -752,9 +761,10 @@ def noisy_density_matrix(
     """Final density matrices ``[batch, 2**n, 2**n]`` of a :class:`NoisyCircuit`
     (readout error not applied; it acts on measured bits). Differentiable.
 
-    A single-qubit gate, the diagonal gates before it and its noise are one 4x4
-    superoperator; a wider gate is applied to rows and columns, its depolarising noise
-    in closed form (a partial trace), each relaxation as a 4x4 superoperator.
+    A gate, the diagonal gates before it and its noise are one superoperator; those of
+    single-qubit gates wait on their wire and are multiplied into the next two-qubit
+    gate's (4x4 into 16x16), so the density matrix is passed over once per two-qubit
+    gate (and once per wire at the end).
 
     Raises:
         NoiseError: the simulation would need more than ``max_memory_gb``.
@@ -771,23 +781,21 @@ def noisy_density_matrix(
         )
     amp, units = _compile(nc)
     rho = _Rho(_initial_state(amp, n, x, batch, dtype, device), n)
+    # single-wire superoperators wait on their wire and are absorbed into the next
+    # multi-wire unit there (or applied at the end): one pass per two-qubit gate
+    pending: dict[int, torch.Tensor] = {}
     for u in units:
-        m = _unit_matrix(u, x, w, dtype, device)
+        s = _unit_superop(u, x, w, dtype, device)
         if len(u.wires) == 1:
-            sup = torch.einsum("bij,bkl->bikjl", m, m.conj()).reshape(m.shape[0], 4, 4)
-            for ch in u.noise:
-                sup = _noise_superop(ch, dtype, device) @ sup
-            rho.superop(sup, u.wires)
+            (q,) = u.wires
+            pending[q] = s @ pending[q] if q in pending else s
             continue
-        rho.rows(m, u.wires)
-        rho.cols(m, u.wires)
-        for ch in u.noise:
-            wires = ch.wires if isinstance(ch, PauliNoise) else (ch.wire,)
-            if isinstance(ch, PauliNoise) and ch.is_depolarizing:
-                lam = (1 - ch.probs[0]) * 4 ** len(wires) / (4 ** len(wires) - 1)
-                rho.depolarize(lam, wires)
-            else:
-                rho.superop(_noise_superop(ch, dtype, device).unsqueeze(0), wires)
+        for q in u.wires:
+            if q in pending:
+                s = s @ _embed_superop(pending.pop(q), (q,), u.wires)
+        rho.superop(s, u.wires)
+    for q, s in sorted(pending.items()):
+        rho.superop(s, (q,))
     return rho.matrix()
 
 

@@ -45,7 +45,7 @@ class HQNNSpec(SpaceSpec):
         "supercircuit_steps": "SuperCircuit: training steps (default 20 epochs, >= 500)",
         "noise_samples": "validation samples scored on the noisy path (default 200)",
         "noise_max_qubits": "widest circuit simulated exactly with density matrices; wider "
-        "ones use quantum trajectories (default 6)",
+        "ones use quantum trajectories (default 8)",
         "noise_target_se": "standard error the trajectories reach per expectation (default 0.01)",
         "noise_aware": "train under the noise model (default false)",
         "zne": "also score with zero-noise extrapolation (zne_val_error; calibrated noise)",

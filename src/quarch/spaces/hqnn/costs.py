@@ -135,7 +135,7 @@ class HybridCosts:
         cutter: str = "builtin",
         shots: int | None = None,
         noise_samples: int = 200,
-        noise_max_qubits: int = 6,
+        noise_max_qubits: int = 8,
         noise_target_se: float = 0.01,
         optimization_level: int = 2,
         transpile_seed: int = 0,

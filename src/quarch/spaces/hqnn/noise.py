@@ -87,7 +87,7 @@ class NoiseSetup:
     """
 
     profile: str
-    max_density_qubits: int = 6
+    max_density_qubits: int = 8
     target_se: float = 0.01
     optimization_level: int = 2
     transpile_seed: int = 0
@@ -261,7 +261,7 @@ def check_noise_options(
     try:
         setup = NoiseSetup(
             profile,
-            max_density_qubits=int(opts.get("noise_max_qubits", 6)),
+            max_density_qubits=int(opts.get("noise_max_qubits", 8)),
             target_se=float(opts.get("noise_target_se", 0.01)),
             optimization_level=int(opts.get("optimization_level", 2)),
             transpile_seed=int(opts.get("transpile_seed", 0)),
