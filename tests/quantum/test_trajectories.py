@@ -84,6 +84,20 @@ class TestDensityEngine:
         assert rho[0, 0].real == pytest.approx((1 + g) / 2)
         assert rho[0, 1].real == pytest.approx(c / 2)
 
+    @pytest.mark.parametrize(("t1", "t2", "t"), [(50e-6, 30e-6, 2e-6), (50e-6, 90e-6, 5e-6),
+                                                   (40e-6, 200e-6, 3e-6)])  # fmt: skip
+    def test_relaxation_equals_aers_thermal_relaxation(
+        self, t1: float, t2: float, t: float
+    ) -> None:
+        aer = pytest.importorskip("qiskit_aer.noise")
+        from qiskit.quantum_info import SuperOp
+
+        ch = Relaxation.from_times(0, t, t1, t2)  # T2 above 2 T1 is capped, as Aer's model does
+        want = SuperOp(aer.thermal_relaxation_error(t1, min(t2, 2 * t1), t)).data
+        ks = [np.array(k) for k in ch.kraus()]
+        got = sum(np.kron(k.conj(), k) for k in ks)  # Qiskit's column-stacking convention
+        assert np.abs(got - want).max() < 1e-12
+
     def test_memory_limit(self) -> None:
         with pytest.raises(NoiseError, match=r"needs about .* GiB; the limit is 0.01 GiB"):
             noisy_density_matrix(NoisyCircuit(10, ()), max_memory_gb=0.01)
@@ -104,6 +118,21 @@ class TestTrajectories:
         assert (exact - noisy_circuit_expval(
             NoisyCircuit(4, tuple(s for s in nc.steps if not isinstance(s, (PauliNoise, Relaxation))),
                          (), 0, 4), words, inputs=x)).abs().max() > 0.05  # fmt: skip
+
+    def test_strong_noise(self) -> None:
+        # relaxation far from the identity: the no-jump operator K0 is not ~1, so the
+        # jump corrections K_j K0^-1 matter; Pauli channels with large rates after it
+        c = Circuit(2)
+        steps = [c.h(0).ops[-1], Relaxation(0, 0.4, 0.5), PauliNoise.depolarizing((0,), 0.3),
+                 c.cnot(0, 1).ops[-1], Relaxation(1, 0.3, 0.6), Relaxation(0, 0.2, 0.7),
+                 PauliNoise((0, 1), (0.7,) + (0.02,) * 15), c.sx(1).ops[-1],
+                 Relaxation(1, 0.5, 0.4)]  # fmt: skip
+        nc = NoisyCircuit(2, tuple(steps), ((0.05, 0.1), (0.0, 0.2)))
+        words = ["Z0", "Z1", "Z0 Z1"]
+        exact = noisy_circuit_expval(nc, words)
+        res = trajectory_expval(nc, words, target_se=0.01, seed=5)
+        assert float(res.stderr.max()) <= 0.01
+        assert float(((res.mean.double() - exact).abs() / res.stderr.double()).max()) < 4
 
     def test_no_jump_probability(self) -> None:
         steps = [Circuit(2).h(0).ops[0], PauliNoise.depolarizing((0,), 0.1),

@@ -307,7 +307,7 @@ class Relaxation:
         t2 = min(t2, 2 * t1)
         gamma = 1.0 - math.exp(-duration / t1) if math.isfinite(t1) else 0.0
         coherence = math.exp(-duration / t2) if math.isfinite(t2) else 1.0
-        return Relaxation(wire, gamma, min(coherence, math.sqrt(1.0 - gamma)))
+        return Relaxation(wire, gamma, coherence)
 
     def kraus(self) -> list[list[list[float]]]:
         """Three Kraus operators: no jump, pure dephasing, decay to ``|0>``."""
