@@ -37,7 +37,6 @@ each measured qubit.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +54,7 @@ __all__ = [
     "TrainingLoad",
     "device_metrics",
     "device_noise",
+    "observables_on_device",
     "schedule",
     "success_probability",
 ]
@@ -263,11 +263,3 @@ def observables_on_device(routed: RoutedCircuit, words: Any) -> list[dict[int, s
 
     n = routed.n_qubits
     return [{routed.final[w]: p for w, p in word.terms} for word in parse_observables(words, n)]
-
-
-def noise_summary(nc: NoisyCircuit) -> Mapping[str, float]:
-    """Counts of gates and channels (for reports and checks)."""
-    return {
-        "gates": float(nc.n_gates),
-        "channels": float(len(nc.steps) - nc.n_gates),
-    }
