@@ -89,6 +89,8 @@ class TestSpec:
             SPEC.check(_config(noise_aware=True))
         with pytest.raises(ConfigError, match="zne folds the routed native circuit"):
             SPEC.check(_config(noise="ibm-heron", zne=True))
+        with pytest.raises(ConfigError, match="with supercircuit the weights are inherited"):
+            SPEC.check(_config(noise="device", noise_aware=True, supercircuit=True))
 
     def test_a_space_wider_than_the_device(self) -> None:
         cfg = _config(

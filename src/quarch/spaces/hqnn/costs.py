@@ -175,6 +175,8 @@ class HybridCosts:
             "noise_target_se": noise_target_se, "optimization_level": optimization_level,
             "transpile_seed": transpile_seed, "zne": zne,
         }  # fmt: skip
+        # the widest circuit was checked against memory before the run (HQNNSpec.check);
+        # each circuit is checked again when it is simulated
         self.noise_setup: NoiseSetup | None = check_noise_options(
             opts, device_profile=device_profile, max_qubits=1,
             memory_gb=0.5 * machine_memory_gb(),

@@ -32,7 +32,6 @@ and a three-point Richardson formula are a few lines.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -276,7 +275,10 @@ def check_noise_options(
             f"zne folds the routed native circuit, so it needs a calibrated noise device; "
             f"{profile!r} is a hand profile (use e.g. --noise ibm-fez)"
         )
+    if opts.get("noise_aware") and opts.get("supercircuit"):
+        raise ConfigError(
+            "noise_aware trains each architecture under noise; with supercircuit the "
+            "weights are inherited, not trained: use one or the other"
+        )
     setup.check_width(max_qubits)
-    if not math.isfinite(memory_gb):  # pragma: no cover - defensive
-        raise ConfigError("memory limit must be finite")
     return setup
