@@ -112,9 +112,8 @@ class CalibratedTarget:
         """One line for ``quarch devices``: qubits, median two-qubit error, median T1."""
         s = self.summary()
         return (
-            f"quantum, calibrated: IBM {self.snapshot} snapshot (qiskit-ibm-runtime), "
-            f"{s['qubits']} qubits, median 2q error {s['median_2q_error']:.2e}, "
-            f"median T1 {s['median_t1_us']:.0f} us"
+            f"calibrated (IBM {self.snapshot} snapshot): {s['qubits']} qubits, "
+            f"median 2q error {s['median_2q_error']:.2e}, median T1 {s['median_t1_us']:.0f} us"
         )
 
     def summary(self) -> dict[str, Any]:
