@@ -51,6 +51,7 @@ __all__ = [
     "ZNE_SCALES",
     "NoiseSetup",
     "NoisyLayer",
+    "check_noise_options",
     "machine_memory_gb",
     "richardson",
     "zne_expvals",
@@ -60,6 +61,8 @@ __all__ = [
 ZNE_SCALES = (1, 3, 5)
 #: Trajectories per training step of noise-aware training on the trajectory path.
 TRAIN_TRAJECTORIES = 4
+#: Memory a noisy evaluation's batch is split to fit (GiB).
+WORKING_GB = 2.0
 
 
 def machine_memory_gb() -> float:
@@ -82,7 +85,9 @@ class NoiseSetup:
         target_se (float): standard error the trajectories reach per expectation.
         optimization_level (int): Qiskit level of the routing (calibrated targets).
         transpile_seed (int): seed of the routing.
-        memory_gb (float): memory the simulation may use (batches are split to fit).
+        memory_gb (float): most memory one sample's simulation may need (the run is
+            refused before it starts when the widest circuit needs more); batches are
+            split to about :data:`WORKING_GB`.
     """
 
     profile: str
@@ -143,9 +148,17 @@ class NoiseSetup:
         """Noisy expectations ``[batch, n_obs]`` (float32) and their standard errors
         (zero on the exact density-matrix path)."""
         self.check_width(nc.n_qubits)
-        if nc.n_qubits <= self.max_density_qubits:
-            per = 3 * 4**nc.n_qubits * 8 / 2**30
-            chunk = max(1, int(self.memory_gb // per))
+        n = nc.n_qubits
+        first = TRAIN_TRAJECTORIES if grad else 64
+        one = (
+            3 * 4**n * 8 / 2**30
+            if n <= self.max_density_qubits
+            else trajectory_memory_gb(n, 1, first)
+        )
+        # batches are split to about WORKING_GB (a shared machine), one sample may use more
+        work = min(self.memory_gb, max(WORKING_GB, one))
+        if n <= self.max_density_qubits:
+            chunk = max(1, int(work // one))
             outs = [
                 noisy_circuit_expval(
                     nc,
@@ -153,7 +166,7 @@ class NoiseSetup:
                     inputs=features[i : i + chunk],
                     weights=weights,
                     dtype=torch.complex64,
-                    max_memory_gb=self.memory_gb,
+                    max_memory_gb=work,
                 )
                 for i in range(0, len(features), chunk)
             ]
@@ -161,8 +174,7 @@ class NoiseSetup:
             return out, torch.zeros_like(out)
         res = trajectory_expval(
             nc, words, inputs=features, weights=weights, target_se=self.target_se,
-            trajectories=TRAIN_TRAJECTORIES if grad else 64, seed=seed,
-            max_memory_gb=self.memory_gb, grad=grad,
+            trajectories=first, seed=seed, max_memory_gb=work, grad=grad,
         )  # fmt: skip
         return res.mean.float(), res.stderr.float()
 
