@@ -11,7 +11,9 @@ trial's metrics came from (or, with more ``epochs``, a longer training of them).
 * :func:`export_trial` writes ``torch`` (state dict + architecture), ``onnx``
   (checked against torch with ONNX Runtime), ``onnx-int8`` (static quantisation), and
   for hybrid networks ``qasm`` (OpenQASM 2.0, weights bound, inputs bound to one
-  sample), ``qiskit`` (QPY, weights bound, inputs as parameters ``x[j]``) and
+  sample), ``qiskit`` (QPY, weights bound, inputs as parameters ``x[j]``; for a run on a
+  calibrated device, the circuit routed there on its physical qubits, layout in its
+  ``metadata``) and
   ``pennylane`` (a self-contained Python file defining the circuit).
 """
 
@@ -311,7 +313,13 @@ def export_trial(
         elif fmt == "qiskit":
             from qiskit import qpy
 
-            qc = to_qiskit(circuit, weights)
+            # on a calibrated device: the circuit routed there, on physical qubits
+            routed = getattr(ev, "routed_circuit", lambda arch: None)(t.params)
+            if routed is not None:
+                qc = routed.full_device_qiskit(weights.tolist())
+                checks.update(device=routed.device, layout=routed.physical_layout)
+            else:
+                qc = to_qiskit(circuit, weights)
             with open(path, "wb") as f:
                 qpy.dump(qc, f)
             checks["parameters"] = [p.name for p in qc.parameters]

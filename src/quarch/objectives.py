@@ -57,6 +57,16 @@ METRICS: dict[str, Direction] = {
     "subcircuits": "minimize",
     "cut_overhead": "minimize",
     "noisy_val_error": "minimize",
+    "noisy_se": "minimize",
+    "zne_val_error": "minimize",
+    # routed on a calibrated quantum device (quarch.cost.device_costs)
+    "routed_depth": "minimize",
+    "routed_two_qubit_gates": "minimize",
+    "swaps": "minimize",
+    "duration_us": "minimize",
+    "success_probability": "maximize",
+    "job_runtime_s": "minimize",
+    "train_runtime_s": "minimize",
     # NB201 measured latencies (ms, batch 1; HELP / HW-NAS-Bench), named as in the table
     "raspi4": "minimize",
     "pixel3": "minimize",

@@ -51,5 +51,5 @@ class TestOneRegistry:
         with pytest.raises(ConfigError, match="unknown edge device profile 'ibm-heron'"):
             get_device("ibm-heron")
         check_device_profile("ibm-eagle", ("quantum",))
-        with pytest.raises(ConfigError, match=r"known: ibm-eagle, ibm-heron$"):
+        with pytest.raises(ConfigError, match=r"known: ibm-eagle, ibm-heron, ibm-aachen, "):
             check_device_profile("raspi4", ("quantum",))

@@ -4,6 +4,11 @@
 * :mod:`quarch.cost.onnx`: ONNX export, int8 quantisation and measured ONNX Runtime
   latency of a torch model (``onnx`` extra; imported on use);
 * :mod:`quarch.cost.devices`: device profiles, edge and quantum, in one registry;
+* :mod:`quarch.cost.calibration`: calibrated IBM targets from ``qiskit-ibm-runtime``'s
+  snapshots (coupling map, per-qubit and per-gate figures, ranked regions);
+* :mod:`quarch.cost.routing`: a circuit placed and routed on a region of such a target;
+* :mod:`quarch.cost.device_costs`: what a routed circuit costs there (schedule, success
+  probability, runtime) and the device's noise on it;
 * :mod:`quarch.cost.quantum`: quantum cost metrics of a circuit on a quantum profile;
 * :mod:`quarch.cost.cutting`: circuit-cutting subcircuits under a qubit budget.
 
@@ -14,31 +19,53 @@ from __future__ import annotations
 
 from quarch.cost.classical import count_flops, count_params
 from quarch.cost.cutting import CutEstimate, estimate_cuts, find_cuts_qiskit
+from quarch.cost.device_costs import (
+    DEVICE_METRICS,
+    TrainingLoad,
+    device_metrics,
+    device_noise,
+    success_probability,
+)
 from quarch.cost.devices import (
     DEVICES,
+    CalibratedTarget,
     DeviceProfile,
     QuantumDevice,
     default_budgets,
+    get_calibration,
     get_device,
     get_quantum_device,
+    is_calibrated,
     list_devices,
 )
 from quarch.cost.quantum import noise_model, quantum_flops, runtime_proxy
+from quarch.cost.routing import DeviceFitError, RoutedCircuit, route
 
 __all__ = [
     "DEVICES",
+    "DEVICE_METRICS",
+    "CalibratedTarget",
     "CutEstimate",
+    "DeviceFitError",
     "DeviceProfile",
     "QuantumDevice",
+    "RoutedCircuit",
+    "TrainingLoad",
     "count_flops",
     "count_params",
     "default_budgets",
+    "device_metrics",
+    "device_noise",
     "estimate_cuts",
     "find_cuts_qiskit",
+    "get_calibration",
     "get_device",
     "get_quantum_device",
+    "is_calibrated",
     "list_devices",
     "noise_model",
     "quantum_flops",
+    "route",
     "runtime_proxy",
+    "success_probability",
 ]

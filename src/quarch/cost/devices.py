@@ -14,25 +14,40 @@ Quantum profiles:
     errors 2.36e-4, 7.79e-3, readout 1.98e-2), ``ibm-heron`` = FakeFez (Heron r2: SX 24 ns,
     CZ 84 ns, readout 1560 ns; errors 2.29e-4, 3.90e-3, readout 7.57e-3). The repetition
     delay is IBM's default ``rep_delay`` of 250 us.
+
+Calibrated targets:
+    Every calibration snapshot that ``qiskit-ibm-runtime``'s fake provider ships is a
+    quantum target named ``ibm-<device>`` (``ibm-fez``, ``ibm-sherbrooke``, ... see
+    :mod:`quarch.cost.calibration`): coupling map, basis gates, per-qubit T1/T2 and
+    readout error, per-gate error and duration. They are listed without Qiskit;
+    using one needs the ``qiskit`` extra. :func:`get_quantum_device` returns a
+    :class:`QuantumDevice` of the snapshot's medians with the full
+    :class:`~quarch.cost.calibration.Calibration` attached, so every cost that takes a
+    profile takes a calibrated target too.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from quarch._errors import ConfigError
 from quarch._registry import Registry
+from quarch.cost.calibration import QISKIT_HINT, CalibratedTarget, Calibration, calibrated_targets
 
 __all__ = [
     "DEVICES",
+    "CalibratedTarget",
     "DeviceProfile",
     "QuantumDevice",
     "check_device_profile",
     "default_budgets",
+    "get_calibration",
     "get_device",
     "get_quantum_device",
+    "is_calibrated",
     "list_devices",
 ]
 
@@ -192,6 +207,8 @@ class QuantumDevice:
         error_2q (float): median two-qubit gate error.
         readout_error (float): median readout error.
         source (str): where the figures come from.
+        calibration (Calibration | None): the full snapshot of a calibrated target
+            (coupling map, per-qubit and per-gate figures); ``None`` for a hand profile.
     """
 
     name: str
@@ -205,6 +222,7 @@ class QuantumDevice:
     readout_error: float = 0.0
     source: str = ""
     kind: DeviceKind = "quantum"
+    calibration: Calibration | None = field(default=None, compare=False, repr=False)
 
     @property
     def description(self) -> str:
@@ -242,11 +260,21 @@ _QUANTUM: dict[str, QuantumDevice] = {
     ),
 }  # fmt: skip
 
+Profile = DeviceProfile | QuantumDevice | CalibratedTarget
+
 #: Device profiles by name, edge and quantum (``--device-profile``, ``quarch devices``).
-DEVICES: Registry[DeviceProfile | QuantumDevice] = Registry("device profile")
+DEVICES: Registry[Profile] = Registry("device profile")
 _ALL: tuple[DeviceProfile | QuantumDevice, ...] = (CORTEX_M7, RASPI4, LOCAL_CPU, *_QUANTUM.values())
 for _p in _ALL:
     DEVICES.add(_p.name, _p, _p.description)
+for _t in calibrated_targets():
+    DEVICES.add(_t.name, _t, f"quantum, calibrated: IBM {_t.snapshot} snapshot")
+
+
+def _hint(name: str) -> str:
+    """The qiskit-extra hint, for an ``ibm-*`` name when no snapshot is installed."""
+    missing = not any(isinstance(e.factory, CalibratedTarget) for e in DEVICES.entries())
+    return f" ({QISKIT_HINT})" if missing and name.startswith("ibm-") else ""
 
 
 def get_device(name: str | DeviceProfile) -> DeviceProfile:
@@ -273,14 +301,53 @@ def get_quantum_device(device: str | QuantumDevice) -> QuantumDevice:
     if isinstance(device, QuantumDevice):
         return device
     dev = _lookup(device, "quantum")
+    if isinstance(dev, CalibratedTarget):
+        return _calibrated_device(dev.name)
     assert isinstance(dev, QuantumDevice)
     return dev
 
 
-def _lookup(name: str, kind: DeviceKind) -> DeviceProfile | QuantumDevice:
+@functools.cache
+def _calibrated_device(name: str) -> QuantumDevice:
+    """A calibrated target as a :class:`QuantumDevice`: its medians, and the snapshot."""
+    entry = DEVICES.get(name)
+    assert isinstance(entry, CalibratedTarget)
+    cal = entry.load()
+    m = cal.medians()
+    return QuantumDevice(
+        name,
+        one_qubit_ns=m["one_qubit_s"] * 1e9,
+        two_qubit_ns=m["two_qubit_s"] * 1e9,
+        readout_ns=m["readout_s"] * 1e9,
+        rep_delay_ns=cal.rep_delay * 1e9,
+        error_1q=m["error_1q"],
+        error_2q=m["error_2q"],
+        readout_error=m["readout_error"],
+        source=f"qiskit-ibm-runtime {entry.snapshot} calibration snapshot",
+        calibration=cal,
+    )
+
+
+def is_calibrated(name: str) -> bool:
+    """Whether ``name`` is a calibrated target (reads no snapshot)."""
+    return name in DEVICES and isinstance(DEVICES.get(name), CalibratedTarget)
+
+
+def get_calibration(device: str | QuantumDevice) -> Calibration | None:
+    """The calibration snapshot of a quantum target (``None`` for a hand profile).
+
+    Raises:
+        ConfigError: an unknown name or an edge profile.
+    """
+    return get_quantum_device(device).calibration
+
+
+def _lookup(name: str, kind: DeviceKind) -> Profile:
     of_kind = [e.name for e in DEVICES.entries() if e.factory.kind == kind]
     if name not in of_kind:
-        raise ConfigError(f"unknown {kind} device profile {name!r}; known: {', '.join(of_kind)}")
+        raise ConfigError(
+            f"unknown {kind} device profile {name!r}; known: {', '.join(of_kind)}{_hint(name)}"
+        )
     return DEVICES.get(name)
 
 
@@ -295,7 +362,7 @@ def check_device_profile(name: str, kinds: tuple[str, ...]) -> None:
         what = " or ".join(kinds) if kinds else "no"
         raise ConfigError(
             f"unknown device profile {name!r} for this space ({what} profiles); "
-            f"known: {', '.join(known) or 'none'}"
+            f"known: {', '.join(known) or 'none'}{_hint(name)}"
         )
 
 

@@ -30,7 +30,10 @@ QAOA / Grover on a diagonal cost ``C`` (length ``2**n``)::
     bits = sample_bitstrings(psi[0], shots=1000, seed=0)
 
 Noise (density matrices, up to ~10 qubits): ``density_matrix``, ``noisy_expval``,
-``noisy_probs`` and ``NoiseModel``. Metrics: ``resources(circuit)`` and, with the
+``noisy_probs`` and ``NoiseModel``; a circuit whose gates carry their own noise (a
+calibrated device's, see :mod:`quarch.cost.device_costs`) is a ``NoisyCircuit``
+(``PauliNoise``, ``Relaxation``), run exactly by ``noisy_circuit_expval`` or, past ~8
+qubits, by quantum trajectories with standard errors (``trajectory_expval``). Metrics: ``resources(circuit)`` and, with the
 ``qiskit`` extra, ``transpiled_metrics``. Reference state of a circuit without inputs:
 ``statevector(circuit, weights)``. Export: ``to_qasm(circuit, weights)``,
 ``from_qasm(text)``, ``to_qiskit(circuit, weights)``, ``to_pennylane(circuit)`` and
@@ -64,7 +67,17 @@ from quarch.quantum.measurements import (
     zz_neighbors,
 )
 from quarch.quantum.metrics import Resources, resources, transpiled_metrics
-from quarch.quantum.noise import NoiseModel, density_matrix, noisy_expval, noisy_probs
+from quarch.quantum.noise import (
+    NoiseModel,
+    NoisyCircuit,
+    PauliNoise,
+    Relaxation,
+    density_matrix,
+    noisy_circuit_expval,
+    noisy_density_matrix,
+    noisy_expval,
+    noisy_probs,
+)
 from quarch.quantum.qasm import from_qasm, to_qasm
 from quarch.quantum.simulator import (
     ExecutionPlan,
@@ -85,6 +98,7 @@ from quarch.quantum.templates import (
     StronglyEntanglingLayers,
     entangler_pairs,
 )
+from quarch.quantum.trajectories import TrajectoryResult, trajectory_expval
 
 __all__ = [
     "CHANNELS",
@@ -102,14 +116,18 @@ __all__ = [
     "Input",
     "MeasurementError",
     "NoiseModel",
+    "NoisyCircuit",
     "Op",
     "Param",
+    "PauliNoise",
     "PauliWord",
     "QuantumLayer",
+    "Relaxation",
     "Resources",
     "RotationLayer",
     "SimulationError",
     "StronglyEntanglingLayers",
+    "TrajectoryResult",
     "Weight",
     "apply_diagonal",
     "compile_circuit",
@@ -119,6 +137,8 @@ __all__ = [
     "expval",
     "from_qasm",
     "gate_matrix",
+    "noisy_circuit_expval",
+    "noisy_density_matrix",
     "noisy_expval",
     "noisy_probs",
     "pennylane_source",
@@ -129,6 +149,7 @@ __all__ = [
     "to_pennylane",
     "to_qasm",
     "to_qiskit",
+    "trajectory_expval",
     "transpiled_metrics",
     "z_each",
     "zz_neighbors",

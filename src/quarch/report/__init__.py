@@ -33,6 +33,7 @@ from quarch.report._plots import (
     pareto_fronts,
     trials_table,
 )
+from quarch.report._quantum import quantum_section
 from quarch.study import Run
 
 __all__ = ["Report", "write_report"]
@@ -176,6 +177,7 @@ def write_report(
     )
     for t in result.pareto[:winners]:
         sections.append(f"<h3>Trial {t.number}</h3>" + _draw_winner(run_obj, t, out, pngs))
+    sections.append(quantum_section(run_obj, result.pareto[:winners], img))
     failed = [[str(t.number), t.fail_reason or ""] for t in result.failed]
     if failed:
         sections.append("<h2>Failed trials</h2>" + _table(["trial", "reason"], failed))

@@ -1,9 +1,11 @@
 """The ``hqnn`` room: hybrid quantum-classical networks.
 
 ``space.py`` (embedding, qubits, layers, rotations, entanglement, measurement,
-classical front-end and head), ``model.py`` (:class:`HybridNet`, its circuit and its
-classical ablation), ``supercircuit.py`` (weight sharing), ``costs.py`` (quantum
-costs, FLOPs, noisy error) and ``evaluator.py`` (short training or the SuperCircuit).
+classical front-end and head; a device layout with ``layouts``), ``model.py``
+(:class:`HybridNet`, its circuit and its classical ablation), ``supercircuit.py`` (weight
+sharing), ``costs.py`` (quantum and routed device costs, FLOPs, noisy error),
+``noise.py`` (the noisy path: device noise, noise-aware training, zero-noise
+extrapolation) and ``evaluator.py`` (short training or the SuperCircuit).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class HQNNSpec(SpaceSpec):
     export_formats = ("torch", "qasm", "qiskit", "pennylane")
     evaluator_options: ClassVar[dict[str, str]] = {
         "qubit_budget": "largest device (qubits) for the circuit-cutting costs",
-        "device_profile": "quantum device profile for runtime and noise (default ibm-heron)",
+        "device_profile": "quantum device profile for runtime and noise (default ibm-heron); "
+        "a calibrated target (ibm-fez, ...) adds the routed device costs",
         "noise": "also score noisy: true (or 'device') for the device profile's noise, or a profile",
         "cutter": "builtin (fast estimator) or qiskit (find_cuts)",
         "shots": "shots per circuit execution (default: the profile's)",
@@ -41,32 +44,80 @@ class HQNNSpec(SpaceSpec):
         "finetune_steps": "SuperCircuit: fine-tuning steps per architecture (default 20)",
         "supercircuit_steps": "SuperCircuit: training steps (default 20 epochs, >= 500)",
         "noise_samples": "validation samples scored on the noisy path (default 200)",
-        "noise_max_qubits": "widest circuit simulated with density matrices (default 8)",
+        "noise_max_qubits": "widest circuit simulated exactly with density matrices; wider "
+        "ones use quantum trajectories (default 8)",
+        "noise_target_se": "standard error the trajectories reach per expectation (default 0.01)",
+        "noise_aware": "train under the noise model (default false)",
+        "zne": "also score with zero-noise extrapolation (zne_val_error; calibrated noise)",
+        "optimization_level": "Qiskit optimisation level of the routing, 0-3 (default 2)",
+        "transpile_seed": "seed of the routing (default 0)",
+        "job_overhead_s": "fixed cost of one job on the device, seconds (default 3)",
         "save_weights": "save each trial's trained weights in RUN/weights (default true)",
     }
 
     unreproducible = frozenset({"sim_time_ms"})
 
     def metrics(self, config: SearchConfig) -> frozenset[str]:
+        from quarch.cost.device_costs import DEVICE_METRICS
+        from quarch.spaces.hqnn.costs import routing_device
+
+        opts = config.evaluator_options
         out = {
             "val_error", "test_error", "val_accuracy", "params", "flops", "qubits", "depth",
             "two_qubit_gates", "runtime_proxy", "subcircuits", "cut_overhead", "sim_time_ms",
         }  # fmt: skip
-        if config.evaluator_options.get("noise"):
-            out.add("noisy_val_error")
+        noise = opts.get("noise")
+        if noise:
+            out |= {"noisy_val_error", "noisy_se"}
+        if noise and opts.get("zne"):
+            out.add("zne_val_error")
+        profile = str(opts.get("device_profile", "ibm-heron"))
+        if routing_device(profile, noise if isinstance(noise, str) else None) is not None:
+            out |= set(DEVICE_METRICS)
         return frozenset(out)
 
     def space(self, **options: Any) -> Space:
         return hqnn_space(**options)
 
     def check(self, config: SearchConfig) -> None:
+        """Also refuse, before any trial: an unknown or non-quantum device (the message
+        lists the known ones), a ``layout`` choice without a calibrated target, a noise
+        model the space's widest circuit cannot be simulated with in this machine's
+        memory, and ``noise_aware``/``zne`` without noise."""
         super().check(config)
+        from quarch._errors import ConfigError
         from quarch.cost.devices import check_device_profile
+        from quarch.spaces.hqnn.costs import routing_device
+        from quarch.spaces.hqnn.noise import check_noise_options, machine_memory_gb
 
+        opts = config.evaluator_options
         for key in ("device_profile", "noise"):
-            value = config.evaluator_options.get(key)
-            if isinstance(value, str) and not (key == "noise" and value == "device"):
+            value = opts.get(key)
+            if isinstance(value, str) and not (key == "noise" and value in ("device", "true")):
                 check_device_profile(value, self.device_kinds)
+        profile = str(opts.get("device_profile", "ibm-heron"))
+        noise = opts.get("noise")
+        routed = routing_device(profile, noise if isinstance(noise, str) else None)
+        space = self.build_space(config)
+        if "layout" in space.names and routed is None:
+            raise ConfigError(
+                "a layout choice (space option layouts) needs a calibrated device: "
+                "--device-profile ibm-fez (or another calibrated target in `quarch devices`)"
+            )
+        widest = max(space["qubits"].options)
+        check_noise_options(
+            opts, device_profile=profile, max_qubits=widest, memory_gb=0.5 * machine_memory_gb()
+        )
+        if routed is not None:
+            from quarch.cost.devices import get_quantum_device
+
+            cal = get_quantum_device(routed).calibration
+            fewest = min(space["qubits"].options)
+            if cal is not None and fewest > cal.n_qubits:
+                raise ConfigError(
+                    f"every circuit of this space needs at least {fewest} qubits; "
+                    f"{routed} has {cal.n_qubits}"
+                )
 
     def make_evaluator(
         self, space: Space, config: SearchConfig, *, weights_dir: Path | None = None

@@ -16,9 +16,22 @@ Metrics:
   circuit's simulation FLOPs (:func:`~quarch.cost.quantum.quantum_flops`), per sample;
 * ``sim_time_ms``: measured wall time of one forward pass of the quantum layer on one
   batch. It is the only metric that is **not reproducible** (machine load, threads);
-* ``noisy_val_error`` when ``noise`` is set: the trained model re-scored on the
-  density-matrix path with the profile's noise model (first ``noise_samples``
-  validation samples; circuits above ``noise_max_qubits`` qubits score 1.0).
+* on a calibrated ``device_profile`` (``ibm-fez``, ...; ``quarch devices``), the costs of
+  the circuit routed on the region its ``layout`` choice names
+  (:mod:`quarch.cost.device_costs`): ``routed_depth``, ``routed_two_qubit_gates``,
+  ``swaps``, ``duration_us`` (one shot), ``success_probability``, ``job_runtime_s``
+  (one job of one circuit) and ``train_runtime_s`` (training it on the device). A
+  circuit wider than the device raises :class:`~quarch.cost.routing.DeviceFitError`
+  before anything trains, so the trial fails with that reason;
+* ``noisy_val_error`` and ``noisy_se`` when ``noise`` is set: the trained model
+  re-scored with the device's noise (:mod:`quarch.spaces.hqnn.noise`) on the first
+  ``noise_samples`` validation samples, exactly on density matrices up to
+  ``noise_max_qubits`` wires, else on trajectories to a standard error of
+  ``noise_target_se`` per expectation (``noisy_se``: the largest one; 0 when exact);
+* ``zne_val_error`` with ``zne``: the same, its expectations zero-noise extrapolated.
+
+Everything here except ``sim_time_ms`` is deterministic for the trial's seed (the
+trajectories are seeded by it).
 """
 
 from __future__ import annotations
@@ -33,15 +46,29 @@ import torch
 from quarch._errors import ConfigError
 from quarch.cost.classical import count_flops, count_params
 from quarch.cost.cutting import estimate_cuts, find_cuts_qiskit
-from quarch.cost.devices import get_quantum_device
-from quarch.cost.quantum import native_two_qubit_gates, noise_model, quantum_flops, runtime_proxy
+from quarch.cost.device_costs import JOB_OVERHEAD_S, TrainingLoad, device_metrics
+from quarch.cost.devices import get_quantum_device, is_calibrated
+from quarch.cost.quantum import native_two_qubit_gates, quantum_flops, runtime_proxy
+from quarch.cost.routing import RoutedCircuit, route
 from quarch.quantum import resources
 from quarch.spaces.hqnn.model import HybridNet, build_circuit, observables_of
+from quarch.spaces.hqnn.noise import NoiseSetup, check_noise_options, machine_memory_gb, zne_expvals
 
 if TYPE_CHECKING:
     from quarch.data import Dataset
 
-__all__ = ["HybridCosts", "quantum_cost_metrics"]
+__all__ = ["HybridCosts", "quantum_cost_metrics", "routing_device"]
+
+
+def routing_device(device_profile: str, noise: bool | str | None) -> str | None:
+    """The calibrated target circuits are routed on: the device profile when it is
+    one, else the noise's device when that is one, else ``None`` (hand profiles have no
+    coupling map)."""
+    if is_calibrated(device_profile):
+        return device_profile
+    if isinstance(noise, str) and is_calibrated(noise):
+        return noise
+    return None
 
 
 def quantum_cost_metrics(
@@ -80,13 +107,21 @@ class HybridCosts:
         data (Dataset): the prepared data set (validation split for timing and noise).
         batch_size (int): batch of the timed forward pass.
         qubit_budget (int | None): device size for ``subcircuits`` / ``cut_overhead``.
-        device_profile (str): quantum device profile for ``runtime_proxy`` and noise.
+        device_profile (str): quantum device profile for ``runtime_proxy`` and noise; a
+            calibrated target adds the routed costs.
         noise (bool | str | None): also compute ``noisy_val_error`` (a profile name
             picks that profile's noise).
         cutter (str): ``"builtin"`` (fast estimator) or ``"qiskit"`` (find_cuts).
         shots (int | None): shots per execution (default: the profile's).
         noise_samples (int): validation samples scored on the noisy path.
-        noise_max_qubits (int): widest circuit simulated with density matrices.
+        noise_max_qubits (int): widest circuit simulated with density matrices; wider
+            ones use trajectories.
+        noise_target_se (float): standard error the trajectories reach per expectation.
+        optimization_level (int): Qiskit optimisation level of the routing.
+        transpile_seed (int): seed of the routing (fixed, so costs need no trial seed).
+        job_overhead_s (float): fixed cost of one job on the device.
+        zne (bool): also compute ``zne_val_error``.
+        training (TrainingLoad | None): what ``train_runtime_s`` assumes is trained.
     """
 
     def __init__(
@@ -101,6 +136,12 @@ class HybridCosts:
         shots: int | None = None,
         noise_samples: int = 200,
         noise_max_qubits: int = 8,
+        noise_target_se: float = 0.01,
+        optimization_level: int = 2,
+        transpile_seed: int = 0,
+        job_overhead_s: float = JOB_OVERHEAD_S,
+        zne: bool = False,
+        training: TrainingLoad | None = None,
     ) -> None:
         if qubit_budget is not None and (
             isinstance(qubit_budget, bool) or not isinstance(qubit_budget, int) or qubit_budget < 1
@@ -108,6 +149,10 @@ class HybridCosts:
             raise ConfigError(f"qubit_budget must be an integer >= 1; got {qubit_budget!r}")
         if cutter not in ("builtin", "qiskit"):
             raise ConfigError(f"cutter must be 'builtin' or 'qiskit'; got {cutter!r}")
+        if optimization_level not in (0, 1, 2, 3):
+            raise ConfigError(
+                f"optimization_level must be 0, 1, 2 or 3; got {optimization_level!r}"
+            )
         get_quantum_device(device_profile)
         if isinstance(noise, str):
             get_quantum_device(noise)
@@ -119,15 +164,55 @@ class HybridCosts:
         self.cutter = cutter
         self.shots = shots
         self.noise_samples = noise_samples
-        self.noise_max_qubits = noise_max_qubits
+        self.optimization_level = optimization_level
+        self.transpile_seed = transpile_seed
+        self.job_overhead_s = job_overhead_s
+        self.zne = bool(zne)
+        self.training = training
+        self.route_device = routing_device(device_profile, noise)
+        opts: dict[str, Any] = {
+            "noise": noise, "noise_max_qubits": noise_max_qubits,
+            "noise_target_se": noise_target_se, "optimization_level": optimization_level,
+            "transpile_seed": transpile_seed, "zne": zne,
+        }  # fmt: skip
+        # the widest circuit was checked against memory before the run (HQNNSpec.check);
+        # each circuit is checked again when it is simulated
+        self.noise_setup: NoiseSetup | None = check_noise_options(
+            opts, device_profile=device_profile, max_qubits=1,
+            memory_gb=0.5 * machine_memory_gb(),
+        )  # fmt: skip
+
+    def routed(self, arch: Mapping[str, Any]) -> RoutedCircuit | None:
+        """``arch``'s circuit routed on the calibrated target (``None`` without one).
+
+        Raises:
+            DeviceFitError: the circuit is wider than the device.
+        """
+        if self.route_device is None:
+            return None
+        return route(
+            build_circuit(arch), self.route_device, layout=int(arch.get("layout", 0)),
+            seed=self.transpile_seed, optimization_level=self.optimization_level,
+        )  # fmt: skip
 
     def static(self, arch: Mapping[str, Any], model: HybridNet) -> dict[str, float]:
         """The costs that need no training (``model`` may be untrained): the quantum
-        costs, ``flops`` and ``params``."""
+        costs, the routed device costs, ``flops`` and ``params``."""
         out = quantum_cost_metrics(
             arch, qubit_budget=self.qubit_budget, device_profile=self.device_profile,
             cutter=self.cutter, shots=self.shots,
         )  # fmt: skip
+        routed = self.routed(arch)
+        if routed is not None:
+            shots = self.shots or get_quantum_device(self.route_device or "").shots
+            out.update(
+                device_metrics(
+                    routed,
+                    shots=shots,
+                    job_overhead_s=self.job_overhead_s,
+                    training=self.training,
+                )
+            )
         shape = tuple(self.data.input_shape)
         classical = count_flops(model.frontend, shape)
         classical += count_flops(model.head, (len(model.observables),))
@@ -135,12 +220,15 @@ class HybridCosts:
         out["params"] = float(count_params(model))
         return out
 
-    def __call__(self, arch: Mapping[str, Any], model: HybridNet) -> dict[str, float]:
-        """Every cost metric of ``arch`` with its model ``model`` (see the module docstring)."""
+    def __call__(
+        self, arch: Mapping[str, Any], model: HybridNet, *, seed: int = 0
+    ) -> dict[str, float]:
+        """Every cost metric of ``arch`` with its model ``model`` (see the module
+        docstring); ``seed`` seeds the trajectories."""
         out = self.static(arch, model)
         out["sim_time_ms"] = self._sim_time(model)
-        if self.noise:
-            out["noisy_val_error"] = self.noisy_error(model)
+        if self.noise_setup is not None:
+            out.update(self.noisy_scores(arch, model, seed=seed))
         return out
 
     def _sim_time(self, model: HybridNet) -> float:
@@ -154,26 +242,37 @@ class HybridCosts:
                 times.append(time.perf_counter() - t0)
         return 1000.0 * float(np.median(times))
 
-    def noisy_error(self, model: HybridNet) -> float:
-        """Validation error of the trained model on the noisy density-matrix path."""
-        from quarch.quantum import noisy_expval
-
-        if model.circuit.n_qubits > self.noise_max_qubits:
-            return 1.0
-        prof = self.noise if isinstance(self.noise, str) else self.device_profile
-        nm = noise_model(prof)
-        X = torch.as_tensor(self.data.X_val[: self.noise_samples], dtype=torch.float32)
-        y = torch.as_tensor(self.data.y_val[: self.noise_samples])
-        wrong = 0
-        chunk = max(1, int(2**28 // (3 * 8 * 4**model.circuit.n_qubits)))
+    def noisy_scores(
+        self, arch: Mapping[str, Any], model: HybridNet, *, seed: int = 0, split: str = "val"
+    ) -> dict[str, float]:
+        """``noisy_<split>_error``, ``noisy_se`` (and ``zne_<split>_error`` with ZNE) of the
+        trained model on the first ``noise_samples`` samples of ``split``."""
+        setup = self.noise_setup
+        if setup is None:
+            raise ConfigError("this evaluator has no noise model (set noise)")
+        nc, words = setup.circuit(arch, model.circuit)
+        X = torch.as_tensor(
+            getattr(self.data, f"X_{split}")[: self.noise_samples], dtype=torch.float32
+        )
+        y = torch.as_tensor(getattr(self.data, f"y_{split}")[: self.noise_samples])
         with torch.no_grad():
-            for i in range(0, len(X), chunk):
-                feats = model.features(X[i : i + chunk])
-                q = noisy_expval(
-                    model.circuit, model.observables, inputs=feats,
-                    weights=model.quantum.weights, noise_model=nm,
-                    dtype=torch.complex64,
-                )  # fmt: skip
-                logits = model.head(q.float())
-                wrong += int((logits.argmax(1) != y[i : i + chunk]).sum())
-        return wrong / max(len(X), 1)
+            feats = model.features(X).double()
+            weights = model.quantum.weights.detach().double()
+            q, se = setup.expvals(nc, words, feats, weights, seed=seed)
+            out = {
+                f"noisy_{split}_error": _error(model, q, y),
+                "noisy_se": float(se.max()) if se.numel() else 0.0,
+            }
+            if self.zne:
+                qz, _ = zne_expvals(setup, nc, words, feats, weights, seed=seed)
+                out[f"zne_{split}_error"] = _error(model, qz, y)
+        return out
+
+    def noisy_error(self, model: HybridNet, arch: Mapping[str, Any] | None = None) -> float:
+        """Validation error of the trained model under the noise (see :meth:`noisy_scores`)."""
+        return self.noisy_scores(arch if arch is not None else model.arch, model)["noisy_val_error"]
+
+
+def _error(model: HybridNet, q: torch.Tensor, y: torch.Tensor) -> float:
+    logits = model.head(q.float())
+    return float((logits.argmax(1) != y).float().mean()) if len(y) else 0.0

@@ -5,7 +5,10 @@
 Both return ``val_error``, ``test_error``, ``val_accuracy``, ``params`` (trainable,
 classical + circuit weights) and the costs of :class:`~quarch.spaces.hqnn.costs.HybridCosts`.
 Short training (:class:`HQNNEvaluator`) is Adam at the architecture's ``lr`` with early
-stopping on validation (:func:`quarch.evaluate.train_classifier`).
+stopping on validation (:func:`quarch.evaluate.train_classifier`); with ``noise_aware``
+the circuit trains under the device's noise (:class:`~quarch.spaces.hqnn.noise.NoisyLayer`)
+and ``val_error``/``test_error`` are then measured without noise, beside
+``noisy_val_error``.
 
 Evaluator options (``config.evaluator_options``): see :attr:`HQNNSpec.evaluator_options
 <quarch.spaces.hqnn.HQNNSpec>`.
@@ -24,6 +27,8 @@ import torch
 from torch import nn
 
 from quarch.cost.classical import count_params
+from quarch.cost.device_costs import TrainingLoad
+from quarch.cost.routing import RoutedCircuit
 from quarch.evaluate import (
     Metrics,
     classification_error,
@@ -33,6 +38,7 @@ from quarch.evaluate import (
 )
 from quarch.spaces.hqnn.costs import HybridCosts
 from quarch.spaces.hqnn.model import HybridNet, PCABasis, classical_ablation, fit_pca
+from quarch.spaces.hqnn.noise import NoisyLayer
 from quarch.spaces.hqnn.supercircuit import SuperCircuit, train_supercircuit
 
 if TYPE_CHECKING:
@@ -97,9 +103,9 @@ class HQNNEvaluator:
         device (str): torch device for training.
         weights_dir (str | Path | None): if set, :meth:`evaluate` saves each trained
             ``state_dict`` there as ``seed_<seed>.pt``, so export needs no retraining.
-        **cost_options: ``qubit_budget``, ``device_profile``, ``noise``, ``cutter``,
-            ``shots``, ``noise_samples``, ``noise_max_qubits`` of
-            :class:`~quarch.spaces.hqnn.costs.HybridCosts`.
+        noise_aware (bool): train under the noise model (needs ``noise``).
+        **cost_options: the options of :class:`~quarch.spaces.hqnn.costs.HybridCosts`
+            (``training`` defaults to this evaluator's own training).
     """
 
     def __init__(
@@ -111,9 +117,16 @@ class HQNNEvaluator:
         batch_size: int = 32,
         device: str = "cpu",
         weights_dir: str | Path | None = None,
+        noise_aware: bool = False,
         **cost_options: Any,
     ) -> None:
+        cost_options.setdefault("training", TrainingLoad(len(data.X_train), epochs, batch_size))
         self.costs = HybridCosts(data, batch_size=batch_size, **cost_options)
+        if noise_aware and self.costs.noise_setup is None:
+            from quarch._errors import ConfigError
+
+            raise ConfigError("noise_aware needs a noise model: set noise (--noise DEVICE)")
+        self.noise_aware = bool(noise_aware)
         self.data = data
         self.space = space
         self.fingerprint = data.fingerprint
@@ -139,9 +152,15 @@ class HQNNEvaluator:
             return HybridNet(arch, tuple(self.data.input_shape), self.data.n_classes, pca=pca)
 
     def cheap_metrics(self, arch: Mapping[str, Any]) -> Metrics:
-        """The metrics that need no training: quantum costs, ``flops``, ``params``."""
+        """The metrics that need no training: quantum and routed device costs,
+        ``flops``, ``params``."""
         arch = self.space.validate(arch)
         return self.costs.static(arch, self.build(arch, seed=0))
+
+    def routed_circuit(self, arch: Mapping[str, Any]) -> RoutedCircuit | None:
+        """``arch``'s circuit routed on the run's calibrated target (``None`` without
+        one): what the report draws and ``quarch export --format qiskit`` writes."""
+        return self.costs.routed(self.space.validate(arch))
 
     def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
         """Train ``arch`` with ``seed`` and return its metrics (see the module docstring);
@@ -159,12 +178,16 @@ class HQNNEvaluator:
         to gain from more, and on a loaded machine extra threads only contend.
         """
         arch = self.space.validate(arch)
+        self.costs.routed(arch)  # a circuit wider than the device fails before training
         with torch_threads(1 if int(arch["qubits"]) <= 10 else torch.get_num_threads()):
             t0 = time.perf_counter()
             model = self.build(arch, seed=seed)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                res = self._train(model, arch, seed=seed, epochs=epochs)
+                if self.noise_aware:
+                    res = self._train_noisy(model, arch, seed=seed, epochs=epochs)
+                else:
+                    res = self._train(model, arch, seed=seed, epochs=epochs)
             model.cpu()
             metrics: Metrics = {
                 "val_error": res["val_error"],
@@ -172,7 +195,7 @@ class HQNNEvaluator:
                 "val_accuracy": 1.0 - res["val_error"],
                 "params": float(count_params(model)),
             }
-            metrics.update(self.costs(arch, model))
+            metrics.update(self.costs(arch, model, seed=seed))
             self.last_seconds = time.perf_counter() - t0
             return model, metrics
 
@@ -185,6 +208,30 @@ class HQNNEvaluator:
             lr=float(arch["lr"]), batch_size=self.batch_size, seed=seed, device=self.device,
             early_stopping=True,
         )  # fmt: skip
+
+    def _train_noisy(
+        self, model: HybridNet, arch: Mapping[str, Any], *, seed: int, epochs: int | None
+    ) -> dict[str, float]:
+        """Train with the quantum layer run under the noise model (early stopping then
+        selects on the noisy validation error), then score without noise."""
+        setup = self.costs.noise_setup
+        assert setup is not None
+        nc, words = setup.circuit(arch, model.circuit)
+        layer = model.quantum
+        model.quantum = NoisyLayer(layer, nc, words, setup, seed=seed)  # type: ignore[assignment]
+        try:
+            self._train(model, arch, seed=seed, epochs=epochs)
+        finally:
+            model.quantum = layer
+        f32 = torch.float32
+        return {
+            f"{split}_error": classification_error(
+                model,
+                torch.as_tensor(getattr(self.data, f"X_{split}"), dtype=f32),
+                torch.as_tensor(getattr(self.data, f"y_{split}")),
+            )
+            for split in ("val", "test")
+        }
 
     def fit_ablation(
         self, arch: Mapping[str, Any], *, seed: int, epochs: int | None = None
@@ -237,8 +284,7 @@ class SuperCircuitEvaluator:
             the inherited weights as they are; they rank poorly, see
             :data:`DEFAULT_FINETUNE_STEPS`).
         device (str): torch device.
-        **cost_options: ``qubit_budget``, ``device_profile``, ``noise``, ``cutter``,
-            ``shots`` for the cost metrics.
+        **cost_options: the options of :class:`~quarch.spaces.hqnn.costs.HybridCosts`.
     """
 
     def __init__(
@@ -269,6 +315,10 @@ class SuperCircuitEvaluator:
         self._sc: SuperCircuit | None = None
         self.train_seconds = 0.0
 
+    def routed_circuit(self, arch: Mapping[str, Any]) -> RoutedCircuit | None:
+        """See :meth:`HQNNEvaluator.routed_circuit`."""
+        return self.costs.routed(self.space.validate(arch))
+
     @property
     def supercircuit(self) -> SuperCircuit:
         """The trained SuperCircuit (trained on first use)."""
@@ -292,6 +342,7 @@ class SuperCircuitEvaluator:
     def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Metrics:
         """Metrics of ``arch`` with inherited (optionally fine-tuned) weights."""
         arch = self.space.validate(arch)
+        self.costs.routed(arch)  # a circuit wider than the device fails before any work
         net = self.supercircuit.extract(arch)
         if self.finetune_steps:
             net = copy.deepcopy(net)
@@ -307,7 +358,7 @@ class SuperCircuitEvaluator:
             "val_accuracy": 1.0 - val,
             "params": float(count_params(net)),
         }
-        metrics.update(self.costs(arch, net))
+        metrics.update(self.costs(arch, net, seed=seed))
         return metrics
 
 
@@ -326,7 +377,13 @@ def _finetune(net: HybridNet, data: Dataset, steps: int, batch: int, lr: float, 
 
 
 #: Evaluator options that go to :class:`~quarch.spaces.hqnn.costs.HybridCosts`.
-_COST_OPTIONS = ("qubit_budget", "device_profile", "noise", "cutter", "shots")
+_COST_OPTIONS = (
+    "qubit_budget", "device_profile", "noise", "cutter", "shots", "optimization_level",
+    "transpile_seed", "job_overhead_s", "zne", "noise_max_qubits", "noise_samples",
+)  # fmt: skip
+#: Those of them that are numbers.
+_INT_OPTIONS = ("noise_samples", "noise_max_qubits", "optimization_level", "transpile_seed")
+_FLOAT_OPTIONS = ("noise_target_se", "job_overhead_s")
 
 
 def make_hqnn_evaluator(
@@ -346,22 +403,27 @@ def make_hqnn_evaluator(
         max_train=config.max_train or max_train,
     )  # fmt: skip
     data = prepare_data(data)
-    common: dict[str, Any] = {k: opts[k] for k in _COST_OPTIONS if k in opts}
+    common: dict[str, Any] = {k: opts[k] for k in (*_COST_OPTIONS, "noise_target_se") if k in opts}
     if common.get("noise") == "device":  # --noise device: the device profile's noise
         common["noise"] = True
+    for k in _INT_OPTIONS:
+        if k in common:
+            common[k] = int(common[k])
+    for k in _FLOAT_OPTIONS:
+        if k in common:
+            common[k] = float(common[k])
+    n_epochs, n_batch = config.epochs or epochs, config.batch_size or batch
+    common["training"] = TrainingLoad(len(data.X_train), n_epochs, n_batch)
     if opts.get("supercircuit"):
         return SuperCircuitEvaluator(
-            data, space, seed=config.seed, batch_size=config.batch_size or batch,
+            data, space, seed=config.seed, batch_size=n_batch,
             finetune_steps=int(opts.get("finetune_steps", DEFAULT_FINETUNE_STEPS)),
             steps=int(opts.get("supercircuit_steps", 0)) or None, device=config.device,
             **common,
         )  # fmt: skip
-    for k in ("noise_samples", "noise_max_qubits"):
-        if k in opts:
-            common[k] = int(opts[k])
     if not opts.get("save_weights", True):
         weights_dir = None
     return HQNNEvaluator(
-        data, space, epochs=config.epochs or epochs, batch_size=config.batch_size or batch,
-        device=config.device, weights_dir=weights_dir, **common,
+        data, space, epochs=n_epochs, batch_size=n_batch, device=config.device,
+        weights_dir=weights_dir, noise_aware=bool(opts.get("noise_aware", False)), **common,
     )  # fmt: skip

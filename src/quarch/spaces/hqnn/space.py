@@ -12,7 +12,12 @@ turn a share of an Optuna sampler's trials into failures):
   (:func:`effective_pattern`), so ``range-5`` on 4 wires is ``range-2``;
 * amplitude embedding reads ``2**qubits`` features, which the front-end produces;
 * data re-uploading repeats angle and IQP embeddings before every layer; an amplitude
-  embedding can only come first, so re-uploading is ignored for it.
+  embedding can only come first, so re-uploading is ignored for it;
+* with ``layouts=k`` the space also chooses the circuit's place on a calibrated device:
+  ``layout`` ``i`` is the ``i``-th best connected region of ``qubits`` physical qubits
+  (:meth:`quarch.cost.calibration.Calibration.regions`), where Qiskit places and routes
+  it; an index past a small device's last region wraps around (QuantumNAS's qubit-mapping
+  co-search, over regions). Without it, circuits go to the best region.
 
 Options are plain lists so a run can narrow them with ``--space-option KEY=VALUE``
 (for example ``--space-option max_qubits=4``).
@@ -85,13 +90,14 @@ def hqnn_space(
     frontends: Sequence[str] = FRONTENDS,
     heads: Sequence[str] = HEADS,
     learning_rates: Sequence[float] = LEARNING_RATES,
+    layouts: int = 0,
     dataset: str | None = None,
 ) -> Space:
     """The hybrid quantum-classical space.
 
     Choices, in order: ``embedding``, ``qubits``, ``layers``, ``rotation_<i>`` and
     ``entanglement_<i>`` for ``i < max_layers``, ``entangler``, ``reupload``,
-    ``measurement``, ``frontend``, ``head``, ``lr``.
+    ``measurement``, ``frontend``, ``head``, ``lr`` and, with ``layouts``, ``layout``.
 
     Args:
         min_qubits (int): fewest qubits, >= 2 (ZZ on neighbours needs two).
@@ -102,6 +108,8 @@ def hqnn_space(
         embeddings, rotations, entanglements, entangling_gates, reupload,
             measurements, frontends, heads: subsets of the module's option tuples.
         learning_rates (Sequence[float]): learning rates to choose from (positive).
+        layouts (int): how many device regions the search chooses among (0: no
+            ``layout`` choice; needs a calibrated ``device_profile``).
         dataset (str | None): the data set searched; only picks the default
             ``max_qubits``.
 
@@ -129,6 +137,8 @@ def hqnn_space(
             f"max_layers must be an integer in [{min_layers}, 12] (min_layers..12); "
             f"got {max_layers!r}"
         )
+    if isinstance(layouts, bool) or not isinstance(layouts, int) or not 0 <= layouts <= 64:
+        raise ValueError(f"layouts must be an integer in [0, 64]; got {layouts!r}")
     lrs = [float(v) for v in learning_rates]
     if not lrs or any(v <= 0 for v in lrs):
         raise ValueError(f"learning_rates must be a non-empty list of numbers > 0; got {lrs}")
@@ -149,6 +159,8 @@ def hqnn_space(
         Choice("head", _subset("heads", heads, HEADS)),
         Choice("lr", lrs),
     ]
+    if layouts:
+        choices.append(Choice("layout", list(range(layouts))))
     return Space(choices, name="hqnn")
 
 

@@ -1,0 +1,265 @@
+"""What a routed circuit costs on its calibrated device, and the device's noise on it.
+
+All of it reads the :class:`~quarch.cost.routing.RoutedCircuit` and the calibration
+snapshot only (no simulation, no training), so these costs can be budgets checked
+before an architecture trains.
+
+**Schedule.** Gates start as soon as their qubits are free (ASAP) with their
+calibrated durations (``rz`` is virtual and takes no time); every qubit is measured
+after the last gate (a barrier, as ``measure_all`` does), so one shot lasts the
+critical path plus the longest readout of a measured qubit. ASAP and ALAP schedules
+have the same length.
+
+**Estimated success probability** (ESP, Nishio et al., JETC 16, 2020, with idling):
+``prod_gates (1 - e_gate) * prod_qubits (1 - e_readout) * prod_qubits F_idle`` where
+``e_readout`` is the mean of ``P(1|0)`` and ``P(0|1)`` and ``F_idle`` is the average
+gate fidelity of T1/T2 relaxation over the time the qubit waits between its first
+gate and its measurement (gate errors already include decay during the gate). It is an
+estimate of the chance that no error happens, not a simulation; the noise benchmark
+prints it beside simulated fidelities.
+
+**Runtime.** One job of ``c`` circuits at ``shots`` shots takes
+``c * shots * (shot duration + rep_delay) + job overhead``. Training on the device runs,
+per epoch, every training sample's circuit and its parameter-shift pair for each
+``rz`` that reads a weight (``1 + 2 * shift_terms`` circuits per sample), one job per
+minibatch. The per-job overhead defaults to 3 s: IBM's usage guide estimates a
+two-qubit circuit at Sampler's default 4096 shots at 4.11 quantum seconds, of which
+4096 x 250 us = 1.02 s are shots (https://quantum.cloud.ibm.com/docs/guides/estimate-job-run-time).
+
+**Noise** (:func:`device_noise`) follows ``qiskit-aer``'s
+``NoiseModel.from_backend`` gate by gate: after each calibrated gate, a depolarising
+channel on its qubits whose rate makes the gate's average fidelity (together with
+relaxation) equal the calibrated error, then thermal relaxation of each of its qubits
+over the gate's duration (T2 capped at 2 T1); ``rz`` is noiseless; the readout error of
+each measured qubit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from quarch._errors import ConfigError
+from quarch.cost.calibration import Calibration
+from quarch.cost.devices import QuantumDevice, get_calibration
+from quarch.cost.routing import RoutedCircuit, route
+from quarch.quantum.circuit import Circuit, Op
+from quarch.quantum.noise import NoisyCircuit, PauliNoise, Relaxation, Step
+
+__all__ = [
+    "DEVICE_METRICS",
+    "JOB_OVERHEAD_S",
+    "Schedule",
+    "TrainingLoad",
+    "device_metrics",
+    "device_noise",
+    "observables_on_device",
+    "schedule",
+    "success_probability",
+]
+
+JOB_OVERHEAD_S = 3.0
+"""Default fixed cost of one job on the device (seconds); see the module docstring."""
+
+#: Metrics :func:`device_metrics` returns.
+DEVICE_METRICS = (
+    "routed_depth",
+    "routed_two_qubit_gates",
+    "swaps",
+    "duration_us",
+    "success_probability",
+    "job_runtime_s",
+    "train_runtime_s",
+)
+
+
+@dataclass(frozen=True)
+class TrainingLoad:
+    """What training on the device would run: samples, epochs and minibatch size."""
+
+    samples: int
+    epochs: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """ASAP schedule of one shot (seconds).
+
+    Attributes:
+        gates_end (float): when the last gate ends.
+        duration (float): one shot: ``gates_end`` plus the longest readout.
+        idle (tuple[float, ...]): per wire, waiting time between its first gate and
+            the measurement.
+    """
+
+    gates_end: float
+    duration: float
+    idle: tuple[float, ...]
+
+
+def _cal(routed: RoutedCircuit) -> Calibration:
+    cal = get_calibration(routed.device)
+    assert cal is not None
+    return cal
+
+
+def schedule(routed: RoutedCircuit) -> Schedule:
+    """The ASAP schedule of ``routed`` on its device (see the module docstring)."""
+    cal = _cal(routed)
+    n = routed.n_qubits
+    free = [0.0] * n
+    first: list[float | None] = [None] * n
+    busy = [0.0] * n
+    for op in routed.ops:
+        phys = tuple(routed.region[w] for w in op.wires)
+        _, dur = cal.gate(op.name, phys)
+        start = max(free[w] for w in op.wires)
+        for w in op.wires:
+            if dur > 0 and first[w] is None:
+                first[w] = start
+            free[w] = start + dur
+            busy[w] += dur
+    end = max(free, default=0.0)
+    readout = max((cal.readout_time[q] for q in routed.region), default=0.0)
+    idle = tuple(
+        0.0 if first[w] is None else max(0.0, end - first[w] - busy[w])  # type: ignore[operator]
+        for w in range(n)
+    )
+    return Schedule(end, end + readout, idle)
+
+
+def _idle_fidelity(t: float, t1: float, t2: float) -> float:
+    """Average gate fidelity of relaxation over ``t``: process fidelity
+    ``(1 + 2 exp(-t/T2) + exp(-t/T1)) / 4``, then ``(2 F + 1) / 3``."""
+    t2 = min(t2, 2 * t1)
+    a = math.exp(-t / t1) if math.isfinite(t1) else 1.0
+    b = math.exp(-t / t2) if math.isfinite(t2) else 1.0
+    return (2 * (1 + 2 * b + a) / 4 + 1) / 3
+
+
+def success_probability(
+    circuit: Circuit | RoutedCircuit,
+    device: str | QuantumDevice | None = None,
+    *,
+    layout: int = 0,
+    seed: int = 0,
+    optimization_level: int = 2,
+) -> float:
+    """Estimated success probability of a circuit on a calibrated device (see the
+    module docstring); routes ``circuit`` first unless it is already routed.
+
+    Example:
+        >>> from quarch.quantum import Circuit
+        >>> 0 < success_probability(Circuit(2).h(0).cnot(0, 1), "ibm-fez") < 1  # doctest: +SKIP
+        True
+    """
+    if not isinstance(circuit, RoutedCircuit):
+        if device is None:
+            raise ConfigError("success_probability needs a device for an unrouted circuit")
+        circuit = route(
+            circuit, device, layout=layout, seed=seed, optimization_level=optimization_level
+        )
+    cal = _cal(circuit)
+    p = 1.0
+    for op in circuit.ops:
+        err, _ = cal.gate(op.name, tuple(circuit.region[w] for w in op.wires))
+        p *= 1.0 - min(err, 1.0)
+    sched = schedule(circuit)
+    for w, q in enumerate(circuit.region):
+        p *= 1.0 - sum(cal.readout[q]) / 2
+        p *= _idle_fidelity(sched.idle[w], cal.t1[q], cal.t2[q])
+    return p
+
+
+def device_metrics(
+    routed: RoutedCircuit,
+    *,
+    shots: int = 4096,
+    job_overhead_s: float = JOB_OVERHEAD_S,
+    training: TrainingLoad | None = None,
+) -> dict[str, float]:
+    """The device costs of a routed circuit, for an evaluator (:data:`DEVICE_METRICS`).
+
+    ``job_runtime_s`` is one job of one circuit; ``train_runtime_s`` is training as the
+    module docstring says (0 when ``training`` is not given).
+
+    Raises:
+        ValueError: ``shots`` < 1 or a negative overhead.
+    """
+    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
+        raise ValueError(f"shots must be an integer >= 1; got {shots!r}")
+    if job_overhead_s < 0:
+        raise ValueError(f"job_overhead_s must be >= 0; got {job_overhead_s}")
+    cal = _cal(routed)
+    sched = schedule(routed)
+    per_circuit = shots * (sched.duration + cal.rep_delay)
+    train = 0.0
+    if training is not None:
+        circuits = training.samples * (1 + 2 * routed.shift_terms())
+        jobs = math.ceil(training.samples / max(1, training.batch_size))
+        train = training.epochs * (circuits * per_circuit + jobs * job_overhead_s)
+    return {
+        "routed_depth": float(routed.depth),
+        "routed_two_qubit_gates": float(routed.two_qubit_gates),
+        "swaps": float(routed.swaps),
+        "duration_us": sched.duration * 1e6,
+        "success_probability": success_probability(routed),
+        "job_runtime_s": per_circuit + job_overhead_s,
+        "train_runtime_s": train,
+    }
+
+
+def _relax_fidelity(relax: list[Relaxation]) -> float:
+    """Average gate fidelity of a product of relaxations (``Tr S = 2 + 2c - gamma``)."""
+    d = 2 ** len(relax)
+    f_pro = math.prod((2 + 2 * r.coherence - r.gamma) / 4 for r in relax)
+    return (d * f_pro + 1) / (d + 1)
+
+
+def _gate_noise(cal: Calibration, op: Op, phys: tuple[int, ...]) -> list[Step]:
+    """The noise ``qiskit-aer``'s ``NoiseModel.from_backend`` puts after one gate."""
+    if (op.name, phys) not in cal.gates:
+        return []
+    err, dur = cal.gates[(op.name, phys)]
+    relax = (
+        [
+            Relaxation.from_times(w, dur, cal.t1[q], cal.t2[q])
+            for w, q in zip(op.wires, phys, strict=True)
+        ]
+        if dur > 0
+        else []
+    )
+    out: list[Step] = []
+    if err > 0:
+        f = _relax_fidelity(relax) if relax else 1.0
+        if err > 1 - f:
+            k = len(op.wires)
+            dim = 2**k
+            err = min(err, dim / (dim + 1))
+            lam = min(dim * (err - (1 - f)) / (dim * f - 1), 4**k / (4**k - 1))
+            out.append(PauliNoise.depolarizing(op.wires, lam))
+    return out + relax  # type: ignore[operator]
+
+
+def device_noise(routed: RoutedCircuit, *, readout: bool = True) -> NoisyCircuit:
+    """The routed circuit with its device's noise after every gate (see the module
+    docstring), on the region's local wires, readout errors per wire."""
+    cal = _cal(routed)
+    steps: list[Step] = []
+    for op in routed.ops:
+        steps.append(op)
+        steps += _gate_noise(cal, op, tuple(routed.region[w] for w in op.wires))
+    ro = tuple(cal.readout[q] for q in routed.region) if readout else ()
+    return NoisyCircuit(
+        routed.n_qubits, tuple(steps), ro, routed.n_weights, routed.n_inputs, routed.input_map
+    )
+
+
+def observables_on_device(routed: RoutedCircuit, words: Any) -> list[dict[int, str]]:
+    """Logical Pauli words moved to the wires the routed circuit measures them on."""
+    from quarch.quantum.measurements import parse_observables
+
+    n = routed.n_qubits
+    return [{routed.final[w]: p for w, p in word.terms} for word in parse_observables(words, n)]

@@ -1,0 +1,386 @@
+"""Route a circuit onto a calibrated device: layout, SWAPs, native gates.
+
+:func:`route` maps a quarch :class:`~quarch.quantum.Circuit` (weights and inputs still
+symbolic) onto a region of a calibrated target
+(:meth:`~quarch.cost.calibration.Calibration.regions`) with Qiskit's preset pass
+manager (seeded; optimisation level an option) and reads the result back as a list of
+native gates (``rz``, ``sx``, ``x`` and the device's two-qubit gate) on the region's
+qubits. Everything downstream reads that one :class:`RoutedCircuit`: the routed depth,
+two-qubit gates and SWAPs, the schedule, the success probability and runtime
+(:mod:`quarch.cost.device_costs`), the device noise (:func:`device_noise`) and the
+Qiskit export.
+
+* Angles stay symbolic: a routed ``rz`` angle is an affine sum of quarch parameters
+  (``w[i]``, ``x[j]`` or products of inputs for IQP embeddings); each term becomes one
+  ``rz`` (rotations about Z add), so a routed circuit is still trained and evaluated
+  in batches by torch.
+* An amplitude embedding has no symbolic Qiskit form: it is expanded first into
+  Möttönen's state preparation for real amplitudes (``2**n - 1`` RY, ``2**n - 2``
+  CNOTs); the RY angles become the circuit's inputs and
+  :func:`mottonen_angles` computes them from the features, differentiably.
+* Transpiling is deterministic for a seed, and slow next to everything else, so results
+  are cached per (circuit structure, device, region, seed, level) in the process.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from quarch._errors import QuarchError
+from quarch.cost.calibration import Calibration
+from quarch.cost.devices import QuantumDevice, get_calibration, get_quantum_device
+from quarch.quantum.circuit import Circuit, Input, Op, Param, Weight
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "DeviceFitError",
+    "RoutedCircuit",
+    "expand_amplitude",
+    "mottonen_angles",
+    "route",
+]
+
+
+class DeviceFitError(QuarchError, ValueError):
+    """A circuit does not fit the device (too wide, or no region of its size)."""
+
+
+@dataclass(frozen=True, eq=False)
+class RoutedCircuit:
+    """A circuit placed and routed on a region of a calibrated device.
+
+    Attributes:
+        device (str): the target's name.
+        region (tuple[int, ...]): physical qubits; local wire ``i`` is ``region[i]``.
+        layout_index (int): which of the ranked regions this is.
+        ops (tuple[Op, ...]): native gates on local wires (``rz`` with a number or one
+            :class:`~quarch.quantum.Param`; ``sx``, ``x``; ``cz``/``ecr``/``cx``).
+        initial (tuple[int, ...]): local wire that logical qubit ``i`` starts on.
+        final (tuple[int, ...]): local wire that logical qubit ``i`` is measured on.
+        n_weights (int): trainable weights (the logical circuit's numbering).
+        n_inputs (int): inputs the routed circuit reads (after :attr:`input_map`).
+        input_map (Callable | None): features -> routed inputs (the Möttönen angles of
+            an amplitude embedding), or ``None`` when the inputs are the features.
+        depth (int): depth of the routed native circuit (Qiskit's count).
+        two_qubit_gates (int): native two-qubit gates.
+        swaps (int): SWAPs the router inserted.
+        qiskit (Any): the routed Qiskit circuit on the region (parameters ``w``/``x``).
+        seed (int): transpiler seed.
+        optimization_level (int): Qiskit's optimisation level.
+    """
+
+    device: str
+    region: tuple[int, ...]
+    layout_index: int
+    ops: tuple[Op, ...]
+    initial: tuple[int, ...]
+    final: tuple[int, ...]
+    n_weights: int
+    n_inputs: int
+    input_map: Callable[[torch.Tensor], torch.Tensor] | None
+    depth: int
+    two_qubit_gates: int
+    swaps: int
+    qiskit: Any = field(repr=False)
+    seed: int = 0
+    optimization_level: int = 2
+
+    @property
+    def n_qubits(self) -> int:
+        """Wires of the routed circuit (= logical qubits: routing stays in the region)."""
+        return len(self.region)
+
+    @property
+    def physical_layout(self) -> dict[int, int]:
+        """Logical qubit -> physical qubit it is measured on."""
+        return {i: self.region[w] for i, w in enumerate(self.final)}
+
+    def circuit(self) -> Circuit:
+        """The native gates as a quarch circuit (``ecr`` is not a quarch gate, so this
+        is for reading, not for quarch's state-vector simulator)."""
+        return Circuit(self.n_qubits, list(self.ops), self.n_weights)
+
+    def shift_terms(self) -> int:
+        """Routed ``rz`` gates that read a weight: each needs two shifted circuits for a
+        parameter-shift gradient on hardware."""
+        return sum(1 for op in self.ops if op.params and _is_weight(op.params[0]))
+
+    def full_device_qiskit(self, weights: Sequence[float] | None = None) -> Any:
+        """The routed circuit on the whole device (physical qubit numbers), weights
+        bound when given, inputs left as parameters; layout in ``metadata``."""
+        cal = get_calibration(self.device)
+        assert cal is not None
+        from qiskit import QuantumCircuit
+
+        qc = self.qiskit
+        if weights is not None:
+            ws = {p: float(weights[int(p.name[2:-1])]) for p in qc.parameters if p.name[0] == "w"}
+            qc = qc.assign_parameters(ws)
+        full = QuantumCircuit(cal.n_qubits, global_phase=qc.global_phase)
+        full.compose(qc, qubits=list(self.region), inplace=True)
+        full.metadata = {
+            "device": self.device,
+            "region": list(self.region),
+            "initial_layout": {str(i): self.region[w] for i, w in enumerate(self.initial)},
+            "final_layout": {str(i): p for i, p in self.physical_layout.items()},
+            "inputs": "Mottonen angles of the amplitude embedding"
+            if self.input_map is not None
+            else "features x[j]",
+        }
+        return full
+
+
+def _is_weight(p: float | Param) -> bool:
+    return isinstance(p, Param) and p.kind == "weight"
+
+
+# -- amplitude embeddings ---------------------------------------------------------------
+def expand_amplitude(circuit: Circuit) -> tuple[Circuit, bool]:
+    """``circuit`` with a leading amplitude embedding replaced by Möttönen's state
+    preparation for real amplitudes (RY angles as inputs ``x[0..2**n-2]``); the flag
+    says whether it had one. The angles are :func:`mottonen_angles` of the features.
+
+    Uniformly controlled RY on wire ``k`` (controls ``0..k-1``) is ``2**k`` RY gates
+    with CNOTs between them (Möttönen et al., PRL 93, 130502, 2004): the angles are the
+    Gray-code Walsh transform of the per-branch angles, which :func:`mottonen_angles`
+    applies, so the circuit holds plain inputs.
+
+    Raises:
+        QuarchError: another gate reads an input too (no such hqnn circuit exists).
+    """
+    if not circuit.ops or circuit.ops[0].name != "amplitude_embedding":
+        return circuit, False
+    rest = circuit.ops[1:]
+    if any(isinstance(p, Param) and p.kind == "input" for op in rest for p in op.params):
+        raise QuarchError("an amplitude-embedded circuit that reads inputs again cannot be routed")
+    n = circuit.n_qubits
+    ops: list[Op] = []
+    j = 0
+    for k in range(n):
+        for i in range(2**k):
+            ops.append(Op("ry", (k,), (Input(j),)))
+            j += 1
+            if k:
+                ops.append(Op("cnot", (_gray_control(i, k), k)))
+    return Circuit(n, ops + list(rest), circuit.n_weights), True
+
+
+def _gray_control(i: int, k: int) -> int:
+    """Control wire of the CNOT after RY number ``i`` of a ``k``-control UCRY: the bit
+    in which the Gray codes of ``i`` and ``i + 1`` differ (bit ``m`` is wire
+    ``k - 1 - m``, wire 0 being the most significant control)."""
+    g1, g2 = i ^ (i >> 1), ((i + 1) % 2**k) ^ (((i + 1) % 2**k) >> 1)
+    m = (g1 ^ g2).bit_length() - 1
+    return k - 1 - m
+
+
+@functools.lru_cache(maxsize=32)
+def _walsh_gray(k: int) -> Any:
+    """``M[i, j] = (-1)**popcount(j & gray(i)) / 2**k`` (the inverse UCRY transform)."""
+    import numpy as np
+
+    size = 2**k
+    m = np.empty((size, size))
+    for i in range(size):
+        g = i ^ (i >> 1)
+        for jj in range(size):
+            m[i, jj] = (-1) ** bin(jj & g).count("1")
+    return m / size
+
+
+def mottonen_angles(features: torch.Tensor) -> torch.Tensor:
+    """Inputs of :func:`expand_amplitude`'s circuit for real amplitude vectors.
+
+    ``features`` ``[batch, 2**n]`` (normalised here, as the embedding does); returns
+    ``[batch, 2**n - 1]``: for each level ``k`` the branch angles
+    ``2 * atan2(norm(right), norm(left))`` (signed leaves at the last level), put
+    through the Gray-code Walsh transform of that level. Differentiable; a branch of
+    zero amplitude gets angle 0 with a zero gradient.
+    """
+    import torch
+
+    x = features / features.norm(dim=-1, keepdim=True).clamp_min(1e-30)
+    size = x.shape[-1]
+    n = size.bit_length() - 1
+    out = []
+    for k in range(n):
+        parts = x.reshape(*x.shape[:-1], 2**k, 2, size // 2 ** (k + 1))
+        if k < n - 1:
+            sq = (parts * parts).sum(-1)
+            left, right = sq[..., 0], sq[..., 1]
+            zero = (left + right) <= 1e-30
+            left = torch.where(zero, torch.ones_like(left), left)
+            right = torch.where(zero, torch.zeros_like(right), right)
+            # clamped: sqrt has an infinite slope at 0 (NaN gradients on empty branches)
+            alpha = 2 * torch.atan2(right.clamp_min(1e-30).sqrt(), left.clamp_min(1e-30).sqrt())
+        else:
+            left, right = parts[..., 0, 0], parts[..., 1, 0]
+            zero = (left.abs() + right.abs()) <= 1e-30
+            left = torch.where(zero, torch.ones_like(left), left)
+            right = torch.where(zero, torch.zeros_like(right), right)
+            alpha = 2 * torch.atan2(right, left)
+        m = torch.as_tensor(_walsh_gray(k), dtype=alpha.dtype, device=alpha.device)
+        out.append(alpha @ m.T)
+    return torch.cat(out, dim=-1)
+
+
+# -- routing ----------------------------------------------------------------------------
+def route(
+    circuit: Circuit,
+    device: str | QuantumDevice,
+    *,
+    layout: int = 0,
+    seed: int = 0,
+    optimization_level: int = 2,
+) -> RoutedCircuit:
+    """Place and route ``circuit`` on region ``layout`` of a calibrated ``device``.
+
+    Args:
+        circuit: the logical circuit (symbolic weights and inputs; an amplitude
+            embedding is expanded, see :func:`expand_amplitude`).
+        device: a calibrated target (``ibm-fez``; ``quarch devices`` lists them).
+        layout: index into the device's ranked regions of ``circuit.n_qubits`` qubits
+            (:meth:`~quarch.cost.calibration.Calibration.regions`); an index past the
+            last region wraps around, so every index names a region.
+        seed: transpiler seed.
+        optimization_level: Qiskit's preset level, 0-3.
+
+    Raises:
+        DeviceFitError: the circuit is wider than the device or than its largest
+            connected region.
+        ConfigError: not a calibrated target, or a bad level.
+    """
+    from quarch._errors import ConfigError
+
+    dev = get_quantum_device(device)
+    if dev.calibration is None:
+        raise ConfigError(
+            f"routing needs a calibrated device (coupling map and per-gate figures); "
+            f"{dev.name!r} is a hand profile of medians. Use one of `quarch devices` "
+            "marked calibrated, e.g. ibm-fez"
+        )
+    if optimization_level not in (0, 1, 2, 3):
+        raise ConfigError(f"optimization_level must be 0, 1, 2 or 3; got {optimization_level!r}")
+    key = (circuit.n_qubits, circuit.n_weights, tuple(circuit.ops))
+    return _route(key, dev.calibration, int(layout), int(seed), int(optimization_level))
+
+
+def regions_for(cal: Calibration, n: int) -> list[tuple[int, ...]]:
+    """Ranked regions of ``n`` qubits (at most 64 kept per width).
+
+    Raises:
+        DeviceFitError: no connected region of ``n`` qubits.
+    """
+    if n > cal.n_qubits:
+        raise DeviceFitError(f"the circuit needs {n} qubits; {cal.name} has {cal.n_qubits}")
+    regions = cal.regions(n, 64)
+    if not regions:
+        raise DeviceFitError(
+            f"{cal.name} has no connected group of {n} working qubits for this circuit"
+        )
+    return regions
+
+
+@functools.lru_cache(maxsize=512)
+def _route(
+    key: tuple[int, int, tuple[Op, ...]], cal: Calibration, layout: int, seed: int, level: int
+) -> RoutedCircuit:
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    from quarch.quantum.export import to_qiskit
+
+    n, n_weights, ops = key
+    logical, amplitude = expand_amplitude(Circuit(n, list(ops), n_weights))
+    regions = regions_for(cal, n)
+    index = layout % len(regions)
+    region = regions[index]
+    pm = generate_preset_pass_manager(
+        optimization_level=level, target=cal.sub_target(region), seed_transpiler=seed
+    )
+    swaps = [0]
+
+    def count_swaps(**kw: Any) -> None:
+        swaps[0] = max(swaps[0], kw["dag"].count_ops().get("swap", 0))
+
+    qc = to_qiskit(logical)
+    routed = pm.run(qc, callback=count_swaps)
+    native = _native_ops(routed)
+    lay = routed.layout
+    initial = tuple(lay.initial_index_layout(filter_ancillas=True)) if lay else tuple(range(n))
+    final = tuple(lay.final_index_layout(filter_ancillas=True)) if lay else tuple(range(n))
+    return RoutedCircuit(
+        device=cal.name,
+        region=region,
+        layout_index=index,
+        ops=native,
+        initial=initial,
+        final=final,
+        n_weights=n_weights,
+        n_inputs=logical.n_inputs,
+        input_map=mottonen_angles if amplitude else None,
+        depth=int(routed.depth()),
+        two_qubit_gates=sum(1 for op in native if len(op.wires) == 2),
+        swaps=swaps[0],
+        qiskit=routed,
+        seed=seed,
+        optimization_level=level,
+    )
+
+
+_NAME = re.compile(r"^([wx])\[(\d+)\]$")
+
+
+def _terms(expr: Any) -> list[float | Param]:
+    """An ``rz`` angle as a list of terms: numbers and single parameters."""
+    if not hasattr(expr, "parameters") or not expr.parameters:
+        return [float(expr)]
+    coeffs = expr.sympify().expand().as_coefficients_dict()
+    out: list[float | Param] = []
+    for term, c in coeffs.items():
+        c = float(c)
+        if term == 1:
+            out.append(c)
+            continue
+        factors: list[Any] = []
+        for f in term.as_ordered_factors():
+            base, exp = f.as_base_exp()
+            factors += [base] * int(exp)
+        names = [_NAME.match(str(f)) for f in factors]
+        if not all(names):
+            raise QuarchError(f"a routed angle has a term quarch cannot express: {term}")
+        kinds = {m.group(1) for m in names if m}
+        idx = [int(m.group(2)) for m in names if m]
+        if kinds == {"w"} and len(idx) == 1:
+            out.append(Weight(idx[0], c))
+        elif kinds == {"x"}:
+            out.append(Input(*idx, scale=c))
+        else:
+            raise QuarchError(f"a routed angle mixes weights and inputs: {term}")
+    return out
+
+
+def _native_ops(qc: Any) -> tuple[Op, ...]:
+    out: list[Op] = []
+    for inst in qc.data:
+        name = inst.operation.name
+        wires = tuple(qc.find_bit(q).index for q in inst.qubits)
+        if name in ("barrier", "delay", "id"):
+            continue
+        if name == "rz":
+            for t in _terms(inst.operation.params[0]):
+                if isinstance(t, float) and math.remainder(t, 4 * math.pi) == 0.0:
+                    continue
+                out.append(Op("rz", wires, (t,)))
+            continue
+        if name in ("sx", "x", "cz", "ecr", "cx"):
+            out.append(Op(name, wires))
+            continue
+        raise QuarchError(f"the routed circuit holds {name!r}, which is not a native gate here")
+    return tuple(out)
