@@ -138,7 +138,9 @@ def test_hqnn_exports_reimport_to_the_same_circuit(
     ns: dict[str, object] = {}
     exec(compile(pl.path.read_text(), str(pl.path), "exec"), ns)
     assert callable(ns["expvals"])
-    with pytest.raises(ConfigError, match="space 'hqnn' exports torch, qasm, qiskit, pennylane"):
+    with pytest.raises(
+        ConfigError, match="space 'hqnn' exports torch, qasm, qasm3, qiskit, pennylane"
+    ):
         export_trial(out, t.number, "onnx", tmp_path / "c.onnx")
 
 

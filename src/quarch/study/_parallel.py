@@ -47,10 +47,11 @@ def _worker_main(
     import optuna
     import torch
 
+    from quarch._errors import QuarchError
     from quarch.search import make_sampler
     from quarch.spaces import make_evaluator
     from quarch.study._run import Run, objective_of
-    from quarch.study._storage import make_storage
+    from quarch.study._storage import make_pruner, make_storage
 
     torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -60,13 +61,16 @@ def _worker_main(
         **config.strategy_options,
     )  # fmt: skip
     study = optuna.load_study(
-        study_name=config.study_name, storage=make_storage(spec, Path(run_dir)), sampler=sampler
-    )
+        study_name=config.study_name, storage=make_storage(spec, Path(run_dir)), sampler=sampler,
+        pruner=make_pruner(config.pruner, config.pruner_options),
+    )  # fmt: skip
     if evaluator is None:
         run = Run(run_dir, config, {})
         evaluator = make_evaluator(space, config, weights_dir=run.weights_dir)
     ev = evaluator
-    with contextlib.suppress(KeyboardInterrupt):  # the trial is failed; the parent reports
+    # Ctrl-C fails this worker's trial, and a run that gives up does so in every worker:
+    # the parent process reports both, in one line; a traceback here would only repeat it
+    with contextlib.suppress(KeyboardInterrupt, QuarchError):
         work(
             study, space=space, evaluator=ev, objective=objective, trials=config.trials,
             run_seed=config.seed, timeout=config.timeout, trial_timeout=config.trial_timeout,
@@ -82,19 +86,27 @@ def run_workers(
     config: SearchConfig,
     poll: Callable[[], Any],
     custom_evaluator: bool = True,
-) -> None:
+    storage: str | None = None,
+) -> str:
     """Run ``config.workers`` workers on ``study`` until the budget is complete.
 
     This process is one of the workers (it has the evaluator built already); the other
     ``workers - 1`` are spawned. It keeps working until the study holds the budget, so
     it also finishes the work of spawned workers that die.
+
+    Args:
+        storage: the study's storage as this process opened it (a database URL with
+            its password, which the run folder does not store); default: the run's.
+
+    Returns:
+        Why this process stopped (``"budget"`` or ``"timeout"``).
     """
     import torch
 
     from quarch.study._run import Run
 
     run_dir = config.run_dir
-    spec = Run.open(run_dir).storage
+    spec = storage if storage is not None else Run.open(run_dir).storage
     threads = max(1, (os.cpu_count() or 1) // config.workers)
     ctx = multiprocessing.get_context("spawn")
     saved = {k: os.environ.get(k) for k in thread_env(threads)}
@@ -126,13 +138,18 @@ def run_workers(
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        work(
+        stopped = work(
             study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
             run_seed=config.seed, timeout=config.timeout, trial_timeout=config.trial_timeout,
             on_trial=lambda _: poll(),
         )  # fmt: skip
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # the others got Ctrl-C too: they fail their trial and end
         for p in procs:
+            p.join(timeout=30)
+        raise
+    except BaseException:  # this worker gave up: stop the others (their running trial is
+        for p in procs:  # failed as interrupted when the run is next opened)
+            p.terminate()
             p.join(timeout=30)
         raise
     finally:
@@ -140,3 +157,4 @@ def run_workers(
     for p in procs:
         p.join()
     poll()
+    return stopped
