@@ -125,11 +125,15 @@ pre{background:#f7f7f7;padding:.7em;overflow:auto;font-size:.8em;white-space:pre
 .note{color:#777}tr.infeasible td{color:#b00}
 """
 
+# Marks what a browser test reads back: how many plots decoded, and whether the page
+# fits its window (no table or plot wider than the page).
 _SCRIPT = """
 window.addEventListener('load', function () {
   var imgs = document.querySelectorAll('img.plot'), ok = 0;
   imgs.forEach(function (i) { if (i.complete && i.naturalWidth > 0) ok += 1; });
   document.body.setAttribute('data-plots-loaded', String(ok));
+  var root = document.documentElement;
+  document.body.setAttribute('data-page-fits', String(root.scrollWidth <= root.clientWidth));
 });
 """
 
@@ -292,14 +296,20 @@ def write_report(
             )
     else:
         sections.append("<p class='note'>no complete trials yet</p>")
-    metrics = sorted({m for t in result.pareto for m in t.metrics})
+    # the objective's and the budgets' metrics as columns; every other metric of a
+    # winner is listed under its drawing, so the table stays as wide as the page
+    metrics = list(dict.fromkeys([*result.objective.metrics,
+                                  *(b.metric for b in result.objective.budgets)]))  # fmt: skip
+    weighted = result.objective.weights is not None
+    rows = trials_table(result.pareto, metrics, used)
+    if weighted:
+        rows = [[r[0], *r[1:-1], f"{t.values[0]:.4g}" if t.values else "", r[-1]]
+                for r, t in zip(rows, result.pareto, strict=True)]  # fmt: skip
+    head = ["trial", *metrics, *(["weighted cost"] if weighted else []),
+            "architecture (the choices it uses)"]  # fmt: skip
     sections.append(
         f"<h2>Pareto architectures ({len(result.pareto)})</h2>"
-        + _table(
-            ["trial", *metrics, "architecture (the choices it uses)"],
-            trials_table(result.pareto, metrics, used),
-            wrap=len(metrics) + 1,
-        )
+        + _table(head, rows, wrap=len(head) - 1)
     )
     try:
         trainable = run_obj.spec.is_trainable()

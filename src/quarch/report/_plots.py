@@ -161,8 +161,9 @@ def choices_grid(result: SearchResult, choices: Sequence[Any], used: Any = None)
                        [t.metrics[metric] for _, t in keep], s=10, alpha=0.6, color="tab:blue")  # fmt: skip
         ax.set_xticks(range(len(opts)))
         labels = [str(o) for o in opts]
-        ax.set_xticklabels(labels, fontsize=7, rotation=30 if max(map(len, labels)) > 4 else 0,
-                           ha="right" if max(map(len, labels)) > 4 else "center")  # fmt: skip
+        crowded = sum(map(len, labels)) > 24  # more text than a panel's width holds flat
+        ax.set_xticklabels(labels, fontsize=7 if len(labels) < 8 else 6,
+                           rotation=60 if crowded else 0, ha="right" if crowded else "center")  # fmt: skip
         ax.set_xlim(-0.6, len(opts) - 0.4)
         ax.set_title(c.name, fontsize=8)
         ax.tick_params(axis="y", labelsize=7)

@@ -14,6 +14,7 @@ all removes what it wrote, so the next try does not find half a run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import logging
@@ -164,6 +165,17 @@ def _remove_run(run_dir: Path, spec_storage: str, secret_storage: str, study_nam
             path.unlink()
 
 
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` that does not exist yet (``runs`` for a new
+    ``runs/x``), or ``None`` when ``path`` exists."""
+    missing = None
+    for p in [path, *path.absolute().parents]:
+        if p.exists():
+            break
+        missing = p
+    return missing
+
+
 class _Prepared:
     """What :func:`_prepare` opened, for the loop."""
 
@@ -254,7 +266,7 @@ def _prepare(
     }
     if old is not None:
         run.meta["created"] = old.meta.get("created", run.meta["created"])
-    created = not run_dir.exists()
+    created = _first_missing(run_dir)  # the folder a failed start removes again
     wrote: list[Path] = []
     try:
         if overwrite and old is None:
@@ -276,8 +288,13 @@ def _prepare(
         study.set_user_attr(_FINGERPRINT_ATTR, evaluator.fingerprint)
         study.set_user_attr(_VERSION_ATTR, __version__)
     except BaseException:
-        if created:
+        if created is not None:  # the run folder, then each empty parent this run made
             shutil.rmtree(run_dir, ignore_errors=True)
+            for parent in run_dir.absolute().parents:
+                if not parent.is_relative_to(created.absolute()):
+                    break
+                with contextlib.suppress(OSError):  # not empty: another run's, keep it
+                    parent.rmdir()
         elif old is None:
             for path in wrote:
                 path.unlink(missing_ok=True)

@@ -121,7 +121,12 @@ class Run:
     @property
     def objective(self) -> Objective:
         """The run's objective: metrics, directions, weights and budgets."""
-        return objective_of(self.config)
+        try:
+            return objective_of(self.config)
+        except QuarchError as e:
+            raise RunError(
+                f"run folder {str(self.dir)!r} has a damaged {CONFIG_FILE}: {e}"
+            ) from None
 
     @property
     def fingerprint(self) -> str | None:
@@ -139,9 +144,19 @@ class Run:
         return load_study(self.storage, self.dir, self.config.study_name)
 
     def result(self) -> SearchResult:
-        """The :class:`SearchResult` of the run as it stands now."""
+        """The :class:`SearchResult` of the run as it stands now.
+
+        Raises:
+            RunError: the study cannot be read (a damaged ``study.db``/``journal.log``).
+        """
         study = self.study()
-        trials = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
+        try:
+            trials = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
+        except Exception as e:  # a damaged study file: SQLAlchemy, JSON or value errors
+            raise RunError(
+                f"run folder {str(self.dir)!r}: its study cannot be read "
+                f"({type(e).__name__}: {' '.join(str(e).split())[:200]})"
+            ) from None
         return SearchResult(self.dir, self.config, self.objective, trials, study)
 
     def trial(self, number: int, *, result: SearchResult | None = None) -> TrialRecord:

@@ -307,7 +307,11 @@ def evaluate_trial(
             hook = pruning_hook(trial, objective, known) if pruning else None
             with epoch_hook(hook):
                 raw = evaluator.evaluate(arch, seed=seed)
-    except (KeyboardInterrupt, SystemExit, OverBudget, optuna.TrialPruned):
+    except optuna.TrialPruned:
+        if known:  # what is known without training stays readable (params, costs)
+            trial.set_user_attr(METRICS, dict(known))
+        raise
+    except (KeyboardInterrupt, SystemExit, OverBudget):
         raise
     except Exception as e:  # a trial's failure must never end the run
         return None, f"{type(e).__name__}: {e}"
