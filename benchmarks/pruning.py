@@ -95,8 +95,10 @@ def main() -> None:
                           f"{min(t.metrics['val_error'] for t in res.complete):.4f}",
                           flush=True)  # fmt: skip
         print()
-        print("| space | pruner | wall s | time / none (median) | pruned | best val_error "
-              "| Δ best vs none | hypervolume | Δ HV vs none |")
+        print(
+            "| space | pruner | wall s | time / none (median) | pruned | best val_error "
+            "| Δ best vs none | hypervolume | Δ HV vs none |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
         for space in spaces:
             base = runs[(space, "none")]

@@ -238,7 +238,7 @@ def _damage(run: Path, how: tuple[str, str, Any]) -> None:
         path.write_text(json.dumps(data))
 
 
-@settings(deadline=None, max_examples=60, suppress_health_check=list(HealthCheck))
+@settings(deadline=None, max_examples=30, suppress_health_check=list(HealthCheck))
 @given(how=_DAMAGE)
 def test_damaged_run_folders(
     good_run: Path,

@@ -322,6 +322,7 @@ def search(
     progress = not (quiet or json_out)
     if resume is not None:
         extra = set(given) - SearchConfig.RESUMABLE_CHANGES - {"storage"}
+        extra |= {"config"} if config is not None else set()
         if extra or overwrite:
             allowed = sorted(SearchConfig.RESUMABLE_CHANGES - {"out"})
             raise ConfigError(
@@ -345,11 +346,9 @@ def search(
             )
     else:
         base = SearchConfig.read_file(config) if config is not None else {}
-        if "evaluator_options" in given:
-            given["evaluator_options"] = {
-                **base.get("evaluator_options", {}),
-                **given["evaluator_options"],
-            }
+        for key in ("evaluator_options", "space_options", "strategy_options", "pruner_options"):
+            if key in given:  # a flag adds to the file's table, key by key
+                given[key] = {**base.get(key, {}), **given[key]}
         base.update(given)
         cfg = SearchConfig.from_dict(base)
         if dry_run:

@@ -95,13 +95,19 @@ def test_stop_reasons(tmp_path: Path) -> None:
     assert res.stopped == "timeout" and 0 < res.done < 50
 
 
-def test_giving_up_says_how_far_the_run_got(tmp_path: Path) -> None:
+def test_giving_up_says_how_far_the_run_got(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quarch.study import _worker
+
+    monkeypatch.setattr(_worker, "MAX_CONSECUTIVE_FAILURES", 4)  # 25 in a real run
     with pytest.raises(RunError) as e:
         run_search(_cfg(tmp_path, trials=40), progress=False, evaluator=_Failing())
     assert str(e.value) == (
-        "gave up: 25 trials in a row failed, with 0 of 40 trials done; the last failed "
+        "gave up: 4 trials in a row failed, with 0 of 40 trials done; the last failed "
         "with: RuntimeError: no GPU left"
     )
+    assert len(Run.open(tmp_path / "run").result().failed) == 4
 
 
 def test_relative_data_dir_is_stored_absolute_and_resumes_elsewhere(
