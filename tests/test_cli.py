@@ -316,3 +316,23 @@ def test_trials_lists_states_reasons_and_durations(
     assert [r["number"] for r in json.loads(out)] == [t.number for t in res.failed]
     code, out, _ = _run(capsys, "trials", str(tmp_path / "r"))
     assert code == 0 and "exploded" in out
+
+
+def test_resume_accepts_what_the_api_allows(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--data-dir, --workers, --device, --pruner and the timeouts may change on resume
+    (SearchConfig.RESUMABLE_CHANGES); checked with --dry-run, which writes nothing."""
+    run = tmp_path / "r"
+    code, _, err = _run(capsys, "search", "--space", "mlp", "--trials", "1", "--epochs", "1",
+                        "--out", str(run), "--quiet")  # fmt: skip
+    assert code == 0, err
+    before = (run / "config.json").read_text()
+    code, out, err = _run(capsys, "search", "--resume", str(run), "--workers", "2",
+                          "--data-dir", str(tmp_path), "--trial-timeout", "60", "--trials", "3",
+                          "--dry-run", "--json")  # fmt: skip
+    assert code == 0, err
+    cfg = json.loads(out)
+    assert (cfg["workers"], cfg["trials"], cfg["trial_timeout"]) == (2, 3, 60.0)
+    assert cfg["data_dir"] == str(tmp_path.resolve())
+    assert (run / "config.json").read_text() == before
