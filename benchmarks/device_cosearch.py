@@ -38,10 +38,10 @@ import numpy as np
 import torch
 
 from quarch.config import SearchConfig
-from quarch.evaluate import torch_threads
 from quarch.cost.device_costs import device_noise, observables_on_device
 from quarch.cost.devices import get_calibration
 from quarch.cost.routing import route
+from quarch.evaluate import torch_threads
 from quarch.quantum.noise import noisy_circuit_expval
 from quarch.quantum.trajectories import trajectory_expval
 from quarch.spaces import get_spec
@@ -174,10 +174,15 @@ def speed(a: argparse.Namespace) -> None:
     per = (time.perf_counter() - t0) / a.shot_circuits
     z = np.abs(tr.mean.double().numpy() - exact) / tr.stderr.double().numpy()
     for name, ts in times.items():
-        print(f"{name:28s} median {statistics.median(ts):8.2f} s  rounds {[round(t, 2) for t in ts]}")
+        print(
+            f"{name:28s} median {statistics.median(ts):8.2f} s  rounds {[round(t, 2) for t in ts]}"
+        )
     print(f"{'aer statevector, 10^4 shots':28s} {per:8.2f} s per circuit, measured on "
           f"{a.shot_circuits} circuits: {per * a.samples:.1f} s for {a.samples} (estimate)")  # fmt: skip
-    q, best = statistics.median(times["quarch trajectories"]), statistics.median(times["aer density_matrix"])
+    q, best = (
+        statistics.median(times["quarch trajectories"]),
+        statistics.median(times["aer density_matrix"]),
+    )
     print(f"trajectories: {tr.trajectories} patterns, P(no jump) {tr.no_jump_probability:.3f}, "
           f"largest standard error {float(tr.stderr.max()):.4f}, "
           f"{100 * (z <= 3).mean():.1f} % of {z.size} values within 3 SE of Aer's exact value")  # fmt: skip

@@ -219,3 +219,120 @@ def test_full_int8_needs_the_int8_format(
     code, out, err = _run(capsys, *args, "--out", str(tmp_path / "m.onnx"))
     assert code == 2 and out == ""
     assert err == "error: --full-int8 applies to --format onnx-int8, not 'onnx'\n"
+
+
+# -- issue 20: the user's path ----------------------------------------------------------
+@pytest.mark.parametrize("cmd", ["search", "export", "train", "report", "trials", "worker"])
+def test_help_reads_plainly(capsys: pytest.CaptureFixture[str], cmd: str) -> None:
+    """No '<bool>' after flags, no '{run}' in the usage line, the defaults shown."""
+    code, out, _ = _run(capsys, cmd, "--help")
+    assert code == 0
+    assert "<bool>" not in out and "{" not in out.splitlines()[0]
+    if cmd in ("export", "train", "report", "trials"):
+        assert out.splitlines()[0] == f"Usage: quarch {cmd} [OPTIONS] RUN"
+    if cmd == "search":
+        for text in ("[default: random]", "[default: 20]", "[default: none]", "--pruner",
+                     "--dry-run", "--overwrite", "--evaluator-option"):  # fmt: skip
+            assert text in out, text
+    if cmd == "export":
+        assert "including the one-channel stem that is kept in float by default" in " ".join(
+            out.split()
+        )
+
+
+def test_dry_run_checks_everything_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = _run(capsys, "search", "--space", "mlp", "--dry-run", "--json",
+                          "--out", str(tmp_path / "r"), "--data-dir", "rel/data")  # fmt: skip
+    assert code == 0, err
+    cfg = json.loads(out)
+    assert cfg["dataset"] == "iris"  # the space's default, as the run would store it
+    assert cfg["data_dir"] == str((Path.cwd() / "rel" / "data").resolve())
+    assert not (tmp_path / "r").exists()
+
+
+def test_weighted_summary_names_the_chosen_trial(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = _run(capsys, "search", "--space", "mlp", "--weights", "1,0.001", "--trials",
+                        "4", "--epochs", "2", "--out", str(tmp_path / "r"), "--quiet")  # fmt: skip
+    assert code == 0
+    from quarch.study import Run
+
+    res = Run.open(tmp_path / "r").result()
+    costs = {t.number: t.metrics["val_error"] + 0.001 * t.metrics["params"] for t in res.complete}
+    best = min(costs, key=lambda n: costs[n])
+    line = next(ln for ln in out.splitlines() if ln.startswith("chosen:"))
+    assert line.startswith(f"chosen: trial {best}, weighted cost {costs[best]:.4g}")
+    code, out, _ = _run(capsys, "search", "--resume", str(tmp_path / "r"), "--json")
+    assert json.loads(out)["best"]["weighted_cost"] == pytest.approx(costs[best])
+
+
+def test_timeout_and_nothing_to_do_are_said(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run = tmp_path / "r"
+    code, _, err = _run(capsys, "search", "--space", "mlp", "--trials", "500", "--epochs", "1",
+                        "--timeout", "1", "--out", str(run), "--quiet")  # fmt: skip
+    assert code == 0
+    from quarch.study import Run
+
+    done = Run.open(run).result().done
+    assert err == (
+        f"note: stopped by --timeout after 1 s with {done} of 500 trials done; continue with "
+        f"`quarch search --resume {run}`\n"
+    )
+    code, _, err = _run(capsys, "search", "--resume", str(run), "--trials", "1", "--quiet")
+    assert code == 0 and err.startswith(f"note: the run already has {done} trials done")
+
+
+def test_trials_lists_states_reasons_and_durations(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from quarch.config import SearchConfig
+    from quarch.study import run_search
+    from quarch.testing.evaluators import FaultyEvaluator
+
+    cfg = SearchConfig(space="mlp", dataset="iris", trials=4, seed=3, out=str(tmp_path / "r"),
+                       space_options={"max_layers": 3})  # fmt: skip
+    res = run_search(cfg, evaluator=FaultyEvaluator(), progress=False)
+    code, out, _ = _run(capsys, "trials", str(tmp_path / "r"), "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [r["number"] for r in rows] == [t.number for t in res.trials]
+    for r, t in zip(rows, res.trials, strict=True):
+        assert r["state"] == t.state and r["duration_s"] >= 0
+        n_layers = t.params["n_layers"]
+        if n_layers == 3:
+            assert r["state"] == "FAIL"
+            assert r["reason"] == "RuntimeError: evaluator exploded on purpose"
+        elif n_layers == 2:
+            assert r["state"] == "FAIL" and "not finite" in r["reason"]
+        else:
+            assert r["state"] == "COMPLETE" and r["reason"] is None
+            assert r["metrics"]["val_error"] == pytest.approx(0.1 + 0.001 * t.params["width_0"])
+    code, out, _ = _run(capsys, "trials", str(tmp_path / "r"), "--state", "fail", "--json")
+    assert [r["number"] for r in json.loads(out)] == [t.number for t in res.failed]
+    code, out, _ = _run(capsys, "trials", str(tmp_path / "r"))
+    assert code == 0 and "exploded" in out
+
+
+def test_resume_accepts_what_the_api_allows(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--data-dir, --workers, --device, --pruner and the timeouts may change on resume
+    (SearchConfig.RESUMABLE_CHANGES); checked with --dry-run, which writes nothing."""
+    run = tmp_path / "r"
+    code, _, err = _run(capsys, "search", "--space", "mlp", "--trials", "1", "--epochs", "1",
+                        "--out", str(run), "--quiet")  # fmt: skip
+    assert code == 0, err
+    before = (run / "config.json").read_text()
+    code, out, err = _run(capsys, "search", "--resume", str(run), "--workers", "2",
+                          "--data-dir", str(tmp_path), "--trial-timeout", "60", "--trials", "3",
+                          "--dry-run", "--json")  # fmt: skip
+    assert code == 0, err
+    cfg = json.loads(out)
+    assert (cfg["workers"], cfg["trials"], cfg["trial_timeout"]) == (2, 3, 60.0)
+    assert cfg["data_dir"] == str(tmp_path.resolve())
+    assert (run / "config.json").read_text() == before

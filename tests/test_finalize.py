@@ -138,8 +138,59 @@ def test_hqnn_exports_reimport_to_the_same_circuit(
     ns: dict[str, object] = {}
     exec(compile(pl.path.read_text(), str(pl.path), "exec"), ns)
     assert callable(ns["expvals"])
-    with pytest.raises(ConfigError, match="space 'hqnn' exports torch, qasm, qiskit, pennylane"):
+    with pytest.raises(
+        ConfigError, match="space 'hqnn' exports torch, qasm, qasm3, qiskit, pennylane"
+    ):
         export_trial(out, t.number, "onnx", tmp_path / "c.onnx")
+
+
+def test_qasm3_keeps_the_inputs_and_qasm_says_it_bound_them(
+    hqnn_run: tuple[Path, object], tmp_path: Path
+) -> None:
+    """OpenQASM 3 keeps the circuit's inputs as ``input float[64]``: Qiskit reads the file
+    back, and with the features of test sample 0 bound it gives the state of the
+    OpenQASM 2 export, which bound that sample itself and says so."""
+    qiskit = pytest.importorskip("qiskit")
+    pytest.importorskip("qiskit_qasm3_import", reason="qiskit.qasm3.loads needs it")
+    from qiskit.quantum_info import Statevector
+
+    from quarch.finalize import _layer_inputs, _quantum_layers
+    from quarch.study import Run
+
+    out, res = hqnn_run
+    t = res.complete[0]  # type: ignore[attr-defined]
+    q2 = export_trial(out, t.number, "qasm", tmp_path / "c.qasm")
+    q3 = export_trial(out, t.number, "qasm3", tmp_path / "c.qasm3")
+    assert q2.checks["inputs"].startswith("bound to test sample 0 (OpenQASM 2.0 has no inputs")
+    text = q3.path.read_text()
+    assert "OPENQASM 3" in text and "input float[64]" in text
+    circ3 = qiskit.qasm3.loads(text)
+    ev = Run.open(out).evaluator(standalone=True)
+    model = ev.build(t.params, seed=t.seed)
+    model.load_state_dict(Run.open(out).saved_weights(t.seed))
+    layer = _quantum_layers(model)[0][1]
+    x = _layer_inputs(model, layer, ev, 0)
+    bound = circ3.assign_parameters(
+        {p: x[int(p.name.strip("_").split("_")[1])] for p in circ3.parameters}
+    )
+    qc2 = qiskit.qasm2.loads(q2.path.read_text(),
+                             custom_instructions=qiskit.qasm2.LEGACY_CUSTOM_INSTRUCTIONS)  # fmt: skip
+    a, b = Statevector(bound).data, Statevector(qc2).data
+    assert np.allclose(abs(np.vdot(a, b)), 1.0, atol=1e-8)
+
+
+def test_train_and_retraining_export_show_progress(
+    hqnn_run: tuple[Path, object], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    out, res = hqnn_run
+    t = res.complete[0]  # type: ignore[attr-defined]
+    train_trial(out, t.number, epochs=2, seeds=1, ablation=False, progress=True)
+    err = capfd.readouterr().err
+    assert f"train trial {t.number}" in err and "2/2" in err
+    export_trial(out, t.number, "torch", tmp_path / "m.pt", epochs=2, progress=True)
+    assert f"retrain trial {t.number}" in capfd.readouterr().err
+    export_trial(out, t.number, "torch", tmp_path / "m.pt")  # loads: nothing to show
+    assert capfd.readouterr().err == ""
 
 
 def _float_convs(path: Path) -> list[str]:

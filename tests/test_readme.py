@@ -40,3 +40,45 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_python_examples_run(code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
+
+
+def _complete_search_commands() -> list[str]:
+    """The README's `quarch search ...` examples written out in full (no `...`, no
+    placeholder such as RUN or N)."""
+    cmds = re.findall(r"`(quarch search [^`]*)`", _section("Command line"))
+    full = [c for c in cmds if "..." not in c and not re.search(r"\b[A-Z]{1,4}\b", c)]
+    return [c for c in full if "--config" not in c]  # the config file: tested below
+
+
+@pytest.mark.parametrize("cmd", _complete_search_commands())
+def test_command_line_examples_run_as_written(
+    cmd: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Each full example passes every check a search makes before its first trial
+    (`--dry-run`: config, space, strategy, storage, data)."""
+    import shlex
+
+    from quarch.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    code = main([*shlex.split(cmd)[1:], "--dry-run", "--quiet"])
+    assert code == 0, capfd.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_there_are_complete_examples() -> None:
+    assert any("--weights" in c for c in _complete_search_commands())
+    assert any("--pruner" in c for c in _complete_search_commands())
+
+
+def test_config_file_example_is_a_valid_config(tmp_path: Path) -> None:
+    from quarch.config import SearchConfig
+    from quarch.spaces import get_spec
+    from quarch.study._run import objective_of
+
+    (block,) = _blocks(_section("Command line"), "toml")
+    path = tmp_path / "search.toml"
+    path.write_text(block)
+    cfg = SearchConfig.from_file(path)
+    objective_of(cfg)
+    get_spec(cfg.space).check(cfg)

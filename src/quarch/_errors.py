@@ -12,6 +12,7 @@ __all__ = [
     "DataError",
     "QuarchError",
     "RunError",
+    "RunExistsError",
     "SpaceError",
 ]
 
@@ -34,3 +35,15 @@ class DataError(QuarchError):
 
 class RunError(QuarchError):
     """A run folder is missing, incompatible or cannot be resumed."""
+
+
+class RunExistsError(RunError):
+    """A new run was asked for in a folder that already holds one.
+
+    Attributes:
+        run_dir (str): the folder, so the command line can word its own advice.
+    """
+
+    def __init__(self, message: str, run_dir: str) -> None:
+        super().__init__(message)
+        self.run_dir = run_dir

@@ -2,17 +2,23 @@
 
 Each subcommand turns its flags into one call of the public API (``run_search``,
 ``resume_search``, ``list_datasets``, the registries). Errors a user can fix print one
-line ``error: ...`` on stderr and exit with code 2; ``--debug`` shows the traceback.
+line ``error: ...`` on stderr and exit with code 2; Ctrl-C prints how to continue and
+exits with 130; ``--debug`` (anywhere on the line) shows the traceback. A database
+password in a storage URL is masked in every line printed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import typer.core
 
 if TYPE_CHECKING:  # checked against the click that the installed typer vendors
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -26,9 +32,20 @@ else:
 from rich.console import Console
 from rich.table import Table
 
-from quarch._errors import ConfigError, QuarchError
+from quarch._errors import ConfigError, QuarchError, RunExistsError
+from quarch.config import PRUNERS, SearchConfig, mask_secrets
 
 __all__ = ["app", "main"]
+
+
+class _Command(typer.core.TyperCommand):
+    """A command whose usage line names its arguments plainly (``RUN``; typer writes
+    ``{RUN}`` for a required argument, which reads like a template)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
 
 app = typer.Typer(
     name="quarch",
@@ -36,15 +53,33 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: no '<bool>' after flags, the texts as written
 )
 _state: dict[str, bool] = {"debug": False}
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object at the end.")]
 _out = Console()
+_DEFAULTS = {
+    f.name: f.default
+    for f in dataclasses.fields(SearchConfig)
+    if f.default is not dataclasses.MISSING
+}
+
+
+def _d(field: str, text: str) -> str:
+    """``text`` with the SearchConfig default of ``field`` (the flags default to "not
+    given", so a config file can set the field; typer cannot show that default)."""
+    return f"{text} [default: {_DEFAULTS[field]}]"
+
+
+class _Interrupted(Exception):
+    """Ctrl-C, with the line that says how far the command got."""
 
 
 @app.callback()
 def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of errors (anywhere on the line).")
+    ] = False,
 ) -> None:
     """Quantum and quantum-inspired neural architecture search."""
     _state["debug"] = debug
@@ -73,74 +108,170 @@ def _kv(items: list[str] | None, flag: str) -> dict[str, Any]:
     return out
 
 
-@app.command()
+_NAME = "NAME"
+
+
+@app.command(cls=_Command)
 def search(
-    space: Annotated[str | None, typer.Option(help="Search space (see `quarch spaces`).")] = None,
-    dataset: Annotated[str | None, typer.Option(help="Data set (see `quarch datasets`).")] = None,
-    strategy: Annotated[
-        str | None, typer.Option(help="Search strategy (see `quarch strategies`).")
+    space: Annotated[
+        str | None, typer.Option(metavar=_NAME, help="Search space (`quarch spaces`). Required.")
     ] = None,
-    trials: Annotated[int | None, typer.Option(help="Complete trials to reach.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Run seed.")] = None,
-    out: Annotated[str | None, typer.Option(help="Run folder to create.")] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            metavar=_NAME,
+            help="Data set (`quarch datasets`). [default: the space's own, which "
+            "`quarch spaces` lists]",
+        ),
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(metavar=_NAME, help=_d("strategy", "Search strategy (`quarch strategies`).")),
+    ] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(metavar="N", help=_d("trials", "Trials to complete (pruned ones count).")),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(metavar="K", help=_d("seed", "Run seed."))] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            metavar="RUN", help="Run folder to create. [default: runs/SPACE-DATASET-STRATEGY-sSEED]"
+        ),
+    ] = None,
     objectives: Annotated[
-        str | None, typer.Option(help="Comma-separated metrics, e.g. val_error,params.")
+        str | None,
+        typer.Option(
+            metavar="M1,M2", help="Comma-separated metrics to optimise. [default: val_error,params]"
+        ),
     ] = None,
     weights: Annotated[
-        str | None, typer.Option(help="Comma-separated weights: one weighted cost.")
+        str | None,
+        typer.Option(
+            metavar="W1,W2",
+            help="One weight per objective: minimise their weighted sum (one cost).",
+        ),
     ] = None,
     budget: Annotated[
-        list[str] | None, typer.Option(help="Hard limit METRIC<=NUMBER; repeatable.")
+        list[str] | None,
+        typer.Option(metavar="METRIC<=NUMBER", help="Hard limit; repeatable."),
     ] = None,
-    timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
-    data_dir: Annotated[str | None, typer.Option(help="Folder with data set files.")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs per trial.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Training batch size.")] = None,
-    max_train: Annotated[int | None, typer.Option(help="Subsample the training split.")] = None,
-    device: Annotated[str | None, typer.Option(help="Torch device: cpu, cuda, cuda:1.")] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(metavar="SECONDS", help="Stop starting trials after this long."),
+    ] = None,
+    data_dir: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DIR",
+            help="Folder with data set files. [default: $QUARCH_DATA_DIR, else "
+            "~/.cache/quarch/data]",
+        ),
+    ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="Training epochs per trial. [default: the space's]"),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(metavar="N", help="Training batch size. [default: the space's]")
+    ] = None,
+    max_train: Annotated[
+        int | None, typer.Option(metavar="N", help="Subsample the training split to N examples.")
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(metavar="DEV", help=_d("device", "Torch device: cpu, cuda, cuda:1.")),
+    ] = None,
     strategy_option: Annotated[
-        list[str] | None, typer.Option(help="Strategy option KEY=VALUE; repeatable.")
+        list[str] | None, typer.Option(metavar="KEY=VALUE", help="Strategy option; repeatable.")
     ] = None,
     space_option: Annotated[
-        list[str] | None, typer.Option(help="Space option KEY=VALUE; repeatable.")
+        list[str] | None, typer.Option(metavar="KEY=VALUE", help="Space option; repeatable.")
+    ] = None,
+    evaluator_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="KEY=VALUE",
+            help="Evaluator option (the space's list: a wrong key names them); repeatable.",
+        ),
+    ] = None,
+    pruner: Annotated[
+        str | None,
+        typer.Option(
+            metavar=_NAME,
+            help=_d(
+                "pruner",
+                f"Stop poor trials early by their validation error per epoch: "
+                f"{', '.join(PRUNERS)} (one objective or --weights).",
+            ),
+        ),
+    ] = None,
+    pruner_option: Annotated[
+        list[str] | None,
+        typer.Option(metavar="KEY=VALUE", help="Option of the Optuna pruner; repeatable."),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes on this machine sharing the study.")
+        int | None,
+        typer.Option(metavar="N", help=_d("workers", "Worker processes sharing the study here.")),
     ] = None,
     storage: Annotated[
         str | None,
-        typer.Option(help="Study storage: sqlite, journal, or a database URL (postgresql://...)."),
+        typer.Option(
+            metavar="URL",
+            help="Study storage: sqlite, journal, or a database URL (postgresql+psycopg://"
+            "user@host/db; give the password in PGPASSWORD or ~/.pgpass). [default: sqlite; "
+            "journal with --workers]",
+        ),
     ] = None,
-    study_name: Annotated[str | None, typer.Option(help="Study name in the storage.")] = None,
+    study_name: Annotated[
+        str | None, typer.Option(metavar=_NAME, help=_d("study_name", "Study name in the storage."))
+    ] = None,
     trial_timeout: Annotated[
-        float | None, typer.Option(help="Fail a trial that runs longer than this (seconds).")
+        float | None,
+        typer.Option(metavar="SECONDS", help="Fail a trial that runs longer than this."),
     ] = None,
     ray: Annotated[bool, typer.Option("--ray", help="Run evaluations as local Ray tasks.")] = False,
     ray_address: Annotated[
-        str | None, typer.Option(help="Run evaluations on this Ray cluster.")
+        str | None, typer.Option(metavar="ADDR", help="Run evaluations on this Ray cluster.")
     ] = None,
     device_profile: Annotated[
-        str | None, typer.Option(help="Device profile for cost models (see `quarch devices`).")
+        str | None,
+        typer.Option(metavar=_NAME, help="Device profile for cost models (`quarch devices`)."),
     ] = None,
     qubit_budget: Annotated[
-        int | None, typer.Option(help="hqnn: largest device (qubits) for circuit cutting.")
+        int | None,
+        typer.Option(metavar="N", help="hqnn: largest device (qubits) for circuit cutting."),
     ] = None,
     noise: Annotated[
         str | None,
         typer.Option(
-            help="hqnn: score on the density-matrix path with this noise profile "
-            "(ibm-heron, ibm-eagle) or 'device' for the device profile's."
+            metavar=_NAME,
+            help="hqnn: also score on the density-matrix path with this noise profile "
+            "(ibm-heron, ibm-eagle) or 'device' for the device profile's.",
         ),
     ] = None,
     supercircuit: Annotated[
         bool, typer.Option("--supercircuit", help="hqnn/cnn: score with inherited weights.")
     ] = False,
     config: Annotated[
-        Path | None, typer.Option(help="TOML/JSON config file; flags override it.")
+        Path | None,
+        typer.Option(metavar="FILE", help="TOML, JSON or YAML config file; flags override it."),
     ] = None,
     resume: Annotated[
-        Path | None, typer.Option(help="Continue the run in this folder to its budget.")
+        Path | None,
+        typer.Option(metavar="RUN", help="Continue the run in this folder to its budget."),
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the run already in --out.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Check everything (config, space, data, storage), print the config, "
+            "write nothing.",
+        ),
+    ] = False,
     json_out: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     report: Annotated[
@@ -148,8 +279,7 @@ def search(
     ] = False,
 ) -> None:
     """Search a space for the best architectures; write a run folder."""
-    from quarch.config import SearchConfig
-    from quarch.study import resume_search, run_search
+    from quarch.study import check_search, resume_config, resume_search, run_search
 
     given: dict[str, Any] = {
         "space": space,
@@ -178,35 +308,61 @@ def search(
         "ray": True if ray else None,
         "ray_address": ray_address,
     }
+    given["pruner"] = pruner
+    given["pruner_options"] = _kv(pruner_option, "--pruner-option") or None
     given = {k: v for k, v in given.items() if v is not None}
     flags = {"device_profile": device_profile, "qubit_budget": qubit_budget, "noise": noise,
              "supercircuit": True if supercircuit else None}  # fmt: skip
-    ev_opts = {k: v for k, v in flags.items() if v is not None}
+    ev_opts = {
+        **_kv(evaluator_option, "--evaluator-option"),
+        **{k: v for k, v in flags.items() if v is not None},
+    }
     if ev_opts:
         given["evaluator_options"] = ev_opts
     progress = not (quiet or json_out)
     if resume is not None:
-        extra = set(given) - SearchConfig.RESUMABLE_CHANGES
-        if extra:
+        extra = set(given) - SearchConfig.RESUMABLE_CHANGES - {"storage"}
+        extra |= {"config"} if config is not None else set()
+        if extra or overwrite:
+            allowed = sorted(SearchConfig.RESUMABLE_CHANGES - {"out"})
             raise ConfigError(
                 "--resume continues a run with its saved config; only "
-                f"{', '.join('--' + k.replace('_', '-') for k in sorted(SearchConfig.RESUMABLE_CHANGES - {'out'}))} "
-                f"may change; got {', '.join('--' + k.replace('_', '-') for k in sorted(extra))}"
+                f"{', '.join(_flag(k) for k in allowed)} may change; got "
+                f"{', '.join(_flag(k) for k in sorted(extra | ({'overwrite'} if overwrite else set())))}"
             )
         trials_ = given.pop("trials", None)
         timeout_ = given.pop("timeout", None)
-        result = resume_search(
-            resume, trials=trials_, timeout=timeout_, progress=progress, overrides=given
-        )
+        run_dir = Path(resume)
+        if dry_run:
+            storage_ = given.pop("storage", None)
+            cfg = resume_config(resume, trials=trials_, timeout=timeout_, overrides=given)
+            if storage_ is not None:
+                cfg = dataclasses.replace(cfg, storage=storage_)
+            _print_dry_run(check_search(cfg, resume=True), json_out)
+            return
+        with _interrupt_hint(run_dir):
+            result = resume_search(
+                resume, trials=trials_, timeout=timeout_, progress=progress, overrides=given
+            )
     else:
-        base = SearchConfig.from_file(config).to_dict() if config is not None else {}
-        if "evaluator_options" in given:
-            given["evaluator_options"] = {
-                **base.get("evaluator_options", {}),
-                **given["evaluator_options"],
-            }
+        base = SearchConfig.read_file(config) if config is not None else {}
+        for key in ("evaluator_options", "space_options", "strategy_options", "pruner_options"):
+            if key in given:  # a flag adds to the file's table, key by key
+                given[key] = {**base.get(key, {}), **given[key]}
         base.update(given)
-        result = run_search(SearchConfig.from_dict(base), progress=progress)
+        cfg = SearchConfig.from_dict(base)
+        if dry_run:
+            _print_dry_run(check_search(cfg, overwrite=overwrite), json_out)
+            return
+        try:
+            with _interrupt_hint(None, cfg):
+                result = run_search(cfg, progress=progress, overwrite=overwrite)
+        except RunExistsError as e:
+            raise ConfigError(
+                f"run folder {e.run_dir!r} already holds a study; continue it with "
+                f"`quarch search --resume {e.run_dir}`, replace it with --overwrite, or choose "
+                "another --out"
+            ) from None
     summary = result.to_json()
     if report:
         from quarch.report import write_report
@@ -214,10 +370,75 @@ def search(
         summary["report"] = str(write_report(result.run_dir).html)
     if json_out:
         sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        _print_result(result)
+        if report:
+            _out.print(f"report: {summary['report']}")
+    _note_stop(result)
+
+
+def _flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _print_dry_run(config: SearchConfig, json_out: bool) -> None:
+    """What ``--dry-run`` prints: the config the run would store."""
+    data = config.to_dict()
+    if json_out:
+        sys.stdout.write(json.dumps(data) + "\n")
         return
-    _print_result(result)
-    if report:
-        _out.print(f"report: {summary['report']}")
+    _out.print(f"ok: the search can start; it would write {config.run_dir} with this config:")
+    _out.print(json.dumps(data, indent=2, sort_keys=True), markup=False, highlight=False)
+
+
+@contextlib.contextmanager
+def _interrupt_hint(run_dir: Path | None, config: SearchConfig | None = None) -> Iterator[None]:
+    """Turn Ctrl-C during a search into one line saying how far the run got and how to
+    continue it (typer alone would turn it into a bare exit status)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise _Interrupted(_interrupted_line(run_dir, config)) from None
+
+
+def _interrupted_line(run_dir: Path | None, config: SearchConfig | None) -> str:
+    from quarch.study import Run
+
+    if run_dir is None and config is not None:
+        cfg = config  # the default folder name holds the space's default data set
+        run_dir = dataclasses.replace(cfg, dataset=cfg.dataset or _default_dataset(cfg)).run_dir
+    if run_dir is None or not Run.exists(run_dir):
+        return "interrupted before the run started; nothing was written"
+    try:
+        res = Run.open(run_dir).result()
+    except QuarchError:
+        return f"interrupted; continue with `quarch search --resume {run_dir}`"
+    return (
+        f"interrupted with {res.done} of {res.config.trials} trials done; continue with "
+        f"`quarch search --resume {run_dir}`"
+    )
+
+
+def _default_dataset(config: SearchConfig) -> str | None:
+    from quarch.spaces import SPACES, get_spec
+
+    return get_spec(config.space).default_dataset if config.space in SPACES else None
+
+
+def _note_stop(result: Any) -> None:
+    """One line on stderr when the search ended before its budget, or had nothing to do."""
+    done, target = result.done, result.config.trials
+    if result.stopped == "timeout":
+        secs = f"{result.config.timeout:g} s" if result.config.timeout else "its time"
+        sys.stderr.write(
+            f"note: stopped by --timeout after {secs} with {done} of {target} trials done; "
+            f"continue with `quarch search --resume {result.run_dir}`\n"
+        )
+    elif result.stopped == "already complete":
+        sys.stderr.write(
+            f"note: the run already has {done} trials done, its budget is {target}; nothing "
+            f"to do (`quarch search --resume {result.run_dir} --trials N` extends it)\n"
+        )
 
 
 def _float(text: str, flag: str) -> float:
@@ -231,25 +452,54 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
+def _used_params(space: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The choices an architecture uses (its space's spec knows), for tables."""
+    from quarch.spaces import SPACES, get_spec
+
+    if space not in SPACES:
+        return params
+    return get_spec(space).used_params(params)
+
+
 def _print_result(result: Any) -> None:
     names = list(result.objective.metrics)
     table = Table(title=f"Pareto set ({len(result.pareto)} of {len(result.complete)} complete)")
     table.add_column("trial", justify="right")
     for n in names:
         table.add_column(n, justify="right")
-    table.add_column("architecture")
+    weighted = result.objective.weights is not None
+    if weighted:
+        table.add_column("weighted cost", justify="right")
+    table.add_column("architecture (the choices it uses)")
     for t in result.pareto:
-        arch = ", ".join(f"{k}={v}" for k, v in t.params.items())
-        table.add_row(str(t.number), *[_fmt(t.metrics[n]) for n in names], arch)
+        used = _used_params(result.config.space, t.params)
+        arch = ", ".join(f"{k}={v}" for k, v in used.items())
+        cost = [_fmt(t.values[0]) if t.values else ""] if weighted else []
+        table.add_row(str(t.number), *[_fmt(t.metrics[n]) for n in names], *cost, arch)
     _out.print(table)
-    skipped = f"  skipped (over budget before training): {len(result.skipped)}"
+    best = result.best
+    if weighted and best is not None and best.values:
+        terms = " + ".join(
+            f"{w:g}*{m}" for w, m in zip(result.objective.weights, names, strict=True)
+        )
+        _out.print(
+            f"chosen: trial {best.number}, weighted cost {_fmt(best.values[0])} "
+            f"(= {terms}, lowest of the feasible trials)"
+        )
+    extra = ""
+    if result.pruned:
+        extra += f"  pruned: {len(result.pruned)}"
+    if result.skipped:
+        extra += f"  skipped (over budget before training): {len(result.skipped)}"
     _out.print(
         f"run: {result.run_dir}  trials: {len(result.trials)}  complete: {len(result.complete)}"
-        f"  failed: {len(result.failed)}" + (skipped if result.skipped else "")
+        f"  failed: {len(result.failed)}" + extra
     )
+    if result.failed:
+        _out.print(f"  failed trials and their reasons: quarch trials {result.run_dir}")
 
 
-@app.command()
+@app.command(cls=_Command)
 def benchmark(
     task: Annotated[str, typer.Option(help="Benchmark task (`quarch tasks` lists them).")],
     strategies: Annotated[str, typer.Option(help="Comma-separated strategy names.")] = "random",
@@ -286,32 +536,95 @@ def benchmark(
     _out.print(result.table())
 
 
-@app.command()
+RunArg = Annotated[Path, typer.Argument(metavar="RUN", help="The run folder.")]
+
+
+@app.command(cls=_Command)
 def report(
-    run: Annotated[Path, typer.Argument(help="The run folder.")],
-    out: Annotated[Path | None, typer.Option(help="Folder to write (default RUN/report).")] = None,
+    run: RunArg,
+    out: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="Folder to write. [default: RUN/report]")
+    ] = None,
 ) -> None:
     """Write an HTML report (plots embedded) and PNG plots of a run."""
     from quarch.report import write_report
     from quarch.study import Run
 
     Run.open(run)  # a clear error for a folder that is not a run
-    rep = write_report(run, out_dir=out)
+    with _interrupted_plainly():
+        rep = write_report(run, out_dir=out)
     _out.print(f"report: {rep.html}  ({len(rep.pngs)} plots as PNG beside it)")
 
 
-@app.command()
+@app.command(cls=_Command)
+def trials(
+    run: RunArg,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            metavar="STATE", help="Only trials in this state: complete, pruned, fail, running."
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print every trial as one JSON list.")
+    ] = False,
+) -> None:
+    """List every trial of a run: state, metrics, duration and why it did not complete."""
+    from quarch.study import Run
+
+    result = Run.open(run).result()
+    records = result.trials
+    if state is not None:
+        states = {"complete", "pruned", "fail", "failed", "running", "waiting"}
+        if state.lower() not in states:
+            raise ConfigError(f"--state takes complete, pruned, fail or running; got {state!r}")
+        want = "FAIL" if state.lower() == "failed" else state.upper()
+        records = [t for t in records if t.state == want]
+    if json_out:
+        sys.stdout.write(json.dumps([t.to_full_dict() for t in records]) + "\n")
+        return
+    names = list(result.objective.metrics)
+    table = Table(title=f"trials of {run} ({len(records)} of {len(result.trials)})")
+    for col in ("trial", "state", *names, "seconds"):
+        table.add_column(col, justify="right")
+    table.add_column("why not complete / architecture")
+    for t in records:
+        vals = [_fmt(t.metrics[n]) if n in t.metrics else "" for n in names]
+        secs = f"{t.duration_s:.1f}" if t.duration_s is not None else ""
+        if t.reason:
+            what = t.reason
+        else:
+            used = _used_params(result.config.space, t.params)
+            what = ", ".join(f"{k}={v}" for k, v in used.items())
+        table.add_row(str(t.number), t.state.lower(), *vals, secs, what)
+    _out.print(table)
+
+
+@contextlib.contextmanager
+def _interrupted_plainly() -> Iterator[None]:
+    """Ctrl-C in a command that leaves nothing to resume: one line, exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise _Interrupted("interrupted") from None
+
+
+@app.command(cls=_Command)
 def train(
-    run: Annotated[Path, typer.Argument(help="The run folder.")],
-    trial: Annotated[int, typer.Option(help="Trial number to train.")],
-    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
-    seeds: Annotated[int, typer.Option(help="Seeds to train with.")] = 3,
+    run: RunArg,
+    trial: Annotated[int, typer.Option(metavar="N", help="Trial number to train.")],
+    epochs: Annotated[
+        int | None, typer.Option(metavar="N", help="Training epochs. [default: the run's]")
+    ] = None,
+    seeds: Annotated[int, typer.Option(metavar="N", help="Seeds to train with.")] = 3,
     json_out: JsonFlag = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train a trial's architecture to completion with several seeds (+ classical ablation)."""
     from quarch.finalize import train_trial
 
-    res = train_trial(run, trial, epochs=epochs, seeds=seeds)
+    with _interrupted_plainly():
+        res = train_trial(run, trial, epochs=epochs, seeds=seeds, progress=not (quiet or json_out))
     summary = res.to_json()
     if json_out:
         sys.stdout.write(json.dumps(summary) + "\n")
@@ -334,29 +647,45 @@ def train(
     _out.print(table)
 
 
-@app.command()
+@app.command(cls=_Command)
 def export(
-    run: Annotated[Path, typer.Argument(help="The run folder.")],
-    trial: Annotated[int, typer.Option(help="Trial number to export.")],
+    run: RunArg,
+    trial: Annotated[int, typer.Option(metavar="N", help="Trial number to export.")],
     format: Annotated[
-        str, typer.Option("--format", help="torch, onnx, onnx-int8, qasm, qiskit or pennylane.")
+        str,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="torch, onnx, onnx-int8, qasm (OpenQASM 2, inputs bound to one sample), "
+            "qasm3 (OpenQASM 3, inputs kept), qiskit (a .qpy file) or pennylane.",
+        ),
     ],
-    out: Annotated[Path, typer.Option(help="File to write.")],
-    epochs: Annotated[int | None, typer.Option(help="Train this many epochs first.")] = None,
+    out: Annotated[Path, typer.Option(metavar="FILE", help="File to write.")],
+    epochs: Annotated[
+        int | None, typer.Option(metavar="N", help="Train this many epochs first.")
+    ] = None,
+    sample: Annotated[
+        int, typer.Option(metavar="I", help="qasm: the test sample whose features are bound.")
+    ] = 0,
     full_int8: Annotated[
         bool,
         typer.Option(
             "--full-int8",
-            help="onnx-int8: quantise every node, the one-channel stem kept in float by "
-            "default included (integer-only targets such as microcontrollers).",
+            help="onnx-int8: quantise every node, including the one-channel stem that is "
+            "kept in float by default (for integer-only targets such as microcontrollers).",
         ),
     ] = False,
     json_out: JsonFlag = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Export a trial's trained architecture for the next tool."""
     from quarch.finalize import export_trial
 
-    res = export_trial(run, trial, format, out, epochs=epochs, full_int8=full_int8)
+    with _interrupted_plainly():
+        res = export_trial(
+            run, trial, format, out, epochs=epochs, sample=sample, full_int8=full_int8,
+            progress=not (quiet or json_out),
+        )  # fmt: skip
     if json_out:
         sys.stdout.write(
             json.dumps({"path": str(res.path), "format": res.format, **res.checks}) + "\n"
@@ -375,7 +704,7 @@ def export(
         )
 
 
-@app.command()
+@app.command(cls=_Command)
 def devices(json_out: JsonFlag = False) -> None:
     """List device profiles with their default budgets."""
     from quarch.cost.devices import list_devices
@@ -395,17 +724,29 @@ def devices(json_out: JsonFlag = False) -> None:
     _out.print(table)
 
 
-@app.command()
+@app.command(cls=_Command)
 def worker(
     storage: Annotated[
-        str | None, typer.Option(help="Database URL of the study (postgresql://...).")
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="Database URL of the study (postgresql+psycopg://user@host/db; the password "
+            "in PGPASSWORD or ~/.pgpass).",
+        ),
     ] = None,
-    study: Annotated[str, typer.Option(help="Study name in the storage.")] = "quarch",
+    study: Annotated[
+        str, typer.Option(metavar=_NAME, help="Study name in the storage.")
+    ] = "quarch",
     run: Annotated[
-        Path | None, typer.Option(help="Join the study of this local run folder instead.")
+        Path | None,
+        typer.Option(metavar="RUN", help="Join the study of this local run folder instead."),
     ] = None,
-    data_dir: Annotated[str | None, typer.Option(help="This machine's data folder.")] = None,
-    device: Annotated[str | None, typer.Option(help="Torch device for this worker.")] = None,
+    data_dir: Annotated[
+        str | None, typer.Option(metavar="DIR", help="This machine's data folder.")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(metavar="DEV", help="Torch device for this worker.")
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Join a running search as one more worker, until its budget is complete."""
@@ -413,30 +754,43 @@ def worker(
 
     if (storage is None) == (run is None):
         raise ConfigError("give exactly one of --storage URL or --run RUN")
-    result = join_study(storage, study, run_dir=run, data_dir=data_dir, device=device)
+    with _interrupt_hint(run) if run is not None else _interrupted_plainly():
+        result = join_study(storage, study, run_dir=run, data_dir=data_dir, device=device)
     if json_out:
         sys.stdout.write(json.dumps(result.to_json()) + "\n")
         return
     _print_result(result)
 
 
-@app.command()
+@app.command(cls=_Command)
 def datasets(
-    data_dir: Annotated[str | None, typer.Option(help="Folder with data set files.")] = None,
+    data_dir: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DIR",
+            help="Folder with data set files. [default: $QUARCH_DATA_DIR, else "
+            "~/.cache/quarch/data]",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List the data sets and whether each is available."""
+    """List the data sets (and the spaces' own tables) and whether each is available."""
     from quarch.data import list_datasets
+    from quarch.spaces import SPACES, get_spec
 
-    infos = list_datasets(data_dir)
+    infos = list(list_datasets(data_dir))
+    for name in SPACES.names():
+        infos += get_spec(name).datasets(data_dir)
     rows: list[dict[str, Any]] = [
         {
             "name": i.name,
+            "space": i.space,
             "samples": i.n_samples,
             "classes": i.n_classes,
             "input_shape": list(i.input_shape),
             "source": i.source,
             "available": i.available,
+            "problem": i.problem,
             "location": str(i.location) if i.location else None,
         }
         for i in infos
@@ -445,21 +799,26 @@ def datasets(
         sys.stdout.write(json.dumps(rows) + "\n")
         return
     table = Table(title="data sets")
-    for col in ("name", "samples", "classes", "input shape", "available", "location"):
+    for col in ("name", "for", "samples", "classes", "input shape", "available"):
         table.add_column(col)
+    table.add_column("location", overflow="fold")
     for r in rows:
+        available = "yes" if r["available"] else "no"
+        if r["problem"]:
+            available = f"no: {r['problem']}"
         table.add_row(
             r["name"],
+            f"--space {r['space']}" if r["space"] else "any space",
             str(r["samples"]),
             str(r["classes"]),
             "x".join(map(str, r["input_shape"])),
-            "yes" if r["available"] else "no",
+            available,
             r["location"] or r["source"],
         )
     _out.print(table)
 
 
-@app.command()
+@app.command(cls=_Command)
 def strategies(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -469,7 +828,7 @@ def strategies(
     _registry_table(STRATEGIES, "strategies", json_out)
 
 
-@app.command()
+@app.command(cls=_Command)
 def tasks(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -487,31 +846,49 @@ def tasks(
     _out.print(table)
 
 
-@app.command()
+@app.command(cls=_Command)
 def spaces(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the search spaces."""
-    from quarch.spaces import SPACES
+    from quarch.spaces import SPACES, get_spec
 
-    _registry_table(SPACES, "spaces", json_out)
+    _registry_table(
+        SPACES, "spaces", json_out, {"default_dataset": lambda n: get_spec(n).default_dataset}
+    )
 
 
-def _registry_table(registry: Any, title: str, json_out: bool) -> None:
-    rows = [{"name": e.name, "description": e.description} for e in registry.entries()]
+def _registry_table(
+    registry: Any, title: str, json_out: bool, extra: dict[str, Any] | None = None
+) -> None:
+    """A table of a registry's names and descriptions, plus ``extra`` columns
+    (``{column: function(name) -> text}``)."""
+    extra = extra or {}
+    rows = [
+        {"name": e.name, "description": e.description, **{k: f(e.name) for k, f in extra.items()}}
+        for e in registry.entries()
+    ]
     if json_out:
         sys.stdout.write(json.dumps(rows) + "\n")
         return
     table = Table(title=title)
-    table.add_column("name")
-    table.add_column("description")
+    for col in ("name", "description", *extra):
+        table.add_column(col.replace("_", " "))
     for r in rows:
-        table.add_row(r["name"], r["description"])
+        table.add_row(
+            *[str(r[c] if r[c] is not None else "") for c in ("name", "description", *extra)]
+        )
     _out.print(table)
 
 
-def _error(message: str, code: int) -> int:
-    first = " ".join(str(message).split()) or "unknown error"
+def _error(message: str, code: int, debug: bool = False) -> int:
+    """Print ``error: MESSAGE`` (one line, passwords masked) on stderr, after the
+    traceback with ``--debug``; return the exit code."""
+    if debug:
+        import traceback
+
+        sys.stderr.write(mask_secrets(traceback.format_exc()))
+    first = mask_secrets(" ".join(str(message).split())) or "unknown error"
     sys.stderr.write(f"error: {first}\n")
     return code
 
@@ -519,29 +896,32 @@ def _error(message: str, code: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``quarch`` command; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+    # --debug is read anywhere on the line (before '--'), after a subcommand too
+    cut = args.index("--") if "--" in args else len(args)
+    debug = "--debug" in args[:cut]
+    if debug:
+        args = ["--debug", *[a for a in args[:cut] if a != "--debug"], *args[cut:]]
     try:
-        app(args=args, prog_name="quarch", standalone_mode=False)
+        rv = app(args=args, prog_name="quarch", standalone_mode=False)
     except typer.Exit as e:
         return int(e.exit_code)
     except NoArgsIsHelpError:
         return 2
     except UsageError as e:
-        if debug:
-            raise
-        return _error(e.format_message(), 2)
+        return _error(e.format_message(), 2, debug)
     except typer.Abort:
         return _error("aborted", 130)
+    except _Interrupted as e:
+        return _error(str(e), 130)
     except KeyboardInterrupt:
-        return _error("interrupted; continue with `quarch search --resume RUN`", 130)
+        return _error("interrupted", 130)
     except QuarchError as e:
-        if debug:
-            raise
-        return _error(str(e), 2)
+        return _error(str(e), 2, debug)
     except Exception as e:
-        if debug:
-            raise
-        return _error(f"internal error ({type(e).__name__}): {e} (rerun with --debug)", 1)
+        return _error(f"internal error ({type(e).__name__}): {e} (rerun with --debug)", 1, debug)
+    # typer returns the code of an exit it caught: 130 is Ctrl-C outside a command body
+    if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
+        return _error("interrupted", 130) if rv == 130 else rv
     return 0
 
 

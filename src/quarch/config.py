@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,115 @@ from typing import Any, ClassVar
 
 from quarch._errors import ConfigError
 
-__all__ = ["SearchConfig"]
+__all__ = ["PRUNERS", "SearchConfig", "mask_secrets", "strip_password"]
+
+#: ``--pruner`` names: Optuna's median and Hyperband pruners, or none.
+PRUNERS: tuple[str, ...] = ("none", "median", "hyperband")
+
+#: File suffixes :meth:`SearchConfig.from_file` reads.
+CONFIG_SUFFIXES: tuple[str, ...] = (".toml", ".json", ".yaml", ".yml")
+
+# scheme://user:password@host -> the password group; a password holds no '@', '/' or
+# whitespace unescaped (RFC 3986 percent-encodes them), so this finds it in any text.
+_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]*):([^\s@/'\"]*)@")
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``.
+
+    Applied to whatever quarch prints or writes that may hold a storage URL (messages,
+    the report), so a database password given in ``--storage`` is never shown.
+
+    Example:
+        >>> mask_secrets("cannot open postgresql+psycopg://ann:s3cret@db:5432/q")
+        'cannot open postgresql+psycopg://ann:***@db:5432/q'
+    """
+    return _CREDENTIALS.sub(r"\1:***@", text)
+
+
+def strip_password(url: str | None) -> str | None:
+    """``url`` without its password (what a run folder stores), ``None`` unchanged.
+
+    The study is then reopened with the password from ``PGPASSWORD`` or ``~/.pgpass``
+    (which libpq, and so psycopg, reads), never from a file quarch wrote.
+
+    Example:
+        >>> strip_password("postgresql+psycopg://ann:s3cret@db/q")
+        'postgresql+psycopg://ann@db/q'
+    """
+    if url is None:
+        return None
+    return _CREDENTIALS.sub(r"\1@", url)
+
+
+# field -> (accepted types, what the message calls it); bool is refused where a number
+# is meant (True is an int in Python, not a trial count)
+_NUMBER = (int, float)
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "space": ((str,), "a string"),
+    "dataset": ((str, type(None)), "a string"),
+    "strategy": ((str,), "a string"),
+    "trials": ((int,), "an integer"),
+    "seed": ((int,), "an integer"),
+    "out": ((str, type(None)), "a string"),
+    "objectives": ((list,), "a list of metric names"),
+    "weights": ((list, type(None)), "a list of numbers"),
+    "budgets": ((list,), "a list of budgets such as 'params<=100'"),
+    "timeout": ((*_NUMBER, type(None)), "a number of seconds"),
+    "data_dir": ((str, type(None)), "a folder"),
+    "epochs": ((int, type(None)), "an integer"),
+    "batch_size": ((int, type(None)), "an integer"),
+    "max_train": ((int, type(None)), "an integer"),
+    "device": ((str,), "a string"),
+    "space_options": ((dict,), "a table of options"),
+    "strategy_options": ((dict,), "a table of options"),
+    "evaluator_options": ((dict,), "a table of options"),
+    "workers": ((int,), "an integer"),
+    "storage": ((str, type(None)), "a string"),
+    "study_name": ((str,), "a string"),
+    "trial_timeout": ((*_NUMBER, type(None)), "a number of seconds"),
+    "ray": ((bool,), "true or false"),
+    "ray_address": ((str, type(None)), "a string"),
+    "pruner": ((str,), f"one of {', '.join(PRUNERS)}"),
+    "pruner_options": ((dict,), "a table of options"),
+}
+
+
+def _comma_list(value: Any) -> Any:
+    """A config file's ``"a,b"`` where a list is expected, as the list ``["a", "b"]``
+    (the CLI's comma-separated flags read the same), never character by character."""
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+def _check_types(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with comma-separated strings turned into lists; a value of the wrong
+    type is one :class:`ConfigError` naming the key, what it takes and what it got."""
+    out = dict(data)
+    for key in ("objectives", "budgets", "weights"):
+        if key in out:
+            out[key] = _comma_list(out[key])
+    weights = out.get("weights")
+    if isinstance(weights, list):
+        try:
+            if any(isinstance(w, bool) for w in weights):
+                raise TypeError
+            out["weights"] = [float(w) for w in weights]
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"config key 'weights' takes a list of numbers; got {weights!r}"
+            ) from None
+    for key, value in out.items():
+        types, what = _TYPES[key]
+        bad = not isinstance(value, types) or (
+            isinstance(value, bool) and bool not in types and value is not None
+        )
+        if key in ("objectives", "budgets") and isinstance(value, list):
+            bad = bad or not all(isinstance(v, str) for v in value)
+        if bad:
+            raise ConfigError(f"config key {key!r} takes {what}; got {value!r}")
+    return out
 
 
 @dataclass
@@ -26,6 +135,8 @@ class SearchConfig:
         space: registered space name (``quarch.spaces.SPACES``; ``quarch spaces``).
             Required: a search names what it searches.
         dataset: data set name (``quarch.data``); tabular spaces name their table here.
+            ``None``: the space's default (:attr:`SpaceSpec.default_dataset
+            <quarch.spaces.SpaceSpec>`), filled in when the run starts.
         strategy: registered strategy name (``quarch.search.STRATEGIES``).
         trials: number of complete trials the run aims for (resume continues to it).
         seed: run seed; trial ``k`` is evaluated with a seed derived from (seed, k).
@@ -34,7 +145,9 @@ class SearchConfig:
         weights: one weight per objective for a single weighted cost.
         budgets: hard limits such as ``"latency_ms<=100"``.
         timeout: wall-clock budget in seconds for this invocation (``None``: none).
-        data_dir: folder with IDX / table files (``--data-dir``).
+        data_dir: folder with IDX / table files (``--data-dir``); a run stores it as an
+            absolute path, so it resumes from any folder. ``None``: ``$QUARCH_DATA_DIR``,
+            else ``~/.cache/quarch/data``, read wherever the run is resumed.
         epochs: training epochs per trial (``None``: the evaluator's default).
         batch_size: training batch size (``None``: the evaluator's default).
         max_train: subsample the training split to this many examples.
@@ -51,10 +164,14 @@ class SearchConfig:
         trial_timeout: seconds after which a trial is failed with a timeout reason.
         ray: dispatch evaluations as Ray tasks (``ray`` extra).
         ray_address: address of a running Ray cluster (implies ``ray``).
+        pruner: stop poor trials early by their validation error per epoch:
+            ``"median"`` (Optuna's ``MedianPruner``), ``"hyperband"``
+            (``HyperbandPruner``) or ``"none"``. Needs one objective or ``weights``.
+        pruner_options: keyword options of the Optuna pruner.
     """
 
     space: str
-    dataset: str | None = "iris"
+    dataset: str | None = None
     strategy: str = "random"
     trials: int = 20
     seed: int = 0
@@ -77,27 +194,31 @@ class SearchConfig:
     trial_timeout: float | None = None
     ray: bool = False
     ray_address: str | None = None
+    pruner: str = "none"
+    pruner_options: dict[str, Any] = field(default_factory=dict)
 
     #: Fields a resumed run may change; any other difference is refused.
     RESUMABLE_CHANGES: ClassVar[frozenset[str]] = frozenset(
         {"trials", "timeout", "out", "workers", "device", "trial_timeout", "ray", "ray_address",
-         "data_dir"}
+         "data_dir", "pruner", "pruner_options"}
     )  # fmt: skip
 
     def __post_init__(self) -> None:
         if not isinstance(self.trials, int) or self.trials < 1:
             raise ConfigError(f"trials must be a positive integer; got {self.trials!r}")
-        if self.timeout is not None and self.timeout <= 0:
+        if self.timeout is not None and not self.timeout > 0:
             raise ConfigError(f"timeout must be > 0 seconds; got {self.timeout!r}")
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError(f"epochs must be >= 1; got {self.epochs!r}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1; got {self.batch_size!r}")
         if self.max_train is not None and self.max_train < 2:
             raise ConfigError(f"max_train must be >= 2; got {self.max_train!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer; got {self.seed!r}")
         if not isinstance(self.workers, int) or self.workers < 1:
             raise ConfigError(f"workers must be a positive integer; got {self.workers!r}")
-        if self.trial_timeout is not None and self.trial_timeout <= 0:
+        if self.trial_timeout is not None and not self.trial_timeout > 0:
             raise ConfigError(f"trial_timeout must be > 0 seconds; got {self.trial_timeout!r}")
         if self.ray_address:
             self.ray = True
@@ -105,6 +226,10 @@ class SearchConfig:
             raise ConfigError("use either --workers (local processes) or --ray, not both")
         if isinstance(self.objectives, str):
             self.objectives = [m.strip() for m in self.objectives.split(",") if m.strip()]
+        if isinstance(self.budgets, str):
+            self.budgets = _comma_list(self.budgets)
+        if self.pruner not in PRUNERS:
+            raise ConfigError(f"unknown pruner {self.pruner!r}; choose from: {', '.join(PRUNERS)}")
 
     @property
     def run_dir(self) -> Path:
@@ -120,29 +245,64 @@ class SearchConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchConfig:
-        """Build from a dict; unknown keys are an error that names them."""
+        """Build from a dict; an unknown key or a value of the wrong type is an error
+        that names it."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a config is a table of keys; got {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = sorted(str(k) for k in set(data) - names)
         if unknown:
             raise ConfigError(f"unknown config key(s) {unknown}; known: {sorted(names)}")
-        if "space" not in data:
+        if data.get("space") is None:
             raise ConfigError(
                 "a search needs a space: give --space NAME (`quarch spaces` lists them)"
             )
-        return cls(**data)
+        return cls(**_check_types(data))
 
-    @classmethod
-    def from_file(cls, path: str | Path) -> SearchConfig:
-        """Read a ``.toml`` or ``.json`` config file."""
+    @staticmethod
+    def read_file(path: str | Path) -> dict[str, Any]:
+        """The keys of a ``.toml``, ``.json`` or ``.yaml`` config file, checked for
+        unknown keys and types but not yet a config (flags may still add ``space``)."""
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"config file {str(p)!r} does not exist")
+        suffix = p.suffix.lower()
+        if suffix not in CONFIG_SUFFIXES:
+            raise ConfigError(
+                f"config file {str(p)!r}: unknown format {p.suffix or '(no suffix)'!r}; "
+                f"name it {', '.join(CONFIG_SUFFIXES)}"
+            )
         try:
-            text = p.read_text()
-            data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
-        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-            raise ConfigError(f"cannot parse config file {str(p)!r}: {e}") from None
-        return cls.from_dict(data)
+            text = p.read_text(encoding="utf-8")
+            if suffix == ".toml":
+                data: Any = tomllib.loads(text)
+            elif suffix == ".json":
+                data = json.loads(text)
+            else:
+                import yaml  # PyYAML: an Optuna dependency, so always installed
+
+                data = yaml.safe_load(text)
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"cannot parse config file {str(p)!r}: it is not UTF-8 text"
+            ) from None
+        except Exception as e:  # TOML, JSON and YAML parse errors; each says where
+            msg = " ".join(str(e).split())
+            raise ConfigError(f"cannot parse config file {str(p)!r}: {msg}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"config file {str(p)!r} must hold a table of keys; got {type(data).__name__}"
+            )
+        names = {f.name for f in dataclasses.fields(SearchConfig)}
+        unknown = sorted(str(k) for k in set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown config key(s) {unknown}; known: {sorted(names)}")
+        return _check_types(data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> SearchConfig:
+        """Read a ``.toml``, ``.json`` or ``.yaml`` config file."""
+        return cls.from_dict(cls.read_file(path))
 
     def incompatible_with(self, other: SearchConfig) -> list[str]:
         """Fields that differ from ``other`` and may not change on resume."""

@@ -11,17 +11,26 @@ trial's metrics came from (or, with more ``epochs``, a longer training of them).
 * :func:`export_trial` writes ``torch`` (state dict + architecture), ``onnx``
   (checked against torch with ONNX Runtime), ``onnx-int8`` (static quantisation), and
   for hybrid networks ``qasm`` (OpenQASM 2.0, weights bound, inputs bound to one
-  sample), ``qiskit`` (QPY, weights bound, inputs as parameters ``x[j]``; for a run on a
+  sample, which the file and the result say), ``qasm3`` (OpenQASM 3, weights bound,
+  inputs kept as ``input float[64]`` parameters), ``qiskit`` (QPY, weights bound,
+  inputs as parameters ``x[j]``; the file must be named ``.qpy``; for a run on a
   calibrated device, the circuit routed there on its physical qubits, layout in its
-  ``metadata``) and
-  ``pennylane`` (a self-contained Python file defining the circuit).
+  ``metadata``) and ``pennylane`` (a
+  self-contained Python file defining the circuit).
+
+Every extra a format needs is checked before anything is trained, and training (``quarch
+train``, an export that retrains) can show a progress bar.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import math
 import statistics
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +42,71 @@ from quarch.study import Run, TrialRecord, trial_seed
 
 __all__ = ["EXPORT_FORMATS", "ExportResult", "TrainResult", "export_trial", "train_trial"]
 
-EXPORT_FORMATS = ("torch", "onnx", "onnx-int8", "qasm", "qiskit", "pennylane")
+EXPORT_FORMATS = ("torch", "onnx", "onnx-int8", "qasm", "qasm3", "qiskit", "pennylane")
+
+#: Modules each format needs beyond the core install, and the extra that brings them.
+_FORMAT_NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "onnx": (("onnx", "onnxruntime"), "onnx"),
+    "onnx-int8": (("onnx", "onnxruntime"), "onnx"),
+    "qasm3": (("qiskit",), "qiskit"),
+    "qiskit": (("qiskit",), "qiskit"),
+}
+
+
+def _check_format(fmt: str, out: Path) -> None:
+    """Refuse, before any training, a format whose extra is missing or a file name
+    that would hide what the file holds."""
+    needs = _FORMAT_NEEDS.get(fmt)
+    if needs is not None:
+        missing = [m for m in needs[0] if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ConfigError(
+                f"--format {fmt} needs the {needs[1]} extra (missing: {', '.join(missing)}): "
+                f"pip install 'quarch[{needs[1]}]'"
+            )
+    if fmt == "qiskit" and out.suffix.lower() != ".qpy":
+        raise ConfigError(
+            f"--format qiskit writes Qiskit's binary QPY format; name the file .qpy (got "
+            f"{out.name!r}), or use --format qasm3 for OpenQASM 3 text"
+        )
+
+
+@contextlib.contextmanager
+def _training_bar(enabled: bool, runs: int, epochs: int, what: str) -> Iterator[Any]:
+    """A progress bar on stderr over ``runs`` trainings of up to ``epochs`` epochs each,
+    fed by :func:`quarch.evaluate.epoch_hook` from inside any evaluator. Yields
+    ``begin(label)``, called before each training. Early stopping ends a training
+    before its last epoch; the bar then jumps to the next one."""
+    from quarch.evaluate import epoch_hook
+
+    if not enabled:
+        yield lambda label: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    total = max(1, runs * epochs)
+    now: dict[str, Any] = {"run": -1, "label": ""}
+    with Progress(
+        TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[label]}"), TimeElapsedColumn(),
+        console=Console(file=sys.stderr),
+    ) as bar:  # fmt: skip
+        task = bar.add_task(what, total=total, label="")
+
+        def begin(label: str) -> None:
+            now["run"] = int(now["run"]) + 1
+            now["label"] = label
+            bar.update(task, completed=int(now["run"]) * epochs, label=label)
+
+        def on_epoch(epoch: int, val_error: float) -> None:
+            done = min(total, int(now["run"]) * epochs + epoch + 1)
+            text = f"{now['label']} epoch {epoch + 1}: val error {val_error:.4f}".strip()
+            bar.update(task, completed=done, label=text)
+
+        with epoch_hook(on_epoch):
+            yield begin
+        bar.update(task, completed=total)
 
 
 def _seed(t: TrialRecord) -> int:
@@ -112,34 +185,43 @@ def train_trial(
     epochs: int | None = None,
     seeds: int = 3,
     ablation: bool = True,
+    progress: bool = False,
 ) -> TrainResult:
     """Train trial ``trial`` of a run with ``seeds`` seeds (the trial's own seed first).
 
     Hybrid networks (models holding a ``QuantumLayer``) are trained beside their
     classical ablation with the same seeds. The result is also saved as
-    ``RUN/train/trial_<N>.json``.
+    ``RUN/train/trial_<N>.json``. ``progress`` shows a bar over every epoch on stderr.
     """
     if seeds < 1:
         raise ConfigError(f"seeds must be >= 1; got {seeds}")
+    if epochs is not None and epochs < 1:
+        raise ConfigError(f"epochs must be >= 1; got {epochs}")
     run, t = _open(run_dir, trial)
     ev: Any = run.evaluator(standalone=True, epochs=epochs)
     seed0 = _seed(t)
     seed_list = [seed0] + [trial_seed(seed0, k) for k in range(1, seeds)]
     val, test, params = [], [], 0.0
     hybrid = False
-    for s in seed_list:
-        model, m = ev.fit(t.params, seed=s, epochs=epochs)
-        val.append(100.0 * (1.0 - m["val_error"]))
-        test.append(100.0 * (1.0 - m["test_error"]))
-        params = m["params"]
-        hybrid = hybrid or bool(_quantum_layers(model))
-    out = TrainResult(trial, epochs or ev.epochs, seed_list, val, test, params)
-    if ablation and hybrid and hasattr(ev, "fit_ablation"):
-        for s in seed_list:
-            _, m = ev.fit_ablation(t.params, seed=s, epochs=epochs)
-            out.ablation_val_accuracy.append(100.0 * (1.0 - m["val_error"]))
-            out.ablation_test_accuracy.append(100.0 * (1.0 - m["test_error"]))
-            out.ablation_params = m["params"]
+    n_epochs = int(epochs or getattr(ev, "epochs", None) or 1)
+    can_ablate = ablation and hasattr(ev, "fit_ablation")
+    runs = len(seed_list) * (2 if can_ablate else 1)
+    with _training_bar(progress, runs, n_epochs, f"train trial {trial}") as begin:
+        for k, s in enumerate(seed_list):
+            begin(f"seed {k + 1}/{len(seed_list)}")
+            model, m = ev.fit(t.params, seed=s, epochs=epochs)
+            val.append(100.0 * (1.0 - m["val_error"]))
+            test.append(100.0 * (1.0 - m["test_error"]))
+            params = m["params"]
+            hybrid = hybrid or bool(_quantum_layers(model))
+        out = TrainResult(trial, n_epochs, seed_list, val, test, params)
+        if can_ablate and hybrid:
+            for k, s in enumerate(seed_list):
+                begin(f"ablation seed {k + 1}/{len(seed_list)}")
+                _, m = ev.fit_ablation(t.params, seed=s, epochs=epochs)
+                out.ablation_val_accuracy.append(100.0 * (1.0 - m["val_error"]))
+                out.ablation_test_accuracy.append(100.0 * (1.0 - m["test_error"]))
+                out.ablation_params = m["params"]
     folder = run.train_dir
     folder.mkdir(exist_ok=True)
     (folder / f"trial_{trial}.json").write_text(json.dumps(out.to_json(), indent=2) + "\n")
@@ -225,6 +307,7 @@ def export_trial(
     sample: int = 0,
     full_int8: bool = False,
     repeats: int = 50,
+    progress: bool = False,
 ) -> ExportResult:
     """Write trial ``trial``'s trained network in format ``fmt`` to ``out``.
 
@@ -242,6 +325,7 @@ def export_trial(
         full_int8: for ``onnx-int8``, quantise every node, the one-channel stem that
             stays in float by default included (integer-only targets).
         repeats: for ``onnx-int8``, timed ONNX Runtime runs of each model (batch 1).
+        progress: show a progress bar on stderr when the trial has to be retrained.
 
     Raises:
         ConfigError: a format the run's space does not export, or a missing extra.
@@ -253,6 +337,9 @@ def export_trial(
         )
     if full_int8 and fmt != "onnx-int8":
         raise ConfigError(f"--full-int8 applies to --format onnx-int8, not {fmt!r}")
+    if epochs is not None and epochs < 1:
+        raise ConfigError(f"epochs must be >= 1; got {epochs}")
+    _check_format(fmt, Path(out))
     import torch
 
     run, t = _open(run_dir, trial)
@@ -265,7 +352,10 @@ def export_trial(
     if loaded is not None:
         model, metrics = loaded
     else:
-        model, metrics = ev.fit(t.params, seed=_seed(t))
+        n_epochs = int(epochs or getattr(ev, "epochs", None) or 1)
+        with _training_bar(progress, 1, n_epochs, f"retrain trial {trial}") as begin:
+            begin("")
+            model, metrics = ev.fit(t.params, seed=_seed(t), epochs=epochs)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     checks: dict[str, Any] = {
@@ -307,9 +397,26 @@ def export_trial(
             path.write_text(
                 f"// quarch run {Path(run_dir).name}, trial {trial}: trained weights bound;\n"
                 f"// input features bound to test sample {sample} (OpenQASM 2.0 has no inputs;\n"
-                "// use --format qiskit for a circuit with input parameters)\n" + to_qasm(bound)
+                "// use --format qasm3 or qiskit for a circuit with input parameters)\n"
+                + to_qasm(bound)
             )
             checks["n_qubits"] = circuit.n_qubits
+            if circuit.n_inputs:
+                checks["inputs"] = (
+                    f"bound to test sample {sample} (OpenQASM 2.0 has no inputs; "
+                    "--format qasm3 keeps them as input parameters)"
+                )
+        elif fmt == "qasm3":
+            from qiskit import qasm3
+
+            qc = to_qiskit(circuit, weights)
+            path.write_text(
+                f"// quarch run {Path(run_dir).name}, trial {trial}: trained weights bound;\n"
+                "// input float[64] _x_<j>_ is feature j of what the quantum layer receives\n"
+                "// (after the network's classical front-end)\n" + qasm3.dumps(qc)
+            )
+            checks["n_qubits"] = circuit.n_qubits
+            checks["inputs"] = f"{len(qc.parameters)} input parameters"
         elif fmt == "qiskit":
             from qiskit import qpy
 
@@ -322,6 +429,7 @@ def export_trial(
                 qc = to_qiskit(circuit, weights)
             with open(path, "wb") as f:
                 qpy.dump(qc, f)
+            checks["file"] = "QPY (binary): read it with qiskit.qpy.load"
             checks["parameters"] = [p.name for p in qc.parameters]
         else:
             path.write_text(pennylane_source(circuit, weights))

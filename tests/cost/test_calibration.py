@@ -118,9 +118,14 @@ class TestErrors:
     def test_without_the_extra_the_error_says_how_to_install(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        for name in [e.name for e in devices.DEVICES.entries()]:
-            if isinstance(devices.DEVICES.get(name), CalibratedTarget):
-                monkeypatch.delitem(devices.DEVICES._entries, name)
+        # one swap of the whole table: deleting entry by entry would restore them in
+        # reverse order and change the registry's listing for later tests
+        kept = {
+            name: entry
+            for name, entry in devices.DEVICES._entries.items()
+            if not isinstance(devices.DEVICES.get(name), CalibratedTarget)
+        }
+        monkeypatch.setattr(devices.DEVICES, "_entries", kept)
         with pytest.raises(ConfigError, match=r"pip install 'quarch\[qiskit\]'"):
             get_quantum_device("ibm-fez")
         monkeypatch.setattr(calibration, "_backends_dir", lambda: None)

@@ -31,7 +31,7 @@ def test_report_files_and_embedded_plots(run_dir: Path) -> None:
     page = rep.html.read_text()
     # 3 objectives -> 3 pairwise fronts, + best-so-far + parallel coordinates
     assert sum(p.name.startswith("pareto_") for p in rep.pngs) == 3
-    assert {"best_so_far.png", "parallel_coordinates.png"} <= {p.name for p in rep.pngs}
+    assert {"best_so_far.png", "choices.png"} <= {p.name for p in rep.pngs}
     for p in rep.pngs:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     imgs = re.findall(r"<img class='plot'[^>]*src='data:image/png;base64,", page)

@@ -120,7 +120,7 @@ def test_same_seed_same_trials_with_real_training(tmp_path: Path) -> None:
 
 def test_existing_folder_needs_resume(tmp_path: Path) -> None:
     run_search(_cfg(tmp_path, trials=2), evaluator=ArithmeticEvaluator(), progress=False)
-    with pytest.raises(RunError, match="already holds a study; resume it with"):
+    with pytest.raises(RunError, match="already holds a study; pass resume=True"):
         run_search(_cfg(tmp_path, trials=2), evaluator=ArithmeticEvaluator(), progress=False)
 
 

@@ -9,6 +9,7 @@ driver are missing.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
@@ -125,3 +126,42 @@ def test_cli_worker_joins_by_url_and_completes_a_raised_budget(tmp_path: Path, p
     # a second joiner finds the budget complete and evaluates nothing more
     assert len(join_study(pg_url, "joined", progress=False).complete) == 5
     assert len(study.get_trials(deepcopy=False)) == 5
+
+
+def test_a_password_in_the_url_leaves_no_trace(
+    tmp_path: Path, pg_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A database password given in --storage is used, and never written or printed:
+    not in the run folder, the study's attributes, the report, --json output or an
+    error message. Later commands reopen the study without it (here the server trusts
+    local connections; elsewhere PGPASSWORD or ~/.pgpass give it)."""
+    import optuna
+
+    from quarch.cli import main
+
+    secret = "s3cret-Pw_42"
+    url = pg_url.replace("quarch@", f"quarch:{secret}@")
+    out = tmp_path / "run"
+    code = main(["search", "--space", "mlp", "--dataset", "iris", "--trials", "2", "--epochs",
+                 "1", "--storage", url, "--study-name", "secret", "--out", str(out), "--json",
+                 "--report"])  # fmt: skip
+    printed = capfd.readouterr()
+    assert code == 0, printed.err
+    assert main(["trials", str(out), "--json"]) == 0
+    assert main(["report", str(out)]) == 0
+    bad = url.rsplit(":", 1)[0] + ":9/postgres"  # nothing listens on port 9
+    assert main(["search", "--space", "mlp", "--storage", bad, "--out", str(tmp_path / "b")]) == 2
+    printed2 = capfd.readouterr()
+    assert "error: cannot open storage 'postgresql+psycopg://quarch:***@127.0.0.1:9/postgres'" in (
+        printed2.err
+    )
+    for text in (printed.out, printed.err, printed2.out, printed2.err):
+        assert secret not in text
+    files = [f for f in out.rglob("*") if f.is_file()]
+    assert any(f.name == "index.html" for f in files)
+    for f in files:
+        assert secret.encode() not in f.read_bytes(), f
+    assert json.loads((out / "run.json").read_text())["storage"] == pg_url
+    study = optuna.load_study(study_name="secret", storage=pg_url)
+    assert secret not in json.dumps(study.user_attrs)
+    assert not (tmp_path / "b").exists()

@@ -85,10 +85,13 @@ class DatasetInfo:
         n_classes (int): number of classes.
         input_shape (tuple[int, ...]): per-sample shape after loading.
         source (str): where the data come from.
-        available (bool): whether it loads without a download (files present;
-            always true for the sets bundled with scikit-learn). Presence only: the
-            files are verified when loaded.
+        available (bool): whether it loads without a download: files present and of
+            the right length (always true for the sets bundled with scikit-learn). The
+            full SHA-256 check runs when the files are loaded.
         location (str): the folder holding the files, or the one a download would use.
+        problem (str | None): why present files are unusable (truncated, damaged).
+        space (str | None): the search space whose table this is (``nb201``), or
+            ``None`` for a data set any space can train on.
     """
 
     name: str
@@ -98,6 +101,8 @@ class DatasetInfo:
     source: str
     available: bool
     location: str
+    problem: str | None = None
+    space: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +204,8 @@ def _resolve_dir(data_dir: str | Path | None) -> Path:
 def list_datasets(data_dir: str | Path | None = None) -> list[DatasetInfo]:
     """Describe every known data set and whether it can be loaded without a download.
 
-    Cheap: it checks that files exist but reads none of them.
+    Cheap: it checks that files exist and have the right length (a gzip file's
+    trailer), but decodes none of them.
 
     Args:
         data_dir (str | Path | None): data root for the IDX sets; None means
@@ -222,9 +228,13 @@ def list_datasets(data_dir: str | Path | None = None) -> list[DatasetInfo]:
 
             location = Path(sklearn.datasets.__file__).parent / "data" / spec.sklearn_file
             available = location.is_file()
+            problem = None
         else:
             found = _mnist.find_files(name, root)
             available, location = found.complete, found.location
+            problems = [_mnist.size_problem(f) for f in found.files.values() if f is not None]
+            problem = "; ".join(p for p in problems if p) or None
+            available = available and problem is None
         out.append(
             DatasetInfo(
                 name=name,
@@ -234,6 +244,7 @@ def list_datasets(data_dir: str | Path | None = None) -> list[DatasetInfo]:
                 source=spec.source,
                 available=available,
                 location=str(location),
+                problem=problem,
             )
         )
     return out

@@ -36,6 +36,7 @@ __all__ = [
     "SHA256",
     "find_files",
     "load_idx_set",
+    "size_problem",
 ]
 
 #: The four files of an IDX data set, by role.
@@ -135,6 +136,40 @@ def find_files(name: str, data_dir: Path) -> _Found:
             if files[stem] is not None:
                 break
     return _Found(files=files, download_dir=data_dir / name)
+
+
+def _expected_bytes(stem: str) -> int:
+    """Length of the decompressed IDX file ``stem`` (header + payload)."""
+    n = _N_TRAIN if stem.startswith("train") else _N_TEST
+    return 16 + n * _SIDE * _SIDE if "images" in stem else 8 + n
+
+
+def size_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be the IDX file its name says, judged by its length alone, or
+    ``None`` when the length is right.
+
+    Reads at most the gzip header and trailer (whose last four bytes hold the
+    decompressed length modulo 2**32), so ``quarch datasets`` can tell a truncated or
+    half-downloaded file from a good one in microseconds; the full SHA-256 check
+    still runs when the file is loaded.
+    """
+    stem = path.name.removesuffix(".gz")
+    want = _expected_bytes(stem)
+    try:
+        size = path.stat().st_size
+        if path.suffix != ".gz":
+            return None if size == want else f"{path.name} has {size} bytes, expected {want}"
+        with open(path, "rb") as fh:
+            magic = fh.read(2)
+            if magic != b"\x1f\x8b" or size < 18:
+                return f"{path.name} is not a gzip file"
+            fh.seek(-4, os.SEEK_END)
+            isize = int.from_bytes(fh.read(4), "little")
+    except OSError as exc:
+        return f"{path.name} cannot be read ({exc.strerror or exc})"
+    if isize != want % 2**32:
+        return f"{path.name} is truncated or damaged (it unpacks to {isize} bytes, expected {want})"
+    return None
 
 
 def _open_url(url: str, timeout: float) -> bytes:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from quarch.evaluate._base import Evaluator, Metrics, cheap_metrics, check_metrics
 from quarch.evaluate.training import (
+    EpochHook,
     TrainingEvaluator,
     classification_error,
+    epoch_hook,
     save_weights,
     torch_threads,
     train_classifier,
@@ -18,6 +20,7 @@ from quarch.evaluate.training import (
 )
 
 __all__ = [
+    "EpochHook",
     "Evaluator",
     "Metrics",
     "TrainingEvaluator",
@@ -25,6 +28,7 @@ __all__ = [
     "check_device",
     "check_metrics",
     "classification_error",
+    "epoch_hook",
     "save_weights",
     "torch_threads",
     "train_classifier",

@@ -1,5 +1,12 @@
 """OpenQASM 2.0 reader and writer.
 
+The reader takes text from anyone: whatever it is given, it returns a circuit or
+raises :class:`~quarch.quantum.CircuitError` naming the line, never another exception
+or a hang. Angles are evaluated safely (numbers, ``pi``, arithmetic, six functions;
+overflow, division by zero and non-finite results are errors), registers are limited to
+the simulator's 30 qubits and a program to :data:`MAX_OPS` operations after ``gate``
+definitions are expanded.
+
 The reader knows the qelib1 gates and expands ``gate`` definitions; ``measure``,
 ``barrier`` and ``creg`` are ignored (quarch circuits end in expectation values),
 ``reset``, ``if`` and ``opaque`` gates are refused with a clear error. A ``gate``
@@ -25,7 +32,15 @@ from quarch.quantum.circuit import Circuit, CircuitError, Param
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["from_qasm", "to_qasm"]
+__all__ = ["MAX_OPS", "MAX_QUBITS", "from_qasm", "to_qasm"]
+
+#: Most qubits a program may declare (the simulator's limit, :class:`Circuit`'s check).
+MAX_QUBITS = 30
+#: Most gate applications a program may expand to: nested ``gate`` definitions grow
+#: exponentially, so a few lines could otherwise ask for 2**50 gates.
+MAX_OPS = 200_000
+#: Longest angle expression read (a longer one is refused before parsing).
+_MAX_EXPR = 2_000
 
 # qelib1 name -> (quarch gate, angle transform)
 _NATIVE: dict[str, tuple[str | None, Callable[[list[float]], list[float]]]] = {
@@ -117,7 +132,10 @@ def _eval(expr: str, env: dict[str, float], line: int) -> float:
                 return env[node.id]
             raise CircuitError(f"QASM line {line}: unknown name {node.id!r} in {expr!r}")
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
+            result = _BINOPS[type(node.op)](ev(node.left), ev(node.right))
+            if isinstance(result, complex):  # (-8)^(1/3): no real angle
+                raise ValueError("the result is not a real number")
+            return float(result)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             v = ev(node.operand)
             return -v if isinstance(node.op, ast.USub) else v
@@ -130,11 +148,27 @@ def _eval(expr: str, env: dict[str, float], line: int) -> float:
             return _FUNCS[node.func.id](ev(node.args[0]))
         raise CircuitError(f"QASM line {line}: cannot evaluate angle expression {expr!r}")
 
+    if len(expr) > _MAX_EXPR:
+        raise CircuitError(f"QASM line {line}: angle expression longer than {_MAX_EXPR} characters")
     try:
         tree = ast.parse(expr.replace("^", "**"), mode="eval")
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise CircuitError(f"QASM line {line}: bad angle expression {expr!r}") from None
-    return ev(tree)
+    try:
+        value = ev(tree)
+    except (OverflowError, ZeroDivisionError, ValueError, TypeError) as e:
+        if isinstance(e, CircuitError):
+            raise
+        raise CircuitError(
+            f"QASM line {line}: cannot evaluate angle {expr!r} ({type(e).__name__}: {e})"
+        ) from None
+    except RecursionError:
+        raise CircuitError(
+            f"QASM line {line}: angle expression {expr!r} nests too deeply"
+        ) from None
+    if not isinstance(value, float) or not math.isfinite(value):
+        raise CircuitError(f"QASM line {line}: angle {expr!r} is not a finite number ({value})")
+    return value
 
 
 def _split_args(text: str) -> list[str]:
@@ -169,6 +203,8 @@ def from_qasm(text: str) -> Circuit:
         CircuitError: unknown gate, bad syntax or an unsupported statement, naming
             the line.
     """
+    if not isinstance(text, str):
+        raise CircuitError(f"from_qasm reads text (str); got {type(text).__name__}")
     # Strip comments, keep line numbers for messages.
     src = "\n".join(line.split("//", 1)[0] for line in text.splitlines())
     pos = 0
@@ -207,23 +243,31 @@ def from_qasm(text: str) -> Circuit:
         stmt = " ".join(src[pos:end].split())
         pos = end + 1
         if stmt.startswith(("OPENQASM", "include", "barrier", "creg", "measure")):
-            if stmt.startswith("OPENQASM") and not stmt.split()[1].startswith("2"):
+            words = stmt.split()
+            if words[0] == "OPENQASM" and (len(words) < 2 or not words[1].startswith("2")):
                 raise CircuitError(
                     f"QASM line {line}: only OpenQASM 2.0 is supported; got {stmt!r}"
                 )
             continue
         if stmt.startswith("qreg"):
-            rm = re.match(r"qreg\s+([A-Za-z_]\w*)\s*\[\s*(\d+)\s*\]$", stmt)
+            rm = re.match(r"qreg\s+([A-Za-z_]\w*)\s*\[\s*(\d{1,9})\s*\]$", stmt)
             if rm is None:
                 raise CircuitError(f"QASM line {line}: bad qreg statement {stmt!r}")
+            if rm.group(1) in regs:
+                raise CircuitError(f"QASM line {line}: register {rm.group(1)!r} declared twice")
             regs[rm.group(1)] = (n_total, int(rm.group(2)))
             n_total += int(rm.group(2))
+            if n_total > MAX_QUBITS:
+                raise CircuitError(
+                    f"QASM line {line}: {n_total} qubits declared; quarch simulates at most "
+                    f"{MAX_QUBITS}"
+                )
             continue
         if stmt.startswith(("reset", "if", "opaque")):
             raise CircuitError(f"QASM line {line}: {stmt.split()[0]!r} is not supported")
         program.append((stmt, line))
     if n_total == 0:
-        raise CircuitError("QASM program declares no qreg")
+        raise CircuitError("QASM program declares no qubits (qreg)")
     circuit = Circuit(n_total)
 
     def apply(
@@ -243,7 +287,7 @@ def from_qasm(text: str) -> Circuit:
                     raise CircuitError(f"QASM line {line}: unknown qubit {tok!r}")
                 groups.append([wires_env[tok]])
                 continue
-            am = re.match(r"^([A-Za-z_]\w*)\s*(?:\[\s*(\d+)\s*\])?$", tok)
+            am = re.match(r"^([A-Za-z_]\w*)\s*(?:\[\s*(\d{1,9})\s*\])?$", tok)
             if am is None or am.group(1) not in regs:
                 raise CircuitError(f"QASM line {line}: unknown qubit register in {tok!r}")
             off, size = regs[am.group(1)]
@@ -263,7 +307,14 @@ def from_qasm(text: str) -> Circuit:
             wires = [g[k] if len(g) > 1 else g[0] for g in groups]
             _apply_one(name, params, wires, line, depth)
 
+    expanded = [0]  # gate applications, definitions included: bounded, so nothing hangs
+
     def _apply_one(name: str, params: list[float], wires: list[int], line: int, depth: int) -> None:
+        expanded[0] += 1
+        if expanded[0] > MAX_OPS:
+            raise CircuitError(
+                f"QASM line {line}: the program expands to more than {MAX_OPS} gate applications"
+            )
         if name in defs and name not in _NATIVE:
             d = defs[name]
             if len(params) != len(d.params) or len(wires) != len(d.args):
@@ -296,8 +347,8 @@ def from_qasm(text: str) -> Circuit:
             return
         try:
             circuit.append(target, wires, transform(params))
-        except CircuitError as err:
-            raise CircuitError(f"QASM line {line}: {err}") from None
+        except (CircuitError, ValueError, TypeError, IndexError) as err:
+            raise CircuitError(f"QASM line {line}: {name}: {err}") from None
 
     for stmt, line in program:
         apply(stmt, line, {}, None, 0)

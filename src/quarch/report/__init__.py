@@ -2,10 +2,13 @@
 
 The HTML embeds its images as data URIs and uses no external script or style, so it
 opens offline and can be mailed as one file. It holds the Pareto front(s) (pairwise
-for three or more objectives), the best-so-far curve, a parallel-coordinates view of
-the choices, the Pareto table with every metric, a drawing of each winner (a circuit
-diagram for hybrid networks, a layer table for classical ones), the data fingerprint
-and the config.
+for three or more objectives; budgets drawn, log axes where values span decades), the
+best-so-far curve (infeasible trials marked apart), the metric by each choice's
+options, Optuna's parameter importances, the Pareto table (each architecture as the
+choices it uses), a drawing of each winner (a circuit diagram for hybrid networks, a
+layer table for classical ones) beside its classical ablation when ``quarch train``
+has made one, every trial with its state, duration and failure reason, the run's
+duration, the data fingerprint and the config (a storage password masked).
 
 Example:
     >>> from quarch.report import write_report
@@ -20,21 +23,24 @@ import base64
 import html
 import io
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from quarch._errors import QuarchError
+from quarch.config import mask_secrets
 from quarch.report._plots import (
     best_so_far,
+    choices_grid,
     circuit_diagram,
     describe_layers,
-    parallel_coordinates,
+    importance_bars,
     pareto_fronts,
     trials_table,
 )
 from quarch.report._quantum import quantum_section
-from quarch.study import Run
+from quarch.study import Run, SearchResult
 
 __all__ = ["Report", "write_report"]
 
@@ -58,11 +64,15 @@ def _png(fig: Any, path: Path) -> str:
     return base64.b64encode(data).decode()
 
 
-def _table(head: list[str], rows: list[list[str]]) -> str:
+def _table(head: list[str], rows: list[list[str]], wrap: int | None = None) -> str:
+    """An HTML table; column ``wrap`` (the architecture, a failure reason) wraps."""
     th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
-    )
+
+    def td(i: int, c: str) -> str:
+        cls = " class='wrap'" if i == wrap else ""
+        return f"<td{cls}>{html.escape(c)}</td>"
+
+    body = "".join("<tr>" + "".join(td(i, c) for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -108,19 +118,127 @@ def _draw_winner(run: Run, t: Any, out_dir: Path, pngs: list[Path]) -> str:
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ccc;padding-bottom:.2em}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
-td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0;max-width:100%}
+td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}
+td.wrap{overflow-wrap:anywhere;min-width:18em}
 th{background:#f2f2f2}img.plot{max-width:100%;margin:.5em 0;display:block}
-pre{background:#f7f7f7;padding:.7em;overflow:auto;font-size:.8em}.note{color:#777}
+pre{background:#f7f7f7;padding:.7em;overflow:auto;font-size:.8em;white-space:pre-wrap}
+.note{color:#777}tr.infeasible td{color:#b00}
 """
 
+# Marks what a browser test reads back: how many plots decoded, and whether the page
+# fits its window (no table or plot wider than the page).
 _SCRIPT = """
 window.addEventListener('load', function () {
   var imgs = document.querySelectorAll('img.plot'), ok = 0;
   imgs.forEach(function (i) { if (i.complete && i.naturalWidth > 0) ok += 1; });
   document.body.setAttribute('data-plots-loaded', String(ok));
+  var root = document.documentElement;
+  document.body.setAttribute('data-page-fits', String(root.scrollWidth <= root.clientWidth));
 });
 """
+
+
+def _used(run: Run) -> Any:
+    """``used(params)``: the choices an architecture uses, from the space's spec (all of
+    them for a space that is not registered)."""
+    try:
+        spec = run.spec
+    except QuarchError:
+        return dict
+    return spec.used_params
+
+
+def _importances(result: SearchResult) -> tuple[dict[str, float], str] | None:
+    """Optuna's fANOVA parameter importances for the study's first value, or ``None``
+    when there are too few complete trials to say anything."""
+    import optuna
+
+    study = result.study
+    if study is None or len(result.complete) < 4:
+        return None
+    target_name = result.objective.names[0]
+    try:
+        with warnings.catch_warnings():  # Optuna's experimental-feature warnings
+            warnings.simplefilter("ignore")
+            imp = optuna.importance.get_param_importances(
+                study,
+                evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0),
+                target=lambda t: float(t.values[0]),
+            )
+    except (ValueError, RuntimeError, ZeroDivisionError):  # a constant target, one option
+        return None
+    return {k: float(v) for k, v in imp.items()}, target_name
+
+
+def _ablation(run: Run, number: int) -> str:
+    """The hybrid beside its classical ablation, from ``RUN/train/trial_<N>.json``
+    (written by ``quarch train``), or a note saying how to make it."""
+    path = run.train_dir / f"trial_{number}.json"
+    if not path.is_file():
+        return (
+            f"<p class='note'>final training and its classical ablation: "
+            f"<code>quarch train {html.escape(str(run.dir))} --trial {number}</code></p>"
+        )
+    try:
+        data = json.loads(path.read_text())
+
+        def ms(d: dict[str, Any]) -> str:
+            return f"{d['mean']:.2f} ± {d['std']:.2f}"
+
+        rows = [["searched", f"{data['params']:g}", ms(data["val_accuracy"]),
+                 ms(data["test_accuracy"])]]  # fmt: skip
+        if "classical_ablation" in data:
+            a = data["classical_ablation"]
+            rows.append(["classical ablation (same parameter count)", f"{a['params']:g}",
+                         ms(a["val_accuracy"]), ms(a["test_accuracy"])])  # fmt: skip
+    except (ValueError, KeyError, TypeError) as e:
+        return f"<p class='note'>{html.escape(path.name)} is unreadable: {html.escape(str(e))}</p>"
+    caption = (
+        f"<p>trained {data.get('epochs', '?')} epochs with {len(data.get('seeds', []))} "
+        "seeds (mean ± std, %)</p>"
+    )
+    return caption + _table(["model", "params", "val accuracy", "test accuracy"], rows)
+
+
+def _duration(result: SearchResult) -> str:
+    """First trial start to last trial end, and the sum of trial durations."""
+    study = result.study
+    if study is None:
+        return ""
+    frozen = study.get_trials(deepcopy=False)
+    starts = [t.datetime_start for t in frozen if t.datetime_start is not None]
+    ends = [t.datetime_complete for t in frozen if t.datetime_complete is not None]
+    if not starts or not ends:
+        return "no finished trial yet"
+    wall = (max(ends) - min(starts)).total_seconds()
+    busy = sum(t.duration_s or 0.0 for t in result.trials)
+    return (
+        f"{_hms(wall)} from the first trial's start to the last one's end "
+        f"({min(starts):%Y-%m-%d %H:%M} to {max(ends):%Y-%m-%d %H:%M}, resumes included); "
+        f"trials ran {_hms(busy)} in all"
+    )
+
+
+def _hms(seconds: float) -> str:
+    s = round(seconds)
+    return (
+        f"{s // 3600} h {s % 3600 // 60:02d} min" if s >= 3600 else f"{s // 60} min {s % 60:02d} s"
+    )
+
+
+def _all_trials(result: SearchResult, used: Any) -> str:
+    """Every trial: state, the objective metrics, seconds, and why it did not complete."""
+    names = list(result.objective.metrics)
+    rows = []
+    for t in result.trials:
+        vals = [f"{t.metrics[n]:.4g}" if n in t.metrics else "" for n in names]
+        state = t.state.lower() + ("" if t.feasible or t.state != "COMPLETE" else ", over budget")
+        secs = f"{t.duration_s:.1f}" if t.duration_s is not None else ""
+        what = t.reason or ", ".join(f"{k}={v}" for k, v in used(t.params).items())
+        rows.append([str(t.number), state, *vals, secs, what])
+    head = ["trial", "state", *names, "seconds", "reason it did not complete / architecture"]
+    return _table(head, rows, wrap=len(head) - 1)
 
 
 def write_report(
@@ -139,6 +257,7 @@ def write_report(
     out = Path(out_dir) if out_dir is not None else run_obj.report_dir
     out.mkdir(parents=True, exist_ok=True)
     meta = run_obj.meta
+    used = _used(run_obj)
     pngs: list[Path] = []
     sections: list[str] = []
 
@@ -165,22 +284,46 @@ def write_report(
                 Choice(n, list(dict.fromkeys(t.params[n] for t in result.complete))) for n in names
             ]
         sections.append(
-            "<h2>Choices</h2>"
-            + img("parallel_coordinates", parallel_coordinates(result, choices), "choices")
+            "<h2>Choices</h2>" + img("choices", choices_grid(result, choices, used), "choices")
         )
+        imp = _importances(result)
+        if imp is not None:
+            values, target = imp
+            sections.append(
+                "<h2>Parameter importances</h2>"
+                f"<p>Optuna's fANOVA importance of each choice for {html.escape(target)} over "
+                f"the {len(result.complete)} complete trials (seed 0; few trials give a rough "
+                "estimate)</p>" + img("importances", importance_bars(values, target), "importances")
+            )
     else:
         sections.append("<p class='note'>no complete trials yet</p>")
-    metrics = sorted({m for t in result.pareto for m in t.metrics})
+    # the objective's and the budgets' metrics as columns; every other metric of a
+    # winner is listed under its drawing, so the table stays as wide as the page
+    metrics = list(dict.fromkeys([*result.objective.metrics,
+                                  *(b.metric for b in result.objective.budgets)]))  # fmt: skip
+    weighted = result.objective.weights is not None
+    rows = trials_table(result.pareto, metrics, used)
+    if weighted:
+        rows = [[r[0], *r[1:-1], f"{t.values[0]:.4g}" if t.values else "", r[-1]]
+                for r, t in zip(rows, result.pareto, strict=True)]  # fmt: skip
+    head = ["trial", *metrics, *(["weighted cost"] if weighted else []),
+            "architecture (the choices it uses)"]  # fmt: skip
     sections.append(
         f"<h2>Pareto architectures ({len(result.pareto)})</h2>"
-        + _table(["trial", *metrics, "architecture"], trials_table(result.pareto, metrics))
+        + _table(head, rows, wrap=len(head) - 1)
     )
+    try:
+        trainable = run_obj.spec.is_trainable()
+    except QuarchError:
+        trainable = False
     for t in result.pareto[:winners]:
-        sections.append(f"<h3>Trial {t.number}</h3>" + _draw_winner(run_obj, t, out, pngs))
+        ablation = _ablation(run_obj, t.number) if trainable else ""
+        sections.append(
+            f"<h3>Trial {t.number}</h3>" + _draw_winner(run_obj, t, out, pngs) + ablation
+        )
     sections.append(quantum_section(run_obj, result.pareto[:winners], img))
-    failed = [[str(t.number), t.fail_reason or ""] for t in result.failed]
-    if failed:
-        sections.append("<h2>Failed trials</h2>" + _table(["trial", "reason"], failed))
+    sections.append(f"<h2>All trials ({len(result.trials)})</h2>" + _all_trials(result, used))
+    config_text = mask_secrets(json.dumps(result.config.to_dict(), indent=2, sort_keys=True))
     sections.append(
         "<h2>Run</h2>"
         + _table(
@@ -190,16 +333,18 @@ def write_report(
                 [
                     "trials",
                     f"{len(result.trials)} ({len(result.complete)} complete, "
-                    f"{len(result.failed)} failed, {len(result.skipped)} over a budget "
-                    "before training, never trained)",
+                    f"{len(result.pruned)} pruned, {len(result.failed)} failed, "
+                    f"{len(result.skipped)} over a budget before training, never trained)",
                 ],
+                ["duration", _duration(result)],
+                ["storage", mask_secrets(run_obj.storage)],
                 ["data fingerprint", str(meta.get("fingerprint", ""))],
                 ["quarch version", str(meta.get("quarch_version", ""))],
                 ["seed", str(meta.get("seed", ""))],
             ],
         )
         + "<h3>Config</h3><pre>"
-        + html.escape(json.dumps(result.config.to_dict(), indent=2, sort_keys=True))
+        + html.escape(config_text)
         + "</pre>"
     )
     title = f"quarch run {run.name}: {result.config.space} on {result.config.dataset}"

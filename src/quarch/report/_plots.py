@@ -14,7 +14,14 @@ if TYPE_CHECKING:
     from quarch.quantum import Circuit
     from quarch.study import SearchResult, TrialRecord
 
-__all__ = ["best_so_far", "circuit_diagram", "parallel_coordinates", "pareto_fronts"]
+__all__ = [
+    "best_so_far",
+    "choices_grid",
+    "circuit_diagram",
+    "importance_bars",
+    "parallel_coordinates",
+    "pareto_fronts",
+]
 
 
 def _plt() -> Any:
@@ -26,11 +33,36 @@ def _plt() -> Any:
     return plt
 
 
+def _log_if_spread(ax: Any, axis: str, values: Sequence[float]) -> None:
+    """A log axis when ``values`` span two decades or more (params, FLOPs, latencies);
+    symlog when some are zero, so they stay on the plot."""
+    vals = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
+    if vals.size < 2 or vals.min() < 0:
+        return
+    pos = vals[vals > 0]
+    if pos.size == 0 or pos.max() / pos.min() < 100:
+        return
+    setter = ax.set_xscale if axis == "x" else ax.set_yscale
+    if vals.min() > 0:
+        setter("log")
+    else:
+        setter("symlog", linthresh=float(pos.min()))
+
+
+def _budget_lines(ax: Any, result: SearchResult, x: str, y: str) -> None:
+    """Dashed red lines at the budgets on the plotted metrics (feasible side: below/left)."""
+    for b in result.objective.budgets:
+        for metric, line in ((x, ax.axvline), (y, ax.axhline)):
+            if b.metric == metric:
+                line(b.limit, color="tab:red", ls="--", lw=1, label=f"budget {b}")
+
+
 def pareto_fronts(result: SearchResult) -> list[tuple[str, Figure]]:
-    """One scatter per pair of objective metrics, Pareto points highlighted."""
+    """One scatter per pair of objective metrics, Pareto points highlighted, trials
+    over a budget marked apart, budgets drawn, and log axes where values span decades."""
     plt = _plt()
     names = list(result.objective.metrics)
-    done = [t for t in result.complete]
+    done = [t for t in result.complete if all(n in t.metrics for n in names)]
     front = {t.number for t in result.pareto}
     pairs = list(itertools.combinations(names, 2)) or [(names[0], names[0])]
     figs = []
@@ -58,10 +90,11 @@ def pareto_fronts(result: SearchResult) -> list[tuple[str, Figure]]:
                 ms=5,
                 label="Pareto set",
             )
+        _budget_lines(ax, result, x, y)
         ax.set_xlabel(x)
         ax.set_ylabel(y)
-        if x == "params" or x == "flops":
-            ax.set_xscale("symlog")
+        _log_if_spread(ax, "x", [t.metrics[x] for t in done])
+        _log_if_spread(ax, "y", [t.metrics[y] for t in done])
         ax.set_title(f"{y} vs {x}")
         ax.legend(fontsize=8)
         fig.tight_layout()
@@ -70,7 +103,9 @@ def pareto_fronts(result: SearchResult) -> list[tuple[str, Figure]]:
 
 
 def best_so_far(result: SearchResult) -> Figure:
-    """Best feasible value of the first objective (or the weighted cost) by trial number."""
+    """Best feasible value of the first objective (or the weighted cost) by trial number;
+    every complete trial as a dot, those over a budget as red crosses (they never
+    count as best)."""
     plt = _plt()
     obj = result.objective
     name = obj.names[0]
@@ -84,17 +119,71 @@ def best_so_far(result: SearchResult) -> Figure:
         xs.append(t.number)
         ys.append(best)
     fig, ax = plt.subplots(figsize=(5.2, 3.6), dpi=110)
-    ax.step(xs, ys, where="post", color="tab:blue")
-    ax.scatter(
-        [t.number for t in result.complete if t.values is not None],
-        [t.values[0] for t in result.complete if t.values is not None],
-        s=10,
-        color="0.6",
-        alpha=0.6,
-    )
+    if xs:
+        ax.step(xs, ys, where="post", color="tab:blue", label="best feasible so far")
+    for feasible, marker, color, label in (
+        (True, "o", "0.6", "trial"), (False, "x", "tab:red", "over budget (infeasible)")
+    ):  # fmt: skip
+        pts = [t for t in result.complete if t.values is not None and t.feasible == feasible]
+        if pts:
+            ys_ = [t.values[0] for t in pts if t.values is not None]
+            ax.scatter([t.number for t in pts], ys_, s=14 if feasible else 22,
+                       marker=marker, color=color, alpha=0.7, label=label)  # fmt: skip
+    _log_if_spread(ax, "y", [t.values[0] for t in result.complete if t.values is not None])
     ax.set_xlabel("trial")
-    ax.set_ylabel(f"best {name} so far")
-    ax.set_title("best so far")
+    ax.set_ylabel(name)
+    ax.set_title(f"best {name} so far")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def choices_grid(result: SearchResult, choices: Sequence[Any], used: Any = None) -> Figure:
+    """One panel per choice: the first objective metric of every complete trial
+    against the option it took (Optuna's slice plot), so each axis reads in the
+    options' own names. Trials that do not use a choice (``used(params)`` lacks it:
+    the width of a layer the net does not have) are left out of its panel."""
+    plt = _plt()
+    metric = result.objective.metrics[0]
+    trials = [t for t in result.complete if metric in t.metrics]
+    cols = 4
+    rows = max(1, -(-len(choices) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.7 * cols, 2.1 * rows), dpi=100, squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, c in zip(axes.flat, choices, strict=False):
+        opts = list(c.options)
+        pts = [t for t in trials if c.name in (used(t.params) if used else t.params)]
+        xs = [opts.index(t.params[c.name]) if t.params[c.name] in opts else -1 for t in pts]
+        keep = [(x, t) for x, t in zip(xs, pts, strict=True) if x >= 0]
+        if keep:
+            jitter = rng.uniform(-0.15, 0.15, len(keep))
+            ax.scatter([x + j for (x, _), j in zip(keep, jitter, strict=True)],
+                       [t.metrics[metric] for _, t in keep], s=10, alpha=0.6, color="tab:blue")  # fmt: skip
+        ax.set_xticks(range(len(opts)))
+        labels = [str(o) for o in opts]
+        crowded = sum(map(len, labels)) > 24  # more text than a panel's width holds flat
+        ax.set_xticklabels(labels, fontsize=7 if len(labels) < 8 else 6,
+                           rotation=60 if crowded else 0, ha="right" if crowded else "center")  # fmt: skip
+        ax.set_xlim(-0.6, len(opts) - 0.4)
+        ax.set_title(c.name, fontsize=8)
+        ax.tick_params(axis="y", labelsize=7)
+    for ax in list(axes.flat)[len(choices) :]:
+        ax.axis("off")
+    fig.supylabel(metric, fontsize=9)
+    fig.suptitle(f"{metric} of every complete trial by the option each choice took", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def importance_bars(importances: dict[str, float], target: str) -> Figure:
+    """Horizontal bars of Optuna's parameter importances (largest on top)."""
+    plt = _plt()
+    items = sorted(importances.items(), key=lambda kv: kv[1])
+    fig, ax = plt.subplots(figsize=(5.6, 0.3 * len(items) + 1.2), dpi=110)
+    ax.barh([k for k, _ in items], [v for _, v in items], color="tab:blue")
+    ax.set_xlabel(f"importance for {target} (fANOVA, sums to 1)")
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set_title("what mattered")
     fig.tight_layout()
     return fig
 
@@ -220,12 +309,16 @@ def describe_layers(model: Any, input_shape: Sequence[int]) -> list[dict[str, An
     return rows
 
 
-def trials_table(trials: Sequence[TrialRecord], metrics: Sequence[str]) -> list[list[str]]:
-    """Rows (trial, metrics..., params) for the HTML table."""
+def trials_table(
+    trials: Sequence[TrialRecord], metrics: Sequence[str], used: Any = None
+) -> list[list[str]]:
+    """Rows (trial, metrics..., the choices the architecture uses) for the HTML table;
+    ``used(params)`` drops the choices an architecture ignores."""
     rows = []
     for t in trials:
         cells = [str(t.number)]
-        cells += [f"{t.metrics.get(m, float('nan')):.4g}" for m in metrics]
-        cells.append(", ".join(f"{k}={v}" for k, v in t.params.items()))
+        cells += [f"{t.metrics[m]:.4g}" if m in t.metrics else "" for m in metrics]
+        params = used(t.params) if used is not None else t.params
+        cells.append(", ".join(f"{k}={v}" for k, v in params.items()))
         rows.append(cells)
     return rows

@@ -35,6 +35,7 @@ from quarch._errors import ConfigError
 
 if TYPE_CHECKING:
     from quarch.config import SearchConfig
+    from quarch.data import DatasetInfo
     from quarch.evaluate import Evaluator
     from quarch.evaluate.task import Task
     from quarch.space import Space
@@ -51,6 +52,8 @@ class SpaceSpec:
             :func:`~quarch.spaces.register_space`; the built-in spaces' lines are in
             their registration).
         needs_dataset (bool): whether a run must name a data set (``--dataset``).
+        default_dataset (str | None): the data set a run without ``--dataset`` uses
+            (filled in when it starts and saved with it); ``None``: it must be named.
         dataset_aware (bool): whether the space's own options depend on the data set;
             :meth:`build_space` then receives it as the ``dataset`` option.
         evaluator_options (Mapping[str, str]): the keys ``[evaluator_options]`` may
@@ -69,6 +72,7 @@ class SpaceSpec:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     needs_dataset: ClassVar[bool] = True
+    default_dataset: ClassVar[str | None] = None
     dataset_aware: ClassVar[bool] = False
     evaluator_options: ClassVar[Mapping[str, str]] = {}
     weight_sharing: ClassVar[str | None] = None
@@ -110,7 +114,36 @@ class SpaceSpec:
         try:
             return self.space(**opts)
         except (TypeError, ValueError) as e:
-            raise ConfigError(f"space {self.name!r} rejected its options {opts}: {e}") from None
+            known = self.space_option_names(e)
+            takes = f"; it takes: {', '.join(known)}" if known else ""
+            raise ConfigError(
+                f"space {self.name!r} rejected its options {opts}: {e}{takes}"
+            ) from None
+
+    def space_option_names(self, error: BaseException | None = None) -> list[str]:
+        """The keyword options :meth:`space` takes, for the message that refuses an
+        unknown one: the keyword parameters of :meth:`space` itself or, when it passes
+        ``**options`` on, of the module-level builder the ``TypeError`` names (the
+        built-in specs call ``mlp_space(**options)`` and friends)."""
+        import inspect
+        import re
+        import sys
+
+        def keywords(fn: Any) -> list[str]:
+            try:
+                params = inspect.signature(fn).parameters.values()
+            except (TypeError, ValueError):
+                return []
+            kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            return [p.name for p in params if p.kind in kinds and p.name != "self"]
+
+        names = keywords(self.space)
+        if names or error is None:
+            return names
+        m = re.match(r"(\w+)\(\) got an unexpected keyword argument", str(error))
+        module = sys.modules.get(type(self).__module__)
+        builder = getattr(module, m.group(1), None) if m and module else None
+        return keywords(builder) if callable(builder) else []
 
     def space_options(self, config: SearchConfig | None) -> dict[str, Any]:
         """The keyword options :meth:`build_space` applies: the config's, plus the
@@ -134,7 +167,9 @@ class SpaceSpec:
             ConfigError: one line naming what is accepted.
         """
         if self.needs_dataset and not config.dataset:
-            raise ConfigError(f"space {self.name!r} needs --dataset")
+            raise ConfigError(
+                f"space {self.name!r} needs --dataset NAME (`quarch datasets` lists them)"
+            )
         unknown = sorted(set(config.evaluator_options) - set(self.evaluator_options))
         if unknown:
             known = ", ".join(sorted(self.evaluator_options)) or "none"
@@ -164,6 +199,17 @@ class SpaceSpec:
         """The metrics the evaluator of a run with ``config`` returns, so objectives and
         budgets are checked before any trial; ``None`` when the space cannot say."""
         return None
+
+    def used_params(self, arch: Mapping[str, Any]) -> dict[str, Any]:
+        """The choices ``arch`` uses, for people to read (tables, the report): a
+        fixed-length space carries choices an architecture ignores (the width of a
+        third layer of a one-layer net). The default: all of them."""
+        return dict(arch)
+
+    def datasets(self, data_dir: str | Path | None) -> list[DatasetInfo]:
+        """Data sets this space brings itself (tables it reads instead of
+        :mod:`quarch.data`'s sets), for ``quarch datasets``. The default: none."""
+        return []
 
     def benchmark_tasks(self) -> dict[str, Callable[..., Task]]:
         """Benchmark tasks this space offers ``quarch benchmark --task``, by name; each

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from quarch.study._loop import (
     STUDY_NAME,
+    check_search,
     join_study,
     load_result,
     open_study,
+    resume_config,
     resume_search,
     run_search,
     space_for,
@@ -29,9 +31,11 @@ __all__ = [
     "Run",
     "SearchResult",
     "TrialRecord",
+    "check_search",
     "join_study",
     "load_result",
     "open_study",
+    "resume_config",
     "resume_search",
     "run_search",
     "space_for",

@@ -3,24 +3,32 @@
 A run is a folder (its layout: :mod:`quarch.study._run`). Every trial is asked from the Optuna study, evaluated with a seed derived from the
 run seed and the trial number, and told back at once, so the study on disk is the
 whole state of the run: a run killed at any point resumes from it (``resume=True``)
-and ends with exactly ``config.trials`` complete trials. A trial that raises, or whose
-metrics are not finite, is recorded as failed with its reason and the search goes on.
+and ends with exactly ``config.trials`` complete trials (complete or pruned, with a
+pruner). A trial that raises, or whose metrics are not finite, is recorded as failed
+with its reason and the search goes on.
+
+Nothing is written before the run can start: the config, the space's rules, the
+strategy, the storage and the data are all checked first, and a start that fails after
+all removes what it wrote, so the next try does not find half a run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as _dt
 import logging
+import shutil
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
 
 from quarch import __version__
-from quarch._errors import ConfigError, RunError
-from quarch.config import SearchConfig
+from quarch._errors import ConfigError, RunError, RunExistsError
+from quarch.config import SearchConfig, strip_password
 from quarch.evaluate import Evaluator
 from quarch.objectives import Objective
 from quarch.search import make_sampler
@@ -28,13 +36,23 @@ from quarch.space import Space
 from quarch.spaces import SPACES, SpaceSpec, get_spec, make_evaluator
 from quarch.study._result import SearchResult, TrialRecord
 from quarch.study._run import Run, objective_of
-from quarch.study._storage import load_study, make_storage, storage_spec, study_exists
-from quarch.study._worker import fail_dead_trials, work
+from quarch.study._storage import (
+    delete_study,
+    load_study,
+    make_pruner,
+    make_storage,
+    storage_spec,
+    study_exists,
+)
+from quarch.study._worker import fail_dead_trials, n_done, work
 
 __all__ = [
+    "check_pruner",
+    "check_search",
     "join_study",
     "load_result",
     "open_study",
+    "resume_config",
     "resume_search",
     "run_search",
     "space_for",
@@ -51,7 +69,7 @@ ProgressHook = Callable[[int, int, TrialRecord], None]
 
 
 def _n_complete(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    return n_done(study)
 
 
 def space_for(config: SearchConfig) -> Space:
@@ -79,17 +97,121 @@ def _spec_for(
     return get_spec(config.space)
 
 
+def _with_defaults(config: SearchConfig, spec: SpaceSpec | None) -> SearchConfig:
+    """``config`` with what a run stores resolved: the space's default data set, the
+    data folder as an absolute path (so the run resumes from any folder), and the
+    storage URL without its password (kept in memory only; see :func:`_prepare`)."""
+    changes: dict[str, Any] = {}
+    if config.dataset is None and spec is not None and spec.default_dataset:
+        changes["dataset"] = spec.default_dataset
+    if config.data_dir:
+        changes["data_dir"] = str(Path(config.data_dir).expanduser().resolve())
+    if config.storage is not None:
+        changes["storage"] = strip_password(config.storage)
+    return dataclasses.replace(config, **changes) if changes else config
+
+
+def check_pruner(config: SearchConfig, objective: Objective, spec: SpaceSpec | None) -> None:
+    """Refuse, before anything is written, a pruner that could not work.
+
+    Optuna prunes on one value per epoch, so a pruned search has one objective or a
+    weighted cost, and that value must move with training (the validation error).
+    """
+    if config.pruner == "none":
+        return
+    flag = f"--pruner {config.pruner}"
+    if objective.is_multi:
+        raise ConfigError(
+            f"{flag} needs one objective or --weights: Optuna prunes on one value per epoch, "
+            "and with several objectives a trial's rank needs all of its final metrics; got "
+            f"objectives {', '.join(objective.metrics)}"
+        )
+    trained = {"val_error"} if objective.weights is not None else {"val_error", "val_accuracy"}
+    weighted = [
+        m for i, m in enumerate(objective.metrics)
+        if objective.weights is None or objective.weights[i] > 0
+    ]  # fmt: skip
+    if not trained & set(weighted):
+        raise ConfigError(
+            f"{flag} stops a trial by its validation error during training; the objective "
+            f"({', '.join(weighted)}) does not include val_error"
+        )
+    if config.ray:
+        raise ConfigError(f"{flag} needs local workers (--workers); Ray tasks cannot report epochs")
+    if spec is None:
+        return
+    if not spec.is_trainable():
+        raise ConfigError(
+            f"{flag}: space {spec.name!r} is scored by a table look-up; nothing is trained, "
+            "so nothing can be stopped early"
+        )
+    if spec.weight_sharing and config.evaluator_options.get(spec.weight_sharing):
+        raise ConfigError(
+            f"{flag}: with inherited weights ({spec.weight_sharing}) no trial trains for "
+            "epochs, so nothing can be stopped early"
+        )
+
+
+def _remove_run(run_dir: Path, spec_storage: str, secret_storage: str, study_name: str) -> None:
+    """Delete an existing run (``overwrite=True``): its study, and the files a run
+    folder holds (:class:`Run`'s layout; nothing else in the folder is touched)."""
+    if study_exists(spec_storage, run_dir) or Run.exists(run_dir):
+        delete_study(secret_storage, run_dir, study_name)
+    for name in (*Run.FILES, *Run.FOLDERS):
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` that does not exist yet (``runs`` for a new
+    ``runs/x``), or ``None`` when ``path`` exists."""
+    missing = None
+    for p in [path, *path.absolute().parents]:
+        if p.exists():
+            break
+        missing = p
+    return missing
+
+
+class _Prepared:
+    """What :func:`_prepare` opened, for the loop."""
+
+    def __init__(
+        self, space: Space, evaluator: Evaluator, objective: Objective, study: optuna.Study,
+        config: SearchConfig, storage: str,
+    ) -> None:  # fmt: skip
+        self.space, self.evaluator, self.objective = space, evaluator, objective
+        self.study, self.config, self.storage = study, config, storage
+
+
 def _prepare(
-    config: SearchConfig, resume: bool, space: Space | None, evaluator: Evaluator | None
-) -> tuple[Space, Evaluator, Objective, optuna.samplers.BaseSampler, optuna.Study, SearchConfig]:
-    """Check the config, open or create the run folder and study."""
+    config: SearchConfig,
+    resume: bool,
+    space: Space | None,
+    evaluator: Evaluator | None,
+    *,
+    overwrite: bool = False,
+    dry_run: bool = False,
+) -> _Prepared | None:
+    """Check the config, then open or create the run folder and study.
+
+    Every check that needs no file comes first; the folder is written last, and a
+    failure while writing it removes what was written.
+    """
+    secret_storage = config.storage  # may hold a password: used, never written
     spec = _spec_for(config, space, evaluator)
+    config = _with_defaults(config, spec)
     if spec is not None:
         config = spec.resolve(config)
     objective = objective_of(config)  # unknown metrics and malformed budgets first
     if spec is not None:
         spec.check(config)
         space = space if space is not None else spec.build_space(config)
+    check_pruner(config, objective, spec)
+    pruner = make_pruner(config.pruner, config.pruner_options)
     assert space is not None
     run_dir = config.run_dir
     sampler = make_sampler(
@@ -97,26 +219,40 @@ def _prepare(
         **config.strategy_options,
     )  # fmt: skip
     spec_storage = storage_spec(config.storage, config.workers, run_dir)
+    secret_spec = storage_spec(secret_storage, config.workers, run_dir)
     old: Run | None = None
     if resume:
         if not Run.exists(run_dir):
             raise RunError(f"cannot resume {str(run_dir)!r}: it is not a quarch run folder")
         old = Run.open(run_dir)
         spec_storage = old.storage
+        if secret_storage is None or strip_password(secret_spec) != spec_storage:
+            secret_spec = spec_storage
         bad = config.incompatible_with(old.config)
         if bad:
             raise RunError(
                 f"cannot resume {str(run_dir)!r} with a different {', '.join(bad)}; "
                 "start a new run (--out) instead"
             )
-    elif study_exists(spec_storage, run_dir) or Run.exists(run_dir):
-        raise RunError(
-            f"run folder {str(run_dir)!r} already holds a study; resume it with "
-            f"`quarch search --resume {run_dir}` or choose another --out"
+    elif (study_exists(spec_storage, run_dir) or Run.exists(run_dir)) and not overwrite:
+        raise RunExistsError(
+            f"run folder {str(run_dir)!r} already holds a study; pass resume=True to continue "
+            "it, overwrite=True to replace it, or choose another folder (config.out)",
+            str(run_dir),
         )
-    run = Run(run_dir, config, {})
+    if spec_storage not in ("sqlite", "journal"):
+        make_storage(secret_spec, run_dir)  # an unreachable database: before the data
     if evaluator is None:
-        evaluator = make_evaluator(space, config, weights_dir=run.weights_dir)
+        evaluator = make_evaluator(space, config, weights_dir=Run(run_dir, config, {}).weights_dir)
+    if old is not None and old.fingerprint != evaluator.fingerprint:
+        raise RunError(
+            f"cannot resume {str(run_dir)!r}: its data fingerprint "
+            f"{str(old.fingerprint)[:12]} differs from this data set's "
+            f"{evaluator.fingerprint[:12]} (was the data set or split changed?)"
+        )
+    if dry_run:
+        return None
+    run = Run(run_dir, config, {})
     run.meta = {
         "quarch_version": __version__,
         "seed": config.seed,
@@ -129,32 +265,48 @@ def _prepare(
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     if old is not None:
-        if old.fingerprint != evaluator.fingerprint:
-            raise RunError(
-                f"cannot resume {str(run_dir)!r}: its data fingerprint "
-                f"{str(old.fingerprint)[:12]} differs from this data set's "
-                f"{evaluator.fingerprint[:12]} (was the data set or split changed?)"
-            )
         run.meta["created"] = old.meta.get("created", run.meta["created"])
-    run.write()
-    optuna.logging.set_verbosity(logging.WARNING)
-    study = optuna.create_study(
-        storage=make_storage(spec_storage, run_dir),
-        study_name=config.study_name,
-        directions=objective.directions,
-        sampler=sampler,
-        load_if_exists=True,
-    )
-    study.set_user_attr(_CONFIG_ATTR, config.to_dict())
-    study.set_user_attr(_FINGERPRINT_ATTR, evaluator.fingerprint)
-    study.set_user_attr(_VERSION_ATTR, __version__)
-    return space, evaluator, objective, sampler, study, config
+    created = _first_missing(run_dir)  # the folder a failed start removes again
+    wrote: list[Path] = []
+    try:
+        if overwrite and old is None:
+            _remove_run(run_dir, spec_storage, secret_spec, config.study_name)
+        for name in Run.FILES:
+            if not (run_dir / name).exists():
+                wrote.append(run_dir / name)
+        run.write()
+        optuna.logging.set_verbosity(logging.WARNING)
+        study = optuna.create_study(
+            storage=make_storage(secret_spec, run_dir),
+            study_name=config.study_name,
+            directions=objective.directions,
+            sampler=sampler,
+            pruner=pruner,
+            load_if_exists=True,
+        )
+        study.set_user_attr(_CONFIG_ATTR, config.to_dict())
+        study.set_user_attr(_FINGERPRINT_ATTR, evaluator.fingerprint)
+        study.set_user_attr(_VERSION_ATTR, __version__)
+    except BaseException:
+        if created is not None:  # the run folder, then each empty parent this run made
+            shutil.rmtree(run_dir, ignore_errors=True)
+            for parent in run_dir.absolute().parents:
+                if not parent.is_relative_to(created.absolute()):
+                    break
+                with contextlib.suppress(OSError):  # not empty: another run's, keep it
+                    parent.rmdir()
+        elif old is None:
+            for path in wrote:
+                path.unlink(missing_ok=True)
+        raise
+    return _Prepared(space, evaluator, objective, study, config, secret_spec)
 
 
 def run_search(
     config: SearchConfig,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     space: Space | None = None,
     evaluator: Evaluator | None = None,
@@ -170,6 +322,8 @@ def run_search(
         config: the run's configuration; ``config.run_dir`` is the run folder.
         resume: continue the run in ``config.run_dir``. Its data fingerprint and every
             field but budgets, devices and parallelism must match what was saved.
+        overwrite: replace the run in ``config.run_dir`` (its study and the files of a
+            run folder) instead of refusing; other files in the folder are kept.
         progress: show a progress bar on stderr.
         space: use this space instead of the registered ``config.space`` (Python API).
         evaluator: use this evaluator instead of the space's default.
@@ -177,21 +331,31 @@ def run_search(
             finished in this process.
 
     Returns:
-        The run's :class:`SearchResult`.
+        The run's :class:`SearchResult`; its ``stopped`` says why the search ended.
 
     Raises:
         ConfigError: an unknown space, strategy, metric or a malformed budget.
         DataError: the data set cannot be loaded.
-        RunError: the run folder exists (without ``resume``) or does not match.
+        RunError: the run folder exists (without ``resume`` or ``overwrite``) or does
+            not match; or the search gave up after too many failed trials.
     """
+    if resume and overwrite:
+        raise ConfigError("give either resume (continue the run) or overwrite (replace it)")
     custom_evaluator = evaluator is not None
-    space, evaluator, objective, _, study, config = _prepare(config, resume, space, evaluator)
+    prep = _prepare(config, resume, space, evaluator, overwrite=overwrite)
+    assert prep is not None
+    space, evaluator, objective, study, config = (
+        prep.space, prep.evaluator, prep.objective, prep.study, prep.config
+    )  # fmt: skip
     fail_dead_trials(study)
     from quarch.study._progress import SearchProgress
 
+    t0 = time.monotonic()
+    done_before = n_done(study)
+    stopped = "already complete" if done_before >= config.trials else "budget"
     with SearchProgress(
-        config.trials, _n_complete(study), enabled=progress, names=objective.names,
-        directions=objective.directions,
+        config.trials, done_before, enabled=progress and stopped == "budget",
+        names=objective.names, directions=objective.directions,
     ) as bar:  # fmt: skip
 
         def _on(frozen: optuna.trial.FrozenTrial) -> None:
@@ -201,28 +365,84 @@ def run_search(
             if on_trial is not None:
                 on_trial(done, config.trials, record)
 
-        if config.ray:
+        if stopped == "already complete":
+            pass
+        elif config.ray:
             from quarch.study._ray import drive
 
             drive(study, space=space, evaluator=evaluator, objective=objective,
                   config=config, on_trial=_on)  # fmt: skip
+            stopped = "budget" if n_done(study) >= config.trials else "timeout"
         elif config.workers > 1:
             from quarch.study._parallel import run_workers
 
-            run_workers(
+            stopped = run_workers(
                 study, space=space, evaluator=evaluator, objective=objective, config=config,
                 poll=lambda: bar.update(_n_complete(study), None),
-                custom_evaluator=custom_evaluator,
+                custom_evaluator=custom_evaluator, storage=prep.storage,
             )  # fmt: skip
         else:
-            work(
+            stopped = work(
                 study, space=space, evaluator=evaluator, objective=objective,
                 trials=config.trials, run_seed=config.seed, timeout=config.timeout,
                 trial_timeout=config.trial_timeout, on_trial=_on,
             )  # fmt: skip
 
     trials = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
-    return SearchResult(config.run_dir, config, objective, trials, study)
+    return SearchResult(
+        config.run_dir, config, objective, trials, study, stopped=stopped,
+        seconds=time.monotonic() - t0,
+    )  # fmt: skip
+
+
+def check_search(
+    config: SearchConfig, *, resume: bool = False, overwrite: bool = False
+) -> SearchConfig:
+    """Make every check :func:`run_search` makes before it writes anything (the
+    config, the space's rules, the strategy, the storage, loading the data) and write
+    nothing; return the config as the run would store it (``quarch search --dry-run``).
+
+    Raises:
+        QuarchError: what :func:`run_search` would raise before its first trial.
+    """
+    _prepare(config, resume, None, None, overwrite=overwrite, dry_run=True)
+    spec = _spec_for(config, None, None)
+    out = _with_defaults(config, spec)
+    return spec.resolve(out) if spec is not None else out
+
+
+def resume_config(
+    run_dir: str | Path,
+    *,
+    trials: int | None = None,
+    timeout: float | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> SearchConfig:
+    """The config that continues the run in ``run_dir`` (see :func:`resume_search`).
+
+    A data folder the run stored that no longer exists (the run was moved to another
+    machine) falls back to ``$QUARCH_DATA_DIR`` (else ``~/.cache/quarch/data``); the
+    data fingerprint still has to match.
+    """
+    d = Path(run_dir)
+    data = Run.open(d).config.to_dict()
+    data["out"] = str(d)
+    data["timeout"] = timeout
+    if trials is not None:
+        data["trials"] = trials
+    overrides = dict(overrides or {})
+    bad = sorted(set(overrides) - SearchConfig.RESUMABLE_CHANGES)
+    if bad:
+        raise ConfigError(
+            f"a resumed run keeps its saved config; only "
+            f"{', '.join(sorted(SearchConfig.RESUMABLE_CHANGES - {'out'}))} may change; "
+            f"got {', '.join(bad)}"
+        )
+    saved_dir = data.get("data_dir")
+    if "data_dir" not in overrides and saved_dir and not Path(saved_dir).is_dir():
+        data["data_dir"] = None
+    data.update(overrides)
+    return SearchConfig.from_dict(data)
 
 
 def resume_search(
@@ -233,15 +453,19 @@ def resume_search(
     progress: bool = True,
     overrides: Mapping[str, Any] | None = None,
 ) -> SearchResult:
-    """Continue the run in ``run_dir`` to its trial budget (or a new ``trials``)."""
-    d = Path(run_dir)
-    data = Run.open(d).config.to_dict()
-    data["out"] = str(d)
-    data["timeout"] = timeout
-    if trials is not None:
-        data["trials"] = trials
-    data.update(overrides or {})
-    return run_search(SearchConfig.from_dict(data), resume=True, progress=progress)
+    """Continue the run in ``run_dir`` to its trial budget (or a new ``trials``).
+
+    Args:
+        overrides: fields to change, among :attr:`SearchConfig.RESUMABLE_CHANGES`
+            (``data_dir``, ``workers``, ``device``, ...). A database ``storage`` URL
+            holding the password the run does not store may be given here too.
+    """
+    overrides = dict(overrides or {})
+    storage = overrides.pop("storage", None)
+    cfg = resume_config(run_dir, trials=trials, timeout=timeout, overrides=overrides)
+    if storage is not None:
+        cfg = dataclasses.replace(cfg, storage=storage)
+    return run_search(cfg, resume=True, progress=progress)
 
 
 def join_study(
@@ -289,9 +513,10 @@ def join_study(
         config.strategy, seed=config.seed, space=space, objective=objective,
         **config.strategy_options,
     )  # fmt: skip
-    work(
+    study.pruner = make_pruner(config.pruner, config.pruner_options)
+    stopped = work(
         study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
         run_seed=config.seed, trial_timeout=config.trial_timeout,
     )  # fmt: skip
     trials = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
-    return SearchResult(config.run_dir, config, objective, trials, study)
+    return SearchResult(config.run_dir, config, objective, trials, study, stopped=stopped)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from quarch.study._worker import work
+from quarch.study._worker import fail_dead_trials, work
 
 if TYPE_CHECKING:
     import optuna
@@ -44,13 +46,30 @@ def _worker_main(
     spec: str, run_dir: str, config: SearchConfig, space: Space, evaluator: Evaluator | None,
     threads: int,
 ) -> None:  # fmt: skip
+    """A spawned worker. It starts with Ctrl-C ignored (see :func:`run_workers`) and
+    takes it back here. Ctrl-C then fails its trial, and a run that gives up does so in
+    every worker: the parent process reports both, in one line, so a traceback here
+    would only repeat it."""
+    import signal
+
+    from quarch._errors import QuarchError
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt, QuarchError):
+        _work_here(spec, run_dir, config, space, evaluator, threads)
+
+
+def _work_here(
+    spec: str, run_dir: str, config: SearchConfig, space: Space, evaluator: Evaluator | None,
+    threads: int,
+) -> None:  # fmt: skip
     import optuna
     import torch
 
     from quarch.search import make_sampler
     from quarch.spaces import make_evaluator
     from quarch.study._run import Run, objective_of
-    from quarch.study._storage import make_storage
+    from quarch.study._storage import make_pruner, make_storage
 
     torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -60,17 +79,33 @@ def _worker_main(
         **config.strategy_options,
     )  # fmt: skip
     study = optuna.load_study(
-        study_name=config.study_name, storage=make_storage(spec, Path(run_dir)), sampler=sampler
-    )
+        study_name=config.study_name, storage=make_storage(spec, Path(run_dir)), sampler=sampler,
+        pruner=make_pruner(config.pruner, config.pruner_options),
+    )  # fmt: skip
     if evaluator is None:
         run = Run(run_dir, config, {})
         evaluator = make_evaluator(space, config, weights_dir=run.weights_dir)
-    ev = evaluator
-    with contextlib.suppress(KeyboardInterrupt):  # the trial is failed; the parent reports
-        work(
-            study, space=space, evaluator=ev, objective=objective, trials=config.trials,
-            run_seed=config.seed, timeout=config.timeout, trial_timeout=config.trial_timeout,
-        )  # fmt: skip
+    work(
+        study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
+        run_seed=config.seed, timeout=config.timeout, trial_timeout=config.trial_timeout,
+    )  # fmt: skip
+
+
+def _stop(procs: list[Any], grace: float = 15.0) -> None:
+    """End the spawned workers after Ctrl-C. The terminal's SIGINT reached them too,
+    but one still starting up ignored it: it is sent SIGINT again until it ends (it
+    then fails its trial as interrupted), and terminated after ``grace`` seconds."""
+    deadline = time.monotonic() + grace
+    while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
+        for p in procs:
+            if p.is_alive() and p.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p.pid, signal.SIGINT)
+        time.sleep(0.3)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+        p.join(timeout=5)
 
 
 def run_workers(
@@ -82,23 +117,35 @@ def run_workers(
     config: SearchConfig,
     poll: Callable[[], Any],
     custom_evaluator: bool = True,
-) -> None:
+    storage: str | None = None,
+) -> str:
     """Run ``config.workers`` workers on ``study`` until the budget is complete.
 
     This process is one of the workers (it has the evaluator built already); the other
     ``workers - 1`` are spawned. It keeps working until the study holds the budget, so
     it also finishes the work of spawned workers that die.
+
+    Args:
+        storage: the study's storage as this process opened it (a database URL with
+            its password, which the run folder does not store); default: the run's.
+
+    Returns:
+        Why this process stopped (``"budget"`` or ``"timeout"``).
     """
     import torch
 
     from quarch.study._run import Run
 
     run_dir = config.run_dir
-    spec = Run.open(run_dir).storage
+    spec = storage if storage is not None else Run.open(run_dir).storage
     threads = max(1, (os.cpu_count() or 1) // config.workers)
     ctx = multiprocessing.get_context("spawn")
     saved = {k: os.environ.get(k) for k in thread_env(threads)}
     os.environ.update(thread_env(threads))
+    # A child interrupted while it still imports torch would print a traceback: start
+    # it with Ctrl-C ignored (a fresh interpreter keeps an ignored SIGINT ignored) and
+    # let _worker_main take it back once it can fail its trial cleanly.
+    old_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         procs = [
             ctx.Process(
@@ -118,6 +165,7 @@ def run_workers(
         for p in procs:
             p.start()
     finally:
+        signal.signal(signal.SIGINT, old_sigint)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -126,13 +174,18 @@ def run_workers(
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        work(
+        stopped = work(
             study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
             run_seed=config.seed, timeout=config.timeout, trial_timeout=config.trial_timeout,
             on_trial=lambda _: poll(),
         )  # fmt: skip
     except KeyboardInterrupt:
-        for p in procs:
+        _stop(procs)
+        fail_dead_trials(study)  # the trial of a worker that had to be terminated
+        raise
+    except BaseException:  # this worker gave up: stop the others (their running trial is
+        for p in procs:  # failed as interrupted when the run is next opened)
+            p.terminate()
             p.join(timeout=30)
         raise
     finally:
@@ -140,3 +193,4 @@ def run_workers(
     for p in procs:
         p.join()
     poll()
+    return stopped

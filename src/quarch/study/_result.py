@@ -17,7 +17,7 @@ import optuna
 
 from quarch.config import SearchConfig
 from quarch.objectives import Objective, pareto_mask
-from quarch.study._worker import FAIL_REASON, METRICS, SEED, SKIP_REASON
+from quarch.study._worker import FAIL_REASON, METRICS, PRUNE_REASON, SEED, SKIP_REASON
 
 __all__ = ["SearchResult", "TrialRecord"]
 
@@ -35,21 +35,34 @@ class TrialRecord:
     seed: int | None
     fail_reason: str | None = None
     skip_reason: str | None = None
+    prune_reason: str | None = None
+    duration_s: float | None = None
+    epochs_reported: int = 0
 
     @classmethod
     def from_frozen(cls, t: optuna.trial.FrozenTrial) -> TrialRecord:
         """Build from an Optuna trial recorded by :func:`run_search`."""
+        metrics = t.user_attrs.get(METRICS, {})
+        duration = t.duration.total_seconds() if t.duration is not None else None
         return cls(
             number=t.number,
             state=t.state.name,
             params=dict(t.params),
-            metrics=dict(t.user_attrs.get(METRICS, {})),
+            metrics=dict(metrics) if isinstance(metrics, dict) else {},
             values=list(t.values) if t.values is not None else None,
             feasible=all(g <= 0 for g in t.constraints.values()),
             seed=t.user_attrs.get(SEED),
             fail_reason=t.user_attrs.get(FAIL_REASON),
             skip_reason=t.user_attrs.get(SKIP_REASON),
+            prune_reason=t.user_attrs.get(PRUNE_REASON),
+            duration_s=duration,
+            epochs_reported=len(t.intermediate_values),
         )
+
+    @property
+    def reason(self) -> str | None:
+        """Why the trial did not complete (failed, pruned or skipped), if it did not."""
+        return self.fail_reason or self.prune_reason or self.skip_reason
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: number, params and metrics (plus the reason of a failure)."""
@@ -58,7 +71,24 @@ class TrialRecord:
             d["fail_reason"] = self.fail_reason
         if self.skip_reason:
             d["skip_reason"] = self.skip_reason
+        if self.prune_reason:
+            d["prune_reason"] = self.prune_reason
         return d
+
+    def to_full_dict(self) -> dict[str, Any]:
+        """Everything about the trial (``quarch trials --json``)."""
+        return {
+            "number": self.number,
+            "state": self.state,
+            "params": self.params,
+            "metrics": self.metrics,
+            "values": self.values,
+            "feasible": self.feasible,
+            "seed": self.seed,
+            "duration_s": self.duration_s,
+            "reason": self.reason,
+            "epochs_reported": self.epochs_reported,
+        }
 
 
 @dataclass
@@ -70,6 +100,17 @@ class SearchResult:
     objective: Objective
     trials: list[TrialRecord]
     study: optuna.Study | None = field(default=None, repr=False)
+    #: Why the search ended: ``"budget"`` (reached), ``"timeout"`` (``--timeout``
+    #: first), ``"already complete"`` (a resume with nothing left); ``None`` for a run
+    #: read back from its folder.
+    stopped: str | None = None
+    #: Wall seconds this invocation searched (``None`` when read back).
+    seconds: float | None = None
+
+    @property
+    def done(self) -> int:
+        """Trials that count towards the budget: complete, or trained and pruned."""
+        return len(self.complete) + len(self.pruned)
 
     @property
     def complete(self) -> list[TrialRecord]:
@@ -80,6 +121,11 @@ class SearchResult:
     def skipped(self) -> list[TrialRecord]:
         """Trials never trained: over a budget on a metric known before training."""
         return [t for t in self.trials if t.skip_reason is not None]
+
+    @property
+    def pruned(self) -> list[TrialRecord]:
+        """Trials the pruner stopped during training (with their ``prune_reason``)."""
+        return [t for t in self.trials if t.state == "PRUNED" and t.skip_reason is None]
 
     @property
     def failed(self) -> list[TrialRecord]:
@@ -123,13 +169,20 @@ class SearchResult:
     def to_json(self) -> dict[str, Any]:
         """The object ``quarch search --json`` prints."""
         best = self.best
+        best_json = best.to_dict() if best is not None else None
+        if best is not None and best_json is not None and self.objective.weights is not None:
+            best_json["weighted_cost"] = best.values[0] if best.values else None
         return {
             "run": str(self.run_dir),
             "trials": len(self.trials),
+            "target": self.config.trials,
             "complete": len(self.complete),
+            "pruned": len(self.pruned),
             "failed": len(self.failed),
             "skipped_over_budget": len(self.skipped),
+            "stopped": self.stopped,
+            "seconds": self.seconds,
             "objectives": list(self.objective.names),
             "pareto": [t.to_dict() for t in self.pareto],
-            "best": best.to_dict() if best is not None else None,
+            "best": best_json,
         }

@@ -23,7 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from quarch._errors import RunError
+from quarch._errors import QuarchError, RunError
 from quarch.config import SearchConfig
 from quarch.objectives import Objective
 from quarch.study._result import SearchResult, TrialRecord
@@ -61,6 +61,10 @@ class Run:
         >>> run.result().best.params                         # doctest: +SKIP
     """
 
+    #: The files and folders a run folder holds (what ``overwrite=True`` replaces).
+    FILES: tuple[str, ...] = (CONFIG_FILE, META_FILE, "study.db", "journal.log")
+    FOLDERS: tuple[str, ...] = (WEIGHTS_DIR, REPORT_DIR, TRAIN_DIR)
+
     def __init__(self, path: str | Path, config: SearchConfig, meta: dict[str, Any]) -> None:
         self.dir = Path(path)
         self.config = config
@@ -81,13 +85,21 @@ class Run:
                 f"{str(d)!r} is not a quarch run folder (config.json or run.json missing)"
             )
         try:
-            raw = json.loads(cfg_path.read_text())
-            meta = json.loads(meta_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raw = json.loads(cfg_path.read_text(encoding="utf-8"))
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
             raise RunError(f"run folder {str(d)!r} has a corrupt JSON file: {e}") from None
+        except OSError as e:
+            raise RunError(f"cannot read run folder {str(d)!r}: {e.strerror or e}") from None
         if not isinstance(raw, dict) or not isinstance(meta, dict):
             raise RunError(f"run folder {str(d)!r} has a corrupt JSON file (not an object)")
-        return cls(d, SearchConfig.from_dict(raw), meta)
+        try:
+            config = SearchConfig.from_dict(raw)
+        except QuarchError as e:
+            raise RunError(f"run folder {str(d)!r} has a damaged {CONFIG_FILE}: {e}") from None
+        if not isinstance(meta.get("storage", "sqlite"), str):
+            raise RunError(f"run folder {str(d)!r} has a damaged {META_FILE}: bad 'storage'")
+        return cls(d, config, meta)
 
     @staticmethod
     def exists(path: str | Path) -> bool:
@@ -109,7 +121,12 @@ class Run:
     @property
     def objective(self) -> Objective:
         """The run's objective: metrics, directions, weights and budgets."""
-        return objective_of(self.config)
+        try:
+            return objective_of(self.config)
+        except QuarchError as e:
+            raise RunError(
+                f"run folder {str(self.dir)!r} has a damaged {CONFIG_FILE}: {e}"
+            ) from None
 
     @property
     def fingerprint(self) -> str | None:
@@ -127,9 +144,19 @@ class Run:
         return load_study(self.storage, self.dir, self.config.study_name)
 
     def result(self) -> SearchResult:
-        """The :class:`SearchResult` of the run as it stands now."""
+        """The :class:`SearchResult` of the run as it stands now.
+
+        Raises:
+            RunError: the study cannot be read (a damaged ``study.db``/``journal.log``).
+        """
         study = self.study()
-        trials = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
+        try:
+            trials = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
+        except Exception as e:  # a damaged study file: SQLAlchemy, JSON or value errors
+            raise RunError(
+                f"run folder {str(self.dir)!r}: its study cannot be read "
+                f"({type(e).__name__}: {' '.join(str(e).split())[:200]})"
+            ) from None
         return SearchResult(self.dir, self.config, self.objective, trials, study)
 
     def trial(self, number: int, *, result: SearchResult | None = None) -> TrialRecord:

@@ -6,7 +6,10 @@
 * several machines: any SQLAlchemy URL Optuna accepts (``postgresql://...``), with
   Optuna's heartbeat so trials of a machine that dies are failed by the others.
 
-The choice is recorded in ``run.json`` so every later command opens the same study.
+The choice is recorded in ``run.json`` so every later command opens the same study. A
+database URL is recorded without its password (:func:`quarch.config.strip_password`):
+later commands read it from ``PGPASSWORD`` or ``~/.pgpass`` (libpq's own places, which
+psycopg reads), and every message shows the URL masked.
 """
 
 from __future__ import annotations
@@ -19,8 +22,16 @@ from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
 from quarch._errors import ConfigError, RunError
+from quarch.config import mask_secrets
 
-__all__ = ["HEARTBEAT_SECONDS", "make_storage", "storage_spec"]
+__all__ = [
+    "HEARTBEAT_SECONDS",
+    "delete_study",
+    "load_study",
+    "make_pruner",
+    "make_storage",
+    "storage_spec",
+]
 
 #: Interval of the RDB heartbeat; a trial silent for 6 intervals is failed by the others.
 HEARTBEAT_SECONDS = 5
@@ -38,7 +49,7 @@ def storage_spec(storage: str | None, workers: int, run_dir: Path) -> str:
     if "://" not in storage:
         raise ConfigError(
             f"storage must be 'sqlite', 'journal' or a database URL such as "
-            f"postgresql://user@host/db; got {storage!r}"
+            f"postgresql+psycopg://user@host/db; got {mask_secrets(storage)!r}"
         )
     return storage
 
@@ -67,12 +78,67 @@ def make_storage(spec: str, run_dir: Path) -> BaseStorage | str:
                 spec, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=6 * HEARTBEAT_SECONDS
             )
     except Exception as e:  # bad URL, missing driver, unreachable server
-        raise RunError(f"cannot open storage {spec!r}: {type(e).__name__}: {e}") from None
+        raise RunError(_storage_error(spec, e)) from None
+
+
+def _storage_error(spec: str, e: BaseException) -> str:
+    """One line on a storage that cannot be opened, the URL's password masked."""
+    detail = " ".join(str(e).split("(Background on this error")[0].split())
+    hint = ""
+    if "password" in detail.lower() and "://" in spec:
+        hint = " (quarch does not store a database password: set PGPASSWORD or ~/.pgpass)"
+    return mask_secrets(f"cannot open storage {spec!r}: {type(e).__name__}: {detail}{hint}")
+
+
+def make_pruner(name: str, options: dict[str, object] | None = None) -> optuna.pruners.BasePruner:
+    """The Optuna pruner ``--pruner`` names: ``median`` (``MedianPruner``),
+    ``hyperband`` (``HyperbandPruner``) or ``none`` (``NopPruner``).
+
+    Always explicit: Optuna's default for a study without one is a ``MedianPruner``,
+    and quarch reports epochs only when the run asked for pruning.
+    """
+    opts = dict(options or {})
+    classes: dict[str, type[optuna.pruners.BasePruner]] = {
+        "none": optuna.pruners.NopPruner,
+        "median": optuna.pruners.MedianPruner,
+        "hyperband": optuna.pruners.HyperbandPruner,
+    }
+    if name not in classes:
+        raise ConfigError(f"unknown pruner {name!r}; choose from: {', '.join(classes)}")
+    try:
+        return classes[name](**opts)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"--pruner {name}: bad pruner_options {opts}: {e}") from None
 
 
 def load_study(spec: str, run_dir: Path, study_name: str) -> optuna.Study:
-    """Load an existing study; a missing one is a :class:`RunError`."""
+    """Load an existing study; a missing or unreadable one is a :class:`RunError`."""
+    if spec in ("sqlite", "journal"):
+        name = "study.db" if spec == "sqlite" else "journal.log"
+        if not (run_dir / name).is_file():  # opening it would create an empty one
+            raise RunError(f"run folder {str(run_dir)!r} has no {name}: its study is missing")
     try:
-        return optuna.load_study(study_name=study_name, storage=make_storage(spec, run_dir))
+        storage = make_storage(spec, run_dir)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return optuna.load_study(
+                study_name=study_name, storage=storage, pruner=optuna.pruners.NopPruner()
+            )
     except KeyError:
-        raise RunError(f"no study named {study_name!r} in storage {spec!r}") from None
+        raise RunError(f"no study named {study_name!r} in storage {mask_secrets(spec)!r}") from None
+    except Exception as e:  # a damaged study.db or journal.log, a database gone
+        raise RunError(_storage_error(spec, e)) from None
+
+
+def delete_study(spec: str, run_dir: Path, study_name: str) -> None:
+    """Delete the study ``study_name`` (``overwrite=True``); nothing when there is none."""
+    if spec == "sqlite":
+        (run_dir / "study.db").unlink(missing_ok=True)
+        return
+    if spec == "journal":
+        (run_dir / "journal.log").unlink(missing_ok=True)
+        return
+    try:
+        optuna.delete_study(study_name=study_name, storage=make_storage(spec, run_dir))
+    except KeyError:
+        return

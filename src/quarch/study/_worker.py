@@ -11,7 +11,11 @@ run this same loop on one study. Everything they share is in the study, so:
   costs that one trial and the others complete the budget (on a database, Optuna's
   heartbeat does the same across machines);
 * a trial that raises, returns non-finite metrics, or exceeds ``trial_timeout`` is
-  failed with its reason; the run goes on.
+  failed with its reason; the run goes on;
+* with a pruner on the study, every epoch of training reports the trial's objective
+  value so far (:func:`pruning_hook`) and a trial the pruner stops is PRUNED with the
+  epoch it reached; like a complete trial it counts towards the budget (Optuna's
+  ``n_trials`` counts it too), while an architecture skipped before training does not.
 """
 
 from __future__ import annotations
@@ -33,12 +37,12 @@ from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
 from quarch._errors import RunError
-from quarch.evaluate import cheap_metrics, check_metrics
+from quarch.evaluate import cheap_metrics, check_metrics, epoch_hook
 
 if TYPE_CHECKING:
     from optuna.storages._heartbeat import BaseHeartbeatThread
 
-    from quarch.evaluate import Evaluator
+    from quarch.evaluate import EpochHook, Evaluator
     from quarch.objectives import Objective
     from quarch.space import Space
 
@@ -46,13 +50,16 @@ __all__ = [
     "FAIL_REASON",
     "METRICS",
     "OWNER",
+    "PRUNE_REASON",
     "SEED",
     "SKIP_REASON",
     "TrialTimeout",
     "claim",
+    "counts_toward_budget",
     "evaluate_trial",
     "fail_dead_trials",
     "finish",
+    "pruning_hook",
     "record_metrics",
     "skip",
     "time_limit",
@@ -62,6 +69,7 @@ __all__ = [
 
 FAIL_REASON = "fail_reason"
 SKIP_REASON = "skip_reason"
+PRUNE_REASON = "prune_reason"
 METRICS = "metrics"
 SEED = "seed"
 OWNER = "quarch:owner"
@@ -70,6 +78,14 @@ MAX_CONSECUTIVE_FAILURES = 25
 #: Stop a worker whose strategy keeps proposing architectures over a budget.
 MAX_CONSECUTIVE_SKIPS = 500
 _POLL_SECONDS = 0.5
+
+
+def counts_toward_budget(t: optuna.trial.FrozenTrial) -> bool:
+    """Whether a finished trial counts towards the run's budget of trials: complete, or
+    trained and then stopped by the pruner; never one skipped before training."""
+    if t.state == TrialState.COMPLETE:
+        return True
+    return t.state == TrialState.PRUNED and SKIP_REASON not in t.user_attrs
 
 
 def trial_seed(run_seed: int, number: int) -> int:
@@ -188,29 +204,82 @@ class OverBudget(Exception):
 
 
 def check_before_training(
-    trial: optuna.Trial, arch: Mapping[str, Any], evaluator: Evaluator, objective: Objective
+    trial: optuna.Trial,
+    arch: Mapping[str, Any],
+    evaluator: Evaluator,
+    objective: Objective,
+    known: Mapping[str, float] | None = None,
 ) -> None:
     """Compute the evaluator's cheap metrics (those that need no training) when a budget
     names one of them; an architecture over such a budget is recorded with those
     metrics and its constraints, and never trained.
+
+    Args:
+        known: the cheap metrics when the caller computed them already.
 
     Raises:
         OverBudget: with the broken budgets, after recording them on ``trial``.
     """
     if not objective.budgets:
         return
-    known = cheap_metrics(evaluator, arch)
+    known = cheap_metrics(evaluator, arch) if known is None else known
     checked = [b for b in objective.budgets if b.metric in known]
     broken = [b for b in checked if b.violation(known[b.metric]) > 0]
     if not broken:
         return
-    trial.set_user_attr(METRICS, known)
+    trial.set_user_attr(METRICS, dict(known))
     for b in checked:
         trial.set_constraint(str(b), b.violation(known[b.metric]))
     raise OverBudget(
         "over budget before training: "
         + ", ".join(f"{b.metric}={known[b.metric]:.6g} breaks {b}" for b in broken)
     )
+
+
+def prunes(study: optuna.Study) -> bool:
+    """Whether ``study`` has a pruner that can stop trials (anything but Optuna's
+    ``NopPruner``)."""
+    return not isinstance(study.pruner, optuna.pruners.NopPruner)
+
+
+def intermediate_value(objective: Objective, known: Mapping[str, float], val_error: float) -> float:
+    """The study's objective value of a trial stopped now, for the pruner: its
+    validation error so far, and for a weighted cost the weighted sum of it and of the
+    metrics known before training (``known``). A weighted metric known only after
+    training (a measured latency) is left out: the pruner compares trials at one
+    epoch, and it cannot see that term for any of them.
+
+    Example:
+        >>> from quarch.objectives import Objective
+        >>> obj = Objective(["val_error", "params"], weights=[1.0, 0.001])
+        >>> intermediate_value(obj, {"params": 100.0}, 0.25)
+        0.35
+    """
+    now = {**known, "val_error": val_error, "val_accuracy": 1.0 - val_error}
+    if objective.weights is None:
+        return float(now[objective.metrics[0]])
+    return float(
+        sum(w * now[m] for w, m in zip(objective.weights, objective.metrics, strict=True)
+            if m in now)
+    )  # fmt: skip
+
+
+def pruning_hook(
+    trial: optuna.Trial, objective: Objective, known: Mapping[str, float]
+) -> EpochHook:
+    """An epoch hook that reports the trial's objective value so far and raises
+    ``optuna.TrialPruned`` when the study's pruner says stop."""
+
+    def hook(epoch: int, val_error: float) -> None:
+        value = intermediate_value(objective, known, val_error)
+        trial.report(value, epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned(
+                f"pruned by the {type(trial.study.pruner).__name__} after epoch {epoch + 1}: "
+                f"{objective.names[0]} so far {value:.4g}"
+            )
+
+    return hook
 
 
 def evaluate_trial(
@@ -225,14 +294,23 @@ def evaluate_trial(
 
     Raises:
         OverBudget: the architecture breaks a budget before training (recorded).
+        optuna.TrialPruned: the study's pruner stopped the trial during training.
     """
     seed = trial_seed(run_seed, trial.number)
     trial.set_user_attr(SEED, seed)
     try:
         arch = space.suggest(trial)
         with time_limit(trial_timeout):
-            check_before_training(trial, arch, evaluator, objective)
-            raw = evaluator.evaluate(arch, seed=seed)
+            pruning = prunes(trial.study)
+            known = cheap_metrics(evaluator, arch) if objective.budgets or pruning else {}
+            check_before_training(trial, arch, evaluator, objective, known)
+            hook = pruning_hook(trial, objective, known) if pruning else None
+            with epoch_hook(hook):
+                raw = evaluator.evaluate(arch, seed=seed)
+    except optuna.TrialPruned:
+        if known:  # what is known without training stays readable (params, costs)
+            trial.set_user_attr(METRICS, dict(known))
+        raise
     except (KeyboardInterrupt, SystemExit, OverBudget):
         raise
     except Exception as e:  # a trial's failure must never end the run
@@ -249,6 +327,13 @@ def finish(
         study.tell(trial, state=TrialState.FAIL)
     else:
         study.tell(trial, values)
+
+
+def prune(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    """Close a trial the pruner stopped: PRUNED with its reason (its last reported
+    value is Optuna's record of it). It counts towards the budget."""
+    trial.set_user_attr(PRUNE_REASON, reason)
+    study.tell(trial, state=TrialState.PRUNED)
 
 
 def skip(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
@@ -271,10 +356,17 @@ def claim(study: optuna.Study) -> optuna.Trial:
 
 
 def _counts(study: optuna.Study) -> tuple[int, list[int]]:
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
-    complete = sum(t.state == TrialState.COMPLETE for t in trials)
+    """(trials counting towards the budget, numbers of the running ones)."""
+    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    trials = study.get_trials(deepcopy=False, states=states)
+    done = sum(counts_toward_budget(t) for t in trials)
     running = sorted(t.number for t in trials if t.state == TrialState.RUNNING)
-    return complete, running
+    return done, running
+
+
+def n_done(study: optuna.Study) -> int:
+    """Trials of ``study`` that count towards its budget (complete or pruned)."""
+    return _counts(study)[0]
 
 
 def _heartbeat(study: optuna.Study, trial: optuna.Trial) -> BaseHeartbeatThread:
@@ -297,17 +389,26 @@ def work(
     timeout: float | None = None,
     trial_timeout: float | None = None,
     on_trial: OnTrial | None = None,
-) -> None:
-    """Run trials on ``study`` until it holds ``trials`` complete ones (or ``timeout``)."""
+) -> str:
+    """Run trials on ``study`` until it holds ``trials`` complete (or pruned) ones, or
+    ``timeout`` seconds have passed.
+
+    Returns:
+        Why it stopped: ``"budget"`` (the budget is reached) or ``"timeout"``.
+
+    Raises:
+        RunError: it gave up: too many trials in a row failed, or were over budget
+            before training (the message says how far the run got).
+    """
     t_start = time.monotonic()
     failures = skips = 0
     while True:
         if timeout is not None and time.monotonic() - t_start >= timeout:
-            return
+            return "timeout"
         fail_dead_trials(study)
         complete, running = _counts(study)
         if complete >= trials:
-            return
+            return "budget"
         if complete + len(running) >= trials:
             time.sleep(_POLL_SECONDS)  # others' trials may still fail and need redoing
             continue
@@ -325,13 +426,20 @@ def work(
         except KeyboardInterrupt:
             finish(study, trial, None, "interrupted by the user")
             raise
+        except optuna.TrialPruned as e:
+            prune(study, trial, str(e))
+            failures = skips = 0
+            if on_trial is not None:
+                on_trial(study._storage.get_trial(trial._trial_id))
+            continue
         except OverBudget as e:
             skip(study, trial, str(e))
             skips += 1
             if skips >= MAX_CONSECUTIVE_SKIPS:
                 raise RunError(
-                    f"{skips} architectures in a row were over budget before training "
-                    f"({e}); loosen the budgets or shrink the space"
+                    f"gave up: {skips} architectures in a row were over budget before "
+                    f"training ({e}), with {n_done(study)} of {trials} trials done; loosen "
+                    "the budgets or shrink the space"
                 ) from None
             if on_trial is not None:
                 on_trial(study._storage.get_trial(trial._trial_id))
@@ -341,7 +449,10 @@ def work(
         if reason is not None:
             failures += 1
             if failures >= MAX_CONSECUTIVE_FAILURES:
-                raise RunError(f"{failures} trials in a row failed; the last with: {reason}")
+                raise RunError(
+                    f"gave up: {failures} trials in a row failed, with {n_done(study)} of "
+                    f"{trials} trials done; the last failed with: {reason}"
+                )
         else:
             failures = 0
         if on_trial is not None:

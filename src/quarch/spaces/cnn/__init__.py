@@ -10,6 +10,7 @@ costs; measured latency through ONNX Runtime).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -29,6 +30,7 @@ class CNNSpec(SpaceSpec):
     every metric the run gives no budget of its own (:meth:`resolve`)."""
 
     name = "cnn"
+    default_dataset = "digits"
     weight_sharing = "supernet"
     device_kinds = ("edge",)
     export_formats = ("torch", "onnx", "onnx-int8")
@@ -59,6 +61,18 @@ class CNNSpec(SpaceSpec):
     def space(self, **options: Any) -> Space:
         return cnn_space(**options)
 
+    def used_params(self, arch: Mapping[str, Any]) -> dict[str, Any]:
+        """Without the blocks of a stage beyond its ``depth_<s>``."""
+        import re
+
+        out = {}
+        for k, v in arch.items():
+            m = re.fullmatch(r"[a-z]+_(\d+)_(\d+)", k)
+            if m and int(m.group(2)) >= int(arch.get(f"depth_{m.group(1)}", 99)):
+                continue
+            out[k] = v
+        return out
+
     def check(self, config: SearchConfig) -> None:
         super().check(config)
         profile = config.evaluator_options.get("device_profile")
@@ -66,6 +80,30 @@ class CNNSpec(SpaceSpec):
             from quarch.cost.devices import check_device_profile
 
             check_device_profile(str(profile), self.device_kinds)
+        self._check_onnx(config)
+
+    @staticmethod
+    def _check_onnx(config: SearchConfig) -> None:
+        """Measured latency runs the network in ONNX Runtime: without the ``onnx`` extra
+        the first trial would train and then fail, so say so before anything runs."""
+        import importlib.util
+
+        from quarch._errors import ConfigError
+        from quarch.cost.devices import get_device
+
+        opts = config.evaluator_options
+        latency = opts.get("latency", "auto")
+        profile = str(opts.get("device_profile", "local-cpu"))
+        if latency == "model" or (latency == "auto" and not get_device(profile).measured):
+            return
+        missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ConfigError(
+                f"space 'cnn' measures latency_ms with ONNX Runtime on the {profile} profile, "
+                f"which needs the onnx extra (missing: {', '.join(missing)}): "
+                "pip install 'quarch[onnx]', or use the analytic latency model "
+                '(evaluator_options.latency = "model" in a config file)'
+            )
 
     def resolve(self, config: SearchConfig) -> SearchConfig:
         profile = config.evaluator_options.get("device_profile")

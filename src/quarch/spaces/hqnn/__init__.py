@@ -10,6 +10,7 @@ extrapolation) and ``evaluator.py`` (short training or the SuperCircuit).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -29,10 +30,11 @@ class HQNNSpec(SpaceSpec):
     tiny table gets fewer qubits), so it is :attr:`dataset_aware`."""
 
     name = "hqnn"
+    default_dataset = "iris"
     dataset_aware = True
     weight_sharing = "supercircuit"
     device_kinds = ("quantum",)
-    export_formats = ("torch", "qasm", "qiskit", "pennylane")
+    export_formats = ("torch", "qasm", "qasm3", "qiskit", "pennylane")
     evaluator_options: ClassVar[dict[str, str]] = {
         "qubit_budget": "largest device (qubits) for the circuit-cutting costs",
         "device_profile": "quantum device profile for runtime and noise (default ibm-heron); "
@@ -78,6 +80,15 @@ class HQNNSpec(SpaceSpec):
 
     def space(self, **options: Any) -> Space:
         return hqnn_space(**options)
+
+    def used_params(self, arch: Mapping[str, Any]) -> dict[str, Any]:
+        """Without the rotations and entanglement of layers beyond ``layers``."""
+        n = int(arch.get("layers", 0))
+        return {
+            k: v for k, v in arch.items()
+            if not (k.startswith(("rotation_", "entanglement_"))
+                    and int(k.rsplit("_", 1)[1]) >= n)
+        }  # fmt: skip
 
     def check(self, config: SearchConfig) -> None:
         """Also refuse, before any trial: an unknown or non-quantum device (the message

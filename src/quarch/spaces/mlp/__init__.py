@@ -7,6 +7,7 @@ are standardised on the training split first.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,6 +26,7 @@ class MLPSpec(SpaceSpec):
     """Spec of the ``mlp`` space: short training of the MLP from scratch."""
 
     name = "mlp"
+    default_dataset = "iris"
     evaluator_options: ClassVar[dict[str, str]] = {
         "lr": "learning rate of an architecture without an lr choice (default 0.01)",
         "save_weights": "save each trial's trained weights in RUN/weights (default true)",
@@ -36,6 +38,14 @@ class MLPSpec(SpaceSpec):
 
     def metrics(self, config: SearchConfig) -> frozenset[str]:
         return frozenset({"val_error", "test_error", "val_accuracy", "params", "flops"})
+
+    def used_params(self, arch: Mapping[str, Any]) -> dict[str, Any]:
+        """Without the widths of layers beyond ``n_layers``."""
+        n = int(arch.get("n_layers", 0))
+        return {
+            k: v for k, v in arch.items()
+            if not (k.startswith("width_") and k[6:].isdigit() and int(k[6:]) >= n)
+        }  # fmt: skip
 
     def make_evaluator(
         self, space: Space, config: SearchConfig, *, weights_dir: Path | None = None

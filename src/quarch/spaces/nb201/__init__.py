@@ -16,6 +16,7 @@ from quarch.spaces.nb201.space import nb201_arch_str, nb201_space
 
 if TYPE_CHECKING:
     from quarch.config import SearchConfig
+    from quarch.data import DatasetInfo
     from quarch.evaluate import Evaluator
     from quarch.evaluate.task import Task
     from quarch.space import Space
@@ -28,6 +29,7 @@ class NB201Spec(SpaceSpec):
     the six devices' latencies (``--dataset cifar10`` or ``cifar100`` names the table)."""
 
     name = "nb201"
+    default_dataset = "cifar10"
     evaluator_options: ClassVar[dict[str, str]] = {
         "latency": "also return the six latency columns (default true)",
     }
@@ -49,6 +51,27 @@ class NB201Spec(SpaceSpec):
         from quarch.spaces.nb201.evaluator import make_nb201_evaluator
 
         return make_nb201_evaluator(space, config)
+
+    def datasets(self, data_dir: str | Path | None) -> list[DatasetInfo]:
+        """The benchmark's tables, one per CIFAR set (``--space nb201 --dataset NAME``)."""
+        from quarch.data import DatasetInfo, default_data_dir
+        from quarch.spaces.nb201.evaluator import NB201_DATASETS, nb201_table_dir
+
+        root = default_data_dir() if data_dir is None else Path(data_dir).expanduser()
+        found = nb201_table_dir(root)
+        return [
+            DatasetInfo(
+                name=d,
+                n_samples=15625,
+                n_classes=10 if d == "cifar10" else 100,
+                input_shape=(3, 32, 32),
+                source=f"NAS-Bench-201 table: 15625 cells' {d} accuracies (no images)",
+                available=found is not None,
+                location=str(found or root / "nb201"),
+                space=self.name,
+            )
+            for d in NB201_DATASETS
+        ]
 
     def benchmark_tasks(self) -> dict[str, Callable[..., Task]]:
         from quarch.spaces.nb201.evaluator import NB201_DATASETS

@@ -39,6 +39,7 @@ __all__ = [
     "NB201Table",
     "load_nb201",
     "make_nb201_evaluator",
+    "nb201_table_dir",
 ]
 
 NB201_DATASETS: tuple[str, ...] = ("cifar10", "cifar100")
@@ -89,15 +90,23 @@ class NB201Table:
         return self._row[nb201_arch_str(arch)]
 
 
+def nb201_table_dir(root: Path) -> Path | None:
+    """The folder under ``root`` (``root/nb201`` or ``root``) holding the tables."""
+    for cand in (root / "nb201", root):
+        if (cand / _CIFAR_FILE).is_file():
+            return cand
+    return None
+
+
 def _find_dir(data_dir: str | Path | None) -> Path:
     if data_dir is None:
         from quarch.data import default_data_dir
 
         data_dir = default_data_dir()
     root = Path(data_dir).expanduser()
-    for cand in (root / "nb201", root):
-        if (cand / _CIFAR_FILE).is_file():
-            return cand
+    found = nb201_table_dir(root)
+    if found is not None:
+        return found
     raise DataError(
         f"NAS-Bench-201 table not found: looked for {_CIFAR_FILE} in {str(root / 'nb201')!r} "
         f"and {str(root)!r}; pass --data-dir pointing at the folder that holds nb201/"

@@ -1,0 +1,57 @@
+"""The whole suite writes only to temporary folders (issue 20, bug 7).
+
+* Every test runs with a temporary working folder, so a run folder named by default
+  (``runs/SPACE-DATASET-STRATEGY-sSEED``) or any other relative path lands there.
+* Hypothesis keeps no example database (it would write ``.hypothesis/`` here).
+* At the end of the session the checkout is compared with its state at the start
+  (every file git sees, ignored ones included, caches aside): a file a test wrote
+  into it fails the session, naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+# written by Python, the tools and pytest itself, not by tests
+_CACHES = ("__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".grimp_cache",
+           ".import_linter_cache", ".hypothesis", ".benchmarks", ".egg-info")  # fmt: skip
+
+settings.register_profile("quarch", database=None)
+settings.load_profile("quarch")
+
+
+def _checkout_files() -> set[str] | None:
+    """Untracked and ignored paths in the checkout (``None`` outside a git checkout)."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    paths = {line[3:] for line in out.splitlines() if line[:2] in ("??", "!!")}
+    return {p for p in paths if not any(c in p for c in _CACHES)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tests_write_only_to_temporary_folders(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[None]:
+    before = _checkout_files()
+    old = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    try:
+        yield
+    finally:
+        os.chdir(old)
+    after = _checkout_files()
+    if before is not None and after is not None:
+        new = sorted(after - before)
+        assert not new, f"tests wrote into the checkout: {new[:10]}"

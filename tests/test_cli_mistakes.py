@@ -1,0 +1,440 @@
+"""Every mistake a new user made (issue 20), through the command line.
+
+Each case runs ``quarch ...`` as the console script does (``quarch.cli.main``, stderr
+captured at the file descriptor, so whatever typer, rich or a library prints is
+seen) and asserts: exit status 2, exactly one line on stderr starting ``error:`` that
+names what is accepted, no traceback, nothing on stdout, and no run folder (or output
+file) left behind. A few cases need the real process (Ctrl-C, ``--debug``); they run
+``python -m quarch.cli`` in a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from quarch.cli import main
+from quarch.config import SearchConfig
+from quarch.study import Run, run_search
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+# (id, argv with {tmp} and {run} placeholders, expected start of the error line,
+#  files to write first {name: text}, modules to hide)
+Case = tuple[str, list[str], str, dict[str, str], tuple[str, ...]]
+
+SEARCH_CASES: list[Case] = [
+    (
+        "device-profile-on-mlp",
+        ["search", "--space", "mlp", "--device-profile", "cortex-m7"],
+        "error: space 'mlp' takes no evaluator option 'device_profile'; it takes: lr, save_weights",
+        {},
+        (),
+    ),
+    (
+        "qubit-budget-on-mlp",
+        ["search", "--space", "mlp", "--qubit-budget", "4"],
+        "error: space 'mlp' takes no evaluator option 'qubit_budget'; it takes: lr, save_weights",
+        {},
+        (),
+    ),
+    (
+        "supercircuit-on-mlp",
+        ["search", "--space", "mlp", "--supercircuit"],
+        "error: space 'mlp' takes no evaluator option 'supercircuit'; it takes: lr, save_weights",
+        {},
+        (),
+    ),
+    (
+        "supercircuit-on-nb201",
+        ["search", "--space", "nb201", "--supercircuit"],
+        "error: space 'nb201' takes no evaluator option 'supercircuit'; it takes: latency",
+        {},
+        (),
+    ),
+    (
+        "misspelt-evaluator-option-in-config",
+        ["search", "--config", "{tmp}/c.toml"],
+        "error: space 'cnn' takes no evaluator option 'lattency'; it takes: device_profile, latency,",
+        {"c.toml": 'space = "cnn"\n[evaluator_options]\nlattency = "model"\n'},
+        (),
+    ),
+    (
+        "misspelt-evaluator-option-flag",
+        ["search", "--space", "cnn", "--evaluator-option", "lattency=model"],
+        "error: space 'cnn' takes no evaluator option 'lattency'; it takes: device_profile, latency,",
+        {},
+        (),
+    ),
+    (
+        "unknown-space-option",
+        ["search", "--space", "mlp", "--space-option", "bogus=1"],
+        "error: space 'mlp' rejected its options {'bogus': 1}: mlp_space() got an unexpected "
+        "keyword argument 'bogus'; it takes: max_layers, widths, activations, learning_rates",
+        {},
+        (),
+    ),
+    (
+        "objective-the-space-cannot-produce",
+        ["search", "--space", "mlp", "--objectives", "val_error,latency_ms"],
+        "error: space 'mlp' does not produce metric(s) 'latency_ms' with this config; it "
+        "produces: flops, params, test_error, val_accuracy, val_error",
+        {},
+        (),
+    ),
+    (
+        "budget-the-space-cannot-produce",
+        ["search", "--space", "mlp", "--budget", "latency_ms<=10"],
+        "error: space 'mlp' does not produce metric(s) 'latency_ms'",
+        {},
+        (),
+    ),
+    (
+        "storage-url-that-cannot-open",
+        ["search", "--space", "mlp", "--storage", "foo://bar"],
+        "error: cannot open storage 'foo://bar'",
+        {},
+        (),
+    ),
+    (
+        "more-weights-than-objectives",
+        ["search", "--space", "mlp", "--weights", "1,0.01,0.001,0.1"],
+        "error: got 4 weights for 2 objectives ['val_error', 'params']; give one each",
+        {},
+        (),
+    ),
+    (
+        "nb201-with-a-tabular-data-set",
+        ["search", "--space", "nb201", "--dataset", "iris"],
+        "error: unknown nb201 data set 'iris'; choose from ['cifar10', 'cifar100']",
+        {},
+        (),
+    ),
+    (
+        "cnn-without-the-onnx-extra",
+        ["search", "--space", "cnn", "--dataset", "digits"],
+        "error: space 'cnn' measures latency_ms with ONNX Runtime on the local-cpu profile, "
+        "which needs the onnx extra (missing: onnx, onnxruntime): pip install 'quarch[onnx]'",
+        {},
+        ("onnx", "onnxruntime"),
+    ),
+    (
+        "config-value-of-the-wrong-type",
+        ["search", "--config", "{tmp}/c.toml"],
+        "error: config key 'trials' takes an integer; got 'ten'",
+        {"c.toml": 'space = "mlp"\ntrials = "ten"\n'},
+        (),
+    ),
+    (
+        "config-file-of-unknown-format",
+        ["search", "--config", "{tmp}/c.ini"],
+        "error: config file '{tmp}/c.ini': unknown format '.ini'; name it .toml, .json, .yaml, .yml",
+        {"c.ini": "[search]\nspace = mlp\n"},
+        (),
+    ),
+    (
+        "unknown-pruner",
+        ["search", "--space", "mlp", "--pruner", "bogus"],
+        "error: unknown pruner 'bogus'; choose from: none, median, hyperband",
+        {},
+        (),
+    ),
+    (
+        "pruner-with-several-objectives",
+        ["search", "--space", "mlp", "--pruner", "median"],
+        "error: --pruner median needs one objective or --weights",
+        {},
+        (),
+    ),
+    (
+        "pruner-on-a-table-look-up",
+        ["search", "--space", "nb201", "--pruner", "median", "--objectives", "val_error"],
+        "error: --pruner median: space 'nb201' is scored by a table look-up",
+        {},
+        (),
+    ),
+    (
+        "no-space",
+        ["search", "--dataset", "iris"],
+        "error: a search needs a space: give --space NAME",
+        {},
+        (),
+    ),
+    (
+        "evaluator-option-without-value",
+        ["search", "--space", "mlp", "--evaluator-option", "lr"],
+        "error: --evaluator-option takes KEY=VALUE; got 'lr'",
+        {},
+        (),
+    ),
+    (
+        "negative-timeout",
+        ["search", "--space", "mlp", "--timeout", "-5"],
+        "error: timeout must be > 0 seconds; got -5.0",
+        {},
+        (),
+    ),
+    (
+        "edge-profile-unknown",
+        ["search", "--space", "cnn", "--device-profile", "nope"],
+        "error: unknown edge device profile 'nope'; known: cortex-m7, raspi4, local-cpu",
+        {},
+        (),
+    ),
+    (
+        "password-in-an-unreachable-database-url",
+        ["search", "--space", "mlp", "--storage", "postgresql+psycopg://ann:s3cret@127.0.0.1:9/db"],
+        "error: cannot open storage 'postgresql+psycopg://ann:***@127.0.0.1:9/db'",
+        {},
+        (),
+    ),
+]
+
+
+def _run_cli(
+    capfd: pytest.CaptureFixture[str], argv: list[str]
+) -> tuple[int, str, str]:  # fmt: skip
+    code = main(argv)
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def _one_line(code: int, out: str, err: str, expected: str) -> None:
+    assert code == 2, (code, err)
+    assert out == "", out
+    assert err.startswith(expected), err
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert "Traceback" not in err and "s3cret" not in err
+
+
+def _hide(monkeypatch: pytest.MonkeyPatch, modules: tuple[str, ...]) -> None:
+    """Make ``modules`` look uninstalled (``import`` fails, ``find_spec`` is None)."""
+    for m in modules:
+        monkeypatch.setitem(sys.modules, m, None)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected", "files", "hidden"),
+    [pytest.param(*c[1:], id=c[0]) for c in SEARCH_CASES],
+)
+def test_search_mistake(
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    argv: list[str],
+    expected: str,
+    files: dict[str, str],
+    hidden: tuple[str, ...],
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a default run folder would appear here
+    if "nb201" in argv:
+        if not (SHARED / "nb201").is_dir():
+            pytest.skip("shared nb201 table absent")
+        argv = [*argv, "--data-dir", str(SHARED)]
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    _hide(monkeypatch, hidden)
+    out_dir = tmp_path / "run"
+    args = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    code, out, err = _run_cli(capfd, [*args, "--out", str(out_dir)])
+    _one_line(code, out, err, expected.replace("{tmp}", str(tmp_path)))
+    assert not out_dir.exists(), "a failed start left a run folder behind"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files), "something was written"
+
+
+@pytest.fixture(scope="module")
+def hqnn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished two-trial hybrid run (tiny circuits, one epoch), for resume and export."""
+    out = tmp_path_factory.mktemp("mistakes") / "hqnn"
+    cfg = SearchConfig(
+        space="hqnn", dataset="iris", trials=2, epochs=1, out=str(out),
+        space_options={"max_qubits": 2, "max_layers": 1, "frontends": ["linear"]},
+    )  # fmt: skip
+    run_search(cfg, progress=False)
+    return out
+
+
+def _complete_trial(run: Path) -> int:
+    return Run.open(run).result().complete[0].number
+
+
+RUN_CASES: list[tuple[str, Callable[[Path, int], list[str]], str, tuple[str, ...]]] = [
+    (
+        "export-qiskit-without-the-extra",
+        lambda run, n: ["export", str(run), "--trial", str(n), "--format", "qiskit"],
+        "error: --format qiskit needs the qiskit extra (missing: qiskit): pip install "
+        "'quarch[qiskit]'",
+        ("qiskit",),
+    ),
+    (
+        "export-qasm3-without-the-extra",
+        lambda run, n: ["export", str(run), "--trial", str(n), "--format", "qasm3"],
+        "error: --format qasm3 needs the qiskit extra (missing: qiskit)",
+        ("qiskit",),
+    ),
+    (
+        "export-unknown-format",
+        lambda run, n: ["export", str(run), "--trial", str(n), "--format", "qpy"],
+        "error: unknown export format 'qpy'; choose from: torch, onnx, onnx-int8, qasm, qasm3, "
+        "qiskit, pennylane",
+        (),
+    ),
+    (
+        "export-a-trial-that-does-not-exist",
+        lambda run, n: ["export", str(run), "--trial", "99", "--format", "torch"],
+        "error: run '{run}' has no trial 99; it has 0..1",
+        (),
+    ),
+    (
+        "resume-with-a-different-data-set",
+        lambda run, n: ["search", "--resume", str(run), "--dataset", "wine"],
+        "error: --resume continues a run with its saved config; only --data-dir, --device,",
+        (),
+    ),
+    (
+        "new-run-in-a-run-folder",
+        lambda run, n: ["search", "--space", "mlp", "--out", str(run)],
+        "error: run folder '{run}' already holds a study; continue it with `quarch search "
+        "--resume {run}`, replace it with --overwrite, or choose another --out",
+        (),
+    ),
+    (
+        "trials-of-a-folder-that-is-no-run",
+        lambda run, n: ["trials", str(run.parent / "nowhere")],
+        "error: '{parent}/nowhere' is not a quarch run folder",
+        (),
+    ),
+    (
+        "report-of-a-folder-that-is-no-run",
+        lambda run, n: ["report", str(run.parent / "nowhere")],
+        "error: '{parent}/nowhere' is not a quarch run folder",
+        (),
+    ),
+    (
+        "resume-a-folder-that-is-no-run",
+        lambda run, n: ["search", "--resume", str(run.parent / "nowhere")],
+        "error: '{parent}/nowhere' is not a quarch run folder",
+        (),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make_argv", "expected", "hidden"), [pytest.param(*c[1:], id=c[0]) for c in RUN_CASES]
+)
+def test_mistake_on_a_run(
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    hqnn_run: Path,
+    make_argv: Callable[[Path, int], list[str]],
+    expected: str,
+    hidden: tuple[str, ...],
+) -> None:
+    before = sorted(p.relative_to(hqnn_run) for p in hqnn_run.rglob("*"))
+    _hide(monkeypatch, hidden)
+    argv = make_argv(hqnn_run, _complete_trial(hqnn_run))
+    if argv[0] == "export":
+        argv += ["--out", str(tmp_path / "circuit.qpy")]
+    code, out, err = _run_cli(capfd, argv)
+    want = expected.replace("{run}", str(hqnn_run)).replace("{parent}", str(hqnn_run.parent))
+    _one_line(code, out, err, want)
+    assert not (tmp_path / "circuit.qpy").exists()
+    assert sorted(p.relative_to(hqnn_run) for p in hqnn_run.rglob("*")) == before
+    assert not (hqnn_run.parent / "nowhere").exists()
+
+
+def test_qiskit_export_is_named_qpy(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path, hqnn_run: Path
+) -> None:
+    target = tmp_path / "circuit.qasm"
+    n = _complete_trial(hqnn_run)
+    code, out, err = _run_cli(
+        capfd, ["export", str(hqnn_run), "--trial", str(n), "--format", "qiskit", "--out", str(target)]
+    )  # fmt: skip
+    _one_line(
+        code, out, err,
+        "error: --format qiskit writes Qiskit's binary QPY format; name the file .qpy (got "
+        "'circuit.qasm'), or use --format qasm3 for OpenQASM 3 text",
+    )  # fmt: skip
+    assert not target.exists()
+
+
+# -- the real process -------------------------------------------------------------------
+def _cli(*args: str, cwd: Path, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "quarch.cli", *args], cwd=cwd, capture_output=True, text=True,
+        timeout=300, **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_debug_after_the_subcommand_shows_the_traceback(tmp_path: Path) -> None:
+    p = _cli("search", "--space", "nope", "--debug", cwd=tmp_path)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[-1] == "error: unknown space 'nope'; choose from: mlp, nb201, cnn, hqnn"
+    assert "NoSuchOption" not in p.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_says_how_to_resume_and_exits_130(tmp_path: Path, workers: int) -> None:
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) during a
+    search: exit 130, one line saying how far it got and how to continue; the
+    interrupted trial is failed and the run resumes."""
+    run = tmp_path / "run"
+    argv = [sys.executable, "-m", "quarch.cli", "search", "--space", "mlp", "--dataset",
+            "digits", "--epochs", "2000", "--trials", "4", "--quiet", "--out", str(run),
+            "--workers", str(workers)]  # fmt: skip
+    proc = subprocess.Popen(
+        argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not _running_trials(run) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _running_trials(run), "no trial started"
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    result = Run.open(run).result()
+    assert err.splitlines() == [
+        f"error: interrupted with {result.done} of 4 trials done; continue with "
+        f"`quarch search --resume {run}`"
+    ], err
+    assert result.done < 4
+    failed = result.failed
+    assert failed and all(t.fail_reason == "interrupted by the user" for t in failed)
+    assert not any(t.state == "RUNNING" for t in result.trials)
+
+
+def _running_trials(run: Path) -> bool:
+    if not Run.exists(run):
+        return False
+    try:
+        return any(t.state == "RUNNING" for t in Run.open(run).result().trials)
+    except Exception:  # the study is being created right now
+        return False
+
+
+def test_nothing_left_in_the_working_folder(tmp_path: Path) -> None:
+    """A start that fails before its first trial leaves no folder in the working folder
+    either (the default run folder is runs/SPACE-DATASET-STRATEGY-sSEED)."""
+    p = _cli("search", "--space", "mlp", "--storage", "foo://bar", cwd=tmp_path)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+    shutil.rmtree(tmp_path, ignore_errors=True)

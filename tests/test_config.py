@@ -1,0 +1,108 @@
+"""Config files: formats, types, comma-separated lists, and secrets kept out of them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from quarch import ConfigError
+from quarch.config import SearchConfig, mask_secrets, strip_password
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("c.toml", 'space = "mlp"\nbudgets = "params<=100"\nobjectives = "val_error, flops"\n'),
+        ("c.json", '{"space": "mlp", "budgets": "params<=100", "objectives": "val_error,flops"}'),
+        ("c.yaml", "space: mlp\nbudgets: params<=100\nobjectives: val_error,flops\n"),
+        ("c.yml", "space: mlp\nbudgets: [params<=100]\nobjectives: [val_error, flops]\n"),
+    ],
+)
+def test_every_format_and_a_string_where_a_list_is_expected(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    """A string where a list is meant is one item (or comma-separated items), never
+    read character by character; a .yaml file is read as YAML, not as JSON."""
+    path = tmp_path / name
+    path.write_text(text)
+    cfg = SearchConfig.from_file(path)
+    assert cfg.budgets == ["params<=100"]
+    assert cfg.objectives == ["val_error", "flops"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"space": "mlp", "trials": "ten"}, "config key 'trials' takes an integer; got 'ten'"),
+        ({"space": "mlp", "trials": True}, "config key 'trials' takes an integer; got True"),
+        ({"space": "mlp", "seed": 1.5}, "config key 'seed' takes an integer; got 1.5"),
+        ({"space": "mlp", "weights": ["a"]}, "config key 'weights' takes a list of numbers"),
+        ({"space": "mlp", "budgets": [3]}, "config key 'budgets' takes a list of budgets"),
+        ({"space": "mlp", "space_options": "x"}, "config key 'space_options' takes a table"),
+        ({"space": "mlp", "ray": "yes"}, "config key 'ray' takes true or false; got 'yes'"),
+        ({"space": 3}, "config key 'space' takes a string; got 3"),
+        ({"space": "mlp", "timeout": float("nan")}, "timeout must be > 0 seconds; got nan"),
+        ({"space": "mlp", "batch_size": 0}, "batch_size must be >= 1; got 0"),
+        ({"space": "mlp", "pruner": "sometimes"}, "unknown pruner 'sometimes'"),
+    ],
+)
+def test_wrong_types_are_one_clear_error(data: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        SearchConfig.from_dict(data)
+    assert str(e.value).startswith(message), str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("c.yaml", "space: [mlp\n", "cannot parse config file"),
+        ("c.yaml", "- space\n- mlp\n", "must hold a table of keys; got list"),
+        ("c.json", "[1, 2]", "must hold a table of keys; got list"),
+        ("c.toml", "spcae = 'mlp'\n", "unknown config key(s) ['spcae']"),
+        ("c.txt", "space = 'mlp'\n", "unknown format '.txt'"),
+    ],
+)
+def test_bad_files(tmp_path: Path, name: str, text: str, message: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        SearchConfig.from_file(path)
+    assert message in str(e.value)
+
+
+def test_binary_file_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        SearchConfig.from_file(path)
+
+
+def test_read_file_lets_flags_add_the_space(tmp_path: Path) -> None:
+    """A config file without ``space`` is fine when the command line gives it."""
+    path = tmp_path / "c.toml"
+    path.write_text("trials = 3\n")
+    data = SearchConfig.read_file(path)
+    assert data == {"trials": 3}
+    assert SearchConfig.from_dict({**data, "space": "mlp"}).trials == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "masked", "stripped"),
+    [
+        (
+            "postgresql+psycopg://ann:s3cret@db.example:5432/q",
+            "postgresql+psycopg://ann:***@db.example:5432/q",
+            "postgresql+psycopg://ann@db.example:5432/q",
+        ),
+        ("mysql+pymysql://u:p%40ss@h/db", "mysql+pymysql://u:***@h/db", "mysql+pymysql://u@h/db"),
+        ("postgresql://ann@db/q", "postgresql://ann@db/q", "postgresql://ann@db/q"),
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+        ("postgresql://:tok@db/q", "postgresql://:***@db/q", "postgresql://@db/q"),
+    ],
+)
+def test_mask_and_strip_passwords(url: str, masked: str, stripped: str) -> None:
+    assert mask_secrets(f"cannot open {url!r}: refused") == f"cannot open {masked!r}: refused"
+    assert strip_password(url) == stripped
+    assert json.loads(mask_secrets(json.dumps({"storage": url}))) == {"storage": masked}
