@@ -116,7 +116,7 @@ class TestTrajectories:
         assert float(z.max()) < 4.5
         assert float((z < 3).double().mean()) >= 0.9
         assert (exact - noisy_circuit_expval(
-            NoisyCircuit(4, tuple(s for s in nc.steps if not isinstance(s, (PauliNoise, Relaxation))),
+            NoisyCircuit(4, tuple(s for s in nc.steps if not isinstance(s, PauliNoise | Relaxation)),
                          (), 0, 4), words, inputs=x)).abs().max() > 0.05  # fmt: skip
 
     def test_strong_noise(self) -> None:
