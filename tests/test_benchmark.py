@@ -388,6 +388,23 @@ class TestNB201Tasks:
         assert t.oracle_label == best["arch"]
         assert t.oracle == pytest.approx(94.3733, abs=1e-3)  # the dataset README's optimum
 
+    @pytest.mark.parametrize(
+        "device", ["raspi4", "pixel3", "eyeriss", "fpga", "gold_6226", "1080ti_1"]
+    )
+    def test_every_latency_task_builds_with_its_quartile_budget(self, device: str) -> None:
+        """Each device's task (``1080ti_1`` too, a metric whose name starts with a
+        digit) limits that column at its 25th percentile, and its oracle pick is the
+        feasible cell with the best 12-epoch validation accuracy, read from the CSVs."""
+        acc, lat = self._tables()
+        col = {s: float(x[device]) for s, x in lat.items()}
+        limit = float(np.quantile(list(col.values()), 0.25))
+        t = build_task(f"nb201-cifar10-{device}", data_dir=str(DATA))
+        (b,) = t.objective.budgets
+        assert (b.metric, b.op) == (device, "<=") and b.limit == pytest.approx(limit)
+        feasible = [s for s in acc if col[s] <= limit]
+        oracle = max(feasible, key=lambda s: float(acc[s]["cifar10_valid_12ep"]))
+        assert t.oracle == pytest.approx(float(acc[oracle]["cifar10_test_200ep"]))
+
     def test_latency_task_budget_oracle_and_skipping(self, tmp_path: Path) -> None:
         acc, lat = self._tables()
         col = np.array([float(x["raspi4"]) for x in lat.values()])
