@@ -11,8 +11,7 @@ it) and the surrogate-guided QIEA and QPSO all read the study through
   scale (standardised) and the QUBO objective is ``sum_i w_i m_i`` of the samples.
   Several objectives are scalarised per problem by a random **epsilon-constraint**: one
   objective drawn at random is minimised while each other one must stay below a bound
-  drawn uniformly between its best value and the worst value on the current Pareto
-  set. Unlike a weighted sum (ParEGO's linear variant), this reaches Pareto points in
+  drawn uniformly between its best and worst values over the trials so far. Unlike a weighted sum (ParEGO's linear variant), this reaches Pareto points in
   concave parts of the front, and the bound is one more budget in the QUBO, so the
   subproblem stays quadratic.
 * **Budgets.** Every budget ``metric <= limit`` has a model of its constraint value
@@ -48,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from quarch.search._common import History, violation
+from quarch.search._common import History
 from quarch.search._problem import Constraint, QUBOProblem
 from quarch.search._surrogate import QuadraticModel, fit_known, fit_quadratic, rank_scores
 
@@ -264,7 +263,6 @@ class Surrogates:
             y = np.array([g[i] for i in keep], dtype=float)
             scale = float(np.sqrt(np.mean(y**2))) or 1.0  # not centred: 0 is the boundary
             bud_models.append((term, self._fit(Xall[keep], y / scale, hist.sizes, fit_rng), scale))
-        pareto = _pareto_rows(obj_rows, hist) if len(objs) > 1 else None
 
         out = []
         for _ in range(n):
@@ -282,7 +280,7 @@ class Surrogates:
             elif objs[0].weight is not None:
                 f = _weighted(hist.sizes, objs, samples, obj_models)
             else:
-                f, extra = self._epsilon(hist, objs, samples, obj_rows, pareto, rng)
+                f, extra = self._epsilon(hist, objs, samples, obj_rows, rng)
                 constraints += extra
             prob = QUBOProblem(f, hist.X[0], tuple(constraints), self.strength)
             if len(hist.X):
@@ -320,7 +318,6 @@ class Surrogates:
         objs: list[_Term],
         samples: list[QuadraticModel],
         rows: list[np.ndarray],
-        pareto: np.ndarray | None,
         rng: np.random.Generator,
     ) -> tuple[QuadraticModel, list[Constraint]]:
         """A random epsilon-constraint scalarisation (see the module docstring)."""
@@ -330,10 +327,11 @@ class Surrogates:
             if j == k:
                 continue
             vals = rows[j][~np.isnan(rows[j])]
-            front = rows[j][pareto] if pareto is not None and pareto.any() else vals
-            front = front[~np.isnan(front)]
+            # Up to the worst value of any trial, not of the front: a bound at most the
+            # front's worst keeps every proposal inside the front's current extent, so
+            # a front that starts without the costly, accurate cells never reaches them.
             lo = float(vals.min()) if vals.size else 0.0
-            hi = float(front.max()) if front.size else lo
+            hi = float(vals.max()) if vals.size else lo
             eps = float(rng.uniform(lo, max(hi, lo)))
             g = samples[j].shifted(-eps)
             exact = None
@@ -369,21 +367,6 @@ def _weighted(
         w += term.weight * sd * s.w
     norm = float(np.abs(w).max()) or 1.0
     return QuadraticModel(sizes, w / norm)
-
-
-def _pareto_rows(rows: Sequence[np.ndarray], hist: History) -> np.ndarray:
-    """Mask of the feasible trials on the Pareto front of the modelled objectives."""
-    from quarch.objectives import pareto_mask
-
-    if not rows:
-        return np.zeros(0, dtype=bool)
-    V = np.stack([np.nan_to_num(r, nan=np.inf) for r in rows], axis=1)
-    feasible = np.array([violation(t) <= 0 for t in hist.trials], dtype=bool)
-    mask = np.zeros(len(hist.trials), dtype=bool)
-    if feasible.any():
-        idx = np.flatnonzero(feasible)
-        mask[idx] = pareto_mask(V[idx], ["minimize"] * V.shape[1])
-    return mask
 
 
 def screen(
