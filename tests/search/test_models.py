@@ -318,6 +318,42 @@ class TestObjectives:
         assert np.mean(ours) >= 0.9
         assert np.mean(ours) > np.mean(rand)
 
+    def test_epsilon_bounds_reach_past_the_front(self) -> None:
+        """A front that lacks the costly end (its largest ``size`` is below that of a
+        dominated trial) must still be extended: some proposals bound ``size`` above
+        the front's largest value, so the costly, accurate architectures stay in reach.
+        Each bound is read from its constraint's exact values over every architecture."""
+        X = _archs()
+        table = _table(0)
+        study = optuna.create_study(directions=["minimize"] * 2)
+        dists = _dists()
+        for i in np.random.default_rng(1).permutation(len(X))[:20]:
+            x = X[i]
+            err, size = float(table[tuple(x)]), float(x.sum())
+            study.add_trial(
+                optuna.trial.create_trial(
+                    values=[err, size],
+                    params=dict(zip(dists, (int(v) for v in x), strict=True)),
+                    distributions=dists,
+                    user_attrs={"metrics": {"val_error": err, "size": size}},
+                )
+            )
+        V = np.array([t.values for t in study.trials])
+        front_max = V[pareto_mask(V, ["minimize"] * 2), 1].max()
+        assert front_max < V[:, 1].max()  # a dominated trial is costlier than the front
+        obj = Objective(["val_error", "size"], directions={"size": "minimize"})
+        hist = QUBOSampler(seed=0)._history(study, study.ask(dists), dists)
+        problems = Surrogates(objective=obj, cheap_metrics=_size, exploration=0.0).problems(
+            hist, np.random.default_rng(0), 200
+        )
+        allowed = [
+            X[c.values(X) <= 0].sum(1).max()
+            for p in problems
+            for c in p.constraints
+            if c.name == "size<=eps" and (c.values(X) <= 0).any()
+        ]
+        assert len(allowed) > 20 and max(allowed) > front_max
+
 
 class TestFactorisationMachine:
     def test_coefficients_are_the_machines_predictions(self) -> None:
