@@ -501,7 +501,13 @@ def _print_result(result: Any) -> None:
 
 @app.command(cls=_Command)
 def benchmark(
-    task: Annotated[str, typer.Option(help="Benchmark task (`quarch tasks` lists them).")],
+    task: Annotated[
+        str,
+        typer.Option(
+            help="Benchmark task: a name (`quarch tasks` lists them) or your own task "
+            "factory as package.module:function."
+        ),
+    ],
     strategies: Annotated[str, typer.Option(help="Comma-separated strategy names.")] = "random",
     seeds: Annotated[int, typer.Option(help="Seeds per strategy.")] = 10,
     trials: Annotated[int, typer.Option(help="Queries per search.")] = 100,
@@ -511,10 +517,14 @@ def benchmark(
     ] = None,
     out: Annotated[str | None, typer.Option(help="Folder for the CSV and plot.")] = None,
     workers: Annotated[int, typer.Option(help="Processes running searches in parallel.")] = 1,
+    first_seed: Annotated[
+        int, typer.Option(help="First seed (tune on seeds you do not report).")
+    ] = 0,
     json_out: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
-    """Compare strategies on a benchmark task over many seeds; print a table."""
+    """Compare strategies on a benchmark task over many seeds; print a table with each
+    strategy's gap to the oracle pick and to the best classical strategy."""
     from quarch.benchmark import run_benchmark
 
     if seeds < 1 or trials < 1:
@@ -529,6 +539,7 @@ def benchmark(
         out=out,
         progress=not (quiet or json_out),
         workers=workers,
+        first_seed=first_seed,
     )
     if json_out:
         sys.stdout.write(json.dumps(result.to_json()) + "\n")

@@ -76,7 +76,8 @@ METRICS: dict[str, Direction] = {
     "1080ti_1": "minimize",
 }
 
-_BUDGET_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*$")
+# A metric name may start with a digit: NB201's ``1080ti_1`` latency column.
+_BUDGET_RE = re.compile(r"^\s*([A-Za-z0-9_]+)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*$")
 
 
 def _check_metric(name: str, known: Mapping[str, Direction]) -> None:

@@ -48,6 +48,7 @@ from quarch.search._vqe import VQESampler, VQESolver
 
 if TYPE_CHECKING:
     from quarch.objectives import Objective
+    from quarch.search._models import CheapMetrics
     from quarch.space import Space
 
 __all__ = [
@@ -75,6 +76,8 @@ __all__ = [
     "VQESampler",
     "VQESolver",
     "make_sampler",
+    "strategy_kind",
+    "uses_cheap_metrics",
 ]
 
 SamplerFactory = Callable[..., optuna.samplers.BaseSampler]
@@ -105,6 +108,46 @@ def _qpso(*, seed: int, space: Space, objective: Objective, **options: Any) -> Q
     return QPSOSampler(seed=seed, search_space=space.distributions(), **options)
 
 
+#: Offspring (QIEA) or moves (QPSO) the surrogate screens per query in ``-sg``.
+SCREEN = 8
+
+
+def _qiea_sg(
+    *,
+    seed: int,
+    space: Space,
+    objective: Objective,
+    cheap_metrics: CheapMetrics | None = None,
+    **options: Any,
+) -> QIEASampler:
+    opts = {"screen": SCREEN, **options}
+    return QIEASampler(
+        seed=seed,
+        search_space=space.distributions(),
+        objective=objective,
+        cheap_metrics=cheap_metrics,
+        **opts,
+    )
+
+
+def _qpso_sg(
+    *,
+    seed: int,
+    space: Space,
+    objective: Objective,
+    cheap_metrics: CheapMetrics | None = None,
+    **options: Any,
+) -> QPSOSampler:
+    opts = {"screen": SCREEN, **options}
+    return QPSOSampler(
+        seed=seed,
+        search_space=space.distributions(),
+        objective=objective,
+        cheap_metrics=cheap_metrics,
+        **opts,
+    )
+
+
 def _evolution(*, seed: int, space: Space, objective: Objective, **options: Any) -> RegEvoSampler:
     return RegEvoSampler(seed=seed, search_space=space.distributions(), **options)
 
@@ -125,6 +168,12 @@ STRATEGIES.add(
 STRATEGIES.add(
     "qpso", _qpso, "quantum-behaved particle swarm on the relaxed one-hot code (Sun et al.)"
 )
+STRATEGIES.add(
+    "qiea-sg", _qiea_sg, "QIEA whose offspring a surrogate of every metric screens (8 per query)"
+)
+STRATEGIES.add(
+    "qpso-sg", _qpso_sg, "QPSO whose moves a surrogate of every metric screens (8 per query)"
+)
 STRATEGIES.add("evolution", _evolution, "regularised (ageing) evolution, Real et al. (baseline)")
 STRATEGIES.add("reinforce", _reinforce, "REINFORCE policy-gradient controller (baseline)")
 STRATEGIES.add("local", _local, "first-improvement local search with restarts (baseline)")
@@ -144,18 +193,74 @@ STRATEGIES.add("tpe", _tpe, "Optuna's multivariate TPE (classical baseline)")
 STRATEGIES.add("nsga2", _nsga2, "Optuna's NSGA-II, multi-objective with constraints (baseline)")
 
 
+#: What kind of algorithm each built-in strategy is; a benchmark compares every
+#: strategy with the best ``"classical"`` one. A user who registers a strategy may add
+#: its kind here (``quarch.search.STRATEGY_KINDS["mine"] = "quantum"``).
+STRATEGY_KINDS: dict[str, str] = {
+    "qiea": "quantum-inspired",
+    "qpso": "quantum-inspired",
+    "qiea-sg": "quantum-inspired",
+    "qpso-sg": "quantum-inspired",
+    "qubo-sa": "quantum",
+    "qubo-sqa": "quantum",
+    "qubo-dimod": "quantum",
+    "qaoa": "quantum",
+    "vqe": "quantum",
+    "born": "quantum",
+    "grover": "quantum",
+    "evolution": "classical",
+    "reinforce": "classical",
+    "local": "classical",
+    "random": "classical",
+    "tpe": "classical",
+    "nsga2": "classical",
+}
+
+
+def strategy_kind(name: str) -> str:
+    """``"quantum"``, ``"quantum-inspired"``, ``"classical"``, or ``"other"`` for a
+    strategy registered by a user without a kind in :data:`STRATEGY_KINDS`."""
+    return STRATEGY_KINDS.get(name, "other")
+
+
+def uses_cheap_metrics(name: str) -> bool:
+    """Whether strategy ``name``'s factory takes ``cheap_metrics`` (the metrics an
+    evaluator knows without training), which :func:`make_sampler` then passes on."""
+    import inspect
+
+    return "cheap_metrics" in inspect.signature(STRATEGIES.get(name)).parameters
+
+
 def make_sampler(
-    name: str, *, seed: int, space: Space, objective: Objective, **options: Any
+    name: str,
+    *,
+    seed: int,
+    space: Space,
+    objective: Objective,
+    cheap_metrics: CheapMetrics | None = None,
+    **options: Any,
 ) -> optuna.samplers.BaseSampler:
     """Build the registered strategy ``name``.
+
+    Args:
+        name: a registered strategy (:data:`STRATEGIES`).
+        seed: run seed.
+        space: the search space.
+        objective: the run's objective (metrics, weights, budgets).
+        cheap_metrics: ``cheap_metrics(arch) -> metrics`` of the evaluator (metrics known
+            without training), handed to the strategies whose factory takes it
+            (:func:`uses_cheap_metrics`): the QUBO family and the surrogate-guided
+            QIEA and QPSO. Others ignore it.
+        options: the strategy's own options.
 
     Raises:
         ConfigError: an unknown name (the message lists the known ones).
         ValueError: options the strategy does not accept.
     """
     factory = STRATEGIES.get(name)
+    extra = {"cheap_metrics": cheap_metrics} if uses_cheap_metrics(name) else {}
     try:
-        return factory(seed=seed, space=space, objective=objective, **options)
+        return factory(seed=seed, space=space, objective=objective, **extra, **options)
     except TypeError as e:
         from quarch._errors import ConfigError
 

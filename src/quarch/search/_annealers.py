@@ -114,14 +114,23 @@ class SQASolver:
         """Reads ``(num_reads, n)`` of each QUBO ``x^T Q x``, lowest energy first."""
         from quarch.search._sqa import sqa_minimize
 
+        # QUBOs of different widths (budgets add slack bits) run as one batch, padded
+        # with free bits of zero energy that are dropped afterwards.
+        n = max(Q.shape[0] for Q in Qs)
+        padded = np.zeros((len(Qs), n, n))
+        for i, Q in enumerate(Qs):
+            padded[i, : Q.shape[0], : Q.shape[0]] = Q
         bits, energy = sqa_minimize(
-            np.stack(Qs),
+            padded,
             n_reads=self.num_reads,
             n_slices=self.n_slices,
             n_sweeps=self.num_sweeps,
             seed=rng,
         )
-        return [b[np.argsort(e, kind="stable")] for b, e in zip(bits, energy, strict=True)]
+        return [
+            b[np.argsort(e, kind="stable")][:, : Q.shape[0]]
+            for b, e, Q in zip(bits, energy, Qs, strict=True)
+        ]
 
     def __call__(
         self, problems: Sequence[QUBOProblem], rng: np.random.Generator

@@ -284,10 +284,12 @@ class Register:
                     counters[k] = counters.get(k, 0.0) + v
                 if codes.size == 0:
                     continue
-                E = problem.energy(X[codes])
                 found.append(X[codes])
+                # the incumbent moves by the problem's cost (budgets checked exactly),
+                # the circuits minimise its QUBO energy
+                E = problem.cost(X[codes])
                 best = int(np.argmin(E))
-                if E[best] < c_inc:
+                if E[best] < float(problem.cost(inc[None])[0]):
                     inc = X[codes][best].copy()
         n = len(problem.sizes)
         return (np.concatenate(found) if found else np.zeros((0, n), dtype=np.int64)), counters

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -135,6 +135,14 @@ class History:
         seen (set[tuple[int, ...]]): index vectors of every other trial of the study
             (running and failed ones too), to avoid proposing a repeat.
         directions (list[StudyDirection]): the study's directions.
+        skipped (list[FrozenTrial]): pruned trials that recorded constraints: the
+            architectures the study skipped before training because they broke a
+            budget on a metric known without training (their ``metrics`` user attr
+            holds those metrics). They tell a surrogate about the budgets, not the
+            objective.
+        X_skipped (np.ndarray): their option indices, ``(len(skipped), len(names))``.
+        choices (list[tuple]): the options of each parameter (architectures as dicts
+            for a strategy that computes metrics of its own candidates).
     """
 
     names: list[str]
@@ -144,6 +152,13 @@ class History:
     rank: np.ndarray
     seen: set[tuple[int, ...]]
     directions: list[StudyDirection]
+    skipped: list[FrozenTrial] = field(default_factory=list)
+    X_skipped: np.ndarray | None = None
+    choices: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def arch(self, x: Sequence[int]) -> dict[str, Any]:
+        """The architecture (parameter -> option) of option indices ``x``."""
+        return {n: c[int(i)] for n, c, i in zip(self.names, self.choices, x, strict=True)}
 
     def best(self, subset: Sequence[int] | None = None) -> int | None:
         """Index (into ``trials``) of the best trial, among ``subset`` if given.
@@ -229,6 +244,7 @@ class PopulationSampler(BaseSampler):
         assert all(isinstance(d, CategoricalDistribution) for d in dists)
         cdists: list[CategoricalDistribution] = dists  # type: ignore[assignment]
         trials, rows, seen = [], [], set()
+        skipped, skipped_rows = [], []
         for t in study.get_trials(deepcopy=False):
             if t.number == trial.number:
                 continue
@@ -239,6 +255,9 @@ class PopulationSampler(BaseSampler):
             if t.state == TrialState.COMPLETE and t.values is not None:
                 trials.append(t)
                 rows.append(idx)
+            elif t.state == TrialState.PRUNED and t.constraints:
+                skipped.append(t)
+                skipped_rows.append(idx)
         X = np.array(rows, dtype=int).reshape(len(rows), len(names))
         return History(
             names=names,
@@ -248,6 +267,9 @@ class PopulationSampler(BaseSampler):
             rank=order_trials(trials, study.directions),
             seen=seen,
             directions=list(study.directions),
+            skipped=skipped,
+            X_skipped=np.array(skipped_rows, dtype=int).reshape(len(skipped_rows), len(names)),
+            choices=[tuple(d.choices) for d in cdists],
         )
 
     def _unique(

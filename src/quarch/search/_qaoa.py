@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from quarch.objectives import Objective
     from quarch.quantum import ExecutionPlan
+    from quarch.search._models import CheapMetrics
     from quarch.search._problem import QUBOProblem
     from quarch.space import Space
 
@@ -175,7 +176,8 @@ class QAOASampler(QUBOSampler):
             decomposed (``decompose=True``) or rejected with a ``CircuitSizeError``.
         decompose (bool): allow sub-QUBOs over a few choices at a time.
         rounds (int): passes over the blocks, >= 1.
-        thompson, batch_size, n_startup, exploration, seed, search_space: see
+        thompson, batch_size, n_startup, exploration, objective, cheap_metrics, surrogate,
+            strength, seed, search_space: see
             :class:`~quarch.search.QUBOSampler`.
 
     Example:
@@ -199,6 +201,10 @@ class QAOASampler(QUBOSampler):
         batch_size: int = 10,
         n_startup: int = 10,
         exploration: float = 0.5,
+        objective: Objective | None = None,
+        cheap_metrics: CheapMetrics | None = None,
+        surrogate: str = "bocs",
+        strength: float = 4.0,
         seed: int | None = None,
         search_space: dict[str, CategoricalDistribution] | None = None,
     ) -> None:
@@ -211,12 +217,29 @@ class QAOASampler(QUBOSampler):
             batch_size=batch_size,
             n_startup=n_startup,
             exploration=exploration,
+            objective=objective,
+            cheap_metrics=cheap_metrics,
+            surrogate=surrogate,
+            strength=strength,
             seed=seed,
             search_space=search_space,
         )
         register.check(search_space, "qaoa")
 
 
-def make(*, seed: int, space: Space, objective: Objective, **options: Any) -> QAOASampler:
+def make(
+    *,
+    seed: int,
+    space: Space,
+    objective: Objective,
+    cheap_metrics: CheapMetrics | None = None,
+    **options: Any,
+) -> QAOASampler:
     """Registry factory: ``QAOASampler`` over ``space`` (any objective: ranks are the reward)."""
-    return QAOASampler(seed=seed, search_space=space.distributions(), **options)
+    return QAOASampler(
+        seed=seed,
+        search_space=space.distributions(),
+        objective=objective,
+        cheap_metrics=cheap_metrics,
+        **options,
+    )

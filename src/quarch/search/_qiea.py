@@ -39,11 +39,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from quarch.search._common import History, PopulationSampler, Proposal, check_float, check_int
+from quarch.search._models import CheapMetrics, Surrogates, screen
 
 if TYPE_CHECKING:
     from optuna import Study
     from optuna.distributions import CategoricalDistribution
     from optuna.trial import FrozenTrial
+
+    from quarch.objectives import Objective
 
 __all__ = ["QIEASampler"]
 
@@ -60,6 +63,12 @@ class QIEASampler(PopulationSampler):
         crossover (float): per-choice probability of taking the paired classical
             individual's option in an observation, in ``[0, 1]``.
         update_every (int): generations between quantum updates, >= 1.
+        screen (int): offspring observed per query; with more than 1, a Thompson
+            sample of the surrogates of the QUBO strategies (one per metric, budgets
+            included, :mod:`quarch.search._models`) picks the one that is evaluated
+            (surrogate-guided QIEA, ``qiea-sg``). 1 (the default) is plain Q-NAS.
+        objective, cheap_metrics, surrogate: what the screening models, as in
+            :class:`~quarch.search.QUBOSampler` (only used when ``screen > 1``).
         seed (int | None): run seed.
         search_space (dict[str, CategoricalDistribution] | None): the space; ``None``
             infers it from the completed trials.
@@ -78,6 +87,10 @@ class QIEASampler(PopulationSampler):
         step: float = 0.2,
         crossover: float = 0.5,
         update_every: int = 1,
+        screen: int = 1,
+        objective: Objective | None = None,
+        cheap_metrics: CheapMetrics | None = None,
+        surrogate: str = "bocs",
         seed: int | None = None,
         search_space: dict[str, CategoricalDistribution] | None = None,
     ) -> None:
@@ -87,6 +100,10 @@ class QIEASampler(PopulationSampler):
         self._step = check_float("step", step, 0.0, 1.0, low_open=True)
         self._crossover = check_float("crossover", crossover, 0.0, 1.0)
         self._update_every = check_int("update_every", update_every, 1)
+        self._screen = check_int("screen", screen, 1)
+        self._models = Surrogates(
+            objective=objective, cheap_metrics=cheap_metrics, surrogate=surrogate
+        )
 
     @property
     def generation_size(self) -> int:
@@ -152,4 +169,15 @@ class QIEASampler(PopulationSampler):
                 out.append(o)
             return out
 
-        return self._unique(observe, hist.seen)
+        if self._screen == 1:
+            return self._unique(observe, hist.seen)
+        offspring: list[Proposal] = []
+        taken = set(hist.seen)
+        for _ in range(self._screen):
+            child = self._unique(observe, taken)
+            if tuple(child) not in taken:
+                offspring.append(child)
+                taken.add(tuple(child))
+        if not offspring:
+            return self._unique(observe, hist.seen)
+        return offspring[screen(self._models, hist, rng, offspring)]

@@ -28,11 +28,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from quarch.search._common import History, PopulationSampler, Proposal, check_float, check_int
+from quarch.search._models import CheapMetrics, Surrogates, screen
 
 if TYPE_CHECKING:
     from optuna import Study
     from optuna.distributions import CategoricalDistribution
     from optuna.trial import FrozenTrial
+
+    from quarch.objectives import Objective
 
 __all__ = ["QPSOSampler"]
 
@@ -45,6 +48,12 @@ class QPSOSampler(PopulationSampler):
     Args:
         swarm_size (int): particles, >= 1.
         beta (float): contraction-expansion coefficient, in ``(0, 1.78]``.
+        screen (int): moves drawn per query; with more than 1, a Thompson sample of the
+            surrogates of the QUBO strategies (:mod:`quarch.search._models`) picks the
+            one that is evaluated (surrogate-guided QPSO, ``qpso-sg``). 1 (the
+            default) is plain QPSO.
+        objective, cheap_metrics, surrogate: what the screening models, as in
+            :class:`~quarch.search.QUBOSampler` (only used when ``screen > 1``).
         seed (int | None): run seed.
         search_space (dict[str, CategoricalDistribution] | None): the space; ``None``
             infers it from the completed trials.
@@ -60,12 +69,20 @@ class QPSOSampler(PopulationSampler):
         *,
         swarm_size: int = 10,
         beta: float = 0.5,
+        screen: int = 1,
+        objective: Objective | None = None,
+        cheap_metrics: CheapMetrics | None = None,
+        surrogate: str = "bocs",
         seed: int | None = None,
         search_space: dict[str, CategoricalDistribution] | None = None,
     ) -> None:
         super().__init__(seed=seed, search_space=search_space)
         self._swarm_size = check_int("swarm_size", swarm_size, 1)
         self._beta = check_float("beta", beta, 0.0, 1.78, low_open=True)
+        self._screen = check_int("screen", screen, 1)
+        self._models = Surrogates(
+            objective=objective, cheap_metrics=cheap_metrics, surrogate=surrogate
+        )
 
     @staticmethod
     def _decode(x: np.ndarray, hist: History) -> Proposal:
@@ -142,6 +159,14 @@ class QPSOSampler(PopulationSampler):
                 if tuple(self._decode(x, hist)) not in hist.seen:
                     break
                 x = move()
+            if self._screen > 1:
+                moves = [x]
+                while len(moves) < self._screen:
+                    moves.append(move())
+                fresh = [m for m in moves if tuple(self._decode(m, hist)) not in hist.seen]
+                moves = fresh or moves
+                pick = screen(self._models, hist, rng, [self._decode(m, hist) for m in moves])
+                x = moves[pick]
         prop = self._decode(x, hist)
         if tuple(prop) in hist.seen:
             # The swarm has collapsed onto evaluated cells: nudge to an unseen neighbour.

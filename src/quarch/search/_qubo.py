@@ -1,10 +1,12 @@
 """The QUBO strategy family: one surrogate loop, pluggable solvers.
 
 :class:`QUBOSampler` drives the loop for every member of the family (BOCS, Baptista
-and Poloczek 2018; FMQA, Kitai et al. 2020): fit the Bayesian quadratic model of the
-cost on one-hot bits (:mod:`quarch.search._surrogate`) to the trials, draw Thompson
-samples of it, hand them to a **solver** as :class:`QUBOProblem` objects, and propose
-the best untried architectures the solver returns. The algorithms differ only in the
+and Poloczek 2018; FMQA, Kitai et al. 2020): fit one quadratic surrogate per metric of
+the objective and per budget to the trials, metrics known without training exactly
+(:mod:`quarch.search._models`), draw Thompson samples of them, hand them to a
+**solver** as :class:`QUBOProblem` objects (the scalarised objective, each budget a
+linear inequality with slack variables), and propose the best untried architectures
+the solver returns, checked against the budgets. The algorithms differ only in the
 solver, a small object passed as ``solver=``, the way Optuna's NSGA-II takes its
 ``crossover=``:
 
@@ -86,13 +88,9 @@ import numpy as np
 
 from quarch.search._annealers import DimodSolver, SASolver, SQASolver, check_slices
 from quarch.search._common import History, PopulationSampler, Proposal, check_float, check_int
-from quarch.search._problem import QUBOProblem, Solution, Solver, pick_unseen
-from quarch.search._surrogate import (
-    QuadraticModel,
-    fit_quadratic,
-    propose_batched,
-    rank_targets,
-)
+from quarch.search._models import CheapMetrics, Surrogates
+from quarch.search._problem import Constraint, QUBOProblem, Solution, Solver, pick_unseen
+from quarch.search._surrogate import propose_batched
 
 if TYPE_CHECKING:
     import dimod
@@ -104,6 +102,7 @@ if TYPE_CHECKING:
     from quarch.space import Space
 
 __all__ = [
+    "Constraint",
     "QUBOProblem",
     "QUBOSampler",
     "Solution",
@@ -143,6 +142,17 @@ class QUBOSampler(PopulationSampler):
         n_startup (int): uniform draws before the first fit, >= 1.
         exploration (float): spread of the Thompson samples around the posterior mean,
             in ``[0, 10]`` (0 exploits the mean).
+        objective (Objective | None): the run's objective: each of its metrics gets a
+            surrogate of its own and its budgets enter the QUBO
+            (:mod:`quarch.search._models`); ``None`` models the study's values and
+            constraints as they are.
+        cheap_metrics (Callable | None): ``cheap_metrics(arch) -> metrics``, the metrics
+            known without training (an evaluator's ``cheap_metrics``): they enter the
+            QUBO by a fit over many architectures and are checked exactly, so an
+            architecture known to break a budget is never proposed.
+        surrogate (str): ``"bocs"`` (Bayesian quadratic model) or ``"fm"``
+            (factorisation machine ensemble).
+        strength (float): weight of a budget's squared violation in the QUBO, > 0.
         seed (int | None): run seed.
         search_space (dict[str, CategoricalDistribution] | None): the space.
 
@@ -165,6 +175,10 @@ class QUBOSampler(PopulationSampler):
         batch_size: int = 1,
         n_startup: int = 10,
         exploration: float = 1.0,
+        objective: Objective | None = None,
+        cheap_metrics: CheapMetrics | None = None,
+        surrogate: str = "bocs",
+        strength: float = 4.0,
         seed: int | None = None,
         search_space: dict[str, CategoricalDistribution] | None = None,
     ) -> None:
@@ -176,6 +190,13 @@ class QUBOSampler(PopulationSampler):
             raise ValueError(f"thompson must be one of {list(_THOMPSON)}; got {thompson!r}")
         self._thompson = thompson
         self._solver = _annealer(solver, sampler, sample_kwargs, num_reads, num_sweeps, n_slices)
+        self._models = Surrogates(
+            objective=objective,
+            cheap_metrics=cheap_metrics,
+            surrogate=surrogate,
+            exploration=self._exploration,
+            strength=check_float("strength", strength, 0.0, 1e6, low_open=True),
+        )
 
     @property
     def solver(self) -> Solver:
@@ -210,22 +231,39 @@ class QUBOSampler(PopulationSampler):
             props = _one_per_problem(problems, ranked, taken)
         else:
             props = _all_from_one(problems[0], *ranked[0], taken, size)
+        if len(props) < size and self._models.known_names(hist):
+            # top up with draws known to meet the budgets (the generic top-up is blind)
+            for _ in range(size - len(props)):
+                x = self._uniform(hist, rng, taken)
+                if tuple(x) not in taken:
+                    props.append(x)
+                    taken.add(tuple(x))
         return props, {k: [v] * size for k, v in sol.counters.items()}
 
     def _problems(self, hist: History, rng: np.random.Generator, n: int) -> list[QUBOProblem]:
-        """``n`` Thompson samples of the model fitted to ``hist``, as solver problems.
+        """``n`` Thompson samples of the surrogates fitted to ``hist``, as solver
+        problems (:meth:`quarch.search._models.Surrogates.problems`)."""
+        return self._models.problems(hist, rng, n)
 
-        Every draw comes from ``rng`` before the solver's, so the samples do not depend
-        on the solver. The fit's target is the normal score of each trial's rank (any
-        objective, constraints ordering infeasible trials last).
-        """
-        post = fit_quadratic(hist.X, rank_targets(hist.trials, hist.directions), hist.sizes)
-        problems = []
-        for _ in range(n):
-            model = QuadraticModel(hist.sizes, post.draw(rng, self._exploration))
-            inc = hist.X[int(np.argmin(model.energy(hist.X)))].astype(np.int64)
-            problems.append(QUBOProblem(model, inc))
-        return problems
+    def _uniform(
+        self,
+        hist: History,
+        rng: np.random.Generator,
+        taken: set[tuple[int, ...]] | None = None,
+    ) -> Proposal:
+        """A uniform draw, unseen if possible, among the architectures not known to
+        break a budget (a metric known without training); after 200 rejections, any
+        unseen uniform draw."""
+        seen = hist.seen if taken is None else taken
+        draw = lambda _: [int(rng.integers(k)) for k in hist.sizes]  # noqa: E731
+        if not self._models.known_names(hist):
+            return self._unique(draw, seen) if taken is not None else super()._uniform(hist, rng)
+        prop = self._unique(draw, seen)
+        for _ in range(200):
+            if tuple(prop) not in seen and self._models.feasible_known(hist, np.array([prop]))[0]:
+                return prop
+            prop = self._unique(draw, seen)
+        return prop
 
 
 def _one_per_problem(
@@ -255,17 +293,18 @@ def _all_from_one(
     with untried neighbours of the proposals so far, or of the best known architecture
     (for a circuit solver, where its sub-QUBO search ended)."""
     props: list[Proposal] = []
-    for c in cands:
+    ok = p.feasible(np.array(cands)) if cands else np.zeros(0, dtype=bool)
+    for c, feasible in zip(cands, ok, strict=True):
         if len(props) == size:
             break
-        if tuple(c) not in taken:
+        if tuple(c) not in taken and feasible:
             props.append(c)
             taken.add(tuple(c))
     # A circuit solver's sub-QUBO search moves its incumbent only to strictly cheaper
     # states, so it ends at the first-found cheapest candidate when that beats the
     # incumbent: exactly ``cands[0]`` (ranked stably in the order found).
     best = [int(v) for v in p.incumbent]
-    if cands and energy[0] < float(p.energy(p.incumbent[None])[0]):
+    if cands and energy[0] < float(p.cost(p.incumbent[None])[0]):
         best = cands[0]
     while len(props) < size:
         x = pick_unseen(p, props or [best], taken)
@@ -287,7 +326,7 @@ def _ranked(problem: QUBOProblem, candidates: np.ndarray) -> tuple[list[Proposal
     distinct = list(dict.fromkeys(tuple(int(v) for v in x) for x in X))
     if not distinct:
         return [], np.zeros(0)
-    energy = problem.energy(np.array(distinct))
+    energy = problem.cost(np.array(distinct))
     order = np.argsort(energy, kind="stable")
     return [list(distinct[i]) for i in order], energy[order]
 
@@ -354,10 +393,24 @@ def _require_annealing() -> None:
 
 
 def _factory(solver: str, defaults: dict[str, Any]) -> Any:
-    def make(*, seed: int, space: Space, objective: Objective, **options: Any) -> QUBOSampler:
+    def make(
+        *,
+        seed: int,
+        space: Space,
+        objective: Objective,
+        cheap_metrics: CheapMetrics | None = None,
+        **options: Any,
+    ) -> QUBOSampler:
         _require_annealing()
         opts = {**defaults, **options}
-        return QUBOSampler(solver=solver, seed=seed, search_space=space.distributions(), **opts)
+        return QUBOSampler(
+            solver=solver,
+            seed=seed,
+            search_space=space.distributions(),
+            objective=objective,
+            cheap_metrics=cheap_metrics,
+            **opts,
+        )
 
     make.__name__ = f"make_qubo_{solver}"
     return make

@@ -66,8 +66,11 @@ __all__ = [
     "QuadraticModel",
     "arch_ids",
     "decode_codes",
+    "fit_known",
     "fit_quadratic",
+    "normal_scores",
     "propose_batched",
+    "rank_scores",
     "rank_targets",
     "single_thread",
 ]
@@ -150,6 +153,42 @@ class QuadraticModel:
             iu = np.triu_indices(k, 1)
             Q[idx[iu[0]], idx[iu[1]]] += 2.0 * P
         return Q, P * len(self.sizes)
+
+    def main_effects(self) -> np.ndarray:
+        """The best linear approximation of the model over uniformly random
+        architectures: per one-hot bit, its coefficient plus the mean of each of its
+        pair blocks over the other choice's options (the ANOVA main effects; the
+        grand mean of a block goes to its first choice). Shape ``(n_bits,)``.
+
+        Why: a budget enters the QUBO as a linear inequality with slack variables
+        (:class:`quarch.search._problem.Constraint`), and a quadratic constraint
+        would need quartic terms; what the pairs add beyond their main effects is
+        left to the exact check of every candidate.
+        """
+        lin = self.linear()
+        pos = self.n_bits
+        for j, k in self.pairs:
+            a, b = self.sizes[j], self.sizes[k]
+            block = self.w[pos : pos + a * b].reshape(a, b)
+            lin[self.offsets[j] : self.offsets[j] + a] += block.mean(1)
+            lin[self.offsets[k] : self.offsets[k] + b] += block.mean(0) - block.mean()
+            pos += a * b
+        return lin
+
+    def shifted(self, c: float) -> QuadraticModel:
+        """The model plus the constant ``c`` (added to the first choice's options:
+        exactly one of them is set in every architecture)."""
+        w = self.w.copy()
+        w[: self.sizes[0]] += float(c)
+        return QuadraticModel(self.sizes, w)
+
+    def scaled(self, a: float) -> QuadraticModel:
+        """The model times ``a``."""
+        return QuadraticModel(self.sizes, self.w * float(a))
+
+    def plus(self, other: QuadraticModel) -> QuadraticModel:
+        """The sum of two models over the same choices."""
+        return QuadraticModel(self.sizes, self.w + other.w)
 
     def to_bqm(self, penalty: float | None = None) -> dimod.BinaryQuadraticModel:
         """The penalised QUBO as a ``dimod.BinaryQuadraticModel`` on variables 0..n-1."""
@@ -251,6 +290,48 @@ def fit_quadratic(X: np.ndarray, y: np.ndarray, sizes: Sequence[int]) -> _Poster
     d = np.full(Phi.shape[1], tau**2)
     d[:n_lin] = 1.0
     return _Posterior(Phi, y, d, s2, g_lin + tau**2 * g_pair)
+
+
+def fit_known(X: np.ndarray, y: np.ndarray, sizes: Sequence[int]) -> QuadraticModel:
+    """Least-squares quadratic fit of a metric known for every architecture (params,
+    FLOPs, a latency table), on a design of many architectures rather than on trials.
+
+    A tiny ridge (1e-8 of the features' scale) keeps the solve defined when the design
+    does not pin every pair coefficient down; a metric that is quadratic in the one-hot
+    bits (NB201's params and FLOPs are linear) is recovered exactly.
+    """
+    Phi = features(X, sizes)
+    y = np.asarray(y, dtype=float)
+    m, p = Phi.shape
+    ridge = 1e-8 * max(m, 1)
+    if m < p:  # dual form: (Phi Phi^T + r I) a = y, w = Phi^T a
+        w = Phi.T @ np.linalg.solve(Phi @ Phi.T + ridge * np.eye(m), y)
+    else:
+        w = np.linalg.solve(Phi.T @ Phi + ridge * np.eye(p), Phi.T @ y)
+    return QuadraticModel(sizes, w)
+
+
+def normal_scores(loss: np.ndarray) -> np.ndarray:
+    """Normal scores of the ranks of ``loss`` (lowest first; ties by position)."""
+    loss = np.asarray(loss, dtype=float)
+    n = loss.size
+    if n == 0:
+        return np.zeros(0)
+    rank = np.empty(n)
+    rank[np.argsort(loss, kind="stable")] = np.arange(n)
+    return ndtri((rank + 0.5) / n)
+
+
+def rank_scores(loss: np.ndarray) -> np.ndarray:
+    """The surrogates' target for one objective: normal scores of the ranks of ``loss``,
+    standardised. Scale-free, so a study's units do not matter, and robust: a tail of
+    broken architectures (an NB201 cell whose paths are all ``none`` scores 10 %)
+    counts as the worst ranks, not as outliers that drag the fit."""
+    r = normal_scores(loss)
+    if r.size < 2:
+        return r
+    sd = float(r.std())
+    return (r - r.mean()) / (sd if sd > 0 else 1.0)
 
 
 def rank_targets(trials: Sequence[FrozenTrial], directions: Sequence[Any]) -> np.ndarray:
@@ -405,6 +486,7 @@ def propose_batched(
 def _before(hist: History, start: int) -> History:
     keep = [i for i, t in enumerate(hist.trials) if t.number < start]
     trials = [hist.trials[i] for i in keep]
+    keep_s = [i for i, t in enumerate(hist.skipped) if t.number < start]
     return History(
         names=hist.names,
         sizes=hist.sizes,
@@ -413,6 +495,9 @@ def _before(hist: History, start: int) -> History:
         rank=order_trials(trials, hist.directions),
         seen=hist.seen,
         directions=hist.directions,
+        skipped=[hist.skipped[i] for i in keep_s],
+        X_skipped=None if hist.X_skipped is None else hist.X_skipped[keep_s],
+        choices=hist.choices,
     )
 
 

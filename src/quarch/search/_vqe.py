@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from optuna.distributions import CategoricalDistribution
 
     from quarch.objectives import Objective
+    from quarch.search._models import CheapMetrics
     from quarch.search._problem import QUBOProblem
     from quarch.space import Space
 
@@ -121,7 +122,8 @@ class VQESampler(QUBOSampler):
     Args:
         layers, steps, lr, shots: see :class:`VQESolver`.
         encoding, max_qubits, decompose, rounds, thompson, batch_size, n_startup,
-            exploration, seed, search_space: see :class:`~quarch.search.QAOASampler`.
+            exploration, objective, cheap_metrics, surrogate, strength, seed, search_space:
+            see :class:`~quarch.search.QAOASampler`.
 
     Example:
         >>> import optuna
@@ -144,6 +146,10 @@ class VQESampler(QUBOSampler):
         batch_size: int = 10,
         n_startup: int = 10,
         exploration: float = 0.5,
+        objective: Objective | None = None,
+        cheap_metrics: CheapMetrics | None = None,
+        surrogate: str = "bocs",
+        strength: float = 4.0,
         seed: int | None = None,
         search_space: dict[str, CategoricalDistribution] | None = None,
     ) -> None:
@@ -156,12 +162,29 @@ class VQESampler(QUBOSampler):
             batch_size=batch_size,
             n_startup=n_startup,
             exploration=exploration,
+            objective=objective,
+            cheap_metrics=cheap_metrics,
+            surrogate=surrogate,
+            strength=strength,
             seed=seed,
             search_space=search_space,
         )
         register.check(search_space, "vqe")
 
 
-def make(*, seed: int, space: Space, objective: Objective, **options: Any) -> VQESampler:
+def make(
+    *,
+    seed: int,
+    space: Space,
+    objective: Objective,
+    cheap_metrics: CheapMetrics | None = None,
+    **options: Any,
+) -> VQESampler:
     """Registry factory: ``VQESampler`` over ``space`` (any objective: ranks are the reward)."""
-    return VQESampler(seed=seed, search_space=space.distributions(), **options)
+    return VQESampler(
+        seed=seed,
+        search_space=space.distributions(),
+        objective=objective,
+        cheap_metrics=cheap_metrics,
+        **options,
+    )

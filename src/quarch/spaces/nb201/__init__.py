@@ -7,7 +7,7 @@ model to export.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -74,19 +74,9 @@ class NB201Spec(SpaceSpec):
         ]
 
     def benchmark_tasks(self) -> dict[str, Callable[..., Task]]:
-        from quarch.spaces.nb201.evaluator import NB201_DATASETS
+        from quarch.spaces.nb201.tasks import task_factories
 
-        def task(dataset: str) -> Callable[..., Task]:
-            def make(
-                *, seed: int = 0, data_dir: str | None = None, budgets: Sequence[str] = ()
-            ) -> Task:
-                from quarch.spaces.nb201.tasks import nb201_task
-
-                return nb201_task(dataset, data_dir=data_dir, budgets=budgets)
-
-            return make
-
-        return {f"nb201-{d}": task(d) for d in NB201_DATASETS}
+        return task_factories()
 
 
 SPEC = NB201Spec()

@@ -1,0 +1,210 @@
+"""The harness: every strategy on every seed of a task, sequentially or in worker
+processes, with the energy the runs used."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quarch._errors import ConfigError
+from quarch.benchmark._result import BenchmarkResult
+from quarch.benchmark._run import run_one
+from quarch.benchmark._tasks import build_task
+
+__all__ = ["CPU_WATTS", "run_benchmark"]
+
+#: Power assumed per busy core when no energy meter is readable (W).
+CPU_WATTS = 10.0
+
+_Job = tuple[str, str, int, int, "str | None", tuple[str, ...]]
+
+
+def _run_job(job: _Job) -> dict[str, Any]:
+    return run_one(*job)
+
+
+def _init_worker() -> None:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+class _Meter:
+    """CodeCarbon's tracker when installed (sequential runs), else CPU time x watts."""
+
+    def __init__(self, use_codecarbon: bool) -> None:
+        self.tracker: Any = None
+        if use_codecarbon:
+            try:
+                from codecarbon import OfflineEmissionsTracker
+
+                self.tracker = OfflineEmissionsTracker(
+                    country_iso_code="USA", save_to_file=False, log_level="error"
+                )
+            except Exception:  # not installed or no readable meter: fall back
+                self.tracker = None
+
+    @property
+    def method(self) -> str:
+        if self.tracker is not None:
+            return "CodeCarbon (measured)"
+        return f"CPU time x {CPU_WATTS:g} W (no CodeCarbon meter)"
+
+    def measure(self, fn: Callable[[], list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], float]:
+        if self.tracker is not None:
+            try:
+                self.tracker.start()
+                rows = fn()
+                self.tracker.stop()
+                return rows, float(self.tracker._total_energy.kWh) * 3.6e6
+            except Exception:
+                self.tracker = None
+        rows = fn()
+        return rows, sum(r["cpu_seconds"] for r in rows) * CPU_WATTS
+
+
+def run_benchmark(
+    *,
+    task: str,
+    strategies: Sequence[str],
+    seeds: int,
+    trials: int,
+    data_dir: str | None = None,
+    budgets: Sequence[str] = (),
+    out: str | None = None,
+    progress: bool = True,
+    workers: int = 1,
+    first_seed: int = 0,
+) -> BenchmarkResult:
+    """Run every strategy on seeds ``first_seed .. first_seed + seeds - 1`` of ``task``
+    for ``trials`` queries each.
+
+    Args:
+        task: a registered task (:func:`quarch.benchmark.task_names`) or
+            ``package.module:function`` (a task factory, :mod:`quarch.evaluate.task`).
+        strategies: registered strategy names (``quarch.search.STRATEGIES``).
+        seeds: runs per strategy, >= 1.
+        trials: queries per run, >= 1.
+        data_dir: folder holding the task's data (``nb201/`` for the nb201 tasks).
+        budgets: hard limits such as ``raspi4<=20``, added to the task's own.
+        out: folder for ``results.csv``, ``curves.csv`` and ``best_so_far.png``
+            (default ``runs/benchmark-<task>``).
+        progress: show a progress bar on stderr.
+        workers: processes running (strategy, seed) pairs in parallel (each with one
+            thread); 1 runs them in this process.
+        first_seed: the first seed (tune on seeds you do not report).
+
+    Returns:
+        The :class:`BenchmarkResult`.
+
+    Raises:
+        ConfigError: an unknown task or strategy, a malformed budget, or bad counts.
+        DataError: the task's data files are missing.
+    """
+    from quarch.search import STRATEGIES, strategy_kind
+
+    names = list(strategies)
+    if not names:
+        raise ConfigError(f"no strategies given; choose from: {', '.join(STRATEGIES.names())}")
+    unknown = [s for s in names if s not in STRATEGIES]
+    if unknown:
+        raise ConfigError(
+            f"unknown strategy {', '.join(map(repr, unknown))}; "
+            f"choose from: {', '.join(STRATEGIES.names())}"
+        )
+    for label, v in (("seeds", seeds), ("trials", trials), ("workers", workers)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ConfigError(f"{label} must be a positive integer; got {v!r}")
+    if not isinstance(first_seed, int) or isinstance(first_seed, bool) or first_seed < 0:
+        raise ConfigError(f"first_seed must be an integer >= 0; got {first_seed!r}")
+    bud = tuple(budgets)
+    # Build (and cache) the task here: errors surface before any run, and forked
+    # workers inherit the loaded table.
+    base = build_task(task, seed=first_seed, data_dir=data_dir, budgets=bud)
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(
+        TextColumn(f"[bold]benchmark {base.name}"),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(file=sys.stderr),
+        disable=not progress,
+    )
+    seed_list = range(first_seed, first_seed + seeds)
+    jobs = {s: [(task, s, k, trials, data_dir, bud) for k in seed_list] for s in names}
+    rows: list[dict[str, Any]] = []
+    energy: dict[str, float] = {}
+    t0 = time.perf_counter()
+    with bar:
+        tid = bar.add_task("", total=len(names) * seeds)
+        if workers == 1:
+            meter = _Meter(use_codecarbon=True)
+            for s in names:
+                bar.update(tid, description=s)
+
+                def run_all(s: str = s) -> list[dict[str, Any]]:
+                    out_rows = []
+                    for job in jobs[s]:
+                        out_rows.append(_run_job(job))
+                        bar.advance(tid)
+                    return out_rows
+
+                got, energy[s] = meter.measure(run_all)
+                rows += got
+            method = meter.method
+        else:
+            import multiprocessing as mp
+
+            method_ctx = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            ctx = mp.get_context(method_ctx)
+            all_jobs = [j for s in names for j in jobs[s]]
+            with ctx.Pool(workers, initializer=_init_worker) as pool:
+                for r in pool.imap_unordered(_run_job, all_jobs):
+                    rows.append(r)
+                    bar.update(tid, description=r["strategy"], advance=1)
+            for s in names:
+                energy[s] = sum(r["cpu_seconds"] for r in rows if r["strategy"] == s) * CPU_WATTS
+            method = f"CPU time x {CPU_WATTS:g} W (no CodeCarbon meter in parallel runs)"
+    wall = time.perf_counter() - t0
+    order = {s: i for i, s in enumerate(names)}
+    rows.sort(key=lambda r: (order[r["strategy"]], r["seed"]))
+    curves = {
+        s: np.array([r["curve"] for r in rows if r["strategy"] == s], dtype=float) for s in names
+    }
+    optima = sorted({r["optimum"] for r in rows})
+    for r in rows:
+        del r["curve"]
+    result = BenchmarkResult(
+        task=base.name,
+        strategies=names,
+        seeds=seeds,
+        trials=trials,
+        budgets=[str(b) for b in base.objective.budgets],
+        maximize=base.maximize,
+        score_name=base.score_name,
+        target=base.target,
+        energy_method=method,
+        rows=rows,
+        curves=curves,
+        energy_j=energy,
+        wall_seconds=wall,
+        optima=optima,
+        oracle=base.oracle,
+        oracle_label=base.oracle_label,
+        kinds={s: strategy_kind(s) for s in names},
+        first_seed=first_seed,
+    )
+    out_dir = Path(out) if out else Path("runs") / f"benchmark-{base.name}"
+    result.write(out_dir)
+    result.out = out_dir
+    return result

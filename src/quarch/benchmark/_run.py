@@ -1,0 +1,158 @@
+"""One benchmark run: a strategy searches a task with one seed, as ``quarch search``
+would, in an in-memory Optuna study.
+
+Every trial goes through the search loop's own rules (:mod:`quarch.study._worker`): an
+architecture over a budget on a metric known without training (``cheap_metrics``) is
+recorded as skipped and never evaluated, and does not count as a query; an evaluation
+that raises is a failed trial and does count. The run stops after ``trials`` queries
+(or after :data:`MAX_ASKS_PER_QUERY` asks per query, for a strategy that keeps
+proposing architectures over the budget).
+
+The pick after each query is the best feasible trial by the objective (one objective),
+or the feasible Pareto set (several); the task's judge scores the picks after the
+search, so nothing the search sees depends on the judge.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from quarch.benchmark._tasks import build_task
+
+__all__ = ["MAX_ASKS_PER_QUERY", "run_one"]
+
+#: Asks allowed per query before a run is stopped short of its queries.
+MAX_ASKS_PER_QUERY = 50
+
+
+def run_one(
+    task: str,
+    strategy: str,
+    seed: int,
+    trials: int,
+    data_dir: str | None,
+    budgets: tuple[str, ...],
+) -> dict[str, Any]:
+    """Search ``task`` with ``strategy`` and ``seed`` for ``trials`` queries; the row of
+    the results table, with the judged ``curve`` of the pick after each query."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from quarch.evaluate import check_metrics
+    from quarch.objectives import pareto_mask
+    from quarch.search import make_sampler
+    from quarch.study._worker import OverBudget, check_before_training, skip, trial_seed
+
+    inst = build_task(task, seed=seed, data_dir=data_dir, budgets=budgets)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    objective = inst.objective
+    multi = objective.is_multi
+    cheap = getattr(inst.evaluator, "cheap_metrics", None)
+    t0, c0 = time.perf_counter(), time.process_time()
+    sampler = make_sampler(
+        strategy,
+        seed=seed,
+        space=inst.space,
+        objective=objective,
+        cheap_metrics=cheap if callable(cheap) else None,
+    )
+    study = optuna.create_study(directions=objective.directions, sampler=sampler)
+    sign = np.array([1.0 if d == "minimize" else -1.0 for d in objective.directions])
+    archs: list[dict[str, Any]] = []  # feasible evaluated architectures
+    losses: list[np.ndarray] = []
+    picks: list[Any] = []  # per query: an architecture, a list of them, or None
+    best = math.inf
+    best_arch: dict[str, Any] | None = None
+    sampler_s = eval_s = 0.0
+    queries = skipped = asks = 0
+    while queries < trials and asks < MAX_ASKS_PER_QUERY * trials:
+        asks += 1
+        ts = time.perf_counter()
+        trial = study.ask()
+        arch = inst.space.suggest(trial)
+        te = time.perf_counter()
+        sampler_s += te - ts
+        try:
+            check_before_training(trial, arch, inst.evaluator, objective)
+        except OverBudget as e:
+            skip(study, trial, str(e))
+            skipped += 1
+            eval_s += time.perf_counter() - te
+            continue
+        queries += 1
+        try:
+            metrics = check_metrics(
+                inst.evaluator.evaluate(arch, seed=trial_seed(seed, trial.number))
+            )
+            values = objective.values(metrics)
+            cons = objective.constraints(metrics)
+        except Exception as e:  # a trial's failure is a wasted query, not the end of a run
+            trial.set_user_attr("fail_reason", f"{type(e).__name__}: {e}")
+            study.tell(trial, state=TrialState.FAIL)
+            eval_s += time.perf_counter() - te
+            picks.append(picks[-1] if picks else None)
+            continue
+        eval_s += time.perf_counter() - te
+        trial.set_user_attr("metrics", metrics)
+        for k, g in cons.items():
+            trial.set_constraint(k, g)
+        ts = time.perf_counter()
+        study.tell(trial, values)
+        sampler_s += time.perf_counter() - ts
+        if all(g <= 0 for g in cons.values()):
+            archs.append(arch)
+            losses.append(sign * np.asarray(values, dtype=float))
+            if not multi and losses[-1][0] < best:
+                best, best_arch = float(losses[-1][0]), arch
+        if multi:
+            if archs:
+                mask = pareto_mask(np.stack(losses), ["minimize"] * len(sign))
+                picks.append([a for a, m in zip(archs, mask, strict=True) if m])
+            else:
+                picks.append(None)
+        else:
+            picks.append(best_arch)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    picks += [picks[-1] if picks else None] * (trials - len(picks))  # a run stopped short
+    # Judging happens after the search, on the picks only.
+    curve = [_judge(inst.judge, p) for p in picks]
+    reach = [
+        q + 1
+        for q, s in enumerate(curve)
+        if not math.isnan(s) and (s >= inst.target if inst.maximize else s <= inst.target)
+    ]
+    score = curve[-1] if curve else math.nan
+    regret = (inst.optimum - score) if inst.maximize else (score - inst.optimum)
+    last = picks[-1] if picks else None
+    if last is None:
+        picked = ""
+    elif multi:
+        picked = f"{len(last)} Pareto architectures"
+    else:
+        picked = inst.label(last)
+    return {
+        "strategy": strategy,
+        "seed": seed,
+        "score": score,
+        "regret": regret,
+        "queries_to_target": reach[0] if reach else None,
+        "queries": queries,
+        "skipped": skipped,
+        "seconds": seconds,
+        "sampler_seconds": sampler_s,
+        "eval_seconds": eval_s,
+        "cpu_seconds": cpu,
+        "picked": picked,
+        "optimum": inst.optimum,
+        "curve": curve,
+    }
+
+
+def _judge(judge: Any, pick: Any) -> float:
+    if pick is None:
+        return math.nan
+    return float(judge(pick))

@@ -1,0 +1,78 @@
+"""Is a strategy better than another on a task? Differences of final scores with a
+bootstrap confidence interval and a rank-sum test, both from SciPy.
+
+The runs of two strategies are independent samples (one per seed), and judged scores
+are far from normal (NAS-Bench-201 picks pile up on a few cells), so the interval is
+the percentile bootstrap of the difference of means (BCa needs a jackknife that ties
+make degenerate) and the test is the two-sided Mann-Whitney U (Wilcoxon rank-sum),
+which makes no assumption on the shape of either distribution.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ALPHA", "Comparison", "compare"]
+
+#: Significance level of the table's marks.
+ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One strategy against a reference.
+
+    Attributes:
+        difference (float): mean score of the strategy minus the reference's, signed so
+            that a positive value means the strategy is better.
+        low (float), high (float): 95 % bootstrap confidence interval of ``difference``.
+        p_value (float): two-sided Mann-Whitney U p-value.
+    """
+
+    difference: float
+    low: float
+    high: float
+    p_value: float
+
+    @property
+    def significant(self) -> bool:
+        """``p_value < ALPHA``."""
+        return self.p_value < ALPHA
+
+
+def compare(
+    a: np.ndarray, b: np.ndarray, *, maximize: bool, n_resamples: int = 9999, seed: int = 0
+) -> Comparison | None:
+    """``a`` against the reference ``b`` (final scores, one per seed; NaN left out).
+
+    Returns ``None`` when either has fewer than two scores.
+    """
+    from scipy.stats import bootstrap, mannwhitneyu
+
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    x, y = x[~np.isnan(x)], y[~np.isnan(y)]
+    if x.size < 2 or y.size < 2:
+        return None
+    sign = 1.0 if maximize else -1.0
+    diff = sign * float(x.mean() - y.mean())
+    if np.ptp(x) == 0 and np.ptp(y) == 0:  # two constants: nothing to resample
+        return Comparison(diff, diff, diff, 1.0 if diff == 0 else 0.0)
+
+    def stat(u: np.ndarray, v: np.ndarray, axis: int = -1) -> np.ndarray:
+        return sign * (np.mean(u, axis=axis) - np.mean(v, axis=axis))
+
+    res = bootstrap(
+        (x, y),
+        stat,
+        n_resamples=n_resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+        vectorized=True,
+    )
+    p = float(mannwhitneyu(x, y, alternative="two-sided").pvalue)
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return Comparison(diff, low, high, p if math.isfinite(p) else 1.0)
