@@ -338,6 +338,6 @@ def option_list(value: Any) -> list[Any]:
                 return text
 
         return [item(v.strip()) for v in value.split(",") if v.strip()]
-    if isinstance(value, (list, tuple, set, frozenset)):
+    if isinstance(value, list | tuple | set | frozenset):
         return list(value)
     return [value]
