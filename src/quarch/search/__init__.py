@@ -27,6 +27,7 @@ from quarch.search._annealers import DimodSolver, SASolver, SQASolver
 from quarch.search._born import BornSampler
 from quarch.search._circuits import Register
 from quarch.search._evolution import RegEvoSampler
+from quarch.search._grid import GridSampler
 from quarch.search._grover import GroverSampler, GroverSolver
 from quarch.search._local import LocalSearchSampler
 from quarch.search._nsga2 import NSGAIISampler
@@ -55,6 +56,7 @@ __all__ = [
     "STRATEGIES",
     "BornSampler",
     "DimodSolver",
+    "GridSampler",
     "GroverSampler",
     "GroverSolver",
     "LocalSearchSampler",
@@ -82,6 +84,10 @@ __all__ = [
 
 SamplerFactory = Callable[..., optuna.samplers.BaseSampler]
 STRATEGIES: Registry[SamplerFactory] = Registry("strategy")
+
+
+def _grid(*, seed: int, space: Space, objective: Objective, **options: Any) -> GridSampler:
+    return GridSampler(space=space, seed=seed, **options)
 
 
 def _random(*, seed: int, space: Space, objective: Objective, **options: Any) -> RandomSampler:
@@ -190,6 +196,7 @@ STRATEGIES.add("born", _born.make, "quantum circuit Born machine trained by REIN
 STRATEGIES.add("grover", _grover.make, "Grover adaptive search over the surrogate (oracle calls)")
 STRATEGIES.add("random", _random, "uniform random search (classical baseline)")
 STRATEGIES.add("tpe", _tpe, "Optuna's multivariate TPE (classical baseline)")
+STRATEGIES.add("grid", _grid, "every architecture once, in a seeded order (exhaustive; tables)")
 STRATEGIES.add("nsga2", _nsga2, "Optuna's NSGA-II, multi-objective with constraints (baseline)")
 
 

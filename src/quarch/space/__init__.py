@@ -7,6 +7,6 @@ quarch's, so any layer can use it.
 
 from __future__ import annotations
 
-from quarch.space._space import Arch, Choice, Encoding, Space
+from quarch.space._space import Arch, Choice, Encoding, Space, option_list
 
-__all__ = ["Arch", "Choice", "Encoding", "Space"]
+__all__ = ["Arch", "Choice", "Encoding", "Space", "option_list"]

@@ -316,3 +316,28 @@ class Space:
     def from_params(self, params: Mapping[str, Any]) -> Arch:
         """The architecture of an Optuna trial's ``params`` (extra keys are ignored)."""
         return self.validate({n: params[n] for n in self.names if n in params})
+
+
+def option_list(value: Any) -> list[Any]:
+    """A space builder's list option as given by a user: a list, one value, or a
+    comma-separated string whose items read as JSON where they can (``--space-option
+    embeddings=angle-y,iqp``, ``kernels=3,5`` and a config file's ``embeddings =
+    "angle-y"`` mean what they say, never a list of characters).
+
+    Example:
+        >>> option_list("angle-y,iqp"), option_list("3,5,false"), option_list(0.03)
+        (['angle-y', 'iqp'], [3, 5, False], [0.03])
+    """
+    if isinstance(value, str):
+        import json
+
+        def item(text: str) -> Any:
+            try:
+                return json.loads(text)
+            except ValueError:
+                return text
+
+        return [item(v.strip()) for v in value.split(",") if v.strip()]
+    if isinstance(value, list | tuple | set | frozenset):
+        return list(value)
+    return [value]

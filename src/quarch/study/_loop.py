@@ -218,6 +218,12 @@ def _prepare(
         config.strategy, seed=config.seed, space=space, objective=objective,
         **config.strategy_options,
     )  # fmt: skip
+    cells = getattr(sampler, "max_trials", None)  # a sampler that enumerates (grid)
+    if cells is not None and config.trials > cells:
+        raise ConfigError(
+            f"strategy {config.strategy!r} proposes each of {cells} architectures once; "
+            f"--trials must be at most {cells}"
+        )
     spec_storage = storage_spec(config.storage, config.workers, run_dir)
     secret_spec = storage_spec(secret_storage, config.workers, run_dir)
     old: Run | None = None

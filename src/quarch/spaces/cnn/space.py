@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from quarch.space._space import Choice, Space
+from quarch.space._space import Choice, Space, option_list
 
 __all__ = ["BASE_CHANNELS", "cnn_space", "stage_block_names"]
 
@@ -67,6 +67,9 @@ def cnn_space(
         >>> len(s), s["kernel_0_0"].options
         (18, (3, 5, 7))
     """
+    kernels, expansions, width_mults, activations, bits = (
+        option_list(v) for v in (kernels, expansions, width_mults, activations, bits)
+    )
     if not 1 <= n_stages <= len(BASE_CHANNELS):
         raise ValueError(f"n_stages must be in [1, {len(BASE_CHANNELS)}]; got {n_stages}")
     if not 1 <= max_blocks <= 4:

@@ -42,7 +42,7 @@ from quarch.quantum import (
     zz_neighbors,
 )
 from quarch.quantum.templates import entangler_pairs
-from quarch.spaces.hqnn.space import effective_pattern
+from quarch.spaces.hqnn.space import effective_pattern, layer_choice
 
 __all__ = [
     "HEAD_HIDDEN",
@@ -115,7 +115,7 @@ def build_circuit(arch: Mapping[str, Any], index: WeightIndex | None = None) -> 
     for layer in range(int(arch["layers"])):
         if layer > 0 and arch["reupload"] and emb != "amplitude":
             _embed(c, emb, n)
-        rot = arch[f"rotation_{layer}"]
+        rot = layer_choice(arch, "rotation", layer)
         for w in range(n):
             if rot == "ry":
                 c.ry(w, weight("rot", layer, w, -1, 1))
@@ -131,7 +131,9 @@ def build_circuit(arch: Mapping[str, Any], index: WeightIndex | None = None) -> 
                     weight("rot", layer, w, -1, 2),
                 )
         gate = arch["entangler"]
-        for a, b in entangler_pairs(n, effective_pattern(arch[f"entanglement_{layer}"], n)):
+        for a, b in entangler_pairs(
+            n, effective_pattern(layer_choice(arch, "entanglement", layer), n)
+        ):
             if gate == "crz":
                 c.crz(a, b, weight("ent", layer, a, b, 0))
             else:

@@ -13,6 +13,9 @@ turn a share of an Optuna sampler's trials into failures):
 * amplitude embedding reads ``2**qubits`` features, which the front-end produces;
 * data re-uploading repeats angle and IQP embeddings before every layer; an amplitude
   embedding can only come first, so re-uploading is ignored for it;
+* with ``tied_layers=True`` every layer uses one ``rotation`` and one ``entanglement``
+  choice (a grid small enough to enumerate: the ``hqnn-bench`` table's sub-space);
+  :func:`layer_choice` reads either form;
 * with ``layouts=k`` the space also chooses the circuit's place on a calibrated device:
   ``layout`` ``i`` is the ``i``-th best connected region of ``qubits`` physical qubits
   (:meth:`quarch.cost.calibration.Calibration.regions`), where Qiskit places and routes
@@ -25,9 +28,10 @@ Options are plain lists so a run can narrow them with ``--space-option KEY=VALUE
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from quarch.space._space import Choice, Space
+from quarch.space._space import Choice, Space, option_list
 
 __all__ = [
     "EMBEDDINGS",
@@ -40,6 +44,7 @@ __all__ = [
     "SMALL_INPUT_MAX_QUBITS",
     "effective_pattern",
     "hqnn_space",
+    "layer_choice",
 ]
 
 EMBEDDINGS: tuple[str, ...] = ("angle-x", "angle-y", "angle-z", "amplitude", "iqp")
@@ -68,7 +73,7 @@ SMALL_INPUT_MAX_QUBITS: dict[str, int] = {"iris": 4, "wine": 6, "breast-cancer":
 
 
 def _subset(name: str, given: Sequence[object], allowed: Sequence[object]) -> list[object]:
-    vals = list(given)
+    vals = option_list(given)
     bad = [v for v in vals if v not in allowed]
     if not vals or bad:
         raise ValueError(f"{name} must be a non-empty subset of {list(allowed)}; got {vals}")
@@ -91,6 +96,7 @@ def hqnn_space(
     heads: Sequence[str] = HEADS,
     learning_rates: Sequence[float] = LEARNING_RATES,
     layouts: int = 0,
+    tied_layers: bool = False,
     dataset: str | None = None,
 ) -> Space:
     """The hybrid quantum-classical space.
@@ -98,6 +104,8 @@ def hqnn_space(
     Choices, in order: ``embedding``, ``qubits``, ``layers``, ``rotation_<i>`` and
     ``entanglement_<i>`` for ``i < max_layers``, ``entangler``, ``reupload``,
     ``measurement``, ``frontend``, ``head``, ``lr`` and, with ``layouts``, ``layout``.
+    With ``tied_layers``, one ``rotation`` and one ``entanglement`` stand for every
+    layer's.
 
     Args:
         min_qubits (int): fewest qubits, >= 2 (ZZ on neighbours needs two).
@@ -108,6 +116,8 @@ def hqnn_space(
         embeddings, rotations, entanglements, entangling_gates, reupload,
             measurements, frontends, heads: subsets of the module's option tuples.
         learning_rates (Sequence[float]): learning rates to choose from (positive).
+        tied_layers (bool): one rotation set and one entangling pattern for all
+            layers, instead of one per layer.
         layouts (int): how many device regions the search chooses among (0: no
             ``layout`` choice; needs a calibrated ``device_profile``).
         dataset (str | None): the data set searched; only picks the default
@@ -137,9 +147,14 @@ def hqnn_space(
             f"max_layers must be an integer in [{min_layers}, 12] (min_layers..12); "
             f"got {max_layers!r}"
         )
+    if not isinstance(tied_layers, bool):
+        raise ValueError(f"tied_layers must be true or false; got {tied_layers!r}")
     if isinstance(layouts, bool) or not isinstance(layouts, int) or not 0 <= layouts <= 64:
         raise ValueError(f"layouts must be an integer in [0, 64]; got {layouts!r}")
-    lrs = [float(v) for v in learning_rates]
+    try:
+        lrs = [float(v) for v in option_list(learning_rates)]
+    except (TypeError, ValueError):
+        raise ValueError(f"learning_rates must be numbers > 0; got {learning_rates!r}") from None
     if not lrs or any(v <= 0 for v in lrs):
         raise ValueError(f"learning_rates must be a non-empty list of numbers > 0; got {lrs}")
     rots = _subset("rotations", rotations, ROTATIONS)
@@ -149,8 +164,11 @@ def hqnn_space(
         Choice("qubits", list(range(min_qubits, max_qubits + 1))),
         Choice("layers", list(range(min_layers, max_layers + 1))),
     ]
-    for i in range(max_layers):
-        choices += [Choice(f"rotation_{i}", rots), Choice(f"entanglement_{i}", ents)]
+    if tied_layers:
+        choices += [Choice("rotation", rots), Choice("entanglement", ents)]
+    else:
+        for i in range(max_layers):
+            choices += [Choice(f"rotation_{i}", rots), Choice(f"entanglement_{i}", ents)]
     choices += [
         Choice("entangler", _subset("entangling_gates", entangling_gates, ENTANGLING_GATES)),
         Choice("reupload", [bool(v) for v in _subset("reupload", reupload, (False, True))]),
@@ -162,6 +180,18 @@ def hqnn_space(
     if layouts:
         choices.append(Choice("layout", list(range(layouts))))
     return Space(choices, name="hqnn")
+
+
+def layer_choice(arch: Mapping[str, Any], kind: str, layer: int) -> Any:
+    """Layer ``layer``'s ``kind`` (``"rotation"`` or ``"entanglement"``) of ``arch``:
+    its own choice, or the one shared by every layer in a ``tied_layers`` space.
+
+    Example:
+        >>> layer_choice({"rotation": "ry"}, "rotation", 2)
+        'ry'
+    """
+    own = f"{kind}_{layer}"
+    return arch[own] if own in arch else arch[kind]
 
 
 def effective_pattern(pattern: str, n_qubits: int) -> str:

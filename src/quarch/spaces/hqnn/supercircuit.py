@@ -38,6 +38,7 @@ from quarch.spaces.hqnn.model import (
     n_embedding_features,
     observables_of,
 )
+from quarch.spaces.hqnn.space import layer_choice
 
 if TYPE_CHECKING:
     from quarch.data import Dataset
@@ -174,7 +175,10 @@ def _fe_key(frontend: str, family: str) -> str:
 
 def _circuit_key(arch: Mapping[str, Any]) -> tuple[Any, ...]:
     layers = int(arch["layers"])
-    per = tuple((arch[f"rotation_{i}"], arch[f"entanglement_{i}"]) for i in range(layers))
+    per = tuple(
+        (layer_choice(arch, "rotation", i), layer_choice(arch, "entanglement", i))
+        for i in range(layers)
+    )
     return (arch["embedding"], int(arch["qubits"]), layers, per, arch["entangler"],
             bool(arch["reupload"]))  # fmt: skip
 
