@@ -221,6 +221,7 @@ STRATEGY_KINDS: dict[str, str] = {
     "random": "classical",
     "tpe": "classical",
     "nsga2": "classical",
+    "grid": "classical",
 }
 
 
