@@ -311,7 +311,8 @@ class SmallRuntime:
         """The folds of a call with ``rows`` rows (see the module docstring)."""
         prog = self.prog
         single = prog.n < 2 or rows * prog.n * prog.d <= self.single_state
-        fold = rows >= self.fold_rows
+        # folding runs the segment on the 2^n-row identity: worth it from 2^(n+1) rows on
+        fold = rows >= max(self.fold_rows, 2 * prog.d)
         key = (single, fold, signs)
         v = self._variants.get(key)
         if v is not None:

@@ -54,11 +54,12 @@ from quarch.quantum._small_cost import (
     SINGLE_STATE,
     SMALL_MAX_QUBITS,
     WHOLE_REGISTER,
+    PlanFeatures,
     small_is_faster,
 )
 from quarch.quantum._small_plan import SmallProgram
 from quarch.quantum._small_run import SmallCircuit, SmallRuntime
-from quarch.quantum.circuit import Circuit, CircuitError
+from quarch.quantum.circuit import Circuit, CircuitError, Param
 from quarch.quantum.measurements import (
     ObservableLike,
     PauliWord,
@@ -165,6 +166,7 @@ class ExecutionPlan:
         self._runtimes: dict[tuple[bool, bool], Runtime] = {}
         self._small: dict[tuple[bool, bool, torch.device], SmallRuntime] = {}
         self._small_signs: dict[tuple[PauliWord, ...], np.ndarray | None] = {}
+        self._choice: dict[tuple[bool, bool, int, torch.device], bool] = {}
 
     # ------------------------------------------------------------------ compile
     def _runtime(self, with_prefix: bool, weights_batched: bool) -> Runtime:
@@ -196,6 +198,38 @@ class ExecutionPlan:
                 prog, self.dtype, device, fold_rows=FOLD_ROWS, single_state=SINGLE_STATE
             )
         return rt
+
+    def _small_wins(
+        self, with_prefix: bool, weights_batched: bool, rows: int, device: torch.device
+    ) -> bool:
+        """Whether this call runs on the small path (``path="auto"``: the cost model of
+        :mod:`._small_cost`, decided once per start kind, weight kind and batch size)."""
+        if self.path != "auto":
+            return self.path == "small"
+        key = (with_prefix, weights_batched, rows, device)
+        hit = self._choice.get(key)
+        if hit is None:
+            small = self._small_runtime(
+                with_prefix and self._amplitude is None, weights_batched, device
+            )
+            blocks, gathers = self._runtime(with_prefix, weights_batched).eng.n_passes
+            kinds = ("input", "weight") if weights_batched else ("input",)
+            per_sample = sum(
+                any(isinstance(p, Param) and p.kind in kinds for p in op.params)
+                for op in self.circuit.ops
+            )
+            features = PlanFeatures(
+                n_qubits=self.n_qubits,
+                small_instructions=len(small.code),
+                small_kron_layers=sum(1 for i in small.prog.instrs if i.op == "kron"),
+                engine_blocks=blocks,
+                engine_gathers=gathers,
+                per_sample_gates=per_sample,
+            )
+            if len(self._choice) > 64:
+                self._choice.clear()
+            hit = self._choice[key] = small_is_faster(features, rows)
+        return hit
 
     def _diagonal_signs(self, words: tuple[PauliWord, ...]) -> np.ndarray | None:
         """Sign table ``[2^n, n_obs]`` of diagonal words in canonical order, or None."""
@@ -313,9 +347,7 @@ class ExecutionPlan:
         """Expectations of ``words`` ``[batch, n_obs]``, or the state ``[batch, 2**n]``
         in canonical order when ``words`` is None."""
         inputs, w, init, batch, device = self._check(inputs, weights, initial_state)
-        if self.path == "small" or (
-            self.path == "auto" and small_is_faster(self, batch, w.dim() == 2)
-        ):
+        if self._small_wins(init is None, w.dim() == 2, batch, device):
             return self._execute_small(inputs, w, init, batch, device, words)
         rt = self._runtime(init is None, w.dim() == 2)
         eng = rt.eng
