@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import math
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -21,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from quarch._eager import dynamo_loaded, no_dynamo_import
 from quarch.cost.classical import count_flops, count_params
 from quarch.evaluate._base import Metrics
 
@@ -77,43 +76,6 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-# Optimizer methods that torch wraps with ``torch._disable_dynamo``: their first call
-# imports ``torch._dynamo`` (3.3 s per process on the shared machine) only to mark
-# them as not compilable.
-_DYNAMO_DISABLED = ("add_param_group", "zero_grad", "state_dict", "load_state_dict")
-_Fn = Callable[..., Any]
-
-
-def _without_dynamo_import(fn: _Fn) -> _Fn:
-    """Run ``fn`` with torch's optimizers not importing ``torch._dynamo``.
-
-    Why: ``torch._disable_dynamo`` imports dynamo lazily at the first call of a wrapped
-    method and caches the disabled function on the method as ``__dynamo_disable``.
-    Nothing in quarch's training is compiled, so for the call this pre-fills that cache
-    with the plain method (the same arithmetic) and removes it afterwards, leaving
-    torch as it was; once dynamo is imported anyway (by the user) nothing is touched.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if "torch._dynamo" in sys.modules:
-            return fn(*args, **kwargs)
-        filled = []
-        for name in _DYNAMO_DISABLED:
-            raw = getattr(getattr(torch.optim.Optimizer, name, None), "__wrapped__", None)
-            if raw is not None and not hasattr(raw, "__dynamo_disable"):
-                setattr(raw, "__dynamo_disable", raw)
-                filled.append(raw)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            for raw in filled:
-                if getattr(raw, "__dynamo_disable", None) is raw:
-                    delattr(raw, "__dynamo_disable")
-
-    return wrapper
-
-
 class _EagerAdam(torch.optim.Adam):
     """``torch.optim.Adam`` whose ``step`` skips the decorator that imports
     ``torch._dynamo`` on every process's first step (to mark graph breaks for
@@ -122,13 +84,13 @@ class _EagerAdam(torch.optim.Adam):
 
     def step(self, closure: Any = None) -> Any:  # type: ignore[override]
         raw = getattr(torch.optim.Adam.step, "__wrapped__", None)
-        if raw is None or "torch._dynamo" in sys.modules:
+        if raw is None or dynamo_loaded():
             return super().step(closure)
         with torch.no_grad():
             return raw(self, closure)
 
 
-@_without_dynamo_import
+@no_dynamo_import()
 def train_classifier(
     model: nn.Module,
     data: Dataset,
