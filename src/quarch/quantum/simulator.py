@@ -136,9 +136,9 @@ class ExecutionPlan:
                 "quarch.quantum.noise.density_matrix instead of the state-vector path"
             )
         if path not in PATHS:
-            raise ValueError(f"path must be one of {', '.join(PATHS)}; got {path!r}")
+            raise SimulationError(f"path must be one of {', '.join(PATHS)}; got {path!r}")
         if path == "small" and circuit.n_qubits > SMALL_MAX_QUBITS:
-            raise ValueError(
+            raise SimulationError(
                 f"path='small' runs circuits of at most {SMALL_MAX_QUBITS} qubits; "
                 f"this one has {circuit.n_qubits}"
             )
