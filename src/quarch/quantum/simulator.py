@@ -31,6 +31,23 @@ one private module each:
 * the evolution is one autograd node differentiated by the adjoint method, so memory
   stays at a few states whatever the depth.
 
+Two engines run a plan. The block engine above pays off on wide states and large
+batches: few passes over the state. Below about ten qubits a call of it costs its
+fixed overhead (about a hundred small torch operations and several autograd nodes),
+not its arithmetic, so small circuits also compile to a second program:
+
+========================  ==========================================================
+``_small_plan``           circuit -> a few whole-register instructions (once)
+``_small_run``            one autograd node, hand-written backward, few torch calls
+``_small_cost``           which engine a call runs: a cost model measured on both
+========================  ==========================================================
+
+``path="auto"`` (the default) picks per plan and batch size by that model (it is
+decided once per batch size and cached); ``"small"`` and ``"engine"`` force one. Both
+engines give the same values and gradients (to rounding); the small path keeps one
+state per instruction for its backward instead of the adjoint method's few, which is
+why it stops at ten qubits.
+
 The batch axis is always first: states are ``[batch, 2**n]`` with wire 0 the most
 significant bit. Gradients with respect to weights, inputs and ``initial_state`` are
 available; second derivatives are not.
