@@ -196,3 +196,22 @@ class TestPathChoice:
         assert not large.plan._small_wins(True, False, 256, cpu)
         assert compile_circuit(Circuit(11).h(0)).path == "engine"
         assert compile_circuit(Circuit(3).h(0), max_block_qubits=2).path == "engine"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("path", ["small", "engine"])
+def test_cuda_matches_cpu(path: str) -> None:
+    c = all_gates_circuit(5)
+    rng = np.random.default_rng(2)
+    w = torch.tensor(rng.uniform(-3, 3, c.n_weights), requires_grad=True)
+    x = torch.tensor(rng.uniform(-3, 3, (70, c.n_inputs)), requires_grad=True)
+    wc = w.detach().cuda().requires_grad_(True)
+    xc = x.detach().cuda().requires_grad_(True)
+    plan = compile_circuit(c, dtype=torch.complex128, path=path)
+    out = plan.expval(["Z0", "X1 Y2", "Z3 Z4"], x, w)
+    out_c = plan.expval(["Z0", "X1 Y2", "Z3 Z4"], xc, wc)
+    out.sum().backward()
+    out_c.sum().backward()
+    torch.testing.assert_close(out_c.cpu(), out.detach())
+    torch.testing.assert_close(wc.grad.cpu(), w.grad)
+    torch.testing.assert_close(xc.grad.cpu(), x.grad)
