@@ -25,8 +25,8 @@ measurements: the simulator benchmark's layer (n = 2..10, L = 1, 3, 6) and 24 ra
 1-6 layers), batches 1, 8, 32, 128, 256, complex64, one thread, on the shared 2-core
 development machine. Median model error was 15 % (small) and 29 % (engine); with
 :data:`SMALL_MARGIN` the choice was wrong for 10 of 255 cases, mostly near-ties (the
-worst: a re-uploading 7-qubit circuit at batch 128, 2.7x slower on the block engine
-than on the small path), and the chosen paths together took 1.07x the time of always
+worst: a re-uploading 7-qubit circuit at batches 32-256, which the model sent to the
+block engine, 2.4-4.1x slower there than on the small path), and the chosen paths together took 1.07x the time of always
 picking the faster one. The constants are CPU
 figures; on CUDA every torch call costs a kernel launch, which favours the small path
 further (not measured here: no GPU was available).
