@@ -1,14 +1,29 @@
-"""Forward+backward time per batch of 256 for a typical HQNN layer, quarch vs peers.
+"""Forward+backward time of a typical HQNN layer, quarch vs peers, batch 1, 32 and 256.
 
 Layer: RY angle embedding of n features, then L x (trainable RY and RZ on each qubit +
-a ring of CNOTs), <Z> on each qubit; gradients for weights and inputs. Prints medians
-over repeated batches after warm-up, ratios to quarch, and a memory-bandwidth floor
-computed from the bytes quarch's plan touches and a bandwidth measured here.
+a ring of CNOTs), <Z> on each qubit; gradients of the summed outputs for weights and
+inputs. Every measurement times the codes being compared in alternating rounds in one
+process (one call of each per round, after warm-up) and prints medians in ms:
 
-Run: ``python benchmarks/simulator.py [--quick] [--threads N]``.
+* ``b1``, ``b32``, ``b256``: one forward+backward at that batch (steady state: JAX's
+  compile excluded), quarch beside tensorcircuit-ng (JAX, jit) and, at batch 256,
+  PennyLane ``default.qubit`` (backprop);
+* ``train``: training one architecture from scratch, 1,000 Adam steps of batch 32,
+  compile included (quarch: building the layer; tensorcircuit-ng: ``jax.jit``'s first
+  call), in seconds; this is what a search pays per architecture;
+* ``floor``: the memory-bandwidth floor of quarch's block engine at batch 256 (bytes
+  its plan moves / a copy bandwidth measured here).
+
+With ``--baseline MODULE`` (a copy of an older quarch importable as ``MODULE``) it
+instead times that copy's ``QuantumLayer`` against this one, batch 1, 32 and 256, n = 4
+and 8, L = 2, and prints the medians and their ratio (the fixed per-call cost is the
+batch-1 column).
+
+Run: ``python benchmarks/simulator.py [--quick] [--threads N] [--baseline MODULE]``.
 
 ``OMP_WAIT_POLICY=PASSIVE`` is set before torch loads (unless already set): on a shared
-machine, spinning OpenMP workers cost 3.5-4.6x (DESIGN.md).
+machine, spinning OpenMP workers cost 3.5-4.6x (DESIGN.md). JAX is held to one thread
+like torch.
 """
 
 from __future__ import annotations
@@ -16,43 +31,52 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+)
 
 import argparse
+import importlib
 import importlib.util
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
-from quarch.quantum import (
-    AngleEmbedding,
-    Circuit,
-    EntanglingLayer,
-    QuantumLayer,
-    RotationLayer,
-)
+from quarch.quantum import QuantumLayer
 
-BATCH = 256
+BATCHES = (1, 32, 256)
+TRAIN_STEPS = 1000
+TRAIN_BATCH = 32
+Step = Callable[[], None]
 
 
-def build(n: int, layers: int) -> Circuit:
-    c = Circuit(n).add(AngleEmbedding(n, rotation="Y"))
+def build(n: int, layers: int, quantum: Any = None) -> Any:
+    """The benchmark circuit, built with ``quantum`` (default: this quarch's)."""
+    q = quantum or importlib.import_module("quarch.quantum")
+    c = q.Circuit(n).add(q.AngleEmbedding(n, rotation="Y"))
     for _ in range(layers):
-        c.add(RotationLayer(n, ("Y", "Z"))).add(EntanglingLayer(n, "ring", "cnot"))
+        c.add(q.RotationLayer(n, ("Y", "Z"))).add(q.EntanglingLayer(n, "ring", "cnot"))
     return c
 
 
-def timed(step: Callable[[], None], budget_s: float, min_reps: int = 5) -> float:
-    step()  # warm-up (compilation, caches)
-    step()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_reps or (time.perf_counter() - start < budget_s and len(times) < 50):
-        t0 = time.perf_counter()
+def alternate(steps: dict[str, Step], budget_s: float, min_rounds: int = 5) -> dict[str, float]:
+    """Median ms per call of each step, timed in alternating rounds after two warm-ups."""
+    for step in steps.values():
         step()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+        step()
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < min_rounds or (time.perf_counter() - start < budget_s and rounds < 60):
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - t0)
+        rounds += 1
+    return {k: statistics.median(v) * 1e3 for k, v in times.items()}
 
 
 def bandwidth_gbs() -> float:
@@ -68,39 +92,50 @@ def bandwidth_gbs() -> float:
     return 2 * a.numel() * 4 / best / 1e9
 
 
-def state_passes(layer: QuantumLayer) -> int:
-    """State-sized reads plus writes of one forward+backward of the plan, as executed.
+def floor_ms(n: int, layers: int, bw: float) -> float:
+    """Memory-bandwidth floor of the block engine at batch 256: state-sized reads and
+    writes of one forward+backward of its plan / the measured copy bandwidth.
 
     Forward: write the product state (1); each block and each gather reads and writes
     the state (2); <Z> reads it and writes the squares (2). Backward (adjoint, on the
     stacked [state; gradient] pair): seed the gradient (3); each gather (4); each block
     (4, plus 2 reads for its matrix gradient); the product-state gradient reads 1.
     """
-    blocks, gathers = layer.plan._runtime(True, False).eng.n_passes
-    forward = 1 + 2 * (blocks + gathers) + 2
-    backward = 3 + 4 * gathers + 6 * blocks + 1
-    return forward + backward
+    plan = QuantumLayer(build(n, layers), path="engine").plan
+    blocks, gathers = plan._runtime(True, False).eng.n_passes
+    passes = 1 + 2 * (blocks + gathers) + 2 + 3 + 4 * gathers + 6 * blocks + 1
+    return passes * 256 * 2**n * 8 / (bw * 1e9) * 1e3
 
 
-def floor_ms(layer: QuantumLayer, n: int, bw: float) -> float:
-    """Memory-bandwidth floor: bytes the plan moves / measured copy bandwidth."""
-    state_bytes = BATCH * 2**n * 8
-    return state_passes(layer) * state_bytes / (bw * 1e9) * 1e3
-
-
-def bench_quarch(n: int, layers: int, budget: float) -> tuple[float, QuantumLayer]:
-    layer = QuantumLayer(build(n, layers), generator=torch.Generator().manual_seed(0))
-    x = torch.rand(BATCH, n, requires_grad=True)
+def quarch_step(n: int, layers: int, batch: int, quantum: Any = None) -> Step:
+    """One forward+backward of the layer (``quantum``: another quarch copy's module)."""
+    q = quantum or importlib.import_module("quarch.quantum")
+    layer = q.QuantumLayer(build(n, layers, q), generator=torch.Generator().manual_seed(0))
+    x = torch.rand(batch, n, requires_grad=True)
 
     def step() -> None:
         layer.zero_grad()
         x.grad = None
         layer(x).sum().backward()
 
-    return timed(step, budget), layer
+    return step
 
 
-def bench_pennylane(n: int, layers: int, budget: float) -> float:
+def quarch_train(n: int, layers: int) -> float:
+    """Seconds to build the layer and train it TRAIN_STEPS Adam steps of batch 32."""
+    gen = torch.Generator().manual_seed(0)
+    xs = torch.rand(TRAIN_STEPS, TRAIN_BATCH, n, generator=gen)
+    t0 = time.perf_counter()
+    layer = QuantumLayer(build(n, layers), generator=gen)
+    opt = torch.optim.Adam(layer.parameters(), lr=0.01)
+    for i in range(TRAIN_STEPS):
+        opt.zero_grad()
+        layer(xs[i]).square().mean().backward()
+        opt.step()
+    return time.perf_counter() - t0
+
+
+def pennylane_step(n: int, layers: int, batch: int) -> Step:
     import pennylane as qml
 
     dev = qml.device("default.qubit", wires=n)
@@ -116,23 +151,25 @@ def bench_pennylane(n: int, layers: int, budget: float) -> float:
                 qml.CNOT(wires=[i, (i + 1) % n])
         return [qml.expval(qml.PauliZ(i)) for i in range(n)]
 
-    x = torch.rand(BATCH, n, requires_grad=True)
+    x = torch.rand(batch, n, requires_grad=True)
     w = torch.rand(layers, n, 2, requires_grad=True)
 
     def step() -> None:
+        x.grad = w.grad = None
         torch.stack(circuit(x, w)).sum().backward()
 
-    return timed(step, budget, min_reps=3)
+    return step
 
 
-def bench_tensorcircuit(n: int, layers: int, budget: float) -> float:
+def _tc_loss(n: int, layers: int) -> Callable[..., Any]:
+    """tensorcircuit-ng's summed <Z> of the batch (vmap over samples, shared weights)."""
     import jax
     import jax.numpy as jnp
     import tensorcircuit as tc
 
     tc.set_backend("jax")
 
-    def loss(x: jnp.ndarray, w: jnp.ndarray) -> jnp.ndarray:
+    def one(x: Any, w: Any) -> Any:
         c = tc.Circuit(n)
         for i in range(n):
             c.ry(i, theta=x[i])
@@ -142,16 +179,71 @@ def bench_tensorcircuit(n: int, layers: int, budget: float) -> float:
                 c.rz(i, theta=w[layer, i, 1])
             for i in range(n):
                 c.cnot(i, (i + 1) % n)
-        return jnp.real(jnp.stack([c.expectation_ps(z=[i]) for i in range(n)])).sum()
+        return jnp.real(jnp.stack([c.expectation_ps(z=[i]) for i in range(n)]))
 
-    grad = jax.jit(jax.vmap(jax.grad(loss, argnums=(0, 1)), in_axes=(0, None)))
-    x = jnp.ones((BATCH, n)) * 0.3
+    return jax.vmap(one, in_axes=(0, None))
+
+
+def tc_step(n: int, layers: int, batch: int) -> Step:
+    import jax
+    import jax.numpy as jnp
+
+    outs = _tc_loss(n, layers)
+    grad = jax.jit(jax.grad(lambda x, w: outs(x, w).sum(), argnums=(0, 1)))
+    x = jnp.ones((batch, n)) * 0.3
     w = jnp.ones((layers, n, 2)) * 0.2
 
     def step() -> None:
         jax.block_until_ready(grad(x, w))
 
-    return timed(step, budget)
+    return step
+
+
+def tc_train(n: int, layers: int) -> float:
+    """Seconds to jit and train TRAIN_STEPS Adam steps of batch 32 (Adam written in JAX
+    inside the jitted step: no optimizer library is installed here)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    outs = _tc_loss(n, layers)
+    xs = jnp.asarray(np.random.default_rng(0).random((TRAIN_STEPS, TRAIN_BATCH, n)))
+
+    def loss(w: Any, x: Any) -> Any:
+        return jnp.mean(jnp.square(outs(x, w)))
+
+    @jax.jit
+    def update(w: Any, m: Any, v: Any, t: Any, x: Any) -> tuple[Any, Any, Any]:
+        g = jax.grad(loss)(w, x)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        mh, vh = m / (1 - 0.9**t), v / (1 - 0.999**t)
+        return w - 0.01 * mh / (jnp.sqrt(vh) + 1e-8), m, v
+
+    t0 = time.perf_counter()
+    w = jnp.asarray(np.random.default_rng(1).random((layers, n, 2)) * 2 * np.pi)
+    m, v = jnp.zeros_like(w), jnp.zeros_like(w)
+    for i in range(TRAIN_STEPS):
+        w, m, v = update(w, m, v, float(i + 1), xs[i])
+    jax.block_until_ready(w)
+    return time.perf_counter() - t0
+
+
+def compare_baseline(module: str, budget: float) -> None:
+    """This quarch against an older copy importable as ``module``, alternating rounds."""
+    old = importlib.import_module(f"{module}.quantum")
+    print(f"baseline: {module} ({old.__file__}); medians in ms over alternating rounds")
+    print(f"{'n':>3} {'L':>2} {'batch':>5} {'baseline':>9} {'this':>9} {'this/base':>9}")
+    for n in (4, 8):
+        for batch in BATCHES:
+            med = alternate(
+                {"old": quarch_step(n, 2, batch, old), "new": quarch_step(n, 2, batch)}, budget
+            )
+            print(
+                f"{n:>3} {2:>2} {batch:>5} {med['old']:>9.3f} {med['new']:>9.3f} "
+                f"{med['new'] / med['old']:>9.3f}",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -161,73 +253,62 @@ def main() -> None:
         "--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)"
     )
     parser.add_argument("--budget", type=float, default=3.0, help="seconds per measurement")
+    parser.add_argument("--baseline", help="module name of an older quarch copy to time against")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, torch.get_num_threads() = {torch.get_num_threads()}")
-    bw = bandwidth_gbs()
-    print(f"measured copy bandwidth: {bw:.1f} GB/s; batch {BATCH}; complex64; medians in ms")
     print(
         f"load average (1, 5, 15 min): {os.getloadavg()}; OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}"
     )
+    if args.baseline:
+        compare_baseline(args.baseline, args.budget)
+        print(f"load average at the end: {os.getloadavg()}")
+        return
+    # torch's first optimizer step imports torch._dynamo (seconds, once per process):
+    # paid here, outside the training column, as JAX's backend start is
+    warm = torch.zeros(1, requires_grad=True)
+    warm.sum().backward()
+    torch.optim.Adam([warm]).step()
+    bw = bandwidth_gbs()
+    print(f"measured copy bandwidth: {bw:.1f} GB/s; complex64; medians in ms, train in s")
     have_pl = importlib.util.find_spec("pennylane") is not None
     have_tc = importlib.util.find_spec("tensorcircuit") is not None
-    have_tq = importlib.util.find_spec("torchquantum") is not None
-    sizes = [(4, 2), (8, 2)] if args.quick else [(n, k) for n in (4, 8, 12, 16) for k in (2, 6)]
-    header = (
-        f"{'n':>3} {'L':>2} {'passes':>6} {'quarch':>9} {'floor':>8} {'x floor':>7} "
-        f"{'pennylane':>10} {'PL/q':>6} {'tc-ng':>9} {'tc/q':>6} {'torchq':>8}"
+    sizes = (
+        [(4, 2), (8, 2)]
+        if args.quick
+        else [(n, k) for n in (2, 4, 6, 8) for k in (2, 6)] + [(12, 2), (12, 6), (16, 2)]
     )
-    print(header)
+    cols = ["q b1", "tc b1", "q b32", "tc b32", "q b256", "tc b256", "PL b256", "PL/q"]
+    cols += ["floor", "q train", "tc train"]
+    print(f"{'n':>3} {'L':>2} " + " ".join(f"{c:>9}" for c in cols))
     notes: list[str] = []
-    # quarch first for every size, peers after: JAX's and PennyLane's thread pools,
-    # once started, compete with the process for the 2 cores and slowed quarch's
-    # n=8, L=6 row by 1.7x when the runs were interleaved.
-    ours = {size: bench_quarch(*size, args.budget) for size in sizes}
     for n, layers in sizes:
-        q_ms, layer = ours[(n, layers)]
-        fl = floor_ms(layer, n, bw)
-        pl = tcv = "-"
-        pl_ratio = tc_ratio = "-"
-        if not have_pl:
-            pl = "n/a"
-        elif n >= 16:
-            pl = "skip"
-            notes.append(f"n={n}: PennyLane skipped (backprop over batch 256 needs > 24 GiB)")
-        elif n >= 12 and layers == 6 and args.budget < 2:
-            pl = "skip"
-        else:
-            pl_ms = bench_pennylane(n, layers, args.budget)
-            pl, pl_ratio = f"{pl_ms:.1f}", f"{pl_ms / q_ms:.1f}"
-        if not have_tc:
-            tcv = "n/a"
-        elif n >= 16:
-            tcv = "skip"
-            notes.append(f"n={n}: tensorcircuit-ng skipped (jit compile time)")
-        else:
-            try:
-                tc_ms = bench_tensorcircuit(n, layers, args.budget)
-                tcv, tc_ratio = f"{tc_ms:.1f}", f"{tc_ms / q_ms:.2f}"
-            except Exception as err:
-                tcv = "error"
-                notes.append(f"tensorcircuit-ng failed at n={n}: {err}")
-        tq = "n/a"
-        print(
-            f"{n:>3} {layers:>2} {state_passes(layer):>6} {q_ms:>9.2f} {fl:>8.2f} "
-            f"{q_ms / fl:>7.1f} {pl:>10} {pl_ratio:>6} {tcv:>9} {tc_ratio:>6} {tq:>8}",
-            flush=True,
-        )
-    if have_tq:
-        notes.append(
-            "TorchQuantum is installed but not measured: this benchmark has no runner for "
-            "it yet, because it could not be installed beside torch 2.13.0 to test one"
-        )
-    else:
-        notes.append(
-            "TorchQuantum not installed: its pip install replaces torch 2.13.0 and pins "
-            "qiskit<1.0, so it cannot be measured here"
-        )
+        row: dict[str, str] = {}
+        small = n <= 8
+        for batch in BATCHES if small else (256,):
+            steps = {"q": quarch_step(n, layers, batch)}
+            if have_tc and n < 16:
+                steps["tc"] = tc_step(n, layers, batch)
+            if batch == 256 and have_pl and n <= 12:
+                steps["PL"] = pennylane_step(n, layers, batch)
+            budget = args.budget if n < 12 else args.budget / 2
+            med = alternate(steps, budget, min_rounds=3 if n >= 12 else 5)
+            for name, ms in med.items():
+                row[f"{name} b{batch}"] = f"{ms:.3f}" if ms < 100 else f"{ms:.1f}"
+            if "PL" in med:
+                row["PL/q"] = f"{med['PL'] / med['q']:.1f}"
+        row["floor"] = f"{floor_ms(n, layers, bw):.3f}"
+        if small:
+            row["q train"] = f"{quarch_train(n, layers):.2f}"
+            if have_tc:
+                row["tc train"] = f"{tc_train(n, layers):.2f}"
+        print(f"{n:>3} {layers:>2} " + " ".join(f"{row.get(c, '-'):>9}" for c in cols), flush=True)
+    if not have_tc:
+        notes.append("tensorcircuit-ng not installed")
+    notes.append("n=16: tensorcircuit-ng not run (jit compile time); PennyLane needs > 24 GiB")
+    notes.append("batch 1 and 32 and training: n <= 8 (where hybrid training lives)")
     print(f"load average at the end: {os.getloadavg()}")
-    for note in dict.fromkeys(notes):
+    for note in notes:
         print("note:", note)
 
 

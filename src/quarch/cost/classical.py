@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from quarch._eager import no_dynamo_import
+
 __all__ = ["count_flops", "count_params"]
 
 
@@ -27,7 +29,7 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         x = torch.zeros((1, *input_shape), device=device)
         counter = FlopCounterMode(display=False)
-        with counter, torch.no_grad():
+        with no_dynamo_import(), counter, torch.no_grad():
             model(x)
         return int(counter.get_total_flops())
     finally:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from quarch._eager import dynamo_loaded, no_dynamo_import
 from quarch.cost.classical import count_flops, count_params
 from quarch.evaluate._base import Metrics
 
@@ -103,6 +104,21 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
+class _EagerAdam(torch.optim.Adam):
+    """``torch.optim.Adam`` whose ``step`` skips the decorator that imports
+    ``torch._dynamo`` on every process's first step (to mark graph breaks for
+    ``torch.compile``): the same update, called the way the decorator calls it
+    (``differentiable=False``: under ``no_grad``)."""
+
+    def step(self, closure: Any = None) -> Any:  # type: ignore[override]
+        raw = getattr(torch.optim.Adam.step, "__wrapped__", None)
+        if raw is None or dynamo_loaded():
+            return super().step(closure)
+        with torch.no_grad():
+            return raw(self, closure)
+
+
+@no_dynamo_import()
 def train_classifier(
     model: nn.Module,
     data: Dataset,
@@ -152,7 +168,7 @@ def train_classifier(
     Xva = torch.as_tensor(data.X_val, dtype=f32, device=dev)
     yva = torch.as_tensor(data.y_val, dtype=torch.long, device=dev)
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = _EagerAdam(model.parameters(), lr=lr, weight_decay=weight_decay)
     n = len(Xtr)
     total = epochs * math.ceil(n / batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(total, 1)) if cosine else None

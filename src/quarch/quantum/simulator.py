@@ -31,6 +31,23 @@ one private module each:
 * the evolution is one autograd node differentiated by the adjoint method, so memory
   stays at a few states whatever the depth.
 
+Two engines run a plan. The block engine above pays off on wide states and large
+batches: few passes over the state. Below about ten qubits a call of it costs its
+fixed overhead (about a hundred small torch operations and several autograd nodes),
+not its arithmetic, so small circuits also compile to a second program:
+
+========================  ==========================================================
+``_small_plan``           circuit -> a few whole-register instructions (once)
+``_small_run``            one autograd node, hand-written backward, few torch calls
+``_small_cost``           which engine a call runs: a cost model measured on both
+========================  ==========================================================
+
+``path="auto"`` (the default) picks per plan and batch size by that model (it is
+decided once per batch size and cached); ``"small"`` and ``"engine"`` force one. Both
+engines give the same values and gradients (to rounding); the small path keeps one
+state per instruction for its backward instead of the adjoint method's few, which is
+why it stops at ten qubits.
+
 The batch axis is always first: states are ``[batch, 2**n]`` with wire 0 the most
 significant bit. Gradients with respect to weights, inputs and ``initial_state`` are
 available; second derivatives are not.
@@ -49,15 +66,39 @@ from quarch.quantum._compile import Engine
 from quarch.quantum._matrices import Runtime
 from quarch.quantum._measure import sign_table
 from quarch.quantum._simulate import execute
-from quarch.quantum.circuit import Circuit, CircuitError
+from quarch.quantum._small_cost import (
+    FOLD_ROWS,
+    SINGLE_STATE,
+    SMALL_MAX_QUBITS,
+    WHOLE_REGISTER,
+    PlanFeatures,
+    small_is_faster,
+)
+from quarch.quantum._small_plan import SmallProgram
+from quarch.quantum._small_run import SmallCircuit, SmallRuntime
+from quarch.quantum.circuit import Circuit, CircuitError, Param
 from quarch.quantum.measurements import (
     ObservableLike,
     PauliWord,
+    _word_tables,
     expval_in_layout,
     parse_observables,
 )
 
-__all__ = ["ExecutionPlan", "QuantumLayer", "SimulationError", "compile_circuit", "statevector"]
+__all__ = [
+    "PATHS",
+    "ExecutionPlan",
+    "QuantumLayer",
+    "SimulationError",
+    "compile_circuit",
+    "statevector",
+]
+
+PATHS = ("auto", "small", "engine")
+"""How a plan runs: ``"small"`` (:mod:`._small_run`: one autograd node, few torch
+calls; up to :data:`SMALL_MAX_QUBITS` qubits), ``"engine"`` (the block engine above:
+few passes over large states) or ``"auto"`` (per call, whichever the cost model of
+:mod:`._small_cost` expects to be faster for the call's batch)."""
 
 
 class SimulationError(QuarchError, ValueError):
@@ -86,8 +127,10 @@ class ExecutionPlan:
     Args:
         circuit (Circuit): the circuit (copied; later edits do not affect the plan).
         dtype (torch.dtype): ``torch.complex64`` (default, faster) or ``complex128``.
-        max_block_qubits (int | None): widest fused block; default 4 (2^4 x 2^4
-            matrices balance fewer passes over the state against matrix cost).
+        max_block_qubits (int | None): widest fused block of the block engine; default
+            4 (2^4 x 2^4 matrices balance fewer passes over the state against matrix
+            cost). Giving it selects the block engine unless ``path`` says otherwise.
+        path (str): one of :data:`PATHS`; default ``"auto"``.
     """
 
     def __init__(
@@ -96,6 +139,7 @@ class ExecutionPlan:
         *,
         dtype: torch.dtype = torch.complex64,
         max_block_qubits: int | None = None,
+        path: str = "auto",
     ) -> None:
         if not isinstance(circuit, Circuit):
             raise TypeError(f"circuit must be a quarch Circuit; got {type(circuit).__name__}")
@@ -108,6 +152,16 @@ class ExecutionPlan:
                 "this circuit contains noise channels; simulate it with "
                 "quarch.quantum.noise.density_matrix instead of the state-vector path"
             )
+        if path not in PATHS:
+            raise SimulationError(f"path must be one of {', '.join(PATHS)}; got {path!r}")
+        if path == "small" and circuit.n_qubits > SMALL_MAX_QUBITS:
+            raise SimulationError(
+                f"path='small' runs circuits of at most {SMALL_MAX_QUBITS} qubits; "
+                f"this one has {circuit.n_qubits}"
+            )
+        if path == "auto" and (max_block_qubits is not None or circuit.n_qubits > SMALL_MAX_QUBITS):
+            path = "engine"
+        self.path = path
         self.circuit = circuit.copy()
         self.n_qubits = circuit.n_qubits
         self.n_weights = circuit.n_weights
@@ -127,6 +181,9 @@ class ExecutionPlan:
             None,
         )
         self._runtimes: dict[tuple[bool, bool], Runtime] = {}
+        self._small: dict[tuple[bool, bool, torch.device], SmallRuntime] = {}
+        self._small_signs: dict[tuple[PauliWord, ...], np.ndarray | None] = {}
+        self._choice: dict[tuple[bool, bool, int, torch.device], bool] = {}
 
     # ------------------------------------------------------------------ compile
     def _runtime(self, with_prefix: bool, weights_batched: bool) -> Runtime:
@@ -141,6 +198,67 @@ class ExecutionPlan:
             )
             rt = self._runtimes[key] = Runtime(eng, self.dtype)
         return rt
+
+    def _small_runtime(
+        self, with_prefix: bool, weights_batched: bool, device: torch.device
+    ) -> SmallRuntime:
+        key = (with_prefix, weights_batched, device)
+        rt = self._small.get(key)
+        if rt is None:
+            prog = SmallProgram(
+                self.circuit,
+                with_prefix=with_prefix,
+                weights_batched=weights_batched,
+                whole_register=WHOLE_REGISTER,
+            )
+            rt = self._small[key] = SmallRuntime(
+                prog, self.dtype, device, fold_rows=FOLD_ROWS, single_state=SINGLE_STATE
+            )
+        return rt
+
+    def _small_wins(
+        self, with_prefix: bool, weights_batched: bool, rows: int, device: torch.device
+    ) -> bool:
+        """Whether this call runs on the small path (``path="auto"``: the cost model of
+        :mod:`._small_cost`, decided once per start kind, weight kind and batch size)."""
+        if self.path != "auto":
+            return self.path == "small"
+        key = (with_prefix, weights_batched, rows, device)
+        hit = self._choice.get(key)
+        if hit is None:
+            small = self._small_runtime(
+                with_prefix and self._amplitude is None, weights_batched, device
+            )
+            blocks, gathers = self._runtime(with_prefix, weights_batched).eng.n_passes
+            kinds = ("input", "weight") if weights_batched else ("input",)
+            per_sample = sum(
+                any(isinstance(p, Param) and p.kind in kinds for p in op.params)
+                for op in self.circuit.ops
+            )
+            features = PlanFeatures(
+                n_qubits=self.n_qubits,
+                small_instructions=len(small.code),
+                small_kron_layers=sum(1 for i in small.prog.instrs if i.op == "kron"),
+                engine_blocks=blocks,
+                engine_gathers=gathers,
+                per_sample_gates=per_sample,
+            )
+            if len(self._choice) > 64:
+                self._choice.clear()
+            hit = self._choice[key] = small_is_faster(features, rows)
+        return hit
+
+    def _diagonal_signs(self, words: tuple[PauliWord, ...]) -> np.ndarray | None:
+        """Sign table ``[2^n, n_obs]`` of diagonal words in canonical order, or None."""
+        if words not in self._small_signs:
+            ident = tuple(range(self.n_qubits))
+            table = None
+            if all(w.is_diagonal for w in words):
+                table = np.stack([_word_tables(w, ident)[0] for w in words], axis=1)
+            if len(self._small_signs) > 64:
+                self._small_signs.clear()
+            self._small_signs[words] = table
+        return self._small_signs[words]
 
     # ------------------------------------------------------------------ run time
     def _check(
@@ -221,6 +339,21 @@ class ExecutionPlan:
             initial_state = s.to(self.dtype)
         return inputs, w, initial_state, batch or 1, device
 
+    def _amplitude_state(self, inputs: torch.Tensor, batch: int) -> torch.Tensor:
+        """The amplitude embedding's start state ``[batch, 2^n]`` (recorded by autograd)."""
+        assert self._amplitude is not None
+        nf, pad, normalize = self._amplitude
+        dim = 2**self.n_qubits
+        x = inputs[:, :nf]
+        if nf < dim:
+            x = torch.cat([x, x.new_full((batch, dim - nf), pad)], dim=-1)
+        if normalize:
+            norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+            if bool((norm == 0).any()):
+                raise SimulationError("amplitude_embedding: an input vector has norm 0")
+            x = x / norm
+        return x.to(self.dtype)
+
     def _execute(
         self,
         inputs: torch.Tensor | None,
@@ -231,22 +364,14 @@ class ExecutionPlan:
         """Expectations of ``words`` ``[batch, n_obs]``, or the state ``[batch, 2**n]``
         in canonical order when ``words`` is None."""
         inputs, w, init, batch, device = self._check(inputs, weights, initial_state)
+        if self._small_wins(init is None, w.dim() == 2, batch, device):
+            return self._execute_small(inputs, w, init, batch, device, words)
         rt = self._runtime(init is None, w.dim() == 2)
         eng = rt.eng
         psi0 = init
         if init is None and eng.amplitude is not None:
             assert inputs is not None
-            nf, pad, normalize = eng.amplitude
-            dim = 2**self.n_qubits
-            x = inputs[:, :nf]
-            if nf < dim:
-                x = torch.cat([x, x.new_full((batch, dim - nf), pad)], dim=-1)
-            if normalize:
-                norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
-                if bool((norm == 0).any()):
-                    raise SimulationError("amplitude_embedding: an input vector has norm 0")
-                x = x / norm
-            psi0 = x.to(self.dtype)
+            psi0 = self._amplitude_state(inputs, batch)
         signs = sign_table(eng, words) if words is not None else None
         out = execute(rt, inputs, w, psi0, batch, device, signs)
         if out.shape[0] != batch:
@@ -257,6 +382,39 @@ class ExecutionPlan:
             inv = rt.const("canon", lambda: torch.as_tensor(np.argsort(eng.sigma)), device)
             out = out[:, inv]
         if words is None:
+            return out
+        return expval_in_layout(out, words, tuple(range(self.n_qubits)))
+
+    def _execute_small(
+        self,
+        inputs: torch.Tensor | None,
+        w: torch.Tensor,
+        init: torch.Tensor | None,
+        batch: int,
+        device: torch.device,
+        words: tuple[PauliWord, ...] | None,
+    ) -> torch.Tensor:
+        """:meth:`_execute` on the small-circuit path (one autograd node)."""
+        psi0 = init
+        if init is None and self._amplitude is not None:
+            assert inputs is not None
+            psi0 = self._amplitude_state(inputs, batch)
+        batched_w = w.dim() == 2
+        rt = self._small_runtime(psi0 is None, batched_w, device)
+        table = None if words is None else self._diagonal_signs(words)
+        signs = None if table is None else rt.signs(table)
+        out = SmallCircuit.apply(
+            rt,
+            signs,
+            batch,
+            None if batched_w else w,
+            inputs if rt.reads_inputs else None,
+            w if batched_w else None,
+            psi0,
+        )
+        if out.shape[0] != batch:
+            out = out.expand(batch, -1)
+        if words is None or signs is not None:
             return out
         return expval_in_layout(out, words, tuple(range(self.n_qubits)))
 
@@ -316,6 +474,7 @@ def compile_circuit(
     *,
     dtype: torch.dtype = torch.complex64,
     max_block_qubits: int | None = None,
+    path: str = "auto",
 ) -> ExecutionPlan:
     """Compile ``circuit`` once into a plan for fast repeated batched execution.
 
@@ -326,7 +485,7 @@ def compile_circuit(
         >>> plan.expval(["Z0", "Z0 Z1"], inputs=torch.zeros(3, 1)).shape
         torch.Size([3, 2])
     """
-    return ExecutionPlan(circuit, dtype=dtype, max_block_qubits=max_block_qubits)
+    return ExecutionPlan(circuit, dtype=dtype, max_block_qubits=max_block_qubits, path=path)
 
 
 def statevector(
@@ -375,6 +534,7 @@ class QuantumLayer(torch.nn.Module):
         device (torch.device | str | None): where the weights live.
         generator (torch.Generator | None): random source of the initial weights.
         max_block_qubits (int | None): see :class:`ExecutionPlan`.
+        path (str): see :class:`ExecutionPlan` (default ``"auto"``).
 
     Example:
         >>> from quarch.quantum import Circuit, AngleEmbedding, BasicEntanglerLayers
@@ -393,9 +553,12 @@ class QuantumLayer(torch.nn.Module):
         device: torch.device | str | None = None,
         generator: torch.Generator | None = None,
         max_block_qubits: int | None = None,
+        path: str = "auto",
     ) -> None:
         super().__init__()
-        self.plan = compile_circuit(circuit, dtype=dtype, max_block_qubits=max_block_qubits)
+        self.plan = compile_circuit(
+            circuit, dtype=dtype, max_block_qubits=max_block_qubits, path=path
+        )
         self.observables = parse_observables(observables, circuit.n_qubits)
         real = _real(dtype)
         init = torch.rand(self.plan.n_weights, generator=generator, dtype=real) * (2 * math.pi)

@@ -1,0 +1,112 @@
+"""Which path runs a plan: a cost model measured on the two engines.
+
+Why a model and not a qubit cut-off: the small-circuit path
+(:mod:`~quarch.quantum._small_run`) costs few torch calls but moves every state
+``n`` times per Kronecker layer in its backward (the partial traces), the block engine
+(:mod:`~quarch.quantum._compile`) costs more calls per block but fewer passes. Which
+wins depends on the qubits, the batch *and* how the circuit was written: at n = 7 a
+re-uploading circuit ran 2.5x faster on the small path at batch 256 while a plain
+layered one ran 2x faster on the block engine (table below); at batch 1 the small path
+won at every n up to 10 (2-3x), at batch 256 up to n = 4-6.
+
+Each path's forward+backward time is modelled as ``a0 + a1 * calls + a2 * work``
+(milliseconds), with features read off the compiled plans:
+
+* small path: ``calls`` = its instructions, ``work`` = ``rows * 2^n * (n * (kron + 1) +
+  instructions) / 1e6`` (``kron`` Kronecker layers, each with an ``n``-fold partial
+  trace);
+* block engine: ``calls`` = blocks + gathers, ``work`` = ``rows * 2^n * (6 blocks +
+  4 gathers + 6) / 1e6`` (its state passes), plus ``a3 * per-sample gates * rows /
+  1e3`` (per-sample block matrices).
+
+The coefficients are a non-negative least-squares fit (relative error) to 255
+measurements: the simulator benchmark's layer (n = 2..10, L = 1, 3, 6) and 24 random
+``hqnn`` circuits (every embedding, rotation set, entangler and pattern, 2-8 qubits,
+1-6 layers), batches 1, 8, 32, 128, 256, complex64, one thread, on the shared 2-core
+development machine. Median model error was 15 % (small) and 29 % (engine); with
+:data:`SMALL_MARGIN` the choice was wrong for 10 of 255 cases, mostly near-ties (the
+worst: a re-uploading 7-qubit circuit at batches 32-256, which the model sent to the
+block engine, 2.4-4.1x slower there than on the small path), and the chosen paths together took 1.07x the time of always
+picking the faster one. The constants are CPU
+figures; on CUDA every torch call costs a kernel launch, which favours the small path
+further (not measured here: no GPU was available).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ENGINE_COEF",
+    "FOLD_ROWS",
+    "SINGLE_STATE",
+    "SMALL_COEF",
+    "SMALL_MARGIN",
+    "SMALL_MAX_QUBITS",
+    "WHOLE_REGISTER",
+    "PlanFeatures",
+    "small_is_faster",
+]
+
+SMALL_MAX_QUBITS = 10
+"""Widest circuit the small path runs: it keeps one state per instruction for its
+backward and its partial traces read ``n`` copies of the state, so beyond ten qubits
+the block engine (adjoint gradients) is always the better choice."""
+
+WHOLE_REGISTER = 4
+"""Kronecker layers up to this many qubits are one ``2^n x 2^n`` matrix; wider ones are
+applied on the register's two halves (measured: 4 beat 6 and 8 at n = 6 and 8)."""
+
+FOLD_ROWS = 64
+"""Fold shared segments into one matrix from ``max(FOLD_ROWS, 2^(n+1))`` rows on
+(measured: at n = 6, L = 6, batch 256, 2.5 ms folded against 4.5 ms unfolded)."""
+
+SINGLE_STATE = 4096
+"""Build the product state in one gather up to this many entries (``rows * n * 2^n``)."""
+
+SMALL_COEF = (0.3843, 0.03460, 5.908)
+"""Small path: ms per call, per instruction, per 1e6 amplitude updates (see above)."""
+
+ENGINE_COEF = (0.7636, 0.1584, 0.9524, 0.4056)
+"""Block engine: ms per call, per block or gather, per 1e6 amplitude passes, per 1e3
+per-sample gate rows (see above)."""
+
+SMALL_MARGIN = 0.9
+"""The small path runs only where the model expects it to take at most this share of
+the block engine's time: near-ties go to the block engine, whose passes suffer less
+from a loaded machine's cache contention (at load average 8-9 the small path ran the
+n = 8, L = 2, batch-32 layer 1.39x slower than the previous engine, a tie when idle)."""
+
+
+@dataclass(frozen=True)
+class PlanFeatures:
+    """What the cost model reads off one compiled circuit (both paths)."""
+
+    n_qubits: int
+    small_instructions: int
+    small_kron_layers: int
+    engine_blocks: int
+    engine_gathers: int
+    per_sample_gates: int
+
+    def small_ms(self, rows: int) -> float:
+        """Modelled forward+backward time of the small path at ``rows`` rows."""
+        a0, a1, a2 = SMALL_COEF
+        n, code = self.n_qubits, self.small_instructions
+        work = rows * 2**n * (n * (self.small_kron_layers + 1) + code) / 1e6
+        return a0 + a1 * code + a2 * work
+
+    def engine_ms(self, rows: int) -> float:
+        """Modelled forward+backward time of the block engine at ``rows`` rows."""
+        a0, a1, a2, a3 = ENGINE_COEF
+        blocks, gathers = self.engine_blocks, self.engine_gathers
+        work = rows * 2**self.n_qubits * (6 * blocks + 4 * gathers + 6) / 1e6
+        return a0 + a1 * (blocks + gathers) + a2 * work + a3 * self.per_sample_gates * rows / 1e3
+
+
+def small_is_faster(features: PlanFeatures, rows: int) -> bool:
+    """Whether the model expects the small path to beat the block engine at ``rows``
+    (by :data:`SMALL_MARGIN`)."""
+    if features.n_qubits > SMALL_MAX_QUBITS:
+        return False
+    return features.small_ms(rows) <= SMALL_MARGIN * features.engine_ms(rows)

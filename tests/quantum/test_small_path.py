@@ -1,0 +1,217 @@
+"""The small-circuit path (``path="small"``) against PennyLane, and the path choice.
+
+The small path is a second engine with a hand-written backward, so it gets its own
+random-circuit tests over every gate (values and gradients, 1-6 qubits), at the batch
+sizes where its run time changes strategy: one row, a few rows, and enough rows to
+fold shared segments into one matrix (``max(FOLD_ROWS, 2^(n+1))``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from quarch.quantum import (
+    AmplitudeEmbedding,
+    Circuit,
+    QuantumLayer,
+    SimulationError,
+    compile_circuit,
+    to_pennylane,
+)
+from quarch.quantum._small_cost import FOLD_ROWS
+from quarch.quantum.simulator import PATHS
+
+from ._random import all_gates_circuit, random_circuit
+
+qml = pytest.importorskip("pennylane")
+
+
+def _pl(c: Circuit, w: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """PennyLane (backprop, float64): the state, <Z_i>, and d/dw, d/dx of
+    ``sum_i (i+1) <Z_i> + sum_i <X_i> / (i+2)``."""
+    n = c.n_qubits
+    f = to_pennylane(c)
+    dev = qml.device("default.qubit", wires=n)
+
+    @qml.qnode(dev, interface="torch", diff_method="backprop")
+    def run(w: torch.Tensor, x: torch.Tensor) -> object:
+        f(w, x)
+        return [qml.expval(qml.PauliZ(i)) for i in range(n)] + [
+            qml.expval(qml.PauliX(i)) for i in range(n)
+        ]
+
+    @qml.qnode(dev)
+    def state(w: np.ndarray, x: np.ndarray) -> object:
+        f(w, x)
+        return qml.state()
+
+    wr = torch.tensor(w, requires_grad=True)
+    xr = torch.tensor(x, requires_grad=True)
+    out = torch.stack([torch.as_tensor(r).expand(x.shape[0]) for r in run(wr, xr)], -1)
+    if out.requires_grad:
+        _loss(out[:, :n], out[:, n:]).backward()
+    psi = np.asarray(state(w, x))
+    psi = psi if psi.ndim == 2 else np.broadcast_to(psi, (x.shape[0], psi.shape[-1]))
+    gw = np.zeros_like(w) if wr.grad is None else wr.grad.numpy()
+    gx = np.zeros_like(x) if xr.grad is None else xr.grad.numpy()
+    return psi, out.detach().numpy(), gw, gx
+
+
+def _loss(z: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
+    n = z.shape[1]
+    return (z * torch.arange(1, n + 1)).sum() + (xs / torch.arange(2, n + 2)).sum()
+
+
+def _check(c: Circuit, w: np.ndarray, x: np.ndarray, path: str = "small") -> None:
+    """``path`` in complex128 against PennyLane: state, Z and X expectations, gradients."""
+    n = c.n_qubits
+    psi, ref, gw, gx = _pl(c, w, x)
+    plan = compile_circuit(c, dtype=torch.complex128, path=path)
+    assert plan.path == path
+    wt = torch.tensor(w, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True) if c.n_inputs else None
+    words = [f"Z{i}" for i in range(n)] + [f"X{i}" for i in range(n)]
+    out = plan.expval(words, xt, wt)
+    out = out.expand(x.shape[0], -1)
+    np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-7)
+    if not (c.n_weights or c.n_inputs):
+        return
+    _loss(out[:, :n], out[:, n:]).backward()
+    if c.n_weights:
+        np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-6, atol=1e-6)
+    if xt is not None:
+        np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-6, atol=1e-6)
+    got = plan.state(torch.tensor(x) if c.n_inputs else None, torch.tensor(w)).numpy()
+    np.testing.assert_allclose(np.broadcast_to(got, psi.shape), psi, atol=1e-10)
+
+
+def _random_case(seed: int, batch: int) -> tuple[Circuit, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1000 + seed)
+    c = random_circuit(int(rng.integers(1, 7)), rng, n_ops=int(rng.integers(4, 20)))
+    w = rng.uniform(-3, 3, c.n_weights)
+    x = rng.uniform(-3, 3, (batch, max(c.n_inputs, 1)))
+    return c, w, x
+
+
+class TestSmallPathAgainstPennyLane:
+    @pytest.mark.parametrize("seed", range(40))
+    def test_random_circuits(self, seed: int) -> None:
+        c, w, x = _random_case(seed, batch=1 + seed % 3)
+        _check(c, w, x)
+
+    @pytest.mark.parametrize("seed", range(0, 40, 5))
+    def test_random_circuits_folded(self, seed: int) -> None:
+        # enough rows that shared segments run as one matrix (run time's fold)
+        c, w, x = _random_case(seed, batch=max(FOLD_ROWS, 2 ** (6 + 1)))
+        _check(c, w, x)
+
+    @pytest.mark.parametrize(("n", "batch"), [(3, 1), (3, 2), (4, 1), (5, 70), (6, 3)])
+    def test_every_gate(self, n: int, batch: int) -> None:
+        c = all_gates_circuit(n)
+        rng = np.random.default_rng(n)
+        w = rng.uniform(-3, 3, c.n_weights)
+        x = rng.uniform(-3, 3, (batch, c.n_inputs))
+        _check(c, w, x)
+
+    def test_per_sample_weights_equal_single_rows(self) -> None:
+        c = all_gates_circuit(4)
+        plan = compile_circuit(c, dtype=torch.complex128, path="small")
+        x = torch.rand(3, c.n_inputs, dtype=torch.float64)
+        w = torch.rand(3, c.n_weights, dtype=torch.float64, requires_grad=True)
+        out = plan.expval(["Z0", "X1 Y2"], x, w)
+        (out * torch.tensor([1.0, -2.0], dtype=torch.float64)).sum().backward()
+        for i in range(3):
+            wi = w[i].detach().clone().requires_grad_(True)
+            oi = plan.expval(["Z0", "X1 Y2"], x[i : i + 1], wi)
+            (oi * torch.tensor([1.0, -2.0], dtype=torch.float64)).sum().backward()
+            torch.testing.assert_close(out[i], oi[0])
+            torch.testing.assert_close(w.grad[i], wi.grad)
+
+    def test_initial_state_gradient_matches_dense_unitary(self) -> None:
+        rng = np.random.default_rng(3)
+        c = random_circuit(3, rng, n_ops=15)
+        c = Circuit(
+            3, [op for op in c.ops if all(getattr(p, "kind", "") != "input" for p in op.params)]
+        )
+        w = rng.uniform(-3, 3, c.n_weights)
+        u = torch.as_tensor(qml.matrix(to_pennylane(c), wire_order=range(3))(w, None))
+        psi0 = torch.randn(2, 8, dtype=torch.complex128)
+        psi0 = (psi0 / psi0.norm(dim=-1, keepdim=True)).requires_grad_(True)
+        ref_in = psi0.detach().clone().requires_grad_(True)
+        got = compile_circuit(c, dtype=torch.complex128, path="small").expval(
+            "Z1", weights=torch.tensor(w), initial_state=psi0
+        )
+        z1 = torch.tensor([1.0 - 2 * ((i >> 1) & 1) for i in range(8)], dtype=torch.float64)
+        ref = ((ref_in @ u.T).abs() ** 2 * z1).sum(-1, keepdim=True)
+        torch.testing.assert_close(got, ref)
+        got.sum().backward()
+        ref.sum().backward()
+        torch.testing.assert_close(psi0.grad, ref_in.grad)
+
+    def test_amplitude_embedding(self) -> None:
+        rng = np.random.default_rng(4)
+        c = Circuit(3).add(AmplitudeEmbedding(8, pad_with=0.0, normalize=True))
+        for q in range(3):
+            c.ry(q, c.new_weight()).rz(q, c.new_weight())
+        c.cnot(0, 1).crx(1, 2, c.new_weight()).cz(2, 0)
+        w = rng.uniform(-3, 3, c.n_weights)
+        x = rng.uniform(-1, 1, (4, 8))
+        _check(c, w, x)
+
+
+class TestPathChoice:
+    def test_bad_path_is_one_clear_error(self) -> None:
+        with pytest.raises(SimulationError, match="path must be one of"):
+            compile_circuit(Circuit(2).h(0), path="fast")
+        with pytest.raises(SimulationError, match="at most"):
+            compile_circuit(Circuit(11).h(0), path="small")
+        assert set(PATHS) == {"auto", "small", "engine"}
+
+    def test_paths_agree(self) -> None:
+        c = all_gates_circuit(5)
+        rng = np.random.default_rng(9)
+        w = torch.tensor(rng.uniform(-3, 3, c.n_weights))
+        x = torch.tensor(rng.uniform(-3, 3, (5, c.n_inputs)))
+        states = [compile_circuit(c, dtype=torch.complex128, path=p).state(x, w) for p in PATHS]
+        for s in states[1:]:
+            torch.testing.assert_close(s, states[0])
+
+    def test_cost_model_choice(self) -> None:
+        # the benchmark layer: the small path at one row (every n measured), the block
+        # engine at n = 8 and 256 rows (it was 4-5x faster there)
+        from quarch.quantum import AngleEmbedding, EntanglingLayer, RotationLayer
+
+        def layer(n: int) -> QuantumLayer:
+            c = Circuit(n).add(AngleEmbedding(n, rotation="Y"))
+            for _ in range(2):
+                c.add(RotationLayer(n, ("Y", "Z"))).add(EntanglingLayer(n, "ring", "cnot"))
+            return QuantumLayer(c)
+
+        small, large = layer(4), layer(8)
+        cpu = torch.device("cpu")
+        assert small.plan._small_wins(True, False, 1, cpu)
+        assert small.plan._small_wins(True, False, 32, cpu)
+        assert not large.plan._small_wins(True, False, 256, cpu)
+        assert compile_circuit(Circuit(11).h(0)).path == "engine"
+        assert compile_circuit(Circuit(3).h(0), max_block_qubits=2).path == "engine"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("path", ["small", "engine"])
+def test_cuda_matches_cpu(path: str) -> None:
+    c = all_gates_circuit(5)
+    rng = np.random.default_rng(2)
+    w = torch.tensor(rng.uniform(-3, 3, c.n_weights), requires_grad=True)
+    x = torch.tensor(rng.uniform(-3, 3, (70, c.n_inputs)), requires_grad=True)
+    wc = w.detach().cuda().requires_grad_(True)
+    xc = x.detach().cuda().requires_grad_(True)
+    plan = compile_circuit(c, dtype=torch.complex128, path=path)
+    out = plan.expval(["Z0", "X1 Y2", "Z3 Z4"], x, w)
+    out_c = plan.expval(["Z0", "X1 Y2", "Z3 Z4"], xc, wc)
+    out.sum().backward()
+    out_c.sum().backward()
+    torch.testing.assert_close(out_c.cpu(), out.detach())
+    torch.testing.assert_close(wc.grad.cpu(), w.grad)
+    torch.testing.assert_close(xc.grad.cpu(), x.grad)
