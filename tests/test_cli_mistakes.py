@@ -400,10 +400,15 @@ def test_ctrl_c_says_how_to_resume_and_exits_130(tmp_path: Path, workers: int) -
         start_new_session=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # a loaded 2-core machine starts slowly
         while not _running_trials(run) and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
             time.sleep(0.2)
-        assert _running_trials(run), "no trial started"
+        if not _running_trials(run):
+            proc.kill()
+            _out, err = proc.communicate(timeout=60)
+            raise AssertionError(f"no trial started (exit {proc.returncode}): {err[-2000:]}")
         time.sleep(0.5)
         os.killpg(proc.pid, signal.SIGINT)
         _out, err = proc.communicate(timeout=120)
