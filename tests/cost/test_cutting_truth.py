@@ -62,3 +62,26 @@ def test_mixed_circuits(seed: int) -> None:
     want = _qiskit_cx(c)
     assert sum(k == "cx" for k, _ in cnot_skeleton(c)) == want
     assert native_two_qubit_gates(c) == want
+
+
+def test_noise_channels_are_not_gates() -> None:
+    """A channel between gates changes neither the skeleton nor the cuts (it is skipped,
+    not the end of the circuit)."""
+    plain = Circuit(3).cnot(0, 1).crz(1, 2, 0.4).swap(0, 2)
+    noisy = Circuit(3).cnot(0, 1).depolarizing(1, 0.1).crz(1, 2, 0.4).bit_flip(0, 0.2).swap(0, 2)
+    assert cnot_skeleton(noisy) == cnot_skeleton(plain)
+    assert estimate_cuts(noisy, 1) == estimate_cuts(plain, 1)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_gray_code_controls(k: int) -> None:
+    """Mottonen's uniformly controlled RY on target ``k`` (quant-ph/0407010, fig. 2):
+    ``2**k`` CNOTs, the ``i``-th controlled by the bit in which the reflected Gray code
+    words ``g(i)`` and ``g(i+1)`` (cyclically) differ; bit ``b`` is wire ``k-1-b``."""
+    from quarch.cost.cutting import _gray_pairs
+
+    pairs = _gray_pairs(k)
+    assert len(pairs) == 2**k and all(t == k for _, t in pairs)
+    gray = [i ^ (i >> 1) for i in range(2**k)]
+    flips = [(gray[i] ^ gray[(i + 1) % 2**k]).bit_length() - 1 for i in range(2**k)]
+    assert [c for c, _ in pairs] == [k - 1 - b for b in flips]

@@ -106,3 +106,80 @@ def test_nothing_feasible_has_no_best() -> None:
     obj = Objective(["val_accuracy"], budgets=["val_accuracy>=2"])
     trials = _trials(np.random.default_rng(0), 10, ["val_accuracy"], obj)
     assert _result(obj, trials).best is None and _result(obj, trials).pareto == []
+
+
+class _Scored:
+    """``mlp`` architectures scored by closed forms: 3 layers fail, width 8 gives NaN."""
+
+    fingerprint = "scored"
+
+    def evaluate(self, arch: dict[str, Any], *, seed: int) -> dict[str, float]:
+        if arch["n_layers"] == 3:
+            raise RuntimeError("three layers refused")
+        err = 0.1 * arch["n_layers"] + 0.001 * arch["width_0"]
+        return {"val_error": err, "val_accuracy": 1 - err, "params": float(arch["width_0"]),
+                "noise": float(seed % 997)}  # fmt: skip
+
+
+def test_a_run_reads_back_as_it_was_scored(tmp_path: Path) -> None:
+    """Every field of a run's records and its JSON summary, from the closed forms of the
+    evaluator and the run seed (``trial_seed``), for a run with failures and budgets."""
+    from quarch.study import Run, run_search, trial_seed
+
+    cfg = SearchConfig(
+        space="mlp", dataset="iris", strategy="random", trials=12, seed=5,
+        out=str(tmp_path / "r"), objectives=["val_accuracy", "params"],
+        budgets=["params<=32"], space_options={"max_layers": 3},
+    )  # fmt: skip
+    res = run_search(cfg, evaluator=_Scored(), progress=False)
+    back = Run.open(tmp_path / "r").result()
+    assert [t.to_full_dict() for t in back.trials] == [t.to_full_dict() for t in res.trials]
+    n_fail = n_done = 0
+    for t in res.trials:
+        full = t.to_full_dict()
+        assert full["number"] == t.number and full["params"] == t.params
+        assert t.seed == full["seed"] == trial_seed(5, t.number)
+        assert t.duration_s is not None and full["duration_s"] == t.duration_s >= 0
+        assert full["epochs_reported"] == t.epochs_reported == 0
+        if t.params["n_layers"] == 3:
+            n_fail += 1
+            assert t.state == full["state"] == "FAIL" and t.values is None
+            assert t.fail_reason and "three layers refused" in t.fail_reason
+            assert full["reason"] == t.reason == t.fail_reason
+            assert t.to_dict() == {"number": t.number, "params": t.params, "metrics": t.metrics,
+                                   "fail_reason": t.fail_reason}  # fmt: skip
+            continue
+        n_done += 1
+        err = 0.1 * t.params["n_layers"] + 0.001 * t.params["width_0"]
+        want = {"val_error": err, "val_accuracy": 1 - err, "params": float(t.params["width_0"]),
+                "noise": float(trial_seed(5, t.number) % 997)}  # fmt: skip
+        assert t.metrics == pytest.approx(want)
+        assert t.state == "COMPLETE" and t.values == pytest.approx([1 - err, want["params"]])
+        assert t.feasible == (want["params"] <= 32) == full["feasible"]
+        assert full["reason"] is None and full["values"] == t.values
+        assert t.to_dict() == {"number": t.number, "params": t.params, "metrics": t.metrics}
+    assert n_fail and n_done
+    summary = res.to_json()
+    assert summary["run"] == str(tmp_path / "r")
+    assert (summary["trials"], summary["target"]) == (len(res.trials), 12)
+    assert (summary["complete"], summary["failed"]) == (n_done, n_fail)
+    assert (summary["pruned"], summary["skipped_over_budget"]) == (0, 0)
+    assert summary["stopped"] == "budget" and summary["seconds"] > 0
+    assert summary["objectives"] == ["val_accuracy", "params"]
+    want_front = _brute_pareto(res.trials, ["val_accuracy", "params"])
+    assert {p["number"] for p in summary["pareto"]} == want_front
+    assert summary["best"] == res.best.to_dict()  # type: ignore[union-attr]
+    assert "weighted_cost" not in summary["best"]
+    assert back.stopped is None and back.seconds is None
+
+
+def test_objective_round_trips_through_its_dict() -> None:
+    obj = Objective(
+        ["val_error", "params"], weights=[1, 0.5], budgets=["params<=10", "val_error<0.5"]
+    )
+    d = obj.to_dict()
+    assert d == {"metrics": ["val_error", "params"], "weights": [1.0, 0.5],
+                 "budgets": ["params<=10", "val_error<0.5"]}  # fmt: skip
+    assert Objective(d["metrics"], weights=d["weights"], budgets=d["budgets"]) == obj  # type: ignore[arg-type]
+    assert Objective(["val_error"]).to_dict() == {"metrics": ["val_error"], "weights": None,
+                                                  "budgets": []}  # fmt: skip
