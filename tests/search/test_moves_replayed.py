@@ -216,3 +216,104 @@ def test_space_has_no_ties() -> None:
     """The replays order trials by value: every architecture's value is distinct."""
     vals = [_value(idx) for idx in itertools.product(*(range(k) for k in SIZES))]
     assert len(set(vals)) == len(vals)
+
+
+class TestGroverSchedule:
+    """Grover adaptive search replayed round by round (Boyer, Brassard, Hoyer and Tapp's
+    schedule as the module documents it) from the same seeded generator."""
+
+    @staticmethod
+    def _replay(
+        C: np.ndarray, y: float, budget: int, lam: float, seed: int
+    ) -> tuple[list[int], int]:
+        import math
+
+        from quarch.search._circuits import sample_codes
+        from quarch.search._grover import amplified_probs
+
+        rng = np.random.default_rng(seed)
+        m, calls, rounds, measured = 1.0, 0, 0, []
+        while calls < budget and rounds < 2 * budget + 16:
+            rounds += 1
+            k = min(int(rng.integers(math.ceil(m))), budget - calls)  # k uniform in [0, m)
+            calls += k
+            x = int(
+                sample_codes(amplified_probs(np.less(C, y), k), 1, int(rng.integers(2**31 - 1)))[0]
+            )
+            measured.append(x)
+            if C[x] < y:  # strictly better: new threshold, bound back to 1
+                y, m = float(C[x]), 1.0
+            else:  # failed round: the bound grows by lam, at most sqrt(N)
+                m = min(lam * m, math.sqrt(len(C)))
+        return measured, calls
+
+    @pytest.mark.parametrize(("seed", "lam"), [(0, 1.2), (1, 2.0), (2, 1.5)])
+    def test_rounds_replay(self, seed: int, lam: float) -> None:
+        # few distinct values, so ties with the threshold happen
+        C = np.random.default_rng(seed).integers(0, 6, 64).astype(float)
+        got, calls = grover_adaptive_search(C, 4.0, max_oracle_calls=40, lam=lam, seed=seed)
+        want, want_calls = self._replay(C, 4.0, 40, lam, seed)
+        assert list(got) == want and calls == want_calls
+        assert got.dtype == np.int64
+
+    def test_same_seed_same_search(self) -> None:
+        C = np.random.default_rng(4).standard_normal(128)
+        a = grover_adaptive_search(C, 0.5, max_oracle_calls=30, seed=9)
+        b = grover_adaptive_search(C, 0.5, max_oracle_calls=30, seed=9)
+        assert list(a[0]) == list(b[0]) and a[1] == b[1]
+
+    @pytest.mark.parametrize("n", [4, 6])
+    def test_default_budget_is_four_sqrt_n(self, n: int) -> None:
+        """Without ``max_oracle_calls`` a block spends ``int(4 sqrt(2**n))`` oracle calls
+        when nothing is below the threshold (each call a failed search)."""
+        import math
+
+        from quarch.search import GroverSolver
+
+        C = np.arange(2.0**n)
+        solver = GroverSolver(lam=1.5)
+        codes, counters = solver._circuit(C, 0.0, np.random.default_rng(0))
+        assert counters == {"oracle_calls": int(4 * math.sqrt(2**n))}
+        again = solver._circuit(C, 0.0, np.random.default_rng(0))[0]
+        assert list(codes) == list(again)  # the block's generator drives it
+
+    def test_sampler_passes_its_options_on(self) -> None:
+        s = GroverSampler(max_oracle_calls=9, lam=1.7, encoding="onehot", max_qubits=10,
+                          decompose=False, rounds=2, batch_size=3, n_startup=5, seed=1)  # fmt: skip
+        solver = s.solver
+        assert (solver.max_oracle_calls, solver.lam) == (9, 1.7)  # type: ignore[attr-defined]
+        reg = solver.register  # type: ignore[attr-defined]
+        assert (reg.encoding, reg.max_qubits, reg.decompose, reg.rounds) == (
+            "onehot",
+            10,
+            False,
+            2,
+        )
+
+
+class TestQPSOEncode:
+    @pytest.mark.parametrize("seed", range(6))
+    def test_encode_into_decodes_to_the_proposal(self, seed: int) -> None:
+        """Raising a proposal into a position: every group's argmax becomes the proposed
+        option, values stay in [0, 1], groups already right are left alone."""
+        from quarch.search._common import History
+
+        rng = np.random.default_rng(seed)
+        hist = History.__new__(History)
+        hist.sizes = list(SIZES)
+        x = rng.random(sum(SIZES))
+        x[rng.integers(sum(SIZES))] = 1.0  # a group whose max is already 1.0
+        x[rng.integers(sum(SIZES))] = 1.0
+        prop = [int(rng.integers(k)) for k in SIZES]
+        y = QPSOSampler._encode_into(x, prop, hist)
+        assert QPSOSampler._decode(y, hist) == prop
+        assert np.all((y >= 0) & (y <= 1))
+        starts = np.cumsum((0, *SIZES[:-1]))
+        for a, k, o in zip(starts, SIZES, prop, strict=True):
+            g, h = x[a : a + k], y[a : a + k]
+            if int(np.argmax(g)) == o:
+                assert np.array_equal(g, h)
+            else:  # the chosen option rises to the top; no other option rises
+                others = np.arange(k) != o
+                assert h[o] == h.max() and h[o] > g[o]
+                assert np.all(h[others] <= g[others])
