@@ -57,7 +57,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "noise": (
         ["src/quarch/quantum/noise.py"],
-        ["tests/quantum/test_noise.py"],
+        ["tests/quantum/test_noise.py", "tests/quantum/test_noise_truth.py",
+         "tests/quantum/test_trajectories.py",
+         "tests/cost/test_device_costs.py"],
     ),
     "export": (
         ["src/quarch/quantum/export.py", "src/quarch/quantum/qasm.py"],
