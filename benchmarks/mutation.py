@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,6 +121,11 @@ def _statuses(work: Path, env: dict[str, str]) -> dict[str, str]:
     return res
 
 
+def _module(mutant: str) -> str:
+    """``quarch.quantum.qasm`` of ``quarch.quantum.qasm.x_to_qasm__mutmut_3``."""
+    return re.split(r"\.x[_\u01c1]", mutant, maxsplit=1)[0]
+
+
 def run_group(group: str, *, children: int, work: Path, diffs: bool) -> dict[str, object]:
     """Run mutmut on one group and print its score and survivors."""
     files, tests = GROUPS[group]
@@ -145,6 +151,11 @@ def run_group(group: str, *, children: int, work: Path, diffs: bool) -> dict[str
     print(f"   mutants {len(status)}: " + ", ".join(f"{s} {n}" for s, n in sorted(counts.items())))
     print(f"   score {100 * score:.1f} % ({killed} of {considered} non-equivalent killed) "
           f"in {seconds:.0f} s")  # fmt: skip
+    for module in sorted({_module(n) for n in status}):
+        mine = {n: s for n, s in status.items() if _module(n) == module}
+        k = sum(s in ("killed", "timeout") for n, s in mine.items() if n not in equivalent)
+        c = sum(n not in equivalent for n in mine)
+        print(f"     {module}: {100 * k / c if c else float('nan'):.1f} % ({k} of {c})")
     left = sorted(
         n for n, s in status.items() if s not in ("killed", "timeout") and n not in equivalent
     )
