@@ -179,3 +179,57 @@ def test_scaled_angles_against_the_closed_form() -> None:
         return [qml.expval(qml.PauliZ(i)) for i in range(2)]
 
     assert np.allclose(np.asarray(expvals(), dtype=float), want)
+
+
+def test_amplitude_embedding_and_adjoint_gates_in_pennylane() -> None:
+    """Both PennyLane exporters on ``|x>`` (padded with zeros, normalised) followed by
+    S^dagger, T^dagger and SX^dagger; with H on wire 1 after them, Qiskit's state of the same gates is the
+    truth."""
+    qml = pytest.importorskip("pennylane")
+    from qiskit.quantum_info import Statevector
+
+    from quarch.quantum import Circuit, pennylane_source
+    from quarch.quantum.export import to_pennylane
+
+    x = np.array([0.3, -1.2, 0.5])
+    c = Circuit(2).amplitude_embedding(3).sdg(0).tdg(1).sxdg(0).h(1)
+    v = np.append(x, 0.0) / np.linalg.norm(x)
+    # Qiskit from the amplitudes (quarch's wire 0 is the most significant bit)
+    qc = qiskit.QuantumCircuit(2)
+    qc.initialize(v, [1, 0])
+    qc.sdg(0)
+    qc.tdg(1)
+    qc.sxdg(0)
+    qc.h(1)
+    want = Statevector(qc).probabilities([1, 0])  # big-endian order, as PennyLane's
+    qfunc = to_pennylane(c)
+
+    @qml.qnode(qml.device("default.qubit", wires=2))
+    def live() -> Any:
+        qfunc(inputs=x)
+        return qml.probs(wires=[0, 1])
+
+    assert np.allclose(np.asarray(live()), want, atol=1e-10)
+    ns: dict[str, Any] = {}
+    exec(pennylane_source(c), ns)
+    assert np.allclose(_pennylane_probs(qml, ns["circuit"], x, 2), want, atol=1e-10)
+
+
+def test_exporter_errors_say_what_to_pass() -> None:
+    pytest.importorskip("pennylane")
+    import pennylane as qml
+
+    from quarch.quantum import Circuit, CircuitError, Input, pennylane_source
+    from quarch.quantum.export import _pennylane_name, to_pennylane
+
+    c = Circuit(1)
+    c.ry(0, c.new_weight()).rx(0, Input(0))
+    with pytest.raises(CircuitError, match=r"has 1 trainable weight\(s\); pass weights"):
+        pennylane_source(c)
+    dev = qml.device("default.qubit", wires=1)
+    with pytest.raises(CircuitError, match="this circuit has trainable weights; pass weights="):
+        qml.QNode(lambda: (to_pennylane(c)(inputs=np.zeros(1)), qml.state())[1], dev)()
+    with pytest.raises(CircuitError, match="this circuit reads inputs; pass inputs="):
+        qml.QNode(lambda: (to_pennylane(c)(weights=np.zeros(1)), qml.state())[1], dev)()
+    with pytest.raises(CircuitError, match="nope has no PennyLane operation"):
+        _pennylane_name("nope")
