@@ -67,7 +67,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/quantum/test_pennylane_source.py", "tests/quantum/test_qasm.py",
          "tests/test_export_truth.py::test_scaled_angles_against_the_closed_form",
          "tests/test_export_truth.py::test_amplitude_embedding_and_adjoint_gates_in_pennylane",
-         "tests/test_export_truth.py::test_exporter_errors_say_what_to_pass"],
+         "tests/test_export_truth.py::test_exporter_errors_say_what_to_pass",
+         "tests/test_export_truth.py::test_qasm_binds_weights_and_names_what_it_cannot_write"],
     ),
     "simulator": (
         ["src/quarch/quantum/_apply.py", "src/quarch/quantum/_matrices.py"],

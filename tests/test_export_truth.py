@@ -233,3 +233,28 @@ def test_exporter_errors_say_what_to_pass() -> None:
         qml.QNode(lambda: (to_pennylane(c)(weights=np.zeros(1)), qml.state())[1], dev)()
     with pytest.raises(CircuitError, match="nope has no PennyLane operation"):
         _pennylane_name("nope")
+
+
+def test_qasm_binds_weights_and_names_what_it_cannot_write() -> None:
+    """``to_qasm(c, weights)`` writes ``RY(0.5 w)``: Qiskit reads ``<Z> = cos(0.5 w)``;
+    what OpenQASM 2 cannot hold is refused with the fix in the message."""
+    from qiskit.quantum_info import Statevector
+
+    from quarch.quantum import Circuit, CircuitError, Input, to_qasm
+
+    c = Circuit(1)
+    c.ry(0, c.new_weight(0.5))
+    text = to_qasm(c, [1.3])
+    qc = qiskit.qasm2.loads(text, custom_instructions=qiskit.qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+    z = _expvals(Statevector(qc).probabilities(), ["Z0"], 1, big_endian=False)
+    assert np.allclose(z, [np.cos(0.65)])
+    with pytest.raises(CircuitError, match="ry has a symbolic weight angle; pass weights="):
+        to_qasm(c)
+    with pytest.raises(CircuitError, match=r"symbolic input angle; pass bind\(inputs=...\) first"):
+        to_qasm(Circuit(1).rx(0, Input(0)))
+    with pytest.raises(
+        CircuitError, match=r"amplitude_embedding cannot be written in OpenQASM 2\.0"
+    ):
+        to_qasm(Circuit(1).amplitude_embedding(2))
+    with pytest.raises(CircuitError, match=r"depolarizing cannot be written in OpenQASM 2\.0"):
+        to_qasm(Circuit(1).h(0).depolarizing(0, 0.1))
