@@ -85,3 +85,72 @@ def test_gray_code_controls(k: int) -> None:
     gray = [i ^ (i >> 1) for i in range(2**k)]
     flips = [(gray[i] ^ gray[(i + 1) % 2**k]).bit_length() - 1 for i in range(2**k)]
     assert [c for c, _ in pairs] == [k - 1 - b for b in flips]
+
+
+@pytest.mark.parametrize(("seed", "budget"), [(0, 2), (1, 3), (2, 2), (3, 4)])
+def test_partition_and_cuts_by_brute_force(seed: int, budget: int) -> None:
+    """6-7 qubit circuits: the estimate's partition covers every qubit once in groups of
+    at most ``budget``, the CNOTs it cuts (counted from Qiskit's decomposition's pairs,
+    recounted here) are its ``gate_cuts``, and no partition into groups that small
+    cuts fewer (brute force over every labelling)."""
+    import itertools
+
+    rng = np.random.default_rng(seed)
+    n = 6 + seed % 2
+    c = Circuit(n)
+    for _ in range(9):
+        a, b = (int(v) for v in rng.choice(n, 2, replace=False))
+        c = _with(c, str(rng.choice(FIXED + ROTATIONS)), a, b, 0.9)
+    est = estimate_cuts(c, budget)
+    assert sorted(q for g in est.partition for q in g) == list(range(n))
+    assert max(len(g) for g in est.partition) <= budget
+    assert est.subcircuits == len(est.partition)
+    pairs = np.array([w for k, w in cnot_skeleton(c) if k == "cx"])
+    group = {q: i for i, g in enumerate(est.partition) for q in g}
+    assert sum(group[a] != group[b] for a, b in pairs) == est.gate_cuts == _qiskit_cx_cut(c, group)
+    best = min(
+        int(np.sum(np.asarray(lab)[pairs[:, 0]] != np.asarray(lab)[pairs[:, 1]]))
+        for lab in itertools.product(range(-(-n // budget) + 1), repeat=n)
+        if max(np.bincount(lab)) <= budget
+    )
+    assert est.gate_cuts == best
+    assert est.overhead == pytest.approx(9.0**best)
+
+
+def _qiskit_cx_cut(c: Circuit, group: dict[int, int]) -> int:
+    """CNOTs of Qiskit's decomposition whose two qubits lie in different groups."""
+    from qiskit import transpile
+
+    qc = transpile(to_qiskit(c), basis_gates=["cx", "u"], optimization_level=0)
+    return sum(
+        group[qc.find_bit(i.qubits[0]).index] != group[qc.find_bit(i.qubits[1]).index]
+        for i in qc.data
+        if i.operation.name == "cx"
+    )
+
+
+def test_fitting_circuits_and_overflowing_overheads() -> None:
+    c = Circuit(3).cnot(0, 1).cnot(1, 2)
+    assert estimate_cuts(c, 3).partition == ((0, 1, 2),)
+    wide = Circuit(2)
+    for _ in range(400):
+        wide.cnot(0, 1)
+    est = estimate_cuts(wide, 1)
+    assert est.gate_cuts == 400 and est.overhead == float("inf")
+    assert est.log10_overhead == pytest.approx(400 * np.log10(9.0))
+    with pytest.raises(ValueError, match="qubit_budget must be an integer >= 1; got True"):
+        estimate_cuts(c, True)
+
+
+def test_find_cuts_on_a_circuit_with_rotations() -> None:
+    """qiskit-addon-cutting on the skeleton of a circuit with single-qubit gates: its
+    overhead is 9 per gate cut and 16 per wire cut, and a fitting circuit is not cut."""
+    pytest.importorskip("qiskit_addon_cutting")
+    from quarch.cost.cutting import find_cuts_qiskit
+
+    c = Circuit(4).ry(0, 0.3).cnot(0, 1).rz(1, 0.2).crz(1, 2, 0.5).ry(2, 0.1).cnot(2, 3)
+    q = find_cuts_qiskit(c, 2)
+    assert q.method == "qiskit" and q.subcircuits >= 2 and q.gate_cuts + q.wire_cuts >= 1
+    assert q.overhead == pytest.approx(9.0**q.gate_cuts * 16.0**q.wire_cuts)
+    fits = find_cuts_qiskit(c, 4)
+    assert (fits.subcircuits, fits.overhead, fits.method) == (1, 1.0, "qiskit")
