@@ -183,3 +183,57 @@ def test_objective_round_trips_through_its_dict() -> None:
     assert Objective(d["metrics"], weights=d["weights"], budgets=d["budgets"]) == obj  # type: ignore[arg-type]
     assert Objective(["val_error"]).to_dict() == {"metrics": ["val_error"], "weights": None,
                                                   "budgets": []}  # fmt: skip
+
+
+class TestObjectiveBoundaries:
+    """The edges of budgets, weights and empty fronts, each stated exactly."""
+
+    def test_a_budget_met_exactly_is_feasible(self) -> None:
+        obj = Objective(["val_error"], budgets=["params<=10", "flops<5"])
+        assert obj.is_feasible({"val_error": 0.1, "params": 10.0, "flops": 4.0})
+        assert not obj.is_feasible({"val_error": 0.1, "params": 10.0, "flops": 5.0})
+        assert obj.constraints({"val_error": 0.1, "params": 10.0, "flops": 5.0}) == {
+            "params<=10": 0.0, "flops<5": 1e-12,
+        }  # fmt: skip
+
+    def test_zero_weights_are_allowed_negative_ones_not(self) -> None:
+        from quarch import ConfigError
+
+        assert Objective(["val_error", "params"], weights=[1, 0]).values(
+            {"val_error": 0.2, "params": 99.0}
+        ) == [0.2]
+        with pytest.raises(
+            ConfigError, match=r"weights must be finite and >= 0; got \[1.0, -1.0\]"
+        ):
+            Objective(["val_error", "params"], weights=[1, -1])
+
+    def test_messages(self) -> None:
+        from quarch import ConfigError
+
+        with pytest.raises(ConfigError, match="at least one objective metric is required"):
+            Objective([])
+        with pytest.raises(ConfigError, match=r"objective metrics repeat: \['params', 'params'\]"):
+            Objective(["params", "params"])
+        with pytest.raises(ConfigError, match=r"\(use val_error instead of val_accuracy\)"):
+            Objective(["val_accuracy", "params"], weights=[1, 1])
+        with pytest.raises(
+            ConfigError, match=r"malformed budget 'params<=1e5e5': '1e5e5' is not a"
+        ):
+            Objective(["val_error"], budgets=["params<=1e5e5"])
+        with pytest.raises(ConfigError, match=r"expected METRIC<=NUMBER .*e\.g\. latency_ms<=100"):
+            Objective(["val_error"], budgets=["params=<3"])
+        with pytest.raises(KeyError, match="budget params<=3 needs metric 'params'"):
+            Objective(["val_error"], budgets=["params<=3"]).constraints({"val_error": 0.1})
+
+    def test_empty_and_dominated_fronts(self) -> None:
+        from quarch.objectives import hypervolume, pareto_mask
+
+        empty = pareto_mask(np.zeros((0, 2)), ["minimize", "maximize"])
+        assert empty.shape == (0,) and empty.dtype == bool
+        one = pareto_mask(np.array([[0.3, 0.7]]), ["minimize", "maximize"])
+        assert one.tolist() == [True]
+        # nothing beats the reference point: no volume
+        assert hypervolume(np.array([[2.0, 0.1]]), ["minimize", "maximize"], [1.0, 0.5]) == 0.0
+        # one point, maximised second axis: (1 - 0.2) * (0.9 - 0.5)
+        got = hypervolume(np.array([[0.2, 0.9]]), ["minimize", "maximize"], [1.0, 0.5])
+        assert got == pytest.approx(0.8 * 0.4)
