@@ -58,7 +58,12 @@ class TestRegistry:
 
 #: Seeds of the QUBO check; "most" means at least 3 of them.
 QUBO_SEEDS = range(5)
-QUBO_BUDGET = 100
+#: Well under the space's 81 architectures (at 100 every strategy enumerated it and the
+#: test could not fail). Random search without repeats still passes 3 of 5 with
+#: probability 0.26 here; the contract against random search is test_search_quality.py.
+QUBO_BUDGET = 30
+#: Below "most seeds" at that budget (measured hits of 5), for the strategies engineer.
+SHORT_OF_MOST = {"grover": "2/5", "nsga2": "2/5"}
 
 
 def _solves(name: str, seed: int) -> bool:
@@ -70,6 +75,11 @@ def _solves(name: str, seed: int) -> bool:
     return study.best_value <= optimum + 1e-9
 
 
-def test_finds_brute_force_optimum_in_most_seeds(strategy: str) -> None:
+def test_finds_brute_force_optimum_in_most_seeds(
+    strategy: str, request: pytest.FixtureRequest
+) -> None:
+    if strategy in SHORT_OF_MOST:
+        reason = f"found the optimum in {SHORT_OF_MOST[strategy]} seeds with {QUBO_BUDGET} queries"
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     hits = sum(_solves(strategy, s) for s in QUBO_SEEDS)
     assert hits >= 3, f"{strategy} found the optimum in {hits}/{len(QUBO_SEEDS)} seeds"

@@ -1,0 +1,200 @@
+"""Mutation score of the modules that carry quarch's claims (mutmut 3), one module at a time.
+
+Usage::
+
+    pip install -e '.[mutation]'
+    python benchmarks/mutation.py --module cutting            # one group
+    python benchmarks/mutation.py --module all --children 2   # every group, in turn
+
+Each group names the source files mutmut mutates and the tests that must kill the
+mutants (so a group runs in minutes, not hours: mutmut 3 still picks, per mutated
+function, only the selected tests that call it). The work happens in a scratch copy
+outside the checkout (``--work``, default ``$TMPDIR/quarch-mutation/<group>``), because
+``tests/conftest.py`` fails a session that writes into the checkout and mutmut writes
+``mutants/`` next to its config.
+
+It prints, per group, the mutants killed, survived, not reached by the selected tests
+("no tests") and listed as equivalent in ``benchmarks/mutation_equivalent.txt`` (one
+mutant name a line, ``# reason`` after it), the score ``killed / (all - equivalent)``
+and every surviving mutant's name (``--diffs`` prints their diffs as well). A benchmark:
+it prints and never asserts, and it is not part of the test suite (too slow).
+
+Limits of mutmut 3 worth knowing when reading a score: it mutates code inside functions
+and methods only (module-level tables such as ``cost/cutting.py``'s ``_CNOTS`` are not
+mutated; ``tests/cost/test_cutting_truth.py`` checks that table against Qiskit), and a
+mutant counts as killed when any selected test fails, timeouts included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EQUIVALENT_FILE = ROOT / "benchmarks" / "mutation_equivalent.txt"
+
+#: group -> (files mutmut mutates, tests that must kill their mutants)
+GROUPS: dict[str, tuple[list[str], list[str]]] = {
+    "strategies": (
+        ["src/quarch/search/_qiea.py", "src/quarch/search/_qpso.py", "src/quarch/search/_grover.py"],
+        ["tests/search/test_qiea.py", "tests/search/test_qpso.py", "tests/search/test_grover.py",
+         "tests/search/test_moves_replayed.py"],
+    ),
+    "results": (
+        ["src/quarch/study/_result.py", "src/quarch/objectives.py"],
+        ["tests/study/test_results_truth.py", "tests/test_objectives.py"],
+    ),
+    "cutting": (
+        ["src/quarch/cost/cutting.py"],
+        ["tests/cost/test_cutting.py", "tests/cost/test_cutting_truth.py"],
+    ),
+    "noise": (
+        ["src/quarch/quantum/noise.py"],
+        ["tests/quantum/test_noise.py", "tests/quantum/test_noise_truth.py",
+         "tests/quantum/test_trajectories.py",
+         "tests/cost/test_device_costs.py"],
+    ),
+    "export": (
+        ["src/quarch/quantum/export.py", "src/quarch/quantum/qasm.py"],
+        ["tests/quantum/test_pennylane_source.py", "tests/quantum/test_qasm.py",
+         "tests/test_export_truth.py::test_scaled_angles_against_the_closed_form",
+         "tests/test_export_truth.py::test_amplitude_embedding_and_adjoint_gates_in_pennylane",
+         "tests/test_export_truth.py::test_exporter_errors_say_what_to_pass",
+         "tests/test_export_truth.py::test_qasm_binds_weights_and_names_what_it_cannot_write"],
+    ),
+    "simulator": (
+        ["src/quarch/quantum/_apply.py", "src/quarch/quantum/_matrices.py"],
+        ["tests/quantum/test_simulator.py"],
+    ),
+}  # fmt: skip
+
+
+def equivalent_mutants(path: Path = EQUIVALENT_FILE) -> dict[str, str]:
+    """``{mutant name: reason}`` from the committed list (blank lines and ``#`` lines skipped)."""
+    out: dict[str, str] = {}
+    if not path.exists():
+        return out
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, reason = line.partition("#")
+        out[name.strip()] = reason.strip()
+    return out
+
+
+def _prepare(work: Path, files: list[str], tests: list[str]) -> None:
+    """A scratch project: the sources, the tests and a ``setup.cfg`` for mutmut."""
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    shutil.copytree(ROOT / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ROOT / "pyproject.toml", work / "pyproject.toml")
+
+    def lines(items: list[str]) -> str:
+        return "".join(f"\n    {x}" for x in items)
+
+    (work / "setup.cfg").write_text(
+        "[mutmut]\nsource_paths = src\n"
+        f"only_mutate ={lines(files)}\n"
+        f"pytest_add_cli_args_test_selection ={lines(tests)}\n"
+        "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -x\n    -q\n"
+    )
+
+
+def _statuses(work: Path, env: dict[str, str]) -> dict[str, str]:
+    out = subprocess.run(
+        ["mutmut", "results", "--all", "true"], cwd=work, env=env, capture_output=True,
+        text=True, check=True,
+    ).stdout  # fmt: skip
+    res = {}
+    for line in out.splitlines():
+        name, sep, status = line.strip().rpartition(": ")
+        if sep and "__mutmut_" in name:
+            res[name] = status
+    return res
+
+
+def _module(mutant: str) -> str:
+    """``quarch.quantum.qasm`` of ``quarch.quantum.qasm.x_to_qasm__mutmut_3``."""
+    return re.split(r"\.x[_\u01c1]", mutant, maxsplit=1)[0]
+
+
+def run_group(group: str, *, children: int, work: Path, diffs: bool) -> dict[str, object]:
+    """Run mutmut on one group and print its score and survivors."""
+    files, tests = GROUPS[group]
+    _prepare(work, files, tests)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.setdefault("OMP_NUM_THREADS", "1")
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        ["mutmut", "run", "--max-children", str(children)], cwd=work, env=env,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
+    status = _statuses(work, env)
+    equivalent = equivalent_mutants()
+    counts = Counter("equivalent" if name in equivalent else s for name, s in status.items())
+    considered = sum(n for s, n in counts.items() if s != "equivalent")
+    killed = counts.get("killed", 0) + counts.get("timeout", 0)
+    score = killed / considered if considered else float("nan")
+    print(f"\n== {group}: {', '.join(files)}")
+    print(f"   tests: {' '.join(tests)}")
+    print(f"   mutants {len(status)}: " + ", ".join(f"{s} {n}" for s, n in sorted(counts.items())))
+    print(f"   score {100 * score:.1f} % ({killed} of {considered} non-equivalent killed) "
+          f"in {seconds:.0f} s")  # fmt: skip
+    for module in sorted({_module(n) for n in status}):
+        mine = {n: s for n, s in status.items() if _module(n) == module}
+        k = sum(s in ("killed", "timeout") for n, s in mine.items() if n not in equivalent)
+        c = sum(n not in equivalent for n in mine)
+        print(f"     {module}: {100 * k / c if c else float('nan'):.1f} % ({k} of {c})")
+    left = sorted(
+        n for n, s in status.items() if s not in ("killed", "timeout") and n not in equivalent
+    )
+    for name in left:
+        print(f"   {status[name]:>10}  {name}")
+        if diffs:
+            diff = subprocess.run(["mutmut", "show", name], cwd=work, env=env,
+                                  capture_output=True, text=True).stdout  # fmt: skip
+            print("\n".join("              " + ln for ln in diff.splitlines()[1:]))
+    return {"group": group, "score": score, "counts": dict(counts), "survivors": left}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--module", required=True, choices=[*GROUPS, "all"], help="group to mutate")
+    p.add_argument("--children", type=int, default=2, help="parallel mutant runs (default 2)")
+    p.add_argument("--work", type=Path, default=None, help="scratch folder (outside the checkout)")
+    p.add_argument("--diffs", action="store_true", help="print each survivor's diff")
+    args = p.parse_args(argv)
+    if shutil.which("mutmut") is None:
+        print("error: mutmut is not installed: pip install -e '.[mutation]'", file=sys.stderr)
+        return 2
+    groups = list(GROUPS) if args.module == "all" else [args.module]
+    base = args.work or Path(tempfile.gettempdir()) / "quarch-mutation"
+    results = [
+        run_group(g, children=args.children, work=base / g, diffs=args.diffs) for g in groups
+    ]
+    print("\ngroup       score   killed/considered")
+    for r in results:
+        c = r["counts"]
+        assert isinstance(c, dict)
+        considered = sum(n for s, n in c.items() if s != "equivalent")
+        killed = c.get("killed", 0) + c.get("timeout", 0)
+        print(f"{r['group']:<11} {100 * float(r['score']):5.1f} %  {killed}/{considered}")  # type: ignore[arg-type]
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

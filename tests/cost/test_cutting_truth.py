@@ -1,0 +1,156 @@
+"""Two-qubit gate costs against Qiskit's own decomposition.
+
+The brute-force cut check in ``test_cutting.py`` counts CNOTs with the code under test
+(:func:`cnot_skeleton`), so a wrong CNOT count for a gate passes it. Here every
+two-qubit gate quarch has is exported to Qiskit and transpiled to ``{cx, u}``
+(optimisation level 0: Qiskit's standard decompositions, nothing merged or elided);
+the ``cx`` count Qiskit reports is the truth for the CNOT skeleton, the
+``two_qubit_gates`` cost and the cuts (and ``9**cuts`` overhead) of a circuit split
+one qubit per device.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from quarch.cost.cutting import CNOT_GAMMA, cnot_skeleton, estimate_cuts
+from quarch.cost.quantum import native_two_qubit_gates
+from quarch.quantum import Circuit
+from quarch.quantum.export import to_qiskit
+
+pytest.importorskip("qiskit")
+
+FIXED = ["cnot", "cz", "cy", "ch", "swap"]
+ROTATIONS = ["crx", "cry", "crz", "cphase", "rxx", "ryy", "rzz"]
+
+
+def _qiskit_cx(circuit: Circuit) -> int:
+    from qiskit import transpile
+
+    qc = transpile(
+        to_qiskit(circuit), basis_gates=["cx", "u"], optimization_level=0, seed_transpiler=0
+    )
+    return int(qc.count_ops().get("cx", 0))
+
+
+def _with(circuit: Circuit, name: str, a: int, b: int, angle: float) -> Circuit:
+    gate = getattr(circuit, name)
+    return gate(a, b, angle) if name in ROTATIONS else gate(a, b)
+
+
+@pytest.mark.parametrize("name", FIXED + ROTATIONS)
+def test_each_gate_costs_what_qiskit_decomposes_it_into(name: str) -> None:
+    c = _with(Circuit(2), name, 0, 1, 0.7)
+    want = _qiskit_cx(c)
+    assert want >= 1
+    assert sum(k == "cx" for k, _ in cnot_skeleton(c)) == want
+    assert native_two_qubit_gates(c) == want
+    cut = estimate_cuts(c, 1)  # one qubit per device: every CNOT is cut
+    assert (cut.subcircuits, cut.gate_cuts) == (2, want)
+    assert cut.overhead == pytest.approx((CNOT_GAMMA**2) ** want)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mixed_circuits(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    c = Circuit(4)
+    for _ in range(8):
+        a, b = (int(v) for v in rng.choice(4, 2, replace=False))
+        c = _with(c, str(rng.choice(FIXED + ROTATIONS)), a, b, float(rng.uniform(0.3, 2.5)))
+        c = c.ry(int(rng.integers(4)), float(rng.uniform(0.3, 2.5)))
+    want = _qiskit_cx(c)
+    assert sum(k == "cx" for k, _ in cnot_skeleton(c)) == want
+    assert native_two_qubit_gates(c) == want
+
+
+def test_noise_channels_are_not_gates() -> None:
+    """A channel between gates changes neither the skeleton nor the cuts (it is skipped,
+    not the end of the circuit)."""
+    plain = Circuit(3).cnot(0, 1).crz(1, 2, 0.4).swap(0, 2)
+    noisy = Circuit(3).cnot(0, 1).depolarizing(1, 0.1).crz(1, 2, 0.4).bit_flip(0, 0.2).swap(0, 2)
+    assert cnot_skeleton(noisy) == cnot_skeleton(plain)
+    assert estimate_cuts(noisy, 1) == estimate_cuts(plain, 1)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_gray_code_controls(k: int) -> None:
+    """Mottonen's uniformly controlled RY on target ``k`` (quant-ph/0407010, fig. 2):
+    ``2**k`` CNOTs, the ``i``-th controlled by the bit in which the reflected Gray code
+    words ``g(i)`` and ``g(i+1)`` (cyclically) differ; bit ``b`` is wire ``k-1-b``."""
+    from quarch.cost.cutting import _gray_pairs
+
+    pairs = _gray_pairs(k)
+    assert len(pairs) == 2**k and all(t == k for _, t in pairs)
+    gray = [i ^ (i >> 1) for i in range(2**k)]
+    flips = [(gray[i] ^ gray[(i + 1) % 2**k]).bit_length() - 1 for i in range(2**k)]
+    assert [c for c, _ in pairs] == [k - 1 - b for b in flips]
+
+
+@pytest.mark.parametrize(("seed", "budget"), [(0, 2), (1, 3), (2, 2), (3, 4)])
+def test_partition_and_cuts_by_brute_force(seed: int, budget: int) -> None:
+    """6-7 qubit circuits: the estimate's partition covers every qubit once in groups of
+    at most ``budget``, the CNOTs it cuts (counted from Qiskit's decomposition's pairs,
+    recounted here) are its ``gate_cuts``, and no partition into groups that small
+    cuts fewer (brute force over every labelling)."""
+    import itertools
+
+    rng = np.random.default_rng(seed)
+    n = 6 + seed % 2
+    c = Circuit(n)
+    for _ in range(9):
+        a, b = (int(v) for v in rng.choice(n, 2, replace=False))
+        c = _with(c, str(rng.choice(FIXED + ROTATIONS)), a, b, 0.9)
+    est = estimate_cuts(c, budget)
+    assert sorted(q for g in est.partition for q in g) == list(range(n))
+    assert max(len(g) for g in est.partition) <= budget
+    assert est.subcircuits == len(est.partition)
+    pairs = np.array([w for k, w in cnot_skeleton(c) if k == "cx"])
+    group = {q: i for i, g in enumerate(est.partition) for q in g}
+    assert sum(group[a] != group[b] for a, b in pairs) == est.gate_cuts == _qiskit_cx_cut(c, group)
+    best = min(
+        int(np.sum(np.asarray(lab)[pairs[:, 0]] != np.asarray(lab)[pairs[:, 1]]))
+        for lab in itertools.product(range(-(-n // budget) + 1), repeat=n)
+        if max(np.bincount(lab)) <= budget
+    )
+    assert est.gate_cuts == best
+    assert est.overhead == pytest.approx(9.0**best)
+
+
+def _qiskit_cx_cut(c: Circuit, group: dict[int, int]) -> int:
+    """CNOTs of Qiskit's decomposition whose two qubits lie in different groups."""
+    from qiskit import transpile
+
+    qc = transpile(to_qiskit(c), basis_gates=["cx", "u"], optimization_level=0)
+    return sum(
+        group[qc.find_bit(i.qubits[0]).index] != group[qc.find_bit(i.qubits[1]).index]
+        for i in qc.data
+        if i.operation.name == "cx"
+    )
+
+
+def test_fitting_circuits_and_overflowing_overheads() -> None:
+    c = Circuit(3).cnot(0, 1).cnot(1, 2)
+    assert estimate_cuts(c, 3).partition == ((0, 1, 2),)
+    wide = Circuit(2)
+    for _ in range(400):
+        wide.cnot(0, 1)
+    est = estimate_cuts(wide, 1)
+    assert est.gate_cuts == 400 and est.overhead == float("inf")
+    assert est.log10_overhead == pytest.approx(400 * np.log10(9.0))
+    with pytest.raises(ValueError, match="qubit_budget must be an integer >= 1; got True"):
+        estimate_cuts(c, True)
+
+
+def test_find_cuts_on_a_circuit_with_rotations() -> None:
+    """qiskit-addon-cutting on the skeleton of a circuit with single-qubit gates: its
+    overhead is 9 per gate cut and 16 per wire cut, and a fitting circuit is not cut."""
+    pytest.importorskip("qiskit_addon_cutting")
+    from quarch.cost.cutting import find_cuts_qiskit
+
+    c = Circuit(4).ry(0, 0.3).cnot(0, 1).rz(1, 0.2).crz(1, 2, 0.5).ry(2, 0.1).cnot(2, 3)
+    q = find_cuts_qiskit(c, 2)
+    assert q.method == "qiskit" and q.subcircuits >= 2 and q.gate_cuts + q.wire_cuts >= 1
+    assert q.overhead == pytest.approx(9.0**q.gate_cuts * 16.0**q.wire_cuts)
+    fits = find_cuts_qiskit(c, 4)
+    assert (fits.subcircuits, fits.overhead, fits.method) == (1, 1.0, "qiskit")
