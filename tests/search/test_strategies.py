@@ -63,7 +63,10 @@ QUBO_SEEDS = range(5)
 #: probability 0.26 here; the contract against random search is test_search_quality.py.
 QUBO_BUDGET = 30
 #: Below "most seeds" at that budget (measured hits of 5), for the strategies engineer.
-SHORT_OF_MOST = {"grover": "2/5", "nsga2": "2/5"}
+SHORT_OF_MOST = {"nsga2": "2/5"}
+#: Strategies that make no claim to find an optimum early: ``grid`` enumerates the space
+#: in a seeded order (``tests/search/test_grid.py`` checks that it visits every cell once).
+ENUMERATES = {"grid"}
 
 
 def _solves(name: str, seed: int) -> bool:
@@ -78,6 +81,8 @@ def _solves(name: str, seed: int) -> bool:
 def test_finds_brute_force_optimum_in_most_seeds(
     strategy: str, request: pytest.FixtureRequest
 ) -> None:
+    if strategy in ENUMERATES:
+        pytest.skip(f"{strategy} enumerates the space; it is not a search for the optimum")
     if strategy in SHORT_OF_MOST:
         reason = f"found the optimum in {SHORT_OF_MOST[strategy]} seeds with {QUBO_BUDGET} queries"
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
