@@ -42,7 +42,7 @@ from quarch.cost.device_costs import device_noise, observables_on_device
 from quarch.cost.devices import get_calibration
 from quarch.cost.routing import route
 from quarch.evaluate import torch_threads
-from quarch.quantum.noise import noisy_circuit_expval
+from quarch.quantum.noisy_circuit import noisy_circuit_expval
 from quarch.quantum.trajectories import trajectory_expval
 from quarch.spaces import get_spec
 from quarch.spaces.hqnn.model import build_circuit, observables_of

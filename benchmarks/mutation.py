@@ -57,7 +57,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/cost/test_cutting.py", "tests/cost/test_cutting_truth.py"],
     ),
     "noise": (
-        ["src/quarch/quantum/noise.py"],
+        ["src/quarch/quantum/noise.py", "src/quarch/quantum/noisy_circuit.py"],
         ["tests/quantum/test_noise.py", "tests/quantum/test_noise_truth.py",
          "tests/quantum/test_trajectories.py",
          "tests/cost/test_device_costs.py"],

@@ -25,7 +25,7 @@ import torch
 
 from quarch.cost.device_costs import device_noise, observables_on_device, success_probability
 from quarch.cost.routing import route
-from quarch.quantum.noise import noisy_circuit_expval
+from quarch.quantum.noisy_circuit import noisy_circuit_expval
 from quarch.quantum.trajectories import trajectory_expval
 from quarch.spaces.hqnn.model import build_circuit, observables_of
 from quarch.spaces.hqnn.space import hqnn_space

@@ -29,86 +29,26 @@ else:
         from click.exceptions import UsageError
 
         NoArgsIsHelpError = ()
-from rich.console import Console
 from rich.table import Table
 
+from quarch._cli_app import (
+    _NAME,
+    JsonFlag,
+    _Command,
+    _d,
+    _fmt,
+    _Interrupted,
+    _kv,
+    _out,
+    _print_result,
+    _split,
+    _used_params,
+    app,
+)
 from quarch._errors import ConfigError, QuarchError, RunExistsError
 from quarch.config import PRUNERS, SearchConfig, mask_secrets
 
 __all__ = ["app", "main"]
-
-
-class _Command(typer.core.TyperCommand):
-    """A command whose usage line names its arguments plainly (``RUN``; typer writes
-    ``{RUN}`` for a required argument, which reads like a template)."""
-
-    def collect_usage_pieces(self, ctx: Any) -> list[str]:
-        pieces = super().collect_usage_pieces(ctx)
-        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
-
-
-app = typer.Typer(
-    name="quarch",
-    help="Quantum and quantum-inspired neural architecture search.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # plain help: no '<bool>' after flags, the texts as written
-)
-_state: dict[str, bool] = {"debug": False}
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object at the end.")]
-_out = Console()
-_DEFAULTS = {
-    f.name: f.default
-    for f in dataclasses.fields(SearchConfig)
-    if f.default is not dataclasses.MISSING
-}
-
-
-def _d(field: str, text: str) -> str:
-    """``text`` with the SearchConfig default of ``field`` (the flags default to "not
-    given", so a config file can set the field; typer cannot show that default)."""
-    return f"{text} [default: {_DEFAULTS[field]}]"
-
-
-class _Interrupted(Exception):
-    """Ctrl-C, with the line that says how far the command got."""
-
-
-@app.callback()
-def _root(
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks of errors (anywhere on the line).")
-    ] = False,
-) -> None:
-    """Quantum and quantum-inspired neural architecture search."""
-    _state["debug"] = debug
-
-
-def _split(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    return [p.strip() for p in text.split(",") if p.strip()]
-
-
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _kv(items: list[str] | None, flag: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ConfigError(f"{flag} takes KEY=VALUE; got {item!r}")
-        k, v = item.split("=", 1)
-        out[k.strip()] = _parse_value(v.strip())
-    return out
-
-
-_NAME = "NAME"
 
 
 @app.command(cls=_Command)
@@ -448,57 +388,6 @@ def _float(text: str, flag: str) -> float:
         raise ConfigError(f"{flag} takes numbers; got {text!r}") from None
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.4g}"
-
-
-def _used_params(space: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The choices an architecture uses (its space's spec knows), for tables."""
-    from quarch.spaces import SPACES, get_spec
-
-    if space not in SPACES:
-        return params
-    return get_spec(space).used_params(params)
-
-
-def _print_result(result: Any) -> None:
-    names = list(result.objective.metrics)
-    table = Table(title=f"Pareto set ({len(result.pareto)} of {len(result.complete)} complete)")
-    table.add_column("trial", justify="right")
-    for n in names:
-        table.add_column(n, justify="right")
-    weighted = result.objective.weights is not None
-    if weighted:
-        table.add_column("weighted cost", justify="right")
-    table.add_column("architecture (the choices it uses)")
-    for t in result.pareto:
-        used = _used_params(result.config.space, t.params)
-        arch = ", ".join(f"{k}={v}" for k, v in used.items())
-        cost = [_fmt(t.values[0]) if t.values else ""] if weighted else []
-        table.add_row(str(t.number), *[_fmt(t.metrics[n]) for n in names], *cost, arch)
-    _out.print(table)
-    best = result.best
-    if weighted and best is not None and best.values:
-        terms = " + ".join(
-            f"{w:g}*{m}" for w, m in zip(result.objective.weights, names, strict=True)
-        )
-        _out.print(
-            f"chosen: trial {best.number}, weighted cost {_fmt(best.values[0])} "
-            f"(= {terms}, lowest of the feasible trials)"
-        )
-    extra = ""
-    if result.pruned:
-        extra += f"  pruned: {len(result.pruned)}"
-    if result.skipped:
-        extra += f"  skipped (over budget before training): {len(result.skipped)}"
-    _out.print(
-        f"run: {result.run_dir}  trials: {len(result.trials)}  complete: {len(result.complete)}"
-        f"  failed: {len(result.failed)}" + extra
-    )
-    if result.failed:
-        _out.print(f"  failed trials and their reasons: quarch trials {result.run_dir}")
-
-
 @app.command(cls=_Command)
 def benchmark(
     task: Annotated[
@@ -716,26 +605,6 @@ def export(
 
 
 @app.command(cls=_Command)
-def devices(json_out: JsonFlag = False) -> None:
-    """List device profiles with their default budgets."""
-    from quarch.cost.devices import list_devices
-
-    rows = list_devices()
-    if json_out:
-        sys.stdout.write(json.dumps(rows) + "\n")
-        return
-    table = Table(title="device profiles (`--json` for every constant and its source)")
-    for col in ("name", "kind", "description", "latency", "default budgets"):
-        table.add_column(col)
-    for r in rows:
-        budgets = ", ".join(f"{k}<={v:g}" for k, v in r.get("budgets", {}).items())
-        table.add_row(
-            r["name"], r["kind"], r.get("description", ""), str(r.get("latency", "")), budgets
-        )
-    _out.print(table)
-
-
-@app.command(cls=_Command)
 def worker(
     storage: Annotated[
         str | None,
@@ -771,125 +640,6 @@ def worker(
         sys.stdout.write(json.dumps(result.to_json()) + "\n")
         return
     _print_result(result)
-
-
-@app.command(cls=_Command)
-def datasets(
-    data_dir: Annotated[
-        str | None,
-        typer.Option(
-            metavar="DIR",
-            help="Folder with data set files. [default: $QUARCH_DATA_DIR, else "
-            "~/.cache/quarch/data]",
-        ),
-    ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """List the data sets (and the spaces' own tables) and whether each is available."""
-    from quarch.data import list_datasets
-    from quarch.spaces import SPACES, get_spec
-
-    infos = list(list_datasets(data_dir))
-    for name in SPACES.names():
-        infos += get_spec(name).datasets(data_dir)
-    rows: list[dict[str, Any]] = [
-        {
-            "name": i.name,
-            "space": i.space,
-            "samples": i.n_samples,
-            "classes": i.n_classes,
-            "input_shape": list(i.input_shape),
-            "source": i.source,
-            "available": i.available,
-            "problem": i.problem,
-            "location": str(i.location) if i.location else None,
-        }
-        for i in infos
-    ]
-    if json_out:
-        sys.stdout.write(json.dumps(rows) + "\n")
-        return
-    table = Table(title="data sets")
-    for col in ("name", "for", "samples", "classes", "input shape", "available"):
-        table.add_column(col)
-    table.add_column("location", overflow="fold")
-    for r in rows:
-        available = "yes" if r["available"] else "no"
-        if r["problem"]:
-            available = f"no: {r['problem']}"
-        table.add_row(
-            r["name"],
-            f"--space {r['space']}" if r["space"] else "any space",
-            str(r["samples"]),
-            str(r["classes"]),
-            "x".join(map(str, r["input_shape"])),
-            available,
-            r["location"] or r["source"],
-        )
-    _out.print(table)
-
-
-@app.command(cls=_Command)
-def strategies(
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """List the search strategies."""
-    from quarch.search import STRATEGIES
-
-    _registry_table(STRATEGIES, "strategies", json_out)
-
-
-@app.command(cls=_Command)
-def tasks(
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """List the benchmark tasks (`quarch benchmark --task NAME`)."""
-    from quarch.benchmark import task_names
-
-    rows = [{"name": n} for n in task_names()]
-    if json_out:
-        sys.stdout.write(json.dumps(rows) + "\n")
-        return
-    table = Table(title="benchmark tasks")
-    table.add_column("name")
-    for r in rows:
-        table.add_row(r["name"])
-    _out.print(table)
-
-
-@app.command(cls=_Command)
-def spaces(
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """List the search spaces."""
-    from quarch.spaces import SPACES, get_spec
-
-    _registry_table(
-        SPACES, "spaces", json_out, {"default_dataset": lambda n: get_spec(n).default_dataset}
-    )
-
-
-def _registry_table(
-    registry: Any, title: str, json_out: bool, extra: dict[str, Any] | None = None
-) -> None:
-    """A table of a registry's names and descriptions, plus ``extra`` columns
-    (``{column: function(name) -> text}``)."""
-    extra = extra or {}
-    rows = [
-        {"name": e.name, "description": e.description, **{k: f(e.name) for k, f in extra.items()}}
-        for e in registry.entries()
-    ]
-    if json_out:
-        sys.stdout.write(json.dumps(rows) + "\n")
-        return
-    table = Table(title=title)
-    for col in ("name", "description", *extra):
-        table.add_column(col.replace("_", " "))
-    for r in rows:
-        table.add_row(
-            *[str(r[c] if r[c] is not None else "") for c in ("name", "description", *extra)]
-        )
-    _out.print(table)
 
 
 def _error(message: str, code: int, debug: bool = False) -> int:
@@ -935,6 +685,8 @@ def main(argv: list[str] | None = None) -> int:
         return _error("interrupted", 130) if rv == 130 else rv
     return 0
 
+
+import quarch._cli_lists  # noqa: E402,F401  (registers the listing commands on app)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -20,7 +20,7 @@ from quarch.cost.device_costs import (
 from quarch.cost.devices import get_calibration
 from quarch.cost.routing import route
 from quarch.quantum import Circuit
-from quarch.quantum.noise import NoisyCircuit, noisy_circuit_expval
+from quarch.quantum.noisy_circuit import NoisyCircuit, noisy_circuit_expval
 from quarch.spaces.hqnn.model import build_circuit, observables_of
 
 pytest.importorskip("qiskit_aer")

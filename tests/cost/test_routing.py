@@ -12,7 +12,7 @@ from quarch.cost.device_costs import observables_on_device
 from quarch.cost.routing import DeviceFitError, expand_amplitude, mottonen_angles, route
 from quarch.quantum import Circuit, compile_circuit
 from quarch.quantum.measurements import parse_observables
-from quarch.quantum.noise import NoisyCircuit, noisy_circuit_expval
+from quarch.quantum.noisy_circuit import NoisyCircuit, noisy_circuit_expval
 from quarch.spaces.hqnn.model import build_circuit, observables_of
 
 pytest.importorskip("qiskit_ibm_runtime")

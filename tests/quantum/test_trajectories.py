@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from quarch.quantum import Circuit, Input, NoiseModel, noisy_expval
-from quarch.quantum.noise import (
-    NoiseError,
+from quarch.quantum.noise import NoiseError
+from quarch.quantum.noisy_circuit import (
     NoisyCircuit,
     PauliNoise,
     Relaxation,

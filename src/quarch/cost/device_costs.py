@@ -45,7 +45,7 @@ from quarch.cost.calibration import Calibration
 from quarch.cost.devices import QuantumDevice, get_calibration
 from quarch.cost.routing import RoutedCircuit, route
 from quarch.quantum.circuit import Circuit, Op
-from quarch.quantum.noise import NoisyCircuit, PauliNoise, Relaxation, Step
+from quarch.quantum.noisy_circuit import NoisyCircuit, PauliNoise, Relaxation, Step
 
 __all__ = [
     "DEVICE_METRICS",

@@ -67,16 +67,13 @@ from quarch.quantum.measurements import (
     zz_neighbors,
 )
 from quarch.quantum.metrics import Resources, resources, transpiled_metrics
-from quarch.quantum.noise import (
-    NoiseModel,
+from quarch.quantum.noise import NoiseModel, density_matrix, noisy_expval, noisy_probs
+from quarch.quantum.noisy_circuit import (
     NoisyCircuit,
     PauliNoise,
     Relaxation,
-    density_matrix,
     noisy_circuit_expval,
     noisy_density_matrix,
-    noisy_expval,
-    noisy_probs,
 )
 from quarch.quantum.qasm import from_qasm, to_qasm
 from quarch.quantum.simulator import (

@@ -2,7 +2,7 @@
 
 A density matrix of ``n`` qubits holds ``4**n`` numbers; a trajectory is a state vector
 of ``2**n`` on which every channel applies one of its Kraus operators at random. This
-module runs a :class:`~quarch.quantum.noise.NoisyCircuit` (per-gate Pauli channels and
+module runs a :class:`~quarch.quantum.noisy_circuit.NoisyCircuit` (per-gate Pauli channels and
 T1/T2 relaxation, per-wire readout error) as a batch of trajectories for a batch of
 samples, and returns each expectation with its standard error.
 
@@ -43,8 +43,8 @@ import numpy as np
 import torch
 
 from quarch.quantum.measurements import ObservableLike, parse_observables
-from quarch.quantum.noise import (
-    NoiseError,
+from quarch.quantum.noise import NoiseError
+from quarch.quantum.noisy_circuit import (
     NoisyCircuit,
     PauliNoise,
     Relaxation,

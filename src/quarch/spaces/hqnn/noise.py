@@ -21,7 +21,7 @@ noise: exact on density matrices, or a few trajectories per step (an unbiased es
 of the noisy output and its gradient).
 
 **Zero-noise extrapolation** (:func:`zne_expvals`): global unitary folding of the
-routed circuit at scales 1, 3, 5 (:meth:`~quarch.quantum.noise.NoisyCircuit.folded`)
+routed circuit at scales 1, 3, 5 (:meth:`~quarch.quantum.noisy_circuit.NoisyCircuit.folded`)
 and Richardson extrapolation to zero noise. Written here, not taken from ``mitiq``:
 mitiq 1.1 needs numpy < 2.3 and its Qiskit extra pins qiskit-aer 0.17 and
 qiskit-ibm-runtime 0.41, which the locked environment (numpy 2.4, qiskit-aer 0.18,
@@ -43,7 +43,7 @@ from quarch._errors import ConfigError
 from quarch.cost.devices import get_quantum_device
 from quarch.cost.quantum import noise_model
 from quarch.quantum import Circuit
-from quarch.quantum.noise import NoisyCircuit, noisy_circuit_expval
+from quarch.quantum.noisy_circuit import NoisyCircuit, noisy_circuit_expval
 from quarch.quantum.trajectories import trajectory_expval, trajectory_memory_gb
 from quarch.spaces.hqnn.model import observables_of
 

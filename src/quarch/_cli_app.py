@@ -1,0 +1,146 @@
+"""The ``quarch`` Typer application and what every command module shares: the command
+class, the console, the ``--json`` flag and the parsing of ``KEY=VALUE`` flags.
+
+Split from :mod:`quarch.cli` so the listing commands (:mod:`quarch._cli_lists`) can add
+themselves to the same application without importing the search command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Annotated, Any
+
+import typer
+import typer.core
+from rich.console import Console
+from rich.table import Table
+
+from quarch._errors import ConfigError
+from quarch.config import SearchConfig
+
+__all__ = ["JsonFlag", "app"]
+
+
+class _Command(typer.core.TyperCommand):
+    """A command whose usage line names its arguments plainly (``RUN``; typer writes
+    ``{RUN}`` for a required argument, which reads like a template)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+
+app = typer.Typer(
+    name="quarch",
+    help="Quantum and quantum-inspired neural architecture search.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: no '<bool>' after flags, the texts as written
+)
+_state: dict[str, bool] = {"debug": False}
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object at the end.")]
+_out = Console()
+_DEFAULTS = {
+    f.name: f.default
+    for f in dataclasses.fields(SearchConfig)
+    if f.default is not dataclasses.MISSING
+}
+
+
+def _d(field: str, text: str) -> str:
+    """``text`` with the SearchConfig default of ``field`` (the flags default to "not
+    given", so a config file can set the field; typer cannot show that default)."""
+    return f"{text} [default: {_DEFAULTS[field]}]"
+
+
+class _Interrupted(Exception):
+    """Ctrl-C, with the line that says how far the command got."""
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of errors (anywhere on the line).")
+    ] = False,
+) -> None:
+    """Quantum and quantum-inspired neural architecture search."""
+    _state["debug"] = debug
+
+
+def _split(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _kv(items: list[str] | None, flag: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"{flag} takes KEY=VALUE; got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = _parse_value(v.strip())
+    return out
+
+
+_NAME = "NAME"
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _used_params(space: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The choices an architecture uses (its space's spec knows), for tables."""
+    from quarch.spaces import SPACES, get_spec
+
+    if space not in SPACES:
+        return params
+    return get_spec(space).used_params(params)
+
+
+def _print_result(result: Any) -> None:
+    names = list(result.objective.metrics)
+    table = Table(title=f"Pareto set ({len(result.pareto)} of {len(result.complete)} complete)")
+    table.add_column("trial", justify="right")
+    for n in names:
+        table.add_column(n, justify="right")
+    weighted = result.objective.weights is not None
+    if weighted:
+        table.add_column("weighted cost", justify="right")
+    table.add_column("architecture (the choices it uses)")
+    for t in result.pareto:
+        used = _used_params(result.config.space, t.params)
+        arch = ", ".join(f"{k}={v}" for k, v in used.items())
+        cost = [_fmt(t.values[0]) if t.values else ""] if weighted else []
+        table.add_row(str(t.number), *[_fmt(t.metrics[n]) for n in names], *cost, arch)
+    _out.print(table)
+    best = result.best
+    if weighted and best is not None and best.values:
+        terms = " + ".join(
+            f"{w:g}*{m}" for w, m in zip(result.objective.weights, names, strict=True)
+        )
+        _out.print(
+            f"chosen: trial {best.number}, weighted cost {_fmt(best.values[0])} "
+            f"(= {terms}, lowest of the feasible trials)"
+        )
+    extra = ""
+    if result.pruned:
+        extra += f"  pruned: {len(result.pruned)}"
+    if result.skipped:
+        extra += f"  skipped (over budget before training): {len(result.skipped)}"
+    _out.print(
+        f"run: {result.run_dir}  trials: {len(result.trials)}  complete: {len(result.complete)}"
+        f"  failed: {len(result.failed)}" + extra
+    )
+    if result.failed:
+        _out.print(f"  failed trials and their reasons: quarch trials {result.run_dir}")

@@ -1,0 +1,155 @@
+"""The listing commands of the ``quarch`` command line: ``devices``, ``datasets``,
+``strategies``, ``tasks`` and ``spaces`` (what can be named in a search)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+import typer.core
+from rich.table import Table
+
+from quarch._cli_app import JsonFlag, _Command, _out, app
+
+__all__: list[str] = []
+
+
+@app.command(cls=_Command)
+def devices(json_out: JsonFlag = False) -> None:
+    """List device profiles with their default budgets."""
+    from quarch.cost.devices import list_devices
+
+    rows = list_devices()
+    if json_out:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    table = Table(title="device profiles (`--json` for every constant and its source)")
+    for col in ("name", "kind", "description", "latency", "default budgets"):
+        table.add_column(col)
+    for r in rows:
+        budgets = ", ".join(f"{k}<={v:g}" for k, v in r.get("budgets", {}).items())
+        table.add_row(
+            r["name"], r["kind"], r.get("description", ""), str(r.get("latency", "")), budgets
+        )
+    _out.print(table)
+
+
+@app.command(cls=_Command)
+def datasets(
+    data_dir: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DIR",
+            help="Folder with data set files. [default: $QUARCH_DATA_DIR, else "
+            "~/.cache/quarch/data]",
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the data sets (and the spaces' own tables) and whether each is available."""
+    from quarch.data import list_datasets
+    from quarch.spaces import SPACES, get_spec
+
+    infos = list(list_datasets(data_dir))
+    for name in SPACES.names():
+        infos += get_spec(name).datasets(data_dir)
+    rows: list[dict[str, Any]] = [
+        {
+            "name": i.name,
+            "space": i.space,
+            "samples": i.n_samples,
+            "classes": i.n_classes,
+            "input_shape": list(i.input_shape),
+            "source": i.source,
+            "available": i.available,
+            "problem": i.problem,
+            "location": str(i.location) if i.location else None,
+        }
+        for i in infos
+    ]
+    if json_out:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    table = Table(title="data sets")
+    for col in ("name", "for", "samples", "classes", "input shape", "available"):
+        table.add_column(col)
+    table.add_column("location", overflow="fold")
+    for r in rows:
+        available = "yes" if r["available"] else "no"
+        if r["problem"]:
+            available = f"no: {r['problem']}"
+        table.add_row(
+            r["name"],
+            f"--space {r['space']}" if r["space"] else "any space",
+            str(r["samples"]),
+            str(r["classes"]),
+            "x".join(map(str, r["input_shape"])),
+            available,
+            r["location"] or r["source"],
+        )
+    _out.print(table)
+
+
+@app.command(cls=_Command)
+def strategies(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the search strategies."""
+    from quarch.search import STRATEGIES
+
+    _registry_table(STRATEGIES, "strategies", json_out)
+
+
+@app.command(cls=_Command)
+def tasks(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the benchmark tasks (`quarch benchmark --task NAME`)."""
+    from quarch.benchmark import task_names
+
+    rows = [{"name": n} for n in task_names()]
+    if json_out:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    table = Table(title="benchmark tasks")
+    table.add_column("name")
+    for r in rows:
+        table.add_row(r["name"])
+    _out.print(table)
+
+
+@app.command(cls=_Command)
+def spaces(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the search spaces."""
+    from quarch.spaces import SPACES, get_spec
+
+    _registry_table(
+        SPACES, "spaces", json_out, {"default_dataset": lambda n: get_spec(n).default_dataset}
+    )
+
+
+def _registry_table(
+    registry: Any, title: str, json_out: bool, extra: dict[str, Any] | None = None
+) -> None:
+    """A table of a registry's names and descriptions, plus ``extra`` columns
+    (``{column: function(name) -> text}``)."""
+    extra = extra or {}
+    rows = [
+        {"name": e.name, "description": e.description, **{k: f(e.name) for k, f in extra.items()}}
+        for e in registry.entries()
+    ]
+    if json_out:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    table = Table(title=title)
+    for col in ("name", "description", *extra):
+        table.add_column(col.replace("_", " "))
+    for r in rows:
+        table.add_row(
+            *[str(r[c] if r[c] is not None else "") for c in ("name", "description", *extra)]
+        )
+    _out.print(table)

@@ -1,0 +1,332 @@
+"""The device copies of a small-circuit program, and what each batch size folds.
+
+:class:`SmallRuntime` holds, for one device and dtype, the index tables and constant
+matrices of a :class:`~quarch.quantum._small_plan.SmallProgram`, and picks per batch
+size the :class:`_Variant` that :class:`~quarch.quantum._small_run.SmallCircuit` runs
+(see that module for the arithmetic). Kept apart from the autograd node so each file
+reads on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from quarch.quantum._small_plan import SmallProgram
+
+__all__ = ["SmallRuntime"]
+
+_KRON, _PERM, _DIAG, _CDIAG, _DENSE, _CDENSE = range(6)
+
+
+def _kron_index(rows: list[list[int]], a: int, b: int) -> np.ndarray:
+    """Index ``[b - a, len(rows) * D * D]`` into flattened row entries (``row * 4 + i * 2
+    + j``) of the Kronecker products of wires ``a .. b-1``, one product per row list."""
+    k = b - a
+    idx = np.arange(2**k)
+    out = np.empty((k, len(rows), 2**k, 2**k), dtype=np.int64)
+    for m in range(k):
+        bit = (idx >> (k - 1 - m)) & 1
+        for t, r in enumerate(rows):
+            out[m, t] = r[a + m] * 4 + bit[:, None] * 2 + bit[None, :]
+    return out.reshape(k, -1)
+
+
+def _state_index(n: int, a: int, b: int) -> np.ndarray:
+    """Index ``[b - a, 2^(b - a)]`` into per-wire vectors ``[n, 2]`` (flattened) whose
+    Kronecker product is the product state of wires ``a .. b-1``."""
+    idx = np.arange(2 ** (b - a))
+    return np.stack([(a + m) * 2 + ((idx >> (b - a - 1 - m)) & 1) for m in range(b - a)])
+
+
+def _trace_index(n: int) -> np.ndarray:
+    """``[n, 2, 2^(n-1)]``: for wire ``m`` and bit ``a``, the basis indices with that bit
+    on wire ``m``, the other bits counting up (the partial trace over them pairs the
+    same position of ``a = 0`` and ``a = 1``)."""
+    rest = np.arange(2 ** (n - 1))
+    out = np.empty((n, 2, rest.size), dtype=np.int64)
+    for m in range(n):
+        low = rest & ((1 << (n - 1 - m)) - 1)
+        high = rest >> (n - 1 - m)
+        for a in range(2):
+            out[m, a] = (high << (n - m)) | (a << (n - 1 - m)) | low
+    return out
+
+
+def _terms(t: np.ndarray) -> np.ndarray:
+    """``[..., 3, r, c]`` complex -> ``[3, prod(...), r * c * 2]`` real (re, im interleaved)."""
+    lead = int(np.prod(t.shape[:-3]))
+    r = np.stack([t.real, t.imag], -1).reshape(lead, 3, -1)
+    return np.ascontiguousarray(r.transpose(1, 0, 2))
+
+
+class _Part:
+    """One wire range ``[a, b)`` of a Kronecker layer: its matrix applied to a state
+    ``[R, 2^n]`` viewed ``[R, left, D, right]``."""
+
+    def __init__(self, n: int, a: int, b: int) -> None:
+        self.a, self.b = a, b
+        self.left, self.dim, self.right = 2**a, 2 ** (b - a), 2 ** (n - b)
+
+    def apply(self, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """``K`` (``[D, D]`` shared, ``[R, D, D]`` per row) on the part's axis."""
+        rows = x.shape[0]
+        left, dim, right = self.left, self.dim, self.right
+        if right == 1:
+            if k.dim() == 2:
+                return torch.mm(x.view(-1, dim), k.mT).view(rows, -1)
+            return torch.bmm(x.view(rows, left, dim), k.mT).view(rows, -1)
+        if k.dim() == 2:
+            if rows * left == 1:
+                return torch.mm(k, x.view(dim, right)).view(rows, -1)
+            k = k.expand(rows * left, dim, dim)
+            return torch.bmm(k, x.view(rows * left, dim, right)).view(rows, -1)
+        if left == 1:
+            return torch.bmm(k, x.view(rows, dim, right)).view(rows, -1)
+        return torch.matmul(k[:, None], x.view(rows, left, dim, right)).reshape(rows, -1)
+
+
+@dataclass
+class _Variant:
+    """How one call runs (chosen by :meth:`SmallRuntime.variant`)."""
+
+    single: bool  # product state in one piece (leading permutations folded into it)
+    state_idx: list[torch.Tensor]  # gather indices of the product state's pieces
+    trace_idx: torch.Tensor | None  # the product state's partial-trace index
+    runs: list[tuple[int, int, bool]]  # (start, stop, fold into one matrix)
+
+
+class SmallRuntime:
+    """Device tensors of one :class:`SmallProgram` for one device and complex dtype.
+
+    Args:
+        prog (SmallProgram): the program.
+        dtype (torch.dtype): ``torch.complex64`` or ``torch.complex128``.
+        device (torch.device): where its tensors live.
+        fold_rows (int): fold shared segments into one matrix from this many rows on.
+        single_state (int): build the product state in one piece up to this many
+            entries (``rows * n * 2^n``); beyond it, two halves and their outer product.
+    """
+
+    def __init__(
+        self,
+        prog: SmallProgram,
+        dtype: torch.dtype,
+        device: torch.device,
+        *,
+        fold_rows: int,
+        single_state: int,
+    ) -> None:
+        self.prog = prog
+        self.dtype = dtype
+        self.real = real = torch.float64 if dtype == torch.complex128 else torch.float32
+        self.device = device
+        self.fold_rows = fold_rows
+        self.single_state = single_state
+        n, d = prog.n, prog.d
+
+        def lt(a: Any) -> torch.Tensor:
+            return torch.as_tensor(np.ascontiguousarray(a, dtype=np.int64), device=device)
+
+        def rt(a: Any) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=real, device=device)
+
+        def ct(a: Any) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(a, dtype=np.complex128), device=device).to(dtype)
+
+        self._lt = lt
+        # --- angles = source @ scale (backward: scale^T)
+        ni, nq = prog.n_inputs, len(prog.products)
+        sb = prog.scale["b"]
+        self.scale_s = rt(prog.scale["s"].T) if prog.n_angles["s"] else None  # [A, W]
+        self.scale_sT = rt(prog.scale["s"]) if prog.n_angles["s"] else None
+        self.scale_b: list[tuple[torch.Tensor, torch.Tensor] | None] = [None, None, None]
+        if prog.n_angles["b"]:
+            self.scale_b = [
+                (rt(m), rt(m.T)) if m.shape[0] else None
+                for m in (sb[:ni], sb[ni : ni + nq], sb[ni + nq :])
+            ]
+        self.products = [lt(p) for p in prog.product_groups]
+        self.reads_inputs = self.scale_b[0] is not None or self.scale_b[1] is not None
+        # --- rows: slot terms (A, B, C as [N, 8] real) and generators [P, R, 2, 2]
+        self.kinds = [k for k in ("s", "b") if prog.slot_terms[k].shape[1]]
+        self.depth = {k: prog.slot_terms[k].shape[0] for k in self.kinds}
+        self.n_rows = {k: prog.slot_terms[k].shape[1] for k in self.kinds}
+        self.terms: dict[str, tuple[torch.Tensor, ...]] = {}
+        self.gens: dict[str, torch.Tensor] = {}
+        self.const_slots: dict[str, torch.Tensor] = {}
+        for k in self.kinds:
+            t = prog.slot_terms[k]
+            if prog.slot_angles[k]:
+                self.terms[k] = tuple(rt(_terms(t)))
+                self.gens[k] = ct(prog.slot_generators[k])
+            else:
+                self.const_slots[k] = ct(t[:, :, 0])
+        # --- product state: per layer, the gather of its rows' entries
+        self.prefix: list[tuple[str, torch.Tensor]] = []
+        if prog.prefix is not None:
+            for j, (kind, rows) in enumerate(prog.prefix):
+                r = np.asarray(rows)[:, None] * 4
+                ent = r + (np.array([0, 2]) if j == 0 else np.arange(4))  # column 0 | all
+                self.prefix.append((kind, lt(ent)))
+        self._trace = _trace_index(n).reshape(-1)
+        # --- Kronecker layers: parts of equal width share one gather
+        self.parts = {k: [_Part(n, a, b) for a, b in v] for k, v in prog.parts.items()}
+        self.whole = prog.parts["s"] == [(0, n)]  # shared layers: one 2^n matrix each
+        self.layers = {k: len(v) for k, v in prog.layers.items()}
+        self.kron: dict[str, list[tuple[torch.Tensor, list[int]]]] = {}
+        for k, layers in prog.layers.items():
+            if not layers:
+                continue
+            groups: dict[int, list[int]] = {}
+            for j, (a, b) in enumerate(prog.parts[k]):
+                groups.setdefault(b - a, []).append(j)
+            self.kron[k] = [
+                (lt(np.concatenate([_kron_index(layers, *prog.parts[k][j]) for j in js], 1)), js)
+                for js in groups.values()
+            ]
+        # --- constants folded into shared whole-register layers; per layer, the
+        # partial-trace index of its Kronecker output (before the folded constants)
+        kron_s = [i for i in prog.instrs if i.op == "kron" and i.kind == "s"]
+        self.post = self._fold_table(kron_s, "post_index", "post_phase", lt, ct)
+        self.pre = self._fold_table(kron_s, "pre_index", "pre_phase", lt, ct)
+        self.layer_trace: dict[tuple[str, int], tuple[torch.Tensor, torch.Tensor | None]] = {}
+        for ins in prog.instrs:
+            if ins.op != "kron":
+                continue
+            idx = self._trace
+            phase = None
+            if ins.post_index is not None:  # y = diag(p) P z: z[t] = conj(p) y at inv[t]
+                inv = np.argsort(ins.post_index)
+                idx = inv[idx]
+                if ins.post_phase is not None and not np.allclose(ins.post_phase, 1):
+                    phase = ct(ins.post_phase[idx].reshape(n, 2, -1))
+            self.layer_trace[(ins.kind, ins.layer)] = (lt(idx), phase)
+        # row blocks of each kind in registration order: product-state layers, then
+        # Kronecker layers (each block is one row per wire)
+        self.blocks: dict[str, list[tuple[str, int]]] = {k: [] for k in ("s", "b")}
+        if prog.prefix is not None:
+            for j, (kind, _) in enumerate(prog.prefix):
+                self.blocks[kind].append(("prefix", j))
+        for k in ("s", "b"):
+            self.blocks[k] += [("layer", layer) for layer in range(self.layers[k])]
+        # --- instructions: (opcode, kind, segment, data...)
+        whole = _Part(n, 0, n)
+        self.code: list[tuple[Any, ...]] = []
+        for ins in prog.instrs:
+            head = (ins.kind, ins.segment)
+            if ins.op == "kron":
+                self.code.append((_KRON, *head, ins.layer))
+            elif ins.op == "perm":
+                assert ins.index is not None
+                inv = np.argsort(ins.index)
+                self.code.append((_PERM, *head, lt(ins.index)[None], lt(inv)[None], ins.index))
+            elif ins.op == "diag" and ins.angles:
+                assert ins.coef is not None and ins.theta0 is not None
+                th0 = rt(ins.theta0) if ins.theta0.any() else None
+                coef = rt(ins.coef)
+                span = (ins.angles[0], ins.angles[-1] + 1)
+                assert ins.angles == list(range(*span))
+                self.code.append((_DIAG, *head, span, coef, coef.mT.contiguous(), th0))
+            elif ins.op == "diag":
+                assert ins.theta0 is not None
+                self.code.append((_CDIAG, *head, ct(np.exp(1j * ins.theta0))))
+            elif ins.const is not None:
+                c = ct(ins.const)
+                self.code.append((_CDENSE, *head, c, c.mT.contiguous(), whole))
+            else:
+                assert ins.coef is not None
+                terms = tuple(rt(_terms(ins.coef[None])[:, 0]))
+                terms_conj = tuple(rt(_terms(ins.coef.conj()[None])[:, 0]))
+                self.code.append((_DENSE, *head, ins.angles[0], terms, whole, terms_conj))
+        # leading permutations (foldable into a one-piece product state) and the
+        # trailing permutations and phases a diagonal measurement does not see
+        self.lead = 0
+        while self.lead < len(self.code) and self.code[self.lead][0] == _PERM:
+            self.lead += 1
+        self.tail = len(self.code)
+        while self.tail > self.lead and self.code[self.tail - 1][0] in (_PERM, _DIAG, _CDIAG):
+            self.tail -= 1
+        self.identity = torch.eye(d, dtype=dtype, device=device)
+        self._variants: dict[tuple[bool, bool, bool], _Variant] = {}
+        self._signs: dict[int, tuple[np.ndarray, torch.Tensor, torch.Tensor]] = {}
+
+    @staticmethod
+    def _fold_table(
+        krons: list[Any], index: str, phase: str, lt: Any, ct: Any
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor] | None:
+        """(gather index, phases, inverse index) of the constants folded into the shared
+        layers' rows (``post``) or columns (``pre``), or None if there are none."""
+        if all(getattr(i, index) is None for i in krons):
+            return None
+        d = len(next(getattr(i, index) for i in krons if getattr(i, index) is not None))
+        idx = np.stack(
+            [np.arange(d) if getattr(i, index) is None else getattr(i, index) for i in krons]
+        )
+        ph = np.stack(
+            [np.ones(d) if getattr(i, phase) is None else getattr(i, phase) for i in krons]
+        )
+        inv = np.argsort(idx, axis=1)
+        return lt(idx), None if np.allclose(ph, 1) else ct(ph), lt(inv)
+
+    def variant(self, rows: int, signs: bool) -> _Variant:
+        """The folds of a call with ``rows`` rows (see the module docstring)."""
+        prog = self.prog
+        single = prog.n < 2 or rows * prog.n * prog.d <= self.single_state
+        # folding runs the segment on the 2^n-row identity: worth it from 2^(n+1) rows on
+        fold = rows >= max(self.fold_rows, 2 * prog.d)
+        key = (single, fold, signs)
+        v = self._variants.get(key)
+        if v is not None:
+            return v
+        n = prog.n
+        start = self.lead if single and self.prefix else 0
+        stop = self.tail if signs else len(self.code)
+        state_idx: list[torch.Tensor] = []
+        trace_idx = None
+        if self.prefix:
+            trace = self._trace
+            if single:
+                idxs = [_state_index(n, 0, n)]
+                for op in self.code[:start]:
+                    idxs[0] = idxs[0][:, op[5]]  # new[s] = old[index[s]]
+                    trace = np.argsort(op[5])[trace]  # the unpermuted state is at inv[t]
+            else:
+                h = (n + 1) // 2
+                idxs = [_state_index(n, 0, h), _state_index(n, h, n)]
+            if len(self.prefix) == 1:  # gather straight from the row entries
+                e0 = self.prefix[0][1].cpu().numpy().reshape(-1)
+                idxs = [e0[i] for i in idxs]
+            state_idx = [self._lt(i) for i in idxs]
+            trace_idx = self._lt(trace)
+        runs: list[tuple[int, int, bool]] = []
+        i = start
+        while i < stop:
+            seg = self.code[i][2]
+            j = i + 1
+            if seg >= 0:
+                while j < stop and self.code[j][2] == seg:
+                    j += 1
+            runs.append((i, j, seg >= 0 and fold))
+            i = j
+        v = self._variants[key] = _Variant(single, state_idx, trace_idx, runs)
+        return v
+
+    def signs(self, table: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """A sign table ``[d, n_obs]`` as the node uses it (trailing permutations
+        folded in): ``[2d, n_obs]`` over interleaved (re, im) squares (forward) and
+        ``2 signs^T`` (backward)."""
+        hit = self._signs.get(id(table))
+        if hit is None or hit[0] is not table:
+            folded = table
+            for op in reversed(self.code[self.tail :]):
+                if op[0] == _PERM:  # sum |new|^2 S = sum |old|^2 S[inverse]
+                    folded = folded[np.argsort(op[5])]
+            t = torch.as_tensor(folded, dtype=self.real, device=self.device)
+            if len(self._signs) > 64:
+                self._signs.clear()
+            hit = self._signs[id(table)] = (table, t.repeat_interleave(2, 0), 2 * t.mT.contiguous())
+        return hit[1], hit[2]

@@ -1,0 +1,609 @@
+"""Noisy circuits of a calibrated device: every gate with its own channels, per-wire readout.
+
+A :class:`NoisyCircuit` is what :mod:`quarch.cost.device_costs` writes for a circuit
+routed on a device (Aer's recipe from ``NoiseModel.from_backend``: depolarising and
+thermal relaxation after each gate, readout per wire). It runs on density matrices here
+(:func:`noisy_circuit_expval`) and on quantum trajectories
+(:mod:`quarch.quantum.trajectories`), which share the compilation into units. Split from
+:mod:`quarch.quantum.noise` (one :class:`~quarch.quantum.noise.NoiseModel` of median
+rates), whose channels and memory check it uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from quarch.quantum.circuit import Circuit, Op, Param
+from quarch.quantum.measurements import ObservableLike, PauliWord, parse_observables
+from quarch.quantum.noise import NoiseError, NoiseModel, _apply
+from quarch.quantum.simulator import compile_circuit
+
+__all__ = [
+    "NoisyCircuit",
+    "PauliNoise",
+    "Relaxation",
+    "Step",
+    "expvals_from_probs",
+    "noisy_circuit_expval",
+    "noisy_density_matrix",
+    "z_terms",
+]
+
+
+# -- noisy circuits: gates with their own noise, per-wire readout ------------------------
+#
+# The density-matrix path above takes a circuit and one NoiseModel of median rates. A
+# calibrated device has a different error and duration on every qubit and coupler, so
+# its noise is written out gate by gate: a NoisyCircuit is a list of steps, each a gate
+# (an Op) or a channel on the wires of the gate before it. The same program runs on
+# density matrices (noisy_circuit_expval, below) and on quantum trajectories
+# (quarch.quantum.trajectories), which share the compilation into units here.
+
+
+@dataclass(frozen=True)
+class PauliNoise:
+    """A Pauli channel: Pauli string ``i`` on ``wires`` with probability ``probs[i]``.
+
+    Strings are numbered with ``I, X, Y, Z = 0, 1, 2, 3`` per wire, the first wire the
+    most significant digit, so ``probs[0]`` is the probability of no error.
+    """
+
+    wires: tuple[int, ...]
+    probs: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.probs) != 4 ** len(self.wires):
+            raise NoiseError(f"a Pauli channel on {len(self.wires)} wires needs 4**k probabilities")
+        if any(p < -1e-12 for p in self.probs) or abs(sum(self.probs) - 1.0) > 1e-9:
+            raise NoiseError(f"Pauli probabilities must be >= 0 and sum to 1; got {self.probs}")
+
+    @staticmethod
+    def depolarizing(wires: Sequence[int], lam: float) -> PauliNoise:
+        """``qiskit-aer``'s ``depolarizing_error(lam, k)``: ``(1 - lam) rho + lam I/2**k``,
+        i.e. every non-identity Pauli string with probability ``lam / 4**k``."""
+        k = 4 ** len(wires)
+        return PauliNoise(tuple(wires), (1.0 - lam * (k - 1) / k,) + (lam / k,) * (k - 1))
+
+    @property
+    def is_depolarizing(self) -> bool:
+        """Whether every non-identity string has the same probability."""
+        rest = self.probs[1:]
+        return all(abs(p - rest[0]) <= 1e-15 for p in rest)
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """T1/T2 relaxation of one wire over a gate: the population of ``|1>`` decays by
+    ``gamma = 1 - exp(-t/T1)`` and coherences by ``coherence = exp(-t/T2)``, as
+    ``qiskit-aer``'s ``thermal_relaxation_error`` at zero temperature (T2 <= 2 T1)."""
+
+    wire: int
+    gamma: float
+    coherence: float
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.coherence <= 1.0):
+            raise NoiseError(f"relaxation needs gamma and coherence in [0, 1]; got {self}")
+        if self.coherence**2 > 1.0 - self.gamma + 1e-12:
+            raise NoiseError("relaxation needs coherence**2 <= 1 - gamma (T2 <= 2 T1)")
+
+    @staticmethod
+    def from_times(wire: int, duration: float, t1: float, t2: float) -> Relaxation:
+        """Relaxation over ``duration`` for ``t1``/``t2`` (T2 capped at 2 T1, as Aer does)."""
+        t2 = min(t2, 2 * t1)
+        gamma = 1.0 - math.exp(-duration / t1) if math.isfinite(t1) else 0.0
+        coherence = math.exp(-duration / t2) if math.isfinite(t2) else 1.0
+        return Relaxation(wire, gamma, coherence)
+
+    def kraus(self) -> list[list[list[float]]]:
+        """Three Kraus operators: no jump, pure dephasing, decay to ``|0>``."""
+        g, c = self.gamma, self.coherence
+        return [
+            [[1.0, 0.0], [0.0, c]],
+            [[0.0, 0.0], [0.0, math.sqrt(max(0.0, 1.0 - g - c * c))]],
+            [[0.0, math.sqrt(g)], [0.0, 0.0]],
+        ]
+
+
+Step = Op | PauliNoise | Relaxation
+
+#: Gates of the native sets that quarch's gate table has under another name, or lacks.
+_ALIASES = {"cx": "cnot"}
+#: Qiskit's ECR (``(IX - XY) / sqrt(2)``) with its first qubit as the most significant
+#: bit, quarch's order (Qiskit's own matrix has the first qubit least significant).
+_ECR = [[0, 0, 1, 1j], [0, 0, 1j, 1], [1, -1j, 0, 0], [-1j, 1, 0, 0]]
+#: Single-qubit gates diagonal in Z: folded into the next gate on their wire.
+_DIAGONAL = frozenset({"rz", "z", "s", "sdg", "t", "tdg", "phase"})
+
+
+@dataclass(frozen=True, eq=False)
+class NoisyCircuit:
+    """A circuit whose gates carry their own noise, and a readout error per wire.
+
+    Attributes:
+        n_qubits (int): wires.
+        steps (tuple[Op | PauliNoise | Relaxation, ...]): gates (quarch gate names,
+            plus ``ecr`` and ``cx``) and channels on the wires of the gates before them.
+            An ``amplitude_embedding`` may come first (the initial state).
+        readout (tuple[tuple[float, float], ...]): per wire ``(P(1|0), P(0|1))``;
+            empty for none.
+        n_weights (int): trainable weights read by the gates.
+        n_inputs (int): input features per sample the gates read.
+        input_map (Callable | None): applied to the features first (the Möttönen angles
+            of a routed amplitude embedding).
+    """
+
+    n_qubits: int
+    steps: tuple[Step, ...]
+    readout: tuple[tuple[float, float], ...] = ()
+    n_weights: int = 0
+    n_inputs: int = 0
+    input_map: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    @classmethod
+    def from_circuit(cls, circuit: Circuit, noise_model: NoiseModel | None = None) -> NoisyCircuit:
+        """A circuit's own channels and those of ``noise_model`` as a noisy circuit.
+
+        quarch's channels become their exact equivalents: depolarizing ``p`` is the
+        Pauli channel ``(1 - p, p/3, p/3, p/3)``, bit flip ``(1 - p, p, 0, 0)``,
+        amplitude damping ``g`` is relaxation ``(g, sqrt(1 - g))`` and phase damping
+        ``l`` is relaxation ``(0, sqrt(1 - l))``.
+        """
+        circ = noise_model.apply(circuit) if noise_model is not None else circuit
+        steps: list[Step] = []
+        for op in circ.ops:
+            if not op.is_channel:
+                steps.append(op)
+                continue
+            (w,), p = op.wires, float(op.params[0])  # type: ignore[arg-type]
+            if op.name == "depolarizing":
+                steps.append(PauliNoise((w,), (1 - p, p / 3, p / 3, p / 3)))
+            elif op.name == "bit_flip":
+                steps.append(PauliNoise((w,), (1 - p, p, 0.0, 0.0)))
+            elif op.name == "amplitude_damping":
+                steps.append(Relaxation(w, p, math.sqrt(1 - p)))
+            else:
+                steps.append(Relaxation(w, 0.0, math.sqrt(1 - p)))
+        p = noise_model.readout_error if noise_model is not None else 0.0
+        readout = ((p, p),) * circuit.n_qubits if p else ()
+        return cls(circuit.n_qubits, tuple(steps), readout, circuit.n_weights, circuit.n_inputs)
+
+    @property
+    def n_gates(self) -> int:
+        """Gates (channels not counted)."""
+        return sum(1 for s in self.steps if isinstance(s, Op))
+
+    def folded(self, scale: int) -> NoisyCircuit:
+        """Global unitary folding for zero-noise extrapolation: ``G (G^-1 G)**k`` with
+        ``scale = 2k + 1``, every gate of ``G^-1`` carrying the noise of the gate it
+        undoes (so the noise grows ``scale``-fold and the ideal circuit is unchanged).
+
+        ``rz(a)`` is undone by ``rz(-a)``, ``sx`` by ``rz(pi) sx rz(pi)`` (equal up to a
+        global phase, and what a device runs), ``x``, ``cz``, ``cx`` and ``ecr`` by
+        themselves. A leading amplitude embedding is not folded.
+
+        Raises:
+            NoiseError: ``scale`` is not an odd integer >= 1, or a gate has no native
+                inverse here.
+        """
+        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1 or scale % 2 == 0:
+            raise NoiseError(f"a fold scale must be an odd integer >= 1; got {scale!r}")
+        prefix = [
+            s for s in self.steps[:1] if isinstance(s, Op) and s.name == "amplitude_embedding"
+        ]
+        body = list(self.steps[len(prefix) :])
+        # group each gate with the channels that follow it
+        groups: list[tuple[Op, list[Step]]] = []
+        for s in body:
+            if isinstance(s, Op):
+                groups.append((s, []))
+            elif groups:
+                groups[-1][1].append(s)
+            else:
+                raise NoiseError("a channel before the first gate cannot be folded")
+        inverse: list[Step] = []
+        for op, noise in reversed(groups):
+            inverse += [*_inverse(op), *noise]
+        out: list[Step] = list(prefix) + body
+        for _ in range(scale // 2):
+            out += inverse + body
+        return dataclasses.replace(self, steps=tuple(out))
+
+
+def _inverse(op: Op) -> list[Op]:
+    """Native gates undoing ``op`` (the noise of ``op`` goes after the last of them)."""
+    if op.name == "rz":
+        (a,) = op.params
+        return [Op("rz", op.wires, (-a,))]
+    if op.name == "sx":
+        return [Op("rz", op.wires, (math.pi,)), Op("sx", op.wires), Op("rz", op.wires, (math.pi,))]
+    if op.name in ("x", "y", "z", "h", "cz", "cx", "cnot", "ecr", "swap"):
+        return [op]
+    raise NoiseError(f"no native inverse of {op.name!r} for folding")
+
+
+# -- compilation into units: a gate with the diagonal gates before it and its noise -----
+@dataclass
+class _Unit:
+    wires: tuple[int, ...]
+    gates: list[Op] = field(default_factory=list)
+    noise: list[PauliNoise | Relaxation] = field(default_factory=list)
+
+
+def _compile(nc: NoisyCircuit) -> tuple[Op | None, list[_Unit]]:
+    """Group the steps into units: each non-diagonal gate absorbs the diagonal gates
+    waiting on its wires, and each channel joins the last unit on its wires (channels
+    commute with whatever later gates act on other wires)."""
+    steps = list(nc.steps)
+    amp: Op | None = None
+    first = steps[0] if steps else None
+    if isinstance(first, Op) and first.name == "amplitude_embedding":
+        amp = first
+        steps.pop(0)
+    units: list[_Unit] = []
+    pending: dict[int, list[Op]] = {}
+    last: dict[int, int] = {}
+
+    def flush(w: int) -> None:
+        if pending.get(w):
+            units.append(_Unit((w,), pending.pop(w)))
+            last[w] = len(units) - 1
+
+    for s in steps:
+        if isinstance(s, Op):
+            if s.name == "amplitude_embedding":
+                raise NoiseError("an amplitude embedding can only come first")
+            if s.is_channel:
+                raise NoiseError("convert circuit channels with NoisyCircuit.from_circuit")
+            if len(s.wires) == 1 and s.name in _DIAGONAL:
+                pending.setdefault(s.wires[0], []).append(s)
+                continue
+            gates = [g for w in s.wires for g in pending.pop(w, [])]
+            units.append(_Unit(tuple(s.wires), [*gates, s]))
+            for w in s.wires:
+                last[w] = len(units) - 1
+            continue
+        wires = s.wires if isinstance(s, PauliNoise) else (s.wire,)
+        for w in wires:
+            flush(w)
+        owners = {last.get(w) for w in wires}
+        idx = owners.pop() if len(owners) == 1 else None
+        if idx is None or not set(wires) <= set(units[idx].wires):
+            units.append(_Unit(tuple(wires)))
+            idx = len(units) - 1
+            for w in wires:
+                last[w] = idx
+        units[idx].noise.append(s)
+    for w in sorted(pending):
+        flush(w)
+    return amp, units
+
+
+def _angles(
+    params: Sequence[float | Param], inputs: torch.Tensor | None, weights: torch.Tensor | None,
+    real: torch.dtype, device: torch.device,
+) -> torch.Tensor:  # fmt: skip
+    """Angles ``[batch or 1, n_params]`` of one gate."""
+    cols = []
+    for p in params:
+        if not isinstance(p, Param):
+            cols.append(torch.full((1,), float(p), dtype=real, device=device))
+        elif p.kind == "weight":
+            assert weights is not None
+            cols.append((p.scale * weights[p.index[0]]).reshape(1).to(real))
+        else:
+            assert inputs is not None
+            v = inputs[:, p.index[0]]
+            for i in p.index[1:]:
+                v = v * inputs[:, i]
+            cols.append((p.scale * v).to(real))
+    width = max(c.shape[0] for c in cols)
+    return torch.stack([c.expand(width) for c in cols], dim=-1)
+
+
+def _gate(
+    op: Op, inputs: torch.Tensor | None, weights: torch.Tensor | None, dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor:  # fmt: skip
+    """Matrix ``[batch or 1, 2**k, 2**k]`` of one gate."""
+    from quarch.quantum.gates import gate_matrix
+
+    if op.name == "ecr":
+        return (torch.tensor(_ECR, dtype=dtype, device=device) / math.sqrt(2)).unsqueeze(0)
+    name = _ALIASES.get(op.name, op.name)
+    if not op.params:
+        return gate_matrix(name, dtype=dtype, device=device).unsqueeze(0)
+    real = torch.float64 if dtype == torch.complex128 else torch.float32
+    return gate_matrix(name, _angles(op.params, inputs, weights, real, device), dtype=dtype)
+
+
+def _embed(m: torch.Tensor, sub: Sequence[int], wires: Sequence[int]) -> torch.Tensor:
+    """Matrix ``m`` on wires ``sub`` as a matrix on ``wires`` (identity elsewhere)."""
+    if tuple(sub) == tuple(wires):
+        return m
+    k = len(wires)
+    eye = torch.eye(2**k, dtype=m.dtype, device=m.device).expand(m.shape[0], -1, -1)
+    t = eye.reshape([m.shape[0]] + [2] * k + [2**k])
+    axes = [1 + list(wires).index(w) for w in sub]
+    return _apply(t, m, axes).reshape(m.shape[0], 2**k, 2**k)
+
+
+def _unit_matrix(
+    unit: _Unit, inputs: torch.Tensor | None, weights: torch.Tensor | None, dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor:  # fmt: skip
+    """Product of the unit's gates, ``[batch or 1, 2**k, 2**k]``."""
+    u = torch.eye(2 ** len(unit.wires), dtype=dtype, device=device).unsqueeze(0)
+    for g in unit.gates:
+        m = _embed(_gate(g, inputs, weights, dtype, device), g.wires, unit.wires)
+        u = m @ u
+    return u
+
+
+_PAULI = [[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]]
+
+
+def _pauli_string(index: int, k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Pauli string ``index`` on ``k`` wires (first wire most significant)."""
+    m = torch.ones(1, 1, dtype=dtype, device=device)
+    for d in reversed(range(k)):
+        digit = (index // 4 ** (k - 1 - d)) % 4
+        del d
+        m = torch.kron(m, torch.tensor(_PAULI[digit], dtype=dtype, device=device))
+    return m
+
+
+def _prepare(
+    nc: NoisyCircuit, inputs: torch.Tensor | None, weights: torch.Tensor | Sequence[float] | None,
+    dtype: torch.dtype,
+) -> tuple[torch.Tensor | None, torch.Tensor | None, int, torch.device]:  # fmt: skip
+    """Inputs (mapped) and weights as tensors; the batch size; the device."""
+    device = next(
+        (t.device for t in (inputs, weights) if isinstance(t, torch.Tensor)), torch.device("cpu")
+    )
+    real = torch.float64 if dtype == torch.complex128 else torch.float32
+    w = None
+    if nc.n_weights:
+        if weights is None:
+            raise NoiseError(f"this circuit has {nc.n_weights} weights; pass weights=")
+        w = torch.as_tensor(weights, device=device).to(real).reshape(-1)
+        if w.numel() != nc.n_weights:
+            raise NoiseError(f"expected {nc.n_weights} weights; got {w.numel()}")
+    x = None
+    if inputs is not None:
+        x = torch.as_tensor(inputs, device=device).to(real)
+        if x.dim() == 1:
+            x = x.unsqueeze(0)
+        if nc.input_map is not None:
+            x = nc.input_map(x)
+    batch = 1 if x is None else int(x.shape[0])
+    return x, w, batch, device
+
+
+def _initial_state(
+    amp: Op | None, n: int, x: torch.Tensor | None, batch: int, dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor:  # fmt: skip
+    """Initial states ``[batch, 2**n]``: ``|0...0>`` or the amplitude embedding."""
+    if amp is not None:
+        return compile_circuit(Circuit(n, [amp]), dtype=dtype).state(x)
+    psi = torch.zeros(batch, 2**n, dtype=dtype, device=device)
+    psi[:, 0] = 1
+    return psi
+
+
+def z_terms(
+    words: Sequence[PauliWord], readout: Sequence[tuple[float, float]]
+) -> tuple[list[tuple[int, ...]], list[list[tuple[float, int]]]]:
+    """Z-correlators to estimate, and how each observable combines them.
+
+    A readout error flips a measured bit independently, so a measured ``Z`` is
+    ``c + d Z`` with ``c = P(0|1) - P(1|0)`` and ``d = 1 - P(1|0) - P(0|1)``, and a
+    word on wires ``S`` is ``sum over T in S of prod_{S-T} c * prod_T d * <Z_T>``.
+
+    Returns:
+        (subsets, combos): the wire subsets ``T`` needed (the empty one is the trace),
+        and per word a list of ``(coefficient, subset index)``.
+
+    Raises:
+        NoiseError: a word with X or Y (device readout is in the Z basis here).
+    """
+    subsets: dict[tuple[int, ...], int] = {}
+    combos = []
+    for word in words:
+        if not word.is_diagonal:
+            raise NoiseError(
+                f"only Z words can be read out with a device readout error; got {word}"
+            )
+        wires = [w for w, _ in word.terms]
+        terms = []
+        for mask in range(2 ** len(wires)):
+            keep = tuple(w for i, w in enumerate(wires) if mask >> i & 1)
+            coef = 1.0
+            for i, w in enumerate(wires):
+                a, b = readout[w] if readout else (0.0, 0.0)
+                coef *= (1 - a - b) if mask >> i & 1 else (b - a)
+            if coef != 0.0:
+                terms.append((coef, subsets.setdefault(keep, len(subsets))))
+        combos.append(terms)
+    return list(subsets), combos
+
+
+def _signs(
+    subsets: Sequence[tuple[int, ...]], n: int, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    """``[2**n, len(subsets)]``: ``prod_{w in T} (-1)**bit_w`` for each basis state."""
+    idx = torch.arange(2**n, device=device)
+    cols = []
+    for sub in subsets:
+        parity = torch.zeros_like(idx)
+        for w in sub:
+            parity ^= (idx >> (n - 1 - w)) & 1
+        cols.append(1 - 2 * parity)
+    return torch.stack(cols, dim=-1).to(dtype)
+
+
+def expvals_from_probs(
+    probs: torch.Tensor, words: Sequence[PauliWord], readout: Sequence[tuple[float, float]]
+) -> torch.Tensor:
+    """Z-word expectations ``[..., n_words]`` from (unnormalised) probabilities
+    ``[..., 2**n]`` with per-wire readout errors (see :func:`z_terms`)."""
+    n = probs.shape[-1].bit_length() - 1
+    subsets, combos = z_terms(words, readout)
+    corr = probs @ _signs(subsets, n, probs.dtype, probs.device)
+    out = [sum(c * corr[..., j] for c, j in terms) for terms in combos]
+    return torch.stack([o if isinstance(o, torch.Tensor) else corr[..., 0] * 0 for o in out], -1)
+
+
+# -- the density-matrix engine for noisy circuits -----------------------------------------
+class _Rho:
+    """A batch of density matrices as a tensor whose axes are kept in a lazy order: an
+    operation moves the axes it needs to the end (one copy) and leaves them there, so
+    consecutive operations on the same wires move nothing."""
+
+    def __init__(self, psi: torch.Tensor, n: int) -> None:
+        b = psi.shape[0]
+        self.n = n
+        self.t = (psi[:, :, None] * psi.conj()[:, None, :]).reshape([b] + [2] * (2 * n))
+        self.order = list(range(2 * n))  # axis label at tensor position 1 + i
+
+    def _bring(self, labels: Sequence[int]) -> torch.Tensor:
+        """The tensor as ``[batch, rest, 2**len(labels)]`` with ``labels`` last, in order."""
+        pos = [self.order.index(a) for a in labels]
+        if pos != list(range(2 * self.n - len(labels), 2 * self.n)):
+            rest = [i for i in range(2 * self.n) if i not in pos]
+            self.t = self.t.permute([0] + [1 + i for i in rest + pos])
+            self.order = [self.order[i] for i in rest] + list(labels)
+        return self.t.reshape(self.t.shape[0], -1, 2 ** len(labels))
+
+    def _set(self, flat: torch.Tensor) -> None:
+        self.t = flat.reshape([flat.shape[0]] + [2] * (2 * self.n))
+
+    def superop(self, s: torch.Tensor, wires: Sequence[int]) -> None:
+        """Apply superoperator ``s`` ``[batch or 1, 4**k, 4**k]`` (acting on ``vec(rho)``
+        of ``wires``, row index first)."""
+        x = self._bring([*wires, *(self.n + w for w in wires)])
+        self._set(x @ s.transpose(-1, -2))
+
+    def matrix(self) -> torch.Tensor:
+        """``[batch, 2**n, 2**n]`` in the standard order."""
+        x = self._bring(list(range(2 * self.n)))
+        return x.reshape(x.shape[0], 2**self.n, 2**self.n)
+
+
+def _kraus_superop(ks: Sequence[torch.Tensor]) -> torch.Tensor:
+    return sum(torch.kron(k, k.conj()) for k in ks)  # type: ignore[return-value]
+
+
+def _noise_superop(
+    ch: PauliNoise | Relaxation, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    if isinstance(ch, Relaxation):
+        return _kraus_superop([torch.tensor(k, dtype=dtype, device=device) for k in ch.kraus()])
+    k = len(ch.wires)
+    return _kraus_superop(
+        [math.sqrt(p) * _pauli_string(i, k, dtype, device) for i, p in enumerate(ch.probs) if p > 0]
+    )
+
+
+def _embed_superop(s: torch.Tensor, sub: Sequence[int], wires: Sequence[int]) -> torch.Tensor:
+    """Superoperator ``s`` on ``sub`` as one on ``wires`` (identity on the others).
+
+    A superoperator on ``k`` wires acts on ``vec(rho)`` with index ``(rows, cols)``,
+    i.e. ``2k`` binary axes; ``s`` is multiplied into the axes of ``sub`` of the identity.
+    """
+    if tuple(sub) == tuple(wires):
+        return s
+    k = len(wires)
+    eye = torch.eye(4**k, dtype=s.dtype, device=s.device).expand(s.shape[0], -1, -1)
+    t = eye.reshape([s.shape[0]] + [2] * (2 * k) + [4**k])
+    pos = [list(wires).index(q) for q in sub]
+    axes = [1 + i for i in pos] + [1 + k + i for i in pos]
+    return _apply(t, s, axes).reshape(s.shape[0], 4**k, 4**k)
+
+
+def _unit_superop(
+    u: _Unit, x: torch.Tensor | None, w: torch.Tensor | None, dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor:  # fmt: skip
+    """The unit's gates and then its channels as one superoperator ``[B', 4**k, 4**k]``."""
+    m = _unit_matrix(u, x, w, dtype, device)
+    d = m.shape[-1]
+    s = torch.einsum("bij,bkl->bikjl", m, m.conj()).reshape(m.shape[0], d * d, d * d)
+    for ch in u.noise:
+        sub = ch.wires if isinstance(ch, PauliNoise) else (ch.wire,)
+        s = _embed_superop(_noise_superop(ch, dtype, device).unsqueeze(0), sub, u.wires) @ s
+    return s
+
+
+def noisy_density_matrix(
+    nc: NoisyCircuit,
+    *,
+    inputs: torch.Tensor | None = None,
+    weights: torch.Tensor | Sequence[float] | None = None,
+    dtype: torch.dtype = torch.complex128,
+    max_memory_gb: float = 4.0,
+) -> torch.Tensor:
+    """Final density matrices ``[batch, 2**n, 2**n]`` of a :class:`NoisyCircuit`
+    (readout error not applied; it acts on measured bits). Differentiable.
+
+    A gate, the diagonal gates before it and its noise are one superoperator; those of
+    single-qubit gates wait on their wire and are multiplied into the next two-qubit
+    gate's (4x4 into 16x16), so the density matrix is passed over once per two-qubit
+    gate (and once per wire at the end).
+
+    Raises:
+        NoiseError: the simulation would need more than ``max_memory_gb``.
+    """
+    n = nc.n_qubits
+    x, w, batch, device = _prepare(nc, inputs, weights, dtype)
+    itemsize = 16 if dtype == torch.complex128 else 8
+    need = 3 * batch * 4**n * itemsize / 2**30
+    if need > max_memory_gb:
+        raise NoiseError(
+            f"a density matrix of {n} qubits for a batch of {batch} needs about {need:.1f} GiB; "
+            f"the limit is {max_memory_gb} GiB (max_memory_gb). Use fewer qubits, a smaller "
+            "batch, or quantum trajectories"
+        )
+    amp, units = _compile(nc)
+    rho = _Rho(_initial_state(amp, n, x, batch, dtype, device), n)
+    # single-wire superoperators wait on their wire and are absorbed into the next
+    # multi-wire unit there (or applied at the end): one pass per two-qubit gate
+    pending: dict[int, torch.Tensor] = {}
+    for u in units:
+        s = _unit_superop(u, x, w, dtype, device)
+        if len(u.wires) == 1:
+            (q,) = u.wires
+            pending[q] = s @ pending[q] if q in pending else s
+            continue
+        for q in u.wires:
+            if q in pending:
+                s = s @ _embed_superop(pending.pop(q), (q,), u.wires)
+        rho.superop(s, u.wires)
+    for q, s in sorted(pending.items()):
+        rho.superop(s, (q,))
+    return rho.matrix()
+
+
+def noisy_circuit_expval(
+    nc: NoisyCircuit,
+    observables: ObservableLike | Sequence[ObservableLike] | None = None,
+    *,
+    inputs: torch.Tensor | None = None,
+    weights: torch.Tensor | Sequence[float] | None = None,
+    dtype: torch.dtype = torch.complex128,
+    max_memory_gb: float = 4.0,
+) -> torch.Tensor:
+    """Z-word expectations ``[batch, n_obs]`` of a :class:`NoisyCircuit` on density
+    matrices, its per-wire readout error applied (exact; differentiable)."""
+    words = parse_observables(observables, nc.n_qubits)
+    rho = noisy_density_matrix(
+        nc, inputs=inputs, weights=weights, dtype=dtype, max_memory_gb=max_memory_gb
+    )
+    probs = torch.diagonal(rho, dim1=-2, dim2=-1).real
+    return expvals_from_probs(probs, words, nc.readout)

@@ -1,0 +1,51 @@
+"""The rooms' rules that review alone would let slip (docs/ARCHITECTURE.md): small files,
+one export path, and no code outside a space's room that names a built-in space."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import quarch
+from quarch.spaces import BUILTIN_SPACES
+
+SRC = Path(quarch.__file__).parent
+MAX_LINES = 700
+
+
+def _sources() -> list[Path]:
+    return sorted(SRC.rglob("*.py"))
+
+
+def test_no_source_file_over_700_lines() -> None:
+    long = {
+        str(p.relative_to(SRC)): n
+        for p in _sources()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not long, f"split these files (at most {MAX_LINES} lines): {long}"
+
+
+def test_one_export_trial() -> None:
+    defs = [
+        str(p.relative_to(SRC))
+        for p in _sources()
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "export_trial"
+    ]
+    assert defs == ["finalize.py"]
+
+
+def test_built_in_space_names_only_in_their_rooms() -> None:
+    """A string literal equal to a built-in space's name appears only in that space's
+    folder and in the registry that lists them (``spaces/__init__.py``)."""
+    names = set(BUILTIN_SPACES)
+    found = []
+    for p in _sources():
+        rel = p.relative_to(SRC)
+        if rel.parts[:1] == ("spaces",) and (len(rel.parts) == 2 or rel.parts[1] in names):
+            continue  # the registry, the spec base class, and each room itself
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in names:
+                found.append(f"{rel}:{node.lineno} {node.value!r}")
+    assert not found, "built-in space named outside its room: " + ", ".join(found)
