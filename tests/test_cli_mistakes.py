@@ -411,7 +411,12 @@ def test_ctrl_c_says_how_to_resume_and_exits_130(tmp_path: Path, workers: int) -
             raise AssertionError(f"no trial started (exit {proc.returncode}): {err[-2000:]}")
         time.sleep(0.5)
         os.killpg(proc.pid, signal.SIGINT)
-        _out, err = proc.communicate(timeout=120)
+        try:
+            _out, err = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:  # say where it hung, not only that it did
+            os.killpg(proc.pid, signal.SIGKILL)
+            _out, err = proc.communicate(timeout=60)
+            raise AssertionError(f"still running 300 s after Ctrl-C: {err[-3000:]}") from None
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
