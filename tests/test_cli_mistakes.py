@@ -395,9 +395,12 @@ def test_ctrl_c_says_how_to_resume_and_exits_130(tmp_path: Path, workers: int) -
     argv = [sys.executable, "-m", "quarch.cli", "search", "--space", "mlp", "--dataset",
             "digits", "--epochs", "2000", "--trials", "4", "--quiet", "--out", str(run),
             "--workers", str(workers)]  # fmt: skip
+    # as a terminal starts it: with SIGINT at its default (a shell's background job, such
+    # as a CI script run with `&`, ignores SIGINT, and Python keeps ignoring it then)
     proc = subprocess.Popen(
         argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 300  # a loaded 2-core machine starts slowly
