@@ -19,7 +19,7 @@ from rich.table import Table
 from quarch._errors import ConfigError
 from quarch.config import SearchConfig
 
-__all__ = ["JsonFlag", "app"]
+__all__ = ["DataDirOption", "JsonFlag", "app"]
 
 
 class _Command(typer.core.TyperCommand):
@@ -41,6 +41,13 @@ app = typer.Typer(
 )
 _state: dict[str, bool] = {"debug": False}
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object at the end.")]
+DataDirOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="DIR",
+        help="Folder with data set files. [default: $QUARCH_DATA_DIR, else ~/.cache/quarch/data]",
+    ),
+]
 _out = Console()
 _DEFAULTS = {
     f.name: f.default

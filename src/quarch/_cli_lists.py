@@ -11,7 +11,7 @@ import typer
 import typer.core
 from rich.table import Table
 
-from quarch._cli_app import JsonFlag, _Command, _out, app
+from quarch._cli_app import DataDirOption, JsonFlag, _Command, _out, app
 
 __all__: list[str] = []
 
@@ -38,14 +38,7 @@ def devices(json_out: JsonFlag = False) -> None:
 
 @app.command(cls=_Command)
 def datasets(
-    data_dir: Annotated[
-        str | None,
-        typer.Option(
-            metavar="DIR",
-            help="Folder with data set files. [default: $QUARCH_DATA_DIR, else "
-            "~/.cache/quarch/data]",
-        ),
-    ] = None,
+    data_dir: DataDirOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the data sets (and the spaces' own tables) and whether each is available."""

@@ -33,6 +33,7 @@ from rich.table import Table
 
 from quarch._cli_app import (
     _NAME,
+    DataDirOption,
     JsonFlag,
     _Command,
     _d,
@@ -100,14 +101,7 @@ def search(
         float | None,
         typer.Option(metavar="SECONDS", help="Stop starting trials after this long."),
     ] = None,
-    data_dir: Annotated[
-        str | None,
-        typer.Option(
-            metavar="DIR",
-            help="Folder with data set files. [default: $QUARCH_DATA_DIR, else "
-            "~/.cache/quarch/data]",
-        ),
-    ] = None,
+    data_dir: DataDirOption = None,
     epochs: Annotated[
         int | None,
         typer.Option(metavar="N", help="Training epochs per trial. [default: the space's]"),

@@ -22,11 +22,38 @@ from quarch.quantum.circuit import CHANNELS, Circuit, Op
 from quarch.quantum.measurements import ObservableLike, parse_observables
 from quarch.quantum.simulator import compile_circuit
 
-__all__ = ["NoiseError", "NoiseModel", "density_matrix", "kraus", "noisy_expval", "noisy_probs"]
+__all__ = [
+    "NoiseError",
+    "NoiseModel",
+    "check_memory",
+    "density_matrix",
+    "kraus",
+    "noisy_expval",
+    "noisy_probs",
+]
 
 
 class NoiseError(QuarchError, ValueError):
     """A noise model or a density-matrix simulation request is invalid or too large."""
+
+
+def check_memory(
+    n: int, batch: int, dtype: torch.dtype, max_memory_gb: float, instead: str
+) -> None:
+    """Refuse a density-matrix run of ``n`` qubits and ``batch`` rows that would need more
+    than ``max_memory_gb`` (three live ``4**n`` matrices per row), naming ``instead``.
+
+    Raises:
+        NoiseError: the run would exceed the limit.
+    """
+    itemsize = 16 if dtype == torch.complex128 else 8
+    need = 3 * batch * 4**n * itemsize / 2**30
+    if need > max_memory_gb:
+        raise NoiseError(
+            f"a density matrix of {n} qubits for a batch of {batch} needs about {need:.1f} GiB; "
+            f"the limit is {max_memory_gb} GiB (max_memory_gb). Use fewer qubits, a smaller "
+            f"batch, or {instead}"
+        )
 
 
 def kraus(name: str, p: float, dtype: torch.dtype = torch.complex128) -> torch.Tensor:
@@ -130,14 +157,7 @@ def density_matrix(
     n = circ.n_qubits
     x = None if inputs is None else torch.as_tensor(inputs)
     batch = 1 if x is None or x.dim() < 2 else int(x.shape[0])
-    itemsize = 16 if dtype == torch.complex128 else 8
-    need = 3 * batch * 4**n * itemsize / 2**30
-    if need > max_memory_gb:
-        raise NoiseError(
-            f"a density matrix of {n} qubits for a batch of {batch} needs about {need:.1f} GiB; "
-            f"the limit is {max_memory_gb} GiB (max_memory_gb). Use fewer qubits, a smaller "
-            "batch, or the state-vector simulator without noise"
-        )
+    check_memory(n, batch, dtype, max_memory_gb, "the state-vector simulator without noise")
     # Unitary part: each gate's matrix, op by op (the plan only checks the arguments).
     gates_only = Circuit(n, [op for op in circ.ops if not op.is_channel], circ.n_weights)
     plan = compile_circuit(gates_only, dtype=dtype, max_block_qubits=1)

@@ -20,7 +20,7 @@ import torch
 
 from quarch.quantum.circuit import Circuit, Op, Param
 from quarch.quantum.measurements import ObservableLike, PauliWord, parse_observables
-from quarch.quantum.noise import NoiseError, NoiseModel, _apply
+from quarch.quantum.noise import NoiseError, NoiseModel, _apply, check_memory
 from quarch.quantum.simulator import compile_circuit
 
 __all__ = [
@@ -562,14 +562,7 @@ def noisy_density_matrix(
     """
     n = nc.n_qubits
     x, w, batch, device = _prepare(nc, inputs, weights, dtype)
-    itemsize = 16 if dtype == torch.complex128 else 8
-    need = 3 * batch * 4**n * itemsize / 2**30
-    if need > max_memory_gb:
-        raise NoiseError(
-            f"a density matrix of {n} qubits for a batch of {batch} needs about {need:.1f} GiB; "
-            f"the limit is {max_memory_gb} GiB (max_memory_gb). Use fewer qubits, a smaller "
-            "batch, or quantum trajectories"
-        )
+    check_memory(n, batch, dtype, max_memory_gb, "quantum trajectories")
     amp, units = _compile(nc)
     rho = _Rho(_initial_state(amp, n, x, batch, dtype, device), n)
     # single-wire superoperators wait on their wire and are absorbed into the next
