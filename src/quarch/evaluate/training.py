@@ -12,7 +12,7 @@ import contextvars
 import copy
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,6 +133,7 @@ def train_classifier(
     eval_every: int | None = None,
     cosine: bool = False,
     on_epoch: EpochHook | None = None,
+    snapshots: Sequence[int] = (),
 ) -> dict[str, float]:
     """Train ``model`` with Adam and cross-entropy on shuffled minibatches.
 
@@ -153,9 +154,16 @@ def train_classifier(
     there (the best so far with ``early_stopping``); without a hook no extra
     validation pass is made.
 
+    ``snapshots`` (epoch counts, 1-based) also records, after each of those epochs, the
+    validation and test error of the weights the run would return had it been called
+    with ``epochs=e``, as ``val_error_e<e>`` and ``test_error_e<e>``: the same numbers,
+    since no snapshot draws a random number or changes a weight. A run that stops early
+    (validation error 0) gives its final errors to the snapshots it did not reach. This
+    is how a multi-fidelity table (``hqnn-bench``) gets every fidelity from one training.
+
     Returns:
-        dict: ``val_error``, ``test_error`` (fractions in [0, 1]), ``train_loss`` and,
-        with ``early_stopping``, ``best_epoch``.
+        dict: ``val_error``, ``test_error`` (fractions in [0, 1]), ``train_loss``,
+        with ``early_stopping`` ``best_epoch``, and the snapshots' errors.
 
     Raises:
         ValueError: the loss became non-finite (the trial fails with this message).
@@ -179,6 +187,25 @@ def train_classifier(
     loss_val = float("nan")
     step = 0
     hook = on_epoch if on_epoch is not None else _EPOCH_HOOK.get()
+    snaps = sorted({int(e) for e in snapshots})
+    if snaps and not 1 <= snaps[0] <= snaps[-1] <= epochs:
+        raise ValueError(f"snapshots must be epoch counts in [1, {epochs}]; got {snaps}")
+    Xte = torch.as_tensor(data.X_test, dtype=f32, device=dev) if snaps else None
+    yte = torch.as_tensor(data.y_test, dtype=torch.long, device=dev) if snaps else None
+    recorded: dict[str, float] = {}
+
+    def snapshot(e: int) -> None:
+        assert Xte is not None and yte is not None
+        if best_state is None:
+            val = classification_error(model, Xva, yva)
+            test = classification_error(model, Xte, yte)
+        else:  # the kept (best-so-far) weights, as a run stopping here returns
+            current = copy.deepcopy(model.state_dict())
+            model.load_state_dict(best_state)
+            val, test = float(best[0]), classification_error(model, Xte, yte)
+            model.load_state_dict(current)
+        recorded[f"val_error_e{e}"], recorded[f"test_error_e{e}"] = val, test
+
     model.train()
     for epoch in range(epochs):
         model.train()
@@ -206,6 +233,8 @@ def train_classifier(
                 break
         if hook is not None:
             hook(epoch, best[0] if early_stopping else classification_error(model, Xva, yva))
+        if epoch + 1 in snaps:
+            snapshot(epoch + 1)
         if best[0] == 0.0:
             break
     out = {"train_loss": loss_val}
@@ -220,6 +249,9 @@ def train_classifier(
         X = torch.as_tensor(getattr(data, f"X_{split}"), dtype=f32, device=dev)
         y = torch.as_tensor(getattr(data, f"y_{split}"), dtype=torch.long, device=dev)
         out[f"{split}_error"] = classification_error(model, X, y)
+    for e in snaps:  # epochs after an early stop: the final weights
+        out[f"val_error_e{e}"] = recorded.get(f"val_error_e{e}", out["val_error"])
+        out[f"test_error_e{e}"] = recorded.get(f"test_error_e{e}", out["test_error"])
     return out
 
 

@@ -10,7 +10,7 @@ extrapolation) and ``evaluator.py`` (short training or the SuperCircuit).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,6 +20,7 @@ from quarch.spaces.hqnn.space import hqnn_space
 if TYPE_CHECKING:
     from quarch.config import SearchConfig
     from quarch.evaluate import Evaluator
+    from quarch.evaluate.task import Task
     from quarch.space import Space
 
 __all__ = ["SPEC", "HQNNSpec", "hqnn_space"]
@@ -55,6 +56,8 @@ class HQNNSpec(SpaceSpec):
         "transpile_seed": "seed of the routing (default 0)",
         "job_overhead_s": "fixed cost of one job on the device, seconds (default 3)",
         "save_weights": "save each trial's trained weights in RUN/weights (default true)",
+        "record_epochs": "comma list of epoch counts: also record val_error_e<k> and "
+        "test_error_e<k> after k epochs, and train_seconds (a multi-fidelity table)",
     }
 
     unreproducible = frozenset({"sim_time_ms"})
@@ -68,6 +71,12 @@ class HQNNSpec(SpaceSpec):
             "val_error", "test_error", "val_accuracy", "params", "flops", "qubits", "depth",
             "two_qubit_gates", "runtime_proxy", "subcircuits", "cut_overhead", "sim_time_ms",
         }  # fmt: skip
+        from quarch.spaces.hqnn.evaluator import record_epochs
+
+        epochs = record_epochs(opts)
+        if epochs:
+            out.add("train_seconds")
+            out |= {f"{s}_error_e{e}" for e in epochs for s in ("val", "test")}
         noise = opts.get("noise")
         if noise:
             out |= {"noisy_val_error", "noisy_se"}
@@ -91,7 +100,8 @@ class HQNNSpec(SpaceSpec):
         }  # fmt: skip
 
     def check(self, config: SearchConfig) -> None:
-        """Also refuse, before any trial: an unknown or non-quantum device (the message
+        """Also refuse, before any trial: ``record_epochs`` past the training's epochs,
+        an unknown or non-quantum device (the message
         lists the known ones), a ``layout`` choice without a calibrated target, a noise
         model the space's widest circuit cannot be simulated with in this machine's
         memory, and ``noise_aware``/``zne`` without noise."""
@@ -99,9 +109,19 @@ class HQNNSpec(SpaceSpec):
         from quarch._errors import ConfigError
         from quarch.cost.devices import check_device_profile
         from quarch.spaces.hqnn.costs import routing_device
+        from quarch.spaces.hqnn.evaluator import DEFAULTS, record_epochs
         from quarch.spaces.hqnn.noise import check_noise_options, machine_memory_gb
 
         opts = config.evaluator_options
+        recorded = record_epochs(opts)
+        epochs = config.epochs or DEFAULTS.get(config.dataset or "", (10,))[0]
+        if recorded and max(recorded) > epochs:
+            raise ConfigError(
+                f"record_epochs {recorded} goes past the training's {epochs} epochs; "
+                f"set --epochs {max(recorded)} or drop the larger counts"
+            )
+        if recorded and opts.get("supercircuit"):
+            raise ConfigError("record_epochs needs standalone training, not the supercircuit")
         for key in ("device_profile", "noise"):
             value = opts.get(key)
             if isinstance(value, str) and not (key == "noise" and value in ("device", "true")):
@@ -129,6 +149,12 @@ class HQNNSpec(SpaceSpec):
                     f"every circuit of this space needs at least {fewest} qubits; "
                     f"{routed} has {cal.n_qubits}"
                 )
+
+    def benchmark_tasks(self) -> dict[str, Callable[..., Task]]:
+        """``hqnn-bench-<data set>[-e<k>]`` (:mod:`quarch.spaces.hqnn.bench`)."""
+        from quarch.spaces.hqnn.bench import task_factories
+
+        return task_factories()
 
     def make_evaluator(
         self, space: Space, config: SearchConfig, *, weights_dir: Path | None = None

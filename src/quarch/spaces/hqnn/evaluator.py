@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,7 @@ __all__ = [
     "SuperCircuitEvaluator",
     "make_hqnn_evaluator",
     "prepare_data",
+    "record_epochs",
     "space_pca",
 ]
 
@@ -104,6 +105,10 @@ class HQNNEvaluator:
         weights_dir (str | Path | None): if set, :meth:`evaluate` saves each trained
             ``state_dict`` there as ``seed_<seed>.pt``, so export needs no retraining.
         noise_aware (bool): train under the noise model (needs ``noise``).
+        record_epochs (Sequence[int]): also return ``val_error_e<k>`` and
+            ``test_error_e<k>`` after ``k`` epochs for each ``k`` (all from the one
+            training: see :func:`~quarch.evaluate.train_classifier`'s ``snapshots``) and
+            the training's wall time, ``train_seconds``: a multi-fidelity table's row.
         **cost_options: the options of :class:`~quarch.spaces.hqnn.costs.HybridCosts`
             (``training`` defaults to this evaluator's own training).
     """
@@ -118,8 +123,20 @@ class HQNNEvaluator:
         device: str = "cpu",
         weights_dir: str | Path | None = None,
         noise_aware: bool = False,
+        record_epochs: Sequence[int] = (),
         **cost_options: Any,
     ) -> None:
+        self.record_epochs = tuple(sorted({int(e) for e in record_epochs}))
+        if (
+            self.record_epochs
+            and not 1 <= self.record_epochs[0] <= self.record_epochs[-1] <= epochs
+        ):
+            from quarch._errors import ConfigError
+
+            raise ConfigError(
+                f"record_epochs must be epoch counts in [1, {epochs}] (the training's "
+                f"epochs); got {list(self.record_epochs)}"
+            )
         cost_options.setdefault("training", TrainingLoad(len(data.X_train), epochs, batch_size))
         self.costs = HybridCosts(data, batch_size=batch_size, **cost_options)
         if noise_aware and self.costs.noise_setup is None:
@@ -189,12 +206,18 @@ class HQNNEvaluator:
                 else:
                     res = self._train(model, arch, seed=seed, epochs=epochs)
             model.cpu()
+            train_seconds = time.perf_counter() - t0
             metrics: Metrics = {
                 "val_error": res["val_error"],
                 "test_error": res["test_error"],
                 "val_accuracy": 1.0 - res["val_error"],
                 "params": float(count_params(model)),
             }
+            if self.record_epochs:
+                metrics["train_seconds"] = train_seconds
+                for e in self.record_epochs:
+                    for split in ("val", "test"):
+                        metrics[f"{split}_error_e{e}"] = res[f"{split}_error_e{e}"]
             metrics.update(self.costs(arch, model, seed=seed))
             self.last_seconds = time.perf_counter() - t0
             return model, metrics
@@ -203,10 +226,11 @@ class HQNNEvaluator:
         self, model: nn.Module, arch: Mapping[str, Any], *, seed: int, epochs: int | None
     ) -> dict[str, float]:
         """Short training with early stopping (hybrid or ablation alike)."""
+        n = self.epochs if epochs is None else epochs
         return train_classifier(
-            model, self.data, epochs=self.epochs if epochs is None else epochs,
-            lr=float(arch["lr"]), batch_size=self.batch_size, seed=seed, device=self.device,
-            early_stopping=True,
+            model, self.data, epochs=n, lr=float(arch["lr"]), batch_size=self.batch_size,
+            seed=seed, device=self.device, early_stopping=True,
+            snapshots=[e for e in self.record_epochs if e <= n],
         )  # fmt: skip
 
     def _train_noisy(
@@ -425,5 +449,26 @@ def make_hqnn_evaluator(
         weights_dir = None
     return HQNNEvaluator(
         data, space, epochs=n_epochs, batch_size=n_batch, device=config.device,
-        weights_dir=weights_dir, noise_aware=bool(opts.get("noise_aware", False)), **common,
+        weights_dir=weights_dir, noise_aware=bool(opts.get("noise_aware", False)),
+        record_epochs=record_epochs(opts), **common,
     )  # fmt: skip
+
+
+def record_epochs(options: Mapping[str, Any]) -> list[int]:
+    """The ``record_epochs`` evaluator option as epoch counts (a list, or a comma
+    list from the command line: ``--evaluator-option record_epochs=1,2,5,10,30``).
+
+    Raises:
+        ConfigError: an entry that is not a positive integer.
+    """
+    from quarch._errors import ConfigError
+    from quarch.space import option_list
+
+    raw = options.get("record_epochs", ())
+    try:
+        out = [int(str(v)) for v in option_list(raw if raw != "" else ())]
+    except (TypeError, ValueError):
+        out = [0]
+    if any(e < 1 for e in out):
+        raise ConfigError(f"record_epochs must be a comma list of epoch counts >= 1; got {raw!r}")
+    return out
