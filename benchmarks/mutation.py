@@ -59,12 +59,13 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "noise": (
         ["src/quarch/quantum/noise.py", "src/quarch/quantum/noisy_circuit.py"],
         ["tests/quantum/test_noise.py", "tests/quantum/test_noise_truth.py",
-         "tests/quantum/test_trajectories.py",
+         "tests/quantum/test_trajectories.py", "tests/quantum/test_noise_compile_truth.py",
          "tests/cost/test_device_costs.py"],
     ),
     "export": (
         ["src/quarch/quantum/export.py", "src/quarch/quantum/qasm.py"],
         ["tests/quantum/test_pennylane_source.py", "tests/quantum/test_qasm.py",
+         "tests/quantum/test_qasm_reader_truth.py", "tests/quantum/test_exporters_truth.py",
          "tests/test_export_truth.py::test_scaled_angles_against_the_closed_form",
          "tests/test_export_truth.py::test_amplitude_embedding_and_adjoint_gates_in_pennylane",
          "tests/test_export_truth.py::test_exporter_errors_say_what_to_pass",
