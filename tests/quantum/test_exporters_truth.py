@@ -64,21 +64,31 @@ def _pennylane_state(qfunc: Any, n: int, **kwargs: Any) -> Any:
 
 
 def test_constants_beside_torch_weights_in_one_operation() -> None:
-    """``rot(0.4, w0, -0.9)`` and ``u3(w1, 0.2, 0.5)`` with torch weights and no inputs:
-    the state equals quarch's, and the gradient flows to the weights."""
+    """``rot(0.4, -0.9, w0)`` and ``u3(0.2, 0.5, w1)`` with torch weights and no inputs
+    (PennyLane multiplies the first angles into the last: a NumPy constant times a torch
+    tensor fails): the state equals Qiskit's, and the gradient flows to the weights."""
     c = Circuit(2)
-    c.rot(0, 0.4, c.new_weight(), -0.9).u3(1, c.new_weight(), 0.2, 0.5).cnot(0, 1)
+    c.rot(0, 0.4, -0.9, c.new_weight()).u3(1, 0.2, 0.5, c.new_weight()).cnot(0, 1)
     w = torch.tensor([0.7, -1.3], dtype=torch.float64, requires_grad=True)
     got = _pennylane_state(to_pennylane(c), 2, weights=w)
     want = Statevector(to_qiskit(c, [0.7, -1.3])).reverse_qargs().data
     np.testing.assert_allclose(got.detach().numpy(), want, atol=1e-12)
-    got.abs().pow(2)[0].backward()
-    assert w.grad is not None and bool(torch.all(w.grad != 0))
+    (got.real + got.imag).sum().backward()
+
+    def f(v: list[float]) -> float:  # the same function of Qiskit's state
+        psi = Statevector(to_qiskit(c, v)).reverse_qargs().data
+        return float(np.sum(psi.real + psi.imag))
+
+    h = 1e-6
+    fd = [(f([0.7 + h, -1.3]) - f([0.7 - h, -1.3])) / (2 * h),
+          (f([0.7, -1.3 + h]) - f([0.7, -1.3 - h])) / (2 * h)]  # fmt: skip
+    assert w.grad is not None
+    np.testing.assert_allclose(w.grad.numpy(), fd, atol=1e-7)
 
 
 def test_constants_beside_torch_inputs_in_one_operation() -> None:
     """The same with a batch of torch inputs and no weights."""
-    c = Circuit(2).rot(0, Input(0), 0.6, 0.1).crx(0, 1, 0.8).rot(1, 0.25, Input(1), -0.5)
+    c = Circuit(2).rot(0, 0.6, 0.1, Input(0)).crx(0, 1, 0.8).rot(1, 0.25, -0.5, Input(1))
     x = torch.tensor([[0.3, -0.8], [1.2, 0.4]], dtype=torch.float64)
     got = _pennylane_state(to_pennylane(c), 2, inputs=x).numpy()
     for b in range(2):
@@ -95,6 +105,15 @@ def test_amplitude_embedding_padded_on_three_wires_and_normalised() -> None:
     want = np.kron(np.eye(4), np.array([[1, 1], [1, -1]]) / math.sqrt(2)) @ v
     got = _pennylane_state(to_pennylane(c), 3, inputs=x)
     np.testing.assert_allclose(got.detach().numpy(), want, atol=1e-12)
+
+
+def test_amplitude_embedding_of_exactly_2_to_the_n_features_is_normalised() -> None:
+    """Four features on two wires, not of norm 1: ``normalize=True`` must reach PennyLane
+    (which refuses an unnormalised state when nothing is padded)."""
+    c = Circuit(2).amplitude_embedding(4, normalize=True)
+    x = torch.tensor([0.3, -1.0, 0.2, 0.9], dtype=torch.float64)
+    got = _pennylane_state(to_pennylane(c), 2, inputs=x)
+    np.testing.assert_allclose(got.numpy(), (x / x.norm()).numpy(), atol=1e-12)
 
 
 def test_pennylane_refusals_in_full() -> None:

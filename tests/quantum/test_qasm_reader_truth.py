@@ -99,6 +99,18 @@ def test_gate_definitions_that_call_definitions() -> None:
     _assert_same_state(text)
 
 
+def test_spacing_and_names_the_reader_must_not_depend_on() -> None:
+    """No blank after ``{``, ``}`` or ``;``, a definition header over several lines,
+    and a gate whose name starts with ``gate``."""
+    text = (
+        'OPENQASM 2.0;include "qelib1.inc";'
+        "gate tight(a) x {rx(a) x;}gate gatex\n  (b)\n  x,\n  y {cx x,y;ry(b) y;}"
+        "qreg q[3];h q[0];x q[1];tight(0.3) q[2];gatex(0.7) q[0],q[2];\n"
+    )
+    _assert_same_state(text)
+    assert [op.name for op in from_qasm(text).ops] == ["h", "x", "rx", "cnot", "ry"]
+
+
 def test_registers_laid_out_in_order_and_broadcast() -> None:
     text = (
         _HEAD
@@ -132,6 +144,23 @@ def test_comments_and_line_breaks_inside_statements() -> None:
     assert [op.name for op in from_qasm(text).ops] == ["h", "rx", "cnot"]
 
 
+def test_two_comment_markers_on_a_line() -> None:
+    text = _HEAD + "qreg q[2];\nh q[0]; // first // second\ncx q[0],q[1]; // cx // h q[1];\n"
+    _assert_same_state(text)
+    assert [op.name for op in from_qasm(text).ops] == ["h", "cnot"]
+
+
+def test_to_qasm_writes_gates_without_angles_without_parentheses() -> None:
+    """The text itself: OpenQASM 2.0 writes ``h q[0];``, angles to full precision."""
+    from quarch.quantum import Circuit, to_qasm
+
+    c = Circuit(2).h(0).cnot(0, 1).rx(1, 0.1).sx(0)
+    assert to_qasm(c) == (
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\ngate sx a { sdg a; h a; sdg a; }\nqreg q[2];\n'
+        "h q[0];\ncx q[0],q[1];\nrx(0.1) q[1];\nsx q[0];\n"
+    )
+
+
 def test_a_native_gate_keeps_its_own_matrix_over_a_definition() -> None:
     """A ``gate`` definition of a gate quarch knows is ignored: the native matrix wins."""
     text = _HEAD + "gate sx a { x a; }\nqreg q[1];\nsx q[0];\n"
@@ -154,10 +183,13 @@ def test_angles_reach_the_circuit_unchanged() -> None:
     ]
 
 
-#: refusals of programs that are valid OpenQASM 2.0 (quarch's limits) and one Qiskit
-#: 2.x reads although the specification forbids it (a defined gate called without its
-#: parameter); Qiskit reads these
-_VALID_QASM = ("declares no qubits", "quarch simulates at most", "is not supported", "got 0 and 1")
+#: refusals of programs that are valid OpenQASM 2.0 (quarch's limits), and two that Qiskit
+#: 2.x reads although the specification forbids them (a defined gate called without its
+#: parameter; an empty statement, which quarch refuses)
+_VALID_QASM = (
+    "declares no qubits", "quarch simulates at most", "is not supported", "got 0 and 1",
+    "cannot read statement ''",
+)  # fmt: skip
 #: how Qiskit refuses: a parse error, or a TypeError from a gate class missing its angle
 _QISKIT_REFUSES = (qasm2.QASM2ParseError, TypeError)
 
@@ -206,6 +238,16 @@ _QISKIT_REFUSES = (qasm2.QASM2ParseError, TypeError)
          "QASM line 5: gate g takes 1 parameter(s) and 1 qubit(s); got 1 and 2"),
         (_HEAD + "gate g a { x b; }\nqreg q[1];\ng q[0];\n", "QASM line 3: unknown qubit 'b'"),
         (_HEAD + "gate g a { x a;\nqreg q[1];\n", "QASM line 3: unterminated gate definition"),
+        (_HEAD + "qreg q[1];\nrx((1,2)) q[0];\n",  # a comma inside parentheses: one argument
+         "QASM line 4: cannot evaluate angle expression '(1,2)'"),
+        (_HEAD + "qreg q[1];\nrx(sin(1,2)) q[0];\n",
+         "QASM line 4: cannot evaluate angle expression 'sin(1,2)'"),
+        ("// a comment\n\n// another // with two markers\nqreg q[1];\nfoo q[0]; // x q[0];\n",
+         "QASM line 5: unknown gate 'foo'; known qelib1 gates: CX, U, ccx, ch, cp, crx, cry, crz, "
+         "cswap, cu1, cx, cy, cz, h, id, p, rx, rxx, ry, ryy, rz, rzz, s, sdg, swap, sx, sxdg, t, "
+         "tdg, u, u0, u1, u2, u3, x, y, z (or define it with 'gate')"),
+        (";qreg q[1];\n", "QASM line 1: cannot read statement ''"),
+        (_HEAD + "qreg q[1];\nx;\n", "QASM line 4: x: x acts on 1 wire(s); got wires ()"),
         (_HEAD + "gate 9g a { x a; }\nqreg q[1];\n",
          "QASM line 3: bad gate definition '9g a'"),
     ],
@@ -273,8 +315,13 @@ def test_nesting_and_size_limits() -> None:
         f"gate g{i} a {{ g{i - 1} a; }}\n" for i in range(1, 53)
     )
     assert len(from_qasm(f"{defs}qreg q[1];\ng50 q[0];\n").ops) == 1  # 50 levels: read
-    with pytest.raises(CircuitError, match=r"^QASM line \d+: gate definitions nest too deeply$"):
-        from_qasm(f"{defs}qreg q[1];\ng52 q[0];\n")
+    # refused at the statement 51 levels down: g0's call in g1 (line 2), g1's in g2 (line 3)
+    for deeper, line in ((51, 2), (52, 3)):
+        with pytest.raises(
+            CircuitError, match=rf"^QASM line {line}: gate definitions nest too deeply$"
+        ):
+            from_qasm(f"{defs}qreg q[1];\ng{deeper} q[0];\n")
+    assert from_qasm("qreg q[30];\n").n_qubits == 30  # the limit itself is read
     # MAX_OPS gate applications, the definitions included, are read; one more is refused
     body = "x a; " * 1000
     text = f"gate k a {{ {body}}}\nqreg q[1];\n" + "k q[0];\n" * (MAX_OPS // 1001)
