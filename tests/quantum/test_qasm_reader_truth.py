@@ -77,6 +77,16 @@ def test_angle_expressions_equal_qiskits(expr: str) -> None:
     _assert_same_state(f"{_HEAD}qreg q[1];\nh q[0];\nrz({expr}) q[0];\nry({expr}) q[0];\n")
 
 
+@pytest.mark.parametrize(
+    "stmt",
+    ["u3((0.1+0.2),sin(0.4),-(0.3)) q[0];", "u2(cos(pi/3), (1-0.5)*2) q[0];",
+     "u3(0.5, (0.25), sqrt((2))) q[0];"],
+)  # fmt: skip
+def test_several_angles_with_parentheses_equal_qiskits(stmt: str) -> None:
+    """Commas inside parentheses do not split angles; those after them do."""
+    _assert_same_state(f"{_HEAD}qreg q[1];\nh q[0];\n{stmt}\n")
+
+
 def test_gate_definitions_that_call_definitions() -> None:
     text = (
         _HEAD
