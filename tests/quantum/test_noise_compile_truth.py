@@ -350,6 +350,12 @@ def test_channel_conversions_from_a_circuit_and_a_noise_model() -> None:
     assert phase == Relaxation(1, 0.0, math.sqrt(0.5))
     assert nc.readout == ((0.05, 0.05), (0.05, 0.05))
     assert NoisyCircuit.from_circuit(c).readout == ()
+    c2 = Circuit(2).ry(0, Input(1))
+    c2.rx(1, c2.new_weight())
+    assert (NoisyCircuit.from_circuit(c2).n_inputs, NoisyCircuit.from_circuit(c2).n_weights) == (
+        2,
+        1,
+    )
 
 
 def test_channel_objects_check_their_numbers() -> None:
@@ -374,3 +380,14 @@ def test_channel_objects_check_their_numbers() -> None:
     assert (r.wire, r.gamma, r.coherence) == (3, 0.0, 1.0)
     r = Relaxation.from_times(0, 1.0, 2.0, 10.0)  # T2 capped at 2 T1
     assert (r.gamma, r.coherence) == pytest.approx((1 - math.exp(-0.5), math.exp(-0.25)))
+
+
+def test_engine_results_stay_on_the_inputs_device() -> None:
+    """As in ``test_noise_model_truth.py``: torch's meta device stands in for a GPU."""
+    rng = np.random.default_rng(3)
+    steps, n_weights = _random_steps(3, rng, 20, foldable=False, n_inputs=2)
+    nc = NoisyCircuit(3, _quarch_steps(steps), ((0.01, 0.02),) * 3, n_weights, 2)
+    x = torch.zeros(2, 2, device="meta", dtype=torch.float64)
+    w = torch.zeros(n_weights, device="meta", dtype=torch.float64)
+    ev = noisy_circuit_expval(nc, ["Z0", "Z1 Z2"], inputs=x, weights=w)
+    assert (ev.device.type, tuple(ev.shape)) == ("meta", (2, 2))

@@ -221,3 +221,18 @@ def test_kraus_operators_equal_aers_channels(name: str) -> None:
     assert np.allclose(sum(k.conj().T @ k for k in ks), np.eye(2), atol=1e-15)
     got = sum(np.kron(k.conj(), k) for k in ks)
     np.testing.assert_allclose(got, SuperOp(_aer_channel(name, 0.3)).data, atol=1e-12)
+
+
+def test_results_stay_on_the_inputs_device() -> None:
+    """Every tensor the noisy paths make must live on the inputs' device (GPU runs).
+    torch's meta device stands in for a GPU here: it carries shapes and devices only,
+    and a matrix made on the CPU by mistake shows up as a CPU result or an error."""
+    c = _circuit()
+    x = torch.zeros(2, 2, device="meta", dtype=torch.float64)
+    w = torch.zeros(2, device="meta", dtype=torch.float64)
+    rho = density_matrix(c, inputs=x, weights=w, noise_model=_MODEL)
+    assert (rho.device.type, tuple(rho.shape)) == ("meta", (2, 8, 8))
+    probs = noisy_probs(c, inputs=x, weights=w, noise_model=_MODEL)
+    assert (probs.device.type, tuple(probs.shape)) == ("meta", (2, 8))
+    ev = noisy_expval(c, ["X0", "Y1 Z2", "Z0"], inputs=x, weights=w, noise_model=_MODEL)
+    assert (ev.device.type, tuple(ev.shape)) == ("meta", (2, 3))
