@@ -5,6 +5,7 @@ Usage::
     pip install -e '.[mutation]'
     python benchmarks/mutation.py --module cutting            # one group
     python benchmarks/mutation.py --module all --children 2   # every group, in turn
+    python benchmarks/mutation.py --module noise --report-only  # the last run, re-scored
 
 Each group names the source files mutmut mutates and the tests that must kill the
 mutants (so a group runs in minutes, not hours: mutmut 3 still picks, per mutated
@@ -59,12 +60,13 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "noise": (
         ["src/quarch/quantum/noise.py", "src/quarch/quantum/noisy_circuit.py"],
         ["tests/quantum/test_noise.py", "tests/quantum/test_noise_truth.py",
-         "tests/quantum/test_trajectories.py",
-         "tests/cost/test_device_costs.py"],
+         "tests/quantum/test_trajectories.py", "tests/quantum/test_noise_compile_truth.py",
+         "tests/quantum/test_noise_model_truth.py", "tests/cost/test_device_costs.py"],
     ),
     "export": (
         ["src/quarch/quantum/export.py", "src/quarch/quantum/qasm.py"],
         ["tests/quantum/test_pennylane_source.py", "tests/quantum/test_qasm.py",
+         "tests/quantum/test_qasm_reader_truth.py", "tests/quantum/test_exporters_truth.py",
          "tests/test_export_truth.py::test_scaled_angles_against_the_closed_form",
          "tests/test_export_truth.py::test_amplitude_embedding_and_adjoint_gates_in_pennylane",
          "tests/test_export_truth.py::test_exporter_errors_say_what_to_pass",
@@ -129,20 +131,26 @@ def _module(mutant: str) -> str:
     return re.split(r"\.x[_\u01c1]", mutant, maxsplit=1)[0]
 
 
-def run_group(group: str, *, children: int, work: Path, diffs: bool) -> dict[str, object]:
-    """Run mutmut on one group and print its score and survivors."""
+def run_group(
+    group: str, *, children: int, work: Path, diffs: bool, run: bool = True
+) -> dict[str, object]:
+    """Run mutmut on one group and print its score and survivors (``run=False``: only
+    report the last run in ``work`` again, e.g. after listing equivalent mutants)."""
     files, tests = GROUPS[group]
-    _prepare(work, files, tests)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.setdefault("OMP_NUM_THREADS", "1")
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        ["mutmut", "run", "--max-children", str(children)], cwd=work, env=env,
-        capture_output=True, text=True,
-    )  # fmt: skip
+    if run:
+        _prepare(work, files, tests)
+        proc = subprocess.run(
+            ["mutmut", "run", "--max-children", str(children)], cwd=work, env=env,
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
+    elif not (work / "mutants").is_dir():
+        raise SystemExit(f"error: no mutmut run in {work}; run without --report-only first")
     seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
     status = _statuses(work, env)
     equivalent = equivalent_mutants()
     counts = Counter("equivalent" if name in equivalent else s for name, s in status.items())
@@ -177,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--children", type=int, default=2, help="parallel mutant runs (default 2)")
     p.add_argument("--work", type=Path, default=None, help="scratch folder (outside the checkout)")
     p.add_argument("--diffs", action="store_true", help="print each survivor's diff")
+    p.add_argument("--report-only", action="store_true",
+                   help="report the last run in --work again, without running mutmut")  # fmt: skip
     args = p.parse_args(argv)
     if shutil.which("mutmut") is None:
         print("error: mutmut is not installed: pip install -e '.[mutation]'", file=sys.stderr)
@@ -184,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     groups = list(GROUPS) if args.module == "all" else [args.module]
     base = args.work or Path(tempfile.gettempdir()) / "quarch-mutation"
     results = [
-        run_group(g, children=args.children, work=base / g, diffs=args.diffs) for g in groups
+        run_group(
+            g, children=args.children, work=base / g, diffs=args.diffs, run=not args.report_only
+        )
+        for g in groups
     ]
     print("\ngroup       score   killed/considered")
     for r in results:

@@ -28,13 +28,35 @@ class TestCorrectness:
         assert resources(c).n_weights == 12
 
     def test_transpiled_heavy_hex(self) -> None:
+        """Routing by graph theory: heavy-hex (distance 3: 19 qubits, degree at most 3)
+        holds a path of 5 qubits, so a chain of CNOTs needs no SWAP; a qubit that talks to
+        4 others, or 5 qubits that all talk to each other, need at least one SWAP (3 CNOTs)."""
         pytest.importorskip("qiskit")
+        from qiskit.transpiler import CouplingMap
+
+        hh = CouplingMap.from_heavy_hex(3)
+        assert hh.size() == 19
+        assert max(len(set(hh.neighbors(q)) | set(hh.graph.predecessor_indices(q)))
+                   for q in range(19)) == 3  # fmt: skip
+        chain = Circuit(5).h(0)
+        for a in range(4):
+            chain.cnot(a, a + 1)
+        m = transpiled_metrics(chain, coupling_map="heavy-hex:3")
+        assert (m["two_qubit_gates"], m["gate_counts"]["cx"]) == (4, 4)
+        assert set(m["gate_counts"]) <= {"cx", "rz", "sx", "x"}
+        assert m["n_physical_qubits"] == 19
+        star = Circuit(5).h(0)
+        for b in range(1, 5):
+            star.cnot(0, b)
+        assert transpiled_metrics(star, coupling_map="heavy-hex:3")["two_qubit_gates"] >= 4 + 3
+        free = transpiled_metrics(star, coupling_map=None)
+        assert (free["two_qubit_gates"], free["n_physical_qubits"]) == (4, 5)
         c = Circuit(5)
         for a in range(5):
             for b in range(a + 1, 5):
                 c.cnot(a, b)
         m = transpiled_metrics(c, coupling_map="heavy-hex:3")
-        assert m["two_qubit_gates"] >= 10  # routing can only add CNOTs
+        assert m["two_qubit_gates"] >= 10 + 3
         assert m["depth"] >= resources(c).depth
 
 

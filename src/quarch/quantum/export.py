@@ -116,6 +116,7 @@ def to_pennylane(circuit: Circuit) -> Callable[..., None]:
     ``inputs`` as ``inputs[..., j]``, so a leading batch axis is broadcast by PennyLane
     and any interface (torch, autograd, JAX) differentiates through it.
     """
+    import numpy as np
     import pennylane as qml
 
     table = _pl_ops()
@@ -126,8 +127,11 @@ def to_pennylane(circuit: Circuit) -> Callable[..., None]:
 
         def angle(p: float | Param) -> Any:
             if not isinstance(p, Param):
-                # Same array type as the parameters: PennyLane cannot mix them.
-                return p if ref is None else qml.math.cast_like(qml.math.convert_like(p, ref), ref)
+                # Same array type as the parameters: PennyLane cannot mix them. Converted
+                # as a float64 array: a Python float becomes a float32 torch tensor.
+                if ref is None:
+                    return p
+                return qml.math.cast_like(qml.math.convert_like(np.float64(p), ref), ref)
             if p.kind == "weight":
                 if weights is None:
                     raise CircuitError("this circuit has trainable weights; pass weights=")

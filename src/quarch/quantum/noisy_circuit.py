@@ -351,9 +351,8 @@ _PAULI = [[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, 
 def _pauli_string(index: int, k: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """Pauli string ``index`` on ``k`` wires (first wire most significant)."""
     m = torch.ones(1, 1, dtype=dtype, device=device)
-    for d in reversed(range(k)):
+    for d in range(k):  # wire d's letter is digit d from the most significant end
         digit = (index // 4 ** (k - 1 - d)) % 4
-        del d
         m = torch.kron(m, torch.tensor(_PAULI[digit], dtype=dtype, device=device))
     return m
 
@@ -371,12 +370,13 @@ def _prepare(
     if nc.n_weights:
         if weights is None:
             raise NoiseError(f"this circuit has {nc.n_weights} weights; pass weights=")
-        w = torch.as_tensor(weights, device=device).to(real).reshape(-1)
+        # dtype= here, not .to() after: a list of Python floats would pass through float32
+        w = torch.as_tensor(weights, dtype=real, device=device).reshape(-1)
         if w.numel() != nc.n_weights:
             raise NoiseError(f"expected {nc.n_weights} weights; got {w.numel()}")
     x = None
     if inputs is not None:
-        x = torch.as_tensor(inputs, device=device).to(real)
+        x = torch.as_tensor(inputs, dtype=real, device=device)
         if x.dim() == 1:
             x = x.unsqueeze(0)
         if nc.input_map is not None:

@@ -92,11 +92,33 @@ class TestEvaluators:
         assert torch.get_num_threads() == before
 
     def test_supernet_evaluator(self, digits: Dataset) -> None:
-        ev = SuperNetEvaluator(SPACE, digits, supernet_epochs=1, latency="model")
+        """The scores are the extracted network's, its batch-norm recalibrated on the
+        training images the seed picks, recomputed here on the validation and test
+        splits; evaluating leaves the supernet every later trial inherits from as it was."""
+        import numpy as np
+
+        from quarch.spaces.cnn.supernet import recalibrate_bn
+
+        ev = SuperNetEvaluator(SPACE, digits, supernet_epochs=1, latency="model",
+                               recalibration_batches=2)  # fmt: skip
         arch = SPACE.sample(2)
+        before = {k: v.clone() for k, v in ev.supernet.state_dict().items()}
         a = ev.evaluate(arch, seed=1)
+        after = ev.supernet.state_dict()
+        assert all(torch.equal(before[k], after[k]) for k in before)
         assert a == ev.evaluate(arch, seed=1)
-        assert 0 <= a["val_error"] <= 1 and a["memory_kb"] > 0
+        model = ev.supernet.extract(SPACE.validate(arch))
+        idx = np.random.default_rng(1).permutation(len(digits.X_train))[: 256 * 2]
+        recalibrate_bn(model, digits.X_train[np.sort(idx)], max_batches=2)
+        model.eval()
+        with torch.no_grad():
+            for split in ("val", "test"):
+                X = torch.as_tensor(getattr(digits, f"X_{split}"), dtype=torch.float32)
+                wrong = model(X).argmax(1).numpy() != getattr(digits, f"y_{split}")
+                assert a[f"{split}_error"] == pytest.approx(wrong.mean(), abs=1e-12)
+        assert a["val_accuracy"] == pytest.approx(1 - a["val_error"])
+        assert a["params"] == sum(p.numel() for p in model.parameters())
+        assert a["memory_kb"] > 0
 
 
 class TestProfileBudgets:

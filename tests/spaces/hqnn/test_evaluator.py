@@ -69,10 +69,30 @@ class TestCorrectness:
         assert 0 <= res["best_epoch"] < 4
 
     def test_supercircuit_option(self) -> None:
-        ev = make_hqnn_evaluator(SPACE, _config(supercircuit=True, supercircuit_steps=5))
+        """Scores of inherited weights are those of the extracted network run by hand on
+        the validation and test splits; fine-tuning works on a copy, so the SuperCircuit
+        every later trial inherits from is left as it was."""
+        ev = make_hqnn_evaluator(
+            SPACE, _config(supercircuit=True, supercircuit_steps=5, finetune_steps=0)
+        )
         assert isinstance(ev, SuperCircuitEvaluator)
-        m = ev.evaluate(SPACE.sample(1), seed=0)
-        assert 0.0 <= m["val_error"] <= 1.0 and m["subcircuits"] == 1.0
+        arch = SPACE.sample(1)
+        m = ev.evaluate(arch, seed=0)
+        net = ev.supercircuit.extract(SPACE.validate(arch)).eval()
+        with torch.no_grad():
+            for split in ("val", "test"):
+                X = torch.as_tensor(getattr(ev.data, f"X_{split}"), dtype=torch.float32)
+                wrong = net(X).argmax(1).numpy() != getattr(ev.data, f"y_{split}")
+                assert m[f"{split}_error"] == pytest.approx(wrong.mean(), abs=1e-12)
+        assert m["params"] == sum(p.numel() for p in net.parameters())
+        assert m["subcircuits"] == 1.0
+        tuned = make_hqnn_evaluator(
+            SPACE, _config(supercircuit=True, supercircuit_steps=5, finetune_steps=3)
+        )
+        before = {k: v.clone() for k, v in tuned.supercircuit.state_dict().items()}
+        tuned.evaluate(arch, seed=0)
+        after = tuned.supercircuit.state_dict()
+        assert all(torch.equal(before[k], after[k]) for k in before)
 
 
 class TestInputs:
