@@ -194,7 +194,9 @@ def claim_parameters(seeds: int, trials: int, workers: int, out: Path) -> list[d
     return rows
 
 
-def claim_energy(seeds: int, trials: int, data_dir: str | None) -> dict[str, object]:
+def claim_energy(
+    seeds: int, trials: int, data_dir: str | None, max_train: int | None, epochs: int | None
+) -> dict[str, object]:
     from quarch.config import SearchConfig
     from quarch.study import run_search
 
@@ -210,6 +212,7 @@ def claim_energy(seeds: int, trials: int, data_dir: str | None) -> dict[str, obj
                     seed=seed, out=str(Path(tmp) / f"{strategy}-{seed}"), data_dir=data_dir,
                     objectives=["val_error", "energy_mj"], weights=[1.0, 1.0],
                     budgets=budgets, evaluator_options={"device_profile": "cortex-m7"},
+                    max_train=max_train, epochs=epochs,
                 )  # fmt: skip
                 res = run_search(cfg, progress=False)
                 best = res.best
@@ -225,7 +228,8 @@ def claim_energy(seeds: int, trials: int, data_dir: str | None) -> dict[str, obj
     lo, hi = (float(x) for x in np.percentile(boot, [2.5, 97.5]))
     verdict = "supported" if lo > 1.0 and hi >= 2.8 else "not supported"
     print(
-        f"[3] cnn Fashion-MNIST, {seeds} seeds x {trials} trials, budgets {', '.join(budgets)}, "
+        f"[3] cnn Fashion-MNIST, {seeds} seeds x {trials} trials ({max_train or 10000} training "
+        f"images, {epochs or 2} epochs), budgets {', '.join(budgets)}, "
         f"cost val_error + energy_mj on cortex-m7 ({time.perf_counter() - t0:.0f} s): energy per "
         f"inference of the picks qiea {e['qiea'].mean():.4f} +- {e['qiea'].std(ddof=1):.4f} mJ "
         f"(test accuracy {np.mean(acc['qiea']):.2f} %), evolution {e['evolution'].mean():.4f} "
@@ -251,6 +255,10 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--cnn-seeds", type=int, default=3)
     p.add_argument("--cnn-trials", type=int, default=16)
+    p.add_argument(
+        "--cnn-max-train", type=int, default=None, help="training images (default 10000)"
+    )
+    p.add_argument("--cnn-epochs", type=int, default=None, help="training epochs (default 2)")
     p.add_argument("--only", choices=("1", "2", "3"), default=None)
     p.add_argument("--tasks", default=None, help="claim 1's tasks (comma list)")
     p.add_argument(
@@ -268,7 +276,7 @@ def main() -> None:
     if a.only in (None, "2"):
         claim_parameters(hq, a.trials, a.workers, out)
     if a.only in (None, "3"):
-        claim_energy(a.cnn_seeds, a.cnn_trials, a.data_dir)
+        claim_energy(a.cnn_seeds, a.cnn_trials, a.data_dir, a.cnn_max_train, a.cnn_epochs)
     print(f"({time.perf_counter() - t0:.0f} s)")
 
 

@@ -8,7 +8,7 @@
 
 ``export`` writes ``src/quarch/spaces/hqnn/hqnn_bench.csv.gz`` and its record
 ``hqnn_bench.json`` (the generation commands, quarch's version, the file's SHA-256, the
-CPU time the trainings took) from the runs ``benchmarks/hqnn_bench.toml`` describes;
+wall time of the trainings, one thread each) from the runs ``benchmarks/hqnn_bench.toml`` describes;
 it refuses runs that do not cover the sub-space exactly once per data set and seed.
 The others print their figures (the table is read through :mod:`quarch.spaces.hqnn.bench`).
 """
@@ -98,13 +98,16 @@ def export(runs: list[str], out: Path, meta_out: Path) -> None:
         "config": "benchmarks/hqnn_bench.toml",
         "space_options": BENCH_SPACE,
         "epochs": list(BENCH_EPOCHS),
-        "training_cpu_seconds": round(seconds, 1),
+        "training_wall_seconds": round(seconds, 1),
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "exported": time.strftime("%Y-%m-%d"),
     }
     meta_out.write_text(json.dumps(meta, indent=2) + "\n")
     print(f"wrote {out} ({len(raw) / 1e6:.2f} MB, {len(rows)} rows, sha256 {meta['sha256']})")
-    print(f"training time of the table: {seconds / 3600:.2f} CPU-hours")
+    print(
+        f"training time of the table: {seconds / 3600:.2f} hours "
+        "(sum of each training's wall time, one thread each)"
+    )
 
 
 def fidelity() -> None:
@@ -156,6 +159,8 @@ def importance() -> None:
 
 
 def strategies(seeds: int, trials: int, workers: int, names: str, out: str) -> None:
+    from rich.console import Console
+
     from quarch.benchmark import run_benchmark
 
     for d in BENCH_DATASETS:
@@ -164,7 +169,7 @@ def strategies(seeds: int, trials: int, workers: int, names: str, out: str) -> N
             task=f"hqnn-bench-{d}", strategies=names.split(","), seeds=seeds, trials=trials,
             workers=workers, progress=False, out=f"{out}/hqnn-bench-{d}",
         )  # fmt: skip
-        print(res.table())
+        Console(width=200).print(res.table())
         print(f"({time.perf_counter() - t0:.0f} s)\n")
 
 
