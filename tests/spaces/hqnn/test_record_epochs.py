@@ -72,14 +72,20 @@ def test_the_evaluator_returns_every_fidelity(wine) -> None:  # type: ignore[no-
     cfg = SearchConfig(space="hqnn", dataset="wine", epochs=3,
                        evaluator_options={"record_epochs": "1,3"})  # fmt: skip
     assert get_spec("hqnn").metrics(cfg) >= {"val_error_e1", "test_error_e3", "train_seconds"}
+    # a shorter fit (as final training may ask) records the fidelities it reaches
+    _, short = ev.fit(SPACE.sample(2), seed=4, epochs=2)
+    assert "val_error_e1" in short and "val_error_e3" not in short
 
 
 @pytest.mark.parametrize(
-    ("value", "epochs", "match"),
-    [("0,2", 3, "epoch counts >= 1"), ("x", 3, "epoch counts >= 1"), ("1,5", 3, "--epochs 5")],
-)
-def test_the_spec_refuses_bad_record_epochs(value: str, epochs: int, match: str) -> None:
+    ("value", "epochs", "match", "extra"),
+    [("0,2", 3, "epoch counts >= 1", {}), ("x", 3, "epoch counts >= 1", {}),
+     ("1,5", 3, "--epochs 5", {}), ("1,2", 3, "noiseless", {"noise_aware": True})],
+)  # fmt: skip
+def test_the_spec_refuses_bad_record_epochs(
+    value: str, epochs: int, match: str, extra: dict
+) -> None:
     cfg = SearchConfig(space="hqnn", dataset="wine", epochs=epochs,
-                       evaluator_options={"record_epochs": value})  # fmt: skip
+                       evaluator_options={"record_epochs": value, **extra})  # fmt: skip
     with pytest.raises(ConfigError, match=match):
         get_spec("hqnn").check(cfg)

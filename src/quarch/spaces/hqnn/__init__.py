@@ -120,8 +120,11 @@ class HQNNSpec(SpaceSpec):
                 f"record_epochs {recorded} goes past the training's {epochs} epochs; "
                 f"set --epochs {max(recorded)} or drop the larger counts"
             )
-        if recorded and opts.get("supercircuit"):
-            raise ConfigError("record_epochs needs standalone training, not the supercircuit")
+        if recorded and (opts.get("supercircuit") or opts.get("noise_aware")):
+            raise ConfigError(
+                "record_epochs needs standalone noiseless training, not the supercircuit "
+                "or noise_aware"
+            )
         for key in ("device_profile", "noise"):
             value = opts.get(key)
             if isinstance(value, str) and not (key == "noise" and value in ("device", "true")):

@@ -139,6 +139,10 @@ class HQNNEvaluator:
             )
         cost_options.setdefault("training", TrainingLoad(len(data.X_train), epochs, batch_size))
         self.costs = HybridCosts(data, batch_size=batch_size, **cost_options)
+        if noise_aware and self.record_epochs:
+            from quarch._errors import ConfigError
+
+            raise ConfigError("record_epochs needs noiseless training, not noise_aware")
         if noise_aware and self.costs.noise_setup is None:
             from quarch._errors import ConfigError
 
@@ -215,9 +219,10 @@ class HQNNEvaluator:
             }
             if self.record_epochs:
                 metrics["train_seconds"] = train_seconds
-                for e in self.record_epochs:
+                for e in self.record_epochs:  # a shorter fit (epochs=) records fewer
                     for split in ("val", "test"):
-                        metrics[f"{split}_error_e{e}"] = res[f"{split}_error_e{e}"]
+                        if f"{split}_error_e{e}" in res:
+                            metrics[f"{split}_error_e{e}"] = res[f"{split}_error_e{e}"]
             metrics.update(self.costs(arch, model, seed=seed))
             self.last_seconds = time.perf_counter() - t0
             return model, metrics
