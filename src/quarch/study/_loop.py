@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.storages import BaseStorage
 
 from quarch import __version__
 from quarch._errors import ConfigError, RunError, RunExistsError
@@ -37,6 +38,7 @@ from quarch.spaces import SPACES, SpaceSpec, get_spec, make_evaluator
 from quarch.study._result import SearchResult, TrialRecord
 from quarch.study._run import Run, objective_of
 from quarch.study._storage import (
+    close_storage,
     delete_study,
     load_study,
     make_pruner,
@@ -181,10 +183,11 @@ class _Prepared:
 
     def __init__(
         self, space: Space, evaluator: Evaluator, objective: Objective, study: optuna.Study,
-        config: SearchConfig, storage: str,
+        config: SearchConfig, storage: str, opened: BaseStorage | str,
     ) -> None:  # fmt: skip
         self.space, self.evaluator, self.objective = space, evaluator, objective
         self.study, self.config, self.storage = study, config, storage
+        self.opened = opened  # the storage object the study writes through
 
 
 def _prepare(
@@ -282,8 +285,9 @@ def _prepare(
                 wrote.append(run_dir / name)
         run.write()
         optuna.logging.set_verbosity(logging.WARNING)
+        opened = make_storage(secret_spec, run_dir, writer=True)
         study = optuna.create_study(
-            storage=make_storage(secret_spec, run_dir),
+            storage=opened,
             study_name=config.study_name,
             directions=objective.directions,
             sampler=sampler,
@@ -305,7 +309,7 @@ def _prepare(
             for path in wrote:
                 path.unlink(missing_ok=True)
         raise
-    return _Prepared(space, evaluator, objective, study, config, secret_spec)
+    return _Prepared(space, evaluator, objective, study, config, secret_spec, opened)
 
 
 def run_search(
@@ -353,48 +357,51 @@ def run_search(
     space, evaluator, objective, study, config = (
         prep.space, prep.evaluator, prep.objective, prep.study, prep.config
     )  # fmt: skip
-    fail_dead_trials(study)
-    from quarch.study._progress import SearchProgress
+    try:
+        fail_dead_trials(study)
+        from quarch.study._progress import SearchProgress
 
-    t0 = time.monotonic()
-    done_before = n_done(study)
-    stopped = "already complete" if done_before >= config.trials else "budget"
-    with SearchProgress(
-        config.trials, done_before, enabled=progress and stopped == "budget",
-        names=objective.names, directions=objective.directions,
-    ) as bar:  # fmt: skip
+        t0 = time.monotonic()
+        done_before = n_done(study)
+        stopped = "already complete" if done_before >= config.trials else "budget"
+        with SearchProgress(
+            config.trials, done_before, enabled=progress and stopped == "budget",
+            names=objective.names, directions=objective.directions,
+        ) as bar:  # fmt: skip
 
-        def _on(frozen: optuna.trial.FrozenTrial) -> None:
-            record = TrialRecord.from_frozen(frozen)
-            done = _n_complete(study)
-            bar.update(done, record)
-            if on_trial is not None:
-                on_trial(done, config.trials, record)
+            def _on(frozen: optuna.trial.FrozenTrial) -> None:
+                record = TrialRecord.from_frozen(frozen)
+                done = _n_complete(study)
+                bar.update(done, record)
+                if on_trial is not None:
+                    on_trial(done, config.trials, record)
 
-        if stopped == "already complete":
-            pass
-        elif config.ray:
-            from quarch.study._ray import drive
+            if stopped == "already complete":
+                pass
+            elif config.ray:
+                from quarch.study._ray import drive
 
-            drive(study, space=space, evaluator=evaluator, objective=objective,
-                  config=config, on_trial=_on)  # fmt: skip
-            stopped = "budget" if n_done(study) >= config.trials else "timeout"
-        elif config.workers > 1:
-            from quarch.study._parallel import run_workers
+                drive(study, space=space, evaluator=evaluator, objective=objective,
+                      config=config, on_trial=_on)  # fmt: skip
+                stopped = "budget" if n_done(study) >= config.trials else "timeout"
+            elif config.workers > 1:
+                from quarch.study._parallel import run_workers
 
-            stopped = run_workers(
-                study, space=space, evaluator=evaluator, objective=objective, config=config,
-                poll=lambda: bar.update(_n_complete(study), None),
-                custom_evaluator=custom_evaluator, storage=prep.storage,
-            )  # fmt: skip
-        else:
-            stopped = work(
-                study, space=space, evaluator=evaluator, objective=objective,
-                trials=config.trials, run_seed=config.seed, timeout=config.timeout,
-                trial_timeout=config.trial_timeout, on_trial=_on,
-            )  # fmt: skip
+                stopped = run_workers(
+                    study, space=space, evaluator=evaluator, objective=objective, config=config,
+                    poll=lambda: bar.update(_n_complete(study), None),
+                    custom_evaluator=custom_evaluator, storage=prep.storage,
+                )  # fmt: skip
+            else:
+                stopped = work(
+                    study, space=space, evaluator=evaluator, objective=objective,
+                    trials=config.trials, run_seed=config.seed, timeout=config.timeout,
+                    trial_timeout=config.trial_timeout, on_trial=_on,
+                )  # fmt: skip
 
-    trials = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
+        trials = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
+    finally:
+        close_storage(prep.opened)  # SQLite folds its WAL back into study.db
     return SearchResult(
         config.run_dir, config, objective, trials, study, stopped=stopped,
         seconds=time.monotonic() - t0,

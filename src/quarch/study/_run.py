@@ -27,7 +27,7 @@ from quarch._errors import QuarchError, RunError
 from quarch.config import SearchConfig
 from quarch.objectives import Objective
 from quarch.study._result import SearchResult, TrialRecord
-from quarch.study._storage import load_study
+from quarch.study._storage import SQLITE_FILES, load_study
 
 if TYPE_CHECKING:
     import optuna
@@ -62,7 +62,7 @@ class Run:
     """
 
     #: The files and folders a run folder holds (what ``overwrite=True`` replaces).
-    FILES: tuple[str, ...] = (CONFIG_FILE, META_FILE, "study.db", "journal.log")
+    FILES: tuple[str, ...] = (CONFIG_FILE, META_FILE, *SQLITE_FILES, "journal.log")
     FOLDERS: tuple[str, ...] = (WEIGHTS_DIR, REPORT_DIR, TRAIN_DIR)
 
     def __init__(self, path: str | Path, config: SearchConfig, meta: dict[str, Any]) -> None:

@@ -1,10 +1,23 @@
 """Where a run's Optuna study lives, and how to open it again.
 
-* one process: SQLite in the run folder (``study.db``);
+* one process: SQLite in the run folder (``study.db``), written in WAL mode with
+  ``synchronous=NORMAL`` (:func:`make_storage` with ``writer=True``);
 * several local workers: Optuna's JournalStorage file backend (``journal.log``), which
   is safe for concurrent writers on one machine without a database server;
 * several machines: any SQLAlchemy URL Optuna accepts (``postgresql://...``), with
   Optuna's heartbeat so trials of a machine that dies are failed by the others.
+
+Why WAL: Optuna commits once per suggested choice and once per trial state, about 770
+commits in the README's 20-trial search. In SQLite's default rollback mode each commit
+waits for ``fsync``; measured on this project's 2-core machine, 20 trials of 21 choices
+took 1.5 s on a quiet disk and 10.6 s while other jobs wrote to it, against 0.83 s in
+WAL mode either way. WAL with ``synchronous=NORMAL`` stays consistent after a killed
+process or a power loss (a power loss may drop the last trials, which resume takes
+again), unlike ``synchronous=OFF`` in rollback mode, which may corrupt the file. While
+a run writes, the folder holds ``study.db-wal`` and ``study.db-shm`` beside
+``study.db``; :func:`close_storage` folds them back in when the run ends, and
+puts the file back in rollback mode, so reading a finished run writes nothing. WAL needs
+the run folder on a local file system (not NFS); use ``--storage journal`` there.
 
 The choice is recorded in ``run.json`` so every later command opens the same study. A
 database URL is recorded without its password (:func:`quarch.config.strip_password`):
@@ -14,24 +27,33 @@ psycopg reads), and every message shows the URL masked.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
+from typing import Any
 
 import optuna
+import sqlalchemy.exc
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalStorage
+from sqlalchemy import event
 
 from quarch._errors import ConfigError, RunError
 from quarch.config import mask_secrets
 
 __all__ = [
     "HEARTBEAT_SECONDS",
+    "SQLITE_FILES",
+    "close_storage",
     "delete_study",
     "load_study",
     "make_pruner",
     "make_storage",
     "storage_spec",
 ]
+
+#: The files of a run folder's SQLite study (the database, and its WAL while written).
+SQLITE_FILES = ("study.db", "study.db-wal", "study.db-shm")
 
 #: Interval of the RDB heartbeat; a trial silent for 6 intervals is failed by the others.
 HEARTBEAT_SECONDS = 5
@@ -63,10 +85,16 @@ def study_exists(spec: str, run_dir: Path) -> bool:
     return (run_dir / "run.json").exists()
 
 
-def make_storage(spec: str, run_dir: Path) -> BaseStorage | str:
-    """Open the storage described by ``spec`` (see :func:`storage_spec`)."""
+def make_storage(spec: str, run_dir: Path, *, writer: bool = False) -> BaseStorage | str:
+    """Open the storage described by ``spec`` (see :func:`storage_spec`).
+
+    ``writer``: the run folder's SQLite study is opened for a search, in WAL mode with
+    ``synchronous=NORMAL`` (see the module docstring); readers (``report``, ``trials``,
+    ``export``) open it as it is, so reading a run never changes its file.
+    """
     if spec == "sqlite":
-        return f"sqlite:///{(run_dir / 'study.db').resolve()}"
+        url = f"sqlite:///{(run_dir / 'study.db').resolve()}"
+        return _wal_storage(url) if writer else url
     if spec == "journal":
         return JournalStorage(JournalFileBackend(str((run_dir / "journal.log").resolve())))
     try:
@@ -79,6 +107,44 @@ def make_storage(spec: str, run_dir: Path) -> BaseStorage | str:
             )
     except Exception as e:  # bad URL, missing driver, unreachable server
         raise RunError(_storage_error(spec, e)) from None
+
+
+def _wal_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """SQLAlchemy ``connect`` hook: WAL mode, commits without ``fsync``."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _wal_storage(url: str) -> RDBStorage:
+    """An Optuna ``RDBStorage`` on the SQLite file ``url`` whose every connection
+    runs in WAL mode with ``synchronous=NORMAL`` until :func:`close_storage`."""
+    storage = RDBStorage(url)
+    event.listen(storage.engine, "connect", _wal_pragmas)
+    storage.engine.dispose()  # the connection that created the tables predates the hook
+    return storage
+
+
+def close_storage(storage: BaseStorage | str) -> None:
+    """End a search's writing: a WAL-mode SQLite study goes back to SQLite's default
+    (rollback) mode, which folds the WAL into ``study.db`` and removes
+    ``study.db-wal``/``-shm``, so the finished run folder is one file again and readers
+    open it without creating any; then the connections are closed (a later read, such
+    as the report, opens new ones). A killed run keeps its WAL: the next writer or
+    reader recovers it."""
+    if not isinstance(storage, RDBStorage):
+        return
+    engine = storage.engine
+    if event.contains(engine, "connect", _wal_pragmas):
+        event.remove(engine, "connect", _wal_pragmas)
+        storage.remove_session()
+        engine.dispose()
+        # a connection still held (a trial interrupted inside a transaction) locks the
+        # file: then it stays in WAL mode, as after a kill, and nothing is lost
+        with contextlib.suppress(sqlalchemy.exc.OperationalError), engine.connect() as con:
+            con.exec_driver_sql("PRAGMA journal_mode=DELETE")
+    engine.dispose()
 
 
 def _storage_error(spec: str, e: BaseException) -> str:
@@ -133,7 +199,8 @@ def load_study(spec: str, run_dir: Path, study_name: str) -> optuna.Study:
 def delete_study(spec: str, run_dir: Path, study_name: str) -> None:
     """Delete the study ``study_name`` (``overwrite=True``); nothing when there is none."""
     if spec == "sqlite":
-        (run_dir / "study.db").unlink(missing_ok=True)
+        for name in SQLITE_FILES:
+            (run_dir / name).unlink(missing_ok=True)
         return
     if spec == "journal":
         (run_dir / "journal.log").unlink(missing_ok=True)

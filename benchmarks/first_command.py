@@ -1,0 +1,82 @@
+"""Wall time of the README's first command, this quarch against an older copy.
+
+The command (``quarch search --space hqnn --dataset iris --strategy qiea --trials 20
+--seed 0 --report``) is what a new user runs first; its time is imports, the study's
+database, the trainings of 2-4-qubit hybrids and the HTML report. Each round runs the
+older copy and this one back to back as fresh processes (alternating which goes first),
+so both see the same machine load; it prints every wall time, the medians, their ratio,
+and whether the two runs' Pareto sets (architectures and metrics) are the same.
+
+Run: ``python benchmarks/first_command.py --baseline quarch_old [--rounds 3]``, where
+``quarch_old`` is an older quarch importable under that name (a copy of ``src/quarch``
+with its imports renamed, on ``PYTHONPATH``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+COMMAND = ["search", "--space", "hqnn", "--dataset", "iris", "--strategy", "qiea",
+           "--trials", "20", "--seed", "0", "--report"]  # fmt: skip
+
+PARETO = """
+import json, sys
+from {module}.study import Run
+result = Run.open(sys.argv[1]).result()
+print(json.dumps(sorted(
+    [{{"params": t.params, "metrics": {{k: round(float(v), 9) for k, v in t.metrics.items()
+        if k in result.objective.metrics}}}} for t in result.pareto],
+    key=json.dumps)))
+"""
+
+
+def run_once(module: str, out: Path) -> float:
+    """Seconds of wall time of one run of the command with ``python -m module``."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", module, *COMMAND, "--out", str(out)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    return time.perf_counter() - t0
+
+
+def pareto(module: str, out: Path) -> list[dict[str, object]]:
+    code = PARETO.format(module=module)
+    got = subprocess.run([sys.executable, "-c", code, str(out)], check=True,
+                         capture_output=True, text=True)  # fmt: skip
+    return json.loads(got.stdout)  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--baseline", required=True, help="module name of the older copy")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    times: dict[str, list[float]] = {args.baseline: [], "quarch": []}
+    fronts: dict[str, list[dict[str, object]]] = {}
+    print(f"load average at the start: {os.getloadavg()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            order = [args.baseline, "quarch"][:: 1 if r % 2 == 0 else -1]
+            for module in order:
+                out = Path(tmp) / f"{module}_{r}"
+                times[module].append(run_once(module, out))
+                fronts.setdefault(module, pareto(module, out))
+                print(f"round {r}: {module:>10} {times[module][-1]:8.2f} s "
+                      f"(load {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
+    old, new = (statistics.median(times[m]) for m in (args.baseline, "quarch"))
+    print(f"median wall: {args.baseline} {old:.3f} s, quarch {new:.3f} s, ratio {new / old:.4f}")
+    same = fronts[args.baseline] == fronts["quarch"]
+    print(f"Pareto sets identical: {same} ({len(fronts['quarch'])} architectures)")
+    if not same:
+        print(json.dumps(fronts, indent=1))
+
+
+if __name__ == "__main__":
+    main()
