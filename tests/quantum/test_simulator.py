@@ -449,3 +449,24 @@ class TestMixedSharedBatchedFactors:
         w = rng.uniform(-3, 3, c.n_weights)
         x = rng.uniform(-2, 2, (batch, c.n_inputs))
         _check_c64_layer(c, w, x, grad_rtol=1e-4)
+
+
+@pytest.mark.parametrize("path", ["small", "engine"])
+def test_python_sequences_are_read_at_the_plans_precision(path: str) -> None:
+    """Lists of floats are read as the plan's dtype, not torch's float32 default
+    (which rounded 0.1234567891234567 by 1e-9 before the complex128 plan saw it)."""
+    from quarch.quantum import AngleEmbedding
+    from quarch.quantum.circuit import Weight
+
+    x, w = 0.1234567891234567, 1.2345678912345678
+    c = Circuit(2).add(AngleEmbedding(2, rotation="Y")).ry(0, Weight(0)).cnot(0, 1)
+    plan = compile_circuit(c, dtype=torch.complex128, path=path)
+    f64 = torch.float64
+    xs, ws = torch.tensor([[x, 2 * x]], dtype=f64), torch.tensor([w], dtype=f64)
+    psi0 = torch.tensor([0.6, 0.0, 0.0, 0.8j + 1e-12], dtype=torch.complex128)
+    psi0 = psi0 / psi0.abs().square().sum().sqrt()
+    want = plan.state(inputs=xs, weights=ws)
+    assert torch.equal(plan.state(inputs=[[x, 2 * x]], weights=[w]), want)
+    want0 = plan.state(inputs=xs, weights=ws, initial_state=psi0)
+    got0 = plan.state(inputs=[[x, 2 * x]], weights=[w], initial_state=psi0.tolist())
+    assert torch.equal(got0, want0)

@@ -118,6 +118,12 @@ def _validate_dtype(dtype: torch.dtype) -> torch.dtype:
     return dtype
 
 
+def _seq_dtype(value: object, dtype: torch.dtype) -> torch.dtype | None:
+    """``dtype`` for a Python sequence or number (read at the plan's precision, not
+    torch's float32 default), ``None`` for a tensor (kept, then converted)."""
+    return None if isinstance(value, torch.Tensor) else dtype
+
+
 class ExecutionPlan:
     """A circuit compiled for repeated batched execution.
 
@@ -281,7 +287,8 @@ class ExecutionPlan:
                     f"this circuit reads {self.n_inputs} input feature(s); pass inputs of "
                     f"shape [batch, {self.n_inputs}]"
                 )
-            inputs = torch.as_tensor(inputs, device=device)
+            # a list is read at the plan's precision (as_tensor alone would make float32)
+            inputs = torch.as_tensor(inputs, device=device, dtype=_seq_dtype(inputs, real))
             if inputs.dim() == 1:
                 inputs = inputs[None]
             if inputs.dim() != 2 or inputs.shape[1] != self.n_inputs:
@@ -303,7 +310,7 @@ class ExecutionPlan:
                 )
             w = torch.zeros(0, dtype=real, device=device)
         else:
-            w = torch.as_tensor(weights, device=device).to(real)
+            w = torch.as_tensor(weights, device=device, dtype=_seq_dtype(weights, real)).to(real)
             if w.dim() not in (1, 2) or w.shape[-1] != self.n_weights:
                 raise SimulationError(
                     f"weights must have shape [{self.n_weights}] or [batch, {self.n_weights}]; "
@@ -322,7 +329,9 @@ class ExecutionPlan:
                 raise SimulationError(
                     "initial_state cannot be combined with an amplitude embedding"
                 )
-            s = torch.as_tensor(initial_state, device=device)
+            s = torch.as_tensor(
+                initial_state, device=device, dtype=_seq_dtype(initial_state, self.dtype)
+            )
             if s.dim() == 1:
                 s = s[None]
             if s.dim() != 2 or s.shape[1] != dim:
