@@ -283,24 +283,19 @@ class SmallCircuit(torch.autograd.Function):
         kmat: dict[str, list[torch.Tensor]] = {}
         for k, groups in rt.kron.items():
             mats: list[torch.Tensor] = [None] * len(rt.parts[k])  # type: ignore[list-item]
-            for idx, js in groups:
-                f = flat[k][..., idx]
+            fk = flat[k]
+            for idx, factors, entries, js in groups:
+                f = fk.index_select(-1, idx).view(*fk.shape[:-1], factors, entries)
                 dim = rt.parts[k][js[0]].dim
                 km = f.prod(-2).view(*f.shape[:-2], len(js), rt.layers[k], dim, dim)
                 for t, j in enumerate(js):
                     mats[j] = km.select(-4, t)
             kmat[k] = mats
-        if "s" in kmat and (rt.post is not None or rt.pre is not None):
-            km = kmat["s"][0]  # whole register: K' = diag(p) K[rows][:, cols] diag(q)
-            if rt.post is not None:
-                km = torch.gather(km, 1, rt.post[0][:, :, None].expand(km.shape))
-                if rt.post[1] is not None:
-                    km = km * rt.post[1][:, :, None]
-            if rt.pre is not None:
-                km = torch.gather(km, 2, rt.pre[0][:, None, :].expand(km.shape))
-                if rt.pre[1] is not None:
-                    km = km * rt.pre[1][:, None, :]
-            kmat["s"] = [km]
+        if "s" in kmat and rt.fold is not None:
+            km = kmat["s"][0]  # whole register: K' = diag(p) K[post][:, pre] diag(q)
+            index, phase = rt.fold
+            km = km.reshape(-1).index_select(0, index).view(km.shape)
+            kmat["s"] = [km if phase is None else km * phase]
         call.kmat = kmat
         call.kT = kmat["s"][0].mT if rt.whole and "s" in kmat else None
         # --- product state: per-wire vectors through the prefix layers, then Kronecker
@@ -316,7 +311,11 @@ class SmallCircuit(torch.autograd.Function):
                 vf = v.flatten(-2)
             else:  # one layer: the state index points into its row entries
                 vf = flat[k0]
-            pieces = [vf[..., idx].prod(-2) for idx in var.state_idx]
+            lead = vf.shape[:-1]
+            pieces = [
+                vf.index_select(-1, idx).view(*lead, factors, size).prod(-2)
+                for idx, factors, size in var.state_idx
+            ]
             if len(pieces) == 1:
                 psi = pieces[0]
             else:
@@ -362,7 +361,8 @@ class SmallCircuit(torch.autograd.Function):
         rows = psi.shape[0]
         # h = conj(dL/dpsi): the only conjugate of the backward
         if ctx.signs is not None:
-            h = torch.conj_physical(psi).mul_(torch.mm(grad, ctx.signs[1]))
+            # out of place: complex *= real in place is 3x the cost here
+            h = torch.mul(torch.conj_physical(psi), torch.mm(grad, ctx.signs[1]))
         else:
             h = torch.conj_physical(grad)
         g_ang: dict[tuple[str, int], torch.Tensor] = {}
@@ -418,7 +418,10 @@ class SmallCircuit(torch.autograd.Function):
                     qs.append(mul(mul(sfx, gen[p]), torch.conj_physical(sfx).mT))
                     if p:
                         sfx = mul(sfx, m.select(-4, p))
-                q = torch.stack(torch.broadcast_tensors(*qs[::-1]), -4)
+                if all(x.shape == qs[0].shape for x in qs):
+                    q = torch.stack(qs[::-1], -4)
+                else:
+                    q = torch.stack(torch.broadcast_tensors(*qs[::-1]), -4)
             g = (q * tr.mT.unsqueeze(-4)).sum((-2, -1)).real
             _add(g_ang, (k, 0), g.flatten(-2))
         # --- angles -> sources

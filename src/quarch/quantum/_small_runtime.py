@@ -94,7 +94,7 @@ class _Variant:
     """How one call runs (chosen by :meth:`SmallRuntime.variant`)."""
 
     single: bool  # product state in one piece (leading permutations folded into it)
-    state_idx: list[torch.Tensor]  # gather indices of the product state's pieces
+    state_idx: list[tuple[torch.Tensor, int, int]]  # per piece: flat index, factors, size
     trace_idx: torch.Tensor | None  # the product state's partial-trace index
     runs: list[tuple[int, int, bool]]  # (start, stop, fold into one matrix)
 
@@ -177,22 +177,23 @@ class SmallRuntime:
         self.parts = {k: [_Part(n, a, b) for a, b in v] for k, v in prog.parts.items()}
         self.whole = prog.parts["s"] == [(0, n)]  # shared layers: one 2^n matrix each
         self.layers = {k: len(v) for k, v in prog.layers.items()}
-        self.kron: dict[str, list[tuple[torch.Tensor, list[int]]]] = {}
+        # per kind and part width: (flat index, factors, entries, parts); one
+        # index_select (not advanced indexing: 5-10x the cost at these sizes) and a prod
+        self.kron: dict[str, list[tuple[torch.Tensor, int, int, list[int]]]] = {}
         for k, layers in prog.layers.items():
             if not layers:
                 continue
             groups: dict[int, list[int]] = {}
             for j, (a, b) in enumerate(prog.parts[k]):
                 groups.setdefault(b - a, []).append(j)
-            self.kron[k] = [
-                (lt(np.concatenate([_kron_index(layers, *prog.parts[k][j]) for j in js], 1)), js)
-                for js in groups.values()
-            ]
+            self.kron[k] = []
+            for js in groups.values():
+                idx = np.concatenate([_kron_index(layers, *prog.parts[k][j]) for j in js], 1)
+                self.kron[k].append((lt(idx.reshape(-1)), idx.shape[0], idx.shape[1], js))
         # --- constants folded into shared whole-register layers; per layer, the
         # partial-trace index of its Kronecker output (before the folded constants)
         kron_s = [i for i in prog.instrs if i.op == "kron" and i.kind == "s"]
-        self.post = self._fold_table(kron_s, "post_index", "post_phase", lt, ct)
-        self.pre = self._fold_table(kron_s, "pre_index", "pre_phase", lt, ct)
+        self.fold = self._fold(kron_s, d, lt, ct)
         self.layer_trace: dict[tuple[str, int], tuple[torch.Tensor, torch.Tensor | None]] = {}
         for ins in prog.instrs:
             if ins.op != "kron":
@@ -252,28 +253,40 @@ class SmallRuntime:
             self.tail -= 1
         self.identity = torch.eye(d, dtype=dtype, device=device)
         self._variants: dict[tuple[bool, bool, bool], _Variant] = {}
+        self._by_rows: dict[tuple[int, bool], _Variant] = {}
         self._signs: dict[int, tuple[np.ndarray, torch.Tensor, torch.Tensor]] = {}
 
     @staticmethod
-    def _fold_table(
-        krons: list[Any], index: str, phase: str, lt: Any, ct: Any
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor] | None:
-        """(gather index, phases, inverse index) of the constants folded into the shared
-        layers' rows (``post``) or columns (``pre``), or None if there are none."""
-        if all(getattr(i, index) is None for i in krons):
+    def _fold(
+        krons: list[Any], d: int, lt: Any, ct: Any
+    ) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+        """The constants folded into the shared layers, ``K' = diag(p) K[post][:, pre]
+        diag(q)`` for every layer at once: (an index into the layers' flattened ``[L,
+        d, d]`` matrices, the phases ``p q^T`` ``[L, d, d]`` or None), or None if there
+        are none. One ``index_select`` and one product, whatever was folded."""
+        posts = [i.post_index for i in krons]
+        pres = [i.pre_index for i in krons]
+        if all(x is None for x in posts + pres):
             return None
-        d = len(next(getattr(i, index) for i in krons if getattr(i, index) is not None))
-        idx = np.stack(
-            [np.arange(d) if getattr(i, index) is None else getattr(i, index) for i in krons]
-        )
-        ph = np.stack(
-            [np.ones(d) if getattr(i, phase) is None else getattr(i, phase) for i in krons]
-        )
-        inv = np.argsort(idx, axis=1)
-        return lt(idx), None if np.allclose(ph, 1) else ct(ph), lt(inv)
+        ar = np.arange(d)
+        post = np.stack([ar if x is None else x for x in posts])  # [L, d]
+        pre = np.stack([ar if x is None else x for x in pres])
+        layer = np.arange(len(krons))[:, None, None] * d * d
+        index = layer + post[:, :, None] * d + pre[:, None, :]
+        ph_post = [np.ones(d) if i.post_phase is None else i.post_phase for i in krons]
+        ph_pre = [np.ones(d) if i.pre_phase is None else i.pre_phase for i in krons]
+        phase = np.stack(ph_post)[:, :, None] * np.stack(ph_pre)[:, None, :]
+        return lt(index.reshape(-1)), None if np.allclose(phase, 1) else ct(phase)
 
     def variant(self, rows: int, signs: bool) -> _Variant:
         """The folds of a call with ``rows`` rows (see the module docstring)."""
+        hit = self._by_rows.get((rows, signs))
+        if hit is not None:
+            return hit
+        v = self._by_rows[(rows, signs)] = self._variant(rows, signs)
+        return v
+
+    def _variant(self, rows: int, signs: bool) -> _Variant:
         prog = self.prog
         single = prog.n < 2 or rows * prog.n * prog.d <= self.single_state
         # folding runs the segment on the 2^n-row identity: worth it from 2^(n+1) rows on
@@ -285,7 +298,7 @@ class SmallRuntime:
         n = prog.n
         start = self.lead if single and self.prefix else 0
         stop = self.tail if signs else len(self.code)
-        state_idx: list[torch.Tensor] = []
+        state_idx: list[tuple[torch.Tensor, int, int]] = []
         trace_idx = None
         if self.prefix:
             trace = self._trace
@@ -300,7 +313,7 @@ class SmallRuntime:
             if len(self.prefix) == 1:  # gather straight from the row entries
                 e0 = self.prefix[0][1].cpu().numpy().reshape(-1)
                 idxs = [e0[i] for i in idxs]
-            state_idx = [self._lt(i) for i in idxs]
+            state_idx = [(self._lt(i.reshape(-1)), i.shape[0], i.shape[1]) for i in idxs]
             trace_idx = self._lt(trace)
         runs: list[tuple[int, int, bool]] = []
         i = start
