@@ -209,6 +209,15 @@ def _back(
     return h
 
 
+def _conjugated(t: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``W^H T W`` per wire (``T [(R,) n, 2, 2]``, ``W [(R,) n, 2, 2]``): ``bmm`` on
+    explicit shapes where it can (a broadcasting ``matmul`` costs about twice)."""
+    if w.dim() == 3 and (t.dim() == 3 or t.shape[0] == 1):
+        out = torch.bmm(torch.bmm(w.mH, t.view(w.shape)), w)
+        return out.view(t.shape)
+    return torch.matmul(torch.matmul(w.mH, t), w)
+
+
 def _add(acc: dict[Any, torch.Tensor], key: Any, value: torch.Tensor) -> None:
     acc[key] = value if key not in acc else acc[key] + value
 
@@ -303,9 +312,11 @@ class SmallCircuit(torch.autograd.Function):
         if psi0 is None:
             (k0, e0), *more = rt.prefix
             if more:
-                v = flat[k0][..., e0]  # [.., n, 2]: first layer applied to |0>
+                f0 = flat[k0]  # first layer applied to |0>: [.., n, 2]
+                v = f0.index_select(-1, e0.view(-1)).view(*f0.shape[:-1], *e0.shape)
                 for k, ent in more:
-                    mj = flat[k][..., ent].unflatten(-1, (2, 2))  # [.., n, 2, 2]
+                    fj = flat[k]  # [.., n, 2, 2]
+                    mj = fj.index_select(-1, ent.view(-1)).view(*fj.shape[:-1], -1, 2, 2)
                     pmats.append(mj)
                     v = (mj * v.unsqueeze(-2)).sum(-1)
                 vf = v.flatten(-2)
@@ -391,7 +402,7 @@ class SmallCircuit(torch.autograd.Function):
             for j in range(len(rt.prefix) - 2, -1, -1):
                 mj = call.pmats[j]  # rows of prefix layer j + 1
                 wm = mj if wm is None else torch.matmul(wm, mj)
-                traces[("prefix", j)] = torch.matmul(torch.matmul(wm.mH, t), wm)
+                traces[("prefix", j)] = _conjugated(t, wm)
         elif ctx.psi0_rows is not None and ctx.needs_input_grad[6]:
             g_psi0 = torch.conj_physical(h if ctx.psi0_rows == rows else h.sum(0, keepdim=True))
         # --- slots: dL/da = Re tr(T Q), Q = S X S^-1 conjugated through the row
