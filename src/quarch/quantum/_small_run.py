@@ -108,7 +108,6 @@ def _run(
     """Instructions ``start .. stop-1`` on ``psi``; returns the result and, per
     instruction, its input state and what its backward needs besides."""
     saved: list[Any] = []
-    rows = psi.shape[0]
     d = rt.prog.d
     for i in range(start, stop):
         op = rt.code[i]
@@ -123,7 +122,7 @@ def _run(
                     psi = part.apply(psi, mats[j].select(-3, op[3]))
             saved.append((x_in, None))
         elif code == _PERM:
-            psi = torch.gather(psi, 1, op[3].expand(rows, d))
+            psi = psi.index_select(1, op[3])  # index_select: a third of gather's cost
             saved.append((x_in, None))
         elif code == _DIAG:
             theta = call.ang[op[1]][..., op[3][0] : op[3][1]] @ op[4]
@@ -163,8 +162,7 @@ def _back(
     """Backward of :func:`_run` (``out`` its result) on ``h = conj(grad)``; collects the
     gradients of angles (by first position) in ``g_ang`` and each Kronecker layer's
     partial traces in ``traces``."""
-    rows = h.shape[0]
-    n, d = rt.prog.n, rt.prog.d
+    n = rt.prog.n
     for i in range(stop - 1, start - 1, -1):
         op = rt.code[i]
         code = op[0]
@@ -184,7 +182,7 @@ def _back(
                 for j in range(len(parts) - 1, -1, -1):
                     h = parts[j].apply(h, mats[j].select(-3, layer).mT)
         elif code == _PERM:
-            h = torch.gather(h, 1, op[4].expand(rows, d))
+            h = h.index_select(1, op[4])
         elif code == _DIAG:
             g_theta = (h * y).imag
             if op[1] == "s":

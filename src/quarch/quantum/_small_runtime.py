@@ -224,7 +224,7 @@ class SmallRuntime:
             elif ins.op == "perm":
                 assert ins.index is not None
                 inv = np.argsort(ins.index)
-                self.code.append((_PERM, *head, lt(ins.index)[None], lt(inv)[None], ins.index))
+                self.code.append((_PERM, *head, lt(ins.index), lt(inv), ins.index))
             elif ins.op == "diag" and ins.angles:
                 assert ins.coef is not None and ins.theta0 is not None
                 th0 = rt(ins.theta0) if ins.theta0.any() else None
