@@ -194,6 +194,20 @@ class TestPathChoice:
         assert small.plan._small_wins(True, False, 1, cpu)
         assert small.plan._small_wins(True, False, 32, cpu)
         assert not large.plan._small_wins(True, False, 256, cpu)
+        # a re-uploading 3-qubit hybrid of the README's iris search: one engine block
+        # of 14 matrix products, which the model without that feature sent to the
+        # engine at batches 16 and 30, 3.6x slower there (benchmarks/path_cost.py)
+        from quarch.spaces.hqnn.model import build_circuit
+
+        arch = {"embedding": "angle-y", "qubits": 3, "layers": 5, "rotation_0": "ry",
+                "entanglement_0": "even", "rotation_1": "ry", "entanglement_1": "odd",
+                "rotation_2": "ry", "entanglement_2": "ring", "rotation_3": "rot",
+                "entanglement_3": "full", "rotation_4": "ry", "entanglement_4": "linear",
+                "entangler": "crz", "reupload": True, "measurement": "zz"}  # fmt: skip
+        hybrid = QuantumLayer(build_circuit(arch))
+        assert hybrid.plan.path_features(True, False, cpu).engine_factors == 14
+        assert hybrid.plan._small_wins(True, False, 16, cpu)
+        assert hybrid.plan._small_wins(True, False, 30, cpu)
         assert compile_circuit(Circuit(11).h(0)).path == "engine"
         assert compile_circuit(Circuit(3).h(0), max_block_qubits=2).path == "engine"
 

@@ -6,30 +6,39 @@ Why a model and not a qubit cut-off: the small-circuit path
 (:mod:`~quarch.quantum._compile`) costs more calls per block but fewer passes. Which
 wins depends on the qubits, the batch *and* how the circuit was written: at n = 7 a
 re-uploading circuit ran 2.5x faster on the small path at batch 256 while a plain
-layered one ran 2x faster on the block engine (table below); at batch 1 the small path
+layered one ran 2x faster on the block engine; at batch 1 the small path
 won at every n up to 10 (2-3x), at batch 256 up to n = 4-6.
 
-Each path's forward+backward time is modelled as ``a0 + a1 * calls + a2 * work``
-(milliseconds), with features read off the compiled plans:
+Each path's forward+backward time is modelled as a linear function (milliseconds) of
+features read off the compiled plans (:meth:`ExecutionPlan.path_features
+<quarch.quantum.simulator.ExecutionPlan.path_features>`):
 
-* small path: ``calls`` = its instructions, ``work`` = ``rows * 2^n * (n * (kron + 1) +
+* small path: ``a0 + a1 * instructions + a2 * rows * 2^n * (n * (kron + 1) +
   instructions) / 1e6`` (``kron`` Kronecker layers, each with an ``n``-fold partial
   trace);
-* block engine: ``calls`` = blocks + gathers, ``work`` = ``rows * 2^n * (6 blocks +
-  4 gathers + 6) / 1e6`` (its state passes), plus ``a3 * per-sample gates * rows /
-  1e3`` (per-sample block matrices).
+* block engine: ``a0 + a1 * (blocks + gathers) + a2 * rows * 2^n * (6 blocks + 4
+  gathers + 6) / 1e6 + a3 * per-sample gates * rows / 1e3 + a4 * factors``, where
+  ``factors`` counts the matrices multiplied into its blocks (a Kronecker layer, a
+  constant, one embedded gate: a few torch calls each, per call).
 
-The coefficients are a non-negative least-squares fit (relative error) to 255
-measurements: the simulator benchmark's layer (n = 2..10, L = 1, 3, 6) and 24 random
-``hqnn`` circuits (every embedding, rotation set, entangler and pattern, 2-8 qubits,
-1-6 layers), batches 1, 8, 32, 128, 256, complex64, one thread, on the shared 2-core
-development machine. Median model error was 15 % (small) and 29 % (engine); with
-:data:`SMALL_MARGIN` the choice was wrong for 10 of 255 cases, mostly near-ties (the
-worst: a re-uploading 7-qubit circuit at batches 32-256, which the model sent to the
-block engine, 2.4-4.1x slower there than on the small path), and the chosen paths together took 1.07x the time of always
-picking the faster one. The constants are CPU
-figures; on CUDA every torch call costs a kernel launch, which favours the small path
-further (not measured here: no GPU was available).
+``factors`` was added after the README's iris search sent 3 of its 18 plans to the
+block engine at the training batch: re-uploading 2-3-qubit circuits make one engine
+block of 14-18 matrix products, 1.9-3.6x slower there than on the small path
+(forward+backward at batch 16, load average 5: 12.14 ms against 3.46 ms, 11.60 against
+3.26, 14.82 against 7.84), which ``blocks + gathers`` (1) did not see.
+
+The coefficients are a non-negative least-squares fit (relative error), by
+``python benchmarks/path_cost.py``, to 255 measurements: the simulator benchmark's
+layer (n = 2..10, L = 1, 3, 6) and 24 random ``hqnn`` circuits (2-8 qubits),
+batches 1, 8, 32, 128, 256, complex64, one thread, on the shared 2-core development
+machine at load average 3-4.5; fitted on every other circuit, scored on the rest. On
+the held-out circuits the model's picks were more than 10 % slower than the other path
+in 16 of 125 cases and took 1.158x the time of always picking the
+faster path (the previous constants: 1.183x there; 1.116x against 1.229x on all 255).
+Absolute times of a loaded machine are about twice an idle one's; the choice depends
+on the ratio of the two models, which load shifts much less. On CUDA every torch call
+costs a kernel launch, which favours the small path further (not measured here: no
+GPU was available).
 """
 
 from __future__ import annotations
@@ -64,12 +73,12 @@ FOLD_ROWS = 64
 SINGLE_STATE = 4096
 """Build the product state in one gather up to this many entries (``rows * n * 2^n``)."""
 
-SMALL_COEF = (0.3843, 0.03460, 5.908)
+SMALL_COEF = (0.9681, 0.0839, 11.2539)
 """Small path: ms per call, per instruction, per 1e6 amplitude updates (see above)."""
 
-ENGINE_COEF = (0.7636, 0.1584, 0.9524, 0.4056)
+ENGINE_COEF = (1.2791, 0.1072, 2.2173, 1.076, 0.2643)
 """Block engine: ms per call, per block or gather, per 1e6 amplitude passes, per 1e3
-per-sample gate rows (see above)."""
+per-sample gate rows, per matrix multiplied into a block (see above)."""
 
 SMALL_MARGIN = 0.9
 """The small path runs only where the model expects it to take at most this share of
@@ -88,6 +97,7 @@ class PlanFeatures:
     engine_blocks: int
     engine_gathers: int
     per_sample_gates: int
+    engine_factors: int = 0  # matrices multiplied into the blocks (each a few torch calls)
 
     def small_ms(self, rows: int) -> float:
         """Modelled forward+backward time of the small path at ``rows`` rows."""
@@ -98,10 +108,11 @@ class PlanFeatures:
 
     def engine_ms(self, rows: int) -> float:
         """Modelled forward+backward time of the block engine at ``rows`` rows."""
-        a0, a1, a2, a3 = ENGINE_COEF
+        a0, a1, a2, a3, a4 = ENGINE_COEF
         blocks, gathers = self.engine_blocks, self.engine_gathers
         work = rows * 2**self.n_qubits * (6 * blocks + 4 * gathers + 6) / 1e6
-        return a0 + a1 * (blocks + gathers) + a2 * work + a3 * self.per_sample_gates * rows / 1e3
+        per_sample = a3 * self.per_sample_gates * rows / 1e3
+        return a0 + a1 * (blocks + gathers) + a2 * work + per_sample + a4 * self.engine_factors
 
 
 def small_is_faster(features: PlanFeatures, rows: int) -> bool:

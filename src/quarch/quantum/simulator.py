@@ -233,27 +233,36 @@ class ExecutionPlan:
         key = (with_prefix, weights_batched, rows, device)
         hit = self._choice.get(key)
         if hit is None:
-            small = self._small_runtime(
-                with_prefix and self._amplitude is None, weights_batched, device
-            )
-            blocks, gathers = self._runtime(with_prefix, weights_batched).eng.n_passes
-            kinds = ("input", "weight") if weights_batched else ("input",)
-            per_sample = sum(
-                any(isinstance(p, Param) and p.kind in kinds for p in op.params)
-                for op in self.circuit.ops
-            )
-            features = PlanFeatures(
-                n_qubits=self.n_qubits,
-                small_instructions=len(small.code),
-                small_kron_layers=sum(1 for i in small.prog.instrs if i.op == "kron"),
-                engine_blocks=blocks,
-                engine_gathers=gathers,
-                per_sample_gates=per_sample,
-            )
+            features = self.path_features(with_prefix, weights_batched, device)
             if len(self._choice) > 64:
                 self._choice.clear()
             hit = self._choice[key] = small_is_faster(features, rows)
         return hit
+
+    def path_features(
+        self, with_prefix: bool, weights_batched: bool, device: torch.device
+    ) -> PlanFeatures:
+        """What the path cost model (:mod:`._small_cost`) reads off both compiled
+        programs of this plan (``benchmarks/path_cost.py`` fits the model on them)."""
+        small = self._small_runtime(
+            with_prefix and self._amplitude is None, weights_batched, device
+        )
+        eng = self._runtime(with_prefix, weights_batched).eng
+        blocks, gathers = eng.n_passes
+        kinds = ("input", "weight") if weights_batched else ("input",)
+        per_sample = sum(
+            any(isinstance(p, Param) and p.kind in kinds for p in op.params)
+            for op in self.circuit.ops
+        )
+        return PlanFeatures(
+            n_qubits=self.n_qubits,
+            small_instructions=len(small.code),
+            small_kron_layers=sum(1 for i in small.prog.instrs if i.op == "kron"),
+            engine_blocks=blocks,
+            engine_gathers=gathers,
+            per_sample_gates=per_sample,
+            engine_factors=sum(len(g.kinds) for g in eng.groups),
+        )
 
     def _diagonal_signs(self, words: tuple[PauliWord, ...]) -> np.ndarray | None:
         """Sign table ``[2^n, n_obs]`` of diagonal words in canonical order, or None."""
