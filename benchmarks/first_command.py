@@ -5,7 +5,7 @@ The command (``quarch search --space hqnn --dataset iris --strategy qiea --trial
 database, the trainings of 2-4-qubit hybrids and the HTML report. Each round runs the
 older copy and this one back to back as fresh processes (alternating which goes first),
 so both see the same machine load; it prints every wall time, the medians, their ratio,
-and whether the two runs' Pareto sets (architectures and metrics) are the same.
+the ratio within each round (robust to load that drifts between rounds), and whether the two runs' Pareto sets (architectures and metrics) are the same.
 
 Run: ``python benchmarks/first_command.py --baseline quarch_old [--rounds 3]``, where
 ``quarch_old`` is an older quarch importable under that name (a copy of ``src/quarch``
@@ -72,6 +72,9 @@ def main() -> None:
                       f"(load {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
     old, new = (statistics.median(times[m]) for m in (args.baseline, "quarch"))
     print(f"median wall: {args.baseline} {old:.3f} s, quarch {new:.3f} s, ratio {new / old:.4f}")
+    paired = [n / o for n, o in zip(times["quarch"], times[args.baseline], strict=True)]
+    print(f"per-round ratios (same load): {' '.join(f'{r:.4f}' for r in paired)}; "
+          f"median {statistics.median(paired):.4f}")  # fmt: skip
     same = fronts[args.baseline] == fronts["quarch"]
     print(f"Pareto sets identical: {same} ({len(fronts['quarch'])} architectures)")
     if not same:
