@@ -64,6 +64,15 @@ def build(n: int, layers: int, quantum: Any = None) -> Any:
 
 def alternate(steps: dict[str, Step], budget_s: float, min_rounds: int = 5) -> dict[str, float]:
     """Median ms per call of each step, timed in alternating rounds after two warm-ups."""
+    return {
+        k: statistics.median(v) * 1e3 for k, v in rounds_of(steps, budget_s, min_rounds).items()
+    }
+
+
+def rounds_of(
+    steps: dict[str, Step], budget_s: float, min_rounds: int = 5
+) -> dict[str, list[float]]:
+    """Seconds of each step in every alternating round (after two warm-ups)."""
     for step in steps.values():
         step()
         step()
@@ -76,7 +85,7 @@ def alternate(steps: dict[str, Step], budget_s: float, min_rounds: int = 5) -> d
             step()
             times[name].append(time.perf_counter() - t0)
         rounds += 1
-    return {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    return times
 
 
 def bandwidth_gbs() -> float:
@@ -233,15 +242,19 @@ def compare_baseline(module: str, budget: float) -> None:
     """This quarch against an older copy importable as ``module``, alternating rounds."""
     old = importlib.import_module(f"{module}.quantum")
     print(f"baseline: {module} ({old.__file__}); medians in ms over alternating rounds")
-    print(f"{'n':>3} {'L':>2} {'batch':>5} {'baseline':>9} {'this':>9} {'this/base':>9}")
+    print("(round ratio: the median over rounds of this/baseline within a round, robust to")
+    print(" load that drifts between rounds)")
+    head = f"{'n':>3} {'L':>2} {'batch':>5} {'baseline':>9} {'this':>9} {'this/base':>9}"
+    print(f"{head} {'round ratio':>11}")
     for n in (4, 8):
         for batch in BATCHES:
-            med = alternate(
+            t = rounds_of(
                 {"old": quarch_step(n, 2, batch, old), "new": quarch_step(n, 2, batch)}, budget
             )
+            mo, mn = statistics.median(t["old"]) * 1e3, statistics.median(t["new"]) * 1e3
+            paired = statistics.median(b / a for a, b in zip(t["old"], t["new"], strict=True))
             print(
-                f"{n:>3} {2:>2} {batch:>5} {med['old']:>9.3f} {med['new']:>9.3f} "
-                f"{med['new'] / med['old']:>9.3f}",
+                f"{n:>3} {2:>2} {batch:>5} {mo:>9.3f} {mn:>9.3f} {mn / mo:>9.3f} {paired:>11.3f}",
                 flush=True,
             )
 
