@@ -74,12 +74,13 @@ def _trace(
     composed with a permutation whose phases ``phase [n, 2, 2^(n-1)]`` multiply ``y``
     conjugated and ``h`` as they are (see the module docstring)."""
     rows = y.shape[0]
-    if per_row:
+    if per_row or rows == 1:  # one row: the per-row gathers read the state in place
         yy = y.index_select(1, idx).view(rows, n, 2, -1)
         hh = h.index_select(1, idx).view(rows, n, 2, -1)
         if phase is not None:
             yy, hh = yy * phase.conj(), hh * phase
-        return torch.bmm(yy.view(rows * n, 2, -1), hh.view(rows * n, 2, -1).mT).view(rows, n, 2, 2)
+        t = torch.bmm(yy.view(rows * n, 2, -1), hh.view(rows * n, 2, -1).mT)
+        return t.view(rows, n, 2, 2) if per_row else t
     yy = y.mT.index_select(0, idx).view(n, 2, -1, rows)
     hh = h.mT.index_select(0, idx).view(n, 2, -1, rows)
     if phase is not None:
