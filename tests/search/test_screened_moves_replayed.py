@@ -50,7 +50,7 @@ _qpso = importlib.import_module("quarch.search._qpso")
 
 SEED = 5
 SIZES = (4, 3, 5, 4, 3)  # 720 architectures
-LIMIT = 1550.0  # params are multiples of 100: no architecture sits on the limit
+LIMIT = 2050.0  # about half the space; params are multiples of 100, none sits on it
 OBJ = Objective(["val_error"], budgets=[f"params<={LIMIT:g}"])
 
 
@@ -201,16 +201,18 @@ def _qiea_setup(
 
 class TestQIEAScreened:
     @pytest.mark.parametrize(
-        ("screen", "surrogate", "n_trials"), [(3, "bocs", 14), (2, "bocs", 8), (4, "fm", 6)]
+        ("screen", "surrogate", "n_trials"), [(3, "bocs", 14), (2, None, 8), (4, "fm", 6)]
     )
     def test_offspring_and_pick_replay(
-        self, screen: int, surrogate: str, n_trials: int, monkeypatch: pytest.MonkeyPatch
+        self, screen: int, surrogate: str | None, n_trials: int, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        """(``surrogate=None``: the default, BOCS.)"""
         calls = _spy(monkeypatch, _qiea)
         n_q, crossover = 3, 0.5
+        chosen = {} if surrogate is None else {"surrogate": surrogate}
         sampler = QIEASampler(
-            n_quantum=n_q, screen=screen, objective=OBJ, cheap_metrics=_cheap,
-            surrogate=surrogate, seed=SEED, search_space=_space().distributions(),
+            n_quantum=n_q, screen=screen, objective=OBJ, cheap_metrics=_cheap, seed=SEED,
+            search_space=_space().distributions(), **chosen,
         )  # fmt: skip
         study, space = _run(sampler, n_trials)
         assert len(calls) == n_trials  # one consultation per query
@@ -225,7 +227,7 @@ class TestQIEAScreened:
             assert call.candidates == offspring, f"trial {n}"
             assert call.state == rng.bit_generator.state, f"trial {n}"
             assert [s.number for s in call.hist.trials] == list(range(n))
-            pick, _ = _reference_pick(call.hist, call.state, offspring, surrogate)
+            pick, _ = _reference_pick(call.hist, call.state, offspring, surrogate or "bocs")
             assert call.pick == pick, f"trial {n}"
             assert _idx(space, t) == tuple(offspring[pick])
             picked_other += pick != 0
@@ -369,16 +371,18 @@ def _qpso_replay(
 
 class TestQPSOScreened:
     @pytest.mark.parametrize(
-        ("screen", "surrogate", "n_trials"), [(3, "bocs", 16), (2, "bocs", 10), (4, "fm", 8)]
+        ("screen", "surrogate", "n_trials"), [(2, "bocs", 10), (4, None, 14), (4, "fm", 8)]
     )
     def test_moves_and_pick_replay(
-        self, screen: int, surrogate: str, n_trials: int, monkeypatch: pytest.MonkeyPatch
+        self, screen: int, surrogate: str | None, n_trials: int, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        """(``surrogate=None``: the default, BOCS.)"""
         calls = _spy(monkeypatch, _qpso)
         S, beta = 3, 0.6
+        chosen = {} if surrogate is None else {"surrogate": surrogate}
         sampler = QPSOSampler(
             swarm_size=S, beta=beta, screen=screen, objective=OBJ, cheap_metrics=_cheap,
-            surrogate=surrogate, seed=SEED, search_space=_space().distributions(),
+            seed=SEED, search_space=_space().distributions(), **chosen,
         )  # fmt: skip
         study, space = _run(sampler, n_trials)
         assert len(calls) == n_trials - S  # the first move of each particle is random
@@ -391,7 +395,7 @@ class TestQPSOScreened:
             nonlocal picked_other
             call = next(pending)
             assert call.candidates == cands and call.state == state
-            pick, rng = _reference_pick(call.hist, state, cands, surrogate)
+            pick, rng = _reference_pick(call.hist, state, cands, surrogate or "bocs")
             assert call.pick == pick
             picked_other += pick != 0
             return pick, rng
