@@ -270,6 +270,7 @@ _QISKIT_REFUSES = (qasm2.QASM2ParseError, TypeError)
          "QASM line 5: unknown gate 'foo'; known qelib1 gates: CX, U, ccx, ch, cp, crx, cry, crz, "
          "cswap, cu1, cx, cy, cz, h, id, p, rx, rxx, ry, ryy, rz, rzz, s, sdg, swap, sx, sxdg, t, "
          "tdg, u, u0, u1, u2, u3, x, y, z (or define it with 'gate')"),
+        (_HEAD + "qreg q[1];\n9x q[0];\n", "QASM line 4: cannot read statement '9x q[0]'"),
         (_HEAD + "qreg q[1];\nx;\n", "QASM line 4: x: x acts on 1 wire(s); got wires ()"),
         (_HEAD + "gate 9g a { x a; }\nqreg q[1];\n",
          "QASM line 3: bad gate definition '9g a'"),
