@@ -47,7 +47,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "strategies": (
         ["src/quarch/search/_qiea.py", "src/quarch/search/_qpso.py", "src/quarch/search/_grover.py"],
         ["tests/search/test_qiea.py", "tests/search/test_qpso.py", "tests/search/test_grover.py",
-         "tests/search/test_moves_replayed.py"],
+         "tests/search/test_moves_replayed.py", "tests/search/test_screened_moves_replayed.py",
+         "tests/search/test_strategy_options.py"],
     ),
     "results": (
         ["src/quarch/study/_result.py", "src/quarch/objectives.py"],

@@ -242,6 +242,8 @@ def from_qasm(text: str) -> Circuit:
             raise CircuitError(f"QASM line {line}: missing ';'")
         stmt = " ".join(src[pos:end].split())
         pos = end + 1
+        if not stmt:  # an empty statement ';', which Qiskit's qasm2 loader reads as nothing
+            continue
         if stmt.startswith(("OPENQASM", "include", "barrier", "creg", "measure")):
             words = stmt.split()
             if words[0] == "OPENQASM" and (len(words) < 2 or not words[1].startswith("2")):

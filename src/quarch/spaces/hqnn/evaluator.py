@@ -385,9 +385,8 @@ class SuperCircuitEvaluator:
             "val_error": val,
             "test_error": classification_error(net, Xte, torch.as_tensor(self.data.y_test)),
             "val_accuracy": 1.0 - val,
-            "params": float(count_params(net)),
         }
-        metrics.update(self.costs(arch, net, seed=seed))
+        metrics.update(self.costs(arch, net, seed=seed))  # params, flops and the rest
         return metrics
 
 
