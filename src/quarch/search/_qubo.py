@@ -77,6 +77,15 @@ with the best untried neighbours of the proposals so far or, when there are none
 the best architecture the sample knows (the incumbent, or the best candidate when that
 is better). Either way a batch short of proposals is completed at random
 (:func:`quarch.search._surrogate.propose_batched`).
+
+**The trust region.** With ``trust_after=k``, once ``k`` trials are complete every
+problem also carries the constraint "at most ``trust_radius`` choices differ from the
+best trial so far" (:func:`quarch.search._models.hamming_constraint`: the Hamming
+distance is linear in the one-hot bits, so it is one more slack-variable inequality,
+exact), and the Thompson samples spread by ``trust_exploration``: the end of a run
+refines the incumbent instead of exploring (TuRBO, Eriksson et al. 2019; CASMOPOLITAN,
+Wan et al. 2021, for categorical spaces). When every architecture that close has been
+tried, the proposals fall back to the nearest untried ones the sample ranks best.
 """
 
 from __future__ import annotations
@@ -153,6 +162,13 @@ class QUBOSampler(PopulationSampler):
         surrogate (str): ``"bocs"`` (Bayesian quadratic model) or ``"fm"``
             (factorisation machine ensemble).
         strength (float): weight of a budget's squared violation in the QUBO, > 0.
+        trust_after (int | None): completed trials after which every problem also
+            carries a trust region around the best trial so far (see "The trust
+            region" in the module docstring); ``None`` never.
+        trust_radius (int): choices a proposal may change from the best trial in
+            the trust region, >= 1.
+        trust_exploration (float | None): spread of the Thompson samples in the trust
+            region, in ``[0, 10]`` (``None``: ``exploration``).
         seed (int | None): run seed.
         search_space (dict[str, CategoricalDistribution] | None): the space.
 
@@ -179,10 +195,22 @@ class QUBOSampler(PopulationSampler):
         cheap_metrics: CheapMetrics | None = None,
         surrogate: str = "bocs",
         strength: float = 4.0,
+        trust_after: int | None = None,
+        trust_radius: int = 2,
+        trust_exploration: float | None = None,
         seed: int | None = None,
         search_space: dict[str, CategoricalDistribution] | None = None,
     ) -> None:
         super().__init__(seed=seed, search_space=search_space)
+        self._trust_after = (
+            None if trust_after is None else check_int("trust_after", trust_after, 0)
+        )
+        self._trust_radius = check_int("trust_radius", trust_radius, 1)
+        self._trust_exploration = (
+            None
+            if trust_exploration is None
+            else check_float("trust_exploration", trust_exploration, 0.0, 10.0)
+        )
         self._batch_size = check_int("batch_size", batch_size, 1)
         self._n_startup = check_int("n_startup", n_startup, 1)
         self._exploration = check_float("exploration", exploration, 0.0, 10.0)
@@ -242,8 +270,13 @@ class QUBOSampler(PopulationSampler):
 
     def _problems(self, hist: History, rng: np.random.Generator, n: int) -> list[QUBOProblem]:
         """``n`` Thompson samples of the surrogates fitted to ``hist``, as solver
-        problems (:meth:`quarch.search._models.Surrogates.problems`)."""
-        return self._models.problems(hist, rng, n)
+        problems (:meth:`quarch.search._models.Surrogates.problems`), inside the trust
+        region once ``trust_after`` trials are complete."""
+        if self._trust_after is None or len(hist.trials) < self._trust_after:
+            return self._models.problems(hist, rng, n)
+        return self._models.problems(
+            hist, rng, n, radius=self._trust_radius, exploration=self._trust_exploration
+        )
 
     def _uniform(
         self,
