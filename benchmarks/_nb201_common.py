@@ -48,22 +48,25 @@ def best_of(r: Any, names: list[str]) -> tuple[str, float] | None:
     return s, means[s]
 
 
-def versus(r: Any, a: str, rivals: list[str]) -> list[tuple[str, float, float, float, float]]:
-    """``(rival, difference, ci_low, ci_high, p)`` of ``a`` against each rival."""
+def versus(r: Any, a: str, rivals: list[str]) -> list[tuple[str, Any]]:
+    """``(rival, Comparison)`` of ``a`` against each rival."""
     out = []
     for b in rivals:
         if b in r.strategies and b != a:
             c = r.compare(a, b)
             if c is not None:
-                out.append((b, c.difference, c.low, c.high, c.p_value))
+                out.append((b, c))
     return out
 
 
 def print_versus(r: Any, a: str, rivals: list[str]) -> bool:
-    """Print ``a`` against each rival; whether ``a`` is ahead of all, p < 0.05."""
-    ok = True
-    for b, d, lo, hi, p in versus(r, a, rivals):
-        sig = d > 0 and p < 0.05
+    """Print ``a`` against each rival; whether ``a`` is significantly ahead of all
+    (rank-sum p < 0.05 and the bootstrap interval above 0: ``Comparison.significant``)."""
+    pairs = versus(r, a, rivals)
+    ok = bool(pairs) and len(pairs) == len([b for b in rivals if b in r.strategies and b != a])
+    for b, c in pairs:
+        d, lo, hi, p = c.difference, c.low, c.high, c.p_value
+        sig = d > 0 and c.significant
         ok &= sig
         print(f"  {a} vs {b}: {d:+.3f} [{lo:+.3f}, {hi:+.3f}], rank-sum p = {p:.3g}"
               f"{' (significant)' if sig else ''}")  # fmt: skip

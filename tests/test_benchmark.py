@@ -329,6 +329,22 @@ class TestStatistics:
         assert same.low <= 0 <= same.high
         assert compare(np.array([1.0]), bad, maximize=True) is None
 
+    def test_significance_needs_both_the_test_and_the_interval(self) -> None:
+        """Most runs a little ahead, a few far behind: the ranks shift (p < 0.05) but
+        the mean does not (its interval spans 0), so the gap is not marked."""
+        from quarch.benchmark import compare
+        from quarch.benchmark._stats import Comparison
+
+        rng = np.random.default_rng(0)
+        x = np.r_[np.ones(25), -5 * np.ones(5)] + 0.01 * rng.standard_normal(30)
+        y = 0.01 * rng.standard_normal(30)
+        c = compare(x, y, maximize=True)
+        assert c is not None and c.p_value < 0.05 and c.low < 0 < c.high
+        assert not c.significant
+        assert not Comparison(0.1, 0.01, 0.2, 0.3).significant  # interval alone
+        assert Comparison(0.1, 0.01, 0.2, 0.01).significant
+        assert Comparison(-0.1, -0.2, -0.01, 0.01).significant  # significantly behind
+
     def test_table_compares_with_the_best_classical(self, tmp_path: Path) -> None:
         r = run_benchmark(
             task="synthetic-qubo",

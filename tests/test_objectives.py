@@ -53,6 +53,21 @@ class TestBudgets:
         b = Budget.parse(text)
         assert (b.violation(value) <= 0) is feasible
 
+    @pytest.mark.parametrize(
+        "limit", [8.480965, 100.0, 0.1 + 0.2, 1e-7, 123456789.0, 2.5e2, -3.0, 15.722812345678]
+    )
+    def test_printed_budget_parses_back(self, limit: float) -> None:
+        # A printed (or saved: Objective.to_dict) budget must read back to the same
+        # limit; ``:g`` alone rounded 8.480965 to "8.48097", a different budget.
+        b = Budget("latency_ms", "<=", limit)
+        assert Budget.parse(str(b)) == b
+        saved = Objective(["val_error"], budgets=[b]).to_dict()["budgets"]
+        assert Objective(["val_error"], budgets=saved).budgets == (b,)
+
+    def test_printed_budget_stays_short(self) -> None:
+        assert str(Budget("latency_ms", "<=", 100.0)) == "latency_ms<=100"
+        assert str(Budget("memory_kb", ">", 2.5)) == "memory_kb>2.5"
+
     def test_constraints_of_objective(self) -> None:
         obj = Objective(["val_error"], budgets=["latency_ms<=100", "memory_kb<=512"])
         g = obj.constraints({"val_error": 0.1, "latency_ms": 120.0, "memory_kb": 100.0})

@@ -126,7 +126,14 @@ class Budget:
         return float(g)
 
     def __str__(self) -> str:
-        return f"{self.metric}{self.op}{self.limit:g}"
+        # ``:g`` keeps short limits short ("100", not "100.0"), but rounds to 6
+        # significant digits; a limit it would change is written in full (Python's
+        # shortest repr that reads back exactly), so a printed or saved budget parses
+        # back to the same limit.
+        text = f"{self.limit:g}"
+        if float(text) != self.limit:
+            text = repr(float(self.limit))
+        return f"{self.metric}{self.op}{text}"
 
 
 @dataclass(frozen=True)

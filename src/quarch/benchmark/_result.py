@@ -194,7 +194,7 @@ class BenchmarkResult:
                 f"optimum {opt:.3f}{oracle}. "
                 + (
                     f"diff = mean minus {ref}'s (the best classical), 95% bootstrap CI; "
-                    f"p = rank-sum; * p < {ALPHA}. "
+                    f"p = rank-sum; * p < {ALPHA} and the CI excludes 0. "
                     if ref
                     else ""
                 )

@@ -49,14 +49,20 @@ import numpy as np
 
 from quarch.search._common import History
 from quarch.search._problem import Constraint, QUBOProblem
-from quarch.search._surrogate import QuadraticModel, fit_known, fit_quadratic, rank_scores
+from quarch.search._surrogate import (
+    QuadraticModel,
+    fit_known,
+    fit_quadratic,
+    n_features,
+    rank_scores,
+)
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from quarch.objectives import Objective
 
-__all__ = ["CheapMetrics", "Surrogates", "screen"]
+__all__ = ["CheapMetrics", "Surrogates", "hamming_constraint", "screen"]
 
 #: ``cheap_metrics(arch) -> {metric: value}``: metrics known without training.
 CheapMetrics = Callable[[Mapping[str, Any]], Mapping[str, float]]
@@ -215,12 +221,23 @@ class Surrogates:
             return float(m[term.name])
         return None
 
-    def problems(self, hist: History, rng: np.random.Generator, n: int) -> list[QUBOProblem]:
+    def problems(
+        self,
+        hist: History,
+        rng: np.random.Generator,
+        n: int,
+        *,
+        radius: int | None = None,
+        exploration: float | None = None,
+    ) -> list[QUBOProblem]:
         """``n`` Thompson samples of the models fitted to ``hist``, as solver problems.
 
         Every draw comes from ``rng``, before any solver's, so the samples do not
-        depend on the solver.
+        depend on the solver. ``radius`` adds a trust region: at most ``radius``
+        choices may differ from the best trial so far (:func:`hamming_constraint`);
+        ``exploration`` overrides the spread of the samples for this call.
         """
+        spread = self.exploration if exploration is None else float(exploration)
         known = self.known_names(hist)
         objs = self._objectives(hist)
         buds = self._budgets(hist)
@@ -269,12 +286,16 @@ class Surrogates:
             samples = [
                 self._known_fit(hist, t.name)[0].scaled(t.sign)
                 if post is None
-                else QuadraticModel(hist.sizes, post.draw(rng, self.exploration))
+                else QuadraticModel(hist.sizes, post.draw(rng, spread))
                 for t, post, _, _ in obj_models
             ]
             constraints = [
-                self._budget(hist, term, post, scale, rng) for term, post, scale in bud_models
+                self._budget(hist, term, post, scale, rng, spread)
+                for term, post, scale in bud_models
             ]
+            best = hist.best()
+            if radius is not None and best is not None:
+                constraints.append(hamming_constraint(hist.sizes, hist.X[best], radius))
             if single:
                 f = samples[0]
             elif objs[0].weight is not None:
@@ -291,12 +312,16 @@ class Surrogates:
         return out
 
     def _budget(
-        self, hist: History, term: _Term, post: Any, scale: float, rng: np.random.Generator
+        self,
+        hist: History,
+        term: _Term,
+        post: Any,
+        scale: float,
+        rng: np.random.Generator,
+        spread: float,
     ) -> Constraint:
         if post is not None:
-            return Constraint(
-                term.name, QuadraticModel(hist.sizes, post.draw(rng, self.exploration))
-            )
+            return Constraint(term.name, QuadraticModel(hist.sizes, post.draw(rng, spread)))
         assert self.objective is not None and term.metric is not None
         budget = next(b for b in self.objective.budgets if str(b) == term.name)
         model, mu, sd = self._known_fit(hist, term.metric)
@@ -351,6 +376,32 @@ class Surrogates:
 
             extra.append(Constraint(f"{term.name}<=eps", g, exact))
         return samples[k], extra
+
+
+def hamming_constraint(sizes: Sequence[int], centre: np.ndarray, radius: int) -> Constraint:
+    """The trust region ``hamming(x, centre) <= radius`` as a budget of a QUBO problem.
+
+    The number of choices that differ from ``centre`` is linear in the one-hot bits
+    (``n_choices - sum_j bit[j, centre_j]``), so the region is one more linear
+    inequality with slack variables, exact in the QUBO and in the candidates' check
+    (TuRBO's trust region, Eriksson et al. 2019, in the Hamming metric as in
+    Wan et al. 2021's CASMOPOLITAN for categorical spaces).
+    """
+    sizes = [int(k) for k in sizes]
+    centre = np.asarray(centre, dtype=np.int64).reshape(len(sizes))
+    w = np.zeros(n_features(sizes))
+    start = 0
+    for j, k in enumerate(sizes):
+        w[start : start + k] = 1.0
+        w[start + int(centre[j])] = 0.0
+        start += k
+    model = QuadraticModel(sizes, w).shifted(-float(radius))
+
+    def exact(X: np.ndarray) -> np.ndarray:
+        differ = np.not_equal(np.asarray(X, dtype=np.int64).reshape(-1, len(sizes)), centre)
+        return differ.sum(1).astype(float) - float(radius)
+
+    return Constraint(f"hamming<={radius}", model, exact)
 
 
 def _weighted(
