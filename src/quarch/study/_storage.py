@@ -28,6 +28,7 @@ psycopg reads), and every message shows the URL masked.
 from __future__ import annotations
 
 import contextlib
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -110,19 +111,40 @@ def make_storage(spec: str, run_dir: Path, *, writer: bool = False) -> BaseStora
 
 
 def _wal_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """SQLAlchemy ``connect`` hook: WAL mode, commits without ``fsync``."""
+    """SQLAlchemy ``connect`` hook: commits without ``fsync`` (a per-connection setting
+    that takes no lock; the WAL mode itself is a property of the file)."""
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
 def _wal_storage(url: str) -> RDBStorage:
-    """An Optuna ``RDBStorage`` on the SQLite file ``url`` whose every connection
-    runs in WAL mode with ``synchronous=NORMAL`` until :func:`close_storage`."""
-    storage = RDBStorage(url)
+    """An Optuna ``RDBStorage`` on the SQLite file ``url`` in WAL mode whose every
+    connection commits with ``synchronous=NORMAL``, until :func:`close_storage`.
+
+    Switching the file to WAL needs it to itself for a moment, so it is done once here,
+    retried while another process reads it (a dashboard opened on the run, a polling
+    script); if it never gets the file, the run writes in rollback mode, correct and
+    slower. Opening the storage is retried once too: Optuna creates the tables by "check,
+    then create", so a reader that opens the new file at the same moment can create
+    them in between, and the second attempt finds them."""
+    try:
+        storage = RDBStorage(url)
+    except sqlalchemy.exc.OperationalError as e:
+        if "already exists" not in str(e):
+            raise
+        storage = RDBStorage(url)
+    for attempt in range(20):
+        try:
+            with storage.engine.connect() as con:
+                mode = con.exec_driver_sql("PRAGMA journal_mode=WAL").scalar()
+            if str(mode).lower() == "wal":
+                break
+        except sqlalchemy.exc.OperationalError:  # busy: another process has it open
+            pass
+        time.sleep(0.05 * (attempt + 1))
     event.listen(storage.engine, "connect", _wal_pragmas)
-    storage.engine.dispose()  # the connection that created the tables predates the hook
+    storage.engine.dispose()  # the connections opened so far predate the hook
     return storage
 
 
