@@ -125,15 +125,19 @@ def _wal_storage(url: str) -> RDBStorage:
     Switching the file to WAL needs it to itself for a moment, so it is done once here,
     retried while another process reads it (a dashboard opened on the run, a polling
     script); if it never gets the file, the run writes in rollback mode, correct and
-    slower. Opening the storage is retried once too: Optuna creates the tables by "check,
-    then create", so a reader that opens the new file at the same moment can create
-    them in between, and the second attempt finds them."""
-    try:
-        storage = RDBStorage(url)
-    except sqlalchemy.exc.OperationalError as e:
-        if "already exists" not in str(e):
-            raise
-        storage = RDBStorage(url)
+    slower. Opening the storage is retried too: Optuna creates the tables and its version
+    row by "check, then create", so a reader that opens the new file at the same moment
+    can create them in between (CI saw both), and the next attempt finds them."""
+    for attempt in range(10):
+        try:
+            storage = RDBStorage(url)
+            break
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError):
+            # a reader created the tables or Optuna's version row in between (Optuna
+            # checks, then creates); the next attempt finds them
+            if attempt == 9:
+                raise
+            time.sleep(0.05 * (attempt + 1))
     for attempt in range(20):
         try:
             with storage.engine.connect() as con:
