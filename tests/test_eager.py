@@ -81,7 +81,7 @@ def test_eager_adam_is_torch_adam_bit_for_bit() -> None:
                 opt.step()
 
         with no_dynamo_import():
-            train(a, _EagerAdam(a.parameters(), lr=0.05, weight_decay=0.01))
+            train(a, _EagerAdam(a.parameters(), lr=0.05, weight_decay=0.01, foreach=True))
         assert "torch._dynamo" not in sys.modules
         train(b, torch.optim.Adam(b.parameters(), lr=0.05, weight_decay=0.01, foreach=False))
         for p, q, s in zip(a.parameters(), b.parameters(), start.parameters(), strict=True):
