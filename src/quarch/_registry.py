@@ -6,7 +6,7 @@ the command line and what is tested are the same list.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -36,6 +36,22 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
+        self._pending: list[Callable[[], Iterable[tuple[str, T, str]]]] = []
+
+    def add_lazy(self, loader: Callable[[], Iterable[tuple[str, T, str]]]) -> None:
+        """Register the entries ``loader()`` yields (name, factory, description) when the
+        table is first read, in the place they would have had if added now.
+
+        For entries that cost a scan to list (every calibration snapshot of an
+        installed package): a command that never names one should not pay for it.
+        """
+        self._pending.append(loader)
+
+    def _load(self) -> None:
+        while self._pending:
+            loader = self._pending.pop(0)
+            for name, factory, description in loader():
+                self.add(name, factory, description)
 
     def register(self, name: str, description: str) -> Callable[[T], T]:
         """Decorator that registers ``factory`` under ``name``."""
@@ -48,16 +64,19 @@ class Registry(Generic[T]):
 
     def add(self, name: str, factory: T, description: str) -> None:
         """Register ``factory`` under ``name``; a name can be registered once."""
+        self._load()
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._entries[name] = Entry(name, factory, description)
 
     def remove(self, name: str) -> None:
         """Forget ``name`` (so that it can be registered again)."""
+        self._load()
         del self._entries[name]
 
     def get(self, name: str) -> T:
         """The factory named ``name``; an unknown name lists the known ones."""
+        self._load()
         try:
             return self._entries[name].factory
         except KeyError:
@@ -67,14 +86,18 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         """Registered names in registration order."""
+        self._load()
         return list(self._entries)
 
     def entries(self) -> list[Entry[T]]:
         """Registered entries in registration order."""
+        self._load()
         return list(self._entries.values())
 
     def __contains__(self, name: object) -> bool:
+        self._load()
         return name in self._entries
 
     def __iter__(self) -> Iterator[str]:
+        self._load()
         return iter(self._entries)

@@ -267,8 +267,14 @@ DEVICES: Registry[Profile] = Registry("device profile")
 _ALL: tuple[DeviceProfile | QuantumDevice, ...] = (CORTEX_M7, RASPI4, LOCAL_CPU, *_QUANTUM.values())
 for _p in _ALL:
     DEVICES.add(_p.name, _p, _p.description)
-for _t in calibrated_targets():
-    DEVICES.add(_t.name, _t, f"quantum, calibrated: IBM {_t.snapshot} snapshot")
+# listing the snapshots reads every one's JSON (0.3-0.4 s): done when the table is
+# first read, not on every import of quarch.cost (every search's first second)
+DEVICES.add_lazy(
+    lambda: (
+        (t.name, t, f"quantum, calibrated: IBM {t.snapshot} snapshot")
+        for t in calibrated_targets()
+    )
+)
 
 
 def _hint(name: str) -> str:
