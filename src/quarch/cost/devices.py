@@ -271,8 +271,7 @@ for _p in _ALL:
 # first read, not on every import of quarch.cost (every search's first second)
 DEVICES.add_lazy(
     lambda: (
-        (t.name, t, f"quantum, calibrated: IBM {t.snapshot} snapshot")
-        for t in calibrated_targets()
+        (t.name, t, f"quantum, calibrated: IBM {t.snapshot} snapshot") for t in calibrated_targets()
     )
 )
 
