@@ -75,8 +75,10 @@ class Registry(Generic[T]):
         del self._entries[name]
 
     def get(self, name: str) -> T:
-        """The factory named ``name``; an unknown name lists the known ones."""
-        self._load()
+        """The factory named ``name``; an unknown name lists the known ones (a name
+        already registered is returned without running the lazy loaders)."""
+        if name not in self._entries:
+            self._load()
         try:
             return self._entries[name].factory
         except KeyError:
@@ -95,7 +97,8 @@ class Registry(Generic[T]):
         return list(self._entries.values())
 
     def __contains__(self, name: object) -> bool:
-        self._load()
+        if name not in self._entries:
+            self._load()
         return name in self._entries
 
     def __iter__(self) -> Iterator[str]:

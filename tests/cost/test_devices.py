@@ -53,3 +53,45 @@ class TestOneRegistry:
         check_device_profile("ibm-eagle", ("quantum",))
         with pytest.raises(ConfigError, match=r"known: ibm-eagle, ibm-heron, ibm-aachen, "):
             check_device_profile("raspi4", ("quantum",))
+
+
+def test_built_in_profiles_are_found_without_listing_the_snapshots() -> None:
+    # a fresh process, the snapshot scan made to fail: every search's first second
+    # looked up ibm-heron, and listing the snapshots read all of their JSON files
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import quarch.cost.calibration as calibration
+
+        def scan(root):
+            raise RuntimeError("scanned")
+
+        calibration._scan = scan
+        from quarch.cost.devices import (
+            DEVICES, check_device_profile, get_device, get_quantum_device, is_calibrated,
+        )
+
+        assert get_quantum_device("ibm-heron").name == "ibm-heron"
+        assert get_device("raspi4").name == "raspi4"
+        assert not is_calibrated("ibm-heron")
+        check_device_profile("ibm-heron", ("quantum",))
+        try:
+            DEVICES.names()
+        except RuntimeError as e:
+            print(e)
+        """
+    )
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.strip() == "scanned"  # listing every name does scan
+
+
+def test_the_listing_keeps_built_in_profiles_before_the_snapshots() -> None:
+    names = DEVICES.names()
+    calibrated = [n for n in names if DEVICES.get(n).kind == "quantum" and n.startswith("ibm-")]
+    first_snapshot = min(names.index(n) for n in calibrated if n not in ("ibm-eagle", "ibm-heron"))
+    assert names.index("ibm-heron") < first_snapshot
+    assert names.index("local-cpu") < first_snapshot

@@ -348,12 +348,12 @@ def get_calibration(device: str | QuantumDevice) -> Calibration | None:
 
 
 def _lookup(name: str, kind: DeviceKind) -> Profile:
+    if name in DEVICES and DEVICES.get(name).kind == kind:
+        return DEVICES.get(name)
     of_kind = [e.name for e in DEVICES.entries() if e.factory.kind == kind]
-    if name not in of_kind:
-        raise ConfigError(
-            f"unknown {kind} device profile {name!r}; known: {', '.join(of_kind)}{_hint(name)}"
-        )
-    return DEVICES.get(name)
+    raise ConfigError(
+        f"unknown {kind} device profile {name!r}; known: {', '.join(of_kind)}{_hint(name)}"
+    )
 
 
 def check_device_profile(name: str, kinds: tuple[str, ...]) -> None:
@@ -362,6 +362,8 @@ def check_device_profile(name: str, kinds: tuple[str, ...]) -> None:
     Raises:
         ConfigError: one line listing the profiles of the accepted kinds.
     """
+    if name in DEVICES and DEVICES.get(name).kind in kinds:
+        return
     known = [e.name for e in DEVICES.entries() if e.factory.kind in kinds]
     if name not in known:
         what = " or ".join(kinds) if kinds else "no"
