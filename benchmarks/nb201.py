@@ -7,8 +7,9 @@ accuracy of each run's pick, its gap to the oracle pick (the cell with the best
 bootstrap interval and a rank-sum p-value. After each table: the best quantum or
 quantum-inspired strategy against TPE, regularised evolution and local search.
 Settings were tuned on CIFAR-10's validation signal with seeds 1000-1199 (not the
-reported 0-29; ``qubo-sqa``'s startup draws and batch size, and the trust region that
-was tried and left off, on seeds 1000-1119); CIFAR-100 is held out. A gap is marked
+reported 0-29; ``qubo-sqa``'s startup draws and batch size, and the trust region and
+the local polish that were tried and left off, on seeds 1000-1119, the polish with
+``nb201_diagnose.py``); CIFAR-100 is held out. A gap is marked
 significant when the rank-sum p is below 0.05 and the bootstrap interval of the mean
 difference excludes 0 (``quarch.benchmark._stats``). Usage::
 

@@ -3,6 +3,7 @@ search against brute force, and its oracle-call record."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 
@@ -10,9 +11,10 @@ import numpy as np
 import optuna
 import pytest
 
-from quarch.search import GroverSampler
-from quarch.search._grover import amplified_probs, grover_adaptive_search
-from quarch.search._surrogate import single_thread
+from quarch.search import GroverSampler, QUBOProblem, Register
+from quarch.search._circuits import split_blocks
+from quarch.search._grover import GroverSolver, amplified_probs, grover_adaptive_search
+from quarch.search._surrogate import QuadraticModel, n_features, single_thread
 from quarch.space import Choice, Space
 
 
@@ -61,3 +63,56 @@ class TestCorrectness:
             GroverSampler(max_oracle_calls=0)
         with pytest.raises(ValueError, match=r"lam must be in \(1.0, 4.0\]; got 1"):
             GroverSampler(lam=1)
+
+
+class TestOneOptionChoice:
+    """A choice with one option needs no qubit in binary encoding; split off on its own
+    it made a one-state block, and the circuit's measurement raised (``[16, 16, 1]``
+    at ``max_qubits=4``: a ``MeasurementError`` on a state of length 1)."""
+
+    SIZES = (16, 16, 1)
+
+    def test_it_joins_a_block_instead_of_making_its_own(self) -> None:
+        assert split_blocks(self.SIZES, "binary", 4, decompose=True, strategy="grover") == [
+            [0],
+            [1, 2],
+        ]
+        assert split_blocks((1, 16, 16), "binary", 4, decompose=True, strategy="grover") == [
+            [0, 1],
+            [2],
+        ]
+
+    @pytest.mark.parametrize("seed", range(3))
+    def test_decomposed_search_reaches_the_brute_force_optimum(self, seed: int) -> None:
+        """Grover block by block on a model with no pair term across blocks ends at
+        the brute-force optimum of all 256 architectures."""
+        sizes = list(self.SIZES)
+        w = np.zeros(n_features(sizes))
+        w[: sum(sizes)] = np.random.default_rng(seed).standard_normal(sum(sizes))
+        m = QuadraticModel(sizes, w)
+        reg = Register(max_qubits=4, rounds=2)
+        solver = GroverSolver(max_oracle_calls=64, register=reg)
+        problem = QUBOProblem(m, np.zeros(3, dtype=np.int64))
+        X = solver([problem], np.random.default_rng(seed)).candidates[0]
+        archs = np.array(list(itertools.product(*(range(k) for k in sizes))))
+        best = archs[int(np.argmin(m.energy(archs)))]
+        assert X[int(np.argmin(m.energy(X)))].tolist() == best.tolist()
+
+    def test_a_one_state_register_is_not_simulated(self) -> None:
+        """Every choice with one option: nothing to search, no circuit, no candidate."""
+        m = QuadraticModel([1, 1], np.zeros(n_features([1, 1])))
+        solver = GroverSolver(register=Register(max_qubits=4))
+        sol = solver([QUBOProblem(m, np.zeros(2, dtype=np.int64))], np.random.default_rng(0))
+        assert sol.candidates[0].shape == (0, 2) and sol.counters == {}
+
+    def test_a_study_runs_and_finds_the_brute_force_optimum(self) -> None:
+        space = Space([Choice(n, list(range(k))) for n, k in zip("abc", self.SIZES, strict=True)])
+        rng = np.random.default_rng(7)
+        table = rng.standard_normal(16)[:, None] + rng.standard_normal(16)[None, :]
+        sampler = GroverSampler(
+            seed=0, max_qubits=4, n_startup=10, batch_size=4, search_space=space.distributions()
+        )
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(lambda t: float(table[tuple(space.to_indices(space.suggest(t))[:2])]),
+                       n_trials=40)  # fmt: skip
+        assert study.best_value == pytest.approx(float(table.min()))

@@ -96,7 +96,9 @@ def split_blocks(
         blocks: list[list[int]] = [[]]
         width = 0
         for j, w in enumerate(widths):
-            if blocks[-1] and (width + w > max_qubits or width >= target - 1e-9):
+            # a one-option choice needs no qubit: it joins the open block rather than
+            # opening a one-state block of its own (nothing to search there)
+            if blocks[-1] and w > 0 and (width + w > max_qubits or width >= target - 1e-9):
                 blocks.append([])
                 width = 0
             blocks[-1].append(j)
@@ -277,6 +279,8 @@ class Register:
         counters: dict[str, float] = {}
         for _ in range(self.rounds):
             for block in blocks:
+                if n_qubits([problem.sizes[j] for j in block], self.encoding) == 0:
+                    continue  # one state (only one-option choices): the incumbent holds it
                 C, X = self.costs(problem, inc, block)
                 c_inc = float(problem.energy(inc[None])[0])
                 codes, info = circuit(C, c_inc, rng)
