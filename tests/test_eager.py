@@ -67,7 +67,7 @@ def test_eager_adam_is_torch_adam_bit_for_bit() -> None:
         import torch
 
         from quarch._eager import no_dynamo_import
-        from quarch.evaluate.training import _EagerAdam
+        from quarch.evaluate._flat_adam import _EagerAdam
 
         torch.manual_seed(0)
         a = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))

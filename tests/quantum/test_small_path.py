@@ -74,6 +74,9 @@ def _check(c: Circuit, w: np.ndarray, x: np.ndarray, path: str = "small") -> Non
     xt = torch.tensor(x, requires_grad=True) if c.n_inputs else None
     words = [f"Z{i}" for i in range(n)] + [f"X{i}" for i in range(n)]
     out = plan.expval(words, xt, wt)
+    with torch.no_grad():  # the forward-only call (no autograd node): the same numbers
+        quiet = plan.expval(words, xt, wt)
+    assert quiet.grad_fn is None and torch.equal(quiet, out.detach())
     out = out.expand(x.shape[0], -1)
     np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-7)
     if not (c.n_weights or c.n_inputs):

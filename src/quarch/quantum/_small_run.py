@@ -88,6 +88,54 @@ def _trace(
     return torch.bmm(yy.view(n, 2, -1), hh.view(n, 2, -1).mT)
 
 
+_Pending = tuple[
+    tuple[str, int], torch.Tensor, torch.Tensor, torch.Tensor, "torch.Tensor | None", bool
+]
+"""A partial trace the backward still owes: (key, y, h, index, phase, per_row)."""
+
+
+def _traces(
+    rt: SmallRuntime, pending: list[_Pending], n: int
+) -> dict[tuple[str, int], torch.Tensor]:
+    """Every owed partial trace, those of equal shape in one gather and one ``bmm``.
+
+    A circuit of ``L`` layers owes ``L + 1`` traces, and at these sizes the number of
+    torch calls, not their work, is the cost. The layers' states are stacked and read
+    through one index into the flattened stack (``(member, row, amplitude)`` to
+    ``(member, [row,] wire, bit, rest)``, cached per group on ``rt``), so members may
+    use different trace indices. Results as :func:`_trace` returns them, summed per key.
+    """
+    out: dict[tuple[str, int], torch.Tensor] = {}
+    groups: dict[tuple[bool, tuple[int, ...]], list[_Pending]] = {}
+    for item in pending:
+        key, y, h, idx, phase, per_row = item
+        if phase is not None:
+            _add(out, key, _trace(y, h, idx, phase, per_row, n))
+            continue
+        in_place = per_row or y.shape[0] == 1  # _trace's first branch: per row
+        groups.setdefault((in_place, tuple(y.shape)), []).append(item)
+    for (in_place, shape), items in groups.items():
+        if len(items) == 1:
+            key, y, h, idx, _, per_row = items[0]
+            _add(out, key, _trace(y, h, idx, None, per_row, n))
+            continue
+        g, rows = len(items), shape[0]
+        index = rt.trace_group(tuple(it[3] for it in items), rows, in_place)
+        yy = torch.stack([it[1] for it in items]).view(-1).index_select(0, index)
+        hh = torch.stack([it[2] for it in items]).view(-1).index_select(0, index)
+        if in_place:  # per row: [g, rows, n, 2, 2^(n-1)]
+            t = torch.bmm(yy.view(g * rows * n, 2, -1), hh.view(g * rows * n, 2, -1).mT)
+            t = t.view(g, rows * n, 2, 2)
+            for j, (key, *_, per_row) in enumerate(items):
+                tj = t[j]
+                _add(out, key, tj.view(rows, n, 2, 2) if per_row else tj)
+        else:  # summed over the rows: [g, n, 2, 2^(n-1), rows]
+            t = torch.bmm(yy.view(g * n, 2, -1), hh.view(g * n, 2, -1).mT).view(g, n, 2, 2)
+            for j, item in enumerate(items):
+                _add(out, item[0], t[j])
+    return out
+
+
 class _Call:
     """What one call keeps for its backward."""
 
@@ -158,12 +206,11 @@ def _back(
     saved: list[Any],
     out: torch.Tensor,
     g_ang: dict[tuple[str, int], torch.Tensor],
-    traces: dict[tuple[str, int], torch.Tensor],
+    pending: list[_Pending],
 ) -> torch.Tensor:
     """Backward of :func:`_run` (``out`` its result) on ``h = conj(grad)``; collects the
-    gradients of angles (by first position) in ``g_ang`` and each Kronecker layer's
-    partial traces in ``traces``."""
-    n = rt.prog.n
+    gradients of angles (by first position) in ``g_ang`` and, per Kronecker layer, what
+    its partial traces are computed from in ``pending`` (see :func:`_traces`)."""
     for i in range(stop - 1, start - 1, -1):
         op = rt.code[i]
         code = op[0]
@@ -172,9 +219,7 @@ def _back(
         if code == _KRON:
             kind, layer = op[1], op[3]
             idx, phase = rt.layer_trace[(kind, layer)]
-            t = _trace(y, h, idx, phase, kind == "b", n)
-            key = (kind, layer)
-            traces[key] = t if key not in traces else traces[key] + t
+            pending.append(((kind, layer), y, h, idx, phase, kind == "b"))
             if kind == "s" and rt.whole:
                 h = torch.mm(h, call.kmat["s"][0][layer])
             else:
@@ -376,7 +421,7 @@ class SmallCircuit(torch.autograd.Function):
         else:
             h = torch.conj_physical(grad)
         g_ang: dict[tuple[str, int], torch.Tensor] = {}
-        traces: dict[tuple[str, int], torch.Tensor] = {}
+        pending: list[_Pending] = []
         # --- instructions in reverse
         for r in range(len(var.runs) - 1, -1, -1):
             start, stop, _ = var.runs[r]
@@ -384,26 +429,30 @@ class SmallCircuit(torch.autograd.Function):
             if ut is not None:
                 h_ut = torch.mm(psi_in.mT, h)
                 h = torch.mm(h, ut.mT)
-                _back(rt, call, h_ut, start, stop, saved, ut, g_ang, traces)
+                _back(rt, call, h_ut, start, stop, saved, ut, g_ang, pending)
             else:
                 out = runs[r + 1][0] if r + 1 < len(var.runs) else psi
-                h = _back(rt, call, h, start, stop, saved, out, g_ang, traces)
+                h = _back(rt, call, h, start, stop, saved, out, g_ang, pending)
         g_psi0 = None
         if rt.prefix:  # the product state is a layer applied to |0>
             psi_start = runs[0][0] if var.runs else psi
             assert var.trace_idx is not None
             per_row = any(k == "b" for k, _ in rt.prefix)
-            t = _trace(psi_start, h, var.trace_idx, None, per_row, n)
+            last = ("prefix", len(rt.prefix) - 1)
+            pending.append((last, psi_start, h, var.trace_idx, None, per_row))
+            traces = _traces(rt, pending, n)
+            t = traces[last]
             # each prefix layer j sees the trace through the later layers W_j:
             # tr(T W Q W^-1) = tr((W^-1 T W) Q), W_j = R_J .. R_{j+1} (unitary)
-            traces[("prefix", len(rt.prefix) - 1)] = t
             wm = None
             for j in range(len(rt.prefix) - 2, -1, -1):
                 mj = call.pmats[j]  # rows of prefix layer j + 1
                 wm = mj if wm is None else torch.matmul(wm, mj)
                 traces[("prefix", j)] = _conjugated(t, wm)
-        elif ctx.psi0_rows is not None and ctx.needs_input_grad[6]:
-            g_psi0 = torch.conj_physical(h if ctx.psi0_rows == rows else h.sum(0, keepdim=True))
+        else:
+            traces = _traces(rt, pending, n)
+            if ctx.psi0_rows is not None and ctx.needs_input_grad[6]:
+                g_psi0 = torch.conj_physical(h if ctx.psi0_rows == rows else h.sum(0, keepdim=True))
         # --- slots: dL/da = Re tr(T Q), Q = S X S^-1 conjugated through the row
         for k in call.angled:
             blocks = []

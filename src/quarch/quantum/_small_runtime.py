@@ -128,8 +128,17 @@ class SmallRuntime:
         self.single_state = single_state
         n, d = prog.n, prog.d
 
+        shared: dict[tuple[tuple[int, ...], bytes], torch.Tensor] = {}
+
         def lt(a: Any) -> torch.Tensor:
-            return torch.as_tensor(np.ascontiguousarray(a, dtype=np.int64), device=device)
+            """An index tensor, one object per content: the backward groups the partial
+            traces of equal index into one call (see ``_small_run._traces``)."""
+            arr = np.ascontiguousarray(a, dtype=np.int64)
+            key = (arr.shape, arr.tobytes())
+            hit = shared.get(key)
+            if hit is None:
+                hit = shared[key] = torch.as_tensor(arr, device=device)
+            return hit
 
         def rt(a: Any) -> torch.Tensor:
             return torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=real, device=device)
@@ -255,6 +264,7 @@ class SmallRuntime:
         self._variants: dict[tuple[bool, bool, bool], _Variant] = {}
         self._by_rows: dict[tuple[int, bool], _Variant] = {}
         self._signs: dict[int, tuple[np.ndarray, torch.Tensor, torch.Tensor]] = {}
+        self._trace_groups: dict[tuple[Any, ...], torch.Tensor] = {}
 
     @staticmethod
     def _fold(
@@ -327,6 +337,33 @@ class SmallRuntime:
             i = j
         v = self._variants[key] = _Variant(single, state_idx, trace_idx, runs)
         return v
+
+    def trace_group(
+        self, indices: tuple[torch.Tensor, ...], rows: int, per_row: bool
+    ) -> torch.Tensor:
+        """One index reading the partial-trace inputs of several layers at once from
+        their stacked states ``[g, rows, 2^n]`` (flattened): member ``j``'s trace index
+        ``idx_j`` ``[n * 2^n]`` laid out ``[g, rows, n*2^n]`` (``per_row``) or ``[g, n, 2,
+        2^(n-1), rows]`` (summed over the rows by the ``bmm``)."""
+        key = (tuple(id(i) for i in indices), rows, per_row)
+        hit = self._trace_groups.get(key)
+        if hit is not None:
+            return hit
+        d, n = self.prog.d, self.prog.n
+        idx = np.stack([i.cpu().numpy() for i in indices])  # [g, n * d]
+        g = len(indices)
+        base = np.arange(g)[:, None, None] * rows * d + np.arange(rows)[None, :, None] * d
+        if per_row:
+            flat = base + idx[:, None, :]  # [g, rows, n*d]
+        else:  # [g, n, 2, d/2, rows]: _trace's order, so the sums add in its order
+            split = idx.reshape(g, n, 2, d // 2, 1)
+            flat = base.reshape(g, 1, 1, 1, rows) + split
+        if len(self._trace_groups) > 64:
+            self._trace_groups.clear()
+        hit = self._trace_groups[key] = torch.as_tensor(
+            np.ascontiguousarray(flat.reshape(-1)), device=self.device
+        )
+        return hit
 
     def signs(self, table: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """A sign table ``[d, n_obs]`` as the node uses it (trailing permutations

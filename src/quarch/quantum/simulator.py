@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -106,6 +107,19 @@ class SimulationError(QuarchError, ValueError):
 
 
 _COMPLEX = (torch.complex64, torch.complex128)
+
+
+class _NoContext:
+    """Stands in for an autograd context where no gradient is recorded."""
+
+    __slots__ = ("call", "psi0_rows", "rt", "signs", "var", "x")
+
+
+def _forward_only(*args: Any) -> torch.Tensor:
+    """:class:`SmallCircuit`'s forward without its autograd node, for calls under
+    ``torch.no_grad()`` (a training loop's validation after every step): ``apply``
+    costs its bookkeeping even when nothing is recorded."""
+    return SmallCircuit.forward(_NoContext(), *args)
 
 
 def _real(dtype: torch.dtype) -> torch.dtype:
@@ -439,7 +453,8 @@ class ExecutionPlan:
         rt = self._small_runtime(psi0 is None, batched_w, device)
         table = None if words is None else self._diagonal_signs(words)
         signs = None if table is None else rt.signs(table)
-        out = SmallCircuit.apply(
+        run = SmallCircuit.apply if torch.is_grad_enabled() else _forward_only
+        out = run(
             rt,
             signs,
             batch,

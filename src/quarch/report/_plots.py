@@ -33,6 +33,14 @@ def _plt() -> Any:
     return plt
 
 
+def _margins(fig: Any, left: float, bottom: float, right: float = 0.15, top: float = 0.35) -> None:
+    """Margins in inches (tick labels, axis label, title), instead of ``tight_layout``:
+    that draws the figure once more to measure it, and the report's few fixed-size
+    plots do not need it."""
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h)
+
+
 def _log_if_spread(ax: Any, axis: str, values: Sequence[float]) -> None:
     """A log axis when ``values`` span two decades or more (params, FLOPs, latencies);
     symlog when some are zero, so they stay on the plot."""
@@ -97,7 +105,7 @@ def pareto_fronts(result: SearchResult) -> list[tuple[str, Figure]]:
         _log_if_spread(ax, "y", [t.metrics[y] for t in done])
         ax.set_title(f"{y} vs {x}")
         ax.legend(fontsize=8)
-        fig.tight_layout()
+        _margins(fig, left=0.85, bottom=0.55)
         figs.append((f"pareto_{x}_vs_{y}", fig))
     return figs
 
@@ -134,7 +142,7 @@ def best_so_far(result: SearchResult) -> Figure:
     ax.set_ylabel(name)
     ax.set_title(f"best {name} so far")
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    _margins(fig, left=0.85, bottom=0.55)
     return fig
 
 
@@ -211,7 +219,8 @@ def importance_bars(importances: dict[str, float], target: str) -> Figure:
     ax.set_xlabel(f"importance for {target} (fANOVA, sums to 1)")
     ax.tick_params(axis="y", labelsize=8)
     ax.set_title("what mattered")
-    fig.tight_layout()
+    # the longest choice name at 8 pt (about 0.075 in per character) and a gap
+    _margins(fig, left=0.25 + 0.075 * max((len(k) for k, _ in items), default=4), bottom=0.55)
     return fig
 
 
