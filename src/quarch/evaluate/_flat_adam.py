@@ -115,11 +115,12 @@ class FlatAdam(_EagerAdam):
     def _to_torch(self) -> None:
         """Hand the moments and the step count to torch's Adam, per parameter."""
         if self._t:
-            from torch.optim.optimizer import _get_scalar_dtype
-
+            # the dtype torch's Adam gives its step counter (torch.optim.optimizer's
+            # _get_scalar_dtype: float64 under a float64 default dtype, else float32)
+            scalar = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
             for p, (a, b) in zip(self._params, self._spans, strict=True):
                 self.state[p] = {
-                    "step": torch.tensor(float(self._t), dtype=_get_scalar_dtype()),
+                    "step": torch.tensor(float(self._t), dtype=scalar),
                     "exp_avg": self._m[a:b].view_as(p).clone(),
                     "exp_avg_sq": self._v[a:b].view_as(p).clone(),
                 }
