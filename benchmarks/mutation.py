@@ -77,6 +77,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/quantum/_apply.py", "src/quarch/quantum/_matrices.py"],
         ["tests/quantum/test_simulator.py"],
     ),
+    "training": (
+        ["src/quarch/evaluate/_flat_adam.py"],
+        ["tests/test_flat_adam.py", "tests/test_training_loop.py"],
+    ),
 }  # fmt: skip
 
 

@@ -63,7 +63,7 @@ def _pair(seed: int = 0) -> tuple[_Net, _Net]:
 
 
 @pytest.mark.parametrize("foreach", [True, False])
-@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01, 1.0])
 def test_bit_identical_to_torch_adam(foreach: bool, weight_decay: float) -> None:
     ref, flat = _pair()
     start = copy.deepcopy(ref)
@@ -127,3 +127,114 @@ def test_release_gives_each_parameter_its_own_storage() -> None:
     assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
     _train(flat, opt, 3)  # still an optimiser (torch's path) after release
     assert not all(torch.equal(a, b) for a, b in zip(before, flat.parameters(), strict=True))
+
+
+def _twins(params: list[nn.Parameter]) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    return params, [nn.Parameter(p.detach().clone()) for p in params]
+
+
+def _steps(params: list[nn.Parameter], opt: torch.optim.Optimizer, steps: int = 30) -> None:
+    gen = torch.Generator().manual_seed(5)
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        loss = sum(
+            (p.double() * torch.randn(p.shape, generator=gen, dtype=torch.float64)).sum() ** 2
+            for p in params
+        )
+        loss.backward()
+        opt.step()
+
+
+def test_fast_path_runs_on_one_buffer() -> None:
+    _, flat = _pair(5)
+    opt = FlatAdam(flat.parameters(), lr=0.01)
+    assert opt._flat is not None
+    assert len({p.untyped_storage().data_ptr() for p in flat.parameters()}) == 1
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: [nn.Parameter(torch.randn(4)), nn.Parameter(torch.randn(3, dtype=torch.float64))],
+        lambda: [nn.Parameter(torch.randn(4, 3).t()), nn.Parameter(torch.randn(2))],
+        lambda: [nn.Parameter(torch.randn(4, dtype=torch.float16))],
+    ],
+    ids=["mixed-dtype", "non-contiguous", "half"],
+)
+def test_parameters_it_cannot_flatten_get_torch_adam(
+    make: Callable[[], list[nn.Parameter]],
+) -> None:
+    torch.manual_seed(6)
+    ref, mine = _twins(make())
+    opt = FlatAdam(mine, lr=0.02)
+    assert opt._flat is None
+    _steps(ref, torch.optim.Adam(ref, lr=0.02, foreach=True))
+    _steps(mine, opt)
+    for p, q in zip(ref, mine, strict=True):
+        assert torch.equal(p, q)
+        assert p.dtype == q.dtype and p.stride() == q.stride()
+
+
+def test_zero_grad_as_torch_defines_it() -> None:
+    """``zero_grad()`` drops the gradients (torch's default), ``set_to_none=False``
+    keeps zero tensors."""
+    _, flat = _pair(7)
+    opt = FlatAdam(flat.parameters(), lr=0.01)
+    _train(flat, opt, 2)
+    opt.zero_grad(set_to_none=False)
+    for p in flat.parameters():
+        assert p.grad is not None and not p.grad.any()
+    opt.zero_grad()
+    assert all(p.grad is None for p in flat.parameters())
+
+
+@pytest.mark.parametrize("default", [torch.float32, torch.float64])
+def test_handed_over_state_is_what_torch_adam_keeps(default: torch.dtype) -> None:
+    """The state FlatAdam hands over has torch's keys, dtypes and values (step counter
+    in torch's scalar dtype, which follows the default dtype)."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(default)
+    try:
+        ref, flat = _pair(8)
+        opt_r = torch.optim.Adam(ref.parameters(), lr=0.02, foreach=True)
+        opt_f = FlatAdam(flat.parameters(), lr=0.02)
+        _train(ref, opt_r, 7)
+        _train(flat, opt_f, 7)
+        opt_f.release()
+        for p, q in zip(ref.parameters(), flat.parameters(), strict=True):
+            sr, sf = opt_r.state[p], opt_f.state[q]
+            assert sorted(sr) == sorted(sf)
+            for key in sr:
+                assert sr[key].dtype == sf[key].dtype, key
+                assert torch.equal(sr[key], sf[key]), key
+    finally:
+        torch.set_default_dtype(old)
+
+
+def test_one_parameter_and_a_closure() -> None:
+    """One parameter runs on the buffer too; a closure is evaluated and its loss
+    returned, as by torch's Adam (which FlatAdam then is)."""
+    torch.manual_seed(9)
+    ref, mine = _twins([nn.Parameter(torch.randn(6))])
+    opt_r = torch.optim.Adam(ref, lr=0.05, foreach=True)
+    opt_f = FlatAdam(mine, lr=0.05)
+    assert opt_f._flat is not None
+    _steps(ref, opt_r, 10)
+    _steps(mine, opt_f, 10)
+    for params, opt in ((ref, opt_r), (mine, opt_f)):
+        calls: list[torch.Tensor] = []
+
+        def closure(
+            params: list[nn.Parameter] = params,
+            opt: torch.optim.Optimizer = opt,
+            calls: list[torch.Tensor] = calls,
+        ) -> torch.Tensor:
+            opt.zero_grad()
+            loss = (params[0] ** 2).sum()
+            loss.backward()
+            calls.append(loss.detach())
+            return loss
+
+        out = opt.step(closure)
+        assert len(calls) == 1 and torch.equal(out, calls[0])
+    assert torch.equal(ref[0], mine[0])

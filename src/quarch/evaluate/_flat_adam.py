@@ -18,10 +18,10 @@ the same float operations whatever tensor it sits in, so on the CPU the weights 
 bit-identical to ``torch.optim.Adam(foreach=True)``'s (``tests/test_flat_adam.py``
 checks it over hundreds of steps, with weight decay and a learning-rate schedule).
 
-Where the fast path does not apply (several parameter groups, ``amsgrad``, parameters
-of mixed dtype or device, non-contiguous or sparse ones, a parameter without a gradient
-at some step, a parameter whose storage was replaced), the optimiser hands its state to
-torch's Adam (same moments, same step count) and is torch's Adam from then on.
+Where the fast path does not apply (parameters of mixed dtype or device, half
+precision, non-contiguous or sparse ones; a parameter without a gradient at some step,
+a parameter whose storage was replaced), the optimiser is torch's Adam, from the start
+or from that step on with the same moments and step count.
 """
 
 from __future__ import annotations
@@ -71,18 +71,15 @@ class FlatAdam(_EagerAdam):
         self._params = plist
         self._flat: torch.Tensor | None = None
         self._t = 0
-        group = self.param_groups[0]
+        # the constructor sets no option that changes the update (amsgrad, maximize,
+        # capturable, ... keep their defaults); what can still rule the buffer out is
+        # the parameters themselves
         if (
             plist
             and len(self.param_groups) == 1
-            and not group["amsgrad"]
-            and not group["maximize"]
-            and not group["capturable"]
-            and not group["differentiable"]
-            and not group.get("decoupled_weight_decay", False)
-            and not group["fused"]
-            and all(p.dtype == plist[0].dtype and p.device == plist[0].device for p in plist)
+            and all(isinstance(p, torch.Tensor) for p in plist)
             and plist[0].dtype in (torch.float32, torch.float64)
+            and all(p.dtype == plist[0].dtype and p.device == plist[0].device for p in plist)
             and all(p.is_contiguous() and not p.is_sparse for p in plist)
             and len({id(p) for p in plist}) == len(plist)
         ):
@@ -115,12 +112,10 @@ class FlatAdam(_EagerAdam):
     def _to_torch(self) -> None:
         """Hand the moments and the step count to torch's Adam, per parameter."""
         if self._t:
-            # the dtype torch's Adam gives its step counter (torch.optim.optimizer's
-            # _get_scalar_dtype: float64 under a float64 default dtype, else float32)
-            scalar = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
             for p, (a, b) in zip(self._params, self._spans, strict=True):
                 self.state[p] = {
-                    "step": torch.tensor(float(self._t), dtype=scalar),
+                    # in the default dtype, as torch's Adam keeps its step counter
+                    "step": torch.tensor(float(self._t)),
                     "exp_avg": self._m[a:b].view_as(p).clone(),
                     "exp_avg_sq": self._v[a:b].view_as(p).clone(),
                 }
