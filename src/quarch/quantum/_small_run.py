@@ -95,45 +95,64 @@ _Pending = tuple[
 
 
 def _traces(
-    rt: SmallRuntime, pending: list[_Pending], n: int
+    rt: SmallRuntime, pending: list[_Pending], n: int, plan_key: Any
 ) -> dict[tuple[str, int], torch.Tensor]:
     """Every owed partial trace, those of equal shape in one gather and one ``bmm``.
 
     A circuit of ``L`` layers owes ``L + 1`` traces, and at these sizes the number of
     torch calls, not their work, is the cost. The layers' states are stacked and read
     through one index into the flattened stack (``(member, row, amplitude)`` to
-    ``(member, [row,] wire, bit, rest)``, cached per group on ``rt``), so members may
-    use different trace indices. Results as :func:`_trace` returns them, summed per key.
+    ``(member, [row,] wire, bit, rest)``), so members may use different trace indices.
+    Which traces group together depends only on the variant and the rows, so the
+    grouping is made once per ``plan_key`` and kept on ``rt``. Results as
+    :func:`_trace` returns them, summed per key.
     """
+    plan = rt.trace_plans.get(plan_key)
+    if plan is None:
+        plan = rt.trace_plans[plan_key] = _trace_plan(rt, pending)
     out: dict[tuple[str, int], torch.Tensor] = {}
-    groups: dict[tuple[bool, tuple[int, ...]], list[_Pending]] = {}
-    for item in pending:
-        key, y, h, idx, phase, per_row = item
-        if phase is not None:
+    for positions, index, in_place, rows in plan:
+        if index is None:  # alone (or with phases): as _trace computes it
+            key, y, h, idx, phase, per_row = pending[positions[0]]
             _add(out, key, _trace(y, h, idx, phase, per_row, n))
             continue
-        in_place = per_row or y.shape[0] == 1  # _trace's first branch: per row
-        groups.setdefault((in_place, tuple(y.shape)), []).append(item)
-    for (in_place, shape), items in groups.items():
-        if len(items) == 1:
-            key, y, h, idx, _, per_row = items[0]
-            _add(out, key, _trace(y, h, idx, None, per_row, n))
-            continue
-        g, rows = len(items), shape[0]
-        index = rt.trace_group(tuple(it[3] for it in items), rows, in_place)
-        yy = torch.stack([it[1] for it in items]).view(-1).index_select(0, index)
-        hh = torch.stack([it[2] for it in items]).view(-1).index_select(0, index)
+        g = len(positions)
+        yy = torch.stack([pending[p][1] for p in positions]).view(-1).index_select(0, index)
+        hh = torch.stack([pending[p][2] for p in positions]).view(-1).index_select(0, index)
         if in_place:  # per row: [g, rows, n, 2, 2^(n-1)]
             t = torch.bmm(yy.view(g * rows * n, 2, -1), hh.view(g * rows * n, 2, -1).mT)
             t = t.view(g, rows * n, 2, 2)
-            for j, (key, *_, per_row) in enumerate(items):
+            for j, p in enumerate(positions):
+                key, *_, per_row = pending[p]
                 tj = t[j]
                 _add(out, key, tj.view(rows, n, 2, 2) if per_row else tj)
         else:  # summed over the rows: [g, n, 2, 2^(n-1), rows]
             t = torch.bmm(yy.view(g * n, 2, -1), hh.view(g * n, 2, -1).mT).view(g, n, 2, 2)
-            for j, item in enumerate(items):
-                _add(out, item[0], t[j])
+            for j, p in enumerate(positions):
+                _add(out, pending[p][0], t[j])
     return out
+
+
+def _trace_plan(
+    rt: SmallRuntime, pending: list[_Pending]
+) -> list[tuple[list[int], torch.Tensor | None, bool, int]]:
+    """How :func:`_traces` groups ``pending``: per group, (positions in ``pending``, the
+    stacked states' index or None for a trace computed alone, per row, rows)."""
+    groups: dict[tuple[bool, tuple[int, ...]], list[int]] = {}
+    plan: list[tuple[list[int], torch.Tensor | None, bool, int]] = []
+    for pos, (_, y, _, _, phase, per_row) in enumerate(pending):
+        if phase is not None:
+            plan.append(([pos], None, per_row, y.shape[0]))
+            continue
+        in_place = per_row or y.shape[0] == 1  # _trace's first branch: per row
+        groups.setdefault((in_place, tuple(y.shape)), []).append(pos)
+    for (in_place, shape), positions in groups.items():
+        if len(positions) == 1:
+            plan.append((positions, None, in_place, shape[0]))
+            continue
+        index = rt.trace_group(tuple(pending[p][3] for p in positions), shape[0], in_place)
+        plan.append((positions, index, in_place, shape[0]))
+    return plan
 
 
 class _Call:
@@ -440,7 +459,7 @@ class SmallCircuit(torch.autograd.Function):
             per_row = any(k == "b" for k, _ in rt.prefix)
             last = ("prefix", len(rt.prefix) - 1)
             pending.append((last, psi_start, h, var.trace_idx, None, per_row))
-            traces = _traces(rt, pending, n)
+            traces = _traces(rt, pending, n, (id(var), rows, ctx.signs is None))
             t = traces[last]
             # each prefix layer j sees the trace through the later layers W_j:
             # tr(T W Q W^-1) = tr((W^-1 T W) Q), W_j = R_J .. R_{j+1} (unitary)
@@ -450,7 +469,7 @@ class SmallCircuit(torch.autograd.Function):
                 wm = mj if wm is None else torch.matmul(wm, mj)
                 traces[("prefix", j)] = _conjugated(t, wm)
         else:
-            traces = _traces(rt, pending, n)
+            traces = _traces(rt, pending, n, (id(var), rows, ctx.signs is None))
             if ctx.psi0_rows is not None and ctx.needs_input_grad[6]:
                 g_psi0 = torch.conj_physical(h if ctx.psi0_rows == rows else h.sum(0, keepdim=True))
         # --- slots: dL/da = Re tr(T Q), Q = S X S^-1 conjugated through the row

@@ -265,6 +265,7 @@ class SmallRuntime:
         self._by_rows: dict[tuple[int, bool], _Variant] = {}
         self._signs: dict[int, tuple[np.ndarray, torch.Tensor, torch.Tensor]] = {}
         self._trace_groups: dict[tuple[Any, ...], torch.Tensor] = {}
+        self.trace_plans: dict[Any, Any] = {}  # _small_run._traces' grouping per variant
 
     @staticmethod
     def _fold(

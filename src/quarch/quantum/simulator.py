@@ -306,7 +306,7 @@ class ExecutionPlan:
         if (  # the common call (a QuantumLayer's): tensors of the right kind, nothing to do
             initial_state is None
             and type(inputs) is torch.Tensor
-            and type(weights) is torch.Tensor
+            and isinstance(weights, torch.Tensor)  # a QuantumLayer passes its Parameter
             and inputs.dtype == real == weights.dtype
             and inputs.dim() == 2
             and weights.dim() == 1
