@@ -188,8 +188,10 @@ class QUBOSampler(PopulationSampler):
             known without training (an evaluator's ``cheap_metrics``): they enter the
             QUBO by a fit over many architectures and are checked exactly, so an
             architecture known to break a budget is never proposed.
-        surrogate (str): ``"bocs"`` (Bayesian quadratic model) or ``"fm"``
-            (factorisation machine ensemble).
+        surrogate (str): ``"bocs"`` (Bayesian quadratic model), ``"fm"``
+            (factorisation machine ensemble), ``"gp"`` (Gaussian process with a
+            Hamming kernel, projected onto a quadratic model) or ``"bocs+gp"`` (their
+            average); see :mod:`quarch.search._models`.
         strength (float): weight of a budget's squared violation in the QUBO, > 0.
         trust_after (int | None): completed trials after which every problem also
             carries a trust region around the best trial so far (see "The trust
