@@ -138,6 +138,14 @@ def compare(path: str) -> None:
               f"oracle cell {fb} against {fa}; test {b.mean():.3f} ± {b.std(ddof=1):.3f} "
               f"against {a.mean():.3f} ± {a.std(ddof=1):.3f}; paired difference "
               f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}], Wilcoxon p = {p:.3g}")  # fmt: skip
+        both = [s for s in seeds if runs[base][s]["found_at"] and runs[key][s]["found_at"]]
+        if len(both) >= 2:
+            qa = np.array([runs[base][s]["found_at"] for s in both])
+            qb = np.array([runs[key][s]["found_at"] for s in both])
+            pq = float(wilcoxon(qb - qa).pvalue) if np.any(qb != qa) else 1.0
+            print(f"  query that found it, on the {len(both)} seeds both found it: median "
+                  f"{np.median(qb):.0f} against {np.median(qa):.0f}, mean "
+                  f"{qb.mean():.1f} against {qa.mean():.1f}, Wilcoxon p = {pq:.3g}")  # fmt: skip
 
 
 def main() -> None:
