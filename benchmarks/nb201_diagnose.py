@@ -10,7 +10,9 @@ CIFAR-10's validation signal only. ``--options`` passes strategy options as JSON
 settings can be compared on the same seeds (paired). Usage::
 
     python benchmarks/nb201_diagnose.py --data-dir ../shared/data --seeds 40 \
-        [--first-seed 1000] [--strategy qubo-sqa] [--options '{"batch_size": 2}']
+        [--first-seed 1000] [--strategy qubo-sqa] [--options '{"batch_size": 2}'] \
+        [--jsonl runs.jsonl]
+    python benchmarks/nb201_diagnose.py --compare runs.jsonl  # paired, against the first
 """
 
 from __future__ import annotations
@@ -105,6 +107,47 @@ def run_seed(
     return out
 
 
+def compare(path: str) -> None:
+    """Paired comparison of the settings recorded in a ``--jsonl`` file against the
+    first one recorded: on the seeds both ran, how often each found the oracle cell,
+    the mean 200-epoch test accuracy of the picks, and the paired difference with a
+    95 % bootstrap interval and a Wilcoxon signed-rank p-value."""
+    from scipy.stats import bootstrap, wilcoxon
+
+    runs: dict[str, dict[int, dict[str, Any]]] = {}
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            key = json.dumps(r.get("options", {}), sort_keys=True)
+            runs.setdefault(key, {})[int(r["seed"])] = r
+    keys = list(runs)
+    base = keys[0]
+    for key in keys[1:]:
+        seeds = sorted(set(runs[base]) & set(runs[key]))
+        if len(seeds) < 2:
+            continue
+        a = np.array([runs[base][s]["pick_test"] for s in seeds])
+        b = np.array([runs[key][s]["pick_test"] for s in seeds])
+        fa = sum(runs[base][s]["found_at"] is not None for s in seeds)
+        fb = sum(runs[key][s]["found_at"] is not None for s in seeds)
+        d = b - a
+        ci = bootstrap((d,), np.mean, n_resamples=10000, rng=np.random.default_rng(0))
+        lo, hi = ci.confidence_interval
+        p = float(wilcoxon(d).pvalue) if np.any(d != 0) else 1.0
+        print(f"{key} against {base}, seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}): found the "
+              f"oracle cell {fb} against {fa}; test {b.mean():.3f} ± {b.std(ddof=1):.3f} "
+              f"against {a.mean():.3f} ± {a.std(ddof=1):.3f}; paired difference "
+              f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}], Wilcoxon p = {p:.3g}")  # fmt: skip
+        both = [s for s in seeds if runs[base][s]["found_at"] and runs[key][s]["found_at"]]
+        if len(both) >= 2:
+            qa = np.array([runs[base][s]["found_at"] for s in both])
+            qb = np.array([runs[key][s]["found_at"] for s in both])
+            pq = float(wilcoxon(qb - qa).pvalue) if np.any(qb != qa) else 1.0
+            print(f"  query that found it, on the {len(both)} seeds both found it: median "
+                  f"{np.median(qb):.0f} against {np.median(qa):.0f}, mean "
+                  f"{qb.mean():.1f} against {qa.mean():.1f}, Wilcoxon p = {pq:.3g}")  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default="../shared/data")
@@ -115,7 +158,13 @@ def main() -> None:
     p.add_argument("--options", default="{}")
     p.add_argument("--checks", default="20,50,80")
     p.add_argument("--jsonl", default=None, help="append one JSON line per seed here")
+    p.add_argument("--compare", default=None, help="compare the settings in this JSONL")
     a = p.parse_args()
+    if a.compare:
+        compare(a.compare)
+        return
+    if a.first_seed < 1000:
+        raise SystemExit("error: tune on seeds 1000 and above (0-29 are the reported seeds)")
     options = json.loads(a.options)
     checks = [int(c) for c in a.checks.split(",") if c]
     res = []

@@ -414,5 +414,7 @@ def test_features_layout_matches_the_model() -> None:
 
 
 def test_surrogate_name_is_checked() -> None:
-    with pytest.raises(ValueError, match=r"surrogate must be one of \['bocs', 'fm'\]; got 'gp'"):
-        QUBOSampler(surrogate="gp")
+    with pytest.raises(
+        ValueError, match=r"surrogate must be one of \['bocs', 'fm', 'gp', 'bocs\+gp'\]; got 'rf'"
+    ):
+        QUBOSampler(surrogate="rf")

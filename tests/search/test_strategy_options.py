@@ -79,7 +79,7 @@ _FLOAT_SPACE = {"x": FloatDistribution(0.0, 1.0)}
 _COMMON_REFUSALS = [
     ({"screen": 0}, "screen must be an integer >= 1; got 0"),
     ({"screen": 2.0}, "screen must be an integer >= 1; got 2.0"),
-    ({"surrogate": "gp"}, "surrogate must be one of ['bocs', 'fm']; got 'gp'"),
+    ({"surrogate": "rf"}, "surrogate must be one of ['bocs', 'fm', 'gp', 'bocs+gp']; got 'rf'"),
     ({"cheap_metrics": 3}, "cheap_metrics must be callable(arch) -> metrics; got 3"),
     ({"seed": -1}, "seed must be an integer >= 0; got -1"),
     ({"search_space": _FLOAT_SPACE},

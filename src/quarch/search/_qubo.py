@@ -107,6 +107,23 @@ long after the model ranked it near the top. No factory turns it on: with
 the same (200-epoch test accuracy 94.316 against 94.307, paired difference +0.009
 [-0.018, +0.037], p = 0.57), because the runs that miss end in another basin, 3-4
 choices away at query 80, which a local move cannot reach.
+
+**The Gaussian-process surrogate.** ``surrogate="gp"`` fits a Gaussian process with a
+Hamming kernel (all orders of interaction; :mod:`quarch.search._gp`) and hands the
+solvers the quadratic model closest to it; ``"bocs+gp"`` averages it with BOCS. They
+were built because BOCS ranks NAS-Bench-201's untried cells at Spearman 0.345 after
+the first 20 (uniform) trials. Measured on CIFAR-10's 12-epoch validation signal
+(``qubo-sqa`` trajectories, tuning seeds 1000-1059,
+``benchmarks/nb201_surrogates.py``), the average ranks a little better (Spearman
+0.385 against 0.345 after 20 trials, 0.491 against 0.468 after 50, 0.536 against
+0.516 after 80; paired Wilcoxon p < 1e-6 at each) and its 5 favourite untried cells
+after 20 trials are better (best validation accuracy 82.58 against 81.33). No factory
+turns it on: in the search (tuning seeds 1000-1119, ``benchmarks/nb201_diagnose.py``)
+``"bocs+gp"`` found the cell with the best validation accuracy sooner (mean query
+56.5 against 61.5 on the 99 seeds where both found it, p = 0.008) but not more often
+(105 of 120 runs against 103), and its picks scored the same (200-epoch test accuracy
+94.314 against 94.307, paired difference +0.007 [-0.022, +0.036], p = 0.65);
+``"gp"`` alone did no better (50 of 60 against 52 on seeds 1000-1059).
 """
 
 from __future__ import annotations
@@ -188,8 +205,10 @@ class QUBOSampler(PopulationSampler):
             known without training (an evaluator's ``cheap_metrics``): they enter the
             QUBO by a fit over many architectures and are checked exactly, so an
             architecture known to break a budget is never proposed.
-        surrogate (str): ``"bocs"`` (Bayesian quadratic model) or ``"fm"``
-            (factorisation machine ensemble).
+        surrogate (str): ``"bocs"`` (Bayesian quadratic model), ``"fm"``
+            (factorisation machine ensemble), ``"gp"`` (Gaussian process with a
+            Hamming kernel, projected onto a quadratic model) or ``"bocs+gp"`` (their
+            average); see :mod:`quarch.search._models`.
         strength (float): weight of a budget's squared violation in the QUBO, > 0.
         trust_after (int | None): completed trials after which every problem also
             carries a trust region around the best trial so far (see "The trust

@@ -263,13 +263,22 @@ class _Posterior:
         return self.mean + scale * (sample - self.mean)
 
 
-def fit_quadratic(X: np.ndarray, y: np.ndarray, sizes: Sequence[int]) -> _Posterior:
+def fit_quadratic(
+    X: np.ndarray,
+    y: np.ndarray,
+    sizes: Sequence[int],
+    *,
+    prior_pair: Sequence[float] = _PRIOR_PAIR,
+    noise: Sequence[float] = _NOISE,
+) -> _Posterior:
     """Fit the Bayesian quadratic model; prior and noise scales by marginal likelihood.
 
     Args:
         X: option indices ``(m, n_choices)``, ``m >= 1``.
         y: targets ``(m,)`` (lower is better), about unit scale.
         sizes: options per choice.
+        prior_pair: the grid of pair prior scales ``tau`` (the linear one is 1).
+        noise: the grid of noise variances.
     """
     Phi = features(X, sizes)
     n_lin = int(sum(sizes))
@@ -277,9 +286,9 @@ def fit_quadratic(X: np.ndarray, y: np.ndarray, sizes: Sequence[int]) -> _Poster
     g_lin = Phi[:, :n_lin] @ Phi[:, :n_lin].T
     g_pair = Phi[:, n_lin:] @ Phi[:, n_lin:].T
     best: tuple[float, float, float] | None = None
-    for tau in _PRIOR_PAIR:
+    for tau in prior_pair:
         K = g_lin + tau**2 * g_pair
-        for s2 in _NOISE:
+        for s2 in noise:
             chol = np.linalg.cholesky(K + s2 * np.eye(len(y)))
             a = np.linalg.solve(chol, y)
             ev = -0.5 * float(a @ a) - float(np.log(np.diag(chol)).sum())
