@@ -71,3 +71,23 @@ def print_versus(r: Any, a: str, rivals: list[str]) -> bool:
         print(f"  {a} vs {b}: {d:+.3f} [{lo:+.3f}, {hi:+.3f}], rank-sum p = {p:.3g}"
               f"{' (significant)' if sig else ''}")  # fmt: skip
     return ok
+
+
+def tuning_study(inst: Any, strategy: str, seed: int, options: dict[str, Any] | None = None) -> Any:
+    """An Optuna study driven by ``strategy`` on a built task instance, as the benchmark
+    harness makes it (the evaluator's metrics known without training passed on): the
+    search loop of the tuning tools (``nb201_diagnose.py``, ``nb201_surrogates.py``)."""
+    import optuna
+
+    from quarch.search import make_sampler
+
+    cheap = getattr(inst.evaluator, "cheap_metrics", None)
+    sampler = make_sampler(
+        strategy,
+        seed=seed,
+        space=inst.space,
+        objective=inst.objective,
+        cheap_metrics=cheap if callable(cheap) else None,
+        **(options or {}),
+    )
+    return optuna.create_study(directions=inst.objective.directions, sampler=sampler)

@@ -25,6 +25,7 @@ import time
 from typing import Any
 
 import numpy as np
+from _nb201_common import tuning_study
 
 
 def run_seed(
@@ -35,7 +36,6 @@ def run_seed(
     from scipy.stats import kendalltau, spearmanr
 
     from quarch.benchmark._tasks import build_task
-    from quarch.search import make_sampler
     from quarch.search._surrogate import QuadraticModel, fit_quadratic, rank_scores
     from quarch.spaces.nb201.evaluator import load_nb201
 
@@ -49,16 +49,7 @@ def run_seed(
     val = table.val_12ep[rows]
     test = table.test_200ep[rows]
     oracle = int(np.argmax(val))
-    cheap = getattr(inst.evaluator, "cheap_metrics", None)
-    sampler = make_sampler(
-        strategy,
-        seed=seed,
-        space=space,
-        objective=inst.objective,
-        cheap_metrics=cheap if callable(cheap) else None,
-        **options,
-    )
-    study = optuna.create_study(directions=inst.objective.directions, sampler=sampler)
+    study = tuning_study(inst, strategy, seed, options)
     ids = {tuple(int(v) for v in x): i for i, x in enumerate(cells)}
     seen: list[int] = []
     found_at: int | None = None

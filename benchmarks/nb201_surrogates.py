@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from _nb201_common import tuning_study
 
 Fit = Callable[[np.ndarray, np.ndarray, list[int], np.ndarray, np.random.Generator], np.ndarray]
 
@@ -37,20 +38,11 @@ def trajectory(seed: int, strategy: str, trials: int, data: str, cells: np.ndarr
     import optuna
 
     from quarch.benchmark._tasks import build_task
-    from quarch.search import make_sampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     inst = build_task("nb201-cifar10", seed=seed, data_dir=data, budgets=())
     space = inst.space
-    cheap = getattr(inst.evaluator, "cheap_metrics", None)
-    sampler = make_sampler(
-        strategy,
-        seed=seed,
-        space=space,
-        objective=inst.objective,
-        cheap_metrics=cheap if callable(cheap) else None,
-    )
-    study = optuna.create_study(directions=inst.objective.directions, sampler=sampler)
+    study = tuning_study(inst, strategy, seed)
     ids = {tuple(int(v) for v in x): i for i, x in enumerate(cells)}
     seen: list[int] = []
     while len(seen) < trials:
