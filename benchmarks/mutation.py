@@ -52,7 +52,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "results": (
         ["src/quarch/study/_result.py", "src/quarch/objectives.py"],
-        ["tests/study/test_results_truth.py", "tests/test_objectives.py"],
+        ["tests/study/test_results_truth.py", "tests/study/test_result_records.py",
+         "tests/test_objectives.py"],
     ),
     "cutting": (
         ["src/quarch/cost/cutting.py"],
