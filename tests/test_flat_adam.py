@@ -96,6 +96,9 @@ def test_missing_gradient_hands_state_to_torch_adam() -> None:
     assert opt._flat is None  # it left the fast path
     for p, q in zip(ref.parameters(), flat.parameters(), strict=True):
         assert torch.equal(p, q)
+    opt.release()  # the views it left behind get their own storage too
+    params = list(flat.parameters())
+    assert len({p.untyped_storage().data_ptr() for p in params}) == len(params)
 
 
 def test_replaced_storage_is_noticed() -> None:

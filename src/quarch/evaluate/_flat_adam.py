@@ -70,6 +70,7 @@ class FlatAdam(_EagerAdam):
         super().__init__(plist, lr=lr, weight_decay=weight_decay, foreach=True)
         self._params = plist
         self._flat: torch.Tensor | None = None
+        self._viewed = False  # parameters are views of a buffer (until release)
         self._t = 0
         # the constructor sets no option that changes the update (amsgrad, maximize,
         # capturable, ... keep their defaults); what can still rule the buffer out is
@@ -95,6 +96,7 @@ class FlatAdam(_EagerAdam):
             spans.append((start, stop))
             start = stop
         self._flat = flat
+        self._viewed = True
         self._spans = spans
         self._ptrs = [p.data_ptr() for p in plist]
         self._m = torch.zeros_like(flat)
@@ -153,9 +155,12 @@ class FlatAdam(_EagerAdam):
         return None
 
     def release(self) -> None:
-        """Give every parameter its own storage again (after training)."""
-        if self._flat is None:
+        """Give every parameter its own storage again (after training; also after the
+        optimiser fell back to torch's Adam mid-run, which leaves the views in place)."""
+        if not self._viewed:
             return
-        self._to_torch()
+        if self._flat is not None:
+            self._to_torch()
         for p in self._params:
             p.data = p.data.clone()
+        self._viewed = False
