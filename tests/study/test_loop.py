@@ -166,10 +166,13 @@ def _complete(run: Path) -> int:
 
 
 def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    # enough trials that the kill lands mid-run however fast a trial trains (with 6 the
+    # run could finish in the half second between seeing 2 complete and the kill)
+    n_trials = 20
     run = tmp_path / "killed"
     cmd = [
         sys.executable, "-m", "quarch.cli", "search", "--space", "mlp", "--dataset", "iris",
-        "--strategy", "random", "--trials", "6", "--epochs", "120", "--seed", "3",
+        "--strategy", "random", "--trials", str(n_trials), "--epochs", "120", "--seed", "3",
         "--out", str(run), "--quiet",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -183,7 +186,7 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> Non
     proc.wait()
     before = open_study(run).get_trials(deepcopy=False)
     running = [t.number for t in before if t.state == TrialState.RUNNING]
-    assert 2 <= sum(t.state == TrialState.COMPLETE for t in before) < 6
+    assert 2 <= sum(t.state == TrialState.COMPLETE for t in before) < n_trials
 
     out = subprocess.run(
         [sys.executable, "-m", "quarch.cli", "search", "--resume", str(run), "--json"],
@@ -191,9 +194,9 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> Non
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
-    assert summary["complete"] == 6
+    assert summary["complete"] == n_trials
     trials = open_study(run).get_trials(deepcopy=False)
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == 6
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == n_trials
     assert sorted(t.number for t in trials) == list(range(len(trials)))
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     for n in running:
