@@ -149,10 +149,20 @@ def _steps(params: list[nn.Parameter], opt: torch.optim.Optimizer, steps: int = 
 
 
 def test_fast_path_runs_on_one_buffer() -> None:
+    """Every gradient present: the whole run stays on the buffer (torch's per-parameter
+    state is never made); after ``release`` each parameter owns its storage, and a
+    second ``release`` changes nothing."""
     _, flat = _pair(5)
     opt = FlatAdam(flat.parameters(), lr=0.01)
     assert opt._flat is not None
     assert len({p.untyped_storage().data_ptr() for p in flat.parameters()}) == 1
+    _train(flat, opt, 40)
+    assert opt._flat is not None and len(opt.state) == 0
+    opt.release()
+    ptrs = [p.data_ptr() for p in flat.parameters()]
+    assert len(set(ptrs)) == len(ptrs)
+    opt.release()
+    assert [p.data_ptr() for p in flat.parameters()] == ptrs
 
 
 @pytest.mark.parametrize(
@@ -169,8 +179,11 @@ def test_parameters_it_cannot_flatten_get_torch_adam(
 ) -> None:
     torch.manual_seed(6)
     ref, mine = _twins(make())
+    ptrs = [p.data_ptr() for p in mine]
     opt = FlatAdam(mine, lr=0.02)
     assert opt._flat is None
+    opt.release()  # nothing was viewed, nothing is copied
+    assert [p.data_ptr() for p in mine] == ptrs
     _steps(ref, torch.optim.Adam(ref, lr=0.02, foreach=True))
     _steps(mine, opt)
     for p, q in zip(ref, mine, strict=True):
