@@ -109,6 +109,8 @@ def _traces(
     """
     plan = rt.trace_plans.get(plan_key)
     if plan is None:
+        if len(rt.trace_plans) > 64:  # a layer called with ever new batch sizes
+            rt.trace_plans.clear()
         plan = rt.trace_plans[plan_key] = _trace_plan(rt, pending)
     out: dict[tuple[str, int], torch.Tensor] = {}
     for positions, index, in_place, rows in plan:
