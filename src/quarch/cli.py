@@ -440,14 +440,14 @@ def report(
         Path | None, typer.Option(metavar="DIR", help="Folder to write. [default: RUN/report]")
     ] = None,
 ) -> None:
-    """Write an HTML report (plots embedded) and PNG plots of a run."""
+    """Write an HTML report (plots embedded) and its plots (PNG; circuits as SVG) of a run."""
     from quarch.report import write_report
     from quarch.study import Run
 
     Run.open(run)  # a clear error for a folder that is not a run
     with _interrupted_plainly():
         rep = write_report(run, out_dir=out)
-    _out.print(f"report: {rep.html}  ({len(rep.pngs)} plots as PNG beside it)")
+    _out.print(f"report: {rep.html}  ({len(rep.images)} plots beside it)")
 
 
 @app.command(cls=_Command)

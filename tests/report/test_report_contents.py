@@ -51,6 +51,11 @@ def test_sections_a_person_reads(hybrid_run: Path) -> None:
     text = _text(page)
     res = Run.open(hybrid_run).result()
     assert {"choices.png", "importances.png", "best_so_far.png"} <= {p.name for p in rep.pngs}
+    # a circuit diagram (SVG, as a file and embedded) for every drawn winner
+    svgs = sorted(p.name for p in rep.images if p.suffix == ".svg")
+    drawn = re.findall(r"<h3>Trial (\d+)</h3>", page)
+    assert drawn and svgs == sorted(f"winner_{n}_circuit.svg" for n in drawn)
+    assert page.count("src='data:image/svg+xml;base64,") == len(svgs)
     assert "Parameter importances" in text
     assert f"All trials ({len(res.trials)})" in text
     for t in res.failed + res.pruned + res.skipped:
@@ -103,7 +108,7 @@ def test_report_fits_a_browser_window(hybrid_run: Path, tmp_path: Path) -> None:
                          timeout=120).stdout  # fmt: skip
     assert re.search(r'data-page-fits="true"', dom), re.findall(r"data-page-fits=\S+", dom)
     loaded = re.search(r'data-plots-loaded="(\d+)"', dom)
-    assert loaded and int(loaded.group(1)) == len(rep.pngs)
+    assert loaded and int(loaded.group(1)) == len(rep.images)
     shot = tmp_path / "report.png"
     subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", uri], capture_output=True,
                    timeout=120)  # fmt: skip

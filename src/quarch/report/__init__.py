@@ -1,4 +1,5 @@
-"""Reports of a run: one self-contained HTML file plus a PNG of every plot.
+"""Reports of a run: one self-contained HTML file plus each of its images as a file
+(the plots as PNG, the winners' circuit diagrams as SVG).
 
 The HTML embeds its images as data URIs and uses no external script or style, so it
 opens offline and can be mailed as one file. It holds the Pareto front(s) (pairwise
@@ -30,10 +31,10 @@ from typing import Any
 
 from quarch._errors import QuarchError
 from quarch.config import mask_secrets
+from quarch.report._circuit_svg import circuit_svg
 from quarch.report._plots import (
     best_so_far,
     choices_grid,
-    circuit_diagram,
     describe_layers,
     importance_bars,
     pareto_fronts,
@@ -47,10 +48,16 @@ __all__ = ["Report", "write_report"]
 
 @dataclass
 class Report:
-    """Where a report was written."""
+    """Where a report was written: the page and every image embedded in it (the plots
+    as PNG, the winners' circuit diagrams as SVG; see :mod:`quarch.report._circuit_svg`)."""
 
     html: Path
-    pngs: list[Path] = field(default_factory=list)
+    images: list[Path] = field(default_factory=list)
+
+    @property
+    def pngs(self) -> list[Path]:
+        """The PNG images (every plot but the circuit diagrams)."""
+        return [p for p in self.images if p.suffix == ".png"]
 
 
 def _png(fig: Any, path: Path) -> str:
@@ -84,7 +91,7 @@ def _winner_model(run: Run, arch: dict[str, Any], seed: int) -> tuple[Any, Any]:
     return ev.build(arch, seed=seed), getattr(ev, "data", None)
 
 
-def _draw_winner(run: Run, t: Any, out_dir: Path, pngs: list[Path]) -> str:
+def _draw_winner(run: Run, t: Any, out_dir: Path, images: list[Path]) -> str:
     """HTML for one winner: a circuit diagram and/or a layer table."""
     try:
         model, data = _winner_model(run, t.params, t.seed or 0)
@@ -97,12 +104,14 @@ def _draw_winner(run: Run, t: Any, out_dir: Path, pngs: list[Path]) -> str:
 
     for name, mod in model.named_modules():
         if isinstance(mod, QuantumLayer):
-            fig = circuit_diagram(mod.plan.circuit, f"trial {t.number}: {name or 'circuit'}")
-            p = out_dir / f"winner_{t.number}_circuit.png"
-            pngs.append(p)
+            svg = circuit_svg(mod.plan.circuit, f"trial {t.number}: {name or 'circuit'}")
+            p = out_dir / f"winner_{t.number}_circuit.svg"
+            p.write_text(svg)
+            images.append(p)
+            b64 = base64.b64encode(svg.encode()).decode()
             parts.append(
                 f"<img class='plot' alt='circuit of trial {t.number}' "
-                f"src='data:image/png;base64,{_png(fig, p)}'>"
+                f"src='data:image/svg+xml;base64,{b64}'>"
             )
     if data is not None:
         rows = describe_layers(model, tuple(data.input_shape))
@@ -244,7 +253,7 @@ def _all_trials(result: SearchResult, used: Any) -> str:
 def write_report(
     run_dir: str | Path, *, out_dir: str | Path | None = None, winners: int = 5
 ) -> Report:
-    """Write ``RUN/report/index.html`` and one PNG per plot; return their paths.
+    """Write ``RUN/report/index.html`` and each image beside it; return their paths.
 
     Args:
         run_dir: the run folder.
@@ -258,12 +267,12 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     meta = run_obj.meta
     used = _used(run_obj)
-    pngs: list[Path] = []
+    images: list[Path] = []
     sections: list[str] = []
 
     def img(name: str, fig: Any, alt: str) -> str:
         p = out / f"{name}.png"
-        pngs.append(p)
+        images.append(p)
         return f"<img class='plot' alt='{html.escape(alt)}' src='data:image/png;base64,{_png(fig, p)}'>"
 
     if result.complete:
@@ -319,7 +328,7 @@ def write_report(
     for t in result.pareto[:winners]:
         ablation = _ablation(run_obj, t.number) if trainable else ""
         sections.append(
-            f"<h3>Trial {t.number}</h3>" + _draw_winner(run_obj, t, out, pngs) + ablation
+            f"<h3>Trial {t.number}</h3>" + _draw_winner(run_obj, t, out, images) + ablation
         )
     sections.append(quantum_section(run_obj, result.pareto[:winners], img))
     sections.append(f"<h2>All trials ({len(result.trials)})</h2>" + _all_trials(result, used))
@@ -351,7 +360,7 @@ def write_report(
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
-        f"<body data-plots-expected='{len(pngs)}'><h1>{html.escape(title)}</h1>"
+        f"<body data-plots-expected='{len(images)}'><h1>{html.escape(title)}</h1>"
         f"<p>strategy <b>{html.escape(result.config.strategy)}</b>, objectives "
         f"<b>{html.escape(', '.join(result.objective.names))}</b></p>"
         + "".join(sections)
@@ -359,4 +368,4 @@ def write_report(
     )
     path = out / "index.html"
     path.write_text(page)
-    return Report(path, pngs)
+    return Report(path, images)

@@ -11,13 +11,11 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from quarch.quantum import Circuit
     from quarch.study import SearchResult, TrialRecord
 
 __all__ = [
     "best_so_far",
     "choices_grid",
-    "circuit_diagram",
     "importance_bars",
     "parallel_coordinates",
     "pareto_fronts",
@@ -248,70 +246,6 @@ def parallel_coordinates(result: SearchResult, choices: Sequence[Any]) -> Figure
     ax.set_yticklabels(["first option", "last option"], fontsize=8)
     ax.set_title("choices of every complete trial")
     fig.tight_layout()
-    return fig
-
-
-_SHORT = {"cnot": "●", "cz": "●", "cy": "●", "crx": "●", "cry": "●", "crz": "●", "ch": "●"}
-
-
-def circuit_diagram(circuit: Circuit, title: str = "") -> Figure:
-    """Wires left to right, one column per moment, gates as labelled boxes."""
-    plt = _plt()
-    n = circuit.n_qubits
-    moments: list[list[Any]] = []
-    level = [0] * n
-    for op in circuit.ops:
-        ws = list(op.wires) or list(range(n))
-        span = range(min(ws), max(ws) + 1)
-        col = max(level[w] for w in span)
-        while len(moments) <= col:
-            moments.append([])
-        moments[col].append(op)
-        for w in span:
-            level[w] = col + 1
-    width = max(4.0, 0.55 * len(moments) + 1.0)
-    fig, ax = plt.subplots(figsize=(min(width, 40.0), 0.5 * n + 0.8), dpi=110)
-    for w in range(n):
-        ax.plot([-0.5, len(moments) - 0.5], [-w, -w], color="0.3", lw=0.8, zorder=0)
-        ax.text(-0.7, -w, f"q{w}", ha="right", va="center", fontsize=8)
-    for x, ops in enumerate(moments):
-        for op in ops:
-            ws = list(op.wires) or list(range(n))
-            label = op.name.upper() if op.name != "amplitude_embedding" else "AMP"
-            if len(ws) >= 2 and op.name in _SHORT:
-                ax.plot([x, x], [-min(ws), -max(ws)], color="0.2", lw=1, zorder=1)
-                ax.scatter([x], [-ws[0]], s=25, color="0.1", zorder=3)
-                tgt = ws[-1]
-                name = "X" if op.name == "cnot" else op.name[1:].upper()
-                ax.text(
-                    x,
-                    -tgt,
-                    name,
-                    ha="center",
-                    va="center",
-                    fontsize=6,
-                    zorder=4,
-                    bbox={"boxstyle": "round,pad=0.2", "fc": "#dbe9f6", "ec": "0.3"},
-                )
-            else:
-                lo, hi = min(ws), max(ws)
-                ax.add_patch(
-                    plt.Rectangle(
-                        (x - 0.35, -hi - 0.3), 0.7, hi - lo + 0.6, fc="#f6e3c5", ec="0.3", zorder=2
-                    )
-                )
-                ax.text(x, -(lo + hi) / 2, label, ha="center", va="center", fontsize=6, zorder=4)
-    ax.set_xlim(-1.2, len(moments) - 0.3)
-    ax.set_ylim(-n + 0.4, 0.6)
-    ax.axis("off")
-    if title:
-        ax.set_title(title, fontsize=9)
-    # the axes are off: margins in inches (the title's line on top) instead of a
-    # tight_layout pass, which draws the figure once more to measure it
-    height = fig.get_figheight()
-    fig.subplots_adjust(
-        left=0.01, right=0.99, bottom=0.04, top=1 - (0.35 if title else 0.05) / height
-    )
     return fig
 
 
