@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from quarch import ConfigError
-from quarch.objectives import Budget, Objective, hypervolume, pareto_mask
+from quarch.objectives import METRICS, Budget, Objective, hypervolume, pareto_mask
 
 
 class TestInputs:
@@ -34,6 +34,35 @@ class TestInputs:
     def test_negative_weight(self) -> None:
         with pytest.raises(ConfigError, match="finite and >= 0"):
             Objective(["val_error"], weights=[-1])
+
+    # The whole line a user reads for each mistake (the CLI prints it as it is): what was
+    # wrong, and what would be right.
+    @pytest.mark.parametrize(
+        ("make", "line"),
+        [
+            (lambda: Objective(["acc"]),
+             f"unknown metric 'acc'; known metrics: {', '.join(METRICS)}"),
+            (lambda: Objective([]), "at least one objective metric is required"),
+            (lambda: Budget.parse("latency"),
+             "malformed budget 'latency'; expected METRIC<=NUMBER (or <, >=, >), "
+             "e.g. latency_ms<=100"),
+            (lambda: Objective(["val_accuracy", "params"], weights=[1, 1]),
+             "a weighted cost needs metrics that are minimised; ['val_accuracy'] are "
+             "maximised (use val_error instead of val_accuracy)"),
+        ],
+    )  # fmt: skip
+    def test_the_line_a_user_reads(self, make: object, line: str) -> None:
+        with pytest.raises(ConfigError) as err:
+            make()  # type: ignore[operator]
+        assert str(err.value) == line
+
+    def test_missing_metric_names_what_the_evaluator_returned(self) -> None:
+        obj = Objective(["val_error", "params"])
+        with pytest.raises(KeyError) as err:
+            obj.values({"val_error": 0.1, "flops": 3.0})
+        assert err.value.args == (
+            "evaluator returned no ['params']; it returned ['flops', 'val_error']",
+        )
 
 
 class TestBudgets:
