@@ -78,6 +78,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/quantum/_apply.py", "src/quarch/quantum/_matrices.py"],
         ["tests/quantum/test_simulator.py"],
     ),
+    "small-engine": (
+        ["src/quarch/quantum/_small_run.py"],
+        ["tests/quantum/test_small_path.py"],
+    ),
     "training": (
         ["src/quarch/evaluate/_flat_adam.py"],
         ["tests/test_flat_adam.py", "tests/test_training_loop.py"],

@@ -14,8 +14,13 @@ import torch
 
 from quarch.quantum import (
     AmplitudeEmbedding,
+    AngleEmbedding,
     Circuit,
+    EntanglingLayer,
+    Input,
+    IQPEmbedding,
     QuantumLayer,
+    RotationLayer,
     SimulationError,
     compile_circuit,
     to_pennylane,
@@ -98,6 +103,100 @@ def _random_case(seed: int, batch: int) -> tuple[Circuit, np.ndarray, np.ndarray
     return c, w, x
 
 
+def _check_z(c: Circuit, w: np.ndarray, x: np.ndarray) -> None:
+    """``<Z_i>`` only, the words a hybrid network measures: the run time then folds
+    trailing permutations into the sign table and drops trailing phases. Values and
+    the gradients of ``sum_i (i+1) <Z_i>`` against PennyLane (backprop, float64)."""
+    n = c.n_qubits
+    f = to_pennylane(c)
+
+    @qml.qnode(qml.device("default.qubit", wires=n), interface="torch", diff_method="backprop")
+    def run(w: torch.Tensor, x: torch.Tensor) -> object:
+        f(w, x)
+        return [qml.expval(qml.PauliZ(i)) for i in range(n)]
+
+    wr, xr = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ref = torch.stack([torch.as_tensor(r).expand(x.shape[0]) for r in run(wr, xr)], -1)
+    (ref * torch.arange(1, n + 1)).sum().backward()
+    wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
+    plan = compile_circuit(c, dtype=torch.complex128, path="small")
+    out = plan.expval([f"Z{i}" for i in range(n)], xt, wt).expand(x.shape[0], -1)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-7)
+    (out * torch.arange(1, n + 1)).sum().backward()
+    np.testing.assert_allclose(wt.grad.numpy(), wr.grad.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def _layered(n: int, layers: int, embedding: str, entangler: str) -> Circuit:
+    """A circuit as the ``hqnn`` space and the simulator benchmark build them: an
+    embedding, then per layer trainable rotations and an entangling layer. Its leading
+    one-qubit layers become the product state (several prefix layers, per-sample and
+    shared), the path a random circuit rarely takes."""
+    c = Circuit(n)
+    if embedding == "iqp":
+        c.add(IQPEmbedding(n))
+    else:
+        c.add(AngleEmbedding(n, rotation=embedding))
+    for _ in range(layers):
+        c.add(RotationLayer(n, ("Y", "Z"))).add(EntanglingLayer(n, "ring", entangler))
+    return c
+
+
+class TestLayeredCircuitsAgainstPennyLane:
+    @pytest.mark.parametrize(
+        ("n", "layers", "embedding", "entangler"),
+        [(1, 1, "Y", "cnot"), (2, 2, "Y", "cnot"), (3, 2, "X", "cz"), (4, 2, "Y", "crz"),
+         (5, 1, "iqp", "cnot"), (6, 3, "Y", "cnot"), (4, 3, "iqp", "rzz")],
+    )  # fmt: skip
+    @pytest.mark.parametrize("batch", [1, 3, 300])
+    def test_values_and_gradients(
+        self, n: int, layers: int, embedding: str, entangler: str, batch: int
+    ) -> None:
+        c = _layered(n, layers, embedding, entangler)
+        rng = np.random.default_rng(n * 100 + layers * 10 + batch)
+        w = rng.uniform(-3, 3, c.n_weights)
+        x = rng.uniform(-3, 3, (batch, c.n_inputs))
+        _check_z(c, w, x)
+        if batch < 300:  # Z and X words: no sign table (PennyLane's state is slow at 300)
+            _check(c, w, x)
+
+    @pytest.mark.parametrize("batch", [1, 3, 300])
+    @pytest.mark.parametrize("n", [2, 4])
+    @pytest.mark.parametrize("first", [True, False])
+    def test_inputs_after_a_trainable_layer(self, n: int, batch: int, first: bool) -> None:
+        # the inputs (again, or only) after a trainable layer: a per-sample Kronecker
+        # layer whose partial traces are kept per row, grouped with the product state's
+        # when that is per sample too, else alone
+        c = _layered(n, 1, "Y", "cnot") if first else Circuit(n)
+        if not first:
+            c.add(RotationLayer(n, ("Y", "Z"))).add(EntanglingLayer(n, "ring", "cnot"))
+        c.add(AngleEmbedding(n, rotation="X"))
+        c.add(RotationLayer(n, ("Y", "Z"))).add(EntanglingLayer(n, "ring", "cz"))
+        rng = np.random.default_rng(11 * n + batch)
+        w = rng.uniform(-3, 3, c.n_weights)
+        x = rng.uniform(-3, 3, (batch, c.n_inputs))
+        _check_z(c, w, x)
+        if batch < 300:
+            _check(c, w, x)
+
+    @pytest.mark.parametrize("batch", [1, 3, 300])
+    @pytest.mark.parametrize("n", [2, 3, 5])
+    def test_complex_phase_gates_between_layers(self, n: int, batch: int) -> None:
+        # Y, S, S-dagger and CY are permutations with phases +-i: the run time folds them
+        # into the neighbouring layers' indices, and the backward's partial traces then
+        # carry complex phases (CNOT and CZ give only real ones)
+        c = _layered(n, 2, "Y", "cnot")  # the second rotation layer: a Kronecker layer
+        c.y(0).s(n - 1).cy(0, 1).sdg(1)  # folded into it (post-phases)
+        c.add(RotationLayer(n, ("Y", "Z"))).add(EntanglingLayer(n, "ring", "cz"))
+        c.cy(n - 1, 0).y(1)
+        rng = np.random.default_rng(7 * n + batch)
+        w = rng.uniform(-3, 3, c.n_weights)
+        x = rng.uniform(-3, 3, (batch, c.n_inputs))
+        _check_z(c, w, x)
+        if batch < 300:
+            _check(c, w, x)
+
+
 class TestSmallPathAgainstPennyLane:
     @pytest.mark.parametrize("seed", range(40))
     def test_random_circuits(self, seed: int) -> None:
@@ -131,6 +230,45 @@ class TestSmallPathAgainstPennyLane:
             (oi * torch.tensor([1.0, -2.0], dtype=torch.float64)).sum().backward()
             torch.testing.assert_close(out[i], oi[0])
             torch.testing.assert_close(w.grad[i], wi.grad)
+
+    @pytest.mark.parametrize("batch", [1, 4])
+    def test_angles_from_products_of_inputs_only(self, batch: int) -> None:
+        # every input angle a product of features, of two arities (IQP's RZZ(x_i x_j)
+        # reads pairs only): the products are gathered per arity, then joined
+        c = Circuit(3).ry(0, Input(0, 1)).rz(1, Input(0, 1, 2)).h(2).crx(2, 0, Input(1, 2))
+        c.rx(1, Input(0, 2, scale=0.5)).add(RotationLayer(3, ("Y",))).cnot(0, 2)
+        c.rz(2, Input(0, 1, scale=-1.5))  # a product read twice: more angles than products
+        rng = np.random.default_rng(batch)
+        w = rng.uniform(-3, 3, c.n_weights)
+        x = rng.uniform(-2, 2, (batch, c.n_inputs))
+        _check(c, w, x)
+        _check_z(c, w, x)
+
+    def test_per_sample_weights_without_inputs_equal_single_rows(self) -> None:
+        # weights per sample and no input features: the angles come from the weights alone
+        c = Circuit(3).add(RotationLayer(3, ("Y", "Z"))).add(EntanglingLayer(3, "ring", "crz"))
+        assert c.n_inputs == 0
+        plan = compile_circuit(c, dtype=torch.complex128, path="small")
+        w = torch.rand(4, c.n_weights, dtype=torch.float64, requires_grad=True)
+        out = plan.expval(["Z0", "Z2"], None, w)
+        (out * torch.tensor([1.0, -2.0], dtype=torch.float64)).sum().backward()
+        for i in range(4):
+            wi = w[i].detach().clone().requires_grad_(True)
+            oi = plan.expval(["Z0", "Z2"], None, wi)
+            (oi * torch.tensor([1.0, -2.0], dtype=torch.float64)).sum().backward()
+            torch.testing.assert_close(out[i], oi[0])
+            torch.testing.assert_close(w.grad[i], wi.grad)
+
+    def test_non_contiguous_initial_state(self) -> None:
+        c = Circuit(2).add(RotationLayer(2, ("Y",))).cnot(0, 1)
+        plan = compile_circuit(c, dtype=torch.complex128, path="small")
+        w = torch.tensor([0.3, -1.1], dtype=torch.float64)
+        base = torch.randn(4, 3, dtype=torch.complex128)
+        psi0 = (base / base.norm(dim=0, keepdim=True)).mT  # [3, 4], not contiguous
+        assert not psi0.is_contiguous()
+        got = plan.expval(["Z0", "Z1"], weights=w, initial_state=psi0)
+        ref = plan.expval(["Z0", "Z1"], weights=w, initial_state=psi0.contiguous())
+        torch.testing.assert_close(got, ref)
 
     def test_initial_state_gradient_matches_dense_unitary(self) -> None:
         rng = np.random.default_rng(3)
