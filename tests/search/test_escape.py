@@ -103,3 +103,27 @@ def test_escape_options_are_checked() -> None:
         QUBOSampler(escape_patience=-2)
     with pytest.raises(ValueError, match=r"escape_top must be an integer >= 1; got 0"):
         QUBOSampler(escape_top=0)
+
+
+def test_several_objectives_never_escape() -> None:
+    """Two objectives have no single best trial to be stuck on: the run with the escape
+    on is the run without it, trial for trial."""
+    rng = np.random.default_rng(5)
+    tables = rng.standard_normal((2, *SIZES))
+    dists = {f"c{j}": optuna.distributions.CategoricalDistribution(OPS) for j in range(4)}
+
+    def run(**options: Any) -> list[list[int]]:
+        s = QUBOSampler(solver="sa", num_reads=2, num_sweeps=50, n_startup=6, batch_size=2,
+                        seed=1, search_space=dists, **options)  # fmt: skip
+        study = optuna.create_study(directions=["minimize", "minimize"], sampler=s)
+        xs: list[list[int]] = []
+
+        def objective(t: optuna.Trial) -> tuple[float, float]:
+            x = [OPS.index(t.suggest_categorical(f"c{j}", OPS)) for j in range(4)]
+            xs.append(x)
+            return float(tables[0][tuple(x)]), float(tables[1][tuple(x)])
+
+        study.optimize(objective, n_trials=24)
+        return xs
+
+    assert run(escape_after=6, escape_patience=0) == run()

@@ -108,29 +108,32 @@ the same (200-epoch test accuracy 94.316 against 94.307, paired difference +0.00
 [-0.018, +0.037], p = 0.57), because the runs that miss end in another basin, 3-4
 choices away at query 80, which a local move cannot reach.
 
-**The escape by swaps.** With ``escape_after=k``, once ``k`` trials are complete and
-the best trial is ``escape_patience`` or more trials old (the run has stalled), the
-first proposal of every batch is a **swap** of the best trial: two choices with the
-same option list exchange their options (in a cell space, an operation moves to
-another edge), the untried one the posterior mean ranks best, budgets checked (when
-every swap of the best trial was tried, of the next best, up to ``escape_top``
-trials); the rest of the batch comes from the Thompson samples as before. It was built
+**The escape by swaps.** With ``escape_after=k``, in a study of one objective, once
+``k`` trials are complete and the best trial is ``escape_patience`` or more trials old
+(the run has stalled), the first proposal of every batch is a **swap** of the best
+trial: two choices with the same option list exchange their options (in a cell space, an
+operation moves to another edge), the untried one the posterior mean ranks best, budgets
+checked (when every swap of the best trial was tried, of the next best, up to
+``escape_top`` trials); the rest of the batch comes from the Thompson samples as before.
+A space whose choices share no option list has no swaps and is unchanged. It was built
 because on NAS-Bench-201 CIFAR-10's 12-epoch validation signal the runs that miss the
-cell with the best validation accuracy end in another basin 3-5 choices away (it has
-a skip connection from the input to the output on edge 3-0; the other basins route
-it through node 1 or node 2, and the cells with two such paths checked score 70.5 %), which no
-one-choice move crosses and where the surrogate, fitted mostly to that basin, ranks
-the best cell in the thousands; a swap moves the skip connection to another edge in
-one step, and the cells it reaches score close to the incumbent. Measured with
+cell with the best validation accuracy end in another basin 3-5 choices away: that cell
+has a skip connection from the input to the output on edge 3-0, the other basins route
+it through node 1 or node 2 (the two cells with both paths that were checked score
+70.5 %), no one-choice move crosses between them, and the surrogate, fitted mostly to
+the basin the run is in, often ranks the best cell in the thousands. A swap moves the
+skip connection to another edge in one step: for 10 of the 11 distinct cells those runs
+picked (seeds 1000-1119), the best swap scores within 0.4 points of it or above it.
+Measured with
 ``benchmarks/nb201_diagnose.py`` (``qubo-sqa``, ``escape_after=40``,
-``escape_patience=5``): on tuning seeds 1000-1059 the runs found that cell in 58 of
-60 against 52, picks 94.363 against 94.308 (200-epoch test, paired +0.055 [+0.019,
-+0.108], Wilcoxon p = 0.021); confirmed on seeds 1060-1119 before ``qubo-sqa``'s
-factory turned it on: 58 of 60 against 51, 94.363 against 94.306 (+0.057 [+0.022,
-+0.111], p = 0.012). A Hamming repulsion from the best trial (the Thompson sample's
-best at 3 or more choices away) was tried first and did not help (54 of 60 against 52
-on seeds 1000-1059 at patience 10; 19 of 23 against 22 at patience 5 with the samples
-spread 2.0).
+``escape_patience=5``): on tuning seeds 1000-1059 the runs found that cell in 58 of 60
+against 52, picks 94.363 against 94.308 (200-epoch test, paired +0.055 [+0.019, +0.108],
+Wilcoxon p = 0.021); confirmed on seeds 1060-1119 before ``qubo-sqa``'s factory turned
+it on: 58 of 60 against 51, 94.363 against 94.306 (+0.057 [+0.022, +0.111], p = 0.012).
+Tried first and not kept: a Hamming repulsion from the best trial (the stalled batch's
+first Thompson sample solved at 3 or more choices away; 54 of 60 against 52 on seeds
+1000-1059 at patience 10, and 19 of 23 against 22 at patience 5 with that sample spread
+2.0).
 
 **The Gaussian-process surrogate.** ``surrogate="gp"`` fits a Gaussian process with a
 Hamming kernel (all orders of interaction; :mod:`quarch.search._gp`) and hands the
@@ -427,9 +430,12 @@ class QUBOSampler(PopulationSampler):
         return None
 
     def _stalled(self, hist: History) -> bool:
-        """Whether the escape is due: ``escape_after`` trials complete and the best
-        trial ``escape_patience`` or more trials old."""
+        """Whether the escape is due: one objective (several have no single best
+        trial to be stuck on), ``escape_after`` trials complete and the best trial
+        ``escape_patience`` or more trials old."""
         if self._escape_after is None or len(hist.trials) < self._escape_after:
+            return False
+        if len(hist.directions) != 1:
             return False
         best = hist.best()
         return best is not None and len(hist.trials) - 1 - best >= self._escape_patience
