@@ -120,12 +120,11 @@ because on NAS-Bench-201 CIFAR-10's 12-epoch validation signal the runs that mis
 cell with the best validation accuracy end in another basin 3-5 choices away: that cell
 has a skip connection from the input to the output on edge 3-0, the other basins route
 it through node 1 or node 2 (the two cells with both paths that were checked score
-70.5 %), no one-choice move crosses between them, and the surrogate, fitted mostly to
-the basin the run is in, often ranks the best cell in the thousands. A swap moves the
-skip connection to another edge in one step: for 10 of the 11 distinct cells those runs
+70.5 %), no one-choice move crosses between them, and the surrogate, fitted mostly to the
+basin the run is in, often ranks the best cell in the thousands. A swap moves the skip
+connection to another edge in one step: for 10 of the 11 distinct cells those runs
 picked (seeds 1000-1119), the best swap scores within 0.4 points of it or above it.
-Measured with
-``benchmarks/nb201_diagnose.py`` (``qubo-sqa``, ``escape_after=40``,
+Measured with ``benchmarks/nb201_diagnose.py`` (``qubo-sqa``, ``escape_after=40``,
 ``escape_patience=5``): on tuning seeds 1000-1059 the runs found that cell in 58 of 60
 against 52, picks 94.363 against 94.308 (200-epoch test, paired +0.055 [+0.019, +0.108],
 Wilcoxon p = 0.021); confirmed on seeds 1060-1119 before ``qubo-sqa``'s factory turned
