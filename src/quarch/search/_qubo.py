@@ -132,7 +132,10 @@ it on: 58 of 60 against 51, 94.363 against 94.306 (+0.057 [+0.022, +0.111], p = 
 Tried first and not kept: a Hamming repulsion from the best trial (the stalled batch's
 first Thompson sample solved at 3 or more choices away; 54 of 60 against 52 on seeds
 1000-1059 at patience 10, and 19 of 23 against 22 at patience 5 with that sample spread
-2.0).
+2.0). ``qubo-sa`` (batches of 3 after 10 uniform draws) with the same settings found the
+cell in 43 of 60 runs against 41 on seeds 1000-1059 (picks +0.096 [+0.048, +0.204], p =
+0.0017), but not on the confirmation seeds 1060-1119 (51 against 52, -0.002 [-0.032,
++0.026], p = 0.53), so its factory leaves the escape off.
 
 **The Gaussian-process surrogate.** ``surrogate="gp"`` fits a Gaussian process with a
 Hamming kernel (all orders of interaction; :mod:`quarch.search._gp`) and hands the
