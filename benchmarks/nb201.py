@@ -9,7 +9,8 @@ quantum-inspired strategy against TPE, regularised evolution and local search.
 Settings were tuned on CIFAR-10's validation signal with seeds 1000-1199 (not the
 reported 0-29; ``qubo-sqa``'s startup draws and batch size, and the trust region and
 the local polish that were tried and left off, on seeds 1000-1119, the polish with
-``nb201_diagnose.py``); CIFAR-100 is held out. A gap is marked
+``nb201_diagnose.py``; ``qubo-sqa``'s escape by swaps with ``nb201_diagnose.py`` on seeds
+1000-1059, confirmed on 1060-1119); CIFAR-100 is held out. A gap is marked
 significant when the rank-sum p is below 0.05 and the bootstrap interval of the mean
 difference excludes 0 (``quarch.benchmark._stats``). Usage::
 
