@@ -22,6 +22,7 @@ from quarch.quantum import (
     to_qiskit,
 )
 
+from ._pennylane_truth import pl_z_and_grads
 from ._random import all_gates_circuit, random_circuit
 
 qml = pytest.importorskip("pennylane")
@@ -158,24 +159,12 @@ class TestCorrectness:
             None, xt if c.n_inputs else None, wt
         )
         (out * torch.arange(1, n + 1)).sum().backward()
-        f = to_pennylane(c)
-
-        @qml.qnode(qml.device("default.qubit", wires=n), interface="torch", diff_method="backprop")
-        def run(w: torch.Tensor, x: torch.Tensor) -> object:
-            f(w, x)
-            return [qml.expval(qml.PauliZ(i)) for i in range(n)]
-
-        wr = torch.tensor(w, requires_grad=True)
-        xr = torch.tensor(x, requires_grad=True)
-        ref = torch.stack([torch.as_tensor(r).expand(x.shape[0]) for r in run(wr, xr)], -1)
-        (ref * torch.arange(1, n + 1)).sum().backward()
-        np.testing.assert_allclose(
-            np.broadcast_to(out.detach().numpy(), ref.shape), ref.detach().numpy(), atol=1e-6
-        )
+        ref, gw, gx = pl_z_and_grads(c, w, x)
+        np.testing.assert_allclose(np.broadcast_to(out.detach().numpy(), ref.shape), ref, atol=1e-6)
         if c.n_weights:
-            np.testing.assert_allclose(wt.grad.numpy(), wr.grad.numpy(), atol=1e-4)
+            np.testing.assert_allclose(wt.grad.numpy(), gw, atol=1e-4)
         if c.n_inputs:
-            np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), atol=1e-4)
+            np.testing.assert_allclose(xt.grad.numpy(), gx, atol=1e-4)
 
     def test_every_gate_against_qiskit(self) -> None:
         pytest.importorskip("qiskit")
@@ -268,28 +257,9 @@ def _layered(n: int, layers: int, *, reupload: bool = False) -> Circuit:
     return c
 
 
-def _pl_z_and_grads(
-    c: Circuit, w: np.ndarray, x: np.ndarray, weights: torch.Tensor | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PennyLane (backprop, float64): <Z_i>, and d/dw, d/dx of sum_i (i+1) <Z_i>."""
-    n = c.n_qubits
-    f = to_pennylane(c)
-
-    @qml.qnode(qml.device("default.qubit", wires=n), interface="torch", diff_method="backprop")
-    def run(w: torch.Tensor, x: torch.Tensor) -> object:
-        f(w, x)
-        return [qml.expval(qml.PauliZ(i)) for i in range(n)]
-
-    wr = torch.tensor(w, requires_grad=True)
-    xr = torch.tensor(x, requires_grad=True)
-    ref = torch.stack([torch.as_tensor(r).expand(x.shape[0]) for r in run(wr, xr)], -1)
-    (ref * torch.arange(1, n + 1)).sum().backward()
-    return ref.detach().numpy(), wr.grad.numpy(), xr.grad.numpy()
-
-
 def _check_c128_plan(c: Circuit, w: np.ndarray, x: np.ndarray, **plan_kw: Any) -> None:
     """complex128 plan vs PennyLane: <Z>, weight and input gradients, and the state."""
-    ref, gw, gx = _pl_z_and_grads(c, w, x)
+    ref, gw, gx = pl_z_and_grads(c, w, x)
     wt = torch.tensor(w, requires_grad=True)
     xt = torch.tensor(x, requires_grad=True)
     plan = compile_circuit(c, dtype=torch.complex128, **plan_kw)
@@ -306,7 +276,7 @@ def _check_c128_plan(c: Circuit, w: np.ndarray, x: np.ndarray, **plan_kw: Any) -
 
 def _check_c64_layer(c: Circuit, w: np.ndarray, x: np.ndarray, grad_rtol: float = 0.0) -> None:
     """A complex64 QuantumLayer vs PennyLane: <Z> and the weight and input gradients."""
-    ref, gw, gx = _pl_z_and_grads(c, w, x)
+    ref, gw, gx = pl_z_and_grads(c, w, x)
     layer = QuantumLayer(c)
     with torch.no_grad():
         layer.weights.copy_(torch.tensor(w))

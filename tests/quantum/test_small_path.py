@@ -28,6 +28,7 @@ from quarch.quantum import (
 from quarch.quantum._small_cost import FOLD_ROWS
 from quarch.quantum.simulator import PATHS
 
+from ._pennylane_truth import pl_z_and_grads
 from ._random import all_gates_circuit, random_circuit
 
 qml = pytest.importorskip("pennylane")
@@ -106,25 +107,16 @@ def _random_case(seed: int, batch: int) -> tuple[Circuit, np.ndarray, np.ndarray
 def _check_z(c: Circuit, w: np.ndarray, x: np.ndarray) -> None:
     """``<Z_i>`` only, the words a hybrid network measures: the run time then folds
     trailing permutations into the sign table and drops trailing phases. Values and
-    the gradients of ``sum_i (i+1) <Z_i>`` against PennyLane (backprop, float64)."""
+    the gradients of ``sum_i (i+1) <Z_i>`` against PennyLane."""
     n = c.n_qubits
-    f = to_pennylane(c)
-
-    @qml.qnode(qml.device("default.qubit", wires=n), interface="torch", diff_method="backprop")
-    def run(w: torch.Tensor, x: torch.Tensor) -> object:
-        f(w, x)
-        return [qml.expval(qml.PauliZ(i)) for i in range(n)]
-
-    wr, xr = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
-    ref = torch.stack([torch.as_tensor(r).expand(x.shape[0]) for r in run(wr, xr)], -1)
-    (ref * torch.arange(1, n + 1)).sum().backward()
+    ref, gw, gx = pl_z_and_grads(c, w, x)
     wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
     plan = compile_circuit(c, dtype=torch.complex128, path="small")
     out = plan.expval([f"Z{i}" for i in range(n)], xt, wt).expand(x.shape[0], -1)
-    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-7)
+    np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-7)
     (out * torch.arange(1, n + 1)).sum().backward()
-    np.testing.assert_allclose(wt.grad.numpy(), wr.grad.numpy(), rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-6, atol=1e-6)
 
 
 def _layered(n: int, layers: int, embedding: str, entangler: str) -> Circuit:
@@ -142,6 +134,17 @@ def _layered(n: int, layers: int, embedding: str, entangler: str) -> Circuit:
     return c
 
 
+def _z_and_all_words(c: Circuit, seed: int, batch: int) -> None:
+    """Random weights and inputs: ``<Z>`` only (:func:`_check_z`) and, below 300 rows
+    (PennyLane's state is slow there), Z and X words with the state (:func:`_check`)."""
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(-3, 3, c.n_weights)
+    x = rng.uniform(-3, 3, (batch, c.n_inputs))
+    _check_z(c, w, x)
+    if batch < 300:
+        _check(c, w, x)
+
+
 class TestLayeredCircuitsAgainstPennyLane:
     @pytest.mark.parametrize(
         ("n", "layers", "embedding", "entangler"),
@@ -153,12 +156,7 @@ class TestLayeredCircuitsAgainstPennyLane:
         self, n: int, layers: int, embedding: str, entangler: str, batch: int
     ) -> None:
         c = _layered(n, layers, embedding, entangler)
-        rng = np.random.default_rng(n * 100 + layers * 10 + batch)
-        w = rng.uniform(-3, 3, c.n_weights)
-        x = rng.uniform(-3, 3, (batch, c.n_inputs))
-        _check_z(c, w, x)
-        if batch < 300:  # Z and X words: no sign table (PennyLane's state is slow at 300)
-            _check(c, w, x)
+        _z_and_all_words(c, n * 100 + layers * 10 + batch, batch)
 
     @pytest.mark.parametrize("batch", [1, 3, 300])
     @pytest.mark.parametrize("n", [2, 4])
@@ -172,12 +170,7 @@ class TestLayeredCircuitsAgainstPennyLane:
             c.add(RotationLayer(n, ("Y", "Z"))).add(EntanglingLayer(n, "ring", "cnot"))
         c.add(AngleEmbedding(n, rotation="X"))
         c.add(RotationLayer(n, ("Y", "Z"))).add(EntanglingLayer(n, "ring", "cz"))
-        rng = np.random.default_rng(11 * n + batch)
-        w = rng.uniform(-3, 3, c.n_weights)
-        x = rng.uniform(-3, 3, (batch, c.n_inputs))
-        _check_z(c, w, x)
-        if batch < 300:
-            _check(c, w, x)
+        _z_and_all_words(c, 11 * n + batch, batch)
 
     @pytest.mark.parametrize("batch", [1, 3, 300])
     @pytest.mark.parametrize("n", [2, 3, 5])
@@ -189,12 +182,7 @@ class TestLayeredCircuitsAgainstPennyLane:
         c.y(0).s(n - 1).cy(0, 1).sdg(1)  # folded into it (post-phases)
         c.add(RotationLayer(n, ("Y", "Z"))).add(EntanglingLayer(n, "ring", "cz"))
         c.cy(n - 1, 0).y(1)
-        rng = np.random.default_rng(7 * n + batch)
-        w = rng.uniform(-3, 3, c.n_weights)
-        x = rng.uniform(-3, 3, (batch, c.n_inputs))
-        _check_z(c, w, x)
-        if batch < 300:
-            _check(c, w, x)
+        _z_and_all_words(c, 7 * n + batch, batch)
 
 
 class TestSmallPathAgainstPennyLane:
