@@ -175,13 +175,13 @@ class TestLayeredCircuitsAgainstPennyLane:
     @pytest.mark.parametrize("batch", [1, 3, 300])
     @pytest.mark.parametrize("n", [2, 3, 5])
     def test_complex_phase_gates_between_layers(self, n: int, batch: int) -> None:
-        # Y, S, S-dagger and CY are permutations with phases +-i: the run time folds them
-        # into the neighbouring layers' indices, and the backward's partial traces then
-        # carry complex phases (CNOT and CZ give only real ones)
+        # one-qubit constants (Y, S) go into the layers' rows; two-qubit ones after a
+        # shared whole-register layer go into its matrix (n <= 3 here), and a constant
+        # CPHASE makes that layer's partial trace carry complex phases (CZ's are +-1)
         c = _layered(n, 2, "Y", "cnot")  # the second rotation layer: a Kronecker layer
-        c.y(0).s(n - 1).cy(0, 1).sdg(1)  # folded into it (post-phases)
+        c.y(0).s(n - 1).cphase(0, 1, 0.7).cy(0, 1).sdg(1)
         c.add(RotationLayer(n, ("Y", "Z"))).add(EntanglingLayer(n, "ring", "cz"))
-        c.cy(n - 1, 0).y(1)
+        c.cphase(n - 1, 0, -1.3).cy(n - 1, 0).y(1)
         _z_and_all_words(c, 7 * n + batch, batch)
 
 
