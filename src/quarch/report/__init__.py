@@ -106,7 +106,7 @@ def _draw_winner(run: Run, t: Any, out_dir: Path, images: list[Path]) -> str:
         if isinstance(mod, QuantumLayer):
             svg = circuit_svg(mod.plan.circuit, f"trial {t.number}: {name or 'circuit'}")
             p = out_dir / f"winner_{t.number}_circuit.svg"
-            p.write_text(svg)
+            p.write_text(svg, encoding="utf-8")
             images.append(p)
             b64 = base64.b64encode(svg.encode()).decode()
             parts.append(
