@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -51,9 +53,9 @@ class TestInputs:
              "maximised (use val_error instead of val_accuracy)"),
         ],
     )  # fmt: skip
-    def test_the_line_a_user_reads(self, make: object, line: str) -> None:
+    def test_the_line_a_user_reads(self, make: Callable[[], object], line: str) -> None:
         with pytest.raises(ConfigError) as err:
-            make()  # type: ignore[operator]
+            make()
         assert str(err.value) == line
 
     def test_missing_metric_names_what_the_evaluator_returned(self) -> None:
