@@ -247,6 +247,48 @@ class TestSmallPathAgainstPennyLane:
             torch.testing.assert_close(out[i], oi[0])
             torch.testing.assert_close(w.grad[i], wi.grad)
 
+    @pytest.mark.parametrize("seed", range(12))
+    def test_one_row_equals_a_row_of_a_batch(self, seed: int) -> None:
+        # one row runs a program where inputs and per-sample weights are shared
+        # sources (one kind of rows); it must equal that row computed in a batch, where
+        # they are per-sample, for values and for the gradients of weights and inputs
+        rng = np.random.default_rng(50 + seed)
+        c = random_circuit(int(rng.integers(1, 7)), rng, n_ops=int(rng.integers(4, 20)))
+        if seed % 3 == 0:  # products of inputs, of two arities, among the angles
+            c.rz(0, Input(0, 1)).ry(c.n_qubits - 1, Input(0, 1, 2, scale=0.5))
+        plan = compile_circuit(c, dtype=torch.complex128, path="small")
+        words = ["Z0", f"X{c.n_qubits - 1}"]
+        scale = torch.tensor([1.0, -2.0], dtype=torch.float64)
+        ni = max(c.n_inputs, 1)
+        x = torch.tensor(rng.uniform(-3, 3, (3, ni)), requires_grad=True)
+        for batched_w in (False, True):
+            if not (c.n_inputs or batched_w):
+                continue  # nothing per sample: one program serves every batch
+            wb = torch.tensor(rng.uniform(-3, 3, (3, c.n_weights)), requires_grad=True)
+            xi = x if c.n_inputs else None
+            out = plan.expval(words, xi, wb if batched_w else wb[1])
+            (out[1] * scale).sum().backward()
+            w1 = (wb[1:2] if batched_w else wb[1]).detach().clone().requires_grad_(True)
+            x1 = x[1:2].detach().clone().requires_grad_(True)
+            o1 = plan.expval(words, x1 if c.n_inputs else None, w1)
+            (o1[0] * scale).sum().backward()
+            torch.testing.assert_close(o1[0], out[1])
+            if c.n_weights:
+                torch.testing.assert_close(w1.grad.view(-1), wb.grad[1])
+            if c.n_inputs:
+                torch.testing.assert_close(x1.grad, x.grad[1:2])
+            x.grad = None
+            one_row = plan._small[(True, batched_w, torch.device("cpu"), True)].prog
+            assert not one_row.batched and not one_row.n_angles["b"]
+
+    def test_one_row_amplitude_embedding_with_input_angles(self) -> None:
+        # a start state from the inputs and angles from the same inputs, one row
+        rng = np.random.default_rng(7)
+        c = Circuit(3).add(AmplitudeEmbedding(8, pad_with=0.0, normalize=True))
+        c.ry(0, Input(1)).rz(2, Input(0, 3)).cnot(0, 1).crx(1, 2, c.new_weight())
+        c.add(RotationLayer(3, ("Y",)))
+        _check(c, rng.uniform(-3, 3, c.n_weights), rng.uniform(-1, 1, (1, 8)))
+
     def test_non_contiguous_initial_state(self) -> None:
         c = Circuit(2).add(RotationLayer(2, ("Y",))).cnot(0, 1)
         plan = compile_circuit(c, dtype=torch.complex128, path="small")

@@ -287,6 +287,55 @@ def _add(acc: dict[Any, torch.Tensor], key: Any, value: torch.Tensor) -> None:
     acc[key] = value if key not in acc else acc[key] + value
 
 
+def _one_row_source(
+    rt: SmallRuntime, w: torch.Tensor | None, x: torch.Tensor | None, wb: torch.Tensor | None
+) -> torch.Tensor:
+    """The shared source of a one-row program: ``[weights | inputs | products]`` (see
+    :class:`~quarch.quantum._small_plan.SmallProgram`'s ``one_row``)."""
+    weights = w if wb is None else wb.view(-1)
+    assert weights is not None
+    if not rt.one_row_inputs:
+        return weights
+    assert x is not None
+    return torch.cat([weights, x.view(-1), *(x[:, p].prod(-1).view(-1) for p in rt.products)])
+
+
+def _one_row_grads(
+    rt: SmallRuntime, ctx: Any, g_src: torch.Tensor
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """``(g_w, g_x, g_wb)`` from the gradient of a one-row program's shared source."""
+    nw, ni = rt.prog.n_weights, rt.prog.n_inputs
+    g_w = g_x = g_wb = None
+    if ctx.needs_input_grad[3]:
+        g_w = g_src[:nw]
+    if ctx.needs_input_grad[5]:
+        g_wb = g_src[:nw].view(1, nw)
+    if rt.one_row_inputs and ctx.needs_input_grad[4]:
+        g_x = g_src[nw : nw + ni].view(1, ni)
+        if rt.products:
+            g_x = _product_grads(rt, ctx.x, g_src[nw + ni :].view(1, -1), g_x.clone())
+    return g_w, g_x, g_wb
+
+
+def _product_grads(
+    rt: SmallRuntime, x: torch.Tensor, g_p: torch.Tensor, g_x: torch.Tensor | None
+) -> torch.Tensor:
+    """``g_x`` plus the chain rule through the input products (``g_p [B, products]``)."""
+    g_x = torch.zeros_like(x) if g_x is None else g_x
+    col = 0
+    for pidx in rt.products:
+        xp = x[:, pidx]  # [B, q, arity]: d prod / d x_j = prod of the others
+        arity = pidx.shape[1]
+        others = torch.stack(
+            [xp[..., [i for i in range(arity) if i != j]].prod(-1) for j in range(arity)],
+            -1,
+        )
+        gp = g_p[:, col : col + pidx.shape[0], None] * others
+        g_x.index_add_(1, pidx.flatten(), gp.flatten(1))
+        col += pidx.shape[0]
+    return g_x
+
+
 class SmallCircuit(torch.autograd.Function):
     """``(w, x, wb, psi0) -> <Z-words> [R, n_obs]`` (``signs`` given) or the final state
     ``[R, 2^n]``; ``R`` is the batch, or 1 when nothing of the call is per-sample.
@@ -313,8 +362,9 @@ class SmallCircuit(torch.autograd.Function):
         # --- angles: source @ scale
         ang: dict[str, torch.Tensor] = {}
         if rt.scale_s is not None:
-            assert w is not None
-            ang["s"] = torch.mv(rt.scale_s, w)
+            src = _one_row_source(rt, w, x, wb) if rt.one_row else w
+            assert src is not None
+            ang["s"] = torch.mv(rt.scale_s, src)
         if prog.n_angles["b"]:
             sx, sp, sw = rt.scale_b
             acc = None
@@ -518,7 +568,10 @@ class SmallCircuit(torch.autograd.Function):
             for pos, t in parts:
                 gk_[..., pos : pos + t.shape[-1]] += t
             full[k] = gk_
-        if "s" in full and ctx.needs_input_grad[3]:
+        if "s" in full and rt.one_row:
+            assert rt.scale_sT is not None
+            g_w, g_x, g_wb = _one_row_grads(rt, ctx, torch.mv(rt.scale_sT, full["s"]))
+        elif "s" in full and ctx.needs_input_grad[3]:
             assert rt.scale_sT is not None
             g_w = torch.mv(rt.scale_sT, full["s"])
         if "b" in full:
@@ -527,23 +580,7 @@ class SmallCircuit(torch.autograd.Function):
             if sx is not None and ctx.needs_input_grad[4]:
                 g_x = torch.mm(gb, sx[1])
             if sp is not None and ctx.needs_input_grad[4]:
-                g_p = torch.mm(gb, sp[1])
-                x = ctx.x
-                g_x = torch.zeros_like(x) if g_x is None else g_x
-                col = 0
-                for pidx in rt.products:
-                    xp = x[:, pidx]  # [B, q, arity]: d prod / d x_j = prod of the others
-                    arity = pidx.shape[1]
-                    others = torch.stack(
-                        [
-                            xp[..., [i for i in range(arity) if i != j]].prod(-1)
-                            for j in range(arity)
-                        ],
-                        -1,
-                    )
-                    gp = g_p[:, col : col + pidx.shape[0], None] * others
-                    g_x.index_add_(1, pidx.flatten(), gp.flatten(1))
-                    col += pidx.shape[0]
+                g_x = _product_grads(rt, ctx.x, torch.mm(gb, sp[1]), g_x)
             if sw is not None and ctx.needs_input_grad[5]:
                 g_wb = torch.mm(gb, sw[1])
         return None, None, None, g_w, g_x, g_wb, g_psi0

@@ -149,9 +149,15 @@ class SmallRuntime:
         self._lt = lt
         # --- angles = source @ scale (backward: scale^T)
         ni, nq = prog.n_inputs, len(prog.products)
-        sb = prog.scale["b"]
-        self.scale_s = rt(prog.scale["s"].T) if prog.n_angles["s"] else None  # [A, W]
-        self.scale_sT = rt(prog.scale["s"]) if prog.n_angles["s"] else None
+        sb, ss = prog.scale["b"], prog.scale["s"]
+        # one row: the shared source is [weights | inputs | products], or only the
+        # weights where no angle reads an input
+        self.one_row = prog.one_row
+        self.one_row_inputs = prog.one_row and bool(ss[prog.n_weights :].any())
+        if prog.one_row and not self.one_row_inputs:
+            ss = ss[: prog.n_weights]
+        self.scale_s = rt(ss.T) if prog.n_angles["s"] else None  # [A, W]
+        self.scale_sT = rt(ss) if prog.n_angles["s"] else None
         self.scale_b: list[tuple[torch.Tensor, torch.Tensor] | None] = [None, None, None]
         if prog.n_angles["b"]:
             self.scale_b = [
@@ -159,7 +165,9 @@ class SmallRuntime:
                 for m in (sb[:ni], sb[ni : ni + nq], sb[ni + nq :])
             ]
         self.products = [lt(p) for p in prog.product_groups]
-        self.reads_inputs = self.scale_b[0] is not None or self.scale_b[1] is not None
+        self.reads_inputs = (
+            self.scale_b[0] is not None or self.scale_b[1] is not None or self.one_row_inputs
+        )
         # --- rows: slot terms (A, B, C as [N, 8] real) and generators [P, R, 2, 2]
         self.kinds = [k for k in ("s", "b") if prog.slot_terms[k].shape[1]]
         self.depth = {k: prog.slot_terms[k].shape[0] for k in self.kinds}

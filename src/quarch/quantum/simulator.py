@@ -201,7 +201,7 @@ class ExecutionPlan:
             None,
         )
         self._runtimes: dict[tuple[bool, bool], Runtime] = {}
-        self._small: dict[tuple[bool, bool, torch.device], SmallRuntime] = {}
+        self._small: dict[tuple[bool, bool, torch.device, bool], SmallRuntime] = {}
         self._small_signs: dict[tuple[PauliWord, ...], np.ndarray | None] = {}
         self._last_signs: tuple[tuple[PauliWord, ...], np.ndarray | None] | None = None
         self._choice: dict[tuple[bool, bool, int, torch.device], bool] = {}
@@ -221,9 +221,13 @@ class ExecutionPlan:
         return rt
 
     def _small_runtime(
-        self, with_prefix: bool, weights_batched: bool, device: torch.device
+        self,
+        with_prefix: bool,
+        weights_batched: bool,
+        device: torch.device,
+        one_row: bool = False,
     ) -> SmallRuntime:
-        key = (with_prefix, weights_batched, device)
+        key = (with_prefix, weights_batched, device, one_row)
         rt = self._small.get(key)
         if rt is None:
             prog = SmallProgram(
@@ -231,6 +235,7 @@ class ExecutionPlan:
                 with_prefix=with_prefix,
                 weights_batched=weights_batched,
                 whole_register=WHOLE_REGISTER,
+                one_row=one_row,
             )
             rt = self._small[key] = SmallRuntime(
                 prog, self.dtype, device, fold_rows=FOLD_ROWS, single_state=SINGLE_STATE
@@ -451,6 +456,8 @@ class ExecutionPlan:
             psi0 = self._amplitude_state(inputs, batch)
         batched_w = w.dim() == 2
         rt = self._small_runtime(psi0 is None, batched_w, device)
+        if batch == 1 and rt.prog.batched:  # one row: per-sample angles are shared
+            rt = self._small_runtime(psi0 is None, batched_w, device, one_row=True)
         table = None if words is None else self._diagonal_signs(words)
         signs = None if table is None else rt.signs(table)
         run = SmallCircuit.apply if torch.is_grad_enabled() else _forward_only
