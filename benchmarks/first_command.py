@@ -31,10 +31,12 @@ PARETO = """
 import json, sys
 from {module}.study import Run
 result = Run.open(sys.argv[1]).result()
-print(json.dumps(sorted(
-    [{{"params": t.params, "metrics": {{k: round(float(v), 9) for k, v in t.metrics.items()
-        if k in result.objective.metrics}}}} for t in result.pareto],
-    key=json.dumps)))
+objective = result.objective.metrics
+def row(t):
+    return {{"params": t.params, "metrics": {{k: round(float(v), 9) for k, v in t.metrics.items()
+        if k in objective}}}}
+print(json.dumps({{"pareto": sorted([row(t) for t in result.pareto], key=json.dumps),
+                  "trials": [row(t) for t in sorted(result.trials, key=lambda t: t.number)]}}))
 """
 
 
@@ -46,11 +48,27 @@ def run_once(module: str, out: Path) -> float:
     return time.perf_counter() - t0
 
 
-def pareto(module: str, out: Path) -> list[dict[str, object]]:
+def pareto(module: str, out: Path) -> dict[str, list[dict[str, object]]]:
+    """The run's Pareto set and its trials in order (architecture, objective metrics)."""
     code = PARETO.format(module=module)
     got = subprocess.run([sys.executable, "-c", code, str(out)], check=True,
                          capture_output=True, text=True)  # fmt: skip
     return json.loads(got.stdout)  # type: ignore[no-any-return]
+
+
+def explain(old: list[dict[str, object]], new: list[dict[str, object]]) -> None:
+    """Where two runs part: per trial, whether the architecture and the metrics agree.
+
+    The search is deterministic for one engine on one machine, but two engines round
+    float32 differently (the same circuit, other operations in another order); training
+    amplifies differences of about 1e-7 into another best validation error for some
+    architectures, and the strategy's next proposals follow those scores."""
+    pairs = list(zip(old, new, strict=True))
+    first_arch = next((i for i, (a, b) in enumerate(pairs) if a["params"] != b["params"]), None)
+    print(f"first trial with another architecture: {first_arch}")
+    for i, (a, b) in enumerate(pairs):
+        if a["params"] == b["params"] and a["metrics"] != b["metrics"]:
+            print(f"  trial {i}: same architecture, metrics {a['metrics']} -> {b['metrics']}")
 
 
 def main() -> None:
@@ -59,7 +77,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     times: dict[str, list[float]] = {args.baseline: [], "quarch": []}
-    fronts: dict[str, list[dict[str, object]]] = {}
+    fronts: dict[str, dict[str, list[dict[str, object]]]] = {}
     print(f"load average at the start: {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
@@ -75,10 +93,11 @@ def main() -> None:
     paired = [n / o for n, o in zip(times["quarch"], times[args.baseline], strict=True)]
     print(f"per-round ratios (same load): {' '.join(f'{r:.4f}' for r in paired)}; "
           f"median {statistics.median(paired):.4f}")  # fmt: skip
-    same = fronts[args.baseline] == fronts["quarch"]
-    print(f"Pareto sets identical: {same} ({len(fronts['quarch'])} architectures)")
+    same = fronts[args.baseline]["pareto"] == fronts["quarch"]["pareto"]
+    print(f"Pareto sets identical: {same} ({len(fronts['quarch']['pareto'])} architectures)")
     if not same:
-        print(json.dumps(fronts, indent=1))
+        explain(fronts[args.baseline]["trials"], fronts["quarch"]["trials"])
+        print(json.dumps({m: f["pareto"] for m, f in fronts.items()}, indent=1))
 
 
 if __name__ == "__main__":
