@@ -226,6 +226,8 @@ class TestSmallPathAgainstPennyLane:
         c = Circuit(3).ry(0, Input(0, 1)).rz(1, Input(0, 1, 2)).h(2).crx(2, 0, Input(1, 2))
         c.rx(1, Input(0, 2, scale=0.5)).add(RotationLayer(3, ("Y",))).cnot(0, 2)
         c.rz(2, Input(0, 1, scale=-1.5))  # a product read twice: more angles than products
+        if batch == 4:  # a third arity: each group's gradients start past the previous ones'
+            c.ry(1, Input(0, 1, 2, 3)).cry(1, 2, Input(1, 3))
         rng = np.random.default_rng(batch)
         w = rng.uniform(-3, 3, c.n_weights)
         x = rng.uniform(-2, 2, (batch, c.n_inputs))

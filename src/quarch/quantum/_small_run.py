@@ -275,11 +275,8 @@ def _back(
 
 
 def _conjugated(t: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """``W^H T W`` per wire (``T [(R,) n, 2, 2]``, ``W [(R,) n, 2, 2]``): ``bmm`` on
-    explicit shapes where it can (a broadcasting ``matmul`` costs about twice)."""
-    if w.dim() == 3 and (t.dim() == 3 or t.shape[0] == 1):
-        out = torch.bmm(torch.bmm(w.mH, t.view(w.shape)), w)
-        return out.view(t.shape)
+    """``W^H T W`` per wire (``T [R, n, 2, 2]``, ``W [(R,) n, 2, 2]``, ``R > 1``: one row
+    runs the one-row program, whose product state is a single layer)."""
     return torch.matmul(torch.matmul(w.mH, t), w)
 
 
@@ -310,7 +307,7 @@ def _one_row_grads(
         g_w = g_src[:nw]
     if ctx.needs_input_grad[5]:
         g_wb = g_src[:nw].view(1, nw)
-    if rt.one_row_inputs and ctx.needs_input_grad[4]:
+    if ctx.needs_input_grad[4]:  # inputs come only when an angle reads them
         g_x = g_src[nw : nw + ni].view(1, ni)
         if rt.products:
             g_x = _product_grads(rt, ctx.x, g_src[nw + ni :].view(1, -1), g_x.clone())
@@ -318,10 +315,10 @@ def _one_row_grads(
 
 
 def _product_grads(
-    rt: SmallRuntime, x: torch.Tensor, g_p: torch.Tensor, g_x: torch.Tensor | None
+    rt: SmallRuntime, x: torch.Tensor, g_p: torch.Tensor, g_x: torch.Tensor
 ) -> torch.Tensor:
-    """``g_x`` plus the chain rule through the input products (``g_p [B, products]``)."""
-    g_x = torch.zeros_like(x) if g_x is None else g_x
+    """``g_x`` (added to in place) plus the chain rule through the input products
+    (``g_p [B, products]``)."""
     col = 0
     for pidx in rt.products:
         xp = x[:, pidx]  # [B, q, arity]: d prod / d x_j = prod of the others
@@ -580,6 +577,7 @@ class SmallCircuit(torch.autograd.Function):
             if sx is not None and ctx.needs_input_grad[4]:
                 g_x = torch.mm(gb, sx[1])
             if sp is not None and ctx.needs_input_grad[4]:
+                assert g_x is not None  # the single-feature scale exists whenever inputs do
                 g_x = _product_grads(rt, ctx.x, torch.mm(gb, sp[1]), g_x)
             if sw is not None and ctx.needs_input_grad[5]:
                 g_wb = torch.mm(gb, sw[1])
