@@ -160,6 +160,10 @@ class GPQuadratic:
         sizes (Sequence[int]): options per choice.
         design (np.ndarray): architectures ``(m, n_choices)`` the projection is fitted
             on (:func:`fit_gp_quadratic` builds it).
+        offset (float): the targets' mean, which the zero-mean process was fitted
+            without; it is added back to the model (on the first choice's options,
+            one of which every architecture sets), so the coefficients predict the
+            targets themselves, not their deviation from the mean.
     """
 
     def __init__(
