@@ -7,7 +7,9 @@ older copy and this one back to back as fresh processes (alternating which goes 
 so both see the same machine load; it prints every wall time, the medians, their ratio,
 the ratio within each round (robust to load that drifts between rounds), and whether the two runs' Pareto sets (architectures and metrics) are the same.
 
-Run: ``python benchmarks/first_command.py --baseline quarch_old [--rounds 3]``, where
+Run: ``python benchmarks/first_command.py --baseline quarch_old [--rounds 3]``
+(``--diverge N``: train trial ``N`` of the older copy's run with both copies instead,
+and print where their outputs and losses part), where
 ``quarch_old`` is an older quarch importable under that name (a copy of ``src/quarch``
 with its imports renamed, on ``PYTHONPATH``).
 """
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 COMMAND = ["search", "--space", "hqnn", "--dataset", "iris", "--strategy", "qiea",
            "--trials", "20", "--seed", "0", "--report"]  # fmt: skip
@@ -71,11 +74,72 @@ def explain(old: list[dict[str, object]], new: list[dict[str, object]]) -> None:
             print(f"  trial {i}: same architecture, metrics {a['metrics']} -> {b['metrics']}")
 
 
+def diverge(module: str, trial: int) -> None:
+    """Train trial ``trial`` of a run of the older copy again, in this process, with both
+    copies (same architecture, same seed, one torch thread as the evaluator trains) and
+    print where their outputs and training losses part: the check behind the claim that
+    a different Pareto set comes from float32 rounding, not from a different model."""
+    import importlib
+
+    import torch
+
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run"
+        run_once(module, out)
+        got: dict[str, tuple[torch.Tensor, list[float], dict[str, float]]] = {}
+        for mod in (module, "quarch"):
+            run = importlib.import_module(f"{mod}.study").Run.open(out)
+            t = next(t for t in run.result().trials if t.number == trial)
+            run_seed = int(COMMAND[COMMAND.index("--seed") + 1])
+            seed = importlib.import_module(f"{mod}.study._worker").trial_seed(run_seed, trial)
+            ev = run.evaluator()
+            arch = ev.space.validate(t.params)
+            model = ev.build(arch, seed=seed)
+            with torch.no_grad():
+                first = model(torch.as_tensor(ev.data.X_train, dtype=torch.float32))
+            losses: list[float] = []
+            plain = torch.nn.CrossEntropyLoss.forward
+
+            def record(self: Any, a: Any, b: Any, _plain: Any = plain, _l: Any = losses) -> Any:
+                value = _plain(self, a, b)
+                _l.append(float(value.detach()))
+                return value
+
+            torch.nn.CrossEntropyLoss.forward = record  # type: ignore[method-assign]
+            try:
+                training = importlib.import_module(f"{mod}.evaluate.training")
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    res = training.train_classifier(
+                        model, ev.data, epochs=ev.epochs, lr=float(arch["lr"]),
+                        batch_size=ev.batch_size, seed=seed, early_stopping=True,
+                    )  # fmt: skip
+            finally:
+                torch.nn.CrossEntropyLoss.forward = plain  # type: ignore[method-assign]
+            got[mod] = (first, losses, res)
+    (a0, la, ra), (b0, lb, rb) = got[module], got["quarch"]
+    print(f"trial {trial}: initial outputs differ by at most {float((a0 - b0).abs().max()):.3g} "
+          f"(largest output {float(a0.abs().max()):.3g})")  # fmt: skip
+    steps = min(len(la), len(lb))
+    for limit in (1e-6, 1e-4, 1e-2):
+        k = next((i for i in range(steps) if abs(la[i] - lb[i]) > limit), None)
+        print(f"  first training step whose losses differ by more than {limit:g}: {k} of {steps}")
+    for mod, r in ((module, ra), ("quarch", rb)):
+        print(f"  {mod}: " + ", ".join(f"{k} {v:.6g}" for k, v in sorted(r.items())))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--baseline", required=True, help="module name of the older copy")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--diverge", type=int, metavar="TRIAL",
+                        help="instead: train this trial of the older copy's run with both "
+                        "copies and print where they part")  # fmt: skip
     args = parser.parse_args()
+    if args.diverge is not None:
+        diverge(args.baseline, args.diverge)
+        return
     times: dict[str, list[float]] = {args.baseline: [], "quarch": []}
     fronts: dict[str, dict[str, list[dict[str, object]]]] = {}
     print(f"load average at the start: {os.getloadavg()}")
