@@ -84,6 +84,7 @@ def diverge(module: str, trial: int) -> None:
     import torch
 
     torch.set_num_threads(1)
+    run_seed = int(COMMAND[COMMAND.index("--seed") + 1])
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         run_once(module, out)
@@ -91,7 +92,6 @@ def diverge(module: str, trial: int) -> None:
         for mod in (module, "quarch"):
             run = importlib.import_module(f"{mod}.study").Run.open(out)
             t = next(t for t in run.result().trials if t.number == trial)
-            run_seed = int(COMMAND[COMMAND.index("--seed") + 1])
             seed = importlib.import_module(f"{mod}.study._worker").trial_seed(run_seed, trial)
             ev = run.evaluator()
             arch = ev.space.validate(t.params)
