@@ -20,7 +20,12 @@ instead times that copy's ``QuantumLayer`` against this one, batch 1, 32 and 256
 and 8, L = 2, and prints the medians and their ratio (the fixed per-call cost is the
 batch-1 column).
 
-Run: ``python benchmarks/simulator.py [--quick] [--threads N] [--baseline MODULE] [--block K]``.
+With ``--device cuda`` quarch's tensors live on that device and tensorcircuit-ng runs
+on JAX's GPU backend (each block of calls ends with a synchronize, so the figures are
+device time plus launch cost); PennyLane is left out there.
+
+Run: ``python benchmarks/simulator.py [--quick] [--threads N] [--device DEV] [--baseline
+MODULE] [--block K]``.
 
 ``OMP_WAIT_POLICY=PASSIVE`` is set before torch loads (unless already set): on a shared
 machine, spinning OpenMP workers cost 3.5-4.6x (DESIGN.md). JAX is held to one thread
@@ -52,6 +57,14 @@ BATCHES = (1, 32, 256)
 TRAIN_STEPS = 1000
 TRAIN_BATCH = 32
 Step = Callable[[], None]
+#: where quarch's tensors live (``--device``)
+DEVICE = torch.device("cpu")
+
+
+def _sync() -> None:
+    """Wait for the device's queued work (a no-op on the CPU), so a timer reads it."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
 
 
 def build(n: int, layers: int, quantum: Any = None) -> Any:
@@ -78,6 +91,7 @@ def _block(step: Step) -> int:
     """Calls per block for ``step``: up to :data:`BLOCK`, about 50 ms of calls at most."""
     t0 = time.perf_counter()
     step()
+    _sync()
     return max(1, min(BLOCK, int(0.05 / max(time.perf_counter() - t0, 1e-6))))
 
 
@@ -109,6 +123,7 @@ def rounds_of(
             t0 = time.perf_counter()
             for _ in range(k):
                 step()
+            _sync()
             times[name].append((time.perf_counter() - t0) / k)
         rounds += 1
     return times
@@ -116,13 +131,15 @@ def rounds_of(
 
 def bandwidth_gbs() -> float:
     """Copy bandwidth (read + write) on arrays far larger than the caches."""
-    a = torch.empty(64 * 2**20, dtype=torch.float32).fill_(1.0)
+    a = torch.empty(64 * 2**20, dtype=torch.float32, device=DEVICE).fill_(1.0)
     b = torch.empty_like(a)
     b.copy_(a)
     best = float("inf")
     for _ in range(5):
+        _sync()
         t0 = time.perf_counter()
         b.copy_(a)
+        _sync()
         best = min(best, time.perf_counter() - t0)
     return 2 * a.numel() * 4 / best / 1e9
 
@@ -145,8 +162,10 @@ def floor_ms(n: int, layers: int, bw: float) -> float:
 def quarch_step(n: int, layers: int, batch: int, quantum: Any = None) -> Step:
     """One forward+backward of the layer (``quantum``: another quarch copy's module)."""
     q = quantum or importlib.import_module("quarch.quantum")
-    layer = q.QuantumLayer(build(n, layers, q), generator=torch.Generator().manual_seed(0))
-    x = torch.rand(batch, n, requires_grad=True)
+    layer = q.QuantumLayer(
+        build(n, layers, q), generator=torch.Generator().manual_seed(0), device=DEVICE
+    )
+    x = torch.rand(batch, n).to(DEVICE).requires_grad_(True)
 
     def step() -> None:
         layer.zero_grad()
@@ -159,14 +178,16 @@ def quarch_step(n: int, layers: int, batch: int, quantum: Any = None) -> Step:
 def quarch_train(n: int, layers: int) -> float:
     """Seconds to build the layer and train it TRAIN_STEPS Adam steps of batch 32."""
     gen = torch.Generator().manual_seed(0)
-    xs = torch.rand(TRAIN_STEPS, TRAIN_BATCH, n, generator=gen)
+    xs = torch.rand(TRAIN_STEPS, TRAIN_BATCH, n, generator=gen).to(DEVICE)
+    _sync()
     t0 = time.perf_counter()
-    layer = QuantumLayer(build(n, layers), generator=gen)
+    layer = QuantumLayer(build(n, layers), generator=gen, device=DEVICE)
     opt = torch.optim.Adam(layer.parameters(), lr=0.01)
     for i in range(TRAIN_STEPS):
         opt.zero_grad()
         layer(xs[i]).square().mean().backward()
         opt.step()
+    _sync()
     return time.perf_counter() - t0
 
 
@@ -286,7 +307,7 @@ def compare_baseline(module: str, budget: float) -> None:
 
 
 def main() -> None:
-    global BLOCK
+    global BLOCK, DEVICE
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes only (CI smoke)")
     parser.add_argument(
@@ -298,28 +319,42 @@ def main() -> None:
         "--block", type=int, default=BLOCK,
         help="calls per timed block, at most (1: single calls in alternation; see rounds_of)",
     )  # fmt: skip
+    parser.add_argument(
+        "--device", default="cpu", help="torch device for quarch (cpu, cuda, cuda:1)"
+    )
     args = parser.parse_args()
     if args.block < 1:
         parser.error(f"--block must be >= 1; got {args.block}")
     BLOCK = args.block
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: this torch sees no CUDA device")
+    # JAX takes the platform quarch runs on (it would take a GPU whenever it sees one)
+    os.environ.setdefault("JAX_PLATFORMS", "cuda" if DEVICE.type == "cuda" else "cpu")
+    # and, on a GPU, only the memory it uses (by default it takes 75 % of the card)
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, torch.get_num_threads() = {torch.get_num_threads()}")
+    if DEVICE.type == "cuda":
+        print(f"device: {DEVICE} ({torch.cuda.get_device_name(DEVICE)})")
     print(
         f"load average (1, 5, 15 min): {os.getloadavg()}; OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; "
         f"calls per timed block: up to {BLOCK}"
     )
     if args.baseline:
+        if DEVICE.type != "cpu":
+            parser.error("--baseline times the CPU; leave --device out")
         compare_baseline(args.baseline, args.budget)
         print(f"load average at the end: {os.getloadavg()}")
         return
     # torch's first optimizer step imports torch._dynamo (seconds, once per process):
     # paid here, outside the training column, as JAX's backend start is
-    warm = torch.zeros(1, requires_grad=True)
+    warm = torch.zeros(1, requires_grad=True, device=DEVICE)
     warm.sum().backward()
     torch.optim.Adam([warm]).step()
     bw = bandwidth_gbs()
     print(f"measured copy bandwidth: {bw:.1f} GB/s; complex64; medians in ms, train in s")
-    have_pl = importlib.util.find_spec("pennylane") is not None
+    have_pl = importlib.util.find_spec("pennylane") is not None and DEVICE.type == "cpu"
     have_tc = importlib.util.find_spec("tensorcircuit") is not None
     sizes = (
         [(4, 2), (8, 2)]
@@ -353,6 +388,12 @@ def main() -> None:
         print(f"{n:>3} {layers:>2} " + " ".join(f"{row.get(c, '-'):>9}" for c in cols), flush=True)
     if not have_tc:
         notes.append("tensorcircuit-ng not installed")
+    if DEVICE.type != "cpu":
+        notes.append("PennyLane not run on a device (default.qubit is a CPU simulator)")
+    if have_tc:
+        import jax
+
+        notes.append(f"tensorcircuit-ng ran on JAX's {jax.default_backend()} backend")
     notes.append("n=16: tensorcircuit-ng not run (jit compile time); PennyLane needs > 24 GiB")
     notes.append("batch 1 and 32 and training: n <= 8 (where hybrid training lives)")
     print(f"load average at the end: {os.getloadavg()}")

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# quarch on a CUDA machine, in one go: the CUDA tests (tests/quantum/test_cuda.py:
+# values, gradients, training and whole searches on the device against the CPU) and the
+# simulator benchmark with quarch and tensorcircuit-ng on the GPU.
+#
+# Run from the repository root, with quarch and its test dependencies importable:
+#   bash benchmarks/cuda.sh [LOG_DIR] [BUDGET_S]
+# LOG_DIR (default cuda-logs) receives the two logs; BUDGET_S (default 1.5) is the
+# simulator benchmark's seconds per measurement. The exit status is the tests'.
+set -u -o pipefail
+logs=${1:-cuda-logs}
+budget=${2:-1.5}
+mkdir -p "$logs"
+python3 - <<'EOF'
+import torch
+print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, "
+      f"device 0: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}")
+EOF
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu \
+    --format=csv 2>/dev/null
+python3 -m pytest -q -p no:cacheprovider tests/quantum/test_cuda.py \
+    2>&1 | tee "$logs/cuda_tests.log"
+status=$?
+PYTHONUNBUFFERED=1 python3 benchmarks/simulator.py --device cuda --budget "$budget" \
+    2>&1 | tee "$logs/simulator_cuda.log"
+exit $status
