@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from quarch.quantum._replay import Replays
 from quarch.quantum._small_plan import SmallProgram
 
 __all__ = ["SmallRuntime"]
@@ -125,6 +126,7 @@ class SmallRuntime:
         self.real = real = torch.float64 if dtype == torch.complex128 else torch.float32
         self.device = device
         self.fold_rows = fold_rows
+        self.replays = Replays()  # the node's recorded calls, per call shape (_replay.py)
         self.single_state = single_state
         n, d = prog.n, prog.d
 
