@@ -80,7 +80,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "small-engine": (
         ["src/quarch/quantum/_small_run.py"],
-        ["tests/quantum/test_small_path.py"],
+        ["tests/quantum/test_small_path.py", "tests/quantum/test_replay.py"],
+    ),
+    "replay": (
+        ["src/quarch/quantum/_replay.py"],
+        ["tests/quantum/test_replay.py"],
     ),
     "training": (
         ["src/quarch/evaluate/_flat_adam.py"],

@@ -178,3 +178,34 @@ def test_search_on_cuda(tmp_path: Path, space: str, dataset: str, options: dict)
         assert a.state == b.state == "COMPLETE"
         assert a.metrics["params"] == b.metrics["params"]
         assert a.metrics["val_accuracy"] == pytest.approx(b.metrics["val_accuracy"], abs=0.1)
+
+
+@pytest.mark.parametrize("batch", [1, 32])
+def test_replays_on_the_device(batch: int) -> None:
+    """From the third call of a shape the small path runs a replay of its recorded torch
+    calls (``quantum/_replay.py``): on the device too it must give the node's numbers."""
+    from quarch.quantum import _replay
+
+    c = Circuit(4).add(AngleEmbedding(4, rotation="Y"))
+    for _ in range(2):
+        c.add(RotationLayer(4, ("Y", "Z"))).add(EntanglingLayer(4, "ring", "cnot"))
+    plan = compile_circuit(c, path="small")
+    rng = np.random.default_rng(batch)
+    before = _replay.REPLAY
+    try:
+        for _ in range(5):
+            w = torch.tensor(rng.uniform(-3, 3, c.n_weights), dtype=torch.float32, device=DEV)
+            x = torch.tensor(rng.uniform(-3, 3, (batch, 4)), dtype=torch.float32, device=DEV)
+            got = []
+            for on in (True, False):
+                _replay.REPLAY = on
+                wt, xt = w.clone().requires_grad_(True), x.clone().requires_grad_(True)
+                out = plan.expval([f"Z{i}" for i in range(4)], xt, wt)
+                out.sum().backward()
+                got.append((out.detach(), wt.grad, xt.grad))
+            for a, b in zip(*got, strict=True):
+                torch.testing.assert_close(a, b)
+    finally:
+        _replay.REPLAY = before
+    entries = [e for rt in plan._small.values() for e in rt.replays.entries.values()]
+    assert any(isinstance(e, _replay.Replay) and e.verified for e in entries)
