@@ -22,6 +22,7 @@ from quarch.quantum import (
     AngleEmbedding,
     Circuit,
     EntanglingLayer,
+    IQPEmbedding,
     QuantumLayer,
     RotationLayer,
     _replay,
@@ -85,22 +86,26 @@ def _calls(c: Circuit, batch: int, seed: int, calls: int = 5) -> object:
     return plan
 
 
+def _all_verified(plan) -> bool:  # type: ignore[no-untyped-def]
+    """Every key of every program a replay, checked (nothing left recording, none
+    dropped), and at least one."""
+    entries = [e for rt in plan._small.values() for e in rt.replays.entries.values()]
+    return bool(entries) and all(isinstance(e, Replay) and e.verified for e in entries)
+
+
 @pytest.mark.parametrize("batch", [1, 3, max(FOLD_ROWS, 2**7)])
 @pytest.mark.parametrize("n", range(1, 7))
 def test_random_circuits_equal_bit_for_bit(replay_on: None, n: int, batch: int) -> None:
     rng = np.random.default_rng(100 * n + batch)
-    used = 0
     for k in range(3):
         c = random_circuit(n, rng, n_ops=int(rng.integers(6, 24)))
-        plan = _calls(c, batch, seed=k)
-        used += sum(e.verified for e in _replays(plan))
-    assert used  # the replays ran, not only the node's code
+        assert _all_verified(_calls(c, batch, seed=k))  # replays ran, not only the node
 
 
 @pytest.mark.parametrize("batch", [1, 70])
 def test_every_gate(replay_on: None, batch: int) -> None:
     for n in (3, 5):
-        assert any(e.verified for e in _replays(_calls(all_gates_circuit(n), batch, seed=n)))
+        assert _all_verified(_calls(all_gates_circuit(n), batch, seed=n))
 
 
 def test_training_with_validation_is_the_same(replay_on: None) -> None:
@@ -122,7 +127,8 @@ def test_training_with_validation_is_the_same(replay_on: None) -> None:
             opt.step()
             with torch.no_grad():
                 losses += [loss.item(), layer(xs[0]).sum().item()]
-        assert not _replay.REPLAY or any(e.verified for e in _replays(layer.plan))
+        # with replays off, the node's own code alone: nothing is recorded
+        assert _all_verified(layer.plan) if _replay.REPLAY else not _replays(layer.plan)
         return losses
 
     got, ref = _both(train)
@@ -154,7 +160,15 @@ def test_amplitude_embedding(replay_on: None) -> None:
     c = Circuit(3).add(AmplitudeEmbedding(8, pad_with=0.0, normalize=True))
     c.add(RotationLayer(3, ("Y", "Z"))).add(EntanglingLayer(3, "ring", "crz"))
     for batch in (1, 4):
-        assert any(e.verified for e in _replays(_calls(c, batch, seed=batch)))
+        assert _all_verified(_calls(c, batch, seed=batch))
+
+
+def test_input_products(replay_on: None) -> None:
+    """IQP's products of inputs index the inputs with a tensor inside a tuple."""
+    c = Circuit(3).add(IQPEmbedding(3)).add(RotationLayer(3, ("Y", "Z")))
+    c.add(EntanglingLayer(3, "ring", "cz"))
+    for batch in (1, 4):
+        assert _all_verified(_calls(c, batch, seed=batch))
 
 
 class _Ctx:
@@ -202,7 +216,9 @@ def test_a_pure_body_is_replayed_from_generated_code() -> None:
     def body(x: torch.Tensor) -> torch.Tensor:
         y = x.view(2, 2).mT.contiguous()
         y[0] += 1
-        return torch.stack([y, y.square()]).sum(0)
+        y[1] = x.view(2, 2)[0] * 3  # returns nothing; the copy must be replayed
+        a, b = torch.broadcast_tensors(x.view(4, 1), torch.zeros(1, 3))  # a tuple
+        return torch.stack([y, y.square()]).sum(0) + a.sum() + b.sum()
 
     for v in range(5):
         x = torch.arange(4.0) * v
@@ -214,10 +230,12 @@ def test_a_pure_body_is_replayed_from_generated_code() -> None:
 
 def test_keys_are_bounded() -> None:
     replays = Replays()
+    most = 0
     for rows in range(1, 200):
         x = torch.ones(rows)
         replays.forward(_Ctx(), (rows,), (x,), False, lambda x=x: x + 1)
-    assert len(replays.entries) <= 64
+        most = max(most, len(replays.entries))
+    assert most == 64
 
 
 def test_a_copied_layer_records_its_own(replay_on: None) -> None:
@@ -246,8 +264,115 @@ def test_calls_never_differentiated_stop_recording(replay_on: None) -> None:
     c = Circuit(2).add(AngleEmbedding(2)).add(RotationLayer(2, ("Y", "Z"))).cnot(0, 1)
     layer = QuantumLayer(c, generator=torch.Generator().manual_seed(0))
     x = torch.rand(5, 2)
-    for _ in range(6):
+    rt = None
+    for call in range(1, 7):
         got, ref = _both(lambda: layer(x).detach())
         assert torch.equal(got, ref)
-    rt = next(iter(layer.plan._small.values()))
-    assert list(rt.replays.entries.values()) == ["never"]
+        rt = rt or next(iter(layer.plan._small.values()))
+        # two recordings that never finished (calls 2 and 3), dropped at the third
+        assert list(rt.replays.entries.values()) == ["seen" if call < 4 else "never"]
+
+
+def test_an_abandoned_call_then_training_still_replays(replay_on: None) -> None:
+    """One call under autograd never differentiated, then ordinary steps: the steps'
+    backwards close what they began, so the key is recorded, checked and replayed."""
+    c = Circuit(2).add(AngleEmbedding(2)).add(RotationLayer(2, ("Y", "Z"))).cnot(0, 1)
+    layer = QuantumLayer(c, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(5, 2)
+    layer(x)  # seen
+    layer(x)  # a recording whose backward never comes
+    for _ in range(4):
+        layer(x).sum().backward()
+    assert _all_verified(layer.plan)
+
+
+class _Node(torch.autograd.Function):
+    """A node on :class:`Replays` as ``SmallCircuit`` is: ``forward`` and ``backward``
+    go through it, ``backward`` runs ``back(x, y, g, side)``."""
+
+    @staticmethod
+    def forward(ctx, replays, x, side, back):  # type: ignore[no-untyped-def, override]
+        ctx.side, ctx.back, ctx.x = side, back, x
+        out = replays.forward(ctx, call_key("k", tensors=(x,)), (x,), True, lambda: _fwd(ctx, x))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[no-untyped-def, override]
+        state = ctx.replay
+        if state is not None and state[0] == "run":
+            return None, *state[1].bwd(state[2], g), None, None
+        run = lambda: (ctx.back(ctx.x, ctx.y, g, ctx.side),)  # noqa: E731
+        grads = run() if state is None else state[1].backward(ctx, g, run)
+        return None, grads[0], None, None
+
+
+def _fwd(ctx, x):  # type: ignore[no-untyped-def]
+    ctx.y = x.sin()
+    return ctx.y * 2
+
+
+@pytest.mark.parametrize(
+    ("back", "expected"),
+    [
+        (lambda x, y, g, side: g * 2, lambda x: torch.full_like(x, 2.0)),  # keeps nothing
+        (lambda x, y, g, side: g * 2 * x.cos(), lambda x: 2 * x.cos()),  # the input
+        (lambda x, y, g, side: g * 2 * x.cos() + 0 * y, lambda x: 2 * x.cos()),  # and y
+    ],
+    ids=["nothing", "input", "input-and-forward-tensor"],
+)
+def test_a_backward_replays_with_what_its_forward_kept(back, expected) -> None:  # type: ignore[no-untyped-def]
+    """The generated backward unpacks what the forward kept: none, one or two tensors."""
+    replays = Replays()
+    for v in range(6):
+        x = (torch.linspace(-1, 1, 5) + v / 7).requires_grad_(True)
+        _Node.apply(replays, x, None, back).sum().backward()
+        assert torch.equal(x.grad, expected(x.detach()))
+    entry = replays.entries[call_key("k", tensors=(x,))]
+    assert isinstance(entry, Replay) and entry.verified
+
+
+def test_a_frozen_tensor_in_a_backward_is_caught() -> None:
+    """The backward reads a tensor its caller made (``side``), which a recording binds
+    by reference: the first replay's backward disagrees, the key is never replayed and
+    every gradient stays the node's."""
+    replays = Replays()
+
+    def back(x, y, g, side):  # type: ignore[no-untyped-def]
+        return g * side
+
+    for v in range(6):
+        x = torch.linspace(-1, 1, 5).requires_grad_(True)
+        side = torch.full((5,), float(v + 1))
+        _Node.apply(replays, x, side, back).sum().backward()
+        assert torch.equal(x.grad, side)
+    assert replays.entries[call_key("k", tensors=(x,))] == "never"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (torch.ones(3), torch.ones(3) * (1 + 1e-7), True),
+        (torch.ones(3), torch.ones(3) * (1 + 1e-4), False),  # rtol 1e-5
+        (torch.zeros(3), torch.full((3,), 1e-7), True),
+        (torch.zeros(3), torch.full((3,), 1e-5), False),  # atol 1e-6
+        (torch.ones(3), torch.ones(1, 3), False),  # shape
+        ((torch.ones(2), None), (torch.ones(2), None), True),
+        ((torch.ones(2), None), (torch.ones(2), torch.ones(2)), False),
+        ((torch.ones(2),), (torch.ones(2), torch.ones(2)), False),  # length
+        ([torch.ones(2)], torch.ones(2), False),
+        (None, None, True),
+        (torch.ones(2), None, False),
+    ],
+)
+def test_agreement(a: object, b: object, same: bool) -> None:
+    assert _replay._agree(a, b) is same
+    assert _replay._agree(b, a) is same
+
+
+def test_replays_off_records_nothing(replay_on: None) -> None:
+    _replay.REPLAY = False
+    c = Circuit(2).add(AngleEmbedding(2)).add(RotationLayer(2, ("Y",)))
+    layer = QuantumLayer(c)
+    for _ in range(5):
+        layer(torch.rand(3, 2)).sum().backward()
+    assert not [e for rt in layer.plan._small.values() for e in rt.replays.entries.values()]

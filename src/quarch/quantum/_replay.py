@@ -10,8 +10,11 @@ shapes of a call, never on the values, so they can be taken once: the second cal
 given shape is *recorded* (every torch function and tensor method it calls, through a
 :class:`~torch.overrides.TorchFunctionMode`), and from the third on the recording runs
 as generated straight-line Python, the same calls on the same arguments in the same
-order, hence the same numbers bit for bit on the CPU (measured 17-19 % off the whole
-training step at n = 2-4; nothing changes where a step is arithmetic).
+order, hence the same numbers bit for bit on the CPU (measured 12-17 % off the whole
+training step at n = 2-4; nothing changes where a step is arithmetic). The price is
+paid once per shape: at n = 4, batch 32 the recording call took 3.5 ms and the checked
+call (below) 1.6 ms against 0.65 ms for a replayed one, so a shape pays off after about
+30 calls; a trial's training makes hundreds.
 
 Why not a library: ``torch.fx.symbolic_trace`` cannot follow Python that reads shapes
 (``x.shape[0]`` is a proxy there), and ``make_fx`` / ``torch.compile`` record ATen

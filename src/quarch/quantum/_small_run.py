@@ -361,8 +361,10 @@ class SmallCircuit(torch.autograd.Function):
         ins = (w, x, wb, psi0) if signs is None else (w, x, wb, psi0, *signs)
         need = getattr(ctx, "needs_input_grad", None)
         key = call_key(batch, need, tensors=ins)
+        # a backward follows only where some input needs a gradient
+        backward = need is not None and any(need)
         return rt.replays.forward(
-            ctx, key, ins, need is not None, lambda: _forward(ctx, rt, signs, batch, w, x, wb, psi0)
+            ctx, key, ins, backward, lambda: _forward(ctx, rt, signs, batch, w, x, wb, psi0)
         )
 
     @staticmethod
