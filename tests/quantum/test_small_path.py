@@ -334,6 +334,36 @@ class TestSmallPathAgainstPennyLane:
         _check(c, w, x)
 
 
+def test_one_plan_at_changing_batch_sizes() -> None:
+    """One plan called at batch sizes that change its run time's strategy (a few rows,
+    folded rows, per-sample weights) in turn: each call equals a fresh plan's, values
+    and gradients. The run time caches per-shape work (the backward's trace grouping,
+    the replays); a cache keyed too coarsely would reuse one shape's for another."""
+    rng = np.random.default_rng(11)
+    words = ["Z0", "Z1", "Z2", "X0 Y1"]
+    amplitude = Circuit(3).add(AmplitudeEmbedding(8, pad_with=0.0, normalize=True))
+    amplitude.add(RotationLayer(3, ("Y", "Z"))).add(EntanglingLayer(3, "ring", "crz"))
+    for k in range(4):  # three with a product state, one from amplitudes (no product state)
+        c = random_circuit(3, rng, n_ops=16) if k < 3 else amplitude
+        c.add(AngleEmbedding(3, rotation="Y")).add(RotationLayer(3, ("Y", "Z")))
+        c.add(EntanglingLayer(3, "ring", "cnot"))
+        shared = compile_circuit(c, dtype=torch.complex128, path="small")
+        for batch in (3, 70, 5, 70, 3, 2, 70, 3):
+            w = rng.uniform(-3, 3, c.n_weights)
+            x = rng.uniform(-3, 3, (batch, c.n_inputs))
+            got, ref = [], []
+            for plan, out in (
+                (shared, got),
+                (compile_circuit(c, dtype=torch.complex128, path="small"), ref),
+            ):
+                wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
+                z = plan.expval(words, xt, wt)
+                (z * torch.arange(1.0, 5.0, dtype=torch.float64)).sum().backward()
+                out += [z.detach(), wt.grad, xt.grad]
+            for a, b in zip(got, ref, strict=True):
+                torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
 class TestPathChoice:
     def test_bad_path_is_one_clear_error(self) -> None:
         with pytest.raises(SimulationError, match="path must be one of"):
