@@ -376,3 +376,17 @@ def test_replays_off_records_nothing(replay_on: None) -> None:
     for _ in range(5):
         layer(torch.rand(3, 2)).sum().backward()
     assert not [e for rt in layer.plan._small.values() for e in rt.replays.entries.values()]
+
+
+def test_word_sets_of_one_shape_are_told_apart(replay_on: None) -> None:
+    """Two sets of Z-words of the same size on one plan, alternately: their sign tables
+    are inputs of the node, not constants of a recording."""
+    c = Circuit(2).add(AngleEmbedding(2)).add(RotationLayer(2, ("Y", "Z"))).cnot(0, 1)
+    plan = compile_circuit(c, path="small")
+    w = torch.tensor([0.3, -1.1, 0.7, 2.0])
+    for k in range(8):
+        words = ["Z0", "Z1"] if k % 2 else ["Z0 Z1", "Z1"]
+        x = torch.rand(3, 2)
+        got, ref = _both(lambda words=words, x=x: plan.expval(words, x, w))
+        assert torch.equal(got, ref)
+    assert _all_verified(plan)  # one key for both: the tables are inputs

@@ -323,6 +323,22 @@ class TestSmallPathAgainstPennyLane:
         ref.sum().backward()
         torch.testing.assert_close(psi0.grad, ref_in.grad)
 
+    def test_one_initial_state_for_a_batch(self) -> None:
+        """A single start state under a batch of inputs: its gradient sums the rows'."""
+        c = Circuit(2).ry(0, Input(0)).add(RotationLayer(2, ("Y",))).cnot(0, 1).rx(1, Input(1))
+        plan = compile_circuit(c, dtype=torch.complex128, path="small")
+        w = torch.tensor([0.3, -1.1], dtype=torch.float64)
+        x = torch.rand(4, 2, dtype=torch.float64)
+        base = torch.randn(1, 4, dtype=torch.complex128)
+        psi0 = (base / base.norm()).requires_grad_(True)
+        ref_in = psi0.detach().clone().requires_grad_(True)
+        got = plan.expval(["Z0", "Z1"], x, w, initial_state=psi0)
+        ref = plan.expval(["Z0", "Z1"], x, w, initial_state=ref_in.expand(4, -1))
+        torch.testing.assert_close(got, ref)
+        (got * torch.tensor([1.0, 2.0], dtype=torch.float64)).sum().backward()
+        (ref * torch.tensor([1.0, 2.0], dtype=torch.float64)).sum().backward()
+        torch.testing.assert_close(psi0.grad, ref_in.grad)
+
     def test_amplitude_embedding(self) -> None:
         rng = np.random.default_rng(4)
         c = Circuit(3).add(AmplitudeEmbedding(8, pad_with=0.0, normalize=True))
