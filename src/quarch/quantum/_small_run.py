@@ -42,7 +42,7 @@ instruction for the backward (at most about ten qubits: a few states cost less t
 recomputing them by the adjoint method). And that Python, which decides which calls to
 make, is run for the first two calls of a shape only: from the third, the node runs the
 calls the second one recorded, as generated straight-line code
-(:mod:`quarch.quantum._replay`, 14-19 % off a training step at 2-6 qubits).
+(:mod:`quarch.quantum._replay`, 8-17 % off a training step at 2-6 qubits).
 """
 
 from __future__ import annotations
