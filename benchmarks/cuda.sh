@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # quarch on a CUDA machine, in one go: the CUDA tests (tests/quantum/test_cuda.py:
-# values, gradients, training and whole searches on the device against the CPU) and the
-# simulator benchmark with quarch and tensorcircuit-ng on the GPU.
+# values, gradients, training and whole searches on the device against the CPU;
+# tests/quantum/test_cuda_graph.py: the small path's CUDA graphs against its plain
+# replay), the small path with and without its graphs against the block engine
+# (simulator.py --graphs), and the simulator benchmark with quarch and tensorcircuit-ng
+# on the GPU.
 #
 # Run from the repository root, with quarch and its test dependencies importable:
 #   bash benchmarks/cuda.sh [LOG_DIR] [BUDGET_S]
-# LOG_DIR (default cuda-logs) receives the two logs; BUDGET_S (default 1.5) is the
+# LOG_DIR (default cuda-logs) receives the three logs; BUDGET_S (default 1.5) is the
 # simulator benchmark's seconds per measurement. The exit status is the tests'.
 set -u -o pipefail
 logs=${1:-cuda-logs}
@@ -19,8 +22,10 @@ EOF
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu \
     --format=csv 2>/dev/null
 python3 -m pytest -q -p no:cacheprovider tests/quantum/test_cuda.py \
-    2>&1 | tee "$logs/cuda_tests.log"
+    tests/quantum/test_cuda_graph.py 2>&1 | tee "$logs/cuda_tests.log"
 status=$?
+PYTHONUNBUFFERED=1 python3 benchmarks/simulator.py --device cuda --graphs --budget "$budget" \
+    2>&1 | tee "$logs/graphs_cuda.log"
 PYTHONUNBUFFERED=1 python3 benchmarks/simulator.py --device cuda --budget "$budget" \
     2>&1 | tee "$logs/simulator_cuda.log"
 exit $status

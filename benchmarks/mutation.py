@@ -86,6 +86,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/quantum/_replay.py"],
         ["tests/quantum/test_replay.py"],
     ),
+    "cuda-graph": (
+        ["src/quarch/quantum/_cuda_graph.py"],
+        ["tests/quantum/test_cuda_graph.py"],
+    ),
     "training": (
         ["src/quarch/evaluate/_flat_adam.py"],
         ["tests/test_flat_adam.py", "tests/test_training_loop.py"],

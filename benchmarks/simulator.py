@@ -24,8 +24,12 @@ With ``--device cuda`` quarch's tensors live on that device and tensorcircuit-ng
 on JAX's GPU backend (each block of calls ends with a synchronize, so the figures are
 device time plus launch cost); PennyLane is left out there.
 
+With ``--graphs`` (and ``--device cuda``) it times the small path with its CUDA graphs
+(:mod:`quarch.quantum._cuda_graph`) against the same path without them and against the
+block engine, n = 2..10, L = 2 and 6, batch 1, 32 and 256.
+
 Run: ``python benchmarks/simulator.py [--quick] [--threads N] [--device DEV] [--baseline
-MODULE] [--block K]``.
+MODULE] [--graphs] [--block K]``.
 
 ``OMP_WAIT_POLICY=PASSIVE`` is set before torch loads (unless already set): on a shared
 machine, spinning OpenMP workers cost 3.5-4.6x (DESIGN.md). JAX is held to one thread
@@ -159,11 +163,15 @@ def floor_ms(n: int, layers: int, bw: float) -> float:
     return passes * 256 * 2**n * 8 / (bw * 1e9) * 1e3
 
 
-def quarch_step(n: int, layers: int, batch: int, quantum: Any = None) -> Step:
-    """One forward+backward of the layer (``quantum``: another quarch copy's module)."""
+def quarch_step(
+    n: int, layers: int, batch: int, quantum: Any = None, path: str | None = None
+) -> Step:
+    """One forward+backward of the layer (``quantum``: another quarch copy's module;
+    ``path``: force the small path or the block engine)."""
     q = quantum or importlib.import_module("quarch.quantum")
+    forced = {} if path is None else {"path": path}
     layer = q.QuantumLayer(
-        build(n, layers, q), generator=torch.Generator().manual_seed(0), device=DEVICE
+        build(n, layers, q), generator=torch.Generator().manual_seed(0), device=DEVICE, **forced
     )
     x = torch.rand(batch, n).to(DEVICE).requires_grad_(True)
 
@@ -306,6 +314,47 @@ def compare_baseline(module: str, budget: float) -> None:
             )
 
 
+def _plain_replay(step: Step) -> Step:
+    """``step`` with CUDA graphs off (the small path's replays run call by call)."""
+    from quarch.quantum import _cuda_graph
+
+    def run() -> None:
+        _cuda_graph.GRAPHS = False
+        try:
+            step()
+        finally:
+            _cuda_graph.GRAPHS = True
+
+    return run
+
+
+def compare_graphs(budget: float) -> None:
+    """On CUDA: the small path with its CUDA graphs, the same without them, and the block
+    engine, alternating rounds, n = 2..10, L = 2 and 6, batch 1, 32 and 256."""
+    print("small path with CUDA graphs (graph), without (plain), block engine (engine);")
+    print("medians in ms per forward+backward over alternating rounds")
+    cols = ("graph", "plain", "engine", "plain/graph", "engine/graph")
+    print(f"{'n':>3} {'L':>2} {'batch':>5} " + " ".join(f"{c:>12}" for c in cols))
+    for n in (2, 4, 6, 8, 10):
+        for layers in (2, 6):
+            for batch in BATCHES:
+                steps = {
+                    "graph": quarch_step(n, layers, batch, path="small"),
+                    "plain": _plain_replay(quarch_step(n, layers, batch, path="small")),
+                    "engine": quarch_step(n, layers, batch, path="engine"),
+                }
+                for step in steps.values():  # past recording, check and capture
+                    for _ in range(5):
+                        step()
+                med = alternate(steps, budget)
+                g = med["graph"]
+                vals = (g, med["plain"], med["engine"], med["plain"] / g, med["engine"] / g)
+                print(
+                    f"{n:>3} {layers:>2} {batch:>5} " + " ".join(f"{v:>12.3f}" for v in vals),
+                    flush=True,
+                )
+
+
 def main() -> None:
     global BLOCK, DEVICE
     parser = argparse.ArgumentParser(description=__doc__)
@@ -322,6 +371,11 @@ def main() -> None:
     parser.add_argument(
         "--device", default="cpu", help="torch device for quarch (cpu, cuda, cuda:1)"
     )
+    parser.add_argument(
+        "--graphs",
+        action="store_true",
+        help="on CUDA: the small path with and without CUDA graphs, and the block engine",
+    )
     args = parser.parse_args()
     if args.block < 1:
         parser.error(f"--block must be >= 1; got {args.block}")
@@ -329,6 +383,8 @@ def main() -> None:
     DEVICE = torch.device(args.device)
     if DEVICE.type == "cuda" and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: this torch sees no CUDA device")
+    if args.graphs and DEVICE.type != "cuda":
+        parser.error("--graphs times CUDA graphs; give --device cuda")
     # JAX takes the platform quarch runs on (it would take a GPU whenever it sees one)
     os.environ.setdefault("JAX_PLATFORMS", "cuda" if DEVICE.type == "cuda" else "cpu")
     # and, on a GPU, only the memory it uses (by default it takes 75 % of the card)
@@ -341,6 +397,10 @@ def main() -> None:
         f"load average (1, 5, 15 min): {os.getloadavg()}; OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; "
         f"calls per timed block: up to {BLOCK}"
     )
+    if args.graphs:
+        compare_graphs(args.budget)
+        print(f"load average at the end: {os.getloadavg()}")
+        return
     if args.baseline:
         if DEVICE.type != "cpu":
             parser.error("--baseline times the CPU; leave --device out")

@@ -48,6 +48,8 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
+from quarch.quantum._cuda_graph import NO_GRAPH, graph_forward
+
 __all__ = ["REPLAY", "Recorder", "Replay", "Replays", "call_key"]
 
 REPLAY = True
@@ -177,11 +179,12 @@ class Replay:
     """A recorded forward (and backward) as generated functions; ``source`` is their
     Python, for a reader who wants to see what a call runs."""
 
-    __slots__ = ("bwd", "fwd", "source", "verified")
+    __slots__ = ("bwd", "fwd", "graph", "source", "verified")
 
     def __init__(self, fwd: Callable[..., Any], bwd: Callable[..., Any] | None, source: str):
         self.fwd, self.bwd, self.source = fwd, bwd, source
         self.verified = False
+        self.graph: Any = None  # its CUDA graphs, once verified (quantum/_cuda_graph.py)
 
 
 _SEEN, _NEVER = "seen", "never"
@@ -231,12 +234,19 @@ class Replays:
         inputs: Sequence[torch.Tensor | None],
         backward: bool,
         run: Callable[[], torch.Tensor],
+        bound: Sequence[bool] = (),
     ) -> torch.Tensor:
         """The node's forward (``run``), or its replay. ``backward``: a backward
-        follows this call (False under ``no_grad``: the forward alone is recorded)."""
+        follows this call (False under ``no_grad``: the forward alone is recorded).
+        ``bound[i]``: input ``i`` keeps its storage from call to call (a CUDA graph
+        may read it in place; :mod:`~quarch.quantum._cuda_graph`)."""
         ctx.replay = None
         entry = self.entries.get(key) if REPLAY else _NEVER
         if isinstance(entry, Replay) and entry.verified:
+            if entry.graph is not NO_GRAPH:
+                out = graph_forward(ctx, entry, inputs, bound or (False,) * len(inputs), backward)
+                if out is not None:
+                    return out
             out, saved = entry.fwd(*inputs)
             ctx.replay = ("run", entry, saved)
             return out

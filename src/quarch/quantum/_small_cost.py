@@ -36,9 +36,19 @@ the held-out circuits the model's picks were more than 10 % slower than the othe
 in 16 of 125 cases and took 1.158x the time of always picking the
 faster path (the previous constants: 1.183x there; 1.116x against 1.229x on all 255).
 Absolute times of a loaded machine are about twice an idle one's; the choice depends
-on the ratio of the two models, which load shifts much less. On CUDA every torch call
-costs a kernel launch, which favours the small path further (not measured here: no
-GPU was available).
+on the ratio of the two models, which load shifts much less.
+
+On CUDA the model is not used: every torch call is a kernel launch costing the host
+10-20 us, the arithmetic of these states takes microseconds, and the small path makes
+the fewest calls (and, replayed, is one CUDA graph: :mod:`~quarch.quantum._cuda_graph`),
+so it runs every circuit up to :data:`SMALL_MAX_QUBITS`. Measured on an NVIDIA H200
+(``benchmarks/cuda.sh``, before the graphs), where the CPU model had sent the
+simulator benchmark's layer to the block engine: n = 8, L = 2: 5.135 ms (batch 32) and
+4.986 ms (256) on the engine against 1.611 ms on the small path (batch 1); n = 8, L = 6:
+8.549 and 8.767 against 2.884; n = 6, L = 6, batch 256: 6.569 against 3.140 at batch 32.
+With the graphs, forced paths timed in one process (``simulator.py --device cuda
+--graphs``): the small path was 5.4-16.2x faster than the engine at n = 2..8 and 1.51x
+(L = 2) and 1.88x (L = 6) at n = 10, batch 256, its worst case.
 """
 
 from __future__ import annotations
@@ -115,9 +125,12 @@ class PlanFeatures:
         return a0 + a1 * (blocks + gathers) + a2 * work + per_sample + a4 * self.engine_factors
 
 
-def small_is_faster(features: PlanFeatures, rows: int) -> bool:
-    """Whether the model expects the small path to beat the block engine at ``rows``
-    (by :data:`SMALL_MARGIN`)."""
+def small_is_faster(features: PlanFeatures, rows: int, device_type: str = "cpu") -> bool:
+    """Whether the small path should run a call of ``rows`` rows on a device of
+    ``device_type``: on CUDA up to :data:`SMALL_MAX_QUBITS`, elsewhere where the model
+    expects it to beat the block engine by :data:`SMALL_MARGIN` (see above)."""
     if features.n_qubits > SMALL_MAX_QUBITS:
         return False
+    if device_type == "cuda":
+        return True
     return features.small_ms(rows) <= SMALL_MARGIN * features.engine_ms(rows)

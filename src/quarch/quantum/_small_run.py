@@ -363,8 +363,15 @@ class SmallCircuit(torch.autograd.Function):
         key = call_key(batch, need, tensors=ins)
         # a backward follows only where some input needs a gradient
         backward = need is not None and any(need)
+        # a CUDA graph may read the weights and the sign table in place
+        bound = (isinstance(w, torch.nn.Parameter), False, False, False, True, True)
         return rt.replays.forward(
-            ctx, key, ins, backward, lambda: _forward(ctx, rt, signs, batch, w, x, wb, psi0)
+            ctx,
+            key,
+            ins,
+            backward,
+            lambda: _forward(ctx, rt, signs, batch, w, x, wb, psi0),
+            bound[: len(ins)],
         )
 
     @staticmethod
@@ -375,6 +382,8 @@ class SmallCircuit(torch.autograd.Function):
             return _backward(ctx, grad)
         if state[0] == "run":
             return state[1].bwd(state[2], grad)  # type: ignore[no-any-return]
+        if state[0] == "graph":
+            return state[1].backward(state, grad)  # type: ignore[no-any-return]
         return state[1].backward(ctx, grad, lambda: _backward(ctx, grad))  # type: ignore[no-any-return]
 
 

@@ -255,7 +255,7 @@ class ExecutionPlan:
             features = self.path_features(with_prefix, weights_batched, device)
             if len(self._choice) > 64:
                 self._choice.clear()
-            hit = self._choice[key] = small_is_faster(features, rows)
+            hit = self._choice[key] = small_is_faster(features, rows, device.type)
         return hit
 
     def path_features(
