@@ -80,11 +80,15 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "small-engine": (
         ["src/quarch/quantum/_small_run.py"],
-        ["tests/quantum/test_small_path.py", "tests/quantum/test_replay.py"],
+        [
+            "tests/quantum/test_small_path.py",
+            "tests/quantum/test_replay.py",
+            "tests/quantum/test_cuda_graph.py",
+        ],
     ),
     "replay": (
         ["src/quarch/quantum/_replay.py"],
-        ["tests/quantum/test_replay.py"],
+        ["tests/quantum/test_replay.py", "tests/quantum/test_cuda_graph.py"],
     ),
     "cuda-graph": (
         ["src/quarch/quantum/_cuda_graph.py"],

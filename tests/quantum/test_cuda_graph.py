@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from quarch.quantum import (
+    AmplitudeEmbedding,
     AngleEmbedding,
     Circuit,
     EntanglingLayer,
@@ -166,6 +167,8 @@ def test_training_with_validation_equals_the_plain_replay(graphs: Any) -> None:
         _close(layer.weights.detach(), ref.weights.detach())
     assert len(_graphed(layer)) == 2  # the training key and the validation key
     assert not _graphed(ref)
+    for graphed in _graphed(layer):  # the weights and the sign table are read in place
+        assert graphed.bound == (True, False, False, False, True, True)
     if counts is not None:
         # from the fourth call of each key (record, check, capture), minus the capture's check
         assert counts["capture"] == 3 and counts["replay"] > 2 * 8
@@ -192,6 +195,21 @@ def _grads(layer: QuantumLayer, loss: torch.Tensor, x: torch.Tensor) -> list[tor
     return [layer.weights.grad.clone(), x.grad.clone()]
 
 
+def _node_state(out: torch.Tensor) -> str | None:
+    """How the small-circuit node behind ``out`` ran: "graph", "run" (the plain replay),
+    or None (its own code)."""
+    todo, seen = [out.grad_fn], set()
+    while todo:
+        fn = todo.pop()
+        if fn is None or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        if hasattr(fn, "replay"):
+            return fn.replay[0] if fn.replay else None
+        todo.extend(f for f, _ in fn.next_functions)
+    raise AssertionError("no small-circuit node behind this output")
+
+
 def _warm(layer: QuantumLayer, device: torch.device) -> None:
     for s in range(5):
         layer(_x(6, 3, 100 + s, device).requires_grad_(True)).sum().backward()
@@ -209,7 +227,10 @@ def test_two_forwards_before_one_backward(graphs: Any) -> None:
     def twice(m: QuantumLayer) -> list[torch.Tensor]:
         x = _x(6, 3, 1, device).requires_grad_(True)
         y = _x(6, 3, 2, device)
-        loss = (m(x) * m(y)).sum() + m(x).square().sum()
+        first, second = m(x), m(x)
+        if m is layer:  # the first awaits its backward: the second runs without the graph
+            assert [_node_state(first), _node_state(second)] == ["graph", "run"]
+        loss = (first * m(y)).sum() + second.square().sum()
         return [loss.detach(), *_grads(m, loss, x)]
 
     for got, want in zip(twice(layer), _plain(lambda: twice(ref)), strict=True):
@@ -256,7 +277,11 @@ def test_an_input_changed_in_place_before_a_recomputed_backward_raises(graphs: A
     layer(_x(6, 3, 6, device).requires_grad_(True)).sum().backward()
     with torch.no_grad():
         layer.weights.add_(0.1)
-    with pytest.raises(RuntimeError, match="inplace"):
+    message = (
+        "one of the variables needed for gradient computation has been modified by an "
+        r"inplace operation \(quarch small-circuit node\)"
+    )
+    with pytest.raises(RuntimeError, match=message):
         loss.backward()
 
 
@@ -294,12 +319,19 @@ def test_weights_in_another_storage_are_read_right(graphs: Any) -> None:
     ref.weights.data = new.clone()
     with torch.no_grad():
         _close(layer(x), _plain(lambda: ref(x)))
-    for _ in range(12):  # a storage that keeps moving: the key gives its graph up
+    # a storage that keeps moving: the key gives its graph up after _MAX_MISSES + 1
+    for _ in range(_cuda_graph._MAX_MISSES - 1):
         layer.weights.data = layer.weights.data.clone()
         with torch.no_grad():
             layer(x)
-    entries = [e for rt in layer.plan._small.values() for e in rt.replays.entries.values()]
-    assert any(isinstance(e, Replay) and e.graph is NO_GRAPH for e in entries)
+    assert len(_graphed(layer)) == 1
+    layer.weights.data = layer.weights.data.clone()
+    with torch.no_grad():
+        _close(layer(x), _plain(lambda: ref(x)))
+    assert not _graphed(layer)
+    with torch.no_grad():  # for good: no capture again (it would be each call's)
+        layer(x)
+    assert not _graphed(layer)
 
 
 def _failing(exc: Exception) -> Callable[..., Any]:
@@ -351,9 +383,35 @@ def test_a_graph_that_disagrees_is_dropped(graphs: Any, monkeypatch: pytest.Monk
     assert not _graphed(layer)
 
 
+def test_a_backward_graph_that_disagrees_is_dropped(
+    graphs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the backward's graph is wrong (its results nested in a tuple): the check
+    compares gradients too."""
+    device, _ = graphs
+    if device.type != "cpu":
+        pytest.skip("the stand-in is what disagrees")
+    real = _cuda_graph._capture
+    made: list[int] = []
+
+    def wrong_backward(fn: Callable[[], Any], pool: Any = None) -> Any:
+        graph, result = real(fn, pool)
+        made.append(1)
+        if len(made) % 2 == 0:  # a key captures its forward, then its backward
+            inner = graph.fn
+            graph.fn = lambda: _shift(inner())
+        return graph, result
+
+    monkeypatch.setattr(_cuda_graph, "_capture", wrong_backward)
+    layer, _ = _pair(device)
+    _warm(layer, device)
+    assert made and not _graphed(layer)
+
+
 def _shift(x: Any) -> Any:
+    """A small disagreement: 1e-3 of each value and more than the check's tolerance."""
     if isinstance(x, torch.Tensor):
-        return x + 1
+        return x + 1e-3 * (1 + x.abs())
     return tuple(_shift(t) for t in x) if isinstance(x, tuple) else x
 
 
@@ -430,3 +488,65 @@ def test_threads_calling_one_layer_get_their_own_results(
     finally:
         sys.setswitchinterval(before)
     assert not errors
+
+
+class _On:
+    """Anything with a ``device``: all :func:`_cuda_graph._graphable` reads."""
+
+    def __init__(self, device: str) -> None:
+        self.device = torch.device(device)
+
+
+@pytest.mark.parametrize(
+    ("devices", "capturing", "expected"),
+    [
+        (["cuda:0", None, "cuda:0"], False, True),
+        (["cuda:0"], True, False),  # inside the user's own capture
+        (["cuda:0", "cuda:1"], False, False),
+        (["cpu", "cpu"], False, False),
+        (["cpu", "cuda:0"], False, False),
+        ([None, None], False, False),
+    ],
+)
+def test_which_calls_are_captured(
+    monkeypatch: pytest.MonkeyPatch, devices: list[str | None], capturing: bool, expected: bool
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: capturing)
+    inputs = [None if d is None else _On(d) for d in devices]
+    assert _cuda_graph._graphable(inputs) is expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["amplitude", "no-weights"])
+def test_other_inputs_are_loaded(graphs: Any, kind: str) -> None:
+    """An amplitude-embedded start state (after two absent inputs) and a circuit without
+    weights: every present input reaches the graph, whatever comes before it."""
+    device, counts = graphs
+    if kind == "amplitude":
+        c = Circuit(3).add(AmplitudeEmbedding(8, pad_with=0.0, normalize=True))
+        c.add(RotationLayer(3, ("Y", "Z"))).add(EntanglingLayer(3, "ring", "crz"))
+        width = 8
+    else:
+        c = Circuit(3).add(AngleEmbedding(3, rotation="Y"))
+        c.add(EntanglingLayer(3, "ring", "cnot")).add(AngleEmbedding(3, rotation="X"))
+        width = 3
+
+    def make() -> QuantumLayer:
+        return QuantumLayer(
+            c,
+            generator=torch.Generator().manual_seed(0),
+            device=device,
+            dtype=torch.complex128,
+            path="small",
+        )
+
+    layer, ref = make(), make()
+    with torch.no_grad():
+        for s in range(5):
+            layer(_x(4, width, 300 + s, device))
+        assert _graphed(layer)
+        before = None if counts is None else counts["replay"]
+        for s in range(3):
+            x = _x(4, width, 400 + s, device)
+            _close(layer(x), _plain(lambda x=x: ref(x)))
+    if counts is not None:  # each call launched the graph
+        assert counts["replay"] == before + 3
