@@ -3,7 +3,7 @@
 Why: on a GPU every torch call is a kernel launch that costs the host 10-20 us whatever
 the kernel computes. Measured on an NVIDIA H200 (``benchmarks/cuda.sh``, session of
 2026-12-04, before this module): the simulator benchmark's layer took 1.41-1.82 ms per
-forward+backward at 2-8 qubits and batch 1 on quarch's small path (about a hundred
+forward+backward at 2-8 qubits, L = 2 and batch 1 on quarch's small path (about a hundred
 calls), against 0.22-0.59 ms for tensorcircuit-ng's jitted JAX on the same GPU, while
 the arithmetic of those states takes microseconds. A replay
 (:mod:`~quarch.quantum._replay`) is already what a CUDA graph captures: a fixed
