@@ -365,15 +365,7 @@ def test_a_graph_that_disagrees_is_dropped(graphs: Any, monkeypatch: pytest.Monk
     device, _ = graphs
     if device.type != "cpu":
         pytest.skip("the stand-in is what disagrees")
-    real = _cuda_graph._capture
-
-    def wrong(fn: Callable[[], Any], pool: Any = None) -> Any:
-        graph, result = real(fn, pool)
-        inner = graph.fn
-        graph.fn = lambda: _shift(inner())
-        return graph, result
-
-    monkeypatch.setattr(_cuda_graph, "_capture", wrong)
+    monkeypatch.setattr(_cuda_graph, "_capture", _disagreeing(every=1)[0])
     layer, ref = _pair(device)
     _warm(layer, device)
     _plain(lambda: _warm(ref, device))
@@ -391,21 +383,28 @@ def test_a_backward_graph_that_disagrees_is_dropped(
     device, _ = graphs
     if device.type != "cpu":
         pytest.skip("the stand-in is what disagrees")
+    capture, made = _disagreeing(every=2)  # a key captures its forward, then its backward
+    monkeypatch.setattr(_cuda_graph, "_capture", capture)
+    layer, _ = _pair(device)
+    _warm(layer, device)
+    assert made and not _graphed(layer)
+
+
+def _disagreeing(every: int) -> tuple[Callable[..., Any], list[int]]:
+    """A stand-in capture whose every ``every``-th graph computes slightly wrong numbers,
+    and the list of captures made."""
     real = _cuda_graph._capture
     made: list[int] = []
 
-    def wrong_backward(fn: Callable[[], Any], pool: Any = None) -> Any:
+    def capture(fn: Callable[[], Any], pool: Any = None) -> Any:
         graph, result = real(fn, pool)
         made.append(1)
-        if len(made) % 2 == 0:  # a key captures its forward, then its backward
+        if len(made) % every == 0:
             inner = graph.fn
             graph.fn = lambda: _shift(inner())
         return graph, result
 
-    monkeypatch.setattr(_cuda_graph, "_capture", wrong_backward)
-    layer, _ = _pair(device)
-    _warm(layer, device)
-    assert made and not _graphed(layer)
+    return capture, made
 
 
 def _shift(x: Any) -> Any:
