@@ -87,7 +87,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
     "replay": (
-        ["src/quarch/quantum/_replay.py"],
+        ["src/quarch/quantum/_replay.py", "src/quarch/quantum/_agreement.py"],
         ["tests/quantum/test_replay.py", "tests/quantum/test_cuda_graph.py"],
     ),
     "cuda-graph": (

@@ -28,6 +28,7 @@ from quarch.quantum import (
     _replay,
     compile_circuit,
 )
+from quarch.quantum._agreement import agree
 from quarch.quantum._replay import Replay, Replays, call_key
 from quarch.quantum._small_cost import FOLD_ROWS
 
@@ -365,8 +366,8 @@ def test_a_frozen_tensor_in_a_backward_is_caught() -> None:
     ],
 )
 def test_agreement(a: object, b: object, same: bool) -> None:
-    assert _replay._agree(a, b) is same
-    assert _replay._agree(b, a) is same
+    assert agree(a, b) is same
+    assert agree(b, a) is same
 
 
 def test_replays_off_records_nothing(replay_on: None) -> None:

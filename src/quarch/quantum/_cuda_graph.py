@@ -51,6 +51,8 @@ from typing import Any
 
 import torch
 
+from quarch.quantum._agreement import agree
+
 __all__ = ["GRAPHS", "NO_GRAPH", "Graphed", "graph_forward"]
 
 GRAPHS = True
@@ -227,8 +229,6 @@ def graph_forward(
         return None
     graphed = entry.graph
     if graphed is None:
-        from quarch.quantum._replay import _agree  # the replays' own check (imports this module)
-
         entry.graph = NO_GRAPH  # until the capture below is made and checked
         if not _graphable(inputs):
             return None
@@ -236,13 +236,13 @@ def graph_forward(
             graphed = Graphed(entry, inputs, bound, backward)
             mine = graphed.forward(_Probe(), inputs)
             out, saved = entry.fwd(*inputs)
-            if not _agree(out, mine):
+            if not agree(out, mine):
                 return None
             if backward:
                 probe = out.detach() + 0.5  # any cotangent that is not all zeros
                 theirs = entry.bwd(saved, probe)
                 mine = graphed.backward((None, graphed, graphed.gen, (), ()), probe)
-                if not _agree(theirs, mine):
+                if not agree(theirs, mine):
                     return None
         except Exception:  # a call that cannot be captured keeps the plain replay
             return None

@@ -48,6 +48,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
+from quarch.quantum._agreement import agree
 from quarch.quantum._cuda_graph import NO_GRAPH, graph_forward
 
 __all__ = ["REPLAY", "Recorder", "Replay", "Replays", "call_key"]
@@ -190,14 +191,6 @@ class Replay:
 _SEEN, _NEVER = "seen", "never"
 
 
-def _agree(a: Any, b: Any) -> bool:
-    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        return a.shape == b.shape and bool(torch.allclose(a, b, rtol=1e-5, atol=1e-6))
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
-        return all(_agree(x, y) for x, y in zip(a, b, strict=True))
-    return a is None and b is None
-
-
 class Replays:
     """The replays of one node's program, by key: the first call of a key runs the
     node's Python, the second records it, the third runs both and compares, later
@@ -272,7 +265,7 @@ class Replays:
         assert isinstance(entry, Replay)
         out = run()  # the first replay of this key: beside the recorded code
         mine, saved = entry.fwd(*inputs)
-        if not _agree(out, mine):
+        if not agree(out, mine):
             self.entries[key] = _NEVER
         elif not backward:
             entry.verified = True
@@ -297,7 +290,7 @@ class Replays:
             return grads
         _, _, key, entry, saved = state
         grads = run()
-        if _agree(grads, entry.bwd(saved, grad)):
+        if agree(grads, entry.bwd(saved, grad)):
             entry.verified = True
         else:
             self.entries[key] = _NEVER
