@@ -7,12 +7,15 @@
 # on the GPU.
 #
 # Run from the repository root, with quarch and its test dependencies importable:
-#   bash benchmarks/cuda.sh [LOG_DIR] [BUDGET_S]
+#   bash benchmarks/cuda.sh [LOG_DIR] [BUDGET_S] [MAX_N]
 # LOG_DIR (default cuda-logs) receives the three logs; BUDGET_S (default 1.5) is the
-# simulator benchmark's seconds per measurement. The exit status is the tests'.
+# simulator benchmark's seconds per measurement; MAX_N (default 16) its largest
+# register (the n = 12 and 16 rows cost minutes of tensorcircuit-ng compiles); GRAPHS=0
+# in the environment skips the --graphs table. The exit status is the tests'.
 set -u -o pipefail
 logs=${1:-cuda-logs}
 budget=${2:-1.5}
+max_n=${3:-16}
 mkdir -p "$logs"
 python3 - <<'EOF'
 import torch
@@ -22,10 +25,12 @@ EOF
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu \
     --format=csv 2>/dev/null
 python3 -m pytest -q -p no:cacheprovider tests/quantum/test_cuda.py \
-    tests/quantum/test_cuda_graph.py 2>&1 | tee "$logs/cuda_tests.log"
+    tests/quantum/test_cuda_graph.py tests/quantum/test_small_dense.py 2>&1 | tee "$logs/cuda_tests.log"
 status=$?
-PYTHONUNBUFFERED=1 python3 benchmarks/simulator.py --device cuda --graphs --budget "$budget" \
-    2>&1 | tee "$logs/graphs_cuda.log"
+if [ "${GRAPHS:-1}" != 0 ]; then
+    PYTHONUNBUFFERED=1 python3 benchmarks/simulator.py --device cuda --graphs --budget "$budget" \
+        2>&1 | tee "$logs/graphs_cuda.log"
+fi
 PYTHONUNBUFFERED=1 python3 benchmarks/simulator.py --device cuda --budget "$budget" \
-    2>&1 | tee "$logs/simulator_cuda.log"
+    --max-n "$max_n" 2>&1 | tee "$logs/simulator_cuda.log"
 exit $status

@@ -376,6 +376,9 @@ def main() -> None:
         action="store_true",
         help="on CUDA: the small path with and without CUDA graphs, and the block engine",
     )
+    parser.add_argument(
+        "--max-n", type=int, default=16, help="rows of the table up to this many qubits"
+    )
     args = parser.parse_args()
     if args.block < 1:
         parser.error(f"--block must be >= 1; got {args.block}")
@@ -421,6 +424,7 @@ def main() -> None:
         if args.quick
         else [(n, k) for n in (2, 4, 6, 8) for k in (2, 6)] + [(12, 2), (12, 6), (16, 2)]
     )
+    sizes = [(n, k) for n, k in sizes if n <= args.max_n]
     cols = ["q b1", "tc b1", "q b32", "tc b32", "q b256", "tc b256", "PL b256", "PL/q"]
     cols += ["floor", "q train", "tc train"]
     print(f"{'n':>3} {'L':>2} " + " ".join(f"{c:>9}" for c in cols))

@@ -52,6 +52,7 @@ from typing import Any
 import torch
 
 from quarch.quantum._replay import call_key
+from quarch.quantum._small_dense import dense_backward, dense_forward, dense_tables
 from quarch.quantum._small_runtime import (
     _CDENSE,
     _CDIAG,
@@ -402,6 +403,11 @@ def _forward(
     call = _Call()
     rows = batch if prog.batched or (psi0 is not None and psi0.shape[0] == batch) else 1
     var = rt.variant(rows, signs is not None)
+    dense = None if signs is None else dense_tables(rt, rows)
+    ctx.dense = None
+    if dense is not None:  # a short variant for common hybrid circuits (_small_dense.py)
+        assert w is not None and x is not None
+        return dense_forward(ctx, dense, signs, w, x)
     # --- angles: source @ scale
     ang: dict[str, torch.Tensor] = {}
     if rt.scale_s is not None:
@@ -520,6 +526,8 @@ def _forward(
 
 def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
     """:meth:`SmallCircuit.backward`, computed."""
+    if ctx.dense is not None:
+        return dense_backward(ctx, grad)
     rt: SmallRuntime = ctx.rt
     call: _Call = ctx.call
     var: _Variant = ctx.var

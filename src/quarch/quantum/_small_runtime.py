@@ -276,6 +276,7 @@ class SmallRuntime:
         self._signs: dict[int, tuple[np.ndarray, torch.Tensor, torch.Tensor]] = {}
         self._trace_groups: dict[tuple[Any, ...], torch.Tensor] = {}
         self.trace_plans: dict[Any, Any] = {}  # _small_run._traces' grouping per variant
+        self.dense: Any = None  # the dense variant's tables, or False (_small_dense.py)
 
     @staticmethod
     def _fold(

@@ -112,7 +112,7 @@ _COMPLEX = (torch.complex64, torch.complex128)
 class _NoContext:
     """Stands in for an autograd context where no gradient is recorded."""
 
-    __slots__ = ("call", "psi0_rows", "replay", "rt", "signs", "var", "x")
+    __slots__ = ("call", "dense", "psi0_rows", "replay", "rt", "signs", "var", "x")
 
 
 def _forward_only(*args: Any) -> torch.Tensor:

@@ -1,0 +1,311 @@
+"""The small path's dense variant: a whole circuit of up to four qubits in about fifty torch calls.
+
+Why a third way to run a small circuit: at 2-4 qubits and batches of tens to hundreds
+of rows, a forward+backward of :class:`~quarch.quantum._small_run.SmallCircuit` is
+about a hundred torch calls of 1-25 us each and almost no arithmetic; half of them are
+its backward's partial traces and the conjugation of each slot's generator through its
+row (the general method, right for any program). For the programs hybrid networks
+are made of (an angle embedding, then trainable one-qubit layers and constant
+entanglers, measured in ``<Z>``), there is a shorter way, because every parametrised
+gate of those programs satisfies ``dM/da = -sin(a) B + cos(a) C`` (it is ``A + cos(a)
+B + sin(a) C``, :func:`~quarch.quantum._small_plan.gate_terms`): the derivative of a
+product of such gates with respect to one angle is the same product with that one
+factor replaced by its derivative. So the forward builds, next to the shared matrix
+``U^T`` of the whole trainable part, the matrices ``dU^T/da_j`` of every shared angle
+``j`` in the *same* calls (a leading "chain" axis of ``1 + angles`` variants:
+two-by-two rows with one factor swapped, one gather for all the Kronecker layers of
+all variants, one ``bmm`` per layer), and the per-sample product state next to its
+``n`` derivatives (one gather and one product). The backward is then contractions
+only (about 16 calls):
+
+* ``h = conj(dL/dpsi)`` from the sign table (``psi = phi U^T``);
+* ``dL/dw = Re sum conj(G_U) dU^T/dw`` with ``conj(G_U) = phi^T h``: one ``mm`` and
+  one ``mv`` against ``dU^T/dw`` (the chains mapped to the weights in the forward);
+* ``dL/da_q = Re sum_k (h U)_k dphi_q,k``: one ``mm`` and one ``bmm``, then the inputs'
+  scale matrix.
+
+The price is arithmetic: ``(1 + angles) L`` products of ``2^n x 2^n`` matrices and a
+product state of ``(n + 1) n 2^n`` factors per row. That is nothing at 2-4 qubits and
+grows fast, so :func:`dense_tables` takes the variant only where a program qualifies
+and its extra work is below :data:`DENSE_WORK` (a bound set by measurement; see
+there). Any other program, or a call that wants the state rather than ``<Z-words>``,
+runs the general method. Angles go through ``sin`` only (``cos a = sin(a + pi/2)``),
+and both the slots' matrices and the embedding's vectors come from one ``addmv`` /
+``addmm`` each: at these sizes a broadcasting ``addcmul`` costs 10-13 us, a small
+``mm`` 3-5.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from quarch.quantum._small_runtime import _CDENSE, _KRON, SmallRuntime
+
+__all__ = ["DENSE_WORK", "DenseTables", "dense_backward", "dense_forward", "dense_tables"]
+
+DENSE_WORK = 4.0e5
+"""Most work of the derivative chains (complex multiply-adds per call,
+:attr:`DenseTables.work`) for which the dense variant is taken. Measured against the
+general method (``benchmarks/dense_variant.py``, n = 1-4, L = 1-6, batch 8-1024): it
+won every cell up to 174,080 (n = 4, L = 2: 0.75-0.94x the time) and 157,056 (n = 3,
+L = 6: 0.70-0.96x), lost at 675,840 (n = 4, L = 4: 1.10-1.23x up to batch 64) and
+beyond; the per-row part of its work (``(n + 1) n 2^n`` products a row) cost nothing
+measurable there."""
+
+DENSE_ROWS = 8
+"""Fewest rows a call must have for the dense variant (the fewest measured; batch 1
+runs the one-row program, which never qualifies)."""
+
+
+def _bit(k: np.ndarray, q: int, n: int) -> np.ndarray:
+    return (k >> (n - 1 - q)) & 1  # type: ignore[no-any-return]
+
+
+class DenseTables:
+    """Device constants of the dense variant of one :class:`SmallRuntime` (built once).
+
+    Attributes read by :func:`dense_forward` (``n`` wires, ``d = 2^n``, ``C`` chains =
+    1 + the shared angles that have a source, ``L`` Kronecker layers):
+
+    * ``x_scale2 [I, 2n]``, ``x_shift [2n]``: ``sin(x @ x_scale2 + x_shift)`` is ``[cos
+      a | sin a]`` of the embedding angles; ``e_base [8n]``, ``e_mat [2n, 8n]``: then
+      ``e_base + [cos | sin] @ e_mat`` is, per wire, ``(v0, v1, dv0, dv1)`` (re, im
+      interleaved) with ``v`` the wire's embedding gate applied to ``|0>`` and ``dv`` its
+      derivative; ``phi_index [n (n+1) d]``: the gather whose product over the wires is
+      the product state (variant 0) and its ``n`` derivatives;
+    * ``w_scale2 [2A, W]``, ``w_shift [2A]``, ``m_base [16A]``, ``m_mat [16A, 2A]``: the
+      same for the ``A`` shared slots: per slot its matrix and its derivative;
+    * ``row_index``: per slot depth ``p``, which matrix (``2 j + derivative?``) each
+      row variant takes (``None`` when the rows are one slot deep);
+    * ``kron_index [n C L d d]``, ``kron_phase [L, d, d] | None``: the gather of every
+      variant's Kronecker layers, transposed, with the folded constants in;
+    * ``chain_scale [W, C - 1]``: chains to weights;
+    * ``segment``: the segment's instructions (``("k", layer)`` or ``("c", const^T)``);
+    * ``x_scaleT [n, I]``: the inputs' scale for the backward; ``conj_state [2d]``, ``conj_matrix [2 d d]``: ``(+1, -1)`` per
+      (re, im) pair.
+    """
+
+    def __init__(self, rt: SmallRuntime) -> None:
+        prog = rt.prog
+        n, d = prog.n, prog.d
+        dev, real = rt.device, rt.real
+        self.n, self.d = n, d
+
+        def rt_(a: Any) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=real, device=dev)
+
+        def lt(a: Any) -> torch.Tensor:
+            return torch.as_tensor(np.ascontiguousarray(a, dtype=np.int64), device=dev)
+
+        # --- the embedding: one slot per wire, applied to |0>
+        assert prog.prefix is not None
+        rows_b = prog.prefix[0][1]
+        terms_b = prog.slot_terms["b"][0]  # [R, 3, 2, 2]
+        sx = prog.scale["b"][: prog.n_inputs]  # [I, n] (angle r of row r)
+        self.x_scale2 = rt_(np.concatenate([sx[:, rows_b], sx[:, rows_b]], 1))
+        self.x_shift = rt_(np.r_[np.full(n, math.pi / 2), np.zeros(n)])
+        e_base = np.zeros((n, 8))
+        e_mat = np.zeros((2 * n, n, 8))
+        for q, r in enumerate(rows_b):
+            a, b, c = (terms_b[r, t][:, 0] for t in range(3))  # column 0: on |0>
+
+            def ri(v: np.ndarray) -> np.ndarray:
+                return np.stack([v.real, v.imag], -1).reshape(-1)
+
+            e_base[q, :4] = ri(a)
+            e_mat[q, q] = np.r_[ri(b), ri(c)]  # cos: v gets B, dv gets C
+            e_mat[n + q, q] = np.r_[ri(c), -ri(b)]  # sin: v gets C, dv gets -B
+        self.e_base = rt_(e_base.reshape(-1))
+        self.e_mat = rt_(e_mat.reshape(2 * n, -1))
+        bits = np.stack([_bit(np.arange(d), q, n) for q in range(n)])  # [n, d]
+        for op in rt.code[: rt.lead]:  # leading permutations: new[s] = old[index[s]]
+            bits = bits[:, op[5]]
+        phi = np.empty((n, n + 1, d), dtype=np.int64)
+        for q in range(n):
+            for j in range(n + 1):
+                phi[q, j] = 4 * q + 2 * (j == q + 1) + bits[q]
+        self.phi_index = lt(phi.reshape(-1))
+        self.x_scaleT = rt_(sx[:, rows_b].T)
+
+        # --- the shared slots: matrix and derivative of each, from one addmv
+        terms_s = prog.slot_terms["s"]  # [P, R, 3, 2, 2]
+        depth, nr = terms_s.shape[:2]
+        n_slots = depth * nr
+        ss = prog.scale["s"]  # [W, A]
+        self.w_scale2 = rt_(np.concatenate([ss.T, ss.T], 0))
+        self.w_shift = rt_(np.r_[np.full(n_slots, math.pi / 2), np.zeros(n_slots)])
+        m_base = np.zeros((n_slots, 16))
+        m_mat = np.zeros((n_slots, 16, 2 * n_slots))
+        for p in range(depth):
+            for r in range(nr):
+                j = p * nr + r
+                a, b, c = (terms_s[p, r, t].reshape(-1) for t in range(3))
+                ra = np.stack([a.real, a.imag], -1).reshape(-1)
+                rb = np.stack([b.real, b.imag], -1).reshape(-1)
+                rc = np.stack([c.real, c.imag], -1).reshape(-1)
+                m_base[j, :8] = ra
+                m_mat[j, :, j] = np.r_[rb, rc]
+                m_mat[j, :, n_slots + j] = np.r_[rc, -rb]
+        self.m_base = rt_(m_base.reshape(-1))
+        self.m_mat = rt_(m_mat.reshape(16 * n_slots, 2 * n_slots))
+        # chains: 0 is U itself, then one per slot that reads a source
+        chained = [j for j in range(n_slots) if ss[:, j].any()]
+        self.n_chains = len(chained) + 1
+        self.chain_scale = rt_(ss[:, chained])
+        # row variants: for row r, variant 0 is its product, variant 1 + p has slot p
+        # replaced by its derivative (only the chain whose slot is in the row uses it)
+        self.row_index: list[torch.Tensor] | None = None
+        if depth > 1:
+            self.row_index = [
+                lt([2 * (p * nr + r) + (v == p + 1) for r in range(nr) for v in range(depth + 1)])
+                for p in range(depth)
+            ]
+        n_var = depth + 1 if depth > 1 else 2
+
+        def var_id(r: int, v: int) -> int:
+            return r * n_var + v if depth > 1 else 2 * r + v  # depth 1: the slot table
+
+        # --- every chain's Kronecker layers, transposed, constants folded in
+        krons = [i for i in prog.instrs if i.op == "kron" and i.kind == "s"]
+        nl = len(krons)
+        self.n_layers = nl
+        kidx = np.empty((n, self.n_chains, nl, d, d), dtype=np.int64)
+        phase = np.ones((nl, d, d), dtype=np.complex128)
+        ar = np.arange(d)
+        for li, ins in enumerate(krons):
+            rows = prog.layers["s"][ins.layer]
+            post = ar if ins.post_index is None else ins.post_index
+            pre = ar if ins.pre_index is None else ins.pre_index
+            p_post = np.ones(d) if ins.post_phase is None else ins.post_phase
+            p_pre = np.ones(d) if ins.pre_phase is None else ins.pre_phase
+            phase[li] = p_pre[:, None] * p_post[None, :]  # K'^T[i, j] = q_i K[post_j, pre_i] p_j
+            for q in range(n):
+                ui = _bit(pre, q, n)[:, None]  # K^T[i, j] = K[j, i]: column bits from i
+                uj = _bit(post, q, n)[None, :]
+                for ch in range(self.n_chains):
+                    v = 0
+                    if ch:
+                        jslot = chained[ch - 1]
+                        if jslot % nr == rows[q]:
+                            v = jslot // nr + 1
+                    kidx[q, ch, li] = 4 * var_id(rows[q], v) + 2 * uj + ui
+        self.kron_index = lt(kidx.reshape(-1))
+        self.kron_phase = (
+            None if np.allclose(phase, 1) else torch.as_tensor(phase, device=dev).to(rt.dtype)
+        )
+        assert [i.layer for i in krons] == list(range(nl))
+        self.segment = [
+            ("k", op[3]) if op[0] == _KRON else ("c", op[4]) for op in rt.code[rt.lead : rt.tail]
+        ]
+        # (+1, -1) per (re, im): conj(psi) as reals, and Re(X D) as a real dot product
+        self.conj_state = rt_(np.tile([1.0, -1.0], d))
+        self.conj_matrix = rt_(np.tile([1.0, -1.0], d * d))
+        #: the chains' complex multiply-adds per call (their products and gathers)
+        self.work = self.n_chains * nl * d**3 + n * self.n_chains * nl * d * d
+
+
+def _qualifies(rt: SmallRuntime) -> bool:
+    """Whether ``rt``'s program has the dense variant's form (module docstring): a
+    product state of one per-sample slot per wire read from the inputs alone, then
+    shared whole-register Kronecker layers (and constant dense gates) whose only
+    angles are their slots'."""
+    prog = rt.prog
+    if rt.one_row or prog.prefix is None or len(prog.prefix) != 1 or prog.prefix[0][0] != "b":
+        return False
+    if "s" not in rt.terms or "b" not in rt.terms or not rt.whole:
+        return False
+    if rt.depth["b"] != 1 or rt.n_rows["b"] != prog.n or rt.layers.get("b"):
+        return False
+    if any(i.kind == "b" for i in prog.instrs):
+        return False
+    sx, sp, sw = rt.scale_b
+    if sx is None or sp is not None or sw is not None:
+        return False
+    if prog.n_angles["s"] != rt.depth["s"] * rt.n_rows["s"]:
+        return False  # a shared angle outside the rows (a diagonal or dense gate)
+    seg = rt.code[rt.lead : rt.tail]
+    return any(op[0] == _KRON for op in seg) and all(op[0] in (_KRON, _CDENSE) for op in seg)
+
+
+def dense_tables(rt: SmallRuntime, rows: int) -> DenseTables | None:
+    """The dense variant's tables for a ``<Z-words>`` call of ``rows`` rows, or None
+    where the general method runs (program not of the form, too few rows, or more
+    extra work than :data:`DENSE_WORK`). Cached on ``rt``."""
+    if rt.dense is None:
+        rt.dense = DenseTables(rt) if _qualifies(rt) else False
+    tab = rt.dense
+    if tab is False or rows < DENSE_ROWS or tab.work > DENSE_WORK:
+        return None
+    return tab  # type: ignore[no-any-return]
+
+
+def dense_forward(
+    ctx: Any,
+    tab: DenseTables,
+    signs: tuple[torch.Tensor, torch.Tensor],
+    w: torch.Tensor,
+    x: torch.Tensor,
+) -> torch.Tensor:
+    """``<Z-words> [B, n_obs]`` of the dense variant; keeps on ``ctx.dense`` what
+    :func:`dense_backward` needs."""
+    n, d, rows = tab.n, tab.d, x.shape[0]
+    chains = tab.n_chains
+    # --- per sample: product state and its n derivatives, [B, n + 1, d]
+    cs = torch.sin(torch.addmm(tab.x_shift, x, tab.x_scale2))
+    e = torch.addmm(tab.e_base, cs, tab.e_mat)  # [B, 8n]: per wire v0, v1, dv0, dv1
+    ec = torch.view_as_complex(e.view(rows, 4 * n, 2))
+    # batch last: a gather of whole rows and a product over the leading axis cost a
+    # fifth of the same along the last axis (7 + 5 us against 32 + 25 at n = 2, B = 256)
+    phis = ec.mT.index_select(0, tab.phi_index).view(n, -1, rows).prod(0).view(n + 1, d, rows)
+    phi = phis.select(0, 0)  # [d, B]
+    # --- shared: every slot's matrix and derivative, the rows' variants, the layers
+    cw = torch.sin(torch.addmv(tab.w_shift, tab.w_scale2, w))
+    m = torch.addmv(tab.m_base, tab.m_mat, cw)  # [16 A]: per slot M, dM
+    mats = torch.view_as_complex(m.view(-1, 2, 2, 2))  # [2A, 2, 2]: 2j = M_j, 2j+1 = dM_j
+    if tab.row_index is not None:
+        acc = mats.index_select(0, tab.row_index[0])
+        for idx in tab.row_index[1:]:
+            acc = torch.bmm(mats.index_select(0, idx), acc)
+        mats = acc
+    kt = mats.view(-1).index_select(0, tab.kron_index).view(n, -1).prod(0)
+    kt = kt.view(chains, tab.n_layers, d, d)
+    if tab.kron_phase is not None:
+        kt = kt * tab.kron_phase
+    ut: torch.Tensor | None = None
+    for what, val in tab.segment:
+        if what == "k":
+            layer = kt.select(1, val)
+            ut = layer if ut is None else torch.bmm(ut, layer)
+        else:
+            ut = val.expand(chains, d, d) if ut is None else torch.matmul(ut, val)
+    assert ut is not None
+    u0 = ut.select(0, 0)
+    # chains -> weights, signed so that Re(X dU/dw) is a real dot product
+    d_w = torch.mm(tab.chain_scale, torch.view_as_real(ut[1:]).reshape(chains - 1, -1))
+    d_w = d_w * tab.conj_matrix
+    psi = torch.mm(phi.mT, u0)
+    psi_r = torch.view_as_real(psi).view(rows, -1)
+    ctx.dense = (tab, signs[1], phis, phi, u0, d_w, psi_r * tab.conj_state)
+    return torch.mm(psi_r.square(), signs[0])
+
+
+def dense_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    """Gradients of :func:`dense_forward` for :meth:`SmallCircuit.backward`."""
+    tab, signs_t, phis, phi, u0, d_w, psi_c = ctx.dense
+    n, d, rows = tab.n, tab.d, phi.shape[1]
+    # h = conj(dL/dpsi) = conj(psi) * 2 (grad @ signs^T); psi_c: conj(psi) as reals
+    gs = torch.mm(grad, signs_t)  # [B, d]
+    h = torch.view_as_complex(psi_c.view(rows, d, 2) * gs.unsqueeze(-1))
+    g_w = g_x = None
+    if ctx.needs_input_grad[3]:
+        xg = torch.mm(phi, h)  # conj(dL/dU^T)
+        g_w = torch.mv(d_w, torch.view_as_real(xg).view(-1))
+    if ctx.needs_input_grad[4]:
+        h_phi = torch.mm(h, u0.mT)  # conj(dL/dphi) [B, d]
+        ga = (phis[1:] * h_phi.mT).sum(1)  # [n, B]: dL/da = Re sum_k conj(dL/dphi) dphi
+        g_x = torch.mm(ga.real.mT, tab.x_scaleT)
+    return None, None, None, g_w, g_x, None, None

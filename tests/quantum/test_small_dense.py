@@ -1,0 +1,314 @@
+"""The small path's dense variant (``quantum/_small_dense.py``) against PennyLane.
+
+The variant computes the same ``<Z>`` and gradients as the general method by other
+means (derivative chains instead of partial traces), so it gets its own random
+circuits of the form it takes (per-sample angle embedding, then trainable one-qubit
+gates of every kind and constant gates of every kind, weights shared between gates),
+values and gradients against PennyLane at 1-4 qubits, and a check that it ran. Then:
+it against the general method on the simulator benchmark's layer, the calls it must
+leave to the general method, and only one of the two gradients wanted.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from quarch.quantum import (
+    GATES,
+    AngleEmbedding,
+    Circuit,
+    EntanglingLayer,
+    Input,
+    IQPEmbedding,
+    RotationLayer,
+    _small_dense,
+    _small_run,
+    compile_circuit,
+)
+from quarch.quantum._small_dense import DENSE_ROWS, DenseTables, _qualifies
+
+from ._pennylane_truth import pl_z_and_grads
+
+_ONE_ANGLE = [g for g, s in GATES.items() if s.n_wires == 1 and s.n_params == 1]
+_ONE_CONST = [g for g, s in GATES.items() if s.n_wires == 1 and s.n_params == 0]
+_MULTI_CONST = [g for g, s in GATES.items() if s.n_wires > 1 and s.n_params == 0]
+_MULTI_ANGLE = [g for g, s in GATES.items() if s.n_wires > 1 and s.n_params == 1]
+
+
+def _dense_form(n: int, rng: np.random.Generator) -> Circuit:
+    """A random circuit of the dense variant's form: each wire's embedding (maybe a
+    constant gate, then a one-angle gate of an input with a random scale), then a
+    random mix of trainable one-qubit gates (``rot`` and ``u3`` included; some weights
+    used twice, some angles constant) and constant multi-qubit gates (fixed-angle
+    ones included)."""
+    c = Circuit(n)
+    for q in range(n):
+        if rng.random() < 0.4:
+            c.append(_ONE_CONST[int(rng.integers(len(_ONE_CONST)))], [q])
+        name = _ONE_ANGLE[int(rng.integers(len(_ONE_ANGLE)))]
+        c.append(name, [q], [Input(q, scale=float(rng.uniform(0.5, 2)))])
+    used: list[object] = [c.new_weight()]  # at least one trainable gate
+    c.append(_ONE_ANGLE[int(rng.integers(len(_ONE_ANGLE)))], [int(rng.integers(n))], used)
+    for _ in range(int(rng.integers(3, 14))):
+        r = rng.random()
+        if r < 0.55 or n == 1:
+            name = [*_ONE_ANGLE, "rot", "u3"][int(rng.integers(len(_ONE_ANGLE) + 2))]
+            params: list[object] = []
+            for _ in range(GATES[name].n_params):
+                if used and rng.random() < 0.15:
+                    params.append(used[int(rng.integers(len(used)))])  # a shared weight
+                elif rng.random() < 0.1:
+                    params.append(float(rng.uniform(-3, 3)))
+                else:
+                    params.append(c.new_weight())
+                    used.append(params[-1])
+            c.append(name, [int(rng.integers(n))], params)
+        elif r < 0.65:
+            c.append(_ONE_CONST[int(rng.integers(len(_ONE_CONST)))], [int(rng.integers(n))])
+        else:
+            pool = [g for g in _MULTI_CONST + _MULTI_ANGLE if GATES[g].n_wires <= n]
+            name = pool[int(rng.integers(len(pool)))]
+            wires = rng.choice(n, GATES[name].n_wires, replace=False).tolist()
+            c.append(name, wires, [float(rng.uniform(-3, 3))] * GATES[name].n_params)
+    return c
+
+
+def _runtime(plan: object) -> object:
+    """The plan's small run time for batched calls (made by its first call)."""
+    rts = [rt for rt in plan._small.values() if not rt.one_row]  # type: ignore[attr-defined]
+    assert len(rts) == 1
+    return rts[0]
+
+
+class _Count:
+    """Counts the dense variant's forward calls (``monkeypatch``)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = _small_run.dense_forward
+
+        def counted(*args: object) -> torch.Tensor:
+            self.calls += 1
+            return real(*args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(_small_run, "dense_forward", counted)
+
+
+def _z(plan: object, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    n = plan.n_qubits  # type: ignore[attr-defined]
+    return plan.expval([f"Z{i}" for i in range(n)], x, w)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_circuits_against_pennylane(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pennylane")
+    rng = np.random.default_rng(7000 + seed)
+    n = 1 + seed % 4
+    c = _dense_form(n, rng)
+    batch = int(rng.choice([DENSE_ROWS, 16, 40]))
+    w = rng.uniform(-3, 3, c.n_weights)
+    x = rng.uniform(-3, 3, (batch, c.n_inputs))
+    ref, gw, gx = pl_z_and_grads(c, w, x)
+    count = _Count(monkeypatch)
+    plan = compile_circuit(c, dtype=torch.complex128, path="small")
+    for call in range(4):  # the node, its recording, the checked replay, the replay
+        wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out = _z(plan, xt, wt)
+        np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-9, err_msg=f"call {call}")
+        (out * torch.arange(1, n + 1)).sum().backward()
+        np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-7, atol=1e-9)
+    rt = _runtime(plan)
+    if _qualifies(rt):  # type: ignore[arg-type]
+        assert count.calls == 3  # the node, its recording, its check beside the replay
+    else:
+        assert count.calls == 0
+
+
+def test_leading_permutation_and_constant_gates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A permutation right after the embedding that no layer absorbs (a constant dense
+    gate follows) goes into the product state's gather; the segment then begins with
+    the constant gate."""
+    pytest.importorskip("pennylane")
+    c = Circuit(3).add(AngleEmbedding(3, rotation="X")).cnot(0, 1).append("ch", [2, 0])
+    c.add(RotationLayer(3, ("Y", "Z"))).cnot(1, 2).append("ch", [0, 1])
+    c.add(RotationLayer(3, ("X",)))
+    rng = np.random.default_rng(11)
+    w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, (16, 3))
+    ref, gw, gx = pl_z_and_grads(c, w, x)
+    count = _Count(monkeypatch)
+    plan = compile_circuit(c, dtype=torch.complex128, path="small")
+    wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = _z(plan, xt, wt)
+    (out * torch.arange(1, 4)).sum().backward()
+    rt = _runtime(plan)
+    assert count.calls == 1 and rt.lead == 1  # type: ignore[attr-defined]
+    np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-9)
+    np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-7, atol=1e-9)
+
+
+def test_most_random_circuits_take_the_variant() -> None:
+    """The random form above mostly qualifies, so the test above checks the variant,
+    not the general method (a circuit can fall outside, e.g. a fixed-angle diagonal
+    gate between two constant dense ones, which no layer absorbs)."""
+    took = 0
+    for seed in range(40):
+        rng = np.random.default_rng(7000 + seed)
+        c = _dense_form(1 + seed % 4, rng)
+        plan = compile_circuit(c, dtype=torch.complex128, path="small")
+        _z(plan, torch.zeros(DENSE_ROWS, c.n_inputs), torch.zeros(c.n_weights))
+        took += _qualifies(_runtime(plan))  # type: ignore[arg-type]
+    assert took >= 30
+
+
+def _layered(n: int, layers: int, rotation: str = "Y", entangler: str = "cnot") -> Circuit:
+    c = Circuit(n).add(AngleEmbedding(n, rotation=rotation))
+    for _ in range(layers):
+        c.add(RotationLayer(n, ("Y", "Z"))).add(EntanglingLayer(n, "ring", entangler))
+    return c
+
+
+def _both(c: Circuit, batch: int, seed: int = 0, *, dense: bool) -> tuple[np.ndarray, ...]:
+    """``<Z>`` and gradients with the variant (``dense``) or the general method."""
+    rng = np.random.default_rng(seed)
+    w = torch.tensor(rng.uniform(-3, 3, c.n_weights), requires_grad=True)
+    x = torch.tensor(rng.uniform(-3, 3, (batch, c.n_inputs)), requires_grad=True)
+    plan = compile_circuit(c, dtype=torch.complex128, path="small")
+    _z(plan, x.detach()[:DENSE_ROWS], w.detach())
+    if not dense:
+        _runtime(plan).dense = False  # type: ignore[attr-defined]
+    outs = []
+    for _ in range(3):
+        w.grad = x.grad = None
+        with torch.no_grad():  # the forward alone (no autograd node): the same numbers
+            quiet = _z(plan, x, w)
+        out = _z(plan, x, w)
+        assert quiet.grad_fn is None and torch.equal(quiet, out.detach())
+        (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
+        outs.append((out.detach().numpy(), w.grad.numpy().copy(), x.grad.numpy().copy()))
+    for later in outs[1:]:  # replays compute the same numbers bit for bit
+        for a, b in zip(outs[0], later, strict=True):
+            np.testing.assert_array_equal(a, b)
+    return outs[0]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+@pytest.mark.parametrize("layers", [1, 2, 3])
+@pytest.mark.parametrize("rotation", ["X", "Y", "Z"])
+def test_equals_the_general_method(n: int, layers: int, rotation: str) -> None:
+    c = _layered(n, layers, rotation, "cz" if layers == 3 else "cnot")
+    for batch in (DENSE_ROWS, 64):
+        got = _both(c, batch, dense=True)
+        want = _both(c, batch, dense=False)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def _took(c: Circuit, batch: int, monkeypatch: pytest.MonkeyPatch, words: str = "Z") -> int:
+    count = _Count(monkeypatch)
+    plan = compile_circuit(c, dtype=torch.complex128, path="small")
+    w = torch.zeros(c.n_weights, requires_grad=True)
+    x = torch.zeros(batch, max(c.n_inputs, 1))
+    plan.expval([f"{words}{i}" for i in range(c.n_qubits)], x, w).sum().backward()
+    return count.calls
+
+
+class TestWhereTheGeneralMethodRuns:
+    def test_the_choice_of_rows_and_work(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        c = _layered(2, 2)
+        assert _took(c, DENSE_ROWS, monkeypatch) == 1
+        assert _took(c, DENSE_ROWS - 1, monkeypatch) == 0
+        plan = compile_circuit(_layered(4, 4), path="small")
+        _z(plan, torch.zeros(DENSE_ROWS, 4), torch.zeros(plan.n_weights))
+        tab = _runtime(plan).dense  # type: ignore[attr-defined]
+        assert isinstance(tab, DenseTables) and tab.work > _small_dense.DENSE_WORK
+        assert _took(_layered(4, 4), 64, monkeypatch) == 0
+        assert _took(_layered(4, 2), 64, monkeypatch) == 1
+
+    @pytest.mark.parametrize(
+        "circuit",
+        [
+            pytest.param(lambda: _layered(3, 2, entangler="crz"), id="trainable-entangler"),
+            pytest.param(
+                lambda: Circuit(3).add(IQPEmbedding(3)).ry(0, Circuit(3).new_weight()),
+                id="input-products",
+            ),
+            pytest.param(
+                lambda: (
+                    Circuit(2)
+                    .ry(0, Input(0))
+                    .ry(0, Input(1))
+                    .cnot(0, 1)
+                    .add(RotationLayer(2, ("Y",)))
+                ),
+                id="two-input-slots-on-a-wire",
+            ),
+            pytest.param(
+                lambda: (
+                    Circuit(2)
+                    .ry(0, Input(0))
+                    .cnot(0, 1)
+                    .ry(1, Input(1))
+                    .add(RotationLayer(2, ("Y",)))
+                ),
+                id="input-after-an-entangler",
+            ),
+        ],
+    )
+    def test_programs_of_other_forms(
+        self, circuit: object, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        assert _took(circuit(), 64, monkeypatch) == 0  # type: ignore[operator]
+
+    def test_a_state_or_non_diagonal_words(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        assert _took(_layered(2, 2), 64, monkeypatch, words="X") == 0
+        count = _Count(monkeypatch)
+        plan = compile_circuit(_layered(2, 2), path="small")
+        plan.state(torch.zeros(64, 2), torch.zeros(plan.n_weights))
+        assert count.calls == 0
+
+
+@pytest.mark.parametrize("wanted", ["weights", "inputs"])
+def test_one_gradient_wanted(wanted: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = _layered(3, 2)
+    rng = np.random.default_rng(3)
+    w0, x0 = rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, (16, 3))
+    ref, gw, gx = _both(c, 16, seed=3, dense=False)
+    count = _Count(monkeypatch)
+    plan = compile_circuit(c, dtype=torch.complex128, path="small")
+    for _ in range(4):
+        w = torch.tensor(w0, requires_grad=wanted == "weights")
+        x = torch.tensor(x0, requires_grad=wanted == "inputs")
+        out = _z(plan, x, w)
+        np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-12)
+        (out * torch.arange(1, 4)).sum().backward()
+        got = w.grad if wanted == "weights" else x.grad
+        other = x.grad if wanted == "weights" else w.grad
+        np.testing.assert_allclose(got.numpy(), gw if wanted == "weights" else gx, atol=1e-12)
+        assert other is None
+    assert count.calls == 3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_equals_cpu() -> None:
+    device = torch.device(os.environ.get("QUARCH_TEST_DEVICE", "cuda"))
+    c = _layered(3, 2)
+    rng = np.random.default_rng(5)
+    w0, x0 = rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, (64, 3))
+    res = []
+    for dev in (torch.device("cpu"), device):
+        plan = compile_circuit(c, dtype=torch.complex128, path="small")
+        for _ in range(5):  # through recording, check and (on CUDA) graph capture
+            w = torch.tensor(w0, requires_grad=True, device=dev)
+            x = torch.tensor(x0, requires_grad=True, device=dev)
+            out = _z(plan, x, w)
+            (out * torch.arange(1, 4, device=dev)).sum().backward()
+        assert isinstance(_runtime(plan).dense, DenseTables)  # type: ignore[attr-defined]
+        res.append([t.detach().cpu().numpy() for t in (out, w.grad, x.grad)])
+    for a, b in zip(*res, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
