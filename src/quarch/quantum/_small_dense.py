@@ -296,7 +296,7 @@ def dense_forward(
 def dense_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
     """Gradients of :func:`dense_forward` for :meth:`SmallCircuit.backward`."""
     tab, signs_t, phis, phi, u0, d_w, psi_c = ctx.dense
-    n, d, rows = tab.n, tab.d, phi.shape[1]
+    d, rows = tab.d, phi.shape[1]
     # h = conj(dL/dpsi) = conj(psi) * 2 (grad @ signs^T); psi_c: conj(psi) as reals
     gs = torch.mm(grad, signs_t)  # [B, d]
     h = torch.view_as_complex(psi_c.view(rows, d, 2) * gs.unsqueeze(-1))
