@@ -301,7 +301,7 @@ def compare_baseline(module: str, budget: float) -> None:
     print(" load that drifts between rounds)")
     head = f"{'n':>3} {'L':>2} {'batch':>5} {'baseline':>9} {'this':>9} {'this/base':>9}"
     print(f"{head} {'round ratio':>11}")
-    for n in (4, 8):
+    for n in (2, 4, 8):
         for batch in BATCHES:
             t = rounds_of(
                 {"old": quarch_step(n, 2, batch, old), "new": quarch_step(n, 2, batch)}, budget

@@ -108,17 +108,37 @@ class DenseTables:
         sx = prog.scale["b"][: prog.n_inputs]  # [I, n] (angle r of row r)
         self.x_scale2 = rt_(np.concatenate([sx[:, rows_b], sx[:, rows_b]], 1))
         self.x_shift = rt_(np.r_[np.full(n, math.pi / 2), np.zeros(n)])
-        e_base = np.zeros((n, 8))
-        e_mat = np.zeros((2 * n, n, 8))
-        for q, r in enumerate(rows_b):
-            a, b, c = (terms_b[r, t][:, 0] for t in range(3))  # column 0: on |0>
+        cols = [tuple(terms_b[r, t][:, 0] for t in range(3)) for r in rows_b]  # on |0>
+        # a wire's vector is real up to a constant phase per entry where each entry's
+        # (A, B, C) is a complex multiple of a real triple (RX, RY and constant gates
+        # before them: yes; RZ after H: no); then the product state is real and its
+        # phases go into U^T's rows (half the arithmetic, no complex views)
+        phases = np.ones((n, 2), dtype=np.complex128)
+        for q, abc in enumerate(cols):
+            for ent in range(2):
+                coef = np.array([t[ent] for t in abc])
+                big = coef[np.abs(coef) > 1e-12]
+                if big.size:
+                    phases[q, ent] = big[0] / abs(big[0])
+        self.real_state = all(
+            np.allclose((np.array([t[ent] for t in abc]) / phases[q, ent]).imag, 0, atol=1e-12)
+            for q, abc in enumerate(cols)
+            for ent in range(2)
+        )
+        width = 4 if self.real_state else 8  # per wire v0, v1, dv0, dv1 (re, im | real)
 
-            def ri(v: np.ndarray) -> np.ndarray:
-                return np.stack([v.real, v.imag], -1).reshape(-1)
+        def parts(v: np.ndarray, q: int) -> np.ndarray:
+            if self.real_state:
+                return (v / phases[q]).real  # type: ignore[no-any-return]
+            return np.stack([v.real, v.imag], -1).reshape(-1)
 
-            e_base[q, :4] = ri(a)
-            e_mat[q, q] = np.r_[ri(b), ri(c)]  # cos: v gets B, dv gets C
-            e_mat[n + q, q] = np.r_[ri(c), -ri(b)]  # sin: v gets C, dv gets -B
+        e_base = np.zeros((n, width))
+        e_mat = np.zeros((2 * n, n, width))
+        half = width // 2
+        for q, (a, b, c) in enumerate(cols):
+            e_base[q, :half] = parts(a, q)
+            e_mat[q, q] = np.r_[parts(b, q), parts(c, q)]  # cos: v gets B, dv gets C
+            e_mat[n + q, q] = np.r_[parts(c, q), -parts(b, q)]  # sin: v gets C, dv gets -B
         self.e_base = rt_(e_base.reshape(-1))
         self.e_mat = rt_(e_mat.reshape(2 * n, -1))
         bits = np.stack([_bit(np.arange(d), q, n) for q in range(n)])  # [n, d]
@@ -129,6 +149,13 @@ class DenseTables:
             for j in range(n + 1):
                 phi[q, j] = 4 * q + 2 * (j == q + 1) + bits[q]
         self.phi_index = lt(phi.reshape(-1))
+        # the real state's phases, prod_q phase[q, bit_q(k)], as U^T's row factors
+        row_phase = np.prod([phases[q][bits[q]] for q in range(n)], 0)
+        self.row_phase = (
+            None
+            if not self.real_state or np.allclose(row_phase, 1)
+            else torch.as_tensor(row_phase[:, None], device=dev).to(rt.dtype)
+        )
         self.x_scaleT = rt_(sx[:, rows_b].T)
 
         # --- the shared slots: matrix and derivative of each, from one addmv
@@ -256,11 +283,12 @@ def dense_forward(
     chains = tab.n_chains
     # --- per sample: product state and its n derivatives, [B, n + 1, d]
     cs = torch.sin(torch.addmm(tab.x_shift, x, tab.x_scale2))
-    e = torch.addmm(tab.e_base, cs, tab.e_mat)  # [B, 8n]: per wire v0, v1, dv0, dv1
-    ec = torch.view_as_complex(e.view(rows, 4 * n, 2))
+    e = torch.addmm(tab.e_base, cs, tab.e_mat)  # per wire v0, v1, dv0, dv1
+    if not tab.real_state:
+        e = torch.view_as_complex(e.view(rows, 4 * n, 2))
     # batch last: a gather of whole rows and a product over the leading axis cost a
     # fifth of the same along the last axis (7 + 5 us against 32 + 25 at n = 2, B = 256)
-    phis = ec.mT.index_select(0, tab.phi_index).view(n, -1, rows).prod(0).view(n + 1, d, rows)
+    phis = e.mT.index_select(0, tab.phi_index).view(n, -1, rows).prod(0).view(n + 1, d, rows)
     phi = phis.select(0, 0)  # [d, B]
     # --- shared: every slot's matrix and derivative, the rows' variants, the layers
     cw = torch.sin(torch.addmv(tab.w_shift, tab.w_scale2, w))
@@ -283,6 +311,14 @@ def dense_forward(
         else:
             ut = val.expand(chains, d, d) if ut is None else torch.matmul(ut, val)
     assert ut is not None
+    if tab.row_phase is not None:  # the real state's phases
+        ut = ut * tab.row_phase
+    if tab.real_state:  # psi = phi U^T as reals: [B, d] @ [d, 2d], (re, im) interleaved
+        d_w = torch.mm(tab.chain_scale, torch.view_as_real(ut[1:]).reshape(chains - 1, -1))
+        u_r = torch.view_as_real(ut.select(0, 0)).reshape(d, 2 * d)
+        psi_r = torch.mm(phi.mT, u_r)
+        ctx.dense = (tab, signs[1], phis, phi, u_r, d_w, psi_r)
+        return torch.mm(psi_r.square(), signs[0])
     u0 = ut.select(0, 0)
     # chains -> weights, signed so that Re(X dU/dw) is a real dot product
     d_w = torch.mm(tab.chain_scale, torch.view_as_real(ut[1:]).reshape(chains - 1, -1))
@@ -297,6 +333,8 @@ def dense_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, .
     """Gradients of :func:`dense_forward` for :meth:`SmallCircuit.backward`."""
     tab, signs_t, phis, phi, u0, d_w, psi_c = ctx.dense
     d, rows = tab.d, phi.shape[1]
+    if tab.real_state:
+        return _real_backward(ctx, grad)
     # h = conj(dL/dpsi) = conj(psi) * 2 (grad @ signs^T); psi_c: conj(psi) as reals
     gs = torch.mm(grad, signs_t)  # [B, d]
     h = torch.view_as_complex(psi_c.view(rows, d, 2) * gs.unsqueeze(-1))
@@ -308,4 +346,23 @@ def dense_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, .
         h_phi = torch.mm(h, u0.mT)  # conj(dL/dphi) [B, d]
         ga = (phis[1:] * h_phi.mT).sum(1)  # [n, B]: dL/da = Re sum_k conj(dL/dphi) dphi
         g_x = torch.mm(ga.real.mT, tab.x_scaleT)
+    return None, None, None, g_w, g_x, None, None
+
+
+def _real_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    """:func:`dense_backward` where the product state is real: ``G = dL/dRe psi + i
+    dL/dIm psi`` as interleaved reals; ``dL/dw = G_U . dU/dw`` with ``G_U = phi^T G``
+    (no conjugate: phi is real); ``dL/dphi = G U_r^T`` (the real part is all a real
+    state's derivative sees)."""
+    tab, signs_t, phis, phi, u_r, d_w, psi_r = ctx.dense
+    d, rows = tab.d, phi.shape[1]
+    gs = torch.mm(grad, signs_t)  # [B, d]: 2 (grad @ signs^T)
+    g = (psi_r.view(rows, d, 2) * gs.unsqueeze(-1)).view(rows, 2 * d)
+    g_w = g_x = None
+    if ctx.needs_input_grad[3]:
+        g_w = torch.mv(d_w, torch.mm(phi, g).view(-1))
+    if ctx.needs_input_grad[4]:
+        g_phi = torch.mm(g, u_r.mT)  # [B, d]
+        ga = (phis[1:] * g_phi.mT).sum(1)  # [n, B]
+        g_x = torch.mm(ga.mT, tab.x_scaleT)
     return None, None, None, g_w, g_x, None, None
