@@ -141,6 +141,9 @@ class DenseTables:
             e_mat[n + q, q] = np.r_[parts(c, q), -parts(b, q)]  # sin: v gets C, dv gets -B
         self.e_base = rt_(e_base.reshape(-1))
         self.e_mat = rt_(e_mat.reshape(2 * n, -1))
+        if self.real_state:  # batch last from the start: [4n, B] = e_base + e_mat^T cs^T
+            self.e_base = rt_(e_base.reshape(-1, 1))
+            self.e_mat = rt_(e_mat.reshape(2 * n, -1).T)
         bits = np.stack([_bit(np.arange(d), q, n) for q in range(n)])  # [n, d]
         for op in rt.code[: rt.lead]:  # leading permutations: new[s] = old[index[s]]
             bits = bits[:, op[5]]
@@ -156,7 +159,8 @@ class DenseTables:
             if not self.real_state or np.allclose(row_phase, 1)
             else torch.as_tensor(row_phase[:, None], device=dev).to(rt.dtype)
         )
-        self.x_scaleT = rt_(sx[:, rows_b].T)
+        # doubled: the backward reads grad @ signs[0]^T, half of dL/d|psi|^2 per (re, im)
+        self.x_scaleT = rt_(2 * sx[:, rows_b].T)
 
         # --- the shared slots: matrix and derivative of each, from one addmv
         terms_s = prog.slot_terms["s"]  # [P, R, 3, 2, 2]
@@ -182,7 +186,7 @@ class DenseTables:
         # chains: 0 is U itself, then one per slot that reads a source
         chained = [j for j in range(n_slots) if ss[:, j].any()]
         self.n_chains = len(chained) + 1
-        self.chain_scale = rt_(ss[:, chained])
+        self.chain_scale = rt_(2 * np.concatenate([np.zeros((ss.shape[0], 1)), ss[:, chained]], 1))
         # row variants: for row r, variant 0 is its product, variant 1 + p has slot p
         # replaced by its derivative (only the chain whose slot is in the row uses it)
         self.row_index: list[torch.Tensor] | None = None
@@ -283,12 +287,14 @@ def dense_forward(
     chains = tab.n_chains
     # --- per sample: product state and its n derivatives, [B, n + 1, d]
     cs = torch.sin(torch.addmm(tab.x_shift, x, tab.x_scale2))
-    e = torch.addmm(tab.e_base, cs, tab.e_mat)  # per wire v0, v1, dv0, dv1
-    if not tab.real_state:
-        e = torch.view_as_complex(e.view(rows, 4 * n, 2))
-    # batch last: a gather of whole rows and a product over the leading axis cost a
-    # fifth of the same along the last axis (7 + 5 us against 32 + 25 at n = 2, B = 256)
-    phis = e.mT.index_select(0, tab.phi_index).view(n, -1, rows).prod(0).view(n + 1, d, rows)
+    # per wire v0, v1, dv0, dv1, batch last: a gather of whole rows and a product over
+    # the leading axis cost a fifth of the same along the last axis (7 + 5 us against
+    # 32 + 25 at n = 2, B = 256)
+    if tab.real_state:
+        e = torch.addmm(tab.e_base, tab.e_mat, cs.mT)  # [4n, B]
+    else:
+        e = torch.view_as_complex(torch.addmm(tab.e_base, cs, tab.e_mat).view(rows, 4 * n, 2)).mT
+    phis = e.index_select(0, tab.phi_index).view(n, -1, rows).prod(0).view(n + 1, d, rows)
     phi = phis.select(0, 0)  # [d, B]
     # --- shared: every slot's matrix and derivative, the rows' variants, the layers
     cw = torch.sin(torch.addmv(tab.w_shift, tab.w_scale2, w))
@@ -313,19 +319,19 @@ def dense_forward(
     assert ut is not None
     if tab.row_phase is not None:  # the real state's phases
         ut = ut * tab.row_phase
+    # chains -> weights (chain 0, U^T itself, has a zero column)
+    uts = torch.view_as_real(ut).reshape(chains, d, 2 * d)
+    d_w = torch.mm(tab.chain_scale, uts.view(chains, -1))
     if tab.real_state:  # psi = phi U^T as reals: [B, d] @ [d, 2d], (re, im) interleaved
-        d_w = torch.mm(tab.chain_scale, torch.view_as_real(ut[1:]).reshape(chains - 1, -1))
-        u_r = torch.view_as_real(ut.select(0, 0)).reshape(d, 2 * d)
+        u_r = uts.select(0, 0)
         psi_r = torch.mm(phi.mT, u_r)
-        ctx.dense = (tab, signs[1], phis, phi, u_r, d_w, psi_r)
+        ctx.dense = (tab, signs[0], phis, phi, u_r, d_w, psi_r)
         return torch.mm(psi_r.square(), signs[0])
     u0 = ut.select(0, 0)
-    # chains -> weights, signed so that Re(X dU/dw) is a real dot product
-    d_w = torch.mm(tab.chain_scale, torch.view_as_real(ut[1:]).reshape(chains - 1, -1))
-    d_w = d_w * tab.conj_matrix
+    d_w = d_w * tab.conj_matrix  # signed so that Re(X dU/dw) is a real dot product
     psi = torch.mm(phi.mT, u0)
     psi_r = torch.view_as_real(psi).view(rows, -1)
-    ctx.dense = (tab, signs[1], phis, phi, u0, d_w, psi_r * tab.conj_state)
+    ctx.dense = (tab, signs[0], phis, phi, u0, d_w, psi_r * tab.conj_state)
     return torch.mm(psi_r.square(), signs[0])
 
 
@@ -335,9 +341,9 @@ def dense_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, .
     d, rows = tab.d, phi.shape[1]
     if tab.real_state:
         return _real_backward(ctx, grad)
-    # h = conj(dL/dpsi) = conj(psi) * 2 (grad @ signs^T); psi_c: conj(psi) as reals
-    gs = torch.mm(grad, signs_t)  # [B, d]
-    h = torch.view_as_complex(psi_c.view(rows, d, 2) * gs.unsqueeze(-1))
+    # h = conj(dL/dpsi) / 2 = conj(psi) (grad @ signs^T) (the 2 is in the constants);
+    # psi_c: conj(psi) as reals; signs_t: the signs repeated per (re, im)
+    h = torch.view_as_complex((psi_c * torch.mm(grad, signs_t.mT)).view(rows, d, 2))
     g_w = g_x = None
     if ctx.needs_input_grad[3]:
         xg = torch.mm(phi, h)  # conj(dL/dU^T)
@@ -355,9 +361,7 @@ def _real_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, .
     (no conjugate: phi is real); ``dL/dphi = G U_r^T`` (the real part is all a real
     state's derivative sees)."""
     tab, signs_t, phis, phi, u_r, d_w, psi_r = ctx.dense
-    d, rows = tab.d, phi.shape[1]
-    gs = torch.mm(grad, signs_t)  # [B, d]: 2 (grad @ signs^T)
-    g = (psi_r.view(rows, d, 2) * gs.unsqueeze(-1)).view(rows, 2 * d)
+    g = psi_r * torch.mm(grad, signs_t.mT)  # half of G (the 2 is in the constants)
     g_w = g_x = None
     if ctx.needs_input_grad[3]:
         g_w = torch.mv(d_w, torch.mm(phi, g).view(-1))
