@@ -84,7 +84,12 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/quantum/test_small_path.py",
             "tests/quantum/test_replay.py",
             "tests/quantum/test_cuda_graph.py",
+            "tests/quantum/test_small_dense.py",
         ],
+    ),
+    "small-dense": (
+        ["src/quarch/quantum/_small_dense.py"],
+        ["tests/quantum/test_small_dense.py"],
     ),
     "replay": (
         ["src/quarch/quantum/_replay.py", "src/quarch/quantum/_agreement.py"],

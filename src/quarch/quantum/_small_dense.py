@@ -14,25 +14,37 @@ factor replaced by its derivative. So the forward builds, next to the shared mat
 ``U^T`` of the whole trainable part, the matrices ``dU^T/da_j`` of every shared angle
 ``j`` in the *same* calls (a leading "chain" axis of ``1 + angles`` variants:
 two-by-two rows with one factor swapped, one gather for all the Kronecker layers of
-all variants, one ``bmm`` per layer), and the per-sample product state next to its
-``n`` derivatives (one gather and one product). The backward is then contractions
-only (about 16 calls):
+all variants, one ``bmm`` per layer), maps them to the weights (one ``mm``), and builds
+the per-sample product state next to its ``n`` derivatives (one gather and one
+product). The backward is then contractions only (about a dozen calls):
 
-* ``h = conj(dL/dpsi)`` from the sign table (``psi = phi U^T``);
-* ``dL/dw = Re sum conj(G_U) dU^T/dw`` with ``conj(G_U) = phi^T h``: one ``mm`` and
-  one ``mv`` against ``dU^T/dw`` (the chains mapped to the weights in the forward);
-* ``dL/da_q = Re sum_k (h U)_k dphi_q,k``: one ``mm`` and one ``bmm``, then the inputs'
-  scale matrix.
+* ``G = dL/dRe psi + i dL/dIm psi = 2 psi (grad @ signs^T)`` (``psi = phi U^T``);
+* ``dL/dw = Re sum conj(G_U) dU^T/dw`` with ``G_U = phi^H G``: one ``mm`` and one ``mv``;
+* ``dL/da_q = Re sum_k conj(G_phi)_k dphi_q,k`` with ``G_phi = G U^H``: one ``mm``, a
+  product and a sum, then the inputs' scale matrix.
+
+Where every wire's embedded vector is real up to a constant phase per entry (an
+embedding by RX or RY, maybe after constant gates; not RZ after H), the product state
+and its derivatives are real: the phases go into ``U^T``'s rows, ``psi`` is one real
+``mm`` of ``[B, d]`` by ``[d, 2d]``, and neither conjugates nor complex views are
+needed (``conj(phi) = phi``): about 0.9x the time of the complex form at n = 2-4.
 
 The price is arithmetic: ``(1 + angles) L`` products of ``2^n x 2^n`` matrices and a
 product state of ``(n + 1) n 2^n`` factors per row. That is nothing at 2-4 qubits and
 grows fast, so :func:`dense_tables` takes the variant only where a program qualifies
 and its extra work is below :data:`DENSE_WORK` (a bound set by measurement; see
-there). Any other program, or a call that wants the state rather than ``<Z-words>``,
-runs the general method. Angles go through ``sin`` only (``cos a = sin(a + pi/2)``),
-and both the slots' matrices and the embedding's vectors come from one ``addmv`` /
-``addmm`` each: at these sizes a broadcasting ``addcmul`` costs 10-13 us, a small
-``mm`` 3-5.
+there). Any other program (per-sample gates after the first, input products,
+trainable entanglers, per-sample weights, a start state, more than four qubits), or
+a call that wants the state rather than ``<Z-words>``, runs the general method.
+
+How it is written, and why: angles go through ``sin`` only (``cos a = sin(a +
+pi/2)``), and the slots' matrices and the embedding's vectors each come from one
+``addmv`` / ``addmm`` (a broadcasting ``addcmul`` costs 10-13 us at these sizes, a
+small ``mm`` 3-5); the per-sample tensors are laid out batch last (a gather of whole
+rows and a product over the leading axis cost about a fifth of the same along the
+last axis at n = 2, batch 256); the backward's factor 2 sits in the constants.
+Like the general method, from the third call of a shape the node runs as a replay
+(:mod:`quarch.quantum._replay`), and on CUDA as graphs.
 """
 
 from __future__ import annotations
@@ -72,21 +84,24 @@ class DenseTables:
     1 + the shared angles that have a source, ``L`` Kronecker layers):
 
     * ``x_scale2 [I, 2n]``, ``x_shift [2n]``: ``sin(x @ x_scale2 + x_shift)`` is ``[cos
-      a | sin a]`` of the embedding angles; ``e_base [8n]``, ``e_mat [2n, 8n]``: then
-      ``e_base + [cos | sin] @ e_mat`` is, per wire, ``(v0, v1, dv0, dv1)`` (re, im
-      interleaved) with ``v`` the wire's embedding gate applied to ``|0>`` and ``dv`` its
-      derivative; ``phi_index [n (n+1) d]``: the gather whose product over the wires is
-      the product state (variant 0) and its ``n`` derivatives;
+      a | sin a]`` of the embedding angles; ``e_base``, ``e_mat``: then ``e_base + [cos
+      | sin] @ e_mat`` is, per wire, ``(v0, v1, dv0, dv1)`` (re, im interleaved, ``[B,
+      8n]``; or, with ``real_state``, real and batch last, ``e_base + e_mat [cos |
+      sin]^T``, ``[4n, B]``) with ``v`` the wire's embedding gate applied to ``|0>`` and
+      ``dv`` its derivative; ``phi_index [n (n+1) d]``: the gather whose product over
+      the wires is the product state (variant 0) and its ``n`` derivatives;
+      ``row_phase [d, 1] | None``: a real state's phases, multiplied into ``U^T``;
     * ``w_scale2 [2A, W]``, ``w_shift [2A]``, ``m_base [16A]``, ``m_mat [16A, 2A]``: the
       same for the ``A`` shared slots: per slot its matrix and its derivative;
     * ``row_index``: per slot depth ``p``, which matrix (``2 j + derivative?``) each
       row variant takes (``None`` when the rows are one slot deep);
     * ``kron_index [n C L d d]``, ``kron_phase [L, d, d] | None``: the gather of every
       variant's Kronecker layers, transposed, with the folded constants in;
-    * ``chain_scale [W, C - 1]``: chains to weights;
+    * ``chain_scale [W, C]``: chains to weights, doubled (chain 0, ``U^T``: zeros);
     * ``segment``: the segment's instructions (``("k", layer)`` or ``("c", const^T)``);
-    * ``x_scaleT [n, I]``: the inputs' scale for the backward; ``conj_state [2d]``, ``conj_matrix [2 d d]``: ``(+1, -1)`` per
-      (re, im) pair.
+    * ``x_scaleT [n, I]``: the inputs' scale for the backward, doubled; ``conj_state
+      [2d]``, ``conj_matrix [2 d d]``: ``(+1, -1)`` per (re, im) pair;
+    * ``work``: the chains' complex multiply-adds per call (see :data:`DENSE_WORK`).
     """
 
     def __init__(self, rt: SmallRuntime) -> None:
@@ -350,7 +365,9 @@ def dense_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, .
         g_w = torch.mv(d_w, torch.view_as_real(xg).view(-1))
     if ctx.needs_input_grad[4]:
         h_phi = torch.mm(h, u0.mT)  # conj(dL/dphi) [B, d]
-        ga = (phis[1:] * h_phi.mT).sum(1)  # [n, B]: dL/da = Re sum_k conj(dL/dphi) dphi
+        ga = (phis.narrow(0, 1, tab.n) * h_phi.mT).sum(
+            1
+        )  # [n, B]: dL/da = Re sum_k conj(dL/dphi) dphi
         g_x = torch.mm(ga.real.mT, tab.x_scaleT)
     return None, None, None, g_w, g_x, None, None
 
@@ -367,6 +384,6 @@ def _real_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, .
         g_w = torch.mv(d_w, torch.mm(phi, g).view(-1))
     if ctx.needs_input_grad[4]:
         g_phi = torch.mm(g, u_r.mT)  # [B, d]
-        ga = (phis[1:] * g_phi.mT).sum(1)  # [n, B]
+        ga = (phis.narrow(0, 1, tab.n) * g_phi.mT).sum(1)  # [n, B]
         g_x = torch.mm(ga.mT, tab.x_scaleT)
     return None, None, None, g_w, g_x, None, None

@@ -406,7 +406,7 @@ def _forward(
     dense = None if signs is None else dense_tables(rt, rows)
     ctx.dense = None
     if dense is not None:  # a short variant for common hybrid circuits (_small_dense.py)
-        assert w is not None and x is not None
+        assert signs is not None and w is not None and x is not None
         return dense_forward(ctx, dense, signs, w, x)
     # --- angles: source @ scale
     ang: dict[str, torch.Tensor] = {}
