@@ -312,3 +312,22 @@ def test_cuda_equals_cpu() -> None:
         res.append([t.detach().cpu().numpy() for t in (out, w.grad, x.grad)])
     for a, b in zip(*res, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_single_precision(seed: int) -> None:
+    """complex64 (the default of a QuantumLayer) stays at float32's rounding against
+    complex128: the derivative chains' products add no error of their own."""
+    rng = np.random.default_rng(9000 + seed)
+    c = _dense_form(1 + seed % 4, rng)
+    w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, (32, c.n_inputs))
+    res = []
+    for dtype, real in ((torch.complex64, torch.float32), (torch.complex128, torch.float64)):
+        plan = compile_circuit(c, dtype=dtype, path="small")
+        wt = torch.tensor(w, dtype=real, requires_grad=True)
+        xt = torch.tensor(x, dtype=real, requires_grad=True)
+        out = _z(plan, xt, wt)
+        (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
+        res.append([t.detach().double().numpy() for t in (out, wt.grad, xt.grad)])
+    for a, b in zip(*res, strict=True):  # (most of these circuits take the variant)
+        np.testing.assert_allclose(a, b, atol=1e-5 * max(1.0, float(np.abs(b).max())))
