@@ -19,6 +19,7 @@ import torch
 
 from quarch.quantum import (
     GATES,
+    AmplitudeEmbedding,
     AngleEmbedding,
     Circuit,
     EntanglingLayer,
@@ -265,6 +266,63 @@ class TestWhereTheGeneralMethodRuns:
     ) -> None:
         assert _took(circuit(), 64, monkeypatch) == 0  # type: ignore[operator]
 
+    @pytest.mark.parametrize(
+        "circuit",
+        [
+            pytest.param(lambda: _layered(5, 1), id="five-qubits"),
+            pytest.param(lambda: Circuit(2).add(AngleEmbedding(2)).cnot(0, 1), id="no-weights"),
+            pytest.param(
+                lambda: (
+                    Circuit(2)
+                    .add(AmplitudeEmbedding(4, normalize=True))
+                    .add(RotationLayer(2, ("Y",)))
+                ),
+                id="amplitude-embedding",
+            ),
+            pytest.param(
+                lambda: Circuit(2).ry(0, Input(0, 1)).ry(1, Input(1)).add(RotationLayer(2, ("Y",))),
+                id="a-product-of-inputs-in-a-slot",
+            ),
+            pytest.param(
+                lambda: (
+                    Circuit(2)
+                    .add(AngleEmbedding(2))
+                    .crz(0, 1, Input(0))
+                    .add(RotationLayer(2, ("Y",)))
+                ),
+                id="per-sample-diagonal",
+            ),
+            pytest.param(
+                lambda: (
+                    Circuit(2)
+                    .add(AngleEmbedding(2))
+                    .add(RotationLayer(2, ("Y",)))
+                    .append("ch", [0, 1])
+                    .cz(0, 1)
+                    .append("ch", [1, 0])
+                    .add(RotationLayer(2, ("Z",)))
+                ),
+                id="a-constant-diagonal-no-layer-absorbs",
+            ),
+        ],
+    )
+    def test_more_forms(self, circuit: object, monkeypatch: pytest.MonkeyPatch) -> None:
+        c = circuit()  # type: ignore[operator]
+        count = _Count(monkeypatch)
+        plan = compile_circuit(c, dtype=torch.complex128, path="small")
+        w = torch.zeros(c.n_weights, requires_grad=True)
+        x = torch.rand(64, c.n_inputs)
+        plan.expval([f"Z{i}" for i in range(c.n_qubits)], x, w).sum().backward()
+        assert count.calls == 0
+
+    def test_per_sample_weights(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        c = _layered(2, 1)
+        count = _Count(monkeypatch)
+        plan = compile_circuit(c, dtype=torch.complex128, path="small")
+        w = torch.zeros(64, c.n_weights, requires_grad=True)
+        plan.expval(["Z0", "Z1"], torch.rand(64, 2), w).sum().backward()
+        assert count.calls == 0
+
     def test_a_state_or_non_diagonal_words(self, monkeypatch: pytest.MonkeyPatch) -> None:
         assert _took(_layered(2, 2), 64, monkeypatch, words="X") == 0
         count = _Count(monkeypatch)
@@ -273,9 +331,10 @@ class TestWhereTheGeneralMethodRuns:
         assert count.calls == 0
 
 
+@pytest.mark.parametrize("rotation", ["Y", "Z"])  # a real and a complex product state
 @pytest.mark.parametrize("wanted", ["weights", "inputs"])
-def test_one_gradient_wanted(wanted: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    c = _layered(3, 2)
+def test_one_gradient_wanted(wanted: str, rotation: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = _layered(3, 2, rotation)
     rng = np.random.default_rng(3)
     w0, x0 = rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, (16, 3))
     ref, gw, gx = _both(c, 16, seed=3, dense=False)
@@ -331,3 +390,34 @@ def test_single_precision(seed: int) -> None:
         res.append([t.detach().double().numpy() for t in (out, wt.grad, xt.grad)])
     for a, b in zip(*res, strict=True):  # (most of these circuits take the variant)
         np.testing.assert_allclose(a, b, atol=1e-5 * max(1.0, float(np.abs(b).max())))
+
+
+def _tables(c: Circuit) -> DenseTables:
+    plan = compile_circuit(c, path="small")
+    _z(plan, torch.zeros(DENSE_ROWS, c.n_inputs), torch.zeros(c.n_weights))
+    tab = _runtime(plan).dense  # type: ignore[attr-defined]
+    assert isinstance(tab, DenseTables)
+    return tab
+
+
+def test_which_form_each_embedding_takes() -> None:
+    """RY's states are real; RX's real up to the phases (1, -i) per wire, which go
+    into U^T's rows; RZ after H is complex; a CNOT ring folds into the layers' gather
+    without phases, a CZ ring with them."""
+    y, x = _tables(_layered(2, 1, "Y")), _tables(_layered(2, 1, "X"))
+    assert y.real_state and y.row_phase is None
+    assert x.real_state and x.row_phase is not None
+    np.testing.assert_allclose(
+        x.row_phase.flatten().numpy(), np.kron([1, -1j], [1, -1j]), atol=1e-7
+    )
+    hz = Circuit(2).add(AngleEmbedding(2, rotation="Z", hadamard=True))
+    assert not _tables(hz.add(RotationLayer(2, ("Y",)))).real_state
+    assert y.kron_phase is None
+    assert _tables(_layered(2, 1, entangler="cz")).kron_phase is not None
+
+
+def test_work_is_the_chains_multiply_adds() -> None:
+    """``work``: chains x layers x (d^3 products + n d^2 gathered factors); n = 4, L = 2
+    is the bound's documented cell (174,080); n = 2, L = 1 has 5 chains (4 slots)."""
+    assert _tables(_layered(4, 2)).work == 17 * 2 * 16**3 + 4 * 17 * 2 * 16**2 == 174080
+    assert _tables(_layered(2, 1)).work == 5 * 1 * 4**3 + 2 * 5 * 1 * 4**2
