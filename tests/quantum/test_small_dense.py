@@ -421,3 +421,20 @@ def test_work_is_the_chains_multiply_adds() -> None:
     is the bound's documented cell (174,080); n = 2, L = 1 has 5 chains (4 slots)."""
     assert _tables(_layered(4, 2)).work == 17 * 2 * 16**3 + 4 * 17 * 2 * 16**2 == 174080
     assert _tables(_layered(2, 1)).work == 5 * 1 * 4**3 + 2 * 5 * 1 * 4**2
+
+
+def test_a_phase_gate_after_the_embedding_keeps_the_state_real() -> None:
+    """RX then T: wire vectors (cos, -i e^{i pi/4} sin), real up to the phases (1,
+    e^{-i pi/4}), whose squares are not real (the phase test must divide, not multiply)."""
+    c = Circuit(2)
+    for q in range(2):
+        c.rx(q, Input(q)).append("t", [q])
+    tab = _tables(c.add(RotationLayer(2, ("Y",))))
+    assert tab.real_state and tab.row_phase is not None
+
+
+def test_five_qubits_without_entanglers_stay_general(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only registers of at most four qubits (the range the variant was measured on)
+    take it: a wider one's program makes every leading layer part of its product state."""
+    c = Circuit(5).add(AngleEmbedding(5)).add(RotationLayer(5, ("Y",)))
+    assert _took(c, 64, monkeypatch) == 0
