@@ -438,3 +438,10 @@ def test_five_qubits_without_entanglers_stay_general(monkeypatch: pytest.MonkeyP
     take it: a wider one's program makes every leading layer part of its product state."""
     c = Circuit(5).add(AngleEmbedding(5)).add(RotationLayer(5, ("Y",)))
     assert _took(c, 64, monkeypatch) == 0
+    # constant dense gates on every wire first: one product-state layer and a segment
+    # of the variant's form
+    c = Circuit(5).add(AngleEmbedding(5))
+    for a, b in ((0, 1), (2, 3), (4, 0)):
+        c.append("ch", [a, b])
+    c.add(RotationLayer(5, ("Y",)))
+    assert _took(c, 64, monkeypatch) == 0
