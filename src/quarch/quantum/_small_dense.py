@@ -63,7 +63,7 @@ DENSE_WORK = 4.0e5
 """Most work of the derivative chains (complex multiply-adds per call,
 :attr:`DenseTables.work`) for which the dense variant is taken. Measured against the
 general method (``benchmarks/dense_variant.py``, n = 1-4, L = 1-6, batch 8-1024): it
-won every cell up to 174,080 (n = 4, L = 2: 0.75-0.94x the time) and 157,056 (n = 3,
+won every cell up to 174,080 (n = 4, L = 2: 0.75-0.94x the time) and 156,288 (n = 3,
 L = 6: 0.70-0.96x), lost at 675,840 (n = 4, L = 4: 1.10-1.23x up to batch 64) and
 beyond; the per-row part of its work (``(n + 1) n 2^n`` products a row) cost nothing
 measurable there."""
@@ -125,9 +125,9 @@ class DenseTables:
         self.x_shift = rt_(np.r_[np.full(n, math.pi / 2), np.zeros(n)])
         cols = [tuple(terms_b[r, t][:, 0] for t in range(3)) for r in rows_b]  # on |0>
         # a wire's vector is real up to a constant phase per entry where each entry's
-        # (A, B, C) is a complex multiple of a real triple (RX, RY and constant gates
-        # before them: yes; RZ after H: no); then the product state is real and its
-        # phases go into U^T's rows (half the arithmetic, no complex views)
+        # (A, B, C) is a complex multiple of a real triple (RX, RY, also with phase
+        # gates after them: yes; RZ after H: no); then the product state is real and
+        # its phases go into U^T's rows (half the arithmetic, no complex views)
         phases = np.ones((n, 2), dtype=np.complex128)
         for q, abc in enumerate(cols):
             for ent in range(2):
@@ -154,11 +154,12 @@ class DenseTables:
             e_base[q, :half] = parts(a, q)
             e_mat[q, q] = np.r_[parts(b, q), parts(c, q)]  # cos: v gets B, dv gets C
             e_mat[n + q, q] = np.r_[parts(c, q), -parts(b, q)]  # sin: v gets C, dv gets -B
-        self.e_base = rt_(e_base.reshape(-1))
-        self.e_mat = rt_(e_mat.reshape(2 * n, -1))
         if self.real_state:  # batch last from the start: [4n, B] = e_base + e_mat^T cs^T
             self.e_base = rt_(e_base.reshape(-1, 1))
             self.e_mat = rt_(e_mat.reshape(2 * n, -1).T)
+        else:  # [B, 8n] = e_base + cs e_mat, viewed complex [B, 4n]
+            self.e_base = rt_(e_base.reshape(-1))
+            self.e_mat = rt_(e_mat.reshape(2 * n, -1))
         bits = np.stack([_bit(np.arange(d), q, n) for q in range(n)])  # [n, d]
         for op in rt.code[: rt.lead]:  # leading permutations: new[s] = old[index[s]]
             bits = bits[:, op[5]]
