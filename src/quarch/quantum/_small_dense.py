@@ -301,7 +301,7 @@ def dense_forward(
     :func:`dense_backward` needs."""
     n, d, rows = tab.n, tab.d, x.shape[0]
     chains = tab.n_chains
-    # --- per sample: product state and its n derivatives, [B, n + 1, d]
+    # --- per sample: the product state and its n derivatives, [n + 1, d, B]
     cs = torch.sin(torch.addmm(tab.x_shift, x, tab.x_scale2))
     # per wire v0, v1, dv0, dv1, batch last: a gather of whole rows and a product over
     # the leading axis cost a fifth of the same along the last axis (7 + 5 us against
@@ -353,10 +353,10 @@ def dense_forward(
 
 def dense_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
     """Gradients of :func:`dense_forward` for :meth:`SmallCircuit.backward`."""
+    if ctx.dense[0].real_state:
+        return _real_backward(ctx, grad)
     tab, signs_t, phis, phi, u0, d_w, psi_c = ctx.dense
     d, rows = tab.d, phi.shape[1]
-    if tab.real_state:
-        return _real_backward(ctx, grad)
     # h = conj(dL/dpsi) / 2 = conj(psi) (grad @ signs^T) (the 2 is in the constants);
     # psi_c: conj(psi) as reals; signs_t: the signs repeated per (re, im)
     h = torch.view_as_complex((psi_c * torch.mm(grad, signs_t.mT)).view(rows, d, 2))
@@ -366,9 +366,8 @@ def dense_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, .
         g_w = torch.mv(d_w, torch.view_as_real(xg).view(-1))
     if ctx.needs_input_grad[4]:
         h_phi = torch.mm(h, u0.mT)  # conj(dL/dphi) [B, d]
-        ga = (phis.narrow(0, 1, tab.n) * h_phi.mT).sum(
-            1
-        )  # [n, B]: dL/da = Re sum_k conj(dL/dphi) dphi
+        # [n, B]: dL/da = Re sum_k conj(dL/dphi)_k dphi_k
+        ga = (phis.narrow(0, 1, tab.n) * h_phi.mT).sum(1)
         g_x = torch.mm(ga.real.mT, tab.x_scaleT)
     return None, None, None, g_w, g_x, None, None
 
