@@ -9,7 +9,7 @@ the general method), in alternating rounds in one process, for n = 1..4, L = 1, 
 6 and batches 8 to 1024, and prints per cell the medians, their ratio and the
 variant's extra work per call (:attr:`DenseTables.work`), then the largest work at which it
 won and the smallest at which it lost; :data:`~quarch.quantum._small_dense.DENSE_WORK`
-and ``DENSE_ROWS`` are set from that.
+(with its per-row part) and ``DENSE_ROWS`` are set from the cells.
 
 Run: ``python benchmarks/dense_variant.py [--budget 1]``.
 """
@@ -62,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     # the variant wherever a program qualifies, to see where it should not be taken
-    _small_dense.DENSE_WORK, _small_dense.DENSE_ROWS = float("inf"), 1
+    _small_dense.DENSE_WORK, _small_dense.DENSE_ROWS = float("inf"), 1  # (per row: moot)
     print(f"torch {torch.__version__}, 1 thread; load average {os.getloadavg()}")
     print(f"{'n':>2} {'L':>2} {'batch':>5} {'work':>9} {'dense':>8} {'general':>8} {'ratio':>6}")
     won: list[int] = []

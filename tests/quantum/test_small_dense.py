@@ -227,9 +227,14 @@ class TestWhereTheGeneralMethodRuns:
         plan = compile_circuit(_layered(4, 4), path="small")
         _z(plan, torch.zeros(DENSE_ROWS, 4), torch.zeros(plan.n_weights))
         tab = _runtime(plan).dense  # type: ignore[attr-defined]
-        assert isinstance(tab, DenseTables) and tab.work > _small_dense.DENSE_WORK
-        assert _took(_layered(4, 4), 64, monkeypatch) == 0
-        assert _took(_layered(4, 2), 64, monkeypatch) == 1
+        assert isinstance(tab, DenseTables)
+        bound = _small_dense.DENSE_WORK + _small_dense.DENSE_WORK_PER_ROW * DENSE_ROWS
+        assert tab.work > bound  # n = 4, L = 4: the chains' work decides by the rows
+        assert _took(_layered(4, 4), DENSE_ROWS, monkeypatch) == 0
+        assert _took(_layered(4, 4), 256, monkeypatch) == 1
+        assert _took(_layered(4, 6), 256, monkeypatch) == 0
+        assert _took(_layered(4, 6), 1024, monkeypatch) == 1
+        assert _took(_layered(4, 2), DENSE_ROWS, monkeypatch) == 1
 
     @pytest.mark.parametrize(
         "circuit",

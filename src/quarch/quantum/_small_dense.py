@@ -32,8 +32,8 @@ needed (``conj(phi) = phi``): about 0.9x the time of the complex form at n = 2-4
 The price is arithmetic: ``(1 + angles) L`` products of ``2^n x 2^n`` matrices and a
 product state of ``(n + 1) n 2^n`` factors per row. That is nothing at 2-4 qubits and
 grows fast, so :func:`dense_tables` takes the variant only where a program qualifies
-and its extra work is below :data:`DENSE_WORK` (a bound set by measurement; see
-there). Any other program (per-sample gates after the first, input products,
+and its extra work is below a bound that grows with the rows (:data:`DENSE_WORK`, set
+by measurement; see there). Any other program (per-sample gates after the first, input products,
 trainable entanglers, per-sample weights, a start state, more than four qubits), or
 a call that wants the state rather than ``<Z-words>``, runs the general method.
 
@@ -57,16 +57,30 @@ import torch
 
 from quarch.quantum._small_runtime import _CDENSE, _KRON, SmallRuntime
 
-__all__ = ["DENSE_WORK", "DenseTables", "dense_backward", "dense_forward", "dense_tables"]
+__all__ = [
+    "DENSE_WORK",
+    "DENSE_WORK_PER_ROW",
+    "DenseTables",
+    "dense_backward",
+    "dense_forward",
+    "dense_tables",
+]
 
-DENSE_WORK = 4.0e5
+DENSE_WORK = 6.2e5
 """Most work of the derivative chains (complex multiply-adds per call,
-:attr:`DenseTables.work`) for which the dense variant is taken. Measured against the
-general method (``benchmarks/dense_variant.py``, n = 1-4, L = 1-6, batch 8-1024): it
-won every cell up to 174,080 (n = 4, L = 2: 0.75-0.94x the time) and 156,288 (n = 3,
-L = 6: 0.70-0.96x), lost at 675,840 (n = 4, L = 4: 1.10-1.23x up to batch 64) and
-beyond; the per-row part of its work (``(n + 1) n 2^n`` products a row) cost nothing
-measurable there."""
+:attr:`DenseTables.work`) for which the dense variant is taken, plus
+:data:`DENSE_WORK_PER_ROW` per row of the call (the general method's cost grows with
+the rows, the chains' does not). Measured against the general method on the final
+code (``benchmarks/dense_variant.py``, n = 1-4, L = 1, 2, 4, 6, batch 8-1024): every
+cell up to work 174,080 won (n <= 3: 0.48-0.87x the time; n = 4, L = 2: 0.46-0.81x);
+n = 4, L = 4 (675,840) lost at batch 8 and 16 (1.107x, 1.036x), was level at 32
+(0.994x) and won from 64 on (0.967-0.551x); n = 4, L = 6 (1,505,280) lost up to batch
+256 (1.492-1.070x) and won at 1024 (0.708x). The line ``620,000 + 1,800 rows`` passes
+between those cells (break-even of L = 4 near 32 rows, of L = 6 between 256 and
+1024)."""
+
+DENSE_WORK_PER_ROW = 1.8e3
+"""See :data:`DENSE_WORK`."""
 
 DENSE_ROWS = 8
 """Fewest rows a call must have for the dense variant (the fewest measured; batch 1
@@ -281,11 +295,11 @@ def _qualifies(rt: SmallRuntime) -> bool:
 def dense_tables(rt: SmallRuntime, rows: int) -> DenseTables | None:
     """The dense variant's tables for a ``<Z-words>`` call of ``rows`` rows, or None
     where the general method runs (program not of the form, too few rows, or more
-    extra work than :data:`DENSE_WORK`). Cached on ``rt``."""
+    extra work than :data:`DENSE_WORK` allows at these rows). Cached on ``rt``."""
     if rt.dense is None:
         rt.dense = DenseTables(rt) if _qualifies(rt) else False
     tab = rt.dense
-    if tab is False or rows < DENSE_ROWS or tab.work > DENSE_WORK:
+    if tab is False or rows < DENSE_ROWS or tab.work > DENSE_WORK + DENSE_WORK_PER_ROW * rows:
         return None
     return tab  # type: ignore[no-any-return]
 
