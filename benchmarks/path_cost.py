@@ -16,7 +16,12 @@ module can be re-derived (and checked) on any machine:
   slower path and the time of its picks against always picking the faster one. With
   ``--current`` it also scores the constants in ``_small_cost.py`` on the same data.
 
-Run: ``python benchmarks/path_cost.py [--hqnn 24] [--rounds 5] [--current]``.
+``--save FILE`` keeps the measurements (JSON) and ``--load FILE`` refits and rescores
+them without measuring again; ``--misses`` lists the cases where the fitted model's
+pick is more than 10 % slower than the other path.
+
+Run: ``python benchmarks/path_cost.py [--hqnn 24] [--rounds 5] [--current] [--save FILE
+| --load FILE] [--misses]``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
+import dataclasses
+import json
 import statistics
 import time
 from dataclasses import dataclass
@@ -124,7 +131,9 @@ def fit(rows: list[list[float]], y: np.ndarray) -> np.ndarray:
     return coef
 
 
-def score(label: str, cases: list[Case], cs: np.ndarray, ce: np.ndarray) -> None:
+def score(
+    label: str, cases: list[Case], cs: np.ndarray, ce: np.ndarray, misses: bool = False
+) -> None:
     wrong, chosen, best = 0, 0.0, 0.0
     err_s, err_e = [], []
     for c in cases:
@@ -136,7 +145,12 @@ def score(label: str, cases: list[Case], cs: np.ndarray, ce: np.ndarray) -> None
         took = c.small_ms if pick_small else c.engine_ms
         chosen += took
         best += min(c.small_ms, c.engine_ms)
-        wrong += took > min(c.small_ms, c.engine_ms) * 1.1  # more than 10 % slower
+        miss = took > min(c.small_ms, c.engine_ms) * 1.1  # more than 10 % slower
+        wrong += miss
+        if miss and misses:
+            pick = "small" if pick_small else "engine"
+            print(f"  miss: {c.name} rows {c.rows}: picked {pick}, small {c.small_ms:.3f} ms "
+                  f"(model {ps:.3f}), engine {c.engine_ms:.3f} ms (model {pe:.3f})")  # fmt: skip
     print(f"{label}: median model error small {np.median(err_s):.1%}, engine "
           f"{np.median(err_e):.1%}; picks >10 % slower than the other path: {wrong} of "
           f"{len(cases)}; time of the picks / always the faster path: {chosen / best:.3f}")  # fmt: skip
@@ -147,15 +161,31 @@ def main() -> None:
     parser.add_argument("--hqnn", type=int, default=24, help="random hqnn circuits")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--current", action="store_true", help="also score the shipped constants")
+    parser.add_argument("--save", help="write the measurements to this JSON file")
+    parser.add_argument("--load", help="fit measurements saved by --save (no timing)")
+    parser.add_argument("--misses", action="store_true", help="list the fitted model's misses")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print(f"load average at the start: {os.getloadavg()}")
     cases: list[Case] = []
-    for i, (name, circuit, obs) in enumerate(circuits(args.hqnn)):
-        got = measure(name, circuit, obs, args.rounds)
-        cases += got
-        ratios = " ".join(f"{c.rows}:{c.small_ms / c.engine_ms:.2f}" for c in got)
-        print(f"{i:>3} {name:<44} small/engine {ratios}", flush=True)
+    if args.load:
+        with open(args.load) as f:
+            saved = json.load(f)
+        for c in saved["cases"]:
+            c["features"] = PlanFeatures(**c["features"])
+            cases.append(Case(**c))
+        print(f"{len(cases)} cases from {args.load} (load average then: {saved['load']})")
+    else:
+        start = os.getloadavg()
+        print(f"load average at the start: {start}")
+        for i, (name, circuit, obs) in enumerate(circuits(args.hqnn)):
+            got = measure(name, circuit, obs, args.rounds)
+            cases += got
+            ratios = " ".join(f"{c.rows}:{c.small_ms / c.engine_ms:.2f}" for c in got)
+            print(f"{i:>3} {name:<44} small/engine {ratios}", flush=True)
+        if args.save:
+            load = [start, os.getloadavg()]
+            with open(args.save, "w") as f:
+                json.dump({"load": load, "cases": [dataclasses.asdict(c) for c in cases]}, f)
     train = [c for i, c in enumerate(cases) if (i // len(BATCHES)) % 2 == 0]
     held = [c for i, c in enumerate(cases) if (i // len(BATCHES)) % 2 == 1]
     cs = fit([small_row(c.features, c.rows) for c in train], np.array([c.small_ms for c in train]))
@@ -164,12 +194,13 @@ def main() -> None:
     )
     print(f"SMALL_COEF = {tuple(round(float(v), 4) for v in cs)}")
     print(f"ENGINE_COEF = {tuple(round(float(v), 4) for v in ce)}")
-    score("fit, on the held-out circuits", held, cs, ce)
+    score("fit, on the held-out circuits", held, cs, ce, args.misses)
     score("fit, on all circuits", cases, cs, ce)
     if args.current:
         score("shipped constants, held-out", held, np.array(SMALL_COEF), np.array(ENGINE_COEF))
         score("shipped constants, all", cases, np.array(SMALL_COEF), np.array(ENGINE_COEF))
-    print(f"load average at the end: {os.getloadavg()}")
+    if not args.load:
+        print(f"load average at the end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

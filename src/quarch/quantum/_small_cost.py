@@ -31,12 +31,20 @@ The coefficients are a non-negative least-squares fit (relative error), by
 ``python benchmarks/path_cost.py``, to 255 measurements: the simulator benchmark's
 layer (n = 2..10, L = 1, 3, 6) and 24 random ``hqnn`` circuits (2-8 qubits),
 batches 1, 8, 32, 128, 256, complex64, one thread, on the shared 2-core development
-machine at load average 3-4.5; fitted on every other circuit, scored on the rest. On
-the held-out circuits the model's picks were more than 10 % slower than the other path
-in 16 of 125 cases and took 1.158x the time of always picking the
-faster path (the previous constants: 1.183x there; 1.116x against 1.229x on all 255).
-Absolute times of a loaded machine are about twice an idle one's; the choice depends
-on the ratio of the two models, which load shifts much less.
+machine; fitted on every other circuit, scored on the rest. Refitted in session 16
+(load average 0.8-1.0) on the code with the replays and the dense variant, whose
+small path had become 1.5-3x cheaper than the constants before said (their median
+error on the small path: 58.9 %, now 22.2 %): the old constants sent the simulator
+benchmark's n = 8, L = 2 layer to the block engine at batch 32, where the small path
+took 0.75x its time (2.024 against 2.574 ms in alternating rounds; tensorcircuit-ng
+2.006). On the held-out circuits the new picks were more than 10 % slower than the
+other path in 7 of 125 cases (old constants: 11) and took 1.179x the time of always
+picking the faster path (old: 1.200; on all 255: 1.092 against 1.106); most of that
+excess is one re-uploading 7-qubit circuit whose block engine the model underrates
+2.7x at 128-256 rows (a feature ``per-sample gates x rows x 2^n`` did not help). A
+second measurement run gave the same constants within 4 %. Absolute times of a loaded
+machine are about twice an idle one's; the choice depends on the ratio of the two
+models, which load shifts much less.
 
 On CUDA the model is not used: every torch call is a kernel launch costing the host
 10-20 us, the arithmetic of these states takes microseconds, and the small path makes
@@ -83,10 +91,10 @@ FOLD_ROWS = 64
 SINGLE_STATE = 4096
 """Build the product state in one gather up to this many entries (``rows * n * 2^n``)."""
 
-SMALL_COEF = (0.9681, 0.0839, 11.2539)
+SMALL_COEF = (0.4738, 0.041, 7.2885)
 """Small path: ms per call, per instruction, per 1e6 amplitude updates (see above)."""
 
-ENGINE_COEF = (1.2791, 0.1072, 2.2173, 1.076, 0.2643)
+ENGINE_COEF = (0.972, 0.1335, 1.2733, 0.6604, 0.1782)
 """Block engine: ms per call, per block or gather, per 1e6 amplitude passes, per 1e3
 per-sample gate rows, per matrix multiplied into a block (see above)."""
 
@@ -94,7 +102,9 @@ SMALL_MARGIN = 0.9
 """The small path runs only where the model expects it to take at most this share of
 the block engine's time: near-ties go to the block engine, whose passes suffer less
 from a loaded machine's cache contention (at load average 8-9 the small path ran the
-n = 8, L = 2, batch-32 layer 1.39x slower than the previous engine, a tie when idle)."""
+n = 8, L = 2, batch-32 layer 1.39x slower than the previous engine, a tie when idle).
+Scored on session 16's measurements, 1.0 would have been slightly better (5 misses of
+125 held out, 1.170x) and 0.8 slightly worse (7, 1.181x): too close to move it."""
 
 
 @dataclass(frozen=True)
