@@ -450,3 +450,97 @@ def test_five_qubits_without_entanglers_stay_general(monkeypatch: pytest.MonkeyP
         c.append("ch", [a, b])
     c.add(RotationLayer(5, ("Y",)))
     assert _took(c, 64, monkeypatch) == 0
+
+
+def _with_and_without_fourier(c: Circuit, batch: int, seed: int) -> tuple[list, list, object]:
+    """``<Z>`` and gradients with the trigonometric form (where the tables have it) and
+    with the chains (the same tables, ``fourier = None``), complex128."""
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(-3, 3, c.n_weights)
+    x = rng.uniform(-3, 3, (batch, c.n_inputs))
+    res, fourier = [], None
+    for use in (True, False):
+        plan = compile_circuit(c, dtype=torch.complex128, path="small")
+        _z(plan, torch.tensor(x), torch.tensor(w))
+        tab = _runtime(plan).dense  # type: ignore[attr-defined]
+        if isinstance(tab, DenseTables):
+            if use:
+                fourier = tab.fourier
+            else:
+                tab.fourier = None
+                _runtime(plan).replays.entries.clear()  # type: ignore[attr-defined]
+        wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out = _z(plan, xt, wt)
+        (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
+        res.append([out.detach().numpy(), wt.grad.numpy(), xt.grad.numpy()])
+    return res[0], res[1], fourier
+
+
+def test_the_trigonometric_form_equals_the_chains() -> None:
+    """The random circuits of the PennyLane test (every one-angle gate, ``rot``, ``u3``,
+    shared weights, constant angles, constant gates folded in, real and complex product
+    states): where their tables have the trigonometric form, it gives the chains'
+    values and gradients; most of the 1-2 qubit ones have it."""
+    took = 0
+    for seed in range(40):
+        rng = np.random.default_rng(7000 + seed)
+        c = _dense_form(1 + seed % 4, rng)
+        got, want, fourier = _with_and_without_fourier(c, 16, seed)
+        took += fourier is not None
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-11, err_msg=f"seed {seed}")
+    assert took >= 12
+
+
+@pytest.mark.parametrize(("n", "layers"), [(1, 1), (1, 3), (2, 1), (2, 2), (3, 1)])
+@pytest.mark.parametrize("rotation", ["X", "Y", "Z"])
+def test_the_trigonometric_form_on_the_benchmark_layer(n: int, layers: int, rotation: str) -> None:
+    """The simulator benchmark's layer (RX, RY, or H + RZ embedding; RY, RZ layers; CNOT
+    ring) where the form is taken: the chains' numbers, and its size: rotations have no
+    constant term, so 2^k sines for k angles and no bias."""
+    got, want, fourier = _with_and_without_fourier(_layered(n, layers, rotation), 32, 3)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-11)
+    assert fourier is not None
+    k = 2 * n * layers
+    assert fourier.coef.shape[1] == 2**k
+    assert fourier.work == (1 + k) * 2 * 4**n * 2**k
+    assert not fourier.bias.any()
+
+
+def test_one_rotation_in_closed_form() -> None:
+    """One qubit, ``RY(x)`` then ``RY(w)``: ``U^T = cos(w/2) I + sin(w/2) [[0, 1], [-1,
+    0]]``, one pair of sines of ``w/2``; ``dU^T/dw`` doubled (the chains' convention:
+    the backward's factor 2 sits in the constants) is ``-sin I + cos [[0, 1], [-1,
+    0]]``. A phase shift has a constant term: a bias, and 3 - 1 sines."""
+    tab = _tables(Circuit(1).ry(0, Input(0)).add(RotationLayer(1, ("Y",))))
+    f = tab.fourier
+    assert f is not None and f.coef.shape == (2 * 8, 2)
+    np.testing.assert_allclose(f.angles.flatten().numpy(), [0.5, 0.5])
+    np.testing.assert_allclose(f.shift.numpy(), [np.pi / 2, 0], atol=1e-7)
+    for wv in (0.3, -2.0):
+        m = (f.bias + f.coef @ torch.sin(f.angles @ torch.tensor([wv]) + f.shift)).double()
+        u = torch.view_as_complex(m[:8].view(2, 2, 2)).numpy()
+        c, s = np.cos(wv / 2), np.sin(wv / 2)
+        np.testing.assert_allclose(u, [[c, s], [-s, c]], atol=1e-6)
+        du = torch.view_as_complex(m[8:].view(2, 2, 2)).numpy()
+        np.testing.assert_allclose(du, [[-s, c], [-c, -s]], atol=1e-6)
+    p = Circuit(1).ry(0, Input(0))
+    p.append("phase", [0], [p.new_weight()])
+    f = _tables(p).fourier
+    assert f is not None and f.coef.shape[1] == 2 and f.bias.abs().max() > 0.5
+
+
+def test_the_trigonometric_form_where_it_pays() -> None:
+    """Taken up to FOURIER_WORK multiply-adds (n = 2, L = 2: 73,728), declined above
+    (n = 2, five single-rotation layers: 360,448; n = 4, L = 1: 1,179,648) and left
+    without its tables where a bound on its terms already exceeds it."""
+    from quarch.quantum import _dense_fourier
+
+    assert _tables(_layered(2, 2)).fourier.work == 73728  # type: ignore[union-attr]
+    five = Circuit(2).add(AngleEmbedding(2, rotation="Y"))
+    for _ in range(5):
+        five.add(RotationLayer(2, ("Y",))).add(EntanglingLayer(2, "ring", "cnot"))
+    assert _dense_fourier.FOURIER_WORK < (1 + 10) * 2 * 16 * 2**10
+    assert _tables(five).fourier is None
+    assert _tables(_layered(4, 1)).fourier is None

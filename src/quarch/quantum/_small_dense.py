@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from quarch.quantum._dense_fourier import FourierTables, fourier_tables
 from quarch.quantum._small_runtime import _CDENSE, _KRON, SmallRuntime
 
 __all__ = [
@@ -259,6 +260,9 @@ class DenseTables:
             None if np.allclose(phase, 1) else torch.as_tensor(phase, device=dev).to(rt.dtype)
         )
         assert [i.layer for i in krons] == list(range(nl))
+        #: per layer, the rows of the slot table it reads (slot j is in row j % slot_rows)
+        self.layer_rows = [{int(r) for r in prog.layers["s"][ins.layer]} for ins in krons]
+        self.slot_rows = nr
         self.segment = [
             ("k", op[3]) if op[0] == _KRON else ("c", op[4]) for op in rt.code[rt.lead : rt.tail]
         ]
@@ -267,6 +271,8 @@ class DenseTables:
         self.conj_matrix = rt_(np.tile([1.0, -1.0], d * d))
         #: the chains' complex multiply-adds per call (their products and gathers)
         self.work = self.n_chains * nl * d**3 + n * self.n_chains * nl * d * d
+        #: the shared part as a trigonometric polynomial, where that is cheaper
+        self.fourier: FourierTables | None = fourier_tables(self, ss, chained)
 
 
 def _qualifies(rt: SmallRuntime) -> bool:
@@ -314,7 +320,6 @@ def dense_forward(
     """``<Z-words> [B, n_obs]`` of the dense variant; keeps on ``ctx.dense`` what
     :func:`dense_backward` needs."""
     n, d, rows = tab.n, tab.d, x.shape[0]
-    chains = tab.n_chains
     # --- per sample: the product state and its n derivatives, [n + 1, d, B]
     cs = torch.sin(torch.addmm(tab.x_shift, x, tab.x_scale2))
     # per wire v0, v1, dv0, dv1, batch last: a gather of whole rows and a product over
@@ -326,7 +331,31 @@ def dense_forward(
         e = torch.view_as_complex(torch.addmm(tab.e_base, cs, tab.e_mat).view(rows, 4 * n, 2)).mT
     phis = e.index_select(0, tab.phi_index).view(n, -1, rows).prod(0).view(n + 1, d, rows)
     phi = phis.select(0, 0)  # [d, B]
-    # --- shared: every slot's matrix and derivative, the rows' variants, the layers
+    # --- shared: U^T (a real state: its rows as (re, im) pairs, [d, 2d]) and dU^T/dw
+    if tab.fourier is not None:  # four calls (_dense_fourier.py)
+        f = tab.fourier
+        m = torch.addmv(f.bias, f.coef, torch.sin(torch.addmv(f.shift, f.angles, w)))
+        u = m.narrow(0, 0, 2 * d * d).view(d, 2 * d)
+        d_w = m.narrow(0, 2 * d * d, m.shape[0] - 2 * d * d).view(-1, 2 * d * d)
+        if not tab.real_state:
+            u = torch.view_as_complex(u.view(d, d, 2))
+    else:
+        u, d_w = _chains(tab, w)
+    if tab.real_state:  # psi = phi U^T as reals: [B, d] @ [d, 2d], (re, im) interleaved
+        psi_r = torch.mm(phi.mT, u)
+        ctx.dense = (tab, signs[0], phis, phi, u, d_w, psi_r)
+        return torch.mm(psi_r.square(), signs[0])
+    psi = torch.mm(phi.mT, u)
+    psi_r = torch.view_as_real(psi).view(rows, -1)
+    ctx.dense = (tab, signs[0], phis, phi, u, d_w, psi_r * tab.conj_state)
+    return torch.mm(psi_r.square(), signs[0])
+
+
+def _chains(tab: DenseTables, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(U^T, dU^T/dw [W, 2 d^2])`` from the derivative chains (every slot's matrix
+    and derivative, the rows' variants, the layers); ``U^T`` as (re, im) rows ``[d,
+    2d]`` for a real state, complex ``[d, d]`` otherwise."""
+    n, d, chains = tab.n, tab.d, tab.n_chains
     cw = torch.sin(torch.addmv(tab.w_shift, tab.w_scale2, w))
     m = torch.addmv(tab.m_base, tab.m_mat, cw)  # [16 A]: per slot M, dM
     mats = torch.view_as_complex(m.view(-1, 2, 2, 2))  # [2A, 2, 2]: 2j = M_j, 2j+1 = dM_j
@@ -352,17 +381,10 @@ def dense_forward(
     # chains -> weights (chain 0, U^T itself, has a zero column)
     uts = torch.view_as_real(ut).reshape(chains, d, 2 * d)
     d_w = torch.mm(tab.chain_scale, uts.view(chains, -1))
-    if tab.real_state:  # psi = phi U^T as reals: [B, d] @ [d, 2d], (re, im) interleaved
-        u_r = uts.select(0, 0)
-        psi_r = torch.mm(phi.mT, u_r)
-        ctx.dense = (tab, signs[0], phis, phi, u_r, d_w, psi_r)
-        return torch.mm(psi_r.square(), signs[0])
-    u0 = ut.select(0, 0)
+    if tab.real_state:
+        return uts.select(0, 0), d_w
     d_w = d_w * tab.conj_matrix  # signed so that Re(X dU/dw) is a real dot product
-    psi = torch.mm(phi.mT, u0)
-    psi_r = torch.view_as_real(psi).view(rows, -1)
-    ctx.dense = (tab, signs[0], phis, phi, u0, d_w, psi_r * tab.conj_state)
-    return torch.mm(psi_r.square(), signs[0])
+    return ut.select(0, 0), d_w
 
 
 def dense_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:

@@ -1,0 +1,226 @@
+"""The dense variant's shared matrix as a trigonometric polynomial: ``U^T`` and ``dU^T/dw`` in four calls.
+
+Why: at two qubits the dense variant (:mod:`~quarch.quantum._small_dense`) spends
+about half of its forward building ``U^T`` and its derivatives from the slots'
+matrices (about twenty torch calls: slot matrices, the rows' products, the Kronecker
+gather, the layers' products, the map to the weights), each a few microseconds for a
+few hundred multiply-adds. But every slot is ``M(a) = A + cos(a) B + sin(a) C`` with its
+own angle, so each entry of ``U^T`` is a trigonometric polynomial in the ``k`` slot
+angles with frequencies in ``{-1, 0, 1}`` per angle:
+
+    U^T(a) = X_0 + sum_e (P_e cos(e.a) + Q_e sin(e.a)),   P_e = X_e + X_-e,
+    Q_e = i (X_e - X_-e),
+
+over the frequency vectors ``e`` whose first nonzero entry is ``+1``, and its
+derivative with respect to ``a_j`` is the same sum with ``(e_j Q_e, -e_j P_e)``. The
+angles are linear in the weights (``a = S^T w``), so are the ``e.a``, and the derivative
+with respect to the weights is linear in the ``dU^T/da_j``. Hence, with constant tables
+made once per plan,
+
+    m = bias + T sin(E w + shift),   m = [U^T | dU^T/dw_1 | ... ]  (reals)
+
+is the whole of what the variant's forward needs from the weights: an ``addmv``, a
+``sin`` and an ``addmv``, then views.
+
+The coefficients ``X_e`` are exact, not fitted: ``U^T`` is evaluated (float64, by the
+same tables the variant's forward reads, :class:`~quarch.quantum._small_dense.DenseTables`)
+on the grid of every angle at ``0, 2 pi/3, 4 pi/3`` and a ``k``-dimensional FFT of
+size 3 per axis returns them (frequencies of at most 1 per angle do not alias on three
+points). Terms whose coefficients vanish are dropped: rotations (``A = 0``) leave
+``2^(k-1)`` pairs of the ``(3^k - 1)/2``.
+
+The price is ``rows x sines`` multiply-adds per call, ``(1 + W) 2 d^2`` rows and up to
+``3^k - 1`` sines, exponential in the angles: the form is taken only where that work is
+at most :data:`FOURIER_WORK` (set by measurement, ``benchmarks/dense_variant.py``),
+which in practice means 2 qubits with up to two layers of two rotations each, 3 qubits
+with one such layer, or 4 qubits with one layer of one rotation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from quarch.quantum._small_dense import DenseTables
+
+__all__ = ["FOURIER_WORK", "FourierTables", "fourier_tables"]
+
+FOURIER_WORK = 2e5
+"""Most multiply-adds per call (rows of the table x sines) for which the trigonometric
+form replaces the chains (see the module docstring and ``benchmarks/dense_variant.py``)."""
+
+_GRID_LIMIT = 2_000_000
+"""Most complex entries of the grid of ``U^T`` evaluated to build the tables."""
+
+
+class FourierTables:
+    """``angles [S, W]``, ``shift [S]``, ``coef [(1 + W) 2 d^2, S]``, ``bias [(1 + W) 2 d^2]``:
+    ``bias + coef @ sin(angles @ w + shift)`` is ``U^T`` (rows of ``(re, im)`` pairs,
+    with the real state's row phases) followed by ``dU^T/dw`` per weight, doubled and
+    (for a complex state) signed as :attr:`DenseTables.chain_scale` and
+    :attr:`DenseTables.conj_matrix` make them; ``work`` its multiply-adds per call."""
+
+    def __init__(
+        self,
+        angles: torch.Tensor,
+        shift: torch.Tensor,
+        coef: torch.Tensor,
+        bias: torch.Tensor,
+    ) -> None:
+        self.angles, self.shift, self.coef, self.bias = angles, shift, coef, bias
+        self.work = int(coef.shape[0] * coef.shape[1])
+
+
+def _krons_on_grid(tab: DenseTables, a: np.ndarray) -> torch.Tensor:
+    """Every Kronecker layer of chain 0 (transposed, with the folded phases) at each
+    row of slot angles ``a [G, A]``, as :func:`~quarch.quantum._small_dense._chains`
+    builds them: ``[G, L, d, d]`` complex128 on the CPU."""
+    g = a.shape[0]
+    n, d = tab.n, tab.d
+    ta = torch.as_tensor(a, dtype=torch.float64)
+    cw = torch.cat([ta.cos(), ta.sin()], 1)  # [G, 2A]
+    m = tab.m_base.detach().cpu().double() + cw @ tab.m_mat.detach().cpu().double().T
+    mats = torch.view_as_complex(m.reshape(g, -1, 2, 2, 2).contiguous())  # [G, 2A, 2, 2]
+    if tab.row_index is not None:
+        idx = [i.cpu() for i in tab.row_index]
+        acc = mats[:, idx[0]]
+        for i in idx[1:]:
+            acc = mats[:, i] @ acc
+        mats = acc
+    kidx = tab.kron_index.cpu().view(n, tab.n_chains, tab.n_layers, d, d)[:, 0]
+    kt = mats.reshape(g, -1)[:, kidx.reshape(-1)].view(g, n, tab.n_layers, d, d).prod(1)
+    if tab.kron_phase is not None:
+        kt = kt * _c128(tab.kron_phase)
+    return kt
+
+
+def _c128(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().cpu().to(torch.complex128)
+
+
+def _layer_terms(
+    tab: DenseTables, layer: int, slots: list[int], n_slots: int
+) -> tuple[np.ndarray, torch.Tensor]:
+    """The nonzero Fourier terms ``(e [T, len(slots)], X [T, d, d])`` of Kronecker layer
+    ``layer`` in its own angles ``slots``: the layer on the grid of each angle at ``0,
+    2 pi/3, 4 pi/3`` (the others 0) and an FFT of size 3 per angle (frequencies of at
+    most 1 do not alias on three points)."""
+    k, d = len(slots), tab.d
+    digits = np.indices((3,) * k).reshape(k, 3**k).T  # [3^k, k] (one empty row for k = 0)
+    a = np.zeros((len(digits), n_slots))
+    a[:, slots] = digits * (2 * math.pi / 3)
+    kt = _krons_on_grid(tab, a)[:, layer].numpy().reshape([3] * k + [d, d])
+    x = (np.fft.fftn(kt, axes=tuple(range(k))) / 3**k).reshape(-1, d, d)
+    keep = np.abs(x).max((1, 2)) > 1e-13 * max(1.0, float(np.abs(x).max()))
+    e = np.where(digits == 2, -1, digits)  # FFT index e mod 3
+    return e[keep], torch.as_tensor(x[keep])
+
+
+def _terms(
+    tab: DenseTables, chained: list[int], n_slots: int
+) -> tuple[np.ndarray, torch.Tensor] | None:
+    """All Fourier terms of ``U^T`` in the chained angles, ``(e [T, k], X [T, d, d])``:
+    per layer (:func:`_layer_terms`), multiplied in the segment's order (the layers'
+    angles are disjoint, so a product's frequency is the concatenation); None where a
+    chained angle is in no layer or in two."""
+    k, d = len(chained), tab.d
+    pos = {j: i for i, j in enumerate(chained)}
+    seen: list[int] = []
+    e_all = np.zeros((1, k), dtype=np.int64)
+    x_all: torch.Tensor | None = None
+    for what, val in tab.segment:
+        if what == "c":
+            c = _c128(val)
+            x_all = c[None] if x_all is None else x_all @ c
+            continue
+        slots = [j for j in chained if j % tab.slot_rows in tab.layer_rows[val]]
+        seen += slots
+        e_l, x_l = _layer_terms(tab, val, slots, n_slots)
+        e_full = np.zeros((len(e_l), k), dtype=np.int64)
+        e_full[:, [pos[j] for j in slots]] = e_l
+        e_all = (e_all[:, None] + e_full[None]).reshape(-1, k)
+        x_all = x_l if x_all is None else (x_all[:, None] @ x_l[None]).reshape(-1, d, d)
+    if sorted(seen) != sorted(chained) or x_all is None:
+        return None
+    if x_all.shape[0] != e_all.shape[0]:  # only constants before the first layer
+        x_all = x_all.expand(e_all.shape[0], d, d)
+    if tab.row_phase is not None:
+        x_all = x_all * _c128(tab.row_phase)
+    return e_all, x_all
+
+
+def _pairs(e: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(e [T, k], P [T, d, d], Q [T, d, d], X_0 [d, d])``: the terms paired with their
+    opposites, each pair under its ``e`` with first nonzero entry +1 (either member may
+    be missing: a phase gate's ``e^{i a}`` has no ``e^{-i a}``), and the constant term."""
+    k, d = e.shape[1], x.shape[-1]
+    place = 3 ** np.arange(k)
+    where = {int(c): i for i, c in enumerate((e % 3) @ place)}
+    zero = np.zeros((d, d), dtype=np.complex128)
+    x0 = x[where[0]] if 0 in where else zero
+    nonzero = np.flatnonzero((e != 0).any(1))
+    first = e[nonzero, np.argmax(e[nonzero] != 0, axis=1)]
+    canon = np.unique(e[nonzero] * first[:, None], axis=0)  # first nonzero entry +1
+    if not len(canon):
+        return canon.astype(np.float64), x[:0], x[:0], x0
+
+    def at(codes: np.ndarray) -> np.ndarray:
+        return np.stack([x[where[int(c)]] if int(c) in where else zero for c in codes])
+
+    xp, xm = at((canon % 3) @ place), at((-canon % 3) @ place)
+    return canon.astype(np.float64), xp + xm, 1j * (xp - xm), x0
+
+
+def _reals(z: np.ndarray) -> np.ndarray:
+    """Complex matrices ``[T, d, d]`` as their ``(re, im)`` pairs, row-major ``[T, 2 d^2]``."""
+    return np.stack([z.real, z.imag], -1).reshape(len(z), -1)
+
+
+def fourier_tables(tab: DenseTables, scale: np.ndarray, chained: list[int]) -> FourierTables | None:
+    """The trigonometric form of ``tab``'s shared matrix, or None where it costs more
+    than :data:`FOURIER_WORK` per call (or a layer's grid more than the build allows).
+
+    ``scale [W, A]``: the shared angles' scale (``a = scale^T w``); ``chained``: the
+    slots that read a source (the others keep the angle 0)."""
+    k, d = len(chained), tab.d
+    n_w = scale.shape[0]
+    rows = (1 + n_w) * 2 * d * d
+    # at most (3 or 2 per angle: 2 where the slot has no constant term) - 1 sines
+    m_base = tab.m_base.double().cpu().numpy().reshape(-1, 16)
+    terms = math.prod(3 if np.abs(m_base[j, :8]).max() > 1e-12 else 2 for j in chained)
+    widest = max((sum(j % tab.slot_rows in r for j in chained) for r in tab.layer_rows), default=0)
+    if k == 0 or rows * (terms - 1) > FOURIER_WORK or 3**widest * d * d > _GRID_LIMIT:
+        return None
+    got = _terms(tab, chained, m_base.shape[0])
+    if got is None:
+        return None
+    es, ps, qs, x0 = _pairs(got[0], got[1].numpy())
+    n_sines = 2 * len(es)
+    if n_sines == 0 or rows * n_sines > FOURIER_WORK:
+        return None
+    # columns: (cos, sin) of each pair's e.a; rows: U^T, then dU^T/dw per weight
+    sub = scale[:, chained]  # [W, k]
+    freq = es @ sub.T  # [T, W]: e.a = (e @ scale^T) w
+    ang = np.repeat(freq, 2, axis=0)
+    shift = np.tile([math.pi / 2, 0.0], len(es))  # cos, sin
+    cos_c, sin_c = _reals(ps), _reals(qs)  # [T, 2 d^2]: U^T's terms
+    coef = np.zeros((1 + n_w, 2 * d * d, n_sines))
+    coef[0, :, 0::2], coef[0, :, 1::2] = cos_c.T, sin_c.T
+    # dU^T/dw_m = 2 sum_j scale[m, j] e_j (Q cos - P sin) (the chains' doubling), signed
+    # as the chains' d_w is for a complex state
+    sign = 1.0 if tab.real_state else tab.conj_matrix.double().cpu().numpy()[:, None]
+    dw = 2 * freq.T  # [W, T]
+    coef[1:, :, 0::2] = dw[:, None, :] * (sin_c.T * sign)[None]
+    coef[1:, :, 1::2] = -dw[:, None, :] * (cos_c.T * sign)[None]
+    bias = np.zeros((1 + n_w, 2 * d * d))
+    bias[0] = _reals(x0[None])[0]
+    real, dev = tab.m_mat.dtype, tab.m_mat.device
+
+    def t(v: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(v), dtype=real, device=dev)
+
+    return FourierTables(t(ang), t(shift), t(coef.reshape(-1, n_sines)), t(bias.reshape(-1)))
