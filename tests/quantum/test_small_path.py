@@ -448,3 +448,27 @@ def test_cuda_matches_cpu(path: str) -> None:
     torch.testing.assert_close(out_c.cpu(), out.detach())
     torch.testing.assert_close(wc.grad.cpu(), w.grad)
     torch.testing.assert_close(xc.grad.cpu(), x.grad)
+
+
+@pytest.mark.parametrize("batch", [1, 16])  # the one-row program, the dense variant
+def test_a_second_derivative_raises_and_plain_backward_works(batch: int) -> None:
+    """The node differentiates once: a backward that records a graph through it
+    (``create_graph=True`` with a cotangent that needs a gradient) returns gradients
+    whose own backward raises, never silently wrong second derivatives; the usual
+    backward (grad mode off inside) gives the first derivatives of PennyLane."""
+    c = Circuit(2).add(AngleEmbedding(2)).add(RotationLayer(2, ("Y", "Z")))
+    c.add(EntanglingLayer(2, "ring", "cnot")).add(RotationLayer(2, ("Y",)))
+    layer = QuantumLayer(c, path="small", dtype=torch.complex128)
+    x = torch.rand(batch, 2, dtype=torch.float64, requires_grad=True)
+    for _ in range(4):  # past the recording and the checked replay
+        y = layer(x)
+        v = torch.ones_like(y, requires_grad=True)
+        (g,) = torch.autograd.grad(y, x, grad_outputs=v, create_graph=True)
+        assert g.requires_grad
+        with pytest.raises(RuntimeError, match="once_differentiable"):
+            g.sum().backward()
+    x.grad = None
+    (layer(x) * torch.arange(1, 3)).sum().backward()  # the weights pl_z_and_grads uses
+    pytest.importorskip("pennylane")
+    _, _, gx = pl_z_and_grads(c, layer.weights.detach().numpy(), x.detach().numpy())
+    np.testing.assert_allclose(x.grad.numpy(), gx, rtol=1e-7, atol=1e-9)

@@ -376,16 +376,28 @@ class SmallCircuit(torch.autograd.Function):
         )
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        state = ctx.replay
-        if state is None:
-            return _backward(ctx, grad)
-        if state[0] == "run":
-            return state[1].bwd(state[2], grad)  # type: ignore[no-any-return]
-        if state[0] == "graph":
-            return state[1].backward(state, grad)  # type: ignore[no-any-return]
-        return state[1].backward(ctx, grad, lambda: _backward(ctx, grad))  # type: ignore[no-any-return]
+        # a backward that records a graph (``create_graph=True``) goes through
+        # ``once_differentiable`` (a second backward through this node then raises);
+        # otherwise grad mode is already off and its wrapper would cost 5-10 us a call
+        if torch.is_grad_enabled():
+            return _once(ctx, grad)  # type: ignore[no-any-return]
+        return _node_backward(ctx, grad)
+
+
+def _node_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    """:meth:`SmallCircuit.backward`: the replay's, or the node's own."""
+    state = ctx.replay
+    if state is None:
+        return _backward(ctx, grad)
+    if state[0] == "run":
+        return state[1].bwd(state[2], grad)  # type: ignore[no-any-return]
+    if state[0] == "graph":
+        return state[1].backward(state, grad)  # type: ignore[no-any-return]
+    return state[1].backward(ctx, grad, lambda: _backward(ctx, grad))  # type: ignore[no-any-return]
+
+
+_once = torch.autograd.function.once_differentiable(_node_backward)
 
 
 def _forward(
