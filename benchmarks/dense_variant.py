@@ -9,9 +9,18 @@ the general method), in alternating rounds in one process, for n = 1..4, L = 1, 
 6 and batches 8 to 1024, and prints per cell the medians, their ratio and the
 variant's extra work per call (:attr:`DenseTables.work`), then the largest work at which it
 won and the smallest at which it lost; :data:`~quarch.quantum._small_dense.DENSE_WORK`
-(with its per-row part) and ``DENSE_ROWS`` are set from the cells.
+(with its per-row part) and ``DENSE_ROWS`` are set from the cells. The variant is
+timed with its derivative chains (the trigonometric form off).
 
-Run: ``python benchmarks/dense_variant.py [--budget 1]``.
+With ``--fourier`` it instead times the variant's trigonometric form
+(``quantum/_dense_fourier.py``) against its derivative chains, the same plan both
+ways, on the layer with one or two rotations per qubit and layer, n = 1..4, L = 1..6,
+wherever the form can be built, batches 8, 32, 256 and 1024, and prints the form's work
+(:attr:`FourierTables.work`) per cell, then the largest work at which it won and the
+smallest at which it lost; :data:`~quarch.quantum._dense_fourier.FOURIER_WORK` is set
+from those cells.
+
+Run: ``python benchmarks/dense_variant.py [--budget 1] [--fourier]``.
 """
 
 from __future__ import annotations
@@ -30,7 +39,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import simulator as sim  # the layer and the alternating timer
 
-from quarch.quantum import QuantumLayer, _small_dense
+from quarch.quantum import (
+    AngleEmbedding,
+    Circuit,
+    EntanglingLayer,
+    QuantumLayer,
+    RotationLayer,
+    _dense_fourier,
+    _small_dense,
+)
 from quarch.quantum._small_dense import DenseTables
 
 
@@ -56,11 +73,76 @@ def _step(n: int, layers: int, batch: int, dense: bool) -> tuple[sim.Step, Dense
     return step, tab
 
 
+def _layer(n: int, layers: int, rotations: tuple[str, ...]) -> Circuit:
+    c = Circuit(n).add(AngleEmbedding(n, rotation="Y"))
+    for _ in range(layers):
+        c.add(RotationLayer(n, rotations)).add(EntanglingLayer(n, "ring", "cnot"))
+    return c
+
+
+def _fourier_step(c: Circuit, batch: int, fourier: bool) -> tuple[sim.Step, int | None]:
+    """A forward+backward with the trigonometric form (where built) or the chains."""
+    layer = QuantumLayer(c, generator=torch.Generator().manual_seed(0), path="small")
+    x = torch.rand(batch, c.n_qubits, requires_grad=True)
+    layer(x)
+    rt = next(iter(layer.plan._small.values()))
+    tab = rt.dense if isinstance(rt.dense, DenseTables) else None
+    work = None if tab is None or tab.fourier is None else tab.fourier.work
+    if tab is not None and not fourier:
+        tab.fourier = None
+        rt.replays.entries.clear()
+
+    def step() -> None:
+        layer.zero_grad()
+        x.grad = None
+        layer(x).sum().backward()
+
+    return step, work
+
+
+def fourier_cells(budget: float) -> None:
+    """The trigonometric form against the chains (see the module docstring)."""
+    _dense_fourier.FOURIER_WORK = float("inf")  # wherever the form can be built
+    print(
+        f"{'n':>2} {'L':>2} {'rot':>4} {'batch':>5} {'work':>9} {'form':>8} {'chains':>8}", end=""
+    )
+    print(f" {'ratio':>6}")
+    won: list[int] = []
+    lost: list[int] = []
+    for n in (1, 2, 3, 4):
+        for layers in (1, 2, 3, 4, 5, 6):
+            for rot in (("Y",), ("Y", "Z")):
+                c = _layer(n, layers, rot)
+                for batch in (8, 32, 256, 1024):
+                    on, work = _fourier_step(c, batch, True)
+                    if work is None:  # too many terms to build
+                        break
+                    off, _ = _fourier_step(c, batch, False)
+                    t = sim.rounds_of({"on": on, "off": off}, budget)
+                    a, b = statistics.median(t["on"]) * 1e3, statistics.median(t["off"]) * 1e3
+                    ratio = statistics.median(x / y for x, y in zip(t["on"], t["off"], strict=True))
+                    (won if ratio < 1 else lost).append(work)
+                    print(
+                        f"{n:>2} {layers:>2} {''.join(rot):>4} {batch:>5} {work:>9} {a:>8.3f} "
+                        f"{b:>8.3f} {ratio:>6.3f}",
+                        flush=True,
+                    )
+    print(f"largest work where the form won: {max(won, default=0)}")
+    print(f"smallest work where it lost: {min(lost, default=0)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--budget", type=float, default=1.0, help="seconds per cell")
+    parser.add_argument("--fourier", action="store_true", help="the trigonometric form")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.fourier:
+        print(f"torch {torch.__version__}, 1 thread; load average {os.getloadavg()}")
+        fourier_cells(args.budget)
+        print(f"load average at the end: {os.getloadavg()}")
+        return
+    _dense_fourier.FOURIER_WORK = 0  # the variant with its chains
     # the variant wherever a program qualifies, to see where it should not be taken
     _small_dense.DENSE_WORK, _small_dense.DENSE_ROWS = float("inf"), 1  # (per row: moot)
     print(f"torch {torch.__version__}, 1 thread; load average {os.getloadavg()}")

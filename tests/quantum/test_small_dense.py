@@ -532,15 +532,17 @@ def test_one_rotation_in_closed_form() -> None:
 
 
 def test_the_trigonometric_form_where_it_pays() -> None:
-    """Taken up to FOURIER_WORK multiply-adds (n = 2, L = 2: 73,728), declined above
-    (n = 2, five single-rotation layers: 360,448; n = 4, L = 1: 1,179,648) and left
-    without its tables where a bound on its terms already exceeds it."""
-    from quarch.quantum import _dense_fourier
-
+    """Taken up to FOURIER_WORK multiply-adds (n = 2, L = 2: 73,728; n = 2, five RY
+    layers: 360,448), declined above (n = 3, three RY layers: 655,360; n = 4, L = 1:
+    1,179,648), the cells ``benchmarks/dense_variant.py --fourier`` measured."""
     assert _tables(_layered(2, 2)).fourier.work == 73728  # type: ignore[union-attr]
-    five = Circuit(2).add(AngleEmbedding(2, rotation="Y"))
-    for _ in range(5):
-        five.add(RotationLayer(2, ("Y",))).add(EntanglingLayer(2, "ring", "cnot"))
-    assert _dense_fourier.FOURIER_WORK < (1 + 10) * 2 * 16 * 2**10
-    assert _tables(five).fourier is None
+
+    def ry_layers(n: int, layers: int) -> Circuit:
+        c = Circuit(n).add(AngleEmbedding(n, rotation="Y"))
+        for _ in range(layers):
+            c.add(RotationLayer(n, ("Y",))).add(EntanglingLayer(n, "ring", "cnot"))
+        return c
+
+    assert _tables(ry_layers(2, 5)).fourier.work == 360448  # type: ignore[union-attr]
+    assert _tables(ry_layers(3, 3)).fourier is None
     assert _tables(_layered(4, 1)).fourier is None

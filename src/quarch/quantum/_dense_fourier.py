@@ -49,12 +49,23 @@ if TYPE_CHECKING:
 
 __all__ = ["FOURIER_WORK", "FourierTables", "fourier_tables"]
 
-FOURIER_WORK = 2e5
+FOURIER_WORK = 4e5
 """Most multiply-adds per call (rows of the table x sines) for which the trigonometric
-form replaces the chains (see the module docstring and ``benchmarks/dense_variant.py``)."""
+form replaces the chains. Measured against the chains, the same plan both ways in
+alternating rounds (``python benchmarks/dense_variant.py --fourier --budget 0.7``:
+the simulator benchmark's layer with one or two rotations per qubit and layer, n = 1-4,
+L = 1-6 wherever the form can be built, batch 8, 32, 256, 1024; load average 1.0-1.9):
+every cell up to work 90,112 took 0.79-0.93x the chains' time (n = 2, L = 2 with RY
+and RZ, 73,728: 0.855-0.895x), 360,448 (n = 2, five RY layers) 0.944-0.950x, 655,360
+(n = 3, three RY layers) 1.018-1.040x, and 1,179,648 and more 1.11-10.2x. The bound
+sits between the last win and the first loss."""
 
 _GRID_LIMIT = 2_000_000
-"""Most complex entries of the grid of ``U^T`` evaluated to build the tables."""
+"""Most complex entries of a layer's grid evaluated to build the tables."""
+
+_MAX_TERMS = 4096
+"""Most terms the tables are built for whatever :data:`FOURIER_WORK` says (its
+benchmark sets that bound to infinity; at 4,096 terms the form already lost)."""
 
 
 class FourierTables:
@@ -193,7 +204,8 @@ def fourier_tables(tab: DenseTables, scale: np.ndarray, chained: list[int]) -> F
     m_base = tab.m_base.double().cpu().numpy().reshape(-1, 16)
     terms = math.prod(3 if np.abs(m_base[j, :8]).max() > 1e-12 else 2 for j in chained)
     widest = max((sum(j % tab.slot_rows in r for j in chained) for r in tab.layer_rows), default=0)
-    if k == 0 or rows * (terms - 1) > FOURIER_WORK or 3**widest * d * d > _GRID_LIMIT:
+    too_much = rows * (terms - 1) > FOURIER_WORK or terms > _MAX_TERMS
+    if k == 0 or too_much or 3**widest * d * d > _GRID_LIMIT:
         return None
     got = _terms(tab, chained, m_base.shape[0])
     if got is None:
