@@ -91,6 +91,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/quantum/_small_dense.py"],
         ["tests/quantum/test_small_dense.py"],
     ),
+    "dense-fourier": (
+        ["src/quarch/quantum/_dense_fourier.py"],
+        ["tests/quantum/test_small_dense.py"],
+    ),
     "replay": (
         ["src/quarch/quantum/_replay.py", "src/quarch/quantum/_agreement.py"],
         ["tests/quantum/test_replay.py", "tests/quantum/test_cuda_graph.py"],

@@ -489,7 +489,7 @@ def test_the_trigonometric_form_equals_the_chains() -> None:
         took += fourier is not None
         for a, b in zip(got, want, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-11, err_msg=f"seed {seed}")
-    assert took >= 12
+    assert took >= 12  # 18 with the bound of session 16
 
 
 @pytest.mark.parametrize(("n", "layers"), [(1, 1), (1, 3), (2, 1), (2, 2), (3, 1)])
