@@ -20,7 +20,13 @@ wherever the form can be built, batches 8, 32, 256 and 1024, and prints the form
 smallest at which it lost; :data:`~quarch.quantum._dense_fourier.FOURIER_WORK` is set
 from those cells.
 
-Run: ``python benchmarks/dense_variant.py [--budget 1] [--fourier]``.
+With ``--product`` it times the product state built as a trigonometric polynomial of
+the inputs (``_dense_fourier.product_tables``) against the gather, the same plan both
+ways, on the layer (RX or RY embedding, L = 2) at n = 1..4, batches 8, 32, 256 and
+1024, and prints the sines per cell; :data:`~quarch.quantum._dense_fourier.PRODUCT_TERMS`
+is set from those cells.
+
+Run: ``python benchmarks/dense_variant.py [--budget 1] [--fourier | --product]``.
 """
 
 from __future__ import annotations
@@ -131,12 +137,59 @@ def fourier_cells(budget: float) -> None:
     print(f"smallest work where it lost: {min(lost, default=0)}")
 
 
+def _product_step(c: Circuit, batch: int, product: bool) -> tuple[sim.Step, int | None]:
+    """A forward+backward with the product state's polynomial (where built) or the gather."""
+    layer = QuantumLayer(c, generator=torch.Generator().manual_seed(0), path="small")
+    x = torch.rand(batch, c.n_qubits, requires_grad=True)
+    layer(x)
+    rt = next(iter(layer.plan._small.values()))
+    tab = rt.dense if isinstance(rt.dense, DenseTables) else None
+    sines = None if tab is None or tab.product is None else tab.product.coef.shape[1]
+    if tab is not None and not product:
+        tab.product = None
+        rt.replays.entries.clear()
+
+    def step() -> None:
+        layer.zero_grad()
+        x.grad = None
+        layer(x).sum().backward()
+
+    return step, sines
+
+
+def product_cells(budget: float) -> None:
+    """The product state's polynomial against the gather (see the module docstring)."""
+    _dense_fourier.PRODUCT_TERMS = 10**6
+    print(f"{'n':>2} {'emb':>3} {'batch':>5} {'sines':>5} {'poly':>8} {'gather':>8} {'ratio':>6}")
+    for n in (1, 2, 3, 4):
+        for emb in ("X", "Y"):
+            c = Circuit(n).add(AngleEmbedding(n, rotation=emb))
+            for _ in range(2):
+                c.add(RotationLayer(n, ("Y", "Z"))).add(EntanglingLayer(n, "ring", "cnot"))
+            for batch in (8, 32, 256, 1024):
+                on, sines = _product_step(c, batch, True)
+                off, _ = _product_step(c, batch, False)
+                t = sim.rounds_of({"on": on, "off": off}, budget)
+                a, b = statistics.median(t["on"]) * 1e3, statistics.median(t["off"]) * 1e3
+                ratio = statistics.median(x / y for x, y in zip(t["on"], t["off"], strict=True))
+                print(
+                    f"{n:>2} {emb:>3} {batch:>5} {sines!s:>5} {a:>8.3f} {b:>8.3f} {ratio:>6.3f}",
+                    flush=True,
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--budget", type=float, default=1.0, help="seconds per cell")
     parser.add_argument("--fourier", action="store_true", help="the trigonometric form")
+    parser.add_argument("--product", action="store_true", help="the product state's polynomial")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.product:
+        print(f"torch {torch.__version__}, 1 thread; load average {os.getloadavg()}")
+        product_cells(args.budget)
+        print(f"load average at the end: {os.getloadavg()}")
+        return
     if args.fourier:
         print(f"torch {torch.__version__}, 1 thread; load average {os.getloadavg()}")
         fourier_cells(args.budget)

@@ -546,3 +546,77 @@ def test_the_trigonometric_form_where_it_pays() -> None:
     assert _tables(ry_layers(2, 5)).fourier.work == 360448  # type: ignore[union-attr]
     assert _tables(ry_layers(3, 3)).fourier is None
     assert _tables(_layered(4, 1)).fourier is None
+
+
+def _product_both(c: Circuit, seed: int) -> tuple[list, list, bool]:
+    """``<Z>`` and gradients with the product state as a trigonometric polynomial
+    (where the tables have it) and by the gather (``product = None``), complex128."""
+    rng = np.random.default_rng(seed)
+    w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, (24, c.n_inputs))
+    res, took = [], False
+    for use in (True, False):
+        plan = compile_circuit(c, dtype=torch.complex128, path="small")
+        _z(plan, torch.tensor(x), torch.tensor(w))
+        rt = _runtime(plan)
+        tab = rt.dense  # type: ignore[attr-defined]
+        assert isinstance(tab, DenseTables)
+        if use:
+            took = tab.product is not None
+        else:
+            tab.product = None
+            rt.replays.entries.clear()  # type: ignore[attr-defined]
+        wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out = _z(plan, xt, wt)
+        (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
+        res.append([out.detach().numpy(), wt.grad.numpy(), xt.grad.numpy()])
+    return res[0], res[1], took
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+@pytest.mark.parametrize("embedding", ["X", "Y", "X+T", "CNOT first"])
+def test_the_product_state_polynomial_equals_the_gather(n: int, embedding: str) -> None:
+    """RX and RY embeddings (real states; RX's up to the phases in U^T's rows), a phase
+    gate after each wire's angle, a permutation before the first layer (the bits of the
+    amplitudes permuted), input scales: the polynomial's values and gradients are the
+    gather's, and it is taken (up to four wires: 16 sines)."""
+    c = Circuit(n)
+    for q in range(n):
+        c.append("rx" if embedding != "Y" else "ry", [q], [Input(q, scale=0.5 + 0.3 * q)])
+        if embedding == "X+T":
+            c.append("t", [q])
+    if embedding == "CNOT first" and n > 1:
+        c.cnot(0, 1).append("ch", [1, 0])
+    c.add(RotationLayer(n, ("Y", "Z"))).add(EntanglingLayer(n, "ring", "cnot"))
+    got, want, took = _product_both(c, n)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert took
+
+
+def test_the_product_state_polynomial_in_closed_form() -> None:
+    """One wire, ``RY(x)`` on ``|0>``: ``(cos a, sin a)`` in the slot's own angle ``a =
+    x/2``, one pair of sines of ``x/2``, no constant; the derivative row is ``(-sin a,
+    cos a)``, in that angle as the gather's. A complex state (RZ after H) is left to the
+    gather; four wires of RY take 16 sines, the bound."""
+    tab = _tables(Circuit(1).ry(0, Input(0)).add(RotationLayer(1, ("Y",))))
+    pt = tab.product
+    assert pt is not None and pt.coef.shape == (2 * 2, 2) and pt.bias.abs().max() < 1e-12
+    np.testing.assert_allclose(pt.angles.flatten().numpy(), [0.5, 0.5])
+    for xv in (0.4, -2.5):
+        s = torch.sin(pt.angles * xv + pt.shift)
+        phis = (pt.bias + pt.coef @ s).double().view(2, 2).numpy()
+        c, s_ = np.cos(xv / 2), np.sin(xv / 2)
+        np.testing.assert_allclose(phis, [[c, s_], [-s_, c]], atol=1e-6)
+    hz = Circuit(2).add(AngleEmbedding(2, rotation="Z", hadamard=True))
+    assert _tables(hz.add(RotationLayer(2, ("Y",)))).product is None
+    assert _tables(_layered(4, 1)).product is not None  # 16 sines
+
+
+def test_the_product_state_polynomial_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most PRODUCT_TERMS sines: three RY wires (8) at a bound of 8, four (16) not."""
+    from quarch.quantum import _dense_fourier
+
+    monkeypatch.setattr(_dense_fourier, "PRODUCT_TERMS", 8)
+    pt = _tables(_layered(3, 1)).product
+    assert pt is not None and pt.coef.shape[1] == 8
+    assert _tables(_layered(4, 1)).product is None

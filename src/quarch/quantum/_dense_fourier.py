@@ -236,3 +236,87 @@ def fourier_tables(tab: DenseTables, scale: np.ndarray, chained: list[int]) -> F
         return torch.as_tensor(np.ascontiguousarray(v), dtype=real, device=dev)
 
     return FourierTables(t(ang), t(shift), t(coef.reshape(-1, n_sines)), t(bias.reshape(-1)))
+
+
+PRODUCT_TERMS = 16
+"""Most sine terms for which the product state is built as a trigonometric polynomial
+of the inputs (see :func:`product_tables`): measured against the gather on the same
+plan in alternating rounds (``python benchmarks/dense_variant.py --product --budget
+0.7``, RX and RY embeddings, L = 2, batch 8-1024), it took 0.910-0.974x the time in
+every cell, n = 1-4 (2, 4, 8, 16 sines; load average 2.0-3.5); an embedding gate with
+a constant term (up to 3^n - 1 sines) beyond 16 stays on the gather, unmeasured."""
+
+
+class ProductTables:
+    """``angles [S, I]``, ``shift [S, 1]``, ``coef [(n + 1) d, S]``, ``bias [(n + 1) d,
+    1]``: ``bias + coef @ sin(angles @ x^T + shift)`` is a real product state and its
+    ``n`` derivatives, ``[(n + 1) d, B]`` (batch last), as the dense variant's gather
+    builds them."""
+
+    def __init__(
+        self, angles: torch.Tensor, shift: torch.Tensor, coef: torch.Tensor, bias: torch.Tensor
+    ) -> None:
+        self.angles, self.shift, self.coef, self.bias = angles, shift, coef, bias
+
+
+def product_tables(
+    triples: np.ndarray, bits: np.ndarray, scale: np.ndarray, like: torch.Tensor
+) -> ProductTables | None:
+    """The real product state ``phi_k = prod_q v_q[bit_q(k)](a_q)`` and its derivatives
+    ``d phi / d a_q`` as trigonometric polynomials of the wires' angles ``a = x @ scale``
+    (``scale [I, n]``), where that takes at most :data:`PRODUCT_TERMS` sines; None
+    otherwise.
+
+    Why: the gather and product over the wires is five torch calls per forward; with
+    few wires the same numbers are one ``addmm`` of the sines of the angles' sums and
+    differences (each ``v_q = alpha + beta cos a + gamma sin a`` per entry, ``triples
+    [n, 2, 3]``, so a product of them has frequencies -1, 0, 1 per wire; the
+    coefficients are products of the wires' own, exact). ``bits [n, d]``: each
+    amplitude's bit per wire (leading permutations applied); ``like``: dtype and device
+    of the tables."""
+    n, d = bits.shape
+    # per wire, entry and frequency (0, +1, -1): alpha, (beta - i gamma)/2, (beta + i gamma)/2
+    c = np.stack(
+        [
+            triples[..., 0] + 0j,
+            (triples[..., 1] - 1j * triples[..., 2]) / 2,
+            (triples[..., 1] + 1j * triples[..., 2]) / 2,
+        ],
+        -1,
+    )  # [n, 2, 3]
+    digits = np.indices((3,) * n).reshape(n, 3**n).T  # [3^n, n]
+    e = np.where(digits == 2, -1, digits)
+    # X_e[k] = prod_q c[q, bit_q(k), e_q]: [3^n, d]
+    x = np.ones((3**n, d), dtype=np.complex128)
+    for q in range(n):
+        x = x * c[q][bits[q]][:, digits[:, q]].T
+    scale_e = np.abs(x).max()
+    place = 3 ** np.arange(n - 1, -1, -1)
+    where = {int(v): i for i, v in enumerate(digits @ place)}
+    canon = [i for i in range(1, 3**n) if e[i][np.flatnonzero(e[i])[0]] == 1]
+    pairs = []
+    for i in canon:
+        j = where[int((-e[i] % 3) @ place)]
+        p, q = x[i] + x[j], 1j * (x[i] - x[j])
+        if max(np.abs(p).max(), np.abs(q).max()) > 1e-13 * max(1.0, scale_e):
+            pairs.append((e[i].astype(np.float64), p.real, q.real))
+    if not pairs or 2 * len(pairs) > PRODUCT_TERMS:
+        return None
+    s = 2 * len(pairs)
+    coef = np.zeros((n + 1, d, s))
+    angles = np.zeros((s, scale.shape[0]))
+    shift = np.zeros((s, 1))
+    for t, (ev, p, q) in enumerate(pairs):
+        angles[2 * t] = angles[2 * t + 1] = scale @ ev
+        shift[2 * t] = math.pi / 2  # cos
+        coef[0, :, 2 * t], coef[0, :, 2 * t + 1] = p, q
+        for w in range(n):  # d/da_w: cos gets e_w Q, sin gets -e_w P
+            coef[1 + w, :, 2 * t] = ev[w] * q
+            coef[1 + w, :, 2 * t + 1] = -ev[w] * p
+    bias = np.zeros((n + 1, d, 1))
+    bias[0, :, 0] = x[0].real
+
+    def t_(v: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(v), dtype=like.dtype, device=like.device)
+
+    return ProductTables(t_(angles), t_(shift), t_(coef.reshape(-1, s)), t_(bias.reshape(-1, 1)))
