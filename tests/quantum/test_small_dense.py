@@ -620,3 +620,89 @@ def test_the_product_state_polynomial_bound(monkeypatch: pytest.MonkeyPatch) -> 
     pt = _tables(_layered(3, 1)).product
     assert pt is not None and pt.coef.shape[1] == 8
     assert _tables(_layered(4, 1)).product is None
+
+
+def test_constant_terms_and_folded_phases_in_the_trigonometric_form() -> None:
+    """Gates with a constant term (phase gates: frequencies 0 and +1 only, so a pair
+    can lack its ``e^{-i a}`` half and ``U^T`` has a constant part) and a constant
+    controlled phase folded into a layer as complex phases: the chains' numbers."""
+    only_phases = Circuit(2).add(AngleEmbedding(2, rotation="Y"))
+    only_phases.append("phase", [0], [only_phases.new_weight()])
+    only_phases.append("phase", [1], [only_phases.new_weight()])
+    mixed = Circuit(2).add(AngleEmbedding(2, rotation="X")).add(RotationLayer(2, ("Y",)))
+    mixed.append("phase", [0], [mixed.new_weight()]).append("cphase", [0, 1], [0.7])
+    mixed.add(RotationLayer(2, ("Z",)))
+    for c in (only_phases, mixed):
+        got, want, fourier = _with_and_without_fourier(c, 16, 5)
+        assert fourier is not None
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-11)
+    tab = _tables(only_phases)
+    assert tab.fourier is not None and tab.fourier.bias.abs().max() > 0.5
+    assert tab.kron_phase is None
+    assert _tables(mixed).kron_phase is not None  # the cphase, folded
+
+
+class TestTheTrigonometricFormsBounds:
+    """Each bound at its exact value (monkeypatched): ``FOURIER_WORK`` against the work
+    after the build and against the estimate before it ((3 or 2 per angle) - 1
+    sines, never below the work), ``_MAX_TERMS``, ``_GRID_LIMIT`` (3^angles of the
+    widest layer x d^2)."""
+
+    @staticmethod
+    def _one_wire(*gates: str) -> Circuit:
+        c = Circuit(1).ry(0, Input(0))
+        for g in gates:
+            c.append(g, [0], [c.new_weight()])
+        return c
+
+    def test_the_work_after_the_build(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from quarch.quantum import _dense_fourier
+
+        c = self._one_wire("ry")  # rows (1 + 1) 2 d^2 = 16, 2 sines: work 32
+        monkeypatch.setattr(_dense_fourier, "FOURIER_WORK", 32)
+        assert _tables(c).fourier.work == 32  # type: ignore[union-attr]
+        monkeypatch.setattr(_dense_fourier, "FOURIER_WORK", 31)
+        assert _tables(c).fourier is None
+
+    def test_the_estimate_before_it(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Two phase gates: estimate 24 x (3^2 - 1) = 192; the build finds one pair
+        (``e^{i(a+b)}``): work 48."""
+        from quarch.quantum import _dense_fourier
+
+        c = self._one_wire("phase", "phase")
+        monkeypatch.setattr(_dense_fourier, "FOURIER_WORK", 192)
+        assert _tables(c).fourier.work == 48  # type: ignore[union-attr]
+        monkeypatch.setattr(_dense_fourier, "FOURIER_WORK", 191)
+        assert _tables(c).fourier is None
+        two = self._one_wire("ry", "rz")  # 24 x (2^2 - 1) = 72 estimated, 24 x 4 built
+        monkeypatch.setattr(_dense_fourier, "FOURIER_WORK", 96)
+        assert _tables(two).fourier.work == 96  # type: ignore[union-attr]
+
+    def test_terms_and_grid(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from quarch.quantum import _dense_fourier
+
+        monkeypatch.setattr(_dense_fourier, "FOURIER_WORK", float("inf"))
+        two = self._one_wire("ry", "ry")  # 4 terms, one layer of 2 angles: grid 9 x 4
+        monkeypatch.setattr(_dense_fourier, "_MAX_TERMS", 4)
+        assert _tables(two).fourier is not None
+        monkeypatch.setattr(_dense_fourier, "_MAX_TERMS", 3)
+        assert _tables(two).fourier is None
+        monkeypatch.setattr(_dense_fourier, "_MAX_TERMS", 4096)
+        monkeypatch.setattr(_dense_fourier, "_GRID_LIMIT", 36)
+        assert _tables(two).fourier is not None
+        monkeypatch.setattr(_dense_fourier, "_GRID_LIMIT", 35)
+        assert _tables(two).fourier is None
+
+
+def test_the_product_state_polynomial_with_more_inputs_than_wires() -> None:
+    """Angles read from inputs 1 and 2 of three (scaled): the polynomial's angles are
+    per input, and its numbers the gather's."""
+    c = Circuit(2)
+    c.ry(0, Input(2, scale=0.7)).rx(1, Input(1, scale=1.3))
+    c.add(RotationLayer(2, ("Y", "Z"))).add(EntanglingLayer(2, "ring", "cnot"))
+    assert c.n_inputs == 3
+    got, want, took = _product_both(c, 9)
+    assert took
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

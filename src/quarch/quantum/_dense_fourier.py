@@ -1,4 +1,4 @@
-"""The dense variant's shared matrix as a trigonometric polynomial: ``U^T`` and ``dU^T/dw`` in four calls.
+"""The dense variant's shared matrix and product state as trigonometric polynomials (fewer torch calls).
 
 Why: at two qubits the dense variant (:mod:`~quarch.quantum._small_dense`) spends
 about half of its forward building ``U^T`` and its derivatives from the slots'
@@ -34,6 +34,12 @@ The price is ``rows x sines`` multiply-adds per call, ``(1 + W) 2 d^2`` rows and
 at most :data:`FOURIER_WORK` (set by measurement, ``benchmarks/dense_variant.py``),
 which in practice means 2 qubits with up to two layers of two rotations each, 3 qubits
 with one such layer, or 4 qubits with one layer of one rotation.
+
+The same holds for the per-sample side: a real product state and its ``n``
+derivatives are products of one ``alpha + beta cos a + gamma sin a`` per wire, so
+:func:`product_tables` writes them as ``bias + coef sin(angles x^T + shift)`` (one
+``addmm`` of ``2^n`` sines of the inputs' sums and differences for rotations) in place
+of the variant's gather and product over the wires, up to :data:`PRODUCT_TERMS` sines.
 """
 
 from __future__ import annotations
@@ -47,7 +53,14 @@ import torch
 if TYPE_CHECKING:
     from quarch.quantum._small_dense import DenseTables
 
-__all__ = ["FOURIER_WORK", "FourierTables", "fourier_tables"]
+__all__ = [
+    "FOURIER_WORK",
+    "PRODUCT_TERMS",
+    "FourierTables",
+    "ProductTables",
+    "fourier_tables",
+    "product_tables",
+]
 
 FOURIER_WORK = 4e5
 """Most multiply-adds per call (rows of the table x sines) for which the trigonometric
@@ -157,8 +170,6 @@ def _terms(
         x_all = x_l if x_all is None else (x_all[:, None] @ x_l[None]).reshape(-1, d, d)
     if sorted(seen) != sorted(chained) or x_all is None:
         return None
-    if x_all.shape[0] != e_all.shape[0]:  # only constants before the first layer
-        x_all = x_all.expand(e_all.shape[0], d, d)
     if tab.row_phase is not None:
         x_all = x_all * _c128(tab.row_phase)
     return e_all, x_all
