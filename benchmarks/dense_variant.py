@@ -39,6 +39,7 @@ import argparse
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -57,26 +58,33 @@ from quarch.quantum import (
 from quarch.quantum._small_dense import DenseTables
 
 
-def _step(n: int, layers: int, batch: int, dense: bool) -> tuple[sim.Step, DenseTables | None]:
-    """A forward+backward of the layer on the small path; ``dense=False`` marks the
-    plan's run time as not having the variant before its first call."""
-    layer = QuantumLayer(
-        sim.build(n, layers), generator=torch.Generator().manual_seed(0), path="small"
-    )
-    x = torch.rand(batch, n, requires_grad=True)
-    layer(x)  # makes the run time
-    rt = next(iter(layer.plan._small.values()))
-    tab = rt.dense if isinstance(rt.dense, DenseTables) else None
-    if not dense:
-        rt.dense = False
-        rt.replays.entries.clear()
+def _small_layer(c: Circuit, batch: int) -> tuple[QuantumLayer, torch.Tensor, Any]:
+    """A layer of ``c`` on the small path after one call (which makes its run time),
+    its batch of inputs, and that run time."""
+    layer = QuantumLayer(c, generator=torch.Generator().manual_seed(0), path="small")
+    x = torch.rand(batch, c.n_qubits, requires_grad=True)
+    layer(x)
+    return layer, x, next(iter(layer.plan._small.values()))
 
+
+def _timed(layer: QuantumLayer, x: torch.Tensor) -> sim.Step:
     def step() -> None:
         layer.zero_grad()
         x.grad = None
         layer(x).sum().backward()
 
-    return step, tab
+    return step
+
+
+def _step(n: int, layers: int, batch: int, dense: bool) -> tuple[sim.Step, DenseTables | None]:
+    """A forward+backward of the layer on the small path; ``dense=False`` marks the
+    plan's run time as not having the variant before its timed calls."""
+    layer, x, rt = _small_layer(sim.build(n, layers), batch)
+    tab = rt.dense if isinstance(rt.dense, DenseTables) else None
+    if not dense:
+        rt.dense = False
+        rt.replays.entries.clear()
+    return _timed(layer, x), tab
 
 
 def _layer(n: int, layers: int, rotations: tuple[str, ...]) -> Circuit:
@@ -86,24 +94,17 @@ def _layer(n: int, layers: int, rotations: tuple[str, ...]) -> Circuit:
     return c
 
 
-def _fourier_step(c: Circuit, batch: int, fourier: bool) -> tuple[sim.Step, int | None]:
-    """A forward+backward with the trigonometric form (where built) or the chains."""
-    layer = QuantumLayer(c, generator=torch.Generator().manual_seed(0), path="small")
-    x = torch.rand(batch, c.n_qubits, requires_grad=True)
-    layer(x)
-    rt = next(iter(layer.plan._small.values()))
+def _form_step(c: Circuit, batch: int, form: str, on: bool) -> tuple[sim.Step, Any]:
+    """A forward+backward on the small path with the dense tables' ``form``
+    (``"fourier"`` or ``"product"``) where they have it (``on``), or without it (the
+    chains, the gather); also the form's tables (None: not built)."""
+    layer, x, rt = _small_layer(c, batch)
     tab = rt.dense if isinstance(rt.dense, DenseTables) else None
-    work = None if tab is None or tab.fourier is None else tab.fourier.work
-    if tab is not None and not fourier:
-        tab.fourier = None
+    tables = None if tab is None else getattr(tab, form)
+    if tab is not None and not on:
+        setattr(tab, form, None)
         rt.replays.entries.clear()
-
-    def step() -> None:
-        layer.zero_grad()
-        x.grad = None
-        layer(x).sum().backward()
-
-    return step, work
+    return _timed(layer, x), tables
 
 
 def fourier_cells(budget: float) -> None:
@@ -120,10 +121,11 @@ def fourier_cells(budget: float) -> None:
             for rot in (("Y",), ("Y", "Z")):
                 c = _layer(n, layers, rot)
                 for batch in (8, 32, 256, 1024):
-                    on, work = _fourier_step(c, batch, True)
-                    if work is None:  # too many terms to build
+                    on, tables = _form_step(c, batch, "fourier", True)
+                    if tables is None:  # too many terms to build
                         break
-                    off, _ = _fourier_step(c, batch, False)
+                    work = tables.work
+                    off, _ = _form_step(c, batch, "fourier", False)
                     t = sim.rounds_of({"on": on, "off": off}, budget)
                     a, b = statistics.median(t["on"]) * 1e3, statistics.median(t["off"]) * 1e3
                     ratio = statistics.median(x / y for x, y in zip(t["on"], t["off"], strict=True))
@@ -137,26 +139,6 @@ def fourier_cells(budget: float) -> None:
     print(f"smallest work where it lost: {min(lost, default=0)}")
 
 
-def _product_step(c: Circuit, batch: int, product: bool) -> tuple[sim.Step, int | None]:
-    """A forward+backward with the product state's polynomial (where built) or the gather."""
-    layer = QuantumLayer(c, generator=torch.Generator().manual_seed(0), path="small")
-    x = torch.rand(batch, c.n_qubits, requires_grad=True)
-    layer(x)
-    rt = next(iter(layer.plan._small.values()))
-    tab = rt.dense if isinstance(rt.dense, DenseTables) else None
-    sines = None if tab is None or tab.product is None else tab.product.coef.shape[1]
-    if tab is not None and not product:
-        tab.product = None
-        rt.replays.entries.clear()
-
-    def step() -> None:
-        layer.zero_grad()
-        x.grad = None
-        layer(x).sum().backward()
-
-    return step, sines
-
-
 def product_cells(budget: float) -> None:
     """The product state's polynomial against the gather (see the module docstring)."""
     _dense_fourier.PRODUCT_TERMS = 10**6
@@ -167,8 +149,9 @@ def product_cells(budget: float) -> None:
             for _ in range(2):
                 c.add(RotationLayer(n, ("Y", "Z"))).add(EntanglingLayer(n, "ring", "cnot"))
             for batch in (8, 32, 256, 1024):
-                on, sines = _product_step(c, batch, True)
-                off, _ = _product_step(c, batch, False)
+                on, tables = _form_step(c, batch, "product", True)
+                sines = None if tables is None else tables.coef.shape[1]
+                off, _ = _form_step(c, batch, "product", False)
                 t = sim.rounds_of({"on": on, "off": off}, budget)
                 a, b = statistics.median(t["on"]) * 1e3, statistics.median(t["off"]) * 1e3
                 ratio = statistics.median(x / y for x, y in zip(t["on"], t["off"], strict=True))

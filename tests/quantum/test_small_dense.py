@@ -631,7 +631,7 @@ def test_constant_terms_and_folded_phases_in_the_trigonometric_form() -> None:
     only_phases.append("phase", [1], [only_phases.new_weight()])
     mixed = Circuit(2).add(AngleEmbedding(2, rotation="X")).add(RotationLayer(2, ("Y",)))
     mixed.append("phase", [0], [mixed.new_weight()]).append("cphase", [0, 1], [0.7])
-    mixed.add(RotationLayer(2, ("Z",)))
+    mixed.add(RotationLayer(2, ("Y", "Z")))  # not diagonal: the phases are seen
     for c in (only_phases, mixed):
         got, want, fourier = _with_and_without_fourier(c, 16, 5)
         assert fourier is not None
