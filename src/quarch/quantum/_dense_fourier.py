@@ -45,13 +45,32 @@ of the variant's gather and product over the wires, up to :data:`PRODUCT_TERMS` 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-if TYPE_CHECKING:
-    from quarch.quantum._small_dense import DenseTables
+
+class DenseTables(Protocol):
+    """What the tables here read of :class:`~quarch.quantum._small_dense.DenseTables`
+    (a protocol, so that this module does not import the one that imports it)."""
+
+    n: int
+    d: int
+    n_chains: int
+    n_layers: int
+    slot_rows: int
+    layer_rows: list[set[int]]
+    real_state: bool
+    m_base: torch.Tensor
+    m_mat: torch.Tensor
+    row_index: list[torch.Tensor] | None
+    kron_index: torch.Tensor
+    kron_phase: torch.Tensor | None
+    row_phase: torch.Tensor | None
+    conj_matrix: torch.Tensor
+    segment: list[tuple[str, Any]]
+
 
 __all__ = [
     "FOURIER_WORK",
