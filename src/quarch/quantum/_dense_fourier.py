@@ -32,8 +32,9 @@ points). Terms whose coefficients vanish are dropped: rotations (``A = 0``) leav
 The price is ``rows x sines`` multiply-adds per call, ``(1 + W) 2 d^2`` rows and up to
 ``3^k - 1`` sines, exponential in the angles: the form is taken only where that work is
 at most :data:`FOURIER_WORK` (set by measurement, ``benchmarks/dense_variant.py``),
-which in practice means 2 qubits with up to two layers of two rotations each, 3 qubits
-with one such layer, or 4 qubits with one layer of one rotation.
+which in the simulator benchmark's layer means 1 qubit with up to five layers of two
+rotations, 2 qubits with up to two (or five of one rotation), 3 qubits with one (or two
+of one), 4 qubits with one layer of one rotation.
 
 The same holds for the per-sample side: a real product state and its ``n``
 derivatives are products of one ``alpha + beta cos a + gamma sin a`` per wire, so
