@@ -16,7 +16,7 @@ With ``--fourier`` it instead times the variant's trigonometric form
 (``quantum/_dense_fourier.py``) against its derivative chains, the same plan both
 ways, on the layer with one or two rotations per qubit and layer, n = 1..4, L = 1..6,
 wherever the form can be built, batches 8, 32, 256 and 1024, and prints the form's work
-(:attr:`FourierTables.work`) per cell, then the largest work at which it won and the
+(:attr:`SineTables.work`) per cell, then the largest work at which it won and the
 smallest at which it lost; :data:`~quarch.quantum._dense_fourier.FOURIER_WORK` is set
 from those cells.
 

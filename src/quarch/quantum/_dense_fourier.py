@@ -73,14 +73,7 @@ class DenseTables(Protocol):
     segment: list[tuple[str, Any]]
 
 
-__all__ = [
-    "FOURIER_WORK",
-    "PRODUCT_TERMS",
-    "FourierTables",
-    "ProductTables",
-    "fourier_tables",
-    "product_tables",
-]
+__all__ = ["FOURIER_WORK", "PRODUCT_TERMS", "SineTables", "fourier_tables", "product_tables"]
 
 FOURIER_WORK = 4e5
 """Most multiply-adds per call (rows of the table x sines) for which the trigonometric
@@ -101,28 +94,31 @@ _MAX_TERMS = 4096
 benchmark sets that bound to infinity; at 4,096 terms the form already lost)."""
 
 
-class FourierTables:
-    """``angles [S, W]``, ``shift [S]``, ``coef [(1 + W) 2 d^2, S]``, ``bias [(1 + W) 2 d^2]``:
-    ``bias + coef @ sin(angles @ w + shift)`` is ``U^T`` (rows of ``(re, im)`` pairs,
-    with the real state's row phases) followed by ``dU^T/dw`` per weight, doubled and
-    (for a complex state) signed as :attr:`DenseTables.chain_scale` and
-    :attr:`DenseTables.conj_matrix` make them; ``work`` its multiply-adds per call."""
+class SineTables:
+    """``bias + coef @ sin(angles @ v + shift)``, the form both builders here return:
+
+    * :func:`fourier_tables`: ``v = w``, ``angles [S, W]``, ``shift [S]``, ``coef [(1 +
+      W) 2 d^2, S]``, ``bias [(1 + W) 2 d^2]``: ``U^T`` (rows of ``(re, im)`` pairs, with
+      the real state's row phases) followed by ``dU^T/dw`` per weight, doubled and (for a
+      complex state) signed as :attr:`DenseTables.chain_scale` and
+      :attr:`DenseTables.conj_matrix` make them;
+    * :func:`product_tables`: ``v = x^T`` (batch last), ``angles [S, I]``, ``shift [S,
+      1]``, ``coef [(n + 1) d, S]``, ``bias [(n + 1) d, 1]``: a real product state and its
+      ``n`` derivatives.
+
+    ``work``: multiply-adds of the ``coef`` product per column of ``v``."""
 
     def __init__(
-        self,
-        angles: torch.Tensor,
-        shift: torch.Tensor,
-        coef: torch.Tensor,
-        bias: torch.Tensor,
+        self, angles: torch.Tensor, shift: torch.Tensor, coef: torch.Tensor, bias: torch.Tensor
     ) -> None:
         self.angles, self.shift, self.coef, self.bias = angles, shift, coef, bias
         self.work = int(coef.shape[0] * coef.shape[1])
 
 
-def _krons_on_grid(tab: DenseTables, a: np.ndarray) -> torch.Tensor:
-    """Every Kronecker layer of chain 0 (transposed, with the folded phases) at each
+def _kron_on_grid(tab: DenseTables, layer: int, a: np.ndarray) -> torch.Tensor:
+    """Kronecker layer ``layer`` of chain 0 (transposed, with its folded phases) at each
     row of slot angles ``a [G, A]``, as :func:`~quarch.quantum._small_dense._chains`
-    builds them: ``[G, L, d, d]`` complex128 on the CPU."""
+    builds it: ``[G, d, d]`` complex128 on the CPU."""
     g = a.shape[0]
     n, d = tab.n, tab.d
     ta = torch.as_tensor(a, dtype=torch.float64)
@@ -135,10 +131,10 @@ def _krons_on_grid(tab: DenseTables, a: np.ndarray) -> torch.Tensor:
         for i in idx[1:]:
             acc = mats[:, i] @ acc
         mats = acc
-    kidx = tab.kron_index.cpu().view(n, tab.n_chains, tab.n_layers, d, d)[:, 0]
-    kt = mats.reshape(g, -1)[:, kidx.reshape(-1)].view(g, n, tab.n_layers, d, d).prod(1)
+    kidx = tab.kron_index.cpu().view(n, tab.n_chains, tab.n_layers, d, d)[:, 0, layer]
+    kt = mats.reshape(g, -1)[:, kidx.reshape(-1)].view(g, n, d, d).prod(1)
     if tab.kron_phase is not None:
-        kt = kt * _c128(tab.kron_phase)
+        kt = kt * _c128(tab.kron_phase[layer])
     return kt
 
 
@@ -157,23 +153,31 @@ def _layer_terms(
     digits = np.indices((3,) * k).reshape(k, 3**k).T  # [3^k, k] (one empty row for k = 0)
     a = np.zeros((len(digits), n_slots))
     a[:, slots] = digits * (2 * math.pi / 3)
-    kt = _krons_on_grid(tab, a)[:, layer].numpy().reshape([3] * k + [d, d])
+    kt = _kron_on_grid(tab, layer, a).numpy().reshape([3] * k + [d, d])
     x = (np.fft.fftn(kt, axes=tuple(range(k))) / 3**k).reshape(-1, d, d)
-    keep = np.abs(x).max((1, 2)) > 1e-13 * max(1.0, float(np.abs(x).max()))
-    e = np.where(digits == 2, -1, digits)  # FFT index e mod 3
-    return e[keep], torch.as_tensor(x[keep])
+    e, x = _nonzero(_frequencies(digits), x)
+    return e, torch.as_tensor(x)
 
 
-def _terms(
-    tab: DenseTables, chained: list[int], n_slots: int
-) -> tuple[np.ndarray, torch.Tensor] | None:
+def _frequencies(digits: np.ndarray) -> np.ndarray:
+    """Frequencies -1, 0, 1 from their FFT indices (``e mod 3``)."""
+    return np.where(digits == 2, -1, digits)
+
+
+def _nonzero(e: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The terms ``(e, x)`` whose coefficients are not rounding (1e-13 of the largest)."""
+    flat = np.abs(x).reshape(len(x), -1).max(1)
+    keep = flat > 1e-13 * max(1.0, float(flat.max()))
+    return e[keep], x[keep]
+
+
+def _terms(tab: DenseTables, chained: list[int], n_slots: int) -> tuple[np.ndarray, np.ndarray]:
     """All Fourier terms of ``U^T`` in the chained angles, ``(e [T, k], X [T, d, d])``:
-    per layer (:func:`_layer_terms`), multiplied in the segment's order (the layers'
-    angles are disjoint, so a product's frequency is the concatenation); None where a
-    chained angle is in no layer or in two."""
+    per layer (:func:`_layer_terms`), multiplied in the segment's order. The layers'
+    angles are disjoint (the plan registers new rows, so new slots, for every Kronecker
+    layer), so a product's frequency is the concatenation of its factors'."""
     k, d = len(chained), tab.d
     pos = {j: i for i, j in enumerate(chained)}
-    seen: list[int] = []
     e_all = np.zeros((1, k), dtype=np.int64)
     x_all: torch.Tensor | None = None
     for what, val in tab.segment:
@@ -182,39 +186,70 @@ def _terms(
             x_all = c[None] if x_all is None else x_all @ c
             continue
         slots = [j for j in chained if j % tab.slot_rows in tab.layer_rows[val]]
-        seen += slots
         e_l, x_l = _layer_terms(tab, val, slots, n_slots)
         e_full = np.zeros((len(e_l), k), dtype=np.int64)
         e_full[:, [pos[j] for j in slots]] = e_l
         e_all = (e_all[:, None] + e_full[None]).reshape(-1, k)
         x_all = x_l if x_all is None else (x_all[:, None] @ x_l[None]).reshape(-1, d, d)
-    if sorted(seen) != sorted(chained) or x_all is None:
-        return None
+    assert x_all is not None  # a qualifying segment has a Kronecker layer
     if tab.row_phase is not None:
         x_all = x_all * _c128(tab.row_phase)
-    return e_all, x_all
+    return e_all, x_all.numpy()
 
 
 def _pairs(e: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(e [T, k], P [T, d, d], Q [T, d, d], X_0 [d, d])``: the terms paired with their
-    opposites, each pair under its ``e`` with first nonzero entry +1 (either member may
-    be missing: a phase gate's ``e^{i a}`` has no ``e^{-i a}``), and the constant term."""
-    k, d = e.shape[1], x.shape[-1]
+    """``(e [T, k], P [T, ...], Q [T, ...], X_0)`` from the terms ``X_e`` (``x [N,
+    ...]``): each pair ``X_e e^{i e.a} + X_-e e^{-i e.a} = P cos(e.a) + Q sin(e.a)``
+    under its ``e`` with first nonzero entry +1 (either member may be missing: a phase
+    gate's ``e^{i a}`` has no ``e^{-i a}``), and the constant term."""
+    k = e.shape[1]
     place = 3 ** np.arange(k)
     where = {int(c): i for i, c in enumerate((e % 3) @ place)}
-    zero = np.zeros((d, d), dtype=np.complex128)
+    zero = np.zeros(x.shape[1:], dtype=np.complex128)
     x0 = x[where[0]] if 0 in where else zero
     nonzero = np.flatnonzero((e != 0).any(1))
     first = e[nonzero, np.argmax(e[nonzero] != 0, axis=1)]
-    canon = np.unique(e[nonzero] * first[:, None], axis=0)  # first nonzero entry +1
-    if not len(canon):
-        return canon.astype(np.float64), x[:0], x[:0], x0
+    canon = np.unique(e[nonzero] * first[:, None], axis=0).reshape(-1, k)  # first +1
 
     def at(codes: np.ndarray) -> np.ndarray:
-        return np.stack([x[where[int(c)]] if int(c) in where else zero for c in codes])
+        got = [x[where[int(c)]] if int(c) in where else zero for c in codes]
+        return np.array(got, dtype=np.complex128).reshape(len(codes), *x.shape[1:])
 
     xp, xm = at((canon % 3) @ place), at((-canon % 3) @ place)
     return canon.astype(np.float64), xp + xm, 1j * (xp - xm), x0
+
+
+def _sine_table(p: np.ndarray, q: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """``coef [1 + M, R, 2T]`` over the columns ``(cos, sin)`` of each of ``T`` pairs
+    (``p, q [T, R]``, real): block 0 is the value ``P cos + Q sin``, block ``1 + m``
+    its derivative along direction ``m``, ``rates[m, t] (Q cos - P sin)`` (``rates [M,
+    T]``: ``d(e_t.a)/d`` that direction)."""
+    coef = np.zeros((1 + len(rates), p.shape[1], 2 * len(p)))
+    coef[0, :, 0::2], coef[0, :, 1::2] = p.T, q.T
+    coef[1:, :, 0::2] = rates[:, None, :] * q.T[None]
+    coef[1:, :, 1::2] = -rates[:, None, :] * p.T[None]
+    return coef
+
+
+def _tables(
+    freq: np.ndarray, coef: np.ndarray, bias: np.ndarray, like: torch.Tensor, column: bool
+) -> SineTables:
+    """:class:`SineTables` of dtype and device ``like``: ``freq [T, V]`` the pairs'
+    ``e.a`` per unit of the variables (each twice: cos, then sin), ``coef`` and
+    ``bias`` flattened to rows; ``column``: shift and bias as columns (``v`` a matrix)."""
+    s = 2 * len(freq)
+    shift = np.tile([math.pi / 2, 0.0], len(freq))  # cos = sin(. + pi/2)
+    extra = (1,) if column else ()
+
+    def t(v: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(v), dtype=like.dtype, device=like.device)
+
+    return SineTables(
+        t(np.repeat(freq, 2, axis=0)),
+        t(shift.reshape(s, *extra)),
+        t(coef.reshape(-1, s)),
+        t(bias.reshape(-1, *extra)),
+    )
 
 
 def _reals(z: np.ndarray) -> np.ndarray:
@@ -222,7 +257,7 @@ def _reals(z: np.ndarray) -> np.ndarray:
     return np.stack([z.real, z.imag], -1).reshape(len(z), -1)
 
 
-def fourier_tables(tab: DenseTables, scale: np.ndarray, chained: list[int]) -> FourierTables | None:
+def fourier_tables(tab: DenseTables, scale: np.ndarray, chained: list[int]) -> SineTables | None:
     """The trigonometric form of ``tab``'s shared matrix, or None where it costs more
     than :data:`FOURIER_WORK` per call (or a layer's grid more than the build allows).
 
@@ -238,35 +273,18 @@ def fourier_tables(tab: DenseTables, scale: np.ndarray, chained: list[int]) -> F
     too_much = rows * (terms - 1) > FOURIER_WORK or terms > _MAX_TERMS
     if k == 0 or too_much or 3**widest * d * d > _GRID_LIMIT:
         return None
-    got = _terms(tab, chained, m_base.shape[0])
-    if got is None:
+    es, ps, qs, x0 = _pairs(*_terms(tab, chained, m_base.shape[0]))
+    if rows * 2 * len(es) > FOURIER_WORK:
         return None
-    es, ps, qs, x0 = _pairs(got[0], got[1].numpy())
-    n_sines = 2 * len(es)
-    if n_sines == 0 or rows * n_sines > FOURIER_WORK:
-        return None
-    # columns: (cos, sin) of each pair's e.a; rows: U^T, then dU^T/dw per weight
-    sub = scale[:, chained]  # [W, k]
-    freq = es @ sub.T  # [T, W]: e.a = (e @ scale^T) w
-    ang = np.repeat(freq, 2, axis=0)
-    shift = np.tile([math.pi / 2, 0.0], len(es))  # cos, sin
-    cos_c, sin_c = _reals(ps), _reals(qs)  # [T, 2 d^2]: U^T's terms
-    coef = np.zeros((1 + n_w, 2 * d * d, n_sines))
-    coef[0, :, 0::2], coef[0, :, 1::2] = cos_c.T, sin_c.T
-    # dU^T/dw_m = 2 sum_j scale[m, j] e_j (Q cos - P sin) (the chains' doubling), signed
-    # as the chains' d_w is for a complex state
-    sign = 1.0 if tab.real_state else tab.conj_matrix.double().cpu().numpy()[:, None]
-    dw = 2 * freq.T  # [W, T]
-    coef[1:, :, 0::2] = dw[:, None, :] * (sin_c.T * sign)[None]
-    coef[1:, :, 1::2] = -dw[:, None, :] * (cos_c.T * sign)[None]
+    # rows: U^T, then dU^T/dw_m = 2 sum_j scale[m, j] e_j (Q cos - P sin) (the chains'
+    # doubling), signed for a complex state as the chains' d_w is
+    freq = es @ scale[:, chained].T  # [T, W]: e.a = (e @ scale^T) w
+    coef = _sine_table(_reals(ps), _reals(qs), 2 * freq.T)
+    if not tab.real_state:
+        coef[1:] *= tab.conj_matrix.double().cpu().numpy()[None, :, None]
     bias = np.zeros((1 + n_w, 2 * d * d))
     bias[0] = _reals(x0[None])[0]
-    real, dev = tab.m_mat.dtype, tab.m_mat.device
-
-    def t(v: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(v), dtype=real, device=dev)
-
-    return FourierTables(t(ang), t(shift), t(coef.reshape(-1, n_sines)), t(bias.reshape(-1)))
+    return _tables(freq, coef, bias, tab.m_mat, column=False)
 
 
 PRODUCT_TERMS = 16
@@ -278,21 +296,9 @@ every cell, n = 1-4 (2, 4, 8, 16 sines; load average 2.0-3.5); an embedding gate
 a constant term (up to 3^n - 1 sines) beyond 16 stays on the gather, unmeasured."""
 
 
-class ProductTables:
-    """``angles [S, I]``, ``shift [S, 1]``, ``coef [(n + 1) d, S]``, ``bias [(n + 1) d,
-    1]``: ``bias + coef @ sin(angles @ x^T + shift)`` is a real product state and its
-    ``n`` derivatives, ``[(n + 1) d, B]`` (batch last), as the dense variant's gather
-    builds them."""
-
-    def __init__(
-        self, angles: torch.Tensor, shift: torch.Tensor, coef: torch.Tensor, bias: torch.Tensor
-    ) -> None:
-        self.angles, self.shift, self.coef, self.bias = angles, shift, coef, bias
-
-
 def product_tables(
     triples: np.ndarray, bits: np.ndarray, scale: np.ndarray, like: torch.Tensor
-) -> ProductTables | None:
+) -> SineTables | None:
     """The real product state ``phi_k = prod_q v_q[bit_q(k)](a_q)`` and its derivatives
     ``d phi / d a_q`` as trigonometric polynomials of the wires' angles ``a = x @ scale``
     (``scale [I, n]``), where that takes at most :data:`PRODUCT_TERMS` sines; None
@@ -316,38 +322,15 @@ def product_tables(
         -1,
     )  # [n, 2, 3]
     digits = np.indices((3,) * n).reshape(n, 3**n).T  # [3^n, n]
-    e = np.where(digits == 2, -1, digits)
     # X_e[k] = prod_q c[q, bit_q(k), e_q]: [3^n, d]
     x = np.ones((3**n, d), dtype=np.complex128)
     for q in range(n):
         x = x * c[q][bits[q]][:, digits[:, q]].T
-    scale_e = np.abs(x).max()
-    place = 3 ** np.arange(n - 1, -1, -1)
-    where = {int(v): i for i, v in enumerate(digits @ place)}
-    canon = [i for i in range(1, 3**n) if e[i][np.flatnonzero(e[i])[0]] == 1]
-    pairs = []
-    for i in canon:
-        j = where[int((-e[i] % 3) @ place)]
-        p, q = x[i] + x[j], 1j * (x[i] - x[j])
-        if max(np.abs(p).max(), np.abs(q).max()) > 1e-13 * max(1.0, scale_e):
-            pairs.append((e[i].astype(np.float64), p.real, q.real))
-    if not pairs or 2 * len(pairs) > PRODUCT_TERMS:
+    es, ps, qs, x0 = _pairs(*_nonzero(_frequencies(digits), x))
+    if not len(es) or 2 * len(es) > PRODUCT_TERMS:
         return None
-    s = 2 * len(pairs)
-    coef = np.zeros((n + 1, d, s))
-    angles = np.zeros((s, scale.shape[0]))
-    shift = np.zeros((s, 1))
-    for t, (ev, p, q) in enumerate(pairs):
-        angles[2 * t] = angles[2 * t + 1] = scale @ ev
-        shift[2 * t] = math.pi / 2  # cos
-        coef[0, :, 2 * t], coef[0, :, 2 * t + 1] = p, q
-        for w in range(n):  # d/da_w: cos gets e_w Q, sin gets -e_w P
-            coef[1 + w, :, 2 * t] = ev[w] * q
-            coef[1 + w, :, 2 * t + 1] = -ev[w] * p
-    bias = np.zeros((n + 1, d, 1))
-    bias[0, :, 0] = x[0].real
-
-    def t_(v: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(v), dtype=like.dtype, device=like.device)
-
-    return ProductTables(t_(angles), t_(shift), t_(coef.reshape(-1, s)), t_(bias.reshape(-1, 1)))
+    # rows: the state, then its derivative in each wire's angle (rates e_w)
+    coef = _sine_table(ps.real, qs.real, es.T)
+    bias = np.zeros((n + 1, d))
+    bias[0] = x0.real
+    return _tables(es @ scale.T, coef, bias, like, column=True)

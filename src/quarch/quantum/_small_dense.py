@@ -56,8 +56,7 @@ import numpy as np
 import torch
 
 from quarch.quantum._dense_fourier import (
-    FourierTables,
-    ProductTables,
+    SineTables,
     fourier_tables,
     product_tables,
 )
@@ -189,7 +188,7 @@ class DenseTables:
                 phi[q, j] = 4 * q + 2 * (j == q + 1) + bits[q]
         self.phi_index = lt(phi.reshape(-1))
         #: a real product state as a trigonometric polynomial, where that is shorter
-        self.product: ProductTables | None = None
+        self.product: SineTables | None = None
         if self.real_state:
             triples = np.array([[parts(v, q) for v in abc] for q, abc in enumerate(cols)])
             self.product = product_tables(
@@ -284,7 +283,7 @@ class DenseTables:
         #: the chains' complex multiply-adds per call (their products and gathers)
         self.work = self.n_chains * nl * d**3 + n * self.n_chains * nl * d * d
         #: the shared part as a trigonometric polynomial, where that is cheaper
-        self.fourier: FourierTables | None = fourier_tables(self, ss, chained)
+        self.fourier: SineTables | None = fourier_tables(self, ss, chained)
 
 
 def _qualifies(rt: SmallRuntime) -> bool:
