@@ -664,6 +664,11 @@ class TestTheTrigonometricFormsBounds:
         assert _tables(c).fourier.work == 32  # type: ignore[union-attr]
         monkeypatch.setattr(_dense_fourier, "FOURIER_WORK", 31)
         assert _tables(c).fourier is None
+        two = self._one_wire("ry", "rz")  # rows 24, two pairs (4 sines): work 96
+        monkeypatch.setattr(_dense_fourier, "FOURIER_WORK", 96)
+        assert _tables(two).fourier.work == 96  # type: ignore[union-attr]
+        monkeypatch.setattr(_dense_fourier, "FOURIER_WORK", 95)
+        assert _tables(two).fourier is None
 
     def test_the_estimate_before_it(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Two phase gates: estimate 24 x (3^2 - 1) = 192; the build finds one pair
