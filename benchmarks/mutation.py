@@ -85,15 +85,16 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/quantum/test_replay.py",
             "tests/quantum/test_cuda_graph.py",
             "tests/quantum/test_small_dense.py",
+            "tests/quantum/test_device_placement.py",
         ],
     ),
     "small-dense": (
         ["src/quarch/quantum/_small_dense.py"],
-        ["tests/quantum/test_small_dense.py"],
+        ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py"],
     ),
     "dense-fourier": (
         ["src/quarch/quantum/_dense_fourier.py"],
-        ["tests/quantum/test_small_dense.py"],
+        ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py"],
     ),
     "replay": (
         ["src/quarch/quantum/_replay.py", "src/quarch/quantum/_agreement.py"],

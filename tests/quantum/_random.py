@@ -6,6 +6,11 @@ import numpy as np
 
 from quarch.quantum import GATES, Circuit, Input
 
+_ONE_ANGLE = [g for g, s in GATES.items() if s.n_wires == 1 and s.n_params == 1]
+_ONE_CONST = [g for g, s in GATES.items() if s.n_wires == 1 and s.n_params == 0]
+_MULTI_CONST = [g for g, s in GATES.items() if s.n_wires > 1 and s.n_params == 0]
+_MULTI_ANGLE = [g for g, s in GATES.items() if s.n_wires > 1 and s.n_params == 1]
+
 
 def random_circuit(n_qubits: int, rng: np.random.Generator, n_ops: int = 12) -> Circuit:
     """A circuit of ``n_ops`` random gates whose angles are constants, weights or inputs."""
@@ -37,4 +42,42 @@ def all_gates_circuit(n_qubits: int = 3) -> Circuit:
             c.new_weight() if k % 2 == 0 else Input(k % n_qubits) for k in range(spec.n_params)
         ]
         c.append(name, wires, params)
+    return c
+
+
+def dense_form_circuit(n: int, rng: np.random.Generator) -> Circuit:
+    """A random circuit of the dense variant's form: each wire's embedding (maybe a
+    constant gate, then a one-angle gate of an input with a random scale), then a
+    random mix of trainable one-qubit gates (``rot`` and ``u3`` included; some weights
+    used twice, some angles constant) and constant multi-qubit gates (fixed-angle
+    ones included)."""
+    c = Circuit(n)
+    for q in range(n):
+        if rng.random() < 0.4:
+            c.append(_ONE_CONST[int(rng.integers(len(_ONE_CONST)))], [q])
+        name = _ONE_ANGLE[int(rng.integers(len(_ONE_ANGLE)))]
+        c.append(name, [q], [Input(q, scale=float(rng.uniform(0.5, 2)))])
+    used: list[object] = [c.new_weight()]  # at least one trainable gate
+    c.append(_ONE_ANGLE[int(rng.integers(len(_ONE_ANGLE)))], [int(rng.integers(n))], used)
+    for _ in range(int(rng.integers(3, 14))):
+        r = rng.random()
+        if r < 0.55 or n == 1:
+            name = [*_ONE_ANGLE, "rot", "u3"][int(rng.integers(len(_ONE_ANGLE) + 2))]
+            params: list[object] = []
+            for _ in range(GATES[name].n_params):
+                if used and rng.random() < 0.15:
+                    params.append(used[int(rng.integers(len(used)))])  # a shared weight
+                elif rng.random() < 0.1:
+                    params.append(float(rng.uniform(-3, 3)))
+                else:
+                    params.append(c.new_weight())
+                    used.append(params[-1])
+            c.append(name, [int(rng.integers(n))], params)
+        elif r < 0.65:
+            c.append(_ONE_CONST[int(rng.integers(len(_ONE_CONST)))], [int(rng.integers(n))])
+        else:
+            pool = [g for g in _MULTI_CONST + _MULTI_ANGLE if GATES[g].n_wires <= n]
+            name = pool[int(rng.integers(len(pool)))]
+            wires = rng.choice(n, GATES[name].n_wires, replace=False).tolist()
+            c.append(name, wires, [float(rng.uniform(-3, 3))] * GATES[name].n_params)
     return c

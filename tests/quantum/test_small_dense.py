@@ -18,7 +18,6 @@ import pytest
 import torch
 
 from quarch.quantum import (
-    GATES,
     AmplitudeEmbedding,
     AngleEmbedding,
     Circuit,
@@ -33,49 +32,7 @@ from quarch.quantum import (
 from quarch.quantum._small_dense import DENSE_ROWS, DenseTables, _qualifies
 
 from ._pennylane_truth import pl_z_and_grads
-
-_ONE_ANGLE = [g for g, s in GATES.items() if s.n_wires == 1 and s.n_params == 1]
-_ONE_CONST = [g for g, s in GATES.items() if s.n_wires == 1 and s.n_params == 0]
-_MULTI_CONST = [g for g, s in GATES.items() if s.n_wires > 1 and s.n_params == 0]
-_MULTI_ANGLE = [g for g, s in GATES.items() if s.n_wires > 1 and s.n_params == 1]
-
-
-def _dense_form(n: int, rng: np.random.Generator) -> Circuit:
-    """A random circuit of the dense variant's form: each wire's embedding (maybe a
-    constant gate, then a one-angle gate of an input with a random scale), then a
-    random mix of trainable one-qubit gates (``rot`` and ``u3`` included; some weights
-    used twice, some angles constant) and constant multi-qubit gates (fixed-angle
-    ones included)."""
-    c = Circuit(n)
-    for q in range(n):
-        if rng.random() < 0.4:
-            c.append(_ONE_CONST[int(rng.integers(len(_ONE_CONST)))], [q])
-        name = _ONE_ANGLE[int(rng.integers(len(_ONE_ANGLE)))]
-        c.append(name, [q], [Input(q, scale=float(rng.uniform(0.5, 2)))])
-    used: list[object] = [c.new_weight()]  # at least one trainable gate
-    c.append(_ONE_ANGLE[int(rng.integers(len(_ONE_ANGLE)))], [int(rng.integers(n))], used)
-    for _ in range(int(rng.integers(3, 14))):
-        r = rng.random()
-        if r < 0.55 or n == 1:
-            name = [*_ONE_ANGLE, "rot", "u3"][int(rng.integers(len(_ONE_ANGLE) + 2))]
-            params: list[object] = []
-            for _ in range(GATES[name].n_params):
-                if used and rng.random() < 0.15:
-                    params.append(used[int(rng.integers(len(used)))])  # a shared weight
-                elif rng.random() < 0.1:
-                    params.append(float(rng.uniform(-3, 3)))
-                else:
-                    params.append(c.new_weight())
-                    used.append(params[-1])
-            c.append(name, [int(rng.integers(n))], params)
-        elif r < 0.65:
-            c.append(_ONE_CONST[int(rng.integers(len(_ONE_CONST)))], [int(rng.integers(n))])
-        else:
-            pool = [g for g in _MULTI_CONST + _MULTI_ANGLE if GATES[g].n_wires <= n]
-            name = pool[int(rng.integers(len(pool)))]
-            wires = rng.choice(n, GATES[name].n_wires, replace=False).tolist()
-            c.append(name, wires, [float(rng.uniform(-3, 3))] * GATES[name].n_params)
-    return c
+from ._random import dense_form_circuit
 
 
 def _runtime(plan: object) -> object:
@@ -109,7 +66,7 @@ def test_random_circuits_against_pennylane(seed: int, monkeypatch: pytest.Monkey
     pytest.importorskip("pennylane")
     rng = np.random.default_rng(7000 + seed)
     n = 1 + seed % 4
-    c = _dense_form(n, rng)
+    c = dense_form_circuit(n, rng)
     batch = int(rng.choice([DENSE_ROWS, 16, 40]))
     w = rng.uniform(-3, 3, c.n_weights)
     x = rng.uniform(-3, 3, (batch, c.n_inputs))
@@ -160,7 +117,7 @@ def test_most_random_circuits_take_the_variant() -> None:
     took = 0
     for seed in range(40):
         rng = np.random.default_rng(7000 + seed)
-        c = _dense_form(1 + seed % 4, rng)
+        c = dense_form_circuit(1 + seed % 4, rng)
         plan = compile_circuit(c, dtype=torch.complex128, path="small")
         _z(plan, torch.zeros(DENSE_ROWS, c.n_inputs), torch.zeros(c.n_weights))
         took += _qualifies(_runtime(plan))  # type: ignore[arg-type]
@@ -383,7 +340,7 @@ def test_single_precision(seed: int) -> None:
     """complex64 (the default of a QuantumLayer) stays at float32's rounding against
     complex128: the derivative chains' products add no error of their own."""
     rng = np.random.default_rng(9000 + seed)
-    c = _dense_form(1 + seed % 4, rng)
+    c = dense_form_circuit(1 + seed % 4, rng)
     w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, (32, c.n_inputs))
     res = []
     for dtype, real in ((torch.complex64, torch.float32), (torch.complex128, torch.float64)):
@@ -484,7 +441,7 @@ def test_the_trigonometric_form_equals_the_chains() -> None:
     took = 0
     for seed in range(40):
         rng = np.random.default_rng(7000 + seed)
-        c = _dense_form(1 + seed % 4, rng)
+        c = dense_form_circuit(1 + seed % 4, rng)
         got, want, fourier = _with_and_without_fourier(c, 16, seed)
         took += fourier is not None
         for a, b in zip(got, want, strict=True):

@@ -46,10 +46,29 @@ of the variant's gather and product over the wires, up to :data:`PRODUCT_TERMS` 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import torch
+
+
+@dataclass(frozen=True)
+class HostTables:
+    """Host copies of the dense variant's tables that the builders here read
+    (float64 and complex128, rounded as the device's dtype holds them, so the forms are
+    built from exactly the numbers the chains multiply). Built from these, never by
+    reading the device back, a plan costs no device-to-host copy on a GPU and can be
+    built under a fake device (``tests/quantum/test_device_placement.py``)."""
+
+    m_base: np.ndarray  # [16 A]: per slot (re, im) of A, then of B and C in m_mat
+    m_mat: np.ndarray  # [16 A, 2 A]
+    row_index: list[np.ndarray] | None
+    kron_index: np.ndarray  # [n C L d d]
+    kron_phase: np.ndarray | None  # [L, d, d]
+    row_phase: np.ndarray | None  # [d, 1]
+    conj_matrix: np.ndarray  # [2 d d]
+    segment: list[tuple[str, Any]]  # ("k", layer) or ("c", const^T complex128)
 
 
 class DenseTables(Protocol):
@@ -63,17 +82,18 @@ class DenseTables(Protocol):
     slot_rows: int
     layer_rows: list[set[int]]
     real_state: bool
-    m_base: torch.Tensor
-    m_mat: torch.Tensor
-    row_index: list[torch.Tensor] | None
-    kron_index: torch.Tensor
-    kron_phase: torch.Tensor | None
-    row_phase: torch.Tensor | None
-    conj_matrix: torch.Tensor
-    segment: list[tuple[str, Any]]
+    m_mat: torch.Tensor  # the tables' dtype and device
+    host: HostTables
 
 
-__all__ = ["FOURIER_WORK", "PRODUCT_TERMS", "SineTables", "fourier_tables", "product_tables"]
+__all__ = [
+    "FOURIER_WORK",
+    "PRODUCT_TERMS",
+    "HostTables",
+    "SineTables",
+    "fourier_tables",
+    "product_tables",
+]
 
 FOURIER_WORK = 4e5
 """Most multiply-adds per call (rows of the table x sines) for which the trigonometric
@@ -115,36 +135,30 @@ class SineTables:
         self.work = int(coef.shape[0] * coef.shape[1])
 
 
-def _kron_on_grid(tab: DenseTables, layer: int, a: np.ndarray) -> torch.Tensor:
+def _kron_on_grid(tab: DenseTables, layer: int, a: np.ndarray) -> np.ndarray:
     """Kronecker layer ``layer`` of chain 0 (transposed, with its folded phases) at each
     row of slot angles ``a [G, A]``, as :func:`~quarch.quantum._small_dense._chains`
-    builds it: ``[G, d, d]`` complex128 on the CPU."""
+    builds it: ``[G, d, d]`` complex128, on the host."""
     g = a.shape[0]
-    n, d = tab.n, tab.d
-    ta = torch.as_tensor(a, dtype=torch.float64)
-    cw = torch.cat([ta.cos(), ta.sin()], 1)  # [G, 2A]
-    m = tab.m_base.detach().cpu().double() + cw @ tab.m_mat.detach().cpu().double().T
-    mats = torch.view_as_complex(m.reshape(g, -1, 2, 2, 2).contiguous())  # [G, 2A, 2, 2]
-    if tab.row_index is not None:
-        idx = [i.cpu() for i in tab.row_index]
-        acc = mats[:, idx[0]]
-        for i in idx[1:]:
+    n, d, h = tab.n, tab.d, tab.host
+    cw = np.concatenate([np.cos(a), np.sin(a)], 1)  # [G, 2A]
+    m = h.m_base + cw @ h.m_mat.T
+    mats = m.reshape(g, -1, 2, 2, 2).view(np.complex128)[..., 0]  # [G, 2A, 2, 2]
+    if h.row_index is not None:
+        acc = mats[:, h.row_index[0]]
+        for i in h.row_index[1:]:
             acc = mats[:, i] @ acc
         mats = acc
-    kidx = tab.kron_index.cpu().view(n, tab.n_chains, tab.n_layers, d, d)[:, 0, layer]
-    kt = mats.reshape(g, -1)[:, kidx.reshape(-1)].view(g, n, d, d).prod(1)
-    if tab.kron_phase is not None:
-        kt = kt * _c128(tab.kron_phase[layer])
-    return kt
-
-
-def _c128(t: torch.Tensor) -> torch.Tensor:
-    return t.detach().cpu().to(torch.complex128)
+    kidx = h.kron_index.reshape(n, tab.n_chains, tab.n_layers, d, d)[:, 0, layer]
+    kt = mats.reshape(g, -1)[:, kidx.reshape(-1)].reshape(g, n, d, d).prod(1)
+    if h.kron_phase is not None:
+        kt = kt * h.kron_phase[layer]
+    return kt  # type: ignore[no-any-return]
 
 
 def _layer_terms(
     tab: DenseTables, layer: int, slots: list[int], n_slots: int
-) -> tuple[np.ndarray, torch.Tensor]:
+) -> tuple[np.ndarray, np.ndarray]:
     """The nonzero Fourier terms ``(e [T, len(slots)], X [T, d, d])`` of Kronecker layer
     ``layer`` in its own angles ``slots``: the layer on the grid of each angle at ``0,
     2 pi/3, 4 pi/3`` (the others 0) and an FFT of size 3 per angle (frequencies of at
@@ -153,10 +167,9 @@ def _layer_terms(
     digits = np.indices((3,) * k).reshape(k, 3**k).T  # [3^k, k] (one empty row for k = 0)
     a = np.zeros((len(digits), n_slots))
     a[:, slots] = digits * (2 * math.pi / 3)
-    kt = _kron_on_grid(tab, layer, a).numpy().reshape([3] * k + [d, d])
+    kt = _kron_on_grid(tab, layer, a).reshape([3] * k + [d, d])
     x = (np.fft.fftn(kt, axes=tuple(range(k))) / 3**k).reshape(-1, d, d)
-    e, x = _nonzero(_frequencies(digits), x)
-    return e, torch.as_tensor(x)
+    return _nonzero(_frequencies(digits), x)
 
 
 def _frequencies(digits: np.ndarray) -> np.ndarray:
@@ -179,11 +192,10 @@ def _terms(tab: DenseTables, chained: list[int], n_slots: int) -> tuple[np.ndarr
     k, d = len(chained), tab.d
     pos = {j: i for i, j in enumerate(chained)}
     e_all = np.zeros((1, k), dtype=np.int64)
-    x_all: torch.Tensor | None = None
-    for what, val in tab.segment:
+    x_all: np.ndarray | None = None
+    for what, val in tab.host.segment:
         if what == "c":
-            c = _c128(val)
-            x_all = c[None] if x_all is None else x_all @ c
+            x_all = val[None] if x_all is None else x_all @ val
             continue
         slots = [j for j in chained if j % tab.slot_rows in tab.layer_rows[val]]
         e_l, x_l = _layer_terms(tab, val, slots, n_slots)
@@ -192,9 +204,9 @@ def _terms(tab: DenseTables, chained: list[int], n_slots: int) -> tuple[np.ndarr
         e_all = (e_all[:, None] + e_full[None]).reshape(-1, k)
         x_all = x_l if x_all is None else (x_all[:, None] @ x_l[None]).reshape(-1, d, d)
     assert x_all is not None  # a qualifying segment has a Kronecker layer
-    if tab.row_phase is not None:
-        x_all = x_all * _c128(tab.row_phase)
-    return e_all, x_all.numpy()
+    if tab.host.row_phase is not None:
+        x_all = x_all * tab.host.row_phase
+    return e_all, x_all
 
 
 def _pairs(e: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -267,7 +279,7 @@ def fourier_tables(tab: DenseTables, scale: np.ndarray, chained: list[int]) -> S
     n_w = scale.shape[0]
     rows = (1 + n_w) * 2 * d * d
     # at most (3 or 2 per angle: 2 where the slot has no constant term) - 1 sines
-    m_base = tab.m_base.double().cpu().numpy().reshape(-1, 16)
+    m_base = tab.host.m_base.reshape(-1, 16)
     terms = math.prod(3 if np.abs(m_base[j, :8]).max() > 1e-12 else 2 for j in chained)
     widest = max((sum(j % tab.slot_rows in r for j in chained) for r in tab.layer_rows), default=0)
     too_much = rows * (terms - 1) > FOURIER_WORK or terms > _MAX_TERMS
@@ -281,7 +293,7 @@ def fourier_tables(tab: DenseTables, scale: np.ndarray, chained: list[int]) -> S
     freq = es @ scale[:, chained].T  # [T, W]: e.a = (e @ scale^T) w
     coef = _sine_table(_reals(ps), _reals(qs), 2 * freq.T)
     if not tab.real_state:
-        coef[1:] *= tab.conj_matrix.double().cpu().numpy()[None, :, None]
+        coef[1:] *= tab.host.conj_matrix[None, :, None]
     bias = np.zeros((1 + n_w, 2 * d * d))
     bias[0] = _reals(x0[None])[0]
     return _tables(freq, coef, bias, tab.m_mat, column=False)

@@ -56,11 +56,12 @@ import numpy as np
 import torch
 
 from quarch.quantum._dense_fourier import (
+    HostTables,
     SineTables,
     fourier_tables,
     product_tables,
 )
-from quarch.quantum._small_runtime import _CDENSE, _KRON, SmallRuntime
+from quarch.quantum._small_runtime import _CDENSE, _KRON, SmallRuntime, host_rounded
 
 __all__ = [
     "DENSE_WORK",
@@ -135,6 +136,9 @@ class DenseTables:
         def lt(a: Any) -> torch.Tensor:
             return torch.as_tensor(np.ascontiguousarray(a, dtype=np.int64), device=dev)
 
+        def ct_(a: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(a, device=dev).to(rt.dtype)
+
         # --- the embedding: one slot per wire, applied to |0>
         assert prog.prefix is not None
         rows_b = prog.prefix[0][1]
@@ -196,11 +200,12 @@ class DenseTables:
             )
         # the real state's phases, prod_q phase[q, bit_q(k)], as U^T's row factors
         row_phase = np.prod([phases[q][bits[q]] for q in range(n)], 0)
-        self.row_phase = (
+        host_row_phase = (
             None
             if not self.real_state or np.allclose(row_phase, 1)
-            else torch.as_tensor(row_phase[:, None], device=dev).to(rt.dtype)
+            else host_rounded(row_phase[:, None], rt.dtype)
         )
+        self.row_phase = None if host_row_phase is None else ct_(host_row_phase)
         # doubled: the backward reads grad @ signs[0]^T, half of dL/d|psi|^2 per (re, im)
         self.x_scaleT = rt_(2 * sx[:, rows_b].T)
 
@@ -223,20 +228,23 @@ class DenseTables:
                 m_base[j, :8] = ra
                 m_mat[j, :, j] = np.r_[rb, rc]
                 m_mat[j, :, n_slots + j] = np.r_[rc, -rb]
-        self.m_base = rt_(m_base.reshape(-1))
-        self.m_mat = rt_(m_mat.reshape(16 * n_slots, 2 * n_slots))
+        m_base, m_mat = m_base.reshape(-1), m_mat.reshape(16 * n_slots, 2 * n_slots)
+        self.m_base, self.m_mat = rt_(m_base), rt_(m_mat)
         # chains: 0 is U itself, then one per slot that reads a source
         chained = [j for j in range(n_slots) if ss[:, j].any()]
         self.n_chains = len(chained) + 1
         self.chain_scale = rt_(2 * np.concatenate([np.zeros((ss.shape[0], 1)), ss[:, chained]], 1))
         # row variants: for row r, variant 0 is its product, variant 1 + p has slot p
         # replaced by its derivative (only the chain whose slot is in the row uses it)
-        self.row_index: list[torch.Tensor] | None = None
+        row_index = None
         if depth > 1:
-            self.row_index = [
-                lt([2 * (p * nr + r) + (v == p + 1) for r in range(nr) for v in range(depth + 1)])
+            row_index = [
+                np.array(
+                    [2 * (p * nr + r) + (v == p + 1) for r in range(nr) for v in range(depth + 1)]
+                )
                 for p in range(depth)
             ]
+        self.row_index = None if row_index is None else [lt(i) for i in row_index]
         n_var = depth + 1 if depth > 1 else 2
 
         def var_id(r: int, v: int) -> int:
@@ -267,9 +275,8 @@ class DenseTables:
                             v = jslot // nr + 1
                     kidx[q, ch, li] = 4 * var_id(rows[q], v) + 2 * uj + ui
         self.kron_index = lt(kidx.reshape(-1))
-        self.kron_phase = (
-            None if np.allclose(phase, 1) else torch.as_tensor(phase, device=dev).to(rt.dtype)
-        )
+        host_phase = None if np.allclose(phase, 1) else host_rounded(phase, rt.dtype)
+        self.kron_phase = None if host_phase is None else ct_(host_phase)
         assert [i.layer for i in krons] == list(range(nl))
         #: per layer, the rows of the slot table it reads (slot j is in row j % slot_rows)
         self.layer_rows = [{int(r) for r in prog.layers["s"][ins.layer]} for ins in krons]
@@ -279,9 +286,23 @@ class DenseTables:
         ]
         # (+1, -1) per (re, im): conj(psi) as reals, and Re(X D) as a real dot product
         self.conj_state = rt_(np.tile([1.0, -1.0], d))
-        self.conj_matrix = rt_(np.tile([1.0, -1.0], d * d))
+        conj_matrix = np.tile([1.0, -1.0], d * d)
+        self.conj_matrix = rt_(conj_matrix)
         #: the chains' complex multiply-adds per call (their products and gathers)
         self.work = self.n_chains * nl * d**3 + n * self.n_chains * nl * d * d
+        self.host = HostTables(
+            m_base=host_rounded(m_base, real),
+            m_mat=host_rounded(m_mat, real),
+            row_index=row_index,
+            kron_index=kidx.reshape(-1),
+            kron_phase=host_phase,
+            row_phase=host_row_phase,
+            conj_matrix=conj_matrix,
+            segment=[
+                ("k", op[3]) if op[0] == _KRON else ("c", rt.host(op[3]).T)  # op[4] = op[3]^T
+                for op in rt.code[rt.lead : rt.tail]
+            ],
+        )
         #: the shared part as a trigonometric polynomial, where that is cheaper
         self.fourier: SineTables | None = fourier_tables(self, ss, chained)
 

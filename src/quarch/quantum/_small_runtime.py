@@ -18,9 +18,18 @@ import torch
 from quarch.quantum._replay import Replays
 from quarch.quantum._small_plan import SmallProgram
 
-__all__ = ["SmallRuntime"]
+__all__ = ["SmallRuntime", "host_rounded"]
 
 _KRON, _PERM, _DIAG, _CDIAG, _DENSE, _CDENSE = range(6)
+
+
+def host_rounded(a: np.ndarray, dtype: torch.dtype) -> np.ndarray:
+    """``a`` (complex128 or float64) rounded as a device tensor of ``dtype`` holds it
+    (complex64 or float32), kept in 128 or 64 bits: the host copies plans are built
+    from (:meth:`SmallRuntime.host`)."""
+    if dtype in (torch.complex64, torch.float32):
+        return a.astype(np.complex64 if np.iscomplexobj(a) else np.float32).astype(a.dtype)
+    return a
 
 
 def _kron_index(rows: list[list[int]], a: int, b: int) -> np.ndarray:
@@ -131,6 +140,8 @@ class SmallRuntime:
         n, d = prog.n, prog.d
 
         shared: dict[tuple[tuple[int, ...], bytes], torch.Tensor] = {}
+        #: the host copy of every index and complex constant, by id (see :meth:`host`)
+        self._host: dict[int, tuple[torch.Tensor, np.ndarray]] = {}
 
         def lt(a: Any) -> torch.Tensor:
             """An index tensor, one object per content: the backward groups the partial
@@ -140,13 +151,17 @@ class SmallRuntime:
             hit = shared.get(key)
             if hit is None:
                 hit = shared[key] = torch.as_tensor(arr, device=device)
+                self._host[id(hit)] = (hit, arr)
             return hit
 
         def rt(a: Any) -> torch.Tensor:
             return torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=real, device=device)
 
         def ct(a: Any) -> torch.Tensor:
-            return torch.as_tensor(np.asarray(a, dtype=np.complex128), device=device).to(dtype)
+            arr = np.asarray(a, dtype=np.complex128)
+            t = torch.as_tensor(arr, device=device).to(dtype)
+            self._host[id(t)] = (t, host_rounded(arr, dtype))
+            return t
 
         self._lt = lt
         # --- angles = source @ scale (backward: scale^T)
@@ -300,6 +315,16 @@ class SmallRuntime:
         phase = np.stack(ph_post)[:, :, None] * np.stack(ph_pre)[:, None, :]
         return lt(index.reshape(-1)), None if np.allclose(phase, 1) else ct(phase)
 
+    def host(self, t: torch.Tensor) -> np.ndarray:
+        """The host copy of an index or complex constant this runtime made (complex
+        ones rounded to its dtype, as the device holds them). Plans are built from
+        these, never by reading the device back: no device-to-host copy while a plan is
+        built on a GPU, and a plan can be built under a fake device (the device
+        placement test, ``tests/quantum/test_device_placement.py``)."""
+        hit, arr = self._host[id(t)]
+        assert hit is t
+        return arr
+
     def variant(self, rows: int, signs: bool) -> _Variant:
         """The folds of a call with ``rows`` rows (see the module docstring)."""
         hit = self._by_rows.get((rows, signs))
@@ -333,7 +358,7 @@ class SmallRuntime:
                 h = (n + 1) // 2
                 idxs = [_state_index(n, 0, h), _state_index(n, h, n)]
             if len(self.prefix) == 1:  # gather straight from the row entries
-                e0 = self.prefix[0][1].cpu().numpy().reshape(-1)
+                e0 = self.host(self.prefix[0][1]).reshape(-1)
                 idxs = [e0[i] for i in idxs]
             state_idx = [(self._lt(i.reshape(-1)), i.shape[0], i.shape[1]) for i in idxs]
             trace_idx = self._lt(trace)
@@ -362,7 +387,7 @@ class SmallRuntime:
         if hit is not None:
             return hit
         d, n = self.prog.d, self.prog.n
-        idx = np.stack([i.cpu().numpy() for i in indices])  # [g, n * d]
+        idx = np.stack([self.host(i) for i in indices])  # [g, n * d]
         g = len(indices)
         base = np.arange(g)[:, None, None] * rows * d + np.arange(rows)[None, :, None] * d
         if per_row:
