@@ -143,10 +143,14 @@ def _both(c: Circuit, batch: int, seed: int = 0, *, dense: bool) -> tuple[np.nda
     outs = []
     for _ in range(3):
         w.grad = x.grad = None
-        with torch.no_grad():  # the forward alone (no autograd node): the same numbers
-            quiet = _z(plan, x, w)
+        with torch.no_grad():  # the forward alone (no autograd node): the same numbers,
+            quiet = _z(plan, x, w)  # the variant's to rounding (no derivative rows made)
         out = _z(plan, x, w)
-        assert quiet.grad_fn is None and torch.equal(quiet, out.detach())
+        assert quiet.grad_fn is None
+        if dense:
+            torch.testing.assert_close(quiet, out.detach(), rtol=0, atol=1e-13)
+        else:
+            assert torch.equal(quiet, out.detach())
         (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
         outs.append((out.detach().numpy(), w.grad.numpy().copy(), x.grad.numpy().copy()))
     for later in outs[1:]:  # replays compute the same numbers bit for bit
@@ -192,6 +196,35 @@ class TestWhereTheGeneralMethodRuns:
         assert _took(_layered(4, 6), 256, monkeypatch) == 0
         assert _took(_layered(4, 6), 1024, monkeypatch) == 1
         assert _took(_layered(4, 2), DENSE_ROWS, monkeypatch) == 1
+
+    def test_calls_without_the_weights_gradient_ignore_the_chains_work(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Under ``no_grad``, or wanting only the inputs' gradient, a call makes
+        ``U^T`` alone, so the chains' bound does not apply (the rows' does); the
+        values and the inputs' gradient are the general method's."""
+        c = _layered(4, 6)
+        assert _took(c, 256, monkeypatch) == 0  # over the chains' bound
+        rng = np.random.default_rng(0)
+        w = torch.tensor(rng.uniform(-3, 3, c.n_weights))
+        x0 = rng.uniform(-3, 3, (DENSE_ROWS, 4))
+        got = []
+        for dense in (True, False):
+            plan = compile_circuit(c, dtype=torch.complex128, path="small")
+            _z(plan, torch.zeros(DENSE_ROWS, 4), w)
+            count = _Count(monkeypatch)
+            if not dense:
+                _runtime(plan).dense = False  # type: ignore[attr-defined]
+            with torch.no_grad():
+                quiet = _z(plan, torch.tensor(x0), w)
+                few = _z(plan, torch.tensor(x0[: DENSE_ROWS - 1]), w)
+            x = torch.tensor(x0, requires_grad=True)
+            out = _z(plan, x, w)
+            (out * torch.arange(1, 5)).sum().backward()
+            assert count.calls == (2 if dense else 0)  # not the call of too few rows
+            got.append((quiet, few, out.detach(), x.grad))
+        for a, b in zip(*got, strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
 
     @pytest.mark.parametrize(
         "circuit",
@@ -668,3 +701,58 @@ def test_the_product_state_polynomial_with_more_inputs_than_wires() -> None:
     assert took
     for a, b in zip(got, want, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("want_w", [False, True])
+@pytest.mark.parametrize("want_x", [False, True])
+def test_derivatives_only_for_the_gradients_wanted(
+    want_w: bool, want_x: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forward makes the derivative rows only for the gradients the call wants
+    (none under ``no_grad``): the product state's ``n`` derivatives for the inputs',
+    ``dU^T/dw`` for the weights', in every form (the trigonometric ``U^T`` and the
+    chains, one slot deep and two, the product polynomial and the gather, real and
+    complex states); the values are those of the full forward to rounding, and the
+    derivative rows it does make are the full forward's."""
+    from types import SimpleNamespace
+
+    hz = Circuit(2).add(AngleEmbedding(2, rotation="Z", hadamard=True))
+    one_deep = Circuit(4).add(AngleEmbedding(4, rotation="Y"))
+    for _ in range(2):
+        one_deep.add(RotationLayer(4, ("Y",))).add(EntanglingLayer(4, "ring", "cnot"))
+    forms = [
+        _layered(2, 2),  # trigonometric U^T, product polynomial, rows two slots deep
+        _layered(3, 2, "X"),  # chains, rows two slots deep
+        one_deep,  # chains, rows one slot deep
+        hz.add(RotationLayer(2, ("Y", "Z"))).add(EntanglingLayer(2, "ring", "cz")),  # complex
+    ]
+    seen = set()
+    rng = np.random.default_rng(5)
+    for c in forms:
+        n = c.n_qubits
+        plan = compile_circuit(c, path="small")
+        _z(plan, torch.zeros(DENSE_ROWS, n), torch.zeros(c.n_weights))
+        rt = _runtime(plan)
+        tab = rt.dense  # type: ignore[attr-defined]
+        assert isinstance(tab, DenseTables)
+        seen |= {
+            "fourier" if tab.fourier is not None else "chains",
+            "product" if tab.product is not None else "gather",
+            "deep" if tab.row_index is not None else "one deep",
+        }
+        signs = rt.signs(np.array([[1 - 2 * ((k >> (n - 1)) & 1)] for k in range(2**n)]))
+        w = torch.tensor(rng.uniform(-3, 3, c.n_weights), dtype=torch.float32)
+        x = torch.tensor(rng.uniform(-3, 3, (16, n)), dtype=torch.float32)
+        full = SimpleNamespace(needs_input_grad=(False,) * 3 + (True, True) + (False,) * 2)
+        part = SimpleNamespace(needs_input_grad=(False,) * 3 + (want_w, want_x) + (False,) * 2)
+        ref = _small_dense.dense_forward(full, tab, signs, w, x)
+        out = _small_dense.dense_forward(part, tab, signs, w, x)
+        torch.testing.assert_close(out, ref, rtol=0, atol=1e-6)
+        phis, d_w = part.dense[2], part.dense[5]
+        assert phis.shape[0] == (n + 1 if want_x else 1)
+        torch.testing.assert_close(phis, full.dense[2][: phis.shape[0]], rtol=0, atol=1e-6)
+        if want_w:
+            torch.testing.assert_close(d_w, full.dense[5], rtol=0, atol=1e-6)
+        else:
+            assert d_w is None
+    assert seen == {"fourier", "chains", "product", "gather", "deep", "one deep"}

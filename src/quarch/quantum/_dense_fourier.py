@@ -126,13 +126,21 @@ class SineTables:
       1]``, ``coef [(n + 1) d, S]``, ``bias [(n + 1) d, 1]``: a real product state and its
       ``n`` derivatives.
 
-    ``work``: multiply-adds of the ``coef`` product per column of ``v``."""
+    ``work``: multiply-adds of the ``coef`` product per column of ``v``; ``value_coef``,
+    ``value_bias``: the first ``value_rows`` rows (views), the value without its
+    derivatives, for a call that wants no gradient of ``v``."""
 
     def __init__(
-        self, angles: torch.Tensor, shift: torch.Tensor, coef: torch.Tensor, bias: torch.Tensor
+        self,
+        angles: torch.Tensor,
+        shift: torch.Tensor,
+        coef: torch.Tensor,
+        bias: torch.Tensor,
+        value_rows: int,
     ) -> None:
         self.angles, self.shift, self.coef, self.bias = angles, shift, coef, bias
         self.work = int(coef.shape[0] * coef.shape[1])
+        self.value_coef, self.value_bias = coef[:value_rows], bias[:value_rows]
 
 
 def _kron_on_grid(tab: DenseTables, layer: int, a: np.ndarray) -> np.ndarray:
@@ -247,8 +255,9 @@ def _tables(
     freq: np.ndarray, coef: np.ndarray, bias: np.ndarray, like: torch.Tensor, column: bool
 ) -> SineTables:
     """:class:`SineTables` of dtype and device ``like``: ``freq [T, V]`` the pairs'
-    ``e.a`` per unit of the variables (each twice: cos, then sin), ``coef`` and
-    ``bias`` flattened to rows; ``column``: shift and bias as columns (``v`` a matrix)."""
+    ``e.a`` per unit of the variables (each twice: cos, then sin), ``coef [1 + M, R,
+    2T]`` and ``bias [1 + M, R]`` (block 0 the value) flattened to rows; ``column``:
+    shift and bias as columns (``v`` a matrix)."""
     s = 2 * len(freq)
     shift = np.tile([math.pi / 2, 0.0], len(freq))  # cos = sin(. + pi/2)
     extra = (1,) if column else ()
@@ -261,6 +270,7 @@ def _tables(
         t(shift.reshape(s, *extra)),
         t(coef.reshape(-1, s)),
         t(bias.reshape(-1, *extra)),
+        value_rows=coef.shape[1],
     )
 
 

@@ -415,7 +415,8 @@ def _forward(
     call = _Call()
     rows = batch if prog.batched or (psi0 is not None and psi0.shape[0] == batch) else 1
     var = rt.variant(rows, signs is not None)
-    dense = None if signs is None else dense_tables(rt, rows)
+    need = getattr(ctx, "needs_input_grad", None)  # none under no_grad
+    dense = None if signs is None else dense_tables(rt, rows, need is not None and need[3])
     ctx.dense = None
     if dense is not None:  # a short variant for common hybrid circuits (_small_dense.py)
         assert signs is not None and w is not None and x is not None
