@@ -26,7 +26,14 @@ ways, on the layer (RX or RY embedding, L = 2) at n = 1..4, batches 8, 32, 256 a
 1024, and prints the sines per cell; :data:`~quarch.quantum._dense_fourier.PRODUCT_TERMS`
 is set from those cells.
 
-Run: ``python benchmarks/dense_variant.py [--budget 1] [--fourier | --product]``.
+With ``--no-grad`` it times the forward alone under ``torch.no_grad()`` (a training
+loop's validation), where the variant makes ``U^T`` and the product state without
+their derivatives and takes no account of the chains' work: the variant (its forms as
+the plan takes them) against the general method, n = 1..4, L = 1, 2, 4, 6, batches 8,
+32 and 256.
+
+Run: ``python benchmarks/dense_variant.py [--budget 1] [--fourier | --product |
+--no-grad]``.
 """
 
 from __future__ import annotations
@@ -161,13 +168,60 @@ def product_cells(budget: float) -> None:
                 )
 
 
+def _quiet_step(n: int, layers: int, batch: int, dense: bool) -> tuple[sim.Step, Any]:
+    """A forward of the layer under ``no_grad`` on the small path, with the variant
+    or (``dense=False``) the general method; also the variant's tables."""
+    layer, x, rt = _small_layer(sim.build(n, layers), batch)
+    tab = rt.dense if isinstance(rt.dense, DenseTables) else None
+    if not dense:
+        rt.dense = False
+        rt.replays.entries.clear()
+    quiet = x.detach()
+
+    def step() -> None:
+        with torch.no_grad():
+            layer(quiet)
+
+    return step, tab
+
+
+def no_grad_cells(budget: float) -> None:
+    """The variant's forward alone against the general method's (module docstring)."""
+    print(f"{'n':>2} {'L':>2} {'batch':>5} {'form':>7} {'dense':>8} {'general':>8} {'ratio':>6}")
+    ratios: list[float] = []
+    for n in (1, 2, 3, 4):
+        for layers in (1, 2, 4, 6):
+            for batch in (8, 32, 256):
+                on, tab = _quiet_step(n, layers, batch, True)
+                off, _ = _quiet_step(n, layers, batch, False)
+                if tab is None:
+                    print(f"{n:>2} {layers:>2} {batch:>5}  (program does not qualify)")
+                    continue
+                form = "fourier" if tab.fourier is not None else "chains"
+                t = sim.rounds_of({"on": on, "off": off}, budget)
+                a, b = statistics.median(t["on"]) * 1e3, statistics.median(t["off"]) * 1e3
+                ratio = statistics.median(x / y for x, y in zip(t["on"], t["off"], strict=True))
+                ratios.append(ratio)
+                print(
+                    f"{n:>2} {layers:>2} {batch:>5} {form:>7} {a:>8.3f} {b:>8.3f} {ratio:>6.3f}",
+                    flush=True,
+                )
+    print(f"ratios {min(ratios):.3f}-{max(ratios):.3f} over {len(ratios)} cells")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--budget", type=float, default=1.0, help="seconds per cell")
     parser.add_argument("--fourier", action="store_true", help="the trigonometric form")
     parser.add_argument("--product", action="store_true", help="the product state's polynomial")
+    parser.add_argument("--no-grad", action="store_true", help="the forward under no_grad")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.no_grad:
+        print(f"torch {torch.__version__}, 1 thread; load average {os.getloadavg()}")
+        no_grad_cells(args.budget)
+        print(f"load average at the end: {os.getloadavg()}")
+        return
     if args.product:
         print(f"torch {torch.__version__}, 1 thread; load average {os.getloadavg()}")
         product_cells(args.budget)

@@ -756,3 +756,40 @@ def test_derivatives_only_for_the_gradients_wanted(
         else:
             assert d_w is None
     assert seen == {"fourier", "chains", "product", "gather", "deep", "one deep"}
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128], ids=["c64", "c128"])
+def test_host_copies_are_the_device_tables(dtype: torch.dtype) -> None:
+    """The trigonometric forms are built from host copies of the tables, not by reading
+    the device back (``HostTables``, ``SmallRuntime.host``): the copies must be exactly
+    the numbers the device holds, rounded to its dtype (the slot terms, the folded
+    phases of the layers and of the rows, the gathers, the constant gates, the
+    signs), so the forms equal the chains they replace."""
+    c = Circuit(2).add(AngleEmbedding(2, rotation="X"))  # real up to phases: row phases
+    c.append("t", [0])  # a row phase e^{i pi/4}, rounded in complex64
+    c.add(RotationLayer(2, ("Y", "Z"))).add(EntanglingLayer(2, "ring", "cz"))  # layer phases
+    c.append("crx", [0, 1], [0.7])  # a constant dense gate in the segment
+    c.add(RotationLayer(2, ("Y",)))
+    plan = compile_circuit(c, dtype=dtype, path="small")
+    _z(plan, torch.zeros(DENSE_ROWS, 2), torch.zeros(c.n_weights))
+    rt = _runtime(plan)
+    tab, h = rt.dense, rt.dense.host  # type: ignore[attr-defined]
+
+    def same(host: np.ndarray, device: torch.Tensor) -> None:
+        wide = torch.complex128 if device.is_complex() else device.dtype
+        wide = torch.float64 if wide == torch.float32 else wide
+        np.testing.assert_array_equal(host, device.to(wide).numpy())
+
+    for name in ("m_base", "m_mat", "kron_index", "kron_phase", "row_phase", "conj_matrix"):
+        same(getattr(h, name), getattr(tab, name))
+    assert h.row_index is not None and len(h.row_index) == len(tab.row_index) == 2
+    for a, b in zip(h.row_index, tab.row_index, strict=True):
+        same(a, b)
+    assert [k for k, _ in h.segment] == [k for k, _ in tab.segment]
+    assert "c" in [k for k, _ in h.segment]
+    for (kind, a), (_, b) in zip(h.segment, tab.segment, strict=True):
+        if kind == "c":
+            same(a, b)
+        else:
+            assert a == b
+    same(rt.host(rt.prefix[0][1]), rt.prefix[0][1])  # type: ignore[attr-defined]

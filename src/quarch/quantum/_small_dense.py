@@ -33,7 +33,9 @@ The price is arithmetic: ``(1 + angles) L`` products of ``2^n x 2^n`` matrices a
 product state of ``(n + 1) n 2^n`` factors per row. That is nothing at 2-4 qubits and
 grows fast, so :func:`dense_tables` takes the variant only where a program qualifies
 and its extra work is below a bound that grows with the rows (:data:`DENSE_WORK`, set
-by measurement; see there). Any other program (per-sample gates after the first, input products,
+by measurement; see there). The derivatives are made only for the gradients a call
+wants: under ``torch.no_grad`` (a training loop's validation) the forward is ``U^T``
+alone, one chain, and the product state alone, and the bound does not apply. Any other program (per-sample gates after the first, input products,
 trainable entanglers, per-sample weights, a start state, more than four qubits), or
 a call that wants the state rather than ``<Z-words>``, runs the general method.
 
@@ -341,7 +343,7 @@ def _qualifies(rt: SmallRuntime) -> bool:
     return any(op[0] == _KRON for op in seg) and all(op[0] in (_KRON, _CDENSE) for op in seg)
 
 
-def dense_tables(rt: SmallRuntime, rows: int, chains: bool = True) -> DenseTables | None:
+def dense_tables(rt: SmallRuntime, rows: int, chains: bool) -> DenseTables | None:
     """The dense variant's tables for a ``<Z-words>`` call of ``rows`` rows, or None
     where the general method runs (program not of the form, too few rows, or, for a
     call that wants the weights' gradient (``chains``), more extra work than
@@ -428,7 +430,7 @@ def dense_forward(
 
 
 def _chains(
-    tab: DenseTables, w: torch.Tensor, derivatives: bool = True
+    tab: DenseTables, w: torch.Tensor, derivatives: bool
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(U^T, dU^T/dw [W, 2 d^2])`` from the derivative chains (every slot's matrix
     and derivative, the rows' variants, the layers); ``U^T`` as (re, im) rows ``[d,
