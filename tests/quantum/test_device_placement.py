@@ -7,11 +7,15 @@ would go unnoticed until a user with one runs it. Under torch's ``FakeTensorMode
 tensors carry a device and a shape but no data, and every operator checks its
 arguments' devices as it would on CUDA (a 0-dim host scalar allowed, anything else
 raises ``FakeTensorDeviceMismatchError``). The ``meta`` device plays the GPU here (a
-fake CUDA tensor cannot run autograd in a CPU-only build of torch). So these tests run
+fake CUDA tensor aborts autograd in a CPU-only build of torch). So these tests run
 forward and backward of every path on fake ``meta`` tensors: the plan, its tables (the
 dense variant's and its trigonometric forms, built on the host from host copies), the
-node, its hand-written backward, the replays, and the hybrid networks of the ``hqnn``
-space with an optimiser step.
+node, its hand-written backward, the replays, the block engine, the noisy simulations
+(density matrices, a circuit folded for ZNE, trajectories), QAOA's diagonal phase,
+arguments given as host arrays beside a device tensor, and the hybrid networks of the
+``hqnn`` space and their classical controls with an optimiser step. ``FakeTensorMode``
+is torch's own (``torch._subclasses``, what ``torch.compile`` traces with); a torch
+release that moves it breaks this file, not quarch.
 
 What they cannot check: values (the fake tensors have none: ``test_cuda.py`` on a GPU
 compares them with the CPU's), the CUDA-only branches (graphs, the cost model's CUDA

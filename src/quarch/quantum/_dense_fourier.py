@@ -23,7 +23,7 @@ is the whole of what the variant's forward needs from the weights: an ``addmv``,
 ``sin`` and an ``addmv``, then views.
 
 The coefficients ``X_e`` are exact, not fitted: ``U^T`` is evaluated (float64, by the
-same tables the variant's forward reads, :class:`~quarch.quantum._small_dense.DenseTables`)
+host copies of the tables the variant's forward reads, :class:`HostTables`)
 on the grid of every angle at ``0, 2 pi/3, 4 pi/3`` and a ``k``-dimensional FFT of
 size 3 per axis returns them (frequencies of at most 1 per angle do not alias on three
 points). Terms whose coefficients vanish are dropped: rotations (``A = 0``) leave

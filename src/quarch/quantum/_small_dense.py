@@ -35,9 +35,10 @@ grows fast, so :func:`dense_tables` takes the variant only where a program quali
 and its extra work is below a bound that grows with the rows (:data:`DENSE_WORK`, set
 by measurement; see there). The derivatives are made only for the gradients a call
 wants: under ``torch.no_grad`` (a training loop's validation) the forward is ``U^T``
-alone, one chain, and the product state alone, and the bound does not apply. Any other program (per-sample gates after the first, input products,
-trainable entanglers, per-sample weights, a start state, more than four qubits), or
-a call that wants the state rather than ``<Z-words>``, runs the general method.
+alone, one chain, and the product state alone, and the bound does not apply. Any
+other program (per-sample gates after the first, input products, trainable
+entanglers, per-sample weights, a start state, more than four qubits), or a call that
+wants the state rather than ``<Z-words>``, runs the general method.
 
 How it is written, and why: angles go through ``sin`` only (``cos a = sin(a +
 pi/2)``), and the slots' matrices and the embedding's vectors each come from one
