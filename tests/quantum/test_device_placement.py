@@ -28,8 +28,6 @@ is built there with torch on the host, once per circuit, whatever the device.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -59,10 +57,9 @@ MODE = FakeTensorMode(allow_non_fake_inputs=True)
 
 
 @pytest.fixture(autouse=True)
-def _replays_agree(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _replays_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     """The replays' agreement check compares values; a fake tensor has none."""
     monkeypatch.setattr(_replay, "agree", lambda a, b: True)
-    yield
 
 
 def _words(n: int) -> list[str]:
