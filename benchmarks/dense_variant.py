@@ -32,8 +32,15 @@ their derivatives and takes no account of the chains' work: the variant (its for
 the plan takes them) against the general method, n = 1..4, L = 1, 2, 4, 6, batches 8,
 32 and 256.
 
+With ``--start`` it times the variant from a start state (an amplitude embedding of
+``2^n`` features, then L x (RY, RZ or RX, RY, RZ on every wire, CNOT ring), ``<Z>``)
+against the general method, the same plan both ways, forward+backward, n = 1..4, L =
+1, 2, 3, 4, 6, batches 8, 32, 256 and 1024, wherever the program qualifies, and prints
+the chains' work per cell, then the largest work at which it won and the smallest at
+which it lost; :data:`~quarch.quantum._small_dense.DENSE_START_WORK` is set from them.
+
 Run: ``python benchmarks/dense_variant.py [--budget 1] [--fourier | --product |
---no-grad]``.
+--no-grad | --start]``.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import simulator as sim  # the layer and the alternating timer
 
 from quarch.quantum import (
+    AmplitudeEmbedding,
     AngleEmbedding,
     Circuit,
     EntanglingLayer,
@@ -69,7 +77,7 @@ def _small_layer(c: Circuit, batch: int) -> tuple[QuantumLayer, torch.Tensor, An
     """A layer of ``c`` on the small path after one call (which makes its run time),
     its batch of inputs, and that run time."""
     layer = QuantumLayer(c, generator=torch.Generator().manual_seed(0), path="small")
-    x = torch.rand(batch, c.n_qubits, requires_grad=True)
+    x = torch.rand(batch, c.n_inputs, requires_grad=True)
     layer(x)
     return layer, x, next(iter(layer.plan._small.values()))
 
@@ -209,14 +217,64 @@ def no_grad_cells(budget: float) -> None:
     print(f"ratios {min(ratios):.3f}-{max(ratios):.3f} over {len(ratios)} cells")
 
 
+def _start_step(c: Circuit, batch: int, dense: bool) -> tuple[sim.Step, DenseTables | None]:
+    """:func:`_step` for any circuit ``c``."""
+    layer, x, rt = _small_layer(c, batch)
+    tab = rt.dense if isinstance(rt.dense, DenseTables) else None
+    if not dense:
+        rt.dense = False
+        rt.replays.entries.clear()
+    return _timed(layer, x), tab
+
+
+def start_cells(budget: float) -> None:
+    """The variant from a start state against the general method (module docstring)."""
+    _small_dense.DENSE_START_WORK = float("inf")  # wherever a program qualifies
+    print(
+        f"{'n':>2} {'L':>2} {'rot':>4} {'batch':>5} {'work':>9} {'dense':>8} {'general':>8}", end=""
+    )
+    print(f" {'ratio':>6}")
+    won: list[int] = []
+    lost: list[int] = []
+    for n in (1, 2, 3, 4):
+        for layers in (1, 2, 3, 4, 6):
+            for rot in (("Y", "Z"), ("X", "Y", "Z")):
+                c = Circuit(n).add(AmplitudeEmbedding(2**n, normalize=True))
+                for _ in range(layers):
+                    c.add(RotationLayer(n, rot)).add(EntanglingLayer(n, "ring", "cnot"))
+                for batch in (8, 32, 256, 1024):
+                    on, tab = _start_step(c, batch, True)
+                    off, _ = _start_step(c, batch, False)
+                    if tab is None:
+                        print(f"{n:>2} {layers:>2} {batch:>5}  (program does not qualify)")
+                        continue
+                    t = sim.rounds_of({"on": on, "off": off}, budget)
+                    a, b = statistics.median(t["on"]) * 1e3, statistics.median(t["off"]) * 1e3
+                    ratio = statistics.median(x / y for x, y in zip(t["on"], t["off"], strict=True))
+                    (won if ratio < 1 else lost).append(tab.work)
+                    print(
+                        f"{n:>2} {layers:>2} {''.join(rot):>4} {batch:>5} {tab.work:>9} "
+                        f"{a:>8.3f} {b:>8.3f} {ratio:>6.3f}",
+                        flush=True,
+                    )
+    print(f"largest work where the variant won: {max(won, default=0)}")
+    print(f"smallest work where it lost: {min(lost, default=0)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--budget", type=float, default=1.0, help="seconds per cell")
     parser.add_argument("--fourier", action="store_true", help="the trigonometric form")
     parser.add_argument("--product", action="store_true", help="the product state's polynomial")
     parser.add_argument("--no-grad", action="store_true", help="the forward under no_grad")
+    parser.add_argument("--start", action="store_true", help="from a start state (amplitude)")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.start:
+        print(f"torch {torch.__version__}, 1 thread; load average {os.getloadavg()}")
+        start_cells(args.budget)
+        print(f"load average at the end: {os.getloadavg()}")
+        return
     if args.no_grad:
         print(f"torch {torch.__version__}, 1 thread; load average {os.getloadavg()}")
         no_grad_cells(args.budget)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from quarch.quantum import GATES, Circuit, Input
+from quarch.quantum import GATES, AmplitudeEmbedding, Circuit, Input
 
 _ONE_ANGLE = [g for g, s in GATES.items() if s.n_wires == 1 and s.n_params == 1]
 _ONE_CONST = [g for g, s in GATES.items() if s.n_wires == 1 and s.n_params == 0]
@@ -45,14 +45,19 @@ def all_gates_circuit(n_qubits: int = 3) -> Circuit:
     return c
 
 
-def dense_form_circuit(n: int, rng: np.random.Generator) -> Circuit:
+def dense_form_circuit(
+    n: int, rng: np.random.Generator, *, amplitude: bool = False, normalize: bool = True
+) -> Circuit:
     """A random circuit of the dense variant's form: each wire's embedding (maybe a
-    constant gate, then a one-angle gate of an input with a random scale), then a
-    random mix of trainable one-qubit gates (``rot`` and ``u3`` included; some weights
-    used twice, some angles constant) and constant multi-qubit gates (fixed-angle
-    ones included)."""
+    constant gate, then a one-angle gate of an input with a random scale), or with
+    ``amplitude`` an amplitude embedding of ``2^n`` or fewer features (padded with
+    zeros), then a random mix of trainable one-qubit gates (``rot`` and ``u3``
+    included; some weights used twice, some angles constant) and constant multi-qubit
+    gates (fixed-angle ones included)."""
     c = Circuit(n)
-    for q in range(n):
+    if amplitude:
+        c.add(AmplitudeEmbedding(int(rng.integers(2 ** (n - 1), 2**n)) + 1, normalize=normalize))
+    for q in range(0 if amplitude else n):
         if rng.random() < 0.4:
             c.append(_ONE_CONST[int(rng.integers(len(_ONE_CONST)))], [q])
         name = _ONE_ANGLE[int(rng.integers(len(_ONE_ANGLE)))]

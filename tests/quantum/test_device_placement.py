@@ -165,6 +165,23 @@ def test_the_dense_variant_in_all_its_forms(monkeypatch: pytest.MonkeyPatch) -> 
     assert tab is not None and tab.fourier is None
 
 
+def test_the_dense_variant_from_a_start_state() -> None:
+    """An amplitude embedding's real start state through the variant, random circuits
+    until both the trigonometric form and the chains have run."""
+    rng = np.random.default_rng(4)
+    forms = set()
+    for k in range(20):
+        n = 1 + k % 3
+        c = dense_form_circuit(n, rng, amplitude=True, normalize=False)
+        tab = _tables(_run(c, 32, "small", torch.complex64, [f"Z{i}" for i in range(n)]))
+        if tab is not None:
+            assert tab.start
+            forms.add("fourier" if tab.fourier is not None else "chains")
+        if len(forms) == 2:
+            break
+    assert forms == {"fourier", "chains"}
+
+
 def test_amplitude_embedding_without_normalisation() -> None:
     c = Circuit(3).add(AmplitudeEmbedding(8, pad_with=0.0, normalize=False))
     c.add(RotationLayer(3, ("Y", "Z"))).add(EntanglingLayer(3, "ring", "crz"))

@@ -124,6 +124,125 @@ def test_most_random_circuits_take_the_variant() -> None:
     assert took >= 30
 
 
+@pytest.mark.parametrize("seed", range(16))
+def test_amplitude_embeddings_against_pennylane(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A start state given to the node (an amplitude embedding, normalised, maybe
+    padded), then the variant's shared form: values and the gradients of the weights
+    and of the features (through the normalisation) against PennyLane; with too few
+    rows the general method runs from the same real start state."""
+    pytest.importorskip("pennylane")
+    rng = np.random.default_rng(8000 + seed)
+    n = 1 + seed % 4
+    c = dense_form_circuit(n, rng, amplitude=True)
+    batch = int(rng.choice([DENSE_ROWS - 1, DENSE_ROWS, 24]))
+    w = rng.uniform(-3, 3, c.n_weights)
+    x = rng.uniform(-1, 1, (batch, c.n_inputs))
+    ref, gw, gx = pl_z_and_grads(c, w, x)
+    count = _Count(monkeypatch)
+    plan = compile_circuit(c, dtype=torch.complex128, path="small")
+    for call in range(4):  # the node, its recording, the checked replay, the replay
+        wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out = _z(plan, xt, wt)
+        np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-9, err_msg=f"call {call}")
+        (out * torch.arange(1, n + 1)).sum().backward()
+        np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-7, atol=1e-9)
+    rt = _runtime(plan)
+    took = _qualifies(rt) and _small_dense.dense_tables(rt, batch, True) is not None  # type: ignore[arg-type]
+    assert count.calls == (3 if took else 0)
+    if took:
+        assert rt.dense.start and rt.dense.real_state  # type: ignore[attr-defined]
+
+
+def test_most_amplitude_circuits_take_the_variant() -> None:
+    """The random start-state form mostly qualifies (the test above checks the variant)."""
+    took = 0
+    for seed in range(16):
+        rng = np.random.default_rng(8000 + seed)
+        c = dense_form_circuit(1 + seed % 4, rng, amplitude=True)
+        plan = compile_circuit(c, dtype=torch.complex128, path="small")
+        _z(plan, torch.ones(DENSE_ROWS, c.n_inputs), torch.zeros(c.n_weights))
+        took += _qualifies(_runtime(plan))  # type: ignore[arg-type]
+    assert took >= 12
+
+
+def _amplitude(n: int, layers: int, rotations: tuple[str, ...] = ("Y", "Z")) -> Circuit:
+    c = Circuit(n).add(AmplitudeEmbedding(2**n, normalize=True))
+    for _ in range(layers):
+        c.add(RotationLayer(n, rotations)).add(EntanglingLayer(n, "ring", "cnot"))
+    return c
+
+
+class TestFromAStartState:
+    def test_equals_the_general_method_single_precision(self) -> None:
+        """complex64 (a float32 start state): the variant against the general method
+        on the same plan, values and both gradients, with and without ``no_grad``."""
+        c = _amplitude(3, 2, ("X", "Y", "Z"))
+        rng = np.random.default_rng(5)
+        w0, x0 = rng.uniform(-3, 3, c.n_weights), rng.uniform(-1, 1, (32, 8))
+        got = []
+        for dense in (True, False):
+            plan = compile_circuit(c, dtype=torch.complex64, path="small")
+            _z(plan, torch.ones(32, 8), torch.zeros(c.n_weights))
+            rt = _runtime(plan)
+            assert isinstance(rt.dense, DenseTables) and rt.dense.start  # type: ignore[attr-defined]
+            if not dense:
+                rt.dense = False  # type: ignore[attr-defined]
+            w = torch.tensor(w0, dtype=torch.float32, requires_grad=True)
+            x = torch.tensor(x0, dtype=torch.float32, requires_grad=True)
+            out = _z(plan, x, w)
+            assert out.dtype == torch.float32
+            (out * torch.arange(1, 4)).sum().backward()
+            with torch.no_grad():
+                quiet = _z(plan, x, w)
+            got.append((out.detach(), quiet, w.grad, x.grad))
+        for a, b in zip(*got, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=2e-5)
+
+    def test_the_choice_of_rows_and_work(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Its own bound (:data:`DENSE_START_WORK`, lower than the product state's)."""
+        plan = compile_circuit(_amplitude(4, 4), path="small")
+        _z(plan, torch.ones(DENSE_ROWS, 16), torch.zeros(plan.n_weights))
+        tab = _runtime(plan).dense  # type: ignore[attr-defined]
+        assert isinstance(tab, DenseTables) and tab.start
+        assert tab.work < _small_dense.DENSE_WORK + _small_dense.DENSE_WORK_PER_ROW * 32
+        assert _took(_amplitude(4, 4), 256, monkeypatch) == 0
+        assert _took(_amplitude(4, 4), 1024, monkeypatch) == 1
+        assert _took(_amplitude(4, 3, ("X", "Y", "Z")), DENSE_ROWS, monkeypatch) == 0
+        assert _took(_amplitude(4, 3, ("X", "Y", "Z")), 256, monkeypatch) == 1
+        assert _took(_amplitude(4, 3), DENSE_ROWS, monkeypatch) == 1
+        assert _took(_amplitude(2, 2), DENSE_ROWS - 1, monkeypatch) == 0
+
+    def test_a_complex_start_state_runs_the_general_method(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """``initial_state`` (complex) is not the variant's; the amplitude embedding's
+        real start state is the same state: the same values either way."""
+        rng = np.random.default_rng(2)
+        feats = torch.tensor(rng.uniform(-1, 1, (16, 8)))
+        w = torch.tensor(rng.uniform(-3, 3, 12))
+        body = Circuit(3)
+        for _ in range(2):
+            body.add(RotationLayer(3, ("Y", "Z"))).add(EntanglingLayer(3, "ring", "cnot"))
+        count = _Count(monkeypatch)
+        plan = compile_circuit(body, dtype=torch.complex128, path="small")
+        state = (feats / feats.norm(dim=1, keepdim=True)).to(torch.complex128)
+        z = plan.expval(["Z0", "Z1", "Z2"], None, w, initial_state=state)
+        assert count.calls == 0
+        amp = compile_circuit(_amplitude(3, 2), dtype=torch.complex128, path="small")
+        torch.testing.assert_close(_z(amp, feats, w), z, rtol=0, atol=1e-12)
+        assert count.calls == 1
+
+    def test_a_leading_permutation_runs_the_general_method(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        c = Circuit(2).add(AmplitudeEmbedding(4)).swap(0, 1).append("ch", [0, 1])
+        c.add(RotationLayer(2, ("Y",)))
+        plan = compile_circuit(c, path="small")
+        _z(plan, torch.ones(DENSE_ROWS, 4), torch.zeros(c.n_weights))
+        assert _runtime(plan).lead and not _qualifies(_runtime(plan))  # type: ignore[attr-defined]
+
+
 def _layered(n: int, layers: int, rotation: str = "Y", entangler: str = "cnot") -> Circuit:
     c = Circuit(n).add(AngleEmbedding(n, rotation=rotation))
     for _ in range(layers):
@@ -175,7 +294,7 @@ def _took(c: Circuit, batch: int, monkeypatch: pytest.MonkeyPatch, words: str = 
     count = _Count(monkeypatch)
     plan = compile_circuit(c, dtype=torch.complex128, path="small")
     w = torch.zeros(c.n_weights, requires_grad=True)
-    x = torch.zeros(batch, max(c.n_inputs, 1))
+    x = torch.ones(batch, max(c.n_inputs, 1))  # an amplitude embedding's norm is not 0
     plan.expval([f"{words}{i}" for i in range(c.n_qubits)], x, w).sum().backward()
     return count.calls
 
@@ -271,8 +390,9 @@ class TestWhereTheGeneralMethodRuns:
                     Circuit(2)
                     .add(AmplitudeEmbedding(4, normalize=True))
                     .add(RotationLayer(2, ("Y",)))
+                    .crz(0, 1, Circuit(2).new_weight())
                 ),
-                id="amplitude-embedding",
+                id="amplitude-then-a-trainable-entangler",
             ),
             pytest.param(
                 lambda: Circuit(2).ry(0, Input(0, 1)).ry(1, Input(1)).add(RotationLayer(2, ("Y",))),

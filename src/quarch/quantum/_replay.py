@@ -65,9 +65,10 @@ _NAME = re.compile(r"\b([vi]\d+)\b")
 
 def call_key(*parts: Any, tensors: Sequence[torch.Tensor | None]) -> tuple[Any, ...]:
     """A replay key: ``parts`` (what else the recorded Python branches on) and each
-    tensor's shape and strides (a contiguous and a transposed input take different
-    paths: a copy, or a ``view`` that only the contiguous one allows)."""
-    return (*parts, *(None if t is None else (t.shape, t.stride()) for t in tensors))
+    tensor's shape, strides and dtype (a contiguous and a transposed input take different
+    paths: a copy, or a ``view`` that only the contiguous one allows; a real start state
+    is converted, a complex one is not)."""
+    return (*parts, *(None if t is None else (t.shape, t.stride(), t.dtype) for t in tensors))
 
 
 def _has_tensor(xs: Sequence[Any]) -> bool:

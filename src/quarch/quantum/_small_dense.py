@@ -35,10 +35,18 @@ grows fast, so :func:`dense_tables` takes the variant only where a program quali
 and its extra work is below a bound that grows with the rows (:data:`DENSE_WORK`, set
 by measurement; see there). The derivatives are made only for the gradients a call
 wants: under ``torch.no_grad`` (a training loop's validation) the forward is ``U^T``
-alone, one chain, and the product state alone, and the bound does not apply. Any
-other program (per-sample gates after the first, input products, trainable
-entanglers, per-sample weights, a start state, more than four qubits), or a call that
-wants the state rather than ``<Z-words>``, runs the general method.
+alone, one chain, and the product state alone, and the bound does not apply.
+
+An amplitude embedding gives the node its start state ``psi0`` (real, normalised
+outside) in place of the product state: then ``psi = psi0 U^T`` is one real ``mm`` of
+``[B, d]`` by ``[d, 2d]``, ``dL/dw`` the same contraction with ``psi0`` in ``phi``'s place
+and ``dL/dpsi0 = 2 G U_r^T``; the shared part is built as above. Its general method
+has no product state to trace, so it takes the variant under a lower bound
+(:data:`DENSE_START_WORK`). Any other program (per-sample gates after the first,
+input products, trainable entanglers, per-sample weights, a complex start state
+(``initial_state``), a permutation right after the start state, more than four
+qubits), or a call that wants the state rather than ``<Z-words>``, runs the general
+method.
 
 How it is written, and why: angles go through ``sin`` only (``cos a = sin(a +
 pi/2)``), and the slots' matrices and the embedding's vectors each come from one
@@ -67,6 +75,8 @@ from quarch.quantum._dense_fourier import (
 from quarch.quantum._small_runtime import _CDENSE, _KRON, SmallRuntime, host_rounded
 
 __all__ = [
+    "DENSE_START_WORK",
+    "DENSE_START_WORK_PER_ROW",
     "DENSE_WORK",
     "DENSE_WORK_PER_ROW",
     "DenseTables",
@@ -90,6 +100,22 @@ between those cells (break-even of L = 4 near 32 rows, of L = 6 between 256 and
 
 DENSE_WORK_PER_ROW = 1.8e3
 """See :data:`DENSE_WORK`."""
+
+DENSE_START_WORK = 5.0e5
+""":data:`DENSE_WORK` for a program with a start state (:attr:`DenseTables.start`, an
+amplitude embedding), plus :data:`DENSE_START_WORK_PER_ROW` per row: lower, because the
+general method's backward of such a program has no product state to trace. Measured
+against the general method (``benchmarks/dense_variant.py --start``: an amplitude
+embedding, then L x (RY, RZ or RX, RY, RZ on every wire, CNOT ring), n = 1-4, L = 1-6,
+batch 8-1024): every cell up to work 384,000 won (n <= 3: 0.545-0.958x; n = 4, L = 3 of
+RY, RZ: 0.962x at batch 8 to 0.854x at 1024); n = 4, L = 3 of three rotations
+(568,320) lost at 8 (1.041x), was level at 32 (0.996x) and won from 256 on (0.975x,
+0.920x); L = 4 of two (675,840) lost up to 256 rows (1.119-1.086x) and won at 1024
+(0.962x); larger work lost everywhere (1.077-1.886x). The line ``500,000 + 300 rows``
+passes between those cells."""
+
+DENSE_START_WORK_PER_ROW = 3.0e2
+"""See :data:`DENSE_START_WORK`."""
 
 DENSE_ROWS = 8
 """Fewest rows a call must have for the dense variant (the fewest measured; batch 1
@@ -144,77 +170,15 @@ class DenseTables:
         def ct_(a: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(a, device=dev).to(rt.dtype)
 
-        # --- the embedding: one slot per wire, applied to |0>
-        assert prog.prefix is not None
-        rows_b = prog.prefix[0][1]
-        terms_b = prog.slot_terms["b"][0]  # [R, 3, 2, 2]
-        sx = prog.scale["b"][: prog.n_inputs]  # [I, n] (angle r of row r)
-        self.x_scale2 = rt_(np.concatenate([sx[:, rows_b], sx[:, rows_b]], 1))
-        self.x_shift = rt_(np.r_[np.full(n, math.pi / 2), np.zeros(n)])
-        cols = [tuple(terms_b[r, t][:, 0] for t in range(3)) for r in rows_b]  # on |0>
-        # a wire's vector is real up to a constant phase per entry where each entry's
-        # (A, B, C) is a complex multiple of a real triple (RX, RY, also with phase
-        # gates after them: yes; RZ after H: no); then the product state is real and
-        # its phases go into U^T's rows (half the arithmetic, no complex views)
-        phases = np.ones((n, 2), dtype=np.complex128)
-        for q, abc in enumerate(cols):
-            for ent in range(2):
-                coef = np.array([t[ent] for t in abc])
-                big = coef[np.abs(coef) > 1e-12]
-                if big.size:
-                    phases[q, ent] = big[0] / abs(big[0])
-        self.real_state = all(
-            np.allclose((np.array([t[ent] for t in abc]) / phases[q, ent]).imag, 0, atol=1e-12)
-            for q, abc in enumerate(cols)
-            for ent in range(2)
-        )
-        width = 4 if self.real_state else 8  # per wire v0, v1, dv0, dv1 (re, im | real)
-
-        def parts(v: np.ndarray, q: int) -> np.ndarray:
-            if self.real_state:
-                return (v / phases[q]).real  # type: ignore[no-any-return]
-            return np.stack([v.real, v.imag], -1).reshape(-1)
-
-        e_base = np.zeros((n, width))
-        e_mat = np.zeros((2 * n, n, width))
-        half = width // 2
-        for q, (a, b, c) in enumerate(cols):
-            e_base[q, :half] = parts(a, q)
-            e_mat[q, q] = np.r_[parts(b, q), parts(c, q)]  # cos: v gets B, dv gets C
-            e_mat[n + q, q] = np.r_[parts(c, q), -parts(b, q)]  # sin: v gets C, dv gets -B
-        if self.real_state:  # batch last from the start: [4n, B] = e_base + e_mat^T cs^T
-            self.e_base = rt_(e_base.reshape(-1, 1))
-            self.e_mat = rt_(e_mat.reshape(2 * n, -1).T)
-        else:  # [B, 8n] = e_base + cs e_mat, viewed complex [B, 4n]
-            self.e_base = rt_(e_base.reshape(-1))
-            self.e_mat = rt_(e_mat.reshape(2 * n, -1))
-        bits = np.stack([_bit(np.arange(d), q, n) for q in range(n)])  # [n, d]
-        for op in rt.code[: rt.lead]:  # leading permutations: new[s] = old[index[s]]
-            bits = bits[:, op[5]]
-        phi = np.empty((n, n + 1, d), dtype=np.int64)
-        for q in range(n):
-            for j in range(n + 1):
-                phi[q, j] = 4 * q + 2 * (j == q + 1) + bits[q]
-        self.phi_index = lt(phi.reshape(-1))
-        self.phi_index0 = lt(phi[:, 0].reshape(-1))
-        #: a real product state as a trigonometric polynomial, where that is shorter
+        #: a start state given to the node (a real amplitude embedding) in place of
+        #: the product state: ``psi = psi0 U^T``, nothing per wire
+        self.start = prog.prefix is None
+        self.real_state = True
         self.product: SineTables | None = None
-        if self.real_state:
-            triples = np.array([[parts(v, q) for v in abc] for q, abc in enumerate(cols)])
-            self.product = product_tables(
-                triples.transpose(0, 2, 1), bits, sx[:, rows_b], self.x_scale2
-            )
-        # the real state's phases, prod_q phase[q, bit_q(k)], as U^T's row factors
-        row_phase = np.prod([phases[q][bits[q]] for q in range(n)], 0)
-        host_row_phase = (
-            None
-            if not self.real_state or np.allclose(row_phase, 1)
-            else host_rounded(row_phase[:, None], rt.dtype)
-        )
-        self.row_phase = None if host_row_phase is None else ct_(host_row_phase)
-        # doubled: the backward reads grad @ signs[0]^T, half of dL/d|psi|^2 per (re, im)
-        self.x_scaleT = rt_(2 * sx[:, rows_b].T)
-
+        self.row_phase: torch.Tensor | None = None
+        host_row_phase = None
+        if not self.start:
+            host_row_phase = self._embedding(rt, rt_, lt, ct_)
         # --- the shared slots: matrix and derivative of each, from one addmv
         terms_s = prog.slot_terms["s"]  # [P, R, 3, 2, 2]
         depth, nr = terms_s.shape[:2]
@@ -320,23 +284,103 @@ class DenseTables:
         #: the shared part as a trigonometric polynomial, where that is cheaper
         self.fourier: SineTables | None = fourier_tables(self, ss, chained)
 
+    def _embedding(self, rt: SmallRuntime, rt_: Any, lt: Any, ct_: Any) -> np.ndarray | None:
+        """The product state's tables (one embedding slot per wire, applied to
+        ``|0>``); returns the host copy of ``row_phase``."""
+        prog = rt.prog
+        n, d = prog.n, prog.d
+        assert prog.prefix is not None
+        rows_b = prog.prefix[0][1]
+        terms_b = prog.slot_terms["b"][0]  # [R, 3, 2, 2]
+        sx = prog.scale["b"][: prog.n_inputs]  # [I, n] (angle r of row r)
+        self.x_scale2 = rt_(np.concatenate([sx[:, rows_b], sx[:, rows_b]], 1))
+        self.x_shift = rt_(np.r_[np.full(n, math.pi / 2), np.zeros(n)])
+        cols = [tuple(terms_b[r, t][:, 0] for t in range(3)) for r in rows_b]  # on |0>
+        # a wire's vector is real up to a constant phase per entry where each entry's
+        # (A, B, C) is a complex multiple of a real triple (RX, RY, also with phase
+        # gates after them: yes; RZ after H: no); then the product state is real and
+        # its phases go into U^T's rows (half the arithmetic, no complex views)
+        phases = np.ones((n, 2), dtype=np.complex128)
+        for q, abc in enumerate(cols):
+            for ent in range(2):
+                coef = np.array([t[ent] for t in abc])
+                big = coef[np.abs(coef) > 1e-12]
+                if big.size:
+                    phases[q, ent] = big[0] / abs(big[0])
+        self.real_state = all(
+            np.allclose((np.array([t[ent] for t in abc]) / phases[q, ent]).imag, 0, atol=1e-12)
+            for q, abc in enumerate(cols)
+            for ent in range(2)
+        )
+        width = 4 if self.real_state else 8  # per wire v0, v1, dv0, dv1 (re, im | real)
+
+        def parts(v: np.ndarray, q: int) -> np.ndarray:
+            if self.real_state:
+                return (v / phases[q]).real  # type: ignore[no-any-return]
+            return np.stack([v.real, v.imag], -1).reshape(-1)
+
+        e_base = np.zeros((n, width))
+        e_mat = np.zeros((2 * n, n, width))
+        half = width // 2
+        for q, (a, b, c) in enumerate(cols):
+            e_base[q, :half] = parts(a, q)
+            e_mat[q, q] = np.r_[parts(b, q), parts(c, q)]  # cos: v gets B, dv gets C
+            e_mat[n + q, q] = np.r_[parts(c, q), -parts(b, q)]  # sin: v gets C, dv gets -B
+        if self.real_state:  # batch last from the start: [4n, B] = e_base + e_mat^T cs^T
+            self.e_base = rt_(e_base.reshape(-1, 1))
+            self.e_mat = rt_(e_mat.reshape(2 * n, -1).T)
+        else:  # [B, 8n] = e_base + cs e_mat, viewed complex [B, 4n]
+            self.e_base = rt_(e_base.reshape(-1))
+            self.e_mat = rt_(e_mat.reshape(2 * n, -1))
+        bits = np.stack([_bit(np.arange(d), q, n) for q in range(n)])  # [n, d]
+        for op in rt.code[: rt.lead]:  # leading permutations: new[s] = old[index[s]]
+            bits = bits[:, op[5]]
+        phi = np.empty((n, n + 1, d), dtype=np.int64)
+        for q in range(n):
+            for j in range(n + 1):
+                phi[q, j] = 4 * q + 2 * (j == q + 1) + bits[q]
+        self.phi_index = lt(phi.reshape(-1))
+        self.phi_index0 = lt(phi[:, 0].reshape(-1))
+        #: a real product state as a trigonometric polynomial, where that is shorter
+        if self.real_state:
+            triples = np.array([[parts(v, q) for v in abc] for q, abc in enumerate(cols)])
+            self.product = product_tables(
+                triples.transpose(0, 2, 1), bits, sx[:, rows_b], self.x_scale2
+            )
+        # the real state's phases, prod_q phase[q, bit_q(k)], as U^T's row factors
+        row_phase = np.prod([phases[q][bits[q]] for q in range(n)], 0)
+        host_row_phase = (
+            None
+            if not self.real_state or np.allclose(row_phase, 1)
+            else host_rounded(row_phase[:, None], rt.dtype)
+        )
+        self.row_phase = None if host_row_phase is None else ct_(host_row_phase)
+        # doubled: the backward reads grad @ signs[0]^T, half of dL/d|psi|^2 per (re, im)
+        self.x_scaleT = rt_(2 * sx[:, rows_b].T)
+        return host_row_phase
+
 
 def _qualifies(rt: SmallRuntime) -> bool:
     """Whether ``rt``'s program has the dense variant's form (module docstring): a
     product state of one per-sample slot per wire read from the inputs alone, then
     shared whole-register Kronecker layers (and constant dense gates) whose only
-    angles are their slots'."""
+    angles are their slots'; or a start state given to the node (amplitude embedding)
+    followed by the same, with no leading permutation and nothing per sample."""
     prog = rt.prog
-    if rt.one_row or prog.prefix is None or len(prog.prefix) != 1 or prog.prefix[0][0] != "b":
+    if rt.one_row or "s" not in rt.terms or not rt.whole:
         return False
-    if "s" not in rt.terms or "b" not in rt.terms or not rt.whole:
-        return False
-    if rt.depth["b"] != 1 or rt.n_rows["b"] != prog.n or rt.layers.get("b"):
-        return False
+    if prog.prefix is None:  # a start state
+        if prog.batched or rt.lead or "b" in rt.kinds or rt.reads_inputs:
+            return False
+    else:
+        if len(prog.prefix) != 1 or prog.prefix[0][0] != "b" or "b" not in rt.terms:
+            return False
+        if rt.depth["b"] != 1 or rt.n_rows["b"] != prog.n or rt.layers.get("b"):
+            return False
+        sx, sp, sw = rt.scale_b
+        if sx is None or sp is not None or sw is not None:
+            return False
     if any(i.kind == "b" for i in prog.instrs):
-        return False
-    sx, sp, sw = rt.scale_b
-    if sx is None or sp is not None or sw is not None:
         return False
     if prog.n_angles["s"] != rt.depth["s"] * rt.n_rows["s"]:
         return False  # a shared angle outside the rows (a diagonal or dense gate)
@@ -361,8 +405,14 @@ def dense_tables(rt: SmallRuntime, rows: int, chains: bool) -> DenseTables | Non
     tab = rt.dense
     if tab is False or rows < DENSE_ROWS:
         return None
-    if chains and tab.work > DENSE_WORK + DENSE_WORK_PER_ROW * rows:
-        return None
+    if chains:
+        base, per_row = (
+            (DENSE_START_WORK, DENSE_START_WORK_PER_ROW)
+            if tab.start
+            else (DENSE_WORK, DENSE_WORK_PER_ROW)
+        )
+        if tab.work > base + per_row * rows:
+            return None
     return tab  # type: ignore[no-any-return]
 
 
@@ -371,19 +421,29 @@ def dense_forward(
     tab: DenseTables,
     signs: tuple[torch.Tensor, torch.Tensor],
     w: torch.Tensor,
-    x: torch.Tensor,
+    x: torch.Tensor | None,
+    psi0: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``<Z-words> [B, n_obs]`` of the dense variant; keeps on ``ctx.dense`` what
-    :func:`dense_backward` needs.
+    :func:`dense_backward` needs. ``x``: the inputs (a product state) or ``psi0``: a
+    real start state ``[B, d]`` (:attr:`DenseTables.start`).
 
     The derivatives are made only for the gradients the call wants
     (``ctx.needs_input_grad``; none under ``torch.no_grad``, a training loop's
     validation): without them the chains cost more than the general method's forward
     (n = 4, two layers of RY and RZ, 30 rows: 1.03x; three layers: 1.34x), with them
     ``U^T`` alone is one chain of ``1 + angles`` and the product state one of ``n + 1``."""
-    n, d, rows = tab.n, tab.d, x.shape[0]
     need = getattr(ctx, "needs_input_grad", None)
-    want_w, want_x = need is not None and need[3], need is not None and need[4]
+    want_w = need is not None and need[3]
+    if tab.start:
+        assert psi0 is not None
+        u, d_w = _shared(tab, w, want_w)
+        psi_r = torch.mm(psi0, u)  # [B, d] @ [d, 2d]: (re, im) interleaved
+        ctx.dense = (tab, signs[0], None, psi0, u, d_w, psi_r)
+        return torch.mm(psi_r.square(), signs[0])
+    assert x is not None
+    n, d, rows = tab.n, tab.d, x.shape[0]
+    want_x = need is not None and need[4]
     k = n + 1 if want_x else 1
     # --- per sample: the product state (and its n derivatives), [k, d, B]
     if tab.product is not None:  # a trigonometric polynomial of the inputs
@@ -406,21 +466,7 @@ def dense_forward(
         index = tab.phi_index if want_x else tab.phi_index0
         phis = e.index_select(0, index).view(n, -1, rows).prod(0).view(k, d, rows)
     phi = phis.select(0, 0)  # [d, B]
-    # --- shared: U^T (a real state: its rows as (re, im) pairs, [d, 2d]) and dU^T/dw
-    d_w: torch.Tensor | None = None
-    if tab.fourier is not None:  # four calls (_dense_fourier.py)
-        f = tab.fourier
-        sines = torch.sin(torch.addmv(f.shift, f.angles, w))
-        if want_w:
-            m = torch.addmv(f.bias, f.coef, sines)
-            d_w = m.narrow(0, 2 * d * d, m.shape[0] - 2 * d * d).view(-1, 2 * d * d)
-        else:
-            m = torch.addmv(f.value_bias, f.value_coef, sines)
-        u = m.narrow(0, 0, 2 * d * d).view(d, 2 * d)
-        if not tab.real_state:
-            u = torch.view_as_complex(u.view(d, d, 2))
-    else:
-        u, d_w = _chains(tab, w, want_w)
+    u, d_w = _shared(tab, w, want_w)
     if tab.real_state:  # psi = phi U^T as reals: [B, d] @ [d, 2d], (re, im) interleaved
         psi_r = torch.mm(phi.mT, u)
         ctx.dense = (tab, signs[0], phis, phi, u, d_w, psi_r)
@@ -429,6 +475,29 @@ def dense_forward(
     psi_r = torch.view_as_real(psi).view(rows, -1)
     ctx.dense = (tab, signs[0], phis, phi, u, d_w, psi_r * tab.conj_state)
     return torch.mm(psi_r.square(), signs[0])
+
+
+def _shared(
+    tab: DenseTables, w: torch.Tensor, derivatives: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(U^T, dU^T/dw | None)``: a real state's rows as (re, im) pairs ``[d, 2d]``,
+    else complex ``[d, d]``; from the trigonometric form (four calls,
+    :mod:`~quarch.quantum._dense_fourier`) where it was built, else the chains."""
+    f = tab.fourier
+    if f is None:
+        return _chains(tab, w, derivatives)
+    d = tab.d
+    d_w = None
+    sines = torch.sin(torch.addmv(f.shift, f.angles, w))
+    if derivatives:
+        m = torch.addmv(f.bias, f.coef, sines)
+        d_w = m.narrow(0, 2 * d * d, m.shape[0] - 2 * d * d).view(-1, 2 * d * d)
+    else:
+        m = torch.addmv(f.value_bias, f.value_coef, sines)
+    u = m.narrow(0, 0, 2 * d * d).view(d, 2 * d)
+    if not tab.real_state:
+        u = torch.view_as_complex(u.view(d, d, 2))
+    return u, d_w
 
 
 def _chains(
@@ -505,6 +574,13 @@ def _real_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, .
     tab, signs_t, phis, phi, u_r, d_w, psi_r = ctx.dense
     g = psi_r * torch.mm(grad, signs_t.mT)  # half of G (the 2 is in the constants)
     g_w = g_x = None
+    if tab.start:  # phi: the start state [B, d]
+        if ctx.needs_input_grad[3]:
+            g_w = torch.mv(d_w, torch.mm(phi.mT, g).view(-1))
+        g_psi0 = None
+        if ctx.needs_input_grad[6]:  # dL/dpsi0 = 2 G U_r^T (the 2 is not in U_r)
+            g_psi0 = torch.mm(g, u_r.mT).mul_(2)
+        return None, None, None, g_w, None, None, g_psi0
     if ctx.needs_input_grad[3]:
         g_w = torch.mv(d_w, torch.mm(phi, g).view(-1))
     if ctx.needs_input_grad[4]:

@@ -416,11 +416,16 @@ def _forward(
     rows = batch if prog.batched or (psi0 is not None and psi0.shape[0] == batch) else 1
     var = rt.variant(rows, signs is not None)
     need = getattr(ctx, "needs_input_grad", None)  # none under no_grad
-    dense = None if signs is None else dense_tables(rt, rows, need is not None and need[3])
+    # the dense variant takes a real start state (amplitude embedding) or none
+    dense = (
+        None
+        if signs is None or (psi0 is not None and psi0.is_complex())
+        else dense_tables(rt, rows, need is not None and need[3])
+    )
     ctx.dense = None
     if dense is not None:  # a short variant for common hybrid circuits (_small_dense.py)
-        assert signs is not None and w is not None and x is not None
-        return dense_forward(ctx, dense, signs, w, x)
+        assert signs is not None and w is not None
+        return dense_forward(ctx, dense, signs, w, x, psi0)
     # --- angles: source @ scale
     ang: dict[str, torch.Tensor] = {}
     if rt.scale_s is not None:
@@ -510,8 +515,8 @@ def _forward(
             psi = (pieces[0].unsqueeze(-1) * pieces[1].unsqueeze(-2)).flatten(-2)
         if psi.dim() == 1:
             psi = psi[None]
-    else:
-        psi = psi0
+    else:  # a real start state (amplitude embedding) is converted here, in the node
+        psi = psi0 if psi0.is_complex() else psi0.to(rt.dtype)
     if psi.shape[0] != rows:
         psi = psi.expand(rows, -1).contiguous()
     elif not psi.is_contiguous():
@@ -532,6 +537,7 @@ def _forward(
     call.runs = runs
     ctx.rt, ctx.call, ctx.var, ctx.signs, ctx.x = rt, call, var, signs, x
     ctx.psi0_rows = None if psi0 is None else psi0.shape[0]
+    ctx.psi0_real = psi0 is not None and not psi0.is_complex()
     if signs is None:
         return psi.clone()
     return torch.mm(torch.view_as_real(psi).view(rows, -1).square(), signs[0])
@@ -587,7 +593,9 @@ def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
     else:
         traces = _traces(rt, pending, n, (id(var), rows, ctx.signs is None))
         if ctx.psi0_rows is not None and ctx.needs_input_grad[6]:
-            g_psi0 = torch.conj_physical(h if ctx.psi0_rows == rows else h.sum(0, keepdim=True))
+            h0 = h if ctx.psi0_rows == rows else h.sum(0, keepdim=True)
+            # a real start state's gradient: Re conj(h) = Re h
+            g_psi0 = h0.real if ctx.psi0_real else torch.conj_physical(h0)
     # --- slots: dL/da = Re tr(T Q), Q = S X S^-1 conjugated through the row
     for k in call.angled:
         blocks = []

@@ -112,7 +112,7 @@ _COMPLEX = (torch.complex64, torch.complex128)
 class _NoContext:
     """Stands in for an autograd context where no gradient is recorded."""
 
-    __slots__ = ("call", "dense", "psi0_rows", "replay", "rt", "signs", "var", "x")
+    __slots__ = ("call", "dense", "psi0_real", "psi0_rows", "replay", "rt", "signs", "var", "x")
 
 
 def _forward_only(*args: Any) -> torch.Tensor:
@@ -412,8 +412,13 @@ class ExecutionPlan:
             initial_state = s.to(self.dtype)
         return inputs, w, initial_state, batch or 1, device
 
-    def _amplitude_state(self, inputs: torch.Tensor, batch: int) -> torch.Tensor:
-        """The amplitude embedding's start state ``[batch, 2^n]`` (recorded by autograd)."""
+    def _amplitude_state(
+        self, inputs: torch.Tensor, batch: int, *, real: bool = False
+    ) -> torch.Tensor:
+        """The amplitude embedding's start state ``[batch, 2^n]`` (recorded by autograd);
+        with ``real``, as the inputs' real dtype (the small path takes it so: its node
+        converts it without an autograd node of its own, and its dense variant keeps it
+        real, :mod:`~quarch.quantum._small_dense`)."""
         assert self._amplitude is not None
         nf, pad, normalize = self._amplitude
         dim = 2**self.n_qubits
@@ -425,7 +430,7 @@ class ExecutionPlan:
             if bool((norm == 0).any()):
                 raise SimulationError("amplitude_embedding: an input vector has norm 0")
             x = x / norm
-        return x.to(self.dtype)
+        return x if real else x.to(self.dtype)
 
     def _execute(
         self,
@@ -471,7 +476,7 @@ class ExecutionPlan:
         psi0 = init
         if init is None and self._amplitude is not None:
             assert inputs is not None
-            psi0 = self._amplitude_state(inputs, batch)
+            psi0 = self._amplitude_state(inputs, batch, real=True)
         batched_w = w.dim() == 2
         rt = self._small_runtime(psi0 is None, batched_w, device)
         if batch == 1 and rt.prog.batched:  # one row: per-sample angles are shared
