@@ -227,9 +227,10 @@ def _start_step(c: Circuit, batch: int, dense: bool) -> tuple[sim.Step, DenseTab
     return _timed(layer, x), tab
 
 
-def start_cells(budget: float) -> None:
+def start_cells(budget: float, entangler: str = "cnot") -> None:
     """The variant from a start state against the general method (module docstring)."""
     _small_dense.DENSE_START_WORK = float("inf")  # wherever a program qualifies
+    _small_dense.DENSE_WORK = float("inf")
     print(
         f"{'n':>2} {'L':>2} {'rot':>4} {'batch':>5} {'work':>9} {'dense':>8} {'general':>8}", end=""
     )
@@ -239,9 +240,13 @@ def start_cells(budget: float) -> None:
     for n in (1, 2, 3, 4):
         for layers in (1, 2, 3, 4, 6):
             for rot in (("Y", "Z"), ("X", "Y", "Z")):
-                c = Circuit(n).add(AmplitudeEmbedding(2**n, normalize=True))
+                c = Circuit(n)
+                if entangler == "cnot":
+                    c.add(AmplitudeEmbedding(2**n, normalize=True))
+                else:
+                    c.add(AngleEmbedding(n, rotation="Y"))
                 for _ in range(layers):
-                    c.add(RotationLayer(n, rot)).add(EntanglingLayer(n, "ring", "cnot"))
+                    c.add(RotationLayer(n, rot)).add(EntanglingLayer(n, "ring", entangler))
                 for batch in (8, 32, 256, 1024):
                     on, tab = _start_step(c, batch, True)
                     off, _ = _start_step(c, batch, False)
@@ -268,11 +273,12 @@ def main() -> None:
     parser.add_argument("--product", action="store_true", help="the product state's polynomial")
     parser.add_argument("--no-grad", action="store_true", help="the forward under no_grad")
     parser.add_argument("--start", action="store_true", help="from a start state (amplitude)")
+    parser.add_argument("--diagonal", action="store_true", help="trainable diagonals (CRZ)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    if args.start:
+    if args.start or args.diagonal:
         print(f"torch {torch.__version__}, 1 thread; load average {os.getloadavg()}")
-        start_cells(args.budget)
+        start_cells(args.budget, "crz" if args.diagonal else "cnot")
         print(f"load average at the end: {os.getloadavg()}")
         return
     if args.no_grad:

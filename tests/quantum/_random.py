@@ -45,15 +45,24 @@ def all_gates_circuit(n_qubits: int = 3) -> Circuit:
     return c
 
 
+_DIAGONAL = ["crz", "cphase", "rzz"]  # two-qubit gates diagonal in the basis
+
+
 def dense_form_circuit(
-    n: int, rng: np.random.Generator, *, amplitude: bool = False, normalize: bool = True
+    n: int,
+    rng: np.random.Generator,
+    *,
+    amplitude: bool = False,
+    normalize: bool = True,
+    diagonals: bool = False,
 ) -> Circuit:
     """A random circuit of the dense variant's form: each wire's embedding (maybe a
     constant gate, then a one-angle gate of an input with a random scale), or with
     ``amplitude`` an amplitude embedding of ``2^n`` or fewer features (padded with
     zeros), then a random mix of trainable one-qubit gates (``rot`` and ``u3``
     included; some weights used twice, some angles constant) and constant multi-qubit
-    gates (fixed-angle ones included)."""
+    gates (fixed-angle ones included); with ``diagonals``, most two-qubit gates are
+    trainable diagonal ones (CRZ, CPHASE, RZZ; some weights shared)."""
     c = Circuit(n)
     if amplitude:
         c.add(AmplitudeEmbedding(int(rng.integers(2 ** (n - 1), 2**n)) + 1, normalize=normalize))
@@ -80,6 +89,11 @@ def dense_form_circuit(
             c.append(name, [int(rng.integers(n))], params)
         elif r < 0.65:
             c.append(_ONE_CONST[int(rng.integers(len(_ONE_CONST)))], [int(rng.integers(n))])
+        elif diagonals and rng.random() < 0.7:
+            wires = rng.choice(n, 2, replace=False).tolist()
+            shared = used and rng.random() < 0.2
+            weight = used[int(rng.integers(len(used)))] if shared else c.new_weight()
+            c.append(_DIAGONAL[int(rng.integers(len(_DIAGONAL)))], wires, [weight])
         else:
             pool = [g for g in _MULTI_CONST + _MULTI_ANGLE if GATES[g].n_wires <= n]
             name = pool[int(rng.integers(len(pool)))]

@@ -182,6 +182,22 @@ def test_the_dense_variant_from_a_start_state() -> None:
     assert forms == {"fourier", "chains"}
 
 
+def test_the_dense_variant_with_diagonals() -> None:
+    """Trainable diagonals (random circuits until one has them) and a constant one (a
+    CZ between two constant dense gates) in the segment."""
+    rng = np.random.default_rng(5)
+    for k in range(20):
+        c = dense_form_circuit(2 + k % 3, rng, diagonals=True)
+        tab = _tables(_run(c, 32, "small", torch.complex64, [f"Z{i}" for i in range(c.n_qubits)]))
+        if tab is not None and tab.n_diag:
+            break
+    assert tab is not None and tab.n_diag
+    c = Circuit(2).add(AngleEmbedding(2)).add(RotationLayer(2, ("Y",)))
+    c.append("ch", [0, 1]).cz(0, 1).append("ch", [1, 0]).add(RotationLayer(2, ("Z", "Y")))
+    tab = _tables(_run(c, 32, "small", torch.complex64, ["Z0", "Z1"]))
+    assert tab is not None and "p" in [k for k, _ in tab.segment]
+
+
 def test_amplitude_embedding_without_normalisation() -> None:
     c = Circuit(3).add(AmplitudeEmbedding(8, pad_with=0.0, normalize=False))
     c.add(RotationLayer(3, ("Y", "Z"))).add(EntanglingLayer(3, "ring", "crz"))

@@ -12,6 +12,7 @@ leave to the general method, and only one of the two gradients wanted.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from quarch.quantum import (
     Input,
     IQPEmbedding,
     RotationLayer,
+    _dense_fourier,
     _small_dense,
     _small_run,
     compile_circuit,
@@ -164,6 +166,148 @@ def test_most_amplitude_circuits_take_the_variant() -> None:
         _z(plan, torch.ones(DENSE_ROWS, c.n_inputs), torch.zeros(c.n_weights))
         took += _qualifies(_runtime(plan))  # type: ignore[arg-type]
     assert took >= 12
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_trainable_diagonals_against_pennylane(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trainable diagonal gates in the shared segment (CRZ, CPHASE, RZZ; one chain per
+    angle, the gate's derivative in its place), after an angle embedding or (odd seeds)
+    an amplitude embedding: values and both gradients against PennyLane."""
+    pytest.importorskip("pennylane")
+    rng = np.random.default_rng(9000 + seed)
+    n = 2 + seed % 3
+    c = dense_form_circuit(n, rng, amplitude=seed % 2 == 1, diagonals=True)
+    batch = int(rng.choice([DENSE_ROWS, 24]))
+    w = rng.uniform(-3, 3, c.n_weights)
+    x = rng.uniform(-1, 1, (batch, c.n_inputs))
+    ref, gw, gx = pl_z_and_grads(c, w, x)
+    count = _Count(monkeypatch)
+    plan = compile_circuit(c, dtype=torch.complex128, path="small")
+    for call in range(4):
+        wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out = _z(plan, xt, wt)
+        np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-9, err_msg=f"call {call}")
+        (out * torch.arange(1, n + 1)).sum().backward()
+        np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-7, atol=1e-9)
+    rt = _runtime(plan)
+    took = _qualifies(rt) and _small_dense.dense_tables(rt, batch, True) is not None  # type: ignore[arg-type]
+    assert count.calls == (3 if took else 0)
+
+
+def test_most_diagonal_circuits_take_the_variant() -> None:
+    """The test above checks the variant with its diagonals' chains, not the general
+    method."""
+    took = 0
+    for seed in range(16):
+        rng = np.random.default_rng(9000 + seed)
+        c = dense_form_circuit(2 + seed % 3, rng, amplitude=seed % 2 == 1, diagonals=True)
+        plan = compile_circuit(c, dtype=torch.complex128, path="small")
+        _z(plan, torch.ones(DENSE_ROWS, c.n_inputs), torch.zeros(c.n_weights))
+        tab = _runtime(plan).dense  # type: ignore[attr-defined]
+        took += isinstance(tab, DenseTables) and tab.n_diag > 0
+    assert took >= 10
+
+
+def test_diagonals_in_closed_form() -> None:
+    """A CRZ between two trainable RY on its target, after an RX embedding: ``<Z>``
+    against the gates' matrices written out in numpy."""
+    rng = np.random.default_rng(1)
+    c = Circuit(2).add(AngleEmbedding(2, rotation="X"))
+    a, b, g = c.new_weight(), c.new_weight(), c.new_weight()
+    c.ry(1, a).crz(0, 1, g).ry(1, b)
+    w = rng.uniform(-3, 3, 3)
+    x = rng.uniform(-3, 3, (DENSE_ROWS, 2))
+    plan = compile_circuit(c, dtype=torch.complex128, path="small")
+    got = _z(plan, torch.tensor(x), torch.tensor(w)).numpy()
+    assert _runtime(plan).dense.n_diag == 1  # type: ignore[attr-defined]
+
+    def rx(t: float) -> np.ndarray:
+        return np.array(
+            [[np.cos(t / 2), -1j * np.sin(t / 2)], [-1j * np.sin(t / 2), np.cos(t / 2)]]
+        )
+
+    def ry(t: float) -> np.ndarray:
+        return np.array([[np.cos(t / 2), -np.sin(t / 2)], [np.sin(t / 2), np.cos(t / 2)]])
+
+    crz = np.diag([1, 1, np.exp(-0.5j * w[2]), np.exp(0.5j * w[2])])
+    z = np.diag([1.0, -1.0])
+    for row, (x0, x1) in enumerate(x):
+        psi = np.kron(rx(x0), rx(x1))[:, 0]
+        psi = np.kron(np.eye(2), ry(w[1])) @ crz @ np.kron(np.eye(2), ry(w[0])) @ psi
+        want = [
+            np.vdot(psi, np.kron(z, np.eye(2)) @ psi).real,
+            np.vdot(psi, np.kron(np.eye(2), z) @ psi).real,
+        ]
+        np.testing.assert_allclose(got[row], want, atol=1e-12)
+
+
+@pytest.mark.parametrize("fourier", [True, False], ids=["fourier", "chains"])
+def test_a_constant_diagonal_no_layer_absorbs(
+    fourier: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CZ between two constant dense gates stays a constant diagonal in the segment:
+    its phases multiply the columns of every chain (and the trigonometric form's
+    terms), against PennyLane; its host copy is the device's."""
+    pytest.importorskip("pennylane")
+    if not fourier:
+        monkeypatch.setattr(_dense_fourier, "FOURIER_WORK", 0)
+    c = Circuit(2).add(AngleEmbedding(2)).add(RotationLayer(2, ("Y",)))
+    c.append("ch", [0, 1]).cz(0, 1).append("ch", [1, 0]).add(RotationLayer(2, ("Z", "Y")))
+    rng = np.random.default_rng(4)
+    w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, (DENSE_ROWS, 2))
+    ref, gw, gx = pl_z_and_grads(c, w, x)
+    count = _Count(monkeypatch)
+    plan = compile_circuit(c, dtype=torch.complex128, path="small")
+    wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = _z(plan, xt, wt)
+    (out * torch.arange(1, 3)).sum().backward()
+    tab = _runtime(plan).dense  # type: ignore[attr-defined]
+    assert count.calls == 1 and (tab.fourier is not None) == fourier
+    kinds = [k for k, _ in tab.segment]
+    assert "p" in kinds and "p" in [k for k, _ in tab.host.segment]
+    for (kind, a), (_, b) in zip(tab.host.segment, tab.segment, strict=True):
+        if kind == "p":
+            np.testing.assert_array_equal(a, b.numpy())
+    np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-9)
+    np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("first", "kinds"),
+    [
+        (lambda c: c.crz(0, 1, c.new_weight()), ["d", "k"]),
+        (lambda c: c.cz(0, 1).append("ch", [0, 1]), ["p", "c", "k"]),
+    ],
+    ids=["trainable", "constant"],
+)
+@pytest.mark.parametrize("fourier", [True, False], ids=["fourier", "chains"])
+def test_a_diagonal_first_in_the_segment(
+    first: Any, kinds: list[str], fourier: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A diagonal right after the embedding begins ``U^T`` (a diagonal matrix per
+    chain), against PennyLane."""
+    pytest.importorskip("pennylane")
+    if not fourier:
+        monkeypatch.setattr(_dense_fourier, "FOURIER_WORK", 0)
+    c = Circuit(2).add(AngleEmbedding(2))
+    first(c)
+    c.add(RotationLayer(2, ("Y", "Z")))
+    rng = np.random.default_rng(6)
+    w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, (DENSE_ROWS, 2))
+    ref, gw, gx = pl_z_and_grads(c, w, x)
+    plan = compile_circuit(c, dtype=torch.complex128, path="small")
+    wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = _z(plan, xt, wt)
+    (out * torch.arange(1, 3)).sum().backward()
+    tab = _runtime(plan).dense  # type: ignore[attr-defined]
+    assert [k for k, _ in tab.segment] == kinds
+    # the trigonometric form does not take trainable diagonals (half angles)
+    assert (tab.fourier is not None) == (fourier and "d" not in kinds)
+    np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-9)
+    np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-7, atol=1e-9)
 
 
 def _amplitude(n: int, layers: int, rotations: tuple[str, ...] = ("Y", "Z")) -> Circuit:
@@ -348,7 +492,16 @@ class TestWhereTheGeneralMethodRuns:
     @pytest.mark.parametrize(
         "circuit",
         [
-            pytest.param(lambda: _layered(3, 2, entangler="crz"), id="trainable-entangler"),
+            pytest.param(
+                lambda: (
+                    Circuit(2)
+                    .add(AngleEmbedding(2))
+                    .add(RotationLayer(2, ("Y",)))
+                    .crx(0, 1, Circuit(2).new_weight())
+                    .add(RotationLayer(2, ("Y",)))
+                ),
+                id="trainable-non-diagonal-entangler",
+            ),
             pytest.param(
                 lambda: Circuit(3).add(IQPEmbedding(3)).ry(0, Circuit(3).new_weight()),
                 id="input-products",
@@ -390,9 +543,9 @@ class TestWhereTheGeneralMethodRuns:
                     Circuit(2)
                     .add(AmplitudeEmbedding(4, normalize=True))
                     .add(RotationLayer(2, ("Y",)))
-                    .crz(0, 1, Circuit(2).new_weight())
+                    .crx(0, 1, Circuit(2).new_weight())
                 ),
-                id="amplitude-then-a-trainable-entangler",
+                id="amplitude-then-a-trainable-non-diagonal-gate",
             ),
             pytest.param(
                 lambda: Circuit(2).ry(0, Input(0, 1)).ry(1, Input(1)).add(RotationLayer(2, ("Y",))),
@@ -406,18 +559,6 @@ class TestWhereTheGeneralMethodRuns:
                     .add(RotationLayer(2, ("Y",)))
                 ),
                 id="per-sample-diagonal",
-            ),
-            pytest.param(
-                lambda: (
-                    Circuit(2)
-                    .add(AngleEmbedding(2))
-                    .add(RotationLayer(2, ("Y",)))
-                    .append("ch", [0, 1])
-                    .cz(0, 1)
-                    .append("ch", [1, 0])
-                    .add(RotationLayer(2, ("Z",)))
-                ),
-                id="a-constant-diagonal-no-layer-absorbs",
             ),
         ],
     )

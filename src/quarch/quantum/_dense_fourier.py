@@ -68,7 +68,7 @@ class HostTables:
     kron_phase: np.ndarray | None  # [L, d, d]
     row_phase: np.ndarray | None  # [d, 1]
     conj_matrix: np.ndarray  # [2 d d]
-    segment: list[tuple[str, Any]]  # ("k", layer) or ("c", const^T complex128)
+    segment: list[tuple[str, Any]]  # ("k", layer), ("c", const^T), ("p", phases), ("d", gate)
 
 
 class DenseTables(Protocol):
@@ -204,6 +204,9 @@ def _terms(tab: DenseTables, chained: list[int], n_slots: int) -> tuple[np.ndarr
     for what, val in tab.host.segment:
         if what == "c":
             x_all = val[None] if x_all is None else x_all @ val
+            continue
+        if what == "p":  # a constant diagonal: its phases on the columns
+            x_all = np.diag(val)[None] if x_all is None else x_all * val
             continue
         slots = [j for j in chained if j % tab.slot_rows in tab.layer_rows[val]]
         e_l, x_l = _layer_terms(tab, val, slots, n_slots)

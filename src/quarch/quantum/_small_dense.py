@@ -37,13 +37,21 @@ by measurement; see there). The derivatives are made only for the gradients a ca
 wants: under ``torch.no_grad`` (a training loop's validation) the forward is ``U^T``
 alone, one chain, and the product state alone, and the bound does not apply.
 
+Diagonal gates in the shared part (trainable CRZ, CPHASE, RZZ; constant CZ that no
+layer absorbs) multiply ``U^T``'s columns: a constant one by its phases, a trainable
+one by ``e^{i theta}``, ``theta = theta0 + w @ (S coef)`` (one ``addmv`` and a ``sin``
+for all of them), and in the chain of each of its angles ``j`` by the derivative ``i
+coef_j e^{i theta}``, so each angle is one more chain (the trigonometric form is not
+built for them: their half angles are not on its grid).
+
 An amplitude embedding gives the node its start state ``psi0`` (real, normalised
 outside) in place of the product state: then ``psi = psi0 U^T`` is one real ``mm`` of
 ``[B, d]`` by ``[d, 2d]``, ``dL/dw`` the same contraction with ``psi0`` in ``phi``'s place
 and ``dL/dpsi0 = 2 G U_r^T``; the shared part is built as above. Its general method
 has no product state to trace, so it takes the variant under a lower bound
 (:data:`DENSE_START_WORK`). Any other program (per-sample gates after the first,
-input products, trainable entanglers, per-sample weights, a complex start state
+input products, trainable non-diagonal multi-qubit gates, per-sample weights, a
+complex start state
 (``initial_state``), a permutation right after the start state, more than four
 qubits), or a call that wants the state rather than ``<Z-words>``, runs the general
 method.
@@ -72,7 +80,14 @@ from quarch.quantum._dense_fourier import (
     fourier_tables,
     product_tables,
 )
-from quarch.quantum._small_runtime import _CDENSE, _KRON, SmallRuntime, host_rounded
+from quarch.quantum._small_runtime import (
+    _CDENSE,
+    _CDIAG,
+    _DIAG,
+    _KRON,
+    SmallRuntime,
+    host_rounded,
+)
 
 __all__ = [
     "DENSE_START_WORK",
@@ -96,7 +111,11 @@ n = 4, L = 4 (675,840) lost at batch 8 and 16 (1.107x, 1.036x), was level at 32
 (0.994x) and won from 64 on (0.967-0.551x); n = 4, L = 6 (1,505,280) lost up to batch
 256 (1.492-1.070x) and won at 1024 (0.708x). The line ``620,000 + 1,800 rows`` passes
 between those cells (break-even of L = 4 near 32 rows, of L = 6 between 256 and
-1024)."""
+1024). With trainable diagonals (``--diagonal``: CRZ rings in place of CNOT, the
+general method's diagonal steps cost more than the chains' column products) every
+cell the line admits won (0.362-0.974x) and every cell it leaves out lost or was
+level (1.026-2.469x; 0.991x at 256 rows) but three (714,240 at 8 and 32 rows: 0.959x,
+0.914x; 956,160 at 32: 0.946x)."""
 
 DENSE_WORK_PER_ROW = 1.8e3
 """See :data:`DENSE_WORK`."""
@@ -149,7 +168,13 @@ class DenseTables:
       variant's Kronecker layers, transposed, with the folded constants in;
       ``row_index0``, ``kron_index0 [n L d d]``: the same for ``U^T`` alone (chain 0);
     * ``chain_scale [W, C]``: chains to weights, doubled (chain 0, ``U^T``: zeros);
-    * ``segment``: the segment's instructions (``("k", layer)`` or ``("c", const^T)``);
+    * ``segment``: the segment's instructions (:func:`_segment`: ``("k", layer)``,
+      ``("c", const^T)``, ``("p", phases)``, ``("d", gate)``); ``n_diag``,
+      ``diag_scale``, ``diag_shift``, ``diag_factor``: the trainable diagonal gates'
+      phases and every chain's factor of them (:meth:`_diagonals`); their angles'
+      chains follow the slots';
+    * ``start``: a start state given to the node in place of the product state (then
+      the embedding's tables are not made);
     * ``x_scaleT [n, I]``: the inputs' scale for the backward, doubled; ``conj_state
       [2d]``, ``conj_matrix [2 d d]``: ``(+1, -1)`` per (re, im) pair;
     * ``work``: the chains' complex multiply-adds per call (see :data:`DENSE_WORK`).
@@ -183,8 +208,8 @@ class DenseTables:
         terms_s = prog.slot_terms["s"]  # [P, R, 3, 2, 2]
         depth, nr = terms_s.shape[:2]
         n_slots = depth * nr
-        ss = prog.scale["s"]  # [W, A]
-        self.w_scale2 = rt_(np.concatenate([ss.T, ss.T], 0))
+        ss = prog.scale["s"]  # [W, A]: the slots' angles first, then the diagonals'
+        self.w_scale2 = rt_(np.concatenate([ss[:, :n_slots].T, ss[:, :n_slots].T], 0))
         self.w_shift = rt_(np.r_[np.full(n_slots, math.pi / 2), np.zeros(n_slots)])
         m_base = np.zeros((n_slots, 16))
         m_mat = np.zeros((n_slots, 16, 2 * n_slots))
@@ -202,8 +227,16 @@ class DenseTables:
         self.m_base, self.m_mat = rt_(m_base), rt_(m_mat)
         # chains: 0 is U itself, then one per slot that reads a source
         chained = [j for j in range(n_slots) if ss[:, j].any()]
-        self.n_chains = len(chained) + 1
-        self.chain_scale = rt_(2 * np.concatenate([np.zeros((ss.shape[0], 1)), ss[:, chained]], 1))
+        # trainable diagonal gates in the segment (CRZ, RZZ, ...): one chain per angle
+        diag_at = [i for i in range(rt.lead, rt.tail) if rt.code[i][0] == _DIAG]
+        diag_angles = [a for i in diag_at for a in range(*rt.code[i][3])]
+        assert all(a >= n_slots for a in diag_angles)
+        self.n_diag = len(diag_at)
+        self.n_chains = len(chained) + len(diag_angles) + 1
+        self.chain_scale = rt_(
+            2 * np.concatenate([np.zeros((ss.shape[0], 1)), ss[:, chained], ss[:, diag_angles]], 1)
+        )
+        self._diagonals(rt, rt_, ct_, diag_at, 1 + len(chained))
         # row variants: for row r, variant 0 is its product, variant 1 + p has slot p
         # replaced by its derivative (only the chain whose slot is in the row uses it)
         row_index = None
@@ -245,7 +278,7 @@ class DenseTables:
                 uj = _bit(post, q, n)[None, :]
                 for ch in range(self.n_chains):
                     v = 0
-                    if ch:
+                    if 0 < ch <= len(chained):  # a slot's chain (then the diagonals')
                         jslot = chained[ch - 1]
                         if jslot % nr == rows[q]:
                             v = jslot // nr + 1
@@ -259,15 +292,15 @@ class DenseTables:
         #: per layer, the rows of the slot table it reads (slot j is in row j % slot_rows)
         self.layer_rows = [{int(r) for r in prog.layers["s"][ins.layer]} for ins in krons]
         self.slot_rows = nr
-        self.segment = [
-            ("k", op[3]) if op[0] == _KRON else ("c", op[4]) for op in rt.code[rt.lead : rt.tail]
-        ]
+        seg = rt.code[rt.lead : rt.tail]
+        consts = [op[4] if op[0] == _CDENSE else op[3] if op[0] == _CDIAG else None for op in seg]
+        self.segment = _segment(seg, consts, diag_at, rt.lead)
         # (+1, -1) per (re, im): conj(psi) as reals, and Re(X D) as a real dot product
         self.conj_state = rt_(np.tile([1.0, -1.0], d))
         conj_matrix = np.tile([1.0, -1.0], d * d)
         self.conj_matrix = rt_(conj_matrix)
         #: the chains' complex multiply-adds per call (their products and gathers)
-        self.work = self.n_chains * nl * d**3 + n * self.n_chains * nl * d * d
+        self.work = self.n_chains * (nl * d**3 + n * nl * d * d + self.n_diag * d * d)
         self.host = HostTables(
             m_base=host_rounded(m_base, real),
             m_mat=host_rounded(m_mat, real),
@@ -276,13 +309,50 @@ class DenseTables:
             kron_phase=host_phase,
             row_phase=host_row_phase,
             conj_matrix=conj_matrix,
-            segment=[
-                ("k", op[3]) if op[0] == _KRON else ("c", rt.host(op[3]).T)  # op[4] = op[3]^T
-                for op in rt.code[rt.lead : rt.tail]
-            ],
+            segment=_segment(
+                seg,  # op[4] = op[3]^T; a constant diagonal's op[3] is its phases
+                [rt.host(op[3]).T if op[0] in (_CDENSE, _CDIAG) else None for op in seg],
+                diag_at,
+                rt.lead,
+            ),
         )
-        #: the shared part as a trigonometric polynomial, where that is cheaper
-        self.fourier: SineTables | None = fourier_tables(self, ss, chained)
+        #: the shared part as a trigonometric polynomial, where that is cheaper (not
+        #: with trainable diagonal gates: their half angles are not on its grid)
+        self.fourier: SineTables | None = None if self.n_diag else fourier_tables(self, ss, chained)
+
+    def _diagonals(
+        self, rt: SmallRuntime, rt_: Any, ct_: Any, diag_at: list[int], first: int
+    ) -> None:
+        """Tables of the trainable diagonal gates at ``rt.code[i]``, ``i`` in
+        ``diag_at`` (their chains begin at ``first``): ``sin(diag_shift + diag_scale
+        w)`` is each gate's ``(cos theta, sin theta)`` per entry, ``theta = theta0 +
+        w @ (S coef)``, so ``e^{i theta}`` is a complex view ``[gates, d]``;
+        ``diag_factor [gates, C, d]`` then makes every chain's factor: ``e^{i theta}``
+        itself, or for the chain of the gate's angle ``j`` its derivative ``i coef_j
+        e^{i theta}``."""
+        d = rt.prog.d
+        ss = rt.prog.scale["s"]
+        self.diag_scale: torch.Tensor | None = None
+        self.diag_shift: torch.Tensor | None = None
+        self.diag_factor: torch.Tensor | None = None
+        if not diag_at:
+            return
+        mats, shifts = [], []
+        factor = np.ones((len(diag_at), self.n_chains, d), dtype=np.complex128)
+        ch = first
+        for o, i in enumerate(diag_at):
+            ins = rt.prog.instrs[i]  # the code has one entry per instruction
+            assert ins.coef is not None and ins.theta0 is not None
+            lo, hi = rt.code[i][3]
+            m = ss[:, lo:hi] @ ins.coef  # [W, d]: theta = theta0 + w @ m
+            mats.append(np.repeat(m.T, 2, 0))  # rows (entry, cos | sin)
+            shifts.append(np.repeat(ins.theta0, 2) + np.tile([math.pi / 2, 0.0], d))
+            for j in range(hi - lo):
+                factor[o, ch] = 1j * ins.coef[j]
+                ch += 1
+        self.diag_scale = rt_(np.concatenate(mats, 0))
+        self.diag_shift = rt_(np.concatenate(shifts))
+        self.diag_factor = ct_(host_rounded(factor, rt.dtype))
 
     def _embedding(self, rt: SmallRuntime, rt_: Any, lt: Any, ct_: Any) -> np.ndarray | None:
         """The product state's tables (one embedding slot per wire, applied to
@@ -360,12 +430,33 @@ class DenseTables:
         return host_row_phase
 
 
+def _segment(
+    seg: list[tuple[Any, ...]], consts: list[Any], diag_at: list[int], lead: int
+) -> list[tuple[str, Any]]:
+    """The segment's instructions as the chains run them: ``("k", layer)``, ``("c",
+    const^T)`` (a constant dense gate), ``("p", phases)`` (a constant diagonal) or
+    ``("d", gate)`` (the ``gate``-th trainable diagonal); ``consts[i]``: the
+    constant of ``seg[i]`` (device or host copies)."""
+    out: list[tuple[str, Any]] = []
+    for i, op in enumerate(seg):
+        if op[0] == _KRON:
+            out.append(("k", op[3]))
+        elif op[0] == _DIAG:
+            out.append(("d", diag_at.index(lead + i)))
+        elif op[0] == _CDIAG:
+            out.append(("p", consts[i]))
+        else:
+            out.append(("c", consts[i]))
+    return out
+
+
 def _qualifies(rt: SmallRuntime) -> bool:
     """Whether ``rt``'s program has the dense variant's form (module docstring): a
     product state of one per-sample slot per wire read from the inputs alone, then
-    shared whole-register Kronecker layers (and constant dense gates) whose only
-    angles are their slots'; or a start state given to the node (amplitude embedding)
-    followed by the same, with no leading permutation and nothing per sample."""
+    shared whole-register Kronecker layers, constant dense gates and diagonal gates
+    (constant or of shared angles) whose only other angles are their slots'; or a
+    start state given to the node (amplitude embedding) followed by the same, with no
+    leading permutation and nothing per sample."""
     prog = rt.prog
     if rt.one_row or "s" not in rt.terms or not rt.whole:
         return False
@@ -382,10 +473,12 @@ def _qualifies(rt: SmallRuntime) -> bool:
             return False
     if any(i.kind == "b" for i in prog.instrs):
         return False
-    if prog.n_angles["s"] != rt.depth["s"] * rt.n_rows["s"]:
-        return False  # a shared angle outside the rows (a diagonal or dense gate)
+    diagonal = sum(op[3][1] - op[3][0] for op in rt.code if op[0] == _DIAG)
+    if prog.n_angles["s"] != rt.depth["s"] * rt.n_rows["s"] + diagonal:
+        return False  # a shared angle outside the rows and the diagonals (a dense gate)
     seg = rt.code[rt.lead : rt.tail]
-    return any(op[0] == _KRON for op in seg) and all(op[0] in (_KRON, _CDENSE) for op in seg)
+    kinds = (_KRON, _CDENSE, _DIAG, _CDIAG)
+    return any(op[0] == _KRON for op in seg) and all(op[0] in kinds for op in seg)
 
 
 def dense_tables(rt: SmallRuntime, rows: int, chains: bool) -> DenseTables | None:
@@ -523,13 +616,23 @@ def _chains(
     kt = kt.view(chains, tab.n_layers, d, d)
     if tab.kron_phase is not None:
         kt = kt * tab.kron_phase
+    factors = None
+    if tab.n_diag:  # per trainable diagonal and chain: e^{i theta} or its derivative
+        assert tab.diag_shift is not None and tab.diag_scale is not None
+        assert tab.diag_factor is not None
+        cs = torch.sin(torch.addmv(tab.diag_shift, tab.diag_scale, w))
+        phases = torch.view_as_complex(cs.view(tab.n_diag, d, 2)).unsqueeze(1)
+        factors = phases * tab.diag_factor if derivatives else phases  # [gates, C | 1, d]
     ut: torch.Tensor | None = None
     for what, val in tab.segment:
         if what == "k":
             layer = kt.select(1, val)
             ut = layer if ut is None else torch.bmm(ut, layer)
-        else:
+        elif what == "c":
             ut = val.expand(chains, d, d) if ut is None else torch.matmul(ut, val)
+        else:  # a diagonal: the columns of every chain times its factor
+            f = factors[val] if what == "d" else val.expand(chains, d)  # type: ignore[index]
+            ut = torch.diag_embed(f).expand(chains, d, d) if ut is None else ut * f.unsqueeze(1)
     assert ut is not None
     if tab.row_phase is not None:  # the real state's phases
         ut = ut * tab.row_phase
