@@ -63,30 +63,55 @@ def _z(plan: object, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return plan.expval([f"Z{i}" for i in range(n)], x, w)  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_random_circuits_against_pennylane(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("pennylane")
-    rng = np.random.default_rng(7000 + seed)
-    n = 1 + seed % 4
-    c = dense_form_circuit(n, rng)
-    batch = int(rng.choice([DENSE_ROWS, 16, 40]))
-    w = rng.uniform(-3, 3, c.n_weights)
-    x = rng.uniform(-3, 3, (batch, c.n_inputs))
+def _against_pennylane(
+    c: Circuit, w: np.ndarray, x: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, int]:
+    """Four calls of ``c`` on the small path (the node, its recording, the checked
+    replay, the replay), each value and gradient against PennyLane; returns the plan's
+    run time and how many calls the dense variant made."""
+    n = c.n_qubits
     ref, gw, gx = pl_z_and_grads(c, w, x)
     count = _Count(monkeypatch)
     plan = compile_circuit(c, dtype=torch.complex128, path="small")
-    for call in range(4):  # the node, its recording, the checked replay, the replay
+    for call in range(4):
         wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
         out = _z(plan, xt, wt)
         np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-9, err_msg=f"call {call}")
         (out * torch.arange(1, n + 1)).sum().backward()
         np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-7, atol=1e-9)
         np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-7, atol=1e-9)
-    rt = _runtime(plan)
-    if _qualifies(rt):  # type: ignore[arg-type]
-        assert count.calls == 3  # the node, its recording, its check beside the replay
-    else:
-        assert count.calls == 0
+    return _runtime(plan), count.calls
+
+
+def _takes(rt: Any, rows: int) -> bool:
+    """Whether a call of ``rows`` rows wanting the weights' gradient takes the variant."""
+    return _qualifies(rt) and _small_dense.dense_tables(rt, rows, True) is not None
+
+
+def _random_form(kind: str, seed: int) -> tuple[Circuit, np.random.Generator]:
+    """The random circuit of seed ``seed`` of the PennyLane tests of ``kind`` (an
+    angle embedding, an amplitude embedding, trainable diagonals), and its generator."""
+    if kind == "angle":
+        rng = np.random.default_rng(7000 + seed)
+        return dense_form_circuit(1 + seed % 4, rng), rng
+    if kind == "amplitude":
+        rng = np.random.default_rng(8000 + seed)
+        return dense_form_circuit(1 + seed % 4, rng, amplitude=True), rng
+    rng = np.random.default_rng(9000 + seed)
+    amplitude = seed % 2 == 1
+    return dense_form_circuit(2 + seed % 3, rng, amplitude=amplitude, diagonals=True), rng
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_circuits_against_pennylane(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pennylane")
+    c, rng = _random_form("angle", seed)
+    batch = int(rng.choice([DENSE_ROWS, 16, 40]))
+    w = rng.uniform(-3, 3, c.n_weights)
+    x = rng.uniform(-3, 3, (batch, c.n_inputs))
+    rt, calls = _against_pennylane(c, w, x, monkeypatch)
+    # the node, its recording, its check beside the replay
+    assert calls == (3 if _qualifies(rt) else 0)
 
 
 def test_leading_permutation_and_constant_gates(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,18 +137,22 @@ def test_leading_permutation_and_constant_gates(monkeypatch: pytest.MonkeyPatch)
     np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-7, atol=1e-9)
 
 
-def test_most_random_circuits_take_the_variant() -> None:
-    """The random form above mostly qualifies, so the test above checks the variant,
-    not the general method (a circuit can fall outside, e.g. a fixed-angle diagonal
-    gate between two constant dense ones, which no layer absorbs)."""
+@pytest.mark.parametrize(
+    ("kind", "seeds", "least"), [("angle", 40, 30), ("amplitude", 16, 12), ("diagonal", 16, 10)]
+)
+def test_most_random_circuits_take_the_variant(kind: str, seeds: int, least: int) -> None:
+    """Each random form of the PennyLane tests mostly has the variant's form (with
+    trainable diagonals in it, for that kind), so those tests check the variant, not
+    the general method (a circuit can fall outside, e.g. a permutation after an
+    amplitude embedding)."""
     took = 0
-    for seed in range(40):
-        rng = np.random.default_rng(7000 + seed)
-        c = dense_form_circuit(1 + seed % 4, rng)
+    for seed in range(seeds):
+        c, _ = _random_form(kind, seed)
         plan = compile_circuit(c, dtype=torch.complex128, path="small")
-        _z(plan, torch.zeros(DENSE_ROWS, c.n_inputs), torch.zeros(c.n_weights))
-        took += _qualifies(_runtime(plan))  # type: ignore[arg-type]
-    assert took >= 30
+        _z(plan, torch.ones(DENSE_ROWS, c.n_inputs), torch.zeros(c.n_weights))
+        tab = _runtime(plan).dense  # type: ignore[attr-defined]
+        took += isinstance(tab, DenseTables) and (kind != "diagonal" or tab.n_diag > 0)
+    assert took >= least
 
 
 @pytest.mark.parametrize("seed", range(16))
@@ -133,39 +162,14 @@ def test_amplitude_embeddings_against_pennylane(seed: int, monkeypatch: pytest.M
     and of the features (through the normalisation) against PennyLane; with too few
     rows the general method runs from the same real start state."""
     pytest.importorskip("pennylane")
-    rng = np.random.default_rng(8000 + seed)
-    n = 1 + seed % 4
-    c = dense_form_circuit(n, rng, amplitude=True)
+    c, rng = _random_form("amplitude", seed)
     batch = int(rng.choice([DENSE_ROWS - 1, DENSE_ROWS, 24]))
-    w = rng.uniform(-3, 3, c.n_weights)
-    x = rng.uniform(-1, 1, (batch, c.n_inputs))
-    ref, gw, gx = pl_z_and_grads(c, w, x)
-    count = _Count(monkeypatch)
-    plan = compile_circuit(c, dtype=torch.complex128, path="small")
-    for call in range(4):  # the node, its recording, the checked replay, the replay
-        wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
-        out = _z(plan, xt, wt)
-        np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-9, err_msg=f"call {call}")
-        (out * torch.arange(1, n + 1)).sum().backward()
-        np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-7, atol=1e-9)
-        np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-7, atol=1e-9)
-    rt = _runtime(plan)
-    took = _qualifies(rt) and _small_dense.dense_tables(rt, batch, True) is not None  # type: ignore[arg-type]
-    assert count.calls == (3 if took else 0)
+    w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-1, 1, (batch, c.n_inputs))
+    rt, calls = _against_pennylane(c, w, x, monkeypatch)
+    took = _takes(rt, batch)
+    assert calls == (3 if took else 0)
     if took:
-        assert rt.dense.start and rt.dense.real_state  # type: ignore[attr-defined]
-
-
-def test_most_amplitude_circuits_take_the_variant() -> None:
-    """The random start-state form mostly qualifies (the test above checks the variant)."""
-    took = 0
-    for seed in range(16):
-        rng = np.random.default_rng(8000 + seed)
-        c = dense_form_circuit(1 + seed % 4, rng, amplitude=True)
-        plan = compile_circuit(c, dtype=torch.complex128, path="small")
-        _z(plan, torch.ones(DENSE_ROWS, c.n_inputs), torch.zeros(c.n_weights))
-        took += _qualifies(_runtime(plan))  # type: ignore[arg-type]
-    assert took >= 12
+        assert rt.dense.start and rt.dense.real_state
 
 
 @pytest.mark.parametrize("seed", range(16))
@@ -174,39 +178,11 @@ def test_trainable_diagonals_against_pennylane(seed: int, monkeypatch: pytest.Mo
     angle, the gate's derivative in its place), after an angle embedding or (odd seeds)
     an amplitude embedding: values and both gradients against PennyLane."""
     pytest.importorskip("pennylane")
-    rng = np.random.default_rng(9000 + seed)
-    n = 2 + seed % 3
-    c = dense_form_circuit(n, rng, amplitude=seed % 2 == 1, diagonals=True)
+    c, rng = _random_form("diagonal", seed)
     batch = int(rng.choice([DENSE_ROWS, 24]))
-    w = rng.uniform(-3, 3, c.n_weights)
-    x = rng.uniform(-1, 1, (batch, c.n_inputs))
-    ref, gw, gx = pl_z_and_grads(c, w, x)
-    count = _Count(monkeypatch)
-    plan = compile_circuit(c, dtype=torch.complex128, path="small")
-    for call in range(4):
-        wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
-        out = _z(plan, xt, wt)
-        np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-9, err_msg=f"call {call}")
-        (out * torch.arange(1, n + 1)).sum().backward()
-        np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-7, atol=1e-9)
-        np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-7, atol=1e-9)
-    rt = _runtime(plan)
-    took = _qualifies(rt) and _small_dense.dense_tables(rt, batch, True) is not None  # type: ignore[arg-type]
-    assert count.calls == (3 if took else 0)
-
-
-def test_most_diagonal_circuits_take_the_variant() -> None:
-    """The test above checks the variant with its diagonals' chains, not the general
-    method."""
-    took = 0
-    for seed in range(16):
-        rng = np.random.default_rng(9000 + seed)
-        c = dense_form_circuit(2 + seed % 3, rng, amplitude=seed % 2 == 1, diagonals=True)
-        plan = compile_circuit(c, dtype=torch.complex128, path="small")
-        _z(plan, torch.ones(DENSE_ROWS, c.n_inputs), torch.zeros(c.n_weights))
-        tab = _runtime(plan).dense  # type: ignore[attr-defined]
-        took += isinstance(tab, DenseTables) and tab.n_diag > 0
-    assert took >= 10
+    w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-1, 1, (batch, c.n_inputs))
+    rt, calls = _against_pennylane(c, w, x, monkeypatch)
+    assert calls == (3 if _takes(rt, batch) else 0)
 
 
 def test_diagonals_in_closed_form() -> None:
