@@ -586,11 +586,20 @@ def test_one_gradient_wanted(wanted: str, rotation: str, monkeypatch: pytest.Mon
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_equals_cpu() -> None:
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: _layered(3, 2),
+        lambda: _layered(3, 2, entangler="crz"),  # trainable diagonals
+        lambda: _amplitude(3, 2),  # a start state
+    ],
+    ids=["angle", "diagonals", "amplitude"],
+)
+def test_cuda_equals_cpu(build: Any) -> None:
     device = torch.device(os.environ.get("QUARCH_TEST_DEVICE", "cuda"))
-    c = _layered(3, 2)
+    c = build()
     rng = np.random.default_rng(5)
-    w0, x0 = rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, (64, 3))
+    w0, x0 = rng.uniform(-3, 3, c.n_weights), rng.uniform(-1, 1, (64, c.n_inputs))
     res = []
     for dev in (torch.device("cpu"), device):
         plan = compile_circuit(c, dtype=torch.complex128, path="small")
