@@ -536,6 +536,27 @@ class TestWhereTheGeneralMethodRuns:
                 ),
                 id="per-sample-diagonal",
             ),
+            pytest.param(
+                lambda: (
+                    Circuit(2)
+                    .add(AngleEmbedding(2))
+                    .add(RotationLayer(2, ("Y",)))
+                    .append("ch", [0, 1])
+                    .cnot(0, 1)
+                    .append("ch", [1, 0])
+                    .add(RotationLayer(2, ("Z", "Y")))
+                ),
+                id="a-permutation-no-layer-absorbs",
+            ),
+            pytest.param(
+                lambda: (
+                    Circuit(2)
+                    .add(RotationLayer(2, ("Y",)))
+                    .cnot(0, 1)
+                    .add(RotationLayer(2, ("Y",)))
+                ),
+                id="no-inputs",
+            ),
         ],
     )
     def test_more_forms(self, circuit: object, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -641,6 +662,30 @@ def _tables(c: Circuit) -> DenseTables:
     return tab
 
 
+@pytest.mark.parametrize("built", [True, False], ids=["form", "no-form"])
+def test_the_form_built_is_the_form_run(built: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the trigonometric form was built the chains never run (forward with and
+    without derivatives), and where it was not they do."""
+    if not built:
+        monkeypatch.setattr(_dense_fourier, "FOURIER_WORK", 0)
+    chains = []
+    real = _small_dense._chains
+
+    def counted(*args: Any) -> Any:
+        chains.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(_small_dense, "_chains", counted)
+    tab = _tables(_layered(2, 1))
+    assert (tab.fourier is not None) == built
+    plan = compile_circuit(_layered(2, 1), path="small")
+    w = torch.zeros(plan.n_weights, requires_grad=True)
+    _z(plan, torch.ones(DENSE_ROWS, 2), w).sum().backward()
+    with torch.no_grad():
+        _z(plan, torch.ones(DENSE_ROWS, 2), w)
+    assert chains == ([] if built else [False, True, False])
+
+
 def test_which_form_each_embedding_takes() -> None:
     """RY's states are real; RX's real up to the phases (1, -i) per wire, which go
     into U^T's rows; RZ after H is complex; a CNOT ring folds into the layers' gather
@@ -662,6 +707,11 @@ def test_work_is_the_chains_multiply_adds() -> None:
     is the bound's documented cell (174,080); n = 2, L = 1 has 5 chains (4 slots)."""
     assert _tables(_layered(4, 2)).work == 17 * 2 * 16**3 + 4 * 17 * 2 * 16**2 == 174080
     assert _tables(_layered(2, 1)).work == 5 * 1 * 4**3 + 2 * 5 * 1 * 4**2
+    # and d^2 column products per trainable diagonal: n = 3, L = 2 of CRZ rings: 12
+    # slots and 3 angles in the segment (the last ring is dropped: |psi|^2 does not see it)
+    tab = _tables(_layered(3, 2, entangler="crz"))
+    assert tab.n_diag == 1 and tab.n_chains == 16
+    assert tab.work == 16 * (2 * 8**3 + 3 * 2 * 8**2 + 1 * 8**2)
 
 
 def test_a_phase_gate_after_the_embedding_keeps_the_state_real() -> None:

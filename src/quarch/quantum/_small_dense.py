@@ -352,7 +352,7 @@ class DenseTables:
                 ch += 1
         self.diag_scale = rt_(np.concatenate(mats, 0))
         self.diag_shift = rt_(np.concatenate(shifts))
-        self.diag_factor = ct_(host_rounded(factor, rt.dtype))
+        self.diag_factor = ct_(factor)
 
     def _embedding(self, rt: SmallRuntime, rt_: Any, lt: Any, ct_: Any) -> np.ndarray | None:
         """The product state's tables (one embedding slot per wire, applied to
@@ -473,7 +473,7 @@ def _qualifies(rt: SmallRuntime) -> bool:
             return False
     if any(i.kind == "b" for i in prog.instrs):
         return False
-    diagonal = sum(op[3][1] - op[3][0] for op in rt.code if op[0] == _DIAG)
+    diagonal = sum(op[3][1] - op[3][0] for op in rt.code if op[0] == _DIAG and op[1] == "s")
     if prog.n_angles["s"] != rt.depth["s"] * rt.n_rows["s"] + diagonal:
         return False  # a shared angle outside the rows and the diagonals (a dense gate)
     seg = rt.code[rt.lead : rt.tail]
