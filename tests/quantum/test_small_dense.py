@@ -218,18 +218,20 @@ def test_diagonals_in_closed_form() -> None:
         np.testing.assert_allclose(got[row], want, atol=1e-12)
 
 
+@pytest.mark.parametrize("gate", ["cz", "cphase"])  # phases +-1, or e^{0.7i}
 @pytest.mark.parametrize("fourier", [True, False], ids=["fourier", "chains"])
 def test_a_constant_diagonal_no_layer_absorbs(
-    fourier: bool, monkeypatch: pytest.MonkeyPatch
+    fourier: bool, gate: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A CZ between two constant dense gates stays a constant diagonal in the segment:
-    its phases multiply the columns of every chain (and the trigonometric form's
-    terms), against PennyLane; its host copy is the device's."""
+    """A CZ or a fixed-angle CPHASE between two constant dense gates stays a constant
+    diagonal in the segment: its phases multiply the columns of every chain (and the
+    trigonometric form's terms), against PennyLane; its host copy is the device's."""
     pytest.importorskip("pennylane")
     if not fourier:
         monkeypatch.setattr(_dense_fourier, "FOURIER_WORK", 0)
-    c = Circuit(2).add(AngleEmbedding(2)).add(RotationLayer(2, ("Y",)))
-    c.append("ch", [0, 1]).cz(0, 1).append("ch", [1, 0]).add(RotationLayer(2, ("Z", "Y")))
+    c = Circuit(2).add(AngleEmbedding(2)).add(RotationLayer(2, ("Y",))).append("ch", [0, 1])
+    c.append(gate, [0, 1], [0.7] if gate == "cphase" else [])
+    c.append("ch", [1, 0]).add(RotationLayer(2, ("Z", "Y")))
     rng = np.random.default_rng(4)
     w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, (DENSE_ROWS, 2))
     ref, gw, gx = pl_z_and_grads(c, w, x)
