@@ -91,15 +91,20 @@ def _timed(layer: QuantumLayer, x: torch.Tensor) -> sim.Step:
     return step
 
 
-def _step(n: int, layers: int, batch: int, dense: bool) -> tuple[sim.Step, DenseTables | None]:
-    """A forward+backward of the layer on the small path; ``dense=False`` marks the
-    plan's run time as not having the variant before its timed calls."""
-    layer, x, rt = _small_layer(sim.build(n, layers), batch)
+def _circuit_step(c: Circuit, batch: int, dense: bool) -> tuple[sim.Step, DenseTables | None]:
+    """A forward+backward of ``c`` on the small path; ``dense=False`` marks the plan's
+    run time as not having the variant before its timed calls."""
+    layer, x, rt = _small_layer(c, batch)
     tab = rt.dense if isinstance(rt.dense, DenseTables) else None
     if not dense:
         rt.dense = False
         rt.replays.entries.clear()
     return _timed(layer, x), tab
+
+
+def _step(n: int, layers: int, batch: int, dense: bool) -> tuple[sim.Step, DenseTables | None]:
+    """:func:`_circuit_step` of the simulator benchmark's layer."""
+    return _circuit_step(sim.build(n, layers), batch, dense)
 
 
 def _layer(n: int, layers: int, rotations: tuple[str, ...]) -> Circuit:
@@ -217,16 +222,6 @@ def no_grad_cells(budget: float) -> None:
     print(f"ratios {min(ratios):.3f}-{max(ratios):.3f} over {len(ratios)} cells")
 
 
-def _start_step(c: Circuit, batch: int, dense: bool) -> tuple[sim.Step, DenseTables | None]:
-    """:func:`_step` for any circuit ``c``."""
-    layer, x, rt = _small_layer(c, batch)
-    tab = rt.dense if isinstance(rt.dense, DenseTables) else None
-    if not dense:
-        rt.dense = False
-        rt.replays.entries.clear()
-    return _timed(layer, x), tab
-
-
 def start_cells(budget: float, entangler: str = "cnot") -> None:
     """The variant from a start state against the general method (module docstring)."""
     _small_dense.DENSE_START_WORK = float("inf")  # wherever a program qualifies
@@ -248,8 +243,8 @@ def start_cells(budget: float, entangler: str = "cnot") -> None:
                 for _ in range(layers):
                     c.add(RotationLayer(n, rot)).add(EntanglingLayer(n, "ring", entangler))
                 for batch in (8, 32, 256, 1024):
-                    on, tab = _start_step(c, batch, True)
-                    off, _ = _start_step(c, batch, False)
+                    on, tab = _circuit_step(c, batch, True)
+                    off, _ = _circuit_step(c, batch, False)
                     if tab is None:
                         print(f"{n:>2} {layers:>2} {batch:>5}  (program does not qualify)")
                         continue
