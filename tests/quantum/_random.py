@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import numpy as np
 
-from quarch.quantum import GATES, AmplitudeEmbedding, Circuit, Input
+from quarch.quantum import GATES, AmplitudeEmbedding, Circuit, Input, IQPEmbedding
 
 _ONE_ANGLE = [g for g, s in GATES.items() if s.n_wires == 1 and s.n_params == 1]
 _ONE_CONST = [g for g, s in GATES.items() if s.n_wires == 1 and s.n_params == 0]
@@ -55,6 +57,7 @@ def dense_form_circuit(
     amplitude: bool = False,
     normalize: bool = True,
     diagonals: bool = False,
+    phases: bool = False,
 ) -> Circuit:
     """A random circuit of the dense variant's form: each wire's embedding (maybe a
     constant gate, then a one-angle gate of an input with a random scale), or with
@@ -62,15 +65,32 @@ def dense_form_circuit(
     zeros), then a random mix of trainable one-qubit gates (``rot`` and ``u3``
     included; some weights used twice, some angles constant) and constant multi-qubit
     gates (fixed-angle ones included); with ``diagonals``, most two-qubit gates are
-    trainable diagonal ones (CRZ, CPHASE, RZZ; some weights shared)."""
+    trainable diagonal ones (CRZ, CPHASE, RZZ; some weights shared). With ``phases``
+    the embedding is an IQP one (a random pattern of pairs), H then a scaled RZ on
+    every wire (maybe a constant phase gate after), or the one above, followed by one
+    to three per-sample diagonal gates of an input or a product of two, scaled."""
     c = Circuit(n)
     if amplitude:
         c.add(AmplitudeEmbedding(int(rng.integers(2 ** (n - 1), 2**n)) + 1, normalize=normalize))
-    for q in range(0 if amplitude else n):
+    kind = int(rng.integers(3)) if phases else 2
+    if kind == 0:
+        pairs = [p for p in combinations(range(n), 2) if rng.random() < 0.7]
+        c.add(IQPEmbedding(n, pattern=pairs or None))
+    elif kind == 1:
+        for q in range(n):
+            c.h(q).rz(q, Input(q, scale=float(rng.uniform(0.5, 2))))
+            if rng.random() < 0.3:
+                c.append(["s", "t", "z"][int(rng.integers(3))], [q])
+    for q in range(0 if amplitude or kind < 2 else n):
         if rng.random() < 0.4:
             c.append(_ONE_CONST[int(rng.integers(len(_ONE_CONST)))], [q])
         name = _ONE_ANGLE[int(rng.integers(len(_ONE_ANGLE)))]
         c.append(name, [q], [Input(q, scale=float(rng.uniform(0.5, 2)))])
+    for _ in range(int(rng.integers(1, 4)) if phases and n > 1 else 0):
+        wires = rng.choice(n, 2, replace=False).tolist()
+        inputs = rng.choice(n, int(rng.integers(1, 3)), replace=False).tolist()
+        angle = Input(*inputs, scale=float(rng.uniform(0.5, 2)))
+        c.append(_DIAGONAL[int(rng.integers(len(_DIAGONAL)))], wires, [angle])
     used: list[object] = [c.new_weight()]  # at least one trainable gate
     c.append(_ONE_ANGLE[int(rng.integers(len(_ONE_ANGLE)))], [int(rng.integers(n))], used)
     for _ in range(int(rng.integers(3, 14))):

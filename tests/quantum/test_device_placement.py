@@ -198,6 +198,21 @@ def test_the_dense_variant_with_diagonals() -> None:
     assert tab is not None and "p" in [k for k, _ in tab.segment]
 
 
+def test_the_dense_variant_with_per_sample_phases() -> None:
+    """Per-sample phases after the product state (random circuits until both a phase
+    state, e.g. IQP, and a product state times phases have run)."""
+    rng = np.random.default_rng(6)
+    forms = set()
+    for k in range(30):
+        c = dense_form_circuit(2 + k % 3, rng, phases=True)
+        tab = _tables(_run(c, 32, "small", torch.complex64, [f"Z{i}" for i in range(c.n_qubits)]))
+        if tab is not None and tab.phase is not None:
+            forms.add("state" if tab.phase.pure else "product")
+        if len(forms) == 2:
+            break
+    assert forms == {"state", "product"}
+
+
 def test_amplitude_embedding_without_normalisation() -> None:
     c = Circuit(3).add(AmplitudeEmbedding(8, pad_with=0.0, normalize=False))
     c.add(RotationLayer(3, ("Y", "Z"))).add(EntanglingLayer(3, "ring", "crz"))

@@ -90,13 +90,17 @@ def _takes(rt: Any, rows: int) -> bool:
 
 def _random_form(kind: str, seed: int) -> tuple[Circuit, np.random.Generator]:
     """The random circuit of seed ``seed`` of the PennyLane tests of ``kind`` (an
-    angle embedding, an amplitude embedding, trainable diagonals), and its generator."""
+    angle embedding, an amplitude embedding, trainable diagonals, per-sample phases),
+    and its generator."""
     if kind == "angle":
         rng = np.random.default_rng(7000 + seed)
         return dense_form_circuit(1 + seed % 4, rng), rng
     if kind == "amplitude":
         rng = np.random.default_rng(8000 + seed)
         return dense_form_circuit(1 + seed % 4, rng, amplitude=True), rng
+    if kind == "phase":
+        rng = np.random.default_rng(10000 + seed)
+        return dense_form_circuit(1 + seed % 4, rng, phases=True, diagonals=seed % 3 == 0), rng
     rng = np.random.default_rng(9000 + seed)
     amplitude = seed % 2 == 1
     return dense_form_circuit(2 + seed % 3, rng, amplitude=amplitude, diagonals=True), rng
@@ -129,7 +133,8 @@ def test_leading_permutation_and_constant_gates(monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.mark.parametrize(
-    ("kind", "seeds", "least"), [("angle", 40, 30), ("amplitude", 16, 12), ("diagonal", 16, 10)]
+    ("kind", "seeds", "least"),
+    [("angle", 40, 30), ("amplitude", 16, 12), ("diagonal", 16, 10), ("phase", 24, 14)],
 )
 def test_most_random_circuits_take_the_variant(kind: str, seeds: int, least: int) -> None:
     """Each random form of the PennyLane tests mostly has the variant's form (with
@@ -142,7 +147,9 @@ def test_most_random_circuits_take_the_variant(kind: str, seeds: int, least: int
         plan = compile_circuit(c, dtype=torch.complex128, path="small")
         _z(plan, torch.ones(DENSE_ROWS, c.n_inputs), torch.zeros(c.n_weights))
         tab = _runtime(plan).dense  # type: ignore[attr-defined]
-        took += isinstance(tab, DenseTables) and (kind != "diagonal" or tab.n_diag > 0)
+        took += isinstance(tab, DenseTables) and (
+            (kind != "diagonal" or tab.n_diag > 0) and (kind != "phase" or tab.phase is not None)
+        )
     assert took >= least
 
 
@@ -174,6 +181,97 @@ def test_trainable_diagonals_against_pennylane(seed: int, monkeypatch: pytest.Mo
     w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-1, 1, (batch, c.n_inputs))
     rt, calls = _against_pennylane(c, w, x, monkeypatch)
     assert calls == (3 if _takes(rt, batch) else 0)
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_per_sample_phases_against_pennylane(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-sample diagonal gates of inputs and their products after the product state
+    (an IQP embedding's RZZ, scaled CRZ, CPHASE, RZZ of inputs), after an IQP or an
+    H-RZ embedding (a phase state: no product state) or an angle embedding (the
+    product state times the phases); some with trainable diagonals after them."""
+    pytest.importorskip("pennylane")
+    c, rng = _random_form("phase", seed)
+    batch = int(rng.choice([DENSE_ROWS, 24]))
+    w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-1.5, 1.5, (batch, c.n_inputs))
+    rt, calls = _against_pennylane(c, w, x, monkeypatch)
+    assert calls == (3 if _takes(rt, batch) else 0)
+
+
+def test_iqp_in_closed_form() -> None:
+    """Two qubits: IQP (H, RZ(x_i), RZZ(x_0 x_1)), then RY(w_i), CNOT, RX(w_2) on wire
+    1: ``<Z>`` and both gradients from numpy matrices (central differences)."""
+    c = Circuit(2).add(IQPEmbedding(2)).ry(0, Circuit(2).new_weight())
+    w1, w2 = c.new_weight(), c.new_weight()
+    c.ry(1, w1).cnot(0, 1).rx(1, w2)
+    eye, z = np.eye(2), np.diag([1.0, -1.0])
+    h = np.array([[1, 1], [1, -1]]) / np.sqrt(2)
+    cnot = np.eye(4)[[0, 1, 3, 2]]
+
+    def rz(t: float) -> np.ndarray:
+        return np.diag([np.exp(-0.5j * t), np.exp(0.5j * t)])
+
+    def ry(t: float) -> np.ndarray:
+        return np.array([[np.cos(t / 2), -np.sin(t / 2)], [np.sin(t / 2), np.cos(t / 2)]])
+
+    def rx(t: float) -> np.ndarray:
+        return np.array(
+            [[np.cos(t / 2), -1j * np.sin(t / 2)], [-1j * np.sin(t / 2), np.cos(t / 2)]]
+        )
+
+    def expz(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+        zz = np.exp(-0.5j * x[0] * x[1] * np.array([1, -1, -1, 1]))  # RZZ's phases
+        psi = np.diag(zz) @ np.kron(rz(x[0]) @ h, rz(x[1]) @ h) @ np.array([1, 0, 0, 0])
+        psi = np.kron(eye, rx(w[2])) @ cnot @ np.kron(ry(w[0]), ry(w[1])) @ psi
+        return np.array([np.vdot(psi, o @ psi).real for o in (np.kron(z, eye), np.kron(eye, z))])
+
+    rng = np.random.default_rng(3)
+    w0, x0 = rng.uniform(-3, 3, 3), rng.uniform(-2, 2, (DENSE_ROWS, 2))
+    ref = np.array([expz(w0, r) for r in x0])
+    plan = compile_circuit(c, dtype=torch.complex128, path="small")
+    w, x = torch.tensor(w0, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    out = _z(plan, x, w)
+    (out * torch.tensor([1.0, 2.0])).sum().backward()
+    tab = _runtime(plan).dense  # type: ignore[attr-defined]
+    assert isinstance(tab, DenseTables) and tab.phase is not None and tab.phase.pure
+    np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-12)
+
+    def loss(wv: np.ndarray, xv: np.ndarray) -> float:
+        return float(sum((expz(wv, r) * [1.0, 2.0]).sum() for r in xv))
+
+    eps = 1e-6
+    for v, grad, other in ((w0, w.grad, None), (x0, x.grad, w0)):
+        num = np.zeros_like(v)
+        for i in np.ndindex(v.shape):
+            up, down = v.copy(), v.copy()
+            up[i] += eps
+            down[i] -= eps
+            args = (up, x0) if other is None else (w0, up)
+            args_d = (down, x0) if other is None else (w0, down)
+            num[i] = (loss(*args) - loss(*args_d)) / (2 * eps)
+        np.testing.assert_allclose(grad.numpy(), num, atol=1e-7)
+
+
+def test_the_phase_state_of_h_and_rz() -> None:
+    """H then RZ(s x) on each wire: ``phi_k = 2^(-n/2) e^{i (x @ P)_k}`` with ``P[q, k]
+    = s (bit_q(k) - 1/2)`` (RZ's half angles), nothing per wire; RX then RZ is no phase
+    state (its entries' moduli change with the angle)."""
+    from quarch.quantum._dense_diagonal import phase_state
+
+    c = Circuit(2)
+    for q, s in enumerate((1.0, 0.5)):
+        c.h(q).rz(q, Input(q, scale=s))
+    plan = compile_circuit(c.add(RotationLayer(2, ("Y",))), path="small")
+    _z(plan, torch.zeros(DENSE_ROWS, 2), torch.zeros(c.n_weights))
+    p, const = phase_state(_runtime(plan))  # type: ignore[misc]
+    bits = np.array([[(k >> (1 - q)) & 1 for k in range(4)] for q in range(2)])
+    np.testing.assert_allclose(p, np.array([[1.0], [0.5]]) * (bits - 0.5), atol=1e-12)
+    np.testing.assert_allclose(const, np.full(4, 0.5), atol=1e-12)
+    c = Circuit(2)
+    for q in range(2):
+        c.rx(q, Input(q)).rz(q, Input(q))
+    plan = compile_circuit(c.add(RotationLayer(2, ("Y",))), path="small")
+    _z(plan, torch.zeros(DENSE_ROWS, 2), torch.zeros(c.n_weights))
+    assert phase_state(_runtime(plan)) is None
 
 
 def test_diagonals_in_closed_form() -> None:
@@ -457,8 +555,14 @@ class TestWhereTheGeneralMethodRuns:
                 id="trainable-non-diagonal-entangler",
             ),
             pytest.param(
-                lambda: Circuit(3).add(IQPEmbedding(3)).ry(0, Circuit(3).new_weight()),
-                id="input-products",
+                lambda: (
+                    Circuit(2)
+                    .add(IQPEmbedding(2))
+                    .add(RotationLayer(2, ("Y",)))
+                    .rzz(0, 1, Input(0, 1))
+                    .add(RotationLayer(2, ("Y",)))
+                ),
+                id="input-products-after-a-trainable-layer",
             ),
             pytest.param(
                 lambda: (
@@ -508,11 +612,22 @@ class TestWhereTheGeneralMethodRuns:
             pytest.param(
                 lambda: (
                     Circuit(2)
+                    .ry(0, Input(0, 1))
+                    .ry(1, Input(1))
+                    .rzz(0, 1, Input(0, 1))
+                    .add(RotationLayer(2, ("Y",)))
+                ),
+                id="a-product-of-inputs-in-a-slot-and-in-a-phase",
+            ),
+            pytest.param(
+                lambda: (
+                    Circuit(2)
                     .add(AngleEmbedding(2))
+                    .add(RotationLayer(2, ("Y",)))
                     .crz(0, 1, Input(0))
                     .add(RotationLayer(2, ("Y",)))
                 ),
-                id="per-sample-diagonal",
+                id="per-sample-diagonal-after-a-trainable-layer",
             ),
             pytest.param(
                 lambda: (
@@ -591,8 +706,9 @@ def test_one_gradient_wanted(wanted: str, rotation: str, monkeypatch: pytest.Mon
         lambda: _layered(3, 2),
         lambda: _layered(3, 2, entangler="crz"),  # trainable diagonals
         lambda: _amplitude(3, 2),  # a start state
+        lambda: Circuit(3).add(IQPEmbedding(3)).add(RotationLayer(3, ("Y", "Z"))),  # phases
     ],
-    ids=["angle", "diagonals", "amplitude"],
+    ids=["angle", "diagonals", "amplitude", "iqp"],
 )
 def test_cuda_equals_cpu(build: Any) -> None:
     device = torch.device(os.environ.get("QUARCH_TEST_DEVICE", "cuda"))
@@ -618,7 +734,7 @@ def test_single_precision(seed: int) -> None:
     """complex64 (the default of a QuantumLayer) stays at float32's rounding against
     complex128: the derivative chains' products add no error of their own."""
     rng = np.random.default_rng(9000 + seed)
-    c = dense_form_circuit(1 + seed % 4, rng)
+    c = dense_form_circuit(1 + seed % 4, rng, phases=seed % 2 == 1)
     w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, (32, c.n_inputs))
     res = []
     for dtype, real in ((torch.complex64, torch.float32), (torch.complex128, torch.float64)):
@@ -664,10 +780,19 @@ def test_the_form_built_is_the_form_run(built: bool, monkeypatch: pytest.MonkeyP
     assert chains == ([] if built else [False, True, False])
 
 
+def _complex_embedding(n: int) -> Circuit:
+    """Per wire H, T, RY(x): a complex product state that is not a phase state."""
+    c = Circuit(n)
+    for q in range(n):
+        c.h(q).append("t", [q]).ry(q, Input(q))
+    return c
+
+
 def test_which_form_each_embedding_takes() -> None:
     """RY's states are real; RX's real up to the phases (1, -i) per wire, which go
-    into U^T's rows; RZ after H is complex; a CNOT ring folds into the layers' gather
-    without phases, a CZ ring with them."""
+    into U^T's rows; RZ after H is a phase state (no product state, its constants
+    1/sqrt(2) per wire in U^T's rows); H, T, RY is complex and not a phase state; a
+    CNOT ring folds into the layers' gather without phases, a CZ ring with them."""
     y, x = _tables(_layered(2, 1, "Y")), _tables(_layered(2, 1, "X"))
     assert y.real_state and y.row_phase is None
     assert x.real_state and x.row_phase is not None
@@ -675,7 +800,11 @@ def test_which_form_each_embedding_takes() -> None:
         x.row_phase.flatten().numpy(), np.kron([1, -1j], [1, -1j]), atol=1e-7
     )
     hz = Circuit(2).add(AngleEmbedding(2, rotation="Z", hadamard=True))
-    assert not _tables(hz.add(RotationLayer(2, ("Y",)))).real_state
+    z = _tables(hz.add(RotationLayer(2, ("Y",))))
+    assert not z.real_state and z.phase is not None and z.phase.pure
+    np.testing.assert_allclose(z.row_phase.flatten().numpy(), np.full(4, 0.5), atol=1e-7)
+    htr = _tables(_complex_embedding(2).add(RotationLayer(2, ("Y",))))
+    assert not htr.real_state and htr.phase is None and htr.row_phase is None
     assert y.kron_phase is None
     assert _tables(_layered(2, 1, entangler="cz")).kron_phase is not None
 
@@ -990,7 +1119,6 @@ def test_derivatives_only_for_the_gradients_wanted(
     derivative rows it does make are the full forward's."""
     from types import SimpleNamespace
 
-    hz = Circuit(2).add(AngleEmbedding(2, rotation="Z", hadamard=True))
     one_deep = Circuit(4).add(AngleEmbedding(4, rotation="Y"))
     for _ in range(2):
         one_deep.add(RotationLayer(4, ("Y",))).add(EntanglingLayer(4, "ring", "cnot"))
@@ -998,7 +1126,9 @@ def test_derivatives_only_for_the_gradients_wanted(
         _layered(2, 2),  # trigonometric U^T, product polynomial, rows two slots deep
         _layered(3, 2, "X"),  # chains, rows two slots deep
         one_deep,  # chains, rows one slot deep
-        hz.add(RotationLayer(2, ("Y", "Z"))).add(EntanglingLayer(2, "ring", "cz")),  # complex
+        _complex_embedding(2)
+        .add(RotationLayer(2, ("Y", "Z")))
+        .add(EntanglingLayer(2, "ring", "cz")),
     ]
     seen = set()
     rng = np.random.default_rng(5)

@@ -37,12 +37,13 @@ by measurement; see there). The derivatives are made only for the gradients a ca
 wants: under ``torch.no_grad`` (a training loop's validation) the forward is ``U^T``
 alone, one chain, and the product state alone, and the bound does not apply.
 
-Diagonal gates in the shared part (trainable CRZ, CPHASE, RZZ; constant CZ that no
-layer absorbs) multiply ``U^T``'s columns: a constant one by its phases, a trainable
-one by ``e^{i theta}``, ``theta = theta0 + w @ (S coef)`` (one ``addmv`` and a ``sin``
-for all of them), and in the chain of each of its angles ``j`` by the derivative ``i
-coef_j e^{i theta}``, so each angle is one more chain (the trigonometric form is not
-built for them: their half angles are not on its grid).
+Diagonal gates (:mod:`~quarch.quantum._dense_diagonal`): in the shared part
+(trainable CRZ, CPHASE, RZZ; a constant CZ no layer absorbs) they multiply ``U^T``'s
+columns by their phases, and each trainable angle is one more chain (the
+trigonometric form is not built for them: their half angles are not on its grid);
+right after the product state, per sample (an IQP embedding's RZZ of input products),
+they multiply the state by ``e^{i theta(x)}``, and where the product state is itself
+a phase state (H then RZ) the phases are the whole state.
 
 An amplitude embedding gives the node its start state ``psi0`` (real, normalised
 outside) in place of the product state: then ``psi = psi0 U^T`` is one real ``mm`` of
@@ -74,12 +75,20 @@ from typing import Any
 import numpy as np
 import torch
 
+from quarch.quantum._dense_diagonal import (
+    PhaseTables,
+    phase_count,
+    phase_factors,
+    phase_input_grads,
+    phase_state,
+    shared_diagonals,
+)
 from quarch.quantum._dense_fourier import (
     HostTables,
     SineTables,
     fourier_tables,
-    product_tables,
 )
+from quarch.quantum._dense_product import bit, embedding_tables, product_state
 from quarch.quantum._small_runtime import (
     _CDENSE,
     _CDIAG,
@@ -141,17 +150,14 @@ DENSE_ROWS = 8
 runs the one-row program, which never qualifies)."""
 
 
-def _bit(k: np.ndarray, q: int, n: int) -> np.ndarray:
-    return (k >> (n - 1 - q)) & 1  # type: ignore[no-any-return]
-
-
 class DenseTables:
     """Device constants of the dense variant of one :class:`SmallRuntime` (built once).
 
     Attributes read by :func:`dense_forward` (``n`` wires, ``d = 2^n``, ``C`` chains =
     1 + the shared angles that have a source, ``L`` Kronecker layers):
 
-    * ``x_scale2 [I, 2n]``, ``x_shift [2n]``: ``sin(x @ x_scale2 + x_shift)`` is ``[cos
+    * (the product state's, :func:`~quarch.quantum._dense_product.embedding_tables`)
+      ``x_scale2 [I, 2n]``, ``x_shift [2n]``: ``sin(x @ x_scale2 + x_shift)`` is ``[cos
       a | sin a]`` of the embedding angles; ``e_base``, ``e_mat``: then ``e_base + [cos
       | sin] @ e_mat`` is, per wire, ``(v0, v1, dv0, dv1)`` (re, im interleaved, ``[B,
       8n]``; or, with ``real_state``, real and batch last, ``e_base + e_mat [cos |
@@ -159,7 +165,10 @@ class DenseTables:
       ``dv`` its derivative; ``phi_index [n (n+1) d]``: the gather whose product over
       the wires is the product state (variant 0) and its ``n`` derivatives
       (``phi_index0 [n d]``: the state alone);
-      ``row_phase [d, 1] | None``: a real state's phases, multiplied into ``U^T``;
+      ``row_phase [d, 1] | None``: a real state's phases (or a phase state's
+      constants), multiplied into ``U^T``;
+    * ``phase``: per-sample diagonal gates after the product state, or a phase state
+      (:class:`~quarch.quantum._dense_diagonal.PhaseTables`; None without);
     * ``w_scale2 [2A, W]``, ``w_shift [2A]``, ``m_base [16A]``, ``m_mat [16A, 2A]``: the
       same for the ``A`` shared slots: per slot its matrix and its derivative;
     * ``row_index``: per slot depth ``p``, which matrix (``2 j + derivative?``) each
@@ -171,7 +180,8 @@ class DenseTables:
     * ``segment``: the segment's instructions (:func:`_segment`: ``("k", layer)``,
       ``("c", const^T)``, ``("p", phases)``, ``("d", gate)``); ``n_diag``,
       ``diag_scale``, ``diag_shift``, ``diag_factor``: the trainable diagonal gates'
-      phases and every chain's factor of them (:meth:`_diagonals`); their angles'
+      phases and every chain's factor of them
+      (:func:`~quarch.quantum._dense_diagonal.shared_diagonals`); their angles'
       chains follow the slots';
     * ``start``: a start state given to the node in place of the product state (then
       the embedding's tables are not made);
@@ -201,9 +211,21 @@ class DenseTables:
         self.real_state = True
         self.product: SineTables | None = None
         self.row_phase: torch.Tensor | None = None
+        #: per-sample diagonal gates right after the product state (an IQP
+        #: embedding's RZZ): phases per sample (:mod:`~quarch.quantum._dense_diagonal`)
+        self.phase: PhaseTables | None = None
+        head = rt.lead + phase_count(rt)  # the shared segment's first instruction
         host_row_phase = None
-        if not self.start:
-            host_row_phase = self._embedding(rt, rt_, lt, ct_)
+        pure = None if self.start else phase_state(rt)
+        if pure is not None:  # H then RZ (angle-z, IQP): nothing per wire
+            self.real_state = False
+            self.phase = PhaseTables(rt, rt.lead, head - rt.lead, pure[0])
+            host_row_phase = host_rounded(pure[1][:, None], rt.dtype)  # the constants
+            self.row_phase = ct_(host_row_phase)
+        elif not self.start:
+            host_row_phase = embedding_tables(self, rt, rt_, lt, ct_, real=head == rt.lead)
+            if head > rt.lead:
+                self.phase = PhaseTables(rt, rt.lead, head - rt.lead, None)
         # --- the shared slots: matrix and derivative of each, from one addmv
         terms_s = prog.slot_terms["s"]  # [P, R, 3, 2, 2]
         depth, nr = terms_s.shape[:2]
@@ -228,7 +250,7 @@ class DenseTables:
         # chains: 0 is U itself, then one per slot that reads a source
         chained = [j for j in range(n_slots) if ss[:, j].any()]
         # trainable diagonal gates in the segment (CRZ, RZZ, ...): one chain per angle
-        diag_at = [i for i in range(rt.lead, rt.tail) if rt.code[i][0] == _DIAG]
+        diag_at = [i for i in range(head, rt.tail) if rt.code[i][0] == _DIAG]
         diag_angles = [a for i in diag_at for a in range(*rt.code[i][3])]
         assert all(a >= n_slots for a in diag_angles)
         self.n_diag = len(diag_at)
@@ -236,7 +258,12 @@ class DenseTables:
         self.chain_scale = rt_(
             2 * np.concatenate([np.zeros((ss.shape[0], 1)), ss[:, chained], ss[:, diag_angles]], 1)
         )
-        self._diagonals(rt, rt_, ct_, diag_at, 1 + len(chained))
+        self.diag_scale: torch.Tensor | None = None
+        self.diag_shift: torch.Tensor | None = None
+        self.diag_factor: torch.Tensor | None = None
+        if diag_at:
+            scale, shift, factor = shared_diagonals(rt, self.n_chains, diag_at, 1 + len(chained))
+            self.diag_scale, self.diag_shift, self.diag_factor = rt_(scale), rt_(shift), ct_(factor)
         # row variants: for row r, variant 0 is its product, variant 1 + p has slot p
         # replaced by its derivative (only the chain whose slot is in the row uses it)
         row_index = None
@@ -274,8 +301,8 @@ class DenseTables:
             p_pre = np.ones(d) if ins.pre_phase is None else ins.pre_phase
             phase[li] = p_pre[:, None] * p_post[None, :]  # K'^T[i, j] = q_i K[post_j, pre_i] p_j
             for q in range(n):
-                ui = _bit(pre, q, n)[:, None]  # K^T[i, j] = K[j, i]: column bits from i
-                uj = _bit(post, q, n)[None, :]
+                ui = bit(pre, q, n)[:, None]  # K^T[i, j] = K[j, i]: column bits from i
+                uj = bit(post, q, n)[None, :]
                 for ch in range(self.n_chains):
                     v = 0
                     if 0 < ch <= len(chained):  # a slot's chain (then the diagonals')
@@ -292,9 +319,9 @@ class DenseTables:
         #: per layer, the rows of the slot table it reads (slot j is in row j % slot_rows)
         self.layer_rows = [{int(r) for r in prog.layers["s"][ins.layer]} for ins in krons]
         self.slot_rows = nr
-        seg = rt.code[rt.lead : rt.tail]
+        seg = rt.code[head : rt.tail]
         consts = [op[4] if op[0] == _CDENSE else op[3] if op[0] == _CDIAG else None for op in seg]
-        self.segment = _segment(seg, consts, diag_at, rt.lead)
+        self.segment = _segment(seg, consts, diag_at, head)
         # (+1, -1) per (re, im): conj(psi) as reals, and Re(X D) as a real dot product
         self.conj_state = rt_(np.tile([1.0, -1.0], d))
         conj_matrix = np.tile([1.0, -1.0], d * d)
@@ -313,121 +340,12 @@ class DenseTables:
                 seg,  # op[4] = op[3]^T; a constant diagonal's op[3] is its phases
                 [rt.host(op[3]).T if op[0] in (_CDENSE, _CDIAG) else None for op in seg],
                 diag_at,
-                rt.lead,
+                head,
             ),
         )
         #: the shared part as a trigonometric polynomial, where that is cheaper (not
         #: with trainable diagonal gates: their half angles are not on its grid)
         self.fourier: SineTables | None = None if self.n_diag else fourier_tables(self, ss, chained)
-
-    def _diagonals(
-        self, rt: SmallRuntime, rt_: Any, ct_: Any, diag_at: list[int], first: int
-    ) -> None:
-        """Tables of the trainable diagonal gates at ``rt.code[i]``, ``i`` in
-        ``diag_at`` (their chains begin at ``first``): ``sin(diag_shift + diag_scale
-        w)`` is each gate's ``(cos theta, sin theta)`` per entry, ``theta = theta0 +
-        w @ (S coef)``, so ``e^{i theta}`` is a complex view ``[gates, d]``;
-        ``diag_factor [gates, C, d]`` then makes every chain's factor: ``e^{i theta}``
-        itself, or for the chain of the gate's angle ``j`` its derivative ``i coef_j
-        e^{i theta}``."""
-        d = rt.prog.d
-        ss = rt.prog.scale["s"]
-        self.diag_scale: torch.Tensor | None = None
-        self.diag_shift: torch.Tensor | None = None
-        self.diag_factor: torch.Tensor | None = None
-        if not diag_at:
-            return
-        mats, shifts = [], []
-        factor = np.ones((len(diag_at), self.n_chains, d), dtype=np.complex128)
-        ch = first
-        for o, i in enumerate(diag_at):
-            ins = rt.prog.instrs[i]  # the code has one entry per instruction
-            assert ins.coef is not None and ins.theta0 is not None
-            lo, hi = rt.code[i][3]
-            m = ss[:, lo:hi] @ ins.coef  # [W, d]: theta = theta0 + w @ m
-            mats.append(np.repeat(m.T, 2, 0))  # rows (entry, cos | sin)
-            shifts.append(np.repeat(ins.theta0, 2) + np.tile([math.pi / 2, 0.0], d))
-            for j in range(hi - lo):
-                factor[o, ch] = 1j * ins.coef[j]
-                ch += 1
-        self.diag_scale = rt_(np.concatenate(mats, 0))
-        self.diag_shift = rt_(np.concatenate(shifts))
-        self.diag_factor = ct_(factor)
-
-    def _embedding(self, rt: SmallRuntime, rt_: Any, lt: Any, ct_: Any) -> np.ndarray | None:
-        """The product state's tables (one embedding slot per wire, applied to
-        ``|0>``); returns the host copy of ``row_phase``."""
-        prog = rt.prog
-        n, d = prog.n, prog.d
-        assert prog.prefix is not None
-        rows_b = prog.prefix[0][1]
-        terms_b = prog.slot_terms["b"][0]  # [R, 3, 2, 2]
-        sx = prog.scale["b"][: prog.n_inputs]  # [I, n] (angle r of row r)
-        self.x_scale2 = rt_(np.concatenate([sx[:, rows_b], sx[:, rows_b]], 1))
-        self.x_shift = rt_(np.r_[np.full(n, math.pi / 2), np.zeros(n)])
-        cols = [tuple(terms_b[r, t][:, 0] for t in range(3)) for r in rows_b]  # on |0>
-        # a wire's vector is real up to a constant phase per entry where each entry's
-        # (A, B, C) is a complex multiple of a real triple (RX, RY, also with phase
-        # gates after them: yes; RZ after H: no); then the product state is real and
-        # its phases go into U^T's rows (half the arithmetic, no complex views)
-        phases = np.ones((n, 2), dtype=np.complex128)
-        for q, abc in enumerate(cols):
-            for ent in range(2):
-                coef = np.array([t[ent] for t in abc])
-                big = coef[np.abs(coef) > 1e-12]
-                if big.size:
-                    phases[q, ent] = big[0] / abs(big[0])
-        self.real_state = all(
-            np.allclose((np.array([t[ent] for t in abc]) / phases[q, ent]).imag, 0, atol=1e-12)
-            for q, abc in enumerate(cols)
-            for ent in range(2)
-        )
-        width = 4 if self.real_state else 8  # per wire v0, v1, dv0, dv1 (re, im | real)
-
-        def parts(v: np.ndarray, q: int) -> np.ndarray:
-            if self.real_state:
-                return (v / phases[q]).real  # type: ignore[no-any-return]
-            return np.stack([v.real, v.imag], -1).reshape(-1)
-
-        e_base = np.zeros((n, width))
-        e_mat = np.zeros((2 * n, n, width))
-        half = width // 2
-        for q, (a, b, c) in enumerate(cols):
-            e_base[q, :half] = parts(a, q)
-            e_mat[q, q] = np.r_[parts(b, q), parts(c, q)]  # cos: v gets B, dv gets C
-            e_mat[n + q, q] = np.r_[parts(c, q), -parts(b, q)]  # sin: v gets C, dv gets -B
-        if self.real_state:  # batch last from the start: [4n, B] = e_base + e_mat^T cs^T
-            self.e_base = rt_(e_base.reshape(-1, 1))
-            self.e_mat = rt_(e_mat.reshape(2 * n, -1).T)
-        else:  # [B, 8n] = e_base + cs e_mat, viewed complex [B, 4n]
-            self.e_base = rt_(e_base.reshape(-1))
-            self.e_mat = rt_(e_mat.reshape(2 * n, -1))
-        bits = np.stack([_bit(np.arange(d), q, n) for q in range(n)])  # [n, d]
-        for op in rt.code[: rt.lead]:  # leading permutations: new[s] = old[index[s]]
-            bits = bits[:, op[5]]
-        phi = np.empty((n, n + 1, d), dtype=np.int64)
-        for q in range(n):
-            for j in range(n + 1):
-                phi[q, j] = 4 * q + 2 * (j == q + 1) + bits[q]
-        self.phi_index = lt(phi.reshape(-1))
-        self.phi_index0 = lt(phi[:, 0].reshape(-1))
-        #: a real product state as a trigonometric polynomial, where that is shorter
-        if self.real_state:
-            triples = np.array([[parts(v, q) for v in abc] for q, abc in enumerate(cols)])
-            self.product = product_tables(
-                triples.transpose(0, 2, 1), bits, sx[:, rows_b], self.x_scale2
-            )
-        # the real state's phases, prod_q phase[q, bit_q(k)], as U^T's row factors
-        row_phase = np.prod([phases[q][bits[q]] for q in range(n)], 0)
-        host_row_phase = (
-            None
-            if not self.real_state or np.allclose(row_phase, 1)
-            else host_rounded(row_phase[:, None], rt.dtype)
-        )
-        self.row_phase = None if host_row_phase is None else ct_(host_row_phase)
-        # doubled: the backward reads grad @ signs[0]^T, half of dL/d|psi|^2 per (re, im)
-        self.x_scaleT = rt_(2 * sx[:, rows_b].T)
-        return host_row_phase
 
 
 def _segment(
@@ -456,10 +374,12 @@ def _qualifies(rt: SmallRuntime) -> bool:
     shared whole-register Kronecker layers, constant dense gates and diagonal gates
     (constant or of shared angles) whose only other angles are their slots'; or a
     start state given to the node (amplitude embedding) followed by the same, with no
-    leading permutation and nothing per sample."""
+    leading permutation and nothing per sample. Diagonal gates of the inputs and
+    their products may follow the product state (an IQP embedding's RZZ)."""
     prog = rt.prog
     if rt.one_row or "s" not in rt.terms or not rt.whole:
         return False
+    phase = phase_count(rt)
     if prog.prefix is None:  # a start state
         if prog.batched or rt.lead or "b" in rt.kinds or rt.reads_inputs:
             return False
@@ -469,14 +389,18 @@ def _qualifies(rt: SmallRuntime) -> bool:
         if rt.depth["b"] != 1 or rt.n_rows["b"] != prog.n or rt.layers.get("b"):
             return False
         sx, sp, sw = rt.scale_b
-        if sx is None or sp is not None or sw is not None:
+        if sx is None or sw is not None:
             return False
-    if any(i.kind == "b" for i in prog.instrs):
+        ni, rows_b = prog.n_inputs, prog.prefix[0][1]
+        if sp is not None and (not phase or prog.scale["b"][ni:, rows_b].any()):
+            return False  # input products only in the phases, not in the slots
+    phases = range(rt.lead, rt.lead + phase)
+    if any(i.kind == "b" for j, i in enumerate(prog.instrs) if j not in phases):
         return False
     diagonal = sum(op[3][1] - op[3][0] for op in rt.code if op[0] == _DIAG and op[1] == "s")
     if prog.n_angles["s"] != rt.depth["s"] * rt.n_rows["s"] + diagonal:
         return False  # a shared angle outside the rows and the diagonals (a dense gate)
-    seg = rt.code[rt.lead : rt.tail]
+    seg = rt.code[rt.lead + phase : rt.tail]
     kinds = (_KRON, _CDENSE, _DIAG, _CDIAG)
     return any(op[0] == _KRON for op in seg) and all(op[0] in kinds for op in seg)
 
@@ -519,7 +443,8 @@ def dense_forward(
 ) -> torch.Tensor:
     """``<Z-words> [B, n_obs]`` of the dense variant; keeps on ``ctx.dense`` what
     :func:`dense_backward` needs. ``x``: the inputs (a product state) or ``psi0``: a
-    real start state ``[B, d]`` (:attr:`DenseTables.start`).
+    real start state ``[B, d]`` (:attr:`DenseTables.start`). The state the shared part
+    receives: the product state, maybe times per-sample phases, or a phase state.
 
     The derivatives are made only for the gradients the call wants
     (``ctx.needs_input_grad``; none under ``torch.no_grad``, a training loop's
@@ -527,46 +452,31 @@ def dense_forward(
     (n = 4, two layers of RY and RZ, 30 rows: 1.03x; three layers: 1.34x), with them
     ``U^T`` alone is one chain of ``1 + angles`` and the product state one of ``n + 1``."""
     need = getattr(ctx, "needs_input_grad", None)
-    want_w = need is not None and need[3]
+    u, d_w = _shared(tab, w, need is not None and need[3])
     if tab.start:
         assert psi0 is not None
-        u, d_w = _shared(tab, w, want_w)
         psi_r = torch.mm(psi0, u)  # [B, d] @ [d, 2d]: (re, im) interleaved
         ctx.dense = (tab, signs[0], None, psi0, u, d_w, psi_r)
         return torch.mm(psi_r.square(), signs[0])
     assert x is not None
-    n, d, rows = tab.n, tab.d, x.shape[0]
-    want_x = need is not None and need[4]
-    k = n + 1 if want_x else 1
-    # --- per sample: the product state (and its n derivatives), [k, d, B]
-    if tab.product is not None:  # a trigonometric polynomial of the inputs
-        pt = tab.product
-        cs = torch.sin(torch.addmm(pt.shift, pt.angles, x.mT))
-        if want_x:
-            phis = torch.addmm(pt.bias, pt.coef, cs).view(k, d, rows)
-        else:
-            phis = torch.addmm(pt.value_bias, pt.value_coef, cs).view(k, d, rows)
+    rows = x.shape[0]
+    phis = factors = None
+    if tab.phase is not None and tab.phase.pure:  # a phase state: e^{i theta(x)}
+        state = phase_factors(tab.phase, x)
     else:
-        cs = torch.sin(torch.addmm(tab.x_shift, x, tab.x_scale2))
-        # per wire v0, v1, dv0, dv1, batch last: a gather of whole rows and a product
-        # over the leading axis cost a fifth of the same along the last axis (7 + 5 us
-        # against 32 + 25 at n = 2, B = 256)
-        if tab.real_state:
-            e = torch.addmm(tab.e_base, tab.e_mat, cs.mT)  # [4n, B]
-        else:
-            e = torch.addmm(tab.e_base, cs, tab.e_mat).view(rows, 4 * n, 2)
-            e = torch.view_as_complex(e).mT
-        index = tab.phi_index if want_x else tab.phi_index0
-        phis = e.index_select(0, index).view(n, -1, rows).prod(0).view(k, d, rows)
-    phi = phis.select(0, 0)  # [d, B]
-    u, d_w = _shared(tab, w, want_w)
-    if tab.real_state:  # psi = phi U^T as reals: [B, d] @ [d, 2d], (re, im) interleaved
-        psi_r = torch.mm(phi.mT, u)
-        ctx.dense = (tab, signs[0], phis, phi, u, d_w, psi_r)
-        return torch.mm(psi_r.square(), signs[0])
-    psi = torch.mm(phi.mT, u)
+        phis = product_state(tab, x, need is not None and need[4])
+        phi = phis.select(0, 0)  # [d, B]
+        if tab.real_state:  # psi = phi U^T as reals: [B, d] @ [d, 2d], (re, im)
+            psi_r = torch.mm(phi.mT, u)
+            ctx.dense = (tab, signs[0], phis, phi, u, d_w, psi_r)
+            return torch.mm(psi_r.square(), signs[0])
+        state = phi.mT  # [B, d]
+        if tab.phase is not None:  # per-sample phases: psi0 = phi e^{i theta(x)}
+            factors = phase_factors(tab.phase, x)
+            state = state * factors
+    psi = torch.mm(state, u)
     psi_r = torch.view_as_real(psi).view(rows, -1)
-    ctx.dense = (tab, signs[0], phis, phi, u, d_w, psi_r * tab.conj_state)
+    ctx.dense = (tab, signs[0], phis, state, u, d_w, psi_r * tab.conj_state, factors, x)
     return torch.mm(psi_r.square(), signs[0])
 
 
@@ -652,20 +562,24 @@ def dense_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, .
     """Gradients of :func:`dense_forward` for :meth:`SmallCircuit.backward`."""
     if ctx.dense[0].real_state:
         return _real_backward(ctx, grad)
-    tab, signs_t, phis, phi, u0, d_w, psi_c = ctx.dense
-    d, rows = tab.d, phi.shape[1]
+    tab, signs_t, phis, state, u0, d_w, psi_c, factors, x = ctx.dense
+    d, rows = tab.d, state.shape[0]
     # h = conj(dL/dpsi) / 2 = conj(psi) (grad @ signs^T) (the 2 is in the constants);
     # psi_c: conj(psi) as reals; signs_t: the signs repeated per (re, im)
     h = torch.view_as_complex((psi_c * torch.mm(grad, signs_t.mT)).view(rows, d, 2))
     g_w = g_x = None
     if ctx.needs_input_grad[3]:
-        xg = torch.mm(phi, h)  # conj(dL/dU^T)
+        xg = torch.mm(state.mT, h)  # conj(dL/dU^T)
         g_w = torch.mv(d_w, torch.view_as_real(xg).view(-1))
     if ctx.needs_input_grad[4]:
-        h_phi = torch.mm(h, u0.mT)  # conj(dL/dphi) [B, d]
-        # [n, B]: dL/da = Re sum_k conj(dL/dphi)_k dphi_k
-        ga = (phis.narrow(0, 1, tab.n) * h_phi.mT).sum(1)
-        g_x = torch.mm(ga.real.mT, tab.x_scaleT)
+        h0 = torch.mm(h, u0.mT)  # conj(dL/dpsi0) [B, d]
+        if phis is not None:  # psi0 = phi e^{i theta}: conj(dL/dphi) = h0 e^{i theta}
+            h_phi = h0 if factors is None else h0 * factors
+            # [n, B]: dL/da = Re sum_k conj(dL/dphi)_k dphi_k
+            ga = (phis.narrow(0, 1, tab.n) * h_phi.mT).sum(1)
+            g_x = torch.mm(ga.real.mT, tab.x_scaleT)
+        if tab.phase is not None:
+            g_x = phase_input_grads(tab.phase, h0, state, x, g_x)
     return None, None, None, g_w, g_x, None, None
 
 
