@@ -39,8 +39,14 @@ against the general method, the same plan both ways, forward+backward, n = 1..4,
 the chains' work per cell, then the largest work at which it won and the smallest at
 which it lost; :data:`~quarch.quantum._small_dense.DENSE_START_WORK` is set from them.
 
+With ``--diagonal`` the same cells with an RY embedding and CRZ rings (trainable
+diagonals in the segment), and with ``--phase`` with an IQP embedding (H, RZ(x_i),
+RZZ(x_i x_j) on all pairs: a phase state times per-sample phases,
+``quantum/_dense_diagonal.py``) and CNOT rings; both are measured against
+:data:`~quarch.quantum._small_dense.DENSE_WORK`.
+
 Run: ``python benchmarks/dense_variant.py [--budget 1] [--fourier | --product |
---no-grad | --start]``.
+--no-grad | --start | --diagonal | --phase]``.
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ from quarch.quantum import (
     AngleEmbedding,
     Circuit,
     EntanglingLayer,
+    IQPEmbedding,
     QuantumLayer,
     RotationLayer,
     _dense_fourier,
@@ -222,8 +229,10 @@ def no_grad_cells(budget: float) -> None:
     print(f"ratios {min(ratios):.3f}-{max(ratios):.3f} over {len(ratios)} cells")
 
 
-def start_cells(budget: float, entangler: str = "cnot") -> None:
-    """The variant from a start state against the general method (module docstring)."""
+def start_cells(budget: float, embedding: str = "amplitude", entangler: str = "cnot") -> None:
+    """The variant from a start state (``embedding="amplitude"``), after an RY
+    (``"angle"``) or an IQP embedding (``"iqp"``) against the general method (module
+    docstring)."""
     _small_dense.DENSE_START_WORK = float("inf")  # wherever a program qualifies
     _small_dense.DENSE_WORK = float("inf")
     print(
@@ -236,8 +245,10 @@ def start_cells(budget: float, entangler: str = "cnot") -> None:
         for layers in (1, 2, 3, 4, 6):
             for rot in (("Y", "Z"), ("X", "Y", "Z")):
                 c = Circuit(n)
-                if entangler == "cnot":
+                if embedding == "amplitude":
                     c.add(AmplitudeEmbedding(2**n, normalize=True))
+                elif embedding == "iqp":
+                    c.add(IQPEmbedding(n))
                 else:
                     c.add(AngleEmbedding(n, rotation="Y"))
                 for _ in range(layers):
@@ -269,11 +280,17 @@ def main() -> None:
     parser.add_argument("--no-grad", action="store_true", help="the forward under no_grad")
     parser.add_argument("--start", action="store_true", help="from a start state (amplitude)")
     parser.add_argument("--diagonal", action="store_true", help="trainable diagonals (CRZ)")
+    parser.add_argument("--phase", action="store_true", help="per-sample phases (IQP)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    if args.start or args.diagonal:
+    if args.start or args.diagonal or args.phase:
         print(f"torch {torch.__version__}, 1 thread; load average {os.getloadavg()}")
-        start_cells(args.budget, "crz" if args.diagonal else "cnot")
+        if args.start:
+            start_cells(args.budget, "amplitude", "cnot")
+        else:
+            start_cells(
+                args.budget, "iqp" if args.phase else "angle", "cnot" if args.phase else "crz"
+            )
         print(f"load average at the end: {os.getloadavg()}")
         return
     if args.no_grad:

@@ -96,6 +96,14 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/quantum/_dense_fourier.py"],
         ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py"],
     ),
+    "dense-diagonal": (
+        ["src/quarch/quantum/_dense_diagonal.py"],
+        ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py"],
+    ),
+    "dense-product": (
+        ["src/quarch/quantum/_dense_product.py"],
+        ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py"],
+    ),
     "replay": (
         ["src/quarch/quantum/_replay.py", "src/quarch/quantum/_agreement.py"],
         ["tests/quantum/test_replay.py", "tests/quantum/test_cuda_graph.py"],

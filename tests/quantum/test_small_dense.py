@@ -197,6 +197,70 @@ def test_per_sample_phases_against_pennylane(seed: int, monkeypatch: pytest.Monk
     assert calls == (3 if _takes(rt, batch) else 0)
 
 
+@pytest.mark.parametrize("rotation", ["Y", "Z"])  # a product state times phases; a phase state
+def test_per_sample_phases_after_a_permutation(
+    rotation: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CNOT that no layer absorbs between the embedding and the per-sample diagonals
+    goes into the product state's gather (and the phase state's bits); the phases then
+    act on the permuted state."""
+    pytest.importorskip("pennylane")
+    c = Circuit(3).add(AngleEmbedding(3, rotation=rotation, hadamard=rotation == "Z"))
+    c.cnot(0, 1).crz(1, 2, Input(0, 2, scale=0.7)).rzz(0, 1, Input(1))
+    c.append("ch", [2, 0]).add(RotationLayer(3, ("Y", "Z"))).cnot(1, 2)
+    c.add(RotationLayer(3, ("X",)))
+    rng = np.random.default_rng(12)
+    w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-1.5, 1.5, (16, 3))
+    rt, calls = _against_pennylane(c, w, x, monkeypatch)
+    assert calls == 3 and rt.lead == 1 and rt.dense.phase is not None
+    assert rt.dense.phase.pure == (rotation == "Z")
+
+
+def _per_wire(n: int, *gates: str) -> Circuit:
+    """Per wire the named gates; ``"x"`` after a name gives it the wire's input."""
+    c = Circuit(n)
+    for q in range(n):
+        for g in gates:
+            name = g.removesuffix("(x)")
+            c.append(name, [q], [Input(q, scale=0.9)] if g.endswith("(x)") else [])
+    return c
+
+
+@pytest.mark.parametrize(
+    ("build", "form"),
+    [
+        # a phase gate between two H: each entry mixes a constant and e^{ia}
+        (lambda: _per_wire(3, "h", "phase(x)", "h"), "product"),
+        # a phase gate after H: one constant entry, one e^{ia}: a phase state
+        (lambda: _per_wire(3, "h", "phase(x)"), "state"),
+        # IQP, a fixed-angle CPHASE merged into its diagonal (a constant theta0) and
+        # a CRZ of a product of three inputs (products of two arities)
+        (
+            lambda: (
+                Circuit(3)
+                .add(IQPEmbedding(3))
+                .cphase(0, 1, 0.7)
+                .crz(1, 2, Input(0, 1, 2, scale=0.8))
+            ),
+            "state",
+        ),
+    ],
+    ids=["h-phase-h", "h-phase", "iqp-arities"],
+)
+def test_phase_forms_against_pennylane(
+    build: Any, form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("pennylane")
+    c = build().add(RotationLayer(3, ("Y", "Z"))).add(EntanglingLayer(3, "ring", "cnot"))
+    c.add(RotationLayer(3, ("X",)))
+    rng = np.random.default_rng(13)
+    w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-1.5, 1.5, (16, 3))
+    rt, calls = _against_pennylane(c, w, x, monkeypatch)
+    tab = rt.dense
+    assert calls == 3 and not tab.real_state
+    assert (tab.phase is not None and tab.phase.pure) == (form == "state")
+
+
 def test_iqp_in_closed_form() -> None:
     """Two qubits: IQP (H, RZ(x_i), RZZ(x_0 x_1)), then RY(w_i), CNOT, RX(w_2) on wire
     1: ``<Z>`` and both gradients from numpy matrices (central differences)."""

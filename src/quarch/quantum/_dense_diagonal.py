@@ -78,12 +78,12 @@ def shared_diagonals(
 
 
 def phase_count(rt: SmallRuntime) -> int:
-    """How many per-sample diagonal gates follow the product state (after its leading
-    permutations) before anything else; the dense variant takes them as phases."""
-    i = rt.lead
-    while i < len(rt.code) and rt.code[i][0] == _DIAG and rt.code[i][1] == "b":
-        i += 1
-    return i - rt.lead
+    """1 where a per-sample diagonal instruction follows the product state (after its
+    leading permutations), else 0; the dense variant takes it as phases. The plan
+    merges a run of diagonal gates into one instruction, constant ones included, so
+    there is at most one (an IQP embedding's RZZ are one)."""
+    lead = rt.lead
+    return int(lead < len(rt.code) and rt.code[lead][0] == _DIAG and rt.code[lead][1] == "b")
 
 
 def phase_state(rt: SmallRuntime) -> tuple[np.ndarray, np.ndarray] | None:
@@ -106,17 +106,13 @@ def phase_state(rt: SmallRuntime) -> tuple[np.ndarray, np.ndarray] | None:
     consts = np.ones((n, 2), dtype=np.complex128)
     for q, r in enumerate(rows_b):
         a, b, c = (terms[r, t][:, 0] for t in range(3))  # on |0>
-        for e in range(2):
-            if abs(a[e]) > 1e-12 and (abs(b[e]) > 1e-12 or abs(c[e]) > 1e-12):
-                return None
-            if abs(a[e]) > 1e-12:
-                consts[q, e] = a[e]
-            elif np.isclose(c[e], 1j * b[e], atol=1e-12):
-                consts[q, e], signs[q, e] = b[e], 1.0
-            elif np.isclose(c[e], -1j * b[e], atol=1e-12):
-                consts[q, e], signs[q, e] = b[e], -1.0
-            else:
-                return None
+        # each entry as alpha + beta e^{ia} + gamma e^{-ia}: a phase where at most one is
+        coef = np.stack([a, (b - 1j * c) / 2, (b + 1j * c) / 2], -1)  # [2 entries, 3]
+        big = np.abs(coef) > 1e-12
+        if (big.sum(-1) > 1).any():
+            return None
+        k = big.argmax(-1)  # the frequency of each entry (0 for a zero entry)
+        consts[q], signs[q] = coef[[0, 1], k], np.array([0.0, 1.0, -1.0])[k]
     bits = np.stack([bit(np.arange(d), q, n) for q in range(n)])  # [n, d]
     for op in rt.code[: rt.lead]:  # leading permutations: new[s] = old[index[s]]
         bits = bits[:, op[5]]
@@ -126,7 +122,9 @@ def phase_state(rt: SmallRuntime) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 class PhaseTables:
-    """Device constants of the per-sample phases (``rt.code[first : first + count]``).
+    """Device constants of the per-sample phases: the diagonal instruction ``rt.code[at]``
+    (None: none, a phase state alone) and a phase state's angles ``state`` (None: a
+    product state is built, the phases multiply it).
 
     * ``scale2 [S, 2d]``, ``shift [2d]``: ``sin(src @ scale2 + shift)`` is ``(cos
       theta, sin theta)`` per amplitude, interleaved, so a complex view is ``e^{i
@@ -139,7 +137,7 @@ class PhaseTables:
       other factors (``d prod / d x_j``).
     """
 
-    def __init__(self, rt: SmallRuntime, first: int, count: int, state: np.ndarray | None) -> None:
+    def __init__(self, rt: SmallRuntime, at: int | None, state: np.ndarray | None) -> None:
         prog = rt.prog
         d, ni, nq = prog.d, prog.n_inputs, len(prog.products)
         dev, real = rt.device, rt.real
@@ -149,12 +147,12 @@ class PhaseTables:
         if state is not None:  # the phase state's angles, x @ P
             p[:ni] = state
         theta0 = np.zeros(d)
-        for i in range(first, first + count):
-            ins = prog.instrs[i]  # the code has one entry per instruction
+        if at is not None:
+            ins = prog.instrs[at]  # the code has one entry per instruction
             assert ins.coef is not None and ins.theta0 is not None
-            lo, hi = rt.code[i][3]
+            lo, hi = rt.code[at][3]
             p += sb[:, lo:hi] @ ins.coef
-            theta0 += ins.theta0
+            theta0 = ins.theta0
 
         def rt_(a: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(

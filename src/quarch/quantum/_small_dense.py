@@ -215,17 +215,18 @@ class DenseTables:
         #: embedding's RZZ): phases per sample (:mod:`~quarch.quantum._dense_diagonal`)
         self.phase: PhaseTables | None = None
         head = rt.lead + phase_count(rt)  # the shared segment's first instruction
+        at = rt.lead if head > rt.lead else None  # the per-sample diagonals
         host_row_phase = None
         pure = None if self.start else phase_state(rt)
         if pure is not None:  # H then RZ (angle-z, IQP): nothing per wire
             self.real_state = False
-            self.phase = PhaseTables(rt, rt.lead, head - rt.lead, pure[0])
+            self.phase = PhaseTables(rt, at, pure[0])
             host_row_phase = host_rounded(pure[1][:, None], rt.dtype)  # the constants
             self.row_phase = ct_(host_row_phase)
         elif not self.start:
             host_row_phase = embedding_tables(self, rt, rt_, lt, ct_, real=head == rt.lead)
-            if head > rt.lead:
-                self.phase = PhaseTables(rt, rt.lead, head - rt.lead, None)
+            if at is not None:
+                self.phase = PhaseTables(rt, at, None)
         # --- the shared slots: matrix and derivative of each, from one addmv
         terms_s = prog.slot_terms["s"]  # [P, R, 3, 2, 2]
         depth, nr = terms_s.shape[:2]
@@ -394,8 +395,7 @@ def _qualifies(rt: SmallRuntime) -> bool:
         ni, rows_b = prog.n_inputs, prog.prefix[0][1]
         if sp is not None and (not phase or prog.scale["b"][ni:, rows_b].any()):
             return False  # input products only in the phases, not in the slots
-    phases = range(rt.lead, rt.lead + phase)
-    if any(i.kind == "b" for j, i in enumerate(prog.instrs) if j not in phases):
+    if any(i.kind == "b" for j, i in enumerate(prog.instrs) if not (phase and j == rt.lead)):
         return False
     diagonal = sum(op[3][1] - op[3][0] for op in rt.code if op[0] == _DIAG and op[1] == "s")
     if prog.n_angles["s"] != rt.depth["s"] * rt.n_rows["s"] + diagonal:
