@@ -677,6 +677,15 @@ class TestWhereTheGeneralMethodRuns:
                 lambda: (
                     Circuit(2)
                     .ry(0, Input(0, 1))
+                    .rx(1, Input(0, 1, scale=0.5))
+                    .add(RotationLayer(2, ("Y",)))
+                ),
+                id="products-of-inputs-in-every-slot",
+            ),
+            pytest.param(
+                lambda: (
+                    Circuit(2)
+                    .ry(0, Input(0, 1))
                     .ry(1, Input(1))
                     .rzz(0, 1, Input(0, 1))
                     .add(RotationLayer(2, ("Y",)))

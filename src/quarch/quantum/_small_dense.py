@@ -389,11 +389,9 @@ def _qualifies(rt: SmallRuntime) -> bool:
             return False
         if rt.depth["b"] != 1 or rt.n_rows["b"] != prog.n or rt.layers.get("b"):
             return False
-        sx, sp, sw = rt.scale_b
-        if sx is None or sw is not None:
-            return False
+        # (per-sample weights make every weight per sample: no shared slot, refused above)
         ni, rows_b = prog.n_inputs, prog.prefix[0][1]
-        if sp is not None and (not phase or prog.scale["b"][ni:, rows_b].any()):
+        if rt.scale_b[1] is not None and (not phase or prog.scale["b"][ni:, rows_b].any()):
             return False  # input products only in the phases, not in the slots
     if any(i.kind == "b" for j, i in enumerate(prog.instrs) if not (phase and j == rt.lead)):
         return False
