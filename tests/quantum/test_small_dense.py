@@ -1270,3 +1270,12 @@ def test_host_copies_are_the_device_tables(dtype: torch.dtype) -> None:
         else:
             assert a == b
     same(rt.host(rt.prefix[0][1]), rt.prefix[0][1])  # type: ignore[attr-defined]
+    # a phase state's constants in U^T's rows (1/sqrt(2) e^{i pi/4} per wire: rounded)
+    hrt = Circuit(2)
+    for q in range(2):
+        hrt.h(q).rz(q, Input(q)).append("t", [q])
+    plan = compile_circuit(hrt.add(RotationLayer(2, ("Y",))), dtype=dtype, path="small")
+    _z(plan, torch.zeros(DENSE_ROWS, 2), torch.zeros(2))
+    tab = _runtime(plan).dense  # type: ignore[attr-defined]
+    assert tab.phase is not None and tab.phase.pure
+    same(tab.host.row_phase, tab.row_phase)
