@@ -124,7 +124,9 @@ between those cells (break-even of L = 4 near 32 rows, of L = 6 between 256 and
 general method's diagonal steps cost more than the chains' column products) every
 cell the line admits won (0.362-0.974x) and every cell it leaves out lost or was
 level (1.026-2.469x; 0.991x at 256 rows) but three (714,240 at 8 and 32 rows: 0.959x,
-0.914x; 956,160 at 32: 0.946x)."""
+0.914x; 956,160 at 32: 0.946x). With per-sample phases (``--phase``: IQP embeddings,
+CNOT rings) the 151 cells the line admits took 0.327-0.943x; of the 9 it leaves out
+one won (0.900x), one was level (1.008x) and seven lost (1.039-1.890x)."""
 
 DENSE_WORK_PER_ROW = 1.8e3
 """See :data:`DENSE_WORK`."""
