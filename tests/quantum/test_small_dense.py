@@ -170,29 +170,25 @@ def test_amplitude_embeddings_against_pennylane(seed: int, monkeypatch: pytest.M
         assert rt.dense.start and rt.dense.real_state
 
 
-@pytest.mark.parametrize("seed", range(16))
-def test_trainable_diagonals_against_pennylane(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Trainable diagonal gates in the shared segment (CRZ, CPHASE, RZZ; one chain per
-    angle, the gate's derivative in its place), after an angle embedding or (odd seeds)
-    an amplitude embedding: values and both gradients against PennyLane."""
+@pytest.mark.parametrize(
+    ("kind", "seed"), [("diagonal", s) for s in range(16)] + [("phase", s) for s in range(24)]
+)
+def test_diagonals_and_phases_against_pennylane(
+    kind: str, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Values and both gradients against PennyLane of random circuits with
+    ``"diagonal"``: trainable diagonal gates in the shared segment (CRZ, CPHASE, RZZ; one
+    chain per angle, the gate's derivative in its place), after an angle embedding or
+    (odd seeds) an amplitude embedding; ``"phase"``: per-sample diagonal gates of inputs
+    and their products after the product state (an IQP embedding's RZZ, scaled CRZ,
+    CPHASE, RZZ of inputs), after an IQP or an H-RZ embedding (a phase state: no
+    product state) or an angle embedding (the product state times the phases); some
+    with trainable diagonals after them."""
     pytest.importorskip("pennylane")
-    c, rng = _random_form("diagonal", seed)
+    c, rng = _random_form(kind, seed)
     batch = int(rng.choice([DENSE_ROWS, 24]))
-    w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-1, 1, (batch, c.n_inputs))
-    rt, calls = _against_pennylane(c, w, x, monkeypatch)
-    assert calls == (3 if _takes(rt, batch) else 0)
-
-
-@pytest.mark.parametrize("seed", range(24))
-def test_per_sample_phases_against_pennylane(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Per-sample diagonal gates of inputs and their products after the product state
-    (an IQP embedding's RZZ, scaled CRZ, CPHASE, RZZ of inputs), after an IQP or an
-    H-RZ embedding (a phase state: no product state) or an angle embedding (the
-    product state times the phases); some with trainable diagonals after them."""
-    pytest.importorskip("pennylane")
-    c, rng = _random_form("phase", seed)
-    batch = int(rng.choice([DENSE_ROWS, 24]))
-    w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-1.5, 1.5, (batch, c.n_inputs))
+    span = 1.5 if kind == "phase" else 1.0
+    w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-span, span, (batch, c.n_inputs))
     rt, calls = _against_pennylane(c, w, x, monkeypatch)
     assert calls == (3 if _takes(rt, batch) else 0)
 
