@@ -294,6 +294,8 @@ def test_iqp_in_closed_form() -> None:
     tab = _runtime(plan).dense  # type: ignore[attr-defined]
     assert isinstance(tab, DenseTables) and tab.phase is not None and tab.phase.pure
     np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-12)
+    with torch.no_grad():  # a validation call: the phases without any derivative
+        np.testing.assert_allclose(_z(plan, x.detach(), w.detach()).numpy(), ref, atol=1e-12)
 
     def loss(wv: np.ndarray, xv: np.ndarray) -> float:
         return float(sum((expz(wv, r) * [1.0, 2.0]).sum() for r in xv))
