@@ -32,6 +32,7 @@ node rather than left to autograd around it: the node's other gradients already 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -124,7 +125,8 @@ def phase_state(rt: SmallRuntime) -> tuple[np.ndarray, np.ndarray] | None:
 class PhaseTables:
     """Device constants of the per-sample phases: the diagonal instruction ``rt.code[at]``
     (None: none, a phase state alone) and a phase state's angles ``state`` (None: a
-    product state is built, the phases multiply it).
+    product state is built, the phases multiply it); ``rt_`` makes the real tables
+    (:class:`~quarch.quantum._small_dense.DenseTables`' maker).
 
     * ``scale2 [S, 2d]``, ``shift [2d]``: ``sin(src @ scale2 + shift)`` is ``(cos
       theta, sin theta)`` per amplitude, interleaved, so a complex view is ``e^{i
@@ -137,10 +139,12 @@ class PhaseTables:
       other factors (``d prod / d x_j``).
     """
 
-    def __init__(self, rt: SmallRuntime, at: int | None, state: np.ndarray | None) -> None:
+    def __init__(
+        self, rt: SmallRuntime, rt_: Any, at: int | None, state: np.ndarray | None
+    ) -> None:
         prog = rt.prog
         d, ni, nq = prog.d, prog.n_inputs, len(prog.products)
-        dev, real = rt.device, rt.real
+        dev = rt.device
         sb = prog.scale["b"][: ni + nq]  # per-sample weights are refused before
         p = np.zeros((ni + nq, d))
         self.pure = state is not None
@@ -153,11 +157,6 @@ class PhaseTables:
             lo, hi = rt.code[at][3]
             p += sb[:, lo:hi] @ ins.coef
             theta0 = ins.theta0
-
-        def rt_(a: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor(
-                np.ascontiguousarray(a, dtype=np.float64), dtype=real, device=dev
-            )
 
         self.d, self.n_inputs = d, ni
         self.scale2 = rt_(np.repeat(p, 2, axis=1))

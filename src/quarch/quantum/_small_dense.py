@@ -222,13 +222,13 @@ class DenseTables:
         pure = None if self.start else phase_state(rt)
         if pure is not None:  # H then RZ (angle-z, IQP): nothing per wire
             self.real_state = False
-            self.phase = PhaseTables(rt, at, pure[0])
+            self.phase = PhaseTables(rt, rt_, at, pure[0])
             host_row_phase = host_rounded(pure[1][:, None], rt.dtype)  # the constants
             self.row_phase = ct_(host_row_phase)
         elif not self.start:
             host_row_phase = embedding_tables(self, rt, rt_, lt, ct_, real=head == rt.lead)
             if at is not None:
-                self.phase = PhaseTables(rt, at, None)
+                self.phase = PhaseTables(rt, rt_, at, None)
         # --- the shared slots: matrix and derivative of each, from one addmv
         terms_s = prog.slot_terms["s"]  # [P, R, 3, 2, 2]
         depth, nr = terms_s.shape[:2]
