@@ -42,11 +42,14 @@ which it lost; :data:`~quarch.quantum._small_dense.DENSE_START_WORK` is set from
 With ``--diagonal`` the same cells with an RY embedding and CRZ rings (trainable
 diagonals in the segment), and with ``--phase`` with an IQP embedding (H, RZ(x_i),
 RZZ(x_i x_j) on all pairs: a phase state times per-sample phases,
-``quantum/_dense_diagonal.py``) and CNOT rings; both are measured against
+``quantum/_dense_diagonal.py``) and CNOT rings; with ``--reupload angle`` or
+``--reupload iqp`` the RY or IQP embedding again before every layer after the first
+(per-sample layers or phases between shared segments, ``quantum/_dense_reupload.py``),
+L = 2, 3, 4, 6, CNOT rings; all are measured against
 :data:`~quarch.quantum._small_dense.DENSE_WORK`.
 
 Run: ``python benchmarks/dense_variant.py [--budget 1] [--fourier | --product |
---no-grad | --start | --diagonal | --phase]``.
+--no-grad | --start | --diagonal | --phase | --reupload angle|iqp]``.
 """
 
 from __future__ import annotations
@@ -229,12 +232,16 @@ def no_grad_cells(budget: float) -> None:
     print(f"ratios {min(ratios):.3f}-{max(ratios):.3f} over {len(ratios)} cells")
 
 
-def start_cells(budget: float, embedding: str = "amplitude", entangler: str = "cnot") -> None:
+def start_cells(
+    budget: float, embedding: str = "amplitude", entangler: str = "cnot", reupload: bool = False
+) -> None:
     """The variant from a start state (``embedding="amplitude"``), after an RY
     (``"angle"``) or an IQP embedding (``"iqp"``) against the general method (module
-    docstring)."""
+    docstring); with ``reupload`` the embedding again before every layer after the
+    first (L = 1 is then left out)."""
     _small_dense.DENSE_START_WORK = float("inf")  # wherever a program qualifies
     _small_dense.DENSE_WORK = float("inf")
+    _small_dense.REUPLOAD_SPAN = _small_dense.REUPLOAD_PHASE_SPAN = 10**6
     print(
         f"{'n':>2} {'L':>2} {'rot':>4} {'batch':>5} {'work':>9} {'dense':>8} {'general':>8}", end=""
     )
@@ -244,14 +251,17 @@ def start_cells(budget: float, embedding: str = "amplitude", entangler: str = "c
     for n in (1, 2, 3, 4):
         for layers in (1, 2, 3, 4, 6):
             for rot in (("Y", "Z"), ("X", "Y", "Z")):
+                if reupload and layers == 1:
+                    continue
                 c = Circuit(n)
-                if embedding == "amplitude":
-                    c.add(AmplitudeEmbedding(2**n, normalize=True))
-                elif embedding == "iqp":
-                    c.add(IQPEmbedding(n))
-                else:
-                    c.add(AngleEmbedding(n, rotation="Y"))
-                for _ in range(layers):
+                for layer in range(layers):
+                    if layer == 0 or reupload:
+                        if embedding == "amplitude":
+                            c.add(AmplitudeEmbedding(2**n, normalize=True))
+                        elif embedding == "iqp":
+                            c.add(IQPEmbedding(n))
+                        else:
+                            c.add(AngleEmbedding(n, rotation="Y"))
                     c.add(RotationLayer(n, rot)).add(EntanglingLayer(n, "ring", entangler))
                 for batch in (8, 32, 256, 1024):
                     on, tab = _circuit_step(c, batch, True)
@@ -281,8 +291,16 @@ def main() -> None:
     parser.add_argument("--start", action="store_true", help="from a start state (amplitude)")
     parser.add_argument("--diagonal", action="store_true", help="trainable diagonals (CRZ)")
     parser.add_argument("--phase", action="store_true", help="per-sample phases (IQP)")
+    parser.add_argument(
+        "--reupload", choices=["angle", "iqp"], help="the embedding before every layer"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.reupload:
+        print(f"torch {torch.__version__}, 1 thread; load average {os.getloadavg()}")
+        start_cells(args.budget, args.reupload, "cnot", reupload=True)
+        print(f"load average at the end: {os.getloadavg()}")
+        return
     if args.start or args.diagonal or args.phase:
         print(f"torch {torch.__version__}, 1 thread; load average {os.getloadavg()}")
         if args.start:

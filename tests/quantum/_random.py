@@ -72,27 +72,66 @@ def dense_form_circuit(
     c = Circuit(n)
     if amplitude:
         c.add(AmplitudeEmbedding(int(rng.integers(2 ** (n - 1), 2**n)) + 1, normalize=normalize))
+    _embedding(c, rng, phases, amplitude)
+    _trainable(c, rng, [c.new_weight()], diagonals)
+    return c
+
+
+def reuploading_circuit(n: int, rng: np.random.Generator, blocks: int) -> Circuit:
+    """A random re-uploading circuit: ``blocks`` times an embedding of
+    :func:`dense_form_circuit` with ``phases`` (a random one each time; the inputs read
+    by a random wire each time) and a trainable part (trainable diagonal gates in
+    about half of them; weights sometimes shared across blocks), each block ending in
+    a constant entangler so the next embedding starts a new per-sample layer."""
+    c = Circuit(n)
+    used: list[object] = []
+    for _ in range(blocks):
+        _embedding(c, rng, True, False, inputs=rng.permutation(n).tolist())
+        shared = used and rng.random() < 0.3
+        used.append(used[int(rng.integers(len(used)))] if shared else c.new_weight())
+        _trainable(c, rng, used, bool(rng.random() < 0.5))
+        if n > 1:
+            c.append(["cnot", "cz", "swap"][int(rng.integers(3))], [n - 1, 0])
+    return c
+
+
+def _embedding(
+    c: Circuit,
+    rng: np.random.Generator,
+    phases: bool,
+    amplitude: bool,
+    inputs: list[int] | None = None,
+) -> None:
+    """:func:`dense_form_circuit`'s embedding after an amplitude embedding (if any);
+    ``inputs``: the input each wire reads (wire ``q``: input ``q``)."""
+    n = c.n_qubits
+    src = list(range(n)) if inputs is None else inputs
     kind = int(rng.integers(3)) if phases else 2
     if kind == 0:
         pairs = [p for p in combinations(range(n), 2) if rng.random() < 0.7]
         c.add(IQPEmbedding(n, pattern=pairs or None))
     elif kind == 1:
         for q in range(n):
-            c.h(q).rz(q, Input(q, scale=float(rng.uniform(0.5, 2))))
+            c.h(q).rz(q, Input(src[q], scale=float(rng.uniform(0.5, 2))))
             if rng.random() < 0.3:
                 c.append(["s", "t", "z"][int(rng.integers(3))], [q])
     for q in range(0 if amplitude or kind < 2 else n):
         if rng.random() < 0.4:
             c.append(_ONE_CONST[int(rng.integers(len(_ONE_CONST)))], [q])
         name = _ONE_ANGLE[int(rng.integers(len(_ONE_ANGLE)))]
-        c.append(name, [q], [Input(q, scale=float(rng.uniform(0.5, 2)))])
+        c.append(name, [q], [Input(src[q], scale=float(rng.uniform(0.5, 2)))])
     for _ in range(int(rng.integers(1, 4)) if phases and n > 1 else 0):
         wires = rng.choice(n, 2, replace=False).tolist()
         inputs = rng.choice(n, int(rng.integers(1, 3)), replace=False).tolist()
         angle = Input(*inputs, scale=float(rng.uniform(0.5, 2)))
         c.append(_DIAGONAL[int(rng.integers(len(_DIAGONAL)))], wires, [angle])
-    used: list[object] = [c.new_weight()]  # at least one trainable gate
-    c.append(_ONE_ANGLE[int(rng.integers(len(_ONE_ANGLE)))], [int(rng.integers(n))], used)
+
+
+def _trainable(c: Circuit, rng: np.random.Generator, used: list[object], diagonals: bool) -> None:
+    """:func:`dense_form_circuit`'s trainable part: a gate of ``used[-1]`` (so there is
+    at least one), then 3-13 random gates (weights of ``used`` sometimes read again)."""
+    n = c.n_qubits
+    c.append(_ONE_ANGLE[int(rng.integers(len(_ONE_ANGLE)))], [int(rng.integers(n))], [used[-1]])
     for _ in range(int(rng.integers(3, 14))):
         r = rng.random()
         if r < 0.55 or n == 1:
@@ -119,4 +158,3 @@ def dense_form_circuit(
             name = pool[int(rng.integers(len(pool)))]
             wires = rng.choice(n, GATES[name].n_wires, replace=False).tolist()
             c.append(name, wires, [float(rng.uniform(-3, 3))] * GATES[name].n_params)
-    return c

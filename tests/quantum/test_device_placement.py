@@ -47,7 +47,7 @@ from quarch.quantum import (
 )
 from quarch.quantum._small_dense import DenseTables
 
-from ._random import all_gates_circuit, dense_form_circuit, random_circuit
+from ._random import all_gates_circuit, dense_form_circuit, random_circuit, reuploading_circuit
 
 DEV = "meta"
 #: one mode for the module: the engine caches device constants across plans, and a
@@ -211,6 +211,21 @@ def test_the_dense_variant_with_per_sample_phases() -> None:
         if len(forms) == 2:
             break
     assert forms == {"state", "product"}
+
+
+def test_the_dense_variant_re_uploading() -> None:
+    """Re-uploading circuits (random ones until per-sample Kronecker layers, per-sample
+    phases between segments and a second shared segment have all run)."""
+    rng = np.random.default_rng(7)
+    forms: set[str] = set()
+    for k in range(30):
+        c = reuploading_circuit(2 + k % 3, rng, 2 + k % 2)
+        tab = _tables(_run(c, 32, "small", torch.complex64, [f"Z{i}" for i in range(c.n_qubits)]))
+        if tab is not None and tab.reupload is not None:
+            forms |= {what for what, _ in tab.reupload.items}
+        if len(forms) == 3:
+            break
+    assert forms == {"k", "p", "s"}
 
 
 def test_amplitude_embedding_without_normalisation() -> None:

@@ -27,6 +27,7 @@ from quarch.quantum import (
     IQPEmbedding,
     RotationLayer,
     _dense_fourier,
+    _dense_shared,
     _small_dense,
     _small_run,
     compile_circuit,
@@ -34,7 +35,7 @@ from quarch.quantum import (
 from quarch.quantum._small_dense import DENSE_ROWS, DenseTables, _qualifies
 
 from ._pennylane_truth import pl_z_and_grads
-from ._random import dense_form_circuit
+from ._random import dense_form_circuit, reuploading_circuit
 
 
 def _runtime(plan: object) -> object:
@@ -101,15 +102,27 @@ def _random_form(kind: str, seed: int) -> tuple[Circuit, np.random.Generator]:
     if kind == "phase":
         rng = np.random.default_rng(10000 + seed)
         return dense_form_circuit(1 + seed % 4, rng, phases=True, diagonals=seed % 3 == 0), rng
+    if kind == "reupload":
+        rng = np.random.default_rng(12000 + seed)
+        n = 1 + seed % 3  # within the bound on segments times 2^n (REUPLOAD_SPAN)
+        return reuploading_circuit(n, rng, 2 if n == 3 else 2 + (seed // 3) % 2), rng
     rng = np.random.default_rng(9000 + seed)
     amplitude = seed % 2 == 1
     return dense_form_circuit(2 + seed % 3, rng, amplitude=amplitude, diagonals=True), rng
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_random_circuits_against_pennylane(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("kind", "seed"), [("angle", s) for s in range(40)] + [("reupload", s) for s in range(24)]
+)
+def test_random_circuits_against_pennylane(
+    kind: str, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random circuits of the variant's form: an angle embedding then a trainable part,
+    or re-uploading ones (an embedding before every trainable block: per-sample
+    Kronecker layers and phases between shared segments, weights shared across
+    blocks)."""
     pytest.importorskip("pennylane")
-    c, rng = _random_form("angle", seed)
+    c, rng = _random_form(kind, seed)
     batch = int(rng.choice([DENSE_ROWS, 16, 40]))
     w = rng.uniform(-3, 3, c.n_weights)
     x = rng.uniform(-3, 3, (batch, c.n_inputs))
@@ -134,7 +147,13 @@ def test_leading_permutation_and_constant_gates(monkeypatch: pytest.MonkeyPatch)
 
 @pytest.mark.parametrize(
     ("kind", "seeds", "least"),
-    [("angle", 40, 30), ("amplitude", 16, 12), ("diagonal", 16, 10), ("phase", 24, 14)],
+    [
+        ("angle", 40, 30),
+        ("amplitude", 16, 12),
+        ("diagonal", 16, 10),
+        ("phase", 24, 14),
+        ("reupload", 24, 18),
+    ],
 )
 def test_most_random_circuits_take_the_variant(kind: str, seeds: int, least: int) -> None:
     """Each random form of the PennyLane tests mostly has the variant's form (with
@@ -148,7 +167,9 @@ def test_most_random_circuits_take_the_variant(kind: str, seeds: int, least: int
         _z(plan, torch.ones(DENSE_ROWS, c.n_inputs), torch.zeros(c.n_weights))
         tab = _runtime(plan).dense  # type: ignore[attr-defined]
         took += isinstance(tab, DenseTables) and (
-            (kind != "diagonal" or tab.n_diag > 0) and (kind != "phase" or tab.phase is not None)
+            (kind != "diagonal" or tab.n_diag > 0)
+            and (kind != "phase" or tab.phase is not None)
+            and (kind != "reupload" or tab.reupload is not None)
         )
     assert took >= least
 
@@ -508,6 +529,39 @@ def _layered(n: int, layers: int, rotation: str = "Y", entangler: str = "cnot") 
     return c
 
 
+def _reuploaded(n: int, layers: int, embedding: str = "Y", entangler: str = "cnot") -> Circuit:
+    """``_layered`` with the embedding (an angle one, or ``"iqp"``) before every layer."""
+    c = Circuit(n)
+    for _ in range(layers):
+        c.add(IQPEmbedding(n) if embedding == "iqp" else AngleEmbedding(n, rotation=embedding))
+        c.add(RotationLayer(n, ("Y", "Z"))).add(EntanglingLayer(n, "ring", entangler))
+    return c
+
+
+@pytest.mark.parametrize("embedding", ["Y", "iqp"])
+def test_which_re_uploading_programs_take_the_variant(embedding: str) -> None:
+    """Segments times ``2^n`` up to the bound take the variant, one segment more does
+    not (:data:`REUPLOAD_SPAN`; with IQP's per-sample diagonals
+    :data:`REUPLOAD_PHASE_SPAN`); the same circuits give the same values and
+    gradients both ways."""
+    for n in (1, 2, 3):
+        phases = embedding == "iqp" and n > 1  # (IQP on one wire has no pairs)
+        bound = _small_dense.REUPLOAD_PHASE_SPAN if phases else _small_dense.REUPLOAD_SPAN
+        most = bound // 2**n
+        if most < 2:
+            continue
+        for layers in (most, most + 1):
+            c = _reuploaded(n, layers, embedding)
+            plan = compile_circuit(c, dtype=torch.complex128, path="small")
+            _z(plan, torch.zeros(32, c.n_inputs), torch.zeros(c.n_weights))
+            tab = _runtime(plan).dense  # type: ignore[attr-defined]
+            assert isinstance(tab, DenseTables) == (layers == most), (n, layers)
+            if layers == most:
+                assert tab.reupload is not None and len(tab.reupload.parts) == layers - 1
+                for a, b in zip(_both(c, 32, dense=True), _both(c, 32, dense=False), strict=True):
+                    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+
+
 def _both(c: Circuit, batch: int, seed: int = 0, *, dense: bool) -> tuple[np.ndarray, ...]:
     """``<Z>`` and gradients with the variant (``dense``) or the general method."""
     rng = np.random.default_rng(seed)
@@ -622,9 +676,35 @@ class TestWhereTheGeneralMethodRuns:
                     .add(IQPEmbedding(2))
                     .add(RotationLayer(2, ("Y",)))
                     .rzz(0, 1, Input(0, 1))
+                    .ry(0, Input(0, 1))
                     .add(RotationLayer(2, ("Y",)))
                 ),
-                id="input-products-after-a-trainable-layer",
+                id="input-products-in-a-re-uploaded-slot",
+            ),
+            pytest.param(
+                lambda: (
+                    Circuit(2)
+                    .add(AngleEmbedding(2))
+                    .add(RotationLayer(2, ("Y",)))
+                    .cnot(0, 1)
+                    .ry(0, Input(0))
+                    .ry(0, Input(1))
+                    .add(RotationLayer(2, ("Y",)))
+                ),
+                id="a-re-uploaded-row-two-slots-deep",
+            ),
+            pytest.param(
+                lambda: (
+                    Circuit(2)
+                    .add(AngleEmbedding(2))
+                    .add(RotationLayer(2, ("Y",)))
+                    .cnot(0, 1)
+                    .add(AngleEmbedding(2))
+                    .crx(0, 1, 0.7)
+                    .add(AngleEmbedding(2, rotation="Y"))
+                    .add(RotationLayer(2, ("Y",)))
+                ),
+                id="a-shared-segment-without-a-layer",
             ),
             pytest.param(
                 lambda: (
@@ -689,16 +769,6 @@ class TestWhereTheGeneralMethodRuns:
                     .add(RotationLayer(2, ("Y",)))
                 ),
                 id="a-product-of-inputs-in-a-slot-and-in-a-phase",
-            ),
-            pytest.param(
-                lambda: (
-                    Circuit(2)
-                    .add(AngleEmbedding(2))
-                    .add(RotationLayer(2, ("Y",)))
-                    .crz(0, 1, Input(0))
-                    .add(RotationLayer(2, ("Y",)))
-                ),
-                id="per-sample-diagonal-after-a-trainable-layer",
             ),
             pytest.param(
                 lambda: (
@@ -778,8 +848,10 @@ def test_one_gradient_wanted(wanted: str, rotation: str, monkeypatch: pytest.Mon
         lambda: _layered(3, 2, entangler="crz"),  # trainable diagonals
         lambda: _amplitude(3, 2),  # a start state
         lambda: Circuit(3).add(IQPEmbedding(3)).add(RotationLayer(3, ("Y", "Z"))),  # phases
+        lambda: _reuploaded(2, 3, "X", "crz"),  # per-sample layers between segments
+        lambda: _reuploaded(3, 2, "iqp"),  # and per-sample phases
     ],
-    ids=["angle", "diagonals", "amplitude", "iqp"],
+    ids=["angle", "diagonals", "amplitude", "iqp", "reupload", "reupload-iqp"],
 )
 def test_cuda_equals_cpu(build: Any) -> None:
     device = torch.device(os.environ.get("QUARCH_TEST_DEVICE", "cuda"))
@@ -805,7 +877,10 @@ def test_single_precision(seed: int) -> None:
     """complex64 (the default of a QuantumLayer) stays at float32's rounding against
     complex128: the derivative chains' products add no error of their own."""
     rng = np.random.default_rng(9000 + seed)
-    c = dense_form_circuit(1 + seed % 4, rng, phases=seed % 2 == 1)
+    if seed < 6:
+        c = dense_form_circuit(1 + seed % 4, rng, phases=seed % 2 == 1)
+    else:  # re-uploading
+        c = reuploading_circuit(2, rng, 3)
     w, x = rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, (32, c.n_inputs))
     res = []
     for dtype, real in ((torch.complex64, torch.float32), (torch.complex128, torch.float64)):
@@ -834,13 +909,13 @@ def test_the_form_built_is_the_form_run(built: bool, monkeypatch: pytest.MonkeyP
     if not built:
         monkeypatch.setattr(_dense_fourier, "FOURIER_WORK", 0)
     chains = []
-    real = _small_dense._chains
+    real = _dense_shared._chains
 
     def counted(*args: Any) -> Any:
-        chains.append(args[2])
+        chains.append(args[3])
         return real(*args)
 
-    monkeypatch.setattr(_small_dense, "_chains", counted)
+    monkeypatch.setattr(_dense_shared, "_chains", counted)
     tab = _tables(_layered(2, 1))
     assert (tab.fourier is not None) == built
     plan = compile_circuit(_layered(2, 1), path="small")

@@ -123,10 +123,14 @@ def phase_state(rt: SmallRuntime) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 class PhaseTables:
-    """Device constants of the per-sample phases: the diagonal instruction ``rt.code[at]``
-    (None: none, a phase state alone) and a phase state's angles ``state`` (None: a
-    product state is built, the phases multiply it); ``rt_`` makes the real tables
-    (:class:`~quarch.quantum._small_dense.DenseTables`' maker).
+    """Device constants of the per-sample phases: the diagonal instructions ``rt.code[i]``,
+    ``i`` in ``at`` (empty: a phase state alone), and a phase state's angles ``state``
+    (None: a product state is built, the phases multiply it); ``rt_`` makes the real
+    tables (:class:`~quarch.quantum._small_dense.DenseTables`' maker). Several
+    instructions (the phases between a re-uploading program's segments,
+    :mod:`~quarch.quantum._dense_reupload`) are stacked side by side: ``d`` is then
+    their number times ``2^n``, one block of phases each, made and differentiated in
+    the same calls.
 
     * ``scale2 [S, 2d]``, ``shift [2d]``: ``sin(src @ scale2 + shift)`` is ``(cos
       theta, sin theta)`` per amplitude, interleaved, so a complex view is ``e^{i
@@ -139,24 +143,25 @@ class PhaseTables:
       other factors (``d prod / d x_j``).
     """
 
-    def __init__(
-        self, rt: SmallRuntime, rt_: Any, at: int | None, state: np.ndarray | None
-    ) -> None:
+    def __init__(self, rt: SmallRuntime, rt_: Any, at: list[int], state: np.ndarray | None) -> None:
         prog = rt.prog
         d, ni, nq = prog.d, prog.n_inputs, len(prog.products)
         dev = rt.device
         sb = prog.scale["b"][: ni + nq]  # per-sample weights are refused before
-        p = np.zeros((ni + nq, d))
+        blocks = max(1, len(at))
+        p = np.zeros((ni + nq, blocks, d))
         self.pure = state is not None
         if state is not None:  # the phase state's angles, x @ P
-            p[:ni] = state
-        theta0 = np.zeros(d)
-        if at is not None:
-            ins = prog.instrs[at]  # the code has one entry per instruction
+            p[:ni, 0] = state
+        theta0 = np.zeros((blocks, d))
+        for k, i in enumerate(at):
+            ins = prog.instrs[i]  # the code has one entry per instruction
             assert ins.coef is not None and ins.theta0 is not None
-            lo, hi = rt.code[at][3]
-            p += sb[:, lo:hi] @ ins.coef
-            theta0 = ins.theta0
+            lo, hi = rt.code[i][3]
+            p[:, k] += sb[:, lo:hi] @ ins.coef
+            theta0[k] = ins.theta0
+        d *= blocks
+        p, theta0 = p.reshape(-1, d), theta0.reshape(-1)
 
         self.d, self.n_inputs = d, ni
         self.scale2 = rt_(np.repeat(p, 2, axis=1))

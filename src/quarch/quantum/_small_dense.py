@@ -69,7 +69,6 @@ Like the general method, from the third call of a shape the node runs as a repla
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -81,14 +80,16 @@ from quarch.quantum._dense_diagonal import (
     phase_factors,
     phase_input_grads,
     phase_state,
-    shared_diagonals,
 )
-from quarch.quantum._dense_fourier import (
-    HostTables,
-    SineTables,
-    fourier_tables,
+from quarch.quantum._dense_fourier import SineTables
+from quarch.quantum._dense_product import embedding_tables, product_state
+from quarch.quantum._dense_reupload import (
+    Reupload,
+    all_sines,
+    reupload_backward,
+    reupload_forward,
 )
-from quarch.quantum._dense_product import bit, embedding_tables, product_state
+from quarch.quantum._dense_shared import SharedPart, shared_matrix
 from quarch.quantum._small_runtime import (
     _CDENSE,
     _CDIAG,
@@ -147,16 +148,44 @@ passes between those cells."""
 DENSE_START_WORK_PER_ROW = 3.0e2
 """See :data:`DENSE_START_WORK`."""
 
+REUPLOAD_SPAN = 16
+"""Most shared segments times ``2^n`` for which a re-uploading program takes the dense
+variant (:mod:`~quarch.quantum._dense_reupload`). Why a bound on this product: the
+variant's fixed gain (the product state and the first segment in a few calls) is paid
+back by each further block, which costs it more than the general method (which makes
+every block's per-sample layer in the same few calls); and its per-sample matrices
+grow as ``d^2`` per row where the general method's halves grow as ``d``. Measured
+against the general method (``benchmarks/dense_variant.py --reupload angle --budget
+0.3``: RY embedding before each of L layers of RY RZ or RX RY RZ and a CNOT ring,
+alternating rounds, batch 8-1024): n = 1, L = 2-6: 0.752-1.031x (1.000-1.031 at L =
+6, 8 and 32 rows); n = 2, L = 2-4: 0.705-1.012x (L = 4, 8 rows: 1.007, 1.012), L = 6:
+1.030-1.116x at 8 and 32 rows, 0.735-0.888x from 256; n = 3, L = 2: 0.954-1.024x, L
+>= 3: 1.025-1.525x; n = 4: 1.166-6.302x everywhere. ``L x 2^n <= 16`` keeps n = 1 to
+L = 8, n = 2 to L = 4, n = 3 to L = 2."""
+
+REUPLOAD_PHASE_SPAN = 24
+""":data:`REUPLOAD_SPAN` where the re-applied embedding has per-sample diagonal gates
+(IQP's RZZ of input products), which cost the general method more than the variant's
+stacked phases. Measured the same way (``--reupload iqp``: H RZ per wire, then RZZ on
+all pairs, before each layer): n = 1, L = 2-6: 0.682-0.955x; n = 2, L = 2-6:
+0.624-0.862x; n = 3, L = 2: 0.824-0.865x, L = 3: 0.866-1.016x (1.016 at 1024 rows), L
+= 4: 0.891-1.189x (above 1 from 256 rows), L = 6: 0.934-1.316x; n = 4, L = 2:
+0.948-1.824x (1.042 at 32 rows), more layers 1.035-5.070x. ``L x 2^n <= 24``: n = 2
+to L = 6, n = 3 to L = 3."""
+
 DENSE_ROWS = 8
 """Fewest rows a call must have for the dense variant (the fewest measured; batch 1
 runs the one-row program, which never qualifies)."""
 
 
-class DenseTables:
-    """Device constants of the dense variant of one :class:`SmallRuntime` (built once).
+class DenseTables(SharedPart):
+    """Device constants of the dense variant of one :class:`SmallRuntime` (built once):
+    the state the shared part receives, then its first shared segment (the
+    :class:`~quarch.quantum._dense_shared.SharedPart` this is; see there for the
+    chains' tables), then, in a re-uploading program, ``reupload``: per-sample
+    layers, phases and further segments in the program's order.
 
-    Attributes read by :func:`dense_forward` (``n`` wires, ``d = 2^n``, ``C`` chains =
-    1 + the shared angles that have a source, ``L`` Kronecker layers):
+    Attributes read by :func:`dense_forward` (``n`` wires, ``d = 2^n``):
 
     * (the product state's, :func:`~quarch.quantum._dense_product.embedding_tables`)
       ``x_scale2 [I, 2n]``, ``x_shift [2n]``: ``sin(x @ x_scale2 + x_shift)`` is ``[cos
@@ -171,32 +200,18 @@ class DenseTables:
       constants), multiplied into ``U^T``;
     * ``phase``: per-sample diagonal gates after the product state, or a phase state
       (:class:`~quarch.quantum._dense_diagonal.PhaseTables`; None without);
-    * ``w_scale2 [2A, W]``, ``w_shift [2A]``, ``m_base [16A]``, ``m_mat [16A, 2A]``: the
-      same for the ``A`` shared slots: per slot its matrix and its derivative;
-    * ``row_index``: per slot depth ``p``, which matrix (``2 j + derivative?``) each
-      row variant takes (``None`` when the rows are one slot deep);
-    * ``kron_index [n C L d d]``, ``kron_phase [L, d, d] | None``: the gather of every
-      variant's Kronecker layers, transposed, with the folded constants in;
-      ``row_index0``, ``kron_index0 [n L d d]``: the same for ``U^T`` alone (chain 0);
-    * ``chain_scale [W, C]``: chains to weights, doubled (chain 0, ``U^T``: zeros);
-    * ``segment``: the segment's instructions (:func:`_segment`: ``("k", layer)``,
-      ``("c", const^T)``, ``("p", phases)``, ``("d", gate)``); ``n_diag``,
-      ``diag_scale``, ``diag_shift``, ``diag_factor``: the trainable diagonal gates'
-      phases and every chain's factor of them
-      (:func:`~quarch.quantum._dense_diagonal.shared_diagonals`); their angles'
-      chains follow the slots';
     * ``start``: a start state given to the node in place of the product state (then
       the embedding's tables are not made);
-    * ``x_scaleT [n, I]``: the inputs' scale for the backward, doubled; ``conj_state
-      [2d]``, ``conj_matrix [2 d d]``: ``(+1, -1)`` per (re, im) pair;
-    * ``work``: the chains' complex multiply-adds per call (see :data:`DENSE_WORK`).
+    * ``x_scaleT [n, I]``: the inputs' scale for the backward, doubled;
+    * ``reupload``: what follows the first segment in a re-uploading program
+      (:class:`~quarch.quantum._dense_reupload.Reupload`; None without);
+    * ``work``: the chains' complex multiply-adds per call, all segments (see
+      :data:`DENSE_WORK`).
     """
 
     def __init__(self, rt: SmallRuntime) -> None:
         prog = rt.prog
-        n, d = prog.n, prog.d
         dev, real = rt.device, rt.real
-        self.n, self.d = n, d
 
         def rt_(a: Any) -> torch.Tensor:
             return torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=real, device=dev)
@@ -207,6 +222,8 @@ class DenseTables:
         def ct_(a: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(a, device=dev).to(rt.dtype)
 
+        makers = (rt_, lt, ct_)
+        self.n, self.d = prog.n, prog.d
         #: a start state given to the node (a real amplitude embedding) in place of
         #: the product state: ``psi = psi0 U^T``, nothing per wire
         self.start = prog.prefix is None
@@ -216,8 +233,10 @@ class DenseTables:
         #: per-sample diagonal gates right after the product state (an IQP
         #: embedding's RZZ): phases per sample (:mod:`~quarch.quantum._dense_diagonal`)
         self.phase: PhaseTables | None = None
-        head = rt.lead + phase_count(rt)  # the shared segment's first instruction
-        at = rt.lead if head > rt.lead else None  # the per-sample diagonals
+        head = rt.lead + phase_count(rt)  # the first segment's first instruction
+        at = [rt.lead] if head > rt.lead else []  # the per-sample diagonals
+        # per-sample instructions after the first segment (re-uploading) split the rest
+        cuts = [i for i in range(head, rt.tail) if rt.code[i][1] == "b"]
         host_row_phase = None
         pure = None if self.start else phase_state(rt)
         if pure is not None:  # H then RZ (angle-z, IQP): nothing per wire
@@ -226,149 +245,17 @@ class DenseTables:
             host_row_phase = host_rounded(pure[1][:, None], rt.dtype)  # the constants
             self.row_phase = ct_(host_row_phase)
         elif not self.start:
-            host_row_phase = embedding_tables(self, rt, rt_, lt, ct_, real=head == rt.lead)
-            if at is not None:
+            real_ok = head == rt.lead and not cuts  # later segments take complex states
+            host_row_phase = embedding_tables(self, rt, rt_, lt, ct_, real=real_ok)
+            if at:
                 self.phase = PhaseTables(rt, rt_, at, None)
-        # --- the shared slots: matrix and derivative of each, from one addmv
-        terms_s = prog.slot_terms["s"]  # [P, R, 3, 2, 2]
-        depth, nr = terms_s.shape[:2]
-        n_slots = depth * nr
-        ss = prog.scale["s"]  # [W, A]: the slots' angles first, then the diagonals'
-        self.w_scale2 = rt_(np.concatenate([ss[:, :n_slots].T, ss[:, :n_slots].T], 0))
-        self.w_shift = rt_(np.r_[np.full(n_slots, math.pi / 2), np.zeros(n_slots)])
-        m_base = np.zeros((n_slots, 16))
-        m_mat = np.zeros((n_slots, 16, 2 * n_slots))
-        for p in range(depth):
-            for r in range(nr):
-                j = p * nr + r
-                a, b, c = (terms_s[p, r, t].reshape(-1) for t in range(3))
-                ra = np.stack([a.real, a.imag], -1).reshape(-1)
-                rb = np.stack([b.real, b.imag], -1).reshape(-1)
-                rc = np.stack([c.real, c.imag], -1).reshape(-1)
-                m_base[j, :8] = ra
-                m_mat[j, :, j] = np.r_[rb, rc]
-                m_mat[j, :, n_slots + j] = np.r_[rc, -rb]
-        m_base, m_mat = m_base.reshape(-1), m_mat.reshape(16 * n_slots, 2 * n_slots)
-        self.m_base, self.m_mat = rt_(m_base), rt_(m_mat)
-        # chains: 0 is U itself, then one per slot that reads a source
-        chained = [j for j in range(n_slots) if ss[:, j].any()]
-        # trainable diagonal gates in the segment (CRZ, RZZ, ...): one chain per angle
-        diag_at = [i for i in range(head, rt.tail) if rt.code[i][0] == _DIAG]
-        diag_angles = [a for i in diag_at for a in range(*rt.code[i][3])]
-        assert all(a >= n_slots for a in diag_angles)
-        self.n_diag = len(diag_at)
-        self.n_chains = len(chained) + len(diag_angles) + 1
-        self.chain_scale = rt_(
-            2 * np.concatenate([np.zeros((ss.shape[0], 1)), ss[:, chained], ss[:, diag_angles]], 1)
-        )
-        self.diag_scale: torch.Tensor | None = None
-        self.diag_shift: torch.Tensor | None = None
-        self.diag_factor: torch.Tensor | None = None
-        if diag_at:
-            scale, shift, factor = shared_diagonals(rt, self.n_chains, diag_at, 1 + len(chained))
-            self.diag_scale, self.diag_shift, self.diag_factor = rt_(scale), rt_(shift), ct_(factor)
-        # row variants: for row r, variant 0 is its product, variant 1 + p has slot p
-        # replaced by its derivative (only the chain whose slot is in the row uses it)
-        row_index = None
-        if depth > 1:
-            row_index = [
-                np.array(
-                    [2 * (p * nr + r) + (v == p + 1) for r in range(nr) for v in range(depth + 1)]
-                )
-                for p in range(depth)
-            ]
-        self.row_index = None if row_index is None else [lt(i) for i in row_index]
-        self.row_index0 = (
-            None
-            if depth == 1
-            else [lt([2 * (p * nr + r) for r in range(nr)]) for p in range(depth)]
-        )
-        n_var = depth + 1 if depth > 1 else 2
-
-        def var_id(r: int, v: int) -> int:
-            return r * n_var + v if depth > 1 else 2 * r + v  # depth 1: the slot table
-
-        # --- every chain's Kronecker layers, transposed, constants folded in
-        krons = [i for i in prog.instrs if i.op == "kron" and i.kind == "s"]
-        nl = len(krons)
-        self.n_layers = nl
-        kidx = np.empty((n, self.n_chains, nl, d, d), dtype=np.int64)
-        kidx0 = np.empty((n, nl, d, d), dtype=np.int64)  # chain 0 from row_index0's products
-        phase = np.ones((nl, d, d), dtype=np.complex128)
-        ar = np.arange(d)
-        for li, ins in enumerate(krons):
-            rows = prog.layers["s"][ins.layer]
-            post = ar if ins.post_index is None else ins.post_index
-            pre = ar if ins.pre_index is None else ins.pre_index
-            p_post = np.ones(d) if ins.post_phase is None else ins.post_phase
-            p_pre = np.ones(d) if ins.pre_phase is None else ins.pre_phase
-            phase[li] = p_pre[:, None] * p_post[None, :]  # K'^T[i, j] = q_i K[post_j, pre_i] p_j
-            for q in range(n):
-                ui = bit(pre, q, n)[:, None]  # K^T[i, j] = K[j, i]: column bits from i
-                uj = bit(post, q, n)[None, :]
-                for ch in range(self.n_chains):
-                    v = 0
-                    if 0 < ch <= len(chained):  # a slot's chain (then the diagonals')
-                        jslot = chained[ch - 1]
-                        if jslot % nr == rows[q]:
-                            v = jslot // nr + 1
-                    kidx[q, ch, li] = 4 * var_id(rows[q], v) + 2 * uj + ui
-                kidx0[q, li] = 4 * (rows[q] if depth > 1 else var_id(rows[q], 0)) + 2 * uj + ui
-        self.kron_index = lt(kidx.reshape(-1))
-        self.kron_index0 = lt(kidx0.reshape(-1))
-        host_phase = None if np.allclose(phase, 1) else host_rounded(phase, rt.dtype)
-        self.kron_phase = None if host_phase is None else ct_(host_phase)
-        assert [i.layer for i in krons] == list(range(nl))
-        #: per layer, the rows of the slot table it reads (slot j is in row j % slot_rows)
-        self.layer_rows = [{int(r) for r in prog.layers["s"][ins.layer]} for ins in krons]
-        self.slot_rows = nr
-        seg = rt.code[head : rt.tail]
-        consts = [op[4] if op[0] == _CDENSE else op[3] if op[0] == _CDIAG else None for op in seg]
-        self.segment = _segment(seg, consts, diag_at, head)
-        # (+1, -1) per (re, im): conj(psi) as reals, and Re(X D) as a real dot product
-        self.conj_state = rt_(np.tile([1.0, -1.0], d))
-        conj_matrix = np.tile([1.0, -1.0], d * d)
-        self.conj_matrix = rt_(conj_matrix)
-        #: the chains' complex multiply-adds per call (their products and gathers)
-        self.work = self.n_chains * (nl * d**3 + n * nl * d * d + self.n_diag * d * d)
-        self.host = HostTables(
-            m_base=host_rounded(m_base, real),
-            m_mat=host_rounded(m_mat, real),
-            row_index=row_index,
-            kron_index=kidx.reshape(-1),
-            kron_phase=host_phase,
-            row_phase=host_row_phase,
-            conj_matrix=conj_matrix,
-            segment=_segment(
-                seg,  # op[4] = op[3]^T; a constant diagonal's op[3] is its phases
-                [rt.host(op[3]).T if op[0] in (_CDENSE, _CDIAG) else None for op in seg],
-                diag_at,
-                head,
-            ),
-        )
-        #: the shared part as a trigonometric polynomial, where that is cheaper (not
-        #: with trainable diagonal gates: their half angles are not on its grid)
-        self.fourier: SineTables | None = None if self.n_diag else fourier_tables(self, ss, chained)
-
-
-def _segment(
-    seg: list[tuple[Any, ...]], consts: list[Any], diag_at: list[int], lead: int
-) -> list[tuple[str, Any]]:
-    """The segment's instructions as the chains run them: ``("k", layer)``, ``("c",
-    const^T)`` (a constant dense gate), ``("p", phases)`` (a constant diagonal) or
-    ``("d", gate)`` (the ``gate``-th trainable diagonal); ``consts[i]``: the
-    constant of ``seg[i]`` (device or host copies)."""
-    out: list[tuple[str, Any]] = []
-    for i, op in enumerate(seg):
-        if op[0] == _KRON:
-            out.append(("k", op[3]))
-        elif op[0] == _DIAG:
-            out.append(("d", diag_at.index(lead + i)))
-        elif op[0] == _CDIAG:
-            out.append(("p", consts[i]))
-        else:
-            out.append(("c", consts[i]))
-    return out
+        row_phase = None if self.row_phase is None else (self.row_phase, host_row_phase)
+        stop = cuts[0] if cuts else rt.tail
+        SharedPart.__init__(self, rt, head, stop, makers, None, self.real_state, row_phase)
+        #: what follows the first segment in a re-uploading program (None without)
+        self.reupload = Reupload(rt, stop, makers, self) if cuts else None
+        if self.reupload is not None:
+            self.work += self.reupload.work
 
 
 def _qualifies(rt: SmallRuntime) -> bool:
@@ -377,8 +264,10 @@ def _qualifies(rt: SmallRuntime) -> bool:
     shared whole-register Kronecker layers, constant dense gates and diagonal gates
     (constant or of shared angles) whose only other angles are their slots'; or a
     start state given to the node (amplitude embedding) followed by the same, with no
-    leading permutation and nothing per sample. Diagonal gates of the inputs and
-    their products may follow the product state (an IQP embedding's RZZ)."""
+    leading permutation and nothing per sample. Per-sample Kronecker layers of the
+    inputs alone and diagonal gates of the inputs and their products may follow the
+    product state (an IQP embedding's RZZ) and any shared segment that has a
+    Kronecker layer (re-uploading)."""
     prog = rt.prog
     if rt.one_row or "s" not in rt.terms or not rt.whole:
         return False
@@ -389,20 +278,31 @@ def _qualifies(rt: SmallRuntime) -> bool:
     else:
         if len(prog.prefix) != 1 or prog.prefix[0][0] != "b" or "b" not in rt.terms:
             return False
-        if rt.depth["b"] != 1 or rt.n_rows["b"] != prog.n or rt.layers.get("b"):
+        if rt.depth["b"] != 1:
             return False
         # (per-sample weights make every weight per sample: no shared slot, refused above)
-        ni, rows_b = prog.n_inputs, prog.prefix[0][1]
-        if rt.scale_b[1] is not None and (not phase or prog.scale["b"][ni:, rows_b].any()):
+        diag_b = any(op[0] == _DIAG and op[1] == "b" for op in rt.code)
+        if rt.scale_b[1] is not None and (
+            not diag_b or prog.scale["b"][prog.n_inputs :, : rt.n_rows["b"]].any()
+        ):
             return False  # input products only in the phases, not in the slots
-    if any(i.kind == "b" for j, i in enumerate(prog.instrs) if not (phase and j == rt.lead)):
+    if any(op[1] == "b" and op[0] not in (_KRON, _DIAG) for op in rt.code):
         return False
     diagonal = sum(op[3][1] - op[3][0] for op in rt.code if op[0] == _DIAG and op[1] == "s")
     if prog.n_angles["s"] != rt.depth["s"] * rt.n_rows["s"] + diagonal:
         return False  # a shared angle outside the rows and the diagonals (a dense gate)
     seg = rt.code[rt.lead + phase : rt.tail]
     kinds = (_KRON, _CDENSE, _DIAG, _CDIAG)
-    return any(op[0] == _KRON for op in seg) and all(op[0] in kinds for op in seg)
+    if not seg or seg[0][1] == "b" or not all(op[0] in kinds for op in seg):
+        return False
+    # every shared segment (a run between per-sample instructions) has a Kronecker layer
+    marks = "".join("|" if op[1] == "b" else "k" if op[0] == _KRON else "." for op in seg)
+    runs = [r for r in marks.split("|") if r]
+    if len(runs) > 1:  # re-uploading: where its measured cost allows
+        phases = any(op[1] == "b" and op[0] == _DIAG for op in seg)
+        if len(runs) * prog.d > (REUPLOAD_PHASE_SPAN if phases else REUPLOAD_SPAN):
+            return False
+    return all("k" in r for r in runs)
 
 
 def dense_tables(rt: SmallRuntime, rows: int, chains: bool) -> DenseTables | None:
@@ -452,7 +352,9 @@ def dense_forward(
     (n = 4, two layers of RY and RZ, 30 rows: 1.03x; three layers: 1.34x), with them
     ``U^T`` alone is one chain of ``1 + angles`` and the product state one of ``n + 1``."""
     need = getattr(ctx, "needs_input_grad", None)
-    u, d_w = _shared(tab, w, need is not None and need[3])
+    want_w = need is not None and need[3]
+    sines = None if tab.reupload is None else all_sines(tab.reupload, w)
+    u, d_w, mats = shared_matrix(tab, w, want_w, None, None if sines is None else sines[0])
     if tab.start:
         assert psi0 is not None
         psi_r = torch.mm(psi0, u)  # [B, d] @ [d, 2d]: (re, im) interleaved
@@ -475,109 +377,39 @@ def dense_forward(
             factors = phase_factors(tab.phase, x)
             state = state * factors
     psi = torch.mm(state, u)
+    later = None
+    if tab.reupload is not None:  # per-sample layers and phases, more segments
+        assert sines is not None
+        psi, later = reupload_forward(tab.reupload, w, x, psi, mats, sines, want_w)
     psi_r = torch.view_as_real(psi).view(rows, -1)
-    ctx.dense = (tab, signs[0], phis, state, u, d_w, psi_r * tab.conj_state, factors, x)
+    ctx.dense = (tab, signs[0], phis, state, u, d_w, psi_r * tab.conj_state, factors, x, later)
     return torch.mm(psi_r.square(), signs[0])
-
-
-def _shared(
-    tab: DenseTables, w: torch.Tensor, derivatives: bool
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``(U^T, dU^T/dw | None)``: a real state's rows as (re, im) pairs ``[d, 2d]``,
-    else complex ``[d, d]``; from the trigonometric form (four calls,
-    :mod:`~quarch.quantum._dense_fourier`) where it was built, else the chains."""
-    f = tab.fourier
-    if f is None:
-        return _chains(tab, w, derivatives)
-    d = tab.d
-    d_w = None
-    sines = torch.sin(torch.addmv(f.shift, f.angles, w))
-    if derivatives:
-        m = torch.addmv(f.bias, f.coef, sines)
-        d_w = m.narrow(0, 2 * d * d, m.shape[0] - 2 * d * d).view(-1, 2 * d * d)
-    else:
-        m = torch.addmv(f.value_bias, f.value_coef, sines)
-    u = m.narrow(0, 0, 2 * d * d).view(d, 2 * d)
-    if not tab.real_state:
-        u = torch.view_as_complex(u.view(d, d, 2))
-    return u, d_w
-
-
-def _chains(
-    tab: DenseTables, w: torch.Tensor, derivatives: bool
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``(U^T, dU^T/dw [W, 2 d^2])`` from the derivative chains (every slot's matrix
-    and derivative, the rows' variants, the layers); ``U^T`` as (re, im) rows ``[d,
-    2d]`` for a real state, complex ``[d, d]`` otherwise. Without ``derivatives``
-    chain 0 alone, ``(U^T, None)``."""
-    n, d = tab.n, tab.d
-    chains = tab.n_chains if derivatives else 1
-    row_index = tab.row_index if derivatives else tab.row_index0
-    cw = torch.sin(torch.addmv(tab.w_shift, tab.w_scale2, w))
-    m = torch.addmv(tab.m_base, tab.m_mat, cw)  # [16 A]: per slot M, dM
-    mats = torch.view_as_complex(m.view(-1, 2, 2, 2))  # [2A, 2, 2]: 2j = M_j, 2j+1 = dM_j
-    if row_index is not None:
-        acc = mats.index_select(0, row_index[0])
-        for idx in row_index[1:]:
-            acc = torch.bmm(mats.index_select(0, idx), acc)
-        mats = acc
-    kron = tab.kron_index if derivatives else tab.kron_index0
-    kt = mats.view(-1).index_select(0, kron).view(n, -1).prod(0)
-    kt = kt.view(chains, tab.n_layers, d, d)
-    if tab.kron_phase is not None:
-        kt = kt * tab.kron_phase
-    factors = None
-    if tab.n_diag:  # per trainable diagonal and chain: e^{i theta} or its derivative
-        assert tab.diag_shift is not None and tab.diag_scale is not None
-        assert tab.diag_factor is not None
-        cs = torch.sin(torch.addmv(tab.diag_shift, tab.diag_scale, w))
-        phases = torch.view_as_complex(cs.view(tab.n_diag, d, 2)).unsqueeze(1)
-        factors = phases * tab.diag_factor if derivatives else phases  # [gates, C | 1, d]
-    ut: torch.Tensor | None = None
-    for what, val in tab.segment:
-        if what == "k":
-            layer = kt.select(1, val)
-            ut = layer if ut is None else torch.bmm(ut, layer)
-        elif what == "c":
-            ut = val.expand(chains, d, d) if ut is None else torch.matmul(ut, val)
-        else:  # a diagonal: the columns of every chain times its factor
-            f = factors[val] if what == "d" else val.expand(chains, d)  # type: ignore[index]
-            ut = torch.diag_embed(f).expand(chains, d, d) if ut is None else ut * f.unsqueeze(1)
-    assert ut is not None
-    if tab.row_phase is not None:  # the real state's phases
-        ut = ut * tab.row_phase
-    if not derivatives:
-        u0 = ut.select(0, 0)
-        return (torch.view_as_real(u0).view(d, 2 * d) if tab.real_state else u0), None
-    # chains -> weights (chain 0, U^T itself, has a zero column)
-    uts = torch.view_as_real(ut).reshape(chains, d, 2 * d)
-    d_w = torch.mm(tab.chain_scale, uts.view(chains, -1))
-    if tab.real_state:
-        return uts.select(0, 0), d_w
-    d_w = d_w * tab.conj_matrix  # signed so that Re(X dU/dw) is a real dot product
-    return ut.select(0, 0), d_w
 
 
 def dense_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
     """Gradients of :func:`dense_forward` for :meth:`SmallCircuit.backward`."""
     if ctx.dense[0].real_state:
         return _real_backward(ctx, grad)
-    tab, signs_t, phis, state, u0, d_w, psi_c, factors, x = ctx.dense
+    tab, signs_t, phis, state, u0, d_w, psi_c, factors, x, later = ctx.dense
     d, rows = tab.d, state.shape[0]
+    want_w, want_x = ctx.needs_input_grad[3], ctx.needs_input_grad[4]
     # h = conj(dL/dpsi) / 2 = conj(psi) (grad @ signs^T) (the 2 is in the constants);
     # psi_c: conj(psi) as reals; signs_t: the signs repeated per (re, im)
     h = torch.view_as_complex((psi_c * torch.mm(grad, signs_t.mT)).view(rows, d, 2))
     g_w = g_x = None
-    if ctx.needs_input_grad[3]:
+    if later is not None:  # back to the first segment's output, every segment's g_w
+        h, g_w, g_x = reupload_backward(tab.reupload, later, h, x, (state, d_w), want_w, want_x)
+    elif want_w:
         xg = torch.mm(state.mT, h)  # conj(dL/dU^T)
         g_w = torch.mv(d_w, torch.view_as_real(xg).view(-1))
-    if ctx.needs_input_grad[4]:
+    if want_x:
         h0 = torch.mm(h, u0.mT)  # conj(dL/dpsi0) [B, d]
         if phis is not None:  # psi0 = phi e^{i theta}: conj(dL/dphi) = h0 e^{i theta}
             h_phi = h0 if factors is None else h0 * factors
             # [n, B]: dL/da = Re sum_k conj(dL/dphi)_k dphi_k
             ga = (phis.narrow(0, 1, tab.n) * h_phi.mT).sum(1)
-            g_x = torch.mm(ga.real.mT, tab.x_scaleT)
+            g = torch.mm(ga.real.mT, tab.x_scaleT)
+            g_x = g if g_x is None else g_x + g
         if tab.phase is not None:
             g_x = phase_input_grads(tab.phase, h0, state, x, g_x)
     return None, None, None, g_w, g_x, None, None
