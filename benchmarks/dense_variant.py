@@ -241,7 +241,8 @@ def start_cells(
     first (L = 1 is then left out)."""
     _small_dense.DENSE_START_WORK = float("inf")  # wherever a program qualifies
     _small_dense.DENSE_WORK = float("inf")
-    _small_dense.REUPLOAD_SPAN = _small_dense.REUPLOAD_PHASE_SPAN = 10**6
+    _small_dense.REUPLOAD_SPAN = 10**6
+    _small_dense.REUPLOAD_NEEDS_PHASES = False
     print(
         f"{'n':>2} {'L':>2} {'rot':>4} {'batch':>5} {'work':>9} {'dense':>8} {'general':>8}", end=""
     )

@@ -104,6 +104,14 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/quantum/_dense_product.py"],
         ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py"],
     ),
+    "dense-shared": (
+        ["src/quarch/quantum/_dense_shared.py"],
+        ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py"],
+    ),
+    "dense-reupload": (
+        ["src/quarch/quantum/_dense_reupload.py"],
+        ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py"],
+    ),
     "replay": (
         ["src/quarch/quantum/_replay.py", "src/quarch/quantum/_agreement.py"],
         ["tests/quantum/test_replay.py", "tests/quantum/test_cuda_graph.py"],

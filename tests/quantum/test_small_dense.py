@@ -104,8 +104,8 @@ def _random_form(kind: str, seed: int) -> tuple[Circuit, np.random.Generator]:
         return dense_form_circuit(1 + seed % 4, rng, phases=True, diagonals=seed % 3 == 0), rng
     if kind == "reupload":
         rng = np.random.default_rng(12000 + seed)
-        n = 1 + seed % 3  # within the bound on segments times 2^n (REUPLOAD_SPAN)
-        return reuploading_circuit(n, rng, 2 if n == 3 else 2 + (seed // 3) % 2), rng
+        n = 2 + seed % 2  # within the bound on segments times 2^n (REUPLOAD_SPAN)
+        return reuploading_circuit(n, rng, 2 + (seed // 2) % 2), rng
     rng = np.random.default_rng(9000 + seed)
     amplitude = seed % 2 == 1
     return dense_form_circuit(2 + seed % 3, rng, amplitude=amplitude, diagonals=True), rng
@@ -540,23 +540,20 @@ def _reuploaded(n: int, layers: int, embedding: str = "Y", entangler: str = "cno
 
 @pytest.mark.parametrize("embedding", ["Y", "iqp"])
 def test_which_re_uploading_programs_take_the_variant(embedding: str) -> None:
-    """Segments times ``2^n`` up to the bound take the variant, one segment more does
-    not (:data:`REUPLOAD_SPAN`; with IQP's per-sample diagonals
-    :data:`REUPLOAD_PHASE_SPAN`); the same circuits give the same values and
-    gradients both ways."""
+    """With per-sample phases between the segments (IQP on two wires or more), segments
+    times ``2^n`` up to :data:`REUPLOAD_SPAN` take the variant and one segment more does
+    not, and the values and gradients equal the general method's; without (an angle
+    embedding, IQP on one wire: no pairs) none does."""
     for n in (1, 2, 3):
-        phases = embedding == "iqp" and n > 1  # (IQP on one wire has no pairs)
-        bound = _small_dense.REUPLOAD_PHASE_SPAN if phases else _small_dense.REUPLOAD_SPAN
-        most = bound // 2**n
-        if most < 2:
-            continue
-        for layers in (most, most + 1):
+        most = _small_dense.REUPLOAD_SPAN // 2**n
+        for layers in (2, most, most + 1):
             c = _reuploaded(n, layers, embedding)
             plan = compile_circuit(c, dtype=torch.complex128, path="small")
             _z(plan, torch.zeros(32, c.n_inputs), torch.zeros(c.n_weights))
             tab = _runtime(plan).dense  # type: ignore[attr-defined]
-            assert isinstance(tab, DenseTables) == (layers == most), (n, layers)
-            if layers == most:
+            takes = embedding == "iqp" and n > 1 and layers <= most
+            assert isinstance(tab, DenseTables) == takes, (n, layers)
+            if takes and layers == most:
                 assert tab.reupload is not None and len(tab.reupload.parts) == layers - 1
                 for a, b in zip(_both(c, 32, dense=True), _both(c, 32, dense=False), strict=True):
                     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
@@ -848,8 +845,8 @@ def test_one_gradient_wanted(wanted: str, rotation: str, monkeypatch: pytest.Mon
         lambda: _layered(3, 2, entangler="crz"),  # trainable diagonals
         lambda: _amplitude(3, 2),  # a start state
         lambda: Circuit(3).add(IQPEmbedding(3)).add(RotationLayer(3, ("Y", "Z"))),  # phases
-        lambda: _reuploaded(2, 3, "X", "crz"),  # per-sample layers between segments
-        lambda: _reuploaded(3, 2, "iqp"),  # and per-sample phases
+        lambda: _reuploaded(2, 4, "iqp", "crz"),  # per-sample layers and phases, segments
+        lambda: _reuploaded(3, 2, "iqp"),
     ],
     ids=["angle", "diagonals", "amplitude", "iqp", "reupload", "reupload-iqp"],
 )

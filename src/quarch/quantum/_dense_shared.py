@@ -40,7 +40,8 @@ class SharedPart:
     ``first``: the program's first segment, whose slot tables this one reads (None:
     this is the first, it builds them); ``real_state``, ``row_phase``: the state it
     receives is real, and the phases multiplied into its rows (the first segment
-    only). Attributes (``C`` chains = 1 + this segment's angles that have a source,
+    only); ``weights``: the weights whose rows ``dU^T/dw`` has, in order (-1: a zero
+    row; None: every weight, ``W`` rows). Attributes (``C`` chains = 1 + this segment's angles that have a source,
     ``L`` its Kronecker layers):
 
     * ``w_scale2 [2A, W]``, ``w_shift [2A]``, ``m_base [16A]``, ``m_mat [16A, 2A]``:
@@ -52,7 +53,8 @@ class SharedPart:
     * ``kron_index [n C L d d]``, ``kron_phase [L, d, d] | None``: the gather of every
       variant's Kronecker layers, transposed, with the folded constants in;
       ``kron_index0 [n L d d]``: the same for ``U^T`` alone (chain 0);
-    * ``chain_scale [W, C]``: chains to weights, doubled (chain 0, ``U^T``: zeros);
+    * ``chain_scale [W, C]``: chains to weights (``weights``' rows), doubled (chain 0,
+      ``U^T``: zeros);
     * ``segment``: the segment's instructions (``("k", layer)``, ``("c", const^T)``,
       ``("p", phases)``, ``("d", gate)``; layers numbered within the segment);
       ``n_diag``, ``diag_scale``, ``diag_shift``, ``diag_factor``: its trainable
@@ -82,6 +84,8 @@ class SharedPart:
         first: SharedPart | None,
         real_state: bool,
         row_phase: tuple[torch.Tensor, np.ndarray | None] | None,
+        weights: np.ndarray | None = None,
+        trig: bool = True,
     ) -> None:
         prog = rt.prog
         n, d = prog.n, prog.d
@@ -116,9 +120,12 @@ class SharedPart:
         assert all(a >= n_slots for a in diag_angles)
         self.n_diag = len(diag_at)
         self.n_chains = len(chained) + len(diag_angles) + 1
-        self.chain_scale = rt_(
-            2 * np.concatenate([np.zeros((ss.shape[0], 1)), ss[:, chained], ss[:, diag_angles]], 1)
+        scale = 2 * np.concatenate(
+            [np.zeros((ss.shape[0], 1)), ss[:, chained], ss[:, diag_angles]], 1
         )
+        if weights is not None:  # the segment's own weights' rows (-1: a zero row)
+            scale = np.where((weights >= 0)[:, None], scale[np.maximum(weights, 0)], 0.0)
+        self.chain_scale = rt_(scale)
         self.diag_scale: torch.Tensor | None = None
         self.diag_shift: torch.Tensor | None = None
         self.diag_factor: torch.Tensor | None = None
@@ -187,7 +194,9 @@ class SharedPart:
         )
         #: the segment as a trigonometric polynomial, where that is cheaper (not with
         #: trainable diagonal gates: their half angles are not on its grid)
-        self.fourier: SineTables | None = None if self.n_diag else fourier_tables(self, ss, chained)
+        self.fourier: SineTables | None = (
+            None if self.n_diag or not trig else fourier_tables(self, ss, chained, weights)
+        )
 
     def _slot_tables(self, rt_: Any, lt: Any, terms_s: np.ndarray, ss: np.ndarray) -> None:
         """The shared slots' matrix and derivative of each, from one ``addmv``, and the
@@ -275,13 +284,11 @@ def shared_matrix(
     w: torch.Tensor,
     derivatives: bool,
     mats: torch.Tensor | None = None,
-    sines: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """``(U^T, dU^T/dw | None, mats)`` of ``part``: a real state's rows as (re, im)
     pairs ``[d, 2d]``, else complex ``[d, d]``; from the trigonometric form (four
     calls) where it was built, else the chains. ``mats``: the rows' matrices
-    (:func:`slot_matrices`) where an earlier segment made them, returned for the next;
-    ``sines``: the form's sines where they were made with other segments'."""
+    (:func:`slot_matrices`) where an earlier segment made them, returned for the next."""
     f = part.fourier
     if f is None:
         if mats is None:
@@ -290,8 +297,7 @@ def shared_matrix(
         return u, d_w, mats
     d = part.d
     d_w = None
-    if sines is None:
-        sines = torch.sin(torch.addmv(f.shift, f.angles, w))
+    sines = torch.sin(torch.addmv(f.shift, f.angles, w))
     if derivatives:
         m = torch.addmv(f.bias, f.coef, sines)
         d_w = m.narrow(0, 2 * d * d, m.shape[0] - 2 * d * d).view(-1, 2 * d * d)

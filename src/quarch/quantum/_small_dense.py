@@ -85,9 +85,9 @@ from quarch.quantum._dense_fourier import SineTables
 from quarch.quantum._dense_product import embedding_tables, product_state
 from quarch.quantum._dense_reupload import (
     Reupload,
-    all_sines,
     reupload_backward,
     reupload_forward,
+    segment_weights,
 )
 from quarch.quantum._dense_shared import SharedPart, shared_matrix
 from quarch.quantum._small_runtime import (
@@ -148,30 +148,29 @@ passes between those cells."""
 DENSE_START_WORK_PER_ROW = 3.0e2
 """See :data:`DENSE_START_WORK`."""
 
-REUPLOAD_SPAN = 16
+REUPLOAD_SPAN = 24
 """Most shared segments times ``2^n`` for which a re-uploading program takes the dense
-variant (:mod:`~quarch.quantum._dense_reupload`). Why a bound on this product: the
-variant's fixed gain (the product state and the first segment in a few calls) is paid
-back by each further block, which costs it more than the general method (which makes
-every block's per-sample layer in the same few calls); and its per-sample matrices
-grow as ``d^2`` per row where the general method's halves grow as ``d``. Measured
-against the general method (``benchmarks/dense_variant.py --reupload angle --budget
-0.3``: RY embedding before each of L layers of RY RZ or RX RY RZ and a CNOT ring,
-alternating rounds, batch 8-1024): n = 1, L = 2-6: 0.752-1.031x (1.000-1.031 at L =
-6, 8 and 32 rows); n = 2, L = 2-4: 0.705-1.012x (L = 4, 8 rows: 1.007, 1.012), L = 6:
-1.030-1.116x at 8 and 32 rows, 0.735-0.888x from 256; n = 3, L = 2: 0.954-1.024x, L
->= 3: 1.025-1.525x; n = 4: 1.166-6.302x everywhere. ``L x 2^n <= 16`` keeps n = 1 to
-L = 8, n = 2 to L = 4, n = 3 to L = 2."""
+variant (:mod:`~quarch.quantum._dense_reupload`), and only where its re-applied
+embedding has per-sample diagonal gates (IQP's RZZ of input products), which cost the
+general method most. Why a bound on this product: the variant's fixed gain (the
+product state and the first segment in a few calls) is paid back by each further
+block, and its per-sample matrices grow as ``d^2`` per row where the general method's
+halves grow as ``d``. Measured against the general method
+(``benchmarks/dense_variant.py --reupload iqp --budget 0.3``: H and RZ per wire, RZZ on
+all pairs, before each of L layers of RY RZ or RX RY RZ and a CNOT ring, alternating
+rounds, batch 8, 32, 256, 1024): n = 2, L = 2-6: 0.628-0.852x; n = 3, L = 2:
+0.820-0.855x, L = 3: 0.843-1.031x (above 1 at 1024 rows only), L = 4: 0.849-1.166x,
+L = 6: 0.835-1.285x; n = 4, L = 2: 0.924-1.843x, more layers 0.970-5.272x.
+``L x 2^n <= 24`` keeps n = 2 to L = 6 and n = 3 to L = 3. Without per-sample phases
+(angle-x, -y, -z re-uploaded: ``--reupload angle``) the variant was level or behind at
+the rows a training step has (n = 1-2, 8 and 32 rows: 0.960-1.124x; n = 3:
+0.942-1.087x; n = 4: 1.151-1.835x) and ahead only from 256 rows at n <= 2
+(0.640-0.958x), so those programs run the general method."""
 
-REUPLOAD_PHASE_SPAN = 24
-""":data:`REUPLOAD_SPAN` where the re-applied embedding has per-sample diagonal gates
-(IQP's RZZ of input products), which cost the general method more than the variant's
-stacked phases. Measured the same way (``--reupload iqp``: H RZ per wire, then RZZ on
-all pairs, before each layer): n = 1, L = 2-6: 0.682-0.955x; n = 2, L = 2-6:
-0.624-0.862x; n = 3, L = 2: 0.824-0.865x, L = 3: 0.866-1.016x (1.016 at 1024 rows), L
-= 4: 0.891-1.189x (above 1 from 256 rows), L = 6: 0.934-1.316x; n = 4, L = 2:
-0.948-1.824x (1.042 at 32 rows), more layers 1.035-5.070x. ``L x 2^n <= 24``: n = 2
-to L = 6, n = 3 to L = 3."""
+REUPLOAD_NEEDS_PHASES = True
+"""Re-uploading programs take the dense variant only with per-sample phases between
+their segments (:data:`REUPLOAD_SPAN`; ``benchmarks/dense_variant.py --reupload angle``
+turns this off to measure the others)."""
 
 DENSE_ROWS = 8
 """Fewest rows a call must have for the dense variant (the fewest measured; batch 1
@@ -251,9 +250,12 @@ class DenseTables(SharedPart):
                 self.phase = PhaseTables(rt, rt_, at, None)
         row_phase = None if self.row_phase is None else (self.row_phase, host_row_phase)
         stop = cuts[0] if cuts else rt.tail
-        SharedPart.__init__(self, rt, head, stop, makers, None, self.real_state, row_phase)
+        weights = segment_weights(rt, head) if cuts else [None]
+        SharedPart.__init__(
+            self, rt, head, stop, makers, None, self.real_state, row_phase, weights[0], not cuts
+        )
         #: what follows the first segment in a re-uploading program (None without)
-        self.reupload = Reupload(rt, stop, makers, self) if cuts else None
+        self.reupload = Reupload(rt, stop, makers, self, weights) if cuts else None  # type: ignore[arg-type]
         if self.reupload is not None:
             self.work += self.reupload.work
 
@@ -298,9 +300,9 @@ def _qualifies(rt: SmallRuntime) -> bool:
     # every shared segment (a run between per-sample instructions) has a Kronecker layer
     marks = "".join("|" if op[1] == "b" else "k" if op[0] == _KRON else "." for op in seg)
     runs = [r for r in marks.split("|") if r]
-    if len(runs) > 1:  # re-uploading: where its measured cost allows
+    if len(runs) > 1:  # re-uploading: where it was measured to pay (REUPLOAD_SPAN)
         phases = any(op[1] == "b" and op[0] == _DIAG for op in seg)
-        if len(runs) * prog.d > (REUPLOAD_PHASE_SPAN if phases else REUPLOAD_SPAN):
+        if (REUPLOAD_NEEDS_PHASES and not phases) or len(runs) * prog.d > REUPLOAD_SPAN:
             return False
     return all("k" in r for r in runs)
 
@@ -353,8 +355,7 @@ def dense_forward(
     ``U^T`` alone is one chain of ``1 + angles`` and the product state one of ``n + 1``."""
     need = getattr(ctx, "needs_input_grad", None)
     want_w = need is not None and need[3]
-    sines = None if tab.reupload is None else all_sines(tab.reupload, w)
-    u, d_w, mats = shared_matrix(tab, w, want_w, None, None if sines is None else sines[0])
+    u, d_w, mats = shared_matrix(tab, w, want_w)
     if tab.start:
         assert psi0 is not None
         psi_r = torch.mm(psi0, u)  # [B, d] @ [d, 2d]: (re, im) interleaved
@@ -379,8 +380,7 @@ def dense_forward(
     psi = torch.mm(state, u)
     later = None
     if tab.reupload is not None:  # per-sample layers and phases, more segments
-        assert sines is not None
-        psi, later = reupload_forward(tab.reupload, w, x, psi, mats, sines, want_w)
+        psi, later = reupload_forward(tab.reupload, w, x, psi, mats, want_w)
     psi_r = torch.view_as_real(psi).view(rows, -1)
     ctx.dense = (tab, signs[0], phis, state, u, d_w, psi_r * tab.conj_state, factors, x, later)
     return torch.mm(psi_r.square(), signs[0])
