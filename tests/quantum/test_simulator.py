@@ -13,8 +13,11 @@ from quarch.quantum import (
     BasicEntanglerLayers,
     Circuit,
     CircuitError,
+    EntanglingLayer,
     Input,
+    IQPEmbedding,
     QuantumLayer,
+    RotationLayer,
     SimulationError,
     compile_circuit,
     statevector,
@@ -440,3 +443,31 @@ def test_python_sequences_are_read_at_the_plans_precision(path: str) -> None:
     want0 = plan.state(inputs=xs, weights=ws, initial_state=psi0)
     got0 = plan.state(inputs=[[x, 2 * x]], weights=[w], initial_state=psi0.tolist())
     assert torch.equal(got0, want0)
+
+
+@pytest.mark.parametrize("path", ["small", "engine"])
+def test_a_used_layer_pickles(path: str) -> None:
+    """A layer that has run (its plan holds compiled runtimes, replays and the dense
+    variant's tables) pickles, as ``torch.save`` of a whole model does, and the copy
+    gives the same values and gradients, compiling again on its first call."""
+    import pickle
+
+    c = Circuit(2)
+    for _ in range(2):  # a re-uploading IQP circuit: every cache the small path has
+        c.add(IQPEmbedding(2)).add(RotationLayer(2, ("Y", "Z"))).add(
+            EntanglingLayer(2, "ring", "cnot")
+        )
+    layer = QuantumLayer(c, generator=torch.Generator().manual_seed(0), path=path)
+    x = torch.rand(16, 2)
+    for _ in range(4):
+        layer(x).sum().backward()
+    copy = pickle.loads(pickle.dumps(layer))
+    assert not copy.plan._small and not copy.plan._runtimes
+    for net in (layer, copy):
+        net.zero_grad()
+    a, b = layer(x), copy(x)
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    a.sum().backward()
+    b.sum().backward()
+    for p, q in zip(layer.parameters(), copy.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, rtol=0, atol=1e-6)

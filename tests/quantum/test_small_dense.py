@@ -555,6 +555,8 @@ def test_which_re_uploading_programs_take_the_variant(embedding: str) -> None:
             assert isinstance(tab, DenseTables) == takes, (n, layers)
             if takes and layers == most:
                 assert tab.reupload is not None and len(tab.reupload.parts) == layers - 1
+                # the chains, never the trigonometric form (module docstring)
+                assert tab.fourier is None and all(p.fourier is None for p in tab.reupload.parts)
                 for a, b in zip(_both(c, 32, dense=True), _both(c, 32, dense=False), strict=True):
                     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
 
@@ -681,9 +683,10 @@ class TestWhereTheGeneralMethodRuns:
             pytest.param(
                 lambda: (
                     Circuit(2)
-                    .add(AngleEmbedding(2))
+                    .add(IQPEmbedding(2))
                     .add(RotationLayer(2, ("Y",)))
                     .cnot(0, 1)
+                    .rzz(0, 1, Input(0, 1))
                     .ry(0, Input(0))
                     .ry(0, Input(1))
                     .add(RotationLayer(2, ("Y",)))
@@ -693,12 +696,12 @@ class TestWhereTheGeneralMethodRuns:
             pytest.param(
                 lambda: (
                     Circuit(2)
-                    .add(AngleEmbedding(2))
+                    .add(IQPEmbedding(2))
                     .add(RotationLayer(2, ("Y",)))
                     .cnot(0, 1)
-                    .add(AngleEmbedding(2))
+                    .add(IQPEmbedding(2))
                     .crx(0, 1, 0.7)
-                    .add(AngleEmbedding(2, rotation="Y"))
+                    .add(IQPEmbedding(2))
                     .add(RotationLayer(2, ("Y",)))
                 ),
                 id="a-shared-segment-without-a-layer",
@@ -815,10 +818,10 @@ class TestWhereTheGeneralMethodRuns:
         assert count.calls == 0
 
 
-@pytest.mark.parametrize("rotation", ["Y", "Z"])  # a real and a complex product state
+@pytest.mark.parametrize("rotation", ["Y", "Z", "reupload"])  # real, complex, re-uploading
 @pytest.mark.parametrize("wanted", ["weights", "inputs"])
 def test_one_gradient_wanted(wanted: str, rotation: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    c = _layered(3, 2, rotation)
+    c = _reuploaded(3, 2, "iqp", "crz") if rotation == "reupload" else _layered(3, 2, rotation)
     rng = np.random.default_rng(3)
     w0, x0 = rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, (16, 3))
     ref, gw, gx = _both(c, 16, seed=3, dense=False)

@@ -169,9 +169,11 @@ def _kron_on_grid(tab: DenseTables, layer: int, a: np.ndarray) -> np.ndarray:
     assert acc is not None
     # chain 0's gather: entry 4 * (row variant) + 2 u + i, variant 0 of row r
     kidx = h.kron_index.reshape(n, tab.n_chains, tab.n_layers, d, d)[:, 0, layer]
-    per_row = 2 if depth == 1 else depth + 1
-    pos = {r: t for t, r in enumerate(rows)}
-    col = np.vectorize(lambda e: 4 * pos[(e // 4) // per_row] + e % 4)(kidx.reshape(-1))
+    per_row = 2 if depth == 1 else depth + 1  # variants per row in the index
+    where = np.zeros(nr, dtype=np.int64)  # row -> its place among the layer's rows
+    where[rows] = np.arange(len(rows))
+    flat = kidx.reshape(-1)
+    col = 4 * where[flat // 4 // per_row] + flat % 4
     kt = acc.reshape(g, -1)[:, col].reshape(g, n, d, d).prod(1)
     if h.kron_phase is not None:
         kt = kt * h.kron_phase[layer]
@@ -296,17 +298,14 @@ def _reals(z: np.ndarray) -> np.ndarray:
     return np.stack([z.real, z.imag], -1).reshape(len(z), -1)
 
 
-def fourier_tables(
-    tab: DenseTables, scale: np.ndarray, chained: list[int], weights: np.ndarray | None = None
-) -> SineTables | None:
+def fourier_tables(tab: DenseTables, scale: np.ndarray, chained: list[int]) -> SineTables | None:
     """The trigonometric form of ``tab``'s shared matrix, or None where it costs more
     than :data:`FOURIER_WORK` per call (or a layer's grid more than the build allows).
 
     ``scale [W, A]``: the shared angles' scale (``a = scale^T w``); ``chained``: the
-    slots that read a source (the others keep the angle 0); ``weights``: the weights
-    whose derivative rows are made, in order (-1: a zero row; None: every weight)."""
+    slots that read a source (the others keep the angle 0)."""
     k, d = len(chained), tab.d
-    n_w = scale.shape[0] if weights is None else len(weights)
+    n_w = scale.shape[0]
     rows = (1 + n_w) * 2 * d * d
     # at most (3 or 2 per angle: 2 where the slot has no constant term) - 1 sines
     m_base = tab.host.m_base.reshape(-1, 16)
@@ -321,10 +320,7 @@ def fourier_tables(
     # rows: U^T, then dU^T/dw_m = 2 sum_j scale[m, j] e_j (Q cos - P sin) (the chains'
     # doubling), signed for a complex state as the chains' d_w is
     freq = es @ scale[:, chained].T  # [T, W]: e.a = (e @ scale^T) w
-    rates = 2 * freq.T
-    if weights is not None:
-        rates = np.where((weights >= 0)[:, None], rates[np.maximum(weights, 0)], 0.0)
-    coef = _sine_table(_reals(ps), _reals(qs), rates)
+    coef = _sine_table(_reals(ps), _reals(qs), 2 * freq.T)
     if not tab.real_state:
         coef[1:] *= tab.host.conj_matrix[None, :, None]
     bias = np.zeros((1 + n_w, 2 * d * d))

@@ -140,7 +140,7 @@ class Reupload:
                 j += 1
             self.items.append(("s", len(self.parts)))
             part = SharedPart(
-                rt, i, j, makers, first, False, None, weights[1 + len(self.parts)], trig=False
+                rt, i, j, makers, first, False, (None, None), weights[1 + len(self.parts)], False
             )
             self.parts.append(part)
             i = j

@@ -39,9 +39,11 @@ class SharedPart:
 
     ``first``: the program's first segment, whose slot tables this one reads (None:
     this is the first, it builds them); ``real_state``, ``row_phase``: the state it
-    receives is real, and the phases multiplied into its rows (the first segment
-    only); ``weights``: the weights whose rows ``dU^T/dw`` has, in order (-1: a zero
-    row; None: every weight, ``W`` rows). Attributes (``C`` chains = 1 + this segment's angles that have a source,
+    receives is real, and the phases multiplied into its rows and their host copy
+    (the first segment's; ``(None, None)``: none); ``weights``: the weights whose rows ``dU^T/dw`` has, in order (-1: a zero
+    row; None: every weight, ``W`` rows); ``trig``: build the trigonometric form where
+    it is cheaper (not with ``weights``: a re-uploading program's segments use the
+    chains, :mod:`~quarch.quantum._dense_reupload`). Attributes (``C`` chains = 1 + this segment's angles that have a source,
     ``L`` its Kronecker layers):
 
     * ``w_scale2 [2A, W]``, ``w_shift [2A]``, ``m_base [16A]``, ``m_mat [16A, 2A]``:
@@ -83,16 +85,16 @@ class SharedPart:
         makers: tuple[Any, Any, Any],
         first: SharedPart | None,
         real_state: bool,
-        row_phase: tuple[torch.Tensor, np.ndarray | None] | None,
-        weights: np.ndarray | None = None,
-        trig: bool = True,
+        row_phase: tuple[torch.Tensor | None, np.ndarray | None],
+        weights: np.ndarray | None,
+        trig: bool,
     ) -> None:
         prog = rt.prog
         n, d = prog.n, prog.d
         rt_, lt, ct_ = makers
         self.n, self.d = n, d
         self.real_state = real_state
-        self.row_phase = None if row_phase is None else row_phase[0]
+        self.row_phase = row_phase[0]
         terms_s = prog.slot_terms["s"]  # [P, R, 3, 2, 2]
         depth, nr = terms_s.shape[:2]
         n_slots = depth * nr
@@ -123,6 +125,7 @@ class SharedPart:
         scale = 2 * np.concatenate(
             [np.zeros((ss.shape[0], 1)), ss[:, chained], ss[:, diag_angles]], 1
         )
+        assert weights is None or not trig  # the form's rows are every weight's
         if weights is not None:  # the segment's own weights' rows (-1: a zero row)
             scale = np.where((weights >= 0)[:, None], scale[np.maximum(weights, 0)], 0.0)
         self.chain_scale = rt_(scale)
@@ -182,7 +185,7 @@ class SharedPart:
             row_index=rows_host,
             kron_index=kidx.reshape(-1),
             kron_phase=host_phase,
-            row_phase=None if row_phase is None else row_phase[1],
+            row_phase=row_phase[1],
             conj_matrix=conj_matrix,
             segment=_segment(
                 seg,  # op[4] = op[3]^T; a constant diagonal's op[3] is its phases
@@ -195,7 +198,7 @@ class SharedPart:
         #: the segment as a trigonometric polynomial, where that is cheaper (not with
         #: trainable diagonal gates: their half angles are not on its grid)
         self.fourier: SineTables | None = (
-            None if self.n_diag or not trig else fourier_tables(self, ss, chained, weights)
+            None if self.n_diag or not trig else fourier_tables(self, ss, chained)
         )
 
     def _slot_tables(self, rt_: Any, lt: Any, terms_s: np.ndarray, ss: np.ndarray) -> None:

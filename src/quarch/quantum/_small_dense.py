@@ -50,12 +50,17 @@ outside) in place of the product state: then ``psi = psi0 U^T`` is one real ``mm
 ``[B, d]`` by ``[d, 2d]``, ``dL/dw`` the same contraction with ``psi0`` in ``phi``'s place
 and ``dL/dpsi0 = 2 G U_r^T``; the shared part is built as above. Its general method
 has no product state to trace, so it takes the variant under a lower bound
-(:data:`DENSE_START_WORK`). Any other program (per-sample gates after the first,
-input products, trainable non-diagonal multi-qubit gates, per-sample weights, a
-complex start state
-(``initial_state``), a permutation right after the start state, more than four
-qubits), or a call that wants the state rather than ``<Z-words>``, runs the general
-method.
+(:data:`DENSE_START_WORK`).
+
+A re-uploading program (the embedding again before each layer) is one shared segment
+per layer with per-sample layers and phases between them
+(:mod:`~quarch.quantum._dense_reupload`); it takes the variant where the re-applied
+embedding has per-sample phases (IQP), up to :data:`REUPLOAD_SPAN`. Any other program
+(per-sample gates that are not one slot per wire of the inputs or diagonal, input
+products in a slot, trainable non-diagonal multi-qubit gates, per-sample weights, a
+complex start state (``initial_state``), a permutation right after the start state,
+more than four qubits), or a call that wants the state rather than ``<Z-words>``, runs
+the general method.
 
 How it is written, and why: angles go through ``sin`` only (``cos a = sin(a +
 pi/2)``), and the slots' matrices and the embedding's vectors each come from one
@@ -248,11 +253,19 @@ class DenseTables(SharedPart):
             host_row_phase = embedding_tables(self, rt, rt_, lt, ct_, real=real_ok)
             if at:
                 self.phase = PhaseTables(rt, rt_, at, None)
-        row_phase = None if self.row_phase is None else (self.row_phase, host_row_phase)
         stop = cuts[0] if cuts else rt.tail
         weights = segment_weights(rt, head) if cuts else [None]
         SharedPart.__init__(
-            self, rt, head, stop, makers, None, self.real_state, row_phase, weights[0], not cuts
+            self,
+            rt,
+            head,
+            stop,
+            makers,
+            None,
+            self.real_state,
+            (self.row_phase, host_row_phase),
+            weights[0],
+            not cuts,
         )
         #: what follows the first segment in a re-uploading program (None without)
         self.reupload = Reupload(rt, stop, makers, self, weights) if cuts else None  # type: ignore[arg-type]
@@ -283,13 +296,8 @@ def _qualifies(rt: SmallRuntime) -> bool:
         if rt.depth["b"] != 1:
             return False
         # (per-sample weights make every weight per sample: no shared slot, refused above)
-        diag_b = any(op[0] == _DIAG and op[1] == "b" for op in rt.code)
-        if rt.scale_b[1] is not None and (
-            not diag_b or prog.scale["b"][prog.n_inputs :, : rt.n_rows["b"]].any()
-        ):
+        if prog.scale["b"][prog.n_inputs :, : rt.n_rows["b"]].any():
             return False  # input products only in the phases, not in the slots
-    if any(op[1] == "b" and op[0] not in (_KRON, _DIAG) for op in rt.code):
-        return False
     diagonal = sum(op[3][1] - op[3][0] for op in rt.code if op[0] == _DIAG and op[1] == "s")
     if prog.n_angles["s"] != rt.depth["s"] * rt.n_rows["s"] + diagonal:
         return False  # a shared angle outside the rows and the diagonals (a dense gate)

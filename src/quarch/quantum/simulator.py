@@ -224,6 +224,14 @@ class ExecutionPlan:
         self._last_signs: tuple[tuple[PauliWord, ...], np.ndarray | None] | None = None
         self._choice: dict[tuple[bool, bool, int, torch.device], bool] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The plan without its compiled runtimes: they are caches of device tensors
+        and local functions, rebuilt on first use, and a pickled plan (``torch.save``
+        of a whole model, a worker's copy) failed on them once the small path had run."""
+        state = self.__dict__.copy()
+        state.update(_runtimes={}, _small={}, _small_signs={}, _last_signs=None, _choice={})
+        return state
+
     # ------------------------------------------------------------------ compile
     def _runtime(self, with_prefix: bool, weights_batched: bool) -> Runtime:
         key = (with_prefix, weights_batched)
