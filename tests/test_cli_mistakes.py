@@ -451,3 +451,39 @@ def test_nothing_left_in_the_working_folder(tmp_path: Path) -> None:
     assert p.returncode == 2 and p.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_a_ctrl_c_inside_an_import_is_not_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C landing in an import's lock callback reaches ``sys.unraisablehook``
+    (Python would print "Exception ignored in ..." and a traceback beside the CLI's one
+    line): the hook ``quarch`` installs drops it and passes every other exception on,
+    once however often ``main`` runs (it calls the installer each time)."""
+    import types
+    import weakref
+
+    from quarch._errors import quiet_interrupted_imports
+
+    seen: list[type] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: seen.append(info.exc_type))
+    quiet_interrupted_imports()
+    installed = sys.unraisablehook
+    quiet_interrupted_imports()
+    assert sys.unraisablehook is installed  # not wrapped twice
+
+    def fire(exc: type[BaseException]) -> None:
+        class Dropped:
+            pass
+
+        def callback(_: object) -> None:
+            raise exc
+
+        obj = Dropped()
+        ref = weakref.ref(obj, callback)  # a callback's exception goes to the hook
+        del obj
+        assert ref() is None
+
+    fire(KeyboardInterrupt)
+    fire(ValueError)
+    assert seen == [ValueError]
+    sys.unraisablehook(types.SimpleNamespace(exc_type=RuntimeError))
+    assert seen == [ValueError, RuntimeError]

@@ -7,6 +7,9 @@ given and what is allowed, so the user knows what to change.
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 __all__ = [
     "ConfigError",
     "DataError",
@@ -14,6 +17,7 @@ __all__ = [
     "RunError",
     "RunExistsError",
     "SpaceError",
+    "quiet_interrupted_imports",
 ]
 
 
@@ -47,3 +51,23 @@ class RunExistsError(RunError):
     def __init__(self, message: str, run_dir: str) -> None:
         super().__init__(message)
         self.run_dir = run_dir
+
+
+def quiet_interrupted_imports() -> None:
+    """Drop Python's "Exception ignored in ..." report of a Ctrl-C that lands inside
+    an import's lock callback (``importlib._bootstrap._get_module_lock.<locals>.cb``).
+    Such a KeyboardInterrupt cannot propagate (it is raised in a weakref callback), so
+    Python prints it with a traceback to stderr, beside the one line the CLI prints
+    for Ctrl-C; a search importing torch in a worker when the terminal's SIGINT
+    arrives did that. Every other unraisable exception is reported as before."""
+    default = sys.unraisablehook
+    if getattr(default, "quarch_quiet", False):  # installed already (main() run again)
+        return
+
+    def hook(info: Any) -> None:
+        if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+            return
+        default(info)
+
+    hook.quarch_quiet = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook

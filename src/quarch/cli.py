@@ -46,7 +46,7 @@ from quarch._cli_app import (
     _used_params,
     app,
 )
-from quarch._errors import ConfigError, QuarchError, RunExistsError
+from quarch._errors import ConfigError, QuarchError, RunExistsError, quiet_interrupted_imports
 from quarch.config import PRUNERS, SearchConfig, mask_secrets
 
 __all__ = ["app", "main"]
@@ -650,6 +650,7 @@ def _error(message: str, code: int, debug: bool = False) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``quarch`` command; returns the exit code."""
+    quiet_interrupted_imports()  # Ctrl-C's report is the one line below
     args = list(sys.argv[1:] if argv is None else argv)
     # --debug is read anywhere on the line (before '--'), after a subcommand too
     cut = args.index("--") if "--" in args else len(args)

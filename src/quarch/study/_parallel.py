@@ -52,8 +52,9 @@ def _worker_main(
     would only repeat it."""
     import signal
 
-    from quarch._errors import QuarchError
+    from quarch._errors import QuarchError, quiet_interrupted_imports
 
+    quiet_interrupted_imports()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt, QuarchError):
         _work_here(spec, run_dir, config, space, evaluator, threads)
