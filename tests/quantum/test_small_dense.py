@@ -561,6 +561,13 @@ def test_which_re_uploading_programs_take_the_variant(embedding: str) -> None:
                     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
 
 
+def _re_uploaded_around(middle: Any) -> Circuit:
+    """IQP on two wires and a layer of RY, ``middle(circuit)`` (per-sample gates: with
+    phases, so that only the form they break can refuse them), a layer of RY."""
+    c = Circuit(2).add(IQPEmbedding(2)).add(RotationLayer(2, ("Y",)))
+    return middle(c).add(RotationLayer(2, ("Y",)))  # type: ignore[no-any-return]
+
+
 def _both(c: Circuit, batch: int, seed: int = 0, *, dense: bool) -> tuple[np.ndarray, ...]:
     """``<Z>`` and gradients with the variant (``dense``) or the general method."""
     rng = np.random.default_rng(seed)
@@ -670,39 +677,18 @@ class TestWhereTheGeneralMethodRuns:
                 id="trainable-non-diagonal-entangler",
             ),
             pytest.param(
-                lambda: (
-                    Circuit(2)
-                    .add(IQPEmbedding(2))
-                    .add(RotationLayer(2, ("Y",)))
-                    .rzz(0, 1, Input(0, 1))
-                    .ry(0, Input(0, 1))
-                    .add(RotationLayer(2, ("Y",)))
-                ),
+                lambda: _re_uploaded_around(lambda c: c.rzz(0, 1, Input(0, 1)).ry(0, Input(0, 1))),
                 id="input-products-in-a-re-uploaded-slot",
             ),
             pytest.param(
-                lambda: (
-                    Circuit(2)
-                    .add(IQPEmbedding(2))
-                    .add(RotationLayer(2, ("Y",)))
-                    .cnot(0, 1)
-                    .rzz(0, 1, Input(0, 1))
-                    .ry(0, Input(0))
-                    .ry(0, Input(1))
-                    .add(RotationLayer(2, ("Y",)))
+                lambda: _re_uploaded_around(
+                    lambda c: c.cnot(0, 1).rzz(0, 1, Input(0, 1)).ry(0, Input(0)).ry(0, Input(1))
                 ),
                 id="a-re-uploaded-row-two-slots-deep",
             ),
             pytest.param(
-                lambda: (
-                    Circuit(2)
-                    .add(IQPEmbedding(2))
-                    .add(RotationLayer(2, ("Y",)))
-                    .cnot(0, 1)
-                    .add(IQPEmbedding(2))
-                    .crx(0, 1, 0.7)
-                    .add(IQPEmbedding(2))
-                    .add(RotationLayer(2, ("Y",)))
+                lambda: _re_uploaded_around(
+                    lambda c: c.cnot(0, 1).add(IQPEmbedding(2)).crx(0, 1, 0.7).add(IQPEmbedding(2))
                 ),
                 id="a-shared-segment-without-a-layer",
             ),
