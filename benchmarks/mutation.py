@@ -141,6 +141,22 @@ def equivalent_mutants(path: Path = EQUIVALENT_FILE) -> dict[str, str]:
     return out
 
 
+def listed_equivalents(
+    status: dict[str, str], listed: dict[str, str], files: list[str]
+) -> tuple[set[str], list[str]]:
+    """The listed equivalents this run honours, and the stale entries of its modules.
+
+    An entry is stale when its mutant was killed (the tests tell it apart, so it is not
+    equivalent: it counts as killed) or no longer exists (its function changed, so mutmut
+    renumbered its mutants: the entry could now name another, surviving mutant). Both are
+    printed so that a rewritten function's entries are re-read instead of hiding mutants.
+    """
+    modules = {".".join(Path(f).with_suffix("").parts[1:]).removesuffix(".__init__") for f in files}
+    honoured = {n for n in listed if status.get(n) not in (None, "killed", "timeout")}
+    stale = sorted(n for n in listed if n not in honoured and _module(n) in modules)
+    return honoured, stale
+
+
 def _prepare(work: Path, files: list[str], tests: list[str]) -> None:
     """A scratch project: the sources, the tests and a ``setup.cfg`` for mutmut."""
     if work.exists():
@@ -179,6 +195,16 @@ def _module(mutant: str) -> str:
     return re.split(r"\.x[_\u01c1]", mutant, maxsplit=1)[0]
 
 
+def mutated_function(mutant: str) -> tuple[str, str]:
+    """``("quarch.search._qiea", "QIEASampler._propose")`` of
+    ``quarch.search._qiea.xǁQIEASamplerǁ_propose__mutmut_44`` (mutmut's own naming)."""
+    module = _module(mutant)
+    mangled = re.sub(r"__mutmut_\d+$", "", mutant[len(module) + 2 :])
+    if mangled.startswith("_"):  # a function: x_ + its name
+        return module, mangled[1:]
+    return module, ".".join(part for part in mangled.split("\u01c1") if part)
+
+
 def run_group(
     group: str, *, children: int, work: Path, diffs: bool, run: bool = True
 ) -> dict[str, object]:
@@ -200,7 +226,7 @@ def run_group(
         raise SystemExit(f"error: no mutmut run in {work}; run without --report-only first")
     seconds = time.perf_counter() - t0
     status = _statuses(work, env)
-    equivalent = equivalent_mutants()
+    equivalent, stale = listed_equivalents(status, equivalent_mutants(), files)
     counts = Counter("equivalent" if name in equivalent else s for name, s in status.items())
     considered = sum(n for s, n in counts.items() if s != "equivalent")
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
@@ -218,6 +244,8 @@ def run_group(
     left = sorted(
         n for n, s in status.items() if s not in ("killed", "timeout") and n not in equivalent
     )
+    for name in stale:
+        print(f"   stale equivalent entry ({status.get(name, 'no such mutant')}): {name}")
     for name in left:
         print(f"   {status[name]:>10}  {name}")
         if diffs:
