@@ -153,6 +153,39 @@ class TestCorrectness:
         assert torch.isfinite(net.quantum.weights.grad).all()
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_a_trained_model_saves_and_loads_whole(seed: int) -> None:
+    """``torch.save`` of a whole trained ``HybridNet`` (not only its ``state_dict``), as a
+    user keeps a winner: the loaded copy gives the same logits and gradients and trains on.
+    Training fills the simulator's caches (compiled plans, replays, dense tables), which
+    must not break pickling."""
+    import io
+
+    arch = hqnn_space(max_qubits=5, max_layers=3).sample(seed)
+    torch.manual_seed(seed)
+    net = HybridNet(arch, (6,), 3)
+    x, y = torch.rand(16, 6), torch.arange(16) % 3
+    opt = torch.optim.Adam(net.parameters(), lr=0.05)
+    for _ in range(3):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+    buffer = io.BytesIO()
+    torch.save(net, buffer)
+    buffer.seek(0)
+    copy = torch.load(buffer, weights_only=False)
+    assert isinstance(copy, HybridNet) and copy.arch == net.arch
+    for model in (net, copy):
+        model.zero_grad()
+    a, b = net(x), copy(x)
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    torch.nn.functional.cross_entropy(a, y).backward()
+    torch.nn.functional.cross_entropy(b, y).backward()
+    for p, q in zip(net.parameters(), copy.parameters(), strict=True):
+        assert p.grad is not None and q.grad is not None
+        torch.testing.assert_close(p.grad, q.grad, rtol=0, atol=1e-6)
+
+
 class TestInputs:
     def test_bad_classes(self) -> None:
         arch = hqnn_space(max_qubits=3).sample(0)
