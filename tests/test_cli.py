@@ -164,6 +164,34 @@ def test_listings(capsys: pytest.CaptureFixture[str]) -> None:
     } <= set(names)
 
 
+def test_one_strategys_options(capsys: pytest.CaptureFixture[str]) -> None:
+    from quarch.search import strategy_options
+
+    code, out, _ = _run(capsys, "strategies", "qubo-sqa", "--json")
+    row = json.loads(out)
+    assert code == 0 and row["name"] == "qubo-sqa"
+    assert row["options"] == strategy_options("qubo-sqa") and row["options"]["n_startup"] == 20
+    code, out, _ = _run(capsys, "strategies", "qubo-sqa")
+    assert code == 0 and "escape_patience" in out and "n_startup" in out
+    code, out, _ = _run(capsys, "strategies", "tpe", "--json")
+    assert json.loads(out)["options"]["multivariate"] is True
+    code, _, err = _run(capsys, "strategies", "nope")
+    assert code == 2 and err.startswith("error: unknown strategy 'nope'; choose from: qiea,")
+    from quarch.search import STRATEGIES
+
+    STRATEGIES.add("mine", lambda **kw: None, "a user's own")
+    try:
+        code, out, _ = _run(capsys, "strategies", "mine")
+        assert code == 0 and "its options are not known to quarch" in out
+        code, out, _ = _run(capsys, "strategies", "mine", "--json")
+        assert json.loads(out) == {"name": "mine", "description": "a user's own", "options": None}
+    finally:
+        STRATEGIES.remove("mine")
+    code, out, _ = _run(capsys, "strategies", "--json")
+    kinds = {r["name"]: r["kind"] for r in json.loads(out)}
+    assert kinds["qiea"] == "quantum-inspired" and kinds["tpe"] == "classical"
+
+
 @pytest.mark.parametrize("cmd", ["search", "datasets", "strategies", "spaces"])
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str], cmd: str) -> None:
     code, out, _ = _run(capsys, cmd, "--help")

@@ -83,6 +83,21 @@ SEARCH_CASES: list[Case] = [
         (),
     ),
     (
+        "unknown-strategy-option",
+        ["search", "--space", "mlp", "--strategy", "qiea", "--strategy-option", "bogus=1"],
+        "error: strategy 'qiea' takes no option 'bogus'; its options: n_quantum, observations, "
+        "step, crossover, update_every, screen, surrogate (`quarch strategies qiea`)",
+        {},
+        (),
+    ),
+    (
+        "strategy-option-quarch-sets-in-config",
+        ["search", "--config", "{tmp}/c.toml"],
+        "error: strategy 'tpe' takes no option 'seed'; its options: consider_prior,",
+        {"c.toml": 'space = "mlp"\nstrategy = "tpe"\n[strategy_options]\nseed = 3\n'},
+        (),
+    ),
+    (
         "objective-the-space-cannot-produce",
         ["search", "--space", "mlp", "--objectives", "val_error,latency_ms"],
         "error: space 'mlp' does not produce metric(s) 'latency_ms' with this config; it "

@@ -87,12 +87,37 @@ def datasets(
 
 @app.command(cls=_Command)
 def strategies(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="A strategy: list its options and their defaults instead."),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List the search strategies."""
-    from quarch.search import STRATEGIES
+    """List the search strategies, or one strategy's options (`--strategy-option`)."""
+    from quarch.search import STRATEGIES, strategy_kind, strategy_options
 
-    _registry_table(STRATEGIES, "strategies", json_out)
+    if name is None:
+        _registry_table(STRATEGIES, "strategies", json_out, {"kind": strategy_kind})
+        return
+    options = strategy_options(name)  # an unknown name: one line listing the known ones
+    description = next(e.description for e in STRATEGIES.entries() if e.name == name)
+    if json_out:
+        row = {"name": name, "description": description, "options": options}
+        sys.stdout.write(json.dumps(row, default=repr) + "\n")  # an object default as text
+        return
+    if options is None:
+        _out.print(
+            f"{name}: {description}\nits options are not known to quarch (registered by a user)"
+        )
+        return
+    table = Table(title=f"{name}: {description}")
+    table.add_column("option (`--strategy-option KEY=VALUE`)")
+    table.add_column("default")
+    for key, value in options.items():
+        table.add_row(key, repr(value))
+    if not options:
+        table.add_row("(none)", "")
+    _out.print(table)
 
 
 @app.command(cls=_Command)

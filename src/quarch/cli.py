@@ -117,7 +117,10 @@ def search(
         typer.Option(metavar="DEV", help=_d("device", "Torch device: cpu, cuda, cuda:1.")),
     ] = None,
     strategy_option: Annotated[
-        list[str] | None, typer.Option(metavar="KEY=VALUE", help="Strategy option; repeatable.")
+        list[str] | None,
+        typer.Option(
+            metavar="KEY=VALUE", help="Strategy option; repeatable (`quarch strategies NAME`)."
+        ),
     ] = None,
     space_option: Annotated[
         list[str] | None, typer.Option(metavar="KEY=VALUE", help="Space option; repeatable.")

@@ -16,7 +16,8 @@ solver set.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -35,6 +36,7 @@ from quarch.search._qaoa import QAOASampler, QAOASolver
 from quarch.search._qiea import QIEASampler
 from quarch.search._qpso import QPSOSampler
 from quarch.search._qubo import (
+    QUBO_DEFAULTS,
     QUBOProblem,
     QUBOSampler,
     Solution,
@@ -77,13 +79,20 @@ __all__ = [
     "Solver",
     "VQESampler",
     "VQESolver",
+    "check_strategy_options",
     "make_sampler",
     "strategy_kind",
+    "strategy_options",
     "uses_cheap_metrics",
 ]
 
 SamplerFactory = Callable[..., optuna.samplers.BaseSampler]
 STRATEGIES: Registry[SamplerFactory] = Registry("strategy")
+
+
+#: What ``tpe`` and ``nsga2`` set over Optuna's defaults.
+_TPE_DEFAULTS: dict[str, Any] = {"multivariate": True, "n_startup_trials": 10}
+_NSGA2_DEFAULTS: dict[str, Any] = {"population_size": 20}
 
 
 def _grid(*, seed: int, space: Space, objective: Objective, **options: Any) -> GridSampler:
@@ -97,12 +106,12 @@ def _random(*, seed: int, space: Space, objective: Objective, **options: Any) ->
 def _tpe(
     *, seed: int, space: Space, objective: Objective, **options: Any
 ) -> optuna.samplers.TPESampler:
-    opts = {"multivariate": True, "n_startup_trials": 10, **options}
+    opts = {**_TPE_DEFAULTS, **options}
     return optuna.samplers.TPESampler(seed=seed, **opts)
 
 
 def _nsga2(*, seed: int, space: Space, objective: Objective, **options: Any) -> NSGAIISampler:
-    opts = {"population_size": 20, **options}
+    opts = {**_NSGA2_DEFAULTS, **options}
     return NSGAIISampler(seed=seed, **opts)
 
 
@@ -116,6 +125,7 @@ def _qpso(*, seed: int, space: Space, objective: Objective, **options: Any) -> Q
 
 #: Offspring (QIEA) or moves (QPSO) the surrogate screens per query in ``-sg``.
 SCREEN = 8
+_SCREENED: dict[str, Any] = {"screen": SCREEN}
 
 
 def _qiea_sg(
@@ -126,7 +136,7 @@ def _qiea_sg(
     cheap_metrics: CheapMetrics | None = None,
     **options: Any,
 ) -> QIEASampler:
-    opts = {"screen": SCREEN, **options}
+    opts = {**_SCREENED, **options}
     return QIEASampler(
         seed=seed,
         search_space=space.distributions(),
@@ -144,7 +154,7 @@ def _qpso_sg(
     cheap_metrics: CheapMetrics | None = None,
     **options: Any,
 ) -> QPSOSampler:
-    opts = {"screen": SCREEN, **options}
+    opts = {**_SCREENED, **options}
     return QPSOSampler(
         seed=seed,
         search_space=space.distributions(),
@@ -168,36 +178,122 @@ def _local(*, seed: int, space: Space, objective: Objective, **options: Any) -> 
     return LocalSearchSampler(seed=seed, search_space=space.distributions(), **options)
 
 
-STRATEGIES.add(
-    "qiea", _qiea, "quantum-inspired evolution (Q-NAS): probability vectors observed, elitism"
+#: name -> (its factory, the sampler it builds, the options it sets over the sampler's
+#: defaults): what :func:`strategy_options` reads for the built-in strategies.
+_BUILDS: dict[str, tuple[SamplerFactory, Callable[..., Any], Mapping[str, Any]]] = {}
+
+
+def _add(
+    name: str,
+    factory: SamplerFactory,
+    description: str,
+    sampler: Callable[..., Any],
+    defaults: Mapping[str, Any] | None = None,
+) -> None:
+    STRATEGIES.add(name, factory, description)
+    _BUILDS[name] = (factory, sampler, defaults or {})
+
+
+_add(
+    "qiea",
+    _qiea,
+    "quantum-inspired evolution (Q-NAS): probability vectors observed, elitism",
+    QIEASampler,
 )
-STRATEGIES.add(
-    "qpso", _qpso, "quantum-behaved particle swarm on the relaxed one-hot code (Sun et al.)"
+_add(
+    "qpso",
+    _qpso,
+    "quantum-behaved particle swarm on the relaxed one-hot code (Sun et al.)",
+    QPSOSampler,
 )
-STRATEGIES.add(
-    "qiea-sg", _qiea_sg, "QIEA whose offspring a surrogate of every metric screens (8 per query)"
+_add(
+    "qiea-sg",
+    _qiea_sg,
+    "QIEA whose offspring a surrogate of every metric screens (8 per query)",
+    QIEASampler,
+    _SCREENED,
 )
-STRATEGIES.add(
-    "qpso-sg", _qpso_sg, "QPSO whose moves a surrogate of every metric screens (8 per query)"
+_add(
+    "qpso-sg",
+    _qpso_sg,
+    "QPSO whose moves a surrogate of every metric screens (8 per query)",
+    QPSOSampler,
+    _SCREENED,
 )
-STRATEGIES.add("evolution", _evolution, "regularised (ageing) evolution, Real et al. (baseline)")
-STRATEGIES.add("reinforce", _reinforce, "REINFORCE policy-gradient controller (baseline)")
-STRATEGIES.add("local", _local, "first-improvement local search with restarts (baseline)")
-STRATEGIES.add("qubo-sa", make_qubo_sa, "quadratic surrogate (BOCS) as a QUBO, simulated annealing")
-STRATEGIES.add(
-    "qubo-sqa", make_qubo_sqa, "quadratic surrogate as a QUBO, simulated quantum annealing"
+_add(
+    "evolution",
+    _evolution,
+    "regularised (ageing) evolution, Real et al. (baseline)",
+    RegEvoSampler,
 )
-STRATEGIES.add(
-    "qubo-dimod", make_qubo_dimod, "quadratic surrogate as a QUBO, any dimod sampler/QPU"
+_add("reinforce", _reinforce, "REINFORCE policy-gradient controller (baseline)", ReinforceSampler)
+_add(
+    "local",
+    _local,
+    "first-improvement local search with restarts (baseline)",
+    LocalSearchSampler,
 )
-STRATEGIES.add("qaoa", _qaoa.make, "QAOA on the surrogate QUBO, quarch's simulator (sub-QUBOs)")
-STRATEGIES.add("vqe", _vqe.make, "VQE minimising the surrogate's expected cost, then sampling")
-STRATEGIES.add("born", _born.make, "quantum circuit Born machine trained by REINFORCE")
-STRATEGIES.add("grover", _grover.make, "Grover adaptive search over the surrogate (oracle calls)")
-STRATEGIES.add("random", _random, "uniform random search (classical baseline)")
-STRATEGIES.add("tpe", _tpe, "Optuna's multivariate TPE (classical baseline)")
-STRATEGIES.add("grid", _grid, "every architecture once, in a seeded order (exhaustive; tables)")
-STRATEGIES.add("nsga2", _nsga2, "Optuna's NSGA-II, multi-objective with constraints (baseline)")
+_add(
+    "qubo-sa",
+    make_qubo_sa,
+    "quadratic surrogate (BOCS) as a QUBO, simulated annealing",
+    QUBOSampler,
+    QUBO_DEFAULTS["sa"],
+)
+_add(
+    "qubo-sqa",
+    make_qubo_sqa,
+    "quadratic surrogate as a QUBO, simulated quantum annealing",
+    QUBOSampler,
+    QUBO_DEFAULTS["sqa"],
+)
+_add(
+    "qubo-dimod",
+    make_qubo_dimod,
+    "quadratic surrogate as a QUBO, any dimod sampler/QPU",
+    QUBOSampler,
+    QUBO_DEFAULTS["dimod"],
+)
+_add(
+    "qaoa",
+    _qaoa.make,
+    "QAOA on the surrogate QUBO, quarch's simulator (sub-QUBOs)",
+    QAOASampler,
+)
+_add(
+    "vqe",
+    _vqe.make,
+    "VQE minimising the surrogate's expected cost, then sampling",
+    VQESampler,
+)
+_add("born", _born.make, "quantum circuit Born machine trained by REINFORCE", BornSampler)
+_add(
+    "grover",
+    _grover.make,
+    "Grover adaptive search over the surrogate (oracle calls)",
+    GroverSampler,
+)
+_add("random", _random, "uniform random search (classical baseline)", RandomSampler)
+_add(
+    "tpe",
+    _tpe,
+    "Optuna's multivariate TPE (classical baseline)",
+    optuna.samplers.TPESampler,
+    _TPE_DEFAULTS,
+)
+_add(
+    "grid",
+    _grid,
+    "every architecture once, in a seeded order (exhaustive; tables)",
+    GridSampler,
+)
+_add(
+    "nsga2",
+    _nsga2,
+    "Optuna's NSGA-II, multi-objective with constraints (baseline)",
+    NSGAIISampler,
+    _NSGA2_DEFAULTS,
+)
 
 
 #: What kind of algorithm each built-in strategy is; a benchmark compares every
@@ -229,6 +325,64 @@ def strategy_kind(name: str) -> str:
     """``"quantum"``, ``"quantum-inspired"``, ``"classical"``, or ``"other"`` for a
     strategy registered by a user without a kind in :data:`STRATEGY_KINDS`."""
     return STRATEGY_KINDS.get(name, "other")
+
+
+#: What a strategy's factory sets itself, never a user's option.
+_SET_BY_QUARCH = frozenset(
+    {"seed", "search_space", "space", "objective", "cheap_metrics", "solver"}
+)
+
+
+def strategy_options(name: str) -> dict[str, Any] | None:
+    """The options strategy ``name`` takes (``--strategy-option KEY=VALUE``, a config's
+    ``[strategy_options]``), each with the value it runs with when not given.
+
+    They are the keyword parameters of the sampler the strategy builds, less what the
+    strategy sets itself (the seed, the space, the objective, the evaluator's cheap
+    metrics, the QUBO solver), with the strategy's own defaults over the sampler's
+    (``qubo-sqa``'s tuned ones, TPE's multivariate mode). Read from the signatures, so
+    the list cannot drift from what the constructors accept. ``None`` for a strategy a
+    user registered (or replaced) without telling quarch what it builds.
+
+    Raises:
+        ConfigError: an unknown name (the message lists the known ones).
+    """
+    factory = STRATEGIES.get(name)
+    built = _BUILDS.get(name)
+    if built is None or built[0] is not factory:
+        return None
+    _, sampler, defaults = built
+    return {
+        p.name: defaults.get(p.name, p.default)
+        for p in inspect.signature(sampler).parameters.values()
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in _SET_BY_QUARCH
+    }
+
+
+def check_strategy_options(name: str, options: Mapping[str, Any]) -> None:
+    """Refuse, in one line, an option strategy ``name`` does not take, before a run
+    folder is made: for a built-in strategy anything :func:`strategy_options` does not
+    list (the line lists what it does); for any strategy what quarch sets itself (the
+    seed, the space, the objective), which would otherwise collide with quarch's own
+    argument as a ``TypeError``.
+
+    Raises:
+        ConfigError: an unknown strategy, or an option it does not take.
+    """
+    known = strategy_options(name)
+    if known is None:
+        unknown = sorted(set(options) & _SET_BY_QUARCH)
+    else:
+        unknown = sorted(set(options) - set(known))
+    if unknown:
+        from quarch._errors import ConfigError
+
+        which = ", ".join(repr(u) for u in unknown)
+        if known is None:
+            takes = "quarch sets those itself (--seed, --space, --objectives)"
+        else:
+            takes = f"its options: {', '.join(known) or 'none'} (`quarch strategies {name}`)"
+        raise ConfigError(f"strategy {name!r} takes no option {which}; {takes}")
 
 
 def uses_cheap_metrics(name: str) -> bool:
@@ -266,6 +420,7 @@ def make_sampler(
         ValueError: options the strategy does not accept.
     """
     factory = STRATEGIES.get(name)
+    check_strategy_options(name, options)
     extra = {"cheap_metrics": cheap_metrics} if uses_cheap_metrics(name) else {}
     try:
         return factory(seed=seed, space=space, objective=objective, **extra, **options)

@@ -644,16 +644,15 @@ def _factory(solver: str, defaults: dict[str, Any]) -> Any:
     return make
 
 
-#: Registry factories ``(*, seed, space, objective, **options) -> QUBOSampler``.
-make_qubo_sa = _factory("sa", {"exploration": 0.5, "batch_size": 3})
-#: ``qubo-sqa``'s 20 uniform draws and batches of 2 (from 10 and 6) were tuned on CIFAR-10's
-#: 12-epoch validation signal, seeds 1000-1119: the cell with the best validation accuracy
-#: found in 103 of 120 runs against 95 (see ``benchmarks/nb201.py``); the escape by swaps
-#: (after 40 trials, 5 without improvement) on seeds 1000-1059, confirmed on 1060-1119:
-#: found in 116 of 120 against 103 (see "The escape by swaps" above).
-make_qubo_sqa = _factory(
-    "sqa",
-    {
+#: The options each registry factory sets over :class:`QUBOSampler`'s own defaults, by
+#: solver. ``qubo-sqa``'s 20 uniform draws and batches of 2 (from 10 and 6) were tuned on
+#: CIFAR-10's 12-epoch validation signal, seeds 1000-1119: the cell with the best
+#: validation accuracy found in 103 of 120 runs against 95 (see ``benchmarks/nb201.py``);
+#: the escape by swaps (after 40 trials, 5 without improvement) on seeds 1000-1059,
+#: confirmed on 1060-1119: found in 116 of 120 against 103 (see "The escape by swaps" above).
+QUBO_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sa": {"exploration": 0.5, "batch_size": 3},
+    "sqa": {
         "exploration": 0.5,
         "batch_size": 2,
         "n_startup": 20,
@@ -662,5 +661,9 @@ make_qubo_sqa = _factory(
         "escape_after": 40,
         "escape_patience": 5,
     },
-)
-make_qubo_dimod = _factory("dimod", {"exploration": 0.5, "batch_size": 3})
+    "dimod": {"exploration": 0.5, "batch_size": 3},
+}
+#: Registry factories ``(*, seed, space, objective, **options) -> QUBOSampler``.
+make_qubo_sa = _factory("sa", QUBO_DEFAULTS["sa"])
+make_qubo_sqa = _factory("sqa", QUBO_DEFAULTS["sqa"])
+make_qubo_dimod = _factory("dimod", QUBO_DEFAULTS["dimod"])

@@ -32,7 +32,7 @@ from quarch._errors import ConfigError, RunError, RunExistsError
 from quarch.config import SearchConfig, strip_password
 from quarch.evaluate import Evaluator
 from quarch.objectives import Objective
-from quarch.search import make_sampler
+from quarch.search import check_strategy_options, make_sampler
 from quarch.space import Space
 from quarch.spaces import SPACES, SpaceSpec, get_spec, make_evaluator
 from quarch.study._result import SearchResult, TrialRecord
@@ -217,6 +217,7 @@ def _prepare(
     pruner = make_pruner(config.pruner, config.pruner_options)
     assert space is not None
     run_dir = config.run_dir
+    check_strategy_options(config.strategy, config.strategy_options)
     sampler = make_sampler(
         config.strategy, seed=config.seed, space=space, objective=objective,
         **config.strategy_options,
