@@ -91,6 +91,28 @@ SEARCH_CASES: list[Case] = [
         (),
     ),
     (
+        "strategy-option-value-its-constructor-refuses",
+        ["search", "--space", "mlp", "--strategy", "qiea", "--strategy-option", "n_quantum=0"],
+        "error: strategy 'qiea': n_quantum must be an integer >= 1; got 0",
+        {},
+        (),
+    ),
+    (
+        "strategy-option-value-optuna-refuses",
+        [
+            "search",
+            "--space",
+            "mlp",
+            "--strategy",
+            "nsga2",
+            "--strategy-option",
+            "population_size=1",
+        ],
+        "error: strategy 'nsga2': ",
+        {},
+        (),
+    ),
+    (
         "strategy-option-quarch-sets-in-config",
         ["search", "--config", "{tmp}/c.toml"],
         "error: strategy 'tpe' takes no option 'seed'; its options: consider_prior,",

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
+from quarch._errors import ConfigError, QuarchError
 from quarch._registry import Registry
 from quarch.search import _born, _grover, _qaoa, _vqe
 from quarch.search._annealers import DimodSolver, SASolver, SQASolver
@@ -375,8 +376,6 @@ def check_strategy_options(name: str, options: Mapping[str, Any]) -> None:
     else:
         unknown = sorted(set(options) - set(known))
     if unknown:
-        from quarch._errors import ConfigError
-
         which = ", ".join(repr(u) for u in unknown)
         if known is None:
             takes = "quarch sets those itself (--seed, --space, --objectives)"
@@ -416,15 +415,18 @@ def make_sampler(
         options: the strategy's own options.
 
     Raises:
-        ConfigError: an unknown name (the message lists the known ones).
-        ValueError: options the strategy does not accept.
+        ConfigError: an unknown name (the message lists the known ones), an option the
+            strategy does not take (the message lists those it does), or a value its
+            constructor refuses (its own message).
     """
     factory = STRATEGIES.get(name)
     check_strategy_options(name, options)
     extra = {"cheap_metrics": cheap_metrics} if uses_cheap_metrics(name) else {}
     try:
         return factory(seed=seed, space=space, objective=objective, **extra, **options)
-    except TypeError as e:
-        from quarch._errors import ConfigError
-
+    except QuarchError:
+        raise
+    except TypeError as e:  # a user's strategy that takes fewer options than it was given
         raise ConfigError(f"strategy {name!r} rejected its options {options}: {e}") from None
+    except ValueError as e:  # the constructors' checks of each value: the user's to fix
+        raise ConfigError(f"strategy {name!r}: {e}") from None
