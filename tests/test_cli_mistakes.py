@@ -120,6 +120,70 @@ SEARCH_CASES: list[Case] = [
         (),
     ),
     (
+        "mlp-lr-option-its-lr-choice-would-ignore",
+        ["search", "--space", "mlp", "--evaluator-option", "lr=0.05"],
+        "error: space 'mlp' chooses the learning rate (lr among 0.003, 0.01, 0.03), so "
+        "--evaluator-option lr would have no effect; set the choices with --space-option "
+        "learning_rates=0.05 (or 0.01,0.05)",
+        {},
+        (),
+    ),
+    (
+        "mlp-activation-the-model-lacks",
+        ["search", "--space", "mlp", "--space-option", "activations=relu,swish"],
+        "error: space 'mlp' rejected its options {'activations': 'relu,swish'}: activations "
+        "must be a non-empty subset of ['relu', 'tanh', 'gelu', 'sigmoid', 'silu']; got "
+        "['relu', 'swish']",
+        {},
+        (),
+    ),
+    (
+        "mlp-width-zero",
+        ["search", "--space", "mlp", "--space-option", "widths=0,8"],
+        "error: space 'mlp' rejected its options {'widths': '0,8'}: widths must be a "
+        "non-empty list of integers >= 1; got [0, 8]",
+        {},
+        (),
+    ),
+    (
+        "mlp-negative-learning-rate",
+        ["search", "--space", "mlp", "--space-option", "learning_rates=-1"],
+        "error: space 'mlp' rejected its options {'learning_rates': -1}: learning_rates must "
+        "be a non-empty list of numbers > 0; got [-1]",
+        {},
+        (),
+    ),
+    (
+        "cnn-negative-learning-rate",
+        ["search", "--space", "cnn", "--dataset", "digits", "--evaluator-option", "lr=-1"],
+        "error: space 'cnn' refused its evaluator options {'lr': -1}: lr must be a number > 0; "
+        "got -1",
+        {},
+        (),
+    ),
+    (
+        "flag-option-as-a-word",
+        ["search", "--space", "hqnn", "--evaluator-option", "save_weights=no"],
+        "error: space 'hqnn': evaluator option 'save_weights' must be true or false; got 'no'",
+        {},
+        (),
+    ),
+    (
+        "evaluator-option-value-out-of-range",
+        ["search", "--space", "hqnn", "--evaluator-option", "noise_samples=0"],
+        "error: noise_samples must be an integer >= 1; got 0",
+        {},
+        (),
+    ),
+    (
+        "evaluator-option-value-not-a-number",
+        ["search", "--space", "hqnn", "--evaluator-option", "job_overhead_s=soon"],
+        "error: space 'hqnn' refused its evaluator options {'job_overhead_s': 'soon'}: could "
+        "not convert string to float: 'soon'",
+        {},
+        (),
+    ),
+    (
         "objective-the-space-cannot-produce",
         ["search", "--space", "mlp", "--objectives", "val_error,latency_ms"],
         "error: space 'mlp' does not produce metric(s) 'latency_ms' with this config; it "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from quarch._errors import ConfigError
@@ -33,3 +35,50 @@ def test_cnn_comma_lists_of_numbers() -> None:
 def test_a_wrong_item_is_still_named() -> None:
     with pytest.raises(ConfigError, match=r"embeddings must be a non-empty subset.*'angel-y'"):
         _space("hqnn", embeddings="angel-y")
+
+
+def test_mlp_comma_lists_and_single_values() -> None:
+    s = _space("mlp", widths="8,16", activations="silu", learning_rates=0.05, max_layers=2)
+    assert s["width_1"].options == (8, 16) and s.names[-1] == "lr"
+    assert s["activation"].options == ("silu",)
+    assert s["lr"].options == (0.05,)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_layers": "two"}, "max_layers must be an integer >= 1; got 'two'"),
+        ({"max_layers": True}, "max_layers must be an integer >= 1; got True"),
+        ({"widths": "8,0"}, "widths must be a non-empty list of integers >= 1; got [8, 0]"),
+        ({"widths": "8,4.5"}, "widths must be a non-empty list of integers >= 1; got [8, 4.5]"),
+        ({"activations": "relu,swish"}, "activations must be a non-empty subset of"),
+        ({"learning_rates": "0.01,nan"}, "learning_rates must be a non-empty list of numbers"),
+        ({"learning_rates": "0.01,-1"}, "learning_rates must be a non-empty list of numbers"),
+        ({"learning_rates": "fast"}, "learning_rates must be a non-empty list of numbers"),
+    ],
+)
+def test_mlp_refuses_what_would_fail_or_mislead_every_trial(
+    options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        _space("mlp", **options)
+
+
+def test_every_mlp_activation_the_space_offers_the_model_builds() -> None:
+    import torch
+
+    from quarch.spaces.mlp.model import _ACTIVATIONS, MLP
+    from quarch.spaces.mlp.space import ACTIVATIONS
+
+    assert set(ACTIVATIONS) == set(_ACTIVATIONS)
+    for act in ACTIVATIONS:
+        net = MLP({"n_layers": 1, "width_0": 4, "activation": act}, (3,), 2)
+        assert net(torch.ones(2, 3)).shape == (2, 2)
+
+
+def test_every_flag_option_is_an_evaluator_option() -> None:
+    from quarch.spaces import BUILTIN_SPACES
+
+    for name in BUILTIN_SPACES:
+        spec = get_spec(name)
+        assert set(spec.flag_options) <= set(spec.evaluator_options), name

@@ -11,6 +11,7 @@ from quarch.evaluate._base import Evaluator, Metrics, cheap_metrics, check_metri
 from quarch.evaluate.training import (
     EpochHook,
     TrainingEvaluator,
+    check_lr,
     classification_error,
     epoch_hook,
     save_weights,
@@ -26,6 +27,7 @@ __all__ = [
     "TrainingEvaluator",
     "cheap_metrics",
     "check_device",
+    "check_lr",
     "check_metrics",
     "classification_error",
     "epoch_hook",

@@ -12,6 +12,7 @@ import contextvars
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +130,17 @@ def _copy_state(model: nn.Module) -> dict[str, Any]:
     if meta is not None:
         out._metadata = meta
     return out  # type: ignore[no-any-return]
+
+
+def check_lr(lr: Any) -> float:
+    """``lr`` as a float if it is a finite number > 0; else ``ValueError`` naming it.
+
+    Checked when an evaluator is made, so a bad ``--evaluator-option lr=...`` stops the
+    run before its first trial instead of failing every trial in Adam's constructor.
+    """
+    if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < float(lr) < math.inf:
+        raise ValueError(f"lr must be a number > 0; got {lr!r}")
+    return float(lr)
 
 
 @contextlib.contextmanager
@@ -353,6 +365,7 @@ class TrainingEvaluator:
             raise ValueError(f"epochs must be >= 1; got {epochs}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        check_lr(lr)
         self.build_model = build_model
         self.data = data
         self.epochs = epochs

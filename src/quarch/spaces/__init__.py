@@ -115,14 +115,25 @@ def make_evaluator(
         weights_dir: where a trainable evaluator saves each trial's weights.
 
     Raises:
-        ConfigError: the config asks what the space cannot do, or an unusable device.
+        ConfigError: the config asks what the space cannot do, an unusable device, or an
+            evaluator option whose value the evaluator refuses (its own message, with
+            the options given: a user's mistake, not an internal error).
     """
+    from quarch._errors import ConfigError, QuarchError
     from quarch.evaluate import check_device
 
     spec = get_spec(config.space)
     spec.check(config)
     check_device(config.device)
-    return spec.make_evaluator(space, config, weights_dir=weights_dir)
+    try:
+        return spec.make_evaluator(space, config, weights_dir=weights_dir)
+    except QuarchError:
+        raise
+    except (TypeError, ValueError) as e:
+        given = dict(config.evaluator_options)
+        raise ConfigError(
+            f"space {config.space!r} refused its evaluator options {given}: {e}"
+        ) from None
 
 
 def register_space(spec: SpaceSpec, *, replace: bool = False) -> SpaceSpec:

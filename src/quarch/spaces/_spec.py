@@ -59,6 +59,9 @@ class SpaceSpec:
         evaluator_options (Mapping[str, str]): the keys ``[evaluator_options]`` may
             hold, each with a one-line description. Anything else is refused before
             the run starts, with this list.
+        flag_options (tuple[str, ...]): those of them that are true or false; any other
+            value is refused before the run starts (``save_weights=no`` is a non-empty
+            string, which Python reads as true: the opposite of what it says).
         weight_sharing (str | None): the evaluator option that scores with inherited
             weights (``--supercircuit``), or ``None`` when the space has no weight
             sharing.
@@ -75,6 +78,7 @@ class SpaceSpec:
     default_dataset: ClassVar[str | None] = None
     dataset_aware: ClassVar[bool] = False
     evaluator_options: ClassVar[Mapping[str, str]] = {}
+    flag_options: ClassVar[tuple[str, ...]] = ()
     weight_sharing: ClassVar[str | None] = None
     device_kinds: ClassVar[tuple[str, ...]] = ()
     export_formats: ClassVar[tuple[str, ...]] = ()
@@ -177,6 +181,13 @@ class SpaceSpec:
                 f"space {self.name!r} takes no evaluator option {', '.join(map(repr, unknown))}; "
                 f"it takes: {known}"
             )
+        for key in self.flag_options:
+            value = config.evaluator_options.get(key)
+            if value is not None and not isinstance(value, bool):
+                raise ConfigError(
+                    f"space {self.name!r}: evaluator option {key!r} must be true or false; "
+                    f"got {value!r}"
+                )
         produced = self.metrics(config)
         if produced is not None:
             from quarch.objectives import Budget

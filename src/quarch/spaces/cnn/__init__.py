@@ -48,6 +48,7 @@ class CNNSpec(SpaceSpec):
         "recalibration_batches": "batches of 256 images to recalibrate batch-norm (default 8)",
         "save_weights": "save each trial's trained weights in RUN/weights (default true)",
     }
+    flag_options = ("supernet", "supercircuit", "save_weights")
 
     unreproducible = frozenset({"latency_ms"})  # measured when the profile is local-cpu
 

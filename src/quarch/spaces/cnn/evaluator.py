@@ -35,6 +35,7 @@ from quarch.cost.onnx import measure_latency_ms, quantize_int8, to_onnx
 from quarch.evaluate import (
     Metrics,
     TrainingEvaluator,
+    check_lr,
     classification_error,
     save_weights,
     torch_threads,
@@ -276,6 +277,7 @@ class SuperNetEvaluator:
         self.torch_threads = torch_threads
         if supernet_epochs < 1:
             raise ValueError(f"supernet_epochs must be >= 1; got {supernet_epochs}")
+        check_lr(lr)
         self.costs = _EdgeMetrics(data, device_profile, latency, latency_repeats, threads)
         self.space = space
         self.data = data
@@ -391,7 +393,7 @@ def make_cnn_evaluator(
         "latency_repeats": int(opts.get("latency_repeats", 50)),
         "threads": int(opts.get("threads", 1)),
         "torch_threads": int(opts.get("torch_threads", 1)),
-        "lr": float(opts.get("lr", DEFAULT_LR)),
+        "lr": check_lr(opts.get("lr", DEFAULT_LR)),
         "batch_size": config.batch_size or DEFAULT_BATCH_SIZE,
         "device": config.device,
     }

@@ -59,6 +59,7 @@ class HQNNSpec(SpaceSpec):
         "record_epochs": "comma list of epoch counts: also record val_error_e<k> and "
         "test_error_e<k> after k epochs, and train_seconds (a multi-fidelity table)",
     }
+    flag_options = ("supercircuit", "noise_aware", "zne", "save_weights")
 
     unreproducible = frozenset({"sim_time_ms"})
 

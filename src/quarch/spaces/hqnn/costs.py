@@ -36,6 +36,7 @@ trajectories are seeded by it).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -147,6 +148,13 @@ class HybridCosts:
             isinstance(qubit_budget, bool) or not isinstance(qubit_budget, int) or qubit_budget < 1
         ):
             raise ConfigError(f"qubit_budget must be an integer >= 1; got {qubit_budget!r}")
+        if shots is not None:
+            _at_least("shots", shots, 1)
+        _at_least("noise_samples", noise_samples, 1)
+        _at_least("noise_max_qubits", noise_max_qubits, 1)
+        _at_least("transpile_seed", transpile_seed, 0)
+        if isinstance(job_overhead_s, bool) or not 0 <= float(job_overhead_s) < math.inf:
+            raise ConfigError(f"job_overhead_s must be a number >= 0; got {job_overhead_s!r}")
         if cutter not in ("builtin", "qiskit"):
             raise ConfigError(f"cutter must be 'builtin' or 'qiskit'; got {cutter!r}")
         if optimization_level not in (0, 1, 2, 3):
@@ -276,3 +284,10 @@ class HybridCosts:
 def _error(model: HybridNet, q: torch.Tensor, y: torch.Tensor) -> float:
     logits = model.head(q.float())
     return float((logits.argmax(1) != y).float().mean()) if len(y) else 0.0
+
+
+def _at_least(name: str, value: Any, low: int) -> None:
+    """Refuse (one line, naming the option) anything but an integer >= ``low``: checked
+    when the evaluator is made, even where the option only matters with noise on."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name} must be an integer >= {low}; got {value!r}")

@@ -331,6 +331,8 @@ class SuperCircuitEvaluator:
     ) -> None:
         if finetune_steps < 0:
             raise ValueError(f"finetune_steps must be an integer >= 0; got {finetune_steps}")
+        if steps is not None and steps < 1:  # at construction: training starts at trial 0
+            raise ValueError(f"supercircuit_steps must be an integer >= 1; got {steps}")
         self.data = data
         self.space = space
         self.seed = seed

@@ -28,6 +28,7 @@ Options are plain lists so a run can narrow them with ``--space-option KEY=VALUE
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -155,7 +156,7 @@ def hqnn_space(
         lrs = [float(v) for v in option_list(learning_rates)]
     except (TypeError, ValueError):
         raise ValueError(f"learning_rates must be numbers > 0; got {learning_rates!r}") from None
-    if not lrs or any(v <= 0 for v in lrs):
+    if not lrs or not all(math.isfinite(v) and v > 0 for v in lrs):
         raise ValueError(f"learning_rates must be a non-empty list of numbers > 0; got {lrs}")
     rots = _subset("rotations", rotations, ROTATIONS)
     ents = _subset("entanglements", entanglements, ENTANGLEMENTS)

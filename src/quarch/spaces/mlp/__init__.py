@@ -31,6 +31,7 @@ class MLPSpec(SpaceSpec):
         "lr": "learning rate of an architecture without an lr choice (default 0.01)",
         "save_weights": "save each trial's trained weights in RUN/weights (default true)",
     }
+    flag_options = ("save_weights",)
     export_formats = ("torch", "onnx", "onnx-int8")
 
     def space(self, **options: Any) -> Space:
@@ -50,11 +51,19 @@ class MLPSpec(SpaceSpec):
     def make_evaluator(
         self, space: Space, config: SearchConfig, *, weights_dir: Path | None = None
     ) -> Evaluator:
+        from quarch._errors import ConfigError
         from quarch.data import load_dataset, standardise
         from quarch.evaluate import TrainingEvaluator
         from quarch.spaces.mlp.model import MLP
 
         opts = dict(config.evaluator_options)
+        if "lr" in opts and "lr" in space.names:
+            lrs = ", ".join(f"{v:g}" for v in space.choices[space.names.index("lr")].options)
+            raise ConfigError(
+                f"space 'mlp' chooses the learning rate (lr among {lrs}), so "
+                "--evaluator-option lr would have no effect; set the choices with "
+                "--space-option learning_rates=0.05 (or 0.01,0.05)"
+            )
         if not opts.pop("save_weights", True):
             weights_dir = None
         data = load_dataset(

@@ -33,6 +33,7 @@ class NB201Spec(SpaceSpec):
     evaluator_options: ClassVar[dict[str, str]] = {
         "latency": "also return the six latency columns (default true)",
     }
+    flag_options = ("latency",)
 
     def space(self, **options: Any) -> Space:
         return nb201_space(**options)
