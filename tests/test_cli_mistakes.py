@@ -420,6 +420,12 @@ RUN_CASES: list[tuple[str, Callable[[Path, int], list[str]], str, tuple[str, ...
         (),
     ),
     (
+        "worker-on-a-sqlite-file-that-does-not-exist",
+        lambda run, n: ["worker", "--storage", f"sqlite:///{run.parent}/nowhere", "--study", "s"],
+        "error: no study database at '{parent}/nowhere' (storage 'sqlite:///{parent}/nowhere')",
+        (),
+    ),
+    (
         "resume-a-folder-that-is-no-run",
         lambda run, n: ["search", "--resume", str(run.parent / "nowhere")],
         "error: '{parent}/nowhere' is not a quarch run folder",

@@ -209,6 +209,10 @@ def load_study(spec: str, run_dir: Path, study_name: str) -> optuna.Study:
         name = "study.db" if spec == "sqlite" else "journal.log"
         if not (run_dir / name).is_file():  # opening it would create an empty one
             raise RunError(f"run folder {str(run_dir)!r} has no {name}: its study is missing")
+    elif spec.startswith("sqlite:///"):  # the same for a SQLite file named by URL
+        path = spec[len("sqlite:///") :].split("?", 1)[0]
+        if path != ":memory:" and not Path(path).is_file():
+            raise RunError(f"no study database at {path!r} (storage {mask_secrets(spec)!r})")
     try:
         storage = make_storage(spec, run_dir)
         with warnings.catch_warnings():
