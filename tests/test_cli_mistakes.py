@@ -113,6 +113,24 @@ SEARCH_CASES: list[Case] = [
         (),
     ),
     (
+        "top-level-key-below-an-options-table",
+        ["search", "--config", "{tmp}/c.toml"],
+        "error: strategy 'random' takes no option 'strategy'; its options: none (`quarch "
+        "strategies random`) ('strategy' is a config key: in a TOML file, keys below "
+        "[strategy_options] belong to it; put them above it)",
+        {"c.toml": 'space = "mlp"\n[strategy_options]\nstrategy = "qiea"\n'},
+        (),
+    ),
+    (
+        "top-level-key-below-the-evaluator-table",
+        ["search", "--config", "{tmp}/c.toml"],
+        "error: space 'mlp' takes no evaluator option 'trials'; it takes: lr, save_weights "
+        "('trials' is a config key: in a TOML file, keys below [evaluator_options] belong "
+        "to it; put them above it)",
+        {"c.toml": 'space = "mlp"\n[evaluator_options]\nsave_weights = false\ntrials = 3\n'},
+        (),
+    ),
+    (
         "strategy-option-quarch-sets-in-config",
         ["search", "--config", "{tmp}/c.toml"],
         "error: strategy 'tpe' takes no option 'seed'; its options: consider_prior,",

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from quarch._errors import ConfigError
 
-__all__ = ["PRUNERS", "SearchConfig", "mask_secrets", "strip_password"]
+__all__ = ["PRUNERS", "SearchConfig", "mask_secrets", "misplaced_keys_hint", "strip_password"]
 
 #: ``--pruner`` names: Optuna's median and Hyperband pruners, or none.
 PRUNERS: tuple[str, ...] = ("none", "median", "hyperband")
@@ -312,3 +312,18 @@ class SearchConfig:
     def save(self, path: str | Path) -> None:
         """Write as JSON."""
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def misplaced_keys_hint(keys: Any, table: str) -> str:
+    """A hint to add to the line that refuses option ``keys`` of ``[table]``: which of
+    them are top-level config keys. In a TOML file every key after a ``[table]`` header
+    belongs to that table, so ``strategy = "qiea"`` written below ``[strategy_options]``
+    arrives as a strategy option, and the refusal alone would not say why."""
+    top = sorted(set(keys) & {f.name for f in dataclasses.fields(SearchConfig)})
+    if not top:
+        return ""
+    which = ", ".join(repr(k) for k in top)
+    verb = "is a config key" if len(top) == 1 else "are config keys"
+    return (
+        f" ({which} {verb}: in a TOML file, keys below [{table}] belong to it; put them above it)"
+    )

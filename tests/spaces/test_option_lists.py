@@ -82,3 +82,16 @@ def test_every_flag_option_is_an_evaluator_option() -> None:
     for name in BUILTIN_SPACES:
         spec = get_spec(name)
         assert set(spec.flag_options) <= set(spec.evaluator_options), name
+
+
+def test_a_config_key_among_space_options_is_named_as_one() -> None:
+    """A TOML file's ``trials = 3`` written below ``[space_options]`` arrives there."""
+    with pytest.raises(ConfigError) as e:
+        _space("mlp", max_layers=2, trials=3)
+    assert str(e.value).endswith(
+        "('trials' is a config key: in a TOML file, keys below [space_options] belong to it; "
+        "put them above it)"
+    )
+    with pytest.raises(ConfigError) as e:
+        _space("mlp", bogus=1)
+    assert "config key" not in str(e.value)

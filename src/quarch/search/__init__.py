@@ -24,6 +24,7 @@ import optuna
 
 from quarch._errors import ConfigError, QuarchError
 from quarch._registry import Registry
+from quarch.config import misplaced_keys_hint
 from quarch.search import _born, _grover, _qaoa, _vqe
 from quarch.search._annealers import DimodSolver, SASolver, SQASolver
 from quarch.search._born import BornSampler
@@ -381,7 +382,8 @@ def check_strategy_options(name: str, options: Mapping[str, Any]) -> None:
             takes = "quarch sets those itself (--seed, --space, --objectives)"
         else:
             takes = f"its options: {', '.join(known) or 'none'} (`quarch strategies {name}`)"
-        raise ConfigError(f"strategy {name!r} takes no option {which}; {takes}")
+        hint = misplaced_keys_hint(unknown, "strategy_options")
+        raise ConfigError(f"strategy {name!r} takes no option {which}; {takes}{hint}")
 
 
 def uses_cheap_metrics(name: str) -> bool:

@@ -118,10 +118,13 @@ class SpaceSpec:
         try:
             return self.space(**opts)
         except (TypeError, ValueError) as e:
+            from quarch.config import misplaced_keys_hint
+
             known = self.space_option_names(e)
             takes = f"; it takes: {', '.join(known)}" if known else ""
+            hint = misplaced_keys_hint(set(opts) - set(known), "space_options") if known else ""
             raise ConfigError(
-                f"space {self.name!r} rejected its options {opts}: {e}{takes}"
+                f"space {self.name!r} rejected its options {opts}: {e}{takes}{hint}"
             ) from None
 
     def space_option_names(self, error: BaseException | None = None) -> list[str]:
@@ -177,9 +180,11 @@ class SpaceSpec:
         unknown = sorted(set(config.evaluator_options) - set(self.evaluator_options))
         if unknown:
             known = ", ".join(sorted(self.evaluator_options)) or "none"
+            from quarch.config import misplaced_keys_hint
+
             raise ConfigError(
                 f"space {self.name!r} takes no evaluator option {', '.join(map(repr, unknown))}; "
-                f"it takes: {known}"
+                f"it takes: {known}{misplaced_keys_hint(unknown, 'evaluator_options')}"
             )
         for key in self.flag_options:
             value = config.evaluator_options.get(key)
