@@ -76,7 +76,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "simulator": (
         ["src/quarch/quantum/_apply.py", "src/quarch/quantum/_matrices.py"],
-        ["tests/quantum/test_simulator.py"],
+        ["tests/quantum/test_simulator.py", "tests/quantum/test_small_path.py",
+         "tests/quantum/test_device_placement.py", "tests/quantum/test_measurements.py",
+         "tests/quantum/test_templates.py", "tests/quantum/test_pennylane_source.py"],
     ),
     "small-engine": (
         ["src/quarch/quantum/_small_run.py"],

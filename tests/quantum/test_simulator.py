@@ -274,7 +274,7 @@ def _check_c128_plan(c: Circuit, w: np.ndarray, x: np.ndarray, **plan_kw: Any) -
     np.testing.assert_allclose(wt.grad.numpy(), gw, atol=1e-6)
     np.testing.assert_allclose(xt.grad.numpy(), gx, atol=1e-6)
     psi = plan.state(torch.tensor(x), torch.tensor(w))
-    np.testing.assert_allclose(psi.numpy(), _pl_state(c, w, x), atol=1e-10)
+    np.testing.assert_allclose(psi.numpy(), _pl_state(c, w, x), rtol=0, atol=1e-10)
 
 
 def _check_c64_layer(c: Circuit, w: np.ndarray, x: np.ndarray, grad_rtol: float = 0.0) -> None:
@@ -289,6 +289,33 @@ def _check_c64_layer(c: Circuit, w: np.ndarray, x: np.ndarray, grad_rtol: float 
     np.testing.assert_allclose(out.detach().numpy(), ref, atol=2e-5)
     np.testing.assert_allclose(layer.weights.grad.numpy(), gw, rtol=grad_rtol, atol=2e-3)
     np.testing.assert_allclose(xt.grad.numpy(), gx, atol=2e-4)
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("conj", [False, True])
+@pytest.mark.parametrize("lazy", [False, True])
+@pytest.mark.parametrize("d", [3, 5])
+def test_realify_is_the_complex_product_on_interleaved_pairs(
+    d: int, transpose: bool, conj: bool, lazy: bool
+) -> None:
+    """``view_as_real(x) @ realify(m) == view_as_real(x @ A)`` for ``A`` = ``m``, ``m^T``,
+    ``conj(m)``, ``m^H``, per row and shared, also for a lazily conjugated ``m``. Sizes
+    no plan uses (3, 5), so the gather index is built here rather than read from the
+    cache that earlier calls filled."""
+    from quarch.quantum._apply import realify
+
+    rng = np.random.default_rng(d)
+    m = torch.tensor(rng.normal(size=(2, d, d)) + 1j * rng.normal(size=(2, d, d)))
+    x = torch.tensor(rng.normal(size=(2, 4, d)) + 1j * rng.normal(size=(2, 4, d)))
+    given = m.conj() if lazy else m  # a conjugate view: realify must resolve it
+    a = given.resolve_conj()
+    a = a.transpose(-1, -2) if transpose else a
+    a = a.conj() if conj else a
+    want = torch.view_as_real(x @ a).flatten(-2)
+    got = torch.view_as_real(x).flatten(-2) @ realify(given, transpose=transpose, conj=conj)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    shared = torch.view_as_real(x).flatten(-2) @ realify(given[0], transpose=transpose, conj=conj)
+    torch.testing.assert_close(shared[0], want[0], rtol=0, atol=1e-12)
 
 
 class TestFusedEngine:
@@ -306,6 +333,21 @@ class TestFusedEngine:
         rng = np.random.default_rng(n * 10 + layers)
         w = rng.uniform(-3, 3, c.n_weights)
         x = rng.uniform(-2, 2, (4, c.n_inputs))
+        _check_c128_plan(c, w, x, max_block_qubits=k)
+
+    @pytest.mark.parametrize("k", [2, 3])
+    def test_scaled_angles_keep_complex128_precision(self, k: int) -> None:
+        """Angle scales that float32 cannot hold (0.3, 0.7) on inputs, input products and
+        weights, through per-sample and shared blocks: the state to 1e-10 of PennyLane's
+        (a scale table made in float32 would be off by about 1e-8)."""
+        c = Circuit(5).add(AngleEmbedding(5, rotation="Y"))
+        for q in range(5):
+            c.rz(q, c.new_weight(scale=0.7)).rx(q, Input(q, scale=0.3))
+        c.cnot(0, 1).cnot(2, 3).cnot(3, 4).crx(4, 0, Input(0, 2, scale=0.3))
+        c.ry(1, c.new_weight(scale=0.3)).crz(1, 2, c.new_weight(scale=0.7))
+        rng = np.random.default_rng(k)
+        w = rng.uniform(-3, 3, c.n_weights)
+        x = rng.uniform(-2, 2, (3, c.n_inputs))
         _check_c128_plan(c, w, x, max_block_qubits=k)
 
     def test_complex64_gradients(self) -> None:
@@ -329,7 +371,7 @@ class TestFusedEngine:
         for k in (2, 3, 4):
             plan = compile_circuit(c, dtype=torch.complex128, max_block_qubits=k)
             psi = plan.state(torch.tensor(x), torch.tensor(w))
-            np.testing.assert_allclose(psi.numpy(), _pl_state(c, w, x), atol=1e-10)
+            np.testing.assert_allclose(psi.numpy(), _pl_state(c, w, x), rtol=0, atol=1e-10)
             words = ["X0", "Y1 Z2", "Z0 Z3", "X1 X2 Y3"]
             got = plan.expval(words, torch.tensor(x), torch.tensor(w))
             dense = torch.as_tensor(_pl_state(c, w, x))
