@@ -40,7 +40,7 @@ def test_to_qiskit_keeps_the_gates_after_a_rot() -> None:
     c = Circuit(2).rot(0, 0.3, 1.1, -0.7).x(1)
     psi = Statevector(to_qiskit(c)).reverse_qargs().data
     want = np.kron(_rz(-0.7) @ _ry(1.1) @ _rz(0.3) @ [1, 0], [0, 1])
-    np.testing.assert_allclose(psi, want, atol=1e-12)
+    np.testing.assert_allclose(psi, want, rtol=0, atol=1e-12)
 
 
 def test_to_qiskit_refuses_channels_and_amplitude_embeddings_in_full() -> None:
@@ -72,7 +72,7 @@ def test_constants_beside_torch_weights_in_one_operation() -> None:
     w = torch.tensor([0.7, -1.3], dtype=torch.float64, requires_grad=True)
     got = _pennylane_state(to_pennylane(c), 2, weights=w)
     want = Statevector(to_qiskit(c, [0.7, -1.3])).reverse_qargs().data
-    np.testing.assert_allclose(got.detach().numpy(), want, atol=1e-12)
+    np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=1e-12)
     (got.real + got.imag).sum().backward()
 
     def f(v: list[float]) -> float:  # the same function of Qiskit's state
@@ -93,7 +93,7 @@ def test_constants_beside_torch_inputs_in_one_operation() -> None:
     got = _pennylane_state(to_pennylane(c), 2, inputs=x).numpy()
     for b in range(2):
         want = Statevector(to_qiskit(c.bind(inputs=x[b]))).reverse_qargs().data
-        np.testing.assert_allclose(got[b], want, atol=1e-12)
+        np.testing.assert_allclose(got[b], want, rtol=0, atol=1e-12)
 
 
 def test_amplitude_embedding_padded_on_three_wires_and_normalised() -> None:
@@ -104,7 +104,7 @@ def test_amplitude_embedding_padded_on_three_wires_and_normalised() -> None:
     v /= np.linalg.norm(v)
     want = np.kron(np.eye(4), np.array([[1, 1], [1, -1]]) / math.sqrt(2)) @ v
     got = _pennylane_state(to_pennylane(c), 3, inputs=x)
-    np.testing.assert_allclose(got.detach().numpy(), want, atol=1e-12)
+    np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=1e-12)
 
 
 def test_amplitude_embedding_of_exactly_2_to_the_n_features_is_normalised() -> None:
@@ -113,7 +113,7 @@ def test_amplitude_embedding_of_exactly_2_to_the_n_features_is_normalised() -> N
     c = Circuit(2).amplitude_embedding(4, normalize=True)
     x = torch.tensor([0.3, -1.0, 0.2, 0.9], dtype=torch.float64)
     got = _pennylane_state(to_pennylane(c), 2, inputs=x)
-    np.testing.assert_allclose(got.numpy(), (x / x.norm()).numpy(), atol=1e-12)
+    np.testing.assert_allclose(got.numpy(), (x / x.norm()).numpy(), rtol=0, atol=1e-12)
 
 
 def test_pennylane_refusals_in_full() -> None:

@@ -61,7 +61,7 @@ class TestCorrectness:
 
         ref = np.asarray(run(w, x))
         rho = density_matrix(c, inputs=torch.tensor(x), weights=torch.tensor(w))
-        np.testing.assert_allclose(rho.numpy(), ref, atol=1e-10)
+        np.testing.assert_allclose(rho.numpy(), ref, rtol=0, atol=1e-10)
 
     def test_noise_model_and_readout_match_default_mixed(self) -> None:
         c = Circuit(2)
@@ -95,12 +95,14 @@ class TestCorrectness:
         z0, x1, zy = run()
         got = noisy_expval(c, ["Z0", "X1", "Z0 Y1"], noise_model=model)[0]
         f = 1 - 2 * 0.03
-        np.testing.assert_allclose(got.numpy(), [z0 * f, x1 * f, zy * f**2], atol=1e-10)
+        np.testing.assert_allclose(got.numpy(), [z0 * f, x1 * f, zy * f**2], rtol=0, atol=1e-10)
         # Readout error on probabilities: each bit flips independently (closed form).
         clean = noisy_probs(c, noise_model=NoiseModel(model.gate_errors))[0].numpy()
         flip = np.array([[0.97, 0.03], [0.03, 0.97]])
         ref = np.kron(flip, flip) @ clean
-        np.testing.assert_allclose(noisy_probs(c, noise_model=model)[0].numpy(), ref, atol=1e-12)
+        np.testing.assert_allclose(
+            noisy_probs(c, noise_model=model)[0].numpy(), ref, rtol=0, atol=1e-12
+        )
 
     def test_noiseless_equals_state_vector(self) -> None:
         c = Circuit(2).h(0).cnot(0, 1).ry(1, 0.3)

@@ -165,7 +165,7 @@ def test_random_noisy_circuits_equal_qiskit(seed: int) -> None:
     nc = NoisyCircuit(n, _quarch_steps(steps), n_weights=n_weights, n_inputs=2)
     got = noisy_density_matrix(nc, inputs=torch.tensor(x), weights=w.tolist()).numpy()
     for b in range(3):
-        np.testing.assert_allclose(got[b], _truth(n, steps, x[b], w), atol=1e-10)
+        np.testing.assert_allclose(got[b], _truth(n, steps, x[b], w), rtol=0, atol=1e-10)
 
 
 def test_channels_on_wires_of_two_units_and_idle_wires() -> None:
@@ -188,7 +188,7 @@ def test_channels_on_wires_of_two_units_and_idle_wires() -> None:
     ]
     nc = NoisyCircuit(n, _quarch_steps(steps))
     got = noisy_density_matrix(nc)[0].numpy()
-    np.testing.assert_allclose(got, _truth(n, steps), atol=1e-12)
+    np.testing.assert_allclose(got, _truth(n, steps), rtol=0, atol=1e-12)
 
 
 def test_amplitude_embedding_then_the_input_map() -> None:
@@ -204,7 +204,9 @@ def test_amplitude_embedding_then_the_input_map() -> None:
     psi0 = mapped / np.linalg.norm(mapped)
     got = noisy_density_matrix(nc, inputs=torch.tensor(x))
     assert got.shape == (1, 4, 4)
-    np.testing.assert_allclose(got[0].numpy(), _truth(n, steps, mapped, None, psi0), atol=1e-12)
+    np.testing.assert_allclose(
+        got[0].numpy(), _truth(n, steps, mapped, None, psi0), rtol=0, atol=1e-12
+    )
 
 
 def test_complex64_agrees_with_qiskit() -> None:
@@ -245,7 +247,7 @@ def test_folding_equals_the_circuit_its_inverse_and_the_circuit(seed: int, scale
                 rho = _evolve(rho, n, s, None, None)
         for s in steps:
             rho = _evolve(rho, n, s, None, None)
-    np.testing.assert_allclose(got, rho.data, atol=1e-10)
+    np.testing.assert_allclose(got, rho.data, rtol=0, atol=1e-10)
     assert nc.folded(1).steps == nc.steps
     assert nc.folded(scale).n_gates == scale * nc.n_gates + (scale // 2) * 2 * sum(
         op.name == "sx" for op, _ in groups
@@ -296,7 +298,7 @@ def test_readout_errors_per_wire_by_hand() -> None:
         wires = [int(t[1:]) for t in word.split() if t != "I"]
         want.append(sum(measured[m] * (-1) ** sum((m >> (n - 1 - q)) & 1 for q in wires)
                         for m in range(2**n)))  # fmt: skip
-    np.testing.assert_allclose(got, want, atol=1e-12)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
 def test_a_word_whose_readout_coefficients_all_vanish_reads_zero() -> None:
@@ -305,7 +307,7 @@ def test_a_word_whose_readout_coefficients_all_vanish_reads_zero() -> None:
     words = parse_observables(["Z0", "Z1", "Z0 Z1"], 2)
     out = expvals_from_probs(probs, words, ((0.5, 0.5), (0.0, 0.0)))
     # Z1 with no readout error: P(b1 = 0) - P(b1 = 1) = (0.1 + 0.3) - (0.2 + 0.4)
-    np.testing.assert_allclose(out.numpy(), [[0.0, -0.2, 0.0]], atol=1e-15)
+    np.testing.assert_allclose(out.numpy(), [[0.0, -0.2, 0.0]], rtol=0, atol=1e-15)
 
 
 def test_z_terms_refuses_x_and_y_words() -> None:

@@ -94,7 +94,9 @@ def test_density_matrix_of_a_noise_model_equals_qiskit() -> None:
     w = np.array([0.35, -1.25])
     got = density_matrix(c, inputs=torch.tensor(x), weights=torch.tensor(w), noise_model=_MODEL)
     for b in range(2):
-        np.testing.assert_allclose(got[b].numpy(), _qiskit_rho(_by_hand(c), 3, x[b], w), atol=1e-12)
+        np.testing.assert_allclose(
+            got[b].numpy(), _qiskit_rho(_by_hand(c), 3, x[b], w), rtol=0, atol=1e-12
+        )
 
 
 def test_a_weight_no_gate_reads_is_still_counted() -> None:
@@ -105,7 +107,7 @@ def test_a_weight_no_gate_reads_is_still_counted() -> None:
     c.new_weight()  # the last weight: read by no gate
     got = density_matrix(c, weights=[0.8, 5.0], noise_model=_MODEL)[0].numpy()
     want = _qiskit_rho([Op("rx", (0,), (0.8,)), Op("depolarizing", (0,), (0.06,))], 1, None, None)
-    np.testing.assert_allclose(got, want, atol=1e-12)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
 def test_no_noise_after_an_amplitude_embedding_or_a_channel() -> None:
@@ -140,7 +142,9 @@ def test_noisy_probs_pass_everything_through(dtype: torch.dtype) -> None:
         rho = _qiskit_rho(_by_hand(c), 3, x[b], w)
         np.testing.assert_allclose(got[b].numpy(), _readout(np.diag(rho).real, 3, 0.04), atol=tol)
     clean = noisy_probs(c, inputs=torch.tensor(x[:1]), weights=torch.tensor(w))[0].numpy()
-    np.testing.assert_allclose(clean, np.diag(_qiskit_rho(c.ops, 3, x[0], w)).real, atol=1e-12)
+    np.testing.assert_allclose(
+        clean, np.diag(_qiskit_rho(c.ops, 3, x[0], w)).real, rtol=0, atol=1e-12
+    )
 
 
 def _pauli(word: str, n: int) -> np.ndarray:
@@ -220,7 +224,7 @@ def test_kraus_operators_equal_aers_channels(name: str) -> None:
     ks = kraus(name, 0.3).numpy()
     assert np.allclose(sum(k.conj().T @ k for k in ks), np.eye(2), atol=1e-15)
     got = sum(np.kron(k.conj(), k) for k in ks)
-    np.testing.assert_allclose(got, SuperOp(_aer_channel(name, 0.3)).data, atol=1e-12)
+    np.testing.assert_allclose(got, SuperOp(_aer_channel(name, 0.3)).data, rtol=0, atol=1e-12)
 
 
 def test_results_stay_on_the_inputs_device() -> None:

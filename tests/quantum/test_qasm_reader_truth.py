@@ -37,7 +37,7 @@ def _qiskit_state(text: str) -> np.ndarray:
 
 def _assert_same_state(text: str) -> None:
     got = statevector(from_qasm(text)).numpy().reshape(-1)
-    np.testing.assert_allclose(got, _qiskit_state(text), atol=1e-12)
+    np.testing.assert_allclose(got, _qiskit_state(text), rtol=0, atol=1e-12)
 
 
 def _prepare(n: int) -> str:
@@ -190,7 +190,7 @@ def test_a_native_gate_keeps_its_own_matrix_over_a_definition() -> None:
     """A ``gate`` definition of a gate quarch knows is ignored: the native matrix wins."""
     text = _HEAD + "gate sx a { x a; }\nqreg q[1];\nsx q[0];\n"
     psi = statevector(from_qasm(text)).numpy().reshape(-1)
-    np.testing.assert_allclose(psi, [(1 + 1j) / 2, (1 - 1j) / 2], atol=1e-15)
+    np.testing.assert_allclose(psi, [(1 + 1j) / 2, (1 - 1j) / 2], rtol=0, atol=1e-15)
 
 
 def test_identity_gates_append_nothing() -> None:

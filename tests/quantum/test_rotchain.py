@@ -70,7 +70,7 @@ def test_matrices_equal_explicit_kronecker_products(
             want = factors[0]
             for f in factors[1:]:
                 want = np.kron(want, f)
-            np.testing.assert_allclose(got[g, :, :, b].numpy(), want, atol=1e-12)
+            np.testing.assert_allclose(got[g, :, :, b].numpy(), want, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -93,8 +93,8 @@ def test_vectors_are_the_product_state_halves(depth: int, rows: int, k: int, bat
         bottom = np.ones(1)
         for c in cols[k:]:
             bottom = np.kron(bottom, c)
-        np.testing.assert_allclose(got[: 2**k, b].numpy(), top, atol=1e-12)
-        np.testing.assert_allclose(got[2**k :, b].numpy(), bottom, atol=1e-12)
+        np.testing.assert_allclose(got[: 2**k, b].numpy(), top, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(got[2**k :, b].numpy(), bottom, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("vector", [False, True])

@@ -148,7 +148,7 @@ class TestCorrectness:
         ref = np.stack([np.broadcast_to(np.asarray(r), (x.shape[0],)) for r in run(w, x)], -1)
         xt = torch.tensor(x) if c.n_inputs else None
         got = compile_circuit(c, dtype=torch.complex128).expval(words, xt, torch.tensor(w))
-        np.testing.assert_allclose(np.broadcast_to(got.numpy(), ref.shape), ref, atol=1e-10)
+        np.testing.assert_allclose(np.broadcast_to(got.numpy(), ref.shape), ref, rtol=0, atol=1e-10)
 
     @pytest.mark.parametrize("seed", range(1, 60, 3))
     def test_gradients_match_pennylane(self, seed: int) -> None:
@@ -179,7 +179,7 @@ class TestCorrectness:
         x = rng.uniform(-3, 3, c.n_inputs)
         bound = c.bind(w, x)
         ref = Statevector(to_qiskit(bound)).reverse_qargs().data
-        np.testing.assert_allclose(statevector(bound).numpy(), ref, atol=1e-10)
+        np.testing.assert_allclose(statevector(bound).numpy(), ref, rtol=0, atol=1e-10)
 
     def test_block_widths_agree(self) -> None:
         c, w, x = _case(11)

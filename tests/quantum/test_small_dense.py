@@ -314,9 +314,11 @@ def test_iqp_in_closed_form() -> None:
     (out * torch.tensor([1.0, 2.0])).sum().backward()
     tab = _runtime(plan).dense  # type: ignore[attr-defined]
     assert isinstance(tab, DenseTables) and tab.phase is not None and tab.phase.pure
-    np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-12)
+    np.testing.assert_allclose(out.detach().numpy(), ref, rtol=0, atol=1e-12)
     with torch.no_grad():  # a validation call: the phases without any derivative
-        np.testing.assert_allclose(_z(plan, x.detach(), w.detach()).numpy(), ref, atol=1e-12)
+        np.testing.assert_allclose(
+            _z(plan, x.detach(), w.detach()).numpy(), ref, rtol=0, atol=1e-12
+        )
 
     def loss(wv: np.ndarray, xv: np.ndarray) -> float:
         return float(sum((expz(wv, r) * [1.0, 2.0]).sum() for r in xv))
@@ -347,8 +349,8 @@ def test_the_phase_state_of_h_and_rz() -> None:
     _z(plan, torch.zeros(DENSE_ROWS, 2), torch.zeros(c.n_weights))
     p, const = phase_state(_runtime(plan))  # type: ignore[misc]
     bits = np.array([[(k >> (1 - q)) & 1 for k in range(4)] for q in range(2)])
-    np.testing.assert_allclose(p, np.array([[1.0], [0.5]]) * (bits - 0.5), atol=1e-12)
-    np.testing.assert_allclose(const, np.full(4, 0.5), atol=1e-12)
+    np.testing.assert_allclose(p, np.array([[1.0], [0.5]]) * (bits - 0.5), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(const, np.full(4, 0.5), rtol=0, atol=1e-12)
     c = Circuit(2)
     for q in range(2):
         c.rx(q, Input(q)).rz(q, Input(q))
@@ -387,7 +389,7 @@ def test_diagonals_in_closed_form() -> None:
             np.vdot(psi, np.kron(z, np.eye(2)) @ psi).real,
             np.vdot(psi, np.kron(np.eye(2), z) @ psi).real,
         ]
-        np.testing.assert_allclose(got[row], want, atol=1e-12)
+        np.testing.assert_allclose(got[row], want, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("gate", ["cz", "cphase"])  # phases +-1, or e^{0.7i}
@@ -817,11 +819,13 @@ def test_one_gradient_wanted(wanted: str, rotation: str, monkeypatch: pytest.Mon
         w = torch.tensor(w0, requires_grad=wanted == "weights")
         x = torch.tensor(x0, requires_grad=wanted == "inputs")
         out = _z(plan, x, w)
-        np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-12)
+        np.testing.assert_allclose(out.detach().numpy(), ref, rtol=0, atol=1e-12)
         (out * torch.arange(1, 4)).sum().backward()
         got = w.grad if wanted == "weights" else x.grad
         other = x.grad if wanted == "weights" else w.grad
-        np.testing.assert_allclose(got.numpy(), gw if wanted == "weights" else gx, atol=1e-12)
+        np.testing.assert_allclose(
+            got.numpy(), gw if wanted == "weights" else gx, rtol=0, atol=1e-12
+        )
         assert other is None
     assert count.calls == 3
 

@@ -93,7 +93,7 @@ def _check(c: Circuit, w: np.ndarray, x: np.ndarray, path: str = "small") -> Non
     if xt is not None:
         np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-6, atol=1e-6)
     got = plan.state(torch.tensor(x) if c.n_inputs else None, torch.tensor(w)).numpy()
-    np.testing.assert_allclose(np.broadcast_to(got, psi.shape), psi, atol=1e-10)
+    np.testing.assert_allclose(np.broadcast_to(got, psi.shape), psi, rtol=0, atol=1e-10)
 
 
 def _random_case(seed: int, batch: int) -> tuple[Circuit, np.ndarray, np.ndarray]:

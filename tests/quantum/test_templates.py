@@ -51,7 +51,7 @@ class TestCorrectness:
             qml.StronglyEntanglingLayers(s_w, wires=range(n))
             return qml.state()
 
-        np.testing.assert_allclose(_state(c, x, w), np.asarray(run(x)), atol=1e-10)
+        np.testing.assert_allclose(_state(c, x, w), np.asarray(run(x)), rtol=0, atol=1e-10)
 
     def test_amplitude_embedding_pads_and_normalises(self) -> None:
         x = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 0.0]])
@@ -63,7 +63,9 @@ class TestCorrectness:
             qml.CNOT(wires=[0, 1])
             return qml.state()
 
-        np.testing.assert_allclose(_state(c, x, np.zeros(0)), np.asarray(run(x)), atol=1e-10)
+        np.testing.assert_allclose(
+            _state(c, x, np.zeros(0)), np.asarray(run(x)), rtol=0, atol=1e-10
+        )
 
     def test_patterns(self) -> None:
         assert entangler_pairs(4, "ring") == [(0, 1), (1, 2), (2, 3), (3, 0)]

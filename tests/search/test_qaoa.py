@@ -50,7 +50,7 @@ class TestCorrectness:
             for _ in range(n):
                 mixer = np.kron(mixer, rx)
             psi = mixer @ psi
-        np.testing.assert_allclose(qaoa_probs(C, g, b), np.abs(psi) ** 2, atol=1e-10)
+        np.testing.assert_allclose(qaoa_probs(C, g, b), np.abs(psi) ** 2, rtol=0, atol=1e-10)
 
     def test_batched_angles(self) -> None:
         C = _qubo_costs(3, 2)
@@ -58,7 +58,7 @@ class TestCorrectness:
         B = np.array([[0.5, 0.6], [0.7, 0.8]])
         out = qaoa_probs(C, G, B)
         for i in range(2):
-            np.testing.assert_allclose(out[i], qaoa_probs(C, G[i], B[i]), atol=1e-12)
+            np.testing.assert_allclose(out[i], qaoa_probs(C, G[i], B[i]), rtol=0, atol=1e-12)
 
     @pytest.mark.parametrize("seed", range(3))
     def test_ground_state_probability_grows_with_p(self, seed: int) -> None:

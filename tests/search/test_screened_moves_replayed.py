@@ -403,7 +403,7 @@ class TestQPSOScreened:
         for t in study.trials:
             x, prop = _qpso_replay(study, space, t.number, S=S, beta=beta, sizes=SIZES,
                                    seed=SEED, screen=screen, consult=consult)  # fmt: skip
-            np.testing.assert_allclose(t.system_attrs["QPSOSampler:x"], x, atol=1e-12)
+            np.testing.assert_allclose(t.system_attrs["QPSOSampler:x"], x, rtol=0, atol=1e-12)
             assert _idx(space, t) == prop, f"trial {t.number}"
         assert next(pending, None) is None and picked_other > 0
 
@@ -423,7 +423,7 @@ class TestQPSOScreened:
         for t in study.trials:
             x, prop = _qpso_replay(study, space, t.number, S=S, beta=beta, sizes=sizes,
                                    seed=SEED)  # fmt: skip
-            np.testing.assert_allclose(t.system_attrs["QPSOSampler:x"], x, atol=1e-12)
+            np.testing.assert_allclose(t.system_attrs["QPSOSampler:x"], x, rtol=0, atol=1e-12)
             assert _idx(space, t) == prop, f"trial {t.number}"
 
     def test_trials_added_by_hand_have_no_position(self) -> None:
@@ -450,7 +450,7 @@ class TestQPSOScreened:
         for t in study.trials[S:]:
             x, prop = _qpso_replay(study, space, t.number, S=S, beta=beta, sizes=SIZES,
                                    seed=SEED)  # fmt: skip
-            np.testing.assert_allclose(t.system_attrs["QPSOSampler:x"], x, atol=1e-12)
+            np.testing.assert_allclose(t.system_attrs["QPSOSampler:x"], x, rtol=0, atol=1e-12)
             assert _idx(space, t) == prop, f"trial {t.number}"
 
 
@@ -471,8 +471,8 @@ def test_encoding_of_a_nudged_proposal(x: list[float], prop: list[int], want: li
     hist = History.__new__(History)
     hist.sizes = [3, 2]
     got = QPSOSampler._encode_into(np.array(x), prop, hist)
-    np.testing.assert_allclose(got, want, atol=1e-15)
-    np.testing.assert_allclose(_raise_into(np.array(x), prop, (3, 2)), want, atol=1e-15)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(_raise_into(np.array(x), prop, (3, 2)), want, rtol=0, atol=1e-15)
 
 
 # -- QIEA's generation state -----------------------------------------------------------
@@ -507,7 +507,7 @@ class TestQIEAGenerationState:
             for i in range(n_q):
                 for j in range(len(SIZES)):
                     got = attrs[f"QIEASampler:generation:{g}"]["q"][i][j]
-                    np.testing.assert_allclose(got, q[i][j], atol=1e-15)
+                    np.testing.assert_allclose(got, q[i][j], rtol=0, atol=1e-15)
 
     def test_a_late_trial_does_not_rewrite_a_generation(self) -> None:
         """Workers sharing a study agree on a generation's state once it is stored: a
@@ -573,7 +573,7 @@ class TestDefaults:
                     want = (1 - step) * np.asarray(prev[i][j])
                     want[o] += step
                     got = attrs[f"QIEASampler:generation:{g}"]["q"][i][j]
-                    np.testing.assert_allclose(got, want, atol=1e-15)
+                    np.testing.assert_allclose(got, want, rtol=0, atol=1e-15)
         for t in trials:
             q, partner = _qiea_setup(study, space, t.number, n_q)
             rng = np.random.default_rng([SEED, t.number])
@@ -586,7 +586,7 @@ class TestDefaults:
         for t in study.trials:
             x, prop = _qpso_replay(study, space, t.number, S=10, beta=0.5, sizes=SIZES,
                                    seed=SEED)  # fmt: skip
-            np.testing.assert_allclose(t.system_attrs["QPSOSampler:x"], x, atol=1e-12)
+            np.testing.assert_allclose(t.system_attrs["QPSOSampler:x"], x, rtol=0, atol=1e-12)
             assert _idx(space, t) == prop, f"trial {t.number}"
 
 
