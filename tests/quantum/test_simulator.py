@@ -296,13 +296,16 @@ def _check_c64_layer(c: Circuit, w: np.ndarray, x: np.ndarray, grad_rtol: float 
 @pytest.mark.parametrize("lazy", [False, True])
 @pytest.mark.parametrize("d", [3, 5])
 def test_realify_is_the_complex_product_on_interleaved_pairs(
-    d: int, transpose: bool, conj: bool, lazy: bool
+    d: int, transpose: bool, conj: bool, lazy: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``view_as_real(x) @ realify(m) == view_as_real(x @ A)`` for ``A`` = ``m``, ``m^T``,
-    ``conj(m)``, ``m^H``, per row and shared, also for a lazily conjugated ``m``. Sizes
-    no plan uses (3, 5), so the gather index is built here rather than read from the
-    cache that earlier calls filled."""
+    ``conj(m)``, ``m^H``, per row and shared, also for a lazily conjugated ``m``. The
+    gather indices' cache starts empty, so the index is built here rather than read from
+    what earlier calls (in this process, or the one a mutation run forks from) filled."""
+    from quarch.quantum import _apply
     from quarch.quantum._apply import realify
+
+    monkeypatch.setattr(_apply, "_REAL_IDX", {})
 
     rng = np.random.default_rng(d)
     m = torch.tensor(rng.normal(size=(2, d, d)) + 1j * rng.normal(size=(2, d, d)))
@@ -348,7 +351,34 @@ class TestFusedEngine:
         rng = np.random.default_rng(k)
         w = rng.uniform(-3, 3, c.n_weights)
         x = rng.uniform(-2, 2, (3, c.n_inputs))
-        _check_c128_plan(c, w, x, max_block_qubits=k)
+        _check_c128_plan(c, w, x, max_block_qubits=k, path="engine")
+
+    def test_a_batched_group_mixes_shared_and_per_sample_gates(self) -> None:
+        """Two blocks of one batched group whose first CRX is shared in one and
+        per-sample in the other (and the reverse for the second): the shared matrix is
+        broadcast to the batch before the group's stack. Complex128 against PennyLane's
+        state, and complex64 (the gate masks in the layer's dtype) against its
+        expectations and gradients."""
+        c = Circuit(4).add(AngleEmbedding(4, rotation="Y"))
+        c.crx(0, 1, c.new_weight()).crx(1, 0, Input(0, scale=0.3))
+        c.crx(2, 3, Input(1)).crx(3, 2, c.new_weight(scale=0.7))
+        c.cnot(1, 2)
+        rng = np.random.default_rng(11)
+        w = rng.uniform(-3, 3, c.n_weights)
+        x = rng.uniform(-2, 2, (3, c.n_inputs))
+        _check_c128_plan(c, w, x, max_block_qubits=2, path="engine")
+        plan = compile_circuit(c, max_block_qubits=2, path="engine")
+        groups = plan._runtime(True, False).eng.groups
+        assert [(g.batched, len(g.blocks)) for g in groups if g.kinds == ("P", "P")] == [(True, 2)]
+        ref, gw, gx = pl_z_and_grads(c, w, x)
+        wt = torch.tensor(w, dtype=torch.float32, requires_grad=True)
+        xt = torch.tensor(x, dtype=torch.float32, requires_grad=True)
+        out = plan.expval(None, xt, wt)
+        (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
+        assert out.dtype == torch.float32
+        np.testing.assert_allclose(out.detach().numpy(), ref, rtol=0, atol=2e-6)
+        np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=0, atol=2e-5)
+        np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=0, atol=2e-5)
 
     def test_complex64_gradients(self) -> None:
         c = _layered(8, 3)

@@ -18,8 +18,8 @@ calls: constant tensors, gather indices and the state-sized workspace buffers.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
@@ -48,9 +48,8 @@ def kron_tree(m: torch.Tensor) -> torch.Tensor:
     out = m[..., 0, :, :]
     for t in reversed(tails):
         r, c = out.shape[-2] * t.shape[-2], out.shape[-1] * t.shape[-1]
-        out = (out[..., :, None, :, None] * t[..., None, :, None, :]).reshape(
-            *torch.broadcast_shapes(out.shape[:-2], t.shape[:-2]), r, c
-        )
+        # a tail keeps the leading axes of ``m``, as ``out`` does: no broadcast needed
+        out = (out[..., :, None, :, None] * t[..., None, :, None, :]).reshape(*out.shape[:-2], r, c)
     return out
 
 
@@ -81,15 +80,13 @@ class Runtime:
         self._ws: dict[tuple[object, ...], Workspace] = {}
         self._gidx: dict[tuple[object, ...], list[tuple[torch.Tensor, torch.Tensor] | None]] = {}
 
-    def const(self, key: str, make: Any, device: torch.device) -> torch.Tensor:
+    def const(
+        self, key: str, make: Callable[..., torch.Tensor], device: torch.device
+    ) -> torch.Tensor:
         """The tensor ``make()`` on ``device``, built once per ``(key, device)``."""
         t = self._cache.get((key, device))
         if t is None:
-            t = make()
-            if isinstance(t, np.ndarray):
-                t = torch.as_tensor(t)
-            t = t.to(device)
-            self._cache[(key, device)] = t
+            t = self._cache[(key, device)] = make().to(device)
         return t
 
     def workspace(self, device: torch.device, rows: int, dim: int) -> Workspace:
