@@ -380,6 +380,32 @@ class TestFusedEngine:
         np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=0, atol=2e-5)
         np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=0, atol=2e-5)
 
+    def test_one_plan_at_changing_batch_sizes(self) -> None:
+        """The engine keeps its state buffers between calls: a call with other rows must
+        get buffers of its own shape (3, 5, then 3 rows again, each against PennyLane)."""
+        c = _layered(5, 2, reupload=True)
+        rng = np.random.default_rng(4)
+        w = rng.uniform(-3, 3, c.n_weights)
+        plan = compile_circuit(c, dtype=torch.complex128, max_block_qubits=3, path="engine")
+        for rows in (3, 5, 3):
+            x = rng.uniform(-2, 2, (rows, c.n_inputs))
+            psi = plan.state(torch.tensor(x), torch.tensor(w))
+            np.testing.assert_allclose(psi.numpy(), _pl_state(c, w, x), rtol=0, atol=1e-10)
+
+    def test_per_sample_weights_beside_constant_angles(self) -> None:
+        """Weights given per row (``[rows, n_weights]``) in a circuit that also has
+        constant angles (RX(0.3)): each row's state is PennyLane's with that row's
+        weights."""
+        c = _layered(5, 2, reupload=True)
+        rng = np.random.default_rng(8)
+        w = rng.uniform(-3, 3, (3, c.n_weights))
+        x = rng.uniform(-2, 2, (3, c.n_inputs))
+        plan = compile_circuit(c, dtype=torch.complex128, max_block_qubits=3, path="engine")
+        psi = plan.state(torch.tensor(x), torch.tensor(w)).numpy()
+        for b in range(3):
+            want = _pl_state(c, w[b], x[b : b + 1])
+            np.testing.assert_allclose(psi[b : b + 1], want, rtol=0, atol=1e-10)
+
     def test_complex64_gradients(self) -> None:
         c = _layered(8, 3)
         rng = np.random.default_rng(5)
