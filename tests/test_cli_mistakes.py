@@ -419,6 +419,12 @@ RUN_CASES: list[tuple[str, Callable[[Path, int], list[str]], str, tuple[str, ...
         (),
     ),
     (
+        "train-on-something-that-is-no-torch-device",
+        lambda run, n: ["train", str(run), "--trial", str(n), "--device", "gpu"],
+        "error: --device 'gpu' is not a torch device",
+        (),
+    ),
+    (
         "new-run-in-a-run-folder",
         lambda run, n: ["search", "--space", "mlp", "--out", str(run)],
         "error: run folder '{run}' already holds a study; continue it with `quarch search "

@@ -40,6 +40,26 @@ def test_train_reproduces_trial_and_reports_spread(run: tuple[Path, object]) -> 
     assert saved["trial"] == t.number
 
 
+def test_train_on_another_device_than_the_search(run: tuple[Path, object], tmp_path: Path) -> None:
+    """A run searched on a device this machine lacks (its config says ``cuda:63``) trains
+    here with ``device="cpu"``, to the trial's own metrics; without it, one ConfigError
+    before any training and nothing written."""
+    import shutil
+
+    out, res = run
+    t = res.complete[0]  # type: ignore[attr-defined]
+    moved = tmp_path / "run"
+    shutil.copytree(out, moved)
+    shutil.rmtree(moved / "train", ignore_errors=True)
+    cfg = json.loads((moved / "config.json").read_text())
+    (moved / "config.json").write_text(json.dumps({**cfg, "device": "cuda:63"}))
+    with pytest.raises(ConfigError, match=r"^--device cuda:63: "):
+        train_trial(moved, t.number, seeds=1)
+    assert not (moved / "train").exists()
+    tr = train_trial(moved, t.number, seeds=1, device="cpu")
+    assert tr.val_accuracy[0] == pytest.approx(100 * (1 - t.metrics["val_error"]))
+
+
 def test_export_torch_and_onnx_match(run: tuple[Path, object], tmp_path: Path) -> None:
     ort = pytest.importorskip("onnxruntime")
     out, res = run

@@ -514,6 +514,10 @@ def train(
         int | None, typer.Option(metavar="N", help="Training epochs. [default: the run's]")
     ] = None,
     seeds: Annotated[int, typer.Option(metavar="N", help="Seeds to train with.")] = 3,
+    device: Annotated[
+        str | None,
+        typer.Option(metavar="DEV", help="Torch device: cpu, cuda, cuda:1. [default: the run's]"),
+    ] = None,
     json_out: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
@@ -521,7 +525,10 @@ def train(
     from quarch.finalize import train_trial
 
     with _interrupted_plainly():
-        res = train_trial(run, trial, epochs=epochs, seeds=seeds, progress=not (quiet or json_out))
+        res = train_trial(
+            run, trial, epochs=epochs, seeds=seeds, progress=not (quiet or json_out),
+            device=device,
+        )  # fmt: skip
     summary = res.to_json()
     if json_out:
         sys.stdout.write(json.dumps(summary) + "\n")

@@ -186,19 +186,22 @@ def train_trial(
     seeds: int = 3,
     ablation: bool = True,
     progress: bool = False,
+    device: str | None = None,
 ) -> TrainResult:
     """Train trial ``trial`` of a run with ``seeds`` seeds (the trial's own seed first).
 
     Hybrid networks (models holding a ``QuantumLayer``) are trained beside their
     classical ablation with the same seeds. The result is also saved as
     ``RUN/train/trial_<N>.json``. ``progress`` shows a bar over every epoch on stderr.
+    ``device`` trains on that torch device instead of the run's (checked before any
+    training: an unusable one is a :class:`ConfigError`).
     """
     if seeds < 1:
         raise ConfigError(f"seeds must be >= 1; got {seeds}")
     if epochs is not None and epochs < 1:
         raise ConfigError(f"epochs must be >= 1; got {epochs}")
     run, t = _open(run_dir, trial)
-    ev: Any = run.evaluator(standalone=True, epochs=epochs)
+    ev: Any = run.evaluator(standalone=True, epochs=epochs, device=device)
     seed0 = _seed(t)
     seed_list = [seed0] + [trial_seed(seed0, k) for k in range(1, seeds)]
     val, test, params = [], [], 0.0

@@ -178,7 +178,9 @@ class Run:
             )
         return t
 
-    def evaluator(self, *, standalone: bool = False, epochs: int | None = None) -> Evaluator:
+    def evaluator(
+        self, *, standalone: bool = False, epochs: int | None = None, device: str | None = None
+    ) -> Evaluator:
         """The run's evaluator, as the search built it.
 
         Args:
@@ -186,12 +188,16 @@ class Run:
                 scored inherited weights (a weight-sharing run has no model of a trial's
                 own to train or export).
             epochs: train this many epochs instead of the run's.
+            device: train on this torch device instead of the run's (a search on a
+                laptop's CPU, its winner trained to completion on a GPU, or back).
         """
         from quarch.spaces import make_evaluator
 
         cfg = self.config
         if epochs is not None:
             cfg = dataclasses.replace(cfg, epochs=epochs)
+        if device is not None:
+            cfg = dataclasses.replace(cfg, device=device)
         share = self.spec.weight_sharing
         if standalone:
             opts = {k: v for k, v in cfg.evaluator_options.items() if k != share}
