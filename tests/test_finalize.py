@@ -58,6 +58,14 @@ def test_train_on_another_device_than_the_search(run: tuple[Path, object], tmp_p
     assert not (moved / "train").exists()
     tr = train_trial(moved, t.number, seeds=1, device="cpu")
     assert tr.val_accuracy[0] == pytest.approx(100 * (1 - t.metrics["val_error"]))
+    # export: the same choice, the file written from the CPU
+    target = tmp_path / "model.pt"
+    with pytest.raises(ConfigError, match=r"^--device cuda:63: "):
+        export_trial(moved, t.number, "torch", target)
+    assert not target.exists()
+    got = export_trial(moved, t.number, "torch", target, device="cpu")
+    assert got.checks["val_error"] == pytest.approx(t.metrics["val_error"])
+    assert torch.load(target, weights_only=False)["arch"] == t.params
 
 
 def test_export_torch_and_onnx_match(run: tuple[Path, object], tmp_path: Path) -> None:

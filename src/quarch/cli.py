@@ -579,6 +579,13 @@ def export(
             "kept in float by default (for integer-only targets such as microcontrollers).",
         ),
     ] = False,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DEV",
+            help="Torch device for any training first: cpu, cuda. [default: the run's]",
+        ),
+    ] = None,
     json_out: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
@@ -588,7 +595,7 @@ def export(
     with _interrupted_plainly():
         res = export_trial(
             run, trial, format, out, epochs=epochs, sample=sample, full_int8=full_int8,
-            progress=not (quiet or json_out),
+            progress=not (quiet or json_out), device=device,
         )  # fmt: skip
     if json_out:
         sys.stdout.write(

@@ -311,6 +311,7 @@ def export_trial(
     full_int8: bool = False,
     repeats: int = 50,
     progress: bool = False,
+    device: str | None = None,
 ) -> ExportResult:
     """Write trial ``trial``'s trained network in format ``fmt`` to ``out``.
 
@@ -324,6 +325,8 @@ def export_trial(
         fmt: one of :data:`EXPORT_FORMATS`.
         out: the file to write.
         epochs: train this many epochs instead of the search's.
+        device: train (when it must) on this torch device instead of the run's; the
+            file is written from the CPU either way.
         sample: for ``qasm``, the test-split sample whose features are bound.
         full_int8: for ``onnx-int8``, quantise every node, the one-channel stem that
             stays in float by default included (integer-only targets).
@@ -350,7 +353,7 @@ def export_trial(
         raise ConfigError(
             f"space {run.config.space!r} exports {', '.join(run.spec.export_formats)}, not {fmt!r}"
         )
-    ev: Any = run.evaluator(standalone=True, epochs=epochs)
+    ev: Any = run.evaluator(standalone=True, epochs=epochs, device=device)
     loaded = _saved_model(run, t, ev) if epochs is None else None
     if loaded is not None:
         model, metrics = loaded
@@ -359,6 +362,7 @@ def export_trial(
         with _training_bar(progress, 1, n_epochs, f"retrain trial {trial}") as begin:
             begin("")
             model, metrics = ev.fit(t.params, seed=_seed(t), epochs=epochs)
+    model = model.to("cpu")  # every format is written (and checked) from the CPU
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     checks: dict[str, Any] = {

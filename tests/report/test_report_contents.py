@@ -69,6 +69,23 @@ def test_sections_a_person_reads(hybrid_run: Path) -> None:
     assert f"{abl['test_accuracy']['mean']:.2f} ± {abl['test_accuracy']['std']:.2f}" in text
 
 
+def test_a_run_searched_on_a_device_this_machine_lacks_still_draws(
+    hybrid_run: Path, tmp_path: Path
+) -> None:
+    """The report builds its models on the CPU (it trains nothing): a run whose config
+    names ``cuda:63`` gets the same circuit diagrams here, not a 'no drawing' note."""
+    moved = tmp_path / "run"
+    shutil.copytree(hybrid_run, moved)
+    shutil.rmtree(moved / "report", ignore_errors=True)
+    cfg = json.loads((moved / "config.json").read_text())
+    (moved / "config.json").write_text(json.dumps({**cfg, "device": "cuda:63"}))
+    rep = write_report(moved)
+    page = rep.html.read_text()
+    assert "no drawing" not in page
+    assert re.findall(r"<h3>Trial (\d+)</h3>", page)
+    assert any(p.suffix == ".svg" for p in rep.images)
+
+
 def test_pareto_table_shows_only_the_choices_used(hybrid_run: Path) -> None:
     page = write_report(hybrid_run).html.read_text()
     table = page.split("<h2>Pareto architectures")[1].split("</table>")[0]

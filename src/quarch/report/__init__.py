@@ -87,7 +87,7 @@ def _winner_model(run: Run, arch: dict[str, Any], seed: int) -> tuple[Any, Any]:
     """Build (untrained) the model of ``arch`` through the run's own evaluator."""
     if not run.spec.is_trainable():
         return None, None
-    ev: Any = run.evaluator(standalone=True)
+    ev: Any = run.evaluator(standalone=True, device="cpu")  # a drawing trains nothing
     return ev.build(arch, seed=seed), getattr(ev, "data", None)
 
 

@@ -93,7 +93,7 @@ def quantum_section(run: Any, trials: Sequence[Any], image: Image) -> str:
         image: ``image(name, figure, alt) -> html`` (saves the PNG, embeds it).
     """
     try:
-        ev = run.evaluator(standalone=True)
+        ev = run.evaluator(standalone=True, device="cpu")  # routes circuits, trains nothing
     except Exception:  # a section must never stop the report
         return ""
     routed_of = getattr(ev, "routed_circuit", None)
