@@ -180,6 +180,23 @@ SEARCH_CASES: list[Case] = [
         (),
     ),
     (
+        "cnn-supernet-without-recalibration-batches",
+        [
+            "search",
+            "--space",
+            "cnn",
+            "--dataset",
+            "digits",
+            "--supercircuit",
+            "--evaluator-option",
+            "recalibration_batches=0",
+        ],
+        "error: space 'cnn' refused its evaluator options {'recalibration_batches': 0, "
+        "'supercircuit': True}: recalibration_batches must be >= 1; got 0",
+        {},
+        (),
+    ),
+    (
         "flag-option-as-a-word",
         ["search", "--space", "hqnn", "--evaluator-option", "save_weights=no"],
         "error: space 'hqnn': evaluator option 'save_weights' must be true or false; got 'no'",

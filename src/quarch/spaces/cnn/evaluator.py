@@ -278,6 +278,8 @@ class SuperNetEvaluator:
         if supernet_epochs < 1:
             raise ValueError(f"supernet_epochs must be >= 1; got {supernet_epochs}")
         check_lr(lr)
+        if isinstance(recalibration_batches, bool) or recalibration_batches < 1:
+            raise ValueError(f"recalibration_batches must be >= 1; got {recalibration_batches}")
         self.costs = _EdgeMetrics(data, device_profile, latency, latency_repeats, threads)
         self.space = space
         self.data = data
