@@ -393,3 +393,61 @@ def test_engine_results_stay_on_the_inputs_device() -> None:
     w = torch.zeros(n_weights, device="meta", dtype=torch.float64)
     ev = noisy_circuit_expval(nc, ["Z0", "Z1 Z2"], inputs=x, weights=w)
     assert (ev.device.type, tuple(ev.shape)) == ("meta", (2, 2))
+
+
+def test_relaxation_accepts_its_boundaries_and_refuses_just_past_them() -> None:
+    """Full decay (gamma 1), full dephasing (coherence 0) and T2 = 2 T1 exactly (coherence
+    squared equal to 1 - gamma) are channels; coherence 0.75 at gamma 0.5 is not (its
+    square, 0.5625, exceeds 0.5, though its cube would not)."""
+    for gamma, coherence in ((1.0, 0.0), (0.0, 0.0), (0.75, 0.5), (0.0, 1.0)):
+        r = Relaxation(0, gamma, coherence)
+        k = np.array(r.kraus())
+        np.testing.assert_allclose(
+            sum(m.conj().T @ m for m in k), np.eye(2), rtol=0, atol=1e-12
+        )  # trace preserving at the boundary
+    edge = Relaxation.from_times(1, 0.7, 2.0, 4.0)  # T2 = 2 T1: Aer's limit
+    assert edge.coherence**2 == pytest.approx(1 - edge.gamma, abs=1e-15)
+    with pytest.raises(
+        NoiseError, match=r"^relaxation needs coherence\*\*2 <= 1 - gamma \(T2 <= 2 T1\)$"
+    ):
+        Relaxation(0, 0.5, 0.75)
+
+
+def test_three_qubit_gates_in_noisy_units_equal_qiskit() -> None:
+    """Toffoli and controlled-SWAP units between channels, with the diagonal one-qubit
+    gates that wait on their wires merged into them (a 2x2 gate embedded in an 8x8
+    unit), against Qiskit's density matrix."""
+    steps: list[Any] = [
+        Op("h", (0,)), Op("ry", (1,), (0.7,)), Op("rx", (3,), (Weight(0),)),
+        Op("rz", (1,), (0.4,)), Op("t", (2,)),
+        Op("ccx", (0, 1, 2)), Op("cnot", (2, 0)), Op("cz", (1, 2)),
+        PauliNoise((2,), (0.85, 0.05, 0.05, 0.05)), Op("s", (3,)),
+        Op("cswap", (3, 0, 2)), Op("swap", (3, 2)), (Relaxation.from_times(0, 0.3, 1.0, 1.4), (1.0, 1.4, 0.3)),
+        Op("ccx", (3, 2, 1)), Op("cnot", (1, 0)), PauliNoise((1, 3), _two_wire_probs()),
+    ]  # fmt: skip
+    w = np.array([1.1])
+    nc = NoisyCircuit(4, _quarch_steps(steps), n_weights=1)
+    got = noisy_density_matrix(nc, weights=w.tolist()).numpy()
+    np.testing.assert_allclose(got[0], _truth(4, steps, None, w), rtol=0, atol=1e-12)
+
+
+def _two_wire_probs() -> tuple[float, ...]:
+    probs = np.full(16, 0.01)
+    probs[0] = 1 - probs[1:].sum()
+    return tuple(float(p) for p in probs)
+
+
+def test_expectations_in_complex64_and_the_memory_refusal() -> None:
+    steps = (Op("h", (0,)), Op("cnot", (0, 1)), PauliNoise.depolarizing((1,), 0.1))
+    nc = NoisyCircuit(2, steps)
+    low = noisy_circuit_expval(nc, ["Z0 Z1"], dtype=torch.complex64)
+    high = noisy_circuit_expval(nc, ["Z0 Z1"])
+    assert low.dtype == torch.float32 and high.dtype == torch.float64
+    assert float(low[0, 0]) == pytest.approx(float(high[0, 0]), abs=1e-6)
+    with pytest.raises(
+        NoiseError,
+        match=r"^a density matrix of 2 qubits for a batch of 1 needs about 0\.0 GiB; the "
+        r"limit is 1e-09 GiB \(max_memory_gb\)\. Use fewer qubits, a smaller batch, or "
+        r"quantum trajectories$",
+    ):
+        noisy_circuit_expval(nc, ["Z0"], max_memory_gb=1e-9)
