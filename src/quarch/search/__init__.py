@@ -192,6 +192,8 @@ def _add(
     sampler: Callable[..., Any],
     defaults: Mapping[str, Any] | None = None,
 ) -> None:
+    """Register a built-in strategy with the sampler class its factory builds and the
+    options the factory sets over that class's defaults (``quarch strategies NAME``)."""
     STRATEGIES.add(name, factory, description)
     _BUILDS[name] = (factory, sampler, defaults or {})
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -289,5 +290,5 @@ def _error(model: HybridNet, q: torch.Tensor, y: torch.Tensor) -> float:
 def _at_least(name: str, value: Any, low: int) -> None:
     """Refuse (one line, naming the option) anything but an integer >= ``low``: checked
     when the evaluator is made, even where the option only matters with noise on."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
         raise ConfigError(f"{name} must be an integer >= {low}; got {value!r}")
