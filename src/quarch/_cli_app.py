@@ -7,8 +7,11 @@ themselves to the same application without importing the search command.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,7 +22,7 @@ from rich.table import Table
 from quarch._errors import ConfigError
 from quarch.config import SearchConfig
 
-__all__ = ["DataDirOption", "JsonFlag", "app"]
+__all__ = ["DataDirOption", "JsonFlag", "RunArg", "app"]
 
 
 class _Command(typer.core.TyperCommand):
@@ -64,6 +67,18 @@ def _d(field: str, text: str) -> str:
 
 class _Interrupted(Exception):
     """Ctrl-C, with the line that says how far the command got."""
+
+
+@contextlib.contextmanager
+def _interrupted_plainly() -> Iterator[None]:
+    """Ctrl-C in a command that leaves nothing to resume: one line, exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise _Interrupted("interrupted") from None
+
+
+RunArg = Annotated[Path, typer.Argument(metavar="RUN", help="The run folder.")]
 
 
 @app.callback()

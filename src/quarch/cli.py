@@ -35,10 +35,12 @@ from quarch._cli_app import (
     _NAME,
     DataDirOption,
     JsonFlag,
+    RunArg,
     _Command,
     _d,
     _fmt,
     _Interrupted,
+    _interrupted_plainly,
     _kv,
     _out,
     _print_result,
@@ -433,9 +435,6 @@ def benchmark(
     _out.print(result.table())
 
 
-RunArg = Annotated[Path, typer.Argument(metavar="RUN", help="The run folder.")]
-
-
 @app.command(cls=_Command)
 def report(
     run: RunArg,
@@ -495,124 +494,6 @@ def trials(
             what = ", ".join(f"{k}={v}" for k, v in used.items())
         table.add_row(str(t.number), t.state.lower(), *vals, secs, what)
     _out.print(table)
-
-
-@contextlib.contextmanager
-def _interrupted_plainly() -> Iterator[None]:
-    """Ctrl-C in a command that leaves nothing to resume: one line, exit 130."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        raise _Interrupted("interrupted") from None
-
-
-@app.command(cls=_Command)
-def train(
-    run: RunArg,
-    trial: Annotated[int, typer.Option(metavar="N", help="Trial number to train.")],
-    epochs: Annotated[
-        int | None, typer.Option(metavar="N", help="Training epochs. [default: the run's]")
-    ] = None,
-    seeds: Annotated[int, typer.Option(metavar="N", help="Seeds to train with.")] = 3,
-    device: Annotated[
-        str | None,
-        typer.Option(metavar="DEV", help="Torch device: cpu, cuda, cuda:1. [default: the run's]"),
-    ] = None,
-    json_out: JsonFlag = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
-) -> None:
-    """Train a trial's architecture to completion with several seeds (+ classical ablation)."""
-    from quarch.finalize import train_trial
-
-    with _interrupted_plainly():
-        res = train_trial(
-            run, trial, epochs=epochs, seeds=seeds, progress=not (quiet or json_out),
-            device=device,
-        )  # fmt: skip
-    summary = res.to_json()
-    if json_out:
-        sys.stdout.write(json.dumps(summary) + "\n")
-        return
-    table = Table(title=f"trial {trial}: {res.epochs} epochs, {len(res.seeds)} seeds")
-    for col in ("model", "params", "val accuracy %", "test accuracy %"):
-        table.add_column(col)
-
-    def ms(d: dict[str, Any]) -> str:
-        return f"{d['mean']:.2f} ± {d['std']:.2f}"
-
-    table.add_row(
-        "searched", f"{res.params:g}", ms(summary["val_accuracy"]), ms(summary["test_accuracy"])
-    )
-    if "classical_ablation" in summary:
-        a = summary["classical_ablation"]
-        table.add_row(
-            "classical ablation", f"{a['params']:g}", ms(a["val_accuracy"]), ms(a["test_accuracy"])
-        )
-    _out.print(table)
-
-
-@app.command(cls=_Command)
-def export(
-    run: RunArg,
-    trial: Annotated[int, typer.Option(metavar="N", help="Trial number to export.")],
-    format: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            metavar="FORMAT",
-            help="torch, onnx, onnx-int8, qasm (OpenQASM 2, inputs bound to one sample), "
-            "qasm3 (OpenQASM 3, inputs kept), qiskit (a .qpy file) or pennylane.",
-        ),
-    ],
-    out: Annotated[Path, typer.Option(metavar="FILE", help="File to write.")],
-    epochs: Annotated[
-        int | None, typer.Option(metavar="N", help="Train this many epochs first.")
-    ] = None,
-    sample: Annotated[
-        int, typer.Option(metavar="I", help="qasm: the test sample whose features are bound.")
-    ] = 0,
-    full_int8: Annotated[
-        bool,
-        typer.Option(
-            "--full-int8",
-            help="onnx-int8: quantise every node, including the one-channel stem that is "
-            "kept in float by default (for integer-only targets such as microcontrollers).",
-        ),
-    ] = False,
-    device: Annotated[
-        str | None,
-        typer.Option(
-            metavar="DEV",
-            help="Torch device for any training first: cpu, cuda. [default: the run's]",
-        ),
-    ] = None,
-    json_out: JsonFlag = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
-) -> None:
-    """Export a trial's trained architecture for the next tool."""
-    from quarch.finalize import export_trial
-
-    with _interrupted_plainly():
-        res = export_trial(
-            run, trial, format, out, epochs=epochs, sample=sample, full_int8=full_int8,
-            progress=not (quiet or json_out), device=device,
-        )  # fmt: skip
-    if json_out:
-        sys.stdout.write(
-            json.dumps({"path": str(res.path), "format": res.format, **res.checks}) + "\n"
-        )
-        return
-    _out.print(f"wrote {res.path} ({res.format})")
-    for k, v in res.checks.items():
-        _out.print(f"  {k}: {v}")
-    f32_ms, i8_ms = res.checks.get("fp32_latency_ms"), res.checks.get("int8_latency_ms")
-    if f32_ms is not None and i8_ms is not None and i8_ms > f32_ms:
-        _out.print(
-            f"  note: the int8 model is slower than the float one here ({i8_ms:.4f} vs "
-            f"{f32_ms:.4f} ms at batch 1): for networks this small ONNX Runtime's per-node "
-            "cost outweighs its int8 kernels' gain; int8 pays off on batches and saves memory "
-            "(python benchmarks/int8_export.py RUN compares both)"
-        )
 
 
 @app.command(cls=_Command)
@@ -698,6 +579,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+import quarch._cli_finish  # noqa: E402  (registers train and export on app)
 import quarch._cli_lists  # noqa: E402,F401  (registers the listing commands on app)
 
 if __name__ == "__main__":
