@@ -31,6 +31,7 @@ import math
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.stats import mannwhitneyu
@@ -83,20 +84,21 @@ class _Runs:
         folder = out / task
         names = [*QUANTUM, *CLASSICAL]
         self.target = build_task(task, seed=0, data_dir=kw.get("data_dir")).target  # type: ignore[arg-type]
-        self.rows = self._read(folder / "results.csv", names, seeds, trials)
-        if self.rows is None:
+        rows = self._read(folder / "results.csv", names, seeds, trials)
+        if rows is None:
             res = run_benchmark(
                 task=task, strategies=names, seeds=seeds, trials=trials, progress=False,
                 out=str(folder), **kw,  # type: ignore[arg-type]
             )  # fmt: skip
-            self.rows = res.rows
+            rows = res.rows
             print(f"    ({task}: ran {len(names)} strategies x {seeds} seeds, "
                   f"{res.wall_seconds:.0f} s)")  # fmt: skip
         else:
             print(f"    ({task}: rows read from {folder / 'results.csv'})")
+        self.rows: list[dict[str, Any]] = rows
 
     @staticmethod
-    def _read(path: Path, names: list[str], seeds: int, trials: int) -> list[dict] | None:
+    def _read(path: Path, names: list[str], seeds: int, trials: int) -> list[dict[str, Any]] | None:
         if not path.is_file():
             return None
         with open(path, newline="") as f:

@@ -12,10 +12,11 @@ import argparse
 import math
 import os
 import time
+from typing import Any
 
 import numpy as np
 
-from quarch.cost.cutting import estimate_cuts, find_cuts_qiskit
+from quarch.cost.cutting import CutEstimate, estimate_cuts, find_cuts_qiskit
 from quarch.spaces.hqnn.model import build_circuit
 from quarch.spaces.hqnn.space import hqnn_space
 
@@ -30,7 +31,7 @@ def main() -> None:
     a = p.parse_args()
     space = hqnn_space(min_qubits=3, max_qubits=a.max_qubits, max_layers=a.max_layers)
     rng = np.random.default_rng(a.seed)
-    rows = []
+    rows: list[tuple[dict[str, Any], int, CutEstimate, CutEstimate]] = []
     t_b = t_q = 0.0
     while len(rows) < a.circuits:
         arch = space.sample(rng)

@@ -206,6 +206,7 @@ def _judge(run_dir: Path, device: str, dataset: str, seed: int, layouts: int) ->
     )  # fmt: skip
     spec = get_spec("hqnn")
     ev: Any = spec.make_evaluator(spec.build_space(cfg), cfg)
+    assert pick.seed is not None
     model = ev.build(pick.params, seed=pick.seed)
     state = run.saved_weights(pick.seed)
     assert state is not None

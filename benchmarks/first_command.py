@@ -101,8 +101,14 @@ def diverge(module: str, trial: int) -> None:
             losses: list[float] = []
             plain = torch.nn.CrossEntropyLoss.forward
 
-            def record(self: Any, a: Any, b: Any, _plain: Any = plain, _l: Any = losses) -> Any:
-                value = _plain(self, a, b)
+            def record(
+                self: torch.nn.CrossEntropyLoss,
+                input: torch.Tensor,
+                target: torch.Tensor,
+                _plain: Any = plain,
+                _l: list[float] = losses,
+            ) -> torch.Tensor:
+                value = _plain(self, input, target)
                 _l.append(float(value.detach()))
                 return value
 

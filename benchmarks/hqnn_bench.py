@@ -86,7 +86,8 @@ def export(runs: list[str], out: Path, meta_out: Path) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["dataset", "seed", "trial", *ARCH_COLUMNS, *metrics])
-    w.writerows(sorted(rows, key=lambda r: (r[0], int(r[1]), r[3:])))
+    ordered = sorted(rows, key=lambda r: (r[0], int(r[1]), r[3:]))
+    w.writerows(ordered)
     raw = gzip.compress(buf.getvalue().encode(), compresslevel=9, mtime=0)
     out.write_bytes(raw)
     meta = {
@@ -142,7 +143,7 @@ def importance() -> None:
         study = optuna.create_study(direction="maximize")
         study.add_trials([
             optuna.trial.create_trial(
-                params={n: a[n] for n in dists}, distributions=dists, value=float(v)
+                params={n: a[n] for n in dists}, distributions=dict(dists), value=float(v)
             )
             for a, v in zip(t.archs, acc, strict=True)
         ])  # fmt: skip

@@ -21,6 +21,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,7 +30,7 @@ from quarch.config import SearchConfig
 from quarch.cost.classical import count_params
 from quarch.data import load_dataset
 from quarch.evaluate import train_classifier
-from quarch.spaces.hqnn.evaluator import make_hqnn_evaluator, prepare_data
+from quarch.spaces.hqnn.evaluator import HQNNEvaluator, make_hqnn_evaluator, prepare_data
 from quarch.spaces.hqnn.model import HybridNet, classical_ablation
 from quarch.spaces.hqnn.space import hqnn_space
 from quarch.study import run_search
@@ -63,7 +64,7 @@ def _row(name: str, quick: bool, data_dir: str | None, seeds: int, out: Path) ->
     # Cosine decay settles the image networks; iris keeps the constant rate its row
     # was first measured with (it stops early at 0 validation error).
     image = name != "iris"
-    space_opts: dict[str, object] = {"max_qubits": max_q, "max_layers": max_l}
+    space_opts: dict[str, Any] = {"max_qubits": max_q, "max_layers": max_l}
     space_opts.update(
         IMAGE_SPACE if name != "iris" else {"frontends": ["linear", "mlp-256", "pca"]}
     )
@@ -79,6 +80,7 @@ def _row(name: str, quick: bool, data_dir: str | None, seeds: int, out: Path) ->
     t_search = time.perf_counter() - t0
     full = SearchConfig(space="hqnn", dataset=name, data_dir=data_dir, seed=0)
     ev = make_hqnn_evaluator(space, full)
+    assert isinstance(ev, HQNNEvaluator)  # no supercircuit option in `full`
     data = prepare_data(load_dataset(name, data_dir=data_dir, seed=0))
     pca = ev.pca if arch["frontend"] == "pca" else None
     accs: dict[str, list[float]] = {"hybrid": [], "ablation": []}
@@ -88,7 +90,9 @@ def _row(name: str, quick: bool, data_dir: str | None, seeds: int, out: Path) ->
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 if kind == "hybrid":
-                    model = HybridNet(arch, tuple(data.input_shape), data.n_classes, pca=pca)
+                    model: torch.nn.Module = HybridNet(
+                        arch, tuple(data.input_shape), data.n_classes, pca=pca
+                    )
                 else:
                     model = classical_ablation(arch, tuple(data.input_shape), data.n_classes,
                                                pca=pca)  # fmt: skip

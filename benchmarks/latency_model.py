@@ -50,12 +50,12 @@ def main() -> None:
         blob = to_onnx(model, SHAPE)
         if arch["bits"] == 8:
             blob = quantize_int8(blob, calib)
-        meas = measure_latency_ms(blob, SHAPE, repeats=args.repeats)
+        measured = measure_latency_ms(blob, SHAPE, repeats=args.repeats)
         table = layer_table(cnn_plan(arch, SHAPE, 10))
-        mod = model_latency_ms(table, arch["bits"], dev)
+        modelled = model_latency_ms(table, arch["bits"], dev)
         macs = sum(r.macs for r in table)
-        rows.append((arch["bits"], table, meas, mod))
-        print(f"{i:>3} {arch['bits']:>4} {macs:>9} {meas:>11.4f} {mod:>9.4f}")
+        rows.append((arch["bits"], table, measured, modelled))
+        print(f"{i:>3} {arch['bits']:>4} {macs:>9} {measured:>11.4f} {modelled:>9.4f}")
     meas = np.array([r[2] for r in rows])
     mod = np.array([r[3] for r in rows])
     rho = stats.spearmanr(meas, mod).statistic

@@ -66,7 +66,7 @@ def main() -> None:
         x = rng.uniform(-1.5, 1.5, (a.samples, width))
         xt, wt = torch.tensor(x), torch.tensor(w)
         t0 = time.perf_counter()
-        want = aer_expvals(r, w, x, words)
+        want = aer_expvals(r, w.tolist(), x, words)
         t1 = time.perf_counter()
         dm = noisy_circuit_expval(nc, words, inputs=xt, weights=wt, max_memory_gb=8.0).numpy()
         t2 = time.perf_counter()

@@ -111,7 +111,7 @@ def main() -> None:
 
             for pruner in CONDITIONS:
                 rs = runs[(space, pruner)]
-                secs = [s for s, _ in rs]
+                wall = [s for s, _ in rs]
                 ratio = statistics.median(s / b for (s, _), (b, _) in zip(rs, base, strict=True))
                 best = [min(t.metrics["val_error"] for t in r.complete) for _, r in rs]
                 best0 = [min(t.metrics["val_error"] for t in r.complete) for _, r in base]
@@ -122,7 +122,7 @@ def main() -> None:
                 pruned = [float(len(r.pruned)) for _, r in rs]
                 same = pruner == "none"
                 print(
-                    f"| {space} | {pruner} | {_ms(secs)} | {ratio:.2f} | {_ms(pruned)} | "
+                    f"| {space} | {pruner} | {_ms(wall)} | {ratio:.2f} | {_ms(pruned)} | "
                     f"{_ms(best, '.4f')} | "
                     f"{'' if same else _ms(d_best, '+.4f') + ' (' + _wilcoxon(d_best) + ')'} | "
                     f"{_ms(hvs, '.4f')} | "

@@ -6,6 +6,7 @@ import csv
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -72,8 +73,8 @@ class TestRun:
         json.dumps(js)
         for f in ("results.csv", "curves.csv", "best_so_far.png"):
             assert (tmp_path / f).stat().st_size > 0
-        with open(tmp_path / "curves.csv") as f:
-            assert len(list(csv.DictReader(f))) == 2 * 15
+        with open(tmp_path / "curves.csv") as fh:
+            assert len(list(csv.DictReader(fh))) == 2 * 15
         assert r.table().row_count == 2
 
     def test_curve_is_monotone(self, tmp_path: Path) -> None:
@@ -90,7 +91,12 @@ class TestRun:
         assert np.all(np.diff(c, axis=1) <= 1e-12)  # energy of the pick never rises
 
     def test_workers_give_the_same_rows(self, tmp_path: Path) -> None:
-        kw = {"task": "synthetic-qubo", "strategies": ["qpso", "local"], "seeds": 2, "trials": 12}
+        kw: dict[str, Any] = {
+            "task": "synthetic-qubo",
+            "strategies": ["qpso", "local"],
+            "seeds": 2,
+            "trials": 12,
+        }
         a = run_benchmark(**kw, out=str(tmp_path / "a"), progress=False, workers=1)
         b = run_benchmark(**kw, out=str(tmp_path / "b"), progress=False, workers=2)
         keep = ("strategy", "seed", "score", "picked", "queries_to_target")
@@ -469,6 +475,7 @@ class TestNB201Tasks:
         got = t.judge([nb201_from_str(s) for s in cells])
         expect = _hv2d([((err[s] - e0) / (e1 - e0), (ms[s] - l0) / (l1 - l0)) for s in cells])
         assert got == pytest.approx(expect)
+        assert t.optimum is not None and t.oracle is not None
         assert t.optimum >= t.oracle > 0  # the val-front judged on test cannot beat the true front
         r = run_benchmark(
             task="nb201-cifar10-mo-raspi4",

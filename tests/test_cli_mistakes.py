@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -517,10 +518,10 @@ def test_qiskit_export_is_named_qpy(
 
 
 # -- the real process -------------------------------------------------------------------
-def _cli(*args: str, cwd: Path, **kw: object) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, cwd: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "quarch.cli", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=300, **kw,  # type: ignore[arg-type]
+        timeout=300, **kw,
     )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ import torch
 
 from quarch.config import SearchConfig
 from quarch.finalize import export_trial
+from quarch.spaces.hqnn.evaluator import HQNNEvaluator
 from quarch.study import Run, run_search
 
 qiskit = pytest.importorskip("qiskit")
@@ -56,8 +57,11 @@ def _model(out: Path, t: Any) -> tuple[Any, Any, torch.Tensor, np.ndarray, list[
 
     run = Run.open(out)
     ev = run.evaluator(standalone=True)
+    assert isinstance(ev, HQNNEvaluator)
     model = ev.build(t.params, seed=t.seed)
-    model.load_state_dict(run.saved_weights(t.seed))
+    weights = run.saved_weights(t.seed)
+    assert weights is not None
+    model.load_state_dict(weights)
     model.eval()
     X = torch.as_tensor(ev.data.X_test[SAMPLE : SAMPLE + 1], dtype=torch.float32)
     with torch.no_grad():

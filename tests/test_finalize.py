@@ -12,6 +12,8 @@ import torch
 from quarch import ConfigError, RunError
 from quarch.config import SearchConfig
 from quarch.finalize import export_trial, train_trial
+from quarch.spaces.cnn.evaluator import EdgeEvaluator
+from quarch.spaces.hqnn.evaluator import HQNNEvaluator
 from quarch.spaces.mlp.model import MLP
 from quarch.study import run_search
 
@@ -194,8 +196,11 @@ def test_qasm3_keeps_the_inputs_and_qasm_says_it_bound_them(
     assert "OPENQASM 3" in text and "input float[64]" in text
     circ3 = qiskit.qasm3.loads(text)
     ev = Run.open(out).evaluator(standalone=True)
+    assert isinstance(ev, HQNNEvaluator)
     model = ev.build(t.params, seed=t.seed)
-    model.load_state_dict(Run.open(out).saved_weights(t.seed))
+    weights = Run.open(out).saved_weights(t.seed)
+    assert weights is not None
+    model.load_state_dict(weights)
     layer = _quantum_layers(model)[0][1]
     x = _layer_inputs(model, layer, ev, 0)
     bound = circ3.assign_parameters(
@@ -289,6 +294,8 @@ def test_weight_sharing_run_exports_and_trains_standalone(tmp_path: Path) -> Non
     from quarch.study import Run
 
     ev = Run.open(out).evaluator(standalone=True, epochs=1)
+    assert isinstance(ev, EdgeEvaluator)  # standalone: no SuperNet look-up
+    assert t.seed is not None
     model, _ = ev.fit(t.params, seed=t.seed, epochs=1)
     model.eval()
     with torch.no_grad():

@@ -144,6 +144,7 @@ def _steps(params: list[nn.Parameter], opt: torch.optim.Optimizer, steps: int = 
             (p.double() * torch.randn(p.shape, generator=gen, dtype=torch.float64)).sum() ** 2
             for p in params
         )
+        assert isinstance(loss, torch.Tensor)  # not sum()'s start value: params is not empty
         loss.backward()
         opt.step()
 

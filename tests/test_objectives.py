@@ -93,6 +93,7 @@ class TestBudgets:
         b = Budget("latency_ms", "<=", limit)
         assert Budget.parse(str(b)) == b
         saved = Objective(["val_error"], budgets=[b]).to_dict()["budgets"]
+        assert isinstance(saved, list)
         assert Objective(["val_error"], budgets=saved).budgets == (b,)
 
     def test_printed_budget_stays_short(self) -> None:

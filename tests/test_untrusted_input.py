@@ -225,10 +225,10 @@ def _damage(run: Path, how: tuple[str, str, Any]) -> None:
         data = path.read_bytes()
         path.write_bytes(data[: int(len(data) * arg)])
     elif kind == "flip":
-        data = bytearray(path.read_bytes())
+        flipped = bytearray(path.read_bytes())
         for where, byte in arg:
-            data[min(int(len(data) * where), len(data) - 1)] = byte
-        path.write_bytes(bytes(data))
+            flipped[min(int(len(flipped) * where), len(flipped) - 1)] = byte
+        path.write_bytes(bytes(flipped))
     elif kind == "json":
         path.write_text(json.dumps(arg))
     else:

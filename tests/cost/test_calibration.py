@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ from quarch.cost.devices import (
 pytest.importorskip("qiskit_ibm_runtime")
 
 
-def _backend(name: str):  # the fake backend itself: the independent source
+def _backend(name: str) -> Any:  # the fake backend itself: the independent source
     from qiskit_ibm_runtime.fake_provider import FakeProviderForBackendV2
 
     return FakeProviderForBackendV2().backend(f"fake_{name}")

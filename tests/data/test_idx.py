@@ -40,7 +40,7 @@ class TestCorrectness:
         self, tmp_path: Path, dtype: type, shape: tuple[int, ...], compress: bool
     ) -> None:
         rng = np.random.default_rng(0)
-        array = (rng.normal(size=shape) * 50).astype(dtype)
+        array: np.ndarray = (rng.normal(size=shape) * 50).astype(dtype)
         raw = idx_bytes(array)
         path = tmp_path / "x.idx"
         path.write_bytes(gzip.compress(raw) if compress else raw)

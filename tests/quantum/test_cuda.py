@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -78,10 +79,14 @@ def _compare(c: Circuit, batch: int, path: str, dtype: torch.dtype, seed: int) -
     for name, a, b in zip(("values", "d/dw", "d/dx"), got, ref, strict=True):
         # float32 rounding grows with the size of what was summed: a gradient summed
         # over 128 rows and 13 words is ~1e3, so its atol scales with it
-        tol = {} if dtype == torch.complex128 else dict(F32)
+        tol: dict[str, Any] = {} if dtype == torch.complex128 else dict(F32)
         if tol and b.numel():
             tol["atol"] *= max(1.0, b.abs().max().item())
-        torch.testing.assert_close(a, b, **tol, msg=lambda m, name=name: f"{name}: {m}")
+
+        def msg(m: str, name: str = name) -> str:
+            return f"{name}: {m}"
+
+        torch.testing.assert_close(a, b, **tol, msg=msg)
 
 
 @pytest.mark.parametrize("dtype", [torch.complex128, torch.complex64], ids=["c128", "c64"])

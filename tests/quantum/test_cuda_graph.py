@@ -14,6 +14,7 @@ code by ``test_replay.py`` and to PennyLane by ``test_small_path.py``.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -463,7 +464,7 @@ def test_threads_calling_one_layer_get_their_own_results(
         for _ in range(5):
             layer(xs[0])
         assert _graphed(layer)
-        want = [_plain(lambda x=x: ref(x)) for x in xs]
+        want = [_plain(functools.partial(ref, x)) for x in xs]
     monkeypatch.setattr(sys, "getswitchinterval", sys.getswitchinterval)
     before = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
@@ -546,6 +547,7 @@ def test_other_inputs_are_loaded(graphs: Any, kind: str) -> None:
         before = None if counts is None else counts["replay"]
         for s in range(3):
             x = _x(4, width, 400 + s, device)
-            _close(layer(x), _plain(lambda x=x: ref(x)))
+            _close(layer(x), _plain(functools.partial(ref, x)))
     if counts is not None:  # each call launched the graph
+        assert before is not None
         assert counts["replay"] == before + 3

@@ -43,7 +43,9 @@ def _qiskit_rho(ops: list[Op], n: int, x: np.ndarray | None, w: np.ndarray | Non
     rho = DensityMatrix.from_label("0" * n)
     for op in ops:
         if op.name in ("depolarizing", "bit_flip", "amplitude_damping", "phase_damping"):
-            rho = rho.evolve(SuperOp(_aer_channel(op.name, float(op.params[0]))), [op.wires[0]])
+            (p,) = op.params
+            assert isinstance(p, float)
+            rho = rho.evolve(SuperOp(_aer_channel(op.name, p)), [op.wires[0]])
             continue
         one = Circuit(n, [op], 0 if w is None else len(w))
         if w is not None:

@@ -64,7 +64,7 @@ def _circuit(
 
 
 def _run_source(c: Circuit, w: np.ndarray, x: np.ndarray) -> np.ndarray:
-    src = pennylane_source(c, w)
+    src = pennylane_source(c, w.tolist())
     ns: dict[str, Any] = {}
     exec(compile(src, "<pennylane_source>", "exec"), ns)
     assert ns["N_WIRES"] == c.n_qubits
@@ -127,7 +127,7 @@ def test_random_circuits_match_the_simulator(seed: int) -> None:
 def test_amplitude_embedding_padding(n: int, features: int) -> None:
     rng = np.random.default_rng(features)
     c = _circuit(n, rng, ["ry", "cnot", "rz"] if n > 1 else ["ry", "rz"], amplitude=features)
-    src = pennylane_source(c, rng.uniform(size=c.n_weights))
+    src = pennylane_source(c, rng.uniform(size=c.n_weights).tolist())
     pad = "None" if features == 2**n else repr(c.ops[0].meta[1])
     assert f"qml.AmplitudeEmbedding(inputs[..., :{features}]" in src
     assert f"pad_with={pad}, normalize=True)" in src
@@ -158,7 +158,7 @@ def test_noise_channels_run_on_default_mixed() -> None:
     c.rx(1, c.new_weight()).phase_damping(0, 0.05).bit_flip(1, 0.15)
     w = np.array([0.4])
     x = np.array([[0.3], [1.1]])
-    src = pennylane_source(c, w)
+    src = pennylane_source(c, w.tolist())
     assert 'qml.device("default.mixed"' in src
     ref = noisy_expval(c, inputs=torch.as_tensor(x), weights=torch.as_tensor(w)).numpy()
     np.testing.assert_allclose(_run_source(c, w, x), ref, atol=1e-5, rtol=0)

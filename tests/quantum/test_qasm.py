@@ -19,7 +19,8 @@ def _bound(seed: int) -> Circuit:
     rng = np.random.default_rng(seed)
     c = random_circuit(int(rng.integers(1, 9)), rng)
     return c.bind(
-        rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, c.n_inputs) if c.n_inputs else None
+        rng.uniform(-3, 3, c.n_weights).tolist(),
+        rng.uniform(-3, 3, c.n_inputs).tolist() if c.n_inputs else None,
     )
 
 
@@ -61,7 +62,9 @@ class TestCorrectness:
     def test_every_gate_round_trip(self) -> None:
         c = all_gates_circuit(3)
         rng = np.random.default_rng(2)
-        b = c.bind(rng.uniform(-3, 3, c.n_weights), rng.uniform(-3, 3, c.n_inputs))
+        b = c.bind(
+            rng.uniform(-3, 3, c.n_weights).tolist(), rng.uniform(-3, 3, c.n_inputs).tolist()
+        )
         back = from_qasm(to_qasm(b))
         torch.testing.assert_close(statevector(back), statevector(b))
 

@@ -71,7 +71,7 @@ def _calls(c: Circuit, batch: int, seed: int, calls: int = 5) -> object:
         w = torch.tensor(rng.uniform(-3, 3, c.n_weights), dtype=torch.float32)
         x = torch.tensor(rng.uniform(-3, 3, (batch, max(c.n_inputs, 1))), dtype=torch.float32)
 
-        def step(w: torch.Tensor = w, x: torch.Tensor = x) -> list[torch.Tensor]:
+        def step(w: torch.Tensor = w, x: torch.Tensor = x) -> list[torch.Tensor | None]:
             wt, xt = w.clone().requires_grad_(True), x.clone().requires_grad_(True)
             out = plan.expval(words, xt if c.n_inputs else None, wt)
             with torch.no_grad():
@@ -234,7 +234,11 @@ def test_keys_are_bounded() -> None:
     most = 0
     for rows in range(1, 200):
         x = torch.ones(rows)
-        replays.forward(_Ctx(), (rows,), (x,), False, lambda x=x: x + 1)
+
+        def run(x: torch.Tensor = x) -> torch.Tensor:
+            return x + 1
+
+        replays.forward(_Ctx(), (rows,), (x,), False, run)
         most = max(most, len(replays.entries))
     assert most == 64
 
@@ -327,6 +331,7 @@ def test_a_backward_replays_with_what_its_forward_kept(back, expected) -> None: 
     for v in range(6):
         x = (torch.linspace(-1, 1, 5) + v / 7).requires_grad_(True)
         _Node.apply(replays, x, None, back).sum().backward()
+        assert x.grad is not None
         assert torch.equal(x.grad, expected(x.detach()))
     entry = replays.entries[call_key("k", tensors=(x,))]
     assert isinstance(entry, Replay) and entry.verified
@@ -345,6 +350,7 @@ def test_a_frozen_tensor_in_a_backward_is_caught() -> None:
         x = torch.linspace(-1, 1, 5).requires_grad_(True)
         side = torch.full((5,), float(v + 1))
         _Node.apply(replays, x, side, back).sum().backward()
+        assert x.grad is not None
         assert torch.equal(x.grad, side)
     assert replays.entries[call_key("k", tensors=(x,))] == "never"
 

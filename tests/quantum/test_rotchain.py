@@ -67,7 +67,7 @@ def test_matrices_equal_explicit_kronecker_products(
                 for p in range(depth):
                     m = _textbook(names[p][r], 2 * float(a[p, r, b])) @ m
                 factors.append(m)
-            want = factors[0]
+            want: np.ndarray = factors[0]
             for f in factors[1:]:
                 want = np.kron(want, f)
             np.testing.assert_allclose(got[g, :, :, b].numpy(), want, rtol=0, atol=1e-12)
@@ -87,10 +87,10 @@ def test_vectors_are_the_product_state_halves(depth: int, rows: int, k: int, bat
             for p in range(depth):
                 m = _textbook(names[p][r], 2 * float(a[p, r, b])) @ m
             cols.append(m[:, 0])
-        top = cols[0]
+        top: np.ndarray = cols[0]
         for c in cols[1:k]:
             top = np.kron(top, c)
-        bottom = np.ones(1)
+        bottom: np.ndarray = np.ones(1)
         for c in cols[k:]:
             bottom = np.kron(bottom, c)
         np.testing.assert_allclose(got[: 2**k, b].numpy(), top, rtol=0, atol=1e-12)

@@ -16,6 +16,7 @@ from quarch.quantum import (
     EntanglingLayer,
     Input,
     IQPEmbedding,
+    Param,
     QuantumLayer,
     RotationLayer,
     SimulationError,
@@ -27,6 +28,18 @@ from quarch.quantum import (
 
 from ._pennylane_truth import pl_z_and_grads
 from ._random import all_gates_circuit, random_circuit
+
+
+def _is_input(p: float | Param) -> bool:
+    """``p`` is a feature angle (a :class:`Param` of kind ``"input"``)."""
+    return isinstance(p, Param) and p.kind == "input"
+
+
+def _grad(t: torch.Tensor) -> torch.Tensor:
+    """``t.grad``, which the backward just run through ``t`` has set."""
+    assert t.grad is not None
+    return t.grad
+
 
 qml = pytest.importorskip("pennylane")
 
@@ -165,9 +178,9 @@ class TestCorrectness:
         ref, gw, gx = pl_z_and_grads(c, w, x)
         np.testing.assert_allclose(np.broadcast_to(out.detach().numpy(), ref.shape), ref, atol=1e-6)
         if c.n_weights:
-            np.testing.assert_allclose(wt.grad.numpy(), gw, atol=1e-4)
+            np.testing.assert_allclose(_grad(wt).numpy(), gw, atol=1e-4)
         if c.n_inputs:
-            np.testing.assert_allclose(xt.grad.numpy(), gx, atol=1e-4)
+            np.testing.assert_allclose(_grad(xt).numpy(), gx, atol=1e-4)
 
     def test_every_gate_against_qiskit(self) -> None:
         pytest.importorskip("qiskit")
@@ -177,7 +190,7 @@ class TestCorrectness:
         rng = np.random.default_rng(7)
         w = rng.uniform(-3, 3, c.n_weights)
         x = rng.uniform(-3, 3, c.n_inputs)
-        bound = c.bind(w, x)
+        bound = c.bind(w.tolist(), x.tolist())
         ref = Statevector(to_qiskit(bound)).reverse_qargs().data
         np.testing.assert_allclose(statevector(bound).numpy(), ref, rtol=0, atol=1e-10)
 
@@ -233,6 +246,7 @@ class TestBatching:
             opt.zero_grad()
             loss.backward()
             opt.step()
+        assert first is not None
         assert loss.item() < 0.5 * first
 
     def test_layer_seeded_by_generator(self) -> None:
@@ -271,8 +285,8 @@ def _check_c128_plan(c: Circuit, w: np.ndarray, x: np.ndarray, **plan_kw: Any) -
     # PennyLane's torch backprop path carries ~1e-9 error on CRX circuits (its own
     # qml.state() agrees with ours to 1e-16, checked below)
     np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-7)
-    np.testing.assert_allclose(wt.grad.numpy(), gw, atol=1e-6)
-    np.testing.assert_allclose(xt.grad.numpy(), gx, atol=1e-6)
+    np.testing.assert_allclose(_grad(wt).numpy(), gw, atol=1e-6)
+    np.testing.assert_allclose(_grad(xt).numpy(), gx, atol=1e-6)
     psi = plan.state(torch.tensor(x), torch.tensor(w))
     np.testing.assert_allclose(psi.numpy(), _pl_state(c, w, x), rtol=0, atol=1e-10)
 
@@ -287,8 +301,8 @@ def _check_c64_layer(c: Circuit, w: np.ndarray, x: np.ndarray, grad_rtol: float 
     out = layer(xt)
     (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
     np.testing.assert_allclose(out.detach().numpy(), ref, atol=2e-5)
-    np.testing.assert_allclose(layer.weights.grad.numpy(), gw, rtol=grad_rtol, atol=2e-3)
-    np.testing.assert_allclose(xt.grad.numpy(), gx, atol=2e-4)
+    np.testing.assert_allclose(_grad(layer.weights).numpy(), gw, rtol=grad_rtol, atol=2e-3)
+    np.testing.assert_allclose(_grad(xt).numpy(), gx, atol=2e-4)
 
 
 @pytest.mark.parametrize("transpose", [False, True])
@@ -377,8 +391,8 @@ class TestFusedEngine:
         (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
         assert out.dtype == torch.float32
         np.testing.assert_allclose(out.detach().numpy(), ref, rtol=0, atol=2e-6)
-        np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=0, atol=2e-5)
-        np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=0, atol=2e-5)
+        np.testing.assert_allclose(_grad(wt).numpy(), gw, rtol=0, atol=2e-5)
+        np.testing.assert_allclose(_grad(xt).numpy(), gx, rtol=0, atol=2e-5)
 
     def test_one_plan_at_changing_batch_sizes(self) -> None:
         """The engine keeps its state buffers between calls: a call with other rows must
@@ -447,7 +461,7 @@ class TestFusedEngine:
             oi = plan.expval(None, x[i : i + 1], wi)
             oi.sum().backward()
             torch.testing.assert_close(out[i], oi[0])
-            torch.testing.assert_close(w.grad[i], wi.grad)
+            torch.testing.assert_close(_grad(w)[i], wi.grad)
 
     def test_two_forwards_then_one_backward(self) -> None:
         # The engine reuses state buffers between calls: the first graph must still
@@ -457,17 +471,17 @@ class TestFusedEngine:
         w = torch.rand(c.n_weights, dtype=torch.float64, requires_grad=True)
         x1, x2 = torch.rand(5, 7, dtype=torch.float64), torch.rand(5, 7, dtype=torch.float64)
         (plan.expval(None, x1, w).sum() + 2 * plan.expval(None, x2, w).sum()).backward()
-        both = w.grad.clone()
+        both = _grad(w).clone()
         w.grad = None
         plan.expval(None, x1, w).sum().backward()
-        g1 = w.grad.clone()
+        g1 = _grad(w).clone()
         w.grad = None
         plan.expval(None, x2, w).sum().backward()
-        torch.testing.assert_close(both, g1 + 2 * w.grad)
+        torch.testing.assert_close(both, g1 + 2 * _grad(w))
 
     def test_initial_state_gradient_matches_dense_unitary(self) -> None:
         c = _layered(4, 2)
-        c_w = Circuit(4, [op for op in c.ops if op.name != "ry" or op.params[0].kind != "input"])
+        c_w = Circuit(4, [op for op in c.ops if not (op.name == "ry" and _is_input(op.params[0]))])
         rng = np.random.default_rng(0)
         w = rng.uniform(-3, 3, c_w.n_weights)
         u = torch.as_tensor(qml.matrix(to_pennylane(c_w), wire_order=range(4))(w, None))
@@ -537,9 +551,10 @@ def test_python_sequences_are_read_at_the_plans_precision(path: str) -> None:
     psi0 = torch.tensor([0.6, 0.0, 0.0, 0.8j + 1e-12], dtype=torch.complex128)
     psi0 = psi0 / psi0.abs().square().sum().sqrt()
     want = plan.state(inputs=xs, weights=ws)
-    assert torch.equal(plan.state(inputs=[[x, 2 * x]], weights=[w]), want)
+    # Python lists on purpose: state() reads them, but its signature (src) says Tensor
+    assert torch.equal(plan.state(inputs=[[x, 2 * x]], weights=[w]), want)  # type: ignore[arg-type]
     want0 = plan.state(inputs=xs, weights=ws, initial_state=psi0)
-    got0 = plan.state(inputs=[[x, 2 * x]], weights=[w], initial_state=psi0.tolist())
+    got0 = plan.state(inputs=[[x, 2 * x]], weights=[w], initial_state=psi0.tolist())  # type: ignore[arg-type]
     assert torch.equal(got0, want0)
 
 

@@ -23,6 +23,7 @@ from quarch.quantum import (
     AngleEmbedding,
     Circuit,
     EntanglingLayer,
+    ExecutionPlan,
     Input,
     IQPEmbedding,
     RotationLayer,
@@ -32,15 +33,23 @@ from quarch.quantum import (
     _small_run,
     compile_circuit,
 )
+from quarch.quantum._dense_fourier import SineTables
 from quarch.quantum._small_dense import DENSE_ROWS, DenseTables, _qualifies
+from quarch.quantum._small_runtime import SmallRuntime
 
 from ._pennylane_truth import pl_z_and_grads
 from ._random import dense_form_circuit, reuploading_circuit
 
 
-def _runtime(plan: object) -> object:
+def _grad(t: torch.Tensor) -> torch.Tensor:
+    """``t.grad``, which the backward just run through ``t`` has set."""
+    assert t.grad is not None
+    return t.grad
+
+
+def _runtime(plan: ExecutionPlan) -> SmallRuntime:
     """The plan's small run time for batched calls (made by its first call)."""
-    rts = [rt for rt in plan._small.values() if not rt.one_row]  # type: ignore[attr-defined]
+    rts = [rt for rt in plan._small.values() if not rt.one_row]
     assert len(rts) == 1
     return rts[0]
 
@@ -79,8 +88,8 @@ def _against_pennylane(
         out = _z(plan, xt, wt)
         np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-9, err_msg=f"call {call}")
         (out * torch.arange(1, n + 1)).sum().backward()
-        np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-7, atol=1e-9)
-        np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(_grad(wt).numpy(), gw, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(_grad(xt).numpy(), gx, rtol=1e-7, atol=1e-9)
     return _runtime(plan), count.calls
 
 
@@ -165,7 +174,7 @@ def test_most_random_circuits_take_the_variant(kind: str, seeds: int, least: int
         c, _ = _random_form(kind, seed)
         plan = compile_circuit(c, dtype=torch.complex128, path="small")
         _z(plan, torch.ones(DENSE_ROWS, c.n_inputs), torch.zeros(c.n_weights))
-        tab = _runtime(plan).dense  # type: ignore[attr-defined]
+        tab = _runtime(plan).dense
         took += isinstance(tab, DenseTables) and (
             (kind != "diagonal" or tab.n_diag > 0)
             and (kind != "phase" or tab.phase is not None)
@@ -312,7 +321,7 @@ def test_iqp_in_closed_form() -> None:
     w, x = torch.tensor(w0, requires_grad=True), torch.tensor(x0, requires_grad=True)
     out = _z(plan, x, w)
     (out * torch.tensor([1.0, 2.0])).sum().backward()
-    tab = _runtime(plan).dense  # type: ignore[attr-defined]
+    tab = _runtime(plan).dense
     assert isinstance(tab, DenseTables) and tab.phase is not None and tab.phase.pure
     np.testing.assert_allclose(out.detach().numpy(), ref, rtol=0, atol=1e-12)
     with torch.no_grad():  # a validation call: the phases without any derivative
@@ -324,7 +333,7 @@ def test_iqp_in_closed_form() -> None:
         return float(sum((expz(wv, r) * [1.0, 2.0]).sum() for r in xv))
 
     eps = 1e-6
-    for v, grad, other in ((w0, w.grad, None), (x0, x.grad, w0)):
+    for v, grad, other in ((w0, _grad(w), None), (x0, _grad(x), w0)):
         num = np.zeros_like(v)
         for i in np.ndindex(v.shape):
             up, down = v.copy(), v.copy()
@@ -370,7 +379,7 @@ def test_diagonals_in_closed_form() -> None:
     x = rng.uniform(-3, 3, (DENSE_ROWS, 2))
     plan = compile_circuit(c, dtype=torch.complex128, path="small")
     got = _z(plan, torch.tensor(x), torch.tensor(w)).numpy()
-    assert _runtime(plan).dense.n_diag == 1  # type: ignore[attr-defined]
+    assert _runtime(plan).dense.n_diag == 1
 
     def rx(t: float) -> np.ndarray:
         return np.array(
@@ -466,9 +475,9 @@ class TestFromAStartState:
             plan = compile_circuit(c, dtype=torch.complex64, path="small")
             _z(plan, torch.ones(32, 8), torch.zeros(c.n_weights))
             rt = _runtime(plan)
-            assert isinstance(rt.dense, DenseTables) and rt.dense.start  # type: ignore[attr-defined]
+            assert isinstance(rt.dense, DenseTables) and rt.dense.start
             if not dense:
-                rt.dense = False  # type: ignore[attr-defined]
+                rt.dense = False
             w = torch.tensor(w0, dtype=torch.float32, requires_grad=True)
             x = torch.tensor(x0, dtype=torch.float32, requires_grad=True)
             out = _z(plan, x, w)
@@ -484,7 +493,7 @@ class TestFromAStartState:
         """Its own bound (:data:`DENSE_START_WORK`, lower than the product state's)."""
         plan = compile_circuit(_amplitude(4, 4), path="small")
         _z(plan, torch.ones(DENSE_ROWS, 16), torch.zeros(plan.n_weights))
-        tab = _runtime(plan).dense  # type: ignore[attr-defined]
+        tab = _runtime(plan).dense
         assert isinstance(tab, DenseTables) and tab.start
         assert tab.work < _small_dense.DENSE_WORK + _small_dense.DENSE_WORK_PER_ROW * 32
         assert _took(_amplitude(4, 4), 256, monkeypatch) == 0
@@ -521,7 +530,7 @@ class TestFromAStartState:
         c.add(RotationLayer(2, ("Y",)))
         plan = compile_circuit(c, path="small")
         _z(plan, torch.ones(DENSE_ROWS, 4), torch.zeros(c.n_weights))
-        assert _runtime(plan).lead and not _qualifies(_runtime(plan))  # type: ignore[attr-defined]
+        assert _runtime(plan).lead and not _qualifies(_runtime(plan))
 
 
 def _layered(n: int, layers: int, rotation: str = "Y", entangler: str = "cnot") -> Circuit:
@@ -552,7 +561,7 @@ def test_which_re_uploading_programs_take_the_variant(embedding: str) -> None:
             c = _reuploaded(n, layers, embedding)
             plan = compile_circuit(c, dtype=torch.complex128, path="small")
             _z(plan, torch.zeros(32, c.n_inputs), torch.zeros(c.n_weights))
-            tab = _runtime(plan).dense  # type: ignore[attr-defined]
+            tab = _runtime(plan).dense
             takes = embedding == "iqp" and n > 1 and layers <= most
             assert isinstance(tab, DenseTables) == takes, (n, layers)
             if takes and layers == most:
@@ -567,7 +576,7 @@ def _re_uploaded_around(middle: Any) -> Circuit:
     """IQP on two wires and a layer of RY, ``middle(circuit)`` (per-sample gates: with
     phases, so that only the form they break can refuse them), a layer of RY."""
     c = Circuit(2).add(IQPEmbedding(2)).add(RotationLayer(2, ("Y",)))
-    return middle(c).add(RotationLayer(2, ("Y",)))  # type: ignore[no-any-return]
+    return middle(c).add(RotationLayer(2, ("Y",)))
 
 
 def _both(c: Circuit, batch: int, seed: int = 0, *, dense: bool) -> tuple[np.ndarray, ...]:
@@ -578,7 +587,7 @@ def _both(c: Circuit, batch: int, seed: int = 0, *, dense: bool) -> tuple[np.nda
     plan = compile_circuit(c, dtype=torch.complex128, path="small")
     _z(plan, x.detach()[:DENSE_ROWS], w.detach())
     if not dense:
-        _runtime(plan).dense = False  # type: ignore[attr-defined]
+        _runtime(plan).dense = False
     outs = []
     for _ in range(3):
         w.grad = x.grad = None
@@ -591,7 +600,7 @@ def _both(c: Circuit, batch: int, seed: int = 0, *, dense: bool) -> tuple[np.nda
         else:
             assert torch.equal(quiet, out.detach())
         (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
-        outs.append((out.detach().numpy(), w.grad.numpy().copy(), x.grad.numpy().copy()))
+        outs.append((out.detach().numpy(), _grad(w).numpy().copy(), _grad(x).numpy().copy()))
     for later in outs[1:]:  # replays compute the same numbers bit for bit
         for a, b in zip(outs[0], later, strict=True):
             np.testing.assert_array_equal(a, b)
@@ -626,7 +635,7 @@ class TestWhereTheGeneralMethodRuns:
         assert _took(c, DENSE_ROWS - 1, monkeypatch) == 0
         plan = compile_circuit(_layered(4, 4), path="small")
         _z(plan, torch.zeros(DENSE_ROWS, 4), torch.zeros(plan.n_weights))
-        tab = _runtime(plan).dense  # type: ignore[attr-defined]
+        tab = _runtime(plan).dense
         assert isinstance(tab, DenseTables)
         bound = _small_dense.DENSE_WORK + _small_dense.DENSE_WORK_PER_ROW * DENSE_ROWS
         assert tab.work > bound  # n = 4, L = 4: the chains' work decides by the rows
@@ -653,7 +662,7 @@ class TestWhereTheGeneralMethodRuns:
             _z(plan, torch.zeros(DENSE_ROWS, 4), w)
             count = _Count(monkeypatch)
             if not dense:
-                _runtime(plan).dense = False  # type: ignore[attr-defined]
+                _runtime(plan).dense = False
             with torch.no_grad():
                 quiet = _z(plan, torch.tensor(x0), w)
                 few = _z(plan, torch.tensor(x0[: DENSE_ROWS - 1]), w)
@@ -823,6 +832,7 @@ def test_one_gradient_wanted(wanted: str, rotation: str, monkeypatch: pytest.Mon
         (out * torch.arange(1, 4)).sum().backward()
         got = w.grad if wanted == "weights" else x.grad
         other = x.grad if wanted == "weights" else w.grad
+        assert got is not None
         np.testing.assert_allclose(
             got.numpy(), gw if wanted == "weights" else gx, rtol=0, atol=1e-12
         )
@@ -856,8 +866,8 @@ def test_cuda_equals_cpu(build: Any) -> None:
             x = torch.tensor(x0, requires_grad=True, device=dev)
             out = _z(plan, x, w)
             (out * torch.arange(1, 4, device=dev)).sum().backward()
-        assert isinstance(_runtime(plan).dense, DenseTables)  # type: ignore[attr-defined]
-        res.append([t.detach().cpu().numpy() for t in (out, w.grad, x.grad)])
+        assert isinstance(_runtime(plan).dense, DenseTables)
+        res.append([t.detach().cpu().numpy() for t in (out, _grad(w), _grad(x))])
     for a, b in zip(*res, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
@@ -879,7 +889,7 @@ def test_single_precision(seed: int) -> None:
         xt = torch.tensor(x, dtype=real, requires_grad=True)
         out = _z(plan, xt, wt)
         (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
-        res.append([t.detach().double().numpy() for t in (out, wt.grad, xt.grad)])
+        res.append([t.detach().double().numpy() for t in (out, _grad(wt), _grad(xt))])
     for a, b in zip(*res, strict=True):  # (most of these circuits take the variant)
         np.testing.assert_allclose(a, b, atol=1e-5 * max(1.0, float(np.abs(b).max())))
 
@@ -887,7 +897,7 @@ def test_single_precision(seed: int) -> None:
 def _tables(c: Circuit) -> DenseTables:
     plan = compile_circuit(c, path="small")
     _z(plan, torch.zeros(DENSE_ROWS, c.n_inputs), torch.zeros(c.n_weights))
-    tab = _runtime(plan).dense  # type: ignore[attr-defined]
+    tab = _runtime(plan).dense
     assert isinstance(tab, DenseTables)
     return tab
 
@@ -938,6 +948,7 @@ def test_which_form_each_embedding_takes() -> None:
     hz = Circuit(2).add(AngleEmbedding(2, rotation="Z", hadamard=True))
     z = _tables(hz.add(RotationLayer(2, ("Y",))))
     assert not z.real_state and z.phase is not None and z.phase.pure
+    assert z.row_phase is not None
     np.testing.assert_allclose(z.row_phase.flatten().numpy(), np.full(4, 0.5), atol=1e-7)
     htr = _tables(_complex_embedding(2).add(RotationLayer(2, ("Y",))))
     assert not htr.real_state and htr.phase is None and htr.row_phase is None
@@ -981,27 +992,30 @@ def test_five_qubits_without_entanglers_stay_general(monkeypatch: pytest.MonkeyP
     assert _took(c, 64, monkeypatch) == 0
 
 
-def _with_and_without_fourier(c: Circuit, batch: int, seed: int) -> tuple[list, list, object]:
+def _with_and_without_fourier(
+    c: Circuit, batch: int, seed: int
+) -> tuple[list[np.ndarray], list[np.ndarray], SineTables | None]:
     """``<Z>`` and gradients with the trigonometric form (where the tables have it) and
     with the chains (the same tables, ``fourier = None``), complex128."""
     rng = np.random.default_rng(seed)
     w = rng.uniform(-3, 3, c.n_weights)
     x = rng.uniform(-3, 3, (batch, c.n_inputs))
-    res, fourier = [], None
+    res: list[list[np.ndarray]] = []
+    fourier: SineTables | None = None
     for use in (True, False):
         plan = compile_circuit(c, dtype=torch.complex128, path="small")
         _z(plan, torch.tensor(x), torch.tensor(w))
-        tab = _runtime(plan).dense  # type: ignore[attr-defined]
+        tab = _runtime(plan).dense
         if isinstance(tab, DenseTables):
             if use:
                 fourier = tab.fourier
             else:
                 tab.fourier = None
-                _runtime(plan).replays.entries.clear()  # type: ignore[attr-defined]
+                _runtime(plan).replays.entries.clear()
         wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
         out = _z(plan, xt, wt)
         (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
-        res.append([out.detach().numpy(), wt.grad.numpy(), xt.grad.numpy()])
+        res.append([out.detach().numpy(), _grad(wt).numpy(), _grad(xt).numpy()])
     return res[0], res[1], fourier
 
 
@@ -1087,17 +1101,17 @@ def _product_both(c: Circuit, seed: int) -> tuple[list, list, bool]:
         plan = compile_circuit(c, dtype=torch.complex128, path="small")
         _z(plan, torch.tensor(x), torch.tensor(w))
         rt = _runtime(plan)
-        tab = rt.dense  # type: ignore[attr-defined]
+        tab = rt.dense
         assert isinstance(tab, DenseTables)
         if use:
             took = tab.product is not None
         else:
             tab.product = None
-            rt.replays.entries.clear()  # type: ignore[attr-defined]
+            rt.replays.entries.clear()
         wt, xt = torch.tensor(w, requires_grad=True), torch.tensor(x, requires_grad=True)
         out = _z(plan, xt, wt)
         (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
-        res.append([out.detach().numpy(), wt.grad.numpy(), xt.grad.numpy()])
+        res.append([out.detach().numpy(), _grad(wt).numpy(), _grad(xt).numpy()])
     return res[0], res[1], took
 
 
@@ -1273,7 +1287,7 @@ def test_derivatives_only_for_the_gradients_wanted(
         plan = compile_circuit(c, path="small")
         _z(plan, torch.zeros(DENSE_ROWS, n), torch.zeros(c.n_weights))
         rt = _runtime(plan)
-        tab = rt.dense  # type: ignore[attr-defined]
+        tab = rt.dense
         assert isinstance(tab, DenseTables)
         seen |= {
             "fourier" if tab.fourier is not None else "chains",
@@ -1313,7 +1327,7 @@ def test_host_copies_are_the_device_tables(dtype: torch.dtype) -> None:
     plan = compile_circuit(c, dtype=dtype, path="small")
     _z(plan, torch.zeros(DENSE_ROWS, 2), torch.zeros(c.n_weights))
     rt = _runtime(plan)
-    tab, h = rt.dense, rt.dense.host  # type: ignore[attr-defined]
+    tab, h = rt.dense, rt.dense.host
 
     def same(host: np.ndarray, device: torch.Tensor) -> None:
         wide = torch.complex128 if device.is_complex() else device.dtype
@@ -1332,13 +1346,13 @@ def test_host_copies_are_the_device_tables(dtype: torch.dtype) -> None:
             same(a, b)
         else:
             assert a == b
-    same(rt.host(rt.prefix[0][1]), rt.prefix[0][1])  # type: ignore[attr-defined]
+    same(rt.host(rt.prefix[0][1]), rt.prefix[0][1])
     # a phase state's constants in U^T's rows (1/sqrt(2) e^{i pi/4} per wire: rounded)
     hrt = Circuit(2)
     for q in range(2):
         hrt.h(q).rz(q, Input(q)).append("t", [q])
     plan = compile_circuit(hrt.add(RotationLayer(2, ("Y",))), dtype=dtype, path="small")
     _z(plan, torch.zeros(DENSE_ROWS, 2), torch.zeros(2))
-    tab = _runtime(plan).dense  # type: ignore[attr-defined]
+    tab = _runtime(plan).dense
     assert tab.phase is not None and tab.phase.pure
     same(tab.host.row_phase, tab.row_phase)

@@ -65,6 +65,12 @@ def _pl(c: Circuit, w: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, ...]:
     return psi, out.detach().numpy(), gw, gx
 
 
+def _grad(t: torch.Tensor) -> torch.Tensor:
+    """``t.grad``, which the backward just run through ``t`` has set."""
+    assert t.grad is not None
+    return t.grad
+
+
 def _loss(z: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
     n = z.shape[1]
     return (z * torch.arange(1, n + 1)).sum() + (xs / torch.arange(2, n + 2)).sum()
@@ -89,9 +95,9 @@ def _check(c: Circuit, w: np.ndarray, x: np.ndarray, path: str = "small") -> Non
         return
     _loss(out[:, :n], out[:, n:]).backward()
     if c.n_weights:
-        np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(_grad(wt).numpy(), gw, rtol=1e-6, atol=1e-6)
     if xt is not None:
-        np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(_grad(xt).numpy(), gx, rtol=1e-6, atol=1e-6)
     got = plan.state(torch.tensor(x) if c.n_inputs else None, torch.tensor(w)).numpy()
     np.testing.assert_allclose(np.broadcast_to(got, psi.shape), psi, rtol=0, atol=1e-10)
 
@@ -115,8 +121,8 @@ def _check_z(c: Circuit, w: np.ndarray, x: np.ndarray) -> None:
     out = plan.expval([f"Z{i}" for i in range(n)], xt, wt).expand(x.shape[0], -1)
     np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-7)
     (out * torch.arange(1, n + 1)).sum().backward()
-    np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(_grad(wt).numpy(), gw, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(_grad(xt).numpy(), gx, rtol=1e-6, atol=1e-6)
 
 
 def _layered(n: int, layers: int, embedding: str, entangler: str) -> Circuit:
@@ -217,7 +223,7 @@ class TestSmallPathAgainstPennyLane:
             oi = plan.expval(["Z0", "X1 Y2"], x[i : i + 1], wi)
             (oi * torch.tensor([1.0, -2.0], dtype=torch.float64)).sum().backward()
             torch.testing.assert_close(out[i], oi[0])
-            torch.testing.assert_close(w.grad[i], wi.grad)
+            torch.testing.assert_close(_grad(w)[i], wi.grad)
 
     @pytest.mark.parametrize("batch", [1, 4])
     def test_angles_from_products_of_inputs_only(self, batch: int) -> None:
@@ -247,7 +253,7 @@ class TestSmallPathAgainstPennyLane:
             oi = plan.expval(["Z0", "Z2"], None, wi)
             (oi * torch.tensor([1.0, -2.0], dtype=torch.float64)).sum().backward()
             torch.testing.assert_close(out[i], oi[0])
-            torch.testing.assert_close(w.grad[i], wi.grad)
+            torch.testing.assert_close(_grad(w)[i], wi.grad)
 
     @pytest.mark.parametrize("seed", range(12))
     def test_one_row_equals_a_row_of_a_batch(self, seed: int) -> None:
@@ -276,9 +282,9 @@ class TestSmallPathAgainstPennyLane:
             (o1[0] * scale).sum().backward()
             torch.testing.assert_close(o1[0], out[1])
             if c.n_weights:
-                torch.testing.assert_close(w1.grad.view(-1), wb.grad[1])
+                torch.testing.assert_close(_grad(w1).view(-1), _grad(wb)[1])
             if c.n_inputs:
-                torch.testing.assert_close(x1.grad, x.grad[1:2])
+                torch.testing.assert_close(x1.grad, _grad(x)[1:2])
             x.grad = None
             one_row = plan._small[(True, batched_w, torch.device("cpu"), True)].prog
             assert not one_row.batched and not one_row.n_angles["b"]
@@ -367,7 +373,8 @@ def test_one_plan_at_changing_batch_sizes() -> None:
         for batch in (3, 70, 5, 70, 3, 2, 70, 3):
             w = rng.uniform(-3, 3, c.n_weights)
             x = rng.uniform(-3, 3, (batch, c.n_inputs))
-            got, ref = [], []
+            got: list[torch.Tensor | None] = []
+            ref: list[torch.Tensor | None] = []
             for plan, out in (
                 (shared, got),
                 (compile_circuit(c, dtype=torch.complex128, path="small"), ref),
@@ -446,8 +453,8 @@ def test_cuda_matches_cpu(path: str) -> None:
     out.sum().backward()
     out_c.sum().backward()
     torch.testing.assert_close(out_c.cpu(), out.detach())
-    torch.testing.assert_close(wc.grad.cpu(), w.grad)
-    torch.testing.assert_close(xc.grad.cpu(), x.grad)
+    torch.testing.assert_close(_grad(wc).cpu(), w.grad)
+    torch.testing.assert_close(_grad(xc).cpu(), x.grad)
 
 
 @pytest.mark.parametrize("batch", [1, 16])  # the one-row program, the dense variant
@@ -471,4 +478,4 @@ def test_a_second_derivative_raises_and_plain_backward_works(batch: int) -> None
     (layer(x) * torch.arange(1, 3)).sum().backward()  # the weights pl_z_and_grads uses
     pytest.importorskip("pennylane")
     _, _, gx = pl_z_and_grads(c, layer.weights.detach().numpy(), x.detach().numpy())
-    np.testing.assert_allclose(x.grad.numpy(), gx, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(_grad(x).numpy(), gx, rtol=1e-7, atol=1e-9)

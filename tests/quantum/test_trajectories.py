@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from quarch.quantum import Circuit, Input, NoiseModel, noisy_expval
+from quarch.quantum.circuit import Op
 from quarch.quantum.noise import NoiseError
 from quarch.quantum.noisy_circuit import (
     NoisyCircuit,
@@ -123,7 +124,8 @@ class TestTrajectories:
         # relaxation far from the identity: the no-jump operator K0 is not ~1, so the
         # jump corrections K_j K0^-1 matter; Pauli channels with large rates after it
         c = Circuit(2)
-        steps = [c.h(0).ops[-1], Relaxation(0, 0.4, 0.5), PauliNoise.depolarizing((0,), 0.3),
+        steps: list[Op | PauliNoise | Relaxation] = [
+                 c.h(0).ops[-1], Relaxation(0, 0.4, 0.5), PauliNoise.depolarizing((0,), 0.3),
                  c.cnot(0, 1).ops[-1], Relaxation(1, 0.3, 0.6), Relaxation(0, 0.2, 0.7),
                  PauliNoise((0, 1), (0.7,) + (0.02,) * 15), c.sx(1).ops[-1],
                  Relaxation(1, 0.5, 0.4)]  # fmt: skip
@@ -135,7 +137,8 @@ class TestTrajectories:
         assert float(((res.mean.double() - exact).abs() / res.stderr.double()).max()) < 4
 
     def test_no_jump_probability(self) -> None:
-        steps = [Circuit(2).h(0).ops[0], PauliNoise.depolarizing((0,), 0.1),
+        steps: list[Op | PauliNoise | Relaxation] = [Circuit(2).h(0).ops[0],
+                 PauliNoise.depolarizing((0,), 0.1),
                  Circuit(2).cnot(0, 1).ops[0], PauliNoise.depolarizing((0, 1), 0.2)]  # fmt: skip
         res = trajectory_expval(NoisyCircuit(2, tuple(steps)), ["Z0 Z1"], target_se=0.02)
         assert res.no_jump_probability == pytest.approx((1 - 0.075) * (1 - 0.2 * 15 / 16))
@@ -162,6 +165,7 @@ class TestTrajectories:
                 dtype=torch.complex128,
             )  # fmt: skip
             res.mean.sum().backward()
+            assert xt.grad is not None
             grads.append(xt.grad)
         g = torch.stack(grads)
         assert xe.grad is not None

@@ -43,6 +43,7 @@ def test_report_files_and_embedded_plots(run_dir: Path) -> None:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 def test_report_renders_in_headless_chromium(run_dir: Path, tmp_path: Path) -> None:
+    assert CHROMIUM is not None  # (the skipif above)
     rep = write_report(run_dir, out_dir=tmp_path / "r")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",

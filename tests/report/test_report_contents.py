@@ -115,6 +115,7 @@ def test_log_axes_where_values_span_decades() -> None:
 def test_report_fits_a_browser_window(hybrid_run: Path, tmp_path: Path) -> None:
     """Rendered at 1280 pixels wide, every plot decodes and nothing is wider than the
     page (long architectures wrap); a screenshot is taken as a person would see it."""
+    assert CHROMIUM is not None  # (the skipif above)
     rep = write_report(hybrid_run, out_dir=tmp_path / "r")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
+from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial
 
 from quarch.objectives import Objective, hypervolume, pareto_mask
 from quarch.search import QUBOSampler
@@ -155,6 +157,20 @@ def _study(sampler: Any, n: int, *, budget: float | None = None) -> optuna.Study
     return study
 
 
+def _value(t: FrozenTrial) -> float:
+    """The objective value of a completed trial."""
+    assert t.value is not None
+    return t.value
+
+
+def _asked(study: optuna.Study, dists: dict[str, BaseDistribution]) -> FrozenTrial:
+    """A new trial asked of ``study``, frozen as Optuna hands it to a sampler."""
+    number = study.ask(dists).number
+    frozen = study.get_trials(deepcopy=False)[number]
+    assert frozen.number == number
+    return frozen
+
+
 def _size(arch: Mapping[str, Any]) -> Mapping[str, float]:
     return {"size": float(sum(_space().to_indices(arch)))}
 
@@ -199,7 +215,7 @@ class TestKnownMetrics:
                 search_space=_dists(),
             )
             study = _study(s, 20, budget=3)
-            hits += min(t.value for t in study.trials) == pytest.approx(best)
+            hits += min(_value(t) for t in study.trials) == pytest.approx(best)
         assert hits >= 2
 
     def test_skipped_trials_teach_the_budget_model(self) -> None:
@@ -210,7 +226,7 @@ class TestKnownMetrics:
         alone cannot tell (its prior puts that choice's effect at 0, i.e. feasible);
         the fitted model separates feasible from infeasible."""
         study = optuna.create_study()
-        dists = _dists()
+        dists: dict[str, BaseDistribution] = dict(_dists())  # the type Optuna's calls take
         X = _archs()
 
         def g_of(x: np.ndarray) -> np.ndarray:
@@ -235,7 +251,7 @@ class TestKnownMetrics:
                     constraints={"c3": g},
                 )
             study.add_trial(t)
-        hist = QUBOSampler(seed=0)._history(study, study.ask(dists), dists)
+        hist = QUBOSampler(seed=0)._history(study, _asked(study, dists), dists)
         assert len(hist.skipped) == sum(t.state.name == "PRUNED" for t in study.trials) > 0
         assert len(hist.trials) + len(hist.skipped) == 50
         (p,) = Surrogates(exploration=0.0).problems(hist, np.random.default_rng(0), 1)
@@ -258,7 +274,7 @@ class TestObjectives:
         a, b = _model(5), _model(6)
         X = _archs()
         study = optuna.create_study()
-        dists = _dists()
+        dists: dict[str, BaseDistribution] = dict(_dists())  # the type Optuna's calls take
         for x in X:
             ma, mb = float(a.energy(x[None])[0]), float(b.energy(x[None])[0])
             study.add_trial(
@@ -270,7 +286,7 @@ class TestObjectives:
                 )
             )
         obj = Objective(["val_error", "params"], weights=[1, 3])
-        hist = QUBOSampler(seed=0)._history(study, study.ask(dists), dists)
+        hist = QUBOSampler(seed=0)._history(study, _asked(study, dists), dists)
         (p,) = Surrogates(objective=obj, exploration=0.0).problems(
             hist, np.random.default_rng(0), 1
         )
@@ -326,7 +342,7 @@ class TestObjectives:
         X = _archs()
         table = _table(0)
         study = optuna.create_study(directions=["minimize"] * 2)
-        dists = _dists()
+        dists: dict[str, BaseDistribution] = dict(_dists())  # the type Optuna's calls take
         for i in np.random.default_rng(1).permutation(len(X))[:20]:
             x = X[i]
             err, size = float(table[tuple(x)]), float(x.sum())
@@ -342,7 +358,7 @@ class TestObjectives:
         front_max = V[pareto_mask(V, ["minimize"] * 2), 1].max()
         assert front_max < V[:, 1].max()  # a dominated trial is costlier than the front
         obj = Objective(["val_error", "size"], directions={"size": "minimize"})
-        hist = QUBOSampler(seed=0)._history(study, study.ask(dists), dists)
+        hist = QUBOSampler(seed=0)._history(study, _asked(study, dists), dists)
         problems = Surrogates(objective=obj, cheap_metrics=_size, exploration=0.0).problems(
             hist, np.random.default_rng(0), 200
         )

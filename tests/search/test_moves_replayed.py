@@ -43,6 +43,12 @@ def _run(sampler: optuna.samplers.BaseSampler, n: int) -> tuple[optuna.Study, Sp
     return study, space
 
 
+def _score(t: optuna.trial.FrozenTrial) -> float:
+    """The objective value of a completed trial (every trial here completes)."""
+    assert t.value is not None
+    return t.value
+
+
 def _idx(space: Space, t: optuna.trial.FrozenTrial) -> tuple[int, ...]:
     return tuple(space.to_indices(space.from_params(t.params)))
 
@@ -108,7 +114,7 @@ class TestQIEACrossover:
                 attrs[f"QIEASampler:generation:{g}"],
             )
             pool = set(old["elite"]) | set(range((g - 1) * n_q, g * n_q))
-            elite = sorted(pool, key=lambda n: trials[n].value)[:n_q]
+            elite = sorted(pool, key=lambda n: _score(trials[n]))[:n_q]
             assert new["elite"] == elite
             for i, e in enumerate(elite):
                 for j, o in enumerate(_idx(space, trials[e])):
@@ -134,11 +140,11 @@ class TestQPSOAttractor:
             n, p = t.number, t.number % S
             before = trials[:n]
             pbest = {
-                k: min((s for s in before if s.number % S == k), key=lambda s: s.value).number
+                k: min((s for s in before if s.number % S == k), key=_score).number
                 for k in range(S)
             }
             P = {k: pos[b] for k, b in pbest.items()}
-            gbest = P[min(range(S), key=lambda k: trials[pbest[k]].value)]
+            gbest = P[min(range(S), key=lambda k: _score(trials[pbest[k]]))]
             mbest = np.mean([P[k] for k in range(S)], axis=0)
             rng = np.random.default_rng([SEED, n])
             starts = np.cumsum((0, *SIZES[:-1]))

@@ -82,6 +82,12 @@ def _run(
     return study, space
 
 
+def _score(t: optuna.trial.FrozenTrial) -> float:
+    """The objective value of a completed trial (every trial here completes)."""
+    assert t.value is not None
+    return t.value
+
+
 def _idx(space: Space, t: optuna.trial.FrozenTrial) -> tuple[int, ...]:
     return tuple(space.to_indices(space.from_params(t.params)))
 
@@ -90,7 +96,7 @@ def _idx(space: Space, t: optuna.trial.FrozenTrial) -> tuple[int, ...]:
 class _Call:
     models: Any
     hist: History
-    state: dict[str, Any]  # the generator's state when the surrogate was consulted
+    state: Mapping[str, Any]  # the generator's state when the surrogate was consulted
     candidates: list[list[int]]
     pick: int
 
@@ -111,7 +117,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch, module: ModuleType) -> list[_Call]:
     return calls
 
 
-def _generator(state: dict[str, Any]) -> np.random.Generator:
+def _generator(state: Mapping[str, Any]) -> np.random.Generator:
     rng = np.random.default_rng()
     rng.bit_generator.state = copy.deepcopy(state)
     return rng
@@ -127,7 +133,7 @@ def _energy_by_hand(model: Any, X: np.ndarray) -> np.ndarray:
 
 
 def _reference_pick(
-    hist: History, state: dict[str, Any], candidates: list[list[int]], surrogate: str
+    hist: History, state: Mapping[str, Any], candidates: list[list[int]], surrogate: str
 ) -> tuple[int, np.random.Generator]:
     """The candidate the documented surrogates rank best, and the generator after them."""
     rng = _generator(state)
@@ -209,7 +215,7 @@ class TestQIEAScreened:
         """(``surrogate=None``: the default, BOCS.)"""
         calls = _spy(monkeypatch, _qiea)
         n_q, crossover = 3, 0.5
-        chosen = {} if surrogate is None else {"surrogate": surrogate}
+        chosen: dict[str, Any] = {} if surrogate is None else {"surrogate": surrogate}
         sampler = QIEASampler(
             n_quantum=n_q, screen=screen, objective=OBJ, cheap_metrics=_cheap, seed=SEED,
             search_space=_space().distributions(), **chosen,
@@ -313,7 +319,7 @@ def _qpso_replay(
     sizes: tuple[int, ...],
     seed: int,
     screen: int = 1,
-    consult: Callable[[list[list[int]], dict[str, Any]], tuple[int, np.random.Generator]]
+    consult: Callable[[list[list[int]], Mapping[str, Any]], tuple[int, np.random.Generator]]
     | None = None,
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """Trial ``n``'s position and architecture, from the stored positions of the trials
@@ -379,7 +385,7 @@ class TestQPSOScreened:
         """(``surrogate=None``: the default, BOCS.)"""
         calls = _spy(monkeypatch, _qpso)
         S, beta = 3, 0.6
-        chosen = {} if surrogate is None else {"surrogate": surrogate}
+        chosen: dict[str, Any] = {} if surrogate is None else {"surrogate": surrogate}
         sampler = QPSOSampler(
             swarm_size=S, beta=beta, screen=screen, objective=OBJ, cheap_metrics=_cheap,
             seed=SEED, search_space=_space().distributions(), **chosen,
@@ -390,7 +396,7 @@ class TestQPSOScreened:
         picked_other = 0
 
         def consult(
-            cands: list[list[int]], state: dict[str, Any]
+            cands: list[list[int]], state: Mapping[str, Any]
         ) -> tuple[int, np.random.Generator]:
             nonlocal picked_other
             call = next(pending)
@@ -440,11 +446,11 @@ class TestQPSOScreened:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         hand = [((0, 0, 0, 0, 0), -1.0, None), ((1, 1, 1, 1, 1), -2.0, None),
                 ((2, 2, 2, 2, 2), 5.0, [0.5] * 3)]  # fmt: skip
-        for idx, value, x in hand:
+        for idx, value, pos in hand:
             params = {f"c{j}": int(i) for j, i in enumerate(idx)}
             study.add_trial(optuna.trial.create_trial(
-                params=params, distributions=dists, value=value,
-                system_attrs={} if x is None else {"QPSOSampler:x": x},
+                params=params, distributions=dict(dists), value=value,
+                system_attrs={} if pos is None else {"QPSOSampler:x": pos},
             ))  # fmt: skip
         study.optimize(lambda t: _value(tuple(space.to_indices(space.suggest(t)))), n_trials=15)
         for t in study.trials[S:]:
@@ -492,7 +498,8 @@ class TestQIEAGenerationState:
                  for k in range(6)]  # fmt: skip
         for idx, value in zip(archs, values, strict=True):
             study.add_trial(optuna.trial.create_trial(
-                params={f"c{j}": i for j, i in enumerate(idx)}, distributions=dists, value=value
+                params={f"c{j}": i for j, i in enumerate(idx)}, distributions=dict(dists),
+                value=value,
             ))  # fmt: skip
         study.optimize(lambda t: _value(tuple(space.to_indices(space.suggest(t)))), n_trials=1)
         attrs = study._storage.get_study_system_attrs(study._study_id)
@@ -565,7 +572,7 @@ class TestDefaults:
         elite: list[int] = []
         for g in range(1, 4):
             pool = set(elite) | set(range((g - 1) * n_q, g * n_q))
-            elite = sorted(pool, key=lambda n: trials[n].value)[:n_q]
+            elite = sorted(pool, key=lambda n: _score(trials[n]))[:n_q]
             assert attrs[f"QIEASampler:generation:{g}"]["elite"] == elite, f"generation {g}"
             prev = attrs[f"QIEASampler:generation:{g - 1}"]["q"]
             for i, e in enumerate(elite):

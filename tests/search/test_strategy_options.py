@@ -191,11 +191,13 @@ def test_grover_defaults() -> None:
     exploration 0.5, budget strength 4, BOCS, 6/5 growth, ``4 sqrt(N)`` oracle calls, a
     12-qubit binary register decomposed (the space here needs 13 qubits)."""
     space = _WIDE
-    common = {"objective": OBJ, "cheap_metrics": _cheap, "seed": 1,
-              "search_space": space.distributions()}  # fmt: skip
-    documented = {"thompson": "batch", "batch_size": 10, "n_startup": 10, "exploration": 0.5,
-                  "surrogate": "bocs", "lam": 6 / 5, "encoding": "binary", "max_qubits": 12,
-                  "decompose": True, "rounds": 1}  # fmt: skip
+    common: dict[str, Any] = {"objective": OBJ, "cheap_metrics": _cheap, "seed": 1,
+                              "search_space": space.distributions()}  # fmt: skip
+    documented: dict[str, Any] = {
+        "thompson": "batch", "batch_size": 10, "n_startup": 10, "exploration": 0.5,
+        "surrogate": "bocs", "lam": 6 / 5, "encoding": "binary", "max_qubits": 12,
+        "decompose": True, "rounds": 1,
+    }  # fmt: skip
     got = _trace(GroverSampler(**common), space, 21)
     want = _trace(_qubo_grover(strength=4.0, **documented, **common), space, 21)
     assert got == want
@@ -209,10 +211,12 @@ def test_grover_defaults() -> None:
 
 def test_grover_passes_every_option_on() -> None:
     space = _space((4, 4, 3))
-    kw = {"max_oracle_calls": 7, "lam": 1.6, "encoding": "onehot", "max_qubits": 8,
-          "decompose": True, "rounds": 2, "thompson": "proposal", "batch_size": 3,
-          "n_startup": 3, "exploration": 0.9, "objective": OBJ, "cheap_metrics": _cheap,
-          "surrogate": "fm", "strength": 2.0, "seed": 6}  # fmt: skip
+    kw: dict[str, Any] = {
+        "max_oracle_calls": 7, "lam": 1.6, "encoding": "onehot", "max_qubits": 8,
+        "decompose": True, "rounds": 2, "thompson": "proposal", "batch_size": 3,
+        "n_startup": 3, "exploration": 0.9, "objective": OBJ, "cheap_metrics": _cheap,
+        "surrogate": "fm", "strength": 2.0, "seed": 6,
+    }  # fmt: skip
     got = _trace(GroverSampler(search_space=space.distributions(), **kw), space, 9)
     want = _trace(_qubo_grover(search_space=space.distributions(), **kw), space, 9)
     assert got == want
@@ -225,7 +229,7 @@ def test_registry_grover_is_the_sampler_over_the_space() -> None:
     it) no trial breaks it, the random start included."""
     space = _space((4, 4, 3))
     tight = Objective(["val_error"], budgets=["params<=650"])
-    opts = {"batch_size": 3, "n_startup": 3, "max_oracle_calls": 5}
+    opts: dict[str, Any] = {"batch_size": 3, "n_startup": 3, "max_oracle_calls": 5}
     made = make_sampler("grover", seed=2, space=space, objective=tight, cheap_metrics=_cheap,
                         **opts)  # fmt: skip
     direct = GroverSampler(seed=2, search_space=space.distributions(), objective=tight,
@@ -237,8 +241,8 @@ def test_registry_grover_is_the_sampler_over_the_space() -> None:
 
 def test_grover_solver_without_a_register_uses_the_default_one() -> None:
     space = _space((4, 4, 3))
-    kw = {"thompson": "batch", "batch_size": 3, "n_startup": 3, "seed": 1,
-          "search_space": space.distributions()}  # fmt: skip
+    kw: dict[str, Any] = {"thompson": "batch", "batch_size": 3, "n_startup": 3, "seed": 1,
+                          "search_space": space.distributions()}  # fmt: skip
     bare = QUBOSampler(solver=GroverSolver(max_oracle_calls=6), **kw)
     explicit = QUBOSampler(solver=GroverSolver(max_oracle_calls=6, register=Register()), **kw)
     got = _trace(bare, space, 7)

@@ -170,7 +170,7 @@ class TestOptuna:
         dists = s.distributions()
         assert list(dists) == s.names
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-        trial = study.ask(fixed_distributions=dists)
+        trial = study.ask(fixed_distributions=dict(dists))  # as Optuna's dict type
         arch = s.from_params(trial.params)
         assert s.validate(arch) == arch
         t2 = study.ask()

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ class ArithmeticEvaluator:
         self.fail_when, self.nan_when = fail_when, nan_when
         self.calls: list[tuple[dict[str, Any], int]] = []
 
-    def evaluate(self, arch: dict[str, Any], *, seed: int) -> dict[str, float]:
+    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> dict[str, float]:
         self.calls.append((dict(arch), seed))
         if self.fail_when is not None and self.fail_when(arch):
             raise RuntimeError(f"boom on {arch['n_layers']} layers")
@@ -63,6 +64,7 @@ def test_runs_to_budget_and_records_everything(tmp_path: Path) -> None:
     assert len(res.complete) == 8 and not res.failed
     for t in res.complete:
         # metrics recorded equal an independent re-evaluation with the trial's seed
+        assert t.seed is not None
         want = ArithmeticEvaluator().evaluate(t.params, seed=t.seed)
         assert t.metrics == want
         assert t.seed == trial_seed(0, t.number)
@@ -149,7 +151,7 @@ def test_not_a_run_folder(tmp_path: Path) -> None:
 
 def test_timeout_stops_early(tmp_path: Path) -> None:
     class Slow(ArithmeticEvaluator):
-        def evaluate(self, arch: dict[str, Any], *, seed: int) -> dict[str, float]:
+        def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> dict[str, float]:
             time.sleep(0.3)
             return super().evaluate(arch, seed=seed)
 

@@ -56,6 +56,7 @@ def test_faults_fail_trials_with_reasons_and_run_completes(tmp_path: Path) -> No
     assert len(res.complete) == 6
     reasons = {t.params["n_layers"]: t.fail_reason for t in res.failed}
     assert set(reasons) == {2, 3}  # mlp space has n_layers 1..3
+    assert reasons[2] is not None
     assert "not finite" in reasons[2]
     assert reasons[3] == "RuntimeError: evaluator exploded on purpose"
 

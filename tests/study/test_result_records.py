@@ -20,7 +20,9 @@ from quarch.objectives import Objective
 from quarch.study import SearchResult, TrialRecord
 from quarch.study._worker import FAIL_REASON, METRICS, PRUNE_REASON, SEED, SKIP_REASON
 
-DIST = {"width": optuna.distributions.CategoricalDistribution([8, 16])}
+DIST: dict[str, optuna.distributions.BaseDistribution] = {
+    "width": optuna.distributions.CategoricalDistribution([8, 16])
+}
 
 
 def _frozen(

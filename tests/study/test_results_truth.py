@@ -10,6 +10,7 @@ a filter can silently go wrong.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,7 @@ class _Scored:
 
     fingerprint = "scored"
 
-    def evaluate(self, arch: dict[str, Any], *, seed: int) -> dict[str, float]:
+    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> dict[str, float]:
         if arch["n_layers"] == 3:
             raise RuntimeError("three layers refused")
         err = 0.1 * arch["n_layers"] + 0.001 * arch["width_0"]

@@ -10,6 +10,7 @@ number, so nothing may depend on the process that proposed a trial.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ class Arithmetic:
 
     fingerprint = "arith"
 
-    def evaluate(self, arch: dict[str, Any], *, seed: int) -> dict[str, float]:
+    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> dict[str, float]:
         err = 0.1 * arch["n_layers"] + 0.001 * arch["width_0"] + 0.0003 * arch.get("width_1", 0)
         return {"val_error": err, "params": float(arch["width_0"] * arch["n_layers"])}
 
@@ -73,7 +74,13 @@ def test_resumed_equals_uninterrupted(strategy: str, tmp_path: Path) -> None:
 def test_resume_search_retrains_nothing_and_matches(tmp_path: Path) -> None:
     """The registered evaluator (real training) through ``resume_search``: the trials
     before the stop keep their metrics and the later ones get the uninterrupted run's."""
-    cfg = {"space": "mlp", "dataset": "iris", "strategy": "qiea", "epochs": 2, "seed": 3}
+    cfg: dict[str, Any] = {
+        "space": "mlp",
+        "dataset": "iris",
+        "strategy": "qiea",
+        "epochs": 2,
+        "seed": 3,
+    }
     whole = run_search(SearchConfig(**cfg, trials=5, out=str(tmp_path / "w")), progress=False)
     run_search(SearchConfig(**cfg, trials=3, out=str(tmp_path / "c")), progress=False)
     resumed = resume_search(tmp_path / "c", trials=5, progress=False)

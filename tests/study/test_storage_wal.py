@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ class Arithmetic:
 
     fingerprint = "arith"
 
-    def evaluate(self, arch: dict[str, Any], *, seed: int) -> dict[str, float]:
+    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> dict[str, float]:
         err = 0.1 * arch["n_layers"] + 0.001 * arch["width_0"]
         return {"val_error": err, "params": float(arch["width_0"] * arch["n_layers"])}
 

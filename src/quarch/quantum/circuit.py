@@ -31,6 +31,7 @@ from quarch._errors import QuarchError
 from quarch.quantum.gates import GATES
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 __all__ = ["CHANNELS", "Angle", "Circuit", "CircuitError", "Input", "Op", "Param", "Weight"]
@@ -424,8 +425,8 @@ class Circuit:
     # ------------------------------------------------------------------ views
     def bind(
         self,
-        weights: Sequence[float] | torch.Tensor | None = None,
-        inputs: Sequence[float] | torch.Tensor | None = None,
+        weights: Sequence[float] | np.ndarray | torch.Tensor | None = None,
+        inputs: Sequence[float] | np.ndarray | torch.Tensor | None = None,
     ) -> Circuit:
         """A copy whose weight (and optionally input) angles are replaced by numbers.
 

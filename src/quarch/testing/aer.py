@@ -33,7 +33,9 @@ def aer_noise_model(device: str) -> Any:
     return NoiseModel.from_backend(cal.backend)
 
 
-def bound_device_circuits(routed: Any, weights: Sequence[float], inputs: np.ndarray) -> list[Any]:
+def bound_device_circuits(
+    routed: Any, weights: Sequence[float] | np.ndarray, inputs: np.ndarray
+) -> list[Any]:
     """The routed circuit on the whole device, one per row of ``inputs`` (features;
     mapped to Möttönen angles for amplitude embeddings), every parameter bound."""
     qc = routed.full_device_qiskit(list(map(float, weights)))
@@ -54,7 +56,7 @@ def bound_device_circuits(routed: Any, weights: Sequence[float], inputs: np.ndar
 
 def aer_expvals(
     routed: Any,
-    weights: Sequence[float],
+    weights: Sequence[float] | np.ndarray,
     inputs: np.ndarray,
     words: Sequence[Mapping[int, str]],
     *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -19,7 +20,7 @@ from quarch.spaces.cnn.model import EdgeCNN
 from quarch.spaces.cnn.space import cnn_space
 from quarch.study import run_search
 
-SMALL = {"n_stages": 2, "max_blocks": 1, "width_mults": [0.5]}
+SMALL: dict[str, Any] = {"n_stages": 2, "max_blocks": 1, "width_mults": [0.5]}
 SPACE = cnn_space(**SMALL)
 
 
@@ -234,5 +235,6 @@ def test_budget_is_checked_before_training(
         assert edge_costs(arch, (1, 8, 8), 10, profile)["memory_kb"] <= 12
     assert res.skipped, "the random strategy drew no architecture over 12 KB in this run"
     for t in res.skipped:
+        assert t.skip_reason is not None
         assert t.metrics["memory_kb"] > 12 and "over budget before training" in t.skip_reason
     assert f"skipped (over budget before training): {len(res.skipped)}" in printed

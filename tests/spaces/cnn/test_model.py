@@ -13,6 +13,7 @@ from quarch.space._space import SpaceError
 from quarch.spaces.cnn.model import (
     EdgeCNN,
     FakeQuant,
+    QConv2d,
     cnn_plan,
     layer_table,
     make_divisible,
@@ -75,6 +76,7 @@ class TestPlan:
             with torch.no_grad():  # distinct folded biases: the exporter shares equal ones
                 for m in model.modules():
                     if isinstance(m, torch.nn.BatchNorm2d):
+                        assert m.running_mean is not None
                         m.running_mean.uniform_(-1, 1)
             proto = onnx.load_from_string(to_onnx(model, (1, 8, 8)))
             n_init = sum(int(np.prod(t.dims)) for t in proto.graph.initializer if len(t.dims) > 0)
@@ -118,6 +120,7 @@ class TestFakeQuant:
     def test_weight_fake_quant_is_per_channel_int8(self) -> None:
         arch = dict(SPACE.sample(0), bits=8)
         conv = EdgeCNN(arch, (1, 8, 8), 10).stem[0]
+        assert isinstance(conv, QConv2d)
         from quarch.spaces.cnn.model import _fq_weight
 
         w = conv.weight.detach()

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from quarch.evaluate import torch_threads
+from quarch.spaces.cnn.model import EdgeCNN, InvertedResidual
 from quarch.spaces.cnn.space import cnn_space
 from quarch.spaces.cnn.supernet import SuperNet, recalibrate_bn
 
@@ -21,9 +22,21 @@ def net() -> SuperNet:
     with torch.no_grad():  # non-trivial batch-norm statistics
         for m in n.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
+                assert m.running_mean is not None and m.running_var is not None
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
     return n.eval()
+
+
+def _dw_weight(net: EdgeCNN, stage: int, block: int) -> torch.Tensor:
+    """The weight of the depthwise convolution of ``block`` in ``stage``."""
+    blocks = net.stages[stage]
+    assert isinstance(blocks, torch.nn.ModuleList)
+    b = blocks[block]
+    assert isinstance(b, InvertedResidual)
+    conv = b.dw[0]
+    assert isinstance(conv, torch.nn.Conv2d)
+    return conv.weight
 
 
 class TestWeightSharing:
@@ -37,8 +50,8 @@ class TestWeightSharing:
     def test_small_kernel_is_centre_of_largest(self, net: SuperNet) -> None:
         arch = dict(SPACE.sample(0), kernel_0_0=3, expand_0_0=3, width_mult=0.5)
         child = net.extract(arch)
-        w_child = child.stages[0][0].dw[0].weight
-        w_big = net.weights.stages[0][0].dw[0].weight
+        w_child = _dw_weight(child, 0, 0)
+        w_big = _dw_weight(net.weights, 0, 0)
         assert w_big.shape[-1] == 7
         assert torch.equal(w_child, w_big[: w_child.shape[0], :, 2:5, 2:5])
 
@@ -52,9 +65,10 @@ class TestWeightSharing:
         n = SuperNet(SPACE, SHAPE, 10).train()
         arch = dict(SPACE.sample(2), depth_0=1, depth_1=1, kernel_0_0=3)
         n(torch.randn(4, *SHAPE), arch).sum().backward()
-        unused = n.weights.stages[0][1].dw[0].weight.grad
+        unused = _dw_weight(n.weights, 0, 1).grad
         assert unused is None or torch.count_nonzero(unused) == 0
-        g = n.weights.stages[0][0].dw[0].weight.grad
+        g = _dw_weight(n.weights, 0, 0).grad
+        assert g is not None
         assert torch.count_nonzero(g[:, :, :2, :]) == 0  # outside the 3x3 centre
         assert torch.count_nonzero(g[:, :, 2:5, 2:5]) > 0
 
@@ -83,5 +97,7 @@ class TestRecalibration:
         # The stem's batch-norm sees conv(x): its mean over (N, H, W) is computable by hand.
         with torch.no_grad():
             pre = child.stem[0](torch.as_tensor(X))
-        assert torch.allclose(child.stem[1].running_mean, pre.mean(dim=(0, 2, 3)), atol=1e-5)
+        bn = child.stem[1]
+        assert isinstance(bn, torch.nn.BatchNorm2d) and bn.running_mean is not None
+        assert torch.allclose(bn.running_mean, pre.mean(dim=(0, 2, 3)), atol=1e-5)
         assert not child.training

@@ -12,6 +12,7 @@ from quarch.config import SearchConfig
 from quarch.cost.device_costs import DEVICE_METRICS
 from quarch.cost.routing import DeviceFitError
 from quarch.spaces import get_spec, make_evaluator
+from quarch.spaces.hqnn.evaluator import HQNNEvaluator
 from quarch.spaces.hqnn.space import hqnn_space
 from quarch.testing import EvaluatorCase, EvaluatorTestCase
 
@@ -107,6 +108,7 @@ class TestEvaluator:
         cfg = _config({"max_qubits": 6, "max_layers": 1}, device_profile="ibm-manila")
         space = SPEC.build_space(cfg)
         ev = make_evaluator(space, cfg)
+        assert isinstance(ev, HQNNEvaluator)
         monkeypatch.setattr(type(ev), "_train", lambda *a, **k: pytest.fail("trained"))
         arch = dict(space.sample(0), qubits=6)
         with pytest.raises(DeviceFitError, match="needs 6 qubits; ibm-manila has 5"):
@@ -118,8 +120,13 @@ class TestEvaluator:
         cfg = _config({"max_qubits": 3, "max_layers": 1, "layouts": 4}, device_profile="ibm-torino")
         space = SPEC.build_space(cfg)
         ev = make_evaluator(space, cfg)
+        assert isinstance(ev, HQNNEvaluator)
         arch = dict(space.sample(1), qubits=3)
-        regions = {ev.routed_circuit(dict(arch, layout=k)).region for k in range(4)}
+        regions: set[tuple[int, ...]] = set()
+        for k in range(4):
+            routed = ev.routed_circuit(dict(arch, layout=k))
+            assert routed is not None  # a device profile is set
+            regions.add(routed.region)
         assert len(regions) == 4
         p = [ev.cheap_metrics(dict(arch, layout=k))["success_probability"] for k in range(4)]
         assert len(set(p)) > 1
@@ -142,6 +149,7 @@ class TestEvaluator:
         )
         space = SPEC.build_space(cfg)
         ev = make_evaluator(space, cfg)
+        assert isinstance(ev, HQNNEvaluator)
         arch = dict(space.sample(0), qubits=2)
         model, m = ev.fit(arch, seed=0)
         assert any(calls)  # trained (gradients) through the noisy layer

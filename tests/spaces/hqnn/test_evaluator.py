@@ -89,6 +89,7 @@ class TestCorrectness:
         tuned = make_hqnn_evaluator(
             SPACE, _config(supercircuit=True, supercircuit_steps=5, finetune_steps=3)
         )
+        assert isinstance(tuned, SuperCircuitEvaluator)
         before = {k: v.clone() for k, v in tuned.supercircuit.state_dict().items()}
         tuned.evaluate(arch, seed=0)
         after = tuned.supercircuit.state_dict()

@@ -11,6 +11,8 @@ simulated right: Aer's answer is the truth, the noiseless answer is its opposite
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -18,12 +20,14 @@ from torch import nn
 
 from quarch.config import SearchConfig
 from quarch.spaces import get_spec, make_evaluator
+from quarch.spaces.hqnn.evaluator import HQNNEvaluator
+from quarch.spaces.hqnn.model import HybridNet
 
 pytest.importorskip("qiskit_aer")
 pytest.importorskip("qiskit_ibm_runtime")
 
 
-def _setup(noise_max_qubits: int) -> tuple[object, dict, nn.Module]:
+def _setup(noise_max_qubits: int) -> tuple[HQNNEvaluator, dict[str, Any], HybridNet]:
     cfg = SearchConfig(
         space="hqnn", dataset="iris", epochs=1,
         space_options={"max_qubits": 3, "max_layers": 2},
@@ -35,8 +39,9 @@ def _setup(noise_max_qubits: int) -> tuple[object, dict, nn.Module]:
     spec = get_spec("hqnn")
     space = spec.build_space(cfg)
     ev = make_evaluator(space, cfg)
+    assert isinstance(ev, HQNNEvaluator)
     arch = dict(space.sample(4), qubits=3, layers=2)
-    model, _ = ev.fit(arch, seed=0)  # type: ignore[attr-defined]
+    model, _ = ev.fit(arch, seed=0)
     return ev, arch, model
 
 
@@ -47,8 +52,9 @@ def test_noisy_error_is_aers(path: str) -> None:
     from quarch.testing.aer import aer_expvals
 
     ev, arch, model = _setup(8 if path == "density" else 2)
-    costs = ev.costs  # type: ignore[attr-defined]
-    routed = ev.routed_circuit(arch)  # type: ignore[attr-defined]
+    costs = ev.costs
+    routed = ev.routed_circuit(arch)
+    assert routed is not None  # a device profile is set
     words = observables_on_device(routed, observables_of(arch))
     X = torch.as_tensor(costs.data.X_val[:1], dtype=torch.float32)
     y = int(costs.data.y_val[0])
@@ -56,7 +62,7 @@ def test_noisy_error_is_aers(path: str) -> None:
         feats = model.features(X).double()
         ideal = model.quantum(feats.float()).double().numpy()[0]
     w = model.quantum.weights.detach().double().numpy()
-    noisy = aer_expvals(routed, w, feats.numpy(), words)[0]
+    noisy = aer_expvals(routed, w.tolist(), feats.numpy(), words)[0]
     shift = noisy - ideal
     k = int(np.argmax(np.abs(shift)))
     assert abs(shift[k]) > 0.02  # the noise moves this expectation measurably

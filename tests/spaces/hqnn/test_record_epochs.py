@@ -71,7 +71,9 @@ def test_the_evaluator_returns_every_fidelity(wine) -> None:  # type: ignore[no-
     assert {"val_error_e1", "test_error_e1"} <= set(m) and m["train_seconds"] > 0
     cfg = SearchConfig(space="hqnn", dataset="wine", epochs=3,
                        evaluator_options={"record_epochs": "1,3"})  # fmt: skip
-    assert get_spec("hqnn").metrics(cfg) >= {"val_error_e1", "test_error_e3", "train_seconds"}
+    metrics = get_spec("hqnn").metrics(cfg)
+    assert metrics is not None
+    assert metrics >= {"val_error_e1", "test_error_e3", "train_seconds"}
     # a shorter fit (as final training may ask) records the fidelities it reaches
     _, short = ev.fit(SPACE.sample(2), seed=4, epochs=2)
     assert "val_error_e1" in short and "val_error_e3" not in short
