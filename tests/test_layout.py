@@ -49,3 +49,24 @@ def test_built_in_space_names_only_in_their_rooms() -> None:
             if isinstance(node, ast.Constant) and node.value in names:
                 found.append(f"{rel}:{node.lineno} {node.value!r}")
     assert not found, "built-in space named outside its room: " + ", ".join(found)
+
+
+def test_no_package_name_hides_a_module_of_the_package() -> None:
+    # A function `_random` in quarch/search/__init__.py made `quarch.search._random` the
+    # function, not the module: `import quarch.search._random as m` and mock.patch then
+    # reach the wrong object (tests had to import such modules by importlib).
+    hidden = []
+    for init in SRC.rglob("__init__.py"):
+        modules = {p.stem for p in init.parent.glob("*.py")} | {
+            p.parent.name for p in init.parent.glob("*/__init__.py")
+        }
+        for node in ast.parse(init.read_text(encoding="utf-8")).body:
+            names: list[str] = []
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names = [node.name]
+            elif isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names = [node.target.id]
+            hidden += [f"{init.parent.relative_to(SRC)}.{n}" for n in names if n in modules]
+    assert not hidden, f"rename these (each hides a module of its package): {hidden}"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import optuna
 import pytest
+from optuna.distributions import BaseDistribution
 from optuna.study import StudyDirection
 from optuna.trial import create_trial
 
@@ -27,7 +28,7 @@ def _one_thread() -> Iterator[None]:
 
 
 def _history(X: np.ndarray, values: np.ndarray) -> History:
-    dists = SPACE.distributions()
+    dists: dict[str, BaseDistribution] = dict(SPACE.distributions())  # Optuna's type
     trials = []
     for i, (x, v) in enumerate(zip(X, values, strict=True)):
         t = create_trial(params=SPACE.from_indices(x.tolist()), distributions=dists, value=float(v))
@@ -100,7 +101,8 @@ class TestCorrectness:
         assert after[3] < before[3]
 
     def test_parameters_stored_per_batch(self) -> None:
-        study = optuna.create_study(sampler=BornSampler(seed=0, n_startup=4, batch_size=4))
+        sampler = BornSampler(seed=0, n_startup=4, batch_size=4, search_space=SPACE.distributions())
+        study = optuna.create_study(sampler=sampler)
         study.optimize(lambda t: float(SPACE.to_indices(SPACE.suggest(t))[0]), n_trials=12)
         attrs = study._storage.get_study_system_attrs(study._study_id)
         assert {"BornSampler:theta:0", "BornSampler:theta:1"} <= set(attrs)

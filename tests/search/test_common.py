@@ -12,7 +12,19 @@ from optuna.study import StudyDirection
 from optuna.trial import create_trial
 
 from quarch.objectives import pareto_mask
-from quarch.search import QIEASampler
+from quarch.search import (
+    BornSampler,
+    GroverSampler,
+    LocalSearchSampler,
+    QAOASampler,
+    QIEASampler,
+    QPSOSampler,
+    QUBOSampler,
+    RandomSampler,
+    RegEvoSampler,
+    ReinforceSampler,
+    VQESampler,
+)
 from quarch.search._common import check_float, check_int, order_trials, violation
 
 MIN, MAX = StudyDirection.MINIMIZE, StudyDirection.MAXIMIZE
@@ -103,10 +115,83 @@ class TestFallbacks:
         study.optimize(f, n_trials=12)
         assert len(study.trials) == 12
         assert all(-1 <= t.params["x"] <= 1 and t.params["k"] in (1, 2, 3) for t in study.trials)
-        # After the first trial the categorical is proposed relatively (QIEA state exists).
+        # After the first trial the categorical is proposed relatively (QIEA state exists,
+        # under a key that names the inferred space).
         attrs = study._storage.get_study_system_attrs(study._study_id)
-        assert "QIEASampler:generation:0" in attrs
+        assert "QIEASampler:generation:[k/3]:0" in attrs
         assert isinstance(
             study.sampler.infer_relative_search_space(study, study.trials[-1])["k"],
             CategoricalDistribution,
         )
+
+
+# Every sampler class quarch exports, as a user of a plain Optuna study would take it.
+_SAMPLERS = [
+    BornSampler,
+    GroverSampler,
+    LocalSearchSampler,
+    QAOASampler,
+    QIEASampler,
+    QPSOSampler,
+    QUBOSampler,
+    RandomSampler,
+    RegEvoSampler,
+    ReinforceSampler,
+    VQESampler,
+]
+
+
+class TestPlainOptunaStudies:
+    """What an Optuna user's own objective may do: conditional parameters, ints, floats."""
+
+    @pytest.mark.parametrize("cls", _SAMPLERS, ids=lambda c: c.__name__)
+    def test_a_space_that_changes_after_the_startup(self, cls: type) -> None:
+        # "d" is set by the first 14 trials only: the inferred space (the intersection of
+        # the completed trials) loses it once trial 14 completes, after every strategy's
+        # startup, so state made for {k, w, d} must not be read for {k, w}.
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(sampler=cls(seed=0))
+
+        def f(t: optuna.Trial) -> float:
+            k = t.suggest_categorical("k", [1, 2, 3])
+            w = t.suggest_categorical("w", [1, 2, 4, 8])
+            if t.number < 14:
+                t.suggest_categorical("d", ["a", "b"])
+            return abs(k - 2) + abs(w - 4)
+
+        study.optimize(f, n_trials=30)
+        assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 30
+        assert set(study.sampler.infer_relative_search_space(study, study.trials[-1])) <= {
+            "k",
+            "w",
+        }
+
+    @pytest.mark.parametrize("cls", [RandomSampler, QIEASampler], ids=lambda c: c.__name__)
+    def test_ints_and_floats_drawn_as_optuna_draws_them(self, cls: type) -> None:
+        # Before: uniform(low, high) cast to int never gave an int's upper bound, and a
+        # log or stepped float was drawn on the linear scale.
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(sampler=cls(seed=0))
+
+        def f(t: optuna.Trial) -> float:
+            t.suggest_categorical("k", [1, 2])
+            t.suggest_int("n", 1, 4)
+            t.suggest_int("m", 2, 10, step=4)
+            t.suggest_float("lr", 1e-4, 1e-1, log=True)
+            t.suggest_float("s", 0.0, 1.0, step=0.25)
+            return 0.0
+
+        study.optimize(f, n_trials=200)
+        params = [t.params for t in study.trials]
+        assert {p["n"] for p in params} == {1, 2, 3, 4}
+        assert {p["m"] for p in params} == {2, 6, 10}
+        assert {p["s"] for p in params} == {0.0, 0.25, 0.5, 0.75, 1.0}
+        assert all(1e-4 <= p["lr"] <= 1e-1 for p in params)
+        # log-uniform: half the draws below 10^-2.5 (a linear draw puts 2.2 % there);
+        # 200 draws keep the fraction within 0.35-0.65 with probability > 0.9999
+        below = np.mean([p["lr"] < 10**-2.5 for p in params])
+        assert 0.35 < below < 0.65
+        # the same seed, the same draws (the fallback is seeded per trial and name)
+        again = optuna.create_study(sampler=cls(seed=0))
+        again.optimize(f, n_trials=20)
+        assert [t.params for t in again.trials] == params[:20]

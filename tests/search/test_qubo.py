@@ -152,7 +152,13 @@ class TestSolvers:
 
     def test_user_dimod_sampler(self) -> None:
         space = _space([3, 2, 2])
-        sampler = QUBOSampler(solver="dimod", sampler=dimod.ExactSolver(), n_startup=3, seed=0)
+        sampler = QUBOSampler(
+            solver="dimod",
+            sampler=dimod.ExactSolver(),
+            n_startup=3,
+            seed=0,
+            search_space=space.distributions(),
+        )
         study = optuna.create_study(sampler=sampler)
         study.optimize(lambda t: float(sum(space.to_indices(space.suggest(t)))), n_trials=10)
         assert all(space.is_valid(t.params) for t in study.trials)

@@ -97,11 +97,11 @@ _TPE_DEFAULTS: dict[str, Any] = {"multivariate": True, "n_startup_trials": 10}
 _NSGA2_DEFAULTS: dict[str, Any] = {"population_size": 20}
 
 
-def _grid(*, seed: int, space: Space, objective: Objective, **options: Any) -> GridSampler:
+def _make_grid(*, seed: int, space: Space, objective: Objective, **options: Any) -> GridSampler:
     return GridSampler(space=space, seed=seed, **options)
 
 
-def _random(*, seed: int, space: Space, objective: Objective, **options: Any) -> RandomSampler:
+def _make_random(*, seed: int, space: Space, objective: Objective, **options: Any) -> RandomSampler:
     return RandomSampler(seed=seed, **options)
 
 
@@ -112,16 +112,16 @@ def _tpe(
     return optuna.samplers.TPESampler(seed=seed, **opts)
 
 
-def _nsga2(*, seed: int, space: Space, objective: Objective, **options: Any) -> NSGAIISampler:
+def _make_nsga2(*, seed: int, space: Space, objective: Objective, **options: Any) -> NSGAIISampler:
     opts = {**_NSGA2_DEFAULTS, **options}
     return NSGAIISampler(seed=seed, **opts)
 
 
-def _qiea(*, seed: int, space: Space, objective: Objective, **options: Any) -> QIEASampler:
+def _make_qiea(*, seed: int, space: Space, objective: Objective, **options: Any) -> QIEASampler:
     return QIEASampler(seed=seed, search_space=space.distributions(), **options)
 
 
-def _qpso(*, seed: int, space: Space, objective: Objective, **options: Any) -> QPSOSampler:
+def _make_qpso(*, seed: int, space: Space, objective: Objective, **options: Any) -> QPSOSampler:
     return QPSOSampler(seed=seed, search_space=space.distributions(), **options)
 
 
@@ -166,17 +166,21 @@ def _qpso_sg(
     )
 
 
-def _evolution(*, seed: int, space: Space, objective: Objective, **options: Any) -> RegEvoSampler:
+def _make_evolution(
+    *, seed: int, space: Space, objective: Objective, **options: Any
+) -> RegEvoSampler:
     return RegEvoSampler(seed=seed, search_space=space.distributions(), **options)
 
 
-def _reinforce(
+def _make_reinforce(
     *, seed: int, space: Space, objective: Objective, **options: Any
 ) -> ReinforceSampler:
     return ReinforceSampler(seed=seed, search_space=space.distributions(), **options)
 
 
-def _local(*, seed: int, space: Space, objective: Objective, **options: Any) -> LocalSearchSampler:
+def _make_local(
+    *, seed: int, space: Space, objective: Objective, **options: Any
+) -> LocalSearchSampler:
     return LocalSearchSampler(seed=seed, search_space=space.distributions(), **options)
 
 
@@ -200,13 +204,13 @@ def _add(
 
 _add(
     "qiea",
-    _qiea,
+    _make_qiea,
     "quantum-inspired evolution (Q-NAS): probability vectors observed, elitism",
     QIEASampler,
 )
 _add(
     "qpso",
-    _qpso,
+    _make_qpso,
     "quantum-behaved particle swarm on the relaxed one-hot code (Sun et al.)",
     QPSOSampler,
 )
@@ -226,14 +230,19 @@ _add(
 )
 _add(
     "evolution",
-    _evolution,
+    _make_evolution,
     "regularised (ageing) evolution, Real et al. (baseline)",
     RegEvoSampler,
 )
-_add("reinforce", _reinforce, "REINFORCE policy-gradient controller (baseline)", ReinforceSampler)
+_add(
+    "reinforce",
+    _make_reinforce,
+    "REINFORCE policy-gradient controller (baseline)",
+    ReinforceSampler,
+)
 _add(
     "local",
-    _local,
+    _make_local,
     "first-improvement local search with restarts (baseline)",
     LocalSearchSampler,
 )
@@ -277,7 +286,7 @@ _add(
     "Grover adaptive search over the surrogate (oracle calls)",
     GroverSampler,
 )
-_add("random", _random, "uniform random search (classical baseline)", RandomSampler)
+_add("random", _make_random, "uniform random search (classical baseline)", RandomSampler)
 _add(
     "tpe",
     _tpe,
@@ -287,13 +296,13 @@ _add(
 )
 _add(
     "grid",
-    _grid,
+    _make_grid,
     "every architecture once, in a seeded order (exhaustive; tables)",
     GridSampler,
 )
 _add(
     "nsga2",
-    _nsga2,
+    _make_nsga2,
     "Optuna's NSGA-II, multi-objective with constraints (baseline)",
     NSGAIISampler,
     _NSGA2_DEFAULTS,

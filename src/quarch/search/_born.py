@@ -166,23 +166,24 @@ class BornSampler(PopulationSampler):
 
     def theta(self, study: Study, hist: History, b: int) -> list[np.ndarray]:
         """Circuit parameters (one array per block) used by batch ``b``."""
+        prefix = self._state_key(_THETA_KEY, hist)
         attrs = study._storage.get_study_system_attrs(study._study_id)
         c = b
-        while c >= 0 and f"{_THETA_KEY}{c}" not in attrs:
+        while c >= 0 and f"{prefix}{c}" not in attrs:
             c -= 1
         if c >= 0:
-            theta = [np.asarray(t, dtype=float) for t in attrs[f"{_THETA_KEY}{c}"]]
+            theta = [np.asarray(t, dtype=float) for t in attrs[f"{prefix}{c}"]]
         else:
             init = [self._block_setup(hist.sizes, blk)[1] for blk in self._blocks(hist.sizes)]
             theta = self._update(hist, init, 0, self._n_startup)
             c = 0
             study._storage.set_study_system_attr(
-                study._study_id, f"{_THETA_KEY}0", [t.tolist() for t in theta]
+                study._study_id, f"{prefix}0", [t.tolist() for t in theta]
             )
         for k in range(c + 1, b + 1):
             theta = self._update(hist, theta, self._start(k - 1), self._start(k))
             study._storage.set_study_system_attr(
-                study._study_id, f"{_THETA_KEY}{k}", [t.tolist() for t in theta]
+                study._study_id, f"{prefix}{k}", [t.tolist() for t in theta]
             )
         return theta
 

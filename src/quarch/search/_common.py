@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.samplers import BaseSampler
+from optuna.samplers import RandomSampler as OptunaRandomSampler
 from optuna.search_space import intersection_search_space
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
@@ -182,6 +183,25 @@ class History:
         return [sub[i] for i in np.argsort(r, kind="stable")]
 
 
+def draw_independent(
+    study: Study,
+    trial: FrozenTrial,
+    name: str,
+    distribution: BaseDistribution,
+    rng: np.random.Generator,
+) -> Any:
+    """A uniform draw of one parameter outside the strategy's space, seeded by ``rng``.
+
+    A choice is drawn here; an int or float goes to Optuna's :class:`RandomSampler`
+    (seeded from ``rng``), which honours ``log`` and ``step`` and reaches both bounds
+    of an int, as an Optuna user expects of any sampler's fallback.
+    """
+    if isinstance(distribution, CategoricalDistribution):
+        return distribution.choices[int(rng.integers(len(distribution.choices)))]
+    fallback = OptunaRandomSampler(seed=int(rng.integers(2**32 - 1)))
+    return fallback.sample_independent(study, trial, name, distribution)
+
+
 def _indices(
     trial: FrozenTrial, names: Sequence[str], dists: Sequence[CategoricalDistribution]
 ) -> tuple[int, ...] | None:
@@ -234,6 +254,20 @@ class PopulationSampler(BaseSampler):
         if self._seed is None:
             return np.random.default_rng()
         return np.random.default_rng([self._seed, number, *tag])
+
+    def _state_key(self, prefix: str, hist: History) -> str:
+        """The study system attr prefix under which this sampler caches its state.
+
+        With an inferred space (a plain Optuna study, conditional parameters) the space
+        can change between trials, and state made for one space does not fit another:
+        the key then names the space (parameter names and option counts), so a new
+        space starts a new state, as Optuna's CMA-ES restarts its optimizer. A given
+        ``search_space`` (every quarch run) keeps the plain prefix.
+        """
+        if self._search_space is not None:
+            return prefix
+        names = ",".join(f"{n}/{k}" for n, k in zip(hist.names, hist.sizes, strict=True))
+        return f"{prefix}[{names}]:"
 
     # -- study -> history ---------------------------------------------------------------
     def _history(
@@ -340,12 +374,7 @@ class PopulationSampler(BaseSampler):
         param_distribution: BaseDistribution,
     ) -> Any:
         rng = self._rng(trial.number, 7, *param_name.encode())
-        if isinstance(param_distribution, CategoricalDistribution):
-            choices = param_distribution.choices
-            return choices[int(rng.integers(len(choices)))]
-        low = param_distribution.low  # type: ignore[attr-defined]
-        high = param_distribution.high  # type: ignore[attr-defined]
-        return param_distribution.to_external_repr(float(rng.uniform(low, high)))
+        return draw_independent(study, trial, param_name, param_distribution, rng)
 
     def _propose(self, study: Study, trial: FrozenTrial, hist: History) -> Proposal:
         """Option indices of every parameter of ``hist.names`` for ``trial``."""

@@ -114,20 +114,20 @@ class QIEASampler(PopulationSampler):
     def _state(self, study: Study, hist: History, gen: int) -> dict[str, Any]:
         """Quantum probabilities ``q`` and classical population ``elite`` (trial numbers)
         at the start of generation ``gen``."""
-        key = f"{_GEN_KEY}{gen}"
+        prefix = self._state_key(_GEN_KEY, hist)
         attrs = study._storage.get_study_system_attrs(study._study_id)
-        if key in attrs:
-            return attrs[key]
+        if f"{prefix}{gen}" in attrs:
+            return attrs[f"{prefix}{gen}"]
         # Walk back to the newest cached generation, then forward.
         start = gen
-        while start > 0 and f"{_GEN_KEY}{start}" not in attrs:
+        while start > 0 and f"{prefix}{start}" not in attrs:
             start -= 1
-        if f"{_GEN_KEY}{start}" in attrs:
-            state = attrs[f"{_GEN_KEY}{start}"]
+        if f"{prefix}{start}" in attrs:
+            state = attrs[f"{prefix}{start}"]
         else:
             uniform = [[1.0 / k] * k for k in hist.sizes]
             state = {"q": [uniform] * self._n_quantum, "elite": []}
-            study._storage.set_study_system_attr(study._study_id, f"{_GEN_KEY}0", state)
+            study._storage.set_study_system_attr(study._study_id, f"{prefix}0", state)
         by_number = {t.number: i for i, t in enumerate(hist.trials)}
         G = self.generation_size
         for g in range(start + 1, gen + 1):
@@ -146,7 +146,7 @@ class QIEASampler(PopulationSampler):
                 "q": [[p.tolist() for p in qi] for qi in q],
                 "elite": [hist.trials[e].number for e in elite],
             }
-            study._storage.set_study_system_attr(study._study_id, f"{_GEN_KEY}{g}", state)
+            study._storage.set_study_system_attr(study._study_id, f"{prefix}{g}", state)
         return state
 
     def _propose(self, study: Study, trial: FrozenTrial, hist: History) -> Proposal:

@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
+
+from quarch.search._common import draw_independent
 
 if TYPE_CHECKING:
     from optuna import Study
@@ -61,10 +63,6 @@ class RandomSampler(BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        rng = self._rng(trial, param_name)
-        if isinstance(param_distribution, CategoricalDistribution):
-            choices = param_distribution.choices
-            return choices[int(rng.integers(len(choices)))]
-        low = param_distribution.low  # type: ignore[attr-defined]
-        high = param_distribution.high  # type: ignore[attr-defined]
-        return param_distribution.to_external_repr(float(rng.uniform(low, high)))
+        return draw_independent(
+            study, trial, param_name, param_distribution, self._rng(trial, param_name)
+        )

@@ -456,7 +456,8 @@ def propose_batched(
     The first ``n_startup`` trials are uniform draws; then trial ``t`` belongs to batch
     ``b = (t - n_startup) // batch_size``, made once by ``make_batch(study, hist, rng,
     batch_size, start)`` from the trials numbered before ``start``, the batch's first
-    trial, and stored in the study's system attrs under ``"<ClassName>:batch:<b>"``.
+    trial, and stored in the study's system attrs under ``"<ClassName>:batch:<b>"``
+    (the space named too when it is inferred: :meth:`PopulationSampler._state_key`).
 
     ``make_batch`` returns up to ``batch_size`` distinct unseen proposals (topped up
     here to exactly ``batch_size``) and per-proposal records: lists of ``batch_size``
@@ -469,7 +470,7 @@ def propose_batched(
         return sampler._unique(lambda _: sampler._uniform(hist, rng), hist.seen)
     b, pos = divmod(t - n_startup, batch_size)
     start = n_startup + b * batch_size
-    key = f"{name}:batch:{b}"
+    key = f"{sampler._state_key(f'{name}:batch:', hist)}{b}"
     attrs = study._storage.get_study_system_attrs(study._study_id)
     if key in attrs:
         batch = attrs[key]
