@@ -63,7 +63,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/quantum/noise.py", "src/quarch/quantum/noisy_circuit.py"],
         ["tests/quantum/test_noise.py", "tests/quantum/test_noise_truth.py",
          "tests/quantum/test_trajectories.py", "tests/quantum/test_noise_compile_truth.py",
-         "tests/quantum/test_noise_model_truth.py", "tests/cost/test_device_costs.py"],
+         "tests/quantum/test_noise_model_truth.py", "tests/cost/test_device_costs.py",
+         "tests/quantum/test_device_placement.py::test_noisy_simulations"],
     ),
     "export": (
         ["src/quarch/quantum/export.py", "src/quarch/quantum/qasm.py"],

@@ -16,7 +16,9 @@ from quarch.quantum import (
     statevector,
     to_pennylane,
 )
+from quarch.quantum.circuit import Op
 from quarch.quantum.noise import NoiseError
+from quarch.quantum.noisy_circuit import NoisyCircuit, noisy_circuit_expval, noisy_density_matrix
 
 qml = pytest.importorskip("pennylane")
 
@@ -35,6 +37,26 @@ class TestInputs:
             NoiseError, match="a density matrix of 14 qubits for a batch of 1 needs"
         ):
             density_matrix(Circuit(14), max_memory_gb=1.0)
+
+    def test_the_default_limit_is_4_gib_in_every_entry_point(self) -> None:
+        # 10 qubits, a batch of 92 in complex128: 3 * 92 * 4**10 * 16 B = 4.31 GiB, over
+        # the documented 4.0 GiB default (in complex64, 2.16 GiB: under it). The refusal
+        # comes before any matrix is made.
+        c = Circuit(10)
+        c.ry(0, Input(0))
+        nc = NoisyCircuit(10, (Op("ry", (0,), (Input(0),)),), n_inputs=1)
+        x = torch.zeros(92, 1, dtype=torch.float64)
+        line = r"^a density matrix of 10 qubits for a batch of 92 needs about 4\.3 GiB; the limit is 4\.0 GiB"
+        calls = [
+            lambda: density_matrix(c, inputs=x),
+            lambda: noisy_probs(c, inputs=x),
+            lambda: noisy_expval(c, "Z0", inputs=x),
+            lambda: noisy_density_matrix(nc, inputs=x),
+            lambda: noisy_circuit_expval(nc, ["Z0"], inputs=x),
+        ]
+        for call in calls:
+            with pytest.raises(NoiseError, match=line):
+                call()
 
     def test_bad_probability(self) -> None:
         with pytest.raises(

@@ -26,6 +26,7 @@ from quarch.quantum.noisy_circuit import (
     NoisyCircuit,
     PauliNoise,
     Relaxation,
+    _compile,
     expvals_from_probs,
     noisy_circuit_expval,
     noisy_density_matrix,
@@ -267,6 +268,10 @@ def test_folding_refusals_name_the_problem() -> None:
         NoisyCircuit(1, (Op("ry", (0,), (0.1,)),)).folded(3)
     with pytest.raises(NoiseError, match=r"^a channel before the first gate cannot be folded$"):
         NoisyCircuit(1, (PauliNoise((0,), (1.0, 0, 0, 0)), Op("x", (0,)))).folded(3)
+    # only a first step is a leading amplitude embedding; after a channel it is not one
+    amp = Circuit(1).amplitude_embedding(2, normalize=True).ops[0]
+    with pytest.raises(NoiseError, match=r"^a channel before the first gate cannot be folded$"):
+        NoisyCircuit(1, (PauliNoise((0,), (1.0, 0, 0, 0)), amp, Op("x", (0,)))).folded(3)
     for bad in (2, 0, -1, True, 3.0):
         with pytest.raises(NoiseError, match=r"^a fold scale must be an odd integer >= 1; got "):
             NoisyCircuit(1, (Op("x", (0,)),)).folded(bad)  # type: ignore[arg-type]
@@ -299,6 +304,16 @@ def test_readout_errors_per_wire_by_hand() -> None:
         want.append(sum(measured[m] * (-1) ** sum((m >> (n - 1 - q)) & 1 for q in wires)
                         for m in range(2**n)))  # fmt: skip
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    # expvals_from_probs takes any leading shape [..., 2**n]: one distribution, a grid
+    parsed = parse_observables(words, n)
+    one = expvals_from_probs(torch.tensor(probs), parsed, readout)
+    assert one.shape == (len(words),)
+    np.testing.assert_allclose(one.numpy(), want, rtol=0, atol=1e-12)
+    grid = torch.tensor(probs).expand(2, 3, 2**n) * torch.arange(1.0, 7.0).view(2, 3, 1)
+    many = expvals_from_probs(grid, parsed, readout)  # unnormalised: scales linearly
+    assert many.shape == (2, 3, len(words))
+    want_grid = np.arange(1.0, 7.0).reshape(2, 3, 1) * np.asarray(want)
+    np.testing.assert_allclose(many.numpy(), want_grid, rtol=0, atol=1e-11)
 
 
 def test_a_word_whose_readout_coefficients_all_vanish_reads_zero() -> None:
@@ -333,7 +348,8 @@ def test_weights_are_required_and_counted() -> None:
     with pytest.raises(NoiseError, match=r"^expected 2 weights; got 3$"):
         noisy_density_matrix(nc, weights=[0.1, 0.2, 0.3])
     # weights as a nested list are flattened; the rx angle is the second weight
-    rho = noisy_density_matrix(nc, weights=[[0.4], [1.1]])[0]
+    # (the signature says Sequence[float]: a nested list is accepted, not advertised)
+    rho = noisy_density_matrix(nc, weights=[[0.4], [1.1]])[0]  # type: ignore[list-item]
     assert float(rho[1, 1].real) == pytest.approx(math.sin(1.1 / 2) ** 2, abs=1e-12)
 
 
@@ -451,3 +467,55 @@ def test_expectations_in_complex64_and_the_memory_refusal() -> None:
         r"quantum trajectories$",
     ):
         noisy_circuit_expval(nc, ["Z0"], max_memory_gb=1e-9)
+
+
+def test_units_group_as_the_engine_promises() -> None:
+    """The grouping itself, not only its values: each unit is one superoperator to build,
+    and a multi-wire one a pass over the density matrix, so a grouping that leaves every
+    result right but makes more units (a channel not joining its gate's unit, a diagonal
+    gate not waiting) is a slower engine. Values against Qiskit too."""
+    lam = (0.9, 0.05, 0.03, 0.02)
+    lam2 = tuple([0.7] + [0.02] * 15)
+    relax = (Relaxation.from_times(1, 0.4, 2.0, 2.5), (2.0, 2.5, 0.4))
+    steps: list[Any] = [
+        Op("rz", (0,), (0.3,)),  # waits for h on wire 0
+        Op("t", (1,)),  # waits for cx
+        Op("h", (0,)),  # unit 0: rz, h
+        PauliNoise((0,), lam),  # joins unit 0
+        Op("cx", (0, 1)),  # unit 1: t, cx
+        PauliNoise((0, 1), lam2),  # joins unit 1
+        Op("s", (2,)),  # waits, flushed by the channel on its wire
+        PauliNoise((2,), lam),  # unit 2: s, then this channel
+        PauliNoise((1, 2), lam2),  # wires of units 1 and 2: a unit of its own (3)
+        relax,  # joins unit 3 (its wire's last unit)
+        Op("h", (1,)),  # unit 4
+        PauliNoise((0,), lam),  # wire 0's last unit is still unit 1: joins it
+        PauliNoise((0, 1), lam2),  # wires of units 1 and 4: unit 5
+        Op("rz", (2,), (0.2,)),  # waits to the end: unit 6
+    ]
+    nc = NoisyCircuit(3, _quarch_steps(steps))
+    amp, units = _compile(nc)
+    got = [(u.wires, [g.name for g in u.gates], len(u.noise)) for u in units]
+    assert amp is None
+    assert got == [
+        ((0,), ["rz", "h"], 1),
+        ((0, 1), ["t", "cx"], 2),
+        ((2,), ["s"], 1),
+        ((1, 2), [], 2),
+        ((1,), ["h"], 0),
+        ((0, 1), [], 1),
+        ((2,), ["rz"], 0),
+    ]
+    np.testing.assert_allclose(
+        noisy_density_matrix(nc)[0].numpy(), _truth(3, steps), rtol=0, atol=1e-12
+    )
+
+
+def test_a_circuit_without_steps_is_its_start_state() -> None:
+    nc = NoisyCircuit(2, (), ((0.1, 0.2), (0.0, 0.0)))
+    assert _compile(nc) == (None, [])
+    rho = noisy_density_matrix(nc)[0].numpy()
+    np.testing.assert_array_equal(rho, np.diag([1.0, 0.0, 0.0, 0.0]).astype(complex))
+    # Z0 read through wire 0's readout error: P(0) = 0.9, P(1) = 0.1
+    ev = noisy_circuit_expval(nc, ["Z0", "Z1"])
+    np.testing.assert_allclose(ev[0].numpy(), [0.8, 1.0], rtol=0, atol=1e-15)
