@@ -33,5 +33,5 @@ pip install -q "torch==$torch_min" -e ".[test]" -c "$tmp/minimum.txt"
 ruff check src tests benchmarks
 ruff format --check src tests benchmarks
 lint-imports
-mypy src
+mypy src tests benchmarks
 pytest "${@:--n 2}"
