@@ -149,6 +149,24 @@ def test_cuda_without_cuda_fails_before_any_trial(
     assert not (tmp_path / "r").exists()  # no half-made run folder
 
 
+@pytest.mark.parametrize(
+    ("device", "line"),
+    [
+        ("xla", "error: --device xla: this torch cannot make tensors there (NotImplementedError: "),
+        ("meta", "error: --device meta: meta tensors hold no data to train on"),
+    ],
+)
+def test_a_device_this_torch_cannot_use_fails_before_any_trial(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, device: str, line: str
+) -> None:
+    # xla passed torch.device() and then failed every trial until the run gave up
+    code, _, err = _run(capsys, "search", "--space", "mlp", "--dataset", "iris",
+                        "--device", device, "--out", str(tmp_path / "r"))  # fmt: skip
+    assert code == 2
+    assert err.startswith(line) and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
 def test_listings(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "strategies", "--json")
     assert code == 0 and "random" in [r["name"] for r in json.loads(out)]

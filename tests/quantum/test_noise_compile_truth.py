@@ -427,6 +427,10 @@ def test_relaxation_accepts_its_boundaries_and_refuses_just_past_them() -> None:
         NoiseError, match=r"^relaxation needs coherence\*\*2 <= 1 - gamma \(T2 <= 2 T1\)$"
     ):
         Relaxation(0, 0.5, 0.75)
+    # outside [0, 1] is refused as such, before the T2 test (whose line would mislead)
+    for gamma, coherence in ((0.0, 1.5), (-0.1, 0.5), (1.2, 0.0), (0.5, -0.2)):
+        with pytest.raises(NoiseError, match=r"^relaxation needs gamma and coherence in \[0, 1\]"):
+            Relaxation(0, gamma, coherence)
 
 
 def test_three_qubit_gates_in_noisy_units_equal_qiskit() -> None:

@@ -45,7 +45,8 @@ def check_device(device: str) -> None:
     (``AssertionError: Torch not compiled with CUDA enabled``) until the run gave up.
 
     Raises:
-        ConfigError: an unreadable device string, or a CUDA/MPS device that is absent.
+        ConfigError: an unreadable device string, a CUDA/MPS device that is absent, the
+            meta device, or another backend on which this torch cannot make a tensor.
     """
     import torch
 
@@ -68,3 +69,16 @@ def check_device(device: str) -> None:
             )
     elif dev.type == "mps" and not torch.backends.mps.is_available():
         raise ConfigError(f"--device {device}: MPS is not available here; use --device cpu")
+    elif dev.type == "meta":
+        raise ConfigError(f"--device {device}: meta tensors hold no data to train on")
+    elif dev.type != "cpu":
+        # any other backend (xla, xpu, hip, ...): a tensor made there says whether this
+        # torch has it, here, rather than in every trial
+        try:
+            torch.empty(1, device=dev)
+        except Exception as e:  # each backend fails with its own type
+            why = (str(e).strip().splitlines() or [""])[0].split(". ")[0]
+            raise ConfigError(
+                f"--device {device}: this torch cannot make tensors there "
+                f"({type(e).__name__}: {why}); use --device cpu"
+            ) from None
