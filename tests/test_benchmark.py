@@ -172,6 +172,13 @@ class TestInputs:
         with pytest.raises(ConfigError, match="unknown strategy 'sa'; choose from: qiea"):
             run_benchmark(task="synthetic-qubo", strategies=["sa"], seeds=1, trials=1)
 
+    def test_a_strategy_named_twice(self) -> None:
+        # it ran twice and took two rows of the table, each compared with the other
+        with pytest.raises(ConfigError, match=r"^strategies named more than once: qiea$"):
+            run_benchmark(
+                task="synthetic-qubo", strategies=["qiea", "random", "qiea"], seeds=1, trials=1
+            )
+
     @pytest.mark.parametrize("field", ["seeds", "trials", "workers"])
     def test_counts(self, field: str) -> None:
         kw = {"task": "synthetic-qubo", "strategies": ["random"], "seeds": 1, "trials": 1}

@@ -119,6 +119,9 @@ def run_benchmark(
             f"unknown strategy {', '.join(map(repr, unknown))}; "
             f"choose from: {', '.join(STRATEGIES.names())}"
         )
+    twice = sorted({s for s in names if names.count(s) > 1})
+    if twice:
+        raise ConfigError(f"strategies named more than once: {', '.join(twice)}")
     for label, v in (("seeds", seeds), ("trials", trials), ("workers", workers)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ConfigError(f"{label} must be a positive integer; got {v!r}")
