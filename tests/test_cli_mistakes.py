@@ -313,6 +313,28 @@ SEARCH_CASES: list[Case] = [
         (),
     ),
     (
+        "strategy-option-without-key",
+        ["search", "--space", "mlp", "--strategy-option", "=3"],
+        "error: --strategy-option takes KEY=VALUE; got '=3'",
+        {},
+        (),
+    ),
+    (
+        "space-option-given-twice",
+        [
+            "search",
+            "--space",
+            "mlp",
+            "--space-option",
+            "max_layers=2",
+            "--space-option",
+            "max_layers=3",
+        ],
+        "error: --space-option max_layers is given twice",
+        {},
+        (),
+    ),
+    (
         "negative-timeout",
         ["search", "--space", "mlp", "--timeout", "-5"],
         "error: timeout must be > 0 seconds; got -5.0",

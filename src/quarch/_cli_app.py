@@ -107,9 +107,11 @@ def _parse_value(text: str) -> Any:
 def _kv(items: list[str] | None, flag: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
-        if "=" not in item:
+        k, eq, v = item.partition("=")
+        if not eq or not k.strip():
             raise ConfigError(f"{flag} takes KEY=VALUE; got {item!r}")
-        k, v = item.split("=", 1)
+        if k.strip() in out:  # the last would silently win
+            raise ConfigError(f"{flag} {k.strip()} is given twice")
         out[k.strip()] = _parse_value(v.strip())
     return out
 
