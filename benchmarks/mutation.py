@@ -48,7 +48,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/search/_qiea.py", "src/quarch/search/_qpso.py", "src/quarch/search/_grover.py"],
         ["tests/search/test_qiea.py", "tests/search/test_qpso.py", "tests/search/test_grover.py",
          "tests/search/test_moves_replayed.py", "tests/search/test_screened_moves_replayed.py",
-         "tests/search/test_strategy_options.py"],
+         "tests/search/test_strategy_options.py",
+         "tests/search/test_common.py::TestPlainOptunaStudies"],
     ),
     "results": (
         ["src/quarch/study/_result.py", "src/quarch/objectives.py"],
@@ -100,7 +101,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py"],
     ),
     "dense-diagonal": (
-        ["src/quarch/quantum/_dense_diagonal.py"],
+        ["src/quarch/quantum/_dense_diagonal.py", "src/quarch/quantum/_products.py"],
         ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py"],
     ),
     "dense-product": (

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from quarch.quantum._dense_product import bit
+from quarch.quantum._products import add_product_grads, input_products
 from quarch.quantum._small_runtime import _DIAG, SmallRuntime
 
 __all__ = [
@@ -138,15 +139,14 @@ class PhaseTables:
     * ``back [d, S]``: ``-2 P^T``, from ``Im(h0 psi0)`` to the sources' gradient;
     * ``pure``: the product state's angles are in ``P`` too (:func:`phase_state`), so
       the phases are the whole state (up to the constants in ``U^T``'s rows);
-    * ``groups``: per arity of the input products, ``(index [q a], others [q a
-      (a-1)], q, a)``: the inputs of each product, and for each of its factors the
-      other factors (``d prod / d x_j``).
+    * ``groups``: the runtime's input products by arity
+      (:data:`~quarch.quantum._products.ProductGroup`: the inputs of each product, and
+      for each of its factors the other factors, ``d prod / d x_j``).
     """
 
     def __init__(self, rt: SmallRuntime, rt_: Any, at: list[int], state: np.ndarray | None) -> None:
         prog = rt.prog
         d, ni, nq = prog.d, prog.n_inputs, len(prog.products)
-        dev = rt.device
         sb = prog.scale["b"][: ni + nq]  # per-sample weights are refused before
         blocks = max(1, len(at))
         p = np.zeros((ni + nq, blocks, d))
@@ -167,18 +167,7 @@ class PhaseTables:
         self.scale2 = rt_(np.repeat(p, 2, axis=1))
         self.shift = rt_(np.repeat(theta0, 2) + np.tile([math.pi / 2, 0.0], d))
         self.back = rt_(-2 * p.T)
-        self.groups: list[tuple[torch.Tensor, torch.Tensor, int, int]] = []
-        for idx in prog.product_groups:
-            q, a = idx.shape
-            others = np.array([[np.delete(row, j) for j in range(a)] for row in idx])
-            self.groups.append(
-                (
-                    torch.as_tensor(idx.reshape(-1), device=dev),
-                    torch.as_tensor(others.reshape(-1), device=dev),
-                    q,
-                    a,
-                )
-            )
+        self.groups = rt.products  # on the runtime's device, as these tables are
 
 
 def phase_factors(pt: PhaseTables, x: torch.Tensor) -> torch.Tensor:
@@ -186,8 +175,7 @@ def phase_factors(pt: PhaseTables, x: torch.Tensor) -> torch.Tensor:
     rows = x.shape[0]
     src = x
     if pt.groups:  # [x | products], products by arity (the plan's source order)
-        prods = [x.index_select(1, idx).view(rows, q, a).prod(-1) for idx, _, q, a in pt.groups]
-        src = torch.cat([x, *prods], 1)
+        src = torch.cat([x, *input_products(x, pt.groups)], 1)
     cs = torch.sin(torch.addmm(pt.shift, src, pt.scale2))
     return torch.view_as_complex(cs.view(rows, pt.d, 2))
 
@@ -205,11 +193,4 @@ def phase_input_grads(
     g = g_src.narrow(1, 0, pt.n_inputs)  # the products' columns are read before
     if g_x is not None:
         g = g + g_x
-    col = pt.n_inputs
-    rows = x.shape[0]
-    for idx, others, q, a in pt.groups:
-        other = x.index_select(1, others).view(rows, q, a, a - 1).prod(-1)  # [B, q, a]
-        g_p = g_src.narrow(1, col, q).unsqueeze(-1) * other
-        g.index_add_(1, idx, g_p.view(rows, q * a))
-        col += q
-    return g
+    return add_product_grads(g, x, g_src, pt.groups, pt.n_inputs)

@@ -51,6 +51,7 @@ from typing import Any
 
 import torch
 
+from quarch.quantum._products import add_product_grads, input_products
 from quarch.quantum._replay import call_key
 from quarch.quantum._small_dense import dense_backward, dense_forward, dense_tables
 from quarch.quantum._small_runtime import (
@@ -299,7 +300,7 @@ def _one_row_source(
     if not rt.one_row_inputs:
         return weights
     assert x is not None
-    return torch.cat([weights, x.view(-1), *(x[:, p].prod(-1).view(-1) for p in rt.products)])
+    return torch.cat([weights, x.view(-1), *(p.view(-1) for p in input_products(x, rt.products))])
 
 
 def _one_row_grads(
@@ -315,27 +316,8 @@ def _one_row_grads(
     if ctx.needs_input_grad[4]:  # inputs come only when an angle reads them
         g_x = g_src[nw : nw + ni].view(1, ni)
         if rt.products:
-            g_x = _product_grads(rt, ctx.x, g_src[nw + ni :].view(1, -1), g_x.clone())
+            g_x = add_product_grads(g_x.clone(), ctx.x, g_src.view(1, -1), rt.products, nw + ni)
     return g_w, g_x, g_wb
-
-
-def _product_grads(
-    rt: SmallRuntime, x: torch.Tensor, g_p: torch.Tensor, g_x: torch.Tensor
-) -> torch.Tensor:
-    """``g_x`` (added to in place) plus the chain rule through the input products
-    (``g_p [B, products]``)."""
-    col = 0
-    for pidx in rt.products:
-        xp = x[:, pidx]  # [B, q, arity]: d prod / d x_j = prod of the others
-        arity = pidx.shape[1]
-        others = torch.stack(
-            [xp[..., [i for i in range(arity) if i != j]].prod(-1) for j in range(arity)],
-            -1,
-        )
-        gp = g_p[:, col : col + pidx.shape[0], None] * others
-        g_x.index_add_(1, pidx.flatten(), gp.flatten(1))
-        col += pidx.shape[0]
-    return g_x
 
 
 class SmallCircuit(torch.autograd.Function):
@@ -440,7 +422,7 @@ def _forward(
             acc = torch.mm(x, sx[0])
         if sp is not None:
             assert x is not None
-            prods = [x[:, p].prod(-1) for p in rt.products]
+            prods = input_products(x, rt.products)
             pr = prods[0] if len(prods) == 1 else torch.cat(prods, 1)
             acc = torch.mm(pr, sp[0]) if acc is None else torch.addmm(acc, pr, sp[0])
         if sw is not None:
@@ -653,7 +635,7 @@ def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
             g_x = torch.mm(gb, sx[1])
         if sp is not None and ctx.needs_input_grad[4]:
             assert g_x is not None  # the single-feature scale exists whenever inputs do
-            g_x = _product_grads(rt, ctx.x, torch.mm(gb, sp[1]), g_x)
+            g_x = add_product_grads(g_x, ctx.x, torch.mm(gb, sp[1]), rt.products)
         if sw is not None and ctx.needs_input_grad[5]:
             g_wb = torch.mm(gb, sw[1])
     return None, None, None, g_w, g_x, g_wb, g_psi0

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from quarch.quantum._products import product_groups
 from quarch.quantum._replay import Replays
 from quarch.quantum._small_plan import SmallProgram
 
@@ -181,7 +182,7 @@ class SmallRuntime:
                 (rt(m), rt(m.T)) if m.shape[0] else None
                 for m in (sb[:ni], sb[ni : ni + nq], sb[ni + nq :])
             ]
-        self.products = [lt(p) for p in prog.product_groups]
+        self.products = product_groups(prog.product_groups, lt)
         self.reads_inputs = (
             self.scale_b[0] is not None or self.scale_b[1] is not None or self.one_row_inputs
         )
