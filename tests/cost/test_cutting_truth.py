@@ -154,3 +154,128 @@ def test_find_cuts_on_a_circuit_with_rotations() -> None:
     assert q.overhead == pytest.approx(9.0**q.gate_cuts * 16.0**q.wire_cuts)
     fits = find_cuts_qiskit(c, 4)
     assert (fits.subcircuits, fits.overhead, fits.method) == (1, 1.0, "qiskit")
+
+
+def _best_cut(pairs: np.ndarray, n: int, budget: int, groups: int) -> int:
+    """Fewest cut CNOTs over every labelling of ``n`` qubits into up to ``groups``
+    groups of at most ``budget`` (brute force)."""
+    import itertools
+
+    return min(
+        int(np.sum(np.asarray(lab)[pairs[:, 0]] != np.asarray(lab)[pairs[:, 1]]))
+        for lab in itertools.product(range(groups), repeat=n)
+        if max(np.bincount(lab)) <= budget
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_local_search_ends_in_a_local_optimum(seed: int) -> None:
+    """No single move (within the budget) and no single swap of the labelling it returns
+    cuts fewer CNOTs, and it never cuts more than its start."""
+    from quarch.cost.cutting import _cost, _local_search
+
+    rng = np.random.default_rng(seed)
+    n, k, budget = 7, 3, 3
+    pairs = rng.integers(0, n, (14, 2))
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    start = np.array([0, 0, 1, 1, 2, 2, 0])
+    label = _local_search(start.copy(), pairs, k, budget)
+    best = _cost(label, pairs)
+    assert best <= _cost(start, pairs) and max(np.bincount(label)) <= budget
+    sizes = np.bincount(label, minlength=k)
+    for q in range(n):
+        for g in range(k):
+            if g != label[q] and sizes[g] < budget:
+                moved = label.copy()
+                moved[q] = g
+                assert _cost(moved, pairs) >= best, (q, g)
+        for r in range(n):
+            swapped = label.copy()
+            swapped[q], swapped[r] = label[r], label[q]
+            assert _cost(swapped, pairs) >= best, (q, r)
+
+
+def test_a_wide_circuit_without_two_qubit_gates_is_split_without_cuts() -> None:
+    c = Circuit(5)
+    for w in range(5):
+        c.ry(w, 0.3)
+    est = estimate_cuts(c, 2)
+    # the fewest groups that fit: ceil(5 / 2), nothing cut
+    assert (est.subcircuits, est.gate_cuts, est.overhead) == (3, 0, 1.0)
+
+
+def test_one_more_group_than_needed_can_cut_fewer() -> None:
+    """Clusters of 3, 3 and 2 qubits, two CNOTs between the first two: three groups cut
+    those 2 CNOTs; two groups of 4 must split a cluster and cut more. The estimate takes
+    three (brute force agrees on both counts)."""
+    c = Circuit(8)
+    for a, b in ((0, 1), (1, 2), (0, 2), (3, 4), (4, 5), (3, 5)):
+        c.cnot(a, b).cnot(b, a)
+    c.cnot(6, 7).cnot(7, 6).cnot(6, 7)
+    c.cnot(0, 3).cnot(1, 4)
+    pairs = np.array([w for k, w in cnot_skeleton(c) if k == "cx"])
+    assert _best_cut(pairs, 8, 4, 2) > 2 == _best_cut(pairs, 8, 4, 3)
+    est = estimate_cuts(c, 4)
+    assert (est.gate_cuts, est.subcircuits) == (2, 3)
+    assert est.partition == ((0, 1, 2), (3, 4, 5), (6, 7))
+
+
+def test_equal_partitions_keep_the_first_in_wire_order() -> None:
+    """A ring of 4 into groups of 2: {0,1}{2,3} and {1,2}{3,0} both cut 2 CNOTs; the
+    estimate reports the first found, the blocks in wire order (a stable answer)."""
+    c = Circuit(4).cnot(0, 1).cnot(1, 2).cnot(2, 3).cnot(3, 0)
+    est = estimate_cuts(c, 2)
+    assert (est.gate_cuts, est.partition) == (2, ((0, 1), (2, 3)))
+
+
+def test_gates_after_an_amplitude_embedding_are_in_the_skeleton() -> None:
+    c = Circuit(3).amplitude_embedding(8, normalize=True)
+    c.cnot(0, 2)
+    sk = cnot_skeleton(c)
+    assert sk[-1] == ("cx", (0, 2))
+    assert sum(k == "cx" for k, _ in sk) == 2**3 - 2 + 1
+
+
+def test_find_cuts_moves_a_hub_qubit_with_one_wire_cut() -> None:
+    """Qubit 0 talks to {1, 2} and then to {3, 4}: qiskit-addon-cutting cuts its wire
+    once (gamma 4, overhead 16) instead of six CNOTs (9**6)."""
+    pytest.importorskip("qiskit_addon_cutting")
+    from quarch.cost.cutting import WIRE_GAMMA, find_cuts_qiskit
+
+    c = Circuit(5)
+    for _ in range(3):
+        c.cnot(0, 1).cnot(0, 2)
+    c.cnot(1, 2)
+    for _ in range(3):
+        c.cnot(0, 3).cnot(0, 4)
+    c.cnot(3, 4)
+    q = find_cuts_qiskit(c, 3)
+    assert (q.wire_cuts, q.gate_cuts, q.subcircuits) == (1, 0, 2)
+    assert q.overhead == pytest.approx(WIRE_GAMMA**2)
+
+
+def test_a_circuit_at_the_budget_is_one_subcircuit_even_with_an_idle_wire() -> None:
+    # qiskit-addon-cutting's partition would count the unconnected wire 2 as a second
+    # subcircuit; a circuit that fits runs as one
+    pytest.importorskip("qiskit_addon_cutting")
+    from quarch.cost.cutting import find_cuts_qiskit
+
+    c = Circuit(3).h(0).h(1).cnot(0, 1).h(2)
+    q = find_cuts_qiskit(c, 3)
+    assert (q.subcircuits, q.overhead, q.gate_cuts, q.wire_cuts) == (1, 1.0, 0, 0)
+    assert estimate_cuts(c, 3).subcircuits == 1
+
+
+def test_without_the_addon_the_error_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from quarch.cost.cutting import find_cuts_qiskit
+
+    monkeypatch.setitem(sys.modules, "qiskit_addon_cutting", None)  # import fails
+    with pytest.raises(
+        ImportError,
+        match=r"^find_cuts_qiskit needs qiskit-addon-cutting: pip install qiskit-addon-cutting$",
+    ):
+        find_cuts_qiskit(Circuit(3).cnot(0, 1).cnot(1, 2), 2)

@@ -174,8 +174,9 @@ def estimate_cuts(circuit: Circuit, qubit_budget: int) -> CutEstimate:
 
     Tries ``ceil(n / budget)`` and one more groups; for each, starts from contiguous
     blocks (every rotation of the wire order) and improves by moving and swapping
-    qubits; keeps the partition with the fewest cut CNOTs (ties: fewer groups). Groups
-    that end up empty are dropped. The overhead is ``9 ** cut_cnots``.
+    qubits; keeps the partition with the fewest cut CNOTs (ties: fewer groups, then the
+    first found, so contiguous blocks in wire order come first). Groups that end up
+    empty are dropped. The overhead is ``9 ** cut_cnots``.
 
     Args:
         circuit (Circuit): the circuit (see :func:`cnot_skeleton` for what counts).
