@@ -584,3 +584,42 @@ def test_a_used_layer_pickles(path: str) -> None:
     b.sum().backward()
     for p, q in zip(layer.parameters(), copy.parameters(), strict=True):
         torch.testing.assert_close(p.grad, q.grad, rtol=0, atol=1e-6)
+
+
+class TestMemoryRefusal:
+    """From 20 qubits a call checks that two state copies fit the device's memory."""
+
+    def test_a_register_too_large_is_refused_before_allocating(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from quarch.quantum import _memory
+
+        # 20 qubits, 3 rows of complex64: 2 * 3 * 2**20 * 8 B = 48 MiB
+        plan = compile_circuit(Circuit(20).ry(0, Input(0)), dtype=torch.complex64)
+        monkeypatch.setattr(_memory, "device_memory_bytes", lambda device: 2**26)
+        assert plan.state(torch.zeros(3, 1), None).shape == (3, 2**20)  # 64 MiB: runs
+        monkeypatch.setattr(_memory, "device_memory_bytes", lambda device: 2**25)
+        with pytest.raises(
+            SimulationError,
+            match=r"^a state vector of 20 qubits for a batch of 3 needs at least 48 MiB \(two "
+            r"complex64 copies\); this machine has 32 MiB\. Use fewer qubits or a smaller batch$",
+        ):
+            plan.state(torch.zeros(3, 1), None)
+        layer = QuantumLayer(Circuit(20).add(AngleEmbedding(20)))  # the layer's own path too
+        with pytest.raises(SimulationError, match=r"^a state vector of 20 qubits for a batch of 3"):
+            layer(torch.zeros(3, 20))
+        monkeypatch.setattr(_memory, "device_memory_bytes", lambda device: 2**34)
+        with pytest.raises(SimulationError, match=r"needs at least 32\.0 GiB .* has 16\.0 GiB"):
+            statevector(Circuit(30).h(0))  # complex128: 2 * 2**30 * 16 B
+
+    def test_unknown_memory_is_not_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from quarch.quantum import _memory
+
+        monkeypatch.setattr(_memory, "device_memory_bytes", lambda device: None)
+        assert statevector(Circuit(20).x(19)).abs()[1] == 1.0
+
+    def test_this_machine_reports_its_memory(self) -> None:
+        from quarch.quantum._memory import device_memory_bytes
+
+        total = device_memory_bytes(torch.device("cpu"))
+        assert total is None or total > 2**28

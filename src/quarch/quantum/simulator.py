@@ -66,6 +66,7 @@ from quarch._errors import QuarchError
 from quarch.quantum._compile import Engine
 from quarch.quantum._matrices import Runtime
 from quarch.quantum._measure import sign_table
+from quarch.quantum._memory import LARGE_QUBITS, check_state_memory
 from quarch.quantum._simulate import execute
 from quarch.quantum._small_cost import (
     FOLD_ROWS,
@@ -344,6 +345,7 @@ class ExecutionPlan:
             and inputs.shape[1] == self.n_inputs > 0
             and weights.shape[0] == self.n_weights
             and inputs.device == weights.device
+            and self.n_qubits < LARGE_QUBITS
         ):
             return inputs, weights, None, inputs.shape[0], inputs.device
         device: torch.device | None = None
@@ -418,6 +420,8 @@ class ExecutionPlan:
                 )
             batch = max(batch or 1, s.shape[0])
             initial_state = s.to(self.dtype)
+        if self.n_qubits >= LARGE_QUBITS:
+            check_state_memory(self.n_qubits, batch or 1, self.dtype, device)
         return inputs, w, initial_state, batch or 1, device
 
     def _amplitude_state(
