@@ -623,3 +623,29 @@ class TestMemoryRefusal:
 
         total = device_memory_bytes(torch.device("cpu"))
         assert total is None or total > 2**28
+
+
+@pytest.mark.parametrize(("n", "batch"), [(4, 16), (4, 1), (11, 3)])
+def test_a_compiled_hybrid_model_equals_the_eager_one(n: int, batch: int) -> None:
+    """torch.compile of a model with a quantum layer: dynamo traced into the engine and
+    failed (InternalTorchDynamoError); the engine is now left out of the traced graph,
+    so the model compiles around it with the same values and gradients, on the small
+    path (4 qubits, batch 16 and 1) and the general engine (11 qubits).
+    ``aot_eager`` traces as the default backend does, without a C++ compiler."""
+    torch.manual_seed(0)
+    c = Circuit(n).add(AngleEmbedding(n)).add(BasicEntanglerLayers(2, n))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, n), QuantumLayer(c, dtype=torch.complex128), torch.nn.Linear(n, 3)
+    ).double()
+    x = torch.rand(batch, 8, dtype=torch.float64)
+    want = model(x)
+    want.sum().backward()
+    grads = [_grad(p).clone() for p in model.parameters()]
+    compiled = torch.compile(model, backend="aot_eager")
+    for _ in range(3):  # the engine's third call of a shape runs as a replay
+        model.zero_grad()
+        got = compiled(x)
+        got.sum().backward()
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+        for g, p in zip(grads, model.parameters(), strict=True):
+            torch.testing.assert_close(_grad(p), g, rtol=0, atol=1e-12)

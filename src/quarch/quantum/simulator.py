@@ -444,6 +444,11 @@ class ExecutionPlan:
             x = x / norm
         return x if real else x.to(self.dtype)
 
+    # torch.compile traces no further: the engine picks its path from values and shapes
+    # at run time, builds its tables once per plan, and replays its own recorded calls
+    # (quantum/_replay.py), none of which a traced graph can hold. A compiled model
+    # compiles around the circuit, which runs as it does eagerly.
+    @torch.compiler.disable
     def _execute(
         self,
         inputs: torch.Tensor | None,
@@ -617,7 +622,9 @@ class QuantumLayer(torch.nn.Module):
     ``forward(inputs [batch, n_inputs]) -> [batch, n_observables]`` (real), so a
     classical front-end can feed it and Adam can train it. Weights start uniform in
     ``[0, 2*pi)`` from ``generator`` (or torch's global generator), so
-    ``torch.manual_seed`` makes a model reproducible.
+    ``torch.manual_seed`` makes a model reproducible. ``torch.compile`` of a model
+    holding the layer compiles the rest of the model; the circuit runs as it does
+    eagerly (the engine is excluded from tracing).
 
     Args:
         circuit (Circuit): circuit whose input features are the layer's inputs.
