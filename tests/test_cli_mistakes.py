@@ -409,6 +409,36 @@ def test_search_mistake(
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files), "something was written"
 
 
+@pytest.mark.parametrize(
+    ("argv", "files", "hint"),
+    [
+        (["search", "--config", "c.toml"], {"c.toml": 'space = "mlp"\ntrails = 2\n'},
+         "('trails': did you mean 'trials'?)"),
+        (["search", "--space", "mlp", "--strategy", "qiea", "--strategy-option",
+          "n_quantums=3"], {}, "('n_quantums': did you mean 'n_quantum'?)"),
+        (["search", "--space", "mlp", "--space-option", "max_layer=3"], {},
+         "('max_layer': did you mean 'max_layers'?)"),
+        (["search", "--space", "cnn", "--dataset", "mnist", "--evaluator-option",
+          "latncy=model"], {}, "('latncy': did you mean 'latency'?)"),
+    ],
+)  # fmt: skip
+def test_a_misspelt_key_is_named_with_the_likely_one(
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    argv: list[str],
+    files: dict[str, str],
+    hint: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    code, out, err = _run_cli(capfd, [*argv, "--out", str(tmp_path / "run")])
+    _one_line(code, out, err, "error: ")
+    assert hint in err
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.fixture(scope="module")
 def hqnn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished two-trial hybrid run (tiny circuits, one epoch), for resume and export."""

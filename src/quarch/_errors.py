@@ -17,8 +17,20 @@ __all__ = [
     "RunError",
     "RunExistsError",
     "SpaceError",
+    "did_you_mean",
     "quiet_interrupted_imports",
 ]
+
+
+def did_you_mean(unknown: Any, names: Any) -> str:
+    """`` ('trails': did you mean 'trials'?)`` for each of ``unknown`` that is close to
+    one of ``names`` (a typo), to add to the line that refuses them; ``""`` for none."""
+    import difflib
+
+    pool = [str(n) for n in names]
+    guesses = [(str(k), difflib.get_close_matches(str(k), pool, n=1, cutoff=0.75)) for k in unknown]
+    meant = ", ".join(f"{k!r}: did you mean {g[0]!r}?" for k, g in guesses if g)
+    return f" ({meant})" if meant else ""
 
 
 class QuarchError(Exception):

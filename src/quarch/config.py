@@ -249,10 +249,7 @@ class SearchConfig:
         that names it."""
         if not isinstance(data, dict):
             raise ConfigError(f"a config is a table of keys; got {type(data).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(str(k) for k in set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown config key(s) {unknown}; known: {sorted(names)}")
+        _refuse_unknown_keys(data)
         if data.get("space") is None:
             raise ConfigError(
                 "a search needs a space: give --space NAME (`quarch spaces` lists them)"
@@ -293,10 +290,7 @@ class SearchConfig:
             raise ConfigError(
                 f"config file {str(p)!r} must hold a table of keys; got {type(data).__name__}"
             )
-        names = {f.name for f in dataclasses.fields(SearchConfig)}
-        unknown = sorted(str(k) for k in set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown config key(s) {unknown}; known: {sorted(names)}")
+        _refuse_unknown_keys(data)
         return _check_types(data)
 
     @classmethod
@@ -312,6 +306,22 @@ class SearchConfig:
     def save(self, path: str | Path) -> None:
         """Write as JSON."""
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def _refuse_unknown_keys(data: dict[str, Any]) -> None:
+    """One line naming the keys a config does not have, with the likely one for a typo
+    (``trails``: ``trials``; ``budget``: ``budgets``), then every key there is."""
+    names = {f.name for f in dataclasses.fields(SearchConfig)}
+    unknown = sorted(str(k) for k in set(data) - names)
+    if not unknown:
+        return
+    import difflib
+
+    guesses = {k: difflib.get_close_matches(k, names, n=1, cutoff=0.75) for k in unknown}
+    meant = ", ".join(f"{k!r}: did you mean {g[0]!r}?" for k, g in guesses.items() if g)
+    raise ConfigError(
+        f"unknown config key(s) {unknown}{f' ({meant})' if meant else ''}; known: {sorted(names)}"
+    )
 
 
 def misplaced_keys_hint(keys: Any, table: str) -> str:

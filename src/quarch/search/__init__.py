@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from quarch._errors import ConfigError, QuarchError
+from quarch._errors import ConfigError, QuarchError, did_you_mean
 from quarch._registry import Registry
 from quarch.config import misplaced_keys_hint
 from quarch.search import _born, _grover, _qaoa, _vqe
@@ -394,6 +394,8 @@ def check_strategy_options(name: str, options: Mapping[str, Any]) -> None:
         else:
             takes = f"its options: {', '.join(known) or 'none'} (`quarch strategies {name}`)"
         hint = misplaced_keys_hint(unknown, "strategy_options")
+        if known:
+            hint += did_you_mean(unknown, known)
         raise ConfigError(f"strategy {name!r} takes no option {which}; {takes}{hint}")
 
 

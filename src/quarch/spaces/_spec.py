@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from quarch._errors import ConfigError
+from quarch._errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     from quarch.config import SearchConfig
@@ -122,7 +122,8 @@ class SpaceSpec:
 
             known = self.space_option_names(e)
             takes = f"; it takes: {', '.join(known)}" if known else ""
-            hint = misplaced_keys_hint(set(opts) - set(known), "space_options") if known else ""
+            wrong = sorted(set(opts) - set(known))
+            hint = misplaced_keys_hint(wrong, "space_options") + did_you_mean(wrong, known)
             raise ConfigError(
                 f"space {self.name!r} rejected its options {opts}: {e}{takes}{hint}"
             ) from None
@@ -185,6 +186,7 @@ class SpaceSpec:
             raise ConfigError(
                 f"space {self.name!r} takes no evaluator option {', '.join(map(repr, unknown))}; "
                 f"it takes: {known}{misplaced_keys_hint(unknown, 'evaluator_options')}"
+                f"{did_you_mean(unknown, self.evaluator_options)}"
             )
         for key in self.flag_options:
             value = config.evaluator_options.get(key)
