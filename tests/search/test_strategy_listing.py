@@ -89,7 +89,8 @@ def test_an_option_not_listed_is_refused_with_the_list() -> None:
         make_sampler("evolution", seed=0, space=SPACE, objective=OBJ, tournament=3, bogus=1)
     assert str(e.value) == (
         "strategy 'evolution' takes no option 'bogus', 'tournament'; its options: "
-        "population_size, tournament_size (`quarch strategies evolution`)"
+        "population_size, tournament_size (`quarch strategies evolution`) "
+        "('tournament': did you mean 'tournament_size'?)"
     )
     with pytest.raises(ConfigError, match=r"^strategy 'random' takes no option 'x'; its "
                        r"options: none \(`quarch strategies random`\)$"):  # fmt: skip
