@@ -8,7 +8,7 @@ import os
 
 import torch
 
-__all__ = ["LARGE_QUBITS", "check_state_memory", "device_memory_bytes"]
+__all__ = ["LARGE_QUBITS", "device_memory_bytes", "state_memory_refusal"]
 
 #: From this many qubits on a call checks its memory (below, a state is at most a few
 #: MiB per row and the check would only cost time).
@@ -28,25 +28,23 @@ def device_memory_bytes(device: torch.device) -> int | None:
     return None
 
 
-def check_state_memory(n: int, batch: int, dtype: torch.dtype, device: torch.device) -> None:
-    """Refuse a run whose two state copies (the least a forward keeps: the state and the
-    buffer a gate writes into) exceed the device's whole memory.
-
-    Raises:
-        SimulationError: with the need, the memory there is, and what to change.
-    """
-    from quarch.quantum.simulator import SimulationError
-
+def state_memory_refusal(
+    n: int, batch: int, dtype: torch.dtype, device: torch.device
+) -> str | None:
+    """Why a run whose two state copies (the least a forward keeps: the state and the
+    buffer a gate writes into) exceed the device's whole memory is refused (the line
+    the simulator raises), or None when they fit or the memory is unknown."""
     total = device_memory_bytes(device)
     itemsize = torch.empty(0, dtype=dtype).element_size()
     need = 2 * batch * 2**n * itemsize
-    if total is not None and need > total:
-        raise SimulationError(
-            f"a state vector of {n} qubits for a batch of {batch} needs at least "
-            f"{_size(need)} (two {str(dtype).removeprefix('torch.')} copies); "
-            f"{'this machine' if device.type == 'cpu' else device} has {_size(total)}. "
-            "Use fewer qubits or a smaller batch"
-        )
+    if total is None or need <= total:
+        return None
+    return (
+        f"a state vector of {n} qubits for a batch of {batch} needs at least "
+        f"{_size(need)} (two {str(dtype).removeprefix('torch.')} copies); "
+        f"{'this machine' if device.type == 'cpu' else device} has {_size(total)}. "
+        "Use fewer qubits or a smaller batch"
+    )
 
 
 def _size(nbytes: int) -> str:

@@ -66,7 +66,7 @@ from quarch._errors import QuarchError
 from quarch.quantum._compile import Engine
 from quarch.quantum._matrices import Runtime
 from quarch.quantum._measure import sign_table
-from quarch.quantum._memory import LARGE_QUBITS, check_state_memory
+from quarch.quantum._memory import LARGE_QUBITS, state_memory_refusal
 from quarch.quantum._simulate import execute
 from quarch.quantum._small_cost import (
     FOLD_ROWS,
@@ -421,7 +421,9 @@ class ExecutionPlan:
             batch = max(batch or 1, s.shape[0])
             initial_state = s.to(self.dtype)
         if self.n_qubits >= LARGE_QUBITS:
-            check_state_memory(self.n_qubits, batch or 1, self.dtype, device)
+            why = state_memory_refusal(self.n_qubits, batch or 1, self.dtype, device)
+            if why is not None:
+                raise SimulationError(why)
         return inputs, w, initial_state, batch or 1, device
 
     def _amplitude_state(
