@@ -90,3 +90,21 @@ def test_eager_adam_is_torch_adam_bit_for_bit() -> None:
         print("ok")
         """
     )
+
+
+def test_a_quantum_layer_does_not_import_dynamo() -> None:
+    # the engine is left out of torch.compile's tracing (quarch._eager.untraced) without
+    # importing dynamo; torch.compiler.disable as a decorator imported it on import
+    _run(
+        """
+        import sys
+        import torch
+        from quarch.quantum import AngleEmbedding, Circuit, QuantumLayer
+
+        layer = QuantumLayer(Circuit(3).add(AngleEmbedding(3)))
+        for _ in range(3):
+            layer(torch.rand(4, 3)).sum().backward()
+        assert "torch._dynamo" not in sys.modules
+        print("ok")
+        """
+    )

@@ -17,13 +17,14 @@ training loop uses :class:`quarch.evaluate.training` 's eager Adam for it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import torch
 
-__all__ = ["dynamo_loaded", "no_dynamo_import"]
+__all__ = ["dynamo_loaded", "no_dynamo_import", "untraced"]
 
 _OPTIMIZER_METHODS = ("add_param_group", "zero_grad", "state_dict", "load_state_dict")
 
@@ -59,3 +60,25 @@ def no_dynamo_import() -> Iterator[None]:
         for raw in filled:
             if getattr(raw, "__dynamo_disable", None) is raw:
                 delattr(raw, "__dynamo_disable")
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def untraced(fn: _F) -> _F:
+    """``fn`` left out of ``torch.compile``'s tracing, as ``torch.compiler.disable(fn)``
+    leaves it, but without importing ``torch._dynamo`` (``torch.compiler.disable``
+    imports it where it decorates): while dynamo is not imported nothing can be
+    compiling, so ``fn`` runs as it is; once it is, through ``torch._dynamo.disable(fn)``,
+    made at the first such call."""
+    disabled: list[Callable[..., Any]] = []
+
+    @functools.wraps(fn)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        if "torch._dynamo" not in sys.modules:
+            return fn(*args, **kwargs)
+        if not disabled:
+            disabled.append(sys.modules["torch._dynamo"].disable(fn))
+        return disabled[0](*args, **kwargs)
+
+    return inner  # type: ignore[return-value]

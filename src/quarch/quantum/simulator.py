@@ -62,6 +62,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from quarch._eager import untraced
 from quarch._errors import QuarchError
 from quarch.quantum._compile import Engine
 from quarch.quantum._matrices import Runtime
@@ -450,7 +451,7 @@ class ExecutionPlan:
     # at run time, builds its tables once per plan, and replays its own recorded calls
     # (quantum/_replay.py), none of which a traced graph can hold. A compiled model
     # compiles around the circuit, which runs as it does eagerly.
-    @torch.compiler.disable
+    @untraced
     def _execute(
         self,
         inputs: torch.Tensor | None,
