@@ -86,6 +86,26 @@ def test_constants_beside_torch_weights_in_one_operation() -> None:
     np.testing.assert_allclose(w.grad.numpy(), fd, atol=1e-7)
 
 
+@pytest.mark.parametrize("source", ["weights", "inputs"])
+def test_constants_take_the_parameters_array_type(source: str) -> None:
+    """Every constant angle reaches PennyLane as the weights' (or the inputs') array type
+    and dtype, a float64 torch tensor here, so nothing mixes NumPy with torch (and on a
+    GPU, host with device) inside an operation."""
+    qml = pytest.importorskip("pennylane")
+    c = Circuit(2)
+    if source == "weights":
+        c.rx(0, 0.3).rot(1, 0.4, -0.9, c.new_weight())
+        kwargs: dict[str, Any] = {"weights": torch.tensor([0.7], dtype=torch.float64)}
+    else:
+        c.rx(0, 0.3).rot(1, 0.4, -0.9, Input(0))
+        kwargs = {"inputs": torch.tensor([[0.2]], dtype=torch.float64)}
+    tape = qml.tape.make_qscript(to_pennylane(c))(**kwargs)
+    params = [p for op in tape.operations for p in op.data]
+    assert len(params) == 4
+    for p in params:
+        assert qml.math.get_interface(p) == "torch" and p.dtype == torch.float64, p
+
+
 def test_constants_beside_torch_inputs_in_one_operation() -> None:
     """The same with a batch of torch inputs and no weights."""
     c = Circuit(2).rot(0, 0.6, 0.1, Input(0)).crx(0, 1, 0.8).rot(1, 0.25, -0.5, Input(1))

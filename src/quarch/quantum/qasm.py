@@ -9,7 +9,8 @@ definitions are expanded.
 
 The reader knows the qelib1 gates and expands ``gate`` definitions; ``measure``,
 ``barrier`` and ``creg`` are ignored (quarch circuits end in expectation values),
-``reset``, ``if`` and ``opaque`` gates are refused with a clear error. A ``gate``
+``reset``, ``if`` and ``opaque`` gates are refused with a clear error. Names may start
+with a capital letter (the spec and Qiskit's reader want a lower-case one). A ``gate``
 definition of a gate quarch knows natively is ignored (the native matrix keeps the
 global phase that QASM 2 definitions drop). Several ``qreg``s are laid out one after
 another. The writer emits the original qelib1 gates only, plus a ``gate`` definition
