@@ -168,10 +168,13 @@ def _best_cut(pairs: np.ndarray, n: int, budget: int, groups: int) -> int:
     )
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", [7, 17, 29, 32])
 def test_local_search_ends_in_a_local_optimum(seed: int) -> None:
     """No single move (within the budget) and no single swap of the labelling it returns
-    cuts fewer CNOTs, and it never cuts more than its start."""
+    cuts fewer CNOTs, and it never cuts more than its start. The seeds are instances
+    where one pass is not enough, or an improving swap is of neighbouring qubits (out of
+    the first 400, those where a search that stops after one improving pass, or skips
+    neighbours' swaps, ends short of a local optimum)."""
     from quarch.cost.cutting import _cost, _local_search
 
     rng = np.random.default_rng(seed)
@@ -232,8 +235,10 @@ def test_gates_after_an_amplitude_embedding_are_in_the_skeleton() -> None:
     c = Circuit(3).amplitude_embedding(8, normalize=True)
     c.cnot(0, 2)
     sk = cnot_skeleton(c)
-    assert sk[-1] == ("cx", (0, 2))
+    assert sk[0] == ("1q", (0,)) and sk[-1] == ("cx", (0, 2))  # the first RY is on wire 0
     assert sum(k == "cx" for k, _ in sk) == 2**3 - 2 + 1
+    one = Circuit(1).amplitude_embedding(2, normalize=True)
+    assert cnot_skeleton(one) == [("1q", (0,))]  # one wire: one RY, on that wire
 
 
 def test_find_cuts_moves_a_hub_qubit_with_one_wire_cut() -> None:
