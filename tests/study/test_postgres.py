@@ -88,7 +88,10 @@ def _cfg(tmp_path: Path, url: str, study: str, **kw: Any) -> SearchConfig:
 
 def test_two_workers_share_a_postgres_study(tmp_path: Path, pg_url: str) -> None:
     cfg = _cfg(tmp_path, pg_url, "two-workers", trials=20, workers=2)
-    res = run_search(cfg, evaluator=ArithmeticEvaluator(0.2), progress=False)
+    # 0.6 s a trial: the main process alone would need 12 s, longer than the spawned
+    # worker takes to start on a loaded 2-core machine (0.2 s let the main process
+    # finish all 20 once, under a full test run beside other work)
+    res = run_search(cfg, evaluator=ArithmeticEvaluator(0.6), progress=False)
     import optuna
 
     study = optuna.load_study(study_name="two-workers", storage=pg_url)
