@@ -167,6 +167,10 @@ class TestInputs:
         with pytest.raises(ConfigError, match="unknown benchmark task 'mnist'; choose from: nb201"):
             run_benchmark(task="mnist", strategies=["random"], seeds=1, trials=1)
         assert "synthetic-qubo" in task_names()
+        with pytest.raises(
+            ConfigError, match=r"\('synthetic-qub': did you mean 'synthetic-qubo'\?\)$"
+        ):
+            run_benchmark(task="synthetic-qub", strategies=["random"], seeds=1, trials=1)
 
     def test_unknown_strategy(self) -> None:
         with pytest.raises(ConfigError, match="unknown strategy 'sa'; choose from: qiea"):

@@ -420,6 +420,11 @@ def test_search_mistake(
          "('max_layer': did you mean 'max_layers'?)"),
         (["search", "--space", "cnn", "--dataset", "mnist", "--evaluator-option",
           "latncy=model"], {}, "('latncy': did you mean 'latency'?)"),
+        (["search", "--space", "hqn"], {}, "('hqn': did you mean 'hqnn'?)"),
+        (["search", "--space", "mlp", "--strategy", "qiae"], {},
+         "('qiae': did you mean 'qiea'?)"),
+        (["search", "--space", "mlp", "--dataset", "wines"], {},
+         "('wines': did you mean 'wine'?)"),
     ],
 )  # fmt: skip
 def test_a_misspelt_key_is_named_with_the_likely_one(

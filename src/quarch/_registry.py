@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from quarch._errors import ConfigError
+from quarch._errors import ConfigError, did_you_mean
 
 __all__ = ["Entry", "Registry"]
 
@@ -84,6 +84,7 @@ class Registry(Generic[T]):
         except KeyError:
             raise ConfigError(
                 f"unknown {self.kind} {name!r}; choose from: {', '.join(self.names())}"
+                f"{did_you_mean([name], self.names())}"
             ) from None
 
     def names(self) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from quarch._errors import ConfigError
+from quarch._errors import ConfigError, did_you_mean
 from quarch.benchmark._result import BenchmarkResult
 from quarch.benchmark._run import run_one
 from quarch.benchmark._tasks import build_task
@@ -118,6 +118,7 @@ def run_benchmark(
         raise ConfigError(
             f"unknown strategy {', '.join(map(repr, unknown))}; "
             f"choose from: {', '.join(STRATEGIES.names())}"
+            f"{did_you_mean(unknown, STRATEGIES.names())}"
         )
     twice = sorted({s for s in names if names.count(s) > 1})
     if twice:

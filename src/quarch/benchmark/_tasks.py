@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from quarch._errors import ConfigError
+from quarch._errors import ConfigError, did_you_mean
 from quarch.evaluate._base import Metrics
 from quarch.evaluate.task import Task, task_objective
 from quarch.space import Choice, Space
@@ -148,7 +148,7 @@ def resolve_task(task: str) -> Callable[..., Task]:
     if ":" not in task:
         raise ConfigError(
             f"unknown benchmark task {task!r}; choose from: {', '.join(factories)}, "
-            "or name your own as package.module:function"
+            f"or name your own as package.module:function{did_you_mean([task], factories)}"
         )
     module_name, _, attr = task.partition(":")
     if not module_name or not attr:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quarch._errors import DataError
+from quarch._errors import DataError, did_you_mean
 from quarch.data import _mnist
 
 __all__ = ["Dataset", "DatasetInfo", "default_data_dir", "list_datasets", "load_dataset"]
@@ -182,7 +182,10 @@ def _canonical(name: str) -> str:
         raise TypeError(f"name must be a str; got {type(name).__name__}")
     key = name.strip().lower().replace("_", "-")
     if key not in _REGISTRY:
-        raise DataError(f"unknown data set {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+        raise DataError(
+            f"unknown data set {name!r}; known: {', '.join(sorted(_REGISTRY))}"
+            f"{did_you_mean([key], _REGISTRY)}"
+        )
     return key
 
 
