@@ -75,7 +75,7 @@ def untraced(fn: _F) -> _F:
 
     @functools.wraps(fn)
     def inner(*args: Any, **kwargs: Any) -> Any:
-        if "torch._dynamo" not in sys.modules:
+        if not dynamo_loaded():
             return fn(*args, **kwargs)
         if not disabled:
             disabled.append(sys.modules["torch._dynamo"].disable(fn))
