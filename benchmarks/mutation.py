@@ -82,6 +82,12 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_device_placement.py", "tests/quantum/test_measurements.py",
          "tests/quantum/test_templates.py", "tests/quantum/test_pennylane_source.py"],
     ),
+    "simulator-entry": (
+        ["src/quarch/quantum/simulator.py", "src/quarch/quantum/_memory.py"],
+        ["tests/quantum/test_simulator.py", "tests/quantum/test_small_path.py",
+         "tests/quantum/test_device_placement.py", "tests/quantum/test_measurements.py",
+         "tests/quantum/test_templates.py", "tests/quantum/test_small_dense.py"],
+    ),
     "small-engine": (
         ["src/quarch/quantum/_small_run.py"],
         [
@@ -127,6 +133,23 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "training": (
         ["src/quarch/evaluate/_flat_adam.py"],
         ["tests/test_flat_adam.py", "tests/test_training_loop.py"],
+    ),
+    "device-costs": (
+        ["src/quarch/cost/routing.py", "src/quarch/cost/device_costs.py",
+         "src/quarch/cost/quantum.py", "src/quarch/cost/calibration.py"],
+        ["tests/cost/test_routing.py", "tests/cost/test_device_costs.py",
+         "tests/cost/test_quantum.py", "tests/cost/test_calibration.py",
+         "tests/cost/test_devices.py"],
+    ),
+    "benchmark": (
+        ["src/quarch/benchmark/_stats.py", "src/quarch/benchmark/_result.py"],
+        ["tests/test_benchmark.py", "tests/test_benchmark_costs.py"],
+    ),
+    "qubo": (
+        ["src/quarch/search/_qubo.py", "src/quarch/search/_annealers.py",
+         "src/quarch/search/_sqa.py"],
+        ["tests/search/test_qubo.py", "tests/search/test_sqa.py",
+         "tests/search/test_strategy_options.py"],
     ),
 }  # fmt: skip
 
@@ -217,6 +240,10 @@ def run_group(
     files, tests = GROUPS[group]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.setdefault("OMP_NUM_THREADS", "1")
+    # mutmut forks each mutant's pytest from a process whose tests ran Qiskit's
+    # transpiler: its Rust thread pool does not survive a fork, and a forked transpile
+    # hangs until mutmut's timeout, which counts as a kill. Serial Qiskit cannot hang.
+    env["QISKIT_IN_PARALLEL"] = "TRUE"
     t0 = time.perf_counter()
     if run:
         _prepare(work, files, tests)

@@ -57,3 +57,62 @@ def test_training_time_to_target_is_the_sum_over_the_queries_before_it(
     assert q is not None, "the toy target is reached in 40 queries"
     # the pick first reaches the target at query q: the q-th evaluation found it
     assert row["train_seconds_to_target"] == pytest.approx(sum(a["a"] + 1 for a in seen[:q]))
+
+
+ROUTED_TASK = """
+from qiskit import QuantumCircuit, transpile
+from qiskit.transpiler import CouplingMap
+
+from quarch.evaluate.task import Task, task_objective
+from quarch.space import Choice, Space
+
+SPACE = Space([Choice("a", list(range(4))), Choice("b", list(range(4)))], name="routed")
+LINE = CouplingMap.from_line(6)
+
+
+def swaps(arch):
+    qc = QuantumCircuit(6)
+    for q in range(1, 6):
+        qc.cx(0, q)
+    qc.cx(arch["a"], 5 - arch["b"] if arch["a"] != 5 - arch["b"] else 5)
+    out = transpile(qc, coupling_map=LINE, optimization_level=1, seed_transpiler=arch["a"])
+    return out.count_ops().get("swap", 0)
+
+
+class Routed:
+    def evaluate(self, arch, *, seed):
+        return {"val_error": float(swaps(arch))}
+
+
+def routed(*, seed=0):
+    swaps({"a": 0, "b": 0})  # the parent transpiles before the workers are forked
+    return Task(
+        name="routed", space=SPACE, evaluator=Routed(),
+        objective=task_objective([], {"val_error": 0.0}), judge=lambda a: -swaps(a),
+        maximize=True, optimum=0.0, target=0.0, score_name="minus swaps",
+    )
+"""
+
+
+def test_workers_forked_after_qiskit_transpiled_do_not_hang(tmp_path: Path) -> None:
+    """Qiskit's Rust thread pool does not survive a fork: a task that transpiles in the
+    parent and in each forked worker hung at the workers' first transpile."""
+    pytest.importorskip("qiskit")
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "routed_task.py").write_text(ROUTED_TASK)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env.pop("QISKIT_IN_PARALLEL", None)
+    argv = [sys.executable, "-m", "quarch.cli", "benchmark", "--task", "routed_task:routed",
+            "--strategies", "random,local", "--seeds", "2", "--trials", "4", "--workers", "2",
+            "--json", "--out", str(tmp_path / "out")]  # fmt: skip
+    try:
+        proc = subprocess.run(
+            argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the forked workers hung")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "results.csv").exists()

@@ -13,6 +13,7 @@ from typing import Any
 __all__ = [
     "ConfigError",
     "DataError",
+    "OutputError",
     "QuarchError",
     "RunError",
     "RunExistsError",
@@ -51,6 +52,11 @@ class DataError(QuarchError):
 
 class RunError(QuarchError):
     """A run folder is missing, incompatible or cannot be resumed."""
+
+
+class OutputError(QuarchError):
+    """A path given for output cannot be written (a file where a folder is meant, a
+    folder without permission, a file system that refuses)."""
 
 
 class RunExistsError(RunError):

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from quarch._errors import ConfigError, RunError
+from quarch._paths import check_file, writing
 from quarch.study import Run, TrialRecord, trial_seed
 
 __all__ = ["EXPORT_FORMATS", "ExportResult", "TrainResult", "export_trial", "train_trial"]
@@ -336,6 +337,7 @@ def export_trial(
     Raises:
         ConfigError: a format the run's space does not export, or a missing extra.
         RunError: no such trial, or it did not complete.
+        OutputError: ``out`` cannot be written (checked before any training).
     """
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(
@@ -346,6 +348,7 @@ def export_trial(
     if epochs is not None and epochs < 1:
         raise ConfigError(f"epochs must be >= 1; got {epochs}")
     _check_format(fmt, Path(out))
+    check_file(out, "export file")  # before any training
     import torch
 
     run, t = _open(run_dir, trial)
@@ -364,82 +367,86 @@ def export_trial(
             model, metrics = ev.fit(t.params, seed=_seed(t), epochs=epochs)
     model = model.to("cpu")  # every format is written (and checked) from the CPU
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    checks: dict[str, Any] = {
-        "weights": "loaded" if loaded is not None else "retrained",
-        "val_error": metrics["val_error"],
-        "test_error": metrics["test_error"],
-    }
-    if fmt == "torch":
-        torch.save(
-            {
-                "space": run.config.space,
-                "arch": t.params,
-                "state_dict": model.state_dict(),
-                "input_shape": list(ev.data.input_shape),
-                "n_classes": ev.data.n_classes,
-                "metrics": metrics,
-            },
-            path,
-        )
-    elif fmt == "onnx":
-        checks.update(_onnx(model, ev, path))
-    elif fmt == "onnx-int8":
-        checks.update(_onnx_int8(model, ev, path, full=full_int8, repeats=repeats))
-    else:
-        layers = _quantum_layers(model)
-        if not layers:
-            raise ConfigError(f"--format {fmt} exports quantum circuits; trial {trial} has none")
-        from quarch.quantum import pennylane_source, to_qasm, to_qiskit
-
-        _, layer = layers[0]
-        circuit, weights = layer.plan.circuit, layer.weights.detach().cpu()
-        if fmt == "qasm":
-            inputs = _layer_inputs(model, layer, ev, sample)
-            bound = (
-                circuit.bind(weights=weights, inputs=inputs)
-                if circuit.n_inputs
-                else circuit.bind(weights=weights)
-            )
-            path.write_text(
-                f"// quarch run {Path(run_dir).name}, trial {trial}: trained weights bound;\n"
-                f"// input features bound to test sample {sample} (OpenQASM 2.0 has no inputs;\n"
-                "// use --format qasm3 or qiskit for a circuit with input parameters)\n"
-                + to_qasm(bound)
-            )
-            checks["n_qubits"] = circuit.n_qubits
-            if circuit.n_inputs:
-                checks["inputs"] = (
-                    f"bound to test sample {sample} (OpenQASM 2.0 has no inputs; "
-                    "--format qasm3 keeps them as input parameters)"
+    with writing(path, "export file"):  # what check_file cannot see: /proc, a full disk
+        path.parent.mkdir(parents=True, exist_ok=True)
+        checks: dict[str, Any] = {
+            "weights": "loaded" if loaded is not None else "retrained",
+            "val_error": metrics["val_error"],
+            "test_error": metrics["test_error"],
+        }
+        if fmt == "torch":
+            with open(path, "wb") as f:  # torch's own open fails with a RuntimeError
+                torch.save(
+                    {
+                        "space": run.config.space,
+                        "arch": t.params,
+                        "state_dict": model.state_dict(),
+                        "input_shape": list(ev.data.input_shape),
+                        "n_classes": ev.data.n_classes,
+                        "metrics": metrics,
+                    },
+                    f,
                 )
-        elif fmt == "qasm3":
-            from qiskit import qasm3
-
-            qc = to_qiskit(circuit, weights)
-            path.write_text(
-                f"// quarch run {Path(run_dir).name}, trial {trial}: trained weights bound;\n"
-                "// input float[64] _x_<j>_ is feature j of what the quantum layer receives\n"
-                "// (after the network's classical front-end)\n" + qasm3.dumps(qc)
-            )
-            checks["n_qubits"] = circuit.n_qubits
-            checks["inputs"] = f"{len(qc.parameters)} input parameters"
-        elif fmt == "qiskit":
-            from qiskit import qpy
-
-            # on a calibrated device: the circuit routed there, on physical qubits
-            routed = getattr(ev, "routed_circuit", lambda arch: None)(t.params)
-            if routed is not None:
-                qc = routed.full_device_qiskit(weights.tolist())
-                checks.update(device=routed.device, layout=routed.physical_layout)
-            else:
-                qc = to_qiskit(circuit, weights)
-            with open(path, "wb") as f:
-                qpy.dump(qc, f)
-            checks["file"] = "QPY (binary): read it with qiskit.qpy.load"
-            checks["parameters"] = [p.name for p in qc.parameters]
+        elif fmt == "onnx":
+            checks.update(_onnx(model, ev, path))
+        elif fmt == "onnx-int8":
+            checks.update(_onnx_int8(model, ev, path, full=full_int8, repeats=repeats))
         else:
-            path.write_text(pennylane_source(circuit, weights))
+            layers = _quantum_layers(model)
+            if not layers:
+                raise ConfigError(
+                    f"--format {fmt} exports quantum circuits; trial {trial} has none"
+                )
+            from quarch.quantum import pennylane_source, to_qasm, to_qiskit
+
+            _, layer = layers[0]
+            circuit, weights = layer.plan.circuit, layer.weights.detach().cpu()
+            if fmt == "qasm":
+                inputs = _layer_inputs(model, layer, ev, sample)
+                bound = (
+                    circuit.bind(weights=weights, inputs=inputs)
+                    if circuit.n_inputs
+                    else circuit.bind(weights=weights)
+                )
+                path.write_text(
+                    f"// quarch run {Path(run_dir).name}, trial {trial}: trained weights bound;\n"
+                    f"// input features bound to test sample {sample} (OpenQASM 2.0 has no inputs;\n"
+                    "// use --format qasm3 or qiskit for a circuit with input parameters)\n"
+                    + to_qasm(bound)
+                )
+                checks["n_qubits"] = circuit.n_qubits
+                if circuit.n_inputs:
+                    checks["inputs"] = (
+                        f"bound to test sample {sample} (OpenQASM 2.0 has no inputs; "
+                        "--format qasm3 keeps them as input parameters)"
+                    )
+            elif fmt == "qasm3":
+                from qiskit import qasm3
+
+                qc = to_qiskit(circuit, weights)
+                path.write_text(
+                    f"// quarch run {Path(run_dir).name}, trial {trial}: trained weights bound;\n"
+                    "// input float[64] _x_<j>_ is feature j of what the quantum layer receives\n"
+                    "// (after the network's classical front-end)\n" + qasm3.dumps(qc)
+                )
+                checks["n_qubits"] = circuit.n_qubits
+                checks["inputs"] = f"{len(qc.parameters)} input parameters"
+            elif fmt == "qiskit":
+                from qiskit import qpy
+
+                # on a calibrated device: the circuit routed there, on physical qubits
+                routed = getattr(ev, "routed_circuit", lambda arch: None)(t.params)
+                if routed is not None:
+                    qc = routed.full_device_qiskit(weights.tolist())
+                    checks.update(device=routed.device, layout=routed.physical_layout)
+                else:
+                    qc = to_qiskit(circuit, weights)
+                with open(path, "wb") as f:
+                    qpy.dump(qc, f)
+                checks["file"] = "QPY (binary): read it with qiskit.qpy.load"
+                checks["parameters"] = [p.name for p in qc.parameters]
+            else:
+                path.write_text(pennylane_source(circuit, weights))
     return ExportResult(path, fmt, checks)
 
 

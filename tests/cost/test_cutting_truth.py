@@ -285,3 +285,47 @@ def test_without_the_addon_the_error_says_how_to_install(
         match=r"^find_cuts_qiskit needs qiskit-addon-cutting: pip install qiskit-addon-cutting$",
     ):
         find_cuts_qiskit(Circuit(3).cnot(0, 1).cnot(1, 2), 2)
+
+
+def _brute_devices(widths: list[int], budget: int) -> int:
+    """Try every assignment of the pieces to k devices, k = 1, 2, ..."""
+    import itertools
+
+    for k in range(1, len(widths) + 1):
+        for labels in itertools.product(range(k), repeat=len(widths)):
+            load = [0] * k
+            for w, g in zip(widths, labels, strict=True):
+                load[g] += w
+            if max(load) <= budget:
+                return k
+    return 1
+
+
+def test_fewest_devices_is_the_brute_force_packing() -> None:
+    from quarch.cost.cutting import fewest_devices
+
+    gen = np.random.default_rng(3)
+    for _ in range(150):
+        budget = int(gen.integers(1, 8))
+        widths = [int(w) for w in gen.integers(1, budget + 1, size=int(gen.integers(1, 7)))]
+        assert fewest_devices(widths, budget) == _brute_devices(widths, budget), (widths, budget)
+    # first-fit decreasing would open a third device here
+    assert fewest_devices([3, 3, 2, 2, 2, 2], 7) == 2 == _brute_devices([3, 3, 2, 2, 2, 2], 7)
+    with pytest.raises(ValueError, match="a piece of 4 qubits exceeds the budget of 3"):
+        fewest_devices([1, 4], 3)
+
+
+def test_pieces_without_a_gate_between_them_share_a_device() -> None:
+    """Three pairs of 2 qubits, devices of 4: no cut is needed, and the addon's
+    partition has 3 pieces; two devices hold them, as the built-in estimate says."""
+    pytest.importorskip("qiskit_addon_cutting")
+    from qiskit_addon_cutting import partition_problem
+
+    from quarch.cost.cutting import find_cuts_qiskit, skeleton_to_qiskit
+
+    c = Circuit(6).cnot(0, 1).cnot(2, 3).cnot(4, 5)
+    assert len(partition_problem(circuit=skeleton_to_qiskit(c)).subcircuits) == 3
+    q = find_cuts_qiskit(c, 4)
+    b = estimate_cuts(c, 4)
+    assert (q.subcircuits, q.gate_cuts, q.wire_cuts, q.overhead) == (2, 0, 0, 1.0)
+    assert (b.subcircuits, b.gate_cuts) == (2, 0)

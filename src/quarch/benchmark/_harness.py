@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from quarch._errors import ConfigError, did_you_mean
+from quarch._paths import check_folder, writing
 from quarch.benchmark._result import BenchmarkResult
 from quarch.benchmark._run import run_one
 from quarch.benchmark._tasks import build_task
@@ -30,7 +31,12 @@ def _run_job(job: _Job) -> dict[str, Any]:
 
 
 def _init_worker() -> None:
+    """One thread per worker. Workers are forked (they inherit the loaded task), and
+    Qiskit's Rust thread pool does not survive a fork: a task that transpiled in the
+    parent (a custom task computing routed costs) would hang at the workers' first
+    transpile. Qiskit reads ``QISKIT_IN_PARALLEL`` at each call and then runs serially."""
     os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["QISKIT_IN_PARALLEL"] = "TRUE"
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
@@ -107,6 +113,7 @@ def run_benchmark(
     Raises:
         ConfigError: an unknown task or strategy, a malformed budget, or bad counts.
         DataError: the task's data files are missing.
+        OutputError: ``out`` cannot be written (checked before the runs).
     """
     from quarch.search import STRATEGIES, strategy_kind
 
@@ -132,6 +139,8 @@ def run_benchmark(
     # Build (and cache) the task here: errors surface before any run, and forked
     # workers inherit the loaded table.
     base = build_task(task, seed=first_seed, data_dir=data_dir, budgets=bud)
+    out_dir = Path(out) if out else Path("runs") / f"benchmark-{base.name}"
+    check_folder(out_dir, "benchmark folder")  # before the runs, not after them
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -208,7 +217,7 @@ def run_benchmark(
         kinds={s: strategy_kind(s) for s in names},
         first_seed=first_seed,
     )
-    out_dir = Path(out) if out else Path("runs") / f"benchmark-{base.name}"
-    result.write(out_dir)
+    with writing(out_dir, "benchmark folder"):
+        result.write(out_dir)
     result.out = out_dir
     return result

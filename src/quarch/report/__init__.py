@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from quarch._errors import QuarchError
+from quarch._paths import check_folder, writing
 from quarch.config import mask_secrets
 from quarch.report._circuit_svg import circuit_svg
 from quarch.report._plots import (
@@ -259,11 +260,20 @@ def write_report(
         run_dir: the run folder.
         out_dir: where to write (default ``RUN/report``).
         winners: how many Pareto architectures to draw.
+
+    Raises:
+        RunError: ``run_dir`` is not a run folder.
+        OutputError: ``out_dir`` cannot be written.
     """
     run_obj = Run.open(run_dir)
+    out = check_folder(out_dir if out_dir is not None else run_obj.report_dir, "report folder")
+    with writing(out, "report folder"):
+        return _write(run_obj, out, winners)
+
+
+def _write(run_obj: Run, out: Path, winners: int) -> Report:
     result = run_obj.result()
     run = run_obj.dir
-    out = Path(out_dir) if out_dir is not None else run_obj.report_dir
     out.mkdir(parents=True, exist_ok=True)
     meta = run_obj.meta
     used = _used(run_obj)

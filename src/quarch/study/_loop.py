@@ -29,6 +29,7 @@ from optuna.storages import BaseStorage
 
 from quarch import __version__
 from quarch._errors import ConfigError, RunError, RunExistsError
+from quarch._paths import check_folder, writing
 from quarch.config import SearchConfig, strip_password
 from quarch.evaluate import Evaluator
 from quarch.objectives import Objective
@@ -217,6 +218,7 @@ def _prepare(
     pruner = make_pruner(config.pruner, config.pruner_options)
     assert space is not None
     run_dir = config.run_dir
+    check_folder(run_dir, "run folder")  # a mistyped --out, before the data is loaded
     check_strategy_options(config.strategy, config.strategy_options)
     sampler = make_sampler(
         config.strategy, seed=config.seed, space=space, objective=objective,
@@ -284,7 +286,8 @@ def _prepare(
         for name in Run.FILES:
             if not (run_dir / name).exists():
                 wrote.append(run_dir / name)
-        run.write()
+        with writing(run_dir, "run folder"):  # what check_folder cannot see: /proc, a full disk
+            run.write()
         optuna.logging.set_verbosity(logging.WARNING)
         opened = make_storage(secret_spec, run_dir, writer=True)
         study = optuna.create_study(

@@ -1,0 +1,81 @@
+"""Where quarch writes what a user named: refused before the work, one line at the write.
+
+A user names output paths (``--out`` of ``search``, ``benchmark``, ``report`` and
+``export``). A typo there (a file where a folder is meant, a folder under a file, a
+folder without write permission) must cost one line before the data is loaded or a
+benchmark has run, not a traceback after it. What cannot be seen beforehand (``/proc``,
+a full disk, a file system mounted read-only as root) is reported as one line at the
+write: :func:`writing` turns the ``OSError`` into an :class:`~quarch._errors.OutputError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from quarch._errors import OutputError
+
+__all__ = ["check_file", "check_folder", "file_problem", "folder_problem", "writing"]
+
+
+def _nearest_existing(path: Path) -> Path:
+    base = path
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    return base
+
+
+def folder_problem(path: Path, what: str = "folder") -> str | None:
+    """Why the folder ``path`` cannot be made or written, or ``None`` when it can.
+
+    ``what`` names the folder in the line (``"run folder"``).
+    """
+    if path.exists() and not path.is_dir():
+        return f"{what} {str(path)!r} is a file, not a folder"
+    base = _nearest_existing(path)
+    if not base.is_dir():
+        return f"cannot make the {what} {str(path)!r}: {str(base)!r} is a file"
+    if not os.access(base, os.W_OK | os.X_OK):
+        return f"cannot write the {what} {str(path)!r}: {str(base)!r} is not writable"
+    return None
+
+
+def check_folder(path: str | Path, what: str = "folder") -> Path:
+    """``Path(path)``, or :class:`OutputError` when :func:`folder_problem` finds one."""
+    p = Path(path)
+    problem = folder_problem(p, what)
+    if problem is not None:
+        raise OutputError(problem)
+    return p
+
+
+def file_problem(path: Path, what: str = "file") -> str | None:
+    """Why a file cannot be written at ``path`` (an existing one is replaced), or
+    ``None`` when it can: it is a folder, is read-only, or its folder cannot be made."""
+    if path.is_dir():
+        return f"{what} {str(path)!r} is a folder; name a file to write"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"cannot write the {what} {str(path)!r}: it is not writable"
+    problem = folder_problem(path.parent)
+    return None if problem is None else f"cannot write the {what} {str(path)!r}: {problem}"
+
+
+def check_file(path: str | Path, what: str = "file") -> Path:
+    """``Path(path)``, or :class:`OutputError` when :func:`file_problem` finds one."""
+    p = Path(path)
+    problem = file_problem(p, what)
+    if problem is not None:
+        raise OutputError(problem)
+    return p
+
+
+@contextlib.contextmanager
+def writing(path: str | Path, what: str = "file") -> Iterator[None]:
+    """Turn an ``OSError`` raised in the block into one line naming ``path``."""
+    try:
+        yield
+    except OSError as e:
+        reason = e.strerror or str(e)
+        raise OutputError(f"cannot write the {what} {str(path)!r}: {reason}") from None
