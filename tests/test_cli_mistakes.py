@@ -342,6 +342,24 @@ SEARCH_CASES: list[Case] = [
         (),
     ),
     (
+        # the refusal shows the user's options and no hint about TOML tables: the data
+        # set a dataset-aware space receives is quarch's doing, not the user's
+        "space-option-with-a-bad-value",
+        ["search", "--space", "hqnn", "--dataset", "iris", "--space-option", "max_qubits=0"],
+        "error: space 'hqnn' rejected its options {'max_qubits': 0}: max_qubits must be an "
+        "integer in [2, 16] (min_qubits..16); got 0\n",
+        {},
+        (),
+    ),
+    (
+        "space-option-dataset-contradicts-the-data-set",
+        ["search", "--space", "hqnn", "--dataset", "iris", "--space-option", "dataset=wine"],
+        "error: space option dataset='wine' contradicts --dataset 'iris'; the space takes its "
+        "data set from --dataset (drop the option)",
+        {},
+        (),
+    ),
+    (
         "edge-profile-unknown",
         ["search", "--space", "cnn", "--device-profile", "nope"],
         "error: unknown edge device profile 'nope'; known: cortex-m7, raspi4, local-cpu",

@@ -122,10 +122,13 @@ class SpaceSpec:
 
             known = self.space_option_names(e)
             takes = f"; it takes: {', '.join(known)}" if known else ""
-            wrong = sorted(set(opts) - set(known))
+            # the user's options only: the data set a dataset-aware space receives is
+            # quarch's doing, and a bad value (no names known) names no wrong key
+            given = dict(config.space_options) if config is not None else {}
+            wrong = sorted(set(given) - set(known)) if known else []
             hint = misplaced_keys_hint(wrong, "space_options") + did_you_mean(wrong, known)
             raise ConfigError(
-                f"space {self.name!r} rejected its options {opts}: {e}{takes}{hint}"
+                f"space {self.name!r} rejected its options {given}: {e}{takes}{hint}"
             ) from None
 
     def space_option_names(self, error: BaseException | None = None) -> list[str]:
@@ -160,7 +163,13 @@ class SpaceSpec:
             return {}
         opts = dict(config.space_options)
         if self.dataset_aware and config.dataset:
-            opts.setdefault("dataset", config.dataset)
+            given = opts.setdefault("dataset", config.dataset)
+            if given != config.dataset:  # the space shaped for one set, trained on another
+                raise ConfigError(
+                    f"space option dataset={given!r} contradicts --dataset "
+                    f"{config.dataset!r}; the space takes its data set from --dataset "
+                    "(drop the option)"
+                )
         return opts
 
     def check(self, config: SearchConfig) -> None:
