@@ -189,3 +189,25 @@ def test_writing_names_the_path_and_the_reason(error: OSError, reason: str) -> N
     assert e.value.__cause__ is None and e.value.__suppress_context__
     with pytest.raises(ValueError, match="not an OSError"), writing("/x/y"):
         raise ValueError("not an OSError")
+
+
+def test_train_refuses_a_result_file_it_cannot_write_before_training(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, run: Path
+) -> None:
+    """``quarch train`` saves ``RUN/train/trial_<N>.json`` after training every seed;
+    a ``train`` that is a file was found only then."""
+    blocker = run / "train"
+    assert not blocker.exists()
+    blocker.write_text("not a folder")
+    try:
+        monkeypatch.setattr("quarch.study._run.Run.evaluator", _never)
+        trial = str(Run.open(run).result().complete[0].number)
+        code = main(["train", str(run), "--trial", trial, "--seeds", "1", "--quiet"])
+        _, err = capfd.readouterr()
+    finally:
+        blocker.unlink()
+    assert code == 2, err
+    assert err == (
+        f"error: cannot write the result file '{blocker}/trial_{trial}.json': "
+        f"folder '{blocker}' is a file, not a folder\n"
+    )

@@ -195,13 +195,15 @@ def train_trial(
     classical ablation with the same seeds. The result is also saved as
     ``RUN/train/trial_<N>.json``. ``progress`` shows a bar over every epoch on stderr.
     ``device`` trains on that torch device instead of the run's (checked before any
-    training: an unusable one is a :class:`ConfigError`).
+    training: an unusable one is a :class:`ConfigError`). A result file that cannot be
+    written is an :class:`OutputError`, also before any training.
     """
     if seeds < 1:
         raise ConfigError(f"seeds must be >= 1; got {seeds}")
     if epochs is not None and epochs < 1:
         raise ConfigError(f"epochs must be >= 1; got {epochs}")
     run, t = _open(run_dir, trial)
+    saved = check_file(run.train_dir / f"trial_{trial}.json", "result file")  # before training
     ev: Any = run.evaluator(standalone=True, epochs=epochs, device=device)
     seed0 = _seed(t)
     seed_list = [seed0] + [trial_seed(seed0, k) for k in range(1, seeds)]
@@ -226,9 +228,9 @@ def train_trial(
                 out.ablation_val_accuracy.append(100.0 * (1.0 - m["val_error"]))
                 out.ablation_test_accuracy.append(100.0 * (1.0 - m["test_error"]))
                 out.ablation_params = m["params"]
-    folder = run.train_dir
-    folder.mkdir(exist_ok=True)
-    (folder / f"trial_{trial}.json").write_text(json.dumps(out.to_json(), indent=2) + "\n")
+    with writing(saved, "result file"):
+        saved.parent.mkdir(exist_ok=True)
+        saved.write_text(json.dumps(out.to_json(), indent=2) + "\n")
     return out
 
 
