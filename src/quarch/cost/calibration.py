@@ -31,6 +31,7 @@ import json
 import math
 import statistics
 import warnings
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,9 +189,11 @@ class Calibration:
     Attributes:
         name (str): quarch's name (``ibm-fez``).
         n_qubits (int): physical qubits.
-        two_qubit_gate (str): the native two-qubit gate (``cz``, ``ecr`` or ``cx``).
-        edges (tuple[tuple[int, int], ...]): directed pairs the two-qubit gate runs on
-            (working edges only).
+        two_qubit_gate (str): the native two-qubit gate (``cz``, ``ecr`` or ``cx``) on
+            most pairs; a few snapshots mix two (``cairo``: ECR on 14 couplers, CX on 12),
+            and every attribute and method below reads all of them.
+        edges (tuple[tuple[int, int], ...]): directed pairs a native two-qubit gate runs
+            on (working edges only).
         t1 (tuple[float, ...]): T1 per qubit (``inf`` when the snapshot has none).
         t2 (tuple[float, ...]): T2 per qubit (``inf`` when none).
         readout (tuple[tuple[float, float], ...]): per qubit ``(P(1|0), P(0|1))``.
@@ -226,10 +229,10 @@ class Calibration:
         return self.gates.get((name, tuple(qubits)), (0.0, 0.0))
 
     def edge_error(self, a: int, b: int) -> float:
-        """Two-qubit gate error on the pair, in its better direction (1.0 if absent)."""
-        g = self.two_qubit_gate
-        errs = [self.gates[(g, e)][0] for e in ((a, b), (b, a)) if (g, e) in self.gates]
-        return min(errs, default=1.0)
+        """Two-qubit gate error on the pair, its best native gate in its better direction
+        (1.0 if absent)."""
+        pairs = ((g, e) for g in _TWO_QUBIT_GATES for e in ((a, b), (b, a)))
+        return min((self.gates[k][0] for k in pairs if k in self.gates), default=1.0)
 
     def neighbours(self) -> dict[int, set[int]]:
         """Working coupling map as an undirected adjacency table."""
@@ -242,7 +245,7 @@ class Calibration:
     def medians(self) -> dict[str, float]:
         """Median single- and two-qubit errors and durations, readout, T1 and T2."""
         one = [(e, d) for (n, q), (e, d) in self.gates.items() if n == "sx"]
-        two = [self.gates[(self.two_qubit_gate, e)] for e in self.edges]
+        two = [v for (n, q), v in self.gates.items() if n in _TWO_QUBIT_GATES and v[0] < 1.0]
         return {
             "error_1q": statistics.median(e for e, _ in one),
             "one_qubit_s": statistics.median(d for _, d in one),
@@ -321,7 +324,7 @@ def _sub_target(cal: Calibration, region: tuple[int, ...]) -> Any:
 
     tg = cal.target
     index = {q: i for i, q in enumerate(region)}
-    working = set(cal.edges)
+    working = {k for k, (e, _) in cal.gates.items() if len(k[1]) == 2 and e < 1.0}
     sub = Target(
         num_qubits=len(region),
         dt=tg.dt,
@@ -335,7 +338,7 @@ def _sub_target(cal: Calibration, region: tuple[int, ...]) -> Any:
         for qargs, p in tg[name].items():
             if qargs is None or not all(q in index for q in qargs):
                 continue
-            if len(qargs) == 2 and tuple(qargs) not in working:
+            if len(qargs) == 2 and (name, tuple(qargs)) not in working:
                 continue
             props[tuple(index[q] for q in qargs)] = p
         if props:
@@ -370,7 +373,7 @@ def load_calibration(name: str) -> Calibration:
     backend = _backend(known[name].snapshot)
     tg = backend.target
     gates: dict[tuple[str, tuple[int, ...]], tuple[float, float]] = {}
-    two = ""
+    pairs: Counter[str] = Counter()
     for gname in tg.operation_names:
         if gname in ("measure", "reset", "delay", "id"):
             continue
@@ -379,9 +382,10 @@ def load_calibration(name: str) -> Calibration:
                 continue
             gates[(gname, tuple(qargs))] = (float(p.error or 0.0), float(p.duration or 0.0))
             if len(qargs) == 2 and gname in _TWO_QUBIT_GATES:
-                two = gname
+                pairs[gname] += 1
+    two = pairs.most_common(1)[0][0] if pairs else ""
     edges = tuple(
-        sorted(q for (g, q), (e, _) in gates.items() if g == two and len(q) == 2 and e < 1.0)
+        sorted({q for (g, q), (e, _) in gates.items() if g in pairs and len(q) == 2 and e < 1.0})
     )
     inf = math.inf
     qp = tg.qubit_properties or [None] * tg.num_qubits

@@ -123,7 +123,7 @@ class RoutedCircuit:
         if weights is not None:
             ws = {p: float(weights[int(p.name[2:-1])]) for p in qc.parameters if p.name[0] == "w"}
             qc = qc.assign_parameters(ws)
-        full = QuantumCircuit(cal.n_qubits, global_phase=qc.global_phase)
+        full = QuantumCircuit(cal.n_qubits)  # compose brings qc's global phase
         full.compose(qc, qubits=list(self.region), inplace=True)
         full.metadata = {
             "device": self.device,
