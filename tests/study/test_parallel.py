@@ -163,3 +163,71 @@ def test_ray_gives_same_results_as_local(tmp_path: Path) -> None:
         )
 
     assert key(local) == key(remote)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _never(*args: object, **kwargs: object) -> None:
+    raise AssertionError("work was spent before Ray was checked")
+
+
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+def test_an_unreachable_ray_address_is_one_line_before_the_data(
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    scheme: str,
+) -> None:
+    """``ray.init`` retried a closed address for minutes, after the run folder was
+    written; now a TCP probe refuses it before the data is loaded."""
+    pytest.importorskip("ray")
+    from quarch.cli import main
+
+    monkeypatch.setattr("quarch.study._loop.make_evaluator", _never)
+    address = f"{scheme}127.0.0.1:{_closed_port()}"
+    out = tmp_path / "run"
+    code = main(["search", "--space", "mlp", "--trials", "1", "--ray-address", address,
+                 "--out", str(out)])  # fmt: skip
+    _, err = capfd.readouterr()
+    assert code == 2, err
+    assert err == f"error: cannot reach a Ray cluster at {address!r}: Connection refused\n"
+    assert not out.exists()
+
+
+def test_ray_that_cannot_start_leaves_no_run_folder(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``--ray-address auto`` with no cluster: Ray's own one-line reason, and the run
+    folder is not written (Ray is started before it)."""
+    ray = pytest.importorskip("ray")
+    from quarch.cli import main
+
+    def no_cluster(**kwargs: object) -> None:
+        raise ConnectionError("Could not find any running Ray instance.\nSecond line.")
+
+    monkeypatch.setattr(ray, "init", no_cluster)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    out = tmp_path / "run"
+    code = main(["search", "--space", "mlp", "--trials", "1", "--ray-address", "auto",
+                 "--out", str(out)])  # fmt: skip
+    _, err = capfd.readouterr()
+    assert code == 2, err
+    assert err == ("error: cannot start Ray at 'auto': Could not find any running Ray instance.\n")
+    assert not out.exists()
+
+
+def test_ray_missing_is_refused_before_the_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # find_spec then says: not installed
+    monkeypatch.setattr("quarch.study._loop.make_evaluator", _never)
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match=r"^--ray needs Ray: pip install 'quarch\[ray\]'$"):
+        run_search(SearchConfig(space="mlp", trials=1, ray=True, out=str(out)), progress=False)
+    assert not out.exists()

@@ -189,6 +189,7 @@ class _Prepared:
         self.space, self.evaluator, self.objective = space, evaluator, objective
         self.study, self.config, self.storage = study, config, storage
         self.opened = opened  # the storage object the study writes through
+        self.ray_started = False  # a Ray this search started (the loop stops it)
 
 
 def _prepare(
@@ -254,6 +255,10 @@ def _prepare(
         )
     if spec_storage not in ("sqlite", "journal"):
         make_storage(secret_spec, run_dir)  # an unreachable database: before the data
+    if config.ray:
+        from quarch.study._ray import check_ray
+
+        check_ray(config.ray_address)  # no Ray, or nothing at its address: before the data
     if evaluator is None:
         evaluator = make_evaluator(space, config, weights_dir=Run(run_dir, config, {}).weights_dir)
     if old is not None and old.fingerprint != evaluator.fingerprint:
@@ -278,6 +283,11 @@ def _prepare(
     }
     if old is not None:
         run.meta["created"] = old.meta.get("created", run.meta["created"])
+    ray_started = False
+    if config.ray:  # connected before the run folder is written: a failure leaves none
+        from quarch.study._ray import connect
+
+        ray_started = connect(config)
     created = _first_missing(run_dir)  # the folder a failed start removes again
     wrote: list[Path] = []
     try:
@@ -302,6 +312,10 @@ def _prepare(
         study.set_user_attr(_FINGERPRINT_ATTR, evaluator.fingerprint)
         study.set_user_attr(_VERSION_ATTR, __version__)
     except BaseException:
+        if ray_started:
+            import ray
+
+            ray.shutdown()
         if created is not None:  # the run folder, then each empty parent this run made
             shutil.rmtree(run_dir, ignore_errors=True)
             for parent in run_dir.absolute().parents:
@@ -313,7 +327,9 @@ def _prepare(
             for path in wrote:
                 path.unlink(missing_ok=True)
         raise
-    return _Prepared(space, evaluator, objective, study, config, secret_spec, opened)
+    prep = _Prepared(space, evaluator, objective, study, config, secret_spec, opened)
+    prep.ray_started = ray_started
+    return prep
 
 
 def run_search(
@@ -406,6 +422,10 @@ def run_search(
         trials = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
     finally:
         close_storage(prep.opened)  # SQLite folds its WAL back into study.db
+        if prep.ray_started:
+            import ray
+
+            ray.shutdown()
     return SearchResult(
         config.run_dir, config, objective, trials, study, stopped=stopped,
         seconds=time.monotonic() - t0,

@@ -34,7 +34,40 @@ if TYPE_CHECKING:
     from quarch.objectives import Objective
     from quarch.space import Space
 
-__all__ = ["drive"]
+__all__ = ["check_ray", "connect", "drive"]
+
+#: Seconds the address probe waits for a TCP answer.
+PROBE_SECONDS = 5.0
+
+
+def check_ray(address: str | None) -> None:
+    """Refuse, before anything is written, a Ray that cannot run the search: Ray not
+    installed, or nothing listening at ``address`` (``host:port`` or
+    ``ray://host:port``). ``ray.init`` itself retries an unreachable address for
+    minutes before it fails, after the run folder exists; a TCP connection answers in
+    milliseconds, or is refused, or times out after :data:`PROBE_SECONDS`. Other forms
+    (``auto``) are left to Ray, which answers at once.
+
+    Raises:
+        ConfigError: one line naming the address and the reason.
+    """
+    import importlib.util
+    import socket
+
+    if importlib.util.find_spec("ray") is None:
+        raise ConfigError("--ray needs Ray: pip install 'quarch[ray]'")
+    if not address:
+        return
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), PROBE_SECONDS):
+            pass
+    except OSError as e:
+        reason = e.strerror or type(e).__name__.replace("Error", "").lower() or str(e)
+        raise ConfigError(f"cannot reach a Ray cluster at {address!r}: {reason}") from None
 
 
 def _evaluate(evaluator: Evaluator, arch: dict[str, Any], seed: int, timeout: float | None) -> Any:
@@ -43,6 +76,31 @@ def _evaluate(evaluator: Evaluator, arch: dict[str, Any], seed: int, timeout: fl
     torch.set_num_threads(1)
     with time_limit(timeout):
         return evaluator.evaluate(arch, seed=seed)
+
+
+def connect(config: SearchConfig) -> bool:
+    """Start a local Ray or connect to ``config.ray_address``, unless Ray runs already;
+    ``True`` when this call started it (its caller shuts it down).
+
+    Raises:
+        ConfigError: Ray is not installed, or no cluster answers at the address.
+    """
+    check_ray(config.ray_address)
+    import ray
+
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+    if config.ray_address:
+        kwargs["address"] = config.ray_address
+    else:
+        kwargs["num_cpus"] = os.cpu_count() or 1
+    try:
+        ray.init(**kwargs)
+    except (ConnectionError, ValueError) as e:  # "auto" with no cluster running
+        where = f" at {config.ray_address!r}" if config.ray_address else ""
+        raise ConfigError(f"cannot start Ray{where}: {str(e).splitlines()[0]}") from None
+    return True
 
 
 def drive(
@@ -54,21 +112,13 @@ def drive(
     config: SearchConfig,
     on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
 ) -> None:
-    """Run the study's remaining trials as Ray tasks until the budget is complete."""
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("--ray needs Ray: pip install 'quarch[ray]'") from None
+    """Run the study's remaining trials as Ray tasks until the budget is complete
+    (Ray started here, and stopped at the end, unless it runs already: the search
+    loop connects before it writes the run folder, and stops what it started)."""
+    import ray
     from optuna.trial import TrialState
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-        if config.ray_address:
-            kwargs["address"] = config.ray_address
-        else:
-            kwargs["num_cpus"] = os.cpu_count() or 1
-        ray.init(**kwargs)
+    started_here = connect(config)
     try:
         slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
         remote = ray.remote(num_cpus=1, max_retries=0)(_evaluate)
