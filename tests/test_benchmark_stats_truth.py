@@ -91,3 +91,10 @@ def test_two_scores_each_are_enough_and_nan_is_left_out() -> None:
 def test_lists_and_integers_are_taken_as_floats() -> None:
     c = compare([3, 4, 5], [1, 1, 2], maximize=True)  # type: ignore[arg-type]
     assert c is not None and c.difference == pytest.approx(8 / 3)
+
+
+def test_the_default_seed_is_zero() -> None:
+    gen = np.random.default_rng(5)
+    x, y = gen.normal(0.9, 0.05, 8), gen.normal(0.85, 0.05, 8)
+    assert compare(x, y, maximize=True) == compare(x, y, maximize=True, seed=0)
+    assert compare(x, y, maximize=True) != compare(x, y, maximize=True, seed=1)
