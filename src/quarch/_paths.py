@@ -45,9 +45,7 @@ def folder_problem(path: Path, what: str = "folder") -> str | None:
 def check_folder(path: str | Path, what: str = "folder") -> Path:
     """``Path(path)``, or :class:`OutputError` when :func:`folder_problem` finds one."""
     p = Path(path)
-    problem = folder_problem(p, what)
-    if problem is not None:
-        raise OutputError(problem)
+    _refuse(folder_problem(p, what))
     return p
 
 
@@ -65,10 +63,13 @@ def file_problem(path: Path, what: str = "file") -> str | None:
 def check_file(path: str | Path, what: str = "file") -> Path:
     """``Path(path)``, or :class:`OutputError` when :func:`file_problem` finds one."""
     p = Path(path)
-    problem = file_problem(p, what)
+    _refuse(file_problem(p, what))
+    return p
+
+
+def _refuse(problem: str | None) -> None:
     if problem is not None:
         raise OutputError(problem)
-    return p
 
 
 @contextlib.contextmanager

@@ -184,12 +184,12 @@ class _Prepared:
 
     def __init__(
         self, space: Space, evaluator: Evaluator, objective: Objective, study: optuna.Study,
-        config: SearchConfig, storage: str, opened: BaseStorage | str,
+        config: SearchConfig, storage: str, opened: BaseStorage | str, ray_started: bool,
     ) -> None:  # fmt: skip
         self.space, self.evaluator, self.objective = space, evaluator, objective
         self.study, self.config, self.storage = study, config, storage
         self.opened = opened  # the storage object the study writes through
-        self.ray_started = False  # a Ray this search started (the loop stops it)
+        self.ray_started = ray_started  # a Ray this search started (the loop stops it)
 
 
 def _prepare(
@@ -327,9 +327,7 @@ def _prepare(
             for path in wrote:
                 path.unlink(missing_ok=True)
         raise
-    prep = _Prepared(space, evaluator, objective, study, config, secret_spec, opened)
-    prep.ray_started = ray_started
-    return prep
+    return _Prepared(space, evaluator, objective, study, config, secret_spec, opened, ray_started)
 
 
 def run_search(

@@ -85,11 +85,13 @@ def connect(config: SearchConfig) -> bool:
     Raises:
         ConfigError: Ray is not installed, or no cluster answers at the address.
     """
-    check_ray(config.ray_address)
-    import ray
-
-    if ray.is_initialized():
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--ray needs Ray: pip install 'quarch[ray]'") from None
+    if ray.is_initialized():  # joined already (the search loop connects before drive)
         return False
+    check_ray(config.ray_address)
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
     if config.ray_address:
         kwargs["address"] = config.ray_address
