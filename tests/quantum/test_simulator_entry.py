@@ -598,3 +598,57 @@ def test_the_layer_s_outputs_are_pennylane_s() -> None:
     np.testing.assert_allclose(
         layer(torch.tensor(X)).detach().numpy(), _pl_z(_pl_state(X, W)), atol=1e-12
     )
+
+
+def test_rows_without_features_keep_their_batch() -> None:
+    """A circuit without inputs fed ``[3, 0]`` (a front-end that passes nothing) answers
+    one row per sample, each <Z> = cos(w) after RY(w)."""
+    layer = QuantumLayer(Circuit(1).ry(0, Weight(0)))
+    out = layer(torch.zeros(3, 0))
+    assert out.shape == (3, 1)
+    want = torch.cos(layer.weights.detach()).expand(3, 1)
+    torch.testing.assert_close(out.detach(), want)
+    assert layer(torch.zeros(0)).shape == (1, 1)  # one sample without features
+
+
+def test_a_batch_of_no_rows_is_empty_and_backpropagates() -> None:
+    """Like ``torch.nn.Linear`` on ``[0, k]``: an empty answer on autograd's graph, so a
+    data set's empty last batch neither crashes nor breaks ``backward``."""
+    circuit = Circuit(2).ry(0, Input(0)).ry(1, Input(1)).cnot(0, 1).rz(1, Weight(0))
+    layer = QuantumLayer(circuit, ["Z0", "X1", "Z0 Z1"])
+    x = torch.zeros(0, 2, requires_grad=True)
+    out = layer(x)
+    assert out.shape == (0, 3) and out.dtype == torch.float32
+    out.sum().backward()
+    assert layer.weights.grad is not None and x.grad is not None
+    assert torch.equal(layer.weights.grad, torch.zeros(1)) and x.grad.shape == (0, 2)
+    plan = compile_circuit(circuit)
+    state = plan.state(torch.zeros(0, 2), torch.zeros(1))
+    assert state.shape == (0, 4) and state.dtype == torch.complex64
+    assert plan.probs(torch.zeros(0, 2), torch.zeros(0, 1)).shape == (0, 4)
+    free = compile_circuit(Circuit(1).ry(0, Weight(0)))
+    start = torch.zeros(0, 2, dtype=torch.complex64)
+    assert free.state(weights=torch.zeros(1), initial_state=start).shape == (0, 2)
+
+
+def test_one_start_state_serves_every_weight_row() -> None:
+    """A start state ``[2]`` with per-sample weights ``[4, 1]``: four states, row k the
+    state RY(w_k)|1> = (-sin(w_k/2), cos(w_k/2))."""
+    plan = compile_circuit(Circuit(1).ry(0, Weight(0)), dtype=torch.complex128)
+    w = torch.tensor([[0.0], [0.5], [1.0], [2.0]], dtype=torch.float64)
+    one = torch.tensor([0, 1], dtype=torch.complex128)
+    got = plan.state(weights=w, initial_state=one)
+    half = w[:, 0] / 2
+    want = torch.stack([-torch.sin(half), torch.cos(half)], dim=1).to(torch.complex128)
+    torch.testing.assert_close(got, want)
+
+
+def test_models_pickled_before_the_layer_moved_still_load() -> None:
+    """A whole model saved when ``QuantumLayer`` lived in ``quantum.simulator`` names that
+    module in its pickle; the name still resolves, other names still fail."""
+    old = b"cquarch.quantum.simulator\nQuantumLayer\n."
+    assert pickle.loads(old) is QuantumLayer
+    with pytest.raises(AttributeError, match="NoSuchLayer"):
+        pickle.loads(b"cquarch.quantum.simulator\nNoSuchLayer\n.")
+    with pytest.raises(AttributeError, match="has no attribute 'NoSuchLayer'"):
+        simulator_module.NoSuchLayer  # noqa: B018

@@ -55,6 +55,7 @@ from quarch.quantum.circuit import (
 )
 from quarch.quantum.export import pennylane_source, to_pennylane, to_qiskit
 from quarch.quantum.gates import GATES, gate_matrix
+from quarch.quantum.layer import QuantumLayer
 from quarch.quantum.measurements import (
     MeasurementError,
     PauliWord,
@@ -78,7 +79,6 @@ from quarch.quantum.noisy_circuit import (
 from quarch.quantum.qasm import from_qasm, to_qasm
 from quarch.quantum.simulator import (
     ExecutionPlan,
-    QuantumLayer,
     SimulationError,
     compile_circuit,
     statevector,

@@ -55,7 +55,6 @@ available; second derivatives are not.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,7 +90,6 @@ from quarch.quantum.measurements import (
 __all__ = [
     "PATHS",
     "ExecutionPlan",
-    "QuantumLayer",
     "SimulationError",
     "compile_circuit",
     "statevector",
@@ -372,11 +370,15 @@ class ExecutionPlan:
                 )
             inputs = inputs.to(real)
             batch = inputs.shape[0]
-        elif inputs is not None and torch.as_tensor(inputs).numel() > 0:
-            raise SimulationError(
-                f"this circuit reads no input features; got inputs of shape "
-                f"{tuple(torch.as_tensor(inputs).shape)}"
-            )
+        elif inputs is not None:
+            given = torch.as_tensor(inputs)
+            if given.numel() > 0:
+                raise SimulationError(
+                    f"this circuit reads no input features; got inputs of shape "
+                    f"{tuple(given.shape)}"
+                )
+            if given.dim() == 2:  # [batch, 0]: rows without features still count
+                batch = given.shape[0]
         if weights is None:
             if self.n_weights:
                 raise SimulationError(
@@ -419,13 +421,14 @@ class ExecutionPlan:
                     f"initial_state has batch size {s.shape[0]} but inputs/weights have batch "
                     f"size {batch}; they must agree"
                 )
-            batch = max(batch or 1, s.shape[0])
+            if batch is None:
+                batch = s.shape[0]
             initial_state = s.to(self.dtype)
         if self.n_qubits >= LARGE_QUBITS:
             why = state_memory_refusal(self.n_qubits, batch or 1, self.dtype, device)
             if why is not None:
                 raise SimulationError(why)
-        return inputs, w, initial_state, batch or 1, device
+        return inputs, w, initial_state, 1 if batch is None else batch, device
 
     def _amplitude_state(
         self, inputs: torch.Tensor, batch: int, *, real: bool = False
@@ -462,6 +465,8 @@ class ExecutionPlan:
         """Expectations of ``words`` ``[batch, n_obs]``, or the state ``[batch, 2**n]``
         in canonical order when ``words`` is None."""
         inputs, w, init, batch, device = self._check(inputs, weights, initial_state)
+        if batch == 0:
+            return self._no_rows(inputs, w, init, words)
         if self._small_wins(init is None, w.dim() == 2, batch, device):
             return self._execute_small(inputs, w, init, batch, device, words)
         rt = self._runtime(init is None, w.dim() == 2)
@@ -482,6 +487,24 @@ class ExecutionPlan:
         if words is None:
             return out
         return expval_in_layout(out, words, tuple(range(self.n_qubits)))
+
+    def _no_rows(
+        self,
+        inputs: torch.Tensor | None,
+        w: torch.Tensor,
+        init: torch.Tensor | None,
+        words: tuple[PauliWord, ...] | None,
+    ) -> torch.Tensor:
+        """The result for a batch of no rows, ``[0, n_obs]`` or ``[0, 2**n]``, as
+        ``torch.nn.Linear`` gives one: empty, yet on autograd's graph of the weights and
+        inputs, so a loss over a data set's empty last batch still backpropagates."""
+        width = 2**self.n_qubits if words is None else len(words)
+        dtype = self.dtype if words is None else w.dtype
+        out = w.new_zeros((0, width), dtype=dtype)
+        for t in (w, inputs, init):
+            if t is not None and t.requires_grad:
+                out = out + (t.sum() * 0).to(dtype)
+        return out
 
     def _execute_small(
         self,
@@ -619,71 +642,11 @@ def statevector(
     return plan.state(weights=weights)[0]
 
 
-class QuantumLayer(torch.nn.Module):
-    """A circuit with its trainable weights as a ``torch.nn.Module``.
+def __getattr__(name: str) -> Any:
+    """``QuantumLayer`` lived here until it moved to :mod:`quarch.quantum.layer`; models
+    pickled whole (``torch.save(model)``) name this module, and still load."""
+    if name == "QuantumLayer":
+        from quarch.quantum.layer import QuantumLayer
 
-    ``forward(inputs [batch, n_inputs]) -> [batch, n_observables]`` (real), so a
-    classical front-end can feed it and Adam can train it. Weights start uniform in
-    ``[0, 2*pi)`` from ``generator`` (or torch's global generator), so
-    ``torch.manual_seed`` makes a model reproducible. ``torch.compile`` of a model
-    holding the layer compiles the rest of the model; the circuit runs as it does
-    eagerly (the engine is excluded from tracing).
-
-    Args:
-        circuit (Circuit): circuit whose input features are the layer's inputs.
-        observables: Pauli words to measure (``None``: <Z> on each qubit).
-        dtype (torch.dtype): ``torch.complex64`` (default) or ``torch.complex128``;
-            weights and outputs use the matching real dtype.
-        device (torch.device | str | None): where the weights live.
-        generator (torch.Generator | None): random source of the initial weights.
-        max_block_qubits (int | None): see :class:`ExecutionPlan`.
-        path (str): see :class:`ExecutionPlan` (default ``"auto"``).
-
-    Example:
-        >>> from quarch.quantum import Circuit, AngleEmbedding, BasicEntanglerLayers
-        >>> c = Circuit(3).add(AngleEmbedding(3)).add(BasicEntanglerLayers(2, 3))
-        >>> layer = QuantumLayer(c)
-        >>> layer(torch.rand(5, 3)).shape
-        torch.Size([5, 3])
-    """
-
-    def __init__(
-        self,
-        circuit: Circuit,
-        observables: ObservableLike | Sequence[ObservableLike] | None = None,
-        *,
-        dtype: torch.dtype = torch.complex64,
-        device: torch.device | str | None = None,
-        generator: torch.Generator | None = None,
-        max_block_qubits: int | None = None,
-        path: str = "auto",
-    ) -> None:
-        super().__init__()
-        self.plan = compile_circuit(
-            circuit, dtype=dtype, max_block_qubits=max_block_qubits, path=path
-        )
-        self.observables = parse_observables(observables, circuit.n_qubits)
-        real = _real(dtype)
-        init = torch.rand(self.plan.n_weights, generator=generator, dtype=real) * (2 * math.pi)
-        self.weights = torch.nn.Parameter(init.to(device) if device is not None else init)
-
-    @property
-    def n_outputs(self) -> int:
-        """Number of observables (width of the output)."""
-        return len(self.observables)
-
-    def forward(self, inputs: torch.Tensor | None = None) -> torch.Tensor:
-        """Expectations ``[batch, n_outputs]`` for inputs ``[batch, n_inputs]``."""
-        if inputs is not None and inputs.device != self.weights.device:
-            raise SimulationError(
-                f"inputs are on {inputs.device} but the layer's weights are on "
-                f"{self.weights.device}; move one of them"
-            )
-        # the words were parsed once, in __init__
-        return self.plan._execute(inputs, self.weights, None, self.observables)
-
-    def extra_repr(self) -> str:
-        return (
-            f"n_qubits={self.plan.n_qubits}, n_weights={self.plan.n_weights}, "
-            f"n_inputs={self.plan.n_inputs}, n_outputs={self.n_outputs}"
-        )
+        return QuantumLayer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,87 @@
+"""``QuantumLayer``: a compiled circuit and its trainable weights as a ``torch.nn.Module``.
+
+Kept apart from :mod:`quarch.quantum.simulator` (the plan it wraps) because it is the
+part a model builder meets: what it owns is the weights, their initialisation and the
+device check; every shape check and the arithmetic stay in the plan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from quarch.quantum.circuit import Circuit
+from quarch.quantum.measurements import ObservableLike, parse_observables
+from quarch.quantum.simulator import SimulationError, _real, compile_circuit
+
+
+class QuantumLayer(torch.nn.Module):
+    """A circuit with its trainable weights as a ``torch.nn.Module``.
+
+    ``forward(inputs [batch, n_inputs]) -> [batch, n_observables]`` (real), so a
+    classical front-end can feed it and Adam can train it. Weights start uniform in
+    ``[0, 2*pi)`` from ``generator`` (or torch's global generator), so
+    ``torch.manual_seed`` makes a model reproducible. ``torch.compile`` of a model
+    holding the layer compiles the rest of the model; the circuit runs as it does
+    eagerly (the engine is excluded from tracing).
+
+    Args:
+        circuit (Circuit): circuit whose input features are the layer's inputs.
+        observables: Pauli words to measure (``None``: <Z> on each qubit).
+        dtype (torch.dtype): ``torch.complex64`` (default) or ``torch.complex128``;
+            weights and outputs use the matching real dtype.
+        device (torch.device | str | None): where the weights live.
+        generator (torch.Generator | None): random source of the initial weights.
+        max_block_qubits (int | None): see :class:`ExecutionPlan`.
+        path (str): see :class:`ExecutionPlan` (default ``"auto"``).
+
+    Example:
+        >>> from quarch.quantum import Circuit, AngleEmbedding, BasicEntanglerLayers
+        >>> c = Circuit(3).add(AngleEmbedding(3)).add(BasicEntanglerLayers(2, 3))
+        >>> layer = QuantumLayer(c)
+        >>> layer(torch.rand(5, 3)).shape
+        torch.Size([5, 3])
+    """
+
+    def __init__(
+        self,
+        circuit: Circuit,
+        observables: ObservableLike | Sequence[ObservableLike] | None = None,
+        *,
+        dtype: torch.dtype = torch.complex64,
+        device: torch.device | str | None = None,
+        generator: torch.Generator | None = None,
+        max_block_qubits: int | None = None,
+        path: str = "auto",
+    ) -> None:
+        super().__init__()
+        self.plan = compile_circuit(
+            circuit, dtype=dtype, max_block_qubits=max_block_qubits, path=path
+        )
+        self.observables = parse_observables(observables, circuit.n_qubits)
+        real = _real(dtype)
+        init = torch.rand(self.plan.n_weights, generator=generator, dtype=real) * (2 * math.pi)
+        self.weights = torch.nn.Parameter(init.to(device) if device is not None else init)
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of observables (width of the output)."""
+        return len(self.observables)
+
+    def forward(self, inputs: torch.Tensor | None = None) -> torch.Tensor:
+        """Expectations ``[batch, n_outputs]`` for inputs ``[batch, n_inputs]``."""
+        if inputs is not None and inputs.device != self.weights.device:
+            raise SimulationError(
+                f"inputs are on {inputs.device} but the layer's weights are on "
+                f"{self.weights.device}; move one of them"
+            )
+        # the words were parsed once, in __init__
+        return self.plan._execute(inputs, self.weights, None, self.observables)
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_qubits={self.plan.n_qubits}, n_weights={self.plan.n_weights}, "
+            f"n_inputs={self.plan.n_inputs}, n_outputs={self.n_outputs}"
+        )
