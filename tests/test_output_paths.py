@@ -191,6 +191,29 @@ def test_writing_names_the_path_and_the_reason(error: OSError, reason: str) -> N
         raise ValueError("not an OSError")
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["/x/y", "/x/y.tmp", "/x/y/plots/a.png", "/x", "/", "/x/../x/y.data"],
+)
+def test_writing_turns_errors_about_the_output_into_one_line(name: str) -> None:
+    """The file itself, a sidecar beside it, a file below it, a folder above it."""
+    match = "cannot write the export file '/x/y'"
+    with pytest.raises(OutputError, match=match), writing("/x/y", "export file"):
+        raise OSError(errno.EACCES, "Permission denied", name)
+
+
+@pytest.mark.parametrize("name", ["/elsewhere/model.pt", "/xy", "/w/y"])
+def test_writing_passes_errors_about_other_files(name: str) -> None:
+    """Reading a model or a data file while converting is not the user's output: the
+    error passes as it is (a bug report, not a line blaming ``--out``)."""
+    with pytest.raises(FileNotFoundError) as e, writing("/x/y", "export file"):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", name)
+    assert e.value.filename == name
+    # a rename into the output is about it
+    with pytest.raises(OutputError, match="export file"), writing("/x/y", "export file"):
+        raise OSError(errno.EXDEV, "Invalid cross-device link", name, None, "/x/y")
+
+
 def test_train_refuses_a_result_file_it_cannot_write_before_training(
     capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, run: Path
 ) -> None:

@@ -74,9 +74,29 @@ def _refuse(problem: str | None) -> None:
 
 @contextlib.contextmanager
 def writing(path: str | Path, what: str = "file") -> Iterator[None]:
-    """Turn an ``OSError`` raised in the block into one line naming ``path``."""
+    """Turn an ``OSError`` of writing ``path`` in the block into one line naming it.
+
+    Only errors about the output: one without a file name (a full disk at ``write``),
+    or one naming ``path``, a folder above it, or a file beside or below it (a sidecar,
+    a report's plots). An ``OSError`` about any other file (a model or data file read
+    while converting) is not the user's output and passes unchanged.
+    """
     try:
         yield
     except OSError as e:
+        if not _about(e, Path(path)):
+            raise
         reason = e.strerror or str(e)
         raise OutputError(f"cannot write the {what} {str(path)!r}: {reason}") from None
+
+
+def _about(error: OSError, path: Path) -> bool:
+    names = [n for n in (error.filename, error.filename2) if n is not None]
+    if not names:
+        return True
+    out = Path(os.path.abspath(path))
+    for name in names:
+        f = Path(os.path.abspath(os.fsdecode(name)))
+        if f == out or f in out.parents or out.parent in f.parents:
+            return True
+    return False
