@@ -8,6 +8,7 @@ enumerated with ``itertools.product`` from :data:`BENCH_SPACE`, not quarch's loa
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -24,6 +25,7 @@ import numpy as np
 import pytest
 
 from quarch import DataError
+from quarch.config import SearchConfig
 from quarch.spaces.hqnn import bench
 from quarch.spaces.hqnn.bench import (
     ARCH_COLUMNS,
@@ -32,9 +34,11 @@ from quarch.spaces.hqnn.bench import (
     BENCH_FILE,
     BENCH_META,
     BENCH_SPACE,
+    CHEAP_COLUMNS,
     bench_space,
     load_hqnn_bench,
 )
+from quarch.spaces.hqnn.evaluator import HQNNEvaluator, make_hqnn_evaluator
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -135,6 +139,29 @@ def test_the_small_task_judges_parameters_under_the_accuracy_floor() -> None:
     floor = np.quantile(val, bench.SMALL_QUANTILE)
     assert task.optimum == params[val <= floor].min()
     assert not task.maximize and task.objective.metrics == ("params",)
+
+
+@pytest.mark.parametrize(("dataset", "stride"), [("digits", 11), ("wine", 17)])
+def test_the_costs_known_without_training_are_this_code_s(dataset: str, stride: int) -> None:
+    """Every column a search reads before it trains (parameters, FLOPs, quantum and
+    routed costs) is what the installed cost models make of the row's architecture under
+    the table's own config, to the file's six digits. A cost model changed without
+    ``benchmarks/hqnn_bench.py refresh-costs`` fails here (RZZ's pulses did)."""
+    header, rows = _raw()
+    col = {c: i for i, c in enumerate(header)}
+    config = SearchConfig.from_file(ROOT / "benchmarks" / "hqnn_bench.toml")
+    ev = make_hqnn_evaluator(bench_space(), dataclasses.replace(config, dataset=dataset))
+    assert isinstance(ev, HQNNEvaluator)
+    archs = {tuple(str(a[c]) for c in ARCH_COLUMNS): a for a in load_hqnn_bench(dataset).archs}
+    mine = [r for r in rows if r[col["dataset"]] == dataset and r[col["seed"]] == "0"]
+    checked: Counter[tuple[str, str]] = Counter()
+    for r in mine[::stride]:
+        arch = archs[tuple(r[col[c]] for c in ARCH_COLUMNS)]
+        made = ev.cheap_metrics(arch)
+        for c in CHEAP_COLUMNS:
+            assert float(r[col[c]]) == pytest.approx(made[c], rel=1e-5, abs=0), (arch, c)
+        checked[(arch["embedding"], arch["entangler"])] += 1
+    assert len(checked) == 6  # every embedding with every entangling gate
 
 
 def test_a_changed_or_incomplete_table_is_refused(tmp_path: Path) -> None:
