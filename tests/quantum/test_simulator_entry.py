@@ -641,14 +641,3 @@ def test_one_start_state_serves_every_weight_row() -> None:
     half = w[:, 0] / 2
     want = torch.stack([-torch.sin(half), torch.cos(half)], dim=1).to(torch.complex128)
     torch.testing.assert_close(got, want)
-
-
-def test_models_pickled_before_the_layer_moved_still_load() -> None:
-    """A whole model saved when ``QuantumLayer`` lived in ``quantum.simulator`` names that
-    module in its pickle; the name still resolves, other names still fail."""
-    old = b"cquarch.quantum.simulator\nQuantumLayer\n."
-    assert pickle.loads(old) is QuantumLayer
-    with pytest.raises(AttributeError, match="NoSuchLayer"):
-        pickle.loads(b"cquarch.quantum.simulator\nNoSuchLayer\n.")
-    with pytest.raises(AttributeError, match="has no attribute 'NoSuchLayer'"):
-        simulator_module.NoSuchLayer  # noqa: B018

@@ -640,13 +640,3 @@ def statevector(
         )
     plan = compile_circuit(circuit, dtype=dtype or torch.complex128)
     return plan.state(weights=weights)[0]
-
-
-def __getattr__(name: str) -> Any:
-    """``QuantumLayer`` lived here until it moved to :mod:`quarch.quantum.layer`; models
-    pickled whole (``torch.save(model)``) name this module, and still load."""
-    if name == "QuantumLayer":
-        from quarch.quantum.layer import QuantumLayer
-
-        return QuantumLayer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
