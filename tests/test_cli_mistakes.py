@@ -10,6 +10,7 @@ file) left behind. A few cases need the real process (Ctrl-C, ``--debug``); they
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -367,6 +368,75 @@ SEARCH_CASES: list[Case] = [
         (),
     ),
     (
+        # Optuna's HyperbandPruner checks these at the first epoch: 25 failed trials,
+        # ~15 s and a run folder before the search gave up
+        "hyperband-option-optuna-checks-only-at-the-first-epoch",
+        [
+            "search",
+            "--space",
+            "mlp",
+            "--objectives",
+            "val_error",
+            "--pruner",
+            "hyperband",
+            "--pruner-option",
+            "reduction_factor=1",
+        ],
+        "error: --pruner hyperband: bad pruner_options {'reduction_factor': 1}: The value of "
+        "`reduction_factor` is 1, but must be `reduction_factor >= 2`",
+        {},
+        (),
+    ),
+    (
+        "hyperband-max-resource-below-its-min",
+        [
+            "search",
+            "--space",
+            "mlp",
+            "--objectives",
+            "val_error",
+            "--pruner",
+            "hyperband",
+            "--pruner-option",
+            "max_resource=0",
+        ],
+        "error: --pruner hyperband: bad pruner_options {'max_resource': 0}: max_resource must "
+        "be 'auto' or an integer >= min_resource (1); got 0",
+        {},
+        (),
+    ),
+    (
+        "weights-all-zero",  # every architecture would cost 0: the pick is arbitrary
+        ["search", "--space", "mlp", "--weights", "0,0"],
+        "error: weights are all 0, so every architecture would cost the same; give at least "
+        "one objective of ['val_error', 'params'] a weight > 0",
+        {},
+        (),
+    ),
+    (
+        "in-memory-sqlite-storage",  # the run folder could never be read again
+        ["search", "--space", "mlp", "--storage", "sqlite:///:memory:"],
+        "error: storage 'sqlite:///:memory:' keeps the study in memory: it would be gone when "
+        "the search ends",
+        {},
+        (),
+    ),
+    (
+        "toml-file-holding-json",
+        ["search", "--config", "{tmp}/c.toml"],
+        "error: cannot parse config file '{tmp}/c.toml': Invalid statement (at line 1, column "
+        "1) (it looks like JSON: name the file .json)",
+        {"c.toml": '{"space": "mlp"}\n'},
+        (),
+    ),
+    (
+        "config-file-that-is-a-folder",
+        ["search", "--config", "{tmp}"],
+        "error: config file '{tmp}' is a folder; name a .toml, .json or .yaml file",
+        {},
+        (),
+    ),
+    (
         "password-in-an-unreachable-database-url",
         ["search", "--space", "mlp", "--storage", "postgresql+psycopg://ann:s3cret@127.0.0.1:9/db"],
         "error: cannot open storage 'postgresql+psycopg://ann:***@127.0.0.1:9/db'",
@@ -543,6 +613,60 @@ RUN_CASES: list[tuple[str, Callable[[Path, int], list[str]], str, tuple[str, ...
         (),
     ),
     (
+        "dry-run-in-a-run-folder",  # worded for the command line, as without --dry-run
+        lambda run, n: ["search", "--space", "mlp", "--out", str(run), "--dry-run"],
+        "error: run folder '{run}' already holds a study; continue it with `quarch search "
+        "--resume {run}`, replace it with --overwrite, or choose another --out",
+        (),
+    ),
+    (
+        "resume-into-another-out",  # was: "cannot resume '.../nowhere': not a run folder"
+        lambda run, n: ["search", "--resume", str(run), "--out", str(run.parent / "nowhere")],
+        "error: --resume continues a run with its saved config; only --data-dir, --device, "
+        "--pruner, --pruner-option, --ray, --ray-address, --timeout, --trial-timeout, --trials, "
+        "--workers may change; got --out",
+        (),
+    ),
+    (
+        "resume-names-the-flags-as-typed",  # not --strategy-options, which does not exist
+        lambda run, n: [
+            "search",
+            "--resume",
+            str(run),
+            "--strategy-option",
+            "x=1",
+            "--budget",
+            "params<=9",
+        ],
+        "error: --resume continues a run with its saved config; only --data-dir, --device, "
+        "--pruner, --pruner-option, --ray, --ray-address, --timeout, --trial-timeout, --trials, "
+        "--workers may change; got --budget, --strategy-option",
+        (),
+    ),
+    (
+        "export-sample-for-a-format-that-binds-none",  # silently ignored before
+        lambda run, n: [
+            "export",
+            str(run),
+            "--trial",
+            str(n),
+            "--format",
+            "qasm3",
+            "--sample",
+            "3",
+        ],
+        "error: --sample applies to --format qasm, not 'qasm3' (it keeps the inputs as `input "
+        "float[64]` parameters)",
+        (),
+    ),
+    (
+        "worker-on-a-run-with-a-study-name",  # the name was ignored: the run has its own
+        lambda run, n: ["worker", "--run", str(run), "--study", "other"],
+        "error: --study names a study in --storage; the run folder --run RUN holds its own "
+        "(drop --study)",
+        (),
+    ),
+    (
         "resume-a-folder-that-is-no-run",
         lambda run, n: ["search", "--resume", str(run.parent / "nowhere")],
         "error: '{parent}/nowhere' is not a quarch run folder",
@@ -711,3 +835,239 @@ def test_a_ctrl_c_inside_an_import_is_not_reported(monkeypatch: pytest.MonkeyPat
     assert seen == [ValueError]
     sys.unraisablehook(types.SimpleNamespace(exc_type=RuntimeError))
     assert seen == [ValueError, RuntimeError]
+
+
+# -- found by a hunt for dead ends (paths, storage, benchmarks, encodings) ---------------
+@pytest.mark.parametrize("blank", ["", " "])
+@pytest.mark.parametrize("command", ["search", "report", "benchmark"])
+def test_a_blank_out_is_refused_not_taken_for_the_working_folder(
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    hqnn_run: Path,
+    command: str,
+    blank: str,
+) -> None:
+    """``--out "$DIR"`` with ``DIR`` unset: ``report`` wrote into the working folder,
+    ``search`` and ``benchmark`` into their default folders, ``"  "`` made a folder named
+    by spaces."""
+    monkeypatch.chdir(tmp_path)
+    argv = {
+        "search": ["search", "--space", "mlp", "--trials", "1"],
+        "report": ["report", str(hqnn_run)],
+        "benchmark": ["benchmark", "--task", "synthetic-qubo", "--seeds", "1", "--trials", "2"],
+    }[command]
+    what = {"search": "out must name the run folder", "report": "--out must name the report "
+            "folder", "benchmark": "--out must name the benchmark folder"}[command]  # fmt: skip
+    code, out, err = _run_cli(capfd, [*argv, "--out", blank])
+    _one_line(code, out, err, f"error: {what}; got {blank!r}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_with_the_runs_own_storage_named(
+    capfd: pytest.CaptureFixture[str], hqnn_run: Path
+) -> None:
+    """``--storage sqlite`` on a SQLite run is no change (it was refused as "a different
+    storage": the saved config holds no storage, the default)."""
+    code, out, err = _run_cli(
+        capfd, ["search", "--resume", str(hqnn_run), "--storage", "sqlite", "--trials", "3",
+                "--dry-run", "--json"],
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["trials"] == 3
+
+
+def test_a_relative_sqlite_url_is_recorded_absolute(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``--storage sqlite:///studies.db`` names a file in the working folder; the run
+    records it as an absolute path, so ``quarch trials RUN`` works from anywhere (it
+    said "no study database at 'studies.db'" from any other folder)."""
+    from quarch.testing.evaluators import ArithmeticEvaluator
+
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    cfg = SearchConfig(space="mlp", dataset="iris", trials=2, out="run",
+                       storage="sqlite:///studies.db")  # fmt: skip
+    run_search(cfg, progress=False, evaluator=ArithmeticEvaluator())
+    db = tmp_path / "work" / "studies.db"
+    assert json.loads((tmp_path / "work" / "run" / "run.json").read_text())["storage"] == (
+        f"sqlite:///{db}"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert Run.open(tmp_path / "work" / "run").result().done == 2
+
+
+def test_a_config_file_with_a_byte_order_mark(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Windows editors (Notepad, PowerShell 5's ``Out-File -Encoding utf8``) begin a
+    UTF-8 file with a BOM; TOML refused it as "Invalid statement (at line 1, column 1)"."""
+    for name, text in [("c.toml", 'space = "mlp"\ntrials = 4\n'), ("c.json", '{"trials": 4}')]:
+        (tmp_path / name).write_bytes(b"\xef\xbb\xbf" + text.encode())
+        code, out, err = _run_cli(
+            capfd, ["search", "--config", str(tmp_path / name), "--space", "mlp", "--out",
+                    str(tmp_path / "run"), "--dry-run", "--json"],
+        )  # fmt: skip
+        assert code == 0, err
+        assert json.loads(out)["trials"] == 4
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_output_that_cannot_show_a_character_escapes_it(hqnn_run: Path, tmp_path: Path) -> None:
+    """With ``PYTHONIOENCODING=ascii`` (or a C locale) the summary of a run folder
+    ``rün`` failed with an internal error (UnicodeEncodeError, exit 1) after the work."""
+    run = tmp_path / "rün"
+    shutil.copytree(hqnn_run, run)
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    p = _cli("trials", str(run), cwd=tmp_path, env=env)
+    assert p.returncode == 0, p.stderr
+    assert "r\\xfcn" in p.stdout and p.stderr == ""
+
+
+def test_version(capfd: pytest.CaptureFixture[str]) -> None:
+    from quarch import __version__
+
+    code, out, err = _run_cli(capfd, ["--version"])
+    assert (code, out, err) == (0, f"quarch {__version__}\n", "")
+
+
+_TASKS = """
+import dataclasses
+
+from quarch.benchmark import Task
+from quarch.objectives import Objective
+from quarch.space import Choice, Space
+
+SPACE = Space([Choice("depth", [1, 2, 3, 4]), Choice("width", [16, 32])], name="toy")
+
+
+class Ev:
+    fingerprint = "toy"
+
+    def evaluate(self, arch, *, seed):
+        return {"val_error": arch["depth"] / 10}
+
+
+def ok(*, seed=0):
+    return Task(name="toy", space=SPACE, evaluator=Ev(), objective=Objective(["val_error"]),
+                judge=lambda a: a["depth"] / 10, maximize=False, optimum=0.1, target=0.1,
+                score_name="error", oracle=0.1, oracle_label="depth 1")
+
+
+def no_arguments():
+    return ok()
+
+
+def needs_more(seed, size):
+    return ok()
+
+
+def raises(*, seed=0):
+    raise ValueError("no table here")
+
+
+def bad_judge(*, seed=0):
+    return dataclasses.replace(ok(), judge=lambda a: 1 / 0)
+"""
+
+
+@pytest.mark.parametrize(
+    ("factory", "argv", "expected"),
+    [
+        ("needs_more", [], "error: task '{m}:needs_more': its factory requires 'size', which "
+         "quarch cannot give; it passes seed, data_dir and budgets as keywords"),
+        ("raises", [], "error: task '{m}:raises': its factory raised ValueError: no table here"),
+        ("bad_judge", [], "error: the task's judge failed on the pick {'depth': "),
+        ("ok", ["--strategies", "grid,random", "--trials", "9"], "error: strategy 'grid' "
+         "proposes each of 8 architectures once; --trials must be at most 8"),
+    ],
+)  # fmt: skip
+def test_a_task_of_your_own_that_cannot_run(
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    factory: str,
+    argv: list[str],
+    expected: str,
+) -> None:
+    """A user's task factory or judge that fails, or asks for what quarch cannot pass:
+    one line naming the task (an internal error, exit 1, before); ``grid`` asked for
+    more queries than cells is refused as ``quarch search`` refuses it (it warned and
+    repeated cells, printing the warning's source line)."""
+    module = f"tasks_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{module}.py").write_text(_TASKS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run_cli(
+        capfd, ["benchmark", "--task", f"{module}:{factory}", "--seeds", "1", "--trials", "3",
+                *argv, "--quiet"],
+    )  # fmt: skip
+    _one_line(code, out, err, expected.replace("{m}", module))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__") == [f"{module}.py"]
+
+
+def test_a_task_factory_of_no_parameters(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``def toy():`` was called with ``seed=``, ``data_dir=``, ``budgets=`` (an empty
+    signature was taken for one that could not be read): an internal error."""
+    module = f"tasks_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{module}.py").write_text(_TASKS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run_cli(
+        capfd, ["benchmark", "--task", f"{module}:no_arguments", "--seeds", "1", "--trials",
+                "2", "--json", "--out", str(tmp_path / "b")],
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["task"] == "toy"
+
+
+def test_workers_beyond_the_work_are_not_started(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``--workers 64`` with 2 trials spawned 63 processes (each importing torch), and a
+    benchmark's ``--workers 64`` of 1 run made a pool of 64: at most one per trial (per
+    run) now."""
+    import multiprocessing
+    import multiprocessing.context
+
+    from quarch.benchmark import run_benchmark
+    from quarch.testing.evaluators import ArithmeticEvaluator
+
+    started: list[str] = []
+
+    class _Idle:  # a spawned worker that never works: this process does the trials
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            started.append(kwargs.get("name", ""))
+
+        def start(self) -> None:
+            pass
+
+        def join(self, timeout: float | None = None) -> None:
+            pass
+
+        def is_alive(self) -> bool:
+            return False
+
+        def terminate(self) -> None:
+            pass
+
+    monkeypatch.setattr(multiprocessing.get_context("spawn"), "Process", _Idle)
+    cfg = SearchConfig(space="mlp", dataset="iris", trials=2, workers=64,
+                       out=str(tmp_path / "run"))  # fmt: skip
+    assert run_search(cfg, progress=False, evaluator=ArithmeticEvaluator()).done == 2
+    assert started == ["quarch-worker-1"]
+
+    pools: list[int] = []
+    real_pool = multiprocessing.context.BaseContext.Pool
+
+    def pool(self: Any, processes: int | None = None, *args: Any, **kwargs: Any) -> Any:
+        pools.append(processes or 0)
+        return real_pool(self, processes, *args, **kwargs)
+
+    monkeypatch.setattr(multiprocessing.context.BaseContext, "Pool", pool)
+    run_benchmark(task="synthetic-qubo", strategies=["random"], seeds=1, trials=2,
+                  out=str(tmp_path / "b"), progress=False, workers=64)  # fmt: skip
+    assert pools == [1]

@@ -81,10 +81,27 @@ def _interrupted_plainly() -> Iterator[None]:
 RunArg = Annotated[Path, typer.Argument(metavar="RUN", help="The run folder.")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from quarch import __version__
+
+        _out.print(f"quarch {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks of errors (anywhere on the line).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print quarch's version and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
     ] = False,
 ) -> None:
     """Quantum and quantum-inspired neural architecture search."""

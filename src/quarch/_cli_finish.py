@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from quarch._cli_app import JsonFlag, RunArg, _Command, _interrupted_plainly, _out, app
+from quarch._errors import ConfigError
 
 __all__: list[str] = []
 
@@ -83,8 +84,11 @@ def export(
         int | None, typer.Option(metavar="N", help="Train this many epochs first.")
     ] = None,
     sample: Annotated[
-        int, typer.Option(metavar="I", help="qasm: the test sample whose features are bound.")
-    ] = 0,
+        int | None,
+        typer.Option(
+            metavar="I", help="qasm: the test sample whose features are bound. [default: 0]"
+        ),
+    ] = None,
     full_int8: Annotated[
         bool,
         typer.Option(
@@ -104,11 +108,16 @@ def export(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Export a trial's trained architecture for the next tool."""
-    from quarch.finalize import export_trial
+    from quarch.finalize import EXPORT_FORMATS, export_trial
 
+    if sample is not None and format in EXPORT_FORMATS and format != "qasm":
+        keeps = (
+            " (it keeps the inputs as `input float[64]` parameters)" if format == "qasm3" else ""
+        )
+        raise ConfigError(f"--sample applies to --format qasm, not {format!r}{keeps}")
     with _interrupted_plainly():
         res = export_trial(
-            run, trial, format, out, epochs=epochs, sample=sample, full_int8=full_int8,
+            run, trial, format, out, epochs=epochs, sample=sample or 0, full_int8=full_int8,
             progress=not (quiet or json_out), device=device,
         )  # fmt: skip
     if json_out:

@@ -260,7 +260,9 @@ def search(
         given["evaluator_options"] = ev_opts
     progress = not (quiet or json_out)
     if resume is not None:
-        extra = set(given) - SearchConfig.RESUMABLE_CHANGES - {"storage"}
+        if "out" in given and Path(given["out"]).absolute() == Path(resume).absolute():
+            del given["out"]  # the run's own folder: nothing changes
+        extra = set(given) - (SearchConfig.RESUMABLE_CHANGES - {"out"}) - {"storage"}
         extra |= {"config"} if config is not None else set()
         if extra or overwrite:
             allowed = sorted(SearchConfig.RESUMABLE_CHANGES - {"out"})
@@ -290,10 +292,10 @@ def search(
                 given[key] = {**base.get(key, {}), **given[key]}
         base.update(given)
         cfg = SearchConfig.from_dict(base)
-        if dry_run:
-            _print_dry_run(check_search(cfg, overwrite=overwrite), json_out)
-            return
         try:
+            if dry_run:
+                _print_dry_run(check_search(cfg, overwrite=overwrite), json_out)
+                return
             with _interrupt_hint(None, cfg):
                 result = run_search(cfg, progress=progress, overwrite=overwrite)
         except RunExistsError as e:
@@ -316,8 +318,18 @@ def search(
     _note_stop(result)
 
 
+#: Config fields whose flag is not the field's name (a repeatable flag is singular).
+_FLAGS = {
+    "budgets": "--budget",
+    "evaluator_options": "--evaluator-option",
+    "pruner_options": "--pruner-option",
+    "space_options": "--space-option",
+    "strategy_options": "--strategy-option",
+}
+
+
 def _flag(field: str) -> str:
-    return "--" + field.replace("_", "-")
+    return _FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
 def _print_dry_run(config: SearchConfig, json_out: bool) -> None:
@@ -380,6 +392,12 @@ def _note_stop(result: Any) -> None:
         )
 
 
+def _named(out: str | None, what: str) -> None:
+    """Refuse an ``--out`` that names nothing (an unset shell variable, ``--out "$DIR"``)."""
+    if out is not None and not out.strip():
+        raise ConfigError(f"--out must name the {what}; got {out!r}")
+
+
 def _float(text: str, flag: str) -> float:
     try:
         return float(text)
@@ -417,6 +435,7 @@ def benchmark(
 
     if seeds < 1 or trials < 1:
         raise ConfigError(f"seeds and trials must be >= 1; got seeds={seeds}, trials={trials}")
+    _named(out, "benchmark folder")
     result = run_benchmark(
         task=task,
         strategies=_split(strategies) or [],
@@ -439,16 +458,17 @@ def benchmark(
 def report(
     run: RunArg,
     out: Annotated[
-        Path | None, typer.Option(metavar="DIR", help="Folder to write. [default: RUN/report]")
+        str | None, typer.Option(metavar="DIR", help="Folder to write. [default: RUN/report]")
     ] = None,
 ) -> None:
     """Write an HTML report (plots embedded) and its plots (PNG; circuits as SVG) of a run."""
     from quarch.report import write_report
     from quarch.study import Run
 
+    _named(out, "report folder")  # '' is Path('.'): the report would land in the working folder
     Run.open(run)  # a clear error for a folder that is not a run
     with _interrupted_plainly():
-        rep = write_report(run, out_dir=out)
+        rep = write_report(run, out_dir=None if out is None else Path(out))
     _out.print(f"report: {rep.html}  ({len(rep.images)} plots beside it)")
 
 
@@ -507,8 +527,9 @@ def worker(
         ),
     ] = None,
     study: Annotated[
-        str, typer.Option(metavar=_NAME, help="Study name in the storage.")
-    ] = "quarch",
+        str | None,
+        typer.Option(metavar=_NAME, help="Study name in --storage. [default: quarch]"),
+    ] = None,
     run: Annotated[
         Path | None,
         typer.Option(metavar="RUN", help="Join the study of this local run folder instead."),
@@ -522,12 +543,19 @@ def worker(
     json_out: JsonFlag = False,
 ) -> None:
     """Join a running search as one more worker, until its budget is complete."""
-    from quarch.study import join_study
+    from quarch.study import STUDY_NAME, join_study
 
     if (storage is None) == (run is None):
         raise ConfigError("give exactly one of --storage URL or --run RUN")
+    if run is not None and study is not None:  # it was ignored: the run names its own
+        raise ConfigError(
+            "--study names a study in --storage; the run folder --run RUN holds its own "
+            "(drop --study)"
+        )
     with _interrupt_hint(run) if run is not None else _interrupted_plainly():
-        result = join_study(storage, study, run_dir=run, data_dir=data_dir, device=device)
+        result = join_study(
+            storage, study or STUDY_NAME, run_dir=run, data_dir=data_dir, device=device
+        )
     if json_out:
         sys.stdout.write(json.dumps(result.to_json()) + "\n")
         return
@@ -546,9 +574,21 @@ def _error(message: str, code: int, debug: bool = False) -> int:
     return code
 
 
+def _escape_unprintable() -> None:
+    """Print what the output's encoding lacks escaped (``r\\xfcn``), as Python's stderr
+    does, instead of failing after the work: with ``PYTHONIOENCODING=ascii`` or a C
+    locale, a run folder ``rün`` in the summary cost a finished search an internal
+    error; so did a file name with bytes that are not UTF-8 (surrogates) anywhere."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict":
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``quarch`` command; returns the exit code."""
     quiet_interrupted_imports()  # Ctrl-C's report is the one line below
+    _escape_unprintable()
     args = list(sys.argv[1:] if argv is None else argv)
     # --debug is read anywhere on the line (before '--'), after a subcommand too
     cut = args.index("--") if "--" in args else len(args)

@@ -220,6 +220,8 @@ class SearchConfig:
             raise ConfigError(f"workers must be a positive integer; got {self.workers!r}")
         if self.trial_timeout is not None and not self.trial_timeout > 0:
             raise ConfigError(f"trial_timeout must be > 0 seconds; got {self.trial_timeout!r}")
+        if isinstance(self.out, str) and not self.out.strip():  # an unset shell variable
+            raise ConfigError(f"out must name the run folder; got {self.out!r}")
         if self.ray_address:
             self.ray = True
         if self.ray and self.workers > 1:
@@ -261,6 +263,10 @@ class SearchConfig:
         """The keys of a ``.toml``, ``.json`` or ``.yaml`` config file, checked for
         unknown keys and types but not yet a config (flags may still add ``space``)."""
         p = Path(path)
+        if p.is_dir():
+            raise ConfigError(
+                f"config file {str(p)!r} is a folder; name a .toml, .json or .yaml file"
+            )
         if not p.is_file():
             raise ConfigError(f"config file {str(p)!r} does not exist")
         suffix = p.suffix.lower()
@@ -270,7 +276,7 @@ class SearchConfig:
                 f"name it {', '.join(CONFIG_SUFFIXES)}"
             )
         try:
-            text = p.read_text(encoding="utf-8")
+            text = p.read_text(encoding="utf-8-sig")  # a BOM, as Windows editors write
             if suffix == ".toml":
                 data: Any = tomllib.loads(text)
             elif suffix == ".json":
@@ -285,6 +291,8 @@ class SearchConfig:
             ) from None
         except Exception as e:  # TOML, JSON and YAML parse errors; each says where
             msg = " ".join(str(e).split())
+            if isinstance(e, tomllib.TOMLDecodeError) and text.lstrip().startswith("{"):
+                msg += " (it looks like JSON: name the file .json)"
             raise ConfigError(f"cannot parse config file {str(p)!r}: {msg}") from None
         if not isinstance(data, dict):
             raise ConfigError(

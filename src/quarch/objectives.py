@@ -184,6 +184,11 @@ class Objective:
                 )
             if any(not math.isfinite(w) or w < 0 for w in ws):
                 raise ConfigError(f"weights must be finite and >= 0; got {list(ws)}")
+            if not any(w > 0 for w in ws):  # every architecture would cost 0: no search
+                raise ConfigError(
+                    f"weights are all 0, so every architecture would cost the same; give at "
+                    f"least one objective of {list(ms)} a weight > 0"
+                )
             up = [m for m in ms if known[m] != "minimize"]
             if up:
                 raise ConfigError(

@@ -139,6 +139,16 @@ def run_benchmark(
     # Build (and cache) the task here: errors surface before any run, and forked
     # workers inherit the loaded table.
     base = build_task(task, seed=first_seed, data_dir=data_dir, budgets=bud)
+    if "grid" in names:  # as `quarch search` refuses it: more queries than cells repeat them
+        from quarch.search import make_sampler
+
+        grid = make_sampler("grid", seed=first_seed, space=base.space, objective=base.objective)
+        cells = getattr(grid, "max_trials", None)
+        if cells is not None and trials > cells:
+            raise ConfigError(
+                f"strategy 'grid' proposes each of {cells} architectures once; --trials must "
+                f"be at most {cells}"
+            )
     out_dir = Path(out) if out else Path("runs") / f"benchmark-{base.name}"
     check_folder(out_dir, "benchmark folder")  # before the runs, not after them
 
@@ -181,7 +191,8 @@ def run_benchmark(
             method_ctx = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
             ctx = mp.get_context(method_ctx)
             all_jobs = [j for s in names for j in jobs[s]]
-            with ctx.Pool(workers, initializer=_init_worker) as pool:
+            processes = min(workers, len(all_jobs))  # more would only start and wait
+            with ctx.Pool(processes, initializer=_init_worker) as pool:
                 for r in pool.imap_unordered(_run_job, all_jobs):
                     rows.append(r)
                     bar.update(tid, description=r["strategy"], advance=1)

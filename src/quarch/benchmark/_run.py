@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from quarch._errors import ConfigError
 from quarch.benchmark._tasks import build_task
 
 __all__ = ["MAX_ASKS_PER_QUERY", "run_one"]
@@ -164,4 +165,9 @@ def run_one(
 def _judge(judge: Any, pick: Any) -> float:
     if pick is None:
         return math.nan
-    return float(judge(pick))
+    try:
+        return float(judge(pick))
+    except Exception as e:  # a task's own judge (yours, for package.module:function)
+        raise ConfigError(
+            f"the task's judge failed on the pick {pick!r}: {type(e).__name__}: {e}"
+        ) from None

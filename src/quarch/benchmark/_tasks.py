@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from quarch._errors import ConfigError, did_you_mean
+from quarch._errors import ConfigError, QuarchError, did_you_mean
 from quarch.evaluate._base import Metrics
 from quarch.evaluate.task import Task, task_objective
 from quarch.space import Choice, Space
@@ -189,16 +189,39 @@ def build_task(
     """
     factory = resolve_task(task)
     given: dict[str, Any] = {"seed": seed, "data_dir": data_dir, "budgets": tuple(budgets)}
-    params: Mapping[str, inspect.Parameter]
+    params: Mapping[str, inspect.Parameter] | None
     try:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):  # a builtin or C callable: pass everything
-        params = {}
-    if params and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        params = None
+    required = [
+        name for name, p in (params or {}).items()
+        if p.default is inspect.Parameter.empty and name not in given
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]  # fmt: skip
+    if required:
+        raise ConfigError(
+            f"task {task!r}: its factory requires {', '.join(map(repr, required))}, which "
+            "quarch cannot give; it passes seed, data_dir and budgets as keywords (give "
+            "the others defaults)"
+        )
+    if params is not None and not any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+    ):  # a factory of no parameters gets none
         if budgets and "budgets" not in params:
             raise ConfigError(f"task {task!r} takes no budgets (its factory has no 'budgets')")
         given = {k: v for k, v in given.items() if k in params}
-    out = factory(**given)
+    if task in task_factories():  # quarch's own: its errors are quarch's
+        out = factory(**given)
+    else:
+        try:
+            out = factory(**given)
+        except QuarchError:
+            raise
+        except Exception as e:  # the user's factory failed: say whose and why, in one line
+            raise ConfigError(
+                f"task {task!r}: its factory raised {type(e).__name__}: {e}"
+            ) from None
     if not isinstance(out, Task):
         raise ConfigError(
             f"task {task!r} returned {type(out).__name__}, not a quarch.evaluate.Task"

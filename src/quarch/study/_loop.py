@@ -238,6 +238,8 @@ def _prepare(
         if not Run.exists(run_dir):
             raise RunError(f"cannot resume {str(run_dir)!r}: it is not a quarch run folder")
         old = Run.open(run_dir)
+        if spec_storage == old.storage and config.storage != old.config.storage:
+            config = dataclasses.replace(config, storage=old.config.storage)  # named again
         spec_storage = old.storage
         if secret_storage is None or strip_password(secret_spec) != spec_storage:
             secret_spec = spec_storage

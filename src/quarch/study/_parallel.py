@@ -139,7 +139,8 @@ def run_workers(
 
     run_dir = config.run_dir
     spec = storage if storage is not None else Run.open(run_dir).storage
-    threads = max(1, (os.cpu_count() or 1) // config.workers)
+    n = min(config.workers, config.trials)  # a worker beyond the budget has no trial
+    threads = max(1, (os.cpu_count() or 1) // n)
     ctx = multiprocessing.get_context("spawn")
     saved = {k: os.environ.get(k) for k in thread_env(threads)}
     os.environ.update(thread_env(threads))
@@ -161,7 +162,7 @@ def run_workers(
                 ),
                 name=f"quarch-worker-{i}",
             )
-            for i in range(1, config.workers)
+            for i in range(1, n)
         ]
         for p in procs:
             p.start()

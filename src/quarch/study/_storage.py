@@ -74,7 +74,27 @@ def storage_spec(storage: str | None, workers: int, run_dir: Path) -> str:
             f"storage must be 'sqlite', 'journal' or a database URL such as "
             f"postgresql+psycopg://user@host/db; got {mask_secrets(storage)!r}"
         )
-    return storage
+    return _sqlite_file(storage)
+
+
+def _sqlite_file(url: str) -> str:
+    """A SQLite URL with its file as an absolute path, as the run records it (a relative
+    one opened only from the folder the search ran in); an in-memory one is refused,
+    since the study would be gone when the search ends. Other URLs are unchanged."""
+    scheme, sep, rest = url.partition("://")
+    if scheme.split("+")[0].lower() != "sqlite":
+        return url
+    path = rest[1:] if rest.startswith("/") else rest  # sqlite:///PATH: PATH after the 3rd /
+    path, query, params = path.partition("?")
+    if path in ("", ":memory:") or "mode=memory" in params:
+        raise ConfigError(
+            f"storage {url!r} keeps the study in memory: it would be gone when the search "
+            "ends and the run could not be read again; use --storage sqlite (study.db in "
+            "the run folder) or name a file, sqlite:////abs/path/study.db"
+        )
+    if path.startswith("file:") or Path(path).is_absolute():
+        return url
+    return f"{scheme}{sep}/{Path(path).absolute()}{query}{params}"
 
 
 def study_exists(spec: str, run_dir: Path) -> bool:
@@ -198,9 +218,35 @@ def make_pruner(name: str, options: dict[str, object] | None = None) -> optuna.p
     if name not in classes:
         raise ConfigError(f"unknown pruner {name!r}; choose from: {', '.join(classes)}")
     try:
-        return classes[name](**opts)  # type: ignore[arg-type]
+        pruner = classes[name](**opts)  # type: ignore[arg-type]
+        if name == "hyperband":
+            _check_hyperband(**opts)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"--pruner {name}: bad pruner_options {opts}: {e}") from None
+    return pruner
+
+
+def _check_hyperband(
+    min_resource: Any = 1, max_resource: Any = "auto", reduction_factor: Any = 3,
+    bootstrap_count: Any = 0,
+) -> None:  # fmt: skip
+    """What Optuna's ``HyperbandPruner`` checks only at the first epoch of the first
+    trial (each trial then failed with ``ZeroDivisionError`` or ``math domain error``
+    until the search gave up): its brackets' ``SuccessiveHalvingPruner`` checks, made
+    now, and a ``max_resource`` of at least ``min_resource``."""
+    for key, value in (("min_resource", min_resource), ("reduction_factor", reduction_factor),
+                       ("bootstrap_count", bootstrap_count)):  # fmt: skip
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"{key} must be an integer; got {value!r}")
+    optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=min_resource, reduction_factor=reduction_factor,
+        bootstrap_count=bootstrap_count,
+    )  # fmt: skip
+    if max_resource != "auto" and (isinstance(max_resource, bool) or max_resource < min_resource):
+        raise ValueError(
+            f"max_resource must be 'auto' or an integer >= min_resource ({min_resource}); "
+            f"got {max_resource!r}"
+        )
 
 
 def load_study(spec: str, run_dir: Path, study_name: str) -> optuna.Study:
