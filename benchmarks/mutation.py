@@ -83,7 +83,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_templates.py", "tests/quantum/test_pennylane_source.py"],
     ),
     "simulator-entry": (
-        ["src/quarch/quantum/simulator.py", "src/quarch/quantum/_memory.py"],
+        ["src/quarch/quantum/simulator.py", "src/quarch/quantum/layer.py",
+         "src/quarch/quantum/_memory.py"],
         ["tests/quantum/test_simulator.py", "tests/quantum/test_small_path.py",
          "tests/quantum/test_device_placement.py", "tests/quantum/test_measurements.py",
          "tests/quantum/test_templates.py", "tests/quantum/test_small_dense.py",
@@ -148,7 +149,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "benchmark": (
         ["src/quarch/benchmark/_stats.py", "src/quarch/benchmark/_result.py"],
         ["tests/test_benchmark.py", "tests/test_benchmark_costs.py",
-         "tests/test_benchmark_stats_truth.py",
+         "tests/test_benchmark_stats_truth.py", "tests/test_benchmark_result_truth.py",
          # quarch in a subprocess of a tmp folder cannot find mutmut's mutated copy
          "--deselect",
          "tests/test_benchmark.py::TestUserTask::test_readme_task_runs_from_the_command_line",
@@ -166,6 +167,13 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/search/test_strategies.py::test_finds_brute_force_optimum_in_most_seeds[qubo-sqa]",
          "tests/search/test_strategies.py::test_finds_brute_force_optimum_in_most_seeds[qubo-dimod]",
          "tests/search/test_qubo_truth.py", "tests/search/test_annealers_truth.py"],
+    ),
+    "edge-costs": (
+        ["src/quarch/spaces/cnn/costs.py", "src/quarch/cost/classical.py",
+         "src/quarch/spaces/nb201/costs.py"],
+        ["tests/spaces/cnn/test_costs.py", "tests/spaces/nb201/test_costs.py",
+         "tests/spaces/cnn/test_model.py::TestPlan::test_macs_equal_torch_flop_counter",
+         "tests/spaces/cnn/test_costs_truth.py", "tests/spaces/nb201/test_costs_truth.py"],
     ),
 }  # fmt: skip
 

@@ -293,4 +293,4 @@ def _band(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
         mean = s / np.where(n > 0, n, 1)
         var = np.nansum((c - mean) ** 2, axis=0) / np.maximum(n - 1, 1)
         half = 1.96 * np.sqrt(var / np.maximum(n, 1))
-    return mean, mean - half, mean + half, n
+        return mean, mean - half, mean + half, n
