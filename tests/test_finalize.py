@@ -94,6 +94,9 @@ def test_export_errors(run: tuple[Path, object], tmp_path: Path) -> None:
         export_trial(out, 0, "tflite", tmp_path / "x")
     with pytest.raises(RunError, match="has no trial 99"):
         export_trial(out, 99, "torch", tmp_path / "x")
+    # before the run is opened or its data loaded (no such run here)
+    with pytest.raises(ConfigError, match=r"^sample must be >= 0 \(a test-split row\); got -1$"):
+        export_trial(tmp_path / "no-run", 0, "qasm", tmp_path / "x.qasm", sample=-1)
     # refused from the space's spec, before anything is trained or loaded
     with pytest.raises(ConfigError, match="space 'mlp' exports torch, onnx, onnx-int8, not 'qasm'"):
         export_trial(out, 0, "qasm", tmp_path / "x.qasm")
@@ -303,3 +306,29 @@ def test_weight_sharing_run_exports_and_trains_standalone(tmp_path: Path) -> Non
             X = torch.as_tensor(getattr(ev.data, f"X_{split}"), dtype=torch.float32)
             right = model(X).argmax(1).numpy() == getattr(ev.data, f"y_{split}")
             assert acc == pytest.approx(100 * right.mean(), abs=1e-9)
+
+
+def test_a_trial_that_did_not_complete_is_named_in_words(
+    run: tuple[Path, object], tmp_path: Path
+) -> None:
+    """Optuna's states read as a sentence ("is failed", not "is fail"), and the line
+    names the trials that can be picked instead."""
+    import shutil
+
+    from optuna.trial import TrialState, create_trial
+
+    from quarch.study import open_study
+
+    copy = tmp_path / "run"
+    shutil.copytree(run[0], copy)
+    study = open_study(copy)
+    done = sorted(t.number for t in study.get_trials() if t.state == TrialState.COMPLETE)
+    for state in (TrialState.FAIL, TrialState.PRUNED):
+        study.add_trial(create_trial(state=state, params={}, distributions={}))
+    failed, pruned = len(done), len(done) + 1
+    names = ", ".join(map(str, done))
+    with pytest.raises(RunError) as e:
+        export_trial(copy, failed, "torch", tmp_path / "m.pt")
+    assert str(e.value) == f"trial {failed} is failed, not complete; complete ones: {names}"
+    with pytest.raises(RunError, match=f"trial {pruned} is pruned, not complete"):
+        train_trial(copy, pruned)

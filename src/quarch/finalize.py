@@ -349,6 +349,8 @@ def export_trial(
         raise ConfigError(f"--full-int8 applies to --format onnx-int8, not {fmt!r}")
     if epochs is not None and epochs < 1:
         raise ConfigError(f"epochs must be >= 1; got {epochs}")
+    if sample < 0:  # its upper end needs the data; this much is known before loading it
+        raise ConfigError(f"sample must be >= 0 (a test-split row); got {sample}")
     _check_format(fmt, Path(out))
     check_file(out, "export file")  # before any training
     import torch

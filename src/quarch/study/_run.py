@@ -46,6 +46,10 @@ TRAIN_DIR = "train"
 REPORT_DIR = "report"
 
 
+#: How a trial's state reads in a sentence (Optuna's "FAIL" gave "trial 3 is fail").
+_STATE_WORDS = {"FAIL": "failed", "RUNNING": "still running", "WAITING": "waiting to run"}
+
+
 class Run:
     """A run folder opened for reading (or being written by the loop).
 
@@ -173,9 +177,15 @@ class Run:
             )
         t = match[0]
         if t.state != "COMPLETE":
-            raise RunError(
-                f"trial {number} is {t.state.lower()}, not complete; pick a complete trial"
+            done = [str(x.number) for x in res.trials if x.state == "COMPLETE"]
+            pick = (
+                "no trial of this run is complete"
+                if not done
+                else f"complete ones: {', '.join(done[:10])}"
+                + (f" and {len(done) - 10} more" if len(done) > 10 else "")
             )
+            state = _STATE_WORDS.get(t.state, t.state.lower())
+            raise RunError(f"trial {number} is {state}, not complete; {pick}")
         return t
 
     def evaluator(
