@@ -10,8 +10,10 @@ file) left behind. A few cases need the real process (Ctrl-C, ``--debug``); they
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -969,6 +971,26 @@ def raises(*, seed=0):
 
 def bad_judge(*, seed=0):
     return dataclasses.replace(ok(), judge=lambda a: 1 / 0)
+
+
+class NoMetric(Ev):
+    def evaluate(self, arch, *, seed):
+        return {"error": arch["depth"] / 10}
+
+
+class DeepFails(Ev):
+    def evaluate(self, arch, *, seed):
+        if arch["depth"] > 1:
+            raise RuntimeError("too deep")
+        return super().evaluate(arch, seed=seed)
+
+
+def no_metric(*, seed=0):
+    return dataclasses.replace(ok(), evaluator=NoMetric())
+
+
+def deep_fails(*, seed=0):
+    return dataclasses.replace(ok(), evaluator=DeepFails())
 """
 
 
@@ -1005,6 +1027,36 @@ def test_a_task_of_your_own_that_cannot_run(
     )  # fmt: skip
     _one_line(code, out, err, expected.replace("{m}", module))
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__") == [f"{module}.py"]
+
+
+def test_a_task_whose_every_evaluation_fails_is_an_error_not_a_blank_table(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An evaluator that never returns the objective's metric made every query a failure
+    and the benchmark ended with exit 0, a table of blanks and "[0 feasible]"; now one
+    line naming the first failure, and no benchmark folder. Some failures are one
+    ``warning:`` line (not Python's file, line and source line) above the table."""
+    module = f"tasks_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{module}.py").write_text(_TASKS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    common = ["--strategies", "random", "--seeds", "2", "--trials", "3", "--quiet"]
+    code, out, err = _run_cli(capfd, ["benchmark", "--task", f"{module}:no_metric", *common])
+    _one_line(code, out, err, "error: benchmark toy: every evaluation failed (6 of 6); the "
+              "first (random, seed 0: KeyError: \"evaluator returned no ['val_error']; it "
+              "returned ['error']\")")  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__") == [f"{module}.py"]
+    code, out, err = _run_cli(
+        capfd, ["benchmark", "--task", f"{module}:deep_fails", *common, "--out", "b"]
+    )
+    assert code == 0, err
+    failed = err.splitlines()[0]
+    want = r"warning: benchmark toy: (\d) of 6 evaluations failed, each a wasted query; the "
+    match = re.fullmatch(want + r"first \(random, seed 0: RuntimeError: too deep\)", failed)
+    assert match is not None, err
+    rows = list(csv.DictReader((tmp_path / "b" / "results.csv").open()))
+    # only depth 1 evaluates: some queries failed, not all (then it would be the error)
+    assert int(match.group(1)) > 0 and "QuarchWarning" not in err and len(rows) == 2
 
 
 def test_a_task_factory_of_no_parameters(

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import json
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -49,6 +50,7 @@ from quarch._cli_app import (
     app,
 )
 from quarch._errors import ConfigError, QuarchError, RunExistsError, quiet_interrupted_imports
+from quarch._warnings import QuarchWarning
 from quarch.config import PRUNERS, SearchConfig, mask_secrets
 
 __all__ = ["app", "main"]
@@ -585,8 +587,38 @@ def _escape_unprintable() -> None:
                 stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
 
 
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show quarch's own warnings as one line ``warning: ...`` on stderr, as its errors
+    are, not as Python's two (the file, the line number and the source line of the
+    call); other libraries' warnings keep Python's format."""
+    with warnings.catch_warnings():  # restores showwarning for an in-process caller
+        default = warnings.showwarning
+
+        def show(
+            message: Warning | str,
+            category: type[Warning],
+            filename: str,
+            lineno: int,
+            file: Any = None,
+            line: str | None = None,
+        ) -> None:
+            if issubclass(category, QuarchWarning):
+                sys.stderr.write(f"warning: {message}\n")
+            else:
+                default(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``quarch`` command; returns the exit code."""
+    with _warnings_as_lines():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     quiet_interrupted_imports()  # Ctrl-C's report is the one line below
     _escape_unprintable()
     args = list(sys.argv[1:] if argv is None else argv)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from quarch._errors import ConfigError, did_you_mean
+from quarch._errors import ConfigError, RunError, did_you_mean
 from quarch._paths import check_folder, writing
 from quarch.benchmark._result import BenchmarkResult
 from quarch.benchmark._run import run_one
@@ -206,8 +206,9 @@ def run_benchmark(
         s: np.array([r["curve"] for r in rows if r["strategy"] == s], dtype=float) for s in names
     }
     optima = sorted({r["optimum"] for r in rows})
+    _check_failures(base.name, rows)
     for r in rows:
-        del r["curve"]
+        del r["curve"], r["failed"], r["first_failure"]
     result = BenchmarkResult(
         task=base.name,
         strategies=names,
@@ -232,3 +233,24 @@ def run_benchmark(
         result.write(out_dir)
     result.out = out_dir
     return result
+
+
+def _check_failures(task: str, rows: list[dict[str, Any]]) -> None:
+    """A failed evaluation is a wasted query, as in a search; but when every one failed
+    (a task of your own whose evaluator returns no objective metric, say) the table would
+    be all blanks: that is an error naming the first failure, before anything is
+    written; some failures are a warning with the same detail."""
+    failed = sum(r["failed"] for r in rows)
+    if not failed:
+        return
+    total = sum(r["queries"] for r in rows)
+    first = next(r for r in rows if r["failed"])
+    where = f"{first['strategy']}, seed {first['seed']}: {first['first_failure']}"
+    if failed == total:
+        raise RunError(
+            f"benchmark {task}: every evaluation failed ({total} of {total}); the first ({where})"
+        )
+    from quarch._warnings import warn
+
+    warn(f"benchmark {task}: {failed} of {total} evaluations failed, each a wasted query; "
+         f"the first ({where})")  # fmt: skip

@@ -39,7 +39,9 @@ def run_one(
     budgets: tuple[str, ...],
 ) -> dict[str, Any]:
     """Search ``task`` with ``strategy`` and ``seed`` for ``trials`` queries; the row of
-    the results table, with the judged ``curve`` of the pick after each query."""
+    the results table, with the judged ``curve`` of the pick after each query, and how
+    many evaluations ``failed`` (an exception or a metric missing) with the first one's
+    reason (``first_failure``)."""
     import optuna
     from optuna.trial import TrialState
 
@@ -72,7 +74,8 @@ def run_one(
     # What the evaluations would cost on the real evaluator: a tabular evaluator reports
     # the measured training time of the row it looks up as ``train_seconds``.
     spent: list[float] = []
-    queries = skipped = asks = 0
+    queries = skipped = asks = failed = 0
+    first_failure = ""
     while queries < trials and asks < MAX_ASKS_PER_QUERY * trials:
         asks += 1
         ts = time.perf_counter()
@@ -95,6 +98,8 @@ def run_one(
             values = objective.values(metrics)
             cons = objective.constraints(metrics)
         except Exception as e:  # a trial's failure is a wasted query, not the end of a run
+            failed += 1
+            first_failure = first_failure or f"{type(e).__name__}: {e}"
             trial.set_user_attr("fail_reason", f"{type(e).__name__}: {e}")
             study.tell(trial, state=TrialState.FAIL)
             eval_s += time.perf_counter() - te
@@ -159,6 +164,8 @@ def run_one(
         "picked": picked,
         "optimum": inst.optimum,
         "curve": curve,
+        "failed": failed,  # these two are read and dropped by the harness
+        "first_failure": first_failure,
     }
 
 
