@@ -207,7 +207,7 @@ class TestSummary:
         assert m["vs"]["difference"] == rand.difference == pytest.approx(-0.75)
         # one feasible run: no spread to measure, and nothing to compare
         solo = r.summary("solo")
-        assert (solo["mean"], solo["std"], solo["regret"]) == (2.0, 0.0, 1.0)
+        assert (solo["mean"], solo["std"], solo["regret"]) == (2.0, None, 1.0)
         assert (solo["feasible"], solo["runs"], solo["reached"]) == (1, 5, 1)
         assert "vs" not in solo
 
@@ -216,7 +216,7 @@ class TestSummary:
         dead = r.summary("dead")
         assert (dead["mean"], dead["std"], dead["regret"], dead["oracle_gap"]) == (
             None,
-            0.0,
+            None,
             None,
             None,
         )
@@ -228,7 +228,7 @@ class TestSummary:
         assert empty["kind"] == "other"  # no kind given
         assert (empty["mean"], empty["std"], empty["regret"], empty["oracle_gap"]) == (
             None,
-            0.0,
+            None,
             None,
             None,
         )
@@ -412,14 +412,14 @@ class TestTable:
         std_qa, std_rand = statistics.stdev(_feasible("qa")), statistics.stdev(_feasible("rand"))
         std_tpe = statistics.stdev(range(10, 15))
         want = [  # the cells of each row, split at "|"
-            "dead [0 feasible]|classical|-|0.000|-|-|-|-|2.5 + 1.5|4 (+3.0)|0",
+            "dead [0 feasible]|classical|-|-|-|-|-|-|2.5 + 1.5|4 (+3.0)|0",
             f"qa|quantum|3.000|{std_qa:.3f}|-2.500|{_diff(qa, '*')}|0.00794|3.0 (3/5)"
             "|1.5 + 15.0|4 (+0.6)|1234",
             f"tpe|classical|12.000|{std_tpe:.3f}|-11.500|(reference)||-|3.5 + 5.5|4 (+0.0)|100",
             f"rand [4 feasible]|classical|12.750|{std_rand:.3f}|-12.250|{_diff(rand, '')}"
             f"|{p_rand:.3g}|3.5 (4/5)|0.1 + 0.2|4 (+1.2)|7",
-            "solo [1 feasible]|quantum|2.000|0.000|-1.500|-|-|1.0 (1/5)|1.0 + 1.5|4 (+0.0)|0",
-            "empty|other|-|0.000|-|-|-|-|0.0 + 0.0|0 (+0.0)|0",
+            "solo [1 feasible]|quantum|2.000|-|-1.500|-|-|1.0 (1/5)|1.0 + 1.5|4 (+0.0)|0",
+            "empty|other|-|-|-|-|-|-|0.0 + 0.0|0 (+0.0)|0",
         ]
         assert _cells(r) == {w.split(" ")[0].split("|")[0]: w.split("|") for w in want}
         assert std_qa == pytest.approx(math.sqrt(2.5))

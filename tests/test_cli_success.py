@@ -74,6 +74,12 @@ def test_train(capsys: pytest.CaptureFixture[str], hqnn_run: Path) -> None:
         want = 100 * (1 - t.metrics[f"{split}_error"])
         assert got[f"{split}_accuracy"]["values"][0] == pytest.approx(want, abs=1e-6)
     assert got["classical_ablation"]["params"] == pytest.approx(t.metrics["params"], rel=0.1)
+    # one seed has no spread: none is reported (it was 0.0, read as "± 0.00")
+    assert got["val_accuracy"]["std"] is None and got["test_accuracy"]["std"] is None
+    code, out, err = _run(capsys, "train", str(hqnn_run), "--trial", str(t.number),
+                          "--seeds", "1", "--quiet")  # fmt: skip
+    assert code == 0, err
+    assert "(one seed)" in out and "±" not in out
 
 
 FORMATS = {"torch": "pt", "qasm": "qasm", "qasm3": "qasm3", "qiskit": "qpy", "pennylane": "py"}

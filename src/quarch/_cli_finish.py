@@ -53,7 +53,8 @@ def train(
         table.add_column(col)
 
     def ms(d: dict[str, Any]) -> str:
-        return f"{d['mean']:.2f} ± {d['std']:.2f}"
+        spread = "(one seed)" if d["std"] is None else f"± {d['std']:.2f}"
+        return f"{d['mean']:.2f} {spread}"
 
     table.add_row(
         "searched", f"{res.params:g}", ms(summary["val_accuracy"]), ms(summary["test_accuracy"])

@@ -149,10 +149,11 @@ class TrainResult:
     ablation_params: float | None = None
 
     @staticmethod
-    def _ms(xs: list[float]) -> dict[str, float]:
+    def _ms(xs: list[float]) -> dict[str, float | None]:
         if not xs:
             return {}
-        return {"mean": statistics.fmean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else 0.0}
+        # one seed has no spread to measure: None, not a spread of 0
+        return {"mean": statistics.fmean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else None}
 
     def to_json(self) -> dict[str, Any]:
         """Summary with mean and standard deviation of each accuracy."""

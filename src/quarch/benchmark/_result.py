@@ -89,7 +89,8 @@ class BenchmarkResult:
         out: dict[str, Any] = {
             "kind": self.kinds.get(strategy, "other"),
             "mean": f(float(scores[ok].mean())) if ok.any() else None,
-            "std": f(float(scores[ok].std(ddof=1))) if ok.sum() > 1 else 0.0,
+            # one feasible run has no spread to measure: None ("-"), not a spread of 0
+            "std": f(float(scores[ok].std(ddof=1))) if ok.sum() > 1 else None,
             "regret": f(float(regrets.mean())) if ok.any() else None,
             "oracle_gap": (
                 None
