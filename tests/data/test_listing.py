@@ -71,3 +71,26 @@ def test_cli_lists_the_nb201_tables(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["datasets", "--data-dir", str(SHARED_DATA / "nowhere"), "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert not rows["cifar10"]["available"]
+
+
+def test_a_data_folder_that_is_a_file_is_refused_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """It was searched as a folder ("not in FILE/mnist") and a download into it was tried
+    first, costing the network's timeouts; now one line naming where it came from."""
+    from quarch import DataError
+    from quarch.data import load_dataset
+
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    with pytest.raises(DataError, match=r"^data folder '.*afile' \(--data-dir\) is a file"):
+        load_dataset("mnist", data_dir=afile)
+
+    def no_download(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a download was tried")
+
+    monkeypatch.setattr("urllib.request.urlopen", no_download)
+    monkeypatch.setenv("QUARCH_DATA_DIR", str(afile))
+    assert main(["datasets"]) == 2
+    err = capfd.readouterr().err
+    assert err == f"error: data folder {str(afile)!r} ($QUARCH_DATA_DIR) is a file, not a folder\n"

@@ -201,7 +201,13 @@ def default_data_dir() -> Path:
 
 
 def _resolve_dir(data_dir: str | Path | None) -> Path:
-    return default_data_dir() if data_dir is None else Path(data_dir).expanduser()
+    """The data root; a file there is refused at once (it was searched as a folder, then
+    a download was tried into it, which costs the network's timeouts)."""
+    root = default_data_dir() if data_dir is None else Path(data_dir).expanduser()
+    if root.exists() and not root.is_dir():
+        source = "$QUARCH_DATA_DIR" if data_dir is None else "--data-dir"
+        raise DataError(f"data folder {str(root)!r} ({source}) is a file, not a folder")
+    return root
 
 
 def list_datasets(data_dir: str | Path | None = None) -> list[DatasetInfo]:
