@@ -866,6 +866,19 @@ def test_a_blank_out_is_refused_not_taken_for_the_working_folder(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("blank", ["", " "])
+def test_a_blank_ray_address_is_refused_not_run_without_ray(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, blank: str
+) -> None:
+    """``--ray-address "$HEAD"`` with ``HEAD`` unset ran the search without Ray, silently."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["search", "--space", "mlp", "--trials", "1", "--ray-address", blank]
+    code, out, err = _run_cli(capfd, argv)
+    _one_line(code, out, err, "error: ray_address must name a Ray cluster (host:port or "
+              f"'auto'); got {blank!r}")  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_resume_with_the_runs_own_storage_named(
     capfd: pytest.CaptureFixture[str], hqnn_run: Path
 ) -> None:

@@ -222,6 +222,11 @@ class SearchConfig:
             raise ConfigError(f"trial_timeout must be > 0 seconds; got {self.trial_timeout!r}")
         if isinstance(self.out, str) and not self.out.strip():  # an unset shell variable
             raise ConfigError(f"out must name the run folder; got {self.out!r}")
+        if isinstance(self.ray_address, str) and not self.ray_address.strip():
+            raise ConfigError(  # --ray-address "$HEAD" with HEAD unset ran without Ray
+                f"ray_address must name a Ray cluster (host:port or 'auto'); got "
+                f"{self.ray_address!r}"
+            )
         if self.ray_address:
             self.ray = True
         if self.ray and self.workers > 1:
