@@ -879,6 +879,19 @@ def test_a_blank_ray_address_is_refused_not_run_without_ray(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("shorthand", ["sqlite", "journal"])
+def test_a_worker_on_a_storage_shorthand_is_told_to_name_the_run(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    shorthand: str,
+) -> None:  # fmt: skip
+    """``quarch worker --storage journal`` said "run folder '.' has no journal.log": the
+    shorthands name a run folder's own file, which ``--run RUN`` joins."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run_cli(capfd, ["worker", "--storage", shorthand])
+    _one_line(code, out, err, f"error: --storage {shorthand} means a run folder's own "
+              f"{shorthand} file; join a run on this machine with --run RUN")  # fmt: skip
+
+
 def test_resume_with_the_runs_own_storage_named(
     capfd: pytest.CaptureFixture[str], hqnn_run: Path
 ) -> None:

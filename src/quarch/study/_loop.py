@@ -523,6 +523,11 @@ def join_study(
     """
     if run_dir is not None:
         study = open_study(run_dir)
+    elif storage in ("sqlite", "journal"):  # shorthands for a run folder's own file
+        raise ConfigError(
+            f"--storage {storage} means a run folder's own {storage} file; join a run on "
+            "this machine with --run RUN, or give a database URL"
+        )
     elif storage is not None:
         study = load_study(storage_spec(storage, 1, Path(".")), Path("."), study_name)
     else:
