@@ -785,6 +785,49 @@ def test_ctrl_c_says_how_to_resume_and_exits_130(tmp_path: Path, workers: int) -
     assert not any(t.state == "RUNNING" for t in result.trials)
 
 
+def test_sigterm_takes_ctrl_c_s_path_and_exits_143(tmp_path: Path) -> None:
+    """SIGTERM to the search alone (``docker stop``, ``timeout``, a batch system's time
+    limit) killed it silently with 143 and left a trial RUNNING; now it stops as Ctrl-C
+    does (its workers told, the trial failed as interrupted, the line saying how to
+    continue), with 143, the code a shell reports for SIGTERM."""
+    run = tmp_path / "run"
+    argv = [sys.executable, "-m", "quarch.cli", "search", "--space", "mlp", "--dataset",
+            "digits", "--epochs", "2000", "--trials", "4", "--quiet", "--out", str(run),
+            "--workers", "2"]  # fmt: skip
+    proc = subprocess.Popen(
+        argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while not _running_trials(run) and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        if not _running_trials(run):
+            proc.kill()
+            _out, err = proc.communicate(timeout=60)
+            raise AssertionError(f"no trial started (exit {proc.returncode}): {err[-2000:]}")
+        time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGTERM)  # the search only, not its workers
+        try:
+            _out, err = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            _out, err = proc.communicate(timeout=60)
+            raise AssertionError(f"still running 300 s after SIGTERM: {err[-3000:]}") from None
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    result = Run.open(run).result()
+    assert err.splitlines() == [
+        f"error: interrupted with {result.done} of 4 trials done; continue with "
+        f"`quarch search --resume {run}`"
+    ], err
+    assert result.failed and not any(t.state == "RUNNING" for t in result.trials)
+
+
 def _running_trials(run: Path) -> bool:
     if not Run.exists(run):
         return False

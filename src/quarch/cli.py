@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -612,10 +614,35 @@ def _warnings_as_lines() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _termination_as_interrupt() -> Iterator[list[int]]:
+    """SIGTERM (a batch system's time limit, ``docker stop``, ``timeout``, ``kill``)
+    takes Ctrl-C's path: the running trial is failed as interrupted, workers are stopped,
+    and the line says how to continue (it killed the process silently with 143, leaving
+    a trial RUNNING until a resume). The yielded list receives the signal's number; the
+    previous handler is restored for an in-process caller. Only the main thread can
+    install a handler; elsewhere nothing changes."""
+    got: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        got.append(signum)
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield got
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``quarch`` command; returns the exit code."""
-    with _warnings_as_lines():
-        return _main(argv)
+    with _warnings_as_lines(), _termination_as_interrupt() as terminated:
+        code = _main(argv)
+    return 128 + signal.SIGTERM if terminated and code == 130 else code
 
 
 def _main(argv: list[str] | None) -> int:
