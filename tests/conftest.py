@@ -55,3 +55,20 @@ def _tests_write_only_to_temporary_folders(
     if before is not None and after is not None:
         new = sorted(after - before)
         assert not new, f"tests wrote into the checkout: {new[:10]}"
+
+
+@pytest.fixture(scope="module")
+def tiny_hqnn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished two-trial hybrid run (2 qubits, one layer, one epoch: seconds), for the
+    commands that read a run (resume, report, train, export); one per test module, so a
+    module that resumes it changes no other module's."""
+    from quarch.config import SearchConfig
+    from quarch.study import run_search
+
+    out = tmp_path_factory.mktemp("tiny") / "hqnn"
+    cfg = SearchConfig(
+        space="hqnn", dataset="iris", trials=2, epochs=1, out=str(out),
+        space_options={"max_qubits": 2, "max_layers": 1, "frontends": ["linear"]},
+    )  # fmt: skip
+    run_search(cfg, progress=False)
+    return out

@@ -535,15 +535,8 @@ def test_a_misspelt_key_is_named_with_the_likely_one(
 
 
 @pytest.fixture(scope="module")
-def hqnn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished two-trial hybrid run (tiny circuits, one epoch), for resume and export."""
-    out = tmp_path_factory.mktemp("mistakes") / "hqnn"
-    cfg = SearchConfig(
-        space="hqnn", dataset="iris", trials=2, epochs=1, out=str(out),
-        space_options={"max_qubits": 2, "max_layers": 1, "frontends": ["linear"]},
-    )  # fmt: skip
-    run_search(cfg, progress=False)
-    return out
+def hqnn_run(tiny_hqnn_run: Path) -> Path:
+    return tiny_hqnn_run
 
 
 def _complete_trial(run: Path) -> int:

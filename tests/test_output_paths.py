@@ -20,8 +20,7 @@ import pytest
 from quarch._errors import OutputError
 from quarch._paths import check_file, check_folder, file_problem, folder_problem, writing
 from quarch.cli import main
-from quarch.config import SearchConfig
-from quarch.study import Run, run_search
+from quarch.study import Run
 
 
 def _never(*args: object, **kwargs: object) -> None:
@@ -29,14 +28,8 @@ def _never(*args: object, **kwargs: object) -> None:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("paths") / "hqnn"
-    cfg = SearchConfig(
-        space="hqnn", dataset="iris", trials=2, epochs=1, out=str(out),
-        space_options={"max_qubits": 2, "max_layers": 1, "frontends": ["linear"]},
-    )  # fmt: skip
-    run_search(cfg, progress=False)
-    return out
+def run(tiny_hqnn_run: Path) -> Path:
+    return tiny_hqnn_run
 
 
 def _argv(command: str, run: Path, out: str) -> list[str]:
