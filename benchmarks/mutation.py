@@ -168,6 +168,17 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/search/test_strategies.py::test_finds_brute_force_optimum_in_most_seeds[qubo-dimod]",
          "tests/search/test_qubo_truth.py", "tests/search/test_annealers_truth.py"],
     ),
+    "quantum-strategies": (
+        ["src/quarch/search/_qaoa.py", "src/quarch/search/_vqe.py",
+         "src/quarch/search/_born.py"],
+        ["tests/search/test_qaoa.py", "tests/search/test_vqe.py", "tests/search/test_born.py",
+         "tests/search/test_qaoa_truth.py", "tests/search/test_vqe_truth.py",
+         "tests/search/test_born_truth.py", "tests/search/test_strategies.py",
+         "tests/search/test_common.py::TestPlainOptunaStudies",
+         "tests/search/test_qubo.py::TestSolverProtocol::test_any_solver_in_either_mode",
+         # the contract and brute-force cases of these three strategies only
+         "-k", "qaoa or vqe or born or any_solver"],
+    ),
     "edge-costs": (
         ["src/quarch/spaces/cnn/costs.py", "src/quarch/cost/classical.py",
          "src/quarch/spaces/nb201/costs.py"],
