@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -626,9 +627,17 @@ def test_a_batch_of_no_rows_is_empty_and_backpropagates() -> None:
     state = plan.state(torch.zeros(0, 2), torch.zeros(1))
     assert state.shape == (0, 4) and state.dtype == torch.complex64
     assert plan.probs(torch.zeros(0, 2), torch.zeros(0, 1)).shape == (0, 4)
-    free = compile_circuit(Circuit(1).ry(0, Weight(0)))
-    start = torch.zeros(0, 2, dtype=torch.complex64)
-    assert free.state(weights=torch.zeros(1), initial_state=start).shape == (0, 2)
+    free = compile_circuit(Circuit(3).ry(0, Weight(0)))  # 2**3 amplitudes, not 2*3
+    start = torch.zeros(0, 8, dtype=torch.complex64, requires_grad=True)
+    assert free.state(weights=torch.zeros(1), initial_state=start).shape == (0, 8)
+    with warnings.catch_warnings():  # a complex start state is not cast to real
+        warnings.simplefilter("error")
+        values = free.expval(["Z0", "X2"], weights=torch.zeros(1), initial_state=start)
+    assert values.shape == (0, 2) and values.dtype == torch.float32
+    values.sum().backward()
+    assert start.grad is not None and start.grad.shape == (0, 8)
+    fixed = compile_circuit(Circuit(2).h(0).cnot(0, 1), dtype=torch.complex128)  # no weights
+    assert fixed.expval(["Z0"], inputs=torch.zeros(0, 0)).dtype == torch.float64
 
 
 def test_one_start_state_serves_every_weight_row() -> None:
@@ -641,3 +650,24 @@ def test_one_start_state_serves_every_weight_row() -> None:
     half = w[:, 0] / 2
     want = torch.stack([-torch.sin(half), torch.cos(half)], dim=1).to(torch.complex128)
     torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("runs", [1, 2, 3, 4])
+def test_the_small_program_s_kronecker_layers_are_the_runs_of_one_qubit_gates(
+    runs: int,
+) -> None:
+    """Runs of one-qubit gates between CNOTs, counted by hand: each is one Kronecker
+    layer, and with the prefix the first run is the product state instead; batching
+    the weights changes no layer."""
+    circuit, w = Circuit(3), 0
+    for r in range(runs):
+        for q in range(3):
+            circuit.ry(q, Weight(w))
+            w += 1
+        if r < runs - 1:
+            circuit.cnot(r % 3, (r + 1) % 3)
+    plan = compile_circuit(circuit)
+    cpu = torch.device("cpu")
+    for batched in (False, True):
+        assert plan.path_features(False, batched, cpu).small_kron_layers == runs
+        assert plan.path_features(True, batched, cpu).small_kron_layers == runs - 1

@@ -499,11 +499,10 @@ class ExecutionPlan:
         ``torch.nn.Linear`` gives one: empty, yet on autograd's graph of the weights and
         inputs, so a loss over a data set's empty last batch still backpropagates."""
         width = 2**self.n_qubits if words is None else len(words)
-        dtype = self.dtype if words is None else w.dtype
-        out = w.new_zeros((0, width), dtype=dtype)
+        out = w.new_zeros((0, width), dtype=self.dtype if words is None else _real(self.dtype))
         for t in (w, inputs, init):
-            if t is not None and t.requires_grad:
-                out = out + (t.sum() * 0).to(dtype)
+            if t is not None and t.requires_grad:  # a complex start state: its real part
+                out = out + t.sum().real.to(out.dtype) * 0
         return out
 
     def _execute_small(
