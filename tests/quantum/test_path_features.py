@@ -9,10 +9,13 @@ per row must look exactly like an input (the engines treat both as per-row angle
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 
 from quarch.quantum import Circuit, Input, Weight, compile_circuit
+from quarch.quantum.circuit import Param
 
 CPU = torch.device("cpu")
 
@@ -53,3 +56,21 @@ def test_an_amplitude_embedding_has_no_product_prefix() -> None:
     assert with_prefix != without  # it does matter there:
     # the embedding becomes the prefix's product state, one instruction fewer to run
     assert with_prefix.small_instructions < without.small_instructions
+
+
+@pytest.mark.parametrize("max_block_qubits", [2, 3])
+def test_batched_weights_look_like_inputs_to_the_general_engine(max_block_qubits: int) -> None:
+    """Blocks of shared weights and blocks of inputs fall in different groups of the
+    general engine; batched weights join the inputs' groups, as inputs in their place
+    would (two groups become one here, and the factor count follows)."""
+
+    def circuit(weight: Callable[[int], Param]) -> Circuit:
+        c = Circuit(4).ry(0, Input(0)).ry(1, Input(1)).cnot(0, 1)
+        c.ry(2, weight(2)).ry(3, weight(3)).cnot(2, 3).cnot(1, 2)
+        return c.ry(1, weight(4)).ry(2, weight(5))
+
+    mixed = compile_circuit(circuit(Weight), max_block_qubits=max_block_qubits)
+    inputs = compile_circuit(circuit(Input), max_block_qubits=max_block_qubits)
+    batched = mixed.path_features(False, True, CPU)
+    assert batched == inputs.path_features(False, False, CPU)
+    assert batched.engine_factors < mixed.path_features(False, False, CPU).engine_factors
