@@ -21,9 +21,6 @@ import pytest
 from optuna.distributions import BaseDistribution
 from optuna.study import StudyDirection
 from optuna.trial import create_trial
-from qiskit import QuantumCircuit
-from qiskit.quantum_info import Statevector
-from scipy import stats
 from scipy.special import ndtri
 
 from quarch.objectives import Objective
@@ -32,6 +29,8 @@ from quarch.search._born import _probs
 from quarch.search._common import History, order_trials
 from quarch.search._surrogate import CircuitSizeError, single_thread
 from quarch.space import Choice, Space
+
+from ._reference import chi_square_p, ry_ring_probs
 
 SIZES = [4, 3]
 SPACE = Space([Choice("a", list(range(4))), Choice("b", list(range(3)))])
@@ -44,29 +43,6 @@ def _one_thread() -> Iterator[None]:
 
 
 # -- references written here ---------------------------------------------------------
-def _qiskit_probs(n: int, layers: int, theta: np.ndarray) -> np.ndarray:
-    """The documented circuit: an RY layer, then ``layers`` x (CNOT ring, RY layer)."""
-    qc = QuantumCircuit(n)
-    k = 0
-
-    def ry_layer() -> None:
-        nonlocal k
-        for q in range(n):
-            qc.ry(theta[k], n - 1 - q)
-            k += 1
-
-    ry_layer()
-    for _ in range(layers):
-        if n == 2:
-            qc.cx(1, 0)  # wire 0 -> wire 1
-        elif n > 2:
-            for q in range(n):
-                qc.cx(n - 1 - q, n - 1 - (q + 1) % n)
-        ry_layer()
-    assert k == theta.size
-    return np.asarray(Statevector(qc).probabilities())
-
-
 def _decode(sizes: list[int], encoding: str) -> np.ndarray:
     """Option indices of every basis state, bit 0 the most significant: a binary code
     past the last option wraps (``code % k``), a one-hot code takes its first set bit
@@ -92,7 +68,7 @@ def _arch_probs(sizes: list[int], encoding: str, layers: int, theta: np.ndarray)
     dec = _decode(sizes, encoding)
     n = int(dec.shape[0]).bit_length() - 1
     ids = np.ravel_multi_index(tuple(dec.T), sizes)
-    return np.bincount(ids, weights=_qiskit_probs(n, layers, theta), minlength=math.prod(sizes))
+    return np.bincount(ids, weights=ry_ring_probs(n, layers, theta), minlength=math.prod(sizes))
 
 
 def _history(X: np.ndarray, values: np.ndarray) -> History:
@@ -173,7 +149,7 @@ class TestDistribution:
         theta = np.random.default_rng(len(sizes) + layers).uniform(-np.pi, np.pi, init.size)
         got = _probs(plan, theta)
         assert got.dtype == np.float64
-        np.testing.assert_allclose(got, _qiskit_probs(n, layers, theta), atol=2e-6)
+        np.testing.assert_allclose(got, ry_ring_probs(n, layers, theta), atol=2e-6)
         np.testing.assert_allclose(
             np.bincount(ids, weights=got, minlength=math.prod(sizes)),
             _arch_probs(sizes, encoding, layers, theta),
@@ -308,18 +284,6 @@ def _fixed(s: BornSampler, theta: list[np.ndarray], asked: list[int]) -> None:
     s.theta = theta_of  # type: ignore[method-assign]
 
 
-def _chi_square_p(ids: np.ndarray, probs: np.ndarray) -> float:
-    """p-value of the counts of ``ids`` against ``probs`` (rare outcomes pooled)."""
-    counts = np.bincount(ids, minlength=probs.size).astype(float)
-    expected = probs * ids.size
-    keep = expected >= 5
-    obs = np.r_[counts[keep], counts[~keep].sum()]
-    exp = np.r_[expected[keep], expected[~keep].sum()]
-    if exp[-1] == 0:
-        obs, exp = obs[:-1], exp[:-1]
-    return float(stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue)
-
-
 class TestProposals:
     def test_a_basis_state_is_the_one_proposal(self) -> None:
         """RY(pi) flips a wire: bits 1001 are ``a = 0b10``, ``b = 0b01``."""
@@ -370,9 +334,9 @@ class TestProposals:
         rng = np.random.default_rng(5)
         first = [s._batch(None, hist, rng, 1, 10)[0][0] for _ in range(1500)]  # type: ignore[arg-type]
         ids = np.ravel_multi_index(tuple(np.array(first).T), SIZES)
-        assert _chi_square_p(ids, exact) > 1e-3
+        assert chi_square_p(ids, exact) > 1e-3
         # a sampler from the uniform distribution fails the same test
-        assert _chi_square_p(ids, np.full(12, 1 / 12)) < 1e-9
+        assert chi_square_p(ids, np.full(12, 1 / 12)) < 1e-9
 
 
 # -- options -------------------------------------------------------------------------------

@@ -11,16 +11,14 @@ wire ``j`` is Qiskit qubit ``n - 1 - j`` and basis indices then agree.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import optuna
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.circuit.library import DiagonalGate, PauliEvolutionGate
 from qiskit.quantum_info import SparsePauliOp, Statevector
-from scipy import stats
 
 from quarch.objectives import Objective
 from quarch.search import QAOASampler, QAOASolver, QUBOProblem, QUBOSampler, Register, make_sampler
@@ -31,7 +29,8 @@ from quarch.search._surrogate import (
     n_features,
     single_thread,
 )
-from quarch.space import Choice, Space
+
+from ._reference import BUDGET, SPACE, cheap, chi_square_p, standardized, trace
 
 
 @pytest.fixture(autouse=True)
@@ -84,10 +83,6 @@ def _qiskit_diag_probs(C: np.ndarray, gammas: np.ndarray, betas: np.ndarray) -> 
 
 def _dense_energy(Cs: np.ndarray, x: np.ndarray, p: int) -> float:
     return float(_qiskit_diag_probs(Cs, x[:p], x[p:]) @ Cs)
-
-
-def _standardized(C: np.ndarray) -> np.ndarray:
-    return (C - C.mean()) / C.std()
 
 
 class TestStateAgainstQiskit:
@@ -165,21 +160,21 @@ class TestAngleOptimiser:
             np.testing.assert_allclose(g, scale * t, rtol=1e-12)
             np.testing.assert_allclose(b, scale * (1 - t), rtol=1e-12)
             assert 0 < scale < 2
-            assert f == pytest.approx(_dense_energy(_standardized(C), np.r_[g, b], p), abs=1e-10)
+            assert f == pytest.approx(_dense_energy(standardized(C), np.r_[g, b], p), abs=1e-10)
 
     def test_a_given_start_is_kept_at_zero_steps(self) -> None:
         _, C = _qubo(3, 2)
         x0 = np.array([0.3, -0.2, 0.8, 0.1])
         g, b, f = optimize_qaoa(C, 2, steps=0, x0=x0)
         np.testing.assert_array_equal(np.r_[g, b], x0)
-        assert f == pytest.approx(_dense_energy(_standardized(C), x0, 2), abs=1e-10)
+        assert f == pytest.approx(_dense_energy(standardized(C), x0, 2), abs=1e-10)
 
     @pytest.mark.parametrize("seed", range(3))
     def test_first_step_goes_down_the_true_gradient(self, seed: int) -> None:
         """Adam's first step is ``lr * sign(grad)`` per angle; the gradient is taken
         here by central differences of Qiskit's expected standardised cost."""
         _, C = _qubo(4, 20 + seed)
-        Cs = _standardized(C)
+        Cs = standardized(C)
         p, lr = 2, 0.01
         x0 = np.random.default_rng(seed).uniform(0.1, 0.9, 2 * p)
         h = 1e-5
@@ -213,18 +208,6 @@ class TestAngleOptimiser:
         assert f1 == pytest.approx(f2, abs=1e-8)
 
 
-def _chi_square_p(codes: np.ndarray, probs: np.ndarray) -> float:
-    """p-value of the counts of ``codes`` against ``probs`` (rare states pooled)."""
-    counts = np.bincount(codes, minlength=probs.size).astype(float)
-    expected = probs * codes.size
-    keep = expected >= 5
-    obs = np.r_[counts[keep], counts[~keep].sum()]
-    exp = np.r_[expected[keep], expected[~keep].sum()]
-    if exp[-1] == 0:
-        obs, exp = obs[:-1], exp[:-1]
-    return float(stats.chisquare(obs, exp).pvalue)
-
-
 class TestSolver:
     def test_measurements_follow_the_optimised_state(self) -> None:
         """The solver measures the state at the optimised angles: the counts of 6000
@@ -233,13 +216,13 @@ class TestSolver:
         _, C = _qubo(4, 6)
         solver = QAOASolver(p=2, steps=5, lr=0.1, shots=6000)
         g, b, _ = optimize_qaoa(C, 2, steps=5, lr=0.1)
-        exact = _qiskit_diag_probs(_standardized(C), g, b)
+        exact = _qiskit_diag_probs(standardized(C), g, b)
         codes, counters = solver._circuit(C, 0.0, np.random.default_rng(0))
         assert counters == {}
         assert codes.shape == (6000,)
-        assert _chi_square_p(codes, exact) > 1e-3
+        assert chi_square_p(codes, exact) > 1e-3
         # the optimised state is far from uniform: the test can tell them apart
-        assert _chi_square_p(codes, np.full(16, 1 / 16)) < 1e-9
+        assert chi_square_p(codes, np.full(16, 1 / 16)) < 1e-9
 
     def test_seeded_measurements_repeat(self) -> None:
         _, C = _qubo(3, 8)
@@ -302,29 +285,6 @@ class TestSolver:
 
 
 # -- the sampler is the documented composition -----------------------------------------
-_SPACE = Space([Choice(f"c{j}", list(range(k))) for j, k in enumerate((4, 3, 5))])
-
-
-def _value(idx: tuple[int, ...]) -> float:
-    return float(np.random.default_rng([31, *idx]).random())
-
-
-#: A budget on a metric known without training: 30 of the 60 architectures meet it.
-_BUDGET = Objective(["val_error"], budgets=["params<=900"])
-
-
-def _cheap(arch: Mapping[str, Any]) -> dict[str, float]:
-    """A metric known without training, linear in the one-hot bits."""
-    return {"params": 100.0 * sum((j + 1) * int(arch[f"c{j}"]) for j in range(3))}
-
-
-def _trace(sampler: optuna.samplers.BaseSampler, n: int) -> list[tuple[int, ...]]:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(sampler=sampler)
-    study.optimize(lambda t: _value(tuple(_SPACE.to_indices(_SPACE.suggest(t)))), n_trials=n)
-    return [tuple(_SPACE.to_indices(_SPACE.from_params(t.params))) for t in study.trials]
-
-
 def _composed(**kw: Any) -> QUBOSampler:
     """``QUBOSampler`` with a ``QAOASolver``: what ``QAOASampler`` is documented as."""
     solver = {k: kw.pop(k) for k in ("p", "steps", "lr", "shots") if k in kw}
@@ -341,12 +301,12 @@ class TestSampler:
             "surrogate": "bocs", "strength": 4.0, "encoding": "binary", "max_qubits": 12,
             "decompose": True, "rounds": 1,
         }  # fmt: skip
-        common: dict[str, Any] = {"seed": 3, "search_space": _SPACE.distributions(),
-                                  "objective": _BUDGET, "cheap_metrics": _cheap}  # fmt: skip
-        got = _trace(QAOASampler(**common), 21)
-        assert got == _trace(_composed(**documented, **common), 21)
+        common: dict[str, Any] = {"seed": 3, "search_space": SPACE.distributions(),
+                                  "objective": BUDGET, "cheap_metrics": cheap}  # fmt: skip
+        got = trace(QAOASampler(**common), 21, 31)
+        assert got == trace(_composed(**documented, **common), 21, 31)
         # in this run the budget's strength changes the search (so the 4 is checked)
-        assert got != _trace(_composed(**{**documented, "strength": 5.0}, **common), 21)
+        assert got != trace(_composed(**{**documented, "strength": 5.0}, **common), 21, 31)
         solver: Any = QAOASampler().solver
         assert (solver.p, solver.steps, solver.lr, solver.shots) == (2, 20, 0.05, 128)
         assert repr(solver.register) == repr(Register())
@@ -360,15 +320,15 @@ class TestSampler:
             "p": 1, "steps": 3, "lr": 0.2, "shots": 9, "encoding": "onehot",
             "max_qubits": 6, "decompose": True, "rounds": 2, "thompson": "proposal",
             "batch_size": 3, "n_startup": 4, "exploration": 0.9, "surrogate": "fm",
-            "strength": 2.0, "seed": 6, "objective": _BUDGET, "cheap_metrics": _cheap,
+            "strength": 2.0, "seed": 6, "objective": BUDGET, "cheap_metrics": cheap,
         }  # fmt: skip
-        space = _SPACE.distributions()
-        got = _trace(QAOASampler(search_space=space, **kw), 10)
-        assert got == _trace(_composed(search_space=space, **kw), 10)
+        space = SPACE.distributions()
+        got = trace(QAOASampler(search_space=space, **kw), 10, 31)
+        assert got == trace(_composed(search_space=space, **kw), 10, 31)
         sampler: Any = QAOASampler(**kw)
         m = sampler._models  # the budget's strength does not change these 10 trials
         assert (m.objective, m.cheap_metrics, m.surrogate, m.exploration, m.strength) == (
-            _BUDGET, _cheap, "fm", 0.9, 2.0,
+            BUDGET, cheap, "fm", 0.9, 2.0,
         )  # fmt: skip
         assert (sampler._thompson, sampler._batch_size, sampler._n_startup) == ("proposal", 3, 4)
         solver = sampler.solver
@@ -380,7 +340,7 @@ class TestSampler:
     def test_a_register_too_narrow_is_refused_at_construction(self) -> None:
         with pytest.raises(Exception, match=r"^qaoa simulates 2\*\*n amplitudes .*n=12 qubits"):
             QAOASampler(
-                encoding="onehot", decompose=False, search_space=_SPACE.distributions(),
+                encoding="onehot", decompose=False, search_space=SPACE.distributions(),
                 max_qubits=11,
             )  # fmt: skip
 
@@ -389,11 +349,11 @@ class TestSampler:
         metrics known without training: under a budget on such a metric (18 of the 60
         architectures meet it) no trial breaks it."""
         budget = Objective(["val_error"], budgets=["params<=600"])
-        opts: dict[str, Any] = {"seed": 2, "objective": budget, "cheap_metrics": _cheap}
-        made = make_sampler("qaoa", space=_SPACE, p=1, steps=3, batch_size=4, n_startup=4, **opts)
+        opts: dict[str, Any] = {"seed": 2, "objective": budget, "cheap_metrics": cheap}
+        made = make_sampler("qaoa", space=SPACE, p=1, steps=3, batch_size=4, n_startup=4, **opts)
         assert isinstance(made, QAOASampler)
-        direct = QAOASampler(search_space=_SPACE.distributions(), p=1, steps=3, batch_size=4,
+        direct = QAOASampler(search_space=SPACE.distributions(), p=1, steps=3, batch_size=4,
                              n_startup=4, **opts)  # fmt: skip
-        got = _trace(made, 9)
-        assert got == _trace(direct, 9)
-        assert all(_cheap(_SPACE.from_indices(list(x)))["params"] <= 600 for x in got)
+        got = trace(made, 9, 31)
+        assert got == trace(direct, 9, 31)
+        assert all(cheap(SPACE.from_indices(list(x)))["params"] <= 600 for x in got)

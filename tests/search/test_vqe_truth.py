@@ -11,15 +11,12 @@ wire ``q`` is Qiskit qubit ``n - 1 - q`` and basis indices then agree.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import optuna
 import pytest
-from qiskit import QuantumCircuit
-from qiskit.quantum_info import SparsePauliOp, Statevector
-from scipy import stats
+from qiskit.quantum_info import SparsePauliOp
 
 from quarch.objectives import Objective
 from quarch.search import QUBOProblem, QUBOSampler, Register, VQESampler, VQESolver, make_sampler
@@ -30,7 +27,8 @@ from quarch.search._surrogate import (
     single_thread,
 )
 from quarch.search._vqe import _ansatz, minimize_vqe
-from quarch.space import Choice, Space
+
+from ._reference import BUDGET, SPACE, cheap, chi_square_p, ry_ring_probs, standardized, trace
 
 
 @pytest.fixture(autouse=True)
@@ -39,37 +37,10 @@ def _one_thread() -> Iterator[None]:
         yield
 
 
-def _qiskit_probs(n: int, layers: int, theta: np.ndarray) -> np.ndarray:
-    """The documented ansatz: an RY layer, then ``layers`` x (CNOT ring, RY layer)."""
-    qc = QuantumCircuit(n)
-    k = 0
-
-    def ry_layer() -> None:
-        nonlocal k
-        for q in range(n):
-            qc.ry(theta[k], n - 1 - q)
-            k += 1
-
-    ry_layer()
-    for _ in range(layers):
-        if n == 2:
-            qc.cx(1, 0)  # wire 0 -> wire 1
-        elif n > 2:
-            for q in range(n):
-                qc.cx(n - 1 - q, n - 1 - (q + 1) % n)
-        ry_layer()
-    assert k == theta.size
-    return np.asarray(Statevector(qc).probabilities())
-
-
 def _qubo_costs(n: int, seed: int) -> np.ndarray:
     Q = np.triu(np.random.default_rng(seed).standard_normal((n, n)))
     X = np.array(list(itertools.product([0, 1], repeat=n)), dtype=float)
     return np.array([x @ Q @ x for x in X])
-
-
-def _standardized(C: np.ndarray) -> np.ndarray:
-    return (C - C.mean()) / C.std()
 
 
 class TestAnsatz:
@@ -84,7 +55,7 @@ class TestAnsatz:
 
         with torch.no_grad():
             got = plan.probs(weights=torch.as_tensor(theta[None])).double().numpy()[0]
-        np.testing.assert_allclose(got, _qiskit_probs(n, layers, theta), atol=2e-6)
+        np.testing.assert_allclose(got, ry_ring_probs(n, layers, theta), atol=2e-6)
 
 
 class TestMinimise:
@@ -140,12 +111,12 @@ class TestMinimise:
         noise would pick its step.)"""
         n, layers, lr = 2, 1, 0.02
         C = _qubo_costs(n, 30 + seed)
-        Cs = _standardized(C)
+        Cs = standardized(C)
         _, theta0 = _ansatz(n, layers)
         h = 1e-5
 
         def energy(th: np.ndarray) -> float:
-            return float(_qiskit_probs(n, layers, th) @ Cs)
+            return float(ry_ring_probs(n, layers, th) @ Cs)
 
         grad = np.array(
             [
@@ -156,21 +127,9 @@ class TestMinimise:
         assert np.abs(grad).min() > 1e-2  # every sign well defined, above float32 noise
         theta1 = theta0 - lr * np.sign(grad)
         probs, expected, _ = minimize_vqe(C, layers=layers, steps=1, lr=lr)
-        np.testing.assert_allclose(probs, _qiskit_probs(n, layers, theta1), atol=2e-6)
-        assert expected == pytest.approx(float(_qiskit_probs(n, layers, theta1) @ C), abs=1e-5)
+        np.testing.assert_allclose(probs, ry_ring_probs(n, layers, theta1), atol=2e-6)
+        assert expected == pytest.approx(float(ry_ring_probs(n, layers, theta1) @ C), abs=1e-5)
         assert expected < C.mean()
-
-
-def _chi_square_p(codes: np.ndarray, probs: np.ndarray) -> float:
-    counts = np.bincount(codes, minlength=probs.size).astype(float)
-    expected = probs * codes.size
-    keep = expected >= 5
-    obs = np.r_[counts[keep], counts[~keep].sum()]
-    exp = np.r_[expected[keep], expected[~keep].sum()]
-    if exp[-1] == 0:
-        obs, exp = obs[:-1], exp[:-1]
-    exp = exp * obs.sum() / exp.sum()
-    return float(stats.chisquare(obs, exp).pvalue)
 
 
 class TestSolver:
@@ -181,11 +140,11 @@ class TestSolver:
         codes, counters = solver._circuit(C, 0.0, np.random.default_rng(1))
         assert counters == {}
         assert codes.shape == (6000,)
-        assert _chi_square_p(codes, probs) > 1e-3
+        assert chi_square_p(codes, probs) > 1e-3
         # the minimised state is far from uniform and from the default settings' state
-        assert _chi_square_p(codes, np.full(16, 1 / 16)) < 1e-9
+        assert chi_square_p(codes, np.full(16, 1 / 16)) < 1e-9
         other, _, _ = minimize_vqe(C)
-        assert _chi_square_p(codes, other) < 1e-9
+        assert chi_square_p(codes, other) < 1e-9
 
     def test_seeded_measurements_repeat(self) -> None:
         C = _qubo_costs(3, 8)
@@ -248,29 +207,6 @@ class TestSolver:
 
 
 # -- the sampler is the documented composition -----------------------------------------
-_SPACE = Space([Choice(f"c{j}", list(range(k))) for j, k in enumerate((4, 3, 5))])
-
-
-def _value(idx: tuple[int, ...]) -> float:
-    return float(np.random.default_rng([37, *idx]).random())
-
-
-#: A budget on a metric known without training: 30 of the 60 architectures meet it.
-_BUDGET = Objective(["val_error"], budgets=["params<=900"])
-
-
-def _cheap(arch: Mapping[str, Any]) -> dict[str, float]:
-    """A metric known without training, linear in the one-hot bits."""
-    return {"params": 100.0 * sum((j + 1) * int(arch[f"c{j}"]) for j in range(3))}
-
-
-def _trace(sampler: optuna.samplers.BaseSampler, n: int) -> list[tuple[int, ...]]:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(sampler=sampler)
-    study.optimize(lambda t: _value(tuple(_SPACE.to_indices(_SPACE.suggest(t)))), n_trials=n)
-    return [tuple(_SPACE.to_indices(_SPACE.from_params(t.params))) for t in study.trials]
-
-
 def _composed(**kw: Any) -> QUBOSampler:
     """``QUBOSampler`` with a ``VQESolver``: what ``VQESampler`` is documented as."""
     solver = {k: kw.pop(k) for k in ("layers", "steps", "lr", "shots") if k in kw}
@@ -285,12 +221,12 @@ class TestSampler:
             "surrogate": "bocs", "strength": 4.0, "encoding": "binary", "max_qubits": 12,
             "decompose": True, "rounds": 1,
         }  # fmt: skip
-        common: dict[str, Any] = {"seed": 3, "search_space": _SPACE.distributions(),
-                                  "objective": _BUDGET, "cheap_metrics": _cheap}  # fmt: skip
-        got = _trace(VQESampler(**common), 21)
-        assert got == _trace(_composed(**documented, **common), 21)
+        common: dict[str, Any] = {"seed": 3, "search_space": SPACE.distributions(),
+                                  "objective": BUDGET, "cheap_metrics": cheap}  # fmt: skip
+        got = trace(VQESampler(**common), 21, 37)
+        assert got == trace(_composed(**documented, **common), 21, 37)
         # in this run the budget's strength changes the search (so the 4 is checked)
-        assert got != _trace(_composed(**{**documented, "strength": 5.0}, **common), 21)
+        assert got != trace(_composed(**{**documented, "strength": 5.0}, **common), 21, 37)
         solver: Any = VQESampler().solver
         assert (solver.layers, solver.steps, solver.lr, solver.shots) == (1, 30, 0.1, 128)
         assert repr(solver.register) == repr(Register())
@@ -304,15 +240,15 @@ class TestSampler:
             "layers": 2, "steps": 3, "lr": 0.2, "shots": 9, "encoding": "onehot",
             "max_qubits": 6, "decompose": True, "rounds": 2, "thompson": "proposal",
             "batch_size": 3, "n_startup": 4, "exploration": 0.9, "surrogate": "fm",
-            "strength": 2.0, "seed": 6, "objective": _BUDGET, "cheap_metrics": _cheap,
+            "strength": 2.0, "seed": 6, "objective": BUDGET, "cheap_metrics": cheap,
         }  # fmt: skip
-        space = _SPACE.distributions()
-        got = _trace(VQESampler(search_space=space, **kw), 10)
-        assert got == _trace(_composed(search_space=space, **kw), 10)
+        space = SPACE.distributions()
+        got = trace(VQESampler(search_space=space, **kw), 10, 37)
+        assert got == trace(_composed(search_space=space, **kw), 10, 37)
         sampler: Any = VQESampler(**kw)
         m = sampler._models  # the budget's strength does not change these 10 trials
         assert (m.objective, m.cheap_metrics, m.surrogate, m.exploration, m.strength) == (
-            _BUDGET, _cheap, "fm", 0.9, 2.0,
+            BUDGET, cheap, "fm", 0.9, 2.0,
         )  # fmt: skip
         assert (sampler._thompson, sampler._batch_size, sampler._n_startup) == ("proposal", 3, 4)
         solver = sampler.solver
@@ -324,7 +260,7 @@ class TestSampler:
     def test_a_register_too_narrow_is_refused_at_construction(self) -> None:
         with pytest.raises(Exception, match=r"^vqe simulates 2\*\*n amplitudes .*n=12 qubits"):
             VQESampler(
-                encoding="onehot", decompose=False, search_space=_SPACE.distributions(),
+                encoding="onehot", decompose=False, search_space=SPACE.distributions(),
                 max_qubits=11,
             )  # fmt: skip
 
@@ -333,13 +269,13 @@ class TestSampler:
         metrics known without training: under a budget on such a metric (18 of the 60
         architectures meet it) no trial breaks it."""
         budget = Objective(["val_error"], budgets=["params<=600"])
-        opts: dict[str, Any] = {"seed": 2, "objective": budget, "cheap_metrics": _cheap}
+        opts: dict[str, Any] = {"seed": 2, "objective": budget, "cheap_metrics": cheap}
         made = make_sampler(
-            "vqe", space=_SPACE, layers=0, steps=3, batch_size=4, n_startup=4, **opts
+            "vqe", space=SPACE, layers=0, steps=3, batch_size=4, n_startup=4, **opts
         )
         assert isinstance(made, VQESampler)
-        direct = VQESampler(search_space=_SPACE.distributions(), layers=0, steps=3, batch_size=4,
+        direct = VQESampler(search_space=SPACE.distributions(), layers=0, steps=3, batch_size=4,
                              n_startup=4, **opts)  # fmt: skip
-        got = _trace(made, 9)
-        assert got == _trace(direct, 9)
-        assert all(_cheap(_SPACE.from_indices(list(x)))["params"] <= 600 for x in got)
+        got = trace(made, 9, 37)
+        assert got == trace(direct, 9, 37)
+        assert all(cheap(SPACE.from_indices(list(x)))["params"] <= 600 for x in got)
