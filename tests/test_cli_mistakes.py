@@ -729,11 +729,14 @@ def test_debug_after_the_subcommand_shows_the_traceback(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_ctrl_c_says_how_to_resume_and_exits_130(tmp_path: Path, workers: int) -> None:
+@pytest.mark.parametrize(("how", "workers"), [("ctrl-c", 1), ("ctrl-c", 2), ("sigterm", 2)])
+def test_an_interrupted_search_says_how_to_resume(tmp_path: Path, how: str, workers: int) -> None:
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) during a
     search: exit 130, one line saying how far it got and how to continue; the
-    interrupted trial is failed and the run resumes."""
+    interrupted trial is failed and the run resumes. SIGTERM to the search alone
+    (``docker stop``, ``timeout``, a batch system's time limit) killed it silently and
+    left a trial RUNNING and its workers working; now it takes the same path, with 143,
+    the code a shell reports for SIGTERM."""
     run = tmp_path / "run"
     argv = [sys.executable, "-m", "quarch.cli", "search", "--space", "mlp", "--dataset",
             "digits", "--epochs", "2000", "--trials", "4", "--quiet", "--out", str(run),
@@ -756,17 +759,20 @@ def test_ctrl_c_says_how_to_resume_and_exits_130(tmp_path: Path, workers: int) -
             _out, err = proc.communicate(timeout=60)
             raise AssertionError(f"no trial started (exit {proc.returncode}): {err[-2000:]}")
         time.sleep(0.5)
-        os.killpg(proc.pid, signal.SIGINT)
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            os.kill(proc.pid, signal.SIGTERM)  # the search only, not its workers
         try:
             _out, err = proc.communicate(timeout=300)
         except subprocess.TimeoutExpired:  # say where it hung, not only that it did
             os.killpg(proc.pid, signal.SIGKILL)
             _out, err = proc.communicate(timeout=60)
-            raise AssertionError(f"still running 300 s after Ctrl-C: {err[-3000:]}") from None
+            raise AssertionError(f"still running 300 s after {how}: {err[-3000:]}") from None
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err
+    assert proc.returncode == (130 if how == "ctrl-c" else 128 + signal.SIGTERM), err
     result = Run.open(run).result()
     assert err.splitlines() == [
         f"error: interrupted with {result.done} of 4 trials done; continue with "
@@ -776,49 +782,6 @@ def test_ctrl_c_says_how_to_resume_and_exits_130(tmp_path: Path, workers: int) -
     failed = result.failed
     assert failed and all(t.fail_reason == "interrupted by the user" for t in failed)
     assert not any(t.state == "RUNNING" for t in result.trials)
-
-
-def test_sigterm_takes_ctrl_c_s_path_and_exits_143(tmp_path: Path) -> None:
-    """SIGTERM to the search alone (``docker stop``, ``timeout``, a batch system's time
-    limit) killed it silently with 143 and left a trial RUNNING; now it stops as Ctrl-C
-    does (its workers told, the trial failed as interrupted, the line saying how to
-    continue), with 143, the code a shell reports for SIGTERM."""
-    run = tmp_path / "run"
-    argv = [sys.executable, "-m", "quarch.cli", "search", "--space", "mlp", "--dataset",
-            "digits", "--epochs", "2000", "--trials", "4", "--quiet", "--out", str(run),
-            "--workers", "2"]  # fmt: skip
-    proc = subprocess.Popen(
-        argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 300
-        while not _running_trials(run) and time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        if not _running_trials(run):
-            proc.kill()
-            _out, err = proc.communicate(timeout=60)
-            raise AssertionError(f"no trial started (exit {proc.returncode}): {err[-2000:]}")
-        time.sleep(0.5)
-        os.kill(proc.pid, signal.SIGTERM)  # the search only, not its workers
-        try:
-            _out, err = proc.communicate(timeout=300)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            _out, err = proc.communicate(timeout=60)
-            raise AssertionError(f"still running 300 s after SIGTERM: {err[-3000:]}") from None
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 128 + signal.SIGTERM, err
-    result = Run.open(run).result()
-    assert err.splitlines() == [
-        f"error: interrupted with {result.done} of 4 trials done; continue with "
-        f"`quarch search --resume {run}`"
-    ], err
-    assert result.failed and not any(t.state == "RUNNING" for t in result.trials)
 
 
 def _running_trials(run: Path) -> bool:
