@@ -186,6 +186,17 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/spaces/cnn/test_model.py::TestPlan::test_macs_equal_torch_flop_counter",
          "tests/spaces/cnn/test_costs_truth.py", "tests/spaces/nb201/test_costs_truth.py"],
     ),
+    "baselines": (
+        ["src/quarch/search/_evolution.py", "src/quarch/search/_local.py",
+         "src/quarch/search/_reinforce.py", "src/quarch/search/_nsga2.py",
+         "src/quarch/search/_random.py", "src/quarch/search/_grid.py"],
+        ["tests/search/test_evolution.py", "tests/search/test_local.py",
+         "tests/search/test_reinforce.py", "tests/search/test_grid.py",
+         "tests/search/test_common.py", "tests/search/test_strategy_options.py",
+         "tests/search/test_search_quality.py", "tests/search/test_strategies.py",
+         # the contract and brute-force cases of the baselines only
+         "-k", "not (qiea or qpso or qubo or qaoa or vqe or born or grover)"],
+    ),
 }  # fmt: skip
 
 

@@ -780,7 +780,8 @@ def test_an_interrupted_search_says_how_to_resume(tmp_path: Path, how: str, work
     ], err
     assert result.done < 4
     failed = result.failed
-    assert failed and all(t.fail_reason == "interrupted by the user" for t in failed)
+    reason = "interrupted: the search was stopped (Ctrl-C or SIGTERM)"
+    assert failed and all(t.fail_reason == reason for t in failed), [t.fail_reason for t in failed]
     assert not any(t.state == "RUNNING" for t in result.trials)
 
 
@@ -950,6 +951,25 @@ def test_an_output_that_cannot_show_a_character_escapes_it(hqnn_run: Path, tmp_p
     p = _cli("trials", str(run), cwd=tmp_path, env=env)
     assert p.returncode == 0, p.stderr
     assert "r\\xfcn" in p.stdout and p.stderr == ""
+
+
+def test_escaping_is_undone_for_an_in_process_caller(
+    hqnn_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``main()`` escapes what an ASCII output cannot show, and gives the caller its
+    streams back as they were (it left them escaping for the rest of the process)."""
+    import io
+
+    run = tmp_path / "rün"
+    shutil.copytree(hqnn_run, run)
+    out = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict")
+    err = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict")
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main(["trials", str(run)]) == 0
+    assert (out.errors, err.errors) == ("strict", "strict")
+    out.flush()
+    assert b"r\\xfcn" in out.buffer.getvalue()  # type: ignore[attr-defined]
 
 
 def test_version(capfd: pytest.CaptureFixture[str]) -> None:

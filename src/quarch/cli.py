@@ -578,15 +578,25 @@ def _error(message: str, code: int, debug: bool = False) -> int:
     return code
 
 
-def _escape_unprintable() -> None:
+@contextlib.contextmanager
+def _escape_unprintable() -> Iterator[None]:
     """Print what the output's encoding lacks escaped (``r\\xfcn``), as Python's stderr
     does, instead of failing after the work: with ``PYTHONIOENCODING=ascii`` or a C
     locale, a run folder ``rün`` in the summary cost a finished search an internal
-    error; so did a file name with bytes that are not UTF-8 (surrogates) anywhere."""
+    error; so did a file name with bytes that are not UTF-8 (surrogates) anywhere. The
+    streams' own error handlers are restored after, for an in-process caller."""
+    changed = []
     for stream in (sys.stdout, sys.stderr):
         if getattr(stream, "errors", None) == "strict":
             with contextlib.suppress(AttributeError, ValueError, OSError):
                 stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+                changed.append(stream)
+    try:
+        yield
+    finally:
+        for stream in changed:
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                stream.reconfigure(errors="strict")  # type: ignore[union-attr]
 
 
 @contextlib.contextmanager
@@ -640,14 +650,13 @@ def _termination_as_interrupt() -> Iterator[list[int]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``quarch`` command; returns the exit code."""
-    with _warnings_as_lines(), _termination_as_interrupt() as terminated:
+    with _escape_unprintable(), _warnings_as_lines(), _termination_as_interrupt() as terminated:
         code = _main(argv)
     return 128 + signal.SIGTERM if terminated and code == 130 else code
 
 
 def _main(argv: list[str] | None) -> int:
     quiet_interrupted_imports()  # Ctrl-C's report is the one line below
-    _escape_unprintable()
     args = list(sys.argv[1:] if argv is None else argv)
     # --debug is read anywhere on the line (before '--'), after a subcommand too
     cut = args.index("--") if "--" in args else len(args)

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAIL_REASON",
+    "INTERRUPTED",
     "METRICS",
     "OWNER",
     "PRUNE_REASON",
@@ -78,6 +79,9 @@ MAX_CONSECUTIVE_FAILURES = 25
 #: Stop a worker whose strategy keeps proposing architectures over a budget.
 MAX_CONSECUTIVE_SKIPS = 500
 _POLL_SECONDS = 0.5
+#: The reason of a trial stopped by Ctrl-C or by SIGTERM (which the command line takes
+#: as Ctrl-C); a worker cannot tell which reached the search, so it names both.
+INTERRUPTED = "interrupted: the search was stopped (Ctrl-C or SIGTERM)"
 
 
 def counts_toward_budget(t: optuna.trial.FrozenTrial) -> bool:
@@ -424,7 +428,7 @@ def work(
                     trial, space, evaluator, objective, run_seed, trial_timeout
                 )
         except KeyboardInterrupt:
-            finish(study, trial, None, "interrupted by the user")
+            finish(study, trial, None, INTERRUPTED)
             raise
         except optuna.TrialPruned as e:
             prune(study, trial, str(e))

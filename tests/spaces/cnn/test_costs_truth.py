@@ -223,6 +223,17 @@ class TestMemory:
         assert peak_activation_bytes(table, 32) == 4 * peak
         assert type(peak_activation_bytes(table, 8)) is int
 
+    @pytest.mark.parametrize("case", CASES)
+    def test_each_operator_counts_its_live_tensors_once(self, case: tuple, schedules: dict) -> None:
+        """Row by row, not only at the peak: the first operator of a residual block
+        reads the tensor the add holds, and counted it twice (as its input and as held);
+        the peak never showed it, a later operator of the block being larger."""
+        model, ops = schedules[case]
+        table = layer_table(model.plan)
+        assert [r.kind for r in table] == [op.kind for op in ops]
+        live = [r.in_elems + r.out_elems + r.held_elems for r in table]
+        assert live == [op.live_elems() for op in ops]
+
 
 class TestEnergyAndLatency:
     @pytest.mark.parametrize("device", EDGE, ids=lambda d: d.name)

@@ -207,8 +207,10 @@ def layer_table(plan: Plan) -> list[Layer]:
     )
     for b in plan.blocks:
         name = f"s{b.stage}b{b.index}"
-        held = b.cin * b.h_in * b.w_in if b.residual else 0
         x_in = b.cin * b.h_in * b.w_in
+        # the block's input stays alive for the add, but the first operator reads it:
+        # one tensor, counted once (as ``in_elems``) there, and as ``held`` after
+        held = x_in if b.residual else 0
         if b.hidden != b.cin:
             n_out = b.hidden * b.h_in * b.w_in
             rows.append(
@@ -220,14 +222,18 @@ def layer_table(plan: Plan) -> list[Layer]:
                     b.hidden,
                     x_in,
                     n_out,
-                    held,
                 )
             )
             x_in = n_out
+            dw_held = held
+        else:
+            dw_held = 0
         n_dw = b.hidden * b.h_out * b.w_out
         k2 = b.kernel * b.kernel
         rows.append(
-            Layer(f"{name}.dw", "dwconv", n_dw * k2, b.hidden * k2, b.hidden, x_in, n_dw, held)
+            Layer(
+                f"{name}.dw", "dwconv", n_dw * k2, b.hidden * k2, b.hidden, x_in, n_dw, dw_held
+            )
         )
         if b.se:
             se_macs = 2 * b.hidden * b.squeeze
