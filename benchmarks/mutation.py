@@ -197,6 +197,13 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          # the contract and brute-force cases of the baselines only
          "-k", "not (qiea or qpso or qubo or qaoa or vqe or born or grover)"],
     ),
+    "search-common": (
+        ["src/quarch/search/_common.py", "src/quarch/search/_problem.py"],
+        ["tests/search/test_common.py", "tests/search/test_qubo_truth.py",
+         "tests/search/test_annealers_truth.py", "tests/search/test_moves_replayed.py",
+         "tests/search/test_screened_moves_replayed.py", "tests/search/test_qubo.py",
+         "tests/search/test_strategy_options.py", "tests/search/test_strategies.py"],
+    ),
 }  # fmt: skip
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import optuna
 import pytest
 
 from quarch._errors import ConfigError
+from quarch._warnings import QuarchWarning
 from quarch.search import GridSampler
 from quarch.search._grid import MAX_GRID
 from quarch.space import Choice, Space
@@ -102,12 +104,21 @@ def test_resumes_and_refills_what_failed(tmp_path: Path) -> None:
     assert lost_key in done  # the failed trial's cell was taken again after the grid's end
 
 
-def test_after_the_grid_trials_repeat_with_a_warning() -> None:
+def test_after_the_grid_trials_repeat_with_one_warning() -> None:
+    """Past the grid's end trials repeat its cells, with one QuarchWarning (the CLI shows
+    it as one line) that says so, not one per trial."""
     space = _space()
     study = optuna.create_study(sampler=GridSampler(space=space, seed=0))
     _run(study, space, N)
-    with pytest.warns(UserWarning, match="all done"):
-        _run(study, space, 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _run(study, space, 3)
+    mine = [w for w in caught if issubclass(w.category, QuarchWarning)]
+    assert [str(w.message) for w in mine] == [
+        f"the grid's {N} architectures are all done; further trials repeat them"
+    ]
+    repeated = [_key(t.params) for t in study.trials[N:]]
+    assert set(repeated) <= _truth(space)
 
 
 def test_a_space_too_large_to_enumerate() -> None:
@@ -115,6 +126,26 @@ def test_a_space_too_large_to_enumerate() -> None:
     assert space.size > MAX_GRID
     with pytest.raises(ConfigError, match="narrow it with --space-option"):
         GridSampler(space=space)
+
+
+def test_a_space_of_exactly_the_limit_is_a_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``MAX_GRID`` is the largest grid, not the first refused (checked with a smaller
+    limit: enumerating 200,000 cells here would cost the test seconds)."""
+    import quarch.search._grid as grid
+
+    space = _space()  # 24 cells before the constraint
+    monkeypatch.setattr(grid, "MAX_GRID", space.size)
+    assert GridSampler(space=space).max_trials == N
+    monkeypatch.setattr(grid, "MAX_GRID", space.size - 1)
+    with pytest.raises(ConfigError, match=r"has 24 \(more than 23\)"):
+        GridSampler(space=space)
+
+
+def test_a_space_whose_constraint_allows_nothing() -> None:
+    space = Space([Choice("a", [0, 1])], constraint=lambda arch: False, name="none")
+    with pytest.raises(ConfigError) as e:
+        GridSampler(space=space)
+    assert str(e.value) == "the grid strategy found no architecture the space allows"
 
 
 def test_cli_refuses_more_trials_than_cells(tmp_path: Path) -> None:

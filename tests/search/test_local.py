@@ -36,3 +36,25 @@ def test_walks(qubo_study: Any) -> None:
         best = min(same, key=lambda k: (ts[k].value, k))
         assert np.sum(np.array(X[n]) != np.array(X[best])) == 1
     assert restarts >= 1
+    assert sorted(set(walks)) == list(range(restarts + 1))  # numbered 0, 1, 2, ... by restart
+
+
+def test_continues_from_trials_of_another_sampler() -> None:
+    """Trials the sampler did not propose (a warm start, ``study.add_trial``) form walk
+    0: the next trial is a neighbour of their best and joins that walk."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space, ev, _ = synthetic_qubo(0, n_choices=4, n_options=3)
+    dists: dict[str, Any] = space.distributions()
+    study = optuna.create_study(sampler=LocalSearchSampler(seed=0, search_space=dists))
+    archs = [space.from_indices([0, 0, 0, 0]), space.from_indices([2, 1, 0, 2])]
+    for arch in archs:
+        params = dict(arch)
+        value = ev.evaluate(arch)["val_error"]
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=value))
+    study.optimize(lambda t: ev.evaluate(space.suggest(t))["val_error"], n_trials=1)
+    new = study.trials[-1]
+    assert new.system_attrs["LocalSearchSampler:walk"] == 0
+    best = min(study.trials[:2], key=lambda t: float(t.values[0]))
+    assert np.sum(indices(space, new) != indices(space, best)) == 1

@@ -43,3 +43,48 @@ def test_policy_after_two_trials(qubo_study: Any) -> None:
         logits = lr * adv * (np.eye(3)[x1[j]] - 1.0 / 3)
         expected = np.exp(logits) / np.exp(logits).sum()
         assert np.allclose(p, expected)
+
+
+def _replayed_policy(
+    sizes: list[int], X: np.ndarray, rank: np.ndarray, lr: float, decay: float
+) -> list[np.ndarray]:
+    """The module docstring's update, written per choice with a softmax over its own
+    options only (scipy's, which is stable for any logits), as the reference."""
+    from scipy.special import softmax
+
+    logits = [np.zeros(k) for k in sizes]
+    n = len(X)
+    reward = 1.0 - 2.0 * rank / max(n - 1, 1)
+    baseline = float(reward[0])
+    for t in range(n):
+        for j, k in enumerate(sizes):
+            grad = np.eye(k)[X[t][j]] - softmax(logits[j])
+            logits[j] = logits[j] + lr * (reward[t] - baseline) * grad
+        baseline = decay * baseline + (1.0 - decay) * reward[t]
+    return [softmax(lg) for lg in logits]
+
+
+def test_the_largest_lr_keeps_a_distribution_of_each_choice() -> None:
+    """At ``lr=100``, 30 trials that alternate a good and a bad architecture drive the
+    first choice's logits to about +-1000 while the third's stay near 10: the policy
+    must still be each choice's own softmax (the choices have 2, 5 and 3 options), not
+    an overflow's NaN, nor the third choice's probabilities underflowing to 0 by a
+    shift taken from another choice."""
+    from quarch.space import Choice, Space
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = Space([Choice("a", [0, 1]), Choice("b", list(range(5))), Choice("c", [0, 1, 2])])
+    dists: dict[str, Any] = space.distributions()
+    s = ReinforceSampler(lr=100.0, baseline_decay=0.5, seed=1, search_space=dists)
+    study = optuna.create_study(sampler=s)
+    for t in range(30):
+        good, k = t % 2 == 0, (t // 2) % 5
+        params = {"a": 0 if good else 1, "b": k if good else 4 - k, "c": 1}
+        value = -t if good else 100 + t
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=value))
+    hist = s._history(study, optuna.trial.create_trial(value=0.0), dists)
+    probs = s.policy(hist)
+    expected = _replayed_policy([2, 5, 3], hist.X, hist.rank, 100.0, 0.5)
+    for p, q in zip(probs, expected, strict=True):
+        assert np.all(np.isfinite(p)) and np.isclose(p.sum(), 1.0)
+        assert np.allclose(p, q, rtol=1e-6, atol=0.0)

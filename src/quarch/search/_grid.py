@@ -18,7 +18,6 @@ The space's constraint is respected: invalid cells are not in the grid.
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from optuna.samplers import BaseSampler
 from optuna.trial import TrialState
 
 from quarch._errors import ConfigError
+from quarch._warnings import warn
 
 if TYPE_CHECKING:
     from optuna import Study
@@ -122,10 +122,9 @@ class GridSampler(BaseSampler):
             if cell not in held:
                 return cell
         if not self._warned:
-            warnings.warn(
+            warn(
                 f"the grid's {len(self._order)} architectures are all done; "
-                "further trials repeat them",
-                stacklevel=2,
+                "further trials repeat them"
             )
             self._warned = True
         return self._order[trial.number % len(self._order)]

@@ -231,9 +231,7 @@ def layer_table(plan: Plan) -> list[Layer]:
         n_dw = b.hidden * b.h_out * b.w_out
         k2 = b.kernel * b.kernel
         rows.append(
-            Layer(
-                f"{name}.dw", "dwconv", n_dw * k2, b.hidden * k2, b.hidden, x_in, n_dw, dw_held
-            )
+            Layer(f"{name}.dw", "dwconv", n_dw * k2, b.hidden * k2, b.hidden, x_in, n_dw, dw_held)
         )
         if b.se:
             se_macs = 2 * b.hidden * b.squeeze
