@@ -176,6 +176,17 @@ class TestInputs:
         with pytest.raises(ConfigError, match="unknown strategy 'sa'; choose from: qiea"):
             run_benchmark(task="synthetic-qubo", strategies=["sa"], seeds=1, trials=1)
 
+    def test_a_string_names_strategies_not_characters(self, tmp_path: Path) -> None:
+        """``strategies="random"`` is one strategy (it was refused as the unknown
+        strategies 'r', 'a', 'n', ...); ``"qiea,random"`` two, as the CLI reads them."""
+        res = run_benchmark(
+            task="synthetic-qubo", strategies="random", seeds=1, trials=2,
+            out=str(tmp_path / "one"), progress=False,
+        )  # fmt: skip
+        assert res.strategies == ["random"]
+        with pytest.raises(ConfigError, match=r"^unknown strategy 'rand'; choose from"):
+            run_benchmark(task="synthetic-qubo", strategies="qiea, rand", seeds=1, trials=1)
+
     def test_a_strategy_named_twice(self) -> None:
         # it ran twice and took two rows of the table, each compared with the other
         with pytest.raises(ConfigError, match=r"^strategies named more than once: qiea$"):

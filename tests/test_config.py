@@ -55,6 +55,46 @@ def test_wrong_types_are_one_clear_error(data: dict[str, object], message: str) 
 
 
 @pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"epochs": "5"}, "config key 'epochs' takes an integer; got '5'"),
+        ({"timeout": "60"}, "config key 'timeout' takes a number of seconds; got '60'"),
+        ({"trials": True}, "config key 'trials' takes an integer; got True"),
+        ({"max_train": 100.5}, "config key 'max_train' takes an integer; got 100.5"),
+        ({"space_options": None}, "config key 'space_options' takes a table of options"),
+        ({"budgets": [3]}, "config key 'budgets' takes a list of budgets"),
+        ({"device": 0}, "config key 'device' takes a string; got 0"),
+    ],
+)
+def test_the_constructor_checks_types_as_a_file_does(
+    fields: dict[str, object], message: str
+) -> None:
+    """``SearchConfig(...)`` from Python is held to a config file's types: one
+    ConfigError naming the field, not a TypeError from a comparison (``epochs="5"``)
+    or a value accepted and failing later (``space_options=None`` in run_search)."""
+    with pytest.raises(ConfigError) as e:
+        SearchConfig(space="mlp", **fields)  # type: ignore[arg-type]
+    assert str(e.value).startswith(message), str(e.value)
+
+
+def test_the_constructor_takes_paths_and_tuples(tmp_path: Path) -> None:
+    """A Path for a folder and a tuple for a list, as Python code writes them, are
+    stored as a config file has them, so the config saves (``out=Path`` made
+    run_search fail writing config.json) and resumes equal."""
+    cfg = SearchConfig(
+        space="mlp",
+        out=tmp_path / "run",  # type: ignore[arg-type]
+        data_dir=tmp_path,  # type: ignore[arg-type]
+        objectives=("val_error", "params"),  # type: ignore[arg-type]
+        weights=(1, 2),  # type: ignore[arg-type]
+    )
+    assert cfg.out == str(tmp_path / "run") and cfg.data_dir == str(tmp_path)
+    assert cfg.objectives == ["val_error", "params"] and cfg.weights == [1.0, 2.0]
+    cfg.save(tmp_path / "config.json")
+    assert SearchConfig.from_file(tmp_path / "config.json") == cfg
+
+
+@pytest.mark.parametrize(
     ("name", "text", "message"),
     [
         ("c.yaml", "space: [mlp\n", "cannot parse config file"),

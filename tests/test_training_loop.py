@@ -126,3 +126,23 @@ def test_a_copied_state_does_not_follow_the_model() -> None:
     for k, v in before.items():
         assert torch.equal(model.state_dict()[k], v), k
     assert getattr(state, "_metadata", None) is not None  # versions kept for loading
+
+
+def test_a_double_model_trains_on_float64_data() -> None:
+    """A ``.double()`` model (a float64 QuantumLayer with float64 layers around it) is
+    fed float64 data; the loop used to cast the data to float32, and the first layer
+    refused it. It trains as its float32 twin does."""
+    from quarch.quantum import AngleEmbedding, BasicEntanglerLayers, Circuit, QuantumLayer
+
+    def model() -> nn.Module:
+        torch.manual_seed(0)
+        c = Circuit(2).add(AngleEmbedding(2)).add(BasicEntanglerLayers(1, 2))
+        return nn.Sequential(nn.Linear(4, 2), QuantumLayer(c), nn.Linear(2, 2))
+
+    kw = {"epochs": 3, "lr": 0.05, "batch_size": 8, "seed": 0}
+    single = train_classifier(model(), _data(), **kw)  # type: ignore[arg-type]
+    double = model().double()
+    got = train_classifier(double, _data(), **kw)  # type: ignore[arg-type]
+    assert all(p.dtype == torch.float64 for p in double.parameters())
+    assert got["train_loss"] == pytest.approx(single["train_loss"], rel=1e-4)
+    assert abs(got["val_error"] - single["val_error"]) <= 1 / 20  # one of 20 at most

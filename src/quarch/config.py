@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -204,6 +205,17 @@ class SearchConfig:
     )  # fmt: skip
 
     def __post_init__(self) -> None:
+        # as Python callers write them: a Path for a folder, a tuple for a list
+        for key in ("out", "data_dir"):
+            if isinstance(getattr(self, key), os.PathLike):
+                setattr(self, key, os.fspath(getattr(self, key)))
+        for key in ("objectives", "budgets", "weights"):
+            if isinstance(getattr(self, key), tuple):
+                setattr(self, key, list(getattr(self, key)))
+        # the types a config file is held to, so SearchConfig(epochs="5") is one line too
+        checked = _check_types({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        for key in ("objectives", "budgets", "weights"):  # "a,b" -> ["a", "b"]
+            setattr(self, key, checked[key])
         if not isinstance(self.trials, int) or self.trials < 1:
             raise ConfigError(f"trials must be a positive integer; got {self.trials!r}")
         if self.timeout is not None and not self.timeout > 0:
@@ -231,10 +243,6 @@ class SearchConfig:
             self.ray = True
         if self.ray and self.workers > 1:
             raise ConfigError("use either --workers (local processes) or --ray, not both")
-        if isinstance(self.objectives, str):
-            self.objectives = [m.strip() for m in self.objectives.split(",") if m.strip()]
-        if isinstance(self.budgets, str):
-            self.budgets = _comma_list(self.budgets)
         if self.pruner not in PRUNERS:
             raise ConfigError(f"unknown pruner {self.pruner!r}; choose from: {', '.join(PRUNERS)}")
 

@@ -12,6 +12,7 @@ in full.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -143,3 +144,35 @@ def test_pennylane_refusals_in_full() -> None:
         _pennylane_state(to_pennylane(c), 1, inputs=torch.zeros(1))
     with pytest.raises(CircuitError, match=r"^this circuit reads inputs; pass inputs=$"):
         _pennylane_state(to_pennylane(c), 1, weights=torch.zeros(1))
+
+
+def test_a_quantum_layer_is_exported_by_its_circuit_and_weights() -> None:
+    """A trained ``QuantumLayer`` handed to an exporter is one CircuitError that shows
+    the call to make (it was an AttributeError about ``.ops`` or ``.n_weights``); that
+    call, ``to_qiskit(layer.circuit, layer.weights)``, is the layer: Qiskit's <Z_i> of
+    it equal the layer's outputs."""
+    from qiskit.quantum_info import SparsePauliOp
+
+    from quarch.quantum import BasicEntanglerLayers, QuantumLayer, to_qasm
+
+    c = Circuit(3).add(BasicEntanglerLayers(2, 3))
+    layer = QuantumLayer(c, dtype=torch.complex128, generator=torch.Generator().manual_seed(0))
+    exporters: list[tuple[Any, str]] = [
+        (to_qasm, "to_qasm(layer.circuit, layer.weights)"),
+        (to_qiskit, "to_qiskit(layer.circuit, layer.weights)"),
+        (to_pennylane, "to_pennylane(layer.circuit)"),
+    ]
+    for fn, call in exporters:
+        name = call.split("(")[0]
+        with pytest.raises(
+            CircuitError,
+            match=rf"^{name} takes a quarch Circuit; got QuantumLayer; for a QuantumLayer "
+            rf"call {re.escape(call)}$",
+        ):
+            fn(layer)
+    psi = Statevector(to_qiskit(layer.circuit, layer.weights))
+    # Qiskit's labels are little-endian: wire i of quarch is the i-th letter from the right
+    want = [
+        psi.expectation_value(SparsePauliOp("I" * (2 - i) + "Z" + "I" * i)).real for i in range(3)
+    ]
+    np.testing.assert_allclose(layer().detach().numpy()[0], want, rtol=0, atol=1e-12)

@@ -586,6 +586,37 @@ def test_a_used_layer_pickles(path: str) -> None:
         torch.testing.assert_close(p.grad, q.grad, rtol=0, atol=1e-6)
 
 
+class TestLayerPrecision:
+    """``.double()`` / ``.float()`` / ``.to(dtype)`` of a model holding a QuantumLayer
+    switch the circuit's precision with its weights, as for any torch module."""
+
+    def _circuit(self) -> Circuit:
+        return Circuit(3).add(AngleEmbedding(3, rotation="Y")).add(BasicEntanglerLayers(2, 3))
+
+    def test_double_runs_the_circuit_in_float64(self) -> None:
+        c = self._circuit()
+        layer = QuantumLayer(c, generator=torch.Generator().manual_seed(0))
+        model = torch.nn.Sequential(layer, torch.nn.Linear(3, 2)).double()
+        x = torch.rand(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        assert model(x).dtype == torch.float64  # the Linear after it got float64
+        out = layer(x)
+        assert out.dtype == torch.float64
+        w = layer.weights.detach().numpy()
+        want, _, _ = pl_z_and_grads(c, w, x.numpy())
+        # float64 agreement, far below what a complex64 run reaches (~1e-7)
+        np.testing.assert_allclose(out.detach().numpy(), want, rtol=0, atol=1e-12)
+        xg = x.clone().requires_grad_()
+        assert torch.autograd.gradcheck(layer, (xg,))
+        assert layer.float()(x.float()).dtype == torch.float32
+
+    def test_half_precision_is_refused(self) -> None:
+        layer = QuantumLayer(self._circuit()).half()
+        with pytest.raises(
+            SimulationError, match=r"runs in float32 or float64; its weights are torch.float16"
+        ):
+            layer(torch.rand(2, 3).half())
+
+
 class TestMemoryRefusal:
     """From 20 qubits a call checks that two state copies fit the device's memory."""
 

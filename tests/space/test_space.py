@@ -36,6 +36,30 @@ class TestInputs:
         with pytest.raises(SpaceError, match="has type list"):
             Choice("k", [[1]])
 
+    def test_a_string_is_not_a_list_of_options(self) -> None:
+        """``Choice("act", "relu")`` was the four options r, e, l, u."""
+        with pytest.raises(
+            SpaceError,
+            match=r"choice 'act' takes a list of options; got 'relu' \(one option: \['relu'\]\)",
+        ):
+            Choice("act", "relu")
+        with pytest.raises(SpaceError, match="choice 'k' takes a list of options; got None"):
+            Choice("k", None)  # type: ignore[arg-type]
+
+    def test_nan_option(self) -> None:
+        """NaN equals nothing, so no architecture could ever take it."""
+        with pytest.raises(
+            SpaceError, match=r"choice 'p': an option cannot be NaN; got \[nan, 0.5\]"
+        ):
+            Choice("p", [math.nan, 0.5])
+
+    def test_space_of_something_else(self) -> None:
+        with pytest.raises(
+            SpaceError,
+            match=r"a space is a list of Choice\(name, options\); got tuple \('k', \[3, 5\]\)",
+        ):
+            Space([("k", [3, 5])])  # type: ignore[list-item]
+
     def test_duplicate_names(self) -> None:
         with pytest.raises(SpaceError, match=r"duplicate choice names in space: \['a'\]"):
             Space([Choice("a", [1]), Choice("a", [2])])
@@ -70,6 +94,26 @@ class TestInputs:
     def test_unknown_space(self) -> None:
         with pytest.raises(Exception, match="unknown space 'nope'; choose from: mlp, "):
             get_space("nope")
+
+
+class TestContains:
+    def test_names_and_architectures(self) -> None:
+        """``name in space`` asks about a choice, as ``space[name]`` does, and an
+        architecture is in a space that validates it; neither walks the architectures
+        (``"lr" in space`` used to iterate all of them and answer False)."""
+        walked = []
+
+        def rule(arch: dict[str, object]) -> bool:
+            walked.append(arch)
+            return arch["k"] != 7
+
+        s = Space([Choice("k", [3, 5, 7]), Choice("act", ["relu", "gelu"])], rule)
+        assert "k" in s and "act" in s and "lr" not in s
+        assert not walked
+        assert {"k": 5, "act": "gelu"} in s
+        assert {"k": 7, "act": "gelu"} not in s  # the constraint
+        assert {"k": 4, "act": "gelu"} not in s and 3 not in s
+        assert len(walked) == 2
 
 
 class TestEncodings:

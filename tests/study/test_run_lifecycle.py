@@ -153,3 +153,15 @@ def test_a_moved_run_finds_its_data_through_quarch_data_dir(
     with pytest.raises(RunError, match="data fingerprint"):  # another table: refused
         resume_search(tmp_path / "r", trials=5, progress=False,
                       overrides={"data_dir": str(SHARED)})  # fmt: skip
+
+
+def test_a_trial_number_that_is_not_an_integer(tmp_path: Path) -> None:
+    """``run.trial("0")`` said the run "has no trial 0; it has 0..2" and
+    ``run.trial(True)`` returned trial 1 (True == 1); both are one clear refusal."""
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "runs-0.1.0" / "hqnn-iris"
+    shutil.copytree(fixture, tmp_path / "run")
+    run = Run.open(tmp_path / "run")
+    assert run.trial(1).number == 1
+    for bad in ("1", True, 1.0):
+        with pytest.raises(RunError, match=rf"^a trial number is an integer; got {bad!r}$"):
+            run.trial(bad)  # type: ignore[arg-type]

@@ -76,6 +76,14 @@ class _Meter:
         return rows, sum(r["cpu_seconds"] for r in rows) * CPU_WATTS
 
 
+def _as_list(value: str | Sequence[str]) -> list[str]:
+    """``"qiea,random"`` (one name, or names as the CLI's flag reads them) as a list,
+    never the characters of the string; any other sequence as it is."""
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return list(value)
+
+
 def run_benchmark(
     *,
     task: str,
@@ -95,11 +103,13 @@ def run_benchmark(
     Args:
         task: a registered task (:func:`quarch.benchmark.task_names`) or
             ``package.module:function`` (a task factory, :mod:`quarch.evaluate.task`).
-        strategies: registered strategy names (``quarch.search.STRATEGIES``).
+        strategies: registered strategy names (``quarch.search.STRATEGIES``); a
+            string is one name or several separated by commas.
         seeds: runs per strategy, >= 1.
         trials: queries per run, >= 1.
         data_dir: folder holding the task's data (``nb201/`` for the nb201 tasks).
-        budgets: hard limits such as ``raspi4<=20``, added to the task's own.
+        budgets: hard limits such as ``raspi4<=20``, added to the task's own (a
+            string: one, or several separated by commas).
         out: folder for ``results.csv``, ``curves.csv`` and ``best_so_far.png``
             (default ``runs/benchmark-<task>``).
         progress: show a progress bar on stderr.
@@ -117,7 +127,7 @@ def run_benchmark(
     """
     from quarch.search import STRATEGIES, strategy_kind
 
-    names = list(strategies)
+    names = _as_list(strategies)
     if not names:
         raise ConfigError(f"no strategies given; choose from: {', '.join(STRATEGIES.names())}")
     unknown = [s for s in names if s not in STRATEGIES]
@@ -135,7 +145,7 @@ def run_benchmark(
             raise ConfigError(f"{label} must be a positive integer; got {v!r}")
     if not isinstance(first_seed, int) or isinstance(first_seed, bool) or first_seed < 0:
         raise ConfigError(f"first_seed must be an integer >= 0; got {first_seed!r}")
-    bud = tuple(budgets)
+    bud = tuple(_as_list(budgets))
     # Build (and cache) the task here: errors surface before any run, and forked
     # workers inherit the loaded table.
     base = build_task(task, seed=first_seed, data_dir=data_dir, budgets=bud)

@@ -22,12 +22,17 @@ def count_params(model: nn.Module, *, trainable_only: bool = True) -> int:
 
 
 def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
-    """FLOPs of one forward pass of one sample of shape ``input_shape``."""
+    """FLOPs of one forward pass of one sample of shape ``input_shape`` (without the
+    batch axis: ``(4,)`` for 4 features, ``(3, 32, 32)`` for an image), fed at the
+    device and floating dtype of the model's first parameter (so a ``.double()`` model
+    is counted too)."""
     was_training = model.training
     model.eval()
     try:
-        device = next((p.device for p in model.parameters()), torch.device("cpu"))
-        x = torch.zeros((1, *input_shape), device=device)
+        first = next((p for p in model.parameters() if p.is_floating_point()), None)
+        device = first.device if first is not None else torch.device("cpu")
+        dtype = first.dtype if first is not None else torch.get_default_dtype()
+        x = torch.zeros((1, *input_shape), device=device, dtype=dtype)
         counter = FlopCounterMode(display=False)
         with no_dynamo_import(), counter, torch.no_grad():
             model(x)

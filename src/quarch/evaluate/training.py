@@ -204,6 +204,9 @@ def train_classifier(
     (validation error 0) gives its final errors to the snapshots it did not reach. This
     is how a multi-fidelity table (``hqnn-bench``) gets every fidelity from one training.
 
+    The data are fed as float32, or as float64 where every floating parameter of
+    ``model`` is float64 (a ``.double()`` model).
+
     Returns:
         dict: ``val_error``, ``test_error`` (fractions in [0, 1]), ``train_loss``,
         with ``early_stopping`` ``best_epoch``, and the snapshots' errors.
@@ -213,7 +216,9 @@ def train_classifier(
     """
     dev = torch.device(device)
     model.to(dev)
-    f32 = torch.float32
+    # the data at the model's precision: float64 for a .double() model, else float32
+    kinds = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    f32 = torch.float64 if kinds == {torch.float64} else torch.float32
     Xtr = torch.as_tensor(data.X_train, dtype=f32, device=dev)
     ytr = torch.as_tensor(data.y_train, dtype=torch.long, device=dev)
     Xva = torch.as_tensor(data.X_val, dtype=f32, device=dev)

@@ -484,6 +484,17 @@ def _values(values: object, n: int, name: str) -> list[float] | None:
     return flat
 
 
+def require_circuit(obj: object, where: str, args: str = "layer.circuit, layer.weights") -> Circuit:
+    """``obj`` if it is a :class:`Circuit`, else one :class:`CircuitError` naming what
+    ``where`` (a function) got; for a module holding a circuit (a ``QuantumLayer``) it
+    shows the call to make instead, ``where(args)``."""
+    if isinstance(obj, Circuit):
+        return obj
+    held = isinstance(getattr(obj, "circuit", None), Circuit)
+    hint = f"; for a QuantumLayer call {where}({args})" if held else ""
+    raise CircuitError(f"{where} takes a quarch Circuit; got {type(obj).__name__}{hint}")
+
+
 def wires_arg(wires: Iterable[int] | int | None, n_qubits: int) -> tuple[int, ...]:
     """Normalise a ``wires`` argument of a template (None means all wires)."""
     if wires is None:

@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from quarch.quantum.circuit import Circuit, CircuitError, Param
+from quarch.quantum.circuit import Circuit, CircuitError, Param, require_circuit
 
 if TYPE_CHECKING:
     import torch
@@ -40,6 +40,7 @@ def to_qiskit(circuit: Circuit, weights: Sequence[float] | torch.Tensor | None =
     Raises:
         CircuitError: noise channels or an amplitude embedding (no exact Qiskit gate).
     """
+    require_circuit(circuit, "to_qiskit")
     from qiskit import QuantumCircuit
     from qiskit.circuit import ParameterVector
 
@@ -116,6 +117,7 @@ def to_pennylane(circuit: Circuit) -> Callable[..., None]:
     ``inputs`` as ``inputs[..., j]``, so a leading batch axis is broadcast by PennyLane
     and any interface (torch, autograd, JAX) differentiates through it.
     """
+    require_circuit(circuit, "to_pennylane", "layer.circuit")
     import numpy as np
     import pennylane as qml
 
@@ -185,6 +187,7 @@ def pennylane_source(
         >>> "qml.RY(inputs[..., 0], wires=[0])" in src
         True
     """
+    require_circuit(circuit, "pennylane_source")
     if weights is None and circuit.n_weights:
         raise CircuitError(
             f"pennylane_source: this circuit has {circuit.n_weights} trainable weight(s); "

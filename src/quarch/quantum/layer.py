@@ -8,13 +8,16 @@ device check; every shape check and the arithmetic stay in the plan.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
 from quarch.quantum.circuit import Circuit
 from quarch.quantum.measurements import ObservableLike, parse_observables
 from quarch.quantum.simulator import SimulationError, _real, compile_circuit
+
+_COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
 
 class QuantumLayer(torch.nn.Module):
@@ -31,7 +34,10 @@ class QuantumLayer(torch.nn.Module):
         circuit (Circuit): circuit whose input features are the layer's inputs.
         observables: Pauli words to measure (``None``: <Z> on each qubit).
         dtype (torch.dtype): ``torch.complex64`` (default) or ``torch.complex128``;
-            weights and outputs use the matching real dtype.
+            weights and outputs use the matching real dtype. ``.double()`` and
+            ``.float()`` (or ``.to(torch.float64)``) of the layer or a model holding it
+            switch it to the other one, as for any torch module; half precision is
+            refused when the layer runs.
         device (torch.device | str | None): where the weights live.
         generator (torch.Generator | None): random source of the initial weights.
         max_block_qubits (int | None): see :class:`ExecutionPlan`.
@@ -57,13 +63,18 @@ class QuantumLayer(torch.nn.Module):
         path: str = "auto",
     ) -> None:
         super().__init__()
-        self.plan = compile_circuit(
-            circuit, dtype=dtype, max_block_qubits=max_block_qubits, path=path
-        )
+        self._options: dict[str, Any] = {"max_block_qubits": max_block_qubits, "path": path}
+        self.plan = compile_circuit(circuit, dtype=dtype, **self._options)
         self.observables = parse_observables(observables, circuit.n_qubits)
         real = _real(dtype)
         init = torch.rand(self.plan.n_weights, generator=generator, dtype=real) * (2 * math.pi)
         self.weights = torch.nn.Parameter(init.to(device) if device is not None else init)
+
+    @property
+    def circuit(self) -> Circuit:
+        """The circuit the layer runs (with :attr:`weights`, what the exporters take:
+        ``to_qasm(layer.circuit, layer.weights)``)."""
+        return self.plan.circuit
 
     @property
     def n_outputs(self) -> int:
@@ -77,8 +88,34 @@ class QuantumLayer(torch.nn.Module):
                 f"inputs are on {inputs.device} but the layer's weights are on "
                 f"{self.weights.device}; move one of them"
             )
+        if self.weights.dtype != _real(self.plan.dtype):  # weights replaced, not via .to
+            self._follow_weights(refuse=True)
         # the words were parsed once, in __init__
         return self.plan._execute(inputs, self.weights, None, self.observables)
+
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> Any:
+        """``.double()``, ``.float()``, ``.to(dtype)``: the plan follows the weights
+        (it used to stay complex64, so a ``.double()`` model ran its circuit in single
+        precision and handed float32 to its next float64 layer)."""
+        out = super()._apply(fn, recurse)
+        self._follow_weights(refuse=False)
+        return out
+
+    def _follow_weights(self, *, refuse: bool) -> None:
+        """Recompile the plan at the precision of the weights; a weight dtype the
+        simulator has no states for (float16, bfloat16) is refused when ``refuse``."""
+        want = _COMPLEX_OF.get(self.weights.dtype)
+        if want is None:
+            if refuse:
+                raise SimulationError(
+                    f"QuantumLayer runs in float32 or float64; its weights are "
+                    f"{self.weights.dtype}: convert the layer with .float() or .double()"
+                )
+            return
+        if want != self.plan.dtype:
+            # a layer pickled before the options were kept: the plan's own path
+            options = getattr(self, "_options", {"path": self.plan.path})
+            self.plan = compile_circuit(self.plan.circuit, dtype=want, **options)
 
     def extra_repr(self) -> str:
         return (

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from quarch.quantum.circuit import Circuit, CircuitError
+from quarch.quantum.circuit import Circuit, CircuitError, require_circuit
 from quarch.quantum.export import to_qiskit
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ class Resources:
 
 def resources(circuit: Circuit) -> Resources:
     """Count the gates, depth and parameters of ``circuit``."""
+    require_circuit(circuit, "resources", "layer.circuit")
     level = [0] * circuit.n_qubits
     counts: Counter[str] = Counter()
     two = 0

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from quarch.quantum.circuit import Circuit, CircuitError, Param
+from quarch.quantum.circuit import Circuit, CircuitError, Param, require_circuit
 
 if TYPE_CHECKING:
     import torch
@@ -385,6 +385,7 @@ def to_qasm(circuit: Circuit, weights: Sequence[float] | torch.Tensor | None = N
         CircuitError: trainable angles without ``weights``, input angles, channels or an
             amplitude embedding (OpenQASM 2.0 has no exact equivalent).
     """
+    require_circuit(circuit, "to_qasm")
     c = circuit.bind(weights) if weights is not None else circuit
     used = sorted({op.name for op in c.ops if op.name in _DEFS})
     lines = ["OPENQASM 2.0;", 'include "qelib1.inc";', *[_DEFS[g] for g in used]]

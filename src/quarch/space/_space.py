@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -55,6 +55,11 @@ class Choice:
     def __init__(self, name: str, options: Sequence[Any]) -> None:
         if not isinstance(name, str) or not name:
             raise SpaceError(f"a choice name must be a non-empty string; got {name!r}")
+        if isinstance(options, str | bytes) or not isinstance(options, Iterable):
+            raise SpaceError(  # a string is not split into its characters
+                f"choice {name!r} takes a list of options; got {options!r}"
+                + (f" (one option: [{options!r}])" if isinstance(options, str) else "")
+            )
         opts = tuple(options)
         if not opts:
             raise SpaceError(f"choice {name!r} needs at least one option; got none")
@@ -64,6 +69,8 @@ class Choice:
                     f"choice {name!r}: option {o!r} has type {type(o).__name__}; "
                     "allowed are None, bool, int, float and str"
                 )
+            if isinstance(o, float) and math.isnan(o):  # equal to nothing: never chosen
+                raise SpaceError(f"choice {name!r}: an option cannot be NaN; got {list(opts)}")
         if len({(type(o), o) for o in opts}) != len(opts):
             raise SpaceError(f"choice {name!r} has duplicate options: {list(opts)}")
         object.__setattr__(self, "name", name)
@@ -126,6 +133,11 @@ class Space:
         self.choices: tuple[Choice, ...] = tuple(choices)
         if not self.choices:
             raise SpaceError("a space needs at least one choice")
+        for c in self.choices:
+            if not isinstance(c, Choice):
+                raise SpaceError(
+                    f"a space is a list of Choice(name, options); got {type(c).__name__} {c!r}"
+                )
         names = [c.name for c in self.choices]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -147,6 +159,13 @@ class Space:
 
     def __len__(self) -> int:
         return len(self.choices)
+
+    def __contains__(self, item: object) -> bool:
+        """A choice name (as for ``space[name]``) or an architecture :meth:`validate`
+        accepts; without this, ``"lr" in space`` iterated every architecture."""
+        if isinstance(item, str):
+            return item in self._by_name
+        return isinstance(item, Mapping) and self.is_valid(item)
 
     def __getitem__(self, name: str) -> Choice:
         try:

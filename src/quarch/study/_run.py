@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -167,8 +168,11 @@ class Run:
         """The complete trial ``number``.
 
         Raises:
-            RunError: no such trial, or it did not complete.
+            RunError: ``number`` is not an integer (``"0"`` matched nothing and ``True``
+                matched trial 1), no such trial, or it did not complete.
         """
+        if isinstance(number, bool) or not isinstance(number, numbers.Integral):
+            raise RunError(f"a trial number is an integer; got {number!r}")
         res = result if result is not None else self.result()
         match = [t for t in res.trials if t.number == number]
         if not match:
