@@ -160,3 +160,18 @@ def test_cli_refuses_more_trials_than_cells(tmp_path: Path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "--trials must be at most" in lines[0]
     assert not out.exists()
+
+
+def test_a_parameter_outside_the_space_is_refused() -> None:
+    """An objective that asks the trial for a parameter the grid does not enumerate
+    gets one error naming it (a grid has no cell to give it)."""
+    space = _space()
+    study = optuna.create_study(sampler=GridSampler(space=space, seed=0))
+
+    def objective(trial: optuna.Trial) -> float:
+        space.suggest(trial)
+        return trial.suggest_float("lr", 1e-3, 1e-1)
+
+    with pytest.raises(ConfigError) as e:
+        study.optimize(objective, n_trials=1, catch=())
+    assert str(e.value) == "the grid strategy enumerates the space's choices; 'lr' is not one"
