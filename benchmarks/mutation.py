@@ -184,7 +184,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "src/quarch/spaces/nb201/costs.py"],
         ["tests/spaces/cnn/test_costs.py", "tests/spaces/nb201/test_costs.py",
          "tests/spaces/cnn/test_model.py::TestPlan::test_macs_equal_torch_flop_counter",
-         "tests/spaces/cnn/test_costs_truth.py", "tests/spaces/nb201/test_costs_truth.py"],
+         "tests/spaces/cnn/test_costs_truth.py", "tests/spaces/nb201/test_costs_truth.py",
+         "tests/cost/test_classical.py"],
     ),
     "baselines": (
         ["src/quarch/search/_evolution.py", "src/quarch/search/_local.py",
