@@ -609,6 +609,22 @@ class TestLayerPrecision:
         assert torch.autograd.gradcheck(layer, (xg,))
         assert layer.float()(x.float()).dtype == torch.float32
 
+    def test_the_plan_keeps_its_options_across_precisions(self) -> None:
+        """A switch of precision compiles the circuit again with the layer's own path and
+        block size, and a layer saved whole (``torch.save(model)``) before the layer kept
+        its options still switches, on its plan's path."""
+        layer = QuantumLayer(self._circuit(), dtype=torch.complex128, path="engine",
+                             max_block_qubits=1)  # fmt: skip
+        assert layer.plan.dtype == torch.complex128  # before any call
+        first = (layer.plan.path, layer.plan.max_block_qubits)
+        assert first == ("engine", 2)  # not "auto" and 3, the defaults' plan
+        layer.float()
+        assert layer.plan.dtype == torch.complex64
+        assert (layer.plan.path, layer.plan.max_block_qubits) == first
+        del layer._options  # as an older quarch pickled it
+        layer.double()
+        assert layer.plan.dtype == torch.complex128 and layer.plan.path == "engine"
+
     def test_half_precision_is_refused(self) -> None:
         layer = QuantumLayer(self._circuit()).half()
         with pytest.raises(
