@@ -32,6 +32,16 @@ class TestInputs:
         with pytest.raises(SpaceError, match="duplicate options"):
             Choice("k", [3, 3])
 
+    @pytest.mark.parametrize("options", [[1, 1.0, 2], [0, True, 1], [False, 0]])
+    def test_options_equal_under_eq(self, options: list) -> None:
+        """Optuna stores an option as the index of the first option equal to it, so
+        1.0 beside 1 (or True beside 1) was a choice it could never make."""
+        dist = optuna.distributions.CategoricalDistribution(options)
+        later = [i for i, o in enumerate(options) if dist.to_internal_repr(o) != i]
+        assert later  # the truth: Optuna loses these options
+        with pytest.raises(SpaceError, match="are equal under =="):
+            Choice("k", options)
+
     def test_bad_option_type(self) -> None:
         with pytest.raises(SpaceError, match="has type list"):
             Choice("k", [[1]])

@@ -73,6 +73,15 @@ class Choice:
                 raise SpaceError(f"choice {name!r}: an option cannot be NaN; got {list(opts)}")
         if len({(type(o), o) for o in opts}) != len(opts):
             raise SpaceError(f"choice {name!r} has duplicate options: {list(opts)}")
+        # Optuna finds an option by ==, so of 1 and 1.0 (or 1 and True) it would store and
+        # return the first only: the second could never be chosen
+        same = [(a, b) for i, a in enumerate(opts) for b in opts[i + 1 :] if a == b]
+        if same:
+            a, b = same[0]
+            raise SpaceError(
+                f"choice {name!r}: options {a!r} and {b!r} are equal under == (Optuna would "
+                f"only ever choose the first); keep one of them: {list(opts)}"
+            )
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "options", opts)
 
