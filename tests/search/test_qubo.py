@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import dimod
@@ -24,7 +24,14 @@ from quarch.search import (
     Solution,
     SQASolver,
 )
-from quarch.search._problem import _decode, descend
+from quarch.search._problem import (
+    INFEASIBLE,
+    Constraint,
+    _decode,
+    _matrix,
+    descend,
+    pick_unseen,
+)
 from quarch.search._surrogate import (
     QuadraticModel,
     _Posterior,
@@ -337,3 +344,224 @@ class TestSolverProtocol:
             assert len({tuple(t.params.values()) for t in study.trials}) == 12
             clone = pickle.loads(pickle.dumps(sampler))
             assert [t.params for t in _run(clone, 12).trials] == [t.params for t in study.trials]
+
+
+# -- the problem a solver sees: budgets, decoding and the local moves -----------------------------
+BUDGET_SIZES = [3, 2, 3]  # 18 architectures
+
+
+def _table_model(f: Sequence[Sequence[float] | np.ndarray], sizes: list[int]) -> QuadraticModel:
+    """The model ``sum_j f[j][x_j]`` (no pair terms)."""
+    w = np.zeros(n_features(sizes))
+    w[: sum(sizes)] = np.concatenate([np.asarray(v, dtype=float) for v in f])
+    return QuadraticModel(sizes, w)
+
+
+def _table(tables: Sequence[np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """An exact budget ``g(x) = sum_j table_j[x_j]``."""
+
+    def g(X: np.ndarray) -> np.ndarray:
+        return sum((t[X[:, j]] for j, t in enumerate(tables)), np.zeros(len(X)))
+
+    return g
+
+
+def _zero(sizes: list[int]) -> QuadraticModel:
+    return QuadraticModel(sizes, np.zeros(n_features(sizes)))
+
+
+def _budgeted(seed: int, tight: float = 0.0) -> tuple[QUBOProblem, list[Callable]]:
+    """A random objective and two exact budgets (their models say nothing: zero)."""
+    rng = np.random.default_rng(seed)
+    sizes = BUDGET_SIZES
+    gs = [
+        _table(
+            [rng.integers(-2, 3, k) / 2.0 + (tight if j == 0 else 0.0) for j, k in enumerate(sizes)]
+        )
+        for _ in range(2)
+    ]
+    cons = tuple(Constraint(f"g{i}", _zero(sizes), exact=g) for i, g in enumerate(gs))
+    return QUBOProblem(_model(seed, sizes), np.zeros(3, dtype=np.int64), cons), gs
+
+
+def _ball(sizes: list[int], centres: Sequence[Sequence[int]], r: int) -> list[tuple[int, ...]]:
+    """Brute force: every architecture within ``r`` changed choices of some centre."""
+    return [
+        a
+        for a in itertools.product(*(range(k) for k in sizes))
+        if any(sum(u != v for u, v in zip(a, c, strict=True)) <= r for c in centres)
+    ]
+
+
+class TestProblem:
+    def test_decode_takes_each_blocks_first_set_bit_or_option_0(self) -> None:
+        sizes = [3, 1, 4, 2]
+        bits = np.random.default_rng(0).integers(0, 2, size=(300, 10))
+        bits[::3, 3:8] = 0  # blocks with no bit set
+        for b in bits:
+            blocks = np.split(b, np.cumsum(sizes)[:-1])
+            truth = [int(np.argmax(blk)) if blk.any() else 0 for blk in blocks]
+            assert _decode(b, sizes) == truth
+
+    def test_decode_of_no_reads_is_an_empty_index_array(self) -> None:
+        p = QUBOProblem(_model(0, [3, 2]), np.zeros(2, dtype=np.int64))
+        X = p.decode(np.zeros((0, 5)))
+        assert X.shape == (0, 2)
+        assert np.arange(3)[X[:, 0]].shape == (0,)  # option indices index the options
+
+    def test_matrix_of_a_bqm_gives_dimods_energies(self) -> None:
+        rng = np.random.default_rng(1)
+        bqm = dimod.BinaryQuadraticModel(dimod.BINARY)
+        labels: list[object] = [0, 1, 2, 3, 4, "s0", "s1", "s2"]
+        bqm.add_variables_from((v, float(rng.normal())) for v in labels)
+        for u, v in itertools.combinations(labels, 2):
+            if rng.random() < 0.6:
+                bqm.add_interaction(u, v, float(rng.normal()))
+        bqm.offset = 0.7
+        M = _matrix(bqm, 8)
+        assert np.allclose(M, np.triu(M))
+        bits = np.array(list(itertools.product([0, 1], repeat=8)), dtype=float)
+        mine = ((bits @ M) * bits).sum(1) + bqm.offset
+        np.testing.assert_allclose(mine, bqm.energies((bits, labels)), rtol=0, atol=1e-12)
+
+    def test_energy_adds_strength_times_the_squared_violation(self) -> None:
+        """Budgets linear in sixteenths: the QUBO's linear form is the budget itself,
+        so the energy is ``f + strength * max(g, 0)**2`` (0 where ``g <= 0``)."""
+        rng = np.random.default_rng(2)
+        sizes = BUDGET_SIZES
+        f = _model(2, sizes)
+        tables = [[rng.integers(-24, 25, k) / 16.0 for k in sizes] for _ in range(2)]
+        cons = tuple(Constraint(f"g{i}", _table_model(t, sizes)) for i, t in enumerate(tables))
+        p = QUBOProblem(f, np.zeros(3, dtype=np.int64), cons, strength=2.5)
+        X = _archs(sizes)
+        g = np.stack([_table([np.asarray(v) for v in t])(X) for t in tables])
+        assert (g <= 0).any() and (g > 0).any()
+        truth = f.energy(X) + 2.5 * (np.maximum(g, 0) ** 2).sum(0)
+        np.testing.assert_allclose(p.energy(X), truth, rtol=0, atol=1e-12)
+
+    @pytest.mark.parametrize("seed", [1, 2, 8])
+    def test_feasible_and_cost_follow_the_exact_budgets(self, seed: int) -> None:
+        p, gs = _budgeted(seed)
+        X = _archs(BUDGET_SIZES)
+        g = np.stack([gi(X) for gi in gs])
+        ok = (g <= 0).all(0)  # g(x) <= 0: a budget met exactly (g == 0) is met
+        assert ok.any() and (~ok).any() and (g == 0).any()
+        assert ((g[0] > 0) & (g[1] <= 0)).any() and ((g[0] <= 0) & (g[1] > 0)).any()
+        np.testing.assert_array_equal(p.feasible(X), ok)
+        cost, energy = p.cost(X), p.energy(X)
+        np.testing.assert_array_equal(cost[ok], energy[ok])  # ranked by the energy
+        # after every feasible one the infeasible ones, by total violation, INFEASIBLE added
+        viol = np.maximum(g, 0).sum(0)
+        np.testing.assert_allclose(cost[~ok], energy[~ok] + INFEASIBLE * (1 + viol[~ok]))
+        assert cost[ok].max() < cost[~ok].min()
+
+    @pytest.mark.parametrize("seed", [1, 2, 8])
+    def test_descend_stops_at_a_local_minimum_of_the_cost(self, seed: int) -> None:
+        """Brute force over every start: the end has no cheaper neighbour, costs no more
+        than the start, and a feasible start never ends infeasible (where descending the
+        objective alone would)."""
+        p, _ = _budgeted(seed)
+        objective_alone_breaks = 0
+        for x in _archs(BUDGET_SIZES):
+            end = descend(p, list(x))
+            around = np.array(_ball(BUDGET_SIZES, [end], 1))
+            c_end = float(p.cost(np.array([end]))[0])
+            assert p.cost(around).min() >= c_end
+            assert c_end <= float(p.cost(np.array([x]))[0])
+            if p.feasible(np.array([x]))[0]:
+                assert p.feasible(np.array([end]))[0]
+                alone = descend(p.model, list(x))
+                objective_alone_breaks += not p.feasible(np.array([alone]))[0]
+        assert objective_alone_breaks > 0
+
+    def test_descend_moves_only_to_a_strictly_cheaper_neighbour(self) -> None:
+        # (0, 0) costs 0 like its neighbour (1, 0), whose neighbour (1, 1) costs -1:
+        # (0, 0) has no cheaper neighbour, so it is where the descent ends
+        m = QuadraticModel([2, 2], np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, -1.0]))
+        X = _archs([2, 2])
+        assert list(m.energy(X)) == [0.0, 1.0, 0.0, -1.0]
+        assert descend(m, [0, 0]) == [0, 0]
+        assert descend(m, [1, 0]) == [1, 1]
+        # a gain within rounding (1e-12) is no move either; 2e-12 is
+        for gain, end in ((1e-12, [0]), (2e-12, [1])):
+            assert descend(QuadraticModel([2], np.array([0.0, -gain])), [0]) == end
+
+
+def _pick_reference(
+    p: QUBOProblem | QuadraticModel, cands: list[list[int]], taken: set[tuple[int, ...]]
+) -> tuple[list[int] | None, str]:
+    """pick_unseen's docstring over brute-force balls: the first untried candidate unless a
+    budget rules it out, else the cheapest untried architecture within one change of a
+    candidate, or (budgets, all of those break one) within two; ``None`` if none."""
+    unseen = [c for c in cands if tuple(c) not in taken]
+    budgets = isinstance(p, QUBOProblem) and bool(p.constraints)
+    if unseen and (not budgets or p.feasible(np.array([unseen[0]]))[0]):  # type: ignore[union-attr]
+        return unseen[0], "first"
+    best = None
+    for r in (1, 2) if budgets else (1,):
+        pool = [a for a in _ball(p.sizes, cands, r) if a not in taken]
+        if not pool:
+            continue
+        cost = p.cost(np.array(pool)) if isinstance(p, QUBOProblem) else p.energy(np.array(pool))
+        best = list(pool[int(np.argmin(cost))])
+        if not budgets or p.feasible(np.array(pool)).any():  # type: ignore[union-attr]
+            return best, f"ring {r}"
+    return best, "none feasible" if best is not None else "nothing"
+
+
+class TestPickUnseen:
+    def test_without_budgets_the_first_untried_candidate(self) -> None:
+        m = _model(0, BUDGET_SIZES)
+        assert pick_unseen(m, [[0, 0, 0], [1, 1, 1]], {(0, 0, 0)}) == [1, 1, 1]
+        p = QUBOProblem(m, np.zeros(3, dtype=np.int64))
+        assert pick_unseen(p, [[0, 0, 0], [1, 1, 1]], {(0, 0, 0)}) == [1, 1, 1]
+        # every candidate tried: the cheapest untried neighbour (of the model's energy)
+        taken: set[tuple[int, ...]] = {(0, 0, 0), (1, 1, 1)}
+        for prob in (m, p):
+            assert (
+                pick_unseen(prob, [[0, 0, 0]], taken)
+                == _pick_reference(prob, [[0, 0, 0]], taken)[0]
+            )
+
+    def test_the_documented_choice_on_random_budgets(self) -> None:
+        rng = np.random.default_rng(7)
+        archs = [tuple(int(v) for v in a) for a in _archs(BUDGET_SIZES)]
+        how = set()
+        for case in range(240):
+            p, _ = _budgeted(case % 12, tight=float(rng.choice([0.0, 1.0, 2.0])))
+            cands = [
+                list(archs[i]) for i in rng.choice(18, size=int(rng.integers(0, 4)), replace=False)
+            ]
+            taken = {archs[i] for i in rng.choice(18, size=int(rng.integers(0, 17)), replace=False)}
+            expected, branch = _pick_reference(p, cands, set(taken))
+            assert pick_unseen(p, cands, set(taken)) == expected, (case, branch)
+            how.add(branch)
+        assert how == {"first", "ring 1", "ring 2", "none feasible", "nothing"}
+
+    def test_ring_two_when_ring_one_breaks_a_budget_by_a_little(self) -> None:
+        """An infeasible architecture of negative energy and a small violation costs
+        less than INFEASIBLE: it must not stop the search before the feasible one."""
+        m = _table_model([[-0.5, -0.5], [-0.5, 0.5]], [2, 2])
+
+        def g(X: np.ndarray) -> np.ndarray:
+            return np.where((X[:, 0] == 1) & (X[:, 1] == 1), -1.0, 1e-7)
+
+        p = QUBOProblem(m, np.zeros(2, dtype=np.int64), (Constraint("g", _zero([2, 2]), exact=g),))
+        X = _archs([2, 2])
+        assert (p.cost(X)[~p.feasible(X)] < INFEASIBLE).any()
+        assert pick_unseen(p, [[0, 0]], set()) == [1, 1]
+
+    def test_no_third_ring(self) -> None:
+        # the only feasible architecture is 3 changes away: the cheapest of the two rings
+        sizes = [2, 2, 2]
+        m = _table_model([[0.0, 0.1], [0.0, 0.2], [0.0, 0.4]], sizes)
+
+        def g(X: np.ndarray) -> np.ndarray:
+            return np.where(X.sum(1) == 3, -1.0, 1.0)
+
+        p = QUBOProblem(m, np.zeros(3, dtype=np.int64), (Constraint("g", _zero(sizes), exact=g),))
+        got = pick_unseen(p, [[0, 0, 0]], {(0, 0, 0)})
+        assert got == [1, 0, 0]  # cheapest untried within two changes, all infeasible
+        # every candidate and neighbour tried: the second ring still answers
+        taken: set[tuple[int, ...]] = {(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)}
+        assert pick_unseen(p, [[0, 0, 0]], taken) == [1, 1, 0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
@@ -338,6 +338,9 @@ def pick_unseen(
             continue
         e = score(np.array(pool))
         best = pool[int(np.argmin(e))]
-        if not constrained or e.min() < INFEASIBLE:
+        # "all of those break one" read from the budgets, not from e < INFEASIBLE: an
+        # infeasible cost is energy + INFEASIBLE * (1 + violation), below INFEASIBLE
+        # when the energy is below -INFEASIBLE * violation (a small violation)
+        if not constrained or cast(QUBOProblem, problem).feasible(np.array(pool)).any():
             return best
     return best
