@@ -181,7 +181,9 @@ class IQPEmbedding:
 
     def _pairs(self) -> list[tuple[int, int]]:
         ws = _wires(self.wires)
-        return [tuple(p) for p in self.pattern] if self.pattern else list(combinations(ws, 2))  # type: ignore[misc]
+        if self.pattern is None:  # an empty pattern means no pairs, as in PennyLane
+            return list(combinations(ws, 2))
+        return [tuple(p) for p in self.pattern]  # type: ignore[misc]
 
     def shape(self) -> tuple[int, ...]:
         """No trainable weights."""
@@ -314,7 +316,7 @@ class RotationLayer:
     def resources(self) -> Counter[str]:
         """Gate counts by type."""
         n = len(_wires(self.wires))
-        return Counter({"r" + r.lower(): n for r in self.rotations})
+        return Counter("r" + r.lower() for r in self.rotations for _ in range(n))
 
     def build(self, circuit: Circuit) -> None:
         ws = _wires(self.wires)
