@@ -368,6 +368,8 @@ def test_gate_matrices_and_diagonal_phases() -> None:
 
     with MODE:
         assert gate_matrix("rx", torch.tensor([0.3]), device=DEV).device.type == DEV
+        # angles already on the device, no device named: the matrix stays with them
+        assert gate_matrix("crz", torch.tensor([0.3], device=DEV)).device.type == DEV
         assert gate_matrix("cnot", device=DEV).device.type == DEV
         state = torch.zeros(3, 8, dtype=torch.complex64, device=DEV)
         # host values on purpose (what this test checks); the signature in src says Tensor

@@ -80,6 +80,13 @@ def test_a_batch_of_angles_in_either_precision(name: str) -> None:
     low = gate_matrix(name, params, dtype=torch.complex64)
     assert low.dtype == torch.complex64
     np.testing.assert_allclose(low.numpy(), want, rtol=0, atol=2e-6)
+    assert torch.equal(low, single)  # built in float32, as the simulator's paths build it
+    # float32 angles asked for in complex128 are widened before the build: the matrix
+    # of those (rounded) angles to float64 precision, not float32's
+    rounded = params.float()
+    wide = gate_matrix(name, rounded)
+    exact = np.stack([[_truth(name, a) for a in b] for b in rounded.double().numpy()])
+    np.testing.assert_allclose(wide.numpy(), exact, rtol=0, atol=1e-14)
 
 
 @pytest.mark.parametrize("name", sorted(n for n, s in GATES.items() if s.n_params))
