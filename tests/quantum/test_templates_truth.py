@@ -474,7 +474,9 @@ ERRORS: list[tuple[Callable[[], object], type[Exception], str]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("make", "exc", "message"), ERRORS, ids=lambda v: str(v)[:40])
+@pytest.mark.parametrize(
+    ("make", "exc", "message"), ERRORS, ids=[f"{i}-{m[:30]}" for i, (_, _, m) in enumerate(ERRORS)]
+)
 def test_invalid_options_raise_with_their_message(
     make: Callable[[], object], exc: type[Exception], message: str
 ) -> None:
