@@ -9,16 +9,20 @@ it is documented to be.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import optuna
+import pytest
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import Statevector
 from scipy import stats
 
 from quarch.objectives import Objective
+from quarch.search import QUBOProblem, Register
+from quarch.search._surrogate import CircuitSizeError, QuadraticModel, n_features
 from quarch.space import Choice, Space
 
 #: Three choices of 4, 3 and 5 options: 60 architectures.
@@ -84,3 +88,34 @@ def ry_ring_probs(n: int, layers: int, theta: np.ndarray) -> np.ndarray:
         ry_layer()
     assert k == theta.size
     return np.asarray(Statevector(qc).probabilities())
+
+
+def solves_each_problem_on_the_register(solver: Any) -> None:
+    """Two choices of 2 and 3 options (3 qubits): a circuit solver's 128 measurements of
+    each of two problems hold the brute-force optimum of the problem's energy, every one
+    a valid architecture."""
+    sizes = [2, 3]
+    w = np.random.default_rng(1).standard_normal(n_features(sizes))
+    m = QuadraticModel(sizes, w)
+    archs = np.array(list(itertools.product(range(2), range(3))))
+    best = archs[int(np.argmin(m.energy(archs)))].tolist()
+    out = solver([QUBOProblem(m, np.zeros(2, dtype=np.int64))] * 2, np.random.default_rng(0))
+    assert out.counters == {} and len(out.candidates) == 2
+    for X in out.candidates:
+        assert X.shape == (128, 2)
+        assert ((X >= 0) & (sizes > X)).all()
+        assert best in X.tolist()
+
+
+def narrow_register_is_refused_when_called(make: Callable[[Register], Any], name: str) -> None:
+    """A solver on a 4-qubit register that may not decompose, given a problem of 6
+    qubits, refuses it when called, naming itself."""
+    sizes = [4, 4, 4]
+    m = QuadraticModel(sizes, np.zeros(n_features(sizes)))
+    solver = make(Register(max_qubits=4, decompose=False))
+    with pytest.raises(CircuitSizeError) as e:
+        solver([QUBOProblem(m, np.zeros(3, dtype=np.int64))], np.random.default_rng(0))
+    assert str(e.value).startswith(
+        f"{name} simulates 2**n amplitudes and allows max_qubits=4, but decompose=False "
+        "and the register needs n=6 qubits"
+    )

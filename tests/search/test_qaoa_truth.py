@@ -21,16 +21,20 @@ from qiskit.circuit.library import DiagonalGate, PauliEvolutionGate
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from quarch.objectives import Objective
-from quarch.search import QAOASampler, QAOASolver, QUBOProblem, QUBOSampler, Register, make_sampler
+from quarch.search import QAOASampler, QAOASolver, QUBOSampler, Register, make_sampler
 from quarch.search._qaoa import optimize_qaoa, qaoa_probs
-from quarch.search._surrogate import (
-    CircuitSizeError,
-    QuadraticModel,
-    n_features,
-    single_thread,
-)
+from quarch.search._surrogate import single_thread
 
-from ._reference import BUDGET, SPACE, cheap, chi_square_p, standardized, trace
+from ._reference import (
+    BUDGET,
+    SPACE,
+    cheap,
+    chi_square_p,
+    narrow_register_is_refused_when_called,
+    solves_each_problem_on_the_register,
+    standardized,
+    trace,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -252,31 +256,10 @@ class TestSolver:
         assert str(e.value) == message
 
     def test_solves_each_problem_on_the_register(self) -> None:
-        """Two choices of 2 and 3 options (3 qubits): the 128 measurements hold the
-        brute-force optimum of the problem's energy, every one a valid architecture."""
-        sizes = [2, 3]
-        w = np.random.default_rng(1).standard_normal(n_features(sizes))
-        m = QuadraticModel(sizes, w)
-        archs = np.array(list(itertools.product(range(2), range(3))))
-        best = archs[int(np.argmin(m.energy(archs)))].tolist()
-        out = QAOASolver()([QUBOProblem(m, np.zeros(2, dtype=np.int64))] * 2,
-                          np.random.default_rng(0))  # fmt: skip
-        assert out.counters == {} and len(out.candidates) == 2
-        for X in out.candidates:
-            assert X.shape == (128, 2)
-            assert ((X >= 0) & (sizes > X)).all()
-            assert best in X.tolist()
+        solves_each_problem_on_the_register(QAOASolver())
 
     def test_a_register_too_narrow_is_refused_when_called(self) -> None:
-        sizes = [4, 4, 4]
-        m = QuadraticModel(sizes, np.zeros(n_features(sizes)))
-        solver = QAOASolver(register=Register(max_qubits=4, decompose=False))
-        with pytest.raises(CircuitSizeError) as e:
-            solver([QUBOProblem(m, np.zeros(3, dtype=np.int64))], np.random.default_rng(0))
-        assert str(e.value).startswith(
-            "qaoa simulates 2**n amplitudes and allows max_qubits=4, but decompose=False "
-            "and the register needs n=6 qubits"
-        )
+        narrow_register_is_refused_when_called(lambda reg: QAOASolver(register=reg), "qaoa")
 
     def test_boundaries_are_accepted(self) -> None:
         s = QAOASolver(p=1, steps=0, lr=1.0, shots=1)
