@@ -217,6 +217,21 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_device_placement.py::test_every_gate",
          "tests/quantum/test_device_placement.py::test_gate_matrices_and_diagonal_phases"],
     ),
+    "circuit-measurements": (
+        ["src/quarch/quantum/circuit.py", "src/quarch/quantum/measurements.py"],
+        ["tests/quantum/test_measurements.py", "tests/quantum/test_simulator.py",
+         "tests/quantum/test_templates.py", "tests/quantum/test_templates_truth.py",
+         "tests/quantum/test_gates_truth.py", "tests/quantum/test_pennylane_source.py",
+         "tests/quantum/test_qasm.py", "tests/quantum/test_metrics_truth.py",
+         "tests/quantum/test_simulator_entry.py"],
+    ),
+    "surrogates": (
+        ["src/quarch/search/_surrogate.py", "src/quarch/search/_models.py",
+         "src/quarch/search/_gp.py", "src/quarch/search/_fm.py"],
+        ["tests/search/test_models.py", "tests/search/test_gp.py",
+         "tests/search/test_qubo_truth.py", "tests/search/test_annealers_truth.py",
+         "tests/search/test_screened_moves_replayed.py"],
+    ),
 }  # fmt: skip
 
 
