@@ -6,6 +6,7 @@ of the posterior mean."""
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -13,8 +14,9 @@ import optuna
 import pytest
 
 from quarch.search import QUBOSampler
+from quarch.search._problem import INFEASIBLE, Constraint, QUBOProblem
 from quarch.search._qubo import _swaps
-from quarch.search._surrogate import QuadraticModel, fit_quadratic, rank_scores
+from quarch.search._surrogate import QuadraticModel, fit_quadratic, n_features, rank_scores
 
 OPS = ("a", "b", "c")
 SIZES = [3, 3, 3, 3]  # 81 architectures, every choice over the same options
@@ -127,3 +129,52 @@ def test_several_objectives_never_escape() -> None:
         return xs
 
     assert run(escape_after=6, escape_patience=0) == run()
+
+
+def _budget(blocked: set[tuple[int, ...]]) -> Constraint:
+    """An exact budget broken by 1e-7 on ``blocked``, met by 1 elsewhere (its model
+    says nothing)."""
+
+    def g(X: np.ndarray) -> np.ndarray:
+        return np.array([1e-7 if tuple(x) in blocked else -1.0 for x in X])
+
+    return Constraint("g", QuadraticModel(SIZES, np.zeros(n_features(SIZES))), exact=g)
+
+
+class _OneMean:
+    """Stands in for the surrogates: every call returns the same posterior mean."""
+
+    def __init__(self, mean: QUBOProblem) -> None:
+        self.mean = mean
+
+    def problems(self, *args: object, **kwargs: object) -> list[QUBOProblem]:
+        return [self.mean]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_swap_takes_the_best_swap_that_meets_the_budgets(seed: int) -> None:
+    """Brute force: trials by rank, the first with an untried swap that meets an exact
+    budget gives its swap of least energy. The best trial's swaps all break the budget
+    by 1e-7 at negative energies (costs below INFEASIBLE): they must be passed over for
+    the next trial's."""
+    rng = np.random.default_rng(seed)
+    f = [rng.uniform(-3.0, -1.0, 3) for _ in SIZES]
+    w = np.zeros(n_features(SIZES))
+    w[: sum(SIZES)] = np.concatenate(f)
+    X = np.array([[*rng.permutation(3).tolist(), int(rng.integers(3))] for _ in range(3)])
+    rank = rng.permutation(3).astype(float)
+    order = np.argsort(rank, kind="stable")
+    first = {tuple(s) for s in _swaps([OPS] * 4, X[order[0]])}
+    mean = QUBOProblem(QuadraticModel(SIZES, w), X[order[0]], (_budget(first),))
+    trap = min(first, key=lambda x: float(mean.energy(np.array([x]))[0]))
+    assert mean.cost(np.array([trap]))[0] < INFEASIBLE  # the trap is set
+    s = QUBOSampler(escape_top=2)
+    s._models = _OneMean(mean)  # type: ignore[assignment]
+    hist = SimpleNamespace(rank=rank, choices=[OPS] * 4, X=X)
+    taken = {tuple(int(v) for v in x) for x in X}
+    cands = [c for c in _swaps([OPS] * 4, X[order[1]]) if tuple(c) not in taken | first]
+    e = [sum(f[j][c[j]] for j in range(4)) for c in cands]
+    assert s._swap(hist, rng, taken) == cands[int(np.argmin(e))]  # type: ignore[arg-type]
+    # the second trial's swaps taken as well: escape_top=2 stops there
+    taken |= {tuple(c) for c in cands}
+    assert s._swap(hist, rng, taken) is None  # type: ignore[arg-type]

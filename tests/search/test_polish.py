@@ -5,14 +5,16 @@ brute force over a small space and an independent fit of the mean."""
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 
 import numpy as np
 import optuna
 import pytest
 
 from quarch.search import QUBOSampler
+from quarch.search._problem import INFEASIBLE, Constraint, QUBOProblem
 from quarch.search._qubo import _ball
-from quarch.search._surrogate import QuadraticModel, fit_quadratic, rank_scores
+from quarch.search._surrogate import QuadraticModel, fit_quadratic, n_features, rank_scores
 
 SIZES = [3, 4, 3, 2]  # 72 architectures
 
@@ -74,3 +76,58 @@ def test_off_by_default_and_checked() -> None:
         QUBOSampler(polish_radius=4)
     with pytest.raises(ValueError, match=r"polish_after must be an integer >= 0; got -1"):
         QUBOSampler(polish_after=-1)
+
+
+def _table_model(f: list[np.ndarray]) -> QuadraticModel:
+    """The model ``sum_j f[j][x_j]`` (no pair terms)."""
+    w = np.zeros(n_features(SIZES))
+    w[: sum(SIZES)] = np.concatenate(f)
+    return QuadraticModel(SIZES, w)
+
+
+def _budget(blocked: set[tuple[int, ...]]) -> Constraint:
+    """An exact budget broken by 1e-7 on ``blocked``, met by 1 elsewhere (its model
+    says nothing)."""
+
+    def g(X: np.ndarray) -> np.ndarray:
+        return np.array([1e-7 if tuple(x) in blocked else -1.0 for x in X])
+
+    return Constraint("g", QuadraticModel(SIZES, np.zeros(n_features(SIZES))), exact=g)
+
+
+class _OneMean:
+    """Stands in for the surrogates: every call returns the same posterior mean."""
+
+    def __init__(self, mean: QUBOProblem) -> None:
+        self.mean = mean
+
+    def problems(self, *args: object, **kwargs: object) -> list[QUBOProblem]:
+        return [self.mean]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_polish_takes_the_best_neighbour_that_meets_the_budgets(seed: int) -> None:
+    """Brute force over the ball: the least energy among the untried neighbours that
+    meet an exact budget. The neighbour of least energy overall breaks it by 1e-7 at a
+    negative energy, so its cost is below INFEASIBLE: it must still be passed over."""
+    rng = np.random.default_rng(seed)
+    f = [rng.uniform(-3.0, -1.0, k) for k in SIZES]
+    centre = np.array([int(rng.integers(k)) for k in SIZES])
+    ball = np.array(_ball(SIZES, centre, 2))
+    energy = sum(f[j][ball[:, j]] for j in range(len(SIZES)))
+    trap = tuple(int(v) for v in ball[int(np.argmin(energy))])
+    blocked = {trap} | {tuple(int(v) for v in x) for x in ball[rng.random(len(ball)) < 0.3]}
+    mean = QUBOProblem(_table_model(f), centre, (_budget(blocked),))
+    assert mean.cost(np.array([trap]))[0] < INFEASIBLE  # the trap is set
+    s = QUBOSampler(polish_radius=2)
+    s._models = _OneMean(mean)  # type: ignore[assignment]
+    hist = SimpleNamespace(best=lambda: 0, sizes=SIZES, X=np.array([centre]))
+    taken = {tuple(int(v) for v in centre)}
+    taken |= {tuple(int(v) for v in x) for x in ball[rng.random(len(ball)) < 0.2]}
+    free = [x for x in ball if tuple(x) not in taken and tuple(x) not in blocked]
+    expect = free[int(np.argmin([sum(f[j][x[j]] for j in range(len(SIZES))) for x in free]))]
+    assert s._polish(hist, rng, taken) == expect.tolist()  # type: ignore[arg-type]
+    # every untried neighbour breaks the budget: nothing to polish
+    everything = {tuple(int(v) for v in x) for x in ball}
+    s._models = _OneMean(QUBOProblem(mean.model, centre, (_budget(everything),)))  # type: ignore[assignment]
+    assert s._polish(hist, rng, set()) is None  # type: ignore[arg-type]

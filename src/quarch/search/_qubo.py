@@ -167,7 +167,6 @@ from quarch.search._annealers import DimodSolver, SASolver, SQASolver, check_sli
 from quarch.search._common import History, PopulationSampler, Proposal, check_float, check_int
 from quarch.search._models import CheapMetrics, Surrogates
 from quarch.search._problem import (
-    INFEASIBLE,
     Constraint,
     QUBOProblem,
     Solution,
@@ -399,9 +398,7 @@ class QUBOSampler(PopulationSampler):
                 if tuple(x) not in taken]  # fmt: skip
         if not ball:
             return None
-        cost = mean.cost(np.array(ball))
-        i = int(np.argmin(cost))
-        return ball[i] if cost[i] < INFEASIBLE else None
+        return _best_feasible(mean, ball)
 
     def _problems(self, hist: History, rng: np.random.Generator, n: int) -> list[QUBOProblem]:
         """``n`` Thompson samples of the surrogates fitted to ``hist``, as solver
@@ -425,10 +422,9 @@ class QUBOSampler(PopulationSampler):
             cands = [x for x in _swaps(hist.choices, hist.X[i]) if tuple(x) not in taken]
             if not cands:
                 continue
-            cost = mean.cost(np.array(cands))
-            j = int(np.argmin(cost))
-            if cost[j] < INFEASIBLE:
-                return cands[j]
+            pick = _best_feasible(mean, cands)
+            if pick is not None:
+                return pick
         return None
 
     def _stalled(self, hist: History) -> bool:
@@ -476,6 +472,19 @@ def _ball(sizes: Sequence[int], centre: np.ndarray, radius: int) -> list[Proposa
                     x[j] = o
                 out.append(x)
     return out
+
+
+def _best_feasible(mean: QUBOProblem, cands: list[Proposal]) -> Proposal | None:
+    """The candidate of least posterior-mean energy among those meeting the budgets,
+    ``None`` when none does. Feasibility is read from the budgets, not from ``cost <
+    INFEASIBLE``: an infeasible cost is ``energy + INFEASIBLE * (1 + violation)``, below
+    ``INFEASIBLE`` whenever the energy is below ``-INFEASIBLE * violation`` (a negative
+    energy and a small violation)."""
+    X = np.array(cands)
+    ok = mean.feasible(X)
+    if not ok.any():
+        return None
+    return cands[int(np.argmin(np.where(ok, mean.energy(X), np.inf)))]
 
 
 def _swaps(choices: Sequence[tuple[Any, ...]], x: np.ndarray) -> list[Proposal]:
