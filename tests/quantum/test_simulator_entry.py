@@ -609,7 +609,26 @@ def test_rows_without_features_keep_their_batch() -> None:
     assert out.shape == (3, 1)
     want = torch.cos(layer.weights.detach()).expand(3, 1)
     torch.testing.assert_close(out.detach(), want)
-    assert layer(torch.zeros(0)).shape == (1, 1)  # one sample without features
+    assert layer(torch.zeros(0)).shape == (1,)  # one sample without features, unbatched
+
+
+def test_one_sample_unbatched_is_the_row_of_its_batch() -> None:
+    """Like ``torch.nn.Linear``: ``[n_inputs]`` in, ``[n_outputs]`` out, equal to the
+    batch of one's row, with gradients to the input; a wrong width names the shape
+    given."""
+    circuit = Circuit(2).ry(0, Input(0)).ry(1, Input(1)).cnot(0, 1).rz(1, Weight(0))
+    layer = QuantumLayer(circuit, ["Z0", "X1", "Z0 Z1"], dtype=torch.complex128)
+    x = torch.tensor([0.3, -1.1], dtype=torch.float64, requires_grad=True)
+    out = layer(x)
+    assert out.shape == (3,)
+    torch.testing.assert_close(out, layer(x[None])[0])
+    # <Z0> = cos(x0) after RY(x0) on |0>, whatever follows on wire 1
+    torch.testing.assert_close(out[0], torch.cos(x[0]))
+    out[0].backward()
+    assert x.grad is not None
+    torch.testing.assert_close(x.grad, torch.tensor([-math.sin(0.3), 0.0], dtype=torch.float64))
+    with pytest.raises(SimulationError, match=r"inputs must have shape \[batch, 2\]; got \(3,\)"):
+        layer(torch.zeros(3, dtype=torch.float64))
 
 
 def test_a_batch_of_no_rows_is_empty_and_backpropagates() -> None:

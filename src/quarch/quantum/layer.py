@@ -23,8 +23,9 @@ _COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 class QuantumLayer(torch.nn.Module):
     """A circuit with its trainable weights as a ``torch.nn.Module``.
 
-    ``forward(inputs [batch, n_inputs]) -> [batch, n_observables]`` (real), so a
-    classical front-end can feed it and Adam can train it. Weights start uniform in
+    ``forward(inputs [batch, n_inputs]) -> [batch, n_observables]`` (real; one sample
+    ``[n_inputs]`` gives ``[n_observables]``), so a classical front-end can feed it and
+    Adam can train it. Weights start uniform in
     ``[0, 2*pi)`` from ``generator`` (or torch's global generator), so
     ``torch.manual_seed`` makes a model reproducible. ``torch.compile`` of a model
     holding the layer compiles the rest of the model; the circuit runs as it does
@@ -82,7 +83,10 @@ class QuantumLayer(torch.nn.Module):
         return len(self.observables)
 
     def forward(self, inputs: torch.Tensor | None = None) -> torch.Tensor:
-        """Expectations ``[batch, n_outputs]`` for inputs ``[batch, n_inputs]``."""
+        """Expectations ``[batch, n_outputs]`` for inputs ``[batch, n_inputs]``; one
+        sample ``[n_inputs]`` gives ``[n_outputs]``, as ``torch.nn.Linear`` answers an
+        unbatched input (it used to give ``[1, n_outputs]``, which a loss against a 1-D
+        target broadcasts without a word)."""
         if inputs is not None and inputs.device != self.weights.device:
             raise SimulationError(
                 f"inputs are on {inputs.device} but the layer's weights are on "
@@ -91,7 +95,8 @@ class QuantumLayer(torch.nn.Module):
         if self.weights.dtype != _real(self.plan.dtype):  # weights replaced, not via .to
             self._follow_weights(refuse=True)
         # the words were parsed once, in __init__
-        return self.plan._execute(inputs, self.weights, None, self.observables)
+        out = self.plan._execute(inputs, self.weights, None, self.observables)
+        return out[0] if inputs is not None and inputs.dim() == 1 else out
 
     def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> Any:
         """``.double()``, ``.float()``, ``.to(dtype)``: the plan follows the weights

@@ -362,11 +362,12 @@ class ExecutionPlan:
                 )
             # a list is read at the plan's precision (as_tensor alone would make float32)
             inputs = torch.as_tensor(inputs, device=device, dtype=_seq_dtype(inputs, real))
+            given = tuple(inputs.shape)
             if inputs.dim() == 1:
                 inputs = inputs[None]
             if inputs.dim() != 2 or inputs.shape[1] != self.n_inputs:
                 raise SimulationError(
-                    f"inputs must have shape [batch, {self.n_inputs}]; got {tuple(inputs.shape)}"
+                    f"inputs must have shape [batch, {self.n_inputs}]; got {given}"
                 )
             inputs = inputs.to(real)
             batch = inputs.shape[0]
