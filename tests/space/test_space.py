@@ -93,6 +93,22 @@ class TestInputs:
         with pytest.raises(SpaceError, match="not an allowed value"):
             s.validate({"x": True})
 
+    def test_indices_are_whole_numbers(self) -> None:
+        """numpy integers and whole floats name their option; a fraction, a bool or a
+        string is refused (``int(1.7)`` used to pick option 1 without a word)."""
+        s = _space([3, 2])
+        want = {"c0": s.choices[0].options[2], "c1": s.choices[1].options[1]}
+        assert s.from_indices([2, 1]) == want
+        assert s.from_indices(np.array([2, 1])) == want
+        assert s.from_indices(np.array([2.0, 1.0])) == want
+        for bad, shown in [(1.7, "1.7"), (True, "True"), ("1", "'1'"), (np.float64(0.5), "0.5")]:
+            with pytest.raises(
+                SpaceError, match=rf"index of 'c0' must be a whole number; got {shown}$"
+            ):
+                s.from_indices([bad, 0])  # type: ignore[list-item]
+        with pytest.raises(SpaceError, match=r"index 3 out of range for 'c0': allowed 0..2"):
+            s.from_indices([3.0, 0])  # type: ignore[list-item]
+
     def test_wrong_bit_length(self) -> None:
         with pytest.raises(SpaceError, match="expected 3 onehot bits"):
             _space([3]).from_bits([1, 0])

@@ -111,6 +111,19 @@ class Choice:
         return math.ceil(math.log2(len(self.options))) if len(self.options) > 1 else 0
 
 
+def _index(raw: Any, name: str) -> int:
+    """An option index as an ``int``: integers (numpy's too) and whole floats (``2.0``
+    from a float array); ``int(1.7)`` used to pick option 1 without a word, and
+    ``True`` option 1."""
+    if not isinstance(raw, (bool, np.bool_)):
+        if isinstance(raw, (int, np.integer)):
+            return int(raw)
+        if isinstance(raw, (float, np.floating)) and float(raw).is_integer():
+            return int(raw)
+    shown = raw.item() if isinstance(raw, np.generic) else raw  # 0.5, not np.float64(0.5)
+    raise SpaceError(f"index of {name!r} must be a whole number; got {shown!r}")
+
+
 def _check_encoding(encoding: str) -> None:
     if encoding not in _ENCODINGS:
         raise SpaceError(f"encoding must be one of {list(_ENCODINGS)}; got {encoding!r}")
@@ -256,15 +269,15 @@ class Space:
         self.validate(arch)
         return [c.index(arch[c.name]) for c in self.choices]
 
-    def from_indices(self, indices: Sequence[int]) -> Arch:
+    def from_indices(self, indices: Sequence[int] | np.ndarray) -> Arch:
         """Inverse of :meth:`to_indices` (does not check the constraint)."""
         if len(indices) != len(self.choices):
             raise SpaceError(
                 f"expected {len(self.choices)} indices for space {self.name!r}; got {len(indices)}"
             )
         out: Arch = {}
-        for c, i in zip(self.choices, indices, strict=True):
-            i = int(i)
+        for c, raw in zip(self.choices, indices, strict=True):
+            i = _index(raw, c.name)
             if not 0 <= i < len(c):
                 raise SpaceError(f"index {i} out of range for {c.name!r}: allowed 0..{len(c) - 1}")
             out[c.name] = c.options[i]
