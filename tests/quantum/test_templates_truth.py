@@ -146,7 +146,7 @@ ALLOWED = "none, linear, ring, full, odd, even, range-r"
 
 @pytest.mark.parametrize(
     ("n", "pattern"),
-    [(1, "star"), (1, "ring-2"), *((3, p) for p in ("star", "range-two", "range-", "ring-2"))],
+    [*((n, p) for n in (0, 1, 3) for p in ("star", "range-two", "range-", "ring-2", "range-1.5"))],
 )
 def test_entangler_pairs_unknown_pattern_message(n: int, pattern: str) -> None:
     msg = f"unknown entanglement pattern {pattern!r}; allowed: {ALLOWED}"
@@ -158,6 +158,13 @@ def test_entangler_pairs_unknown_pattern_message(n: int, pattern: str) -> None:
 def test_entangler_pairs_range_out_of_bounds_message(n: int, r: int) -> None:
     msg = f"pattern 'range-{r}' needs a range in [1, {n - 1}]; got {r}"
     with _exact(CircuitError, msg):
+        entangler_pairs(n, f"range-{r}")
+
+
+@pytest.mark.parametrize(("n", "r"), [(0, 0), (1, 0), (1, -2)])
+def test_entangler_pairs_range_below_one_on_one_wire_message(n: int, r: int) -> None:
+    """No pairs to make on one wire, but a range below 1 is ill-formed on any."""
+    with _exact(CircuitError, f"pattern 'range-{r}' needs a range of 1 or more; got {r}"):
         entangler_pairs(n, f"range-{r}")
 
 

@@ -50,11 +50,12 @@ def entangler_pairs(n_wires: int, pattern: str) -> list[tuple[int, int]]:
     """
     n = n_wires
     p = pattern.lower()
+    r = _range(pattern) if p.startswith("range-") else None
+    if r is None and p not in ("none", "linear", "ring", "full", "odd", "even"):
+        raise CircuitError(_bad_pattern(pattern))
     if p == "none" or n < 2:
-        if p not in ("none", "linear", "ring", "full", "odd", "even") and not p.startswith(
-            "range-"
-        ):
-            raise CircuitError(_bad_pattern(pattern))
+        if r is not None and r < 1:  # ill-formed on any number of wires
+            raise CircuitError(f"pattern {pattern!r} needs a range of 1 or more; got {r}")
         return []
     if p == "linear":
         return [(i, i + 1) for i in range(n - 1)]
@@ -66,16 +67,21 @@ def entangler_pairs(n_wires: int, pattern: str) -> list[tuple[int, int]]:
         return [(i, i + 1) for i in range(0, n - 1, 2)]
     if p == "odd":
         return [(i, i + 1) for i in range(1, n - 1, 2)]
-    if p.startswith("range-"):
-        try:
-            r = int(p[6:])
-        except ValueError:
-            raise CircuitError(_bad_pattern(pattern)) from None
+    if r is not None:
         if not 1 <= r < n:
             raise CircuitError(f"pattern {pattern!r} needs a range in [1, {n - 1}]; got {r}")
         pairs = [(i, (i + r) % n) for i in range(n)]
         return list(dict.fromkeys(pairs))
     raise CircuitError(_bad_pattern(pattern))
+
+
+def _range(pattern: str) -> int:
+    """``r`` of a ``range-r`` pattern; one with no whole number after the dash is an
+    unknown pattern, on one wire too (it used to pass there, answering no pairs)."""
+    try:
+        return int(pattern[6:])
+    except ValueError:
+        raise CircuitError(_bad_pattern(pattern)) from None
 
 
 def _bad_pattern(pattern: str) -> str:
