@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -1121,21 +1122,14 @@ def test_a_task_factory_of_no_parameters(
     assert json.loads(out)["task"] == "toy"
 
 
-def test_workers_beyond_the_work_are_not_started(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """``--workers 64`` with 2 trials spawned 63 processes (each importing torch), and a
-    benchmark's ``--workers 64`` of 1 run made a pool of 64: at most one per trial (per
-    run) now."""
+def _idle_workers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Spawned workers that never work (this process does the trials): the names of
+    those started are appended to the list returned."""
     import multiprocessing
-    import multiprocessing.context
-
-    from quarch.benchmark import run_benchmark
-    from quarch.testing.evaluators import ArithmeticEvaluator
 
     started: list[str] = []
 
-    class _Idle:  # a spawned worker that never works: this process does the trials
+    class _Idle:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             started.append(kwargs.get("name", ""))
 
@@ -1152,6 +1146,50 @@ def test_workers_beyond_the_work_are_not_started(
             pass
 
     monkeypatch.setattr(multiprocessing.get_context("spawn"), "Process", _Idle)
+    return started
+
+
+@pytest.mark.parametrize(("workers", "cores"), [(3, 2), (2, 2), (4, 1)])
+def test_more_workers_than_cores_run_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, workers: int, cores: int
+) -> None:
+    """Workers beyond the cores gain no speed and each holds its own torch: the run
+    goes on, with one warning line saying so; as many workers as cores say nothing."""
+    from quarch._warnings import QuarchWarning
+    from quarch.testing.evaluators import ArithmeticEvaluator
+
+    started = _idle_workers(monkeypatch)
+    monkeypatch.setattr("quarch.study._parallel._cores", lambda: cores)
+    cfg = SearchConfig(space="mlp", dataset="iris", trials=4, workers=workers,
+                       out=str(tmp_path / "run"))  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert run_search(cfg, progress=False, evaluator=ArithmeticEvaluator()).done == 4
+    said = [str(w.message) for w in caught if w.category is QuarchWarning]
+    assert len(started) == workers - 1
+    if workers <= cores:
+        assert said == []
+    else:
+        assert said == [
+            f"{workers} workers on {cores} core(s): they share the cores at one torch "
+            f"thread each, and each holds its own torch and data in memory; --workers "
+            f"{cores} uses the same cores"
+        ]
+
+
+def test_workers_beyond_the_work_are_not_started(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``--workers 64`` with 2 trials spawned 63 processes (each importing torch), and a
+    benchmark's ``--workers 64`` of 1 run made a pool of 64: at most one per trial (per
+    run) now."""
+    import multiprocessing
+    import multiprocessing.context
+
+    from quarch.benchmark import run_benchmark
+    from quarch.testing.evaluators import ArithmeticEvaluator
+
+    started = _idle_workers(monkeypatch)
     cfg = SearchConfig(space="mlp", dataset="iris", trials=2, workers=64,
                        out=str(tmp_path / "run"))  # fmt: skip
     assert run_search(cfg, progress=False, evaluator=ArithmeticEvaluator()).done == 2

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from quarch._warnings import warn
 from quarch.study._worker import fail_dead_trials, work
 
 if TYPE_CHECKING:
@@ -109,6 +110,14 @@ def _stop(procs: list[Any], grace: float = 15.0) -> None:
         p.join(timeout=5)
 
 
+def _cores() -> int:
+    """Cores this process may run on: its CPU affinity where the system has one (a
+    container or ``taskset`` grants fewer than ``os.cpu_count()`` counts)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def run_workers(
     study: optuna.Study,
     *,
@@ -140,7 +149,14 @@ def run_workers(
     run_dir = config.run_dir
     spec = storage if storage is not None else Run.open(run_dir).storage
     n = min(config.workers, config.trials)  # a worker beyond the budget has no trial
-    threads = max(1, (os.cpu_count() or 1) // n)
+    cores = _cores()
+    if n > cores:
+        warn(
+            f"{n} workers on {cores} core(s): they share the cores at one torch thread "
+            f"each, and each holds its own torch and data in memory; --workers {cores} "
+            f"uses the same cores"
+        )
+    threads = max(1, cores // n)
     ctx = multiprocessing.get_context("spawn")
     saved = {k: os.environ.get(k) for k in thread_env(threads)}
     os.environ.update(thread_env(threads))
