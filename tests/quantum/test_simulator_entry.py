@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +37,7 @@ from quarch.quantum import (
     statevector,
 )
 from quarch.quantum import simulator as simulator_module
+from quarch.quantum.simulator import TRANSFORMS_REFUSAL
 
 qml = pytest.importorskip("pennylane")
 
@@ -690,3 +692,36 @@ def test_the_small_program_s_kronecker_layers_are_the_runs_of_one_qubit_gates(
     for batched in (False, True):
         assert plan.path_features(False, batched, cpu).small_kron_layers == runs
         assert plan.path_features(True, batched, cpu).small_kron_layers == runs - 1
+
+
+def test_torch_func_transforms_are_refused_in_one_line_and_the_named_ways_work() -> None:
+    """``torch.func.grad``, ``vmap`` and ``jacrev`` cannot run the hand-written autograd
+    nodes: one SimulationError names what to use instead, and those ways give the
+    analytic derivatives of <Z_i> = cos(x_i + w_i) (RY(x) then RY(w) on each wire)."""
+    from torch.autograd.functional import jacobian
+
+    circuit = Circuit(2).ry(0, Input(0)).ry(1, Input(1)).ry(0, Weight(0)).ry(1, Weight(1))
+    layer = QuantumLayer(circuit, dtype=torch.complex128)
+    x = torch.tensor([[0.4, -0.9], [1.3, 0.2]], dtype=torch.float64)
+    w = layer.weights.detach().clone()
+
+    def loss(weights: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(layer, {"weights": weights}, (x,)).sum()
+
+    refusal = re.escape(TRANSFORMS_REFUSAL)
+    for transform in (
+        lambda: torch.func.grad(loss)(w),
+        lambda: torch.func.vmap(layer)(x),
+        lambda: torch.func.jacrev(layer)(x[0]),
+    ):
+        with pytest.raises(SimulationError, match=f"^{refusal}$"):
+            transform()
+    # the ways it names: Jacobians by autograd, gradients by backward
+    jac = jacobian(layer, x[0])
+    want = torch.diag(-torch.sin(x[0] + w))  # RY(x) RY(w) = RY(x + w) on each wire
+    torch.testing.assert_close(jac, want)
+    loss(layer.weights).backward()
+    assert layer.weights.grad is not None
+    torch.testing.assert_close(layer.weights.grad, -torch.sin(x + w).sum(0))
+    # and the layer still runs outside a transform
+    torch.testing.assert_close(layer(x).detach(), torch.cos(x + w))

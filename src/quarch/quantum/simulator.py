@@ -50,7 +50,9 @@ why it stops at ten qubits.
 
 The batch axis is always first: states are ``[batch, 2**n]`` with wire 0 the most
 significant bit. Gradients with respect to weights, inputs and ``initial_state`` are
-available; second derivatives are not.
+available; second derivatives are not, nor ``torch.func`` transforms (``grad``,
+``vmap``, ``jacrev``: refused in one line, :data:`TRANSFORMS_REFUSAL`, which names the
+autograd ways that work).
 """
 
 from __future__ import annotations
@@ -104,6 +106,16 @@ few passes over large states) or ``"auto"`` (per call, whichever the cost model 
 
 class SimulationError(QuarchError, ValueError):
     """Inputs, weights or a state given to the simulator do not fit the circuit."""
+
+
+TRANSFORMS_REFUSAL = (
+    "torch.func transforms (grad, vmap, jacrev, jvp) cannot run quarch's simulator: its "
+    "autograd nodes have hand-written backwards and no batching rules; use torch.autograd."
+    "grad or loss.backward() for gradients, torch.autograd.functional.jacobian(f, x) for "
+    "Jacobians, and a batch of rows (or a loop) instead of vmap"
+)
+"""Why a call inside a ``torch.func`` transform is refused: torch's own refusal names
+``setup_context`` and a data pointer, the internals of a module the user did not write."""
 
 
 _COMPLEX = (torch.complex64, torch.complex128)
@@ -362,12 +374,12 @@ class ExecutionPlan:
                 )
             # a list is read at the plan's precision (as_tensor alone would make float32)
             inputs = torch.as_tensor(inputs, device=device, dtype=_seq_dtype(inputs, real))
-            given = tuple(inputs.shape)
+            as_given = tuple(inputs.shape)
             if inputs.dim() == 1:
                 inputs = inputs[None]
             if inputs.dim() != 2 or inputs.shape[1] != self.n_inputs:
                 raise SimulationError(
-                    f"inputs must have shape [batch, {self.n_inputs}]; got {given}"
+                    f"inputs must have shape [batch, {self.n_inputs}]; got {as_given}"
                 )
             inputs = inputs.to(real)
             batch = inputs.shape[0]
@@ -465,6 +477,8 @@ class ExecutionPlan:
     ) -> torch.Tensor:
         """Expectations of ``words`` ``[batch, n_obs]``, or the state ``[batch, 2**n]``
         in canonical order when ``words`` is None."""
+        if torch._C._are_functorch_transforms_active():  # what autograd.Function asks too
+            raise SimulationError(TRANSFORMS_REFUSAL)
         inputs, w, init, batch, device = self._check(inputs, weights, initial_state)
         if batch == 0:
             return self._no_rows(inputs, w, init, words)
