@@ -138,18 +138,10 @@ _NODE_APPLY = super(torch.autograd.Function, SmallCircuit).apply
 """``torch.autograd.Function.apply`` without its Python preamble, which costs 8-20 us a
 call on the small path (about 3-5 % of a forward+backward at n = 2, batch 256, measured
 in alternating rounds): a check for ``setup_context`` (the node has none) and for
-``torch.func`` transforms (see :func:`_node`), and a pytree walk over the arguments
-that unwraps tensors left over from a finished ``torch.func`` transform (the node's
-inputs are a layer's own weights and a caller's batch)."""
-
-
-def _node(*args: Any) -> torch.Tensor:
-    """:class:`SmallCircuit`'s autograd node; inside a ``torch.func`` transform through
-    ``Function.apply``, which gives torch's own message there (the node has no
-    ``setup_context``, so no transform can see through it)."""
-    if torch._C._are_functorch_transforms_active():
-        return SmallCircuit.apply(*args)  # type: ignore[no-any-return]
-    return _NODE_APPLY(*args)  # type: ignore[no-any-return]
+``torch.func`` transforms (``ExecutionPlan._execute`` refuses those before any path
+runs), and a pytree walk over the arguments that unwraps tensors left over from a
+finished ``torch.func`` transform (the node's inputs are a layer's own weights and a
+caller's batch)."""
 
 
 def _real(dtype: torch.dtype) -> torch.dtype:
@@ -540,7 +532,7 @@ class ExecutionPlan:
             rt = self._small_runtime(psi0 is None, batched_w, device, one_row=True)
         table = None if words is None else self._diagonal_signs(words)
         signs = None if table is None else rt.signs(table)
-        run = _node if torch.is_grad_enabled() else _forward_only
+        run = _NODE_APPLY if torch.is_grad_enabled() else _forward_only
         out = run(
             rt,
             signs,
