@@ -19,11 +19,13 @@ from scipy.stats import bootstrap, mannwhitneyu
 from quarch.benchmark._stats import compare
 
 
-def _scipy(x: np.ndarray, y: np.ndarray, sign: float, seed: int) -> tuple[float, float, float]:
+def _scipy(
+    x: np.ndarray, y: np.ndarray, sign: float, seed: int, n_resamples: int = 9999
+) -> tuple[float, float, float]:
     res = bootstrap(
         (x, y),
         lambda u, v, axis=-1: sign * (u.mean(axis=axis) - v.mean(axis=axis)),
-        n_resamples=9999,
+        n_resamples=n_resamples,
         method="percentile",
         rng=np.random.default_rng(seed),
     )
@@ -89,7 +91,7 @@ def test_two_scores_each_are_enough_and_nan_is_left_out() -> None:
 
 
 def test_lists_and_integers_are_taken_as_floats() -> None:
-    c = compare([3, 4, 5], [1, 1, 2], maximize=True)  # type: ignore[arg-type]
+    c = compare([3, 4, 5], [1, 1, 2], maximize=True)
     assert c is not None and c.difference == pytest.approx(8 / 3)
 
 
@@ -98,3 +100,20 @@ def test_the_default_seed_is_zero() -> None:
     x, y = gen.normal(0.9, 0.05, 8), gen.normal(0.85, 0.05, 8)
     assert compare(x, y, maximize=True) == compare(x, y, maximize=True, seed=0)
     assert compare(x, y, maximize=True) != compare(x, y, maximize=True, seed=1)
+
+
+def test_the_number_of_resamples_is_the_one_asked_for() -> None:
+    gen = np.random.default_rng(7)
+    x, y = gen.normal(0.9, 0.05, 8), np.concatenate([gen.normal(0.85, 0.05, 7), [0.3]])
+    c = compare(x, y, maximize=True, n_resamples=499, seed=2)
+    assert c is not None
+    assert (c.low, c.high) == pytest.approx(_scipy(x, y, 1.0, 2, n_resamples=499)[:2], abs=1e-12)
+    assert (c.low, c.high) != pytest.approx(_scipy(x, y, 1.0, 2)[:2], abs=1e-12)
+
+
+def test_none_is_a_missing_score_as_nan_is() -> None:
+    """A seed whose run gave no score may be ``None`` in a list: left out, as NaN."""
+    a, b = [0.9, None, 0.7, 0.8], [0.1, 0.3, None]
+    c = compare(a, b, maximize=True)
+    assert c == compare(np.array([0.9, 0.7, 0.8]), np.array([0.1, 0.3]), maximize=True)
+    assert compare([0.9, None], [0.1, 0.3], maximize=True) is None

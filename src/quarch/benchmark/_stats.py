@@ -21,10 +21,11 @@ is the conservative reading (each alone would mark more gaps).
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["ALPHA", "Comparison", "compare"]
 
@@ -57,9 +58,15 @@ class Comparison:
 
 
 def compare(
-    a: np.ndarray, b: np.ndarray, *, maximize: bool, n_resamples: int = 9999, seed: int = 0
+    a: ArrayLike | Sequence[float | None],
+    b: ArrayLike | Sequence[float | None],
+    *,
+    maximize: bool,
+    n_resamples: int = 9999,
+    seed: int = 0,
 ) -> Comparison | None:
-    """``a`` against the reference ``b`` (final scores, one per seed; NaN left out).
+    """``a`` against the reference ``b`` (final scores, one per seed; NaN and ``None``
+    left out).
 
     Returns ``None`` when either has fewer than two scores.
     """
@@ -86,6 +93,8 @@ def compare(
         rng=np.random.default_rng(seed),
         vectorized=True,
     )
+    # finite here: the rank-sum p is NaN only when every score of both is one value,
+    # the constants' branch above (checked over every tie pattern of 2-4 scores each)
     p = float(mannwhitneyu(x, y, alternative="two-sided").pvalue)
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    return Comparison(diff, low, high, p if math.isfinite(p) else 1.0)
+    return Comparison(diff, low, high, p)

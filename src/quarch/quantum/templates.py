@@ -67,12 +67,11 @@ def entangler_pairs(n_wires: int, pattern: str) -> list[tuple[int, int]]:
         return [(i, i + 1) for i in range(0, n - 1, 2)]
     if p == "odd":
         return [(i, i + 1) for i in range(1, n - 1, 2)]
-    if r is not None:
-        if not 1 <= r < n:
-            raise CircuitError(f"pattern {pattern!r} needs a range in [1, {n - 1}]; got {r}")
-        pairs = [(i, (i + r) % n) for i in range(n)]
-        return list(dict.fromkeys(pairs))
-    raise CircuitError(_bad_pattern(pattern))
+    assert r is not None  # every other pattern returned above
+    if not 1 <= r < n:
+        raise CircuitError(f"pattern {pattern!r} needs a range in [1, {n - 1}]; got {r}")
+    pairs = [(i, (i + r) % n) for i in range(n)]
+    return list(dict.fromkeys(pairs))
 
 
 def _range(pattern: str) -> int:
