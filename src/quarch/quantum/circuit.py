@@ -23,7 +23,7 @@ to match.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeGuard
 
@@ -493,12 +493,3 @@ def require_circuit(obj: object, where: str, args: str = "layer.circuit, layer.w
     held = isinstance(getattr(obj, "circuit", None), Circuit)
     hint = f"; for a QuantumLayer call {where}({args})" if held else ""
     raise CircuitError(f"{where} takes a quarch Circuit; got {type(obj).__name__}{hint}")
-
-
-def wires_arg(wires: Iterable[int] | int | None, n_qubits: int) -> tuple[int, ...]:
-    """Normalise a ``wires`` argument of a template (None means all wires)."""
-    if wires is None:
-        return tuple(range(n_qubits))
-    if isinstance(wires, int):
-        return tuple(range(wires))
-    return tuple(int(w) for w in wires)

@@ -159,7 +159,6 @@ def expval_in_layout(
     """Expectations of ``words`` for states ``psi [B, 2**n]`` stored in ``layout``."""
     dev = psi.device
     real = psi.real.dtype
-    probs = None
     diag_idx = [i for i, w in enumerate(words) if w.is_diagonal]
     cols: list[torch.Tensor | None] = [None] * len(words)
     if diag_idx:
@@ -223,13 +222,15 @@ def apply_diagonal(
         torch.Tensor: the new state, same shape; differentiable in ``gamma`` and ``C``.
     """
     _batched(state, "state")
-    diagonal = torch.as_tensor(diagonal, device=state.device)
+    real = state.real.dtype
+    # a Python sequence is read at the state's precision, not torch's float32 default
+    seq = None if isinstance(diagonal, torch.Tensor) else real
+    diagonal = torch.as_tensor(diagonal, dtype=seq, device=state.device)
     if diagonal.shape != (state.shape[-1],):
         raise MeasurementError(
             f"diagonal must have shape ({state.shape[-1]},) to match the state; "
             f"got {tuple(diagonal.shape)}"
         )
-    real = state.real.dtype
     g = torch.as_tensor(gamma, dtype=real, device=state.device)
     if g.dim() == 1:
         if state.dim() != 2 or g.shape[0] != state.shape[0]:
@@ -258,14 +259,18 @@ def sample_bitstrings(
     """
     if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
         raise ValueError(f"shots must be an integer >= 1; got {shots!r}")
+    _, n = _batched(state, "state")
     if state.dim() != 1:
         raise MeasurementError(
             f"sample_bitstrings takes one state [2**n]; got {tuple(state.shape)}"
         )
-    _, n = _batched(state, "state")
     p = state.detach() if probs else probabilities(state.detach())
     p = p.to(torch.float64).cpu().clamp_min(0)
-    gen = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
+    gen = torch.Generator()
+    if seed is None:  # fresh entropy, without reseeding torch's global generator
+        gen.seed()
+    else:
+        gen.manual_seed(seed)
     idx = torch.multinomial(p / p.sum(), shots, replacement=True, generator=gen)
     shifts = torch.arange(n - 1, -1, -1)
     return (idx[:, None] >> shifts) & 1
