@@ -138,6 +138,20 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/evaluate/_flat_adam.py"],
         ["tests/test_flat_adam.py", "tests/test_training_loop.py"],
     ),
+    "short-training": (
+        ["src/quarch/evaluate/training.py"],
+        # mutmut 3 mutates no decorated function: epoch_hook and torch_threads (context
+        # managers) are checked by hand in test_training_truth; train_classifier runs
+        # its loop in a `with` block for this reason
+        ["tests/test_training_truth.py", "tests/test_training_loop.py",
+         "tests/spaces/hqnn/test_record_epochs.py",
+         "tests/spaces/hqnn/test_evaluator.py::TestCorrectness::test_early_stopping_reports_the_kept_weights",
+         "tests/spaces/cnn/test_evaluator.py::TestEvaluators::test_thread_count_is_restored",
+         # the training-loop claims only (the rest run searches; tests/test_eager.py runs
+         # quarch in subprocesses, which cannot find mutmut's mutated copy)
+         "tests/study/test_pruning.py::test_epoch_hook_sees_the_validation_error_after_each_epoch",
+         "tests/study/test_pruning.py::test_epoch_hook_with_early_stopping_reports_the_best_so_far"],
+    ),
     "device-costs": (
         ["src/quarch/cost/routing.py", "src/quarch/cost/device_costs.py",
          "src/quarch/cost/quantum.py", "src/quarch/cost/calibration.py"],

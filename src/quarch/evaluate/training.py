@@ -161,7 +161,6 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-@no_dynamo_import()
 def train_classifier(
     model: nn.Module,
     data: Dataset,
@@ -214,99 +213,104 @@ def train_classifier(
     Raises:
         ValueError: the loss became non-finite (the trial fails with this message).
     """
-    dev = torch.device(device)
-    model.to(dev)
-    # the data at the model's precision: float64 for a .double() model, else float32
-    kinds = {p.dtype for p in model.parameters() if p.is_floating_point()}
-    f32 = torch.float64 if kinds == {torch.float64} else torch.float32
-    Xtr = torch.as_tensor(data.X_train, dtype=f32, device=dev)
-    ytr = torch.as_tensor(data.y_train, dtype=torch.long, device=dev)
-    Xva = torch.as_tensor(data.X_val, dtype=f32, device=dev)
-    yva = torch.as_tensor(data.y_val, dtype=torch.long, device=dev)
-    gen = torch.Generator().manual_seed(seed)
-    # torch's Adam update on one flat buffer: bit-identical on the CPU, a few torch calls
-    # per step instead of a dozen per tensor group (see _flat_adam)
-    opt = FlatAdam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    n = len(Xtr)
-    total = epochs * math.ceil(n / batch_size)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(total, 1)) if cosine else None
-    loss_fn = nn.CrossEntropyLoss()
-    best = (math.inf, -1)
-    best_state = _copy_state(model) if early_stopping else None
-    mode = _ModeSwitch(model)
-    every = eval_every or (1 if len(Xva) <= 256 else 10**12)
-    loss_val = float("nan")
-    step = 0
-    hook = on_epoch if on_epoch is not None else _EPOCH_HOOK.get()
-    snaps = sorted({int(e) for e in snapshots})
-    if snaps and not 1 <= snaps[0] <= snaps[-1] <= epochs:
-        raise ValueError(f"snapshots must be epoch counts in [1, {epochs}]; got {snaps}")
-    Xte = torch.as_tensor(data.X_test, dtype=f32, device=dev) if snaps else None
-    yte = torch.as_tensor(data.y_test, dtype=torch.long, device=dev) if snaps else None
-    recorded: dict[str, float] = {}
+    # torch._dynamo is not imported on the way (3.3 s once per process; see _eager);
+    # a block, not a decorator, so that mutation testing reaches the loop
+    with no_dynamo_import():
+        dev = torch.device(device)
+        model.to(dev)
+        # the data at the model's precision: float64 for a .double() model, else float32
+        kinds = {p.dtype for p in model.parameters() if p.is_floating_point()}
+        f32 = torch.float64 if kinds == {torch.float64} else torch.float32
+        Xtr = torch.as_tensor(data.X_train, dtype=f32, device=dev)
+        ytr = torch.as_tensor(data.y_train, dtype=torch.long, device=dev)
+        Xva = torch.as_tensor(data.X_val, dtype=f32, device=dev)
+        yva = torch.as_tensor(data.y_val, dtype=torch.long, device=dev)
+        gen = torch.Generator().manual_seed(seed)
+        # torch's Adam update on one flat buffer: bit-identical on the CPU, a few torch calls
+        # per step instead of a dozen per tensor group (see _flat_adam)
+        opt = FlatAdam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        n = len(Xtr)
+        total = epochs * math.ceil(n / batch_size)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(total, 1)) if cosine else None
+        loss_fn = nn.CrossEntropyLoss()
+        best = (math.inf, -1)
+        best_state = _copy_state(model) if early_stopping else None
+        mode = _ModeSwitch(model)
+        every = eval_every or (1 if len(Xva) <= 256 else 10**12)
+        loss_val = float("nan")
+        step = 0
+        hook = on_epoch if on_epoch is not None else _EPOCH_HOOK.get()
+        snaps = sorted({int(e) for e in snapshots})
+        if snaps and not 1 <= snaps[0] <= snaps[-1] <= epochs:
+            raise ValueError(f"snapshots must be epoch counts in [1, {epochs}]; got {snaps}")
+        Xte = torch.as_tensor(data.X_test, dtype=f32, device=dev) if snaps else None
+        yte = torch.as_tensor(data.y_test, dtype=torch.long, device=dev) if snaps else None
+        recorded: dict[str, float] = {}
 
-    def snapshot(e: int) -> None:
-        assert Xte is not None and yte is not None
-        if best_state is None:
-            val = classification_error(model, Xva, yva)
-            test = classification_error(model, Xte, yte)
-        else:  # the kept (best-so-far) weights, as a run stopping here returns
-            current = _copy_state(model)
-            model.load_state_dict(best_state)
-            val, test = float(best[0]), classification_error(model, Xte, yte)
-            model.load_state_dict(current)
-        recorded[f"val_error_e{e}"], recorded[f"test_error_e{e}"] = val, test
+        def snapshot(e: int) -> None:
+            assert Xte is not None and yte is not None
+            if best_state is None:
+                val = classification_error(model, Xva, yva)
+                test = classification_error(model, Xte, yte)
+            else:  # the kept (best-so-far) weights, as a run stopping here returns
+                current = _copy_state(model)
+                model.load_state_dict(best_state)
+                val, test = float(best[0]), classification_error(model, Xte, yte)
+                model.load_state_dict(current)
+            recorded[f"val_error_e{e}"], recorded[f"test_error_e{e}"] = val, test
 
-    try:
-        model.train()
-        for epoch in range(epochs):
+        try:
             model.train()
-            perm = torch.randperm(n, generator=gen).to(dev)
-            for i in range(0, n, batch_size):
-                idx = perm[i : i + batch_size]
-                opt.zero_grad(set_to_none=True)
-                loss = loss_fn(model(Xtr[idx]), ytr[idx])
-                loss.backward()
-                opt.step()
-                if sched is not None:
-                    sched.step()
-                loss_val = float(loss.detach())
-                if not math.isfinite(loss_val):
-                    raise ValueError(f"training loss became non-finite ({loss_val})")
-                if not early_stopping:
-                    continue
-                step += 1
-                if step % every == 0 or i + batch_size >= n:
-                    err = mode.error(Xva, yva)
-                    if err < best[0]:
-                        best = (err, epoch)
-                        best_state = _copy_state(model)
-                if best[0] == 0.0:  # nothing left to gain on validation
+            for epoch in range(epochs):
+                model.train()
+                perm = torch.randperm(n, generator=gen).to(dev)
+                for i in range(0, n, batch_size):
+                    idx = perm[i : i + batch_size]
+                    opt.zero_grad(set_to_none=True)
+                    loss = loss_fn(model(Xtr[idx]), ytr[idx])
+                    loss.backward()
+                    opt.step()
+                    if sched is not None:
+                        sched.step()
+                    loss_val = float(loss.detach())
+                    if not math.isfinite(loss_val):
+                        raise ValueError(f"training loss became non-finite ({loss_val})")
+                    if not early_stopping:
+                        continue
+                    step += 1
+                    if step % every == 0 or i + batch_size >= n:
+                        err = mode.error(Xva, yva)
+                        if err < best[0]:
+                            best = (err, epoch)
+                            best_state = _copy_state(model)
+                    if best[0] == 0.0:  # nothing left to gain on validation
+                        break
+                if hook is not None:
+                    hook(
+                        epoch, best[0] if early_stopping else classification_error(model, Xva, yva)
+                    )
+                if epoch + 1 in snaps:
+                    snapshot(epoch + 1)
+                if best[0] == 0.0:
                     break
-            if hook is not None:
-                hook(epoch, best[0] if early_stopping else classification_error(model, Xva, yva))
-            if epoch + 1 in snaps:
-                snapshot(epoch + 1)
-            if best[0] == 0.0:
-                break
-    finally:
-        opt.release()  # every parameter its own storage again
-    out = {"train_loss": loss_val}
-    if best_state is not None:
-        model.load_state_dict(best_state)
-        out["best_epoch"] = float(best[1])
-    model.eval()
-    for split in ("val", "test"):
-        if split == "val" and early_stopping:
-            out["val_error"] = float(best[0])
-            continue
-        X = torch.as_tensor(getattr(data, f"X_{split}"), dtype=f32, device=dev)
-        y = torch.as_tensor(getattr(data, f"y_{split}"), dtype=torch.long, device=dev)
-        out[f"{split}_error"] = classification_error(model, X, y)
-    for e in snaps:  # epochs after an early stop: the final weights
-        out[f"val_error_e{e}"] = recorded.get(f"val_error_e{e}", out["val_error"])
-        out[f"test_error_e{e}"] = recorded.get(f"test_error_e{e}", out["test_error"])
-    return out
+        finally:
+            opt.release()  # every parameter its own storage again
+        out = {"train_loss": loss_val}
+        if best_state is not None:
+            model.load_state_dict(best_state)
+            out["best_epoch"] = float(best[1])
+        model.eval()
+        for split in ("val", "test"):
+            if split == "val" and early_stopping:
+                out["val_error"] = float(best[0])
+                continue
+            X = torch.as_tensor(getattr(data, f"X_{split}"), dtype=f32, device=dev)
+            y = torch.as_tensor(getattr(data, f"y_{split}"), dtype=torch.long, device=dev)
+            out[f"{split}_error"] = classification_error(model, X, y)
+        for e in snaps:  # epochs after an early stop: the final weights
+            out[f"val_error_e{e}"] = recorded.get(f"val_error_e{e}", out["val_error"])
+            out[f"test_error_e{e}"] = recorded.get(f"test_error_e{e}", out["test_error"])
+        return out
 
 
 def weights_file(weights_dir: str | Path, seed: int) -> Path:
