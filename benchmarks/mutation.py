@@ -247,7 +247,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "src/quarch/search/_gp.py", "src/quarch/search/_fm.py"],
         ["tests/search/test_models.py", "tests/search/test_gp.py",
          "tests/search/test_qubo_truth.py", "tests/search/test_annealers_truth.py",
-         "tests/search/test_screened_moves_replayed.py"],
+         "tests/search/test_screened_moves_replayed.py", "tests/search/test_trust_region.py",
+         "tests/search/test_qubo.py::TestModel", "tests/search/test_qubo.py::TestPosterior",
+         "tests/search/test_qubo.py::TestSolverProtocol",
+         "tests/search/test_surrogate_truth.py", "tests/search/test_models_truth.py",
+         "tests/search/test_gp_truth.py", "tests/search/test_fm_truth.py"],
     ),
 }  # fmt: skip
 

@@ -254,8 +254,8 @@ class Surrogates:
         single = len(objs) == 1 and objs[0].weight is None
         for term in objs:
             if term.name in known:
-                obj_models.append((term, None, 0.0, 1.0))
                 _, mu, sd = self._known_fit(hist, term.name)
+                obj_models.append((term, None, mu, sd))  # a weighted cost needs its scale
                 obj_rows.append(term.sign * (self.known_values(hist, term.name, hist.X) - mu) / sd)
                 continue
             vals = [self._value(t, term) for t in hist.trials]
