@@ -78,12 +78,14 @@ def _net(seed: int = 0, n_in: int = 4, n_out: int = 3) -> nn.Sequential:
     )
 
 
-def _error(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
+def _error(
+    model: nn.Module, X: np.ndarray, y: np.ndarray, dtype: torch.dtype = torch.float32
+) -> float:
     """The fraction scikit-learn counts wrong among the model's eval-mode predictions."""
     was = model.training
     model.eval()
     with torch.no_grad():
-        pred = model(torch.as_tensor(X, dtype=torch.float32)).argmax(1).numpy()
+        pred = model(torch.as_tensor(X, dtype=dtype)).argmax(1).numpy()
     model.train(was)
     return (len(y) - int(accuracy_score(y, pred, normalize=False))) / len(y)
 
@@ -94,14 +96,15 @@ def _error(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
 def _reference(
     model: nn.Module, data: Dataset, *, epochs: int, lr: float, batch_size: int, seed: int,
     weight_decay: float = 0.0, cosine: bool = False, early: bool = False,
-    check_every: int = 1, snaps: Sequence[int] = (),
+    check_every: int = 1, snaps: Sequence[int] = (), dtype: torch.dtype = torch.float32,
 ) -> tuple[dict[str, float], list[float]]:  # fmt: skip
     """What ``train_classifier`` documents, in plain torch: Adam on cross-entropy over
     minibatches of ``torch.randperm(n, generator=Generator().manual_seed(seed))``; with
     ``early``, the validation error checked every ``check_every`` steps and at each
     epoch's end, the first best weights kept, a stop at validation error 0. Returns the
-    metrics and the value an epoch hook sees after each epoch."""
-    Xtr = torch.as_tensor(data.X_train, dtype=torch.float32)
+    metrics and the value an epoch hook sees after each epoch. The inputs are fed as
+    ``dtype``."""
+    Xtr = torch.as_tensor(data.X_train, dtype=dtype)
     ytr = torch.as_tensor(data.y_train, dtype=torch.long)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -128,32 +131,32 @@ def _reference(
                 continue
             step += 1
             if step % check_every == 0 or i + batch_size >= n:
-                err = _error(model, data.X_val, data.y_val)
+                err = _error(model, data.X_val, data.y_val, dtype)
                 if err < best:
                     best, best_epoch = err, epoch
                     best_state = copy.deepcopy(model.state_dict())
             if best == 0.0:
                 break
-        hooked.append(best if early else _error(model, data.X_val, data.y_val))
+        hooked.append(best if early else _error(model, data.X_val, data.y_val, dtype))
         if epoch + 1 in snaps:
             if early:
                 now = copy.deepcopy(model.state_dict())
                 model.load_state_dict(best_state)
                 out[f"val_error_e{epoch + 1}"] = best
-                out[f"test_error_e{epoch + 1}"] = _error(model, data.X_test, data.y_test)
+                out[f"test_error_e{epoch + 1}"] = _error(model, data.X_test, data.y_test, dtype)
                 model.load_state_dict(now)
             else:
-                out[f"val_error_e{epoch + 1}"] = _error(model, data.X_val, data.y_val)
-                out[f"test_error_e{epoch + 1}"] = _error(model, data.X_test, data.y_test)
+                out[f"val_error_e{epoch + 1}"] = _error(model, data.X_val, data.y_val, dtype)
+                out[f"test_error_e{epoch + 1}"] = _error(model, data.X_test, data.y_test, dtype)
         if best == 0.0:
             break
     if early:
         model.load_state_dict(best_state)
-        out["best_epoch"] = float(best_epoch)
-        out["val_error"] = best
+        out["best_epoch"] = float(best_epoch)  # -1: no check made (no epoch)
+        out["val_error"] = best if math.isfinite(best) else _error(model, data.X_val, data.y_val)
     else:
-        out["val_error"] = _error(model, data.X_val, data.y_val)
-    out["test_error"] = _error(model, data.X_test, data.y_test)
+        out["val_error"] = _error(model, data.X_val, data.y_val, dtype)
+    out["test_error"] = _error(model, data.X_test, data.y_test, dtype)
     for e in snaps:
         out.setdefault(f"val_error_e{e}", out["val_error"])
         out.setdefault(f"test_error_e{e}", out["test_error"])
@@ -216,6 +219,10 @@ _EARLY = {
     ),
     "eval-every-3": (
         {"epochs": 4, "lr": 0.03, "batch_size": 16, "seed": 1, "eval_every": 3}, 3, 30,
+    ),
+    # an even period: a check every 2 steps, not every step
+    "eval-every-2": (
+        {"epochs": 4, "lr": 0.05, "batch_size": 15, "seed": 0, "eval_every": 2}, 2, 30,
     ),
     "eval-every-5-divides": (
         {"epochs": 3, "lr": 0.03, "batch_size": 15, "seed": 2, "eval_every": 5}, 5, 30,
@@ -305,6 +312,143 @@ def test_no_epochs_scores_the_untrained_model() -> None:
     assert math.isnan(out["train_loss"])
     assert out["val_error"] == _error(twin, data.X_val, data.y_val)
     assert out["test_error"] == _error(twin, data.X_test, data.y_test)
+
+
+def test_no_epochs_with_early_stopping_keeps_and_scores_the_untrained_model() -> None:
+    """No training step, so no validation check: the kept weights are the untrained
+    ones, from before the first epoch (``best_epoch`` -1), and both splits are scored
+    on them (the validation error is a fraction, not the infinity no check leaves)."""
+    data = _iris()
+    model, twin = _net(5), _net(5)
+    out = train_classifier(model, data, epochs=0, lr=0.1, batch_size=8, seed=0,
+                           early_stopping=True, cosine=True)  # fmt: skip
+    _assert_same_weights(model, twin)
+    assert set(out) == {"train_loss", "best_epoch", "val_error", "test_error"}
+    assert math.isnan(out["train_loss"]) and out["best_epoch"] == -1.0
+    assert out["val_error"] == _error(twin, data.X_val, data.y_val)
+    assert out["test_error"] == _error(twin, data.X_test, data.y_test)
+    assert 0 < out["val_error"] < 1, "the case needs an untrained model that is not trivial"
+
+
+@pytest.mark.parametrize("early", [False, True], ids=["final", "early-stopping"])
+def test_a_double_model_is_fed_float64_in_every_split(early: bool) -> None:
+    """A ``.double()`` model gets the float32 data set as float64 for training,
+    validation checks, the epoch hook, snapshots and the final scores alike (any split
+    left in float32 fails in the model's first layer)."""
+    kw = {"epochs": 3, "lr": 0.03, "batch_size": 16, "seed": 1}
+    data = _iris()
+    ours, theirs = _net(2).double(), _net(2).double()
+    seen: list[float] = []
+    torch.manual_seed(7)
+    got = train_classifier(ours, data, on_epoch=lambda e, err: seen.append(err),
+                           early_stopping=early, snapshots=(1, 3), **kw)  # type: ignore[arg-type]  # fmt: skip
+    torch.manual_seed(7)
+    want, hooked = _reference(theirs, data, early=early, snaps=(1, 3), dtype=torch.float64, **kw)  # type: ignore[arg-type]
+    assert all(p.dtype == torch.float64 for p in ours.parameters())
+    _assert_same_weights(ours, theirs)
+    assert got == pytest.approx(want, rel=1e-9) and seen == hooked
+
+
+def test_labels_of_any_integer_dtype_are_class_indices() -> None:
+    """int32 labels (numpy's default integer on Windows before numpy 2) train like the
+    int64 ones: cross-entropy takes its class indices as int64 only."""
+    base = _iris()
+    data = _dataset(
+        base.X_train, base.y_train.astype(np.int32), base.X_val, base.y_val.astype(np.int32),
+        base.X_test, base.y_test.astype(np.int32),
+    )  # fmt: skip
+    kw = {"epochs": 2, "lr": 0.02, "batch_size": 16, "seed": 0}
+    for early in (False, True):
+        got, seen, ours, want, hooked, theirs = _both(
+            data, {**kw, "early_stopping": early, "snapshots": (1,)},
+            {**kw, "early": early, "snaps": (1,)},
+        )  # fmt: skip
+        _assert_same_weights(ours, theirs)
+        assert got == pytest.approx(want, rel=1e-5) and seen == hooked
+
+
+class _Placed(nn.Sequential):
+    """A network that records the device it is moved to (as a module whose simulator
+    must follow its weights would)."""
+
+    def __init__(self, *modules: nn.Module) -> None:
+        super().__init__(*modules)
+        self.moved_to: list[torch.device | None] = []
+
+    def to(self, *args: Any, **kw: Any) -> _Placed:  # type: ignore[override]
+        self.moved_to.append(torch._C._nn._parse_to(*args, **kw)[0])
+        return cast(_Placed, super().to(*args, **kw))
+
+
+@pytest.mark.parametrize("early", [False, True], ids=["final", "early-stopping"])
+def test_everything_goes_to_the_training_device_not_torchs_default(early: bool) -> None:
+    """Under another default device (``torch.set_default_device("cuda")``, or a ``with
+    torch.device(...)`` block) the model, the data of every split and the shuffles
+    are on ``device``. The meta device stands in for a GPU here: any tensor left on the
+    default device has no values, and the run fails."""
+    kw = {"epochs": 2, "lr": 0.02, "batch_size": 16, "seed": 3}
+    data = _iris()
+    ours, theirs = _Placed(*_net(4)), _net(4)
+    seen: list[float] = []
+    torch.manual_seed(5)
+    with torch.device("meta"):
+        got = train_classifier(ours, data, device="cpu", on_epoch=lambda e, err: seen.append(err),
+                               early_stopping=early, snapshots=(1,), cosine=True, **kw)  # type: ignore[arg-type]  # fmt: skip
+    torch.manual_seed(5)
+    want, hooked = _reference(theirs, data, early=early, snaps=(1,), cosine=True, **kw)  # type: ignore[arg-type]
+    assert ours.moved_to == [torch.device("cpu")]
+    _assert_same_weights(ours, theirs)
+    assert got == pytest.approx(want, rel=1e-5) and seen == hooked
+
+
+class _Branch(nn.Module):
+    """A network with a branch used only on full batches (as a weight-sharing
+    supernet leaves paths out): on the last, short batch of each epoch the branch's
+    bias gets no gradient, and Adam must leave it alone then."""
+
+    def __init__(self, batch_size: int) -> None:
+        super().__init__()
+        self.body = _net(6)
+        self.extra = nn.Parameter(torch.zeros(3))
+        self.batch_size = batch_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.body(x)
+        return out + self.extra if len(x) == self.batch_size else out
+
+
+def test_a_parameter_without_a_gradient_at_a_step_is_not_updated_then() -> None:
+    kw = {"epochs": 3, "lr": 0.05, "batch_size": 16, "seed": 2}  # 90 = 5 * 16 + 10
+    data = _iris()
+    ours, theirs = _Branch(16), _Branch(16)
+    torch.manual_seed(9)
+    got = train_classifier(ours, data, **kw)  # type: ignore[arg-type]
+    torch.manual_seed(9)
+    want, _ = _reference(theirs, data, **kw)  # type: ignore[arg-type]
+    assert not torch.equal(theirs.extra, torch.zeros(3)), "the case needs a trained branch"
+    _assert_same_weights(ours, theirs)
+    assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_over_256_validation_samples_are_checked_once_an_epoch_however_long_it_is() -> None:
+    """300 validation samples and epochs of 130 steps: one validation pass at the end of
+    each epoch and none in between, however many steps have been taken."""
+    rng = np.random.default_rng(0)
+
+    def part(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.integers(0, 2, n)
+        X = rng.normal(size=(n, 2)) + 0.5 * (2 * y[:, None] - 1)
+        return X.astype(np.float32), y.astype(np.int64)
+
+    data = _dataset(*part(130), *part(300), *part(10), n_classes=2)
+    torch.manual_seed(0)
+    model = nn.Linear(2, 2)
+    passes: list[int] = []
+    model.register_forward_hook(lambda m, x, y: passes.append(1) if len(x[0]) == 300 else None)
+    out = train_classifier(model, data, epochs=2, lr=1e-6, batch_size=1, seed=0,
+                           early_stopping=True)  # fmt: skip
+    assert out["val_error"] > 0, "the case needs a run that does not stop early"
+    assert len(passes) == 2
 
 
 class _Nan(nn.Module):

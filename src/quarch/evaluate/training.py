@@ -263,7 +263,10 @@ def train_classifier(
             model.train()
             for epoch in range(epochs):
                 model.train()
-                perm = torch.randperm(n, generator=gen).to(dev)
+                # drawn on the CPU, where the generator lives, whatever torch's default
+                # device (torch.set_default_device("cuda") would ask the CPU generator
+                # for a CUDA permutation and fail)
+                perm = torch.randperm(n, generator=gen, device="cpu").to(dev)
                 for i in range(0, n, batch_size):
                     idx = perm[i : i + batch_size]
                     opt.zero_grad(set_to_none=True)
@@ -301,7 +304,9 @@ def train_classifier(
             out["best_epoch"] = float(best[1])
         model.eval()
         for split in ("val", "test"):
-            if split == "val" and early_stopping:
+            # the kept weights' validation error, unless no check was made (no training
+            # step: epochs=0), when the untrained weights kept are scored like the test split
+            if split == "val" and early_stopping and math.isfinite(best[0]):
                 out["val_error"] = float(best[0])
                 continue
             X = torch.as_tensor(getattr(data, f"X_{split}"), dtype=f32, device=dev)
