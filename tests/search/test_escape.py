@@ -14,9 +14,11 @@ import optuna
 import pytest
 
 from quarch.search import QUBOSampler
-from quarch.search._problem import INFEASIBLE, Constraint, QUBOProblem
+from quarch.search._problem import INFEASIBLE, QUBOProblem
 from quarch.search._qubo import _swaps
 from quarch.search._surrogate import QuadraticModel, fit_quadratic, n_features, rank_scores
+
+from ._near_budget import OneMean, budget_broken_by_a_hair
 
 OPS = ("a", "b", "c")
 SIZES = [3, 3, 3, 3]  # 81 architectures, every choice over the same options
@@ -131,26 +133,6 @@ def test_several_objectives_never_escape() -> None:
     assert run(escape_after=6, escape_patience=0) == run()
 
 
-def _budget(blocked: set[tuple[int, ...]]) -> Constraint:
-    """An exact budget broken by 1e-7 on ``blocked``, met by 1 elsewhere (its model
-    says nothing)."""
-
-    def g(X: np.ndarray) -> np.ndarray:
-        return np.array([1e-7 if tuple(x) in blocked else -1.0 for x in X])
-
-    return Constraint("g", QuadraticModel(SIZES, np.zeros(n_features(SIZES))), exact=g)
-
-
-class _OneMean:
-    """Stands in for the surrogates: every call returns the same posterior mean."""
-
-    def __init__(self, mean: QUBOProblem) -> None:
-        self.mean = mean
-
-    def problems(self, *args: object, **kwargs: object) -> list[QUBOProblem]:
-        return [self.mean]
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_swap_takes_the_best_swap_that_meets_the_budgets(seed: int) -> None:
     """Brute force: trials by rank, the first with an untried swap that meets an exact
@@ -165,11 +147,13 @@ def test_swap_takes_the_best_swap_that_meets_the_budgets(seed: int) -> None:
     rank = rng.permutation(3).astype(float)
     order = np.argsort(rank, kind="stable")
     first = {tuple(s) for s in _swaps([OPS] * 4, X[order[0]])}
-    mean = QUBOProblem(QuadraticModel(SIZES, w), X[order[0]], (_budget(first),))
+    mean = QUBOProblem(
+        QuadraticModel(SIZES, w), X[order[0]], (budget_broken_by_a_hair(SIZES, first),)
+    )
     trap = min(first, key=lambda x: float(mean.energy(np.array([x]))[0]))
     assert mean.cost(np.array([trap]))[0] < INFEASIBLE  # the trap is set
     s = QUBOSampler(escape_top=2)
-    s._models = _OneMean(mean)  # type: ignore[assignment]
+    s._models = OneMean(mean)  # type: ignore[assignment]
     hist = SimpleNamespace(rank=rank, choices=[OPS] * 4, X=X)
     taken = {tuple(int(v) for v in x) for x in X}
     cands = [c for c in _swaps([OPS] * 4, X[order[1]]) if tuple(c) not in taken | first]

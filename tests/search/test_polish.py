@@ -12,9 +12,11 @@ import optuna
 import pytest
 
 from quarch.search import QUBOSampler
-from quarch.search._problem import INFEASIBLE, Constraint, QUBOProblem
+from quarch.search._problem import INFEASIBLE, QUBOProblem
 from quarch.search._qubo import _ball
 from quarch.search._surrogate import QuadraticModel, fit_quadratic, n_features, rank_scores
+
+from ._near_budget import OneMean, budget_broken_by_a_hair
 
 SIZES = [3, 4, 3, 2]  # 72 architectures
 
@@ -85,26 +87,6 @@ def _table_model(f: list[np.ndarray]) -> QuadraticModel:
     return QuadraticModel(SIZES, w)
 
 
-def _budget(blocked: set[tuple[int, ...]]) -> Constraint:
-    """An exact budget broken by 1e-7 on ``blocked``, met by 1 elsewhere (its model
-    says nothing)."""
-
-    def g(X: np.ndarray) -> np.ndarray:
-        return np.array([1e-7 if tuple(x) in blocked else -1.0 for x in X])
-
-    return Constraint("g", QuadraticModel(SIZES, np.zeros(n_features(SIZES))), exact=g)
-
-
-class _OneMean:
-    """Stands in for the surrogates: every call returns the same posterior mean."""
-
-    def __init__(self, mean: QUBOProblem) -> None:
-        self.mean = mean
-
-    def problems(self, *args: object, **kwargs: object) -> list[QUBOProblem]:
-        return [self.mean]
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_polish_takes_the_best_neighbour_that_meets_the_budgets(seed: int) -> None:
     """Brute force over the ball: the least energy among the untried neighbours that
@@ -117,10 +99,10 @@ def test_polish_takes_the_best_neighbour_that_meets_the_budgets(seed: int) -> No
     energy = sum(f[j][ball[:, j]] for j in range(len(SIZES)))
     trap = tuple(int(v) for v in ball[int(np.argmin(energy))])
     blocked = {trap} | {tuple(int(v) for v in x) for x in ball[rng.random(len(ball)) < 0.3]}
-    mean = QUBOProblem(_table_model(f), centre, (_budget(blocked),))
+    mean = QUBOProblem(_table_model(f), centre, (budget_broken_by_a_hair(SIZES, blocked),))
     assert mean.cost(np.array([trap]))[0] < INFEASIBLE  # the trap is set
     s = QUBOSampler(polish_radius=2)
-    s._models = _OneMean(mean)  # type: ignore[assignment]
+    s._models = OneMean(mean)  # type: ignore[assignment]
     hist = SimpleNamespace(best=lambda: 0, sizes=SIZES, X=np.array([centre]))
     taken = {tuple(int(v) for v in centre)}
     taken |= {tuple(int(v) for v in x) for x in ball[rng.random(len(ball)) < 0.2]}
@@ -129,5 +111,7 @@ def test_polish_takes_the_best_neighbour_that_meets_the_budgets(seed: int) -> No
     assert s._polish(hist, rng, taken) == expect.tolist()  # type: ignore[arg-type]
     # every untried neighbour breaks the budget: nothing to polish
     everything = {tuple(int(v) for v in x) for x in ball}
-    s._models = _OneMean(QUBOProblem(mean.model, centre, (_budget(everything),)))  # type: ignore[assignment]
+    s._models = OneMean(
+        QUBOProblem(mean.model, centre, (budget_broken_by_a_hair(SIZES, everything),))
+    )  # type: ignore[assignment]
     assert s._polish(hist, rng, set()) is None  # type: ignore[arg-type]
