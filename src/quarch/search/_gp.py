@@ -101,7 +101,7 @@ class HammingGP:
     def mean(self, Xq: np.ndarray) -> np.ndarray:
         """Posterior mean at ``Xq`` ``(m, n_choices)`` (in chunks: memory stays small)."""
         Xq = np.asarray(Xq, dtype=np.int64)
-        out = np.empty(len(Xq))
+        out = np.zeros(len(Xq))  # not np.empty: a chunk left out must show, not hold old memory
         for s in range(0, len(Xq), 4096):
             out[s : s + 4096] = self._corr(Xq[s : s + 4096], self.X) @ self.alpha
         return out
