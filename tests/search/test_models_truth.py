@@ -8,6 +8,7 @@ mean and spread over every architecture by numpy), and numpy's least squares.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import pickle
 from collections.abc import Callable, Mapping
@@ -21,7 +22,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from quarch.objectives import Objective
 from quarch.search import QUBOSampler
 from quarch.search._common import History
-from quarch.search._models import Surrogates, hamming_constraint
+from quarch.search._models import Surrogates, hamming_constraint, screen
 from quarch.search._surrogate import QuadraticModel, features, fit_quadratic, rank_scores
 
 SIZES = [3, 4, 3, 2]  # 72 architectures
@@ -539,3 +540,44 @@ class TestProblemAssembly:
                 names = [c.name for c in p.constraints]
                 assert names[0] == "latency_ms<=3" and len(names) == 2
                 assert names[1] in ("val_error<=eps", "params<=eps")
+
+
+class TestDefaultsAndScreening:
+    def test_defaults_are_the_qubo_strategy_s(self) -> None:
+        """QIEA and QPSO pass neither exploration nor strength: their screening problems
+        are those of a default QUBOSampler (same draws from the same generator), and a
+        different spread gives other problems."""
+        defaults = inspect.signature(QUBOSampler).parameters
+        spread, strength = defaults["exploration"].default, defaults["strength"].default
+        obj = Objective(["val_error"], budgets=["size<=4"], directions={"size": "minimize"})
+        hist = _history(_archs()[::7], lambda x: [float(np.cos(x).sum())])
+
+        def draw(models: Surrogates) -> Any:
+            (p,) = models.problems(hist, np.random.default_rng(3), 1)
+            return p
+
+        plain = draw(Surrogates(objective=obj, cheap_metrics=_size))
+        named = draw(
+            Surrogates(objective=obj, cheap_metrics=_size, exploration=spread, strength=strength)
+        )
+        wider = draw(
+            Surrogates(
+                objective=obj, cheap_metrics=_size, exploration=2 * spread, strength=strength
+            )
+        )
+        assert plain.strength == strength == named.strength
+        np.testing.assert_array_equal(plain.model.w, named.model.w)
+        assert not np.allclose(plain.model.w, wider.model.w)
+
+    def test_screen_before_two_trials_takes_the_first_known_to_meet_the_budgets(self) -> None:
+        """Brute force over the candidates: the first with ``size <= 1``, else the first."""
+        obj = Objective(["val_error"], budgets=["size<=1"], directions={"size": "minimize"})
+        hist = _history(_archs()[:1], lambda x: [0.5])
+        models = Surrogates(objective=obj, cheap_metrics=_size)
+        rng = np.random.default_rng(0)
+        for cands in ([[1, 1, 0, 0], [2, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]],
+                      [[2, 2, 0, 0], [1, 1, 1, 0], [0, 3, 0, 0]]):  # fmt: skip
+            sizes = [sum(c) for c in cands]
+            ok = [s <= 1 for s in sizes]
+            want = ok.index(True) if any(ok) else 0
+            assert screen(models, hist, rng, cands) == want

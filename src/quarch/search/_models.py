@@ -93,8 +93,13 @@ class Surrogates:
         cheap_metrics (CheapMetrics | None): metrics known without training, for any
             architecture (the evaluator's ``cheap_metrics``).
         surrogate (str): ``"bocs"``, ``"fm"``, ``"gp"`` or ``"bocs+gp"``.
-        exploration (float): spread of the Thompson samples around the posterior mean.
+        exploration (float): spread of the Thompson samples around the posterior mean
+            (default 1.0: the posterior's own).
         strength (float): weight of a budget's squared violation in the QUBO.
+
+    The defaults of ``exploration`` and ``strength`` are :class:`QUBOSampler`'s, so
+    the surrogate-guided QIEA and QPSO, which take neither, screen their offspring
+    with the problems a default QUBO strategy solves.
     """
 
     def __init__(
@@ -433,13 +438,14 @@ def screen(
     """Index of the candidate a Thompson sample of ``models`` ranks best (budgets
     checked as in the QUBO problems): how the surrogate-guided QIEA and QPSO spend a
     query on the most promising of their offspring. With fewer than two trials there
-    is nothing to fit, and the first candidate known to meet the budgets wins."""
+    is nothing to fit, and the first candidate known to meet the budgets wins (the first
+    candidate when none is)."""
     from quarch.search._surrogate import single_thread
 
     X = np.asarray(candidates, dtype=np.int64).reshape(len(candidates), len(hist.sizes))
     if len(hist.trials) < 2:
         ok = models.feasible_known(hist, X)
-        return int(np.argmax(ok)) if ok.any() else 0
+        return int(np.argmax(ok))  # all False: 0, the first candidate
     with single_thread():
         (problem,) = models.problems(hist, rng, 1)
         return int(np.argmin(problem.cost(X)))
