@@ -25,11 +25,10 @@ class QuantumLayer(torch.nn.Module):
 
     ``forward(inputs [batch, n_inputs]) -> [batch, n_observables]`` (real; one sample
     ``[n_inputs]`` gives ``[n_observables]``), so a classical front-end can feed it and
-    Adam can train it. Weights start uniform in
-    ``[0, 2*pi)`` from ``generator`` (or torch's global generator), so
-    ``torch.manual_seed`` makes a model reproducible. ``torch.compile`` of a model
-    holding the layer compiles the rest of the model; the circuit runs as it does
-    eagerly (the engine is excluded from tracing).
+    Adam can train it. Weights start uniform in ``[0, 2*pi)`` from ``generator`` (or
+    torch's global generator), so ``torch.manual_seed`` makes a model reproducible.
+    ``torch.compile`` of a model holding the layer compiles the rest of the model; the
+    circuit runs as it does eagerly (the engine is excluded from tracing).
 
     Args:
         circuit (Circuit): circuit whose input features are the layer's inputs.
