@@ -253,6 +253,41 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/search/test_surrogate_truth.py", "tests/search/test_models_truth.py",
          "tests/search/test_gp_truth.py", "tests/search/test_fm_truth.py"],
     ),
+    "engine-plan": (
+        ["src/quarch/quantum/_plan.py", "src/quarch/quantum/_compile.py",
+         "src/quarch/quantum/_fuse.py", "src/quarch/quantum/_layout.py",
+         "src/quarch/quantum/_rotchain.py"],
+        ["tests/quantum/test_simulator.py", "tests/quantum/test_simulator_entry.py",
+         "tests/quantum/test_rotchain.py", "tests/quantum/test_circuit_truth.py",
+         "tests/quantum/test_gates_truth.py", "tests/quantum/test_templates_truth.py",
+         "tests/quantum/test_measurements.py", "tests/quantum/test_path_features.py",
+         "tests/quantum/test_device_placement.py"],
+    ),
+    "engine-gradients": (
+        ["src/quarch/quantum/_adjoint.py", "src/quarch/quantum/_gatewise.py",
+         "src/quarch/quantum/_measure.py", "src/quarch/quantum/_simulate.py",
+         "src/quarch/quantum/metrics.py"],
+        ["tests/quantum/test_simulator.py", "tests/quantum/test_simulator_entry.py",
+         "tests/quantum/test_circuit_truth.py", "tests/quantum/test_gates_truth.py",
+         "tests/quantum/test_measurements.py", "tests/quantum/test_metrics.py",
+         "tests/quantum/test_metrics_truth.py", "tests/quantum/test_path_features.py",
+         "tests/quantum/test_device_placement.py"],
+    ),
+    "small-plan": (
+        ["src/quarch/quantum/_small_plan.py", "src/quarch/quantum/_small_runtime.py",
+         "src/quarch/quantum/_small_cost.py"],
+        ["tests/quantum/test_small_path.py", "tests/quantum/test_small_dense.py",
+         "tests/quantum/test_replay.py", "tests/quantum/test_cuda_graph.py",
+         "tests/quantum/test_simulator_entry.py", "tests/quantum/test_path_features.py",
+         "tests/quantum/test_device_placement.py"],
+    ),
+    "space-circuits": (
+        ["src/quarch/space/_space.py", "src/quarch/search/_circuits.py"],
+        ["tests/space/test_space.py", "tests/search/test_qaoa.py", "tests/search/test_vqe.py",
+         "tests/search/test_born.py", "tests/search/test_qaoa_truth.py",
+         "tests/search/test_vqe_truth.py", "tests/search/test_born_truth.py",
+         "tests/test_config.py"],
+    ),
 }  # fmt: skip
 
 
