@@ -10,6 +10,7 @@ from __future__ import annotations
 from quarch.evaluate._base import Evaluator, Metrics, cheap_metrics, check_metrics
 from quarch.evaluate.training import (
     EpochHook,
+    SeededRNG,
     TrainingEvaluator,
     check_lr,
     classification_error,
@@ -24,6 +25,7 @@ __all__ = [
     "EpochHook",
     "Evaluator",
     "Metrics",
+    "SeededRNG",
     "TrainingEvaluator",
     "cheap_metrics",
     "check_device",

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EpochHook",
+    "SeededRNG",
     "TrainingEvaluator",
     "classification_error",
     "epoch_hook",
@@ -159,6 +160,55 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(old)
+
+
+class SeededRNG:
+    """Run a block under torch's generators seeded with ``seed``; give the caller's back.
+
+    ``with SeededRNG(seed, device):`` seeds torch's CPU generator (and numpy's global one
+    with ``numpy=True``) and, when ``device`` is a CUDA device, that device's generator;
+    on exit every generator it touched is restored, so evaluating a trial neither
+    depends on nor changes the random streams of the code around it.
+
+    Why not ``fork_rng(devices=[])`` + ``torch.manual_seed(seed)``, the usual spelling:
+    ``manual_seed`` reseeds every CUDA generator (before CUDA starts, it queues the seed
+    for when it does), while ``fork_rng(devices=[])`` restores only the CPU one, so a
+    trial left the caller's CUDA streams reseeded. Forking every CUDA device instead
+    would start CUDA (seconds, and device memory) for a run that trains on the CPU.
+    Other accelerators (MPS, XPU) are seeded by ``torch.manual_seed``, as before, and
+    their generators are not restored.
+    """
+
+    def __init__(self, seed: int, device: str | torch.device | None = None, *,
+                 numpy: bool = False) -> None:  # fmt: skip
+        self.seed = int(seed)
+        self.device = torch.device("cpu" if device is None else device)
+        self.numpy = numpy
+        self._fork: contextlib.AbstractContextManager[Any] | None = None
+        self._numpy_state: Any = None
+
+    def __enter__(self) -> SeededRNG:
+        cuda = self.device.type == "cuda"
+        index = (self.device.index if self.device.index is not None
+                 else torch.cuda.current_device()) if cuda else None  # fmt: skip
+        self._fork = torch.random.fork_rng(devices=[] if index is None else [index])
+        self._fork.__enter__()
+        if index is not None:
+            torch.cuda.default_generators[index].manual_seed(self.seed)
+        if self.device.type in ("cpu", "cuda"):
+            torch.random.default_generator.manual_seed(self.seed)
+        else:  # MPS, XPU, ...: seeded as torch seeds them (and, like torch, not restored)
+            torch.manual_seed(self.seed)
+        if self.numpy:
+            self._numpy_state = np.random.get_state()
+            np.random.seed(self.seed % 2**32)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.numpy:
+            np.random.set_state(self._numpy_state)
+        assert self._fork is not None
+        self._fork.__exit__(*exc)
 
 
 def train_classifier(
@@ -394,9 +444,7 @@ class TrainingEvaluator:
 
     def build(self, arch: Mapping[str, Any], *, seed: int) -> nn.Module:
         """The untrained model of ``arch``, initialised from ``seed``."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            np.random.seed(seed % 2**32)
+        with SeededRNG(seed, numpy=True):
             return self.build_model(arch, tuple(self.data.input_shape), self.data.n_classes)
 
     def cheap_metrics(self, arch: Mapping[str, Any]) -> Metrics:
@@ -423,8 +471,7 @@ class TrainingEvaluator:
         model = self.build(arch, seed=seed)
         params = count_params(model)
         flops = count_flops(model, tuple(self.data.input_shape))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with SeededRNG(seed, self.device):
             res = train_classifier(
                 model,
                 self.data,

@@ -34,6 +34,7 @@ from quarch.cost.devices import default_budgets, get_device
 from quarch.cost.onnx import measure_latency_ms, quantize_int8, to_onnx
 from quarch.evaluate import (
     Metrics,
+    SeededRNG,
     TrainingEvaluator,
     check_lr,
     classification_error,
@@ -296,8 +297,7 @@ class SuperNetEvaluator:
     def supernet(self) -> SuperNet:
         """The trained supernet (trained on first use)."""
         if self._net is None:
-            with torch.random.fork_rng(devices=[]), torch_threads(self.torch_threads):
-                torch.manual_seed(self.seed)
+            with SeededRNG(self.seed, self.device), torch_threads(self.torch_threads):
                 net = SuperNet(self.space, tuple(self.data.input_shape), self.data.n_classes)
                 net.fit(
                     self.data.X_train,

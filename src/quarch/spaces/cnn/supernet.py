@@ -93,7 +93,10 @@ class SuperNet(nn.Module):
 
     def extract(self, arch: Mapping[str, Any]) -> EdgeCNN:
         """A standalone model of ``arch`` holding copies of its shared weights."""
-        child = EdgeCNN(arch, self.input_shape, self.n_classes)
+        # its initial weights are all overwritten below: built in a fork, extracting
+        # draws nothing from the caller's generator (a search's next draws stay its own)
+        with torch.random.fork_rng(devices=[]):
+            child = EdgeCNN(arch, self.input_shape, self.n_classes)
         with torch.no_grad():
             state = {k: v.detach().clone() for k, v in self.child_tensors(child).items()}
         child.load_state_dict(state)

@@ -31,6 +31,7 @@ from quarch.cost.device_costs import TrainingLoad
 from quarch.cost.routing import RoutedCircuit
 from quarch.evaluate import (
     Metrics,
+    SeededRNG,
     classification_error,
     save_weights,
     torch_threads,
@@ -167,8 +168,7 @@ class HQNNEvaluator:
 
     def build(self, arch: Mapping[str, Any], *, seed: int) -> HybridNet:
         """The untrained model of ``arch``, initialised from ``seed``."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with SeededRNG(seed):
             pca = self.pca if arch["frontend"] == "pca" else None
             return HybridNet(arch, tuple(self.data.input_shape), self.data.n_classes, pca=pca)
 
@@ -203,8 +203,7 @@ class HQNNEvaluator:
         with torch_threads(1 if int(arch["qubits"]) <= 10 else torch.get_num_threads()):
             t0 = time.perf_counter()
             model = self.build(arch, seed=seed)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
+            with SeededRNG(seed, self.device):
                 if self.noise_aware:
                     res = self._train_noisy(model, arch, seed=seed, epochs=epochs)
                 else:
@@ -272,8 +271,7 @@ class HQNNEvaluator:
         """
         with torch_threads(1):
             pca = self.pca if arch["frontend"] == "pca" else None
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
+            with SeededRNG(seed, self.device):
                 model = classical_ablation(
                     arch, tuple(self.data.input_shape), self.data.n_classes, pca=pca
                 )
@@ -355,8 +353,7 @@ class SuperCircuitEvaluator:
         """The trained SuperCircuit (trained on first use)."""
         if self._sc is None:
             t0 = time.perf_counter()
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed)
+            with SeededRNG(self.seed, self.device):
                 pca = (
                     space_pca(self.space, self.data)
                     if "pca" in self.space["frontend"].options

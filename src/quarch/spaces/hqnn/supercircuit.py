@@ -145,7 +145,11 @@ class SuperCircuit(nn.Module):
         Its output equals ``self(x, arch)`` for every ``x``.
         """
         arch = dict(arch)
-        net = HybridNet(arch, self.input_shape, self.n_classes, pca=self.pca, dtype=self.dtype)
+        # every weight is overwritten below: built in a fork, extracting draws nothing
+        # from the caller's generator (a search's next draws stay its own)
+        with torch.random.fork_rng(devices=[]):
+            net = HybridNet(arch, self.input_shape, self.n_classes, pca=self.pca,
+                            dtype=self.dtype)  # fmt: skip
         order: list[int] = []
 
         def record(kind: str, layer: int, a: int, b: int, slot: int) -> int:
