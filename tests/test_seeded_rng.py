@@ -31,17 +31,22 @@ def _cuda_queue() -> list[Any]:
     return [None if c is None else id(c[0]) for c in torch.cuda._lazy_seed_tracker.get_calls()]
 
 
+def _numpy_state() -> tuple[bytes, int]:
+    state = np.random.get_state(legacy=False)["state"]
+    return state["key"].tobytes(), int(state["pos"])
+
+
 class _Streams:
     """The caller's generators: compared before and after a block."""
 
     def __init__(self) -> None:
         self.cpu = torch.get_rng_state()
-        self.numpy = np.random.get_state()[1].copy()
+        self.numpy = _numpy_state()
         self.cuda = _cuda_queue()
 
     def assert_unchanged(self) -> None:
         assert torch.equal(torch.get_rng_state(), self.cpu), "torch's CPU generator moved"
-        assert np.array_equal(np.random.get_state()[1], self.numpy), "numpy's generator moved"
+        assert _numpy_state() == self.numpy, "numpy's generator moved"
         assert _cuda_queue() == self.cuda, "a seed was queued for every CUDA device"
 
 
