@@ -25,7 +25,8 @@ EOF
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu \
     --format=csv 2>/dev/null
 python3 -m pytest -q -p no:cacheprovider tests/quantum/test_cuda.py \
-    tests/quantum/test_cuda_graph.py tests/quantum/test_small_dense.py 2>&1 | tee "$logs/cuda_tests.log"
+    tests/quantum/test_cuda_graph.py tests/quantum/test_small_dense.py \
+    tests/test_seeded_rng.py 2>&1 | tee "$logs/cuda_tests.log"
 status=$?
 if [ "${GRAPHS:-1}" != 0 ]; then
     PYTHONUNBUFFERED=1 python3 benchmarks/simulator.py --device cuda --graphs --budget "$budget" \

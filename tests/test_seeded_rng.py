@@ -98,6 +98,17 @@ class TestSeededRNG:
         assert torch.equal(a, torch.rand(4, device="cuda"))
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_trial_on_cuda_gives_the_cuda_stream_back() -> None:
+    torch.cuda.manual_seed(99)
+    before = torch.cuda.get_rng_state()
+    space = hqnn_space(max_qubits=2, max_layers=1)
+    cfg = SearchConfig(space="hqnn", dataset="iris", epochs=1, device="cuda",
+                       evaluator_options={"save_weights": False})  # fmt: skip
+    make_evaluator(space, cfg).fit(space.sample(0), seed=3)  # type: ignore[attr-defined]
+    assert torch.equal(torch.cuda.get_rng_state(), before)
+
+
 def _hqnn(supercircuit: bool) -> Any:
     space = hqnn_space(max_qubits=2, max_layers=1)
     opts = {"supercircuit": True, "supercircuit_steps": 4, "finetune_steps": 2}
