@@ -365,6 +365,13 @@ def test_trials_lists_states_reasons_and_durations(
             assert r["metrics"]["val_error"] == pytest.approx(0.1 + 0.001 * t.params["width_0"])
     code, out, _ = _run(capsys, "trials", str(tmp_path / "r"), "--state", "fail", "--json")
     assert [r["number"] for r in json.loads(out)] == [t.number for t in res.failed]
+    for state in ("complete", "pruned", "failed", "running", "WAITING"):  # every spelling taken
+        code, out, _ = _run(capsys, "trials", str(tmp_path / "r"), "--state", state, "--json")
+        want = "FAIL" if state == "failed" else state.upper()
+        assert code == 0
+        assert [r["number"] for r in json.loads(out)] == [
+            t.number for t in res.trials if t.state == want
+        ]
     code, out, _ = _run(capsys, "trials", str(tmp_path / "r"))
     assert code == 0 and "exploded" in out
 

@@ -597,6 +597,12 @@ RUN_CASES: list[tuple[str, Callable[[Path, int], list[str]], str, tuple[str, ...
         (),
     ),
     (
+        "trials-in-a-state-there-is-none-of",  # the states named are every one it takes
+        lambda run, n: ["trials", str(run), "--state", "done"],
+        "error: --state takes complete, pruned, fail, running or waiting; got 'done'",
+        (),
+    ),
+    (
         "report-of-a-folder-that-is-no-run",
         lambda run, n: ["report", str(run.parent / "nowhere")],
         "error: '{parent}/nowhere' is not a quarch run folder",

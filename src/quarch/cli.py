@@ -476,13 +476,19 @@ def report(
     _out.print(f"report: {rep.html}  ({len(rep.images)} plots beside it)")
 
 
+#: ``quarch trials --state`` spellings -> the trial states Optuna records
+_TRIAL_STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "fail": "FAIL", "failed": "FAIL",
+                 "running": "RUNNING", "waiting": "WAITING"}  # fmt: skip
+
+
 @app.command(cls=_Command)
 def trials(
     run: RunArg,
     state: Annotated[
         str | None,
         typer.Option(
-            metavar="STATE", help="Only trials in this state: complete, pruned, fail, running."
+            metavar="STATE",
+            help="Only trials in this state: complete, pruned, fail, running or waiting.",
         ),
     ] = None,
     json_out: Annotated[
@@ -492,14 +498,13 @@ def trials(
     """List every trial of a run: state, metrics, duration and why it did not complete."""
     from quarch.study import Run
 
+    want = None if state is None else _TRIAL_STATES.get(state.lower())
+    if state is not None and want is None:
+        raise ConfigError(
+            f"--state takes complete, pruned, fail, running or waiting; got {state!r}"
+        )
     result = Run.open(run).result()
-    records = result.trials
-    if state is not None:
-        states = {"complete", "pruned", "fail", "failed", "running", "waiting"}
-        if state.lower() not in states:
-            raise ConfigError(f"--state takes complete, pruned, fail or running; got {state!r}")
-        want = "FAIL" if state.lower() == "failed" else state.upper()
-        records = [t for t in records if t.state == want]
+    records = [t for t in result.trials if want is None or t.state == want]
     if json_out:
         sys.stdout.write(json.dumps([t.to_full_dict() for t in records]) + "\n")
         return
