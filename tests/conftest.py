@@ -6,12 +6,15 @@
 * At the end of the session the checkout is compared with its state at the start
   (every file git sees, ignored ones included, caches aside): a file a test wrote
   into it fails the session, naming the file.
+* Under mutmut (``benchmarks/mutation.py``) quarch's memoised tables are emptied at the
+  start of each session (see :func:`_mutants_see_no_cached_results`).
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +41,32 @@ def _checkout_files() -> set[str] | None:
         return None
     paths = {line[3:] for line in out.splitlines() if line[:2] in ("??", "!!")}
     return {p for p in paths if not any(c in p for c in _CACHES)}
+
+
+#: quarch's memoised tables that are plain dicts (the ``functools`` caches are found by
+#: their ``cache_clear``)
+_DICT_CACHES = {"quarch.search._surrogate": "_DECODE_CACHE", "quarch.quantum._apply": "_REAL_IDX"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mutants_see_no_cached_results() -> None:
+    """Empty quarch's caches when mutmut runs this session (``MUTANT_UNDER_TEST`` set).
+
+    mutmut forks each mutant's tests from a process whose first run filled the caches
+    with the original code's results; a test that hits one sees the original answer,
+    and the mutant survives untested. Outside mutmut the caches start empty anyway.
+    """
+    if not os.environ.get("MUTANT_UNDER_TEST"):
+        return
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("quarch"):
+            continue
+        for obj in list(vars(module).values()):
+            clear = getattr(obj, "cache_clear", None)
+            if callable(clear):
+                clear()
+        if name in _DICT_CACHES:
+            getattr(module, _DICT_CACHES[name]).clear()
 
 
 @pytest.fixture(scope="session", autouse=True)

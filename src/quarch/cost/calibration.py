@@ -80,6 +80,11 @@ def calibrated_targets() -> list[CalibratedTarget]:
 
 @functools.lru_cache(maxsize=4)
 def _scan(root: str) -> tuple[CalibratedTarget, ...]:
+    return _scan_uncached(root)
+
+
+def _scan_uncached(root: str) -> tuple[CalibratedTarget, ...]:
+    # _scan's body, undecorated: mutmut 3 mutates no decorated function
     out = []
     for folder in sorted(p for p in Path(root).iterdir() if (p / "__init__.py").is_file()):
         props = folder / f"props_{folder.name}.json"
@@ -150,6 +155,11 @@ class CalibratedTarget:
 
 @functools.cache
 def _summary(props_file: str) -> dict[str, Any]:
+    return _summary_uncached(props_file)
+
+
+def _summary_uncached(props_file: str) -> dict[str, Any]:
+    # _summary's body, undecorated: mutmut 3 mutates no decorated function
     props = json.loads(Path(props_file).read_text())
 
     def med(values: list[float]) -> float:
@@ -288,6 +298,11 @@ def _log_fid(e: float) -> float:
 
 @functools.lru_cache(maxsize=256)
 def _regions(cal: Calibration, size: int) -> tuple[tuple[int, ...], ...]:
+    return _regions_uncached(cal, size)
+
+
+def _regions_uncached(cal: Calibration, size: int) -> tuple[tuple[int, ...], ...]:
+    # _regions's body, undecorated: mutmut 3 mutates no decorated function
     nb = cal.neighbours()
 
     def qubit_score(q: int) -> float:
@@ -319,6 +334,11 @@ def _regions(cal: Calibration, size: int) -> tuple[tuple[int, ...], ...]:
 
 @functools.lru_cache(maxsize=256)
 def _sub_target(cal: Calibration, region: tuple[int, ...]) -> Any:
+    return _sub_target_uncached(cal, region)
+
+
+def _sub_target_uncached(cal: Calibration, region: tuple[int, ...]) -> Any:
+    # _sub_target's body, undecorated: mutmut 3 mutates no decorated function
     from qiskit.circuit import Measure
     from qiskit.transpiler import Target
 
@@ -364,6 +384,11 @@ def load_calibration(name: str) -> Calibration:
         ConfigError: an unknown name (the message lists the calibrated targets), or the
             ``qiskit`` extra is missing.
     """
+    return _load_calibration(name)
+
+
+def _load_calibration(name: str) -> Calibration:
+    # load_calibration's body, undecorated: mutmut 3 mutates no decorated function
     known = {t.name: t for t in calibrated_targets()}
     if name not in known:
         hint = f"; {QISKIT_HINT}" if not known else ""

@@ -134,6 +134,13 @@ def _word_tables(
     word: PauliWord, layout: tuple[int, ...]
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Sign (diagonal part), flip index and phase of a word for a state in ``layout``."""
+    return _word_tables_uncached(word, layout)
+
+
+def _word_tables_uncached(
+    word: PauliWord, layout: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    # _word_tables's body, undecorated: mutmut 3 mutates no decorated function
     n = len(layout)
     j = np.arange(2**n, dtype=np.int64)
     sign = np.ones(2**n)

@@ -469,6 +469,16 @@ class ExecutionPlan:
     ) -> torch.Tensor:
         """Expectations of ``words`` ``[batch, n_obs]``, or the state ``[batch, 2**n]``
         in canonical order when ``words`` is None."""
+        return self._execute_eager(inputs, weights, initial_state, words)
+
+    def _execute_eager(
+        self,
+        inputs: torch.Tensor | None,
+        weights: torch.Tensor | Sequence[float] | None,
+        initial_state: torch.Tensor | None,
+        words: tuple[PauliWord, ...] | None,
+    ) -> torch.Tensor:
+        # _execute's body, undecorated: mutmut 3 mutates no decorated function
         if torch._C._are_functorch_transforms_active():  # what autograd.Function asks too
             raise SimulationError(TRANSFORMS_REFUSAL)
         inputs, w, init, batch, device = self._check(inputs, weights, initial_state)

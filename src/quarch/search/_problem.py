@@ -58,6 +58,10 @@ class Constraint:
         """The QUBO's linear form of ``g`` in integer units: coefficients per one-hot
         bit, each choice's smallest 0, and the constant, so that ``g ~ (bits @ a + c) /
         UNITS`` (the main effects of :attr:`model`, rounded)."""
+        return self._linear_terms()
+
+    def _linear_terms(self) -> tuple[np.ndarray, int]:
+        # terms's body, undecorated: mutmut 3 mutates no decorated function
         lin = self.model.main_effects()
         a = np.zeros(lin.size, dtype=np.int64)
         c = 0.0
@@ -146,6 +150,10 @@ class QUBOProblem:
     def penalty(self) -> float:
         """Weight of the one-hot penalty in :attr:`Q`: above any bit's largest gain in
         the rest of the QUBO (budgets included), so its minimisers are valid codes."""
+        return self._penalty()
+
+    def _penalty(self) -> float:
+        # penalty's body, undecorated: mutmut 3 mutates no decorated function
         if self._budget_bqm is None:
             return self.model.penalty()
         A = self._unpenalised
@@ -157,6 +165,10 @@ class QUBOProblem:
     def _unpenalised(self) -> np.ndarray:
         """Objective and budget slack penalties as one upper-triangular matrix over the
         one-hot and slack bits, without the one-hot penalty."""
+        return self._unpenalised_matrix()
+
+    def _unpenalised_matrix(self) -> np.ndarray:
+        # _unpenalised's body, undecorated: mutmut 3 mutates no decorated function
         bqm = self._budget_bqm
         n = self.model.n_bits
         N = n if bqm is None else bqm.num_variables
@@ -170,6 +182,10 @@ class QUBOProblem:
     def _budget_bqm(self) -> dimod.BinaryQuadraticModel | None:
         """The budgets' slack penalties over the one-hot bits (variables ``0..n-1``) and
         their slack bits; ``None`` without budgets."""
+        return self._budget_penalties()
+
+    def _budget_penalties(self) -> dimod.BinaryQuadraticModel | None:
+        # _budget_bqm's body, undecorated: mutmut 3 mutates no decorated function
         if not self.constraints:
             return None
         import warnings
@@ -205,6 +221,10 @@ class QUBOProblem:
         :attr:`n_slack` slack bits (diagonal = linear terms), one-hot penalty
         included: its minimisers are valid codes. Minimised over the slack bits, it
         equals :meth:`energy` on valid codes up to the constant :attr:`offset`."""
+        return self._qubo_matrix()
+
+    def _qubo_matrix(self) -> np.ndarray:
+        # Q's body, undecorated: mutmut 3 mutates no decorated function
         if self._budget_bqm is None:
             return self.model.qubo(self.penalty)[0]
         Q = self._unpenalised.copy()
