@@ -725,3 +725,42 @@ def test_torch_func_transforms_are_refused_in_one_line_and_the_named_ways_work()
     torch.testing.assert_close(layer.weights.grad, -torch.sin(x + w).sum(0))
     # and the layer still runs outside a transform
     torch.testing.assert_close(layer(x).detach(), torch.cos(x + w))
+
+
+def test_auto_asks_the_cost_model_with_the_calls_weight_kind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Per-sample weights ``[batch, n_weights]`` make every weighted gate per sample:
+    ``auto`` asks the cost model with those features, not the shared weights' ones."""
+    asked: list[Any] = []
+
+    def stub(features: Any, rows: int, device_type: str) -> bool:
+        asked.append(features)
+        return False
+
+    monkeypatch.setattr(simulator_module, "small_is_faster", stub)
+    plan = compile_circuit(_circuit(), dtype=torch.complex128)
+    shared, batched = plan.path_features(True, False, CPU), plan.path_features(True, True, CPU)
+    assert shared != batched  # the weighted gates count as per-sample only when batched
+    Wb = np.stack([W, W[::-1], -W])
+    got = plan.expval(None, torch.tensor(X), torch.tensor(Wb)).numpy()
+    want = [_pl_z(_pl_state(X[i : i + 1], Wb[i]))[0] for i in range(3)]
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    assert asked == [batched]
+
+
+@pytest.mark.parametrize("path", ["engine", "small"])
+def test_rows_without_features_give_a_row_each(path: str) -> None:
+    """A circuit that reads no inputs, given ``[3, 0]`` inputs, answers three rows (the
+    engine computes one and repeats it): ``<Z_0> = cos a``, ``<Z_1> = cos a cos b``."""
+    c = Circuit(2).ry(0, Weight(0)).cnot(0, 1).rx(1, Weight(1))
+    plan = compile_circuit(c, dtype=torch.complex128, path=path)
+    a, b = 0.7, -1.2
+    rows = torch.zeros(3, 0, dtype=torch.float64)
+    got = plan.expval(None, rows, [a, b]).numpy()
+    assert got.shape == (3, 2)
+    np.testing.assert_allclose(got, [[np.cos(a), np.cos(a) * np.cos(b)]] * 3, atol=1e-12)
+    state = plan.state(rows, [a, b]).numpy()
+    assert state.shape == (3, 4)
+    z0 = np.array([1, 1, -1, -1])  # wire 0 is the most significant bit
+    np.testing.assert_allclose(np.abs(state) ** 2 @ z0, [np.cos(a)] * 3, atol=1e-12)
