@@ -71,15 +71,13 @@ def split_blocks(
     """
     widths = [n_qubits([k], encoding) for k in sizes]
     n = sum(widths)
-    alt = n_qubits(sizes, "binary")
-    if n <= max_qubits:
-        return [list(range(len(sizes)))]
-    if not decompose or max(widths) > max_qubits:
+    if n > max_qubits and (not decompose or max(widths) > max_qubits):
         why = (
             f"one choice alone needs {max(widths)} qubits"
             if decompose
             else f"decompose=False and the register needs n={n} qubits"
         )
+        alt = sum((k - 1).bit_length() for k in sizes)  # ceil(log2 k) qubits per choice
         hint = (
             f"use encoding='binary' ({alt} qubits)"
             if encoding == "onehot"
@@ -90,22 +88,22 @@ def split_blocks(
             f"{why} in {encoding!r} encoding ({n} qubits in all); {hint}, raise max_qubits, "
             "or use 'qubo-sa' / 'qubo-sqa', which scale to any number of bits"
         )
+    # A block closes once it holds its share n / n_blocks of the qubits (in integers:
+    # width * n_blocks >= n), or when the next choice would overflow it. Every block
+    # fits: a choice joins a non-empty block only within max_qubits, and opens a block
+    # alone only when it fits by itself (checked above). One block when n <= max_qubits.
     n_blocks = math.ceil(n / max_qubits)
-    while True:
-        target = n / n_blocks
-        blocks: list[list[int]] = [[]]
-        width = 0
-        for j, w in enumerate(widths):
-            # a one-option choice needs no qubit: it joins the open block rather than
-            # opening a one-state block of its own (nothing to search there)
-            if blocks[-1] and w > 0 and (width + w > max_qubits or width >= target - 1e-9):
-                blocks.append([])
-                width = 0
-            blocks[-1].append(j)
-            width += w
-        if all(sum(widths[j] for j in b) <= max_qubits for b in blocks):
-            return blocks
-        n_blocks += 1  # pragma: no cover - balanced split overflowed; retry finer
+    blocks: list[list[int]] = [[]]
+    width = 0
+    for j, w in enumerate(widths):
+        # a one-option choice needs no qubit: it joins the open block rather than
+        # opening a one-state block of its own (nothing to search there)
+        if blocks[-1] and w > 0 and (width + w > max_qubits or width * n_blocks >= n):
+            blocks.append([])
+            width = 0
+        blocks[-1].append(j)
+        width += w
+    return blocks
 
 
 def hardware_efficient(n: int, layers: int) -> tuple[ExecutionPlan, np.ndarray]:
@@ -170,27 +168,24 @@ def adam(
 ) -> tuple[np.ndarray, float, np.ndarray, float]:
     """Adam on ``grad_fn(x) -> (value, grad)``; returns the best and the start points
     with their values (the best is never worse than the start)."""
-    x = x0.astype(float).copy()
-    m = np.zeros_like(x)
-    v = np.zeros_like(x)
-    best_x, best_f = x.copy(), math.inf
-    f0 = math.nan
-    for t in range(1, steps + 2):
-        f, g = grad_fn(x)
-        if t == 1:
-            f0 = f
-        if f < best_f:
-            best_x, best_f = x.copy(), f
-        if t == steps + 1:
-            break
+    x = np.array(x0, dtype=float)  # a copy: x0 is returned as given
+    f0, g = grad_fn(x)
+    best_x, best_f = x.copy(), f0
+    m = np.zeros(x.shape)
+    v = np.zeros(x.shape)
+    for t in range(1, steps + 1):
         m = 0.9 * m + 0.1 * g
         v = 0.999 * v + 0.001 * g * g
         x = x - lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        f, g = grad_fn(x)
+        if f < best_f:  # the first of equal values stays
+            best_x, best_f = x.copy(), f
     return best_x, best_f, x0, f0
 
 
 def measure(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:
-    """``shots`` basis indices drawn from ``probs``, seeded from ``rng``."""
+    """``shots`` basis indices drawn from ``probs`` by :func:`sample_codes`, seeded with
+    one draw ``rng.integers(2**31 - 1)`` (so a replay of a strategy's moves draws the same)."""
     return sample_codes(probs, shots, int(rng.integers(2**31 - 1)))
 
 
@@ -252,7 +247,7 @@ class Register:
         C = problem.energy(X)
         if self.encoding == "onehot":
             nb = sum(sub)
-            z = np.arange(2**nb, dtype=np.int64)
+            z = np.arange(2**nb)  # nb <= 24 bits: any default integer holds them
             pen = np.zeros(2**nb)
             start = 0
             for k in sub:

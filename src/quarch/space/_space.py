@@ -108,7 +108,8 @@ class Choice:
         _check_encoding(encoding)
         if encoding == "onehot":
             return len(self.options)
-        return math.ceil(math.log2(len(self.options))) if len(self.options) > 1 else 0
+        # ceil(log2 k) in integers: exact for any k >= 1 (0 bits for one option)
+        return (len(self.options) - 1).bit_length()
 
 
 def _index(raw: Any, name: str) -> int:
@@ -301,15 +302,23 @@ class Space:
 
         Repair is deterministic: a one-hot group with no bit set takes option 0, and one
         with several takes the first set bit; a binary code ``>= k`` takes ``code mod k``.
-        The constraint is not applied (use :meth:`repair` for that).
+        The constraint is not applied.
+
+        Raises:
+            SpaceError: the wrong number of bits, or a value other than 0 and 1 (``0.7``
+                used to be read as 0, and ``2`` as 1, without a word).
         """
         _check_encoding(encoding)
-        arr = np.asarray(bits).astype(np.int64).ravel()
+        arr = np.asarray(bits).ravel()
         if arr.size != self.n_bits(encoding):
             raise SpaceError(
                 f"expected {self.n_bits(encoding)} {encoding} bits for space {self.name!r}; "
                 f"got {arr.size}"
             )
+        values = arr.tolist()
+        bad = next((i for i, b in enumerate(values) if b not in (0, 1)), None)
+        if bad is not None:
+            raise SpaceError(f"bits must be 0 or 1; got {values[bad]!r} at position {bad}")
         idx = []
         for c, sl in zip(self.choices, self.bit_slices(encoding), strict=True):
             group = arr[sl] != 0
