@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from quarch.quantum import (
+    AmplitudeEmbedding,
     BasicEntanglerLayers,
     Circuit,
     CircuitError,
+    Input,
     resources,
     to_qiskit,
     transpiled_metrics,
@@ -65,3 +67,50 @@ class TestInputs:
         pytest.importorskip("qiskit")
         with pytest.raises(CircuitError, match="coupling_map 'hex' is not known"):
             transpiled_metrics(Circuit(2).cnot(0, 1), coupling_map="hex")
+
+
+class TestResourcesTruth:
+    """``resources`` against counts made by hand on circuits built for the purpose."""
+
+    def test_channels_are_skipped_not_the_end(self) -> None:
+        """A channel in the middle is left out of the counts and the depth; the gates
+        after it still count (hand count: H, then CNOT(1, 2) after the channel on 1)."""
+        c = Circuit(3).h(0).depolarizing(1, 0.1).cnot(1, 2).cnot(0, 1)
+        r = resources(c)
+        assert r.gate_counts == {"h": 1, "cnot": 2}
+        assert (r.depth, r.two_qubit_gates) == (2, 2)
+
+    def test_amplitude_embedding_is_a_gate_but_not_a_two_qubit_one(self) -> None:
+        """The embedding occupies every wire (depth 1 before the H), reads 2^n inputs and
+        is not an entangling gate of the hardware count."""
+        c = Circuit(2).add(AmplitudeEmbedding(4)).h(0).cnot(0, 1)
+        r = resources(c)
+        assert r.gate_counts == {"amplitude_embedding": 1, "h": 1, "cnot": 1}
+        assert (r.depth, r.two_qubit_gates, r.n_inputs, r.n_qubits) == (3, 1, 4, 2)
+
+    def test_every_field_and_the_metrics_mapping(self) -> None:
+        """Hand count of a 4-qubit circuit with two weights and three inputs: gates
+        RY(x0) RY(x1) on 0 and 1, CRX(w0) on (0, 3), RZ(x2) on 2, CNOT(2, 3), RX(w1) on 3;
+        depth: wire 3 sees CRX (layer 2), CNOT (layer 3 after RZ at 1 -> max(1, 2) + 1 = 3),
+        RX (layer 4)."""
+        c = Circuit(4).ry(0, Input(0)).ry(1, Input(1))
+        c.crx(0, 3, c.new_weight()).rz(2, Input(2)).cnot(2, 3)
+        c.rx(3, c.new_weight())
+        r = resources(c)
+        assert (r.n_qubits, r.depth, r.two_qubit_gates, r.n_weights, r.n_inputs) == (4, 4, 2, 2, 3)
+        assert r.n_gates == 6
+        assert r.as_metrics() == {
+            "qubits": 4.0,
+            "depth": 4.0,
+            "two_qubit_gates": 2.0,
+            "gates": 6.0,
+            "params": 2.0,
+        }
+
+    def test_only_a_circuit_is_counted(self) -> None:
+        class Holder:
+            circuit = Circuit(1)
+
+        with pytest.raises(CircuitError, match=r"^resources takes a quarch Circuit; got Holder; "
+                           r"for a QuantumLayer call resources\(layer\.circuit\)$"):  # fmt: skip
+            resources(Holder())  # type: ignore[arg-type]

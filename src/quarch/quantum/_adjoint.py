@@ -69,78 +69,84 @@ class Evolve(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        run: Runtime = ctx.run
-        saved = ctx.saved_tensors
-        a, b, psi0 = saved[:3]
-        mats = saved[3:]
-        a = a if ctx.a_rows is not None else None
-        b = b if ctx.a_rows is not None else None
-        psi0 = psi0 if ctx.psi0_rows is not None else None
-        ws: Workspace = ctx.ws
-        final = ctx.final
-        if ws.gen != ctx.gen:
-            ws = run.workspace(ws.buf[0].device, ctx.rows, ws.shape[1])
-            ws.gen += 1
-            final = run_steps(run.eng.steps, ws, ctx.dev_idx, ctx.rows, a, b, psi0, mats)
-        ws.gen += 1  # buffers are about to be overwritten
-        z = ws.buf[final]
-        other = ws.buf[1 - final]
-        if ctx.signs is not None:
-            weight = torch.view_as_real(other).view(-1)[: z.shape[1] * z.shape[2]]
-            weight = weight.view(z.shape[1], z.shape[2])  # [rows, D] real, idle buffer
-            torch.mm(grad, ctx.signs[1], out=weight)
-            # complex * real: 2.7x faster than broadcasting the weight over (re, im) pairs
-            torch.mul(z[0], weight, out=z[1])
+        return evolve_backward(ctx, grad)
+
+
+def evolve_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    """:meth:`Evolve.backward`'s body, a plain function (mutation testing skips
+    decorated methods): reverse evolution of ``[psi; grad]``, block gradients on the way."""
+    run: Runtime = ctx.run
+    saved = ctx.saved_tensors
+    a, b, psi0 = saved[:3]
+    mats = saved[3:]
+    a = a if ctx.a_rows is not None else None
+    b = b if ctx.a_rows is not None else None
+    psi0 = psi0 if ctx.psi0_rows is not None else None
+    ws: Workspace = ctx.ws
+    final = ctx.final
+    if ws.gen != ctx.gen:
+        ws = run.workspace(ws.buf[0].device, ctx.rows, ws.shape[1])
+        ws.gen += 1
+        final = run_steps(run.eng.steps, ws, ctx.dev_idx, ctx.rows, a, b, psi0, mats)
+    ws.gen += 1  # buffers are about to be overwritten
+    z = ws.buf[final]
+    other = ws.buf[1 - final]
+    if ctx.signs is not None:
+        weight = torch.view_as_real(other).view(-1)[: z.shape[1] * z.shape[2]]
+        weight = weight.view(z.shape[1], z.shape[2])  # [rows, D] real, idle buffer
+        torch.mm(grad, ctx.signs[1], out=weight)
+        # complex * real: 2.7x faster than broadcasting the weight over (re, im) pairs
+        torch.mul(z[0], weight, out=z[1])
+    else:
+        z[1].copy_(grad)
+    eng = run.eng
+    gmats: list[torch.Tensor | None] = [
+        torch.zeros_like(m) if m.requires_grad else None for m in mats
+    ]
+    rows = ctx.rows
+    real = Realified(mats, adjoint=True)
+    for i in range(len(eng.steps) - 1, -1, -1):
+        step = eng.steps[i]
+        if step.kind == "gather":
+            inv = ctx.dev_idx[i][1]
+            torch.gather(
+                z.view(2 * rows, -1),
+                1,
+                inv.expand(2 * rows, z.shape[-1]),
+                out=other.view(2 * rows, -1),
+            )
         else:
-            z[1].copy_(grad)
-        eng = run.eng
-        gmats: list[torch.Tensor | None] = [
-            torch.zeros_like(m) if m.requires_grad else None for m in mats
-        ]
-        rows = ctx.rows
-        real = Realified(mats, adjoint=True)
-        for i in range(len(eng.steps) - 1, -1, -1):
-            step = eng.steps[i]
-            if step.kind == "gather":
-                inv = ctx.dev_idx[i][1]
-                torch.gather(
-                    z.view(2 * rows, -1),
-                    1,
-                    inv.expand(2 * rows, z.shape[-1]),
-                    out=other.view(2 * rows, -1),
-                )
-            else:
-                u = mats[step.group][..., step.block, :, :]
-                d = step.dim
-                g_u = adjoint_block(step, u, real, z, other, rows, d, gmats[step.group] is not None)
-                if g_u is not None:
-                    gm = gmats[step.group]
-                    assert gm is not None
-                    gm[..., step.block, :, :] = g_u
-            z, other = other, z
-        g_psi0 = z[1]
-        out: list[torch.Tensor | None] = [None, None, None, None]
-        if a is not None and b is not None:
-            g3 = g_psi0.view(rows, a.shape[1], b.shape[1])
-            ga = gb = None
-            if ctx.needs_input_grad[4]:
-                ga = (g3 @ b.conj().expand(rows, -1)[..., None])[..., 0]
-                if a.shape[0] != rows:
-                    ga = ga.sum(0, keepdim=True)
-            if ctx.needs_input_grad[5]:
-                # elementwise then sum: per-sample 1 x d @ d x d matmuls are 2.6x slower
-                gb = (a.conj().expand(rows, -1)[:, :, None] * g3).sum(1)
-                if b.shape[0] != rows:
-                    gb = gb.sum(0, keepdim=True)
-            out += [ga, gb, None]
-        else:
-            gp = None
-            if psi0 is not None and ctx.needs_input_grad[6]:
-                gp = g_psi0.clone()
-                if psi0.shape[0] != rows:
-                    gp = gp.sum(0, keepdim=True)
-            out += [None, None, gp]
-        return (*out, *gmats)
+            u = mats[step.group][..., step.block, :, :]
+            d = step.dim
+            g_u = adjoint_block(step, u, real, z, other, rows, d, gmats[step.group] is not None)
+            if g_u is not None:
+                gm = gmats[step.group]
+                assert gm is not None
+                gm[..., step.block, :, :] = g_u
+        z, other = other, z
+    g_psi0 = z[1]
+    out: list[torch.Tensor | None] = [None, None, None, None]
+    if a is not None and b is not None:
+        g3 = g_psi0.view(rows, a.shape[1], b.shape[1])
+        ga = gb = None
+        if ctx.needs_input_grad[4]:
+            ga = (g3 @ b.conj().expand(rows, -1)[..., None])[..., 0]
+            if a.shape[0] != rows:
+                ga = ga.sum(0, keepdim=True)
+        if ctx.needs_input_grad[5]:
+            # elementwise then sum: per-sample 1 x d @ d x d matmuls are 2.6x slower
+            gb = (a.conj().expand(rows, -1)[:, :, None] * g3).sum(1)
+            if b.shape[0] != rows:
+                gb = gb.sum(0, keepdim=True)
+        out += [ga, gb, None]
+    else:
+        gp = None
+        if psi0 is not None and ctx.needs_input_grad[6]:
+            gp = g_psi0.clone()
+            if psi0.shape[0] != rows:
+                gp = gp.sum(0, keepdim=True)
+        out += [None, None, gp]
+    return (*out, *gmats)
 
 
 def adjoint_block(
