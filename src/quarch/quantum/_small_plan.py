@@ -57,11 +57,20 @@ Source = tuple[tuple[str, int], float]
 # ----------------------------------------------------------------------------- gates
 @lru_cache(maxsize=64)
 def gate_terms(name: str) -> tuple[float, np.ndarray]:
+    """``(s, [A, B, C])`` with ``M(t) = A + cos(s t) B + sin(s t) C`` for a one-angle gate
+    (cached: :func:`_gate_terms` builds it)."""
+    return _gate_terms(name)
+
+
+def _gate_terms(name: str) -> tuple[float, np.ndarray]:
     """``(s, [A, B, C])`` with ``M(t) = A + cos(s t) B + sin(s t) C`` for a one-angle gate.
 
     Derived from the gate table's own builder (the table stays the one definition) and
     checked at three more angles; every one-angle gate of the table has this form with
-    ``s = 1/2`` (rotations) or ``s = 1`` (phase gates)."""
+    ``s = 1/2`` (rotations) or ``s = 1`` (phase gates). Uncached, apart from
+    :func:`gate_terms`, so that mutation testing reaches its body (mutmut gives a
+    decorated function no mutants, and a cache filled by the original code would hide
+    them)."""
     import torch
 
     builder = GATES[name].builder
@@ -84,7 +93,13 @@ def gate_terms(name: str) -> tuple[float, np.ndarray]:
 
 @lru_cache(maxsize=64)
 def _diag_coef(name: str) -> np.ndarray | None:
-    """``c`` with ``M(t) = diag(exp(i c t))``, or None if the gate is not of that form."""
+    """``c`` with ``M(t) = diag(exp(i c t))``, or None (cached: :func:`_diag_coef_of`)."""
+    return _diag_coef_of(name)
+
+
+def _diag_coef_of(name: str) -> np.ndarray | None:
+    """``c`` with ``M(t) = diag(exp(i c t))``, or None if the gate is not of that form
+    (uncached, as :func:`_gate_terms`)."""
     _, terms = gate_terms(name)
     if any(np.abs(t - np.diag(np.diag(t))).any() for t in terms):
         return None
