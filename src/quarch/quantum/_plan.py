@@ -100,4 +100,3 @@ class Step:
     group: int = -1
     block: int = -1
     dim: int = 0
-    batched: bool = False

@@ -115,6 +115,51 @@ def real_generators(q: np.ndarray) -> np.ndarray:
     return out
 
 
+def _rot_kron_backward(
+    grad: torch.Tensor,
+    c: torch.Tensor,
+    s: torch.Tensor,
+    m: torch.Tensor,
+    q: torch.Tensor,
+    eye: torch.Tensor,
+    index: torch.Tensor,
+    x: torch.Tensor,
+) -> torch.Tensor:
+    """:meth:`RotKron.backward`'s gradient of the half-angles ``[P, R, B]`` (a plain
+    function, not in the decorated method: mutmut 3 mutates no decorated function)."""
+    p_len, r, _, _, b = m.shape
+    g_rows = _kron_backward(grad, x, index, 4 * r).view(r, 2, 2, b)
+    dm = c * q - s * eye  # dR/da
+    pick = torch.eye(p_len, dtype=torch.bool, device=m.device)[:, :, None, None, None, None]
+    shifted = _chain(torch.where(pick, dm.unsqueeze(0), m.unsqueeze(0)))
+    return (g_rows.conj().unsqueeze(0) * shifted).real.sum((-3, -2))
+
+
+def _rot_vec_backward(
+    grad: torch.Tensor,
+    c: torch.Tensor,
+    s: torch.Tensor,
+    qr: torch.Tensor,
+    index: torch.Tensor,
+    x: torch.Tensor,
+    *rest: torch.Tensor,
+) -> torch.Tensor:
+    """:meth:`RotVec.backward`'s gradient of the half-angles ``[P, R, B]``; ``rest`` is
+    the forward's ``P`` vectors then their ``P`` generator products (a plain function,
+    not in the decorated method: mutmut 3 mutates no decorated function)."""
+    p_len, r, _, b = c.shape
+    vs, pvs = rest[:p_len], rest[p_len:]
+    g = _kron_backward(grad, x, index, 2 * r).view(r, 2, b)
+    # d/d(re), d/d(im) of a real loss are Re g, Im g (torch's convention)
+    gv = torch.view_as_real(g).transpose(2, 3).reshape(r, 4, b)
+    ga = torch.empty(p_len, r, b, dtype=c.dtype, device=c.device)
+    for p in range(p_len - 1, -1, -1):
+        torch.sum(gv * (c[p] * pvs[p] - s[p] * vs[p]), 1, out=ga[p])
+        if p:
+            gv = c[p] * gv + s[p] * torch.matmul(qr[p].mT, gv)
+    return ga
+
+
 class RotKron(torch.autograd.Function):
     """Half-angles ``a [P, R, B]`` (``B`` is 1 for shared angles) of rows of RX/RY/RZ
     chains with generators ``q [P, R, 2, 2, 1]`` -> the Kronecker products of the row
@@ -138,14 +183,7 @@ class RotKron(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        c, s, m, q, eye, index, x = ctx.saved_tensors
-        p_len, r, _, _, b = m.shape
-        g_rows = _kron_backward(grad, x, index, 4 * r).view(r, 2, 2, b)
-        dm = c * q - s * eye  # dR/da
-        pick = torch.eye(p_len, dtype=torch.bool, device=m.device)[:, :, None, None, None, None]
-        shifted = _chain(torch.where(pick, dm.unsqueeze(0), m.unsqueeze(0)))
-        ga = (g_rows.conj().unsqueeze(0) * shifted).real.sum((-3, -2))
-        return ga, None, None, None
+        return _rot_kron_backward(grad, *ctx.saved_tensors), None, None, None
 
 
 class RotVec(torch.autograd.Function):
@@ -184,15 +222,4 @@ class RotVec(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        c, s, qr, index, x, *rest = ctx.saved_tensors
-        p_len, r, _, b = c.shape
-        vs, pvs = rest[:p_len], rest[p_len:]
-        g = _kron_backward(grad, x, index, 2 * r).view(r, 2, b)
-        # d/d(re), d/d(im) of a real loss are Re g, Im g (torch's convention)
-        gv = torch.view_as_real(g).transpose(2, 3).reshape(r, 4, b)
-        ga = torch.empty(p_len, r, b, dtype=c.dtype, device=c.device)
-        for p in range(p_len - 1, -1, -1):
-            torch.sum(gv * (c[p] * pvs[p] - s[p] * vs[p]), 1, out=ga[p])
-            if p:
-                gv = c[p] * gv + s[p] * torch.matmul(qr[p].mT, gv)
-        return ga, None, None
+        return _rot_vec_backward(grad, *ctx.saved_tensors), None, None
