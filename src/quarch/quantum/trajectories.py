@@ -110,10 +110,16 @@ def _channel_ops(
         keep = [0] + [j for j in (1, 2) if qs[j] > 0]
         qs, ops = [qs[j] for j in keep], [ops[j] for j in keep]
         wires = (ch.wire,)
+    # a no-jump operator drawn with probability 0 (a Pauli channel without an identity
+    # part, such as depolarizing at lam = 4/3) is never weighted: the identity stands in
+    # for it, so that the corrections K_j K_0^-1 exist
     scaled = [
-        _embed((o / math.sqrt(q)).unsqueeze(0), wires, unit.wires)[0] if q > 0 else o
+        _embed(
+            (o / math.sqrt(q) if q > 0 else torch.diag(o.new_ones(len(o)))).unsqueeze(0),
+            wires, unit.wires,
+        )[0]
         for o, q in zip(ops, qs, strict=True)
-    ]
+    ]  # fmt: skip
     return qs, scaled
 
 
@@ -145,10 +151,9 @@ class _Plan:
                 r0 = ops[0] @ r0
             self.no_jump.append(r0)
             self.fused.append(r0 @ m)
-            self.diagonal.append(
-                all(g.name in _DIAGONAL_UNIT for g in u.gates)
-                and all(isinstance(c, Relaxation) or c.probs[0] == 1.0 for c in u.noise)
-            )
+            # every no-jump operator is diagonal (the identity for a Pauli channel,
+            # diag(1, c) for relaxation, each over a number), so the gates decide
+            self.diagonal.append(all(g.name in _DIAGONAL_UNIT for g in u.gates))
         q0 = np.array([c.q[0] for c in self.channels], dtype=np.float64)
         self.log_q0 = np.log(np.clip(q0, 1e-300, None))
         self.p0 = float(np.exp(self.log_q0.sum())) if len(q0) else 1.0
@@ -345,7 +350,8 @@ def _estimate(
     if not plan.channels or plan.p0 >= 1.0:
         return v0, torch.zeros_like(v0), 0, 1.0
     itemsize = 16 if dtype == torch.complex128 else 8
-    fit = max(1, int(max_memory_gb / trajectory_memory_gb(n, batch, 1, itemsize)))
+    # trajectories that fit beside the no-jump state (the chunk was sized for `first`)
+    fit = max(1, int(max_memory_gb / trajectory_memory_gb(n, batch, 0, itemsize)) - 1)
     total, size = 0, first
     s1 = torch.zeros_like(v0)
     s2 = torch.zeros_like(v0).detach()
@@ -359,7 +365,8 @@ def _estimate(
         mean_c = s1 / total
         var = (s2 / total - mean_c.detach() ** 2).clamp_min(0) * total / max(total - 1, 1)
         se = (1 - plan.p0) * (var / total).sqrt()
-        if grad or total >= most or float(se.max()) <= target_se:
+        # one pattern has no spread to measure: its standard error of 0 is no evidence
+        if grad or total >= most or (total > 1 and float(se.max()) <= target_se):
             break
         # enough patterns to reach the target if the variance holds, at least double
         need = int(total * (float(se.max()) / target_se) ** 2 * 1.1) - total
