@@ -87,6 +87,17 @@ class TestSeededRNG:
         streams.assert_unchanged()
         assert all(torch.equal(draws[0], d) for d in draws)
 
+    def test_other_accelerators_are_seeded_as_torch_seeds_them(self, streams: _Streams) -> None:
+        """Beyond the CPU and CUDA (MPS, XPU; the meta device stands in here), the block
+        seeds with ``torch.manual_seed``, which also queues the seed for every CUDA
+        device, and gives back only the CPU generator, as its docstring says."""
+        with SeededRNG(5, "meta"):
+            a = torch.rand(3)
+        assert torch.equal(torch.get_rng_state(), streams.cpu)
+        assert _cuda_queue() != streams.cuda  # torch.manual_seed's own queued seed
+        torch.manual_seed(5)
+        assert torch.equal(a, torch.rand(3))
+
     @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
     def test_cuda_generator_seeded_and_restored(self) -> None:
         torch.cuda.manual_seed(99)
