@@ -206,7 +206,10 @@ class Calibration:
             on (working edges only).
         t1 (tuple[float, ...]): T1 per qubit (``inf`` when the snapshot has none).
         t2 (tuple[float, ...]): T2 per qubit (``inf`` when none).
-        readout (tuple[tuple[float, float], ...]): per qubit ``(P(1|0), P(0|1))``.
+        readout (tuple[tuple[float, float], ...]): per qubit ``(P(1|0), P(0|1))``, as
+            the ``Target`` carries them: its measure error twice (the fake backends'
+            targets hold no asymmetric ``prob_meas*`` values; qiskit-aer's
+            ``basic_device_readout_errors(target=...)`` reads the same numbers).
         readout_time (tuple[float, ...]): measurement duration per qubit.
         gates (Mapping[tuple[str, tuple[int, ...]], tuple[float, float]]): ``(name,
             qubits) -> (error, duration)`` for every calibrated gate.
