@@ -144,7 +144,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         # managers) are checked by hand in test_training_truth; train_classifier runs
         # its loop in a `with` block for this reason
         ["tests/test_training_truth.py", "tests/test_training_loop.py",
-         "tests/spaces/hqnn/test_record_epochs.py",
+         "tests/test_seeded_rng.py", "tests/spaces/hqnn/test_record_epochs.py",
          "tests/spaces/hqnn/test_evaluator.py::TestCorrectness::test_early_stopping_reports_the_kept_weights",
          "tests/spaces/cnn/test_evaluator.py::TestEvaluators::test_thread_count_is_restored",
          # the training-loop claims only (the rest run searches; tests/test_eager.py runs
@@ -159,7 +159,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/cost/test_quantum.py", "tests/cost/test_calibration.py",
          "tests/cost/test_devices.py", "tests/cost/test_calibration_truth.py",
          "tests/cost/test_device_costs_truth.py", "tests/cost/test_quantum_costs_truth.py",
-         "tests/cost/test_routing_truth.py"],
+         "tests/cost/test_routing_truth.py",
+         # the bodies taken out of their caches (calibrations, regions, routes), uncached
+         "tests/cost/test_calibration_tables_truth.py", "tests/cost/test_route_layouts_truth.py"],
     ),
     "benchmark": (
         ["src/quarch/benchmark/_stats.py", "src/quarch/benchmark/_result.py"],
@@ -218,7 +220,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/search/test_common.py", "tests/search/test_qubo_truth.py",
          "tests/search/test_annealers_truth.py", "tests/search/test_moves_replayed.py",
          "tests/search/test_screened_moves_replayed.py", "tests/search/test_qubo.py",
-         "tests/search/test_strategy_options.py", "tests/search/test_strategies.py"],
+         "tests/search/test_strategy_options.py", "tests/search/test_strategies.py",
+         # the QUBO with budget slack bits, by brute force (Problem.Q, penalty, offset)
+         "tests/search/test_models.py", "tests/search/test_trust_region.py"],
     ),
     "gates-templates": (
         ["src/quarch/quantum/gates.py", "src/quarch/quantum/templates.py"],
@@ -253,6 +257,16 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/search/test_surrogate_truth.py", "tests/search/test_models_truth.py",
          "tests/search/test_gp_truth.py", "tests/search/test_fm_truth.py"],
     ),
+    "devices-trajectories": (
+        ["src/quarch/cost/devices.py", "src/quarch/quantum/trajectories.py"],
+        ["tests/cost/test_devices.py", "tests/cost/test_quantum.py",
+         "tests/cost/test_device_costs.py", "tests/spaces/cnn/test_costs.py",
+         "tests/spaces/cnn/test_costs_truth.py", "tests/quantum/test_trajectories.py",
+         "tests/quantum/test_noise_compile_truth.py",
+         "tests/quantum/test_device_placement.py::test_noisy_simulations",
+         "tests/spaces/hqnn/test_device.py", "tests/spaces/hqnn/test_noisy_scoring_truth.py",
+         "tests/cost/test_devices_truth.py", "tests/quantum/test_trajectories_truth.py"],
+    ),
     "engine-plan": (
         ["src/quarch/quantum/_plan.py", "src/quarch/quantum/_compile.py",
          "src/quarch/quantum/_fuse.py", "src/quarch/quantum/_layout.py",
@@ -261,7 +275,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_rotchain.py", "tests/quantum/test_circuit_truth.py",
          "tests/quantum/test_gates_truth.py", "tests/quantum/test_templates_truth.py",
          "tests/quantum/test_measurements.py", "tests/quantum/test_path_features.py",
-         "tests/quantum/test_device_placement.py"],
+         "tests/quantum/test_device_placement.py", "tests/quantum/test_layout_truth.py",
+         "tests/quantum/test_fuse_truth.py", "tests/quantum/test_compile_truth.py"],
     ),
     "engine-gradients": (
         ["src/quarch/quantum/_adjoint.py", "src/quarch/quantum/_gatewise.py",
@@ -271,7 +286,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_circuit_truth.py", "tests/quantum/test_gates_truth.py",
          "tests/quantum/test_measurements.py", "tests/quantum/test_metrics.py",
          "tests/quantum/test_metrics_truth.py", "tests/quantum/test_path_features.py",
-         "tests/quantum/test_device_placement.py"],
+         "tests/quantum/test_device_placement.py", "tests/quantum/test_adjoint_truth.py",
+         "tests/quantum/test_gatewise_truth.py", "tests/quantum/test_measure_truth.py"],
     ),
     "small-plan": (
         ["src/quarch/quantum/_small_plan.py", "src/quarch/quantum/_small_runtime.py",
@@ -279,14 +295,23 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/quantum/test_small_path.py", "tests/quantum/test_small_dense.py",
          "tests/quantum/test_replay.py", "tests/quantum/test_cuda_graph.py",
          "tests/quantum/test_simulator_entry.py", "tests/quantum/test_path_features.py",
-         "tests/quantum/test_device_placement.py"],
+         "tests/quantum/test_device_placement.py", "tests/quantum/test_small_plan_truth.py",
+         "tests/quantum/test_small_cost_truth.py", "tests/quantum/test_small_runtime_truth.py",
+         # the meta-device runs of the other engines (a third of the time, none of this code)
+         "--deselect", "tests/quantum/test_device_placement.py::test_noisy_simulations",
+         "--deselect", "tests/quantum/test_device_placement.py::test_every_gate[engine]",
+         "--deselect",
+         "tests/quantum/test_device_placement.py::test_random_circuits[engine-1-torch.complex64]",
+         "--deselect",
+         "tests/quantum/test_device_placement.py::test_random_circuits[engine-128-torch.complex128]"],
     ),
     "space-circuits": (
         ["src/quarch/space/_space.py", "src/quarch/search/_circuits.py"],
-        ["tests/space/test_space.py", "tests/search/test_qaoa.py", "tests/search/test_vqe.py",
-         "tests/search/test_born.py", "tests/search/test_qaoa_truth.py",
-         "tests/search/test_vqe_truth.py", "tests/search/test_born_truth.py",
-         "tests/test_config.py"],
+        ["tests/space/test_space.py", "tests/space/test_space_truth.py",
+         "tests/search/test_circuits_truth.py", "tests/search/test_qaoa.py",
+         "tests/search/test_vqe.py", "tests/search/test_born.py",
+         "tests/search/test_qaoa_truth.py", "tests/search/test_vqe_truth.py",
+         "tests/search/test_born_truth.py", "tests/test_config.py"],
     ),
 }  # fmt: skip
 
