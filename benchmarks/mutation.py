@@ -222,7 +222,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/search/test_screened_moves_replayed.py", "tests/search/test_qubo.py",
          "tests/search/test_strategy_options.py", "tests/search/test_strategies.py",
          # the QUBO with budget slack bits, by brute force (Problem.Q, penalty, offset)
-         "tests/search/test_models.py", "tests/search/test_trust_region.py"],
+         "tests/search/test_models.py", "tests/search/test_trust_region.py",
+         "tests/search/test_problem_penalty_truth.py"],
     ),
     "gates-templates": (
         ["src/quarch/quantum/gates.py", "src/quarch/quantum/templates.py"],
