@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import statistics
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,37 +23,11 @@ from quarch._errors import ConfigError
 from quarch.cost import calibration
 from quarch.cost.calibration import QISKIT_HINT, CalibratedTarget, Calibration
 
+from ._snapshots import fresh_backend, props_file, qubit_values, snapshot_root
+
 pytest.importorskip("qiskit_ibm_runtime")
 
 _SKIPPED = ("measure", "reset", "delay", "id")
-
-
-def _root() -> Path:
-    import qiskit_ibm_runtime
-
-    return Path(qiskit_ibm_runtime.__file__).parent / "fake_provider" / "backends"
-
-
-def _props_file(name: str) -> Path:
-    return _root() / name / f"props_{name}.json"
-
-
-def _backend(name: str) -> Any:
-    """A fresh fake backend, loaded here (not quarch's copy)."""
-    from qiskit_ibm_runtime.fake_provider import FakeProviderForBackendV2
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return FakeProviderForBackendV2().backend(f"fake_{name}")
-
-
-def _qubit_values(props: dict[str, Any], key: str) -> list[float]:
-    out = []
-    for q in props["qubits"]:
-        vals = {p["name"]: p["value"] for p in q}
-        if key in vals:
-            out.append(float(vals[key]))
-    return out
 
 
 # -- _summary_uncached -------------------------------------------------------------------
@@ -63,7 +36,7 @@ class TestSummary:
     def test_every_field_matches_the_properties_file(self, name: str) -> None:
         """Each summary field is the median (or count, or date) the properties file
         gives; ``algiers`` has a broken coupler (error 1) that must not count."""
-        path = _props_file(name)
+        path = props_file(name)
         props = json.loads(path.read_text())
         e2 = [
             float(p["value"])
@@ -76,10 +49,10 @@ class TestSummary:
         assert s["qubits"] == len(props["qubits"])
         assert s["working_couplers"] == len(e2)
         assert s["median_2q_error"] == pytest.approx(statistics.median(e2))
-        assert s["median_t1_us"] == pytest.approx(statistics.median(_qubit_values(props, "T1")))
-        assert s["median_t2_us"] == pytest.approx(statistics.median(_qubit_values(props, "T2")))
+        assert s["median_t1_us"] == pytest.approx(statistics.median(qubit_values(props, "T1")))
+        assert s["median_t2_us"] == pytest.approx(statistics.median(qubit_values(props, "T2")))
         assert s["median_readout_error"] == pytest.approx(
-            statistics.median(_qubit_values(props, "readout_error"))
+            statistics.median(qubit_values(props, "readout_error"))
         )
         assert s["date"] == props["last_update_date"] != ""
 
@@ -212,10 +185,10 @@ class TestLoadCalibration:
         couplers, ``kolkata``'s rep delay is 100 us, ``melbourne``'s conf has none, so
         IBM's usual 250 us stands in)."""
         cal = calibration._load_calibration(f"ibm-{name}")
-        backend = _backend(name)
+        backend = fresh_backend(name)
         tg = backend.target
-        props = json.loads(_props_file(name).read_text())
-        conf = json.loads((_root() / name / f"conf_{name}.json").read_text())
+        props = json.loads(props_file(name).read_text())
+        conf = json.loads((snapshot_root() / name / f"conf_{name}.json").read_text())
 
         expected_gates = {}
         for g in tg.operation_names:
@@ -243,15 +216,15 @@ class TestLoadCalibration:
         assert cal.edges == tuple(sorted({q for (_, q), e in two_q.items() if e < 1.0}))
         assert cal.name == f"ibm-{name}"
         assert cal.n_qubits == len(props["qubits"]) == tg.num_qubits
-        assert cal.t1 == pytest.approx([v * 1e-6 for v in _qubit_values(props, "T1")])
-        assert cal.t2 == pytest.approx([v * 1e-6 for v in _qubit_values(props, "T2")])
+        assert cal.t1 == pytest.approx([v * 1e-6 for v in qubit_values(props, "T1")])
+        assert cal.t2 == pytest.approx([v * 1e-6 for v in qubit_values(props, "T2")])
         # the Target's measure properties carry no prob_meas* attributes, so (like Aer's
         # basic_device_readout_errors) both flips take the snapshot's readout_error
-        ro = _qubit_values(props, "readout_error")
+        ro = qubit_values(props, "readout_error")
         assert [r[0] for r in cal.readout] == pytest.approx(ro)
         assert [r[1] for r in cal.readout] == pytest.approx(ro)
         assert cal.readout_time == pytest.approx(
-            [v * 1e-9 for v in _qubit_values(props, "readout_length")]
+            [v * 1e-9 for v in qubit_values(props, "readout_length")]
         )
         rep_delay_us = float(conf.get("default_rep_delay", 250.0))
         assert cal.rep_delay == pytest.approx(rep_delay_us * 1e-6)
@@ -359,8 +332,8 @@ class TestRegions:
         """On ``manila`` (a path of five) the top pair maximises readout, sx and edge
         log-fidelity over all coupled pairs, computed from the properties file, and the
         pairs found are ranked by that score."""
-        props = json.loads(_props_file("manila").read_text())
-        ro = dict(enumerate(_qubit_values(props, "readout_error")))
+        props = json.loads(props_file("manila").read_text())
+        ro = dict(enumerate(qubit_values(props, "readout_error")))
         err: dict[tuple[str, tuple[int, ...]], float] = {
             (g["gate"], tuple(g["qubits"])): float(p["value"])
             for g in props["gates"]
@@ -390,7 +363,7 @@ class TestSubTarget:
         the region's Target has every native gate, measure and delay on the region's
         qubits (renumbered), leaves that coupler out, and carries the qubits' T1/T2."""
         cal = calibration.load_calibration("ibm-algiers")
-        tg = _backend("algiers").target
+        tg = fresh_backend("algiers").target
         assert tg["cx"][(15, 18)].error == tg["cx"][(18, 15)].error == 1.0
         region = (12, 15, 18, 21)
         index = {q: i for i, q in enumerate(region)}

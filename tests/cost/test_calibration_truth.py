@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
-import json
 import math
 import statistics
 import sys
-import warnings
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,38 +23,15 @@ from quarch.cost import calibration
 from quarch.cost.calibration import CalibratedTarget, load_calibration
 from quarch.cost.devices import DEVICES
 
+from ._snapshots import fresh_backend, qubit_values, read_props
+
 pytest.importorskip("qiskit_ibm_runtime")
-
-
-def _backend(name: str) -> Any:
-    """A fresh fake backend, loaded here (not quarch's copy)."""
-    from qiskit_ibm_runtime.fake_provider import FakeProviderForBackendV2
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return FakeProviderForBackendV2().backend(f"fake_{name}")
-
-
-def _props(name: str) -> dict[str, Any]:
-    import qiskit_ibm_runtime
-
-    root = Path(qiskit_ibm_runtime.__file__).parent / "fake_provider" / "backends" / name
-    return json.loads((root / f"props_{name}.json").read_text())  # type: ignore[no-any-return]
-
-
-def _qubit_values(props: dict[str, Any], key: str) -> list[float]:
-    out = []
-    for q in props["qubits"]:
-        vals = {p["name"]: p["value"] for p in q}
-        if key in vals:
-            out.append(float(vals[key]))
-    return out
 
 
 class TestMedians:
     @pytest.mark.parametrize(("name", "two"), [("manila", "cx"), ("kingston", "cz")])
     def test_medians_equal_the_targets_statistics(self, name: str, two: str) -> None:
-        tg = _backend(name).target
+        tg = fresh_backend(name).target
         working = [p for p in tg[two].values() if p.error < 1]  # 1: broken that day
         qp = tg.qubit_properties
         want = {
@@ -77,7 +51,7 @@ class TestMedians:
             assert got[key] == pytest.approx(value, rel=1e-12), key
 
     def test_a_qubit_without_t1_is_left_out_of_the_median(self) -> None:
-        qp = _backend("kingston").target.qubit_properties
+        qp = fresh_backend("kingston").target.qubit_properties
         missing = [i for i, q in enumerate(qp) if q.t1 is None]
         assert missing  # the snapshot has a qubit without T1/T2
         cal = load_calibration("ibm-kingston")
@@ -91,7 +65,7 @@ class TestListingRow:
         entry = DEVICES.get(f"ibm-{name}")
         assert isinstance(entry, CalibratedTarget)
         row = entry.to_dict()
-        props = _props(name)
+        props = read_props(name)
         assert set(row) == {
             "name", "kind", "description", "calibrated", "snapshot", "qubits",
             "median_2q_error", "median_t1_us", "median_t2_us", "median_readout_error",
@@ -100,9 +74,9 @@ class TestListingRow:
         assert row["name"] == f"ibm-{name}" and row["snapshot"] == name
         assert row["kind"] == "quantum" and row["calibrated"] is True and row["budgets"] == {}
         assert row["qubits"] == len(props["qubits"])
-        assert row["median_t1_us"] == pytest.approx(statistics.median(_qubit_values(props, "T1")))
-        assert row["median_t2_us"] == pytest.approx(statistics.median(_qubit_values(props, "T2")))
-        ro = _qubit_values(props, "readout_error")
+        assert row["median_t1_us"] == pytest.approx(statistics.median(qubit_values(props, "T1")))
+        assert row["median_t2_us"] == pytest.approx(statistics.median(qubit_values(props, "T2")))
+        ro = qubit_values(props, "readout_error")
         assert row["median_readout_error"] == pytest.approx(statistics.median(ro))
         assert row["snapshot_date"] == props["last_update_date"]
         # the folder the row names holds the snapshot
@@ -115,7 +89,7 @@ class TestListingRow:
 
     def test_row_figures_equal_the_target(self) -> None:
         row = DEVICES.get("ibm-manila").to_dict()
-        tg = _backend("manila").target
+        tg = fresh_backend("manila").target
         t2 = [q.t2 for q in tg.qubit_properties]
         assert row["median_t2_us"] == pytest.approx(1e6 * statistics.median(t2))
         ro = [p.error for p in tg["measure"].values()]
@@ -125,13 +99,13 @@ class TestListingRow:
         entry = DEVICES.get("ibm-manila")
         assert isinstance(entry, CalibratedTarget)
         cal = entry.load()
-        tg = _backend("manila").target
+        tg = fresh_backend("manila").target
         assert cal.name == "ibm-manila" and cal.n_qubits == tg.num_qubits == 5
 
 
 class TestGatesAndEdges:
     def test_edge_error_is_the_better_direction(self) -> None:
-        tg = _backend("manila").target
+        tg = fresh_backend("manila").target
         cal = load_calibration("ibm-manila")
         for a, b in [(0, 1), (1, 2), (3, 4)]:
             want = min(tg["cx"][(a, b)].error, tg["cx"][(b, a)].error)
@@ -140,7 +114,7 @@ class TestGatesAndEdges:
         assert cal.edge_error(0, 2) == 1.0  # no coupler: never chosen
 
     def test_a_gate_the_target_lacks_costs_nothing(self) -> None:
-        tg = _backend("manila").target
+        tg = fresh_backend("manila").target
         cal = load_calibration("ibm-manila")
         assert (0, 2) not in tg["cx"] and "cz" not in tg.operation_names
         assert cal.gate("cx", (0, 2)) == (0.0, 0.0)
@@ -150,7 +124,7 @@ class TestGatesAndEdges:
 
     def test_k_regions_are_returned(self) -> None:
         cal = load_calibration("ibm-manila")  # a line of 5 qubits
-        tg = _backend("manila").target
+        tg = fresh_backend("manila").target
         assert len(cal.regions(2, 1)) == 1
         assert len(cal.regions(2, 3)) == 3
         assert all(r in tg["cx"] for r in cal.regions(2, 10))  # each one a coupler
@@ -169,7 +143,7 @@ class TestMixedTwoQubitGates:
     map of 12 pairs whose largest connected part had 8 of 27 qubits)."""
 
     def _working(self) -> dict[tuple[int, int], list[float]]:
-        tg = _backend("cairo").target
+        tg = fresh_backend("cairo").target
         out: dict[tuple[int, int], list[float]] = {}
         for g in ("ecr", "cx", "cz"):
             if g not in tg.operation_names:
@@ -183,7 +157,7 @@ class TestMixedTwoQubitGates:
         import networkx as nx
 
         working = self._working()
-        tg = _backend("cairo").target
+        tg = fresh_backend("cairo").target
         kinds = {g for g in ("ecr", "cx") if any(q in working for q in tg[g] if q)}
         assert kinds == {"ecr", "cx"}  # the case this class is about
         cal = load_calibration("ibm-cairo")
