@@ -298,6 +298,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_simulator_entry.py", "tests/quantum/test_path_features.py",
          "tests/quantum/test_device_placement.py", "tests/quantum/test_small_plan_truth.py",
          "tests/quantum/test_small_cost_truth.py", "tests/quantum/test_small_runtime_truth.py",
+         "tests/quantum/test_small_runtime_opcodes_truth.py",
          # the meta-device runs of the other engines (a third of the time, none of this code)
          "--deselect", "tests/quantum/test_device_placement.py::test_noisy_simulations",
          "--deselect", "tests/quantum/test_device_placement.py::test_every_gate[engine]",

@@ -64,7 +64,11 @@ def _extended(seed: int) -> tuple[Circuit, np.ndarray, np.ndarray, int]:
     return c, w, x, int(rng.integers(1, n + 1))
 
 
-@pytest.mark.parametrize("seed", range(24))
+# Nine of the first 24 seeds: together they reach every branch (arc) of
+# src/quarch/quantum that all 24 reach (coverage.py, each seed in a fresh process), every
+# gate, 2 to 6 qubits, block widths 1, between and n, each kind of last gate (CZ, CRX and
+# RZZ of a weight or a constant) and a circuit without inputs (seed 20).
+@pytest.mark.parametrize("seed", [0, 1, 6, 7, 9, 11, 17, 20, 21])
 def test_random_circuits_on_the_engine_equal_pennylane(seed: int) -> None:
     """States from ``|0>`` and from a random start state, with shared and per-sample
     weights, at a random block width: PennyLane's to ``1e-10``."""

@@ -14,6 +14,7 @@ from quarch.quantum import (
     Circuit,
     CircuitError,
     EntanglingLayer,
+    ExecutionPlan,
     Input,
     IQPEmbedding,
     Param,
@@ -198,7 +199,7 @@ class TestCorrectness:
         c, w, x = _case(11)
         xt = torch.tensor(x) if c.n_inputs else None
         states = [
-            compile_circuit(c, dtype=torch.complex128, max_block_qubits=k).state(
+            compile_circuit(c, dtype=torch.complex128, max_block_qubits=k, path="engine").state(
                 xt, torch.tensor(w)
             )
             for k in (1, 2, 3, 4, 6)
@@ -274,12 +275,20 @@ def _layered(n: int, layers: int, *, reupload: bool = False) -> Circuit:
     return c
 
 
+def _ran_the_engine(plan: ExecutionPlan) -> bool:
+    """The plan's calls so far ran on the block engine, none on the small path (each
+    path compiles its runtime on first use)."""
+    return bool(plan._runtimes) and not plan._small
+
+
 def _check_c128_plan(c: Circuit, w: np.ndarray, x: np.ndarray, **plan_kw: Any) -> None:
-    """complex128 plan vs PennyLane: <Z>, weight and input gradients, and the state."""
+    """complex128 plan on the block engine vs PennyLane: <Z>, weight and input
+    gradients, and the state (``path="auto"`` would run circuits of up to 10 qubits on
+    the small path)."""
     ref, gw, gx = pl_z_and_grads(c, w, x)
     wt = torch.tensor(w, requires_grad=True)
     xt = torch.tensor(x, requires_grad=True)
-    plan = compile_circuit(c, dtype=torch.complex128, **plan_kw)
+    plan = compile_circuit(c, dtype=torch.complex128, **{"path": "engine", **plan_kw})
     out = plan.expval(None, xt, wt)
     (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
     # PennyLane's torch backprop path carries ~1e-9 error on CRX circuits (its own
@@ -289,12 +298,14 @@ def _check_c128_plan(c: Circuit, w: np.ndarray, x: np.ndarray, **plan_kw: Any) -
     np.testing.assert_allclose(_grad(xt).numpy(), gx, atol=1e-6)
     psi = plan.state(torch.tensor(x), torch.tensor(w))
     np.testing.assert_allclose(psi.numpy(), _pl_state(c, w, x), rtol=0, atol=1e-10)
+    assert _ran_the_engine(plan)
 
 
 def _check_c64_layer(c: Circuit, w: np.ndarray, x: np.ndarray, grad_rtol: float = 0.0) -> None:
-    """A complex64 QuantumLayer vs PennyLane: <Z> and the weight and input gradients."""
+    """A complex64 QuantumLayer on the block engine vs PennyLane: <Z> and the weight
+    and input gradients."""
     ref, gw, gx = pl_z_and_grads(c, w, x)
-    layer = QuantumLayer(c)
+    layer = QuantumLayer(c, path="engine")
     with torch.no_grad():
         layer.weights.copy_(torch.tensor(w))
     xt = torch.tensor(x, dtype=torch.float32, requires_grad=True)
@@ -303,6 +314,7 @@ def _check_c64_layer(c: Circuit, w: np.ndarray, x: np.ndarray, grad_rtol: float 
     np.testing.assert_allclose(out.detach().numpy(), ref, atol=2e-5)
     np.testing.assert_allclose(_grad(layer.weights).numpy(), gw, rtol=grad_rtol, atol=2e-3)
     np.testing.assert_allclose(_grad(xt).numpy(), gx, atol=2e-4)
+    assert _ran_the_engine(layer.plan)
 
 
 @pytest.mark.parametrize("transpose", [False, True])
@@ -427,33 +439,71 @@ class TestFusedEngine:
         x = rng.uniform(-2, 2, (16, c.n_inputs))
         _check_c64_layer(c, w, x)
 
-    def test_permutation_inside_narrow_block(self) -> None:
-        # with k=2 the two CNOTs are deferred; the next block sees CNOT(0,1) folded
-        # into its own matrix (a non-bit-order map), and trailing SWAP/X/Toffoli stay
-        # in the index map until state() puts the amplitudes back in order.
+    @pytest.mark.parametrize(
+        ("toffoli", "k", "local_map"),
+        [(False, 2, True), (False, 3, False), (True, 3, False), (True, 4, False)],
+    )
+    def test_permutation_inside_narrow_block(
+        self, toffoli: bool, k: int, local_map: bool, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With ``k = 2`` the two leading CNOTs are deferred (wider together than a
+        block); the blocks on (0, 1) and (2, 3) then run in place with CNOT's map folded
+        into their matrices (not a bit order: the local-map branch of
+        ``Engine._place``), and the trailing SWAP/X/CNOT stay in the index map until
+        ``state()`` puts the amplitudes back in order. A Toffoli widens every block to 3
+        wires (``max_block_qubits`` is at least the widest gate), so the narrow case
+        has none; with it, and at ``k = 3``, the blocks gather instead, and at ``k = 4``
+        one block multiplies every gate. State, ``<Z>`` and gradients against
+        PennyLane; Pauli words against the dense product of their matrices on
+        PennyLane's state."""
+        from quarch.quantum import _compile
+
+        maps: list[bool] = []
+        place = _compile.place
+
+        def spy(*args: Any) -> Any:
+            out = place(*args)
+            maps.append(out[4] is not None)  # a local map (stored -> true) came back
+            return out
+
+        monkeypatch.setattr(_compile, "place", spy)
         c = Circuit(4).cnot(0, 1).cnot(2, 3)
         c.rx(2, c.new_weight()).ry(3, Input(0)).h(0).h(2).cnot(0, 1).cnot(2, 3)
         c.rx(0, c.new_weight()).ry(1, Input(1))
-        c.rz(2, c.new_weight()).crx(3, 1, Input(0)).swap(0, 3).x(2).ccx(0, 1, 2)
+        c.rz(2, c.new_weight()).crx(3, 1, Input(0)).swap(0, 3).x(2)
+        if toffoli:
+            c.ccx(0, 1, 2)
+        else:
+            c.cnot(0, 1)
         rng = np.random.default_rng(3)
         w = rng.uniform(-3, 3, c.n_weights)
         x = rng.uniform(-2, 2, (3, c.n_inputs))
-        for k in (2, 3, 4):
-            plan = compile_circuit(c, dtype=torch.complex128, max_block_qubits=k)
-            psi = plan.state(torch.tensor(x), torch.tensor(w))
-            np.testing.assert_allclose(psi.numpy(), _pl_state(c, w, x), rtol=0, atol=1e-10)
-            words = ["X0", "Y1 Z2", "Z0 Z3", "X1 X2 Y3"]
-            got = plan.expval(words, torch.tensor(x), torch.tensor(w))
-            dense = torch.as_tensor(_pl_state(c, w, x))
-            from quarch.quantum import expval as ref_expval
-
-            torch.testing.assert_close(got, ref_expval(dense, words))
+        _check_c128_plan(c, w, x, max_block_qubits=k)
+        plan = compile_circuit(c, dtype=torch.complex128, max_block_qubits=k, path="engine")
+        assert plan.max_block_qubits == k
+        assert maps and any(maps) == local_map
+        # the trailing permutations stay in the index map, unless one 4-wire block
+        # multiplies them
+        assert plan._runtime(True, False).eng.identity_layout == (k == 4)
+        words = ["X0", "Y1 Z2", "Z0 Z3", "X1 X2 Y3"]
+        got = plan.expval(words, torch.tensor(x), torch.tensor(w)).numpy()
+        psi = _pl_state(c, w, x)
+        pauli = {"X": qml.matrix(qml.PauliX(0)), "Y": qml.matrix(qml.PauliY(0))}
+        pauli["Z"] = qml.matrix(qml.PauliZ(0))
+        for j, word in enumerate(words):
+            ops = {int(t[1:]): pauli[t[0]] for t in word.split()}
+            m = np.eye(1)
+            for q in range(4):  # wire 0 is the most significant bit
+                m = np.kron(m, ops.get(q, np.eye(2)))
+            want = np.einsum("bi,ij,bj->b", psi.conj(), m, psi).real
+            np.testing.assert_allclose(got[:, j], want, rtol=0, atol=1e-10)
+        assert _ran_the_engine(plan)
 
     def test_per_sample_weights_with_gathers(self) -> None:
         c = _layered(6, 2)
         x = torch.rand(3, c.n_inputs, dtype=torch.float64)
         w = torch.rand(3, c.n_weights, dtype=torch.float64, requires_grad=True)
-        plan = compile_circuit(c, dtype=torch.complex128)
+        plan = compile_circuit(c, dtype=torch.complex128, path="engine")
         out = plan.expval(None, x, w)
         out.sum().backward()
         for i in range(3):
@@ -462,12 +512,13 @@ class TestFusedEngine:
             oi.sum().backward()
             torch.testing.assert_close(out[i], oi[0])
             torch.testing.assert_close(_grad(w)[i], wi.grad)
+        assert _ran_the_engine(plan) and plan._runtime(True, True).eng.n_passes[1] > 0
 
     def test_two_forwards_then_one_backward(self) -> None:
         # The engine reuses state buffers between calls: the first graph must still
         # differentiate correctly after a second forward has overwritten them.
         c = _layered(7, 2)
-        plan = compile_circuit(c, dtype=torch.complex128)
+        plan = compile_circuit(c, dtype=torch.complex128, path="engine")
         w = torch.rand(c.n_weights, dtype=torch.float64, requires_grad=True)
         x1, x2 = torch.rand(5, 7, dtype=torch.float64), torch.rand(5, 7, dtype=torch.float64)
         (plan.expval(None, x1, w).sum() + 2 * plan.expval(None, x2, w).sum()).backward()
@@ -478,6 +529,7 @@ class TestFusedEngine:
         w.grad = None
         plan.expval(None, x2, w).sum().backward()
         torch.testing.assert_close(both, g1 + 2 * _grad(w))
+        assert _ran_the_engine(plan)
 
     def test_initial_state_gradient_matches_dense_unitary(self) -> None:
         c = _layered(4, 2)
@@ -488,9 +540,8 @@ class TestFusedEngine:
         psi0 = torch.randn(2, 16, dtype=torch.complex128)
         psi0 = (psi0 / psi0.norm(dim=-1, keepdim=True)).requires_grad_(True)
         ref_in = psi0.detach().clone().requires_grad_(True)
-        got = compile_circuit(c_w, dtype=torch.complex128).expval(
-            "Z1", weights=torch.tensor(w), initial_state=psi0
-        )
+        plan = compile_circuit(c_w, dtype=torch.complex128, path="engine")
+        got = plan.expval("Z1", weights=torch.tensor(w), initial_state=psi0)
         z1 = torch.tensor([1.0 - 2 * ((i >> 2) & 1) for i in range(16)], dtype=torch.float64)
         out = ref_in @ u.T
         ref = (out.abs() ** 2 * z1).sum(-1, keepdim=True)
@@ -498,6 +549,7 @@ class TestFusedEngine:
         got.sum().backward()
         ref.sum().backward()
         torch.testing.assert_close(psi0.grad, ref_in.grad)
+        assert _ran_the_engine(plan)
 
 
 def _hqnn_iqp_crz(n: int, ent0: str, ent1: str) -> Circuit:

@@ -51,11 +51,7 @@ class Evolve(torch.autograd.Function):
         ctx.run, ctx.dev_idx, ctx.rows, ctx.ws, ctx.gen = run, dev_idx, rows, ws, ws.gen
         ctx.final = final
         ctx.signs = signs
-        ctx.a_rows = None if a is None else (a.shape[0], b.shape[0])  # type: ignore[union-attr]
-        ctx.psi0_rows = None if psi0 is None else psi0.shape[0]
-        ctx.save_for_backward(
-            *(t if t is not None else torch.empty(0) for t in (a, b, psi0)), *mats
-        )
+        ctx.save_for_backward(a, b, psi0, *mats)  # an absent one is saved as None
         psi = ws.buf[final][0]
         if signs is None:
             return psi.clone()
@@ -79,9 +75,6 @@ def evolve_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, 
     saved = ctx.saved_tensors
     a, b, psi0 = saved[:3]
     mats = saved[3:]
-    a = a if ctx.a_rows is not None else None
-    b = b if ctx.a_rows is not None else None
-    psi0 = psi0 if ctx.psi0_rows is not None else None
     ws: Workspace = ctx.ws
     final = ctx.final
     if ws.gen != ctx.gen:

@@ -9,7 +9,9 @@ from one source vector ``[consts | weights | inputs | input products]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 
@@ -98,11 +100,11 @@ class GateMatrices:
         self._products = products
         self._groups = list(groups.values())
 
-    def _const(self, key: tuple[object, ...], make: object) -> torch.Tensor:
+    def _const(self, key: tuple[object, ...], make: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """The tensor cached under ``key``, made by ``make()`` on first use."""
         t = self._cache.get(key)
         if t is None:
-            t = make() if callable(make) else torch.as_tensor(make)
-            self._cache[key] = t
+            t = self._cache[key] = make()
         return t
 
     def matrices(
@@ -127,12 +129,10 @@ class GateMatrices:
             batched_src = torch.cat(parts, dim=-1)
         mats: list[torch.Tensor] = []
         for gi, grp in enumerate(self._groups):
-            idx = self._const(
-                ("idx", gi, device), lambda g=grp: torch.tensor(g.index, device=device)
-            )
+            idx = self._const(("idx", gi, device), partial(torch.tensor, grp.index, device=device))
             scl = self._const(
                 ("scl", gi, device, real),
-                lambda g=grp: torch.tensor(g.scale, dtype=real, device=device),
+                partial(torch.tensor, grp.scale, dtype=real, device=device),
             )
             src = batched_src if (grp.batched or shared_src is None) else shared_src
             assert src is not None

@@ -74,6 +74,19 @@ def _terms(t: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(r.transpose(1, 0, 2))
 
 
+def _unrunnable(ins: Any) -> str:
+    """Why :class:`SmallRuntime` has no opcode for the instruction ``ins``: each op is
+    picked by its name and fields, never by elimination, so a malformed or new kind of
+    instruction is refused rather than run as another op."""
+    fields = [f for f in ("index", "coef", "theta0", "const") if getattr(ins, f) is not None]
+    return (
+        f"the small path cannot run a {ins.op!r} instruction with "
+        f"{', '.join(fields) or 'no tables'} and {len(ins.angles)} angle(s); a 'diag' "
+        "without angles has no coefficients, a 'dense' one has either a constant or "
+        "the coefficients of one angle"
+    )
+
+
 class _Part:
     """One wire range ``[a, b)`` of a Kronecker layer: its matrix applied to a state
     ``[R, 2^n]`` viewed ``[R, left, D, right]``."""
@@ -267,17 +280,23 @@ class SmallRuntime:
                 span = (ins.angles[0], ins.angles[-1] + 1)
                 assert ins.angles == list(range(*span))
                 self.code.append((_DIAG, *head, span, coef, coef.mT.contiguous(), th0))
-            elif ins.op == "diag":
+            elif ins.op == "diag" and ins.coef is not None and not len(ins.coef):
                 assert ins.theta0 is not None
                 self.code.append((_CDIAG, *head, ct(np.exp(1j * ins.theta0))))
-            elif ins.const is not None:
+            elif ins.op == "dense" and ins.const is not None and ins.coef is None:
                 c = ct(ins.const)
                 self.code.append((_CDENSE, *head, c, c.mT.contiguous(), whole))
-            else:
-                assert ins.coef is not None
+            elif (
+                ins.op == "dense"
+                and ins.const is None
+                and ins.coef is not None
+                and len(ins.angles) == 1
+            ):
                 terms = tuple(rt(_terms(ins.coef[None])[:, 0]))
                 terms_conj = tuple(rt(_terms(ins.coef.conj()[None])[:, 0]))
                 self.code.append((_DENSE, *head, ins.angles[0], terms, whole, terms_conj))
+            else:
+                raise ValueError(_unrunnable(ins))
         # leading permutations (foldable into a one-piece product state) and the
         # trailing permutations and phases a diagonal measurement does not see
         self.lead = 0
