@@ -315,6 +315,17 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/search/test_qaoa_truth.py", "tests/search/test_vqe_truth.py",
          "tests/search/test_born_truth.py", "tests/test_config.py"],
     ),
+    "cnn-space": (
+        ["src/quarch/spaces/cnn/model.py", "src/quarch/spaces/cnn/costs.py",
+         "src/quarch/spaces/cnn/space.py", "src/quarch/spaces/cnn/supernet.py",
+         "src/quarch/spaces/nb201/costs.py", "src/quarch/spaces/nb201/space.py"],
+        ["tests/spaces/cnn/test_costs.py", "tests/spaces/cnn/test_costs_truth.py",
+         "tests/spaces/cnn/test_model.py", "tests/spaces/cnn/test_space.py",
+         "tests/spaces/cnn/test_supernet.py", "tests/spaces/nb201/test_costs.py",
+         "tests/spaces/nb201/test_costs_truth.py", "tests/spaces/nb201/test_space.py",
+         "tests/spaces/cnn/test_model_truth.py", "tests/spaces/cnn/test_supernet_truth.py",
+         "tests/spaces/cnn/test_space_truth.py", "tests/spaces/nb201/test_space_truth.py"],
+    ),
 }  # fmt: skip
 
 
