@@ -326,6 +326,15 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/spaces/cnn/test_model_truth.py", "tests/spaces/cnn/test_supernet_truth.py",
          "tests/spaces/cnn/test_space_truth.py", "tests/spaces/nb201/test_space_truth.py"],
     ),
+    "report": (
+        ["src/quarch/report/__init__.py", "src/quarch/report/_plots.py",
+         "src/quarch/report/_quantum.py", "src/quarch/report/_circuit_svg.py"],
+        ["tests/report/test_circuit_svg.py", "tests/report/test_report.py",
+         "tests/report/test_report_contents.py", "tests/report/test_circuit_svg_truth.py",
+         "tests/report/test_plots_truth.py", "tests/report/test_quantum_section_truth.py",
+         "tests/report/test_report_truth.py",
+         "tests/spaces/hqnn/test_device.py::test_search_report_and_export_on_a_device"],
+    ),
 }  # fmt: skip
 
 

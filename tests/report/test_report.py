@@ -29,7 +29,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_report_files_and_embedded_plots(run_dir: Path) -> None:
     rep = write_report(run_dir)
     page = rep.html.read_text()
-    # 3 objectives -> 3 pairwise fronts, + best-so-far + parallel coordinates
+    # 3 objectives -> 3 pairwise fronts, + best-so-far + the choices grid
     assert sum(p.name.startswith("pareto_") for p in rep.pngs) == 3
     assert {"best_so_far.png", "choices.png"} <= {p.name for p in rep.pngs}
     for p in rep.pngs:

@@ -17,7 +17,6 @@ __all__ = [
     "best_so_far",
     "choices_grid",
     "importance_bars",
-    "parallel_coordinates",
     "pareto_fronts",
 ]
 
@@ -223,33 +222,6 @@ def importance_bars(importances: dict[str, float], target: str) -> Figure:
     ax.set_title("what mattered")
     # the longest choice name at 8 pt (about 0.075 in per character) and a gap
     _margins(fig, left=0.25 + 0.075 * max((len(k) for k, _ in items), default=4), bottom=0.55)
-    return fig
-
-
-def parallel_coordinates(result: SearchResult, choices: Sequence[Any]) -> Figure:
-    """One line per complete trial across the choices, coloured by the first metric."""
-    plt = _plt()
-    metric = result.objective.metrics[0]
-    trials = [t for t in result.complete if all(c.name in t.params for c in choices)]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.8 * len(choices)), 4.0), dpi=110)
-    if trials:
-        vals = np.array([t.metrics[metric] for t in trials], dtype=float)
-        lo, hi = float(vals.min()), float(vals.max())
-        cmap = plt.get_cmap("viridis_r")
-        for t, v in sorted(zip(trials, vals, strict=True), key=lambda p: -p[1]):
-            ys = []
-            for c in choices:
-                k = len(c.options)
-                ys.append(c.index(t.params[c.name]) / (k - 1) if k > 1 else 0.5)
-            ax.plot(range(len(choices)), ys, color=cmap((v - lo) / (hi - lo or 1)), alpha=0.6, lw=1)
-        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(lo, hi))
-        fig.colorbar(sm, ax=ax, label=metric)
-    ax.set_xticks(range(len(choices)))
-    ax.set_xticklabels([c.name for c in choices], rotation=45, ha="right", fontsize=8)
-    ax.set_yticks([0, 1])
-    ax.set_yticklabels(["first option", "last option"], fontsize=8)
-    ax.set_title("choices of every complete trial")
-    fig.tight_layout()
     return fig
 
 
