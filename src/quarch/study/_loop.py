@@ -33,7 +33,7 @@ from quarch._paths import check_folder, writing
 from quarch.config import SearchConfig, strip_password
 from quarch.evaluate import Evaluator
 from quarch.objectives import Objective
-from quarch.search import check_strategy_options, make_sampler
+from quarch.search import check_strategy_options, make_sampler, uses_cheap_metrics
 from quarch.space import Space
 from quarch.spaces import SPACES, SpaceSpec, get_spec, make_evaluator
 from quarch.study._result import SearchResult, TrialRecord
@@ -179,6 +179,23 @@ def _first_missing(path: Path) -> Path | None:
     return missing
 
 
+def _with_cheap_metrics(
+    sampler: optuna.samplers.BaseSampler, config: SearchConfig, space: Space,
+    objective: Objective, evaluator: Evaluator,
+) -> optuna.samplers.BaseSampler:  # fmt: skip
+    """The strategy again, handed the metrics the evaluator knows without training
+    (``cheap_metrics``: NB201's tables, a CNN's memory) where it takes them (the QUBO
+    family, the surrogate-screened QIEA and QPSO), as the benchmark hands them; the
+    sampler made before the data were loaded (to check the options) had none."""
+    cheap = getattr(evaluator, "cheap_metrics", None)
+    if not callable(cheap) or not uses_cheap_metrics(config.strategy):
+        return sampler
+    return make_sampler(
+        config.strategy, seed=config.seed, space=space, objective=objective,
+        cheap_metrics=cheap, **config.strategy_options,
+    )  # fmt: skip
+
+
 class _Prepared:
     """What :func:`_prepare` opened, for the loop."""
 
@@ -269,6 +286,7 @@ def _prepare(
             f"{str(old.fingerprint)[:12]} differs from this data set's "
             f"{evaluator.fingerprint[:12]} (was the data set or split changed?)"
         )
+    sampler = _with_cheap_metrics(sampler, config, space, objective, evaluator)
     if dry_run:
         return None
     run = Run(run_dir, config, {})
@@ -476,7 +494,7 @@ def resume_config(
             f"got {', '.join(bad)}"
         )
     saved_dir = data.get("data_dir")
-    if "data_dir" not in overrides and saved_dir and not Path(saved_dir).is_dir():
+    if saved_dir and not Path(saved_dir).is_dir():  # an override below still wins
         data["data_dir"] = None
     data.update(overrides)
     return SearchConfig.from_dict(data)
@@ -512,14 +530,15 @@ def join_study(
     run_dir: str | Path | None = None,
     data_dir: str | None = None,
     device: str | None = None,
-    progress: bool = True,
+    progress: bool = False,
 ) -> SearchResult:
     """Join a running study as one more worker (``quarch worker``).
 
     The study carries its own config (set by the run that created it), so a worker on
     another machine needs only the storage URL, the study name and, where its files
     live elsewhere, its own ``data_dir``. On the run's own machine ``run_dir`` names
-    the run folder instead (its SQLite or journal file).
+    the run folder instead (its SQLite or journal file). ``progress`` shows a progress
+    bar on stderr (off by default: ``quarch worker`` prints its summary).
     """
     if run_dir is not None:
         study = open_study(run_dir)
@@ -551,14 +570,28 @@ def join_study(
             "this worker's data differ from the study's (fingerprint mismatch); "
             "point --data-dir at the same data set files"
         )
-    study.sampler = make_sampler(
-        config.strategy, seed=config.seed, space=space, objective=objective,
-        **config.strategy_options,
+    study.sampler = _with_cheap_metrics(
+        make_sampler(
+            config.strategy, seed=config.seed, space=space, objective=objective,
+            **config.strategy_options,
+        ),
+        config, space, objective, evaluator,
     )  # fmt: skip
     study.pruner = make_pruner(config.pruner, config.pruner_options)
-    stopped = work(
-        study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
-        run_seed=config.seed, trial_timeout=config.trial_timeout,
-    )  # fmt: skip
+    from quarch.study._progress import SearchProgress
+
+    with SearchProgress(
+        config.trials, n_done(study), enabled=progress, names=objective.names,
+        directions=objective.directions,
+    ) as bar:  # fmt: skip
+
+        def _on(frozen: optuna.trial.FrozenTrial) -> None:
+            bar.update(_n_complete(study), TrialRecord.from_frozen(frozen))
+
+        stopped = work(
+            study, space=space, evaluator=evaluator, objective=objective,
+            trials=config.trials, run_seed=config.seed, trial_timeout=config.trial_timeout,
+            on_trial=_on,
+        )  # fmt: skip
     trials = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
     return SearchResult(config.run_dir, config, objective, trials, study, stopped=stopped)

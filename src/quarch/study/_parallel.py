@@ -76,17 +76,18 @@ def _work_here(
     torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     objective = objective_of(config)
+    if evaluator is None:
+        run = Run(run_dir, config, {})
+        evaluator = make_evaluator(space, config, weights_dir=run.weights_dir)
+    # the strategies that take the metrics known without training get them here too
     sampler = make_sampler(
         config.strategy, seed=config.seed, space=space, objective=objective,
-        **config.strategy_options,
+        cheap_metrics=getattr(evaluator, "cheap_metrics", None), **config.strategy_options,
     )  # fmt: skip
     study = optuna.load_study(
         study_name=config.study_name, storage=make_storage(spec, Path(run_dir)), sampler=sampler,
         pruner=make_pruner(config.pruner, config.pruner_options),
     )  # fmt: skip
-    if evaluator is None:
-        run = Run(run_dir, config, {})
-        evaluator = make_evaluator(space, config, weights_dir=run.weights_dir)
     work(
         study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
         run_seed=config.seed, timeout=config.timeout, trial_timeout=config.trial_timeout,

@@ -126,6 +126,9 @@ class Run:
     @property
     def objective(self) -> Objective:
         """The run's objective: metrics, directions, weights and budgets."""
+        return self._objective()
+
+    def _objective(self) -> Objective:
         try:
             return objective_of(self.config)
         except QuarchError as e:
@@ -136,12 +139,18 @@ class Run:
     @property
     def fingerprint(self) -> str | None:
         """The data fingerprint the run was made with."""
+        return self._fingerprint()
+
+    def _fingerprint(self) -> str | None:
         fp = self.meta.get("fingerprint")
         return None if fp is None else str(fp)
 
     @property
     def storage(self) -> str:
         """Where the study lives (``sqlite``, ``journal`` or a URL)."""
+        return self._storage()
+
+    def _storage(self) -> str:
         return str(self.meta.get("storage", "sqlite"))
 
     def study(self) -> optuna.Study:
@@ -176,9 +185,8 @@ class Run:
         res = result if result is not None else self.result()
         match = [t for t in res.trials if t.number == number]
         if not match:
-            raise RunError(
-                f"run {str(self.dir)!r} has no trial {number}; it has 0..{len(res.trials) - 1}"
-            )
+            has = f"it has 0..{len(res.trials) - 1}" if res.trials else "it has no trials yet"
+            raise RunError(f"run {str(self.dir)!r} has no trial {number}; {has}")
         t = match[0]
         if t.state != "COMPLETE":
             done = [str(x.number) for x in res.trials if x.state == "COMPLETE"]
