@@ -52,6 +52,11 @@ def float_graph(model: nn.Module) -> Iterator[None]:
     ``enabled`` (an activation quantiser) attribute. The float graph is what ONNX gets;
     :func:`quantize_int8` then quantises it for real.
     """
+    yield from _float_graph(model)
+
+
+def _float_graph(model: nn.Module) -> Iterator[None]:
+    """:func:`float_graph`'s body, undecorated (mutmut mutates no decorated function)."""
     saved = []
     for m in model.modules():
         for attr in ("quant", "enabled"):
@@ -191,7 +196,8 @@ def fold_hard_sigmoid(model: onnx.ModelProto) -> int:
     which ONNX Runtime folds into the quantised convolution's output range. Without
     it, every squeeze-excite gate leaves the integer graph (HardSigmoid has no int8
     kernel): a DequantizeLinear, a float HardSigmoid and a QuantizeLinear per block.
-    Only convolutions whose output feeds the HardSigmoid alone are rewritten.
+    Only convolutions whose output feeds the HardSigmoid alone (no other node, and no
+    graph output) are rewritten.
 
     Returns:
         int: how many HardSigmoid nodes were folded.
@@ -202,9 +208,10 @@ def fold_hard_sigmoid(model: onnx.ModelProto) -> int:
     inits = {t.name: t for t in graph.initializer}
     producer = {out: n for n in graph.node for out in n.output}
     uses: dict[str, int] = {}
-    for n in graph.node:
-        for name in n.input:
-            uses[name] = uses.get(name, 0) + 1
+    # a graph output is a use too: rewriting its convolution would change what it returns
+    reads = [name for n in graph.node for name in n.input] + [o.name for o in graph.output]
+    for name in reads:
+        uses[name] = uses.get(name, 0) + 1
     folded = 0
     for node in list(graph.node):
         if node.op_type != "HardSigmoid":
