@@ -277,7 +277,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_gates_truth.py", "tests/quantum/test_templates_truth.py",
          "tests/quantum/test_measurements.py", "tests/quantum/test_path_features.py",
          "tests/quantum/test_device_placement.py", "tests/quantum/test_layout_truth.py",
-         "tests/quantum/test_fuse_truth.py", "tests/quantum/test_compile_truth.py"],
+         "tests/quantum/test_fuse_truth.py", "tests/quantum/test_compile_truth.py",
+         "tests/quantum/test_engine_layout_truth.py"],
     ),
     "engine-gradients": (
         ["src/quarch/quantum/_adjoint.py", "src/quarch/quantum/_gatewise.py",
