@@ -366,6 +366,21 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/spaces/cnn/test_onnx.py", "tests/cost/test_onnx_truth.py",
          "tests/test_finalize.py", "tests/test_finalize_truth.py", "tests/test_export_truth.py"],
     ),
+    "hqnn-space": (
+        ["src/quarch/spaces/hqnn/model.py", "src/quarch/spaces/hqnn/costs.py",
+         "src/quarch/spaces/hqnn/space.py"],
+        ["tests/spaces/hqnn/test_space_truth.py", "tests/spaces/hqnn/test_model_truth.py",
+         "tests/spaces/hqnn/test_costs_truth.py", "tests/spaces/hqnn/test_space.py",
+         "tests/spaces/hqnn/test_model.py::TestCorrectness",
+         "tests/spaces/hqnn/test_model.py::TestInputs",
+         "tests/spaces/hqnn/test_model.py::test_amplitude_reads_power_of_two_features",
+         "tests/spaces/hqnn/test_embeddings.py", "tests/spaces/hqnn/test_tied_layers.py",
+         "tests/spaces/hqnn/test_supercircuit.py", "tests/spaces/hqnn/test_device.py",
+         "tests/spaces/hqnn/test_noisy_scoring_truth.py",
+         "tests/spaces/hqnn/test_record_epochs.py", "tests/spaces/hqnn/test_evaluator.py",
+         "tests/spaces/test_contract.py", "tests/spaces/test_option_lists.py",
+         "tests/spaces/test_used_params.py"],
+    ),
 }  # fmt: skip
 
 

@@ -154,8 +154,7 @@ class HybridCosts:
         _at_least("noise_samples", noise_samples, 1)
         _at_least("noise_max_qubits", noise_max_qubits, 1)
         _at_least("transpile_seed", transpile_seed, 0)
-        if isinstance(job_overhead_s, bool) or not 0 <= float(job_overhead_s) < math.inf:
-            raise ConfigError(f"job_overhead_s must be a number >= 0; got {job_overhead_s!r}")
+        overhead = _finite_at_least_zero("job_overhead_s", job_overhead_s)
         if cutter not in ("builtin", "qiskit"):
             raise ConfigError(f"cutter must be 'builtin' or 'qiskit'; got {cutter!r}")
         if optimization_level not in (0, 1, 2, 3):
@@ -169,13 +168,12 @@ class HybridCosts:
         self.batch_size = batch_size
         self.qubit_budget = qubit_budget
         self.device_profile = device_profile
-        self.noise = noise
         self.cutter = cutter
         self.shots = shots
         self.noise_samples = noise_samples
         self.optimization_level = optimization_level
         self.transpile_seed = transpile_seed
-        self.job_overhead_s = job_overhead_s
+        self.job_overhead_s = overhead
         self.zne = bool(zne)
         self.training = training
         self.route_device = routing_device(device_profile, noise)
@@ -270,7 +268,7 @@ class HybridCosts:
             q, se = setup.expvals(nc, words, feats, weights, seed=seed)
             out = {
                 f"noisy_{split}_error": _error(model, q, y),
-                "noisy_se": float(se.max()) if se.numel() else 0.0,
+                "noisy_se": float(se.max()),  # splits hold a sample per class at least
             }
             if self.zne:
                 qz, _ = zne_expvals(setup, nc, words, feats, weights, seed=seed)
@@ -284,7 +282,19 @@ class HybridCosts:
 
 def _error(model: HybridNet, q: torch.Tensor, y: torch.Tensor) -> float:
     logits = model.head(q.float())
-    return float((logits.argmax(1) != y).float().mean()) if len(y) else 0.0
+    return float((logits.argmax(1) != y).float().mean())
+
+
+def _finite_at_least_zero(name: str, value: Any) -> float:
+    """``value`` as a float; refused (one line, naming the option) unless a finite
+    number >= 0: text that is not a number too, not with ``float``'s own error."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not 0 <= number < math.inf:
+        raise ConfigError(f"{name} must be a number >= 0; got {value!r}")
+    return number
 
 
 def _at_least(name: str, value: Any, low: int) -> None:

@@ -366,7 +366,7 @@ class ParamMatchedLayer(nn.Module):
 
 
 class _AblationNet(nn.Module):
-    def __init__(self, net: HybridNet, n_classes: int) -> None:
+    def __init__(self, net: HybridNet) -> None:
         super().__init__()
         self.embedding = net.embedding
         self.frontend = net.frontend
@@ -392,4 +392,4 @@ def classical_ablation(
     weights, so ``count_params`` of both models is equal. Train it the same way.
     """
     net = HybridNet(arch, input_shape, n_classes, pca=pca)
-    return _AblationNet(net, n_classes)
+    return _AblationNet(net)
