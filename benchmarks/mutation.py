@@ -371,6 +371,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "src/quarch/spaces/hqnn/space.py"],
         ["tests/spaces/hqnn/test_space_truth.py", "tests/spaces/hqnn/test_model_truth.py",
          "tests/spaces/hqnn/test_costs_truth.py", "tests/spaces/hqnn/test_space.py",
+         "tests/spaces/hqnn/test_supercircuit_truth.py",
          "tests/spaces/hqnn/test_model.py::TestCorrectness",
          "tests/spaces/hqnn/test_model.py::TestInputs",
          "tests/spaces/hqnn/test_model.py::test_amplitude_reads_power_of_two_features",

@@ -312,6 +312,18 @@ def test_cnn_front_end_on_tables_by_hand() -> None:
     assert count_params(net.frontend) == 1 * 8 * 3 + 8 + 8 * 16 * 3 + 16 + 64 * 4 + 4
 
 
+def test_cnn_front_end_flattens_a_sample_that_is_not_an_image() -> None:
+    """A sample of shape (2, 3) is not an image (no channel axis): the convolutions
+    read its six features as one flat signal, as for a table of six columns."""
+    arch = _arch(embedding="amplitude", qubits=2, frontend="cnn", head="linear")
+    net = HybridNet(arch, (2, 3), 3).eval()
+    flat = HybridNet(arch, (6,), 3).eval()
+    flat.frontend.load_state_dict(net.frontend.state_dict())
+    x = torch.randn(5, 2, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(net.frontend(x), flat.frontend(x.reshape(5, 6)))
+
+
 def test_pca_front_end_against_scikit_learn() -> None:
     """z-scores of the leading components; an angle embedding wider than the basis
     cycles them, an amplitude one pads zeros; no trainable parameters."""
