@@ -30,30 +30,9 @@ qiskit = pytest.importorskip("qiskit")
 from qiskit import QuantumCircuit, transpile  # noqa: E402
 from qiskit.circuit.library import StatePreparation, UGate  # noqa: E402
 
+from ._patterns import pairs as _pairs  # noqa: E402
+
 SPACE = hqnn_space(max_qubits=5, max_layers=3)
-
-
-def _pairs(n: int, pattern: str) -> list[tuple[int, int]]:
-    if pattern == "none":
-        return []
-    if pattern == "linear":
-        return [(i, i + 1) for i in range(n - 1)]
-    if pattern == "ring":
-        return [(i, i + 1) for i in range(n - 1)] + ([(n - 1, 0)] if n > 2 else [])
-    if pattern == "full":
-        return [(i, j) for i in range(n) for j in range(i + 1, n)]
-    if pattern == "even":
-        return [(i, i + 1) for i in range(0, n - 1, 2)]
-    if pattern == "odd":
-        return [(i, i + 1) for i in range(1, n - 1, 2)]
-    r = int(pattern[6:])
-    while r >= n:
-        r -= n - 1
-    out: list[tuple[int, int]] = []
-    for i in range(n):
-        if (i, (i + r) % n) not in out:
-            out.append((i, (i + r) % n))
-    return out
 
 
 def _qiskit(arch: dict, *, with_amplitude: bool = True) -> QuantumCircuit:

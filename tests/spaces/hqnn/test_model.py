@@ -20,26 +20,9 @@ from quarch.spaces.hqnn.model import (
 )
 from quarch.spaces.hqnn.space import hqnn_space
 
+from ._patterns import pairs as _pairs
+
 qml = pytest.importorskip("pennylane")
-
-
-def _pairs(n: int, pattern: str) -> list[tuple[int, int]]:
-    """The issue's patterns, written out independently of quarch's templates."""
-    if pattern == "none":
-        return []
-    if pattern == "linear":
-        return [(i, i + 1) for i in range(n - 1)]
-    if pattern == "ring":
-        return [(i, i + 1) for i in range(n - 1)] + ([(n - 1, 0)] if n > 2 else [])
-    if pattern == "full":
-        return [(i, j) for i in range(n) for j in range(i + 1, n)]
-    if pattern == "even":
-        return [(i, i + 1) for i in range(0, n - 1, 2)]
-    if pattern == "odd":
-        return [(i, i + 1) for i in range(1, n - 1, 2)]
-    r = int(pattern[6:])
-    r = r if r < n else (r - 1) % (n - 1) + 1
-    return list(dict.fromkeys((i, (i + r) % n) for i in range(n)))
 
 
 def _pennylane(arch: dict, x: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -1,0 +1,23 @@
+"""The hybrid space's entangling patterns written out by hand, independently of
+quarch's templates (``range-r`` folded as the space documents), for the tests that
+build an architecture's circuit gate by gate."""
+
+from __future__ import annotations
+
+
+def pairs(n: int, pattern: str) -> list[tuple[int, int]]:
+    if pattern == "none":
+        return []
+    if pattern == "linear":
+        return [(i, i + 1) for i in range(n - 1)]
+    if pattern == "ring":
+        return [(i, i + 1) for i in range(n - 1)] + ([(n - 1, 0)] if n > 2 else [])
+    if pattern == "full":
+        return [(i, j) for i in range(n) for j in range(i + 1, n)]
+    if pattern == "even":
+        return [(i, i + 1) for i in range(0, n - 1, 2)]
+    if pattern == "odd":
+        return [(i, i + 1) for i in range(1, n - 1, 2)]
+    r = int(pattern[6:])
+    r = r if r < n else (r - 1) % (n - 1) + 1
+    return list(dict.fromkeys((i, (i + r) % n) for i in range(n)))
