@@ -638,3 +638,40 @@ def test_a_qubo_search_never_proposes_a_cell_known_to_break_a_budget(tmp_path: P
                                storage=f"sqlite:///{res.run_dir / 'study.db'}").trials  # fmt: skip
     assert len(trials) == 20
     assert [t.number for t in trials if params(t.params) > limit] == []
+
+
+def test_a_joined_worker_builds_what_the_run_itself_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker joined by run folder builds the evaluator the run's own process builds
+    (the run's space, its stored config and the run folder's weights), its strategy
+    with the stored seed and options and its pruner: the trials it adds are the ones
+    an uninterrupted run makes."""
+    cfg = _cfg(tmp_path, trials=1, seed=9, strategy="evolution", pruner="median",
+               objectives=["val_error"],
+               strategy_options={"population_size": 4})  # fmt: skip
+    run_search(cfg, progress=False, evaluator=ArithmeticEvaluator())
+    elsewhere = tmp_path / "moved"
+    (tmp_path / "run").rename(elsewhere)  # a run folder is found by where it is now
+    study = open_study(elsewhere)
+    study.set_user_attr("quarch:config", {**study.user_attrs["quarch:config"], "trials": 6})
+    seen: list[tuple[Any, SearchConfig, Any]] = []
+
+    def make(space: Any, config: SearchConfig, weights_dir: Any) -> ArithmeticEvaluator:
+        seen.append((space, config, weights_dir))
+        return ArithmeticEvaluator()
+
+    monkeypatch.setattr(_loop, "make_evaluator", make)
+    res = join_study(None, "quarch", run_dir=elsewhere)
+    space, config, weights_dir = seen[-1]
+    assert weights_dir == elsewhere / "weights"
+    assert space.names == space_for(cfg).names and space.size == space_for(cfg).size
+    assert (config.seed, config.strategy, config.strategy_options) == (
+        9,
+        "evolution",
+        {"population_size": 4},
+    )
+    assert type(res.study.pruner) is optuna.pruners.MedianPruner
+    whole = run_search(dataclasses.replace(cfg, trials=6, out=str(tmp_path / "whole")),
+                       progress=False, evaluator=ArithmeticEvaluator())  # fmt: skip
+    assert [t.params for t in res.complete] == [t.params for t in whole.complete]
