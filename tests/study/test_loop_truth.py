@@ -671,7 +671,7 @@ def test_a_joined_worker_builds_what_the_run_itself_would(
         "evolution",
         {"population_size": 4},
     )
-    assert type(res.study.pruner) is optuna.pruners.MedianPruner
+    assert res.study is not None and type(res.study.pruner) is optuna.pruners.MedianPruner
     whole = run_search(dataclasses.replace(cfg, trials=6, out=str(tmp_path / "whole")),
                        progress=False, evaluator=ArithmeticEvaluator())  # fmt: skip
     assert [t.params for t in res.complete] == [t.params for t in whole.complete]
