@@ -248,6 +248,20 @@ def test_best_so_far_is_a_running_best_of_feasible_trials(k: int) -> None:
     plt.close(fig)
 
 
+@pytest.mark.parametrize("spread", [False, True])
+def test_best_so_far_of_a_metric_over_decades_gets_a_log_axis(spread: bool) -> None:
+    """The log-axis rule applies to the running best's own axis: a first objective
+    whose values span two decades or more (params) is drawn on a log axis."""
+    res = _result(Objective(["params", "val_error"]), seed=3, spread=spread)
+    vals = [t.values[0] for t in res.trials if t.values is not None]
+    assert (max(vals) / min(vals) >= 100) == spread  # the data are what the case needs
+    fig = best_so_far(res)
+    (ax,) = fig.axes
+    assert ax.get_yscale() == ("log" if spread else "linear")
+    assert ax.get_xscale() == "linear"
+    plt.close(fig)
+
+
 def test_best_so_far_of_a_weighted_cost_and_of_no_feasible_trial() -> None:
     obj = Objective(["val_error", "params"], weights=[1.0, 0.01])
     res = _result(obj, seed=3)
