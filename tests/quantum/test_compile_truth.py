@@ -19,29 +19,10 @@ from quarch.quantum import AmplitudeEmbedding, Circuit, Input, compile_circuit, 
 from quarch.quantum._compile import Engine
 from quarch.quantum._plan import Factor, Gate
 
-from ._pennylane_truth import pl_z_and_grads
+from ._pennylane_truth import check_z_and_grads, pl_states
 from ._random import random_circuit
 
 qml = pytest.importorskip("pennylane")
-
-
-def _pl_states(c: Circuit, w: np.ndarray, x: np.ndarray, psi0: np.ndarray | None) -> np.ndarray:
-    """PennyLane's final state per row of ``x`` (and of ``w`` when it has rows)."""
-    f = to_pennylane(c)
-    dev = qml.device("default.qubit", wires=c.n_qubits)
-
-    @qml.qnode(dev)
-    def run(w: np.ndarray, x: np.ndarray) -> object:
-        if psi0 is not None:
-            qml.StatePrep(psi0, wires=range(c.n_qubits))
-        f(w, x)
-        return qml.state()
-
-    rows = x.shape[0]
-    out = []
-    for b in range(rows):
-        out.append(np.asarray(run(w[b] if w.ndim == 2 else w, x[b])))
-    return np.stack(out)
 
 
 def _extended(seed: int) -> tuple[Circuit, np.ndarray, np.ndarray, int]:
@@ -78,15 +59,15 @@ def test_random_circuits_on_the_engine_equal_pennylane(seed: int) -> None:
     xt = torch.tensor(x) if c.n_inputs else torch.zeros(2, 0, dtype=torch.float64)
     rng = np.random.default_rng(1000 + seed)
     got = plan.state(xt, torch.tensor(w)).numpy()
-    np.testing.assert_allclose(got, _pl_states(c, w, x, None), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got, pl_states(c, w, x, None), rtol=0, atol=1e-10)
     psi0 = rng.normal(size=2**c.n_qubits) + 1j * rng.normal(size=2**c.n_qubits)
     psi0 /= np.linalg.norm(psi0)
     got = plan.state(xt, torch.tensor(w), initial_state=torch.tensor(psi0)).numpy()
-    np.testing.assert_allclose(got, _pl_states(c, w, x, psi0), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got, pl_states(c, w, x, psi0), rtol=0, atol=1e-10)
     if c.n_weights:
         wb = rng.uniform(-3, 3, (2, c.n_weights))
         got = plan.state(xt, torch.tensor(wb)).numpy()
-        np.testing.assert_allclose(got, _pl_states(c, wb, x, None), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(got, pl_states(c, wb, x, None), rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("seed", range(0, 24, 3))
@@ -95,18 +76,7 @@ def test_random_circuits_on_the_engine_differentiate_like_pennylane(seed: int) -
     and the inputs: PennyLane's (backprop, float64)."""
     c, w, x, k = _extended(seed)
     plan = compile_circuit(c, dtype=torch.complex128, max_block_qubits=k, path="engine")
-    wt = torch.tensor(w, requires_grad=True)
-    xt = torch.tensor(x, requires_grad=True)
-    out = plan.expval(None, xt if c.n_inputs else None, wt)
-    (out * torch.arange(1, c.n_qubits + 1)).sum().backward()
-    ref, gw, gx = pl_z_and_grads(c, w, x)
-    np.testing.assert_allclose(out.detach().numpy(), ref, rtol=0, atol=1e-8)
-    if c.n_weights:
-        assert wt.grad is not None
-        np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=0, atol=1e-7)
-    if c.n_inputs:
-        assert xt.grad is not None
-        np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=0, atol=1e-7)
+    check_z_and_grads(plan, c, w, x)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
@@ -120,7 +90,7 @@ def test_an_amplitude_embedding_on_the_engine(k: int) -> None:
     x = rng.uniform(-2, 2, (2, c.n_inputs))
     plan = compile_circuit(c, dtype=torch.complex128, max_block_qubits=k, path="engine")
     got = plan.state(torch.tensor(x), torch.tensor(w)).numpy()
-    np.testing.assert_allclose(got, _pl_states(c, w, x, None), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got, pl_states(c, w, x, None), rtol=0, atol=1e-10)
     eng = plan._runtime(True, False).eng
     assert eng.prefix is None and eng.amplitude == c.ops[0].meta
 
@@ -205,16 +175,9 @@ def test_blocks_on_a_cnot_mixed_layout_take_its_local_map() -> None:
     w = rng.uniform(-3, 3, c.n_weights)
     x = rng.uniform(-2, 2, (3, c.n_inputs))
     got = plan.state(torch.tensor(x), torch.tensor(w)).numpy()
-    np.testing.assert_allclose(got, _pl_states(c, w, x, None), rtol=0, atol=1e-10)
-    wt = torch.tensor(w, requires_grad=True)
-    xt = torch.tensor(x, requires_grad=True)
-    out = plan.expval(None, xt, wt)
-    (out * torch.arange(1, 5)).sum().backward()
-    ref, gw, gx = pl_z_and_grads(c, w, x)
-    np.testing.assert_allclose(out.detach().numpy(), ref, rtol=0, atol=1e-10)
-    assert wt.grad is not None and xt.grad is not None
-    np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=0, atol=1e-8)
-    np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(got, pl_states(c, w, x, None), rtol=0, atol=1e-10)
+    assert c.n_qubits == 4 and c.n_weights and c.n_inputs
+    check_z_and_grads(plan, c, w, x, atol=1e-10, grad_atol=1e-8)
 
 
 def test_gates_of_constant_angles_fold_into_constant_factors() -> None:
@@ -279,7 +242,7 @@ def test_the_look_ahead_sees_blocks_behind_a_deferred_swap() -> None:
     psi0 /= np.linalg.norm(psi0)
     plan = compile_circuit(c, dtype=torch.complex128, max_block_qubits=2, path="engine")
     got = plan.state(weights=torch.tensor(w), initial_state=torch.tensor(psi0)).numpy()
-    np.testing.assert_allclose(got, _pl_states(c, w, x, psi0), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got, pl_states(c, w, x, psi0), rtol=0, atol=1e-10)
 
 
 def test_rotation_chains_take_the_fast_path_and_per_sample_layers_stay_apart() -> None:

@@ -18,27 +18,13 @@ import numpy as np
 import pytest
 import torch
 
-from quarch.quantum import Circuit, Input, _compile, compile_circuit, to_pennylane
+from quarch.quantum import Circuit, Input, _compile, compile_circuit
 from quarch.quantum._compile import Engine
 from quarch.quantum.circuit import Param
 
-from ._pennylane_truth import pl_z_and_grads
+from ._pennylane_truth import check_z_and_grads, pl_states
 
 qml = pytest.importorskip("pennylane")
-
-
-def _pl_states(c: Circuit, w: np.ndarray, x: np.ndarray, psi0: np.ndarray | None) -> np.ndarray:
-    """PennyLane's final state per row of ``x`` (and of ``w`` when it has rows)."""
-    f = to_pennylane(c)
-
-    @qml.qnode(qml.device("default.qubit", wires=c.n_qubits))
-    def run(w: np.ndarray, x: np.ndarray) -> object:
-        if psi0 is not None:
-            qml.StatePrep(psi0, wires=range(c.n_qubits))
-        f(w, x)
-        return qml.state()
-
-    return np.stack([np.asarray(run(w[b] if w.ndim == 2 else w, x[b])) for b in range(len(x))])
 
 
 def _check(c: Circuit, k: int, seed: int, *, grads: bool = True) -> None:
@@ -51,29 +37,18 @@ def _check(c: Circuit, k: int, seed: int, *, grads: bool = True) -> None:
     plan = compile_circuit(c, dtype=torch.complex128, max_block_qubits=k, path="engine")
     xt = torch.tensor(x) if c.n_inputs else torch.zeros(3, 0, dtype=torch.float64)
     got = plan.state(xt, torch.tensor(w)).numpy()
-    np.testing.assert_allclose(got, _pl_states(c, w, x, None), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got, pl_states(c, w, x, None), rtol=0, atol=1e-10)
     psi0 = rng.normal(size=2**n) + 1j * rng.normal(size=2**n)
     psi0 /= np.linalg.norm(psi0)
     got = plan.state(xt, torch.tensor(w), initial_state=torch.tensor(psi0)).numpy()
-    np.testing.assert_allclose(got, _pl_states(c, w, x, psi0), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got, pl_states(c, w, x, psi0), rtol=0, atol=1e-10)
     if c.n_weights:
         wb = rng.uniform(-3, 3, (3, c.n_weights))
         got = plan.state(xt, torch.tensor(wb)).numpy()
-        np.testing.assert_allclose(got, _pl_states(c, wb, x, None), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(got, pl_states(c, wb, x, None), rtol=0, atol=1e-10)
     if not grads:
         return
-    wt = torch.tensor(w, requires_grad=True)
-    xg = torch.tensor(x, requires_grad=True)
-    out = plan.expval(None, xg if c.n_inputs else None, wt)
-    (out * torch.arange(1, n + 1)).sum().backward()
-    ref, gw, gx = pl_z_and_grads(c, w, x)
-    np.testing.assert_allclose(out.detach().numpy(), ref, rtol=0, atol=1e-8)
-    if c.n_weights:
-        assert wt.grad is not None
-        np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=0, atol=1e-7)
-    if c.n_inputs:
-        assert xg.grad is not None
-        np.testing.assert_allclose(xg.grad.numpy(), gx, rtol=0, atol=1e-7)
+    check_z_and_grads(plan, c, w, x)
 
 
 def _spy_place(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray | None]:
@@ -269,7 +244,7 @@ def test_the_stored_layout_is_sigma(ring: bool, k: int, identity: bool) -> None:
     w = rng.uniform(-3, 3, c.n_weights)
     x = rng.uniform(-2, 2, (2, c.n_inputs))
     eng = Engine(c, k, with_prefix=True, weights_batched=False)
-    want = _pl_states(c, w, x, None)
+    want = pl_states(c, w, x, None)
     assert sorted(eng.sigma.tolist()) == list(range(2**n))
     assert eng.identity_layout == identity
     assert eng.identity_layout == bool((eng.sigma == np.arange(2**n)).all())
@@ -305,4 +280,4 @@ def test_after_a_gather_the_next_disjoint_block_runs_in_place(seed: int) -> None
     psi0 /= np.linalg.norm(psi0)
     plan = compile_circuit(c, dtype=torch.complex128, max_block_qubits=2, path="engine")
     got = plan.state(weights=torch.tensor(w), initial_state=torch.tensor(psi0)).numpy()
-    np.testing.assert_allclose(got, _pl_states(c, w, np.zeros((1, 1)), psi0), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got, pl_states(c, w, np.zeros((1, 1)), psi0), rtol=0, atol=1e-10)

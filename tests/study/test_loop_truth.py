@@ -608,12 +608,12 @@ def test_overwrite_deletes_the_old_study_in_a_named_database(tmp_path: Path) -> 
 def test_a_qubo_search_never_proposes_a_cell_known_to_break_a_budget(tmp_path: Path) -> None:
     """The README's promise for metrics known without training: every candidate is
     checked against their exact values, so an architecture known to break a budget is
-    never proposed, by the search's own process nor by a spawned worker (whose code,
+    never proposed: by the search's own process, by a spawned worker (whose code,
     ``_work_here``, runs here in this process: spawned ones start too late to take a
-    trial of a tabular benchmark). NB201's parameter count is such a metric; the budget
-    is its median over random cells, so about half of the cells break it. Before the
-    fix neither built its strategy with the evaluator's ``cheap_metrics``: the search
-    proposed cells that broke it (and recorded them as skipped trials)."""
+    trial of a tabular benchmark) or by a joined one. NB201's parameter count is such a
+    metric; the budget is its median over random cells, so about half of the cells
+    break it. Before the fix none built its strategy with the evaluator's
+    ``cheap_metrics``: they proposed cells that broke it (recorded as skipped trials)."""
     if not (SHARED / "nb201" / "nb201_cifar.csv").is_file():
         pytest.skip("shared nb201 table absent")
     from quarch.study._parallel import _work_here
@@ -638,6 +638,12 @@ def test_a_qubo_search_never_proposes_a_cell_known_to_break_a_budget(tmp_path: P
                                storage=f"sqlite:///{res.run_dir / 'study.db'}").trials  # fmt: skip
     assert len(trials) == 20
     assert [t.number for t in trials if params(t.params) > limit] == []
+    # and a worker joined with ``quarch worker`` (``join_study``), to 30
+    study = open_study(res.run_dir)
+    study.set_user_attr("quarch:config", {**study.user_attrs["quarch:config"], "trials": 30})
+    joined = join_study(None, "quarch", run_dir=res.run_dir)
+    assert len(joined.trials) == 30
+    assert [t.number for t in joined.trials if params(t.params) > limit] == []
 
 
 def test_a_joined_worker_builds_what_the_run_itself_would(

@@ -570,12 +570,9 @@ def join_study(
             "this worker's data differ from the study's (fingerprint mismatch); "
             "point --data-dir at the same data set files"
         )
-    study.sampler = _with_cheap_metrics(
-        make_sampler(
-            config.strategy, seed=config.seed, space=space, objective=objective,
-            **config.strategy_options,
-        ),
-        config, space, objective, evaluator,
+    study.sampler = make_sampler(
+        config.strategy, seed=config.seed, space=space, objective=objective,
+        cheap_metrics=getattr(evaluator, "cheap_metrics", None), **config.strategy_options,
     )  # fmt: skip
     study.pruner = make_pruner(config.pruner, config.pruner_options)
     from quarch.study._progress import SearchProgress

@@ -43,6 +43,8 @@ from quarch.spaces.cnn.model import (
 )
 from quarch.spaces.cnn.space import BASE_CHANNELS, cnn_space
 
+from ._batch_norm import randomise_batch_norm
+
 SPACE = cnn_space()
 
 
@@ -269,14 +271,9 @@ def _reference(model: EdgeCNN, x: torch.Tensor) -> torch.Tensor:
 
 
 def _randomise(model: nn.Module, gen: torch.Generator) -> None:
+    randomise_batch_norm(model, gen)
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                assert m.running_mean is not None and m.running_var is not None
-                m.running_mean.uniform_(-0.5, 0.5, generator=gen)
-                m.running_var.uniform_(0.5, 2.0, generator=gen)
-                m.weight.uniform_(0.5, 1.5, generator=gen)
-                m.bias.uniform_(-0.5, 0.5, generator=gen)
             if isinstance(m, QConv2d) and m.bias is not None:
                 m.bias.uniform_(-0.5, 0.5, generator=gen)
 

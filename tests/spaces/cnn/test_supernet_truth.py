@@ -25,6 +25,8 @@ from quarch.spaces.cnn.model import EdgeCNN
 from quarch.spaces.cnn.space import cnn_space
 from quarch.spaces.cnn.supernet import SuperNet, recalibrate_bn
 
+from ._batch_norm import randomise_batch_norm
+
 SPACE = cnn_space(n_stages=2, max_blocks=2)
 SHAPE = (1, 8, 8)
 
@@ -37,15 +39,7 @@ def _one_thread() -> Iterator[None]:
 
 
 def _randomised(net: SuperNet, seed: int) -> SuperNet:
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                assert m.running_mean is not None and m.running_var is not None
-                m.running_mean.uniform_(-0.5, 0.5, generator=gen)
-                m.running_var.uniform_(0.5, 2.0, generator=gen)
-                m.weight.uniform_(0.5, 1.5, generator=gen)
-                m.bias.uniform_(-0.5, 0.5, generator=gen)
+    randomise_batch_norm(net, torch.Generator().manual_seed(seed))
     return net
 
 

@@ -312,17 +312,24 @@ def test_the_timed_forward_pass_on_a_fake_clock(iris: Any, monkeypatch: pytest.M
     )
 
 
-def test_noisy_scores_on_the_split_and_samples_asked(iris: Any) -> None:
-    """The error on the first ``noise_samples`` samples of the split asked, by the
-    model's head on noisy expectations; a head that always answers one class scores
-    exactly that class's share of those samples."""
+def _answering(cls: int) -> tuple[dict[str, Any], HybridNet]:
+    """A 2-qubit network whose linear head always answers class ``cls`` (weights 0,
+    that class's bias 5): its error on any samples is the share of other classes."""
     arch = dict(SPACE.sample(0))
     arch.update(qubits=2, layers=1, embedding="angle-y", measurement="z", head="linear")
     net = HybridNet(arch, (4,), 3)
     head: Any = net.head
     with torch.no_grad():
         head.weight.zero_()
-        head.bias.copy_(torch.tensor([0.0, 5.0, 0.0]))
+        head.bias.copy_(torch.nn.functional.one_hot(torch.tensor(cls), 3).float() * 5.0)
+    return arch, net
+
+
+def test_noisy_scores_on_the_split_and_samples_asked(iris: Any) -> None:
+    """The error on the first ``noise_samples`` samples of the split asked, by the
+    model's head on noisy expectations; a head that always answers one class scores
+    exactly that class's share of those samples."""
+    arch, net = _answering(1)
     for split, k in [("val", 7), ("test", 11)]:
         hc = HybridCosts(iris, noise=True, noise_samples=k, zne=False)
         got = hc.noisy_scores(arch, net, split=split)
@@ -376,13 +383,7 @@ def test_zne_scores_on_a_calibrated_noise(iris: Any) -> None:
     """With ZNE, ``zne_<split>_error`` is the head's error on the extrapolated
     expectations; a constant head scores the class share either way."""
     pytest.importorskip("qiskit_ibm_runtime")
-    arch = dict(SPACE.sample(0))
-    arch.update(qubits=2, layers=1, embedding="angle-y", measurement="z", head="linear")
-    net = HybridNet(arch, (4,), 3)
-    head: Any = net.head
-    with torch.no_grad():
-        head.weight.zero_()
-        head.bias.copy_(torch.tensor([0.0, 0.0, 5.0]))
+    arch, net = _answering(2)
     hc = HybridCosts(iris, noise="ibm-manila", zne=True, noise_samples=5)
     got = hc.noisy_scores(arch, net, split="test")
     share = float(np.mean(iris.y_test[:5] != 2))

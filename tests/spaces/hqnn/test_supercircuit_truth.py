@@ -7,7 +7,7 @@ three, CRZ its pair's. So architectures that share a layer share its weights. He
 shared vector holds each position's own index, and the weights a sub-network extracts
 are compared with the positions that layout names, worked out from the docstring and
 the circuit's gate order (per layer: the rotations wire by wire, then the entangling
-pairs), not from the SuperCircuit's own numbering.
+pairs, written out by hand in ``_patterns``), not from the SuperCircuit's own numbering.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import math
 import pytest
 import torch
 
-from quarch.quantum.templates import entangler_pairs
 from quarch.spaces.hqnn.model import HybridNet
-from quarch.spaces.hqnn.space import effective_pattern, hqnn_space, layer_choice
+from quarch.spaces.hqnn.space import hqnn_space
 from quarch.spaces.hqnn.supercircuit import SuperCircuit
+
+from ._patterns import pairs
 
 MAX_Q, MAX_L = 4, 3
 
@@ -29,13 +30,13 @@ def _expected(arch: dict, n_rot: int) -> list[int]:
     """The shared positions an architecture reads, in its circuit's weight order."""
     n, out = int(arch["qubits"]), []
     for layer in range(int(arch["layers"])):
-        rot = layer_choice(arch, "rotation", layer)
+        rot = arch[f"rotation_{layer}"]
         for w in range(n):
             base = (layer * MAX_Q + w) * 3
             out += [base + 1] if rot == "ry" else [base, base + 1, base + 2]
         if arch["entangler"] == "crz":
-            pattern = effective_pattern(layer_choice(arch, "entanglement", layer), n)
-            out += [n_rot + (layer * MAX_Q + a) * MAX_Q + b for a, b in entangler_pairs(n, pattern)]
+            pattern = str(arch[f"entanglement_{layer}"])
+            out += [n_rot + (layer * MAX_Q + a) * MAX_Q + b for a, b in pairs(n, pattern)]
     return out
 
 
