@@ -425,6 +425,15 @@ SEARCH_CASES: list[Case] = [
         (),
     ),
     (
+        "sqlite-url-with-a-host",  # SQLAlchemy cannot open it; it was read as ./x.db
+        ["search", "--space", "mlp", "--storage", "sqlite://x.db"],
+        "error: storage 'sqlite://x.db' names a host, and SQLite has none: a file is "
+        "sqlite:///NAME (relative to this folder) or sqlite:////abs/path/NAME, with three or "
+        "four '/'",
+        {},
+        (),
+    ),
+    (
         "toml-file-holding-json",
         ["search", "--config", "{tmp}/c.toml"],
         "error: cannot parse config file '{tmp}/c.toml': Invalid statement (at line 1, column "

@@ -108,6 +108,21 @@ def test_an_in_memory_sqlite_study_is_refused(url: str, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("url", ["sqlite://x.db", "sqlite+pysqlite://h/x.db", "sqlite://x.db?timeout=5"])
+def test_a_sqlite_url_with_a_host_is_refused_as_sqlalchemy_refuses_it(
+    url: str, tmp_path: Path
+) -> None:
+    with pytest.raises(sqlalchemy.exc.ArgumentError, match="Invalid SQLite URL"):
+        sqlalchemy.create_engine(url).connect()
+    with pytest.raises(ConfigError) as e:
+        storage_spec(url, 1, tmp_path)
+    scheme = url.partition("://")[0]
+    assert str(e.value) == (
+        f"storage {url!r} names a host, and SQLite has none: a file is {scheme}:///NAME "
+        f"(relative to this folder) or {scheme}:////abs/path/NAME, with three or four '/'"
+    )
+
+
 # -- study_exists ------------------------------------------------------------------------
 def test_study_exists_looks_for_the_specs_own_file(tmp_path: Path) -> None:
     for spec in ("sqlite", "journal", "postgresql://u@h/db"):

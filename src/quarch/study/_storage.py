@@ -80,10 +80,16 @@ def storage_spec(storage: str | None, workers: int, run_dir: Path) -> str:
 def _sqlite_file(url: str) -> str:
     """A SQLite URL with its file as an absolute path, as the run records it (a relative
     one opened only from the folder the search ran in); an in-memory one is refused,
-    since the study would be gone when the search ends. Other URLs are unchanged."""
+    since the study would be gone when the search ends, and so is one with a host
+    (``sqlite://x.db``), which SQLAlchemy cannot open. Other URLs are unchanged."""
     scheme, sep, rest = url.partition("://")
     if scheme.split("+")[0].lower() != "sqlite":
         return url
+    if rest[:1] not in ("", "/", "?"):  # SQLAlchemy refuses it too, with a long message
+        raise ConfigError(
+            f"storage {url!r} names a host, and SQLite has none: a file is {scheme}:///NAME "
+            f"(relative to this folder) or {scheme}:////abs/path/NAME, with three or four '/'"
+        )
     path = rest[1:] if rest.startswith("/") else rest  # sqlite:///PATH: PATH after the 3rd /
     path, query, params = path.partition("?")
     if path in ("", ":memory:") or "mode=memory" in params:
