@@ -51,18 +51,18 @@ def _make_study(storage: Any, name: str = "quarch") -> optuna.Study:
 @pytest.mark.parametrize("given", [None, "", "sqlite"])
 def test_the_run_folders_own_file_by_workers(given: str | None, tmp_path: Path) -> None:
     """One process: SQLite; several local workers: the journal file."""
-    assert storage_spec(given, 1, tmp_path) == "sqlite"
-    assert storage_spec(given, 2, tmp_path) == "journal"
-    assert storage_spec("journal", 1, tmp_path) == "journal"
-    assert storage_spec("journal", 3, tmp_path) == "journal"
+    assert storage_spec(given, 1) == "sqlite"
+    assert storage_spec(given, 2) == "journal"
+    assert storage_spec("journal", 1) == "journal"
+    assert storage_spec("journal", 3) == "journal"
 
 
 def test_a_database_url_is_kept_and_a_word_is_refused(tmp_path: Path) -> None:
     url = "postgresql+psycopg://ann@db.example:5432/q"
-    assert storage_spec(url, 1, tmp_path) == url
-    assert storage_spec(url, 4, tmp_path) == url
+    assert storage_spec(url, 1) == url
+    assert storage_spec(url, 4) == url
     with pytest.raises(ConfigError) as e:
-        storage_spec("postgres", 1, tmp_path)
+        storage_spec("postgres", 1)
     assert str(e.value) == (
         "storage must be 'sqlite', 'journal' or a database URL such as "
         "postgresql+psycopg://user@host/db; got 'postgres'"
@@ -73,24 +73,21 @@ def test_a_relative_sqlite_file_is_recorded_absolute(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert storage_spec("sqlite:///rel/s.db", 1, tmp_path) == f"sqlite:///{tmp_path}/rel/s.db"
+    assert storage_spec("sqlite:///rel/s.db", 1) == f"sqlite:///{tmp_path}/rel/s.db"
     # the driver and the query survive; the scheme's case is the user's
     assert (
-        storage_spec("sqlite+pysqlite:///s.db?timeout=5", 1, tmp_path)
+        storage_spec("sqlite+pysqlite:///s.db?timeout=5", 1)
         == f"sqlite+pysqlite:///{tmp_path}/s.db?timeout=5"
     )
-    assert storage_spec("SQLite:///s.db", 1, tmp_path) == f"SQLite:///{tmp_path}/s.db"
+    assert storage_spec("SQLite:///s.db", 1) == f"SQLite:///{tmp_path}/s.db"
     # absolute paths and SQLite URIs are left as given
-    assert storage_spec("sqlite:////abs/s.db", 1, tmp_path) == "sqlite:////abs/s.db"
+    assert storage_spec("sqlite:////abs/s.db", 1) == "sqlite:////abs/s.db"
     uri = "sqlite:///file:s.db?uri=true"
-    assert storage_spec(uri, 1, tmp_path) == uri
+    assert storage_spec(uri, 1) == uri
     # "://" again inside the query: the scheme is what comes before the first one
-    assert (
-        storage_spec("sqlite:///s.db?note=a://b", 1, tmp_path)
-        == f"sqlite:///{tmp_path}/s.db?note=a://b"
-    )
+    assert storage_spec("sqlite:///s.db?note=a://b", 1) == f"sqlite:///{tmp_path}/s.db?note=a://b"
     # not SQLite: untouched even when relative-looking
-    assert storage_spec("mysql://u@h/rel", 1, tmp_path) == "mysql://u@h/rel"
+    assert storage_spec("mysql://u@h/rel", 1) == "mysql://u@h/rel"
 
 
 @pytest.mark.parametrize(
@@ -100,7 +97,7 @@ def test_a_relative_sqlite_file_is_recorded_absolute(
 )  # fmt: skip
 def test_an_in_memory_sqlite_study_is_refused(url: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
-        storage_spec(url, 1, tmp_path)
+        storage_spec(url, 1)
     assert str(e.value) == (
         f"storage {url!r} keeps the study in memory: it would be gone when the search "
         "ends and the run could not be read again; use --storage sqlite (study.db in "
@@ -108,14 +105,16 @@ def test_an_in_memory_sqlite_study_is_refused(url: str, tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("url", ["sqlite://x.db", "sqlite+pysqlite://h/x.db", "sqlite://x.db?timeout=5"])
+@pytest.mark.parametrize(
+    "url", ["sqlite://x.db", "sqlite+pysqlite://h/x.db", "sqlite://x.db?timeout=5"]
+)
 def test_a_sqlite_url_with_a_host_is_refused_as_sqlalchemy_refuses_it(
     url: str, tmp_path: Path
 ) -> None:
     with pytest.raises(sqlalchemy.exc.ArgumentError, match="Invalid SQLite URL"):
         sqlalchemy.create_engine(url).connect()
     with pytest.raises(ConfigError) as e:
-        storage_spec(url, 1, tmp_path)
+        storage_spec(url, 1)
     scheme = url.partition("://")[0]
     assert str(e.value) == (
         f"storage {url!r} names a host, and SQLite has none: a file is {scheme}:///NAME "

@@ -248,8 +248,8 @@ def _prepare(
             f"strategy {config.strategy!r} proposes each of {cells} architectures once; "
             f"--trials must be at most {cells}"
         )
-    spec_storage = storage_spec(config.storage, config.workers, run_dir)
-    secret_spec = storage_spec(secret_storage, config.workers, run_dir)
+    spec_storage = storage_spec(config.storage, config.workers)
+    secret_spec = storage_spec(secret_storage, config.workers)
     old: Run | None = None
     if resume:
         if not Run.exists(run_dir):
@@ -548,7 +548,7 @@ def join_study(
             "this machine with --run RUN, or give a database URL"
         )
     elif storage is not None:
-        study = load_study(storage_spec(storage, 1, Path(".")), Path("."), study_name)
+        study = load_study(storage_spec(storage, 1), Path("."), study_name)
     else:
         raise ConfigError("join_study needs a storage URL or a run folder")
     raw = study.user_attrs.get(_CONFIG_ATTR)

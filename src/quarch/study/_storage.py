@@ -60,7 +60,7 @@ SQLITE_FILES = ("study.db", "study.db-wal", "study.db-shm")
 HEARTBEAT_SECONDS = 5
 
 
-def storage_spec(storage: str | None, workers: int, run_dir: Path) -> str:
+def storage_spec(storage: str | None, workers: int) -> str:
     """The storage a run uses, as recorded in ``run.json``.
 
     ``"sqlite"`` and ``"journal"`` are files in the run folder; anything else is a URL.
