@@ -382,6 +382,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/spaces/test_contract.py", "tests/spaces/test_option_lists.py",
          "tests/spaces/test_used_params.py"],
     ),
+    "study-workers": (
+        ["src/quarch/study/_worker.py"],
+        ["tests/study/test_worker_truth.py", "tests/study/test_result_records.py"],
+    ),
 }  # fmt: skip
 
 
