@@ -382,6 +382,18 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/spaces/test_contract.py", "tests/spaces/test_option_lists.py",
          "tests/spaces/test_used_params.py"],
     ),
+    "data": (
+        ["src/quarch/data/_dataset.py", "src/quarch/data/_idx.py", "src/quarch/data/_mnist.py",
+         "src/quarch/data/_transforms.py"],
+        ["tests/data/test_idx.py", "tests/data/test_idx_truth.py",
+         "tests/data/test_dataset.py", "tests/data/test_dataset_truth.py",
+         "tests/data/test_mnist.py", "tests/data/test_mnist_truth.py",
+         "tests/data/test_transforms.py", "tests/data/test_transforms_truth.py",
+         "tests/data/test_listing.py::test_good_files_are_available",
+         "tests/data/test_listing.py::test_a_truncated_file_is_not_available",
+         "tests/data/test_listing.py::test_an_unpacked_file_of_the_wrong_length",
+         "tests/data/test_listing.py::test_a_data_folder_that_is_a_file_is_refused_at_once"],
+    ),
     "study-workers": (
         ["src/quarch/study/_worker.py"],
         ["tests/study/test_worker_truth.py", "tests/study/test_result_records.py"],

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import math
 import zlib
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def _parse(data: bytes, path: Path) -> np.ndarray:
             f"{header_len} for {ndim} dimensions): re-download the file"
         )
     shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no int64 overflow
     actual = len(data) - header_len
     if actual != expected:
         what = "truncated" if actual < expected else "has trailing bytes"
@@ -85,7 +86,12 @@ def _parse(data: bytes, path: Path) -> np.ndarray:
 def _decode_cached(path: str, mtime_ns: int, size: int) -> tuple[np.ndarray, str]:
     """Decode one file; the key includes mtime and size so edits invalidate it."""
     del mtime_ns, size  # only part of the cache key
-    p = Path(path)
+    return _decode(Path(path))
+
+
+def _decode(p: Path) -> tuple[np.ndarray, str]:
+    """The body of :func:`_decode_cached`, undecorated (mutmut mutates no decorated
+    function)."""
     data = _decompress(p.read_bytes(), p)
     array = _parse(data, p)
     digest = hashlib.sha256(data).hexdigest()
