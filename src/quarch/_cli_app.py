@@ -33,6 +33,18 @@ class _Command(typer.core.TyperCommand):
         pieces = super().collect_usage_pieces(ctx)
         return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
 
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EOFError as e:
+            raise _EndOfFile(str(e) or "a file ended too early") from e
+
+
+class _EndOfFile(Exception):
+    """An ``EOFError`` in a command's work (``torch.load`` of a weights file cut short):
+    typer turns it into an abort, which printed a blank line and ``error: aborted`` with
+    Ctrl-C's status 130; re-raised as this, it is an internal error's one line."""
+
 
 app = typer.Typer(
     name="quarch",
@@ -51,7 +63,9 @@ DataDirOption = Annotated[
         help="Folder with data set files. [default: $QUARCH_DATA_DIR, else ~/.cache/quarch/data]",
     ),
 ]
-_out = Console()
+# no markup: a folder named `runs/[test]` was printed `runs/` (rich read `[test]` as a
+# style tag), in every line and table that shows a path or a user's text
+_out = Console(markup=False)
 _DEFAULTS = {
     f.name: f.default
     for f in dataclasses.fields(SearchConfig)
@@ -85,7 +99,7 @@ def _print_version(value: bool) -> None:
     if value:
         from quarch import __version__
 
-        _out.print(f"quarch {__version__}", markup=False, highlight=False)
+        _out.print(f"quarch {__version__}", highlight=False)
         raise typer.Exit()
 
 

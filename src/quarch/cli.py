@@ -10,7 +10,6 @@ password in a storage URL is masked in every line printed.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import signal
 import sys
@@ -41,19 +40,20 @@ from quarch._cli_app import (
     RunArg,
     _Command,
     _d,
+    _EndOfFile,
     _fmt,
     _Interrupted,
     _interrupted_plainly,
-    _kv,
     _out,
     _print_result,
     _split,
     _used_params,
     app,
 )
-from quarch._errors import ConfigError, QuarchError, RunExistsError, quiet_interrupted_imports
+from quarch._cli_search import _interrupt_hint, search_command
+from quarch._errors import ConfigError, QuarchError, quiet_interrupted_imports
 from quarch._warnings import QuarchWarning
-from quarch.config import PRUNERS, SearchConfig, mask_secrets
+from quarch.config import PRUNERS, mask_secrets
 
 __all__ = ["app", "main"]
 
@@ -222,191 +222,13 @@ def search(
     ] = False,
 ) -> None:
     """Search a space for the best architectures; write a run folder."""
-    from quarch.study import check_search, resume_config, resume_search, run_search
-
-    given: dict[str, Any] = {
-        "space": space,
-        "dataset": dataset,
-        "strategy": strategy,
-        "trials": trials,
-        "seed": seed,
-        "out": out,
-        "objectives": _split(objectives),
-        "weights": None
-        if weights is None
-        else [_float(w, "--weights") for w in _split(weights) or []],
-        "budgets": budget or None,
-        "timeout": timeout,
-        "data_dir": data_dir,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "max_train": max_train,
-        "device": device,
-        "strategy_options": _kv(strategy_option, "--strategy-option") or None,
-        "space_options": _kv(space_option, "--space-option") or None,
-        "workers": workers,
-        "storage": storage,
-        "study_name": study_name,
-        "trial_timeout": trial_timeout,
-        "ray": True if ray else None,
-        "ray_address": ray_address,
-    }
-    given["pruner"] = pruner
-    given["pruner_options"] = _kv(pruner_option, "--pruner-option") or None
-    given = {k: v for k, v in given.items() if v is not None}
-    flags = {"device_profile": device_profile, "qubit_budget": qubit_budget, "noise": noise,
-             "supercircuit": True if supercircuit else None}  # fmt: skip
-    ev_opts = {
-        **_kv(evaluator_option, "--evaluator-option"),
-        **{k: v for k, v in flags.items() if v is not None},
-    }
-    if ev_opts:
-        given["evaluator_options"] = ev_opts
-    progress = not (quiet or json_out)
-    if resume is not None:
-        if "out" in given and Path(given["out"]).absolute() == Path(resume).absolute():
-            del given["out"]  # the run's own folder: nothing changes
-        extra = set(given) - (SearchConfig.RESUMABLE_CHANGES - {"out"}) - {"storage"}
-        extra |= {"config"} if config is not None else set()
-        if extra or overwrite:
-            allowed = sorted(SearchConfig.RESUMABLE_CHANGES - {"out"})
-            raise ConfigError(
-                "--resume continues a run with its saved config; only "
-                f"{', '.join(_flag(k) for k in allowed)} may change; got "
-                f"{', '.join(_flag(k) for k in sorted(extra | ({'overwrite'} if overwrite else set())))}"
-            )
-        trials_ = given.pop("trials", None)
-        timeout_ = given.pop("timeout", None)
-        run_dir = Path(resume)
-        if dry_run:
-            storage_ = given.pop("storage", None)
-            cfg = resume_config(resume, trials=trials_, timeout=timeout_, overrides=given)
-            if storage_ is not None:
-                cfg = dataclasses.replace(cfg, storage=storage_)
-            _print_dry_run(check_search(cfg, resume=True), json_out)
-            return
-        with _interrupt_hint(run_dir):
-            result = resume_search(
-                resume, trials=trials_, timeout=timeout_, progress=progress, overrides=given
-            )
-    else:
-        base = SearchConfig.read_file(config) if config is not None else {}
-        for key in ("evaluator_options", "space_options", "strategy_options", "pruner_options"):
-            if key in given:  # a flag adds to the file's table, key by key
-                given[key] = {**base.get(key, {}), **given[key]}
-        base.update(given)
-        cfg = SearchConfig.from_dict(base)
-        try:
-            if dry_run:
-                _print_dry_run(check_search(cfg, overwrite=overwrite), json_out)
-                return
-            with _interrupt_hint(None, cfg):
-                result = run_search(cfg, progress=progress, overwrite=overwrite)
-        except RunExistsError as e:
-            raise ConfigError(
-                f"run folder {e.run_dir!r} already holds a study; continue it with "
-                f"`quarch search --resume {e.run_dir}`, replace it with --overwrite, or choose "
-                "another --out"
-            ) from None
-    summary = result.to_json()
-    if report:
-        from quarch.report import write_report
-
-        summary["report"] = str(write_report(result.run_dir).html)
-    if json_out:
-        sys.stdout.write(json.dumps(summary) + "\n")
-    else:
-        _print_result(result)
-        if report:
-            _out.print(f"report: {summary['report']}")
-    _note_stop(result)
-
-
-#: Config fields whose flag is not the field's name (a repeatable flag is singular).
-_FLAGS = {
-    "budgets": "--budget",
-    "evaluator_options": "--evaluator-option",
-    "pruner_options": "--pruner-option",
-    "space_options": "--space-option",
-    "strategy_options": "--strategy-option",
-}
-
-
-def _flag(field: str) -> str:
-    return _FLAGS.get(field, "--" + field.replace("_", "-"))
-
-
-def _print_dry_run(config: SearchConfig, json_out: bool) -> None:
-    """What ``--dry-run`` prints: the config the run would store."""
-    data = config.to_dict()
-    if json_out:
-        sys.stdout.write(json.dumps(data) + "\n")
-        return
-    _out.print(f"ok: the search can start; it would write {config.run_dir} with this config:")
-    _out.print(json.dumps(data, indent=2, sort_keys=True), markup=False, highlight=False)
-
-
-@contextlib.contextmanager
-def _interrupt_hint(run_dir: Path | None, config: SearchConfig | None = None) -> Iterator[None]:
-    """Turn Ctrl-C during a search into one line saying how far the run got and how to
-    continue it (typer alone would turn it into a bare exit status)."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        raise _Interrupted(_interrupted_line(run_dir, config)) from None
-
-
-def _interrupted_line(run_dir: Path | None, config: SearchConfig | None) -> str:
-    from quarch.study import Run
-
-    if run_dir is None and config is not None:
-        cfg = config  # the default folder name holds the space's default data set
-        run_dir = dataclasses.replace(cfg, dataset=cfg.dataset or _default_dataset(cfg)).run_dir
-    if run_dir is None or not Run.exists(run_dir):
-        return "interrupted before the run started; nothing was written"
-    try:
-        res = Run.open(run_dir).result()
-    except QuarchError:
-        return f"interrupted; continue with `quarch search --resume {run_dir}`"
-    return (
-        f"interrupted with {res.done} of {res.config.trials} trials done; continue with "
-        f"`quarch search --resume {run_dir}`"
-    )
-
-
-def _default_dataset(config: SearchConfig) -> str | None:
-    from quarch.spaces import SPACES, get_spec
-
-    return get_spec(config.space).default_dataset if config.space in SPACES else None
-
-
-def _note_stop(result: Any) -> None:
-    """One line on stderr when the search ended before its budget, or had nothing to do."""
-    done, target = result.done, result.config.trials
-    if result.stopped == "timeout":
-        secs = f"{result.config.timeout:g} s" if result.config.timeout else "its time"
-        sys.stderr.write(
-            f"note: stopped by --timeout after {secs} with {done} of {target} trials done; "
-            f"continue with `quarch search --resume {result.run_dir}`\n"
-        )
-    elif result.stopped == "already complete":
-        sys.stderr.write(
-            f"note: the run already has {done} trials done, its budget is {target}; nothing "
-            f"to do (`quarch search --resume {result.run_dir} --trials N` extends it)\n"
-        )
+    search_command(**locals())
 
 
 def _named(out: str | None, what: str) -> None:
     """Refuse an ``--out`` that names nothing (an unset shell variable, ``--out "$DIR"``)."""
     if out is not None and not out.strip():
         raise ConfigError(f"--out must name the {what}; got {out!r}")
-
-
-def _float(text: str, flag: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ConfigError(f"{flag} takes numbers; got {text!r}") from None
 
 
 @app.command(cls=_Command)
@@ -672,7 +494,8 @@ def _main(argv: list[str] | None) -> int:
         rv = app(args=args, prog_name="quarch", standalone_mode=False)
     except typer.Exit as e:
         return int(e.exit_code)
-    except NoArgsIsHelpError:
+    except NoArgsIsHelpError as e:  # `quarch` alone: the help (click's way: stderr, 2)
+        e.show()
         return 2
     except UsageError as e:
         return _error(e.format_message(), 2, debug)
@@ -684,6 +507,8 @@ def _main(argv: list[str] | None) -> int:
         return _error("interrupted", 130)
     except QuarchError as e:
         return _error(str(e), 2, debug)
+    except _EndOfFile as e:
+        return _error(f"internal error (EOFError): {e} (rerun with --debug)", 1, debug)
     except Exception as e:
         return _error(f"internal error ({type(e).__name__}): {e} (rerun with --debug)", 1, debug)
     # typer returns the code of an exit it caught: 130 is Ctrl-C outside a command body

@@ -280,8 +280,13 @@ class SearchConfig:
             raise ConfigError(
                 f"config file {str(p)!r} is a folder; name a .toml, .json or .yaml file"
             )
-        if not p.is_file():
+        if not p.exists():
             raise ConfigError(f"config file {str(p)!r} does not exist")
+        if not p.is_file():  # `--config <(envsubst < c.toml)` was said not to exist
+            raise ConfigError(
+                f"config file {str(p)!r} is not a regular file (a pipe or a device); "
+                "name a .toml, .json or .yaml file"
+            )
         suffix = p.suffix.lower()
         if suffix not in CONFIG_SUFFIXES:
             raise ConfigError(

@@ -1,0 +1,223 @@
+"""The body of ``quarch search`` and what it alone uses: flags and a config file to a
+:class:`~quarch.config.SearchConfig` (or a resume's changes), the dry run, the lines
+said at an interrupt or an early stop.
+
+Split from :mod:`quarch.cli` so the body is a plain function (mutmut 3 mutates no
+function under a decorator such as typer's ``@app.command``) and ``cli.py`` stays short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from quarch._cli_app import _Interrupted, _kv, _out, _print_result, _split
+from quarch._errors import ConfigError, QuarchError, RunExistsError
+from quarch.config import SearchConfig
+
+__all__ = ["search_command"]
+
+
+def search_command(
+    *, space: str | None, dataset: str | None, strategy: str | None, trials: int | None,
+    seed: int | None, out: str | None, objectives: str | None, weights: str | None,
+    budget: list[str] | None, timeout: float | None, data_dir: str | None,
+    epochs: int | None, batch_size: int | None, max_train: int | None, device: str | None,
+    strategy_option: list[str] | None, space_option: list[str] | None,
+    evaluator_option: list[str] | None, pruner: str | None, pruner_option: list[str] | None,
+    workers: int | None, storage: str | None, study_name: str | None,
+    trial_timeout: float | None, ray: bool, ray_address: str | None,
+    device_profile: str | None, qubit_budget: int | None, noise: str | None,
+    supercircuit: bool, config: Path | None, resume: Path | None, overwrite: bool,
+    dry_run: bool, json_out: bool, quiet: bool, report: bool,
+) -> None:  # fmt: skip
+    """What ``quarch search`` does with its flags (each parameter is the flag's value)."""
+    from quarch.study import check_search, resume_config, resume_search, run_search
+
+    given: dict[str, Any] = {
+        "space": space,
+        "dataset": dataset,
+        "strategy": strategy,
+        "trials": trials,
+        "seed": seed,
+        "out": out,
+        "objectives": _split(objectives),
+        "weights": None
+        if weights is None
+        else [_float(w, "--weights") for w in _split(weights) or []],
+        "budgets": budget or None,
+        "timeout": timeout,
+        "data_dir": data_dir,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "max_train": max_train,
+        "device": device,
+        "strategy_options": _kv(strategy_option, "--strategy-option") or None,
+        "space_options": _kv(space_option, "--space-option") or None,
+        "workers": workers,
+        "storage": storage,
+        "study_name": study_name,
+        "trial_timeout": trial_timeout,
+        "ray": True if ray else None,
+        "ray_address": ray_address,
+    }
+    given["pruner"] = pruner
+    given["pruner_options"] = _kv(pruner_option, "--pruner-option") or None
+    given = {k: v for k, v in given.items() if v is not None}
+    flags = {"device_profile": device_profile, "qubit_budget": qubit_budget, "noise": noise,
+             "supercircuit": True if supercircuit else None}  # fmt: skip
+    ev_opts = {
+        **_kv(evaluator_option, "--evaluator-option"),
+        **{k: v for k, v in flags.items() if v is not None},
+    }
+    if ev_opts:
+        given["evaluator_options"] = ev_opts
+    progress = not (quiet or json_out)
+    if resume is not None:
+        if "out" in given and Path(given["out"]).absolute() == Path(resume).absolute():
+            del given["out"]  # the run's own folder: nothing changes
+        extra = set(given) - (SearchConfig.RESUMABLE_CHANGES - {"out"}) - {"storage"}
+        extra |= {"config"} if config is not None else set()
+        if extra or overwrite:
+            allowed = sorted(SearchConfig.RESUMABLE_CHANGES - {"out"})
+            raise ConfigError(
+                "--resume continues a run with its saved config; only "
+                f"{', '.join(_flag(k) for k in allowed)} may change; got "
+                f"{', '.join(_flag(k) for k in sorted(extra | ({'overwrite'} if overwrite else set())))}"
+            )
+        trials_ = given.pop("trials", None)
+        timeout_ = given.pop("timeout", None)
+        run_dir = Path(resume)
+        if dry_run:
+            storage_ = given.pop("storage", None)
+            cfg = resume_config(resume, trials=trials_, timeout=timeout_, overrides=given)
+            if storage_ is not None:
+                cfg = dataclasses.replace(cfg, storage=storage_)
+            _print_dry_run(check_search(cfg, resume=True), json_out)
+            return
+        with _interrupt_hint(run_dir):
+            result = resume_search(
+                resume, trials=trials_, timeout=timeout_, progress=progress, overrides=given
+            )
+    else:
+        base = SearchConfig.read_file(config) if config is not None else {}
+        for key in ("evaluator_options", "space_options", "strategy_options", "pruner_options"):
+            if key in given:  # a flag adds to the file's table, key by key
+                given[key] = {**base.get(key, {}), **given[key]}
+        base.update(given)
+        cfg = SearchConfig.from_dict(base)
+        try:
+            if dry_run:
+                _print_dry_run(check_search(cfg, overwrite=overwrite), json_out)
+                return
+            with _interrupt_hint(None, cfg):
+                result = run_search(cfg, progress=progress, overwrite=overwrite)
+        except RunExistsError as e:
+            raise ConfigError(
+                f"run folder {e.run_dir!r} already holds a study; continue it with "
+                f"`quarch search --resume {e.run_dir}`, replace it with --overwrite, or choose "
+                "another --out"
+            ) from None
+    summary = result.to_json()
+    if report:
+        from quarch.report import write_report
+
+        summary["report"] = str(write_report(result.run_dir).html)
+    if json_out:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        _print_result(result)
+        if report:
+            _out.print(f"report: {summary['report']}")
+    _note_stop(result)
+
+
+#: Config fields whose flag is not the field's name (a repeatable flag is singular).
+_FLAGS = {
+    "budgets": "--budget",
+    "evaluator_options": "--evaluator-option",
+    "pruner_options": "--pruner-option",
+    "space_options": "--space-option",
+    "strategy_options": "--strategy-option",
+}
+
+
+def _flag(field: str) -> str:
+    return _FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+def _print_dry_run(config: SearchConfig, json_out: bool) -> None:
+    """What ``--dry-run`` prints: the config the run would store."""
+    data = config.to_dict()
+    if json_out:
+        sys.stdout.write(json.dumps(data) + "\n")
+        return
+    # soft_wrap: a long path is not broken across lines (in a pipe rich wraps at 80
+    # columns, which split the JSON's strings and made the config unreadable)
+    _out.print(
+        f"ok: the search can start; it would write {config.run_dir} with this config:",
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip
+    _out.print(json.dumps(data, indent=2, sort_keys=True), highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def _interrupt_hint(run_dir: Path | None, config: SearchConfig | None = None) -> Iterator[None]:
+    """Turn Ctrl-C during a search into one line saying how far the run got and how to
+    continue it (typer alone would turn it into a bare exit status)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise _Interrupted(_interrupted_line(run_dir, config)) from None
+
+
+def _interrupted_line(run_dir: Path | None, config: SearchConfig | None) -> str:
+    from quarch.study import Run
+
+    if run_dir is None and config is not None:
+        cfg = config  # the default folder name holds the space's default data set
+        run_dir = dataclasses.replace(cfg, dataset=cfg.dataset or _default_dataset(cfg)).run_dir
+    if run_dir is None or not Run.exists(run_dir):
+        return "interrupted before the run started; nothing was written"
+    try:
+        res = Run.open(run_dir).result()
+    except QuarchError:
+        return f"interrupted; continue with `quarch search --resume {run_dir}`"
+    return (
+        f"interrupted with {res.done} of {res.config.trials} trials done; continue with "
+        f"`quarch search --resume {run_dir}`"
+    )
+
+
+def _default_dataset(config: SearchConfig) -> str | None:
+    from quarch.spaces import SPACES, get_spec
+
+    return get_spec(config.space).default_dataset if config.space in SPACES else None
+
+
+def _note_stop(result: Any) -> None:
+    """One line on stderr when the search ended before its budget, or had nothing to do."""
+    done, target = result.done, result.config.trials
+    if result.stopped == "timeout":
+        secs = f"{result.config.timeout:g} s" if result.config.timeout else "its time"
+        sys.stderr.write(
+            f"note: stopped by --timeout after {secs} with {done} of {target} trials done; "
+            f"continue with `quarch search --resume {result.run_dir}`\n"
+        )
+    elif result.stopped == "already complete":
+        sys.stderr.write(
+            f"note: the run already has {done} trials done, its budget is {target}; nothing "
+            f"to do (`quarch search --resume {result.run_dir} --trials N` extends it)\n"
+        )
+
+
+def _float(text: str, flag: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{flag} takes numbers; got {text!r}") from None
