@@ -770,11 +770,16 @@ def test_used_params_of_an_unregistered_space_are_all_its_params() -> None:
 
 
 def test_a_file_cut_short_is_an_internal_error_not_an_interrupt(
-    capsys: pytest.CaptureFixture[str], in_home: Path, tmp_path: Path
-) -> None:
-    """An ``EOFError`` in a command (here ``torch.load`` of an empty weights file) was
-    turned by typer into an abort: a blank line, ``error: aborted`` and Ctrl-C's 130."""
+    capsys: pytest.CaptureFixture[str], in_home: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """An ``EOFError`` in a command (``torch.load`` of an empty weights file, before
+    ``Run.saved_weights`` named it) was turned by typer into an abort: a blank line,
+    ``error: aborted`` and Ctrl-C's 130. Any other file read short still is an
+    internal error's one line."""
     import shutil
+
+    from quarch.study import Run
 
     run = tmp_path / "run"
     shutil.copytree(DEFAULT_RUN, run)
@@ -783,8 +788,17 @@ def test_a_file_cut_short_is_an_internal_error_not_an_interrupt(
     for f in weights:
         f.write_bytes(b"")
     out = tmp_path / "m.pt"
-    _refused(capsys, ["export", str(run), "--trial", "0", "--format", "torch", "--out", str(out),
-                      "--quiet"],
+    args = ["export", str(run), "--trial", "0", "--format", "torch", "--out", str(out), "--quiet"]
+    code, stdout, err = _run(capsys, *args)
+    assert (code, stdout) == (2, "") and err.startswith("error: weights file ")
+    assert err.count("\n") == 1
+    assert "cannot be read (EOFError: it ends too early)" in err
+
+    def cut_short(*args: Any, **kwargs: Any) -> Any:
+        raise EOFError
+
+    monkeypatch.setattr(Run, "saved_weights", cut_short)
+    _refused(capsys, args,
              "internal error (EOFError): a file ended too early (rerun with --debug)", 1)  # fmt: skip
     assert not out.exists()
 

@@ -8,7 +8,9 @@ the standard library reads back, and the minimum (or maximum) of the values show
 from __future__ import annotations
 
 import json
+import pickle
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +258,51 @@ def test_saved_weights_are_the_saved_tensors_or_none(tmp_path: Path) -> None:
     got = run.saved_weights(5)
     assert got is not None and torch.equal(got["w"], torch.arange(3.0))
     assert run.saved_weights(6) is None
+
+
+def _cut(path: Path) -> None:
+    torch.save({"w": torch.arange(3.0)}, path)
+    path.write_bytes(path.read_bytes()[:40])
+
+
+@pytest.mark.parametrize(
+    ("write", "why"),
+    [
+        (lambda p: p.write_bytes(b""), "EOFError: it ends too early"),
+        (_cut, "RuntimeError: PytorchStreamReader failed reading zip archive: failed finding "
+               "central directory"),
+        (lambda p: p.write_bytes(pickle.dumps(print)), "UnpicklingError: Weights only load failed"),
+    ],
+)  # fmt: skip
+def test_a_damaged_weights_file_is_one_line_naming_it(
+    tmp_path: Path, write: Callable[[Path], None], why: str
+) -> None:
+    """An empty weights file made ``torch.load`` raise ``EOFError``, which the command
+    line took for Ctrl-C; a damaged one was a traceback."""
+    run = Run(tmp_path, _cfg(tmp_path), {})
+    run.weights_dir.mkdir()
+    path = run.weights_dir / "seed_5.pt"
+    write(path)
+    with pytest.raises(RunError) as e:
+        run.saved_weights(5)
+    assert str(e.value) == (
+        f"weights file {str(path)!r} cannot be read ({why}); delete it, and the trial is "
+        "trained again from its seed"
+    )
+
+
+@pytest.mark.parametrize("held", [[torch.zeros(1)], {"w": 1.0}])
+def test_a_weights_file_that_holds_no_state_dict_is_refused(tmp_path: Path, held: Any) -> None:
+    run = Run(tmp_path, _cfg(tmp_path), {})
+    run.weights_dir.mkdir()
+    torch.save(held, run.weights_dir / "seed_5.pt")
+    with pytest.raises(RunError) as e:
+        run.saved_weights(5)
+    path = run.weights_dir / "seed_5.pt"
+    assert str(e.value) == (
+        f"weights file {str(path)!r} holds a {type(held).__name__}, not a state_dict of "
+        "tensors; delete it, and the trial is trained again from its seed"
+    )
 
 
 def test_saved_weights_of_a_gpu_search_load_on_the_cpu(

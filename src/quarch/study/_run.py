@@ -235,7 +235,14 @@ class Run:
 
     def saved_weights(self, seed: int) -> dict[str, torch.Tensor] | None:
         """The ``state_dict`` the search saved for the trial with ``seed`` (on the CPU),
-        or ``None`` when there is none."""
+        or ``None`` when there is none.
+
+        Raises:
+            RunError: the file is damaged (cut short, overwritten) or holds something
+                else; without it the trial is retrained from its seed.
+        """
+        import pickle
+
         import torch
 
         from quarch.evaluate import weights_file
@@ -243,8 +250,22 @@ class Run:
         path = weights_file(self.weights_dir, seed)
         if not path.is_file():
             return None
-
-        state: dict[str, torch.Tensor] = torch.load(path, map_location="cpu", weights_only=True)
+        fix = "delete it, and the trial is trained again from its seed"
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except (EOFError, RuntimeError, pickle.UnpicklingError) as e:  # torch.load's errors
+            text = str(e).strip()  # torch's first sentence; its advice is about pickles
+            why = text.splitlines()[0].split(". ")[0] if text else "it ends too early"
+            raise RunError(
+                f"weights file {str(path)!r} cannot be read ({type(e).__name__}: {why}); {fix}"
+            ) from None
+        if not isinstance(state, dict) or not all(
+            isinstance(v, torch.Tensor) for v in state.values()
+        ):
+            raise RunError(
+                f"weights file {str(path)!r} holds a {type(state).__name__}, not a state_dict "
+                f"of tensors; {fix}"
+            )
         return state
 
     # -- other outputs -----------------------------------------------------------------
