@@ -908,17 +908,33 @@ def test_a_worker_on_a_storage_shorthand_is_told_to_name_the_run(
               f"{shorthand} file; join a run on this machine with --run RUN")  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "storage",
+    ["sqlite", "sqlite:///{run}/study.db", "sqlite+pysqlite:///{run}/./study.db?timeout=9"],
+)
 def test_resume_with_the_runs_own_storage_named(
-    capfd: pytest.CaptureFixture[str], hqnn_run: Path
+    capfd: pytest.CaptureFixture[str], hqnn_run: Path, storage: str
 ) -> None:
-    """``--storage sqlite`` on a SQLite run is no change (it was refused as "a different
-    storage": the saved config holds no storage, the default)."""
+    """``--storage sqlite``, or a SQLite URL of the run's own ``study.db``, on a SQLite
+    run is no change (each was refused as "a different storage": the saved config holds
+    no storage, the default)."""
     code, out, err = _run_cli(
-        capfd, ["search", "--resume", str(hqnn_run), "--storage", "sqlite", "--trials", "3",
-                "--dry-run", "--json"],
+        capfd, ["search", "--resume", str(hqnn_run), "--storage", storage.format(run=hqnn_run),
+                "--trials", "3", "--dry-run", "--json"],
     )  # fmt: skip
     assert code == 0, err
     assert json.loads(out)["trials"] == 3
+
+
+def test_resume_with_another_sqlite_file_is_refused(
+    capfd: pytest.CaptureFixture[str], hqnn_run: Path, tmp_path: Path
+) -> None:
+    code, out, err = _run_cli(
+        capfd, ["search", "--resume", str(hqnn_run), "--storage", f"sqlite:///{tmp_path}/o.db",
+                "--trials", "3", "--dry-run", "--json"],
+    )  # fmt: skip
+    _one_line(code, out, err, f"error: cannot resume {str(hqnn_run)!r} with a different "
+              "storage; start a new run (--out) instead")  # fmt: skip
 
 
 def test_a_relative_sqlite_url_is_recorded_absolute(

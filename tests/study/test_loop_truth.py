@@ -112,6 +112,21 @@ def test_a_resumed_run_keeps_its_creation_time_and_continues(tmp_path: Path) -> 
     assert json.loads((tmp_path / "run" / "config.json").read_text())["trials"] == 4
 
 
+def test_a_resume_that_names_the_runs_own_study_file_continues_it(tmp_path: Path) -> None:
+    """A SQLite URL of the run folder's ``study.db`` is the run's own storage, not a
+    different one (it was refused); the run stays a plain SQLite run."""
+    cfg = _cfg(tmp_path, trials=2)
+    run_search(cfg, progress=False, evaluator=ArithmeticEvaluator())
+    url = f"sqlite:///{tmp_path / 'run' / 'study.db'}"
+    res = run_search(dataclasses.replace(cfg, trials=3, storage=url), resume=True,
+                     progress=False, evaluator=ArithmeticEvaluator())  # fmt: skip
+    assert [t.number for t in res.trials] == [0, 1, 2]
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["storage"] == "sqlite"
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["storage"] is None
+    study = optuna.load_study(study_name="quarch", storage=url)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
+
+
 def test_a_run_without_a_creation_time_gets_one_on_resume(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path, trials=1)
     run_search(cfg, progress=False, evaluator=ArithmeticEvaluator())

@@ -255,7 +255,7 @@ def _prepare(
         if not Run.exists(run_dir):
             raise RunError(f"cannot resume {str(run_dir)!r}: it is not a quarch run folder")
         old = Run.open(run_dir)
-        if spec_storage == old.storage and config.storage != old.config.storage:
+        if _names(spec_storage, old.storage, run_dir) and config.storage != old.config.storage:
             config = dataclasses.replace(config, storage=old.config.storage)  # named again
         spec_storage = old.storage
         if secret_storage is None or strip_password(secret_spec) != spec_storage:
@@ -521,6 +521,18 @@ def resume_search(
     if storage is not None:
         cfg = dataclasses.replace(cfg, storage=storage)
     return run_search(cfg, resume=True, progress=progress)
+
+
+def _names(spec: str, old: str, run_dir: Path) -> bool:
+    """Whether storage ``spec`` names a run's own storage ``old``: the same spec, or a
+    SQLite URL of the run folder's ``study.db`` (``sqlite:////abs/RUN/study.db``)."""
+    if spec == old:
+        return True
+    scheme, _, rest = spec.partition("://")
+    if old != "sqlite" or scheme.split("+")[0].lower() != "sqlite":
+        return False
+    path = rest[1:].split("?", 1)[0]  # storage_spec made it absolute
+    return Path(path).resolve() == (run_dir / "study.db").resolve()
 
 
 def join_study(
