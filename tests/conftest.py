@@ -45,7 +45,12 @@ def _checkout_files() -> set[str] | None:
 
 #: quarch's memoised tables that are plain dicts (the ``functools`` caches are found by
 #: their ``cache_clear``)
-_DICT_CACHES = {"quarch.search._surrogate": "_DECODE_CACHE", "quarch.quantum._apply": "_REAL_IDX"}
+_DICT_CACHES = {
+    "quarch.search._surrogate": "_DECODE_CACHE",
+    "quarch.quantum._apply": "_REAL_IDX",
+    "quarch.spaces.hqnn.bench": "_CACHE",  # built tasks: a mutant's builder must run
+    "quarch.spaces.nb201.tasks": "_CACHE",
+}
 
 
 @pytest.fixture(scope="session", autouse=True)

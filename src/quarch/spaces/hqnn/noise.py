@@ -109,7 +109,7 @@ class NoiseSetup:
             ConfigError: with the memory it would need and the limit.
         """
         if n_qubits <= self.max_density_qubits:
-            need = 3 * 4**n_qubits * 16 / 2**30
+            need = _density_gb(n_qubits)
             what = f"a density matrix of {n_qubits} qubits"
         else:
             need = trajectory_memory_gb(n_qubits, 1, 16)
@@ -150,11 +150,7 @@ class NoiseSetup:
         self.check_width(nc.n_qubits)
         n = nc.n_qubits
         first = TRAIN_TRAJECTORIES if grad else 64
-        one = (
-            3 * 4**n * 8 / 2**30
-            if n <= self.max_density_qubits
-            else trajectory_memory_gb(n, 1, first)
-        )
+        one = _density_gb(n) if n <= self.max_density_qubits else trajectory_memory_gb(n, 1, first)
         # batches are split to about WORKING_GB (a shared machine), one sample may use more
         work = min(self.memory_gb, max(WORKING_GB, one))
         if n <= self.max_density_qubits:
@@ -177,6 +173,13 @@ class NoiseSetup:
             trajectories=first, seed=seed, max_memory_gb=work, grad=grad,
         )  # fmt: skip
         return res.mean.float(), res.stderr.float()
+
+
+def _density_gb(n_qubits: int) -> float:
+    """GiB of one sample's density-matrix run: three live ``4**n`` matrices of complex64
+    (what :meth:`NoiseSetup.expvals` runs; the width check sized them as complex128,
+    refusing widths that fit)."""
+    return 3 * 4**n_qubits * 8 / 2**30
 
 
 def richardson(scales: Sequence[float]) -> list[float]:
@@ -209,14 +212,12 @@ def zne_expvals(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Zero-noise extrapolated expectations and their standard errors (the scales'
     errors combined with the Richardson coefficients)."""
-    coefs = richardson(scales)
-    mean = torch.zeros(0)
-    var = torch.zeros(0)
-    for k, (s, c) in enumerate(zip(scales, coefs, strict=True)):
-        m, se = setup.expvals(nc.folded(int(s)), words, features, weights, seed=seed + k)
-        mean = c * m if k == 0 else mean + c * m
-        var = (c * se) ** 2 if k == 0 else var + (c * se) ** 2
-    return mean, var.sqrt()
+    means, variances = [], []
+    for k, c in enumerate(richardson(scales)):
+        m, se = setup.expvals(nc.folded(int(scales[k])), words, features, weights, seed=seed + k)
+        means.append(c * m)
+        variances.append((c * se) ** 2)
+    return torch.stack(means).sum(0), torch.stack(variances).sum(0).sqrt()
 
 
 class NoisyLayer(nn.Module):
