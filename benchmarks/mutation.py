@@ -420,6 +420,18 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/spaces/hqnn/test_bench.py::test_a_changed_or_incomplete_table_is_refused",
          "tests/spaces/hqnn/test_device.py::TestSpec"],
     ),
+    "benchmark-harness": (
+        ["src/quarch/benchmark/_harness.py", "src/quarch/benchmark/_run.py",
+         "src/quarch/benchmark/_tasks.py", "src/quarch/_registry.py", "src/quarch/spaces/_spec.py"],
+        ["tests/test_benchmark_harness_truth.py", "tests/test_registry_truth.py",
+         "tests/test_registries.py", "tests/test_benchmark.py::TestQubo",
+         "tests/test_benchmark.py::TestInputs",
+         "tests/test_benchmark.py::TestUserTask::test_module_function_resolution_and_errors",
+         "tests/test_benchmark.py::TestUserTask::test_factory_must_return_a_task",
+         "tests/test_benchmark.py::TestSkippedBeforeTraining",
+         "tests/test_benchmark_costs.py::test_training_time_to_target_is_the_sum_over_the_queries_before_it",
+         "tests/spaces/test_option_lists.py"],
+    ),
     "data": (
         ["src/quarch/data/_dataset.py", "src/quarch/data/_idx.py", "src/quarch/data/_mnist.py",
          "src/quarch/data/_transforms.py"],

@@ -51,7 +51,8 @@ class Registry(Generic[T]):
         while self._pending:
             loader = self._pending.pop(0)
             for name, factory, description in loader():
-                self.add(name, factory, description)
+                # not ``add``: it would run the next loader before this one's rest
+                self._put(name, factory, description)
 
     def register(self, name: str, description: str) -> Callable[[T], T]:
         """Decorator that registers ``factory`` under ``name``."""
@@ -65,6 +66,9 @@ class Registry(Generic[T]):
     def add(self, name: str, factory: T, description: str) -> None:
         """Register ``factory`` under ``name``; a name can be registered once."""
         self._load()
+        self._put(name, factory, description)
+
+    def _put(self, name: str, factory: T, description: str) -> None:
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._entries[name] = Entry(name, factory, description)

@@ -1,0 +1,903 @@
+"""The benchmark harness against brute force over the trials Optuna stored.
+
+Each run's in-memory study is caught as ``run_one`` creates it; the NAS-Bench-201
+tables are read here with the ``csv`` module. From the stored trials alone (their
+states, parameters and the tables) the test recomputes what the harness reports: the
+pick after each query (the best feasible cell by 12-epoch validation accuracy, or the
+feasible Pareto set), its judged score (200-epoch test accuracy, or the hypervolume
+computed here), the score, regret, queries to the target, queries and skipped cells;
+budgets against the tables; times through a fake clock; seeds; and every refusal's
+whole line.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import itertools
+import math
+import sys
+import types
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from quarch import ConfigError
+from quarch._errors import OutputError, RunError
+from quarch.benchmark import _run as run_module
+from quarch.benchmark import run_benchmark
+from quarch.benchmark._run import MAX_ASKS_PER_QUERY, run_one
+
+DATA = Path(__file__).parents[1] / ".." / "shared" / "data"
+needs_data = pytest.mark.skipif(
+    not (DATA / "nb201" / "nb201_cifar.csv").is_file(), reason="shared nb201 table absent"
+)
+EDGES = ("edge_1_0", "edge_2_0", "edge_2_1", "edge_3_0", "edge_3_1", "edge_3_2")
+
+
+@functools.cache
+def _tables() -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """``arch string -> columns`` of the accuracy and latency tables, as floats."""
+    out = []
+    for name in ("nb201_cifar.csv", "nb201_latency.csv"):
+        with open(DATA / "nb201" / name) as f:
+            out.append(
+                {
+                    r["arch"]: {k: float(v) for k, v in r.items() if k != "arch"}
+                    for r in csv.DictReader(f)
+                }
+            )
+    return out[0], out[1]
+
+
+def _cell(params: dict[str, Any]) -> str:
+    """The benchmark's cell string of a trial's parameters (edge ``to_from``)."""
+    e = [params[k] for k in EDGES]
+    return f"|{e[0]}~0|+|{e[1]}~0|{e[2]}~1|+|{e[3]}~0|{e[4]}~1|{e[5]}~2|"
+
+
+@pytest.fixture
+def studies(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every study ``run_one`` creates, in order."""
+    import optuna
+
+    made: list[Any] = []
+    real = optuna.create_study
+
+    def create(*args: Any, **kw: Any) -> Any:
+        study = real(*args, **kw)
+        made.append(study)
+        return study
+
+    monkeypatch.setattr(optuna, "create_study", create)
+    return made
+
+
+def _hv(points: list[tuple[float, float]]) -> float:
+    """Area of the union of ``[e, 1] x [t, 1]`` over 2-D points (both minimised) in the
+    unit box: a fine grid would do; strips between the points' edges are exact."""
+    pts = [(e, t) for e, t in points if e < 1 and t < 1]
+    if not pts:
+        return 0.0
+    xs = sorted({max(e, 0.0) for e, _ in pts} | {1.0})
+    area = 0.0
+    for a, b in itertools.pairwise(xs):
+        low = min(max(t, 0.0) for e, t in pts if max(e, 0.0) <= a)
+        area += (b - a) * (1.0 - low)
+    return area
+
+
+# -- single objective on NAS-Bench-201 ------------------------------------------------------
+@needs_data
+@pytest.mark.parametrize(
+    ("task", "budgets", "strategies"),
+    [
+        ("nb201-cifar10-raspi4", (), ("random", "qubo-sa")),  # a latency budget: skipped
+        ("nb201-cifar100", ("val_accuracy<=60",), ("random",)),  # known only after training
+    ],
+)
+def test_single_objective_run_by_brute_force(
+    tmp_path: Path,
+    studies: list[Any],
+    task: str,
+    budgets: tuple[str, ...],
+    strategies: tuple[str, ...],
+) -> None:
+    acc, lat = _tables()
+    data = "cifar10" if task.startswith("nb201-cifar10") and "cifar100" not in task else "cifar100"
+    val, test = f"{data}_valid_12ep", f"{data}_test_200ep"
+    if task.endswith("raspi4"):
+        limit = float(np.quantile([lat[s]["raspi4"] for s in acc], 0.25))
+
+        def feasible(s: str) -> bool:
+            return lat[s]["raspi4"] <= limit
+    else:
+
+        def feasible(s: str) -> bool:
+            return acc[s][val] <= 60.0
+
+    fea = [s for s in acc if feasible(s)]
+    optimum = max(acc[s][test] for s in fea)
+    target = float(np.quantile([acc[s][test] for s in fea], 0.99))
+    trials, seeds = 10, 2
+    r = run_benchmark(
+        task=task, strategies=list(strategies), seeds=seeds, trials=trials, data_dir=str(DATA),
+        budgets=list(budgets), out=str(tmp_path), progress=False, first_seed=3,
+    )  # fmt: skip
+    assert len(studies) == len(strategies) * seeds
+    assert [(x["strategy"], x["seed"]) for x in r.rows] == [
+        (s, k) for s in strategies for k in (3, 4)
+    ]
+    assert r.optima == [pytest.approx(optimum)]
+    assert r.target == pytest.approx(target) and r.maximize is True
+    oracle = max(fea, key=lambda c: acc[c][val])  # the best cell by the search's signal
+    assert r.oracle == pytest.approx(acc[oracle][test]) and r.oracle_label == oracle
+    assert r.score_name == f"{data} 200-epoch test accuracy (%)"
+    for row, study in zip(r.rows, studies, strict=True):
+        stored = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+        states = [t.state.name for t in stored]
+        skipped = [t for t in stored if t.state.name == "PRUNED"]
+        queried = [t for t in stored if t.state.name != "PRUNED"]
+        assert set(states) <= {"COMPLETE", "PRUNED"}
+        assert row["queries"] == len(queried) == trials
+        assert row["skipped"] == len(skipped)
+        if task.endswith("raspi4"):  # the budget is known before training: never evaluated
+            assert all(not feasible(_cell(t.params)) for t in skipped)
+            # the QUBO strategy is handed the latency table: it proposes no cell over it
+            assert not skipped if row["strategy"] == "qubo-sa" else skipped
+        else:
+            assert not skipped
+            for t in queried:  # the budget as Optuna's constraint, on every evaluation
+                g = {k: v for k, v in t.system_attrs.items() if k.startswith("constraints")}
+                assert g == {
+                    "constraints:val_accuracy<=60": pytest.approx(acc[_cell(t.params)][val] - 60)
+                }
+        best: str | None = None
+        curve = []
+        for t in queried:
+            s = _cell(t.params)
+            assert t.values[0] == pytest.approx(1 - acc[s][val] / 100)  # val_error told
+            if feasible(s) and (best is None or acc[s][val] > acc[best][val]):
+                best = s
+            curve.append(acc[best][test] if best is not None else math.nan)
+        got = r.curves[row["strategy"]][row["seed"] - 3]
+        np.testing.assert_allclose(got, curve, equal_nan=True)
+        assert row["score"] == pytest.approx(curve[-1], nan_ok=True)
+        assert row["regret"] == pytest.approx(optimum - curve[-1], nan_ok=True)
+        assert row["picked"] == (best or "")
+        reach = [q + 1 for q, c in enumerate(curve) if c >= target]
+        assert row["queries_to_target"] == (reach[0] if reach else None)
+        assert row["optimum"] == pytest.approx(optimum)
+        assert row["train_seconds"] == 0.0  # the table has no training times
+        assert row["train_seconds_to_target"] == (0.0 if reach else None)
+        assert not {"curve", "failed", "first_failure"} & set(row)
+    assert r.budgets == (
+        [f"raspi4<={limit!r}"] if task.endswith("raspi4") else ["val_accuracy<=60"]
+    )
+
+
+@needs_data
+def test_multi_objective_picks_are_the_feasible_pareto_set(
+    tmp_path: Path, studies: list[Any]
+) -> None:
+    """Two objectives under a parameter budget: the pick after each query is the Pareto
+    set (validation error, raspi4 latency) of the feasible cells queried so far, judged
+    by the hypervolume of their test error and latency in the task's box."""
+    acc, lat = _tables()
+    from quarch.benchmark import build_task
+    from quarch.spaces.nb201.space import nb201_from_str
+
+    # a parameter budget: known before training, so over-budget cells are skipped
+    t = build_task("nb201-cifar10-mo-raspi4", data_dir=str(DATA), budgets=["params<=800000"])
+    ev = t.evaluator
+    params = {s: ev.cheap_metrics(nb201_from_str(s))["params"] for s in acc}
+    err = {s: 100 - acc[s]["cifar10_test_200ep"] for s in acc}
+    e0, e1 = min(err.values()), float(np.median(list(err.values())))
+    l0, l1 = min(x["raspi4"] for x in lat.values()), max(x["raspi4"] for x in lat.values())
+
+    def hv(cells: list[str]) -> float:
+        return _hv(
+            [((err[s] - e0) / (e1 - e0), (lat[s]["raspi4"] - l0) / (l1 - l0)) for s in cells]
+        )
+
+    r = run_benchmark(
+        task="nb201-cifar10-mo-raspi4", strategies=["random"], seeds=1, trials=12,
+        data_dir=str(DATA), budgets=["params<=800000"], out=str(tmp_path), progress=False,
+    )  # fmt: skip
+    (row,) = r.rows
+    (study,) = studies
+    stored = sorted(study.get_trials(deepcopy=False), key=lambda tr: tr.number)
+    assert row["skipped"] == sum(tr.state.name == "PRUNED" for tr in stored) > 0
+    assert all(params[_cell(tr.params)] > 800000 for tr in stored if tr.state.name == "PRUNED")
+    seen: list[str] = []
+    curve = []
+    front: list[str] = []
+    for tr in stored:
+        if tr.state.name == "PRUNED":
+            continue
+        seen.append(_cell(tr.params))
+        pts = {s: (1 - acc[s]["cifar10_valid_12ep"] / 100, lat[s]["raspi4"]) for s in seen}
+        front = [
+            s for s in seen
+            if not any(q[0] <= pts[s][0] and q[1] <= pts[s][1] and q != pts[s] for q in pts.values())
+        ]  # fmt: skip
+        curve.append(hv(front))
+    np.testing.assert_allclose(r.curves["random"][0], curve)
+    assert row["score"] == pytest.approx(curve[-1])
+    assert row["picked"] == f"{len(front)} Pareto architectures"
+    assert row["regret"] == pytest.approx(t.optimum - curve[-1])
+
+
+# -- a task of our own: budgets, failures, times, seeds ---------------------------------------
+TASK = """
+from quarch.evaluate.task import Task, task_objective
+from quarch.space import Choice, Space
+
+CLOCK = {"perf": 0.0, "cpu": 0.0}
+FAIL_B = {7}
+SEEN = []
+ENV_FILE = []
+
+
+class Timed(Space):
+    def suggest(self, trial):
+        CLOCK["perf"] += 1.0  # what the sampler's part costs on the fake clock
+        return super().suggest(trial)
+
+
+SPACE = Timed([Choice("a", list(range(8))), Choice("b", list(range(8)))], name="toy")
+
+
+class Costly:
+    fingerprint = ""
+
+    def cheap_metrics(self, arch):
+        CLOCK["perf"] += 1000.0
+        return {"params": float(arch["a"])}
+
+    def evaluate(self, arch, *, seed):
+        SEEN.append((dict(arch), seed))
+        if ENV_FILE:  # what a worker process runs with
+            import os, sys
+            threads = sys.modules["torch"].get_num_threads()
+            with open(ENV_FILE[0], "a") as f:
+                f.write(f"{os.getpid()} {os.environ.get('OMP_NUM_THREADS')} "
+                        f"{os.environ.get('QISKIT_IN_PARALLEL')} {threads}\\n")
+        CLOCK["perf"] += 100.0
+        CLOCK["cpu"] += 3.0
+        if arch["b"] in FAIL_B:
+            raise ValueError(f"b={arch['b']} breaks")
+        err = ((arch["a"] - 5) ** 2 + (arch["b"] - 2) ** 2) / 100
+        return {"val_error": err, "params": float(arch["a"]), "train_seconds": float(arch["b"] + 1)}
+
+
+def judge(a):  # one plus the evaluator's error: the optimum is 1
+    return 1.0 + ((a["a"] - 5) ** 2 + (a["b"] - 2) ** 2) / 100
+
+
+def toy(*, seed=0, budgets=()):
+    return Task(
+        name="costly", space=SPACE, evaluator=Costly(),
+        objective=task_objective(budgets, {"val_error": 0.0, "params": 0.0}), judge=judge,
+        maximize=False, optimum=1.0, target=1.05, score_name="distance",
+    )
+
+
+class Accuracy(Costly):
+    def evaluate(self, arch, *, seed):
+        m = super().evaluate(arch, seed=seed)
+        return {"val_accuracy": 1.0 - m["val_error"]}
+
+
+def toy_accuracy(*, seed=0):  # an objective to maximise, judged by a score to maximise
+    return Task(
+        name="accuracy", space=SPACE, evaluator=Accuracy(),
+        objective=task_objective([], {"val_accuracy": 1.0}, metrics=("val_accuracy",)),
+        judge=lambda a: -judge(a), maximize=True, optimum=-1.0, target=-1.05, score_name="s",
+    )
+"""
+
+
+@pytest.fixture
+def toy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
+    """The module above as ``costly_truth:toy``, with a fake clock put into ``_run``."""
+    (tmp_path / "costly_truth.py").write_text(TASK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("costly_truth", None)
+    import costly_truth  # type: ignore[import-not-found]
+
+    clock = costly_truth.CLOCK
+    fake = types.SimpleNamespace(
+        perf_counter=lambda: clock["perf"], process_time=lambda: clock["cpu"]
+    )
+    monkeypatch.setattr(run_module, "time", fake)
+    yield costly_truth
+    sys.modules.pop("costly_truth", None)
+
+
+def _judge(a: dict[str, Any]) -> float:
+    return 1.0 + ((a["a"] - 5) ** 2 + (a["b"] - 2) ** 2) / 100
+
+
+def test_failures_train_seconds_and_times_by_the_stored_trials(
+    toy: types.ModuleType, studies: list[Any]
+) -> None:
+    """A cheap budget ``params<=4`` skips a > 4 before training; b = 7 raises. The fake
+    clock advances 1 per proposal, 1000 per cheap check and 100 per evaluation."""
+    from quarch.study._worker import trial_seed
+
+    toy.CLOCK.update(perf=0.0, cpu=0.0)
+    trials = 30
+    row = run_one("costly_truth:toy", "random", 5, trials, None, ("params<=4",))
+    (study,) = studies
+    stored = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    asks = len(stored)
+    done = [t for t in stored if t.state.name != "PRUNED"]
+    failed = [t for t in stored if t.state.name == "FAIL"]
+    assert row["queries"] == len(done) == trials
+    assert row["skipped"] == asks - trials == sum(t.params["a"] > 4 for t in stored)
+    assert all(t.params["a"] <= 4 for t in done)
+    assert [a for a, _ in toy.SEEN] == [t.params for t in done]  # evaluated: the queries only
+    assert [s for _, s in toy.SEEN] == [trial_seed(5, t.number) for t in done]
+    assert row["failed"] == len(failed) == sum(t.params["b"] == 7 for t in done) > 0
+    first = failed[0]
+    assert row["first_failure"] == f"ValueError: b={first.params['b']} breaks"
+    assert all(t.user_attrs["fail_reason"] == "ValueError: b=7 breaks" for t in failed)
+    # the pick, its curve and the training time spent, query by query
+    best: dict[str, Any] | None = None
+    curve: list[float] = []
+    spent: list[float] = []
+    for t in done:
+        if t.state.name == "COMPLETE":
+            assert t.user_attrs["metrics"]["train_seconds"] == t.params["b"] + 1
+            if best is None or _judge(t.params) < _judge(best):
+                best = t.params
+        spent.append(
+            (spent[-1] if spent else 0.0) + (t.params["b"] + 1 if t.state.name == "COMPLETE" else 0)
+        )
+        curve.append(_judge(best) if best is not None else math.nan)
+    np.testing.assert_allclose(row["curve"], curve, equal_nan=True)
+    assert row["score"] == pytest.approx(curve[-1])
+    assert row["regret"] == pytest.approx(curve[-1] - 1.0)
+    assert row["picked"] == f"a={best['a']},b={best['b']}" if best else row["picked"] == ""
+    reach = [q + 1 for q, c in enumerate(curve) if c <= 1.05]
+    assert row["queries_to_target"] == (reach[0] if reach else None)
+    assert row["train_seconds"] == spent[-1]
+    assert row["train_seconds_to_target"] == (spent[reach[0] - 1] if reach else None)
+    # times on the fake clock
+    assert row["seconds"] == asks * 1 + asks * 1000 + trials * 100
+    assert row["sampler_seconds"] == asks * 1
+    assert row["eval_seconds"] == asks * 1000 + trials * 100
+    assert row["cpu_seconds"] == trials * 3.0
+    assert row["optimum"] == 1.0
+
+
+def test_the_target_reached_at_a_known_query(toy: types.ModuleType, studies: list[Any]) -> None:
+    """The grid proposes every cell once; with an evaluator scoring a = 5, b = 2 best,
+    the queries to the target are the index of the first cell within 0.05 of it."""
+    toy.FAIL_B.clear()
+    row = run_one("costly_truth:toy", "grid", 0, 64, None, ())
+    seen = [a for a, _ in toy.SEEN]
+    assert sorted((a["a"], a["b"]) for a in seen) == [(i, j) for i in range(8) for j in range(8)]
+    first = next(q + 1 for q, a in enumerate(seen) if _judge(a) <= 1.05)
+    assert row["queries_to_target"] == first
+    assert row["train_seconds_to_target"] == sum(a["b"] + 1 for a in seen[:first])
+    assert row["score"] == 1.0 and row["regret"] == 0.0 and row["picked"] == "a=5,b=2"
+    # the same search maximising an accuracy, judged by a score to maximise
+    up = run_one("costly_truth:toy_accuracy", "grid", 0, 64, None, ())
+    assert up["picked"] == "a=5,b=2" and up["score"] == -1.0 and up["regret"] == 0.0
+    assert [d.name for d in studies[-1].directions] == ["MAXIMIZE"]
+    assert up["queries_to_target"] == first
+    curve, best = [], None
+    for a in seen:
+        best = a if best is None or _judge(a) < _judge(best) else best
+        curve.append(-_judge(best))
+    np.testing.assert_allclose(up["curve"], curve)
+
+
+def test_a_run_whose_every_proposal_breaks_a_known_budget_stops(
+    toy: types.ModuleType, studies: list[Any]
+) -> None:
+    """No cell has cost < 0: each proposal is skipped, and the run stops after
+    ``MAX_ASKS_PER_QUERY`` asks per query with nothing picked."""
+    row = run_one("costly_truth:toy", "random", 0, 2, None, ("params<=-1",))
+    (study,) = studies
+    assert len(study.trials) == MAX_ASKS_PER_QUERY * 2 == 100
+    assert all(t.state.name == "PRUNED" for t in study.trials)
+    assert not toy.SEEN
+    assert row["queries"] == 0 and row["skipped"] == 100
+    assert all(math.isnan(c) for c in row["curve"]) and len(row["curve"]) == 2
+    assert math.isnan(row["score"]) and math.isnan(row["regret"])
+    assert row["picked"] == "" and row["queries_to_target"] is None
+    assert row["train_seconds"] == 0.0 and row["train_seconds_to_target"] is None
+    assert row["failed"] == 0 and row["first_failure"] == ""
+
+
+def test_seeds_give_identical_runs(toy: types.ModuleType, studies: list[Any]) -> None:
+    timing = ("seconds", "sampler_seconds", "eval_seconds", "cpu_seconds")
+    runs = [
+        run_one("costly_truth:toy", "evolution", s, 20, None, ("params<=5",)) for s in (1, 1, 2)
+    ]
+    same = [{k: v for k, v in r.items() if k not in timing} for r in runs]
+    params = [[t.params for t in s.trials] for s in studies]
+    assert same[0] == same[1] and params[0] == params[1]
+    assert params[0] != params[2]
+
+
+def test_harness_energy_warning_order_and_default_folder(
+    toy: types.ModuleType,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Sequential runs without CodeCarbon: energy is CPU time x 10 W per strategy. Some
+    failed evaluations: one warning line naming the first. The default folder."""
+    from quarch._warnings import QuarchWarning
+
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        r = run_benchmark(
+            task="costly_truth:toy", strategies="local, random", seeds=2, trials=6,
+            budgets="params<=6, val_error<=0.9", progress=False,
+        )  # fmt: skip
+    assert capsys.readouterr().err == ""  # no bar
+    assert r.strategies == ["local", "random"]
+    assert [(x["strategy"], x["seed"]) for x in r.rows] == [
+        ("local", 0),
+        ("local", 1),
+        ("random", 0),
+        ("random", 1),
+    ]
+    assert r.budgets == ["params<=6", "val_error<=0.9"]
+    assert r.seeds == 2 and r.trials == 6 and r.first_seed == 0
+    assert r.task == "costly" and r.maximize is False and r.score_name == "distance"
+    assert r.energy_method == "CPU time x 10 W (no CodeCarbon meter)"
+    for s in ("local", "random"):
+        cpu = sum(x["cpu_seconds"] for x in r.rows if x["strategy"] == s)
+        assert cpu > 0 and r.energy_j[s] == pytest.approx(cpu * 10.0)
+        assert r.curves[s].shape == (2, 6)
+        assert r.kinds[s] == "classical"
+    assert r.optima == [1.0]
+    assert r.out == Path("runs") / "benchmark-costly"
+    assert 0 < r.wall_seconds < 600  # the harness's own (real) clock
+    assert (tmp_path / "runs" / "benchmark-costly" / "results.csv").is_file()
+    failed = [t for t in toy.SEEN if t[0]["b"] == 7]
+    ours = [w for w in got if issubclass(w.category, QuarchWarning)]
+    if failed:
+        (w,) = ours
+        # the first failure in the table's order: local before random, seed 0 first
+        assert str(w.message).startswith(
+            f"benchmark costly: {len(failed)} of 24 evaluations failed"
+        )
+    else:
+        assert not ours
+
+
+def test_a_bar_is_shown_when_asked(
+    toy: types.ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bar's last line: the task, the strategy running, the bar, runs done of all."""
+    import re
+
+    toy.FAIL_B.clear()
+    run_benchmark(task="costly_truth:toy", strategies=["random", "local"], seeds=2, trials=2,
+                  out=str(tmp_path))  # fmt: skip
+    assert re.fullmatch(r"benchmark costly local \u2501+ 4/4\n", capsys.readouterr().err)
+
+
+def test_some_failures_warn_with_the_first(toy: types.ModuleType, tmp_path: Path) -> None:
+    """b in 4..7 raises: the warning's whole line, against the stored evaluations."""
+    from quarch._warnings import QuarchWarning
+
+    toy.FAIL_B.update({4, 5, 6})
+    with pytest.warns(QuarchWarning) as got:
+        run_benchmark(task="costly_truth:toy", strategies=["random"], seeds=2, trials=10,
+                      out=str(tmp_path), progress=False)  # fmt: skip
+    failed = [(a, s) for a, s in toy.SEEN if a["b"] >= 4]
+    assert 0 < len(failed) < 20
+    first_seed = 0 if any(a["b"] >= 4 for a, _ in toy.SEEN[:10]) else 1
+    first = next(a for a, _ in toy.SEEN[10 * first_seed :] if a["b"] >= 4)
+    msgs = [str(w.message) for w in got if issubclass(w.category, QuarchWarning)]
+    assert msgs == [
+        f"benchmark costly: {len(failed)} of 20 evaluations failed, each a wasted query; the "
+        f"first (random, seed {first_seed}: ValueError: b={first['b']} breaks)"
+    ]
+
+
+def test_every_failure_is_an_error_naming_the_first(toy: types.ModuleType, tmp_path: Path) -> None:
+    toy.FAIL_B.update(range(8))
+    out = tmp_path / "out"
+    with pytest.raises(RunError) as e:
+        run_benchmark(task="costly_truth:toy", strategies=["random"], seeds=2, trials=3,
+                      out=str(out), progress=False)  # fmt: skip
+    b = toy.SEEN[0][0]["b"]
+    assert str(e.value) == (
+        f"benchmark costly: every evaluation failed (6 of 6); the first (random, seed 0: "
+        f"ValueError: b={b} breaks)"
+    )
+    assert not out.exists()  # before anything is written
+
+
+# -- refusals -----------------------------------------------------------------------------
+def _strategy_names() -> list[str]:
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    m = re.search(r"^### Strategies\n(.*?)(?=^#)", readme, re.S | re.M)
+    assert m
+    return re.findall(r"^\| `([^`]+)` \|", m.group(1), re.M)
+
+
+def _refusal(**kw: Any) -> str:
+    args: dict[str, Any] = {"task": "synthetic-qubo", "strategies": ["random"], "seeds": 1,
+                            "trials": 1, "progress": False, **kw}  # fmt: skip
+    with pytest.raises(ConfigError) as e:
+        run_benchmark(**args)
+    return str(e.value)
+
+
+def test_refusals_whole_lines(tmp_path: Path) -> None:
+    from quarch.search import STRATEGIES
+
+    # the README's table, in the registry's order (the order of registration)
+    assert sorted(STRATEGIES.names()) == sorted(_strategy_names())
+    listed = ", ".join(STRATEGIES.names())
+    assert _refusal(strategies=" , ") == f"no strategies given; choose from: {listed}"
+    assert _refusal(strategies=[]) == f"no strategies given; choose from: {listed}"
+    assert _refusal(strategies=["qiea-s", "nope"]) == (
+        f"unknown strategy 'qiea-s', 'nope'; choose from: {listed} "
+        "('qiea-s': did you mean 'qiea-sg'?)"
+    )
+    assert _refusal(strategies="random,qiea,random,qiea") == (
+        "strategies named more than once: qiea, random"
+    )
+    for field, bad in (("seeds", True), ("trials", 1.0), ("workers", -2), ("seeds", 0)):
+        assert _refusal(**{field: bad}) == f"{field} must be a positive integer; got {bad!r}"
+    for bad in (-1, True, 0.0):
+        assert _refusal(first_seed=bad) == f"first_seed must be an integer >= 0; got {bad!r}"
+    assert _refusal(strategies=["grid"], trials=4097) == (
+        "strategy 'grid' proposes each of 4096 architectures once; --trials must be at most 4096"
+    )
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError) as e:
+        run_benchmark(task="synthetic-qubo", strategies=["random"], seeds=1, trials=1,
+                      out=str(tmp_path / "file"), progress=False)  # fmt: skip
+    assert str(e.value) == f"benchmark folder {str(tmp_path / 'file')!r} is a file, not a folder"
+
+
+def test_grid_at_the_space_size_runs(toy: types.ModuleType, tmp_path: Path) -> None:
+    toy.FAIL_B.clear()
+    with pytest.raises(
+        ConfigError, match=r"^strategy 'grid' proposes each of 64 architectures once"
+    ):
+        run_benchmark(task="costly_truth:toy", strategies=["grid"], seeds=1, trials=65,
+                      out=str(tmp_path), progress=False)  # fmt: skip
+    r = run_benchmark(task="costly_truth:toy", strategies=["grid"], seeds=1, trials=64,
+                      out=str(tmp_path), progress=False, first_seed=2)  # fmt: skip
+    assert r.rows[0]["queries"] == 64 and r.rows[0]["score"] == 1.0
+
+
+# -- tasks: the registered names, a user's factory, the synthetic QUBO ------------------------
+@needs_data
+def test_task_names_are_the_readme_families() -> None:
+    """``quarch tasks`` as the README's command table describes it: the nb201 families
+    over the latency table's devices, hqnn-bench on its data sets and epochs, then
+    ``synthetic-qubo`` last; the spaces in their registry's order."""
+    from quarch.benchmark import task_names
+
+    with open(DATA / "nb201" / "nb201_latency.csv") as f:
+        devices = next(csv.reader(f))[2:]
+    nb201 = ["nb201-cifar10", "nb201-cifar100"]
+    nb201 += [f"nb201-{d}-{dev}" for d in ("cifar10", "cifar100") for dev in devices]
+    nb201 += [f"nb201-{d}-mo-{dev}" for d in ("cifar10", "cifar100") for dev in devices]
+    hqnn = [
+        f"hqnn-bench-{d}{s}" for d in ("digits", "wine")
+        for s in ("", "-e1", "-e2", "-e5", "-e10", "-small")
+    ]  # fmt: skip
+    names = task_names()
+    assert names == [*nb201, *hqnn, "synthetic-qubo"]
+
+
+def _module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> None:
+    (tmp_path / f"{name}.py").write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop(name, None)
+
+
+FACTORIES = """
+from quarch._errors import ConfigError
+from quarch.evaluate.task import Task, task_objective
+from quarch.space import Choice, Space
+
+GOT = []
+
+
+def _task(name="mine"):
+    space = Space([Choice("a", [0, 1])], name="two")
+    return Task(name=name, space=space, evaluator=None,
+                objective=task_objective([], {"val_error": 0.0}), judge=lambda a: 0.0,
+                maximize=False, optimum=0.0, target=0.0, score_name="s")
+
+
+def only_seed(*, seed):
+    GOT.append({"seed": seed})
+    return _task()
+
+
+def anything(**kw):
+    GOT.append(kw)
+    return _task()
+
+
+def positional(seed, data_dir=None, budgets=(), *rest):
+    GOT.append({"seed": seed, "data_dir": data_dir, "budgets": budgets})
+    return _task()
+
+
+def nothing():
+    GOT.append({})
+    return _task()
+
+
+def needs(x, *args, seed=0, extra, **kw):
+    return _task()
+
+
+def broken(*, seed=0):
+    raise ValueError("no table here")
+
+
+def refuses(*, seed=0):
+    raise ConfigError("my own line")
+"""
+
+
+def test_a_factory_gets_the_keywords_it_declares(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quarch.benchmark import build_task
+
+    _module(tmp_path, monkeypatch, "facts", FACTORIES)
+    import facts  # type: ignore[import-not-found]
+
+    build_task("facts:only_seed", seed=4, data_dir="d")
+    build_task("facts:anything", seed=5, data_dir="d", budgets=["params<=3"])
+    build_task("facts:positional", seed=6, budgets=["params<=2", "flops<=1"])
+    build_task("facts:nothing", seed=7, data_dir="d")
+    assert facts.GOT == [
+        {"seed": 4},
+        {"seed": 5, "data_dir": "d", "budgets": ("params<=3",)},
+        {"seed": 6, "data_dir": None, "budgets": ("params<=2", "flops<=1")},
+        {},
+    ]
+    lines = {
+        "needs": "task 'facts:needs': its factory requires 'x', 'extra', which quarch cannot "
+        "give; it passes seed, data_dir and budgets as keywords (give the others defaults)",
+        "broken": "task 'facts:broken': its factory raised ValueError: no table here",
+        "refuses": "my own line",
+        "only_seed": "task 'facts:only_seed' takes no budgets (its factory has no 'budgets')",
+    }
+    for name, line in lines.items():
+        with pytest.raises(ConfigError) as e:
+            build_task(f"facts:{name}", budgets=["params<=1"] if name == "only_seed" else ())
+        assert str(e.value) == line
+    # a C callable has no signature: it gets every keyword (and dict is not a Task)
+    with pytest.raises(ConfigError) as e:
+        build_task("builtins:dict", seed=1)
+    assert str(e.value) == "task 'builtins:dict' returned dict, not a quarch.evaluate.Task"
+
+
+def test_a_registered_task_that_fails_is_a_bug_not_a_user_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from quarch.benchmark import _tasks, build_task
+
+    def boom(*, seed: int = 0) -> Any:
+        raise ZeroDivisionError("inside quarch")
+
+    monkeypatch.setattr(_tasks, "task_factories", lambda: {"boom": boom})
+    with pytest.raises(ZeroDivisionError, match=r"^inside quarch$"):
+        build_task("boom")
+
+
+def test_resolving_a_module_function(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every refusal's whole line; a module beside you imports without installing it."""
+    from quarch.benchmark import resolve_task, task_names
+
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "beside_me.py").write_text("def f(*, seed=0):\n    return seed\n")
+    (tmp_path / "needs_dep.py").write_text("import not_installed_xyz\n")
+    (tmp_path / "raises_on_import.py").write_text("raise RuntimeError('half written')\n")
+    for m in ("beside_me", "needs_dep", "raises_on_import"):
+        sys.modules.pop(m, None)
+    assert resolve_task("beside_me:f")(seed=3) == 3
+    assert str(tmp_path) in sys.path  # found by searching the current directory
+    lines = {
+        "needs_dep:f": "cannot import task module 'needs_dep': No module named 'not_installed_xyz'",
+        "raises_on_import:f": "importing task module 'raises_on_import' failed: "
+        "RuntimeError: half written",
+        "no_such_module_q:f": "cannot import task module 'no_such_module_q': No module named "
+        "'no_such_module_q'",
+        "beside_me:": "malformed task 'beside_me:'; expected package.module:function",
+        "beside_me:g": "task module 'beside_me' has no function 'g'",
+        "nb201-cifar1": "unknown benchmark task 'nb201-cifar1'; choose from: "
+        f"{', '.join(task_names())}, or name your own as package.module:function "
+        "('nb201-cifar1': did you mean 'nb201-cifar10'?)",
+    }
+    for task, line in lines.items():
+        with pytest.raises(ConfigError) as e:
+            resolve_task(task)
+        assert str(e.value) == line, task
+
+
+def test_a_module_missing_outside_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not found, with the current directory already searched: one import, one line."""
+    from quarch.benchmark import resolve_task
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    with pytest.raises(ConfigError) as e:
+        resolve_task("absent_mod_z.sub:f")
+    assert (
+        str(e.value)
+        == "cannot import task module 'absent_mod_z.sub': No module named 'absent_mod_z'"
+    )
+
+
+def test_synthetic_qubo_task_by_brute_force(tmp_path: Path) -> None:
+    """The task's space, energies and optimum against b^T Q b over every one-hot code,
+    computed here with plain loops."""
+    from quarch.benchmark import build_task
+    from quarch.benchmark._tasks import QUBOEvaluator, synthetic_qubo
+
+    t = build_task("synthetic-qubo", seed=2)
+    space, ev, opt = synthetic_qubo(2)
+    Q = ev.Q
+    assert Q.shape == (24, 24) and np.all(np.tril(Q, -1) == 0)
+    best = math.inf
+    for idx in itertools.product(range(4), repeat=6):
+        on = [4 * c + o for c, o in enumerate(idx)]
+        e = sum(Q[i, j] for i in on for j in on)
+        best = min(best, e)
+        if idx in ((0, 1, 2, 3, 0, 1), (3, 3, 3, 3, 3, 3)):
+            arch = {f"x{c}": o for c, o in enumerate(idx)}
+            assert t.judge(arch) == pytest.approx(e)
+            assert t.evaluator.evaluate(arch) == {"val_error": pytest.approx(e)}
+    assert opt == pytest.approx(best) and t.optimum == pytest.approx(best)
+    assert t.target == pytest.approx(best + 1e-9, abs=1e-12) and t.oracle == t.optimum
+    assert t.name == "synthetic-qubo" and t.maximize is False
+    assert t.score_name == "QUBO energy" and t.oracle_label == "the ground state"
+    assert t.objective.metrics == ("val_error",) and not t.objective.budgets
+    assert [c.name for c in t.space.choices] == [f"x{i}" for i in range(6)]
+    bits = np.zeros(24)
+    bits[[0, 5]] = 1.0
+    assert ev.energy(bits).shape == (1,)
+    assert ev.energy(bits)[0] == pytest.approx(Q[0, 0] + Q[5, 5] + Q[0, 5] + Q[5, 0])
+    assert ev.fingerprint == ""
+    with pytest.raises(ValueError) as e:
+        QUBOEvaluator(space, np.zeros((3, 3)))
+    assert str(e.value) == "Q must have shape (24, 24) for this space; got (3, 3)"
+    with pytest.raises(ConfigError) as c:
+        build_task("synthetic-qubo", budgets=["val_error<=0"])
+    assert str(c.value) == "synthetic-qubo takes no budgets (its only metric is val_error)"
+    from quarch.benchmark._tasks import synthetic_qubo_task
+
+    assert synthetic_qubo_task().optimum == synthetic_qubo(0)[2]  # seed 0 by default
+    # a benchmark from seed 2 compares with seed 2's ground state
+    r = run_benchmark(task="synthetic-qubo", strategies=["random"], seeds=1, trials=2,
+                      first_seed=2, out=str(tmp_path), progress=False)  # fmt: skip
+    assert r.oracle == pytest.approx(best) and r.target == pytest.approx(best + 1e-9, abs=1e-12)
+    assert r.oracle_label == "the ground state" and r.optima == [pytest.approx(best)]
+    small, _, _ = synthetic_qubo(0, n_choices=2, n_options=5)
+    assert small.size == 25 and small.name == "qubo"
+
+
+def test_workers_run_the_same_rows_single_threaded(
+    toy: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker processes (forked: they inherit the fake clock) give the rows of a
+    sequential run, in the table's order; each runs with one thread; energy is their
+    CPU time x 10 W."""
+
+    import torch
+
+    # this process: several threads, and Qiskit's Rust code free to use its thread pool
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    monkeypatch.setenv("QISKIT_IN_PARALLEL", "FALSE")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        _run_with_workers(toy, tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.get_num_threads() == threads
+
+
+def _run_with_workers(toy: types.ModuleType, tmp_path: Path) -> None:
+    import os
+
+    toy.FAIL_B.clear()
+    kw: dict[str, Any] = {"task": "costly_truth:toy", "strategies": ["random", "local"],
+                          "seeds": 2, "trials": 5, "progress": False}  # fmt: skip
+    one = run_benchmark(**kw, out=str(tmp_path / "one"))
+    env = tmp_path / "env.txt"
+    toy.ENV_FILE.append(str(env))
+    many = run_benchmark(**kw, out=str(tmp_path / "many"), workers=3)
+    timing = ("seconds", "sampler_seconds", "eval_seconds")
+    assert [{k: v for k, v in r.items() if k not in timing} for r in many.rows] == [
+        {k: v for k, v in r.items() if k not in timing} for r in one.rows
+    ]
+    np.testing.assert_array_equal(many.curves["local"], one.curves["local"])
+    assert many.energy_method == "CPU time x 10 W (no CodeCarbon meter in parallel runs)"
+    for s in ("random", "local"):
+        assert many.energy_j[s] == 2 * 5 * 3.0 * 10.0  # 3 s of CPU per evaluation
+    lines = [x.split() for x in env.read_text().splitlines()]
+    assert len(lines) == 20
+    assert {pid for pid, *_ in lines} - {str(os.getpid())} == {pid for pid, *_ in lines}
+    # one thread each; Qiskit told it runs inside a worker (its Rust code reads this
+    # variable at each call and then runs on one thread)
+    assert [rest for _, *rest in lines] == [["1", "TRUE", "1"]] * 20
+
+
+class _Energy:
+    kWh = 2.5e-6
+
+
+def _fake_codecarbon(monkeypatch: pytest.MonkeyPatch, fail: str) -> list[Any]:
+    """A ``codecarbon`` module whose tracker records what it is asked, and fails in
+    ``fail`` ("", "init" or "start")."""
+    made: list[Any] = []
+
+    class OfflineEmissionsTracker:
+        def __init__(self, **kw: Any) -> None:
+            if fail == "init":
+                raise RuntimeError("no meter readable")
+            self.kw = kw
+            self.calls: list[str] = []
+            self._total_energy = _Energy()
+            made.append(self)
+
+        def start(self) -> None:
+            if fail == "start":
+                raise PermissionError("RAPL")
+            self.calls.append("start")
+
+        def stop(self) -> None:
+            self.calls.append("stop")
+
+    module = types.ModuleType("codecarbon")
+    module.OfflineEmissionsTracker = OfflineEmissionsTracker  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "codecarbon", module)
+    return made
+
+
+@pytest.mark.parametrize("fail", ["", "init", "start"])
+def test_codecarbon_measures_sequential_runs_or_falls_back(
+    toy: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail: str
+) -> None:
+    """With CodeCarbon's offline tracker: each strategy's runs are measured, in joules
+    (kWh x 3.6e6); a tracker that cannot be made or started: CPU time x 10 W."""
+    toy.FAIL_B.clear()
+    made = _fake_codecarbon(monkeypatch, fail)
+    r = run_benchmark(task="costly_truth:toy", strategies=["random", "local"], seeds=2,
+                      trials=3, out=str(tmp_path), progress=False)  # fmt: skip
+    if fail == "":
+        (tracker,) = made
+        assert tracker.kw == {"country_iso_code": "USA", "save_to_file": False,
+                              "log_level": "error"}  # fmt: skip
+        assert tracker.calls == ["start", "stop", "start", "stop"]
+        assert r.energy_method == "CodeCarbon (measured)"
+        assert r.energy_j == {"random": pytest.approx(9.0), "local": pytest.approx(9.0)}
+    else:
+        assert len(made) == (fail == "start")
+        assert r.energy_method == "CPU time x 10 W (no CodeCarbon meter)"
+        assert r.energy_j == {"random": 2 * 3 * 3.0 * 10.0, "local": 2 * 3 * 3.0 * 10.0}
+    assert [x["strategy"] for x in r.rows] == ["random", "random", "local", "local"]
