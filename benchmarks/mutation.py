@@ -432,6 +432,18 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_benchmark_costs.py::test_training_time_to_target_is_the_sum_over_the_queries_before_it",
          "tests/spaces/test_option_lists.py"],
     ),
+    "evaluators": (
+        ["src/quarch/spaces/hqnn/evaluator.py", "src/quarch/spaces/cnn/evaluator.py",
+         "src/quarch/spaces/nb201/evaluator.py", "src/quarch/spaces/nb201/tasks.py",
+         "src/quarch/evaluate/task.py", "src/quarch/evaluate/_base.py"],
+        ["tests/spaces/hqnn/test_evaluator_truth.py", "tests/spaces/cnn/test_evaluator_truth.py",
+         "tests/spaces/nb201/test_evaluator_truth.py", "tests/spaces/nb201/test_evaluator.py",
+         "tests/spaces/hqnn/test_evaluator.py",
+         "tests/spaces/hqnn/test_record_epochs.py::test_the_evaluator_returns_every_fidelity",
+         "tests/spaces/hqnn/test_record_epochs.py::test_the_spec_refuses_bad_record_epochs",
+         "tests/spaces/cnn/test_evaluator.py::TestInputs",
+         "tests/spaces/cnn/test_evaluator.py::TestEvaluators"],
+    ),
     "data": (
         ["src/quarch/data/_dataset.py", "src/quarch/data/_idx.py", "src/quarch/data/_mnist.py",
          "src/quarch/data/_transforms.py"],

@@ -93,6 +93,9 @@ class _EdgeMetrics:
     @property
     def measures(self) -> bool:
         """Whether ``latency_ms`` is measured (else modelled)."""
+        return self._measures()
+
+    def _measures(self) -> bool:
         if self.latency == "auto":
             return self.profile.measured
         return self.latency == "measured"
@@ -212,8 +215,7 @@ class EdgeEvaluator:
         """Every metric that needs no training: params, FLOPs, MACs, memory, energy and
         the modelled latency (``latency_ms`` too unless it is measured)."""
         out = self.trainer.cheap_metrics(arch)
-        out["macs"] = out["flops"] / 2.0
-        out.update(self.costs.static(arch))
+        out.update(self.costs.static(arch))  # macs too: edge_costs' count, flops / 2
         return out
 
     def fit(
@@ -296,6 +298,9 @@ class SuperNetEvaluator:
     @property
     def supernet(self) -> SuperNet:
         """The trained supernet (trained on first use)."""
+        return self._supernet()
+
+    def _supernet(self) -> SuperNet:
         if self._net is None:
             with SeededRNG(self.seed, self.device), torch_threads(self.torch_threads):
                 net = SuperNet(self.space, tuple(self.data.input_shape), self.data.n_classes)
@@ -337,8 +342,7 @@ class SuperNetEvaluator:
         out["val_accuracy"] = 1.0 - out["val_error"]
         out["params"] = float(count_params(model))
         out["flops"] = float(count_flops(model, tuple(self.data.input_shape)))
-        out["macs"] = out["flops"] / 2.0
-        out.update(self.costs(arch, model))
+        out.update(self.costs(arch, model))  # macs too: edge_costs' count, flops / 2
         return out
 
 

@@ -85,12 +85,8 @@ def space_pca(space: Space, data: Dataset) -> PCABasis:
     """The PCA basis of the training split, wide enough for every architecture of
     ``space`` (``2**max_qubits`` components with amplitude embeddings, else
     ``max_qubits``; at most :data:`PCA_MAX`)."""
-    need = 1
-    for c in space.choices:
-        if c.name == "qubits":
-            q = max(c.options)
-            amp = "amplitude" in space["embedding"].options
-            need = 2**q if amp else q
+    q = max(space["qubits"].options)
+    need = 2**q if "amplitude" in space["embedding"].options else q
     return fit_pca(data.X_train, min(need, PCA_MAX))
 
 
@@ -162,6 +158,9 @@ class HQNNEvaluator:
     @property
     def pca(self) -> PCABasis:
         """The PCA basis of the training split (fitted once, on first use)."""
+        return self._fitted_pca()
+
+    def _fitted_pca(self) -> PCABasis:
         if self._pca is None:
             self._pca = space_pca(self.space, self.data)
         return self._pca
@@ -251,12 +250,13 @@ class HQNNEvaluator:
             self._train(model, arch, seed=seed, epochs=epochs)
         finally:
             model.quantum = layer
-        f32 = torch.float32
+        # scored where training left the model (its device, not the CPU)
+        dev = model.quantum.weights.device
         return {
             f"{split}_error": classification_error(
                 model,
-                torch.as_tensor(getattr(self.data, f"X_{split}"), dtype=f32),
-                torch.as_tensor(getattr(self.data, f"y_{split}")),
+                torch.as_tensor(getattr(self.data, f"X_{split}"), dtype=torch.float32, device=dev),
+                torch.as_tensor(getattr(self.data, f"y_{split}"), device=dev),
             )
             for split in ("val", "test")
         }
@@ -351,6 +351,9 @@ class SuperCircuitEvaluator:
     @property
     def supercircuit(self) -> SuperCircuit:
         """The trained SuperCircuit (trained on first use)."""
+        return self._supercircuit()
+
+    def _supercircuit(self) -> SuperCircuit:
         if self._sc is None:
             t0 = time.perf_counter()
             with SeededRNG(self.seed, self.device):

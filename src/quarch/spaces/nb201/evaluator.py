@@ -124,7 +124,12 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]], str]:
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(folder: str, dataset: str, mtimes: tuple[float, ...]) -> NB201Table:
-    d = Path(folder)
+    """:func:`_read_table`, cached by folder, data set and the files' times."""
+    return _read_table(Path(folder), dataset)
+
+
+def _read_table(d: Path, dataset: str) -> NB201Table:
+    """Read ``dataset``'s table (and the latency file when present) from folder ``d``."""
     header, rows, sha = _read_csv(d / _CIFAR_FILE)
     need = ["index", "arch", f"{dataset}_valid_12ep", f"{dataset}_test_200ep"]
     missing = [c for c in need if c not in header]
