@@ -271,7 +271,8 @@ def _cut(path: Path) -> None:
         (lambda p: p.write_bytes(b""), "EOFError: it ends too early"),
         (_cut, "RuntimeError: PytorchStreamReader failed reading zip archive: failed finding "
                "central directory"),
-        (lambda p: p.write_bytes(pickle.dumps(print)), "UnpicklingError: Weights only load failed"),
+        (lambda p: p.write_bytes(pickle.dumps(print, protocol=2)),
+         "UnpicklingError: Weights only load failed"),
     ],
 )  # fmt: skip
 def test_a_damaged_weights_file_is_one_line_naming_it(
