@@ -32,6 +32,8 @@ from quarch.benchmark import _run as run_module
 from quarch.benchmark import run_benchmark
 from quarch.benchmark._run import MAX_ASKS_PER_QUERY, run_one
 
+from ._pareto_truth import strip_area
+
 DATA = Path(__file__).parents[1] / ".." / "shared" / "data"
 needs_data = pytest.mark.skipif(
     not (DATA / "nb201" / "nb201_cifar.csv").is_file(), reason="shared nb201 table absent"
@@ -75,20 +77,6 @@ def studies(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     monkeypatch.setattr(optuna, "create_study", create)
     return made
-
-
-def _hv(points: list[tuple[float, float]]) -> float:
-    """Area of the union of ``[e, 1] x [t, 1]`` over 2-D points (both minimised) in the
-    unit box: a fine grid would do; strips between the points' edges are exact."""
-    pts = [(e, t) for e, t in points if e < 1 and t < 1]
-    if not pts:
-        return 0.0
-    xs = sorted({max(e, 0.0) for e, _ in pts} | {1.0})
-    area = 0.0
-    for a, b in itertools.pairwise(xs):
-        low = min(max(t, 0.0) for e, t in pts if max(e, 0.0) <= a)
-        area += (b - a) * (1.0 - low)
-    return area
 
 
 # -- single objective on NAS-Bench-201 ------------------------------------------------------
@@ -200,7 +188,7 @@ def test_multi_objective_picks_are_the_feasible_pareto_set(
     l0, l1 = min(x["raspi4"] for x in lat.values()), max(x["raspi4"] for x in lat.values())
 
     def hv(cells: list[str]) -> float:
-        return _hv(
+        return strip_area(
             [((err[s] - e0) / (e1 - e0), (lat[s]["raspi4"] - l0) / (l1 - l0)) for s in cells]
         )
 

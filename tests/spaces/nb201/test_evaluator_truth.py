@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import itertools
 import math
 import os
 import re
@@ -46,6 +45,8 @@ from quarch.spaces.nb201.tasks import (
     nb201_task,
     task_factories,
 )
+
+from ..._pareto_truth import strip_area
 
 DATA = Path(__file__).parents[3] / ".." / "shared" / "data"
 CIFAR = DATA / "nb201" / "nb201_cifar.csv"
@@ -375,18 +376,6 @@ def _front(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array(sorted(keep))
 
 
-def _hv(points: list[tuple[float, float]]) -> float:
-    """Area of the union of ``[e, 1] x [t, 1]`` inside the unit box, strip by strip."""
-    pts = [(e, t) for e, t in points if e < 1 and t < 1]
-    if not pts:
-        return 0.0
-    xs = sorted({max(e, 0.0) for e, _ in pts} | {1.0})
-    area = 0.0
-    for lo, hi in itertools.pairwise(xs):
-        area += (hi - lo) * (1.0 - min(t for e, t in pts if e <= lo))
-    return area
-
-
 @needs_data
 class TestSingleObjectiveTasks:
     def test_the_whole_space(self) -> None:
@@ -514,7 +503,9 @@ class TestMultiObjectiveTasks:
         idx = np.flatnonzero(ok)
 
         def hv(rows: np.ndarray) -> float:
-            return _hv([((err[i] - e0) / (e1 - e0), (lat[i] - l0) / (l1 - l0)) for i in rows])
+            return strip_area(
+                [((err[i] - e0) / (e1 - e0), (lat[i] - l0) / (l1 - l0)) for i in rows]
+            )
 
         true_front = idx[_front(err[idx], lat[idx])]
         val_front = idx[_front(100.0 - tab["val"][idx], lat[idx])]
@@ -575,7 +566,7 @@ class TestFrontHypervolume:
     def test_against_the_strip_area(self) -> None:
         rng = np.random.default_rng(0)
         e, t = rng.uniform(1, 12, 40), rng.uniform(5, 120, 40)  # beyond ref: 1 in 4
-        want = _hv([((a - 1.0) / 9.0, (b - 5.0) / 100.0) for a, b in zip(e, t, strict=True)])
+        want = strip_area([((a - 1.0) / 9.0, (b - 5.0) / 100.0) for a, b in zip(e, t, strict=True)])
         assert front_hypervolume(e, t, (1.0, 5.0), (10.0, 105.0)) == pytest.approx(want)
 
 
