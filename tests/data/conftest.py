@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
+import threading
 import urllib.error
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,3 +35,21 @@ def shared_data() -> Path:
         if not (SHARED_DATA / name / "train-images-idx3-ubyte.gz").is_file():
             pytest.skip(f"shared data folder {SHARED_DATA.resolve()}/{name} is absent")
     return SHARED_DATA.resolve()
+
+
+@pytest.fixture
+def served_folder(tmp_path: Path) -> Iterator[str]:
+    """A local HTTP server for ``tmp_path`` (no outside network needed); yields its URL
+    prefix, ``http://127.0.0.1:PORT/``."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=tmp_path)
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/"
+        finally:
+            server.shutdown()

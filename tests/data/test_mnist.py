@@ -6,12 +6,9 @@ first training labels, and the SHA-256 table in the shared data README.
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
-import http.server
 import re
-import threading
 import urllib.error
 from pathlib import Path
 
@@ -324,23 +321,11 @@ class TestDownload:
 
 
 class TestRealOpener:
-    def test_fetches_over_http(self, tmp_path: Path) -> None:
+    def test_fetches_over_http(self, tmp_path: Path, served_folder: str) -> None:
         """The real opener, against a local HTTP server (no outside network needed)."""
         body = bytes(range(256)) * 1000
         (tmp_path / "blob.gz").write_bytes(body)
-
-        class Quiet(http.server.SimpleHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        handler = functools.partial(Quiet, directory=tmp_path)
-        with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
-            thread = threading.Thread(target=server.serve_forever, daemon=True)
-            thread.start()
-            try:
-                url = f"http://127.0.0.1:{server.server_address[1]}/blob.gz"
-                assert REAL_OPEN_URL(url, 5.0) == body
-                with pytest.raises(urllib.error.HTTPError, match="404"):
-                    REAL_OPEN_URL(url + ".missing", 5.0)
-            finally:
-                server.shutdown()
+        url = served_folder + "blob.gz"
+        assert REAL_OPEN_URL(url, 5.0) == body
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            REAL_OPEN_URL(url + ".missing", 5.0)

@@ -9,7 +9,6 @@ documented search order of the files. Every refusal is the whole line a user rea
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
 import http.client
@@ -492,30 +491,19 @@ class TestRealOpener:
     """The real opener against a local HTTP server (no outside network needed)."""
 
     def test_the_bar_is_drawn_on_stderr_only_when_it_is_a_terminal(
-        self, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+        self, tmp_path: Path, served_folder: str, capfd: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:  # fmt: skip
         """The bar went to stdout (rich's default console): with stderr a terminal and
         stdout a file (``quarch search --json > out.json``), the file got the bar."""
         body = bytes(range(256)) * 700  # more than one 64 KiB read
         (tmp_path / "blob.gz").write_bytes(body)
-
-        class Quiet(http.server.SimpleHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        handler = functools.partial(Quiet, directory=tmp_path)
-        with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
-            thread = threading.Thread(target=server.serve_forever, daemon=True)
-            thread.start()
-            try:
-                url = f"http://127.0.0.1:{server.server_address[1]}/blob.gz"
-                assert REAL_OPEN_URL(url, 5.0) == body
-                assert capfd.readouterr() == ("", "")
-                monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-                assert REAL_OPEN_URL(url, 5.0) == body
-                out, err = capfd.readouterr()
-            finally:
-                server.shutdown()
+        url = served_folder + "blob.gz"
+        assert REAL_OPEN_URL(url, 5.0) == body
+        assert capfd.readouterr() == ("", "")
+        monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+        assert REAL_OPEN_URL(url, 5.0) == body
+        out, err = capfd.readouterr()
         assert out == ""
         # the file's name, a full bar (its length from Content-Length), then erased
         assert "\r\x1b[2Kblob.gz " in err and "100%" in err

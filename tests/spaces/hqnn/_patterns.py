@@ -1,8 +1,26 @@
-"""The hybrid space's entangling patterns written out by hand, independently of
-quarch's templates (``range-r`` folded as the space documents), for the tests that
-build an architecture's circuit gate by gate."""
+"""The hybrid space's entangling patterns and embeddings written out by hand,
+independently of quarch's templates (``range-r`` folded as the space documents), for
+the tests that build an architecture's circuit gate by gate."""
 
 from __future__ import annotations
+
+from typing import Any
+
+
+def pl_embed(emb: str, n: int, x: Any) -> None:
+    """Embedding ``emb`` of features ``x`` on ``n`` wires, in PennyLane's templates (call
+    inside a QNode)."""
+    import pennylane as qml
+
+    if emb == "amplitude":
+        qml.AmplitudeEmbedding(x, wires=range(n), normalize=True, pad_with=0.0)
+    elif emb == "iqp":
+        qml.IQPEmbedding(x, wires=range(n))
+    else:
+        if emb == "angle-z":
+            for q in range(n):
+                qml.Hadamard(q)
+        qml.AngleEmbedding(x, wires=range(n), rotation=emb[-1].upper())
 
 
 def pairs(n: int, pattern: str) -> list[tuple[int, int]]:

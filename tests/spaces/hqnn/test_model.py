@@ -21,6 +21,7 @@ from quarch.spaces.hqnn.model import (
 from quarch.spaces.hqnn.space import hqnn_space
 
 from ._patterns import pairs as _pairs
+from ._patterns import pl_embed
 
 qml = pytest.importorskip("pennylane")
 
@@ -31,15 +32,7 @@ def _pennylane(arch: dict, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     emb = arch["embedding"]
 
     def embed(xs: np.ndarray) -> None:
-        if emb == "amplitude":
-            qml.AmplitudeEmbedding(xs, wires=range(n), normalize=True, pad_with=0.0)
-        elif emb == "iqp":
-            qml.IQPEmbedding(xs, wires=range(n))
-        else:
-            if emb == "angle-z":
-                for q in range(n):
-                    qml.Hadamard(q)
-            qml.AngleEmbedding(xs, wires=range(n), rotation=emb[-1].upper())
+        pl_embed(emb, n, xs)
 
     @qml.qnode(dev)
     def circuit(xs: np.ndarray) -> list:

@@ -36,7 +36,7 @@ from quarch.spaces.hqnn.model import fit_pca
 from quarch.spaces.hqnn.space import hqnn_space
 from quarch.spaces.hqnn.supercircuit import SuperCircuit, train_supercircuit
 
-from ._patterns import pairs
+from ._patterns import pairs, pl_embed
 
 qml = pytest.importorskip("pennylane")
 
@@ -91,15 +91,7 @@ def _pennylane_expvals(arch: dict, z: np.ndarray, w: np.ndarray) -> np.ndarray:
     dev = qml.device("default.qubit", wires=n)
 
     def embed(x: np.ndarray) -> None:
-        if emb == "amplitude":
-            qml.AmplitudeEmbedding(x, wires=range(n), normalize=True, pad_with=0.0)
-        elif emb == "iqp":
-            qml.IQPEmbedding(x, wires=range(n))
-        else:
-            if emb == "angle-z":
-                for q in range(n):
-                    qml.Hadamard(q)
-            qml.AngleEmbedding(x, wires=range(n), rotation=emb[-1].upper())
+        pl_embed(emb, n, x)
 
     def rot(layer: int, q: int, slot: int) -> float:
         return float(w[(layer * MAX_Q + q) * 3 + slot])
