@@ -525,6 +525,13 @@ def test_search_mistake(
          "('qiae': did you mean 'qiea'?)"),
         (["search", "--space", "mlp", "--dataset", "wines"], {},
          "('wines': did you mean 'wine'?)"),
+        # a slip of case alone: difflib by itself finds no likely name for these
+        (["search", "--config", "c.toml"], {"c.toml": 'space = "mlp"\nTrials = 2\n'},
+         "('Trials': did you mean 'trials'?)"),
+        (["search", "--space", "mlp", "--space-option", "MAX_LAYERS=3"], {},
+         "('MAX_LAYERS': did you mean 'max_layers'?)"),
+        (["search", "--space", "mlp", "--strategy", "QIEA"], {},
+         "('QIEA': did you mean 'qiea'?)"),
     ],
 )  # fmt: skip
 def test_a_misspelt_key_is_named_with_the_likely_one(

@@ -9,6 +9,7 @@ is allowed), and each bound at the value just inside and just outside it.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
 import tomllib
@@ -465,3 +466,8 @@ def test_did_you_mean() -> None:
     # the cutoff is difflib's 0.75: 'sd' is 0.67 from 'seed', 'seeds' 0.89
     assert did_you_mean(["sd"], ["seed"]) == ""
     assert did_you_mean(["seeds"], ["seed"]) == " ('seeds': did you mean 'seed'?)"
+    # compared in lower case, offered as spelt: difflib alone is case-sensitive
+    assert difflib.get_close_matches("BATCH_SIZE", ["batch_size"], cutoff=0.75) == []
+    assert did_you_mean(["BATCH_SIZE", "Sed"], ["batch_size", "Seed"]) == (
+        " ('BATCH_SIZE': did you mean 'batch_size'?, 'Sed': did you mean 'Seed'?)"
+    )

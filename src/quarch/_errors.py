@@ -25,13 +25,22 @@ __all__ = [
 
 def did_you_mean(unknown: Any, names: Any) -> str:
     """`` ('trails': did you mean 'trials'?)`` for each of ``unknown`` that is close to
-    one of ``names`` (a typo), to add to the line that refuses them; ``""`` for none."""
+    one of ``names`` (a typo), to add to the line that refuses them; ``""`` for none.
+
+    Close is difflib's ratio of at least 0.75, compared in lower case: difflib alone is
+    case-sensitive, so ``BATCH_SIZE`` shares one character in ten with ``batch_size``
+    and no name would be offered for the commonest slip of all."""
     import difflib
 
-    pool = [str(n) for n in names]
-    guesses = [(str(k), difflib.get_close_matches(str(k), pool, n=1, cutoff=0.75)) for k in unknown]
-    meant = ", ".join(f"{k!r}: did you mean {g[0]!r}?" for k, g in guesses if g)
-    return f" ({meant})" if meant else ""
+    pool: dict[str, str] = {}  # lower case -> the name as it is spelt
+    for n in names:
+        pool.setdefault(str(n).lower(), str(n))
+    meant = []
+    for k in unknown:
+        close = difflib.get_close_matches(str(k).lower(), list(pool), n=1, cutoff=0.75)
+        if close:
+            meant.append(f"{str(k)!r}: did you mean {pool[close[0]]!r}?")
+    return f" ({', '.join(meant)})" if meant else ""
 
 
 class QuarchError(Exception):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from quarch._errors import ConfigError
+from quarch._errors import ConfigError, did_you_mean
 
 __all__ = ["PRUNERS", "SearchConfig", "mask_secrets", "misplaced_keys_hint", "strip_password"]
 
@@ -341,12 +341,9 @@ def _refuse_unknown_keys(data: dict[str, Any]) -> None:
     unknown = sorted(str(k) for k in set(data) - names)
     if not unknown:
         return
-    import difflib
-
-    guesses = {k: difflib.get_close_matches(k, names, n=1, cutoff=0.75) for k in unknown}
-    meant = ", ".join(f"{k!r}: did you mean {g[0]!r}?" for k, g in guesses.items() if g)
     raise ConfigError(
-        f"unknown config key(s) {unknown}{f' ({meant})' if meant else ''}; known: {sorted(names)}"
+        f"unknown config key(s) {unknown}{did_you_mean(unknown, sorted(names))}; "
+        f"known: {sorted(names)}"
     )
 
 
