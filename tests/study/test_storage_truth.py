@@ -74,12 +74,11 @@ def test_a_relative_sqlite_file_is_recorded_absolute(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert storage_spec("sqlite:///rel/s.db", 1) == f"sqlite:///{tmp_path}/rel/s.db"
-    # the driver and the query survive; the scheme's case is the user's
+    # the driver and the query survive
     assert (
         storage_spec("sqlite+pysqlite:///s.db?timeout=5", 1)
         == f"sqlite+pysqlite:///{tmp_path}/s.db?timeout=5"
     )
-    assert storage_spec("SQLite:///s.db", 1) == f"SQLite:///{tmp_path}/s.db"
     # absolute paths and SQLite URIs are left as given
     assert storage_spec("sqlite:////abs/s.db", 1) == "sqlite:////abs/s.db"
     uri = "sqlite:///file:s.db?uri=true"
@@ -88,6 +87,33 @@ def test_a_relative_sqlite_file_is_recorded_absolute(
     assert storage_spec("sqlite:///s.db?note=a://b", 1) == f"sqlite:///{tmp_path}/s.db?note=a://b"
     # not SQLite: untouched even when relative-looking
     assert storage_spec("mysql://u@h/rel", 1) == "mysql://u@h/rel"
+
+
+def test_a_scheme_in_capitals_is_recorded_as_sqlalchemy_can_open_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # RFC 3986: a scheme is case-insensitive; SQLAlchemy loads its dialect as written
+    with pytest.raises(sqlalchemy.exc.NoSuchModuleError):
+        sqlalchemy.create_engine(f"SQLite:///{tmp_path}/a.db")
+    monkeypatch.chdir(tmp_path)
+    assert storage_spec("SQLite:///s.db", 1) == f"sqlite:///{tmp_path}/s.db"
+    assert storage_spec("SQLITE+PySQLite:///s.db", 1) == f"sqlite+pysqlite:///{tmp_path}/s.db"
+    # the rest of the URL is the user's: a user name or a database name may have capitals
+    assert storage_spec("PostgreSQL+psycopg://Ann@Db/Q", 1) == "postgresql+psycopg://Ann@Db/Q"
+    # and what is recorded opens: a study is created and read back through it
+    spec = storage_spec("SQLite:///s.db", 1)
+    optuna.create_study(study_name="s", storage=make_storage(spec, tmp_path)).optimize(
+        lambda t: t.suggest_float("x", 0, 1), n_trials=1
+    )
+    assert len(load_study(spec, tmp_path, "s").trials) == 1
+    # the host check and the in-memory refusal read the scheme whatever its case
+    with pytest.raises(ConfigError) as e:
+        storage_spec("SQLite://x.db", 1)
+    assert str(e.value).startswith(
+        "storage 'SQLite://x.db' names a host, and SQLite has none: a file is sqlite:///NAME"
+    )
+    with pytest.raises(ConfigError, match="keeps the study in memory"):
+        storage_spec("SQLite:///:memory:", 1)
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,10 @@ HEARTBEAT_SECONDS = 5
 def storage_spec(storage: str | None, workers: int) -> str:
     """The storage a run uses, as recorded in ``run.json``.
 
-    ``"sqlite"`` and ``"journal"`` are files in the run folder; anything else is a URL.
+    ``"sqlite"`` and ``"journal"`` are files in the run folder; anything else is a URL,
+    recorded with its scheme in lower case: a scheme is case-insensitive (RFC 3986,
+    section 3.1), but SQLAlchemy looks its dialect up as written and cannot load
+    ``SQLite`` or ``PostgreSQL``.
     """
     if storage is None or storage in ("", "sqlite"):
         return "journal" if workers > 1 else "sqlite"
@@ -81,10 +84,12 @@ def _sqlite_file(url: str) -> str:
     """A SQLite URL with its file as an absolute path, as the run records it (a relative
     one opened only from the folder the search ran in); an in-memory one is refused,
     since the study would be gone when the search ends, and so is one with a host
-    (``sqlite://x.db``), which SQLAlchemy cannot open. Other URLs are unchanged."""
+    (``sqlite://x.db``), which SQLAlchemy cannot open. Every URL's scheme is lower-cased
+    (see :func:`storage_spec`); the rest of a URL that is not SQLite's is unchanged."""
     scheme, sep, rest = url.partition("://")
-    if scheme.split("+")[0].lower() != "sqlite":
-        return url
+    scheme = scheme.lower()
+    if scheme.split("+")[0] != "sqlite":
+        return scheme + sep + rest
     if rest[:1] not in ("", "/", "?"):  # SQLAlchemy refuses it too, with a long message
         raise ConfigError(
             f"storage {url!r} names a host, and SQLite has none: a file is {scheme}:///NAME "
@@ -99,7 +104,7 @@ def _sqlite_file(url: str) -> str:
             "the run folder) or name a file, sqlite:////abs/path/study.db"
         )
     if path.startswith("file:") or Path(path).is_absolute():
-        return url
+        return scheme + sep + rest
     return f"{scheme}{sep}/{Path(path).absolute()}{query}{params}"
 
 
