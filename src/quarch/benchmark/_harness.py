@@ -4,6 +4,7 @@ processes, with the energy the runs used."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -34,9 +35,21 @@ def _init_worker() -> None:
     """One thread per worker. Workers are forked (they inherit the loaded task), and
     Qiskit's Rust thread pool does not survive a fork: a task that transpiled in the
     parent (a custom task computing routed costs) would hang at the workers' first
-    transpile. Qiskit reads ``QISKIT_IN_PARALLEL`` at each call and then runs serially."""
+    transpile. With ``QISKIT_IN_PARALLEL`` set Qiskit runs serially; its answer is
+    cached per process (``functools.cache``), so the parent's is dropped, or a parent
+    that ran with ``QISKIT_PARALLEL=TRUE`` would have each worker start its own pool.
+
+    Signals are the parent's to handle: Ctrl-C reaches the whole process group, and a
+    worker taking it would print its own traceback; the parent ends the pool with
+    SIGTERM, which a worker would otherwise take as the Ctrl-C that the command line's
+    handler (inherited through the fork) makes of it, with a traceback again."""
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["QISKIT_IN_PARALLEL"] = "TRUE"
+    parallel = sys.modules.get("qiskit.utils.parallel")
+    if parallel is not None:
+        parallel.should_run_in_parallel.cache_clear()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
