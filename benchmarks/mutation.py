@@ -460,6 +460,12 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/study/_worker.py"],
         ["tests/study/test_worker_truth.py", "tests/study/test_result_records.py"],
     ),
+    "search-registry": (
+        ["src/quarch/search/__init__.py"],
+        ["tests/search/test_registry_truth.py", "tests/search/test_strategy_options.py",
+         "tests/search/test_strategy_listing.py", "tests/search/test_strategies.py::TestRegistry",
+         "tests/test_registries.py", "tests/test_registry_truth.py"],
+    ),
 }  # fmt: skip
 
 
