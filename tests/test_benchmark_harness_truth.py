@@ -740,6 +740,56 @@ def test_a_module_missing_outside_the_current_directory(
     )
 
 
+def test_the_current_directory_is_searched_for_the_task_module_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The current directory is added to ``sys.path`` only when the missing module is
+    the task's own (its first name, for a package), and then first, as ``python -m``
+    puts it; a module found elsewhere that lacks a dependency leaves ``sys.path`` alone."""
+    from quarch.benchmark import resolve_task
+
+    clean = [p for p in sys.path if p not in ("", str(tmp_path))]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "needs_dep_q.py").write_text("import not_installed_q\n")
+    (tmp_path / "pkg_here_q").mkdir()
+    (tmp_path / "pkg_here_q" / "__init__.py").write_text("")
+    (tmp_path / "pkg_here_q" / "tasks.py").write_text("def f(*, seed=0):\n    return seed + 1\n")
+    for m in ("needs_dep_q", "pkg_here_q", "pkg_here_q.tasks", "absent_here_q"):
+        sys.modules.pop(m, None)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [str(elsewhere), *clean])
+    with pytest.raises(ConfigError) as e:
+        resolve_task("needs_dep_q:f")
+    assert str(e.value) == (
+        "cannot import task module 'needs_dep_q': No module named 'not_installed_q'"
+    )
+    assert sys.path == [str(elsewhere), *clean]
+    # missing here too: the directory was searched, and the line names the module
+    with pytest.raises(ConfigError) as e:
+        resolve_task("absent_here_q:f")
+    assert (
+        str(e.value) == "cannot import task module 'absent_here_q': No module named 'absent_here_q'"
+    )
+    # a package beside you, named with its module
+    monkeypatch.setattr(sys, "path", list(clean))
+    assert resolve_task("pkg_here_q.tasks:f")(seed=1) == 2
+    assert sys.path == [str(tmp_path), *clean]
+    # the module is what comes before the first ':', the function all after it
+    with pytest.raises(ConfigError) as e:
+        resolve_task("pkg_here_q.tasks:f:g")
+    assert str(e.value) == "task module 'pkg_here_q.tasks' has no function 'f:g'"
+
+
+def test_a_task_is_built_for_run_seed_zero_by_default() -> None:
+    from quarch.benchmark import build_task
+    from quarch.benchmark._tasks import synthetic_qubo
+
+    opt = {s: synthetic_qubo(s)[2] for s in (0, 1)}
+    assert opt[0] != opt[1]  # the seed shows in the task
+    assert build_task("synthetic-qubo").optimum == opt[0]
+
+
 def test_synthetic_qubo_task_by_brute_force(tmp_path: Path) -> None:
     """The task's space, energies and optimum against b^T Q b over every one-hot code,
     computed here with plain loops."""
