@@ -466,6 +466,16 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/search/test_strategy_listing.py", "tests/search/test_strategies.py::TestRegistry",
          "tests/test_registries.py", "tests/test_registry_truth.py"],
     ),
+    "space-specs": (
+        ["src/quarch/spaces/__init__.py", "src/quarch/spaces/cnn/__init__.py",
+         "src/quarch/spaces/hqnn/__init__.py", "src/quarch/spaces/mlp/__init__.py",
+         "src/quarch/spaces/nb201/__init__.py"],
+        ["tests/spaces/test_specs_truth.py", "tests/test_registry_truth.py",
+         "tests/test_registries.py", "tests/spaces/test_used_params.py",
+         "tests/spaces/test_option_lists.py", "tests/spaces/hqnn/test_device.py::TestSpec",
+         "tests/spaces/hqnn/test_record_epochs.py::test_the_spec_refuses_bad_record_epochs",
+         "tests/test_cli_mistakes.py::test_search_mistake", "tests/spaces/test_contract.py"],
+    ),
 }  # fmt: skip
 
 
