@@ -458,7 +458,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "study-workers": (
         ["src/quarch/study/_worker.py"],
-        ["tests/study/test_worker_truth.py", "tests/study/test_result_records.py"],
+        ["tests/study/test_worker_truth.py", "tests/study/test_result_records.py",
+         "tests/test_interrupts_truth.py::test_a_signal_while_a_trial_is_asked_fails_that_trial_as_interrupted",
+         "tests/test_interrupts_truth.py::test_a_resumed_run_with_a_trial_nobody_owns_reaches_its_budget"],
     ),
     "search-registry": (
         ["src/quarch/search/__init__.py"],

@@ -60,6 +60,7 @@ __all__ = [
     "evaluate_trial",
     "fail_dead_trials",
     "finish",
+    "held_signals",
     "pruning_hook",
     "record_metrics",
     "skip",
@@ -159,18 +160,43 @@ def _fail(storage: BaseStorage, trial_id: int, reason: str) -> bool:
         return False
 
 
+#: The reason of a RUNNING trial that never got its owner recorded (its worker was
+#: killed between asking for it and recording itself).
+UNOWNED = "interrupted: its worker stopped before recording itself as the trial's owner"
+#: A trial's owner is recorded milliseconds after it is asked for; one without an owner
+#: for this long has none (a margin for clocks of machines sharing a database).
+UNOWNED_SECONDS = 60.0
+
+
+def _unowned_too_long(t: optuna.trial.FrozenTrial) -> bool:
+    import datetime as dt
+
+    start = t.datetime_start
+    if start is None:
+        return False
+    now = dt.datetime.now(start.tzinfo) if start.tzinfo is not None else dt.datetime.now()
+    return (now - start).total_seconds() > UNOWNED_SECONDS
+
+
 def fail_dead_trials(study: optuna.Study) -> int:
     """Fail running trials whose worker is gone; return how many.
 
-    A trial owned by a process on this host that no longer runs is failed at once; on
-    a storage with a heartbeat, trials whose heartbeat stopped are failed too.
+    A trial owned by a process on this host that no longer runs is failed at once, and
+    one that has had no owner for :data:`UNOWNED_SECONDS` (its worker was killed before
+    recording itself: without this a resumed run counted it as running and waited for
+    it forever); on a storage with a heartbeat, trials whose heartbeat stopped are
+    failed too.
     """
     storage = study._storage
     host = socket.gethostname()
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = t.system_attrs.get(OWNER)
-        if not owner or owner.rsplit(":", 1)[0] != host:
+        if not owner:
+            if _unowned_too_long(t):
+                n += _fail(storage, t._trial_id, UNOWNED)
+            continue
+        if owner.rsplit(":", 1)[0] != host:
             continue
         pid = int(owner.rsplit(":", 1)[1])
         if pid != os.getpid() and not _pid_alive(pid):
@@ -348,8 +374,48 @@ def skip(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     study.tell(trial, state=TrialState.PRUNED)
 
 
+@contextlib.contextmanager
+def held_signals() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM over a few storage writes that must not be cut in two,
+    then deliver what arrived meanwhile to the handlers they would have reached.
+
+    A Ctrl-C that landed between Optuna creating a trial and :func:`claim` recording
+    its owner left a RUNNING trial that nothing could fail (its owner unknown): the
+    resumed run then counted it as running forever and waited for it without end. The
+    signals are held by Python handlers (the main thread only, where handlers run),
+    which work with other threads (torch's, the heartbeat's) running.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        got.append(signum)
+
+    sigs = [signal.SIGINT, *([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])]
+    old = {s: signal.signal(s, hold) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        for signum in dict.fromkeys(got):  # each signal once, in the order they came
+            handler = old[signal.Signals(signum)]
+            if callable(handler):
+                handler(signum, None)  # Ctrl-C's KeyboardInterrupt, the CLI's SIGTERM
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)  # what it would have done: end the process
+
+
 def claim(study: optuna.Study) -> optuna.Trial:
-    """Ask a new trial and record this process as its owner."""
+    """Ask a new trial and record this process as its owner. A Ctrl-C or SIGTERM that
+    arrives meanwhile is delivered once the owner is recorded (:func:`held_signals`)."""
+    with held_signals():
+        return _claim(study)
+
+
+def _claim(study: optuna.Study) -> optuna.Trial:
     with warnings.catch_warnings():
         # quarch runs the heartbeat itself (see heartbeat()); Optuna's hint that it
         # belongs to Study.optimize does not apply
@@ -416,28 +482,36 @@ def work(
         if complete + len(running) >= trials:
             time.sleep(_POLL_SECONDS)  # others' trials may still fail and need redoing
             continue
-        trial = claim(study)
-        complete, running = _counts(study)
-        ahead = sum(n < trial.number for n in running)
-        if complete + ahead >= trials:
-            finish(study, trial, None, "surplus: other workers reached the budget first")
-            continue
+        pending: optuna.Trial | None = None  # the trial a Ctrl-C fails as interrupted
         try:
+            with held_signals():  # delivered once the trial is ours to fail (nested in
+                trial = pending = claim(study)  # claim's own, they pass out to this one)
+            complete, running = _counts(study)
+            ahead = sum(n < trial.number for n in running)
+            if complete + ahead >= trials:
+                with held_signals():
+                    finish(study, trial, None, "surplus: other workers reached the budget first")
+                    pending = None  # told: a Ctrl-C delivered now has no trial to fail
+                continue
             with _heartbeat(study, trial):
                 values, reason = evaluate_trial(
                     trial, space, evaluator, objective, run_seed, trial_timeout
                 )
         except KeyboardInterrupt:
-            finish(study, trial, None, INTERRUPTED)
+            if pending is not None:
+                with held_signals():  # a second Ctrl-C does not leave it RUNNING
+                    finish(study, pending, None, INTERRUPTED)
             raise
         except optuna.TrialPruned as e:
-            prune(study, trial, str(e))
+            with held_signals():
+                prune(study, trial, str(e))
             failures = skips = 0
             if on_trial is not None:
                 on_trial(study._storage.get_trial(trial._trial_id))
             continue
         except OverBudget as e:
-            skip(study, trial, str(e))
+            with held_signals():
+                skip(study, trial, str(e))
             skips += 1
             if skips >= MAX_CONSECUTIVE_SKIPS:
                 raise RunError(
@@ -449,7 +523,8 @@ def work(
                 on_trial(study._storage.get_trial(trial._trial_id))
             continue
         skips = 0
-        finish(study, trial, values, reason)
+        with held_signals():  # told whole: a Ctrl-C now stops the run after this trial
+            finish(study, trial, values, reason)
         if reason is not None:
             failures += 1
             if failures >= MAX_CONSECUTIVE_FAILURES:
