@@ -68,6 +68,9 @@ def test_a_stopped_benchmark_with_workers_says_one_line(
     proc = subprocess.Popen(
         argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True,
+        # Ctrl-C as a terminal's: a test run started in the background (`&`) ignores it,
+        # and a child would inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120

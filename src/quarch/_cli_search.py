@@ -127,7 +127,14 @@ def search_command(
     if report:
         from quarch.report import write_report
 
-        summary["report"] = str(write_report(result.run_dir).html)
+        try:
+            summary["report"] = str(write_report(result.run_dir).html)
+        except KeyboardInterrupt:  # the search itself is done: say so, and how to finish
+            raise _Interrupted(
+                f"interrupted while writing the report; the search ended with {result.done} "
+                f"of {result.config.trials} trials done; write the report with "
+                f"`quarch report {result.run_dir}`"
+            ) from None
     if json_out:
         sys.stdout.write(json.dumps(summary) + "\n")
     else:

@@ -475,15 +475,77 @@ def _termination_as_interrupt() -> Iterator[list[int]]:
         signal.signal(signal.SIGTERM, old)
 
 
+def _end_children() -> None:
+    """End the worker processes an interrupted command left running. A second Ctrl-C
+    while ``search --workers N`` stopped its workers cut the stopping short: one still
+    starting up (it ignores Ctrl-C until it can fail a trial cleanly) lived on, and
+    Python's exit waited for it while it ran the rest of the budget, then the line said
+    the run was interrupted. Ended here, its trial (if it had one) is failed when the
+    run is resumed, as any dead worker's is."""
+    import multiprocessing
+
+    children = multiprocessing.active_children()
+    if not children:
+        return
+    main_thread = threading.current_thread() is threading.main_thread()
+    # one more Ctrl-C (or SIGTERM) here would end this with a traceback, children alive
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in _STOPS} if main_thread else {}
+    try:
+        for p in children:
+            p.terminate()
+        for p in children:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=5)
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+_STOPS = (signal.SIGINT, signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``quarch`` command; returns the exit code."""
     with _escape_unprintable(), _warnings_as_lines(), _termination_as_interrupt() as terminated:
         code = _main(argv)
+        if code == 130:  # no worker of an interrupted command lives on
+            _end_children()
     return 128 + signal.SIGTERM if terminated and code == 130 else code
+
+
+def _interrupts_not_lost() -> None:
+    """Deliver again a Ctrl-C that Python had to drop. A KeyboardInterrupt raised in a
+    weakref callback (an import's lock, a ``WeakKeyDictionary`` tidying up) cannot
+    propagate: Python reports it as unraisable and goes on, and
+    :func:`quiet_interrupted_imports` drops even that report. Ctrl-C was then lost:
+    ``quarch train`` stopped at the wrong moment trained to the end and exited 0. Each
+    such interrupt is raised again in the main thread at its next chance, where the
+    command's handlers turn it into the one line and exit code 130."""
+    quiet = sys.unraisablehook
+    if getattr(quiet, "quarch_redelivers", False):  # installed already (main() run again)
+        return
+
+    def hook(info: Any) -> None:
+        quiet(info)
+        if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+            import _thread
+
+            # as if Ctrl-C came again once this hook has returned: raised here, in the
+            # hook, it would be dropped in turn
+            again = threading.Timer(0.02, _thread.interrupt_main)
+            again.daemon = True  # never holds up the exit
+            again.start()
+
+    hook.quarch_quiet = True  # type: ignore[attr-defined]  # quiet_interrupted_imports'
+    hook.quarch_redelivers = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
 
 
 def _main(argv: list[str] | None) -> int:
     quiet_interrupted_imports()  # Ctrl-C's report is the one line below
+    _interrupts_not_lost()
     args = list(sys.argv[1:] if argv is None else argv)
     # --debug is read anywhere on the line (before '--'), after a subcommand too
     cut = args.index("--") if "--" in args else len(args)

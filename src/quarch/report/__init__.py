@@ -24,6 +24,7 @@ import base64
 import html
 import io
 import json
+import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,6 +252,10 @@ def _all_trials(result: SearchResult, used: Any) -> str:
     return _table(head, rows, wrap=len(head) - 1)
 
 
+#: The page while it is written; renamed to ``index.html`` when whole.
+_PART = "index.html.part"
+
+
 def write_report(
     run_dir: str | Path, *, out_dir: str | Path | None = None, winners: int = 5
 ) -> Report:
@@ -267,8 +272,16 @@ def write_report(
     """
     run_obj = Run.open(run_dir)
     out = check_folder(out_dir if out_dir is not None else run_obj.report_dir, "report folder")
+    created = not out.exists()
     with writing(out, "report folder"):
-        return _write(run_obj, out, winners)
+        try:
+            return _write(run_obj, out, winners)
+        except BaseException:  # Ctrl-C or an error: no half-written folder is left
+            if created:
+                shutil.rmtree(out, ignore_errors=True)
+            else:
+                (out / _PART).unlink(missing_ok=True)
+            raise
 
 
 def _write(run_obj: Run, out: Path, winners: int) -> Report:
@@ -377,5 +390,7 @@ def _write(run_obj: Run, out: Path, winners: int) -> Report:
         + f"<script>{_SCRIPT}</script></body></html>"
     )
     path = out / "index.html"
-    path.write_text(page)
+    part = out / _PART  # a report stopped while writing keeps its old page
+    part.write_text(page)
+    part.replace(path)
     return Report(path, images)
