@@ -891,7 +891,7 @@ class _Energy:
 
 def _fake_codecarbon(monkeypatch: pytest.MonkeyPatch, fail: str) -> list[Any]:
     """A ``codecarbon`` module whose tracker records what it is asked, and fails in
-    ``fail`` ("", "init" or "start")."""
+    ``fail`` ("", "init", "start" or "stop")."""
     made: list[Any] = []
 
     class OfflineEmissionsTracker:
@@ -910,6 +910,8 @@ def _fake_codecarbon(monkeypatch: pytest.MonkeyPatch, fail: str) -> list[Any]:
 
         def stop(self) -> None:
             self.calls.append("stop")
+            if fail == "stop":
+                raise RuntimeError("meter gone")
 
     module = types.ModuleType("codecarbon")
     module.OfflineEmissionsTracker = OfflineEmissionsTracker  # type: ignore[attr-defined]
@@ -917,7 +919,7 @@ def _fake_codecarbon(monkeypatch: pytest.MonkeyPatch, fail: str) -> list[Any]:
     return made
 
 
-@pytest.mark.parametrize("fail", ["", "init", "start"])
+@pytest.mark.parametrize("fail", ["", "init", "start", "stop"])
 def test_codecarbon_measures_sequential_runs_or_falls_back(
     toy: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail: str
 ) -> None:
@@ -935,7 +937,34 @@ def test_codecarbon_measures_sequential_runs_or_falls_back(
         assert r.energy_method == "CodeCarbon (measured)"
         assert r.energy_j == {"random": pytest.approx(9.0), "local": pytest.approx(9.0)}
     else:
-        assert len(made) == (fail == "start")
+        assert len(made) == (fail in ("start", "stop"))
+        if fail == "stop":  # measured, but the meter could not say: the runs are not redone
+            assert made[0].calls == ["start", "stop"]
         assert r.energy_method == "CPU time x 10 W (no CodeCarbon meter)"
         assert r.energy_j == {"random": 2 * 3 * 3.0 * 10.0, "local": 2 * 3 * 3.0 * 10.0}
     assert [x["strategy"] for x in r.rows] == ["random", "random", "local", "local"]
+    assert len(toy.SEEN) == 2 * 2 * 3  # each run once: 2 strategies x 2 seeds x 3 trials
+
+
+@pytest.mark.parametrize("error", [RuntimeError("a bug in a run"), KeyboardInterrupt()])
+def test_a_run_that_raises_under_codecarbon_is_not_run_again(
+    toy: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> None:
+    """The error (or Ctrl-C) goes on up once the tracker is stopped; the strategy's
+    runs are not done a second time as if the meter had failed."""
+    made = _fake_codecarbon(monkeypatch, "")
+    from quarch.benchmark import _harness
+
+    calls: list[Any] = []
+
+    def broken(job: Any) -> dict[str, Any]:
+        calls.append(job)
+        raise error
+
+    monkeypatch.setattr(_harness, "_run_job", broken)
+    with pytest.raises(type(error)):
+        run_benchmark(task="costly_truth:toy", strategies=["random", "local"], seeds=2,
+                      trials=3, out=str(tmp_path / "out"), progress=False)  # fmt: skip
+    assert len(calls) == 1
+    assert made[0].calls == ["start", "stop"]
+    assert not (tmp_path / "out").exists()

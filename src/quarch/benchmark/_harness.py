@@ -77,16 +77,34 @@ class _Meter:
         return f"CPU time x {CPU_WATTS:g} W (no CodeCarbon meter)"
 
     def measure(self, fn: Callable[[], list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], float]:
+        """``fn``'s rows and the joules they took. The runs are done once: an error in
+        them, or Ctrl-C, stops the tracker and goes on up (a fallback that caught it
+        ran every run of the strategy a second time); only the tracker's own failure
+        to start or to stop falls back to CPU time."""
         if self.tracker is not None:
             try:
                 self.tracker.start()
-                rows = fn()
-                self.tracker.stop()
-                return rows, float(self.tracker._total_energy.kWh) * 3.6e6
-            except Exception:
+            except Exception:  # no readable meter after all
                 self.tracker = None
-        rows = fn()
-        return rows, sum(r["cpu_seconds"] for r in rows) * CPU_WATTS
+        if self.tracker is None:
+            rows = fn()
+            return rows, sum(r["cpu_seconds"] for r in rows) * CPU_WATTS
+        try:
+            rows = fn()
+        finally:
+            joules = self._stop()
+        if joules is None:
+            return rows, sum(r["cpu_seconds"] for r in rows) * CPU_WATTS
+        return rows, joules
+
+    def _stop(self) -> float | None:
+        """Stop the tracker; the joules it measured, or ``None`` when it cannot say."""
+        try:
+            self.tracker.stop()
+            return float(self.tracker._total_energy.kWh) * 3.6e6
+        except Exception:
+            self.tracker = None
+            return None
 
 
 def _as_list(value: str | Sequence[str]) -> list[str]:
