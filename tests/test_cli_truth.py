@@ -302,10 +302,16 @@ def test_an_interrupt_says_how_far_the_run_got(
     done = len(_trials_in_db(DEFAULT_RUN))
     monkeypatch.setattr(quarch.study, "run_search", _raising(KeyboardInterrupt()))
     monkeypatch.setattr(quarch.study, "resume_search", _raising(KeyboardInterrupt()))
-    want = (f"interrupted with {done} of 2 trials done; continue with `quarch search --resume "
-            f"{DEFAULT_RUN}`")  # fmt: skip
+    assert done == 2  # the whole budget: nothing is left for a resume
+    want = (f"interrupted with all 2 trials done; nothing is left to run; see them with "
+            f"`quarch trials {DEFAULT_RUN}`")  # fmt: skip
     _refused(capsys, ["search", "--space", "mlp", "--overwrite"], want, 130)
     _refused(capsys, ["search", "--resume", str(DEFAULT_RUN)], want, 130)
+    # with trials left, the line says how many and how to go on
+    monkeypatch.setattr(quarch.study, "resume_search", _raising(KeyboardInterrupt()))
+    want = (f"interrupted with 2 of 5 trials done; continue with `quarch search --resume "
+            f"{DEFAULT_RUN} --trials 5`")  # fmt: skip
+    _refused(capsys, ["search", "--resume", str(DEFAULT_RUN), "--trials", "5"], want, 130)
     _refused(capsys, ["search", "--space", "mlp", "--dataset", "wine"],
              "interrupted before the run started; nothing was written", 130)  # fmt: skip
     _refused(capsys, ["search", "--space", "no-such-space"],

@@ -100,7 +100,7 @@ def search_command(
                 cfg = dataclasses.replace(cfg, storage=storage_)
             _print_dry_run(check_search(cfg, resume=True), json_out)
             return
-        with _interrupt_hint(run_dir):
+        with _interrupt_hint(run_dir, trials=trials_):
             result = resume_search(
                 resume, trials=trials_, timeout=timeout_, progress=progress, overrides=given
             )
@@ -174,16 +174,21 @@ def _print_dry_run(config: SearchConfig, json_out: bool) -> None:
 
 
 @contextlib.contextmanager
-def _interrupt_hint(run_dir: Path | None, config: SearchConfig | None = None) -> Iterator[None]:
+def _interrupt_hint(
+    run_dir: Path | None, config: SearchConfig | None = None, trials: int | None = None
+) -> Iterator[None]:
     """Turn Ctrl-C during a search into one line saying how far the run got and how to
-    continue it (typer alone would turn it into a bare exit status)."""
+    continue it (typer alone would turn it into a bare exit status). ``trials``: the
+    budget a resume asked for, which the run folder may not hold yet."""
     try:
         yield
     except KeyboardInterrupt:
-        raise _Interrupted(_interrupted_line(run_dir, config)) from None
+        raise _Interrupted(_interrupted_line(run_dir, config, trials)) from None
 
 
-def _interrupted_line(run_dir: Path | None, config: SearchConfig | None) -> str:
+def _interrupted_line(
+    run_dir: Path | None, config: SearchConfig | None, trials: int | None = None
+) -> str:
     from quarch.study import Run
 
     if run_dir is None and config is not None:
@@ -195,9 +200,16 @@ def _interrupted_line(run_dir: Path | None, config: SearchConfig | None) -> str:
         res = Run.open(run_dir).result()
     except QuarchError:
         return f"interrupted; continue with `quarch search --resume {run_dir}`"
+    target = res.config.trials if trials is None else trials
+    if res.done >= target:  # stopped after its last trial: nothing to resume
+        return (
+            f"interrupted with all {target} trials done; nothing is left to run; "
+            f"see them with `quarch trials {run_dir}`"
+        )
+    more = "" if trials is None or trials == res.config.trials else f" --trials {trials}"
     return (
-        f"interrupted with {res.done} of {res.config.trials} trials done; continue with "
-        f"`quarch search --resume {run_dir}`"
+        f"interrupted with {res.done} of {target} trials done; continue with "
+        f"`quarch search --resume {run_dir}{more}`"
     )
 
 
