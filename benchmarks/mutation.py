@@ -478,6 +478,13 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/spaces/hqnn/test_record_epochs.py::test_the_spec_refuses_bad_record_epochs",
          "tests/test_cli_mistakes.py::test_search_mistake", "tests/spaces/test_contract.py"],
     ),
+    "testing-kit": (
+        ["src/quarch/testing/__init__.py", "src/quarch/testing/aer.py",
+         "src/quarch/testing/evaluator_checks.py", "src/quarch/testing/evaluators.py",
+         "src/quarch/testing/strategies.py"],
+        ["tests/test_testing_kit_truth.py",
+         "tests/cost/test_device_costs.py::TestNoiseAgainstAer"],
+    ),
 }  # fmt: skip
 
 

@@ -23,6 +23,10 @@ __all__ = ["aer_expvals", "aer_noise_model", "bound_device_circuits"]
 @functools.lru_cache(maxsize=8)
 def aer_noise_model(device: str) -> Any:
     """``NoiseModel.from_backend`` of a calibrated target's fake backend (cached)."""
+    return _noise_model(device)
+
+
+def _noise_model(device: str) -> Any:
     from qiskit_aer.noise import NoiseModel
 
     from quarch.cost.devices import get_calibration

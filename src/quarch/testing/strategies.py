@@ -119,9 +119,59 @@ def _make(name: str, seed: int = 0, weighted: bool = False) -> Any:
     return make_sampler(name, seed=seed, space=contract_space(), objective=obj)
 
 
-def _sequence_json(name: str, seed: int) -> str:
-    """Entry point of the subprocess check: the parameter sequence as JSON."""
+def _sequence_json(name: str, seed: int, where: tuple[str, str, str] | None = None) -> str:
+    """Entry point of the subprocess check: the parameter sequence as JSON.
+
+    ``where`` (module, file, qualified name) locates the strategy's factory when the
+    fresh process has not registered ``name`` (a plug-in registered by a test module or
+    by a package that ``quarch`` does not import); it is loaded and registered first.
+    """
+    from quarch.search import STRATEGIES
+
+    if where is not None and name not in STRATEGIES:
+        factory = _load_factory(*where)  # importing its module may register it
+        if name not in STRATEGIES:
+            STRATEGIES.add(name, factory, "the strategy under test")
     return json.dumps(param_sequence(run_contract_study(_make(name, seed))))
+
+
+def _factory_location(name: str) -> tuple[str, str, str] | None:
+    """Where strategy ``name``'s factory is defined: its module, the module's file and
+    its qualified name (``None`` for one without a file or a name, or in ``__main__``)."""
+    from quarch.search import STRATEGIES
+
+    factory = STRATEGIES.get(name)
+    module = sys.modules.get(getattr(factory, "__module__", None) or "")
+    file = getattr(module, "__file__", None)
+    qualname = getattr(factory, "__qualname__", None)  # a partial has none
+    if module is None or file is None or qualname is None or module.__name__ == "__main__":
+        return None
+    return module.__name__, file, qualname
+
+
+def _load_factory(module: str, file: str, qualname: str) -> Any:
+    """The object ``qualname`` of ``module``, imported, or read from ``file`` when the
+    module cannot be imported by name (pytest imports test modules by path)."""
+    import importlib
+    import importlib.util
+
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        spec = importlib.util.spec_from_file_location(module, file)
+        assert spec is not None and spec.loader is not None, f"cannot load {file}"
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[module] = mod
+        spec.loader.exec_module(mod)
+    obj: Any = mod
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise LookupError(
+                f"strategy factory {qualname} is not a module-level name of {module}: a fresh "
+                "process cannot find it (define the factory at the top of its module)"
+            )
+    return obj
 
 
 _RDB: list[Any] = []
@@ -148,12 +198,11 @@ def _shared_rdb(which: int) -> Any:
 def _is_stateless(sampler: Any) -> bool:
     """Whether the sampler keeps all its state in storage (quarch's own samplers do;
     Optuna's, and quarch's thin subclasses of them, keep a random state in the object)."""
-    for cls in type(sampler).__mro__:
-        if cls is optuna.samplers.BaseSampler:
-            return True
-        if not cls.__module__.startswith("quarch."):
-            return False
-    return True
+    mro = type(sampler).__mro__
+    if optuna.samplers.BaseSampler not in mro:
+        return False
+    below = mro[: mro.index(optuna.samplers.BaseSampler)]
+    return all(cls.__module__.startswith("quarch.") for cls in below)
 
 
 class StrategyTestCase:
@@ -168,6 +217,10 @@ class StrategyTestCase:
 
         class TestStrategies(StrategyTestCase):
             pass
+
+    A plug-in registered by the test module itself (or by a package quarch does not
+    import) is found by the fresh process of the subprocess check through its factory,
+    which must then be a module-level name of a module with a file.
     """
 
     def _assert_valid(self, study: Any, n: int) -> None:
@@ -195,12 +248,16 @@ class StrategyTestCase:
     def test_deterministic_in_subprocess(self, strategy: str) -> None:
         here = param_sequence(run_contract_study(_make(strategy, seed=5)))
         code = (
+            # this process's import path after the fresh one's own (where a test module's
+            # helpers may be found), so that the installed quarch is the one imported
+            f"import sys; sys.path.extend(p for p in {sys.path!r} if p not in sys.path); "
             "from quarch.testing.strategies import _sequence_json; "
-            f"print(_sequence_json({strategy!r}, 5))"
+            f"print(_sequence_json({strategy!r}, 5, {_factory_location(strategy)!r}))"
         )
         proc = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
         )
+        assert proc.returncode == 0, f"the fresh process failed:\n{proc.stderr[-3000:]}"
         there = json.loads(proc.stdout.strip().splitlines()[-1])
         assert there == json.loads(json.dumps(here))
 
