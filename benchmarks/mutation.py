@@ -485,6 +485,20 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/test_testing_kit_truth.py",
          "tests/cost/test_device_costs.py::TestNoiseAgainstAer"],
     ),
+    # test_parallel.py's tests that spawn workers through the CLI stay out: under mutmut a
+    # spawned child re-runs mutmut's own script (test_parallel_truth's `spawnable` avoids it)
+    "study-parallel": (
+        ["src/quarch/study/_parallel.py", "src/quarch/study/_ray.py"],
+        ["tests/study/test_parallel_truth.py",
+         "tests/study/test_parallel.py::test_ray_and_workers_conflict",
+         "tests/study/test_parallel.py::test_an_unreachable_ray_address_is_one_line_before_the_data",
+         "tests/study/test_parallel.py::test_ray_that_cannot_start_leaves_no_run_folder",
+         "tests/study/test_parallel.py::test_ray_missing_is_refused_before_the_data",
+         "tests/test_cli_mistakes.py::test_more_workers_than_cores_run_with_one_warning",
+         "tests/test_cli_mistakes.py::test_workers_beyond_the_work_are_not_started",
+         "tests/study/test_pruning.py::test_spawned_workers_use_the_runs_pruner",
+         "tests/study/test_loop_truth.py::test_a_qubo_search_never_proposes_a_cell_known_to_break_a_budget"],
+    ),
 }  # fmt: skip
 
 

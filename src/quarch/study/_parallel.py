@@ -56,9 +56,18 @@ def _worker_main(
     from quarch._errors import QuarchError, quiet_interrupted_imports
 
     quiet_interrupted_imports()
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _interrupt_once)
     with contextlib.suppress(KeyboardInterrupt, QuarchError):
         _work_here(spec, run_dir, config, space, evaluator, threads)
+
+
+def _interrupt_once(signum: int, frame: Any) -> None:
+    """A spawned worker's SIGINT handler: Ctrl-C once, then SIGINT ignored. The parent
+    sends SIGINT again every 0.3 s until the worker ends (:func:`_stop`); a second one
+    that arrived while the worker failed its trial as interrupted left the trial
+    RUNNING, failed later as "worker process N died during this trial"."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _work_here(
