@@ -281,6 +281,65 @@ class Accuracy(Costly):
         return {"val_accuracy": 1.0 - m["val_error"]}
 
 
+class Ties(Costly):
+    def evaluate(self, arch, *, seed):
+        m = super().evaluate(arch, seed=seed)
+        # val_error ignores b but on (5, 2), the cell of least error, whose latency_ms
+        # (known only after training) is 0.5 over its budget of 1
+        gold = (arch["a"], arch["b"]) == (5, 2)
+        return {"val_error": tie_error(arch), "latency_ms": 1.5 if gold else 0.25,
+                "train_seconds": m["train_seconds"]}
+
+
+def tie_error(arch):  # ties but for (5, 2), a little better than the rest of a = 5
+    return (arch["a"] - 5) ** 2 / 100 - (0.001 if (arch["a"], arch["b"]) == (5, 2) else 0.0)
+
+
+def toy_ties(*, seed=0, budgets=()):  # the judge tells apart cells of equal val_error
+    return Task(
+        name="ties", space=SPACE, evaluator=Ties(),
+        objective=task_objective(budgets, {"val_error": 0.0, "latency_ms": 0.0}), judge=judge,
+        maximize=False, optimum=1.0, target=1.0, score_name="distance",
+    )
+
+
+class Late(Costly):
+    def evaluate(self, arch, *, seed):
+        m = super().evaluate(arch, seed=seed)
+        return {"val_error": m["val_error"], "latency_ms": 2.0 if arch["a"] == 0 else 0.0,
+                "train_seconds": m["train_seconds"]}
+
+
+def toy_late(*, seed=0, budgets=()):  # a = 0 breaks latency_ms <= 1, known after training
+    return Task(
+        name="late", space=SPACE, evaluator=Late(),
+        objective=task_objective(budgets, {"val_error": 0.0, "latency_ms": 0.0}), judge=judge,
+        maximize=False, optimum=1.0, target=1.0, score_name="distance",
+    )
+
+
+WIDE = Space([Choice("a", list(range(100)))], name="wide")
+
+
+class Wide:
+    fingerprint = ""
+
+    def cheap_metrics(self, arch):
+        return {"params": float(arch["a"])}
+
+    def evaluate(self, arch, *, seed):
+        return {"val_error": arch["a"] / 100, "params": float(arch["a"])}
+
+
+def toy_one(*, seed=0, budgets=()):  # of 100 cells only a = 0 meets params <= 0
+    return Task(
+        name="one", space=WIDE, evaluator=Wide(),
+        objective=task_objective(budgets, {"val_error": 0.0, "params": 0.0}),
+        judge=lambda a: 1.0 + a["a"], maximize=False, optimum=1.0, target=0.5,
+        score_name="distance",
+    )
+
+
 def toy_accuracy(*, seed=0):  # an objective to maximise, judged by a score to maximise
     return Task(
         name="accuracy", space=SPACE, evaluator=Accuracy(),
@@ -414,6 +473,167 @@ def test_seeds_give_identical_runs(toy: types.ModuleType, studies: list[Any]) ->
     params = [[t.params for t in s.trials] for s in studies]
     assert same[0] == same[1] and params[0] == params[1]
     assert params[0] != params[2]
+
+
+def test_a_tie_keeps_the_first_pick_and_a_budget_is_broken_by_less_than_one(
+    toy: types.ModuleType, studies: list[Any]
+) -> None:
+    """The pick changes only on a strictly better loss: the grid's cells of equal
+    val_error differ in their judged score, so the first one found is the one judged.
+    A budget broken by 0.5 (latency_ms 1.5 against <= 1, known after training) makes
+    the cell of least error infeasible: it is never the pick."""
+    toy.FAIL_B.clear()
+    row = run_one("costly_truth:toy_ties", "grid", 0, 64, None, ("latency_ms<=1",))
+    (study,) = studies
+    seen = [a for a, _ in toy.SEEN]
+    assert len(seen) == 64 and not any(t.state.name == "PRUNED" for t in study.trials)
+    best: dict[str, Any] | None = None
+    curve: list[float] = []
+    for a in seen:
+        feasible = (a["a"], a["b"]) != (5, 2)
+        if feasible and (best is None or toy.tie_error(a) < toy.tie_error(best)):
+            best = a
+        curve.append(_judge(best) if best is not None else math.nan)
+    assert best is not None and best["a"] == 5 and best["b"] != 2
+    assert sum(a["a"] == 5 and a["b"] != 2 for a in seen) == 7  # the ties
+    np.testing.assert_allclose(row["curve"], curve)
+    assert row["picked"] == f"a={best['a']},b={best['b']}"
+    assert row["score"] == _judge(best) > 1.0  # the ground truth (5, 2) broke the budget
+
+
+def test_a_pick_found_at_the_last_query_after_an_infeasible_first_one(
+    toy: types.ModuleType, studies: list[Any]
+) -> None:
+    """The first query breaks a budget known only after training (no pick yet), and
+    the last one improves the pick: the score, regret and label are the last query's.
+    The seed is the first that shows both, found from the stored trials."""
+    toy.FAIL_B.clear()
+    for seed in range(400):
+        toy.SEEN.clear()
+        row = run_one("costly_truth:toy_late", "random", seed, 4, None, ("latency_ms<=1",))
+        seen = [a for a, _ in toy.SEEN]
+        best, curve = None, []
+        for a in seen:
+            if a["a"] != 0 and (best is None or _judge(a) < _judge(best)):
+                best = a
+            curve.append(_judge(best) if best is not None else math.nan)
+        if seen[0]["a"] == 0 and best is seen[-1] and curve[-2] != curve[-1]:
+            break
+    else:
+        pytest.fail("no seed of 400 has an infeasible first query and a better last one")
+    assert best is not None
+    np.testing.assert_allclose(row["curve"], curve, equal_nan=True)
+    assert math.isnan(row["curve"][0])
+    assert row["score"] == _judge(best) and row["regret"] == _judge(best) - 1.0
+    assert row["picked"] == f"a={best['a']},b={best['b']}"
+
+
+def test_a_run_stopped_short_keeps_its_last_pick(toy: types.ModuleType, studies: list[Any]) -> None:
+    """Of 100 cells only a = 0 meets the budget: the grid finds it once in its first 100
+    asks, the run stops there (50 asks per query) with 1 query of 2, and its curve holds
+    that pick to the end."""
+    row = run_one("costly_truth:toy_one", "grid", 0, 2, None, ("params<=0",))
+    (study,) = studies
+    assert len(study.trials) == MAX_ASKS_PER_QUERY * 2 == 100
+    assert sorted(t.params["a"] for t in study.trials) == list(range(100))
+    assert row["queries"] == 1 and row["skipped"] == 99
+    assert row["curve"] == [1.0, 1.0] and row["score"] == 1.0 and row["picked"] == "a=0"
+
+
+def test_times_on_a_clock_that_does_not_start_at_zero(
+    toy: types.ModuleType, studies: list[Any]
+) -> None:
+    """Durations are differences of the clock's readings, whatever it read at the start."""
+    toy.FAIL_B.clear()
+    toy.CLOCK.update(perf=5000.0, cpu=70.0)
+    row = run_one("costly_truth:toy", "random", 1, 4, None, ())
+    assert row["seconds"] == 4 * 1 + 4 * 100  # no budget: no cheap check
+    assert row["cpu_seconds"] == 4 * 3.0
+
+
+def test_a_skipped_trial_records_the_budget_it_breaks(
+    toy: types.ModuleType, studies: list[Any]
+) -> None:
+    from quarch.study._worker import SKIP_REASON, OverBudget, check_before_training
+
+    run_one("costly_truth:toy", "random", 2, 6, None, ("params<=3",))
+    (study,) = studies
+    skipped = [t for t in study.trials if t.state.name == "PRUNED"]
+    assert skipped and all(t.params["a"] > 3 for t in skipped)
+    objective = toy.toy(budgets=("params<=3",)).objective
+    for t in skipped:  # the line check_before_training gives for that architecture
+        with pytest.raises(OverBudget) as e:
+            check_before_training(_FakeTrial(), t.params, toy.Costly(), objective)
+        assert t.user_attrs[SKIP_REASON] == str(e.value) != ""
+
+
+class _FakeTrial:
+    """What ``check_before_training`` writes on a trial, kept and forgotten."""
+
+    def __init__(self) -> None:
+        self.user_attrs: dict[str, Any] = {}
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self.user_attrs[key] = value
+
+    def set_constraint(self, key: str, value: float) -> None:
+        pass
+
+
+def test_workers_pool_start_method_size_and_energy_per_strategy(
+    toy: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool is forked where the platform can fork, spawned where it cannot, and has
+    no more processes than jobs; each strategy's energy is its own rows' CPU time."""
+    import multiprocessing
+
+    real = multiprocessing.get_context
+    asked: list[tuple[Any, Any]] = []
+
+    class Recording:
+        def __init__(self, method: Any) -> None:
+            self.method = method
+
+        def Pool(self, *args: Any, **kw: Any) -> Any:  # multiprocessing's name
+            processes = args[0] if args else kw.pop("processes", None)
+            asked.append((self.method, processes))
+            return real("fork").Pool(processes, *args[1:], **kw)  # the toy is inherited
+
+    monkeypatch.setattr(multiprocessing, "get_context", Recording)
+    toy.FAIL_B.clear()
+    names = ["random", "local", "evolution"]
+    r = run_benchmark(task="costly_truth:toy", strategies=names, seeds=1, trials=3,
+                      out=str(tmp_path / "a"), progress=False, workers=8, first_seed=4)  # fmt: skip
+    assert asked == [("fork", 3)]  # 3 jobs: 3 processes, not 8
+    assert [row["seed"] for row in r.rows] == [4, 4, 4] and r.first_seed == 4
+    for s in names:
+        assert r.energy_j[s] == sum(x["cpu_seconds"] for x in r.rows if x["strategy"] == s) * 10
+        assert r.energy_j[s] == 3 * 3.0 * 10.0
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn", "forkserver"])
+    run_benchmark(task="costly_truth:toy", strategies=names[:2], seeds=2, trials=2,
+                  out=str(tmp_path / "b"), progress=False, workers=3)  # fmt: skip
+    assert asked[1:] == [("spawn", 3)]
+
+
+def test_a_benchmark_folder_that_cannot_be_written_is_named(
+    toy: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from quarch.benchmark._result import BenchmarkResult
+
+    out = tmp_path / "out"
+
+    def full(self: Any, folder: Any, *args: Any, **kw: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device", str(Path(folder) / "results.csv"))
+
+    monkeypatch.setattr(BenchmarkResult, "write", full)
+    with pytest.raises(OutputError) as e:
+        run_benchmark(task="costly_truth:toy", strategies=["random"], seeds=1, trials=2,
+                      out=str(out), progress=False)  # fmt: skip
+    assert (
+        str(e.value) == f"cannot write the benchmark folder {str(out)!r}: No space left on device"
+    )
 
 
 def test_harness_energy_warning_order_and_default_folder(
