@@ -267,12 +267,16 @@ def judge(a):  # one plus the evaluator's error: the optimum is 1
     return 1.0 + ((a["a"] - 5) ** 2 + (a["b"] - 2) ** 2) / 100
 
 
-def toy(*, seed=0, budgets=()):
+def judged(name, evaluator, budgets, metrics, target=1.05):  # a task judged by judge()
     return Task(
-        name="costly", space=SPACE, evaluator=Costly(),
-        objective=task_objective(budgets, {"val_error": 0.0, "params": 0.0}), judge=judge,
-        maximize=False, optimum=1.0, target=1.05, score_name="distance",
+        name=name, space=SPACE, evaluator=evaluator,
+        objective=task_objective(budgets, dict.fromkeys(metrics, 0.0)), judge=judge,
+        maximize=False, optimum=1.0, target=target, score_name="distance",
     )
+
+
+def toy(*, seed=0, budgets=()):
+    return judged("costly", Costly(), budgets, ("val_error", "params"))
 
 
 class Accuracy(Costly):
@@ -296,11 +300,7 @@ def tie_error(arch):  # ties but for (5, 2), a little better than the rest of a 
 
 
 def toy_ties(*, seed=0, budgets=()):  # the judge tells apart cells of equal val_error
-    return Task(
-        name="ties", space=SPACE, evaluator=Ties(),
-        objective=task_objective(budgets, {"val_error": 0.0, "latency_ms": 0.0}), judge=judge,
-        maximize=False, optimum=1.0, target=1.0, score_name="distance",
-    )
+    return judged("ties", Ties(), budgets, ("val_error", "latency_ms"), target=1.0)
 
 
 class Late(Costly):
@@ -311,11 +311,7 @@ class Late(Costly):
 
 
 def toy_late(*, seed=0, budgets=()):  # a = 0 breaks latency_ms <= 1, known after training
-    return Task(
-        name="late", space=SPACE, evaluator=Late(),
-        objective=task_objective(budgets, {"val_error": 0.0, "latency_ms": 0.0}), judge=judge,
-        maximize=False, optimum=1.0, target=1.0, score_name="distance",
-    )
+    return judged("late", Late(), budgets, ("val_error", "latency_ms"), target=1.0)
 
 
 WIDE = Space([Choice("a", list(range(100)))], name="wide")
