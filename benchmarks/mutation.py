@@ -430,6 +430,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_benchmark.py::TestUserTask::test_factory_must_return_a_task",
          "tests/test_benchmark.py::TestSkippedBeforeTraining",
          "tests/test_benchmark_costs.py::test_training_time_to_target_is_the_sum_over_the_queries_before_it",
+         # what a forked worker is given, called in the test process where mutmut sees it
+         "tests/test_benchmark_interrupt.py::test_a_worker_set_up_in_this_process",
          "tests/spaces/test_option_lists.py"],
     ),
     "evaluators": (

@@ -1151,7 +1151,8 @@ def test_codecarbon_measures_sequential_runs_or_falls_back(
                               "log_level": "error"}  # fmt: skip
         assert tracker.calls == ["start", "stop", "start", "stop"]
         assert r.energy_method == "CodeCarbon (measured)"
-        assert r.energy_j == {"random": pytest.approx(9.0), "local": pytest.approx(9.0)}
+        joules = pytest.approx(2.5e-6 * 3.6e6, rel=1e-12)  # kWh x 3.6e6
+        assert r.energy_j == {"random": joules, "local": joules}
     else:
         assert len(made) == (fail in ("start", "stop"))
         if fail == "stop":  # measured, but the meter could not say: the runs are not redone
@@ -1160,6 +1161,10 @@ def test_codecarbon_measures_sequential_runs_or_falls_back(
         assert r.energy_j == {"random": 2 * 3 * 3.0 * 10.0, "local": 2 * 3 * 3.0 * 10.0}
     assert [x["strategy"] for x in r.rows] == ["random", "random", "local", "local"]
     assert len(toy.SEEN) == 2 * 2 * 3  # each run once: 2 strategies x 2 seeds x 3 trials
+    if fail == "stop":  # one strategy alone: its label too says what measured it
+        one = run_benchmark(task="costly_truth:toy", strategies=["random"], seeds=1, trials=2,
+                            out=str(tmp_path / "one"), progress=False)  # fmt: skip
+        assert one.energy_method == "CPU time x 10 W (no CodeCarbon meter)"
 
 
 @pytest.mark.parametrize("error", [RuntimeError("a bug in a run"), KeyboardInterrupt()])

@@ -106,6 +106,7 @@ def qiskit_parallel(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     monkeypatch.setenv("QISKIT_PARALLEL", "TRUE")
     monkeypatch.setenv("QISKIT_NUM_PROCS", "2")
     monkeypatch.delenv("QISKIT_IN_PARALLEL", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")  # restored after, as the two above
     parallel.should_run_in_parallel.cache_clear()
     yield parallel.should_run_in_parallel
     parallel.should_run_in_parallel.cache_clear()
@@ -142,3 +143,28 @@ def test_a_forked_worker_asks_qiskit_again(qiskit_parallel: object) -> None:
     assert [a[0] for a in answers] == [False, False]
     # Ctrl-C is the parent's; the pool's SIGTERM ends a worker without a handler
     assert all(a[1] is signal.SIG_IGN and a[2] is signal.SIG_DFL for a in answers)
+
+
+def test_a_worker_set_up_in_this_process(qiskit_parallel: object) -> None:
+    """What ``_init_worker`` gives a worker, checked where mutation testing sees it:
+    one thread (torch and OpenMP), Qiskit's own answer serial, Ctrl-C ignored and
+    SIGTERM back to the default."""
+    import torch
+
+    ask = qiskit_parallel
+    threads = torch.get_num_threads()
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, _as_interrupt)
+    torch.set_num_threads(2)
+    try:
+        assert ask() is True  # type: ignore[operator]
+        _init_worker()
+        assert os.environ["OMP_NUM_THREADS"] == "1"
+        assert ask() is False  # type: ignore[operator]
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        assert torch.get_num_threads() == 1
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        torch.set_num_threads(threads)
