@@ -679,6 +679,23 @@ def test_ctrl_c_fails_the_running_trial_as_interrupted() -> None:
     assert t.state == TrialState.FAIL and t.user_attrs[FAIL_REASON] == INTERRUPTED
 
 
+def test_ctrl_c_before_a_trial_is_claimed_goes_on_up_with_nothing_to_fail(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Ctrl-C that ends the claim itself (no trial handed back) is the Ctrl-C the
+    caller sees: no trial of this worker is there to fail."""
+    study = _study()
+
+    def interrupted(study: optuna.Study) -> optuna.Trial:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_worker, "claim", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        work(study, space=SPACE, evaluator=ArithmeticEvaluator(), trials=3, run_seed=0,
+             objective=Objective(["val_error"]))  # fmt: skip
+    assert study.trials == []
+
+
 @pytest.mark.parametrize("outcome", [TrialState.COMPLETE, TrialState.FAIL])
 def test_a_worker_waits_for_others_running_trials_and_redoes_failed_ones(
     outcome: TrialState,

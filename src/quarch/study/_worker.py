@@ -169,13 +169,14 @@ UNOWNED_SECONDS = 60.0
 
 
 def _unowned_too_long(t: optuna.trial.FrozenTrial) -> bool:
+    """Whether trial ``t`` started more than :data:`UNOWNED_SECONDS` ago. Optuna records
+    ``datetime_start`` as a naive local time (``datetime.now()``) in every storage."""
     import datetime as dt
 
     start = t.datetime_start
     if start is None:
         return False
-    now = dt.datetime.now(start.tzinfo) if start.tzinfo is not None else dt.datetime.now()
-    return (now - start).total_seconds() > UNOWNED_SECONDS
+    return (dt.datetime.now() - start).total_seconds() > UNOWNED_SECONDS
 
 
 def fail_dead_trials(study: optuna.Study) -> int:
