@@ -767,6 +767,39 @@ def test_a_trial_asked_in_a_race_past_the_budget_is_failed_as_surplus(
     assert t[2].user_attrs == {FAIL_REASON: "surplus: other workers reached the budget first"}
 
 
+def test_ctrl_c_while_a_surplus_trial_is_told_stops_with_that_trial_told_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As above, with a Ctrl-C arriving while the surplus trial is told: it is held
+    until the trial is told, then stops the worker; the told trial is not failed again."""
+    study = _study()
+    real_claim, real_finish = _worker.claim, _worker.finish
+
+    def racing_claim(s: optuna.Study) -> optuna.Trial:
+        other = s.ask()  # another worker's, a lower number, running in a live process
+        s._storage.set_trial_system_attr(other._trial_id, OWNER, f"{socket.gethostname()}:1")
+        return real_claim(s)
+
+    def finish_then_ctrl_c(s: optuna.Study, trial: Any, *args: Any) -> None:
+        if args[-1].startswith("surplus"):
+            signal.raise_signal(signal.SIGINT)  # the terminal's Ctrl-C, held meanwhile
+        real_finish(s, trial, *args)
+
+    monkeypatch.setattr(_worker, "claim", racing_claim)
+    monkeypatch.setattr(_worker, "finish", finish_then_ctrl_c)
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            work(study, space=SPACE, evaluator=ArithmeticEvaluator(), trials=1, run_seed=0,
+                 objective=Objective(["val_error"]))  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, old)
+    other, mine = study.trials
+    assert other.state == TrialState.RUNNING
+    assert mine.state == TrialState.FAIL
+    assert mine.user_attrs == {FAIL_REASON: "surplus: other workers reached the budget first"}
+
+
 def test_the_trial_time_limit_reaches_each_trial(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_worker, "MAX_CONSECUTIVE_FAILURES", 1)
     with pytest.raises(RunError) as e:
