@@ -129,6 +129,15 @@ def test_a_resumed_run_with_a_trial_nobody_owns_reaches_its_budget(tmp_path: Pat
     fresh = study.ask()
     assert fail_dead_trials(study) == 0
     assert study.get_trials()[fresh.number].state == TrialState.RUNNING
+    # two more lost ones past the limit: both failed and counted, the fresh one kept
+    for lost in (study.ask(), study.ask()):
+        _age(db, lost._trial_id, UNOWNED_SECONDS + 5)
+    assert fail_dead_trials(study) == 2
+    assert [t.state for t in study.get_trials()[-3:]] == [
+        TrialState.RUNNING,
+        TrialState.FAIL,
+        TrialState.FAIL,
+    ]
 
 
 # A search whose spawned worker is still starting (it ignores Ctrl-C until it can fail
