@@ -559,7 +559,7 @@ def test_a_skipped_trial_records_the_budget_it_breaks(
     objective = toy.toy(budgets=("params<=3",)).objective
     for t in skipped:  # the line check_before_training gives for that architecture
         with pytest.raises(OverBudget) as e:
-            check_before_training(_FakeTrial(), t.params, toy.Costly(), objective)
+            check_before_training(_FakeTrial(), t.params, toy.Costly(), objective)  # type: ignore[arg-type]
         assert t.user_attrs[SKIP_REASON] == str(e.value) != ""
 
 
