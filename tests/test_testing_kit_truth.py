@@ -937,6 +937,21 @@ def test_evaluator_case_builds_what_its_spec_resolves(
 # -- quarch.testing.aer --------------------------------------------------------------------
 
 
+def _on_quito(embedding: str) -> tuple[Any, Any]:
+    """A 3-qubit hybrid circuit with ``embedding`` and its routing onto ibm-quito's
+    qubits 1, 3 and 4."""
+    from quarch.cost.routing import route
+    from quarch.spaces.hqnn.model import build_circuit
+
+    arch = {
+        "embedding": embedding, "qubits": 3, "layers": 1, "rotation_0": "rot",
+        "entanglement_0": "ring", "entangler": "crz", "reupload": False, "measurement": "zz",
+        "frontend": "linear", "head": "linear", "lr": 0.01,
+    }  # fmt: skip
+    circ = build_circuit(arch)
+    return circ, route(circ, "ibm-quito", layout=1)
+
+
 def test_aer_expvals_are_aers_sampled_parities() -> None:
     """The exact expectations with readout error equal Aer's own sampled measurements
     (readout errors applied by Aer to each shot) within 5 standard errors."""
@@ -948,17 +963,9 @@ def test_aer_expvals_are_aers_sampled_parities() -> None:
     from qiskit_aer.noise.device.models import basic_device_readout_errors
 
     from quarch.cost.devices import get_calibration
-    from quarch.cost.routing import route
-    from quarch.spaces.hqnn.model import build_circuit
     from quarch.testing.aer import aer_expvals, aer_noise_model, bound_device_circuits
 
-    arch = {
-        "embedding": "angle-y", "qubits": 3, "layers": 1, "rotation_0": "rot",
-        "entanglement_0": "ring", "entangler": "crz", "reupload": False, "measurement": "zz",
-        "frontend": "linear", "head": "linear", "lr": 0.01,
-    }  # fmt: skip
-    circ = build_circuit(arch)
-    routed = route(circ, "ibm-quito", layout=1)
+    circ, routed = _on_quito("angle-y")
     assert routed.region == (1, 3, 4)  # local wire i is device qubit region[i]
     rng = np.random.default_rng(1)
     w = rng.uniform(-3, 3, circ.n_weights)
@@ -1119,17 +1126,9 @@ def test_bound_device_circuits_take_integer_features() -> None:
     """Features are read as floats, so integer features (counts, pixels) bind as their
     float values, also through an amplitude embedding's angle map."""
     pytest.importorskip("qiskit_ibm_runtime")
-    from quarch.cost.routing import route
-    from quarch.spaces.hqnn.model import build_circuit
     from quarch.testing.aer import bound_device_circuits
 
-    arch = {
-        "embedding": "amplitude", "qubits": 3, "layers": 1, "rotation_0": "rot",
-        "entanglement_0": "ring", "entangler": "crz", "reupload": False, "measurement": "zz",
-        "frontend": "linear", "head": "linear", "lr": 0.01,
-    }  # fmt: skip
-    circ = build_circuit(arch)
-    routed = route(circ, "ibm-quito", layout=1)
+    circ, routed = _on_quito("amplitude")
     w = np.random.default_rng(0).uniform(-3, 3, circ.n_weights)
     counts = np.array([[1, 2, 0, 1, 3, 0, 1, 1], [0, 0, 4, 1, 0, 2, 2, 1]])
     ints = bound_device_circuits(routed, w, counts)
