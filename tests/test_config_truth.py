@@ -185,44 +185,34 @@ def test_a_missing_or_folder_or_unknown_file(tmp_path: Path) -> None:
         )
 
 
+def _both(path: Path, text: str, parse: Any, error: type[Exception]) -> tuple[str, str]:
+    """The parser's own error on ``text``, and quarch's line for a file holding it."""
+    path.write_text(text)
+    with pytest.raises(error) as lib:
+        parse(text)
+    with pytest.raises(ConfigError) as e:
+        SearchConfig.read_file(path)
+    return str(lib.value), str(e.value)
+
+
 def test_parse_errors_say_where_in_one_line(tmp_path: Path) -> None:
     """Each format's own parse error, on one line; JSON in a .toml file is named."""
     path = tmp_path / "c.toml"
-    path.write_text('space = "mlp"\ntrials = \n')
-    with pytest.raises(tomllib.TOMLDecodeError) as te:
-        tomllib.loads(path.read_text())
-    with pytest.raises(ConfigError) as e:
-        SearchConfig.read_file(path)
-    assert str(e.value) == f"cannot parse config file {str(path)!r}: {te.value}"
+    lib, line = _both(path, 'space = "mlp"\ntrials = \n', tomllib.loads, tomllib.TOMLDecodeError)
+    assert line == f"cannot parse config file {str(path)!r}: {lib}"
     # JSON written into a .toml file
-    text = '{\n  "space": "mlp"\n}\n'
-    path.write_text("  " + text)
-    with pytest.raises(tomllib.TOMLDecodeError) as te:
-        tomllib.loads(path.read_text())
-    with pytest.raises(ConfigError) as e:
-        SearchConfig.read_file(path)
-    assert str(e.value) == (
-        f"cannot parse config file {str(path)!r}: {te.value} (it looks like JSON: name the "
-        "file .json)"
+    lib, line = _both(path, '  {\n  "space": "mlp"\n}\n', tomllib.loads, tomllib.TOMLDecodeError)
+    assert line == (
+        f"cannot parse config file {str(path)!r}: {lib} (it looks like JSON: name the file .json)"
     )
     # a multi-line parse error (YAML's) is one line
     ypath = tmp_path / "c.yaml"
-    ypath.write_text("space: [mlp\n")
-    with pytest.raises(yaml.YAMLError) as ye:
-        yaml.safe_load(ypath.read_text())
-    with pytest.raises(ConfigError) as e:
-        SearchConfig.read_file(ypath)
-    assert "\n" in str(ye.value)
-    assert str(e.value) == (
-        f"cannot parse config file {str(ypath)!r}: {' '.join(str(ye.value).split())}"
-    )
+    lib, line = _both(ypath, "space: [mlp\n", yaml.safe_load, yaml.YAMLError)
+    assert "\n" in lib
+    assert line == f"cannot parse config file {str(ypath)!r}: {' '.join(lib.split())}"
     jpath = tmp_path / "c.json"
-    jpath.write_text('{"space": }')
-    with pytest.raises(json.JSONDecodeError) as je:
-        json.loads(jpath.read_text())
-    with pytest.raises(ConfigError) as e:
-        SearchConfig.read_file(jpath)
-    assert str(e.value) == f"cannot parse config file {str(jpath)!r}: {je.value}"
+    lib, line = _both(jpath, '{"space": }', json.loads, json.JSONDecodeError)
+    assert line == f"cannot parse config file {str(jpath)!r}: {lib}"
     bpath = tmp_path / "b.yaml"
     bpath.write_bytes(b"space: \xff\n")
     with pytest.raises(ConfigError) as e:

@@ -81,18 +81,30 @@ class RunExistsError(RunError):
 
 
 def quiet_interrupted_imports() -> None:
-    """Drop Python's "Exception ignored in ..." report of a Ctrl-C that lands inside
-    an import's lock callback (``importlib._bootstrap._get_module_lock.<locals>.cb``).
-    Such a KeyboardInterrupt cannot propagate (it is raised in a weakref callback), so
-    Python prints it with a traceback to stderr, beside the one line the CLI prints
-    for Ctrl-C; a search importing torch in a worker when the terminal's SIGINT
-    arrives did that. Every other unraisable exception is reported as before."""
+    """Deliver again, without Python's report, a Ctrl-C that Python had to drop.
+
+    A KeyboardInterrupt raised in a weakref callback (an import's lock callback,
+    ``importlib._bootstrap._get_module_lock.<locals>.cb``; a ``WeakKeyDictionary``
+    tidying up) cannot propagate: Python prints "Exception ignored in ..." with a
+    traceback beside the one line the CLI prints for Ctrl-C, and goes on, so the Ctrl-C
+    was lost (``quarch train`` stopped at the wrong moment trained to the end and
+    exited 0). The report is dropped and the interrupt raised again in the main thread
+    at its next chance (raised in the hook, it would be dropped in turn), where the
+    command's handlers make it the one line and exit code 130; where SIGINT is ignored
+    (a spawned worker still starting, or one that took its Ctrl-C) nothing happens.
+    Every other unraisable exception is reported as before."""
     default = sys.unraisablehook
     if getattr(default, "quarch_quiet", False):  # installed already (main() run again)
         return
 
     def hook(info: Any) -> None:
         if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+            import _thread
+            import threading
+
+            again = threading.Timer(0.02, _thread.interrupt_main)
+            again.daemon = True  # never holds up the exit
+            again.start()
             return
         default(info)
 

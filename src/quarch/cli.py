@@ -515,37 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     return 128 + signal.SIGTERM if terminated and code == 130 else code
 
 
-def _interrupts_not_lost() -> None:
-    """Deliver again a Ctrl-C that Python had to drop. A KeyboardInterrupt raised in a
-    weakref callback (an import's lock, a ``WeakKeyDictionary`` tidying up) cannot
-    propagate: Python reports it as unraisable and goes on, and
-    :func:`quiet_interrupted_imports` drops even that report. Ctrl-C was then lost:
-    ``quarch train`` stopped at the wrong moment trained to the end and exited 0. Each
-    such interrupt is raised again in the main thread at its next chance, where the
-    command's handlers turn it into the one line and exit code 130."""
-    quiet = sys.unraisablehook
-    if getattr(quiet, "quarch_redelivers", False):  # installed already (main() run again)
-        return
-
-    def hook(info: Any) -> None:
-        quiet(info)
-        if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
-            import _thread
-
-            # as if Ctrl-C came again once this hook has returned: raised here, in the
-            # hook, it would be dropped in turn
-            again = threading.Timer(0.02, _thread.interrupt_main)
-            again.daemon = True  # never holds up the exit
-            again.start()
-
-    hook.quarch_quiet = True  # type: ignore[attr-defined]  # quiet_interrupted_imports'
-    hook.quarch_redelivers = True  # type: ignore[attr-defined]
-    sys.unraisablehook = hook
-
-
 def _main(argv: list[str] | None) -> int:
-    quiet_interrupted_imports()  # Ctrl-C's report is the one line below
-    _interrupts_not_lost()
+    quiet_interrupted_imports()  # Ctrl-C's report is the one line below, never lost
     args = list(sys.argv[1:] if argv is None else argv)
     # --debug is read anywhere on the line (before '--'), after a subcommand too
     cut = args.index("--") if "--" in args else len(args)
