@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import statistics
 from pathlib import Path
 from types import SimpleNamespace
@@ -223,8 +224,13 @@ def test_export_refusals_come_before_the_run_is_opened(fake: Any, tmp_path: Path
             export_trial(tmp_path, TRIAL, out=tmp_path / "m.x", **kw)
         assert _line(e) == line
     (tmp_path / "afile").write_text("")
-    with pytest.raises(OutputError, match="export file"):
-        export_trial(tmp_path, TRIAL, "torch", tmp_path / "afile" / "m.pt")
+    out = tmp_path / "afile" / "m.pt"
+    with pytest.raises(OutputError) as no_file:
+        export_trial(tmp_path, TRIAL, "torch", out)
+    assert _line(no_file) == (
+        f"cannot write the export file {str(out)!r}: folder {str(out.parent)!r} is a file, "
+        "not a folder"
+    )
     assert fake.opened == []
 
 
@@ -264,8 +270,13 @@ def test_train_refusals_come_before_any_training(fake: Any, tmp_path: Path) -> N
     assert fake.opened == []
     run = fake(ev)
     run.train_dir.write_text("a file where the folder goes")
-    with pytest.raises(OutputError, match="result file"):
+    with pytest.raises(OutputError) as no_file:
         train_trial(tmp_path, TRIAL)
+    saved = run.train_dir / f"trial_{TRIAL}.json"
+    assert _line(no_file) == (
+        f"cannot write the result file {str(saved)!r}: folder {str(run.train_dir)!r} is a "
+        "file, not a folder"
+    )
     assert ev.calls == []
     run.train_dir.unlink()
     assert train_trial(tmp_path, TRIAL, seeds=1, epochs=1).seeds == [SEED]  # the smallest
@@ -280,6 +291,7 @@ def test_train_seeds_metrics_and_the_saved_summary(fake: Any, tmp_path: Path) ->
     ev = _EvAblation(_Net, _data())
     run = fake(ev)
     tr = train_trial(tmp_path / "r", TRIAL, seeds=3, epochs=2, device="meta")
+    assert fake.opened == [tmp_path / "r"]
     assert run.built == [{"standalone": True, "epochs": 2, "device": "meta"}]
     seeds = [SEED, trial_seed(SEED, 1), trial_seed(SEED, 2)]
     assert tr.seeds == seeds
@@ -337,6 +349,7 @@ def test_train_result_summary() -> None:
         "test_accuracy": {"values": [40.0], "mean": 40.0, "std": None},
     }
     assert TrainResult._ms([]) == {}
+    assert TrainResult._ms([1.0, 4.0]) == {"mean": 2.5, "std": math.sqrt(4.5)}  # two: a spread
 
 
 class _Bar:
@@ -413,6 +426,7 @@ def test_progress_bar_counts_every_epoch_of_every_training(
     assert _Bar.made[0].tasks == [("x", 1, "")]
     _Bar.made.clear()
     train_trial(tmp_path, TRIAL, seeds=1, progress=False)
+    train_trial(tmp_path, TRIAL, seeds=1)  # no bar by default
     assert _Bar.made == []
     # without an ablation: one training per seed; an evaluator naming no epochs: 1
     fake(_EvAblation(_Hybrid, _data()))
@@ -500,6 +514,31 @@ def test_torch_export_loads_saved_weights_unless_epochs_are_given(
     again = export_trial(tmp_path, TRIAL, "torch", tmp_path / "e.pt", epochs=2)
     assert again.checks["weights"] == "retrained"
     assert ev.calls == [("fit", {"width": 6}, SEED, 2)]
+
+
+def test_export_evaluator_gets_the_epochs_and_device_asked_for(fake: Any, tmp_path: Path) -> None:
+    ev = _Ev(_Net, _data())
+    run = fake(ev, saved=_Net(99).state_dict())
+    res = export_trial(tmp_path / "r", TRIAL, "torch", tmp_path / "m.pt", epochs=1, device="meta")
+    assert fake.opened == [tmp_path / "r"]
+    assert run.built == [{"standalone": True, "epochs": 1, "device": "meta"}]
+    # one epoch is a training of its own: the saved weights are not what it asks for
+    assert ev.calls == [("fit", {"width": 6}, SEED, 1)]
+    assert res.checks["weights"] == "retrained"
+
+
+def test_export_writes_the_model_from_the_cpu(fake: Any, tmp_path: Path) -> None:
+    """A network trained on another device is moved to the CPU before it is written."""
+    moved: list[str] = []
+
+    class Elsewhere(_Net):  # stands in for a network trained on a GPU
+        def to(self, *args: Any, **kw: Any) -> Any:
+            moved.append(str(args[0] if args else kw.get("device")))
+            return super().to(*args, **kw)
+
+    fake(_Ev(Elsewhere, _data()))
+    export_trial(tmp_path, TRIAL, "torch", tmp_path / "m.pt", device="meta")
+    assert moved == ["cpu"]
 
 
 # -- export: ONNX ---------------------------------------------------------------------------

@@ -410,11 +410,9 @@ def export_trial(
             _, layer = layers[0]
             circuit, weights = layer.plan.circuit, layer.weights.detach().cpu()
             if fmt == "qasm":
-                inputs = _layer_inputs(model, layer, ev, sample)
-                bound = (
-                    circuit.bind(weights=weights, inputs=inputs)
-                    if circuit.n_inputs
-                    else circuit.bind(weights=weights)
+                # a circuit without inputs: its layer sees no features, and none are bound
+                bound = circuit.bind(
+                    weights=weights, inputs=_layer_inputs(model, layer, ev, sample)
                 )
                 path.write_text(
                     f"// quarch run {Path(run_dir).name}, trial {trial}: trained weights bound;\n"

@@ -105,7 +105,8 @@ def test_to_onnx_is_the_eval_float_graph_with_named_dynamic_io(net: _Net) -> Non
     assert inp.name == "x" and out.name == "logits"
     dims = [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim]
     assert dims == ["batch", *SHAPE]
-    assert out.type.tensor_type.shape.dim[0].dim_param == "batch"
+    out_dims = [d.dim_param or d.dim_value for d in out.type.tensor_type.shape.dim]
+    assert out_dims == ["batch", 5]  # the batch axis only: one logit per class
     assert {o.domain: o.version for o in model.opset_import}[""] == qonnx.OPSET == 17
     ops = {n.op_type for n in model.graph.node}
     assert "BatchNormalization" not in ops  # folded into the convolution (eval mode)
@@ -412,6 +413,29 @@ def test_fold_names_an_unnamed_gate_by_its_output_and_folds_every_gate() -> None
     assert fold_hard_sigmoid(model) == 2
     _sorted(model)
     assert [n.name for n in model.graph.node if n.op_type == "Clip"] == ["h_clip", "out_clip"]
+    np.testing.assert_allclose(_run(model, {"x": X})[0], want, atol=1e-6)
+
+
+def test_a_gate_left_alone_does_not_stop_the_gates_after_it() -> None:
+    model = _graph(
+        [
+            helper.make_node("Relu", ["x"], ["r"], name="relu"),
+            helper.make_node("HardSigmoid", ["r"], ["h"], name="kept"),  # not after a conv
+            helper.make_node("Conv", ["h", "w", "b"], ["y"], name="conv"),
+            helper.make_node("HardSigmoid", ["y"], ["out"], name="gate"),
+        ],
+        {"w": W, "b": B},
+        {"x": [2, 2, 5, 5]},
+        ["out"],
+    )
+    want = _run(model, {"x": X})[0]
+    assert fold_hard_sigmoid(model) == 1
+    assert [(n.op_type, n.name) for n in model.graph.node] == [
+        ("Relu", "relu"),
+        ("HardSigmoid", "kept"),
+        ("Conv", "conv"),
+        ("Clip", "gate_clip"),
+    ]
     np.testing.assert_allclose(_run(model, {"x": X})[0], want, atol=1e-6)
 
 
