@@ -251,6 +251,16 @@ class TestRefusals:
         [
             ("mnsit", f"unknown data set 'mnsit'; known: {KNOWN} ('mnsit': did you mean 'mnist'?)"),
             ("cifar10", f"unknown data set 'cifar10'; known: {KNOWN}"),
+            # trimmed for the suggestion, named as typed (difflib alone: ratio 6/11)
+            (
+                "  irs  ",
+                f"unknown data set '  irs  '; known: {KNOWN} ('irs': did you mean 'iris'?)",
+            ),
+            (
+                "Fashion_Mnst",
+                f"unknown data set 'Fashion_Mnst'; known: {KNOWN} "
+                "('Fashion_Mnst': did you mean 'fashion-mnist'?)",
+            ),
         ],
     )
     def test_unknown_names(self, name: str, message: str) -> None:
@@ -262,9 +272,10 @@ class TestRefusals:
         assert load_dataset("  Breast_Cancer ", max_train=50).name == "breast-cancer"
 
     def test_a_name_that_is_not_a_string(self) -> None:
-        with pytest.raises(TypeError) as info:
-            load_dataset(None)  # type: ignore[arg-type]
-        assert str(info.value) == "name must be a str; got NoneType"
+        for name, kind in ((None, "NoneType"), (3, "int")):
+            with pytest.raises(TypeError) as info:
+                load_dataset(name)  # type: ignore[arg-type]
+            assert str(info.value) == f"name must be a str; got {kind}"
 
 
 class TestDataFolder:

@@ -639,3 +639,75 @@ def test_hqnn_any_spelling_of_a_data_set_searches_and_trains_as_its_name() -> No
     )
     other = SearchConfig(space="hqnn", dataset="Iris", space_options={"dataset": "wine"})
     assert spec.resolve(other).space_options == {"dataset": "wine"}  # refused by the check
+
+
+def test_every_spelling_of_a_data_set_is_saved_as_its_registered_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every spelling ``load_dataset`` reads gives one run: the default ``resolve`` saves
+    the registered name (``--dataset Iris`` made ``runs/mlp-Iris-...`` beside
+    ``runs/mlp-iris-...``, two runs of one data set); a run saved under the typed name
+    still resumes; names that are no :mod:`quarch.data` set are left as given."""
+    from quarch._errors import RunExistsError
+    from quarch.data import list_datasets, load_dataset
+    from quarch.study import check_search, resume_config, run_search, stored_config
+
+    registered = {d.name for d in list_datasets()}
+    for given in ("Iris", "IRIS", "Breast_Cancer", " wine "):
+        want = load_dataset(given).name  # the reader's own answer
+        assert want in registered
+        for space in ("mlp", "hqnn"):
+            assert check_search(SearchConfig(space=space, dataset=given)).dataset == want
+    cnn = get_spec("cnn")
+    typed = dataclasses.replace(_cnn(device_profile="local-cpu"), dataset="Digits")
+    assert cnn.resolve(typed) == cnn.resolve(_cnn(device_profile="local-cpu"))
+    assert cnn.resolve(typed).budgets  # the profile's budgets are kept as well
+    for kept in (SearchConfig(space="nb201", dataset="cifar10"),
+                 SearchConfig(space="nb201", dataset="Iris"),  # its tables are its own
+                 SearchConfig(space="nb201", dataset="cifar-10"),  # refused later
+                 SearchConfig(space="nb201", dataset=None),
+                 SearchConfig(space="mlp", dataset="irs"),  # refused later, as typed
+                 SearchConfig(space="mlp", dataset=None)):  # fmt: skip
+        assert get_spec(kept.space).resolve(kept) is kept
+    nb201 = get_spec("nb201")
+    for given, table in ((" CIFAR100", "cifar100"), ("nb201-Cifar10", "cifar10")):
+        typed = SearchConfig(space="nb201", dataset=given, data_dir=str(DATA))
+        assert nb201.resolve(typed) == dataclasses.replace(typed, dataset=table)
+        if NB201.is_dir():  # the table the run reads is the one named
+            assert check_search(typed).dataset == table
+
+    class ToySpec(SpaceSpec):  # a user's space inherits the default
+        name = "toy-data-name"
+        dataset_aware = True
+
+        def space(self, **options: Any) -> Space:
+            return Space([Choice("w", [1, 2])], name=self.name)
+
+        def make_evaluator(self, space: Space, config: SearchConfig, *,
+                           weights_dir: Path | None = None) -> Any:  # fmt: skip
+            raise NotImplementedError
+
+    toy = ToySpec().resolve(
+        SearchConfig(space="toy-data-name", dataset="Wine", space_options={"dataset": "Wine"})
+    )
+    assert (toy.dataset, toy.space_options) == ("wine", {"dataset": "wine"})
+
+    monkeypatch.chdir(tmp_path)
+    cfg = SearchConfig(space="mlp", dataset="Iris", trials=1, epochs=1, seed=0)
+    res = run_search(cfg, progress=False)
+    assert res.config.dataset == "iris"
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["mlp-iris-random-s0"]
+    assert stored_config(cfg) == res.config  # said without a check or the data
+    default = SearchConfig(space="hqnn", dataset=None)
+    assert stored_config(default).run_dir == Path("runs/hqnn-iris-random-s0")
+    assert check_search(default).run_dir == Path("runs/hqnn-iris-random-s0")
+    with pytest.raises(RunExistsError):  # the same run, whatever the spelling
+        run_search(dataclasses.replace(cfg, dataset="IRIS"), progress=False)
+
+    # a run saved before names were resolved (as typed) resumes with this code
+    with monkeypatch.context() as m:
+        m.setattr(SpaceSpec, "resolve", lambda self, config: config)
+        old = run_search(dataclasses.replace(cfg, out="typed"), progress=False)
+    assert old.config.dataset == "Iris"
+    again = run_search(resume_config("typed", trials=2), resume=True, progress=False)
+    assert (again.done, again.config.dataset) == (2, "iris")

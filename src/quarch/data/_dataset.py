@@ -176,15 +176,30 @@ _REGISTRY: dict[str, _Spec] = {
 }
 
 
+def registered_name(name: str) -> str | None:
+    """The registry key of ``name`` given in any case, with dashes or underscores (as
+    :func:`load_dataset` reads it), or ``None`` when no data set is registered so.
+
+    A run saves this name (:meth:`quarch.spaces.SpaceSpec.resolve`), so ``Iris`` and
+    ``iris`` make one run folder and get one data set's defaults.
+
+    Example:
+        >>> registered_name(" Fashion_MNIST"), registered_name("cifar10")
+        ('fashion-mnist', None)
+    """
+    key = name.strip().lower().replace("_", "-")
+    return key if key in _REGISTRY else None
+
+
 def _canonical(name: str) -> str:
     """Map a user-given name (any case, dashes or underscores) to a registry key."""
     if not isinstance(name, str):
         raise TypeError(f"name must be a str; got {type(name).__name__}")
-    key = name.strip().lower().replace("_", "-")
-    if key not in _REGISTRY:
+    key = registered_name(name)
+    if key is None:
         raise DataError(
             f"unknown data set {name!r}; known: {', '.join(sorted(_REGISTRY))}"
-            f"{did_you_mean([key], _REGISTRY)}"
+            f"{did_you_mean([name.strip()], _REGISTRY)}"
         )
     return key
 

@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -219,8 +220,25 @@ class SpaceSpec:
 
     def resolve(self, config: SearchConfig) -> SearchConfig:
         """``config`` with the defaults this space fills in (saved with the run, so the
-        run folder shows what was in force). The default changes nothing."""
-        return config
+        run folder shows what was in force).
+
+        The default saves a data set of :mod:`quarch.data` under its registered name:
+        ``--dataset Iris``, which :func:`~quarch.data.load_dataset` reads as ``iris``,
+        becomes ``iris``, so every spelling gives one run folder name and the defaults a
+        space keeps per data set. A ``dataset`` space option spelled as ``--dataset``
+        follows. Any other name is left as given; a space whose data sets are its own
+        and spelled otherwise overrides this (and calls it, if it also reads
+        :mod:`quarch.data`).
+        """
+        from quarch.data._dataset import registered_name
+
+        name = registered_name(config.dataset) if config.dataset else None
+        if name is None or name == config.dataset:
+            return config
+        options = dict(config.space_options)
+        if options.get("dataset") == config.dataset:
+            options["dataset"] = name
+        return dataclasses.replace(config, dataset=name, space_options=options)
 
     def metrics(self, config: SearchConfig) -> frozenset[str] | None:
         """The metrics the evaluator of a run with ``config`` returns, so objectives and

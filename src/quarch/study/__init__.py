@@ -1,6 +1,7 @@
 """The search loop and everything that reads a finished run.
 
-* :func:`run_search`, :func:`resume_search`, :func:`join_study`: the loop (``_loop``),
+* :func:`run_search`, :func:`resume_search`, :func:`join_study`: the loop (``_loop``;
+  :func:`check_search` and :func:`stored_config` say what a search would write),
   its workers (``_worker``: one process; ``_parallel``: several on one machine;
   ``_ray``: Ray tasks), the study's storage (``_storage``) and the progress bar
   (``_progress``);
@@ -21,6 +22,7 @@ from quarch.study._loop import (
     resume_search,
     run_search,
     space_for,
+    stored_config,
 )
 from quarch.study._result import SearchResult, TrialRecord
 from quarch.study._run import Run
@@ -39,5 +41,6 @@ __all__ = [
     "resume_search",
     "run_search",
     "space_for",
+    "stored_config",
     "trial_seed",
 ]

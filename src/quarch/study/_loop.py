@@ -59,6 +59,7 @@ __all__ = [
     "resume_search",
     "run_search",
     "space_for",
+    "stored_config",
 ]
 
 STUDY_NAME = "quarch"
@@ -112,6 +113,13 @@ def _with_defaults(config: SearchConfig, spec: SpaceSpec | None) -> SearchConfig
     if config.storage is not None:
         changes["storage"] = strip_password(config.storage)
     return dataclasses.replace(config, **changes) if changes else config
+
+
+def _resolved(config: SearchConfig, spec: SpaceSpec | None) -> SearchConfig:
+    """``config`` as the run stores it: :func:`_with_defaults`, then the space's own
+    (:meth:`~quarch.spaces.SpaceSpec.resolve`)."""
+    config = _with_defaults(config, spec)
+    return spec.resolve(config) if spec is not None else config
 
 
 def check_pruner(config: SearchConfig, objective: Objective, spec: SpaceSpec | None) -> None:
@@ -225,9 +233,7 @@ def _prepare(
     """
     secret_storage = config.storage  # may hold a password: used, never written
     spec = _spec_for(config, space, evaluator)
-    config = _with_defaults(config, spec)
-    if spec is not None:
-        config = spec.resolve(config)
+    config = _resolved(config, spec)
     objective = objective_of(config)  # unknown metrics and malformed budgets first
     if spec is not None:
         spec.check(config)
@@ -260,7 +266,9 @@ def _prepare(
         spec_storage = old.storage
         if secret_storage is None or strip_password(secret_spec) != spec_storage:
             secret_spec = spec_storage
-        bad = config.incompatible_with(old.config)
+        # saved before its data set's name was resolved: ``Iris`` is ``iris``
+        stored = spec.resolve(old.config) if spec is not None else old.config
+        bad = config.incompatible_with(stored)
         if bad:
             raise RunError(
                 f"cannot resume {str(run_dir)!r} with a different {', '.join(bad)}; "
@@ -461,9 +469,15 @@ def check_search(
         QuarchError: what :func:`run_search` would raise before its first trial.
     """
     _prepare(config, resume, None, None, overwrite=overwrite, dry_run=True)
-    spec = _spec_for(config, None, None)
-    out = _with_defaults(config, spec)
-    return spec.resolve(out) if spec is not None else out
+    return _resolved(config, _spec_for(config, None, None))
+
+
+def stored_config(config: SearchConfig) -> SearchConfig:
+    """``config`` as a search of it stores it, with no check and nothing loaded: the
+    space's default data set under its registered name, the space's own defaults; its
+    ``run_dir`` is the folder the search writes (``--dataset Iris`` writes
+    ``runs/mlp-iris-...``). Used where the search may be cut off before it says so."""
+    return _resolved(config, get_spec(config.space) if config.space in SPACES else None)
 
 
 def resume_config(

@@ -107,6 +107,9 @@ class CNNSpec(SpaceSpec):
             )
 
     def resolve(self, config: SearchConfig) -> SearchConfig:
+        """The data set under its registered name (:meth:`SpaceSpec.resolve`), and a
+        device profile's budgets for every metric the config gives none."""
+        config = super().resolve(config)
         profile = config.evaluator_options.get("device_profile")
         if not profile:
             return config

@@ -10,7 +10,6 @@ extrapolation) and ``evaluator.py`` (short training or the SuperCircuit).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -155,20 +154,6 @@ class HQNNSpec(SpaceSpec):
                     f"{routed} has {cal.n_qubits}"
                 )
 
-    def resolve(self, config: SearchConfig) -> SearchConfig:
-        """``config`` with its data set under its registered name (``--dataset Iris``,
-        which loads ``iris``, becomes ``iris``): the default qubit range and the
-        training defaults are looked up by that name, so another spelling got those of
-        no data set (2-12 qubits and 10 epochs of batch 32 for iris instead of 2-4 and
-        30 of batch 16). A ``dataset`` space option spelled as ``--dataset`` follows."""
-        name = _registered_name(config.dataset)
-        if name is None or name == config.dataset:
-            return config
-        options = dict(config.space_options)
-        if options.get("dataset") == config.dataset:
-            options["dataset"] = name
-        return dataclasses.replace(config, dataset=name, space_options=options)
-
     def benchmark_tasks(self) -> dict[str, Callable[..., Task]]:
         """``hqnn-bench-<data set>[-e<k>]`` (:mod:`quarch.spaces.hqnn.bench`)."""
         from quarch.spaces.hqnn.bench import task_factories
@@ -181,17 +166,6 @@ class HQNNSpec(SpaceSpec):
         from quarch.spaces.hqnn.evaluator import make_hqnn_evaluator
 
         return make_hqnn_evaluator(space, config, weights_dir=weights_dir)
-
-
-def _registered_name(dataset: str | None) -> str | None:
-    """The registered name of a data set given in any case, with dashes or underscores
-    (as :func:`quarch.data.load_dataset` reads it); ``None`` for no or an unknown one."""
-    from quarch.data import list_datasets
-
-    if not dataset:
-        return None
-    key = dataset.strip().lower().replace("_", "-")
-    return key if key in {d.name for d in list_datasets()} else None
 
 
 SPEC = HQNNSpec()

@@ -7,6 +7,7 @@ model to export.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -45,6 +46,19 @@ class NB201Spec(SpaceSpec):
         if config.evaluator_options.get("latency", True):
             out.update(NB201_LATENCY_COLUMNS)
         return frozenset(out)
+
+    def resolve(self, config: SearchConfig) -> SearchConfig:
+        """``config`` with its table named as the benchmark names it: ``CIFAR10`` and
+        ``nb201-cifar10`` (which :func:`~quarch.spaces.nb201.evaluator.load_nb201` also
+        reads) become ``cifar10``, one run folder name. The tables are this space's own
+        data sets, so :mod:`quarch.data`'s names are not looked up."""
+        from quarch.spaces.nb201.evaluator import NB201_DATASETS
+
+        given = config.dataset
+        name = given.strip().lower().removeprefix("nb201-") if given else None
+        if name not in NB201_DATASETS or name == given:
+            return config
+        return dataclasses.replace(config, dataset=name)
 
     def make_evaluator(
         self, space: Space, config: SearchConfig, *, weights_dir: Path | None = None
