@@ -340,6 +340,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/study/_loop.py", "src/quarch/study/_storage.py", "src/quarch/study/_run.py",
          "src/quarch/study/_progress.py"],
         ["tests/study/test_loop_truth.py", "tests/study/test_storage_truth.py",
+         "tests/study/test_storage_lock_truth.py",
          "tests/study/test_run_truth.py",
          "tests/study/test_run_lifecycle.py::test_a_failed_start_writes_nothing",
          "tests/study/test_run_lifecycle.py::test_a_failed_start_in_a_used_folder_keeps_what_was_there",
@@ -363,8 +364,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "onnx-finalize": (
         ["src/quarch/cost/onnx.py", "src/quarch/finalize.py"],
+        # tests/test_finalize.py (real runs, about 90 s) kills nothing these do not
         ["tests/spaces/cnn/test_onnx.py", "tests/cost/test_onnx_truth.py",
-         "tests/test_finalize.py", "tests/test_finalize_truth.py", "tests/test_export_truth.py"],
+         "tests/test_finalize_truth.py", "tests/test_export_truth.py"],
     ),
     "hqnn-space": (
         ["src/quarch/spaces/hqnn/model.py", "src/quarch/spaces/hqnn/costs.py",
@@ -459,8 +461,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/data/test_listing.py::test_a_data_folder_that_is_a_file_is_refused_at_once"],
     ),
     "study-workers": (
-        ["src/quarch/study/_worker.py"],
+        ["src/quarch/study/_worker.py", "src/quarch/study/_signals.py"],
         ["tests/study/test_worker_truth.py", "tests/study/test_result_records.py",
+         "tests/study/test_signals_truth.py",
          "tests/test_interrupts_truth.py::test_a_signal_while_a_trial_is_asked_fails_that_trial_as_interrupted",
          "tests/test_interrupts_truth.py::test_a_resumed_run_with_a_trial_nobody_owns_reaches_its_budget"],
     ),
@@ -491,7 +494,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     # spawned child re-runs mutmut's own script (test_parallel_truth's `spawnable` avoids it)
     "study-parallel": (
         ["src/quarch/study/_parallel.py", "src/quarch/study/_ray.py"],
-        ["tests/study/test_parallel_truth.py",
+        ["tests/study/test_parallel_truth.py", "tests/study/test_parallel_start_truth.py",
          "tests/study/test_parallel.py::test_ray_and_workers_conflict",
          "tests/study/test_parallel.py::test_an_unreachable_ray_address_is_one_line_before_the_data",
          "tests/study/test_parallel.py::test_ray_that_cannot_start_leaves_no_run_folder",

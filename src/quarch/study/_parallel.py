@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.util
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quarch._warnings import warn
+from quarch.study._signals import SignalHold
 from quarch.study._worker import fail_dead_trials, work
 
 if TYPE_CHECKING:
@@ -47,10 +49,10 @@ def _worker_main(
     spec: str, run_dir: str, config: SearchConfig, space: Space, evaluator: Evaluator | None,
     threads: int,
 ) -> None:  # fmt: skip
-    """A spawned worker. It starts with Ctrl-C ignored (see :func:`run_workers`) and
-    takes it back here. Ctrl-C then fails its trial, and a run that gives up does so in
-    every worker: the parent process reports both, in one line, so a traceback here
-    would only repeat it."""
+    """A spawned worker. It starts with Ctrl-C ignored (see
+    :func:`_spawned_ignoring_ctrl_c`) and takes it back here. Ctrl-C then fails its
+    trial, and a run that gives up does so in every worker: the parent process reports
+    both, in one line, so a traceback here would only repeat it."""
     import signal
 
     from quarch._errors import QuarchError, quiet_interrupted_imports
@@ -120,6 +122,35 @@ def _stop(procs: list[Any], grace: float = 15.0) -> None:
         p.join(timeout=5)
 
 
+@contextlib.contextmanager
+def _spawned_ignoring_ctrl_c() -> Iterator[None]:
+    """Processes spawned in this block start with Ctrl-C ignored, so one interrupted
+    while it still imports torch prints no traceback (:func:`_worker_main` takes it
+    back once it can fail its trial cleanly).
+
+    An ignored signal is the only state that survives the exec: a handler is reset,
+    and multiprocessing's fork and exec reset the signal mask. So this process ignores
+    Ctrl-C for the fork and exec alone (``multiprocessing.util.spawnv_passfds``, what
+    the spawn start method calls on POSIX): a few milliseconds, where ignoring it for
+    the whole start (seconds: the space and evaluator are pickled and written to the
+    child) lost a Ctrl-C pressed then, and the run went on to its budget.
+    """
+    real = multiprocessing.util.spawnv_passfds
+
+    def spawnv_passfds(*args: Any) -> int:
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return real(*args)
+        finally:
+            signal.signal(signal.SIGINT, old)
+
+    setattr(multiprocessing.util, "spawnv_passfds", spawnv_passfds)  # noqa: B010 (its stub is narrower)
+    try:
+        yield
+    finally:
+        multiprocessing.util.spawnv_passfds = real
+
+
 def _cores() -> int:
     """Cores this process may run on: its CPU affinity where the system has one (a
     container or ``taskset`` grants fewer than ``os.cpu_count()`` counts)."""
@@ -170,10 +201,10 @@ def run_workers(
     ctx = multiprocessing.get_context("spawn")
     saved = {k: os.environ.get(k) for k in thread_env(threads)}
     os.environ.update(thread_env(threads))
-    # A child interrupted while it still imports torch would print a traceback: start
-    # it with Ctrl-C ignored (a fresh interpreter keeps an ignored SIGINT ignored) and
-    # let _worker_main take it back once it can fail its trial cleanly.
-    old_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C and SIGTERM are held while the workers start and taken once they have,
+    # so _stop ends them (SignalHold); the workers start with Ctrl-C ignored.
+    hold = SignalHold()
+    procs: list[multiprocessing.process.BaseProcess] = []
     try:
         procs = [
             ctx.Process(
@@ -190,10 +221,14 @@ def run_workers(
             )
             for i in range(1, n)
         ]
-        for p in procs:
-            p.start()
+        with _spawned_ignoring_ctrl_c():
+            for p in procs:
+                p.start()
+    except BaseException:
+        _stop([p for p in procs if p.pid is not None])
+        hold.release()
+        raise
     finally:
-        signal.signal(signal.SIGINT, old_sigint)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -202,6 +237,7 @@ def run_workers(
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
+        hold.release()  # a Ctrl-C or SIGTERM that came while the workers started
         stopped = work(
             study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
             run_seed=config.seed, timeout=config.timeout, trial_timeout=config.trial_timeout,

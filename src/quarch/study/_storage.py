@@ -28,6 +28,7 @@ psycopg reads), and every message shows the URL masked.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import warnings
 from pathlib import Path
@@ -36,15 +37,18 @@ from typing import Any
 import optuna
 import sqlalchemy.exc
 from optuna.storages import BaseStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock, JournalStorage
 from sqlalchemy import event
 
 from quarch._errors import ConfigError, RunError
+from quarch._warnings import warn
 from quarch.config import mask_secrets
+from quarch.study._signals import SignalHold
 
 __all__ = [
     "HEARTBEAT_SECONDS",
     "SQLITE_FILES",
+    "HeldSignalsLock",
     "close_storage",
     "delete_study",
     "load_study",
@@ -117,6 +121,73 @@ def study_exists(spec: str, run_dir: Path) -> bool:
     return (run_dir / "run.json").exists()
 
 
+class HeldSignalsLock(JournalFileSymlinkLock):
+    """Optuna's journal file lock (its default: a symbolic link beside ``journal.log``),
+    with Ctrl-C and SIGTERM held from the moment it is taken until it is released.
+
+    Why not Optuna's own: it is taken before the ``try`` that releases it, so a Ctrl-C
+    landing between the two left ``journal.log.lock`` behind, and every process of the
+    run then waited Optuna's 30 s grace period, warning every 10 s, before breaking it
+    (seen with ``--workers 2``). Held (:class:`SignalHold`), a signal is delivered when
+    the lock is released, milliseconds later, once the write under it is whole. Waiting
+    for the lock holds nothing, so Ctrl-C still stops a process that waits for another
+    one's lock at once. A lock left by a process that was killed is broken after the
+    grace period, as Optuna does, by :meth:`release`'s rename, which only one waiting
+    process wins.
+    """
+
+    #: Seconds between two looks at a lock another process holds (Optuna backs off from
+    #: 1 ms to 1 s; a lock is held for milliseconds, so a fixed short poll is simpler).
+    POLL_SECONDS = 0.01
+
+    def __init__(self, filepath: str, grace_period: int | None = 30) -> None:
+        super().__init__(filepath, grace_period)
+        self._target, self._link = filepath, filepath + ".lock"
+        self._held: SignalHold | None = None
+
+    def acquire(self) -> bool:
+        since = warned = time.monotonic()
+        mtime: float | None = None
+        while True:
+            held = SignalHold()
+            try:
+                os.symlink(self._target, self._link)
+            except FileExistsError:
+                held.release()  # not ours: a signal that came meanwhile is delivered here
+            except BaseException:
+                held.release()
+                raise
+            else:
+                self._held = held
+                return True
+            now = time.monotonic()
+            try:
+                seen = os.lstat(self._link).st_mtime
+            except FileNotFoundError:
+                continue  # released meanwhile: try again at once
+            if seen != mtime:  # a new holder: its grace period starts now
+                since, mtime = now, seen
+            if now - warned > 10.0:
+                warn(
+                    f"waiting for {self._link}: another process of this run holds it (a "
+                    f"lock left by a killed process is broken after {self.grace_period} s)"
+                )
+                warned = now
+            if self.grace_period is not None and now - since > self.grace_period:
+                with contextlib.suppress(RuntimeError):  # another waiter broke it first
+                    super().release()
+                continue
+            time.sleep(self.POLL_SECONDS)
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        try:
+            super().release()
+        finally:
+            if held is not None:
+                held.release()
+
+
 def make_storage(spec: str, run_dir: Path, *, writer: bool = False) -> BaseStorage | str:
     """Open the storage described by ``spec`` (see :func:`storage_spec`).
 
@@ -128,7 +199,8 @@ def make_storage(spec: str, run_dir: Path, *, writer: bool = False) -> BaseStora
         url = f"sqlite:///{(run_dir / 'study.db').resolve()}"
         return _wal_storage(url) if writer else url
     if spec == "journal":
-        return JournalStorage(JournalFileBackend(str((run_dir / "journal.log").resolve())))
+        log = str((run_dir / "journal.log").resolve())
+        return JournalStorage(JournalFileBackend(log, lock_obj=HeldSignalsLock(log)))
     try:
         if spec.startswith("sqlite"):
             return RDBStorage(spec)

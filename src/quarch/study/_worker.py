@@ -38,6 +38,7 @@ from optuna.trial import TrialState
 
 from quarch._errors import RunError
 from quarch.evaluate import cheap_metrics, check_metrics, epoch_hook
+from quarch.study._signals import held_signals
 
 if TYPE_CHECKING:
     from optuna.storages._heartbeat import BaseHeartbeatThread
@@ -60,7 +61,6 @@ __all__ = [
     "evaluate_trial",
     "fail_dead_trials",
     "finish",
-    "held_signals",
     "pruning_hook",
     "record_metrics",
     "skip",
@@ -373,40 +373,6 @@ def skip(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     not count towards the budget of complete trials; strategies see it as tried."""
     trial.set_user_attr(SKIP_REASON, reason)
     study.tell(trial, state=TrialState.PRUNED)
-
-
-@contextlib.contextmanager
-def held_signals() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM over a few storage writes that must not be cut in two,
-    then deliver what arrived meanwhile to the handlers they would have reached.
-
-    A Ctrl-C that landed between Optuna creating a trial and :func:`claim` recording
-    its owner left a RUNNING trial that nothing could fail (its owner unknown): the
-    resumed run then counted it as running forever and waited for it without end. The
-    signals are held by Python handlers (the main thread only, where handlers run),
-    which work with other threads (torch's, the heartbeat's) running.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    got: list[int] = []
-
-    def hold(signum: int, frame: Any) -> None:
-        got.append(signum)
-
-    sigs = [signal.SIGINT, *([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])]
-    old = {s: signal.signal(s, hold) for s in sigs}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
-        for signum in dict.fromkeys(got):  # each signal once, in the order they came
-            handler = old[signal.Signals(signum)]
-            if callable(handler):
-                handler(signum, None)  # Ctrl-C's KeyboardInterrupt, the CLI's SIGTERM
-            elif handler == signal.SIG_DFL:
-                signal.raise_signal(signum)  # what it would have done: end the process
 
 
 def claim(study: optuna.Study) -> optuna.Trial:

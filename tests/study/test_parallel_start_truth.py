@@ -1,0 +1,59 @@
+"""Ctrl-C while ``--workers N`` starts its worker processes.
+
+The parent used to ignore SIGINT while it spawned the workers (so that a worker still
+importing torch printed no traceback); a Ctrl-C pressed then was lost, and the run went
+on to its budget. The truth here is the process: a real SIGINT sent to this process
+while a real worker is started, and the run folder read back by a resume.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.util
+import os
+import signal
+from collections.abc import Iterator
+from multiprocessing.context import SpawnProcess
+from pathlib import Path
+
+import pytest
+
+from quarch.config import SearchConfig
+from quarch.study import resume_config, run_search
+
+spawnv_passfds = multiprocessing.util.spawnv_passfds
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_raises() -> Iterator[None]:
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+def test_a_ctrl_c_while_the_workers_start_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = SearchConfig(space="mlp", dataset="iris", trials=4, epochs=1, workers=2, seed=0,
+                       out=str(tmp_path / "run"))  # fmt: skip
+    real = SpawnProcess.start
+    ignored: list[bool] = []
+
+    def start_then_ctrl_c(self: SpawnProcess) -> None:
+        real(self)
+        assert self.pid is not None
+        with open(f"/proc/{self.pid}/status") as f:  # the child's ignored signals
+            mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigIgn"))
+        ignored.append(bool(mask & (1 << (signal.SIGINT - 1))))
+        os.kill(os.getpid(), signal.SIGINT)  # the terminal's Ctrl-C, to the process
+
+    monkeypatch.setattr(SpawnProcess, "start", start_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(cfg, progress=False)
+    monkeypatch.undo()
+    assert ignored == [True]  # the worker started ignoring Ctrl-C; this process took it
+    assert multiprocessing.active_children() == []  # stopped with the run
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert multiprocessing.util.spawnv_passfds is spawnv_passfds  # put back
+    res = run_search(resume_config(cfg.run_dir), resume=True, progress=False)
+    assert res.done == 4
