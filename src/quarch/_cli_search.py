@@ -189,11 +189,13 @@ def _interrupt_hint(
 def _interrupted_line(
     run_dir: Path | None, config: SearchConfig | None, trials: int | None = None
 ) -> str:
-    from quarch.study import Run
+    from quarch.study import Run, stored_config
 
     if run_dir is None and config is not None:
-        cfg = config  # the default folder name holds the space's default data set
-        run_dir = dataclasses.replace(cfg, dataset=cfg.dataset or _default_dataset(cfg)).run_dir
+        try:  # the folder the search writes: the default data set, its registered name
+            run_dir = stored_config(config).run_dir
+        except QuarchError:  # a config not checked yet: nothing was written either
+            run_dir = None
     if run_dir is None or not Run.exists(run_dir):
         return "interrupted before the run started; nothing was written"
     try:
@@ -211,12 +213,6 @@ def _interrupted_line(
         f"interrupted with {res.done} of {target} trials done; continue with "
         f"`quarch search --resume {run_dir}{more}`"
     )
-
-
-def _default_dataset(config: SearchConfig) -> str | None:
-    from quarch.spaces import SPACES, get_spec
-
-    return get_spec(config.space).default_dataset if config.space in SPACES else None
 
 
 def _note_stop(result: Any) -> None:

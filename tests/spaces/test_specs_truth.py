@@ -648,6 +648,7 @@ def test_every_spelling_of_a_data_set_is_saved_as_its_registered_name(
     the registered name (``--dataset Iris`` made ``runs/mlp-Iris-...`` beside
     ``runs/mlp-iris-...``, two runs of one data set); a run saved under the typed name
     still resumes; names that are no :mod:`quarch.data` set are left as given."""
+    from quarch._cli_search import _interrupted_line
     from quarch._errors import RunExistsError
     from quarch.data import list_datasets, load_dataset
     from quarch.study import check_search, resume_config, run_search, stored_config
@@ -703,6 +704,16 @@ def test_every_spelling_of_a_data_set_is_saved_as_its_registered_name(
     assert check_search(default).run_dir == Path("runs/hqnn-iris-random-s0")
     with pytest.raises(RunExistsError):  # the same run, whatever the spelling
         run_search(dataclasses.replace(cfg, dataset="IRIS"), progress=False)
+    # Ctrl-C's line finds that folder (it had said nothing was written)
+    assert _interrupted_line(None, dataclasses.replace(cfg, dataset="IRIS")) == (
+        "interrupted with all 1 trials done; nothing is left to run; see them with "
+        "`quarch trials runs/mlp-iris-random-s0`"
+    )
+    unchecked = SearchConfig(space="cnn", evaluator_options={"device_profile": "no-such"})
+    for nothing in (dataclasses.replace(cfg, seed=1), unchecked):  # stopped before a check
+        assert _interrupted_line(None, nothing) == (
+            "interrupted before the run started; nothing was written"
+        )
 
     # a run saved before names were resolved (as typed) resumes with this code
     with monkeypatch.context() as m:
