@@ -699,6 +699,8 @@ def test_every_spelling_of_a_data_set_is_saved_as_its_registered_name(
     assert res.config.dataset == "iris"
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["mlp-iris-random-s0"]
     assert stored_config(cfg) == res.config  # said without a check or the data
+    own = SearchConfig(space="not-registered", dataset="Iris")  # run_search(space=...)
+    assert stored_config(own).dataset == "Iris"
     default = SearchConfig(space="hqnn", dataset=None)
     assert stored_config(default).run_dir == Path("runs/hqnn-iris-random-s0")
     assert check_search(default).run_dir == Path("runs/hqnn-iris-random-s0")

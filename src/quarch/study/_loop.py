@@ -476,7 +476,9 @@ def stored_config(config: SearchConfig) -> SearchConfig:
     """``config`` as a search of it stores it, with no check and nothing loaded: the
     space's default data set under its registered name, the space's own defaults; its
     ``run_dir`` is the folder the search writes (``--dataset Iris`` writes
-    ``runs/mlp-iris-...``). Used where the search may be cut off before it says so."""
+    ``runs/mlp-iris-...``); a space that is not registered (given to :func:`run_search`
+    as an object) keeps its names. Used where the search may be cut off before it says
+    so."""
     return _resolved(config, get_spec(config.space) if config.space in SPACES else None)
 
 
