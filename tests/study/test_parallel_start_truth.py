@@ -12,6 +12,7 @@ import multiprocessing
 import multiprocessing.util
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from multiprocessing.context import SpawnProcess
 from pathlib import Path
@@ -57,3 +58,24 @@ def test_a_ctrl_c_while_the_workers_start_stops_the_run(
     assert multiprocessing.util.spawnv_passfds is spawnv_passfds  # put back
     res = run_search(resume_config(cfg.run_dir), resume=True, progress=False)
     assert res.done == 4
+
+
+def test_workers_started_from_a_thread_that_is_not_the_main_one(tmp_path: Path) -> None:
+    """A notebook's or a server's thread: signals reach only the main thread, so none is
+    held or ignored there (before, the search failed with "signal only works in main
+    thread")."""
+    cfg = SearchConfig(space="mlp", dataset="iris", trials=2, epochs=1, workers=2, seed=0,
+                       out=str(tmp_path / "run"))  # fmt: skip
+    got: list[object] = []
+
+    def search() -> None:
+        try:
+            got.append(run_search(cfg, progress=False).done)
+        except BaseException as e:  # reported by the assertion below
+            got.append(e)
+
+    thread = threading.Thread(target=search)
+    thread.start()
+    thread.join()
+    assert got == [2]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

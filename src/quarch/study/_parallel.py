@@ -14,6 +14,7 @@ import multiprocessing
 import multiprocessing.util
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -138,6 +139,8 @@ def _spawned_ignoring_ctrl_c() -> Iterator[None]:
     real = multiprocessing.util.spawnv_passfds
 
     def spawnv_passfds(*args: Any) -> int:
+        if threading.current_thread() is not threading.main_thread():
+            return real(*args)  # Ctrl-C reaches only the main thread's handlers
         old = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             return real(*args)
