@@ -16,7 +16,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +51,7 @@ def _worker_main(
     threads: int,
 ) -> None:  # fmt: skip
     """A spawned worker. It starts with Ctrl-C ignored (see
-    :func:`_spawned_ignoring_ctrl_c`) and takes it back here. Ctrl-C then fails its
+    :class:`_SpawnedIgnoringCtrlC`) and takes it back here. Ctrl-C then fails its
     trial, and a run that gives up does so in every worker: the parent process reports
     both, in one line, so a traceback here would only repeat it."""
     import signal
@@ -123,35 +123,35 @@ def _stop(procs: list[Any], grace: float = 15.0) -> None:
         p.join(timeout=5)
 
 
-@contextlib.contextmanager
-def _spawned_ignoring_ctrl_c() -> Iterator[None]:
-    """Processes spawned in this block start with Ctrl-C ignored, so one interrupted
-    while it still imports torch prints no traceback (:func:`_worker_main` takes it
-    back once it can fail its trial cleanly).
+class _SpawnedIgnoringCtrlC:
+    """Processes spawned in this ``with`` block start with Ctrl-C ignored, so one
+    interrupted while it still imports torch prints no traceback (:func:`_worker_main`
+    takes it back once it can fail its trial cleanly).
 
     An ignored signal is the only state that survives the exec: a handler is reset,
     and multiprocessing's fork and exec reset the signal mask. So this process ignores
     Ctrl-C for the fork and exec alone (``multiprocessing.util.spawnv_passfds``, what
     the spawn start method calls on POSIX): a few milliseconds, where ignoring it for
     the whole start (seconds: the space and evaluator are pickled and written to the
-    child) lost a Ctrl-C pressed then, and the run went on to its budget.
+    child) lost a Ctrl-C pressed then, and the run went on to its budget. Off the main
+    thread nothing is ignored: Ctrl-C reaches only the main thread's handlers.
     """
-    real = multiprocessing.util.spawnv_passfds
 
-    def spawnv_passfds(*args: Any) -> int:
+    def __enter__(self) -> None:
+        self._real = multiprocessing.util.spawnv_passfds
+        setattr(multiprocessing.util, "spawnv_passfds", self._spawnv_passfds)  # noqa: B010
+
+    def __exit__(self, *exc: object) -> None:
+        setattr(multiprocessing.util, "spawnv_passfds", self._real)  # noqa: B010
+
+    def _spawnv_passfds(self, *args: Any) -> int:
         if threading.current_thread() is not threading.main_thread():
-            return real(*args)  # Ctrl-C reaches only the main thread's handlers
+            return self._real(*args)
         old = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            return real(*args)
+            return self._real(*args)
         finally:
             signal.signal(signal.SIGINT, old)
-
-    setattr(multiprocessing.util, "spawnv_passfds", spawnv_passfds)  # noqa: B010 (its stub is narrower)
-    try:
-        yield
-    finally:
-        multiprocessing.util.spawnv_passfds = real
 
 
 def _cores() -> int:
@@ -224,7 +224,7 @@ def run_workers(
             )
             for i in range(1, n)
         ]
-        with _spawned_ignoring_ctrl_c():
+        with _SpawnedIgnoringCtrlC():
             for p in procs:
                 p.start()
     except BaseException:
