@@ -313,3 +313,27 @@ def test_devices_over_forty_qubits_get_the_larger_figure(
     (ax,) = fig.axes
     assert [ln.get_linewidth() for ln in ax.lines].count(2.5) == 1  # the 3-4 coupler
     plt.close(fig)
+
+
+def test_layout_figure_draws_qiskits_own_coupling_map() -> None:
+    """The couplers and qubits drawn for ibm-manila are those of Qiskit's fake backend
+    (``FakeManilaV2``), read independently of quarch's calibration table."""
+    from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+
+    backend = FakeManilaV2()
+    want = {(min(a, b), max(a, b)) for a, b in backend.coupling_map.get_edges()}
+    r = route(Circuit(2).cnot(0, 1), DEVICE)
+    fig = layout_figure(r, "manila")
+    (ax,) = fig.axes
+    pos = {tuple(np.asarray(c.get_offsets())[0]): q for q, c in enumerate(ax.collections)}
+    assert len(ax.collections) == backend.num_qubits == len(pos)
+    drawn = set()
+    for ln in ax.lines:
+        a, b = (pos[(x, y)] for x, y in zip(ln.get_xdata(), ln.get_ydata(), strict=True))
+        drawn.add((min(a, b), max(a, b)))
+    assert drawn == want and len(ax.lines) == len(want)
+    # the one bold coupler joins the two region qubits the CNOT ran on
+    (bold,) = [ln for ln in ax.lines if ln.get_linewidth() == 2.5]
+    ends = {pos[(x, y)] for x, y in zip(bold.get_xdata(), bold.get_ydata(), strict=True)}
+    assert ends == set(r.region) and tuple(sorted(ends)) in want
+    plt.close(fig)

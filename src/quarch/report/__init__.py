@@ -272,16 +272,26 @@ def write_report(
     """
     run_obj = Run.open(run_dir)
     out = check_folder(out_dir if out_dir is not None else run_obj.report_dir, "report folder")
-    created = not out.exists()
+    made = _outermost_missing(out)
     with writing(out, "report folder"):
         try:
             return _write(run_obj, out, winners)
         except BaseException:  # Ctrl-C or an error: no half-written folder is left
-            if created:
-                shutil.rmtree(out, ignore_errors=True)
+            if made is not None:
+                shutil.rmtree(made, ignore_errors=True)
             else:
                 (out / _PART).unlink(missing_ok=True)
             raise
+
+
+def _outermost_missing(path: Path) -> Path | None:
+    """The outermost folder writing into ``path`` creates (``path`` itself or a missing
+    folder above it), or ``None`` when ``path`` exists."""
+    if path.exists():
+        return None
+    while not path.parent.exists():  # ends: "." and "/" exist (even a deleted cwd's ".")
+        path = path.parent
+    return path
 
 
 def _write(run_obj: Run, out: Path, winners: int) -> Report:
