@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import multiprocessing
 import os
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from quarch.study import (
     run_search,
     space_for,
 )
-from quarch.study._loop import _first_missing, _with_defaults, check_pruner
+from quarch.study._loop import _first_missing, _names, _with_defaults, check_pruner
 from quarch.testing.evaluators import ArithmeticEvaluator
 
 
@@ -696,3 +697,84 @@ def test_a_joined_worker_builds_what_the_run_itself_would(
     whole = run_search(dataclasses.replace(cfg, trials=6, out=str(tmp_path / "whole")),
                        progress=False, evaluator=ArithmeticEvaluator())  # fmt: skip
     assert [t.params for t in res.complete] == [t.params for t in whole.complete]
+
+
+# -- a resume that names the run's own storage (_names) -----------------------------------
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:///{db}", "sqlite+pysqlite:///{db}", "SQLite:///{db}",
+     "sqlite:///{db}?timeout=5",  # the query is not part of the file's name
+     "sqlite:///{db}?timeout=5&note=why?",  # nor is a second '?' in it
+     "sqlite:///{db}?note=a://b",  # nor a '://' in it
+     "sqlite:///{folder}/./study.db"],
+)  # fmt: skip
+def test_a_sqlite_url_of_the_folders_study_db_names_a_sqlite_run(tmp_path: Path, url: str) -> None:
+    run_dir = tmp_path / "run"
+    spec = url.format(db=run_dir / "study.db", folder=run_dir)
+    assert _names(spec, "sqlite", run_dir)
+
+
+def test_other_storages_do_not_name_the_runs_own(tmp_path: Path) -> None:
+    run_dir, db = tmp_path / "run", tmp_path / "run" / "study.db"
+    assert not _names(f"sqlite:///{tmp_path / 'other.db'}", "sqlite", run_dir)
+    assert not _names(f"sqlite:///{tmp_path / 'run' / 'sub' / 'study.db'}", "sqlite", run_dir)
+    # a run kept in a journal file or in a database elsewhere: the folder's study.db
+    # (which does not hold it) is another storage, as is any other URL
+    assert not _names(f"sqlite:///{db}", "journal", run_dir)
+    assert not _names(f"sqlite:///{db}", f"sqlite:///{tmp_path / 'elsewhere.db'}", run_dir)
+    assert not _names("postgresql://h/db", "sqlite", run_dir)
+    assert _names("journal", "journal", run_dir)
+
+
+def test_a_journal_run_resumed_with_a_sqlite_url_is_refused(tmp_path: Path) -> None:
+    """A run kept in ``journal.log``, resumed naming its folder's ``study.db``: a
+    different storage, refused, not resumed from the journal as if it were named."""
+    cfg = _cfg(tmp_path, trials=1, storage="journal")
+    run_search(cfg, progress=False, evaluator=ArithmeticEvaluator())
+    url = f"sqlite:///{tmp_path / 'run' / 'study.db'}"
+    with pytest.raises(RunError) as e:
+        run_search(dataclasses.replace(cfg, trials=2, storage=url), resume=True,
+                   progress=False, evaluator=ArithmeticEvaluator())  # fmt: skip
+    assert str(e.value) == (
+        f"cannot resume {str(tmp_path / 'run')!r} with a different storage; start a new run "
+        "(--out) instead"
+    )
+
+
+@pytest.mark.filterwarnings("ignore:.* workers on .* core")  # this machine's cores, not the claim
+def test_spawned_workers_get_the_callers_evaluator_or_build_the_runs_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``run_search(evaluator=...)`` with workers: the spawned ones are handed that
+    evaluator (the docstring: it must then be picklable); without one they are handed
+    none and build the space's own from the run folder. Stand-ins record what each
+    spawned worker gets and never work, so this process does the budget."""
+    handed: list[Any] = []
+
+    class _Recorded:
+        pid = None
+
+        def __init__(self, *, target: Any, args: tuple[Any, ...], name: str) -> None:
+            handed.append(args[4])
+
+        def start(self) -> None:
+            pass
+
+        def is_alive(self) -> bool:
+            return False
+
+        def join(self, timeout: float | None = None) -> None:
+            pass
+
+        def terminate(self) -> None:
+            pass
+
+    monkeypatch.setattr(multiprocessing.get_context("spawn"), "Process", _Recorded)
+    mine = ArithmeticEvaluator()
+    assert len(run_search(_cfg(tmp_path, trials=2, workers=2), evaluator=mine,
+                          progress=False).complete) == 2  # fmt: skip
+    assert handed == [mine]
+    handed.clear()
+    monkeypatch.setattr(_loop, "make_evaluator", lambda *a, **k: ArithmeticEvaluator())
+    run_search(_cfg(tmp_path, "own", trials=2, workers=2), progress=False)
+    assert handed == [None]

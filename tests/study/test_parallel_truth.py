@@ -28,6 +28,7 @@ import contextlib
 import dataclasses
 import importlib.machinery
 import multiprocessing
+import multiprocessing.util
 import os
 import signal
 import socket
@@ -141,9 +142,17 @@ class _Raises(ArithmeticEvaluator):
 
 def _recording_processes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Spawned workers that record what they would start with (their target, arguments
-    and name; this process's environment and SIGINT disposition at ``start``, which a
-    spawned interpreter inherits) and never work."""
+    and name; this process's environment at ``start`` and its SIGINT disposition at the
+    fork and exec, ``multiprocessing.util.spawnv_passfds``, which a spawned interpreter
+    inherits) and never work."""
     log: list[dict[str, Any]] = []
+    at_exec: list[Any] = []
+
+    def spawnv_passfds(path: Any, args: Any, passfds: Any) -> int:
+        at_exec.append(signal.getsignal(signal.SIGINT))
+        return 0
+
+    monkeypatch.setattr(multiprocessing.util, "spawnv_passfds", spawnv_passfds)
 
     class _Recorded:
         pid = None
@@ -154,7 +163,8 @@ def _recording_processes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]
 
         def start(self) -> None:
             self.entry["env"] = {k: os.environ.get(k) for k in ENV}
-            self.entry["sigint"] = signal.getsignal(signal.SIGINT)
+            multiprocessing.util.spawnv_passfds(os.fsencode(sys.executable), [], [])  # spawn's
+            self.entry["sigint"] = at_exec.pop()
             log.append(self.entry)
 
         def is_alive(self) -> bool:
@@ -189,6 +199,8 @@ class _Child:
     """``multiprocessing.Process``'s interface over a real ``python -c`` process."""
 
     made: ClassVar[list[_Child]] = []
+    starting: ClassVar[_Child]  # the one whose start is under way
+    via_spawn: ClassVar[bool] = False  # started through spawnv_passfds (the fixture)
 
     def __init__(
         self, *, ignore: float, target: Any = None, args: Any = (), name: str = ""
@@ -202,9 +214,20 @@ class _Child:
         return None if self.popen is None else self.popen.pid
 
     def start(self) -> None:
+        """Started where spawn forks and execs (``multiprocessing.util.spawnv_passfds``,
+        which the ``children`` fixture points at :meth:`exec`), so it inherits what the
+        real start's exec would."""
+        if not _Child.via_spawn:  # started by a test itself
+            self.exec()
+            return
+        _Child.starting = self
+        multiprocessing.util.spawnv_passfds(os.fsencode(sys.executable), [], [])
+
+    def exec(self) -> int:
         code = _CHILD.format(env=ENV, ignore=self.ignore)
         self.popen = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                                       text=True)  # fmt: skip
+        return self.popen.pid
 
     def is_alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
@@ -244,6 +267,10 @@ def children(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[float], None
             return _Child(ignore=ignore, target=target, args=args, name=name)
 
         monkeypatch.setattr(multiprocessing.get_context("spawn"), "Process", make)
+        # the fork and exec: run_workers wraps whatever is here when it starts them
+        monkeypatch.setattr(_Child, "via_spawn", True)
+        monkeypatch.setattr(multiprocessing.util, "spawnv_passfds",
+                            lambda *args: _Child.starting.exec())  # fmt: skip
 
     yield use
     for c in _Child.made:
@@ -561,6 +588,45 @@ def test_a_worker_that_gives_up_terminates_the_others_at_once(
     for c in _Child.made:
         assert c.popen is not None and c.popen.returncode == -signal.SIGTERM
     assert time.monotonic() - t0 < 14
+
+
+@pytest.mark.filterwarnings("ignore:.* workers on .* core")  # this machine's cores, not the claim
+def test_a_worker_that_gives_up_never_waits_forever_for_one_that_does_not_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spawned worker that outlives SIGTERM (a user's evaluator that handles it, a
+    process stuck in the kernel) does not hold up the error: each is terminated, then
+    waited for with a bound. The stand-in never ends, so an unbounded wait would hang."""
+    run = _run(tmp_path, workers=2)
+
+    class _Immortal:
+        made: ClassVar[list[_Immortal]] = []
+
+        def __init__(self, *, target: Any, args: Any, name: str) -> None:
+            self.pid = 90000 + len(_Immortal.made)  # never signalled: terminate is faked
+            self.calls: list[str] = []
+            _Immortal.made.append(self)
+
+        def start(self) -> None:
+            self.calls.append("start")
+
+        def is_alive(self) -> bool:
+            return True
+
+        def terminate(self) -> None:
+            self.calls.append("terminate")
+
+        def join(self, timeout: float | None = None) -> None:
+            if timeout is None:
+                raise AssertionError("joined a worker that never ends without a bound")
+            self.calls.append("join")
+
+    monkeypatch.setattr(multiprocessing.get_context("spawn"), "Process", _Immortal)
+    config = dataclasses.replace(run.config, trials=40, workers=3)
+    with pytest.raises(RunError, match="25 trials in a row failed"):
+        par.run_workers(run.study(), space=run.space, evaluator=_Raises(RuntimeError("no")),
+                        objective=run.objective, config=config, poll=lambda: None)  # fmt: skip
+    assert [p.calls for p in _Immortal.made] == [["start", "terminate", "join"]] * 2
 
 
 def test_children_start_with_thread_env_in_their_environment(
@@ -1069,16 +1135,31 @@ def test_ray_gives_the_serial_loops_trials(
     ray = fake_ray(3.0)
     evaluator = _Evaluates()
     torch.set_num_threads(2)
+    heard: list[tuple[int, int, int]] = []
     remote = run_search(_cfg(tmp_path, trials=8, seed=5, out=str(tmp_path / "ray"), ray=True),
-                        evaluator=evaluator, progress=False)  # fmt: skip
+                        evaluator=evaluator, progress=False,
+                        on_trial=lambda done, n, rec: heard.append((done, n, rec.number)))  # fmt: skip
     assert _trials_of(remote) == _trials_of(serial)
-    assert len(remote.complete) == 8
+    assert len(remote.complete) == 8 and remote.stopped == "budget"
+    # the hook hears of each trial as Ray finishes it, with the complete ones so far
+    assert [(done, n) for done, n, _ in heard] == [(k, 8) for k in range(1, 9)]
+    assert sorted(number for _, _, number in heard) == list(range(8))
     assert ray.inits == [{"include_dashboard": False, "log_to_driver": False,
                           "num_cpus": os.cpu_count()}]  # fmt: skip
     assert ray.shutdowns == 1 and not ray.initialized
     assert ray.options == [{"num_cpus": 1, "max_retries": 0}]
     assert max(ray.waits) == 3
     assert [threads for threads, _ in evaluator.seen] == [1] * 8  # one CPU each
+
+
+def test_a_ray_search_past_its_timeout_says_so(
+    tmp_path: Path, fake_ray: Callable[..., _FakeRay]
+) -> None:
+    fake_ray(1.0)
+    res = run_search(_cfg(tmp_path, trials=50, ray=True, timeout=0.5),
+                     evaluator=ArithmeticEvaluator(0.2), progress=False)  # fmt: skip
+    assert res.stopped == "timeout"
+    assert 1 < len(res.complete) < 10
 
 
 def test_drive_records_failures_crashes_and_time_limits(
@@ -1125,6 +1206,8 @@ def test_drive_skips_an_architecture_over_a_known_budget_without_sending_it(
     fake_ray(2.0)
     evaluator = _Cheap()
     study = run.study()
+    # seeded: unseeded, the first 6 architectures were all within the budget 1 run in 15
+    study.sampler = optuna.samplers.RandomSampler(seed=3)
     config = dataclasses.replace(run.config, trials=6, ray=True)
     qray.drive(study, space=run.space, evaluator=evaluator, objective=run.objective,
                config=config)  # fmt: skip
@@ -1289,3 +1372,210 @@ def test_connect_without_ray_says_how_to_install_it(monkeypatch: pytest.MonkeyPa
         qray.connect(SearchConfig(space="mlp", ray=True))
     assert str(e.value) == "--ray needs Ray: pip install 'quarch[ray]'"
     assert e.value.__suppress_context__
+
+
+# ---------------------------------------------------------------- Ray: giving up
+
+
+class _NeverGaveUp(BaseException):
+    """What no search loop catches: raised past 100 calls of a :class:`_Hopeless`."""
+
+
+class _Hopeless(_Cheap):
+    """Every evaluation fails (``RuntimeError: no data``). Past 100 calls it raises
+    :class:`_NeverGaveUp`, so a loop that never gives up fails the test, not hangs it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = self.evaluated = 0
+
+    def _call(self) -> None:
+        self.calls += 1
+        if self.calls > 100:
+            raise _NeverGaveUp("100 calls, and the search goes on")
+
+    def cheap_metrics(self, arch: Mapping[str, Any]) -> dict[str, float]:
+        self._call()
+        return super().cheap_metrics(arch)
+
+    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> dict[str, float]:
+        self._call()
+        self.evaluated += 1
+        raise RuntimeError("no data")
+
+
+def _give_up(tmp_path: Path, name: str, evaluator: Any, **kw: Any) -> tuple[str, Any]:
+    """Run ``run_search`` until it gives up: its one line and the run's trials."""
+    with pytest.raises(RunError) as e:
+        run_search(_cfg(tmp_path, out=str(tmp_path / name), **kw), evaluator=evaluator,
+                   progress=False)  # fmt: skip
+    return str(e.value), Run.open(tmp_path / name).study().get_trials(deepcopy=False)
+
+
+def test_ray_gives_up_after_as_many_failed_trials_in_a_row_as_the_serial_loop(
+    tmp_path: Path, fake_ray: Callable[..., _FakeRay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An evaluator that always fails (a data set missing on the cluster): the Ray
+    driver gives up as the serial loop does (``work``), after the same number of
+    failed trials in a row and with the same line, instead of failing trials forever;
+    no trial is left running, and Ray started here is shut down."""
+    from quarch.study import _worker
+
+    monkeypatch.setattr(_worker, "MAX_CONSECUTIVE_FAILURES", 7)  # 25 in a real run
+    serial, serial_trials = _give_up(tmp_path, "serial", _Hopeless(), trials=4)
+    assert serial == (
+        "gave up: 7 trials in a row failed, with 0 of 4 trials done; the last failed "
+        "with: RuntimeError: no data"
+    )
+    ray = fake_ray(3.0)
+    line, trials = _give_up(tmp_path, "ray", _Hopeless(), trials=4, ray=True)
+    assert line == serial
+    assert [t.user_attrs["fail_reason"] for t in serial_trials] == ["RuntimeError: no data"] * 7
+    # three tasks in flight: the two still on Ray when the seventh failed are failed too
+    assert sorted(t.user_attrs["fail_reason"] for t in trials) == [
+        *["RuntimeError: no data"] * 7,
+        *[qray.GAVE_UP] * 2,
+    ]
+    assert all(t.state == TrialState.FAIL for t in trials)
+    assert ray.shutdowns == 1 and not ray.initialized
+
+
+def test_ray_gives_up_after_as_many_skips_in_a_row_as_the_serial_loop(
+    tmp_path: Path, fake_ray: Callable[..., _FakeRay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A budget no architecture meets: the driver gives up as the serial loop does,
+    with the same line (the same seeded architectures, so the same last one), instead
+    of skipping architectures forever; none was sent to Ray."""
+    from quarch.study import _worker
+
+    monkeypatch.setattr(_worker, "MAX_CONSECUTIVE_SKIPS", 6)  # 500 in a real run
+    kw: dict[str, Any] = {"trials": 3, "budgets": ["params<=1"], "objectives": ["val_error"]}
+    serial, serial_trials = _give_up(tmp_path, "serial", _Hopeless(), **kw)
+    assert serial.startswith("gave up: 6 architectures in a row were over budget before "
+                             "training (over budget before training: params=")  # fmt: skip
+    assert serial.endswith("), with 0 of 3 trials done; loosen the budgets or shrink the space")
+    fake_ray(3.0)
+    evaluator = _Hopeless()
+    line, trials = _give_up(tmp_path, "ray", evaluator, ray=True, **kw)
+    assert line == serial
+    assert [(t.params, t.state) for t in trials] == [(t.params, t.state) for t in serial_trials]
+    assert all("skip_reason" in t.user_attrs for t in trials)
+    assert evaluator.evaluated == 0
+
+
+def test_ctrl_c_fails_the_trials_still_on_ray_as_interrupted(
+    tmp_path: Path, fake_ray: Callable[..., _FakeRay]
+) -> None:
+    """Ctrl-C while the driver waits on Ray: the trials still on Ray are failed as
+    interrupted, as the serial loop fails its own, instead of staying RUNNING under
+    this process (alive in a notebook, so a resumed run would wait for them), and Ctrl-C
+    goes on up; Ray started here is shut down."""
+    run = _run(tmp_path, seed=4)
+    ray = fake_ray(3.0)
+
+    class _CtrlC(_Evaluates):
+        def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> dict[str, float]:
+            if seed == trial_seed(4, 3):
+                raise KeyboardInterrupt
+            return super().evaluate(arch, seed=seed)
+
+    study = run.study()
+    config = dataclasses.replace(run.config, trials=8, ray=True)
+    with pytest.raises(KeyboardInterrupt):
+        qray.drive(study, space=run.space, evaluator=_CtrlC(), objective=run.objective,
+                   config=config)  # fmt: skip
+    trials = study.get_trials(deepcopy=False)
+    # tasks 1-3 sent, the newest (3) taken first: Ctrl-C with 1, 2 and 3 on Ray
+    assert [t.state for t in trials] == [TrialState.COMPLETE, *[TrialState.FAIL] * 3]
+    assert {t.user_attrs["fail_reason"] for t in trials[1:]} == {INTERRUPTED}
+    assert ray.shutdowns == 1
+
+
+def test_a_complete_trial_starts_the_count_of_failures_again(
+    tmp_path: Path, fake_ray: Callable[..., _FakeRay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two failures, a success, two failures, a success: never three failures in a
+    row, so neither the serial loop nor the driver (one task at a time, in order)
+    gives up at three; both end with the budget and the same trials."""
+    from quarch.study import _worker
+
+    monkeypatch.setattr(_worker, "MAX_CONSECUTIVE_FAILURES", 3)
+
+    class _EveryThird(ArithmeticEvaluator):
+        def __init__(self, run_seed: int) -> None:
+            super().__init__()
+            self.ok = {trial_seed(run_seed, n) for n in (2, 5)}
+
+        def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> dict[str, float]:
+            if seed not in self.ok:
+                raise RuntimeError("no data")
+            return super().evaluate(arch, seed=seed)
+
+    states: list[list[str]] = []
+    for name, ray in (("serial", False), ("ray", True)):
+        if ray:
+            fake_ray(1.0)
+        res = run_search(_cfg(tmp_path, out=str(tmp_path / name), trials=2, seed=3, ray=ray),
+                         evaluator=_EveryThird(3), progress=False)  # fmt: skip
+        states.append([t.state for t in res.trials])
+    assert states[0] == states[1] == ["FAIL", "FAIL", "COMPLETE", "FAIL", "FAIL", "COMPLETE"]
+
+
+def test_ctrl_c_before_the_first_task_is_ctrl_c(
+    tmp_path: Path, fake_ray: Callable[..., _FakeRay]
+) -> None:
+    """Ctrl-C while the evaluator is shipped to Ray (``ray.put``, before any trial is
+    claimed): Ctrl-C goes on up, no trial was asked for, and Ray is shut down."""
+    run = _run(tmp_path)
+    ray = fake_ray(2.0)
+
+    def put(value: Any) -> _Put:
+        raise KeyboardInterrupt
+
+    ray.put = put  # type: ignore[method-assign]
+    study = run.study()
+    with pytest.raises(KeyboardInterrupt):
+        qray.drive(study, space=run.space, evaluator=_Evaluates(), objective=run.objective,
+                   config=dataclasses.replace(run.config, trials=3, ray=True))  # fmt: skip
+    assert len(study.get_trials(deepcopy=False)) == 1  # the run's own first trial
+    assert ray.shutdowns == 1
+
+
+def test_architectures_that_cannot_be_suggested_count_as_failures_in_a_row(
+    tmp_path: Path, fake_ray: Callable[..., _FakeRay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in the serial loop, a trial whose architecture cannot be suggested is a
+    failure: a skipped architecture between two does not reset the count, a failure
+    resets the count of skips, and the third failure in a row gives up in the serial
+    loop's words (none sent to Ray, none left running)."""
+    from quarch.study import _worker
+
+    monkeypatch.setattr(_worker, "MAX_CONSECUTIVE_FAILURES", 3)
+    monkeypatch.setattr(_worker, "MAX_CONSECUTIVE_SKIPS", 2)
+    run = _run(tmp_path, budgets=["params<=60"], objectives=["val_error"])
+    fake_ray(1.0)
+
+    class _Space:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(run.space, name)
+
+        def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
+            if trial.number > 100:
+                raise _NeverGaveUp("100 trials, and the search goes on")
+            if trial.number == 2:  # 3 x 128 parameters: over the budget
+                return {"n_layers": 3, "width_0": 128}
+            raise ValueError("no architecture here")
+
+    study = run.study()
+    evaluator = _Cheap()
+    with pytest.raises(RunError) as e:
+        qray.drive(study, space=_Space(), evaluator=evaluator, objective=run.objective,  # type: ignore[arg-type]
+                   config=dataclasses.replace(run.config, trials=5, ray=True))  # fmt: skip
+    assert str(e.value) == (
+        "gave up: 3 trials in a row failed, with 1 of 5 trials done; the last failed with: "
+        "ValueError: no architecture here"
+    )
+    trials = study.get_trials(deepcopy=False)
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL,
+                                         TrialState.PRUNED, TrialState.FAIL, TrialState.FAIL]  # fmt: skip
+    assert evaluator.seen == []

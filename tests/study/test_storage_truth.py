@@ -119,7 +119,9 @@ def test_a_scheme_in_capitals_is_recorded_as_sqlalchemy_can_open_it(
 @pytest.mark.parametrize(
     "url",
     ["sqlite://", "sqlite:///", "sqlite:///:memory:", "sqlite+pysqlite:///:memory:",
-     "sqlite:///file:mem?mode=memory&cache=shared&uri=true"],
+     "sqlite:///file:mem?mode=memory&cache=shared&uri=true",
+     # no host and no file, only a query: SQLAlchemy opens an in-memory database
+     "sqlite://?timeout=5"],
 )  # fmt: skip
 def test_an_in_memory_sqlite_study_is_refused(url: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:

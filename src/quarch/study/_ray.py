@@ -13,13 +13,17 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from quarch._errors import ConfigError
+from quarch._errors import ConfigError, RunError
+from quarch.study import _worker
+from quarch.study._signals import held_signals
 from quarch.study._worker import (
+    INTERRUPTED,
     SEED,
     OverBudget,
     check_before_training,
     claim,
     finish,
+    n_done,
     record_metrics,
     skip,
     time_limit,
@@ -38,6 +42,8 @@ __all__ = ["check_ray", "connect", "drive"]
 
 #: Seconds the address probe waits for a TCP answer.
 PROBE_SECONDS = 5.0
+#: The reason of a trial still running on Ray when the driver gave up.
+GAVE_UP = "interrupted: the search gave up before this trial ended"
 
 
 def check_ray(address: str | None) -> None:
@@ -116,17 +122,27 @@ def drive(
 ) -> None:
     """Run the study's remaining trials as Ray tasks until the budget is complete
     (Ray started here, and stopped at the end, unless it runs already: the search
-    loop connects before it writes the run folder, and stops what it started)."""
+    loop connects before it writes the run folder, and stops what it started).
+
+    It gives up as the serial loop does (:func:`~quarch.study._worker.work`): after
+    too many trials in a row failed, or architectures in a row were over budget. The
+    trials still on Ray then, or on Ctrl-C, are failed (interrupted).
+
+    Raises:
+        RunError: it gave up (the message says how far the run got).
+    """
     import ray
     from optuna.trial import TrialState
 
     started_here = connect(config)
+    in_flight: dict[Any, optuna.Trial] = {}
+    pending: optuna.Trial | None = None  # claimed, not yet sent, skipped or failed
     try:
         slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
         remote = ray.remote(num_cpus=1, max_retries=0)(_evaluate)
         ev_ref = ray.put(evaluator)
-        in_flight: dict[Any, optuna.Trial] = {}
         t0 = time.monotonic()
+        failures = skips = 0
 
         def complete() -> int:
             return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
@@ -138,34 +154,76 @@ def drive(
                 and len(in_flight) < slots
                 and complete() + len(in_flight) < config.trials
             ):
-                trial = claim(study)
+                trial = pending = claim(study)
                 seed = trial_seed(config.seed, trial.number)
                 trial.set_user_attr(SEED, seed)
                 try:
                     arch = space.suggest(trial)
                     check_before_training(trial, arch, evaluator, objective)
                 except OverBudget as e:
-                    skip(study, trial, str(e))
+                    with held_signals():
+                        skip(study, trial, str(e))
+                        pending = None
+                    skips += 1
+                    if skips >= _worker.MAX_CONSECUTIVE_SKIPS:  # as work's
+                        raise RunError(
+                            f"gave up: {skips} architectures in a row were over budget before "
+                            f"training ({e}), with {n_done(study)} of {config.trials} trials "
+                            "done; loosen the budgets or shrink the space"
+                        ) from None
                     continue
                 except Exception as e:
-                    finish(study, trial, None, f"{type(e).__name__}: {e}")
+                    failed = f"{type(e).__name__}: {e}"
+                    with held_signals():
+                        finish(study, trial, None, failed)
+                        pending = None
+                    skips = 0
+                    failures = _failed_in_a_row(study, config.trials, failures, failed)
                     continue
-                in_flight[remote.remote(ev_ref, arch, seed, config.trial_timeout)] = trial
+                skips = 0
+                with held_signals():
+                    in_flight[remote.remote(ev_ref, arch, seed, config.trial_timeout)] = trial
+                    pending = None
             if not in_flight:
                 return
             ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
             for ref in ready:
-                trial = in_flight.pop(ref)
+                trial = in_flight[ref]
+                values: list[float] | None
+                reason: str | None
                 try:
                     raw = ray.get(ref)
                 except Exception as e:  # the task raised: unwrap Ray's wrapper
                     cause = getattr(e, "cause", None) or e
-                    finish(study, trial, None, f"{type(cause).__name__}: {cause}")
+                    values, reason = None, f"{type(cause).__name__}: {cause}"
                 else:
                     values, reason = record_metrics(trial, raw, objective)
+                with held_signals():  # a Ctrl-C now leaves it told, and out of in_flight
                     finish(study, trial, values, reason)
+                    del in_flight[ref]
+                failures = _failed_in_a_row(study, config.trials, failures, reason)
                 if on_trial is not None:
                     on_trial(study._storage.get_trial(trial._trial_id))
+    except (KeyboardInterrupt, RunError) as e:
+        why = INTERRUPTED if isinstance(e, KeyboardInterrupt) else GAVE_UP
+        with held_signals():  # none is left RUNNING, owned by a process still alive
+            for trial in [*in_flight.values(), *([pending] if pending is not None else [])]:
+                finish(study, trial, None, why)
+        raise
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _failed_in_a_row(study: optuna.Study, trials: int, failures: int, reason: str | None) -> int:
+    """Trials failed in a row once one more finished (``reason``: why it failed, or
+    ``None``); give up, as :func:`~quarch.study._worker.work` does, at too many."""
+    if reason is None:
+        return 0
+    failures += 1
+    if failures >= _worker.MAX_CONSECUTIVE_FAILURES:
+        raise RunError(
+            f"gave up: {failures} trials in a row failed, with {n_done(study)} of {trials} "
+            f"trials done; the last failed with: {reason}"
+        )
+    return failures
