@@ -871,3 +871,149 @@ def test_what_escapes_typer_itself(
 
     monkeypatch.setattr(quarch.cli, "app", leave)
     assert _run(capsys, "spaces") == (4, "", "")
+
+
+# -- the flags that fill evaluator options, the resume's dry run, --report ---------------
+
+
+def test_the_evaluator_flags_land_in_its_options_over_the_generic_flag(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``--device-profile``, ``--qubit-budget``, ``--noise`` and ``--supercircuit`` are
+    the evaluator options of those names (README), beside ``--evaluator-option``'s keys;
+    the named flag wins over the generic one; ``--ray`` is the config's ``ray``."""
+    code, out, err = _run(capsys, "search", "--space", "hqnn", "--supercircuit",
+                          "--device-profile", "ibm-heron", "--qubit-budget", "4",
+                          "--noise", "device", "--evaluator-option", "shots=64",
+                          "--evaluator-option", "qubit_budget=9", "--ray",
+                          "--out", str(tmp_path / "r"), "--dry-run", "--json")  # fmt: skip
+    assert (code, err) == (0, ""), err
+    cfg = json.loads(out)
+    assert cfg["evaluator_options"] == {"shots": 64, "device_profile": "ibm-heron",
+                                        "qubit_budget": 4, "noise": "device",
+                                        "supercircuit": True}  # fmt: skip
+    assert (cfg["ray"], cfg["workers"]) == (True, 1)
+    code, out, err = _run(capsys, "search", "--space", "hqnn", "--out", str(tmp_path / "r"),
+                          "--dry-run", "--json")  # fmt: skip
+    assert (code, err) == (0, ""), err
+    assert (json.loads(out)["evaluator_options"], json.loads(out)["ray"]) == ({}, False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_resume_dry_run_shows_the_config_it_would_continue_with(
+    capsys: pytest.CaptureFixture[str], in_home: Path
+) -> None:
+    """The saved config with the changes given, the storage among them (a database
+    URL's password is not saved, so a resume may name it again), printed as a new
+    search's dry run prints: the folder, then the JSON; nothing written."""
+    run = DEFAULT_RUN
+    before = (run / "config.json").read_text()
+    saved = json.loads(before)
+    code, out, err = _run(capsys, "search", "--resume", str(run), "--out", str(run),
+                          "--storage", "sqlite", "--trial-timeout", "30", "--dry-run")  # fmt: skip
+    assert (code, err) == (0, ""), err
+    head, _, rest = out.partition("\n")
+    assert head == f"ok: the search can start; it would write {run} with this config:"
+    shown = json.loads(rest)
+    assert shown == {**saved, "out": str(run), "storage": "sqlite", "trial_timeout": 30.0}
+    # no change given: the saved config as it is (its own folder, no time limit)
+    code, out, err = _run(capsys, "search", "--resume", str(run), "--dry-run", "--json")
+    assert (code, err) == (0, ""), err
+    assert json.loads(out) == {**saved, "out": str(run), "timeout": None}
+    assert (run / "config.json").read_text() == before
+    assert _trials_in_db(run) == [(0, "COMPLETE"), (1, "COMPLETE")]
+
+
+def test_report_writes_the_runs_report_and_names_it(
+    capsys: pytest.CaptureFixture[str], in_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--report``: the run's report is written when the search ends (asked of
+    ``write_report`` for the run's own folder) and its page named, in the JSON summary
+    and as the line after the table; without it no report is asked for."""
+    import types
+
+    import quarch.report
+    from quarch.study import Run
+
+    result = Run.open(DEFAULT_RUN).result()
+    asked: list[Path] = []
+    page = in_home / "elsewhere" / "index.html"
+
+    def write_report(run_dir: Any, **kwargs: Any) -> Any:
+        asked.append(Path(run_dir))
+        return types.SimpleNamespace(html=page, images=[])
+
+    monkeypatch.setattr(quarch.report, "write_report", write_report)
+    monkeypatch.setattr(quarch.study, "resume_search", lambda *a, **k: result)
+    code, out, err = _run(capsys, "search", "--resume", str(DEFAULT_RUN), "--report", "--json")
+    assert (code, err) == (0, ""), err
+    assert asked == [result.run_dir]
+    assert json.loads(out) == {**result.to_json(), "report": str(page)}
+    code, out, err = _run(capsys, "search", "--resume", str(DEFAULT_RUN), "--report")
+    assert (code, err) == (0, ""), err
+    assert out.splitlines()[-1] == f"report: {page}"
+    code, out, err = _run(capsys, "search", "--resume", str(DEFAULT_RUN), "--json")
+    assert (code, err, len(asked)) == (0, "", 2)
+    assert json.loads(out) == result.to_json()
+
+    # Ctrl-C while the report is written: the search is done, and the line says so
+    def interrupted(run_dir: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(quarch.report, "write_report", interrupted)
+    _refused(capsys, ["search", "--resume", str(DEFAULT_RUN), "--report", "--json"],
+             f"interrupted while writing the report; the search ended with 2 of 2 trials "
+             f"done; write the report with `quarch report {DEFAULT_RUN}`", 130)  # fmt: skip
+
+
+def test_a_dry_run_with_overwrite_accepts_a_folder_holding_a_run(
+    capsys: pytest.CaptureFixture[str], in_home: Path
+) -> None:
+    """``--dry-run --overwrite`` checks what the run would do: replace the run there
+    (without ``--overwrite`` the same line as the search itself); nothing changes."""
+    before = (DEFAULT_RUN / "config.json").read_text()
+    code, out, err = _run(capsys, "search", "--space", "mlp", "--overwrite", "--dry-run",
+                          "--json")  # fmt: skip
+    assert (code, err) == (0, ""), err
+    assert json.loads(out)["space"] == "mlp"
+    assert (DEFAULT_RUN / "config.json").read_text() == before
+    assert _trials_in_db(DEFAULT_RUN) == [(0, "COMPLETE"), (1, "COMPLETE")]
+
+
+def test_an_interrupted_resume_names_trials_only_when_they_change_the_budget(
+    capsys: pytest.CaptureFixture[str], in_home: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A run of budget 5 with 2 trials done, stopped by Ctrl-C: the line's resume
+    command is the bare one when the budget is the run's own (no ``--trials``, or
+    ``--trials`` equal to it), and carries ``--trials N`` for a new budget N."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(DEFAULT_RUN, run)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "trials": 5}))
+    monkeypatch.setattr(quarch.study, "resume_search", _raising(KeyboardInterrupt()))
+    bare = f"interrupted with 2 of 5 trials done; continue with `quarch search --resume {run}`"
+    _refused(capsys, ["search", "--resume", str(run)], bare, 130)
+    _refused(capsys, ["search", "--resume", str(run), "--trials", "5"], bare, 130)
+    _refused(capsys, ["search", "--resume", str(run), "--trials", "7"],
+             f"interrupted with 2 of 7 trials done; continue with `quarch search --resume "
+             f"{run} --trials 7`", 130)  # fmt: skip
+
+
+def test_evaluator_flags_add_to_the_files_evaluator_table(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``--evaluator-option`` and the named evaluator flags add to a file's
+    ``[evaluator_options]`` key by key (README: flags override a file), as the other
+    tables' flags do."""
+    path = tmp_path / "c.toml"
+    path.write_text('space = "hqnn"\n[evaluator_options]\nshots = 64\nqubit_budget = 9\n')
+    code, out, err = _run(capsys, "search", "--config", str(path), "--evaluator-option",
+                          "noise=ibm-heron", "--qubit-budget", "4", "--out",
+                          str(tmp_path / "r"), "--dry-run", "--json")  # fmt: skip
+    assert (code, err) == (0, ""), err
+    assert json.loads(out)["evaluator_options"] == {
+        "shots": 64, "qubit_budget": 4, "noise": "ibm-heron"
+    }  # fmt: skip
