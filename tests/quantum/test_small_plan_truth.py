@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from quarch.quantum import AngleEmbedding, Circuit, RotationLayer
+from quarch.quantum import AngleEmbedding, Circuit, Input, RotationLayer
 from quarch.quantum._small_plan import (
     SmallProgram,
     _diag_coef,
@@ -206,3 +206,72 @@ def test_each_multi_qubit_gate_is_the_documented_instruction(name: str, angle: s
     ins = prog.instrs[0]
     assert ins.kind == "s" and ins.segment == 0
     assert ins.angles == ([0] if spec.n_params and angle == "weight" else [])
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_a_whole_register_takes_only_the_first_pure_layer_into_the_product_state(n: int) -> None:
+    """Where shared layers are one ``2^n`` matrix, only the first pure layer of the
+    leading gates is the product state and the later ones are Kronecker layers (one
+    matmul each, taking their neighbours' permutations for free); on two halves every
+    leading pure layer joins the product state as a per-wire chain."""
+    c = Circuit(n).add(AngleEmbedding(n, rotation="Y")).add(RotationLayer(n, ("Y",)))
+    c.cnot(0, n - 1).add(RotationLayer(n, ("X",)))
+    whole = SmallProgram(c, with_prefix=True, weights_batched=False, whole_register=n)
+    assert whole.prefix is not None and [k for k, _ in whole.prefix] == ["b"]
+    assert [(i.op, i.kind) for i in whole.instrs][:1] == [("kron", "s")]
+    halves = SmallProgram(c, with_prefix=True, weights_batched=False, whole_register=n - 1)
+    assert halves.prefix is not None and [k for k, _ in halves.prefix] == ["b", "s"]
+    assert halves.instrs[0].op == "perm"
+
+
+def test_a_program_without_product_state_has_no_prefix() -> None:
+    """``prefix`` is None without product state (the call brings its start state):
+    every gate is then an instruction, the leading ones a Kronecker layer."""
+    c = Circuit(3).add(AngleEmbedding(3, rotation="Y")).cnot(0, 2).add(RotationLayer(3, ("X",)))
+    for whole_register in (0, 3):
+        prog = SmallProgram(
+            c, with_prefix=False, weights_batched=False, whole_register=whole_register
+        )
+        assert prog.prefix is None
+        assert (prog.instrs[0].op, prog.instrs[0].kind) == ("kron", "b")
+
+
+def test_runs_merge_and_shared_runs_are_numbered_segments() -> None:
+    """Runs of permutations compose into one (PennyLane's product of the CNOTs), runs
+    of diagonals (constant or shared) add into one; ``segment`` numbers the maximal
+    runs of shared instructions from 0 (-1 for per-sample ones) and ``segments``
+    counts them (two halves at four wires: nothing folds into a layer)."""
+    c = Circuit(4).add(RotationLayer(4, ("Y",))).cnot(0, 1).cnot(1, 2).cnot(2, 3)
+    c.cz(0, 1).cz(2, 3).crz(0, 1, c.new_weight())
+    c.add(AngleEmbedding(4, rotation="X")).add(RotationLayer(4, ("Z",))).cnot(0, 3)
+    prog = SmallProgram(c, with_prefix=True, weights_batched=False, whole_register=0)
+    got = [(i.op, i.kind, i.segment) for i in prog.instrs]
+    want = [("perm", "s", 0), ("diag", "s", 0), ("kron", "b", -1), ("kron", "s", 1)]
+    assert got == [*want, ("perm", "s", 1)]
+    assert prog.segments == 2
+    perm = prog.instrs[0].index
+    assert perm is not None
+    u = qml.matrix(
+        qml.prod(*(qml.CNOT(wires=w) for w in ((2, 3), (1, 2), (0, 1)))), wire_order=range(4)
+    )
+    psi = np.arange(16.0)
+    np.testing.assert_array_equal(psi[perm], (u @ psi).real)
+    diag = prog.instrs[1]
+    assert diag.coef is not None and diag.theta0 is not None
+    assert len(diag.angles) == 1 and diag.coef.shape == (1, 16)  # CRZ's one angle
+    cz = np.diag(qml.matrix(qml.CZ(wires=[0, 1]) @ qml.CZ(wires=[2, 3]), wire_order=range(4)))
+    np.testing.assert_allclose(np.exp(1j * diag.theta0), cz, atol=1e-15)
+
+
+def test_a_constant_diagonal_merges_into_the_next_per_sample_one() -> None:
+    """A constant diagonal adds into the next diagonal of either kind (the merged one
+    takes that kind), and diagonals of one kind add up: CZ, CRZ(x0), CRZ(x1) is one
+    per-sample phase instruction of two angles, PennyLane's CZ as its constant part."""
+    c = Circuit(4).add(RotationLayer(4, ("Y",))).cz(0, 1)
+    c.crz(1, 2, Input(0)).crz(2, 3, Input(1))
+    prog = SmallProgram(c, with_prefix=True, weights_batched=False, whole_register=0)
+    assert [(i.op, i.kind, len(i.angles)) for i in prog.instrs] == [("diag", "b", 2)]
+    (diag,) = prog.instrs
+    assert diag.theta0 is not None and diag.coef is not None and diag.coef.shape == (2, 16)
+    cz = np.diag(qml.matrix(qml.CZ(wires=[0, 1]), wire_order=range(4)))
+    np.testing.assert_allclose(np.exp(1j * diag.theta0), cz, atol=1e-15)
