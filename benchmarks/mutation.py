@@ -300,6 +300,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_device_placement.py", "tests/quantum/test_small_plan_truth.py",
          "tests/quantum/test_small_cost_truth.py", "tests/quantum/test_small_runtime_truth.py",
          "tests/quantum/test_small_runtime_opcodes_truth.py",
+         "tests/quantum/test_small_runtime_tables_truth.py",
          # the meta-device runs of the other engines (a third of the time, none of this code)
          "--deselect", "tests/quantum/test_device_placement.py::test_noisy_simulations",
          "--deselect", "tests/quantum/test_device_placement.py::test_every_gate[engine]",
@@ -333,7 +334,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/report/test_circuit_svg.py", "tests/report/test_report.py",
          "tests/report/test_report_contents.py", "tests/report/test_circuit_svg_truth.py",
          "tests/report/test_plots_truth.py", "tests/report/test_quantum_section_truth.py",
-         "tests/report/test_report_truth.py",
+         "tests/report/test_report_truth.py", "tests/report/test_write_report_truth.py",
          "tests/spaces/hqnn/test_device.py::test_search_report_and_export_on_a_device"],
     ),
     "study-loop": (
@@ -359,7 +360,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/study/test_storage_wal.py::test_wal_while_writing_one_file_after",
          "tests/study/test_pruning.py::test_pruner_refused_before_anything_is_written",
          "tests/study/test_parallel.py::test_resume_refuses_incompatible_config",
-         "tests/study/test_parallel.py::test_two_workers_exact_budget_and_reproducible_metrics",
+         "tests/study/test_parallel_truth.py::test_ray_gives_the_serial_loops_trials",
+         "tests/study/test_parallel_truth.py::test_a_ray_search_past_its_timeout_says_so",
          "tests/test_cli_mistakes.py::test_a_relative_sqlite_url_is_recorded_absolute"],
     ),
     "onnx-finalize": (
@@ -403,7 +405,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_cli.py::test_dry_run_checks_everything_and_writes_nothing",
          "tests/test_cli.py::test_resume_accepts_what_the_api_allows",
          "tests/test_untrusted_input.py::test_config_files_of_random_keys_and_values",
-         "tests/test_untrusted_input.py::test_config_files_of_any_text"],
+         "tests/test_untrusted_input.py::test_config_files_of_any_text",
+         "tests/test_cli_exit_truth.py",
+         "tests/test_interrupts_truth.py::test_a_ctrl_c_python_drops_in_a_callback_still_stops_the_command"],
     ),
     "hqnn-extras": (
         ["src/quarch/spaces/hqnn/supercircuit.py", "src/quarch/spaces/hqnn/noise.py",
