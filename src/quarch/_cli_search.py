@@ -195,7 +195,7 @@ def _interrupted_line(
         try:  # the folder the search writes: the default data set, its registered name
             run_dir = stored_config(config).run_dir
         except QuarchError:  # a config not checked yet: nothing was written either
-            run_dir = None
+            return "interrupted before the run started; nothing was written"
     if run_dir is None or not Run.exists(run_dir):
         return "interrupted before the run started; nothing was written"
     try:

@@ -1155,11 +1155,13 @@ def test_ray_gives_the_serial_loops_trials(
 def test_a_ray_search_past_its_timeout_says_so(
     tmp_path: Path, fake_ray: Callable[..., _FakeRay]
 ) -> None:
+    """Past ``--timeout`` the driver stops sending trials and the result says why; it
+    ran more than one before (the bounds leave room for a loaded machine)."""
     fake_ray(1.0)
-    res = run_search(_cfg(tmp_path, trials=50, ray=True, timeout=0.5),
-                     evaluator=ArithmeticEvaluator(0.2), progress=False)  # fmt: skip
+    res = run_search(_cfg(tmp_path, trials=50, ray=True, timeout=1.5),
+                     evaluator=ArithmeticEvaluator(0.05), progress=False)  # fmt: skip
     assert res.stopped == "timeout"
-    assert 1 < len(res.complete) < 10
+    assert 2 <= len(res.complete) < 50
 
 
 def test_drive_records_failures_crashes_and_time_limits(
