@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from multiprocessing.context import SpawnProcess
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
@@ -78,4 +79,56 @@ def test_workers_started_from_a_thread_that_is_not_the_main_one(tmp_path: Path) 
     thread.start()
     thread.join()
     assert got == [2]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class _Failing:
+    """A worker process stand-in: the ``fail``-th one made raises, either when it is
+    made or when it is started; the others record whether they were joined."""
+
+    made: ClassVar[list[_Failing]] = []
+    fail: ClassVar[tuple[int, str]] = (2, "start")
+
+    def __init__(self, *, target: Any, args: Any, name: str) -> None:
+        _Failing.made.append(self)
+        self.index, self.joined = len(_Failing.made), False
+        self.pid: int | None = None
+        if _Failing.fail == (self.index, "make"):
+            raise OSError("cannot make it")
+
+    def start(self) -> None:
+        if _Failing.fail == (self.index, "start"):
+            raise OSError("cannot start it")
+        self.pid = 40000 + self.index  # never signalled: is_alive says it has ended
+
+    def is_alive(self) -> bool:
+        return False
+
+    def join(self, timeout: float | None = None) -> None:
+        self.joined = True
+
+
+@pytest.mark.filterwarnings("ignore:3 workers on")  # more workers than cores: elsewhere
+@pytest.mark.parametrize("when", ["make", "start"])
+def test_a_worker_that_cannot_start_stops_the_ones_started_and_lets_go_of_signals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """The error goes on up as it is, the workers already started are stopped (joined),
+    one never started is not, and Ctrl-C is this process's own again."""
+    from quarch.study import Run
+    from quarch.study import _parallel as par
+    from quarch.testing.evaluators import ArithmeticEvaluator
+
+    cfg = SearchConfig(space="mlp", dataset="iris", trials=4, workers=1, seed=0,
+                       out=str(tmp_path / "run"))  # fmt: skip
+    run_search(cfg, evaluator=ArithmeticEvaluator(), progress=False)
+    run = Run.open(cfg.run_dir)
+    _Failing.made, _Failing.fail = [], (2, when)
+    monkeypatch.setattr(multiprocessing.get_context("spawn"), "Process", _Failing)
+    with pytest.raises(OSError, match=f"cannot {when} it"):
+        par.run_workers(run.study(), space=run.space, evaluator=ArithmeticEvaluator(),
+                        objective=run.objective, config=SearchConfig(**{**cfg.to_dict(),
+                        "workers": 3, "trials": 8}), poll=lambda: None)  # fmt: skip
+    first, second = _Failing.made[:2]
+    assert (first.joined, second.joined) == (when == "start", False)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
