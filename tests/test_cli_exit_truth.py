@@ -27,6 +27,8 @@ import pytest
 import quarch.search
 from quarch.cli import _end_children, main
 
+from ._dropped_ctrl_c import ctrl_c_inside_a_weakref_callback
+
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="fork and SIGTERM are POSIX")
 
 
@@ -182,22 +184,6 @@ def test_main_ends_children_only_when_the_command_was_interrupted(
 # -- a Ctrl-C that Python had to drop ----------------------------------------------------
 
 
-def _dropped_ctrl_c() -> None:
-    """A KeyboardInterrupt raised in a weakref callback: Python hands it to
-    ``sys.unraisablehook`` and goes on."""
-
-    class Obj:
-        pass
-
-    def callback(_: object) -> None:
-        raise KeyboardInterrupt
-
-    obj = Obj()
-    ref = weakref.ref(obj, callback)
-    del obj
-    assert ref() is None
-
-
 def test_a_dropped_ctrl_c_is_delivered_again_at_once_by_a_daemon_timer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -219,7 +205,7 @@ def test_a_dropped_ctrl_c_is_delivered_again_at_once_by_a_daemon_timer(
     t0 = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt):
-            _dropped_ctrl_c()
+            ctrl_c_inside_a_weakref_callback()
             while time.monotonic() < t0 + 5:  # the rest of the command's work
                 time.sleep(0.01)
     finally:

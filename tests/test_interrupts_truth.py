@@ -17,7 +17,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,8 @@ from quarch.study._worker import (
     work,
 )
 from quarch.testing.evaluators import ArithmeticEvaluator
+
+from ._dropped_ctrl_c import ctrl_c_inside_a_weakref_callback
 
 SPACE = Space([Choice("n_layers", [1, 2, 3]), Choice("width_0", [8, 16, 32])], name="t")
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM and raise_signal are POSIX")
@@ -260,23 +261,6 @@ def test_search_report_stopped_says_the_search_is_done_and_how_to_write_it(
 
 
 # -- a Ctrl-C that Python has to drop ----------------------------------------------------
-def _ctrl_c_inside_a_weakref_callback() -> None:
-    """What a terminal's Ctrl-C does when it lands while a weakref callback runs (an
-    import's module lock, a WeakKeyDictionary tidying up): Python cannot raise it there,
-    reports it as unraisable, and the code goes on."""
-
-    class Obj:
-        pass
-
-    def callback(_: object) -> None:
-        raise KeyboardInterrupt
-
-    obj = Obj()
-    ref = weakref.ref(obj, callback)
-    del obj
-    assert ref() is None
-
-
 @pytest.mark.usefixtures("ctrl_c_handler")
 def test_a_ctrl_c_python_drops_in_a_callback_still_stops_the_command(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -287,7 +271,7 @@ def test_a_ctrl_c_python_drops_in_a_callback_still_stops_the_command(
     went_on: list[int] = []
 
     def listing(*args: Any, **kwargs: Any) -> None:
-        _ctrl_c_inside_a_weakref_callback()
+        ctrl_c_inside_a_weakref_callback()
         for i in range(100):  # the rest of the command's work
             time.sleep(0.01)
             went_on.append(i)
