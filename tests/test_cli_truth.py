@@ -957,10 +957,7 @@ def test_report_writes_the_runs_report_and_names_it(
     assert json.loads(out) == result.to_json()
 
     # Ctrl-C while the report is written: the search is done, and the line says so
-    def interrupted(run_dir: Any, **kwargs: Any) -> Any:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(quarch.report, "write_report", interrupted)
+    monkeypatch.setattr(quarch.report, "write_report", _raising(KeyboardInterrupt()))
     _refused(capsys, ["search", "--resume", str(DEFAULT_RUN), "--report", "--json"],
              f"interrupted while writing the report; the search ended with 2 of 2 trials "
              f"done; write the report with `quarch report {DEFAULT_RUN}`", 130)  # fmt: skip

@@ -23,7 +23,8 @@ from quarch.study._worker import (
     check_before_training,
     claim,
     finish,
-    n_done,
+    gave_up_failing,
+    gave_up_skipping,
     record_metrics,
     skip,
     time_limit,
@@ -166,11 +167,7 @@ def drive(
                         pending = None
                     skips += 1
                     if skips >= _worker.MAX_CONSECUTIVE_SKIPS:  # as work's
-                        raise RunError(
-                            f"gave up: {skips} architectures in a row were over budget before "
-                            f"training ({e}), with {n_done(study)} of {config.trials} trials "
-                            "done; loosen the budgets or shrink the space"
-                        ) from None
+                        raise gave_up_skipping(study, config.trials, skips, e) from None
                     continue
                 except Exception as e:
                     failed = f"{type(e).__name__}: {e}"
@@ -222,8 +219,5 @@ def _failed_in_a_row(study: optuna.Study, trials: int, failures: int, reason: st
         return 0
     failures += 1
     if failures >= _worker.MAX_CONSECUTIVE_FAILURES:
-        raise RunError(
-            f"gave up: {failures} trials in a row failed, with {n_done(study)} of {trials} "
-            f"trials done; the last failed with: {reason}"
-        )
+        raise gave_up_failing(study, trials, failures, reason)
     return failures

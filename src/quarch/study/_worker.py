@@ -61,6 +61,8 @@ __all__ = [
     "evaluate_trial",
     "fail_dead_trials",
     "finish",
+    "gave_up_failing",
+    "gave_up_skipping",
     "pruning_hook",
     "record_metrics",
     "skip",
@@ -375,6 +377,25 @@ def skip(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     study.tell(trial, state=TrialState.PRUNED)
 
 
+def gave_up_skipping(study: optuna.Study, trials: int, skips: int, why: object) -> RunError:
+    """The error a search gives up with after ``skips`` architectures in a row were over
+    budget before training (``why``: the last one's reason), worded alike by every loop
+    (:func:`work`, Ray's driver)."""
+    return RunError(
+        f"gave up: {skips} architectures in a row were over budget before training ({why}), "
+        f"with {n_done(study)} of {trials} trials done; loosen the budgets or shrink the space"
+    )
+
+
+def gave_up_failing(study: optuna.Study, trials: int, failures: int, reason: str) -> RunError:
+    """The error a search gives up with after ``failures`` trials in a row failed
+    (``reason``: the last one's), worded alike by every loop."""
+    return RunError(
+        f"gave up: {failures} trials in a row failed, with {n_done(study)} of {trials} "
+        f"trials done; the last failed with: {reason}"
+    )
+
+
 def claim(study: optuna.Study) -> optuna.Trial:
     """Ask a new trial and record this process as its owner. A Ctrl-C or SIGTERM that
     arrives meanwhile is delivered once the owner is recorded (:func:`held_signals`)."""
@@ -481,11 +502,7 @@ def work(
                 skip(study, trial, str(e))
             skips += 1
             if skips >= MAX_CONSECUTIVE_SKIPS:
-                raise RunError(
-                    f"gave up: {skips} architectures in a row were over budget before "
-                    f"training ({e}), with {n_done(study)} of {trials} trials done; loosen "
-                    "the budgets or shrink the space"
-                ) from None
+                raise gave_up_skipping(study, trials, skips, e) from None
             if on_trial is not None:
                 on_trial(study._storage.get_trial(trial._trial_id))
             continue
@@ -495,10 +512,7 @@ def work(
         if reason is not None:
             failures += 1
             if failures >= MAX_CONSECUTIVE_FAILURES:
-                raise RunError(
-                    f"gave up: {failures} trials in a row failed, with {n_done(study)} of "
-                    f"{trials} trials done; the last failed with: {reason}"
-                )
+                raise gave_up_failing(study, trials, failures, reason)
         else:
             failures = 0
         if on_trial is not None:
