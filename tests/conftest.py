@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from ._scope import per_module
+
 ROOT = Path(__file__).resolve().parents[1]
 # written by Python, the tools and pytest itself, not by tests
 _CACHES = ("__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".grimp_cache",
@@ -91,7 +93,7 @@ def _tests_write_only_to_temporary_folders(
         assert not new, f"tests wrote into the checkout: {new[:10]}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def tiny_hqnn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished two-trial hybrid run (2 qubits, one layer, one epoch: seconds), for the
     commands that read a run (resume, report, train, export); one per test module, so a

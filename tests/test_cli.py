@@ -16,6 +16,7 @@ from quarch.cli import main
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()  # not a shared fixture's output (per test under mutmut)
     code = main(list(args))
     out, err = capsys.readouterr()
     return code, out, err

@@ -30,6 +30,8 @@ from quarch.cli import main
 from quarch.config import SearchConfig
 from quarch.study import Run, run_search
 
+from ._scope import per_module
+
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 # (id, argv with {tmp} and {run} placeholders, expected start of the error line,
@@ -551,7 +553,7 @@ def test_a_misspelt_key_is_named_with_the_likely_one(
     assert not (tmp_path / "run").exists()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def hqnn_run(tiny_hqnn_run: Path) -> Path:
     return tiny_hqnn_run
 

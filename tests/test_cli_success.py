@@ -18,14 +18,17 @@ import pytest
 from quarch.cli import app, main
 from quarch.study import Run
 
+from ._scope import per_module
+
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()  # not a shared fixture's output (per test under mutmut)
     code = main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def hqnn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("cli") / "hq"
     code = main([
@@ -132,7 +135,7 @@ def _reads_back(fmt: str, path: Path, n_qubits: int) -> None:
         assert ns["N_WIRES"] == n_qubits
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def cnn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("onnxruntime")
     run = tmp_path_factory.mktemp("cli") / "cnn"

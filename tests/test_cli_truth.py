@@ -29,6 +29,8 @@ from quarch._errors import QuarchError
 from quarch.cli import main
 from quarch.config import SearchConfig
 
+from ._scope import per_module
+
 #: the run the fixture makes, under its working folder (the default name: the space's
 #: default data set, the default strategy and seed)
 DEFAULT_RUN = Path("runs") / "mlp-iris-random-s0"
@@ -38,7 +40,7 @@ RESUMABLE_FLAGS = ("--data-dir, --device, --pruner, --pruner-option, --ray, --ra
                    "--timeout, --trial-timeout, --trials, --workers")  # fmt: skip
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A working folder holding one finished run at the default run folder."""
     cwd = tmp_path_factory.mktemp("home")
@@ -60,6 +62,7 @@ def in_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()  # not a shared fixture's output (per test under mutmut)
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err

@@ -23,11 +23,13 @@ from quarch.finalize import export_trial
 from quarch.spaces.hqnn.evaluator import HQNNEvaluator
 from quarch.study import Run, run_search
 
+from ._scope import per_module
+
 qiskit = pytest.importorskip("qiskit")
 SAMPLE = 2
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     out = tmp_path_factory.mktemp("exp") / "run"
     cfg = SearchConfig(

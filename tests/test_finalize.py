@@ -17,8 +17,10 @@ from quarch.spaces.hqnn.evaluator import HQNNEvaluator
 from quarch.spaces.mlp.model import MLP
 from quarch.study import run_search
 
+from ._scope import per_module
 
-@pytest.fixture(scope="module")
+
+@pytest.fixture(scope=per_module)
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     out = tmp_path_factory.mktemp("fin") / "run"
     res = run_search(
@@ -102,7 +104,7 @@ def test_export_errors(run: tuple[Path, object], tmp_path: Path) -> None:
         export_trial(out, 0, "qasm", tmp_path / "x.qasm")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def hqnn_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     out = tmp_path_factory.mktemp("hq") / "run"
     cfg = SearchConfig(space="hqnn", dataset="iris", strategy="random", trials=2, epochs=3,

@@ -22,12 +22,14 @@ from quarch._paths import check_file, check_folder, file_problem, folder_problem
 from quarch.cli import main
 from quarch.study import Run
 
+from ._scope import per_module
+
 
 def _never(*args: object, **kwargs: object) -> None:
     raise AssertionError("work was spent before the output path was checked")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def run(tiny_hqnn_run: Path) -> Path:
     return tiny_hqnn_run
 

@@ -28,6 +28,8 @@ from quarch.study import Run, run_search
 from quarch.study._run import objective_of
 from quarch.testing.evaluators import ArithmeticEvaluator
 
+from ._scope import per_module
+
 FAST = settings(deadline=None, max_examples=150, suppress_health_check=list(HealthCheck))
 
 # -- QASM -------------------------------------------------------------------------------
@@ -194,7 +196,7 @@ def _config_outcome(path: Path) -> None:
 
 
 # -- damaged run folders ----------------------------------------------------------------
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def good_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "good"
     cfg = SearchConfig(space="mlp", dataset="iris", trials=4, out=str(out))

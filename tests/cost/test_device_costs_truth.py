@@ -37,6 +37,8 @@ from quarch.quantum.circuit import Op
 from quarch.quantum.noisy_circuit import PauliNoise, Relaxation
 from quarch.spaces.hqnn.model import build_circuit
 
+from .._scope import per_module
+
 pytest.importorskip("qiskit_aer")
 pytest.importorskip("qiskit_ibm_runtime")
 
@@ -89,7 +91,7 @@ HAND_OPS = [
 REGION = (0, 1, 2)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def manila() -> Any:
     return _backend("manila").target
 

@@ -39,6 +39,8 @@ from quarch.cost.onnx import (
     to_onnx,
 )
 
+from .._scope import per_module
+
 ort = pytest.importorskip("onnxruntime")
 
 
@@ -564,7 +566,7 @@ def _conv(model: onnx.ModelProto) -> onnx.NodeProto:
     return conv
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def small() -> tuple[_Small, bytes, np.ndarray]:
     m = _Small().eval()
     calib = np.random.default_rng(9).uniform(-0.5, 2.0, size=(150, 2, 6, 6)).astype(np.float32)

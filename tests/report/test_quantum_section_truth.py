@@ -26,10 +26,12 @@ from quarch.cost.routing import RoutedCircuit, route
 from quarch.quantum import Circuit
 from quarch.report._quantum import _fmt, _positions, layout_figure, quantum_section
 
+from .._scope import per_module
+
 DEVICE = "ibm-manila"  # five qubits on a line: 0-1-2-3-4
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def routed() -> RoutedCircuit:
     """Three qubits all coupled: on a line the router needs a SWAP, so the measured
     layout differs from the initial one."""

@@ -14,10 +14,12 @@ from quarch.config import SearchConfig
 from quarch.report import write_report
 from quarch.study import run_search
 
+from .._scope import per_module
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("rep") / "run"
     cfg = SearchConfig(space="mlp", dataset="iris", trials=5, epochs=2, out=str(out),

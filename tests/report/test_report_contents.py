@@ -19,10 +19,12 @@ from quarch.report import write_report
 from quarch.report._plots import _log_if_spread
 from quarch.study import Run, run_search
 
+from .._scope import per_module
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def hybrid_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Ten small hybrid trials under a parameter budget, pruned by the median rule on a
     weighted cost, and the best one trained with its classical ablation."""

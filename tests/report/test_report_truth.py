@@ -24,6 +24,8 @@ from quarch.config import SearchConfig
 from quarch.report import Report, _hms, _table, write_report
 from quarch.study import run_search
 
+from .._scope import per_module
+
 WINNERS = 3
 BUDGETS = {"flops": 6000.0, "val_error": 0.5}
 
@@ -61,7 +63,7 @@ def _search(out: Path, **kw: Any) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def budget_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two objectives, a budget on a third metric known before training (a column of
     its own; trials over it are never trained) and one on an objective."""
@@ -70,7 +72,7 @@ def budget_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    budgets=[f"{k}<={v}" for k, v in BUDGETS.items()])  # fmt: skip
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def weighted_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A weighted cost with a budget on one of its metrics, too few trials for
     importances."""

@@ -24,6 +24,8 @@ from quarch.report import _importances as real_importances
 from quarch.report import write_report
 from quarch.study import Run, run_search
 
+from .._scope import per_module
+
 
 class _Tradeoff:
     """The error falls strictly as the weight count grows: every distinct weight count
@@ -41,7 +43,7 @@ class _Tradeoff:
         return {"val_error": 1.0 / (1.0 + p / 100.0), "params": p}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("write") / "run"
     cfg = SearchConfig(space="mlp", dataset="iris", seed=1, out=str(out), trials=12,

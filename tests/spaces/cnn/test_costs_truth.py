@@ -40,6 +40,8 @@ from quarch.spaces.cnn.model import (
 )
 from quarch.spaces.cnn.space import cnn_space
 
+from ..._scope import per_module
+
 SPACE = cnn_space()
 EDGE = [e.factory for e in DEVICES.entries() if isinstance(e.factory, DeviceProfile)]
 PJ_PER_MJ = 1e9  # 1 mJ = 1e-3 J = 1e9 pJ
@@ -175,7 +177,7 @@ def _case(seed: int, skip: bool, se: bool, bits: int) -> dict[str, Any]:
     return arch
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def schedules() -> dict[tuple, tuple[EdgeCNN, list[_Op]]]:
     out = {}
     for seed, shape, skip, se, bits in CASES:

@@ -20,16 +20,18 @@ from quarch.spaces.cnn.model import EdgeCNN
 from quarch.spaces.cnn.space import cnn_space
 from quarch.study import run_search
 
+from ..._scope import per_module
+
 SMALL: dict[str, Any] = {"n_stages": 2, "max_blocks": 1, "width_mults": [0.5]}
 SPACE = cnn_space(**SMALL)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def digits() -> Dataset:
     return load_dataset("digits", seed=3)  # the seed of the `run` fixture: same split
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "cnn"
     cfg = SearchConfig(

@@ -36,11 +36,13 @@ from quarch.spaces.cnn.model import EdgeCNN
 from quarch.spaces.cnn.space import cnn_space
 from quarch.spaces.cnn.supernet import SuperNet, recalibrate_bn
 
+from ..._scope import per_module
+
 SPACE = cnn_space(n_stages=1, max_blocks=1, width_mults=[0.5])
 ARCH: dict[str, Any] = {**SPACE.sample(0), "bits": 32, "kernel_0_0": 3, "expand_0_0": 3}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def digits() -> Dataset:
     d = load_dataset("digits", seed=1)
     n = 200  # a few seconds per training at most

@@ -19,10 +19,12 @@ from quarch.cost.onnx import (
 from quarch.spaces.cnn.model import EdgeCNN
 from quarch.spaces.cnn.space import cnn_space
 
+from ..._scope import per_module
+
 SHAPE = (1, 8, 8)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def model() -> EdgeCNN:
     torch.manual_seed(0)
     arch = dict(cnn_space(n_stages=2, max_blocks=2).sample(5), bits=32)
@@ -75,7 +77,7 @@ def test_latency_is_positive_and_checked(model: EdgeCNN) -> None:
         quantize_int8(blob, np.zeros((0, *SHAPE), np.float32))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def se_model() -> EdgeCNN:
     """A network whose every block has a squeeze-excite gate (HardSigmoid in ONNX)."""
     torch.manual_seed(1)

@@ -11,11 +11,13 @@ from quarch.spaces.cnn.model import EdgeCNN, InvertedResidual
 from quarch.spaces.cnn.space import cnn_space
 from quarch.spaces.cnn.supernet import SuperNet, recalibrate_bn
 
+from ..._scope import per_module
+
 SPACE = cnn_space(n_stages=2, max_blocks=2)
 SHAPE = (1, 8, 8)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def net() -> SuperNet:
     torch.manual_seed(0)
     n = SuperNet(SPACE, SHAPE, 10)

@@ -25,6 +25,7 @@ from quarch.spaces.cnn.model import EdgeCNN
 from quarch.spaces.cnn.space import cnn_space
 from quarch.spaces.cnn.supernet import SuperNet, recalibrate_bn
 
+from ..._scope import per_module
 from ._batch_norm import randomise_batch_norm
 
 SPACE = cnn_space(n_stages=2, max_blocks=2)
@@ -43,7 +44,7 @@ def _randomised(net: SuperNet, seed: int) -> SuperNet:
     return net
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def net() -> SuperNet:
     torch.manual_seed(0)
     return _randomised(SuperNet(SPACE, SHAPE, 10), 0).eval()

@@ -30,6 +30,7 @@ qiskit = pytest.importorskip("qiskit")
 from qiskit import QuantumCircuit, transpile  # noqa: E402
 from qiskit.circuit.library import StatePreparation, UGate  # noqa: E402
 
+from ..._scope import per_module  # noqa: E402
 from ._patterns import pairs as _pairs  # noqa: E402
 
 SPACE = hqnn_space(max_qubits=5, max_layers=3)
@@ -154,7 +155,7 @@ def test_routing_device_prefers_the_profile_then_the_noise() -> None:
 
 
 # ------------------------------------------------------------------ HybridCosts
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def iris() -> Any:
     return prepare_data(load_dataset("iris", seed=0))
 

@@ -39,6 +39,8 @@ from quarch.spaces.hqnn.model import HybridNet, classical_ablation, fit_pca
 from quarch.spaces.hqnn.space import hqnn_space
 from quarch.spaces.hqnn.supercircuit import SuperCircuit, train_supercircuit
 
+from ..._scope import per_module
+
 SPACE = hqnn_space(max_qubits=3, max_layers=2, frontends=["linear", "pca"])
 ARCH: dict[str, Any] = {
     **SPACE.sample(0), "embedding": "angle-y", "qubits": 2, "layers": 1,
@@ -47,7 +49,7 @@ ARCH: dict[str, Any] = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def iris() -> Dataset:
     return prepare_data(load_dataset("iris", seed=0))
 

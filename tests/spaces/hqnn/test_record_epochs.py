@@ -18,10 +18,12 @@ from quarch.spaces.hqnn.evaluator import HQNNEvaluator, prepare_data
 from quarch.spaces.hqnn.model import HybridNet
 from quarch.spaces.hqnn.space import hqnn_space
 
+from ..._scope import per_module
+
 SPACE = hqnn_space(max_qubits=3, max_layers=2, tied_layers=True, frontends=["linear"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=per_module)
 def wine():  # type: ignore[no-untyped-def]
     return prepare_data(load_dataset("wine", seed=0))
 
