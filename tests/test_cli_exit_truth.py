@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+import quarch.cli
 import quarch.search
 from quarch.cli import _end_children, main
 
@@ -306,3 +307,41 @@ def test_another_exception_python_drops_is_reported_not_taken_for_a_ctrl_c(
     finally:
         signal.signal(signal.SIGINT, old)
     assert (interrupted, seen) == (False, [ValueError])
+
+
+_EXIT_PROBE = """
+import atexit, gc, sys
+from quarch.cli import command
+atexit.register(lambda: print("frozen", gc.get_freeze_count(), flush=True))
+sys.argv = ["quarch", *sys.argv[1:]]
+command()
+"""
+
+
+@pytest.mark.parametrize(("args", "code"), [(["--version"], 0), (["search", "--space", "nope"], 2)])
+def test_the_executable_exits_with_mains_code_and_the_heap_frozen(
+    tmp_path: Path, args: list[str], code: int
+) -> None:
+    """``command`` (the ``quarch`` executable) is ``main`` plus a frozen heap at exit,
+    whose last collections Python's shutdown then skips; ``atexit`` still runs."""
+    import subprocess
+
+    probe = tmp_path / "probe.py"
+    probe.write_text(_EXIT_PROBE)
+    out = subprocess.run(
+        [sys.executable, str(probe), *args], capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == code, out.stderr
+    frozen = [line for line in out.stdout.splitlines() if line.startswith("frozen ")]
+    assert len(frozen) == 1 and int(frozen[0].split()[1]) > 10_000, out.stdout
+
+
+def test_the_installed_command_and_python_m_quarch_are_that_executable() -> None:
+    from importlib.metadata import entry_points
+
+    import quarch.__main__ as module_main
+
+    (script,) = entry_points(group="console_scripts", name="quarch")
+    assert script.value == "quarch.cli:command"
+    assert module_main.command is quarch.cli.command

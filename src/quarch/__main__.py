@@ -1,8 +1,6 @@
 """``python -m quarch``: the same as the ``quarch`` command."""
 
-import sys
-
-from quarch.cli import main
+from quarch.cli import command
 
 if __name__ == "__main__":
-    sys.exit(main())
+    command()
