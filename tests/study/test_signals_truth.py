@@ -138,3 +138,50 @@ def test_a_default_action_is_raised_again_and_an_ignored_signal_is_not(
         monkeypatch.setattr(signal, "raise_signal", raised.append)
     monkeypatch.undo()
     assert raised == [signal.SIGTERM]
+
+
+class _HostSignals:
+    """The ``signal`` module as an embedding host leaves it: SIGTERM's handler was
+    installed from C before Python started, so Python reads it as ``None`` and cannot
+    install ``None`` back (``signal.signal`` raises ``TypeError``, as Python's does)."""
+
+    SIGINT, SIGTERM, Signals = signal.SIGINT, signal.SIGTERM, signal.Signals
+    SIG_DFL, SIG_IGN = signal.SIG_DFL, signal.SIG_IGN
+
+    def __init__(self) -> None:
+        self.table: dict[int, Any] = {
+            signal.SIGINT: signal.default_int_handler,
+            signal.SIGTERM: None,
+        }
+        self.raised: list[int] = []
+
+    def getsignal(self, signum: int) -> Any:
+        return self.table[signum]
+
+    def signal(self, signum: int, handler: Any) -> Any:
+        if handler is None:
+            raise TypeError("signal handler must be signal.SIG_IGN, signal.SIG_DFL, or a callable")
+        old, self.table[signum] = self.table[signum], handler
+        return old
+
+    def raise_signal(self, signum: int) -> None:
+        self.raised.append(signum)
+
+
+def test_a_handler_installed_from_c_is_left_alone_and_ctrl_c_still_held(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Holding SIGTERM would replace the host's handler with one Python cannot put back:
+    the release raised ``TypeError`` instead of delivering the Ctrl-C it held."""
+    import quarch.study._signals as signals
+
+    host = _HostSignals()
+    monkeypatch.setattr(signals, "signal", host)
+    hold = SignalHold()
+    assert host.table[signal.SIGTERM] is None  # the host's handler, untouched
+    assert host.table[signal.SIGINT] is not signal.default_int_handler  # held
+    host.table[signal.SIGINT](signal.SIGINT, None)  # a Ctrl-C while held
+    with pytest.raises(KeyboardInterrupt):
+        hold.release()
+    assert host.table == {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: None}
+    assert host.raised == []

@@ -24,7 +24,8 @@ class SignalHold:
     The signals are held by Python handlers, so only in the main thread, where handlers
     run (elsewhere a hold does nothing: no signal is raised there); that works with other
     threads (torch's, the heartbeat's) running. A hold inside another one passes what it
-    held to the outer one, which delivers it when it is released.
+    held to the outer one, which delivers it when it is released. A signal whose handler
+    was installed from C is not held (see ``__init__``).
     """
 
     def __init__(self) -> None:
@@ -32,7 +33,11 @@ class SignalHold:
         self._old: dict[signal.Signals, Any] = {}
         if threading.current_thread() is not threading.main_thread():
             return
-        self._old = {s: signal.signal(s, self._hold) for s in (signal.SIGINT, signal.SIGTERM)}
+        for s in (signal.SIGINT, signal.SIGTERM):
+            # A handler installed from C (an embedding host's) reads as None: Python
+            # could not put it back after the hold, so that signal is left to it.
+            if signal.getsignal(s) is not None:
+                self._old[s] = signal.signal(s, self._hold)
 
     def _hold(self, signum: int, frame: Any) -> None:
         self._got.append(signum)
