@@ -152,7 +152,7 @@ from pathlib import Path
 def starting_worker(pid_file):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a spawned worker before its trial
     Path(pid_file).write_text(str(os.getpid()))
-    time.sleep(30)  # the rest of the budget
+    time.sleep(600)  # the rest of the budget: longer than the test waits for the command
 
 
 def search_cut_short(config, **kwargs):
@@ -176,13 +176,11 @@ if __name__ == "__main__":
 def test_an_interrupted_command_leaves_no_worker_process_running(tmp_path: Path) -> None:
     script, pid_file = tmp_path / "late_worker.py", tmp_path / "worker.pid"
     script.write_text(LATE_WORKER)
-    t0 = time.monotonic()
-    try:
+    try:  # the old code's exit waited for the worker's 600 s: TimeoutExpired here
         proc = subprocess.run(
             [sys.executable, str(script), str(pid_file), str(tmp_path / "run")],
-            capture_output=True, text=True, timeout=50, cwd=tmp_path,
+            capture_output=True, text=True, timeout=120, cwd=tmp_path,
         )  # fmt: skip
-        seconds = time.monotonic() - t0
         alive = _pid_alive(int(pid_file.read_text()))
     finally:  # never left behind by the test either
         if pid_file.exists():
@@ -193,8 +191,6 @@ def test_an_interrupted_command_leaves_no_worker_process_running(tmp_path: Path)
         "error: interrupted before the run started; nothing was written"
     ], proc.stderr
     assert not alive, "the worker lives on after the command ended"
-    # the old code's exit waited for the worker to run the rest of the budget (30 s)
-    assert seconds < 25, f"the command took {seconds:.0f} s to exit"
 
 
 # -- the report: stopped while it is written -----------------------------------------------
