@@ -108,3 +108,36 @@ def test_a_quantum_layer_does_not_import_dynamo() -> None:
         print("ok")
         """
     )
+
+
+def test_the_eager_step_after_a_plain_adam_does_not_import_dynamo() -> None:
+    # torch wraps Adam.step in its profiling hook when the first Adam is made; the
+    # eager step then called the decorated step under it: 4.46 s, dynamo imported
+    _run(
+        """
+        import sys
+
+        import torch
+
+        from quarch._eager import no_dynamo_import
+        from quarch.evaluate._flat_adam import _EagerAdam
+
+        with no_dynamo_import():
+            torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+            p = [torch.nn.Parameter(torch.ones(3))]
+            opt = _EagerAdam(p, lr=0.1)
+            for _ in range(3):
+                opt.zero_grad()
+                (p[0] ** 2).sum().backward()
+                opt.step()
+        assert "torch._dynamo" not in sys.modules, "torch._dynamo was imported"
+        q = [torch.nn.Parameter(torch.ones(3))]  # torch's own Adam (imports dynamo now)
+        ref = torch.optim.Adam(q, lr=0.1)
+        for _ in range(3):
+            ref.zero_grad()
+            (q[0] ** 2).sum().backward()
+            ref.step()
+        assert torch.equal(p[0], q[0]), (p[0], q[0])
+        print("ok")
+        """
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -255,3 +256,62 @@ def test_one_parameter_and_a_closure() -> None:
         out = opt.step(closure)
         assert len(calls) == 1 and torch.equal(out, calls[0])
     assert torch.equal(ref[0], mine[0])
+
+
+@pytest.mark.parametrize("path", ["eager", "dynamo loaded", "no undecorated step"])
+def test_the_eager_step_is_adams_own_step_under_no_grad(
+    monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """``_EagerAdam.step`` in a process without ``torch._dynamo`` (a fresh one's first
+    steps: ``tests/test_eager.py`` takes that path in a subprocess, where mutmut cannot
+    see it) calls Adam's undecorated step under ``no_grad``, as the decorator would,
+    passing the closure, also once torch has wrapped Adam.step in its hook (made at the
+    first Adam); with dynamo loaded, or no undecorated step to call, it is
+    torch's decorated step. Each way the weights are ``torch.optim.Adam``'s bit for bit
+    and the closure's loss is returned."""
+    import quarch.evaluate._flat_adam as flat_adam
+
+    torch.optim.Adam([nn.Parameter(torch.zeros(1))])  # Adam.step gets torch's hook wrapper
+    inner: Any = torch.optim.Adam.step  # the innermost wrapper holds the raw step
+    while hasattr(inner.__wrapped__, "__wrapped__"):
+        inner = inner.__wrapped__
+    raw = inner.__wrapped__
+    seen: list[tuple[object, bool, object]] = []
+
+    def spy(self: torch.optim.Optimizer, closure: Any = None) -> Any:
+        seen.append((self, torch.is_grad_enabled(), closure))
+        return raw(self, closure)
+
+    monkeypatch.setattr(flat_adam, "dynamo_loaded", lambda: path == "dynamo loaded")
+    if path == "no undecorated step":
+        monkeypatch.delattr(torch.optim.Adam.step, "__wrapped__")
+    else:
+        monkeypatch.setattr(inner, "__wrapped__", spy)
+    torch.manual_seed(4)
+    ref, mine = _twins([nn.Parameter(torch.randn(5, 3)), nn.Parameter(torch.randn(4))])
+    opt_r = torch.optim.Adam(ref, lr=0.03, weight_decay=0.1)
+    opt_e = flat_adam._EagerAdam(mine, lr=0.03, weight_decay=0.1)
+    losses = []
+    for params, opt in ((ref, opt_r), (mine, opt_e)):
+        out = []
+        for _ in range(12):
+
+            def closure(
+                params: list[nn.Parameter] = params, opt: torch.optim.Optimizer = opt
+            ) -> torch.Tensor:
+                opt.zero_grad()
+                loss = sum((p**2).sum() for p in params) * 0.5
+                loss.backward()  # type: ignore[union-attr]
+                return loss  # type: ignore[return-value]
+
+            out.append(opt.step(closure))
+        losses.append(out)
+    for a, b in zip(ref, mine, strict=True):
+        assert torch.equal(a, b)
+    assert all(torch.equal(x, y) for x, y in zip(*losses, strict=True))
+    assert all(torch.is_tensor(x) and x.requires_grad for x in losses[1])  # the closure's own
+    if path == "eager":
+        assert len(seen) == 12
+        assert all(s is opt_e and not grad and callable(c) for s, grad, c in seen)
+    else:
+        assert seen == []

@@ -26,6 +26,7 @@ or from that step on with the same moments and step count.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from typing import Any
 
@@ -44,11 +45,26 @@ class _EagerAdam(torch.optim.Adam):
     (``differentiable=False``: under ``no_grad``)."""
 
     def step(self, closure: Any = None) -> Any:  # type: ignore[override]
-        raw = getattr(torch.optim.Adam.step, "__wrapped__", None)
+        raw = _undecorated_adam_step()
         if raw is None or dynamo_loaded():
             return super().step(closure)
         with torch.no_grad():
             return raw(self, closure)
+
+
+def _undecorated_adam_step() -> Any:
+    """``Adam.step`` without its wrappers, or None if it has none.
+
+    Two can be on it: the grad-mode decorator that imports dynamo, and the profiling
+    wrapper torch's ``Optimizer`` puts around a class's ``step`` when the first
+    optimizer of that class is made. Only the first level was unwrapped before, so
+    once a plain ``torch.optim.Adam`` had been made (without importing dynamo, under
+    :func:`quarch._eager.no_dynamo_import`), the eager step called the decorated one:
+    4.46 s for the first step, dynamo imported.
+    """
+    step = torch.optim.Adam.step
+    raw = inspect.unwrap(step)
+    return None if raw is step else raw
 
 
 class FlatAdam(_EagerAdam):
