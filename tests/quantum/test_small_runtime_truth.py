@@ -11,6 +11,7 @@ out with numpy (``np.kron``, bit tests, explicit identity products).
 from __future__ import annotations
 
 from functools import reduce
+from itertools import groupby
 
 import numpy as np
 import pytest
@@ -50,7 +51,7 @@ def test_trace_index_pairs_the_bit_of_each_wire(n: int) -> None:
 def test_state_index_gathers_the_kronecker_product(n: int, a: int, b: int) -> None:
     rng = np.random.default_rng(n * 10 + a)
     vecs = rng.normal(size=(n, 2)) + 1j * rng.normal(size=(n, 2))
-    idx = _state_index(n, a, b)
+    idx = _state_index(a, b)
     assert idx.shape == (b - a, 2 ** (b - a))
     got = np.prod(vecs.reshape(-1)[idx], axis=0)
     np.testing.assert_allclose(got, reduce(np.kron, vecs[a:b]), rtol=1e-13)
@@ -169,7 +170,9 @@ def test_the_product_state_is_one_piece_up_to_single_state_entries(n: int) -> No
 @pytest.mark.parametrize("n", [5, 6])  # 2^(n+1) = FOLD_ROWS, and above it
 def test_shared_segments_fold_from_max_fold_rows_2_to_the_n_plus_1_rows(n: int) -> None:
     """``FOLD_ROWS``: shared runs fold into one matrix from ``max(FOLD_ROWS, 2^(n+1))``
-    rows on, never a per-sample one; the runs cover the program in order."""
+    rows on, never a per-sample one; the runs cover the program in order, each a whole
+    segment (the module docstring of ``_small_plan``: a run of shared instructions is
+    folded into *one* matrix applied with one matmul)."""
     rt = _runtime(n)
     first = max(FOLD_ROWS, 2 ** (n + 1))
     assert first == (64 if n == 5 else 128)
@@ -183,6 +186,14 @@ def test_shared_segments_fold_from_max_fold_rows_2_to_the_n_plus_1_rows(n: int) 
                 segments = {op[2] for op in rt.code[start:end]}
                 assert len(segments) == 1  # one shared segment, or one per-sample op
                 assert fold is (rows >= first and segments != {-1})
+            # a whole segment is one run (folded: one matrix, one matmul), never split;
+            # a per-sample op is a run of its own
+            want: list[tuple[int, int]] = []
+            for seg, group in groupby(range(stop), key=lambda i: rt.code[i][2]):
+                ops = list(group)
+                want += [(i, i + 1) for i in ops] if seg == -1 else [(ops[0], ops[-1] + 1)]
+            assert [(start, end) for start, end, _ in runs] == want
+            assert max(end - start for start, end in want) > 1  # a segment of several ops
             assert any(f for *_, f in runs) is (rows >= first)
 
 

@@ -46,7 +46,7 @@ def _kron_index(rows: list[list[int]], a: int, b: int) -> np.ndarray:
     return out.reshape(k, -1)
 
 
-def _state_index(n: int, a: int, b: int) -> np.ndarray:
+def _state_index(a: int, b: int) -> np.ndarray:
     """Index ``[b - a, 2^(b - a)]`` into per-wire vectors ``[n, 2]`` (flattened) whose
     Kronecker product is the product state of wires ``a .. b-1``."""
     idx = np.arange(2 ** (b - a))
@@ -370,13 +370,13 @@ class SmallRuntime:
         if self.prefix:
             trace = self._trace
             if single:
-                idxs = [_state_index(n, 0, n)]
+                idxs = [_state_index(0, n)]
                 for op in self.code[:start]:
                     idxs[0] = idxs[0][:, op[5]]  # new[s] = old[index[s]]
                     trace = np.argsort(op[5])[trace]  # the unpermuted state is at inv[t]
             else:
                 h = (n + 1) // 2
-                idxs = [_state_index(n, 0, h), _state_index(n, h, n)]
+                idxs = [_state_index(0, h), _state_index(h, n)]
             if len(self.prefix) == 1:  # gather straight from the row entries
                 e0 = self.host(self.prefix[0][1]).reshape(-1)
                 idxs = [e0[i] for i in idxs]
