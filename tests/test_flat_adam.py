@@ -265,10 +265,10 @@ def test_the_eager_step_is_adams_own_step_under_no_grad(
     """``_EagerAdam.step`` in a process without ``torch._dynamo`` (a fresh one's first
     steps: ``tests/test_eager.py`` takes that path in a subprocess, where mutmut cannot
     see it) calls Adam's undecorated step under ``no_grad``, as the decorator would,
-    passing the closure, also once torch has wrapped Adam.step in its hook (made at the
-    first Adam); with dynamo loaded, or no undecorated step to call, it is
-    torch's decorated step. Each way the weights are ``torch.optim.Adam``'s bit for bit
-    and the closure's loss is returned."""
+    passing the closure, also once torch has wrapped ``Adam.step`` in its hook (at the
+    first Adam made); with dynamo loaded it is torch's decorated step, and with no
+    ``__wrapped__`` to follow, ``Adam.step`` itself. Each way the weights are
+    ``torch.optim.Adam``'s bit for bit and the closure's loss is returned."""
     import quarch.evaluate._flat_adam as flat_adam
 
     torch.optim.Adam([nn.Parameter(torch.zeros(1))])  # Adam.step gets torch's hook wrapper

@@ -45,26 +45,16 @@ class _EagerAdam(torch.optim.Adam):
     (``differentiable=False``: under ``no_grad``)."""
 
     def step(self, closure: Any = None) -> Any:  # type: ignore[override]
-        raw = _undecorated_adam_step()
-        if raw is None or dynamo_loaded():
+        if dynamo_loaded():
             return super().step(closure)
+        # Adam's own step under all its wrappers: the grad-mode decorator that imports
+        # dynamo, and the profiling wrapper torch's Optimizer puts around a class's
+        # step when its first optimizer is made. Unwrapping one level (as before) left
+        # the decorator once a plain Adam had been made (without importing dynamo,
+        # under quarch._eager.no_dynamo_import): 4.46 s at the first step, dynamo
+        # imported. Without wrappers it is Adam.step itself, under no_grad as always.
         with torch.no_grad():
-            return raw(self, closure)
-
-
-def _undecorated_adam_step() -> Any:
-    """``Adam.step`` without its wrappers, or None if it has none.
-
-    Two can be on it: the grad-mode decorator that imports dynamo, and the profiling
-    wrapper torch's ``Optimizer`` puts around a class's ``step`` when the first
-    optimizer of that class is made. Only the first level was unwrapped before, so
-    once a plain ``torch.optim.Adam`` had been made (without importing dynamo, under
-    :func:`quarch._eager.no_dynamo_import`), the eager step called the decorated one:
-    4.46 s for the first step, dynamo imported.
-    """
-    step = torch.optim.Adam.step
-    raw = inspect.unwrap(step)
-    return None if raw is step else raw
+            return inspect.unwrap(torch.optim.Adam.step)(self, closure)
 
 
 class FlatAdam(_EagerAdam):
