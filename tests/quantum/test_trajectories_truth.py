@@ -392,6 +392,15 @@ class TestChunksAndMemory:
                                 max_memory_gb=1.0001 * per)  # fmt: skip
         assert res.trajectories > 2 * first and res.trajectories % first == 0
 
+    def test_rounds_under_a_memory_limit_stop_at_the_cap(self) -> None:
+        # rounds of 16 (all that fit) and a cap of 40 that is no multiple of 16: the
+        # last round is cut to 8, so exactly max_trajectories patterns are drawn
+        nc = _small()
+        per = trajectory_memory_gb(2, 1, 16)
+        res = trajectory_expval(nc, ["Z0"], trajectories=16, target_se=1e-6,
+                                max_trajectories=40, max_memory_gb=1.0001 * per)  # fmt: skip
+        assert res.trajectories == 40 and float(res.stderr.max()) > 1e-6
+
     def test_rounds_of_one_stop_at_the_first_count_that_meets_the_target(self) -> None:
         # memory for one trajectory: patterns come one at a time, and the run stops at
         # the first count (of at least two) whose standard error meets the target
@@ -439,6 +448,29 @@ class TestChunksAndMemory:
         b = trajectory_expval(nc, ["Z0"], target_se=10.0, seed=0)
         c = trajectory_expval(nc, ["Z0"], target_se=10.0, seed=1)
         assert torch.equal(a.mean, b.mean) and not torch.equal(a.mean, c.mean)
+
+    def test_a_target_of_zero_draws_up_to_the_default_cap(self) -> None:
+        # a spread above 0 never meets a target of 0 (this raised ZeroDivisionError):
+        # rounds go on to max_trajectories, 16384 by default, and the estimate holds
+        steps = (_gate(1, "ry", 0, 0.7), PauliNoise.depolarizing((0,), 0.3))
+        nc = NoisyCircuit(1, steps)
+        exact = float(noisy_circuit_expval(nc, ["Z0"])[0, 0])
+        res = trajectory_expval(nc, ["Z0"], target_se=0.0)
+        assert res.trajectories == 16384
+        se = float(res.stderr[0, 0])
+        assert 0 < se < 0.01 and abs(float(res.mean[0, 0]) - exact) < 5 * se
+
+    def test_the_default_memory_limit_is_two_gib(self) -> None:
+        # 128 trajectories of 22 qubits need about 12 GiB per sample: refused before
+        # any state is made, naming the default limit of the signature, 2.0 GiB
+        nc = NoisyCircuit(22, (_gate(22, "h", 0), PauliNoise.depolarizing((0,), 0.1)))
+        need = trajectory_memory_gb(22, 1, 128)
+        with pytest.raises(NoiseError) as e:
+            trajectory_expval(nc, ["Z0"])
+        assert str(e.value) == (
+            f"128 trajectories of 22 qubits need about {need:.1f} GiB per sample; "
+            "the limit is 2.0 GiB (max_memory_gb)"
+        )
 
     def test_one_pattern_is_not_enough_to_stop(self) -> None:
         # a single pattern's standard error is 0: no evidence that the target is met

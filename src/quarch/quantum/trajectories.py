@@ -287,7 +287,8 @@ def trajectory_expval(
         observables: Z words (default ``<Z>`` on each wire).
         inputs: features ``[batch, n_features]``.
         weights: trainable weights.
-        target_se: add trajectories until every standard error is at most this.
+        target_se: add trajectories until every standard error is at most this (0
+            draws up to ``max_trajectories`` unless every spread is 0).
         trajectories: patterns in the first round (and the fixed count with ``grad``).
         max_trajectories: most patterns drawn in all.
         seed: seed of the patterns (the same seed gives the same estimates).
@@ -368,8 +369,12 @@ def _estimate(
         # one pattern has no spread to measure: its standard error of 0 is no evidence
         if grad or total >= most or (total > 1 and float(se.max()) <= target_se):
             break
-        # enough patterns to reach the target if the variance holds, at least double
-        need = int(total * (float(se.max()) / target_se) ** 2 * 1.1) - total
+        # enough patterns to reach the target if the variance holds, at least double;
+        # a target of 0 that a spread above 0 misses is never met: draw up to `most`
+        if target_se > 0:
+            need = int(total * (float(se.max()) / target_se) ** 2 * 1.1) - total
+        else:
+            need = most
         size = max(total, need)
     mean = plan.p0 * v0 + (1 - plan.p0) * mean_c
     return mean, se.detach(), total, plan.p0
