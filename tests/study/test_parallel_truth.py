@@ -50,7 +50,7 @@ from quarch import ConfigError, RunError
 from quarch.config import SearchConfig
 from quarch.study import _parallel as par
 from quarch.study import _ray as qray
-from quarch.study import run_search, trial_seed
+from quarch.study import run_search, space_for, trial_seed
 from quarch.study._run import Run
 from quarch.study._worker import INTERRUPTED, OWNER
 from quarch.testing.evaluators import ArithmeticEvaluator
@@ -1152,16 +1152,35 @@ def test_ray_gives_the_serial_loops_trials(
     assert [threads for threads, _ in evaluator.seen] == [1] * 8  # one CPU each
 
 
+class _Ticks(ArithmeticEvaluator):
+    """Each evaluation moves the driver's clock (``_ray.time``) on by ``step`` seconds."""
+
+    def __init__(self, step: float) -> None:
+        super().__init__()
+        self.now, self.step = 0.0, step
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> dict[str, float]:
+        self.now += self.step
+        return super().evaluate(arch, seed=seed)
+
+
 def test_a_ray_search_past_its_timeout_says_so(
-    tmp_path: Path, fake_ray: Callable[..., _FakeRay]
+    tmp_path: Path, fake_ray: Callable[..., _FakeRay], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past ``--timeout`` the driver stops sending trials and the result says why; it
-    ran more than one before (the bounds leave room for a loaded machine)."""
+    """Past ``--timeout`` the driver stops sending trials and the result says why. On
+    a clock that each trial moves on by 0.5 s, a timeout of 1.5 s sends three trials
+    on one CPU: the third ends at 1.5 s, the timeout reached exactly, and none follows."""
     fake_ray(1.0)
+    evaluator = _Ticks(0.5)
+    monkeypatch.setattr(qray, "time", evaluator)
     res = run_search(_cfg(tmp_path, trials=50, ray=True, timeout=1.5),
-                     evaluator=ArithmeticEvaluator(0.05), progress=False)  # fmt: skip
+                     evaluator=evaluator, progress=False)  # fmt: skip
     assert res.stopped == "timeout"
-    assert 2 <= len(res.complete) < 50
+    assert [t.number for t in res.trials] == [0, 1, 2]
+    assert len(res.complete) == 3
 
 
 def test_drive_records_failures_crashes_and_time_limits(
@@ -1268,18 +1287,20 @@ def test_drive_keeps_one_task_per_cpu_in_flight(
 
 
 def test_drive_stops_sending_tasks_after_the_timeout(
-    tmp_path: Path, fake_ray: Callable[..., _FakeRay]
+    tmp_path: Path, fake_ray: Callable[..., _FakeRay], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """On a clock that each trial moves on by 0.2 s, a timeout of 0.5 s sends the
+    trials that start at 0, 0.2 and 0.4 s, and no other; the run's own first trial
+    was there before."""
     run = _run(tmp_path)
     fake_ray(1.0)
     study = run.study()
     config = dataclasses.replace(run.config, trials=50, ray=True, timeout=0.5)
-    t0 = time.monotonic()
-    qray.drive(study, space=run.space, evaluator=ArithmeticEvaluator(0.2),
-               objective=run.objective, config=config)  # fmt: skip
-    assert time.monotonic() - t0 < 5
-    done = sum(t.state == TrialState.COMPLETE for t in study.get_trials())
-    assert 1 < done < 10
+    evaluator = _Ticks(0.2)
+    monkeypatch.setattr(qray, "time", evaluator)
+    qray.drive(study, space=run.space, evaluator=evaluator, objective=run.objective,
+               config=config)  # fmt: skip
+    assert [t.state for t in study.get_trials()] == [TrialState.COMPLETE] * 4
 
 
 def test_ray_tasks_evaluate_on_one_thread_within_the_time_limit() -> None:
@@ -1493,6 +1514,35 @@ def test_ctrl_c_fails_the_trials_still_on_ray_as_interrupted(
     assert ray.shutdowns == 1
 
 
+def test_ctrl_c_while_an_architecture_is_suggested_fails_that_trial_too(
+    tmp_path: Path, fake_ray: Callable[..., _FakeRay]
+) -> None:
+    """Ctrl-C while the driver asks the space for a trial's architecture (claimed, not
+    yet sent to Ray): that trial is failed as interrupted along with the ones on Ray,
+    and none is left RUNNING; Ctrl-C goes on up."""
+    run = _run(tmp_path)
+    fake_ray(3.0)
+
+    class _Space:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(run.space, name)
+
+        def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
+            if trial.number == 3:
+                raise KeyboardInterrupt
+            return run.space.suggest(trial)  # type: ignore[no-any-return]
+
+    study = run.study()
+    config = dataclasses.replace(run.config, trials=8, ray=True)
+    with pytest.raises(KeyboardInterrupt):
+        qray.drive(study, space=_Space(), evaluator=_Evaluates(), objective=run.objective,  # type: ignore[arg-type]
+                   config=config)  # fmt: skip
+    trials = study.get_trials(deepcopy=False)
+    # trials 1 and 2 on Ray, 3 claimed when Ctrl-C came
+    assert [t.state for t in trials] == [TrialState.COMPLETE, *[TrialState.FAIL] * 3]
+    assert [t.user_attrs["fail_reason"] for t in trials[1:]] == [INTERRUPTED] * 3
+
+
 def test_a_complete_trial_starts_the_count_of_failures_again(
     tmp_path: Path, fake_ray: Callable[..., _FakeRay], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1541,6 +1591,47 @@ def test_ctrl_c_before_the_first_task_is_ctrl_c(
                    config=dataclasses.replace(run.config, trials=3, ray=True))  # fmt: skip
     assert len(study.get_trials(deepcopy=False)) == 1  # the run's own first trial
     assert ray.shutdowns == 1
+
+
+def test_a_trial_sent_to_ray_starts_the_count_of_skips_again(
+    tmp_path: Path, fake_ray: Callable[..., _FakeRay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two architectures over budget after each one trained, with three in a row the
+    limit: never three in a row, so neither the serial loop nor the driver gives up;
+    both end with the budget and the same trials."""
+    from quarch.study import _worker
+
+    monkeypatch.setattr(_worker, "MAX_CONSECUTIVE_SKIPS", 3)
+
+    class _Space:
+        def __init__(self, space: Any) -> None:
+            self.space = space
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.space, name)
+
+        def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
+            if trial.number > 100:
+                raise _NeverGaveUp("100 trials, and the search goes on")
+            if trial.number % 3:  # 3 x 128 parameters: over the budget
+                return {"n_layers": 3, "width_0": 128}
+            return {"n_layers": 1, "width_0": 8}
+
+    kw: dict[str, Any] = {"trials": 3, "budgets": ["params<=60"], "objectives": ["val_error"]}
+    states: list[list[tuple[str, bool]]] = []
+    for name, ray in (("serial", False), ("ray", True)):
+        if ray:
+            fake_ray(1.0)
+        cfg = _cfg(tmp_path, out=str(tmp_path / name), ray=ray, **kw)
+        space = _Space(space_for(cfg))
+        res = run_search(cfg, space=space, evaluator=_Cheap(), progress=False)  # type: ignore[arg-type]
+        states.append([(t.state, t.skip_reason is not None) for t in res.trials])
+    skipped = ("PRUNED", True)  # a skipped architecture: pruned with its reason
+    assert (
+        states[0]
+        == states[1]
+        == [("COMPLETE", False), skipped, skipped] * 2 + [("COMPLETE", False)]
+    )
 
 
 def test_architectures_that_cannot_be_suggested_count_as_failures_in_a_row(
