@@ -339,3 +339,77 @@ def test_layout_figure_draws_qiskits_own_coupling_map() -> None:
     ends = {pos[(x, y)] for x, y in zip(bold.get_xdata(), bold.get_ydata(), strict=True)}
     assert ends == set(r.region) and tuple(sorted(ends)) in want
     plt.close(fig)
+
+
+def test_every_trial_failing_to_route_keeps_its_row(routed: RoutedCircuit) -> None:
+    """No trial routed: the section still lists each with its error, names no device
+    (none was reached) and draws nothing."""
+
+    def image(name: str, fig: Any, alt: str) -> str:  # pragma: no cover - never called
+        raise AssertionError
+
+    ev = _Evaluator({0: ValueError("a"), 1: KeyError("b")})
+    page = quantum_section(_Run(ev), [_Trial(3, {"k": 0}), _Trial(5, {"k": 1})], image)
+    _no_loose_text(page)
+    assert page.startswith("<h2>On the device: </h2><p class='note'>")
+    assert _rows(page)[1:] == [
+        ["3", "not routed: ValueError: a", "", "", "", "", "", ""],
+        ["5", "not routed: KeyError: 'b'", "", "", "", "", "", ""],
+    ]
+    assert page.endswith("</table>")
+
+
+def test_the_note_names_the_drawings_colours(routed: RoutedCircuit) -> None:
+    """The note under the heading says what the drawing shows, and the colours it names
+    are matplotlib's ``tab:`` colours the drawing uses: orange for the region's qubits,
+    red for the couplers the routed circuit uses."""
+    drawn: list[Any] = []
+
+    def image(name: str, fig: Any, alt: str) -> str:
+        drawn.append(fig)
+        return ""
+
+    page = quantum_section(_Run(_Evaluator({0: routed})), [_Trial(1, {"k": 0})], image)
+    note = re.search(r"</h2><p class='note'>(.*?)</p>", page)
+    assert note is not None
+    text = html.unescape(note.group(1))
+    assert text == (
+        "Each winner's circuit routed on the calibrated device (orange: the region, "
+        "labelled with the logical qubit measured there; red: couplers the routed circuit "
+        "uses). Success probability is the estimate from calibrated gate and readout errors "
+        "and T1/T2 decay; noisy accuracy is simulated with the device's noise model."
+    )
+    (fig,) = drawn
+    (ax,) = fig.axes
+    cal = get_calibration(DEVICE)
+    assert cal is not None
+    pos = _positions(sorted({(min(a, b), max(a, b)) for a, b in cal.edges}), cal.n_qubits)
+    at = {xy: q for q, xy in pos.items()}
+    region = [c for c in ax.collections
+              if at[tuple(np.asarray(c.get_offsets())[0])] in routed.region]  # fmt: skip
+    assert len(region) == len(routed.region)
+    assert {_hex(c.get_facecolor()[0]) for c in region} == {_hex("tab:orange")}
+    bold = [ln for ln in ax.lines if ln.get_linewidth() > 1]
+    assert bold and {_hex(ln.get_color()) for ln in bold} == {_hex("tab:red")}
+    plt.close(fig)
+
+
+class _NoOps:
+    """A routed circuit on a real device whose drawing fails with a message."""
+
+    device = DEVICE
+    region = (0, 1)
+    physical_layout: ClassVar[dict[int, int]] = {0: 0, 1: 1}
+
+
+def test_a_failed_drawing_says_why() -> None:
+    """The note in place of a drawing carries the error that stopped it."""
+    with pytest.raises(AttributeError, match="ops") as info:
+        layout_figure(_NoOps(), "t")
+    reason = str(info.value)
+
+    def image(name: str, fig: Any, alt: str) -> str:  # pragma: no cover - never called
+        raise AssertionError
+
+    page = quantum_section(_Run(_Evaluator({0: _NoOps()})), [_Trial(2, {"k": 0})], image)
+    assert page.endswith(f"</table><p class='note'>no layout drawing: {html.escape(reason)}</p>")

@@ -268,6 +268,11 @@ def test_all_trials_table_against_the_study(budget_run: Path, budget_report: Rep
         assert r == [str(t.number), state, *vals, f"{secs:.1f}", what]
     assert "over budget" in page
     assert "bad &lt;arch&gt; &amp; &#x27;co&#x27;" in page  # escaped, not markup
+    # the wrapped column is the reason / architecture, the last one, alone
+    body = page.split("<h2>All trials")[1].split("</table>")[0].split("<tbody>")[1]
+    for row in body.split("<tr>")[1:]:
+        cells = row.split("<td")[1:]
+        assert [c.startswith(" class='wrap'>") for c in cells] == [False] * (len(head) - 1) + [True]
 
 
 def test_run_table_counts_duration_and_config(budget_run: Path, budget_report: Report) -> None:

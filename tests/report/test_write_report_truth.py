@@ -3,15 +3,24 @@ read against the file system: the page goes to ``RUN/report`` unless ``out_dir``
 otherwise, five Pareto architectures are drawn by default, a folder it created is
 removed when it is stopped (Ctrl-C or an error), an existing folder keeps its old page
 and gets no ``index.html.part``, the error that stopped it is the one raised, and a
-folder that cannot be written is named in one line as the report folder."""
+folder that cannot be written is named in one line as the report folder. Also the
+sections no other report test reaches: a tabular benchmark's winners (NAS-Bench-201: a
+note, no training hint), trials that took hours (the duration worked out by hand from
+the datetimes written into the study), a winner whose model is a bare quantum layer,
+and plots that stay PNG whatever the user's matplotlibrc says."""
 
 from __future__ import annotations
 
+import base64
+import copy
 import errno
 import html
 import re
+import shutil
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import optuna
@@ -20,8 +29,8 @@ import pytest
 import quarch.report as report
 from quarch._errors import OutputError, RunError
 from quarch.config import SearchConfig
+from quarch.report import _draw_winner, write_report
 from quarch.report import _importances as real_importances
-from quarch.report import write_report
 from quarch.study import Run, run_search
 
 from .._scope import per_module
@@ -468,3 +477,127 @@ def test_three_objectives_get_one_front_per_pair(
     files = {p.name: p for p in rep.images}
     for name, (_, b64) in zip(names, imgs, strict=True):
         assert base64.b64decode(b64) == files[f"{name}.png"].read_bytes()
+
+
+def test_a_tabular_benchmarks_winners_get_a_note(tmp_path: Path) -> None:
+    """NAS-Bench-201 scores cells from its tables: a winner has no model to draw or
+    train, so its block is the note alone (no drawing, no layer table, no
+    ``quarch train`` hint)."""
+    out = tmp_path / "run"
+    cfg = SearchConfig(space="nb201", dataset="cifar10", trials=4, seed=0, out=str(out),
+                       objectives=["val_error", "params"])  # fmt: skip
+    res = run_search(cfg, progress=False, evaluator=_Checksum())
+    rep = write_report(out, winners=2)
+    page = rep.html.read_text()
+    front = res.pareto[:2]
+    assert front
+    assert [int(n) for n in re.findall(r"<h3>Trial (\d+)</h3>", page)] == [t.number for t in front]
+    note = "<p class='note'>this space has no model to draw (tabular benchmark)</p>"
+    for t in front:
+        block = page.split(f"<h3>Trial {t.number}</h3>", 1)[1]
+        assert re.split(r"<h[23]>", block, maxsplit=1)[0] == note
+    assert "quarch train" not in page and "svg+xml" not in page
+    assert all(p.suffix == ".png" for p in rep.images)
+
+
+def _at(hour: int, minute: int = 0, second: float = 0.0) -> datetime:
+    return datetime(2026, 1, 1, hour, minute) + timedelta(seconds=second)
+
+
+#: (start, end) of each trial of the rebuilt study: 90 min, 20 min 30 s and 0.4 s
+TIMES = [(_at(10), _at(11, 30)), (_at(12), _at(12, 20, 30)), (_at(13), _at(13, 0, 0.4))]
+
+
+def test_hours_long_trials(tmp_path: Path) -> None:
+    """A run's trials rewritten to start and end at known times: the Run table's
+    duration reads 3 h 00 min from 10:00 to 13:00, the trials ran 1 h 50 min in all
+    (5400 + 1230 + 0.4 s), and each trial's seconds are its own."""
+    src = _fresh_run(tmp_path / "src", len(TIMES))
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("config.json", "run.json"):
+        shutil.copy(src / name, run / name)
+    old = optuna.load_study(study_name="quarch", storage=f"sqlite:///{src / 'study.db'}")
+    study = optuna.create_study(study_name="quarch", storage=f"sqlite:///{run / 'study.db'}",
+                                directions=["minimize", "minimize"])  # fmt: skip
+    for k, v in old.user_attrs.items():
+        study.set_user_attr(k, v)
+    for t, (start, end) in zip(old.trials, TIMES, strict=True):
+        new = copy.deepcopy(t)
+        new.datetime_start, new.datetime_complete = start, end
+        study.add_trial(new)
+    page = write_report(run, winners=0).html.read_text()
+    assert _cell(page, "duration") == (
+        "3 h 00 min from the first trial's start to the last one's end "
+        "(2026-01-01 10:00 to 2026-01-01 13:00, resumes included); trials ran 1 h 50 min in all"
+    )
+    rows = _rows_after(page, "<h2>All trials (3)</h2>")
+    assert [r[-2] for r in rows] == ["5400.0", "1230.0", "0.4"]
+
+
+class _Trainable:
+    def is_trainable(self) -> bool:
+        return True
+
+
+class _LayerEvaluator:
+    """Builds a bare quantum layer (the model is the layer: its module name is "")."""
+
+    def build(self, arch: Mapping[str, Any], *, seed: int) -> Any:
+        from quarch.quantum import Circuit, QuantumLayer
+
+        self.built = (dict(arch), seed)
+        return QuantumLayer(Circuit(2).h(0).cnot(0, 1).ry(1, 0.3))
+
+
+class _LayerRun:
+    def __init__(self) -> None:
+        self.spec = _Trainable()
+        self.ev = _LayerEvaluator()
+        self.calls: list[dict[str, Any]] = []
+
+    def evaluator(self, **kw: Any) -> Any:
+        self.calls.append(kw)
+        return self.ev
+
+
+@pytest.mark.parametrize(("seed", "built_with"), [(None, 0), (5, 5)])
+def test_a_bare_quantum_layer_is_drawn_as_circuit(
+    tmp_path: Path, seed: int | None, built_with: int
+) -> None:
+    """The model is the quantum layer itself: one SVG titled ``trial N: circuit``, the
+    same SVG embedded, no layer table (the evaluator has no data); the model is built
+    standalone on the CPU with the trial's seed (0 when the trial recorded none)."""
+    from quarch.quantum import Circuit
+    from quarch.report._circuit_svg import circuit_svg
+
+    run = _LayerRun()
+    trial = SimpleNamespace(number=7, params={"k": 1}, seed=seed)
+    images: list[Path] = []
+    part = _draw_winner(run, trial, tmp_path, images)  # type: ignore[arg-type]
+    assert run.calls == [{"standalone": True, "device": "cpu"}]
+    assert run.ev.built == ({"k": 1}, built_with)
+    assert images == [tmp_path / "winner_7_circuit.svg"]
+    svg = images[0].read_text(encoding="utf-8")
+    assert svg == circuit_svg(Circuit(2).h(0).cnot(0, 1).ry(1, 0.3), "trial 7: circuit")
+    b64 = base64.b64encode(svg.encode()).decode()
+    assert part == (
+        f"<img class='plot' alt='circuit of trial 7' src='data:image/svg+xml;base64,{b64}'>"
+    )
+
+
+def test_plots_are_png_whatever_the_matplotlibrc_says(tmp_path: Path) -> None:
+    """A user's matplotlibrc that saves SVG by default (``savefig.format: svg``) does
+    not change the report's plots: each is a PNG file, embedded as the same bytes."""
+    import matplotlib
+
+    out = _fresh_run(tmp_path, 2)
+    with matplotlib.rc_context({"savefig.format": "svg"}):
+        rep = write_report(out, winners=0)
+    page = rep.html.read_text()
+    srcs = re.findall(r"src='data:image/png;base64,([^']*)'", page)
+    assert rep.images and len(srcs) == len(rep.images)
+    for p, b64 in zip(rep.images, srcs, strict=True):
+        data = p.read_bytes()
+        assert p.suffix == ".png" and data[:8] == b"\x89PNG\r\n\x1a\n"
+        assert base64.b64decode(b64) == data
