@@ -342,8 +342,8 @@ def test_layout_figure_draws_qiskits_own_coupling_map() -> None:
 
 
 def test_every_trial_failing_to_route_keeps_its_row(routed: RoutedCircuit) -> None:
-    """No trial routed: the section still lists each with its error, names no device
-    (none was reached) and draws nothing."""
+    """No trial routed: the section still lists each with its error, says so where the
+    device's name would be (none was reached) and draws nothing."""
 
     def image(name: str, fig: Any, alt: str) -> str:  # pragma: no cover - never called
         raise AssertionError
@@ -351,7 +351,7 @@ def test_every_trial_failing_to_route_keeps_its_row(routed: RoutedCircuit) -> No
     ev = _Evaluator({0: ValueError("a"), 1: KeyError("b")})
     page = quantum_section(_Run(ev), [_Trial(3, {"k": 0}), _Trial(5, {"k": 1})], image)
     _no_loose_text(page)
-    assert page.startswith("<h2>On the device: </h2><p class='note'>")
+    assert page.startswith("<h2>On the device: no winner was routed</h2><p class='note'>")
     assert _rows(page)[1:] == [
         ["3", "not routed: ValueError: a", "", "", "", "", "", ""],
         ["5", "not routed: KeyError: 'b'", "", "", "", "", "", ""],

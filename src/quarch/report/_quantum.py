@@ -139,8 +139,9 @@ def quantum_section(run: Any, trials: Sequence[Any], image: Image) -> str:
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
     )
+    heading = f"On the device: {device}" if device else "On the device: no winner was routed"
     return (
-        f"<h2>On the device: {html.escape(device)}</h2>"
+        f"<h2>{html.escape(heading)}</h2>"
         "<p class='note'>Each winner's circuit routed on the calibrated device (orange: the "
         "region, labelled with the logical qubit measured there; red: couplers the routed "
         "circuit uses). Success probability is the estimate from calibrated gate and readout "
