@@ -373,11 +373,11 @@ def test_a_trial_still_running_and_four_complete(
     )
 
 
-def test_a_run_whose_only_trial_is_running(tmp_path: Path) -> None:
-    """No trial has finished: the duration says so and the page is still written."""
-    import shutil
-
-    src = _fresh_run(tmp_path / "src", 1)
+def _run_with_an_empty_study(tmp_path: Path, trials: int) -> tuple[Path, Any, Any]:
+    """A finished run of ``trials`` trials, and a copy of it at ``tmp_path / "run"``
+    whose study has the run's attributes and no trial yet: (copy, the run's study, the
+    copy's study)."""
+    src = _fresh_run(tmp_path / "src", trials)
     run = tmp_path / "run"
     run.mkdir()
     for name in ("config.json", "run.json"):
@@ -387,6 +387,12 @@ def test_a_run_whose_only_trial_is_running(tmp_path: Path) -> None:
                                 directions=["minimize", "minimize"])  # fmt: skip
     for k, v in old.user_attrs.items():
         study.set_user_attr(k, v)
+    return run, old, study
+
+
+def test_a_run_whose_only_trial_is_running(tmp_path: Path) -> None:
+    """No trial has finished: the duration says so and the page is still written."""
+    run, _, study = _run_with_an_empty_study(tmp_path, 1)
     study.ask()
     page = write_report(run).html.read_text()
     assert _cell(page, "duration") == "no finished trial yet"
@@ -512,16 +518,7 @@ def test_hours_long_trials(tmp_path: Path) -> None:
     """A run's trials rewritten to start and end at known times: the Run table's
     duration reads 3 h 00 min from 10:00 to 13:00, the trials ran 1 h 50 min in all
     (5400 + 1230 + 0.4 s), and each trial's seconds are its own."""
-    src = _fresh_run(tmp_path / "src", len(TIMES))
-    run = tmp_path / "run"
-    run.mkdir()
-    for name in ("config.json", "run.json"):
-        shutil.copy(src / name, run / name)
-    old = optuna.load_study(study_name="quarch", storage=f"sqlite:///{src / 'study.db'}")
-    study = optuna.create_study(study_name="quarch", storage=f"sqlite:///{run / 'study.db'}",
-                                directions=["minimize", "minimize"])  # fmt: skip
-    for k, v in old.user_attrs.items():
-        study.set_user_attr(k, v)
+    run, old, study = _run_with_an_empty_study(tmp_path, len(TIMES))
     for t, (start, end) in zip(old.trials, TIMES, strict=True):
         new = copy.deepcopy(t)
         new.datetime_start, new.datetime_complete = start, end
