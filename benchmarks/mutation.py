@@ -389,8 +389,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "cli-config": (
         ["src/quarch/config.py", "src/quarch/_paths.py", "src/quarch/_errors.py",
          "src/quarch/_cli_app.py", "src/quarch/_cli_finish.py", "src/quarch/_cli_lists.py",
-         "src/quarch/_cli_search.py", "src/quarch/cli.py"],
+         "src/quarch/_cli_search.py", "src/quarch/cli.py", "src/quarch/_run_files.py"],
         ["tests/test_config_truth.py", "tests/test_cli_truth.py", "tests/test_config.py",
+         "tests/test_cli_early_refusals.py::test_a_mistyped_name_never_reaches_the_search",
+         "tests/test_cli_early_refusals.py::test_a_folder_that_is_not_a_run_never_reaches_the_reader",
          "tests/test_output_paths.py",
          "tests/test_cli_mistakes.py::test_search_mistake",
          "tests/test_cli_mistakes.py::test_a_misspelt_key_is_named_with_the_likely_one",

@@ -317,7 +317,9 @@ def test_an_interrupt_says_how_far_the_run_got(
     _refused(capsys, ["search", "--resume", str(DEFAULT_RUN), "--trials", "5"], want, 130)
     _refused(capsys, ["search", "--space", "mlp", "--dataset", "wine"],
              "interrupted before the run started; nothing was written", 130)  # fmt: skip
-    _refused(capsys, ["search", "--space", "no-such-space"],
+    # a config whose run folder cannot be named (an unknown edge profile: the space's
+    # ``resolve`` refuses it; a mistyped space is refused before the search is called)
+    _refused(capsys, ["search", "--space", "cnn", "--device-profile", "no-such-profile"],
              "interrupted before the run started; nothing was written", 130)  # fmt: skip
     # a folder with run metadata whose run cannot be read
     broken = in_home / "broken"
@@ -493,6 +495,9 @@ def test_what_the_search_and_resume_are_handed(
     monkeypatch.setattr(quarch.study, "run_search", record)
     monkeypatch.setattr(quarch.study, "resume_search", record)
     run = tmp_path / "r"
+    run.mkdir()  # a run folder as the command's own check sees it; the stub reads none
+    for name in ("config.json", "run.json"):
+        (run / name).write_text("{}")
     for flags, progress in (([], True), (["--quiet"], False), (["--json"], False)):
         _refused(capsys, ["search", "--space", "mlp", "--out", str(run), *flags], "recorded")
         (cfg,), kwargs = seen.pop()

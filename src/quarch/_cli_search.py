@@ -18,6 +18,7 @@ from typing import Any
 
 from quarch._cli_app import _Interrupted, _kv, _out, _print_result, _split
 from quarch._errors import ConfigError, QuarchError, RunExistsError
+from quarch._run_files import check_run_folder
 from quarch.config import SearchConfig
 
 __all__ = ["search_command"]
@@ -37,8 +38,6 @@ def search_command(
     dry_run: bool, json_out: bool, quiet: bool, report: bool,
 ) -> None:  # fmt: skip
     """What ``quarch search`` does with its flags (each parameter is the flag's value)."""
-    from quarch.study import check_search, resume_config, resume_search, run_search
-
     given: dict[str, Any] = {
         "space": space,
         "dataset": dataset,
@@ -92,7 +91,9 @@ def search_command(
             )
         trials_ = given.pop("trials", None)
         timeout_ = given.pop("timeout", None)
-        run_dir = Path(resume)
+        run_dir = check_run_folder(resume)  # before the search loop is imported
+        from quarch.study import check_search, resume_config, resume_search
+
         if dry_run:
             storage_ = given.pop("storage", None)
             cfg = resume_config(resume, trials=trials_, timeout=timeout_, overrides=given)
@@ -111,6 +112,9 @@ def search_command(
                 given[key] = {**base.get(key, {}), **given[key]}
         base.update(given)
         cfg = SearchConfig.from_dict(base)
+        _check_names(cfg)
+        from quarch.study import check_search, run_search
+
         try:
             if dry_run:
                 _print_dry_run(check_search(cfg, overwrite=overwrite), json_out)
@@ -171,6 +175,26 @@ def _print_dry_run(config: SearchConfig, json_out: bool) -> None:
         highlight=False, soft_wrap=True,
     )  # fmt: skip
     _out.print(json.dumps(data, indent=2, sort_keys=True), highlight=False, soft_wrap=True)
+
+
+def _check_names(config: SearchConfig) -> None:
+    """Refuse a mistyped space, metric, budget, strategy or strategy option before the
+    search loop is imported (torch, Optuna's storages and SQLAlchemy: about 2 s on a
+    laptop, 3-4 s on a loaded one), so the commonest mistakes cost a fraction of that.
+
+    Each is the check the search makes itself (:func:`~quarch.study.check_search` makes
+    them all again, in its own order), so the line is the one the search would print.
+    A space's own checks (its options, data set, devices) need its evaluator's modules
+    and stay with the search.
+    """
+    from quarch.objectives import Objective
+    from quarch.spaces import get_spec
+
+    get_spec(config.space)
+    Objective(config.objectives, weights=config.weights, budgets=config.budgets)
+    from quarch.search import check_strategy_options  # Optuna and SciPy: after the above
+
+    check_strategy_options(config.strategy, config.strategy_options)
 
 
 @contextlib.contextmanager

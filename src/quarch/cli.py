@@ -53,6 +53,7 @@ from quarch._cli_app import (
 )
 from quarch._cli_search import _interrupt_hint, search_command
 from quarch._errors import ConfigError, QuarchError, quiet_interrupted_imports
+from quarch._run_files import check_run_folder
 from quarch._warnings import QuarchWarning
 from quarch.config import PRUNERS, mask_secrets
 
@@ -289,11 +290,10 @@ def report(
     ] = None,
 ) -> None:
     """Write an HTML report (plots embedded) and its plots (PNG; circuits as SVG) of a run."""
-    from quarch.report import write_report
-    from quarch.study import Run
-
     _named(out, "report folder")  # '' is Path('.'): the report would land in the working folder
-    Run.open(run)  # a clear error for a folder that is not a run
+    check_run_folder(run)  # before the report's modules (torch, matplotlib) are imported
+    from quarch.report import write_report
+
     with _interrupted_plainly():
         rep = write_report(run, out_dir=None if out is None else Path(out))
     _out.print(f"report: {rep.html}  ({len(rep.images)} plots beside it)")
@@ -319,13 +319,14 @@ def trials(
     ] = False,
 ) -> None:
     """List every trial of a run: state, metrics, duration and why it did not complete."""
-    from quarch.study import Run
-
     want = None if state is None else _TRIAL_STATES.get(state.lower())
     if state is not None and want is None:
         raise ConfigError(
             f"--state takes complete, pruned, fail, running or waiting; got {state!r}"
         )
+    check_run_folder(run)  # before the search loop is imported
+    from quarch.study import Run
+
     result = Run.open(run).result()
     records = [t for t in result.trials if want is None or t.state == want]
     if json_out:

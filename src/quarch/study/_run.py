@@ -12,7 +12,9 @@ A run is a folder::
       train/        trial_<N>.json: results of ``quarch train``
 
 Export, train, the report and the benchmark read runs through :class:`Run`; the loop
-writes them through it. So the layout above is defined here once.
+writes them through it. So the layout above is defined here once, but for the names of
+its first two files: :mod:`quarch._run_files` holds them and the check that a folder is
+a run, which the command line runs before it imports the search loop.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quarch._errors import QuarchError, RunError
+from quarch._run_files import CONFIG_FILE, META_FILE, check_run_folder
 from quarch.config import SearchConfig
 from quarch.objectives import Objective
 from quarch.study._result import SearchResult, TrialRecord
@@ -40,8 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Run"]
 
-CONFIG_FILE = "config.json"
-META_FILE = "run.json"
 WEIGHTS_DIR = "weights"
 TRAIN_DIR = "train"
 REPORT_DIR = "report"
@@ -83,12 +84,8 @@ class Run:
         Raises:
             RunError: it is not a run folder, or a file in it is damaged.
         """
-        d = Path(path)
+        d = check_run_folder(path)
         cfg_path, meta_path = d / CONFIG_FILE, d / META_FILE
-        if not cfg_path.is_file() or not meta_path.is_file():
-            raise RunError(
-                f"{str(d)!r} is not a quarch run folder (config.json or run.json missing)"
-            )
         try:
             raw = json.loads(cfg_path.read_text(encoding="utf-8"))
             meta = json.loads(meta_path.read_text(encoding="utf-8"))

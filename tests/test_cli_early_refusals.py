@@ -1,0 +1,168 @@
+"""A mistyped name or run folder is refused before the search loop is imported.
+
+``quarch search``, ``report`` and ``trials`` import torch, Optuna's storages and
+SQLAlchemy with the search loop (about 2 s on a laptop). The refusals that need none of
+them come first (``quarch._cli_search._check_names``, ``quarch._run_files``). Each case
+runs ``quarch.cli.main`` in a fresh interpreter and reads which modules were loaded when
+it returned. The truth for the line is the library's own refusal of the same mistake in
+this process (``check_search`` for a config, ``Run.open`` for a folder), so an early
+check that drifted from the search's would fail here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import quarch.report
+import quarch.study
+from quarch._errors import QuarchError
+from quarch.cli import main
+from quarch.config import SearchConfig
+from quarch.study import Run, check_search
+
+#: Modules the search loop brings in; none may be loaded by an early refusal.
+HEAVY = ("torch", "sqlalchemy", "matplotlib", "quarch.study", "quarch.evaluate")
+
+_PROBE = """
+import json, sys
+from quarch.cli import main
+rc = main(json.loads(sys.argv[1]))
+print(json.dumps({"rc": rc, "loaded": sorted(m for m in json.loads(sys.argv[2]) if m in sys.modules)}))
+"""
+
+
+def _fresh(args: list[str], cwd: Path) -> tuple[int, list[str], str]:
+    """Exit status, heavy modules loaded, and stderr of ``quarch ARGS`` in a new process."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(args), json.dumps(HEAVY)],
+        capture_output=True, text=True, cwd=cwd, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.stdout, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return out["rc"], out["loaded"], done.stderr
+
+
+def _refusal(config: dict[str, object]) -> str:
+    """The line ``check_search`` refuses ``config`` with, in this process."""
+    with pytest.raises(QuarchError) as e:
+        check_search(SearchConfig.from_dict(config))
+    return str(e.value)
+
+
+MISTAKES: list[tuple[list[str], dict[str, object]]] = [
+    (["--space", "hqnnn"], {"space": "hqnnn"}),
+    (["--space", "hqnn", "--strategy", "qiae"], {"space": "hqnn", "strategy": "qiae"}),
+    (
+        ["--space", "cnn", "--objectives", "val_error,latncy_ms"],
+        {"space": "cnn", "objectives": ["val_error", "latncy_ms"]},
+    ),
+    (
+        ["--space", "hqnn", "--budget", "params<=many"],
+        {"space": "hqnn", "budgets": ["params<=many"]},
+    ),
+    (
+        ["--space", "hqnn", "--strategy", "qiea", "--strategy-option", "popsize=4"],
+        {"space": "hqnn", "strategy": "qiea", "strategy_options": {"popsize": 4}},
+    ),
+]
+NAMES = ["space", "strategy", "metric", "budget", "strategy-option"]
+
+
+@pytest.mark.parametrize(("args", "config"), MISTAKES, ids=NAMES)
+def test_a_mistyped_name_is_the_searchs_own_line_without_torch(
+    tmp_path: Path, args: list[str], config: dict[str, object]
+) -> None:
+    out = tmp_path / "run"
+    code, loaded, err = _fresh(["search", *args, "--out", str(out)], tmp_path)
+    assert (code, loaded) == (2, [])
+    assert err == f"error: {_refusal({**config, 'out': str(out)})}\n"
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["search", "--resume"], ["report"], ["trials"]],
+    ids=["resume", "report", "trials"],
+)
+def test_a_folder_that_is_not_a_run_is_refused_without_torch(
+    tmp_path: Path, args: list[str]
+) -> None:
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "config.json").write_text("{}")  # run.json missing
+    for folder in ("no-such-run", "half"):
+        code, loaded, err = _fresh([*args, folder], tmp_path)
+        assert (code, loaded) == (2, []), folder
+        with pytest.raises(QuarchError) as e:
+            Run.open(tmp_path / folder)
+        assert err == f"error: {str(e.value).replace(str(tmp_path / folder), folder)}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["half"]
+
+
+def test_a_mistake_the_space_checks_is_still_refused_with_the_searchs_line(
+    tmp_path: Path,
+) -> None:
+    """The early checks leave the space's own (its options) to the search: the line is
+    the same, only later."""
+    config: dict[str, object] = {"space": "hqnn", "evaluator_options": {"noize": "ibm-fez"}}
+    code, loaded, err = _fresh(
+        ["search", "--space", "hqnn", "--evaluator-option", "noize=ibm-fez"], tmp_path
+    )
+    assert code == 2 and "torch" in loaded
+    assert err == f"error: {_refusal(config)}\n"
+
+
+# -- the same claims in this process (what mutation testing sees) -------------------------
+
+
+def test_a_mistyped_name_never_reaches_the_search(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search's entry points are never called: the command refused first, with the
+    line the search itself gives (fresh processes above show torch is not imported)."""
+    called: list[str] = []
+    for name in ("run_search", "check_search"):
+        monkeypatch.setattr(quarch.study, name, lambda *a, _n=name, **k: called.append(_n))
+    out = tmp_path / "run"
+    for args, config in MISTAKES:
+        for dry in ([], ["--dry-run"]):
+            capsys.readouterr()
+            code = main(["search", *args, "--out", str(out), *dry])
+            captured = capsys.readouterr()
+            want = f"error: {_refusal({**config, 'out': str(out)})}\n"
+            assert (code, captured.err, captured.out) == (2, want, ""), args
+    assert called == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_that_is_not_a_run_never_reaches_the_reader(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    called: list[str] = []
+
+    def stub(name: str) -> Callable[..., Any]:
+        return lambda *a, **k: called.append(name)
+
+    monkeypatch.setattr(quarch.study, "resume_search", stub("resume_search"))
+    monkeypatch.setattr(quarch.study, "resume_config", stub("resume_config"))
+    monkeypatch.setattr(quarch.study, "Run", stub("Run"))
+    monkeypatch.setattr(quarch.report, "write_report", stub("write_report"))
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "run.json").write_text("{}")  # config.json missing
+    for folder in (tmp_path / "no-such-run", tmp_path / "half"):
+        with pytest.raises(QuarchError) as e:
+            Run.open(folder)  # the reader's own line (bound before the stub)
+        for args in (["search", "--resume"], ["search", "--dry-run", "--resume"],
+                     ["report"], ["trials"]):  # fmt: skip
+            capsys.readouterr()
+            code = main([*args, str(folder)])
+            captured = capsys.readouterr()
+            assert (code, captured.err, captured.out) == (2, f"error: {e.value}\n", ""), args
+    assert called == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["half"]
+    assert [p.name for p in (tmp_path / "half").iterdir()] == ["run.json"]
