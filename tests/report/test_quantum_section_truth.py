@@ -413,3 +413,74 @@ def test_a_failed_drawing_says_why() -> None:
 
     page = quantum_section(_Run(_Evaluator({0: _NoOps()})), [_Trial(2, {"k": 0})], image)
     assert page.endswith(f"</table><p class='note'>no layout drawing: {html.escape(reason)}</p>")
+
+
+class _HandProfile:
+    """A routed circuit made by hand on a quantum profile without a calibration
+    (``ibm-eagle`` is a hand profile: error rates, no coupling map)."""
+
+    device = "ibm-eagle"
+    region = (0, 1)
+    physical_layout: ClassVar[dict[int, int]] = {0: 0, 1: 1}
+    ops = ()
+
+
+def test_a_device_without_a_calibration_is_refused_in_words() -> None:
+    """No coupling map to draw on: a ConfigError that names the device and says why,
+    and the report's note carries that line (it was an empty ``assert``)."""
+    from quarch._errors import ConfigError
+    from quarch.cost.devices import get_quantum_device
+
+    assert get_quantum_device("ibm-eagle").calibration is None  # the premise
+    with pytest.raises(ConfigError) as info:
+        layout_figure(_HandProfile(), "t")
+    reason = str(info.value)
+    assert reason == (
+        "device 'ibm-eagle' is a hand profile without a calibration: it has no coupling "
+        "map to draw the layout on"
+    )
+
+    def image(name: str, fig: Any, alt: str) -> str:  # pragma: no cover - never called
+        raise AssertionError
+
+    page = quantum_section(_Run(_Evaluator({0: _HandProfile()})), [_Trial(2, {"k": 0})], image)
+    assert page.endswith(f"</table><p class='note'>no layout drawing: {html.escape(reason)}</p>")
+    assert html.unescape(re.findall(r"<h2>(.*?)</h2>", page)[0]) == "On the device: ibm-eagle"
+
+
+def test_the_widest_regions_title_stays_inside_the_figure() -> None:
+    """The hqnn space's widest circuit (16 qubits) on a 27-qubit device: the drawing's
+    title (the trial, the device and the region's 16 qubits) lies inside the saved
+    figure and above every qubit's dot. It was cut off at both sides (its text ran
+    from x = -21 to 521 px in a 500 px figure) before the title wrapped."""
+    import io
+    import types
+
+    from quarch.spaces.hqnn.space import hqnn_space
+
+    with pytest.raises(Exception, match="16"):
+        hqnn_space(max_qubits=17)  # 16 is the widest the space builds
+    region = tuple(range(10, 26))
+    routed = types.SimpleNamespace(device="ibm-montreal", region=region, ops=(),
+                                   physical_layout=dict(enumerate(region)))  # fmt: skip
+    drawn: list[Any] = []
+
+    def image(name: str, fig: Any, alt: str) -> str:
+        drawn.append(fig)
+        return ""
+
+    metrics = {"success_probability": 0.123456}
+    quantum_section(_Run(_Evaluator({0: routed})), [_Trial(1234, {"k": 0}, metrics)], image)
+    (fig,) = drawn
+    (ax,) = fig.axes
+    assert ax.get_title() == (
+        f"trial 1234 on ibm-montreal: region {list(region)}\nsuccess probability 0.1235"
+    )
+    fig.savefig(io.BytesIO(), format="png")  # laid out as the report saves it
+    renderer = fig.canvas.get_renderer()
+    box = ax.title.get_window_extent(renderer)
+    width, height = fig.canvas.get_width_height()
+    assert 0 <= box.x0 < box.x1 <= width and box.y1 <= height
+    dots = np.concatenate([ax.transData.transform(c.get_offsets()) for c in ax.collections])
+    assert len(dots) == 27 and dots[:, 1].max() < box.y0
+    plt.close(fig)

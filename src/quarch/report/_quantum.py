@@ -41,16 +41,26 @@ def _positions(edges: Sequence[tuple[int, int]], n: int) -> dict[int, tuple[floa
 
 
 def layout_figure(routed: Any, title: str) -> Any:
-    """A matplotlib figure of the device's coupling map with ``routed``'s region."""
+    """A matplotlib figure of the device's coupling map with ``routed``'s region.
+
+    Raises:
+        ConfigError: ``routed.device`` is unknown, or a hand profile (no calibration,
+            so no coupling map to draw on).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from quarch._errors import ConfigError
     from quarch.cost.devices import get_calibration
 
     cal = get_calibration(routed.device)
-    assert cal is not None
+    if cal is None:
+        raise ConfigError(
+            f"device {routed.device!r} is a hand profile without a calibration: it has no "
+            "coupling map to draw the layout on"
+        )
     undirected = sorted({(min(a, b), max(a, b)) for a, b in cal.edges})
     pos = _positions(undirected, cal.n_qubits)
     used = {
@@ -72,7 +82,7 @@ def layout_figure(routed: Any, title: str) -> Any:
             label = f"{logical[q]}" if q in logical else ""
             ax.annotate(label, (x, y), ha="center", va="center", fontsize=7, zorder=3)
             ax.annotate(str(q), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=6)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=9, wrap=True)  # a long region wraps, never cut off
     ax.set_axis_off()
     fig.tight_layout()
     return fig
