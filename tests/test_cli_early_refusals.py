@@ -1,7 +1,7 @@
 """A mistyped name or run folder is refused before the search loop is imported.
 
-``quarch search``, ``report`` and ``trials`` import torch, Optuna's storages and
-SQLAlchemy with the search loop (about 2 s on a laptop). The refusals that need none of
+``quarch search``, ``report``, ``trials``, ``train`` and ``worker`` import torch,
+Optuna's storages and SQLAlchemy with the search loop (about 2 s on a laptop). The refusals that need none of
 them come first (``quarch._cli_search._check_names``, ``quarch._run_files``). Each case
 runs ``quarch.cli.main`` in a fresh interpreter and reads which modules were loaded when
 it returned. The truth for the line is the library's own refusal of the same mistake in
@@ -67,12 +67,13 @@ MISTAKES: list[tuple[list[str], dict[str, object]]] = [
         ["--space", "hqnn", "--budget", "params<=many"],
         {"space": "hqnn", "budgets": ["params<=many"]},
     ),
+    (["--space", "hqnn", "--weights", "1,-1"], {"space": "hqnn", "weights": [1.0, -1.0]}),
     (
         ["--space", "hqnn", "--strategy", "qiea", "--strategy-option", "popsize=4"],
         {"space": "hqnn", "strategy": "qiea", "strategy_options": {"popsize": 4}},
     ),
 ]
-NAMES = ["space", "strategy", "metric", "budget", "strategy-option"]
+NAMES = ["space", "strategy", "metric", "budget", "weights", "strategy-option"]
 
 
 @pytest.mark.parametrize(("args", "config"), MISTAKES, ids=NAMES)
@@ -88,21 +89,28 @@ def test_a_mistyped_name_is_the_searchs_own_line_without_torch(
 
 @pytest.mark.parametrize(
     "args",
-    [["search", "--resume"], ["report"], ["trials"]],
-    ids=["resume", "report", "trials"],
-)
+    [["search", "--resume", "RUN"], ["report", "RUN"], ["trials", "RUN"],
+     ["train", "RUN", "--trial", "0"], ["worker", "--run", "RUN"]],
+    ids=["resume", "report", "trials", "train", "worker"],
+)  # fmt: skip
 def test_a_folder_that_is_not_a_run_is_refused_without_torch(
     tmp_path: Path, args: list[str]
 ) -> None:
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "config.json").write_text("{}")  # run.json missing
     for folder in ("no-such-run", "half"):
-        code, loaded, err = _fresh([*args, folder], tmp_path)
+        code, loaded, err = _fresh([folder if a == "RUN" else a for a in args], tmp_path)
         assert (code, loaded) == (2, []), folder
         with pytest.raises(QuarchError) as e:
             Run.open(tmp_path / folder)
         assert err == f"error: {str(e.value).replace(str(tmp_path / folder), folder)}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["half"]
+
+
+def test_a_worker_without_a_study_is_refused_without_torch(tmp_path: Path) -> None:
+    code, loaded, err = _fresh(["worker"], tmp_path)
+    assert (code, loaded) == (2, [])
+    assert err == "error: give exactly one of --storage URL or --run RUN\n"
 
 
 def test_a_mistake_the_space_checks_is_still_refused_with_the_searchs_line(

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 import typer.core
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
 from quarch._errors import ConfigError
@@ -63,9 +63,36 @@ DataDirOption = Annotated[
         help="Folder with data set files. [default: $QUARCH_DATA_DIR, else ~/.cache/quarch/data]",
     ),
 ]
+
+
+class _Console(Console):
+    """rich's console, as wide as its tables need where stdout is not a terminal.
+
+    rich sizes its output to the first standard stream that is a terminal, else to 80
+    columns, and cuts table cells to fit (``qub…``, ``breast-c…``): a benchmark's table
+    sent to a file lost its strategies' names and scores, and ``quarch datasets | less``
+    the names a user types. A file or a pipe has no width to fit; ``COLUMNS`` still
+    sets one.
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self.is_terminal or "COLUMNS" in self._environ:
+            return size
+        return ConsoleDimensions(max(size.width, _PIPE_WIDTH), size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+#: Columns of output to a file or a pipe: wider than any table quarch prints.
+_PIPE_WIDTH = 1000
+
 # no markup: a folder named `runs/[test]` was printed `runs/` (rich read `[test]` as a
 # style tag), in every line and table that shows a path or a user's text
-_out = Console(markup=False)
+_out = _Console(markup=False)
 _DEFAULTS = {
     f.name: f.default
     for f in dataclasses.fields(SearchConfig)

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from quarch._cli_app import JsonFlag, RunArg, _Command, _interrupted_plainly, _out, app
 from quarch._errors import ConfigError
+from quarch._run_files import check_run_folder
 
 __all__: list[str] = []
 
@@ -37,6 +38,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train a trial's architecture to completion with several seeds (+ classical ablation)."""
+    check_run_folder(run)  # before torch is imported
     from quarch.finalize import train_trial
 
     with _interrupted_plainly():

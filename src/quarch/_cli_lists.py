@@ -26,8 +26,10 @@ def devices(json_out: JsonFlag = False) -> None:
         sys.stdout.write(json.dumps(rows) + "\n")
         return
     table = Table(title="device profiles (`--json` for every constant and its source)")
-    for col in ("name", "kind", "description", "latency", "default budgets"):
+    table.add_column("name", no_wrap=True)  # typed after --device-profile: never cut
+    for col in ("kind", "description", "latency"):
         table.add_column(col)
+    table.add_column("default budgets", overflow="fold")  # numbers: wrapped, never cut
     for r in rows:
         budgets = ", ".join(f"{k}<={v:g}" for k, v in r.get("budgets", {}).items())
         table.add_row(
@@ -66,7 +68,8 @@ def datasets(
         sys.stdout.write(json.dumps(rows) + "\n")
         return
     table = Table(title="data sets")
-    for col in ("name", "for", "samples", "classes", "input shape", "available"):
+    table.add_column("name", no_wrap=True)  # typed after --dataset: never cut
+    for col in ("for", "samples", "classes", "input shape", "available"):
         table.add_column(col)
     table.add_column("location", overflow="fold")
     for r in rows:
@@ -111,7 +114,7 @@ def strategies(
         )
         return
     table = Table(title=f"{name}: {description}")
-    table.add_column("option (`--strategy-option KEY=VALUE`)")
+    table.add_column("option (`--strategy-option KEY=VALUE`)", no_wrap=True)
     table.add_column("default")
     for key, value in options.items():
         table.add_row(key, repr(value))
@@ -132,7 +135,7 @@ def tasks(
         sys.stdout.write(json.dumps(rows) + "\n")
         return
     table = Table(title="benchmark tasks")
-    table.add_column("name")
+    table.add_column("name", no_wrap=True)
     for r in rows:
         table.add_row(r["name"])
     _out.print(table)
@@ -164,7 +167,8 @@ def _registry_table(
         sys.stdout.write(json.dumps(rows) + "\n")
         return
     table = Table(title=title)
-    for col in ("name", "description", *extra):
+    table.add_column("name", no_wrap=True)  # the name a flag takes: never cut
+    for col in ("description", *extra):
         table.add_column(col.replace("_", " "))
     for r in rows:
         table.add_row(

@@ -178,9 +178,9 @@ def _print_dry_run(config: SearchConfig, json_out: bool) -> None:
 
 
 def _check_names(config: SearchConfig) -> None:
-    """Refuse a mistyped space, metric, budget, strategy or strategy option before the
-    search loop is imported (torch, Optuna's storages and SQLAlchemy: about 2 s on a
-    laptop, 3-4 s on a loaded one), so the commonest mistakes cost a fraction of that.
+    """Refuse a mistyped space, metric, budget, weight, strategy or strategy option
+    before the search loop is imported (torch, Optuna's storages and SQLAlchemy: about
+    2 s on a laptop, 5-6 s on a loaded one), so the commonest mistakes cost a fraction.
 
     Each is the check the search makes itself (:func:`~quarch.study.check_search` makes
     them all again, in its own order), so the line is the one the search would print.

@@ -249,7 +249,14 @@ def benchmark(
     budget: Annotated[
         list[str] | None, typer.Option(help="Hard limit METRIC<=NUMBER; repeatable.")
     ] = None,
-    out: Annotated[str | None, typer.Option(help="Folder for the CSV and plot.")] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DIR",
+            help="Folder for the CSVs and plot. [default: runs/benchmark-TASK, replaced by "
+            "the next benchmark of the task]",
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option(help="Processes running searches in parallel.")] = 1,
     first_seed: Annotated[
         int, typer.Option(help="First seed (tune on seeds you do not report).")
@@ -280,6 +287,8 @@ def benchmark(
         sys.stdout.write(json.dumps(result.to_json()) + "\n")
         return
     _out.print(result.table())
+    if result.out is not None:  # the default folder is replaced by the next benchmark
+        _out.print(f"wrote: {result.out}/ (results.csv, curves.csv, best_so_far.png)")
 
 
 @app.command(cls=_Command)
@@ -376,8 +385,6 @@ def worker(
     json_out: JsonFlag = False,
 ) -> None:
     """Join a running search as one more worker, until its budget is complete."""
-    from quarch.study import STUDY_NAME, join_study
-
     if (storage is None) == (run is None):
         raise ConfigError("give exactly one of --storage URL or --run RUN")
     if run is not None and study is not None:  # it was ignored: the run names its own
@@ -385,6 +392,10 @@ def worker(
             "--study names a study in --storage; the run folder --run RUN holds its own "
             "(drop --study)"
         )
+    if run is not None:
+        check_run_folder(run)  # before the search loop is imported
+    from quarch.study import STUDY_NAME, join_study
+
     with _interrupt_hint(run) if run is not None else _interrupted_plainly():
         result = join_study(
             storage, study or STUDY_NAME, run_dir=run, data_dir=data_dir, device=device
