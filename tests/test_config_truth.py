@@ -359,7 +359,7 @@ def test_weights_become_floats() -> None:
         ("ray_address", "auto", " ",
          "ray_address must name a Ray cluster (host:port or 'auto'); got ' '"),
         ("pruner", "hyperband", "Median", "unknown pruner 'Median'; choose from: none, median, "
-         "hyperband"),
+         "hyperband ('Median': did you mean 'median'?)"),
     ],
 )  # fmt: skip
 def test_bounds_at_the_edge(key: str, good: Any, bad: Any, line: str) -> None:

@@ -52,7 +52,7 @@ from quarch._cli_app import (
     app,
 )
 from quarch._cli_search import _interrupt_hint, search_command
-from quarch._errors import ConfigError, QuarchError, quiet_interrupted_imports
+from quarch._errors import ConfigError, QuarchError, did_you_mean, quiet_interrupted_imports
 from quarch._run_files import check_run_folder
 from quarch._warnings import QuarchWarning
 from quarch.config import PRUNERS, mask_secrets
@@ -332,6 +332,7 @@ def trials(
     if state is not None and want is None:
         raise ConfigError(
             f"--state takes complete, pruned, fail, running or waiting; got {state!r}"
+            f"{did_you_mean([state], _TRIAL_STATES)}"
         )
     check_run_folder(run)  # before the search loop is imported
     from quarch.study import Run

@@ -244,7 +244,10 @@ class SearchConfig:
         if self.ray and self.workers > 1:
             raise ConfigError("use either --workers (local processes) or --ray, not both")
         if self.pruner not in PRUNERS:
-            raise ConfigError(f"unknown pruner {self.pruner!r}; choose from: {', '.join(PRUNERS)}")
+            raise ConfigError(
+                f"unknown pruner {self.pruner!r}; choose from: {', '.join(PRUNERS)}"
+                f"{did_you_mean([self.pruner], PRUNERS)}"
+            )
 
     @property
     def run_dir(self) -> Path:

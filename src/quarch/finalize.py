@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from quarch._errors import ConfigError, RunError
+from quarch._errors import ConfigError, RunError, did_you_mean
 from quarch._paths import check_file, writing
 from quarch.study import Run, TrialRecord, trial_seed
 
@@ -348,6 +348,7 @@ def export_trial(
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(
             f"unknown export format {fmt!r}; choose from: {', '.join(EXPORT_FORMATS)}"
+            f"{did_you_mean([fmt], EXPORT_FORMATS)}"
         )
     if full_int8 and fmt != "onnx-int8":
         raise ConfigError(f"--full-int8 applies to --format onnx-int8, not {fmt!r}")

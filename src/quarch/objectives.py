@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from quarch._errors import ConfigError
+from quarch._errors import ConfigError, did_you_mean
 
 __all__ = [
     "METRICS",
@@ -82,7 +82,10 @@ _BUDGET_RE = re.compile(r"^\s*([A-Za-z0-9_]+)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*$"
 
 def _check_metric(name: str, known: Mapping[str, Direction]) -> None:
     if name not in known:
-        raise ConfigError(f"unknown metric {name!r}; known metrics: {', '.join(known)}")
+        raise ConfigError(
+            f"unknown metric {name!r}; known metrics: {', '.join(known)}"
+            f"{did_you_mean([name], known)}"
+        )
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from quarch._errors import ConfigError
+from quarch._errors import ConfigError, did_you_mean
 from quarch._registry import Registry
 from quarch.cost.calibration import QISKIT_HINT, CalibratedTarget, Calibration, calibrated_targets
 
@@ -360,6 +360,7 @@ def _lookup(name: str, kind: DeviceKind) -> Profile:
     of_kind = [e.name for e in DEVICES.entries() if e.factory.kind == kind]
     raise ConfigError(
         f"unknown {kind} device profile {name!r}; known: {', '.join(of_kind)}{_hint(name)}"
+        f"{did_you_mean([name], of_kind)}"
     )
 
 
@@ -376,7 +377,7 @@ def check_device_profile(name: str, kinds: tuple[str, ...]) -> None:
         what = " or ".join(kinds) if kinds else "no"
         raise ConfigError(
             f"unknown device profile {name!r} for this space ({what} profiles); "
-            f"known: {', '.join(known) or 'none'}{_hint(name)}"
+            f"known: {', '.join(known) or 'none'}{_hint(name)}{did_you_mean([name], known)}"
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -28,8 +28,10 @@ from quarch.spaces.cnn.costs import edge_costs
 from quarch.spaces.cnn.evaluator import (
     DEFAULT_EPOCHS,
     DEFAULT_MAX_TRAIN,
+    MIN_STEPS,
     EdgeEvaluator,
     SuperNetEvaluator,
+    default_epochs,
     make_cnn_evaluator,
 )
 from quarch.spaces.cnn.model import EdgeCNN
@@ -394,14 +396,32 @@ class TestFactory:
         assert isinstance(ev, EdgeEvaluator)
         assert calls == [{"name": "fashion-mnist", "data_dir": "/d", "seed": 3,
                           "max_train": 10_000}]  # fmt: skip
+        # the data handed over has 200 training images: 2 steps of 128 an epoch, so 50
+        # epochs make the 100 steps (a small set's 2 epochs left every network at chance)
+        assert len(digits.y_train) == 200
         assert (ev.epochs, ev.batch_size, ev.lr, ev.device, ev.torch_threads) == (
-            2, 128, 3e-3, "cpu", 1
+            50, 128, 3e-3, "cpu", 1
         )  # fmt: skip
         c = ev.costs
         assert (c.profile.name, c.latency, c.latency_repeats, c.threads) == (
             "local-cpu", "auto", 50, 1
         )  # fmt: skip
         assert ev.weights_dir == tmp_path and ev.trainer.space is SPACE
+        for batch, epochs in ((2, 2), (16, 8), (64, 25), (200, 100)):  # 100, 13, 4, 1 steps
+            cfg = SearchConfig(space="cnn", dataset="digits", batch_size=batch)
+            ev = make_cnn_evaluator(SPACE, cfg)
+            assert isinstance(ev, EdgeEvaluator) and ev.epochs == epochs, batch
+        cfg = SearchConfig(space="cnn", dataset="digits", epochs=3)  # given: as given
+        assert cast(EdgeEvaluator, make_cnn_evaluator(SPACE, cfg)).epochs == 3
+
+    def test_default_epochs_are_the_fewest_that_make_min_steps(self) -> None:
+        """By brute force over the training loop's own batches (``range(0, n, b)``)."""
+        assert (DEFAULT_EPOCHS, MIN_STEPS) == (2, 100)
+        for n in (1, 9, 99, 100, 101, 127, 128, 129, 1079, 6400, 6401, 10_000, 60_000):
+            for b in (1, 7, 64, 128, 1000, 20_000):
+                steps = len(range(0, n, b))
+                want = next(e for e in range(DEFAULT_EPOCHS, 10**6) if e * steps >= MIN_STEPS)
+                assert default_epochs(n, b) == want, (n, b)
 
     def test_options(
         self, digits: Dataset, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
