@@ -55,7 +55,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "results": (
         ["src/quarch/study/_result.py", "src/quarch/objectives.py"],
         ["tests/study/test_results_truth.py", "tests/study/test_result_records.py",
-         "tests/test_objectives.py"],
+         "tests/test_objectives.py",
+         "tests/test_did_you_mean_truth.py"],
     ),
     "cutting": (
         ["src/quarch/cost/cutting.py"],
@@ -266,7 +267,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_noise_compile_truth.py",
          "tests/quantum/test_device_placement.py::test_noisy_simulations",
          "tests/spaces/hqnn/test_device.py", "tests/spaces/hqnn/test_noisy_scoring_truth.py",
-         "tests/cost/test_devices_truth.py", "tests/quantum/test_trajectories_truth.py"],
+         "tests/cost/test_devices_truth.py", "tests/quantum/test_trajectories_truth.py",
+         "tests/test_did_you_mean_truth.py"],
     ),
     "engine-plan": (
         ["src/quarch/quantum/_plan.py", "src/quarch/quantum/_compile.py",
@@ -369,7 +371,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/cost/onnx.py", "src/quarch/finalize.py"],
         # tests/test_finalize.py (real runs, about 90 s) kills nothing these do not
         ["tests/spaces/cnn/test_onnx.py", "tests/cost/test_onnx_truth.py",
-         "tests/test_finalize_truth.py", "tests/test_export_truth.py"],
+         "tests/test_finalize_truth.py", "tests/test_export_truth.py",
+         "tests/test_did_you_mean_truth.py"],
     ),
     "hqnn-space": (
         ["src/quarch/spaces/hqnn/model.py", "src/quarch/spaces/hqnn/costs.py",
@@ -392,6 +395,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "src/quarch/_cli_app.py", "src/quarch/_cli_finish.py", "src/quarch/_cli_lists.py",
          "src/quarch/_cli_search.py", "src/quarch/cli.py", "src/quarch/_run_files.py"],
         ["tests/test_config_truth.py", "tests/test_cli_truth.py", "tests/test_config.py",
+         "tests/test_did_you_mean_truth.py",
          "tests/test_cli_early_refusals.py::test_a_mistyped_name_never_reaches_the_search",
          "tests/test_cli_early_refusals.py::test_a_folder_that_is_not_a_run_never_reaches_the_reader",
          "tests/test_output_paths.py",

@@ -644,12 +644,15 @@ def test_the_summary_counts_and_the_pareto_set_without_weights(
     import quarch._cli_app
     from quarch.objectives import Objective
     from quarch.study import Run
+    from quarch.study._worker import INTERRUPTED, UNOWNED
 
     result = Run.open(DEFAULT_RUN).result()
     assert len(_trials_in_db(DEFAULT_RUN)) == len(result.trials) == 2
     first = result.trials[0]
     extra = [
         dataclasses.replace(first, number=2, state="FAIL", values=None, fail_reason="boom"),
+        dataclasses.replace(first, number=5, state="FAIL", values=None, fail_reason=INTERRUPTED),
+        dataclasses.replace(first, number=6, state="FAIL", values=None, fail_reason=UNOWNED),
         dataclasses.replace(first, number=3, state="PRUNED", values=None, prune_reason="e1"),
         dataclasses.replace(first, number=4, state="PRUNED", values=None, skip_reason="over"),
     ]
@@ -675,7 +678,7 @@ def test_the_summary_counts_and_the_pareto_set_without_weights(
     assert sorted(int(r[0]) for r in rows[1:]) == sorted(front)
     assert all(len(r) == 4 for r in rows)
     assert text.endswith(
-        f"run: {folder} trials: 5 complete: 2 failed: 1 pruned: 1 skipped (over budget "
+        f"run: {folder} trials: 7 complete: 2 failed: 3 (2 interrupted) pruned: 1 skipped (over budget "
         f"before training): 1 failed trials and their reasons: quarch trials {folder}"
     )
 

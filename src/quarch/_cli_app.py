@@ -78,9 +78,9 @@ class _Console(Console):
     @property
     def size(self) -> ConsoleDimensions:
         size = super().size
-        if self.is_terminal or "COLUMNS" in self._environ:
-            return size
-        return ConsoleDimensions(max(size.width, _PIPE_WIDTH), size.height)
+        if self._width is not None or self.is_terminal or "COLUMNS" in self._environ:
+            return size  # a width set by hand, a terminal's, or the user's
+        return ConsoleDimensions(_PIPE_WIDTH, size.height)
 
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
@@ -220,9 +220,12 @@ def _print_result(result: Any) -> None:
         extra += f"  pruned: {len(result.pruned)}"
     if result.skipped:
         extra += f"  skipped (over budget before training): {len(result.skipped)}"
+    # a stopped search fails its running trials ("interrupted: ..."): not the
+    # architectures' fault, and a resume runs them again
+    stopped = sum((t.fail_reason or "").startswith("interrupted") for t in result.failed)
     _out.print(
         f"run: {result.run_dir}  trials: {len(result.trials)}  complete: {len(result.complete)}"
-        f"  failed: {len(result.failed)}" + extra
+        f"  failed: {len(result.failed)}" + (f" ({stopped} interrupted)" if stopped else "") + extra
     )
     if result.failed:
         _out.print(f"  failed trials and their reasons: quarch trials {result.run_dir}")
