@@ -264,3 +264,26 @@ def test_qasm_binds_weights_and_names_what_it_cannot_write() -> None:
         to_qasm(Circuit(1).amplitude_embedding(2))
     with pytest.raises(CircuitError, match=r"depolarizing cannot be written in OpenQASM 2\.0"):
         to_qasm(Circuit(1).h(0).depolarizing(0, 0.1))
+
+
+def test_a_torch_export_rebuilds_as_documented(trained: tuple[Path, Any], tmp_path: Path) -> None:
+    """``export_trial``'s recipe: ``torch.load`` (weights only), build the trial's
+    network from the run's evaluator, load the state: the test split is classified
+    as the export's own metrics say, and every output equals the saved network's."""
+    out, res = trained
+    t = res.complete[0]
+    path = export_trial(out, t.number, "torch", tmp_path / "m.pt").path
+    d = torch.load(path)  # torch's default: weights only
+    assert (d["space"], d["arch"]) == ("hqnn", t.params)
+    ev = Run.open(out).evaluator(standalone=True)
+    assert isinstance(ev, HQNNEvaluator)
+    model = ev.build(d["arch"], seed=0)
+    model.load_state_dict(d["state_dict"])
+    X = torch.as_tensor(ev.data.X_test, dtype=torch.float32)
+    with torch.no_grad():
+        pred = model.eval()(X).argmax(1).numpy()
+    assert np.mean(pred != ev.data.y_test) == pytest.approx(d["metrics"]["test_error"])
+    assert (list(ev.data.input_shape), ev.data.n_classes) == (d["input_shape"], d["n_classes"])
+    saved, _ = _model(out, t)[:2]
+    with torch.no_grad():
+        assert torch.equal(saved.eval()(X), model(X))

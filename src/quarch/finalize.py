@@ -322,9 +322,13 @@ def export_trial(
 ) -> ExportResult:
     """Write trial ``trial``'s trained network in format ``fmt`` to ``out``.
 
-    A ``cnn`` or ``hqnn`` trial whose search saved its weights (``RUN/weights/``) is loaded;
-    anything else is trained with its own seed and the run's settings (standalone, when
-    the search scored inherited weights). ``checks["weights"]`` says which.
+    A trial whose search saved its weights (``RUN/weights/``: every trainable space does,
+    unless ``save_weights=false``) is loaded; anything else is trained with its own seed
+    and the run's settings (standalone, when the search scored inherited weights).
+    ``checks["weights"]`` says which. ``torch`` writes a dict (``space``, ``arch``,
+    ``state_dict``, ``input_shape``, ``n_classes``, ``metrics``); the network again is
+    ``Run.open(run_dir).evaluator(standalone=True).build(arch, seed=0)`` with that
+    ``state_dict`` loaded.
 
     Args:
         run_dir: the run folder.
