@@ -790,3 +790,33 @@ def test_layer_inputs_are_what_the_layer_sees_in_eval_mode() -> None:
     data.X_test[3, :] = [np.inf, 0, 0, 0]
     with pytest.raises(RunError):
         fin._layer_inputs(model, model.q, ev, 3)
+
+
+def test_a_file_named_for_another_format_is_refused_before_the_run_is_read(
+    tmp_path: Path,
+) -> None:
+    """`--format qasm --out x.onnx` wrote OpenQASM text into a file ONNX Runtime would be
+    handed; a suffix that names a format must name the one written."""
+    refused = [  # (format, file, what the name says, the suffix suggested)
+        ("qasm", "x.onnx", "onnx or onnx-int8", ".qasm"),
+        ("torch", "m.QASM", "qasm or qasm3", ".pt"),
+        ("onnx", "m.pt", "torch", ".onnx"),
+        ("onnx-int8", "m.pth", "torch", ".onnx"),
+        ("qasm3", "c.py", "pennylane", ".qasm3"),
+        ("pennylane", "c.qasm3", "qasm3", ".py"),
+        ("qasm", "c.qasm3", "qasm3", ".qasm"),
+    ]
+    for fmt, name, says, suffix in refused:
+        with pytest.raises(ConfigError) as e:
+            export_trial(tmp_path / "no-run", 0, fmt, tmp_path / name)
+        first = says.split(" or ")[0]
+        assert str(e.value) == (
+            f"the file name {name!r} says {says}, but --format {fmt} writes something "
+            f"else; name it {suffix} (or choose --format {first})"
+        ), fmt
+    # a format's own suffix, or one no format claims: on to the run (missing here)
+    for fmt, name in (("qasm3", "c.qasm"), ("onnx-int8", "m.ONNX"), ("torch", "m.bin"),
+                      ("qasm", "circuit"), ("pennylane", "c.py"), ("qiskit", "c.qpy")):  # fmt: skip
+        with pytest.raises(RunError, match="is not a quarch run folder"):
+            export_trial(tmp_path / "no-run", 0, fmt, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []

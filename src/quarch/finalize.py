@@ -54,6 +54,19 @@ _FORMAT_NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+#: File suffixes that name a format. A file of another format under such a name misleads
+#: the next tool (ONNX Runtime handed OpenQASM text as ``x.onnx``), so it is refused;
+#: any other suffix is left to the user.
+_SUFFIX_FORMATS: dict[str, tuple[str, ...]] = {
+    ".pt": ("torch",), ".pth": ("torch",), ".onnx": ("onnx", "onnx-int8"),
+    ".qasm": ("qasm", "qasm3"), ".qasm3": ("qasm3",), ".qpy": ("qiskit",),
+    ".py": ("pennylane",),
+}  # fmt: skip
+#: The suffix each format's file is suggested to have.
+_SUFFIX = {"torch": ".pt", "onnx": ".onnx", "onnx-int8": ".onnx", "qasm": ".qasm",
+           "qasm3": ".qasm3", "qiskit": ".qpy", "pennylane": ".py"}  # fmt: skip
+
+
 def _check_format(fmt: str, out: Path) -> None:
     """Refuse, before any training, a format whose extra is missing or a file name
     that would hide what the file holds."""
@@ -69,6 +82,12 @@ def _check_format(fmt: str, out: Path) -> None:
         raise ConfigError(
             f"--format qiskit writes Qiskit's binary QPY format; name the file .qpy (got "
             f"{out.name!r}), or use --format qasm3 for OpenQASM 3 text"
+        )
+    named = _SUFFIX_FORMATS.get(out.suffix.lower())
+    if named is not None and fmt not in named:
+        raise ConfigError(
+            f"the file name {out.name!r} says {' or '.join(named)}, but --format {fmt} "
+            f"writes something else; name it {_SUFFIX[fmt]} (or choose --format {named[0]})"
         )
 
 
