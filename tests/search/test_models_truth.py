@@ -581,3 +581,129 @@ class TestDefaultsAndScreening:
             ok = [s <= 1 for s in sizes]
             want = ok.index(True) if any(ok) else 0
             assert screen(models, hist, rng, cands) == want
+
+
+def _score(arch: Mapping[str, Any]) -> dict[str, float]:
+    """A known metric to maximise, skewed (its negative has another range) and cubic."""
+    x = [int(arch[f"c{j}"]) for j in range(len(arch))]
+    return {"score": float(x[0] ** 2 + 0.5 * x[1] + 0.7 * x[0] * x[1] * x[2] + (x[3] == 1))}
+
+
+class TestKnownMaximisedObjective:
+    """``val_error`` (learnt) and ``score`` (known, maximised): the model minimises
+    ``-score`` in units of its spread, whichever objective a problem minimises."""
+
+    OBJ = Objective(["val_error", "score"], directions={"score": "maximize"})
+
+    def test_the_known_metric_enters_as_its_negative(self) -> None:
+        table = _table(12)
+        rows = _archs()[np.random.default_rng(13).permutation(72)[:18]]
+        hist = _history(
+            rows,
+            lambda x: [float(table[tuple(x)]), _score(_arch(x))["score"]],
+            directions=2,
+        )
+        probs = Surrogates(objective=self.OBJ, cheap_metrics=_score, exploration=0.0).problems(
+            hist, np.random.default_rng(14), 40
+        )
+        X = _archs()
+        v = np.array([_score(_arch(x))["score"] for x in X])
+        z = (v - v.mean()) / v.std()  # over every architecture: the fit's design
+        Phi = features(X, SIZES)
+        fit = Phi @ np.linalg.lstsq(Phi, z, rcond=None)[0]
+        neg_trials = -(np.array([_score(_arch(x))["score"] for x in hist.X]) - v.mean()) / v.std()
+        assert -neg_trials.min() != neg_trials.max()  # the sign shows in the bounds' range
+        names = set()
+        for p in probs:
+            (c,) = p.constraints
+            names.add(c.name)
+            if c.name == "val_error<=eps":  # minimises -score
+                np.testing.assert_allclose(p.model.energy(X), -fit, atol=1e-6)
+            else:
+                assert c.name == "score<=eps"
+                eps = -z - c.values(X)
+                assert np.ptp(eps) < 1e-9  # exact: -score in units of its spread, shifted
+                assert neg_trials.min() - 1e-9 <= eps[0] <= neg_trials.max() + 1e-9
+                np.testing.assert_allclose(c.model.energy(X), -fit - eps[0], atol=1e-6)
+        assert names == {"val_error<=eps", "score<=eps"}
+
+
+class TestIncumbent:
+    def test_the_incumbent_is_the_cheapest_trial_as_option_indices(self) -> None:
+        """Brute force over the trials: the one of least cost under the sample, as
+        integer option indices (what the docstring of ``QUBOProblem.incumbent`` says)."""
+        obj = Objective(["val_error"], budgets=["size<=3"], directions={"size": "minimize"})
+        rows = _archs()[np.random.default_rng(15).permutation(72)[:12]]
+        table = _table(16)
+        hist = _history(rows, lambda x: [float(table[tuple(x)])])
+        for p in Surrogates(objective=obj, cheap_metrics=_size).problems(
+            hist, np.random.default_rng(17), 4
+        ):
+            cost = p.cost(hist.X)
+            assert np.issubdtype(p.incumbent.dtype, np.integer)
+            np.testing.assert_array_equal(p.incumbent, hist.X[int(np.argmin(cost))])
+
+
+class TestConstantWeightedMetric:
+    def test_a_metric_that_never_varied_enters_in_its_own_units(self) -> None:
+        """``params`` equal on every trial: its standardised target is 0 and its draw
+        enters ``sum_i w_i sd_i draw_i`` with ``sd = 1`` (its own units, as a known
+        metric without spread), the draws taken from the run's generator after the
+        fitting seed (the order ``problems`` documents: every draw from ``rng``)."""
+        rows = _archs()[np.random.default_rng(18).permutation(72)[:20]]
+        table = _table(19)
+        hist = _history(rows, lambda x: [float(table[tuple(x)] + 3 * 7.0)],
+                        metrics=lambda x: {"val_error": float(table[tuple(x)]),
+                                           "params": 7.0})  # fmt: skip
+        obj = Objective(["val_error", "params"], weights=[1.0, 3.0])
+        (p,) = Surrogates(objective=obj).problems(hist, np.random.default_rng(20), 1)
+        a = np.array([table[tuple(x)] for x in hist.X])
+        rng = np.random.default_rng(20)
+        rng.integers(2**63 - 1)  # the fitting generator's seed
+        d_err = fit_quadratic(hist.X, (a - a.mean()) / a.std(), SIZES).draw(rng)
+        d_params = fit_quadratic(hist.X, np.zeros(len(a)), SIZES).draw(rng)
+        w = 1.0 * a.std() * d_err + 3.0 * 1.0 * d_params
+        np.testing.assert_allclose(p.model.w, w / np.abs(w).max(), rtol=0, atol=1e-10)
+
+
+class TestKnownDesign:
+    def test_a_large_space_is_fitted_on_the_documented_design(self) -> None:
+        """1280 architectures, a cubic known metric (no quadratic fits it exactly): the
+        budget's model is numpy's least-squares fit of ``(size - limit) / sd`` over the
+        1024 uniform draws of ``numpy.random.default_rng(0)`` the module docstring
+        names, with ``sd`` the metric's spread over those draws."""
+        sizes = [4, 4, 4, 4, 5]
+        obj = Objective(["val_error"], budgets=["size<=2"], directions={"size": "minimize"})
+        rows = np.random.default_rng(21).integers(0, sizes, size=(8, 5))
+        hist = _history(rows, lambda x: [float(x.sum())], sizes=sizes)
+        (p,) = Surrogates(objective=obj, cheap_metrics=_slow_size, exploration=0.0).problems(
+            hist, np.random.default_rng(22), 1
+        )
+        (c,) = p.constraints
+        design = np.random.default_rng(0).integers(0, sizes, size=(1024, 5))
+        v = np.array([_slow_size(_arch(x))["size"] for x in design])
+        Phi = features(design, sizes)
+        coef = np.linalg.lstsq(Phi, (v - 2.0) / v.std(), rcond=None)[0]
+        X = _archs(sizes)
+        np.testing.assert_allclose(c.model.energy(X), features(X, sizes) @ coef, atol=1e-6)
+
+
+class TestFittingStream:
+    @pytest.mark.parametrize("seed", [0, 1])
+    def test_fits_that_draw_use_the_documented_generator(self, seed: int) -> None:
+        """``surrogate="fm"`` without spread: the sample is the mean of ``fit_fm`` on
+        the rank scores with ``default_rng(rng.integers(2**63 - 1))`` (the docstring's
+        generator), so the same run seed gives the same fit and another seed another."""
+        from quarch.search._fm import fit_fm
+
+        rows = _archs()[np.random.default_rng(23).permutation(72)[:12]]
+        table = _table(24)
+        hist = _history(rows, lambda x: [float(table[tuple(x)])])
+        (p,) = Surrogates(surrogate="fm", exploration=0.0).problems(
+            hist, np.random.default_rng(seed), 1
+        )
+        y = rank_scores(np.array([table[tuple(x)] for x in hist.X]))
+        fit_rng = np.random.default_rng(np.random.default_rng(seed).integers(2**63 - 1))
+        np.testing.assert_allclose(
+            p.model.w, fit_fm(hist.X, y, SIZES, rng=fit_rng).mean, rtol=0, atol=1e-12
+        )

@@ -458,6 +458,27 @@ class TestBatchHelpers:
         out = _fill([], hist, np.random.default_rng(0), 3)
         assert len(out) == 3 and all(tuple(p) in set(every) for p in out)
 
+    def test_fill_tops_up_half_with_one_choice_changes_of_the_previous(self) -> None:
+        """The documented top-up rule, by its law: about half of the top-ups (the
+        redraw of a choice may give the same option, then a seen one) are one choice
+        away from the previous proposal, or from the first trial for the first one;
+        uniform draws almost never are (33 of 390625 architectures)."""
+        sizes = [5] * 8
+        rows: list[tuple[int, ...]] = [(0,) * 8, (4,) * 8, (2,) * 8]
+        hist = _history(sizes, rows, set())
+        first: list[bool] = []
+        later: list[bool] = []
+        for seed in range(150):
+            out = _fill([], hist, np.random.default_rng(seed), 3)
+            dist = [int((np.array(b) != np.array(a)).sum())
+                    for a, b in zip([rows[0], *out[:2]], out, strict=True)]  # fmt: skip
+            first.append(dist[0] == 1)
+            later += [d == 1 for d in dist[1:]]
+        # one-choice change accepted first: 1/2 * 4/5; a uniform draw: 1/2
+        p = 0.4 / 0.9
+        for hits in (first, later):
+            assert abs(np.mean(hits) - p) < 4 * np.sqrt(p * (1 - p) / len(hits))
+
     def test_fill_without_trials(self) -> None:
         hist = _history([3, 4], [], set())
         out = _fill([], hist, np.random.default_rng(1), 12)
@@ -590,6 +611,25 @@ class TestProposeBatched:
         again = _batch_study(_Recorder(), 15, n_startup=3, batch_size=4)
         assert [_params(t) for t in again.get_trials()] == [_params(t) for t in trials]
 
+    def test_each_batch_and_its_top_up_draw_from_the_documented_streams(self) -> None:
+        """``make_batch``'s generator is ``numpy.random.default_rng([seed, start, 1])``
+        and the top-up (here the batch's last proposal) is ``_fill`` with
+        ``default_rng([seed, start, 2])``: streams apart from the trials' own
+        ``[seed, number]``, which draw the startup trials."""
+        make = _Recorder()
+        study = _batch_study(make, 15, n_startup=3, batch_size=4, seed=5)
+        attrs = study._storage.get_study_system_attrs(study._study_id)
+        trials = study.get_trials()
+        for b, c in enumerate(make.calls):
+            start = c["start"]
+            assert c["draw"] == np.random.default_rng([5, start, 1]).random()
+            assert c["draw"] != np.random.default_rng([5, start]).random()
+            rows = [tuple(_params(t)) for t in trials[:start]]
+            sub = _history(_BATCH_SIZES, rows, set())
+            props = attrs[f"_Batcher:batch:{b}"]["proposals"]
+            want = _fill(props[:3], sub, np.random.default_rng([5, start, 2]), 4)
+            assert props == want
+
     def test_a_batch_with_no_trials_before_it_is_uniform(self) -> None:
         make = _Recorder()
         study = _batch_study(make, 9, n_startup=0, batch_size=3)
@@ -617,6 +657,30 @@ class TestProposeBatched:
         got = _params(last)
         assert sum(a != b for a, b in zip(got, taken, strict=True)) == 1
         assert tuple(got) not in {tuple(_params(t)) for t in before}
+
+    def test_a_torch_strategy_imports_torch_before_its_batch(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """``uses_torch=True``: torch is imported before the pools are limited (so a
+        strategy that first imports torch inside its batch still runs on one thread);
+        without it, nothing is imported."""
+        import importlib
+
+        from quarch.search import _surrogate
+
+        asked: list[str] = []
+
+        class _Spy:
+            @staticmethod
+            def import_module(name: str) -> Any:
+                asked.append(name)
+                return importlib.import_module(name)
+
+        monkeypatch.setattr(_surrogate, "importlib", _Spy)
+        _batch_study(_Recorder(), 4, n_startup=2, batch_size=2)
+        assert asked == []
+        _batch_study(_Recorder(), 4, n_startup=2, batch_size=2, uses_torch=True)
+        assert asked == ["torch"]
 
     def test_a_torch_strategy_runs_its_batch_on_one_thread(self) -> None:
         torch = pytest.importorskip("torch")

@@ -25,7 +25,10 @@ it) and the surrogate-guided QIEA and QPSO all read the study through
   least-squares fit over a design of many architectures (exact for metrics that are
   quadratic in the one-hot bits, such as NB201's params and FLOPs, which are linear),
   and candidates are checked against their exact values, so an architecture known to
-  break a budget is never proposed.
+  break a budget is never proposed. The design is every architecture of a space of
+  at most :data:`DESIGN`, else :data:`DESIGN` uniform draws of
+  ``numpy.random.default_rng(0)``: the same in every run and study (a known function
+  needs no run seed).
 
 Every model is fitted with the surrogate named by ``surrogate``: ``"bocs"`` (the
 Bayesian quadratic model of :mod:`quarch.search._surrogate`, the default), ``"fm"``
@@ -184,7 +187,8 @@ class Surrogates:
         return np.array([float(m[metric]) for m in self._known(hist, X)])
 
     def _known_fit(self, hist: History, metric: str) -> tuple[QuadraticModel, float, float]:
-        """(model of the standardised metric, mean, std) over the design."""
+        """(model of the standardised metric, mean, std) over the design (every
+        architecture, or ``DESIGN`` draws of ``default_rng(0)``: module docstring)."""
         if metric not in self._fits:
             total = math.prod(hist.sizes)
             if total <= DESIGN:
@@ -245,9 +249,11 @@ class Surrogates:
         """``n`` Thompson samples of the models fitted to ``hist``, as solver problems.
 
         Every draw comes from ``rng``, before any solver's, so the samples do not
-        depend on the solver. ``radius`` adds a trust region: at most ``radius``
-        choices may differ from the best trial so far (:func:`hamming_constraint`);
-        ``exploration`` overrides the spread of the samples for this call.
+        depend on the solver; fits that draw (the machine's resamples, the process's
+        design) use ``numpy.random.default_rng(rng.integers(2**63 - 1))``, drawn
+        first. ``radius`` adds a trust region: at most ``radius`` choices may differ
+        from the best trial so far (:func:`hamming_constraint`); ``exploration``
+        overrides the spread of the samples for this call.
         """
         spread = self.exploration if exploration is None else float(exploration)
         known = self.known_names(hist)

@@ -462,6 +462,11 @@ def propose_batched(
     ``make_batch`` returns up to ``batch_size`` distinct unseen proposals (topped up
     here to exactly ``batch_size``) and per-proposal records: lists of ``batch_size``
     JSON values, each stored on its trial as the system attr ``"<ClassName>:<name>"``.
+
+    Streams: ``make_batch`` draws from ``sampler._rng(start, 1)`` and the top-up from
+    ``sampler._rng(start, 2)``, each batch's own and apart from every trial's
+    ``sampler._rng(t)``. ``uses_torch`` (a strategy that simulates with torch) imports
+    torch before the batch, so that its thread pool is held to one thread as well.
     """
     name = type(sampler).__name__
     t = trial.number
@@ -514,7 +519,12 @@ def _before(hist: History, start: int) -> History:
 def _fill(
     props: list[Proposal], hist: History, rng: np.random.Generator, size: int
 ) -> list[Proposal]:
-    """Make ``props`` exactly ``size`` distinct proposals, unseen where possible."""
+    """Make ``props`` exactly ``size`` distinct proposals, unseen where possible.
+
+    The unseen ones of ``props`` are kept in order; each top-up is, with probability
+    1/2, the previous proposal (before any: the first trial) with one choice redrawn,
+    else a uniform draw, tried until one is unseen (at most 50 tries; then the first
+    unseen architecture in product order, or a uniform draw when none is left)."""
     out: list[Proposal] = []
     taken = set(hist.seen)
     for p in props:
