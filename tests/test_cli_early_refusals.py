@@ -11,9 +11,6 @@ check that drifted from the search's would fail here.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,26 +24,7 @@ from quarch.cli import main
 from quarch.config import SearchConfig
 from quarch.study import Run, check_search
 
-#: Modules the search loop brings in; none may be loaded by an early refusal.
-HEAVY = ("torch", "sqlalchemy", "matplotlib", "quarch.study", "quarch.evaluate")
-
-_PROBE = """
-import json, sys
-from quarch.cli import main
-rc = main(json.loads(sys.argv[1]))
-print(json.dumps({"rc": rc, "loaded": sorted(m for m in json.loads(sys.argv[2]) if m in sys.modules)}))
-"""
-
-
-def _fresh(args: list[str], cwd: Path) -> tuple[int, list[str], str]:
-    """Exit status, heavy modules loaded, and stderr of ``quarch ARGS`` in a new process."""
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(args), json.dumps(HEAVY)],
-        capture_output=True, text=True, cwd=cwd, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.stdout, done.stderr
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    return out["rc"], out["loaded"], done.stderr
+from ._fresh_cli import fresh
 
 
 def _refusal(config: dict[str, object]) -> str:
@@ -81,7 +59,7 @@ def test_a_mistyped_name_is_the_searchs_own_line_without_torch(
     tmp_path: Path, args: list[str], config: dict[str, object]
 ) -> None:
     out = tmp_path / "run"
-    code, loaded, err = _fresh(["search", *args, "--out", str(out)], tmp_path)
+    code, loaded, err = fresh(["search", *args, "--out", str(out)], tmp_path)
     assert (code, loaded) == (2, [])
     assert err == f"error: {_refusal({**config, 'out': str(out)})}\n"
     assert list(tmp_path.iterdir()) == []  # nothing written
@@ -99,7 +77,7 @@ def test_a_folder_that_is_not_a_run_is_refused_without_torch(
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "config.json").write_text("{}")  # run.json missing
     for folder in ("no-such-run", "half"):
-        code, loaded, err = _fresh([folder if a == "RUN" else a for a in args], tmp_path)
+        code, loaded, err = fresh([folder if a == "RUN" else a for a in args], tmp_path)
         assert (code, loaded) == (2, []), folder
         with pytest.raises(QuarchError) as e:
             Run.open(tmp_path / folder)
@@ -108,7 +86,7 @@ def test_a_folder_that_is_not_a_run_is_refused_without_torch(
 
 
 def test_a_worker_without_a_study_is_refused_without_torch(tmp_path: Path) -> None:
-    code, loaded, err = _fresh(["worker"], tmp_path)
+    code, loaded, err = fresh(["worker"], tmp_path)
     assert (code, loaded) == (2, [])
     assert err == "error: give exactly one of --storage URL or --run RUN\n"
 
@@ -119,7 +97,7 @@ def test_a_mistake_the_space_checks_is_still_refused_with_the_searchs_line(
     """The early checks leave the space's own (its options) to the search: the line is
     the same, only later."""
     config: dict[str, object] = {"space": "hqnn", "evaluator_options": {"noize": "ibm-fez"}}
-    code, loaded, err = _fresh(
+    code, loaded, err = fresh(
         ["search", "--space", "hqnn", "--evaluator-option", "noize=ibm-fez"], tmp_path
     )
     assert code == 2 and "torch" in loaded

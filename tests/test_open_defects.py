@@ -9,10 +9,6 @@ changing the README instead should be deleted, not unmarked.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,39 +17,7 @@ from quarch._errors import QuarchError
 from quarch.config import SearchConfig
 from quarch.study import check_search, run_search
 
-#: Modules the search loop brings in (as in ``tests/test_cli_early_refusals.py``).
-HEAVY = ("torch", "sqlalchemy", "matplotlib", "quarch.study", "quarch.evaluate")
-
-_PROBE = """
-import json, sys
-from quarch.cli import main
-rc = main(json.loads(sys.argv[1]))
-print(json.dumps({"rc": rc, "loaded": sorted(m for m in json.loads(sys.argv[2]) if m in sys.modules)}))
-"""
-
-
-def _fresh(args: list[str], cwd: Path) -> tuple[int, list[str], str]:
-    """Exit status, heavy modules loaded, and stderr of ``quarch ARGS`` in a new process."""
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(args), json.dumps(HEAVY)],
-        capture_output=True, text=True, cwd=cwd, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.stdout, done.stderr
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    return out["rc"], out["loaded"], done.stderr
-
-
-def _piped(args: list[str], cwd: Path) -> str:
-    """Stdout of ``quarch ARGS`` written to a pipe, as ``quarch ... > file`` or ``| tee`` see
-    it (no terminal, no ``COLUMNS``: rich's 80 columns)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    done = subprocess.run(
-        [sys.executable, "-m", "quarch", *args],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
+from ._fresh_cli import fresh
 
 # --- a missing run folder costs `export` the whole torch import -------------------------
 # `quarch report`, `trials`, `train`, `worker` and `search --resume` refuse it first
@@ -69,7 +33,7 @@ def _piped(args: list[str], cwd: Path) -> str:
 )
 def test_a_missing_run_folder_is_refused_without_torch(tmp_path: Path) -> None:
     args = ["export", "no-such-run", "--trial", "0", "--format", "torch", "--out", "x.pt"]
-    code, loaded, err = _fresh(args, tmp_path)
+    code, loaded, err = fresh(args, tmp_path)
     assert err == (
         "error: 'no-such-run' is not a quarch run folder (config.json or run.json missing)\n"
     )
@@ -84,7 +48,7 @@ def test_a_missing_run_folder_is_refused_without_torch(tmp_path: Path) -> None:
 )
 def test_an_unknown_export_format_is_refused_without_torch(tmp_path: Path) -> None:
     args = ["export", "no-such-run", "--trial", "0", "--format", "qasm4", "--out", "x.qasm"]
-    code, loaded, err = _fresh(args, tmp_path)
+    code, loaded, err = fresh(args, tmp_path)
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1
     assert loaded == []

@@ -1,0 +1,30 @@
+"""``quarch ARGS`` in a fresh interpreter: its exit status, the heavy modules it loaded
+and its stderr (for the claims that a refusal comes before an import)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+#: Modules the search loop brings in; none may be loaded by an early refusal.
+HEAVY = ("torch", "sqlalchemy", "matplotlib", "quarch.study", "quarch.evaluate")
+
+_PROBE = """
+import json, sys
+from quarch.cli import main
+rc = main(json.loads(sys.argv[1]))
+print(json.dumps({"rc": rc, "loaded": sorted(m for m in json.loads(sys.argv[2]) if m in sys.modules)}))
+"""
+
+
+def fresh(args: list[str], cwd: Path) -> tuple[int, list[str], str]:
+    """Exit status, :data:`HEAVY` modules loaded, and stderr of ``quarch ARGS``."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(args), json.dumps(HEAVY)],
+        capture_output=True, text=True, cwd=cwd, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.stdout, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return out["rc"], out["loaded"], done.stderr
