@@ -408,3 +408,34 @@ def test_a_new_run_in_a_used_folder_deletes_nothing_there(tmp_path: Path) -> Non
     run_search(_cfg(tmp_path, out), evaluator=ArithmeticEvaluator(), progress=False)
     assert _files(out) == ["config.json", "report", "report/mine.txt", "run.json", "study.db",
                            "weights", "weights/mine.txt"]  # fmt: skip
+
+
+def test_a_disk_full_in_a_used_folder_removes_only_what_the_start_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A used folder (the user's files, no run) where the disk fills between
+    ``config.json`` and ``run.json``: one line naming the run folder and the system's
+    reason (removing ``run.json``, never written, must not replace it), the half-written
+    run's ``config.json`` removed again, the user's files kept; the next try works."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    real = Path.write_text
+
+    def full(self: Path, *args: Any, **kwargs: Any) -> int:
+        if self.name == "run.json":  # a full disk at write: an OSError without a file name
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OutputError) as e:
+        run_search(_cfg(tmp_path, out), evaluator=ArithmeticEvaluator(), progress=False)
+    assert str(e.value) == (
+        f"cannot write the run folder {str(out)!r}: {os.strerror(errno.ENOSPC)}"
+    )
+    assert _files(tmp_path) == ["run", "run/notes.txt"]
+    assert (out / "notes.txt").read_text() == "mine"
+    monkeypatch.setattr(Path, "write_text", real)
+    res = run_search(_cfg(tmp_path, out), evaluator=ArithmeticEvaluator(), progress=False)
+    assert len(res.complete) == 2
+    assert _files(out) == ["config.json", "notes.txt", "run.json", "study.db"]

@@ -402,6 +402,21 @@ def test_the_pruner_refusals_in_the_documented_words() -> None:
     )
 
 
+def test_a_weighted_cost_without_val_error_names_each_of_its_terms() -> None:
+    """The refusal lists every metric the cost weighs (weight > 0), as the user wrote
+    them; a metric weighted 0 is no part of it."""
+    mlp = get_spec("mlp")
+    with pytest.raises(ConfigError) as e:
+        check_pruner(_pcfg(), Objective(["params", "val_error", "flops"], weights=[1, 0, 2]), mlp)
+    assert str(e.value) == (
+        "--pruner median stops a trial by its validation error during training; the "
+        "objective (params, flops) does not include val_error"
+    )
+    # a weighted cost cannot hold val_accuracy (it is maximised), so val_error alone counts
+    with pytest.raises(ConfigError, match="maximised"):
+        Objective(["val_accuracy", "params"], weights=[1, 1])
+
+
 def test_the_pruner_and_the_space() -> None:
     with pytest.raises(ConfigError) as e:
         check_pruner(_pcfg(space="nb201"), Objective(["val_error"]), get_spec("nb201"))

@@ -137,7 +137,7 @@ def check_pruner(config: SearchConfig, objective: Objective, spec: SpaceSpec | N
             "and with several objectives a trial's rank needs all of its final metrics; got "
             f"objectives {', '.join(objective.metrics)}"
         )
-    trained = {"val_error"} if objective.weights is not None else {"val_error", "val_accuracy"}
+    trained = {"val_error", "val_accuracy"}  # a weighted cost holds no val_accuracy (maximised)
     weighted = [
         m for i, m in enumerate(objective.metrics)
         if objective.weights is None or objective.weights[i] > 0

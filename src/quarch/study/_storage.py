@@ -227,10 +227,12 @@ def _wal_storage(url: str) -> RDBStorage:
 
     Switching the file to WAL needs it to itself for a moment, so it is done once here,
     retried while another process reads it (a dashboard opened on the run, a polling
-    script); if it never gets the file, the run writes in rollback mode, correct and
-    slower. Opening the storage is retried too: Optuna creates the tables and its version
-    row by "check, then create", so a reader that opens the new file at the same moment
-    can create them in between (CI saw both), and the next attempt finds them."""
+    script): 20 tries, each wait 50 ms longer than the last (10.5 s in all); if it never
+    gets the file, the run writes in rollback mode, correct and slower. Opening the
+    storage is retried too (10 tries, 2.25 s of waits, then its error): Optuna creates
+    the tables and its version row by "check, then create", so a reader that opens the
+    new file at the same moment can create them in between (CI saw both), and the next
+    attempt finds them."""
     for attempt in range(10):
         try:
             storage = RDBStorage(url)
