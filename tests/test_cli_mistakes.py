@@ -710,12 +710,14 @@ def test_mistake_on_a_run(
     before = sorted(p.relative_to(hqnn_run) for p in hqnn_run.rglob("*"))
     _hide(monkeypatch, hidden)
     argv = make_argv(hqnn_run, _complete_trial(hqnn_run))
+    # qiskit's file must be .qpy; any other format gets a name no format claims
+    written = tmp_path / ("circuit.qpy" if "qiskit" in argv else "exported")
     if argv[0] == "export":
-        argv += ["--out", str(tmp_path / "circuit.qpy")]
+        argv += ["--out", str(written)]
     code, out, err = _run_cli(capfd, argv)
     want = expected.replace("{run}", str(hqnn_run)).replace("{parent}", str(hqnn_run.parent))
     _one_line(code, out, err, want)
-    assert not (tmp_path / "circuit.qpy").exists()
+    assert not written.exists()
     assert sorted(p.relative_to(hqnn_run) for p in hqnn_run.rglob("*")) == before
     assert not (hqnn_run.parent / "nowhere").exists()
 

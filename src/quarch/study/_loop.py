@@ -39,6 +39,7 @@ from quarch.spaces import SPACES, SpaceSpec, get_spec, make_evaluator
 from quarch.study._result import SearchResult, TrialRecord
 from quarch.study._run import Run, objective_of
 from quarch.study._storage import (
+    check_sqlite_url,
     close_storage,
     delete_study,
     load_study,
@@ -280,7 +281,11 @@ def _prepare(
             "it, overwrite=True to replace it, or choose another folder (config.out)",
             str(run_dir),
         )
-    if spec_storage not in ("sqlite", "journal"):
+    if spec_storage in ("sqlite", "journal"):
+        pass  # the run folder's own file, checked with the folder
+    elif spec_storage.startswith("sqlite"):
+        check_sqlite_url(spec_storage)  # before the data, and without creating the file
+    else:
         make_storage(secret_spec, run_dir)  # an unreachable database: before the data
     if config.ray:
         from quarch.study._ray import check_ray

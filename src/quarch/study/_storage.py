@@ -49,6 +49,7 @@ __all__ = [
     "HEARTBEAT_SECONDS",
     "SQLITE_FILES",
     "HeldSignalsLock",
+    "check_sqlite_url",
     "close_storage",
     "delete_study",
     "load_study",
@@ -110,6 +111,39 @@ def _sqlite_file(url: str) -> str:
     if path.startswith("file:") or Path(path).is_absolute():
         return scheme + sep + rest
     return f"{scheme}{sep}/{Path(path).absolute()}{query}{params}"
+
+
+def check_sqlite_url(url: str) -> None:
+    """Refuse, without creating anything, a SQLite file (``sqlite:////abs/NAME``, as
+    :func:`storage_spec` records it) that the run could not open: a folder, a file that
+    is not a SQLite database, or one in a folder that is missing or not writable.
+
+    Other databases are checked by opening them; for SQLite that would create the file
+    and Optuna's tables, which a dry run, or a start refused later (its data missing),
+    left behind. A ``file:`` URI filename is left to SQLite at the start.
+    """
+    import sqlite3
+
+    path = Path(url.partition("://")[2][1:].partition("?")[0])
+    if str(path).startswith("file:"):
+        return
+    problem = None
+    if path.is_dir():
+        problem = "it is a folder"
+    elif path.exists():
+        try:
+            with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+                db.execute("PRAGMA schema_version")
+        except sqlite3.DatabaseError:
+            problem = "the file is not a SQLite database"
+        if problem is None and not os.access(path, os.W_OK):
+            problem = "the file is not writable"
+    elif not path.parent.is_dir():
+        problem = f"its folder {str(path.parent)!r} does not exist (SQLite makes no folders)"
+    elif not os.access(path.parent, os.W_OK | os.X_OK):
+        problem = f"its folder {str(path.parent)!r} is not writable"
+    if problem is not None:
+        raise RunError(f"cannot open storage {url!r}: {problem}")
 
 
 def study_exists(spec: str, run_dir: Path) -> bool:
