@@ -347,6 +347,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/study/test_storage_lock_truth.py",
          "tests/study/test_run_truth.py", "tests/study/test_loop_prepare_truth.py",
          "tests/study/test_storage_wal_truth.py", "tests/study/test_loop_workers_truth.py",
+         "tests/study/test_sqlite_url_truth.py",
          "tests/study/test_run_lifecycle.py::test_a_failed_start_writes_nothing",
          "tests/study/test_run_lifecycle.py::test_a_failed_start_in_a_used_folder_keeps_what_was_there",
          "tests/study/test_run_lifecycle.py::test_existing_run_asks_for_resume_or_overwrite_in_api_words",
