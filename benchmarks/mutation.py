@@ -398,6 +398,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "src/quarch/_cli_search.py", "src/quarch/cli.py", "src/quarch/_run_files.py"],
         ["tests/test_config_truth.py", "tests/test_cli_truth.py", "tests/test_config.py",
          "tests/test_did_you_mean_truth.py",
+         "tests/test_cli_piped_output.py::test_a_narrow_console_keeps_the_names_whole_in_process",
          "tests/test_cli_early_refusals.py::test_a_mistyped_name_never_reaches_the_search",
          "tests/test_cli_early_refusals.py::test_a_folder_that_is_not_a_run_never_reaches_the_reader",
          "tests/test_output_paths.py",

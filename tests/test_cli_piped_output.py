@@ -73,3 +73,21 @@ def test_the_listings_name_each_entry_whole(tmp_path: Path, columns: int | None)
         assert f"│ {entry.name} " in strategies, entry.name
     if columns is None:  # a pipe: nothing cut anywhere
         assert "…" not in datasets + devices + strategies
+
+
+def test_a_narrow_console_keeps_the_names_whole_in_process(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same claim in this process (what mutation testing sees): at 25 columns every
+    strategy's and space's name is printed whole, on its own row."""
+    import quarch._cli_app
+    from quarch.cli import main
+    from quarch.spaces import SPACES
+
+    monkeypatch.setattr(quarch._cli_app._out, "width", 25)
+    for command, registry in (("strategies", STRATEGIES), ("spaces", SPACES)):
+        capsys.readouterr()
+        assert main([command]) == 0
+        out = capsys.readouterr().out
+        for entry in registry.entries():
+            assert f"│ {entry.name} " in out, (command, entry.name)
