@@ -10,6 +10,7 @@ with Optuna.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 from quarch._errors import QuarchError, RunError
 from quarch.config import SearchConfig
 from quarch.study import check_search, run_search
+from quarch.study._storage import check_sqlite_url
 
 
 def _config(tmp_path: Path, db: Path, **kw: object) -> SearchConfig:
@@ -70,3 +72,56 @@ def test_the_start_creates_the_file_and_a_second_run_shares_it(tmp_path: Path) -
     assert studies == ["quarch"]
     check_search(_config(tmp_path, db, out=str(tmp_path / "other"), study_name="second"))
     assert optuna.get_all_study_names(f"sqlite:///{db}") == ["quarch"]  # checked, not written
+
+
+def test_the_check_reads_the_file_not_the_query_and_leaves_uris_to_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = tmp_path / "text.db"
+    text.write_text("not a database\n")
+    for query in ("?timeout=5", "?x=a://b"):  # a query, one holding "://" too
+        with pytest.raises(RunError, match="the file is not a SQLite database"):
+            check_sqlite_url(f"sqlite:///{text}{query}")
+    good = tmp_path / "good.db"
+    sqlite3.connect(good).close()
+    check_sqlite_url(f"sqlite:///{good}?timeout=5")  # SQLite's own empty database
+    # a URI filename (SQLite reads it itself at the start): not checked as a path
+    check_sqlite_url(f"sqlite:///file:{tmp_path / 'no-dir' / 'x.db'}?mode=rwc&uri=true")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.db", "text.db"]
+
+
+def test_write_permission_is_asked_of_the_file_or_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``os.access`` stands in for permissions (root may write anywhere)."""
+    import quarch.study._storage as storage
+
+    good = tmp_path / "good.db"
+    sqlite3.connect(good).close()
+    asked: list[tuple[Path, int]] = []
+
+    def access(path: str | Path, mode: int) -> bool:
+        asked.append((Path(path), mode))
+        return False
+
+    monkeypatch.setattr(storage.os, "access", access)
+    with pytest.raises(RunError) as e:
+        check_sqlite_url(f"sqlite:///{good}")
+    assert str(e.value) == f"cannot open storage 'sqlite:///{good}': the file is not writable"
+    assert asked == [(good, os.W_OK)]
+    asked.clear()
+    with pytest.raises(RunError) as e:
+        check_sqlite_url(f"sqlite:///{tmp_path / 'new.db'}")
+    assert str(e.value) == (
+        f"cannot open storage 'sqlite:///{tmp_path / 'new.db'}': its folder "
+        f"{str(tmp_path)!r} is not writable"
+    )
+    assert asked == [(tmp_path, os.W_OK | os.X_OK)]
+    asked.clear()
+    bad = tmp_path / "bad.db"
+    bad.write_text("not a database\n")
+    with pytest.raises(RunError) as e:  # what it is comes first; permissions are not asked
+        check_sqlite_url(f"sqlite:///{bad}")
+    assert str(e.value).endswith(": the file is not a SQLite database") and asked == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.db", "good.db"]
