@@ -25,6 +25,17 @@ class TestInputs:
         with pytest.raises(ConfigError, match="unknown metric 'speed'"):
             Objective(["val_error"], budgets=["speed<=3"])
 
+    def test_weights_all_zero(self) -> None:
+        """Every architecture would cost 0: refused in one line; one weight above 0 is
+        enough, the others may be 0."""
+        with pytest.raises(ConfigError) as e:
+            Objective(["val_error", "params"], weights=[0, 0.0])
+        assert str(e.value) == (
+            "weights are all 0, so every architecture would cost the same; give at least "
+            "one objective of ['val_error', 'params'] a weight > 0"
+        )
+        assert Objective(["val_error", "params"], weights=[0, 1e-9]).weights == (0.0, 1e-9)
+
     def test_weights_count(self) -> None:
         with pytest.raises(ConfigError, match="got 1 weights for 2 objectives"):
             Objective(["val_error", "params"], weights=[1])
