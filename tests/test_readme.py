@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,8 +39,22 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 @pytest.mark.parametrize("code", _blocks(README, "python"))
 def test_python_examples_run(code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each example runs; what it registers (the README's ``toy`` space) is removed after,
+    so tests that list the registries in this process see the built-in names only."""
+    from quarch._registry import Registry
+    from quarch.cost.devices import DEVICES
+    from quarch.search import STRATEGIES
+    from quarch.spaces import SPACES
+
+    registries: tuple[Registry[Any], ...] = (SPACES, STRATEGIES, DEVICES)
+    before = [set(r.names()) for r in registries]
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
+    try:
+        exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
+    finally:
+        for registry, names in zip(registries, before, strict=True):
+            for name in set(registry.names()) - names:
+                registry.remove(name)
 
 
 def _complete_search_commands() -> list[str]:
