@@ -28,3 +28,27 @@ def fresh(args: list[str], cwd: Path) -> tuple[int, list[str], str]:
     assert done.stdout, done.stderr
     out = json.loads(done.stdout.strip().splitlines()[-1])
     return out["rc"], out["loaded"], done.stderr
+
+
+_REFUSAL = """
+import json, sys
+from quarch._errors import QuarchError
+from quarch.config import SearchConfig
+from quarch.study import check_search
+try:
+    check_search(SearchConfig.from_dict(json.loads(sys.argv[1])))
+except QuarchError as e:
+    print(json.dumps(str(e)))
+"""
+
+
+def fresh_refusal(config: dict[str, object], cwd: Path) -> str:
+    """The line ``check_search`` refuses ``config`` with in a new process, whose
+    registries hold what a user's command sees (no test's own registrations)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _REFUSAL, json.dumps(config)],
+        capture_output=True, text=True, cwd=cwd, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.stdout, done.stderr
+    line: str = json.loads(done.stdout.strip().splitlines()[-1])
+    return line

@@ -24,7 +24,7 @@ from quarch.cli import main
 from quarch.config import SearchConfig
 from quarch.study import Run, check_search
 
-from ._fresh_cli import fresh
+from ._fresh_cli import fresh, fresh_refusal
 
 
 def _refusal(config: dict[str, object]) -> str:
@@ -61,7 +61,7 @@ def test_a_mistyped_name_is_the_searchs_own_line_without_torch(
     out = tmp_path / "run"
     code, loaded, err = fresh(["search", *args, "--out", str(out)], tmp_path)
     assert (code, loaded) == (2, [])
-    assert err == f"error: {_refusal({**config, 'out': str(out)})}\n"
+    assert err == f"error: {fresh_refusal({**config, 'out': str(out)}, tmp_path)}\n"
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
