@@ -1,6 +1,6 @@
 """A mistyped name or run folder is refused before the search loop is imported.
 
-``quarch search``, ``report``, ``trials``, ``train`` and ``worker`` import torch,
+``quarch search``, ``report``, ``trials``, ``train``, ``worker`` and ``export`` import torch,
 Optuna's storages and SQLAlchemy with the search loop (about 2 s on a laptop). The refusals that need none of
 them come first (``quarch._cli_search._check_names``, ``quarch._run_files``). Each case
 runs ``quarch.cli.main`` in a fresh interpreter and reads which modules were loaded when
@@ -68,8 +68,9 @@ def test_a_mistyped_name_is_the_searchs_own_line_without_torch(
 @pytest.mark.parametrize(
     "args",
     [["search", "--resume", "RUN"], ["report", "RUN"], ["trials", "RUN"],
-     ["train", "RUN", "--trial", "0"], ["worker", "--run", "RUN"]],
-    ids=["resume", "report", "trials", "train", "worker"],
+     ["train", "RUN", "--trial", "0"], ["worker", "--run", "RUN"],
+     ["export", "RUN", "--trial", "0", "--format", "torch", "--out", "x.pt"]],
+    ids=["resume", "report", "trials", "train", "worker", "export"],
 )  # fmt: skip
 def test_a_folder_that_is_not_a_run_is_refused_without_torch(
     tmp_path: Path, args: list[str]
@@ -143,12 +144,28 @@ def test_a_folder_that_is_not_a_run_never_reaches_the_reader(
     for folder in (tmp_path / "no-such-run", tmp_path / "half"):
         with pytest.raises(QuarchError) as e:
             Run.open(folder)  # the reader's own line (bound before the stub)
-        for args in (["search", "--resume"], ["search", "--dry-run", "--resume"],
-                     ["report"], ["trials"]):  # fmt: skip
+        for args in (["search", "--resume", "RUN"], ["search", "--dry-run", "--resume", "RUN"],
+                     ["report", "RUN"], ["trials", "RUN"], ["train", "RUN", "--trial", "0"],
+                     ["export", "RUN", "--trial", "0", "--format", "torch",
+                      "--out", str(tmp_path / "x.pt")]):  # fmt: skip
             capsys.readouterr()
-            code = main([*args, str(folder)])
+            code = main([str(folder) if a == "RUN" else a for a in args])
             captured = capsys.readouterr()
             assert (code, captured.err, captured.out) == (2, f"error: {e.value}\n", ""), args
     assert called == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["half"]
     assert [p.name for p in (tmp_path / "half").iterdir()] == ["run.json"]
+
+
+def test_an_unknown_export_format_is_refused_without_torch(tmp_path: Path) -> None:
+    """The format is checked before the run folder, with ``export_trial``'s own line."""
+    from quarch.finalize import export_trial
+
+    with pytest.raises(QuarchError) as e:
+        export_trial(tmp_path / "no-such-run", 0, "qasm4", tmp_path / "x.qasm")
+    args = ["export", "no-such-run", "--trial", "0", "--format", "qasm4", "--out", "x.qasm"]
+    code, loaded, err = fresh(args, tmp_path)
+    assert (code, loaded) == (2, [])
+    assert err == f"error: {e.value}\n"
+    assert "did you mean 'qasm'" in err or "'qasm3'" in err
+    assert list(tmp_path.iterdir()) == []

@@ -33,13 +33,16 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from quarch._errors import ConfigError, RunError, did_you_mean
 from quarch._paths import check_file, writing
-from quarch.study import Run, TrialRecord, trial_seed
+from quarch._run_files import check_run_folder
+
+if TYPE_CHECKING:  # quarch.study imports torch: only where a run is opened (see _open)
+    from quarch.study import Run, TrialRecord
 
 __all__ = ["EXPORT_FORMATS", "ExportResult", "TrainResult", "export_trial", "train_trial"]
 
@@ -142,6 +145,10 @@ def _seed(t: TrialRecord) -> int:
 
 
 def _open(run_dir: str | Path, trial: int) -> tuple[Run, TrialRecord]:
+    # Imported here, not at the top: `quarch export` refuses its flags and a folder that
+    # is not a run before torch (which quarch.study loads) costs it seconds.
+    from quarch.study import Run
+
     run = Run.open(run_dir)
     if not run.spec.is_trainable():
         raise ConfigError(
@@ -230,6 +237,8 @@ def train_trial(
     run, t = _open(run_dir, trial)
     saved = check_file(run.train_dir / f"trial_{trial}.json", "result file")  # before training
     ev: Any = run.evaluator(standalone=True, epochs=epochs, device=device)
+    from quarch.study import trial_seed
+
     seed0 = _seed(t)
     seed_list = [seed0] + [trial_seed(seed0, k) for k in range(1, seeds)]
     val, test, params = [], [], 0.0
@@ -381,6 +390,7 @@ def export_trial(
         raise ConfigError(f"sample must be >= 0 (a test-split row); got {sample}")
     _check_format(fmt, Path(out))
     check_file(out, "export file")  # before any training
+    check_run_folder(run_dir)  # before torch: Run.open would refuse it seconds later
     import torch
 
     run, t = _open(run_dir, trial)
