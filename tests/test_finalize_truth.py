@@ -1,7 +1,7 @@
 """What ``train_trial`` and ``export_trial`` write, when, and what they refuse.
 
-A stand-in run (``quarch.finalize.Run``) and evaluator record every call, so each test
-knows which seeds, epochs and devices a training was asked for, whether anything was
+A stand-in run (``quarch.study.Run``, as :mod:`quarch.finalize` reads it) and evaluator
+record every call, so each test knows which seeds, epochs and devices a training was asked for, whether anything was
 trained before a refusal, and what the metrics were. The truth is then computed here:
 accuracies from the recorded errors, the torch file's entries, ONNX Runtime on the
 written file against the torch model, the int8 file against ``quantize_int8``'s own
@@ -26,6 +26,7 @@ from torch import nn
 
 import quarch.cost.onnx as qonnx
 import quarch.finalize as fin
+import quarch.study
 from quarch import ConfigError, RunError
 from quarch._errors import OutputError
 from quarch.finalize import EXPORT_FORMATS, TrainResult, export_trial, train_trial
@@ -165,7 +166,11 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
                 opened.append(path)
                 return run
 
-        monkeypatch.setattr(fin, "Run", Opener)
+        # finalize reads quarch.study.Run when it opens a run (not at import: torch), and
+        # checks the folder's two files first (tests/test_cli_early_refusals.py): here
+        # the stand-in run is the folder
+        monkeypatch.setattr(quarch.study, "Run", Opener)
+        monkeypatch.setattr(fin, "check_run_folder", Path)
         return run
 
     install.opened = opened  # type: ignore[attr-defined]
