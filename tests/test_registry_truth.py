@@ -194,10 +194,9 @@ def test_build_space_refusals_name_the_options() -> None:
     assert spec.build_space(None).size == 2
     assert spec.build_space(_config(space_options={"depth_max": 3})).size == 3
     assert _refused(spec.build_space, _config(space_options={"depht_max": 3, "trials": 4})) == (
-        "space 'toy-truth' rejected its options {'depht_max': 3, 'trials': 4}: toy_space() got "
-        "an unexpected keyword argument 'depht_max'; it takes: depth_max, width ('trials' is a "
-        "config key: in a TOML file, keys below [space_options] belong to it; put them above "
-        "it) ('depht_max': did you mean 'depth_max'?)"
+        "space 'toy-truth' takes no options 'depht_max', 'trials'; it takes: depth_max, width "
+        "('trials' is a config key: in a TOML file, keys below [space_options] belong to it; "
+        "put them above it) ('depht_max': did you mean 'depth_max'?)"
     )
     kw = KeywordSpec()
     assert kw.space_option_names() == ["depth_max", "width"]
@@ -208,6 +207,38 @@ def test_build_space_refusals_name_the_options() -> None:
     assert spec.space_option_names() == []  # **options, no error to read a builder from
     assert spec.space_option_names(TypeError("nothing to read")) == []
     assert spec.space_option_names(TypeError("len() got an unexpected keyword argument 'x'")) == []
+
+
+def test_check_option_names_refuses_names_only_with_build_spaces_line() -> None:
+    """The CLI's early check (before torch) refuses what ``build_space`` refuses for a
+    name, with its line, whatever the space's other options say, and nothing else: a
+    value may depend on the data set the search resolves later."""
+    calls: list[dict[str, Any]] = []
+
+    class Recording(ToySpec):
+        name = "toy-rec"
+
+        def space(self, **options: Any) -> Space:
+            calls.append(options)
+            if options.get("width") == "boom":
+                raise RuntimeError("not a TypeError: the search reports it")
+            return toy_space(**options)
+
+    for spec in (ToySpec(), KeywordSpec(), Recording()):
+        for bad in ({"depht_max": 3}, {"depht_max": 3, "width": 0}, {"trials": 4, "zz": 1}):
+            config = _config(space_options=bad)
+            assert _refused(spec.check_option_names, config) == _refused(spec.build_space, config)
+            assert "takes no option" in _refused(spec.check_option_names, config)
+        assert spec.check_option_names(_config(space_options={"width": 0})) is None
+        assert spec.check_option_names(_config(space_options={"depth_max": 3})) is None
+    with pytest.raises(ConfigError, match="width must be >= 1"):  # ...which the search refuses
+        KeywordSpec().build_space(_config(space_options={"width": 0}))
+    calls.clear()
+    assert Recording().check_option_names(_config(space_options={"width": "boom"})) is None
+    assert Recording().check_option_names(_config()) is None  # no options: nothing built
+    assert calls == [{"width": "boom"}]
+    data = DataSpec()  # the data set it receives is quarch's, never an unknown name
+    assert data.check_option_names(_config(space_options={"depth_max": 3})) is None
 
 
 def test_a_refusal_without_option_names() -> None:

@@ -178,19 +178,20 @@ def _print_dry_run(config: SearchConfig, json_out: bool) -> None:
 
 
 def _check_names(config: SearchConfig) -> None:
-    """Refuse a mistyped space, metric, budget, weight, strategy or strategy option
-    before the search loop is imported (torch, Optuna's storages and SQLAlchemy: about
-    2 s on a laptop, 5-6 s on a loaded one), so the commonest mistakes cost a fraction.
+    """Refuse a mistyped space, space option, metric, budget, weight, strategy or
+    strategy option before the search loop is imported (torch, Optuna's storages and
+    SQLAlchemy: about 2 s on a laptop, 5-6 s on a loaded one), so the commonest mistakes
+    cost a fraction.
 
     Each is the check the search makes itself (:func:`~quarch.study.check_search` makes
     them all again, in its own order), so the line is the one the search would print.
-    A space's own checks (its options, data set, devices) need its evaluator's modules
-    and stay with the search.
+    A space's own checks of values (its options', data set, devices) may depend on what
+    the search resolves, or need its evaluator's modules, and stay with the search.
     """
     from quarch.objectives import Objective
     from quarch.spaces import get_spec
 
-    get_spec(config.space)
+    get_spec(config.space).check_option_names(config)
     Objective(config.objectives, weights=config.weights, budgets=config.budgets)
     from quarch.search import check_strategy_options  # Optuna and SciPy: after the above
 

@@ -44,6 +44,16 @@ if TYPE_CHECKING:
 __all__ = ["SpaceSpec"]
 
 
+class _SpaceOptionsError(ConfigError):
+    """A refusal of a space's options; ``unknown_names`` when it names options the
+    space does not take (decided without the data set, see
+    :meth:`SpaceSpec.check_option_names`)."""
+
+    def __init__(self, message: str, *, unknown_names: bool = False) -> None:
+        super().__init__(message)
+        self.unknown_names = unknown_names
+
+
 class SpaceSpec:
     """One registered search space: its builder, evaluator and what it accepts.
 
@@ -119,18 +129,50 @@ class SpaceSpec:
         try:
             return self.space(**opts)
         except (TypeError, ValueError) as e:
-            from quarch.config import misplaced_keys_hint
+            raise self._refusal(e, config) from None
 
-            known = self.space_option_names(e)
-            takes = f"; it takes: {', '.join(known)}" if known else ""
-            # the user's options only: the data set a dataset-aware space receives is
-            # quarch's doing, and a bad value (no names known) names no wrong key
-            given = dict(config.space_options) if config is not None else {}
-            wrong = sorted(set(given) - set(known)) if known else []
-            hint = misplaced_keys_hint(wrong, "space_options") + did_you_mean(wrong, known)
-            raise ConfigError(
-                f"space {self.name!r} rejected its options {given}: {e}{takes}{hint}"
-            ) from None
+    def check_option_names(self, config: SearchConfig) -> None:
+        """Refuse an option name the space does not take, with :meth:`build_space`'s
+        line, and leave every other check to it.
+
+        The CLI asks this before it imports the search loop (torch and Optuna's
+        storages), so a mistyped ``--space-option`` costs a fraction of a second. A name
+        does not depend on the data set or devices the search resolves later; a value
+        may, so a builder's other refusals (and anything else it raises) wait for the
+        search, which builds the space from the resolved config.
+        """
+        if not config.space_options:
+            return
+        try:
+            self.space(**self.space_options(config))
+        except TypeError as e:
+            refusal = self._refusal(e, config)
+            if refusal.unknown_names:
+                raise refusal from None
+        except Exception:  # a value: the search refuses it, with the resolved config
+            return
+
+    def _refusal(self, e: BaseException, config: SearchConfig | None) -> _SpaceOptionsError:
+        """The line refusing ``config``'s space options, from the builder's error."""
+        from quarch.config import misplaced_keys_hint
+
+        known = self.space_option_names(e)
+        # the user's options only: the data set a dataset-aware space receives is
+        # quarch's doing, and a bad value (no names known) names no wrong key
+        given = dict(config.space_options) if config is not None else {}
+        wrong = sorted(set(given) - set(known)) if known else []
+        hint = misplaced_keys_hint(wrong, "space_options") + did_you_mean(wrong, known)
+        if wrong:  # the builder's TypeError names a Python function: say it in the user's terms
+            what = "option" if len(wrong) == 1 else "options"
+            return _SpaceOptionsError(
+                f"space {self.name!r} takes no {what} {', '.join(map(repr, wrong))}; "
+                f"it takes: {', '.join(known)}{hint}",
+                unknown_names=True,
+            )
+        takes = f"; it takes: {', '.join(known)}" if known else ""
+        return _SpaceOptionsError(
+            f"space {self.name!r} rejected its options {given}: {e}{takes}{hint}"
+        )
 
     def space_option_names(self, error: BaseException | None = None) -> list[str]:
         """The keyword options :meth:`space` takes, for the message that refuses an
