@@ -764,6 +764,13 @@ def test_refusals_whole_lines(tmp_path: Path) -> None:
         assert _refusal(**{field: bad}) == f"{field} must be a positive integer; got {bad!r}"
     for bad in (-1, True, 0.0):
         assert _refusal(first_seed=bad) == f"first_seed must be an integer >= 0; got {bad!r}"
+    assert _refusal(first_seed=2**32 - 1, seeds=2) == (
+        "the last seed, first_seed + seeds - 1 = 4294967296, is above 4294967295 (2**32 - 1, "
+        "the seeds numpy's RandomState and Optuna's samplers take)"
+    )
+    top = run_benchmark(task="synthetic-qubo", strategies=["tpe"], seeds=2, trials=2,
+                        first_seed=2**32 - 2, out=str(tmp_path / "top"), progress=False)  # fmt: skip
+    assert [r["seed"] for r in top.rows] == [2**32 - 2, 2**32 - 1]  # Optuna's TPE takes both
     assert _refusal(strategies=["grid"], trials=4097) == (
         "strategy 'grid' proposes each of 4096 architectures once; --trials must be at most 4096"
     )

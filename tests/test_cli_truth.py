@@ -107,7 +107,11 @@ def test_the_run_folder_read_back(in_home: Path) -> None:
         (["--evaluator-option", "lr"], "--evaluator-option takes KEY=VALUE; got 'lr'"),
         (["--pruner-option", "a=1", "--pruner-option", " a =2"], "--pruner-option a is given twice"),
         (["--trials", "0"], "trials must be a positive integer; got 0"),
-        (["--seed", "-1"], "seed must be a non-negative integer; got -1"),
+        (["--seed", "-1"], "seed must be an integer from 0 to 4294967295 (2**32 - 1, the "
+         "seeds numpy's RandomState and Optuna's samplers take); got -1"),
+        (["--seed", "4294967296", "--strategy", "tpe"], "seed must be an integer from 0 to "
+         "4294967295 (2**32 - 1, the seeds numpy's RandomState and Optuna's samplers take); "
+         "got 4294967296"),
         (["--workers", "2", "--ray"], "use either --workers (local processes) or --ray, not both"),
         (["--pruner", "often"], "unknown pruner 'often'; choose from: none, median, hyperband"),
         (["--noise", "ibm-heron"],

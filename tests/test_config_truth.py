@@ -350,7 +350,10 @@ def test_weights_become_floats() -> None:
         ("epochs", 1, 0, "epochs must be >= 1; got 0"),
         ("batch_size", 1, 0, "batch_size must be >= 1; got 0"),
         ("max_train", 2, 1, "max_train must be >= 2; got 1"),
-        ("seed", 0, -1, "seed must be a non-negative integer; got -1"),
+        ("seed", 0, -1, "seed must be an integer from 0 to 4294967295 (2**32 - 1, the seeds "
+         "numpy's RandomState and Optuna's samplers take); got -1"),
+        ("seed", 2**32 - 1, 2**32, "seed must be an integer from 0 to 4294967295 (2**32 - 1, "
+         "the seeds numpy's RandomState and Optuna's samplers take); got 4294967296"),
         ("workers", 1, 0, "workers must be a positive integer; got 0"),
         ("trial_timeout", 0.5, 0, "trial_timeout must be > 0 seconds; got 0"),
         ("trial_timeout", 0.5, float("nan"), "trial_timeout must be > 0 seconds; got nan"),

@@ -17,7 +17,14 @@ from typing import Any, ClassVar
 
 from quarch._errors import ConfigError, did_you_mean
 
-__all__ = ["PRUNERS", "SearchConfig", "mask_secrets", "misplaced_keys_hint", "strip_password"]
+__all__ = [
+    "MAX_SEED",
+    "PRUNERS",
+    "SearchConfig",
+    "mask_secrets",
+    "misplaced_keys_hint",
+    "strip_password",
+]
 
 #: ``--pruner`` names: Optuna's median and Hyperband pruners, or none.
 PRUNERS: tuple[str, ...] = ("none", "median", "hyperband")
@@ -61,6 +68,9 @@ def strip_password(url: str | None) -> str | None:
 # field -> (accepted types, what the message calls it); bool is refused where a number
 # is meant (True is an int in Python, not a trial count)
 _NUMBER = (int, float)
+#: The largest run seed: numpy's ``RandomState`` (inside Optuna's TPE and NSGA-II samplers)
+#: takes 32-bit seeds, and one range for every strategy keeps a seed portable between them.
+MAX_SEED = 2**32 - 1
 _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "space": ((str,), "a string"),
     "dataset": ((str, type(None)), "a string"),
@@ -226,8 +236,11 @@ class SearchConfig:
             raise ConfigError(f"batch_size must be >= 1; got {self.batch_size!r}")
         if self.max_train is not None and self.max_train < 2:
             raise ConfigError(f"max_train must be >= 2; got {self.max_train!r}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer; got {self.seed!r}")
+        if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(  # every strategy: Optuna's TPE and NSGA-II take no more
+                f"seed must be an integer from 0 to {MAX_SEED} (2**32 - 1, the seeds numpy's "
+                f"RandomState and Optuna's samplers take); got {self.seed!r}"
+            )
         if not isinstance(self.workers, int) or self.workers < 1:
             raise ConfigError(f"workers must be a positive integer; got {self.workers!r}")
         if self.trial_timeout is not None and not self.trial_timeout > 0:

@@ -18,6 +18,7 @@ from quarch._paths import check_folder, writing
 from quarch.benchmark._result import BenchmarkResult
 from quarch.benchmark._run import run_one
 from quarch.benchmark._tasks import build_task
+from quarch.config import MAX_SEED
 
 __all__ = ["CPU_WATTS", "run_benchmark"]
 
@@ -176,6 +177,11 @@ def run_benchmark(
             raise ConfigError(f"{label} must be a positive integer; got {v!r}")
     if not isinstance(first_seed, int) or isinstance(first_seed, bool) or first_seed < 0:
         raise ConfigError(f"first_seed must be an integer >= 0; got {first_seed!r}")
+    if first_seed + seeds - 1 > MAX_SEED:  # the range `quarch search --seed` takes
+        raise ConfigError(
+            f"the last seed, first_seed + seeds - 1 = {first_seed + seeds - 1}, is above "
+            f"{MAX_SEED} (2**32 - 1, the seeds numpy's RandomState and Optuna's samplers take)"
+        )
     bud = tuple(_as_list(budgets))
     # Build (and cache) the task here: errors surface before any run, and forked
     # workers inherit the loaded table.
