@@ -463,6 +463,32 @@ class TestTable:
         assert isinstance(t.caption, str)
         assert "; oracle pick 0.000 (depth=3). diff" in t.caption
 
+    def test_small_scores_keep_three_significant_digits(self) -> None:
+        """Every score scaled by 1e-4 (an error of 0.0003 against 0.0012): the smallest
+        score shown, the oracle pick's 0.00005, needs 7 decimals for three significant
+        digits, and every score cell (mean, std, gap, diff, optimum, oracle) uses them;
+        at the old three decimals qa's mean and tpe's printed as 0.000 and 0.001."""
+        k = 1e-4
+        rows = [
+            {**r, "score": r["score"] * k, "regret": r["regret"] * k} for r in _rows()
+        ]  # fmt: skip
+        r = _result(rows=rows, optima=[1.5 * k], oracle=0.5 * k)
+        cells = _cells(r)
+        for s in ("qa", "tpe", "rand", "solo"):
+            mean = statistics.fmean(_feasible(s)) * k
+            assert cells[s][2] == f"{mean:.7f}", s
+            assert float(cells[s][2]) == pytest.approx(mean, rel=5e-3), s  # >= 3 digits
+            assert cells[s][4] == f"{r.summary(s)['oracle_gap']:.7f}", s
+        assert cells["qa"][3] == f"{statistics.stdev(_feasible('qa')) * k:.7f}"
+        qa = r.comparisons["qa"]
+        assert cells["qa"][5] == f"{qa.difference:+.7f}* [{qa.low:+.7f}, {qa.high:+.7f}]"
+        caption = r.table().caption
+        assert isinstance(caption, str)
+        assert "optimum 0.0001500; oracle pick 0.0000500 (depth=3)" in caption
+        without_oracle = _cells(_result(rows=rows, optima=[1.5 * k], oracle=None))
+        assert without_oracle["solo"][2] == "0.000200"  # solo's mean, the smallest: 6
+        assert _cells(_result())["qa"][2] == "3.000"  # scores >= 0.1 keep three decimals
+
     def test_the_target_column_is_named_by_three_significant_digits(self) -> None:
         for target, name in [(0.123456, "0.123"), (94.37333, "94.4"), (1234.5, "1.23e+03")]:
             t = _result(target=target).table()

@@ -238,16 +238,23 @@ def benchmark(
     task: Annotated[
         str,
         typer.Option(
+            metavar="TASK",
             help="Benchmark task: a name (`quarch tasks` lists them) or your own task "
-            "factory as package.module:function."
+            "factory as package.module:function.",
         ),
     ],
-    strategies: Annotated[str, typer.Option(help="Comma-separated strategy names.")] = "random",
-    seeds: Annotated[int, typer.Option(help="Seeds per strategy.")] = 10,
-    trials: Annotated[int, typer.Option(help="Queries per search.")] = 100,
-    data_dir: Annotated[str | None, typer.Option(help="Folder with the nb201/ tables.")] = None,
+    strategies: Annotated[
+        str,
+        typer.Option(metavar="S1,S2", help="Comma-separated strategy names (`quarch strategies`)."),
+    ] = "random",
+    seeds: Annotated[int, typer.Option(metavar="N", help="Seeds per strategy.")] = 10,
+    trials: Annotated[int, typer.Option(metavar="N", help="Queries per search.")] = 100,
+    data_dir: Annotated[
+        str | None, typer.Option(metavar="DIR", help="Folder with the nb201/ tables.")
+    ] = None,
     budget: Annotated[
-        list[str] | None, typer.Option(help="Hard limit METRIC<=NUMBER; repeatable.")
+        list[str] | None,
+        typer.Option(metavar="METRIC<=NUMBER", help="Hard limit; repeatable."),
     ] = None,
     out: Annotated[
         str | None,
@@ -257,9 +264,11 @@ def benchmark(
             "the next benchmark of the task]",
         ),
     ] = None,
-    workers: Annotated[int, typer.Option(help="Processes running searches in parallel.")] = 1,
+    workers: Annotated[
+        int, typer.Option(metavar="N", help="Processes running searches in parallel.")
+    ] = 1,
     first_seed: Annotated[
-        int, typer.Option(help="First seed (tune on seeds you do not report).")
+        int, typer.Option(metavar="K", help="First seed (tune on seeds you do not report).")
     ] = 0,
     json_out: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,

@@ -186,13 +186,16 @@ class BenchmarkResult:
 
     def table(self) -> Table:
         """A rich table with one row per strategy; ``*`` marks a gap to the best
-        classical strategy with a rank-sum p-value below 0.05."""
+        classical strategy with a rank-sum p-value below 0.05. Scores show the smallest
+        one to three significant digits (:func:`_decimals`)."""
         from rich.table import Table
 
+        means = [self.summary(s)["mean"] for s in self.strategies]
+        d = _decimals([*means, *self.optima, self.oracle])
         tgt = "optimum" if self.task == "synthetic-qubo" else f"{self.target:.3g}"
         budget = f", budgets {', '.join(self.budgets)}" if self.budgets else ""
         opt = float(np.mean(self.optima)) if self.optima else math.nan
-        oracle = "" if self.oracle is None else f"; oracle pick {self.oracle:.3f}"
+        oracle = "" if self.oracle is None else f"; oracle pick {self.oracle:.{d}f}"
         if self.oracle_label and self.oracle is not None:
             oracle += f" ({self.oracle_label})"
         ref = self.reference
@@ -200,7 +203,7 @@ class BenchmarkResult:
             title=f"{self.task}: {self.seeds} seeds x {self.trials} queries{budget}",
             caption=(
                 f"score = {self.score_name} of the pick (the search never sees it); "
-                f"optimum {opt:.3f}{oracle}. "
+                f"optimum {opt:.{d}f}{oracle}. "
                 + (
                     f"diff = mean minus {ref}'s (the best classical), 95% bootstrap CI; "
                     f"p = rank-sum; * p < {ALPHA} and the CI excludes 0. "
@@ -215,7 +218,7 @@ class BenchmarkResult:
         cols += [f"queries to {tgt}", "seconds", "queries (+skipped)", "energy J"]
         for col in cols:
             t.add_column(col, justify="left" if col in ("strategy", "kind") else "right")
-        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        fmt = lambda v: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
         for s in self.strategies:
             m = self.summary(s)
             q = m["queries_to_target"]
@@ -228,7 +231,7 @@ class BenchmarkResult:
                 diff, p = "-", "-"
             else:
                 mark = "*" if cmp.significant else ""
-                diff = f"{cmp.difference:+.3f}{mark} [{cmp.low:+.3f}, {cmp.high:+.3f}]"
+                diff = f"{cmp.difference:+.{d}f}{mark} [{cmp.low:+.{d}f}, {cmp.high:+.{d}f}]"
                 p = f"{cmp.p_value:.3g}"
             t.add_row(
                 s + feas,
@@ -292,6 +295,21 @@ class BenchmarkResult:
         fig.tight_layout()
         fig.savefig(path, dpi=120)
         plt.close(fig)
+
+
+def _decimals(values: list[float | None]) -> int:
+    """Decimals that show the smallest nonzero score among ``values`` to three
+    significant digits, and never fewer than three: a task scored in fractions of a
+    percent (an error of 0.00123) would print as 0.001 beside 0.002 with three alone.
+
+    Example:
+        >>> _decimals([12.5, 0.5, None]), _decimals([0.00123, 0.5]), _decimals([0.0, None])
+        (3, 5, 3)
+    """
+    small = [abs(v) for v in values if v is not None and math.isfinite(v) and v != 0]
+    if not small:
+        return 3
+    return max(3, 2 - math.floor(math.log10(min(small))))
 
 
 def _band(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
