@@ -50,8 +50,12 @@ MISTAKES: list[tuple[list[str], dict[str, object]]] = [
         ["--space", "hqnn", "--strategy", "qiea", "--strategy-option", "popsize=4"],
         {"space": "hqnn", "strategy": "qiea", "strategy_options": {"popsize": 4}},
     ),
+    (
+        ["--space", "hqnn", "--space-option", "max_qubit=3", "--space-option", "trials=4"],
+        {"space": "hqnn", "space_options": {"max_qubit": 3, "trials": 4}},
+    ),
 ]
-NAMES = ["space", "strategy", "metric", "budget", "weights", "strategy-option"]
+NAMES = ["space", "strategy", "metric", "budget", "weights", "strategy-option", "space-option"]
 
 
 @pytest.mark.parametrize(("args", "config"), MISTAKES, ids=NAMES)
@@ -92,17 +96,21 @@ def test_a_worker_without_a_study_is_refused_without_torch(tmp_path: Path) -> No
     assert err == "error: give exactly one of --storage URL or --run RUN\n"
 
 
+@pytest.mark.parametrize(
+    ("args", "config"),
+    [(["--evaluator-option", "noize=ibm-fez"], {"evaluator_options": {"noize": "ibm-fez"}}),
+     (["--space-option", "max_qubits=0"], {"space_options": {"max_qubits": 0}})],
+    ids=["evaluator-option", "space-option-value"],
+)  # fmt: skip
 def test_a_mistake_the_space_checks_is_still_refused_with_the_searchs_line(
-    tmp_path: Path,
+    tmp_path: Path, args: list[str], config: dict[str, object]
 ) -> None:
-    """The early checks leave the space's own (its options) to the search: the line is
-    the same, only later."""
-    config: dict[str, object] = {"space": "hqnn", "evaluator_options": {"noize": "ibm-fez"}}
-    code, loaded, err = fresh(
-        ["search", "--space", "hqnn", "--evaluator-option", "noize=ibm-fez"], tmp_path
-    )
-    assert code == 2 and "torch" in loaded
-    assert err == f"error: {_refusal(config)}\n"
+    """The early checks leave the space's own (its evaluator's options, its options'
+    values, which may depend on the data set the search resolves) to the search: the
+    line is the same, only later."""
+    code, loaded, err = fresh(["search", "--space", "hqnn", *args], tmp_path)
+    assert code == 2 and "quarch.study" in loaded  # refused by the search loop itself
+    assert err == f"error: {_refusal({'space': 'hqnn', **config})}\n"
 
 
 # -- the same claims in this process (what mutation testing sees) -------------------------

@@ -7,19 +7,40 @@ share, so no two of them train, check metrics or guard threads their own way.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from quarch.evaluate._base import Evaluator, Metrics, cheap_metrics, check_metrics
-from quarch.evaluate.training import (
-    EpochHook,
-    SeededRNG,
-    TrainingEvaluator,
-    check_lr,
-    classification_error,
-    epoch_hook,
-    save_weights,
-    torch_threads,
-    train_classifier,
-    weights_file,
-)
+from quarch.evaluate._hooks import EpochHook, epoch_hook
+
+if TYPE_CHECKING:
+    from quarch.evaluate.training import (
+        SeededRNG,
+        TrainingEvaluator,
+        check_lr,
+        classification_error,
+        save_weights,
+        torch_threads,
+        train_classifier,
+        weights_file,
+    )
+
+#: Names read from :mod:`quarch.evaluate.training` on first use (PEP 562), not at import:
+#: it imports torch (about 2 s), which the search loop, the worker and a table-scored
+#: space (``nb201``) never need; what they do need (the contract, the metric checks and
+#: the epoch hook) is imported above without it.
+_TRAINING = frozenset(
+    {"SeededRNG", "TrainingEvaluator", "check_lr", "classification_error", "save_weights",
+     "torch_threads", "train_classifier", "weights_file"}
+)  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TRAINING:
+        from quarch.evaluate import training
+
+        return getattr(training, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "EpochHook",
@@ -50,6 +71,8 @@ def check_device(device: str) -> None:
         ConfigError: an unreadable device string, a CUDA/MPS device that is absent, the
             meta device, or another backend on which this torch cannot make a tensor.
     """
+    if device == "cpu":  # always there: a table-scored search need not import torch to know
+        return
     import torch
 
     from quarch._errors import ConfigError

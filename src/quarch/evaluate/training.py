@@ -8,7 +8,6 @@ repeated evaluation gives the same numbers on the same device and thread count.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,6 +23,7 @@ from quarch._eager import no_dynamo_import
 from quarch.cost.classical import count_flops, count_params
 from quarch.evaluate._base import Metrics
 from quarch.evaluate._flat_adam import FlatAdam
+from quarch.evaluate._hooks import _EPOCH_HOOK, EpochHook, epoch_hook
 
 if TYPE_CHECKING:
     from quarch.data import Dataset
@@ -42,31 +42,6 @@ __all__ = [
 ]
 
 ModelBuilder = Callable[[Mapping[str, Any], tuple[int, ...], int], nn.Module]
-
-#: ``hook(epoch, val_error)`` after every epoch of :func:`train_classifier` (``epoch``
-#: counts from 0; ``val_error`` is what the run would return if it stopped there). It
-#: may raise to stop training (a pruned trial raises ``optuna.TrialPruned``).
-EpochHook = Callable[[int, float], None]
-
-_EPOCH_HOOK: contextvars.ContextVar[EpochHook | None] = contextvars.ContextVar(
-    "quarch_epoch_hook", default=None
-)
-
-
-@contextlib.contextmanager
-def epoch_hook(hook: EpochHook | None) -> Iterator[None]:
-    """Call ``hook`` after every epoch of every :func:`train_classifier` run in the block.
-
-    The search loop (pruning) and ``quarch train`` (its progress bar) sit above an
-    evaluator that calls :func:`train_classifier` somewhere inside ``evaluate`` or
-    ``fit``. A context variable reaches the one training loop through any evaluator,
-    a user's own included, without a callback argument in the evaluator contract.
-    """
-    token = _EPOCH_HOOK.set(hook)
-    try:
-        yield
-    finally:
-        _EPOCH_HOOK.reset(token)
 
 
 def classification_error(
