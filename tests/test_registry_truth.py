@@ -229,16 +229,60 @@ def test_check_option_names_refuses_names_only_with_build_spaces_line() -> None:
             config = _config(space_options=bad)
             assert _refused(spec.check_option_names, config) == _refused(spec.build_space, config)
             assert "takes no option" in _refused(spec.check_option_names, config)
-        assert spec.check_option_names(_config(space_options={"width": 0})) is None
-        assert spec.check_option_names(_config(space_options={"depth_max": 3})) is None
+        spec.check_option_names(_config(space_options={"width": 0}))  # accepted: no error
+        spec.check_option_names(_config(space_options={"depth_max": 3}))  # accepted: no error
     with pytest.raises(ConfigError, match="width must be >= 1"):  # ...which the search refuses
         KeywordSpec().build_space(_config(space_options={"width": 0}))
     calls.clear()
-    assert Recording().check_option_names(_config(space_options={"width": "boom"})) is None
-    assert Recording().check_option_names(_config()) is None  # no options: nothing built
+    Recording().check_option_names(_config(space_options={"width": "boom"}))  # accepted: no error
+    Recording().check_option_names(_config())  # no options: nothing built, no error
     assert calls == [{"width": "boom"}]
     data = DataSpec()  # the data set it receives is quarch's, never an unknown name
-    assert data.check_option_names(_config(space_options={"depth_max": 3})) is None
+    data.check_option_names(_config(space_options={"depth_max": 3}))  # accepted: no error
+
+
+def bare_space() -> Space:
+    """A module-level builder of no options (as ``nb201_space`` is)."""
+    return Space([Choice("depth", [1, 2])], name="bare")
+
+
+class BareSpec(ToySpec):
+    name = "toy-bare"
+
+    def space(self, **options: Any) -> Space:
+        return bare_space(**options)
+
+
+def test_a_space_of_no_options_says_so_in_the_users_terms() -> None:
+    """Python's own line (``bare_space() got an unexpected keyword argument 'x'``) names
+    a function the user never wrote; the refusal names the option, and says the space
+    takes none when its builder, found in the spec's module, has no keywords; a builder
+    not found (a closure) leaves that part out, as nothing is known of what it takes."""
+    for spec, tail in ((BareSpec(), "; it takes none"), (_ClosureSpec(), "")):
+        for options, hint in (({"x": 1}, ""), ({"trials": 3}, _TRIALS_HINT)):
+            config = _config(space_options=options)
+            key = next(iter(options))
+            want = f"space {spec.name!r} takes no option {key!r}{tail}{hint}"
+            assert _refused(spec.build_space, config) == want
+            assert _refused(spec.check_option_names, config) == want
+    assert BareSpec().build_space(None).size == 2
+    BareSpec().check_option_names(_config())  # accepted: no error
+
+
+_TRIALS_HINT = (
+    " ('trials' is a config key: in a TOML file, keys below [space_options] belong to it; "
+    "put them above it)"
+)
+
+
+class _ClosureSpec(ToySpec):
+    name = "toy-closure"
+
+    def space(self, **options: Any) -> Space:
+        def inner() -> Space:  # not in the module: no builder to read names from
+            return bare_space()
+
+        return inner(**options)
 
 
 def test_a_refusal_without_option_names() -> None:

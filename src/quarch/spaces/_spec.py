@@ -154,6 +154,8 @@ class SpaceSpec:
 
     def _refusal(self, e: BaseException, config: SearchConfig | None) -> _SpaceOptionsError:
         """The line refusing ``config``'s space options, from the builder's error."""
+        import re
+
         from quarch.config import misplaced_keys_hint
 
         known = self.space_option_names(e)
@@ -169,6 +171,15 @@ class SpaceSpec:
                 f"it takes: {', '.join(known)}{hint}",
                 unknown_names=True,
             )
+        unexpected = re.match(r"\S+\(\) got an unexpected keyword argument '(\w+)'", str(e))
+        if not known and unexpected and unexpected.group(1) in given:  # a space of no options
+            key = unexpected.group(1)  # (or a builder not found): the one name it refused
+            none = "; it takes none" if self._builder(e) is not None else ""
+            return _SpaceOptionsError(
+                f"space {self.name!r} takes no option {key!r}{none}"
+                f"{misplaced_keys_hint([key], 'space_options')}",
+                unknown_names=True,
+            )
         takes = f"; it takes: {', '.join(known)}" if known else ""
         return _SpaceOptionsError(
             f"space {self.name!r} rejected its options {given}: {e}{takes}{hint}"
@@ -180,8 +191,6 @@ class SpaceSpec:
         ``**options`` on, of the module-level builder the ``TypeError`` names (the
         built-in specs call ``mlp_space(**options)`` and friends)."""
         import inspect
-        import re
-        import sys
 
         def keywords(fn: Any) -> list[str]:
             try:
@@ -194,10 +203,19 @@ class SpaceSpec:
         names = keywords(self.space)
         if names or error is None:
             return names
+        builder = self._builder(error)
+        return keywords(builder) if builder is not None else []
+
+    def _builder(self, error: BaseException) -> Callable[..., Any] | None:
+        """The module-level function an unexpected-keyword ``TypeError`` names, looked up
+        in this spec's module (``mlp_space`` for ``mlp_space() got an unexpected ...``)."""
+        import re
+        import sys
+
         m = re.match(r"(\w+)\(\) got an unexpected keyword argument", str(error))
         module = sys.modules.get(type(self).__module__)
         builder = getattr(module, m.group(1), None) if m and module else None
-        return keywords(builder) if callable(builder) else []
+        return builder if callable(builder) else None
 
     def space_options(self, config: SearchConfig | None) -> dict[str, Any]:
         """The keyword options :meth:`build_space` applies: the config's, plus the
