@@ -8,11 +8,14 @@
   into it fails the session, naming the file.
 * Under mutmut (``benchmarks/mutation.py``) quarch's memoised tables are emptied at the
   start of each session (see :func:`_mutants_see_no_cached_results`).
+* What a test changes of the process's signal state (the SIGINT and SIGTERM handlers,
+  ``sys.unraisablehook``) is put back after it (see :func:`_signal_state_is_the_tests_own`).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -74,6 +77,28 @@ def _mutants_see_no_cached_results() -> None:
                 clear()
         if name in _DICT_CACHES:
             getattr(module, _DICT_CACHES[name]).clear()
+
+
+@pytest.fixture(autouse=True)
+def _signal_state_is_the_tests_own() -> Iterator[None]:
+    """Put back the SIGINT and SIGTERM handlers and ``sys.unraisablehook`` after each test.
+
+    ``quarch.cli.main`` run in this process installs a hook that turns a Ctrl-C Python
+    had to drop into ``_thread.interrupt_main()`` 20 ms later
+    (:func:`quarch._errors.quiet_interrupted_imports`), and some tests leave SIGINT
+    ignored, as a spawned worker does. Left installed, a later test's deliberate SIGINT
+    that lands in a weakref callback comes back 20 ms later, possibly inside pytest
+    itself after the test. (One fresh-machine suite ended in an xdist INTERNALERROR
+    after a failure and an error that no report named; this is the one path found by
+    which a test's Ctrl-C could reach another test or pytest.)
+    """
+    hook = sys.unraisablehook
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    sys.unraisablehook = hook
+    for s, h in handlers.items():
+        if h is not None and signal.getsignal(s) is not h:
+            signal.signal(s, h)
 
 
 @pytest.fixture(scope="session", autouse=True)
