@@ -485,8 +485,10 @@ class TestTable:
         caption = r.table().caption
         assert isinstance(caption, str)
         assert "optimum 0.0001500; oracle pick 0.0000500 (depth=3)" in caption
-        without_oracle = _cells(_result(rows=rows, optima=[1.5 * k], oracle=None))
-        assert without_oracle["solo"][2] == "0.000200"  # solo's mean, the smallest: 6
+        means_only = _cells(_result(rows=rows, optima=[], oracle=None))
+        assert means_only["solo"][2] == "0.000200"  # solo's mean, the smallest: 6
+        zeros = [{**r, "score": 0.0} for r in _rows()]
+        assert _cells(_result(rows=zeros, optima=[0.0], oracle=0.0))["qa"][2] == "0.000"
         assert _cells(_result())["qa"][2] == "3.000"  # scores >= 0.1 keep three decimals
 
     def test_the_target_column_is_named_by_three_significant_digits(self) -> None:
