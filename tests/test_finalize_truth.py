@@ -688,9 +688,10 @@ def test_qasm_binds_the_weights_and_one_samples_features(fake: Any, tmp_path: Pa
     assert res.path.read_text() == (
         f"// quarch run myrun, trial {TRIAL}: trained weights bound;\n"
         "// input features bound to test sample 5 (OpenQASM 2.0 has no inputs;\n"
-        "// use --format qasm3 or qiskit for a circuit with input parameters)\n" + to_qasm(bound)
-    )
-    assert res.checks["n_qubits"] == 2
+        "// use --format qasm3 or qiskit for a circuit with input parameters)\n"
+        "// the network reads <Z0>, <Z1> of the final state\n" + to_qasm(bound)
+    )  # the fake's layer measures <Z> on each of its 2 wires (QuantumLayer's default)
+    assert res.checks["n_qubits"] == 2 and res.checks["observables"] == "<Z0>, <Z1>"
     assert res.checks["inputs"] == (
         "bound to test sample 5 (OpenQASM 2.0 has no inputs; --format qasm3 keeps them as "
         "input parameters)"
@@ -727,18 +728,20 @@ def test_qasm3_qiskit_and_pennylane_files(fake: Any, tmp_path: Path) -> None:
     assert q3.path.read_text() == (
         f"// quarch run myrun, trial {TRIAL}: trained weights bound;\n"
         "// input float[64] _x_<j>_ is feature j of what the quantum layer receives\n"
-        "// (after the network's classical front-end)\n" + qasm3.dumps(qc)
+        "// (after the network's classical front-end)\n"
+        "// the network reads <Z0>, <Z1> of the final state\n" + qasm3.dumps(qc)
     )
     assert q3.checks["n_qubits"] == 2 and q3.checks["inputs"] == "2 input parameters"
     qk = export_trial(tmp_path, TRIAL, "qiskit", tmp_path / "c.qpy")
     with open(qk.path, "rb") as f:
         (back,) = qpy.load(f)
     assert qasm3.dumps(back) == qasm3.dumps(qc)
+    assert back.metadata == {"observables": ["Z0", "Z1"]}
     assert qk.checks["file"] == "QPY (binary): read it with qiskit.qpy.load"
     assert qk.checks["parameters"] == ["x[0]", "x[1]"]
     assert "device" not in qk.checks
     pl = export_trial(tmp_path, TRIAL, "pennylane", tmp_path / "c.py")
-    assert pl.path.read_text() == pennylane_source(circuit, weights)
+    assert pl.path.read_text() == pennylane_source(circuit, weights, ["Z0", "Z1"])
     fake(_Ev(_Net, _data()))
     for fmt, name in (("qasm", "c.qasm"), ("qasm3", "c.qasm3"), ("qiskit", "c.qpy"),
                       ("pennylane", "c.py")):  # fmt: skip
@@ -776,6 +779,7 @@ def test_qiskit_export_of_a_routed_circuit(fake: Any, tmp_path: Path) -> None:
         (back,) = qpy.load(f)
     want = Routed().full_device_qiskit(_Hybrid(SEED).q.weights.tolist())
     assert qasm3.dumps(back) == qasm3.dumps(want)
+    assert back.metadata == {"observables": ["Z0", "Z1"]}  # on the layer's own wires
 
 
 def test_layer_inputs_are_what_the_layer_sees_in_eval_mode() -> None:

@@ -158,6 +158,33 @@ def _open(run_dir: str | Path, trial: int) -> tuple[Run, TrialRecord]:
     return run, run.trial(trial)
 
 
+#: The formats that write the quantum layer's circuit rather than the whole network.
+_CIRCUIT_FORMATS = ("qasm", "qasm3", "qiskit", "pennylane")
+
+
+def _check_circuit_export(fmt: str, trial: int, model: Any, ev: Any, arch: Any) -> None:
+    """Refuse, from the untrained network, a circuit format the trial cannot be written
+    in: no quantum layer, or an amplitude embedding where the format has no gate for it
+    (OpenQASM 2 and 3 and an unrouted Qiskit circuit; PennyLane has
+    ``qml.AmplitudeEmbedding``, and a circuit routed on a calibrated device prepares
+    the amplitudes with Mottonen rotations)."""
+    layers = _quantum_layers(model)
+    if not layers:
+        raise ConfigError(f"--format {fmt} exports quantum circuits; trial {trial} has none")
+    circuit = layers[0][1].plan.circuit
+    if fmt == "pennylane" or not any(op.name == "amplitude_embedding" for op in circuit.ops):
+        return
+    if fmt == "qiskit" and getattr(ev, "routed_circuit", lambda a: None)(arch) is not None:
+        return
+    raise ConfigError(
+        f"--format {fmt}: trial {trial} loads its inputs as amplitudes (an amplitude "
+        "embedding), which OpenQASM and an unrouted Qiskit circuit have no gate for; export "
+        "it with --format pennylane (qml.AmplitudeEmbedding) or torch, or as --format qiskit "
+        "from a run on a calibrated device (--device-profile), whose routed circuit prepares "
+        "the amplitudes with rotations"
+    )
+
+
 def _quantum_layers(model: Any) -> list[tuple[str, Any]]:
     from quarch.quantum import QuantumLayer
 
@@ -399,6 +426,8 @@ def export_trial(
             f"space {run.config.space!r} exports {', '.join(run.spec.export_formats)}, not {fmt!r}"
         )
     ev: Any = run.evaluator(standalone=True, epochs=epochs, device=device)
+    if fmt in _CIRCUIT_FORMATS and hasattr(ev, "build"):  # before loading or training it
+        _check_circuit_export(fmt, trial, ev.build(t.params, seed=0), ev, t.params)
     loaded = _saved_model(run, t, ev) if epochs is None else None
     if loaded is not None:
         model, metrics = loaded
@@ -443,6 +472,8 @@ def export_trial(
 
             _, layer = layers[0]
             circuit, weights = layer.plan.circuit, layer.weights.detach().cpu()
+            measured = ", ".join(f"<{w}>" for w in layer.observables)
+            checks["observables"] = measured  # what the layer returns to the head, in order
             if fmt == "qasm":
                 # a circuit without inputs: its layer sees no features, and none are bound
                 bound = circuit.bind(
@@ -452,7 +483,7 @@ def export_trial(
                     f"// quarch run {Path(run_dir).name}, trial {trial}: trained weights bound;\n"
                     f"// input features bound to test sample {sample} (OpenQASM 2.0 has no inputs;\n"
                     "// use --format qasm3 or qiskit for a circuit with input parameters)\n"
-                    + to_qasm(bound)
+                    f"// the network reads {measured} of the final state\n" + to_qasm(bound)
                 )
                 checks["n_qubits"] = circuit.n_qubits
                 if circuit.n_inputs:
@@ -467,7 +498,8 @@ def export_trial(
                 path.write_text(
                     f"// quarch run {Path(run_dir).name}, trial {trial}: trained weights bound;\n"
                     "// input float[64] _x_<j>_ is feature j of what the quantum layer receives\n"
-                    "// (after the network's classical front-end)\n" + qasm3.dumps(qc)
+                    "// (after the network's classical front-end)\n"
+                    f"// the network reads {measured} of the final state\n" + qasm3.dumps(qc)
                 )
                 checks["n_qubits"] = circuit.n_qubits
                 checks["inputs"] = f"{len(qc.parameters)} input parameters"
@@ -481,12 +513,17 @@ def export_trial(
                     checks.update(device=routed.device, layout=routed.physical_layout)
                 else:
                     qc = to_qiskit(circuit, weights)
+                # on the circuit's own wires (a routed one maps them: metadata's layout)
+                qc.metadata = {
+                    **(qc.metadata or {}),
+                    "observables": [str(w) for w in layer.observables],
+                }
                 with open(path, "wb") as f:
                     qpy.dump(qc, f)
                 checks["file"] = "QPY (binary): read it with qiskit.qpy.load"
                 checks["parameters"] = [p.name for p in qc.parameters]
             else:
-                path.write_text(pennylane_source(circuit, weights))
+                path.write_text(pennylane_source(circuit, weights, layer.observables))
     return ExportResult(path, fmt, checks)
 
 

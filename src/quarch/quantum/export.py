@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from quarch.quantum.circuit import Circuit, CircuitError, Param, require_circuit
+from quarch.quantum.measurements import ObservableLike, PauliWord, parse_observables
 
 if TYPE_CHECKING:
     import torch
@@ -161,7 +162,9 @@ def to_pennylane(circuit: Circuit) -> Callable[..., None]:
 
 
 def pennylane_source(
-    circuit: Circuit, weights: Sequence[float] | torch.Tensor | None = None
+    circuit: Circuit,
+    weights: Sequence[float] | torch.Tensor | None = None,
+    observables: ObservableLike | Sequence[ObservableLike] | None = None,
 ) -> str:
     """A self-contained PennyLane Python file of ``circuit`` with ``weights`` bound.
 
@@ -170,16 +173,22 @@ def pennylane_source(
     feature ``j`` read as ``inputs[..., j]`` so a leading batch axis is broadcast, a
     product of features as a product, an amplitude embedding as
     ``qml.AmplitudeEmbedding`` with its padding and normalisation) and the QNode
-    ``expvals(inputs)``, which returns ``<Z>`` on each wire. Trained weights are
+    ``expvals(inputs)``, which returns the expectation of each of ``observables``, in
+    order (``OBSERVABLES`` in the file names them): what a :class:`QuantumLayer` with
+    those observables returns, so the file feeds the trained network's head as the layer
+    did. Trained weights are
     written as numbers to full double precision. A circuit with noise channels runs
     on ``default.mixed``, any other on ``default.qubit``.
 
     Args:
         circuit (Circuit): the circuit.
         weights: one value per trainable weight; required when the circuit has any.
+        observables: Pauli words, as :class:`QuantumLayer` takes them (``None``: ``<Z>``
+            on each wire, the layer's default).
 
     Raises:
         CircuitError: weights missing or of the wrong count.
+        MeasurementError: an observable that is not a Pauli word on the circuit's wires.
 
     Example:
         >>> from quarch.quantum import Circuit, Input
@@ -193,6 +202,7 @@ def pennylane_source(
             f"pennylane_source: this circuit has {circuit.n_weights} trainable weight(s); "
             "pass weights"
         )
+    words = parse_observables(observables, circuit.n_qubits)
     bound = circuit.bind(weights) if weights is not None else circuit
     n = circuit.n_qubits
     lines = [
@@ -233,12 +243,24 @@ def pennylane_source(
         "",
         f'dev = qml.device("{device}", wires=N_WIRES)',
         "",
+        "#: What expvals returns, in order (the network's quantum layer measures these).",
+        f"OBSERVABLES = {[str(w) for w in words]!r}",
+        "",
         "",
         "@qml.qnode(dev)",
         "def expvals(inputs):",
-        '    """<Z> on each wire."""',
+        '    """The expectation of each of OBSERVABLES."""',
         "    circuit(inputs)",
-        "    return [qml.expval(qml.PauliZ(w)) for w in range(N_WIRES)]",
+        "    return [",
+        *(f"        qml.expval({_pennylane_word(w)})," for w in words),
+        "    ]",
         "",
     ]
     return "\n".join(lines)
+
+
+def _pennylane_word(word: PauliWord) -> str:
+    """``word`` as a PennyLane operator expression (``qml.PauliZ(0) @ qml.PauliZ(1)``)."""
+    if not word.terms:
+        return "qml.Identity(0)"
+    return " @ ".join(f"qml.Pauli{p}({w})" for w, p in word.terms)
