@@ -31,6 +31,7 @@ from scipy.stats import mannwhitneyu
 
 from quarch._warnings import QuarchWarning
 from quarch.benchmark import BenchmarkResult, Comparison, compare
+from quarch.benchmark._result import BENCHMARK_FILES
 
 NAN = math.nan
 ENERGY = "CPU time x 30 W (no CodeCarbon meter in parallel runs)"
@@ -681,3 +682,57 @@ class TestFiles:
         ):
             _result().write(tmp_path)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.csv", "results.csv"]
+
+
+def test_an_interrupted_benchmark_write_leaves_no_mixed_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by session 34's user-path audit: a Ctrl-C while the plot was drawn left the
+    new tables beside the previous benchmark's plot."""
+    from quarch.benchmark import BenchmarkResult, run_benchmark
+
+    out = tmp_path / "bench"
+    kw: dict[str, Any] = {
+        "task": "synthetic-qubo", "strategies": "random", "trials": 3, "out": str(out),
+        "progress": False,
+    }  # fmt: skip
+    run_benchmark(seeds=1, **kw)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(before) == {"results.csv", "curves.csv", "best_so_far.png"}
+
+    def _stop(self: Any, path: Path) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while the plot is drawn
+
+    monkeypatch.setattr(BenchmarkResult, "_plot", _stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(seeds=2, first_seed=5, **kw)
+    after = {p.name: p.read_bytes() for p in out.iterdir()} if out.exists() else {}
+    # either the previous benchmark untouched, or nothing: never a mix of the two
+    assert after in (before, {})
+
+
+def test_a_write_replaces_only_its_own_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user's file in the folder stays; a plot the new write does not make (no
+    matplotlib) is removed rather than left from the previous benchmark; no hidden
+    work folder is left; a write that fails in a new folder leaves no folder."""
+    r = _result()
+    out = tmp_path / "b"
+    r.write(out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(BENCHMARK_FILES)
+    (out / "notes.txt").write_text("mine")
+    monkeypatch.setattr(BenchmarkResult, "_plot", lambda self, path: None)
+    r.write(out)
+    assert sorted(p.name for p in out.iterdir()) == ["curves.csv", "notes.txt", "results.csv"]
+    assert (out / "notes.txt").read_text() == "mine"
+    with open(out / "results.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == len(r.rows)
+
+    def fail(self: BenchmarkResult, path: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(BenchmarkResult, "_plot", fail)
+    with pytest.raises(OSError):
+        r.write(tmp_path / "new" / "b")
+    assert list((tmp_path / "new").iterdir()) == []

@@ -6,6 +6,9 @@ from __future__ import annotations
 import csv
 import functools
 import math
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +20,10 @@ from quarch.benchmark._stats import ALPHA, Comparison, compare
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["BenchmarkResult"]
+__all__ = ["BENCHMARK_FILES", "BenchmarkResult"]
+
+#: What :meth:`BenchmarkResult.write` puts in a benchmark's folder.
+BENCHMARK_FILES = ("results.csv", "curves.csv", "best_so_far.png")
 
 
 @dataclass
@@ -251,8 +257,30 @@ class BenchmarkResult:
     # -- files ---------------------------------------------------------------------------
     def write(self, out_dir: Path) -> None:
         """``results.csv`` (one row per run), ``curves.csv`` (mean and 95% band per
-        query) and ``best_so_far.png`` in ``out_dir``."""
+        query) and ``best_so_far.png`` in ``out_dir``, replacing a previous benchmark's.
+
+        The three are written into a hidden folder inside ``out_dir`` and moved into
+        place only when all are whole, so a Ctrl-C or an error while they are written
+        leaves the previous benchmark's files as they were (or, in a folder this call
+        made, nothing), never new tables beside an old plot. Other files in ``out_dir``
+        are left alone.
+        """
+        made = not out_dir.exists()
         out_dir.mkdir(parents=True, exist_ok=True)
+        part = Path(tempfile.mkdtemp(prefix=".writing-", dir=out_dir))
+        try:
+            self._write_files(part)
+            for name in BENCHMARK_FILES:  # a file the new write lacks (no plot) goes too
+                if (part / name).exists():
+                    os.replace(part / name, out_dir / name)
+                else:
+                    (out_dir / name).unlink(missing_ok=True)
+        finally:
+            shutil.rmtree(part, ignore_errors=True)
+            if made and not any(out_dir.iterdir()):
+                out_dir.rmdir()
+
+    def _write_files(self, out_dir: Path) -> None:
         keys = list(self.rows[0]) if self.rows else []
         with open(out_dir / "results.csv", "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=keys)
