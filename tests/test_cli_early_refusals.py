@@ -11,6 +11,7 @@ check that drifted from the search's would fail here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,58 @@ def test_an_unknown_export_format_is_refused_without_torch(tmp_path: Path) -> No
     assert err == f"error: {e.value}\n"
     assert "did you mean 'qasm'" in err or "'qasm3'" in err
     assert list(tmp_path.iterdir()) == []
+
+
+_NO_MODEL = "space 'nb201' is scored by a table look-up; it has no model to train or export"
+_SPACE_MISTAKES = [
+    ("mlp", ["export", "RUN", "--trial", "0", "--format", "qasm", "--out", "x.qasm"],
+     "space 'mlp' exports {formats}, not 'qasm'"),
+    ("nb201", ["export", "RUN", "--trial", "0", "--format", "torch", "--out", "x.pt"], _NO_MODEL),
+    ("nb201", ["train", "RUN", "--trial", "0"], _NO_MODEL),
+]  # fmt: skip
+
+
+def _run_of(tmp_path: Path, space: str) -> Path:
+    """A run folder as far as these checks read it: its two files, the space named."""
+    run = tmp_path / "run"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"space": space}))
+    (run / "run.json").write_text("{}")
+    return run
+
+
+@pytest.mark.parametrize(
+    ("space", "args", "line"), _SPACE_MISTAKES, ids=["format", "export", "train"]
+)
+def test_what_a_runs_space_cannot_do_is_refused_without_torch(
+    tmp_path: Path, space: str, args: list[str], line: str
+) -> None:
+    """The space's export formats (the registry's, truth here) and whether it has a model
+    are read from ``config.json`` before ``Run.open`` (torch, the study): 0.5-0.6 s
+    instead of 2.3-3.6 s at load 2-3 (session 34's audit)."""
+    from quarch.spaces import get_spec
+
+    run = _run_of(tmp_path, space)
+    want = line.format(formats=", ".join(get_spec(space).export_formats))
+    code, loaded, err = fresh(["run" if a == "RUN" else a for a in args], tmp_path)
+    assert (code, loaded, err) == (2, [], f"error: {want}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "run.json"]
+
+
+def test_what_a_runs_space_cannot_do_never_opens_the_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quarch.spaces import get_spec
+
+    opened: list[object] = []
+    monkeypatch.setattr(quarch.study, "Run", lambda *a, **k: opened.append(a))
+    for k, (space, args, line) in enumerate(_SPACE_MISTAKES):
+        run = _run_of(tmp_path / str(k), space)
+        want = line.format(formats=", ".join(get_spec(space).export_formats))
+        capsys.readouterr()
+        code = main([str(run) if a == "RUN" else str(tmp_path / a) if "." in a else a
+                     for a in args])  # fmt: skip
+        captured = capsys.readouterr()
+        assert (code, captured.err, captured.out) == (2, f"error: {want}\n", ""), args
+    assert opened == []

@@ -150,12 +150,37 @@ def _open(run_dir: str | Path, trial: int) -> tuple[Run, TrialRecord]:
     from quarch.study import Run
 
     run = Run.open(run_dir)
-    if not run.spec.is_trainable():
-        raise ConfigError(
-            f"space {run.config.space!r} is scored by a table look-up; "
-            "it has no model to train or export"
-        )
+    _check_space(run.config.space, run.spec)
     return run, run.trial(trial)
+
+
+def _check_space(space: str, spec: Any, fmt: str | None = None) -> None:
+    """Refuse a space with no model (a table look-up), or one that does not export
+    ``fmt``; the same lines from :func:`_open` and, before torch, from
+    :func:`_check_space_early`."""
+    if not spec.is_trainable():
+        raise ConfigError(
+            f"space {space!r} is scored by a table look-up; it has no model to train or export"
+        )
+    if fmt is not None and fmt not in spec.export_formats:
+        raise ConfigError(f"space {space!r} exports {', '.join(spec.export_formats)}, not {fmt!r}")
+
+
+def _check_space_early(run_dir: str | Path, fmt: str | None = None) -> None:
+    """:func:`_check_space` from the run's ``config.json`` alone (``json`` and the space
+    registry: no torch, no study), so `quarch export --format qasm` of a ``cnn`` run
+    says so in a fraction of a second. A file this cannot read is left to ``Run.open``,
+    whose line names what is wrong with it."""
+    from quarch._errors import QuarchError
+    from quarch._run_files import CONFIG_FILE
+    from quarch.spaces import get_spec
+
+    try:
+        space = json.loads((Path(run_dir) / CONFIG_FILE).read_text())["space"]
+        spec = get_spec(space)
+    except (OSError, ValueError, KeyError, TypeError, QuarchError):
+        return
+    _check_space(space, spec, fmt)
 
 
 #: The formats that write the quantum layer's circuit rather than the whole network.
@@ -261,6 +286,7 @@ def train_trial(
         raise ConfigError(f"seeds must be >= 1; got {seeds}")
     if epochs is not None and epochs < 1:
         raise ConfigError(f"epochs must be >= 1; got {epochs}")
+    _check_space_early(run_dir)
     run, t = _open(run_dir, trial)
     saved = check_file(run.train_dir / f"trial_{trial}.json", "result file")  # before training
     ev: Any = run.evaluator(standalone=True, epochs=epochs, device=device)
@@ -418,13 +444,11 @@ def export_trial(
     _check_format(fmt, Path(out))
     check_file(out, "export file")  # before any training
     check_run_folder(run_dir)  # before torch: Run.open would refuse it seconds later
+    _check_space_early(run_dir, fmt)
     import torch
 
     run, t = _open(run_dir, trial)
-    if fmt not in run.spec.export_formats:
-        raise ConfigError(
-            f"space {run.config.space!r} exports {', '.join(run.spec.export_formats)}, not {fmt!r}"
-        )
+    _check_space(run.config.space, run.spec, fmt)
     ev: Any = run.evaluator(standalone=True, epochs=epochs, device=device)
     if fmt in _CIRCUIT_FORMATS and hasattr(ev, "build"):  # before loading or training it
         _check_circuit_export(fmt, trial, ev.build(t.params, seed=0), ev, t.params)
