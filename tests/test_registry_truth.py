@@ -271,6 +271,24 @@ def test_a_space_of_no_options_says_so_in_the_users_terms() -> None:
     BareSpec().check_option_names(_config())  # accepted: no error
 
 
+#: Not a function: an error naming it names no builder whose keywords could be read.
+NOT_A_BUILDER = 3
+
+
+def test_a_name_in_the_error_that_is_not_a_function_is_no_builder() -> None:
+    class Odd(ToySpec):
+        name = "toy-odd"
+
+        def space(self, **options: Any) -> Space:
+            raise TypeError("NOT_A_BUILDER() got an unexpected keyword argument 'x'")
+
+    spec = Odd()
+    assert spec.space_option_names(TypeError("NOT_A_BUILDER() got an unexpected keyword")) == []
+    assert _refused(spec.build_space, _config(space_options={"x": 1})) == (
+        "space 'toy-odd' takes no option 'x'"  # nothing known of what it takes
+    )
+
+
 _TRIALS_HINT = (
     " ('trials' is a config key: in a TOML file, keys below [space_options] belong to it; "
     "put them above it)"

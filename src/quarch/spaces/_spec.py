@@ -198,7 +198,7 @@ class SpaceSpec:
             except (TypeError, ValueError):
                 return []
             kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-            return [p.name for p in params if p.kind in kinds and p.name != "self"]
+            return [p.name for p in params if p.kind in kinds]  # bound: no `self`
 
         names = keywords(self.space)
         if names or error is None:
