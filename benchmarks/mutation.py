@@ -374,7 +374,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         # tests/test_finalize.py (real runs, about 90 s) kills nothing these do not
         ["tests/spaces/cnn/test_onnx.py", "tests/cost/test_onnx_truth.py",
          "tests/test_finalize_truth.py", "tests/test_export_truth.py",
-         "tests/test_did_you_mean_truth.py"],
+         "tests/test_did_you_mean_truth.py", "tests/test_export_observables_truth.py",
+         "tests/test_cli_early_refusals.py"],
     ),
     "hqnn-space": (
         ["src/quarch/spaces/hqnn/model.py", "src/quarch/spaces/hqnn/costs.py",
