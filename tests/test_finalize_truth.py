@@ -563,6 +563,11 @@ def test_onnx_export_is_checked_on_64_validation_rows(
     assert np.abs(got - want).max() < 1e-5  # the eval-mode network
     assert res.checks["checked_samples"] == 64
     assert 0 <= res.checks["max_abs_diff_vs_torch"] < 1e-5
+    # the file's own test accuracy: ONNX Runtime's argmax on the test split, by hand
+    xt = data.X_test.astype(np.float32)
+    hits = sess.run(None, {"x": xt})[0].argmax(axis=1) == data.y_test
+    assert res.checks["onnx_test_accuracy"] == pytest.approx(100.0 * hits.mean(), abs=1e-9)
+    assert "compared_with" not in res.checks  # nothing fake quantised: the same network
     # the check measures what was written: a file of another network shows its distance
     other = _Net(5).eval()
     real = qonnx.to_onnx
@@ -591,9 +596,20 @@ def test_onnx_export_compares_with_the_float_graph(fake: Any, tmp_path: Path) ->
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return super().forward(x) + (5.0 if self.quant else 0.0)
 
-    fake(_Ev(Quant, _data()))
+    data = _data()
+    fake(_Ev(Quant, data))
     res = export_trial(tmp_path, TRIAL, "onnx", tmp_path / "m.onnx")
     assert res.checks["max_abs_diff_vs_torch"] < 1e-5
+    assert res.checks["compared_with"] == (
+        "the float graph (fake quantisation off), which this file holds; the trial's "
+        "metrics are the 8-bit-trained network's (onnx-int8 quantises it for real)"
+    )
+    float_net = Quant(SEED).eval()
+    float_net.quant = False  # what the file holds
+    with torch.no_grad():
+        pred = float_net(torch.as_tensor(data.X_test, dtype=torch.float32)).argmax(1).numpy()
+    want = 100.0 * float((pred == data.y_test).mean())
+    assert res.checks["onnx_test_accuracy"] == pytest.approx(want, abs=1e-9)
 
 
 def test_int8_export_calibrates_on_training_images_and_reports_both_models(

@@ -343,18 +343,31 @@ def _onnx(model: Any, ev: Any, path: Path) -> dict[str, Any]:
             "ONNX has no complex tensors, so a hybrid network's quantum layer cannot be "
             "exported to ONNX; use --format qasm, qiskit or pennylane for the circuit"
         )
-    from quarch.cost.onnx import float_graph, ort_session, to_onnx
+    from quarch.cost.onnx import fake_quantised, float_graph, onnx_accuracy, ort_session, to_onnx
 
     model = model.cpu().eval()
     x = torch.as_tensor(ev.data.X_val[:64], dtype=torch.float32)
     # quarch's exporter turns fake quantisation off, so an 8-bit-trained CNN exports as
     # the float graph that onnx-int8 then quantises for real.
-    path.write_bytes(to_onnx(model, tuple(ev.data.input_shape)))
+    graph = to_onnx(model, tuple(ev.data.input_shape))
+    path.write_bytes(graph)
     sess = ort_session(str(path))  # on the CPU, as every quarch session
     got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
     with float_graph(model), torch.no_grad():  # the float graph is what was exported
         want = model(x).numpy()
-    return {"max_abs_diff_vs_torch": float(np.max(np.abs(got - want))), "checked_samples": len(x)}
+    checks: dict[str, Any] = {
+        "max_abs_diff_vs_torch": float(np.max(np.abs(got - want))),
+        "checked_samples": len(x),
+        # the file's own score, beside the trial's test_error: they differ for an
+        # 8-bit-trained network, whose file is its float graph
+        "onnx_test_accuracy": 100.0 * onnx_accuracy(graph, ev.data.X_test, ev.data.y_test),
+    }
+    if fake_quantised(model):
+        checks["compared_with"] = (
+            "the float graph (fake quantisation off), which this file holds; the trial's "
+            "metrics are the 8-bit-trained network's (onnx-int8 quantises it for real)"
+        )
+    return checks
 
 
 def _onnx_int8(model: Any, ev: Any, path: Path, full: bool, repeats: int) -> dict[str, Any]:

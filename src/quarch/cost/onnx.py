@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import onnxruntime
 
 __all__ = [
+    "fake_quantised",
     "float_graph",
     "fold_hard_sigmoid",
     "measure_latency_ms",
@@ -41,6 +42,13 @@ __all__ = [
 ]
 
 OPSET = 17
+
+
+def fake_quantised(model: nn.Module) -> bool:
+    """Whether any module of ``model`` fake quantises now (the convention of
+    :func:`float_graph`): its ONNX export, the float graph, then computes something
+    other than the trained network does."""
+    return any(getattr(m, a, None) is True for m in model.modules() for a in ("quant", "enabled"))
 
 
 @contextlib.contextmanager
