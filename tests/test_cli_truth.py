@@ -113,6 +113,13 @@ def test_the_run_folder_read_back(in_home: Path) -> None:
          "4294967295 (2**32 - 1, the seeds numpy's RandomState and Optuna's samplers take); "
          "got 4294967296"),
         (["--workers", "2", "--ray"], "use either --workers (local processes) or --ray, not both"),
+        (["--evaluator-option", "device_profile=raspi4", "--device-profile", "cortex-m7"],
+         "--device-profile cortex-m7 and --evaluator-option device_profile=raspi4 set the same "
+         "option; give one"),
+        (["--supercircuit", "--evaluator-option", "supercircuit=false"],
+         "--supercircuit and --evaluator-option supercircuit=False set the same option; give one"),
+        (["--noise", "ibm-fez", "--evaluator-option", "noise=ibm-heron", "--qubit-budget", "3"],
+         "--noise ibm-fez and --evaluator-option noise=ibm-heron set the same option; give one"),
         (["--pruner", "often"], "unknown pruner 'often'; choose from: none, median, hyperband"),
         (["--noise", "ibm-heron"],
          "space 'mlp' takes no evaluator option 'noise'; it takes: lr, save_weights"),
@@ -1029,3 +1036,15 @@ def test_evaluator_flags_add_to_the_files_evaluator_table(
     assert json.loads(out)["evaluator_options"] == {
         "shots": 64, "qubit_budget": 4, "noise": "ibm-heron"
     }  # fmt: skip
+
+
+def test_a_flag_and_its_evaluator_option_may_agree(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["search", "--space", "cnn", "--out", str(tmp_path / "r"), "--dry-run", "--json",
+            "--evaluator-option", "device_profile=cortex-m7", "--device-profile", "cortex-m7"]  # fmt: skip
+    capsys.readouterr()
+    assert main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["evaluator_options"]["device_profile"] == "cortex-m7"
+    assert list(tmp_path.iterdir()) == []

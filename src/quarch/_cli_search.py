@@ -70,10 +70,14 @@ def search_command(
     given = {k: v for k, v in given.items() if v is not None}
     flags = {"device_profile": device_profile, "qubit_budget": qubit_budget, "noise": noise,
              "supercircuit": True if supercircuit else None}  # fmt: skip
-    ev_opts = {
-        **_kv(evaluator_option, "--evaluator-option"),
-        **{k: v for k, v in flags.items() if v is not None},
-    }
+    given_ev = _kv(evaluator_option, "--evaluator-option")
+    for k, v in flags.items():  # the flag is a shorthand: two values for one option is a slip
+        if v is not None and k in given_ev and given_ev[k] != v:
+            shown = _flag(k) if v is True else f"{_flag(k)} {v}"
+            raise ConfigError(
+                f"{shown} and --evaluator-option {k}={given_ev[k]} set the same option; give one"
+            )
+    ev_opts = {**given_ev, **{k: v for k, v in flags.items() if v is not None}}
     if ev_opts:
         given["evaluator_options"] = ev_opts
     progress = not (quiet or json_out)
