@@ -83,6 +83,9 @@ def test_train(capsys: pytest.CaptureFixture[str], hqnn_run: Path) -> None:
                           "--seeds", "1", "--quiet")  # fmt: skip
     assert code == 0, err
     assert "(one seed)" in out and "±" not in out
+    epochs = Run.open(hqnn_run).config.epochs
+    title = f"trial {t.number}: {epochs} epoch{'s' if epochs != 1 else ''}, 1 seed"
+    assert out.splitlines()[0].strip() == title  # not "1 seeds"
 
 
 FORMATS = {"torch": "pt", "qasm": "qasm", "qasm3": "qasm3", "qiskit": "qpy", "pennylane": "py"}

@@ -50,7 +50,11 @@ def train(
     if json_out:
         sys.stdout.write(json.dumps(summary) + "\n")
         return
-    table = Table(title=f"trial {trial}: {res.epochs} epochs, {len(res.seeds)} seeds")
+    n_seeds = len(res.seeds)
+    table = Table(
+        title=f"trial {trial}: {res.epochs} epoch{'s' * (res.epochs != 1)}, "
+        f"{n_seeds} seed{'s' * (n_seeds != 1)}"
+    )
     for col in ("model", "params", "val accuracy %", "test accuracy %"):
         table.add_column(col)
 
