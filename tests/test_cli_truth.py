@@ -1048,3 +1048,34 @@ def test_a_flag_and_its_evaluator_option_may_agree(
     printed = json.loads(capsys.readouterr().out)
     assert printed["evaluator_options"]["device_profile"] == "cortex-m7"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "joins"),
+    [("interrupted with 1 of 4 trials done; continue with `quarch search --resume {run}`", True),
+     ("interrupted with all 4 trials done; nothing is left to run; see them with "
+      "`quarch trials {run}`", False)],
+    ids=["unfinished", "finished"],
+)  # fmt: skip
+def test_an_interrupted_worker_says_how_to_join_again(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    line: str, joins: bool,
+) -> None:  # fmt: skip
+    """A worker stopped by Ctrl-C while its search runs on: resuming the search is not
+    the only way on, so the line says how to join again (an unfinished run only)."""
+    import quarch._cli_search as cs
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("config.json", "run.json"):
+        (run / name).write_text("{}")
+
+    def stop(*args: Any, **kw: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cs, "_interrupted_line", lambda d, c, t=None: line.format(run=d))
+    monkeypatch.setattr(quarch.study, "join_study", stop)
+    capsys.readouterr()
+    assert main(["worker", "--run", str(run)]) == 130
+    again = f"; while its search still runs, `quarch worker --run {run}` joins it again"
+    assert capsys.readouterr().err == f"error: {line.format(run=run)}{again if joins else ''}\n"

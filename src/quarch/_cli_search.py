@@ -204,15 +204,24 @@ def _check_names(config: SearchConfig) -> None:
 
 @contextlib.contextmanager
 def _interrupt_hint(
-    run_dir: Path | None, config: SearchConfig | None = None, trials: int | None = None
+    run_dir: Path | None,
+    config: SearchConfig | None = None,
+    trials: int | None = None,
+    *,
+    worker: bool = False,
 ) -> Iterator[None]:
     """Turn Ctrl-C during a search into one line saying how far the run got and how to
     continue it (typer alone would turn it into a bare exit status). ``trials``: the
-    budget a resume asked for, which the run folder may not hold yet."""
+    budget a resume asked for, which the run folder may not hold yet. ``worker``: for
+    ``quarch worker --run``, whose search may go on without it: the line says how to
+    join it again too."""
     try:
         yield
     except KeyboardInterrupt:
-        raise _Interrupted(_interrupted_line(run_dir, config, trials)) from None
+        line = _interrupted_line(run_dir, config, trials)
+        if worker and "continue with" in line:  # the search it joined may still be running
+            line += f"; while its search still runs, `quarch worker --run {run_dir}` joins it again"
+        raise _Interrupted(line) from None
 
 
 def _interrupted_line(

@@ -406,7 +406,7 @@ def worker(
         check_run_folder(run)  # before the search loop is imported
     from quarch.study import STUDY_NAME, join_study
 
-    with _interrupt_hint(run) if run is not None else _interrupted_plainly():
+    with _interrupt_hint(run, worker=True) if run is not None else _interrupted_plainly():
         result = join_study(
             storage, study or STUDY_NAME, run_dir=run, data_dir=data_dir, device=device
         )
