@@ -719,7 +719,18 @@ def test_a_write_replaces_only_its_own_files(
     work folder is left; a write that fails in a new folder leaves no folder."""
     r = _result()
     out = tmp_path / "b"
+    seen: list[Path] = []
+    real = BenchmarkResult._write_files
+
+    def spy(self: BenchmarkResult, where: Path) -> None:
+        seen.append(where)
+        real(self, where)
+
+    monkeypatch.setattr(BenchmarkResult, "_write_files", spy)
     r.write(out)
+    # written in a hidden folder inside the benchmark's (one file system: each move is a
+    # rename), which is gone after
+    assert seen[0].parent == out and seen[0].name.startswith(".writing-")
     assert sorted(p.name for p in out.iterdir()) == sorted(BENCHMARK_FILES)
     (out / "notes.txt").write_text("mine")
     monkeypatch.setattr(BenchmarkResult, "_plot", lambda self, path: None)

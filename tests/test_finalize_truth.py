@@ -798,6 +798,78 @@ def test_qiskit_export_of_a_routed_circuit(fake: Any, tmp_path: Path) -> None:
     assert back.metadata == {"observables": ["Z0", "Z1"]}  # on the layer's own wires
 
 
+class _Amp(nn.Module):
+    """A 2-qubit layer that loads 4 features as amplitudes."""
+
+    def __init__(self, seed: int) -> None:
+        from quarch.quantum import BasicEntanglerLayers, Circuit, QuantumLayer
+
+        super().__init__()
+        torch.manual_seed(seed)
+        c = Circuit(2).amplitude_embedding(4, normalize=True).add(BasicEntanglerLayers(1, 2))
+        self.front, self.q, self.head = nn.Linear(4, 4), QuantumLayer(c), nn.Linear(2, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.q(self.front(x)))
+
+
+AMPLITUDE = (
+    "--format {fmt}: trial 3 loads its inputs as amplitudes (an amplitude embedding), which "
+    "OpenQASM and an unrouted Qiskit circuit have no gate for; export it with --format "
+    "pennylane (qml.AmplitudeEmbedding) or torch, or as --format qiskit from a run on a "
+    "calibrated device (--device-profile), whose routed circuit prepares the amplitudes with "
+    "rotations"
+)
+
+
+def test_an_amplitude_embedding_is_refused_where_no_gate_writes_it(
+    fake: Any, tmp_path: Path
+) -> None:
+    """Refused from the untrained network, before any training, in the formats with no
+    gate for it; PennyLane writes it, and so does Qiskit for a run whose evaluator
+    routes the circuit on a calibrated device (its metadata kept, observables added)."""
+    pytest.importorskip("qiskit")
+    from qiskit import QuantumCircuit, qpy
+
+    ev = _Ev(_Amp, _data())
+    fake(ev)
+    for fmt, name in (("qasm", "c.qasm"), ("qasm3", "c.qasm3"), ("qiskit", "c.qpy")):
+        ev.calls.clear()
+        with pytest.raises(ConfigError) as e:
+            export_trial(tmp_path, TRIAL, fmt, tmp_path / name)
+        assert _line(e) == AMPLITUDE.format(fmt=fmt)
+        assert [c[0] for c in ev.calls] == ["build"]  # nothing trained
+        assert not (tmp_path / name).exists()
+    pl = export_trial(tmp_path, TRIAL, "pennylane", tmp_path / "c.py")
+    assert "qml.AmplitudeEmbedding(inputs[..., :4]" in pl.path.read_text()
+
+    class Routed:
+        device, physical_layout = "fake-dev", [1, 0]
+
+        def full_device_qiskit(self, w: list[float]) -> QuantumCircuit:
+            qc = QuantumCircuit(2)
+            qc.ry(w[0], 0)
+            qc.metadata = {"device": "fake-dev", "region": [1, 0]}
+            return qc
+
+    asked: list[Any] = []
+
+    def routed(arch: Any) -> Routed:
+        asked.append(arch)
+        return Routed()
+
+    ev.routed_circuit = routed  # type: ignore[attr-defined]
+    res = export_trial(tmp_path, TRIAL, "qiskit", tmp_path / "c.qpy")
+    assert asked == [{"width": 6}] * 2  # the check, then the export
+    with open(res.path, "rb") as f:
+        (back,) = qpy.load(f)
+    assert back.metadata == {"device": "fake-dev", "region": [1, 0], "observables": ["Z0", "Z1"]}
+    ev.routed_circuit = lambda arch: None  # type: ignore[attr-defined]  # not on a device
+    with pytest.raises(ConfigError) as e:
+        export_trial(tmp_path, TRIAL, "qiskit", tmp_path / "d.qpy")
+    assert _line(e) == AMPLITUDE.format(fmt="qiskit")
+
+
 def test_layer_inputs_are_what_the_layer_sees_in_eval_mode() -> None:
     data = _data()
     model = _Hybrid(SEED).train()  # dropout in front: eval mode decides
