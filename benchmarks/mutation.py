@@ -338,6 +338,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/report/test_plots_truth.py", "tests/report/test_quantum_section_truth.py",
          "tests/report/test_report_truth.py", "tests/report/test_write_report_truth.py",
          "tests/report/test_report_parts_truth.py",
+         "tests/report/test_plots_seen_truth.py", "tests/report/test_circuit_svg_seen_truth.py",
          "tests/spaces/hqnn/test_device.py::test_search_report_and_export_on_a_device"],
     ),
     "study-loop": (

@@ -63,7 +63,9 @@ def circuit_svg(circuit: Circuit, title: str = "") -> str:
     n = circuit.n_qubits
     cols = moments(circuit)
     top = _TITLE if title else 6.0
-    width = _LEFT + _COL * max(len(cols), 1) + 8.0
+    # as wide as the columns need, or the title: about 0.6 em a character at 12 px
+    # (a one-column circuit's 86 px held no more than "trial 3: circuit")
+    width = max(_LEFT + _COL * max(len(cols), 1) + 8.0, 7.2 * len(title) + 8.0)
     height = top + _ROW * n + 4.0
 
     def x(col: float) -> float:
@@ -118,9 +120,14 @@ def circuit_svg(circuit: Circuit, title: str = "") -> str:
                 f"y='{y(lo) - 0.3 * _ROW:.1f}' width='{0.7 * _COL:.1f}' "
                 f"height='{(hi - lo + 0.6) * _ROW:.1f}' {_BOX}/>"
             )
+            label = _label(op.name)
+            # a label of more than 5 capitals is wider than its box at 8 px ("CPHASE",
+            # the noise channels' names): squeezed into the box instead of over the
+            # neighbouring columns
+            fit = f" textLength='{0.7 * _COL - 4:.1f}' lengthAdjust='spacingAndGlyphs'"
             out.append(
                 f"<text x='{x(c):.1f}' y='{(y(lo) + y(hi)) / 2:.1f}' font-size='8' "
-                f"{_FONT}>{html.escape(_label(op.name))}</text>"
+                f"{_FONT}{fit if len(label) > 5 else ''}>{html.escape(label)}</text>"
             )
     out.append("</svg>")
     return "".join(out)

@@ -33,9 +33,16 @@ def _plt() -> Any:
 def _margins(fig: Any, left: float, bottom: float, right: float = 0.15, top: float = 0.35) -> None:
     """Margins in inches (tick labels, axis label, title), instead of ``tight_layout``:
     that draws the figure once more to measure it, and the report's few fixed-size
-    plots do not need it."""
+    plots do not need it. Wider at the left where the y axis' own labels need it
+    (measured on that axis alone, about 9 ms): 7-character ticks such as ``0.00045``
+    pushed the axis' name off the figure's left edge."""
     w, h = fig.get_size_inches()
     fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h)
+    renderer = fig.canvas.get_renderer()
+    gap = 0.05 * fig.dpi  # px kept free at the figure's left edge
+    out = max((gap - ax.yaxis.get_tightbbox(renderer).x0 for ax in fig.axes), default=0.0)
+    if out > 0:
+        fig.subplots_adjust(left=(left + out / fig.dpi) / w)
 
 
 def _log_if_spread(ax: Any, axis: str, values: Sequence[float]) -> None:
@@ -153,12 +160,22 @@ def choices_grid(result: SearchResult, choices: Sequence[Any], used: Any = None)
     trials = [t for t in result.complete if metric in t.metrics]
     cols = 4
     rows = max(1, -(-len(choices) // cols))
-    # panels 2.7 x 1.25 in, rows 0.85 in apart (a panel title and 60-degree option
-    # labels fit between); one y scale for all (the same metric), labelled on the left.
+    # each panel's option labels, flat or (more text than a panel's width holds flat)
+    # turned 60 degrees, smaller for 8 options or more
+    ticks = []
+    for c in choices:
+        labels = [_short(str(o)) for o in c.options]
+        ticks.append((labels, 7 if len(labels) < 8 else 6, sum(map(len, labels)) > 24))
+    # panels 2.7 x 1.25 in, rows 0.85 in apart, 0.7 in below the last row, or more where
+    # the longest label reaches further down (a rotated "nor_conv_3x3" does: it ran into
+    # the next row's titles and off the figure's bottom): the labels and a panel title
+    # fit between rows. One y scale for all (the same metric), labelled on the left.
     # Margins in inches instead of tight_layout, which drew the figure once more to
     # measure it: half of the report's time for a space of 21 choices.
-    panel_w, panel_h, gap_h, gap_w = 2.7, 1.25, 0.85, 0.3
-    left, right, top, bottom = 0.8, 0.15, 0.75, 0.7
+    depth = max((_labels_depth(*t) for t in ticks), default=0.0)
+    panel_w, panel_h, gap_w = 2.7, 1.25, 0.3
+    gap_h = max(0.85, depth + 0.3)  # a panel title: 8 pt and its 6 pt pad, and a gap
+    left, right, top, bottom = 0.8, 0.15, 0.75, max(0.7, depth + 0.1)
     width = left + right + cols * panel_w + (cols - 1) * gap_w
     height = top + bottom + rows * panel_h + (rows - 1) * gap_h
     fig, axes = plt.subplots(
@@ -173,7 +190,7 @@ def choices_grid(result: SearchResult, choices: Sequence[Any], used: Any = None)
         hspace=gap_h / panel_h,
     )
     rng = np.random.default_rng(0)
-    for ax, c in zip(axes.flat, choices, strict=False):
+    for ax, c, (labels, size, crowded) in zip(axes.flat, choices, ticks, strict=False):
         opts = list(c.options)
         pts = [t for t in trials if c.name in (used(t.params) if used else t.params)]
         xs = [opts.index(t.params[c.name]) if t.params[c.name] in opts else -1 for t in pts]
@@ -183,10 +200,8 @@ def choices_grid(result: SearchResult, choices: Sequence[Any], used: Any = None)
             ax.scatter([x + j for (x, _), j in zip(keep, jitter, strict=True)],
                        [t.metrics[metric] for _, t in keep], s=10, alpha=0.6, color="tab:blue")  # fmt: skip
         ax.set_xticks(range(len(opts)))
-        labels = [_short(str(o)) for o in opts]
-        crowded = sum(map(len, labels)) > 24  # more text than a panel's width holds flat
-        ax.set_xticklabels(labels, fontsize=7 if len(labels) < 8 else 6,
-                           rotation=60 if crowded else 0, ha="right" if crowded else "center")  # fmt: skip
+        ax.set_xticklabels(labels, fontsize=size, rotation=60 if crowded else 0,
+                           ha="right" if crowded else "center")  # fmt: skip
         ax.set_xlim(-0.6, len(opts) - 0.4)
         ax.set_title(c.name, fontsize=8)
         if ax.get_subplotspec().is_first_col():
@@ -203,6 +218,26 @@ def choices_grid(result: SearchResult, choices: Sequence[Any], used: Any = None)
         y=1 - 0.2 / height,
     )
     return fig
+
+
+def _labels_depth(labels: Sequence[str], size: float, rotated: bool) -> float:
+    """How far (inches) a panel's option labels reach below its axes: the tick and its
+    pad, then the deepest label's box, turned 60 degrees when ``rotated``. Measured
+    with the font's own metrics (no figure is drawn)."""
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    prop, ttp = FontProperties(size=size), TextToPath()
+    # a line is at least as tall as "lp" (matplotlib's own rule for a text's box)
+    line = ttp.get_text_width_height_descent("lp", prop, ismath=False)[1]
+    deepest = 0.0
+    for label in labels:
+        w, h, _ = ttp.get_text_width_height_descent(label, prop, ismath=False)
+        h = max(h, line)
+        deepest = max(deepest, w * np.sin(np.pi / 3) + h / 2 if rotated else h)
+    rc = matplotlib.rcParams
+    return (float(rc["xtick.major.size"]) + float(rc["xtick.major.pad"]) + deepest) / 72
 
 
 def _short(label: str, limit: int = 14) -> str:
