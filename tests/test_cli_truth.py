@@ -898,16 +898,18 @@ def test_what_escapes_typer_itself(
 # -- the flags that fill evaluator options, the resume's dry run, --report ---------------
 
 
-def test_the_evaluator_flags_land_in_its_options_over_the_generic_flag(
+def test_the_evaluator_flags_land_in_its_options_beside_the_generic_flag(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """``--device-profile``, ``--qubit-budget``, ``--noise`` and ``--supercircuit`` are
-    the evaluator options of those names (README), beside ``--evaluator-option``'s keys;
-    the named flag wins over the generic one; ``--ray`` is the config's ``ray``."""
+    the evaluator options of those names (README), beside ``--evaluator-option``'s keys
+    (one option given two values by both is refused: ``test_a_bad_flag_is_one_line_and_
+    writes_nothing``; until session 34 the named flag silently won); ``--ray`` is the
+    config's ``ray``."""
     code, out, err = _run(capsys, "search", "--space", "hqnn", "--supercircuit",
                           "--device-profile", "ibm-heron", "--qubit-budget", "4",
                           "--noise", "device", "--evaluator-option", "shots=64",
-                          "--evaluator-option", "qubit_budget=9", "--ray",
+                          "--evaluator-option", "qubit_budget=4", "--ray",
                           "--out", str(tmp_path / "r"), "--dry-run", "--json")  # fmt: skip
     assert (code, err) == (0, ""), err
     cfg = json.loads(out)
