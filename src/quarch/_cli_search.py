@@ -18,7 +18,7 @@ from typing import Any
 
 from quarch._cli_app import _Interrupted, _kv, _out, _print_result, _split
 from quarch._errors import ConfigError, QuarchError, RunExistsError
-from quarch._run_files import check_run_folder
+from quarch._run_files import check_run_folder, saved_space
 from quarch.config import SearchConfig
 
 __all__ = ["search_command"]
@@ -96,6 +96,11 @@ def search_command(
         trials_ = given.pop("trials", None)
         timeout_ = given.pop("timeout", None)
         run_dir = check_run_folder(resume)  # before the search loop is imported
+        space = saved_space(run_dir)
+        if space is not None:  # a space of the user's own, not loaded: say how to load it
+            from quarch.spaces import check_run_space
+
+            check_run_space(run_dir, space)
         from quarch.study import check_search, resume_config, resume_search
 
         if dry_run:

@@ -10,11 +10,12 @@ the line is the same wherever the folder is read.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from quarch._errors import RunError
 
-__all__ = ["CONFIG_FILE", "META_FILE", "check_run_folder"]
+__all__ = ["CONFIG_FILE", "META_FILE", "check_run_folder", "saved_space"]
 
 #: The config the run was started with (defaults resolved).
 CONFIG_FILE = "config.json"
@@ -37,3 +38,13 @@ def check_run_folder(path: str | Path) -> Path:
             f"{str(d)!r} is not a quarch run folder ({CONFIG_FILE} or {META_FILE} missing)"
         )
     return d
+
+
+def saved_space(path: str | Path) -> str | None:
+    """The space a run folder's ``config.json`` names, read with ``json`` alone; ``None``
+    when the file cannot be read or names none (``Run.open`` then says what is wrong)."""
+    try:
+        space = json.loads((Path(path) / CONFIG_FILE).read_text())["space"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return space if isinstance(space, str) else None

@@ -53,6 +53,7 @@ from quarch._cli_app import (
 )
 from quarch._cli_search import _interrupt_hint, search_command
 from quarch._errors import ConfigError, QuarchError, did_you_mean, quiet_interrupted_imports
+from quarch._plugins import import_plugins
 from quarch._run_files import check_run_folder
 from quarch._warnings import QuarchWarning
 from quarch.config import PRUNERS, mask_secrets
@@ -566,6 +567,7 @@ def _main(argv: list[str] | None) -> int:
     if debug:
         args = ["--debug", *[a for a in args[:cut] if a != "--debug"], *args[cut:]]
     try:
+        import_plugins()  # spaces, strategies and devices of the user's own, by name
         rv = app(args=args, prog_name="quarch", standalone_mode=False)
     except typer.Exit as e:
         return int(e.exit_code)

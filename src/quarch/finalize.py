@@ -171,16 +171,14 @@ def _check_space_early(run_dir: str | Path, fmt: str | None = None) -> None:
     registry: no torch, no study), so `quarch export --format qasm` of a ``cnn`` run
     says so in a fraction of a second. A file this cannot read is left to ``Run.open``,
     whose line names what is wrong with it."""
-    from quarch._errors import QuarchError
-    from quarch._run_files import CONFIG_FILE
-    from quarch.spaces import get_spec
+    from quarch._run_files import saved_space
+    from quarch.spaces import check_run_space, get_spec
 
-    try:
-        space = json.loads((Path(run_dir) / CONFIG_FILE).read_text())["space"]
-        spec = get_spec(space)
-    except (OSError, ValueError, KeyError, TypeError, QuarchError):
+    space = saved_space(run_dir)
+    if space is None:
         return
-    _check_space(space, spec, fmt)
+    check_run_space(run_dir, space)
+    _check_space(space, get_spec(space), fmt)
 
 
 #: The formats that write the quantum layer's circuit rather than the whole network.

@@ -10,16 +10,14 @@ does, so a module beside you works without installing it).
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from quarch._errors import ConfigError, QuarchError, did_you_mean
+from quarch._plugins import import_user_module
 from quarch.evaluate._base import Metrics
 from quarch.evaluate.task import Task, task_objective
 from quarch.space import Choice, Space
@@ -153,21 +151,7 @@ def resolve_task(task: str) -> Callable[..., Task]:
     module_name, _, attr = task.partition(":")
     if not module_name or not attr:
         raise ConfigError(f"malformed task {task!r}; expected package.module:function")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        cwd = os.getcwd()
-        if cwd in sys.path or e.name != module_name.split(".")[0]:
-            raise ConfigError(f"cannot import task module {module_name!r}: {e}") from None
-        sys.path.insert(0, cwd)
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e2:
-            raise ConfigError(f"cannot import task module {module_name!r}: {e2}") from None
-    except Exception as e:  # the user's module failed on import: say which and why
-        raise ConfigError(
-            f"importing task module {module_name!r} failed: {type(e).__name__}: {e}"
-        ) from None
+    module = import_user_module(module_name, "task module")
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise ConfigError(f"task module {module_name!r} has no function {attr!r}")

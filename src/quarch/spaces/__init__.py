@@ -24,6 +24,7 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from quarch._errors import ConfigError
 from quarch._registry import Registry
 from quarch.spaces._spec import SpaceSpec
 
@@ -38,6 +39,7 @@ __all__ = [
     "BUILTIN_SPACES",
     "SPACES",
     "SpaceSpec",
+    "check_run_space",
     "get_space",
     "get_spec",
     "make_evaluator",
@@ -91,6 +93,24 @@ def get_spec(name: str) -> SpaceSpec:
     if name not in _CACHE:
         _CACHE[name] = SPACES.get(name)()
     return _CACHE[name]
+
+
+def check_run_space(run_dir: str | Path, space: str) -> None:
+    """Refuse a run whose space is not registered in this process, in one line that says
+    how a space of your own is loaded (``QUARCH_PLUGINS``): a run made from Python with
+    :func:`register_space` is resumed, trained or exported by a new ``quarch`` process,
+    which has never imported the module that registers it.
+
+    Raises:
+        ConfigError: ``space`` is not registered.
+    """
+    if space not in SPACES:
+        from quarch._plugins import plugin_hint
+
+        raise ConfigError(
+            f"run {str(run_dir)!r} was made with space {space!r}, which is not registered "
+            f"here (registered: {', '.join(SPACES.names())}){plugin_hint('space')}"
+        )
 
 
 def get_space(name: str, **options: Any) -> Space:
