@@ -223,6 +223,14 @@ def test_export_refusals_come_before_the_run_is_opened(fake: Any, tmp_path: Path
         ({"fmt": "onnx", "full_int8": True}, "--full-int8 applies to --format onnx-int8, not 'onnx'"),
         ({"fmt": "torch", "epochs": 0}, "epochs must be >= 1; got 0"),
         ({"fmt": "qasm", "sample": -1}, "sample must be >= 0 (a test-split row); got -1"),
+        # from Python, counts of the wrong type (audit H4: a TypeError from inside)
+        ({"fmt": "torch", "epochs": "1"}, "epochs must be an integer; got '1'"),
+        ({"fmt": "torch", "epochs": 2.0}, "epochs must be an integer; got 2.0"),
+        ({"fmt": "qasm", "sample": "1"}, "sample must be an integer (a test-split row); got '1'"),
+        ({"fmt": "qasm", "sample": True}, "sample must be an integer (a test-split row); got True"),
+        # repeats is checked with the rest, not after the model was written
+        ({"fmt": "onnx-int8", "repeats": 0}, "repeats must be >= 1; got 0"),
+        ({"fmt": "onnx-int8", "repeats": "5"}, "repeats must be an integer; got '5'"),
     ]  # fmt: skip
     for kw, line in cases:
         with pytest.raises(ConfigError) as e:
@@ -272,6 +280,12 @@ def test_train_refusals_come_before_any_training(fake: Any, tmp_path: Path) -> N
     with pytest.raises(ConfigError) as e:
         train_trial(tmp_path, TRIAL, epochs=0)
     assert _line(e) == "epochs must be >= 1; got 0"
+    for kw, line in (({"seeds": 1.0}, "seeds must be an integer; got 1.0"),
+                     ({"seeds": True}, "seeds must be an integer; got True"),
+                     ({"epochs": "1"}, "epochs must be an integer; got '1'")):  # fmt: skip
+        with pytest.raises(ConfigError) as e:
+            train_trial(tmp_path, TRIAL, **kw)
+        assert _line(e) == line
     assert fake.opened == []
     run = fake(ev)
     run.train_dir.write_text("a file where the folder goes")

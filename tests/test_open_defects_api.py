@@ -191,53 +191,6 @@ def test_run_search_refuses_a_space_or_evaluator_of_the_wrong_kind(tmp_path: Pat
 
 @pytest.mark.xfail(
     strict=True,
-    reason="train_trial(run, 0, seeds=1.0) fails with TypeError: 'float' object cannot be "
-    "interpreted as an integer (finalize.py:296); epochs='1' with TypeError: '<' not "
-    "supported between 'str' and 'int' (finalize.py:287)",
-)
-def test_train_trial_refuses_counts_of_the_wrong_type(tmp_path: Path) -> None:
-    from quarch.finalize import train_trial
-
-    run = _copy_fixture("hqnn-iris", tmp_path)
-    with pytest.raises(QuarchError, match="seeds"):
-        train_trial(run, 0, seeds=1.0)  # type: ignore[arg-type]
-    with pytest.raises(QuarchError, match="epochs"):
-        train_trial(run, 0, seeds=1, epochs="1")  # type: ignore[arg-type]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="export_trial(..., epochs='1') and (..., sample='1') fail with TypeError: '<' not "
-    "supported between 'str' and 'int' (finalize.py:453, 455)",
-)
-def test_export_trial_refuses_counts_of_the_wrong_type(tmp_path: Path) -> None:
-    from quarch.finalize import export_trial
-
-    run = _copy_fixture("hqnn-iris", tmp_path)
-    with pytest.raises(QuarchError, match="epochs"):
-        export_trial(run, 0, "qasm", tmp_path / "a.qasm", epochs="1")  # type: ignore[arg-type]
-    with pytest.raises(QuarchError, match="sample"):
-        export_trial(run, 0, "qasm", tmp_path / "b.qasm", sample="1")  # type: ignore[arg-type]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="export_trial(..., 'onnx-int8', ..., repeats=0) exports the model first and then "
-    "fails with a plain ValueError: repeats must be >= 1; got 0 (cost/onnx.py:148); "
-    "sample and epochs are checked before any work, repeats is not",
-)
-def test_export_trial_checks_repeats_first(tmp_path: Path) -> None:
-    from quarch.finalize import export_trial
-
-    run = _copy_fixture("cnn-digits", tmp_path)
-    out = tmp_path / "m.onnx"
-    with pytest.raises(QuarchError, match="repeats"):
-        export_trial(run, 0, "onnx-int8", out, repeats=0)
-    assert not out.exists()
-
-
-@pytest.mark.xfail(
-    strict=True,
     reason="write_report(run, winners='3') fails with TypeError: slice indices must be "
     "integers (report/__init__.py:361), and winners=-1 silently draws all but the last "
     "Pareto trial (a slice [:-1])",

@@ -70,6 +70,15 @@ _SUFFIX = {"torch": ".pt", "onnx": ".onnx", "onnx-int8": ".onnx", "qasm": ".qasm
            "qasm3": ".qasm3", "qiskit": ".qpy", "pennylane": ".py"}  # fmt: skip
 
 
+def _check_count(name: str, value: Any, low: int, what: str = "") -> None:
+    """Refuse a count that is not an integer (a bool, a float, a string from Python)
+    or is below ``low``: one line, before any work."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer{what}; got {value!r}")
+    if value < low:
+        raise ConfigError(f"{name} must be >= {low}{what}; got {value}")
+
+
 def _check_format(fmt: str, out: Path) -> None:
     """Refuse, before any training, a format whose extra is missing or a file name
     that would hide what the file holds."""
@@ -280,10 +289,9 @@ def train_trial(
     training: an unusable one is a :class:`ConfigError`). A result file that cannot be
     written is an :class:`OutputError`, also before any training.
     """
-    if seeds < 1:
-        raise ConfigError(f"seeds must be >= 1; got {seeds}")
-    if epochs is not None and epochs < 1:
-        raise ConfigError(f"epochs must be >= 1; got {epochs}")
+    _check_count("seeds", seeds, 1)
+    if epochs is not None:
+        _check_count("epochs", epochs, 1)
     _check_space_early(run_dir)
     run, t = _open(run_dir, trial)
     saved = check_file(run.train_dir / f"trial_{trial}.json", "result file")  # before training
@@ -448,10 +456,11 @@ def export_trial(
         )
     if full_int8 and fmt != "onnx-int8":
         raise ConfigError(f"--full-int8 applies to --format onnx-int8, not {fmt!r}")
-    if epochs is not None and epochs < 1:
-        raise ConfigError(f"epochs must be >= 1; got {epochs}")
-    if sample < 0:  # its upper end needs the data; this much is known before loading it
-        raise ConfigError(f"sample must be >= 0 (a test-split row); got {sample}")
+    if epochs is not None:
+        _check_count("epochs", epochs, 1)
+    # sample's upper end needs the data; this much is known before loading it
+    _check_count("sample", sample, 0, " (a test-split row)")
+    _check_count("repeats", repeats, 1)
     _check_format(fmt, Path(out))
     check_file(out, "export file")  # before any training
     check_run_folder(run_dir)  # before torch: Run.open would refuse it seconds later
