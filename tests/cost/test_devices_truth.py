@@ -101,8 +101,13 @@ class TestCalibratedTargets:
         cal = get_calibration("ibm-fez")
         assert cal is not None and cal.name == "ibm-fez"
         assert get_calibration(get_quantum_device("ibm-fez")) is cal
-        with pytest.raises(ConfigError, match="unknown quantum device profile 'raspi4'"):
+        with pytest.raises(ConfigError) as e:
             get_calibration("raspi4")
+        quantum = [d["name"] for d in list_devices("quantum")]
+        assert str(e.value) == (  # a known profile of the other kind is not "unknown"
+            f"'raspi4' is an edge device profile, not a quantum one; quantum profiles: "
+            f"{', '.join(quantum)}"
+        )
 
 
 class TestRows:
@@ -138,7 +143,6 @@ class TestRows:
         assert [r["name"] for r in quantum][:2] == ["ibm-eagle", "ibm-heron"]
         assert {r["kind"] for r in quantum} == {"quantum"}
         assert len(every) == len(quantum) + len(EDGE)
-        assert list_devices("other") == []
 
     def test_default_budgets_are_the_profiles_limits(self) -> None:
         assert default_budgets("cortex-m7") == ["memory_kb<=512", "latency_ms<=100",
@@ -162,13 +166,34 @@ class TestRefusals:
 
     def test_unknown_quantum_name_lists_every_quantum_profile(self) -> None:
         with pytest.raises(ConfigError) as e:
-            get_quantum_device("cortex-m7")
-        want = f"unknown quantum device profile 'cortex-m7'; known: {', '.join(_names('quantum'))}"
+            get_quantum_device("cortex-m9")
+        want = f"unknown quantum device profile 'cortex-m9'; known: {', '.join(_names('quantum'))}"
         assert str(e.value) == want
+        with pytest.raises(ConfigError) as e:  # known, of the other kind: said so
+            get_quantum_device("cortex-m7")
+        assert str(e.value) == (
+            "'cortex-m7' is an edge device profile, not a quantum one; quantum profiles: "
+            f"{', '.join(_names('quantum'))}"
+        )
+        with pytest.raises(ConfigError) as e:  # (audit H4: default_budgets said "unknown")
+            default_budgets("ibm-heron")
+        assert str(e.value) == (
+            f"'ibm-heron' is a quantum device profile, not an edge one; edge profiles: "
+            f"{', '.join(EDGE)}"
+        )
 
     def test_check_device_profile_accepts_its_kinds(self) -> None:
         check_device_profile("raspi4", ("edge",))  # no exception
         check_device_profile("ibm-heron", ("edge", "quantum"))
+
+    def test_list_devices_refuses_an_unknown_kind(self) -> None:
+        with pytest.raises(ConfigError) as e:
+            list_devices("gpu")
+        assert str(e.value) == "device kind must be 'edge' or 'quantum'; got 'gpu'"
+        kinds = {d["kind"] for d in list_devices()}
+        assert kinds == {"edge", "quantum"}
+        for kind in kinds:
+            assert [d["kind"] for d in list_devices(kind)] == [kind] * len(list_devices(kind))
 
     def test_check_device_profile_refuses_in_one_line(self) -> None:
         with pytest.raises(ConfigError) as e:

@@ -358,6 +358,12 @@ def _lookup(name: str, kind: DeviceKind) -> Profile:
     if name in DEVICES and DEVICES.get(name).kind == kind:
         return DEVICES.get(name)
     of_kind = [e.name for e in DEVICES.entries() if e.factory.kind == kind]
+    if name in DEVICES:  # known, of the other kind: "unknown" would send the user looking
+        other = DEVICES.get(name).kind
+        raise ConfigError(
+            f"{name!r} is {'an' if other == 'edge' else 'a'} {other} device profile, not "
+            f"{'an' if kind == 'edge' else 'a'} {kind} one; {kind} profiles: {', '.join(of_kind)}"
+        )
     raise ConfigError(
         f"unknown {kind} device profile {name!r}; known: {', '.join(of_kind)}{_hint(name)}"
         f"{did_you_mean([name], of_kind)}"
@@ -382,7 +388,14 @@ def check_device_profile(name: str, kinds: tuple[str, ...]) -> None:
 
 
 def list_devices(kind: str | None = None) -> list[dict[str, Any]]:
-    """Every profile (or those of ``kind``) as a dict, for ``quarch devices``."""
+    """Every profile (or those of ``kind``, ``"edge"`` or ``"quantum"``) as a dict, for
+    ``quarch devices``.
+
+    Raises:
+        ConfigError: another ``kind`` (it would list nothing).
+    """
+    if kind not in (None, "edge", "quantum"):
+        raise ConfigError(f"device kind must be 'edge' or 'quantum'; got {kind!r}")
     return [e.factory.to_dict() for e in DEVICES.entries() if kind in (None, e.factory.kind)]
 
 

@@ -336,8 +336,11 @@ class TestEdgeCosts:
 
     def test_refuses_a_quantum_or_unknown_profile(self) -> None:
         known = ", ".join(p.name for p in EDGE)
-        for name in ("ibm-eagle", "cortex-m8"):
-            msg = f"unknown edge device profile {name!r}; known: {known}"
+        for name, msg in (
+            ("ibm-eagle", f"'ibm-eagle' is a quantum device profile, not an edge one; edge "
+             f"profiles: {known}"),
+            ("cortex-m8", f"unknown edge device profile 'cortex-m8'; known: {known}"),
+        ):  # fmt: skip
             with pytest.raises(ConfigError, match=f"^{re.escape(msg)}"):
                 edge_costs(_arch(0), device=name)
 
