@@ -97,6 +97,23 @@ def test_float_graph_switches_off_bool_flags_only_and_restores_them() -> None:
     assert fq.quant is True and fq.enabled is True  # restored after an error too
 
 
+def test_fake_quantised_is_any_flag_on_now() -> None:
+    """True while any module's ``quant`` or ``enabled`` is True (what ``float_graph``
+    switches off); a truthy non-bool (``1``) is not such a flag, as there."""
+    from quarch.cost.onnx import fake_quantised
+
+    fq = _FakeQuant()
+    net = nn.Sequential(nn.Linear(2, 2), fq)
+    for quant, enabled, want in ((False, False, False), (True, False, True),
+                                 (False, True, True), (True, True, True)):  # fmt: skip
+        fq.quant, fq.enabled = quant, enabled
+        assert fake_quantised(net) is want, (quant, enabled)
+        with float_graph(net):
+            assert fake_quantised(net) is False
+    fq.quant, fq.enabled = 1, 0  # type: ignore[assignment]
+    assert fake_quantised(net) is False
+
+
 def test_to_onnx_is_the_eval_float_graph_with_named_dynamic_io(net: _Net) -> None:
     net.train()
     blob = to_onnx(net, SHAPE)

@@ -213,3 +213,19 @@ def test_expvals_returns_the_observables_asked_for(seed: int) -> None:
     inputs = torch.as_tensor(x) if c.n_inputs else None
     want = plan.expval(words, inputs, torch.as_tensor(w)).expand(BATCH, -1).numpy()
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+
+
+def test_a_non_circuit_is_refused_by_name() -> None:
+    """The line names the function the user called, and for a layer the call to make."""
+    from quarch.quantum import QuantumLayer
+
+    with pytest.raises(CircuitError) as e:
+        pennylane_source("ry(0.1) q[0];")  # type: ignore[arg-type]
+    assert str(e.value) == "pennylane_source takes a quarch Circuit; got str"
+    layer = QuantumLayer(Circuit(1).ry(0, Weight(0)))
+    with pytest.raises(CircuitError) as e:
+        pennylane_source(layer)  # type: ignore[arg-type]
+    assert str(e.value) == (
+        "pennylane_source takes a quarch Circuit; got QuantumLayer; for a QuantumLayer call "
+        "pennylane_source(layer.circuit, layer.weights)"
+    )
