@@ -764,6 +764,14 @@ def test_refusals_whole_lines(tmp_path: Path) -> None:
         assert _refusal(**{field: bad}) == f"{field} must be a positive integer; got {bad!r}"
     for bad in (-1, True, 0.0):
         assert _refusal(first_seed=bad) == f"first_seed must be an integer >= 0; got {bad!r}"
+    # from Python, the wrong kind of value (audit H4: TypeErrors from inside)
+    assert _refusal(strategies=None) == (
+        "strategies must be a list of strings or one comma-separated string; got None"
+    )
+    assert _refusal(budgets=[3]) == (
+        "budgets must be a list of strings or one comma-separated string; got [3]"
+    )
+    assert _refusal(task=3) == "task must be a name or package.module:function; got 3"
     assert _refusal(first_seed=2**32 - 1, seeds=2) == (
         "the last seed, first_seed + seeds - 1 = 4294967296, is above 4294967295 (2**32 - 1, "
         "the seeds numpy's RandomState and Optuna's samplers take)"

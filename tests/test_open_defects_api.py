@@ -189,50 +189,6 @@ def test_run_search_refuses_a_space_or_evaluator_of_the_wrong_kind(tmp_path: Pat
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="write_report(run, winners='3') fails with TypeError: slice indices must be "
-    "integers (report/__init__.py:361), and winners=-1 silently draws all but the last "
-    "Pareto trial (a slice [:-1])",
-)
-def test_write_report_refuses_a_bad_winner_count(toy_run: Path) -> None:
-    from quarch.report import write_report
-
-    with pytest.raises(QuarchError, match="winners"):
-        write_report(toy_run, winners="3")  # type: ignore[arg-type]
-    with pytest.raises(QuarchError, match="winners"):
-        write_report(toy_run, winners=-1)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="a run folder given as an int (Run.open(5), write_report(5), open_study(5), "
-    "resume_search(5)) fails inside pathlib with TypeError: expected str, bytes or "
-    "os.PathLike object, not int",
-)
-def test_a_run_folder_of_the_wrong_type_is_one_line() -> None:
-    from quarch.report import write_report
-    from quarch.study import Run, open_study
-
-    for call in (Run.open, write_report, open_study):
-        with pytest.raises(QuarchError):
-            call(5)  # type: ignore[arg-type]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="run_benchmark(strategies=None) fails with TypeError: 'NoneType' object is not "
-    "iterable and task=3 with TypeError: argument of type 'int' is not iterable",
-)
-def test_run_benchmark_refuses_wrong_types() -> None:
-    from quarch.benchmark import run_benchmark
-
-    with pytest.raises(QuarchError, match="strateg"):
-        run_benchmark(task="synthetic-qubo", strategies=None, seeds=1, trials=1, progress=False)  # type: ignore[arg-type]
-    with pytest.raises(QuarchError, match="task"):
-        run_benchmark(task=3, strategies=["random"], seeds=1, trials=1, progress=False)  # type: ignore[arg-type]
-
-
 # -- quarch.cost and quarch.quantum ----------------------------------------------------
 
 

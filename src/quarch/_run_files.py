@@ -11,6 +11,7 @@ the line is the same wherever the folder is read.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from quarch._errors import RunError
@@ -32,6 +33,8 @@ def check_run_folder(path: str | Path) -> Path:
         ...
         quarch._errors.RunError: 'no/such/run' is not a quarch run folder (config.json or run.json missing)
     """
+    if not isinstance(path, (str, os.PathLike)):  # Path(5) would fail deep in pathlib
+        raise RunError(f"a run folder is a path (str or pathlib.Path); got {path!r}")
     d = Path(path)
     if not (d / CONFIG_FILE).is_file() or not (d / META_FILE).is_file():
         raise RunError(

@@ -27,7 +27,7 @@ import optuna
 import pytest
 
 import quarch.report as report
-from quarch._errors import OutputError, RunError
+from quarch._errors import ConfigError, OutputError, RunError
 from quarch.config import SearchConfig
 from quarch.report import _draw_winner, write_report
 from quarch.report import _importances as real_importances
@@ -109,6 +109,25 @@ def test_default_folder_and_five_winners(run_dir: Path) -> None:
     assert sorted(p.name for p in (run_dir / "report").iterdir()) == sorted(
         p.name for p in [rep.html, *rep.images]
     )  # nothing else beside the page (no index.html.part)
+
+
+@pytest.mark.parametrize("bad", ["3", -1, 2.0, True])
+def test_a_winner_count_that_is_not_a_count_is_refused_first(tmp_path: Path, bad: Any) -> None:
+    """From Python (audit H4): ``"3"`` failed deep in a slice, and ``-1`` silently drew
+    every Pareto trial but the last; refused before the run is opened, nothing written."""
+    with pytest.raises(ConfigError) as e:
+        write_report(tmp_path / "no-run", winners=bad)
+    assert str(e.value) == f"winners must be an integer >= 0 (Pareto trials drawn); got {bad!r}"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_folder_that_is_not_a_path_is_one_line() -> None:
+    from quarch.study import open_study
+
+    for call in (Run.open, write_report, open_study):
+        with pytest.raises(RunError) as e:
+            call(5)  # type: ignore[arg-type]
+        assert str(e.value) == "a run folder is a path (str or pathlib.Path); got 5"
 
 
 def test_out_dir_is_where_everything_goes(run_dir: Path, tmp_path: Path) -> None:

@@ -108,11 +108,15 @@ class _Meter:
             return None
 
 
-def _as_list(value: str | Sequence[str]) -> list[str]:
+def _as_list(value: str | Sequence[str], what: str) -> list[str]:
     """``"qiea,random"`` (one name, or names as the CLI's flag reads them) as a list,
     never the characters of the string; any other sequence as it is."""
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(
+            f"{what} must be a list of strings or one comma-separated string; got {value!r}"
+        )
     return list(value)
 
 
@@ -159,7 +163,9 @@ def run_benchmark(
     """
     from quarch.search import STRATEGIES, strategy_kind
 
-    names = _as_list(strategies)
+    if not isinstance(task, str):
+        raise ConfigError(f"task must be a name or package.module:function; got {task!r}")
+    names = _as_list(strategies, "strategies")
     if not names:
         raise ConfigError(f"no strategies given; choose from: {', '.join(STRATEGIES.names())}")
     unknown = [s for s in names if s not in STRATEGIES]
@@ -182,7 +188,7 @@ def run_benchmark(
             f"the last seed, first_seed + seeds - 1 = {first_seed + seeds - 1}, is above "
             f"{MAX_SEED} (2**32 - 1, the seeds numpy's RandomState and Optuna's samplers take)"
         )
-    bud = tuple(_as_list(budgets))
+    bud = tuple(_as_list(budgets, "budgets"))
     # Build (and cache) the task here: errors surface before any run, and forked
     # workers inherit the loaded table.
     base = build_task(task, seed=first_seed, data_dir=data_dir, budgets=bud)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quarch._errors import QuarchError
+from quarch._errors import ConfigError, QuarchError
 from quarch._paths import check_folder, writing
 from quarch.config import mask_secrets
 from quarch.report._circuit_svg import circuit_svg
@@ -270,6 +270,8 @@ def write_report(
         RunError: ``run_dir`` is not a run folder.
         OutputError: ``out_dir`` cannot be written.
     """
+    if isinstance(winners, bool) or not isinstance(winners, int) or winners < 0:
+        raise ConfigError(f"winners must be an integer >= 0 (Pareto trials drawn); got {winners!r}")
     run_obj = Run.open(run_dir)
     out = check_folder(out_dir if out_dir is not None else run_obj.report_dir, "report folder")
     made = _outermost_missing(out)
