@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from quarch._errors import ConfigError
 from quarch.cost.cutting import cnot_skeleton, estimate_cuts, find_cuts_qiskit
 from quarch.quantum import Circuit
 from quarch.spaces.hqnn.model import build_circuit
@@ -61,7 +62,7 @@ class TestCorrectness:
 
 class TestInputs:
     def test_bad_budget(self) -> None:
-        with pytest.raises(ValueError, match=r"qubit_budget must be an integer >= 1; got 0"):
+        with pytest.raises(ConfigError, match=r"qubit_budget must be an integer >= 1; got 0"):
             estimate_cuts(Circuit(2), 0)
 
     def test_three_qubit_gate(self) -> None:

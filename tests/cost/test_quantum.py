@@ -69,9 +69,9 @@ class TestInputs:
             runtime_proxy(Circuit(1), "x")
 
     def test_bad_shots(self) -> None:
-        with pytest.raises(ValueError, match=r"shots must be an integer >= 1; got 0"):
+        with pytest.raises(ConfigError, match=r"shots must be an integer >= 1; got 0"):
             runtime_proxy(Circuit(1), shots=0)
 
     def test_bad_observables(self) -> None:
-        with pytest.raises(ValueError, match=r"n_observables must be >= 0; got -1"):
+        with pytest.raises(ConfigError, match=r"n_observables must be >= 0; got -1"):
             quantum_flops(Circuit(1), -1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from quarch._errors import ConfigError
 from quarch.cost.devices import get_quantum_device
 from quarch.cost.quantum import (
     NATIVE_COUNTS,
@@ -95,7 +96,7 @@ class TestRuntimeProxy:
 
     @pytest.mark.parametrize("settings", [0, True, 1.5])
     def test_bad_settings(self, settings: object) -> None:
-        with pytest.raises(ValueError, match=r"settings must be an integer >= 1; got "):
+        with pytest.raises(ConfigError, match=r"settings must be an integer >= 1; got "):
             runtime_proxy(Circuit(1), shots=1, settings=settings)  # type: ignore[arg-type]
 
 

@@ -363,7 +363,7 @@ class TestCircuit:
         "n", [0, 31, -1, True, 2.0, "2"], ids=["zero", "31", "negative", "bool", "float", "str"]
     )
     def test_bad_wire_counts(self, n: object) -> None:
-        with pytest.raises(ValueError, match=r"n_qubits must be an integer in \[1, 30\]"):
+        with pytest.raises(CircuitError, match=r"n_qubits must be an integer in \[1, 30\]"):
             Circuit(n)  # type: ignore[arg-type]
 
     def test_repr(self) -> None:

@@ -106,7 +106,7 @@ class TestInputs:
             compile_circuit(c).state()
 
     def test_bad_dtype(self) -> None:
-        with pytest.raises(ValueError, match=r"dtype must be torch\.complex64 or"):
+        with pytest.raises(CircuitError, match=r"dtype must be torch\.complex64 or"):
             compile_circuit(Circuit(1), dtype=torch.float32)
 
     def test_channels_refused(self) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from quarch._errors import ConfigError
 from quarch.quantum.circuit import Circuit
 
 __all__ = [
@@ -175,7 +176,7 @@ def fewest_devices(widths: list[int], qubit_budget: int) -> int:
 
 def _check_budget(qubit_budget: int) -> None:
     if isinstance(qubit_budget, bool) or not isinstance(qubit_budget, int) or qubit_budget < 1:
-        raise ValueError(f"qubit_budget must be an integer >= 1; got {qubit_budget!r}")
+        raise ConfigError(f"qubit_budget must be an integer >= 1; got {qubit_budget!r}")
 
 
 def _cost(label: np.ndarray, pairs: np.ndarray) -> int:

@@ -23,6 +23,7 @@ probabilities plus ``2 * 2**n`` per observable.
 
 from __future__ import annotations
 
+from quarch._errors import ConfigError
 from quarch.cost.devices import QuantumDevice, get_quantum_device
 from quarch.quantum.circuit import Circuit
 from quarch.quantum.noise import NoiseModel
@@ -116,9 +117,9 @@ def runtime_proxy(
     dev = get_quantum_device(device)
     n_shots = dev.shots if shots is None else shots
     if isinstance(n_shots, bool) or not isinstance(n_shots, int) or n_shots < 1:
-        raise ValueError(f"shots must be an integer >= 1; got {n_shots!r}")
+        raise ConfigError(f"shots must be an integer >= 1; got {n_shots!r}")
     if isinstance(settings, bool) or not isinstance(settings, int) or settings < 1:
-        raise ValueError(f"settings must be an integer >= 1; got {settings!r}")
+        raise ConfigError(f"settings must be an integer >= 1; got {settings!r}")
     per_shot = circuit_duration_ns(circuit, dev) + dev.readout_ns + dev.rep_delay_ns
     return n_shots * settings * per_shot * 1e-9
 
@@ -133,7 +134,7 @@ def quantum_flops(circuit: Circuit, n_observables: int) -> float:
         212.0
     """
     if n_observables < 0:
-        raise ValueError(f"n_observables must be >= 0; got {n_observables}")
+        raise ConfigError(f"n_observables must be >= 0; got {n_observables}")
     n = circuit.n_qubits
     total = 0
     for op in circuit.ops:

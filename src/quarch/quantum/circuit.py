@@ -164,9 +164,9 @@ class Circuit:
 
     def __post_init__(self) -> None:
         if isinstance(self.n_qubits, bool) or not isinstance(self.n_qubits, int):
-            raise ValueError(f"n_qubits must be an integer in [1, 30]; got {self.n_qubits!r}")
+            raise CircuitError(f"n_qubits must be an integer in [1, 30]; got {self.n_qubits!r}")
         if not 1 <= self.n_qubits <= 30:
-            raise ValueError(f"n_qubits must be an integer in [1, 30]; got {self.n_qubits}")
+            raise CircuitError(f"n_qubits must be an integer in [1, 30]; got {self.n_qubits}")
 
     def __repr__(self) -> str:
         return (

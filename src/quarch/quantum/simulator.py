@@ -150,7 +150,7 @@ def _real(dtype: torch.dtype) -> torch.dtype:
 
 def _validate_dtype(dtype: torch.dtype) -> torch.dtype:
     if dtype not in _COMPLEX:
-        raise ValueError(f"dtype must be torch.complex64 or torch.complex128; got {dtype}")
+        raise CircuitError(f"dtype must be torch.complex64 or torch.complex128; got {dtype}")
     return dtype
 
 
@@ -188,7 +188,7 @@ class ExecutionPlan:
         self.dtype = _validate_dtype(dtype)
         k = 4 if max_block_qubits is None else max_block_qubits
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 8:
-            raise ValueError(f"max_block_qubits must be an integer in [1, 8]; got {k!r}")
+            raise CircuitError(f"max_block_qubits must be an integer in [1, 8]; got {k!r}")
         if circuit.has_channels:
             raise SimulationError(
                 "this circuit contains noise channels; simulate it with "
