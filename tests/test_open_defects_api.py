@@ -1,9 +1,10 @@
-"""Defects found by the session-34 Python-API and plug-in audit (H4), each failing on purpose.
+"""Defects found by the session-34 Python-API and plug-in audit (H4).
 
-Every test here is ``xfail(strict=True)``: it states what a user of the Python API (or of
+Each test marked ``xfail(strict=True)`` states what a user of the Python API (or of
 a plug-in of their own) may expect and fails on the current code, so the suite stays
 green until the defect is fixed; the fix then makes the test pass, strict xfail turns
-that into a failure, and whoever fixed it removes the mark. The truth in each test is a
+that into a failure, and whoever fixed it removes the mark (the test stays, as the
+regression test of the fix). The truth in each test is a
 reading of the docs: "errors a user can cause are ``QuarchError`` subclasses with one
 line saying what to change" (docs/ARCHITECTURE.md, Conventions), and the contracts
 that ``quarch.testing`` states in its docstrings.
@@ -219,12 +220,6 @@ def repeat_strategy() -> Iterator[str]:
     STRATEGIES.remove("h4-open-repeat")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a strategy that proposes the same architecture in every trial (a different one "
-    "per seed) passes every check of quarch.testing.StrategyTestCase (valid, "
-    "deterministic, seed matters, pickles, resumes, multi-objective, weighted, parallel)",
-)
 def test_strategy_contract_catches_a_strategy_that_repeats(repeat_strategy: str) -> None:
     from quarch.testing import StrategyTestCase
 
@@ -245,12 +240,6 @@ def test_strategy_contract_catches_a_strategy_that_repeats(repeat_strategy: str)
     assert failed, "no contract check failed for a strategy that never explores"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an evaluator that reseeds the caller's global numpy generator (np.random.seed) "
-    "passes every check of quarch.testing.EvaluatorTestCase, though the convention is that "
-    "evaluators leave the caller's random streams as they found them",
-)
 def test_evaluator_contract_catches_a_reseeded_global_generator(broken_space: Any) -> None:
     from quarch.testing import EvaluatorCase, EvaluatorTestCase
 
@@ -270,12 +259,6 @@ def test_evaluator_contract_catches_a_reseeded_global_generator(broken_space: An
     assert failed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="quarch.testing's checks fail with a bare `AssertionError` (no metrics, no "
-    "values): pytest rewrites asserts only in test modules, not in quarch.testing, and "
-    "test_deterministic_by_seed's `assert a == b` has no message",
-)
 def test_evaluator_contract_says_what_differed(broken_space: Any) -> None:
     from quarch.testing import EvaluatorCase, EvaluatorTestCase
 

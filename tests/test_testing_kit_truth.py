@@ -825,9 +825,12 @@ class _Trains(_Good):
     def build(self, arch: Mapping[str, Any], *, seed: int) -> Any:
         import torch
 
-        torch.manual_seed(seed)
         w = arch["width"]
-        return torch.nn.Sequential(torch.nn.Linear(4, w), torch.nn.Tanh(), torch.nn.Linear(w, 3))
+        with torch.random.fork_rng():  # the caller's generator as it was (the contract)
+            torch.manual_seed(seed)
+            return torch.nn.Sequential(
+                torch.nn.Linear(4, w), torch.nn.Tanh(), torch.nn.Linear(w, 3)
+            )
 
     def trained(self, arch: Mapping[str, Any], seed: int) -> tuple[Any, Any]:
         import torch

@@ -94,6 +94,21 @@ class EvaluatorCase:
         return [space.sample(np.random.default_rng(100 + i)) for i in range(self.n_archs)]
 
 
+def _global_streams() -> dict[str, Any]:
+    """The state of each global generator an evaluator could draw from, comparable with
+    ``==`` (numpy's key array as bytes, torch's state as bytes)."""
+    import random
+
+    import torch
+
+    kind, keys, pos, gauss, cached = np.random.get_state(legacy=True)  # type: ignore[misc]
+    return {
+        "random": random.getstate(),
+        "numpy": (kind, np.asarray(keys).tobytes(), pos, gauss, cached),
+        "torch": bytes(torch.get_rng_state().numpy().tobytes()),
+    }
+
+
 class EvaluatorTestCase:
     """The evaluator contract. Subclass it in a test module and provide an
     ``evaluator_case`` fixture returning an :class:`EvaluatorCase`."""
@@ -116,14 +131,23 @@ class EvaluatorTestCase:
             assert not missing, f"declared metrics not returned: {missing}"
 
     def test_deterministic_by_seed(self, evaluator_case: EvaluatorCase) -> None:
+        """Two evaluations with one seed agree (the unreproducible metrics aside), and
+        leave the caller's global generators (``random``, numpy's, torch's) as they
+        found them: an evaluator that reseeds one changes what the code around it draws
+        (a strategy's or a user's own)."""
         self._skip(evaluator_case)
         _, unreproducible = evaluator_case.declared()
         ev = evaluator_case.evaluator()
         arch = evaluator_case.archs()[0]
+        before = _global_streams()
         a, b = ev.evaluate(arch, seed=7), ev.evaluate(arch, seed=7)
+        after = _global_streams()
         for m in unreproducible:
             a.pop(m, None), b.pop(m, None)
-        assert a == b
+        differ = {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+        assert not differ, f"two evaluations with seed 7 differ (first, second): {differ}"
+        moved = [name for name, state in after.items() if state != before[name]]
+        assert not moved, f"evaluate() changed the caller's global generator(s): {moved}"
 
     def test_cheap_metrics_agree_with_evaluate(self, evaluator_case: EvaluatorCase) -> None:
         self._skip(evaluator_case)

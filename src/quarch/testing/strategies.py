@@ -233,7 +233,16 @@ class StrategyTestCase:
             space.validate(t.params)
 
     def test_valid_architectures(self, strategy: str) -> None:
-        self._assert_valid(run_contract_study(_make(strategy)), _N_TRIALS)
+        study = run_contract_study(_make(strategy))
+        self._assert_valid(study, _N_TRIALS)
+        # a search explores: one architecture proposed in every trial is a strategy that
+        # spends the whole budget on one evaluation (each of its runs would be "valid",
+        # deterministic and seed-dependent)
+        seen = {tuple(sorted(p.items())) for p in param_sequence(study)}
+        assert len(seen) >= 2, (
+            f"{strategy!r} proposed one architecture in all {_N_TRIALS} trials of a space of "
+            f"{contract_space().size}: {param_sequence(study)[0]}"
+        )
 
     def test_deterministic_in_process(self, strategy: str) -> None:
         a = param_sequence(run_contract_study(_make(strategy, seed=3)))
