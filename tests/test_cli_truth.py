@@ -16,6 +16,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import optuna
@@ -1081,3 +1082,25 @@ def test_an_interrupted_worker_says_how_to_join_again(
     assert main(["worker", "--run", str(run)]) == 130
     again = f"; while its search still runs, `quarch worker --run {run}` joins it again"
     assert capsys.readouterr().err == f"error: {line.format(run=run)}{again if joins else ''}\n"
+
+
+@pytest.mark.parametrize(
+    ("done", "budget", "line"),
+    [(4, 8, "note: the run already has 4 trials done, no fewer than --trials asks; nothing to "
+            "do, and its budget stays 8 (`quarch search --resume {run}` continues to it)\n"),
+     (8, 8, "note: the run already has 8 trials done, its budget is 8; nothing to do "
+            "(`quarch search --resume {run} --trials N` extends it)\n")],
+    ids=["unfinished", "finished"],
+)  # fmt: skip
+def test_the_nothing_to_do_line_tells_a_kept_budget_from_a_finished_run(
+    capsys: pytest.CaptureFixture[str], done: int, budget: int, line: str
+) -> None:
+    """A resume whose ``--trials`` asks no more than is done runs nothing and the run
+    keeps its budget (``tests/study/test_resume_budget_truth.py``): with trials left to
+    run, the line says so rather than reading as a finished run."""
+    from quarch._cli_search import _note_stop
+
+    result = SimpleNamespace(done=done, config=SimpleNamespace(trials=budget, timeout=None),
+                             stopped="already complete", run_dir=Path("runs/r"))  # fmt: skip
+    _note_stop(result)
+    assert capsys.readouterr().err == line.format(run=Path("runs/r"))

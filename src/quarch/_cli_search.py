@@ -267,6 +267,13 @@ def _note_stop(result: Any) -> None:
             f"note: stopped by --timeout after {secs} with {done} of {target} trials done; "
             f"continue with `quarch search --resume {result.run_dir}`\n"
         )
+    elif result.stopped == "already complete" and done < target:
+        # --trials at or below the trials done: nothing ran, the run keeps its budget
+        sys.stderr.write(
+            f"note: the run already has {done} trials done, no fewer than --trials asks; "
+            f"nothing to do, and its budget stays {target} (`quarch search --resume "
+            f"{result.run_dir}` continues to it)\n"
+        )
     elif result.stopped == "already complete":
         sys.stderr.write(
             f"note: the run already has {done} trials done, its budget is {target}; nothing "

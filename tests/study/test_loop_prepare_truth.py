@@ -439,3 +439,34 @@ def test_a_disk_full_in_a_used_folder_removes_only_what_the_start_wrote(
     res = run_search(_cfg(tmp_path, out), evaluator=ArithmeticEvaluator(), progress=False)
     assert len(res.complete) == 2
     assert _files(out) == ["config.json", "notes.txt", "run.json", "study.db"]
+
+
+def test_the_study_has_the_objectives_directions(tmp_path: Path) -> None:
+    """The study is created with the objective's directions (val_error minimised,
+    val_accuracy maximised), so each trial's values are told whole. The run stops
+    itself after its first trial: a study of other directions fails every trial's
+    values, and the loop would go on making failed trials."""
+    seen: list[Any] = []
+
+    def first(done: int, target: int, record: Any) -> None:
+        seen.append(record)
+        raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    cfg = _cfg(tmp_path, out, objectives=["val_error", "val_accuracy"], trials=3)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(cfg, evaluator=_Accuracy(), progress=False, on_trial=first)
+    [record] = seen
+    assert record.state == "COMPLETE"
+    study = optuna.load_study(study_name="quarch", storage=f"sqlite:///{out / 'study.db'}")
+    assert study.directions == [
+        optuna.study.StudyDirection.MINIMIZE, optuna.study.StudyDirection.MAXIMIZE
+    ]  # fmt: skip
+    [trial] = study.get_trials(deepcopy=False)
+    assert trial.values == [record.metrics["val_error"], record.metrics["val_accuracy"]]
+
+
+class _Accuracy(ArithmeticEvaluator):
+    def evaluate(self, arch: Any, *, seed: int) -> dict[str, float]:
+        got = super().evaluate(arch, seed=seed)
+        return {**got, "val_accuracy": 1.0 - got["val_error"]}

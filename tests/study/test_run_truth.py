@@ -8,9 +8,10 @@ the standard library reads back, and the minimum (or maximum) of the values show
 from __future__ import annotations
 
 import json
+import locale
 import pickle
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,31 @@ def test_bytes_that_are_not_utf8_are_a_corrupt_file(tmp_path: Path) -> None:
     (d / "run.json").write_bytes(b'{"storage": "\xff"}')
     with pytest.raises(RunError, match=r"has a corrupt JSON file: 'utf-8' codec can't decode"):
         Run.open(d)
+
+
+@pytest.fixture
+def ascii_locale() -> Iterator[None]:
+    """This process's character type locale set to ``C`` (ASCII), as a minimal system
+    or a ``LANG=C`` shell has it; Python then reads a text file without an encoding as
+    ASCII."""
+    old = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, old)
+
+
+def test_files_edited_in_utf8_open_in_any_locale(tmp_path: Path, ascii_locale: None) -> None:
+    """JSON is UTF-8 (RFC 8259, section 8.1): a ``config.json`` and ``run.json`` edited
+    by hand with a literal ``é`` (quarch itself writes ``\u00e9``) open in an ASCII
+    locale too, with the text as written."""
+    cfg = {**_cfg(tmp_path).to_dict(), "study_name": "étude"}
+    d = _folder(tmp_path)
+    (d / "config.json").write_bytes(json.dumps(cfg, ensure_ascii=False).encode())
+    (d / "run.json").write_bytes('{"storage": "sqlite", "note": "café"}'.encode())
+    run = Run.open(d)
+    assert run.config.study_name == "étude" and run.meta["note"] == "café"
 
 
 def test_a_file_that_cannot_be_read_is_one_line(

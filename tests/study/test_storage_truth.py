@@ -48,13 +48,16 @@ def _make_study(storage: Any, name: str = "quarch") -> optuna.Study:
 
 
 # -- storage_spec ------------------------------------------------------------------------
-@pytest.mark.parametrize("given", [None, "", "sqlite"])
+@pytest.mark.parametrize("given", [None, ""])
 def test_the_run_folders_own_file_by_workers(given: str | None, tmp_path: Path) -> None:
-    """One process: SQLite; several local workers: the journal file."""
+    """No storage given: SQLite for one process, the journal file for several local
+    workers; one named is used for any number of workers (``"sqlite"`` was the journal
+    file with several, while config.json said ``sqlite``)."""
     assert storage_spec(given, 1) == "sqlite"
     assert storage_spec(given, 2) == "journal"
-    assert storage_spec("journal", 1) == "journal"
-    assert storage_spec("journal", 3) == "journal"
+    for workers in (1, 2, 3):
+        assert storage_spec("sqlite", workers) == "sqlite"
+        assert storage_spec("journal", workers) == "journal"
 
 
 def test_a_database_url_is_kept_and_a_word_is_refused(tmp_path: Path) -> None:

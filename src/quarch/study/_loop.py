@@ -30,7 +30,7 @@ from optuna.storages import BaseStorage
 from quarch import __version__
 from quarch._errors import ConfigError, RunError, RunExistsError
 from quarch._paths import check_folder, writing
-from quarch.config import SearchConfig, strip_password
+from quarch.config import SearchConfig, mask_secrets, strip_password
 from quarch.evaluate import Evaluator
 from quarch.objectives import Objective
 from quarch.search import check_strategy_options, make_sampler, uses_cheap_metrics
@@ -41,6 +41,7 @@ from quarch.study._run import Run, objective_of
 from quarch.study._storage import (
     check_sqlite_url,
     close_storage,
+    database_holds,
     delete_study,
     load_study,
     make_pruner,
@@ -211,11 +212,13 @@ class _Prepared:
     def __init__(
         self, space: Space, evaluator: Evaluator, objective: Objective, study: optuna.Study,
         config: SearchConfig, storage: str, opened: BaseStorage | str, ray_started: bool,
+        target: int,
     ) -> None:  # fmt: skip
         self.space, self.evaluator, self.objective = space, evaluator, objective
         self.study, self.config, self.storage = study, config, storage
         self.opened = opened  # the storage object the study writes through
         self.ray_started = ray_started  # a Ray this search started (the loop stops it)
+        self.target = target  # the trials asked for (config.trials: the run's budget)
 
 
 def _prepare(
@@ -226,11 +229,12 @@ def _prepare(
     *,
     overwrite: bool = False,
     dry_run: bool = False,
-) -> _Prepared | None:
+) -> _Prepared | SearchConfig:
     """Check the config, then open or create the run folder and study.
 
     Every check that needs no file comes first; the folder is written last, and a
-    failure while writing it removes what was written.
+    failure while writing it removes what was written. ``dry_run``: check only, and
+    return the config the run would store.
     """
     secret_storage = config.storage  # may hold a password: used, never written
     spec = _spec_for(config, space, evaluator)
@@ -258,6 +262,7 @@ def _prepare(
     spec_storage = storage_spec(config.storage, config.workers)
     secret_spec = storage_spec(secret_storage, config.workers)
     old: Run | None = None
+    target = config.trials  # this call's; a resume may keep the run's budget instead
     if resume:
         if not Run.exists(run_dir):
             raise RunError(f"cannot resume {str(run_dir)!r}: it is not a quarch run folder")
@@ -275,6 +280,10 @@ def _prepare(
                 f"cannot resume {str(run_dir)!r} with a different {', '.join(bad)}; "
                 "start a new run (--out) instead"
             )
+        if target != old.config.trials and target <= n_done(
+            load_study(secret_spec, run_dir, config.study_name)
+        ):  # no more than the trials done: nothing to run, the budget stays (run_search)
+            config = dataclasses.replace(config, trials=old.config.trials)
     elif (study_exists(spec_storage, run_dir) or Run.exists(run_dir)) and not overwrite:
         raise RunExistsError(
             f"run folder {str(run_dir)!r} already holds a study; pass resume=True to continue "
@@ -287,6 +296,16 @@ def _prepare(
         check_sqlite_url(spec_storage)  # before the data, and without creating the file
     else:
         make_storage(secret_spec, run_dir)  # an unreachable database: before the data
+    if (
+        old is None and spec_storage not in ("sqlite", "journal") and not Run.exists(run_dir)
+        and database_holds(secret_spec, config.study_name)
+    ):  # fmt: skip
+        raise RunError(
+            f"storage {mask_secrets(spec_storage)!r} already holds a study named "
+            f"{config.study_name!r}, and it is not this run folder's (another run's, or "
+            "another program's); name this run's study with --study-name NAME, or "
+            "continue that run with --resume ITS_FOLDER"
+        )
     if config.ray:
         from quarch.study._ray import check_ray
 
@@ -301,7 +320,7 @@ def _prepare(
         )
     sampler = _with_cheap_metrics(sampler, config, space, objective, evaluator)
     if dry_run:
-        return None
+        return config
     run = Run(run_dir, config, {})
     run.meta = {
         "quarch_version": __version__,
@@ -360,7 +379,9 @@ def _prepare(
             for path in wrote:
                 path.unlink(missing_ok=True)
         raise
-    return _Prepared(space, evaluator, objective, study, config, secret_spec, opened, ray_started)
+    return _Prepared(
+        space, evaluator, objective, study, config, secret_spec, opened, ray_started, target
+    )  # fmt: skip
 
 
 def run_search(
@@ -382,7 +403,13 @@ def run_search(
     Args:
         config: the run's configuration; ``config.run_dir`` is the run folder.
         resume: continue the run in ``config.run_dir``. Its data fingerprint and every
-            field but budgets, devices and parallelism must match what was saved.
+            field but budgets, devices and parallelism must match what was saved. A
+            ``config.trials`` at or below the trials already done runs nothing and
+            changes nothing: the run keeps its saved budget (``stopped`` is
+            ``"already complete"``; the result's config holds the saved budget, and a
+            later resume continues to it). One above them is the run's budget from now
+            on, also when it is lower than the saved one (8 done of 20, ``trials=12``:
+            4 more, and 12 stays): the caller asked for it.
         overwrite: replace the run in ``config.run_dir`` (its study and the files of a
             run folder) instead of refusing; other files in the folder are kept.
         progress: show a progress bar on stderr.
@@ -398,13 +425,16 @@ def run_search(
         ConfigError: an unknown space, strategy, metric or a malformed budget.
         DataError: the data set cannot be loaded.
         RunError: the run folder exists (without ``resume`` or ``overwrite``) or does
-            not match; or the search gave up after too many failed trials.
+            not match; a new run's database (``storage``) already holds a study of its
+            ``study_name`` that is not the run folder's (another run's: joining it would
+            mix the two runs' trials); or the search gave up after too many failed
+            trials.
     """
     if resume and overwrite:
         raise ConfigError("give either resume (continue the run) or overwrite (replace it)")
     custom_evaluator = evaluator is not None
     prep = _prepare(config, resume, space, evaluator, overwrite=overwrite)
-    assert prep is not None
+    assert isinstance(prep, _Prepared)
     space, evaluator, objective, study, config = (
         prep.space, prep.evaluator, prep.objective, prep.study, prep.config
     )  # fmt: skip
@@ -414,7 +444,7 @@ def run_search(
 
         t0 = time.monotonic()
         done_before = n_done(study)
-        stopped = "already complete" if done_before >= config.trials else "budget"
+        stopped = "already complete" if done_before >= prep.target else "budget"
         with SearchProgress(
             config.trials, done_before, enabled=progress and stopped == "budget",
             names=objective.names, directions=objective.directions,
@@ -468,13 +498,16 @@ def check_search(
 ) -> SearchConfig:
     """Make every check :func:`run_search` makes before it writes anything (the
     config, the space's rules, the strategy, the storage, loading the data) and write
-    nothing; return the config as the run would store it (``quarch search --dry-run``).
+    nothing; return the config as the run would store it (``quarch search --dry-run``),
+    with the storage as given and the budget a resume keeps (see :func:`run_search`).
 
     Raises:
         QuarchError: what :func:`run_search` would raise before its first trial.
     """
-    _prepare(config, resume, None, None, overwrite=overwrite, dry_run=True)
-    return _resolved(config, _spec_for(config, None, None))
+    checked = _prepare(config, resume, None, None, overwrite=overwrite, dry_run=True)
+    assert isinstance(checked, SearchConfig)
+    resolved = _resolved(config, _spec_for(config, None, None))
+    return dataclasses.replace(resolved, trials=checked.trials)
 
 
 def stored_config(config: SearchConfig) -> SearchConfig:
@@ -529,7 +562,8 @@ def resume_search(
     progress: bool = True,
     overrides: Mapping[str, Any] | None = None,
 ) -> SearchResult:
-    """Continue the run in ``run_dir`` to its trial budget (or a new ``trials``).
+    """Continue the run in ``run_dir`` to its trial budget (or a new ``trials``; one at
+    or below the trials done leaves the budget as it was: see :func:`run_search`).
 
     Args:
         overrides: fields to change, among :attr:`SearchConfig.RESUMABLE_CHANGES`

@@ -109,7 +109,9 @@ def _work_here(
 def _stop(procs: list[Any], grace: float = 15.0) -> None:
     """End the spawned workers after Ctrl-C. The terminal's SIGINT reached them too,
     but one still starting up ignored it: it is sent SIGINT again until it ends (it
-    then fails its trial as interrupted), and terminated after ``grace`` seconds."""
+    then fails its trial as interrupted), and terminated after ``grace`` seconds. Each
+    worker is then waited for at most 5 s (one that outlives SIGTERM, stuck in the
+    kernel, is left running), so Ctrl-C ends the run within ``grace`` + 5 s a worker."""
     deadline = time.monotonic() + grace
     while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
         for p in procs:

@@ -5,8 +5,8 @@ A run is a folder::
     RUN/
       config.json   the SearchConfig it was started with (defaults resolved)
       run.json      quarch version, seed, data fingerprint, storage, objective, time
-      study.db      the Optuna study (SQLite; journal.log for several local workers,
-                    or a database named by ``--storage``)
+      study.db      the Optuna study (SQLite; journal.log for several local workers
+                    when no ``--storage`` is given, or a database named by it)
       weights/      seed_<seed>.pt: each trained trial's state_dict (trainable spaces)
       report/       the HTML report (``quarch report``)
       train/        trial_<N>.json: results of ``quarch train``

@@ -3,7 +3,8 @@
 * one process: SQLite in the run folder (``study.db``), written in WAL mode with
   ``synchronous=NORMAL`` (:func:`make_storage` with ``writer=True``);
 * several local workers: Optuna's JournalStorage file backend (``journal.log``), which
-  is safe for concurrent writers on one machine without a database server;
+  is safe for concurrent writers on one machine without a database server (the
+  default; ``--storage sqlite`` keeps ``study.db``, which each worker opens);
 * several machines: any SQLAlchemy URL Optuna accepts (``postgresql://...``), with
   Optuna's heartbeat so trials of a machine that dies are failed by the others.
 
@@ -51,6 +52,7 @@ __all__ = [
     "HeldSignalsLock",
     "check_sqlite_url",
     "close_storage",
+    "database_holds",
     "delete_study",
     "load_study",
     "make_pruner",
@@ -71,12 +73,15 @@ def storage_spec(storage: str | None, workers: int) -> str:
     ``"sqlite"`` and ``"journal"`` are files in the run folder; anything else is a URL,
     recorded with its scheme in lower case: a scheme is case-insensitive (RFC 3986,
     section 3.1), but SQLAlchemy looks its dialect up as written and cannot load
-    ``SQLite`` or ``PostgreSQL``.
+    ``SQLite`` or ``PostgreSQL``. No storage given (``None`` or ``""``) is SQLite for one
+    process and the journal file for several local workers; ``"sqlite"`` given is SQLite
+    for any number of workers, as the run's ``config.json`` records it (each worker
+    opens ``study.db``, which the run writes in WAL mode).
     """
-    if storage is None or storage in ("", "sqlite"):
+    if not storage:
         return "journal" if workers > 1 else "sqlite"
-    if storage == "journal":
-        return "journal"
+    if storage in ("sqlite", "journal"):
+        return storage
     if "://" not in storage:
         raise ConfigError(
             f"storage must be 'sqlite', 'journal' or a database URL such as "
@@ -153,6 +158,36 @@ def study_exists(spec: str, run_dir: Path) -> bool:
     if spec == "journal":
         return (run_dir / "journal.log").exists()
     return (run_dir / "run.json").exists()
+
+
+def database_holds(spec: str, study_name: str) -> bool:
+    """Whether the database ``spec`` (a URL, as :func:`storage_spec` records it) holds
+    a study named ``study_name``. A SQLite file is read, never created or changed (a
+    missing file or one without Optuna's tables holds none; so does a ``file:`` URI
+    filename, left to SQLite at the start, as :func:`check_sqlite_url` leaves it)."""
+    import sqlite3
+
+    if spec.startswith("sqlite"):
+        path = Path(spec.partition("://")[2][1:].partition("?")[0])
+        if not path.is_file():
+            return False
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            try:
+                row = db.execute("SELECT 1 FROM studies WHERE study_name = ?", (study_name,))
+                return row.fetchone() is not None
+            except sqlite3.OperationalError:  # no table of studies: not Optuna's yet
+                return False
+    storage = make_storage(spec, Path("."))
+    assert isinstance(storage, RDBStorage)
+    try:
+        storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return False
+    except Exception as e:  # the database went away since it was opened
+        raise RunError(_storage_error(spec, e)) from None
+    finally:
+        storage.engine.dispose()
+    return True
 
 
 class HeldSignalsLock(JournalFileSymlinkLock):
