@@ -74,12 +74,6 @@ def toy_space() -> Iterator[str]:
     _CACHE.pop(name, None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`quarch worker --run RUN` opens the run's SQLite study as a reader and never "
-    "folds the WAL back: when the search it joined ended first (or was killed), the run "
-    "stays in WAL mode with its trials only in study.db-wal",
-)
 def test_a_worker_that_ends_a_sqlite_run_leaves_one_file(toy_space: str, tmp_path: Path) -> None:
     from quarch.study import join_study
 

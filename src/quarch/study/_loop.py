@@ -607,8 +607,15 @@ def join_study(
     the run folder instead (its SQLite or journal file). ``progress`` shows a progress
     bar on stderr (off by default: ``quarch worker`` prints its summary).
     """
+    opened: BaseStorage | str | None = None  # a run folder's own study, opened to write
     if run_dir is not None:
-        study = open_study(run_dir)
+        run = Run.open(run_dir)
+        # as the run's own process writes it (WAL for SQLite), and folded back by
+        # close_storage when this worker ends: a worker that outlives its search (the
+        # search stops asking at its budget while trials still run here) would otherwise
+        # leave study.db in WAL mode with its last trials in study.db-wal alone
+        opened = make_storage(run.storage, run.dir, writer=True)
+        study = load_study(run.storage, run.dir, run.config.study_name, storage=opened)
     elif storage in ("sqlite", "journal"):  # shorthands for a run folder's own file
         raise ConfigError(
             f"--storage {storage} means a run folder's own {storage} file; join a run on "
@@ -618,44 +625,48 @@ def join_study(
         study = load_study(storage_spec(storage, 1), Path("."), study_name)
     else:
         raise ConfigError("join_study needs a storage URL or a run folder")
-    raw = study.user_attrs.get(_CONFIG_ATTR)
-    if raw is None:
-        raise RunError(f"study {study_name!r} was not created by quarch (it holds no config)")
-    data = dict(raw)
-    if data_dir is not None:
-        data["data_dir"] = data_dir
-    if device is not None:
-        data["device"] = device
-    data["workers"], data["ray"], data["ray_address"] = 1, False, None
-    config = SearchConfig.from_dict(data)
-    objective = objective_of(config)
-    space = space_for(config)
-    home = Path(run_dir) if run_dir is not None else config.run_dir
-    evaluator = make_evaluator(space, config, weights_dir=Run(home, config, {}).weights_dir)
-    if evaluator.fingerprint != study.user_attrs.get(_FINGERPRINT_ATTR):
-        raise RunError(
-            "this worker's data differ from the study's (fingerprint mismatch); "
-            "point --data-dir at the same data set files"
-        )
-    study.sampler = make_sampler(
-        config.strategy, seed=config.seed, space=space, objective=objective,
-        cheap_metrics=getattr(evaluator, "cheap_metrics", None), **config.strategy_options,
-    )  # fmt: skip
-    study.pruner = make_pruner(config.pruner, config.pruner_options)
-    from quarch.study._progress import SearchProgress
-
-    with SearchProgress(
-        config.trials, n_done(study), enabled=progress, names=objective.names,
-        directions=objective.directions,
-    ) as bar:  # fmt: skip
-
-        def _on(frozen: optuna.trial.FrozenTrial) -> None:
-            bar.update(_n_complete(study), TrialRecord.from_frozen(frozen))
-
-        stopped = work(
-            study, space=space, evaluator=evaluator, objective=objective,
-            trials=config.trials, run_seed=config.seed, trial_timeout=config.trial_timeout,
-            on_trial=_on,
+    try:
+        raw = study.user_attrs.get(_CONFIG_ATTR)
+        if raw is None:
+            raise RunError(f"study {study_name!r} was not created by quarch (it holds no config)")
+        data = dict(raw)
+        if data_dir is not None:
+            data["data_dir"] = data_dir
+        if device is not None:
+            data["device"] = device
+        data["workers"], data["ray"], data["ray_address"] = 1, False, None
+        config = SearchConfig.from_dict(data)
+        objective = objective_of(config)
+        space = space_for(config)
+        home = Path(run_dir) if run_dir is not None else config.run_dir
+        evaluator = make_evaluator(space, config, weights_dir=Run(home, config, {}).weights_dir)
+        if evaluator.fingerprint != study.user_attrs.get(_FINGERPRINT_ATTR):
+            raise RunError(
+                "this worker's data differ from the study's (fingerprint mismatch); "
+                "point --data-dir at the same data set files"
+            )
+        study.sampler = make_sampler(
+            config.strategy, seed=config.seed, space=space, objective=objective,
+            cheap_metrics=getattr(evaluator, "cheap_metrics", None), **config.strategy_options,
         )  # fmt: skip
-    trials = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
-    return SearchResult(config.run_dir, config, objective, trials, study, stopped=stopped)
+        study.pruner = make_pruner(config.pruner, config.pruner_options)
+        from quarch.study._progress import SearchProgress
+
+        with SearchProgress(
+            config.trials, n_done(study), enabled=progress, names=objective.names,
+            directions=objective.directions,
+        ) as bar:  # fmt: skip
+
+            def _on(frozen: optuna.trial.FrozenTrial) -> None:
+                bar.update(_n_complete(study), TrialRecord.from_frozen(frozen))
+
+            stopped = work(
+                study, space=space, evaluator=evaluator, objective=objective,
+                trials=config.trials, run_seed=config.seed, trial_timeout=config.trial_timeout,
+                on_trial=_on,
+            )  # fmt: skip
+        trials = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
+        return SearchResult(config.run_dir, config, objective, trials, study, stopped=stopped)
+    finally:
+        if opened is not None:
+            close_storage(opened)  # SQLite folds its WAL back into study.db

@@ -403,8 +403,12 @@ def _check_hyperband(
         )
 
 
-def load_study(spec: str, run_dir: Path, study_name: str) -> optuna.Study:
-    """Load an existing study; a missing or unreadable one is a :class:`RunError`."""
+def load_study(
+    spec: str, run_dir: Path, study_name: str, *, storage: BaseStorage | str | None = None
+) -> optuna.Study:
+    """Load an existing study; a missing or unreadable one is a :class:`RunError`.
+    ``storage``: the storage ``spec`` names, opened already (a writer's, see
+    :func:`make_storage`), to load the study through."""
     if spec in ("sqlite", "journal"):
         name = "study.db" if spec == "sqlite" else "journal.log"
         if not (run_dir / name).is_file():  # opening it would create an empty one
@@ -414,11 +418,11 @@ def load_study(spec: str, run_dir: Path, study_name: str) -> optuna.Study:
         if path != ":memory:" and not Path(path).is_file():
             raise RunError(f"no study database at {path!r} (storage {mask_secrets(spec)!r})")
     try:
-        storage = make_storage(spec, run_dir)
+        opened = make_storage(spec, run_dir) if storage is None else storage
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return optuna.load_study(
-                study_name=study_name, storage=storage, pruner=optuna.pruners.NopPruner()
+                study_name=study_name, storage=opened, pruner=optuna.pruners.NopPruner()
             )
     except KeyError:
         raise RunError(f"no study named {study_name!r} in storage {mask_secrets(spec)!r}") from None
