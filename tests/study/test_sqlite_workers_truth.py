@@ -58,9 +58,23 @@ def _evaluator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _read(db: Path) -> tuple[list[str], set[str], str]:
-    """The trials' states, the processes that ran them, and the file's journal mode."""
+    """The complete trials' states, the processes that ran them, and the file's journal
+    mode. A trial asked in a race past the budget is failed as surplus and never
+    evaluated (``quarch.study._worker``, as with the journal file): it is checked to be
+    that, and left out."""
     with contextlib.closing(sqlite3.connect(db)) as con:
-        states = [s for (s,) in con.execute("SELECT state FROM trials ORDER BY number")]
+        reasons = {
+            n: json.loads(v)
+            for n, v in con.execute(
+                "SELECT t.number, a.value_json FROM trials t JOIN trial_user_attributes a "
+                "ON a.trial_id = t.trial_id WHERE a.key = 'fail_reason'"
+            )
+        }
+        states = []
+        for n, state in con.execute("SELECT number, state FROM trials ORDER BY number"):
+            if state == "FAIL" and str(reasons.get(n, "")).startswith("surplus"):
+                continue
+            states.append(state)
         owners = {
             json.loads(v)
             for (v,) in con.execute(
