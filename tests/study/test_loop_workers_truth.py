@@ -18,27 +18,19 @@ from typing import Any
 
 import optuna
 import pytest
-from optuna.storages import RDBStorage
 
 from quarch.config import SearchConfig
-from quarch.study import _parallel, _progress, _storage, run_search
+from quarch.study import _parallel, _progress, run_search
 from quarch.testing.evaluators import ArithmeticEvaluator
 
-URL = "postgresql+psycopg://ann:s3cret@db.example/q"
+from ._server import URL, file_as_server
 
 
 def test_workers_get_the_password_and_the_bar_counts_their_trials(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "server.db"
-    opened: list[str] = []
-
-    class Server(RDBStorage):  # the URL's database, as a file
-        def __init__(self, url: str, **kw: Any) -> None:
-            opened.append(url)
-            super().__init__(f"sqlite:///{db}", **kw)
-
-    monkeypatch.setattr(_storage, "RDBStorage", Server)
+    opened = file_as_server(monkeypatch, db)
     handed: list[str | None] = []
 
     def workers(study: optuna.Study, *, config: SearchConfig, poll: Any, **kw: Any) -> str:

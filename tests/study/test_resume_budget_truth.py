@@ -22,12 +22,13 @@ from typing import Any
 
 import optuna
 import pytest
-from optuna.storages import RDBStorage
 
 from quarch.cli import main
 from quarch.config import SearchConfig
-from quarch.study import Run, _storage, check_search, resume_config, run_search
+from quarch.study import Run, check_search, resume_config, run_search
 from quarch.testing.evaluators import ArithmeticEvaluator
+
+from ._server import URL, file_as_server
 
 
 def _cfg(out: Path, **kw: Any) -> SearchConfig:
@@ -172,16 +173,9 @@ def test_the_trials_done_are_counted_with_the_password_given(
     (``resume_search``'s ``overrides``), never with the stored URL, which has none. The
     database is a SQLite file standing in for the server, as in
     ``test_loop_workers_truth.py``."""
-    url = "postgresql+psycopg://ann:s3cret@db.example/q"
+    url = URL
     db = tmp_path / "server.db"
-    opened: list[str] = []
-
-    class Server(RDBStorage):
-        def __init__(self, given: str, **kw: Any) -> None:
-            opened.append(given)
-            super().__init__(f"sqlite:///{db}", **kw)
-
-    monkeypatch.setattr(_storage, "RDBStorage", Server)
+    opened = file_as_server(monkeypatch, db)
     run = tmp_path / "run"
     run_search(_cfg(run, trials=4, storage=url), evaluator=ArithmeticEvaluator(), progress=False)
     before = _files(run)

@@ -30,6 +30,8 @@ from quarch.config import SearchConfig
 from quarch.study import _storage, check_search, run_search
 from quarch.testing.evaluators import ArithmeticEvaluator
 
+from ._server import URL, file_as_server
+
 
 def _cfg(out: Path, url: str, **kw: Any) -> SearchConfig:
     base: dict[str, Any] = {"space": "mlp", "dataset": "iris", "trials": 3,
@@ -113,16 +115,9 @@ def test_a_sqlite_file_without_that_study_is_used(tmp_path: Path) -> None:
 def test_a_server_database_is_asked_with_the_password_and_shown_without(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = "postgresql+psycopg://ann:s3cret@db.example/q"
+    url = URL
     db = tmp_path / "server.db"
-    opened: list[str] = []
-
-    class Server(RDBStorage):
-        def __init__(self, given: str, **kw: Any) -> None:
-            opened.append(given)
-            super().__init__(f"sqlite:///{db}", **kw)
-
-    monkeypatch.setattr(_storage, "RDBStorage", Server)
+    opened = file_as_server(monkeypatch, db)
     _run(_cfg(tmp_path / "first", url))
     with pytest.raises(RunError) as e:
         _run(_cfg(tmp_path / "second", url))

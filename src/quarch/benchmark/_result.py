@@ -196,8 +196,8 @@ class BenchmarkResult:
         one to three significant digits (:func:`_decimals`)."""
         from rich.table import Table
 
-        means = [self.summary(s)["mean"] for s in self.strategies]
-        d = _decimals([*means, *self.optima, self.oracle])
+        summaries = {s: self.summary(s) for s in self.strategies}
+        d = _decimals([*(m["mean"] for m in summaries.values()), *self.optima, self.oracle])
         tgt = "optimum" if self.task == "synthetic-qubo" else f"{self.target:.3g}"
         budget = f", budgets {', '.join(self.budgets)}" if self.budgets else ""
         opt = float(np.mean(self.optima)) if self.optima else math.nan
@@ -226,7 +226,7 @@ class BenchmarkResult:
             t.add_column(col, justify="left" if col in ("strategy", "kind") else "right")
         fmt = lambda v: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
         for s in self.strategies:
-            m = self.summary(s)
+            m = summaries[s]
             q = m["queries_to_target"]
             qs = "-" if q is None else f"{q:.1f} ({m['reached']}/{m['runs']})"
             feas = "" if m["feasible"] == m["runs"] else f" [{m['feasible']} feasible]"

@@ -42,13 +42,16 @@ __all__ = [
 ]
 
 OPSET = 17
+#: The boolean attributes by which quarch's quantisation-aware modules fake quantise: a
+#: quantised convolution or linear layer's ``quant``, an activation quantiser's ``enabled``.
+_QUANT_FLAGS = ("quant", "enabled")
 
 
 def fake_quantised(model: nn.Module) -> bool:
     """Whether any module of ``model`` fake quantises now (the convention of
     :func:`float_graph`): its ONNX export, the float graph, then computes something
     other than the trained network does."""
-    return any(getattr(m, a, None) is True for m in model.modules() for a in ("quant", "enabled"))
+    return any(getattr(m, a, None) is True for m in model.modules() for a in _QUANT_FLAGS)
 
 
 @contextlib.contextmanager
@@ -67,7 +70,7 @@ def _float_graph(model: nn.Module) -> Iterator[None]:
     """:func:`float_graph`'s body, undecorated (mutmut mutates no decorated function)."""
     saved = []
     for m in model.modules():
-        for attr in ("quant", "enabled"):
+        for attr in _QUANT_FLAGS:
             value = getattr(m, attr, None)
             if isinstance(value, bool):
                 saved.append((m, attr, value))
