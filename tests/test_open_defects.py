@@ -1,10 +1,12 @@
-"""Defects found by the session-34 user-path audit (H3), each failing on purpose.
+"""Defects found by the session-34 user-path audit (H3), each first failing on purpose.
 
-Every test here is ``xfail(strict=True)``: it states what a user may expect and fails on
-the current code, so the suite stays green until the defect is fixed; the fix then makes
-the test pass, strict xfail turns that into a failure, and whoever fixed it removes the
-mark. The truth in each test is independent of quarch: PennyLane or Qiskit running the
-exported file, SQLite's own ``journal_mode``, the files on disk.
+A test here starts as ``xfail(strict=True)``: it states what a user may expect and fails
+on the code of its day, so the suite stays green until the defect is fixed; the fix then
+makes the test pass, strict xfail turns that into a failure, and whoever fixed it removes
+the mark, keeping the test as the fix's regression test (both are fixed: the worker's
+SQLite file in session 34, the CZ layer in session 35). The truth in each test is
+independent of quarch: Qiskit's operators, SQLite's own ``journal_mode``, the files on
+disk.
 """
 
 from __future__ import annotations
@@ -98,12 +100,6 @@ def test_a_worker_that_ends_a_sqlite_run_leaves_one_file(toy_space: str, tmp_pat
     assert mode == "delete"  # the run ends as one file, as after `quarch search`
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="entangler_pairs('range-r') on n = 2r wires lists each pair in both orders "
-    "(range-1 on 2 wires: (0,1),(1,0)); with the cz entangler the two CZs cancel, so the "
-    "'entangling' layer is the identity yet counts two-qubit gates",
-)
 def test_a_cz_range_layer_is_not_the_identity() -> None:
     pytest.importorskip("qiskit")
     from qiskit.quantum_info import Operator
@@ -124,3 +120,4 @@ def test_a_cz_range_layer_is_not_the_identity() -> None:
         ops[pattern] = Operator(qc)
     assert not ops["ring"].equiv(ops["none"])  # one CZ entangles
     assert not ops["range-1"].equiv(ops["none"])  # range-1 is the ring here
+    assert ops["range-1"].equiv(ops["ring"])

@@ -94,6 +94,7 @@ from quarch.quantum.templates import (
     RotationLayer,
     StronglyEntanglingLayers,
     entangler_pairs,
+    gate_pairs,
 )
 from quarch.quantum.trajectories import TrajectoryResult, trajectory_expval
 
@@ -134,6 +135,7 @@ __all__ = [
     "expval",
     "from_qasm",
     "gate_matrix",
+    "gate_pairs",
     "noisy_circuit_expval",
     "noisy_density_matrix",
     "noisy_expval",

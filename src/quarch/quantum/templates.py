@@ -29,6 +29,7 @@ __all__ = [
     "RotationLayer",
     "StronglyEntanglingLayers",
     "entangler_pairs",
+    "gate_pairs",
 ]
 
 ENTANGLEMENT_PATTERNS = ("none", "linear", "ring", "full", "odd", "even", "range-r")
@@ -72,6 +73,30 @@ def entangler_pairs(n_wires: int, pattern: str) -> list[tuple[int, int]]:
         raise CircuitError(f"pattern {pattern!r} needs a range in [1, {n - 1}]; got {r}")
     pairs = [(i, (i + r) % n) for i in range(n)]
     return list(dict.fromkeys(pairs))
+
+
+def gate_pairs(n_wires: int, pattern: str, gate: str) -> list[tuple[int, int]]:
+    """The pairs entangling gate ``gate`` acts on: :func:`entangler_pairs`, less a pair
+    whose reverse is already listed when the gate is ``cz``.
+
+    Why: ``range-r`` on ``n = 2r`` wires lists each pair in both orders (it is
+    ``(i, i+r mod n)`` for every ``i``, as in the circuit-centric classifier). For a
+    directed gate (CNOT, the controlled rotations) the two orders are two different
+    gates; CZ is symmetric and has no parameter, so ``CZ(a,b) CZ(b,a)`` is the identity:
+    such a layer entangled nothing yet counted two-qubit gates in every cost. One CZ
+    per pair is what the pattern means for it.
+
+    Example:
+        >>> entangler_pairs(2, "range-1"), gate_pairs(2, "range-1", "cz")
+        ([(0, 1), (1, 0)], [(0, 1)])
+    """
+    pairs = entangler_pairs(n_wires, pattern)
+    if gate != "cz":
+        return pairs
+    kept: dict[frozenset[int], tuple[int, int]] = {}
+    for a, b in pairs:
+        kept.setdefault(frozenset((a, b)), (a, b))
+    return list(kept.values())
 
 
 def _range(pattern: str) -> int:
@@ -334,7 +359,8 @@ class RotationLayer:
 @dataclass(frozen=True)
 class EntanglingLayer:
     """Two-qubit gates on the pairs of a pattern (``cnot``, ``cz`` or a trainable
-    ``crz``/``crx``/``cry``/``rzz``/``rxx``/``ryy``)."""
+    ``crz``/``crx``/``cry``/``rzz``/``rxx``/``ryy``; :func:`gate_pairs`: one CZ per
+    pair)."""
 
     wires: int | Sequence[int]
     pattern: str = "ring"
@@ -347,17 +373,19 @@ class EntanglingLayer:
 
     def shape(self) -> tuple[int, ...]:
         """One weight per pair for a parametrised gate, else none."""
-        pairs = len(entangler_pairs(len(_wires(self.wires)), self.pattern))
+        pairs = len(gate_pairs(len(_wires(self.wires)), self.pattern, self.gate))
         return (pairs,) if self.gate not in ("cnot", "cz") else (0,)
 
     def resources(self) -> Counter[str]:
         """Gate counts by type."""
-        return Counter({self.gate: len(entangler_pairs(len(_wires(self.wires)), self.pattern))})
+        return Counter(
+            {self.gate: len(gate_pairs(len(_wires(self.wires)), self.pattern, self.gate))}
+        )
 
     def build(self, circuit: Circuit) -> None:
         ws = _wires(self.wires)
         _check_fits(circuit, ws, "EntanglingLayer")
-        for a, b in entangler_pairs(len(ws), self.pattern):
+        for a, b in gate_pairs(len(ws), self.pattern, self.gate):
             if self.gate in ("cnot", "cz"):
                 circuit.append(self.gate, [ws[a], ws[b]])
             else:

@@ -23,7 +23,16 @@ def pl_embed(emb: str, n: int, x: Any) -> None:
         qml.AngleEmbedding(x, wires=range(n), rotation=emb[-1].upper())
 
 
-def pairs(n: int, pattern: str) -> list[tuple[int, int]]:
+def pairs(n: int, pattern: str, gate: str = "cnot") -> list[tuple[int, int]]:
+    """The pairs ``gate`` acts on: CZ is symmetric and has no angle, so a pair that
+    ``range-r`` on ``2r`` wires names in both orders is one CZ (two would cancel)."""
+    listed = _listed(n, pattern)
+    if gate != "cz":
+        return listed
+    return [p for k, p in enumerate(listed) if {*p} not in [{*q} for q in listed[:k]]]
+
+
+def _listed(n: int, pattern: str) -> list[tuple[int, int]]:
     if pattern == "none":
         return []
     if pattern == "linear":

@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 
 from quarch.quantum import AngleEmbedding, Circuit, Input, Weight, resources
-from quarch.quantum.templates import entangler_pairs
 from quarch.spaces.hqnn.model import WeightIndex, build_circuit
-from quarch.spaces.hqnn.space import EMBEDDINGS, effective_pattern, hqnn_space
+from quarch.spaces.hqnn.space import EMBEDDINGS, hqnn_space
+
+from ._patterns import pairs as _pairs
 
 
 # ---- the builder as it was before the templates (reference; do not "fix" it)
@@ -69,7 +70,8 @@ def _reference_build(arch: Mapping[str, Any], index: WeightIndex | None = None) 
                     weight("rot", layer, w, -1, 2),
                 )
         gate = arch["entangler"]
-        for a, b in entangler_pairs(n, effective_pattern(arch[f"entanglement_{layer}"], n)):
+        # one CZ per pair since session 35 (a pair named in both orders: the two cancelled)
+        for a, b in _pairs(n, arch[f"entanglement_{layer}"], gate):
             if gate == "crz":
                 c.crz(a, b, weight("ent", layer, a, b, 0))
             else:

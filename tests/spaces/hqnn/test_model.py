@@ -51,7 +51,7 @@ def _pennylane(arch: dict, x: np.ndarray, w: np.ndarray) -> np.ndarray:
                     qml.RZ(next(k), q)
                 else:
                     qml.Rot(next(k), next(k), next(k), q)
-            for a, b in _pairs(n, arch[f"entanglement_{layer}"]):
+            for a, b in _pairs(n, arch[f"entanglement_{layer}"], arch["entangler"]):
                 gate = arch["entangler"]
                 if gate == "cnot":
                     qml.CNOT([a, b])

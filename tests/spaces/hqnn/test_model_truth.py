@@ -85,7 +85,7 @@ def _qiskit(arch: dict, x: np.ndarray, w: np.ndarray) -> np.ndarray:
                 qc.rz(phi, q)
                 qc.ry(theta, q)
                 qc.rz(omega, q)
-        for a, b in _pairs(n, choice("entanglement", layer)):
+        for a, b in _pairs(n, choice("entanglement", layer), arch["entangler"]):
             if arch["entangler"] == "cnot":
                 qc.cx(a, b)
             elif arch["entangler"] == "cz":

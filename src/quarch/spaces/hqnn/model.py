@@ -41,7 +41,7 @@ from quarch.quantum import (
     z_each,
     zz_neighbors,
 )
-from quarch.quantum.templates import entangler_pairs
+from quarch.quantum.templates import gate_pairs
 from quarch.spaces.hqnn.space import effective_pattern, layer_choice
 
 __all__ = [
@@ -93,7 +93,9 @@ def build_circuit(arch: Mapping[str, Any], index: WeightIndex | None = None) -> 
     on all pairs), then per layer ``l < layers``: the embedding again when
     ``reupload`` (not for amplitude), the rotation set on every wire (``ry``;
     ``rx-ry-rz``; ``rot`` = PennyLane's Rot), and the entangling gate on the pairs of
-    :func:`~quarch.spaces.hqnn.space.effective_pattern` (CRZ carries one weight per pair).
+    :func:`~quarch.spaces.hqnn.space.effective_pattern` (CRZ carries one weight per pair;
+    :func:`~quarch.quantum.templates.gate_pairs`: ``range-r`` on ``2r`` wires lists each
+    pair in both orders, and CZ is applied once per pair).
 
     Args:
         arch (Mapping): an architecture of :func:`~quarch.spaces.hqnn.space.hqnn_space`.
@@ -131,9 +133,8 @@ def build_circuit(arch: Mapping[str, Any], index: WeightIndex | None = None) -> 
                     weight("rot", layer, w, -1, 2),
                 )
         gate = arch["entangler"]
-        for a, b in entangler_pairs(
-            n, effective_pattern(layer_choice(arch, "entanglement", layer), n)
-        ):
+        pattern = effective_pattern(layer_choice(arch, "entanglement", layer), n)
+        for a, b in gate_pairs(n, pattern, gate):
             if gate == "crz":
                 c.crz(a, b, weight("ent", layer, a, b, 0))
             else:
