@@ -41,7 +41,7 @@ from quarch.quantum import (
     z_each,
     zz_neighbors,
 )
-from quarch.quantum.templates import gate_pairs
+from quarch.quantum.templates import entangler_pairs, gate_pairs
 from quarch.spaces.hqnn.space import effective_pattern, layer_choice
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "ParamMatchedLayer",
     "build_circuit",
     "classical_ablation",
+    "cz_pairs_changed",
     "fit_pca",
     "n_embedding_features",
     "observables_of",
@@ -86,7 +87,9 @@ def _embed(c: Circuit, kind: str, n: int) -> None:
         c.add(AngleEmbedding(n, rotation=kind[-1].upper(), hadamard=kind == "angle-z"))
 
 
-def build_circuit(arch: Mapping[str, Any], index: WeightIndex | None = None) -> Circuit:
+def build_circuit(
+    arch: Mapping[str, Any], index: WeightIndex | None = None, *, cz_both_orders: bool = False
+) -> Circuit:
     """The variational circuit of an ``hqnn`` architecture.
 
     Layout: embedding (angle-z puts H before RZ; IQP is H, RZ(x_i), then RZZ(x_i x_j)
@@ -102,6 +105,9 @@ def build_circuit(arch: Mapping[str, Any], index: WeightIndex | None = None) -> 
         index (Callable | None): weight numbering; ``None`` numbers weights in the
             order they appear (a standalone model). The SuperCircuit passes its own so
             a sub-circuit reads its slice of the shared weights.
+        cz_both_orders (bool): the circuit as quarch built it before session 35, with a
+            CZ on each pair in every order the pattern names (the two cancel); only to
+            run weights saved then (:class:`HybridNet` switches to it by itself).
 
     Returns:
         Circuit: reads :func:`n_embedding_features` input features.
@@ -134,12 +140,27 @@ def build_circuit(arch: Mapping[str, Any], index: WeightIndex | None = None) -> 
                 )
         gate = arch["entangler"]
         pattern = effective_pattern(layer_choice(arch, "entanglement", layer), n)
-        for a, b in gate_pairs(n, pattern, gate):
+        pairs = entangler_pairs(n, pattern) if cz_both_orders else gate_pairs(n, pattern, gate)
+        for a, b in pairs:
             if gate == "crz":
                 c.crz(a, b, weight("ent", layer, a, b, 0))
             else:
                 c.append(gate, [a, b])
     return c
+
+
+def cz_pairs_changed(arch: Mapping[str, Any]) -> bool:
+    """Whether session 35's fix changed this architecture's circuit: a CZ layer whose
+    pattern names a pair in both orders (``range-r`` on ``2r`` qubits, any range on 2),
+    which quarch built as two CZs that cancelled."""
+    if arch["entangler"] != "cz":
+        return False
+    n = int(arch["qubits"])
+    for layer in range(int(arch["layers"])):
+        pattern = effective_pattern(layer_choice(arch, "entanglement", layer), n)
+        if gate_pairs(n, pattern, "cz") != entangler_pairs(n, pattern):
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------- front-ends
@@ -304,10 +325,40 @@ class HybridNet(nn.Module):
         k = n_embedding_features(arch)
         pad = "zero" if self.embedding == "amplitude" else "cycle"
         self.frontend = _frontend(str(arch["frontend"]), tuple(input_shape), k, pca, pad)
+        self._dtype = dtype
         self.circuit = build_circuit(arch)
         self.observables = observables_of(arch)
         self.quantum = QuantumLayer(self.circuit, self.observables, dtype=dtype)
         self.head = _head(str(arch["head"]), len(self.observables), n_classes)
+        if cz_pairs_changed(arch):  # the state says which circuit its weights ran
+            self.register_buffer("cz_once", torch.tensor(True))
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        """Weights saved by quarch before session 35 (no ``cz_once`` entry) or from a
+        network that ran that circuit (``cz_once`` false) load into that circuit, so
+        an old run's network scores (and exports) as its trial did. torch loads a
+        module's own state before its children's, so the quantum layer swapped in
+        here receives the saved weights (CZ has none: their number is the same)."""
+        key = prefix + "cz_once"
+        if hasattr(self, "cz_once") and not bool(state_dict.get(key, False)):
+            device = self.quantum.weights.device
+            self.circuit = build_circuit(self.arch, cz_both_orders=True)
+            self.quantum = QuantumLayer(
+                self.circuit, self.observables, dtype=self._dtype, device=device
+            )
+            state_dict[key] = torch.tensor(False)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The circuit's inputs ``[batch, n_inputs]`` for samples ``x``."""
