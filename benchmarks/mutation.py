@@ -383,7 +383,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "hqnn-space": (
         ["src/quarch/spaces/hqnn/model.py", "src/quarch/spaces/hqnn/costs.py",
          "src/quarch/spaces/hqnn/space.py"],
-        ["tests/spaces/hqnn/test_space_truth.py", "tests/spaces/hqnn/test_model_truth.py",
+        ["tests/spaces/hqnn/test_space_truth.py", "tests/spaces/hqnn/test_cz_once_truth.py",
+         "tests/spaces/hqnn/test_model_truth.py",
          "tests/spaces/hqnn/test_costs_truth.py", "tests/spaces/hqnn/test_space.py",
          "tests/spaces/hqnn/test_supercircuit_truth.py",
          "tests/spaces/hqnn/test_model.py::TestCorrectness",

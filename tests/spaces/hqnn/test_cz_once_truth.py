@@ -101,3 +101,31 @@ def test_the_swapped_layer_keeps_dtype_and_trains(dtype: torch.dtype) -> None:
     loss = old(torch.ones(2, 4)).sum()
     loss.backward()
     assert old.quantum.weights.grad is not None
+
+
+def test_the_swapped_layer_measures_what_the_architecture_says() -> None:
+    arch = {**ARCH, "measurement": "zz"}  # <Z0 Z1>: one output, not one per wire
+    none = HybridNet({**arch, "entanglement_0": "none", "entanglement_1": "none"}, (4,), 3)
+    new = HybridNet(arch, (4,), 3)
+    none.load_state_dict(new.state_dict(), strict=False)
+    old = HybridNet(arch, (4,), 3)
+    old.load_state_dict(_old_state(new))
+    assert old.quantum.n_outputs == 1
+    assert torch.allclose(_out(old), _out(none), atol=1e-6)
+
+
+def test_the_swapped_layer_stays_on_the_model_device() -> None:
+    """The meta device plays a GPU: a layer rebuilt on the CPU would mix devices."""
+    net = _net(ARCH).to("meta")
+    state = {k: torch.empty_like(v, device="meta") for k, v in _old_state(_net(ARCH)).items()}
+    net.load_state_dict(state)
+    assert net.quantum.weights.device.type == "meta"
+    assert [op.name for op in net.circuit.ops].count("cz") == 4
+
+
+def test_loading_keeps_torchs_own_checks() -> None:
+    state = _old_state(_net(ARCH))
+    with pytest.raises(RuntimeError, match="Unexpected key"):
+        _net(ARCH).load_state_dict({**state, "bogus": torch.zeros(1)})
+    with pytest.raises(RuntimeError, match="Missing key"):
+        _net(ARCH).load_state_dict({k: v for k, v in state.items() if "head" not in k})

@@ -308,6 +308,8 @@ class HybridNet(nn.Module):
         quantum (QuantumLayer): the circuit with its weights.
     """
 
+    cz_once: torch.Tensor  # only where the fix changed the circuit: cz_pairs_changed
+
     def __init__(
         self,
         arch: Mapping[str, Any],
@@ -355,7 +357,7 @@ class HybridNet(nn.Module):
             self.quantum = QuantumLayer(
                 self.circuit, self.observables, dtype=self._dtype, device=device
             )
-            state_dict[key] = torch.tensor(False)
+            state_dict[key] = torch.zeros_like(self.cz_once)  # false, on its device
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )
