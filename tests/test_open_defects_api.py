@@ -96,6 +96,13 @@ def _unregister(name: str) -> None:
 
 
 @pytest.fixture
+def toy_space() -> Iterator[str]:
+    """The toy space registered (instant to evaluate), removed after."""
+    yield _register(TOY, _ToyEvaluator)
+    _unregister(TOY)
+
+
+@pytest.fixture
 def toy_run(tmp_path: Path) -> Iterator[Path]:
     """A two-trial run of a registered toy space (instant), the space removed after."""
     _register(TOY, _ToyEvaluator)
@@ -128,66 +135,118 @@ def _copy_fixture(name: str, tmp_path: Path) -> Path:
 # -- the Python API: wrong types give a QuarchError, not a deep TypeError -------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run_search({...}) and check_search({...}) (a dict, as a TOML config reads) fail "
-    "with AttributeError: 'dict' object has no attribute 'storage' (study/_loop.py, `_prepare`)",
+def _one_line(error: BaseException) -> str:
+    text = str(error)
+    assert "\n" not in text and isinstance(error, QuarchError), repr(error)
+    return text
+
+
+@pytest.mark.parametrize("call", ["run_search", "check_search"])
+@pytest.mark.parametrize("given", [{"space": TOY, "trials": 2}, "search.toml", None])
+def test_run_search_refuses_a_dict_in_one_line(
+    call: str, given: Any, toy_space: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_search({...}) and check_search({...}) (a dict, as a TOML file reads) failed
+    with ``AttributeError: 'dict' object has no attribute 'storage'``; now one line
+    naming SearchConfig and the public way to build one, and nothing written. The way
+    it names works: ``SearchConfig.from_dict`` of the same dict is accepted."""
+    import quarch.study
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(QuarchError) as info:
+        getattr(quarch.study, call)(given)
+    line = _one_line(info.value)
+    got = {dict: "a dict", str: "a str", type(None): "a NoneType"}[type(given)]
+    if isinstance(given, dict):
+        assert line == (
+            f"{call}() takes a quarch.config.SearchConfig; got a dict: build one with "
+            "SearchConfig.from_dict(d), which checks the keys and their types, or "
+            "SearchConfig.from_file(path) for a .toml, .json or .yaml file"
+        )
+        assert quarch.study.check_search(SearchConfig.from_dict(given)).trials == 2
+    else:
+        assert line == (
+            f"{call}() takes a quarch.config.SearchConfig; got {got}: build one with "
+            "SearchConfig(space=..., ...)"
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("overrides", [["trials"], "workers", 3])
+def test_resume_overrides_must_be_a_table(toy_run: Path, overrides: Any) -> None:
+    """resume_search(run, overrides=['x']) failed with ``ValueError: dictionary update
+    sequence element #0 ...``; now one line saying what overrides is, and the run is
+    as it was; a mapping is still taken."""
+    from quarch.study import Run, resume_config, resume_search
+
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in toy_run.iterdir())
+    for call in (resume_search, resume_config):
+        with pytest.raises(QuarchError) as info:
+            call(toy_run, trials=3, overrides=overrides)  # type: ignore[operator]
+        got = {list: "a list", str: "a str", int: "an int"}[type(overrides)]
+        assert _one_line(info.value) == (
+            "overrides must be a mapping of config field to its new value (such as "
+            f"{{'workers': 2}}); got {got}"
+        )
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in toy_run.iterdir()) == before
+    assert Run.open(toy_run).result().done == 2
+    assert resume_config(toy_run, overrides={"workers": 2}).workers == 2
+
+
+class _NoFingerprint:
+    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> dict[str, float]:
+        return {"val_error": 1.0, "params": 1.0}
+
+
+class _NumberFingerprint(_NoFingerprint):
+    fingerprint = 7
+
+
+@pytest.mark.parametrize(
+    ("space", "evaluator", "says"),
+    [
+        (
+            {"a": [1, 2]},
+            None,
+            "run_search(space=...) takes a quarch.space.Space; got a dict: build one with "
+            "Space([Choice(name, options), ...], name=...)",
+        ),
+        (None, lambda arch, seed: {"val_error": 1.0}, "it is a function with no evaluate()"),
+        (None, object(), "it is an object with no evaluate() method"),
+        (None, print, "it is a builtin_function_or_method with no evaluate() method"),
+        (None, _ToyEvaluator, "it is the class _ToyEvaluator, not an instance"),
+        (None, _NoFingerprint(), "_NoFingerprint has no fingerprint attribute"),
+        (None, _NumberFingerprint(), "_NumberFingerprint.fingerprint is an int, not a str"),
+    ],
 )
-def test_run_search_refuses_a_dict_in_one_line() -> None:
-    from quarch.study import check_search
-
-    with pytest.raises(QuarchError, match="SearchConfig"):
-        check_search({"space": "mlp", "trials": 2})  # type: ignore[arg-type]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="resume_search(run, overrides=['x']) fails with ValueError: dictionary update "
-    "sequence element #0 has length 1; 2 is required (study/_loop.py, `resume_search`)",
-)
-def test_resume_overrides_must_be_a_table(toy_run: Path) -> None:
-    from quarch.study import resume_search
-
-    with pytest.raises(QuarchError, match="overrides"):
-        resume_search(toy_run, trials=3, overrides=["trials"], progress=False)  # type: ignore[arg-type]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="run_search(space={...}) fails with AttributeError: 'dict' object has no attribute "
-    "'name'; evaluator=<a function>, or an object with `evaluate` and no `fingerprint` (the "
-    "Evaluator protocol's attribute), with AttributeError: ... no attribute 'fingerprint'",
-)
-def test_run_search_refuses_a_space_or_evaluator_of_the_wrong_kind(tmp_path: Path) -> None:
+def test_run_search_refuses_a_space_or_evaluator_of_the_wrong_kind(
+    tmp_path: Path, space: Any, evaluator: Any, says: str
+) -> None:
+    """run_search(space={...}) failed with ``AttributeError: 'dict' object has no
+    attribute 'name'``; evaluator=<a function>, or an object with ``evaluate`` and no
+    ``fingerprint`` (the Evaluator protocol's attribute), with ``AttributeError: ... no
+    attribute 'fingerprint'`` after the run folder was written. Now one line naming the
+    protocol and what is wrong, before anything is written."""
     from quarch.space import Choice, Space
 
-    space = Space([Choice("a", [1, 2])], name="h4-objects")
-    with pytest.raises(QuarchError, match="space"):
+    good = Space([Choice("a", [1, 2])], name="h4-objects")
+    out = tmp_path / "runs" / "a"
+    with pytest.raises(QuarchError) as info:
         run_search(
-            SearchConfig(space="h4-objects", trials=1, out=str(tmp_path / "a")),
-            space={"a": [1, 2]},  # type: ignore[arg-type]
-            evaluator=_ToyEvaluator(space),
+            SearchConfig(space="h4-objects", trials=1, out=str(out)),
+            space=good if space is None else space,
+            evaluator=_ToyEvaluator(good) if evaluator is None else evaluator,
             progress=False,
         )
-    with pytest.raises(QuarchError, match="evaluat"):
-        run_search(
-            SearchConfig(space="h4-objects", trials=1, out=str(tmp_path / "b")),
-            space=space,
-            evaluator=lambda arch, seed: {"val_error": 1.0},  # type: ignore[arg-type]
-            progress=False,
+    line = _one_line(info.value)
+    assert says in line
+    if evaluator is not None:
+        assert line.startswith(
+            "run_search(evaluator=...) takes an object of the quarch.evaluate.Evaluator "
+            "protocol: a method evaluate(arch, *, seed) returning a dict of metrics and a "
+            "fingerprint attribute"
         )
-
-    class _NoFingerprint:
-        def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> dict[str, float]:
-            return {"val_error": 1.0, "params": 1.0}
-
-    with pytest.raises(QuarchError, match="fingerprint"):
-        run_search(
-            SearchConfig(space="h4-objects", trials=1, out=str(tmp_path / "c")),
-            space=space,
-            evaluator=_NoFingerprint(),  # type: ignore[arg-type]
-            progress=False,
-        )
+    assert list(tmp_path.iterdir()) == []  # no run folder, nor its parent
 
 
 # -- quarch.cost and quarch.quantum ----------------------------------------------------
@@ -268,23 +327,84 @@ def test_evaluator_contract_says_what_differed(broken_space: Any) -> None:
     assert "val_error" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an evaluator that never returns a metric its spec declares (and the run's "
-    "objective needs) is evaluated 25 times before the run gives up (`RunError: gave up: "
-    "25 trials in a row failed ... KeyError: \"evaluator returned no ['params']\"`): each "
-    "is a training for a real evaluator; the first such trial already breaks the contract",
-)
 def test_an_evaluator_missing_a_declared_metric_stops_the_run_at_once(
     broken_space: Any, tmp_path: Path
 ) -> None:
+    """An evaluator that never returns a metric its spec declares (and the run's
+    objective needs) was evaluated 25 times before the run gave up (``RunError: gave
+    up: 25 trials in a row failed ... KeyError: "evaluator returned no ['params']"``):
+    each a training for a real evaluator, when the first already broke the contract.
+    Now the first such trial stops the run in one line naming the metric and the
+    evaluator; the trial is failed with that reason, the run folder reads back, and
+    once the evaluator returns the metric the run resumes to its budget."""
+    from optuna.trial import TrialState
+
+    from quarch.study import Run, resume_search
+    from quarch.study._worker import FAIL_REASON
+
     name = broken_space(_MissingParams)
     _MissingParams.calls = 0
-    with pytest.raises(QuarchError, match="params"):
-        run_search(
-            SearchConfig(
-                space=name, trials=2, objectives=["val_error", "params"], out=str(tmp_path / "r")
-            ),
-            progress=False,
-        )
+    out = tmp_path / "r"
+    config = SearchConfig(space=name, trials=2, objectives=["val_error", "params"], out=str(out))
+    with pytest.raises(QuarchError) as info:
+        run_search(config, progress=False)
+    line = _one_line(info.value)
+    assert line.startswith(
+        f"evaluator {__name__}._MissingParams broke its contract at trial 0: evaluate() "
+        "returned no 'params', which the objective needs (it returned val_error); every "
+        "trial would fail alike, so the search stopped there"
+    )
     assert _MissingParams.calls == 1
+    run = Run.open(out)
+    [trial] = run.study().trials
+    assert trial.state == TrialState.FAIL
+    assert trial.user_attrs[FAIL_REASON] == (
+        "evaluate() returned no 'params', which the objective needs (it returned val_error)"
+    )
+    _register(name, _ToyEvaluator)  # fixed: the same fingerprint, now with params
+    result = resume_search(out, progress=False)
+    assert result.done == 2 and result.stopped == "budget"
+    assert [t.state for t in result.trials] == ["FAIL", "COMPLETE", "COMPLETE"]
+
+
+class _TooWide(_ToyEvaluator):
+    """A genuine failed trial: the widest choice does not fit the device (it raises);
+    the next-widest diverges (a NaN error, as a training can)."""
+
+    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> dict[str, float]:
+        out = super().evaluate(arch, seed=seed)
+        if arch["width"] == 64:
+            raise ValueError("a circuit of 64 qubits is wider than the device's 27")
+        if arch["width"] == 32:
+            out["val_error"] = float("nan")
+        return out
+
+
+def test_an_evaluator_failing_some_architectures_fails_only_those_trials(
+    broken_space: Any, tmp_path: Path
+) -> None:
+    """What is not a broken contract stays a failed trial, and the run goes on to its
+    budget: an evaluator that raises for one architecture, or returns a NaN metric."""
+    from optuna.trial import TrialState
+
+    from quarch.study import Run
+    from quarch.study._worker import FAIL_REASON
+
+    name = broken_space(_TooWide)
+    result = run_search(
+        SearchConfig(space=name, trials=4, objectives=["val_error", "params"],
+                     strategy="grid", out=str(tmp_path / "r")),
+        progress=False,
+    )  # fmt: skip
+    assert result.stopped == "budget" and result.done == 4
+    trials = Run.open(tmp_path / "r").study().trials
+    assert {t.params["width"] for t in trials if t.state == TrialState.FAIL} == {32, 64}
+    for t in trials:
+        if t.params["width"] == 64:
+            assert t.user_attrs[FAIL_REASON] == (
+                "ValueError: a circuit of 64 qubits is wider than the device's 27"
+            )
+        elif t.params["width"] == 32:
+            assert t.user_attrs[FAIL_REASON] == "ValueError: metric 'val_error' is not finite: nan"
+        else:
+            assert t.state == TrialState.COMPLETE

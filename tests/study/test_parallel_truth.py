@@ -48,6 +48,7 @@ from optuna.trial import TrialState
 
 from quarch import ConfigError, RunError
 from quarch.config import SearchConfig
+from quarch.space import Space
 from quarch.study import _parallel as par
 from quarch.study import _ray as qray
 from quarch.study import run_search, space_for, trial_seed
@@ -1463,6 +1464,46 @@ def test_ray_gives_up_after_as_many_failed_trials_in_a_row_as_the_serial_loop(
     assert ray.shutdowns == 1 and not ray.initialized
 
 
+class _NoParams(ArithmeticEvaluator):
+    """Breaks the evaluator contract: never returns ``params``, which the objective needs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.evaluated = 0
+
+    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> dict[str, float]:
+        self.evaluated += 1
+        return {"val_error": super().evaluate(arch, seed=seed)["val_error"]}
+
+
+def test_ray_stops_at_the_first_broken_contract_as_the_serial_loop(
+    tmp_path: Path, fake_ray: Callable[..., _FakeRay]
+) -> None:
+    """An evaluator that returns no metric the objective needs: the Ray driver stops at
+    the first result, with the serial loop's line, instead of failing 25 trials; the
+    trial is failed with the reason, the ones still in flight as given up, and Ray
+    started here is shut down."""
+    serial_ev = _NoParams()
+    serial, serial_trials = _give_up(tmp_path, "serial", serial_ev, trials=4)
+    reason = "evaluate() returned no 'params', which the objective needs (it returned val_error)"
+    assert serial.startswith(f"evaluator {__name__}._NoParams broke its contract at trial 0: ")
+    assert serial_ev.evaluated == 1
+    assert [t.user_attrs["fail_reason"] for t in serial_trials] == [reason]
+    ray = fake_ray(3.0)
+    ev = _NoParams()
+    line, trials = _give_up(tmp_path, "ray", ev, trials=4, ray=True)
+    assert ev.evaluated == 1
+    broke = [t for t in trials if t.user_attrs["fail_reason"] == reason]
+    assert len(broke) == 1
+    assert line == serial.replace("trial 0", f"trial {broke[0].number}")
+    # three tasks in flight: the two not yet evaluated are failed as given up
+    assert sorted(t.user_attrs["fail_reason"] for t in trials) == sorted(
+        [reason, qray.GAVE_UP, qray.GAVE_UP]
+    )
+    assert all(t.state == TrialState.FAIL for t in trials)
+    assert ray.shutdowns == 1 and not ray.initialized
+
+
 def test_ray_gives_up_after_as_many_skips_in_a_row_as_the_serial_loop(
     tmp_path: Path, fake_ray: Callable[..., _FakeRay], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1603,14 +1644,8 @@ def test_a_trial_sent_to_ray_starts_the_count_of_skips_again(
 
     monkeypatch.setattr(_worker, "MAX_CONSECUTIVE_SKIPS", 3)
 
-    class _Space:
-        def __init__(self, space: Any) -> None:
-            self.space = space
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self.space, name)
-
-        def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
+    class _Space(Space):  # run_search takes a Space (a duck-typed wrapper is refused)
+        def suggest(self, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
             if trial.number > 100:
                 raise _NeverGaveUp("100 trials, and the search goes on")
             if trial.number % 3:  # 3 x 128 parameters: over the budget
@@ -1623,8 +1658,9 @@ def test_a_trial_sent_to_ray_starts_the_count_of_skips_again(
         if ray:
             fake_ray(1.0)
         cfg = _cfg(tmp_path, out=str(tmp_path / name), ray=ray, **kw)
-        space = _Space(space_for(cfg))
-        res = run_search(cfg, space=space, evaluator=_Cheap(), progress=False)  # type: ignore[arg-type]
+        base = space_for(cfg)
+        space = _Space(base.choices, base.constraint, name=base.name)
+        res = run_search(cfg, space=space, evaluator=_Cheap(), progress=False)
         states.append([(t.state, t.skip_reason is not None) for t in res.trials])
     skipped = ("PRUNED", True)  # a skipped architecture: pruned with its reason
     assert (

@@ -387,13 +387,139 @@ def test_bad_metrics_are_a_reason_and_nothing_is_recorded(
     assert t.user_attrs == {} and t.constraints == {}
 
 
-def test_a_missing_objective_metric_is_a_reason_naming_its_type() -> None:
+@pytest.mark.parametrize(
+    ("raw", "objective", "reason"),
+    [
+        ({"params": 1.0}, Objective(["val_error"]),
+         "evaluate() returned no 'val_error', which the objective needs (it returned params)"),
+        ({"params": 1.0, "flops": 2.0}, Objective(["val_error"]),
+         "evaluate() returned no 'val_error', which the objective needs (it returned flops, "
+         "params)"),
+        ({"val_error": 0.1}, Objective(["val_error"], budgets=["params<=10", "flops<=5"]),
+         "evaluate() returned no 'params', 'flops', which the objective needs (it returned "
+         "val_error)"),
+        ({}, Objective(["val_error", "params"], budgets=["params<=10"]),
+         "evaluate() returned no 'val_error', 'params', which the objective needs (it "
+         "returned none)"),
+        (None, Objective(["val_error"]), "evaluate() returned a NoneType, not a dict of metrics"),
+        (0.25, Objective(["val_error"]), "evaluate() returned a float, not a dict of metrics"),
+    ],
+)  # fmt: skip
+def test_a_missing_objective_metric_breaks_the_contract(
+    raw: Any, objective: Objective, reason: str
+) -> None:
+    """A metric the objective or a budget needs, missing from what ``evaluate`` returned
+    (or no mapping at all), is no failed trial but a broken contract, which every trial
+    would repeat: :class:`BrokenContract` with the reason (each metric named once, in
+    the objective's order), and nothing recorded on the trial."""
     study = _study()
-    got = record_metrics(study.ask(), {"params": 1.0}, Objective(["val_error"]))
-    assert got == (
-        None,
-        "KeyError: \"evaluator returned no ['val_error']; it returned ['params']\"",
+    with pytest.raises(_worker.BrokenContract) as info:
+        record_metrics(study.ask(), raw, objective)
+    assert info.value.reason == str(info.value) == reason
+    t = study.get_trials()[0]
+    assert t.user_attrs == {} and t.constraints == {}
+
+
+class _Returns:
+    """An evaluator that returns what it is given; it refuses to run past ``limit``
+    calls by raising what no loop catches (so a loop that never gives up fails the test
+    instead of hanging)."""
+
+    fingerprint = "returns"
+
+    def __init__(self, raw: Any, limit: int = 10) -> None:
+        self.raw, self.limit, self.calls = raw, limit, 0
+
+    def evaluate(self, arch: Mapping[str, Any], *, seed: int) -> Any:
+        self.calls += 1
+        if self.calls > self.limit:
+            raise _Runaway(f"evaluated {self.calls} times")
+        return self.raw
+
+
+class _Runaway(BaseException):
+    pass
+
+
+def test_a_broken_contract_stops_work_at_its_first_trial_which_fails() -> None:
+    """The worker loop fails the trial with the contract's reason, stops in one line
+    naming the evaluator and the trial, and evaluates nothing more (it failed 25 trials
+    in a row before it gave up)."""
+    study = _study()
+    ev = _Returns({"params": 3.0})
+    with pytest.raises(RunError) as info:
+        work(study, space=SPACE, evaluator=ev, objective=Objective(["val_error"]), trials=3,
+             run_seed=0)  # fmt: skip
+    assert str(info.value) == (
+        f"evaluator {__name__}._Returns broke its contract at trial 0: evaluate() returned "
+        "no 'val_error', which the objective needs (it returned params); every trial would "
+        "fail alike, so the search stopped there (the trial is recorded as failed; resume "
+        "the run once evaluate() keeps the contract)"
     )
+    assert ev.calls == 1
+    [t] = study.trials
+    assert t.state == TrialState.FAIL
+    assert t.user_attrs[FAIL_REASON] == (
+        "evaluate() returned no 'val_error', which the objective needs (it returned params)"
+    )
+
+
+def test_a_trial_optuna_fails_at_tell_counts_as_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial the study refuses at ``tell`` (values it cannot take: Optuna fails the
+    trial with a warning and does not raise) was counted as a success, so the loop
+    never gave up and asked trials forever. Here the study optimises two values and
+    the objective gives one: each trial is failed with the reason and the loop gives
+    up at its limit of failures in a row."""
+    monkeypatch.setattr(_worker, "MAX_CONSECUTIVE_FAILURES", 3)
+    study = _study(n=2)
+    ev = _Returns({"val_error": 0.5})
+    with pytest.raises(RunError) as info:
+        work(study, space=SPACE, evaluator=ev, objective=Objective(["val_error"]), trials=2,
+             run_seed=0)  # fmt: skip
+    reason = "the study takes 2 objective value(s); the objective gave 1"
+    assert str(info.value) == (
+        f"gave up: 3 trials in a row failed, with 0 of 2 trials done; the last failed with: "
+        f"{reason}"
+    )
+    assert ev.calls == 3
+    assert [(t.state, t.user_attrs[FAIL_REASON]) for t in study.trials] == [
+        (TrialState.FAIL, reason)
+    ] * 3
+
+
+def test_a_tell_that_fails_the_trial_anyway_counts_as_failed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """However the study comes to fail a trial told complete values (faked here: its
+    ``tell`` records FAIL), the loop counts a failure, not a success."""
+    monkeypatch.setattr(_worker, "MAX_CONSECUTIVE_FAILURES", 2)
+    study = _study()
+    real = study.tell
+    monkeypatch.setattr(
+        study, "tell", lambda trial, values=None, state=None: real(trial, state=TrialState.FAIL)
+    )
+    ev = _Returns({"val_error": 0.5})
+    with pytest.raises(RunError) as info:
+        work(study, space=SPACE, evaluator=ev, objective=Objective(["val_error"]), trials=1,
+             run_seed=0)  # fmt: skip
+    assert str(info.value).endswith(
+        "the last failed with: the study recorded it FAIL when told its values [0.5]"
+    )
+    assert ev.calls == 2 and [t.state for t in study.trials] == [TrialState.FAIL] * 2
+
+
+def test_finish_says_why_a_trial_failed_and_none_for_a_complete_one() -> None:
+    study = _study()
+    assert _worker.finish(study, study.ask(), [0.5], None) is None
+    assert _worker.finish(study, study.ask(), None, "RuntimeError: x") == "RuntimeError: x"
+    assert _worker.finish(study, study.ask(), None, None) == (
+        "the study takes 1 objective value(s); the objective gave none"
+    )
+    assert [(t.state, t.values, t.user_attrs.get(FAIL_REASON)) for t in study.trials] == [
+        (TrialState.COMPLETE, [0.5], None),
+        (TrialState.FAIL, None, "RuntimeError: x"),
+        (TrialState.FAIL, None, "the study takes 1 objective value(s); the objective gave none"),
+    ]
 
 
 class _Cheap:

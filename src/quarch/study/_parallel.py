@@ -4,27 +4,34 @@ Workers are started with the ``spawn`` method (a fresh interpreter each), becaus
 forking a process whose torch/OpenMP thread pools are running can deadlock the child.
 Each worker gets ``cores // workers`` torch threads and a passive OpenMP wait policy,
 so N workers do not oversubscribe the machine (measured in DESIGN.md: 3.5-4.6x faster
-than the default under contention).
+than the default under contention). A spawned worker imports the main script again, so
+a search started at a script's top level, outside ``if __name__ == "__main__":``, is
+refused before anything is written (:func:`check_main_guard`).
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import multiprocessing
 import multiprocessing.util
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from quarch._errors import ConfigError
 from quarch._warnings import warn
 from quarch.study._signals import SignalHold
 from quarch.study._worker import fail_dead_trials, work
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     import optuna
 
     from quarch.config import SearchConfig
@@ -32,7 +39,76 @@ if TYPE_CHECKING:
     from quarch.objectives import Objective
     from quarch.space import Space
 
-__all__ = ["run_workers", "thread_env"]
+__all__ = ["check_main_guard", "run_workers", "thread_env"]
+
+
+def _guard_error(workers: int, where: str) -> ConfigError:
+    return ConfigError(
+        f"workers={workers} starts worker processes that import the main script again "
+        "(Python's spawn start method), and a search called at its top level would start "
+        f'again in each; put the call under `if __name__ == "__main__":` ({where})'
+    )
+
+
+def _main_test(test: ast.expr) -> bool:
+    """Whether an ``if`` tests the module's name against ``"__main__"`` (any spelling)."""
+    names = {n.id for n in ast.walk(test) if isinstance(n, ast.Name)}
+    texts = {n.value for n in ast.walk(test) if isinstance(n, ast.Constant)}
+    return "__name__" in names and "__main__" in texts
+
+
+def _guarded(node: ast.If) -> list[ast.stmt]:
+    """The statements of ``node`` that run in the main script and not where a spawned
+    worker imports it: the body of ``if __name__ == "__main__":``, the ``else`` of
+    ``if __name__ != "__main__":``; none for any other ``if``."""
+    if not _main_test(node.test):
+        return []
+    test = node.test
+    negated = isinstance(test, ast.Compare) and any(isinstance(o, ast.NotEq) for o in test.ops)
+    return node.orelse if negated else node.body
+
+
+def unguarded_call() -> str | None:
+    """``FILE:LINE`` of the main script's top-level statement that led to this call when
+    it lies outside every ``if __name__ == "__main__":`` block (a spawned worker
+    imports the script again and would run it); ``None`` when it lies inside one, or
+    when this cannot be told (no script: ``python -c``, a REPL, a notebook; its source
+    unreadable; a call off the main thread)."""
+    main = sys.modules.get("__main__")
+    frame: FrameType | None = sys._getframe()  # this one's own is no module's
+    while frame is not None and not (
+        main is not None and frame.f_globals is vars(main) and frame.f_code.co_name == "<module>"
+    ):
+        frame = frame.f_back
+    if frame is None or not getattr(main, "__file__", None):
+        return None
+    path, line = frame.f_code.co_filename, frame.f_lineno
+    try:
+        tree = ast.parse(Path(path).read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    guarded = [s for node in ast.walk(tree) if isinstance(node, ast.If) for s in _guarded(node)]
+    if any(s.lineno <= line <= (s.end_lineno or s.lineno) for s in guarded):
+        return None
+    return f"{path}:{line}"
+
+
+def check_main_guard(workers: int) -> None:
+    """Refuse, before anything is written, local worker processes started from a main
+    script's top level outside ``if __name__ == "__main__":``: each spawned worker runs
+    the script again, which gave Python's multiprocessing ``RuntimeError`` (its
+    bootstrapping phase) from every worker, after each had started the search again
+    (and with ``overwrite=True`` replaced the run being made). A spawned process that
+    still imports its main script (the case this could not see) is refused too.
+
+    Raises:
+        ConfigError: one line naming the script's line, saying to guard it.
+    """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise _guard_error(workers, "this is a worker process importing the main script")
+    where = unguarded_call()
+    if where is not None:
+        raise _guard_error(workers, where)
 
 
 def thread_env(threads: int) -> dict[str, str]:

@@ -19,6 +19,7 @@ from quarch.study._signals import held_signals
 from quarch.study._worker import (
     INTERRUPTED,
     SEED,
+    BrokenContract,
     OverBudget,
     check_before_training,
     claim,
@@ -130,7 +131,9 @@ def drive(
     trials still on Ray then, or on Ctrl-C, are failed (interrupted).
 
     Raises:
-        RunError: it gave up (the message says how far the run got).
+        RunError: it gave up (the message says how far the run got), or the evaluator
+            broke its contract (the search stops at the first such trial, as
+            :func:`~quarch.study._worker.work` does).
     """
     import ray
     from optuna.trial import TrialState
@@ -194,9 +197,15 @@ def drive(
                     cause = getattr(e, "cause", None) or e
                     values, reason = None, f"{type(cause).__name__}: {cause}"
                 else:
-                    values, reason = record_metrics(trial, raw, objective)
+                    try:
+                        values, reason = record_metrics(trial, raw, objective)
+                    except BrokenContract as e:  # every trial would fail alike: as work
+                        with held_signals():
+                            finish(study, trial, None, e.reason)
+                            del in_flight[ref]
+                        raise e.error(evaluator, trial.number) from None
                 with held_signals():  # a Ctrl-C now leaves it told, and out of in_flight
-                    finish(study, trial, values, reason)
+                    reason = finish(study, trial, values, reason)
                     del in_flight[ref]
                 failures = _failed_in_a_row(study, config.trials, failures, reason)
                 if on_trial is not None:

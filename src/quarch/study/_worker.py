@@ -11,7 +11,10 @@ run this same loop on one study. Everything they share is in the study, so:
   costs that one trial and the others complete the budget (on a database, Optuna's
   heartbeat does the same across machines);
 * a trial that raises, returns non-finite metrics, or exceeds ``trial_timeout`` is
-  failed with its reason; the run goes on;
+  failed with its reason; the run goes on (until too many fail in a row); one whose
+  evaluator returned no metric the objective needs, or no dict, is failed with the
+  reason and the run stops at once (:class:`BrokenContract`): every trial would fail
+  alike; a trial the study refuses at ``tell`` counts as failed;
 * with a pruner on the study, every epoch of training reports the trial's objective
   value so far (:func:`pruning_hook`) and a trial the pruner stops is PRUNED with the
   epoch it reached; like a complete trial it counts towards the budget (Optuna's
@@ -55,6 +58,7 @@ __all__ = [
     "PRUNE_REASON",
     "SEED",
     "SKIP_REASON",
+    "BrokenContract",
     "TrialTimeout",
     "claim",
     "counts_toward_budget",
@@ -214,10 +218,56 @@ def fail_dead_trials(study: optuna.Study) -> int:
     return n
 
 
+class BrokenContract(Exception):
+    """An evaluator's output breaks its contract in a way every trial repeats: it is not
+    a mapping of metrics, or it lacks a metric the objective (or a budget) needs. The
+    search fails that trial with :attr:`reason` and stops (:meth:`error`), where it
+    failed every trial alike until it gave up (25 trainings, each wasted)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def error(self, evaluator: object, number: int) -> RunError:
+        """The one line the search stops with (trial ``number`` failed with the reason)."""
+        kind = type(evaluator)
+        name = f"{kind.__module__}.{kind.__qualname__}"
+        return RunError(
+            f"evaluator {name} broke its contract at trial {number}: {self.reason}; every "
+            "trial would fail alike, so the search stopped there (the trial is recorded as "
+            "failed; resume the run once evaluate() keeps the contract)"
+        )
+
+
+def _broken_contract(raw: Any, objective: Objective) -> BrokenContract | None:
+    """Why ``raw`` (what ``evaluate`` returned) breaks the contract for ``objective``, or
+    ``None``. A value that is not a finite number is not one: a training can diverge
+    for one architecture (a failed trial)."""
+    if not isinstance(raw, Mapping):
+        return BrokenContract(f"evaluate() returned a {type(raw).__name__}, not a dict of metrics")
+    needed = [*objective.metrics, *(b.metric for b in objective.budgets)]
+    missing = [m for m in dict.fromkeys(needed) if m not in raw]
+    if not missing:
+        return None
+    returned = ", ".join(sorted(map(str, raw))) or "none"
+    return BrokenContract(
+        f"evaluate() returned no {', '.join(map(repr, missing))}, which the objective needs "
+        f"(it returned {returned})"
+    )
+
+
 def record_metrics(
     trial: optuna.Trial, raw: Any, objective: Objective
 ) -> tuple[list[float] | None, str | None]:
-    """Check an evaluator's output and store it on ``trial``; return (values, reason)."""
+    """Check an evaluator's output and store it on ``trial``; return (values, reason).
+
+    Raises:
+        BrokenContract: ``raw`` is not a mapping, or lacks a metric ``objective`` needs
+            (nothing is recorded; the caller fails the trial and stops).
+    """
+    broken = _broken_contract(raw, objective)
+    if broken is not None:
+        raise broken
     try:
         metrics = check_metrics(raw)
         values = objective.values(metrics)
@@ -328,6 +378,8 @@ def evaluate_trial(
     Raises:
         OverBudget: the architecture breaks a budget before training (recorded).
         optuna.TrialPruned: the study's pruner stopped the trial during training.
+        BrokenContract: the evaluator returned what no trial can be scored by (see
+            :func:`record_metrics`); an evaluator that raises fails its trial only.
     """
     seed = trial_seed(run_seed, trial.number)
     trial.set_user_attr(SEED, seed)
@@ -353,13 +405,29 @@ def evaluate_trial(
 
 def finish(
     study: optuna.Study, trial: optuna.Trial, values: list[float] | None, reason: str | None
-) -> None:
-    """Tell the study a trial's outcome (failed with ``reason`` when it has one)."""
+) -> str | None:
+    """Tell the study a trial's outcome (failed with ``reason`` when it has one).
+
+    Returns:
+        Why the trial failed: ``reason``, or why the study refused ``values`` (Optuna
+        fails a trial told values it cannot take, with a warning, and does not raise);
+        ``None`` for a complete trial.
+    """
+    if reason is None:
+        n = len(study.directions)
+        if values is None or len(values) != n:
+            reason = (
+                f"the study takes {n} objective value(s); the objective gave "
+                f"{'none' if values is None else len(values)}"
+            )
     if reason is not None:
         trial.set_user_attr(FAIL_REASON, reason)
         study.tell(trial, state=TrialState.FAIL)
-    else:
-        study.tell(trial, values)
+        return reason
+    told = study.tell(trial, values)
+    if told.state != TrialState.COMPLETE:
+        return f"the study recorded it {told.state.name} when told its values {values}"
+    return None
 
 
 def prune(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
@@ -456,7 +524,9 @@ def work(
 
     Raises:
         RunError: it gave up: too many trials in a row failed, or were over budget
-            before training (the message says how far the run got).
+            before training (the message says how far the run got); or the evaluator
+            broke its contract (:class:`BrokenContract`): the trial is failed with the
+            reason and the search stops at once.
     """
     t_start = time.monotonic()
     failures = skips = 0
@@ -485,6 +555,10 @@ def work(
                 values, reason = evaluate_trial(
                     trial, space, evaluator, objective, run_seed, trial_timeout
                 )
+        except BrokenContract as e:  # every trial would fail alike: stop at the first
+            with held_signals():
+                finish(study, trial, None, e.reason)
+            raise e.error(evaluator, trial.number) from None
         except KeyboardInterrupt:
             if pending is not None:
                 with held_signals():  # a second Ctrl-C does not leave it RUNNING
@@ -508,7 +582,7 @@ def work(
             continue
         skips = 0
         with held_signals():  # told whole: a Ctrl-C now stops the run after this trial
-            finish(study, trial, values, reason)
+            reason = finish(study, trial, values, reason)
         if reason is not None:
             failures += 1
             if failures >= MAX_CONSECUTIVE_FAILURES:
