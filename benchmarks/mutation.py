@@ -344,6 +344,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "study-loop": (
         ["src/quarch/study/_loop.py", "src/quarch/study/_storage.py", "src/quarch/study/_run.py",
+         "src/quarch/study/_arguments.py",
          "src/quarch/study/_progress.py"],
         ["tests/study/test_loop_truth.py", "tests/study/test_storage_truth.py",
          "tests/study/test_storage_lock_truth.py",
@@ -378,7 +379,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/spaces/cnn/test_onnx.py", "tests/cost/test_onnx_truth.py",
          "tests/test_finalize_truth.py", "tests/test_export_truth.py",
          "tests/test_did_you_mean_truth.py", "tests/test_export_observables_truth.py",
-         "tests/test_cli_early_refusals.py"],
+         "tests/test_cli_early_refusals.py",
+         "tests/test_audit_cli_leftovers.py"],
     ),
     "hqnn-space": (
         ["src/quarch/spaces/hqnn/model.py", "src/quarch/spaces/hqnn/costs.py",
@@ -422,7 +424,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_untrusted_input.py::test_config_files_of_random_keys_and_values",
          "tests/test_untrusted_input.py::test_config_files_of_any_text",
          "tests/test_cli_exit_truth.py",
-         "tests/test_interrupts_truth.py::test_a_ctrl_c_python_drops_in_a_callback_still_stops_the_command"],
+         "tests/test_interrupts_truth.py::test_a_ctrl_c_python_drops_in_a_callback_still_stops_the_command",
+         "tests/test_audit_cli_leftovers.py"],
     ),
     "hqnn-extras": (
         ["src/quarch/spaces/hqnn/supercircuit.py", "src/quarch/spaces/hqnn/noise.py",
@@ -453,7 +456,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_benchmark_costs.py::test_training_time_to_target_is_the_sum_over_the_queries_before_it",
          # what a forked worker is given, called in the test process where mutmut sees it
          "tests/test_benchmark_interrupt.py::test_a_worker_set_up_in_this_process",
-         "tests/spaces/test_option_lists.py"],
+         "tests/spaces/test_option_lists.py",
+         "tests/test_audit_cli_leftovers.py"],
     ),
     "evaluators": (
         ["src/quarch/spaces/hqnn/evaluator.py", "src/quarch/spaces/cnn/evaluator.py",
@@ -500,7 +504,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_registries.py", "tests/spaces/test_used_params.py",
          "tests/spaces/test_option_lists.py", "tests/spaces/hqnn/test_device.py::TestSpec",
          "tests/spaces/hqnn/test_record_epochs.py::test_the_spec_refuses_bad_record_epochs",
-         "tests/test_cli_mistakes.py::test_search_mistake", "tests/spaces/test_contract.py"],
+         "tests/test_cli_mistakes.py::test_search_mistake", "tests/spaces/test_contract.py",
+         "tests/test_audit_cli_leftovers.py"],
     ),
     "testing-kit": (
         ["src/quarch/testing/__init__.py", "src/quarch/testing/aer.py",

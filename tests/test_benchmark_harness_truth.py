@@ -1204,3 +1204,218 @@ def test_a_run_that_raises_under_codecarbon_is_not_run_again(
     assert len(calls) == 1
     assert made[0].calls == ["start", "stop"]
     assert not (tmp_path / "out").exists()
+
+
+class _Reached(Exception):
+    """Raised where ``synthetic_qubo`` would start building its space's choices."""
+
+
+@pytest.mark.parametrize(
+    ("n_choices", "n_options", "allowed"),
+    [(6, 10, True), (2, 1000, True), (1, 1_000_000, True), (1, 1_000_001, False), (7, 8, False)],
+)
+def test_synthetic_qubo_brute_force_limit_is_inclusive(
+    monkeypatch: pytest.MonkeyPatch, n_choices: int, n_options: int, allowed: bool
+) -> None:
+    """The refusal says ``n_options**n_choices must be <= 1000000``: exactly 10**6
+    combinations are brute-forced, one more is refused with that line. (The space's
+    first choice is stopped here, so an allowed size is not brute-forced: at 10**6
+    combinations that would take tens of seconds.)"""
+    from quarch.benchmark import _tasks
+
+    def stop(*args: Any, **kw: Any) -> Any:
+        raise _Reached
+
+    monkeypatch.setattr(_tasks, "Choice", stop)
+    size = n_options**n_choices
+    if allowed:
+        with pytest.raises(_Reached):
+            _tasks.synthetic_qubo(0, n_choices=n_choices, n_options=n_options)
+    else:
+        with pytest.raises(ValueError) as e:
+            _tasks.synthetic_qubo(0, n_choices=n_choices, n_options=n_options)
+        assert (
+            str(e.value) == f"n_options**n_choices must be <= 1000000 for brute force; got {size}"
+        )
+
+
+def test_a_spec_saves_a_data_set_under_its_registered_name() -> None:
+    """``SpaceSpec.resolve``'s default (a user's spec inherits it): a data set of
+    ``quarch.data`` given in another case, with underscores for dashes or with spaces
+    around (the spellings ``load_dataset`` reads) is saved under its registered name, a
+    ``dataset`` space option spelled as ``--dataset`` follows it, any other option is
+    kept, and a config with nothing to change is returned as is."""
+    import dataclasses
+
+    from quarch.config import SearchConfig
+    from quarch.spaces import SpaceSpec
+
+    class Own(SpaceSpec):  # no overrides: the default resolve
+        name = "own-resolve"
+
+    spec = Own()
+    # data sets ``quarch datasets`` lists (``list_datasets`` imports scikit-learn: seconds)
+    for want in ("iris", "breast-cancer", "fashion-mnist", "wine"):
+        for given in (want.upper(), f" {want.replace('-', '_')} ", want.title()):
+            options = {"dataset": given, "depth": 2}
+            cfg = SearchConfig(space="mlp", dataset=given, space_options=options, trials=7)
+            got = spec.resolve(cfg)
+            assert got == dataclasses.replace(
+                cfg, dataset=want, space_options={"dataset": want, "depth": 2}
+            )
+            assert options == {"dataset": given, "depth": 2}  # the caller's dict untouched
+            assert cfg.dataset == given and cfg.space_options == options
+            # an option spelled otherwise is not --dataset's: left for the check to refuse
+            other = dataclasses.replace(cfg, space_options={"dataset": "digits"})
+            assert spec.resolve(other) == dataclasses.replace(other, dataset=want)
+            plain = dataclasses.replace(cfg, space_options={})
+            assert spec.resolve(plain) == dataclasses.replace(plain, dataset=want)
+    for kept in ("iris", "irs", "cifar10", None):  # registered already, or no quarch.data set
+        cfg = SearchConfig(space="mlp", dataset=kept, space_options={"dataset": "Iris"})
+        assert spec.resolve(cfg) is cfg
+
+
+def test_the_time_optuna_takes_to_tell_a_result_is_the_samplers(
+    toy: types.ModuleType, studies: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A strategy learns in ``tell`` (its ``after_trial``): the table's sampler seconds
+    hold that time for every evaluated trial, the evaluation seconds hold a skipped or
+    failed trial's closing, and the two add up to the run's seconds. Each ``tell``
+    costs 10 on the fake clock here."""
+    import optuna
+
+    real = optuna.study.Study.tell
+
+    def slow_tell(self: Any, *args: Any, **kw: Any) -> Any:
+        toy.CLOCK["perf"] += 10.0
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(optuna.study.Study, "tell", slow_tell)
+    trials = 30
+    row = run_one("costly_truth:toy", "random", 5, trials, None, ("params<=4",))
+    (study,) = studies
+    states = [t.state.name for t in study.get_trials(deepcopy=False)]
+    asks, complete = len(states), states.count("COMPLETE")
+    closed = states.count("PRUNED") + states.count("FAIL")
+    assert complete and states.count("PRUNED") and states.count("FAIL")
+    assert asks == complete + closed and complete + states.count("FAIL") == trials
+    assert row["sampler_seconds"] == asks * 1 + complete * 10
+    assert row["eval_seconds"] == asks * 1000 + trials * 100 + closed * 10
+    assert row["seconds"] == row["sampler_seconds"] + row["eval_seconds"]
+
+
+def test_a_judge_that_fails_is_named_with_the_pick_and_its_error(
+    toy: types.ModuleType, studies: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task's own judge that raises on a pick stops the run with one line naming the
+    pick and the judge's error (type and message), without a chained traceback."""
+
+    def bad(a: dict[str, Any]) -> float:
+        raise ZeroDivisionError(f"no score for a={a['a']}")
+
+    monkeypatch.setattr(toy, "judge", bad)  # what the toy's tasks are judged by
+    toy.FAIL_B.clear()
+    with pytest.raises(ConfigError) as e:
+        run_one("costly_truth:toy", "grid", 0, 1, None, ())
+    (study,) = studies
+    (first,) = study.get_trials(deepcopy=False)
+    pick = {"a": first.params["a"], "b": first.params["b"]}
+    assert str(e.value) == (
+        f"the task's judge failed on the pick {pick!r}: ZeroDivisionError: "
+        f"no score for a={pick['a']}"
+    )
+    assert e.value.__cause__ is None and e.value.__suppress_context__
+
+
+def test_the_bar_of_worker_runs_names_a_strategy_and_counts_each_run_once(
+    toy: types.ModuleType,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With worker processes the bar's text is the strategy of the run that ended last
+    (nothing before the first ends: never a placeholder), and its count is the runs
+    done of all; its last line shows every run counted once."""
+    import re
+
+    import rich.progress
+
+    shown: list[Any] = []
+
+    class Recording(rich.progress.Progress):  # what the bar's text is after each change
+        def add_task(self, *args: Any, **kw: Any) -> Any:
+            tid = super().add_task(*args, **kw)
+            shown.append(self._tasks[tid].description)
+            return tid
+
+        def update(self, task_id: Any, *args: Any, **kw: Any) -> None:
+            super().update(task_id, *args, **kw)
+            shown.append(self._tasks[task_id].description)
+
+    monkeypatch.setattr(rich.progress, "Progress", Recording)
+    toy.FAIL_B.clear()
+    run_benchmark(task="costly_truth:toy", strategies=["random", "local"], seeds=2, trials=2,
+                  out=str(tmp_path), workers=2)  # fmt: skip
+    assert shown[0] == "" and len(shown) == 1 + 4
+    assert sorted(shown[1:]) == ["local", "local", "random", "random"]
+    assert re.fullmatch(r"benchmark costly (random|local) \u2501+ 4/4\n", capsys.readouterr().err)
+
+
+def test_a_spec_refuses_wrong_names_before_the_search_with_checks_lines() -> None:
+    """``SpaceSpec.check_names`` (asked by the CLI before torch is imported) refuses
+    each name the space cannot take with the line the later checks give: a space option
+    (``build_space``'s), an evaluator option and a ``device_profile`` that is no profile
+    of the space's kinds (``check``'s, listing the profiles ``quarch devices --kind``
+    lists). The default ``device_profiles`` is that option, for a space taking it."""
+    from types import MappingProxyType
+
+    from quarch.config import SearchConfig
+    from quarch.cost.devices import list_devices
+    from quarch.space import Choice, Space
+    from quarch.spaces import SpaceSpec
+
+    class Edge(SpaceSpec):  # a user's space on edge devices, the defaults otherwise
+        name = "own-edge"
+        needs_dataset = False
+        evaluator_options = MappingProxyType({"device_profile": "an edge profile", "epochs": "e"})
+        device_kinds = ("edge",)
+
+        def space(self, *, depth: int = 1) -> Space:  # type: ignore[override]
+            return Space([Choice("k", list(range(depth + 1)))], name=self.name)
+
+    class Plain(Edge):  # takes no device_profile
+        name = "own-plain"
+        evaluator_options = MappingProxyType({"epochs": "e"})
+
+    def cfg(space: dict[str, Any] | None = None, **ev: Any) -> Any:
+        return SearchConfig(space="own-edge", evaluator_options=ev, space_options=space or {})
+
+    def refused(check: Any, config: Any) -> str:
+        with pytest.raises(ConfigError) as e:
+            check(config)
+        return str(e.value)
+
+    spec = Edge()
+    edge = [d["name"] for d in list_devices("edge")]
+    quantum = [d["name"] for d in list_devices("quantum")]
+    assert edge and quantum
+    for name in edge:
+        assert spec.device_profiles(cfg(device_profile=name, epochs=2)) == [name]
+        spec.check_names(cfg({"depth": 2}, device_profile=name, epochs=2))
+        spec.check(cfg(device_profile=name))
+    assert spec.device_profiles(cfg(epochs=2)) == [] and spec.device_profiles(cfg()) == []
+    assert spec.device_profiles(cfg(device_profile=7)) == ["7"]
+    assert Plain().device_profiles(cfg(device_profile="raspi4")) == []  # not its option
+    for bad in ("raspi9", quantum[0]):
+        line = refused(spec.check_names, cfg(device_profile=bad))
+        assert line.startswith(
+            f"unknown device profile {bad!r} for this space (edge profiles); "
+            f"known: {', '.join(edge)}"
+        )
+        assert refused(spec.check, cfg(device_profile=bad)) == line
+    line = refused(spec.check_names, cfg(epoch=2, device_profile="raspi4"))
+    assert line.startswith("space 'own-edge' takes no evaluator option 'epoch'; it takes: ")
+    assert refused(spec.check, cfg(epoch=2)) == line
+    line = refused(spec.check_names, cfg({"width": 3}, device_profile="raspi4"))
+    assert line.startswith("space 'own-edge' takes no option 'width'; it takes: depth")
+    assert refused(spec.build_space, cfg({"width": 3})) == line

@@ -42,28 +42,28 @@ SEARCH_CASES: list[Case] = [
     (
         "device-profile-on-mlp",
         ["search", "--space", "mlp", "--device-profile", "cortex-m7"],
-        "error: space 'mlp' takes no evaluator option 'device_profile'; it takes: lr, save_weights",
+        "error: --device-profile applies to spaces cnn, hqnn; space 'mlp' has no such option",
         {},
         (),
     ),
     (
         "qubit-budget-on-mlp",
         ["search", "--space", "mlp", "--qubit-budget", "4"],
-        "error: space 'mlp' takes no evaluator option 'qubit_budget'; it takes: lr, save_weights",
+        "error: --qubit-budget applies to space hqnn only; space 'mlp' has no such option",
         {},
         (),
     ),
     (
         "supercircuit-on-mlp",
         ["search", "--space", "mlp", "--supercircuit"],
-        "error: space 'mlp' takes no evaluator option 'supercircuit'; it takes: lr, save_weights",
+        "error: --supercircuit applies to spaces cnn, hqnn; space 'mlp' has no such option",
         {},
         (),
     ),
     (
         "supercircuit-on-nb201",
         ["search", "--space", "nb201", "--supercircuit"],
-        "error: space 'nb201' takes no evaluator option 'supercircuit'; it takes: latency",
+        "error: --supercircuit applies to spaces cnn, hqnn; space 'nb201' has no such option",
         {},
         (),
     ),
@@ -131,7 +131,7 @@ SEARCH_CASES: list[Case] = [
     (
         "top-level-key-below-the-evaluator-table",
         ["search", "--config", "{tmp}/c.toml"],
-        "error: space 'mlp' takes no evaluator option 'trials'; it takes: lr, save_weights "
+        "error: space 'mlp' takes no evaluator option 'trials'; it takes: save_weights "
         "('trials' is a config key: in a TOML file, keys below [evaluator_options] belong "
         "to it; put them above it)",
         {"c.toml": 'space = "mlp"\n[evaluator_options]\nsave_weights = false\ntrials = 3\n'},

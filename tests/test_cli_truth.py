@@ -123,7 +123,7 @@ def test_the_run_folder_read_back(in_home: Path) -> None:
          "--noise ibm-fez and --evaluator-option noise=ibm-heron set the same option; give one"),
         (["--pruner", "often"], "unknown pruner 'often'; choose from: none, median, hyperband"),
         (["--noise", "ibm-heron"],
-         "space 'mlp' takes no evaluator option 'noise'; it takes: lr, save_weights"),
+         "--noise applies to space hqnn only; space 'mlp' has no such option"),
     ],
 )  # fmt: skip
 def test_a_bad_flag_is_one_line_and_writes_nothing(
@@ -329,10 +329,13 @@ def test_an_interrupt_says_how_far_the_run_got(
     _refused(capsys, ["search", "--resume", str(DEFAULT_RUN), "--trials", "5"], want, 130)
     _refused(capsys, ["search", "--space", "mlp", "--dataset", "wine"],
              "interrupted before the run started; nothing was written", 130)  # fmt: skip
-    # a config whose run folder cannot be named (an unknown edge profile: the space's
-    # ``resolve`` refuses it; a mistyped space is refused before the search is called)
-    _refused(capsys, ["search", "--space", "cnn", "--device-profile", "no-such-profile"],
+    # a config whose run folder cannot be named (a space's ``resolve`` refuses it; a
+    # mistyped space or device profile is refused before the search is called)
+    named = quarch.study.stored_config
+    monkeypatch.setattr(quarch.study, "stored_config", _raising(ConfigError("unnamed")))
+    _refused(capsys, ["search", "--space", "mlp", "--dataset", "wine"],
              "interrupted before the run started; nothing was written", 130)  # fmt: skip
+    monkeypatch.setattr(quarch.study, "stored_config", named)
     # a folder with run metadata whose run cannot be read
     broken = in_home / "broken"
     broken.mkdir()

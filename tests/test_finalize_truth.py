@@ -136,7 +136,11 @@ class _Run:
         self.config = SimpleNamespace(space="toy")
         self.train_dir = tmp / "run" / "train"
         self.train_dir.parent.mkdir(exist_ok=True)
-        self.record = SimpleNamespace(number=TRIAL, params={"width": 6}, seed=seed)
+        # the metrics the search recorded (what `quarch trials` shows; a torch export
+        # stores them, with the errors measured on its file's network)
+        self.record = SimpleNamespace(number=TRIAL, params={"width": 6}, seed=seed,
+                                      metrics={"val_error": 0.9, "test_error": 0.9,
+                                               "params": 39.0, "qubits": 2.0})  # fmt: skip
 
     def trial(self, n: int) -> Any:
         if n != TRIAL:
@@ -492,7 +496,7 @@ def _wrong(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
 
 def test_torch_export_of_a_retrained_trial(fake: Any, tmp_path: Path) -> None:
     ev = _Ev(_Net, _data())
-    fake(ev)
+    run = fake(ev)
     out = tmp_path / "a" / "b" / "m.pt"  # folders made
     res = export_trial(tmp_path / "r", TRIAL, "torch", out, device="meta")
     assert res.path == out and res.format == "torch"
@@ -503,7 +507,8 @@ def test_torch_export_of_a_retrained_trial(fake: Any, tmp_path: Path) -> None:
     blob = torch.load(out, weights_only=False)
     assert set(blob) == {"space", "arch", "state_dict", "input_shape", "n_classes", "metrics"}
     assert blob["space"] == "toy" and blob["arch"] == {"width": 6}
-    assert blob["input_shape"] == [4] and blob["n_classes"] == 3 and blob["metrics"] == m
+    assert blob["input_shape"] == [4] and blob["n_classes"] == 3
+    assert blob["metrics"] == {**run.record.metrics, **m}  # the same training as the trial's
     want = _Net(SEED).state_dict()
     assert all(torch.equal(want[k], v) for k, v in blob["state_dict"].items())
     assert blob["state_dict"].keys() == want.keys()
@@ -528,10 +533,13 @@ def test_torch_export_loads_saved_weights_unless_epochs_are_given(
     }
     blob = torch.load(res.path, weights_only=False)
     assert all(torch.equal(saved[k], v) for k, v in blob["state_dict"].items())
-    assert blob["metrics"] == {k: res.checks[k] for k in ("val_error", "test_error")}
+    measured = {k: res.checks[k] for k in ("val_error", "test_error")}
+    assert blob["metrics"] == {**run.record.metrics, **measured}
     ev.calls.clear()
     again = export_trial(tmp_path, TRIAL, "torch", tmp_path / "e.pt", epochs=2)
     assert again.checks["weights"] == "retrained"
+    m = ev.metrics(SEED, 1)  # another training's network: its own metrics alone
+    assert torch.load(again.path, weights_only=False)["metrics"] == m
     assert ev.calls == [("fit", {"width": 6}, SEED, 2)]
 
 

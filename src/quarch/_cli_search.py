@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from quarch._cli_app import _Interrupted, _kv, _out, _print_result, _split
-from quarch._errors import ConfigError, QuarchError, RunExistsError
+from quarch._errors import ConfigError, QuarchError, RunExistsError, did_you_mean
 from quarch._run_files import check_run_folder, saved_space
 from quarch.config import SearchConfig
 
@@ -96,6 +96,8 @@ def search_command(
         trials_ = given.pop("trials", None)
         timeout_ = given.pop("timeout", None)
         run_dir = check_run_folder(resume)  # before the search loop is imported
+        if "device" in given:
+            _check_device_name(given["device"])
         space = saved_space(run_dir)
         if space is not None:  # a space of the user's own, not loaded: say how to load it
             from quarch.spaces import check_run_space
@@ -121,7 +123,7 @@ def search_command(
                 given[key] = {**base.get(key, {}), **given[key]}
         base.update(given)
         cfg = SearchConfig.from_dict(base)
-        _check_names(cfg)
+        _check_names(cfg, [k for k, v in flags.items() if v is not None])
         from quarch.study import check_search, run_search
 
         try:
@@ -186,25 +188,76 @@ def _print_dry_run(config: SearchConfig, json_out: bool) -> None:
     _out.print(json.dumps(data, indent=2, sort_keys=True), highlight=False, soft_wrap=True)
 
 
-def _check_names(config: SearchConfig) -> None:
-    """Refuse a mistyped space, space option, metric, budget, weight, strategy or
-    strategy option before the search loop is imported (torch, Optuna's storages and
-    SQLAlchemy: about 2 s on a laptop, 5-6 s on a loaded one), so the commonest mistakes
-    cost a fraction.
+def _check_names(config: SearchConfig, flags: list[str] | tuple[str, ...] = ()) -> None:
+    """Refuse a mistyped space, space option, evaluator option, device profile, metric,
+    budget, weight, strategy, strategy option or torch device type, and an evaluator
+    flag (``flags``: ``--noise`` and the like, by their option's name) the space has no
+    option for, before the search loop is imported (torch, Optuna's storages and
+    SQLAlchemy: about 2 s on a laptop, 5-6 s on a loaded one), so the commonest
+    mistakes cost a fraction.
 
-    Each is the check the search makes itself (:func:`~quarch.study.check_search` makes
-    them all again, in its own order), so the line is the one the search would print.
-    A space's own checks of values (its options', data set, devices) may depend on what
-    the search resolves, or need its evaluator's modules, and stay with the search.
+    Each but the flag and the device type is the check the search makes itself
+    (:func:`~quarch.study.check_search` makes them all again, in its own order), so the
+    line is the one the search would print. A space's own checks of values (its
+    options', data set) may depend on what the search resolves, or need its
+    evaluator's modules, and stay with the search.
     """
     from quarch.objectives import Objective
     from quarch.spaces import get_spec
 
-    get_spec(config.space).check_option_names(config)
+    spec = get_spec(config.space)
+    _check_flags(config.space, spec.evaluator_options, flags)
+    spec.check_names(config)
     Objective(config.objectives, weights=config.weights, budgets=config.budgets)
+    _check_device_name(config.device)
     from quarch.search import check_strategy_options  # Optuna and SciPy: after the above
 
     check_strategy_options(config.strategy, config.strategy_options)
+
+
+def _check_flags(space: str, options: Any, flags: list[str] | tuple[str, ...]) -> None:
+    """Refuse a flag that sets an evaluator option ``space`` does not take, in the
+    flag's terms and naming the spaces that take it (the search's line, "takes no
+    evaluator option 'noise'", names an option the user never typed)."""
+    from quarch.spaces import SPACES, get_spec
+
+    for key in flags:
+        if key in options:
+            continue
+        takers = [n for n in SPACES.names() if key in get_spec(n).evaluator_options]
+        where = (
+            f"space {takers[0]} only" if len(takers) == 1
+            else f"spaces {', '.join(takers)}" if takers
+            else "no registered space"
+        )  # fmt: skip
+        raise ConfigError(f"{_flag(key)} applies to {where}; space {space!r} has no such option")
+
+
+#: The device types ``torch.device`` parses (c10's list, which a test compares with the
+#: installed torch's), so ``--device gpu`` is refused without importing torch.
+_TORCH_DEVICE_TYPES = (
+    "cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga",
+    "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone",
+)  # fmt: skip
+
+
+def _check_device_name(device: str) -> None:
+    """Refuse a ``--device`` whose type torch has no name for (``gpu``) before torch is
+    imported (the search's own check, :func:`quarch.evaluate.check_device`, imports it
+    first: seconds). A backend that a plugin renamed (torch's ``privateuse1``) exists
+    only once torch is imported: then torch's check decides."""
+    kind = device.split(":", 1)[0]
+    if kind in _TORCH_DEVICE_TYPES or "torch" in sys.modules:
+        return
+    hint = (
+        "; for a GPU: cuda (NVIDIA, AMD) or mps (Apple)"
+        if kind.lower() == "gpu"
+        else did_you_mean([kind], _TORCH_DEVICE_TYPES)
+    )
+    raise ConfigError(
+        f"--device {device!r} is not a torch device: torch has no device type {kind!r} "
+        f"(cpu, cuda, cuda:1, mps, xpu, ...){hint}"
+    )
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from quarch._errors import RunError
 
-__all__ = ["CONFIG_FILE", "META_FILE", "check_run_folder", "saved_space"]
+__all__ = ["CONFIG_FILE", "META_FILE", "check_run_folder", "saved_space", "trial_numbers"]
 
 #: The config the run was started with (defaults resolved).
 CONFIG_FILE = "config.json"
@@ -51,3 +51,40 @@ def saved_space(path: str | Path) -> str | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return space if isinstance(space, str) else None
+
+
+def trial_numbers(path: str | Path) -> list[int] | None:
+    """The numbers of a run's trials, read from its own SQLite study (``study.db``) with
+    ``sqlite3`` alone, so ``quarch train``/``export --trial 99`` is refused before the
+    study is opened through Optuna (torch, SQLAlchemy: seconds).
+
+    ``None`` when the files cannot tell: a journal or database storage, a study being
+    written (its ``study.db-wal``: the trials there are not in ``study.db`` yet), or
+    anything unreadable (``Run.open`` then says what is wrong, or finds the trial).
+    """
+    import sqlite3
+
+    d = Path(path)
+    try:
+        meta = json.loads((d / META_FILE).read_text())
+        name = json.loads((d / CONFIG_FILE).read_text()).get("study_name", "quarch")
+    except (OSError, ValueError, AttributeError):
+        return None
+    db = d / "study.db"
+    if meta.get("storage", "sqlite") != "sqlite" or not isinstance(name, str):
+        return None
+    if not db.is_file() or (d / "study.db-wal").exists():
+        return None
+    try:  # read-only: a reader creates nothing in the folder
+        con = sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = con.execute(
+                "SELECT t.number FROM trials t JOIN studies s ON t.study_id = s.study_id "
+                "WHERE s.study_name = ? ORDER BY t.number",
+                (name,),
+            ).fetchall()
+        finally:
+            con.close()
+    except (sqlite3.Error, ValueError):  # ValueError: a path no URI can hold
+        return None
+    return [int(r[0]) for r in rows]

@@ -10,6 +10,7 @@ password in a storage URL is masked in every line printed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
 import signal
@@ -405,16 +406,53 @@ def worker(
         )
     if run is not None:
         check_run_folder(run)  # before the search loop is imported
-    from quarch.study import STUDY_NAME, join_study
+    from quarch.study import STUDY_NAME, Run, join_study
 
     with _interrupt_hint(run, worker=True) if run is not None else _interrupted_plainly():
-        result = join_study(
-            storage, study or STUDY_NAME, run_dir=run, data_dir=data_dir, device=device
-        )
+        # a finished run: said at once, before the worker loads the data and builds its
+        # evaluator; a run this cannot read is join_study's to refuse, in its own words
+        read = None
+        if run is not None:
+            with contextlib.suppress(QuarchError):
+                read = Run.open(run).result()
+        joined = read is None or read.done < read.config.trials
+        if read is not None and not joined:
+            result = dataclasses.replace(read, stopped="already complete")
+        else:
+            result = join_study(
+                storage, study or STUDY_NAME, run_dir=run, data_dir=data_dir, device=device
+            )
     if json_out:
         sys.stdout.write(json.dumps(result.to_json()) + "\n")
+    else:
+        _print_result(result)
+    _note_worker_idle(result, run, joined=joined)
+
+
+def _note_worker_idle(result: Any, run: Path | None, *, joined: bool) -> None:
+    """One line on stderr when the run's budget was complete before this worker could
+    run a trial (it printed the table alone, as if it had worked): say so, and how to
+    extend the budget. ``joined``: whether it joined the study; a ``--run`` worker reads
+    the run first and joins only a run with trials left (``joined`` then means it had
+    some to run); with ``--storage`` the study says which trials this process ran."""
+    done, target = result.done, result.config.trials
+    if done < target or (joined and run is not None):
         return
-    _print_result(result)
+    if joined:
+        import os
+        import socket
+
+        from quarch.study._worker import OWNER
+
+        me = f"{socket.gethostname()}:{os.getpid()}"  # how a worker marks its trials
+        if any(t.system_attrs.get(OWNER) == me for t in result.study.get_trials(deepcopy=False)):
+            return
+    elsewhere = "" if run is not None else " on the run's machine"
+    sys.stderr.write(  # a --run worker's result is the run folder's own: its run_dir is RUN
+        f"note: the run is complete: {done} trials done, its budget is {target}; nothing "
+        f"for a worker to do (`quarch search --resume {result.run_dir} --trials N` extends "
+        f"it{elsewhere})\n"
+    )
 
 
 def _error(message: str, code: int, debug: bool = False) -> int:

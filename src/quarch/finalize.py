@@ -175,6 +175,23 @@ def _check_space(space: str, spec: Any, fmt: str | None = None) -> None:
         raise ConfigError(f"space {space!r} exports {', '.join(spec.export_formats)}, not {fmt!r}")
 
 
+def _check_trial_early(run_dir: str | Path, trial: Any) -> None:
+    """``Run.trial``'s refusal of a trial the run does not have, from the run's
+    ``study.db`` read with ``sqlite3`` alone (:func:`quarch._run_files.trial_numbers`):
+    ``--trial 99`` said so after the study was opened through torch and Optuna, seconds
+    later. Anything the files cannot tell (another storage, a study being written, a
+    trial number that is not an integer) is left to ``Run.trial``."""
+    from quarch._run_files import trial_numbers
+
+    if isinstance(trial, bool) or not isinstance(trial, int):
+        return
+    numbers = trial_numbers(run_dir)
+    if numbers is None or trial in numbers:
+        return
+    has = f"it has 0..{len(numbers) - 1}" if numbers else "it has no trials yet"
+    raise RunError(f"run {str(Path(run_dir))!r} has no trial {trial}; {has}")
+
+
 def _check_space_early(run_dir: str | Path, fmt: str | None = None) -> None:
     """:func:`_check_space` from the run's ``config.json`` alone (``json`` and the space
     registry: no torch, no study), so `quarch export --format qasm` of a ``cnn`` run
@@ -293,6 +310,7 @@ def train_trial(
     if epochs is not None:
         _check_count("epochs", epochs, 1)
     _check_space_early(run_dir)
+    _check_trial_early(run_dir, trial)
     run, t = _open(run_dir, trial)
     saved = check_file(run.train_dir / f"trial_{trial}.json", "result file")  # before training
     ev: Any = run.evaluator(standalone=True, epochs=epochs, device=device)
@@ -426,7 +444,9 @@ def export_trial(
     unless ``save_weights=false``) is loaded; anything else is trained with its own seed
     and the run's settings (standalone, when the search scored inherited weights).
     ``checks["weights"]`` says which. ``torch`` writes a dict (``space``, ``arch``,
-    ``state_dict``, ``input_shape``, ``n_classes``, ``metrics``); the network again is
+    ``state_dict``, ``input_shape``, ``n_classes``, ``metrics``: the trial's metrics, as
+    ``quarch trials`` shows them, with ``val_error`` and ``test_error`` measured on the
+    file's network; after ``epochs``, the retrained network's own); the network again is
     ``Run.open(run_dir).evaluator(standalone=True).build(arch, seed=0)`` with that
     ``state_dict`` loaded.
 
@@ -465,6 +485,7 @@ def export_trial(
     check_file(out, "export file")  # before any training
     check_run_folder(run_dir)  # before torch: Run.open would refuse it seconds later
     _check_space_early(run_dir, fmt)
+    _check_trial_early(run_dir, trial)
     import torch
 
     run, t = _open(run_dir, trial)
@@ -480,6 +501,8 @@ def export_trial(
         with _training_bar(progress, 1, n_epochs, f"retrain trial {trial}") as begin:
             begin("")
             model, metrics = ev.fit(t.params, seed=_seed(t), epochs=epochs)
+    if epochs is None:  # the trial's own network: its metrics, as `quarch trials` shows them
+        metrics = {**t.metrics, **metrics}  # with what was measured (again) on this one
     model = model.to("cpu")  # every format is written (and checked) from the CPU
     path = Path(out)
     with writing(path, "export file"):  # what check_file cannot see: /proc, a full disk

@@ -152,6 +152,56 @@ class SpaceSpec:
         except Exception:  # a value: the search refuses it, with the resolved config
             return
 
+    def check_names(self, config: SearchConfig) -> None:
+        """Refuse, with :meth:`check`'s own lines, what is wrong with ``config``'s names
+        alone: a space option or an evaluator option the space does not take, or a
+        device profile it cannot use (unknown, or of another kind).
+
+        The CLI asks this before it imports the search loop (torch and Optuna's
+        storages): none of these needs the data set, torch or the space's costs, so a
+        mistyped ``--device-profile`` costs a fraction of a second rather than the
+        seconds torch takes to import.
+        """
+        self.check_option_names(config)
+        self.check_evaluator_option_names(config)
+        self._check_device_profiles(config)
+
+    def check_evaluator_option_names(self, config: SearchConfig) -> None:
+        """Refuse an evaluator option that is not one of :attr:`evaluator_options`
+        (the line lists them); a space whose options have a reason to refuse one says it
+        here.
+
+        Raises:
+            ConfigError: one line naming the options the space takes.
+        """
+        unknown = sorted(set(config.evaluator_options) - set(self.evaluator_options))
+        if unknown:
+            known = ", ".join(sorted(self.evaluator_options)) or "none"
+            from quarch.config import misplaced_keys_hint
+
+            raise ConfigError(
+                f"space {self.name!r} takes no evaluator option {', '.join(map(repr, unknown))}; "
+                f"it takes: {known}{misplaced_keys_hint(unknown, 'evaluator_options')}"
+                f"{did_you_mean(unknown, self.evaluator_options)}"
+            )
+
+    def device_profiles(self, config: SearchConfig) -> list[str]:
+        """The device profile names ``config``'s evaluator options give, each to be one of
+        :attr:`device_kinds` in :data:`quarch.cost.DEVICES`. The default: the
+        ``device_profile`` option, for a space that takes it."""
+        value = config.evaluator_options.get("device_profile")
+        if value is None or "device_profile" not in self.evaluator_options:
+            return []
+        return [str(value)]
+
+    def _check_device_profiles(self, config: SearchConfig) -> None:
+        names = self.device_profiles(config)
+        if names:  # quarch.cost.devices reads no torch: a fraction of a second
+            from quarch.cost.devices import check_device_profile
+
+            for name in names:
+                check_device_profile(name, self.device_kinds)
+
     def _refusal(self, e: BaseException, config: SearchConfig | None) -> _SpaceOptionsError:
         """The line refusing ``config``'s space options, from the builder's error."""
         import re
@@ -248,16 +298,7 @@ class SpaceSpec:
             raise ConfigError(
                 f"space {self.name!r} needs --dataset NAME (`quarch datasets` lists them)"
             )
-        unknown = sorted(set(config.evaluator_options) - set(self.evaluator_options))
-        if unknown:
-            known = ", ".join(sorted(self.evaluator_options)) or "none"
-            from quarch.config import misplaced_keys_hint
-
-            raise ConfigError(
-                f"space {self.name!r} takes no evaluator option {', '.join(map(repr, unknown))}; "
-                f"it takes: {known}{misplaced_keys_hint(unknown, 'evaluator_options')}"
-                f"{did_you_mean(unknown, self.evaluator_options)}"
-            )
+        self.check_evaluator_option_names(config)
         for key in self.flag_options:
             value = config.evaluator_options.get(key)
             if value is not None and not isinstance(value, bool):
@@ -265,6 +306,7 @@ class SpaceSpec:
                     f"space {self.name!r}: evaluator option {key!r} must be true or false; "
                     f"got {value!r}"
                 )
+        self._check_device_profiles(config)
         produced = self.metrics(config)
         if produced is not None:
             from quarch.objectives import Budget

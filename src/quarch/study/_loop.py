@@ -38,6 +38,7 @@ from quarch.objectives import Objective
 from quarch.search import check_strategy_options, make_sampler, uses_cheap_metrics
 from quarch.space import Space
 from quarch.spaces import SPACES, SpaceSpec, get_spec, make_evaluator
+from quarch.study._arguments import check_config, check_objects, check_overrides
 from quarch.study._result import SearchResult, TrialRecord
 from quarch.study._run import Run, objective_of
 from quarch.study._storage import (
@@ -93,76 +94,6 @@ def open_study(run_dir: str | Path) -> optuna.Study:
 def load_result(run_dir: str | Path) -> SearchResult:
     """The :class:`SearchResult` of an existing run folder."""
     return Run.open(run_dir).result()
-
-
-def _a(name: str) -> str:
-    """``name`` with its indefinite article (``an int``, ``a dict``)."""
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
-
-
-def _check_config(config: Any, caller: str) -> None:
-    """Refuse, in one line, a ``config`` that is not a :class:`SearchConfig` (a dict,
-    as a TOML file reads, failed deep in the loop with ``AttributeError``)."""
-    if isinstance(config, SearchConfig):
-        return
-    hint = (
-        "build one with SearchConfig.from_dict(d), which checks the keys and their types, "
-        "or SearchConfig.from_file(path) for a .toml, .json or .yaml file"
-        if isinstance(config, Mapping)
-        else "build one with SearchConfig(space=..., ...)"
-    )
-    raise ConfigError(
-        f"{caller}() takes a quarch.config.SearchConfig; got {_a(type(config).__name__)}: {hint}"
-    )
-
-
-def _evaluator_problem(evaluator: object) -> str | None:
-    """What keeps ``evaluator`` from being a :class:`~quarch.evaluate.Evaluator`, or
-    ``None``."""
-    if isinstance(evaluator, type):
-        return (
-            f"it is the class {evaluator.__name__}, not an instance: pass {evaluator.__name__}(...)"
-        )
-    if not callable(getattr(evaluator, "evaluate", None)):
-        return f"it is {_a(type(evaluator).__name__)} with no evaluate() method"
-    if not hasattr(evaluator, "fingerprint"):
-        return f"{type(evaluator).__name__} has no fingerprint attribute"
-    if not isinstance(evaluator.fingerprint, str):  # type: ignore[attr-defined]
-        given = _a(type(evaluator.fingerprint).__name__)  # type: ignore[attr-defined]
-        return f"{type(evaluator).__name__}.fingerprint is {given}, not a str"
-    return None
-
-
-def _check_objects(space: object, evaluator: object) -> None:
-    """Refuse, in one line and before anything is written, a ``space`` or ``evaluator``
-    given to :func:`run_search` that is not of the kind the loop uses (they failed
-    deep in the loop with ``AttributeError``, a run folder already written)."""
-    if space is not None and not isinstance(space, Space):
-        raise ConfigError(
-            f"run_search(space=...) takes a quarch.space.Space; got {_a(type(space).__name__)}: "
-            "build one with Space([Choice(name, options), ...], name=...)"
-        )
-    problem = None if evaluator is None else _evaluator_problem(evaluator)
-    if problem is not None:
-        raise ConfigError(
-            f"run_search(evaluator=...) takes an object of the quarch.evaluate.Evaluator "
-            f"protocol: a method evaluate(arch, *, seed) returning a dict of metrics and a "
-            f'fingerprint attribute (a str naming the data it scores on, "" for none); '
-            f"{problem}"
-        )
-
-
-def _check_overrides(overrides: object) -> dict[str, Any]:
-    """``overrides`` as a dict; refuse, in one line, anything but a mapping (a list of
-    names failed with ``ValueError: dictionary update sequence ...``)."""
-    if overrides is None:
-        return {}
-    if not isinstance(overrides, Mapping):
-        raise ConfigError(
-            f"overrides must be a mapping of config field to its new value (such as "
-            f"{{'workers': 2}}); got {_a(type(overrides).__name__)}"
-        )
-    return dict(overrides)
 
 
 def _spec_for(
@@ -308,7 +239,7 @@ def _prepare(
     failure while writing it removes what was written. ``dry_run``: check only, and
     return the config the run would store.
     """
-    _check_objects(space, evaluator)
+    check_objects(space, evaluator)
     if config.workers > 1 and not config.ray:
         from quarch.study._parallel import check_main_guard
 
@@ -511,7 +442,7 @@ def run_search(
             mix the two runs' trials); or the search gave up after too many failed
             trials.
     """
-    _check_config(config, "run_search")
+    check_config(config, "run_search")
     if resume and overwrite:
         raise ConfigError("give either resume (continue the run) or overwrite (replace it)")
     custom_evaluator = evaluator is not None
@@ -586,7 +517,7 @@ def check_search(
     Raises:
         QuarchError: what :func:`run_search` would raise before its first trial.
     """
-    _check_config(config, "check_search")
+    check_config(config, "check_search")
     checked = _prepare(config, resume, None, None, overwrite=overwrite, dry_run=True)
     assert isinstance(checked, SearchConfig)
     resolved = _resolved(config, _spec_for(config, None, None))
@@ -616,7 +547,7 @@ def resume_config(
     machine) falls back to ``$QUARCH_DATA_DIR`` (else ``~/.cache/quarch/data``); the
     data fingerprint still has to match.
     """
-    overrides = _check_overrides(overrides)
+    overrides = check_overrides(overrides)
     d = Path(run_dir)
     data = Run.open(d).config.to_dict()
     data["out"] = str(d)
@@ -653,7 +584,7 @@ def resume_search(
             (``data_dir``, ``workers``, ``device``, ...). A database ``storage`` URL
             holding the password the run does not store may be given here too.
     """
-    overrides = _check_overrides(overrides)
+    overrides = check_overrides(overrides)
     storage = overrides.pop("storage", None)
     cfg = resume_config(run_dir, trials=trials, timeout=timeout, overrides=overrides)
     if storage is not None:

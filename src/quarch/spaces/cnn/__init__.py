@@ -74,13 +74,21 @@ class CNNSpec(SpaceSpec):
             out[k] = v
         return out
 
-    def check(self, config: SearchConfig) -> None:
-        super().check(config)
+    def check_names(self, config: SearchConfig) -> None:
+        """Also the device profile as :meth:`resolve` refuses it (the search resolves
+        the profile's budgets before it checks the config, so that line is the one
+        a search prints)."""
+        self.check_option_names(config)
+        self.check_evaluator_option_names(config)
         profile = config.evaluator_options.get("device_profile")
         if profile is not None:
-            from quarch.cost.devices import check_device_profile
+            from quarch.cost.devices import get_device
 
-            check_device_profile(str(profile), self.device_kinds)
+            get_device(str(profile))
+        super().check_names(config)
+
+    def check(self, config: SearchConfig) -> None:
+        super().check(config)  # the device profile's kind too (device_profiles)
         self._check_onnx(config)
 
     @staticmethod

@@ -88,6 +88,15 @@ class HQNNSpec(SpaceSpec):
             out |= set(DEVICE_METRICS)
         return frozenset(out)
 
+    def device_profiles(self, config: SearchConfig) -> list[str]:
+        """``device_profile``, and ``noise`` where it names a profile (not ``true`` or
+        ``device``: the device profile's own noise)."""
+        opts = config.evaluator_options
+        named = [opts.get("device_profile")]
+        if opts.get("noise") not in ("device", "true"):
+            named.append(opts.get("noise"))
+        return [v for v in named if isinstance(v, str)]
+
     def space(self, **options: Any) -> Space:
         return hqnn_space(**options)
 
@@ -106,9 +115,8 @@ class HQNNSpec(SpaceSpec):
         lists the known ones), a ``layout`` choice without a calibrated target, a noise
         model the space's widest circuit cannot be simulated with in this machine's
         memory, and ``noise_aware``/``zne`` without noise."""
-        super().check(config)
+        super().check(config)  # the profiles of device_profile and noise too
         from quarch._errors import ConfigError
-        from quarch.cost.devices import check_device_profile
         from quarch.spaces.hqnn.costs import routing_device
         from quarch.spaces.hqnn.evaluator import DEFAULTS, record_epochs
         from quarch.spaces.hqnn.noise import check_noise_options, machine_memory_gb
@@ -126,10 +134,6 @@ class HQNNSpec(SpaceSpec):
                 "record_epochs needs standalone noiseless training, not the supercircuit "
                 "or noise_aware"
             )
-        for key in ("device_profile", "noise"):
-            value = opts.get(key)
-            if isinstance(value, str) and not (key == "noise" and value in ("device", "true")):
-                check_device_profile(value, self.device_kinds)
         profile = str(opts.get("device_profile", "ibm-heron"))
         noise = opts.get("noise")
         routed = routing_device(profile, noise if isinstance(noise, str) else None)

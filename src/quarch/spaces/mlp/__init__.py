@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from quarch._errors import ConfigError
 from quarch.spaces._spec import SpaceSpec
 from quarch.spaces.mlp.space import mlp_space
 
@@ -27,8 +28,10 @@ class MLPSpec(SpaceSpec):
 
     name = "mlp"
     default_dataset = "iris"
+    # no ``lr``: every mlp architecture chooses its own (the space's ``lr`` choice, set
+    # with the space option ``learning_rates``), so an evaluator's learning rate would
+    # never be used; check_evaluator_option_names says so
     evaluator_options: ClassVar[dict[str, str]] = {
-        "lr": "learning rate of an architecture without an lr choice (default 0.01)",
         "save_weights": "save each trial's trained weights in RUN/weights (default true)",
     }
     flag_options = ("save_weights",)
@@ -48,22 +51,22 @@ class MLPSpec(SpaceSpec):
             if not (k.startswith("width_") and k[6:].isdigit() and int(k[6:]) >= n)
         }  # fmt: skip
 
+    def check_evaluator_option_names(self, config: SearchConfig) -> None:
+        """Also refuse ``lr``, saying why: the space chooses the learning rate."""
+        if "lr" in config.evaluator_options:
+            raise _lr_refusal(self.build_space(config))
+        super().check_evaluator_option_names(config)
+
     def make_evaluator(
         self, space: Space, config: SearchConfig, *, weights_dir: Path | None = None
     ) -> Evaluator:
-        from quarch._errors import ConfigError
         from quarch.data import load_dataset, standardise
         from quarch.evaluate import TrainingEvaluator
         from quarch.spaces.mlp.model import MLP
 
         opts = dict(config.evaluator_options)
-        if "lr" in opts and "lr" in space.names:
-            lrs = ", ".join(f"{v:g}" for v in space.choices[space.names.index("lr")].options)
-            raise ConfigError(
-                f"space 'mlp' chooses the learning rate (lr among {lrs}), so "
-                "--evaluator-option lr would have no effect; set the choices with "
-                "--space-option learning_rates=0.05 (or 0.01,0.05)"
-            )
+        if "lr" in opts and "lr" in space.names:  # the API's own space, not checked
+            raise _lr_refusal(space)
         if not opts.pop("save_weights", True):
             weights_dir = None
         data = load_dataset(
@@ -77,6 +80,16 @@ class MLPSpec(SpaceSpec):
             MLP, data, epochs=config.epochs or 60, batch_size=config.batch_size or 32,
             device=config.device, space=space, weights_dir=weights_dir, **opts,
         )  # fmt: skip
+
+
+def _lr_refusal(space: Space) -> ConfigError:
+    """Why ``lr`` is no evaluator option of the mlp space: its architectures choose one."""
+    lrs = ", ".join(f"{v:g}" for v in space.choices[space.names.index("lr")].options)
+    return ConfigError(
+        f"space 'mlp' chooses the learning rate (lr among {lrs}), so "
+        "--evaluator-option lr would have no effect; set the choices with "
+        "--space-option learning_rates=0.05 (or 0.01,0.05)"
+    )
 
 
 SPEC = MLPSpec()
