@@ -91,7 +91,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_device_placement.py", "tests/quantum/test_measurements.py",
          "tests/quantum/test_templates.py", "tests/quantum/test_small_dense.py",
          "tests/quantum/test_memory.py", "tests/quantum/test_path_features.py",
-         "tests/quantum/test_simulator_entry.py"],
+         "tests/quantum/test_simulator_entry.py",
+         "tests/test_recipes_api_errors_truth.py"],
     ),
     "small-engine": (
         ["src/quarch/quantum/_small_run.py"],
@@ -203,7 +204,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/spaces/cnn/test_costs.py", "tests/spaces/nb201/test_costs.py",
          "tests/spaces/cnn/test_model.py::TestPlan::test_macs_equal_torch_flop_counter",
          "tests/spaces/cnn/test_costs_truth.py", "tests/spaces/nb201/test_costs_truth.py",
-         "tests/cost/test_classical.py"],
+         "tests/cost/test_classical.py",
+         "tests/test_recipes_api_errors_truth.py"],
     ),
     "baselines": (
         ["src/quarch/search/_evolution.py", "src/quarch/search/_local.py",
@@ -494,7 +496,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/search/__init__.py"],
         ["tests/search/test_registry_truth.py", "tests/search/test_strategy_options.py",
          "tests/search/test_strategy_listing.py", "tests/search/test_strategies.py::TestRegistry",
-         "tests/test_registries.py", "tests/test_registry_truth.py"],
+         "tests/test_registries.py", "tests/test_registry_truth.py",
+         "tests/test_recipes_options_truth.py"],
     ),
     "space-specs": (
         ["src/quarch/spaces/__init__.py", "src/quarch/spaces/cnn/__init__.py",
@@ -510,9 +513,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "testing-kit": (
         ["src/quarch/testing/__init__.py", "src/quarch/testing/aer.py",
          "src/quarch/testing/evaluator_checks.py", "src/quarch/testing/evaluators.py",
-         "src/quarch/testing/strategies.py"],
+         "src/quarch/testing/strategies.py", "src/quarch/testing/devices.py"],
         ["tests/test_testing_kit_truth.py",
-         "tests/cost/test_device_costs.py::TestNoiseAgainstAer"],
+         "tests/cost/test_device_costs.py::TestNoiseAgainstAer",
+         "tests/test_recipes_device_checks_truth.py"],
     ),
     # test_parallel.py's tests that spawn workers through the CLI stay out: under mutmut a
     # spawned child re-runs mutmut's own script (test_parallel_truth's `spawnable` avoids it)

@@ -110,7 +110,8 @@ def strategies(
         return
     if options is None:
         _out.print(
-            f"{name}: {description}\nits options are not known to quarch (registered by a user)"
+            f"{name}: {description}\nits options are not known to quarch: its factory takes "
+            "**options, so any option is passed on unchecked"
         )
         return
     table = Table(title=f"{name}: {description}")

@@ -134,7 +134,7 @@ def test_the_default_path_is_auto() -> None:
 
 
 def test_only_a_circuit_compiles() -> None:
-    with pytest.raises(TypeError) as error:
+    with pytest.raises(CircuitError) as error:
         ExecutionPlan("ry 0")  # type: ignore[arg-type]
     assert _message(error) == "circuit must be a quarch Circuit; got str"
 

@@ -317,18 +317,31 @@ def test_a_users_strategy_that_takes_fewer_options_is_refused_with_them() -> Non
     def narrow(*, seed: int, space: Space, objective: Objective, depth: int = 1) -> Any:
         return optuna.samplers.RandomSampler(seed=seed)
 
+    def passes_on(*, seed: int, space: Space, objective: Objective, **options: Any) -> Any:
+        return narrow(seed=seed, space=space, objective=objective, **options)
+
     with pytest.raises(TypeError) as direct:
         narrow(seed=0, space=SPACE, objective=OBJ, width=2)  # type: ignore[call-arg]
     STRATEGIES.add("narrow-truth", narrow, "a user's strategy")
+    STRATEGIES.add("passes-truth", passes_on, "a user's strategy")
     try:
+        # its signature lists its options: refused before the factory runs, with them
         with pytest.raises(ConfigError) as e:
             make_sampler("narrow-truth", seed=0, space=SPACE, objective=OBJ, width=2)
         assert str(e.value) == (
-            f"strategy 'narrow-truth' rejected its options {{'width': 2}}: {direct.value}"
+            "strategy 'narrow-truth' takes no option 'width'; its options: depth "
+            "(`quarch strategies narrow-truth`)"
+        )
+        # **options takes anything: the factory's own TypeError is the line
+        with pytest.raises(ConfigError) as e:
+            make_sampler("passes-truth", seed=0, space=SPACE, objective=OBJ, width=2)
+        assert str(e.value) == (
+            f"strategy 'passes-truth' rejected its options {{'width': 2}}: {direct.value}"
         )
         assert e.value.__cause__ is None and e.value.__suppress_context__
     finally:
         STRATEGIES.remove("narrow-truth")
+        STRATEGIES.remove("passes-truth")
 
 
 def test_quarchs_own_errors_pass_unchanged() -> None:

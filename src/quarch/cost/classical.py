@@ -7,17 +7,32 @@ FLOPs come from torch's own ``FlopCounterMode`` (a matmul of (m,k)x(k,n) counts
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from quarch._eager import no_dynamo_import
+from quarch._errors import ConfigError
 
 __all__ = ["count_flops", "count_params"]
 
 
+def _require_module(model: object, where: str) -> nn.Module:
+    """``model`` if it is a torch module, else one :class:`ConfigError` naming ``where``."""
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"{where} takes a torch.nn.Module; got {type(model).__name__}")
+    return model
+
+
 def count_params(model: nn.Module, *, trainable_only: bool = True) -> int:
-    """Number of (trainable) parameters."""
+    """Number of (trainable) parameters.
+
+    Raises:
+        ConfigError: ``model`` is not a ``torch.nn.Module``.
+    """
+    _require_module(model, "count_params")
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only))
 
 
@@ -25,7 +40,20 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     """FLOPs of one forward pass of one sample of shape ``input_shape`` (without the
     batch axis: ``(4,)`` for 4 features, ``(3, 32, 32)`` for an image), fed at the
     device and floating dtype of the model's first parameter (so a ``.double()`` model
-    is counted too)."""
+    is counted too).
+
+    Raises:
+        ConfigError: ``model`` is not a ``torch.nn.Module``, or ``input_shape`` is not a
+            tuple of sizes >= 1.
+    """
+    _require_module(model, "count_flops")
+    if not isinstance(input_shape, (tuple, list)) or not all(
+        isinstance(d, Integral) and not isinstance(d, bool) and d >= 1 for d in input_shape
+    ):
+        raise ConfigError(
+            "count_flops: input_shape must be a tuple of sizes >= 1 without the batch axis, "
+            f"e.g. (4,) or (3, 32, 32); got {input_shape!r}"
+        )
     was_training = model.training
     model.eval()
     try:

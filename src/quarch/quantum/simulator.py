@@ -80,7 +80,7 @@ from quarch.quantum._small_cost import (
 )
 from quarch.quantum._small_plan import SmallProgram
 from quarch.quantum._small_run import SmallCircuit, SmallRuntime
-from quarch.quantum.circuit import Circuit, CircuitError, Param
+from quarch.quantum.circuit import Circuit, CircuitError, Param, require_circuit
 from quarch.quantum.measurements import (
     ObservableLike,
     PauliWord,
@@ -160,6 +160,33 @@ def _seq_dtype(value: object, dtype: torch.dtype) -> torch.dtype | None:
     return None if isinstance(value, torch.Tensor) else dtype
 
 
+def _tensor(
+    value: object, what: str, plan: ExecutionPlan, device: torch.device, dtype: torch.dtype | None
+) -> torch.Tensor:
+    """``value`` as a tensor, or one :class:`SimulationError` naming ``what`` (weights,
+    inputs, initial_state), the shape ``plan`` takes and what was given, where torch
+    cannot read it as numbers (a str, a list of str, a ragged list, None in a list):
+    torch's own refusal names its internals (``new(): invalid data type 'str'``). Called
+    on the general path only (the common call, a layer's tensors, never comes here), and
+    the line is made only when torch refuses."""
+    try:
+        return torch.as_tensor(value, device=device, dtype=dtype)
+    except torch.OutOfMemoryError:
+        raise
+    except (TypeError, ValueError, RuntimeError):
+        n, dim = (plan.n_weights if what == "weights" else plan.n_inputs), 2**plan.n_qubits
+        shape = {
+            "inputs": f"[batch, {n}]" if n else "[batch, 0] (or None)",
+            "weights": f"[{n}] or [batch, {n}]",
+        }.get(what, f"[{dim}] or [batch, {dim}]")
+        given = repr(value)
+        given = given if len(given) <= 40 else f"{given[:37]}..."
+        raise SimulationError(
+            f"{what} must be numbers of shape {shape} (a tensor, an array or a list); "
+            f"got {type(value).__name__} {given}"
+        ) from None
+
+
 class ExecutionPlan:
     """A circuit compiled for repeated batched execution.
 
@@ -183,8 +210,12 @@ class ExecutionPlan:
         max_block_qubits: int | None = None,
         path: str = "auto",
     ) -> None:
-        if not isinstance(circuit, Circuit):
-            raise TypeError(f"circuit must be a quarch Circuit; got {type(circuit).__name__}")
+        if not isinstance(circuit, Circuit):  # QuantumLayer(...) and compile_circuit come here
+            held = isinstance(getattr(circuit, "circuit", None), Circuit)
+            hint = "; for a QuantumLayer pass layer.circuit" if held else ""
+            raise CircuitError(
+                f"circuit must be a quarch Circuit; got {type(circuit).__name__}{hint}"
+            )
         self.dtype = _validate_dtype(dtype)
         k = 4 if max_block_qubits is None else max_block_qubits
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 8:
@@ -365,7 +396,7 @@ class ExecutionPlan:
                     f"shape [batch, {self.n_inputs}]"
                 )
             # a list is read at the plan's precision (as_tensor alone would make float32)
-            inputs = torch.as_tensor(inputs, device=device, dtype=_seq_dtype(inputs, real))
+            inputs = _tensor(inputs, "inputs", self, device, _seq_dtype(inputs, real))
             as_given = tuple(inputs.shape)
             if inputs.dim() == 1:
                 inputs = inputs[None]
@@ -376,7 +407,7 @@ class ExecutionPlan:
             inputs = inputs.to(real)
             batch = inputs.shape[0]
         elif inputs is not None:
-            given = torch.as_tensor(inputs)
+            given = _tensor(inputs, "inputs", self, device, None)
             if given.numel() > 0:
                 raise SimulationError(
                     f"this circuit reads no input features; got inputs of shape "
@@ -392,7 +423,7 @@ class ExecutionPlan:
                 )
             w = torch.zeros(0, dtype=real, device=device)
         else:
-            w = torch.as_tensor(weights, device=device, dtype=_seq_dtype(weights, real)).to(real)
+            w = _tensor(weights, "weights", self, device, _seq_dtype(weights, real)).to(real)
             if w.dim() not in (1, 2) or w.shape[-1] != self.n_weights:
                 raise SimulationError(
                     f"weights must have shape [{self.n_weights}] or [batch, {self.n_weights}]; "
@@ -411,15 +442,14 @@ class ExecutionPlan:
                 raise SimulationError(
                     "initial_state cannot be combined with an amplitude embedding"
                 )
-            s = torch.as_tensor(
-                initial_state, device=device, dtype=_seq_dtype(initial_state, self.dtype)
-            )
+            dt = _seq_dtype(initial_state, self.dtype)
+            s = _tensor(initial_state, "initial_state", self, device, dt)
+            as_given = tuple(s.shape)  # a list has no shape of its own to name
             if s.dim() == 1:
                 s = s[None]
             if s.dim() != 2 or s.shape[1] != dim:
                 raise SimulationError(
-                    f"initial_state must have shape [{dim}] or [batch, {dim}]; "
-                    f"got {tuple(initial_state.shape)}"
+                    f"initial_state must have shape [{dim}] or [batch, {dim}]; got {as_given}"
                 )
             if batch is not None and s.shape[0] not in (1, batch):
                 raise SimulationError(
@@ -649,7 +679,7 @@ def statevector(
         >>> statevector(Circuit(1).h(0))
         tensor([0.7071+0.j, 0.7071+0.j], dtype=torch.complex128)
     """
-    if circuit.n_inputs:
+    if require_circuit(circuit, "statevector").n_inputs:
         raise CircuitError(
             f"statevector: this circuit reads {circuit.n_inputs} input feature(s); "
             "use compile_circuit(circuit).state(inputs=...)"

@@ -3,7 +3,9 @@
 :data:`STRATEGIES` maps a strategy name to a factory
 ``factory(*, seed, space, objective, **options) -> BaseSampler``; ``quarch
 strategies`` lists it and ``quarch search --strategy NAME`` reads it. Every sampler
-class is also exported here for use in a plain Optuna study.
+class is also exported here for use in a plain Optuna study. A strategy of your own is
+one ``STRATEGIES.add`` (docs/ARCHITECTURE.md, "A strategy of your own"): its factory's
+keyword parameters with their defaults are its options (:func:`strategy_options`).
 
 The QUBO family (``qubo-sa``, ``qubo-sqa``, ``qubo-dimod``, ``qaoa``, ``vqe``,
 ``grover``) is one sampler, :class:`QUBOSampler`, with a pluggable solver
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
     from quarch.space import Space
 
 __all__ = [
+    "REQUIRED",
     "STRATEGIES",
     "BornSampler",
     "DimodSolver",
@@ -344,18 +347,51 @@ def strategy_kind(name: str) -> str:
 _SET_BY_QUARCH = frozenset(
     {"seed", "search_space", "space", "objective", "cheap_metrics", "solver"}
 )
+#: What quarch passes a strategy's factory (:func:`make_sampler`): a factory's other
+#: keyword parameters are its options.
+_PASSED_BY_QUARCH = frozenset({"seed", "space", "objective", "cheap_metrics"})
+
+
+class _Required:
+    """The listed value of an option a user's factory requires (no default)."""
+
+    def __repr__(self) -> str:
+        return "(required)"
+
+
+#: The value :func:`strategy_options` lists for an option without a default.
+REQUIRED: Any = _Required()
+
+
+def _factory_options(factory: Callable[..., Any]) -> dict[str, Any] | None:
+    """A user's factory's own keyword parameters with their defaults (:data:`REQUIRED`
+    for one without); ``None`` for one taking ``**options`` (or without a signature)."""
+    try:
+        params = list(inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to read
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return {
+        p.name: REQUIRED if p.default is p.empty else p.default
+        for p in params
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in _PASSED_BY_QUARCH
+    }
 
 
 def strategy_options(name: str) -> dict[str, Any] | None:
     """The options strategy ``name`` takes (``--strategy-option KEY=VALUE``, a config's
     ``[strategy_options]``), each with the value it runs with when not given.
 
-    They are the keyword parameters of the sampler the strategy builds, less what the
-    strategy sets itself (the seed, the space, the objective, the evaluator's cheap
-    metrics, the QUBO solver), with the strategy's own defaults over the sampler's
-    (``qubo-sqa``'s tuned ones, TPE's multivariate mode). Read from the signatures, so
-    the list cannot drift from what the constructors accept. ``None`` for a strategy a
-    user registered (or replaced) without telling quarch what it builds.
+    For a built-in strategy they are the keyword parameters of the sampler it builds,
+    less what the strategy sets itself (the seed, the space, the objective, the
+    evaluator's cheap metrics, the QUBO solver), with the strategy's own defaults over
+    the sampler's (``qubo-sqa``'s tuned ones, TPE's multivariate mode). For a strategy a
+    user registered (or replaced) they are its factory's keyword parameters less what
+    quarch passes it (``seed``, ``space``, ``objective``, ``cheap_metrics``), an option
+    without a default listed as :data:`REQUIRED`. Read from the signatures, so the list
+    cannot drift from what the code accepts. ``None`` for a user's factory that takes
+    ``**options``: it accepts any option, and quarch passes them on unchecked.
 
     Raises:
         ConfigError: an unknown name (the message lists the known ones).
@@ -363,7 +399,7 @@ def strategy_options(name: str) -> dict[str, Any] | None:
     factory = STRATEGIES.get(name)
     built = _BUILDS.get(name)
     if built is None or built[0] is not factory:
-        return None
+        return _factory_options(factory)
     _, sampler, defaults = built
     return {
         p.name: defaults.get(p.name, p.default)
@@ -374,13 +410,14 @@ def strategy_options(name: str) -> dict[str, Any] | None:
 
 def check_strategy_options(name: str, options: Mapping[str, Any]) -> None:
     """Refuse, in one line, an option strategy ``name`` does not take, before a run
-    folder is made: for a built-in strategy anything :func:`strategy_options` does not
-    list (the line lists what it does); for any strategy what quarch sets itself (the
+    folder is made: anything :func:`strategy_options` does not list (the line lists
+    what it does), and an option it lists as :data:`REQUIRED` that is not given; for a
+    factory that takes ``**options`` (any option) only what quarch sets itself (the
     seed, the space, the objective), which would otherwise collide with quarch's own
     argument as a ``TypeError``.
 
     Raises:
-        ConfigError: an unknown strategy, or an option it does not take.
+        ConfigError: an unknown strategy, or an option it does not take or needs.
     """
     known = strategy_options(name)
     if known is None:
@@ -397,6 +434,13 @@ def check_strategy_options(name: str, options: Mapping[str, Any]) -> None:
         if known:
             hint += did_you_mean(unknown, known)
         raise ConfigError(f"strategy {name!r} takes no option {which}; {takes}{hint}")
+    missing = [k for k, v in (known or {}).items() if v is REQUIRED and k not in options]
+    if missing:
+        raise ConfigError(
+            f"strategy {name!r} needs option{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(map(repr, missing))}: "
+            + " ".join(f"--strategy-option {k}=VALUE" for k in missing)
+        )
 
 
 def uses_cheap_metrics(name: str) -> bool:

@@ -4,11 +4,13 @@
 subclasses it and provides a ``strategy`` fixture (a name in
 ``quarch.search.STRATEGIES``), so strategies added later are checked by the same code.
 :class:`EvaluatorTestCase` does the same for the evaluator of any registered space (an
-``evaluator_case`` fixture returning an :class:`EvaluatorCase`).
+``evaluator_case`` fixture returning an :class:`EvaluatorCase`), and
+:class:`DeviceProfileTestCase` for a registered device profile (a ``device`` fixture).
 """
 
 from __future__ import annotations
 
+from quarch.testing.devices import DeviceProfileTestCase
 from quarch.testing.evaluator_checks import EvaluatorCase, EvaluatorTestCase
 from quarch.testing.strategies import (
     StrategyTestCase,
@@ -19,6 +21,7 @@ from quarch.testing.strategies import (
 )
 
 __all__ = [
+    "DeviceProfileTestCase",
     "EvaluatorCase",
     "EvaluatorTestCase",
     "StrategyTestCase",
