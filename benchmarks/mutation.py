@@ -235,7 +235,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_measurements.py", "tests/quantum/test_pennylane_source.py",
          "tests/quantum/test_exporters_truth.py", "tests/quantum/test_qasm.py",
          "tests/quantum/test_metrics_truth.py", "tests/cost/test_quantum_costs_truth.py",
-         "tests/quantum/test_gate_pairs_truth.py",
+         "tests/quantum/test_gate_pairs_truth.py", "tests/quantum/test_gate_arguments_truth.py",
          # the meta device plays a GPU: a matrix built on the wrong device fails there
          "tests/quantum/test_device_placement.py::test_every_gate",
          "tests/quantum/test_device_placement.py::test_gate_matrices_and_diagonal_phases"],

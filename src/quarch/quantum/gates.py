@@ -216,19 +216,53 @@ def gate_matrix(
 
     Args:
         name (str): a key of :data:`GATES`.
-        params (torch.Tensor | None): angles, shape ``S + (n_params,)``; ``None`` for a
-            gate without angles.
+        params (torch.Tensor | None): angles, shape ``S + (n_params,)`` (an array or a
+            list of numbers is taken too); ``None`` for a gate without angles.
         dtype (torch.dtype): complex dtype of the result.
         device (torch.device | str | None): device of the result.
 
     Returns:
         torch.Tensor: shape ``S + (2**k, 2**k)`` for a gate on ``k`` wires.
+
+    Raises:
+        CircuitError: an unknown gate, or angles missing, not numbers or of another count.
     """
-    spec = GATES[name]
+    spec = GATES.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise _gate_error(f"unknown gate {name!r}; choose from: {', '.join(sorted(GATES))}")
     dev = torch.device(device) if device is not None else torch.device("cpu")
     if spec.builder is None:
         return _constant_tensor(name, dtype, dev)
-    assert params is not None
     real = torch.float64 if dtype == torch.complex128 else torch.float32
+    params = _angles_of(name, spec.n_params, params, real)
     params = params.to(dtype=real, device=params.device if device is None else dev)
     return spec.builder(*params.unbind(-1)).to(dtype)
+
+
+def _angles_of(name: str, n_params: int, params: object, real: torch.dtype) -> torch.Tensor:
+    """``params`` as a tensor of shape ``S + (n_params,)``, or one line saying what is
+    wrong (a missing angle failed with a bare ``AssertionError``, a str with an
+    ``AttributeError``, a wrong count inside the gate's builder)."""
+    shape = f"shape (..., {n_params}): {n_params} angle{'s' if n_params > 1 else ''}"
+    if params is None:
+        raise _gate_error(f"gate {name!r} needs params of {shape}")
+    if not isinstance(params, torch.Tensor):
+        try:
+            params = torch.as_tensor(params, dtype=real)
+        except (TypeError, ValueError, RuntimeError):
+            given = f"{type(params).__name__} {params!r}"[:80]
+            raise _gate_error(
+                f"gate {name!r}: params must be numbers of {shape} (a tensor, an array or a "
+                f"list); got {given}"
+            ) from None
+    if params.dim() == 0 or params.shape[-1] != n_params:
+        raise _gate_error(f"gate {name!r} needs params of {shape}; got shape {tuple(params.shape)}")
+    return params
+
+
+def _gate_error(message: str) -> Exception:
+    """A :class:`~quarch.quantum.circuit.CircuitError` (imported here: ``circuit``
+    imports this module)."""
+    from quarch.quantum.circuit import CircuitError
+
+    return CircuitError(message)

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
+import numpy as np
+
 from quarch.quantum.circuit import Circuit, CircuitError, Input, Param
 
 __all__ = [
@@ -47,9 +49,14 @@ def entangler_pairs(n_wires: int, pattern: str) -> list[tuple[int, int]]:
     (i, (i+r) mod n) for every i; ``none``: no pairs.
 
     Raises:
-        CircuitError: unknown pattern or a range that does not fit.
+        CircuitError: unknown pattern or a range that does not fit, or arguments of
+            another type (a str for ``n_wires``, a number for ``pattern``).
     """
-    n = n_wires
+    if isinstance(n_wires, bool) or not isinstance(n_wires, int | np.integer):
+        raise CircuitError(f"n_wires must be a whole number; got {n_wires!r}")
+    if not isinstance(pattern, str):
+        raise CircuitError(f"{_bad_pattern(str(pattern))}; a pattern is a str, got {pattern!r}")
+    n = int(n_wires)
     p = pattern.lower()
     r = _range(pattern) if p.startswith("range-") else None
     if r is None and p not in ("none", "linear", "ring", "full", "odd", "even"):
