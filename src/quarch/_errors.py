@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 __all__ = [
+    "CircuitError",
     "ConfigError",
     "DataError",
     "OutputError",
@@ -49,6 +50,12 @@ class QuarchError(Exception):
 
 class SpaceError(QuarchError, ValueError):
     """An architecture or a search-space definition is invalid."""
+
+
+class CircuitError(QuarchError, ValueError):
+    """A circuit is malformed: bad wire, bad angle, unknown gate, bad QASM (here, not in
+    :mod:`quarch.quantum.circuit`, which re-exports it: the gate table raises it too,
+    and ``circuit`` imports the gate table)."""
 
 
 class ConfigError(QuarchError, ValueError):

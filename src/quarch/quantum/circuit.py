@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeGuard
 
-from quarch._errors import QuarchError
+from quarch._errors import CircuitError
 from quarch.quantum.gates import GATES
 
 if TYPE_CHECKING:
@@ -38,10 +38,6 @@ __all__ = ["CHANNELS", "Angle", "Circuit", "CircuitError", "Input", "Op", "Param
 
 CHANNELS = ("depolarizing", "amplitude_damping", "phase_damping", "bit_flip")
 """Noise channels a circuit may contain (density-matrix path only)."""
-
-
-class CircuitError(QuarchError, ValueError):
-    """A circuit is malformed: bad wire, bad angle, unknown gate, bad QASM."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from quarch._errors import CircuitError
+
 __all__ = ["GATES", "GateSpec", "gate_matrix"]
 
 _SQ2 = 1.0 / math.sqrt(2.0)
@@ -229,7 +231,7 @@ def gate_matrix(
     """
     spec = GATES.get(name) if isinstance(name, str) else None
     if spec is None:
-        raise _gate_error(f"unknown gate {name!r}; choose from: {', '.join(sorted(GATES))}")
+        raise CircuitError(f"unknown gate {name!r}; choose from: {', '.join(sorted(GATES))}")
     dev = torch.device(device) if device is not None else torch.device("cpu")
     if spec.builder is None:
         return _constant_tensor(name, dtype, dev)
@@ -245,24 +247,18 @@ def _angles_of(name: str, n_params: int, params: object, real: torch.dtype) -> t
     ``AttributeError``, a wrong count inside the gate's builder)."""
     shape = f"shape (..., {n_params}): {n_params} angle{'s' if n_params > 1 else ''}"
     if params is None:
-        raise _gate_error(f"gate {name!r} needs params of {shape}")
+        raise CircuitError(f"gate {name!r} needs params of {shape}")
     if not isinstance(params, torch.Tensor):
         try:
             params = torch.as_tensor(params, dtype=real)
         except (TypeError, ValueError, RuntimeError):
             given = f"{type(params).__name__} {params!r}"[:80]
-            raise _gate_error(
+            raise CircuitError(
                 f"gate {name!r}: params must be numbers of {shape} (a tensor, an array or a "
                 f"list); got {given}"
             ) from None
     if params.dim() == 0 or params.shape[-1] != n_params:
-        raise _gate_error(f"gate {name!r} needs params of {shape}; got shape {tuple(params.shape)}")
+        raise CircuitError(
+            f"gate {name!r} needs params of {shape}; got shape {tuple(params.shape)}"
+        )
     return params
-
-
-def _gate_error(message: str) -> Exception:
-    """A :class:`~quarch.quantum.circuit.CircuitError` (imported here: ``circuit``
-    imports this module)."""
-    from quarch.quantum.circuit import CircuitError
-
-    return CircuitError(message)
