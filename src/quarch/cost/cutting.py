@@ -28,12 +28,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from itertools import pairwise
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 
-from quarch._errors import ConfigError
-from quarch.quantum.circuit import Circuit
+from quarch._errors import CircuitError, ConfigError
+from quarch.quantum.circuit import Circuit, require_circuit
 
 __all__ = [
     "CNOT_GAMMA",
@@ -104,8 +105,10 @@ def cnot_skeleton(circuit: Circuit) -> list[tuple[str, tuple[int, ...]]]:
     rotations, 2**n - 2 CNOTs). Gates on 3+ wires are not supported (none in ``hqnn``).
 
     Raises:
-        ValueError: a gate acts on more than two wires.
+        CircuitError: ``circuit`` is not a :class:`Circuit`, or a gate acts on more
+            than two wires.
     """
+    require_circuit(circuit, "cnot_skeleton")
     out: list[tuple[str, tuple[int, ...]]] = []
     for op in circuit.ops:
         if op.is_channel:
@@ -126,7 +129,7 @@ def cnot_skeleton(circuit: Circuit) -> list[tuple[str, tuple[int, ...]]]:
                 if i + 1 < _CNOTS.get(op.name, 1):
                     out.append(("1q", (b,)))
         else:
-            raise ValueError(
+            raise CircuitError(
                 f"cutting supports gates on at most 2 wires; {op.name} acts on {len(op.wires)}"
             )
     return out
@@ -143,12 +146,19 @@ def fewest_devices(widths: list[int], qubit_budget: int) -> int:
 
     Raises:
         ValueError: a piece is wider than the budget.
+        ConfigError: a width is not an integer >= 0 (1.5 was packed as it stood).
 
     Example:
         >>> fewest_devices([2, 2, 1, 1], 3)
         2
     """
     _check_budget(qubit_budget)
+    if not isinstance(widths, list | tuple) or not all(
+        isinstance(w, Integral) and not isinstance(w, bool) and w >= 0 for w in widths
+    ):
+        raise ConfigError(
+            f"fewest_devices: widths must be a list of integers >= 0; got {widths!r}"[:200]
+        )
     if any(w > qubit_budget for w in widths):
         raise ValueError(f"a piece of {max(widths)} qubits exceeds the budget of {qubit_budget}")
     order = sorted((w for w in widths if w > 0), reverse=True)
@@ -230,7 +240,8 @@ def estimate_cuts(circuit: Circuit, qubit_budget: int) -> CutEstimate:
         CutEstimate: with ``method="builtin"``.
 
     Raises:
-        ValueError: ``qubit_budget`` < 1, or a gate on 3+ wires.
+        ConfigError: ``qubit_budget`` is not an integer >= 1.
+        CircuitError: ``circuit`` is not a :class:`Circuit`, or a gate on 3+ wires.
 
     Example:
         >>> c = Circuit(4).cnot(0, 1).cnot(1, 2).cnot(2, 3)
@@ -238,6 +249,7 @@ def estimate_cuts(circuit: Circuit, qubit_budget: int) -> CutEstimate:
         >>> e.subcircuits, e.overhead
         (2, 9.0)
     """
+    require_circuit(circuit, "estimate_cuts")
     _check_budget(qubit_budget)
     n = circuit.n_qubits
     if n <= qubit_budget:
@@ -272,6 +284,7 @@ def estimate_cuts(circuit: Circuit, qubit_budget: int) -> CutEstimate:
 
 def skeleton_to_qiskit(circuit: Circuit, seed: int = 0) -> Any:
     """A ``qiskit.QuantumCircuit`` of :func:`cnot_skeleton` (RY with seeded random angles)."""
+    require_circuit(circuit, "skeleton_to_qiskit")
     from qiskit import QuantumCircuit
 
     gen = np.random.default_rng(seed)
@@ -305,8 +318,10 @@ def find_cuts_qiskit(
     Raises:
         ImportError: ``qiskit-addon-cutting`` is not installed
             (``pip install qiskit-addon-cutting``).
-        ValueError: ``qubit_budget`` < 1.
+        ConfigError: ``qubit_budget`` is not an integer >= 1.
+        CircuitError: ``circuit`` is not a :class:`Circuit`.
     """
+    require_circuit(circuit, "find_cuts_qiskit")
     _check_budget(qubit_budget)
     if circuit.n_qubits <= qubit_budget:
         return CutEstimate(1, 1.0, method="qiskit")

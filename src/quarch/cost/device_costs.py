@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any
 
 from quarch._errors import ConfigError
@@ -76,11 +77,22 @@ DEVICE_METRICS = (
 
 @dataclass(frozen=True)
 class TrainingLoad:
-    """What training on the device would run: samples, epochs and minibatch size."""
+    """What training on the device would run: samples, epochs and minibatch size.
+
+    Raises:
+        ConfigError: a field is not an integer >= 0 (a negative count made a negative
+            training time).
+    """
 
     samples: int
     epochs: int
     batch_size: int
+
+    def __post_init__(self) -> None:
+        for what in ("samples", "epochs", "batch_size"):
+            v = getattr(self, what)
+            if isinstance(v, bool) or not isinstance(v, Integral) or v < 0:
+                raise ConfigError(f"TrainingLoad: {what} must be an integer >= 0; got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,19 @@ class Schedule:
     idle: tuple[float, ...]
 
 
+def _routed(routed: object, where: str) -> RoutedCircuit:
+    """``routed`` if it is a :class:`RoutedCircuit`, else one line saying what ``where``
+    got (for a :class:`Circuit`, how to route it)."""
+    if isinstance(routed, RoutedCircuit):
+        return routed
+    hint = (
+        " (route it first: quarch.cost.route(circuit, 'ibm-fez'))"
+        if isinstance(routed, Circuit)
+        else ""
+    )
+    raise ConfigError(f"{where} takes a RoutedCircuit; got {type(routed).__name__}{hint}")
+
+
 def _cal(routed: RoutedCircuit) -> Calibration:
     cal = get_calibration(routed.device)
     assert cal is not None
@@ -106,8 +131,12 @@ def _cal(routed: RoutedCircuit) -> Calibration:
 
 
 def schedule(routed: RoutedCircuit) -> Schedule:
-    """The ASAP schedule of ``routed`` on its device (see the module docstring)."""
-    cal = _cal(routed)
+    """The ASAP schedule of ``routed`` on its device (see the module docstring).
+
+    Raises:
+        ConfigError: ``routed`` is not a :class:`RoutedCircuit`.
+    """
+    cal = _cal(_routed(routed, "schedule"))
     n = routed.n_qubits
     free = [0.0] * n
     first: list[float | None] = [None] * n
@@ -150,12 +179,22 @@ def success_probability(
     """Estimated success probability of a circuit on a calibrated device (see the
     module docstring); routes ``circuit`` first unless it is already routed.
 
+    Raises:
+        ConfigError: ``circuit`` is neither a :class:`Circuit` nor a
+            :class:`RoutedCircuit`, or a circuit comes without a device; as
+            :func:`~quarch.cost.routing.route` for the routing.
+
     Example:
         >>> from quarch.quantum import Circuit
         >>> 0 < success_probability(Circuit(2).h(0).cnot(0, 1), "ibm-fez") < 1  # doctest: +SKIP
         True
     """
     if not isinstance(circuit, RoutedCircuit):
+        if not isinstance(circuit, Circuit):
+            raise ConfigError(
+                "success_probability takes a quarch Circuit or a RoutedCircuit; got "
+                f"{type(circuit).__name__}"
+            )
         if device is None:
             raise ConfigError("success_probability needs a device for an unrouted circuit")
         circuit = route(
@@ -186,12 +225,21 @@ def device_metrics(
     module docstring says (0 when ``training`` is not given).
 
     Raises:
-        ValueError: ``shots`` < 1 or a negative overhead.
+        ConfigError: ``routed`` is not a :class:`RoutedCircuit`, ``shots`` < 1, an
+            overhead that is no number >= 0, or ``training`` no :class:`TrainingLoad`.
     """
+    _routed(routed, "device_metrics")
     if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
-        raise ValueError(f"shots must be an integer >= 1; got {shots!r}")
-    if job_overhead_s < 0:
-        raise ValueError(f"job_overhead_s must be >= 0; got {job_overhead_s}")
+        raise ConfigError(f"shots must be an integer >= 1; got {shots!r}")
+    if isinstance(job_overhead_s, bool) or not isinstance(job_overhead_s, Real):
+        raise ConfigError(f"job_overhead_s must be a number >= 0; got {job_overhead_s!r}")
+    if not job_overhead_s >= 0:  # NaN too: it made every runtime NaN
+        raise ConfigError(f"job_overhead_s must be >= 0; got {job_overhead_s}")
+    if training is not None and not isinstance(training, TrainingLoad):
+        raise ConfigError(
+            "device_metrics: training must be a TrainingLoad(samples, epochs, batch_size) or "
+            f"None; got {type(training).__name__}"
+        )
     cal = _cal(routed)
     sched = schedule(routed)
     per_circuit = shots * (sched.duration + cal.rep_delay)
@@ -245,8 +293,12 @@ def _gate_noise(cal: Calibration, op: Op, phys: tuple[int, ...]) -> list[Step]:
 
 def device_noise(routed: RoutedCircuit, *, readout: bool = True) -> NoisyCircuit:
     """The routed circuit with its device's noise after every gate (see the module
-    docstring), on the region's local wires, readout errors per wire."""
-    cal = _cal(routed)
+    docstring), on the region's local wires, readout errors per wire.
+
+    Raises:
+        ConfigError: ``routed`` is not a :class:`RoutedCircuit`.
+    """
+    cal = _cal(_routed(routed, "device_noise"))
     steps: list[Step] = []
     for op in routed.ops:
         steps.append(op)
@@ -258,8 +310,12 @@ def device_noise(routed: RoutedCircuit, *, readout: bool = True) -> NoisyCircuit
 
 
 def observables_on_device(routed: RoutedCircuit, words: Any) -> list[dict[int, str]]:
-    """Logical Pauli words moved to the wires the routed circuit measures them on."""
+    """Logical Pauli words moved to the wires the routed circuit measures them on.
+
+    Raises:
+        ConfigError: ``routed`` is not a :class:`RoutedCircuit`.
+    """
     from quarch.quantum.measurements import parse_observables
 
-    n = routed.n_qubits
+    n = _routed(routed, "observables_on_device").n_qubits
     return [{routed.final[w]: p for w, p in word.terms} for word in parse_observables(words, n)]

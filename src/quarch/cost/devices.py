@@ -355,6 +355,13 @@ def get_calibration(device: str | QuantumDevice) -> Calibration | None:
 
 
 def _lookup(name: str, kind: DeviceKind) -> Profile:
+    if not isinstance(name, str):  # a list or a calibration: one line, not "unhashable"
+        cls = "QuantumDevice" if kind == "quantum" else "DeviceProfile"
+        example = "'ibm-fez'" if kind == "quantum" else "'cortex-m7'"
+        raise ConfigError(
+            f"{'an' if kind == 'edge' else 'a'} {kind} device is a profile's name such as "
+            f"{example} or a {cls}; got {type(name).__name__}"
+        )
     if name in DEVICES and DEVICES.get(name).kind == kind:
         return DEVICES.get(name)
     of_kind = [e.name for e in DEVICES.entries() if e.factory.kind == kind]

@@ -23,9 +23,11 @@ probabilities plus ``2 * 2**n`` per observable.
 
 from __future__ import annotations
 
+from numbers import Integral
+
 from quarch._errors import ConfigError
 from quarch.cost.devices import QuantumDevice, get_quantum_device
-from quarch.quantum.circuit import Circuit
+from quarch.quantum.circuit import Circuit, require_circuit
 from quarch.quantum.noise import NoiseModel
 
 __all__ = [
@@ -60,7 +62,12 @@ def _native(name: str) -> tuple[int, int]:
 
 
 def native_two_qubit_gates(circuit: Circuit) -> int:
-    """Native two-qubit gates after decomposition (amplitude prep: ``2**n - 2``)."""
+    """Native two-qubit gates after decomposition (amplitude prep: ``2**n - 2``).
+
+    Raises:
+        CircuitError: ``circuit`` is not a :class:`Circuit`.
+    """
+    require_circuit(circuit, "native_two_qubit_gates")
     total = 0
     for op in circuit.ops:
         if op.is_channel:
@@ -73,7 +80,13 @@ def native_two_qubit_gates(circuit: Circuit) -> int:
 
 
 def circuit_duration_ns(circuit: Circuit, device: str | QuantumDevice = "ibm-heron") -> float:
-    """Critical-path duration (ns) with gates scheduled as early as their wires allow."""
+    """Critical-path duration (ns) with gates scheduled as early as their wires allow.
+
+    Raises:
+        CircuitError: ``circuit`` is not a :class:`Circuit`.
+        ConfigError: an unknown device profile.
+    """
+    require_circuit(circuit, "circuit_duration_ns")
     dev = get_quantum_device(device)
     free = [0.0] * circuit.n_qubits
     for op in circuit.ops:
@@ -106,14 +119,15 @@ def runtime_proxy(
     docstring. ``settings`` is the number of measurement bases (1 for Z/ZZ words).
 
     Raises:
-        ValueError: ``shots`` or ``settings`` < 1.
-        ConfigError: an unknown device profile.
+        CircuitError: ``circuit`` is not a :class:`Circuit`.
+        ConfigError: an unknown device profile, ``shots`` or ``settings`` < 1.
 
     Example:
         >>> c = Circuit(2).ry(0, 0.1).cnot(0, 1)
         >>> round(runtime_proxy(c, "ibm-heron", shots=1) * 1e9, 1)  # ns
         251740.0
     """
+    require_circuit(circuit, "runtime_proxy")
     dev = get_quantum_device(device)
     n_shots = dev.shots if shots is None else shots
     if isinstance(n_shots, bool) or not isinstance(n_shots, int) or n_shots < 1:
@@ -129,10 +143,20 @@ def quantum_flops(circuit: Circuit, n_observables: int) -> float:
 
     ``sum_gates 8 * 2**(n + k_gate) + 3 * 2**n [amplitude] + (3 + 2 * n_obs) * 2**n``.
 
+    Raises:
+        CircuitError: ``circuit`` is not a :class:`Circuit`.
+        ConfigError: ``n_observables`` is not an integer >= 0 (1.5 observables were
+            counted as 1.5, a str failed in the comparison).
+
     Example:
         >>> quantum_flops(Circuit(2).h(0).cnot(0, 1), 1)  # 8*2^3 + 8*2^4 + 5*2^2
         212.0
     """
+    require_circuit(circuit, "quantum_flops")
+    if isinstance(n_observables, bool) or not isinstance(n_observables, Integral):
+        raise ConfigError(
+            f"quantum_flops: n_observables must be an integer >= 0; got {n_observables!r}"
+        )
     if n_observables < 0:
         raise ConfigError(f"n_observables must be >= 0; got {n_observables}")
     n = circuit.n_qubits

@@ -29,12 +29,13 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
-from quarch._errors import QuarchError
+from quarch._errors import ConfigError, QuarchError
 from quarch.cost.calibration import Calibration
 from quarch.cost.devices import QuantumDevice, get_calibration, get_quantum_device
-from quarch.quantum.circuit import Circuit, Input, Op, Param, Weight
+from quarch.quantum.circuit import Circuit, Input, Op, Param, Weight, require_circuit
 
 if TYPE_CHECKING:
     import torch
@@ -154,8 +155,10 @@ def expand_amplitude(circuit: Circuit) -> tuple[Circuit, bool]:
 
     Raises:
         QuarchError: another gate reads an input too (no such hqnn circuit exists).
+        CircuitError: ``circuit`` is not a :class:`Circuit`.
     """
-    if not circuit.ops or circuit.ops[0].name != "amplitude_embedding":
+    given = require_circuit(circuit, "expand_amplitude").ops
+    if not given or given[0].name != "amplitude_embedding":
         return circuit, False
     rest = circuit.ops[1:]
     if any(isinstance(p, Param) and p.kind == "input" for op in rest for p in op.params):
@@ -260,10 +263,11 @@ def route(
     Raises:
         DeviceFitError: the circuit is wider than the device or than its largest
             connected region.
-        ConfigError: not a calibrated target, or a bad level.
+        ConfigError: not a calibrated target (or no device name at all), a bad level,
+            or a layout or seed that is no integer (a seed < 0 too).
+        CircuitError: ``circuit`` is not a :class:`Circuit`.
     """
-    from quarch._errors import ConfigError
-
+    _route_args(circuit, device, layout, seed, "route")
     dev = get_quantum_device(device)
     if dev.calibration is None:
         raise ConfigError(
@@ -275,6 +279,30 @@ def route(
         raise ConfigError(f"optimization_level must be 0, 1, 2 or 3; got {optimization_level!r}")
     key = (circuit.n_qubits, circuit.n_weights, tuple(circuit.ops))
     return _route(key, dev.calibration, int(layout), int(seed), int(optimization_level))
+
+
+def _route_args(circuit: object, device: object, layout: object, seed: object, where: str) -> None:
+    """Refuse, each in one line, what :func:`route` cannot take: no circuit (an
+    ``AttributeError`` inside), a device that is no name nor profile (a coupling map
+    failed in a dict lookup, a calibration was printed whole), a layout or seed that is
+    no integer (``1.5`` was taken as 1, ``'a'`` failed in ``int``; Qiskit refuses a
+    negative seed)."""
+    require_circuit(circuit, where)
+    if not isinstance(device, str | QuantumDevice):
+        name = getattr(device, "name", None)
+        hint = f" (its name: {name!r})" if isinstance(name, str) else ""
+        raise ConfigError(
+            f"{where}: device must be a calibrated device's name such as 'ibm-fez' or a "
+            f"QuantumDevice; got {type(device).__name__}{hint}"
+        )
+    for what, value, least in (("layout", layout, None), ("seed", seed, 0)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, Integral)
+            or (least is not None and value < least)
+        ):
+            wanted = "an integer" if least is None else f"an integer >= {least}"
+            raise ConfigError(f"{where}: {what} must be {wanted}; got {value!r}")
 
 
 def regions_for(cal: Calibration, n: int) -> list[tuple[int, ...]]:

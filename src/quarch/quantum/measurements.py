@@ -8,9 +8,10 @@ Grover over a diagonal QUBO cost) use the same code as the circuit simulator.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -33,6 +34,37 @@ __all__ = [
 
 class MeasurementError(QuarchError, ValueError):
     """An observable, a shot count or a state given to a measurement is invalid."""
+
+
+def _given(value: object) -> str:
+    """How a refused argument is shown at the end of its line: a number as itself
+    (``0.7``), anything else with its type (``str '0.7'``), cut to 80 characters."""
+    if isinstance(value, Real):
+        return repr(value)[:80]
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def _whole(value: object, what: str, least: int) -> int:
+    """``value`` as an int if it is a whole number (a Python or numpy integer, not a
+    bool) of at least ``least``, else one :class:`MeasurementError` line naming ``what``."""
+    # type() first: a plain int skips the slower check against the Integral ABC
+    if (type(value) is int or _integer(value)) and value >= least:  # type: ignore[operator]
+        return int(value)  # type: ignore[call-overload]
+    raise MeasurementError(f"{what} must be an integer >= {least}; got {_given(value)}")
+
+
+def _integer(value: object) -> bool:
+    """A Python or numpy integer that is not a bool."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _seed_of(seed: object) -> int | None:
+    """``seed`` as an int (``None`` stays ``None``), else one line."""
+    if seed is None or type(seed) is int:
+        return seed
+    if not _integer(seed):
+        raise MeasurementError(f"seed must be an integer or None; got {_given(seed)}")
+    return int(seed)  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)
@@ -75,7 +107,7 @@ def _parse_one(obs: ObservableLike, n_qubits: int) -> PauliWord:
             if m.group(1) != "I":
                 items.append((int(m.group(2)), m.group(1)))
     elif isinstance(obs, Mapping):
-        items = [(int(w), str(p).upper()) for w, p in obs.items() if str(p).upper() != "I"]
+        items = [(_wire(w, obs), str(p).upper()) for w, p in obs.items() if str(p).upper() != "I"]
     else:
         raise MeasurementError(f"an observable must be a str like 'Z0 Z1' or a dict; got {obs!r}")
     wires = [w for w, _ in items]
@@ -91,6 +123,15 @@ def _parse_one(obs: ObservableLike, n_qubits: int) -> PauliWord:
     return PauliWord(tuple(sorted(items)))
 
 
+def _wire(w: object, obs: object) -> int:
+    """A wire of a dict observable: an integer, or its digits in a str (a JSON key)."""
+    if type(w) is int or _integer(w):
+        return int(w)  # type: ignore[call-overload]
+    if isinstance(w, str) and w.strip().lstrip("-").isdigit():
+        return int(w)
+    raise MeasurementError(f"observable {obs!r}: a wire must be an integer; got {_given(w)}")
+
+
 def parse_observables(
     observables: ObservableLike | Sequence[ObservableLike] | None, n_qubits: int
 ) -> tuple[PauliWord, ...]:
@@ -103,6 +144,11 @@ def parse_observables(
         # already parsed (a QuantumLayer passes its words on every call): hashable, so
         # checked once per (words, n) instead of once per forward
         return _parse_cached(observables, n_qubits)
+    if not isinstance(observables, Iterable):
+        raise MeasurementError(
+            "observables must be a Pauli word like 'Z0 Z1', a dict {wire: letter}, a "
+            f"PauliWord or a list of them (None: <Z> on each qubit); got {_given(observables)}"
+        )
     return _parse_all(observables, n_qubits)
 
 
@@ -117,12 +163,21 @@ _parse_cached = lru_cache(maxsize=256)(_parse_all)
 
 
 def z_each(n_qubits: int) -> list[str]:
-    """``["Z0", "Z1", ...]``: <Z> on each qubit."""
-    return [f"Z{w}" for w in range(n_qubits)]
+    """``["Z0", "Z1", ...]``: <Z> on each qubit.
+
+    Raises:
+        MeasurementError: ``n_qubits`` is not an integer >= 1.
+    """
+    return [f"Z{w}" for w in range(_whole(n_qubits, "z_each: n_qubits", 1))]
 
 
 def zz_neighbors(n_qubits: int, *, ring: bool = False) -> list[str]:
-    """``["Z0 Z1", "Z1 Z2", ...]``: ZZ on neighbouring wires (closing the ring if asked)."""
+    """``["Z0 Z1", "Z1 Z2", ...]``: ZZ on neighbouring wires (closing the ring if asked).
+
+    Raises:
+        MeasurementError: ``n_qubits`` is not an integer >= 1.
+    """
+    n_qubits = _whole(n_qubits, "zz_neighbors: n_qubits", 1)
     pairs = [(i, i + 1) for i in range(n_qubits - 1)]
     if ring and n_qubits > 2:
         pairs.append((n_qubits - 1, 0))
@@ -232,13 +287,25 @@ def apply_diagonal(
     real = state.real.dtype
     # a Python sequence is read at the state's precision, not torch's float32 default
     seq = None if isinstance(diagonal, torch.Tensor) else real
-    diagonal = torch.as_tensor(diagonal, dtype=seq, device=state.device)
+    try:
+        diagonal = torch.as_tensor(diagonal, dtype=seq, device=state.device)
+    except (TypeError, ValueError, RuntimeError):
+        raise MeasurementError(
+            f"apply_diagonal: diagonal must be {state.shape[-1]} real numbers (a tensor, an "
+            f"array or a list); got {_given(diagonal)}"
+        ) from None
     if diagonal.shape != (state.shape[-1],):
         raise MeasurementError(
             f"diagonal must have shape ({state.shape[-1]},) to match the state; "
             f"got {tuple(diagonal.shape)}"
         )
-    g = torch.as_tensor(gamma, dtype=real, device=state.device)
+    try:
+        g = torch.as_tensor(gamma, dtype=real, device=state.device)
+    except (TypeError, ValueError, RuntimeError):
+        raise MeasurementError(
+            f"apply_diagonal: gamma must be a number or one per state of the batch; got "
+            f"{_given(gamma)}"
+        ) from None
     if g.dim() == 1:
         if state.dim() != 2 or g.shape[0] != state.shape[0]:
             raise MeasurementError(
@@ -263,9 +330,13 @@ def sample_bitstrings(
 
     Returns:
         torch.Tensor: ``[shots, n]`` int64 bits, wire 0 first.
+
+    Raises:
+        MeasurementError: ``shots`` is not an integer >= 1, ``seed`` not an integer,
+            or ``state`` not one state.
     """
-    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
-        raise ValueError(f"shots must be an integer >= 1; got {shots!r}")
+    shots = _whole(shots, "shots", 1)
+    seed = _seed_of(seed)
     _, n = _batched(state, "state")
     if state.dim() != 1:
         raise MeasurementError(
@@ -297,7 +368,13 @@ def estimate_expvals(
 
     Returns:
         torch.Tensor: ``[n_obs]`` float64 estimates.
+
+    Raises:
+        MeasurementError: ``shots`` is not an integer >= 1, ``seed`` not an integer,
+            or ``state`` not one state.
     """
+    shots = _whole(shots, "shots", 1)
+    seed = _seed_of(seed)
     _, n = _batched(state, "state")
     if state.dim() != 1:
         raise MeasurementError(f"estimate_expvals takes one state [2**n]; got {tuple(state.shape)}")

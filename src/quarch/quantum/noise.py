@@ -13,13 +13,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from numbers import Real
 
 import torch
 
-from quarch._errors import QuarchError
+from quarch._errors import QuarchError, did_you_mean
 from quarch.quantum._gatewise import GateMatrices
-from quarch.quantum.circuit import CHANNELS, Circuit, Op
-from quarch.quantum.measurements import ObservableLike, parse_observables
+from quarch.quantum.circuit import CHANNELS, Circuit, Op, require_circuit
+from quarch.quantum.gates import GATES
+from quarch.quantum.measurements import ObservableLike, _given, parse_observables
 from quarch.quantum.simulator import compile_circuit
 
 __all__ = [
@@ -35,6 +37,35 @@ __all__ = [
 
 class NoiseError(QuarchError, ValueError):
     """A noise model or a density-matrix simulation request is invalid or too large."""
+
+
+def _number(value: object, what: str, top: float) -> float:
+    """``value`` if it is a real number in ``[0, top]``, else one line: a value that is
+    no number, or NaN, failed deep inside (``TypeError: '<=' not supported``) or was
+    taken (a NaN passes no comparison, so it failed none)."""
+    if type(value) is not float and (isinstance(value, bool) or not isinstance(value, Real)):
+        raise NoiseError(f"{what} must be a number in [0, {top:g}]; got {_given(value)}")
+    if not 0.0 <= float(value) <= top:  # type: ignore[arg-type]
+        raise NoiseError(f"{what} must be in [0, {top:g}]; got {value!r}")
+    return float(value)
+
+
+def _memory_limit(value: object) -> None:
+    """Refuse a ``max_memory_gb`` that is no number > 0 (a str failed inside the
+    comparison; NaN lifted the limit)."""
+    number = type(value) is float or (isinstance(value, Real) and not isinstance(value, bool))
+    if not number or not float(value) > 0:  # type: ignore[arg-type]
+        raise NoiseError(f"max_memory_gb must be a number > 0 (GiB); got {_given(value)}")
+
+
+def _noise_args(where: str, circuit: object, noise_model: object, max_memory_gb: object) -> None:
+    """The arguments of a density-matrix entry, each refused in one line naming it."""
+    require_circuit(circuit, where)
+    if noise_model is not None and not isinstance(noise_model, NoiseModel):
+        raise NoiseError(
+            f"{where}: noise_model must be a NoiseModel or None; got {_given(noise_model)}"
+        )
+    _memory_limit(max_memory_gb)
 
 
 def check_memory(
@@ -57,7 +88,12 @@ def check_memory(
 
 
 def kraus(name: str, p: float, dtype: torch.dtype = torch.complex128) -> torch.Tensor:
-    """Kraus operators ``[m, 2, 2]`` of a single-qubit channel (PennyLane's definitions)."""
+    """Kraus operators ``[m, 2, 2]`` of a single-qubit channel (PennyLane's definitions).
+
+    Raises:
+        NoiseError: an unknown channel, or ``p`` not a number in ``[0, 1]``.
+    """
+    p = _number(p, f"{name} probability", 1.0)
     s = math.sqrt
     if name == "depolarizing":
         ks = [
@@ -97,9 +133,24 @@ class NoiseModel:
     readout_error: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.readout_error <= 0.5:
-            raise ValueError(f"readout_error must be in [0, 0.5]; got {self.readout_error}")
+        if not isinstance(self.gate_errors, Mapping):
+            raise NoiseError(
+                "NoiseModel: gate_errors must be a dict {gate, '1q' or '2q': (channel, p)}; "
+                f"got {_given(self.gate_errors)}"
+            )
+        _number(self.readout_error, "readout_error", 0.5)
         for gate, spec in self.gate_errors.items():
+            if gate not in ("1q", "2q") and gate not in GATES:
+                # a name no gate has (``"CNOT"``, ``"cx"``) matched nothing: no noise at all
+                meant = (  # difflib offers 'crx' for Qiskit's name of the CNOT
+                    f" ({gate!r}: quarch calls it 'cnot')"
+                    if str(gate).lower() == "cx"
+                    else did_you_mean([gate], ["1q", "2q", *GATES])
+                )
+                raise NoiseError(
+                    f"gate_errors: unknown gate {gate!r}; use '1q', '2q' or a gate name "
+                    f"({', '.join(GATES)}){meant}"
+                )
             if not (isinstance(spec, tuple) and len(spec) == 2):
                 raise NoiseError(f"gate_errors[{gate!r}] must be (channel, p); got {spec!r}")
             ch, p = spec
@@ -107,8 +158,7 @@ class NoiseModel:
                 raise NoiseError(
                     f"gate_errors[{gate!r}]: unknown channel {ch!r}; allowed: {', '.join(CHANNELS)}"
                 )
-            if not 0.0 <= p <= 1.0:
-                raise NoiseError(f"gate_errors[{gate!r}]: p must be in [0, 1]; got {p}")
+            _number(p, f"gate_errors[{gate!r}]: p", 1.0)
 
     def apply(self, circuit: Circuit) -> Circuit:
         """A copy of ``circuit`` with the model's channels inserted after each gate."""
@@ -151,8 +201,12 @@ def density_matrix(
     state-vector path.
 
     Raises:
-        NoiseError: the simulation would need more than ``max_memory_gb``.
+        NoiseError: the simulation would need more than ``max_memory_gb``, or an
+            argument of the wrong kind (a noise model that is none, a limit that is no
+            number > 0).
+        CircuitError: ``circuit`` is not a :class:`Circuit`.
     """
+    _noise_args("density_matrix", circuit, noise_model, max_memory_gb)
     circ = noise_model.apply(circuit) if noise_model is not None else circuit
     n = circ.n_qubits
     x = None if inputs is None else torch.as_tensor(inputs)
@@ -207,7 +261,12 @@ def noisy_probs(
     dtype: torch.dtype = torch.complex128,
     max_memory_gb: float = 4.0,
 ) -> torch.Tensor:
-    """Measured basis-state probabilities ``[batch, 2**n]``, readout error included."""
+    """Measured basis-state probabilities ``[batch, 2**n]``, readout error included.
+
+    Raises:
+        NoiseError, CircuitError: as :func:`density_matrix`.
+    """
+    _noise_args("noisy_probs", circuit, noise_model, max_memory_gb)
     rho = density_matrix(
         circuit,
         inputs=inputs,
@@ -235,7 +294,12 @@ def noisy_expval(
 
     Readout error scales a word on ``m`` wires by ``(1 - 2p)**m``: each measured bit
     flips independently in the word's measurement basis.
+
+    Raises:
+        NoiseError, CircuitError: as :func:`density_matrix`.
+        MeasurementError: an observable quarch cannot read.
     """
+    _noise_args("noisy_expval", circuit, noise_model, max_memory_gb)
     n = circuit.n_qubits
     words = parse_observables(observables, n)
     rho = density_matrix(

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from quarch.quantum.circuit import Circuit, Op, Param
-from quarch.quantum.measurements import ObservableLike, PauliWord, parse_observables
-from quarch.quantum.noise import NoiseError, NoiseModel, _apply, check_memory
+from quarch.quantum.circuit import Circuit, Op, Param, require_circuit
+from quarch.quantum.measurements import ObservableLike, PauliWord, _given, parse_observables
+from quarch.quantum.noise import NoiseError, NoiseModel, _apply, _memory_limit, check_memory
 from quarch.quantum.simulator import compile_circuit
 
 __all__ = [
@@ -59,7 +59,13 @@ class PauliNoise:
     def __post_init__(self) -> None:
         if len(self.probs) != 4 ** len(self.wires):
             raise NoiseError(f"a Pauli channel on {len(self.wires)} wires needs 4**k probabilities")
-        if any(p < -1e-12 for p in self.probs) or abs(sum(self.probs) - 1.0) > 1e-9:
+        try:  # written so that a NaN, which passes no comparison, fails the sum's
+            bad = any(p < -1e-12 for p in self.probs) or not abs(sum(self.probs) - 1.0) <= 1e-9
+        except TypeError:  # a str among them (or for them) failed in the comparison
+            raise NoiseError(
+                f"Pauli probabilities must be numbers; got {_given(self.probs)}"
+            ) from None
+        if bad:
             raise NoiseError(f"Pauli probabilities must be >= 0 and sum to 1; got {self.probs}")
 
     @staticmethod
@@ -87,7 +93,14 @@ class Relaxation:
     coherence: float
 
     def __post_init__(self) -> None:
-        if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.coherence <= 1.0):
+        try:
+            bad = not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.coherence <= 1.0)
+        except TypeError:  # a str failed in the comparison
+            raise NoiseError(
+                f"relaxation needs gamma and coherence as numbers; got {self.gamma!r}, "
+                f"{self.coherence!r}"
+            ) from None
+        if bad:
             raise NoiseError(f"relaxation needs gamma and coherence in [0, 1]; got {self}")
         if self.coherence**2 > 1.0 - self.gamma + 1e-12:
             raise NoiseError("relaxation needs coherence**2 <= 1 - gamma (T2 <= 2 T1)")
@@ -153,7 +166,17 @@ class NoisyCircuit:
         Pauli channel ``(1 - p, p/3, p/3, p/3)``, bit flip ``(1 - p, p, 0, 0)``,
         amplitude damping ``g`` is relaxation ``(g, sqrt(1 - g))`` and phase damping
         ``l`` is relaxation ``(0, sqrt(1 - l))``.
+
+        Raises:
+            CircuitError: ``circuit`` is not a :class:`Circuit`.
+            NoiseError: ``noise_model`` is neither a :class:`NoiseModel` nor ``None``.
         """
+        require_circuit(circuit, "NoisyCircuit.from_circuit")
+        if noise_model is not None and not isinstance(noise_model, NoiseModel):
+            raise NoiseError(
+                "NoisyCircuit.from_circuit: noise_model must be a NoiseModel or None; got "
+                f"{_given(noise_model)}"
+            )
         circ = noise_model.apply(circuit) if noise_model is not None else circuit
         steps: list[Step] = []
         for op in circ.ops:
@@ -361,7 +384,17 @@ def _prepare(
     nc: NoisyCircuit, inputs: torch.Tensor | None, weights: torch.Tensor | Sequence[float] | None,
     dtype: torch.dtype,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, int, torch.device]:  # fmt: skip
-    """Inputs (mapped) and weights as tensors; the batch size; the device."""
+    """Inputs (mapped) and weights as tensors; the batch size; the device.
+
+    Raises:
+        NoiseError: ``dtype`` is no torch dtype of numbers with a fraction, or
+            weights/inputs are not numbers.
+    """
+    if not isinstance(dtype, torch.dtype) or not (dtype.is_complex or dtype.is_floating_point):
+        raise NoiseError(
+            "dtype must be torch.complex64 or torch.complex128 (or a real dtype for a circuit "
+            f"of real gates and channels); got {_given(dtype)}"
+        )
     device = next(
         (t.device for t in (inputs, weights) if isinstance(t, torch.Tensor)), torch.device("cpu")
     )
@@ -371,18 +404,41 @@ def _prepare(
         if weights is None:
             raise NoiseError(f"this circuit has {nc.n_weights} weights; pass weights=")
         # dtype= here, not .to() after: a list of Python floats would pass through float32
-        w = torch.as_tensor(weights, dtype=real, device=device).reshape(-1)
+        w = _numbers(weights, "weights", real, device).reshape(-1)
         if w.numel() != nc.n_weights:
             raise NoiseError(f"expected {nc.n_weights} weights; got {w.numel()}")
     x = None
     if inputs is not None:
-        x = torch.as_tensor(inputs, dtype=real, device=device)
+        x = _numbers(inputs, "inputs", real, device)
         if x.dim() == 1:
             x = x.unsqueeze(0)
         if nc.input_map is not None:
             x = nc.input_map(x)
     batch = 1 if x is None else int(x.shape[0])
     return x, w, batch, device
+
+
+def _numbers(value: object, what: str, real: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``value`` as a real tensor, or one line naming ``what`` (a str failed in torch)."""
+    try:
+        return torch.as_tensor(value, dtype=real, device=device)
+    except (TypeError, ValueError, RuntimeError):
+        raise NoiseError(
+            f"{what} must be numbers (a tensor, an array or a list); got {_given(value)}"
+        ) from None
+
+
+def _require_noisy(nc: object, where: str) -> NoisyCircuit:
+    """``nc`` if it is a :class:`NoisyCircuit`, else one line naming what ``where`` got
+    (for a :class:`Circuit`, how to make one)."""
+    if isinstance(nc, NoisyCircuit):
+        return nc
+    hint = (
+        " (NoisyCircuit.from_circuit(circuit, noise_model) makes one)"
+        if isinstance(nc, Circuit)
+        else ""
+    )
+    raise NoiseError(f"{where} takes a NoisyCircuit; got {type(nc).__name__}{hint}")
 
 
 def _initial_state(
@@ -558,9 +614,12 @@ def noisy_density_matrix(
     gate (and once per wire at the end).
 
     Raises:
-        NoiseError: the simulation would need more than ``max_memory_gb``.
+        NoiseError: the simulation would need more than ``max_memory_gb``, or an
+            argument of the wrong kind (``nc`` no :class:`NoisyCircuit`, weights or
+            inputs no numbers, a real ``dtype``, a limit that is no number > 0).
     """
-    n = nc.n_qubits
+    n = _require_noisy(nc, "noisy_density_matrix").n_qubits
+    _memory_limit(max_memory_gb)
     x, w, batch, device = _prepare(nc, inputs, weights, dtype)
     check_memory(n, batch, dtype, max_memory_gb, "quantum trajectories")
     amp, units = _compile(nc)
@@ -593,8 +652,14 @@ def noisy_circuit_expval(
     max_memory_gb: float = 4.0,
 ) -> torch.Tensor:
     """Z-word expectations ``[batch, n_obs]`` of a :class:`NoisyCircuit` on density
-    matrices, its per-wire readout error applied (exact; differentiable)."""
-    words = parse_observables(observables, nc.n_qubits)
+    matrices, its per-wire readout error applied (exact; differentiable).
+
+    Raises:
+        NoiseError: as :func:`noisy_density_matrix`.
+        MeasurementError: an observable quarch cannot read.
+    """
+    words = parse_observables(observables, _require_noisy(nc, "noisy_circuit_expval").n_qubits)
+    _memory_limit(max_memory_gb)
     rho = noisy_density_matrix(
         nc, inputs=inputs, weights=weights, dtype=dtype, max_memory_gb=max_memory_gb
     )

@@ -38,12 +38,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 import torch
 
-from quarch.quantum.measurements import ObservableLike, parse_observables
-from quarch.quantum.noise import NoiseError
+from quarch.quantum.measurements import ObservableLike, _given, _whole, parse_observables
+from quarch.quantum.noise import NoiseError, _memory_limit
 from quarch.quantum.noisy_circuit import (
     NoisyCircuit,
     PauliNoise,
@@ -53,6 +54,7 @@ from quarch.quantum.noisy_circuit import (
     _initial_state,
     _pauli_string,
     _prepare,
+    _require_noisy,
     _signs,
     _Unit,
     _unit_matrix,
@@ -298,9 +300,12 @@ def trajectory_expval(
 
     Raises:
         NoiseError: a single sample with the smallest round of trajectories would
-            need more than ``max_memory_gb``.
+            need more than ``max_memory_gb``, or an argument of the wrong kind (``nc``
+            no :class:`NoisyCircuit`, ``trajectories`` or ``max_trajectories`` no
+            integer >= 1, ``seed`` no integer >= 0, ``target_se`` no number >= 0).
     """
-    words = parse_observables(observables, nc.n_qubits)
+    words = parse_observables(observables, _require_noisy(nc, "trajectory_expval").n_qubits)
+    _trajectory_args(trajectories, max_trajectories, seed, target_se, max_memory_gb)
     subsets, combos = z_terms(words, nc.readout)
     x, w, batch, device = _prepare(nc, inputs, weights, dtype)
     n = nc.n_qubits
@@ -325,6 +330,27 @@ def trajectory_expval(
         ses.append(s)
         counts.append(cnt)
     return TrajectoryResult(torch.cat(means), torch.cat(ses), max(counts), p0)
+
+
+def _trajectory_args(
+    trajectories: object, most: object, seed: object, target_se: object, max_memory_gb: object
+) -> None:
+    """Refuse, each in one line, the counts, seed and target of :func:`trajectory_expval`
+    that are of the wrong kind: a float count failed in numpy, a negative one and a
+    ``max_trajectories`` of 0 drew one pattern all the same, a str or a negative seed
+    failed in numpy's seeding, a negative or NaN target drew ``max_trajectories``
+    patterns."""
+    try:
+        _whole(trajectories, "trajectories", 0)  # 0: a first round of one, the least
+        _whole(most, "max_trajectories", 1)
+        _whole(seed, "seed", 0)
+    except ValueError as e:  # MeasurementError, reworded as this module's error
+        raise NoiseError(f"trajectory_expval: {e}") from None
+    if isinstance(target_se, bool) or not isinstance(target_se, Real) or not float(target_se) >= 0:
+        raise NoiseError(
+            f"trajectory_expval: target_se must be a number >= 0; got {_given(target_se)}"
+        )
+    _memory_limit(max_memory_gb)
 
 
 def _estimate(
