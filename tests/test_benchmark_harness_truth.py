@@ -579,9 +579,13 @@ class _FakeTrial:
 def test_workers_pool_start_method_size_and_energy_per_strategy(
     toy: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The pool is forked where the platform can fork, spawned where it cannot, and has
-    no more processes than jobs; each strategy's energy is its own rows' CPU time."""
+    """The pool starts by Python's start method (the program's, else the platform's
+    default: the first one Python lists) and has no more processes than jobs; each
+    strategy's energy is its own rows' CPU time."""
     import multiprocessing
+
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: None)
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["fork", "spawn"])
 
     real = multiprocessing.get_context
     asked: list[tuple[Any, Any]] = []
@@ -605,10 +609,14 @@ def test_workers_pool_start_method_size_and_energy_per_strategy(
     for s in names:
         assert r.energy_j[s] == sum(x["cpu_seconds"] for x in r.rows if x["strategy"] == s) * 10
         assert r.energy_j[s] == 3 * 3.0 * 10.0
-    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn", "forkserver"])
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn", "fork"])
     run_benchmark(task="costly_truth:toy", strategies=names[:2], seeds=2, trials=2,
                   out=str(tmp_path / "b"), progress=False, workers=3)  # fmt: skip
     assert asked[1:] == [("spawn", 3)]
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: "forkserver")
+    run_benchmark(task="costly_truth:toy", strategies=names[:1], seeds=1, trials=2,
+                  out=str(tmp_path / "c"), progress=False, workers=2)  # fmt: skip
+    assert asked[2:] == [("forkserver", 1)]
 
 
 def test_a_benchmark_folder_that_cannot_be_written_is_named(

@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from quarch._cli_app import JsonFlag, RunArg, _Command, _interrupted_plainly, _out, app
+from quarch._cli_search import _check_device_name
 from quarch._errors import ConfigError
 from quarch._run_files import check_run_folder
 
@@ -39,6 +40,8 @@ def train(
 ) -> None:
     """Train a trial's architecture to completion with several seeds (+ classical ablation)."""
     check_run_folder(run)  # before torch is imported
+    if device is not None:
+        _check_device_name(device)  # search's line, before torch (2-5 s)
     from quarch.finalize import train_trial
 
     with _interrupted_plainly():
@@ -122,6 +125,8 @@ def export(
             " (it keeps the inputs as `input float[64]` parameters)" if format == "qasm3" else ""
         )
         raise ConfigError(f"--sample applies to --format qasm, not {format!r}{keeps}")
+    if device is not None:
+        _check_device_name(device)  # search's line, before torch (2-5 s)
     with _interrupted_plainly():
         res = export_trial(
             run, trial, format, out, epochs=epochs, sample=sample or 0, full_int8=full_int8,

@@ -52,7 +52,7 @@ from quarch._cli_app import (
     _used_params,
     app,
 )
-from quarch._cli_search import _interrupt_hint, search_command
+from quarch._cli_search import _check_device_name, _interrupt_hint, search_command
 from quarch._errors import ConfigError, QuarchError, did_you_mean, quiet_interrupted_imports
 from quarch._plugins import import_plugins
 from quarch._run_files import check_run_folder
@@ -406,6 +406,8 @@ def worker(
         )
     if run is not None:
         check_run_folder(run)  # before the search loop is imported
+    if device is not None:
+        _check_device_name(device)  # search's line, before torch (2-5 s)
     from quarch.study import STUDY_NAME, Run, join_study
 
     with _interrupt_hint(run, worker=True) if run is not None else _interrupted_plainly():

@@ -470,3 +470,82 @@ class _Accuracy(ArithmeticEvaluator):
     def evaluate(self, arch: Any, *, seed: int) -> dict[str, float]:
         got = super().evaluate(arch, seed=seed)
         return {**got, "val_accuracy": 1.0 - got["val_error"]}
+
+
+_TOP_LEVEL = """
+from quarch.config import SearchConfig
+from quarch.study import run_search
+
+config = SearchConfig(space="mlp", dataset="iris", trials=2, workers=WORKERS, out=OUT)
+result = run_search(config, evaluator=EVALUATOR, progress=False)
+"""
+
+
+def _run_as_main(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> dict[str, Any]:
+    """Run a search script in this process as the main module, as ``python search.py``
+    runs it (its code compiled with its path, run in ``sys.modules["__main__"]``'s
+    namespace); nothing is spawned either way."""
+    script = tmp_path / "search.py"
+    code = _TOP_LEVEL.replace("WORKERS", str(workers)).replace("OUT", repr(str(tmp_path / "run")))
+    script.write_text(code)
+    module = types.ModuleType("__main__")
+    module.__file__ = str(script)
+    vars(module)["EVALUATOR"] = ArithmeticEvaluator()
+    monkeypatch.setitem(sys.modules, "__main__", module)
+    exec(compile(code, str(script), "exec"), vars(module))
+    return vars(module)
+
+
+def test_a_one_process_search_at_a_scripts_top_level_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's multiprocessing docs ("Safe importing of main module"): only a process
+    started with the spawn method imports the main script again. ``workers=1`` starts
+    none, so a script may call the search at its top level: it runs to its budget."""
+    found = _run_as_main(tmp_path, monkeypatch, 1)
+    assert len(found["result"].complete) == 2
+    assert _files(tmp_path / "run") == ["config.json", "run.json", "study.db"]
+
+
+def test_two_local_workers_at_a_scripts_top_level_are_refused_naming_the_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``workers=2`` (local processes, spawned) at the top level: refused in one line
+    that says how many workers and names the script's line of the call, before anything
+    is written (``test_main_guard_truth.py`` runs the same in a real interpreter)."""
+    with pytest.raises(ConfigError) as e:
+        _run_as_main(tmp_path, monkeypatch, 2)
+    script = tmp_path / "search.py"
+    [line] = [i for i, t in enumerate(script.read_text().splitlines(), 1) if "run_search(" in t]
+    assert str(e.value) == (
+        "workers=2 starts worker processes that import the main script again (Python's "
+        "spawn start method), and a search called at its top level would start again in "
+        f'each; put the call under `if __name__ == "__main__":` ({script}:{line})'
+    )
+    assert _files(tmp_path) == ["search.py"]
+
+
+def test_a_config_json_of_no_run_in_the_folder_is_refused_and_kept(tmp_path: Path) -> None:
+    """A folder that holds a ``config.json`` of the user's (no ``run.json``: no run) is
+    not a run folder, and a new run would write its own ``config.json`` over it. Without
+    ``overwrite`` the start is refused in one line and the file is kept byte for byte
+    (before, it was replaced, and stayed replaced after a failed start); with
+    ``overwrite=True`` (replace a run folder's files) the run starts."""
+    out = tmp_path / "project"
+    out.mkdir()
+    mine = '{"editor": "mine"}\n'
+    (out / "config.json").write_text(mine)
+    evaluator = _Counted()
+    with pytest.raises(RunError) as e:
+        run_search(_cfg(tmp_path, out), evaluator=evaluator, progress=False)
+    assert str(e.value) == (
+        f"run folder {str(out)!r} holds a config.json that is no quarch run's (there is no "
+        "run.json), and a new run would replace it; move that file, or choose another folder"
+    )
+    assert evaluator.calls == 0
+    assert _files(tmp_path) == ["project", "project/config.json"]
+    assert (out / "config.json").read_text() == mine
+    res = run_search(_cfg(tmp_path, out), overwrite=True, evaluator=ArithmeticEvaluator(),
+                     progress=False)  # fmt: skip
+    assert len(res.complete) == 2
+    assert json.loads((out / "config.json").read_text())["space"] == "mlp"

@@ -162,3 +162,26 @@ def test_a_server_that_fails_the_question_is_one_line(
         "cannot open storage 'postgresql+psycopg://ann:***@db.example/q': OperationalError: "
         "(builtins.Exception) server closed [SQL: SELECT]"
     )
+
+
+def test_a_worker_joins_its_own_runs_study_in_a_shared_database(tmp_path: Path) -> None:
+    """``join_study(run_dir=...)`` (``quarch worker --run RUN``) loads the study the run
+    folder names: in a database holding two runs' studies, Optuna cannot choose one by
+    itself (it asks for a study name), and the other run's trials are not this run's."""
+    from quarch.study import join_study
+
+    db = tmp_path / "shared.db"
+    url = f"sqlite:///{db}"
+    first, second = tmp_path / "first", tmp_path / "second"
+    # the space's own evaluator (one epoch), which a joining worker builds again
+    run_search(_cfg(first, url, epochs=1), progress=False)
+    run_search(_cfg(second, url, trials=4, study_name="second", epochs=1), progress=False)
+    assert _studies(db) == {"quarch": (3, str(first)), "second": (4, str(second))}
+    with pytest.raises(ValueError, match="does not contain exactly 1 study"):
+        optuna.load_study(study_name=None, storage=url)  # why the name must be passed
+    for run_dir, done in ((second, 4), (first, 3)):
+        res = join_study(run_dir=run_dir)
+        assert res.done == done
+        assert res.study is not None
+        assert res.study.study_name == ("second" if run_dir == second else "quarch")
+    assert _studies(db) == {"quarch": (3, str(first)), "second": (4, str(second))}

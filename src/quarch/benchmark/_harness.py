@@ -29,12 +29,21 @@ _Job = tuple[str, str, int, int, "str | None", tuple[str, ...]]
 
 
 def _run_job(job: _Job) -> dict[str, Any]:
+    from quarch.search import STRATEGIES
+
+    if job[1] not in STRATEGIES:  # known to the caller (checked there): this is a worker
+        raise ConfigError(
+            f"strategy {job[1]!r} is not registered in the worker processes: they import "
+            'the main script again, but not what runs under `if __name__ == "__main__":`; '
+            "register it at the script's top level or in a module the script imports"
+        )
     return run_one(*job)
 
 
 def _init_worker() -> None:
-    """One thread per worker. Workers are forked (they inherit the loaded task), and
-    Qiskit's Rust thread pool does not survive a fork: a task that transpiled in the
+    """One thread per worker. Where workers are forked (Linux before Python 3.14: they
+    inherit the loaded task; see :func:`_start_method`), Qiskit's Rust thread pool does
+    not survive the fork: a task that transpiled in the
     parent (a custom task computing routed costs) would hang at the workers' first
     transpile. With ``QISKIT_IN_PARALLEL`` set Qiskit runs serially; its answer is
     cached per process (``functools.cache``), so the parent's is dropped, or a parent
@@ -43,7 +52,7 @@ def _init_worker() -> None:
     Signals are the parent's to handle: Ctrl-C reaches the whole process group, and a
     worker taking it would print its own traceback; the parent ends the pool with
     SIGTERM, which a worker would otherwise take as the Ctrl-C that the command line's
-    handler (inherited through the fork) makes of it, with a traceback again."""
+    handler (inherited through a fork) makes of it, with a traceback again."""
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["QISKIT_IN_PARALLEL"] = "TRUE"
     parallel = sys.modules.get("qiskit.utils.parallel")
@@ -54,6 +63,45 @@ def _init_worker() -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
+
+
+def _start_method() -> str:
+    """How the worker processes start: Python's default, or the one the program set with
+    ``multiprocessing.set_start_method``. That is ``fork`` on Linux before Python 3.14
+    (the workers inherit the loaded task), ``forkserver`` there from 3.14, and ``spawn``
+    on macOS and Windows. The harness asked for ``fork`` wherever the platform had it,
+    macOS included, where Python stopped forking by default in 3.8 because the system
+    libraries may start threads, and a forked child can crash (bpo-33725)."""
+    import multiprocessing
+
+    # not get_context(): it would fix the default, and a later set_start_method fail;
+    # the platform's default is the first method listed (documented)
+    chosen = multiprocessing.get_start_method(allow_none=True)
+    return chosen or multiprocessing.get_all_start_methods()[0]
+
+
+def _check_main_guard(workers: int, method: str) -> None:
+    """Refuse, before the task is built or anything is written, worker processes that
+    import the main script again (``spawn``, ``forkserver``) when the benchmark was
+    called from its top level, outside ``if __name__ == "__main__":``: each worker ran
+    the benchmark again, and died with multiprocessing's ``RuntimeError`` about its
+    bootstrapping phase, and the pool started another in its place, without end. A
+    worker process still importing the main script is refused too. As
+    :func:`quarch.study.run_search` refuses it (the same line but for its subject)."""
+    if method == "fork":
+        return
+    import multiprocessing
+
+    from quarch.study._parallel import unguarded_call
+
+    inheriting = getattr(multiprocessing.current_process(), "_inheriting", False)
+    where = "this is a worker process importing the main script" if inheriting else unguarded_call()
+    if where is not None:
+        raise ConfigError(
+            f"workers={workers} starts worker processes that import the main script again "
+            f"(Python's {method} start method), and a benchmark called at its top level would "
+            f'start again in each; put the call under `if __name__ == "__main__":` ({where})'
+        )
 
 
 class _Meter:
@@ -189,6 +237,9 @@ def run_benchmark(
             f"{MAX_SEED} (2**32 - 1, the seeds numpy's RandomState and Optuna's samplers take)"
         )
     bud = tuple(_as_list(budgets, "budgets"))
+    start = _start_method()
+    if workers > 1:
+        _check_main_guard(workers, start)
     # Build (and cache) the task here: errors surface before any run, and forked
     # workers inherit the loaded table.
     base = build_task(task, seed=first_seed, data_dir=data_dir, budgets=bud)
@@ -241,8 +292,7 @@ def run_benchmark(
         else:
             import multiprocessing as mp
 
-            method_ctx = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-            ctx = mp.get_context(method_ctx)
+            ctx = mp.get_context(start)
             all_jobs = [j for s in names for j in jobs[s]]
             processes = min(workers, len(all_jobs))  # more would only start and wait
             with ctx.Pool(processes, initializer=_init_worker) as pool:

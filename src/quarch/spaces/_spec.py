@@ -69,7 +69,11 @@ class SpaceSpec:
             :meth:`build_space` then receives it as the ``dataset`` option.
         evaluator_options (Mapping[str, str]): the keys ``[evaluator_options]`` may
             hold, each with a one-line description. Anything else is refused before
-            the run starts, with this list.
+            the run starts, with this list: by ``quarch search`` before it imports the
+            search loop (:meth:`check_names`), whatever :meth:`check` would say, so a
+            space lists every option it takes here; its :meth:`check` may refuse more,
+            not take more (a space whose option names no table can list overrides
+            :meth:`check_evaluator_option_names`, which both ask).
         flag_options (tuple[str, ...]): those of them that are true or false; any other
             value is refused before the run starts (``save_weights=no`` is a non-empty
             string, which Python reads as true: the opposite of what it says).
@@ -169,20 +173,29 @@ class SpaceSpec:
     def check_evaluator_option_names(self, config: SearchConfig) -> None:
         """Refuse an evaluator option that is not one of :attr:`evaluator_options`
         (the line lists them); a space whose options have a reason to refuse one says it
-        here.
+        here. Both :meth:`check_names` (the command line's early check) and
+        :meth:`check` ask this, so a space that takes option names a table cannot list
+        overrides this method, not :meth:`check`.
 
         Raises:
-            ConfigError: one line naming the options the space takes.
+            ConfigError: one line naming the options the space takes; where the
+            space's :meth:`check` is the user's own, also the table to add one to.
         """
         unknown = sorted(set(config.evaluator_options) - set(self.evaluator_options))
         if unknown:
             known = ", ".join(sorted(self.evaluator_options)) or "none"
             from quarch.config import misplaced_keys_hint
 
+            own = ""
+            if type(self).check.__module__.split(".")[0] != "quarch":  # a user's check()
+                own = (
+                    f"; a space takes the evaluator options its spec lists (its check() "
+                    f"cannot take more): add one to {type(self).__qualname__}.evaluator_options"
+                )
             raise ConfigError(
                 f"space {self.name!r} takes no evaluator option {', '.join(map(repr, unknown))}; "
                 f"it takes: {known}{misplaced_keys_hint(unknown, 'evaluator_options')}"
-                f"{did_you_mean(unknown, self.evaluator_options)}"
+                f"{did_you_mean(unknown, self.evaluator_options)}{own}"
             )
 
     def device_profiles(self, config: SearchConfig) -> list[str]:
@@ -287,9 +300,11 @@ class SpaceSpec:
         """Refuse, before anything is written, what this space cannot do with ``config``.
 
         The default checks the data set is named when needed, every evaluator option is
-        one of :attr:`evaluator_options`, and every objective and budget names a metric
-        of :meth:`metrics` (so a run never trains 25 models to find a metric missing);
-        a space adds its own rules.
+        one of :attr:`evaluator_options` (:meth:`check_evaluator_option_names`), and
+        every objective and budget names a metric of :meth:`metrics` (so a run never
+        trains 25 models to find a metric missing); a space adds its own rules. An
+        override refuses more, never takes more: the command line refuses an evaluator
+        option name outside :attr:`evaluator_options` before this is asked.
 
         Raises:
             ConfigError: one line naming what is accepted.

@@ -32,6 +32,7 @@ from optuna.storages import BaseStorage
 from quarch import __version__
 from quarch._errors import ConfigError, RunError, RunExistsError
 from quarch._paths import check_folder, writing
+from quarch._run_files import CONFIG_FILE, META_FILE
 from quarch.config import SearchConfig, mask_secrets, strip_password
 from quarch.evaluate import Evaluator
 from quarch.objectives import Objective
@@ -249,6 +250,9 @@ def _prepare(
     config = _resolved(config, spec)
     objective = objective_of(config)  # unknown metrics and malformed budgets first
     if spec is not None:
+        # the command line's early rule (check_names) too: a spec's check() refuses
+        # more, never takes an evaluator option its table lacks
+        spec.check_evaluator_option_names(config)
         spec.check(config)
         space = space if space is not None else spec.build_space(config)
     check_pruner(config, objective, spec)
@@ -297,6 +301,12 @@ def _prepare(
             f"run folder {str(run_dir)!r} already holds a study; pass resume=True to continue "
             "it, overwrite=True to replace it, or choose another folder (config.out)",
             str(run_dir),
+        )
+    elif not overwrite and (run_dir / CONFIG_FILE).exists():  # no run's: the user's own
+        raise RunError(
+            f"run folder {str(run_dir)!r} holds a {CONFIG_FILE} that is no quarch run's "
+            f"(there is no {META_FILE}), and a new run would replace it; move that file, "
+            "or choose another folder"
         )
     if spec_storage in ("sqlite", "journal"):
         pass  # the run folder's own file, checked with the folder
@@ -437,7 +447,8 @@ def run_search(
             from a script's top level, outside ``if __name__ == "__main__":``.
         DataError: the data set cannot be loaded.
         RunError: the run folder exists (without ``resume`` or ``overwrite``) or does
-            not match; a new run's database (``storage``) already holds a study of its
+            not match; a new run's folder holds a ``config.json`` that is no run's (a
+            file of the user's, which the run would replace; ``overwrite`` replaces it); a new run's database (``storage``) already holds a study of its
             ``study_name`` that is not the run folder's (another run's: joining it would
             mix the two runs' trials); or the search gave up after too many failed
             trials.
