@@ -15,10 +15,43 @@ outside the checkout (``--work``, default ``$TMPDIR/quarch-mutation/<group>``), 
 ``mutants/`` next to its config.
 
 It prints, per group, the mutants killed, survived, not reached by the selected tests
-("no tests") and listed as equivalent in ``benchmarks/mutation_equivalent.txt`` (one
-mutant name a line, ``# reason`` after it), the score ``killed / (all - equivalent)``
-and every surviving mutant's name (``--diffs`` prints their diffs as well). A benchmark:
-it prints and never asserts, and it is not part of the test suite (too slow).
+("no tests") and listed as equivalent in ``benchmarks/mutation_equivalent.txt``, the
+score ``killed / (all - equivalent)`` and every surviving mutant's name (``--diffs``
+prints their diffs as well). A benchmark: it prints and never asserts, and it is not part
+of the test suite (too slow).
+
+The list of equivalent mutants has one listing a line::
+
+    quarch.search._grover.x_amplified_probs__mutmut_7  @1a2b3c4d  # reason
+
+mutmut names a mutant by its number within its function, and numbers a function's
+mutants afresh whenever the function changes, so a name can come to mean another
+mutant. The pin (``@`` and 8 hex digits) is the start of the SHA-256 of the mutant's
+removed and added lines as mutmut's ``get_diff_for_mutant`` shows them, each with its
+whitespace collapsed (``pin_of``; line numbers, context lines and indentation are not
+part of it, so an edit elsewhere in the function keeps it). A listing counts as
+equivalent only while its mutant survives and its diff today has the listing's pin.
+Otherwise it is printed, with today's diff, as ``stale listing (diff changed)`` (or
+``(killed)``, ``(no such mutant)``), or as ``unpinned listing`` (a line without a pin,
+the old format, still read), and its mutant is counted like any other: the score drops
+until someone reads the listing again. Without running tests::
+
+    python benchmarks/mutation.py --check-listings --module noise   # or --module all
+    python benchmarks/mutation.py --check-listings --module noise --renumber
+    python benchmarks/mutation.py --pin NAME [NAME ...]
+    python benchmarks/mutation.py --pin-unpinned --module noise
+
+``--check-listings`` generates the group's mutants (no tests run: 23 s for ``export``,
+about 13 minutes for ``all`` on two shared, busy cores) and prints every stale or
+unpinned listing of its modules with today's diff (``all`` also: listings of a module in
+no group), exit status 1 if there is any; a stale
+listing's pinned diff that another mutant of its function has today is named (the
+listing was renumbered), and ``--renumber`` moves a listing to that mutant when it is
+the only one and not listed (or listed and moving away too: a function's mutants shift
+together). ``--pin`` pins listed names to their diffs today and
+``--pin-unpinned`` every unpinned listing of a group; both print each diff under its
+reason, which the person pinning has read (a pin says: this reason was read against
+this diff). To list a new equivalent: append ``NAME  # reason``, then ``--pin NAME``.
 
 Limits of mutmut 3 worth knowing when reading a score: it mutates code inside functions
 and methods only (module-level tables such as ``cost/cutting.py``'s ``_CNOTS`` are not
@@ -29,6 +62,7 @@ mutant counts as killed when any selected test fails, timeouts included.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -39,6 +73,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 EQUIVALENT_FILE = ROOT / "benchmarks" / "mutation_equivalent.txt"
@@ -60,14 +95,16 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "cutting": (
         ["src/quarch/cost/cutting.py"],
-        ["tests/cost/test_cutting.py", "tests/cost/test_cutting_truth.py"],
+        ["tests/cost/test_cutting.py", "tests/cost/test_cutting_truth.py",
+         "tests/cost/test_cost_arguments_truth.py"],
     ),
     "noise": (
         ["src/quarch/quantum/noise.py", "src/quarch/quantum/noisy_circuit.py"],
         ["tests/quantum/test_noise.py", "tests/quantum/test_noise_truth.py",
          "tests/quantum/test_trajectories.py", "tests/quantum/test_noise_compile_truth.py",
          "tests/quantum/test_noise_model_truth.py", "tests/cost/test_device_costs.py",
-         "tests/quantum/test_device_placement.py::test_noisy_simulations"],
+         "tests/quantum/test_device_placement.py::test_noisy_simulations",
+         "tests/quantum/test_noise_arguments_truth.py"],
     ),
     "export": (
         ["src/quarch/quantum/export.py", "src/quarch/quantum/qasm.py"],
@@ -163,7 +200,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/cost/test_device_costs_truth.py", "tests/cost/test_quantum_costs_truth.py",
          "tests/cost/test_routing_truth.py",
          # the bodies taken out of their caches (calibrations, regions, routes), uncached
-         "tests/cost/test_calibration_tables_truth.py", "tests/cost/test_route_layouts_truth.py"],
+         "tests/cost/test_calibration_tables_truth.py", "tests/cost/test_route_layouts_truth.py",
+         "tests/cost/test_cost_arguments_truth.py"],
     ),
     "benchmark": (
         ["src/quarch/benchmark/_stats.py", "src/quarch/benchmark/_result.py"],
@@ -249,7 +287,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_simulator_entry.py", "tests/quantum/test_circuit_truth.py",
          # the meta device plays a GPU: a table left on the host fails there
          "tests/quantum/test_device_placement.py::test_random_circuits",
-         "tests/quantum/test_device_placement.py::test_gate_matrices_and_diagonal_phases"],
+         "tests/quantum/test_device_placement.py::test_gate_matrices_and_diagonal_phases",
+         "tests/quantum/test_measurement_arguments_truth.py"],
     ),
     "surrogates": (
         ["src/quarch/search/_surrogate.py", "src/quarch/search/_models.py",
@@ -271,7 +310,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_device_placement.py::test_noisy_simulations",
          "tests/spaces/hqnn/test_device.py", "tests/spaces/hqnn/test_noisy_scoring_truth.py",
          "tests/cost/test_devices_truth.py", "tests/quantum/test_trajectories_truth.py",
-         "tests/test_did_you_mean_truth.py"],
+         "tests/test_did_you_mean_truth.py",
+         "tests/quantum/test_noise_arguments_truth.py",
+         "tests/cost/test_device_lookup_arguments_truth.py"],
     ),
     "engine-plan": (
         ["src/quarch/quantum/_plan.py", "src/quarch/quantum/_compile.py",
@@ -373,7 +414,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/study/test_parallel.py::test_resume_refuses_incompatible_config",
          "tests/study/test_parallel_truth.py::test_ray_gives_the_serial_loops_trials",
          "tests/study/test_parallel_truth.py::test_a_ray_search_past_its_timeout_says_so",
-         "tests/test_cli_mistakes.py::test_a_relative_sqlite_url_is_recorded_absolute"],
+         "tests/test_cli_mistakes.py::test_a_relative_sqlite_url_is_recorded_absolute",
+         "tests/test_spec_options_leftovers_truth.py::test_the_python_api_keeps_the_command_lines_rule"],
     ),
     "onnx-finalize": (
         ["src/quarch/cost/onnx.py", "src/quarch/finalize.py"],
@@ -427,7 +469,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_untrusted_input.py::test_config_files_of_any_text",
          "tests/test_cli_exit_truth.py",
          "tests/test_interrupts_truth.py::test_a_ctrl_c_python_drops_in_a_callback_still_stops_the_command",
-         "tests/test_audit_cli_leftovers.py"],
+         "tests/test_audit_cli_leftovers.py",
+         "tests/test_pruner_leftovers_truth.py"],
     ),
     "hqnn-extras": (
         ["src/quarch/spaces/hqnn/supercircuit.py", "src/quarch/spaces/hqnn/noise.py",
@@ -459,7 +502,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          # what a forked worker is given, called in the test process where mutmut sees it
          "tests/test_benchmark_interrupt.py::test_a_worker_set_up_in_this_process",
          "tests/spaces/test_option_lists.py",
-         "tests/test_audit_cli_leftovers.py"],
+         "tests/test_audit_cli_leftovers.py",
+         "tests/test_spec_options_leftovers_truth.py",
+         "tests/test_benchmark_start_method_truth.py::test_the_guard_is_asked_only_for_worker_processes_that_import_the_script",
+         "tests/test_benchmark_start_method_truth.py::test_the_start_method_is_asked_without_fixing_it",
+         "tests/test_benchmark_start_method_truth.py::test_a_strategy_registered_under_the_guard_is_named_in_spawned_workers"],
     ),
     "evaluators": (
         ["src/quarch/spaces/hqnn/evaluator.py", "src/quarch/spaces/cnn/evaluator.py",
@@ -572,34 +619,307 @@ def _fresh_kills(work: Path, names: list[str], tests: list[str], env: dict[str, 
     return {name for name in names if pytest(name).returncode in (1, 2)}
 
 
-def equivalent_mutants(path: Path = EQUIVALENT_FILE) -> dict[str, str]:
-    """``{mutant name: reason}`` from the committed list (blank lines and ``#`` lines skipped)."""
-    out: dict[str, str] = {}
+#: A listing's pin: ``@`` and 8 hex digits of the SHA-256 of its mutant's diff (``pin_of``).
+PIN = re.compile(r"@([0-9a-f]{8})")
+
+
+class Listing(NamedTuple):
+    """One line of ``mutation_equivalent.txt``: the pin (``None``: unpinned), the reason,
+    and the line's number in the file (1-based)."""
+
+    pin: str | None
+    reason: str
+    line: int
+
+
+def read_listings(path: Path | None = None) -> dict[str, Listing]:
+    """``{mutant name: Listing}`` from the committed list. Blank lines and ``#`` lines are
+    skipped; a line is ``NAME  @PIN  # reason`` or, unpinned, ``NAME  # reason``. A line of
+    another shape, or a name listed twice, is an error (``ValueError`` naming the line)."""
+    path = path or EQUIVALENT_FILE
+    out: dict[str, Listing] = {}
     if not path.exists():
         return out
-    for line in path.read_text().splitlines():
-        line = line.strip()
+    for number, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        name, _, reason = line.partition("#")
-        out[name.strip()] = reason.strip()
+        head, _, reason = line.partition("#")
+        fields = head.split()
+        pin = None
+        if len(fields) == 2 and (match := PIN.fullmatch(fields[1])):
+            pin = match.group(1)
+        elif len(fields) != 1 or "__mutmut_" not in fields[0]:
+            raise ValueError(f"{path}:{number}: not `NAME  @PIN  # reason`: {line!r}")
+        if fields[0] in out:
+            raise ValueError(
+                f"{path}:{number}: {fields[0]} listed again (line {out[fields[0]].line})"
+            )
+        out[fields[0]] = Listing(pin, reason.strip(), number)
+    return out
+
+
+def equivalent_mutants(path: Path | None = None) -> dict[str, str]:
+    """``{mutant name: reason}`` from the committed list (pins left out)."""
+    return {name: listing.reason for name, listing in read_listings(path).items()}
+
+
+def changed_lines(diff: str) -> list[str]:
+    """The removed and added lines of a unified diff (``mutmut show``'s, or
+    ``get_diff_for_mutant``'s), in order, each as its sign and its text with every run of
+    whitespace made one space and the ends stripped. The file headers, the ``@@`` line
+    numbers and the context lines are left out, so the lines do not change when the
+    function changes elsewhere (or moves, or is re-indented)."""
+    out: list[str] = []
+    in_hunk = False
+    for line in diff.splitlines():
+        if line.startswith("@@"):
+            in_hunk = True
+        elif in_hunk and line[:1] in ("-", "+"):
+            out.append(line[0] + " ".join(line[1:].split()))
+    return out
+
+
+def pin_of(diff: str) -> str:
+    """The pin of a mutant's diff: 8 hex digits of the SHA-256 of ``changed_lines(diff)``
+    joined by newlines. Two mutants of one function with the same changed lines (the same
+    mutation of two equal lines) share a pin."""
+    return hashlib.sha256("\n".join(changed_lines(diff)).encode()).hexdigest()[:8]
+
+
+def group_modules(files: list[str]) -> set[str]:
+    """The module names of a group's source files (``src/quarch/x/__init__.py``: ``quarch.x``)."""
+    return {".".join(Path(f).with_suffix("").parts[1:]).removesuffix(".__init__") for f in files}
+
+
+def listing_problems(
+    listed: dict[str, Listing],
+    diffs: dict[str, str],
+    modules: set[str],
+    status: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """``{name: problem}`` for the listings of ``modules`` that cannot count as equivalent.
+
+    ``diffs`` is today's ``{mutant: diff}`` of those modules; ``status`` a run's verdicts
+    (``None``: no tests were run). The problems: ``"no such mutant"`` (its function changed
+    and mutmut renumbered it, or it was renamed or removed), ``"killed"``/``"timeout"`` (the
+    tests tell it apart), ``"diff changed"`` (the name now names a mutant other than the one
+    whose diff the reason was read against: mutmut numbers a function's mutants afresh when
+    it changes), ``"unpinned"`` (nobody has pinned the reason to a diff). Every listing of
+    these modules not named here is honoured."""
+    out: dict[str, str] = {}
+    for name, listing in listed.items():
+        if _module(name) not in modules:
+            continue
+        if name not in diffs or (status is not None and name not in status):
+            out[name] = "no such mutant"
+        elif status is not None and status[name] in ("killed", "timeout"):
+            out[name] = status[name]
+        elif listing.pin is None:
+            out[name] = "unpinned"
+        elif listing.pin != pin_of(diffs[name]):
+            out[name] = "diff changed"
     return out
 
 
 def listed_equivalents(
-    status: dict[str, str], listed: dict[str, str], files: list[str]
-) -> tuple[set[str], list[str]]:
-    """The listed equivalents this run honours, and the stale entries of its modules.
+    status: dict[str, str], listed: dict[str, Listing], files: list[str], diffs: dict[str, str]
+) -> tuple[set[str], dict[str, str]]:
+    """The listed equivalents this run honours, and the problems of the other listings of
+    its modules (``listing_problems``): only a surviving (or untested) mutant whose diff is
+    the one its listing is pinned to counts as equivalent. The others are printed so that
+    a rewritten function's listings are re-read instead of hiding mutants."""
+    modules = group_modules(files)
+    problems = listing_problems(listed, diffs, modules, status)
+    honoured = {n for n in listed if _module(n) in modules and n not in problems}
+    return honoured, problems
 
-    An entry is stale when its mutant was killed (the tests tell it apart, so it is not
-    equivalent: it counts as killed) or no longer exists (its function changed, so mutmut
-    renumbered its mutants: the entry could now name another, surviving mutant). Both are
-    printed so that a rewritten function's entries are re-read instead of hiding mutants.
-    """
-    modules = {".".join(Path(f).with_suffix("").parts[1:]).removesuffix(".__init__") for f in files}
-    honoured = {n for n in listed if status.get(n) not in (None, "killed", "timeout")}
-    stale = sorted(n for n in listed if n not in honoured and _module(n) in modules)
-    return honoured, stale
+
+#: Run in a mutmut work folder (``cwd``): generate the mutants when argv[2] is "1" (no
+#: tests run: seconds to a minute), then write ``{mutant: mutmut's diff}`` to argv[1], of
+#: the mutants whose name or function (the name without ``__mutmut_N``) is in the JSON list
+#: argv[3] (all when it is ``null``; a diff takes about 0.02 s). A process of its own, since
+#: mutmut keeps its configuration in globals of the process.
+_DIFFS = """
+import json, sys
+from pathlib import Path
+import mutmut.__main__ as mm
+if sys.argv[2] == "1":
+    mm.create_mutants(1)
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+keys = json.loads(sys.argv[3])
+keys = None if keys is None else set(keys)
+out = {}
+for meta in sorted(Path("mutants").rglob("*.py.meta")):
+    path = str(meta.relative_to("mutants"))[: -len(".meta")]
+    for name in json.loads(meta.read_text()).get("exit_code_by_key", {}):
+        if keys is None or name in keys or name.rsplit("__mutmut_", 1)[0] in keys:
+            out[name] = get_diff_for_mutant(name, path=path)
+Path(sys.argv[1]).write_text(json.dumps(out))
+"""
+
+
+def mutant_diffs(work: Path, *, generate: bool, only: set[str] | None = None) -> dict[str, str]:
+    """``{mutant: diff}`` of the mutants in a work folder (``_prepare``'s), by mutmut's own
+    ``get_diff_for_mutant``; ``generate``: make the mutants first (no tests run); ``only``:
+    just these mutants and the mutants of these functions (names without ``__mutmut_N``)."""
+    out = work / "diffs.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    keys = json.dumps(None if only is None else sorted(only))
+    proc = subprocess.run(
+        [sys.executable, "-c", _DIFFS, str(out), "1" if generate else "0", keys], cwd=work,
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise SystemExit(f"error: mutmut's diffs in {work} failed:\n{proc.stderr[-3000:]}")
+    diffs: dict[str, str] = json.loads(out.read_text())
+    return diffs
+
+
+def listing_diffs(
+    work: Path, listed: dict[str, Listing], modules: set[str], *, generate: bool
+) -> dict[str, str]:
+    """Today's diffs of the listed mutants of ``modules``, and of every mutant of the
+    functions whose pinned listing's diff changed or is gone (where it may have moved)."""
+    mine = {n for n in listed if _module(n) in modules}
+    diffs = mutant_diffs(work, generate=generate, only=mine)
+    moved = {
+        _function_key(n)
+        for n in mine
+        if listed[n].pin and listed[n].pin != pin_of(diffs.get(n, ""))
+    }
+    if moved:
+        diffs.update(mutant_diffs(work, generate=False, only=moved))
+    return diffs
+
+
+def _file_of(module: str) -> str:
+    """``src/quarch/x.py`` (or ``src/quarch/x/__init__.py``) of module ``quarch.x``."""
+    path = "src/" + module.replace(".", "/")
+    return path + ".py" if (ROOT / (path + ".py")).exists() else path + "/__init__.py"
+
+
+def _indented(diff: str) -> str:
+    return "\n".join("              " + ln for ln in changed_lines(diff))
+
+
+def print_problems(
+    problems: dict[str, str], listed: dict[str, Listing], diffs: dict[str, str]
+) -> None:
+    """One line per problem, with today's changed lines where the mutant exists; for a
+    changed diff, the mutants of the same function that have the pinned diff today (a
+    renumbered listing: ``--check-listings --renumber`` moves it when there is one)."""
+    for name, problem in sorted(problems.items()):
+        listing = listed[name]
+        if problem == "unpinned":
+            print(f"   unpinned listing: {name}  # {listing.reason}")
+        else:
+            print(f"   stale listing ({problem}): {name}  # {listing.reason}")
+        if problem == "diff changed" or (problem == "no such mutant" and listing.pin):
+            moved = _same_pin_elsewhere(name, listing, diffs)
+            if moved:
+                print(f"      the pinned diff @{listing.pin} is now: {', '.join(moved)}")
+        if name in diffs:
+            print("      today's diff:")
+            print(_indented(diffs[name]))
+
+
+def _function_key(name: str) -> str:
+    return name.rsplit("__mutmut_", 1)[0]
+
+
+def _same_pin_elsewhere(name: str, listing: Listing, diffs: dict[str, str]) -> list[str]:
+    key = _function_key(name)
+    return sorted(
+        (n for n, d in diffs.items() if _function_key(n) == key and n != name
+         and pin_of(d) == listing.pin),
+        key=lambda n: int(n.rsplit("_", 1)[1]),
+    )  # fmt: skip
+
+
+def rewrite_listings(changes: dict[str, tuple[str, str]], path: Path | None = None) -> None:
+    """Write ``changes`` (``{listed name: (new name, pin)}``) into the list, each line as
+    ``NAME  @PIN  # reason``; every other line is kept as it is."""
+    path = path or EQUIVALENT_FILE
+    listed = read_listings(path)
+    lines = path.read_text().split("\n")
+    for name, (new, pin) in changes.items():
+        listing = listed[name]
+        lines[listing.line - 1] = f"{new}  @{pin}  # {listing.reason}"
+    path.write_text("\n".join(lines))
+
+
+def renumbered(
+    problems: dict[str, str], listed: dict[str, Listing], diffs: dict[str, str]
+) -> dict[str, tuple[str, str]]:
+    """``{stale listing: (new name, pin)}`` for each pinned listing whose diff changed (or
+    is gone) and whose pinned diff is exactly one other mutant of its function today, when
+    that mutant is not listed, or is listed but moves away itself (a function's mutants
+    shifted together); no two listings move to one name."""
+    proposed: dict[str, str] = {}
+    for name, problem in problems.items():
+        if problem in ("diff changed", "no such mutant") and listed[name].pin:
+            moved = _same_pin_elsewhere(name, listed[name], diffs)
+            if len(moved) == 1:
+                proposed[name] = moved[0]
+    while True:  # until every move's target is free: not listed, or moving away itself
+        targets = list(proposed.values())
+        keep = {
+            name: new
+            for name, new in proposed.items()
+            if (new not in listed or new in proposed) and targets.count(new) == 1
+        }
+        if keep == proposed:
+            return {name: (new, str(listed[name].pin)) for name, new in proposed.items()}
+        proposed = keep
+
+
+def check_listings(files: list[str], work: Path, *, renumber: bool = False) -> int:
+    """Generate the mutants of ``files`` (no tests run) and print every listing of their
+    modules that is stale (no such mutant, or the diff changed) or unpinned; with
+    ``renumber``, the stale listings that ``renumbered`` finds are moved to their mutants'
+    names today. The number of problems left."""
+    _prepare(work, files, [])
+    listed = read_listings()
+    diffs = listing_diffs(work, listed, group_modules(files), generate=True)
+    problems = listing_problems(listed, diffs, group_modules(files))
+    if renumber:
+        moves = renumbered(problems, listed, diffs)
+        for name, (new, _) in sorted(moves.items()):
+            print(f"   renumbered: {name} -> {new}")
+            del problems[name]
+        rewrite_listings(moves)
+        listed = read_listings()
+    print_problems(problems, listed, diffs)
+    print(f"   {len(diffs)} mutants, {sum(_module(n) in group_modules(files) for n in listed)} "
+          f"listings, {len(problems)} stale or unpinned")  # fmt: skip
+    return len(problems)
+
+
+def pin_listings(names: list[str], work: Path) -> int:
+    """Pin the listings ``names`` to their mutants' diffs today, printing each diff under
+    its reason (what the person pinning must have read); a name not listed, or naming no
+    mutant, is refused. The number refused."""
+    listed = read_listings()
+    refused = [n for n in names if n not in listed]
+    for name in refused:
+        print(f"   not listed (add `{name}  # reason` first): {name}")
+    names = [n for n in names if n in listed]
+    if not names:
+        return len(refused)
+    _prepare(work, sorted({_file_of(_module(n)) for n in names}), [])
+    diffs = mutant_diffs(work, generate=True, only=set(names))
+    changes = {}
+    for name in names:
+        if name not in diffs:
+            print(f"   no such mutant today: {name}")
+            refused.append(name)
+            continue
+        changes[name] = (name, pin_of(diffs[name]))
+        print(f"   pinned @{changes[name][1]}: {name}  # {listed[name].reason}")
+        print(_indented(diffs[name]))
+    rewrite_listings(changes)
+    return len(refused)
 
 
 def _prepare(work: Path, files: list[str], tests: list[str]) -> None:
@@ -686,7 +1006,9 @@ def run_group(
     fresh = set(json.loads(fresh_file.read_text())) if fresh_file.exists() else set()
     status.update({n: "killed" for n in fresh if n in status})
     seconds = time.perf_counter() - t0
-    equivalent, stale = listed_equivalents(status, equivalent_mutants(), files)
+    listed = read_listings()
+    today = listing_diffs(work, listed, group_modules(files), generate=False)
+    equivalent, problems = listed_equivalents(status, listed, files, today)
     counts = Counter("equivalent" if name in equivalent else s for name, s in status.items())
     considered = sum(n for s, n in counts.items() if s != "equivalent")
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
@@ -706,8 +1028,7 @@ def run_group(
     left = sorted(
         n for n, s in status.items() if s not in ("killed", "timeout") and n not in equivalent
     )
-    for name in stale:
-        print(f"   stale equivalent entry ({status.get(name, 'no such mutant')}): {name}")
+    print_problems(problems, listed, today)
     for name in left:
         print(f"   {status[name]:>10}  {name}")
         if diffs:
@@ -717,20 +1038,73 @@ def run_group(
     return {"group": group, "score": score, "counts": dict(counts), "survivors": left}
 
 
+def _listings_main(args: argparse.Namespace, base: Path) -> int:
+    """--check-listings, --pin, --pin-unpinned (no tests run)."""
+    if args.pin:
+        return 1 if pin_listings(args.pin, base / "pin") else 0
+    files = sorted({f for g in (GROUPS if args.module == "all" else [args.module])
+                    for f in GROUPS[g][0]})  # fmt: skip
+    if args.pin_unpinned:
+        modules = group_modules(files)
+        names = [n for n, ls in read_listings().items() if ls.pin is None and _module(n) in modules]
+        print(f"== pinning {len(names)} unpinned listings of {args.module}")
+        return 1 if pin_listings(names, base / "pin") else 0
+    shown = f"{len(files)} files" if args.module == "all" else ", ".join(files)
+    print(f"== listings of {args.module}: {shown}")
+    work = base / ("listings" if args.module == "all" else f"{args.module}.listings")
+    problems = check_listings(files, work, renumber=args.renumber)
+    if args.module == "all":
+        modules = group_modules(files)
+        orphans = sorted(n for n in read_listings() if _module(n) not in modules)
+        for name in orphans:
+            print(f"   listing of a module in no group: {name}")
+        problems += len(orphans)
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--module", required=True, choices=[*GROUPS, "all"], help="group to mutate")
+    p.add_argument("--module", choices=[*GROUPS, "all"], help="group to mutate (or check)")
     p.add_argument("--children", type=int, default=2, help="parallel mutant runs (default 2)")
     p.add_argument("--work", type=Path, default=None, help="scratch folder (outside the checkout)")
     p.add_argument("--diffs", action="store_true", help="print each survivor's diff")
-    p.add_argument("--report-only", action="store_true",
-                   help="report the last run in --work again, without running mutmut")  # fmt: skip
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="report the last run in --work again, without running mutmut",
+    )
+    p.add_argument(
+        "--check-listings",
+        action="store_true",
+        help="print the group's stale and unpinned listings (no tests run); exit 1 if any",
+    )
+    p.add_argument(
+        "--renumber",
+        action="store_true",
+        help="with --check-listings: move a stale listing to the one unlisted mutant "
+        "of its function that has its pinned diff today",
+    )
+    p.add_argument(
+        "--pin",
+        nargs="+",
+        metavar="NAME",
+        help="pin these listings to their diffs today (printed: read them)",
+    )
+    p.add_argument(
+        "--pin-unpinned",
+        action="store_true",
+        help="pin every unpinned listing of --module (each diff printed: read them)",
+    )
     args = p.parse_args(argv)
+    if args.module is None and not args.pin:
+        p.error("--module is required (except with --pin)")
     if shutil.which("mutmut") is None:
         print("error: mutmut is not installed: pip install -e '.[mutation]'", file=sys.stderr)
         return 2
-    groups = list(GROUPS) if args.module == "all" else [args.module]
     base = args.work or Path(tempfile.gettempdir()) / "quarch-mutation"
+    if args.check_listings or args.pin or args.pin_unpinned:
+        return _listings_main(args, base)
+    groups = list(GROUPS) if args.module == "all" else [args.module]
     results = [
         run_group(
             g, children=args.children, work=base / g, diffs=args.diffs, run=not args.report_only
