@@ -48,7 +48,7 @@ no group), exit status 1 if there is any; a stale
 listing's pinned diff that another mutant of its function has today is named (the
 listing was renumbered), and ``--renumber`` moves a listing to that mutant when it is
 the only one and not listed (or listed and moving away too: a function's mutants shift
-together). ``--pin`` pins listed names to their diffs today and
+together), and the ``same as _N`` references to it with it. ``--pin`` pins listed names to their diffs today and
 ``--pin-unpinned`` every unpinned listing of a group; both print each diff under its
 reason, which the person pinning has read (a pin says: this reason was read against
 this diff). To list a new equivalent: append ``NAME  # reason``, then ``--pin NAME``.
@@ -837,15 +837,29 @@ def _same_pin_elsewhere(name: str, listing: Listing, diffs: dict[str, str]) -> l
     )  # fmt: skip
 
 
+def _moved_references(reason: str, moved: dict[str, str]) -> str:
+    """``reason`` with each ``_N`` (a mutant of the listing's own function, as in ``same
+    as _17``; not the ``_1`` of a name like ``x__mutmut_1``) renumbered by ``moved``."""
+    return re.sub(r"(?<![\w.])_(\d+)\b", lambda m: "_" + moved.get(m.group(1), m.group(1)), reason)
+
+
 def rewrite_listings(changes: dict[str, tuple[str, str]], path: Path | None = None) -> None:
     """Write ``changes`` (``{listed name: (new name, pin)}``) into the list, each line as
-    ``NAME  @PIN  # reason``; every other line is kept as it is."""
+    ``NAME  @PIN  # reason``. A reason that names a moved mutant of its own function
+    (``same as _17``) is made to name it by its new number, whether its own listing moved
+    or not; every other line is kept as it is."""
     path = path or EQUIVALENT_FILE
     listed = read_listings(path)
     lines = path.read_text().split("\n")
-    for name, (new, pin) in changes.items():
-        listing = listed[name]
-        lines[listing.line - 1] = f"{new}  @{pin}  # {listing.reason}"
+    moves: dict[str, dict[str, str]] = {}  # function -> {old number: new number}
+    for name, (new, _) in changes.items():
+        function, number = name.rsplit("__mutmut_", 1)
+        moves.setdefault(function, {})[number] = new.rsplit("__mutmut_", 1)[1]
+    for name, listing in listed.items():
+        reason = _moved_references(listing.reason, moves.get(name.rsplit("__mutmut_", 1)[0], {}))
+        if name in changes or reason != listing.reason:
+            new, pin = changes.get(name, (name, listing.pin or ""))
+            lines[listing.line - 1] = f"{new}{f'  @{pin}' if pin else ''}  # {reason}"
     path.write_text("\n".join(lines))
 
 

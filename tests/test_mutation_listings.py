@@ -238,3 +238,40 @@ def test_unpinned_then_pinned_then_renumbered(
     assert listed == {moved.group(1): fake.Listing(pin, "c / b: b is 1", 2)}
     diffs = fake.mutant_diffs(work, generate=False)
     assert fake.changed_lines(diffs[moved.group(1)]) == ["-return c * b", "+return c / b"]
+
+
+def test_every_listed_mutant_names_a_function_that_exists() -> None:
+    """An entry whose function was renamed, moved or deleted is left over from old code
+    (moved here from ``test_mutation_listing.py``)."""
+    import importlib
+
+    mutation = _load()
+    missing = []
+    for name in mutation.equivalent_mutants():
+        module, qualname = mutation.mutated_function(name)
+        obj: object = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part, None)
+        if not callable(obj):
+            missing.append(name)
+    assert not missing
+
+
+def test_a_rewrite_follows_same_as_references_to_moved_mutants(tmp_path: Path) -> None:
+    """Renumbering moves a listing and the references other listings of its function make
+    to it (``same as _1`` names 3 after 1 moved to 3), not a number of another function
+    nor one that did not move."""
+    f = "quarch.search._grover.x_amplified_probs__mutmut_"
+    g = "quarch.search._grover.x_grover_adaptive_search__mutmut_"
+    path = tmp_path / "eq.txt"
+    path.write_text(
+        f"# block\n{f}1  @00000001  # the kind\n{f}2  @00000002  # same as _1\n"
+        f"{f}7  @00000007  # as _1 and _2, not x__mutmut_1\n{g}4  @00000004  # same as _1\n"
+        f"{f}9  # same as _1, unpinned\n"
+    )
+    M.rewrite_listings({f"{f}1": (f"{f}3", "00000001")}, path)
+    assert path.read_text() == (
+        f"# block\n{f}3  @00000001  # the kind\n{f}2  @00000002  # same as _3\n"
+        f"{f}7  @00000007  # as _3 and _2, not x__mutmut_1\n{g}4  @00000004  # same as _1\n"
+        f"{f}9  # same as _3, unpinned\n"
+    )
