@@ -71,3 +71,29 @@ def test_numpy_whole_numbers_count_as_wires() -> None:
     assert entangler_pairs(np.int64(3), "ring") == entangler_pairs(3, "ring")  # type: ignore[arg-type]
     assert all(GATES[g].n_params == 0 for g in ("cnot", "cz"))
     assert gate_matrix("cz").shape == (4, 4)
+
+
+def test_a_real_dtype_takes_real_constant_gates_exactly_and_refuses_complex_ones() -> None:
+    """An all-real circuit may run in a float dtype: its constant gates are taken as their
+    real matrices with no warning (torch warned and dropped the imaginary part); a gate
+    with complex entries (Y, S, T) cannot be held, and is refused instead of silently
+    losing them. Truth: PennyLane's matrices."""
+    import warnings
+
+    import pennylane as qml
+
+    from quarch.quantum.gates import _constant_tensor
+
+    cpu = torch.device("cpu")
+    for name, op in (("x", qml.PauliX(0)), ("h", qml.Hadamard(0)), ("cnot", qml.CNOT([0, 1]))):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = _constant_tensor(name, torch.float64, cpu)
+        assert got.dtype == torch.float64
+        np.testing.assert_array_equal(got.numpy(), np.real(qml.matrix(op)))
+    for name in ("y", "s", "t"):
+        with pytest.raises(CircuitError) as e:
+            _constant_tensor(name, torch.float32, cpu)
+        assert str(e.value) == (
+            f"gate {name!r} has complex entries; a real dtype (torch.float32) cannot hold it"
+        )

@@ -204,6 +204,14 @@ GATES: dict[str, GateSpec] = {spec.name: spec for spec in _SPECS}
 def _constant_tensor(name: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     mat = GATES[name].constant
     assert mat is not None
+    if not dtype.is_complex and np.iscomplexobj(mat):
+        # a real simulation (an all-real circuit run in a float dtype): torch would drop
+        # the imaginary part with a warning, silently wrong for a gate that has one
+        if np.any(mat.imag):
+            raise CircuitError(
+                f"gate {name!r} has complex entries; a real dtype ({dtype}) cannot hold it"
+            )
+        mat = mat.real
     return torch.as_tensor(mat, dtype=dtype, device=device)
 
 
