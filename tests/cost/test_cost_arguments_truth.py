@@ -85,25 +85,23 @@ def _routed(ops: tuple[Op, ...] = (Op("sx", (0,)), Op("cz", (0, 1)))) -> RoutedC
         (
             lambda: route(_C, [[0, 1], [1, 2]]),  # type: ignore[arg-type]
             ConfigError,
-            "route: device must be a calibrated device's name such as 'ibm-fez' or a "
-            "QuantumDevice; got list",
+            "a quantum device is a profile's name such as 'ibm-fez' or a QuantumDevice; got list",
         ),
         (
             lambda: route(_C, 5),  # type: ignore[arg-type]
             ConfigError,
-            "route: device must be a calibrated device's name such as 'ibm-fez' or a "
-            "QuantumDevice; got int",
+            "a quantum device is a profile's name such as 'ibm-fez' or a QuantumDevice; got int",
         ),
         (
             lambda: route(_C, SimpleNamespace(name="ibm-fez")),  # type: ignore[arg-type]
             ConfigError,
-            "route: device must be a calibrated device's name such as 'ibm-fez' or a "
+            "a quantum device is a profile's name such as 'ibm-fez' or a "
             "QuantumDevice; got SimpleNamespace (its name: 'ibm-fez')",
         ),
         (
             lambda: route(_C, SimpleNamespace(name=3)),  # type: ignore[arg-type]
             ConfigError,
-            "route: device must be a calibrated device's name such as 'ibm-fez' or a "
+            "a quantum device is a profile's name such as 'ibm-fez' or a "
             "QuantumDevice; got SimpleNamespace",
         ),
         (

@@ -46,3 +46,13 @@ def test_names_and_profiles_still_pass() -> None:
         elif entry.factory.kind == "edge":
             prof = get_device(entry.name)
             assert prof.name == entry.name and get_device(prof) is prof
+
+
+def test_a_calibration_given_for_its_device_is_named() -> None:
+    """A ``Calibration`` (what ``get_calibration`` returns) given where the device goes:
+    the line names the profile it belongs to, the name the call wanted."""
+    cal = get_calibration("ibm-fez")
+    assert cal is not None
+    with pytest.raises(ConfigError) as e:
+        get_quantum_device(cal)  # type: ignore[arg-type]
+    assert str(e.value) == QUANTUM + f"{type(cal).__name__} (its name: 'ibm-fez')"

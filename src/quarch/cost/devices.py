@@ -358,9 +358,11 @@ def _lookup(name: str, kind: DeviceKind) -> Profile:
     if not isinstance(name, str):  # a list or a calibration: one line, not "unhashable"
         cls = "QuantumDevice" if kind == "quantum" else "DeviceProfile"
         example = "'ibm-fez'" if kind == "quantum" else "'cortex-m7'"
+        own = getattr(name, "name", None)  # a Calibration, say: the name it carries
         raise ConfigError(
             f"{'an' if kind == 'edge' else 'a'} {kind} device is a profile's name such as "
             f"{example} or a {cls}; got {type(name).__name__}"
+            + (f" (its name: {own!r})" if isinstance(own, str) else "")
         )
     if name in DEVICES and DEVICES.get(name).kind == kind:
         return DEVICES.get(name)

@@ -267,7 +267,7 @@ def route(
             or a layout or seed that is no integer (a seed < 0 too).
         CircuitError: ``circuit`` is not a :class:`Circuit`.
     """
-    _route_args(circuit, device, layout, seed, "route")
+    _route_args(circuit, layout, seed, "route")
     dev = get_quantum_device(device)
     if dev.calibration is None:
         raise ConfigError(
@@ -281,20 +281,12 @@ def route(
     return _route(key, dev.calibration, int(layout), int(seed), int(optimization_level))
 
 
-def _route_args(circuit: object, device: object, layout: object, seed: object, where: str) -> None:
+def _route_args(circuit: object, layout: object, seed: object, where: str) -> None:
     """Refuse, each in one line, what :func:`route` cannot take: no circuit (an
-    ``AttributeError`` inside), a device that is no name nor profile (a coupling map
-    failed in a dict lookup, a calibration was printed whole), a layout or seed that is
-    no integer (``1.5`` was taken as 1, ``'a'`` failed in ``int``; Qiskit refuses a
-    negative seed)."""
+    ``AttributeError`` inside), a layout or seed that is no integer (``1.5`` was taken as
+    1, ``'a'`` failed in ``int``; Qiskit refuses a negative seed). A device that is no
+    name nor profile is the device lookup's to refuse, as for every cost function."""
     require_circuit(circuit, where)
-    if not isinstance(device, str | QuantumDevice):
-        name = getattr(device, "name", None)
-        hint = f" (its name: {name!r})" if isinstance(name, str) else ""
-        raise ConfigError(
-            f"{where}: device must be a calibrated device's name such as 'ibm-fez' or a "
-            f"QuantumDevice; got {type(device).__name__}{hint}"
-        )
     for what, value, least in (("layout", layout, None), ("seed", seed, 0)):
         if (
             isinstance(value, bool)
