@@ -8,8 +8,10 @@
   with ONNX's defaults 0.2 and 0.5 when the node has no attributes).
 * The int8 model: its scales and integer weights read back from the file against
   ONNX Runtime's documented rules (symmetric int8 weights in [-127, 127], so the scale
-  is ``max|w| / 127``; uint8 activations over ``[min(x, 0), max(x, 0)]`` from min/max
-  calibration, so the scale is their width over 255).
+  is ``max|w| / 127``, and 7-bit ones in [-64, 64] with ``max|w| / 64``; uint8
+  activations over ``[min(x, 0), max(x, 0)]`` from min/max calibration, so the scale
+  is their width over 255); the model a CPU's fused integer kernels run against the
+  same model computed node by node (ONNX Runtime without graph optimisations).
 * Timing: a session that counts its runs and a clock that only moves inside them, so
   what is timed, how often and what is returned are checked without timing anything.
 """
@@ -594,7 +596,7 @@ def test_int8_weights_and_input_scale_follow_the_quantisation_rules(
     small: tuple[_Small, bytes, np.ndarray],
 ) -> None:
     m, blob, calib = small
-    q = onnx.load_from_string(quantize_int8(blob, calib))
+    q = onnx.load_from_string(quantize_int8(blob, calib, reduce_range=False))
     conv = _conv(q)
     w = m.conv.weight.detach().numpy()
     wq, scale, zp, _ = _dq_of(q, conv.input[1])
@@ -612,7 +614,7 @@ def test_int8_weights_and_input_scale_follow_the_quantisation_rules(
     # the calibration range is that of all images, wherever the extremes lie
     shifted = calib.copy()
     shifted[-1, 0, 0, 0] = 5.0  # in the last batch of 64
-    q2 = onnx.load_from_string(quantize_int8(blob, shifted))
+    q2 = onnx.load_from_string(quantize_int8(blob, shifted, reduce_range=False))
     (qx2,) = [n for n in q2.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "x"]
     inits2 = {t.name: numpy_helper.to_array(t) for t in q2.graph.initializer}
     assert inits2[qx2.input[1]] == pytest.approx((5.0 - lo) / 255, rel=1e-6)
@@ -620,18 +622,99 @@ def test_int8_weights_and_input_scale_follow_the_quantisation_rules(
     for n in q.graph.node:
         if n.op_type == "QuantizeLinear":
             assert inits[n.input[2]].dtype == np.uint8
-    # the int8 model computes about what the float one does
+    # the int8 model, computed node by node, does about what the float one does
     x = calib[:20]
-    f, i8 = (
-        ort_session(blob).run(None, {"x": x})[0],
-        ort_session(q.SerializeToString()).run(None, {"x": x})[0],
-    )
+    f, i8 = ort_session(blob).run(None, {"x": x})[0], _unfused(q.SerializeToString(), x)
     assert np.abs(f - i8).max() < 0.05 * np.abs(f).max()
+
+
+def _unfused(model: bytes, x: np.ndarray) -> np.ndarray:
+    """The quantised model's own arithmetic: ONNX Runtime without graph optimisations
+    computes each QuantizeLinear, DequantizeLinear and float node as written (built
+    here, not with ``ort_session(fuse=False)``, which is under test)."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(None, {"x": x})[0])
+
+
+def test_int8_seven_bit_weights(small: tuple[_Small, bytes, np.ndarray]) -> None:
+    m, blob, calib = small
+    q = onnx.load_from_string(quantize_int8(blob, calib, reduce_range=True))
+    w = m.conv.weight.detach().numpy()
+    wq, scale, zp, _ = _dq_of(q, _conv(q).input[1])
+    assert wq.dtype == np.int8 and scale.shape == () and zp == 0
+    assert scale == pytest.approx(np.abs(w).max() / 64, rel=1e-6)
+    np.testing.assert_array_equal(wq, np.clip(np.round(w / scale), -64, 64))
+    # 7 bits cannot saturate 16-bit pair sums (2 * 255 * 64 < 2**15): the fused
+    # kernels compute the model's arithmetic, on any CPU (here: exactly; elsewhere a
+    # float sum's rounding may move an activation by one step of its 255)
+    unfused = _unfused(q.SerializeToString(), calib)
+    fused = ort_session(q.SerializeToString()).run(None, {"x": calib})[0]
+    assert np.abs(fused - unfused).max() <= 0.01 * np.abs(unfused).max()
+    plain = ort_session(q.SerializeToString(), fuse=False).run(None, {"x": calib})[0]
+    np.testing.assert_array_equal(plain, unfused)
+    f = ort_session(blob).run(None, {"x": calib})[0]
+    assert np.abs(f - fused).max() < 0.05 * np.abs(f).max()
+
+
+def test_int8_default_runs_the_model_it_writes_on_this_cpu(
+    small: tuple[_Small, bytes, np.ndarray],
+) -> None:
+    """Whatever this CPU (AVX2 alone saturates 8-bit products in 16 bits; VNNI does
+    not), the default's fused kernels compute its own arithmetic to 1 % of the
+    outputs' range, and it is the 8-bit model wherever that one does."""
+    _, blob, calib = small
+    auto = quantize_int8(blob, calib.astype(np.float64))  # the check feeds float32
+    assert auto == quantize_int8(blob, calib)
+    fused = ort_session(auto).run(None, {"x": calib})[0]
+    plain = _unfused(auto, calib)
+    assert np.abs(fused - plain).max() <= 0.01 * np.abs(plain).max()
+    eight = quantize_int8(blob, calib, reduce_range=False)
+    e_fused, e_plain = ort_session(eight).run(None, {"x": calib})[0], _unfused(eight, calib)
+    eight_agrees = np.abs(e_fused - e_plain).max() <= 0.01 * np.abs(e_plain).max()
+    assert (auto == eight) == eight_agrees
+    if not eight_agrees:
+        assert auto == quantize_int8(blob, calib, reduce_range=True)
+
+
+@pytest.mark.parametrize(("off", "agree"), [(0.0, True), (0.009, True), (0.011, False)])
+def test_kernels_agree_compares_fused_with_node_by_node(
+    small: tuple[_Small, bytes, np.ndarray], monkeypatch: pytest.MonkeyPatch, off: float,
+    agree: bool,
+) -> None:  # fmt: skip
+    """A fused session whose outputs are ``off`` times the outputs' range away."""
+    _, blob, calib = small
+    eight = quantize_int8(blob, calib, reduce_range=True)
+    plain = _unfused(eight, calib[:8])
+    shift = off * np.abs(plain).max()
+
+    class Shifted:
+        """The fused session's outputs moved by ``shift``; the unfused one's as they are."""
+
+        def __init__(self, model: bytes, *, fuse: bool = True) -> None:
+            self.session, self.fuse = ort_session(model, fuse=fuse), fuse
+
+        def get_inputs(self) -> Any:
+            return self.session.get_inputs()
+
+        def run(self, names: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+            out = self.session.run(names, feeds)[0].astype(np.float64)
+            out[0, 0] += shift if self.fuse else 0.0
+            return [out]
+
+    monkeypatch.setattr(qonnx, "ort_session", Shifted)
+    assert qonnx.kernels_agree(eight, calib[:8]) is agree
+    with pytest.raises(ValueError) as e:
+        quantize_int8(blob, calib, reduce_range="yes")  # type: ignore[arg-type]
+    assert str(e.value) == "reduce_range must be None, False or True; got 'yes'"
 
 
 def test_int8_per_channel_weights(small: tuple[_Small, bytes, np.ndarray]) -> None:
     m, blob, calib = small
-    q = onnx.load_from_string(quantize_int8(blob, calib, per_channel=True))
+    q = onnx.load_from_string(quantize_int8(blob, calib, per_channel=True, reduce_range=False))
     w = m.conv.weight.detach().numpy()
     wq, scale, zp, axis = _dq_of(q, _conv(q).input[1])
     assert axis == 0 and scale.shape == (4,) and (zp == 0).all()
@@ -676,7 +759,7 @@ def test_int8_folds_squeeze_excite_gates_first() -> None:
     blob = to_onnx(Gate().eval(), (2, 4, 4))
     assert "HardSigmoid" in {n.op_type for n in _q(blob).graph.node}
     calib = np.random.default_rng(1).random((16, 2, 4, 4), dtype=np.float32)
-    q = _q(quantize_int8(blob, calib))
+    q = _q(quantize_int8(blob, calib, reduce_range=False))
     assert "HardSigmoid" not in [n.op_type for n in q.graph.node]
     # the gate's convolution carries torch's alpha = 1/6 in its int8 weights now, and
     # its output is quantised over the gate's calibrated range (within [0, 1])
@@ -693,3 +776,23 @@ def test_int8_folds_squeeze_excite_gates_first() -> None:
         top = nn.functional.hardsigmoid(g.gate(g.conv(torch.from_numpy(calib)))).max().item()
     assert inits[qout.input[1]] == pytest.approx(top / 255, rel=1e-5)
     assert inits[qout.input[2]] == 0
+
+
+def test_kernels_agree_at_exactly_the_tolerance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outputs 1 and 0.5 fused against 1 and 0 unfused: 0.5 of the range apart, exactly."""
+
+    class Fixed:
+        def __init__(self, model: bytes, *, fuse: bool = True) -> None:
+            self.out = np.array([[1.0, 0.5 if fuse else 0.0]], dtype=np.float32)
+
+        def get_inputs(self) -> Any:
+            return [type("Input", (), {"name": "x"})()]
+
+        def run(self, names: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+            assert feeds["x"].dtype == np.float32 and feeds["x"].flags.c_contiguous
+            return [self.out]
+
+    monkeypatch.setattr(qonnx, "ort_session", Fixed)
+    x = np.zeros((1, 2, 3), dtype=np.float64)[..., ::2]
+    assert qonnx.kernels_agree(b"", x, tolerance=0.5)
+    assert not qonnx.kernels_agree(b"", x, tolerance=0.4999)

@@ -33,6 +33,7 @@ __all__ = [
     "fake_quantised",
     "float_graph",
     "fold_hard_sigmoid",
+    "kernels_agree",
     "measure_latency_ms",
     "onnx_accuracy",
     "ort_session",
@@ -111,8 +112,12 @@ def to_onnx(model: nn.Module, input_shape: tuple[int, ...]) -> bytes:
     return buf.getvalue()
 
 
-def ort_session(onnx_model: bytes | str, *, threads: int = 1) -> onnxruntime.InferenceSession:
-    """A CPU ONNX Runtime session with ``threads`` intra-op threads and one inter-op."""
+def ort_session(
+    onnx_model: bytes | str, *, threads: int = 1, fuse: bool = True
+) -> onnxruntime.InferenceSession:
+    """A CPU ONNX Runtime session with ``threads`` intra-op threads and one inter-op.
+    ``fuse=False`` turns graph optimisations off: each node runs as written (a
+    quantised model's QuantizeLinear and DequantizeLinear too, not fused kernels)."""
     import onnxruntime as ort
 
     if threads < 1:
@@ -121,7 +126,11 @@ def ort_session(onnx_model: bytes | str, *, threads: int = 1) -> onnxruntime.Inf
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if fuse
+        else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    )
     so.log_severity_level = 3
     return ort.InferenceSession(onnx_model, so, providers=["CPUExecutionProvider"])
 
@@ -296,6 +305,7 @@ def quantize_int8(
     batch_size: int = 64,
     per_channel: bool = False,
     keep_float: list[str] | None = None,
+    reduce_range: bool | None = None,
 ) -> bytes:
     """Static int8 quantisation of a float ONNX model with ONNX Runtime.
 
@@ -313,6 +323,20 @@ def quantize_int8(
     (:func:`fold_hard_sigmoid`), and single-input-channel convolutions stay in float
     (:func:`single_channel_convs`), unless ``keep_float`` names the float nodes itself
     (``[]`` quantises every node).
+
+    ``reduce_range`` quantises the weights to 7 bits ([-64, 63]) instead of 8. On x86
+    CPUs without VNNI (AVX2 alone: most AMD and older Intel laptops) ONNX Runtime's
+    fused uint8 x int8 kernels add pairs of products in 16 bits and saturate
+    (``VPMADDUBSW``), so the model they run is not the quantised model: on this
+    project's test network the outputs were 14 % of their range away from the model's
+    own int8 arithmetic, seven times its quantisation error; 7-bit weights cannot
+    saturate, which is ONNX Runtime's documented remedy. ``None`` (the default)
+    measures instead of guessing the CPU: the 8-bit model is run on the calibration
+    images fused (as :func:`ort_session` runs it) and unfused (each QuantizeLinear and
+    DequantizeLinear computed as written, the model's arithmetic), and where they
+    differ by more than 1 % of the outputs' range, the 7-bit model is returned; so
+    the file depends on the CPU that quantises it, as its timing does. ``False`` or
+    ``True`` choose without the check (timing alone: both run the same kernels).
     """
     import tempfile
     from pathlib import Path
@@ -323,24 +347,48 @@ def quantize_int8(
 
     if len(calibration) == 0:
         raise ValueError("calibration needs at least one image; got 0")
+    if reduce_range not in (None, False, True):
+        raise ValueError(f"reduce_range must be None, False or True; got {reduce_range!r}")
     model = onnx.load_from_string(onnx_model)
     fold_hard_sigmoid(model)
     exclude = single_channel_convs(model) if keep_float is None else list(keep_float)
-    with tempfile.TemporaryDirectory() as tmp:
-        src, pre, dst = (Path(tmp) / n for n in ("f32.onnx", "pre.onnx", "int8.onnx"))
-        src.write_bytes(model.SerializeToString())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-            quantize_static(
-                str(pre),
-                str(dst),
-                _Calibration(calibration, batch_size),
-                quant_format=QuantFormat.QDQ,
-                per_channel=per_channel,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-                calibrate_method=CalibrationMethod.MinMax,
-                nodes_to_exclude=exclude,
-            )
-        return dst.read_bytes()
+
+    def quantised(seven_bits: bool) -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            src, pre, dst = (Path(tmp) / n for n in ("f32.onnx", "pre.onnx", "int8.onnx"))
+            src.write_bytes(model.SerializeToString())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+                quantize_static(
+                    str(pre),
+                    str(dst),
+                    _Calibration(calibration, batch_size),
+                    quant_format=QuantFormat.QDQ,
+                    per_channel=per_channel,
+                    reduce_range=seven_bits,
+                    activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.MinMax,
+                    nodes_to_exclude=exclude,
+                )
+            return dst.read_bytes()
+
+    eight = quantised(bool(reduce_range))
+    if reduce_range is not None or kernels_agree(eight, calibration[:batch_size]):
+        return eight
+    return quantised(True)
+
+
+def kernels_agree(int8_model: bytes, images: np.ndarray, *, tolerance: float = 0.01) -> bool:
+    """Whether ONNX Runtime's fused integer kernels on this CPU compute the quantised
+    model's own arithmetic on ``images``: the outputs of :func:`ort_session` (all graph
+    optimisations, so QuantizeLinear-op-DequantizeLinear runs as one integer kernel)
+    and of ``ort_session(fuse=False)`` (each QDQ node computed as written) differ by at
+    most ``tolerance`` times the latter's largest output magnitude. See
+    :func:`quantize_int8` for why they can differ."""
+    x = np.ascontiguousarray(images, dtype=np.float32)
+    fused, plain = ort_session(int8_model), ort_session(int8_model, fuse=False)
+    name = fused.get_inputs()[0].name
+    got, want = fused.run(None, {name: x})[0], plain.run(None, {name: x})[0]
+    return bool(np.abs(got - want).max() <= tolerance * np.abs(want).max())
