@@ -396,7 +396,8 @@ class TestTable:
         assert t.title == "toy: 5 seeds x 4 queries, budgets params<=20000, latency<=5"
         assert t.caption == (
             "score = true error of the pick (the search never sees it); optimum 1.500; "
-            "oracle pick 0.500 (depth=3). diff = mean minus tpe's (the best classical), "
+            "oracle pick 0.500 (depth=3). oracle gap = the oracle pick minus mean; "
+            "diff = the mean of tpe minus mean (tpe: the best classical; positive: better), "
             "95% bootstrap CI; p = rank-sum; * p < 0.05 and the CI excludes 0. "
             "seconds = sampler + evaluations (all seeds); queries (+ skipped before "
             f"training) per run; energy: {ENERGY}"
@@ -459,10 +460,21 @@ class TestTable:
     def test_an_oracle_without_a_label_and_a_zero_oracle(self) -> None:
         t = _result(oracle=0.0, oracle_label="", optima=[0.25]).table()
         assert isinstance(t.caption, str)
-        assert "; optimum 0.250; oracle pick 0.000. diff = mean minus tpe's" in t.caption
+        assert "; optimum 0.250; oracle pick 0.000. oracle gap = the oracle pick minus mean; " in (
+            t.caption
+        )
+        assert "diff = the mean of tpe minus mean (tpe" in t.caption
+        up = _result(oracle=0.0, oracle_label="", optima=[0.25], maximize=True).table()
+        assert isinstance(up.caption, str)
+        assert (
+            "; oracle pick 0.000. oracle gap = mean minus the oracle pick; "
+            "diff = mean minus the mean of rand (rand: the best classical; positive: better)"
+        ) in up.caption
+        none = _result(oracle=None).table()
+        assert isinstance(none.caption, str) and "oracle gap" not in none.caption
         t = _result(oracle=0.0).table()
         assert isinstance(t.caption, str)
-        assert "; oracle pick 0.000 (depth=3). diff" in t.caption
+        assert "; oracle pick 0.000 (depth=3). oracle gap" in t.caption
 
     def test_small_scores_keep_three_significant_digits(self) -> None:
         """Every score scaled by 1e-4 (an error of 0.0003 against 0.0012): the smallest
@@ -747,3 +759,12 @@ def test_a_write_replaces_only_its_own_files(
     with pytest.raises(OSError):
         r.write(tmp_path / "new" / "b")
     assert list((tmp_path / "new").iterdir()) == []
+
+
+def test_a_difference_that_rounds_to_zero_has_no_sign() -> None:
+    """Found by session 37's user-path audit: ``-0.00000`` in the README's toy benchmark."""
+    from quarch.benchmark._result import _signed
+
+    assert [_signed(v, 3) for v in (-0.0001, 0.0001, -0.0, 0.0, -0.0006, 0.0006)] == [
+        "+0.000", "+0.000", "+0.000", "+0.000", "-0.001", "+0.001",
+    ]  # fmt: skip

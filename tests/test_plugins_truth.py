@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 PLUGIN = """
 from quarch.space import Choice, Space
@@ -57,13 +58,22 @@ HINT = (
 )
 
 
-def _quarch(cwd: Path, *args: str, plugins: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "QUARCH_PLUGINS"}
+def _quarch(
+    cwd: Path, *args: str, plugins: str | None = None, installed: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``python -m quarch ARGS`` in ``cwd``; ``installed``: with ``-P``, so that, as for
+    the installed ``quarch`` command, the current folder is not on Python's path."""
+    env = {k: v for k, v in os.environ.items() if k not in ("QUARCH_PLUGINS", "PYTHONPATH")}
+    if "PYTHONPATH" in os.environ:  # a source tree under test, never the current folder
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in os.environ["PYTHONPATH"].split(os.pathsep) if p not in ("", ".")
+        )
     if plugins is not None:
         env["QUARCH_PLUGINS"] = plugins
+    flags = ["-P"] if installed else []
     return subprocess.run(
-        [sys.executable, "-m", "quarch", *args], cwd=cwd, env=env, capture_output=True,
-        text=True, timeout=300, check=False,
+        [sys.executable, *flags, "-m", "quarch", *args], cwd=cwd, env=env,
+        capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
 
 
@@ -109,3 +119,67 @@ def test_a_plugin_that_cannot_be_imported_is_one_line(tmp_path: Path) -> None:
         "error: importing module (from QUARCH_PLUGINS) 'boom' failed: RuntimeError: no licence\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__") == ["boom.py"]
+
+
+def test_a_plugin_beside_the_installed_command_fails_in_one_line(tmp_path: Path) -> None:
+    """Found by session 37's user-path audit: the installed ``quarch`` command (the
+    current folder not on Python's path) imported a plug-in beside the user a second
+    time, outside the refusal, so what it raised came out as "internal error", exit 1."""
+    (tmp_path / "boom.py").write_text("raise RuntimeError('no licence')\n")
+    (tmp_path / "needs.py").write_text("import no_such_dependency\n")
+    broken = _quarch(tmp_path, "spaces", plugins="boom", installed=True)
+    assert (broken.returncode, broken.stdout) == (2, "")
+    assert broken.stderr == (
+        "error: importing module (from QUARCH_PLUGINS) 'boom' failed: RuntimeError: no licence\n"
+    )
+    needs = _quarch(tmp_path, "spaces", plugins="needs", installed=True)
+    assert (needs.returncode, needs.stdout) == (2, "")
+    assert needs.stderr == (
+        "error: cannot import module (from QUARCH_PLUGINS) 'needs': "
+        "No module named 'no_such_dependency'\n"
+    )
+    found = _quarch(tmp_path, "spaces", plugins="boom_free", installed=True)
+    assert found.returncode == 2
+    (tmp_path / "fine.py").write_text("VALUE = 1\n")
+    assert _quarch(tmp_path, "spaces", plugins="fine", installed=True).returncode == 0
+
+
+def test_import_user_module_in_process(tmp_path: Path, monkeypatch: Any) -> None:
+    """The same refusals in this process, the current folder off Python's path first,
+    as the installed command has it (a fresh process is out of a mutation run's sight)."""
+    import pytest
+
+    from quarch._errors import ConfigError
+    from quarch._plugins import import_user_module
+
+    folder = tmp_path / "plugins_here"
+    folder.mkdir()
+    (folder / "s37_boom.py").write_text("raise RuntimeError('no licence')\n")
+    (folder / "s37_needs.py").write_text("import s37_no_such_dependency\n")
+    (folder / "s37_fine.py").write_text("VALUE = 7\n")
+    monkeypatch.chdir(folder)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".", str(folder))])
+    for name in ("s37_boom", "s37_needs", "s37_fine"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    with pytest.raises(ConfigError) as e:
+        import_user_module("s37_boom", "plug-in")
+    assert str(e.value) == "importing plug-in 's37_boom' failed: RuntimeError: no licence"
+    assert sys.path[0] == str(folder)  # the folder was put on the path to find it
+    with pytest.raises(ConfigError) as e:
+        import_user_module("s37_needs", "plug-in")
+    assert str(e.value) == (
+        "cannot import plug-in 's37_needs': No module named 's37_no_such_dependency'"
+    )
+    with pytest.raises(ConfigError) as e:
+        import_user_module("s37_absent", "plug-in")
+    assert str(e.value) == "cannot import plug-in 's37_absent': No module named 's37_absent'"
+    assert import_user_module("s37_fine", "plug-in").VALUE == 7
+    assert sys.path.count(str(folder)) == 1
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(folder)])
+    with pytest.raises(ConfigError) as e:  # a module of a package that is nowhere
+        import_user_module("s37_pkg_absent.mod", "plug-in")
+    assert str(e.value) == (
+        "cannot import plug-in 's37_pkg_absent.mod': No module named 's37_pkg_absent'"
+    )
+    for name in ("s37_boom", "s37_needs", "s37_fine"):
+        sys.modules.pop(name, None)

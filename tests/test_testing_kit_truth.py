@@ -955,6 +955,19 @@ def _on_quito(embedding: str) -> tuple[Any, Any]:
     return circ, route(circ, "ibm-quito", layout=1)
 
 
+def test_aer_expvals_refuses_a_method_that_samples_the_noise() -> None:
+    """Found by session 37's listing audit: with ``method="statevector"`` and one shot,
+    Aer saved the probabilities of one noise trajectory, not the noisy expectation."""
+    from quarch.testing.aer import aer_expvals
+
+    with pytest.raises(ValueError) as e:
+        aer_expvals(None, [], np.zeros((1, 0)), [], method="statevector")
+    assert str(e.value) == (
+        "aer_expvals is exact with method='density_matrix' only; got 'statevector' (Aer's "
+        "other methods sample the noise: one trajectory per shot)"
+    )
+
+
 def test_aer_expvals_are_aers_sampled_parities() -> None:
     """The exact expectations with readout error equal Aer's own sampled measurements
     (readout errors applied by Aer to each shot) within 5 standard errors."""

@@ -11,13 +11,15 @@ import typer
 import typer.core
 from rich.table import Table
 
-from quarch._cli_app import DataDirOption, JsonFlag, _Command, _out, app
+from quarch._cli_app import DataDirOption, _Command, _out, app
 
 __all__: list[str] = []
 
 
 @app.command(cls=_Command)
-def devices(json_out: JsonFlag = False) -> None:
+def devices(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """List device profiles with their default budgets."""
     from quarch.cost.devices import list_devices
 
@@ -144,14 +146,96 @@ def tasks(
 
 @app.command(cls=_Command)
 def spaces(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="A space: list its space and evaluator options instead."),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List the search spaces."""
+    """List the search spaces, or one space's options (`--space-option`,
+    `--evaluator-option`)."""
     from quarch.spaces import SPACES, get_spec
 
-    _registry_table(
-        SPACES, "spaces", json_out, {"default_dataset": lambda n: get_spec(n).default_dataset}
-    )
+    if name is None:
+        _registry_table(
+            SPACES, "spaces", json_out, {"default_dataset": lambda n: get_spec(n).default_dataset}
+        )
+        return
+    spec = get_spec(name)  # an unknown name: one line listing the known ones
+    row = {
+        "name": spec.name,
+        "description": next(e.description for e in SPACES.entries() if e.name == spec.name),
+        "default_dataset": spec.default_dataset,
+        "space_options": _space_option_defaults(spec),
+        "evaluator_options": dict(spec.evaluator_options),
+        "export_formats": list(spec.export_formats),
+    }
+    if json_out:
+        sys.stdout.write(json.dumps(row, default=repr) + "\n")
+        return
+    _print_space(row)
+
+
+def _print_space(row: dict[str, Any]) -> None:
+    """``quarch spaces NAME``: its two kinds of option, each a table."""
+    data = row["default_dataset"] or "none"
+    formats = ", ".join(row["export_formats"]) or "none (no model)"
+    _out.print(f"{row['name']}: {row['description']}")
+    _out.print(f"default data set: {data}; export formats: {formats}")
+    options = Table(title="space options: what is searched")
+    options.add_column("option (`--space-option KEY=VALUE`)", no_wrap=True)
+    options.add_column("default", overflow="fold")  # typed back as a value: never cut
+    for key, value in row["space_options"].items():
+        options.add_row(key, _default_text(value))
+    if not row["space_options"]:
+        options.add_row("(none)", "")
+    _out.print(options)
+    evaluator = Table(title="evaluator options: how each architecture is scored")
+    evaluator.add_column("option (`--evaluator-option KEY=VALUE`)", no_wrap=True)
+    evaluator.add_column("what it sets", overflow="fold")
+    for key, text in row["evaluator_options"].items():
+        evaluator.add_row(key, text)
+    if not row["evaluator_options"]:
+        evaluator.add_row("(none)", "")
+    _out.print(evaluator)
+
+
+def _default_text(value: Any) -> str:
+    """A default as ``--space-option`` takes it: a list comma-separated, ``true`` and
+    ``false`` as JSON writes them; ``None`` (the builder decides) as not set."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(_default_text(v) for v in value)
+    if value is None:
+        return "(not set)"
+    return json.dumps(value) if isinstance(value, bool) else str(value)
+
+
+def _space_option_defaults(spec: Any) -> dict[str, Any]:
+    """Each option the space takes with its default, read from the signature of what
+    builds it: :meth:`~quarch.spaces.SpaceSpec.space` or, when that passes
+    ``**options`` on, the builder its refusal of an unknown keyword names (the one
+    way the option names were shown before: a mistyped ``--space-option``)."""
+    import inspect
+
+    names = spec.space_option_names()
+    builder = spec.space
+    if not names:
+        try:
+            spec.space(**{"--": None})  # no keyword is named so: the builder refuses it
+        except TypeError as e:
+            names = spec.space_option_names(e)
+            builder = spec._builder(e) or builder
+        except Exception:  # a space of the user's own that fails otherwise: no list
+            return {}
+    try:
+        params = inspect.signature(builder).parameters
+    except (TypeError, ValueError):
+        params = {}  # type: ignore[assignment]
+    empty = inspect.Parameter.empty
+    return {
+        n: (params[n].default if n in params and params[n].default is not empty else None)
+        for n in names
+    }
 
 
 def _registry_table(

@@ -37,18 +37,27 @@ def import_user_module(name: str, what: str) -> ModuleType:
         ConfigError: it cannot be found, or it failed while it was imported.
     """
     try:
+        return _import_from_path_or_folder(name)
+    except ModuleNotFoundError as e:
+        raise ConfigError(f"cannot import {what} {name!r}: {e}") from None
+    except Exception as e:  # the user's module failed on import: say which and why
+        raise ConfigError(f"importing {what} {name!r} failed: {type(e).__name__}: {e}") from None
+
+
+def _import_from_path_or_folder(name: str) -> ModuleType:
+    """``import_module(name)``, tried again with the current folder on the path when
+    the module itself (not one it imports) was not found there. The installed
+    ``quarch`` command has its own folder on the path, not the current one (``python
+    -m quarch`` has both), so a plug-in beside the user is found this second time,
+    and what it raises while it runs must reach the same refusal as the first."""
+    try:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
         cwd = os.getcwd()
         if cwd in sys.path or e.name != name.split(".")[0]:
-            raise ConfigError(f"cannot import {what} {name!r}: {e}") from None
+            raise
         sys.path.insert(0, cwd)
-        try:
-            return importlib.import_module(name)
-        except ModuleNotFoundError as e2:
-            raise ConfigError(f"cannot import {what} {name!r}: {e2}") from None
-    except Exception as e:  # the user's module failed on import: say which and why
-        raise ConfigError(f"importing {what} {name!r} failed: {type(e).__name__}: {e}") from None
+        return importlib.import_module(name)
 
 
 def import_plugins(environ: Mapping[str, str] | None = None) -> list[str]:

@@ -354,12 +354,17 @@ def trials(
         sys.stdout.write(json.dumps([t.to_full_dict() for t in records]) + "\n")
         return
     names = list(result.objective.metrics)
+    # a run of --weights is ranked by that one cost: the search's summary shows it, so
+    # its list of trials does too (it showed the metrics alone, the cost left to sum)
+    weighted = result.objective.weights is not None
     table = Table(title=f"trials of {run} ({len(records)} of {len(result.trials)})")
-    for col in ("trial", "state", *names, "seconds"):
+    for col in ("trial", "state", *names, *(["weighted cost"] if weighted else []), "seconds"):
         table.add_column(col, justify="right")
     table.add_column("why not complete / architecture")
     for t in records:
         vals = [_fmt(t.metrics[n]) if n in t.metrics else "" for n in names]
+        if weighted:
+            vals.append(_fmt(t.values[0]) if t.values else "")
         secs = f"{t.duration_s:.1f}" if t.duration_s is not None else ""
         if t.reason:
             what = t.reason

@@ -191,6 +191,59 @@ def test_no_limit_and_other_threads_install_nothing(sentinel_alarm: Any) -> None
     assert seen == [(0.0, 0.0)]
 
 
+def _swallowing(seconds: float, caught: list[str]) -> None:
+    """``seconds`` of work in code that catches every ``Exception`` (as torch's own
+    imports do, logging what they caught)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        try:
+            time.sleep(0.05)
+        except Exception as e:  # the point of the test
+            caught.append(type(e).__name__)
+
+
+def test_an_alarm_swallowed_by_the_evaluation_comes_again_and_fails_it_at_the_end(
+    sentinel_alarm: Any,
+) -> None:
+    """Found by session 37's user-path audit: one alarm, swallowed, and a trial ran on to
+    completion past its limit and was recorded complete."""
+    caught: list[str] = []
+    t0 = time.monotonic()
+    with pytest.raises(TrialTimeout) as e, time_limit(0.2):
+        _swallowing(1.4, caught)
+    assert 1.4 <= time.monotonic() - t0 < 5
+    assert str(e.value) == "the trial ran longer than its time limit of 0.2 s"
+    # at 0.2 s, then every 0.5 s until the work ends at 1.4 s: 0.2, 0.7, 1.2
+    assert caught == ["TrialTimeout"] * 3
+    assert signal.getsignal(signal.SIGALRM) is sentinel_alarm
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_a_search_fails_a_trial_whose_evaluation_swallowed_its_alarm(tmp_path: Path) -> None:
+    from quarch.config import SearchConfig
+    from quarch.study import run_search
+    from quarch.testing.evaluators import ArithmeticEvaluator
+
+    class Swallowing(ArithmeticEvaluator):
+        """The first trial's evaluation swallows its alarms for 0.8 s; the rest are quick."""
+
+        calls = 0
+
+        def evaluate(self, arch: Any, *, seed: int) -> dict[str, float]:
+            Swallowing.calls += 1
+            if Swallowing.calls == 1:
+                _swallowing(0.8, [])
+            return super().evaluate(arch, seed=seed)
+
+    cfg = SearchConfig(space="mlp", dataset=None, strategy="random", trials=1,
+                       trial_timeout=0.2, out=str(tmp_path / "run"))  # fmt: skip
+    result = run_search(cfg, progress=False, evaluator=Swallowing())
+    assert [(t.state, t.fail_reason) for t in result.trials] == [
+        ("FAIL", "TrialTimeout: the trial ran longer than its time limit of 0.2 s"),
+        ("COMPLETE", None),
+    ]
+
+
 # -- liveness and dead trials ----------------------------------------------------------------
 def _reaped_pid() -> int:
     p = subprocess.Popen(["true"])

@@ -65,6 +65,20 @@ def _init_worker() -> None:
         torch.set_num_threads(1)
 
 
+def _pool(ctx: Any, processes: int) -> Any:
+    """The workers' pool, its processes started with Ctrl-C ignored where they are
+    spawned (the search's :class:`~quarch.study._parallel._SpawnedIgnoringCtrlC`; the
+    forkserver, started so too, hands that on). A spawned worker imports the main
+    script and quarch before :func:`_init_worker` runs: a Ctrl-C in those seconds
+    printed a ``KeyboardInterrupt`` traceback from each (and the pool started another
+    in its place) under the command's one line. The parent still takes Ctrl-C, and
+    ends the pool."""
+    from quarch.study._parallel import _SpawnedIgnoringCtrlC
+
+    with _SpawnedIgnoringCtrlC():
+        return ctx.Pool(processes, initializer=_init_worker)
+
+
 def _start_method() -> str:
     """How the worker processes start: Python's default, or the one the program set with
     ``multiprocessing.set_start_method``. That is ``fork`` on Linux before Python 3.14
@@ -295,7 +309,7 @@ def run_benchmark(
             ctx = mp.get_context(start)
             all_jobs = [j for s in names for j in jobs[s]]
             processes = min(workers, len(all_jobs))  # more would only start and wait
-            with ctx.Pool(processes, initializer=_init_worker) as pool:
+            with _pool(ctx, processes) as pool:
                 for r in pool.imap_unordered(_run_job, all_jobs):
                     rows.append(r)
                     bar.update(tid, description=r["strategy"], advance=1)

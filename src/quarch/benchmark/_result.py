@@ -205,13 +205,17 @@ class BenchmarkResult:
         if self.oracle_label and self.oracle is not None:
             oracle += f" ({self.oracle_label})"
         ref = self.reference
+        # both signed so that positive is better, whichever way the score points
+        ahead = "mean minus {}" if self.maximize else "{} minus mean"
+        gap = "" if self.oracle is None else f"oracle gap = {ahead.format('the oracle pick')}; "
         t = Table(
             title=f"{self.task}: {self.seeds} seeds x {self.trials} queries{budget}",
             caption=(
                 f"score = {self.score_name} of the pick (the search never sees it); "
-                f"optimum {opt:.{d}f}{oracle}. "
+                f"optimum {opt:.{d}f}{oracle}. {gap}"
                 + (
-                    f"diff = mean minus {ref}'s (the best classical), 95% bootstrap CI; "
+                    f"diff = {ahead.format(f'the mean of {ref}')} ({ref}: the best "
+                    f"classical; positive: better), 95% bootstrap CI; "
                     f"p = rank-sum; * p < {ALPHA} and the CI excludes 0. "
                     if ref
                     else ""
@@ -237,7 +241,8 @@ class BenchmarkResult:
                 diff, p = "-", "-"
             else:
                 mark = "*" if cmp.significant else ""
-                diff = f"{cmp.difference:+.{d}f}{mark} [{cmp.low:+.{d}f}, {cmp.high:+.{d}f}]"
+                low, mid, high = (_signed(v, d) for v in (cmp.low, cmp.difference, cmp.high))
+                diff = f"{mid}{mark} [{low}, {high}]"
                 p = f"{cmp.p_value:.3g}"
             t.add_row(
                 s + feas,
@@ -323,6 +328,12 @@ class BenchmarkResult:
         fig.tight_layout()
         fig.savefig(path, dpi=120)
         plt.close(fig)
+
+
+def _signed(value: float, decimals: int) -> str:
+    """``value`` with its sign at ``decimals`` places; one that rounds to zero is
+    ``+0.000``, never ``-0.000`` (a difference too small to show has no side)."""
+    return f"{round(value, decimals) + 0.0:+.{decimals}f}"
 
 
 def _decimals(values: list[float | None]) -> int:

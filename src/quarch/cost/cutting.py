@@ -193,6 +193,37 @@ def _cost(label: np.ndarray, pairs: np.ndarray) -> int:
     return int(np.count_nonzero(label[pairs[:, 0]] != label[pairs[:, 1]])) if len(pairs) else 0
 
 
+def _packed_components(n: int, pairs: np.ndarray, k: int, budget: int) -> np.ndarray | None:
+    """Group labels that keep each connected component of the CNOT graph whole where
+    it fits the budget: components largest first (ties: lowest wire first), each into
+    the first of ``k`` groups with room; a component larger than the budget is split
+    into runs of ``budget`` of its wires in order. ``None`` where they do not fit."""
+    parent = list(range(n))
+
+    def root(q: int) -> int:
+        while parent[q] != q:
+            parent[q] = parent[parent[q]]
+            q = parent[q]
+        return q
+
+    for a, b in pairs:
+        parent[root(int(a))] = root(int(b))
+    members: dict[int, list[int]] = {}
+    for q in range(n):
+        members.setdefault(root(q), []).append(q)
+    pieces = [c[i : i + budget] for c in members.values() for i in range(0, len(c), budget)]
+    pieces.sort(key=lambda c: (-len(c), c[0]))
+    label = np.zeros(n, dtype=np.int64)
+    room = [budget] * k
+    for piece in pieces:
+        g = next((g for g in range(k) if room[g] >= len(piece)), None)
+        if g is None:
+            return None
+        label[piece] = g
+        room[g] -= len(piece)
+    return label
+
+
 def _local_search(label: np.ndarray, pairs: np.ndarray, k: int, budget: int) -> np.ndarray:
     """Move or swap single qubits between groups while that cuts fewer gates."""
     best = _cost(label, pairs)
@@ -227,10 +258,12 @@ def estimate_cuts(circuit: Circuit, qubit_budget: int) -> CutEstimate:
     """Built-in estimate of the subcircuits and overhead of gate-cutting ``circuit``.
 
     Tries ``ceil(n / budget)`` and one more groups; for each, starts from contiguous
-    blocks (every rotation of the wire order) and improves by moving and swapping
-    qubits; keeps the partition with the fewest cut CNOTs (ties: fewer groups, then the
-    first found, so contiguous blocks in wire order come first). Groups that end up
-    empty are dropped. The overhead is ``9 ** cut_cnots``.
+    blocks (every rotation of the wire order), then from the circuit's connected
+    components packed first-fit decreasing (:func:`_packed_components`: wires no CNOT
+    joins need no cut, which a search from blocks can miss), and improves each by
+    moving and swapping qubits; keeps the partition with the fewest cut CNOTs (ties:
+    fewer groups, then the first found, so contiguous blocks in wire order come first).
+    Groups that end up empty are dropped. The overhead is ``9 ** cut_cnots``.
 
     Args:
         circuit (Circuit): the circuit (see :func:`cnot_skeleton` for what counts).
@@ -266,8 +299,10 @@ def estimate_cuts(circuit: Circuit, qubit_budget: int) -> CutEstimate:
         base = np.zeros(n, dtype=np.int64)
         for g, (lo, hi) in enumerate(pairwise(bounds)):
             base[lo:hi] = g
-        for shift in range(n):
-            label = _local_search(np.roll(base, shift), pairs, k, qubit_budget)
+        starts = [np.roll(base, shift) for shift in range(n)]
+        packed = _packed_components(n, pairs, k, qubit_budget)
+        for start in starts if packed is None else [*starts, packed]:
+            label = _local_search(start, pairs, k, qubit_budget)
             groups = len(np.unique(label))
             cost = _cost(label, pairs)
             if best is None or (cost, groups) < (best[0], best[1]):

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 import torch
 
 from quarch.quantum.circuit import Circuit, Op, Param, require_circuit
-from quarch.quantum.measurements import ObservableLike, PauliWord, _given, parse_observables
+from quarch.quantum.measurements import ObservableLike, _given, parse_observables
 from quarch.quantum.noise import NoiseError, NoiseModel, _apply, _memory_limit, check_memory
+from quarch.quantum.readout import expvals_from_probs, z_terms
 from quarch.quantum.simulator import compile_circuit
 
 __all__ = [
@@ -341,8 +342,13 @@ def _gate(
     name = _ALIASES.get(op.name, op.name)
     if not op.params:
         return gate_matrix(name, dtype=dtype, device=device).unsqueeze(0)
-    real = torch.float64 if dtype == torch.complex128 else torch.float32
-    return gate_matrix(name, _angles(op.params, inputs, weights, real, device), dtype=dtype)
+    angles = _angles(op.params, inputs, weights, dtype.to_real(), device)
+    if dtype.is_complex:
+        return gate_matrix(name, angles, dtype=dtype)
+    # a real dtype (the gate is real: _prepare checked): built in gate_matrix's default
+    # complex128, which keeps float64 angles (it reads them in float32 for any other
+    # dtype), and its real part rounded to the dtype without torch's warning
+    return gate_matrix(name, angles).real.to(dtype)
 
 
 def _embed(m: torch.Tensor, sub: Sequence[int], wires: Sequence[int]) -> torch.Tensor:
@@ -387,18 +393,21 @@ def _prepare(
     """Inputs (mapped) and weights as tensors; the batch size; the device.
 
     Raises:
-        NoiseError: ``dtype`` is no torch dtype of numbers with a fraction, or
-            weights/inputs are not numbers.
+        NoiseError: ``dtype`` is no torch dtype of numbers with a fraction, a real one
+            for a circuit with complex gates or channels, or weights/inputs are not
+            numbers.
     """
     if not isinstance(dtype, torch.dtype) or not (dtype.is_complex or dtype.is_floating_point):
         raise NoiseError(
             "dtype must be torch.complex64 or torch.complex128 (or a real dtype for a circuit "
             f"of real gates and channels); got {_given(dtype)}"
         )
+    if not dtype.is_complex:
+        _check_real(nc, dtype)
     device = next(
         (t.device for t in (inputs, weights) if isinstance(t, torch.Tensor)), torch.device("cpu")
     )
-    real = torch.float64 if dtype == torch.complex128 else torch.float32
+    real = dtype.to_real()
     w = None
     if nc.n_weights:
         if weights is None:
@@ -416,6 +425,53 @@ def _prepare(
             x = nc.input_map(x)
     batch = 1 if x is None else int(x.shape[0])
     return x, w, batch, device
+
+
+def _check_real(nc: NoisyCircuit, dtype: torch.dtype) -> None:
+    """Refuse a real ``dtype`` for a circuit with complex gates or channels, naming them:
+    a Y, S or T gate, an ECR or a Pauli channel with a Y term failed deep inside with
+    ``TypeError: must be real number, not complex``, and a complex gate with angles
+    (``rx``, ``rz``) was silently cut to its real part, a wrong and non-unitary matrix.
+    Relaxation and Pauli channels of I, X and Z are real."""
+    real = {s.name: _real_gate(s.name) for s in nc.steps if isinstance(s, Op)}  # once a name
+    bad: list[str] = []
+    for step in nc.steps:
+        if isinstance(step, Op) and not real[step.name]:
+            what = f"gate {step.name!r}"
+        elif isinstance(step, PauliNoise) and _has_y(step):
+            what = f"Pauli noise with a Y term on wires {step.wires}"
+        else:
+            continue
+        if what not in bad:
+            bad.append(what)
+    if bad:
+        raise NoiseError(
+            f"a real dtype ({dtype}) holds only real gates and channels; this circuit has "
+            f"complex ones: {', '.join(bad)}; use torch.complex64 or torch.complex128"
+        )
+
+
+def _real_gate(name: str) -> bool:
+    """Whether gate ``name``'s matrix is real at every angle. A name the table lacks
+    counts as real: the simulation refuses it in its own words, as for a complex dtype."""
+    from quarch.quantum.gates import GATES, gate_matrix
+
+    if name == "ecr":
+        return False
+    spec = GATES.get(_ALIASES.get(name, name))
+    if spec is None:
+        return True
+    # angles of 1 rad, where no complex gate of the table is real (a gate without
+    # angles ignores them)
+    return not bool(gate_matrix(spec.name, torch.ones(spec.n_params)).imag.any())
+
+
+def _has_y(ch: PauliNoise) -> bool:
+    """Whether a Pauli string with a Y (digit 2 on some wire) has a probability > 0."""
+    k = len(ch.wires)
+    return any(
+        p > 0 and any((i // 4**d) % 4 == 2 for d in range(k)) for i, p in enumerate(ch.probs)
+    )
 
 
 def _numbers(value: object, what: str, real: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -447,73 +503,14 @@ def _initial_state(
 ) -> torch.Tensor:  # fmt: skip
     """Initial states ``[batch, 2**n]``: ``|0...0>`` or the amplitude embedding."""
     if amp is not None:
-        return compile_circuit(Circuit(n, [amp]), dtype=dtype).state(x)
+        if dtype.is_complex:
+            return compile_circuit(Circuit(n, [amp]), dtype=dtype).state(x)
+        # real features embed as a real state; the simulator takes only complex dtypes
+        psi = compile_circuit(Circuit(n, [amp]), dtype=torch.complex128).state(x)
+        return psi.real.to(dtype)
     psi = torch.zeros(batch, 2**n, dtype=dtype, device=device)
     psi[:, 0] = 1
     return psi
-
-
-def z_terms(
-    words: Sequence[PauliWord], readout: Sequence[tuple[float, float]]
-) -> tuple[list[tuple[int, ...]], list[list[tuple[float, int]]]]:
-    """Z-correlators to estimate, and how each observable combines them.
-
-    A readout error flips a measured bit independently, so a measured ``Z`` is
-    ``c + d Z`` with ``c = P(0|1) - P(1|0)`` and ``d = 1 - P(1|0) - P(0|1)``, and a
-    word on wires ``S`` is ``sum over T in S of prod_{S-T} c * prod_T d * <Z_T>``.
-
-    Returns:
-        (subsets, combos): the wire subsets ``T`` needed (the empty one is the trace),
-        and per word a list of ``(coefficient, subset index)``.
-
-    Raises:
-        NoiseError: a word with X or Y (device readout is in the Z basis here).
-    """
-    subsets: dict[tuple[int, ...], int] = {}
-    combos = []
-    for word in words:
-        if not word.is_diagonal:
-            raise NoiseError(
-                f"only Z words can be read out with a device readout error; got {word}"
-            )
-        wires = [w for w, _ in word.terms]
-        terms = []
-        for mask in range(2 ** len(wires)):
-            keep = tuple(w for i, w in enumerate(wires) if mask >> i & 1)
-            coef = 1.0
-            for i, w in enumerate(wires):
-                a, b = readout[w] if readout else (0.0, 0.0)
-                coef *= (1 - a - b) if mask >> i & 1 else (b - a)
-            if coef != 0.0:
-                terms.append((coef, subsets.setdefault(keep, len(subsets))))
-        combos.append(terms)
-    return list(subsets), combos
-
-
-def _signs(
-    subsets: Sequence[tuple[int, ...]], n: int, dtype: torch.dtype, device: torch.device
-) -> torch.Tensor:
-    """``[2**n, len(subsets)]``: ``prod_{w in T} (-1)**bit_w`` for each basis state."""
-    idx = torch.arange(2**n, device=device)
-    cols = []
-    for sub in subsets:
-        parity = torch.zeros_like(idx)
-        for w in sub:
-            parity ^= (idx >> (n - 1 - w)) & 1
-        cols.append(1 - 2 * parity)
-    return torch.stack(cols, dim=-1).to(dtype)
-
-
-def expvals_from_probs(
-    probs: torch.Tensor, words: Sequence[PauliWord], readout: Sequence[tuple[float, float]]
-) -> torch.Tensor:
-    """Z-word expectations ``[..., n_words]`` from (unnormalised) probabilities
-    ``[..., 2**n]`` with per-wire readout errors (see :func:`z_terms`)."""
-    n = probs.shape[-1].bit_length() - 1
-    subsets, combos = z_terms(words, readout)
-    corr = probs @ _signs(subsets, n, probs.dtype, probs.device)
-    out = [sum(c * corr[..., j] for c, j in terms) for terms in combos]
-    return torch.stack([o if isinstance(o, torch.Tensor) else corr[..., 0] * 0 for o in out], -1)
 
 
 # -- the density-matrix engine for noisy circuits -----------------------------------------
@@ -616,7 +613,8 @@ def noisy_density_matrix(
     Raises:
         NoiseError: the simulation would need more than ``max_memory_gb``, or an
             argument of the wrong kind (``nc`` no :class:`NoisyCircuit`, weights or
-            inputs no numbers, a real ``dtype``, a limit that is no number > 0).
+            inputs no numbers, a real ``dtype`` for a circuit with complex gates or
+            channels, a limit that is no number > 0).
     """
     n = _require_noisy(nc, "noisy_density_matrix").n_qubits
     _memory_limit(max_memory_gb)

@@ -55,11 +55,10 @@ from quarch.quantum.noisy_circuit import (
     _pauli_string,
     _prepare,
     _require_noisy,
-    _signs,
     _Unit,
     _unit_matrix,
-    z_terms,
 )
+from quarch.quantum.readout import _signs, z_terms
 
 __all__ = ["TrajectoryResult", "trajectory_expval", "trajectory_memory_gb"]
 
@@ -294,7 +293,8 @@ def trajectory_expval(
         trajectories: patterns in the first round (and the fixed count with ``grad``).
         max_trajectories: most patterns drawn in all.
         seed: seed of the patterns (the same seed gives the same estimates).
-        dtype: state dtype.
+        dtype: state dtype; a real one (float32, float64) for a circuit of real gates
+            and channels only (no Y, S, T, rx, rz, ECR, Pauli noise with a Y term).
         max_memory_gb: memory for states; the batch is split into chunks to fit.
         grad: keep the graph for gradients (fixed ``trajectories``, no adaptivity).
 
@@ -302,14 +302,15 @@ def trajectory_expval(
         NoiseError: a single sample with the smallest round of trajectories would
             need more than ``max_memory_gb``, or an argument of the wrong kind (``nc``
             no :class:`NoisyCircuit`, ``trajectories`` or ``max_trajectories`` no
-            integer >= 1, ``seed`` no integer >= 0, ``target_se`` no number >= 0).
+            integer >= 1, ``seed`` no integer >= 0, ``target_se`` no number >= 0, a
+            real ``dtype`` for a circuit with complex gates or channels).
     """
     words = parse_observables(observables, _require_noisy(nc, "trajectory_expval").n_qubits)
     _trajectory_args(trajectories, max_trajectories, seed, target_se, max_memory_gb)
     subsets, combos = z_terms(words, nc.readout)
     x, w, batch, device = _prepare(nc, inputs, weights, dtype)
     n = nc.n_qubits
-    itemsize = 16 if dtype == torch.complex128 else 8
+    itemsize = dtype.itemsize
     first = max(1, min(trajectories, max_trajectories))
     per_sample = trajectory_memory_gb(n, 1, first, itemsize)
     if per_sample > max_memory_gb:
@@ -362,9 +363,7 @@ def _estimate(
     n = nc.n_qubits
     plan = _Plan(nc, x, w, dtype, device)
     psi0 = _initial_state(plan.amp, n, x, batch, dtype, device)
-    signs = _signs(
-        subsets, n, torch.float64 if dtype == torch.complex128 else torch.float32, device
-    )
+    signs = _signs(subsets, n, dtype.to_real(), device)
 
     def values(states: torch.Tensor) -> torch.Tensor:
         probs = (states.real**2 + states.imag**2) if states.is_complex() else states**2
@@ -376,7 +375,7 @@ def _estimate(
     v0 = values(ref)
     if not plan.channels or plan.p0 >= 1.0:
         return v0, torch.zeros_like(v0), 0, 1.0
-    itemsize = 16 if dtype == torch.complex128 else 8
+    itemsize = dtype.itemsize
     # trajectories that fit beside the no-jump state (the chunk was sized for `first`)
     fit = max(1, int(max_memory_gb / trajectory_memory_gb(n, batch, 0, itemsize)) - 1)
     total, size = 0, first

@@ -397,7 +397,7 @@ def _write(run_obj: Run, out: Path, winners: int) -> Report:
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
         f"<body data-plots-expected='{len(images)}'><h1>{html.escape(title)}</h1>"
         f"<p>strategy <b>{html.escape(result.config.strategy)}</b>, objectives "
-        f"<b>{html.escape(', '.join(result.objective.names))}</b></p>"
+        f"<b>{html.escape(_objective_text(result.objective))}</b></p>"
         + "".join(sections)
         + f"<script>{_SCRIPT}</script></body></html>"
     )
@@ -406,3 +406,15 @@ def _write(run_obj: Run, out: Path, winners: int) -> Report:
     part.write_text(page)
     part.replace(path)
     return Report(path, images)
+
+
+def _objective_text(objective: Any) -> str:
+    """The objectives as the search's summary states them: a weighted cost with its
+    weights and metrics (the page said "objectives weighted_cost", a name the user
+    never gave)."""
+    if objective.weights is None:
+        return ", ".join(objective.names)
+    terms = " + ".join(
+        f"{w:g}*{m}" for w, m in zip(objective.weights, objective.metrics, strict=True)
+    )
+    return f"weighted cost = {terms}"

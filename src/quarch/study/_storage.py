@@ -29,6 +29,7 @@ psycopg reads), and every message shows the URL masked.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import time
 import warnings
@@ -41,7 +42,7 @@ from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock, JournalStorage
 from sqlalchemy import event
 
-from quarch._errors import ConfigError, RunError
+from quarch._errors import ConfigError, RunError, did_you_mean
 from quarch._warnings import warn
 from quarch.config import mask_secrets
 from quarch.study._signals import SignalHold
@@ -356,28 +357,61 @@ def _storage_error(spec: str, e: BaseException) -> str:
     return mask_secrets(f"cannot open storage {spec!r}: {type(e).__name__}: {detail}{hint}")
 
 
+#: Optuna's pruner class for each ``--pruner`` name.
+_PRUNERS: dict[str, type[optuna.pruners.BasePruner]] = {
+    "none": optuna.pruners.NopPruner,
+    "median": optuna.pruners.MedianPruner,
+    "hyperband": optuna.pruners.HyperbandPruner,
+}
+#: The options Optuna documents as integers (``max_resource``, 'auto' or one, is
+#: :func:`_check_hyperband`'s). Optuna checks their ranges but not their type: a str
+#: failed inside its comparisons, and 2.5 or ``true`` were taken.
+_INTEGER_OPTIONS = frozenset(
+    {"n_startup_trials", "n_warmup_steps", "interval_steps", "n_min_trials",
+     "min_resource", "reduction_factor", "bootstrap_count"}
+)  # fmt: skip
+
+
 def make_pruner(name: str, options: dict[str, object] | None = None) -> optuna.pruners.BasePruner:
     """The Optuna pruner ``--pruner`` names: ``median`` (``MedianPruner``),
     ``hyperband`` (``HyperbandPruner``) or ``none`` (``NopPruner``).
 
     Always explicit: Optuna's default for a study without one is a ``MedianPruner``,
-    and quarch reports epochs only when the run asked for pruning.
+    and quarch reports epochs only when the run asked for pruning. Every option is
+    checked here, where a new run, a resumed one (whose ``--pruner-option`` replaces
+    the saved ones) and the API all pass, so each is refused in the same line.
     """
     opts = dict(options or {})
-    classes: dict[str, type[optuna.pruners.BasePruner]] = {
-        "none": optuna.pruners.NopPruner,
-        "median": optuna.pruners.MedianPruner,
-        "hyperband": optuna.pruners.HyperbandPruner,
-    }
-    if name not in classes:
-        raise ConfigError(f"unknown pruner {name!r}; choose from: {', '.join(classes)}")
+    if name not in _PRUNERS:
+        raise ConfigError(f"unknown pruner {name!r}; choose from: {', '.join(_PRUNERS)}")
     try:
-        pruner = classes[name](**opts)  # type: ignore[arg-type]
+        _check_pruner_options(name, opts)
+        pruner = _PRUNERS[name](**opts)  # type: ignore[arg-type]
         if name == "hyperband":
             _check_hyperband(**opts)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"--pruner {name}: bad pruner_options {opts}: {e}") from None
     return pruner
+
+
+def _check_pruner_options(name: str, opts: dict[str, object]) -> None:
+    """An option the pruner does not take, named with the ones it does (Optuna said
+    ``MedianPruner.__init__() got an unexpected keyword argument``), and an integer
+    option that is no integer, before Optuna compares it with a number."""
+    cls = _PRUNERS[name]
+    takes = list(inspect.signature(cls).parameters)
+    unknown = [k for k in opts if k not in takes]
+    if unknown:
+        names = ", ".join(map(repr, unknown))
+        known = f"its options: {', '.join(takes)} (Optuna's {cls.__name__})" if takes else (
+            "it takes none"
+        )  # fmt: skip
+        raise ValueError(
+            f"pruner {name!r} takes no option {names}; {known}{did_you_mean(unknown, takes)}"
+        )
+    for key, value in opts.items():
+        if key in _INTEGER_OPTIONS and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValueError(f"{key} must be an integer; got {value!r}")
 
 
 def _check_hyperband(
@@ -387,11 +421,8 @@ def _check_hyperband(
     """What Optuna's ``HyperbandPruner`` checks only at the first epoch of the first
     trial (each trial then failed with ``ZeroDivisionError`` or ``math domain error``
     until the search gave up): its brackets' ``SuccessiveHalvingPruner`` checks, made
-    now, and a ``max_resource`` of at least ``min_resource``."""
-    for key, value in (("min_resource", min_resource), ("reduction_factor", reduction_factor),
-                       ("bootstrap_count", bootstrap_count)):  # fmt: skip
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ValueError(f"{key} must be an integer; got {value!r}")
+    now, and a ``max_resource`` of at least ``min_resource`` (the integers are
+    :func:`_check_pruner_options`'s)."""
     optuna.pruners.SuccessiveHalvingPruner(
         min_resource=min_resource, reduction_factor=reduction_factor,
         bootstrap_count=bootstrap_count,

@@ -67,7 +67,17 @@ def aer_expvals(
     method: str = "density_matrix",
 ) -> np.ndarray:
     """Z-word expectations ``[batch, n_words]`` of a routed circuit with the device's
-    noise, computed by Aer; ``words`` map the routed circuit's local wires to ``"Z"``."""
+    noise, computed by Aer; ``words`` map the routed circuit's local wires to ``"Z"``.
+
+    Exact: Aer's density-matrix method applies the noise as channels. ``method`` takes
+    no other value, because Aer's statevector method samples the noise, one trajectory
+    per shot, and what it saved would be one noisy run, not the expectation.
+    """
+    if method != "density_matrix":
+        raise ValueError(
+            f"aer_expvals is exact with method='density_matrix' only; got {method!r} (Aer's "
+            "other methods sample the noise: one trajectory per shot)"
+        )
     from qiskit_aer import AerSimulator
     from qiskit_aer.noise.device.models import basic_device_readout_errors
 
