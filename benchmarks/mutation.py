@@ -138,7 +138,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_recipes_api_errors_truth.py"],
     ),
     "small-engine": (
-        ["src/quarch/quantum/_small_run.py"],
+        ["src/quarch/quantum/_small_run.py", "src/quarch/quantum/_second_order.py"],
         [
             "tests/quantum/test_small_path.py",
             "tests/quantum/test_replay.py",

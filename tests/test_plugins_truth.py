@@ -181,5 +181,9 @@ def test_import_user_module_in_process(tmp_path: Path, monkeypatch: Any) -> None
     assert str(e.value) == (
         "cannot import plug-in 's37_pkg_absent.mod': No module named 's37_pkg_absent'"
     )
-    for name in ("s37_boom", "s37_needs", "s37_fine"):
+    (folder / "s37_pkg").mkdir()
+    (folder / "s37_pkg" / "__init__.py").write_text("")
+    (folder / "s37_pkg" / "mod.py").write_text("VALUE = 8\n")
+    assert import_user_module("s37_pkg.mod", "plug-in").VALUE == 8  # a package beside you
+    for name in ("s37_boom", "s37_needs", "s37_fine", "s37_pkg", "s37_pkg.mod"):
         sys.modules.pop(name, None)

@@ -18,6 +18,7 @@ __all__ = [
     "QuarchError",
     "RunError",
     "RunExistsError",
+    "SimulationError",
     "SpaceError",
     "did_you_mean",
     "quiet_interrupted_imports",
@@ -56,6 +57,13 @@ class CircuitError(QuarchError, ValueError):
     """A circuit is malformed: bad wire, bad angle, unknown gate, bad QASM (here, not in
     :mod:`quarch.quantum.circuit`, which re-exports it: the gate table raises it too,
     and ``circuit`` imports the gate table)."""
+
+
+class SimulationError(QuarchError, ValueError):
+    """Inputs, weights or a state given to the simulator do not fit the circuit, or it
+    is asked for what it does not compute (here, not in :mod:`quarch.quantum.simulator`,
+    which re-exports it: the engine's backwards raise it too, and ``simulator`` imports
+    the engine)."""
 
 
 class ConfigError(QuarchError, ValueError):

@@ -75,3 +75,52 @@ def test_a_cut_free_partition_within_the_groups_tried_is_found(seed: int) -> Non
     assert (est.gate_cuts == 0) == fits or (not fits and est.gate_cuts > 0)
     if fits:
         assert est.gate_cuts == 0 and len(est.partition) <= k0 + 1
+
+
+def _fewest_cuts(n: int, pairs: list[tuple[int, int]], groups: int, budget: int) -> int:
+    """Brute force over every assignment of the wires to ``groups`` groups of at most
+    ``budget`` wires: the fewest CNOTs whose wires are in different groups."""
+    best = len(pairs)
+    for assign in itertools.product(range(groups), repeat=n):
+        if max(assign.count(g) for g in range(groups)) <= budget:
+            best = min(best, sum(assign[a] != assign[b] for a, b in pairs))
+    return best
+
+
+def test_the_second_group_count_tried_is_one_more_than_the_least() -> None:
+    """A circuit (found among random ones) where searching 2 and 3 groups finds the
+    fewest cuts, 1, and 2 and 4 groups would stop at 2."""
+    pairs = [(0, 4), (2, 5), (0, 4), (2, 1), (4, 2), (5, 0), (0, 5), (6, 0), (6, 3), (7, 5),
+             (6, 3), (7, 1)]  # fmt: skip
+    est = estimate_cuts(_cnots(8, pairs), 7)
+    assert _fewest_cuts(8, pairs, 3, 7) == 1
+    assert (est.gate_cuts, est.subcircuits) == (1, 2)
+
+
+def test_components_that_do_not_pack_into_the_least_groups() -> None:
+    """Three pairs, budget 3: two groups cannot hold three pairs whole (the packing
+    gives up), three can, with no cut."""
+    pairs = [(0, 1), (2, 3), (4, 5)]
+    assert _fewest_cuts(6, pairs, 2, 3) == 1
+    est = estimate_cuts(_cnots(6, pairs), 3)
+    assert (est.gate_cuts, est.subcircuits) == (0, 3)
+    assert sorted(map(sorted, est.partition)) == [[0, 1], [2, 3], [4, 5]]
+
+
+@pytest.mark.parametrize(
+    ("n", "budget", "pairs", "groups", "want"),
+    [
+        # largest components first: 2+2 wires, then 1+1+1+1 fill two groups of 4
+        (8, 4, [(3, 4), (0, 2), (0, 5), (7, 6)], 2, (0, 2)),
+        # a component that exactly fills a group's room goes in (>=, not >)
+        (9, 4, [(5, 1), (8, 6), (6, 7), (5, 7), (5, 4), (0, 1)], 3, (1, 3)),
+    ],
+)
+def test_packing_fills_groups_largest_first_to_the_brim(
+    n: int, budget: int, pairs: list[tuple[int, int]], groups: int, want: tuple[int, int]
+) -> None:
+    """Circuits (found among random ones) whose fewest cuts the estimate reaches only
+    through the components packed first-fit decreasing."""
+    assert _fewest_cuts(n, pairs, groups, budget) == want[0]
+    est = estimate_cuts(_cnots(n, pairs), budget)
+    assert (est.gate_cuts, est.subcircuits) == want

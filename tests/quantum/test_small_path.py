@@ -458,22 +458,27 @@ def test_cuda_matches_cpu(path: str) -> None:
 
 
 @pytest.mark.parametrize("batch", [1, 16])  # the one-row program, the dense variant
-def test_a_second_derivative_raises_and_plain_backward_works(batch: int) -> None:
-    """The node differentiates once: a backward that records a graph through it
-    (``create_graph=True`` with a cotangent that needs a gradient) returns gradients
-    whose own backward raises, never silently wrong second derivatives; the usual
+@pytest.mark.parametrize("path", ["small", "engine"])  # the node, the adjoint method
+def test_a_second_derivative_raises_and_plain_backward_works(batch: int, path: str) -> None:
+    """The nodes differentiate once: a backward that records a graph through them
+    (``create_graph=True``: a gradient penalty, a Hessian) is refused in one line,
+    never a gradient without a graph that trains as a constant (session 37: torch gave
+    ``g.requires_grad == False`` where the cotangent needed no gradient); the usual
     backward (grad mode off inside) gives the first derivatives of PennyLane."""
+    from quarch.quantum._second_order import SECOND_ORDER_REFUSAL
+    from quarch.quantum.simulator import SimulationError
+
     c = Circuit(2).add(AngleEmbedding(2)).add(RotationLayer(2, ("Y", "Z")))
     c.add(EntanglingLayer(2, "ring", "cnot")).add(RotationLayer(2, ("Y",)))
-    layer = QuantumLayer(c, path="small", dtype=torch.complex128)
+    layer = QuantumLayer(c, path=path, dtype=torch.complex128)
     x = torch.rand(batch, 2, dtype=torch.float64, requires_grad=True)
     for _ in range(4):  # past the recording and the checked replay
-        y = layer(x)
-        v = torch.ones_like(y, requires_grad=True)
-        (g,) = torch.autograd.grad(y, x, grad_outputs=v, create_graph=True)
-        assert g.requires_grad
-        with pytest.raises(RuntimeError, match="once_differentiable"):
-            g.sum().backward()
+        for v in (None, torch.ones(batch, 2, dtype=torch.float64, requires_grad=True)):
+            y = layer(x)
+            with pytest.raises(SimulationError) as e:
+                torch.autograd.grad(y, (x, layer.weights), grad_outputs=v if v is not None
+                                    else torch.ones_like(y), create_graph=True)  # fmt: skip
+            assert str(e.value) == SECOND_ORDER_REFUSAL
     x.grad = None
     (layer(x) * torch.arange(1, 3)).sum().backward()  # the weights pl_z_and_grads uses
     pytest.importorskip("pennylane")

@@ -21,6 +21,7 @@ import torch
 
 from quarch.quantum._apply import Realified, Workspace, left_mul, right_mul, run_steps
 from quarch.quantum._plan import Step
+from quarch.quantum._second_order import refuse_second_order
 
 if TYPE_CHECKING:
     from quarch.quantum._matrices import Runtime
@@ -63,8 +64,8 @@ class Evolve(torch.autograd.Function):
         return sq @ signs[0]
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        refuse_second_order()
         return evolve_backward(ctx, grad)
 
 

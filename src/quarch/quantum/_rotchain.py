@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from quarch.quantum._second_order import refuse_second_order
+
 
 def kron_index(rows: int, k: int, vector: bool) -> np.ndarray:
     """Gather index ``[k, S]`` into the flattened row products ``[rows * E + 1]``
@@ -181,8 +183,8 @@ class RotKron(torch.autograd.Function):
         return x.prod(0)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        refuse_second_order()
         return _rot_kron_backward(grad, *ctx.saved_tensors), None, None, None
 
 
@@ -220,6 +222,6 @@ class RotVec(torch.autograd.Function):
         return x.prod(0)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        refuse_second_order()
         return _rot_vec_backward(grad, *ctx.saved_tensors), None, None

@@ -53,6 +53,7 @@ import torch
 
 from quarch.quantum._products import add_product_grads, input_products
 from quarch.quantum._replay import call_key
+from quarch.quantum._second_order import refuse_second_order
 from quarch.quantum._small_dense import dense_backward, dense_forward, dense_tables
 from quarch.quantum._small_runtime import (
     _CDENSE,
@@ -359,11 +360,7 @@ class SmallCircuit(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        # a backward that records a graph (``create_graph=True``) goes through
-        # ``once_differentiable`` (a second backward through this node then raises);
-        # otherwise grad mode is already off and its wrapper would cost 5-10 us a call
-        if torch.is_grad_enabled():
-            return _once(ctx, grad)  # type: ignore[no-any-return]
+        refuse_second_order()  # a backward recording a graph: its gradient would have none
         return _node_backward(ctx, grad)
 
 
@@ -377,9 +374,6 @@ def _node_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, .
     if state[0] == "graph":
         return state[1].backward(state, grad)  # type: ignore[no-any-return]
     return state[1].backward(ctx, grad, lambda: _backward(ctx, grad))  # type: ignore[no-any-return]
-
-
-_once = torch.autograd.function.once_differentiable(_node_backward)
 
 
 def _forward(

@@ -64,6 +64,8 @@ class Param:
             raise CircuitError(f"Param indices must be integers >= 0; got {self.index!r}")
         if self.kind == "weight" and len(self.index) != 1:
             raise CircuitError(f"a weight Param has exactly one index; got {self.index!r}")
+        if not _finite(self.scale):  # NaN made every output of the circuit NaN
+            raise CircuitError(f"a Param's scale must be a finite number; got {self.scale!r}")
 
     def __mul__(self, factor: float) -> Param:
         return Param(self.kind, self.index, self.scale * float(factor))
@@ -76,12 +78,44 @@ class Param:
 
 def Weight(index: int, scale: float = 1.0) -> Param:
     """Angle given by trainable weight ``index`` (times ``scale``)."""
-    return Param("weight", (int(index),), float(scale))
+    return Param("weight", (_index(index, "Weight"),), _scale(scale, "Weight"))
 
 
 def Input(*index: int, scale: float = 1.0) -> Param:
     """Angle given by input feature ``index`` (or the product of several features)."""
-    return Param("input", tuple(int(i) for i in index), float(scale))
+    return Param("input", tuple(_index(i, "Input") for i in index), _scale(scale, "Input"))
+
+
+def _index(value: object, where: str) -> int:
+    """``value`` as a whole number >= 0, or one :class:`CircuitError`: ``int()`` alone
+    truncated ``Weight(1.5)`` to weight 1 and ``AngleEmbedding(feature_offset=1.5)`` to
+    features 1.., and raised a bare ``ValueError`` for ``Input("a")``."""
+    if not isinstance(value, bool):
+        try:
+            whole = int(value)  # type: ignore[call-overload]  # numpy ints, 0-d tensors
+            if whole == value and whole >= 0:
+                return whole
+        except (TypeError, ValueError):
+            pass
+    raise CircuitError(f"{where} index must be a whole number >= 0; got {value!r}")
+
+
+def _scale(value: object, where: str) -> float:
+    """``value`` as a float, or one :class:`CircuitError` naming it."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise CircuitError(f"{where} scale must be a finite number; got {value!r}") from None
+
+
+def _finite(value: object) -> bool:
+    """Whether ``value`` is a finite real number (not a bool, a str or NaN)."""
+    if isinstance(value, bool | str):
+        return False
+    try:
+        return math.isfinite(float(value))  # type: ignore[arg-type]  # numpy scalars too
+    except (TypeError, ValueError):
+        return False
 
 
 Angle = float | Param
@@ -196,6 +230,8 @@ class Circuit:
 
     def new_weights(self, count: int) -> list[Param]:
         """Allocate ``count`` fresh trainable weights (in index order)."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise CircuitError(f"new_weights: count must be a whole number >= 0; got {count!r}")
         return [self.new_weight() for _ in range(count)]
 
     def copy(self) -> Circuit:
@@ -203,8 +239,20 @@ class Circuit:
         return Circuit(self.n_qubits, list(self.ops), self._n_alloc)
 
     def add(self, block: Block) -> Circuit:
-        """Append a template (anything with ``build(circuit)``); returns ``self``."""
-        block.build(self)
+        """Append a template (anything with ``build(circuit)``); returns ``self``.
+
+        Raises:
+            CircuitError: ``block`` is not a template instance (a str, a number, or the
+                template's class instead of an instance of it).
+        """
+        build = getattr(block, "build", None)
+        if isinstance(block, type) or not callable(build):
+            what = f"the class {block.__name__}" if isinstance(block, type) else repr(block)
+            raise CircuitError(
+                f"add takes a template instance such as AngleEmbedding(3) (anything with "
+                f"build(circuit)); got {what}"
+            )
+        build(self)
         return self
 
     def _wires(self, wires: Sequence[object], name: str) -> tuple[int, ...]:
@@ -242,9 +290,10 @@ class Circuit:
         else:
             known = ", ".join([*GATES, *CHANNELS])
             raise CircuitError(f"unknown gate {name!r}; known gates: {known}")
-        ws = self._wires(list(wires), name)
+        ws = self._wires(_sequence(wires, f"{name} wires"), name)
         if len(ws) != n_wires:
             raise CircuitError(f"{name} acts on {n_wires} wire(s); got wires {ws}")
+        params = _sequence(params, f"{name} angles")
         if len(params) != n_params:
             raise CircuitError(f"{name} takes {n_params} angle(s); got {len(params)}")
         ps = tuple(_angle(p, f"{name} angle") for p in params)
@@ -406,9 +455,9 @@ class Circuit:
         if self.ops:
             raise CircuitError("amplitude_embedding must be the first operation of a circuit")
         if isinstance(n_features, bool) or not isinstance(n_features, int):
-            raise ValueError(f"n_features must be an integer in [1, {dim}]; got {n_features!r}")
+            raise CircuitError(f"n_features must be an integer in [1, {dim}]; got {n_features!r}")
         if not 1 <= n_features <= dim:
-            raise ValueError(f"n_features must be an integer in [1, {dim}]; got {n_features}")
+            raise CircuitError(f"n_features must be an integer in [1, {dim}]; got {n_features}")
         if n_features < dim and pad_with is None:
             raise CircuitError(
                 f"amplitude_embedding of {n_features} features on {self.n_qubits} wires "
@@ -474,10 +523,34 @@ def _values(values: object, n: int, name: str) -> list[float] | None:
             values = values.detach().cpu().reshape(-1).tolist()
     except ImportError:  # pragma: no cover - torch is a core dependency
         pass
-    flat = [float(v) for v in values]  # type: ignore[attr-defined]
+    try:
+        flat = [float(v) for v in values]  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        given = f"{type(values).__name__} {values!r}"
+        given = given if len(given) <= 60 else f"{given[:57]}..."
+        raise CircuitError(f"{name} must be a sequence of numbers; got {given}") from None
     if len(flat) != n:
         raise CircuitError(f"{name} must hold {n} value(s) for this circuit; got {len(flat)}")
+    bad = [i for i, v in enumerate(flat) if not math.isfinite(v)]
+    if bad:  # an angle the circuit refuses (to_qasm wrote 'rx(nan)', which no reader takes)
+        raise CircuitError(
+            f"{name} must be finite; {name}[{bad[0]}] is {flat[bad[0]]} "
+            f"({len(bad)} of {n} not finite: did training diverge?)"
+        )
     return flat
+
+
+def _sequence(values: object, what: str) -> Sequence[object]:
+    """``values`` as a list, or one :class:`CircuitError`: ``append("rx", 0, [0.1])``
+    raised ``TypeError: 'int' object is not iterable``."""
+    if isinstance(values, Sequence) and not isinstance(values, str):
+        return values
+    if not isinstance(values, str):
+        try:
+            return list(values)  # type: ignore[call-overload]  # arrays, tensors, ranges
+        except TypeError:
+            pass
+    raise CircuitError(f"{what} must be a list; got {values!r}")
 
 
 def require_circuit(obj: object, where: str, args: str = "layer.circuit, layer.weights") -> Circuit:

@@ -15,7 +15,7 @@ import torch
 
 from quarch.quantum.circuit import Circuit
 from quarch.quantum.measurements import ObservableLike, parse_observables
-from quarch.quantum.simulator import SimulationError, _real, compile_circuit
+from quarch.quantum.simulator import SimulationError, _real, _tensor, compile_circuit
 
 _COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
@@ -24,8 +24,9 @@ class QuantumLayer(torch.nn.Module):
     """A circuit with its trainable weights as a ``torch.nn.Module``.
 
     ``forward(inputs [batch, n_inputs]) -> [batch, n_observables]`` (real; one sample
-    ``[n_inputs]`` gives ``[n_observables]``), so a classical front-end can feed it and
-    Adam can train it. Weights start uniform in ``[0, 2*pi)`` from ``generator`` (or
+    ``[n_inputs]`` gives ``[n_observables]`` and ``[*, n_inputs]`` gives
+    ``[*, n_observables]``, as for ``torch.nn.Linear``), so a classical front-end can
+    feed it and Adam can train it. Weights start uniform in ``[0, 2*pi)`` from ``generator`` (or
     torch's global generator), so ``torch.manual_seed`` makes a model reproducible.
     ``torch.compile`` of a model holding the layer compiles the rest of the model; the
     circuit runs as it does eagerly (the engine is excluded from tracing).
@@ -66,15 +67,21 @@ class QuantumLayer(torch.nn.Module):
         self._options: dict[str, Any] = {"max_block_qubits": max_block_qubits, "path": path}
         self.plan = compile_circuit(circuit, dtype=dtype, **self._options)
         self.observables = parse_observables(observables, circuit.n_qubits)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise SimulationError(
+                f"generator must be a torch.Generator (or None); got {type(generator).__name__}"
+            )
         real = _real(dtype)
         init = torch.rand(self.plan.n_weights, generator=generator, dtype=real) * (2 * math.pi)
-        self.weights = torch.nn.Parameter(init.to(device) if device is not None else init)
+        self.weights = torch.nn.Parameter(init.to(device))  # .to(None) keeps the tensor
 
     @property
     def circuit(self) -> Circuit:
         """The circuit the layer runs (with :attr:`weights`, what the exporters take:
-        ``to_qasm(layer.circuit, layer.weights)``)."""
-        return self.plan.circuit
+        ``to_qasm(layer.circuit, layer.weights)``), as a copy: an edit of the plan's own
+        circuit changed what the layer ran if made before its first call (the plan
+        compiles lazily) and not after, so an exported circuit could differ from it."""
+        return self.plan.circuit.copy()
 
     @property
     def n_outputs(self) -> int:
@@ -85,17 +92,56 @@ class QuantumLayer(torch.nn.Module):
         """Expectations ``[batch, n_outputs]`` for inputs ``[batch, n_inputs]``; one
         sample ``[n_inputs]`` gives ``[n_outputs]``, as ``torch.nn.Linear`` answers an
         unbatched input (it used to give ``[1, n_outputs]``, which a loss against a 1-D
-        target broadcasts without a word)."""
-        if inputs is not None and inputs.device != self.weights.device:
+        target broadcasts without a word), and ``[*, n_inputs]`` gives
+        ``[*, n_outputs]`` (a sequence model's ``[batch, time, features]``), as
+        ``torch.nn.Linear`` and PennyLane's ``TorchLayer`` answer it. A list or an array
+        is read as a tensor on the weights' device."""
+        x = self._inputs(inputs)
+        if self.weights.dtype != _real(self.plan.dtype):  # weights replaced, not via .to
+            self._follow_weights(refuse=True)
+        if x is not None and x.dim() >= 3:
+            lead = x.shape[:-1]
+            rows = x.reshape(math.prod(lead), x.shape[-1])
+            out = self.plan._execute(rows, self.weights, None, self.observables)
+            return out.reshape(*lead, self.n_outputs)
+        # the words were parsed once, in __init__
+        out = self.plan._execute(x, self.weights, None, self.observables)
+        return out[0] if x is not None and x.dim() == 1 else out
+
+    def _inputs(self, inputs: object) -> torch.Tensor | None:
+        """``inputs`` as a real tensor on the weights' device, or one
+        :class:`SimulationError` line for what the circuit cannot read: a list or array
+        used to fail on ``.device`` (a list) or to be called on another device while on
+        the same one (numpy's ``.device`` is the str ``"cpu"``); a complex tensor lost
+        its imaginary part with only torch's warning; ``[*, k]`` of the wrong ``k`` is
+        named as given, not as the rows it is run as; ``torch.jit.trace`` failed deep in
+        torch (``unordered_map::at``)."""
+        if torch.jit.is_tracing():
+            raise SimulationError(
+                "torch.jit.trace cannot record quarch's simulator (it picks its path from "
+                "values at run time); use torch.compile, which runs the circuit eagerly"
+            )
+        if inputs is None:
+            return None
+        if not isinstance(inputs, torch.Tensor):
+            real = _real(self.plan.dtype)
+            inputs = _tensor(inputs, "inputs", self.plan, self.weights.device, real)
+        if inputs.is_complex():
+            raise SimulationError(
+                f"inputs are features, real numbers; got a {inputs.dtype} tensor: pass "
+                "its .real (or .abs()) if that is what the circuit should read"
+            )
+        if inputs.device != self.weights.device:
             raise SimulationError(
                 f"inputs are on {inputs.device} but the layer's weights are on "
                 f"{self.weights.device}; move one of them"
             )
-        if self.weights.dtype != _real(self.plan.dtype):  # weights replaced, not via .to
-            self._follow_weights(refuse=True)
-        # the words were parsed once, in __init__
-        out = self.plan._execute(inputs, self.weights, None, self.observables)
-        return out[0] if inputs is not None and inputs.dim() == 1 else out
+        if inputs.dim() > 2 and inputs.shape[-1] != self.plan.n_inputs:
+            raise SimulationError(
+                f"inputs must have shape [batch, {self.plan.n_inputs}] or "
+                f"[..., {self.plan.n_inputs}]; got {tuple(inputs.shape)}"
+            )
+        return inputs
 
     def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> Any:
         """``.double()``, ``.float()``, ``.to(dtype)``: the plan follows the weights

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -194,6 +195,14 @@ class _GateDef:
     body: list[tuple[str, int]]
 
 
+def _file_name(text: str) -> bool:
+    """Whether ``text`` is a file name rather than a program: text without a ``;`` (no
+    program has none) that ends in ``.qasm`` or names an existing file."""
+    name = text.strip()
+    # isfile answers False for any str it cannot stat ("", too long, a NUL byte)
+    return ";" not in name and (name.lower().endswith(".qasm") or os.path.isfile(name))
+
+
 _STMT = re.compile(r"^([A-Za-z_][\w]*)\s*(?:\((.*)\))?\s*(.*)$", re.S)
 
 
@@ -204,6 +213,12 @@ def from_qasm(text: str) -> Circuit:
         CircuitError: unknown gate, bad syntax or an unsupported statement, naming
             the line.
     """
+    if isinstance(text, os.PathLike) or (isinstance(text, str) and _file_name(text)):
+        # a file name read as a program failed with "QASM line 1: missing ';'"
+        raise CircuitError(
+            "from_qasm reads a program's text, not a file name; pass "
+            f"Path({os.fspath(text)!r}).read_text()"
+        )
     if not isinstance(text, str):
         raise CircuitError(f"from_qasm reads text (str); got {type(text).__name__}")
     # Strip comments, keep line numbers for messages.

@@ -50,7 +50,8 @@ why it stops at ten qubits.
 
 The batch axis is always first: states are ``[batch, 2**n]`` with wire 0 the most
 significant bit. Gradients with respect to weights, inputs and ``initial_state`` are
-available; second derivatives are not, nor ``torch.func`` transforms (``grad``,
+available; second derivatives are not (a backward that records a graph is refused,
+``_second_order``), nor ``torch.func`` transforms (``grad``,
 ``vmap``, ``jacrev``: refused in one line, :data:`TRANSFORMS_REFUSAL`, which names the
 autograd ways that work).
 """
@@ -64,7 +65,7 @@ import numpy as np
 import torch
 
 from quarch._eager import untraced
-from quarch._errors import QuarchError
+from quarch._errors import SimulationError
 from quarch.quantum._compile import Engine
 from quarch.quantum._matrices import Runtime
 from quarch.quantum._measure import sign_table
@@ -102,10 +103,6 @@ PATHS = ("auto", "small", "engine")
 calls; up to :data:`SMALL_MAX_QUBITS` qubits), ``"engine"`` (the block engine above:
 few passes over large states) or ``"auto"`` (per call, whichever the cost model of
 :mod:`._small_cost` expects to be faster for the call's batch)."""
-
-
-class SimulationError(QuarchError, ValueError):
-    """Inputs, weights or a state given to the simulator do not fit the circuit."""
 
 
 TRANSFORMS_REFUSAL = (

@@ -119,8 +119,50 @@ def _bad_pattern(pattern: str) -> str:
     return f"unknown entanglement pattern {pattern!r}; allowed: {', '.join(ENTANGLEMENT_PATTERNS)}"
 
 
+def _count(value: object, what: str) -> None:
+    """Refuse ``value`` unless it is a whole number >= 1, in one :class:`CircuitError`:
+    ``BasicEntanglerLayers(2.5, 3)`` raised ``TypeError`` from ``range`` at build time,
+    ``n_repeats="2"`` a ``TypeError`` from ``<``, and 0 a bare ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise CircuitError(f"{what} must be an integer >= 1; got {value!r}")
+
+
+def _range_ok(value: object, n: int) -> bool:
+    """Whether ``value`` is a range :class:`StronglyEntanglingLayers` can take on ``n``
+    wires: a whole number (not a bool) that is not a multiple of ``n``."""
+    whole = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    return whole and int(value) % n != 0  # type: ignore[call-overload]
+
+
 def _wires(wires: int | Sequence[int]) -> tuple[int, ...]:
-    return tuple(range(wires)) if isinstance(wires, int) else tuple(int(w) for w in wires)
+    """A template's wires: an int ``n`` is ``0..n-1``, a sequence its own wires. Anything
+    else is one :class:`CircuitError`: ``int()`` alone truncated ``[0.5, 1]`` to wires
+    ``(0, 1)`` and raised ``ValueError`` for ``"ab"``, ``TypeError`` for ``2.5``."""
+    if _is_wire(wires):
+        return tuple(range(int(wires)))  # type: ignore[arg-type]
+    if not isinstance(wires, str) and hasattr(wires, "__iter__"):
+        items = list(wires)  # arrays and tensors of wire indices too
+        if all(_is_wire(w) for w in items):
+            return tuple(int(w) for w in items)
+    raise CircuitError(f"wires must be a number of wires or a list of wire indices; got {wires!r}")
+
+
+def _is_wire(value: object) -> bool:
+    """Whether ``value`` is a whole number (a wire index; its range is the circuit's
+    check)."""
+    if isinstance(value, bool | str):
+        return False
+    try:
+        return bool(int(value) == value)  # type: ignore[call-overload]  # 1.0, numpy, tensors
+    except (TypeError, ValueError, RuntimeError):  # RuntimeError: a tensor of several
+        return False
+
+
+def _is_pair(value: object) -> bool:
+    """Whether ``value`` is a pair of wire indices (an IQP pattern's entry)."""
+    iterable = hasattr(value, "__iter__") and not isinstance(value, str)
+    items = list(value) if iterable else []  # type: ignore[call-overload]  # arrays too
+    return len(items) == 2 and all(_is_wire(w) for w in items)
 
 
 def _check_fits(circuit: Circuit, wires: tuple[int, ...], name: str) -> None:
@@ -213,8 +255,9 @@ class IQPEmbedding:
     feature_offset: int = 0
 
     def __post_init__(self) -> None:
-        if self.n_repeats < 1:
-            raise ValueError(f"n_repeats must be an integer >= 1; got {self.n_repeats}")
+        _count(self.n_repeats, "n_repeats")
+        if self.pattern is not None and not all(_is_pair(p) for p in self.pattern):
+            raise CircuitError(f"IQPEmbedding pattern must be pairs of wires; got {self.pattern!r}")
 
     def _pairs(self) -> list[tuple[int, int]]:
         ws = _wires(self.wires)
@@ -256,8 +299,7 @@ class BasicEntanglerLayers:
     rotation: str = "X"
 
     def __post_init__(self) -> None:
-        if self.n_layers < 1:
-            raise ValueError(f"n_layers must be an integer >= 1; got {self.n_layers}")
+        _count(self.n_layers, "n_layers")
         if self.rotation not in _ROTATIONS:
             raise CircuitError(f"rotation must be one of X, Y, Z; got {self.rotation!r}")
 
@@ -295,13 +337,20 @@ class StronglyEntanglingLayers:
     imprimitive: str = "cnot"
 
     def __post_init__(self) -> None:
-        if self.n_layers < 1:
-            raise ValueError(f"n_layers must be an integer >= 1; got {self.n_layers}")
+        _count(self.n_layers, "n_layers")
         if self.imprimitive not in ("cnot", "cz"):
             raise CircuitError(f"imprimitive must be 'cnot' or 'cz'; got {self.imprimitive!r}")
         if self.ranges is not None and len(self.ranges) != self.n_layers:
-            raise ValueError(
+            raise CircuitError(
                 f"ranges must have one entry per layer ({self.n_layers}); got {len(self.ranges)}"
+            )
+        n = len(_wires(self.wires))
+        if self.ranges is not None and n > 1 and not all(_range_ok(r, n) for r in self.ranges):
+            # PennyLane's rule (a range r means i + r mod n, so n + 2 is 2); one of 0 or n
+            # failed at build time with "cnot: the same wire appears twice", 1.5 in range
+            raise CircuitError(
+                f"ranges must be whole numbers, neither 0 nor a multiple of the {n} wires "
+                f"(as in PennyLane); got {list(self.ranges)}"
             )
 
     def _ranges(self, n: int) -> list[int]:
@@ -412,8 +461,7 @@ class DataReuploading:
     n_repeats: int = 2
 
     def __post_init__(self) -> None:
-        if self.n_repeats < 1:
-            raise ValueError(f"n_repeats must be an integer >= 1; got {self.n_repeats}")
+        _count(self.n_repeats, "n_repeats")
         if isinstance(self.embedding, AmplitudeEmbedding):
             raise CircuitError("DataReuploading cannot repeat an AmplitudeEmbedding")
 
