@@ -113,6 +113,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/quantum/export.py", "src/quarch/quantum/qasm.py"],
         ["tests/quantum/test_pennylane_source.py", "tests/quantum/test_qasm.py",
          "tests/quantum/test_qasm_reader_truth.py", "tests/quantum/test_exporters_truth.py",
+         "tests/quantum/test_export_listings_truth.py",
          "tests/quantum/test_library_use_truth.py::test_from_qasm_given_a_file_name_says_to_read_the_file",
          "tests/quantum/test_library_use_truth.py::test_bind_refuses_weights_that_are_not_finite_numbers",
          "tests/test_export_truth.py::test_scaled_angles_against_the_closed_form",
@@ -124,17 +125,19 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/quantum/_apply.py", "src/quarch/quantum/_matrices.py"],
         ["tests/quantum/test_simulator.py", "tests/quantum/test_small_path.py",
          "tests/quantum/test_device_placement.py", "tests/quantum/test_measurements.py",
-         "tests/quantum/test_templates.py", "tests/quantum/test_pennylane_source.py"],
+         "tests/quantum/test_templates.py", "tests/quantum/test_pennylane_source.py",
+         "tests/quantum/test_engine_kernels_truth.py"],
     ),
     "simulator-entry": (
         ["src/quarch/quantum/simulator.py", "src/quarch/quantum/layer.py",
-         "src/quarch/quantum/_memory.py"],
+         "src/quarch/quantum/_memory.py", "src/quarch/quantum/_arguments.py"],
         ["tests/quantum/test_simulator.py", "tests/quantum/test_small_path.py",
          "tests/quantum/test_device_placement.py", "tests/quantum/test_measurements.py",
          "tests/quantum/test_templates.py", "tests/quantum/test_small_dense.py",
          "tests/quantum/test_memory.py", "tests/quantum/test_path_features.py",
          "tests/quantum/test_simulator_entry.py",
          "tests/quantum/test_library_use_truth.py",
+         "tests/quantum/test_plan_library_truth.py",
          "tests/test_recipes_api_errors_truth.py"],
     ),
     "small-engine": (
@@ -149,7 +152,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "small-dense": (
         ["src/quarch/quantum/_small_dense.py"],
-        ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py"],
+        ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py",
+         "tests/quantum/test_dense_reupload_work_truth.py"],
     ),
     "dense-fourier": (
         ["src/quarch/quantum/_dense_fourier.py"],
@@ -161,11 +165,13 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "dense-product": (
         ["src/quarch/quantum/_dense_product.py"],
-        ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py"],
+        ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py",
+         "tests/quantum/test_small_listings_truth.py::test_tiny_constant_phases_are_kept_on_the_dense_variant"],
     ),
     "dense-shared": (
         ["src/quarch/quantum/_dense_shared.py"],
-        ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py"],
+        ["tests/quantum/test_small_dense.py", "tests/quantum/test_device_placement.py",
+         "tests/quantum/test_small_listings_truth.py::test_tiny_constant_phases_are_kept_on_the_dense_variant"],
     ),
     "dense-reupload": (
         ["src/quarch/quantum/_dense_reupload.py"],
@@ -173,7 +179,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "replay": (
         ["src/quarch/quantum/_replay.py", "src/quarch/quantum/_agreement.py"],
-        ["tests/quantum/test_replay.py", "tests/quantum/test_cuda_graph.py"],
+        ["tests/quantum/test_replay.py", "tests/quantum/test_cuda_graph.py",
+         "tests/quantum/test_replay_use_truth.py"],
     ),
     "cuda-graph": (
         ["src/quarch/quantum/_cuda_graph.py"],
@@ -282,6 +289,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_metrics_truth.py", "tests/cost/test_quantum_costs_truth.py",
          "tests/quantum/test_gate_pairs_truth.py", "tests/quantum/test_gate_arguments_truth.py",
          "tests/quantum/test_library_use_truth.py",
+         "tests/quantum/test_plan_library_truth.py",
          # the meta device plays a GPU: a matrix built on the wrong device fails there
          "tests/quantum/test_device_placement.py::test_every_gate",
          "tests/quantum/test_device_placement.py::test_gate_matrices_and_diagonal_phases"],
@@ -358,6 +366,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_small_cost_truth.py", "tests/quantum/test_small_runtime_truth.py",
          "tests/quantum/test_small_runtime_opcodes_truth.py",
          "tests/quantum/test_small_runtime_tables_truth.py",
+         "tests/quantum/test_small_listings_truth.py",
          # the meta-device runs of the other engines (a third of the time, none of this code)
          "--deselect", "tests/quantum/test_device_placement.py::test_noisy_simulations",
          "--deselect", "tests/quantum/test_device_placement.py::test_every_gate[engine]",
@@ -400,10 +409,12 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "study-loop": (
         ["src/quarch/study/_loop.py", "src/quarch/study/_storage.py", "src/quarch/study/_run.py",
+         "src/quarch/_pruner_options.py",
          "src/quarch/study/_arguments.py",
          "src/quarch/study/_progress.py"],
         ["tests/study/test_loop_truth.py", "tests/study/test_storage_truth.py",
          "tests/study/test_pruner_options_truth.py",
+         "tests/test_cli_user_audit_truth.py::test_the_command_line_refuses_a_pruner_option_in_the_apis_words_before_torch",
          "tests/study/test_storage_lock_truth.py",
          "tests/study/test_run_truth.py", "tests/study/test_loop_prepare_truth.py",
          "tests/study/test_storage_wal_truth.py", "tests/study/test_loop_workers_truth.py",
@@ -484,7 +495,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_cli_exit_truth.py",
          "tests/test_interrupts_truth.py::test_a_ctrl_c_python_drops_in_a_callback_still_stops_the_command",
          "tests/test_audit_cli_leftovers.py",
-         "tests/test_pruner_leftovers_truth.py", "tests/test_run_files_sqlite_uri_truth.py"],
+         "tests/test_pruner_leftovers_truth.py", "tests/test_run_files_sqlite_uri_truth.py",
+         "tests/test_cli_user_audit_truth.py"],
     ),
     "hqnn-extras": (
         ["src/quarch/spaces/hqnn/supercircuit.py", "src/quarch/spaces/hqnn/noise.py",
@@ -507,6 +519,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/benchmark/_harness.py", "src/quarch/benchmark/_run.py",
          "src/quarch/benchmark/_tasks.py", "src/quarch/_registry.py", "src/quarch/spaces/_spec.py"],
         ["tests/test_benchmark_harness_truth.py", "tests/test_registry_truth.py",
+         "tests/test_benchmark_resume_truth.py", "tests/test_cli_user_audit_truth.py",
          "tests/test_registries.py", "tests/test_benchmark.py::TestQubo",
          "tests/test_benchmark.py::TestInputs",
          "tests/test_benchmark.py::TestUserTask::test_module_function_resolution_and_errors",

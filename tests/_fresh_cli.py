@@ -30,25 +30,31 @@ def fresh(args: list[str], cwd: Path) -> tuple[int, list[str], str]:
     return out["rc"], out["loaded"], done.stderr
 
 
-_REFUSAL = """
+_REFUSALS = """
 import json, sys
 from quarch._errors import QuarchError
 from quarch.config import SearchConfig
 from quarch.study import check_search
-try:
-    check_search(SearchConfig.from_dict(json.loads(sys.argv[1])))
-except QuarchError as e:
-    print(json.dumps(str(e)))
+lines = []
+for config in json.loads(sys.argv[1]):
+    try:
+        check_search(SearchConfig.from_dict(config))
+        lines.append(None)
+    except QuarchError as e:
+        lines.append(str(e))
+print(json.dumps(lines))
 """
 
 
-def fresh_refusal(config: dict[str, object], cwd: Path) -> str:
-    """The line ``check_search`` refuses ``config`` with in a new process, whose
-    registries hold what a user's command sees (no test's own registrations)."""
+def fresh_refusals(configs: list[dict[str, object]], cwd: Path) -> list[str | None]:
+    """The line ``check_search`` refuses each of ``configs`` with (``None``: accepted),
+    in one new process, whose registries hold what a user's command sees (no test's
+    own registrations). One process for all: each start imports the search loop."""
     done = subprocess.run(
-        [sys.executable, "-c", _REFUSAL, json.dumps(config)],
-        capture_output=True, text=True, cwd=cwd, timeout=120, check=False,
+        [sys.executable, "-c", _REFUSALS, json.dumps(configs)],
+        capture_output=True, text=True, cwd=cwd, timeout=300, check=False,
     )  # fmt: skip
     assert done.stdout, done.stderr
-    line: str = json.loads(done.stdout.strip().splitlines()[-1])
-    return line
+    lines: list[str | None] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(lines) == len(configs)
+    return lines

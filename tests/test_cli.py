@@ -53,7 +53,7 @@ class TestErrors:
                 "error: Invalid value for '--trials'",
             ),
             (["search", "--no-such-flag"], "error: No such option"),
-            (["search", "--resume", "nowhere"], "error: 'nowhere' is not a quarch run folder"),
+            (["search", "--resume", "nowhere"], "error: 'nowhere': no such folder"),
             (
                 ["search", "--space", "mlp", "--device", "gpu0"],
                 "error: --device 'gpu0' is not a torch device",

@@ -25,7 +25,8 @@ from quarch.cli import main
 from quarch.config import SearchConfig
 from quarch.study import Run, check_search
 
-from ._fresh_cli import fresh, fresh_refusal
+from ._fresh_cli import fresh, fresh_refusals
+from ._scope import per_module
 
 
 def _refusal(config: dict[str, object]) -> str:
@@ -85,15 +86,27 @@ NAMES = ["space", "strategy", "metric", "budget", "weights", "strategy-option", 
          "edge-profile", "mlp-lr"]  # fmt: skip
 
 
-@pytest.mark.parametrize(("args", "config"), MISTAKES, ids=NAMES)
+@pytest.fixture(scope=per_module)
+def api_refusals(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str | None]]:
+    """The run folder the cases name, and the library's refusal of each case's config
+    in a fresh interpreter (one for all cases), by case name."""
+    where = tmp_path_factory.mktemp("refusals")
+    out = where / "run"
+    lines = fresh_refusals([{**config, "out": str(out)} for _, config in MISTAKES], where)
+    assert not out.exists()
+    return out, dict(zip(NAMES, lines, strict=True))
+
+
+@pytest.mark.parametrize(("name", "args"), [(n, a) for n, (a, _) in zip(NAMES, MISTAKES, strict=True)], ids=NAMES)  # fmt: skip
 def test_a_mistyped_name_is_the_searchs_own_line_without_torch(
-    tmp_path: Path, args: list[str], config: dict[str, object]
+    tmp_path: Path, name: str, args: list[str], api_refusals: tuple[Path, dict[str, str | None]]
 ) -> None:
-    out = tmp_path / "run"
+    out, refusals = api_refusals
     code, loaded, err = fresh(["search", *args, "--out", str(out)], tmp_path)
     assert (code, loaded) == (2, [])
-    assert err == f"error: {fresh_refusal({**config, 'out': str(out)}, tmp_path)}\n"
-    assert list(tmp_path.iterdir()) == []  # nothing written
+    assert refusals[name] is not None
+    assert err == f"error: {refusals[name]}\n"
+    assert list(tmp_path.iterdir()) == [] and not out.exists()  # nothing written
 
 
 @pytest.mark.parametrize(

@@ -611,7 +611,7 @@ RUN_CASES: list[tuple[str, Callable[[Path, int], list[str]], str, tuple[str, ...
     (
         "trials-of-a-folder-that-is-no-run",
         lambda run, n: ["trials", str(run.parent / "nowhere")],
-        "error: '{parent}/nowhere' is not a quarch run folder",
+        "error: '{parent}/nowhere': no such folder",
         (),
     ),
     (
@@ -623,7 +623,7 @@ RUN_CASES: list[tuple[str, Callable[[Path, int], list[str]], str, tuple[str, ...
     (
         "report-of-a-folder-that-is-no-run",
         lambda run, n: ["report", str(run.parent / "nowhere")],
-        "error: '{parent}/nowhere' is not a quarch run folder",
+        "error: '{parent}/nowhere': no such folder",
         (),
     ),
     (
@@ -689,7 +689,7 @@ RUN_CASES: list[tuple[str, Callable[[Path, int], list[str]], str, tuple[str, ...
     (
         "resume-a-folder-that-is-no-run",
         lambda run, n: ["search", "--resume", str(run.parent / "nowhere")],
-        "error: '{parent}/nowhere' is not a quarch run folder",
+        "error: '{parent}/nowhere': no such folder",
         (),
     ),
 ]
@@ -1117,8 +1117,8 @@ def test_a_task_of_your_own_that_cannot_run(
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
     code, out, err = _run_cli(
-        capfd, ["benchmark", "--task", f"{module}:{factory}", "--seeds", "1", "--trials", "3",
-                *argv, "--quiet"],
+        capfd, ["benchmark", "--task", f"{module}:{factory}", "--seeds", "1",
+                *(argv or ["--trials", "3"]), "--quiet"],
     )  # fmt: skip
     _one_line(code, out, err, expected.replace("{m}", module))
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__") == [f"{module}.py"]

@@ -703,6 +703,7 @@ def test_the_summary_counts_and_the_pareto_set_without_weights(
 
 def test_listings_against_the_registries(capsys: pytest.CaptureFixture[str]) -> None:
     from quarch.benchmark import task_names
+    from quarch.benchmark._tasks import task_description, task_factories
     from quarch.search import STRATEGIES, strategy_kind, strategy_options
     from quarch.spaces import SPACES, get_spec
 
@@ -719,7 +720,10 @@ def test_listings_against_the_registries(capsys: pytest.CaptureFixture[str]) -> 
         for e in SPACES.entries()
     ]  # fmt: skip
     code, out, _ = _run(capsys, "tasks", "--json")
-    assert json.loads(out) == [{"name": n} for n in task_names()]
+    assert json.loads(out) == [
+        {"name": n, "description": task_description(f)} for n, f in task_factories().items()
+    ]
+    assert [row["name"] for row in json.loads(out)] == task_names()
     code, out, _ = _run(capsys, "strategies", "qiea", "--json")
     row = json.loads(out)
     assert row["name"] == "qiea"

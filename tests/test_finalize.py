@@ -231,6 +231,11 @@ def test_train_and_retraining_export_show_progress(
     assert capfd.readouterr().err == ""
 
 
+#: two stages of one block: what the export and training paths do does not depend on
+#: the network's size, and the default space's largest networks train for seconds
+SMALL_CNN: dict[str, object] = {"n_stages": 2, "max_blocks": 1}
+
+
 def _float_convs(path: Path) -> list[str]:
     """Conv nodes of a QDQ model whose weight is not dequantised from int8."""
     import onnx
@@ -244,7 +249,8 @@ def test_cnn_onnx_and_int8_export(tmp_path: Path) -> None:
     ort = pytest.importorskip("onnxruntime")
     out = tmp_path / "cnn"
     cfg = SearchConfig(space="cnn", dataset="digits", strategy="random", trials=1, epochs=1,
-                       out=str(out), objectives=["val_error", "memory_kb"])  # fmt: skip
+                       out=str(out), objectives=["val_error", "memory_kb"],
+                       space_options=SMALL_CNN)  # fmt: skip
     res = run_search(cfg, progress=False)
     t = res.complete[0]
     on = export_trial(out, t.number, "onnx", tmp_path / "m.onnx")
@@ -286,7 +292,7 @@ def test_weight_sharing_run_exports_and_trains_standalone(tmp_path: Path) -> Non
     out = tmp_path / "sn"
     cfg = SearchConfig(space="cnn", dataset="digits", strategy="random", trials=2, epochs=1,
                        out=str(out), objectives=["val_error", "memory_kb"],
-                       evaluator_options={"supercircuit": True})  # fmt: skip
+                       evaluator_options={"supercircuit": True}, space_options=SMALL_CNN)  # fmt: skip
     res = run_search(cfg, progress=False)
     t = res.complete[0]
     assert not (out / "weights").exists()  # inherited weights: nothing saved per trial

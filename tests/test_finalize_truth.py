@@ -936,6 +936,6 @@ def test_a_file_named_for_another_format_is_refused_before_the_run_is_read(
     # a format's own suffix, or one no format claims: on to the run (missing here)
     for fmt, name in (("qasm3", "c.qasm"), ("onnx-int8", "m.ONNX"), ("torch", "m.bin"),
                       ("qasm", "circuit"), ("pennylane", "c.py"), ("qiskit", "c.qpy")):  # fmt: skip
-        with pytest.raises(RunError, match="is not a quarch run folder"):
+        with pytest.raises(RunError, match="no-run': no such folder"):
             export_trial(tmp_path / "no-run", 0, fmt, tmp_path / name)
     assert list(tmp_path.iterdir()) == []

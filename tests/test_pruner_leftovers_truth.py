@@ -16,8 +16,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from quarch._cli_search import _check_pruner_option_names
 from quarch._errors import ConfigError
+from quarch._pruner_options import check_pruner_options
 from quarch.study._storage import make_pruner
 
 from ._fresh_cli import fresh
@@ -56,14 +56,15 @@ def test_an_option_the_pruner_lacks_names_its_options_without_torch(
     args = ["search", "--space", "mlp", "--objectives", "val_error", "--pruner", pruner,
             "--pruner-option", f"{option}=1", "--out", "r"]  # fmt: skip
     code, loaded, err = fresh(args, tmp_path)
-    line = (
+    line = (  # make_pruner's line: the API's and the command line's (session 38)
+        f"--pruner {pruner}: bad pruner_options {{{option!r}: 1}}: "
         f"pruner {pruner!r} takes no option {option!r}; its options: "
         f"{', '.join(_taken(cls))} (Optuna's {cls.__name__}){hint}"
     )
     assert (code, loaded, err) == (2, [], f"error: {line}\n")
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ConfigError) as e:  # the same in this process
-        _check_pruner_option_names(pruner, {option: 1})
+        check_pruner_options(pruner, {option: 1})
     assert str(e.value) == line
 
 
@@ -72,15 +73,17 @@ def test_an_option_without_a_pruner_says_which_pruners_take_them(tmp_path: Path)
         make_pruner("none", {"n_startup_trials": 1})
     args = ["search", "--space", "mlp", "--pruner-option", "n_startup_trials=1", "--out", "r"]
     code, loaded, err = fresh(args, tmp_path)
-    line = (
-        "--pruner-option 'n_startup_trials' needs --pruner median or hyperband; the "
-        "pruner is 'none', which takes no options"
+    line = (  # make_pruner's line (session 38: the command line's own words are gone)
+        "--pruner none: bad pruner_options {'n_startup_trials': 1}: pruner 'none' takes no "
+        "option 'n_startup_trials'; it takes none"
     )
     assert (code, loaded, err) == (2, [], f"error: {line}\n")
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ConfigError) as e:  # the same in this process; two names
-        _check_pruner_option_names("none", {"n_startup_trials": 1, "foo": 2})
-    assert str(e.value) == line.replace("'n_startup_trials'", "'n_startup_trials', 'foo'")
+        check_pruner_options("none", {"n_startup_trials": 1, "foo": 2})
+    assert str(e.value) == line.replace("}", ", 'foo': 2}").replace(
+        "option 'n_startup_trials'", "option 'n_startup_trials', 'foo'"
+    )
 
 
 def test_every_option_a_pruner_takes_passes_the_early_check() -> None:
@@ -89,7 +92,7 @@ def test_every_option_a_pruner_takes_passes_the_early_check() -> None:
         options = {
             n: p.default for n, p in inspect.signature(cls).parameters.items() if n in _taken(cls)
         }
-        _check_pruner_option_names(pruner, options)
+        check_pruner_options(pruner, options)
         assert isinstance(make_pruner(pruner, options), cls)
-    _check_pruner_option_names("none", {})
-    _check_pruner_option_names("nosuch", {"foo": 1})  # an unknown pruner: the config's line
+    check_pruner_options("none", {})
+    check_pruner_options("nosuch", {"foo": 1})  # an unknown pruner: the config's line

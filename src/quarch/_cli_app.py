@@ -40,11 +40,36 @@ class _Command(typer.core.TyperCommand):
         (``Write an HTML report (plots embedded) and its plots (PNG;...``)."""
         return _short_help(self.help or "", limit)
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """click's parsing, after a refusal of an option given twice (click keeps the
+        last: ``--trials 2 --trials 3`` ran 3 trials, the 2 silently dropped)."""
+        _refuse_repeats(ctx, self.make_parser(ctx).parse_args(args=list(args))[2])
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except EOFError as e:
             raise _EndOfFile(str(e) or "a file ended too early") from e
+
+
+def _refuse_repeats(ctx: Any, order: list[Any]) -> None:
+    """One line for an option of one value given more than once, named as declared.
+
+    ``order`` is every parameter in the order the parser met it, once per time it was
+    given. A repeatable option (``--budget``, ``--space-option``: ``multiple``) and a
+    flag (given twice it says the same thing twice) are left alone; so is a positional
+    argument."""
+    seen: set[str] = set()
+    for param in order:
+        if param.param_type_name != "option" or param.multiple or param.is_flag:
+            continue
+        if param.name in seen:
+            ctx.fail(
+                f"{param.opts[0]} is given twice; give it once (the last value would "
+                "silently replace the first)"
+            )
+        seen.add(param.name)
 
 
 def _short_help(text: str, limit: int) -> str:

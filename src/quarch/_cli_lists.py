@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 import sys
 from typing import Annotated, Any
 
@@ -45,7 +47,11 @@ def datasets(
     data_dir: DataDirOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List the data sets (and the spaces' own tables) and whether each is available."""
+    """List the data sets (and the spaces' own tables) and whether each is available.
+
+    A space's table (NAS-Bench-201's) holds no images: its rows are architectures, each
+    with the accuracies it reached, so its size counts architectures, not samples (the
+    column read "samples 15625", the number of cells)."""
     from quarch.data import list_datasets
     from quarch.spaces import SPACES, get_spec
 
@@ -57,6 +63,7 @@ def datasets(
             "name": i.name,
             "space": i.space,
             "samples": i.n_samples,
+            "counts": _SIZE_UNITS[i.space is not None],
             "classes": i.n_classes,
             "input_shape": list(i.input_shape),
             "source": i.source,
@@ -71,7 +78,7 @@ def datasets(
         return
     table = Table(title="data sets")
     table.add_column("name", no_wrap=True)  # typed after --dataset: never cut
-    for col in ("for", "samples", "classes", "input shape", "available"):
+    for col in ("for", "size", "classes", "input shape", "available"):
         table.add_column(col)
     table.add_column("location", overflow="fold")
     for r in rows:
@@ -81,13 +88,18 @@ def datasets(
         table.add_row(
             r["name"],
             f"--space {r['space']}" if r["space"] else "any space",
-            str(r["samples"]),
+            f"{r['samples']} {r['counts']}",
             str(r["classes"]),
             "x".join(map(str, r["input_shape"])),
             available,
             r["location"] or r["source"],
         )
     _out.print(table)
+
+
+#: What a row of ``quarch datasets`` counts: a data set's examples, or a space's
+#: table's rows (``True``), one architecture each with its recorded accuracies.
+_SIZE_UNITS = {False: "samples", True: "architectures"}
 
 
 @app.command(cls=_Command)
@@ -116,32 +128,167 @@ def strategies(
             "**options, so any option is passed on unchecked"
         )
         return
+    docs = _option_docs(name)
     table = Table(title=f"{name}: {description}")
     table.add_column("option (`--strategy-option KEY=VALUE`)", no_wrap=True)
-    table.add_column("default")
+    table.add_column("default", overflow="fold")
+    table.add_column("what it sets", overflow="fold")
     for key, value in options.items():
-        table.add_row(key, repr(value))
+        text = docs.get(key, "")
+        table.add_row(key, _strategy_default(value, text), _first_sentence(text))
     if not options:
-        table.add_row("(none)", "")
+        table.add_row("(none)", "", "")
     _out.print(table)
+
+
+def _option_docs(name: str) -> dict[str, str]:
+    """Each option's text in the ``Args:`` of what strategy ``name`` builds: the sampler
+    class of a built-in strategy, else the factory a user registered."""
+    from quarch.search import _BUILDS, STRATEGIES
+
+    built = _BUILDS.get(name)
+    factory = STRATEGIES.get(name)
+    return _arg_docs(built[1] if built is not None and built[0] is factory else factory)
+
+
+def _arg_docs(target: Any, seen: frozenset[Any] = frozenset()) -> dict[str, str]:
+    """``{name: text}`` of ``target``'s ``Args:``, an entry ``a, b: see :class:`X```
+    read from ``X`` (a thin subclass, ``GroverSampler``, sends its reader to the class
+    it wraps) and a class's own over its bases' (quarch's ``NSGAIISampler`` documents
+    none of Optuna's); ``seen``: the classes read on the way, so a loop ends."""
+    docs: dict[str, str] = {}
+    for owner in reversed(getattr(target, "__mro__", (target,))):
+        if owner.__doc__:
+            docs.update(_args_section(owner.__doc__))
+    for key, text in list(docs.items()):
+        ref = re.fullmatch(r"see :class:`~?([\w.]+)`\.?", text)
+        other = _named_class(ref.group(1), target) if ref else None
+        if other is not None and other not in seen:
+            docs[key] = _arg_docs(other, seen | {target}).get(key, "")
+    return docs
+
+
+def _named_class(ref: str, beside: Any) -> Any:
+    """The class a docstring's ``:class:`` names: dotted from its module, or bare from
+    the module of ``beside`` (the class whose docstring names it); ``None`` if neither."""
+    module_name, _, attr = ref.rpartition(".")
+    return getattr(sys.modules.get(module_name or beside.__module__), attr, None)
+
+
+def _args_section(doc: str) -> dict[str, str]:
+    """``{name: text}`` of a Google-style ``Args:`` section, each text on one line:
+    ``name (type): text`` (quarch's; ``a, b: text`` for several) or ``name:`` with the
+    text below it (Optuna's)."""
+    out: dict[str, str] = {}
+    lines = doc.splitlines()
+    if "Args:" not in (line.strip() for line in lines):
+        return out
+    start = [line.strip() for line in lines].index("Args:") + 1
+    indent: int | None = None
+    entries: list[str] = []
+    for line in lines[start:]:
+        if not line.strip():
+            continue
+        depth = len(line) - len(line.lstrip())
+        indent = depth if indent is None else indent
+        if depth < indent:
+            break  # the next section (Returns:, Example:)
+        if depth == indent:
+            entries.append(line.strip())
+        else:  # the entry's text, or the rest of its list of names
+            entries[-1] = f"{entries[-1]} {line.strip()}"
+    for entry in entries:
+        found = re.match(r"(\w+(?:, \w+)*)(?: \([^)]*\))?:(.*)$", entry)
+        if found:
+            out.update(dict.fromkeys(found.group(1).split(", "), found.group(2).strip()))
+    return out
+
+
+#: How a sampler's docstring says what ``None`` stands for (quarch's own phrasing):
+#: ``None`` never / is 5 / means ``4 * sqrt(2**n)`` / (``None``: ``exploration``), or a
+#: default given in words, ``(default 10)``.
+_NONE_SAYS = (
+    re.compile(r"``None``:? (?:means |is )?(.+?)(?:\.(?:\s|$)|;|\)(?:[,;.\s]|$))"),
+    re.compile(r"\(default ([^)]+)\)"),
+)
+
+
+def _strategy_default(value: Any, text: str) -> str:
+    """A default as ``quarch strategies NAME`` shows it: ``repr`` of a value; for
+    ``None``, what the option's docstring says it stands for (``None: 10``, ``None:
+    never``), which a bare ``None`` left to the source code to find out."""
+    if value is not None:
+        return repr(value)
+    for pattern in _NONE_SAYS:
+        found = pattern.search(text)
+        if found:
+            return f"None: {found.group(1).replace('``', '').strip()}"
+    return "None"
+
+
+def _first_sentence(text: str) -> str:
+    """The first sentence of an option's docstring text (Optuna's run to paragraphs)."""
+    return re.split(r"(?<=[a-z0-9)`])\. ", text)[0].removesuffix(".")
 
 
 @app.command(cls=_Command)
 def tasks(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="A task (a name, or package.module:function): what it is and what its "
+            "factory takes instead."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List the benchmark tasks (`quarch benchmark --task NAME`)."""
-    from quarch.benchmark import task_names
+    """List the benchmark tasks (`quarch benchmark --task NAME`), or one task."""
+    from quarch.benchmark._tasks import resolve_task, task_description, task_factories
 
-    rows = [{"name": n} for n in task_names()]
-    if json_out:
-        sys.stdout.write(json.dumps(rows) + "\n")
+    if name is None:
+        rows = [
+            {"name": n, "description": task_description(f)} for n, f in task_factories().items()
+        ]
+        if json_out:
+            sys.stdout.write(json.dumps(rows) + "\n")
+            return
+        table = Table(title="benchmark tasks (`quarch tasks NAME` for one)")
+        table.add_column("name", no_wrap=True)  # typed after --task: never cut
+        table.add_column("description")
+        for r in rows:
+            table.add_row(r["name"], r["description"] or _NO_DESCRIPTION)
+        _out.print(table)
         return
-    table = Table(title="benchmark tasks")
-    table.add_column("name", no_wrap=True)
-    for r in rows:
-        table.add_row(r["name"])
-    _out.print(table)
+    factory = resolve_task(name)  # an unknown name: one line listing the known ones
+    row = {"name": name, "description": task_description(factory), "takes": _task_takes(factory)}
+    if json_out:
+        sys.stdout.write(json.dumps(row) + "\n")
+        return
+    _out.print(f"{name}: {row['description'] or _NO_DESCRIPTION}")
+    takes = ", ".join(row["takes"]) or "none of seed, data_dir, budgets"
+    _out.print(f"its factory takes: {takes} (`quarch benchmark --task {name}` passes them)")
+
+
+#: A task whose factory has no docstring, in ``quarch tasks``.
+_NO_DESCRIPTION = "(no description: its factory has no docstring)"
+
+
+def _task_takes(factory: Any) -> list[str]:
+    """Which of ``seed``, ``data_dir`` and ``budgets`` (what the benchmark passes a task
+    factory) ``factory`` declares: a task without ``budgets`` refuses ``--budget``, one
+    without ``seed`` is the same task on every seed (a table's). A factory that takes
+    ``**kwargs``, or whose signature cannot be read (a builtin), is passed them all."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return list(_PASSED)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return list(_PASSED)
+    return [k for k in _PASSED if k in params]
+
+
+#: What ``quarch benchmark`` passes a task factory (those it declares).
+_PASSED = ("seed", "data_dir", "budgets")
 
 
 @app.command(cls=_Command)

@@ -18,6 +18,7 @@ from typing import Any
 
 from quarch._cli_app import _Interrupted, _kv, _out, _print_result, _split
 from quarch._errors import ConfigError, QuarchError, RunExistsError, did_you_mean
+from quarch._pruner_options import check_pruner_options
 from quarch._run_files import check_run_folder, saved_space
 from quarch.config import SearchConfig
 
@@ -213,41 +214,7 @@ def _check_names(config: SearchConfig, flags: list[str] | tuple[str, ...] = ()) 
     from quarch.search import check_strategy_options  # Optuna and SciPy: after the above
 
     check_strategy_options(config.strategy, config.strategy_options)
-    _check_pruner_option_names(config.pruner, config.pruner_options)
-
-
-#: Optuna's pruner class for each ``--pruner`` name (``make_pruner``'s).
-_PRUNER_CLASSES = {"none": "NopPruner", "median": "MedianPruner", "hyperband": "HyperbandPruner"}
-
-
-def _check_pruner_option_names(pruner: str, options: dict[str, Any]) -> None:
-    """Refuse a ``--pruner-option`` name the pruner does not take, naming its options
-    (read from the Optuna class's signature): ``--pruner-option foo=1`` said Python's
-    ``MedianPruner.__init__() got an unexpected keyword argument 'foo'``, and one given
-    without ``--pruner`` that ``NopPruner() takes no arguments``. Values stay
-    ``make_pruner``'s to check."""
-    import inspect
-
-    import optuna
-
-    if not options or pruner not in _PRUNER_CLASSES:  # an unknown pruner: the config's line
-        return
-    cls = getattr(optuna.pruners, _PRUNER_CLASSES[pruner])
-    takes = list(inspect.signature(cls).parameters)
-    unknown = [k for k in options if k not in takes]
-    if not unknown:
-        return
-    names = ", ".join(map(repr, unknown))
-    if not takes:
-        takers = " or ".join(n for n in _PRUNER_CLASSES if n != pruner)
-        raise ConfigError(
-            f"--pruner-option {names} needs --pruner {takers}; the pruner is {pruner!r}, "
-            "which takes no options"
-        )
-    raise ConfigError(
-        f"pruner {pruner!r} takes no option {names}; its options: {', '.join(takes)} "
-        f"(Optuna's {cls.__name__}){did_you_mean(unknown, takes)}"
-    )
+    check_pruner_options(config.pruner, config.pruner_options)  # make_pruner's line
 
 
 def _check_flags(space: str, options: Any, flags: list[str] | tuple[str, ...]) -> None:

@@ -27,15 +27,26 @@ META_FILE = "run.json"
 def check_run_folder(path: str | Path) -> Path:
     """``Path(path)``, or :class:`~quarch._errors.RunError` when either file is missing.
 
+    A path that is no folder at all is said as such: a mistyped path and a file given
+    for its folder (``study.db``, ``results.csv``) both read "not a quarch run folder
+    (config.json or run.json missing)", which sent the user looking for two files in a
+    folder that was never there.
+
     Example:
         >>> check_run_folder("no/such/run")
         Traceback (most recent call last):
         ...
-        quarch._errors.RunError: 'no/such/run' is not a quarch run folder (config.json or run.json missing)
+        quarch._errors.RunError: 'no/such/run': no such folder; pass the run folder (a search's out, --out)
     """
     if not isinstance(path, (str, os.PathLike)):  # Path(5) would fail deep in pathlib
         raise RunError(f"a run folder is a path (str or pathlib.Path); got {path!r}")
     d = Path(path)
+    if not d.exists():
+        raise RunError(f"{str(d)!r}: no such folder; pass the run folder (a search's out, --out)")
+    if not d.is_dir():
+        raise RunError(
+            f"{str(d)!r} is a file, not a run folder; pass the run folder (a search's out, --out)"
+        )
     if not (d / CONFIG_FILE).is_file() or not (d / META_FILE).is_file():
         raise RunError(
             f"{str(d)!r} is not a quarch run folder ({CONFIG_FILE} or {META_FILE} missing)"

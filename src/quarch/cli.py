@@ -282,18 +282,21 @@ def benchmark(
     if seeds < 1 or trials < 1:
         raise ConfigError(f"seeds and trials must be >= 1; got seeds={seeds}, trials={trials}")
     _named(out, "benchmark folder")
-    result = run_benchmark(
-        task=task,
-        strategies=_split(strategies) or [],
-        seeds=seeds,
-        trials=trials,
-        data_dir=data_dir,
-        budgets=budget or (),
-        out=out,
-        progress=not (quiet or json_out),
-        workers=workers,
-        first_seed=first_seed,
-    )
+    try:
+        result = run_benchmark(
+            task=task,
+            strategies=_split(strategies) or [],
+            seeds=seeds,
+            trials=trials,
+            data_dir=data_dir,
+            budgets=budget or (),
+            out=out,
+            progress=not (quiet or json_out),
+            workers=workers,
+            first_seed=first_seed,
+        )
+    except KeyboardInterrupt as e:  # the runs it finished, where they are kept
+        raise _Interrupted(f"interrupted; {e}" if e.args else "interrupted") from None
     if json_out:
         sys.stdout.write(json.dumps(result.to_json()) + "\n")
         return

@@ -13,6 +13,7 @@ budget near the space's size cannot tell a strategy from random search.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import optuna
@@ -82,13 +83,40 @@ def _cases() -> list[object]:
 
 @pytest.mark.parametrize("name", _cases())
 def test_beats_random_search(name: str) -> None:
-    seeds = FEW_SEEDS.get(name, SEEDS)
-    hits = sum(_hit(name, s) for s in seeds)
+    seeds = list(FEW_SEEDS.get(name, SEEDS))
     need = _needed(len(seeds), _random_rate())
+    hits, ran = _decided(name, seeds, need)
     assert hits >= need, (
-        f"{name}: {hits}/{len(seeds)} optima in {BUDGET} queries of {SPACE}; random search's "
-        f"rate {_random_rate():.3f} gives {need} with p < {ALPHA}"
+        f"{name}: {hits}/{ran} optima in {BUDGET} queries of {SPACE} (stopped when the "
+        f"count of {len(seeds)} was decided); random search's rate "
+        f"{_random_rate():.3f} gives {need} with p < {ALPHA}"
     )
+
+
+def _decided(name: str, seeds: list[int], need: int) -> tuple[int, int]:
+    """Hits over ``seeds`` in order, stopping as soon as whether the count over all of
+    them reaches ``need`` is known (the test's verdict is the same; the seeds it skips
+    cost seconds each). Returns the hits and the seeds run."""
+    hits = 0
+    for ran, seed in enumerate(seeds, start=1):
+        hits += _hit(name, seed)
+        if hits >= need or hits + len(seeds) - ran < need:
+            return hits, ran
+    return hits, len(seeds)
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_stopping_early_gives_the_full_counts_verdict(
+    n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every pattern of hits over ``n`` seeds, by brute force: the verdict from the seeds
+    run before stopping is the verdict of all of them."""
+    need = _needed(n, _random_rate())
+    for pattern in itertools.product([False, True], repeat=n):
+        monkeypatch.setattr(f"{__name__}._hit", lambda name, seed, p=pattern: p[seed])
+        hits, ran = _decided("any", list(range(n)), need)
+        assert (hits >= need) == (sum(pattern) >= need), pattern
+        assert hits == sum(pattern[:ran]) and 1 <= ran <= n
 
 
 def test_random_search_is_at_its_rate() -> None:

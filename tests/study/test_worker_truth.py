@@ -219,6 +219,38 @@ def test_an_alarm_swallowed_by_the_evaluation_comes_again_and_fails_it_at_the_en
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
+@pytest.mark.parametrize("body_error", [None, ValueError])
+def test_an_alarm_that_lands_while_the_limit_is_lifted_leaves_no_alarm_behind(
+    sentinel_alarm: Any, monkeypatch: pytest.MonkeyPatch, body_error: type | None
+) -> None:
+    """An alarm whose handler runs just as the block has ended (at the call that stops
+    the timer; simulated by running the installed handler there): the timer must be
+    stopped and the old handler back all the same, and an error of the block's own
+    must not be replaced by the timeout."""
+    real = signal.setitimer
+    landed: list[float] = []
+
+    def setitimer(which: int, seconds: float, interval: float = 0.0) -> Any:
+        if seconds == 0 and not landed:
+            landed.append(time.monotonic())
+            handler = signal.getsignal(signal.SIGALRM)
+            assert callable(handler)
+            handler(signal.SIGALRM, None)
+        return real(which, seconds, interval)
+
+    monkeypatch.setattr(signal, "setitimer", setitimer)
+    expected = body_error or TrialTimeout
+    with pytest.raises(expected), time_limit(0.05):
+        _swallowing(0.2, [])
+        if body_error is not None:
+            raise body_error("the block's own error")
+    monkeypatch.undo()
+    assert len(landed) == 1
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) is sentinel_alarm
+    time.sleep(0.7)  # a timer left armed (0.5 s) would fire the sentinel here
+
+
 def test_a_search_fails_a_trial_whose_evaluation_swallowed_its_alarm(tmp_path: Path) -> None:
     from quarch.config import SearchConfig
     from quarch.study import run_search

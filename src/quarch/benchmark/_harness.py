@@ -3,6 +3,8 @@ processes, with the energy the runs used."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import sys
@@ -20,7 +22,12 @@ from quarch.benchmark._run import run_one
 from quarch.benchmark._tasks import build_task
 from quarch.config import MAX_SEED
 
-__all__ = ["CPU_WATTS", "run_benchmark"]
+__all__ = ["CPU_WATTS", "RUNS_FILE", "run_benchmark"]
+
+#: The file in a benchmark's folder holding each (strategy, seed) run as it finishes,
+#: until the results are written: what a stopped benchmark keeps, and what the same
+#: command run again takes instead of running those runs again.
+RUNS_FILE = "finished_runs.jsonl"
 
 #: Power assumed per busy core when no energy meter is readable (W).
 CPU_WATTS = 10.0
@@ -170,6 +177,112 @@ class _Meter:
             return None
 
 
+class _Journal:
+    """The finished runs of a benchmark, one JSON line each in ``out_dir/RUNS_FILE``
+    after a line of the settings they were run with.
+
+    A stopped benchmark (Ctrl-C, SIGTERM, a worker that died and left the pool
+    waiting) kept none of its runs: they were held in memory until the last one. Each
+    is now written as it arrives; a run of the same command (same task, trials,
+    budgets, data folder and quarch version) takes the runs the file holds for its
+    (strategy, seed) pairs, as ``quarch search`` keeps its finished trials. Other
+    settings start over (the file is replaced at the first run they finish). A line
+    cut short by a kill is not a run: it is read as missing and run again.
+    """
+
+    def __init__(self, out_dir: Path, settings: dict[str, Any]) -> None:
+        self.path = out_dir / RUNS_FILE
+        self.settings = settings
+        self.kept: dict[tuple[str, int], dict[str, Any]] = self._read()
+        self.written = 0
+        self.made: list[Path] = []
+        self._file: Any = None
+
+    def _read(self) -> dict[tuple[str, int], dict[str, Any]]:
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return {}
+        if not lines or _json_line(lines[0]) != {"settings": self.settings}:
+            return {}
+        rows = (_json_line(line) for line in lines[1:])
+        return {(r["strategy"], r["seed"]): r for r in rows if _is_run(r)}
+
+    def take(self, strategy: str, seed: int) -> dict[str, Any] | None:
+        """The kept run of ``(strategy, seed)``, or ``None`` when it is to be run."""
+        return self.kept.get((strategy, seed))
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Write ``row`` (a finished run) and flush it: it is kept from now on."""
+        if self._file is None:  # the first run of this benchmark: a fresh file
+            # a folder that cannot be written (only the write can tell: /proc looks
+            # writable to root) stops the benchmark here, in the line the results'
+            # write would give, rather than after every run
+            with writing(self.path.parent, "benchmark folder"):
+                self._start()
+        self._file.write(json.dumps(row, default=_plain) + "\n")
+        self._file.flush()
+        self.written += 1
+
+    def _start(self) -> None:
+        missing = [d for d in (self.path.parent, *self.path.parent.parents) if not d.exists()]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.made = missing  # deepest first: removed again if the runs come to nothing
+        part = self.path.with_name(f".{RUNS_FILE}.part")
+        lines = [{"settings": self.settings}, *self.kept.values()]
+        part.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+        os.replace(part, self.path)
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+
+    def close(self, *, done: bool) -> None:
+        """Close the file; ``done`` (the results are written, or the runs are worth
+        nothing): remove it, and the folders it made that nothing else went into."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if done:
+            self.path.unlink(missing_ok=True)
+            for folder in self.made:
+                with contextlib.suppress(OSError):  # not empty: the results, a user's file
+                    folder.rmdir()
+
+    def stopped(self, total: int) -> KeyboardInterrupt:
+        """Ctrl-C's exception, saying what the stop leaves when it leaves runs."""
+        kept = len(self.kept) + self.written
+        if not kept:
+            return KeyboardInterrupt()
+        return KeyboardInterrupt(
+            f"{kept} of {total} runs finished and are kept in {str(self.path)!r}; run the "
+            "same command again to finish it"
+        )
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy number or array in a run (a task's own judge may return one) as JSON's;
+    anything else JSON cannot write (an option of a user's space that is an object) as
+    its text, which is what ``results.csv`` shows of it."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    return str(value)
+
+
+def _json_line(line: str) -> Any:
+    """A line of the runs file, or ``None`` when it is no JSON (cut short by a kill)."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+def _is_run(row: Any) -> bool:
+    """Whether a line holds a run as :func:`run_one` returns it."""
+    return (
+        isinstance(row, dict)
+        and isinstance(row.get("strategy"), str)
+        and (isinstance(row.get("seed"), int) and isinstance(row.get("curve"), list))
+    )
+
+
 def _as_list(value: str | Sequence[str], what: str) -> list[str]:
     """``"qiea,random"`` (one name, or names as the CLI's flag reads them) as a list,
     never the characters of the string; any other sequence as it is."""
@@ -282,40 +395,65 @@ def run_benchmark(
         disable=not progress,
     )
     seed_list = range(first_seed, first_seed + seeds)
-    jobs = {s: [(task, s, k, trials, data_dir, bud) for k in seed_list] for s in names}
+    journal = _Journal(out_dir, _settings(task, trials, bud, data_dir))
+    kept = [r for s in names for k in seed_list if (r := journal.take(s, k)) is not None]
+    jobs = {
+        s: [(task, s, k, trials, data_dir, bud) for k in seed_list if journal.take(s, k) is None]
+        for s in names
+    }
     rows: list[dict[str, Any]] = []
     energy: dict[str, float] = {}
     t0 = time.perf_counter()
-    with bar:
-        tid = bar.add_task("", total=len(names) * seeds)
-        if workers == 1:
-            meter = _Meter(use_codecarbon=True)
-            for s in names:
-                bar.update(tid, description=s)
+    try:
+        with bar:
+            tid = bar.add_task("", total=len(names) * seeds, completed=len(kept))
+            if kept and progress:
+                bar.console.print(
+                    f"benchmark {base.name}: {len(kept)} of {len(names) * seeds} runs taken "
+                    f"from {str(journal.path)!r} (a stopped benchmark's)"
+                )
+            if workers == 1:
+                meter = _Meter(use_codecarbon=True)
+                for s in names:
+                    bar.update(tid, description=s)
 
-                def run_all(s: str = s) -> list[dict[str, Any]]:
-                    out_rows = []
-                    for job in jobs[s]:
-                        out_rows.append(_run_job(job))
-                        bar.advance(tid)
-                    return out_rows
+                    def run_all(s: str = s) -> list[dict[str, Any]]:
+                        out_rows = []
+                        for job in jobs[s]:
+                            out_rows.append(_run_job(job))
+                            journal.add(out_rows[-1])
+                            bar.advance(tid)
+                        return out_rows
 
-                got, energy[s] = meter.measure(run_all)
-                rows += got
-            method = meter.method
-        else:
-            import multiprocessing as mp
+                    got, energy[s] = meter.measure(run_all)
+                    rows += got
+                method = meter.method
+            else:
+                import multiprocessing as mp
 
-            ctx = mp.get_context(start)
-            all_jobs = [j for s in names for j in jobs[s]]
-            processes = min(workers, len(all_jobs))  # more would only start and wait
-            with _pool(ctx, processes) as pool:
-                for r in pool.imap_unordered(_run_job, all_jobs):
-                    rows.append(r)
-                    bar.update(tid, description=r["strategy"], advance=1)
-            for s in names:
-                energy[s] = sum(r["cpu_seconds"] for r in rows if r["strategy"] == s) * CPU_WATTS
-            method = f"CPU time x {CPU_WATTS:g} W (no CodeCarbon meter in parallel runs)"
+                ctx = mp.get_context(start)
+                all_jobs = [j for s in names for j in jobs[s]]
+                processes = min(workers, len(all_jobs))  # more would only start and wait
+                if all_jobs:  # none when every run was kept: no pool to start
+                    with _pool(ctx, processes) as pool:
+                        for r in pool.imap_unordered(_run_job, all_jobs):
+                            rows.append(r)
+                            journal.add(r)
+                            bar.update(tid, description=r["strategy"], advance=1)
+                for s in names:
+                    energy[s] = sum(r["cpu_seconds"] for r in rows if r["strategy"] == s)
+                    energy[s] *= CPU_WATTS
+                method = f"CPU time x {CPU_WATTS:g} W (no CodeCarbon meter in parallel runs)"
+    except KeyboardInterrupt:
+        journal.close(done=False)  # flushed and closed before the line names it
+        raise journal.stopped(len(names) * seeds) from None
+    finally:
+        journal.close(done=False)  # the file stays until the results are written
+    if kept:  # the kept runs' energy, as a parallel run's: their CPU time
+        for s in names:
+            energy[s] += sum(r["cpu_seconds"] for r in kept if r["strategy"] == s) * CPU_WATTS
+        method += f"; {len(kept)} runs of a stopped benchmark: CPU time x {CPU_WATTS:g} W"
+    rows += kept
     wall = time.perf_counter() - t0
     order = {s: i for i, s in enumerate(names)}
     rows.sort(key=lambda r: (order[r["strategy"]], r["seed"]))
@@ -323,7 +461,11 @@ def run_benchmark(
         s: np.array([r["curve"] for r in rows if r["strategy"] == s], dtype=float) for s in names
     }
     optima = sorted({r["optimum"] for r in rows})
-    _check_failures(base.name, rows)
+    try:
+        _check_failures(base.name, rows)
+    except RunError:  # every evaluation failed: no run is worth keeping
+        journal.close(done=True)
+        raise
     for r in rows:
         del r["curve"], r["failed"], r["first_failure"]
     result = BenchmarkResult(
@@ -346,10 +488,25 @@ def run_benchmark(
         kinds={s: strategy_kind(s) for s in names},
         first_seed=first_seed,
     )
-    with writing(out_dir, "benchmark folder"):
-        result.write(out_dir)
+    try:
+        with writing(out_dir, "benchmark folder"):
+            result.write(out_dir)
+    except KeyboardInterrupt:  # the runs are all kept: the same command writes them
+        raise journal.stopped(len(names) * seeds) from None
+    journal.close(done=True)
     result.out = out_dir
     return result
+
+
+def _settings(
+    task: str, trials: int, budgets: Sequence[str], data_dir: str | None
+) -> dict[str, Any]:
+    """What a run's result depends on besides its (strategy, seed): a kept run is taken
+    only by a benchmark of the same (:class:`_Journal`)."""
+    from quarch import __version__
+
+    return {"task": task, "trials": trials, "budgets": list(budgets),
+            "data_dir": None if data_dir is None else str(data_dir), "quarch": __version__}  # fmt: skip
 
 
 def _check_failures(task: str, rows: list[dict[str, Any]]) -> None:

@@ -10,7 +10,9 @@ does, so a module beside you works without installing it).
 
 from __future__ import annotations
 
+import functools
 import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -29,6 +31,7 @@ __all__ = [
     "resolve_task",
     "synthetic_qubo",
     "synthetic_qubo_task",
+    "task_description",
     "task_factories",
     "task_names",
 ]
@@ -131,6 +134,26 @@ def task_factories() -> dict[str, Callable[..., Task]]:
 def task_names() -> list[str]:
     """Every task ``quarch benchmark --task`` knows by name (``module:function`` too)."""
     return list(task_factories())
+
+
+def task_description(factory: Callable[..., Any]) -> str:
+    """The first paragraph of a task factory's docstring, on one line (of the function a
+    ``functools.partial`` wraps when the partial has none): what ``quarch tasks`` says
+    about it, as ``quarch strategies`` shows each strategy's description. ``""`` for a
+    factory without one (a task is then known by its name alone).
+
+    Example:
+        >>> task_description(synthetic_qubo_task)
+        'a new random QUBO per seed; the search sees its energy as val_error and is judged by that energy (the optimum found by brute force)'
+    """
+    while isinstance(factory, functools.partial) and factory.__doc__ == functools.partial.__doc__:
+        factory = factory.func
+    text = " ".join((inspect.getdoc(factory) or "").split("\n\n")[0].split())
+    first = re.split(r"(?<=[a-z0-9)`])\. (?=[A-Z])", text)[0].removesuffix(".")
+    # a docstring that starts by naming its task (``synthetic-qubo``: ...): the name is
+    # the table's first column already; then reST's roles and code marks, for a terminal
+    first = re.sub(r"^``[^`]+``: ", "", first)
+    return re.sub(r":\w+:`~?([^`]+)`", r"\1", first).replace("``", "")
 
 
 def resolve_task(task: str) -> Callable[..., Task]:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from quarch.quantum._dense_fourier import product_tables
-from quarch.quantum._small_runtime import SmallRuntime, host_rounded
+from quarch.quantum._small_runtime import SmallRuntime, _all_ones, host_rounded
 
 __all__ = ["bit", "embedding_tables", "product_state"]
 
@@ -98,7 +98,7 @@ def embedding_tables(
     row_phase = np.prod([phases[q][bits[q]] for q in range(n)], 0)
     host_row_phase = (
         None
-        if not tab.real_state or np.allclose(row_phase, 1)
+        if not tab.real_state or _all_ones(row_phase)
         else host_rounded(row_phase[:, None], rt.dtype)
     )
     tab.row_phase = None if host_row_phase is None else ct_(host_row_phase)

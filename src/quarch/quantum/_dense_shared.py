@@ -29,7 +29,15 @@ import torch
 from quarch.quantum._dense_diagonal import shared_diagonals
 from quarch.quantum._dense_fourier import HostTables, SineTables, fourier_tables
 from quarch.quantum._dense_product import bit
-from quarch.quantum._small_runtime import _CDENSE, _CDIAG, _DIAG, _KRON, SmallRuntime, host_rounded
+from quarch.quantum._small_runtime import (
+    _CDENSE,
+    _CDIAG,
+    _DIAG,
+    _KRON,
+    SmallRuntime,
+    _all_ones,
+    host_rounded,
+)
 
 __all__ = ["SharedPart", "shared_matrix", "slot_matrices"]
 
@@ -167,7 +175,7 @@ class SharedPart:
                 kidx0[q, li] = 4 * (rows[q] if depth > 1 else var_id(rows[q], 0)) + 2 * uj + ui
         self.kron_index = lt(kidx.reshape(-1))
         self.kron_index0 = lt(kidx0.reshape(-1))
-        host_phase = None if np.allclose(phase, 1) else host_rounded(phase, rt.dtype)
+        host_phase = None if _all_ones(phase) else host_rounded(phase, rt.dtype)
         self.kron_phase = None if host_phase is None else ct_(host_phase)
         seg = rt.code[lo:hi]
         consts = [op[4] if op[0] == _CDENSE else op[3] if op[0] == _CDIAG else None for op in seg]

@@ -33,6 +33,14 @@ def host_rounded(a: np.ndarray, dtype: torch.dtype) -> np.ndarray:
     return a
 
 
+def _all_ones(phase: np.ndarray) -> bool:
+    """Whether folded phases are all 1 up to rounding (products of exact phases, such as
+    CZ's -1 twice), so that no phase table need be made. Rounding only: ``np.allclose``'s
+    default tolerance (1e-5) took a constant ``CPhase(5e-6)`` folded into a layer for
+    no phase at all, and the small path's state was off by 8e-7."""
+    return bool(np.abs(phase - 1).max() <= 1e-12)
+
+
 def _kron_index(rows: list[list[int]], a: int, b: int) -> np.ndarray:
     """Index ``[b - a, len(rows) * D * D]`` into flattened row entries (``row * 4 + i * 2
     + j``) of the Kronecker products of wires ``a .. b-1``, one product per row list."""
@@ -251,7 +259,7 @@ class SmallRuntime:
             if ins.post_index is not None:  # y = diag(p) P z: z[t] = conj(p) y at inv[t]
                 inv = np.argsort(ins.post_index)
                 idx = inv[idx]
-                if ins.post_phase is not None and not np.allclose(ins.post_phase, 1):
+                if ins.post_phase is not None and not _all_ones(ins.post_phase):
                     phase = ct(ins.post_phase[idx].reshape(n, 2, -1))
             self.layer_trace[(ins.kind, ins.layer)] = (lt(idx), phase)
         # row blocks of each kind in registration order: product-state layers, then
@@ -333,7 +341,7 @@ class SmallRuntime:
         ph_post = [np.ones(d) if i.post_phase is None else i.post_phase for i in krons]
         ph_pre = [np.ones(d) if i.pre_phase is None else i.pre_phase for i in krons]
         phase = np.stack(ph_post)[:, :, None] * np.stack(ph_pre)[:, None, :]
-        return lt(index.reshape(-1)), None if np.allclose(phase, 1) else ct(phase)
+        return lt(index.reshape(-1)), None if _all_ones(phase) else ct(phase)
 
     def host(self, t: torch.Tensor) -> np.ndarray:
         """The host copy of an index or complex constant this runtime made (complex

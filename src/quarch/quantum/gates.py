@@ -228,25 +228,48 @@ def gate_matrix(
         name (str): a key of :data:`GATES`.
         params (torch.Tensor | None): angles, shape ``S + (n_params,)`` (an array or a
             list of numbers is taken too); ``None`` for a gate without angles.
-        dtype (torch.dtype): complex dtype of the result.
+        dtype (torch.dtype): dtype of the result: complex, or floating point for a gate
+            whose matrix is real (an all-real circuit simulated in a real dtype); the
+            angles are read in float64 for ``complex128`` and ``float64``, in float32
+            otherwise.
         device (torch.device | str | None): device of the result.
 
     Returns:
         torch.Tensor: shape ``S + (2**k, 2**k)`` for a gate on ``k`` wires.
 
     Raises:
-        CircuitError: an unknown gate, or angles missing, not numbers or of another count.
+        CircuitError: an unknown gate, or angles missing, not numbers or of another
+            count; a dtype that is not complex or floating point, or a real one for a
+            gate with complex entries.
     """
     spec = GATES.get(name) if isinstance(name, str) else None
     if spec is None:
         raise CircuitError(f"unknown gate {name!r}; choose from: {', '.join(sorted(GATES))}")
+    if not isinstance(dtype, torch.dtype) or not (dtype.is_complex or dtype.is_floating_point):
+        raise CircuitError(f"dtype must be a complex or floating-point torch.dtype; got {dtype!r}")
     dev = torch.device(device) if device is not None else torch.device("cpu")
     if spec.builder is None:
         return _constant_tensor(name, dtype, dev)
-    real = torch.float64 if dtype == torch.complex128 else torch.float32
+    if not dtype.is_complex and not _real_gate(name):
+        raise CircuitError(
+            f"gate {name!r} has complex entries; a real dtype ({dtype}) cannot hold it"
+        )
+    real = torch.float64 if dtype in (torch.complex128, torch.float64) else torch.float32
     params = _angles_of(name, spec.n_params, params, real)
     params = params.to(dtype=real, device=params.device if device is None else dev)
-    return spec.builder(*params.unbind(-1)).to(dtype)
+    m = spec.builder(*params.unbind(-1))
+    return (m if dtype.is_complex else m.real).to(dtype)
+
+
+def _real_gate(name: str) -> bool:
+    """Whether a parametrised gate's matrix is real at every angle (RY, CRY): a real
+    dtype cast the others' imaginary parts away with only torch's warning (RX(t) became
+    ``cos(t/2) I``). Read off the builder at angles of 1, where every complex entry of
+    these gates is nonzero (a few microseconds; only a real dtype asks)."""
+    builder = GATES[name].builder
+    assert builder is not None
+    ones = torch.ones(GATES[name].n_params)
+    return not bool(builder(*ones.unbind(-1)).imag.any())
 
 
 def _angles_of(name: str, n_params: int, params: object, real: torch.dtype) -> torch.Tensor:

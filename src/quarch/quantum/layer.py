@@ -13,9 +13,10 @@ from typing import Any
 
 import torch
 
+from quarch.quantum._arguments import _real, _real_only, _tensor
 from quarch.quantum.circuit import Circuit
 from quarch.quantum.measurements import ObservableLike, parse_observables
-from quarch.quantum.simulator import SimulationError, _real, _tensor, compile_circuit
+from quarch.quantum.simulator import SimulationError, compile_circuit
 
 _COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
@@ -29,7 +30,10 @@ class QuantumLayer(torch.nn.Module):
     feed it and Adam can train it. Weights start uniform in ``[0, 2*pi)`` from ``generator`` (or
     torch's global generator), so ``torch.manual_seed`` makes a model reproducible.
     ``torch.compile`` of a model holding the layer compiles the rest of the model; the
-    circuit runs as it does eagerly (the engine is excluded from tracing).
+    circuit runs as it does eagerly (the engine is excluded from tracing), so the graph
+    breaks there and ``fullgraph=True`` fails (torch's "Skip calling
+    ``torch.compiler.disable()``'d function", or "marked as skipped" at a first call):
+    compile without it. ``torch.jit.trace`` is refused in one line.
 
     Args:
         circuit (Circuit): circuit whose input features are the layer's inputs.
@@ -78,10 +82,11 @@ class QuantumLayer(torch.nn.Module):
     @property
     def circuit(self) -> Circuit:
         """The circuit the layer runs (with :attr:`weights`, what the exporters take:
-        ``to_qasm(layer.circuit, layer.weights)``), as a copy: an edit of the plan's own
-        circuit changed what the layer ran if made before its first call (the plan
-        compiles lazily) and not after, so an exported circuit could differ from it."""
-        return self.plan.circuit.copy()
+        ``to_qasm(layer.circuit, layer.weights)``), as a copy (the plan's
+        :attr:`~quarch.quantum.simulator.ExecutionPlan.circuit` is one): an edit of the
+        plan's own circuit changed what the layer ran if made before its first call (the
+        plan compiles lazily) and not after, so an exported circuit could differ from it."""
+        return self.plan.circuit
 
     @property
     def n_outputs(self) -> int:
@@ -114,23 +119,14 @@ class QuantumLayer(torch.nn.Module):
         used to fail on ``.device`` (a list) or to be called on another device while on
         the same one (numpy's ``.device`` is the str ``"cpu"``); a complex tensor lost
         its imaginary part with only torch's warning; ``[*, k]`` of the wrong ``k`` is
-        named as given, not as the rows it is run as; ``torch.jit.trace`` failed deep in
-        torch (``unordered_map::at``)."""
-        if torch.jit.is_tracing():
-            raise SimulationError(
-                "torch.jit.trace cannot record quarch's simulator (it picks its path from "
-                "values at run time); use torch.compile, which runs the circuit eagerly"
-            )
+        named as given, not as the rows it is run as. (``torch.jit.trace``, which failed
+        deep in torch, is refused by the plan, :data:`~quarch.quantum.simulator.TRACE_REFUSAL`.)"""
         if inputs is None:
             return None
         if not isinstance(inputs, torch.Tensor):
             real = _real(self.plan.dtype)
             inputs = _tensor(inputs, "inputs", self.plan, self.weights.device, real)
-        if inputs.is_complex():
-            raise SimulationError(
-                f"inputs are features, real numbers; got a {inputs.dtype} tensor: pass "
-                "its .real (or .abs()) if that is what the circuit should read"
-            )
+        _real_only(inputs, "inputs")
         if inputs.device != self.weights.device:
             raise SimulationError(
                 f"inputs are on {inputs.device} but the layer's weights are on "

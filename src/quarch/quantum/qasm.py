@@ -249,6 +249,11 @@ def from_qasm(text: str) -> Circuit:
                 raise CircuitError(f"QASM line {line}: bad gate definition {head!r}")
             params = [p.strip() for p in (hm.group(2) or "").split(",") if p.strip()]
             args = [a.strip() for a in hm.group(3).split(",") if a.strip()]
+            if not args:  # OpenQASM 2.0's grammar; Qiskit refuses it too
+                raise CircuitError(
+                    f"QASM line {line}: gate {hm.group(1)} acts on no qubit; a gate needs "
+                    "at least one"
+                )
             body = [(s.strip(), line) for s in src[lb + 1 : rb].split(";") if s.strip()]
             defs[hm.group(1)] = _GateDef(params, args, body)
             pos = rb + 1
@@ -361,7 +366,9 @@ def from_qasm(text: str) -> Circuit:
                 f"QASM line {line}: {name} takes {_NATIVE_ARITY[name]} parameter(s); "
                 f"got {len(params)}"
             )
-        if target is None:
+        if target is None:  # id, u0: nothing to apply, but one qubit as in qelib1
+            if len(wires) != 1:
+                raise CircuitError(f"QASM line {line}: {name} acts on 1 qubit; got {len(wires)}")
             return
         try:
             circuit.append(target, wires, transform(params))

@@ -66,6 +66,15 @@ import torch
 
 from quarch._eager import untraced
 from quarch._errors import SimulationError
+from quarch.quantum._arguments import (
+    TRACE_REFUSAL,
+    TRANSFORMS_REFUSAL,
+    _real,
+    _real_only,
+    _seq_dtype,
+    _tensor,
+    _validate_dtype,
+)
 from quarch.quantum._compile import Engine
 from quarch.quantum._matrices import Runtime
 from quarch.quantum._measure import sign_table
@@ -92,6 +101,8 @@ from quarch.quantum.measurements import (
 
 __all__ = [
     "PATHS",
+    "TRACE_REFUSAL",
+    "TRANSFORMS_REFUSAL",
     "ExecutionPlan",
     "SimulationError",
     "compile_circuit",
@@ -103,19 +114,6 @@ PATHS = ("auto", "small", "engine")
 calls; up to :data:`SMALL_MAX_QUBITS` qubits), ``"engine"`` (the block engine above:
 few passes over large states) or ``"auto"`` (per call, whichever the cost model of
 :mod:`._small_cost` expects to be faster for the call's batch)."""
-
-
-TRANSFORMS_REFUSAL = (
-    "torch.func transforms (grad, vmap, jacrev, jvp) cannot run quarch's simulator: its "
-    "autograd nodes have hand-written backwards and no batching rules; use torch.autograd."
-    "grad or loss.backward() for gradients, torch.autograd.functional.jacobian(f, x) for "
-    "Jacobians, and a batch of rows (or a loop) instead of vmap"
-)
-"""Why a call inside a ``torch.func`` transform is refused: torch's own refusal names
-``setup_context`` and a data pointer, the internals of a module the user did not write."""
-
-
-_COMPLEX = (torch.complex64, torch.complex128)
 
 
 class _NoContext:
@@ -141,54 +139,17 @@ finished ``torch.func`` transform (the node's inputs are a layer's own weights a
 caller's batch)."""
 
 
-def _real(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.complex128 else torch.float32
-
-
-def _validate_dtype(dtype: torch.dtype) -> torch.dtype:
-    if dtype not in _COMPLEX:
-        raise CircuitError(f"dtype must be torch.complex64 or torch.complex128; got {dtype}")
-    return dtype
-
-
-def _seq_dtype(value: object, dtype: torch.dtype) -> torch.dtype | None:
-    """``dtype`` for a Python sequence or number (read at the plan's precision, not
-    torch's float32 default), ``None`` for a tensor (kept, then converted)."""
-    return None if isinstance(value, torch.Tensor) else dtype
-
-
-def _tensor(
-    value: object, what: str, plan: ExecutionPlan, device: torch.device, dtype: torch.dtype | None
-) -> torch.Tensor:
-    """``value`` as a tensor, or one :class:`SimulationError` naming ``what`` (weights,
-    inputs, initial_state), the shape ``plan`` takes and what was given, where torch
-    cannot read it as numbers (a str, a list of str, a ragged list, None in a list):
-    torch's own refusal names its internals (``new(): invalid data type 'str'``). Called
-    on the general path only (the common call, a layer's tensors, never comes here), and
-    the line is made only when torch refuses."""
-    try:
-        return torch.as_tensor(value, device=device, dtype=dtype)
-    except torch.OutOfMemoryError:
-        raise
-    except (TypeError, ValueError, RuntimeError):
-        n, dim = (plan.n_weights if what == "weights" else plan.n_inputs), 2**plan.n_qubits
-        shape = {
-            "inputs": f"[batch, {n}]" if n else "[batch, 0] (or None)",
-            "weights": f"[{n}] or [batch, {n}]",
-        }.get(what, f"[{dim}] or [batch, {dim}]")
-        given = repr(value)
-        given = given if len(given) <= 40 else f"{given[:37]}..."
-        raise SimulationError(
-            f"{what} must be numbers of shape {shape} (a tensor, an array or a list); "
-            f"got {type(value).__name__} {given}"
-        ) from None
-
-
 class ExecutionPlan:
     """A circuit compiled for repeated batched execution.
 
     Build it with :func:`compile_circuit`. The plan holds no tensors of its own beyond
     small per-device caches, so one plan serves CPU and CUDA inputs alike.
+
+    Under ``torch.compile`` a call runs eagerly, outside the graph (the engine picks its
+    path from values at run time): the graph breaks there, so ``fullgraph=True`` fails
+    with torch's "Skip calling ``torch.compiler.disable()``'d function" (or "marked as
+    skipped" at a first call); compile without it. ``torch.jit.trace``, ``torch.func``
+    transforms and complex inputs or weights are refused in one line.
 
     Args:
         circuit (Circuit): the circuit (copied; later edits do not affect the plan).
@@ -232,7 +193,7 @@ class ExecutionPlan:
         if path == "auto" and (max_block_qubits is not None or circuit.n_qubits > SMALL_MAX_QUBITS):
             path = "engine"
         self.path = path
-        self.circuit = circuit.copy()
+        self._circuit = circuit.copy()
         self.n_qubits = circuit.n_qubits
         self.n_weights = circuit.n_weights
         self.n_inputs = circuit.n_inputs
@@ -264,13 +225,27 @@ class ExecutionPlan:
         state.update(_runtimes={}, _small={}, _small_signs={}, _last_signs=None, _choice={})
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A plan pickled before its circuit became :attr:`circuit`'s private copy kept
+        it as ``circuit``, which the property now hides: moved to ``_circuit``."""
+        if "circuit" in state:
+            state["_circuit"] = state.pop("circuit")
+        self.__dict__.update(state)
+
+    @property
+    def circuit(self) -> Circuit:
+        """The circuit the plan runs, as a copy: the plan compiles lazily, so an edit of
+        its own circuit (``plan.circuit.h(0)``) changed what ran if made before the first
+        call and not after; read-only, so a circuit assigned to it cannot go unrun."""
+        return self._circuit.copy()
+
     # ------------------------------------------------------------------ compile
     def _runtime(self, with_prefix: bool, weights_batched: bool) -> Runtime:
         key = (with_prefix, weights_batched)
         rt = self._runtimes.get(key)
         if rt is None:
             eng = Engine(
-                self.circuit,
+                self._circuit,
                 self.max_block_qubits,
                 with_prefix=with_prefix,
                 weights_batched=weights_batched,
@@ -289,7 +264,7 @@ class ExecutionPlan:
         rt = self._small.get(key)
         if rt is None:
             prog = SmallProgram(
-                self.circuit,
+                self._circuit,
                 with_prefix=with_prefix,
                 weights_batched=weights_batched,
                 whole_register=WHOLE_REGISTER,
@@ -329,7 +304,7 @@ class ExecutionPlan:
         kinds = ("input", "weight") if weights_batched else ("input",)
         per_sample = sum(
             any(isinstance(p, Param) and p.kind in kinds for p in op.params)
-            for op in self.circuit.ops
+            for op in self._circuit.ops
         )
         return PlanFeatures(
             n_qubits=self.n_qubits,
@@ -394,6 +369,7 @@ class ExecutionPlan:
                 )
             # a list is read at the plan's precision (as_tensor alone would make float32)
             inputs = _tensor(inputs, "inputs", self, device, _seq_dtype(inputs, real))
+            _real_only(inputs, "inputs")
             as_given = tuple(inputs.shape)
             if inputs.dim() == 1:
                 inputs = inputs[None]
@@ -420,7 +396,9 @@ class ExecutionPlan:
                 )
             w = torch.zeros(0, dtype=real, device=device)
         else:
-            w = _tensor(weights, "weights", self, device, _seq_dtype(weights, real)).to(real)
+            w = _tensor(weights, "weights", self, device, _seq_dtype(weights, real))
+            _real_only(w, "weights")
+            w = w.to(real)
             if w.dim() not in (1, 2) or w.shape[-1] != self.n_weights:
                 raise SimulationError(
                     f"weights must have shape [{self.n_weights}] or [batch, {self.n_weights}]; "
@@ -508,6 +486,8 @@ class ExecutionPlan:
         # _execute's body, undecorated: mutmut 3 mutates no decorated function
         if torch._C._are_functorch_transforms_active():  # what autograd.Function asks too
             raise SimulationError(TRANSFORMS_REFUSAL)
+        if torch._C._is_tracing():  # torch.jit.is_tracing() without its Python preamble
+            raise SimulationError(TRACE_REFUSAL)
         inputs, w, init, batch, device = self._check(inputs, weights, initial_state)
         if batch == 0:
             return self._no_rows(inputs, w, init, words)

@@ -29,7 +29,6 @@ psycopg reads), and every message shows the URL masked.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import os
 import time
 import warnings
@@ -42,7 +41,8 @@ from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock, JournalStorage
 from sqlalchemy import event
 
-from quarch._errors import ConfigError, RunError, did_you_mean
+from quarch._errors import ConfigError, RunError
+from quarch._pruner_options import PRUNER_CLASSES, bad_pruner_options, option_problems
 from quarch._warnings import warn
 from quarch.config import mask_secrets
 from quarch.study._signals import SignalHold
@@ -359,17 +359,8 @@ def _storage_error(spec: str, e: BaseException) -> str:
 
 #: Optuna's pruner class for each ``--pruner`` name.
 _PRUNERS: dict[str, type[optuna.pruners.BasePruner]] = {
-    "none": optuna.pruners.NopPruner,
-    "median": optuna.pruners.MedianPruner,
-    "hyperband": optuna.pruners.HyperbandPruner,
+    name: getattr(optuna.pruners, cls) for name, cls in PRUNER_CLASSES.items()
 }
-#: The options Optuna documents as integers (``max_resource``, 'auto' or one, is
-#: :func:`_check_hyperband`'s). Optuna checks their ranges but not their type: a str
-#: failed inside its comparisons, and 2.5 or ``true`` were taken.
-_INTEGER_OPTIONS = frozenset(
-    {"n_startup_trials", "n_warmup_steps", "interval_steps", "n_min_trials",
-     "min_resource", "reduction_factor", "bootstrap_count"}
-)  # fmt: skip
 
 
 def make_pruner(name: str, options: dict[str, object] | None = None) -> optuna.pruners.BasePruner:
@@ -385,33 +376,13 @@ def make_pruner(name: str, options: dict[str, object] | None = None) -> optuna.p
     if name not in _PRUNERS:
         raise ConfigError(f"unknown pruner {name!r}; choose from: {', '.join(_PRUNERS)}")
     try:
-        _check_pruner_options(name, opts)
+        option_problems(name, opts)  # the command line's early check too, in its words
         pruner = _PRUNERS[name](**opts)  # type: ignore[arg-type]
         if name == "hyperband":
             _check_hyperband(**opts)
     except (TypeError, ValueError) as e:
-        raise ConfigError(f"--pruner {name}: bad pruner_options {opts}: {e}") from None
+        raise bad_pruner_options(name, opts, e) from None
     return pruner
-
-
-def _check_pruner_options(name: str, opts: dict[str, object]) -> None:
-    """An option the pruner does not take, named with the ones it does (Optuna said
-    ``MedianPruner.__init__() got an unexpected keyword argument``), and an integer
-    option that is no integer, before Optuna compares it with a number."""
-    cls = _PRUNERS[name]
-    takes = list(inspect.signature(cls).parameters)
-    unknown = [k for k in opts if k not in takes]
-    if unknown:
-        names = ", ".join(map(repr, unknown))
-        known = f"its options: {', '.join(takes)} (Optuna's {cls.__name__})" if takes else (
-            "it takes none"
-        )  # fmt: skip
-        raise ValueError(
-            f"pruner {name!r} takes no option {names}; {known}{did_you_mean(unknown, takes)}"
-        )
-    for key, value in opts.items():
-        if key in _INTEGER_OPTIONS and (not isinstance(value, int) or isinstance(value, bool)):
-            raise ValueError(f"{key} must be an integer; got {value!r}")
 
 
 def _check_hyperband(
@@ -422,7 +393,7 @@ def _check_hyperband(
     trial (each trial then failed with ``ZeroDivisionError`` or ``math domain error``
     until the search gave up): its brackets' ``SuccessiveHalvingPruner`` checks, made
     now, and a ``max_resource`` of at least ``min_resource`` (the integers are
-    :func:`_check_pruner_options`'s)."""
+    :func:`~quarch._pruner_options.option_problems`')."""
     optuna.pruners.SuccessiveHalvingPruner(
         min_resource=min_resource, reduction_factor=reduction_factor,
         bootstrap_count=bootstrap_count,

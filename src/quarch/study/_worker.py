@@ -149,10 +149,29 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        _disarm(old)
     if time.monotonic() - start > float(seconds):  # type: ignore[arg-type]
         raise TrialTimeout(message)
+
+
+def _disarm(old: Any) -> None:
+    """Stop the alarm and put ``old`` back as the SIGALRM handler, even when the alarm
+    fires while this runs.
+
+    The alarm's handler re-arms the timer before it raises, so an alarm that lands
+    between the block's end and ``setitimer(0)`` would leave the timer armed and the
+    handler installed: a :class:`TrialTimeout` 0.5 s later, outside the trial. Such an
+    alarm is caught here and the restore done again (the caller raises the timeout
+    itself when the block ended past its limit; an exception of the block's own goes
+    on unchanged).
+    """
+    while True:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+            return
+        except TrialTimeout:
+            continue
 
 
 time_limit = contextlib.contextmanager(_time_limit)

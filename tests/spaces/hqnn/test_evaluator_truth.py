@@ -263,6 +263,27 @@ class TestTraining:
             assert torch.get_num_threads() == 3
         assert seen == [threads]
 
+    @pytest.mark.parametrize(("widest", "threads"), [(10, 1), (11, 3)])
+    def test_the_supercircuit_trains_and_fine_tunes_as_fit_does(
+        self, iris: Dataset, monkeypatch: pytest.MonkeyPatch, widest: int, threads: int
+    ) -> None:
+        """One torch thread while the SuperCircuit trains when its space is at most 10
+        qubits wide, and while an architecture of up to 10 qubits is fine-tuned (session
+        38: both ran on every thread, which on a loaded machine spin against each other)."""
+        seen: list[tuple[str, int]] = []
+        monkeypatch.setattr(hqnn_evaluator, "train_supercircuit",
+                            lambda *a, **k: seen.append(("train", torch.get_num_threads())))  # fmt: skip
+        monkeypatch.setattr(hqnn_evaluator, "_finetune",
+                            lambda *a, **k: seen.append(("tune", torch.get_num_threads())))  # fmt: skip
+        space = hqnn_space(max_qubits=widest, max_layers=1, frontends=["linear"])
+        sc = SuperCircuitEvaluator(iris, space, steps=1, finetune_steps=1)
+        arch = {**space.sample(0), "qubits": 2, "embedding": "angle-y", "layers": 1,
+                "entanglement_0": "none", "measurement": "z"}  # fmt: skip
+        with torch_threads(3):
+            sc.evaluate(arch, seed=0)
+            assert torch.get_num_threads() == 3
+        assert seen == [("train", threads), ("tune", 1)]
+
     def test_the_ablation_trains_the_same_way(self, iris: Dataset) -> None:
         ev = HQNNEvaluator(iris, SPACE, epochs=2, batch_size=16)
         model, m = ev.fit_ablation(ARCH, seed=4)
@@ -557,7 +578,8 @@ class TestSuperCircuit:
         assert ev.supercircuit is sc and ev.train_seconds > 0
         torch.manual_seed(3)
         mine = SuperCircuit(SPACE, (4,), 3, pca=space_pca(SPACE, iris))
-        train_supercircuit(mine, iris, steps=4, batch_size=8, lr=0.05, seed=3)
+        with torch_threads(1):  # as the evaluator trains a space of up to 10 qubits
+            train_supercircuit(mine, iris, steps=4, batch_size=8, lr=0.05, seed=3)
         for k, v in mine.state_dict().items():
             torch.testing.assert_close(sc.state_dict()[k], v, rtol=0, atol=1e-6)
         arch = SPACE.validate({**ARCH, "frontend": "pca"})
@@ -568,11 +590,12 @@ class TestSuperCircuit:
         gen = torch.Generator().manual_seed(11)
         opt = torch.optim.Adam(net.parameters(), lr=0.05)
         net.train()
-        for _ in range(3):
-            idx = torch.randint(len(X), (8,), generator=gen)
-            opt.zero_grad()
-            nn.functional.cross_entropy(net(X[idx]), y[idx]).backward()
-            opt.step()
+        with torch_threads(1):  # and fine-tunes an architecture of up to 10 qubits
+            for _ in range(3):
+                idx = torch.randint(len(X), (8,), generator=gen)
+                opt.zero_grad()
+                nn.functional.cross_entropy(net(X[idx]), y[idx]).backward()
+                opt.step()
         assert m["val_error"] == pytest.approx(_errors(net, iris.X_val, iris.y_val))
         assert m["test_error"] == pytest.approx(_errors(net, iris.X_test, iris.y_test))
         assert m["val_accuracy"] == 1.0 - m["val_error"] and m["params"] == _numel(net)
@@ -593,7 +616,8 @@ class TestSuperCircuit:
         ev = SuperCircuitEvaluator(iris, space, seed=1, steps=2, batch_size=8)
         torch.manual_seed(1)
         mine = SuperCircuit(space, (4,), 3, pca=None)
-        train_supercircuit(mine, iris, steps=2, batch_size=8, lr=0.01, seed=1)
+        with torch_threads(1):
+            train_supercircuit(mine, iris, steps=2, batch_size=8, lr=0.01, seed=1)
         for k, v in mine.state_dict().items():
             torch.testing.assert_close(ev.supercircuit.state_dict()[k], v, rtol=0, atol=1e-6)
 

@@ -389,6 +389,10 @@ def task_factories() -> dict[str, Callable[..., Task]]:
         def factory(*, budgets: Sequence[str] = ()) -> Task:
             return hqnn_bench_task(dataset, epochs=epochs, budgets=budgets)
 
+        factory.__doc__ = (  # what `quarch tasks` lists
+            f"hqnn-bench table on {dataset}: searched by validation error after {epochs} "
+            f"epoch{'s' * (epochs != 1)}, judged by 30-epoch test accuracy"
+        )
         return factory
 
     out: dict[str, Callable[..., Task]] = {}

@@ -205,12 +205,21 @@ def task_factories() -> dict[str, Callable[..., Task]]:
         def make(*, data_dir: str | None = None, budgets: Sequence[str] = ()) -> Task:
             return nb201_task(dataset, data_dir=data_dir, budgets=budgets, device=device)
 
+        budget = f" under a {device} latency budget (its 25th percentile)" if device else ""
+        make.__doc__ = (  # what `quarch tasks` lists
+            f"NAS-Bench-201 on {dataset}{budget}: searched by 12-epoch validation "
+            "accuracy, judged by 200-epoch test accuracy"
+        )
         return make
 
     def mo(dataset: str, device: str) -> Callable[..., Task]:
         def make(*, data_dir: str | None = None, budgets: Sequence[str] = ()) -> Task:
             return nb201_mo_task(dataset, device, data_dir=data_dir, budgets=budgets)
 
+        make.__doc__ = (  # what `quarch tasks` lists
+            f"NAS-Bench-201 on {dataset}, two objectives: validation error and {device} "
+            "latency, judged by the hypervolume of the Pareto set in test error"
+        )
         return make
 
     out: dict[str, Callable[..., Task]] = {}
