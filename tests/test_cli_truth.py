@@ -605,7 +605,7 @@ def test_the_pareto_table_against_the_study(
     architecture as the trial's own parameters."""
     import quarch._cli_app
 
-    monkeypatch.setattr(quarch._cli_app._out, "width", 400)  # one line per row
+    monkeypatch.setattr(quarch._cli_app._out, "_width", 400)  # one line per row
     trials = optuna.load_study(
         study_name="quarch", storage=f"sqlite:///{DEFAULT_RUN / 'study.db'}"
     ).trials
@@ -686,7 +686,7 @@ def test_the_summary_counts_and_the_pareto_set_without_weights(
     front = [n for n, v in vals.items()
              if not any(w[0] <= v[0] and w[1] <= v[1] and w != v for w in vals.values())]  # fmt: skip
     assert text.startswith(f"Pareto set ({len(front)} of 2 complete)")
-    monkeypatch.setattr(quarch._cli_app._out, "width", 400)  # one line per row
+    monkeypatch.setattr(quarch._cli_app._out, "_width", 400)  # one line per row
     code, out, err = _run(capsys, "search", "--resume", str(DEFAULT_RUN), "--quiet")
     _, rows = _table(out)
     assert rows[0] == ["trial", "val_error", "params", "architecture (the choices it uses)"]
@@ -855,7 +855,7 @@ def test_a_registry_table_of_entries_without_text(
         def entries(self) -> list[Entry]:
             return [Entry("mine", None), Entry("other", "a text")]
 
-    monkeypatch.setattr(quarch._cli_app._out, "width", 400)
+    monkeypatch.setattr(quarch._cli_app._out, "_width", 400)
     _registry_table(Registry(), "things", False, {"default_dataset": lambda n: None})
     title, rows = _table(capsys.readouterr().out)
     assert title == "things"

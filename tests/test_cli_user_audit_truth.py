@@ -33,6 +33,15 @@ from quarch.study._storage import make_pruner
 from ._fresh_cli import fresh
 
 
+@pytest.fixture(autouse=True)
+def _wide_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every table on one line per row, whatever width an earlier test or ``COLUMNS``
+    left (the raw attribute: setting ``width`` is restored as the width it read)."""
+    import quarch._cli_app
+
+    monkeypatch.setattr(quarch._cli_app._out, "_width", 1000)
+
+
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     capsys.readouterr()
     code = main(list(args))
