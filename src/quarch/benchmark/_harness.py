@@ -445,7 +445,6 @@ def run_benchmark(
                     energy[s] *= CPU_WATTS
                 method = f"CPU time x {CPU_WATTS:g} W (no CodeCarbon meter in parallel runs)"
     except KeyboardInterrupt:
-        journal.close(done=False)  # flushed and closed before the line names it
         raise journal.stopped(len(names) * seeds) from None
     finally:
         journal.close(done=False)  # the file stays until the results are written
