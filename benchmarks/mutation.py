@@ -107,7 +107,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_noise_model_truth.py", "tests/cost/test_device_costs.py",
          "tests/quantum/test_noisy_real_dtype_truth.py",
          "tests/quantum/test_device_placement.py::test_noisy_simulations",
-         "tests/quantum/test_noise_arguments_truth.py"],
+         "tests/quantum/test_noise_arguments_truth.py",
+         "tests/spaces/hqnn/test_noise_truth.py::test_the_memory_check_names_the_need_and_the_limit"],
     ),
     "export": (
         ["src/quarch/quantum/export.py", "src/quarch/quantum/qasm.py"],
@@ -129,7 +130,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_engine_kernels_truth.py"],
     ),
     "simulator-entry": (
-        ["src/quarch/quantum/simulator.py", "src/quarch/quantum/layer.py",
+        ["src/quarch/quantum/simulator.py", "src/quarch/quantum/_plan_arguments.py",
+         "src/quarch/quantum/layer.py",
          "src/quarch/quantum/_memory.py", "src/quarch/quantum/_arguments.py"],
         ["tests/quantum/test_simulator.py", "tests/quantum/test_small_path.py",
          "tests/quantum/test_device_placement.py", "tests/quantum/test_measurements.py",
@@ -138,6 +140,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_simulator_entry.py",
          "tests/quantum/test_library_use_truth.py",
          "tests/quantum/test_plan_library_truth.py",
+         "tests/quantum/test_plan_broadcast_truth.py",
          "tests/test_recipes_api_errors_truth.py"],
     ),
     "small-engine": (
@@ -410,7 +413,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "study-loop": (
         ["src/quarch/study/_loop.py", "src/quarch/study/_storage.py", "src/quarch/study/_run.py",
          "src/quarch/_pruner_options.py",
-         "src/quarch/study/_arguments.py",
+         "src/quarch/study/_arguments.py", "src/quarch/study/_pruner_check.py",
          "src/quarch/study/_progress.py"],
         ["tests/study/test_loop_truth.py", "tests/study/test_storage_truth.py",
          "tests/study/test_pruner_options_truth.py",
@@ -449,7 +452,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_finalize_truth.py", "tests/test_export_truth.py",
          "tests/test_did_you_mean_truth.py", "tests/test_export_observables_truth.py",
          "tests/test_cli_early_refusals.py",
-         "tests/test_audit_cli_leftovers.py", "tests/cost/test_onnx_batch_axis_truth.py"],
+         "tests/test_audit_cli_leftovers.py", "tests/cost/test_onnx_batch_axis_truth.py",
+         "tests/test_edge_int8_truth.py"],
     ),
     "hqnn-space": (
         ["src/quarch/spaces/hqnn/model.py", "src/quarch/spaces/hqnn/costs.py",
@@ -474,6 +478,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "src/quarch/_cli_search.py", "src/quarch/cli.py", "src/quarch/_run_files.py"],
         ["tests/test_config_truth.py", "tests/test_cli_truth.py", "tests/test_config.py",
          "tests/test_did_you_mean_truth.py", "tests/test_cli_user_path_truth.py",
+         "tests/test_edge_int8_truth.py::test_the_export_says_when_its_weights_are_seven_bit",
          "tests/test_cli_piped_output.py::test_a_narrow_console_keeps_the_names_whole_in_process",
          "tests/test_cli_early_refusals.py::test_a_mistyped_name_never_reaches_the_search",
          "tests/test_cli_early_refusals.py::test_a_folder_that_is_not_a_run_never_reaches_the_reader",
@@ -516,10 +521,12 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/spaces/hqnn/test_device.py::TestSpec"],
     ),
     "benchmark-harness": (
-        ["src/quarch/benchmark/_harness.py", "src/quarch/benchmark/_run.py",
+        ["src/quarch/benchmark/_harness.py", "src/quarch/benchmark/_journal.py",
+         "src/quarch/benchmark/_run.py",
          "src/quarch/benchmark/_tasks.py", "src/quarch/_registry.py", "src/quarch/spaces/_spec.py"],
         ["tests/test_benchmark_harness_truth.py", "tests/test_registry_truth.py",
          "tests/test_benchmark_resume_truth.py", "tests/test_cli_user_audit_truth.py",
+         "tests/test_benchmark_lost_worker_truth.py", "tests/test_benchmark_other_settings_truth.py",
          "tests/test_registries.py", "tests/test_benchmark.py::TestQubo",
          "tests/test_benchmark.py::TestInputs",
          "tests/test_benchmark.py::TestUserTask::test_module_function_resolution_and_errors",

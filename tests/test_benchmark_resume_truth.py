@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 import quarch.benchmark._harness as harness
-from quarch._errors import RunError
+import quarch.benchmark._journal as journal
+from quarch._errors import RunError, RunExistsError
 from quarch.benchmark import run_benchmark
 from quarch.benchmark._harness import RUNS_FILE
 from quarch.cli import main
@@ -91,9 +92,11 @@ def test_a_stopped_benchmark_keeps_its_finished_runs_and_continues_them(
     assert "2 runs of a stopped benchmark: CPU time" in result.energy_method
 
 
-def test_other_settings_or_a_line_cut_short_run_again(
+def test_overwritten_settings_or_a_line_cut_short_run_again(
     whole: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A line cut short is run again; other settings are refused (before any run: see
+    test_benchmark_other_settings_truth.py) unless ``overwrite``, which runs them all."""
     out = tmp_path / "b"
     monkeypatch.setattr(harness, "_run_job", _StopAt(3))
     with pytest.raises(KeyboardInterrupt):
@@ -109,8 +112,11 @@ def test_other_settings_or_a_line_cut_short_run_again(
         run_benchmark(**_ARGS, out=str(out))
     other = _StopAt(None)  # more trials: a kept run of 6 is not one of 7
     monkeypatch.setattr(harness, "_run_job", other)
-    run_benchmark(**{**_ARGS, "trials": 7}, out=str(out))
-    assert len(other.calls) == 4
+    with pytest.raises(RunExistsError, match=r"holds 1 run of a stopped benchmark"):
+        run_benchmark(**{**_ARGS, "trials": 7}, out=str(out))
+    assert other.calls == []
+    result = run_benchmark(**{**_ARGS, "trials": 7}, out=str(out), overwrite=True)
+    assert len(other.calls) == 4 and len(result.curves["random"][0]) == 7
 
 
 def test_a_stop_before_any_run_finished_leaves_no_folder(
@@ -191,14 +197,16 @@ def test_a_stop_while_the_results_are_written_keeps_every_run(
 
 def test_a_line_that_is_no_run_is_not_taken(tmp_path: Path) -> None:
     """A line of the right JSON but no run (a seed, no curve) is run again, not taken."""
-    settings = harness._settings("synthetic-qubo", 6, (), None)
+    settings = journal._settings("synthetic-qubo", 6, (), None)
     good = {"strategy": "random", "seed": 0, "curve": [1.0]}
     lines = [{"settings": settings}, good, {"strategy": "random", "seed": 1},
              {"strategy": "local", "seed": "0", "curve": []}, {"seed": 2, "curve": []}, [1]]  # fmt: skip
     (tmp_path / RUNS_FILE).write_text("".join(json.dumps(x) + "\n" for x in lines))
-    journal = harness._Journal(tmp_path, settings)
-    assert journal.kept == {("random", 0): good}
-    assert harness._Journal(tmp_path, {**settings, "trials": 7}).kept == {}
+    assert journal._Journal(tmp_path, settings).kept == {("random", 0): good}
+    with pytest.raises(RunExistsError, match=r"holds 1 run of .* \(trials 6, not 7\)"):
+        journal._Journal(tmp_path, {**settings, "trials": 7})
+    assert journal._Journal(tmp_path, {**settings, "trials": 7}, overwrite=True).kept == {}
+    assert journal._Journal(tmp_path, settings, overwrite=True).kept == {}
 
 
 def test_runs_kept_over_two_stops_and_numpy_numbers(
@@ -262,11 +270,12 @@ def test_a_runs_file_removed_while_it_runs_is_no_error(
 
 def test_the_settings_a_kept_run_must_share() -> None:
     """The first line of the runs file, as written here by hand: a run is taken only by
-    a benchmark of the same task, trials, budgets, data folder and quarch version."""
+    a benchmark of the same task, trials, budgets, data folder and quarch version (a
+    task of the user's own adds its code: test_benchmark_other_settings_truth.py)."""
     import quarch
 
-    assert harness._settings("t:f", 6, ("a<=1",), "/d") == {
-        "task": "t:f", "trials": 6, "budgets": ["a<=1"], "data_dir": "/d",
+    assert journal._settings("synthetic-qubo", 6, ("a<=1",), "/d") == {
+        "task": "synthetic-qubo", "trials": 6, "budgets": ["a<=1"], "data_dir": "/d",
         "quarch": quarch.__version__,
     }  # fmt: skip
-    assert harness._settings("t:f", 6, (), None)["data_dir"] is None
+    assert journal._settings("synthetic-qubo", 6, (), None)["data_dir"] is None

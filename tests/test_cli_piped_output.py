@@ -84,7 +84,10 @@ def test_a_narrow_console_keeps_the_names_whole_in_process(
     from quarch.cli import main
     from quarch.spaces import SPACES
 
-    monkeypatch.setattr(quarch._cli_app._out, "width", 25)
+    # the raw attribute: monkeypatch restores what it read, and `width` reads the
+    # computed width (80 on an 80-column terminal), which the setter then fixes for
+    # every later test of this worker
+    monkeypatch.setattr(quarch._cli_app._out, "_width", 25)
     for command, registry in (("strategies", STRATEGIES), ("spaces", SPACES)):
         capsys.readouterr()
         assert main([command]) == 0

@@ -357,7 +357,7 @@ def test_what_a_task_factory_takes() -> None:
 def test_a_run_is_kept_with_numpy_numbers_as_json_numbers() -> None:
     import numpy as np
 
-    from quarch.benchmark._harness import _plain
+    from quarch.benchmark._journal import _plain
 
     assert json.dumps({"a": np.float32(1.5), "b": np.arange(3), "c": np.int64(4)},
                       default=_plain) == '{"a": 1.5, "b": [0, 1, 2], "c": 4}'  # fmt: skip

@@ -134,6 +134,7 @@ class _Run:
         self.spec = SimpleNamespace(export_formats=formats,
                                     is_trainable=lambda: bool(formats))  # fmt: skip
         self.config = SimpleNamespace(space="toy")
+        self.objective = SimpleNamespace(budgets=[])  # no budget: none broken
         self.train_dir = tmp / "run" / "train"
         self.train_dir.parent.mkdir(exist_ok=True)
         # the metrics the search recorded (what `quarch trials` shows; a torch export

@@ -272,6 +272,14 @@ def benchmark(
     first_seed: Annotated[
         int, typer.Option(metavar="K", help="First seed (tune on seeds you do not report).")
     ] = 0,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Start over: replace the runs a stopped benchmark kept in --out (taken "
+            "when the settings are the same, refused when they differ).",
+        ),
+    ] = False,
     json_out: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
@@ -294,6 +302,7 @@ def benchmark(
             progress=not (quiet or json_out),
             workers=workers,
             first_seed=first_seed,
+            overwrite=overwrite,
         )
     except KeyboardInterrupt as e:  # the runs it finished, where they are kept
         raise _Interrupted(f"interrupted; {e}" if e.args else "interrupted") from None

@@ -30,7 +30,7 @@ import json
 import math
 import statistics
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -151,6 +151,17 @@ def _seed(t: TrialRecord) -> int:
     if t.seed is None:
         raise RunError(f"trial {t.number} has no recorded seed; it was not run by quarch")
     return int(t.seed)
+
+
+def _broken_budgets(budgets: Sequence[Any], metrics: dict[str, float]) -> str:
+    """The run's budgets the exported network breaks, each with its value (``""`` for
+    none): a trial over a budget is no result of the search, and its export said nothing
+    of it."""
+    return ", ".join(
+        f"{b} ({b.metric}={metrics[b.metric]:.6g})"
+        for b in budgets
+        if b.metric in metrics and b.violation(metrics[b.metric]) > 0
+    )
 
 
 def _open(run_dir: str | Path, trial: int) -> tuple[Run, TrialRecord]:
@@ -404,6 +415,7 @@ def _onnx_int8(model: Any, ev: Any, path: Path, full: bool, repeats: int) -> dic
             onnx_accuracy,
             quantize_int8,
             to_onnx,
+            weight_bits,
         )
     except ImportError:
         raise ConfigError("int8 export needs the onnx extra: pip install 'quarch[onnx]'") from None
@@ -422,6 +434,8 @@ def _onnx_int8(model: Any, ev: Any, path: Path, full: bool, repeats: int) -> dic
         "int8_latency_ms": measure_latency_ms(int8, shape, repeats=repeats),
         "fp32_bytes": len(f32),
         "int8_bytes": len(int8),
+        # 7 where this CPU's fused kernels do not compute the 8-bit model (AVX2, no VNNI)
+        "weight_bits": weight_bits(int8),
     }
 
 
@@ -512,6 +526,9 @@ def export_trial(
             "val_error": metrics["val_error"],
             "test_error": metrics["test_error"],
         }
+        broken = _broken_budgets(run.objective.budgets, {**t.metrics, **metrics})
+        if broken:
+            checks["budgets"] = f"broken: {broken}"
         if fmt == "torch":
             with open(path, "wb") as f:  # torch's own open fails with a RuntimeError
                 torch.save(

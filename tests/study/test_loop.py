@@ -159,18 +159,21 @@ def test_timeout_stops_early(tmp_path: Path) -> None:
     assert 1 <= len(res.complete) < 10
 
 
-def _complete(run: Path) -> int:
+def _complete_and_running(run: Path) -> tuple[int, int]:
+    """How many trials of the run's study are complete, and how many running."""
     try:
         study = optuna.load_study(study_name="quarch", storage=f"sqlite:///{run / 'study.db'}")
+        states = [t.state for t in study.get_trials(deepcopy=False)]
     except Exception:
-        return 0
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        return 0, 0
+    return states.count(TrialState.COMPLETE), states.count(TrialState.RUNNING)
 
 
 def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    # enough trials that the kill lands mid-run however fast a trial trains (with 6 the
-    # run could finish in the half second between seeing 2 complete and the kill)
-    n_trials = 20
+    # the kill lands inside a trial (one seen running after 2 complete, each trial about
+    # a second of training), so 6 trials leave the killed run at least three to do (a
+    # fixed half-second wait needed 20 trials to be sure the run had not finished)
+    n_trials = 6
     run = tmp_path / "killed"
     cmd = [
         sys.executable, "-m", "quarch.cli", "search", "--space", "mlp", "--dataset", "iris",
@@ -180,12 +183,13 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> Non
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300  # a loaded 2-core machine starts slowly
-    while _complete(run) < 2 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
+    seen = (0, 0)
+    while (seen[0] < 2 or not seen[1]) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        seen = _complete_and_running(run)
     assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-    assert _complete(run) >= 2, "fewer than 2 trials complete after 300 s"
-    time.sleep(0.3)  # land inside a trial
-    os.kill(proc.pid, signal.SIGKILL)
+    assert seen[0] >= 2 and seen[1], f"not 2 trials complete and one running after 300 s: {seen}"
+    os.kill(proc.pid, signal.SIGKILL)  # inside the trial seen running
     proc.wait()
     before = open_study(run).get_trials(deepcopy=False)
     running = [t.number for t in before if t.state == TrialState.RUNNING]

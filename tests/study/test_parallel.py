@@ -19,6 +19,8 @@ from quarch.config import SearchConfig
 from quarch.study import join_study, open_study, run_search, trial_seed
 from quarch.testing.evaluators import ArithmeticEvaluator, FaultyEvaluator
 
+from ._worker_first import worker_first
+
 
 def _cfg(tmp_path: Path, **kw: Any) -> SearchConfig:
     base: dict[str, Any] = {
@@ -29,12 +31,15 @@ def _cfg(tmp_path: Path, **kw: Any) -> SearchConfig:
     return SearchConfig(**base)
 
 
-def test_two_workers_exact_budget_and_reproducible_metrics(tmp_path: Path) -> None:
-    res = run_search(
-        _cfg(tmp_path, trials=40, workers=2), evaluator=ArithmeticEvaluator(0.3), progress=False
-    )
+def test_two_workers_exact_budget_and_reproducible_metrics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the main process's trials wait for the spawned worker's first (it once did all
+    # 40 of 0.3 s before the worker started): 12 are enough for both to work
+    evaluator = worker_first(monkeypatch, 0.3, tmp_path / "started")
+    res = run_search(_cfg(tmp_path, trials=12, workers=2), evaluator=evaluator, progress=False)
     trials = open_study(tmp_path / "run").get_trials(deepcopy=False)
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == 40
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 12
     numbers = [t.number for t in trials]
     assert len(numbers) == len(set(numbers))
     owners = {t.system_attrs["quarch:owner"] for t in trials}
@@ -86,14 +91,21 @@ def _state_counts(run: Path) -> tuple[int, list[Any]]:
 
 
 def test_killed_worker_costs_one_trial_and_budget_completes(tmp_path: Path) -> None:
-    run = tmp_path / "run"
+    """The spawned worker is killed inside a trial; the parent fails that trial and does
+    the rest of the budget. The parent's trials wait for the worker's first one
+    (``_worker_first``): under load the parent once did all its trials before the
+    spawned worker started, and there was no worker to kill."""
+    run, n_trials = tmp_path / "run", 14
     code = (
         "from quarch.config import SearchConfig; from quarch.study import run_search;"
-        "from quarch.testing.evaluators import ArithmeticEvaluator;"
-        f"run_search(SearchConfig(space='mlp', dataset='iris', trials=24, workers=2, out={str(run)!r}),"
-        " evaluator=ArithmeticEvaluator(0.5), progress=False)"
+        "from _worker_first import WorkerFirst;"
+        f"run_search(SearchConfig(space='mlp', dataset='iris', trials={n_trials}, workers=2,"
+        f" out={str(run)!r}), evaluator=WorkerFirst(0.5, {str(tmp_path / 'started')!r}),"
+        " progress=False)"
     )
-    parent = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    path = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path}
+    parent = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, env=env)
     victim = None
     deadline = time.monotonic() + 120
     while victim is None and time.monotonic() < deadline and parent.poll() is None:
@@ -111,7 +123,7 @@ def test_killed_worker_costs_one_trial_and_budget_completes(tmp_path: Path) -> N
     assert victim is not None, parent.stderr.read().decode() if parent.stderr else ""
     assert parent.wait(timeout=240) == 0
     trials = open_study(run).get_trials(deepcopy=False)
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == 24
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == n_trials
     killed = trials[victim.number]
     assert killed.state == TrialState.FAIL
     assert "died during this trial" in killed.user_attrs["fail_reason"]

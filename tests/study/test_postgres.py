@@ -27,6 +27,8 @@ from quarch.config import SearchConfig
 from quarch.study import join_study, run_search, trial_seed
 from quarch.testing.evaluators import ArithmeticEvaluator
 
+from ._worker_first import worker_first
+
 
 def _pg_bin(name: str) -> str | None:
     found = shutil.which(name)
@@ -86,17 +88,20 @@ def _cfg(tmp_path: Path, url: str, study: str, **kw: Any) -> SearchConfig:
     return SearchConfig(**base)
 
 
-def test_two_workers_share_a_postgres_study(tmp_path: Path, pg_url: str) -> None:
-    cfg = _cfg(tmp_path, pg_url, "two-workers", trials=20, workers=2)
-    # 0.6 s a trial: the main process alone would need 12 s, longer than the spawned
-    # worker takes to start on a loaded 2-core machine (0.2 s let the main process
-    # finish all 20 once, under a full test run beside other work)
-    res = run_search(cfg, evaluator=ArithmeticEvaluator(0.6), progress=False)
+def test_two_workers_share_a_postgres_study(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = _cfg(tmp_path, pg_url, "two-workers", trials=10, workers=2)
+    # the main process's trials wait for the spawned worker's first (with 20 trials of
+    # 0.2 s the main process once finished all 20 before the worker started, under a
+    # full test run beside other work; 0.6 s a trial then cost 12 s)
+    evaluator = worker_first(monkeypatch, 0.3, tmp_path / "started")
+    res = run_search(cfg, evaluator=evaluator, progress=False)
     import optuna
 
     study = optuna.load_study(study_name="two-workers", storage=pg_url)
     trials = study.get_trials(deepcopy=False)
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == 20
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 10
     assert len({t.number for t in trials}) == len(trials)
     assert len({t.system_attrs["quarch:owner"] for t in trials}) >= 2
     ev = ArithmeticEvaluator()

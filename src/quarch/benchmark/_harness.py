@@ -3,11 +3,10 @@ processes, with the energy the runs used."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,17 +16,13 @@ import numpy as np
 
 from quarch._errors import ConfigError, RunError, did_you_mean
 from quarch._paths import check_folder, writing
+from quarch.benchmark._journal import RUNS_FILE, _Journal, _settings
 from quarch.benchmark._result import BenchmarkResult
 from quarch.benchmark._run import run_one
 from quarch.benchmark._tasks import build_task
 from quarch.config import MAX_SEED
 
 __all__ = ["CPU_WATTS", "RUNS_FILE", "run_benchmark"]
-
-#: The file in a benchmark's folder holding each (strategy, seed) run as it finishes,
-#: until the results are written: what a stopped benchmark keeps, and what the same
-#: command run again takes instead of running those runs again.
-RUNS_FILE = "finished_runs.jsonl"
 
 #: Power assumed per busy core when no energy meter is readable (W).
 CPU_WATTS = 10.0
@@ -99,6 +94,83 @@ def _start_method() -> str:
     # the platform's default is the first method listed (documented)
     chosen = multiprocessing.get_start_method(allow_none=True)
     return chosen or multiprocessing.get_all_start_methods()[0]
+
+
+#: Seconds the parent waits for a run's row before it looks for a worker that died.
+_WATCH_SECONDS = 0.5
+
+
+def _run_noted(item: tuple[str, int, _Job]) -> dict[str, Any]:
+    """``_run_job`` in a worker, after noting in the folder ``item[0]`` that this
+    process runs job ``item[1]``: what tells the parent which run a dead worker took
+    with it (the pool's workers are its own; it says nothing of what each runs)."""
+    folder, index, job = item
+    part = Path(folder, f".{index}")
+    part.write_text(str(os.getpid()))  # digits: the same bytes in any encoding
+    os.replace(part, Path(folder, str(index)))  # whole, or not there: never half a pid
+    return _run_job(job)
+
+
+def _run_pool(
+    pool: Any, notes: Path, jobs: list[_Job], add: Callable[[dict[str, Any]], None]
+) -> dict[int, int]:
+    """Run ``jobs`` on ``pool``, passing each row to ``add`` as it arrives; the jobs
+    lost to a worker that died during them (the OOM killer, a user's ``kill``, a crash
+    in native code), by index, with the dead worker's process id. The workers note
+    the job they start in the folder ``notes``, which must outlive the pool (a worker
+    still running after a Ctrl-C here writes there).
+
+    ``multiprocessing.Pool`` starts a new worker in place of one that died, but the
+    dead one's job is never answered: ``imap_unordered`` waited for it forever and only
+    Ctrl-C ended the benchmark. The parent now waits for each row at most
+    :data:`_WATCH_SECONDS` and then looks for started jobs (:func:`_run_noted`) whose
+    process is no longer one of the pool's; it ends when every job is answered or
+    lost. The other runs go on meanwhile, as a search's do when one of its workers dies
+    (:func:`quarch.study._parallel.run_workers` finishes its work and fails the dead
+    worker's trial naming the process): a lost run costs only itself.
+    ``concurrent.futures.ProcessPoolExecutor`` raises ``BrokenProcessPool`` instead of
+    waiting, but it then ends every worker, and with them every run in progress."""
+    import multiprocessing
+
+    done: set[int] = set()
+    lost: dict[int, int] = {}
+    index = {(j[1], j[2]): i for i, j in enumerate(jobs)}
+    rows = pool.imap_unordered(_run_noted, [(str(notes), i, j) for i, j in enumerate(jobs)])
+    while len(done | set(lost)) < len(jobs):
+        try:
+            row = rows.next(timeout=_WATCH_SECONDS)
+        except multiprocessing.TimeoutError:
+            lost = _lost(pool, notes)
+            continue
+        done.add(index[row["strategy"], row["seed"]])
+        (notes / str(index[row["strategy"], row["seed"]])).unlink()  # no longer running
+        add(row)
+    # a row may come after its worker was seen gone (it died as it sent it)
+    return {i: pid for i, pid in lost.items() if i not in done}
+
+
+def _lost(pool: Any, notes: Path) -> dict[int, int]:
+    """The jobs noted as running (their rows not in yet) whose worker process is no
+    longer alive in ``pool``, by index, with that process's id. ``Pool._pool``, the
+    pool's list of its workers (private, the same since Python 3.0), drops a dead
+    worker as the pool starts another."""
+    alive = {p.pid for p in pool._pool if p.exitcode is None}
+    running = {int(f.name): int(f.read_text()) for f in notes.glob("[0-9]*")}
+    return {i: pid for i, pid in running.items() if pid not in alive}
+
+
+def _lost_line(task: str, jobs: list[_Job], lost: dict[int, int], kept: str) -> str:
+    """The line ending a benchmark that lost runs to dead workers: which runs, their
+    processes, and what is kept."""
+    runs = ", ".join(
+        f"{jobs[i][1]} seed {jobs[i][2]} (process {pid})" for i, pid in sorted(lost.items())
+    )
+    one = len(lost) == 1
+    return (
+        f"benchmark {task}: the worker process{'' if one else 'es'} running {runs} died "
+        "(killed: out of memory, or by a user; or crashed), and "
+        f"{'that run was' if one else 'those runs were'} lost; {kept}"
+    )
 
 
 def _check_main_guard(workers: int, method: str) -> None:
@@ -177,112 +249,6 @@ class _Meter:
             return None
 
 
-class _Journal:
-    """The finished runs of a benchmark, one JSON line each in ``out_dir/RUNS_FILE``
-    after a line of the settings they were run with.
-
-    A stopped benchmark (Ctrl-C, SIGTERM, a worker that died and left the pool
-    waiting) kept none of its runs: they were held in memory until the last one. Each
-    is now written as it arrives; a run of the same command (same task, trials,
-    budgets, data folder and quarch version) takes the runs the file holds for its
-    (strategy, seed) pairs, as ``quarch search`` keeps its finished trials. Other
-    settings start over (the file is replaced at the first run they finish). A line
-    cut short by a kill is not a run: it is read as missing and run again.
-    """
-
-    def __init__(self, out_dir: Path, settings: dict[str, Any]) -> None:
-        self.path = out_dir / RUNS_FILE
-        self.settings = settings
-        self.kept: dict[tuple[str, int], dict[str, Any]] = self._read()
-        self.written = 0
-        self.made: list[Path] = []
-        self._file: Any = None
-
-    def _read(self) -> dict[tuple[str, int], dict[str, Any]]:
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            return {}
-        if not lines or _json_line(lines[0]) != {"settings": self.settings}:
-            return {}
-        rows = (_json_line(line) for line in lines[1:])
-        return {(r["strategy"], r["seed"]): r for r in rows if _is_run(r)}
-
-    def take(self, strategy: str, seed: int) -> dict[str, Any] | None:
-        """The kept run of ``(strategy, seed)``, or ``None`` when it is to be run."""
-        return self.kept.get((strategy, seed))
-
-    def add(self, row: dict[str, Any]) -> None:
-        """Write ``row`` (a finished run) and flush it: it is kept from now on."""
-        if self._file is None:  # the first run of this benchmark: a fresh file
-            # a folder that cannot be written (only the write can tell: /proc looks
-            # writable to root) stops the benchmark here, in the line the results'
-            # write would give, rather than after every run
-            with writing(self.path.parent, "benchmark folder"):
-                self._start()
-        self._file.write(json.dumps(row, default=_plain) + "\n")
-        self._file.flush()
-        self.written += 1
-
-    def _start(self) -> None:
-        missing = [d for d in (self.path.parent, *self.path.parent.parents) if not d.exists()]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.made = missing  # deepest first: removed again if the runs come to nothing
-        part = self.path.with_name(f".{RUNS_FILE}.part")
-        lines = [{"settings": self.settings}, *self.kept.values()]
-        part.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
-        os.replace(part, self.path)
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-
-    def close(self, *, done: bool) -> None:
-        """Close the file; ``done`` (the results are written, or the runs are worth
-        nothing): remove it, and the folders it made that nothing else went into."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        if done:
-            self.path.unlink(missing_ok=True)
-            for folder in self.made:
-                with contextlib.suppress(OSError):  # not empty: the results, a user's file
-                    folder.rmdir()
-
-    def stopped(self, total: int) -> KeyboardInterrupt:
-        """Ctrl-C's exception, saying what the stop leaves when it leaves runs."""
-        kept = len(self.kept) + self.written
-        if not kept:
-            return KeyboardInterrupt()
-        return KeyboardInterrupt(
-            f"{kept} of {total} runs finished and are kept in {str(self.path)!r}; run the "
-            "same command again to finish it"
-        )
-
-
-def _plain(value: Any) -> Any:
-    """A NumPy number or array in a run (a task's own judge may return one) as JSON's;
-    anything else JSON cannot write (an option of a user's space that is an object) as
-    its text, which is what ``results.csv`` shows of it."""
-    if isinstance(value, (np.generic, np.ndarray)):
-        return value.tolist()
-    return str(value)
-
-
-def _json_line(line: str) -> Any:
-    """A line of the runs file, or ``None`` when it is no JSON (cut short by a kill)."""
-    try:
-        return json.loads(line)
-    except ValueError:
-        return None
-
-
-def _is_run(row: Any) -> bool:
-    """Whether a line holds a run as :func:`run_one` returns it."""
-    return (
-        isinstance(row, dict)
-        and isinstance(row.get("strategy"), str)
-        and (isinstance(row.get("seed"), int) and isinstance(row.get("curve"), list))
-    )
-
-
 def _as_list(value: str | Sequence[str], what: str) -> list[str]:
     """``"qiea,random"`` (one name, or names as the CLI's flag reads them) as a list,
     never the characters of the string; any other sequence as it is."""
@@ -307,6 +273,7 @@ def run_benchmark(
     progress: bool = True,
     workers: int = 1,
     first_seed: int = 0,
+    overwrite: bool = False,
 ) -> BenchmarkResult:
     """Run every strategy on seeds ``first_seed .. first_seed + seeds - 1`` of ``task``
     for ``trials`` queries each.
@@ -327,6 +294,9 @@ def run_benchmark(
         workers: processes running (strategy, seed) pairs in parallel (each with one
             thread); 1 runs them in this process.
         first_seed: the first seed (tune on seeds you do not report).
+        overwrite: start over, replacing the runs a stopped benchmark kept in ``out``
+            (:data:`RUNS_FILE`), which are otherwise taken when the settings are the
+            same and refused when they differ.
 
     Returns:
         The :class:`BenchmarkResult`.
@@ -335,6 +305,10 @@ def run_benchmark(
         ConfigError: an unknown task or strategy, a malformed budget, or bad counts.
         DataError: the task's data files are missing.
         OutputError: ``out`` cannot be written (checked before the runs).
+        RunExistsError: ``out`` holds the runs of a stopped benchmark of other
+            settings, and not ``overwrite`` (before the runs).
+        RunError: every evaluation failed, or a worker process died during a run (the
+            runs finished are kept: the same call finishes the benchmark).
     """
     from quarch.search import STRATEGIES, strategy_kind
 
@@ -395,7 +369,7 @@ def run_benchmark(
         disable=not progress,
     )
     seed_list = range(first_seed, first_seed + seeds)
-    journal = _Journal(out_dir, _settings(task, trials, bud, data_dir))
+    journal = _Journal(out_dir, _settings(task, trials, bud, data_dir), overwrite=overwrite)
     kept = [r for s in names for k in seed_list if (r := journal.take(s, k)) is not None]
     jobs = {
         s: [(task, s, k, trials, data_dir, bud) for k in seed_list if journal.take(s, k) is None]
@@ -434,12 +408,22 @@ def run_benchmark(
                 ctx = mp.get_context(start)
                 all_jobs = [j for s in names for j in jobs[s]]
                 processes = min(workers, len(all_jobs))  # more would only start and wait
+
+                def add(r: dict[str, Any]) -> None:
+                    rows.append(r)
+                    journal.add(r)
+                    bar.update(tid, description=r["strategy"], advance=1)
+
                 if all_jobs:  # none when every run was kept: no pool to start
-                    with _pool(ctx, processes) as pool:
-                        for r in pool.imap_unordered(_run_job, all_jobs):
-                            rows.append(r)
-                            journal.add(r)
-                            bar.update(tid, description=r["strategy"], advance=1)
+                    # the notes' folder is removed after the pool ends its workers
+                    with (
+                        tempfile.TemporaryDirectory(prefix="quarch-benchmark-") as notes,
+                        _pool(ctx, processes) as pool,
+                    ):
+                        lost = _run_pool(pool, Path(notes), all_jobs, add)
+                    if lost:
+                        left = journal.left(len(names) * seeds)
+                        raise RunError(_lost_line(base.name, all_jobs, lost, left))
                 for s in names:
                     energy[s] = sum(r["cpu_seconds"] for r in rows if r["strategy"] == s)
                     energy[s] *= CPU_WATTS
@@ -495,17 +479,6 @@ def run_benchmark(
     journal.close(done=True)
     result.out = out_dir
     return result
-
-
-def _settings(
-    task: str, trials: int, budgets: Sequence[str], data_dir: str | None
-) -> dict[str, Any]:
-    """What a run's result depends on besides its (strategy, seed): a kept run is taken
-    only by a benchmark of the same (:class:`_Journal`)."""
-    from quarch import __version__
-
-    return {"task": task, "trials": trials, "budgets": list(budgets),
-            "data_dir": None if data_dir is None else str(data_dir), "quarch": __version__}  # fmt: skip
 
 
 def _check_failures(task: str, rows: list[dict[str, Any]]) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "quantize_int8",
     "single_channel_convs",
     "to_onnx",
+    "weight_bits",
 ]
 
 OPSET = 17
@@ -324,7 +325,7 @@ def quantize_int8(
     (:func:`single_channel_convs`), unless ``keep_float`` names the float nodes itself
     (``[]`` quantises every node).
 
-    ``reduce_range`` quantises the weights to 7 bits ([-64, 63]) instead of 8. On x86
+    ``reduce_range`` quantises the weights to 7 bits ([-64, 64]) instead of 8. On x86
     CPUs without VNNI (AVX2 alone: most AMD and older Intel laptops) ONNX Runtime's
     fused uint8 x int8 kernels add pairs of products in 16 bits and saturate
     (``VPMADDUBSW``), so the model they run is not the quantised model: on this
@@ -337,6 +338,7 @@ def quantize_int8(
     differ by more than 1 % of the outputs' range, the 7-bit model is returned; so
     the file depends on the CPU that quantises it, as its timing does. ``False`` or
     ``True`` choose without the check (timing alone: both run the same kernels).
+    :func:`weight_bits` reads back from the file which one was written.
     """
     import tempfile
     from pathlib import Path
@@ -392,3 +394,29 @@ def kernels_agree(int8_model: bytes, images: np.ndarray, *, tolerance: float = 0
     name = fused.get_inputs()[0].name
     got, want = fused.run(None, {name: x})[0], plain.run(None, {name: x})[0]
     return bool(np.abs(got - want).max() <= tolerance * np.abs(want).max())
+
+
+def weight_bits(int8_model: bytes | onnx.ModelProto) -> int | None:
+    """How many bits the int8 weights of a model that :func:`quantize_int8` wrote use:
+    8, 7, or ``None`` when it holds no int8 weights (everything kept in float) or its
+    largest weight is on neither of ONNX Runtime's symmetric ranges.
+
+    :func:`quantize_int8` writes 7-bit weights where this CPU's fused kernels saturate
+    on 8-bit ones, so the same export gives either file and nothing else tells them
+    apart: a 7-bit file moved to a VNNI machine gives away a bit of precision, and an
+    8-bit one moved to an AVX2 machine runs wrong. ONNX Runtime's symmetric weights span
+    [-127, 127] (8 bits) or [-64, 64] (7 bits), and the largest weight of a tensor sets
+    its scale, so its integer is 127 or 64: the largest over the file says which.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(int8_model) if isinstance(int8_model, bytes) else int8_model
+    inits = {t.name: t for t in model.graph.initializer}
+    dequantised = {n.input[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
+    largest = [
+        int(np.abs(numpy_helper.to_array(inits[name]).astype(np.int64)).max())
+        for name in dequantised & inits.keys()
+        if inits[name].data_type == onnx.TensorProto.INT8
+    ]
+    return {127: 8, 64: 7}.get(max(largest)) if largest else None

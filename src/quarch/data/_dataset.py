@@ -81,7 +81,9 @@ class DatasetInfo:
 
     Attributes:
         name (str): canonical name to pass to :func:`load_dataset`.
-        n_samples (int): samples in the whole set (train and test together).
+        n_samples (int): samples in the whole set (train and test together); for a
+            space's table (:attr:`space` set: NAS-Bench-201's) the architectures it
+            holds, since its rows are architectures, not images.
         n_classes (int): number of classes.
         input_shape (tuple[int, ...]): per-sample shape after loading.
         source (str): where the data come from.

@@ -104,12 +104,7 @@ class QuantumLayer(torch.nn.Module):
         x = self._inputs(inputs)
         if self.weights.dtype != _real(self.plan.dtype):  # weights replaced, not via .to
             self._follow_weights(refuse=True)
-        if x is not None and x.dim() >= 3:
-            lead = x.shape[:-1]
-            rows = x.reshape(math.prod(lead), x.shape[-1])
-            out = self.plan._execute(rows, self.weights, None, self.observables)
-            return out.reshape(*lead, self.n_outputs)
-        # the words were parsed once, in __init__
+        # the words were parsed once, in __init__; the plan takes [*, n_inputs] itself
         out = self.plan._execute(x, self.weights, None, self.observables)
         return out[0] if x is not None and x.dim() == 1 else out
 

@@ -77,7 +77,9 @@ def check_memory(
     Raises:
         NoiseError: the run would exceed the limit.
     """
-    itemsize = 16 if dtype == torch.complex128 else 8
+    # the dtype's own size: a real float32 run (a circuit of real gates) was sized at 8
+    # bytes an entry, refusing widths that fit
+    itemsize = torch.empty((), dtype=dtype).element_size()
     need = 3 * batch * 4**n * itemsize / 2**30
     if need > max_memory_gb:
         raise NoiseError(

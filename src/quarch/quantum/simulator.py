@@ -58,6 +58,7 @@ autograd ways that work).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,15 +71,12 @@ from quarch.quantum._arguments import (
     TRACE_REFUSAL,
     TRANSFORMS_REFUSAL,
     _real,
-    _real_only,
-    _seq_dtype,
-    _tensor,
     _validate_dtype,
 )
 from quarch.quantum._compile import Engine
 from quarch.quantum._matrices import Runtime
 from quarch.quantum._measure import sign_table
-from quarch.quantum._memory import LARGE_QUBITS, state_memory_refusal
+from quarch.quantum._plan_arguments import _PlanArguments
 from quarch.quantum._simulate import execute
 from quarch.quantum._small_cost import (
     FOLD_ROWS,
@@ -139,11 +137,17 @@ finished ``torch.func`` transform (the node's inputs are a layer's own weights a
 caller's batch)."""
 
 
-class ExecutionPlan:
+class ExecutionPlan(_PlanArguments):
     """A circuit compiled for repeated batched execution.
 
     Build it with :func:`compile_circuit`. The plan holds no tensors of its own beyond
-    small per-device caches, so one plan serves CPU and CUDA inputs alike.
+    small per-device caches, so one plan serves CPU and CUDA inputs alike: it runs on
+    the device of each call's inputs, and :meth:`to` a device returns the plan itself.
+
+    Arguments may carry leading dimensions, ``[*, k]``, as for ``torch.nn.Linear``:
+    the leading shapes of inputs, per-sample weights and start states broadcast as
+    torch broadcasts them (a ``[1, n_weights]`` row serves every input row), and the
+    result has the broadcast shape in front of its last axis.
 
     Under ``torch.compile`` a call runs eagerly, outside the graph (the engine picks its
     path from values at run time): the graph breaks there, so ``fullgraph=True`` fails
@@ -238,6 +242,35 @@ class ExecutionPlan:
         its own circuit (``plan.circuit.h(0)``) changed what ran if made before the first
         call and not after; read-only, so a circuit assigned to it cannot go unrun."""
         return self._circuit.copy()
+
+    def to(self, *args: Any, **kwargs: Any) -> ExecutionPlan:
+        """The plan itself, for a device (what ``torch.nn.Module.to`` takes: a device,
+        a dtype, a tensor, ``device=``/``dtype=``). A plan holds no tensors of its own:
+        it builds them on the device of each call's inputs (cached per device), so it
+        runs wherever its inputs are and there is nothing to move; ``plan.to(device)``
+        failed with a bare ``AttributeError``. A dtype is taken where it is the plan's
+        (its complex dtype or the matching real one, as a tensor of inputs has);
+        another precision is refused: a plan compiles for one, so
+        ``compile_circuit(plan.circuit, dtype=...)`` makes another plan.
+
+        Raises:
+            SimulationError: arguments ``torch.nn.Module.to`` would refuse, or another
+                precision.
+        """
+        try:
+            _, dtype, _, _ = torch._C._nn._parse_to(*args, **kwargs)
+        except (TypeError, RuntimeError) as e:  # torch's first line names what was given
+            given = str(e).splitlines()[0].removesuffix(", but expected one of:")
+            raise SimulationError(
+                f"ExecutionPlan.to takes a device, a dtype or a tensor, as torch.nn.Module.to "
+                f"does: {given}"
+            ) from None
+        if dtype is not None and dtype not in (self.dtype, _real(self.dtype)):
+            raise SimulationError(
+                f"ExecutionPlan.to: this plan runs in {self.dtype}, not {dtype}; compile "
+                f"another plan for it: compile_circuit(plan.circuit, dtype=...)"
+            )
+        return self
 
     # ------------------------------------------------------------------ compile
     def _runtime(self, with_prefix: bool, weights_batched: bool) -> Runtime:
@@ -334,112 +367,6 @@ class ExecutionPlan:
         return table
 
     # ------------------------------------------------------------------ run time
-    def _check(
-        self,
-        inputs: torch.Tensor | None,
-        weights: torch.Tensor | Sequence[float] | None,
-        initial_state: torch.Tensor | None,
-    ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None, int, torch.device]:
-        real = _real(self.dtype)
-        if (  # the common call (a QuantumLayer's): tensors of the right kind, nothing to do
-            initial_state is None
-            and type(inputs) is torch.Tensor
-            and isinstance(weights, torch.Tensor)  # a QuantumLayer passes its Parameter
-            and inputs.dtype == real == weights.dtype
-            and inputs.dim() == 2
-            and weights.dim() == 1
-            and inputs.shape[1] == self.n_inputs > 0
-            and weights.shape[0] == self.n_weights
-            and inputs.device == weights.device
-            and self.n_qubits < LARGE_QUBITS
-        ):
-            return inputs, weights, None, inputs.shape[0], inputs.device
-        device: torch.device | None = None
-        for t in (inputs, weights, initial_state):
-            if isinstance(t, torch.Tensor):
-                device = t.device
-                break
-        device = device or torch.device("cpu")
-        batch: int | None = None
-        if self.n_inputs:
-            if inputs is None:
-                raise SimulationError(
-                    f"this circuit reads {self.n_inputs} input feature(s); pass inputs of "
-                    f"shape [batch, {self.n_inputs}]"
-                )
-            # a list is read at the plan's precision (as_tensor alone would make float32)
-            inputs = _tensor(inputs, "inputs", self, device, _seq_dtype(inputs, real))
-            _real_only(inputs, "inputs")
-            as_given = tuple(inputs.shape)
-            if inputs.dim() == 1:
-                inputs = inputs[None]
-            if inputs.dim() != 2 or inputs.shape[1] != self.n_inputs:
-                raise SimulationError(
-                    f"inputs must have shape [batch, {self.n_inputs}]; got {as_given}"
-                )
-            inputs = inputs.to(real)
-            batch = inputs.shape[0]
-        elif inputs is not None:
-            given = _tensor(inputs, "inputs", self, device, None)
-            if given.numel() > 0:
-                raise SimulationError(
-                    f"this circuit reads no input features; got inputs of shape "
-                    f"{tuple(given.shape)}"
-                )
-            if given.dim() == 2:  # [batch, 0]: rows without features still count
-                batch = given.shape[0]
-        if weights is None:
-            if self.n_weights:
-                raise SimulationError(
-                    f"this circuit has {self.n_weights} trainable weight(s); pass weights "
-                    f"of shape [{self.n_weights}] or [batch, {self.n_weights}]"
-                )
-            w = torch.zeros(0, dtype=real, device=device)
-        else:
-            w = _tensor(weights, "weights", self, device, _seq_dtype(weights, real))
-            _real_only(w, "weights")
-            w = w.to(real)
-            if w.dim() not in (1, 2) or w.shape[-1] != self.n_weights:
-                raise SimulationError(
-                    f"weights must have shape [{self.n_weights}] or [batch, {self.n_weights}]; "
-                    f"got {tuple(w.shape)}"
-                )
-            if w.dim() == 2:
-                if batch is not None and w.shape[0] != batch:
-                    raise SimulationError(
-                        f"per-sample weights have batch size {w.shape[0]} but inputs have "
-                        f"batch size {batch}; they must agree"
-                    )
-                batch = w.shape[0]
-        dim = 2**self.n_qubits
-        if initial_state is not None:
-            if self._amplitude is not None:
-                raise SimulationError(
-                    "initial_state cannot be combined with an amplitude embedding"
-                )
-            dt = _seq_dtype(initial_state, self.dtype)
-            s = _tensor(initial_state, "initial_state", self, device, dt)
-            as_given = tuple(s.shape)  # a list has no shape of its own to name
-            if s.dim() == 1:
-                s = s[None]
-            if s.dim() != 2 or s.shape[1] != dim:
-                raise SimulationError(
-                    f"initial_state must have shape [{dim}] or [batch, {dim}]; got {as_given}"
-                )
-            if batch is not None and s.shape[0] not in (1, batch):
-                raise SimulationError(
-                    f"initial_state has batch size {s.shape[0]} but inputs/weights have batch "
-                    f"size {batch}; they must agree"
-                )
-            if batch is None:
-                batch = s.shape[0]
-            initial_state = s.to(self.dtype)
-        if self.n_qubits >= LARGE_QUBITS:
-            why = state_memory_refusal(self.n_qubits, batch or 1, self.dtype, device)
-            if why is not None:
-                raise SimulationError(why)
-        return inputs, w, initial_state, 1 if batch is None else batch, device
-
     def _amplitude_state(
         self, inputs: torch.Tensor, batch: int, *, real: bool = False
     ) -> torch.Tensor:
@@ -488,7 +415,22 @@ class ExecutionPlan:
             raise SimulationError(TRANSFORMS_REFUSAL)
         if torch._C._is_tracing():  # torch.jit.is_tracing() without its Python preamble
             raise SimulationError(TRACE_REFUSAL)
-        inputs, w, init, batch, device = self._check(inputs, weights, initial_state)
+        inputs, w, init, lead, device = self._arguments(
+            inputs, weights, initial_state, leading=True
+        )
+        out = self._run(inputs, w, init, math.prod(lead), device, words)
+        return out if len(lead) == 1 else out.reshape(*lead, out.shape[-1])
+
+    def _run(
+        self,
+        inputs: torch.Tensor | None,
+        w: torch.Tensor,
+        init: torch.Tensor | None,
+        batch: int,
+        device: torch.device,
+        words: tuple[PauliWord, ...] | None,
+    ) -> torch.Tensor:
+        """:meth:`_execute` on checked rows: ``[batch, n_obs]`` or ``[batch, 2**n]``."""
         if batch == 0:
             return self._no_rows(inputs, w, init, words)
         if self._small_wins(init is None, w.dim() == 2, batch, device):
@@ -576,11 +518,15 @@ class ExecutionPlan:
         """Final states ``[batch, 2**n]`` (wire 0 = most significant bit).
 
         Args:
-            inputs: features ``[batch, n_inputs]`` (one row per sample).
+            inputs: features ``[batch, n_inputs]`` (one row per sample; ``[*,
+                n_inputs]`` gives ``[*, 2**n]``).
             weights: trainable weights ``[n_weights]`` shared by the batch, or
-                ``[batch, n_weights]`` for one weight vector per sample.
+                ``[batch, n_weights]`` for one weight vector per sample (a ``[1,
+                n_weights]`` row is shared; ``[*, n_weights]`` broadcast with the
+                inputs' leading shape).
             initial_state: start state ``[2**n]`` or ``[batch, 2**n]`` instead of
-                ``|0...0>`` (lets QAOA alternate this plan with :func:`apply_diagonal`).
+                ``|0...0>`` (lets QAOA alternate this plan with :func:`apply_diagonal`;
+                ``[*, 2**n]`` broadcast as the weights are).
 
         Raises:
             SimulationError: shapes do not fit the circuit or each other.
@@ -595,7 +541,8 @@ class ExecutionPlan:
         *,
         initial_state: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Expectations of Pauli words ``[batch, n_obs]``; ``None`` means <Z> per qubit."""
+        """Expectations of Pauli words ``[batch, n_obs]``; ``None`` means <Z> per qubit.
+        Arguments as for :meth:`state` (``[*, n_inputs]`` gives ``[*, n_obs]``)."""
         words = parse_observables(observables, self.n_qubits)
         return self._execute(inputs, weights, initial_state, words)
 
@@ -606,7 +553,7 @@ class ExecutionPlan:
         *,
         initial_state: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Basis-state probabilities ``[batch, 2**n]``."""
+        """Basis-state probabilities ``[batch, 2**n]``; arguments as for :meth:`state`."""
         psi = self.state(inputs, weights, initial_state=initial_state)
         return psi.real.square() + psi.imag.square()
 

@@ -40,6 +40,7 @@ from quarch.search import check_strategy_options, make_sampler, uses_cheap_metri
 from quarch.space import Space
 from quarch.spaces import SPACES, SpaceSpec, get_spec, make_evaluator
 from quarch.study._arguments import check_config, check_objects, check_overrides
+from quarch.study._pruner_check import check_pruner
 from quarch.study._result import SearchResult, TrialRecord
 from quarch.study._run import Run, objective_of
 from quarch.study._storage import (
@@ -126,47 +127,6 @@ def _resolved(config: SearchConfig, spec: SpaceSpec | None) -> SearchConfig:
     (:meth:`~quarch.spaces.SpaceSpec.resolve`)."""
     config = _with_defaults(config, spec)
     return spec.resolve(config) if spec is not None else config
-
-
-def check_pruner(config: SearchConfig, objective: Objective, spec: SpaceSpec | None) -> None:
-    """Refuse, before anything is written, a pruner that could not work.
-
-    Optuna prunes on one value per epoch, so a pruned search has one objective or a
-    weighted cost, and that value must move with training (the validation error).
-    """
-    if config.pruner == "none":
-        return
-    flag = f"--pruner {config.pruner}"
-    if objective.is_multi:
-        raise ConfigError(
-            f"{flag} needs one objective or --weights: Optuna prunes on one value per epoch, "
-            "and with several objectives a trial's rank needs all of its final metrics; got "
-            f"objectives {', '.join(objective.metrics)}"
-        )
-    trained = {"val_error", "val_accuracy"}  # a weighted cost holds no val_accuracy (maximised)
-    weighted = [
-        m for i, m in enumerate(objective.metrics)
-        if objective.weights is None or objective.weights[i] > 0
-    ]  # fmt: skip
-    if not trained & set(weighted):
-        raise ConfigError(
-            f"{flag} stops a trial by its validation error during training; the objective "
-            f"({', '.join(weighted)}) does not include val_error"
-        )
-    if config.ray:
-        raise ConfigError(f"{flag} needs local workers (--workers); Ray tasks cannot report epochs")
-    if spec is None:
-        return
-    if not spec.is_trainable():
-        raise ConfigError(
-            f"{flag}: space {spec.name!r} is scored by a table look-up; nothing is trained, "
-            "so nothing can be stopped early"
-        )
-    if spec.weight_sharing and config.evaluator_options.get(spec.weight_sharing):
-        raise ConfigError(
-            f"{flag}: with inherited weights ({spec.weight_sharing}) no trial trains for "
-            "epochs, so nothing can be stopped early"
-        )
 
 
 def _remove_run(run_dir: Path, spec_storage: str, secret_storage: str, study_name: str) -> None:

@@ -172,6 +172,20 @@ class TestEdgeEvaluator:
         assert m["macs"] == m["flops"] / 2 and m["params"] == _numel(model)
         ev.fit(ARCH, seed=8, epochs=1)
         assert seen[-1]["epochs"] == 1
+        # the metrics before training too (a FLOP count runs a sample; on two threads of
+        # a loaded machine it took 5.9 times as long)
+        ran: list[int] = []
+
+        def record(arch: Any) -> dict[str, float]:
+            ran.append(torch.get_num_threads())
+            return {}
+
+        monkeypatch.setattr(ev.trainer, "cheap_metrics", record)
+        monkeypatch.setattr(ev.costs, "static", record)
+        with torch_threads(3):
+            ev.cheap_metrics(ARCH)
+            assert torch.get_num_threads() == 3
+        assert ran == [2, 2]
 
     def test_refusals(self, digits: Dataset) -> None:
         with pytest.raises(ConfigError) as ce:

@@ -259,9 +259,19 @@ class TestTraining:
         arch = {**space.sample(0), "qubits": qubits, "embedding": "angle-y", "layers": 1,
                 "entanglement_0": "none", "measurement": "z"}  # fmt: skip
         with torch_threads(3):
-            HQNNEvaluator(iris, space, epochs=1).fit(arch, seed=0)
+            ev = HQNNEvaluator(iris, space, epochs=1)
+            ev.fit(arch, seed=0)
             assert torch.get_num_threads() == 3
-        assert seen == [threads]
+
+            # the costs before training (a FLOP count runs a sample) on the same threads
+            def static(*args: Any) -> dict[str, float]:
+                seen.append(torch.get_num_threads())
+                return {}
+
+            monkeypatch.setattr(ev.costs, "static", static)
+            ev.cheap_metrics(arch)
+            assert torch.get_num_threads() == 3
+        assert seen == [threads, threads]
 
     @pytest.mark.parametrize(("widest", "threads"), [(10, 1), (11, 3)])
     def test_the_supercircuit_trains_and_fine_tunes_as_fit_does(

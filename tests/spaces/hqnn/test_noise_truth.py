@@ -29,7 +29,7 @@ import torch
 
 from quarch import ConfigError
 from quarch.cost.devices import get_quantum_device
-from quarch.quantum.noise import check_memory
+from quarch.quantum.noise import NoiseError, check_memory
 from quarch.quantum.noisy_circuit import noisy_circuit_expval
 from quarch.quantum.trajectories import trajectory_expval
 from quarch.spaces.hqnn import noise as hnoise
@@ -382,6 +382,16 @@ def test_the_memory_check_names_the_need_and_the_limit() -> None:
     # = 0.375 GiB exactly, which the simulator's own check accepts too (it was sized at 16
     # bytes, refusing half the widths that fit)
     check_memory(12, 1, torch.complex64, 0.375, "x")
+    # each dtype by its own size: float32 (a real circuit's) 4 bytes, complex128 16
+    sizes = {torch.float32: 4, torch.float64: 8, torch.complex64: 8, torch.complex128: 16}
+    for dtype, size in sizes.items():
+        fits = 3 * 4**12 * size / 2**30
+        check_memory(12, 1, dtype, fits, "x")
+        with pytest.raises(NoiseError, match="needs about"):
+            check_memory(12, 1, dtype, fits * 0.99, "x")
+        check_memory(11, 4, dtype, fits, "x")  # a batch of 4 at 11 qubits: the same need
+        with pytest.raises(NoiseError, match="needs about"):
+            check_memory(11, 4, dtype, fits * 0.99, "x")
     NoiseSetup("ibm-heron", max_density_qubits=12, memory_gb=0.375).check_width(12)
     with pytest.raises(ConfigError) as err:
         NoiseSetup("ibm-heron", max_density_qubits=12, memory_gb=0.3).check_width(12)
