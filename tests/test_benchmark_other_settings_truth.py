@@ -32,21 +32,7 @@ from quarch.benchmark import run_benchmark, synthetic_qubo_task
 from quarch.benchmark._harness import RUNS_FILE
 from quarch.cli import main
 
-_RUN_JOB = harness._run_job
-
-
-class _StopAt:
-    """``_run_job`` that raises Ctrl-C's exception at its ``n``-th call, counting calls."""
-
-    def __init__(self, n: int | None) -> None:
-        self.n = n
-        self.calls: list[tuple[str, int]] = []
-
-    def __call__(self, job: Any) -> dict[str, Any]:
-        self.calls.append((job[1], job[2]))
-        if len(self.calls) == self.n:
-            raise KeyboardInterrupt
-        return _RUN_JOB(job)
+from .test_benchmark_resume_truth import _StopAt  # Ctrl-C at the n-th run
 
 
 def _argv(out: Path, *more: str, task: str = "synthetic-qubo") -> list[str]:

@@ -24,12 +24,11 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
 
 from quarch.cli import main
 
 from ._scope import per_module
+from .cost.test_onnx_truth import _Small  # two input channels: nothing stays float
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
@@ -37,25 +36,12 @@ onnx = pytest.importorskip("onnx")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class _Tiny(nn.Module):
-    """Two input channels (nothing stays float by default), a ReLU, a linear head."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(3)
-        self.conv = nn.Conv2d(2, 4, 3)
-        self.fc = nn.Linear(4 * 4 * 4, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.relu(self.conv(x)).flatten(1))
-
-
 @pytest.fixture(scope=per_module)
 def tiny() -> tuple[bytes, np.ndarray]:
     from quarch.cost.onnx import to_onnx
 
     calib = np.random.default_rng(9).uniform(-0.5, 2.0, size=(150, 2, 6, 6)).astype(np.float32)
-    return to_onnx(_Tiny().eval(), (2, 6, 6)), calib
+    return to_onnx(_Small().eval(), (2, 6, 6)), calib
 
 
 def _largest_int8(blob: bytes) -> int:
