@@ -101,6 +101,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "noise": (
         ["src/quarch/quantum/noise.py", "src/quarch/quantum/noisy_circuit.py",
+         "src/quarch/quantum/_noisy_arguments.py",
          "src/quarch/quantum/readout.py"],
         ["tests/quantum/test_noise.py", "tests/quantum/test_noise_truth.py",
          "tests/quantum/test_trajectories.py", "tests/quantum/test_noise_compile_truth.py",
@@ -108,6 +109,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_noisy_real_dtype_truth.py",
          "tests/quantum/test_device_placement.py::test_noisy_simulations",
          "tests/quantum/test_noise_arguments_truth.py",
+         "tests/quantum/test_noise_broadcast_truth.py",
          "tests/spaces/hqnn/test_noise_truth.py::test_the_memory_check_names_the_need_and_the_limit"],
     ),
     "export": (
@@ -141,6 +143,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_library_use_truth.py",
          "tests/quantum/test_plan_library_truth.py",
          "tests/quantum/test_plan_broadcast_truth.py",
+         "tests/quantum/test_noise_broadcast_truth.py",
          "tests/test_recipes_api_errors_truth.py"],
     ),
     "small-engine": (
@@ -217,7 +220,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/cost/test_routing_truth.py",
          # the bodies taken out of their caches (calibrations, regions, routes), uncached
          "tests/cost/test_calibration_tables_truth.py", "tests/cost/test_route_layouts_truth.py",
-         "tests/cost/test_cost_arguments_truth.py", "tests/cost/test_mottonen_device_truth.py"],
+         "tests/cost/test_cost_arguments_truth.py", "tests/cost/test_mottonen_device_truth.py",
+         "tests/test_hardware_regions_truth.py"],
     ),
     "benchmark": (
         ["src/quarch/benchmark/_stats.py", "src/quarch/benchmark/_result.py"],
@@ -334,6 +338,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_noisy_real_dtype_truth.py",
          "tests/test_did_you_mean_truth.py",
          "tests/quantum/test_noise_arguments_truth.py",
+         "tests/quantum/test_noise_broadcast_truth.py",
          "tests/cost/test_device_lookup_arguments_truth.py"],
     ),
     "engine-plan": (
@@ -482,7 +487,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_cli_piped_output.py::test_a_narrow_console_keeps_the_names_whole_in_process",
          "tests/test_cli_early_refusals.py::test_a_mistyped_name_never_reaches_the_search",
          "tests/test_cli_early_refusals.py::test_a_folder_that_is_not_a_run_never_reaches_the_reader",
-         "tests/test_output_paths.py",
+         "tests/test_output_paths.py", "tests/test_export_path_blank_truth.py",
          "tests/test_cli_mistakes.py::test_search_mistake",
          "tests/test_cli_mistakes.py::test_a_misspelt_key_is_named_with_the_likely_one",
          "tests/test_cli_mistakes.py::test_a_blank_out_is_refused_not_taken_for_the_working_folder",
@@ -570,8 +575,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/data/test_listing.py::test_a_data_folder_that_is_a_file_is_refused_at_once"],
     ),
     "study-workers": (
-        ["src/quarch/study/_worker.py", "src/quarch/study/_signals.py"],
+        ["src/quarch/study/_worker.py", "src/quarch/study/_signals.py",
+         "src/quarch/study/_skips.py"],
         ["tests/study/test_worker_truth.py", "tests/study/test_result_records.py",
+         "tests/test_budget_skips_truth.py",
          "tests/study/test_signals_truth.py", "tests/study/test_worker_listings_truth.py",
          "tests/test_interrupts_truth.py::test_a_signal_while_a_trial_is_asked_fails_that_trial_as_interrupted",
          "tests/test_interrupts_truth.py::test_a_resumed_run_with_a_trial_nobody_owns_reaches_its_budget"],
@@ -615,7 +622,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_cli_mistakes.py::test_workers_beyond_the_work_are_not_started",
          "tests/study/test_pruning.py::test_spawned_workers_use_the_runs_pruner",
          "tests/study/test_loop_truth.py::test_a_qubo_search_never_proposes_a_cell_known_to_break_a_budget",
-         "tests/study/test_main_guard_truth.py"],
+         "tests/study/test_main_guard_truth.py",
+         "tests/test_budget_skips_truth.py"],
     ),
 }  # fmt: skip
 

@@ -35,6 +35,28 @@ settings.register_profile("quarch", database=None)
 settings.load_profile("quarch")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under ``pytest -n N``, each worker's torch runs on its share of the cores.
+
+    By default torch gives every process one intra-op thread per core: ``-n 2`` on two
+    cores ran four threads on two cores, whose OpenMP threads spin waiting for each
+    other (session 40, 2-core machine otherwise idle, ``pytest -n 2`` over
+    test_replay, test_small_dense, test_noise_broadcast_truth and tests/spaces: 128 s
+    and 245 CPU-s with two threads per worker, 64 s and 118 CPU-s with one). Only the
+    worker itself: the environment the tests' own processes inherit is left as a
+    user's (``tests/study/test_parallel_truth.py`` checks that a fresh interpreter
+    takes its thread count from it). A test that checks code sets one thread must
+    first set another count, as ``test_training_truth.py`` does.
+    """
+    del config
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        import torch
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        torch.set_num_threads(max(1, (cores or 1) // int(workers)))
+
+
 def _checkout_files() -> set[str] | None:
     """Untracked and ignored paths in the checkout (``None`` outside a git checkout)."""
     try:

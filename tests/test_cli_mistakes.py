@@ -893,7 +893,7 @@ def test_a_blank_out_is_refused_not_taken_for_the_working_folder(
         "report": ["report", str(hqnn_run)],
         "benchmark": ["benchmark", "--task", "synthetic-qubo", "--seeds", "1", "--trials", "2"],
     }[command]
-    what = {"search": "out must name the run folder", "report": "--out must name the report "
+    what = {"search": "--out must name the run folder", "report": "--out must name the report "
             "folder", "benchmark": "--out must name the benchmark folder"}[command]  # fmt: skip
     code, out, err = _run_cli(capfd, [*argv, "--out", blank])
     _one_line(code, out, err, f"error: {what}; got {blank!r}")

@@ -169,7 +169,16 @@ def _interrupted_plainly() -> Iterator[None]:
         raise _Interrupted("interrupted") from None
 
 
-RunArg = Annotated[Path, typer.Argument(metavar="RUN", help="The run folder.")]
+def _run_path(text: str) -> Path:
+    """The ``RUN`` argument as a path, refused when blank: ``Path('')`` is ``.``, so
+    ``quarch trials "$RUN"`` with ``RUN`` unset said "'.' is not a quarch run folder",
+    naming a folder the user never typed."""
+    if not text.strip():
+        raise typer.BadParameter(f"must name the run folder; got {text!r}")
+    return Path(text)
+
+
+RunArg = Annotated[Path, typer.Argument(metavar="RUN", help="The run folder.", parser=_run_path)]
 
 
 def _print_version(value: bool) -> None:

@@ -18,6 +18,7 @@ from rich.table import Table
 from quarch._cli_app import JsonFlag, RunArg, _Command, _interrupted_plainly, _out, app
 from quarch._cli_search import _check_device_name
 from quarch._errors import ConfigError
+from quarch._paths import check_named
 from quarch._run_files import check_run_folder
 
 __all__: list[str] = []
@@ -98,7 +99,8 @@ def export(
             "qasm3 (OpenQASM 3, inputs kept), qiskit (a .qpy file) or pennylane.",
         ),
     ],
-    out: Annotated[Path, typer.Option(metavar="FILE", help="File to write.")],
+    # text, not a Path: Path('') is '.', refused as "export file '.' is a folder"
+    out: Annotated[str, typer.Option(metavar="FILE", help="File to write.")],
     epochs: Annotated[
         int | None, typer.Option(metavar="N", help="Train this many epochs first.")
     ] = None,
@@ -127,6 +129,7 @@ def export(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Export a trial's trained architecture for the next tool."""
+    check_named(out, "--out", "file to write")
     from quarch.finalize import EXPORT_FORMATS, export_trial
 
     if sample is not None and format in EXPORT_FORMATS and format != "qasm":

@@ -18,6 +18,7 @@ from typing import Any
 
 from quarch._cli_app import _Interrupted, _kv, _out, _print_result, _split
 from quarch._errors import ConfigError, QuarchError, RunExistsError, did_you_mean
+from quarch._paths import check_named
 from quarch._pruner_options import check_pruner_options
 from quarch._run_files import check_run_folder, saved_space
 from quarch.config import SearchConfig
@@ -35,10 +36,16 @@ def search_command(
     workers: int | None, storage: str | None, study_name: str | None,
     trial_timeout: float | None, ray: bool, ray_address: str | None,
     device_profile: str | None, qubit_budget: int | None, noise: str | None,
-    supercircuit: bool, config: Path | None, resume: Path | None, overwrite: bool,
+    supercircuit: bool, config: str | None, resume: str | None, overwrite: bool,
     dry_run: bool, json_out: bool, quiet: bool, report: bool,
 ) -> None:  # fmt: skip
     """What ``quarch search`` does with its flags (each parameter is the flag's value)."""
+    for text, option, what in (
+        (out, "--out", "run folder"), (resume, "--resume", "run folder to continue"),
+        (config, "--config", "config file"), (data_dir, "--data-dir", "data folder"),
+    ):  # fmt: skip
+        check_named(text, option, what)  # Path('') is '.': refused as a folder or a run
+    resume_dir = None if resume is None else Path(resume)  # typed as text for that check
     given: dict[str, Any] = {
         "space": space,
         "dataset": dataset,
@@ -82,8 +89,8 @@ def search_command(
     if ev_opts:
         given["evaluator_options"] = ev_opts
     progress = not (quiet or json_out)
-    if resume is not None:
-        if "out" in given and Path(given["out"]).absolute() == Path(resume).absolute():
+    if resume_dir is not None:
+        if "out" in given and Path(given["out"]).absolute() == resume_dir.absolute():
             del given["out"]  # the run's own folder: nothing changes
         extra = set(given) - (SearchConfig.RESUMABLE_CHANGES - {"out"}) - {"storage"}
         extra |= {"config"} if config is not None else set()
@@ -96,7 +103,7 @@ def search_command(
             )
         trials_ = given.pop("trials", None)
         timeout_ = given.pop("timeout", None)
-        run_dir = check_run_folder(resume)  # before the search loop is imported
+        run_dir = check_run_folder(resume_dir)  # before the search loop is imported
         if "device" in given:
             _check_device_name(given["device"])
         space = saved_space(run_dir)
@@ -108,14 +115,14 @@ def search_command(
 
         if dry_run:
             storage_ = given.pop("storage", None)
-            cfg = resume_config(resume, trials=trials_, timeout=timeout_, overrides=given)
+            cfg = resume_config(resume_dir, trials=trials_, timeout=timeout_, overrides=given)
             if storage_ is not None:
                 cfg = dataclasses.replace(cfg, storage=storage_)
             _print_dry_run(check_search(cfg, resume=True), json_out)
             return
         with _interrupt_hint(run_dir, trials=trials_):
             result = resume_search(
-                resume, trials=trials_, timeout=timeout_, progress=progress, overrides=given
+                resume_dir, trials=trials_, timeout=timeout_, progress=progress, overrides=given
             )
     else:
         base = SearchConfig.read_file(config) if config is not None else {}

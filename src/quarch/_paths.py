@@ -6,6 +6,11 @@ folder without write permission) must cost one line before the data is loaded or
 benchmark has run, not a traceback after it. What cannot be seen beforehand (``/proc``,
 a full disk, a file system mounted read-only as root) is reported as one line at the
 write: :func:`writing` turns the ``OSError`` into an :class:`~quarch._errors.OutputError`.
+
+An empty path (``--out ''``, ``--out "$DIR"`` with ``DIR`` unset) is ``Path('')``, which
+is ``.``: it was refused as "'.' is a folder" for a file, and taken as the working
+folder for a folder (a report written among the user's files). A blank path is refused
+as such, by the option's name on the command line (:func:`check_named`).
 """
 
 from __future__ import annotations
@@ -15,9 +20,35 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from quarch._errors import OutputError
+from quarch._errors import ConfigError, OutputError
 
-__all__ = ["check_file", "check_folder", "file_problem", "folder_problem", "writing"]
+__all__ = [
+    "check_file",
+    "check_folder",
+    "check_named",
+    "file_problem",
+    "folder_problem",
+    "writing",
+]
+
+
+def check_named(value: str | None, option: str, what: str) -> None:
+    """Refuse a command-line path ``option`` whose ``value`` names nothing (blank), in
+    the option's words: ``--out must name the file to write; got ''``. Call it with the
+    text the user gave, before it is a ``Path`` (``Path('')`` is ``.``).
+
+    Raises:
+        ConfigError: ``value`` is empty or only blanks.
+    """
+    if value is not None and not value.strip():
+        raise ConfigError(f"{option} must name the {what}; got {value!r}")
+
+
+def _refuse_blank(path: str | Path, what: str, kind: str) -> None:
+    """Refuse an empty or blank ``path`` given as text (``Path('')`` is ``.``, so only
+    the text can tell that nothing was named)."""
+    if isinstance(path, str) and not path.strip():
+        raise OutputError(f"the {what} path is empty ({path!r}); name a {kind}")
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -43,7 +74,9 @@ def folder_problem(path: Path, what: str = "folder") -> str | None:
 
 
 def check_folder(path: str | Path, what: str = "folder") -> Path:
-    """``Path(path)``, or :class:`OutputError` when :func:`folder_problem` finds one."""
+    """``Path(path)``, or :class:`OutputError` when :func:`folder_problem` finds one or
+    ``path`` is empty text."""
+    _refuse_blank(path, what, "folder (the working folder is '.')")
     p = Path(path)
     _refuse(folder_problem(p, what))
     return p
@@ -61,7 +94,9 @@ def file_problem(path: Path, what: str = "file") -> str | None:
 
 
 def check_file(path: str | Path, what: str = "file") -> Path:
-    """``Path(path)``, or :class:`OutputError` when :func:`file_problem` finds one."""
+    """``Path(path)``, or :class:`OutputError` when :func:`file_problem` finds one or
+    ``path`` is empty text."""
+    _refuse_blank(path, what, "file to write")
     p = Path(path)
     _refuse(file_problem(p, what))
     return p

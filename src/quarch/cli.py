@@ -54,6 +54,7 @@ from quarch._cli_app import (
 )
 from quarch._cli_search import _check_device_name, _interrupt_hint, search_command
 from quarch._errors import ConfigError, QuarchError, did_you_mean, quiet_interrupted_imports
+from quarch._paths import check_named
 from quarch._plugins import import_plugins
 from quarch._run_files import check_run_folder
 from quarch._warnings import QuarchWarning
@@ -201,11 +202,11 @@ def search(
         bool, typer.Option("--supercircuit", help="hqnn/cnn: score with inherited weights.")
     ] = False,
     config: Annotated[
-        Path | None,
+        str | None,
         typer.Option(metavar="FILE", help="TOML, JSON or YAML config file; flags override it."),
     ] = None,
     resume: Annotated[
-        Path | None,
+        str | None,
         typer.Option(metavar="RUN", help="Continue the run in this folder to its budget."),
     ] = None,
     overwrite: Annotated[
@@ -227,12 +228,6 @@ def search(
 ) -> None:
     """Search a space for the best architectures; write a run folder."""
     search_command(**locals())
-
-
-def _named(out: str | None, what: str) -> None:
-    """Refuse an ``--out`` that names nothing (an unset shell variable, ``--out "$DIR"``)."""
-    if out is not None and not out.strip():
-        raise ConfigError(f"--out must name the {what}; got {out!r}")
 
 
 @app.command(cls=_Command)
@@ -289,7 +284,7 @@ def benchmark(
 
     if seeds < 1 or trials < 1:
         raise ConfigError(f"seeds and trials must be >= 1; got seeds={seeds}, trials={trials}")
-    _named(out, "benchmark folder")
+    check_named(out, "--out", "benchmark folder")
     try:
         result = run_benchmark(
             task=task,
@@ -322,7 +317,9 @@ def report(
     ] = None,
 ) -> None:
     """Write an HTML report (plots embedded) and its plots (PNG; circuits as SVG) of a run."""
-    _named(out, "report folder")  # '' is Path('.'): the report would land in the working folder
+    check_named(
+        out, "--out", "report folder"
+    )  # '' is Path('.'): the report would land in the working folder
     check_run_folder(run)  # before the report's modules (torch, matplotlib) are imported
     from quarch.report import write_report
 

@@ -297,10 +297,11 @@ class TestRegions:
 
     def test_a_region_keeps_its_best_joining(self) -> None:
         """Qubits 0-3 with couplers 0-1 (error .5), 0-2, 1-2, 2-3 (0) and 0-3 (.2), qubit
-        errors 0, .2, .2, .1 (readout). Region {0, 2, 3} is grown from start 0 and 2
-        over couplers 0-2 and 2-3: log(.8) + log(.9) in all; from start 3 (last) over
-        3-0 and 0-2: log(.9) + log(.8) + log(.8), worse than {0, 1, 2}'s
-        2 log(.8) (start 1). The region counts with its best joining, so it ranks first."""
+        errors 0, .2, .2, .1 (readout). Region {0, 2, 3} joined over couplers 0-2 and
+        2-3 scores log(.8) + log(.9); joined over 3-0 and 0-2, log(.9) + log(.8) +
+        log(.8), worse than {0, 1, 2}'s 2 log(.8). The region counts with its best
+        joining, so it ranks first; then {1, 2, 3} (2 log(.8) + log(.9)) and {0, 1, 3}
+        (over 0-1 and 0-3)."""
         cal = _cal(
             (0.0, 0.2, 0.2, 0.1),
             (0.0,) * 4,
@@ -309,14 +310,14 @@ class TestRegions:
         best = math.log(0.8) + math.log(0.9)
         other = 2 * math.log(0.8)
         assert best > other > best + math.log(0.8)
-        assert calibration._regions_uncached(cal, 3) == ((0, 2, 3), (0, 1, 2))
+        want = ((0, 2, 3), (0, 1, 2), (1, 2, 3), (0, 1, 3))
+        assert calibration._regions_uncached(cal, 3) == want
 
-    def test_ties_keep_the_first_candidate(self) -> None:
+    def test_ties_rank_by_their_qubits(self) -> None:
         """A ring 0-1-3-2-0, coupler 0-1 perfect and the others error .2, qubit errors
-        .1, .3, .3, .3. Starts 0 and 1 join each other, start 2 joins 0 (its better
-        neighbour); from start 3 the joins to 1 and to 2 tie exactly (log .8 + log .7
-        each) and the first one met, the lower neighbour 1, is kept: {1, 3} is found,
-        {2, 3} is not, and the ranking is the same on every run."""
+        .1, .3, .3, .3. Every pair is a region; {1, 3} and {2, 3} tie exactly
+        (log .8 + 2 log .7) and rank by their qubits, the lower first, so the ranking
+        is the same on every run."""
         cal = _cal(
             (0.1, 0.3, 0.3, 0.3),
             (0.0,) * 4,
@@ -324,9 +325,10 @@ class TestRegions:
         )
         s = [math.log(0.9), math.log(0.7)]
         scores = {(0, 1): s[0] + s[1], (0, 2): math.log(0.8) + s[0] + s[1]}
-        scores[(1, 3)] = math.log(0.8) + 2 * s[1]
-        want = tuple(sorted(scores, key=lambda p: -scores[p]))
-        assert calibration._regions_uncached(cal, 2) == want == ((0, 1), (0, 2), (1, 3))
+        scores[(1, 3)] = scores[(2, 3)] = math.log(0.8) + 2 * s[1]
+        want = tuple(sorted(scores, key=lambda p: (-scores[p], p)))
+        assert calibration._regions_uncached(cal, 2) == want
+        assert want == ((0, 1), (0, 2), (1, 3), (2, 3))
 
     def test_best_real_pair_is_the_brute_force_best(self) -> None:
         """On ``manila`` (a path of five) the top pair maximises readout, sx and edge

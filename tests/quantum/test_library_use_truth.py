@@ -120,7 +120,7 @@ def test_a_list_or_an_array_is_read_as_a_tensor_on_the_weights_device() -> None:
     _raises(
         SimulationError,
         lambda: layer([[0.1, 0.2, 0.3]]),
-        "inputs must have shape [batch, 2]; got (1, 3)",
+        "inputs must have shape [batch, 2] or [..., 2]; got (1, 3)",
     )
 
 

@@ -316,11 +316,11 @@ def test_a_list_follows_the_device_of_the_tensor_beside_it() -> None:
     x, w, batch, device = _prepare(
         _WEIGHTED, torch.zeros(3, 1, device=meta), [0.3], torch.complex128
     )
-    assert device == meta and w is not None and w.device == meta and batch == 3
+    assert device == meta and w is not None and w.device == meta and batch == (3,)
     x, w, batch, device = _prepare(
         _WEIGHTED,
         [[0.1], [0.2]],  # type: ignore[arg-type]
         torch.zeros(1, device=meta),
         torch.complex128,
     )
-    assert x is not None and x.device == meta and x.dtype == torch.float64 and batch == 2
+    assert x is not None and x.device == meta and x.dtype == torch.float64 and batch == (2,)

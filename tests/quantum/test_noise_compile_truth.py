@@ -345,11 +345,14 @@ def test_weights_are_required_and_counted() -> None:
                       n_weights=2)  # fmt: skip
     with pytest.raises(NoiseError, match=r"^this circuit has 2 weights; pass weights=$"):
         noisy_density_matrix(nc)
-    with pytest.raises(NoiseError, match=r"^expected 2 weights; got 3$"):
+    # the plan's line (tests/quantum/test_noise_broadcast_truth.py: every shape refusal)
+    with pytest.raises(
+        NoiseError, match=r"^weights must have shape \[2\] or \[batch, 2\]; got \(3,\)$"
+    ):
         noisy_density_matrix(nc, weights=[0.1, 0.2, 0.3])
-    # weights as a nested list are flattened; the rx angle is the second weight
-    # (the signature says Sequence[float]: a nested list is accepted, not advertised)
-    rho = noisy_density_matrix(nc, weights=[[0.4], [1.1]])[0]  # type: ignore[list-item]
+    # one row of weights as a nested list, as the plan takes it; the rx angle is the
+    # second weight
+    rho = noisy_density_matrix(nc, weights=[[0.4, 1.1]])[0]  # type: ignore[list-item]
     assert float(rho[1, 1].real) == pytest.approx(math.sin(1.1 / 2) ** 2, abs=1e-12)
 
 

@@ -250,7 +250,7 @@ def test_leading_shapes_that_do_not_broadcast_are_one_line() -> None:
     )
     # a scalar is no row of anything
     _refused(lambda: plan.state(torch.tensor(0.5), [0.1, 0.2]), "inputs must have shape "
-             "[batch, 2]; got ()")  # fmt: skip
+             "[batch, 2] or [..., 2]; got ()")  # fmt: skip
     _refused(
         lambda: plan.state(x, torch.tensor(0.5)),
         "weights must have shape [2] or [batch, 2]; got ()",
@@ -262,24 +262,16 @@ def test_leading_shapes_that_do_not_broadcast_are_one_line() -> None:
     )
 
 
-def test_the_density_matrix_still_takes_rows_only() -> None:
-    """``noise.density_matrix`` checks its arguments with a plan and returns ``[batch,
-    d, d]``: ``[*, n]`` inputs stay refused there as before; a ``[1, n_weights]`` row
-    now serves the batch, each matrix PennyLane's ``|psi><psi|``."""
+def test_the_density_matrix_takes_what_the_plan_takes() -> None:
+    """``noise.density_matrix`` checks its arguments with a plan and returns ``[*, d,
+    d]`` for ``[*, n]`` inputs (session 40; against ``default.mixed`` in
+    ``test_noise_broadcast_truth.py``); a ``[1, n_weights]`` row serves the batch, each
+    matrix PennyLane's ``|psi><psi|``."""
     c = _circuit()
-    _refused(
-        lambda: density_matrix(c, inputs=torch.zeros(2, 3, 2), weights=torch.zeros(2)),
-        "inputs must have shape [batch, 2]; got (2, 3, 2)",
-    )
-    _refused(
-        lambda: density_matrix(c, inputs=torch.zeros(3, 2), weights=torch.zeros(1, 3, 2)),
-        "weights must have shape [2] or [batch, 2]; got (1, 3, 2)",
-    )
+    rho = density_matrix(c, inputs=torch.zeros(2, 3, 2), weights=torch.zeros(1, 3, 2))
+    assert rho.shape == (2, 3, 4, 4)
     free = Circuit(1).rx(0, Weight(0))
-    _refused(
-        lambda: density_matrix(free, weights=torch.zeros(2, 1, 1)),
-        "weights must have shape [1] or [batch, 1]; got (2, 1, 1)",
-    )
+    assert density_matrix(free, weights=torch.zeros(2, 1, 1)).shape == (2, 1, 2, 2)
     x, w = torch.tensor(_leaf((3, 2), 8)), torch.tensor(_leaf((1, 2), 9))
     rho = density_matrix(c, inputs=x, weights=w)
     psi = _truth(x, w.expand(3, 2), "state").detach()
@@ -379,16 +371,18 @@ def test_a_list_beside_a_tensor_is_read_on_the_tensor_s_device(path: str) -> Non
 def test_the_density_matrix_counts_rows_of_no_features_and_refuses_more_axes() -> None:
     """A circuit without inputs: ``[2, 0]`` is two rows (``RX(w)|0>``'s matrix twice,
     ``[[c^2, i c s], [-i c s, s^2]]`` with ``c = cos(w/2)``, ``s = sin(w/2)``); ``[2, 3,
-    0]`` is refused as the density matrix's other arguments of three axes are."""
+    0]`` is six, ``[2, 3]`` in front, as the plan counts them; ``[2, 3, 1]`` is refused."""
     free = Circuit(1).rx(0, Weight(0))
     w = torch.tensor([0.3], dtype=torch.float64)
     rho = density_matrix(free, inputs=torch.zeros(2, 0), weights=w)
     c, s = np.cos(0.15), np.sin(0.15)
     want = np.array([[c * c, 1j * c * s], [-1j * c * s, s * s]])
     np.testing.assert_allclose(rho.numpy(), np.stack([want, want]), rtol=0, atol=1e-15)
+    rho = density_matrix(free, inputs=torch.zeros(2, 3, 0), weights=w)
+    np.testing.assert_allclose(rho.numpy(), np.broadcast_to(want, (2, 3, 2, 2)), atol=1e-15)
     _refused(
-        lambda: density_matrix(free, inputs=torch.zeros(2, 3, 0), weights=w),
-        "this circuit reads no input features; got inputs of shape (2, 3, 0)",
+        lambda: density_matrix(free, inputs=torch.zeros(2, 3, 1), weights=w),
+        "this circuit reads no input features; got inputs of shape (2, 3, 1)",
     )
 
 
@@ -402,19 +396,17 @@ def test_to_reads_keywords() -> None:
     )
 
 
-def test_the_rows_check_of_the_density_matrix_reads_a_start_state_too() -> None:
-    """``_check`` (what ``noise.density_matrix`` checks its arguments with) gives a
-    start state as the plan's rows: one state ``[4]`` as one row beside three rows of
-    weights, ``[3, 4]`` as three; more axes of weights stay refused there."""
+def test_the_arguments_check_reads_a_start_state_as_rows() -> None:
+    """``_arguments`` (what ``noise.density_matrix`` and the noisy circuits check their
+    arguments with) gives a start state as the plan's rows: one state ``[4]`` as one row
+    beside three rows of weights, ``[3, 4]`` as three; more axes of weights lead."""
     plan = compile_circuit(Circuit(2).rx(0, Weight(0)), dtype=torch.complex128)
     start = torch.tensor([0, 1j, 0, 0], dtype=torch.complex128)
     w = torch.tensor([[0.1], [0.2], [0.3]], dtype=torch.float64)
-    _, weights, init, batch, _ = plan._check(None, w, start)
-    assert batch == 3 and torch.equal(weights, w)
+    _, weights, init, lead, _ = plan._arguments(None, w, start)
+    assert lead == (3,) and torch.equal(weights, w)
     assert init is not None and torch.equal(init, start[None])
-    _, _, init, batch, _ = plan._check(None, w, start.expand(3, 4))
-    assert batch == 3 and init is not None and torch.equal(init, start.expand(3, 4))
-    _refused(
-        lambda: plan._check(None, w[None], start),
-        "weights must have shape [1] or [batch, 1]; got (1, 3, 1)",
-    )
+    _, _, init, lead, _ = plan._arguments(None, w, start.expand(3, 4))
+    assert lead == (3,) and init is not None and torch.equal(init, start.expand(3, 4))
+    _, weights, _, lead, _ = plan._arguments(None, w[None], start)
+    assert lead == (1, 3) and torch.equal(weights, w)

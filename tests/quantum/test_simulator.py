@@ -95,7 +95,8 @@ class TestInputs:
     def test_wrong_feature_count(self) -> None:
         plan = compile_circuit(Circuit(2).rx(0, Input(1)))
         with pytest.raises(
-            SimulationError, match=r"inputs must have shape \[batch, 2\]; got \(4, 3\)"
+            SimulationError,
+            match=r"^inputs must have shape \[batch, 2\] or \[\.\.\., 2\]; got \(4, 3\)$",
         ):
             plan.state(torch.zeros(4, 3))
 

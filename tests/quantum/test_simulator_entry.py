@@ -362,10 +362,11 @@ def test_inputs_of_the_wrong_shape_are_refused() -> None:
     w = torch.tensor(W, dtype=torch.float32)
     _raises(
         lambda: plan.state(torch.zeros(2, 2, 1), w),
-        "inputs must have shape [batch, 2]; got (2, 2, 1)",
+        "inputs must have shape [batch, 2] or [..., 2]; got (2, 2, 1)",
     )
     _raises(
-        lambda: plan.state(torch.zeros(4, 3), w), "inputs must have shape [batch, 2]; got (4, 3)"
+        lambda: plan.state(torch.zeros(4, 3), w),
+        "inputs must have shape [batch, 2] or [..., 2]; got (4, 3)",
     )
     _raises(
         lambda: plan.state(None, w),
@@ -629,7 +630,9 @@ def test_one_sample_unbatched_is_the_row_of_its_batch() -> None:
     out[0].backward()
     assert x.grad is not None
     torch.testing.assert_close(x.grad, torch.tensor([-math.sin(0.3), 0.0], dtype=torch.float64))
-    with pytest.raises(SimulationError, match=r"inputs must have shape \[batch, 2\]; got \(3,\)"):
+    with pytest.raises(
+        SimulationError, match=r"^inputs must have shape \[batch, 2\] or \[\.\.\., 2\]; got \(3,\)$"
+    ):
         layer(torch.zeros(3, dtype=torch.float64))
 
 

@@ -351,8 +351,9 @@ def test_each_worker_starts_with_its_share_of_the_cores(
     assert [e["name"] for e in log] == [f"quarch-worker-{i}" for i in range(1, n)]
     for e in log:
         assert e["target"] is par._worker_main
+        # the last argument is the run's deadline: none without --timeout
         assert e["args"] == ("sqlite:///elsewhere.db", str(run.dir), config, run.space,
-                             evaluator, threads)  # fmt: skip
+                             evaluator, threads, None)  # fmt: skip
         assert e["env"] == {**par.thread_env(threads)}
         assert e["sigint"] == signal.SIG_IGN
         assert e["joined"]
@@ -376,7 +377,8 @@ def test_a_worker_builds_its_own_evaluator_unless_given_one_and_finds_the_storag
     par.run_workers(run.study(), space=run.space, evaluator=ArithmeticEvaluator(),
                     objective=run.objective, config=config, poll=lambda: None,
                     custom_evaluator=False)  # fmt: skip
-    assert [e["args"] for e in log] == [(run.storage, str(run.dir), config, run.space, None, 2)]
+    want = (run.storage, str(run.dir), config, run.space, None, 2, None)  # None: no deadline
+    assert [e["args"] for e in log] == [want]
     assert run.storage == "journal"
 
 
@@ -689,6 +691,38 @@ def test_a_spawned_worker_takes_ctrl_c_back_and_fails_its_trial_quietly(
     assert trials[1].user_attrs["fail_reason"] == INTERRUPTED
     assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # until it ends
     assert getattr(sys.unraisablehook, "quarch_quiet", False)
+
+
+def test_the_spawned_workers_share_the_runs_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--timeout T`` with ``--workers``: every spawned worker is handed the wall-clock
+    time T seconds after the run started, not T from its own start (seconds later, after
+    importing torch; the parent then waited for it: ``--timeout 20`` ran 54 s)."""
+    run = _run(tmp_path, workers=2)
+    log = _recording_processes(monkeypatch)
+    config = dataclasses.replace(run.config, trials=6, workers=2, timeout=30.0)
+    before = time.time()
+    par.run_workers(
+        run.study(), space=run.space, evaluator=ArithmeticEvaluator(), objective=run.objective,
+        config=config, poll=lambda: None,
+    )  # fmt: skip
+    (entry,) = log
+    assert before + 30.0 <= entry["args"][-1] <= time.time() + 30.0
+
+
+def test_a_spawned_worker_past_the_deadline_starts_no_trial(tmp_path: Path) -> None:
+    """A worker that starts after the run's deadline (its imports took longer than the
+    whole ``--timeout``) claims nothing, though the timeout itself is a minute: it
+    counts from the deadline it was handed, not from its own start."""
+    run = _run(tmp_path)
+    config = dataclasses.replace(run.config, trials=4, timeout=60.0)
+    par._worker_main(run.storage, str(run.dir), config, run.space, ArithmeticEvaluator(), 1,
+                     deadline=time.time() - 0.01)  # fmt: skip
+    assert len(run.study().get_trials(deepcopy=False)) == 1  # the one _run did
+    par._worker_main(run.storage, str(run.dir), config, run.space, ArithmeticEvaluator(), 1,
+                     deadline=time.time() + 60.0)  # fmt: skip
+    assert len(run.study().get_trials(deepcopy=False)) == 4
 
 
 def test_a_spawned_worker_that_gives_up_returns_quietly(tmp_path: Path) -> None:
@@ -1516,8 +1550,11 @@ def test_ray_gives_up_after_as_many_skips_in_a_row_as_the_serial_loop(
     kw: dict[str, Any] = {"trials": 3, "budgets": ["params<=1"], "objectives": ["val_error"]}
     serial, serial_trials = _give_up(tmp_path, "serial", _Hopeless(), **kw)
     assert serial.startswith("gave up: 6 architectures in a row were over budget before "
-                             "training (over budget before training: params=")  # fmt: skip
-    assert serial.endswith("), with 0 of 3 trials done; loosen the budgets or shrink the space")
+                             "training, with 0 of 3 trials done; the nearest had params=")  # fmt: skip
+    nearest = serial.split("the nearest had params=")[1].split(" ")[0]
+    assert serial.endswith(
+        f" against params<=1: loosen the budget to params<={nearest} or looser, or narrow the space"
+    )
     fake_ray(3.0)
     evaluator = _Hopeless()
     line, trials = _give_up(tmp_path, "ray", evaluator, ray=True, **kw)

@@ -30,6 +30,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from quarch import RunError
+from quarch._warnings import QuarchWarning
 from quarch.evaluate.training import _EPOCH_HOOK
 from quarch.objectives import Objective
 from quarch.space import Choice, Space
@@ -823,13 +824,13 @@ def test_work_gives_up_after_500_skips_in_a_row() -> None:
     assert _worker.MAX_CONSECUTIVE_SKIPS == 500
     study = _study()
     ev = _Scripted(["ok", "ok"] + ["over"] * 500)
-    with pytest.raises(RunError) as e:
+    with pytest.raises(RunError) as e, pytest.warns(QuarchWarning, match=r"^50 architectures"):
         work(study, space=SPACE, evaluator=ev, trials=5, run_seed=0,
              objective=Objective(["val_error"], budgets=["params<=10"]))  # fmt: skip
     assert str(e.value) == (
-        "gave up: 500 architectures in a row were over budget before training (over budget "
-        "before training: params=100 breaks params<=10), with 2 of 5 trials done; loosen the "
-        "budgets or shrink the space"
+        "gave up: 500 architectures in a row were over budget before training, with 2 of 5 "
+        "trials done; the nearest had params=100 against params<=10: loosen the budget to "
+        "params<=100 or looser, or narrow the space"
     )
     assert len(study.trials) == 502
 

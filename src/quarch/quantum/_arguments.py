@@ -17,7 +17,7 @@ import torch
 from quarch._errors import SimulationError
 from quarch.quantum.circuit import CircuitError
 
-__all__ = ["TRACE_REFUSAL", "TRANSFORMS_REFUSAL"]
+__all__ = ["TRACE_REFUSAL", "TRANSFORMS_REFUSAL", "inputs_shape_refusal"]
 
 
 class _Shaped(Protocol):
@@ -48,6 +48,13 @@ one batch size's path as if it were every call's."""
 
 
 _COMPLEX = (torch.complex64, torch.complex128)
+
+
+def inputs_shape_refusal(n_inputs: int, given: tuple[int, ...]) -> str:
+    """The one line for inputs of the wrong shape, the same at every rank and from every
+    entry (the plan, the layer, the noisy simulations): the plan takes ``[*, k]``, so a
+    line naming only ``[batch, k]`` was untrue of a ``[2, 3, k+1]`` input."""
+    return f"inputs must have shape [batch, {n_inputs}] or [..., {n_inputs}]; got {given}"
 
 
 def _real_only(t: torch.Tensor, what: str) -> None:

@@ -11,7 +11,13 @@ from collections.abc import Sequence
 import torch
 
 from quarch._errors import SimulationError
-from quarch.quantum._arguments import _real, _real_only, _seq_dtype, _tensor
+from quarch.quantum._arguments import (
+    _real,
+    _real_only,
+    _seq_dtype,
+    _tensor,
+    inputs_shape_refusal,
+)
 from quarch.quantum._memory import LARGE_QUBITS, state_memory_refusal
 
 __all__: list[str] = []
@@ -52,35 +58,20 @@ class _PlanArguments:
     n_weights: int
     _amplitude: tuple[int, float, bool] | None
 
-    def _check(
-        self,
-        inputs: torch.Tensor | None,
-        weights: torch.Tensor | Sequence[float] | None,
-        initial_state: torch.Tensor | None,
-    ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None, int, torch.device]:
-        """The arguments as rows ``[batch, k]``, for a caller that takes no leading
-        dimensions (``noise.density_matrix``, which checks its inputs and weights with a
-        plan): inputs and weights of more than two dimensions are refused as before."""
-        inputs, w, init, lead, device = self._arguments(
-            inputs, weights, initial_state, leading=False
-        )
-        return inputs, w, init, math.prod(lead), device
-
     def _arguments(
         self,
         inputs: torch.Tensor | None,
         weights: torch.Tensor | Sequence[float] | None,
         initial_state: torch.Tensor | None,
-        *,
-        leading: bool,
     ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None, _Lead, torch.device]:
         """Inputs, weights and start state as the run time takes them (rows ``[batch,
         k]``, weights ``[n_weights]`` when shared), their leading shape (the output's,
         ``(batch,)`` for rows) and the device; or one :class:`SimulationError` line.
 
-        With ``leading``, ``[*, k]`` arguments are taken as ``torch.nn.Linear`` and
-        PennyLane's ``TorchLayer`` take them (a ``QuantumLayer`` did, the plan refused
-        them) and their leading shapes broadcast as torch broadcasts: a ``[1,
+        ``[*, k]`` arguments are taken as ``torch.nn.Linear`` and PennyLane's
+        ``TorchLayer`` take them (a ``QuantumLayer`` did, the plan refused them), by
+        every caller (``noise.density_matrix`` and the noisy circuits too, which took
+        rows only), and their leading shapes broadcast as torch broadcasts: a ``[1,
         n_weights]`` row serves every input row as a ``[1, 2**n]`` start state did
         (it was refused: "must agree"). One row of weights for many rows is run as
         shared weights, one start state as one row: the same values, less work."""
@@ -104,8 +95,8 @@ class _PlanArguments:
                 device = t.device
                 break
         device = device or torch.device("cpu")
-        x, lead_x = self._check_inputs(inputs, real, device, leading)
-        w = self._check_weights(weights, real, device, leading)
+        x, lead_x = self._check_inputs(inputs, real, device)
+        w = self._check_weights(weights, real, device)
         lead_w = tuple(w.shape[:-1])  # () for shared weights: they broadcast to any rows
         lead = _joint(lead_x, lead_w)
         if lead is None:
@@ -135,7 +126,7 @@ class _PlanArguments:
         return x, w, s, lead, device
 
     def _check_inputs(
-        self, inputs: object, real: torch.dtype, device: torch.device, leading: bool
+        self, inputs: object, real: torch.dtype, device: torch.device
     ) -> tuple[torch.Tensor | None, _Lead]:
         """The inputs as a real tensor ``[*, n_inputs]`` (one sample ``[n_inputs]`` as
         one row) and their leading shape (``()``: none given); None for a circuit that
@@ -152,22 +143,20 @@ class _PlanArguments:
             as_given = tuple(x.shape)
             if x.dim() == 1:
                 x = x[None]
-            if x.dim() < 2 or x.shape[-1] != self.n_inputs or (x.dim() > 2 and not leading):
-                raise SimulationError(
-                    f"inputs must have shape [batch, {self.n_inputs}]; got {as_given}"
-                )
+            if x.dim() < 2 or x.shape[-1] != self.n_inputs:
+                raise SimulationError(inputs_shape_refusal(self.n_inputs, as_given))
             return x.to(real), tuple(x.shape[:-1])
         if inputs is None:
             return None, ()
         given = _tensor(inputs, "inputs", self, device, None)
-        if given.numel() > 0 or (given.dim() > 2 and not leading):
+        if given.numel() > 0:
             raise SimulationError(
                 f"this circuit reads no input features; got inputs of shape {tuple(given.shape)}"
             )
         return None, tuple(given.shape[:-1])  # [*, 0]: rows still count; [0]: none given
 
     def _check_weights(
-        self, weights: object, real: torch.dtype, device: torch.device, leading: bool
+        self, weights: object, real: torch.dtype, device: torch.device
     ) -> torch.Tensor:
         """The weights as a real tensor ``[n_weights]`` or ``[*, n_weights]``."""
         if weights is None:
@@ -179,7 +168,7 @@ class _PlanArguments:
             return torch.zeros(0, dtype=real, device=device)
         w = _tensor(weights, "weights", self, device, _seq_dtype(weights, real))
         _real_only(w, "weights")
-        if w.dim() == 0 or w.shape[-1] != self.n_weights or (w.dim() > 2 and not leading):
+        if w.dim() == 0 or w.shape[-1] != self.n_weights:
             raise SimulationError(
                 f"weights must have shape [{self.n_weights}] or [batch, {self.n_weights}]; "
                 f"got {tuple(w.shape)}"
@@ -190,8 +179,7 @@ class _PlanArguments:
         self, initial_state: object, device: torch.device
     ) -> tuple[torch.Tensor | None, _Lead]:
         """The start state as a ``[*, 2**n]`` tensor of the plan's dtype (one state
-        ``[2**n]`` as one row) and its leading shape (whatever ``leading`` says: the one
-        caller without it, ``noise.density_matrix``, passes no start state)."""
+        ``[2**n]`` as one row) and its leading shape."""
         if initial_state is None:
             return None, ()
         if self._amplitude is not None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from quarch.quantum._arguments import _real, _real_only, _tensor
+from quarch.quantum._arguments import _real, _real_only, _tensor, inputs_shape_refusal
 from quarch.quantum.circuit import Circuit
 from quarch.quantum.measurements import ObservableLike, parse_observables
 from quarch.quantum.simulator import SimulationError, compile_circuit
@@ -128,10 +128,7 @@ class QuantumLayer(torch.nn.Module):
                 f"{self.weights.device}; move one of them"
             )
         if inputs.dim() > 2 and inputs.shape[-1] != self.plan.n_inputs:
-            raise SimulationError(
-                f"inputs must have shape [batch, {self.plan.n_inputs}] or "
-                f"[..., {self.plan.n_inputs}]; got {tuple(inputs.shape)}"
-            )
+            raise SimulationError(inputs_shape_refusal(self.plan.n_inputs, tuple(inputs.shape)))
         return inputs
 
     def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> Any:

@@ -19,6 +19,7 @@ import torch
 
 from quarch._errors import QuarchError, did_you_mean
 from quarch.quantum._gatewise import GateMatrices
+from quarch.quantum._noisy_arguments import no_rows
 from quarch.quantum.circuit import CHANNELS, Circuit, Op, require_circuit
 from quarch.quantum.gates import GATES
 from quarch.quantum.measurements import ObservableLike, _given, parse_observables
@@ -93,7 +94,9 @@ def kraus(name: str, p: float, dtype: torch.dtype = torch.complex128) -> torch.T
     """Kraus operators ``[m, 2, 2]`` of a single-qubit channel (PennyLane's definitions).
 
     Raises:
-        NoiseError: an unknown channel, or ``p`` not a number in ``[0, 1]``.
+        NoiseError: an unknown channel, ``p`` not a number in ``[0, 1]``, or a ``dtype``
+            that cannot hold the operators (a real one for ``depolarizing``: torch
+            failed with ``TypeError: must be real number, not complex``).
     """
     p = _number(p, f"{name} probability", 1.0)
     s = math.sqrt
@@ -112,6 +115,13 @@ def kraus(name: str, p: float, dtype: torch.dtype = torch.complex128) -> torch.T
         ks = [[[s(1 - p), 0], [0, s(1 - p)]], [[0, s(p)], [s(p), 0]]]
     else:
         raise NoiseError(f"unknown channel {name!r}; allowed: {', '.join(CHANNELS)}")
+    if not isinstance(dtype, torch.dtype) or not (dtype.is_complex or dtype.is_floating_point):
+        raise NoiseError(f"dtype must be a torch complex or real dtype; got {dtype!r}")
+    if name == "depolarizing" and not dtype.is_complex:  # its Y term is imaginary
+        raise NoiseError(
+            f"depolarizing has a complex Kraus operator (Y): dtype must be complex "
+            f"(torch.complex64 or torch.complex128); got {dtype}"
+        )
     return torch.tensor(ks, dtype=dtype)
 
 
@@ -183,7 +193,7 @@ def _apply(rho: torch.Tensor, m: torch.Tensor, axes: Sequence[int]) -> torch.Ten
     dst = list(range(1, 1 + r))
     t = rho.movedim(list(axes), dst)
     shape = t.shape
-    t = (m @ t.reshape(shape[0], 2**r, -1)).reshape(shape)
+    t = (m @ t.reshape(shape[0], 2**r, math.prod(shape[1 + r :]))).reshape(shape)
     return t.movedim(dst, list(axes))
 
 
@@ -200,24 +210,45 @@ def density_matrix(
 
     Gates are taken from the circuit (its angles from ``inputs``/``weights``), channels
     from the circuit itself and from ``noise_model``. Differentiable like the
-    state-vector path.
+    state-vector path. Inputs and weights are taken as the plan takes them
+    (:meth:`~quarch.quantum.simulator.ExecutionPlan.state`): ``[*, k]`` inputs give
+    ``[*, 2**n, 2**n]``, per-sample weights broadcast with them as torch broadcasts.
 
     Raises:
-        NoiseError: the simulation would need more than ``max_memory_gb``, or an
-            argument of the wrong kind (a noise model that is none, a limit that is no
-            number > 0).
+        NoiseError: the simulation would need more than ``max_memory_gb`` (all rows of
+            ``[*, k]`` counted), or an argument of the wrong kind (a noise model that is
+            none, a limit that is no number > 0).
+        SimulationError: inputs or weights the plan refuses (the plan's own line).
         CircuitError: ``circuit`` is not a :class:`Circuit`.
     """
     _noise_args("density_matrix", circuit, noise_model, max_memory_gb)
+    rho, lead = _density_rows(circuit, inputs, weights, noise_model, dtype, max_memory_gb)
+    return rho.reshape(*lead, *rho.shape[1:])
+
+
+def _density_rows(
+    circuit: Circuit,
+    inputs: torch.Tensor | None,
+    weights: torch.Tensor | Sequence[float] | None,
+    noise_model: NoiseModel | None,
+    dtype: torch.dtype,
+    max_memory_gb: float,
+) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Density matrices as rows ``[rows, 2**n, 2**n]`` and the leading shape of the
+    arguments (``(1,)`` when nothing is batched), which the public entries put back in
+    front of their answers. The memory check counts every row: sized from ``shape[0]``
+    it let ``[2, 10**6, k]`` through as two rows."""
     circ = noise_model.apply(circuit) if noise_model is not None else circuit
     n = circ.n_qubits
-    x = None if inputs is None else torch.as_tensor(inputs)
-    batch = 1 if x is None or x.dim() < 2 else int(x.shape[0])
-    check_memory(n, batch, dtype, max_memory_gb, "the state-vector simulator without noise")
-    # Unitary part: each gate's matrix, op by op (the plan only checks the arguments).
+    # Unitary part: each gate's matrix, op by op; the plan checks the arguments (shapes
+    # and refusals the plan's own) before any matrix is made.
     gates_only = Circuit(n, [op for op in circ.ops if not op.is_channel], circ.n_weights)
     plan = compile_circuit(gates_only, dtype=dtype, max_block_qubits=1)
-    inputs_t, w, _, batch, device = plan._check(inputs, weights, None)
+    inputs_t, w, _, lead, device = plan._arguments(inputs, weights, None)
+    batch = math.prod(lead)
+    check_memory(n, batch, dtype, max_memory_gb, "the state-vector simulator without noise")
+    if batch == 0:
+        return no_rows((0, 2**n, 2**n), dtype, device, inputs_t, w), lead
     gates = GateMatrices(gates_only, dtype)
     mats = gates.matrices(inputs_t, w, batch, device)
     dim = 2**n
@@ -241,10 +272,11 @@ def density_matrix(
             continue
         m = gates.matrix(next(refs), mats, device)
         rho = _apply(_apply(rho, m, axes_r), m.conj(), axes_c)
-    return rho.reshape(batch, dim, dim)
+    return rho.reshape(batch, dim, dim), lead
 
 
 def _readout(probs: torch.Tensor, n: int, p: float) -> torch.Tensor:
+    """Probabilities ``[rows, 2**n]`` as read with each bit flipped with probability ``p``."""
     if p == 0:
         return probs
     conf = torch.tensor([[1 - p, p], [p, 1 - p]], dtype=probs.dtype, device=probs.device)
@@ -263,23 +295,18 @@ def noisy_probs(
     dtype: torch.dtype = torch.complex128,
     max_memory_gb: float = 4.0,
 ) -> torch.Tensor:
-    """Measured basis-state probabilities ``[batch, 2**n]``, readout error included.
+    """Measured basis-state probabilities ``[batch, 2**n]`` (``[*, 2**n]`` for ``[*, k]``
+    inputs), readout error included.
 
     Raises:
-        NoiseError, CircuitError: as :func:`density_matrix`.
+        NoiseError, SimulationError, CircuitError: as :func:`density_matrix`.
     """
     _noise_args("noisy_probs", circuit, noise_model, max_memory_gb)
-    rho = density_matrix(
-        circuit,
-        inputs=inputs,
-        weights=weights,
-        noise_model=noise_model,
-        dtype=dtype,
-        max_memory_gb=max_memory_gb,
-    )
+    rho, lead = _density_rows(circuit, inputs, weights, noise_model, dtype, max_memory_gb)
     probs = torch.diagonal(rho, dim1=-2, dim2=-1).real
     p = noise_model.readout_error if noise_model is not None else 0.0
-    return _readout(probs, circuit.n_qubits, p)
+    probs = _readout(probs, circuit.n_qubits, p)
+    return probs.reshape(*lead, probs.shape[-1])
 
 
 def noisy_expval(
@@ -292,26 +319,20 @@ def noisy_expval(
     dtype: torch.dtype = torch.complex128,
     max_memory_gb: float = 4.0,
 ) -> torch.Tensor:
-    """Expectations ``Tr(rho P)`` of Pauli words ``[batch, n_obs]``.
+    """Expectations ``Tr(rho P)`` of Pauli words ``[batch, n_obs]`` (``[*, n_obs]`` for
+    ``[*, k]`` inputs).
 
     Readout error scales a word on ``m`` wires by ``(1 - 2p)**m``: each measured bit
     flips independently in the word's measurement basis.
 
     Raises:
-        NoiseError, CircuitError: as :func:`density_matrix`.
+        NoiseError, SimulationError, CircuitError: as :func:`density_matrix`.
         MeasurementError: an observable quarch cannot read.
     """
     _noise_args("noisy_expval", circuit, noise_model, max_memory_gb)
     n = circuit.n_qubits
     words = parse_observables(observables, n)
-    rho = density_matrix(
-        circuit,
-        inputs=inputs,
-        weights=weights,
-        noise_model=noise_model,
-        dtype=dtype,
-        max_memory_gb=max_memory_gb,
-    )
+    rho, lead = _density_rows(circuit, inputs, weights, noise_model, dtype, max_memory_gb)
     p = noise_model.readout_error if noise_model is not None else 0.0
     paulis = {
         "X": torch.tensor([[0, 1], [1, 0]], dtype=dtype, device=rho.device),
@@ -326,4 +347,4 @@ def noisy_expval(
             pr = _apply(pr, paulis[letter], [1 + w])
         val = torch.diagonal(pr.reshape(rho.shape), dim1=-2, dim2=-1).sum(-1).real
         out.append(val * (1 - 2 * p) ** len(word.terms))
-    return torch.stack(out, dim=-1)
+    return torch.stack(out, dim=-1).reshape(*lead, len(words))

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from quarch._errors import SimulationError
+from quarch.quantum._noisy_arguments import NoisySizes, check_steps, check_times, no_rows
 from quarch.quantum.circuit import Circuit, Op, Param, require_circuit
 from quarch.quantum.measurements import ObservableLike, _given, parse_observables
 from quarch.quantum.noise import NoiseError, NoiseModel, _apply, _memory_limit, check_memory
@@ -108,7 +110,14 @@ class Relaxation:
 
     @staticmethod
     def from_times(wire: int, duration: float, t1: float, t2: float) -> Relaxation:
-        """Relaxation over ``duration`` for ``t1``/``t2`` (T2 capped at 2 T1, as Aer does)."""
+        """Relaxation over ``duration`` for ``t1``/``t2``, T2 capped at 2 T1 as Aer's
+        ``NoiseModel.from_backend`` caps it (its ``thermal_relaxation_error`` refuses it).
+
+        Raises:
+            NoiseError: a time that is no number > 0 (``inf`` for none), a duration
+                that is no number >= 0.
+        """
+        check_times(duration, t1, t2, NoiseError)
         t2 = min(t2, 2 * t1)
         gamma = 1.0 - math.exp(-duration / t1) if math.isfinite(t1) else 0.0
         coherence = math.exp(-duration / t2) if math.isfinite(t2) else 1.0
@@ -150,6 +159,10 @@ class NoisyCircuit:
         n_inputs (int): input features per sample the gates read.
         input_map (Callable | None): applied to the features first (the Möttönen angles
             of a routed amplitude embedding).
+
+    Raises:
+        NoiseError: a step on a wire the circuit lacks, or ``readout`` not one pair of
+            probabilities in ``[0, 1]`` per wire (nor empty).
     """
 
     n_qubits: int
@@ -158,6 +171,9 @@ class NoisyCircuit:
     n_weights: int = 0
     n_inputs: int = 0
     input_map: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def __post_init__(self) -> None:
+        check_steps(self.n_qubits, self.steps, self.readout, NoiseError)
 
     @classmethod
     def from_circuit(cls, circuit: Circuit, noise_model: NoiseModel | None = None) -> NoisyCircuit:
@@ -312,14 +328,15 @@ def _angles(
     params: Sequence[float | Param], inputs: torch.Tensor | None, weights: torch.Tensor | None,
     real: torch.dtype, device: torch.device,
 ) -> torch.Tensor:  # fmt: skip
-    """Angles ``[batch or 1, n_params]`` of one gate."""
+    """Angles ``[batch or 1, n_params]`` of one gate (weights ``[n_weights]`` shared by
+    the batch, or ``[batch, n_weights]`` per sample)."""
     cols = []
     for p in params:
         if not isinstance(p, Param):
             cols.append(torch.full((1,), float(p), dtype=real, device=device))
         elif p.kind == "weight":
             assert weights is not None
-            cols.append((p.scale * weights[p.index[0]]).reshape(1).to(real))
+            cols.append((p.scale * weights[..., p.index[0]]).reshape(-1).to(real))
         else:
             assert inputs is not None
             v = inputs[:, p.index[0]]
@@ -391,13 +408,19 @@ def _pauli_string(index: int, k: int, dtype: torch.dtype, device: torch.device) 
 def _prepare(
     nc: NoisyCircuit, inputs: torch.Tensor | None, weights: torch.Tensor | Sequence[float] | None,
     dtype: torch.dtype,
-) -> tuple[torch.Tensor | None, torch.Tensor | None, int, torch.device]:  # fmt: skip
-    """Inputs (mapped) and weights as tensors; the batch size; the device.
+) -> tuple[torch.Tensor | None, torch.Tensor | None, tuple[int, ...], torch.device]:  # fmt: skip
+    """Inputs (mapped) as rows, weights (``[n_weights]`` shared or ``[rows, n_weights]``),
+    the leading shape of the answer (``(1,)`` when nothing is batched), the device.
+
+    Inputs ``[*, k]`` and per-sample weights are taken as the plan takes them
+    (:meth:`~quarch.quantum.simulator.ExecutionPlan.state`) and refused in its words:
+    they were rows only (weights flattened, so a ``[batch, n_weights]`` was "expected 2
+    weights; got 6"), and a circuit reading inputs given none failed on an assert.
 
     Raises:
         NoiseError: ``dtype`` is no torch dtype of numbers with a fraction, a real one
-            for a circuit with complex gates or channels, or weights/inputs are not
-            numbers.
+            for a circuit with complex gates or channels, weights/inputs are not
+            numbers, or of a shape the plan refuses (the plan's own line).
     """
     if not isinstance(dtype, torch.dtype) or not (dtype.is_complex or dtype.is_floating_point):
         raise NoiseError(
@@ -410,23 +433,21 @@ def _prepare(
         (t.device for t in (inputs, weights) if isinstance(t, torch.Tensor)), torch.device("cpu")
     )
     real = dtype.to_real()
-    w = None
-    if nc.n_weights:
-        if weights is None:
-            raise NoiseError(f"this circuit has {nc.n_weights} weights; pass weights=")
-        # dtype= here, not .to() after: a list of Python floats would pass through float32
-        w = _numbers(weights, "weights", real, device).reshape(-1)
-        if w.numel() != nc.n_weights:
-            raise NoiseError(f"expected {nc.n_weights} weights; got {w.numel()}")
-    x = None
-    if inputs is not None:
-        x = _numbers(inputs, "inputs", real, device)
-        if x.dim() == 1:
-            x = x.unsqueeze(0)
-        if nc.input_map is not None:
-            x = nc.input_map(x)
-    batch = 1 if x is None else int(x.shape[0])
-    return x, w, batch, device
+    # dtype= here, not .to() after: a list of Python floats would pass through float32
+    w = None if weights is None else _numbers(weights, "weights", real, device)
+    x = None if inputs is None else _numbers(inputs, "inputs", real, device)
+    sizes = NoisySizes(nc, dtype, x)
+    if sizes.n_weights and w is None:
+        raise NoiseError(f"this circuit has {sizes.n_weights} weights; pass weights=")
+    try:
+        x, w, _, lead, _ = sizes._arguments(x, w, None)
+    except SimulationError as e:
+        raise NoiseError(str(e)) from None
+    x = None if x is None else x.to(real)
+    w = w.to(real) if sizes.n_weights else None
+    if x is not None and nc.input_map is not None:
+        x = nc.input_map(x)
+    return x, w, lead, device
 
 
 def _check_real(nc: NoisyCircuit, dtype: torch.dtype) -> None:
@@ -605,7 +626,9 @@ def noisy_density_matrix(
     max_memory_gb: float = 4.0,
 ) -> torch.Tensor:
     """Final density matrices ``[batch, 2**n, 2**n]`` of a :class:`NoisyCircuit`
-    (readout error not applied; it acts on measured bits). Differentiable.
+    (readout error not applied; it acts on measured bits). Differentiable. Inputs
+    ``[*, k]`` give ``[*, 2**n, 2**n]``, per-sample weights broadcast with them, as the
+    plan (:meth:`~quarch.quantum.simulator.ExecutionPlan.state`) takes them.
 
     A gate, the diagonal gates before it and its noise are one superoperator; those of
     single-qubit gates wait on their wire and are multiplied into the next two-qubit
@@ -615,13 +638,17 @@ def noisy_density_matrix(
     Raises:
         NoiseError: the simulation would need more than ``max_memory_gb``, or an
             argument of the wrong kind (``nc`` no :class:`NoisyCircuit`, weights or
-            inputs no numbers, a real ``dtype`` for a circuit with complex gates or
-            channels, a limit that is no number > 0).
+            inputs no numbers or of a shape the plan refuses, in its words, a real
+            ``dtype`` for a circuit with complex gates or channels, a limit that is no
+            number > 0).
     """
     n = _require_noisy(nc, "noisy_density_matrix").n_qubits
     _memory_limit(max_memory_gb)
-    x, w, batch, device = _prepare(nc, inputs, weights, dtype)
+    x, w, lead, device = _prepare(nc, inputs, weights, dtype)
+    batch = math.prod(lead)
     check_memory(n, batch, dtype, max_memory_gb, "quantum trajectories")
+    if batch == 0:
+        return no_rows((*lead, 2**n, 2**n), dtype, device, x, w)
     amp, units = _compile(nc)
     rho = _Rho(_initial_state(amp, n, x, batch, dtype, device), n)
     # single-wire superoperators wait on their wire and are absorbed into the next
@@ -639,7 +666,8 @@ def noisy_density_matrix(
         rho.superop(s, u.wires)
     for q, s in sorted(pending.items()):
         rho.superop(s, (q,))
-    return rho.matrix()
+    out = rho.matrix()
+    return out.reshape(*lead, *out.shape[1:])
 
 
 def noisy_circuit_expval(
@@ -651,8 +679,9 @@ def noisy_circuit_expval(
     dtype: torch.dtype = torch.complex128,
     max_memory_gb: float = 4.0,
 ) -> torch.Tensor:
-    """Z-word expectations ``[batch, n_obs]`` of a :class:`NoisyCircuit` on density
-    matrices, its per-wire readout error applied (exact; differentiable).
+    """Z-word expectations ``[batch, n_obs]`` (``[*, n_obs]`` for ``[*, k]`` inputs) of
+    a :class:`NoisyCircuit` on density matrices, its per-wire readout error applied
+    (exact; differentiable).
 
     Raises:
         NoiseError: as :func:`noisy_density_matrix`.

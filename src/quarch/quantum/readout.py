@@ -34,14 +34,19 @@ def z_terms(
         and per word a list of ``(coefficient, subset index)``.
 
     Raises:
-        NoiseError: a word with X or Y (device readout is in the Z basis here).
+        NoiseError: a word with X or Y (readout is in the Z basis here).
     """
     subsets: dict[tuple[int, ...], int] = {}
     combos = []
     for word in words:
         if not word.is_diagonal:
+            # the line read as if readout error were the reason, also for a circuit
+            # without one (noisy_circuit_expval, trajectory_expval)
             raise NoiseError(
-                f"only Z words can be read out with a device readout error; got {word}"
+                "only Z words can be read out with a device readout error (a NoisyCircuit's "
+                "expectations, with or without one, come from its basis-state "
+                f"probabilities); got {word}: rotate its basis with gates first (h for X, "
+                "sdg then h for Y)"
             )
         wires = [w for w, _ in word.terms]
         terms = []

@@ -415,9 +415,7 @@ class ExecutionPlan(_PlanArguments):
             raise SimulationError(TRANSFORMS_REFUSAL)
         if torch._C._is_tracing():  # torch.jit.is_tracing() without its Python preamble
             raise SimulationError(TRACE_REFUSAL)
-        inputs, w, init, lead, device = self._arguments(
-            inputs, weights, initial_state, leading=True
-        )
+        inputs, w, init, lead, device = self._arguments(inputs, weights, initial_state)
         out = self._run(inputs, w, init, math.prod(lead), device, words)
         return out if len(lead) == 1 else out.reshape(*lead, out.shape[-1])
 

@@ -43,6 +43,7 @@ from numbers import Real
 import numpy as np
 import torch
 
+from quarch.quantum._noisy_arguments import no_rows
 from quarch.quantum.measurements import ObservableLike, _given, _whole, parse_observables
 from quarch.quantum.noise import NoiseError, _memory_limit
 from quarch.quantum.noisy_circuit import (
@@ -72,8 +73,9 @@ class TrajectoryResult:
     """Expectations from trajectories.
 
     Attributes:
-        mean (torch.Tensor): ``[batch, n_obs]`` estimates.
-        stderr (torch.Tensor): ``[batch, n_obs]`` standard errors of ``mean``.
+        mean (torch.Tensor): ``[batch, n_obs]`` estimates (``[*, n_obs]`` for ``[*, k]``
+            inputs).
+        stderr (torch.Tensor): standard errors of ``mean``, of its shape.
         trajectories (int): patterns drawn (conditioned on at least one jump).
         no_jump_probability (float): ``P0``, the weight of the exact no-jump part.
     """
@@ -286,8 +288,10 @@ def trajectory_expval(
     Args:
         nc: the noisy circuit.
         observables: Z words (default ``<Z>`` on each wire).
-        inputs: features ``[batch, n_features]``.
-        weights: trainable weights.
+        inputs: features ``[batch, n_features]`` or ``[*, n_features]``, as the plan
+            takes them (:meth:`~quarch.quantum.simulator.ExecutionPlan.state`).
+        weights: trainable weights ``[n_weights]``, or per sample ``[*, n_weights]``
+            broadcast with the inputs.
         target_se: add trajectories until every standard error is at most this (0
             draws up to ``max_trajectories`` unless every spread is 0).
         trajectories: patterns in the first round (and the fixed count with ``grad``).
@@ -308,7 +312,8 @@ def trajectory_expval(
     words = parse_observables(observables, _require_noisy(nc, "trajectory_expval").n_qubits)
     _trajectory_args(trajectories, max_trajectories, seed, target_se, max_memory_gb)
     subsets, combos = z_terms(words, nc.readout)
-    x, w, batch, device = _prepare(nc, inputs, weights, dtype)
+    x, w, lead, device = _prepare(nc, inputs, weights, dtype)
+    batch = math.prod(lead)
     n = nc.n_qubits
     itemsize = dtype.itemsize
     first = max(1, min(trajectories, max_trajectories))
@@ -318,19 +323,27 @@ def trajectory_expval(
             f"{first} trajectories of {n} qubits need about {per_sample:.1f} GiB per sample; "
             f"the limit is {max_memory_gb} GiB (max_memory_gb)"
         )
+    if batch == 0:  # [0, k] inputs, which the plan takes: empty, on autograd's graph
+        empty = no_rows((*lead, len(words)), dtype.to_real(), device, x, w)
+        p0 = _Plan(nc, x, w, dtype, device).p0  # the channels' alone: no sample needed
+        return TrajectoryResult(empty, empty.detach().clone(), 0, p0)
     chunk = max(1, int(max_memory_gb // per_sample))
     means, ses, counts, p0 = [], [], [], 1.0
     for lo in range(0, batch, chunk):
         xc = None if x is None else x[lo : lo + chunk]
+        wc = w if w is None or w.dim() == 1 else w[lo : lo + chunk]  # per-sample rows
         bc = min(chunk, batch - lo)
         m, s, cnt, p0 = _estimate(
-            nc, xc, w, bc, subsets, combos, dtype, device, target_se, first,
+            nc, xc, wc, bc, subsets, combos, dtype, device, target_se, first,
             max_trajectories, seed, max_memory_gb, grad,
         )  # fmt: skip
         means.append(m)
         ses.append(s)
         counts.append(cnt)
-    return TrajectoryResult(torch.cat(means), torch.cat(ses), max(counts), p0)
+    mean, se = torch.cat(means), torch.cat(ses)
+    return TrajectoryResult(
+        mean.reshape(*lead, mean.shape[-1]), se.reshape(*lead, se.shape[-1]), max(counts), p0
+    )
 
 
 def _trajectory_args(

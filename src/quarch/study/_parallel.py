@@ -124,7 +124,7 @@ def thread_env(threads: int) -> dict[str, str]:
 
 def _worker_main(
     spec: str, run_dir: str, config: SearchConfig, space: Space, evaluator: Evaluator | None,
-    threads: int,
+    threads: int, deadline: float | None = None,
 ) -> None:  # fmt: skip
     """A spawned worker. It starts with Ctrl-C ignored (see
     :class:`_SpawnedIgnoringCtrlC`) and takes it back here. Ctrl-C then fails its
@@ -137,7 +137,7 @@ def _worker_main(
     quiet_interrupted_imports()
     signal.signal(signal.SIGINT, _interrupt_once)
     with contextlib.suppress(KeyboardInterrupt, QuarchError):
-        _work_here(spec, run_dir, config, space, evaluator, threads)
+        _work_here(spec, run_dir, config, space, evaluator, threads, deadline=deadline)
 
 
 def _interrupt_once(signum: int, frame: Any) -> None:
@@ -151,7 +151,7 @@ def _interrupt_once(signum: int, frame: Any) -> None:
 
 def _work_here(
     spec: str, run_dir: str, config: SearchConfig, space: Space, evaluator: Evaluator | None,
-    threads: int,
+    threads: int, *, deadline: float | None = None,
 ) -> None:  # fmt: skip
     import optuna
     import torch
@@ -178,8 +178,25 @@ def _work_here(
     )  # fmt: skip
     work(
         study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
-        run_seed=config.seed, timeout=config.timeout, trial_timeout=config.trial_timeout,
+        run_seed=config.seed, timeout=_left(config.timeout, deadline),
+        trial_timeout=config.trial_timeout,
     )  # fmt: skip
+
+
+def _deadline(timeout: float | None) -> float | None:
+    """The run's ``--timeout`` as a wall-clock time every worker shares.
+
+    Each spawned worker counted the whole timeout from its own start, seconds after the
+    parent's (it imports torch and builds its evaluator first), and the parent then
+    waited for it: ``--workers 2 --timeout 20`` ran 54 s. The clock is ``time.time``
+    because ``time.monotonic``'s reference point is undefined across processes."""
+    return None if timeout is None else time.time() + float(timeout)
+
+
+def _left(timeout: float | None, deadline: float | None) -> float | None:
+    """Seconds left before ``deadline`` (none left: 0, and the worker starts no trial);
+    ``timeout`` itself where no deadline was set (a worker started by hand)."""
+    return timeout if deadline is None else max(0.0, deadline - time.time())
 
 
 def _stop(procs: list[Any], grace: float = 15.0) -> None:
@@ -269,6 +286,7 @@ def run_workers(
     from quarch.study._run import Run
 
     run_dir = config.run_dir
+    deadline = _deadline(config.timeout)  # counted from here, for every worker
     spec = storage if storage is not None else Run.open(run_dir).storage
     n = min(config.workers, config.trials)  # a worker beyond the budget has no trial
     cores = _cores()
@@ -297,6 +315,7 @@ def run_workers(
                     space,
                     evaluator if custom_evaluator else None,
                     threads,
+                    deadline,
                 ),
                 name=f"quarch-worker-{i}",
             )
@@ -321,8 +340,8 @@ def run_workers(
         hold.release()  # a Ctrl-C or SIGTERM that came while the workers started
         stopped = work(
             study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
-            run_seed=config.seed, timeout=config.timeout, trial_timeout=config.trial_timeout,
-            on_trial=lambda _: poll(),
+            run_seed=config.seed, timeout=_left(config.timeout, deadline),
+            trial_timeout=config.trial_timeout, on_trial=lambda _: poll(),
         )  # fmt: skip
     except KeyboardInterrupt:
         _stop(procs)

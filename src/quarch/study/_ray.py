@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from quarch._errors import ConfigError, RunError
 from quarch.study import _worker
 from quarch.study._signals import held_signals
+from quarch.study._skips import SkipStreak
 from quarch.study._worker import (
     INTERRUPTED,
     SEED,
@@ -25,7 +26,7 @@ from quarch.study._worker import (
     claim,
     finish,
     gave_up_failing,
-    gave_up_skipping,
+    n_done,
     record_metrics,
     skip,
     time_limit,
@@ -146,7 +147,8 @@ def drive(
         remote = ray.remote(num_cpus=1, max_retries=0)(_evaluate)
         ev_ref = ray.put(evaluator)
         t0 = time.monotonic()
-        failures = skips = 0
+        failures = 0
+        skips = SkipStreak()  # as work's: one warning after 50 in a row, then give up
 
         def complete() -> int:
             return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
@@ -168,19 +170,19 @@ def drive(
                     with held_signals():
                         skip(study, trial, str(e))
                         pending = None
-                    skips += 1
-                    if skips >= _worker.MAX_CONSECUTIVE_SKIPS:  # as work's
-                        raise gave_up_skipping(study, config.trials, skips, e) from None
+                    skips.add(e.checked, _worker.MAX_CONSECUTIVE_SKIPS)
+                    if skips.count >= _worker.MAX_CONSECUTIVE_SKIPS:  # as work's
+                        raise skips.give_up(n_done(study), config.trials) from None
                     continue
                 except Exception as e:
                     failed = f"{type(e).__name__}: {e}"
                     with held_signals():
                         finish(study, trial, None, failed)
                         pending = None
-                    skips = 0
+                    skips.reset()
                     failures = _failed_in_a_row(study, config.trials, failures, failed)
                     continue
-                skips = 0
+                skips.reset()
                 with held_signals():
                     in_flight[remote.remote(ev_ref, arch, seed, config.trial_timeout)] = trial
                     pending = None

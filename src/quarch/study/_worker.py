@@ -42,12 +42,13 @@ from optuna.trial import TrialState
 from quarch._errors import RunError
 from quarch.evaluate import cheap_metrics, check_metrics, epoch_hook
 from quarch.study._signals import held_signals
+from quarch.study._skips import SkipStreak
 
 if TYPE_CHECKING:
     from optuna.storages._heartbeat import BaseHeartbeatThread
 
     from quarch.evaluate import EpochHook, Evaluator
-    from quarch.objectives import Objective
+    from quarch.objectives import Budget, Objective
     from quarch.space import Space
 
 __all__ = [
@@ -66,7 +67,6 @@ __all__ = [
     "fail_dead_trials",
     "finish",
     "gave_up_failing",
-    "gave_up_skipping",
     "pruning_hook",
     "record_metrics",
     "skip",
@@ -320,7 +320,13 @@ def record_metrics(
 
 
 class OverBudget(Exception):
-    """An architecture breaks a hard budget on a metric known before training."""
+    """An architecture breaks a hard budget on a metric known before training;
+    :attr:`checked` holds each budget checked before training with the architecture's
+    value (what a streak of skips reports as the nearest: :mod:`._skips`)."""
+
+    def __init__(self, reason: str, checked: tuple[tuple[Budget, float], ...] = ()) -> None:
+        super().__init__(reason)
+        self.checked = checked
 
 
 def check_before_training(
@@ -352,7 +358,8 @@ def check_before_training(
         trial.set_constraint(str(b), b.violation(known[b.metric]))
     raise OverBudget(
         "over budget before training: "
-        + ", ".join(f"{b.metric}={known[b.metric]:.6g} breaks {b}" for b in broken)
+        + ", ".join(f"{b.metric}={known[b.metric]:.6g} breaks {b}" for b in broken),
+        tuple((b, known[b.metric]) for b in checked),
     )
 
 
@@ -482,16 +489,6 @@ def skip(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     study.tell(trial, state=TrialState.PRUNED)
 
 
-def gave_up_skipping(study: optuna.Study, trials: int, skips: int, why: object) -> RunError:
-    """The error a search gives up with after ``skips`` architectures in a row were over
-    budget before training (``why``: the last one's reason), worded alike by every loop
-    (:func:`work`, Ray's driver)."""
-    return RunError(
-        f"gave up: {skips} architectures in a row were over budget before training ({why}), "
-        f"with {n_done(study)} of {trials} trials done; loosen the budgets or shrink the space"
-    )
-
-
 def gave_up_failing(study: optuna.Study, trials: int, failures: int, reason: str) -> RunError:
     """The error a search gives up with after ``failures`` trials in a row failed
     (``reason``: the last one's), worded alike by every loop."""
@@ -566,7 +563,8 @@ def work(
             reason and the search stops at once.
     """
     t_start = time.monotonic()
-    failures = skips = 0
+    failures = 0
+    skips = SkipStreak()  # warns once after 50 in a row; says how near the space came
     while True:
         if timeout is not None and time.monotonic() - t_start >= timeout:
             return "timeout"
@@ -604,20 +602,21 @@ def work(
         except optuna.TrialPruned as e:
             with held_signals():
                 prune(study, trial, str(e))
-            failures = skips = 0
+            failures = 0
+            skips.reset()
             if on_trial is not None:
                 on_trial(study._storage.get_trial(trial._trial_id))
             continue
         except OverBudget as e:
             with held_signals():
                 skip(study, trial, str(e))
-            skips += 1
-            if skips >= MAX_CONSECUTIVE_SKIPS:
-                raise gave_up_skipping(study, trials, skips, e) from None
+            skips.add(e.checked, MAX_CONSECUTIVE_SKIPS)
+            if skips.count >= MAX_CONSECUTIVE_SKIPS:
+                raise skips.give_up(n_done(study), trials) from None
             if on_trial is not None:
                 on_trial(study._storage.get_trial(trial._trial_id))
             continue
-        skips = 0
+        skips.reset()
         with held_signals():  # told whole: a Ctrl-C now stops the run after this trial
             reason = finish(study, trial, values, reason)
         if reason is not None:

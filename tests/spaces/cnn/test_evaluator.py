@@ -90,9 +90,13 @@ class TestEvaluators:
 
     def test_thread_count_is_restored(self) -> None:
         before = torch.get_num_threads()
-        with torch_threads(1):
-            assert torch.get_num_threads() == 1
-        assert torch.get_num_threads() == before
+        torch.set_num_threads(2)  # not 1: an xdist worker runs on 1 (tests/conftest.py)
+        try:
+            with torch_threads(1):
+                assert torch.get_num_threads() == 1
+            assert torch.get_num_threads() == 2
+        finally:
+            torch.set_num_threads(before)
 
     def test_supernet_evaluator(self, digits: Dataset) -> None:
         """The scores are the extracted network's, its batch-norm recalibrated on the

@@ -158,12 +158,16 @@ class TestTraining:
             return out
 
         monkeypatch.setattr(hqnn_evaluator, "train_classifier", fake)
-        before = torch.get_num_threads()
         ev = HQNNEvaluator(iris, SPACE, epochs=4, batch_size=8, device="meta",
                            record_epochs=[4, 2, 2])  # fmt: skip
         assert ev.record_epochs == (2, 4)
-        model, m = ev.fit({**ARCH, "lr": 0.03}, seed=9)
-        assert torch.get_num_threads() == before
+        before = torch.get_num_threads()
+        torch.set_num_threads(2)  # not 1: an xdist worker runs on 1 (tests/conftest.py)
+        try:
+            model, m = ev.fit({**ARCH, "lr": 0.03}, seed=9)
+            assert torch.get_num_threads() == 2
+        finally:
+            torch.set_num_threads(before)
         (kw,) = seen
         assert kw == {"epochs": 4, "lr": 0.03, "batch_size": 8, "seed": 9, "device": "meta",
                       "early_stopping": True, "snapshots": [2, 4], "threads": 1, "data": iris}  # fmt: skip
