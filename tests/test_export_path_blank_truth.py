@@ -11,6 +11,7 @@ run folder named here does not exist, whose own refusal would come next).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,3 +140,30 @@ def test_a_blank_run_argument_is_refused_as_blank(
     assert (code, out) == (2, "")
     assert err == "error: Invalid value for 'RUN': must name the run folder; got ''\n"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("option", "line"),
+    [("--storage", "storage must name a database URL, 'sqlite' or 'journal' (or be left out "
+                   "for the run folder's own); got ''"),
+     ("--study-name", "study_name must name the study; got ''")],
+)  # fmt: skip
+def test_a_blank_storage_or_study_name_is_refused(
+    option: str, line: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """``--storage "$DB"`` with ``DB`` unset ran on the run folder's own storage (a
+    search meant to share a database with other machines shared nothing), and
+    ``--study-name ''`` named the study ''; both are refused before anything is
+    written, from the command line and from a config alike."""
+    from quarch.config import SearchConfig
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["search", "--space", "mlp", "--dataset", "iris", "--trials", "1", option, ""])
+    out, err = capfd.readouterr()
+    assert (code, out, err) == (2, "", f"error: {line}\n")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ConfigError) as e:
+        kw: dict[str, Any] = {option[2:].replace("-", "_"): " "}
+        SearchConfig(space="mlp", **kw)
+    assert str(e.value) == line.replace("''", "' '")

@@ -139,7 +139,7 @@ def test_statevector_compile_circuit_and_a_layer_take_a_circuit() -> None:
 )
 def test_weights_that_are_not_numbers_are_one_line(weights: Any, shown: str) -> None:
     line = (
-        "weights must be numbers of shape [1] or [batch, 1] (a tensor, an array or a list); "
+        "weights must be numbers of shape [1], [batch, 1] or [..., 1] (a tensor, an array or a list); "
         f"got {shown}"
     )
     with pytest.raises(SimulationError) as e:
@@ -174,7 +174,7 @@ def test_inputs_and_initial_state_that_are_not_numbers_are_one_line() -> None:
     with pytest.raises(SimulationError) as e:
         reads.state(inputs="x")  # type: ignore[arg-type]
     assert _line(e) == (
-        "inputs must be numbers of shape [batch, 1] (a tensor, an array or a list); got str 'x'"
+        "inputs must be numbers of shape [batch, 1] or [..., 1] (a tensor, an array or a list); got str 'x'"
     )
     plain = compile_circuit(Circuit(2).h(0))
     with pytest.raises(SimulationError) as e:
@@ -186,7 +186,7 @@ def test_inputs_and_initial_state_that_are_not_numbers_are_one_line() -> None:
     with pytest.raises(SimulationError) as e:
         compile_circuit(Circuit(3).h(0)).state(initial_state="x")  # type: ignore[arg-type]
     assert _line(e) == (
-        "initial_state must be numbers of shape [8] or [batch, 8] (a tensor, an array or a "
+        "initial_state must be numbers of shape [8], [batch, 8] or [..., 8] (a tensor, an array or a "
         "list); got str 'x'"
     )
 
@@ -196,7 +196,7 @@ def test_an_initial_state_list_of_the_wrong_length_is_named() -> None:
     for given, shape in (([1, 0, 0], "(3,)"), ([[1, 0]], "(1, 2)")):
         with pytest.raises(SimulationError) as e:
             plain.state(initial_state=given)  # type: ignore[arg-type]
-        assert _line(e) == f"initial_state must have shape [4] or [batch, 4]; got {shape}"
+        assert _line(e) == f"initial_state must have shape [4], [batch, 4] or [..., 4]; got {shape}"
     # a list of the right length runs: H on wire 0 of |01> is (|01> + |11>) / sqrt(2)
     got = plain.state(initial_state=[0, 1, 0, 0])[0].numpy()  # type: ignore[arg-type]
     np.testing.assert_allclose(got, [0, 2**-0.5, 0, 2**-0.5], atol=1e-6)

@@ -247,6 +247,13 @@ class SearchConfig:
             raise ConfigError(f"trial_timeout must be > 0 seconds; got {self.trial_timeout!r}")
         if isinstance(self.out, str) and not self.out.strip():  # an unset shell variable
             raise ConfigError(f"out must name the run folder; got {self.out!r}")
+        if isinstance(self.storage, str) and not self.storage.strip():
+            raise ConfigError(  # --storage "$DB" with DB unset ran on the run folder's own
+                f"storage must name a database URL, 'sqlite' or 'journal' (or be left out "
+                f"for the run folder's own); got {self.storage!r}"
+            )
+        if isinstance(self.study_name, str) and not self.study_name.strip():
+            raise ConfigError(f"study_name must name the study; got {self.study_name!r}")
         if isinstance(self.ray_address, str) and not self.ray_address.strip():
             raise ConfigError(  # --ray-address "$HEAD" with HEAD unset ran without Ray
                 f"ray_address must name a Ray cluster (host:port or 'auto'); got "

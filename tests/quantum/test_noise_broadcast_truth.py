@@ -270,8 +270,8 @@ def test_weights_and_missing_inputs_of_noisy_circuits_are_the_plans_lines() -> N
     cases = [
         ({"inputs": x, "weights": torch.zeros(2, 2)}, "per-sample weights have batch size 2 "
          "but inputs have batch size 3; they must agree"),
-        ({"inputs": x, "weights": torch.zeros(3, 3)}, "weights must have shape [2] or "
-         "[batch, 2]; got (3, 3)"),
+        ({"inputs": x, "weights": torch.zeros(3, 3)}, "weights must have shape [2], "
+         "[batch, 2] or [..., 2]; got (3, 3)"),
         ({"weights": torch.zeros(2)}, "this circuit reads 2 input feature(s); pass inputs of "
          "shape [batch, 2]"),
     ]  # fmt: skip

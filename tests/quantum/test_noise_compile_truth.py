@@ -347,7 +347,8 @@ def test_weights_are_required_and_counted() -> None:
         noisy_density_matrix(nc)
     # the plan's line (tests/quantum/test_noise_broadcast_truth.py: every shape refusal)
     with pytest.raises(
-        NoiseError, match=r"^weights must have shape \[2\] or \[batch, 2\]; got \(3,\)$"
+        NoiseError,
+        match=r"^weights must have shape \[2\], \[batch, 2\] or \[\.\.\., 2\]; got \(3,\)$",
     ):
         noisy_density_matrix(nc, weights=[0.1, 0.2, 0.3])
     # one row of weights as a nested list, as the plan takes it; the rx angle is the

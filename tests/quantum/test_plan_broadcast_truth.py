@@ -253,12 +253,12 @@ def test_leading_shapes_that_do_not_broadcast_are_one_line() -> None:
              "[batch, 2] or [..., 2]; got ()")  # fmt: skip
     _refused(
         lambda: plan.state(x, torch.tensor(0.5)),
-        "weights must have shape [2] or [batch, 2]; got ()",
+        "weights must have shape [2], [batch, 2] or [..., 2]; got ()",
     )
     free = compile_circuit(Circuit(2).rx(0, Weight(0)))
     _refused(
         lambda: free.state(weights=[0.1], initial_state=torch.tensor(1.0 + 0j)),
-        "initial_state must have shape [4] or [batch, 4]; got ()",
+        "initial_state must have shape [4], [batch, 4] or [..., 4]; got ()",
     )
 
 

@@ -377,7 +377,7 @@ def test_inputs_of_the_wrong_shape_are_refused() -> None:
 def test_weights_of_the_wrong_shape_are_refused() -> None:
     plan = _plan32()
     x = torch.zeros(3, 2)
-    line = "weights must have shape [2] or [batch, 2]; got (3,)"
+    line = "weights must have shape [2], [batch, 2] or [..., 2]; got (3,)"
     _raises(lambda: plan.state(x, torch.zeros(3)), line)
     _raises(lambda: plan.state(x, [0.1, 0.2, 0.3]), line)
     _raises(
@@ -428,7 +428,7 @@ def test_initial_state_checks() -> None:
     w = torch.tensor(W, dtype=torch.float32)
     _raises(
         lambda: plan.state(x, w, initial_state=torch.ones(3)),
-        "initial_state must have shape [4] or [batch, 4]; got (3,)",
+        "initial_state must have shape [4], [batch, 4] or [..., 4]; got (3,)",
     )
     _raises(
         lambda: plan.state(x, w, initial_state=torch.ones(2, 4) / 2),

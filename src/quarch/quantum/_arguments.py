@@ -113,9 +113,9 @@ def _tensor(
     except (TypeError, ValueError, RuntimeError):
         n, dim = (plan.n_weights if what == "weights" else plan.n_inputs), 2**plan.n_qubits
         shape = {
-            "inputs": f"[batch, {n}]" if n else "[batch, 0] (or None)",
-            "weights": f"[{n}] or [batch, {n}]",
-        }.get(what, f"[{dim}] or [batch, {dim}]")
+            "inputs": f"[batch, {n}] or [..., {n}]" if n else "[batch, 0] (or None)",
+            "weights": f"[{n}], [batch, {n}] or [..., {n}]",
+        }.get(what, f"[{dim}], [batch, {dim}] or [..., {dim}]")
         given = repr(value)
         given = given if len(given) <= 40 else f"{given[:37]}..."
         raise SimulationError(

@@ -163,14 +163,15 @@ class _PlanArguments:
             if self.n_weights:
                 raise SimulationError(
                     f"this circuit has {self.n_weights} trainable weight(s); pass weights "
-                    f"of shape [{self.n_weights}] or [batch, {self.n_weights}]"
+                    f"of shape [{self.n_weights}], [batch, {self.n_weights}] or [..., {self.n_weights}]"
                 )
             return torch.zeros(0, dtype=real, device=device)
         w = _tensor(weights, "weights", self, device, _seq_dtype(weights, real))
         _real_only(w, "weights")
         if w.dim() == 0 or w.shape[-1] != self.n_weights:
             raise SimulationError(
-                f"weights must have shape [{self.n_weights}] or [batch, {self.n_weights}]; "
+                f"weights must have shape [{self.n_weights}], [batch, {self.n_weights}] or "
+                f"[..., {self.n_weights}]; "
                 f"got {tuple(w.shape)}"
             )
         return w.to(real)
@@ -192,6 +193,7 @@ class _PlanArguments:
             s = s[None]
         if s.dim() < 2 or s.shape[-1] != dim:
             raise SimulationError(
-                f"initial_state must have shape [{dim}] or [batch, {dim}]; got {as_given}"
+                f"initial_state must have shape [{dim}], [batch, {dim}] or [..., {dim}]; got "
+                f"{as_given}"
             )
         return s.to(self.dtype), tuple(s.shape[:-1])
