@@ -39,6 +39,7 @@ from quarch.study._skips import SkipStreak, nearest_advice
 from quarch.testing.evaluators import ArithmeticEvaluator
 
 from .study.test_parallel_truth import _FakeRay, fake_ray  # noqa: F401  (the fixture)
+from .test_cli_mistakes import _idle_workers  # spawned workers that never start
 
 WARN, LIMIT = 4, 9
 SKIPPED = "architectures in a row were over budget"
@@ -55,31 +56,6 @@ def _mlp_params(params: Mapping[str, Any], n_in: int = 4, n_classes: int = 3) ->
     hidden = [int(params[f"width_{i}"]) for i in range(int(params["n_layers"]))]
     sizes = [n_in, *hidden, n_classes]
     return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
-
-
-def _idle_workers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Spawned workers that never start (this process, one of the workers, does every
-    trial): the names they were given are appended to the list returned."""
-    names: list[str] = []
-
-    class _Idle:
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            names.append(kwargs.get("name", ""))
-
-        def start(self) -> None:
-            pass
-
-        def join(self, timeout: float | None = None) -> None:
-            pass
-
-        def is_alive(self) -> bool:
-            return False
-
-        def terminate(self) -> None:
-            pass
-
-    monkeypatch.setattr(multiprocessing.get_context("spawn"), "Process", _Idle)
-    return names
 
 
 def _skip_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
