@@ -35,9 +35,11 @@ def _script(folder: Path, method: str, guarded: bool) -> Path:
     """A user's script: the start method set, then the benchmark called at its top level
     or under ``if __name__ == "__main__":``. It prints a line each time its body runs."""
     body = [
-        "import json, multiprocessing",
+        "import json, multiprocessing, os",
         "from quarch.benchmark import run_benchmark",
-        "print('body', multiprocessing.current_process().name, flush=True)",
+        # one write(2) of a short line is atomic on a pipe: print's pieces of two workers
+        # starting at once once came out interleaved (" SpawnPoolWorker-1")
+        "os.write(1, f'body {multiprocessing.current_process().name}\\n'.encode())",
     ]
     main = [f"multiprocessing.set_start_method({method!r})", _CALL, _ROWS]
     if guarded:
