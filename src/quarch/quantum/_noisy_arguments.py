@@ -110,17 +110,3 @@ def check_times(duration: float, t1: float, t2: float, error: type[QuarchError])
         if not (number and (float(value) > 0 if positive else float(value) >= 0)):
             want = "a number > 0 (inf for none)" if positive else "a number >= 0"
             raise error(f"relaxation {name} must be {want}; got {value!r}")
-
-
-def no_rows(
-    shape: Sequence[int], dtype: torch.dtype, device: torch.device, *given: torch.Tensor | None
-) -> torch.Tensor:
-    """The answer for a batch of no rows (a ``[0, k]`` input, which the plan takes), as
-    the plan gives one: zeros of ``shape``, on autograd's graph of the ``given`` inputs
-    and weights, so a loss over a data set's empty last batch still backpropagates (the
-    density-matrix engines failed in a reshape of 0 elements)."""
-    out = torch.zeros(tuple(shape), dtype=dtype, device=device)
-    for t in given:
-        if t is not None and t.requires_grad:
-            out = out + (t.sum() * 0).to(out.dtype)
-    return out

@@ -197,3 +197,18 @@ class _PlanArguments:
                 f"{as_given}"
             )
         return s.to(self.dtype), tuple(s.shape[:-1])
+
+
+def no_rows(
+    shape: Sequence[int], dtype: torch.dtype, device: torch.device, *given: torch.Tensor | None
+) -> torch.Tensor:
+    """The answer for a batch of no rows (a ``[0, k]`` input), as ``torch.nn.Linear``
+    gives one: zeros of ``shape``, yet on autograd's graph of the ``given`` inputs,
+    weights and start state, so a loss over a data set's empty last batch still
+    backpropagates (the density-matrix engines failed in a reshape of 0 elements). The
+    plan's and the noisy entries' one way (a complex start state adds its real part)."""
+    out = torch.zeros(tuple(shape), dtype=dtype, device=device)
+    for t in given:
+        if t is not None and t.requires_grad:
+            out = out + (t.sum().real * 0).to(out.dtype)
+    return out

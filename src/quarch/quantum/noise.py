@@ -19,7 +19,7 @@ import torch
 
 from quarch._errors import QuarchError, did_you_mean
 from quarch.quantum._gatewise import GateMatrices
-from quarch.quantum._noisy_arguments import no_rows
+from quarch.quantum._plan_arguments import no_rows
 from quarch.quantum.circuit import CHANNELS, Circuit, Op, require_circuit
 from quarch.quantum.gates import GATES
 from quarch.quantum.measurements import ObservableLike, _given, parse_observables

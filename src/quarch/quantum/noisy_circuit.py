@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import torch
 
 from quarch._errors import SimulationError
-from quarch.quantum._noisy_arguments import NoisySizes, check_steps, check_times, no_rows
+from quarch.quantum._noisy_arguments import NoisySizes, check_steps, check_times
+from quarch.quantum._plan_arguments import no_rows
 from quarch.quantum.circuit import Circuit, Op, Param, require_circuit
 from quarch.quantum.measurements import ObservableLike, _given, parse_observables
 from quarch.quantum.noise import NoiseError, NoiseModel, _apply, _memory_limit, check_memory

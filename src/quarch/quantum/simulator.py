@@ -76,7 +76,7 @@ from quarch.quantum._arguments import (
 from quarch.quantum._compile import Engine
 from quarch.quantum._matrices import Runtime
 from quarch.quantum._measure import sign_table
-from quarch.quantum._plan_arguments import _PlanArguments
+from quarch.quantum._plan_arguments import _PlanArguments, no_rows
 from quarch.quantum._simulate import execute
 from quarch.quantum._small_cost import (
     FOLD_ROWS,
@@ -463,11 +463,8 @@ class ExecutionPlan(_PlanArguments):
         ``torch.nn.Linear`` gives one: empty, yet on autograd's graph of the weights and
         inputs, so a loss over a data set's empty last batch still backpropagates."""
         width = 2**self.n_qubits if words is None else len(words)
-        out = w.new_zeros((0, width), dtype=self.dtype if words is None else _real(self.dtype))
-        for t in (w, inputs, init):
-            if t is not None and t.requires_grad:  # a complex start state: its real part
-                out = out + t.sum().real.to(out.dtype) * 0
-        return out
+        dtype = self.dtype if words is None else _real(self.dtype)
+        return no_rows((0, width), dtype, w.device, w, inputs, init)
 
     def _execute_small(
         self,

@@ -43,7 +43,7 @@ from numbers import Real
 import numpy as np
 import torch
 
-from quarch.quantum._noisy_arguments import no_rows
+from quarch.quantum._plan_arguments import no_rows
 from quarch.quantum.measurements import ObservableLike, _given, _whole, parse_observables
 from quarch.quantum.noise import NoiseError, _memory_limit
 from quarch.quantum.noisy_circuit import (
