@@ -210,15 +210,14 @@ def test_an_amplitude_embedding_is_a_real_initial_state(dtype: torch.dtype) -> N
 
 
 def test_the_refusal_comes_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No unit is compiled and no matrix built: the line comes from the circuit's steps."""
+    """No unit is compiled and no matrix built: the line comes from the circuit's steps
+    (both engines compile through ``noisy_circuit._program``, which calls ``_compile``)."""
     import quarch.quantum.noisy_circuit as noisy
-    import quarch.quantum.trajectories as traj
 
     def boom(*_: object) -> None:
         raise AssertionError("work began")
 
     monkeypatch.setattr(noisy, "_compile", boom)
-    monkeypatch.setattr(traj, "_compile", boom)
     nc = NoisyCircuit(1, (Op("y", (0,)), Op("t", (0,)), Op("y", (0,))))
     for run in _engines(nc, torch.float64):
         with pytest.raises(NoiseError) as e:

@@ -15,13 +15,13 @@ import torch
 
 from quarch.quantum import Circuit, Input
 from quarch.quantum.circuit import Op
+from quarch.quantum.gates import gate_matrix
 from quarch.quantum.noise import NoiseError
 from quarch.quantum.noisy_circuit import (
     NoisyCircuit,
     PauliNoise,
     Relaxation,
     _Unit,
-    _unit_matrix,
     noisy_circuit_expval,
 )
 from quarch.quantum.trajectories import (
@@ -190,13 +190,22 @@ class TestPatterns:
         assert abs(n_x - 400) <= 5 * math.sqrt(4000 * 0.1 * 0.9)
 
 
+def _product(u: _Unit, n: int) -> np.ndarray:
+    """The unit's gates as one dense ``2**n`` matrix, each gate from the gate table."""
+    out = np.eye(2**n, dtype=complex)
+    for g in u.gates:
+        name = "cnot" if g.name == "cx" else g.name
+        m = gate_matrix(name, torch.tensor(g.params, dtype=torch.float64) if g.params else None)
+        out = _dense(m.numpy(), g.wires, n) @ out
+    return out
+
+
 class _Brute:
     """Pattern states as dense ``2**n`` products: each unit's gates, then each of its
     channels' sampled operator (``K_j / sqrt(q_j)``, ``j = 0`` without a jump)."""
 
     def __init__(self, plan: _Plan) -> None:
-        self.gates = [_dense(_unit_matrix(u, None, None, C128, CPU)[0].numpy(), u.wires, plan.n)
-                      for u in plan.units]  # fmt: skip
+        self.gates = [_product(u, plan.n) for u in plan.units]
         self.chans = [[(c.slot, [_dense(k.numpy(), u.wires, plan.n) for k in c.kraus])
                        for c in plan.channels if c.unit == ui]
                       for ui, u in enumerate(plan.units)]  # fmt: skip

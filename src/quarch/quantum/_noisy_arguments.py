@@ -1,6 +1,7 @@
 """How a :class:`~quarch.quantum.noisy_circuit.NoisyCircuit` is checked before it runs:
 its wires and readout errors when it is made, its inputs and weights as the plan's
-(:class:`~quarch.quantum.simulator.ExecutionPlan`) are when it runs.
+(:class:`~quarch.quantum.simulator.ExecutionPlan`) are, and a real dtype against its
+gates and channels, when it runs (:func:`prepare`).
 
 Kept out of :mod:`quarch.quantum.noisy_circuit` (which holds the circuit and its
 density-matrix engine) so that module stays one file's length; nothing here imports it.
@@ -14,11 +15,16 @@ from typing import Any, Protocol
 
 import torch
 
-from quarch._errors import QuarchError
+from quarch._errors import QuarchError, SimulationError
 from quarch.quantum._plan_arguments import _PlanArguments
 from quarch.quantum.circuit import Circuit, Op
+from quarch.quantum.measurements import _given
+from quarch.quantum.noise import NoiseError
 
 __all__: list[str] = []
+
+#: Gate names of device circuits that quarch's gate table has under another name.
+ALIASES = {"cx": "cnot"}
 
 
 class _Noisy(Protocol):
@@ -110,3 +116,107 @@ def check_times(duration: float, t1: float, t2: float, error: type[QuarchError])
         if not (number and (float(value) > 0 if positive else float(value) >= 0)):
             want = "a number > 0 (inf for none)" if positive else "a number >= 0"
             raise error(f"relaxation {name} must be {want}; got {value!r}")
+
+
+def check_real(steps: Sequence[object], dtype: torch.dtype, error: type[QuarchError]) -> None:
+    """Refuse, in one ``error`` line, a real ``dtype`` for a circuit with complex gates or
+    channels, naming them: a Y, S or T gate, an ECR or a Pauli channel with a Y term failed deep inside with
+    ``TypeError: must be real number, not complex``, and a complex gate with angles
+    (``rx``, ``rz``) was silently cut to its real part, a wrong and non-unitary matrix.
+    Relaxation and Pauli channels of I, X and Z are real."""
+    real = {s.name: _real_gate(s.name) for s in steps if isinstance(s, Op)}  # once a name
+    bad: list[str] = []
+    for step in steps:
+        if isinstance(step, Op) and not real[step.name]:
+            what = f"gate {step.name!r}"
+        elif _has_y(step):
+            what = f"Pauli noise with a Y term on wires {step.wires}"  # type: ignore[attr-defined]
+        else:
+            continue
+        if what not in bad:
+            bad.append(what)
+    if bad:
+        raise error(
+            f"a real dtype ({dtype}) holds only real gates and channels; this circuit has "
+            f"complex ones: {', '.join(bad)}; use torch.complex64 or torch.complex128"
+        )
+
+
+def _real_gate(name: str) -> bool:
+    """Whether gate ``name``'s matrix is real at every angle. A name the table lacks
+    counts as real: the simulation refuses it in its own words, as for a complex dtype."""
+    from quarch.quantum.gates import GATES, gate_matrix
+
+    if name == "ecr":
+        return False
+    spec = GATES.get(ALIASES.get(name, name))
+    if spec is None:
+        return True
+    # angles of 1 rad, where no complex gate of the table is real (a gate without
+    # angles ignores them)
+    return not bool(gate_matrix(spec.name, torch.ones(spec.n_params)).imag.any())
+
+
+def _has_y(ch: object) -> bool:
+    """Whether ``ch`` is a Pauli channel (it has ``probs``) with a probability > 0 on a
+    Pauli string with a Y (digit 2 on some wire)."""
+    probs = getattr(ch, "probs", None)
+    if probs is None:
+        return False
+    k = len(ch.wires)  # type: ignore[attr-defined]
+    return any(p > 0 and any((i // 4**d) % 4 == 2 for d in range(k)) for i, p in enumerate(probs))
+
+
+def prepare(
+    nc: _Noisy, inputs: torch.Tensor | None, weights: torch.Tensor | Sequence[float] | None,
+    dtype: torch.dtype,
+) -> tuple[torch.Tensor | None, torch.Tensor | None, tuple[int, ...], torch.device]:  # fmt: skip
+    """Inputs (mapped) as rows, weights (``[n_weights]`` shared or ``[rows, n_weights]``),
+    the leading shape of the answer (``(1,)`` when nothing is batched), the device.
+
+    Inputs ``[*, k]`` and per-sample weights are taken as the plan takes them
+    (:meth:`~quarch.quantum.simulator.ExecutionPlan.state`) and refused in its words:
+    they were rows only (weights flattened, so a ``[batch, n_weights]`` was "expected 2
+    weights; got 6"), and a circuit reading inputs given none failed on an assert.
+
+    Raises:
+        NoiseError: ``dtype`` is no torch dtype of numbers with a fraction, a real one
+            for a circuit with complex gates or channels, weights/inputs are not
+            numbers, or of a shape the plan refuses (the plan's own line).
+    """
+    if not isinstance(dtype, torch.dtype) or not (dtype.is_complex or dtype.is_floating_point):
+        raise NoiseError(
+            "dtype must be torch.complex64 or torch.complex128 (or a real dtype for a circuit "
+            f"of real gates and channels); got {_given(dtype)}"
+        )
+    if not dtype.is_complex:
+        check_real(nc.steps, dtype, NoiseError)
+    device = next(
+        (t.device for t in (inputs, weights) if isinstance(t, torch.Tensor)), torch.device("cpu")
+    )
+    real = dtype.to_real()
+    # dtype= here, not .to() after: a list of Python floats would pass through float32
+    w = None if weights is None else _numbers(weights, "weights", real, device)
+    x = None if inputs is None else _numbers(inputs, "inputs", real, device)
+    sizes = NoisySizes(nc, dtype, x)
+    if sizes.n_weights and w is None:
+        raise NoiseError(f"this circuit has {sizes.n_weights} weights; pass weights=")
+    try:
+        x, w, _, lead, _ = sizes._arguments(x, w, None)
+    except SimulationError as e:
+        raise NoiseError(str(e)) from None
+    x = None if x is None else x.to(real)
+    w = w.to(real) if sizes.n_weights else None
+    if x is not None and nc.input_map is not None:
+        x = nc.input_map(x)
+    return x, w, lead, device
+
+
+def _numbers(value: object, what: str, real: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``value`` as a real tensor, or one line naming ``what`` (a str failed in torch)."""
+    try:
+        return torch.as_tensor(value, dtype=real, device=device)
+    except (TypeError, ValueError, RuntimeError):
+        raise NoiseError(
+            f"{what} must be numbers (a tensor, an array or a list); got {_given(value)}"
+        ) from None

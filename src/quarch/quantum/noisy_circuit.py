@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
-from quarch._errors import SimulationError
-from quarch.quantum._noisy_arguments import NoisySizes, check_steps, check_times
+from quarch.quantum._noisy_arguments import ALIASES as _ALIASES
+from quarch.quantum._noisy_arguments import check_steps, check_times
+from quarch.quantum._noisy_arguments import prepare as _prepare
 from quarch.quantum._plan_arguments import no_rows
 from quarch.quantum.circuit import Circuit, Op, Param, require_circuit
 from quarch.quantum.measurements import ObservableLike, _given, parse_observables
@@ -136,10 +139,9 @@ class Relaxation:
 
 Step = Op | PauliNoise | Relaxation
 
-#: Gates of the native sets that quarch's gate table has under another name, or lacks.
-_ALIASES = {"cx": "cnot"}
-#: Qiskit's ECR (``(IX - XY) / sqrt(2)``) with its first qubit as the most significant
-#: bit, quarch's order (Qiskit's own matrix has the first qubit least significant).
+#: A gate of the native sets that quarch's gate table lacks (those it has under another
+#: name: ``_ALIASES``): Qiskit's ECR (``(IX - XY) / sqrt(2)``) with its first qubit as
+#: the most significant bit, quarch's order (Qiskit's own matrix has it least significant).
 _ECR = [[0, 0, 1, 1j], [0, 0, 1j, 1], [1, -1j, 0, 0], [-1j, 1, 0, 0]]
 #: Single-qubit gates diagonal in Z: folded into the next gate on their wire.
 _DIAGONAL = frozenset({"rz", "z", "s", "sdg", "t", "tdg", "phase"})
@@ -382,18 +384,6 @@ def _embed(m: torch.Tensor, sub: Sequence[int], wires: Sequence[int]) -> torch.T
     return _apply(t, m, axes).reshape(m.shape[0], 2**k, 2**k)
 
 
-def _unit_matrix(
-    unit: _Unit, inputs: torch.Tensor | None, weights: torch.Tensor | None, dtype: torch.dtype,
-    device: torch.device,
-) -> torch.Tensor:  # fmt: skip
-    """Product of the unit's gates, ``[batch or 1, 2**k, 2**k]``."""
-    u = torch.eye(2 ** len(unit.wires), dtype=dtype, device=device).unsqueeze(0)
-    for g in unit.gates:
-        m = _embed(_gate(g, inputs, weights, dtype, device), g.wires, unit.wires)
-        u = m @ u
-    return u
-
-
 _PAULI = [[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]]
 
 
@@ -404,108 +394,6 @@ def _pauli_string(index: int, k: int, dtype: torch.dtype, device: torch.device) 
         digit = (index // 4 ** (k - 1 - d)) % 4
         m = torch.kron(m, torch.tensor(_PAULI[digit], dtype=dtype, device=device))
     return m
-
-
-def _prepare(
-    nc: NoisyCircuit, inputs: torch.Tensor | None, weights: torch.Tensor | Sequence[float] | None,
-    dtype: torch.dtype,
-) -> tuple[torch.Tensor | None, torch.Tensor | None, tuple[int, ...], torch.device]:  # fmt: skip
-    """Inputs (mapped) as rows, weights (``[n_weights]`` shared or ``[rows, n_weights]``),
-    the leading shape of the answer (``(1,)`` when nothing is batched), the device.
-
-    Inputs ``[*, k]`` and per-sample weights are taken as the plan takes them
-    (:meth:`~quarch.quantum.simulator.ExecutionPlan.state`) and refused in its words:
-    they were rows only (weights flattened, so a ``[batch, n_weights]`` was "expected 2
-    weights; got 6"), and a circuit reading inputs given none failed on an assert.
-
-    Raises:
-        NoiseError: ``dtype`` is no torch dtype of numbers with a fraction, a real one
-            for a circuit with complex gates or channels, weights/inputs are not
-            numbers, or of a shape the plan refuses (the plan's own line).
-    """
-    if not isinstance(dtype, torch.dtype) or not (dtype.is_complex or dtype.is_floating_point):
-        raise NoiseError(
-            "dtype must be torch.complex64 or torch.complex128 (or a real dtype for a circuit "
-            f"of real gates and channels); got {_given(dtype)}"
-        )
-    if not dtype.is_complex:
-        _check_real(nc, dtype)
-    device = next(
-        (t.device for t in (inputs, weights) if isinstance(t, torch.Tensor)), torch.device("cpu")
-    )
-    real = dtype.to_real()
-    # dtype= here, not .to() after: a list of Python floats would pass through float32
-    w = None if weights is None else _numbers(weights, "weights", real, device)
-    x = None if inputs is None else _numbers(inputs, "inputs", real, device)
-    sizes = NoisySizes(nc, dtype, x)
-    if sizes.n_weights and w is None:
-        raise NoiseError(f"this circuit has {sizes.n_weights} weights; pass weights=")
-    try:
-        x, w, _, lead, _ = sizes._arguments(x, w, None)
-    except SimulationError as e:
-        raise NoiseError(str(e)) from None
-    x = None if x is None else x.to(real)
-    w = w.to(real) if sizes.n_weights else None
-    if x is not None and nc.input_map is not None:
-        x = nc.input_map(x)
-    return x, w, lead, device
-
-
-def _check_real(nc: NoisyCircuit, dtype: torch.dtype) -> None:
-    """Refuse a real ``dtype`` for a circuit with complex gates or channels, naming them:
-    a Y, S or T gate, an ECR or a Pauli channel with a Y term failed deep inside with
-    ``TypeError: must be real number, not complex``, and a complex gate with angles
-    (``rx``, ``rz``) was silently cut to its real part, a wrong and non-unitary matrix.
-    Relaxation and Pauli channels of I, X and Z are real."""
-    real = {s.name: _real_gate(s.name) for s in nc.steps if isinstance(s, Op)}  # once a name
-    bad: list[str] = []
-    for step in nc.steps:
-        if isinstance(step, Op) and not real[step.name]:
-            what = f"gate {step.name!r}"
-        elif isinstance(step, PauliNoise) and _has_y(step):
-            what = f"Pauli noise with a Y term on wires {step.wires}"
-        else:
-            continue
-        if what not in bad:
-            bad.append(what)
-    if bad:
-        raise NoiseError(
-            f"a real dtype ({dtype}) holds only real gates and channels; this circuit has "
-            f"complex ones: {', '.join(bad)}; use torch.complex64 or torch.complex128"
-        )
-
-
-def _real_gate(name: str) -> bool:
-    """Whether gate ``name``'s matrix is real at every angle. A name the table lacks
-    counts as real: the simulation refuses it in its own words, as for a complex dtype."""
-    from quarch.quantum.gates import GATES, gate_matrix
-
-    if name == "ecr":
-        return False
-    spec = GATES.get(_ALIASES.get(name, name))
-    if spec is None:
-        return True
-    # angles of 1 rad, where no complex gate of the table is real (a gate without
-    # angles ignores them)
-    return not bool(gate_matrix(spec.name, torch.ones(spec.n_params)).imag.any())
-
-
-def _has_y(ch: PauliNoise) -> bool:
-    """Whether a Pauli string with a Y (digit 2 on some wire) has a probability > 0."""
-    k = len(ch.wires)
-    return any(
-        p > 0 and any((i // 4**d) % 4 == 2 for d in range(k)) for i, p in enumerate(ch.probs)
-    )
-
-
-def _numbers(value: object, what: str, real: torch.dtype, device: torch.device) -> torch.Tensor:
-    """``value`` as a real tensor, or one line naming ``what`` (a str failed in torch)."""
-    try:
-        return torch.as_tensor(value, dtype=real, device=device)
-    except (TypeError, ValueError, RuntimeError):
-        raise NoiseError(
-            f"{what} must be numbers (a tensor, an array or a list); got {_given(value)}"
-        ) from None
 
 
 def _require_noisy(nc: object, where: str) -> NoisyCircuit:
@@ -604,18 +492,126 @@ def _embed_superop(s: torch.Tensor, sub: Sequence[int], wires: Sequence[int]) ->
     return _apply(t, s, axes).reshape(s.shape[0], 4**k, 4**k)
 
 
-def _unit_superop(
-    u: _Unit, x: torch.Tensor | None, w: torch.Tensor | None, dtype: torch.dtype,
-    device: torch.device,
-) -> torch.Tensor:  # fmt: skip
-    """The unit's gates and then its channels as one superoperator ``[B', 4**k, 4**k]``."""
-    m = _unit_matrix(u, x, w, dtype, device)
+def _gates_superop(m: torch.Tensor) -> torch.Tensor:
+    """``U . U^dagger`` as a superoperator ``[B', 4**k, 4**k]`` of unit matrices ``m``."""
     d = m.shape[-1]
-    s = torch.einsum("bij,bkl->bikjl", m, m.conj()).reshape(m.shape[0], d * d, d * d)
-    for ch in u.noise:
-        sub = ch.wires if isinstance(ch, PauliNoise) else (ch.wire,)
-        s = _embed_superop(_noise_superop(ch, dtype, device).unsqueeze(0), sub, u.wires) @ s
-    return s
+    return torch.einsum("bij,bkl->bikjl", m, m.conj()).reshape(m.shape[0], d * d, d * d)
+
+
+def _reads_angles(g: Op) -> bool:
+    """Whether the gate reads an input or a weight (so its matrix is made per call)."""
+    return any(isinstance(p, Param) for p in g.params)
+
+
+def _factors(u: _Unit, dtype: torch.dtype, device: torch.device) -> list[torch.Tensor | Op]:
+    """The unit's gates with each run of gates that read no angle multiplied out once."""
+    out: list[torch.Tensor | Op] = []
+    for g in u.gates:
+        if _reads_angles(g):
+            out.append(g)
+            continue
+        m = _embed(_gate(g, None, None, dtype, device), g.wires, u.wires)
+        if out and isinstance(out[-1], torch.Tensor):
+            out[-1] = m @ out[-1]
+        else:
+            out.append(m)
+    return out
+
+
+@dataclass
+class _Program:
+    """A noisy circuit compiled for one dtype and device, kept between calls.
+
+    Everything here depends on the circuit alone: its units, each unit's channels as one
+    superoperator (``None``: no channel) and, for a unit whose gates read no input or
+    weight, the whole unit's superoperator (``fixed``). Built afresh on every call, these
+    were most of a call's time: a routed 4-qubit circuit of 234 steps spent about 70 %
+    of its forward pass making the same Pauli strings, Kraus products and constant
+    gates, and a training step (forward and backward) now takes 0.30-0.64x the time
+    (``benchmarks/noisy_training.py``).
+    """
+
+    amp: Op | None
+    units: list[_Unit]
+    noise: list[torch.Tensor | None]
+    fixed: list[torch.Tensor | None]
+    #: per unit, its gates in order: a run of gates that read no angle as one matrix
+    #: on the unit's wires ``[1, 2**k, 2**k]``, a gate that reads one as itself
+    factors: list[list[torch.Tensor | Op]]
+    #: what other engines keep of the circuit (``trajectories``: its channels' operators)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+#: Per noisy circuit (held weakly: a search's trials each make their own), its programs
+#: by ``(dtype, device)``.
+_PROGRAMS: weakref.WeakKeyDictionary[
+    NoisyCircuit, dict[tuple[torch.dtype, torch.device], _Program]
+] = weakref.WeakKeyDictionary()
+
+
+def _program(nc: NoisyCircuit, dtype: torch.dtype, device: torch.device) -> _Program:
+    """``nc``'s :class:`_Program` for ``dtype`` on ``device``, made on first use.
+
+    Made outside inference mode and without autograd: the constants are shared by
+    later calls, and an inference tensor made by a first call under
+    ``torch.inference_mode()`` could not be saved for a later call's backward.
+    """
+    programs = _PROGRAMS.setdefault(nc, {})
+    prog = programs.get((dtype, device))
+    if prog is not None:
+        return prog
+    with torch.inference_mode(False), torch.no_grad():
+        amp, units = _compile(nc)
+        factors = [_factors(u, dtype, device) for u in units]
+        noise: list[torch.Tensor | None] = []
+        fixed: list[torch.Tensor | None] = []
+        for u, fs in zip(units, factors, strict=True):
+            s = None
+            for ch in u.noise:
+                sub = ch.wires if isinstance(ch, PauliNoise) else (ch.wire,)
+                c = _embed_superop(_noise_superop(ch, dtype, device).unsqueeze(0), sub, u.wires)
+                s = c if s is None else c @ s
+            noise.append(s)
+            if not fs:  # a unit of channels only
+                fixed.append(s)
+            elif isinstance(fs[0], torch.Tensor) and len(fs) == 1:  # no gate reads angles
+                g = _gates_superop(fs[0])
+                fixed.append(g if s is None else s @ g)
+            else:
+                fixed.append(None)
+    prog = programs[(dtype, device)] = _Program(amp, units, noise, fixed, factors)
+    return prog
+
+
+def _unit_matrix(
+    prog: _Program, i: int, x: torch.Tensor | None, w: torch.Tensor | None,
+    dtype: torch.dtype, device: torch.device,
+) -> torch.Tensor:  # fmt: skip
+    """Product of unit ``i``'s gates, ``[batch or 1, 2**k, 2**k]``: its runs of fixed
+    gates taken from the program, the gates that read angles made for ``x`` and ``w``."""
+    u, m = prog.units[i], None
+    for f in prog.factors[i]:
+        g = (
+            f
+            if isinstance(f, torch.Tensor)
+            else _embed(_gate(f, x, w, dtype, device), f.wires, u.wires)
+        )
+        m = g if m is None else g @ m
+    return torch.eye(2 ** len(u.wires), dtype=dtype, device=device)[None] if m is None else m
+
+
+def _unit_superop(
+    prog: _Program, i: int, x: torch.Tensor | None, w: torch.Tensor | None,
+    dtype: torch.dtype, device: torch.device,
+) -> torch.Tensor:  # fmt: skip
+    """Unit ``i``'s gates and then its channels as one superoperator ``[B', 4**k, 4**k]``."""
+    fixed = prog.fixed[i]
+    if fixed is not None:
+        return fixed
+    m = _unit_matrix(prog, i, x, w, dtype, device)
+    s = _gates_superop(m)
+    noise = prog.noise[i]
+    return s if noise is None else noise @ s
 
 
 def noisy_density_matrix(
@@ -650,13 +646,13 @@ def noisy_density_matrix(
     check_memory(n, batch, dtype, max_memory_gb, "quantum trajectories")
     if batch == 0:
         return no_rows((*lead, 2**n, 2**n), dtype, device, x, w)
-    amp, units = _compile(nc)
-    rho = _Rho(_initial_state(amp, n, x, batch, dtype, device), n)
+    prog = _program(nc, dtype, device)
+    rho = _Rho(_initial_state(prog.amp, n, x, batch, dtype, device), n)
     # single-wire superoperators wait on their wire and are absorbed into the next
     # multi-wire unit there (or applied at the end): one pass per two-qubit gate
     pending: dict[int, torch.Tensor] = {}
-    for u in units:
-        s = _unit_superop(u, x, w, dtype, device)
+    for i, u in enumerate(prog.units):
+        s = _unit_superop(prog, i, x, w, dtype, device)
         if len(u.wires) == 1:
             (q,) = u.wires
             pending[q] = s @ pending[q] if q in pending else s

@@ -43,6 +43,7 @@ from numbers import Real
 import numpy as np
 import torch
 
+from quarch.quantum._noisy_arguments import prepare as _prepare
 from quarch.quantum._plan_arguments import no_rows
 from quarch.quantum.measurements import ObservableLike, _given, _whole, parse_observables
 from quarch.quantum.noise import NoiseError, _memory_limit
@@ -50,11 +51,11 @@ from quarch.quantum.noisy_circuit import (
     NoisyCircuit,
     PauliNoise,
     Relaxation,
-    _compile,
     _embed,
     _initial_state,
     _pauli_string,
-    _prepare,
+    _Program,
+    _program,
     _require_noisy,
     _Unit,
     _unit_matrix,
@@ -132,6 +133,47 @@ def trajectory_memory_gb(n_qubits: int, batch: int, trajectories: int, itemsize:
     return 3 * batch * (trajectories + 1) * 2**n_qubits * itemsize / 2**30
 
 
+@dataclass
+class _Channels:
+    """A circuit's channels as trajectories sample them, its units' no-jump operators
+    and which units are diagonal: the circuit's alone, so made once and kept with its
+    program (:func:`~quarch.quantum.noisy_circuit._program`), as are the corrections
+    ``K_j K_0^-1`` once asked for."""
+
+    channels: list[_Channel]
+    no_jump: list[torch.Tensor]
+    diagonal: list[bool]
+    log_q0: np.ndarray
+    p0: float
+    corrections: dict[tuple[int, tuple[int, ...]], torch.Tensor]
+
+
+def _channels(prog: _Program, dtype: torch.dtype, device: torch.device) -> _Channels:
+    """``prog``'s :class:`_Channels`, made on first use (outside inference mode and
+    autograd, as the program's constants are)."""
+    made = prog.extra.get("trajectories")
+    if made is not None:
+        return made  # type: ignore[no-any-return]
+    channels: list[_Channel] = []
+    no_jump: list[torch.Tensor] = []
+    with torch.inference_mode(False), torch.no_grad():
+        for ui, u in enumerate(prog.units):
+            r0 = torch.eye(2 ** len(u.wires), dtype=dtype, device=device)
+            for slot, ch in enumerate(u.noise):
+                qs, ops = _channel_ops(ch, u, dtype, device)
+                channels.append(_Channel(ui, slot, qs, ops))
+                r0 = ops[0] @ r0
+            no_jump.append(r0)
+    # every no-jump operator is diagonal (the identity for a Pauli channel, diag(1, c)
+    # for relaxation, each over a number), so the gates decide
+    diagonal = [all(g.name in _DIAGONAL_UNIT for g in u.gates) for u in prog.units]
+    q0 = np.array([c.q[0] for c in channels], dtype=np.float64)
+    log_q0 = np.log(np.clip(q0, 1e-300, None))
+    p0 = float(np.exp(log_q0.sum())) if len(q0) else 1.0
+    made = prog.extra["trajectories"] = _Channels(channels, no_jump, diagonal, log_q0, p0, {})
+    return made
+
+
 class _Plan:
     """Unit matrices, channels and corrections of one noisy circuit for one batch."""
 
@@ -140,40 +182,31 @@ class _Plan:
         dtype: torch.dtype, device: torch.device,
     ) -> None:  # fmt: skip
         self.n = nc.n_qubits
-        self.amp, self.units = _compile(nc)
-        self.channels: list[_Channel] = []
-        self.fused: list[torch.Tensor] = []
-        self.no_jump: list[torch.Tensor] = []
-        self.diagonal: list[bool] = []
-        for ui, u in enumerate(self.units):
-            m = _unit_matrix(u, x, w, dtype, device)
-            r0 = torch.eye(2 ** len(u.wires), dtype=dtype, device=device)
-            for slot, ch in enumerate(u.noise):
-                qs, ops = _channel_ops(ch, u, dtype, device)
-                self.channels.append(_Channel(ui, slot, qs, ops))
-                r0 = ops[0] @ r0
-            self.no_jump.append(r0)
-            self.fused.append(r0 @ m)
-            # every no-jump operator is diagonal (the identity for a Pauli channel,
-            # diag(1, c) for relaxation, each over a number), so the gates decide
-            self.diagonal.append(all(g.name in _DIAGONAL_UNIT for g in u.gates))
-        q0 = np.array([c.q[0] for c in self.channels], dtype=np.float64)
-        self.log_q0 = np.log(np.clip(q0, 1e-300, None))
-        self.p0 = float(np.exp(self.log_q0.sum())) if len(q0) else 1.0
-        self._corr: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
+        prog = _program(nc, dtype, device)
+        self.amp, self.units = prog.amp, prog.units
+        made = _channels(prog, dtype, device)
+        self.channels, self.no_jump, self.diagonal = made.channels, made.no_jump, made.diagonal
+        self.log_q0, self.p0, self._corr = made.log_q0, made.p0, made.corrections
+        self.fused = [
+            r0 @ _unit_matrix(prog, ui, x, w, dtype, device) for ui, r0 in enumerate(self.no_jump)
+        ]
         self.dtype, self.device = dtype, device
 
     def correction(self, unit: int, choice: tuple[int, ...]) -> torch.Tensor:
         """``K_choice K_0^-1`` on the unit's wires (``choice``: Kraus index per channel)."""
         key = (unit, choice)
-        if key not in self._corr:
-            u = self.units[unit]
-            chans = [c for c in self.channels if c.unit == unit]
-            op = torch.eye(2 ** len(u.wires), dtype=self.dtype, device=self.device)
-            for c, j in zip(chans, choice, strict=True):
-                op = c.kraus[j] @ op
-            self._corr[key] = op @ torch.linalg.inv(self.no_jump[unit])
+        if key not in self._corr:  # kept with the program: made as its constants are
+            with torch.inference_mode(False), torch.no_grad():
+                self._corr[key] = self._correction(unit, choice)
         return self._corr[key]
+
+    def _correction(self, unit: int, choice: tuple[int, ...]) -> torch.Tensor:
+        u = self.units[unit]
+        chans = [c for c in self.channels if c.unit == unit]
+        op = torch.eye(2 ** len(u.wires), dtype=self.dtype, device=self.device)
+        for c, j in zip(chans, choice, strict=True):
+            op = c.kraus[j] @ op
+        return op @ torch.linalg.inv(self.no_jump[unit])
 
     def patterns(self, count: int, rng: np.random.Generator) -> list[dict[int, dict[int, int]]]:
         """``count`` jump patterns conditioned on at least one jump, sorted by the unit
