@@ -590,10 +590,13 @@ def export_trial(
             elif fmt == "qiskit":
                 from qiskit import qpy
 
-                # on a calibrated device: the circuit routed there, on physical qubits
-                routed = getattr(ev, "routed_circuit", lambda arch: None)(t.params)
+                from quarch.cost.routed_layout import with_layout
+
+                # on a calibrated device: the circuit routed there, on the physical
+                # qubits the trial was scored on (its recorded region)
+                routed = _routed(run, ev, t)
                 if routed is not None:
-                    qc = routed.full_device_qiskit(weights.tolist())
+                    qc = with_layout(routed.full_device_qiskit(weights.tolist()), routed)
                     checks.update(device=routed.device, layout=routed.physical_layout)
                 else:
                     qc = to_qiskit(circuit, weights)
@@ -609,6 +612,20 @@ def export_trial(
             else:
                 path.write_text(pennylane_source(circuit, weights, layer.observables))
     return ExportResult(path, fmt, checks)
+
+
+def _routed(run: Run, ev: Any, t: TrialRecord) -> Any:
+    """Trial ``t``'s routed circuit on the qubits it was scored on: the space's
+    ``routed_trial`` (hqnn reads the trial's recorded region, and warns when its
+    ``layout`` names other qubits now), else the evaluator's ``routed_circuit``, else
+    ``None`` (no calibrated device)."""
+    try:
+        own = getattr(run.spec, "routed_trial", None)
+    except Exception:  # a custom space given to run_search: no spec to ask
+        own = None
+    if own is not None:
+        return own(ev, t)
+    return getattr(ev, "routed_circuit", lambda arch: None)(t.params)
 
 
 def _saved_model(run: Run, t: TrialRecord, ev: Any) -> tuple[Any, Any] | None:

@@ -4,8 +4,9 @@ For a run whose evaluator routes circuits on a calibrated target (its
 ``routed_circuit(arch)`` returns a :class:`~quarch.cost.routing.RoutedCircuit`), each
 Pareto architecture gets its layout drawn on the device's coupling map (the region's
 qubits labelled with the logical qubit measured there, the couplers it uses drawn
-bold), and a table of its success probability, SWAPs and routed two-qubit gates with its
-noisy accuracy beside the noiseless one. Runs without such an evaluator get no section.
+bold; the qubits the trial was scored on: an hqnn trial's recorded region), and a
+table of its success probability, SWAPs and routed two-qubit gates with its noisy
+accuracy beside the noiseless one. Runs without such an evaluator get no section.
 
 The coupling map is laid out by Kamada-Kawai (``networkx``, which torch installs):
 Qiskit's own gate-map plot needs the Graphviz binaries.
@@ -94,6 +95,21 @@ def _fmt(v: Any, pct: bool = False) -> str:
     return f"{100 * v:.2f} %" if pct else f"{v:.4g}"
 
 
+def _router(run: Any, ev: Any) -> Callable[[Any], Any] | None:
+    """How a trial's routed circuit is found: the space's ``routed_trial`` (hqnn routes
+    on the qubits the trial recorded, and warns when its ``layout`` names others now),
+    else the evaluator's ``routed_circuit`` of the trial's architecture; ``None`` when
+    neither exists."""
+    try:
+        own = getattr(getattr(run, "spec", None), "routed_trial", None)
+    except Exception:  # a custom space given to run_search: no spec to ask
+        own = None
+    if own is not None:
+        return lambda t: own(ev, t)
+    plain = getattr(ev, "routed_circuit", None)
+    return None if plain is None else (lambda t: plain(t.params))
+
+
 def quantum_section(run: Any, trials: Sequence[Any], image: Image) -> str:
     """HTML for ``trials`` (Pareto winners) on the run's calibrated device, or ``""``.
 
@@ -106,14 +122,14 @@ def quantum_section(run: Any, trials: Sequence[Any], image: Image) -> str:
         ev = run.evaluator(standalone=True, device="cpu")  # routes circuits, trains nothing
     except Exception:  # a section must never stop the report
         return ""
-    routed_of = getattr(ev, "routed_circuit", None)
+    routed_of = _router(run, ev)
     if routed_of is None or not trials:
         return ""
     rows, figs = [], []
     device = ""
     for t in trials:
         try:
-            routed = routed_of(t.params)
+            routed = routed_of(t)
         except Exception as e:
             rows.append([str(t.number), f"not routed: {type(e).__name__}: {e}"] + [""] * 6)
             continue

@@ -204,7 +204,7 @@ def _prepare(
     if config.workers > 1 and not config.ray:
         from quarch.study._parallel import check_main_guard
 
-        check_main_guard(config.workers)
+        check_main_guard(config.workers, config=config, space=space, evaluator=evaluator)
     secret_storage = config.storage  # may hold a password: used, never written
     spec = _spec_for(config, space, evaluator)
     config = _resolved(config, spec)
@@ -296,6 +296,11 @@ def _prepare(
             f"{str(old.fingerprint)[:12]} differs from this data set's "
             f"{evaluator.fingerprint[:12]} (was the data set or split changed?)"
         )
+    resumed_check = getattr(spec, "check_resumed", None)
+    if old is not None and resumed_check is not None:
+        # trials scored on qubits their layout no longer names (hqnn): before any training
+        then = load_study(secret_spec, run_dir, config.study_name).get_trials(deepcopy=False)
+        resumed_check(evaluator, [TrialRecord.from_frozen(t) for t in then])
     sampler = _with_cheap_metrics(sampler, config, space, objective, evaluator)
     if dry_run:
         return config
@@ -630,6 +635,11 @@ def join_study(
                 "this worker's data differ from the study's (fingerprint mismatch); "
                 "point --data-dir at the same data set files"
             )
+        resumed_check = getattr(_spec_for(config, space, evaluator), "check_resumed", None)
+        if resumed_check is not None:  # trials scored on qubits this machine's layout no
+            # longer names (hqnn: another quarch or Qiskit here), before any training
+            then = [TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)]
+            resumed_check(evaluator, then, joining=True)
         study.sampler = make_sampler(
             config.strategy, seed=config.seed, space=space, objective=objective,
             cheap_metrics=getattr(evaluator, "cheap_metrics", None), **config.strategy_options,

@@ -10,7 +10,7 @@ extrapolation) and ``evaluator.py`` (short training or the SuperCircuit).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,6 +19,7 @@ from quarch.spaces.hqnn.space import hqnn_space
 
 if TYPE_CHECKING:
     from quarch.config import SearchConfig
+    from quarch.cost.routing import RoutedCircuit
     from quarch.evaluate import Evaluator
     from quarch.evaluate.task import Task
     from quarch.space import Space
@@ -157,6 +158,37 @@ class HQNNSpec(SpaceSpec):
                     f"every circuit of this space needs at least {fewest} qubits; "
                     f"{routed} has {cal.n_qubits}"
                 )
+
+    def routed_trial(self, evaluator: Evaluator, trial: Any) -> RoutedCircuit | None:
+        """``trial``'s circuit routed on the qubits it was scored on (its recorded region;
+        a warning when its ``layout`` names others now), for the report and the export;
+        ``None`` without a calibrated target. An evaluator of another kind (a custom
+        one given to the search) routes it its own way, if it has one.
+        (:mod:`quarch.spaces.hqnn.provenance`)"""
+        if getattr(evaluator, "costs", None) is None:
+            own = getattr(evaluator, "routed_circuit", None)
+            return None if own is None else own(trial.params)
+        from quarch.spaces.hqnn.provenance import routed_for_trial
+
+        return routed_for_trial(evaluator, trial)
+
+    def check_resumed(
+        self, evaluator: Evaluator, trials: Sequence[Any], *, joining: bool = False
+    ) -> None:
+        """Refuse to resume a run (``joining``: a worker to join it) one of whose
+        ``trials`` was scored on other physical qubits than its ``layout`` names now
+        (before any training).
+
+        Raises:
+            RunError: naming the trial, its qubits, the current ones and what to do.
+        """
+        costs = getattr(evaluator, "costs", None)
+        space = getattr(evaluator, "space", None)
+        if costs is None or space is None:
+            return
+        from quarch.spaces.hqnn.provenance import check_resumed
+
+        check_resumed(costs, space, trials, joining=joining)
 
     def benchmark_tasks(self) -> dict[str, Callable[..., Task]]:
         """``hqnn-bench-<data set>[-e<k>]`` (:mod:`quarch.spaces.hqnn.bench`)."""

@@ -23,6 +23,11 @@ Metrics:
   (one job of one circuit) and ``train_runtime_s`` (training it on the device). A
   circuit wider than the device raises :class:`~quarch.cost.routing.DeviceFitError`
   before anything trains, so the trial fails with that reason;
+* with them, in a trained trial's metrics, ``region_qubit_<i>``: the physical qubit of
+  the region's wire ``i``, the qubits those costs are of, which the report, the export
+  and a resume read back (:mod:`quarch.spaces.hqnn.provenance`: a layout index alone
+  names other qubits once the region ranking or the calibration changes). A record,
+  not a cost: no cheap metric (:meth:`HybridCosts.static`) and no objective;
 * ``noisy_val_error`` and ``noisy_se`` when ``noise`` is set: the trained model
   re-scored with the device's noise (:mod:`quarch.spaces.hqnn.noise`) on the first
   ``noise_samples`` validation samples, exactly on density matrices up to
@@ -55,6 +60,7 @@ from quarch.cost.routing import RoutedCircuit, route
 from quarch.quantum import resources
 from quarch.spaces.hqnn.model import HybridNet, build_circuit, observables_of
 from quarch.spaces.hqnn.noise import NoiseSetup, check_noise_options, machine_memory_gb, zne_expvals
+from quarch.spaces.hqnn.provenance import region_metrics, route_on_region
 
 if TYPE_CHECKING:
     from quarch.data import Dataset
@@ -189,14 +195,23 @@ class HybridCosts:
             memory_gb=0.5 * machine_memory_gb(),
         )  # fmt: skip
 
-    def routed(self, arch: Mapping[str, Any]) -> RoutedCircuit | None:
-        """``arch``'s circuit routed on the calibrated target (``None`` without one).
+    def routed(
+        self, arch: Mapping[str, Any], *, region: tuple[int, ...] | None = None
+    ) -> RoutedCircuit | None:
+        """``arch``'s circuit routed on the calibrated target (``None`` without one): on
+        the region its ``layout`` names, or on the physical qubits ``region`` (what a
+        trial recorded: :mod:`quarch.spaces.hqnn.provenance`).
 
         Raises:
             DeviceFitError: the circuit is wider than the device.
         """
         if self.route_device is None:
             return None
+        if region is not None:
+            return route_on_region(
+                build_circuit(arch), self.route_device, region, seed=self.transpile_seed,
+                optimization_level=self.optimization_level,
+            )  # fmt: skip
         return route(
             build_circuit(arch), self.route_device, layout=int(arch.get("layout", 0)),
             seed=self.transpile_seed, optimization_level=self.optimization_level,
@@ -233,6 +248,9 @@ class HybridCosts:
         """Every cost metric of ``arch`` with its model ``model`` (see the module
         docstring); ``seed`` seeds the trajectories."""
         out = self.static(arch, model)
+        routed = self.routed(arch)  # cached: the circuit static() costed
+        if routed is not None:  # a record of where, not a cost: no cheap metric
+            out.update(region_metrics(routed.region))
         out["sim_time_ms"] = self._sim_time(model)
         if self.noise_setup is not None:
             out.update(self.noisy_scores(arch, model, seed=seed))
