@@ -70,7 +70,9 @@ def _same(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 
 def _hung(signum: int, frame: object) -> None:
-    raise TimeoutError("the benchmark waited for the lost run (it hung)")
+    # not TimeoutError: an OSError raised in ``Pool.terminate``'s join is swallowed by
+    # multiprocessing's ``waitpid`` (``popen_fork.poll``), and a hang there passed
+    raise AssertionError("the benchmark hung (waited 60 s for a lost run or a worker's end)")
 
 
 @pytest.fixture

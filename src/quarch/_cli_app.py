@@ -42,8 +42,11 @@ class _Command(typer.core.TyperCommand):
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         """click's parsing, after a refusal of an option given twice (click keeps the
-        last: ``--trials 2 --trials 3`` ran 3 trials, the 2 silently dropped)."""
-        _refuse_repeats(ctx, self.make_parser(ctx).parse_args(args=list(args))[2])
+        last: ``--trials 2 --trials 3`` ran 3 trials, the 2 silently dropped) and of a
+        blank ``RUN`` (:func:`_refuse_blank_run`)."""
+        given, _, order = self.make_parser(ctx).parse_args(args=list(args))
+        _refuse_repeats(ctx, order)
+        _refuse_blank_run(ctx, given, order)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
@@ -70,6 +73,27 @@ def _refuse_repeats(ctx: Any, order: list[Any]) -> None:
                 "silently replace the first)"
             )
         seen.add(param.name)
+
+
+def _refuse_blank_run(ctx: Any, given: dict[str, Any], order: list[Any]) -> None:
+    """Refuse a blank run folder (the ``RUN`` argument, ``worker --run``) as the text the
+    user gave: typed as a path, ``''`` is ``Path('')``, which is ``.``, so ``quarch
+    trials "$RUN"`` with ``RUN`` unset said "'.' is not a quarch run folder", naming a
+    folder the user never typed (``worker --run ''`` still did).
+
+    Here, not in a ``parser=`` of the argument: a parser hides from typer that the
+    argument is a path, and the help read ``RUN <Path>`` (the annotation's class name)
+    instead of typer's ``RUN <path>``. Skipped when ``--help`` (or another eager
+    option) was given, which click handles before any argument, as it did."""
+    if any(p.is_eager for p in order):
+        return
+    for param in order:  # a missing argument is there too, with None for its text
+        text = given.get(param.name)
+        if param.name != "run" or not isinstance(text, str) or text.strip():
+            continue
+        if param.param_type_name == "argument":
+            raise typer.BadParameter(f"must name the run folder; got {text!r}", ctx, param)
+        ctx.fail(f"{param.opts[0]} must name the run folder; got {text!r}")
 
 
 def _short_help(text: str, limit: int) -> str:
@@ -169,16 +193,9 @@ def _interrupted_plainly() -> Iterator[None]:
         raise _Interrupted("interrupted") from None
 
 
-def _run_path(text: str) -> Path:
-    """The ``RUN`` argument as a path, refused when blank: ``Path('')`` is ``.``, so
-    ``quarch trials "$RUN"`` with ``RUN`` unset said "'.' is not a quarch run folder",
-    naming a folder the user never typed."""
-    if not text.strip():
-        raise typer.BadParameter(f"must name the run folder; got {text!r}")
-    return Path(text)
-
-
-RunArg = Annotated[Path, typer.Argument(metavar="RUN", help="The run folder.", parser=_run_path)]
+#: A command's run folder; refused when blank by :func:`_refuse_blank_run` (a command of
+#: :class:`_Command`), with no ``parser=``, so that its help reads ``RUN <path>``.
+RunArg = Annotated[Path, typer.Argument(metavar="RUN", help="The run folder.")]
 
 
 def _print_version(value: bool) -> None:

@@ -3,12 +3,13 @@ processes, with the energy the runs used."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,38 @@ def _pool(ctx: Any, processes: int) -> Any:
 
     with _SpawnedIgnoringCtrlC():
         return ctx.Pool(processes, initializer=_init_worker)
+
+
+#: Seconds the pool's SIGTERM has to end its workers before they are killed.
+_END_GRACE_SECONDS = 2.0
+
+
+@contextlib.contextmanager
+def _ended(pool: Any) -> Iterator[Any]:
+    """``pool``, ended on leaving as ``with pool`` ends it (``Pool.terminate``), but
+    killing (SIGKILL) the workers that SIGTERM has not ended within
+    :data:`_END_GRACE_SECONDS`.
+
+    The pool forks a worker in place of a dead one from its handler thread, in a
+    process with other threads; such a child can block forever on a lock it inherited
+    held (a futex wait, one thread) before :func:`_init_worker` sets its SIGTERM to the
+    default, so the parent's Python handler it inherited never runs, SIGTERM does
+    nothing, and ``terminate``'s join waited forever (seen under ``pytest -n 2`` with
+    two workers killed at once: 60 s, then a leaked process). ``terminate`` stops
+    forking workers before it joins them, so the workers killed here are the last."""
+    import threading
+
+    try:
+        yield pool
+    finally:
+        ender = threading.Thread(target=pool.terminate, name="quarch-pool-end", daemon=True)
+        ender.start()
+        ender.join(_END_GRACE_SECONDS)
+        while ender.is_alive():
+            for p in list(pool._pool):
+                if p.exitcode is None:
+                    p.kill()
+            ender.join(0.1)
 
 
 def _start_method() -> str:
@@ -307,8 +340,10 @@ def run_benchmark(
         OutputError: ``out`` cannot be written (checked before the runs).
         RunExistsError: ``out`` holds the runs of a stopped benchmark of other
             settings, and not ``overwrite`` (before the runs).
-        RunError: every evaluation failed, or a worker process died during a run (the
-            runs finished are kept: the same call finishes the benchmark).
+        RunError: no run found an architecture within the budget (each stopped at its
+            cap on asks; one that did not while another did is a warning), every
+            evaluation failed, or a worker process died during a run (the runs
+            finished are kept: the same call finishes the benchmark).
     """
     from quarch.search import STRATEGIES, strategy_kind
 
@@ -418,7 +453,7 @@ def run_benchmark(
                     # the notes' folder is removed after the pool ends its workers
                     with (
                         tempfile.TemporaryDirectory(prefix="quarch-benchmark-") as notes,
-                        _pool(ctx, processes) as pool,
+                        _ended(_pool(ctx, processes)) as pool,
                     ):
                         lost = _run_pool(pool, Path(notes), all_jobs, add)
                     if lost:
@@ -445,12 +480,14 @@ def run_benchmark(
     }
     optima = sorted({r["optimum"] for r in rows})
     try:
+        _check_stops(base.name, rows)
         _check_failures(base.name, rows)
-    except RunError:  # every evaluation failed: no run is worth keeping
-        journal.close(done=True)
+    except RunError:  # nothing within the budget, or every evaluation failed: no run
+        journal.close(done=True)  # is worth keeping
         raise
     for r in rows:
         del r["curve"], r["failed"], r["first_failure"]
+        r.pop("stopped", None)  # absent from the runs a stopped benchmark of older kept
     result = BenchmarkResult(
         task=base.name,
         strategies=names,
@@ -479,6 +516,27 @@ def run_benchmark(
     journal.close(done=True)
     result.out = out_dir
     return result
+
+
+def _check_stops(task: str, rows: list[dict[str, Any]]) -> None:
+    """Runs stopped at their cap on asks (:data:`~quarch.benchmark._run.MAX_ASKS_PER_QUERY`)
+    short of their queries: an error when no run made a query (a budget that no
+    architecture of the task meets: the table would be all blanks, and the search gives
+    up on such a budget too), else a warning; one line, quoting the first run's stop
+    line (the budget, the nearest value, what to do). Silent before: ``[0 feasible]``
+    and blanks, exit 0."""
+    short = [r for r in rows if r.get("stopped")]
+    if not short:
+        return
+    first = short[0]
+    where = f"{first['strategy']}, seed {first['seed']}: {first['stopped']}"
+    if all(r["queries"] == 0 for r in rows):
+        raise RunError(f"benchmark {task}: no run found an architecture within the budget; "
+                       f"the first ({where})")  # fmt: skip
+    from quarch._warnings import warn
+
+    warn(f"benchmark {task}: {len(short)} of {len(rows)} runs stopped short of their "
+         f"queries; the first ({where})")  # fmt: skip
 
 
 def _check_failures(task: str, rows: list[dict[str, Any]]) -> None:

@@ -4,9 +4,14 @@ would, in an in-memory Optuna study.
 Every trial goes through the search loop's own rules (:mod:`quarch.study._worker`): an
 architecture over a budget on a metric known without training (``cheap_metrics``) is
 recorded as skipped and never evaluated, and does not count as a query; an evaluation
-that raises is a failed trial and does count. The run stops after ``trials`` queries
-(or after :data:`MAX_ASKS_PER_QUERY` asks per query, for a strategy that keeps
-proposing architectures over the budget).
+that raises is a failed trial and does count. The run stops after ``trials`` queries,
+or, for a strategy that keeps proposing architectures over the budget (or a budget that
+no architecture of the task meets), after ``MAX_ASKS_PER_QUERY * trials`` asks in all,
+skipped ones included: a cap on the whole run, not on each query (a strategy may skip
+more than 50 in a row and go on, while it asks less than the cap). A run stopped
+short says so in its row's ``stopped`` line, worded as the search's give-up (the budget,
+the value nearest it among the skipped architectures, what to do); the harness reads
+and drops that line.
 
 The pick after each query is the best feasible trial by the objective (one objective),
 or the feasible Pareto set (several); the task's judge scores the picks after the
@@ -17,16 +22,20 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from quarch._errors import ConfigError
 from quarch.benchmark._tasks import build_task
 
+if TYPE_CHECKING:
+    from quarch.objectives import Budget
+
 __all__ = ["MAX_ASKS_PER_QUERY", "run_one"]
 
-#: Asks allowed per query before a run is stopped short of its queries.
+#: Asks allowed per query, on average: a run stops after ``MAX_ASKS_PER_QUERY * trials``
+#: asks (skipped architectures included), short of its queries if need be.
 MAX_ASKS_PER_QUERY = 50
 
 
@@ -41,13 +50,15 @@ def run_one(
     """Search ``task`` with ``strategy`` and ``seed`` for ``trials`` queries; the row of
     the results table, with the judged ``curve`` of the pick after each query, and how
     many evaluations ``failed`` (an exception or a metric missing) with the first one's
-    reason (``first_failure``)."""
+    reason (``first_failure``), and why it ``stopped`` short of ``trials`` queries (a
+    line; empty when it did not)."""
     import optuna
     from optuna.trial import TrialState
 
     from quarch.evaluate import check_metrics
     from quarch.objectives import pareto_mask
     from quarch.search import make_sampler
+    from quarch.study._skips import note_nearest
     from quarch.study._worker import OverBudget, check_before_training, skip, trial_seed
 
     inst = build_task(task, seed=seed, data_dir=data_dir, budgets=budgets)
@@ -75,6 +86,7 @@ def run_one(
     # the measured training time of the row it looks up as ``train_seconds``.
     spent: list[float] = []
     queries = skipped = asks = failed = 0
+    nearest: dict[Budget, float] = {}  # each budget's value nearest it, among the skipped
     first_failure = ""
     while queries < trials and asks < MAX_ASKS_PER_QUERY * trials:
         asks += 1
@@ -88,6 +100,7 @@ def run_one(
         except OverBudget as e:
             skip(study, trial, str(e))
             skipped += 1
+            note_nearest(nearest, e.checked)
             eval_s += time.perf_counter() - te
             continue
         queries += 1
@@ -164,9 +177,25 @@ def run_one(
         "picked": picked,
         "optimum": inst.optimum,
         "curve": curve,
-        "failed": failed,  # these two are read and dropped by the harness
+        "failed": failed,  # these three are read and dropped by the harness
         "first_failure": first_failure,
+        "stopped": "" if queries >= trials else _stopped(asks, queries, trials, skipped, nearest),
     }
+
+
+def _stopped(
+    asks: int, queries: int, trials: int, skipped: int, nearest: dict[Budget, float]
+) -> str:
+    """Why a run stopped short of its queries, in the words of the search's give-up
+    (:meth:`~quarch.study._skips.SkipStreak.give_up`): a benchmark of a budget that no
+    architecture meets ended with a table of blanks and nothing said."""
+    from quarch.study._skips import nearest_advice
+
+    return (
+        f"stopped at the cap of {asks} asks ({MAX_ASKS_PER_QUERY} per query): {skipped} "
+        f"architectures were over budget before training, with {queries} of {trials} "
+        f"queries done; {nearest_advice(nearest)}"
+    )
 
 
 def _judge(judge: Any, pick: Any) -> float:

@@ -131,6 +131,10 @@ def drive(
     too many trials in a row failed, or architectures in a row were over budget. The
     trials still on Ray then, or on Ctrl-C, are failed (interrupted).
 
+    Args:
+        on_trial: called with each trial the driver closes, as ``work`` calls it: a
+            trained one, and one skipped or failed before it was sent to Ray.
+
     Raises:
         RunError: it gave up (the message says how far the run got), or the evaluator
             broke its contract (the search stops at the first such trial, as
@@ -153,10 +157,13 @@ def drive(
         def complete() -> int:
             return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
+        def out_of_time() -> bool:  # asked before each trial, as work asks: a run of
+            # skips, each computing cheap metrics, ran on for up to 500 past --timeout
+            return config.timeout is not None and time.monotonic() - t0 >= config.timeout
+
         while True:
-            out_of_time = config.timeout is not None and time.monotonic() - t0 >= config.timeout
             while (
-                not out_of_time
+                not out_of_time()
                 and len(in_flight) < slots
                 and complete() + len(in_flight) < config.trials
             ):
@@ -173,6 +180,7 @@ def drive(
                     skips.add(e.checked, _worker.MAX_CONSECUTIVE_SKIPS)
                     if skips.count >= _worker.MAX_CONSECUTIVE_SKIPS:  # as work's
                         raise skips.give_up(n_done(study), config.trials) from None
+                    _heard(study, trial, on_trial)
                     continue
                 except Exception as e:
                     failed = f"{type(e).__name__}: {e}"
@@ -181,6 +189,7 @@ def drive(
                         pending = None
                     skips.reset()
                     failures = _failed_in_a_row(study, config.trials, failures, failed)
+                    _heard(study, trial, on_trial)
                     continue
                 skips.reset()
                 with held_signals():
@@ -210,8 +219,7 @@ def drive(
                     reason = finish(study, trial, values, reason)
                     del in_flight[ref]
                 failures = _failed_in_a_row(study, config.trials, failures, reason)
-                if on_trial is not None:
-                    on_trial(study._storage.get_trial(trial._trial_id))
+                _heard(study, trial, on_trial)
     except (KeyboardInterrupt, RunError) as e:
         why = INTERRUPTED if isinstance(e, KeyboardInterrupt) else GAVE_UP
         with held_signals():  # none is left RUNNING, owned by a process still alive
@@ -221,6 +229,20 @@ def drive(
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _heard(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    on_trial: Callable[[optuna.trial.FrozenTrial], None] | None,
+) -> None:
+    """Tell ``on_trial`` of a trial the driver closed: one trained on Ray, and one closed
+    before it was sent (skipped over a budget known before training, or failed in
+    ``suggest`` or the cheap metrics), as :func:`~quarch.study._worker.work` tells of
+    each. Ray's driver told of trained trials only: under a budget that skips most
+    architectures, a caller's hook heard nothing while the driver skipped."""
+    if on_trial is not None:
+        on_trial(study._storage.get_trial(trial._trial_id))
 
 
 def _failed_in_a_row(study: optuna.Study, trials: int, failures: int, reason: str | None) -> int:

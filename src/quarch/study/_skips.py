@@ -29,7 +29,7 @@ from quarch._warnings import warn
 if TYPE_CHECKING:
     from quarch.objectives import Budget
 
-__all__ = ["WARN_AFTER", "SkipStreak", "nearest_advice"]
+__all__ = ["WARN_AFTER", "SkipStreak", "nearest_advice", "note_nearest"]
 
 #: Skips in a row after which the search warns (once per run) that it may give up.
 WARN_AFTER = 50
@@ -95,6 +95,16 @@ def _nearer(budget: Budget, value: float, than: float) -> bool:
     return value < than if budget.op in ("<=", "<") else value > than
 
 
+def note_nearest(nearest: dict[Budget, float], checked: Iterable[tuple[Budget, float]]) -> None:
+    """Keep in ``nearest`` each budget's value nearest its limit, given the values of one
+    more skipped architecture (``checked``, as ``OverBudget`` carries them): for the
+    streak, and for a benchmark run over all it skipped (its stop line names them)."""
+    for budget, value in checked:
+        old = nearest.get(budget)
+        if old is None or _nearer(budget, value, old):
+            nearest[budget] = value
+
+
 def _loosened(budget: Budget, value: float) -> str:
     """``budget`` loosened just enough to admit ``value``, non-strict (``params<67``
     would still refuse 67): ``params<=67``."""
@@ -118,10 +128,7 @@ class SkipStreak:
         before training are ``checked``; warn at :data:`WARN_AFTER` in a row, once,
         unless ``limit`` (where the loop gives up) comes first."""
         self.count += 1
-        for budget, value in checked:
-            old = self.nearest.get(budget)
-            if old is None or _nearer(budget, value, old):
-                self.nearest[budget] = value
+        note_nearest(self.nearest, checked)
         if self.count >= WARN_AFTER and self.count < limit and not self.warned:
             self.warned = True
             if not multiprocessing.current_process().name.startswith(SPAWNED_PREFIX):
