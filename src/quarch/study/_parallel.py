@@ -16,10 +16,12 @@ import contextlib
 import multiprocessing
 import multiprocessing.util
 import os
+import pickle
 import signal
 import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     from quarch.objectives import Objective
     from quarch.space import Space
 
-__all__ = ["check_main_guard", "run_workers", "thread_env"]
+__all__ = ["check_main_guard", "check_sendable", "run_workers", "thread_env"]
 
 
 def _guard_error(workers: int, where: str) -> ConfigError:
@@ -93,13 +95,24 @@ def unguarded_call() -> str | None:
     return f"{path}:{line}"
 
 
-def check_main_guard(workers: int) -> None:
+def check_main_guard(
+    workers: int,
+    *,
+    config: SearchConfig | None = None,
+    space: Space | None = None,
+    evaluator: Evaluator | None = None,
+) -> None:
     """Refuse, before anything is written, local worker processes started from a main
     script's top level outside ``if __name__ == "__main__":``: each spawned worker runs
     the script again, which gave Python's multiprocessing ``RuntimeError`` (its
     bootstrapping phase) from every worker, after each had started the search again
     (and with ``overwrite=True`` replaced the run being made). A spawned process that
-    still imports its main script (the case this could not see) is refused too.
+    still imports its main script (the case this could not see) is refused too, and so
+    is what a worker could not receive (:func:`check_sendable`).
+
+    Args:
+        config, space, evaluator: the search's, for :func:`check_sendable` (the space
+            and evaluator a caller gave, ``None`` for the registered ones).
 
     Raises:
         ConfigError: one line naming the script's line, saying to guard it.
@@ -109,6 +122,131 @@ def check_main_guard(workers: int) -> None:
     where = unguarded_call()
     if where is not None:
         raise _guard_error(workers, where)
+    check_sendable(workers, config=config, space=space, evaluator=evaluator)
+
+
+def _main_unimportable() -> str | None:
+    """Why a spawned worker cannot import the main module, ``None`` where it can.
+
+    A spawned interpreter imports the main module again from its ``__spec__`` name
+    (``python -m``) or its ``__file__``. A Jupyter kernel, ``python -c`` and a REPL
+    have neither: the workers start, but what the session defined is not theirs.
+    ``python -`` has ``__file__ == "<stdin>"``, which each worker then fails to open
+    (multiprocessing's ``FileNotFoundError`` traceback from every worker).
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(getattr(main, "__spec__", None), "name", None):
+        return None
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return "session"
+    return None if Path(path).is_file() else str(path)
+
+
+class _MainFinder(pickle.Pickler):
+    """A pickler that writes nothing and notes each class or function of ``__main__``
+    the pickle would name: what a worker must import from the main module to load it."""
+
+    def __init__(self) -> None:
+        super().__init__(_Discard(), protocol=pickle.HIGHEST_PROTOCOL)
+        self.found: list[str] = []
+
+    def persistent_id(self, obj: Any) -> None:
+        if isinstance(obj, (type, types.FunctionType)) and obj.__module__ == "__main__":
+            name = obj.__qualname__
+            if name not in self.found:
+                self.found.append(name)
+
+
+class _Discard:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def _pickled_from_main(workers: int, what: str, obj: object) -> list[str]:
+    """The names ``__main__`` must hold for a worker to load ``obj`` (``what`` names it
+    in the refusal of one that cannot be pickled at all, which gave the pickling
+    traceback after the run folder was written)."""
+    finder = _MainFinder()
+    try:
+        finder.dump(obj)
+    except Exception as e:  # pickle's errors: PicklingError, TypeError, AttributeError
+        raise ConfigError(
+            f"workers={workers} sends the {what} to each worker process, and it cannot be "
+            f"pickled ({type(e).__name__}: {e}); make it picklable, or use workers=1"
+        ) from None
+    return finder.found
+
+
+def _registered_in_main(config: SearchConfig) -> list[str]:
+    """The classes or functions of ``__main__`` a worker would look up by name: the
+    space spec and the strategy factory registered under the config's names."""
+    found = []
+    for obj in _registered(config):
+        owner = obj if isinstance(obj, (type, types.FunctionType)) else type(obj)
+        if owner.__module__ == "__main__":
+            found.append(owner.__qualname__)
+    return found
+
+
+def _registered(config: SearchConfig) -> list[object]:
+    """The space spec and strategy factory the config names, where registered (an
+    unknown name is refused later, in its own line)."""
+    from quarch.search import STRATEGIES
+    from quarch.spaces import SPACES, get_spec
+
+    found: list[object] = []
+    if config.space in SPACES:
+        found.append(get_spec(config.space))
+    if config.strategy in STRATEGIES:
+        found.append(STRATEGIES.get(config.strategy))
+    return found
+
+
+def check_sendable(
+    workers: int,
+    *,
+    config: SearchConfig | None = None,
+    space: Space | None = None,
+    evaluator: Evaluator | None = None,
+) -> None:
+    """Refuse, before anything is written, worker processes that could not receive the
+    search: a main script read from standard input (each worker failed to open
+    ``<stdin>``); a space or evaluator that cannot be pickled; and, where the main
+    module has no file (a Jupyter kernel, ``python -c``), a space, evaluator, space
+    spec or strategy defined in it. Before, each worker died at its start (its error
+    on the kernel's terminal, not in the notebook) or found no such space and stopped
+    without a word, and this process ran every trial alone.
+
+    Raises:
+        ConfigError: one line naming what cannot be sent and what to do instead.
+    """
+    why = _main_unimportable()
+    if why is not None and why != "session":
+        raise ConfigError(
+            f"workers={workers} starts worker processes that import the main script "
+            f"again, and its file {why!r} does not exist (a script read from standard "
+            "input, `python -`, has none); save the script in a file and run that, or use "
+            "workers=1"
+        )
+    names: list[str] = []
+    if space is not None:
+        names += _pickled_from_main(workers, "space", space)
+    if evaluator is not None:
+        names += _pickled_from_main(workers, "evaluator", evaluator)
+    if why is None:
+        return
+    if config is not None:
+        names += _registered_in_main(config)
+    if names:
+        listed = ", ".join(dict.fromkeys(names))
+        raise ConfigError(
+            f"workers={workers} starts worker processes, and they cannot see {listed}: "
+            "defined in this notebook or interactive session (its __main__), which a "
+            "worker process cannot import; move it into a module (a .py file beside "
+            "the notebook), import it from there (register_space in that module), or "
+            "use workers=1"
+        )
 
 
 def thread_env(threads: int) -> dict[str, str]:
@@ -137,6 +275,9 @@ def _worker_main(
     quiet_interrupted_imports()
     signal.signal(signal.SIGINT, _interrupt_once)
     with contextlib.suppress(KeyboardInterrupt, QuarchError):
+        from quarch._plugins import import_plugins
+
+        import_plugins()  # the spaces and strategies of the user's own (_plugin_env)
         _work_here(spec, run_dir, config, space, evaluator, threads, deadline=deadline)
 
 
@@ -249,6 +390,27 @@ class _SpawnedIgnoringCtrlC:
             signal.signal(signal.SIGINT, old)
 
 
+def _plugin_env(config: SearchConfig) -> dict[str, str]:
+    """``QUARCH_PLUGINS`` for the spawned workers: the user's, and the modules that
+    define the run's space spec and strategy where they are neither quarch's nor the
+    main module's (which a worker imports itself, or :func:`check_sendable` refused).
+
+    A worker looks both up by name, in tables that only an import fills. A spawned
+    one imports the main script again, not the modules the main process imported:
+    one started from a notebook, or by ``quarch search`` with ``QUARCH_PLUGINS``,
+    found no such space and stopped without a word, and this process ran every
+    trial alone."""
+    from quarch._plugins import PLUGINS_VARIABLE
+
+    names = [n.strip() for n in os.environ.get(PLUGINS_VARIABLE, "").split(",") if n.strip()]
+    for obj in _registered(config):
+        owner = obj if isinstance(obj, (type, types.FunctionType)) else type(obj)
+        module = owner.__module__
+        if module.split(".")[0] not in ("quarch", "__main__", "__mp_main__"):
+            names.append(module)
+    return {PLUGINS_VARIABLE: ",".join(dict.fromkeys(names))} if names else {}
+
+
 def _cores() -> int:
     """Cores this process may run on: its CPU affinity where the system has one (a
     container or ``taskset`` grants fewer than ``os.cpu_count()`` counts)."""
@@ -298,8 +460,9 @@ def run_workers(
         )
     threads = max(1, cores // n)
     ctx = multiprocessing.get_context("spawn")
-    saved = {k: os.environ.get(k) for k in thread_env(threads)}
-    os.environ.update(thread_env(threads))
+    env = {**thread_env(threads), **_plugin_env(config)}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     # Ctrl-C and SIGTERM are held while the workers start and taken once they have,
     # so _stop ends them (SignalHold); the workers start with Ctrl-C ignored.
     hold = SignalHold()

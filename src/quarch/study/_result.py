@@ -107,6 +107,18 @@ class SearchResult:
     #: Wall seconds this invocation searched (``None`` when read back).
     seconds: float | None = None
 
+    def __repr__(self) -> str:
+        """One line (the generated one printed the config and every trial's fields)."""
+        from quarch.study._display import result_repr
+
+        return result_repr(self)
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the line and the Pareto trials as a table."""
+        from quarch.study._display import result_html
+
+        return result_html(self)
+
     @property
     def done(self) -> int:
         """Trials that count towards the budget: complete, or trained and pruned."""

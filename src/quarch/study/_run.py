@@ -76,6 +76,13 @@ class Run:
         self.config = config
         self.meta = meta
 
+    def __repr__(self) -> str:
+        """What the run is (a notebook cell's last expression showed the object's
+        address); reads no file: :meth:`result` reads the trials."""
+        from quarch.study._display import run_repr
+
+        return run_repr(str(self.dir), self.config)
+
     # -- reading -----------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path) -> Run:
