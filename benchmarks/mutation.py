@@ -556,6 +556,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_benchmark_start_method_truth.py::test_the_guard_is_asked_only_for_worker_processes_that_import_the_script",
          "tests/test_benchmark_start_method_truth.py::test_the_start_method_is_asked_without_fixing_it",
          "tests/test_benchmark_start_method_truth.py::test_a_strategy_registered_under_the_guard_is_named_in_spawned_workers",
+         "tests/test_benchmark_start_method_truth.py::test_the_guard_asks_whether_workers_can_import_the_main_script",
          "tests/test_benchmark_skip_cap_truth.py"],
     ),
     "evaluators": (

@@ -215,3 +215,48 @@ def test_the_start_method_is_asked_without_fixing_it(monkeypatch: pytest.MonkeyP
     assert asked == [True]
     monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: "spawn")
     assert _start_method() == "spawn"
+
+
+def test_a_script_read_from_standard_input_is_refused_where_workers_import_it(
+    tmp_path: Path,
+) -> None:
+    """``python -`` under ``spawn``: each worker failed to open ``<stdin>`` and the pool
+    started another in its place without end (about a thousand tracebacks a minute, the
+    benchmark never ending); now one line before anything is written."""
+    script = "\n".join([
+        "import multiprocessing",
+        "from quarch.benchmark import run_benchmark",
+        'if __name__ == "__main__":',
+        '    multiprocessing.set_start_method("spawn")',
+        f"    {_CALL}",
+    ]) + "\n"  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-"], input=script, cwd=tmp_path, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "quarch._errors.ConfigError: workers=2 starts worker processes that import the main "
+        "script again, and its file '<stdin>' does not exist (a script read from standard "
+        "input, `python -`, has none); save the script in a file and run that, or use "
+        "workers=1"
+    )
+    assert "FileNotFoundError" not in done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_the_guard_asks_whether_workers_can_import_the_main_script(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In this process (where mutmut sees it): a main module whose file is ``<stdin>``
+    is refused for spawned workers and left alone for forked ones."""
+    from quarch._errors import ConfigError
+    from quarch.benchmark._harness import _check_main_guard
+
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__spec__", None, raising=False)
+    monkeypatch.setattr(main, "__file__", "<stdin>", raising=False)
+    monkeypatch.setattr("quarch.study._parallel.unguarded_call", lambda: None)
+    _check_main_guard(2, "fork")
+    with pytest.raises(ConfigError, match=r"its file '<stdin>' does not exist"):
+        _check_main_guard(2, "spawn")

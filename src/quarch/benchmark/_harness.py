@@ -213,12 +213,15 @@ def _check_main_guard(workers: int, method: str) -> None:
     the benchmark again, and died with multiprocessing's ``RuntimeError`` about its
     bootstrapping phase, and the pool started another in its place, without end. A
     worker process still importing the main script is refused too. As
-    :func:`quarch.study.run_search` refuses it (the same line but for its subject)."""
+    :func:`quarch.study.run_search` refuses it (the same line but for its subject), and
+    so is a main script read from standard input (``python -``), whose workers each
+    failed to open ``<stdin>``, and the pool started others in their place without end
+    (:func:`~quarch.study._parallel.check_sendable`)."""
     if method == "fork":
         return
     import multiprocessing
 
-    from quarch.study._parallel import unguarded_call
+    from quarch.study._parallel import check_sendable, unguarded_call
 
     inheriting = getattr(multiprocessing.current_process(), "_inheriting", False)
     where = "this is a worker process importing the main script" if inheriting else unguarded_call()
@@ -228,6 +231,7 @@ def _check_main_guard(workers: int, method: str) -> None:
             f"(Python's {method} start method), and a benchmark called at its top level would "
             f'start again in each; put the call under `if __name__ == "__main__":` ({where})'
         )
+    check_sendable(workers)
 
 
 class _Meter:
