@@ -96,16 +96,3 @@ def test_a_direct_call_names_its_own_line() -> None:
     assert [(Path(w.filename), w.lineno, str(w.message)) for w in got] == [
         (Path(__file__), here, "direct")
     ]
-
-
-def test_an_explicit_stacklevel_is_kept() -> None:
-    """``stacklevel=1`` names the caller of ``warn``, whatever its package."""
-    here = 0
-
-    def call() -> None:
-        nonlocal here
-        here = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
-        warn("kept", stacklevel=1)
-
-    got = _caught(call)
-    assert [(Path(w.filename), w.lineno) for w in got] == [(Path(__file__), here)]
