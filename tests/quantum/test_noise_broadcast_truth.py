@@ -311,6 +311,9 @@ def test_relaxation_times_that_are_no_times_are_one_line() -> None:
         ((0.1, 1.0, -2.0), "relaxation t2 must be a number > 0 (inf for none); got -2.0"),
         ((-0.1, 1.0, 1.0), "relaxation duration must be a number >= 0; got -0.1"),
         ((0.1, "1", 1.0), "relaxation t1 must be a number > 0 (inf for none); got '1'"),
+        # a time of 0 is at the bound: refused for T1 and T2, taken for the duration
+        ((0.1, 0.0, 1.0), "relaxation t1 must be a number > 0 (inf for none); got 0.0"),
+        ((0.1, 1.0, 0), "relaxation t2 must be a number > 0 (inf for none); got 0"),
     ]
     for (d, t1, t2), line in cases:
         _refusal(NoiseError, lambda d=d, t1=t1, t2=t2: Relaxation.from_times(0, d, t1, t2), line)  # type: ignore[misc]
@@ -402,3 +405,20 @@ def test_kraus_takes_the_dtypes_that_hold_it_and_refuses_the_rest(name: str, cha
     for bad in (torch.int64, "complex64"):
         with pytest.raises(NoiseError, match=r"^dtype must be a torch complex or real dtype"):
             kraus(name, 0.3, dtype=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("dtype", [torch.complex128, torch.complex64])
+def test_no_rows_of_three_qubits_keep_the_dtype_and_device_asked_for(dtype: torch.dtype) -> None:
+    """``[0, k]`` inputs on three wires (where ``2 * n`` is not ``2**n``): density
+    matrices ``[0, 8, 8]`` in the dtype asked for (a noise model's and a noisy circuit's), probabilities ``[0, 8]`` in its real
+    dtype, both on the inputs' device (``meta``, torch's data-free device, plays a GPU)."""
+    c = Circuit(3).h(0).ry(1, Input(0)).cnot(0, 2)
+    for device in ("cpu", "meta"):
+        x = torch.empty(0, 1, dtype=torch.float64, device=device)
+        rho = density_matrix(c, inputs=x, noise_model=DEPOL, dtype=dtype)
+        assert (rho.shape, rho.dtype, rho.device.type) == ((0, 8, 8), dtype, device)
+        probs = noisy_probs(c, inputs=x, noise_model=DEPOL, dtype=dtype)
+        assert (probs.shape, probs.dtype, probs.device.type) == ((0, 8), dtype.to_real(), device)
+        nc = NoisyCircuit.from_circuit(c, DEPOL)
+        got = noisy_density_matrix(nc, inputs=x, dtype=dtype)
+        assert (got.shape, got.dtype, got.device.type) == ((0, 8, 8), dtype, device)
