@@ -181,17 +181,13 @@ def _pickled_from_main(workers: int, what: str, obj: object) -> list[str]:
 def _registered_in_main(config: SearchConfig) -> list[str]:
     """The classes or functions of ``__main__`` a worker would look up by name: the
     space spec and the strategy factory registered under the config's names."""
-    found = []
-    for obj in _registered(config):
-        owner = obj if isinstance(obj, (type, types.FunctionType)) else type(obj)
-        if owner.__module__ == "__main__":
-            found.append(owner.__qualname__)
-    return found
+    return [owner.__qualname__ for owner in _registered(config) if owner.__module__ == "__main__"]
 
 
-def _registered(config: SearchConfig) -> list[object]:
-    """The space spec and strategy factory the config names, where registered (an
-    unknown name is refused later, in its own line)."""
+def _registered(config: SearchConfig) -> list[Any]:
+    """Where the space spec and strategy factory the config names are defined (the
+    spec's class, the factory itself), where registered (an unknown name is refused
+    later, in its own line): a worker must import their modules to find them."""
     from quarch.search import STRATEGIES
     from quarch.spaces import SPACES, get_spec
 
@@ -200,7 +196,7 @@ def _registered(config: SearchConfig) -> list[object]:
         found.append(get_spec(config.space))
     if config.strategy in STRATEGIES:
         found.append(STRATEGIES.get(config.strategy))
-    return found
+    return [o if isinstance(o, (type, types.FunctionType)) else type(o) for o in found]
 
 
 def check_sendable(
@@ -403,8 +399,7 @@ def _plugin_env(config: SearchConfig) -> dict[str, str]:
     from quarch._plugins import PLUGINS_VARIABLE
 
     names = [n.strip() for n in os.environ.get(PLUGINS_VARIABLE, "").split(",") if n.strip()]
-    for obj in _registered(config):
-        owner = obj if isinstance(obj, (type, types.FunctionType)) else type(obj)
+    for owner in _registered(config):
         module = owner.__module__
         if module.split(".")[0] not in ("quarch", "__main__", "__mp_main__"):
             names.append(module)
