@@ -381,7 +381,8 @@ class _Bar:
 
     made: ClassVar[list[_Bar]] = []
 
-    def __init__(self, *columns: Any, console: Any) -> None:
+    def __init__(self, *columns: Any, console: Any, disable: bool) -> None:
+        assert not disable  # progress=True outside a notebook: rich's bar, shown
         self.columns, self.console = columns, console
         self.updates: list[dict[str, Any]] = []
         self.tasks: list[tuple[str, int, str]] = []

@@ -124,10 +124,16 @@ def test_recorded_region_reads_the_record_and_refuses_a_damaged_one() -> None:
 
 def test_a_record_that_does_not_fit_the_circuit_is_refused() -> None:
     circuit = build_circuit(_arch(0))
-    with pytest.raises(RunError, match=r"recorded region \[1, 2\] is no region of 3"):
-        route_on_region(circuit, DEVICE, (1, 2))
-    with pytest.raises(RunError, match=r"recorded region \[1, 2, 27\] is no region of 3"):
-        route_on_region(circuit, DEVICE, (1, 2, 27))
+    for region, why in (
+        ((1, 2), "the circuit has 3 qubits; region [1, 2] has 2"),
+        ((1, 2, 27), "region [1, 2, 27] is not 3 distinct qubits of ibm-hanoi (0-26)"),
+        ((0, 1, 8), "region [0, 1, 8] is not connected by ibm-hanoi's working couplings"),
+    ):
+        with pytest.raises(RunError) as e:
+            route_on_region(circuit, DEVICE, region)
+        assert str(e.value).startswith(
+            f"recorded region {list(region)} cannot be routed: route: {why}"
+        )
 
 
 def _ev(costs: HybridCosts) -> Any:

@@ -120,11 +120,13 @@ def _training_bar_body(enabled: bool, runs: int, epochs: int, what: str) -> Iter
         yield lambda label: None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    from quarch.study._progress import progress_bar  # one line of the cell in a notebook
 
     total = max(1, runs * epochs)
     now: dict[str, Any] = {"run": -1, "label": ""}
-    with Progress(
+    with progress_bar(
         TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[label]}"), TimeElapsedColumn(),
         console=Console(file=sys.stderr),
@@ -315,7 +317,9 @@ def train_trial(
     ``RUN/train/trial_<N>.json``. ``progress`` shows a bar over every epoch on stderr.
     ``device`` trains on that torch device instead of the run's (checked before any
     training: an unusable one is a :class:`ConfigError`). A result file that cannot be
-    written is an :class:`OutputError`, also before any training.
+    written is an :class:`OutputError`, also before any training. A noise-aware
+    ``hqnn`` trial trains under the noise of the physical qubits it was scored on (its
+    recorded region), with a warning when its ``layout`` names others now.
     """
     _check_count("seeds", seeds, 1)
     if epochs is not None:
@@ -325,6 +329,9 @@ def train_trial(
     run, t = _open(run_dir, trial)
     saved = check_file(run.train_dir / f"trial_{trial}.json", "result file")  # before training
     ev: Any = run.evaluator(standalone=True, epochs=epochs, device=device)
+    place = _spec_hook(run, "place_trial")
+    if place is not None:  # hqnn: trained again on the qubits the trial was scored on
+        place(ev, t)
     from quarch.study import trial_seed
 
     seed0 = _seed(t)
@@ -619,13 +626,19 @@ def _routed(run: Run, ev: Any, t: TrialRecord) -> Any:
     ``routed_trial`` (hqnn reads the trial's recorded region, and warns when its
     ``layout`` names other qubits now), else the evaluator's ``routed_circuit``, else
     ``None`` (no calibrated device)."""
-    try:
-        own = getattr(run.spec, "routed_trial", None)
-    except Exception:  # a custom space given to run_search: no spec to ask
-        own = None
+    own = _spec_hook(run, "routed_trial")
     if own is not None:
         return own(ev, t)
     return getattr(ev, "routed_circuit", lambda arch: None)(t.params)
+
+
+def _spec_hook(run: Run, name: str) -> Any:
+    """The run's space spec's method ``name``, or ``None``: a spec without it, or a
+    custom space given to ``run_search`` (no spec to ask)."""
+    try:
+        return getattr(run.spec, name, None)
+    except Exception:
+        return None
 
 
 def _saved_model(run: Run, t: TrialRecord, ev: Any) -> tuple[Any, Any] | None:

@@ -25,7 +25,7 @@ def test_route_records_seed_level_and_qiskits_layouts() -> None:
     c = Circuit(3).h(0).ry(1, Weight(0)).cnot(0, 2).cnot(1, 2).cnot(0, 2)
     key = (c.n_qubits, c.n_weights, tuple(c.ops))
     cal = load_calibration("ibm-manila")
-    rc = routing._route_uncached(key, cal, 0, 7, 1)
+    rc = routing._route_uncached(key, cal, cal.regions(3, 64)[0], 0, 7, 1)
     assert rc.seed == 7
     assert rc.optimization_level == 1
     lay = rc.qiskit.layout

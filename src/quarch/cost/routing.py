@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral
 from typing import TYPE_CHECKING, Any
@@ -60,7 +60,8 @@ class RoutedCircuit:
     Attributes:
         device (str): the target's name.
         region (tuple[int, ...]): physical qubits; local wire ``i`` is ``region[i]``.
-        layout_index (int): which of the ranked regions this is.
+        layout_index (int): which of the ranked regions this is (-1: a region given by
+            its qubits that the ranking does not name).
         ops (tuple[Op, ...]): native gates on local wires (``rz`` with a number or one
             :class:`~quarch.quantum.Param`; ``sx``, ``x``; ``cz``/``ecr``/``cx``).
         initial (tuple[int, ...]): local wire that logical qubit ``i`` starts on.
@@ -244,11 +245,13 @@ def route(
     circuit: Circuit,
     device: str | QuantumDevice,
     *,
-    layout: int = 0,
+    layout: int | None = None,
+    region: Sequence[int] | None = None,
     seed: int = 0,
     optimization_level: int = 2,
 ) -> RoutedCircuit:
-    """Place and route ``circuit`` on region ``layout`` of a calibrated ``device``.
+    """Place and route ``circuit`` on region ``layout`` of a calibrated ``device``, or on
+    the physical qubits ``region``.
 
     Args:
         circuit: the logical circuit (symbolic weights and inputs; an amplitude
@@ -256,7 +259,14 @@ def route(
         device: a calibrated target (``ibm-fez``; ``quarch devices`` lists them).
         layout: index into the device's ranked regions of ``circuit.n_qubits`` qubits
             (:meth:`~quarch.cost.calibration.Calibration.regions`); an index past the
-            last region wraps around, so every index names a region.
+            last region wraps around, so every index names a region. ``None``: 0, or
+            the region given.
+        region: the physical qubits to route on instead, local wire ``i`` on
+            ``region[i]``: what a trial recorded (``region_qubit_<i>``), which stays
+            where it was when the ranking changes; any connected set of the device's
+            working qubits, as wide as the circuit. One the ranking names is routed
+            exactly as its ``layout`` index (the same cached result); any other has
+            ``layout_index`` -1.
         seed: transpiler seed.
         optimization_level: Qiskit's preset level, 0-3.
 
@@ -264,10 +274,14 @@ def route(
         DeviceFitError: the circuit is wider than the device or than its largest
             connected region.
         ConfigError: not a calibrated target (or no device name at all), a bad level,
-            or a layout or seed that is no integer (a seed < 0 too).
+            a layout or seed that is no integer (a seed < 0 too), both ``layout`` and
+            ``region``, or a region that is not one of the device's (its width, a
+            qubit it lacks or twice, qubits not joined by working couplings).
         CircuitError: ``circuit`` is not a :class:`Circuit`.
     """
-    _route_args(circuit, layout, seed, "route")
+    _route_args(circuit, 0 if layout is None else layout, seed, "route")
+    if layout is not None and region is not None:
+        raise ConfigError("route: give a layout or a region, not both")
     dev = get_quantum_device(device)
     if dev.calibration is None:
         raise ConfigError(
@@ -278,7 +292,46 @@ def route(
     if optimization_level not in (0, 1, 2, 3):
         raise ConfigError(f"optimization_level must be 0, 1, 2 or 3; got {optimization_level!r}")
     key = (circuit.n_qubits, circuit.n_weights, tuple(circuit.ops))
-    return _route(key, dev.calibration, int(layout), int(seed), int(optimization_level))
+    cal = dev.calibration
+    ranked = regions_for(cal, circuit.n_qubits)
+    if region is None:
+        index = int(layout or 0) % len(ranked)
+    else:
+        chosen = _checked_region(region, cal, circuit.n_qubits)
+        index = ranked.index(chosen) if chosen in ranked else -1
+        if index < 0:
+            return _route(key, cal, chosen, index, int(seed), int(optimization_level))
+    return _route(key, cal, ranked[index], index, int(seed), int(optimization_level))
+
+
+def _checked_region(region: object, cal: Calibration, n: int) -> tuple[int, ...]:
+    """``region`` as a tuple of qubit numbers, refused in one line unless it is ``n``
+    distinct qubits of ``cal`` joined by its working couplings: Qiskit would fail deep in
+    its routing (no path between two parts) or route onto a qubit the device lacks."""
+    given = tuple(region) if isinstance(region, Iterable) else None
+    if given is None or not all(isinstance(q, Integral) and not isinstance(q, bool) for q in given):
+        raise ConfigError(f"route: region must be a sequence of qubit numbers; got {region!r}")
+    qubits = tuple(int(q) for q in given)
+    if len(qubits) != n:
+        raise ConfigError(
+            f"route: the circuit has {n} qubits; region {list(qubits)} has {len(qubits)}"
+        )
+    if len(set(qubits)) != n or not all(0 <= q < cal.n_qubits for q in qubits):
+        raise ConfigError(
+            f"route: region {list(qubits)} is not {n} distinct qubits of {cal.name} "
+            f"(0-{cal.n_qubits - 1})"
+        )
+    nb, seen, todo = cal.neighbours(), {qubits[0]}, [qubits[0]]
+    while todo:
+        for v in nb[todo.pop()] & set(qubits) - seen:
+            seen.add(v)
+            todo.append(v)
+    if len(seen) != n:
+        raise ConfigError(
+            f"route: region {list(qubits)} is not connected by {cal.name}'s working "
+            f"couplings ({sorted(seen)} and {sorted(set(qubits) - seen)} are not joined)"
+        )
+    return qubits
 
 
 def _route_args(circuit: object, layout: object, seed: object, where: str) -> None:
@@ -313,26 +366,28 @@ def regions_for(cal: Calibration, n: int) -> list[tuple[int, ...]]:
     return regions
 
 
+#: A routed circuit's key: its width, number of weights and gates (a Circuit is mutable).
+_Key = tuple[int, int, tuple[Op, ...]]
+
+
 @functools.lru_cache(maxsize=512)
 def _route(
-    key: tuple[int, int, tuple[Op, ...]], cal: Calibration, layout: int, seed: int, level: int
+    key: _Key, cal: Calibration, region: tuple[int, ...], index: int, seed: int, level: int
 ) -> RoutedCircuit:
-    return _route_uncached(key, cal, layout, seed, level)
+    return _route_uncached(key, cal, region, index, seed, level)
 
 
 def _route_uncached(
-    key: tuple[int, int, tuple[Op, ...]], cal: Calibration, layout: int, seed: int, level: int
+    key: _Key, cal: Calibration, region: tuple[int, ...], index: int, seed: int, level: int
 ) -> RoutedCircuit:
-    # _route's body, undecorated: mutmut 3 mutates no decorated function
+    """The circuit ``key`` routed on ``region`` (``index``: its place in the ranking,
+    -1 for none). _route's body, undecorated: mutmut 3 mutates no decorated function."""
     from qiskit.transpiler import generate_preset_pass_manager
 
     from quarch.quantum.export import to_qiskit
 
     n, n_weights, ops = key
     logical, amplitude = expand_amplitude(Circuit(n, list(ops), n_weights))
-    regions = regions_for(cal, n)
-    index = layout % len(regions)
-    region = regions[index]
     pm = generate_preset_pass_manager(
         optimization_level=level, target=cal.sub_target(region), seed_transpiler=seed
     )

@@ -172,6 +172,17 @@ class HQNNSpec(SpaceSpec):
 
         return routed_for_trial(evaluator, trial)
 
+    def place_trial(self, evaluator: Evaluator, trial: Any) -> None:
+        """Have the standalone ``evaluator`` train ``trial`` again on the qubits it was
+        scored on (``quarch train`` with ``noise_aware``; a warning when its ``layout``
+        names others now); nothing for an evaluator of another kind.
+        (:func:`quarch.spaces.hqnn.provenance.place_trial`)"""
+        if getattr(evaluator, "costs", None) is None or not hasattr(evaluator, "noise_aware"):
+            return
+        from quarch.spaces.hqnn.provenance import place_trial
+
+        place_trial(evaluator, trial)
+
     def check_resumed(
         self, evaluator: Evaluator, trials: Sequence[Any], *, joining: bool = False
     ) -> None:

@@ -57,7 +57,7 @@ from quarch.cost.device_costs import JOB_OVERHEAD_S, TrainingLoad, device_metric
 from quarch.cost.devices import get_quantum_device, is_calibrated
 from quarch.cost.quantum import native_two_qubit_gates, quantum_flops, runtime_proxy
 from quarch.cost.routing import RoutedCircuit, route
-from quarch.quantum import resources
+from quarch.quantum import Circuit, resources
 from quarch.spaces.hqnn.model import HybridNet, build_circuit, observables_of
 from quarch.spaces.hqnn.noise import NoiseSetup, check_noise_options, machine_memory_gb, zne_expvals
 from quarch.spaces.hqnn.provenance import region_metrics, route_on_region
@@ -66,6 +66,11 @@ if TYPE_CHECKING:
     from quarch.data import Dataset
 
 __all__ = ["HybridCosts", "quantum_cost_metrics", "routing_device"]
+
+
+def _placement(arch: Mapping[str, Any]) -> tuple[int, int]:
+    """What names a region: the circuit's width and its ``layout`` choice."""
+    return int(arch["qubits"]), int(arch.get("layout", 0))
 
 
 def routing_device(device_profile: str, noise: bool | str | None) -> str | None:
@@ -182,6 +187,9 @@ class HybridCosts:
         self.job_overhead_s = overhead
         self.zne = bool(zne)
         self.training = training
+        #: (qubits, layout) -> the physical qubits that layout is routed on here instead
+        #: of the region the ranking names now (:meth:`place`)
+        self.placed: dict[tuple[int, int], tuple[int, ...]] = {}
         self.route_device = routing_device(device_profile, noise)
         opts: dict[str, Any] = {
             "noise": noise, "noise_max_qubits": noise_max_qubits,
@@ -207,6 +215,8 @@ class HybridCosts:
         """
         if self.route_device is None:
             return None
+        if region is None:
+            region = self.placed.get(_placement(arch))
         if region is not None:
             return route_on_region(
                 build_circuit(arch), self.route_device, region, seed=self.transpile_seed,
@@ -216,6 +226,29 @@ class HybridCosts:
             build_circuit(arch), self.route_device, layout=int(arch.get("layout", 0)),
             seed=self.transpile_seed, optimization_level=self.optimization_level,
         )  # fmt: skip
+
+    def place(self, arch: Mapping[str, Any], region: tuple[int, ...]) -> None:
+        """Route ``arch``'s width and ``layout`` on the physical qubits ``region`` from now
+        on, for its costs and its noise alike: a trial trained again (``quarch train``)
+        where it was scored, when the ranking of regions names other qubits now
+        (:mod:`quarch.spaces.hqnn.provenance`)."""
+        self.placed[_placement(arch)] = tuple(region)
+
+    def noisy_circuit(self, arch: Mapping[str, Any], circuit: Circuit) -> tuple[Any, list[Any]]:
+        """The noise setup's noisy circuit of ``arch`` (see
+        :meth:`~quarch.spaces.hqnn.noise.NoiseSetup.circuit`), on the placed region when
+        the noise is the routed target's own.
+
+        Raises:
+            ConfigError: no noise model.
+        """
+        setup = self.noise_setup
+        if setup is None:
+            raise ConfigError("this evaluator has no noise model (set noise)")
+        same = setup.profile == self.route_device
+        return setup.circuit(
+            arch, circuit, region=self.placed.get(_placement(arch)) if same else None
+        )
 
     def static(self, arch: Mapping[str, Any], model: HybridNet) -> dict[str, float]:
         """The costs that need no training (``model`` may be untrained): the quantum
@@ -272,10 +305,9 @@ class HybridCosts:
     ) -> dict[str, float]:
         """``noisy_<split>_error``, ``noisy_se`` (and ``zne_<split>_error`` with ZNE) of the
         trained model on the first ``noise_samples`` samples of ``split``."""
+        nc, words = self.noisy_circuit(arch, model.circuit)
         setup = self.noise_setup
-        if setup is None:
-            raise ConfigError("this evaluator has no noise model (set noise)")
-        nc, words = setup.circuit(arch, model.circuit)
+        assert setup is not None  # noisy_circuit refused none
         X = torch.as_tensor(
             getattr(self.data, f"X_{split}")[: self.noise_samples], dtype=torch.float32
         )

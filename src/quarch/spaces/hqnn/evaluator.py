@@ -254,7 +254,7 @@ class HQNNEvaluator:
         selects on the noisy validation error), then score without noise."""
         setup = self.costs.noise_setup
         assert setup is not None
-        nc, words = setup.circuit(arch, model.circuit)
+        nc, words = self.costs.noisy_circuit(arch, model.circuit)
         layer = model.quantum
         model.quantum = NoisyLayer(layer, nc, words, setup, seed=seed)  # type: ignore[assignment]
         try:

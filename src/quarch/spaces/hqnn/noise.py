@@ -121,17 +121,24 @@ class NoiseSetup:
                 "trajectories) or max_qubits"
             )
 
-    def circuit(self, arch: Mapping[str, Any], circuit: Circuit) -> tuple[NoisyCircuit, list[Any]]:
-        """The noisy circuit of ``arch`` and its observables on the circuit's wires."""
+    def circuit(
+        self, arch: Mapping[str, Any], circuit: Circuit, *, region: tuple[int, ...] | None = None
+    ) -> tuple[NoisyCircuit, list[Any]]:
+        """The noisy circuit of ``arch`` and its observables on the circuit's wires; on a
+        calibration, routed on the region ``arch``'s ``layout`` names, or on the physical
+        qubits ``region``."""
         words = observables_of(arch)
         if not self.calibrated:
             return NoisyCircuit.from_circuit(circuit, noise_model(self.profile)), list(words)
         from quarch.cost.device_costs import device_noise, observables_on_device
         from quarch.cost.routing import route
 
+        where: dict[str, Any] = (
+            {"region": region} if region is not None else {"layout": int(arch.get("layout", 0))}
+        )
         routed = route(
-            circuit, self.profile, layout=int(arch.get("layout", 0)), seed=self.transpile_seed,
-            optimization_level=self.optimization_level,
+            circuit, self.profile, seed=self.transpile_seed,
+            optimization_level=self.optimization_level, **where,
         )  # fmt: skip
         return device_noise(routed), observables_on_device(routed, words)
 

@@ -35,12 +35,13 @@ from quarch._errors import ConfigError, RunError
 from quarch._warnings import warn
 from quarch.cost.calibration import Calibration
 from quarch.cost.devices import get_calibration
-from quarch.cost.routing import RoutedCircuit, _route_uncached, regions_for, route
+from quarch.cost.routing import RoutedCircuit, regions_for, route
 from quarch.quantum.circuit import Circuit
 
 __all__ = [
     "REGION_METRIC",
     "check_resumed",
+    "place_trial",
     "recorded_region",
     "region_metrics",
     "route_on_region",
@@ -101,21 +102,6 @@ def _calibration(device: str) -> Calibration:
     return cal
 
 
-class _Pinned:
-    """A calibration whose only region of its width is ``region``: lets the router's own
-    body route on qubits the ranking no longer names (it reads the ranking, the size,
-    the name and the sub-target; everything else is the calibration's)."""
-
-    def __init__(self, cal: Calibration, region: tuple[int, ...]) -> None:
-        self._cal, self._region = cal, region
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._cal, name)
-
-    def regions(self, size: int, k: int) -> list[tuple[int, ...]]:
-        return [self._region]
-
-
 def route_on_region(
     circuit: Circuit,
     device: str,
@@ -125,30 +111,19 @@ def route_on_region(
     optimization_level: int = 2,
 ) -> RoutedCircuit:
     """``circuit`` routed on the physical qubits ``region`` (in that order) of ``device``:
-    the circuit a trial recorded on ``region`` was scored with.
-
-    A region the ranking still names is routed through :func:`route` (cached, the very
-    call the search made); any other through the router's own body, on that region.
+    the circuit a trial recorded on ``region`` was scored with (a region the ranking
+    still names is the very call the search made, cached).
 
     Raises:
         RunError: ``region`` does not fit the circuit or the device (a damaged run).
     """
-    cal = _calibration(device)
-    if len(region) != circuit.n_qubits or max(region) >= cal.n_qubits:
-        raise RunError(
-            f"recorded region {list(region)} is no region of {circuit.n_qubits} of "
-            f"{device}'s {cal.n_qubits} qubits"
-        )
-    ranked = regions_for(cal, circuit.n_qubits)
-    if region in ranked:
+    _calibration(device)  # a hand profile: the user's device, not the record
+    try:
         return route(
-            circuit, device, layout=ranked.index(region), seed=seed,
-            optimization_level=optimization_level,
-        )  # fmt: skip
-    key = (circuit.n_qubits, circuit.n_weights, tuple(circuit.ops))
-    pinned: Any = _Pinned(cal, region)
-    routed = _route_uncached(key, pinned, 0, seed, optimization_level)
-    return dataclasses.replace(routed, layout_index=-1)  # no index of the ranking names it
+            circuit, device, region=region, seed=seed, optimization_level=optimization_level
+        )
+    except ConfigError as e:  # the region is the run's record, not the user's argument
+        raise RunError(f"recorded region {list(region)} cannot be routed: {e}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,19 +194,45 @@ def routed_for_trial(ev: Any, trial: Any) -> RoutedCircuit | None:
         ev: the run's hqnn evaluator (its ``costs`` route).
         trial: a :class:`~quarch.study.TrialRecord` (``number``, ``params``, ``metrics``).
     """
-    costs = ev.costs
-    if costs.route_device is None:
+    if ev.costs.route_device is None:
         return None
+    arch, recorded = _where_scored(ev, trial)
+    routed: RoutedCircuit | None = ev.costs.routed(arch, region=recorded)
+    return routed
+
+
+def place_trial(ev: Any, trial: Any) -> None:
+    """Have ``ev`` train ``trial`` again where it was scored (``quarch train``): with
+    ``noise_aware``, on its recorded qubits under their noise, with a warning when its
+    ``layout`` names others now. Noiseless training does not depend on the qubits, and
+    a noise of another device than the routed one is routed on that device's ranking
+    (the record names the routed device's qubits): nothing to place then.
+
+    Args:
+        ev: the run's standalone hqnn evaluator.
+        trial: a :class:`~quarch.study.TrialRecord`.
+    """
+    costs = ev.costs
+    setup = costs.noise_setup
+    if not ev.noise_aware or setup is None or setup.profile != costs.route_device:
+        return
+    arch, recorded = _where_scored(ev, trial)
+    if recorded is not None:
+        costs.place(arch, recorded)
+
+
+def _where_scored(ev: Any, trial: Any) -> tuple[dict[str, Any], tuple[int, ...] | None]:
+    """``trial``'s validated architecture and its recorded region (``None``: none), with
+    one warning when its ``layout`` names other qubits now."""
     arch = ev.space.validate(trial.params)
-    found, recorded = drift(costs, arch, trial.number, trial.metrics)
+    found, recorded = drift(ev.costs, arch, trial.number, trial.metrics)
     if found is not None:
         using = "the recorded qubits" if found.recorded is not None else "the current ones"
         warn(
             f"{found.words()} (quarch's region ranking or the installed Qiskit's "
             f"calibration changed since the search); using {using}"
         )
-    routed: RoutedCircuit | None = costs.routed(arch, region=recorded)
-    return routed
+    return arch, recorded
 
 
 def check_resumed(costs: Any, space: Any, trials: Iterable[Any], *, joining: bool = False) -> None:
