@@ -7,7 +7,10 @@ given and what is allowed, so the user knows what to change.
 
 from __future__ import annotations
 
+import os
 import sys
+import types
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -22,7 +25,15 @@ __all__ = [
     "SpaceError",
     "did_you_mean",
     "quiet_interrupted_imports",
+    "render_traceback",
 ]
+
+#: Set to anything but ``""`` or ``"0"``, every display of a :class:`QuarchError` in
+#: IPython is its whole traceback (quarch's own frames too), as for any other error.
+DEBUG_VARIABLE = "QUARCH_DEBUG"
+
+#: The line under a short traceback that says where the whole one is.
+HIDDEN_HINT = "(quarch's own frames are hidden: %tb shows the whole traceback)"
 
 
 def did_you_mean(unknown: Any, names: Any) -> str:
@@ -46,7 +57,23 @@ def did_you_mean(unknown: Any, names: Any) -> str:
 
 
 class QuarchError(Exception):
-    """Base class of every error a user of quarch can cause and fix."""
+    """Base class of every error a user of quarch can cause and fix.
+
+    In IPython and Jupyter a cell that raises one shows what the command line's one
+    line shows, the class and the message, under the frames of the user's own code
+    only (the cell's line that called quarch, a function of theirs that quarch called
+    back), not the dozens of quarch's and libraries' frames between: IPython shows the
+    lines an exception's ``_render_traceback_`` returns instead of its traceback. A
+    plain Python traceback (a script, pytest) is unchanged: only IPython asks for them.
+    The whole traceback is kept: ``%tb`` shows it (an error displayed once already is
+    displayed in full), every display does with ``QUARCH_DEBUG=1`` in the environment
+    (``%env QUARCH_DEBUG=1``), and ``%debug`` and ``sys.last_traceback`` reach quarch's
+    frames as before. An error that is not a QuarchError (a bug) is shown in full.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        """The lines IPython shows for this error (:func:`render_traceback`)."""
+        return render_traceback(self)
 
 
 class SpaceError(QuarchError, ValueError):
@@ -125,3 +152,139 @@ def quiet_interrupted_imports() -> None:
 
     hook.quarch_quiet = True  # type: ignore[attr-defined]
     sys.unraisablehook = hook
+
+
+def render_traceback(error: BaseException) -> list[str]:
+    """The lines IPython shows for a :class:`QuarchError` raised to a cell.
+
+    Its first display: the user's frames only (:func:`_user_frames`) and
+    ``Class: message``, in IPython's own format (its colours and ``Cell In[5], line 1``)
+    where an IPython shell runs, Python's format elsewhere; a user's mistake needs no
+    quarch internals, and no chained error (``%tb`` shows those). A display after the
+    first (IPython's ``%tb`` displays the last error again), or any display with
+    :data:`DEBUG_VARIABLE` set, is the whole traceback, as IPython shows any error."""
+    whole = getattr(error, "_quarch_shown", False) or _debugging()
+    error._quarch_shown = True  # type: ignore[attr-defined]
+    tb = error.__traceback__ if whole else _user_frames(error.__traceback__)
+    shell = _ipython()
+    lines: list[str] | None = None
+    if shell is not None:
+        lines = _ipython_lines(shell, error, tb, whole=whole)
+    if lines is None:  # no IPython shell, or it could not format this traceback
+        lines = _python_lines(error, tb, whole=whole)
+    minimal = getattr(getattr(shell, "InteractiveTB", None), "mode", "") == "Minimal"
+    if not whole and not minimal and _frames(tb) < _frames(error.__traceback__):
+        lines.append(HIDDEN_HINT)  # (``%xmode Minimal`` asked for the error line alone)
+    return lines
+
+
+def _debugging() -> bool:
+    """Whether :data:`DEBUG_VARIABLE` asks for whole tracebacks."""
+    return os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+
+
+def _frames(tb: types.TracebackType | None) -> int:
+    n = 0
+    while tb is not None:
+        n, tb = n + 1, tb.tb_next
+    return n
+
+
+def _library_folders() -> tuple[str, ...]:
+    """Folders whose files are no user's code: quarch's package, the standard library
+    and the installed packages (IPython's own frame that ran the cell among them)."""
+    import site
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    folders = [str(Path(__file__).resolve().parent)]
+    folders += [paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths]
+    folders += site.getsitepackages() if hasattr(site, "getsitepackages") else []
+    return tuple(os.path.join(os.path.realpath(f), "") for f in folders)
+
+
+def _users(filename: str) -> bool:
+    """Whether a frame's file is the user's code: a cell, a script, a module of theirs
+    (``<frozen importlib...>`` is Python's; ``<string>``, ``exec``'d code, the user's)."""
+    if filename.startswith("<frozen "):
+        return False
+    if filename.startswith("<"):
+        return True
+    return not os.path.realpath(filename).startswith(_library_folders())
+
+
+def _user_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """A new traceback of ``tb``'s frames that are the user's code (:func:`_users`), in
+    order; ``tb`` itself is left as it was (``%debug`` walks it)."""
+    kept: list[types.TracebackType] = []
+    while tb is not None:
+        if _users(tb.tb_frame.f_code.co_filename):
+            kept.append(tb)
+        tb = tb.tb_next
+    out: types.TracebackType | None = None
+    for t in reversed(kept):
+        out = types.TracebackType(out, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return out
+
+
+def _ipython() -> Any:
+    """The running IPython shell, ``None`` where there is none (IPython not imported:
+    this never imports it)."""
+    module = sys.modules.get("IPython")
+    get = getattr(module, "get_ipython", None)
+    return get() if get is not None else None
+
+
+def _ipython_lines(
+    shell: Any, error: BaseException, tb: types.TracebackType | None, *, whole: bool
+) -> list[str] | None:
+    """``tb`` in IPython's format (its mode, ``%xmode``, honoured); ``None`` where
+    IPython fails on it (then Python's format serves, not IPython's "Unexpected
+    exception formatting exception")."""
+    formatter = shell.InteractiveTB
+    try:
+        if whole:  # as IPython shows any error: its own frame that ran the cell skipped
+            return list(formatter.structured_traceback(type(error), error, tb))
+        if tb is None:
+            return list(formatter.get_exception_only(type(error), error))
+        with _Unchained(error):
+            lines = list(formatter.structured_traceback(type(error), error, tb, tb_offset=0))
+        # the formatter keeps the traceback it formatted for %debug: the whole one, as
+        # it keeps for any error (given the user's frames alone, %debug stopped in the cell)
+        formatter.tb = error.__traceback__
+        return lines
+    except Exception:
+        return None
+
+
+class _Unchained:
+    """``with _Unchained(error):`` the error without its cause and context, put back
+    after: a short display shows neither (the cause's own traceback is quarch's)."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+        self.saved = (error.__cause__, error.__context__, error.__suppress_context__)
+
+    def __enter__(self) -> None:
+        self.error.__cause__ = None
+        self.error.__context__ = None
+
+    def __exit__(self, *exc: object) -> None:
+        cause, context, suppress = self.saved
+        self.error.__cause__, self.error.__context__ = cause, context
+        self.error.__suppress_context__ = suppress
+
+
+def _python_lines(
+    error: BaseException, tb: types.TracebackType | None, *, whole: bool
+) -> list[str]:
+    """``tb`` and the error in Python's format, one string a line."""
+    import traceback
+
+    if whole:
+        text = traceback.format_exception(type(error), error, tb)
+    else:
+        text = ["Traceback (most recent call last):\n"] if tb is not None else []
+        text += traceback.format_list(traceback.extract_tb(tb))
+        text.append(f"{type(error).__name__}: {error}")  # as IPython names it
+    return "".join(text).rstrip("\n").split("\n")

@@ -397,9 +397,11 @@ def run_benchmark(
     check_folder(out_dir, "benchmark folder")  # before the runs, not after them
 
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
-    bar = Progress(
+    from quarch.study._progress import progress_bar  # one line of the cell in a notebook
+
+    bar = progress_bar(
         TextColumn(f"[bold]benchmark {base.name}"),
         TextColumn("{task.description}"),
         BarColumn(),

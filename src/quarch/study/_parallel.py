@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -258,12 +258,13 @@ def thread_env(threads: int) -> dict[str, str]:
 
 def _worker_main(
     spec: str, run_dir: str, config: SearchConfig, space: Space, evaluator: Evaluator | None,
-    threads: int, deadline: float | None = None,
+    threads: int, deadline: float | None = None, sent: Sequence[bytes] = (),
 ) -> None:  # fmt: skip
     """A spawned worker. It starts with Ctrl-C ignored (see
     :class:`_SpawnedIgnoringCtrlC`) and takes it back here. Ctrl-C then fails its
     trial, and a run that gives up does so in every worker: the parent process reports
-    both, in one line, so a traceback here would only repeat it."""
+    both, in one line, so a traceback here would only repeat it. ``sent``: the user's
+    registrations of the run's space and strategy (:func:`_sent`)."""
     import signal
 
     from quarch._errors import QuarchError, quiet_interrupted_imports
@@ -274,6 +275,7 @@ def _worker_main(
         from quarch._plugins import import_plugins
 
         import_plugins()  # the spaces and strategies of the user's own (_plugin_env)
+        _register_again(sent)
         _work_here(spec, run_dir, config, space, evaluator, threads, deadline=deadline)
 
 
@@ -406,6 +408,57 @@ def _plugin_env(config: SearchConfig) -> dict[str, str]:
     return {PLUGINS_VARIABLE: ",".join(dict.fromkeys(names))} if names else {}
 
 
+def _sent(config: SearchConfig) -> list[bytes]:
+    """The run's space spec and strategy entry, pickled, where the user registered them
+    (not quarch): each worker registers them again (:func:`_register_again`).
+
+    A spawned worker fills its tables by imports alone: quarch's, the main script's,
+    the modules in ``QUARCH_PLUGINS`` (:func:`_plugin_env`). A space or strategy whose
+    code is in a module but whose registration is not (``register_space(my.Spec())``
+    or ``STRATEGIES.add(...)`` in a notebook's cell, ``python -c``, or a script's
+    ``if __name__ == "__main__":`` block) was in none of them: each worker found no
+    such name and stopped without a word, and this process ran every trial alone.
+    What cannot be pickled is left to the worker's imports, as before (a lambda a
+    script registers at its top level, which the worker runs again)."""
+    from quarch._registry import Entry
+    from quarch.search import STRATEGIES
+    from quarch.spaces import SPACES, get_spec
+
+    found: list[object] = [get_spec(config.space)] if config.space in SPACES else []
+    found += [e for e in STRATEGIES.entries() if e.name == config.strategy]
+    sent = []
+    for obj in found:
+        owner = obj.factory if isinstance(obj, Entry) else obj  # its __module__: its class's
+        if owner.__module__.split(".")[0] == "quarch":
+            continue  # quarch's own: every worker has it
+        with contextlib.suppress(Exception):  # pickle's errors, or the object's own
+            sent.append(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+    return sent
+
+
+def _register_again(sent: Sequence[bytes]) -> None:
+    """Register in this worker the space spec and strategy entry its parent sent
+    (:func:`_sent`) as the parent has them, in place of any the worker's imports
+    registered under the name (a cell may have registered an edited spec again with
+    ``replace=True``). One this process cannot load (a class defined where the worker
+    cannot import it) is left to its imports, as before."""
+    from quarch._registry import Entry
+    from quarch.search import STRATEGIES
+    from quarch.spaces import register_space
+
+    for data in sent:
+        try:
+            obj = pickle.loads(data)
+        except Exception:  # pickle's errors, or an import's
+            continue
+        if isinstance(obj, Entry):
+            if obj.name in STRATEGIES:
+                STRATEGIES.remove(obj.name)
+            STRATEGIES.add(obj.name, obj.factory, obj.description)
+        else:
+            register_space(obj, replace=True)
+
+
 def _cores() -> int:
     """Cores this process may run on: its CPU affinity where the system has one (a
     container or ``taskset`` grants fewer than ``os.cpu_count()`` counts)."""
@@ -456,6 +509,8 @@ def run_workers(
     threads = max(1, cores // n)
     ctx = multiprocessing.get_context("spawn")
     env = {**thread_env(threads), **_plugin_env(config)}
+    sent = _sent(config)
+    extra: dict[str, Any] = {"kwargs": {"sent": sent}} if sent else {}  # none: quarch's own
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     # Ctrl-C and SIGTERM are held while the workers start and taken once they have,
@@ -476,6 +531,7 @@ def run_workers(
                     deadline,
                 ),
                 name=f"quarch-worker-{i}",
+                **extra,
             )
             for i in range(1, n)
         ]

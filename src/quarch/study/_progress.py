@@ -5,7 +5,8 @@ needs ``ipywidgets``: without it rich warned ``install "ipywidgets" for Jupyter
 support`` at every refresh (41 copies of the warning for a 12-trial search, and no bar
 at all); with it, the bar lives in a widget that a saved notebook does not keep. So in
 a kernel the same columns are rendered as one line of text in one cell output that is
-replaced in place (IPython's ``display_id``), at most every :data:`NOTEBOOK_EVERY_S`.
+replaced in place (IPython's ``display_id``), at most every :data:`NOTEBOOK_EVERY_S`
+(:class:`CellProgress`; :func:`progress_bar` picks it, for the benchmark's bar too).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+import rich.progress
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TaskID,
     TextColumn,
     TimeRemainingColumn,
@@ -30,7 +33,7 @@ from rich.progress import (
 if TYPE_CHECKING:
     from quarch.study._result import TrialRecord
 
-__all__ = ["SearchProgress"]
+__all__ = ["CellProgress", "SearchProgress", "progress_bar"]
 
 #: Seconds between two redraws of the notebook line: each is a message to the front
 #: end, and a fast search (thousands of trials a minute) must not flood it.
@@ -39,12 +42,6 @@ NOTEBOOK_EVERY_S = 0.5
 
 class _Line(Protocol):
     def show(self, text: str) -> None: ...
-
-
-def _in_notebook() -> bool:
-    """Whether this process is a Jupyter kernel (or Colab's): rich's own test, so the
-    bar is drawn here exactly where rich would have drawn it with ``ipywidgets``."""
-    return Console(file=sys.stderr).is_jupyter
 
 
 class _CellLine:
@@ -68,6 +65,66 @@ def _cell_line() -> _Line | None:
         return None
 
 
+class CellProgress(Progress):
+    """rich's :class:`~rich.progress.Progress` drawn as one text line of the running
+    cell's output, redrawn in place, instead of its live display (which needs
+    ``ipywidgets`` in a kernel: without them rich warned at every refresh and drew
+    nothing). Drawn when a task is added, at most every :data:`NOTEBOOK_EVERY_S` as
+    tasks change, and once more when it stops, so the line ends as the work did.
+    ``console`` (the caller's) still prints messages; the line is rendered apart."""
+
+    def __init__(self, *columns: str | ProgressColumn, line: _Line, **kwargs: Any) -> None:
+        super().__init__(*columns, auto_refresh=False, **kwargs)
+        self._line = line
+        self._text = Console(file=io.StringIO(), width=100, force_jupyter=False, color_system=None)
+        self._drawn = 0.0  # when the line was last drawn (monotonic)
+
+    def start(self) -> None:
+        """Nothing to start: no live display, no refresh thread."""
+
+    def stop(self) -> None:
+        self.draw(force=True)  # the state it ended in, however recent the last draw
+
+    def add_task(self, *args: Any, **kwargs: Any) -> TaskID:
+        task = super().add_task(*args, **kwargs)
+        self.draw(force=True)
+        return task
+
+    def update(self, task_id: TaskID, **kwargs: Any) -> None:
+        super().update(task_id, **kwargs)
+        self.draw()
+
+    def advance(self, task_id: TaskID, advance: float = 1) -> None:
+        super().advance(task_id, advance)
+        self.draw()
+
+    def draw(self, *, force: bool = False) -> None:
+        """Redraw the line, unless it was drawn less than :data:`NOTEBOOK_EVERY_S` ago."""
+        now = time.monotonic()
+        if not force and now - self._drawn < NOTEBOOK_EVERY_S:
+            return
+        self._drawn = now
+        with self._text.capture() as captured:
+            self._text.print(self.get_renderable())
+        self._line.show(captured.get().rstrip())
+
+
+def progress_bar(
+    *columns: str | ProgressColumn, console: Console, disable: bool = False, **kwargs: Any
+) -> Progress:
+    """rich's ``Progress(*columns, console=console, ...)``; in a notebook (rich's own
+    test, ``console.is_jupyter``, so the line is drawn exactly where rich would have
+    drawn its widget) a :class:`CellProgress`, or a disabled bar where IPython's
+    display cannot be imported (a kernel always has it)."""
+    if not disable and console.is_jupyter:
+        line = _cell_line()
+        if line is not None:
+            return CellProgress(*columns, line=line, console=console, **kwargs)
+        disable = True
+    # rich's own, looked up when called (a test records the bar by replacing it)
+    return rich.progress.Progress(*columns, console=console, disable=disable, **kwargs)
+
+
 class SearchProgress:
     """Context manager showing ``done/total``, the best values seen and the ETA on stderr.
 
@@ -89,30 +146,21 @@ class SearchProgress:
         self.best: list[float] | None = None
         self._progress: Progress | None = None
         self._task: TaskID | None = None
-        self._line: _Line | None = None  # in a notebook: the cell's output line
-        self._drawn = 0.0  # when the notebook line was last drawn (monotonic)
 
     def __enter__(self) -> SearchProgress:
         if not self.enabled:
             return self
-        if _in_notebook():
-            self._line = _cell_line()
-            if self._line is None:
-                return self
-            console = Console(file=io.StringIO(), width=100, force_jupyter=False, color_system=None)
-            self._progress = self._make(console, auto_refresh=False)  # never entered
-        else:
-            self._progress = self._make(Console(file=sys.stderr), auto_refresh=True)
-            self._progress.__enter__()
+        self._progress = self._make(Console(file=sys.stderr))
+        self._progress.__enter__()
         self._task = self._progress.add_task(
             "search", total=self.total, completed=self.done, best=""
         )
-        self._draw(force=True)
         return self
 
     @staticmethod
-    def _make(console: Console, *, auto_refresh: bool) -> Progress:
-        return Progress(
+    def _make(console: Console) -> Progress:
+        """The bar: rich's live one in a terminal, one line of the cell in a notebook."""
+        return progress_bar(
             TextColumn("[bold]search"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -120,22 +168,7 @@ class SearchProgress:
             TimeRemainingColumn(),
             console=console,
             transient=False,
-            auto_refresh=auto_refresh,
         )
-
-    def _draw(self, *, force: bool = False) -> None:
-        """Redraw the notebook line (a no-op in a terminal, where rich's thread does),
-        unless it was drawn less than :data:`NOTEBOOK_EVERY_S` ago."""
-        if self._line is None or self._progress is None:
-            return
-        now = time.monotonic()
-        if not force and now - self._drawn < NOTEBOOK_EVERY_S:
-            return
-        self._drawn = now
-        console = self._progress.console
-        with console.capture() as captured:
-            console.print(self._progress.get_renderable())
-        self._line.show(captured.get().rstrip())
 
     def update(self, done: int, record: TrialRecord | None) -> None:
         """Show ``done`` complete trials, and ``record`` if a trial just finished here."""
@@ -151,7 +184,6 @@ class SearchProgress:
             if self.best is not None and len(self.best) == 1:
                 best = f"best {self.names[0]}={self.best[0]:.4g}"
             self._progress.update(self._task, completed=done, best=best)
-            self._draw()
 
     def __exit__(
         self,
@@ -159,7 +191,5 @@ class SearchProgress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._line is not None:
-            self._draw(force=True)  # the state it ended in, however recent the last draw
-        elif self._progress is not None:
+        if self._progress is not None:
             self._progress.__exit__(exc_type, exc, tb)
