@@ -30,6 +30,7 @@ from quarch._errors import ConfigError
 from quarch._warnings import warn
 from quarch.study._signals import SignalHold
 from quarch.study._worker import fail_dead_trials, work
+from quarch.study._worker_stops import _leave_reason, _Watch
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -264,19 +265,28 @@ def _worker_main(
     :class:`_SpawnedIgnoringCtrlC`) and takes it back here. Ctrl-C then fails its
     trial, and a run that gives up does so in every worker: the parent process reports
     both, in one line, so a traceback here would only repeat it. ``sent``: the user's
-    registrations of the run's space and strategy (:func:`_sent`)."""
+    registrations of the run's space and strategy (:func:`_sent`).
+
+    What stops it before its first trial (a plug-in that fails to import here, a space
+    or strategy unknown here, a storage or data set it cannot open: anything but
+    Ctrl-C) only this process sees: it stopped without a word and the parent ran its
+    share. Now it leaves the reason for the parent, which reports it in one line, and
+    ends with :data:`STOPPED_AT_START` (:mod:`quarch.study._worker_stops`)."""
     import signal
 
     from quarch._errors import QuarchError, quiet_interrupted_imports
 
     quiet_interrupted_imports()
     signal.signal(signal.SIGINT, _interrupt_once)
-    with contextlib.suppress(KeyboardInterrupt, QuarchError):
-        from quarch._plugins import import_plugins
-
-        import_plugins()  # the spaces and strategies of the user's own (_plugin_env)
-        _register_again(sent)
-        _work_here(spec, run_dir, config, space, evaluator, threads, deadline=deadline)
+    run: Callable[[float | None], str] | None = None
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the parent reports it
+            run = _start_here(spec, run_dir, config, space, evaluator, threads, sent)
+    except BaseException as e:  # a plug-in's sys.exit() too: it never ran a trial
+        sys.exit(_leave_reason(run_dir, e))
+    if run is not None:
+        with contextlib.suppress(KeyboardInterrupt, QuarchError):
+            run(deadline)
 
 
 def _interrupt_once(signum: int, frame: Any) -> None:
@@ -288,10 +298,37 @@ def _interrupt_once(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _start_here(
+    spec: str, run_dir: str, config: SearchConfig, space: Space, evaluator: Evaluator | None,
+    threads: int, sent: Sequence[bytes] = (),
+) -> Callable[[float | None], str]:  # fmt: skip
+    """What a spawned worker does before its first trial (import the user's plug-ins,
+    register what its parent sent, build its evaluator, sampler and study); returns its
+    work, which takes the run's deadline. Apart, so that :func:`_worker_main` can tell
+    a worker that never started from one whose run gave up."""
+    from quarch._plugins import import_plugins
+
+    import_plugins()  # the spaces and strategies of the user's own (_plugin_env)
+    _register_again(sent)
+    return _ready_here(spec, run_dir, config, space, evaluator, threads)
+
+
 def _work_here(
     spec: str, run_dir: str, config: SearchConfig, space: Space, evaluator: Evaluator | None,
     threads: int, *, deadline: float | None = None,
 ) -> None:  # fmt: skip
+    """A worker's build and work in this process, without :func:`_worker_main`'s
+    plug-ins, sent registrations and report of a failed start: a worker started by
+    hand (the tests' in-process workers)."""
+    _ready_here(spec, run_dir, config, space, evaluator, threads)(deadline)
+
+
+def _ready_here(
+    spec: str, run_dir: str, config: SearchConfig, space: Space, evaluator: Evaluator | None,
+    threads: int,
+) -> Callable[[float | None], str]:  # fmt: skip
+    """A worker's evaluator, sampler and study, built; returns its work (which takes
+    the run's deadline: the time left is counted when it starts)."""
     import optuna
     import torch
 
@@ -315,11 +352,15 @@ def _work_here(
         study_name=config.study_name, storage=make_storage(spec, Path(run_dir)), sampler=sampler,
         pruner=make_pruner(config.pruner, config.pruner_options),
     )  # fmt: skip
-    work(
-        study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
-        run_seed=config.seed, timeout=_left(config.timeout, deadline),
-        trial_timeout=config.trial_timeout,
-    )  # fmt: skip
+
+    def work_until(deadline: float | None) -> str:
+        return work(
+            study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
+            run_seed=config.seed, timeout=_left(config.timeout, deadline),
+            trial_timeout=config.trial_timeout,
+        )  # fmt: skip
+
+    return work_until
 
 
 def _deadline(timeout: float | None) -> float | None:
@@ -548,6 +589,12 @@ def run_workers(
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    watch = _Watch(procs, run_dir, n)
+
+    def on_trial(_: object) -> None:
+        watch()
+        poll()
+
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -555,20 +602,23 @@ def run_workers(
         stopped = work(
             study, space=space, evaluator=evaluator, objective=objective, trials=config.trials,
             run_seed=config.seed, timeout=_left(config.timeout, deadline),
-            trial_timeout=config.trial_timeout, on_trial=lambda _: poll(),
+            trial_timeout=config.trial_timeout, on_trial=on_trial,
         )  # fmt: skip
     except KeyboardInterrupt:
         _stop(procs)
         fail_dead_trials(study)  # the trial of a worker that had to be terminated
+        watch.forget()
         raise
     except BaseException:  # this worker gave up: stop the others (their running trial is
         for p in procs:  # failed as interrupted when the run is next opened)
             p.terminate()
             p.join(timeout=30)
+        watch.forget()
         raise
     finally:
         torch.set_num_threads(old_threads)
     for p in procs:
         p.join()
+    watch(ended=True)
     poll()
     return stopped
