@@ -222,7 +222,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          # the bodies taken out of their caches (calibrations, regions, routes), uncached
          "tests/cost/test_calibration_tables_truth.py", "tests/cost/test_route_layouts_truth.py",
          "tests/cost/test_cost_arguments_truth.py", "tests/cost/test_mottonen_device_truth.py",
-         "tests/test_hardware_regions_truth.py"],
+         "tests/test_hardware_regions_truth.py", "tests/cost/test_route_region_truth.py"],
     ),
     "benchmark": (
         ["src/quarch/benchmark/_stats.py", "src/quarch/benchmark/_result.py"],
@@ -433,6 +433,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_layout_provenance_run_truth.py",
          "tests/study/test_shared_database_truth.py", "tests/test_open_defects_api.py",
          "tests/test_notebook_progress_truth.py", "tests/test_notebook_display_truth.py::test_a_run_reads_as_what_it_is",
+         "tests/test_notebook_benchmark_bar_truth.py",
          "tests/study/test_run_lifecycle.py::test_a_failed_start_writes_nothing",
          "tests/study/test_run_lifecycle.py::test_a_failed_start_in_a_used_folder_keeps_what_was_there",
          "tests/study/test_run_lifecycle.py::test_existing_run_asks_for_resume_or_overwrite_in_api_words",
@@ -453,15 +454,18 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/study/test_parallel_truth.py::test_ray_gives_the_serial_loops_trials",
          "tests/study/test_parallel_truth.py::test_a_ray_search_past_its_timeout_says_so",
          "tests/test_cli_mistakes.py::test_a_relative_sqlite_url_is_recorded_absolute",
-         "tests/test_spec_options_leftovers_truth.py::test_the_python_api_keeps_the_command_lines_rule"],
+         "tests/test_spec_options_leftovers_truth.py::test_the_python_api_keeps_the_command_lines_rule",
+         "tests/study/test_parallel_main_module_truth.py::test_a_search_from_a_session_refuses_its_session_objects_before_writing",
+         "tests/study/test_parallel_main_module_truth.py::test_a_search_from_a_session_refuses_a_space_registered_there",
+         "tests/study/test_resume_check_shared_database_truth.py"],
     ),
     "onnx-finalize": (
         ["src/quarch/cost/onnx.py", "src/quarch/finalize.py"],
         # tests/test_finalize.py (real runs, about 90 s) kills nothing these do not
         ["tests/spaces/cnn/test_onnx.py", "tests/cost/test_onnx_truth.py",
          "tests/test_finalize_truth.py", "tests/test_export_truth.py",
-         "tests/test_layout_provenance_run_truth.py",
-         "tests/test_did_you_mean_truth.py", "tests/test_export_observables_truth.py",
+         "tests/test_layout_provenance_run_truth.py", "tests/test_layout_provenance_train_truth.py",
+         "tests/test_notebook_train_bar_truth.py", "tests/test_did_you_mean_truth.py", "tests/test_export_observables_truth.py",
          "tests/test_cli_early_refusals.py",
          "tests/test_audit_cli_leftovers.py", "tests/cost/test_onnx_batch_axis_truth.py",
          "tests/test_edge_int8_truth.py"],
@@ -514,7 +518,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_audit_cli_leftovers.py",
          "tests/test_pruner_leftovers_truth.py", "tests/test_run_files_sqlite_uri_truth.py",
          "tests/test_cli_user_audit_truth.py",
-         "tests/test_cli_run_label_truth.py"],
+         "tests/test_cli_run_label_truth.py",
+         "tests/test_notebook_tracebacks_truth.py"],
     ),
     "hqnn-extras": (
         ["src/quarch/spaces/hqnn/supercircuit.py", "src/quarch/spaces/hqnn/noise.py",
@@ -557,7 +562,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_benchmark_start_method_truth.py::test_the_start_method_is_asked_without_fixing_it",
          "tests/test_benchmark_start_method_truth.py::test_a_strategy_registered_under_the_guard_is_named_in_spawned_workers",
          "tests/test_benchmark_start_method_truth.py::test_the_guard_asks_whether_workers_can_import_the_main_script",
-         "tests/test_benchmark_skip_cap_truth.py"],
+         "tests/test_benchmark_skip_cap_truth.py", "tests/test_benchmark_pool_end_truth.py",
+         "tests/test_benchmark_old_journal_truth.py",
+         "tests/study/test_parallel_main_module_truth.py::test_a_benchmark_from_standard_input_is_refused_in_one_line",
+         "tests/test_notebook_benchmark_bar_truth.py::test_in_a_kernel_the_benchmark_bar_is_one_line_that_ends_at_every_run"],
     ),
     "evaluators": (
         ["src/quarch/spaces/hqnn/evaluator.py", "src/quarch/spaces/cnn/evaluator.py",
@@ -623,8 +631,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     # test_parallel.py's tests that spawn workers through the CLI stay out: under mutmut a
     # spawned child re-runs mutmut's own script (test_parallel_truth's `spawnable` avoids it)
     "study-parallel": (
-        ["src/quarch/study/_parallel.py", "src/quarch/study/_ray.py"],
+        ["src/quarch/study/_parallel.py", "src/quarch/study/_ray.py",
+         "src/quarch/study/_worker_stops.py"],
         ["tests/study/test_parallel_truth.py", "tests/study/test_parallel_start_truth.py",
+         "tests/study/test_parallel_start_failure_truth.py",
          "tests/study/test_parallel.py::test_ray_and_workers_conflict",
          "tests/study/test_parallel.py::test_an_unreachable_ray_address_is_one_line_before_the_data",
          "tests/study/test_parallel.py::test_ray_that_cannot_start_leaves_no_run_folder",
@@ -637,14 +647,21 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_notebook_workers_truth.py::test_an_evaluator_that_cannot_be_pickled_is_refused_in_one_line",
          "tests/test_notebook_workers_truth.py::test_a_space_defined_in_the_session_is_refused_before_anything_is_written",
          "tests/test_notebook_workers_truth.py::test_a_script_read_from_stdin_is_refused_before_anything_is_written",
+         "tests/test_notebook_sent_registrations_truth.py::test_quarch_s_own_space_and_strategy_are_not_sent",
+         "tests/test_notebook_sent_registrations_truth.py::test_the_user_s_registrations_are_sent_and_registered_again",
+         "tests/test_notebook_sent_registrations_truth.py::test_what_cannot_be_pickled_or_loaded_is_left_to_the_worker_s_imports",
+         "tests/test_notebook_sent_registrations_truth.py::test_run_workers_hands_them_to_each_worker_which_registers_them",
          "tests/test_budget_skips_truth.py",
          "tests/test_ray_skips_heard_truth.py::test_ray_hears_each_skipped_and_failed_trial_as_the_serial_loop",
          "tests/test_ray_skips_heard_truth.py::test_the_skip_warning_comes_between_the_skips_heard_and_the_give_up_after_them",
          "tests/test_ray_skips_heard_truth.py::test_a_failure_before_ray_is_heard_before_the_run_gives_up_failing",
-         "tests/test_ray_skips_heard_truth.py::test_a_run_of_skips_stops_at_the_timeout"],
+         "tests/test_ray_skips_heard_truth.py::test_a_run_of_skips_stops_at_the_timeout",
+         "tests/study/test_parallel_main_module_truth.py",
+         "tests/study/test_parallel_plugins_truth.py",
+         "tests/study/test_parallel_sendable_truth.py"],
     ),
     "notebook-display": (["src/quarch/study/_display.py"], ["tests/test_notebook_display_truth.py"]),
-    "layout-provenance": (["src/quarch/spaces/hqnn/provenance.py", "src/quarch/cost/routed_layout.py"], ["tests/test_layout_provenance_record_truth.py", "tests/test_layout_provenance_run_truth.py"]),
+    "layout-provenance": (["src/quarch/spaces/hqnn/provenance.py", "src/quarch/cost/routed_layout.py"], ["tests/test_layout_provenance_record_truth.py", "tests/test_layout_provenance_run_truth.py", "tests/test_layout_provenance_train_truth.py"]),
 }  # fmt: skip
 
 

@@ -1180,7 +1180,7 @@ def test_ray_gives_the_serial_loops_trials(
     assert [(done, n) for done, n, _ in heard] == [(k, 8) for k in range(1, 9)]
     assert sorted(number for _, _, number in heard) == list(range(8))
     assert ray.inits == [{"include_dashboard": False, "log_to_driver": False,
-                          "num_cpus": os.cpu_count()}]  # fmt: skip
+                          "logging_level": 30, "num_cpus": os.cpu_count()}]  # fmt: skip
     assert ray.shutdowns == 1 and not ray.initialized
     assert ray.options == [{"num_cpus": 1, "max_retries": 0}]
     assert max(ray.waits) == 3
@@ -1360,11 +1360,13 @@ def test_connect_starts_a_local_ray_on_every_core(
     ray = fake_ray()
     monkeypatch.setattr(os, "cpu_count", lambda: 12)
     assert qray.connect(SearchConfig(space="mlp", ray=True)) is True
-    assert ray.inits == [{"include_dashboard": False, "log_to_driver": False, "num_cpus": 12}]
+    assert ray.inits == [{"include_dashboard": False, "log_to_driver": False,
+                          "logging_level": 30, "num_cpus": 12}]  # fmt: skip
     ray = fake_ray()
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert qray.connect(SearchConfig(space="mlp", ray=True)) is True
-    assert ray.inits == [{"include_dashboard": False, "log_to_driver": False, "num_cpus": 1}]
+    assert ray.inits == [{"include_dashboard": False, "log_to_driver": False,
+                          "logging_level": 30, "num_cpus": 1}]  # fmt: skip
 
 
 def test_connect_joins_a_cluster_at_its_address(fake_ray: Callable[..., _FakeRay]) -> None:
@@ -1375,7 +1377,7 @@ def test_connect_joins_a_cluster_at_its_address(fake_ray: Callable[..., _FakeRay
         address = f"ray://127.0.0.1:{server.getsockname()[1]}"
         assert qray.connect(SearchConfig(space="mlp", ray_address=address)) is True
     assert ray.inits == [{"include_dashboard": False, "log_to_driver": False,
-                          "address": address}]  # fmt: skip
+                          "logging_level": 30, "address": address}]  # fmt: skip
 
 
 def test_connect_leaves_a_running_ray_alone(fake_ray: Callable[..., _FakeRay]) -> None:

@@ -23,6 +23,7 @@ import threading
 import time
 import types
 from collections.abc import Callable, Sequence
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -144,12 +145,15 @@ def _main_unimportable() -> str | None:
     return None if Path(path).is_file() else str(path)
 
 
-class _MainFinder(pickle.Pickler):
+class _MainFinder(ForkingPickler):
     """A pickler that writes nothing and notes each class or function of ``__main__``
-    the pickle would name: what a worker must import from the main module to load it."""
+    the pickle would name: what a worker must import from the main module to load it.
+    It is multiprocessing's own pickler at its own protocol, as spawn sends the
+    arguments (pickle's highest protocol passed what spawn's refused, a
+    ``PickleBuffer`` after the run folder was written; its reducers, too)."""
 
     def __init__(self) -> None:
-        super().__init__(_Discard(), protocol=pickle.HIGHEST_PROTOCOL)
+        super().__init__(_Discard())
         self.found: list[str] = []
 
     def persistent_id(self, obj: Any) -> None:

@@ -8,6 +8,7 @@ a trial gives the same metrics as in a local worker; with a stateless sampler (s
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -101,7 +102,14 @@ def connect(config: SearchConfig) -> bool:
     if ray.is_initialized():  # joined already (the search loop connects before drive)
         return False
     check_ray(config.ray_address)
-    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+    kwargs: dict[str, Any] = {
+        "include_dashboard": False,
+        "log_to_driver": False,
+        # the "ray" logger at WARNING: its INFO line ("Started a local Ray instance.",
+        # or the cluster it connected to) was printed under the search's bar on every
+        # `quarch search --ray`; Ray's warnings and errors still reach the terminal
+        "logging_level": logging.WARNING,
+    }
     if config.ray_address:
         kwargs["address"] = config.ray_address
     else:
