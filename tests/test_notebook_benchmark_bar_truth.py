@@ -18,10 +18,8 @@ import builtins
 import importlib.util
 import io
 import sys
-import types
 import warnings
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rich.console import Console
@@ -30,6 +28,8 @@ from rich.progress import MofNCompleteColumn, Progress, TextColumn
 from quarch.benchmark import run_benchmark
 from quarch.study import _progress
 from quarch.study._progress import CellProgress, progress_bar
+
+from .test_notebook_progress_truth import _fake_kernel  # rich's test of a kernel, faked
 
 #: The README's task of your own ("Benchmarks of your own"), cut to what a bar needs.
 TASKS = """
@@ -56,39 +56,6 @@ def toy(*, seed=0, budgets=()):
                 judge=true_error, maximize=False, optimum=0.0, target=1e-9,
                 score_name="true error")
 """
-
-
-class ZMQInteractiveShell:
-    """What ``get_ipython()`` returns in a Jupyter kernel, by the name rich checks."""
-
-
-class _Handle:
-    def __init__(self, shown: list[str]) -> None:
-        self.shown = shown
-
-    def update(self, obj: dict[str, str], raw: bool = False) -> None:
-        assert raw
-        self.shown.append(obj["text/plain"])
-
-
-def _fake_kernel(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[str]]:
-    """A kernel as rich and quarch see it: ``get_ipython`` in builtins, and an
-    ``IPython.display`` whose ``display`` records what it is given."""
-    displayed: list[Any] = []
-    shown: list[str] = []
-
-    def display(*objs: Any, raw: bool = False, display_id: Any = None, **kw: Any) -> Any:
-        displayed.append(objs)
-        if display_id is True and raw:
-            shown.append(objs[0]["text/plain"])
-            return _Handle(shown)
-        return None
-
-    module = types.ModuleType("IPython.display")
-    vars(module)["display"] = display
-    monkeypatch.setitem(sys.modules, "IPython.display", module)
-    monkeypatch.setattr(builtins, "get_ipython", ZMQInteractiveShell, raising=False)
-    return displayed, shown
 
 
 @pytest.fixture

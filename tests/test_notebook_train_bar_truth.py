@@ -3,7 +3,7 @@
 Before, it was rich's live display, which in a kernel needs ``ipywidgets``: without
 them the cell showed rich's ``install "ipywidgets" for Jupyter support`` warning and no
 bar. The truth: the trainings and epochs asked for (counted here), and rich's own test
-of a kernel, faked as in ``tests/test_notebook_benchmark_bar_truth.py``.
+of a kernel, faked as in ``tests/test_notebook_progress_truth.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from quarch import finalize
 
-from .test_notebook_benchmark_bar_truth import _fake_kernel
+from .test_notebook_progress_truth import _fake_kernel
 
 
 def test_in_a_kernel_the_training_bar_is_one_line_that_ends_at_every_epoch(
