@@ -215,7 +215,7 @@ def test_a_calibrated_target_is_the_routed_circuit_under_aers_device_noise(
 
     monkeypatch.setattr(routing, "route", spy)
     setup.circuit({**ARCH, "layout": 1}, build_circuit(ARCH))
-    assert asked == [{"layout": 1, "seed": 3, "optimization_level": 0}]
+    assert asked == [{"layout": 1, "region": None, "seed": 3, "optimization_level": 0}]
 
 
 def test_wider_circuits_run_on_trajectories_to_the_target_error() -> None:

@@ -133,12 +133,10 @@ class NoiseSetup:
         from quarch.cost.device_costs import device_noise, observables_on_device
         from quarch.cost.routing import route
 
-        where: dict[str, Any] = (
-            {"region": region} if region is not None else {"layout": int(arch.get("layout", 0))}
-        )
+        layout = None if region is not None else int(arch.get("layout", 0))
         routed = route(
-            circuit, self.profile, seed=self.transpile_seed,
-            optimization_level=self.optimization_level, **where,
+            circuit, self.profile, layout=layout, region=region, seed=self.transpile_seed,
+            optimization_level=self.optimization_level,
         )  # fmt: skip
         return device_noise(routed), observables_on_device(routed, words)
 
