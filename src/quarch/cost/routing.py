@@ -296,12 +296,11 @@ def route(
     ranked = regions_for(cal, circuit.n_qubits)
     if region is None:
         index = int(layout or 0) % len(ranked)
-    else:
+        chosen = ranked[index]
+    else:  # a ranked region is its layout's very call (cached); any other has no index
         chosen = _checked_region(region, cal, circuit.n_qubits)
         index = ranked.index(chosen) if chosen in ranked else -1
-        if index < 0:
-            return _route(key, cal, chosen, index, int(seed), int(optimization_level))
-    return _route(key, cal, ranked[index], index, int(seed), int(optimization_level))
+    return _route(key, cal, chosen, index, int(seed), int(optimization_level))
 
 
 def _checked_region(region: object, cal: Calibration, n: int) -> tuple[int, ...]:
