@@ -182,3 +182,21 @@ def test_spawned_workers_start_with_the_plugins_and_the_variable_is_put_back(
         want = plugin if before is None else f"{before},{plugin}"
         assert seen == [want]  # one spawned worker: trials=2 caps the workers at 2
         assert os.environ.get("QUARCH_PLUGINS") == before
+
+
+def test_a_strategy_registered_as_a_partial_names_its_functions_module(plugin: str) -> None:
+    """``STRATEGIES.add(name, functools.partial(factory, ...))`` (a factory with some
+    options fixed): the worker must import the module of the partial's function, not
+    ``functools`` (which it named, and the worker found no such strategy)."""
+    import functools
+
+    from quarch.search import STRATEGIES
+
+    factory = STRATEGIES.get(STRATEGY)
+    fixed = functools.partial(functools.partial(factory), seed=0)
+    STRATEGIES.add("plug-env-partial", fixed, "random with a fixed seed")
+    try:
+        got = par._plugin_env(SearchConfig(space="mlp", strategy="plug-env-partial"))
+    finally:
+        STRATEGIES.remove("plug-env-partial")
+    assert got == {"QUARCH_PLUGINS": plugin}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import multiprocessing
 import multiprocessing.util
 import os
@@ -201,7 +202,12 @@ def _registered(config: SearchConfig) -> list[Any]:
         found.append(get_spec(config.space))
     if config.strategy in STRATEGIES:
         found.append(STRATEGIES.get(config.strategy))
-    return [o if isinstance(o, (type, types.FunctionType)) else type(o) for o in found]
+    out = []
+    for o in found:
+        while isinstance(o, functools.partial):  # its function's module, not functools'
+            o = o.func
+        out.append(o if isinstance(o, (type, types.FunctionType)) else type(o))
+    return out
 
 
 def check_sendable(
