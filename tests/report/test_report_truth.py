@@ -19,6 +19,7 @@ from typing import Any
 
 import optuna
 import pytest
+import torch
 
 from quarch.config import SearchConfig
 from quarch.report import Report, _hms, _table, write_report
@@ -286,7 +287,7 @@ def test_run_table_counts_duration_and_config(budget_run: Path, budget_report: R
     assert head == ["", ""]
     table = dict((r[0], r[1]) for r in rows)
     assert list(table) == ["run folder", "trials", "duration", "storage", "data fingerprint",
-                           "quarch version", "seed"]  # fmt: skip
+                           "quarch version", "software", "seed"]  # fmt: skip
     assert table["run folder"] == str(budget_run.resolve())
     assert table["trials"] == (
         f"{len(trials)} ({n['COMPLETE']} complete, {n['PRUNED'] - skipped} pruned, "
@@ -296,6 +297,11 @@ def test_run_table_counts_duration_and_config(budget_run: Path, budget_report: R
     assert table["storage"] == "sqlite"
     assert table["data fingerprint"] == meta["fingerprint"] == "report-truth"
     assert table["quarch version"] == meta["quarch_version"]
+    software = table["software"].split(", ")  # what the run started with, torch's own word
+    assert (
+        f"torch {torch.__version__}" in software and f"quarch {meta['quarch_version']}" in software
+    )
+    assert len(software) == len(meta["software"])
     assert table["seed"] == str(meta["seed"]) == "5"
     start = min(_when(t.datetime_start) for t in trials)
     end = max(_when(t.datetime_complete) for t in trials)

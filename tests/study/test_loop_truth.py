@@ -13,11 +13,13 @@ import datetime as dt
 import json
 import multiprocessing
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
+import torch
 
 import quarch
 from quarch import ConfigError, RunError
@@ -62,8 +64,11 @@ def test_the_run_folder_holds_the_documented_files_and_metadata(tmp_path: Path) 
     assert _files(run) == ["config.json", "run.json", "study.db"]
     meta = json.loads((run / "run.json").read_text())
     assert set(meta) == {"quarch_version", "seed", "fingerprint", "storage", "study_name",
-                         "space", "space_size", "objective", "created"}  # fmt: skip
-    assert meta["quarch_version"] == quarch.__version__
+                         "space", "space_size", "objective", "created", "software"}  # fmt: skip
+    assert meta["quarch_version"] == quarch.__version__ == meta["software"]["quarch"]
+    assert meta["software"]["torch"] == torch.__version__
+    assert meta["software"]["optuna"] == optuna.__version__
+    assert meta["software"]["python"] == "{}.{}.{}".format(*sys.version_info[:3])
     assert meta["seed"] == 4 and meta["fingerprint"] == ArithmeticEvaluator.fingerprint
     assert meta["storage"] == "sqlite" and meta["study_name"] == "quarch"
     assert meta["space"] == "mlp" and meta["space_size"] == space_for(cfg).size

@@ -231,6 +231,21 @@ def _duration(result: SearchResult) -> str:
     )
 
 
+def _software_rows(meta: dict[str, Any]) -> list[list[str]]:
+    """The run table's rows for the software the run started with and each resume with
+    other software (``run.json``'s ``software`` and ``software_changes``); none for a
+    run made before quarch recorded them."""
+    rows = []
+    start = meta.get("software")
+    if isinstance(start, dict):
+        rows.append(["software", ", ".join(f"{k} {v}" for k, v in start.items())])
+    for change in meta.get("software_changes") or []:
+        if isinstance(change, dict) and isinstance(change.get("changed"), dict):
+            listed = "; ".join(f"{k} {v[0]} -> {v[1]}" for k, v in change["changed"].items())
+            rows.append([f"resumed {change.get('resumed', '')} with", listed])
+    return rows
+
+
 def _hms(seconds: float) -> str:
     s = round(seconds)
     return (
@@ -384,6 +399,7 @@ def _write(run_obj: Run, out: Path, winners: int) -> Report:
                 ["storage", mask_secrets(run_obj.storage)],
                 ["data fingerprint", str(meta.get("fingerprint", ""))],
                 ["quarch version", str(meta.get("quarch_version", ""))],
+                *_software_rows(meta),
                 ["seed", str(meta.get("seed", ""))],
             ],
         )

@@ -33,6 +33,7 @@ from quarch import __version__
 from quarch._errors import ConfigError, RunError, RunExistsError
 from quarch._paths import check_folder, writing
 from quarch._run_files import CONFIG_FILE, META_FILE
+from quarch._software import resumed, software
 from quarch.config import SearchConfig, mask_secrets, strip_password
 from quarch.evaluate import Evaluator
 from quarch.objectives import Objective
@@ -316,8 +317,10 @@ def _prepare(
         "objective": objective.to_dict(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
+    run.meta["software"] = software()  # what the run starts with; a resume keeps it
     if old is not None:
         run.meta["created"] = old.meta.get("created", run.meta["created"])
+        resumed(run.meta, old.meta, run_dir)  # other software than the start: said once
     ray_started = False
     if config.ray:  # connected before the run folder is written: a failure leaves none
         from quarch.study._ray import connect
