@@ -305,3 +305,15 @@ def _print_result(result: Any) -> None:
     )
     if result.failed:
         _out.print(f"  failed trials and their reasons: quarch trials {result.run_dir}")
+    _print_workers_stopped(result)
+
+
+def _print_workers_stopped(result: Any) -> None:
+    """One line where some of ``--workers N`` did not run to the end (stopped at their
+    start, killed, hung and ended): their warnings scroll away above the progress bar,
+    and the timings mean fewer workers than asked. Nothing where all ran."""
+    gone = result.workers_stopped
+    if not gone:
+        return
+    n = min(result.config.workers, result.config.trials)  # run_workers starts no more
+    _out.print(f"finished on {n - len(gone)} of {n} workers: " + "; ".join(gone))

@@ -19,12 +19,14 @@ the test wrote it; the signal the test sent.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -65,6 +67,10 @@ def note(kind):
         f.write(f"{kind} {os.getpid()}\\n")
 
 
+def noted(kind):
+    return any(line.split()[0] == kind for line in PIDS.read_text().splitlines())
+
+
 def evaluating():
     return {line.split()[1] for line in PIDS.read_text().splitlines() if line.startswith("eval")}
 
@@ -72,8 +78,9 @@ def evaluating():
 class Ev:
     fingerprint = "hc-lib"
 
-    def __init__(self, wait=True, kill=False, fail=False):
+    def __init__(self, wait=True, kill=False, fail=False, until=None, slow=0.0):
         self.wait, self.kill, self.fail = wait, kill, fail
+        self.until, self.slow = until, slow
 
     def evaluate(self, arch, *, seed):
         note("eval")
@@ -81,7 +88,11 @@ class Ev:
             raise RuntimeError("every trial fails")
         if self.kill and spawned():
             os.kill(os.getpid(), signal.SIGKILL)
+        if spawned():
+            time.sleep(self.slow)
         end = time.monotonic() + 60
+        while self.until and not noted(self.until) and time.monotonic() < end:
+            time.sleep(0.05)
         while self.wait and not WAITED and len(evaluating()) < 2 and time.monotonic() < end:
             time.sleep(0.05)
         WAITED.append(1)
@@ -114,6 +125,19 @@ if hc_lib.spawned():
     raise RuntimeError("boom: the GPU driver is missing here")
 """
 
+#: A plug-in whose import never returns in a spawned worker (a storage lock held by
+#: another process, a data set on a stalled network folder); with HC_DEAF set it also
+#: ignores Ctrl-C, as a worker does until ``_worker_main`` takes Ctrl-C back.
+HANG = """
+import os, signal, time
+import hc_lib
+if hc_lib.spawned():
+    if os.environ.get("HC_DEAF"):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    hc_lib.note("hung")
+    time.sleep(600)
+"""
+
 
 @pytest.fixture
 def lib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
@@ -121,6 +145,7 @@ def lib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     environment); spaces registered by a test are forgotten after it."""
     (tmp_path / "hc_lib.py").write_text(LIB)
     (tmp_path / "hc_boom.py").write_text(PLUGIN)
+    (tmp_path / "hc_hang.py").write_text(HANG)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("HC_PIDS", str(tmp_path / "pids.txt"))
     monkeypatch.setenv("HC_PARENT", str(os.getpid()))
@@ -138,8 +163,11 @@ def lib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     for name in set(SPACES.names()) - spaces:
         SPACES.remove(name)
         _CACHE.pop(name, None)
-    for name in ("hc_lib", "hc_boom"):
+    for name in ("hc_lib", "hc_boom", "hc_hang"):
         sys.modules.pop(name, None)
+    for pid in _pids(tmp_path, "hung"):  # whatever the test did: none outlives it
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _pids(tmp_path: Path, kind: str) -> list[int]:
@@ -182,6 +210,9 @@ def test_a_plugin_that_fails_to_import_in_the_worker_is_one_line_and_the_run_com
     ) in line
     assert "Traceback" not in capfd.readouterr().err
     assert not list((tmp_path / "run").glob(".worker-*"))  # its reason file is removed
+    (gone,) = result.workers_stopped
+    assert gone.startswith(f"quarch-worker-1 (pid {failed}) stopped before its first trial: ")
+    assert line.startswith(f"worker process {gone}; ")
 
 
 def test_a_space_the_worker_cannot_find_is_reported(lib: Any, tmp_path: Path) -> None:
@@ -252,7 +283,7 @@ def test_workers_that_end_as_they_should_are_not_reported(lib: Any, tmp_path: Pa
     result, lines = _search(tmp_path, evaluator=lib.Ev())
     assert result.done == 4
     assert len(set(_pids(tmp_path, "eval"))) == 2
-    assert lines == []
+    assert lines == [] and result.workers_stopped == []
 
 
 def test_a_run_that_gives_up_is_not_reported_again_per_worker(lib: Any, tmp_path: Path) -> None:
@@ -265,6 +296,112 @@ def test_a_run_that_gives_up_is_not_reported_again_per_worker(lib: Any, tmp_path
             _search(tmp_path, evaluator=lib.Ev(fail=True), trials=40)
     assert not [w for w in caught if "worker process" in str(w.message)]
     assert not list((tmp_path / "run").glob(".worker-*"))
+
+
+# ------------------------------------------- a worker that hangs at its start (HANG)
+
+
+@contextlib.contextmanager
+def _within(seconds: int) -> Iterator[None]:
+    """Fail, instead of hanging, a search that does not return in ``seconds`` (the old
+    final wait for a hung worker never returned)."""
+
+    def late(signum: int, frame: Any) -> None:
+        raise AssertionError(f"the search did not return within {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, late)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _short_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker is ended 1 s after the budget, not 30 s after its start (the numbers
+    themselves: ``test_a_worker_is_ended_30_s_after_its_start_or_5_s_after_the_budget``)."""
+    monkeypatch.setattr(stops, "START_SECONDS", 0.0)
+    monkeypatch.setattr(stops, "AFTER_BUDGET_SECONDS", 1.0)
+
+
+def test_a_worker_that_hangs_at_its_start_is_ended_and_the_search_returns(
+    lib: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker hangs in its plug-in's import, deaf to Ctrl-C (so SIGTERM ends it);
+    this process runs the budget (its first trial waits until the worker hangs), then
+    ends the worker, says so in one line, and returns its results."""
+    monkeypatch.setenv("QUARCH_PLUGINS", "hc_hang")
+    monkeypatch.setenv("HC_DEAF", "1")
+    _short_grace(monkeypatch)
+    register_space(lib.LibSpec())
+    with _within(90):
+        result, lines = _search(tmp_path, evaluator=lib.Ev(wait=False, until="hung"))
+    (hung,) = _pids(tmp_path, "hung")
+    assert not _alive(hung)
+    assert result.done == 4 and result.stopped == "budget"
+    assert set(_pids(tmp_path, "eval")) == {os.getpid()}
+    assert lines == [
+        f"worker process quarch-worker-1 (pid {hung}) had not started a trial when the budget "
+        "was complete; ended it"
+    ]
+    assert result.workers_stopped == [
+        f"quarch-worker-1 (pid {hung}) had not started a trial when the budget was complete, "
+        "and was ended"
+    ]
+    assert not list((tmp_path / "run").glob(".worker-*"))
+
+
+def test_a_worker_running_a_trial_is_waited_for_and_its_trial_counts(
+    lib: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This process stops at its time limit (1 s here, its deadline faked; the worker's
+    is the run's 120 s) after its first trial, which waits until the worker is in its
+    own 3 s trial: the worker is waited for, not ended, and its trial counts."""
+    _short_grace(monkeypatch)
+    monkeypatch.setattr(par, "_left", lambda timeout, deadline: 1.0)  # this process's only
+    register_space(lib.LibSpec())
+    with _within(90):
+        result, lines = _search(tmp_path, evaluator=lib.Ev(slow=3.0), trials=2, timeout=120)
+    assert result.stopped == "timeout" and lines == []
+    assert len(set(_pids(tmp_path, "eval"))) == 2
+    assert result.done == 2 and not result.failed
+    assert result.workers_stopped == []
+
+
+def test_ctrl_c_while_waiting_for_a_hung_worker_ends_it_and_goes_on_up(
+    lib: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C after the budget, while this process waits out the hung worker's grace
+    (60 s here): the worker, hung where Ctrl-C reaches it, ends by it at once."""
+    monkeypatch.setenv("QUARCH_PLUGINS", "hc_hang")
+    monkeypatch.setattr(stops, "START_SECONDS", 0.0)
+    monkeypatch.setattr(stops, "AFTER_BUDGET_SECONDS", 60.0)
+    register_space(lib.LibSpec())
+
+    def ctrl_c_after_the_budget() -> None:  # 1 s after the last trial's evaluation
+        end = time.monotonic() + 80
+        while len(_pids(tmp_path, "eval")) < 4 and time.monotonic() < end:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=ctrl_c_after_the_budget, daemon=True).start()
+    t0 = time.monotonic()
+    with _within(90), pytest.raises(KeyboardInterrupt):
+        _search(tmp_path, evaluator=lib.Ev(wait=False, until="hung"))
+    (hung,) = _pids(tmp_path, "hung")
+    assert not _alive(hung)
+    assert time.monotonic() - t0 < 60
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, ended but not reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 # ------------------------------------------------------ the parts, in this process
@@ -344,6 +481,11 @@ def test_the_watch_reports_each_ended_worker_once_and_counts_those_left(tmp_path
         "is above); the run went on with 2 of 5 workers",
     ]
     assert all(w.category is QuarchWarning for w in caught)
+    assert watch.stopped == [  # the run's workers_stopped: each line's worker and why
+        "w3 (pid 13) was killed by SIGKILL",
+        "w1 (pid 11) stopped before its first trial: ImportError: no torch",
+        "w5 (pid 15) stopped with exit status 1 (its error, if it printed one, is above)",
+    ]
 
 
 def test_the_watch_forgets_the_reasons_of_a_run_that_stopped(tmp_path: Path) -> None:

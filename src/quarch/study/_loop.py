@@ -480,8 +480,9 @@ def run_search(
 
             ray.shutdown()
     return SearchResult(
-        config.run_dir, config, objective, trials, study, stopped=stopped,
+        config.run_dir, config, objective, trials, study, stopped=str(stopped),
         seconds=time.monotonic() - t0,
+        workers_stopped=list(getattr(stopped, "workers_stopped", ())),  # run_workers' Stopped
     )  # fmt: skip
 
 

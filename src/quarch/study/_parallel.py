@@ -32,7 +32,7 @@ from quarch._errors import ConfigError
 from quarch._warnings import warn
 from quarch.study._signals import SignalHold
 from quarch.study._worker import fail_dead_trials, work
-from quarch.study._worker_stops import _leave_reason, _Watch
+from quarch.study._worker_stops import Stopped, _leave_reason, _Watch, join_workers
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -394,7 +394,9 @@ def _stop(procs: list[Any], grace: float = 15.0) -> None:
     but one still starting up ignored it: it is sent SIGINT again until it ends (it
     then fails its trial as interrupted), and terminated after ``grace`` seconds. Each
     worker is then waited for at most 5 s (one that outlives SIGTERM, stuck in the
-    kernel, is left running), so Ctrl-C ends the run within ``grace`` + 5 s a worker."""
+    kernel, is left running), so Ctrl-C ends the run within ``grace`` + 5 s a worker.
+    Also how a worker hung at its start is ended, with a 1 s grace
+    (:func:`~quarch.study._worker_stops.join_workers`)."""
     deadline = time.monotonic() + grace
     while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
         for p in procs:
@@ -540,7 +542,9 @@ def run_workers(
             its password, which the run folder does not store); default: the run's.
 
     Returns:
-        Why this process stopped (``"budget"`` or ``"timeout"``).
+        Why this process stopped (``"budget"`` or ``"timeout"``), a :class:`Stopped`
+        that carries the workers that stopped early or were ended (hung at their start:
+        :func:`~quarch.study._worker_stops.join_workers`).
     """
     import torch
 
@@ -599,6 +603,7 @@ def run_workers(
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    spawned_at = time.monotonic()
     watch = _Watch(procs, run_dir, n)
 
     def on_trial(_: object) -> None:
@@ -614,6 +619,7 @@ def run_workers(
             run_seed=config.seed, timeout=_left(config.timeout, deadline),
             trial_timeout=config.trial_timeout, on_trial=on_trial,
         )  # fmt: skip
+        join_workers(procs, study, watch, spawned_at=spawned_at, stop=_stop, stopped=stopped)
     except KeyboardInterrupt:
         _stop(procs)
         fail_dead_trials(study)  # the trial of a worker that had to be terminated
@@ -627,8 +633,6 @@ def run_workers(
         raise
     finally:
         torch.set_num_threads(old_threads)
-    for p in procs:
-        p.join()
     watch(ended=True)
     poll()
-    return stopped
+    return Stopped(stopped, watch.stopped)

@@ -106,6 +106,10 @@ class SearchResult:
     stopped: str | None = None
     #: Wall seconds this invocation searched (``None`` when read back).
     seconds: float | None = None
+    #: The spawned workers (``workers > 1``) that did not run to the search's end, each
+    #: ``"NAME (pid N) WHY"`` as its warning said: stopped at its start, killed, or
+    #: hung at its start and ended. Empty when every worker ran, and when read back.
+    workers_stopped: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         """One line (the generated one printed the config and every trial's fields)."""
@@ -202,6 +206,7 @@ class SearchResult:
             "skipped_over_budget": len(self.skipped),
             "stopped": self.stopped,
             "seconds": self.seconds,
+            "workers_stopped": list(self.workers_stopped),
             "objectives": list(self.objective.names),
             "pareto": [t.to_dict() for t in self.pareto],
             "best": best_json,

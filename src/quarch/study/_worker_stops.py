@@ -7,6 +7,11 @@ Ctrl-C, the only stops it knew) and the run, asked for N workers, went on with f
 all alone at worst, N times slower, with nothing said. Here the worker leaves its
 reason (:func:`_leave_reason`) and the parent says, once per worker, which stopped,
 why and what the run does without it (:class:`_Watch`).
+
+A worker can also hang at its start (a storage lock another process holds, a data set
+on a stalled network folder, an import that blocks): the parent's last wait for it
+never returned, and the search with it. Now one that has not started a trial is
+ended once the run's work is done (:func:`join_workers`), in one line too.
 """
 
 from __future__ import annotations
@@ -14,14 +19,20 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quarch._warnings import warn
+from quarch.study._worker import OWNER, fail_dead_trials
 
-__all__ = ["STOPPED_AT_START"]
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["STOPPED_AT_START", "Stopped", "join_workers"]
 
 
 #: The exit status of a spawned worker that stopped before its first trial (it left
@@ -112,6 +123,8 @@ class _Watch:
         self.procs, self.run_dir, self.workers = procs, run_dir, workers
         self.seen: set[int] = set()  # the pids of the ended workers already looked at
         self.gone = 0
+        #: Each worker reported, ``NAME (pid N) WHY``: the run's ``workers_stopped``.
+        self.stopped: list[str] = []
 
     def __call__(self, ended: bool = False) -> None:
         for p in self.procs:
@@ -123,7 +136,23 @@ class _Watch:
             if why is not None:
                 self.gone += 1
                 left = self.workers - self.gone
+                self.stopped.append(f"{p.name} (pid {pid}) {why}")
                 warn(_stopped_line(p.name, pid, why, left, self.workers, ended))
+
+    def ended_idle(self, proc: Any, when: str) -> None:
+        """Report worker ``proc``, ended by this process (:func:`join_workers`) before
+        it started a trial, ``when`` the run's work was done; the watch then passes it
+        over (its exit status is this process's doing) and drops any reason it left."""
+        pid = _pid(proc)
+        if pid is None:
+            return
+        self.seen.add(pid)
+        with contextlib.suppress(OSError):  # FileNotFoundError: none was left
+            _reason_file(self.run_dir, pid).unlink()
+        self.stopped.append(f"{proc.name} (pid {pid}) had not started a trial when {when}, "
+                            "and was ended")  # fmt: skip
+        warn(f"worker process {proc.name} (pid {pid}) had not started a trial when {when}; "
+             "ended it")  # fmt: skip
 
     def forget(self) -> None:
         """Remove the reason files left (the run stopped: Ctrl-C, or this process gave
@@ -140,3 +169,109 @@ def _pid(proc: Any) -> int | None:
     ``multiprocessing.Process`` without one (as ``exitcode``, read with ``getattr``:
     the tests' recorded workers that never start have neither)."""
     return getattr(proc, "pid", None)
+
+
+class Stopped(str):
+    """Why this process stopped (``"budget"``, ``"timeout"``), carrying the workers that
+    stopped early (:attr:`_Watch.stopped`) to the run's
+    :attr:`~quarch.study.SearchResult.workers_stopped`.
+
+    A ``str``, so that ``run_workers`` returns what it returned (its callers and tests
+    compare it with ``"budget"``); the search loop hands the list to the result."""
+
+    workers_stopped: tuple[str, ...]
+
+    def __new__(cls, why: str, workers: Sequence[str] = ()) -> Stopped:
+        self = super().__new__(cls, why)
+        self.workers_stopped = tuple(workers)
+        return self
+
+
+#: A spawned worker's start, measured (interpreter, torch, Optuna and quarch imports):
+#: 6-7 s on a loaded 2-core machine, up to about 10 s on a cold disk. One that has not
+#: started a trial this long after it was spawned is taken as stuck; one still starting
+#: sooner (a run shorter than a start) is given the rest of this time, so that a
+#: healthy worker ends by itself, quietly, as before.
+START_SECONDS = 30.0
+#: And at least this long after this process's work is done: enough for a worker that
+#: has just built its study to see the budget complete and end by itself (one poll of
+#: the study, well under a second), short enough that the user waits little.
+AFTER_BUDGET_SECONDS = 5.0
+#: How long an idle worker is sent Ctrl-C again (which ends one stuck in Python code
+#: cleanly: its ``finally`` blocks release what it holds) before SIGTERM.
+_INTERRUPT_SECONDS = 1.0
+#: How long a worker that outlived SIGTERM is waited for after SIGKILL.
+_KILL_WAIT_SECONDS = 5.0
+#: How often the study is read while an idle worker is waited for.
+_POLL_SECONDS = 0.2
+
+
+def _ending_time(spawned_at: float, done_at: float) -> float:
+    """When (``time.monotonic``) a worker that has started no trial is ended: 30 s after
+    the workers were spawned, and at least 5 s after this process's work was done
+    (:data:`START_SECONDS`, :data:`AFTER_BUDGET_SECONDS`)."""
+    return max(spawned_at + START_SECONDS, done_at + AFTER_BUDGET_SECONDS)
+
+
+def _idle(procs: Sequence[Any], study: optuna.Study) -> list[Any]:
+    """The workers still alive that own no trial of ``study``.
+
+    A trial's owner is the ``host:pid`` each worker records on every trial it claims,
+    milliseconds after asking for it, while Ctrl-C and SIGTERM are held (``claim`` in
+    :mod:`quarch.study._worker`): the study's own record, which every storage keeps and
+    ``fail_dead_trials`` already reads, so a worker needs no marker file or pipe of its
+    own. Once this process's work is done no worker claims a trial (the budget is
+    complete, or the shared deadline has passed), so one owning none never will."""
+    alive = [p for p in procs if p.is_alive()]
+    if not alive:
+        return []  # no read of the study
+    owners = {t.system_attrs.get(OWNER) for t in study.get_trials(deepcopy=False)}
+    host = socket.gethostname()
+    return [p for p in alive if f"{host}:{_pid(p)}" not in owners]
+
+
+def _end(procs: Sequence[Any], stop: Callable[[list[Any], float], None]) -> None:
+    """End idle workers: Ctrl-C again for :data:`_INTERRUPT_SECONDS`, then SIGTERM
+    (``stop``: ``_stop`` of :mod:`quarch.study._parallel`), then SIGKILL for one that
+    outlived both (a plug-in that handles SIGTERM), each waited for with a bound: one
+    stuck in the kernel is left, and the search returns without it."""
+    stop(list(procs), _INTERRUPT_SECONDS)
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=_KILL_WAIT_SECONDS)
+
+
+def join_workers(
+    procs: Sequence[Any],
+    study: optuna.Study,
+    watch: _Watch,
+    *,
+    spawned_at: float,
+    stop: Callable[[list[Any], float], None],
+    stopped: str,
+) -> None:
+    """Wait for the spawned workers once this process's work is done (``stopped``).
+
+    A worker running a trial is waited for as long as it takes (its trial counts; the
+    trial's own time limit bounds it). One that has started no trial (:func:`_idle`)
+    has no more to do, but one hung at its start (a storage lock held elsewhere, a data
+    set on a stalled network folder, an import that blocks) never ends, and waiting for
+    it, as before, never returned: the search with its complete budget never came
+    back. It is given until :func:`_ending_time`, then ended (:func:`_end`), in one line
+    each (:meth:`_Watch.ended_idle`). Ctrl-C here goes on up to ``run_workers``, which
+    stops every worker as in the run."""
+    done_at = time.monotonic()
+    idle = _idle(procs, study)
+    while idle and time.monotonic() < _ending_time(spawned_at, done_at):
+        time.sleep(_POLL_SECONDS)
+        idle = _idle(procs, study)
+    if idle:
+        _end(idle, stop)
+        fail_dead_trials(study)  # one that claimed a trial as it was ended
+        when = "the run's time was up" if stopped == "timeout" else "the budget was complete"
+        for p in idle:
+            watch.ended_idle(p, when)
+    for p in procs:
+        if p not in idle:
+            p.join()
