@@ -4,6 +4,7 @@ requirements, and files changed on disk."""
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.metadata
 import json
 import shutil
@@ -23,6 +24,7 @@ import quarch
 from quarch import _software
 from quarch._warnings import QuarchWarning
 from quarch.config import SearchConfig
+from quarch.report import _software_rows
 from quarch.study import run_search
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,10 +127,10 @@ def _search(out: Path, trials: int, resume: bool = False) -> None:
     run_search(cfg, progress=False, evaluator=_Evaluator(), resume=resume)
 
 
-def _upgraded(monkeypatch: pytest.MonkeyPatch, torch_version: str) -> None:
-    """This process now reports ``torch_version`` for torch, as after an upgrade (the
-    rest as it was: quarch's files are not hashed again)."""
-    now = tuple((k, torch_version if k == "torch" else v) for k, v in _software._software())
+def _upgraded(monkeypatch: pytest.MonkeyPatch, **versions: str) -> None:
+    """This process now reports ``versions`` (``numpy="8.8.8"``) for those packages, as
+    after an upgrade (the rest as it was: quarch's files are not hashed again)."""
+    now = tuple((k, versions.get(k, v)) for k, v in _software._software())
     monkeypatch.setattr(_software, "_software", lambda: now)
 
 
@@ -149,20 +151,29 @@ def test_a_resume_with_other_software_is_recorded_and_said_once(
         _search(out, 3, resume=True)
     assert "software_changes" not in _meta(out) and _meta(out)["software"] == start
 
-    _upgraded(monkeypatch, "9.9.9")
+    _upgraded(monkeypatch, torch="9.9.9", numpy="8.8.8")
     with pytest.warns(QuarchWarning) as said:
         _search(out, 4, resume=True)
     lines = [str(w.message) for w in said if "other software" in str(w.message)]
     assert lines == [
-        f"resuming {str(out)!r} with other software than it started with (torch "
-        f"{torch.__version__} -> 9.9.9): its trials from before and after may not compare "
-        "(run.json's software_changes records it)"
+        f"resuming {str(out)!r} with other software than it started with (numpy "
+        f"{numpy.__version__} -> 8.8.8; torch {torch.__version__} -> 9.9.9): its trials from "
+        "before and after may not compare (run.json's software_changes records it)"
     ]
     meta = _meta(out)
     assert meta["software"] == start  # the start's, not the resume's
     (change,) = meta["software_changes"]
-    assert change["changed"] == {"torch": [torch.__version__, "9.9.9"]}
-    assert change["resumed"] >= meta["created"]
+    assert change["changed"] == {
+        "numpy": [numpy.__version__, "8.8.8"],
+        "torch": [torch.__version__, "9.9.9"],
+    }
+    resumed_at = dt.datetime.fromisoformat(change["resumed"])
+    assert resumed_at.utcoffset() == dt.timedelta(0)  # UTC, as "created"
+    assert dt.datetime.fromisoformat(meta["created"]) <= resumed_at
+    assert _software_rows(meta)[-1] == [
+        f"resumed {change['resumed']} with",
+        f"numpy {numpy.__version__} -> 8.8.8; torch {torch.__version__} -> 9.9.9",
+    ]
 
     monkeypatch.undo()  # back to the software it started with: nothing more to record
     with warnings.catch_warnings():
@@ -183,8 +194,26 @@ def test_a_run_made_before_software_was_recorded_resumes_without_a_word(
     meta = _meta(out)
     del meta["software"]
     (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
-    _upgraded(monkeypatch, "9.9.9")
+    _upgraded(monkeypatch, torch="9.9.9")
     with warnings.catch_warnings():
         warnings.simplefilter("error", QuarchWarning)
         _search(out, 3, resume=True)
     assert "software" not in _meta(out) and "software_changes" not in _meta(out)
+
+
+def test_a_package_the_start_did_not_record_counts_as_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run started by a quarch that recorded fewer packages (or by one without dimod
+    installed, recorded as ``None``), resumed where it is installed."""
+    out = tmp_path / "run"
+    _search(out, 2)
+    meta = _meta(out)
+    dimod = meta["software"].pop("dimod")
+    assert dimod == importlib.metadata.version("dimod")
+    (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
+    with pytest.warns(QuarchWarning, match=f"dimod None -> {dimod}"):
+        _search(out, 3, resume=True)
+    (change,) = _meta(out)["software_changes"]
+    assert change["changed"] == {"dimod": [None, dimod]}
+    assert _software.changed({"a": "1", "b": "2"}, {"a": "1"}) == {"b": ["2", None]}

@@ -100,8 +100,8 @@ def changed(then: Mapping[str, Any], now: Mapping[str, Any]) -> dict[str, list[A
 def resumed(meta: dict[str, Any], then: Mapping[str, Any], run_dir: str | Path) -> None:
     """Record in ``meta`` (``run.json``'s, being written) the software of a resume.
 
-    ``meta["software"]`` stays what the run started with (from ``then``, the run's
-    meta as it was read); a resume with other software appends ``{"resumed": time,
+    ``meta["software"]`` is what the run started with (from ``then``, the run's meta
+    as it was read); a resume with other software appends ``{"resumed": time,
     "changed": {name: [then, now]}}`` to ``meta["software_changes"]`` and warns once.
     A run made before quarch recorded software (no ``"software"`` in ``then``) is left
     without a start record, and nothing is said: there is nothing to compare with.
@@ -111,7 +111,6 @@ def resumed(meta: dict[str, Any], then: Mapping[str, Any], run_dir: str | Path) 
         meta["software_changes"] = list(history)
     start = then.get("software")
     if not isinstance(start, dict):
-        meta.pop("software", None)
         return
     meta["software"] = start
     now = software()

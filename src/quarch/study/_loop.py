@@ -317,8 +317,9 @@ def _prepare(
         "objective": objective.to_dict(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
-    run.meta["software"] = software()  # what the run starts with; a resume keeps it
-    if old is not None:
+    if old is None:
+        run.meta["software"] = software()  # what the run starts with; a resume keeps it
+    else:
         run.meta["created"] = old.meta.get("created", run.meta["created"])
         resumed(run.meta, old.meta, run_dir)  # other software than the start: said once
     ray_started = False
