@@ -15,6 +15,7 @@ p-value is exact: five scores all below five others have a two-sided rank-sum
 from __future__ import annotations
 
 import csv
+import importlib.metadata
 import json
 import math
 import statistics
@@ -27,8 +28,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from scipy.stats import mannwhitneyu
 
+import quarch
+from quarch._software import RESULT_PACKAGES, source_hash
 from quarch._warnings import QuarchWarning
 from quarch.benchmark import BenchmarkResult, Comparison, compare
 from quarch.benchmark._harness import RUNS_FILE
@@ -368,8 +372,15 @@ class TestJson:
                 "energy_method": ENERGY,
                 "wall_seconds": 12.5,
                 "out": "/tmp/bench",
+                "software": {
+                    "python": "{}.{}.{}".format(*sys.version_info[:3]),
+                    "quarch": quarch.__version__,
+                    "quarch_source": source_hash(),
+                    **{name: importlib.metadata.version(name) for name in RESULT_PACKAGES},
+                },
             },
         )
+        assert js["software"]["torch"] == torch.__version__
         json.dumps(js)
 
     def test_without_optima_oracle_reference_or_folder(self) -> None:

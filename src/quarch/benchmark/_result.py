@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from quarch._software import software
 from quarch.benchmark._stats import ALPHA, Comparison, compare
 
 if TYPE_CHECKING:
@@ -188,6 +189,7 @@ class BenchmarkResult:
             "energy_method": self.energy_method,
             "wall_seconds": self.wall_seconds,
             "out": None if self.out is None else str(self.out),
+            "software": software(),  # what made the numbers (a run's run.json records it too)
         }
 
     def table(self) -> Table:
