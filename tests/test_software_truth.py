@@ -111,6 +111,15 @@ def test_the_source_hash_follows_the_files_and_only_them(tmp_path: Path) -> None
     assert _software.source_hash(copy) not in (first, changed)
 
 
+def test_a_files_name_and_bytes_are_not_run_together(tmp_path: Path) -> None:
+    """File ``a`` holding ``bc`` and file ``ab`` holding ``c`` are other packages."""
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "a").write_text("bc")
+    (tmp_path / "two").mkdir()
+    (tmp_path / "two" / "ab").write_text("c")
+    assert _software.source_hash(tmp_path / "one") != _software.source_hash(tmp_path / "two")
+
+
 def test_quarchs_hash_is_its_package_folders() -> None:
     assert _software.source_hash() == _software.source_hash(Path(quarch.__file__).parent)
 

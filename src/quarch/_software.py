@@ -60,8 +60,8 @@ def source_hash(root: Path | None = None) -> str:
 
         root = Path(quarch.__file__).parent
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix()):
-        if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+    for path in sorted(root.rglob("*")):  # under one root: ordered by the paths below it
+        if not path.is_file() or path.suffix == ".pyc":  # all __pycache__ holds
             continue
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
