@@ -58,7 +58,6 @@ from quarch.quantum.noisy_circuit import (
     _program,
     _require_noisy,
     _Unit,
-    _unit_matrix,
 )
 from quarch.quantum.readout import _signs, z_terms
 
@@ -187,9 +186,7 @@ class _Plan:
         made = _channels(prog, dtype, device)
         self.channels, self.no_jump, self.diagonal = made.channels, made.no_jump, made.diagonal
         self.log_q0, self.p0, self._corr = made.log_q0, made.p0, made.corrections
-        self.fused = [
-            r0 @ _unit_matrix(prog, ui, x, w, dtype, device) for ui, r0 in enumerate(self.no_jump)
-        ]
+        self.fused = [r0 @ m for r0, m in zip(self.no_jump, prog.batch.matrices(x, w), strict=True)]
         self.dtype, self.device = dtype, device
 
     def correction(self, unit: int, choice: tuple[int, ...]) -> torch.Tensor:
