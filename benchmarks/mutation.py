@@ -92,7 +92,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/quarch/study/_result.py", "src/quarch/objectives.py"],
         ["tests/study/test_results_truth.py", "tests/study/test_result_records.py",
          "tests/test_objectives.py",
-         "tests/test_did_you_mean_truth.py"],
+         "tests/test_did_you_mean_truth.py",
+         "tests/study/test_parallel_join_truth.py"],
     ),
     "cutting": (
         ["src/quarch/cost/cutting.py"],
@@ -101,7 +102,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "noise": (
         ["src/quarch/quantum/noise.py", "src/quarch/quantum/noisy_circuit.py",
-         "src/quarch/quantum/_noisy_arguments.py",
+         "src/quarch/quantum/_noisy_arguments.py", "src/quarch/quantum/_noisy_batch.py",
          "src/quarch/quantum/readout.py"],
         ["tests/quantum/test_noise.py", "tests/quantum/test_noise_truth.py",
          "tests/quantum/test_trajectories.py", "tests/quantum/test_noise_compile_truth.py",
@@ -111,6 +112,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_noise_arguments_truth.py",
          "tests/quantum/test_noise_broadcast_truth.py",
          "tests/quantum/test_noisy_program_truth.py",
+         "tests/quantum/test_noisy_batch_truth.py",
          "tests/spaces/hqnn/test_noise_truth.py::test_the_memory_check_names_the_need_and_the_limit"],
     ),
     "export": (
@@ -336,7 +338,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_device_placement.py::test_noisy_simulations",
          "tests/spaces/hqnn/test_device.py", "tests/spaces/hqnn/test_noisy_scoring_truth.py",
          "tests/cost/test_devices_truth.py", "tests/quantum/test_trajectories_truth.py",
-         "tests/quantum/test_noisy_program_truth.py",
+         "tests/quantum/test_noisy_program_truth.py", "tests/quantum/test_noisy_batch_truth.py",
          "tests/quantum/test_noisy_real_dtype_truth.py",
          "tests/test_did_you_mean_truth.py",
          "tests/quantum/test_noise_arguments_truth.py",
@@ -433,7 +435,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_layout_provenance_run_truth.py",
          "tests/study/test_shared_database_truth.py", "tests/test_open_defects_api.py",
          "tests/test_notebook_progress_truth.py", "tests/test_notebook_display_truth.py::test_a_run_reads_as_what_it_is",
-         "tests/test_notebook_benchmark_bar_truth.py",
+         "tests/test_notebook_benchmark_bar_truth.py", "tests/test_notebook_progress_mutants_truth.py",
          "tests/study/test_run_lifecycle.py::test_a_failed_start_writes_nothing",
          "tests/study/test_run_lifecycle.py::test_a_failed_start_in_a_used_folder_keeps_what_was_there",
          "tests/study/test_run_lifecycle.py::test_existing_run_asks_for_resume_or_overwrite_in_api_words",
@@ -486,13 +488,15 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/spaces/hqnn/test_noisy_scoring_truth.py",
          "tests/spaces/hqnn/test_record_epochs.py", "tests/spaces/hqnn/test_evaluator.py",
          "tests/spaces/test_contract.py", "tests/spaces/test_option_lists.py",
-         "tests/spaces/test_used_params.py", "tests/spaces/test_evaluator_dtypes_truth.py"],
+         "tests/spaces/test_used_params.py", "tests/spaces/test_evaluator_dtypes_truth.py",
+         "tests/test_layout_provenance_train_truth.py", "tests/test_layout_provenance_mutants_truth.py"],
     ),
     "cli-config": (
         ["src/quarch/config.py", "src/quarch/_paths.py", "src/quarch/_errors.py",
          "src/quarch/_cli_app.py", "src/quarch/_cli_finish.py", "src/quarch/_cli_lists.py",
          "src/quarch/_cli_search.py", "src/quarch/cli.py", "src/quarch/_run_files.py"],
         ["tests/test_config_truth.py", "tests/test_cli_truth.py", "tests/test_config.py",
+         "tests/study/test_parallel_join_truth.py",
          "tests/test_did_you_mean_truth.py", "tests/test_cli_user_path_truth.py",
          "tests/test_edge_int8_truth.py::test_the_export_says_when_its_weights_are_seven_bit",
          "tests/test_cli_piped_output.py::test_a_narrow_console_keeps_the_names_whole_in_process",
@@ -519,7 +523,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_pruner_leftovers_truth.py", "tests/test_run_files_sqlite_uri_truth.py",
          "tests/test_cli_user_audit_truth.py",
          "tests/test_cli_run_label_truth.py",
-         "tests/test_notebook_tracebacks_truth.py"],
+         "tests/test_notebook_tracebacks_truth.py", "tests/test_notebook_tracebacks_mutants_truth.py"],
     ),
     "hqnn-extras": (
         ["src/quarch/spaces/hqnn/supercircuit.py", "src/quarch/spaces/hqnn/noise.py",
@@ -618,7 +622,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/spaces/test_option_lists.py", "tests/spaces/hqnn/test_device.py::TestSpec",
          "tests/spaces/hqnn/test_record_epochs.py::test_the_spec_refuses_bad_record_epochs",
          "tests/test_cli_mistakes.py::test_search_mistake", "tests/spaces/test_contract.py",
-         "tests/test_audit_cli_leftovers.py"],
+         "tests/test_audit_cli_leftovers.py",
+         "tests/test_layout_provenance_train_truth.py", "tests/test_layout_provenance_mutants_truth.py"],
     ),
     "testing-kit": (
         ["src/quarch/testing/__init__.py", "src/quarch/testing/aer.py",
@@ -635,6 +640,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "src/quarch/study/_worker_stops.py"],
         ["tests/study/test_parallel_truth.py", "tests/study/test_parallel_start_truth.py",
          "tests/study/test_parallel_start_failure_truth.py",
+         "tests/study/test_parallel_join_truth.py",
          "tests/study/test_parallel.py::test_ray_and_workers_conflict",
          "tests/study/test_parallel.py::test_an_unreachable_ray_address_is_one_line_before_the_data",
          "tests/study/test_parallel.py::test_ray_that_cannot_start_leaves_no_run_folder",
@@ -661,7 +667,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/study/test_parallel_sendable_truth.py"],
     ),
     "notebook-display": (["src/quarch/study/_display.py"], ["tests/test_notebook_display_truth.py"]),
-    "layout-provenance": (["src/quarch/spaces/hqnn/provenance.py", "src/quarch/cost/routed_layout.py"], ["tests/test_layout_provenance_record_truth.py", "tests/test_layout_provenance_run_truth.py", "tests/test_layout_provenance_train_truth.py"]),
+    "layout-provenance": (["src/quarch/spaces/hqnn/provenance.py", "src/quarch/cost/routed_layout.py"], ["tests/test_layout_provenance_record_truth.py", "tests/test_layout_provenance_run_truth.py", "tests/test_layout_provenance_train_truth.py", "tests/test_layout_provenance_mutants_truth.py"]),
+    "software": (["src/quarch/_software.py"], ["tests/test_software_truth.py"]),
 }  # fmt: skip
 
 

@@ -80,3 +80,21 @@ def test_workers_that_take_sigterm_end_by_it_without_waiting_for_the_grace() -> 
     took = _ended_within(pool, 30.0)
     assert took < _harness._END_GRACE_SECONDS
     assert {w.exitcode for w in workers} == {-signal.SIGTERM}
+
+
+def test_the_pool_is_ended_from_a_named_daemon_thread() -> None:
+    """``terminate`` runs in a daemon thread (one stuck for good must not keep Python
+    from exiting) named for what it does, as a thread dump of a hung benchmark shows it."""
+    seen: list[tuple[str, bool]] = []
+
+    class _Pool:
+        _pool: tuple[object, ...] = ()  # no workers left once terminate returns
+
+        def terminate(self) -> None:
+            me = threading.current_thread()
+            seen.append((me.name, me.daemon))
+
+    assert not threading.current_thread().daemon  # as a program's main thread: a new
+    with _harness._ended(_Pool()):  # thread would be no daemon unless asked to be
+        pass
+    assert seen == [("quarch-pool-end", True)]

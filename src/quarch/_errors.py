@@ -203,22 +203,30 @@ def _library_folders() -> tuple[str, ...]:
     return tuple(os.path.join(os.path.realpath(f), "") for f in folders)
 
 
-def _users(filename: str) -> bool:
+def _users(filename: str, library: tuple[str, ...] | None = None) -> bool:
     """Whether a frame's file is the user's code: a cell, a script, a module of theirs
-    (``<frozen importlib...>`` is Python's; ``<string>``, ``exec``'d code, the user's)."""
+    (``<frozen importlib...>`` is Python's; ``<string>``, ``exec``'d code, the user's).
+    ``library``: :func:`_library_folders`, when the caller has it already (it costs a
+    third of a millisecond: ``sysconfig`` and a ``realpath`` per folder)."""
     if filename.startswith("<frozen "):
         return False
     if filename.startswith("<"):
         return True
-    return not os.path.realpath(filename).startswith(_library_folders())
+    if library is None:
+        library = _library_folders()
+    return not os.path.realpath(filename).startswith(library)
 
 
 def _user_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
     """A new traceback of ``tb``'s frames that are the user's code (:func:`_users`), in
-    order; ``tb`` itself is left as it was (``%debug`` walks it)."""
+    order; ``tb`` itself is left as it was (``%debug`` walks it). The library's folders
+    are read once a display, not once a frame: a display is a user's error, rare enough
+    to read them afresh (a cache kept between displays would hide
+    :func:`_library_folders`' mutants from mutmut, whose forked runs inherit it)."""
+    library = _library_folders()
     kept: list[types.TracebackType] = []
     while tb is not None:
-        if _users(tb.tb_frame.f_code.co_filename):
+        if _users(tb.tb_frame.f_code.co_filename, library):
             kept.append(tb)
         tb = tb.tb_next
     out: types.TracebackType | None = None

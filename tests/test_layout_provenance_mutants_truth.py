@@ -1,0 +1,148 @@
+"""Placing a trial's width and layout on its recorded qubits (``HybridCosts.place``, for
+``quarch train``) moves that layout alone, and only the noise of the routed device.
+
+What ``tests/test_layout_provenance_train_truth.py`` left unchecked (found by mutation
+runs of ``HybridCosts.place``, ``_placement`` and ``noisy_circuit``): its runs have one
+layout per width and an ``arch`` that always names its layout.
+
+Truth: the ``k`` best connected sets of a device by brute force
+(``tests/test_hardware_regions_truth.py``), and the physical qubits of every routed
+circuit whose device noise is built (a spy on
+:func:`quarch.cost.device_costs.device_noise`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("qiskit_ibm_runtime")
+
+from quarch._warnings import QuarchWarning
+from quarch.data import load_dataset
+from quarch.spaces.hqnn import hqnn_space
+from quarch.spaces.hqnn.costs import HybridCosts
+from quarch.spaces.hqnn.model import build_circuit
+from quarch.spaces.hqnn.provenance import place_trial, region_metrics
+
+from .test_hardware_regions_truth import _truth
+
+DEVICE = "ibm-hanoi"
+OTHER = "ibm-kolkata"  # another calibrated device of 27 qubits, ranked apart
+SPACE = hqnn_space(min_qubits=3, max_qubits=3, max_layers=1, layouts=4, frontends=("linear",))
+
+
+def _arch(layout: int | None) -> dict[str, Any]:
+    """A 3-qubit architecture on ``layout`` (``None``: a space without the choice)."""
+    arch = SPACE.sample(np.random.default_rng(3))
+    arch = {**arch, "layout": layout, "embedding": "angle-y", "entanglement_0": "ring"}
+    return arch if layout is not None else {k: v for k, v in arch.items() if k != "layout"}
+
+
+@pytest.fixture
+def noisy_regions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
+    """The physical qubits of every routed circuit whose noise is built from now on."""
+    from quarch.cost import device_costs
+
+    seen: list[tuple[int, ...]] = []
+    real = device_costs.device_noise
+
+    def spy(routed: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(tuple(routed.region))
+        return real(routed, *args, **kwargs)
+
+    monkeypatch.setattr(device_costs, "device_noise", spy)
+    return seen
+
+
+def test_a_placed_layout_moves_alone() -> None:
+    """Layout 2 placed on the region the ranking names for layout 3: layout 2 routes
+    there, every other layout of the width where the ranking puts it."""
+    truth, _ = _truth("hanoi", 3, 4)
+    costs = HybridCosts(load_dataset("iris", seed=0), device_profile=DEVICE)
+    costs.place(_arch(2), truth[3])
+    assert costs.placed == {(3, 2): truth[3]}
+    for layout, want in [(2, truth[3]), (0, truth[0]), (1, truth[1]), (3, truth[3])]:
+        routed = costs.routed(_arch(layout))
+        assert routed is not None and routed.region == want, layout
+
+
+def test_an_architecture_without_a_layout_is_placed_as_layout_0() -> None:
+    """A space without ``layouts`` routes every circuit on layout 0 (``route``'s
+    default): placing its architecture places layout 0, and nothing else."""
+    truth, _ = _truth("hanoi", 3, 2)
+    costs = HybridCosts(load_dataset("iris", seed=0), device_profile=DEVICE)
+    costs.place(_arch(None), truth[1])
+    assert costs.placed == {(3, 0): truth[1]}
+    for arch, want in [(_arch(None), truth[1]), (_arch(0), truth[1]), (_arch(1), truth[1])]:
+        routed = costs.routed(arch)
+        assert routed is not None and routed.region == want
+    costs.place(_arch(1), truth[0])
+    routed = costs.routed(_arch(None))
+    assert routed is not None and routed.region == truth[1]  # layout 1's place is its own
+
+
+def test_the_noise_of_another_device_is_not_placed(
+    noisy_regions: list[tuple[int, ...]],
+) -> None:
+    """The record names qubits of the routed device; a noise of another device routes
+    on that device's own ranking, placed or not (the routed device's placement moves
+    only its own noise)."""
+    hanoi, _ = _truth("hanoi", 3, 2)
+    kolkata, _ = _truth("kolkata", 3, 1)
+    assert kolkata[0] != hanoi[1]  # else the test could not tell them apart
+    arch = _arch(0)
+    other = HybridCosts(load_dataset("iris", seed=0), device_profile=DEVICE, noise=OTHER)
+    other.place(arch, hanoi[1])
+    other.noisy_circuit(arch, build_circuit(arch))
+    assert noisy_regions == [kolkata[0]]
+    noisy_regions.clear()
+    same = HybridCosts(load_dataset("iris", seed=0), device_profile=DEVICE, noise=DEVICE)
+    same.noisy_circuit(arch, build_circuit(arch))
+    same.place(arch, hanoi[1])
+    same.noisy_circuit(arch, build_circuit(arch))
+    assert noisy_regions == [hanoi[0], hanoi[1]]
+
+
+def test_a_trial_is_placed_only_under_the_routed_device_s_own_noise() -> None:
+    """``place_trial`` places a moved trial (with its warning) when the evaluator trains
+    under the routed device's noise; under another device's noise, or none, the record's
+    qubits are not the noise's, and nothing is placed or said."""
+    hanoi, _ = _truth("hanoi", 3, 2)
+    trial = SimpleNamespace(number=4, params=_arch(0), metrics=region_metrics(hanoi[1]))
+    iris = load_dataset("iris", seed=0)
+    for noise in (OTHER, None):
+        costs = HybridCosts(iris, device_profile=DEVICE, noise=noise)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            place_trial(SimpleNamespace(costs=costs, space=SPACE, noise_aware=True), trial)
+        assert costs.placed == {}, noise
+    costs = HybridCosts(iris, device_profile=DEVICE, noise=DEVICE)
+    with pytest.warns(QuarchWarning, match="using the recorded qubits"):
+        place_trial(SimpleNamespace(costs=costs, space=SPACE, noise_aware=True), trial)
+    assert costs.placed == {(3, 0): hanoi[1]}
+
+
+def test_the_spec_places_nothing_for_an_evaluator_of_another_kind() -> None:
+    """``HQNNSpec.place_trial`` asks a standalone hqnn evaluator (its ``costs`` and its
+    ``noise_aware``); the supercircuit's (costs, no ``noise_aware``) and a custom one
+    (no costs) are left alone, without an error, even for a moved trial."""
+    from quarch.spaces import get_spec
+    from quarch.spaces.hqnn.evaluator import SuperCircuitEvaluator
+
+    hanoi, _ = _truth("hanoi", 3, 2)
+    trial = SimpleNamespace(number=4, params=_arch(0), metrics=region_metrics(hanoi[1]))
+    iris = load_dataset("iris", seed=0)
+    spec: Any = get_spec("hqnn")
+    shared = SuperCircuitEvaluator(iris, SPACE, device_profile=DEVICE, noise=DEVICE)
+    custom = SimpleNamespace(space=SPACE, noise_aware=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spec.place_trial(shared, trial)
+        spec.place_trial(custom, trial)
+    assert shared.costs.placed == {}
+    assert not hasattr(custom, "costs")
