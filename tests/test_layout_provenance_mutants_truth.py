@@ -30,7 +30,9 @@ from quarch.spaces.hqnn.model import build_circuit
 from quarch.spaces.hqnn.provenance import place_trial, region_metrics
 
 from .test_hardware_regions_truth import _truth
+from .test_layout_provenance_train_truth import noisy_regions as _noisy_regions
 
+noisy_regions = _noisy_regions  # the train tests' fixture: the regions of each noise built
 DEVICE = "ibm-hanoi"
 OTHER = "ibm-kolkata"  # another calibrated device of 27 qubits, ranked apart
 SPACE = hqnn_space(min_qubits=3, max_qubits=3, max_layers=1, layouts=4, frontends=("linear",))
@@ -41,22 +43,6 @@ def _arch(layout: int | None) -> dict[str, Any]:
     arch = SPACE.sample(np.random.default_rng(3))
     arch = {**arch, "layout": layout, "embedding": "angle-y", "entanglement_0": "ring"}
     return arch if layout is not None else {k: v for k, v in arch.items() if k != "layout"}
-
-
-@pytest.fixture
-def noisy_regions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
-    """The physical qubits of every routed circuit whose noise is built from now on."""
-    from quarch.cost import device_costs
-
-    seen: list[tuple[int, ...]] = []
-    real = device_costs.device_noise
-
-    def spy(routed: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(tuple(routed.region))
-        return real(routed, *args, **kwargs)
-
-    monkeypatch.setattr(device_costs, "device_noise", spy)
-    return seen
 
 
 def test_a_placed_layout_moves_alone() -> None:

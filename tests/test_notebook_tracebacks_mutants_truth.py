@@ -20,18 +20,9 @@ from quarch import ConfigError
 from quarch._errors import HIDDEN_HINT
 from quarch.config import SearchConfig
 
+from .test_notebook_tracebacks_truth import _unknown_space
+
 HERE = os.path.realpath(__file__)
-
-
-def _unknown_space() -> ConfigError:
-    """A real user's mistake, raised through quarch's own frames (and caught here)."""
-    from quarch.study import run_search
-
-    try:
-        run_search(SearchConfig(space="hqnnn", dataset="iris", trials=2, out="never"))
-    except ConfigError as e:
-        return e
-    raise AssertionError("run_search took an unknown space")
 
 
 def _search_an_unknown_space() -> None:

@@ -316,4 +316,5 @@ def _print_workers_stopped(result: Any) -> None:
     if not gone:
         return
     n = min(result.config.workers, result.config.trials)  # run_workers starts no more
-    _out.print(f"finished on {n - len(gone)} of {n} workers: " + "; ".join(gone))
+    # one line at any width (each reason may be long): the terminal wraps it, rich not
+    _out.print(f"finished on {n - len(gone)} of {n} workers: " + "; ".join(gone), soft_wrap=True)

@@ -26,7 +26,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -42,6 +41,8 @@ from quarch.spaces import _CACHE, SPACES, register_space
 from quarch.study import _parallel as par
 from quarch.study import _worker_stops as stops
 from quarch.study import run_search
+
+from .test_parallel_truth import _alive  # a process that runs (no zombie)
 
 #: The user's module: a plug-in that fails only in a spawned worker, an evaluator that
 #: records each evaluating process (and holds its first trial until a spawned one has
@@ -379,29 +380,25 @@ def test_ctrl_c_while_waiting_for_a_hung_worker_ends_it_and_goes_on_up(
     monkeypatch.setattr(stops, "AFTER_BUDGET_SECONDS", 60.0)
     register_space(lib.LibSpec())
 
-    def ctrl_c_after_the_budget() -> None:  # 1 s after the last trial's evaluation
-        end = time.monotonic() + 80
-        while len(_pids(tmp_path, "eval")) < 4 and time.monotonic() < end:
-            time.sleep(0.05)
-        time.sleep(1.0)
-        os.kill(os.getpid(), signal.SIGINT)
+    real_idle, polls = stops._idle, []
 
-    threading.Thread(target=ctrl_c_after_the_budget, daemon=True).start()
+    def idle_then_ctrl_c(procs: Any, study: Any) -> Any:
+        """The user's Ctrl-C at the second look at the idle workers: while this process
+        waits out the hung worker's grace, whatever the machine's load (a thread that
+        sent it a second after the last evaluation once sent it too early or too late
+        on a loaded machine: the search returned without it)."""
+        polls.append(1)
+        if len(polls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_idle(procs, study)
+
+    monkeypatch.setattr(stops, "_idle", idle_then_ctrl_c)
     t0 = time.monotonic()
     with _within(90), pytest.raises(KeyboardInterrupt):
         _search(tmp_path, evaluator=lib.Ev(wait=False, until="hung"))
     (hung,) = _pids(tmp_path, "hung")
-    assert not _alive(hung)
+    assert not _alive(hung) and len(polls) == 2  # interrupted in the final wait, not after
     assert time.monotonic() - t0 < 60
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (a zombie, ended but not reaped, does not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 # ------------------------------------------------------ the parts, in this process
