@@ -97,14 +97,24 @@ def changed(then: Mapping[str, Any], now: Mapping[str, Any]) -> dict[str, list[A
     return {k: [then.get(k), now.get(k)] for k in names if then.get(k) != now.get(k)}
 
 
-def resumed(meta: dict[str, Any], then: Mapping[str, Any], run_dir: str | Path) -> None:
-    """Record in ``meta`` (``run.json``'s, being written) the software of a resume.
+def resumed(
+    meta: dict[str, Any],
+    then: Mapping[str, Any],
+    run_dir: str | Path,
+    *,
+    parts: str = "trials",
+    record: str = "run.json's software_changes",
+) -> None:
+    """Record in ``meta`` (``run.json``'s, being written, or a benchmark's kept-runs
+    header) the software of a resume.
 
     ``meta["software"]`` is what the run started with (from ``then``, the run's meta
     as it was read); a resume with other software appends ``{"resumed": time,
-    "changed": {name: [then, now]}}`` to ``meta["software_changes"]`` and warns once.
-    A run made before quarch recorded software (no ``"software"`` in ``then``) is left
-    without a start record, and nothing is said: there is nothing to compare with.
+    "changed": {name: [then, now]}}`` to ``meta["software_changes"]`` and warns once,
+    naming what was made before and after (``parts``) and where it is written
+    (``record``). A run made before quarch recorded software (no ``"software"`` in
+    ``then``) is left without a start record, and nothing is said: there is nothing to
+    compare with.
     """
     history = then.get("software_changes")
     if isinstance(history, list):
@@ -122,6 +132,5 @@ def resumed(meta: dict[str, Any], then: Mapping[str, Any], run_dir: str | Path) 
     listed = "; ".join(f"{k} {v[0]} -> {v[1]}" for k, v in diff.items())
     warn(
         f"resuming {str(run_dir)!r} with other software than it started with ({listed}): "
-        "its trials from before and after may not compare (run.json's software_changes "
-        "records it)"
+        f"its {parts} from before and after may not compare ({record} records it)"
     )

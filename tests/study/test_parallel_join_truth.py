@@ -142,6 +142,30 @@ def test_idle_are_the_live_workers_that_own_no_trial_on_this_host() -> None:
     assert [p.name for p in stops._idle(procs, study)] == ["b", "c"]
 
 
+def test_idle_counts_only_the_trials_made_since_the_workers_were_spawned() -> None:
+    """A resumed run's trial 0 was owned by a process that ended; a worker given the
+    same pid again owns none of trial 1 on."""
+    study = _study(f"{HOST}:11", f"{HOST}:12")
+    procs = [_Proc("a", 11), _Proc("b", 12)]
+    assert stops._idle(procs, study) == []
+    assert [p.name for p in stops._idle(procs, study, 1)] == ["a"]
+    assert [p.name for p in stops._idle(procs, study, 2)] == ["a", "b"]
+
+
+def test_a_hung_worker_with_an_old_trials_pid_is_still_ended(tmp_path: Path, clock: _Clock) -> None:
+    hung = _Proc("w1", 21)
+    log: list[Any] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stops.join_workers([hung], _study(f"{HOST}:21"), stops._Watch([hung], tmp_path, 2),
+                           spawned_at=clock.now, stop=_stopper(log), stopped="budget",
+                           first_trial=1)  # fmt: skip
+    assert log == [(["w1"], stops._INTERRUPT_SECONDS)]
+    assert _lines(caught) == [
+        "worker process w1 (pid 21) had not started a trial when the budget was complete; ended it"
+    ]
+
+
 def test_idle_reads_no_study_when_every_worker_has_ended() -> None:
     class _Unread:
         def get_trials(self, **kw: Any) -> Any:
@@ -344,6 +368,43 @@ def test_run_workers_ends_a_worker_that_never_starts_and_hands_it_to_the_result(
     assert stopped.workers_stopped == (f"quarch-worker-1 (pid {child.pid}) {why}, and was ended",)
     lines = [str(w.message) for w in caught if "worker process" in str(w.message)]
     assert lines == [f"worker process quarch-worker-1 (pid {child.pid}) {why}; ended it"]
+
+
+@pytest.mark.filterwarnings("ignore:.* workers on .* core")  # this machine's cores
+def test_run_workers_on_a_resumed_run_counts_only_the_trials_from_its_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sleepers: list[_Sleeper]
+) -> None:
+    """The resumed run's 2 trials from before are no worker's of this start (their
+    owners ended; a pid can be given again): the final wait is told so."""
+    cfg = SearchConfig(space="mlp", dataset="iris", strategy="random", trials=2,
+                       objectives=["val_error", "params"], out=str(tmp_path / "run"))  # fmt: skip
+    run_search(cfg, evaluator=ArithmeticEvaluator(), progress=False)
+    run = Run.open(tmp_path / "run")
+    told: list[int] = []
+    real = stops.join_workers
+
+    def join(*args: Any, first_trial: int = 0, **kw: Any) -> None:
+        told.append(first_trial)
+        real(*args, first_trial=first_trial, **kw)
+
+    monkeypatch.setattr(par, "join_workers", join)
+    monkeypatch.setattr(stops, "START_SECONDS", 0.0)
+    monkeypatch.setattr(stops, "AFTER_BUDGET_SECONDS", 0.3)
+    study = run.study()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        par.run_workers(study, space=run.space, evaluator=ArithmeticEvaluator(),
+                        objective=run.objective,
+                        config=dataclasses.replace(run.config, trials=4, workers=2),
+                        poll=lambda: None)  # fmt: skip
+    assert told == [2] and len(study.get_trials()) == 4
+    (child,) = sleepers
+    assert child.popen is not None and child.popen.returncode == -signal.SIGINT
+    lines = [str(w.message) for w in caught if "worker process" in str(w.message)]
+    assert lines == [
+        f"worker process quarch-worker-1 (pid {child.pid}) had not started a trial when the "
+        "budget was complete; ended it"
+    ]
 
 
 # ------------------------------------------------------------ what the run tells

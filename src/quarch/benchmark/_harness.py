@@ -520,6 +520,8 @@ def run_benchmark(
         oracle_label=base.oracle_label,
         kinds={s: strategy_kind(s) for s in names},
         first_seed=first_seed,
+        software=journal.header.get("software"),
+        software_changes=journal.header.get("software_changes", []),
     )
     try:
         with writing(out_dir, "benchmark folder"):

@@ -19,6 +19,7 @@ import numpy as np
 
 from quarch._errors import RunExistsError
 from quarch._paths import writing
+from quarch._software import resumed, software
 from quarch.benchmark._tasks import resolve_task
 
 __all__ = ["RUNS_FILE"]
@@ -40,6 +41,12 @@ class _Journal:
     seed) pairs, as ``quarch search --resume`` keeps its finished trials. A line cut
     short by a kill is not a run: it is read as missing and run again.
 
+    The first line also records the software the kept runs were made with
+    (:func:`quarch._software.software`): a rerun with other software (an upgraded
+    library, an edited quarch checkout: ``quarch_source``) takes them, as ``quarch
+    search --resume`` does, says so once and records it in the header's
+    ``software_changes``, which the result's JSON carries (:attr:`header`).
+
     A file holding runs of other settings is refused (:class:`RunExistsError`, before
     any run), unless ``overwrite``: it was replaced at the first run the new settings
     finished, without a word, and a mistyped ``--trials`` lost a stopped benchmark's
@@ -54,27 +61,35 @@ class _Journal:
     def __init__(self, out_dir: Path, settings: dict[str, Any], *, overwrite: bool = False) -> None:
         self.path = out_dir / RUNS_FILE
         self.settings = settings
-        found, runs = self._read()
+        first, runs = self._read()
+        found = first.get("settings") if isinstance(first, dict) else None
         if runs and found != settings and not overwrite:
             raise RunExistsError(
                 _other_settings(self.path, len(runs), found, settings), str(out_dir)
             )
         self.kept: dict[tuple[str, int], dict[str, Any]] = {} if overwrite else runs
+        #: the file's first line: the settings, the software the runs were made with
+        #: (absent for runs kept by a quarch that did not record it) and its changes
+        self.header: dict[str, Any] = {"settings": settings}
+        if self.kept and isinstance(first, dict):
+            resumed(self.header, first, out_dir, parts="runs",
+                    record="the result's software_changes")  # fmt: skip
+        else:
+            self.header["software"] = software()
         self.written = 0
         self.made: list[Path] = []
         self._file: Any = None
 
     def _read(self) -> tuple[Any, dict[tuple[str, int], dict[str, Any]]]:
-        """The settings the file's first line names (``None`` when it names none) and
-        the runs the file holds; no settings and no runs where there is no file."""
+        """The file's first line (``None`` when it is no JSON) and the runs the file
+        holds; no line and no runs where there is no file."""
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError):
             return None, {}
         first = _json_line(lines[0]) if lines else None
-        found = first.get("settings") if isinstance(first, dict) else None
         rows = (_json_line(line) for line in lines[1:])
-        return found, {(r["strategy"], r["seed"]): r for r in rows if _is_run(r)}
+        return first, {(r["strategy"], r["seed"]): r for r in rows if _is_run(r)}
 
     def take(self, strategy: str, seed: int) -> dict[str, Any] | None:
         """The kept run of ``(strategy, seed)``, or ``None`` when it is to be run."""
@@ -97,7 +112,7 @@ class _Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.made = missing  # deepest first: removed again if the runs come to nothing
         part = self.path.with_name(f".{RUNS_FILE}.part")
-        lines = [{"settings": self.settings}, *self.kept.values()]
+        lines = [self.header, *self.kept.values()]
         part.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
         os.replace(part, self.path)
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115

@@ -53,6 +53,12 @@ class BenchmarkResult:
         oracle_label (str): what that pick is.
         kinds (dict[str, str]): each strategy's kind (``quarch.search.strategy_kind``).
         first_seed (int): the first seed.
+        software (dict | None): the software that made the runs
+            (:func:`quarch._software.software`; by default this process's): that of the
+            first runs when a stopped benchmark's kept runs were taken, ``None`` when
+            runs kept by a quarch that did not record it were.
+        software_changes (list[dict]): each rerun with other software, as ``run.json``
+            records a resume's (``{"resumed": time, "changed": {name: [then, now]}}``).
     """
 
     task: str
@@ -74,6 +80,8 @@ class BenchmarkResult:
     oracle_label: str = ""
     kinds: dict[str, str] = field(default_factory=dict)
     first_seed: int = 0
+    software: dict[str, str | None] | None = field(default_factory=software)
+    software_changes: list[dict[str, Any]] = field(default_factory=list)
 
     def scores(self, strategy: str) -> np.ndarray:
         """Final judged score of each of ``strategy``'s runs, by seed."""
@@ -171,8 +179,9 @@ class BenchmarkResult:
         return compare(self.scores(a), self.scores(b), maximize=self.maximize)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"task", "strategies": {NAME: {mean, std, regret, vs, ...}}, ...}``."""
-        return {
+        """``{"task", "strategies": {NAME: {mean, std, regret, vs, ...}}, ...}``, and
+        ``software_changes`` when a rerun with other software took kept runs."""
+        out = {
             "task": self.task,
             "strategies": {s: self.summary(s) for s in self.strategies},
             "score": self.score_name,
@@ -189,8 +198,11 @@ class BenchmarkResult:
             "energy_method": self.energy_method,
             "wall_seconds": self.wall_seconds,
             "out": None if self.out is None else str(self.out),
-            "software": software(),  # what made the numbers (a run's run.json records it too)
+            "software": self.software,  # what made the numbers (as a run's run.json)
         }
+        if self.software_changes:
+            out["software_changes"] = self.software_changes
+        return out
 
     def table(self) -> Table:
         """A rich table with one row per strategy; ``*`` marks a gap to the best

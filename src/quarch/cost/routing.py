@@ -20,6 +20,9 @@ Qiskit export.
   :func:`mottonen_angles` computes them from the features, differentiably.
 * Transpiling is deterministic for a seed, and slow next to everything else, so results
   are cached per (circuit structure, device, region, seed, level) in the process.
+* A region mixing ECR with one-way CX couplers (``ibm-cairo``), which Qiskit cannot
+  route, is routed with the reverse CX run as the device runs it, ``H.CX.H`` in native
+  gates (:mod:`quarch.cost.one_way`), so its costs count those gates.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ __all__ = [
 
 
 class DeviceFitError(QuarchError, ValueError):
-    """A circuit does not fit the device (too wide, or no region of its size)."""
+    """A circuit does not fit the device (too wide, no region of its size, or a region
+    Qiskit's transpiler cannot route it onto)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -272,7 +276,8 @@ def route(
 
     Raises:
         DeviceFitError: the circuit is wider than the device or than its largest
-            connected region.
+            connected region, or Qiskit's transpiler fails on the region (its error's
+            first line, not Qiskit's ``TranspilerError``).
         ConfigError: not a calibrated target (or no device name at all), a bad level,
             a layout or seed that is no integer (a seed < 0 too), both ``layout`` and
             ``region``, or a region that is not one of the device's (its width, a
@@ -381,22 +386,17 @@ def _route_uncached(
 ) -> RoutedCircuit:
     """The circuit ``key`` routed on ``region`` (``index``: its place in the ranking,
     -1 for none). _route's body, undecorated: mutmut 3 mutates no decorated function."""
-    from qiskit.transpiler import generate_preset_pass_manager
-
     from quarch.quantum.export import to_qiskit
 
     n, n_weights, ops = key
     logical, amplitude = expand_amplitude(Circuit(n, list(ops), n_weights))
-    pm = generate_preset_pass_manager(
-        optimization_level=level, target=cal.sub_target(region), seed_transpiler=seed
-    )
+    pm = _pass_manager(cal, region, seed, level)
     swaps = [0]
 
     def count_swaps(**kw: Any) -> None:
         swaps[0] = max(swaps[0], kw["dag"].count_ops().get("swap", 0))
 
-    qc = to_qiskit(logical)
-    routed = pm.run(qc, callback=count_swaps)
+    routed = _run(pm, to_qiskit(logical), count_swaps, cal, region)
     native = _native_ops(routed)
     lay = routed.layout
     initial = tuple(lay.initial_index_layout(filter_ancillas=True)) if lay else tuple(range(n))
@@ -418,6 +418,39 @@ def _route_uncached(
         seed=seed,
         optimization_level=level,
     )
+
+
+def _pass_manager(cal: Calibration, region: tuple[int, ...], seed: int, level: int) -> Any:
+    """Qiskit's preset pass manager for ``region``; on a region whose one-way CX couplers
+    Qiskit cannot reverse (:mod:`quarch.cost.one_way`), one that routes with the reverse
+    directions priced as the device runs them and rewrites them into native gates."""
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    from quarch.cost import one_way
+
+    sub = cal.sub_target(region)
+    pairs = one_way.flipped_pairs(cal, region)
+    target = one_way.routing_target(cal, region, pairs) if pairs else sub
+    pm = generate_preset_pass_manager(optimization_level=level, target=target, seed_transpiler=seed)
+    if pairs:
+        pm.post_optimization = one_way.flip_stage(sub, pairs, level)
+    return pm
+
+
+def _run(
+    pm: Any, qc: Any, callback: Callable[..., None], cal: Calibration, region: tuple[int, ...]
+) -> Any:
+    """``pm.run(qc)``, a transpiler error turned into quarch's one line: a region quarch
+    offers that Qiskit still cannot route is the device's misfit, not a traceback."""
+    from qiskit.transpiler import TranspilerError
+
+    try:
+        return pm.run(qc, callback=callback)
+    except TranspilerError as err:
+        line = " ".join(str(err.message).split())  # QiskitError keeps it unquoted
+        raise DeviceFitError(
+            f"Qiskit could not route this circuit onto {cal.name} region {list(region)}: {line}"
+        ) from None
 
 
 _NAME = re.compile(r"^([wx])\[(\d+)\]$")

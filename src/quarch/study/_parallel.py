@@ -566,6 +566,7 @@ def run_workers(
     env = {**thread_env(threads), **_plugin_env(config)}
     sent = _sent(config)
     extra: dict[str, Any] = {"kwargs": {"sent": sent}} if sent else {}  # none: quarch's own
+    first_trial = len(study.get_trials(deepcopy=False))  # a resumed run's are not theirs
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     # Ctrl-C and SIGTERM are held while the workers start and taken once they have,
@@ -619,7 +620,8 @@ def run_workers(
             run_seed=config.seed, timeout=_left(config.timeout, deadline),
             trial_timeout=config.trial_timeout, on_trial=on_trial,
         )  # fmt: skip
-        join_workers(procs, study, watch, spawned_at=spawned_at, stop=_stop, stopped=stopped)
+        join_workers(procs, study, watch, spawned_at=spawned_at, stop=_stop, stopped=stopped,
+                     first_trial=first_trial)  # fmt: skip
     except KeyboardInterrupt:
         _stop(procs)
         fail_dead_trials(study)  # the trial of a worker that had to be terminated

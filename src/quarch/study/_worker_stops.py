@@ -213,19 +213,25 @@ def _ending_time(spawned_at: float, done_at: float) -> float:
     return max(spawned_at + START_SECONDS, done_at + AFTER_BUDGET_SECONDS)
 
 
-def _idle(procs: Sequence[Any], study: optuna.Study) -> list[Any]:
-    """The workers still alive that own no trial of ``study``.
+def _idle(procs: Sequence[Any], study: optuna.Study, first_trial: int = 0) -> list[Any]:
+    """The workers still alive that own no trial of ``study`` numbered ``first_trial``
+    or later (the trials this run made after it spawned them).
 
     A trial's owner is the ``host:pid`` each worker records on every trial it claims,
     milliseconds after asking for it, while Ctrl-C and SIGTERM are held (``claim`` in
     :mod:`quarch.study._worker`): the study's own record, which every storage keeps and
     ``fail_dead_trials`` already reads, so a worker needs no marker file or pipe of its
     own. Once this process's work is done no worker claims a trial (the budget is
-    complete, or the shared deadline has passed), so one owning none never will."""
+    complete, or the shared deadline has passed), so one owning none never will.
+
+    A resumed run's trials from before were owned by processes that have ended; a
+    spawned worker whose pid the system gave again (pids wrap) would look as if it owned
+    one of them, and hung at its start it would be waited for without end."""
     alive = [p for p in procs if p.is_alive()]
     if not alive:
         return []  # no read of the study
-    owners = {t.system_attrs.get(OWNER) for t in study.get_trials(deepcopy=False)}
+    trials = study.get_trials(deepcopy=False)
+    owners = {t.system_attrs.get(OWNER) for t in trials if t.number >= first_trial}
     host = socket.gethostname()
     return [p for p in alive if f"{host}:{_pid(p)}" not in owners]
 
@@ -250,8 +256,10 @@ def join_workers(
     spawned_at: float,
     stop: Callable[[list[Any], float], None],
     stopped: str,
+    first_trial: int = 0,
 ) -> None:
-    """Wait for the spawned workers once this process's work is done (``stopped``).
+    """Wait for the spawned workers once this process's work is done (``stopped``);
+    ``first_trial``: the number the study's next trial had when they were spawned.
 
     A worker running a trial is waited for as long as it takes (its trial counts; the
     trial's own time limit bounds it). One that has started no trial (:func:`_idle`)
@@ -262,10 +270,10 @@ def join_workers(
     each (:meth:`_Watch.ended_idle`). Ctrl-C here goes on up to ``run_workers``, which
     stops every worker as in the run."""
     done_at = time.monotonic()
-    idle = _idle(procs, study)
+    idle = _idle(procs, study, first_trial)
     while idle and time.monotonic() < _ending_time(spawned_at, done_at):
         time.sleep(_POLL_SECONDS)
-        idle = _idle(procs, study)
+        idle = _idle(procs, study, first_trial)
     if idle:
         _end(idle, stop)
         fail_dead_trials(study)  # one that claimed a trial as it was ended
