@@ -113,6 +113,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/quantum/test_noise_broadcast_truth.py",
          "tests/quantum/test_noisy_program_truth.py",
          "tests/quantum/test_noisy_batch_truth.py",
+         "tests/quantum/test_noisy_batch_mutants_truth.py",
          "tests/spaces/hqnn/test_noise_truth.py::test_the_memory_check_names_the_need_and_the_limit"],
     ),
     "export": (
@@ -215,7 +216,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "device-costs": (
         ["src/quarch/cost/routing.py", "src/quarch/cost/device_costs.py",
-         "src/quarch/cost/quantum.py", "src/quarch/cost/calibration.py"],
+         "src/quarch/cost/quantum.py", "src/quarch/cost/calibration.py",
+         "src/quarch/cost/one_way.py"],
         ["tests/cost/test_routing.py", "tests/cost/test_device_costs.py",
          "tests/cost/test_quantum.py", "tests/cost/test_calibration.py",
          "tests/cost/test_devices.py", "tests/cost/test_calibration_truth.py",
@@ -224,7 +226,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          # the bodies taken out of their caches (calibrations, regions, routes), uncached
          "tests/cost/test_calibration_tables_truth.py", "tests/cost/test_route_layouts_truth.py",
          "tests/cost/test_cost_arguments_truth.py", "tests/cost/test_mottonen_device_truth.py",
-         "tests/test_hardware_regions_truth.py", "tests/cost/test_route_region_truth.py"],
+         "tests/test_hardware_regions_truth.py", "tests/cost/test_route_region_truth.py",
+         "tests/cost/test_route_one_way_truth.py", "tests/cost/test_cairo_noise_truth.py"],
     ),
     "benchmark": (
         ["src/quarch/benchmark/_stats.py", "src/quarch/benchmark/_result.py"],
@@ -547,6 +550,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "src/quarch/benchmark/_run.py",
          "src/quarch/benchmark/_tasks.py", "src/quarch/_registry.py", "src/quarch/spaces/_spec.py"],
         ["tests/test_benchmark_harness_truth.py", "tests/test_registry_truth.py",
+         "tests/test_benchmark_software_truth.py",
          "tests/test_benchmark_resume_truth.py", "tests/test_cli_user_audit_truth.py",
          "tests/test_benchmark_lost_worker_truth.py", "tests/test_benchmark_other_settings_truth.py",
          "tests/test_registries.py", "tests/test_benchmark.py::TestQubo",
@@ -668,7 +672,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "notebook-display": (["src/quarch/study/_display.py"], ["tests/test_notebook_display_truth.py"]),
     "layout-provenance": (["src/quarch/spaces/hqnn/provenance.py", "src/quarch/cost/routed_layout.py"], ["tests/test_layout_provenance_record_truth.py", "tests/test_layout_provenance_run_truth.py", "tests/test_layout_provenance_train_truth.py", "tests/test_layout_provenance_mutants_truth.py"]),
-    "software": (["src/quarch/_software.py"], ["tests/test_software_truth.py"]),
+    "software": (
+        ["src/quarch/_software.py"],
+        ["tests/test_software_truth.py", "tests/test_benchmark_software_truth.py"],
+    ),
 }  # fmt: skip
 
 

@@ -27,7 +27,10 @@ def _shared_fixtures() -> dict[str, str]:
     is not a plain ``"function"``."""
     found = {}
     for path in sorted(TESTS.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        text = path.read_text(encoding="utf-8")
+        if "scope" not in text:  # no keyword ``scope=`` (parsing them all took seconds)
+            continue
+        for node in ast.walk(ast.parse(text)):
             if not isinstance(node, ast.FunctionDef):
                 continue
             for dec in node.decorator_list:
@@ -86,6 +89,8 @@ def _times_built(tmp_path: Path, mutant: str | None) -> int:
     if mutant is not None:
         env["MUTANT_UNDER_TEST"] = mutant
     env["PYTHONPATH"] = str(TESTS.parent) + os.pathsep + env.get("PYTHONPATH", "")
+    # the probe needs no third-party plugin (loading them all cost each run a second)
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "no:randomly",
          "--rootdir", str(tmp_path), "-c", os.devnull, str(probe)],

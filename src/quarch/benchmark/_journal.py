@@ -60,7 +60,6 @@ class _Journal:
 
     def __init__(self, out_dir: Path, settings: dict[str, Any], *, overwrite: bool = False) -> None:
         self.path = out_dir / RUNS_FILE
-        self.settings = settings
         first, runs = self._read()
         found = first.get("settings") if isinstance(first, dict) else None
         if runs and found != settings and not overwrite:

@@ -446,9 +446,15 @@ class Passes:
             parts.setdefault((g.k, g.wide), []).append(s if noise is None else noise @ s)
         out = {}
         for k in {k for k, _ in parts}:
-            narrow = _cat(parts.get((k, False), []))
-            wide = parts.get((k, True))
-            out[k] = (narrow, narrow if wide is None else _cat([narrow, *wide]))  # type: ignore[list-item]
+            wide = parts.get((k, True), [])
+            if (k, False) not in parts:
+                # every unit of this width reads an input (no fixed one, no narrow
+                # group): its wide entries start at 0 and no narrow row reads the width
+                table = _cat(wide)
+                out[k] = (table, table)
+                continue
+            narrow = _cat(parts[(k, False)])
+            out[k] = (narrow, _cat([narrow, *wide]))
         return out
 
     def __call__(
