@@ -81,7 +81,7 @@ def test_kept_runs_taken_with_other_software_are_said_and_recorded(
     assert lines == [
         f"resuming {str(out)!r} with other software than it started with (numpy "
         f"{numpy.__version__} -> 8.8.8; torch {torch.__version__} -> 9.9.9): its runs from "
-        "before and after may not compare (the result's software_changes records it)"
+        "before and after may not compare (the result's software_changes, in --json, records it)"
     ]
     header = _header(out)
     assert header["software"] == start  # the first runs', not this process's

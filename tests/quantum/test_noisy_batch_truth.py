@@ -108,11 +108,11 @@ def test_values_and_gradients_equal_qiskit(n: int, seed: int) -> None:
     wt = torch.tensor(w, requires_grad=True)
     rho = noisy_density_matrix(nc, inputs=xt, weights=wt)
     for b in range(2):
-        np.testing.assert_allclose(rho[b].detach().numpy(), _truth(n, steps, x[b], w), atol=1e-10)
+        np.testing.assert_allclose(rho[b].detach().numpy(), _truth(n, steps, x[b], w), atol=1e-10, rtol=0)
     low = noisy_density_matrix(
         nc, inputs=torch.tensor(x), weights=w.tolist(), dtype=torch.complex64
     )
-    np.testing.assert_allclose(low.numpy(), rho.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(low.numpy(), rho.detach().numpy(), atol=1e-5, rtol=0)
     signs = torch.tensor(_signs(n))
     (torch.diagonal(rho, dim1=-2, dim2=-1).real @ signs).sum().backward()
     assert wt.grad is not None and xt.grad is not None
@@ -135,7 +135,7 @@ def test_per_sample_weights_equal_qiskit(n: int, seed: int) -> None:
     x, w = rng.uniform(-2, 2, (2, N_INPUTS)), rng.uniform(-2, 2, (2, n_w))
     got = noisy_density_matrix(nc, inputs=torch.tensor(x), weights=torch.tensor(w)).numpy()
     for b in range(2):
-        np.testing.assert_allclose(got[b], _truth(n, steps, x[b], w[b]), atol=1e-10)
+        np.testing.assert_allclose(got[b], _truth(n, steps, x[b], w[b]), atol=1e-10, rtol=0)
 
 
 def _operator(n: int, gates: list[Op], x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -160,7 +160,7 @@ def test_each_units_matrix_is_its_gates_product(n: int, seed: int) -> None:
         local = [Op(g.name, tuple(u.wires.index(q) for q in g.wires), g.params) for g in u.gates]
         for b in range(2):
             want = _operator(len(u.wires), local, x[b], w) if local else np.eye(2 ** len(u.wires))
-            np.testing.assert_allclose(m[min(b, m.shape[0] - 1)].numpy(), want, atol=1e-12)
+            np.testing.assert_allclose(m[min(b, m.shape[0] - 1)].numpy(), want, atol=1e-12, rtol=0)
 
 
 def _reads_input(op: Op) -> bool:
@@ -228,4 +228,4 @@ def test_gates_of_several_angles_mixing_constants_weights_and_inputs(seed: int) 
     got = noisy_density_matrix(nc, inputs=torch.tensor(x), weights=torch.tensor(w)).numpy()
     for b in range(2):
         want = _truth(n, _u3_as_rotations(steps), x[b], w)
-        np.testing.assert_allclose(got[b], want, atol=1e-10)
+        np.testing.assert_allclose(got[b], want, atol=1e-10, rtol=0)

@@ -72,7 +72,7 @@ class _Journal:
         self.header: dict[str, Any] = {"settings": settings}
         if self.kept and isinstance(first, dict):
             resumed(self.header, first, out_dir, parts="runs",
-                    record="the result's software_changes")  # fmt: skip
+                    record="the result's software_changes, in --json,")  # fmt: skip
         else:
             self.header["software"] = software()
         self.written = 0
