@@ -233,3 +233,27 @@ def test_angles_of_every_kind_stay_on_the_device() -> None:
         torch.diagonal(rho, dim1=-2, dim2=-1).real.sum().backward()
         assert w.grad is not None and w.grad.device.type == "meta"
         assert x.grad is not None and x.grad.device.type == "meta"
+
+
+def test_gates_with_constant_angles_in_float64_to_rounding() -> None:
+    """Gates whose angles are all numbers read no angle per call: the program builds
+    each once (``_gate``), multiplied into its unit. In complex128 their angles are
+    taken in float64 (these angles are not float32 numbers: rounded, 1e-8 of an angle
+    would show); one such gate alone on its wire, one waiting before a two-qubit gate,
+    one after it, beside gates that read a weight."""
+    steps: list[Any] = [
+        Op("h", (0,)),
+        Op("rx", (0,), (0.123456789,)),
+        Op("ry", (1,), (-1.2345678901,)),
+        Op("rz", (1,), (Weight(0, scale=0.9),)),
+        Op("crz", (0, 1), (2.718281828,)),
+        _depolarizing((0, 1), 0.05),
+        Op("phase", (0,), (0.3333333333,)),
+        Op("cry", (1, 2), (-0.777777777,)),
+        Op("rx", (2,), (1.0101010101,)),
+        _depolarizing((2,), 0.03),
+    ]
+    nc = NoisyCircuit(3, tuple(steps), n_weights=1)
+    w = np.array([0.61])
+    got = noisy_density_matrix(nc, weights=torch.tensor(w)).numpy()
+    np.testing.assert_allclose(got[0], _truth(3, steps, None, w), rtol=0, atol=1e-13)

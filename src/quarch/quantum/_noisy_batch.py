@@ -42,29 +42,6 @@ __all__: list[str] = []
 _ECR = [[0, 0, 1, 1j], [0, 0, 1j, 1], [1, -1j, 0, 0], [-1j, 1, 0, 0]]
 
 
-def _angles(
-    params: Sequence[float | Param], inputs: torch.Tensor | None, weights: torch.Tensor | None,
-    real: torch.dtype, device: torch.device,
-) -> torch.Tensor:  # fmt: skip
-    """Angles ``[batch or 1, n_params]`` of one gate (weights ``[n_weights]`` shared by
-    the batch, or ``[batch, n_weights]`` per sample)."""
-    cols = []
-    for p in params:
-        if not isinstance(p, Param):
-            cols.append(torch.full((1,), float(p), dtype=real, device=device))
-        elif p.kind == "weight":
-            assert weights is not None
-            cols.append((p.scale * weights[..., p.index[0]]).reshape(-1).to(real))
-        else:
-            assert inputs is not None
-            v = inputs[:, p.index[0]]
-            for i in p.index[1:]:
-                v = v * inputs[:, i]
-            cols.append((p.scale * v).to(real))
-    width = max(c.shape[0] for c in cols)
-    return torch.stack([c.expand(width) for c in cols], dim=-1)
-
-
 def _matrix(name: str, angles: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Matrices ``S + (d, d)`` of gate ``name`` (a quarch name) for angles ``S + (p,)``."""
     from quarch.quantum.gates import gate_matrix
@@ -79,11 +56,10 @@ def _matrix(name: str, angles: torch.Tensor, dtype: torch.dtype) -> torch.Tensor
     return gate_matrix(name, angles).real.to(dtype)
 
 
-def _gate(
-    op: Op, inputs: torch.Tensor | None, weights: torch.Tensor | None, dtype: torch.dtype,
-    device: torch.device,
-) -> torch.Tensor:  # fmt: skip
-    """Matrix ``[batch or 1, 2**k, 2**k]`` of one gate."""
+def _gate(op: Op, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Matrix ``[1, 2**k, 2**k]`` of one gate that reads no angle (its angles, if any,
+    are numbers): the program multiplies these out once; a gate that reads an input or
+    a weight is built per call by ``_Group.matrices`` instead."""
     from quarch.quantum.gates import gate_matrix
 
     if op.name == "ecr":
@@ -91,7 +67,10 @@ def _gate(
     name = ALIASES.get(op.name, op.name)
     if not op.params:
         return gate_matrix(name, dtype=dtype, device=device).unsqueeze(0)
-    return _matrix(name, _angles(op.params, inputs, weights, dtype.to_real(), device), dtype)
+    # every angle is a number here: _factors passes only gates that read no input or weight
+    consts = [float(p) for p in op.params]  # type: ignore[arg-type]
+    angles = torch.tensor([consts], dtype=dtype.to_real(), device=device)
+    return _matrix(name, angles, dtype)
 
 
 def _embed(m: torch.Tensor, sub: Sequence[int], wires: Sequence[int]) -> torch.Tensor:

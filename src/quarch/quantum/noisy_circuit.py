@@ -433,7 +433,7 @@ def _factors(u: _Unit, dtype: torch.dtype, device: torch.device) -> list[torch.T
         if _reads_angles(g):
             out.append(g)
             continue
-        m = _embed(_gate(g, None, None, dtype, device), g.wires, u.wires)
+        m = _embed(_gate(g, dtype, device), g.wires, u.wires)
         if out and isinstance(out[-1], torch.Tensor):
             out[-1] = m @ out[-1]
         else:
@@ -445,9 +445,10 @@ def _factors(u: _Unit, dtype: torch.dtype, device: torch.device) -> list[torch.T
 class _Program:
     """A noisy circuit compiled for one dtype and device, kept between calls.
 
-    Everything here depends on the circuit alone: its units, each unit's channels as one
-    superoperator (``None``: no channel) and, for a unit whose gates read no input or
-    weight, the whole unit's superoperator (``fixed``). Built afresh on every call, these
+    Everything here depends on the circuit alone: its units, and what the per-call work
+    reads of them (each unit's channels as one superoperator and, for a unit whose gates
+    read no input or weight, the whole unit's, held by :class:`Passes`; the gates that
+    read angles, by :class:`UnitBatch`). Built afresh on every call, these
     were most of a call's time: a routed 4-qubit circuit of 234 steps spent about 70 %
     of its forward pass making the same Pauli strings, Kraus products and constant
     gates, and a training step (forward and backward) now takes 0.30-0.64x the time
@@ -456,11 +457,6 @@ class _Program:
 
     amp: Op | None
     units: list[_Unit]
-    noise: list[torch.Tensor | None]
-    fixed: list[torch.Tensor | None]
-    #: per unit, its gates in order: a run of gates that read no angle as one matrix
-    #: on the unit's wires ``[1, 2**k, 2**k]``, a gate that reads one as itself
-    factors: list[list[torch.Tensor | Op]]
     #: every unit's gate product per call, the gates that read angles built together
     batch: UnitBatch
     #: the density matrix's passes per call (:mod:`quarch.quantum._noisy_batch`)
@@ -508,7 +504,7 @@ def _program(nc: NoisyCircuit, dtype: torch.dtype, device: torch.device) -> _Pro
                 fixed.append(None)
         batch = UnitBatch(units, factors, dtype, device)
         passes = Passes(units, noise, fixed, batch, dtype, device)
-    prog = _Program(amp, units, noise, fixed, factors, batch, passes)
+    prog = _Program(amp, units, batch, passes)
     programs[(dtype, device)] = prog
     return prog
 
