@@ -108,7 +108,9 @@ def test_values_and_gradients_equal_qiskit(n: int, seed: int) -> None:
     wt = torch.tensor(w, requires_grad=True)
     rho = noisy_density_matrix(nc, inputs=xt, weights=wt)
     for b in range(2):
-        np.testing.assert_allclose(rho[b].detach().numpy(), _truth(n, steps, x[b], w), atol=1e-10, rtol=0)
+        np.testing.assert_allclose(
+            rho[b].detach().numpy(), _truth(n, steps, x[b], w), atol=1e-10, rtol=0
+        )
     low = noisy_density_matrix(
         nc, inputs=torch.tensor(x), weights=w.tolist(), dtype=torch.complex64
     )
