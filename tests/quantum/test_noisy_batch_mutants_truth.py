@@ -36,6 +36,17 @@ def _depolarizing(wires: tuple[int, ...], p: float) -> PauliNoise:
     return PauliNoise(wires, tuple(float(q) for q in probs))
 
 
+def _equals_qiskit(n: int, steps: list[Any], *, seed: int) -> None:
+    """Two random inputs and one set of two weights: each density matrix against Qiskit's,
+    ``rtol=0`` (float32 rounding would pass numpy's default ``rtol``)."""
+    nc = NoisyCircuit(n, _quarch_steps(steps), n_weights=2, n_inputs=2)
+    rng = np.random.default_rng(seed)
+    x, w = rng.uniform(-2, 2, (2, 2)), rng.uniform(-2, 2, 2)
+    got = noisy_density_matrix(nc, inputs=torch.tensor(x), weights=torch.tensor(w)).numpy()
+    for b in range(2):
+        np.testing.assert_allclose(got[b], _truth(n, steps, x[b], w), rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("gate", ["ccx", "cswap"])
 def test_a_three_wire_unit_whose_diagonal_gates_read_angles(gate: str) -> None:
     """Diagonal gates that read a weight or an input wait on their wires and join the
@@ -56,12 +67,7 @@ def test_a_three_wire_unit_whose_diagonal_gates_read_angles(gate: str) -> None:
         Op(gate, (2, 0, 1)),
         _depolarizing((2,), 0.04),
     ]
-    nc = NoisyCircuit(3, _quarch_steps(steps), n_weights=2, n_inputs=2)
-    rng = np.random.default_rng(3)
-    x, w = rng.uniform(-2, 2, (2, 2)), rng.uniform(-2, 2, 2)
-    got = noisy_density_matrix(nc, inputs=torch.tensor(x), weights=torch.tensor(w)).numpy()
-    for b in range(2):
-        np.testing.assert_allclose(got[b], _truth(3, steps, x[b], w), rtol=0, atol=1e-12)
+    _equals_qiskit(3, steps, seed=3)
 
 
 @pytest.mark.parametrize("n", [2, 3])
@@ -119,12 +125,7 @@ def test_wires_that_no_two_qubit_gate_touches() -> None:
         Op("rx", (1,), (Weight(1),)),
         Op("ry", (4,), (Input(1, scale=1.2),)),
     ]
-    nc = NoisyCircuit(5, _quarch_steps(steps), n_weights=2, n_inputs=2)
-    rng = np.random.default_rng(7)
-    x, w = rng.uniform(-2, 2, (2, 2)), rng.uniform(-2, 2, 2)
-    got = noisy_density_matrix(nc, inputs=torch.tensor(x), weights=torch.tensor(w)).numpy()
-    for b in range(2):
-        np.testing.assert_allclose(got[b], _truth(5, steps, x[b], w), rtol=0, atol=1e-12)
+    _equals_qiskit(5, steps, seed=7)
 
 
 def test_a_unit_of_channels_only() -> None:
