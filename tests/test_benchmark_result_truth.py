@@ -562,6 +562,7 @@ class TestFiles:
         r.write(out)
         r.write(out)  # and written again over the old files
         assert sorted(p.name for p in out.iterdir()) == [
+            "benchmark.json",
             "best_so_far.png",
             "curves.csv",
             "results.csv",
@@ -576,6 +577,19 @@ class TestFiles:
             assert line == ["" if v is None else str(v) for v in row.values()]
         assert got[1][:4] == ["dead", "7", "nan", "nan"]
         assert got[6][:6] == ["qa", "7", "1.0", "0.5", "2", "4"]
+
+    def test_benchmark_json_is_what_json_prints_naming_its_folder(self, tmp_path: Path) -> None:
+        """The folder says what made its numbers without the terminal that printed them:
+        the result's JSON (software included), ``out`` naming the folder it is in."""
+        r = _result()
+        r.write(tmp_path / "b")
+        got = json.loads((tmp_path / "b" / "benchmark.json").read_text())
+        assert r.out is None and got == {**r.to_json(), "out": str(tmp_path / "b")}
+        assert got["software"] == r.software and got["software"]["torch"] == torch.__version__
+        r.software_changes = [{"resumed": "2026-12-07T00:00:00+00:00", "changed": {"t": [1, 2]}}]
+        r.write(tmp_path / "b")  # a rewrite replaces it
+        got = json.loads((tmp_path / "b" / "benchmark.json").read_text())
+        assert got["software_changes"] == r.software_changes
 
     def test_curves_csv_is_the_mean_and_95_band_per_query(self, tmp_path: Path) -> None:
         _result().write(tmp_path)
@@ -705,7 +719,8 @@ class TestFiles:
             QuarchWarning, match=r"^matplotlib is not installed; the benchmark plot was skipped$"
         ):
             _result().write(tmp_path)
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.csv", "results.csv"]
+        got = sorted(p.name for p in tmp_path.iterdir())
+        assert got == ["benchmark.json", "curves.csv", "results.csv"]
 
 
 def test_an_interrupted_benchmark_write_leaves_no_mixed_folder(
@@ -722,7 +737,7 @@ def test_an_interrupted_benchmark_write_leaves_no_mixed_folder(
     }  # fmt: skip
     run_benchmark(seeds=1, **kw)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert set(before) == {"results.csv", "curves.csv", "best_so_far.png"}
+    assert set(before) == {"results.csv", "curves.csv", "best_so_far.png", "benchmark.json"}
 
     def _stop(self: Any, path: Path) -> None:
         raise KeyboardInterrupt  # Ctrl-C while the plot is drawn
@@ -761,7 +776,8 @@ def test_a_write_replaces_only_its_own_files(
     (out / "notes.txt").write_text("mine")
     monkeypatch.setattr(BenchmarkResult, "_plot", lambda self, path: None)
     r.write(out)
-    assert sorted(p.name for p in out.iterdir()) == ["curves.csv", "notes.txt", "results.csv"]
+    got = sorted(p.name for p in out.iterdir())
+    assert got == ["benchmark.json", "curves.csv", "notes.txt", "results.csv"]
     assert (out / "notes.txt").read_text() == "mine"
     with open(out / "results.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == len(r.rows)

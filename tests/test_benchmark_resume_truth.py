@@ -264,8 +264,8 @@ def test_a_runs_file_removed_while_it_runs_is_no_error(
     monkeypatch.setattr(harness, "_run_job", removing)
     result = run_benchmark(**_ARGS, out=str(out))
     assert _same(result.rows) == _same(whole.rows)
-    assert sorted(p.name for p in out.iterdir()) == ["best_so_far.png", "curves.csv",
-                                                     "results.csv"]  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == ["benchmark.json", "best_so_far.png",
+                                                     "curves.csv", "results.csv"]  # fmt: skip
 
 
 def test_the_settings_a_kept_run_must_share() -> None:

@@ -97,6 +97,8 @@ def test_kept_runs_taken_with_other_software_are_said_and_recorded(
     result = _quietly(out)
     js = result.to_json()
     assert js["software"] == start and js["software_changes"] == [change]
+    kept = json.loads((out / "benchmark.json").read_text())  # the folder says it too
+    assert kept["software"] == start and kept["software_changes"] == [change]
     assert [tuple(r[k] for k in _SAME) for r in result.rows] == [
         tuple(r[k] for k in _SAME) for r in whole.rows
     ]

@@ -43,9 +43,10 @@ def test_a_piped_benchmark_table_keeps_every_cell_and_says_where_it_wrote(
     assert "…" not in out
     folder = Path("runs") / "benchmark-synthetic-qubo"
     assert sorted(p.name for p in (tmp_path / folder).iterdir()) == [
-        "best_so_far.png", "curves.csv", "results.csv",
+        "benchmark.json", "best_so_far.png", "curves.csv", "results.csv",
     ]  # fmt: skip
-    assert out.splitlines()[-1] == (f"wrote: {folder}/ (results.csv, curves.csv, best_so_far.png)")
+    want = f"wrote: {folder}/ (results.csv, curves.csv, best_so_far.png, benchmark.json)"
+    assert out.splitlines()[-1] == want
     summary = json.loads(
         _piped([*args, "--seeds", "2", "--trials", "3", "--json", "--out", "j"], tmp_path)
     )

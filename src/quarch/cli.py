@@ -280,7 +280,7 @@ def benchmark(
 ) -> None:
     """Compare strategies on a benchmark task over many seeds; print a table with each
     strategy's gap to the oracle pick and to the best classical strategy."""
-    from quarch.benchmark import run_benchmark
+    from quarch.benchmark import BENCHMARK_FILES, run_benchmark
 
     if seeds < 1 or trials < 1:
         raise ConfigError(f"seeds and trials must be >= 1; got seeds={seeds}, trials={trials}")
@@ -306,7 +306,7 @@ def benchmark(
         return
     _out.print(result.table())
     if result.out is not None:  # the default folder is replaced by the next benchmark
-        _out.print(f"wrote: {result.out}/ (results.csv, curves.csv, best_so_far.png)")
+        _out.print(f"wrote: {result.out}/ ({', '.join(BENCHMARK_FILES)})")
 
 
 @app.command(cls=_Command)

@@ -24,7 +24,7 @@ sequential, otherwise CPU time x :data:`CPU_WATTS`, and the result says which.
 from __future__ import annotations
 
 from quarch.benchmark._harness import CPU_WATTS, run_benchmark
-from quarch.benchmark._result import BenchmarkResult
+from quarch.benchmark._result import BENCHMARK_FILES, BenchmarkResult
 from quarch.benchmark._stats import Comparison, compare
 from quarch.benchmark._tasks import (
     SYNTHETIC_QUBO,
@@ -42,6 +42,7 @@ from quarch.evaluate.task import Task, TaskFactory
 TaskInstance = Task
 
 __all__ = [
+    "BENCHMARK_FILES",
     "CPU_WATTS",
     "SYNTHETIC_QUBO",
     "BenchmarkResult",

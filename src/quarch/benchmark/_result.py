@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import json
 import math
 import os
 import shutil
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
 
 __all__ = ["BENCHMARK_FILES", "BenchmarkResult"]
 
-#: What :meth:`BenchmarkResult.write` puts in a benchmark's folder.
-BENCHMARK_FILES = ("results.csv", "curves.csv", "best_so_far.png")
+#: What :meth:`BenchmarkResult.write` puts in a benchmark's folder: the tables, the
+#: plot, and ``benchmark.json`` (what ``--json`` prints, the software that made the runs
+#: included), so that a folder of results says what made them without its terminal.
+BENCHMARK_FILES = ("results.csv", "curves.csv", "best_so_far.png", "benchmark.json")
 
 
 @dataclass
@@ -276,9 +279,10 @@ class BenchmarkResult:
     # -- files ---------------------------------------------------------------------------
     def write(self, out_dir: Path) -> None:
         """``results.csv`` (one row per run), ``curves.csv`` (mean and 95% band per
-        query) and ``best_so_far.png`` in ``out_dir``, replacing a previous benchmark's.
+        query), ``best_so_far.png`` and ``benchmark.json`` (:meth:`to_json`, ``out``
+        naming ``out_dir``) in ``out_dir``, replacing a previous benchmark's.
 
-        The three are written into a hidden folder inside ``out_dir`` and moved into
+        The four are written into a hidden folder inside ``out_dir`` and moved into
         place only when all are whole, so a Ctrl-C or an error while they are written
         leaves the previous benchmark's files as they were (or, in a folder this call
         made, nothing), never new tables beside an old plot. Other files in ``out_dir``
@@ -289,6 +293,8 @@ class BenchmarkResult:
         part = Path(tempfile.mkdtemp(prefix=".writing-", dir=out_dir))
         try:
             self._write_files(part)
+            record = {**self.to_json(), "out": str(out_dir)}
+            (part / "benchmark.json").write_text(json.dumps(record, indent=2) + "\n")
             for name in BENCHMARK_FILES:  # a file the new write lacks (no plot) goes too
                 if (part / name).exists():
                     os.replace(part / name, out_dir / name)
