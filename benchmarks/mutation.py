@@ -227,7 +227,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/cost/test_calibration_tables_truth.py", "tests/cost/test_route_layouts_truth.py",
          "tests/cost/test_cost_arguments_truth.py", "tests/cost/test_mottonen_device_truth.py",
          "tests/test_hardware_regions_truth.py", "tests/cost/test_route_region_truth.py",
-         "tests/cost/test_route_one_way_truth.py", "tests/cost/test_cairo_noise_truth.py"],
+         "tests/cost/test_route_one_way_truth.py", "tests/cost/test_cairo_noise_truth.py",
+         "tests/cost/test_route_circuit_order_truth.py"],
     ),
     "benchmark": (
         ["src/quarch/benchmark/_stats.py", "src/quarch/benchmark/_result.py"],

@@ -5,8 +5,8 @@ What ``tests/test_layout_provenance_train_truth.py`` left unchecked (found by mu
 runs of ``HybridCosts.place``, ``_placement`` and ``noisy_circuit``): its runs have one
 layout per width and an ``arch`` that always names its layout.
 
-Truth: the ``k`` best connected sets of a device by brute force
-(``tests/test_hardware_regions_truth.py``), and the physical qubits of every routed
+Truth: the circuit's own order of a device's regions by brute force
+(``tests/_region_truth.py``), and the physical qubits of every routed
 circuit whose device noise is built (a spy on
 :func:`quarch.cost.device_costs.device_noise`).
 """
@@ -29,7 +29,7 @@ from quarch.spaces.hqnn.costs import HybridCosts
 from quarch.spaces.hqnn.model import build_circuit
 from quarch.spaces.hqnn.provenance import place_trial, region_metrics
 
-from .test_hardware_regions_truth import _truth
+from ._region_truth import circuit_order
 from .test_layout_provenance_train_truth import noisy_regions as _noisy_regions
 
 noisy_regions = _noisy_regions  # the train tests' fixture: the regions of each noise built
@@ -45,13 +45,25 @@ def _arch(layout: int | None) -> dict[str, Any]:
     return arch if layout is not None else {k: v for k, v in arch.items() if k != "layout"}
 
 
+def _order(device: str, k: int) -> list[tuple[int, ...]]:
+    """The first ``k`` regions of ``_arch``'s circuit's order on ``device`` (one circuit
+    at every layout; the costs route with seed 0 at level 2)."""
+    return circuit_order(build_circuit(_arch(0)), device, k)
+
+
+def _key(arch: dict[str, Any]) -> tuple[Any, ...]:
+    """A placement's key: the circuit (width, weights, gates) and its layout."""
+    c = build_circuit(arch)
+    return c.n_qubits, c.n_weights, tuple(c.ops), int(arch.get("layout", 0))
+
+
 def test_a_placed_layout_moves_alone() -> None:
-    """Layout 2 placed on the region the ranking names for layout 3: layout 2 routes
-    there, every other layout of the width where the ranking puts it."""
-    truth, _ = _truth("hanoi", 3, 4)
+    """Layout 2 placed on the region the circuit's order names for layout 3: layout 2
+    routes there, every other layout of the circuit where its order puts it."""
+    truth = _order(DEVICE, 4)
     costs = HybridCosts(load_dataset("iris", seed=0), device_profile=DEVICE)
     costs.place(_arch(2), truth[3])
-    assert costs.placed == {(3, 2): truth[3]}
+    assert costs.placed == {_key(_arch(2)): truth[3]}
     for layout, want in [(2, truth[3]), (0, truth[0]), (1, truth[1]), (3, truth[3])]:
         routed = costs.routed(_arch(layout))
         assert routed is not None and routed.region == want, layout
@@ -60,10 +72,10 @@ def test_a_placed_layout_moves_alone() -> None:
 def test_an_architecture_without_a_layout_is_placed_as_layout_0() -> None:
     """A space without ``layouts`` routes every circuit on layout 0 (``route``'s
     default): placing its architecture places layout 0, and nothing else."""
-    truth, _ = _truth("hanoi", 3, 2)
+    truth = _order(DEVICE, 2)
     costs = HybridCosts(load_dataset("iris", seed=0), device_profile=DEVICE)
     costs.place(_arch(None), truth[1])
-    assert costs.placed == {(3, 0): truth[1]}
+    assert costs.placed == {_key(_arch(0)): truth[1]}
     for arch, want in [(_arch(None), truth[1]), (_arch(0), truth[1]), (_arch(1), truth[1])]:
         routed = costs.routed(arch)
         assert routed is not None and routed.region == want
@@ -72,14 +84,29 @@ def test_an_architecture_without_a_layout_is_placed_as_layout_0() -> None:
     assert routed is not None and routed.region == truth[1]  # layout 1's place is its own
 
 
+def test_a_placed_circuit_moves_alone() -> None:
+    """A layout names a region of its circuit's own order: placing one circuit's layout 0
+    leaves another circuit of the same width and layout 0 on its own order's first
+    region (keyed by width and layout, as before, it moved too)."""
+    placed, other = _arch(0), {**_arch(0), "entanglement_0": "linear", "entangler": "cz"}
+    assert build_circuit(other).ops != build_circuit(placed).ops  # the premise
+    own = circuit_order(build_circuit(other), DEVICE, 1)[0]
+    region = next(r for r in _order(DEVICE, 4) if r != own)
+    costs = HybridCosts(load_dataset("iris", seed=0), device_profile=DEVICE)
+    costs.place(placed, region)
+    moved, kept = costs.routed(placed), costs.routed(other)
+    assert moved is not None and moved.region == region
+    assert kept is not None and kept.region == own
+
+
 def test_the_noise_of_another_device_is_not_placed(
     noisy_regions: list[tuple[int, ...]],
 ) -> None:
     """The record names qubits of the routed device; a noise of another device routes
-    on that device's own ranking, placed or not (the routed device's placement moves
+    on the circuit's order of that device's regions, placed or not (the routed device's placement moves
     only its own noise)."""
-    hanoi, _ = _truth("hanoi", 3, 2)
-    kolkata, _ = _truth("kolkata", 3, 1)
+    hanoi = _order(DEVICE, 2)
+    kolkata = _order(OTHER, 1)
     assert kolkata[0] != hanoi[1]  # else the test could not tell them apart
     arch = _arch(0)
     other = HybridCosts(load_dataset("iris", seed=0), device_profile=DEVICE, noise=OTHER)
@@ -98,7 +125,7 @@ def test_a_trial_is_placed_only_under_the_routed_device_s_own_noise() -> None:
     """``place_trial`` places a moved trial (with its warning) when the evaluator trains
     under the routed device's noise; under another device's noise, or none, the record's
     qubits are not the noise's, and nothing is placed or said."""
-    hanoi, _ = _truth("hanoi", 3, 2)
+    hanoi = _order(DEVICE, 2)
     trial = SimpleNamespace(number=4, params=_arch(0), metrics=region_metrics(hanoi[1]))
     iris = load_dataset("iris", seed=0)
     for noise in (OTHER, None):
@@ -110,7 +137,7 @@ def test_a_trial_is_placed_only_under_the_routed_device_s_own_noise() -> None:
     costs = HybridCosts(iris, device_profile=DEVICE, noise=DEVICE)
     with pytest.warns(QuarchWarning, match="using the recorded qubits"):
         place_trial(SimpleNamespace(costs=costs, space=SPACE, noise_aware=True), trial)
-    assert costs.placed == {(3, 0): hanoi[1]}
+    assert costs.placed == {_key(_arch(0)): hanoi[1]}
 
 
 def test_the_spec_places_nothing_for_an_evaluator_of_another_kind() -> None:
@@ -120,7 +147,7 @@ def test_the_spec_places_nothing_for_an_evaluator_of_another_kind() -> None:
     from quarch.spaces import get_spec
     from quarch.spaces.hqnn.evaluator import SuperCircuitEvaluator
 
-    hanoi, _ = _truth("hanoi", 3, 2)
+    hanoi = _order(DEVICE, 2)
     trial = SimpleNamespace(number=4, params=_arch(0), metrics=region_metrics(hanoi[1]))
     iris = load_dataset("iris", seed=0)
     spec: Any = get_spec("hqnn")

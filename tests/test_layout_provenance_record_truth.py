@@ -1,9 +1,10 @@
 """A routed hqnn trial records the physical qubits it was scored on, and routing a
 recorded region puts the circuit on exactly those qubits.
 
-Truth: the ``k`` best connected sets of ``ibm-hanoi`` by brute force over every connected
-set (``tests/test_hardware_regions_truth.py``'s enumeration, from Qiskit's ``Target``
-alone), and the couplers of Qiskit's own fake backend. Before the record existed a
+Truth: the circuit's own order of ``ibm-hanoi``'s regions by brute force (every connected
+set ranked by its calibration, the 8 best routed one by one and sorted by the success
+probability each reaches: ``tests/_region_truth.py``), and the couplers of Qiskit's own
+fake backend. Before the record existed a
 trial's ``layout`` index was all a run kept, and the report and export turned it back
 into qubits with a fresh ranking.
 """
@@ -36,8 +37,9 @@ from quarch.spaces.hqnn.provenance import (
     routed_for_trial,
 )
 
+from ._region_truth import circuit_order
 from ._scope import per_module
-from .test_hardware_regions_truth import _target, _truth
+from .test_hardware_regions_truth import _target
 
 DEVICE = "ibm-hanoi"
 SPACE = hqnn_space(min_qubits=3, max_qubits=3, max_layers=1, layouts=4, frontends=("linear",))
@@ -51,6 +53,12 @@ def _arch(layout: int) -> dict[str, Any]:
 @pytest.fixture(scope=per_module)
 def costs() -> HybridCosts:
     return HybridCosts(load_dataset("iris", seed=0), device_profile=DEVICE)
+
+
+def _order(k: int) -> list[tuple[int, ...]]:
+    """The first ``k`` regions of the order of ``_arch``'s circuit (the same circuit at
+    every layout), by brute force; the costs route with seed 0 at level 2."""
+    return circuit_order(build_circuit(_arch(0)), DEVICE, k)
 
 
 def _region_of(metrics: dict[str, float]) -> tuple[int, ...]:
@@ -67,7 +75,7 @@ def test_the_recorded_qubits_are_the_brute_force_region_of_the_layout(
     arch = _arch(layout)
     model = HybridNet(arch, (4,), 3)
     metrics = costs(SPACE.validate(arch), model)
-    truth, _ = _truth("hanoi", 3, 4)
+    truth = _order(4)
     assert _region_of(metrics) == truth[layout]
     # the costs stored beside them are those of these qubits
     routed = route_on_region(build_circuit(arch), DEVICE, truth[layout])
@@ -100,7 +108,7 @@ def test_a_region_the_ranking_names_is_routed_as_the_search_routed_it() -> None:
     from quarch.cost.routing import route
 
     circuit = build_circuit(_arch(2))
-    truth, _ = _truth("hanoi", 3, 4)
+    truth = _order(4)
     again = route_on_region(circuit, DEVICE, truth[2])
     assert again is route(circuit, DEVICE, layout=2)  # the cached call of the search
 
@@ -145,7 +153,7 @@ def _trial(number: int, layout: int, metrics: dict[str, float]) -> Any:
 
 
 def test_a_changed_region_is_said_and_the_recorded_one_used(costs: HybridCosts) -> None:
-    truth, _ = _truth("hanoi", 3, 4)
+    truth = _order(4)
     recorded = truth[3]  # what "layout 1" named when the search ran, say
     t = _trial(7, 1, region_metrics(recorded))
     with pytest.warns(QuarchWarning) as got:
@@ -167,7 +175,7 @@ def test_a_changed_region_is_said_and_the_recorded_one_used(costs: HybridCosts) 
 
 
 def test_an_unchanged_region_is_silent(costs: HybridCosts) -> None:
-    truth, _ = _truth("hanoi", 3, 4)
+    truth = _order(4)
     trials = [_trial(i, i, region_metrics(truth[i])) for i in range(4)]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -180,7 +188,7 @@ def test_an_unchanged_region_is_silent(costs: HybridCosts) -> None:
 def test_an_old_trial_is_checked_by_its_success_probability(costs: HybridCosts) -> None:
     """No record (an older quarch): the recorded success probability, a function of the
     qubits, proves the region changed when it differs on the region named now."""
-    truth, _ = _truth("hanoi", 3, 4)
+    truth = _order(4)
     arch = _arch(1)
     p_now = success_probability(route_on_region(build_circuit(arch), DEVICE, truth[1]))
     p_then = success_probability(route_on_region(build_circuit(arch), DEVICE, truth[2]))
@@ -212,7 +220,7 @@ def test_a_success_probability_off_in_its_last_digits_is_the_same_region(
 ) -> None:
     """A relative 1e-14 is another machine's rounding of ``exp``; 1e-10 is no rounding
     (a changed calibration figure, or qubits, changed it)."""
-    truth, _ = _truth("hanoi", 3, 4)
+    truth = _order(4)
     arch = _arch(1)
     p = success_probability(route_on_region(build_circuit(arch), DEVICE, truth[1]))
     t = _trial(4, 1, {"success_probability": p * (1 + off)})
@@ -227,7 +235,7 @@ def test_a_space_without_a_layout_choice_is_on_the_best_region(costs: HybridCost
     another is told the same way, as layout 0."""
     plain = hqnn_space(min_qubits=3, max_qubits=3, max_layers=1, frontends=("linear",))
     arch = {k: v for k, v in _arch(0).items() if k != "layout"}
-    truth, _ = _truth("hanoi", 3, 2)
+    truth = _order(2)
     ev = SimpleNamespace(costs=costs, space=plain)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -236,6 +244,34 @@ def test_a_space_without_a_layout_choice_is_on_the_best_region(costs: HybridCost
     moved = SimpleNamespace(number=2, params=arch, metrics=region_metrics(truth[1]))
     with pytest.warns(QuarchWarning, match=re.escape(f"layout 0 names qubits {list(truth[0])}")):
         assert routed_for_trial(ev, moved).region == truth[1]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("change", "seed", "level"),
+    [({"entanglement_0": "full", "entangler": "crz", "layout": 1}, 0, 1), ({}, 3, 2)],
+)
+def test_a_run_of_another_seed_or_level_is_checked_on_its_own_order(
+    change: dict[str, Any], seed: int, level: int
+) -> None:
+    """The circuit's order of regions depends on the router's seed and level (each
+    region's success probability does): a run of ``transpile_seed`` 3 or level 1 records
+    its own order's region, and its report and resume check it against that order,
+    silently, not against the order of seed 0 at level 2."""
+    arch = {**_arch(0), **change}
+    costs = HybridCosts(
+        load_dataset("iris", seed=0), device_profile=DEVICE, transpile_seed=seed,
+        optimization_level=level,
+    )  # fmt: skip
+    metrics = costs(SPACE.validate(arch), HybridNet(arch, (4,), 3))
+    circuit, layout = build_circuit(arch), arch["layout"]
+    own = circuit_order(circuit, DEVICE, 2, seed=seed, level=level)[layout]
+    assert _region_of(metrics) == own != circuit_order(circuit, DEVICE, 2)[layout]
+    t = SimpleNamespace(number=3, params=arch, metrics=metrics)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        routed = routed_for_trial(_ev(costs), t)
+        check_resumed(costs, SPACE, [t])
+    assert routed is not None and routed.region == own
 
 
 def test_a_run_without_a_calibrated_device_has_nothing_to_record() -> None:
@@ -317,7 +353,7 @@ def test_the_exported_layout_is_built_as_qiskits_transpiler_builds_one(width: in
 def test_route_on_region_keeps_the_seed_and_level(seed_level: tuple[int, int]) -> None:
     seed, level = seed_level
     circuit = build_circuit(_arch(0))
-    truth, _ = _truth("hanoi", 3, 4)
+    truth = _order(4)
     for region in (truth[1], tuple(reversed(truth[1]))):  # ranked, then pinned
         routed = route_on_region(circuit, DEVICE, region, seed=seed, optimization_level=level)
         assert (routed.region, routed.seed, routed.optimization_level) == (region, seed, level)

@@ -3,8 +3,8 @@ resumed from the command line, with its recorded regions edited the way an older
 quarch (another region ranking) or another Qiskit (another calibration file) would
 have left them.
 
-Truth: the regions of every connected set of the device by brute force
-(``tests/test_hardware_regions_truth.py``), Qiskit's own ``circuit.layout`` of the
+Truth: each trial's circuit's own order of the device's regions by brute force
+(``tests/_region_truth.py``), Qiskit's own ``circuit.layout`` of the
 exported QPY file, and Qiskit's couplers; exit codes and the one-line warnings.
 """
 
@@ -25,8 +25,9 @@ pytest.importorskip("qiskit_ibm_runtime")
 
 from quarch.cli import main
 
+from ._region_truth import circuit_order
 from ._scope import per_module
-from .test_hardware_regions_truth import _target, _truth
+from .test_hardware_regions_truth import _target
 
 DEVICE = "ibm-hanoi"
 LAYOUTS = 3
@@ -89,6 +90,14 @@ def _copy(searched: Path, tmp_path: Path) -> Path:
     return run
 
 
+def _circuit(run: Path, number: int) -> Any:
+    """Trial ``number``'s circuit, built from its stored architecture."""
+    from quarch.spaces.hqnn.model import build_circuit
+    from quarch.study import Run
+
+    return build_circuit(Run.open(run).trial(number).params)
+
+
 def _region(metrics: dict[str, Any]) -> list[int]:
     return [int(metrics[f"region_qubit_{i}"]) for i in range(3)]
 
@@ -121,10 +130,10 @@ def _on_qubits(qc: Any, region: list[int]) -> None:
 
 
 def test_each_trial_records_the_brute_force_region_of_its_layout(searched: Path) -> None:
-    truth, _ = _truth("hanoi", 3, LAYOUTS)
     trials = _trials(searched)
     assert trials
-    for t in trials.values():
+    for number, t in trials.items():
+        truth = circuit_order(_circuit(searched, number), DEVICE, LAYOUTS)
         assert tuple(_region(t["metrics"])) == truth[t["layout"]]
 
 
@@ -147,7 +156,7 @@ def test_an_edited_region_is_warned_about_and_used(
     before any training."""
     run = _copy(searched, tmp_path)
     number, t = next(iter(_trials(run).items()))
-    truth, _ = _truth("hanoi", 3, LAYOUTS)
+    truth = circuit_order(_circuit(run, number), DEVICE, LAYOUTS)
     now = list(truth[t["layout"]])
     then = list(truth[(t["layout"] + 1) % LAYOUTS])
     _edit(run, number, lambda m: m.update({f"region_qubit_{i}": q for i, q in enumerate(then)}))
@@ -182,7 +191,7 @@ def test_the_report_says_which_trial_moved(
     pareto = Run.open(run).result().pareto
     number = pareto[0].number
     t = _trials(run)[number]
-    truth, _ = _truth("hanoi", 3, LAYOUTS)
+    truth = circuit_order(_circuit(run, number), DEVICE, LAYOUTS)
     then = list(truth[(t["layout"] + 2) % LAYOUTS])
     _edit(run, number, lambda m: m.update({f"region_qubit_{i}": q for i, q in enumerate(then)}))
     capsys.readouterr()
@@ -215,7 +224,7 @@ def test_an_old_run_is_checked_by_its_success_probability(
     capsys.readouterr()
     qc = _exported(run, number, tmp_path / "c.qpy")
     assert "warning" not in capsys.readouterr().err
-    truth, _ = _truth("hanoi", 3, LAYOUTS)
+    truth = circuit_order(_circuit(run, number), DEVICE, LAYOUTS)
     _on_qubits(qc, list(truth[t["layout"]]))
     p = t["metrics"]["success_probability"]
     _edit(run, number, lambda m: m.update(success_probability=p * 0.99))
@@ -260,7 +269,7 @@ def test_a_worker_whose_layout_names_other_qubits_does_not_join(
     run = _copy(searched, tmp_path)
     _more_trials(run, 4)
     number, t = next(iter(_trials(run).items()))
-    truth, _ = _truth("hanoi", 3, LAYOUTS)
+    truth = circuit_order(_circuit(run, number), DEVICE, LAYOUTS)
     now = list(truth[t["layout"]])
     then = list(truth[(t["layout"] + 1) % LAYOUTS])
     recorded = _region(t["metrics"])

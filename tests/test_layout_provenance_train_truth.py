@@ -7,10 +7,10 @@ quarch's ranking of regions (or Qiskit's calibration file) names other qubits fo
 layout now: as ``quarch export`` and the report do, it warns in one line and uses the
 recorded qubits. Before, it trained on whatever the layout named now, without a word.
 
-Truth: the brute-force regions of ``ibm-hanoi`` (``tests/test_hardware_regions_truth.py``)
-and the region of every routed circuit whose device noise the training simulated (a
-spy on :func:`quarch.cost.device_costs.device_noise`, which builds the noise of a routed
-circuit's physical qubits).
+Truth: the circuit's own order of ``ibm-hanoi``'s regions by brute force
+(``tests/_region_truth.py``) and the region of every routed circuit whose device noise
+the training simulated (a spy on :func:`quarch.cost.device_costs.device_noise`, which
+builds the noise of a routed circuit's physical qubits).
 """
 
 from __future__ import annotations
@@ -25,9 +25,17 @@ pytest.importorskip("qiskit_ibm_runtime")
 
 from quarch.cli import main
 
+from ._region_truth import circuit_order
 from ._scope import per_module
-from .test_hardware_regions_truth import _truth
-from .test_layout_provenance_run_truth import DEVICE, LAYOUTS, _copy, _drop_region, _edit, _trials
+from .test_layout_provenance_run_truth import (
+    DEVICE,
+    LAYOUTS,
+    _circuit,
+    _copy,
+    _drop_region,
+    _edit,
+    _trials,
+)
 
 SEARCH = [
     "search", "--space", "hqnn", "--dataset", "iris", "--trials", "1", "--epochs", "1",
@@ -62,8 +70,10 @@ def noisy_regions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
 
 
 def _layout_now_then(run: Path) -> tuple[list[int], list[int], int]:
+    """Trial 0's layout, the region its circuit's order names for it (brute force) and
+    another region of that order."""
     layout = _trials(run)[0]["layout"]
-    truth, _ = _truth("hanoi", 3, LAYOUTS)
+    truth = circuit_order(_circuit(run, 0), DEVICE, LAYOUTS)
     return list(truth[layout]), list(truth[(layout + 1) % LAYOUTS]), layout
 
 
@@ -154,4 +164,5 @@ def test_noiseless_training_places_nothing_and_says_nothing(searched: Path, tmp_
     ev.noise_aware = True
     with pytest.warns(QuarchWarning, match="using the recorded qubits"):
         spec.place_trial(ev, opened.trial(0))
-    assert ev.costs.placed == {(3, layout): tuple(then)}
+    c = _circuit(run, 0)
+    assert ev.costs.placed == {(3, c.n_weights, tuple(c.ops), layout): tuple(then)}

@@ -952,7 +952,7 @@ def _on_quito(embedding: str) -> tuple[Any, Any]:
         "frontend": "linear", "head": "linear", "lr": 0.01,
     }  # fmt: skip
     circ = build_circuit(arch)
-    return circ, route(circ, "ibm-quito", layout=1)
+    return circ, route(circ, "ibm-quito", region=(1, 3, 4))
 
 
 def test_aer_expvals_refuses_a_method_that_samples_the_noise() -> None:

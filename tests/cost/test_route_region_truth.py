@@ -35,9 +35,14 @@ def _cal() -> routing.Calibration:
 
 
 def test_a_ranked_region_is_its_layouts_cached_route() -> None:
-    cal = _cal()
-    for i, region in enumerate(cal.regions(3, 64)[:3]):
-        assert route(_circuit(), DEVICE, region=region) is route(_circuit(), DEVICE, layout=i)
+    """Layout ``i`` of the circuit's own order (re-ranked or not: 0-2 are, 9 keeps its
+    calibration place) is routed by the very call its region is."""
+    regions = routing.layout_regions(_circuit(), DEVICE)
+    assert sorted(regions[: routing.RERANKED]) == sorted(_cal().regions(3, routing.RERANKED))
+    for i in (0, 1, 2, 9):
+        rc = route(_circuit(), DEVICE, layout=i)
+        assert rc.region == regions[i] and rc.layout_index == i
+        assert route(_circuit(), DEVICE, region=regions[i]) is rc
 
 
 def test_an_unranked_region_keeps_its_order_and_uses_only_its_couplers() -> None:

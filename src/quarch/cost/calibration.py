@@ -287,9 +287,13 @@ class Calibration:
         8 best are those of enumerating every connected set on ``ibm-hanoi`` (2-6
         qubits) and ``ibm-fez`` (4) (``tests/test_hardware_regions_truth.py``; by hand
         also ``ibm-fez`` and ``ibm-torino`` at 2-6).
-        The score reads only the calibration, so a region is the same for every circuit
-        of that width: a search chooses among the ``k`` best (the layout choice), and
-        Qiskit places and routes the circuit inside the chosen one.
+        The score reads only the calibration, so this ranking is the same for every
+        circuit of that width; it cannot see the SWAPs a circuit's entanglers need in a
+        region. :func:`~quarch.cost.routing.route` therefore re-ranks the first
+        :data:`~quarch.cost.routing.RERANKED` of them for each circuit by the success
+        probability the circuit routes to on each (the circuit's own order, which a
+        search's layout choice indexes), and Qiskit places and routes the circuit
+        inside the chosen one.
 
         Raises:
             ConfigError: ``size`` is larger than the device.

@@ -17,10 +17,12 @@ Metrics:
 * ``sim_time_ms``: measured wall time of one forward pass of the quantum layer on one
   batch. It is the only metric that is **not reproducible** (machine load, threads);
 * on a calibrated ``device_profile`` (``ibm-fez``, ...; ``quarch devices``), the costs of
-  the circuit routed on the region its ``layout`` choice names
-  (:mod:`quarch.cost.device_costs`): ``routed_depth``, ``routed_two_qubit_gates``,
-  ``swaps``, ``duration_us`` (one shot), ``success_probability``, ``job_runtime_s``
-  (one job of one circuit) and ``train_runtime_s`` (training it on the device). A
+  the circuit routed on the region its ``layout`` choice names in the circuit's own
+  order (:func:`~quarch.cost.routing.route`: layout 0 is the best success probability
+  of the calibration's best regions; :mod:`quarch.cost.device_costs`):
+  ``routed_depth``, ``routed_two_qubit_gates``, ``swaps``, ``duration_us`` (one shot),
+  ``success_probability``, ``job_runtime_s`` (one job of one circuit) and
+  ``train_runtime_s`` (training it on the device). A
   circuit wider than the device raises :class:`~quarch.cost.routing.DeviceFitError`
   before anything trains, so the trial fails with that reason;
 * with them, in a trained trial's metrics, ``region_qubit_<i>``: the physical qubit of
@@ -68,9 +70,17 @@ if TYPE_CHECKING:
 __all__ = ["HybridCosts", "quantum_cost_metrics", "routing_device"]
 
 
-def _placement(arch: Mapping[str, Any]) -> tuple[int, int]:
-    """What names a region: the circuit's width and its ``layout`` choice."""
-    return int(arch["qubits"]), int(arch.get("layout", 0))
+#: A placement's key (:func:`_placement`): the circuit's width, weights, gates, layout.
+_Placement = tuple[int, int, tuple[Any, ...], int]
+
+
+def _placement(arch: Mapping[str, Any]) -> _Placement:
+    """What names a region: the circuit and its ``layout`` choice. Not the width alone:
+    a layout is an index into the circuit's own order of regions
+    (:func:`~quarch.cost.routing.layout_regions`), so two circuits of one width may
+    route one layout on other qubits."""
+    c = build_circuit(arch)
+    return c.n_qubits, c.n_weights, tuple(c.ops), int(arch.get("layout", 0))
 
 
 def routing_device(device_profile: str, noise: bool | str | None) -> str | None:
@@ -187,9 +197,9 @@ class HybridCosts:
         self.job_overhead_s = overhead
         self.zne = bool(zne)
         self.training = training
-        #: (qubits, layout) -> the physical qubits that layout is routed on here instead
-        #: of the region the ranking names now (:meth:`place`)
-        self.placed: dict[tuple[int, int], tuple[int, ...]] = {}
+        #: (circuit, layout) -> the physical qubits that layout is routed on here
+        #: instead of the region the circuit's order names now (:meth:`place`)
+        self.placed: dict[_Placement, tuple[int, ...]] = {}
         self.route_device = routing_device(device_profile, noise)
         opts: dict[str, Any] = {
             "noise": noise, "noise_max_qubits": noise_max_qubits,
@@ -228,10 +238,11 @@ class HybridCosts:
         )  # fmt: skip
 
     def place(self, arch: Mapping[str, Any], region: tuple[int, ...]) -> None:
-        """Route ``arch``'s width and ``layout`` on the physical qubits ``region`` from now
-        on, for its costs and its noise alike: a trial trained again (``quarch train``)
-        where it was scored, when the ranking of regions names other qubits now
-        (:mod:`quarch.spaces.hqnn.provenance`)."""
+        """Route ``arch``'s circuit and ``layout`` on the physical qubits ``region`` from
+        now on, for its costs and its noise alike: a trial trained again (``quarch
+        train``) where it was scored, when the circuit's order of regions names other
+        qubits now (:mod:`quarch.spaces.hqnn.provenance`). Another circuit of the same
+        width and layout is not placed: its layout names a region of its own order."""
         self.placed[_placement(arch)] = tuple(region)
 
     def noisy_circuit(self, arch: Mapping[str, Any], circuit: Circuit) -> tuple[Any, list[Any]]:

@@ -3,8 +3,9 @@
 :class:`NoiseSetup` says which noise an evaluator scores with and how:
 
 * a **calibrated target** (``ibm-fez``, ...): the circuit routed on the region its
-  ``layout`` choice names (:func:`quarch.cost.routing.route`) with that device's noise
-  gate by gate and its readout error per qubit
+  ``layout`` choice names in the circuit's own order of regions
+  (:func:`quarch.cost.routing.route`, the region of its costs) with that device's
+  noise gate by gate and its readout error per qubit
   (:func:`quarch.cost.device_costs.device_noise`);
 * a **hand profile** (``ibm-heron``, ``ibm-eagle``): the logical circuit with the
   profile's median depolarising and readout rates (as quarch always did).

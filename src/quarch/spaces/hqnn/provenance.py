@@ -1,12 +1,17 @@
 """Which physical qubits a trial was scored on: recorded with the trial, checked again.
 
-A ``layout`` choice ``i`` names the ``i``-th best region of the device *as ranked when
-asked* (:meth:`~quarch.cost.calibration.Calibration.regions`, computed afresh in every
-process). The ranking is quarch's code (a beam search replaced a greedy growth) over the
-calibration file of the installed Qiskit, and either can change between a search and
-its report, export or resume; then ``layout 2`` names other qubits than those the
-trial's success probability, routed depth and SWAPs were computed on, and quarch's
-version (which never changes) cannot tell.
+A ``layout`` choice ``i`` names the ``i``-th region of the circuit's own order *as
+computed when asked* (:func:`~quarch.cost.routing.layout_regions`, afresh in every
+process): the device's regions ranked by their calibration
+(:meth:`~quarch.cost.calibration.Calibration.regions`), the first
+:data:`~quarch.cost.routing.RERANKED` of them re-ranked by the success probability the
+circuit routes to on each. So two circuits of one width may put the same ``layout`` on
+other qubits, and the ranking is quarch's code (a beam search replaced a greedy growth;
+the re-ranking came later) over the calibration file and the router of the installed
+Qiskit, any of which can change between a search and its report, export or resume; then
+``layout 2`` names other qubits than those the trial's success probability, routed
+depth and SWAPs were computed on, and quarch's version (which never changes) cannot
+tell.
 
 So, as a transpiled Qiskit circuit keeps its layout, every routed trial records its
 region in its metrics: ``region_qubit_<i>`` is the physical qubit of the region's
@@ -35,7 +40,7 @@ from quarch._errors import ConfigError, RunError
 from quarch._warnings import warn
 from quarch.cost.calibration import Calibration
 from quarch.cost.devices import get_calibration
-from quarch.cost.routing import RoutedCircuit, regions_for, route
+from quarch.cost.routing import RoutedCircuit, layout_regions, route
 from quarch.quantum.circuit import Circuit
 
 __all__ = [
@@ -87,11 +92,14 @@ def recorded_region(metrics: Mapping[str, Any] | None) -> tuple[int, ...] | None
     return tuple(out) if out else None
 
 
-def current_region(device: str, n_qubits: int, layout: int) -> tuple[int, ...]:
-    """The region ``layout`` names on ``device`` for ``n_qubits`` now (a fresh ranking),
-    as :func:`~quarch.cost.routing.route` picks it (an index past the last wraps)."""
-    cal = _calibration(device)
-    regions = regions_for(cal, n_qubits)
+def current_region(
+    device: str, circuit: Circuit, layout: int, *, seed: int = 0, optimization_level: int = 2
+) -> tuple[int, ...]:
+    """The region ``layout`` names on ``device`` for ``circuit`` now (the circuit's own
+    order, computed afresh: :func:`~quarch.cost.routing.layout_regions`), as
+    :func:`~quarch.cost.routing.route` picks it (an index past the last wraps)."""
+    _calibration(device)
+    regions = layout_regions(circuit, device, seed=seed, optimization_level=optimization_level)
     return regions[layout % len(regions)]
 
 
@@ -170,7 +178,10 @@ def drift(
 
     circuit = build_circuit(arch)
     layout = int(arch.get("layout", 0))
-    now = current_region(device, circuit.n_qubits, layout)
+    now = current_region(
+        device, circuit, layout, seed=costs.transpile_seed,
+        optimization_level=costs.optimization_level,
+    )  # fmt: skip
     recorded = recorded_region(metrics)
     if recorded is not None:
         found = None if recorded == now else Drift(number, device, layout, now, recorded)

@@ -17,10 +17,13 @@ turn a share of an Optuna sampler's trials into failures):
   choice (a grid small enough to enumerate: the ``hqnn-bench`` table's sub-space);
   :func:`layer_choice` reads either form;
 * with ``layouts=k`` the space also chooses the circuit's place on a calibrated device:
-  ``layout`` ``i`` is the ``i``-th best connected region of ``qubits`` physical qubits
-  (:meth:`quarch.cost.calibration.Calibration.regions`), where Qiskit places and routes
-  it; an index past a small device's last region wraps around (QuantumNAS's qubit-mapping
-  co-search, over regions). Without it, circuits go to the best region.
+  ``layout`` ``i`` is the ``i``-th region of ``qubits`` physical qubits in the
+  circuit's own order (:func:`quarch.cost.routing.layout_regions`: the calibration's 8
+  best connected regions, :meth:`quarch.cost.calibration.Calibration.regions`,
+  re-ranked by the success probability the circuit routes to on each, then the rest in
+  the calibration's order), where Qiskit places and routes it; an index past a small
+  device's last region wraps around (QuantumNAS's qubit-mapping co-search, over
+  regions). Without it, circuits go to layout 0, the best of those for the circuit.
 
 Options are plain lists so a run can narrow them with ``--space-option KEY=VALUE``
 (for example ``--space-option max_qubits=4``).
