@@ -257,11 +257,12 @@ def mottonen_angles(features: torch.Tensor) -> torch.Tensor:
 _Key = tuple[int, int, tuple[Op, ...]]
 
 #: How many of the calibration's best regions a circuit's own order re-ranks by the
-#: success probability the circuit routes to on each (:func:`route`). Measured on hqnn
-#: circuits of 2-8 qubits and 2-layer CNOT rings on six devices (level 2): the best of
-#: the first 8 reaches on average 2-12 % more than the first (``ibm-fez``, ``-hanoi``,
-#: ``-sherbrooke``, ``-kingston``, ``-torino``) and 15-54 % more on ``ibm-cairo``, up to
-#: 5.2x; the best of 16 adds at most 3 points, for twice the routings (20-200 ms each).
+#: success probability the circuit routes to on each (:func:`route`). Measured by
+#: ``python benchmarks/region_order.py`` on hqnn circuits of 2-8 qubits and 2-layer CNOT
+#: rings on six devices (level 2): the best of the first 8 reaches on average 2.2-7.8 %
+#: more than the first (``ibm-fez``, ``-hanoi``, ``-sherbrooke``, ``-kingston``,
+#: ``-torino``) and 15.4-26.3 % more on ``ibm-cairo``, up to 2.8x; the best of 16 adds at
+#: most 3.1 points, for twice the routings (13-34 ms each on average).
 RERANKED = 8
 
 
