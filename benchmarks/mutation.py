@@ -216,8 +216,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "device-costs": (
         ["src/quarch/cost/routing.py", "src/quarch/cost/device_costs.py",
-         "src/quarch/cost/quantum.py", "src/quarch/cost/calibration.py",
-         "src/quarch/cost/one_way.py"],
+         "src/quarch/cost/success.py", "src/quarch/cost/quantum.py",
+         "src/quarch/cost/calibration.py", "src/quarch/cost/one_way.py"],
         ["tests/cost/test_routing.py", "tests/cost/test_device_costs.py",
          "tests/cost/test_quantum.py", "tests/cost/test_calibration.py",
          "tests/cost/test_devices.py", "tests/cost/test_calibration_truth.py",

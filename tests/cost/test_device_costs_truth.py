@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from quarch._errors import ConfigError
-from quarch.cost import device_costs
+from quarch.cost import device_costs, success
 from quarch.cost.device_costs import (
     TrainingLoad,
     device_metrics,
@@ -235,7 +235,7 @@ class TestIdleFidelity:
         ],
     )
     def test_equals_aers_thermal_relaxation(self, t: float, t1: float, t2: float) -> None:
-        got = device_costs._idle_fidelity(t, t1, t2)
+        got = success._idle_fidelity(t, t1, t2)
         assert got == pytest.approx(_idle_truth(t, t1, t2), rel=1e-12, abs=1e-15)
 
 

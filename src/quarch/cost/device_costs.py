@@ -4,19 +4,10 @@ All of it reads the :class:`~quarch.cost.routing.RoutedCircuit` and the calibrat
 snapshot only (no simulation, no training), so these costs can be budgets checked
 before an architecture trains.
 
-**Schedule.** Gates start as soon as their qubits are free (ASAP) with their
-calibrated durations (``rz`` is virtual and takes no time); every qubit is measured
-after the last gate (a barrier, as ``measure_all`` does), so one shot lasts the
-critical path plus the longest readout of a measured qubit. ASAP and ALAP schedules
-have the same length.
-
-**Estimated success probability** (ESP, Nishio et al., JETC 16, 2020, with idling):
-``prod_gates (1 - e_gate) * prod_qubits (1 - e_readout) * prod_qubits F_idle`` where
-``e_readout`` is the mean of ``P(1|0)`` and ``P(0|1)`` and ``F_idle`` is the average
-gate fidelity of T1/T2 relaxation over the time the qubit waits between its first
-gate and its measurement (gate errors already include decay during the gate). It is an
-estimate of the chance that no error happens, not a simulation; the noise benchmark
-prints it beside simulated fidelities.
+**Schedule** and **estimated success probability** (ESP, Nishio et al., with idling):
+see :mod:`quarch.cost.success`, which routing shares (it ranks a circuit's regions by
+the success probability); :func:`schedule` and :func:`success_probability` check their
+argument (and route an unrouted circuit) first.
 
 **Runtime.** One job of ``c`` circuits at ``shots`` shots takes
 ``c * shots * (shot duration + rep_delay) + job overhead``. Training on the device runs,
@@ -43,8 +34,9 @@ from typing import Any
 
 from quarch._errors import ConfigError
 from quarch.cost.calibration import Calibration
-from quarch.cost.devices import QuantumDevice, get_calibration
+from quarch.cost.devices import QuantumDevice
 from quarch.cost.routing import RoutedCircuit, route
+from quarch.cost.success import Schedule, calibration_of, schedule_of, success_of
 from quarch.quantum.circuit import Circuit, Op
 from quarch.quantum.noisy_circuit import NoisyCircuit, PauliNoise, Relaxation, Step
 
@@ -95,22 +87,6 @@ class TrainingLoad:
                 raise ConfigError(f"TrainingLoad: {what} must be an integer >= 0; got {v!r}")
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """ASAP schedule of one shot (seconds).
-
-    Attributes:
-        gates_end (float): when the last gate ends.
-        duration (float): one shot: ``gates_end`` plus the longest readout.
-        idle (tuple[float, ...]): per wire, waiting time between its first gate and
-            the measurement.
-    """
-
-    gates_end: float
-    duration: float
-    idle: tuple[float, ...]
-
-
 def _routed(routed: object, where: str) -> RoutedCircuit:
     """``routed`` if it is a :class:`RoutedCircuit`, else one line saying what ``where``
     got (for a :class:`Circuit`, how to route it)."""
@@ -124,48 +100,13 @@ def _routed(routed: object, where: str) -> RoutedCircuit:
     raise ConfigError(f"{where} takes a RoutedCircuit; got {type(routed).__name__}{hint}")
 
 
-def _cal(routed: RoutedCircuit) -> Calibration:
-    cal = get_calibration(routed.device)
-    assert cal is not None
-    return cal
-
-
 def schedule(routed: RoutedCircuit) -> Schedule:
-    """The ASAP schedule of ``routed`` on its device (see the module docstring).
+    """The ASAP schedule of ``routed`` on its device (see :mod:`quarch.cost.success`).
 
     Raises:
         ConfigError: ``routed`` is not a :class:`RoutedCircuit`.
     """
-    cal = _cal(_routed(routed, "schedule"))
-    n = routed.n_qubits
-    free = [0.0] * n
-    first: list[float | None] = [None] * n
-    busy = [0.0] * n
-    for op in routed.ops:
-        phys = tuple(routed.region[w] for w in op.wires)
-        _, dur = cal.gate(op.name, phys)
-        start = max(free[w] for w in op.wires)
-        for w in op.wires:
-            if dur > 0 and first[w] is None:
-                first[w] = start
-            free[w] = start + dur
-            busy[w] += dur
-    end = max(free, default=0.0)
-    readout = max((cal.readout_time[q] for q in routed.region), default=0.0)
-    idle = tuple(
-        0.0 if first[w] is None else max(0.0, end - first[w] - busy[w])  # type: ignore[operator]
-        for w in range(n)
-    )
-    return Schedule(end, end + readout, idle)
-
-
-def _idle_fidelity(t: float, t1: float, t2: float) -> float:
-    """Average gate fidelity of relaxation over ``t``: process fidelity
-    ``(1 + 2 exp(-t/T2) + exp(-t/T1)) / 4``, then ``(2 F + 1) / 3``."""
-    t2 = min(t2, 2 * t1)
-    a = math.exp(-t / t1) if math.isfinite(t1) else 1.0
-    b = math.exp(-t / t2) if math.isfinite(t2) else 1.0
-    return (2 * (1 + 2 * b + a) / 4 + 1) / 3
+    return schedule_of(_routed(routed, "schedule"))
 
 
 def success_probability(
@@ -200,16 +141,7 @@ def success_probability(
         circuit = route(
             circuit, device, layout=layout, seed=seed, optimization_level=optimization_level
         )
-    cal = _cal(circuit)
-    p = 1.0
-    for op in circuit.ops:
-        err, _ = cal.gate(op.name, tuple(circuit.region[w] for w in op.wires))
-        p *= 1.0 - min(err, 1.0)
-    sched = schedule(circuit)
-    for w, q in enumerate(circuit.region):
-        p *= 1.0 - sum(cal.readout[q]) / 2
-        p *= _idle_fidelity(sched.idle[w], cal.t1[q], cal.t2[q])
-    return p
+    return success_of(circuit)
 
 
 def device_metrics(
@@ -240,7 +172,7 @@ def device_metrics(
             "device_metrics: training must be a TrainingLoad(samples, epochs, batch_size) or "
             f"None; got {type(training).__name__}"
         )
-    cal = _cal(routed)
+    cal = calibration_of(routed)
     sched = schedule(routed)
     per_circuit = shots * (sched.duration + cal.rep_delay)
     train = 0.0
@@ -298,7 +230,7 @@ def device_noise(routed: RoutedCircuit, *, readout: bool = True) -> NoisyCircuit
     Raises:
         ConfigError: ``routed`` is not a :class:`RoutedCircuit`.
     """
-    cal = _cal(_routed(routed, "device_noise"))
+    cal = calibration_of(_routed(routed, "device_noise"))
     steps: list[Step] = []
     for op in routed.ops:
         steps.append(op)

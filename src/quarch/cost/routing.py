@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from quarch._errors import ConfigError, QuarchError
 from quarch.cost.calibration import Calibration
 from quarch.cost.devices import QuantumDevice, get_calibration, get_quantum_device
+from quarch.cost.success import success_of
 from quarch.quantum.circuit import Circuit, Input, Op, Param, Weight, require_circuit
 
 if TYPE_CHECKING:
@@ -446,10 +447,8 @@ def _routed_score(
 ) -> float:
     """The success probability the circuit routes to on ``region``; -1 where Qiskit
     cannot route it (last among the re-ranked: a layout naming it fails as before)."""
-    from quarch.cost.device_costs import success_probability  # it imports this module
-
     try:
-        return success_probability(_routed(key, cal, region, seed, level))
+        return success_of(_routed(key, cal, region, seed, level))
     except DeviceFitError:
         return -1.0
 
