@@ -197,13 +197,11 @@ def _mlp_params(params: Mapping[str, Any], n_in: int = 4, n_classes: int = 3) ->
     return sum((a + 1) * b for a, b in itertools.pairwise([n_in, *hidden, n_classes]))
 
 
-@pytest.mark.slow
-def test_a_real_ray_hears_the_serial_loops_trials_on_a_tight_budget(tmp_path: Path) -> None:
+def _hears_the_serial_loops_trials_on_a_tight_budget(tmp_path: Path) -> None:
     """The user's run: the iris mlp, 1 epoch, ``params<=100`` (most architectures have
     more), seeded random: a local Ray and the serial loop store the same trials, and
     both hooks hear every one of them; a trial is skipped exactly when its parameters
     by hand exceed 100."""
-    pytest.importorskip("ray")
     heard: dict[bool, Heard] = {}
     for ray in (False, True):
         cfg = SearchConfig(space="mlp", dataset="iris", trials=1, epochs=1, seed=0,
@@ -223,6 +221,48 @@ def test_a_real_ray_hears_the_serial_loops_trials_on_a_tight_budget(tmp_path: Pa
         assert (t.state == TrialState.PRUNED) == (_mlp_params(t.params) > 100)
     for got in heard.values():
         assert sorted((n, s) for _, n, s in got) == stored
+
+
+def _gives_same_results_as_local(tmp_path: Path) -> None:
+    """Six seeded random trials of the arithmetic evaluator: Ray's driver stores the
+    serial loop's trials, numbers, parameters and metrics (moved here from
+    ``tests/study/test_parallel.py``, where it started a Ray of its own)."""
+
+    def key(r: Any) -> list[Any]:
+        return sorted(
+            (t.number, tuple(t.params.items()), tuple(t.metrics.items())) for t in r.complete
+        )
+
+    runs = []
+    for ray in (False, True):
+        cfg = SearchConfig(space="mlp", dataset="iris", strategy="random", trials=6,
+                           objectives=["val_error", "params"], out=str(tmp_path / str(ray)),
+                           ray=ray)  # fmt: skip
+        runs.append(run_search(cfg, evaluator=ArithmeticEvaluator(), progress=False))
+    assert key(runs[0]) == key(runs[1])
+
+
+@pytest.mark.slow
+def test_a_real_ray_gives_the_serial_loops_trials_and_hooks(tmp_path: Path) -> None:
+    """Two real-Ray checks on one local Ray, started by quarch's own ``connect`` with
+    the options a search uses: the arithmetic search's results, then the tight budget's
+    trials heard. One Ray pays its start (7 s here), its workers' first tasks (5 s) and
+    its shutdown (1.5 s) once for both; as two tests they ran on either xdist worker
+    and each paid them (session 45). The search loop finds Ray running and leaves it
+    so (the path a user's own ``ray.init`` takes); the fake-Ray tests of
+    ``tests/study/test_parallel_truth.py`` check the start-here-and-shut-down path, and
+    ``tests/study/test_ray_quiet_truth.py`` runs it for real in a fresh process."""
+    ray = pytest.importorskip("ray")
+    from quarch.study._ray import connect
+
+    assert not ray.is_initialized()
+    assert connect(SearchConfig(space="mlp", ray=True))  # this call started it
+    try:
+        _gives_same_results_as_local(tmp_path / "arith")
+        _hears_the_serial_loops_trials_on_a_tight_budget(tmp_path / "budget")
+        assert ray.is_initialized()  # found running by the searches, left running
+    finally:
+        ray.shutdown()
 
 
 class _Clock:

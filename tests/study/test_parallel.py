@@ -94,8 +94,11 @@ def test_killed_worker_costs_one_trial_and_budget_completes(tmp_path: Path) -> N
     """The spawned worker is killed inside a trial; the parent fails that trial and does
     the rest of the budget. The parent's trials wait for the worker's first one
     (``_worker_first``): under load the parent once did all its trials before the
-    spawned worker started, and there was no worker to kill."""
-    run, n_trials = tmp_path / "run", 14
+    spawned worker started, and there was no worker to kill. 8 trials: the kill lands
+    in the spawned worker's second trial (2 done), leaving it two more half-second
+    windows if a poll misses one; the parent does the rest alone (14 trials left it 11,
+    5.5 s of waiting, for the same checks)."""
+    run, n_trials = tmp_path / "run", 8
     code = (
         "from quarch.config import SearchConfig; from quarch.study import run_search;"
         "from _worker_first import WorkerFirst;"
@@ -156,25 +159,8 @@ def test_ray_and_workers_conflict() -> None:
         SearchConfig(space="mlp", workers=2, ray=True)
 
 
-def test_ray_gives_same_results_as_local(tmp_path: Path) -> None:
-    pytest.importorskip("ray")
-    local = run_search(
-        _cfg(tmp_path, trials=6, out=str(tmp_path / "local")),
-        evaluator=ArithmeticEvaluator(),
-        progress=False,
-    )
-    remote = run_search(
-        _cfg(tmp_path, trials=6, out=str(tmp_path / "ray"), ray=True),
-        evaluator=ArithmeticEvaluator(),
-        progress=False,
-    )
-
-    def key(r: Any) -> list[Any]:
-        return sorted(
-            (t.number, tuple(t.params.items()), tuple(t.metrics.items())) for t in r.complete
-        )
-
-    assert key(local) == key(remote)
+# a real Ray's results against the serial loop's: in
+# tests/test_ray_skips_heard_truth.py, on the Ray of its other real-Ray check
 
 
 def _closed_port() -> int:

@@ -19,7 +19,8 @@ process (started, signalled, terminated and reaped for real) or records what a w
 would start with, so those tests take a fraction of a second. A local Ray takes 15-20 s
 to start on the test machine, so the driver runs against a stand-in of Ray's API
 (``_FakeRay``: tasks run in this process, finished newest first);
-``tests/study/test_parallel.py::test_ray_gives_same_results_as_local`` runs a real one.
+``tests/test_ray_skips_heard_truth.py::test_a_real_ray_gives_the_serial_loops_trials_and_hooks``
+runs a real one.
 """
 
 from __future__ import annotations
