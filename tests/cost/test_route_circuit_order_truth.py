@@ -34,6 +34,7 @@ from quarch.quantum import Circuit, Weight
 from .._region_truth import RERANKED, circuit_order
 from .._scope import per_module
 from ..test_hardware_regions_truth import _target, _truth
+from ..test_layout_provenance_train_truth import noisy_regions  # noqa: F401  (the fixture)
 
 
 def _ring(n: int, layers: int = 2) -> Circuit:
@@ -213,13 +214,14 @@ def test_a_search_records_the_region_the_brute_force_picks(searched: Path) -> No
 
 
 def test_export_and_train_route_on_the_region_the_brute_force_picks(
-    searched: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+    searched: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    noisy_regions: list[tuple[int, ...]],  # noqa: F811
 ) -> None:
     """On its qubits and couplers (Qiskit's own layout of the QPY file), and the noise
     trained under is that region's; nothing is warned about."""
     from qiskit import qpy
-
-    from quarch.cost import device_costs
 
     _, circuit = _recorded(searched)
     region = list(circuit_order(circuit, DEVICE, 1)[0])
@@ -236,14 +238,6 @@ def test_export_and_train_route_on_the_region_the_brute_force_picks(
         qubits = [qc.find_bit(q).index for q in inst.qubits]
         assert set(qubits) <= set(region)
         assert len(qubits) < 2 or frozenset(qubits) in couplers
-    seen: list[tuple[int, ...]] = []
-    real = device_costs.device_noise
-
-    def spy(routed: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(tuple(routed.region))
-        return real(routed, *args, **kwargs)
-
-    monkeypatch.setattr(device_costs, "device_noise", spy)
     run = tmp_path / "run"  # train writes into the run: a copy, the fixture is shared
     shutil.copytree(searched, run)
     with warnings.catch_warnings():
@@ -251,4 +245,4 @@ def test_export_and_train_route_on_the_region_the_brute_force_picks(
         assert main(["train", str(run), "--trial", "0", "--seeds", "1", "--epochs", "1",
                      "--quiet"]) == 0  # fmt: skip
     assert "warning" not in capsys.readouterr().err
-    assert seen and set(seen) == {tuple(region)}
+    assert noisy_regions and set(noisy_regions) == {tuple(region)}
