@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from quarch.benchmark._harness import _init_worker
+from quarch.benchmark._harness import _init_worker, _signals_held
 
 SLOW_TASK = """
 import os, time
@@ -150,7 +150,8 @@ def test_a_forked_worker_asks_qiskit_again(qiskit_parallel: object) -> None:
 def test_a_worker_set_up_in_this_process(qiskit_parallel: object) -> None:
     """What ``_init_worker`` gives a worker, checked where mutation testing sees it:
     one thread (torch and OpenMP), Qiskit's own answer serial, Ctrl-C ignored and
-    SIGTERM back to the default."""
+    SIGTERM back to the default; and the pool forks with both signals held, which the
+    worker takes again once they are set."""
     import torch
 
     ask = qiskit_parallel
@@ -158,15 +159,23 @@ def test_a_worker_set_up_in_this_process(qiskit_parallel: object) -> None:
     old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGTERM, _as_interrupt)
     torch.set_num_threads(2)
+    held = {signal.SIGINT, signal.SIGTERM}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
     try:
         assert ask(2) is True  # type: ignore[operator]
+        with _signals_held():  # as the pool forks: both held, then as they were
+            assert held <= signal.pthread_sigmask(signal.SIG_BLOCK, set())
+        assert signal.pthread_sigmask(signal.SIG_BLOCK, set()) == mask
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)  # what a forked worker starts with
         _init_worker()
+        assert not held & signal.pthread_sigmask(signal.SIG_BLOCK, set())  # taken again
         assert os.environ["OMP_NUM_THREADS"] == "1"
         assert ask(2) is False  # type: ignore[operator]
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
         assert torch.get_num_threads() == 1
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for s, handler in old.items():
             signal.signal(s, handler)
         torch.set_num_threads(threads)

@@ -63,6 +63,8 @@ def _init_worker() -> None:
         parallel.should_run_in_parallel.cache_clear()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # held since the fork (:func:`_pool`)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _WORKER_SIGNALS)
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
@@ -78,8 +80,37 @@ def _pool(ctx: Any, processes: int) -> Any:
     ends the pool."""
     from quarch.study._parallel import _SpawnedIgnoringCtrlC
 
-    with _SpawnedIgnoringCtrlC():
+    with _SpawnedIgnoringCtrlC(), _signals_held():
         return ctx.Pool(processes, initializer=_init_worker)
+
+
+#: The signals a forked worker holds until :func:`_init_worker` has set them.
+_WORKER_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM blocked in this thread while the pool forks its workers.
+
+    A forked worker starts with the parent's Python handlers (the command line's make
+    both a ``KeyboardInterrupt``) and keeps them until :func:`_init_worker` replaces
+    them: a SIGTERM to the process group in that window printed the worker's traceback
+    under the command's one line. A forked child inherits its thread's signal mask, so
+    the workers start with both held and take them only once set (SIGTERM then ends a
+    worker silently, SIGINT is ignored); the pool's handler threads, made here too,
+    keep them blocked, so the workers they fork in place of dead ones start so as well,
+    and the signals reach this process through its main thread as before. Here a held
+    signal waits the milliseconds the forks take. Spawned workers start afresh (exec
+    resets handlers; :class:`~quarch.study._parallel._SpawnedIgnoringCtrlC` covers them).
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no fork, no mask
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _WORKER_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 #: Seconds the pool's SIGTERM has to end its workers before they are killed.
